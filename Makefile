@@ -1,0 +1,121 @@
+# fluxgate-c -- the only build entry point.
+#
+#   make            libfluxgate.a, libfluxgate.so, the fluxgate tool, the Lua modules
+#   make demo       see it work: simulate the payment policy on an outage trace
+#   make test       every test (C units, Lua conformance on Lua 5.4 and LuaJIT, CLI goldens)
+#   make test SANITIZE=1        the same under ASan + UBSan (build in build/asan)
+#   make test SANITIZE=thread   the thread tests under TSan (build in build/tsan)
+#   make bench      benchmarks, printed as ratios against baselines of the same run
+#   make install PREFIX=/usr/local DESTDIR=
+#   make deps       install the Debian packages needed to build and test
+#   make clean
+#
+# Generated sources (bison, flex) go to $(BUILD)/gen, never into git.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+WERROR ?= 0
+SANITIZE ?=
+
+ifeq ($(SANITIZE),1)
+  BUILD ?= build/asan
+  SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else ifeq ($(SANITIZE),thread)
+  BUILD ?= build/tsan
+  SAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
+else
+  BUILD ?= build
+  SAN_FLAGS =
+endif
+
+OPT ?= -O2 -g
+WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+ifeq ($(WERROR),1)
+  WARN += -Werror
+endif
+CPPFLAGS += -Iinclude -Isrc -I$(BUILD)/gen -D_POSIX_C_SOURCE=200809L
+CFLAGS_ALL = -std=c11 $(OPT) -fPIC -pthread $(SAN_FLAGS) $(CFLAGS)
+LDLIBS_ALL = -lm -pthread $(LDLIBS)
+# Generated code is not ours: relax only what flex/bison output trips over.
+GEN_WARN = -Wall -Wno-unused-function -Wno-unused-parameter -Wno-sign-compare -Wno-missing-prototypes
+
+# ---- the library ---------------------------------------------------------
+LIB_SRCS := $(wildcard src/*.c)
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+GEN_OBJS := $(BUILD)/obj/gen_parser.o $(BUILD)/obj/gen_lexer.o
+LIB_A    := $(BUILD)/libfluxgate.a
+LIB_SO   := $(BUILD)/libfluxgate.so
+
+.PHONY: all lib clean test test-c deps check-deps bench demo install
+all: lib
+
+lib: $(LIB_A) $(LIB_SO)
+
+$(BUILD)/gen/parser.c $(BUILD)/gen/parser.h: grammar/parser.y | check-deps
+	@mkdir -p $(BUILD)/gen
+	bison -Wall -Werror --defines=$(BUILD)/gen/parser.h -o $(BUILD)/gen/parser.c $<
+
+$(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h: grammar/lexer.l $(BUILD)/gen/parser.h | check-deps
+	@mkdir -p $(BUILD)/gen
+	flex --header-file=$(BUILD)/gen/lexer.h -o $(BUILD)/gen/lexer.c $<
+
+$(BUILD)/obj/gen_parser.o: $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(GEN_WARN) -c $< -o $@
+
+$(BUILD)/obj/gen_lexer.o: $(BUILD)/gen/lexer.c $(BUILD)/gen/parser.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(GEN_WARN) -c $< -o $@
+
+# Our own sources may include the generated headers, so they wait for them.
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/fluxgate.h $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(WARN) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJS) $(GEN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJS) $(GEN_OBJS)
+	$(CC) -shared $(CFLAGS_ALL) -Wl,-soname,libfluxgate.so.0 -o $@ $^ $(LDLIBS_ALL)
+
+# ---- C unit tests (cmocka) -------------------------------------------------
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+
+$(BUILD)/tests/%: tests/%.c $(LIB_A) $(wildcard tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) $(WARN) $< -o $@ $(LIB_A) -lcmocka $(LDLIBS_ALL)
+
+test-c: $(TEST_BINS)
+	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $$t; done
+
+test: check-deps test-c
+
+# ---- dependencies -----------------------------------------------------------
+# Debian packages for building and testing; `make deps` installs them.
+DEB_PACKAGES = build-essential flex bison pkg-config libcmocka-dev lua5.4 liblua5.4-dev \
+               luajit libluajit-5.1-dev lua-busted libxml2-utils valgrind clang
+
+deps:
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "make deps needs root: sudo apt-get install -y $(DEB_PACKAGES)"; exit 1; fi
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES)
+
+# Installs what is missing when we are root; otherwise says exactly what to run.
+check-deps:
+	@missing=""; \
+	for tool in flex bison lua5.4 luajit pkg-config; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	[ -f /usr/include/cmocka.h ] || missing="$$missing cmocka"; \
+	[ -f /usr/include/lua5.4/lua.h ] || missing="$$missing liblua5.4-dev"; \
+	[ -f /usr/include/luajit-2.1/lua.h ] || missing="$$missing libluajit-5.1-dev"; \
+	if [ -n "$$missing" ]; then \
+	  echo "missing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory deps; \
+	  else echo "run: sudo apt-get install -y $(DEB_PACKAGES)"; exit 1; fi; \
+	fi
+
+clean:
+	rm -rf build

@@ -1,0 +1,314 @@
+/*
+ * fluxgate.h -- the public C API of fluxgate-c, a circuit-breaker policy engine.
+ *
+ * Policies are written in a small language (see README.md), compiled once into
+ * an immutable fg_policy, and instantiated as any number of fg_breaker values.
+ * Every function here is prefixed fg_; there is no global mutable state, so two
+ * users of the library in one process never interfere.
+ *
+ * Ownership in one sentence: whatever a function returns through a pointer that
+ * it allocated is freed by the matching fg_*_free function, and every allocation
+ * goes through the fg_allocator given at creation (or realloc/free when none is).
+ *
+ * The header is deliberately FFI-friendly (LuaJIT's ffi.cdef reads the part
+ * between the FG_FFI_BEGIN/FG_FFI_END markers): plain structs, fixed-size
+ * integers, no varargs, no macros needed to call the hot path.
+ */
+#ifndef FLUXGATE_H
+#define FLUXGATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FG_VERSION_MAJOR 0
+#define FG_VERSION_MINOR 1
+#define FG_VERSION_PATCH 0
+#define FG_VERSION "0.1.0"
+
+/* The breaker states, declared once; expanded into the enum and name table. */
+#define FG_STATE_LIST(X)                                                       \
+    X(CLOSED, "closed")                                                        \
+    X(OPEN, "open")                                                            \
+    X(HALF_OPEN, "half_open")                                                  \
+    X(METRICS_ONLY, "metrics_only")                                            \
+    X(DISABLED, "disabled")                                                    \
+    X(FORCED_OPEN, "forced_open")
+
+/* FG_FFI_BEGIN */
+typedef enum fg_state {
+    FG_STATE_CLOSED,
+    FG_STATE_OPEN,
+    FG_STATE_HALF_OPEN,
+    FG_STATE_METRICS_ONLY,
+    FG_STATE_DISABLED,
+    FG_STATE_FORCED_OPEN,
+    FG_STATE_COUNT
+} fg_state;
+
+/* Maximum number of distinct SlowRate thresholds in one tripper (a located
+ * compile error beyond it). Fixed so that a metric is a plain struct. */
+enum { FG_MAX_SLOW_THRESHOLDS = 8 };
+
+/* ---- allocation ------------------------------------------------------- */
+
+/* lua_Alloc semantics: nsize == 0 frees ptr and returns NULL; otherwise it
+ * (re)allocates ptr from osize to nsize bytes and returns NULL on failure,
+ * leaving ptr untouched. osize is the block's size when ptr != NULL. */
+typedef void *(*fg_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
+typedef struct fg_allocator {
+    fg_alloc_fn fn; /* NULL: the C library's realloc/free */
+    void *ud;
+} fg_allocator;
+
+/* ---- diagnostics ------------------------------------------------------ */
+
+typedef enum fg_severity { FG_SEVERITY_ERROR, FG_SEVERITY_WARNING } fg_severity;
+
+/* One located message. Strings are owned by the report that holds it. */
+typedef struct fg_diagnostic {
+    fg_severity severity;
+    const char *chunk;       /* file name, or the chunk name given to compile */
+    int line;                /* 1-based; 0 when the message has no position */
+    int column;              /* 1-based, in bytes */
+    const char *message;     /* e.g. "unknown tripper 'FailureRat' (did you mean 'FailureRate'?)" */
+    const char *source_line; /* the text of that line without its newline, or "" */
+} fg_diagnostic;
+
+/* Every error and warning of one compilation, in source order. */
+typedef struct fg_report fg_report;
+
+size_t fg_report_count(const fg_report *report);
+size_t fg_report_error_count(const fg_report *report);
+const fg_diagnostic *fg_report_get(const fg_report *report, size_t index);
+/* Formats every diagnostic as "chunk:line:col: error: message\n  source\n  ^\n"
+ * into buf (always NUL-terminated when cap > 0) and returns the length the
+ * whole text needs, excluding the NUL, like snprintf. */
+size_t fg_report_format(const fg_report *report, char *buf, size_t cap);
+/* The same for one diagnostic; with_source = 0 leaves out the source and caret lines. */
+size_t fg_diagnostic_format(const fg_diagnostic *d, int with_source, char *buf, size_t cap);
+void fg_report_free(fg_report *report);
+
+/* ---- compiling policies ----------------------------------------------- */
+
+/* An immutable compiled policy: breaker definitions that share programs.
+ * Thread-safe to share; reference-counted so that breakers made from it keep
+ * it alive after the creator frees its own reference. */
+typedef struct fg_policy fg_policy;
+
+/* Compiles a policy file's text. chunk names it in diagnostics (NULL: "policy").
+ * Returns NULL on errors. When report is not NULL, *report receives every
+ * diagnostic (errors and warnings, also on success); free it with fg_report_free.
+ * *report is NULL only when not even the report could be allocated. */
+fg_policy *fg_policy_compile(const char *source, size_t length, const char *chunk,
+                             const fg_allocator *alloc, fg_report **report);
+
+/* Reads and compiles a file; the chunk name is the path as given. A file that
+ * cannot be read is an error diagnostic naming the path. */
+fg_policy *fg_policy_load(const char *path, const fg_allocator *alloc, fg_report **report);
+
+/* Single expressions, one per component; NULL fields take fluxgate's defaults.
+ * Each field is compiled as its own chunk named after the field ("tripper",
+ * "max_half_open_calls", ...), so errors read "tripper:1:13: error: ...".
+ * max_half_open_calls and half_open_lease are expressions too ("10", "30s"). */
+typedef struct fg_expressions {
+    const char *window;
+    const char *tracker;
+    const char *tripper;
+    const char *retry;
+    const char *permit;
+    const char *max_half_open_calls;
+    const char *half_open_lease;
+} fg_expressions;
+
+/* A policy holding exactly one breaker definition, named name. */
+fg_policy *fg_policy_from_expressions(const char *name, const fg_expressions *exprs,
+                                      const fg_allocator *alloc, fg_report **report);
+
+size_t fg_policy_breaker_count(const fg_policy *policy);
+/* The name of the index-th breaker, in file order; NULL when out of range. */
+const char *fg_policy_breaker_name(const fg_policy *policy, size_t index);
+/* The index of a breaker by name, or -1. */
+long fg_policy_find_breaker(const fg_policy *policy, const char *name);
+/* A readable listing of the index-th breaker: every component with the source
+ * text it came from, and the bytecode of its tracker and tripper programs.
+ * snprintf-style: returns the length needed, excluding the NUL. */
+size_t fg_policy_disassemble(const fg_policy *policy, size_t index, char *buf, size_t cap);
+void fg_policy_retain(fg_policy *policy);
+/* Drops one reference; the last one frees the policy. */
+void fg_policy_free(fg_policy *policy);
+
+/* ---- outcomes and custom trackers -------------------------------------- */
+
+/* A completed call. Strings need not be NUL-terminated; they are read only
+ * during the call that receives the outcome. */
+typedef struct fg_outcome {
+    int is_error;        /* 0: the call returned a result; 1: it failed with an error */
+    int has_status;      /* 1 when status is meaningful */
+    int64_t status;      /* e.g. an HTTP status */
+    const char *type;    /* error type name, or NULL */
+    size_t type_len;
+    const char *message; /* error message, or NULL */
+    size_t message_len;
+    void *user;          /* handed unchanged to Custom() predicates */
+} fg_outcome;
+
+/* A Custom("name") predicate: returns 1 (matches), 0 (does not), or -1 when it
+ * failed; a failed predicate counts as "does not match". */
+typedef int (*fg_custom_fn)(void *ud, const fg_outcome *outcome);
+typedef struct fg_custom {
+    fg_custom_fn fn;
+    void *ud;
+} fg_custom;
+
+/* Resolves Custom() names when a breaker is made: fills *out and returns 1, or
+ * returns 0 when the name is unknown (the breaker is then not made). */
+typedef int (*fg_custom_resolver)(void *ud, const char *name, fg_custom *out);
+
+/* ---- breakers ---------------------------------------------------------- */
+
+typedef struct fg_breaker fg_breaker;
+
+/* Time in seconds on any fixed origin; must not go backwards. */
+typedef double (*fg_clock_fn)(void *ud);
+/* A uniform draw in [0, 1). */
+typedef double (*fg_random_fn)(void *ud);
+
+/* The window's metric. slow_counts[i] counts calls with duration >= thresholds[i]. */
+typedef struct fg_metric {
+    uint64_t total_count;
+    uint64_t failure_count;
+    double total_duration;
+    uint32_t threshold_count;
+    double thresholds[FG_MAX_SLOW_THRESHOLDS];
+    uint64_t slow_counts[FG_MAX_SLOW_THRESHOLDS];
+} fg_metric;
+
+/* Handed to listeners after the breaker's lock is released. Pointers are valid
+ * during the callback only. */
+typedef struct fg_transition {
+    const char *breaker;
+    fg_state old_state;
+    fg_state new_state;
+    double timestamp;    /* the breaker's clock */
+    const char *reason;  /* source text of the rule that fired, or the command ("reset()") */
+    fg_metric metric;    /* the window just before it was cleared */
+} fg_transition;
+
+typedef void (*fg_listener_fn)(void *ud, const fg_transition *transition);
+
+typedef struct fg_breaker_options {
+    fg_allocator alloc;          /* {NULL, NULL}: realloc/free */
+    fg_clock_fn clock;           /* NULL: CLOCK_MONOTONIC */
+    void *clock_ud;
+    fg_random_fn random;         /* NULL: the breaker's own PRNG */
+    void *random_ud;
+    int has_seed;                /* 1: seed the breaker's PRNG with seed */
+    uint64_t seed;
+    fg_custom_resolver resolve_custom; /* NULL: every Custom() name is unresolved */
+    void *resolve_ud;
+} fg_breaker_options;
+
+/* Call counters since creation, as Prometheus exports them. */
+typedef struct fg_counters {
+    uint64_t success;
+    uint64_t failure;  /* as the tracker classified it, stale or not */
+    uint64_t ignored;  /* untracked errors */
+    uint64_t rejected;
+    uint64_t transitions[FG_STATE_COUNT][FG_STATE_COUNT]; /* [old][new] */
+} fg_counters;
+
+typedef struct fg_info {
+    const char *name;            /* owned by the breaker */
+    fg_state state;
+    double changed_at;
+    uint32_t reopens;
+    uint32_t consecutive_failures;
+    uint64_t generation;
+    uint32_t half_open_in_flight;
+    fg_metric metric;            /* as of now (a TimeWindow drops elapsed seconds) */
+    fg_counters counters;
+} fg_info;
+
+/* Makes a breaker from the policy's index-th definition. The breaker keeps a
+ * reference to the policy. options may be NULL. On failure returns NULL and,
+ * when err is not NULL, writes a NUL-terminated message (for example an
+ * unresolved Custom() name) into err[0..err_cap). */
+fg_breaker *fg_breaker_new(fg_policy *policy, size_t index, const fg_breaker_options *options,
+                           char *err, size_t err_cap);
+void fg_breaker_free(fg_breaker *breaker);
+
+/* Adds a listener; returns 0, or -1 when out of memory. Listeners run in the
+ * order added, outside the breaker's lock, on the thread that caused the
+ * transition. Not a hot-path call: it allocates. */
+int fg_breaker_add_listener(fg_breaker *breaker, fg_listener_fn fn, void *ud);
+
+/* ---- the call protocol (the hot path: no allocation, O(1)) -------------- */
+
+/* What acquire hands out. Admitted tickets are given back to release. */
+typedef struct fg_ticket {
+    int admitted;        /* 1: run the call; 0: rejected */
+    fg_state state;      /* the state that admitted or rejected the call */
+    uint64_t generation; /* outcomes of older generations are discarded */
+    double started_at;   /* the clock at admission */
+    int32_t slot;        /* half-open slot held, or -1 */
+    uint32_t slot_seq;
+    double retry_after;  /* rejections: seconds until a probe may pass; < 0 when unknown */
+} fg_ticket;
+
+/* What release did with an outcome. */
+typedef enum fg_verdict {
+    FG_VERDICT_SUCCESS,  /* recorded as a success */
+    FG_VERDICT_FAILURE,  /* recorded as a failure */
+    FG_VERDICT_IGNORED,  /* an untracked error: not recorded */
+    FG_VERDICT_STALE_SUCCESS, /* classified, but from an older generation: discarded */
+    FG_VERDICT_STALE_FAILURE,
+    FG_VERDICT_UNRECORDED /* disabled, or a ticket that was not admitted */
+} fg_verdict;
+
+/* Returns ticket->admitted. Reads the clock once. */
+int fg_breaker_acquire(fg_breaker *breaker, fg_ticket *ticket);
+/* The same at a time the caller read itself (simulations, FFI callers). */
+int fg_breaker_acquire_at(fg_breaker *breaker, double now, fg_ticket *ticket);
+
+/* Classifies the outcome with the tracker (runs Custom() predicates; takes no
+ * lock): 1 failure, 0 success, -1 an untracked error. */
+int fg_breaker_classify(const fg_breaker *breaker, const fg_outcome *outcome);
+
+/* Records a classified outcome (class as fg_breaker_classify returns it).
+ * duration < 0 means "now - ticket->started_at". Releasing one ticket twice
+ * is the caller's bug; the Lua binding guards against it. */
+fg_verdict fg_breaker_record(fg_breaker *breaker, const fg_ticket *ticket, int outcome_class,
+                             double duration);
+fg_verdict fg_breaker_record_at(fg_breaker *breaker, const fg_ticket *ticket, int outcome_class,
+                                double duration, double now);
+
+/* classify + record. */
+fg_verdict fg_breaker_release(fg_breaker *breaker, const fg_ticket *ticket,
+                              const fg_outcome *outcome, double duration);
+
+/* ---- queries and manual commands --------------------------------------- */
+
+fg_state fg_breaker_state(fg_breaker *breaker);
+void fg_breaker_info(fg_breaker *breaker, fg_info *info);
+const char *fg_breaker_name(const fg_breaker *breaker);
+double fg_breaker_now(fg_breaker *breaker); /* the breaker's clock */
+
+void fg_breaker_reset(fg_breaker *breaker);        /* -> closed */
+void fg_breaker_disable(fg_breaker *breaker);      /* -> disabled */
+void fg_breaker_metrics_only(fg_breaker *breaker); /* -> metrics_only */
+void fg_breaker_force_open(fg_breaker *breaker);   /* -> forced_open */
+
+const char *fg_state_name(fg_state state);
+/* Returns the state named name, or -1. */
+int fg_state_from_name(const char *name);
+const char *fg_version(void);
+/* FG_FFI_END */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FLUXGATE_H */

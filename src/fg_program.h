@@ -1,0 +1,90 @@
+/*
+ * fg_program.h -- compiled tracker and tripper programs: the contract between
+ * the compiler back end (fg_codegen.c, fg_verify.c, fg_disasm.c, fg_vm.c) and
+ * the breaker runtime.
+ *
+ * A program is one immutable block (instructions, constant pool, strings), so
+ * it is shareable between breakers and threads and freed with one call. Every
+ * program is verified by fg_codegen before it is handed out; the VM then never
+ * reads out of bounds and never allocates.
+ */
+#ifndef FG_PROGRAM_H
+#define FG_PROGRAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fg_ast.h"
+#include "fluxgate.h"
+
+/* Documented limits (README "Limits"); exceeding one is a located error. */
+enum {
+    FG_MAX_INSTRUCTIONS = 1 << 16,
+    FG_MAX_CONSTANTS = 1 << 16
+};
+
+typedef enum fg_program_kind { FG_PROGRAM_TRACKER, FG_PROGRAM_TRIPPER } fg_program_kind;
+
+typedef struct fg_program fg_program;
+
+/* A located code generation error (a size limit, or out of memory). */
+typedef struct fg_codegen_error {
+    fg_loc loc;
+    char message[200];
+} fg_codegen_error;
+
+/* Compiles a checked tree into a verified program allocated with alloc
+ * (NULL: realloc/free). Returns 0 and sets *out, or -1 and fills *err. */
+int fg_codegen(const fg_node *root, fg_program_kind kind, const fg_allocator *alloc,
+               fg_program **out, fg_codegen_error *err);
+
+/* Frees a program made by fg_codegen with the same allocator. NULL is a no-op. */
+void fg_program_free(fg_program *program, const fg_allocator *alloc);
+
+/* Checks a program's bytecode (known opcodes, jumps and pool indexes in range,
+ * every path ends in a return). Returns 0 when valid; otherwise -1 and writes a
+ * message into err. fg_codegen runs it on everything it emits. */
+int fg_program_verify(const fg_program *program, char *err, size_t err_cap);
+
+/* What a tripper reads. */
+typedef struct fg_trip_context {
+    const fg_metric *metric; /* slow_counts are indexed like fg_program_thresholds() */
+    fg_state state;          /* the state being evaluated (closed or half_open) */
+    uint32_t consecutive_failures;
+} fg_trip_context;
+
+/* Evaluates a tripper. Returns 1 or 0; when 1 and alternative is not NULL,
+ * *alternative is the index of the first true alternative of the top-level
+ * `|` chain (flattened through parentheses and named references). */
+int fg_vm_trip(const fg_program *program, const fg_trip_context *ctx, uint32_t *alternative);
+
+/* Evaluates a tracker: 1 when the outcome matches. customs[i] is the predicate
+ * for fg_program_custom_name(program, i). */
+int fg_vm_track(const fg_program *program, const fg_outcome *outcome, const fg_custom *customs);
+
+fg_program_kind fg_program_get_kind(const fg_program *program);
+/* The source text of the whole expression. */
+const char *fg_program_text(const fg_program *program);
+/* The top-level alternatives (a program without `|` has one: itself). */
+uint32_t fg_program_alternative_count(const fg_program *program);
+const char *fg_program_alternative_text(const fg_program *program, uint32_t index);
+/* The distinct SlowRate thresholds, ascending. */
+uint32_t fg_program_threshold_count(const fg_program *program);
+const double *fg_program_thresholds(const fg_program *program);
+/* The distinct Custom() names, in first-use order. */
+uint32_t fg_program_custom_count(const fg_program *program);
+const char *fg_program_custom_name(const fg_program *program, uint32_t index);
+/* Whether the tripper reads the state (Closed()/HalfOpened()), for warnings. */
+int fg_program_reads_state(const fg_program *program, fg_state state);
+
+/* A readable listing, one instruction per line (golden tests depend on it).
+ * snprintf-style: returns the length needed, excluding the NUL. */
+size_t fg_program_disassemble(const fg_program *program, char *buf, size_t cap);
+
+/* Test-only access to the raw code, so tests can corrupt a copy and check that
+ * the verifier rejects it. */
+uint32_t fg_program_code_length(const fg_program *program);
+uint32_t *fg_program_code_mutable(fg_program *program);
+uint32_t fg_program_constant_count(const fg_program *program);
+
+#endif /* FG_PROGRAM_H */
