@@ -96,7 +96,7 @@ test: check-deps test-c
 # ---- dependencies -----------------------------------------------------------
 # Debian packages for building and testing; `make deps` installs them.
 DEB_PACKAGES = build-essential flex bison pkg-config libcmocka-dev lua5.4 liblua5.4-dev \
-               luajit libluajit-5.1-dev lua-busted libxml2-utils valgrind clang
+               luajit libluajit-5.1-dev lua-busted libxml2-utils valgrind clang libclang-rt-14-dev
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then \
