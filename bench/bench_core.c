@@ -1,0 +1,353 @@
+/*
+ * bench_core.c -- `make bench`: the engine against a hand-written breaker.
+ *
+ * One run measures, on the same deterministic call mix (bench_workload.c):
+ *   - ns per acquire + release of an fg_breaker built from the payment policy
+ *     of SPEC section 3.2, with the durations (and times) given by the caller,
+ *     and with the default monotonic clock read by the engine;
+ *   - the same for bench_baseline.c, the policy written by hand in C;
+ *   - their ratio (engine / hand-written), printed as `ratio: X.XX`;
+ *   - bytes per breaker, counted through the fg_allocator hook;
+ *   - compile throughput (MB/s of policy text) on a large generated policy.
+ * Each timing is the best of several repetitions of a fixed iteration count;
+ * both sides' verdicts are summed into a checksum that is printed (so the
+ * optimizer cannot drop the loops) and compared (so the baseline is checked to
+ * make the same decisions as the engine, call by call).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_baseline.h"
+#include "bench_workload.h"
+#include "fluxgate.h"
+
+enum { BENCH_ITERATIONS = 1000000, BENCH_REPEATS = 5, BENCH_COMPILE_REPEATS = 3 };
+
+static const char payment_policy[] =
+    "# Failures worth counting: 5xx answers and transport errors.\n"
+    "tracker transport = TypeOf(\"timeout\", \"connection refused\", \"closed\") | Status(500..599)\n"
+    "\n"
+    "tripper standard = FailureStreak(5)\n"
+    "                 | (MinRequests(20) & ((Closed() & FailureRate(60%))\n"
+    "                                     | (HalfOpened() & FailureRate(50%))))\n"
+    "\n"
+    "defaults {\n"
+    "    window = CountWindow(100)\n"
+    "    retry  = Backoff(initial = 10s, multiplier = 2, max_duration = 5m, jitter_ratio = 0.1)\n"
+    "}\n"
+    "\n"
+    "breaker payment_api {\n"
+    "    tracker = transport\n"
+    "    tripper = standard | (MinRequests(20) & SlowRate(30%, threshold = 2s))\n"
+    "    permit  = RampUp(initial = 10%, final = 50%, duration = 1m)\n"
+    "}\n";
+
+/* ---- an allocator that counts what passes through the hook ----------------- */
+
+typedef struct bench_counter {
+    size_t live_bytes;
+    size_t live_blocks;
+    size_t allocations;
+} bench_counter;
+
+static void *bench_counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    bench_counter *c = ud;
+    if (nsize == 0) {
+        if (ptr != NULL) {
+            c->live_bytes -= osize;
+            c->live_blocks--;
+        }
+        free(ptr);
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p == NULL) return NULL;
+    if (ptr != NULL) {
+        c->live_bytes -= osize;
+    } else {
+        c->live_blocks++;
+    }
+    c->live_bytes += nsize;
+    c->allocations++;
+    return p;
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static void bench_die_report(const char *what, fg_report *report) {
+    char buf[2048];
+    if (report != NULL) {
+        fg_report_format(report, buf, sizeof buf);
+        fg_report_free(report);
+    } else {
+        snprintf(buf, sizeof buf, "(no report)\n");
+    }
+    fprintf(stderr, "bench: %s failed:\n%s", what, buf);
+    exit(1);
+}
+
+/* The payment breaker; the caller frees both with fg_breaker_free and
+ * fg_policy_free. options may be NULL. */
+static fg_breaker *bench_payment_breaker(fg_policy **policy_out, const fg_breaker_options *options) {
+    fg_report *report = NULL;
+    fg_policy *policy =
+        fg_policy_compile(payment_policy, sizeof payment_policy - 1, "payment.fgp", NULL, &report);
+    if (policy == NULL) bench_die_report("compiling the payment policy", report);
+    fg_report_free(report);
+    long index = fg_policy_find_breaker(policy, "payment_api");
+    if (index < 0) {
+        fprintf(stderr, "bench: payment_api not found in the compiled policy\n");
+        exit(1);
+    }
+    char err[256];
+    fg_breaker *b = fg_breaker_new(policy, (size_t)index, options, err, sizeof err);
+    if (b == NULL) {
+        fprintf(stderr, "bench: fg_breaker_new: %s\n", err);
+        exit(1);
+    }
+    *policy_out = policy;
+    return b;
+}
+
+static double bench_now_s(void) {
+    return (double)bench_now_ns() * 1e-9;
+}
+
+/* ---- the four timed loops --------------------------------------------------
+ * Each returns the elapsed nanoseconds and adds its verdicts to *checksum.
+ * "Given" loops run on a synthetic clock advancing 1 ms per call, so the two
+ * sides see the same times and neither reads a real clock. */
+
+static uint64_t run_engine_given(fg_breaker *b, const bench_call *mix, double *now, uint64_t *checksum) {
+    uint64_t sum = 0;
+    double t = *now;
+    uint64_t start = bench_now_ns();
+    for (uint32_t i = 0; i < BENCH_ITERATIONS; i++) {
+        const bench_call *c = &mix[i & (BENCH_MIX_SIZE - 1)];
+        fg_ticket ticket;
+        t += 0.001;
+        if (fg_breaker_acquire_at(b, t, &ticket)) {
+            int cls = fg_breaker_classify(b, &c->outcome);
+            sum += (uint64_t)fg_breaker_record_at(b, &ticket, cls, c->duration, t) + 1;
+        }
+    }
+    uint64_t elapsed = bench_now_ns() - start;
+    *now = t;
+    *checksum += sum;
+    return elapsed;
+}
+
+static uint64_t run_baseline_given(bench_baseline *b, const bench_call *mix, double *now,
+                                   uint64_t *checksum) {
+    uint64_t sum = 0;
+    double t = *now;
+    uint64_t start = bench_now_ns();
+    for (uint32_t i = 0; i < BENCH_ITERATIONS; i++) {
+        const bench_call *c = &mix[i & (BENCH_MIX_SIZE - 1)];
+        bench_baseline_ticket ticket;
+        t += 0.001;
+        if (bench_baseline_acquire(b, t, &ticket))
+            sum += (uint64_t)bench_baseline_release(b, &ticket, &c->outcome, c->duration, t) + 1;
+    }
+    uint64_t elapsed = bench_now_ns() - start;
+    *now = t;
+    *checksum += sum;
+    return elapsed;
+}
+
+static uint64_t run_engine_clock(fg_breaker *b, const bench_call *mix, uint64_t *checksum) {
+    uint64_t sum = 0;
+    uint64_t start = bench_now_ns();
+    for (uint32_t i = 0; i < BENCH_ITERATIONS; i++) {
+        const bench_call *c = &mix[i & (BENCH_MIX_SIZE - 1)];
+        fg_ticket ticket;
+        if (fg_breaker_acquire(b, &ticket))
+            sum += (uint64_t)fg_breaker_release(b, &ticket, &c->outcome, -1.0) + 1;
+    }
+    *checksum += sum;
+    return bench_now_ns() - start;
+}
+
+static uint64_t run_baseline_clock(bench_baseline *b, const bench_call *mix, uint64_t *checksum) {
+    uint64_t sum = 0;
+    uint64_t start = bench_now_ns();
+    for (uint32_t i = 0; i < BENCH_ITERATIONS; i++) {
+        const bench_call *c = &mix[i & (BENCH_MIX_SIZE - 1)];
+        bench_baseline_ticket ticket;
+        if (bench_baseline_acquire(b, bench_now_s(), &ticket))
+            sum += (uint64_t)bench_baseline_release(b, &ticket, &c->outcome, -1.0, bench_now_s()) + 1;
+    }
+    *checksum += sum;
+    return bench_now_ns() - start;
+}
+
+static double ns_per_call(uint64_t best) {
+    return (double)best / (double)BENCH_ITERATIONS;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b) {
+    return a < b ? a : b;
+}
+
+/* ---- the measurements ------------------------------------------------------ */
+
+/* Returns 0 when the engine and the baseline agreed on every verdict. */
+static int bench_acquire_release(const bench_call *mix) {
+    fg_policy *pg, *pc;
+    fg_breaker *given = bench_payment_breaker(&pg, NULL);
+    fg_breaker *clocked = bench_payment_breaker(&pc, NULL);
+    bench_baseline bg, bc;
+    if (bench_baseline_init(&bg, 1000.0) != 0 || bench_baseline_init(&bc, bench_now_s()) != 0) {
+        fprintf(stderr, "bench: pthread_mutex_init failed\n");
+        exit(1);
+    }
+
+    uint64_t best[4] = {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX};
+    uint64_t sums[4] = {0, 0, 0, 0};
+    double now_engine = 1000.0, now_baseline = 1000.0;
+    for (int r = 0; r < BENCH_REPEATS; r++) {
+        best[0] = min_u64(best[0], run_engine_given(given, mix, &now_engine, &sums[0]));
+        best[1] = min_u64(best[1], run_baseline_given(&bg, mix, &now_baseline, &sums[1]));
+        best[2] = min_u64(best[2], run_engine_clock(clocked, mix, &sums[2]));
+        best[3] = min_u64(best[3], run_baseline_clock(&bc, mix, &sums[3]));
+    }
+
+    fg_info info;
+    fg_breaker_info(given, &info);
+    int agree = sums[0] == sums[1] && info.state == bg.state &&
+                info.metric.total_count == bg.count && info.metric.failure_count == bg.failures &&
+                info.metric.threshold_count == 1 && info.metric.slow_counts[0] == bg.slow &&
+                info.counters.success == bg.success && info.counters.failure == bg.failure &&
+                info.counters.ignored == bg.ignored;
+
+    double e = ns_per_call(best[0]), h = ns_per_call(best[1]);
+    double ec = ns_per_call(best[2]), hc = ns_per_call(best[3]);
+    printf("acquire+release (durations given): engine %.1f ns  hand-written %.1f ns  ratio: %.2f\n",
+           e, h, e / h);
+    printf("acquire+release (default clock):   engine %.1f ns  hand-written %.1f ns  ratio %.2f\n",
+           ec, hc, ec / hc);
+    printf("checksums: engine %llu  hand-written %llu  (%s; window %llu calls, %llu failures, "
+           "%llu slow; state %s)\n",
+           (unsigned long long)sums[0], (unsigned long long)sums[1],
+           agree ? "same verdicts and metric" : "MISMATCH: the baseline is not the same policy",
+           (unsigned long long)info.metric.total_count, (unsigned long long)info.metric.failure_count,
+           (unsigned long long)(info.metric.threshold_count ? info.metric.slow_counts[0] : 0),
+           fg_state_name(info.state));
+
+    bench_baseline_destroy(&bg);
+    bench_baseline_destroy(&bc);
+    fg_breaker_free(given);
+    fg_breaker_free(clocked);
+    fg_policy_free(pg);
+    fg_policy_free(pc);
+    return agree ? 0 : 1;
+}
+
+static void bench_breaker_bytes(void) {
+    bench_counter counter = {0, 0, 0};
+    fg_breaker_options options;
+    memset(&options, 0, sizeof options);
+    options.alloc.fn = bench_counting_alloc;
+    options.alloc.ud = &counter;
+    fg_policy *policy;
+    fg_breaker *b = bench_payment_breaker(&policy, &options);
+    printf("bytes per breaker: %zu in %zu blocks (payment_api, CountWindow(100), through the "
+           "fg_allocator hook; the shared policy not counted)\n",
+           counter.live_bytes, counter.live_blocks);
+    fg_breaker_free(b);
+    if (counter.live_bytes != 0 || counter.live_blocks != 0)
+        printf("warning: fg_breaker_free left %zu bytes in %zu blocks\n", counter.live_bytes,
+               counter.live_blocks);
+    fg_policy_free(policy);
+}
+
+/* A policy of `breakers` definitions in the style of payment.fgp, each with its
+ * own named tracker and tripper. The caller frees the text; *length gets its size. */
+static char *bench_large_policy(size_t breakers, size_t *length) {
+    size_t cap = breakers * 640 + 64, len = 0;
+    char *text = malloc(cap);
+    if (text == NULL) return NULL;
+    for (size_t i = 0; i < breakers; i++) {
+        int n = snprintf(
+            text + len, cap - len,
+            "# upstream %zu\n"
+            "tracker transport_%zu = TypeOf(\"timeout\", \"connection refused\", \"e%zu\") | Status(500..599)\n"
+            "tripper standard_%zu = FailureStreak(%zu)\n"
+            "    | (MinRequests(20) & ((Closed() & FailureRate(60%%)) | (HalfOpened() & FailureRate(50%%))))\n"
+            "breaker upstream_%zu {\n"
+            "    window = CountWindow(100)\n"
+            "    tracker = transport_%zu\n"
+            "    tripper = standard_%zu | (MinRequests(20) & SlowRate(30%%, threshold = 2s))\n"
+            "    retry = Backoff(initial = 10s, multiplier = 2, max_duration = 5m, jitter_ratio = 0.1)\n"
+            "    permit = RampUp(initial = 10%%, final = 50%%, duration = 1m)\n"
+            "}\n",
+            i, i, i, i, 3 + i % 7, i, i, i);
+        if (n < 0 || (size_t)n >= cap - len) {
+            free(text);
+            return NULL;
+        }
+        len += (size_t)n;
+    }
+    *length = len;
+    return text;
+}
+
+static void bench_compile_throughput(void) {
+    /* ~2 MB first; if the front end documents a smaller size limit, say so and go smaller. */
+    static const size_t sizes[] = {4096, 512};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t length = 0;
+        char *text = bench_large_policy(sizes[s], &length);
+        if (text == NULL) {
+            fprintf(stderr, "bench: out of memory generating the policy\n");
+            exit(1);
+        }
+        uint64_t best = UINT64_MAX;
+        size_t count = 0;
+        int failed = 0;
+        for (int r = 0; r < BENCH_COMPILE_REPEATS && !failed; r++) {
+            fg_report *report = NULL;
+            uint64_t start = bench_now_ns();
+            fg_policy *p = fg_policy_compile(text, length, "large.fgp", NULL, &report);
+            uint64_t elapsed = bench_now_ns() - start;
+            if (p == NULL) {
+                char buf[512];
+                const fg_diagnostic *d = report ? fg_report_get(report, 0) : NULL;
+                if (d != NULL) fg_diagnostic_format(d, 0, buf, sizeof buf);
+                else snprintf(buf, sizeof buf, "(no diagnostic)");
+                printf("compile: %.2f MB policy rejected: %s\n", (double)length / 1e6, buf);
+                failed = 1;
+            } else {
+                count = fg_policy_breaker_count(p);
+                fg_policy_free(p);
+                best = min_u64(best, elapsed);
+            }
+            fg_report_free(report);
+        }
+        free(text);
+        if (failed) continue;
+        double seconds = (double)best * 1e-9;
+        printf("compile: %.2f MB policy (%zu breakers) in %.1f ms: %.1f MB/s (best of %d)\n",
+               (double)length / 1e6, count, seconds * 1e3, (double)length / 1e6 / seconds,
+               BENCH_COMPILE_REPEATS);
+        return;
+    }
+}
+
+int main(void) {
+    static bench_call mix[BENCH_MIX_SIZE];
+    bench_workload_fill(mix);
+    printf("fluxgate-c %s bench: payment policy (SPEC 3.2) on CountWindow(100), %d calls, best of %d\n",
+           fg_version(), BENCH_ITERATIONS, BENCH_REPEATS);
+    printf("workload: a %d-call deterministic cycle: 3%% timeout, 1%% connection refused, 1%% 503, "
+           "1%% cancelled (untracked), 8%% slow (>= 2 s), the rest fast 200s\n",
+           BENCH_MIX_SIZE);
+    printf("locking: the hand-written breaker takes one pthread mutex in acquire and one in "
+           "release, as the engine does\n");
+    int status = bench_acquire_release(mix);
+    bench_breaker_bytes();
+    bench_compile_throughput();
+    return status;
+}
