@@ -24,6 +24,10 @@ ifeq ($(SANITIZE),1)
 else ifeq ($(SANITIZE),thread)
   BUILD ?= build/tsan
   SAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
+else ifeq ($(SANITIZE),fuzzer)
+  # Only for `make fuzz` (CC=clang): the library instrumented for libFuzzer.
+  BUILD ?= build/fuzz
+  SAN_FLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 else
   BUILD ?= build
   SAN_FLAGS =
@@ -119,3 +123,48 @@ check-deps:
 
 clean:
 	rm -rf build
+
+# ---- benchmarks, fuzzing, valgrind (see doc/testing.md) ----------------------
+# make bench                    the C benchmark (optimised, no sanitizer), then bench-lua if defined
+# make fuzz FUZZ_SECONDS=N      every tests/fuzz/fuzz_*.c for N seconds each (clang + libFuzzer)
+# make valgrind                 every C test binary under valgrind's memcheck
+# make test-sanitize            make test SANITIZE=1, then the C tests under SANITIZE=thread
+.PHONY: fuzz fuzz-build valgrind test-sanitize
+BENCH_SRCS := $(wildcard bench/*.c)
+
+$(BUILD)/bench/bench_core: $(BENCH_SRCS) $(wildcard bench/*.h) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS_ALL) $(WARN) $(BENCH_SRCS) -o $@ $(LIB_A) $(LDLIBS_ALL)
+
+bench:
+	@if [ -n "$(SANITIZE)" ]; then echo "make bench measures the optimised build: run it without SANITIZE"; exit 1; fi
+	@$(MAKE) --no-print-directory $(BUILD)/bench/bench_core
+	$(BUILD)/bench/bench_core
+	@if grep -q '^bench-lua:' $(MAKEFILE_LIST); then $(MAKE) --no-print-directory bench-lua; fi
+
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZERS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+fuzz:
+	@$(MAKE) --no-print-directory SANITIZE=fuzzer CC=$(FUZZ_CC) fuzz-build
+	@bash tests/fuzz/make_corpus.sh build/fuzz/seeds
+	@bash tests/fuzz/run.sh $(FUZZ_SECONDS) build/fuzz $(FUZZERS)
+
+fuzz-build: $(FUZZERS:%=$(BUILD)/%)
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_A)
+	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(WARN) -fsanitize=fuzzer $< -o $@ $(LIB_A) $(LDLIBS_ALL)
+
+# cmocka runs tests in-process (no fork), so memcheck sees every allocation.
+VALGRIND = valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
+           --errors-for-leak-kinds=definite,indirect --error-exitcode=1
+valgrind:
+	@if [ -n "$(SANITIZE)" ]; then echo "make valgrind runs the plain build: run it without SANITIZE"; exit 1; fi
+	@$(MAKE) --no-print-directory $(TEST_BINS)
+	@set -e; for t in $(TEST_BINS); do echo "== valgrind $$t"; FG_STRESS_SECONDS=1 $(VALGRIND) $$t; done
+
+test-sanitize:
+	$(MAKE) --no-print-directory test SANITIZE=1
+	$(MAKE) --no-print-directory test-c SANITIZE=thread
+

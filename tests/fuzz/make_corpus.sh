@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# make_corpus.sh -- builds the fuzzers' seed corpora under OUT (default build/fuzz/seeds).
+#
+#   compile/  every policy in policies/ and tests/ (*.fgp), and a few expressions
+#   vm/       a handful of byte patterns (the harness corrupts real programs)
+#   trace/    every example trace (*.csv) in policies/ and tests/
+#
+# Seeds are build outputs: regenerated on every `make fuzz`, never committed.
+set -euo pipefail
+out=${1:-build/fuzz/seeds}
+rm -rf "$out"
+mkdir -p "$out/compile" "$out/vm" "$out/trace"
+
+n=0
+while IFS= read -r -d '' f; do
+  n=$((n + 1)); cp "$f" "$out/compile/file-$n-$(basename "$f")"
+done < <(find policies tests -name '*.fgp' -print0 2>/dev/null)
+
+# Single expressions of every kind (the harness also compiles each input as one).
+i=0
+while IFS= read -r line; do
+  i=$((i + 1)); printf '%s' "$line" > "$out/compile/expr-$i"
+done <<'EXPRS'
+CountWindow(100)
+TimeWindow(60)
+TypeOf("timeout", "connection refused", "closed") | Status(500..599)
+~TypeOf("Cancelled") & Message("*reset*")
+Custom("mine") | All()
+FailureStreak(5) | (MinRequests(20) & ((Closed() & FailureRate(60%)) | (HalfOpened() & FailureRate(50%))))
+MinRequests(20) & SlowRate(30%, threshold = 2s) | AvgLatency(500ms)
+~(MinRequests(3) & FailureRate(0.5))
+Backoff(initial = 10s, multiplier = 2, max_duration = 5m, jitter_ratio = 0.1)
+Cooldown(60, jitter_ratio = 0.2)
+Always()
+Never()
+RampUp(initial = 10%, final = 50%, duration = 1m)
+Random(0.25)
+10
+30s
+FailureRat(0.5)
+FailureRate(2)
+((((((((((((((((((((All()))))))))))))))))))))
+breaker "payment-api" { tripper = FailureStreak(3); max_half_open_calls = 2; half_open_lease = 5s }
+EXPRS
+
+while IFS= read -r -d '' f; do
+  n=$((n + 1)); cp "$f" "$out/trace/trace-$n-$(basename "$f")"
+done < <(find policies tests -name '*.csv' -print0 2>/dev/null)
+printf 'time,outcome,duration,status\n0,ok,0.1,200\n1,error,0,503\n2.5,timeout,0,\n' > "$out/trace/minimal.csv"
+
+# vm: byte 0 picks overwrite (even) or patch (odd) mode, byte 1 the program.
+printf '\x00\x00' > "$out/vm/keep-0"
+printf '\x00\x01' > "$out/vm/keep-1"
+printf '\x01\x00\x00\x00\xff\xff\xff\xff' > "$out/vm/patch-first"
+printf '\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00' > "$out/vm/zeros"
+head -c 256 /dev/zero | tr '\0' '\377' > "$out/vm/ones"
+
+echo "seeds: $(ls "$out/compile" | wc -l) compile, $(ls "$out/vm" | wc -l) vm, $(ls "$out/trace" | wc -l) trace in $out"
