@@ -168,3 +168,80 @@ test-sanitize:
 	$(MAKE) --no-print-directory test SANITIZE=1
 	$(MAKE) --no-print-directory test-c SANITIZE=thread
 
+
+# ---- the fluxgate tool, example policies, demo (see doc/cli.md) --------------
+# make cli           $(BUILD)/fluxgate (cli/*.c linked against libfluxgate.a)
+# make demo          simulate policies/payment.fgp on the outage trace; SVG in $(BUILD)/demo.svg
+# make test-cli      golden tests of check/disasm/simulate, bad traces, the SVG (tests/cli/run.sh)
+# make golden-cli    rewrite tests/cli/golden/* from the current tool; review `git diff tests/cli`
+# make traces        regenerate policies/traces/*.csv (deterministic: tools/gen_traces.lua)
+.PHONY: cli test-cli golden-cli traces install-cli install-lib
+CLI_SRCS := $(wildcard cli/*.c)
+CLI_OBJS := $(CLI_SRCS:cli/%.c=$(BUILD)/cli/%.o)
+CLI_BIN  := $(BUILD)/fluxgate
+
+all: cli
+cli: $(CLI_BIN)
+
+$(BUILD)/cli/%.o: cli/%.c $(wildcard cli/*.h) include/fluxgate.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Icli $(CFLAGS_ALL) $(WARN) -c $< -o $@
+
+$(CLI_BIN): $(CLI_OBJS) $(LIB_A)
+	$(CC) $(CFLAGS_ALL) $(CLI_OBJS) -o $@ $(LIB_A) $(LDLIBS_ALL)
+
+# The trace reader belongs to the tool, not the library: its unit test links it directly.
+$(BUILD)/tests/test_trace: tests/test_trace.c cli/fg_trace.c cli/fg_trace.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Icli $(CFLAGS_ALL) $(WARN) tests/test_trace.c cli/fg_trace.c -o $@ -lcmocka $(LDLIBS_ALL)
+
+demo: $(CLI_BIN)
+	$(CLI_BIN) simulate policies/payment.fgp payment_api policies/traces/outage.csv --svg $(BUILD)/demo.svg
+	@echo "demo: the timeline is in $(BUILD)/demo.svg (open it in a browser)"
+
+test: test-cli
+test-cli: $(CLI_BIN)
+	@sh tests/cli/run.sh $(CLI_BIN)
+
+golden-cli: $(CLI_BIN)
+	@sh tests/cli/run.sh --update $(CLI_BIN)
+
+traces:
+	lua5.4 tools/gen_traces.lua policies/traces
+
+# ---- install ------------------------------------------------------------------
+# make install PREFIX=/usr/local DESTDIR=   the library, header, fluxgate.pc, the tool, its man page.
+# Other parts add their own install-* target as a prerequisite: `install: install-lua`.
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+FG_VERSION_STRING := $(shell sed -n 's/^\#define FG_VERSION "\(.*\)"/\1/p' include/fluxgate.h)
+
+install: install-lib install-cli
+
+# Rewritten on every run: it embeds PREFIX/LIBDIR, which may differ between runs.
+$(BUILD)/fluxgate.pc: FORCE
+	@mkdir -p $(dir $@)
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: fluxgate' 'Description: circuit-breaker policy engine (policy language, bytecode VM, breakers)' \
+	  'Version: $(FG_VERSION_STRING)' 'Libs: -L$${libdir} -lfluxgate' 'Libs.private: -lm -pthread' \
+	  'Cflags: -I$${includedir}' > $@
+
+install-lib: lib $(BUILD)/fluxgate.pc
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 include/fluxgate.h $(DESTDIR)$(INCLUDEDIR)/fluxgate.h
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libfluxgate.a
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libfluxgate.so.$(FG_VERSION_STRING)
+	ln -sf libfluxgate.so.$(FG_VERSION_STRING) $(DESTDIR)$(LIBDIR)/libfluxgate.so.0
+	ln -sf libfluxgate.so.0 $(DESTDIR)$(LIBDIR)/libfluxgate.so
+	install -m 644 $(BUILD)/fluxgate.pc $(DESTDIR)$(PKGCONFIGDIR)/fluxgate.pc
+
+install-cli: $(CLI_BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(CLI_BIN) $(DESTDIR)$(BINDIR)/fluxgate
+	install -m 644 doc/fluxgate.1 $(DESTDIR)$(MANDIR)/man1/fluxgate.1
+
+.PHONY: FORCE
+FORCE:
