@@ -156,6 +156,10 @@ fuzz-build: $(FUZZERS:%=$(BUILD)/%)
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_A)
 	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(WARN) -fsanitize=fuzzer $< -o $@ $(LIB_A) $(LDLIBS_ALL)
 
+# The trace reader is the tool's, not the library's: link it directly.
+$(BUILD)/fuzz_trace: tests/fuzz/fuzz_trace.c cli/fg_trace.c cli/fg_trace.h
+	$(CC) $(CPPFLAGS) -Icli $(CFLAGS_ALL) $(WARN) -fsanitize=fuzzer tests/fuzz/fuzz_trace.c cli/fg_trace.c -o $@ $(LDLIBS_ALL)
+
 # cmocka runs tests in-process (no fork), so memcheck sees every allocation.
 VALGRIND = valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
            --errors-for-leak-kinds=definite,indirect --error-exitcode=1
