@@ -1,0 +1,65 @@
+/*
+ * fg_half_open.h -- the half-open probe slots, held as leases.
+ *
+ * At most `capacity` admitted probes are in flight at once. A slot that is
+ * not released within `lease` seconds is taken back, so a lost ticket (an
+ * aborted request, a killed coroutine) can never wedge the breaker.
+ *
+ * Everything is O(1): a free list, a "never used since the reset" bump
+ * index, and an acquire-ordered doubly linked list of busy slots whose head
+ * is the oldest lease (leases all have the same length, so the list is also
+ * in expiry order and only its head is ever checked). A ticket names its slot
+ * by index and sequence number; the number changes every time the slot is
+ * handed out, so a late or double release never frees someone else's slot.
+ * The slot array is allocated once; nothing else allocates. Not thread-safe:
+ * the breaker calls it under its lock.
+ */
+#ifndef FG_HALF_OPEN_H
+#define FG_HALF_OPEN_H
+
+#include <stdint.h>
+
+#include "fluxgate.h"
+
+typedef struct fg_slot {
+    double acquired_at;
+    uint32_t seq;  /* bumped each time the slot is handed out */
+    int32_t prev;  /* busy list neighbours (older, newer), or -1 */
+    int32_t next;  /* busy: the newer neighbour; free: the next free slot */
+    uint8_t busy;
+    uint64_t era;  /* the reset era the slot was handed out in */
+} fg_slot;
+
+typedef struct fg_half_open {
+    fg_slot *slots;
+    uint32_t capacity;
+    double lease;       /* seconds */
+    uint32_t in_flight;
+    uint32_t fresh;     /* slots[fresh .. capacity) were not used since the reset */
+    int32_t free_head;  /* released slots, or -1 */
+    int32_t oldest;     /* busy list head (next to expire), or -1 */
+    int32_t newest;     /* busy list tail, or -1 */
+    uint64_t expired;   /* leases taken back since creation */
+    uint64_t era;       /* bumped by every reset */
+} fg_half_open;
+
+/* Allocates capacity slots (capacity >= 1). Returns 0, or -1 when out of
+ * memory. Release with fg_half_open_free. */
+int fg_half_open_init(fg_half_open *h, uint32_t capacity, double lease, const fg_allocator *alloc);
+void fg_half_open_free(fg_half_open *h, const fg_allocator *alloc);
+
+/* Frees every slot at once (a transition). O(1); sequence numbers survive. */
+void fg_half_open_reset(fg_half_open *h);
+
+/* Takes back every lease granted at or before now - lease. */
+void fg_half_open_expire(fg_half_open *h, double now);
+
+/* Grants a slot at now: returns its index and writes its sequence number, or
+ * returns -1 when every slot is busy. Call fg_half_open_expire first. */
+int32_t fg_half_open_take(fg_half_open *h, double now, uint32_t *seq);
+
+/* Releases slot if it is still held under seq; returns 1 when it was, 0
+ * when the lease had already been taken back or released (nothing changes). */
+int fg_half_open_give(fg_half_open *h, int32_t slot, uint32_t seq);
+
+#endif /* FG_HALF_OPEN_H */

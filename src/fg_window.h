@@ -1,0 +1,86 @@
+/*
+ * fg_window.h -- the sliding windows that decide which recent calls count:
+ * CountWindow(n) (the last n records) and TimeWindow(n) (the calls of the
+ * last n whole seconds of the breaker's clock).
+ *
+ * Both keep running totals, so recording and reading the metric are O(1)
+ * (TimeWindow: amortized, a bucket is dropped at most once per second the
+ * clock moves). Durations are summed as integer nanoseconds so that adding
+ * and removing records never drifts; fg_window_metric converts to seconds.
+ * Every buffer is allocated once by fg_window_init; nothing else allocates.
+ * Not thread-safe: the breaker calls it under its lock.
+ */
+#ifndef FG_WINDOW_H
+#define FG_WINDOW_H
+
+#include <stdint.h>
+
+#include "fg_policy_internal.h"
+#include "fluxgate.h"
+
+/* One record of a CountWindow. */
+typedef struct fg_window_entry {
+    int64_t duration_ns;
+    uint8_t failure;
+    uint8_t slow_levels; /* the record is slow at thresholds[0 .. slow_levels) */
+} fg_window_entry;
+
+/* One second of a TimeWindow. A bucket counts only while its stamp
+ * (second, epoch) is current: clearing the window bumps the epoch instead of
+ * touching every bucket. */
+typedef struct fg_window_bucket {
+    int64_t second;
+    uint64_t epoch;
+    uint64_t total;
+    uint64_t failures;
+    int64_t duration_ns;
+} fg_window_bucket;
+
+typedef struct fg_window {
+    fg_window_kind kind;
+    uint32_t size;
+    uint32_t threshold_count;
+    double thresholds[FG_MAX_SLOW_THRESHOLDS]; /* ascending */
+    int64_t max_duration_ns; /* per-record cap, so that the sums cannot overflow */
+
+    /* running totals over what the window holds */
+    uint64_t total;
+    uint64_t failures;
+    int64_t duration_ns;
+    uint64_t slow[FG_MAX_SLOW_THRESHOLDS];
+
+    /* CountWindow: a ring of size entries, the oldest at head once full */
+    fg_window_entry *entries;
+    uint32_t head;
+    uint32_t filled;
+
+    /* TimeWindow: size buckets, second s in buckets[s mod size];
+     * bucket_slow[i * threshold_count + k] is bucket i's slow count at k */
+    fg_window_bucket *buckets;
+    uint64_t *bucket_slow;
+    uint64_t epoch;
+    int64_t newest_second; /* the latest second the totals are current for */
+} fg_window;
+
+/* Allocates the window's buffers with alloc. thresholds (ascending, at most
+ * FG_MAX_SLOW_THRESHOLDS) are copied. Returns 0, or -1 when out of memory
+ * (nothing is then left allocated). Release with fg_window_free. */
+int fg_window_init(fg_window *w, const fg_window_spec *spec, const double *thresholds,
+                   uint32_t threshold_count, const fg_allocator *alloc);
+void fg_window_free(fg_window *w, const fg_allocator *alloc);
+
+/* Adds one call at time now: a failure (its duration is ignored and counts
+ * as 0, as fluxgate does) or a success of duration seconds (negative or NaN
+ * durations count as 0). now must not go backwards between calls. */
+void fg_window_record(fg_window *w, int failure, double duration, double now);
+
+/* Drops what has left a TimeWindow by time now (no-op for CountWindow). */
+void fg_window_advance(fg_window *w, double now);
+
+/* The metric as of now (advances a TimeWindow first). */
+void fg_window_metric(fg_window *w, double now, fg_metric *out);
+
+/* Forgets every record. O(1). */
+void fg_window_clear(fg_window *w);
+
+#endif /* FG_WINDOW_H */
