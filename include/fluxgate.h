@@ -219,6 +219,12 @@ typedef struct fg_counters {
     uint64_t ignored;  /* untracked errors */
     uint64_t rejected;
     uint64_t transitions[FG_STATE_COUNT][FG_STATE_COUNT]; /* [old][new] */
+    /* Appended for exact bookkeeping (not exported to Prometheus): */
+    uint64_t admitted;      /* tickets admitted (disabled excluded); each admitted
+                               ticket released once adds to exactly one of
+                               success, failure, ignored */
+    uint64_t stale;         /* outcomes discarded: older generation or lost lease */
+    uint64_t lease_expired; /* half-open leases taken back */
 } fg_counters;
 
 typedef struct fg_info {
