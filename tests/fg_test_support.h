@@ -1,0 +1,110 @@
+/*
+ * fg_test_support.h -- deterministic stand-ins for the tests: a manual clock,
+ * a scripted random source and a counting allocator (which can also be told
+ * to fail the n-th allocation). Header-only; every helper is static inline
+ * so that a test that does not use one does not warn.
+ *
+ * Include after <cmocka.h> (the helpers use cmocka's assertions).
+ */
+#ifndef FG_TEST_SUPPORT_H
+#define FG_TEST_SUPPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "fluxgate.h"
+
+/* ---- manual clock ------------------------------------------------------ */
+
+typedef struct fg_test_clock {
+    double now;
+    unsigned reads;
+} fg_test_clock;
+
+static inline double fg_test_clock_read(void *ud) {
+    fg_test_clock *c = ud;
+    c->reads++;
+    return c->now;
+}
+
+static inline void fg_test_clock_advance(fg_test_clock *c, double seconds) {
+    c->now += seconds;
+}
+
+/* ---- scripted random --------------------------------------------------- */
+
+/* Hands out values[0], values[1], ... in order; drawing past the end is a
+ * test failure (a decision drew more numbers than the spec allows). */
+typedef struct fg_test_random {
+    const double *values;
+    size_t count;
+    size_t next;
+} fg_test_random;
+
+static inline double fg_test_random_draw(void *ud) {
+    fg_test_random *r = ud;
+    assert_true(r->next < r->count);
+    return r->values[r->next++];
+}
+
+static inline void fg_test_random_script(fg_test_random *r, const double *values, size_t count) {
+    r->values = values;
+    r->count = count;
+    r->next = 0;
+}
+
+/* ---- counting allocator ------------------------------------------------ */
+
+/* Counts live blocks and bytes; fail_at = n makes the n-th allocation
+ * (1-based, counting only new blocks and growths) fail; 0 never fails. */
+typedef struct fg_test_alloc {
+    long live_blocks;
+    long live_bytes;
+    long allocations;
+    long fail_at;
+} fg_test_alloc;
+
+static inline void *fg_test_alloc_fn(void *ud, void *ptr, size_t osize, size_t nsize) {
+    fg_test_alloc *a = ud;
+    if (nsize == 0) {
+        if (ptr != NULL) {
+            a->live_blocks--;
+            a->live_bytes -= (long)osize;
+            free(ptr);
+        }
+        return NULL;
+    }
+    a->allocations++;
+    if (a->fail_at > 0 && a->allocations == a->fail_at) return NULL;
+    void *p = realloc(ptr, nsize);
+    if (p == NULL) return NULL;
+    if (ptr == NULL) {
+        a->live_blocks++;
+        a->live_bytes += (long)nsize;
+    } else {
+        a->live_bytes += (long)nsize - (long)osize;
+    }
+    return p;
+}
+
+static inline fg_allocator fg_test_allocator(fg_test_alloc *a) {
+    fg_allocator out = {fg_test_alloc_fn, a};
+    return out;
+}
+
+/* ---- breaker options ---------------------------------------------------- */
+
+/* Options with the manual clock and, when r is not NULL, the scripted random. */
+static inline fg_breaker_options fg_test_options(fg_test_clock *c, fg_test_random *r) {
+    fg_breaker_options o = {0};
+    o.clock = fg_test_clock_read;
+    o.clock_ud = c;
+    if (r != NULL) {
+        o.random = fg_test_random_draw;
+        o.random_ud = r;
+    }
+    return o;
+}
+
+#endif /* FG_TEST_SUPPORT_H */

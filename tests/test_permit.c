@@ -1,0 +1,192 @@
+/*
+ * test_permit.c -- All, Random, RampUp (SPEC section 5, "Permits"), the
+ * per-breaker PRNG, and the half-open slot leases.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fg_half_open.h"
+#include "fg_permit.h"
+#include "fg_test_support.h"
+
+static fg_random scripted(fg_test_random *r, const double *values, size_t n) {
+    fg_test_random_script(r, values, n);
+    fg_random out;
+    fg_random_init(&out, fg_test_random_draw, r, 0);
+    return out;
+}
+
+static void all_admits_without_drawing(void **state) {
+    (void)state;
+    fg_test_random script;
+    fg_random r = scripted(&script, NULL, 0);
+    fg_permit_spec s = {FG_PERMIT_ALL, 0, 0, 0, "All()"};
+    for (int i = 0; i < 10; i++) assert_true(fg_permit_admit(&s, 0, i, &r));
+}
+
+static void random_admits_below_its_ratio_with_one_draw_each(void **state) {
+    (void)state;
+    const double draws[] = {0.29, 0.3, 0.99, 0.0};
+    fg_test_random script;
+    fg_random r = scripted(&script, draws, 4);
+    fg_permit_spec s = {FG_PERMIT_RANDOM, 0.3, 0, 0, "Random(0.3)"};
+    assert_true(fg_permit_admit(&s, 0, 0, &r));
+    assert_false(fg_permit_admit(&s, 0, 0, &r)); /* rand < r, strictly */
+    assert_false(fg_permit_admit(&s, 0, 0, &r));
+    assert_true(fg_permit_admit(&s, 0, 0, &r));
+    assert_int_equal(script.next, 4);
+}
+
+static void random_zero_never_admits(void **state) {
+    (void)state;
+    const double draws[] = {0.0};
+    fg_test_random script;
+    fg_random r = scripted(&script, draws, 1);
+    fg_permit_spec s = {FG_PERMIT_RANDOM, 0.0, 0, 0, "Random(0)"};
+    assert_false(fg_permit_admit(&s, 0, 0, &r));
+}
+
+static void ramp_up_rises_linearly_then_holds(void **state) {
+    (void)state;
+    fg_permit_spec s = {FG_PERMIT_RAMP_UP, 0.1, 0.5, 60, "RampUp(0.1, 0.5, 60)"};
+    assert_float_equal(fg_permit_ratio(&s, 100, 100), 0.1, 1e-12);
+    assert_float_equal(fg_permit_ratio(&s, 100, 130), 0.3, 1e-12);
+    assert_float_equal(fg_permit_ratio(&s, 100, 160), 0.5, 1e-12);
+    assert_float_equal(fg_permit_ratio(&s, 100, 1e9), 0.5, 1e-12);
+    const double draws[] = {0.29, 0.31};
+    fg_test_random script;
+    fg_random r = scripted(&script, draws, 2);
+    assert_true(fg_permit_admit(&s, 100, 130, &r));
+    assert_false(fg_permit_admit(&s, 100, 130, &r));
+}
+
+static void user_draws_are_clamped_into_unit_interval(void **state) {
+    (void)state;
+    const double draws[] = {-1.0, 1.0, 7.0, 0.25};
+    fg_test_random script;
+    fg_random r = scripted(&script, draws, 4);
+    assert_float_equal(fg_random_next(&r), 0.0, 0);
+    assert_true(fg_random_next(&r) < 1.0);
+    assert_true(fg_random_next(&r) < 1.0);
+    assert_float_equal(fg_random_next(&r), 0.25, 0);
+}
+
+static void seeded_prng_replays_and_stays_in_range(void **state) {
+    (void)state;
+    fg_random a, b, c;
+    fg_random_init(&a, NULL, NULL, 42);
+    fg_random_init(&b, NULL, NULL, 42);
+    fg_random_init(&c, NULL, NULL, 43);
+    int differs = 0;
+    double sum = 0;
+    for (int i = 0; i < 10000; i++) {
+        double x = fg_random_next(&a);
+        assert_true(x >= 0.0 && x < 1.0);
+        assert_true(x == fg_random_next(&b));
+        differs |= x != fg_random_next(&c);
+        sum += x;
+    }
+    assert_true(differs);
+    assert_true(sum > 4800 && sum < 5200); /* mean near 1/2 */
+}
+
+/* ---- half-open slot leases ----------------------------------------------- */
+
+typedef struct slots_fixture {
+    fg_test_alloc counting;
+    fg_half_open h;
+} slots_fixture;
+
+static int slots_setup(void **state) {
+    static slots_fixture f;
+    f.counting = (fg_test_alloc){0};
+    fg_allocator a = fg_test_allocator(&f.counting);
+    assert_int_equal(fg_half_open_init(&f.h, 2, 10.0, &a), 0);
+    *state = &f;
+    return 0;
+}
+
+static int slots_teardown(void **state) {
+    slots_fixture *f = *state;
+    fg_allocator a = fg_test_allocator(&f->counting);
+    fg_half_open_free(&f->h, &a);
+    assert_int_equal(f->counting.live_blocks, 0);
+    return 0;
+}
+
+static void slots_bound_calls_in_flight(void **state) {
+    fg_half_open *h = &((slots_fixture *)*state)->h;
+    uint32_t s1, s2, s3;
+    int32_t a = fg_half_open_take(h, 0, &s1);
+    int32_t b = fg_half_open_take(h, 0, &s2);
+    assert_true(a >= 0 && b >= 0 && a != b);
+    assert_int_equal(fg_half_open_take(h, 0, &s3), -1);
+    assert_int_equal(h->in_flight, 2);
+    assert_true(fg_half_open_give(h, a, s1));
+    assert_int_equal(fg_half_open_take(h, 0, &s3), a);
+}
+
+static void a_double_release_never_frees_someone_elses_slot(void **state) {
+    fg_half_open *h = &((slots_fixture *)*state)->h;
+    uint32_t s1, s2, s3;
+    int32_t a = fg_half_open_take(h, 0, &s1);
+    fg_half_open_take(h, 0, &s2);
+    assert_true(fg_half_open_give(h, a, s1));
+    int32_t c = fg_half_open_take(h, 1, &s3); /* reuses slot a */
+    assert_int_equal(c, a);
+    assert_false(fg_half_open_give(h, a, s1)); /* the first holder again */
+    assert_int_equal(h->in_flight, 2);
+    assert_true(fg_half_open_give(h, c, s3));
+}
+
+static void leases_expire_oldest_first(void **state) {
+    fg_half_open *h = &((slots_fixture *)*state)->h;
+    uint32_t s1, s2, s3;
+    int32_t a = fg_half_open_take(h, 0.0, &s1);
+    int32_t b = fg_half_open_take(h, 5.0, &s2);
+    fg_half_open_expire(h, 9.99);
+    assert_int_equal(h->in_flight, 2);
+    fg_half_open_expire(h, 10.0); /* a's lease (10 s) is over, b's is not */
+    assert_int_equal(h->in_flight, 1);
+    assert_int_equal(h->expired, 1);
+    assert_false(fg_half_open_give(h, a, s1)); /* a late release is void */
+    assert_int_equal(fg_half_open_take(h, 10.0, &s3), a);
+    assert_true(fg_half_open_give(h, b, s2));
+    assert_int_equal(h->in_flight, 1);
+}
+
+static void reset_frees_every_slot_and_voids_old_tickets(void **state) {
+    fg_half_open *h = &((slots_fixture *)*state)->h;
+    uint32_t s1, s2, s3;
+    int32_t a = fg_half_open_take(h, 0, &s1);
+    int32_t b = fg_half_open_take(h, 0, &s2);
+    fg_half_open_reset(h);
+    assert_int_equal(h->in_flight, 0);
+    assert_false(fg_half_open_give(h, a, s1));
+    assert_false(fg_half_open_give(h, b, s2));
+    assert_true(fg_half_open_take(h, 0, &s3) >= 0);
+    assert_true(fg_half_open_take(h, 0, &s3) >= 0);
+    assert_int_equal(h->in_flight, 2);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(all_admits_without_drawing),
+        cmocka_unit_test(random_admits_below_its_ratio_with_one_draw_each),
+        cmocka_unit_test(random_zero_never_admits),
+        cmocka_unit_test(ramp_up_rises_linearly_then_holds),
+        cmocka_unit_test(user_draws_are_clamped_into_unit_interval),
+        cmocka_unit_test(seeded_prng_replays_and_stays_in_range),
+        cmocka_unit_test_setup_teardown(slots_bound_calls_in_flight, slots_setup, slots_teardown),
+        cmocka_unit_test_setup_teardown(a_double_release_never_frees_someone_elses_slot, slots_setup,
+                                        slots_teardown),
+        cmocka_unit_test_setup_teardown(leases_expire_oldest_first, slots_setup, slots_teardown),
+        cmocka_unit_test_setup_teardown(reset_frees_every_slot_and_voids_old_tickets, slots_setup,
+                                        slots_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,223 @@
+/*
+ * test_window.c -- CountWindow and TimeWindow (SPEC section 5, "Windows").
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fg_test_support.h"
+#include "fg_window.h"
+
+static fg_window make(fg_window_kind kind, uint32_t size, const double *thresholds, uint32_t n,
+                      fg_test_alloc *counting) {
+    fg_window w;
+    fg_window_spec spec = {kind, size, kind == FG_WINDOW_COUNT ? "CountWindow" : "TimeWindow"};
+    fg_allocator a = fg_test_allocator(counting);
+    assert_int_equal(fg_window_init(&w, &spec, thresholds, n, &a), 0);
+    return w;
+}
+
+static void drop(fg_window *w, fg_test_alloc *counting) {
+    fg_allocator a = fg_test_allocator(counting);
+    fg_window_free(w, &a);
+    assert_int_equal(counting->live_blocks, 0);
+}
+
+static fg_metric metric_at(fg_window *w, double now) {
+    fg_metric m;
+    fg_window_metric(w, now, &m);
+    return m;
+}
+
+static void count_window_keeps_the_last_n_records(void **state) {
+    (void)state;
+    fg_test_alloc counting = {0};
+    fg_window w = make(FG_WINDOW_COUNT, 3, NULL, 0, &counting);
+    fg_window_record(&w, 1, 0, 0);     /* failure */
+    fg_window_record(&w, 0, 1.0, 0);
+    fg_window_record(&w, 0, 2.0, 0);
+    fg_metric m = metric_at(&w, 0);
+    assert_int_equal(m.total_count, 3);
+    assert_int_equal(m.failure_count, 1);
+    assert_float_equal(m.total_duration, 3.0, 1e-12);
+    fg_window_record(&w, 0, 4.0, 0);   /* pushes the failure out */
+    m = metric_at(&w, 0);
+    assert_int_equal(m.total_count, 3);
+    assert_int_equal(m.failure_count, 0);
+    assert_float_equal(m.total_duration, 7.0, 1e-12);
+    drop(&w, &counting);
+}
+
+static void failures_count_with_duration_zero(void **state) {
+    (void)state;
+    fg_test_alloc counting = {0};
+    double t[] = {1.0};
+    fg_window w = make(FG_WINDOW_COUNT, 10, t, 1, &counting);
+    fg_window_record(&w, 1, 5.0, 0);
+    fg_metric m = metric_at(&w, 0);
+    assert_float_equal(m.total_duration, 0.0, 0);
+    assert_int_equal(m.slow_counts[0], 0);
+    drop(&w, &counting);
+}
+
+static void slow_at_t_means_duration_at_least_t(void **state) {
+    (void)state;
+    fg_test_alloc counting = {0};
+    double t[] = {0.5, 1.0, 2.0};
+    fg_window w = make(FG_WINDOW_COUNT, 2, t, 3, &counting);
+    fg_window_record(&w, 0, 1.0, 0); /* slow at 0.5 and 1.0, exactly at 1.0 */
+    fg_window_record(&w, 0, 0.2, 0); /* slow nowhere */
+    fg_metric m = metric_at(&w, 0);
+    assert_int_equal(m.threshold_count, 3);
+    assert_float_equal(m.thresholds[1], 1.0, 0);
+    assert_int_equal(m.slow_counts[0], 1);
+    assert_int_equal(m.slow_counts[1], 1);
+    assert_int_equal(m.slow_counts[2], 0);
+    fg_window_record(&w, 0, 3.0, 0); /* evicts the 1.0 record */
+    m = metric_at(&w, 0);
+    assert_int_equal(m.slow_counts[0], 1);
+    assert_int_equal(m.slow_counts[1], 1);
+    assert_int_equal(m.slow_counts[2], 1);
+    drop(&w, &counting);
+}
+
+static void durations_never_drift(void **state) {
+    (void)state;
+    fg_test_alloc counting = {0};
+    fg_window w = make(FG_WINDOW_COUNT, 7, NULL, 0, &counting);
+    /* 0.1 is not exact in binary: a double running sum would drift. */
+    for (int i = 0; i < 100000; i++) fg_window_record(&w, 0, 0.1, 0);
+    for (int i = 0; i < 7; i++) fg_window_record(&w, 0, 0.0, 0);
+    assert_true(metric_at(&w, 0).total_duration == 0.0);
+    drop(&w, &counting);
+}
+
+static void clear_forgets_everything(void **state) {
+    (void)state;
+    fg_test_alloc counting = {0};
+    double t[] = {1.0};
+    fg_window w = make(FG_WINDOW_COUNT, 3, t, 1, &counting);
+    fg_window_record(&w, 0, 2.0, 0);
+    fg_window_record(&w, 1, 0, 0);
+    fg_window_clear(&w);
+    fg_metric m = metric_at(&w, 0);
+    assert_int_equal(m.total_count, 0);
+    assert_int_equal(m.slow_counts[0], 0);
+    /* after a clear, the ring refills without evicting ghosts */
+    for (int i = 0; i < 3; i++) fg_window_record(&w, 0, 1.0, 0);
+    m = metric_at(&w, 0);
+    assert_int_equal(m.total_count, 3);
+    assert_int_equal(m.slow_counts[0], 3);
+    drop(&w, &counting);
+}
+
+static void time_window_covers_exactly_the_last_n_seconds(void **state) {
+    (void)state;
+    fg_test_alloc counting = {0};
+    fg_window w = make(FG_WINDOW_TIME, 3, NULL, 0, &counting);
+    fg_window_record(&w, 1, 0, 10.2);  /* second 10 */
+    fg_window_record(&w, 0, 1, 11.9);  /* second 11 */
+    fg_window_record(&w, 0, 1, 12.0);  /* second 12 */
+    assert_int_equal(metric_at(&w, 12.99).total_count, 3);
+    fg_metric m = metric_at(&w, 13.0); /* seconds 11..13: second 10 has left */
+    assert_int_equal(m.total_count, 2);
+    assert_int_equal(m.failure_count, 0);
+    assert_int_equal(metric_at(&w, 14.5).total_count, 1);
+    assert_int_equal(metric_at(&w, 15.0).total_count, 0);
+    drop(&w, &counting);
+}
+
+static void time_window_read_after_a_quiet_period_is_empty(void **state) {
+    (void)state;
+    fg_test_alloc counting = {0};
+    double t[] = {0.5};
+    fg_window w = make(FG_WINDOW_TIME, 5, t, 1, &counting);
+    for (int i = 0; i < 5; i++) fg_window_record(&w, i % 2, 1.0, 100.0 + i);
+    assert_int_equal(metric_at(&w, 104.0).total_count, 5);
+    /* a jump longer than the window clears everything at once */
+    fg_metric m = metric_at(&w, 1000.0);
+    assert_int_equal(m.total_count, 0);
+    assert_int_equal(m.failure_count, 0);
+    assert_int_equal(m.slow_counts[0], 0);
+    assert_float_equal(m.total_duration, 0.0, 0);
+    /* the buckets reused later do not resurrect old counts */
+    fg_window_record(&w, 0, 0.1, 1000.5);
+    m = metric_at(&w, 1000.5);
+    assert_int_equal(m.total_count, 1);
+    assert_int_equal(m.slow_counts[0], 0);
+    assert_int_equal(metric_at(&w, 1005.0).total_count, 0);
+    drop(&w, &counting);
+}
+
+static void time_window_same_slot_next_lap_starts_over(void **state) {
+    (void)state;
+    fg_test_alloc counting = {0};
+    fg_window w = make(FG_WINDOW_TIME, 2, NULL, 0, &counting);
+    fg_window_record(&w, 1, 0, 0.5);   /* bucket 0, second 0 */
+    fg_window_record(&w, 0, 1, 2.5);   /* bucket 0 again, second 2 */
+    fg_metric m = metric_at(&w, 2.5);
+    assert_int_equal(m.total_count, 1);
+    assert_int_equal(m.failure_count, 0);
+    drop(&w, &counting);
+}
+
+static void time_window_clear_then_record(void **state) {
+    (void)state;
+    fg_test_alloc counting = {0};
+    fg_window w = make(FG_WINDOW_TIME, 10, NULL, 0, &counting);
+    fg_window_record(&w, 1, 0, 5.0);
+    fg_window_record(&w, 1, 0, 6.0);
+    fg_window_clear(&w);
+    fg_window_record(&w, 0, 0.25, 6.5);
+    fg_metric m = metric_at(&w, 7.0);
+    assert_int_equal(m.total_count, 1);
+    assert_int_equal(m.failure_count, 0);
+    /* the cleared seconds must not be subtracted again when they leave */
+    m = metric_at(&w, 15.9);
+    assert_int_equal(m.total_count, 1);
+    assert_int_equal(metric_at(&w, 16.0).total_count, 0);
+    drop(&w, &counting);
+}
+
+static void time_window_negative_clock(void **state) {
+    (void)state;
+    fg_test_alloc counting = {0};
+    fg_window w = make(FG_WINDOW_TIME, 2, NULL, 0, &counting);
+    fg_window_record(&w, 1, 0, -3.5);  /* second -4 */
+    fg_window_record(&w, 1, 0, -2.5);  /* second -3 */
+    assert_int_equal(metric_at(&w, -2.0).total_count, 1);
+    drop(&w, &counting);
+}
+
+static void init_fails_cleanly_without_memory(void **state) {
+    (void)state;
+    double t[] = {1.0};
+    for (long n = 1; n <= 2; n++) {
+        fg_test_alloc counting = {0, 0, 0, n};
+        fg_allocator a = fg_test_allocator(&counting);
+        fg_window w;
+        fg_window_spec spec = {FG_WINDOW_TIME, 4, "TimeWindow(4)"};
+        assert_int_equal(fg_window_init(&w, &spec, t, 1, &a), -1);
+        assert_int_equal(counting.live_blocks, 0);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(count_window_keeps_the_last_n_records),
+        cmocka_unit_test(failures_count_with_duration_zero),
+        cmocka_unit_test(slow_at_t_means_duration_at_least_t),
+        cmocka_unit_test(durations_never_drift),
+        cmocka_unit_test(clear_forgets_everything),
+        cmocka_unit_test(time_window_covers_exactly_the_last_n_seconds),
+        cmocka_unit_test(time_window_read_after_a_quiet_period_is_empty),
+        cmocka_unit_test(time_window_same_slot_next_lap_starts_over),
+        cmocka_unit_test(time_window_clear_then_record),
+        cmocka_unit_test(time_window_negative_clock),
+        cmocka_unit_test(init_fails_cleanly_without_memory),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
