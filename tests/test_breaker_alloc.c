@@ -239,8 +239,10 @@ static void compile_and_breaker_fail_cleanly_with_one_allocator(void **state) {
             fg_policy *policy = compile_with(which, &a, &report_missing);
             if (policy == NULL || a.failures == 1) {
                 assert_int_equal(a.failures, 1);
-                if (policy != NULL) assert_true(report_missing); /* only the report may go */
-                fg_policy_free(policy);
+                if (policy != NULL) {
+                    assert_true(report_missing); /* only the report may go */
+                    fg_policy_free(policy);
+                }
                 assert_nothing_live(&a);
                 continue;
             }
@@ -290,8 +292,10 @@ static void expressions_and_breaker_fail_cleanly_with_one_allocator(void **state
         fg_report_free(report);
         if (policy == NULL || a.failures == 1) {
             assert_int_equal(a.failures, 1);
-            if (policy != NULL) assert_true(report_missing); /* only the report may go */
-            fg_policy_free(policy);
+            if (policy != NULL) {
+                assert_true(report_missing); /* only the report may go */
+                fg_policy_free(policy);
+            }
             assert_nothing_live(&a);
             continue;
         }
