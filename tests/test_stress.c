@@ -8,7 +8,9 @@
  *     + unrecorded + lost (tickets deliberately never released);
  *   - the breaker's own counters agree with the verdicts it handed out:
  *     success = SUCCESS + STALE_SUCCESS, failure = FAILURE + STALE_FAILURE,
- *     ignored = IGNORED, rejected = the rejections the threads saw;
+ *     ignored = IGNORED, stale = STALE_*, rejected = the rejections the
+ *     threads saw, admitted = the admissions outside `disabled`, and
+ *     admitted = success + failure + ignored + the lost tickets;
  *   - every transition was dispatched to the listener exactly once, the
  *     transition counters add up to it, and the generation moved once per
  *     transition;
@@ -56,8 +58,10 @@ static const char stress_policy[] =
 
 typedef struct stress_books {
     uint64_t admitted;
+    uint64_t admitted_disabled; /* admissions while disabled count nowhere */
     uint64_t rejected;
     uint64_t lost;
+    uint64_t lost_disabled;
     uint64_t verdicts[FG_VERDICT_UNRECORDED + 1];
 } stress_books;
 
@@ -164,9 +168,12 @@ static void *stress_worker(void *arg) {
             size_t bi = next_random(&t->rng) % w->breaker_count;
             fg_ticket ticket;
             if (fg_breaker_acquire(w->breakers[bi], &ticket)) {
+                int disabled = ticket.state == FG_STATE_DISABLED;
                 t->books[bi].admitted++;
+                t->books[bi].admitted_disabled += disabled;
                 if (next_random(&t->rng) % 2000 == 0) {
                     t->books[bi].lost++; /* a request that never comes back */
+                    t->books[bi].lost_disabled += disabled;
                 } else {
                     held[nheld].ticket = ticket;
                     held[nheld].breaker = bi;
@@ -241,8 +248,10 @@ static void check_books(stress_world *w, stress_thread *threads, const uint64_t 
         for (int t = 0; t < STRESS_THREADS; t++) {
             const stress_books *b = &threads[t].books[bi];
             sum.admitted += b->admitted;
+            sum.admitted_disabled += b->admitted_disabled;
             sum.rejected += b->rejected;
             sum.lost += b->lost;
+            sum.lost_disabled += b->lost_disabled;
             for (int v = 0; v <= FG_VERDICT_UNRECORDED; v++) sum.verdicts[v] += b->verdicts[v];
         }
         uint64_t accounted = sum.lost;
@@ -257,6 +266,12 @@ static void check_books(stress_world *w, stress_thread *threads, const uint64_t 
         assert_int_equal(info.counters.failure,
                          sum.verdicts[FG_VERDICT_FAILURE] + sum.verdicts[FG_VERDICT_STALE_FAILURE]);
         assert_int_equal(info.counters.ignored, sum.verdicts[FG_VERDICT_IGNORED]);
+        assert_int_equal(info.counters.stale, sum.verdicts[FG_VERDICT_STALE_SUCCESS] +
+                                                  sum.verdicts[FG_VERDICT_STALE_FAILURE]);
+        /* The breaker's own books: admitted = recorded + stale + ignored + in flight. */
+        assert_int_equal(info.counters.admitted, sum.admitted - sum.admitted_disabled);
+        assert_int_equal(info.counters.admitted, info.counters.success + info.counters.failure +
+                                                     info.counters.ignored + sum.lost - sum.lost_disabled);
 
         uint64_t transitions = transition_total(&info.counters) - transitions0[bi];
         assert_int_equal(transitions, atomic_load(&w->transitions[bi]));
