@@ -1,0 +1,60 @@
+/*
+ * fg_cli.h -- what the `fluxgate` tool's source files share: the subcommands,
+ * their help texts, exit codes and a few helpers (reading a file, printing a
+ * compiler report). Each subcommand lives in its own file (fg_cli_*.c);
+ * fluxgate.c only dispatches.
+ */
+#ifndef FG_CLI_H
+#define FG_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "fluxgate.h"
+
+/* Exit codes, the same for every subcommand. */
+enum {
+    FG_EXIT_OK = 0,     /* clean (warnings allowed) */
+    FG_EXIT_ERROR = 1,  /* the input has errors, or a run failed */
+    FG_EXIT_USAGE = 2   /* the command line itself is wrong */
+};
+
+/* Subcommands: argv[0] is the subcommand's name; each returns an exit code. */
+int fg_cli_check(int argc, char **argv);
+int fg_cli_disasm(int argc, char **argv);
+int fg_cli_simulate(int argc, char **argv);
+
+/* simulate --svg: draws a run (fg_sim.h) as an SVG file at path (fg_cli_timeline.c).
+ * Returns 0, or -1 after printing "path: error: ..." to stderr. */
+struct fg_sim_result;
+int fg_cli_write_timeline(const char *path, const char *title, const struct fg_sim_result *result);
+
+/* Help (fg_cli_help.c). The _for functions return NULL for an unknown subcommand. */
+void fg_cli_usage(FILE *out);
+const char *fg_cli_synopsis_for(const char *subcommand);
+const char *fg_cli_help_for(const char *subcommand);
+
+/* Reads a whole file into a new NUL-terminated buffer of *size bytes holding
+ * *len bytes of text; the caller frees it with fg_cli_free(buf, *size).
+ * Returns NULL and prints "path: error: <reason>" to stderr when it cannot. */
+char *fg_cli_read_file(const char *path, size_t *len, size_t *size);
+
+/* The tool's allocations, through the same hook as the library's (default
+ * allocator). fg_cli_alloc returns NULL when out of memory. */
+void *fg_cli_alloc(size_t size);
+void *fg_cli_grow(void *ptr, size_t osize, size_t nsize);
+void fg_cli_free(void *ptr, size_t size);
+
+/* Prints every diagnostic of report to out with source line and caret, as
+ * fg_report_format lays them out. Does not free report. */
+void fg_cli_print_report(FILE *out, const fg_report *report);
+
+/* Compiles path, prints its diagnostics (warnings too) to stderr, and returns
+ * the policy or NULL on errors. The caller frees the policy. */
+fg_policy *fg_cli_load_policy(const char *path);
+
+/* Looks a breaker up by name; prints "path: error: no breaker 'x' (breakers: a, b)"
+ * to stderr and returns -1 when there is none. */
+long fg_cli_find_breaker(const fg_policy *policy, const char *path, const char *name);
+
+#endif /* FG_CLI_H */

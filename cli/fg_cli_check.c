@@ -1,0 +1,78 @@
+/*
+ * fg_cli_check.c -- `fluxgate check FILE...`: compiles each policy file and
+ * prints every error and warning (with source line and caret) to stderr, and
+ * one verdict line per file. Exit 0 when no file has errors (warnings are
+ * allowed), 1 when one has, 2 on a usage error.
+ */
+#include <string.h>
+
+#include "fg_cli.h"
+
+/* "1 error", "2 warnings" */
+static void print_count(FILE *out, size_t n, const char *what)
+{
+    fprintf(out, "%zu %s%s", n, what, n == 1 ? "" : "s");
+}
+
+/* Checks one file; returns 1 when it has errors. */
+static int check_one(const char *path)
+{
+    fg_report *report = NULL;
+    fg_policy *policy = fg_policy_load(path, NULL, &report);
+    size_t errors, warnings, i, n;
+    if (report == NULL) {
+        fprintf(stderr, "%s: error: out of memory\n", path);
+        if (policy != NULL)
+            fg_policy_free(policy);
+        return 1;
+    }
+    fg_cli_print_report(stderr, report);
+    errors = fg_report_error_count(report);
+    warnings = fg_report_count(report) - errors;
+    fg_report_free(report);
+    if (policy == NULL || errors > 0) {
+        fprintf(stderr, "%s: ", path);
+        print_count(stderr, errors, "error");
+        if (warnings > 0) {
+            fputs(", ", stderr);
+            print_count(stderr, warnings, "warning");
+        }
+        fputc('\n', stderr);
+        if (policy != NULL)
+            fg_policy_free(policy);
+        return 1;
+    }
+    n = fg_policy_breaker_count(policy);
+    printf("%s: ok", path);
+    if (warnings > 0) {
+        fputs(", ", stdout);
+        print_count(stdout, warnings, "warning");
+    }
+    printf(" (");
+    print_count(stdout, n, "breaker");
+    for (i = 0; i < n; i++)
+        printf("%s%s", i == 0 ? ": " : ", ", fg_policy_breaker_name(policy, i));
+    printf(")\n");
+    fg_policy_free(policy);
+    return 0;
+}
+
+int fg_cli_check(int argc, char **argv)
+{
+    int i, failed = 0, files = 0;
+    for (i = 1; i < argc; i++) {
+        if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            fprintf(stderr, "fluxgate check: unknown option '%s'\nusage: fluxgate check FILE...\n", argv[i]);
+            return FG_EXIT_USAGE;
+        }
+    }
+    for (i = 1; i < argc; i++) {
+        files++;
+        failed |= check_one(argv[i]);
+    }
+    if (files == 0) {
+        fputs("fluxgate check: no policy file given\nusage: fluxgate check FILE...\n", stderr);
+        return FG_EXIT_USAGE;
+    }
+    return failed ? FG_EXIT_ERROR : FG_EXIT_OK;
+}
