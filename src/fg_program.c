@@ -1,0 +1,75 @@
+/*
+ * fg_program.c -- the opcode tables and the read-only accessors of a compiled
+ * program (the block layout is in fg_program_block.h).
+ */
+#include "fg_program.h"
+
+#include "fg_alloc.h"
+#include "fg_program_block.h"
+
+const char *const fg_opcode_names[FG_OP_COUNT] = {
+#define FG_OP_NAME(name, shape, where, doc) #name,
+    FG_OPCODE_LIST(FG_OP_NAME)
+#undef FG_OP_NAME
+};
+
+const fg_operand_shape fg_opcode_shapes[FG_OP_COUNT] = {
+#define FG_OP_SHAPE(name, shape, where, doc) shape,
+    FG_OPCODE_LIST(FG_OP_SHAPE)
+#undef FG_OP_SHAPE
+};
+
+const unsigned char fg_opcode_kinds[FG_OP_COUNT] = {
+#define FG_OP_KIND(name, shape, where, doc) where,
+    FG_OPCODE_LIST(FG_OP_KIND)
+#undef FG_OP_KIND
+};
+
+/* The program was allocated as one block of block_size bytes with alloc. */
+void fg_program_free(fg_program *program, const fg_allocator *alloc) {
+    if (program == NULL) return;
+    fg_alloc_free(alloc, program, program->block_size);
+}
+
+fg_program_kind fg_program_get_kind(const fg_program *program) { return program->kind; }
+
+const char *fg_program_text(const fg_program *program) {
+    return fg_program_string(program, program->text);
+}
+
+uint32_t fg_program_alternative_count(const fg_program *program) {
+    return program->alternative_count;
+}
+
+/* NULL when index is out of range. The string lives as long as the program. */
+const char *fg_program_alternative_text(const fg_program *program, uint32_t index) {
+    if (index >= program->alternative_count) return NULL;
+    return fg_program_string(program, program->alternatives[index]);
+}
+
+uint32_t fg_program_threshold_count(const fg_program *program) {
+    return program->threshold_count;
+}
+
+const double *fg_program_thresholds(const fg_program *program) { return program->thresholds; }
+
+uint32_t fg_program_custom_count(const fg_program *program) { return program->custom_count; }
+
+/* NULL when index is out of range. The string lives as long as the program. */
+const char *fg_program_custom_name(const fg_program *program, uint32_t index) {
+    if (index >= program->custom_count) return NULL;
+    return fg_program_string(program, program->customs[index]);
+}
+
+int fg_program_reads_state(const fg_program *program, fg_state state) {
+    if ((unsigned)state >= FG_STATE_COUNT) return 0;
+    return (program->reads_state >> (unsigned)state) & 1u;
+}
+
+uint32_t fg_program_code_length(const fg_program *program) { return program->code_length; }
+
+uint32_t *fg_program_code_mutable(fg_program *program) { return program->code; }
+
+uint32_t fg_program_constant_count(const fg_program *program) {
+    return program->constant_count;
+}

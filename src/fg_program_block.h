@@ -1,0 +1,78 @@
+/*
+ * fg_program_block.h -- the layout of a compiled program, private to the back
+ * end (fg_program.c, fg_emit.c, fg_verify.c, fg_vm.c, fg_disasm.c).
+ *
+ * A program is ONE allocation: this header, then the arrays it points at, in
+ * this order: code, constants, string references, ranges, alternative texts,
+ * custom names, and finally the string bytes. The interior pointers make the
+ * VM's reads direct; the block is never moved or copied, so they stay valid.
+ * Nothing in it changes after fg_codegen returns (tests excepted, through
+ * fg_program_code_mutable).
+ */
+#ifndef FG_PROGRAM_BLOCK_H
+#define FG_PROGRAM_BLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fg_opcodes.h"
+#include "fg_program.h"
+
+/* A constant's type is the operand shape that may refer to it. */
+typedef fg_operand_shape fg_constant_type;
+
+/* A span of the string bytes: bytes[offset .. offset+length), NUL after it. */
+typedef struct fg_strref {
+    uint32_t offset;
+    uint32_t length;
+} fg_strref;
+
+/* An inclusive range of statuses. */
+typedef struct fg_range {
+    int64_t low;
+    int64_t high;
+} fg_range;
+
+/* One pool entry. Which fields mean something depends on type:
+ *   NUMBER   number
+ *   SLOW     number = the ratio, first = the threshold index
+ *   STRINGS  strrefs[first .. first+count)
+ *   RANGES   ranges[first .. first+count)
+ *   GLOB     strrefs[first]
+ *   CUSTOM   first = the custom index */
+typedef struct fg_constant {
+    fg_constant_type type;
+    uint32_t first;
+    uint32_t count;
+    double number;
+} fg_constant;
+
+struct fg_program {
+    size_t block_size; /* bytes of the whole allocation, for fg_alloc_free */
+    fg_program_kind kind;
+    unsigned reads_state; /* bit (1 << fg_state) per state a test reads */
+    uint32_t code_length;
+    uint32_t constant_count;
+    uint32_t strref_count;
+    uint32_t range_count;
+    uint32_t alternative_count;
+    uint32_t custom_count;
+    uint32_t threshold_count;
+    uint32_t byte_count;
+    double thresholds[FG_MAX_SLOW_THRESHOLDS]; /* ascending */
+    uint32_t *code;
+    fg_constant *constants;
+    fg_strref *strrefs;
+    fg_range *ranges;
+    fg_strref *alternatives; /* the source text of each alternative */
+    fg_strref *customs;      /* the distinct Custom() names */
+    fg_strref text;          /* the whole expression */
+    char *bytes;
+};
+
+/* The NUL-terminated string a reference names. */
+static inline const char *fg_program_string(const fg_program *p, fg_strref ref) {
+    return p->bytes + ref.offset;
+}
+
+#endif /* FG_PROGRAM_BLOCK_H */
