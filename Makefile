@@ -249,3 +249,16 @@ install-cli: $(CLI_BIN)
 
 .PHONY: FORCE
 FORCE:
+
+# ---- examples -----------------------------------------------------------------
+# make examples   builds examples/*.c against the static library, with the
+#                 public header only (what an embedder sees).
+EXAMPLE_SRCS := $(wildcard examples/*.c)
+EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
+
+.PHONY: examples
+examples: $(EXAMPLE_BINS)
+
+$(BUILD)/examples/%: examples/%.c $(LIB_A) include/fluxgate.h
+	@mkdir -p $(dir $@)
+	$(CC) -Iinclude $(CFLAGS_ALL) $(WARN) $< -o $@ $(LIB_A) $(LDLIBS_ALL)
