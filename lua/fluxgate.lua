@@ -1,0 +1,657 @@
+--[[
+fluxgate.lua -- the Lua API of fluxgate-c (SPEC.md section 7): require("fluxgate").
+
+The C module fluxgate.core (lua/fluxgate_core.c) moves data to and from the
+engine; everything a Lua user sees is decided here:
+
+  * cb:call / cb:call_with_fallback / cb:wrap are written in Lua around the
+    two-step protocol (acquire, then release), so the protected function runs
+    under Lua's own pcall and may yield (coroutines, OpenResty cosockets).
+  * Outcomes are extracted from Lua values here, once, for both engine paths.
+  * Listeners run here, after the engine call that caused the transition has
+    returned: the engine only queues transitions (see fluxgate_core.c).
+  * Under LuaJIT, breakers without Lua callbacks (random, Custom()) run their
+    hot path through the FFI, straight into the C functions exported by
+    fluxgate/core.so; every other call goes through the classic C API.
+
+Argument misuse raises (error(msg, 2)); invalid values give nil, err.
+]]
+local core = require("fluxgate.core")
+
+local type, error, pcall, tostring, pairs, ipairs = type, error, pcall, tostring, pairs, ipairs
+local setmetatable, getmetatable, rawget = setmetatable, getmetatable, rawget
+local format, concat, sort = string.format, table.concat, table.sort
+
+local c_acquire, c_release, c_drain = core.acquire, core.release, core.drain
+local c_info, c_state, c_command = core.info, core.state, core.command
+local STATES = core.STATES -- fg_state value -> name (0-based)
+local STATE_COUNT = 0
+while STATES[STATE_COUNT] do STATE_COUNT = STATE_COUNT + 1 end
+
+local M = { version = core.version }
+
+-- Custom() predicates given to fluxgate.register: per Lua state, in this table.
+local registered = {}
+-- Every live breaker's userdata, for fluxgate.prometheus(). Weak keys: the
+-- exposition must never keep a breaker alive.
+local live = setmetatable({}, { __mode = "k" })
+
+---------------------------------------------------------------------------
+-- errors and reports
+
+-- Reports a callback failure without raising: ngx.log under OpenResty,
+-- stderr elsewhere. Looked up at each report, so tests may replace either.
+local function report(msg)
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) == "table" and type(ngx.log) == "function" then
+    pcall(ngx.log, ngx.ERR, msg)
+    return
+  end
+  local stderr = io and io.stderr
+  if stderr then pcall(stderr.write, stderr, msg, "\n") end
+end
+
+local function is_callable(v)
+  if type(v) == "function" then return true end
+  local mt = getmetatable(v)
+  return type(mt) == "table" and rawget(mt, "__call") ~= nil
+end
+
+-- Raises a misuse error; level counts from the function calling misuse.
+local function misuse(msg, level) error("fluxgate: " .. msg, level + 1) end
+
+local function check_arg(v, n, fname, want)
+  local ok
+  if want == "callable" then ok = is_callable(v) else ok = type(v) == want end
+  if not ok then
+    error(format("bad argument #%d to '%s' (%s expected, got %s)", n, fname, want, type(v)), 3)
+  end
+end
+
+---------------------------------------------------------------------------
+-- outcomes (SPEC.md section 7)
+
+-- A number usable as an outcome status, or nil.
+local function as_status(v)
+  if type(v) == "number" and v > -9e18 and v < 9e18 then return v end
+  return nil
+end
+
+local function status_of(v)
+  if type(v) == "table" then return as_status(v.status) end
+  return nil
+end
+
+-- A string error's type: the message without Lua's "chunk:line: " prefix.
+local function strip_position(s)
+  local rest = s:match('^%[string ".-"%]:%d+: (.*)$') or s:match("^[^:\n]+:%d+: (.*)$")
+  return rest or s
+end
+
+local function fields_of(e)
+  local t = type(e)
+  if t == "string" then return strip_position(e), e, nil end
+  if t ~= "table" then return nil, tostring(e), nil end
+  local ty = e.type
+  if type(ty) ~= "string" then
+    ty = e.name
+    if type(ty) ~= "string" then ty = nil end
+  end
+  local msg = e.message
+  if msg == nil then msg = e.msg end
+  if type(msg) == "number" then msg = tostring(msg)
+  elseif type(msg) ~= "string" then msg = tostring(e) end
+  return ty, msg, status_of(e)
+end
+
+-- type, message and status of an error value. A hostile error value (an
+-- __index or __tostring that raises) must not keep the call from being
+-- released, so extraction is protected.
+local function error_fields(e)
+  local ok, ty, msg, status = pcall(fields_of, e)
+  if ok then return ty, msg, status end
+  return nil, nil, nil
+end
+
+---------------------------------------------------------------------------
+-- rejections
+
+local Rejection = {}
+Rejection.__index = Rejection
+function Rejection.__tostring(r)
+  return "circuit breaker '" .. tostring(r.breaker) .. "' is " .. tostring(r.state)
+end
+function Rejection.__concat(a, b) return tostring(a) .. tostring(b) end
+
+local function rejection(name, state, retry_after)
+  local text = "circuit breaker '" .. name .. "' is " .. state
+  return setmetatable({ type = "CallNotPermitted", message = text, breaker = name,
+                        state = state, retry_after = retry_after }, Rejection)
+end
+
+function M.is_rejection(v) return getmetatable(v) == Rejection end
+
+---------------------------------------------------------------------------
+-- the breaker's clock and its transitions
+
+local function read_clock(clock)
+  local now = clock()
+  if type(now) ~= "number" then
+    error("fluxgate: the clock returned a " .. type(now) .. " value, not a number", 0)
+  end
+  return now
+end
+
+local function now_of(self)
+  local clock = self._clock
+  if clock then return read_clock(clock) end
+  return nil
+end
+
+-- Hands queued transitions to the listeners and reports parked callback
+-- errors. Called after every engine call that left something pending.
+local function drain(self)
+  local signals, dropped, err = c_drain(self._ud)
+  local name = self.name
+  if err ~= nil then report(format("fluxgate: breaker '%s': %s", name, tostring(err))) end
+  if dropped > 0 then
+    report(format("fluxgate: breaker '%s': %d transitions were not delivered", name, dropped))
+  end
+  local listeners = self._listeners
+  for i = 1, #signals do
+    local signal = signals[i]
+    signal.breaker = name
+    for j = 1, #listeners do
+      local ok, e = pcall(listeners[j], signal)
+      if not ok then
+        report(format("fluxgate: breaker '%s': a listener failed: %s", name, tostring(e)))
+      end
+    end
+  end
+end
+
+---------------------------------------------------------------------------
+-- engine paths. Each path is a pair:
+--   enter(self)  -> a, b, c, d, e (the ticket, a ~= nil) | nil, rejection
+--   record(self, a, b, c, d, e, is_error, status, type, message, value, duration)
+
+local function classic_enter(self)
+  local clock, now = self._clock, nil
+  if clock then now = read_clock(clock) end
+  local admitted, st, g, t0, slot, seq, pending = c_acquire(self._ud, now)
+  if pending ~= 0 then drain(self) end
+  if admitted then return st, g, t0, slot, seq end
+  return nil, rejection(self.name, STATES[st], g)
+end
+
+local function classic_record(self, st, g, t0, slot, seq, is_error, status, ty, msg, value, duration)
+  local clock, now = self._clock, nil
+  if clock then now = read_clock(clock) end
+  local outcome
+  if self._custom then
+    -- What Custom() predicates see; built only for breakers that have some.
+    outcome = { ok = not is_error, status = status, type = ty, message = msg }
+    if is_error then outcome.error = value else outcome.result = value end
+  end
+  local _, pending = c_release(self._ud, now, st, g, t0, slot, seq, is_error, status, ty, msg,
+                               duration, outcome)
+  if pending ~= 0 then drain(self) end
+end
+
+local ffi_enter, ffi_record -- defined below when the FFI is usable
+local SharedPtr
+
+if type(rawget(_G, "jit")) == "table" then
+  local ok, ffi = pcall(require, "ffi")
+  local function setup()
+    local cdef = require("fluxgate.cdef")
+    if not pcall(ffi.typeof, "fg_ticket") then ffi.cdef(cdef) end
+    if not pcall(ffi.typeof, "fgl_shared") then ffi.cdef(core.SHARED_CDEF) end
+    local path = package.searchpath and package.searchpath("fluxgate.core", package.cpath)
+    if not path then return nil end
+    local C = ffi.load(path)
+    -- Resolve every symbol now, so that a missing export disables the path
+    -- instead of failing in the middle of a call.
+    local _ = C.fg_breaker_acquire, C.fg_breaker_acquire_at, C.fg_breaker_classify,
+              C.fg_breaker_record, C.fg_breaker_record_at
+    return C
+  end
+  local okc, C = false, nil
+  if ok then okc, C = pcall(setup) end
+  if okc and C then
+    local Ticket = ffi.typeof("fg_ticket")
+    local outcome = ffi.new("fg_outcome") -- scratch: read only during classify
+    SharedPtr = ffi.typeof("fgl_shared *")
+    local acquire, acquire_at = C.fg_breaker_acquire, C.fg_breaker_acquire_at
+    local classify, record, record_at = C.fg_breaker_classify, C.fg_breaker_record,
+                                        C.fg_breaker_record_at
+    local tonumber = tonumber
+
+    ffi_enter = function(self)
+      local q = self._q
+      local b = q.breaker
+      if b == nil then error("fluxgate: the breaker is closed", 0) end
+      local t = Ticket()
+      local clock, admitted = self._clock, nil
+      if clock then
+        local now = read_clock(clock)
+        q.now = now
+        admitted = acquire_at(b, now, t)
+      else
+        admitted = acquire(b, t)
+      end
+      if q.count ~= 0 then drain(self) end
+      if admitted ~= 0 then return t end
+      local retry_after = t.retry_after
+      return nil, rejection(self.name, STATES[tonumber(t.state)],
+                            retry_after >= 0 and retry_after or nil)
+    end
+
+    ffi_record = function(self, t, _, _, _, _, is_error, status, ty, msg, _, duration)
+      local clock, now = self._clock, nil
+      if clock then now = read_clock(clock) end
+      local q = self._q
+      local b = q.breaker
+      if b == nil then error("fluxgate: the breaker is closed", 0) end
+      local o = outcome
+      o.is_error = is_error and 1 or 0
+      if status then o.has_status = 1; o.status = status else o.has_status = 0 end
+      if ty then o.type = ty; o.type_len = #ty else o.type = nil; o.type_len = 0 end
+      if msg then o.message = msg; o.message_len = #msg else o.message = nil; o.message_len = 0 end
+      local class = classify(b, o)
+      o.type = nil -- the strings may be collected once this returns
+      o.message = nil
+      if now then
+        q.now = now
+        record_at(b, t, class, duration or -1, now)
+      else
+        record(b, t, class, duration or -1)
+      end
+      if q.count ~= 0 then drain(self) end
+    end
+  end
+end
+
+-- Whether breakers made from now on use the FFI hot path (LuaJIT only).
+-- Tests set it to false to exercise the classic path under LuaJIT as well.
+M._ffi = ffi_enter ~= nil
+
+---------------------------------------------------------------------------
+-- the protected-call API, written once over an engine path
+
+local function protocol(enter, record)
+  local P = {}
+
+  local function settle(self, a, b, c, d, e, ok, ...)
+    if ok then
+      local r1, r2 = ...
+      if r1 == nil and r2 ~= nil then
+        local ty, msg, status = error_fields(r2)
+        record(self, a, b, c, d, e, true, status, ty, msg, r2, nil)
+        return ...
+      end
+      local status
+      if type(r1) == "table" then status = as_status(r1.status) end
+      record(self, a, b, c, d, e, false, status, nil, nil, r1, nil)
+      return ...
+    end
+    local err = ...
+    local ty, msg, status = error_fields(err)
+    record(self, a, b, c, d, e, true, status, ty, msg, err, nil)
+    error(err, 0)
+  end
+
+  local function settle_fallback(self, fallback, a, b, c, d, e, ok, ...)
+    if ok then
+      local r1, r2 = ...
+      if r1 == nil and r2 ~= nil then
+        local ty, msg, status = error_fields(r2)
+        record(self, a, b, c, d, e, true, status, ty, msg, r2, nil)
+        return fallback(r2)
+      end
+      local status
+      if type(r1) == "table" then status = as_status(r1.status) end
+      record(self, a, b, c, d, e, false, status, nil, nil, r1, nil)
+      return ...
+    end
+    local err = ...
+    local ty, msg, status = error_fields(err)
+    record(self, a, b, c, d, e, true, status, ty, msg, err, nil)
+    return fallback(err)
+  end
+
+  -- cb:call(fn, ...) -> fn's results | nil, rejection
+  function P.call(self, fn, ...)
+    if type(fn) ~= "function" then check_arg(fn, 1, "call", "callable") end
+    local a, b, c, d, e = enter(self)
+    if a == nil then return nil, b end
+    return settle(self, a, b, c, d, e, pcall(fn, ...))
+  end
+
+  -- cb:call_with_fallback(fn, fallback, ...) -> fn's results | fallback(err)'s
+  function P.call_with_fallback(self, fn, fallback, ...)
+    if type(fn) ~= "function" then check_arg(fn, 1, "call_with_fallback", "callable") end
+    if type(fallback) ~= "function" then check_arg(fallback, 2, "call_with_fallback", "callable") end
+    local a, b, c, d, e = enter(self)
+    if a == nil then return fallback(b) end
+    return settle_fallback(self, fallback, a, b, c, d, e, pcall(fn, ...))
+  end
+
+  function P.wrap(self, fn, fallback)
+    check_arg(fn, 1, "wrap", "callable")
+    if fallback == nil then
+      return function(...) return P.call(self, fn, ...) end
+    end
+    check_arg(fallback, 2, "wrap", "callable")
+    return function(...) return P.call_with_fallback(self, fn, fallback, ...) end
+  end
+
+  -- cb:acquire() -> token | nil, rejection. The token is a plain table.
+  function P.acquire(self)
+    local a, b, c, d, e = enter(self)
+    if a == nil then return nil, b end
+    return { self, a, b, c, d, e, released = false }
+  end
+
+  -- cb:release(token, ok, value [, duration]); a second release is a no-op.
+  function P.release(self, token, ok, value, duration)
+    if type(token) ~= "table" or token[1] ~= self then
+      error("bad argument #1 to 'release' (a token from this breaker's acquire expected)", 2)
+    end
+    if duration ~= nil then check_arg(duration, 4, "release", "number") end
+    if token.released then return end
+    token.released = true
+    if ok then
+      local status
+      if type(value) == "number" then status = as_status(value) else status = status_of(value) end
+      record(self, token[2], token[3], token[4], token[5], token[6], false, status, nil, nil,
+             value, duration)
+    else
+      local ty, msg, status = error_fields(value)
+      record(self, token[2], token[3], token[4], token[5], token[6], true, status, ty, msg,
+             value, duration)
+    end
+  end
+
+  return P
+end
+
+---------------------------------------------------------------------------
+-- breakers
+
+local methods = {}
+
+function methods.state(self) return c_state(self._ud, now_of(self)) end
+
+function methods.info(self)
+  local info = c_info(self._ud, now_of(self))
+  return { name = info.name, state = info.state, changed_at = info.changed_at,
+           reopens = info.reopens, metrics = info.metrics }
+end
+
+local function command(op)
+  return function(self)
+    if c_command(self._ud, now_of(self), op) ~= 0 then drain(self) end
+  end
+end
+methods.reset = command(0)
+methods.disable = command(1)
+methods.metrics_only = command(2)
+methods.force_open = command(3)
+
+function methods.on_transition(self, fn)
+  check_arg(fn, 1, "on_transition", "callable")
+  local listeners = self._listeners
+  listeners[#listeners + 1] = fn
+end
+
+-- A readable listing of this breaker's compiled programs.
+function methods.disassemble(self)
+  return core.policy_disassemble(self._policy, self._index)
+end
+
+local function breaker_class(enter, record)
+  local cls = {}
+  for k, v in pairs(methods) do cls[k] = v end
+  for k, v in pairs(protocol(enter, record)) do cls[k] = v end
+  cls.__index = cls
+  cls.__close = function(self) core.close(self._ud) end -- `local cb <close>` on Lua 5.4
+  cls.__tostring = function(self) return "fluxgate breaker '" .. self.name .. "'" end
+  return cls
+end
+
+local Classic = breaker_class(classic_enter, classic_record)
+local Ffi = ffi_enter and breaker_class(ffi_enter, ffi_record)
+
+local OPTION_FIELDS = { listeners = true, clock = true, random = true, seed = true, custom = true }
+local EXPRESSION_FIELDS = { "window", "tracker", "tripper", "retry", "permit" }
+
+-- Checks the Lua types of opts (or of spec's option fields); a misuse is
+-- blamed on the caller of the API function that called this.
+local function check_options(t, what, allowed)
+  for k in pairs(t) do
+    if not allowed[k] then misuse(format("unknown field '%s' in %s", tostring(k), what), 3) end
+  end
+  local function bad(field, want)
+    misuse(format("field '%s' of %s must be %s, not %s", field, what, want, type(t[field])), 4)
+  end
+  if t.clock ~= nil and not is_callable(t.clock) then bad("clock", "a function") end
+  if t.random ~= nil and type(t.random) ~= "function" then bad("random", "a function") end
+  if t.seed ~= nil then
+    local s = t.seed
+    if type(s) ~= "number" or s ~= s or s ~= math.floor(s) or s == math.huge or s == -math.huge then
+      bad("seed", "an integer")
+    end
+  end
+  if t.listeners ~= nil then
+    if type(t.listeners) ~= "table" then bad("listeners", "a table of functions") end
+    for _, fn in pairs(t.listeners) do
+      if not is_callable(fn) then misuse(format("every listener in %s must be a function", what), 3) end
+    end
+  end
+  if t.custom ~= nil then
+    if type(t.custom) ~= "table" then bad("custom", "a table of functions") end
+    for name, fn in pairs(t.custom) do
+      if type(name) ~= "string" or type(fn) ~= "function" then
+        misuse(format("field 'custom' of %s must map names to functions", what), 3)
+      end
+    end
+  end
+end
+
+-- Makes a breaker from the index-th definition of a policy userdata.
+-- opts has been checked. Returns the breaker, or nil, err.
+local function new_breaker(policy, index, opts)
+  local clock = opts.clock
+  local now = clock and read_clock(clock) or nil
+  local names, fns, seen = {}, {}, {}
+  if opts.custom then
+    for name, fn in pairs(opts.custom) do
+      names[#names + 1], fns[#fns + 1], seen[name] = name, fn, true
+    end
+  end
+  for name, fn in pairs(registered) do
+    if not seen[name] then names[#names + 1], fns[#fns + 1] = name, fn end
+  end
+  local ud, uses_custom = core.new_breaker(policy, index, now, opts.random, opts.seed, names, fns)
+  if not ud then return nil, uses_custom end
+  local listeners = {}
+  if opts.listeners then
+    for i = 1, #opts.listeners do listeners[i] = opts.listeners[i] end
+  end
+  local self = { name = c_info(ud, now).name, _ud = ud, _clock = clock, _custom = uses_custom,
+                 _listeners = listeners, _policy = policy, _index = index }
+  live[ud] = true
+  if Ffi and M._ffi and opts.random == nil and not uses_custom then
+    self._q = SharedPtr(core.pointer(ud))
+    return setmetatable(self, Ffi)
+  end
+  return setmetatable(self, Classic)
+end
+
+-- Expression text for a numeric spec field, so that the engine checks it and
+-- its errors name the field ("max_half_open_calls:1:1: error: ...").
+local function number_text(v)
+  if v == math.floor(v) and v > -2^53 and v < 2^53 then return format("%d", v) end
+  return format("%.17g", v)
+end
+
+-- fluxgate.breaker(name [, spec]) -> breaker | nil, err
+function M.breaker(name, spec)
+  check_arg(name, 1, "breaker", "string")
+  if spec == nil then spec = {} end
+  check_arg(spec, 2, "breaker", "table")
+  local allowed = { max_half_open_calls = true, half_open_lease = true }
+  for k in pairs(OPTION_FIELDS) do allowed[k] = true end
+  local exprs = {}
+  for i, field in ipairs(EXPRESSION_FIELDS) do
+    allowed[field] = true
+    local v = spec[field]
+    if v ~= nil and type(v) ~= "string" then
+      misuse(format("field '%s' of spec must be an expression string, not %s", field, type(v)), 2)
+    end
+    exprs[i] = v
+  end
+  check_options(spec, "spec", allowed)
+  local max_calls, lease = spec.max_half_open_calls, spec.half_open_lease
+  if max_calls ~= nil and type(max_calls) ~= "number" then
+    misuse("field 'max_half_open_calls' of spec must be an integer, not " .. type(max_calls), 2)
+  end
+  if lease ~= nil and type(lease) ~= "number" and type(lease) ~= "string" then
+    misuse("field 'half_open_lease' of spec must be a number of seconds, not " .. type(lease), 2)
+  end
+  if max_calls ~= nil then max_calls = number_text(max_calls) end
+  if type(lease) == "number" then lease = number_text(lease) end
+  local policy, err = core.from_expressions(name, exprs[1], exprs[2], exprs[3], exprs[4], exprs[5],
+                                            max_calls, lease)
+  if not policy then return nil, err end
+  return new_breaker(policy, 0, spec)
+end
+
+-- fluxgate.register(name, fn): a Custom() predicate for breakers made later.
+function M.register(name, fn)
+  check_arg(name, 1, "register", "string")
+  check_arg(fn, 2, "register", "function")
+  registered[name] = fn
+end
+
+---------------------------------------------------------------------------
+-- policies
+
+local Policy = {}
+Policy.__index = Policy
+
+local function policy_of(ud, chunk)
+  return setmetatable({ _ud = ud, _chunk = chunk }, Policy)
+end
+
+-- fluxgate.compile(source [, chunk]) -> policy | nil, err
+function M.compile(source, chunk)
+  check_arg(source, 1, "compile", "string")
+  if chunk ~= nil then check_arg(chunk, 2, "compile", "string") end
+  local ud, err = core.compile(source, chunk)
+  if not ud then return nil, err end
+  return policy_of(ud, chunk or "policy")
+end
+
+-- fluxgate.load(path) -> policy | nil, err
+function M.load(path)
+  check_arg(path, 1, "load", "string")
+  local ud, err = core.load(path)
+  if not ud then return nil, err end
+  return policy_of(ud, path)
+end
+
+function Policy:names() return core.policy_names(self._ud) end
+
+-- policy:breaker(name [, opts]) -> breaker | nil, err
+function Policy:breaker(name, opts)
+  check_arg(name, 1, "breaker", "string")
+  if opts == nil then opts = {} end
+  check_arg(opts, 2, "breaker", "table")
+  check_options(opts, "opts", OPTION_FIELDS)
+  local index = core.policy_find(self._ud, name)
+  if not index then
+    return nil, format("%s: error: no breaker named '%s'", self._chunk, name)
+  end
+  return new_breaker(self._ud, index, opts)
+end
+
+-- policy:disassemble(name) -> the listing of one breaker's programs | nil, err
+function Policy:disassemble(name)
+  check_arg(name, 1, "disassemble", "string")
+  local index = core.policy_find(self._ud, name)
+  if not index then return nil, format("%s: error: no breaker named '%s'", self._chunk, name) end
+  return core.policy_disassemble(self._ud, index)
+end
+
+---------------------------------------------------------------------------
+-- Prometheus text exposition, format 0.0.4
+
+local function label(v)
+  return (v:gsub('[\\"\n]', { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }))
+end
+
+local OUTCOMES = { "success", "failure", "ignored", "rejected" }
+
+-- fluxgate.prometheus() -> text. Breakers sharing a name add up.
+function M.prometheus()
+  local uds = {}
+  for ud in pairs(live) do uds[#uds + 1] = ud end
+  local groups, names = {}, {}
+  for i = 1, #uds do
+    local ok, name, st, success, failure, ignored, rejected, transitions = pcall(core.stats, uds[i])
+    if ok then -- a closed breaker raises: it is no longer exported
+      local g = groups[name]
+      if not g then
+        g = { states = {}, calls = { 0, 0, 0, 0 }, transitions = {} }
+        for s = 0, STATE_COUNT - 1 do g.states[s] = 0 end
+        for k = 1, STATE_COUNT * STATE_COUNT do g.transitions[k] = 0 end
+        groups[name] = g
+        names[#names + 1] = name
+      end
+      g.states[st] = g.states[st] + 1
+      local calls = g.calls
+      calls[1], calls[2] = calls[1] + success, calls[2] + failure
+      calls[3], calls[4] = calls[3] + ignored, calls[4] + rejected
+      for k = 1, #transitions do g.transitions[k] = g.transitions[k] + transitions[k] end
+    end
+  end
+  sort(names)
+  local out = {
+    "# HELP circuit_breaker_state Circuit breaker state: the number of breakers of this name in each state.",
+    "# TYPE circuit_breaker_state gauge",
+  }
+  for _, name in ipairs(names) do
+    local n, states = label(name), groups[name].states
+    for s = 0, STATE_COUNT - 1 do
+      out[#out + 1] = format('circuit_breaker_state{circuit_name="%s",state="%s"} %d', n, STATES[s], states[s])
+    end
+  end
+  out[#out + 1] = "# HELP circuit_breaker_state_transition_total Transitions between circuit breaker states."
+  out[#out + 1] = "# TYPE circuit_breaker_state_transition_total counter"
+  for _, name in ipairs(names) do
+    local n, transitions = label(name), groups[name].transitions
+    for from = 0, STATE_COUNT - 1 do
+      for to = 0, STATE_COUNT - 1 do
+        local count = transitions[from * STATE_COUNT + to + 1]
+        if count > 0 then
+          out[#out + 1] = format('circuit_breaker_state_transition_total{circuit_name="%s",old_state="%s",new_state="%s"} %d',
+                                 n, STATES[from], STATES[to], count)
+        end
+      end
+    end
+  end
+  out[#out + 1] = "# HELP circuit_breaker_calls_total Calls through circuit breakers by outcome."
+  out[#out + 1] = "# TYPE circuit_breaker_calls_total counter"
+  for _, name in ipairs(names) do
+    local n, calls = label(name), groups[name].calls
+    for k = 1, #OUTCOMES do
+      out[#out + 1] = format('circuit_breaker_calls_total{circuit_name="%s",outcome="%s"} %d', n, OUTCOMES[k], calls[k])
+    end
+  end
+  out[#out + 1] = ""
+  return concat(out, "\n")
+end
+
+return M
