@@ -250,6 +250,75 @@ install-cli: $(CLI_BIN)
 .PHONY: FORCE
 FORCE:
 
+# ---- Lua binding (lua/): fluxgate.core for Lua 5.4 and for LuaJIT 2.1 ---------
+# One C source, built twice; each module links the library's own -fPIC objects
+# so that the fg_ symbols are exported from core.so (LuaJIT's FFI loads them
+# from there). Each build directory is a complete LUA_PATH/LUA_CPATH root.
+LUA54_CFLAGS  ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+LUAJIT_CFLAGS ?= $(shell pkg-config --cflags luajit 2>/dev/null || echo -I/usr/include/luajit-2.1)
+LUA54_DIR  = $(BUILD)/lua54
+LUAJIT_DIR = $(BUILD)/luajit
+LUA_TREES  = $(LUA54_DIR) $(LUAJIT_DIR)
+LUA_FILES  = $(foreach d,$(LUA_TREES),$(d)/fluxgate/core.so $(d)/fluxgate.lua $(d)/fluxgate/cdef.lua)
+CONFORMANCE ?= $(CURDIR)/../shared/conformance
+LUA54_ENV  = LUA_PATH_5_4="$(CURDIR)/$(LUA54_DIR)/?.lua;;" LUA_CPATH_5_4="$(CURDIR)/$(LUA54_DIR)/?.so;;"
+LUAJIT_ENV = LUA_PATH="$(CURDIR)/$(LUAJIT_DIR)/?.lua;;" LUA_CPATH="$(CURDIR)/$(LUAJIT_DIR)/?.so;;"
+BUSTED ?= /usr/bin/busted
+LUA_VALGRIND = valgrind -q --leak-check=full --error-exitcode=1 --errors-for-leak-kinds=definite,indirect
+
+.PHONY: lua test-lua valgrind-lua bench-lua install-lua
+all: lua
+lua: $(LUA_FILES)
+
+$(LUA54_DIR)/fluxgate/core.so: lua/fluxgate_core.c include/fluxgate.h $(LIB_OBJS) $(GEN_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(LUA54_CFLAGS) $(CFLAGS_ALL) $(WARN) -shared -o $@ $< $(LIB_OBJS) $(GEN_OBJS) $(LDLIBS_ALL)
+
+$(LUAJIT_DIR)/fluxgate/core.so: lua/fluxgate_core.c include/fluxgate.h $(LIB_OBJS) $(GEN_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(LUAJIT_CFLAGS) $(CFLAGS_ALL) $(WARN) -shared -o $@ $< $(LIB_OBJS) $(GEN_OBJS) $(LDLIBS_ALL)
+
+$(BUILD)/%/fluxgate.lua: lua/fluxgate.lua
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+# The FFI declarations are the header's FG_FFI_BEGIN..FG_FFI_END region, taken
+# verbatim at build time so that they can never drift from the C API.
+$(BUILD)/%/fluxgate/cdef.lua: include/fluxgate.h
+	@mkdir -p $(dir $@)
+	{ echo '-- Generated from include/fluxgate.h by make: the FFI declarations.'; \
+	  echo 'return [==['; sed -n '/FG_FFI_BEGIN/,/FG_FFI_END/p' $<; echo ']==]'; } > $@
+
+# Conformance suite and busted specs, each under Lua 5.4 and LuaJIT; fails if any fails.
+test-lua: lua
+	@rc=0; \
+	echo "== conformance (lua5.4)"; $(LUA54_ENV) lua5.4 $(CONFORMANCE)/run.lua || rc=1; \
+	echo "== conformance (luajit)"; $(LUAJIT_ENV) luajit $(CONFORMANCE)/run.lua || rc=1; \
+	echo "== busted tests/lua (lua5.4)"; $(LUA54_ENV) lua5.4 $(BUSTED) tests/lua || rc=1; \
+	echo "== busted tests/lua (luajit)"; $(LUAJIT_ENV) luajit $(BUSTED) tests/lua || rc=1; \
+	exit $$rc
+
+test: test-lua
+
+# The Lua 5.4 runs under valgrind (LuaJIT's own allocator hides leaks from it).
+valgrind-lua: lua
+	$(LUA54_ENV) $(LUA_VALGRIND) lua5.4 $(CONFORMANCE)/run.lua
+	$(LUA54_ENV) $(LUA_VALGRIND) lua5.4 $(BUSTED) tests/lua
+
+bench-lua: lua
+	$(LUA54_ENV) lua5.4 bench/lua_bench.lua
+	$(LUAJIT_ENV) luajit bench/lua_bench.lua
+
+install: install-lua
+install-lua: lua
+	install -d $(DESTDIR)$(PREFIX)/share/lua/5.4/fluxgate $(DESTDIR)$(PREFIX)/lib/lua/5.4/fluxgate
+	install -m 644 lua/fluxgate.lua $(DESTDIR)$(PREFIX)/share/lua/5.4/fluxgate.lua
+	install -m 755 $(LUA54_DIR)/fluxgate/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/fluxgate/core.so
+	install -d $(DESTDIR)$(PREFIX)/share/lua/5.1/fluxgate $(DESTDIR)$(PREFIX)/lib/lua/5.1/fluxgate
+	install -m 644 lua/fluxgate.lua $(DESTDIR)$(PREFIX)/share/lua/5.1/fluxgate.lua
+	install -m 644 $(LUAJIT_DIR)/fluxgate/cdef.lua $(DESTDIR)$(PREFIX)/share/lua/5.1/fluxgate/cdef.lua
+	install -m 755 $(LUAJIT_DIR)/fluxgate/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.1/fluxgate/core.so
+
 # ---- examples -----------------------------------------------------------------
 # make examples   builds examples/*.c against the static library, with the
 #                 public header only (what an embedder sees).
