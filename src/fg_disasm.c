@@ -6,7 +6,7 @@
  *   tripper: FailureStreak(5) | MinRequests(20)
  *     a0: FailureStreak(5)
  *     a1: MinRequests(20)
- *   0000  FAILURE_STREAK_GE  k0    ; 5
+ *   0000  FAILURE_STREAK_GE  k0  ; 5
  *   0001  JUMP_IF_FALSE      0003
  *   0002  RETURN_TRUE        a0
  *   ...
@@ -46,7 +46,7 @@ static void fg_out_printf(fg_out *o, const char *fmt, ...) {
 /* The shortest %g form that reads back as the same double. */
 static void fg_out_number(fg_out *o, double d) {
     char tmp[40];
-    for (int digits = 1; digits <= 17; digits++) {
+    for (int digits = 15; digits <= 17; digits++) {
         snprintf(tmp, sizeof tmp, "%.*g", digits, d);
         if (strtod(tmp, NULL) == d) break;
     }
@@ -142,7 +142,7 @@ size_t fg_program_disassemble(const fg_program *p, char *buf, size_t cap) {
             fg_out_printf(&o, "%04u  %s\n", (unsigned)pc, fg_opcode_names[op]);
             continue;
         }
-        fg_out_printf(&o, "%04u  %-17s", (unsigned)pc, fg_opcode_names[op]);
+        fg_out_printf(&o, "%04u  %-18s", (unsigned)pc, fg_opcode_names[op]);
         switch (fg_opcode_shapes[op]) {
         case FG_OPERAND_TARGET:
             fg_out_printf(&o, " %04u", (unsigned)arg);
