@@ -1,0 +1,107 @@
+#!/bin/sh
+# run.sh -- golden tests of the `fluxgate` tool (make test-cli).
+#
+#   sh tests/cli/run.sh FLUXGATE            run every case, compare with the goldens
+#   sh tests/cli/run.sh --update FLUXGATE   rewrite the goldens (make golden-cli);
+#                                           then review `git diff tests/cli/golden`
+#                                           line by line before committing them
+#
+# Each line of tests/cli/cases.txt is `NAME ARGS...`: the case runs
+# `fluxgate ARGS...` from the repository root, and tests/cli/golden/NAME.out
+# holds what it must print on stdout and stderr and its exit status.
+# After the goldens, the SVG of a simulation is checked: it parses as XML
+# (xmllint --noout), and holds one band per state interval and one line per
+# transition, in the order the text output lists them.
+set -u
+
+update=0
+if [ "${1:-}" = "--update" ]; then update=1; shift; fi
+if [ $# -ne 1 ]; then echo "usage: sh tests/cli/run.sh [--update] FLUXGATE" >&2; exit 2; fi
+fluxgate=$1
+here=tests/cli
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/fluxgate-cli.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+pass=0
+fail=0
+
+# Runs one case and writes its transcript to $2.
+transcript() {
+    # Word splitting of $1 is wanted: the case line is a list of arguments.
+    # shellcheck disable=SC2086
+    "$fluxgate" $1 </dev/null >"$tmp/stdout" 2>"$tmp/stderr"
+    status=$?
+    {
+        echo "\$ fluxgate $1"
+        echo "--- stdout"
+        cat "$tmp/stdout"
+        echo "--- stderr"
+        cat "$tmp/stderr"
+        echo "--- exit $status"
+    } >"$2"
+}
+
+while read -r name args; do
+    case "$name" in ''|'#'*) continue ;; esac
+    golden="$here/golden/$name.out"
+    transcript "$args" "$tmp/actual"
+    if [ $update -eq 1 ]; then
+        if ! cmp -s "$tmp/actual" "$golden" 2>/dev/null; then
+            cp "$tmp/actual" "$golden"
+            echo "updated $golden"
+        fi
+        continue
+    fi
+    if [ ! -f "$golden" ]; then
+        echo "FAIL $name: no golden file $golden (make golden-cli, then review it)"
+        fail=$((fail + 1))
+    elif cmp -s "$tmp/actual" "$golden"; then
+        pass=$((pass + 1))
+    else
+        echo "FAIL $name: output differs from $golden"
+        diff -u "$golden" "$tmp/actual" | head -40
+        fail=$((fail + 1))
+    fi
+done <"$here/cases.txt"
+
+[ $update -eq 1 ] && exit 0
+
+# ---- the SVG timeline ---------------------------------------------------------
+# check_svg NAME ARGS...: simulate with --svg, then compare the picture with the text.
+check_svg() {
+    name=$1; shift
+    svg="$tmp/$name.svg"
+    if ! "$fluxgate" simulate "$@" --svg "$svg" >"$tmp/svg.out" 2>&1; then
+        echo "FAIL svg $name: simulate failed"; cat "$tmp/svg.out"; fail=$((fail + 1)); return
+    fi
+    if ! xmllint --noout "$svg"; then
+        echo "FAIL svg $name: not well-formed XML"; fail=$((fail + 1)); return
+    fi
+    # The states the text says the breaker went through: the first band's
+    # state, then each transition's new state.
+    first=$(sed -n 's/^  #1 at [0-9.]* s: \([a-z_]*\) -> .*/\1/p' "$tmp/svg.out")
+    [ -n "$first" ] || first=$(sed -n 's/^  (none: the breaker stayed \([a-z_]*\))$/\1/p' "$tmp/svg.out")
+    { echo "$first"; sed -n 's/^  #[0-9]* at [0-9.]* s: [a-z_]* -> \([a-z_]*\)$/\1/p' "$tmp/svg.out"; } >"$tmp/states.text"
+    grep -o 'class="band" data-state="[a-z_]*"' "$svg" | sed 's/.*data-state="\([a-z_]*\)"/\1/' >"$tmp/states.svg"
+    transitions=$(sed -n 's/^  transitions *\([0-9]*\)$/\1/p' "$tmp/svg.out")
+    lines=$(grep -c 'class="transition"' "$svg")
+    bands=$(wc -l <"$tmp/states.svg")
+    if [ -z "$transitions" ] || [ "$bands" -ne $((transitions + 1)) ] || [ "$lines" -ne "$transitions" ]; then
+        echo "FAIL svg $name: $bands bands and $lines transition lines for $transitions transitions"
+        fail=$((fail + 1)); return
+    fi
+    if ! cmp -s "$tmp/states.text" "$tmp/states.svg"; then
+        echo "FAIL svg $name: band states differ from the transitions printed"
+        diff "$tmp/states.text" "$tmp/states.svg" | head -10
+        fail=$((fail + 1)); return
+    fi
+    pass=$((pass + 1))
+}
+
+check_svg outage policies/payment.fgp payment_api policies/traces/outage.csv --seed 1
+check_svg flapping policies/game.fgp matchmaking policies/traces/flapping.csv --seed 7
+check_svg brownout policies/gateway.fgp search policies/traces/brownout.csv --seed 1
+check_svg no-transition tests/cli/check/clean.fgp steady tests/cli/traces/steady.csv
+
+echo "cli: $pass passed, $fail failed"
+[ $fail -eq 0 ]
