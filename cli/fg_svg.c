@@ -135,6 +135,10 @@ static void draw_bands(FILE *out, const fg_svg_timeline *t)
         fputs(" s</title></rect>\n", out);
     }
     fputs("</g>\n", out);
+    /* The bands run behind both panels in one piece; blank out the gap between
+     * the panels so that each panel reads as its own chart. */
+    fprintf(out, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", PLOT_LEFT,
+            RATE_BOTTOM + 1, PLOT_RIGHT - PLOT_LEFT, VOLUME_TOP - RATE_BOTTOM - 2);
 }
 
 /* Time ticks under the volume panel, and vertical grid lines through both panels. */
@@ -208,7 +212,8 @@ static void draw_volume_panel(FILE *out, const fg_svg_timeline *t)
     step = tick_step(peak, 3);
     if (step < 1)
         step = 1;
-    top = ceil(peak / step) * step;
+    /* Headroom above the busiest bucket, so its bar does not touch the frame. */
+    top = ceil(peak * 1.08 / step) * step;
 
     fputs("<g id=\"volume-axis\" font-size=\"11\">\n", out);
     for (v = 0; v <= top + step * 1e-9; v += step) {
@@ -245,8 +250,10 @@ static void draw_transitions(FILE *out, const fg_svg_timeline *t)
 {
     size_t i;
     /* Numbers above the plot match the numbered list `simulate` prints; past
-     * 40 transitions they would overlap, so only the lines remain. */
-    int numbered = t->mark_count <= 40;
+     * 40 transitions they would be unreadable, so only the lines remain. A
+     * number too close to the previous one goes up a row. */
+    int numbered = t->mark_count <= 40, row = 0;
+    double last_x = -100;
     fputs("<g id=\"transitions\">\n", out);
     for (i = 0; i < t->mark_count; i++) {
         const fg_svg_mark *m = &t->marks[i];
@@ -259,9 +266,12 @@ static void draw_transitions(FILE *out, const fg_svg_timeline *t)
         fprintf(out, " s: %s -&gt; %s: ", fg_state_name(m->old_state), fg_state_name(m->new_state));
         put_escaped(out, m->reason);
         fputs("</title></line>\n", out);
-        if (numbered)
+        if (numbered) {
+            row = x - last_x < 16 ? (row + 1) % 2 : 0;
+            last_x = x;
             fprintf(out, "<text x=\"%.2f\" y=\"%d\" text-anchor=\"middle\" font-size=\"10\">%zu</text>\n", x,
-                    RATE_TOP - 9, i + 1);
+                    RATE_TOP - 9 - 10 * row, i + 1);
+        }
     }
     fputs("</g>\n", out);
 }
