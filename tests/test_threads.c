@@ -23,7 +23,7 @@
 
 #include "fluxgate.h"
 
-enum { WORKERS = 4, CALLS_PER_WORKER = 20000, HELD = 3 };
+enum { WORKERS = 4, CALLS_PER_WORKER = 100000, HELD = 3 };
 
 typedef struct world {
     fg_breaker *b;
