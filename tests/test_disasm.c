@@ -1,0 +1,370 @@
+/*
+ * test_disasm.c -- golden listings: "expression -> expected listing" for every
+ * tracker and tripper constructor, the operators, and the SPEC 3.2 payment
+ * example. Trees are built by hand (fg_test_tree.h) so that these pin the
+ * back end alone; a change in code generation or in the listing format
+ * shows up here as a readable diff.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "fg_program.h"
+#include "fg_test_tree.h"
+
+/* Compiles root and compares its listing with expected, line by line. */
+static void expect_listing(const fg_node *root, fg_program_kind kind, const char *expected) {
+    fg_program *p = NULL;
+    fg_codegen_error err;
+    if (fg_codegen(root, kind, NULL, &p, &err) != 0)
+        fail_msg("codegen failed: %s", err.message);
+    char buf[8192];
+    size_t need = fg_program_disassemble(p, buf, sizeof buf);
+    assert_true(need < sizeof buf);
+    assert_int_equal(need, strlen(buf));
+    if (strcmp(buf, expected) != 0) {
+        print_error("expected:\n%s\nactual:\n%s\n", expected, buf);
+        fail();
+    }
+    /* snprintf-style: a short buffer gets a truncated, terminated prefix and the full length */
+    char small[16];
+    assert_int_equal(fg_program_disassemble(p, small, sizeof small), need);
+    assert_int_equal(strlen(small), sizeof small - 1);
+    assert_memory_equal(small, expected, sizeof small - 1);
+    assert_int_equal(fg_program_disassemble(p, NULL, 0), need);
+    fg_program_free(p, NULL);
+}
+
+static void all(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *root = tt_call0(&t, "All()", FG_BUILTIN_ALL);
+    expect_listing(root, FG_PROGRAM_TRACKER,
+                   "tracker: All()\n"
+                   "0000  IS_ERROR\n"
+                   "0001  JUMP_IF_FALSE      0003\n"
+                   "0002  RETURN_TRUE        a0\n"
+                   "0003  RETURN_FALSE\n");
+}
+
+static void type_of(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *root = tt_call(&t, "TypeOf(\"timeout\", \"say \\\"hi\\\"\")", FG_BUILTIN_TYPE_OF, 2,
+                            tt_str("timeout"), tt_str("say \"hi\""));
+    expect_listing(root, FG_PROGRAM_TRACKER,
+                   "tracker: TypeOf(\"timeout\", \"say \\\"hi\\\"\")\n"
+                   "0000  TYPE_IN            k0  ; \"timeout\", \"say \\\"hi\\\"\"\n"
+                   "0001  JUMP_IF_FALSE      0003\n"
+                   "0002  RETURN_TRUE        a0\n"
+                   "0003  RETURN_FALSE\n");
+}
+
+static void status(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *root =
+        tt_call(&t, "Status(500..599, 429)", FG_BUILTIN_STATUS, 2, tt_range(500, 599), tt_num(429));
+    expect_listing(root, FG_PROGRAM_TRACKER,
+                   "tracker: Status(500..599, 429)\n"
+                   "0000  STATUS_IN          k0  ; 500..599, 429\n"
+                   "0001  JUMP_IF_FALSE      0003\n"
+                   "0002  RETURN_TRUE        a0\n"
+                   "0003  RETURN_FALSE\n");
+}
+
+static void message(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *root =
+        tt_call(&t, "Message(\"*time?out*\")", FG_BUILTIN_MESSAGE, 1, tt_str("*time?out*"));
+    expect_listing(root, FG_PROGRAM_TRACKER,
+                   "tracker: Message(\"*time?out*\")\n"
+                   "0000  MESSAGE_MATCHES    k0  ; \"*time?out*\"\n"
+                   "0001  JUMP_IF_FALSE      0003\n"
+                   "0002  RETURN_TRUE        a0\n"
+                   "0003  RETURN_FALSE\n");
+}
+
+static void custom(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *root = tt_call(&t, "Custom(\"is_fatal\")", FG_BUILTIN_CUSTOM, 1, tt_str("is_fatal"));
+    expect_listing(root, FG_PROGRAM_TRACKER,
+                   "tracker: Custom(\"is_fatal\")\n"
+                   "  c0: \"is_fatal\"\n"
+                   "0000  CUSTOM             k0  ; c0 \"is_fatal\"\n"
+                   "0001  JUMP_IF_FALSE      0003\n"
+                   "0002  RETURN_TRUE        a0\n"
+                   "0003  RETURN_FALSE\n");
+}
+
+static void not_tracker(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *root =
+        tt_not(&t, "~TypeOf(\"Cancelled\")",
+               tt_call(&t, "TypeOf(\"Cancelled\")", FG_BUILTIN_TYPE_OF, 1, tt_str("Cancelled")));
+    expect_listing(root, FG_PROGRAM_TRACKER,
+                   "tracker: ~TypeOf(\"Cancelled\")\n"
+                   "0000  IS_ERROR\n"
+                   "0001  JUMP_IF_FALSE      0005\n"
+                   "0002  TYPE_IN            k0  ; \"Cancelled\"\n"
+                   "0003  JUMP_IF_TRUE       0005\n"
+                   "0004  RETURN_TRUE        a0\n"
+                   "0005  RETURN_FALSE\n");
+}
+
+static void and_tracker(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *root = tt_and(
+        &t, "Status(500..599) & ~Message(\"*retry*\")",
+        tt_call(&t, "Status(500..599)", FG_BUILTIN_STATUS, 1, tt_range(500, 599)),
+        tt_not(&t, "~Message(\"*retry*\")",
+               tt_call(&t, "Message(\"*retry*\")", FG_BUILTIN_MESSAGE, 1, tt_str("*retry*"))),
+        NULL);
+    expect_listing(root, FG_PROGRAM_TRACKER,
+                   "tracker: Status(500..599) & ~Message(\"*retry*\")\n"
+                   "0000  STATUS_IN          k0  ; 500..599\n"
+                   "0001  JUMP_IF_FALSE      0007\n"
+                   "0002  IS_ERROR\n"
+                   "0003  JUMP_IF_FALSE      0007\n"
+                   "0004  MESSAGE_MATCHES    k1  ; \"*retry*\"\n"
+                   "0005  JUMP_IF_TRUE       0007\n"
+                   "0006  RETURN_TRUE        a0\n"
+                   "0007  RETURN_FALSE\n");
+}
+
+static void payment_transport(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *root = tt_or(
+        &t, "TypeOf(\"timeout\", \"connection refused\", \"closed\") | Status(500..599)",
+        tt_call(&t, "TypeOf(\"timeout\", \"connection refused\", \"closed\")", FG_BUILTIN_TYPE_OF,
+                3, tt_str("timeout"), tt_str("connection refused"), tt_str("closed")),
+        tt_call(&t, "Status(500..599)", FG_BUILTIN_STATUS, 1, tt_range(500, 599)), NULL);
+    expect_listing(
+        root, FG_PROGRAM_TRACKER,
+        "tracker: TypeOf(\"timeout\", \"connection refused\", \"closed\") | Status(500..599)\n"
+        "0000  TYPE_IN            k0  ; \"timeout\", \"connection refused\", \"closed\"\n"
+        "0001  JUMP_IF_TRUE       0004\n"
+        "0002  STATUS_IN          k1  ; 500..599\n"
+        "0003  JUMP_IF_FALSE      0005\n"
+        "0004  RETURN_TRUE        a0\n"
+        "0005  RETURN_FALSE\n");
+}
+
+static void closed(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *root = tt_call0(&t, "Closed()", FG_BUILTIN_CLOSED);
+    expect_listing(root, FG_PROGRAM_TRIPPER,
+                   "tripper: Closed()\n"
+                   "  a0: Closed()\n"
+                   "0000  IS_CLOSED\n"
+                   "0001  JUMP_IF_FALSE      0003\n"
+                   "0002  RETURN_TRUE        a0\n"
+                   "0003  RETURN_FALSE\n");
+}
+
+static void half_opened(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *root = tt_call0(&t, "HalfOpened()", FG_BUILTIN_HALF_OPENED);
+    expect_listing(root, FG_PROGRAM_TRIPPER,
+                   "tripper: HalfOpened()\n"
+                   "  a0: HalfOpened()\n"
+                   "0000  IS_HALF_OPEN\n"
+                   "0001  JUMP_IF_FALSE      0003\n"
+                   "0002  RETURN_TRUE        a0\n"
+                   "0003  RETURN_FALSE\n");
+}
+
+static void min_requests(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *root = tt_call1(&t, "MinRequests(100)", FG_BUILTIN_MIN_REQUESTS, 100);
+    expect_listing(root, FG_PROGRAM_TRIPPER,
+                   "tripper: MinRequests(100)\n"
+                   "  a0: MinRequests(100)\n"
+                   "0000  MIN_REQUESTS_GE    k0  ; 100\n"
+                   "0001  JUMP_IF_FALSE      0003\n"
+                   "0002  RETURN_TRUE        a0\n"
+                   "0003  RETURN_FALSE\n");
+}
+
+static void failure_rate(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *root = tt_call1(&t, "FailureRate(60%)", FG_BUILTIN_FAILURE_RATE, 0.6);
+    expect_listing(root, FG_PROGRAM_TRIPPER,
+                   "tripper: FailureRate(60%)\n"
+                   "  a0: FailureRate(60%)\n"
+                   "0000  FAILURE_RATE_GE    k0  ; 0.6\n"
+                   "0001  JUMP_IF_FALSE      0003\n"
+                   "0002  RETURN_TRUE        a0\n"
+                   "0003  RETURN_FALSE\n");
+}
+
+static void avg_latency(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *root = tt_call1(&t, "AvgLatency(250ms)", FG_BUILTIN_AVG_LATENCY, 0.25);
+    expect_listing(root, FG_PROGRAM_TRIPPER,
+                   "tripper: AvgLatency(250ms)\n"
+                   "  a0: AvgLatency(250ms)\n"
+                   "0000  AVG_LATENCY_GE     k0  ; 0.25\n"
+                   "0001  JUMP_IF_FALSE      0003\n"
+                   "0002  RETURN_TRUE        a0\n"
+                   "0003  RETURN_FALSE\n");
+}
+
+static void slow_rate(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *root = tt_call(&t, "SlowRate(30%, threshold = 2s)", FG_BUILTIN_SLOW_RATE, 2,
+                            tt_num(0.3), tt_num(2));
+    expect_listing(root, FG_PROGRAM_TRIPPER,
+                   "tripper: SlowRate(30%, threshold = 2s)\n"
+                   "  a0: SlowRate(30%, threshold = 2s)\n"
+                   "  t0: 2s\n"
+                   "0000  SLOW_RATE_GE       k0  ; 0.3 of calls >= t0 (2s)\n"
+                   "0001  JUMP_IF_FALSE      0003\n"
+                   "0002  RETURN_TRUE        a0\n"
+                   "0003  RETURN_FALSE\n");
+}
+
+static void failure_streak(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *root = tt_call1(&t, "FailureStreak(5)", FG_BUILTIN_FAILURE_STREAK, 5);
+    expect_listing(root, FG_PROGRAM_TRIPPER,
+                   "tripper: FailureStreak(5)\n"
+                   "  a0: FailureStreak(5)\n"
+                   "0000  FAILURE_STREAK_GE  k0  ; 5\n"
+                   "0001  JUMP_IF_FALSE      0003\n"
+                   "0002  RETURN_TRUE        a0\n"
+                   "0003  RETURN_FALSE\n");
+}
+
+static void not_tripper(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *root = tt_not(
+        &t, "~(Closed() | FailureStreak(3))",
+        tt_or(&t, "(Closed() | FailureStreak(3))", tt_call0(&t, "Closed()", FG_BUILTIN_CLOSED),
+              tt_call1(&t, "FailureStreak(3)", FG_BUILTIN_FAILURE_STREAK, 3), NULL));
+    expect_listing(root, FG_PROGRAM_TRIPPER,
+                   "tripper: ~(Closed() | FailureStreak(3))\n"
+                   "  a0: ~(Closed() | FailureStreak(3))\n"
+                   "0000  IS_CLOSED\n"
+                   "0001  JUMP_IF_TRUE       0005\n"
+                   "0002  FAILURE_STREAK_GE  k0  ; 3\n"
+                   "0003  JUMP_IF_TRUE       0005\n"
+                   "0004  RETURN_TRUE        a0\n"
+                   "0005  RETURN_FALSE\n");
+}
+
+static void default_tripper(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *root = tt_and(&t, "MinRequests(100) & FailureRate(0.5)",
+                           tt_call1(&t, "MinRequests(100)", FG_BUILTIN_MIN_REQUESTS, 100),
+                           tt_call1(&t, "FailureRate(0.5)", FG_BUILTIN_FAILURE_RATE, 0.5), NULL);
+    expect_listing(root, FG_PROGRAM_TRIPPER,
+                   "tripper: MinRequests(100) & FailureRate(0.5)\n"
+                   "  a0: MinRequests(100) & FailureRate(0.5)\n"
+                   "0000  MIN_REQUESTS_GE    k0  ; 100\n"
+                   "0001  JUMP_IF_FALSE      0005\n"
+                   "0002  FAILURE_RATE_GE    k1  ; 0.5\n"
+                   "0003  JUMP_IF_FALSE      0005\n"
+                   "0004  RETURN_TRUE        a0\n"
+                   "0005  RETURN_FALSE\n");
+}
+
+static void payment_api_tripper(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    /* SPEC 3.2 payment_api tripper: standard | (MinRequests(20) & SlowRate(30%, threshold = 2s)) */
+    fg_node *closed_rate =
+        tt_and(&t, "(Closed() & FailureRate(60%))", tt_call0(&t, "Closed()", FG_BUILTIN_CLOSED),
+               tt_call1(&t, "FailureRate(60%)", FG_BUILTIN_FAILURE_RATE, 0.6), NULL);
+    fg_node *half_rate =
+        tt_and(&t, "(HalfOpened() & FailureRate(50%))",
+               tt_call0(&t, "HalfOpened()", FG_BUILTIN_HALF_OPENED),
+               tt_call1(&t, "FailureRate(50%)", FG_BUILTIN_FAILURE_RATE, 0.5), NULL);
+    fg_node *rates =
+        tt_or(&t, "((Closed() & FailureRate(60%)) | (HalfOpened() & FailureRate(50%)))",
+              closed_rate, half_rate, NULL);
+    fg_node *guarded = tt_and(
+        &t,
+        "(MinRequests(20) & ((Closed() & FailureRate(60%)) | (HalfOpened() & FailureRate(50%))))",
+        tt_call1(&t, "MinRequests(20)", FG_BUILTIN_MIN_REQUESTS, 20), rates, NULL);
+    fg_node *standard =
+        tt_or(&t,
+              "FailureStreak(5) | (MinRequests(20) & ((Closed() & FailureRate(60%)) | "
+              "(HalfOpened() & FailureRate(50%))))",
+              tt_call1(&t, "FailureStreak(5)", FG_BUILTIN_FAILURE_STREAK, 5), guarded, NULL);
+    fg_node *slow = tt_and(&t, "(MinRequests(20) & SlowRate(30%, threshold = 2s))",
+                           tt_call1(&t, "MinRequests(20)", FG_BUILTIN_MIN_REQUESTS, 20),
+                           tt_call(&t, "SlowRate(30%, threshold = 2s)", FG_BUILTIN_SLOW_RATE, 2,
+                                   tt_num(0.3), tt_num(2)),
+                           NULL);
+    fg_node *root = tt_or(&t, "standard | (MinRequests(20) & SlowRate(30%, threshold = 2s))",
+                          tt_ref(&t, "standard", standard), slow, NULL);
+    expect_listing(root, FG_PROGRAM_TRIPPER,
+                   "tripper: standard | (MinRequests(20) & SlowRate(30%, threshold = 2s))\n"
+                   "  a0: FailureStreak(5)\n"
+                   "  a1: (MinRequests(20) & ((Closed() & FailureRate(60%)) | (HalfOpened() & "
+                   "FailureRate(50%))))\n"
+                   "  a2: (MinRequests(20) & SlowRate(30%, threshold = 2s))\n"
+                   "  t0: 2s\n"
+                   "0000  FAILURE_STREAK_GE  k0  ; 5\n"
+                   "0001  JUMP_IF_FALSE      0003\n"
+                   "0002  RETURN_TRUE        a0\n"
+                   "0003  MIN_REQUESTS_GE    k1  ; 20\n"
+                   "0004  JUMP_IF_FALSE      0014\n"
+                   "0005  IS_CLOSED\n"
+                   "0006  JUMP_IF_FALSE      0009\n"
+                   "0007  FAILURE_RATE_GE    k2  ; 0.6\n"
+                   "0008  JUMP_IF_TRUE       0013\n"
+                   "0009  IS_HALF_OPEN\n"
+                   "0010  JUMP_IF_FALSE      0014\n"
+                   "0011  FAILURE_RATE_GE    k3  ; 0.5\n"
+                   "0012  JUMP_IF_FALSE      0014\n"
+                   "0013  RETURN_TRUE        a1\n"
+                   "0014  MIN_REQUESTS_GE    k1  ; 20\n"
+                   "0015  JUMP_IF_FALSE      0019\n"
+                   "0016  SLOW_RATE_GE       k4  ; 0.3 of calls >= t0 (2s)\n"
+                   "0017  JUMP_IF_FALSE      0019\n"
+                   "0018  RETURN_TRUE        a2\n"
+                   "0019  RETURN_FALSE\n");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(all),
+        cmocka_unit_test(type_of),
+        cmocka_unit_test(status),
+        cmocka_unit_test(message),
+        cmocka_unit_test(custom),
+        cmocka_unit_test(not_tracker),
+        cmocka_unit_test(and_tracker),
+        cmocka_unit_test(payment_transport),
+        cmocka_unit_test(closed),
+        cmocka_unit_test(half_opened),
+        cmocka_unit_test(min_requests),
+        cmocka_unit_test(failure_rate),
+        cmocka_unit_test(avg_latency),
+        cmocka_unit_test(slow_rate),
+        cmocka_unit_test(failure_streak),
+        cmocka_unit_test(not_tripper),
+        cmocka_unit_test(default_tripper),
+        cmocka_unit_test(payment_api_tripper),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
