@@ -1,0 +1,378 @@
+/*
+ * fg_check.c -- checking expressions: kinds, operators, named definitions
+ * (see fg_check.h). Constructor calls are checked in fg_check_call.c.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "fg_builtin_table.h"
+#include "fg_check_internal.h"
+
+fg_checker *fg_checker_new(fg_arena *arena) {
+    fg_checker *c = fg_arena_alloc(arena, sizeof *c);
+    if (c == NULL) return NULL;
+    c->arena = arena;
+    return c;
+}
+
+int fg_checker_oom(const fg_checker *c) { return c->oom; }
+
+fg_node *fg_check_node(fg_check_ctx *x, fg_node_kind kind, const fg_syn_expr *e) {
+    fg_node *n = fg_arena_alloc(x->c->arena, sizeof *n);
+    if (n == NULL) {
+        x->c->oom = 1;
+        return NULL;
+    }
+    n->kind = kind;
+    n->kind_bits = x->expected;
+    n->loc = e->loc;
+    n->text = x->sink->source + e->loc.begin;
+    return n;
+}
+
+/* ---- the definition table -------------------------------------------------- */
+
+static size_t fg_hash(const char *s, size_t n) {
+    size_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+static fg_def *fg_def_find(const fg_checker *c, const char *name, size_t len) {
+    if (c->table_cap == 0) return NULL;
+    size_t mask = c->table_cap - 1;
+    for (size_t i = fg_hash(name, len) & mask;; i = (i + 1) & mask) {
+        fg_def *d = c->table[i];
+        if (d == NULL) return NULL;
+        if (d->len == len && memcmp(d->name, name, len) == 0) return d;
+    }
+}
+
+/* Inserts d (whose name is not yet in the table); 0, or -1 when out of memory. */
+static int fg_def_insert(fg_checker *c, fg_def *d) {
+    if ((c->def_count + 1) * 2 > c->table_cap) {
+        size_t ncap = c->table_cap ? c->table_cap * 2 : 16;
+        fg_def **nt = fg_arena_alloc(c->arena, ncap * sizeof *nt);
+        if (nt == NULL) return -1;
+        for (size_t i = 0; i < c->table_cap; i++) {
+            fg_def *old = c->table[i];
+            if (old == NULL) continue;
+            size_t j = fg_hash(old->name, old->len) & (ncap - 1);
+            while (nt[j] != NULL) j = (j + 1) & (ncap - 1);
+            nt[j] = old;
+        }
+        c->table = nt; /* the old table stays in the arena: bounded by 2x */
+        c->table_cap = ncap;
+    }
+    size_t mask = c->table_cap - 1;
+    size_t i = fg_hash(d->name, d->len) & mask;
+    while (c->table[i] != NULL) i = (i + 1) & mask;
+    c->table[i] = d;
+    c->def_count++;
+    if (c->last_def) c->last_def->next = d;
+    else c->first_def = d;
+    c->last_def = d;
+    return 0;
+}
+
+/* The closest known name for a suggestion: builtins of the expected kind
+ * and definitions of the expected kind first, then any builtin. */
+static const char *fg_suggest(const fg_checker *c, const char *name, size_t len, int kinds,
+                              size_t *out_len) {
+    size_t best = (size_t)-1;
+    const char *found = fg_builtin_suggest(name, len, kinds, &best);
+    *out_len = found ? strlen(found) : 0;
+    for (const fg_def *d = c->first_def; d != NULL; d = d->next) {
+        if ((fg_setting_kind(d->key) & kinds) == 0) continue;
+        if (fg_suggest_consider(name, len, d->name, d->len, &best)) {
+            found = d->name;
+            *out_len = d->len;
+        }
+    }
+    if (found == NULL) {
+        found = fg_builtin_suggest(name, len, 0, &best);
+        *out_len = found ? strlen(found) : 0;
+    }
+    return found;
+}
+
+static void fg_report_unknown(fg_check_ctx *x, const fg_syn_expr *e) {
+    size_t slen = 0;
+    const char *s = fg_suggest(x->c, e->name, e->name_len, x->expected, &slen);
+    if (s != NULL)
+        fg_diag_error(x->sink, e->op_loc,
+                      "unknown %s '" FG_NAME_FMT "' (did you mean '%.*s'?)",
+                      fg_kind_name(x->expected), FG_NAME_ARG(e->name, e->name_len), (int)slen, s);
+    else
+        fg_diag_error(x->sink, e->op_loc, "unknown %s '" FG_NAME_FMT "'", fg_kind_name(x->expected),
+                      FG_NAME_ARG(e->name, e->name_len));
+}
+
+/* ---- expressions ------------------------------------------------------------ */
+
+static fg_node *fg_check_any(fg_check_ctx *x, const fg_syn_expr *e, uint32_t *depth);
+
+static fg_node *fg_check_ref(fg_check_ctx *x, const fg_syn_expr *e, uint32_t *depth) {
+    fg_def *d = fg_def_find(x->c, e->name, e->name_len);
+    if (d == NULL) {
+        int id = fg_builtin_find(e->name, e->name_len);
+        if (id >= 0)
+            fg_diag_error(x->sink, e->op_loc, "'%s' is a constructor: write %s(...)",
+                          fg_builtin_get((fg_builtin_id)id)->name,
+                          fg_builtin_get((fg_builtin_id)id)->name);
+        else
+            fg_report_unknown(x, e);
+        return NULL;
+    }
+    d->used = 1;
+    if (d->node == NULL) return NULL; /* its own errors were reported at the definition */
+    int kind = fg_setting_kind(d->key);
+    if ((kind & x->expected) == 0) {
+        fg_diag_error(x->sink, e->op_loc, "'" FG_NAME_FMT "' is a %s, but '%s' expects a %s",
+                      FG_NAME_ARG(e->name, e->name_len), fg_kind_name(kind),
+                      fg_setting_name(x->key), fg_kind_name(x->expected));
+        return NULL;
+    }
+    if (d->depth + 1 > FG_MAX_EXPANDED_DEPTH) {
+        fg_diag_error(x->sink, e->op_loc,
+                      "'" FG_NAME_FMT "' nests named definitions too deeply (limit %d levels)",
+                      FG_NAME_ARG(e->name, e->name_len), FG_MAX_EXPANDED_DEPTH);
+        return NULL;
+    }
+    fg_ref_node *r = fg_arena_alloc(x->c->arena, sizeof *r);
+    if (r == NULL) {
+        x->c->oom = 1;
+        return NULL;
+    }
+    r->def = d;
+    r->node.kind = FG_NODE_REF;
+    r->node.kind_bits = kind;
+    r->node.loc = e->loc;
+    r->node.text = x->sink->source + e->loc.begin;
+    r->node.children = &d->node;
+    r->node.child_count = 1;
+    r->node.ref_name = d->name;
+    *depth = d->depth + 1;
+    return &r->node;
+}
+
+/* Counts the operands of a `&`/`|` chain, through parenthesized chains of the
+ * same operator (which are flattened into it). */
+static uint32_t fg_count_operands(const fg_syn_expr *e) {
+    uint32_t n = 0;
+    for (const fg_syn_expr *k = e->first; k != NULL; k = k->next)
+        n += k->kind == e->kind ? fg_count_operands(k) : 1;
+    return n;
+}
+
+static int fg_flatten(fg_check_ctx *x, const fg_syn_expr *e, fg_node **out, uint32_t *n,
+                      uint32_t *depth) {
+    int ok = 1;
+    for (const fg_syn_expr *k = e->first; k != NULL; k = k->next) {
+        if (k->kind == e->kind) {
+            if (!fg_flatten(x, k, out, n, depth)) ok = 0;
+            continue;
+        }
+        uint32_t d = 0;
+        fg_node *child = fg_check_any(x, k, &d);
+        if (child == NULL) {
+            ok = 0;
+            if (x->c->oom) return 0;
+            continue;
+        }
+        out[(*n)++] = child;
+        if (d > *depth) *depth = d;
+    }
+    return ok;
+}
+
+static int fg_is_call(const fg_node *n, fg_builtin_id id) {
+    while (n->kind == FG_NODE_REF) n = n->children[0];
+    return n->kind == FG_NODE_CALL && n->builtin == id;
+}
+
+static fg_node *fg_check_operator(fg_check_ctx *x, const fg_syn_expr *e, uint32_t *depth) {
+    static const char ops[] = {[FG_SYN_AND] = '&', [FG_SYN_OR] = '|', [FG_SYN_NOT] = '~'};
+    if (x->expected != FG_KIND_TRACKER && x->expected != FG_KIND_TRIPPER) {
+        fg_diag_error(x->sink, e->op_loc,
+                      "'%c' combines trackers or trippers, but '%s' expects a single %s",
+                      ops[e->kind], fg_setting_name(x->key), fg_kind_name(x->expected));
+        return NULL;
+    }
+    if (e->kind == FG_SYN_NOT) {
+        uint32_t d = 0;
+        fg_node *child = fg_check_any(x, e->first, &d);
+        if (child == NULL) return NULL;
+        fg_node *n = fg_check_node(x, FG_NODE_NOT, e);
+        fg_node **kids = fg_arena_alloc(x->c->arena, sizeof *kids);
+        if (n == NULL || kids == NULL) {
+            x->c->oom = 1;
+            return NULL;
+        }
+        kids[0] = child;
+        n->children = kids;
+        n->child_count = 1;
+        *depth = d + 1;
+        return n;
+    }
+    uint32_t count = fg_count_operands(e), n_kids = 0, d = 0;
+    fg_node **kids = fg_arena_alloc(x->c->arena, count * sizeof *kids);
+    if (kids == NULL) {
+        x->c->oom = 1;
+        return NULL;
+    }
+    if (!fg_flatten(x, e, kids, &n_kids, &d)) return NULL;
+    fg_node *n = fg_check_node(x, e->kind == FG_SYN_AND ? FG_NODE_AND : FG_NODE_OR, e);
+    if (n == NULL) return NULL;
+    n->children = kids;
+    n->child_count = n_kids;
+    *depth = d + 1;
+    if (e->kind == FG_SYN_AND && x->expected == FG_KIND_TRIPPER) {
+        int closed = 0, half_opened = 0;
+        for (uint32_t i = 0; i < n_kids; i++) {
+            closed |= fg_is_call(kids[i], FG_BUILTIN_CLOSED);
+            half_opened |= fg_is_call(kids[i], FG_BUILTIN_HALF_OPENED);
+        }
+        if (closed && half_opened)
+            fg_diag_warning(x->sink, e->loc,
+                            "this conjunction needs both Closed() and HalfOpened(), so it is never true");
+    }
+    return n;
+}
+
+static fg_node *fg_check_any(fg_check_ctx *x, const fg_syn_expr *e, uint32_t *depth) {
+    switch (e->kind) {
+    case FG_SYN_CALL: {
+        int id = fg_builtin_find(e->name, e->name_len);
+        *depth = 1;
+        if (id >= 0) return fg_check_call(x, e, (fg_builtin_id)id);
+        fg_def *d = fg_def_find(x->c, e->name, e->name_len);
+        if (d != NULL) {
+            d->used = 1;
+            fg_diag_error(x->sink, e->op_loc,
+                          "'" FG_NAME_FMT "' is a named %s: use it without parentheses",
+                          FG_NAME_ARG(e->name, e->name_len), fg_kind_name(fg_setting_kind(d->key)));
+        } else {
+            fg_report_unknown(x, e);
+        }
+        return NULL;
+    }
+    case FG_SYN_NAME:
+        if (x->expected == FG_KIND_TRACKER || x->expected == FG_KIND_TRIPPER)
+            return fg_check_ref(x, e, depth);
+        if (fg_def_find(x->c, e->name, e->name_len) == NULL) return fg_check_ref(x, e, depth);
+        fg_diag_error(x->sink, e->op_loc, "'%s' expects a %s constructor, not a named definition",
+                      fg_setting_name(x->key), fg_kind_name(x->expected));
+        return NULL;
+    case FG_SYN_NUMBER:
+        if (!e->bad)
+            fg_diag_error(x->sink, e->loc, "'%s' expects a %s, not a number",
+                          fg_setting_name(x->key), fg_kind_name(x->expected));
+        return NULL;
+    default:
+        return fg_check_operator(x, e, depth);
+    }
+}
+
+fg_node *fg_check_expr(fg_checker *c, fg_diag_sink *sink, const fg_syn_expr *e, int key) {
+    fg_check_ctx x = {c, sink, key, fg_setting_kind(key)};
+    uint32_t depth = 0;
+    if (e == NULL || x.expected == 0) return NULL;
+    return fg_check_any(&x, e, &depth);
+}
+
+int fg_check_number(fg_checker *c, fg_diag_sink *sink, const fg_syn_expr *e, int key, double *out) {
+    (void)c;
+    const char *name = fg_setting_name(key);
+    if (e->kind != FG_SYN_NUMBER) {
+        fg_diag_error(sink, e->loc, "'%s' expects a number", name);
+        return -1;
+    }
+    if (e->bad) return -1;
+    double v = e->number;
+    if (key == FG_SET_MAX_HALF_OPEN_CALLS) {
+        if (v != floor(v) || v < 1 || v > 4294967295.0) {
+            fg_diag_error(sink, e->loc, "max_half_open_calls must be an integer >= 1, got %g", v);
+            return -1;
+        }
+    } else if (!(v > 0)) {
+        fg_diag_error(sink, e->loc, "half_open_lease must be a duration > 0, got %g", v);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+void fg_check_define(fg_checker *c, fg_diag_sink *sink, const fg_syn_stmt *stmt) {
+    fg_def *prev = fg_def_find(c, stmt->name, stmt->name_len);
+    if (prev != NULL) {
+        fg_diag_error(sink, stmt->name_loc, "'" FG_NAME_FMT "' is already defined (line %d)",
+                      FG_NAME_ARG(stmt->name, stmt->name_len), prev->loc.line);
+        /* Still check the expression for its own errors; the first one wins. */
+        if (stmt->kind == FG_STMT_DEFINE) (void)fg_check_expr(c, sink, stmt->expr, stmt->define_key);
+        return;
+    }
+    fg_def *d = fg_arena_alloc(c->arena, sizeof *d);
+    if (d == NULL) {
+        c->oom = 1;
+        return;
+    }
+    d->name = stmt->name;
+    d->len = stmt->name_len;
+    d->key = stmt->define_key;
+    d->loc = stmt->name_loc;
+    d->sink = sink;
+    if (stmt->kind == FG_STMT_DEFINE) {
+        fg_check_ctx x = {c, sink, d->key, fg_setting_kind(d->key)};
+        d->node = fg_check_any(&x, stmt->expr, &d->depth);
+    }
+    if (fg_def_insert(c, d) != 0) c->oom = 1;
+}
+
+void fg_check_warn_unused(fg_checker *c) {
+    for (const fg_def *d = c->first_def; d != NULL; d = d->next) {
+        if (!d->used && d->node != NULL)
+            fg_diag_warning(d->sink, d->loc, "%s '" FG_NAME_FMT "' is defined but never used",
+                            fg_setting_name(d->key), FG_NAME_ARG(d->name, d->len));
+    }
+}
+
+/* ---- the never-fires analysis ---------------------------------------------- */
+
+static const fg_node *fg_needs_more(fg_checker *c, const fg_node *n, double size) {
+    switch (n->kind) {
+    case FG_NODE_CALL:
+        return n->builtin == FG_BUILTIN_MIN_REQUESTS && n->args[0].number > size ? n : NULL;
+    case FG_NODE_AND:
+        for (uint32_t i = 0; i < n->child_count; i++) {
+            const fg_node *r = fg_needs_more(c, n->children[i], size);
+            if (r != NULL) return r;
+        }
+        return NULL;
+    case FG_NODE_OR: {
+        const fg_node *first = NULL;
+        for (uint32_t i = 0; i < n->child_count; i++) {
+            const fg_node *r = fg_needs_more(c, n->children[i], size);
+            if (r == NULL) return NULL;
+            if (first == NULL) first = r;
+        }
+        return first;
+    }
+    case FG_NODE_REF: {
+        fg_def *d = ((const fg_ref_node *)(const void *)n)->def;
+        if (d->memo_stamp != c->stamp) {
+            d->memo_culprit = fg_needs_more(c, n->children[0], size);
+            d->memo_stamp = c->stamp;
+        }
+        return d->memo_culprit;
+    }
+    default:
+        return NULL;
+    }
+}
+
+const fg_node *fg_check_never_fires(fg_checker *c, const fg_node *tripper, double window_size) {
+    c->stamp++; /* a new window size: forget the memo (0 is never a valid stamp) */
+    if (c->stamp == 0) c->stamp = 1;
+    return fg_needs_more(c, tripper, window_size);
+}

@@ -1,0 +1,67 @@
+/*
+ * fg_parse.h -- running the flex scanner and bison parser over one chunk.
+ *
+ * fg_parse is the only entry point the compiler uses; the state struct is
+ * shared by the scanner (grammar/lexer.l, as its extra data) and the parser
+ * (grammar/parser.y, as its parse parameter), and is private to the three.
+ */
+#ifndef FG_PARSE_H
+#define FG_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fg_arena.h"
+#include "fg_diag.h"
+#include "fg_syntax.h"
+
+/* Documented limit (README "Limits"): parentheses and `~` nest at most this
+ * deep, counted together. Past it the parser reports a located error and
+ * skips the rest of the setting; the limit also bounds bison's stack and
+ * every recursion over a parse tree. */
+enum { FG_MAX_NESTING = 200 };
+
+/* Bison's stack is a fixed array of this many entries (on the C stack, never
+ * reallocated): a nesting level takes at most four entries. */
+enum { FG_PARSE_STACK = 4 * FG_MAX_NESTING + 64 };
+
+typedef enum fg_parse_mode {
+    FG_PARSE_POLICY,    /* a policy file: statements */
+    FG_PARSE_EXPRESSION /* one expression (optionally followed by ';') */
+} fg_parse_mode;
+
+typedef struct fg_parse_state {
+    fg_arena *arena;       /* the parse tree goes here */
+    fg_diag_sink *sink;    /* syntax errors go here */
+    fg_allocator alloc;    /* flex's own blocks */
+    const char *source;    /* the caller's text: names point into it */
+    size_t length;
+    fg_parse_mode mode;
+    int start_sent;        /* the mode token was handed to the parser */
+    int depth;             /* current nesting of ( and ~ */
+    int oom;               /* out of memory: stop quietly */
+    /* scanner position */
+    int line, column;
+    uint32_t offset;
+    fg_loc last;           /* the last token's location */
+    uint32_t tokens;       /* tokens scanned so far (not white space) */
+    uint32_t lex_error_at; /* tokens when the last lexical error was reported */
+    /* blocks set aside so that flex's buffer setup cannot fail halfway */
+    void *reserve[2];
+    size_t reserve_size[2];
+    fg_syn_unit *unit;     /* the result */
+} fg_parse_state;
+
+/* Parses source[0..length) in mode. Syntax errors go to sink; the statements
+ * (or the expression) that parsed go to *out, allocated in arena. Returns 0,
+ * or -1 when out of memory (then *out may hold a partial unit). */
+int fg_parse(fg_arena *arena, fg_diag_sink *sink, const fg_allocator *alloc, const char *source,
+             size_t length, fg_parse_mode mode, fg_syn_unit **out);
+
+/* Implemented in grammar/lexer.l: a scanner over a private copy of the
+ * source (allocated in st->arena). fg_scan_open returns 0 or -1 (out of
+ * memory, nothing left allocated); fg_scan_close frees what open took. */
+int fg_scan_open(fg_parse_state *st, void **scanner);
+void fg_scan_close(fg_parse_state *st, void *scanner);
+
+#endif /* FG_PARSE_H */
