@@ -287,7 +287,7 @@ $(BUILD)/%/fluxgate.lua: lua/fluxgate.lua
 $(BUILD)/%/fluxgate/cdef.lua: include/fluxgate.h
 	@mkdir -p $(dir $@)
 	{ echo '-- Generated from include/fluxgate.h by make: the FFI declarations.'; \
-	  echo 'return [==['; sed -n '/FG_FFI_BEGIN/,/FG_FFI_END/p' $<; echo ']==]'; } > $@
+	  echo 'return [==['; sed -n '/^\/\* FG_FFI_BEGIN \*\//,/^\/\* FG_FFI_END \*\//p' $<; echo ']==]'; } > $@
 
 # Conformance suite and busted specs, each under Lua 5.4 and LuaJIT; fails if any fails.
 test-lua: lua

@@ -56,6 +56,7 @@
 /* Declared once: expanded here as C and stringized for ffi.cdef. */
 #define FGL_SHARED_DECL(...) __VA_ARGS__
 #define FGL_STRINGIZE(...) #__VA_ARGS__
+#define FGL_EXPAND_STRINGIZE(...) FGL_STRINGIZE(__VA_ARGS__)
 #define FGL_SHARED_TYPES                                                       \
     enum { FGL_QUEUE_CAP = 8 };                                                \
     typedef struct fgl_event {                                                 \
@@ -79,7 +80,7 @@
  * it); count queued transitions; dropped transitions that found the queue
  * full; errors callback errors parked for the Lua side to report. */
 FGL_SHARED_DECL(FGL_SHARED_TYPES)
-static const char fgl_shared_cdef[] = FGL_STRINGIZE(FGL_SHARED_TYPES);
+static const char fgl_shared_cdef[] = FGL_EXPAND_STRINGIZE(FGL_SHARED_TYPES);
 
 /* ---- userdata ------------------------------------------------------------ */
 

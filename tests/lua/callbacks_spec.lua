@@ -1,0 +1,181 @@
+-- What happens when a Lua callback fails (documented in doc/lua.md):
+--   clock     raises  -> the call raises before the engine is touched
+--   random    raises  -> reported; the draw counts as just below 1 (reject)
+--   Custom()  raises  -> reported; the predicate does not match
+--   listener  raises  -> reported; the other listeners still run
+-- Reports go to ngx.log(ngx.ERR, ...) under OpenResty, to stderr otherwise.
+local fluxgate = require("fluxgate")
+local H = dofile("tests/lua/helper.lua")
+
+describe("a clock that raises", function()
+  it("makes cb:call raise before fn runs and before the engine is touched", function()
+    local broken = false
+    local cb = H.new({ clock = function() if broken then error("clock down") end return 1 end })
+    broken = true
+    local ran = false
+    local ok, err = pcall(cb.call, cb, function() ran = true end)
+    assert.is_false(ok)
+    assert.matches("clock down", err, 1, true)
+    assert.is_false(ran)
+    broken = false
+    assert.are.equal(0, cb:info().metrics.total_count)
+  end)
+
+  it("makes acquire raise too", function()
+    local broken = false
+    local cb = H.new({ clock = function() if broken then error("clock down") end return 1 end })
+    broken = true
+    assert.has_error(function() cb:acquire() end)
+  end)
+
+  it("a clock that returns a non-number raises", function()
+    local value = 1
+    local cb = H.new({ clock = function() return value end })
+    value = "soon"
+    assert.has_error(function() cb:call(print) end)
+  end)
+
+  it("raising at breaker creation raises from fluxgate.breaker", function()
+    assert.has_error(function() fluxgate.breaker("t", { clock = function() error("no time") end }) end)
+  end)
+end)
+
+describe("a random function that raises", function()
+  it("is reported and rejects the probe; the breaker carries on", function()
+    local fail_draw = true
+    local cb = H.new({ tripper = "FailureStreak(1)", retry = "Always()", permit = "Random(0.5)",
+                       random = function() if fail_draw then error("rng down") end return 0.1 end })
+    H.fail(cb, 1)
+    local rejected
+    local reports = H.capture_reports(function() rejected = H.rejection(cb) end)
+    assert.is_not_nil(rejected)
+    assert.are.equal(1, #reports)
+    assert.matches("breaker 't'", reports[1], 1, true)
+    assert.matches("random function", reports[1], 1, true)
+    assert.matches("rng down", reports[1], 1, true)
+    fail_draw = false
+    assert.is_nil(H.rejection(cb))
+  end)
+
+  it("a draw outside [0, 1) is reported and rejects", function()
+    local cb = H.new({ tripper = "FailureStreak(1)", retry = "Always()", permit = "Random(0.5)",
+                       random = function() return 7 end })
+    H.fail(cb, 1)
+    local rejected
+    local reports = H.capture_reports(function() rejected = H.rejection(cb) end)
+    assert.is_not_nil(rejected)
+    assert.matches("outside", reports[1], 1, true)
+  end)
+end)
+
+describe("a Custom() predicate that raises", function()
+  it("does not match, is reported, and the call's own results come back", function()
+    local cb = H.new({ tracker = 'Custom("bad") | TypeOf("real")', tripper = "MinRequests(100) & FailureRate(1)",
+                       custom = { bad = function() error("predicate bug") end } })
+    local a, b
+    local reports = H.capture_reports(function()
+      a, b = cb:call(function() return "result", 2 end)
+    end)
+    assert.are.equal("result", a)
+    assert.are.equal(2, b)
+    assert.are.equal(1, #reports)
+    assert.matches("bad", reports[1], 1, true)
+    assert.matches("predicate bug", reports[1], 1, true)
+    -- the failing predicate counted as no match; the rest of the tracker still works
+    H.capture_reports(function() H.fail(cb, 1, { type = "real" }) end)
+    local m = cb:info().metrics
+    assert.are.equal(2, m.total_count)
+    assert.are.equal(1, m.failure_count)
+  end)
+
+  it("receives the whole outcome", function()
+    local seen = {}
+    local cb = H.new({ tracker = 'Custom("spy")', tripper = "MinRequests(100) & FailureRate(1)",
+                       custom = { spy = function(o) seen[#seen + 1] = o; return false end } })
+    local response = { status = 503 }
+    cb:call(function() return response end)
+    local err = { type = "Timeout", message = "too slow", status = 504 }
+    pcall(cb.call, cb, function() error(err) end)
+    pcall(cb.call, cb, function() error("plain") end)
+    assert.are.equal(3, #seen)
+    assert.are.same({ ok = true, status = 503, result = response }, seen[1])
+    assert.are.equal(response, seen[1].result)
+    assert.is_false(seen[2].ok)
+    assert.are.equal(err, seen[2].error)
+    assert.are.equal("Timeout", seen[2].type)
+    assert.are.equal("too slow", seen[2].message)
+    assert.are.equal(504, seen[2].status)
+    assert.are.equal("plain", seen[3].type, "the position is stripped from the type")
+    assert.matches("callbacks_spec.lua:%d+: plain", seen[3].message)
+  end)
+
+  it("a truthy non-boolean answer matches", function()
+    local cb = H.new({ tracker = 'Custom("yes")', tripper = "FailureStreak(1)",
+                       custom = { yes = function() return "yes" end } })
+    H.fail(cb, 1)
+    assert.are.equal("open", cb:state())
+  end)
+
+  it("may not use its own breaker (that would re-enter the engine)", function()
+    local cb
+    cb = H.new({ tracker = 'Custom("nosy")', tripper = "FailureStreak(1)",
+                 custom = { nosy = function() cb:reset(); return true end } })
+    local reports = H.capture_reports(function() H.fail(cb, 1) end)
+    assert.are.equal(1, #reports)
+    assert.matches("own", reports[1], 1, true)
+    assert.are.equal("closed", cb:state(), "the predicate failed: no match, no trip")
+  end)
+end)
+
+describe("a listener that raises", function()
+  it("is reported and the other listeners still run", function()
+    local heard = 0
+    local cb = H.new({ tripper = "FailureStreak(1)",
+                       listeners = { function() error("listener bug") end, function() heard = heard + 1 end } })
+    local reports = H.capture_reports(function() H.fail(cb, 1) end)
+    assert.are.equal(1, heard)
+    assert.are.equal(1, #reports)
+    assert.matches("listener bug", reports[1], 1, true)
+    assert.are.equal("open", cb:state())
+  end)
+
+  it("reports to stderr outside OpenResty", function()
+    local written = {}
+    local saved = io.stderr
+    io.stderr = { write = function(_, ...) written[#written + 1] = table.concat({ ... }) end }
+    local ok, err = pcall(function()
+      local cb = H.new({ tripper = "FailureStreak(1)", listeners = { function() error("to stderr") end } })
+      H.fail(cb, 1)
+    end)
+    io.stderr = saved
+    assert(ok, err)
+    assert.are.equal(1, #written)
+    assert.matches("to stderr", written[1], 1, true)
+  end)
+
+  it("a listener may use the breaker", function()
+    local cb
+    cb = H.new({ tripper = "FailureStreak(1)",
+                 listeners = { function(s) if s.new_state == "open" then cb:reset() end end } })
+    H.fail(cb, 1)
+    assert.are.equal("closed", cb:state())
+  end)
+end)
+
+describe("signals", function()
+  it("carry the rule that fired and the window before it was cleared", function()
+    local got = {}
+    local cb = H.new({ tripper = "FailureStreak(2) | (MinRequests(50) & FailureRate(0.5))",
+                       listeners = { function(s) got[#got + 1] = s end } })
+    H.pass(cb, 1)
+    H.fail(cb, 2)
+    assert.are.equal(1, #got)
+    assert.are.equal("t", got[1].breaker)
+    assert.are.equal("FailureStreak(2)", got[1].reason)
+    assert.are.equal(3, got[1].metrics.total_count)
+    assert.are.equal(2, got[1].metrics.failure_count)
+    cb:reset()
+    assert.are.equal("reset()", got[2].reason)
+    assert.are.equal(0, got[2].metrics.total_count)
+  end)
+end)

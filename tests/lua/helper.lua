@@ -1,0 +1,75 @@
+-- helper.lua -- shared fixtures of the Lua binding's busted specs
+-- (tests/lua/*_spec.lua). Loaded with dofile from the repository root, which
+-- is where `make test-lua` runs busted.
+local fluxgate = require("fluxgate")
+
+local H = {}
+
+-- A manual clock: c.now is the time; c.fn is what `clock =` takes.
+function H.clock(start)
+  local c = { now = start or 1000.0 }
+  c.fn = function() return c.now end
+  function c:advance(s) self.now = self.now + s end
+  return c
+end
+
+-- A scripted random source: the values in turn, then the last one again.
+function H.scripted(values)
+  local i = 0
+  return function()
+    i = math.min(i + 1, #values)
+    return values[i]
+  end
+end
+
+-- Makes a breaker or fails the test with the engine's message.
+function H.new(spec, name)
+  local cb, err = fluxgate.breaker(name or "t", spec)
+  assert(cb, "fluxgate.breaker failed: " .. tostring(err))
+  return cb
+end
+
+function H.fail(cb, n, e)
+  for _ = 1, n or 1 do pcall(cb.call, cb, function() error(e or "boom") end) end
+end
+
+function H.pass(cb, n)
+  for _ = 1, n or 1 do cb:call(function() return true end) end
+end
+
+-- The rejection a call receives, or nil when the call was admitted.
+function H.rejection(cb)
+  local _, r = cb:call(function() return true end)
+  if fluxgate.is_rejection(r) then return r end
+  return nil
+end
+
+-- Runs fn with every report (ngx.log) captured; returns the messages.
+function H.capture_reports(fn)
+  local seen = {}
+  local saved = rawget(_G, "ngx")
+  _G.ngx = { ERR = 4, log = function(_, ...) seen[#seen + 1] = table.concat({ ... }) end }
+  local ok, err = pcall(fn)
+  _G.ngx = saved
+  if not ok then error(err, 0) end
+  return seen
+end
+
+-- The engine paths a scenario should run on: the FFI hot path and the
+-- classic C API under LuaJIT, the classic API alone under Lua 5.4.
+function H.paths()
+  if fluxgate._ffi then return { true, false } end
+  return { false }
+end
+
+function H.with_path(use_ffi, fn)
+  local saved = fluxgate._ffi
+  fluxgate._ffi = use_ffi
+  local ok, err = pcall(fn)
+  fluxgate._ffi = saved
+  if not ok then error(err, 0) end
+end
+
+function H.path_name(use_ffi) return use_ffi and "FFI path" or "classic path" end
+
+return H

@@ -1,0 +1,111 @@
+-- Breakers and policies are ordinary garbage-collected values; a closed
+-- breaker refuses to be used instead of crashing.
+local fluxgate = require("fluxgate")
+local H = dofile("tests/lua/helper.lua")
+
+describe("lifetime", function()
+  it("a breaker keeps its policy alive", function()
+    local cb = assert(assert(fluxgate.compile("breaker x { tripper = FailureStreak(1) }")):breaker("x"))
+    collectgarbage(); collectgarbage()
+    H.fail(cb, 1)
+    assert.are.equal("open", cb:state())
+  end)
+
+  it("a breaker whose closures refer back to it is still collected", function()
+    local weak = setmetatable({}, { __mode = "v" })
+    do
+      local cb
+      cb = H.new({ clock = function() return cb and 1 or 1 end, random = function() return cb and 0.5 or 0.5 end,
+                   tracker = 'Custom("self_ref")',
+                   custom = { self_ref = function() return cb ~= nil end },
+                   listeners = { function() return cb end } })
+      weak[1] = cb
+      H.fail(cb, 1)
+    end
+    collectgarbage(); collectgarbage(); collectgarbage()
+    assert.is_nil(weak[1])
+  end)
+
+  it("many short-lived breakers do not grow memory without bound", function()
+    local function churn()
+      for i = 1, 2000 do
+        local cb = H.new({ window = "TimeWindow(60)" }, "churn" .. i)
+        cb:call(function() end)
+      end
+      collectgarbage(); collectgarbage()
+      return collectgarbage("count")
+    end
+    churn()
+    local first = churn()
+    local second = churn()
+    assert.is_true(second < first * 1.5 + 64, "memory settles: " .. first .. " KB then " .. second .. " KB")
+  end)
+
+  if _VERSION == "Lua 5.4" then
+    it("a <close> breaker is freed at scope end and refuses further use", function()
+      local chunk = assert(load([[
+        local fluxgate = ...
+        local keep
+        do
+          local cb <close> = assert(fluxgate.breaker("closing"))
+          keep = cb
+        end
+        return keep
+      ]]))
+      local cb = chunk(fluxgate)
+      assert.has_error(function() cb:state() end)
+      assert.has_error(function() cb:call(print) end)
+      getmetatable(cb).__close(cb) -- idempotent
+    end)
+  end
+end)
+
+describe("coroutines", function()
+  it("a protected function may yield and resume across calls of others", function()
+    local cb = H.new({ tripper = "MinRequests(100) & FailureRate(1)" })
+    local cos = {}
+    for i = 1, 10 do
+      cos[i] = coroutine.wrap(function()
+        return cb:call(function(x) local y = coroutine.yield(x); return x + y end, i)
+      end)
+    end
+    for i = 1, 10 do assert.are.equal(i, cos[i]()) end
+    assert.are.equal(0, cb:info().metrics.total_count, "nothing completed yet")
+    for i = 10, 1, -1 do assert.are.equal(i + 100, cos[i](100)) end
+    assert.are.equal(10, cb:info().metrics.total_count)
+  end)
+
+  it("an error raised after a yield is recorded and re-raised", function()
+    local cb = H.new({ tripper = "FailureStreak(1)" })
+    local co = coroutine.create(function()
+      return cb:call(function() coroutine.yield(); error({ type = "late" }) end)
+    end)
+    assert(coroutine.resume(co))
+    local ok, err = coroutine.resume(co)
+    assert.is_false(ok)
+    assert.are.equal("late", err.type)
+    assert.are.equal("open", cb:state())
+  end)
+
+  it("call_with_fallback yields too", function()
+    local cb = H.new()
+    local co = coroutine.wrap(function()
+      return cb:call_with_fallback(function() coroutine.yield("wait"); return nil, "gone" end,
+                                   function(e) return "fallback " .. e end)
+    end)
+    assert.are.equal("wait", co())
+    assert.are.equal("fallback gone", co())
+  end)
+
+  it("acquire in one coroutine and release in another (access and log phases)", function()
+    local clk = H.clock()
+    local cb = H.new({ clock = clk.fn })
+    local ctx = {}
+    coroutine.wrap(function() ctx.token = assert(cb:acquire()) end)()
+    clk:advance(0.25)
+    coroutine.wrap(function() cb:release(ctx.token, true, 200) end)()
+    local m = cb:info().metrics
+    assert.are.equal(1, m.total_count)
+    assert.is_true(math.abs(m.total_duration - 0.25) < 1e-9)
+  end)
+end)
