@@ -253,6 +253,25 @@ static void half_open_reopens_on_failure_and_counts_reopens(void **state) {
     done(&f);
 }
 
+static void a_probe_success_that_leaves_the_tripper_true_stays_half_open(void **state) {
+    (void)state;
+    fixture f;
+    make(&f, (fg_expressions){.tripper = "MinRequests(1) & SlowRate(0.5, threshold=1s)", .retry = "Cooldown(10)",
+                              .permit = "All()"}, NULL, 0);
+    call(&f, 0, 2.0); /* one slow success trips */
+    assert_int_equal(fg_breaker_state(f.b), FG_STATE_OPEN);
+    fg_test_clock_advance(&f.clock, 10);
+    /* a slow probe succeeds, but the tripper is still true: only a failure
+     * may reopen, only a success with the tripper false may close */
+    assert_int_equal(call(&f, 0, 1.5), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_state(f.b), FG_STATE_HALF_OPEN);
+    assert_int_equal(call(&f, 0, 0.1), FG_VERDICT_SUCCESS); /* 1 of 2 slow: still >= 50% */
+    assert_int_equal(fg_breaker_state(f.b), FG_STATE_HALF_OPEN);
+    assert_int_equal(call(&f, 0, 0.1), FG_VERDICT_SUCCESS); /* 1 of 3 */
+    assert_int_equal(fg_breaker_state(f.b), FG_STATE_CLOSED);
+    done(&f);
+}
+
 static void consecutive_failures_restart_at_half_open_entry(void **state) {
     (void)state;
     fixture f;
@@ -511,7 +530,7 @@ static void failure_streak_counts_consecutive_failures_only(void **state) {
 static void slow_rate_trips_on_slow_successes(void **state) {
     (void)state;
     fixture f;
-    make(&f, (fg_expressions){.tripper = "MinRequests(4) & SlowRate(0.5, threshold=1.0)"}, NULL, 0);
+    make(&f, (fg_expressions){.tripper = "MinRequests(4) & SlowRate(100%, threshold=1.0)"}, NULL, 0);
     for (int k = 0; k < 3; k++) assert_int_equal(call(&f, 0, 1.5), FG_VERDICT_SUCCESS);
     fg_info i = info_of(&f);
     assert_int_equal(i.state, FG_STATE_CLOSED);
@@ -519,7 +538,7 @@ static void slow_rate_trips_on_slow_successes(void **state) {
     assert_float_equal(i.metric.thresholds[0], 1.0, 0);
     assert_int_equal(i.metric.slow_counts[0], 3);
     assert_float_equal(i.metric.total_duration, 4.5, 1e-9);
-    call(&f, 0, 1.0); /* slow at t when duration >= t */
+    call(&f, 0, 1.0); /* slow at t when duration >= t: 4 of 4 */
     assert_int_equal(fg_breaker_state(f.b), FG_STATE_OPEN);
     done(&f);
 }
@@ -773,6 +792,7 @@ int main(void) {
         cmocka_unit_test(open_rejects_and_says_when_to_retry),
         cmocka_unit_test(half_open_after_the_cooldown_then_closed_on_success),
         cmocka_unit_test(half_open_reopens_on_failure_and_counts_reopens),
+        cmocka_unit_test(a_probe_success_that_leaves_the_tripper_true_stays_half_open),
         cmocka_unit_test(consecutive_failures_restart_at_half_open_entry),
         cmocka_unit_test(the_permit_can_reject_probes),
         cmocka_unit_test(no_free_slot_rejects_without_consulting_the_permit),
