@@ -442,14 +442,51 @@ static size_t fg_node_text_length(const fg_node *node) {
     return node->loc.end - node->loc.begin;
 }
 
+static int fg_is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* Stores node's source text as one line: outside string literals, every run
+ * of white space and `#` comments becomes one space (none at the ends), so a
+ * transition reason or a listing reads on one line however the policy file
+ * was laid out. Everything else is kept as written. Returns 0 or -1. */
+static int fg_emit_source_text(fg_emitter *e, const fg_node *node, fg_strref *out) {
+    size_t n = fg_node_text_length(node);
+    const char *src = n > 0 ? node->text : "";
+    if (n >= UINT32_MAX / 2 || fg_vec_reserve(e, &e->bytes, 1, (uint32_t)n + 1) != 0)
+        return fg_emit_oom(e, node);
+    char *dst = (char *)e->bytes.data + e->bytes.length;
+    size_t len = 0;
+    int in_string = 0, gap = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = src[i];
+        if (!in_string && (fg_is_space(c) || c == '#')) {
+            if (c == '#')
+                while (i + 1 < n && src[i + 1] != '\n') i++;
+            gap = 1;
+            continue;
+        }
+        if (gap && len > 0) dst[len++] = ' ';
+        gap = 0;
+        dst[len++] = c;
+        if (in_string && c == '\\' && i + 1 < n) {
+            dst[len++] = src[++i]; /* an escaped character, `\"` included */
+        } else if (c == '"') {
+            in_string = !in_string;
+        }
+    }
+    dst[len] = '\0';
+    out->offset = e->bytes.length;
+    out->length = (uint32_t)len;
+    e->bytes.length += (uint32_t)len + 1;
+    return 0;
+}
+
 int64_t fg_emit_alternative(fg_emitter *e, const fg_node *node) {
     if (e->failed) return -1;
     if (e->alternatives.length >= FG_MAX_INSTRUCTIONS)
         return fg_emit_fail(e, node, "program too large: more than %d alternatives",
                             (int)FG_MAX_INSTRUCTIONS);
     fg_strref ref;
-    if (fg_emit_bytes(e, node->text ? node->text : "", fg_node_text_length(node), &ref, node) != 0)
-        return -1;
+    if (fg_emit_source_text(e, node, &ref) != 0) return -1;
     if (fg_vec_reserve(e, &e->alternatives, sizeof(fg_strref), 1) != 0) return fg_emit_oom(e, node);
     ((fg_strref *)e->alternatives.data)[e->alternatives.length] = ref;
     return e->alternatives.length++;
@@ -478,8 +515,7 @@ int fg_emit_finish(fg_emitter *e, const fg_node *root, fg_program **out) {
     *out = NULL;
     if (e->failed) return -1;
     fg_strref text;
-    if (fg_emit_bytes(e, root->text ? root->text : "", fg_node_text_length(root), &text, root) != 0)
-        return -1;
+    if (fg_emit_source_text(e, root, &text) != 0) return -1;
 
     size_t off_code = fg_align(sizeof(fg_program));
     size_t off_consts = fg_align(off_code + e->code.length * sizeof(uint32_t));

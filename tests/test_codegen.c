@@ -134,6 +134,25 @@ static void a_tracker_is_its_own_single_alternative(void **state) {
     fg_program_free(p, NULL);
 }
 
+/* Reasons and listings read on one line however the file was laid out; a
+ * string literal keeps its spaces and its '#'. */
+static void source_texts_are_stored_on_one_line(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *a = tt_call(&t, "Message(\"a  # b\")", FG_BUILTIN_MESSAGE, 1, tt_str("a  # b"));
+    fg_node *root = tt_and(&t, "\n  ~Message(\"a  # b\")   # not retried\n\t& All()  \n",
+                           tt_not(&t, "~Message(\"a  # b\")", a),
+                           tt_call0(&t, "All()", FG_BUILTIN_ALL), NULL);
+    fg_program *p = compile(root, FG_PROGRAM_TRACKER);
+    assert_string_equal(fg_program_text(p), "~Message(\"a  # b\") & All()");
+    fg_program_free(p, NULL);
+    fg_node *esc = tt_call(&t, "TypeOf(\"x\\\"  y\",\n  \"z\")", FG_BUILTIN_TYPE_OF, 2,
+                           tt_str("x\"  y"), tt_str("z"));
+    p = compile(esc, FG_PROGRAM_TRACKER);
+    assert_string_equal(fg_program_text(p), "TypeOf(\"x\\\"  y\", \"z\")");
+    fg_program_free(p, NULL);
+}
+
 static void equal_constants_are_stored_once(void **state) {
     (void)state;
     fg_tree t = {0};
@@ -319,6 +338,7 @@ int main(void) {
         cmocka_unit_test(a_negated_tracker_tests_for_an_error_first),
         cmocka_unit_test(alternatives_flatten_through_parentheses_and_references),
         cmocka_unit_test(a_tracker_is_its_own_single_alternative),
+        cmocka_unit_test(source_texts_are_stored_on_one_line),
         cmocka_unit_test(equal_constants_are_stored_once),
         cmocka_unit_test(slow_rate_thresholds_are_limited_and_the_error_is_located),
         cmocka_unit_test(a_doubling_definition_hits_the_instruction_limit),
