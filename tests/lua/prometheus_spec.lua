@@ -20,9 +20,28 @@ local function parse(text)
       assert(name, "a sample line: " .. line)
       assert(typed[name], "TYPE comes before the samples of " .. name)
       assert(tonumber(value), "a numeric value: " .. line)
-      local inner = labels:sub(2, -2)
-      local rest = inner:gsub('[%a_][%w_]*="([^"\\]*(\\.[^"\\]*)*)",?', "")
-      assert.are.equal("", rest, "labels parse: " .. line)
+      -- name="value" pairs, comma-separated; values escape only \\ \" \n
+      local inner, pos = labels:sub(2, -2), 1
+      while pos <= #inner do
+        local after_name = inner:match('^[%a_][%w_]*="()', pos)
+        assert(after_name, "a label name at " .. pos .. ": " .. line)
+        pos = after_name
+        while inner:sub(pos, pos) ~= '"' do
+          assert(pos <= #inner, "an unterminated label value: " .. line)
+          if inner:sub(pos, pos) == "\\" then
+            assert(inner:sub(pos + 1, pos + 1):match('[\\"n]'), "a valid escape: " .. line)
+            pos = pos + 2
+          else
+            assert(inner:sub(pos, pos) ~= "\n", "no raw newline")
+            pos = pos + 1
+          end
+        end
+        pos = pos + 1
+        if pos <= #inner then
+          assert.are.equal(",", inner:sub(pos, pos), "labels are comma-separated: " .. line)
+          pos = pos + 1
+        end
+      end
       samples[name .. labels] = tonumber(value)
     end
   end

@@ -40,7 +40,7 @@ for _, use_ffi in ipairs(H.paths()) do
     it("includes the jitter drawn when the breaker opened", function()
       local clk = H.clock()
       -- factor = 1 + (2u - 1) * j = 1 + 0.5 * 0.2 = 1.1 with u = 0.75
-      local cb = H.new({ tripper = "FailureStreak(1)", retry = "Cooldown(100, jitter_ratio=0.2)",
+      local cb = H.new({ tripper = "FailureStreak(1)", retry = "Cooldown(100, jitter_ratio=0.2)", permit = "All()",
                          clock = clk.fn, random = H.scripted({ 0.75 }) })
       H.fail(cb, 1)
       assert.is_true(math.abs(H.rejection(cb).retry_after - 110) < 1e-9)
