@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
+#include "fg_policy_internal.h"
 #include "fg_program.h"
 #include "fg_test_tree.h"
 
@@ -345,6 +346,225 @@ static void payment_api_tripper(void **state) {
                    "0019  RETURN_FALSE\n");
 }
 
+/* ---- through the front end ------------------------------------------------
+ * The same listings from source text, so that parser + checker + codegen
+ * agree on what an expression means. */
+
+typedef struct golden {
+    int tracker; /* 1: a tracker expression, 0: a tripper */
+    const char *expression;
+    const char *listing;
+} golden;
+
+static const golden expression_goldens[] = {
+    {1, "All()",
+     "tracker: All()\n"
+     "0000  IS_ERROR\n"
+     "0001  JUMP_IF_FALSE      0003\n"
+     "0002  RETURN_TRUE        a0\n"
+     "0003  RETURN_FALSE\n"},
+    {1, "TypeOf(\"a\", \"b\\\"c\")",
+     "tracker: TypeOf(\"a\", \"b\\\"c\")\n"
+     "0000  TYPE_IN            k0  ; \"a\", \"b\\\"c\"\n"
+     "0001  JUMP_IF_FALSE      0003\n"
+     "0002  RETURN_TRUE        a0\n"
+     "0003  RETURN_FALSE\n"},
+    {1, "Status(500..599, 429)",
+     "tracker: Status(500..599, 429)\n"
+     "0000  STATUS_IN          k0  ; 500..599, 429\n"
+     "0001  JUMP_IF_FALSE      0003\n"
+     "0002  RETURN_TRUE        a0\n"
+     "0003  RETURN_FALSE\n"},
+    {1, "Message(\"*timeout*\")",
+     "tracker: Message(\"*timeout*\")\n"
+     "0000  MESSAGE_MATCHES    k0  ; \"*timeout*\"\n"
+     "0001  JUMP_IF_FALSE      0003\n"
+     "0002  RETURN_TRUE        a0\n"
+     "0003  RETURN_FALSE\n"},
+    {1, "Custom(\"fatal\") | Custom(\"slow\") & ~Custom(\"fatal\")",
+     "tracker: Custom(\"fatal\") | Custom(\"slow\") & ~Custom(\"fatal\")\n"
+     "  c0: \"fatal\"\n"
+     "  c1: \"slow\"\n"
+     "0000  CUSTOM             k0  ; c0 \"fatal\"\n"
+     "0001  JUMP_IF_TRUE       0008\n"
+     "0002  CUSTOM             k1  ; c1 \"slow\"\n"
+     "0003  JUMP_IF_FALSE      0009\n"
+     "0004  IS_ERROR\n"
+     "0005  JUMP_IF_FALSE      0009\n"
+     "0006  CUSTOM             k0  ; c0 \"fatal\"\n"
+     "0007  JUMP_IF_TRUE       0009\n"
+     "0008  RETURN_TRUE        a0\n"
+     "0009  RETURN_FALSE\n"},
+    {1, "~TypeOf(\"Cancelled\")",
+     "tracker: ~TypeOf(\"Cancelled\")\n"
+     "0000  IS_ERROR\n"
+     "0001  JUMP_IF_FALSE      0005\n"
+     "0002  TYPE_IN            k0  ; \"Cancelled\"\n"
+     "0003  JUMP_IF_TRUE       0005\n"
+     "0004  RETURN_TRUE        a0\n"
+     "0005  RETURN_FALSE\n"},
+    {0, "Closed() & HalfOpened()",
+     "tripper: Closed() & HalfOpened()\n"
+     "  a0: Closed() & HalfOpened()\n"
+     "0000  IS_CLOSED\n"
+     "0001  JUMP_IF_FALSE      0005\n"
+     "0002  IS_HALF_OPEN\n"
+     "0003  JUMP_IF_FALSE      0005\n"
+     "0004  RETURN_TRUE        a0\n"
+     "0005  RETURN_FALSE\n"},
+    {0, "MinRequests(20) & FailureRate(60%)",
+     "tripper: MinRequests(20) & FailureRate(60%)\n"
+     "  a0: MinRequests(20) & FailureRate(60%)\n"
+     "0000  MIN_REQUESTS_GE    k0  ; 20\n"
+     "0001  JUMP_IF_FALSE      0005\n"
+     "0002  FAILURE_RATE_GE    k1  ; 0.6\n"
+     "0003  JUMP_IF_FALSE      0005\n"
+     "0004  RETURN_TRUE        a0\n"
+     "0005  RETURN_FALSE\n"},
+    {0, "AvgLatency(250ms)",
+     "tripper: AvgLatency(250ms)\n"
+     "  a0: AvgLatency(250ms)\n"
+     "0000  AVG_LATENCY_GE     k0  ; 0.25\n"
+     "0001  JUMP_IF_FALSE      0003\n"
+     "0002  RETURN_TRUE        a0\n"
+     "0003  RETURN_FALSE\n"},
+    {0, "SlowRate(0.3, threshold = 2s) | SlowRate(50%, threshold=500ms) | SlowRate(0.3, threshold=2)",
+     "tripper: SlowRate(0.3, threshold = 2s) | SlowRate(50%, threshold=500ms) | SlowRate(0.3, threshold=2)\n"
+     "  a0: SlowRate(0.3, threshold = 2s)\n"
+     "  a1: SlowRate(50%, threshold=500ms)\n"
+     "  a2: SlowRate(0.3, threshold=2)\n"
+     "  t0: 0.5s\n"
+     "  t1: 2s\n"
+     "0000  SLOW_RATE_GE       k0  ; 0.3 of calls >= t1 (2s)\n"
+     "0001  JUMP_IF_FALSE      0003\n"
+     "0002  RETURN_TRUE        a0\n"
+     "0003  SLOW_RATE_GE       k1  ; 0.5 of calls >= t0 (0.5s)\n"
+     "0004  JUMP_IF_FALSE      0006\n"
+     "0005  RETURN_TRUE        a1\n"
+     "0006  SLOW_RATE_GE       k0  ; 0.3 of calls >= t1 (2s)\n"
+     "0007  JUMP_IF_FALSE      0009\n"
+     "0008  RETURN_TRUE        a2\n"
+     "0009  RETURN_FALSE\n"},
+    {0, "FailureStreak(5) | ~(Closed())",
+     "tripper: FailureStreak(5) | ~(Closed())\n"
+     "  a0: FailureStreak(5)\n"
+     "  a1: ~(Closed())\n"
+     "0000  FAILURE_STREAK_GE  k0  ; 5\n"
+     "0001  JUMP_IF_FALSE      0003\n"
+     "0002  RETURN_TRUE        a0\n"
+     "0003  IS_CLOSED\n"
+     "0004  JUMP_IF_TRUE       0006\n"
+     "0005  RETURN_TRUE        a1\n"
+     "0006  RETURN_FALSE\n"},
+    {0, "FailureStreak(5) | (MinRequests(20) & FailureRate(0.6))",
+     "tripper: FailureStreak(5) | (MinRequests(20) & FailureRate(0.6))\n"
+     "  a0: FailureStreak(5)\n"
+     "  a1: (MinRequests(20) & FailureRate(0.6))\n"
+     "0000  FAILURE_STREAK_GE  k0  ; 5\n"
+     "0001  JUMP_IF_FALSE      0003\n"
+     "0002  RETURN_TRUE        a0\n"
+     "0003  MIN_REQUESTS_GE    k1  ; 20\n"
+     "0004  JUMP_IF_FALSE      0008\n"
+     "0005  FAILURE_RATE_GE    k2  ; 0.6\n"
+     "0006  JUMP_IF_FALSE      0008\n"
+     "0007  RETURN_TRUE        a1\n"
+     "0008  RETURN_FALSE\n"},
+};
+
+static void expressions_compile_to_their_listings(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof expression_goldens / sizeof expression_goldens[0]; i++) {
+        const golden *g = &expression_goldens[i];
+        fg_expressions exprs = {0};
+        if (g->tracker) exprs.tracker = g->expression;
+        else exprs.tripper = g->expression;
+        fg_report *report = NULL;
+        fg_policy *policy = fg_policy_from_expressions("golden", &exprs, NULL, &report);
+        if (policy == NULL) fail_msg("'%s' did not compile", g->expression);
+        const fg_breaker_def *def = &policy->breakers[0];
+        char buf[8192];
+        fg_program_disassemble(g->tracker ? def->tracker : def->tripper, buf, sizeof buf);
+        if (strcmp(buf, g->listing) != 0) {
+            print_error("%s\nexpected:\n%s\nactual:\n%s\n", g->expression, g->listing, buf);
+            fail();
+        }
+        fg_report_free(report);
+        fg_policy_free(policy);
+    }
+}
+
+/* SPEC 3.2, verbatim: named definitions expand where they are used, the
+ * alternatives flatten through `standard`, and texts read on one line. */
+static const char payment_policy[] =
+    "# Failures worth counting: 5xx answers and transport errors.\n"
+    "tracker transport = TypeOf(\"timeout\", \"connection refused\", \"closed\") | Status(500..599)\n"
+    "\n"
+    "tripper standard = FailureStreak(5)\n"
+    "                 | (MinRequests(20) & ((Closed() & FailureRate(60%))\n"
+    "                                     | (HalfOpened() & FailureRate(50%))))\n"
+    "\n"
+    "defaults {\n"
+    "    window = CountWindow(100)\n"
+    "    retry  = Backoff(initial = 10s, multiplier = 2, max_duration = 5m, jitter_ratio = 0.1)\n"
+    "}\n"
+    "\n"
+    "breaker payment_api {\n"
+    "    tracker = transport\n"
+    "    tripper = standard | (MinRequests(20) & SlowRate(30%, threshold = 2s))\n"
+    "    permit  = RampUp(initial = 10%, final = 50%, duration = 1m)\n"
+    "}\n";
+
+static void the_payment_policy_compiles_to_its_listing(void **state) {
+    (void)state;
+    fg_report *report = NULL;
+    fg_policy *policy =
+        fg_policy_compile(payment_policy, sizeof payment_policy - 1, "payment.fgp", NULL, &report);
+    assert_non_null(policy);
+    assert_int_equal(policy->breaker_count, 1);
+    char buf[8192];
+    size_t n = fg_program_disassemble(policy->breakers[0].tracker, buf, sizeof buf);
+    fg_program_disassemble(policy->breakers[0].tripper, buf + n, sizeof buf - n);
+    const char *expected =
+        "tracker: transport\n"
+        "0000  TYPE_IN            k0  ; \"timeout\", \"connection refused\", \"closed\"\n"
+        "0001  JUMP_IF_TRUE       0004\n"
+        "0002  STATUS_IN          k1  ; 500..599\n"
+        "0003  JUMP_IF_FALSE      0005\n"
+        "0004  RETURN_TRUE        a0\n"
+        "0005  RETURN_FALSE\n"
+        "tripper: standard | (MinRequests(20) & SlowRate(30%, threshold = 2s))\n"
+        "  a0: FailureStreak(5)\n"
+        "  a1: (MinRequests(20) & ((Closed() & FailureRate(60%)) | (HalfOpened() & FailureRate(50%))))\n"
+        "  a2: (MinRequests(20) & SlowRate(30%, threshold = 2s))\n"
+        "  t0: 2s\n"
+        "0000  FAILURE_STREAK_GE  k0  ; 5\n"
+        "0001  JUMP_IF_FALSE      0003\n"
+        "0002  RETURN_TRUE        a0\n"
+        "0003  MIN_REQUESTS_GE    k1  ; 20\n"
+        "0004  JUMP_IF_FALSE      0014\n"
+        "0005  IS_CLOSED\n"
+        "0006  JUMP_IF_FALSE      0009\n"
+        "0007  FAILURE_RATE_GE    k2  ; 0.6\n"
+        "0008  JUMP_IF_TRUE       0013\n"
+        "0009  IS_HALF_OPEN\n"
+        "0010  JUMP_IF_FALSE      0014\n"
+        "0011  FAILURE_RATE_GE    k3  ; 0.5\n"
+        "0012  JUMP_IF_FALSE      0014\n"
+        "0013  RETURN_TRUE        a1\n"
+        "0014  MIN_REQUESTS_GE    k1  ; 20\n"
+        "0015  JUMP_IF_FALSE      0019\n"
+        "0016  SLOW_RATE_GE       k4  ; 0.3 of calls >= t0 (2s)\n"
+        "0017  JUMP_IF_FALSE      0019\n"
+        "0018  RETURN_TRUE        a2\n"
+        "0019  RETURN_FALSE\n";
+    if (strcmp(buf, expected) != 0) {
+        print_error("expected:\n%s\nactual:\n%s\n", expected, buf);
+        fail();
+    }
+    fg_report_free(report);
+    fg_policy_free(policy);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(all),
@@ -365,6 +585,8 @@ int main(void) {
         cmocka_unit_test(not_tripper),
         cmocka_unit_test(default_tripper),
         cmocka_unit_test(payment_api_tripper),
+        cmocka_unit_test(expressions_compile_to_their_listings),
+        cmocka_unit_test(the_payment_policy_compiles_to_its_listing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
