@@ -135,6 +135,9 @@ int fg_suggest_consider(const char *name, size_t len, const char *candidate, siz
     if (*best_dist <= cap) cap = *best_dist - 1;
     if (*best_dist == 0) return 0;
     size_t d = fg_edit_distance(name, len, candidate, clen, cap);
+    /* A truncated name ('jitter' for 'jitter_ratio') is close, however much
+     * is missing, but ranks below any real near-miss. */
+    if (d > cap && cap >= 1 && len >= 3 && clen > len && memcmp(candidate, name, len) == 0) d = cap;
     if (d > cap || d == 0) return 0;
     *best_dist = d;
     return 1;

@@ -317,8 +317,12 @@ void fg_check_define(fg_checker *c, fg_diag_sink *sink, const fg_syn_stmt *stmt)
         c->oom = 1;
         return;
     }
-    d->name = stmt->name;
+    d->name = fg_arena_strndup(c->arena, stmt->name, stmt->name_len); /* ref_name is a C string */
     d->len = stmt->name_len;
+    if (d->name == NULL) {
+        c->oom = 1;
+        return;
+    }
     d->key = stmt->define_key;
     d->loc = stmt->name_loc;
     d->sink = sink;

@@ -1,0 +1,319 @@
+/*
+ * test_check.c -- the checker (SPEC.md 3.3): kinds, operators, arguments
+ * (positional, keyword, defaults, types, ranges), names with suggestions,
+ * named definitions as a shared DAG, n-ary flattening, warnings, and no
+ * cascades from one mistake.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "fg_arena.h"
+#include "fg_check.h"
+#include "fg_diag.h"
+#include "fg_parse.h"
+#include "fg_test_compile.h"
+
+/* ---- checking through the checker's own API --------------------------------- */
+
+typedef struct checked {
+    fg_arena *arena;
+    fg_report *report;
+    fg_diag_sink sink;
+    fg_checker *checker;
+} checked;
+
+/* Parses a policy of definitions, checks them, then checks expr as key. */
+static fg_node *check(checked *c, const char *policy, int key, const char *expr) {
+    c->arena = fg_arena_new(NULL);
+    c->report = fg_report_new(NULL);
+    c->checker = fg_checker_new(c->arena);
+    fg_diag_begin(&c->sink, c->report, "c", policy, strlen(policy));
+    fg_syn_unit *unit;
+    assert_int_equal(fg_parse(c->arena, &c->sink, NULL, policy, strlen(policy), FG_PARSE_POLICY, &unit), 0);
+    for (const fg_syn_stmt *s = unit->first; s != NULL; s = s->next)
+        if (s->kind == FG_STMT_DEFINE) fg_check_define(c->checker, &c->sink, s);
+    static fg_diag_sink expr_sink;
+    fg_diag_begin(&expr_sink, c->report, "e", expr, strlen(expr));
+    assert_int_equal(fg_parse(c->arena, &expr_sink, NULL, expr, strlen(expr), FG_PARSE_EXPRESSION, &unit), 0);
+    return fg_check_expr(c->checker, &expr_sink, unit->expr, key);
+}
+
+static void done(checked *c) {
+    fg_arena_free(c->arena);
+    fg_report_free(c->report);
+}
+
+static void calls_carry_their_arguments_in_parameter_order_with_defaults(void **state) {
+    (void)state;
+    checked c;
+    fg_node *n = check(&c, "", FG_SET_RETRY, "Backoff(max_duration = 10m, initial = 2s)");
+    assert_non_null(n);
+    assert_int_equal(n->kind, FG_NODE_CALL);
+    assert_int_equal(n->builtin, FG_BUILTIN_BACKOFF);
+    assert_int_equal(n->arg_count, 4);
+    assert_true(n->args[0].number == 2);   /* initial */
+    assert_true(n->args[1].number == 2);   /* multiplier: default */
+    assert_true(n->args[2].number == 600); /* max_duration */
+    assert_true(n->args[3].number == 0);   /* jitter_ratio: default */
+    done(&c);
+
+    n = check(&c, "", FG_SET_RETRY, "Cooldown(30)");
+    assert_int_equal(n->arg_count, 2);
+    assert_true(n->args[0].number == 30 && n->args[1].number == 0);
+    done(&c);
+
+    n = check(&c, "", FG_SET_TRACKER, "Status(500..599, 429)");
+    assert_int_equal(n->arg_count, 2);
+    assert_int_equal(n->args[0].kind, FG_VALUE_RANGE);
+    assert_true(n->args[1].number == 429);
+    done(&c);
+}
+
+static void all_is_a_tracker_or_a_permit_by_position(void **state) {
+    (void)state;
+    checked c;
+    fg_node *n = check(&c, "", FG_SET_TRACKER, "All()");
+    assert_int_equal(n->kind_bits, FG_KIND_TRACKER);
+    done(&c);
+    n = check(&c, "", FG_SET_PERMIT, "All()");
+    assert_int_equal(n->kind_bits, FG_KIND_PERMIT);
+    done(&c);
+}
+
+static void chains_are_flattened_through_parentheses(void **state) {
+    (void)state;
+    checked c;
+    fg_node *n = check(&c, "", FG_SET_TRIPPER,
+                       "(FailureStreak(1) | (FailureStreak(2) | FailureStreak(3))) | (Closed() & FailureStreak(4))");
+    assert_int_equal(n->kind, FG_NODE_OR);
+    assert_int_equal(n->child_count, 4);
+    assert_int_equal(n->children[3]->kind, FG_NODE_AND);
+    /* a node's text is its span, parentheses included */
+    assert_int_equal(n->children[3]->loc.end - n->children[3]->loc.begin,
+                     strlen("(Closed() & FailureStreak(4))"));
+    assert_memory_equal(n->children[3]->text, "(Closed()", 9);
+    done(&c);
+}
+
+static void named_definitions_are_shared_not_copied(void **state) {
+    (void)state;
+    checked c;
+    fg_node *n = check(&c, "tripper t = FailureStreak(5) | MinRequests(3)\n", FG_SET_TRIPPER,
+                       "t & ~t");
+    assert_int_equal(n->kind, FG_NODE_AND);
+    const fg_node *a = n->children[0], *b = n->children[1]->children[0];
+    assert_int_equal(a->kind, FG_NODE_REF);
+    assert_int_equal(b->kind, FG_NODE_REF);
+    assert_string_equal(a->ref_name, "t");
+    assert_ptr_equal(a->children[0], b->children[0]); /* one tree, two uses */
+    assert_int_equal(a->children[0]->kind, FG_NODE_OR);
+    done(&c);
+}
+
+static void the_never_fires_analysis_follows_alternatives(void **state) {
+    (void)state;
+    checked c;
+    fg_node *n = check(&c, "tripper big = MinRequests(200) & FailureRate(0.5)\n", FG_SET_TRIPPER,
+                       "big | (MinRequests(300) & FailureStreak(2))");
+    const fg_node *culprit = fg_check_never_fires(c.checker, n, 100);
+    assert_non_null(culprit);
+    assert_true(culprit->args[0].number == 200);
+    assert_null(fg_check_never_fires(c.checker, n, 250)); /* the second fits */
+    done(&c);
+    n = check(&c, "", FG_SET_TRIPPER, "FailureStreak(3) | MinRequests(200)");
+    assert_null(fg_check_never_fires(c.checker, n, 100)); /* one alternative can fire */
+    done(&c);
+}
+
+/* ---- messages, through the compiler ------------------------------------------ */
+
+static void kind_mismatches_name_both_kinds(void **state) {
+    (void)state;
+    FG_FAILS("breaker a {\n  tracker = FailureRate(0.5)\n}\n",
+             "t.fgp:2:13: error: FailureRate() is a tripper, but 'tracker' expects a tracker");
+    FG_FAILS("breaker a { tripper = FailureStreak(2) & TypeOf(\"x\") }",
+             "t.fgp:1:42: error: TypeOf() is a tracker, but 'tripper' expects a tripper");
+    FG_FAILS("breaker a { tripper = CountWindow(10) }",
+             "CountWindow() is a window, but 'tripper' expects a tripper");
+    FG_FAILS("breaker a { retry = ~Cooldown(1) }",
+             "t.fgp:1:21: error: '~' combines trackers or trippers, but 'retry' expects a single retry");
+    FG_FAILS("breaker a { permit = All() | Random(0.5) }", "t.fgp:1:28: error: '|'");
+    FG_FAILS("tracker t = All()\nbreaker a { tripper = t }",
+             "t.fgp:2:23: error: 't' is a tracker, but 'tripper' expects a tripper");
+    FG_FAILS("breaker a { tripper = 5 }", "'tripper' expects a tripper, not a number");
+    FG_FAILS("breaker a { max_half_open_calls = All() }", "'max_half_open_calls' expects a number");
+}
+
+static void unknown_names_get_suggestions(void **state) {
+    (void)state;
+    FG_FAILS("breaker a { tripper = MinRequests(5) & FailureRat(0.5) }",
+             "t.fgp:1:40: error: unknown tripper 'FailureRat' (did you mean 'FailureRate'?)");
+    FG_FAILS("tracker transport = All()\nbreaker a { tracker = transprot }",
+             "unknown tracker 'transprot' (did you mean 'transport'?)");
+    FG_FAILS("breaker a { tripper = Zorglub(1) }", "unknown tripper 'Zorglub'\n");
+    FG_FAILS("breaker a { tripper = FailureStreak }",
+             "'FailureStreak' is a constructor: write FailureStreak(...)");
+    FG_FAILS("tripper t = FailureStreak(1)\nbreaker a { tripper = t() }",
+             "'t' is a named tripper: use it without parentheses");
+}
+
+static void argument_binding_errors_name_the_argument(void **state) {
+    (void)state;
+    FG_FAILS("breaker a { retry = Cooldown(10, jitter=0.1) }",
+             "t.fgp:1:34: error: unknown argument 'jitter' to Cooldown() (did you mean 'jitter_ratio'?)");
+    FG_FAILS("breaker a { retry = Cooldown(duration=10, duration=20) }",
+             "t.fgp:1:43: error: duplicate argument 'duration' to Cooldown()");
+    FG_FAILS("breaker a { retry = Cooldown() }", "missing argument 'duration' to Cooldown()");
+    FG_FAILS("breaker a { retry = Cooldown(1, 0.5, 3) }", "too many arguments to Cooldown() (it takes 2)");
+    FG_FAILS("breaker a { retry = Cooldown(jitter_ratio = 0.5, 3) }",
+             "positional argument after keyword arguments in Cooldown()");
+    FG_FAILS("breaker a { tripper = Closed(1) }", "Closed() takes no arguments");
+    FG_FAILS("breaker a { tripper = FailureRate(\"half\") }",
+             "FailureRate() ratio must be a number, got a string");
+    FG_FAILS("breaker a { tracker = Message(3) }", "Message() pattern must be a string, got a number");
+    FG_FAILS("breaker a { tracker = TypeOf(\"a\", 3) }", "TypeOf() types must be strings, got a number");
+    FG_FAILS("breaker a { tracker = TypeOf(types = \"a\") }", "TypeOf() takes no keyword arguments");
+}
+
+static void ranges_are_fluxgates(void **state) {
+    (void)state;
+    static const struct {
+        const char *field, *expr, *message;
+    } cases[] = {
+        {"tripper", "MinRequests(0)", "MinRequests() count must be an integer > 0, got 0"},
+        {"tripper", "MinRequests(2.5)", "MinRequests() count must be an integer > 0, got 2.5"},
+        {"tripper", "FailureRate(0)", "FailureRate() ratio must be in (0, 1], got 0"},
+        {"tripper", "MinRequests(5) & FailureRate(1.5)", "tripper:1:30: error: FailureRate() ratio must be in (0, 1], got 1.5"},
+        {"tripper", "AvgLatency(0)", "AvgLatency() threshold must be > 0, got 0"},
+        {"tripper", "SlowRate(0.5, threshold=0)", "SlowRate() threshold must be > 0, got 0"},
+        {"tripper", "FailureStreak(-1)", "FailureStreak() count must be an integer > 0, got -1"},
+        {"window", "CountWindow(0)", "CountWindow() size must be an integer > 0, got 0"},
+        {"window", "TimeWindow(4294967296)", "at most 4294967295"},
+        {"permit", "Random(1.5)", "Random() ratio must be in [0, 1], got 1.5"},
+        {"permit", "RampUp(0, 1, 60)", "RampUp() initial must be in (0, 1], got 0"},
+        {"permit", "RampUp(0.6, 0.5, 60)", "RampUp() final must be in [initial, 1], got 0.5 (initial is 0.6)"},
+        {"permit", "RampUp(0.1, 0.5, 0)", "RampUp() duration must be > 0, got 0"},
+        {"retry", "Cooldown(0)", "Cooldown() duration must be > 0, got 0"},
+        {"retry", "Cooldown(10, jitter_ratio=1)", "Cooldown() jitter_ratio must be in [0, 1), got 1"},
+        {"retry", "Backoff(10, multiplier=1)", "Backoff() multiplier must be > 1, got 1"},
+        {"retry", "Backoff(10, max_duration=5)", "Backoff() max_duration must be >= initial, got 5 (initial is 10)"},
+        {"tracker", "TypeOf()", "TypeOf() needs at least one string"},
+        {"tracker", "Status()", "Status() needs at least one integer or range a..b"},
+        {"tracker", "Status(600..500)", "Status() range 600..500 is empty"},
+        {"tracker", "Status(5.5)", "Status() codes must be integers, got 5.5"},
+        {"tracker", "Message(1..2)", "a range (a..b) is allowed only in Status()"},
+        {"max_half_open_calls", "0", "max_half_open_calls must be an integer >= 1, got 0"},
+        {"max_half_open_calls", "2.5", "max_half_open_calls must be an integer >= 1, got 2.5"},
+        {"half_open_lease", "0s", "half_open_lease must be a duration > 0, got 0"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *text;
+        fg_policy *p = fg_test_field(cases[i].field, cases[i].expr, &text);
+        if (p != NULL || strstr(text, cases[i].message) == NULL)
+            fprintf(stderr, "%s = %s:\n%s", cases[i].field, cases[i].expr, text);
+        assert_null(p);
+        assert_non_null(strstr(text, cases[i].message));
+        assert_non_null(strstr(text, cases[i].field)); /* the chunk is the field */
+    }
+}
+
+static void values_at_the_edges_are_accepted(void **state) {
+    (void)state;
+    static const struct {
+        const char *field, *expr;
+    } cases[] = {
+        {"tripper", "FailureRate(1)"},     {"permit", "Random(0)"},
+        {"permit", "Random(1)"},           {"permit", "RampUp(1, 1, 1ms)"},
+        {"retry", "Cooldown(1, 0.999)"},   {"retry", "Backoff(10, 1.01, 10)"},
+        {"window", "TimeWindow(4294967295)"}, {"tracker", "Custom(\"anything at all\")"},
+        {"tracker", "Status(-5..-5)"},     {"half_open_lease", "0.001"},
+        {"max_half_open_calls", "1"},      {"tracker", "Message(\"\")"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *text;
+        fg_policy *p = fg_test_field(cases[i].field, cases[i].expr, &text);
+        if (p == NULL) fprintf(stderr, "%s = %s:\n%s", cases[i].field, cases[i].expr, text);
+        assert_non_null(p);
+        fg_policy_free(p);
+    }
+}
+
+static void one_mistake_is_reported_once(void **state) {
+    (void)state;
+    /* a definition with an error: its uses are not reported again */
+    size_t n = FG_FAILS("tripper t = FailureRat(1)\nbreaker a { tripper = t }\nbreaker b { tripper = t | t }\n",
+                        "t.fgp:1:13: error: unknown tripper 'FailureRat'");
+    assert_int_equal(n, 1);
+    /* a definition that did not parse: likewise */
+    n = FG_FAILS("tripper t = FailureStreak(1) &\nbreaker a { tripper = t }\n", "t.fgp:2:1:");
+    assert_int_equal(n, 1);
+    /* an argument the scanner already rejected is not range-checked as well */
+    n = FG_FAILS("breaker a { tripper = FailureStreak(1e999) }", "not finite");
+    assert_int_equal(n, 1);
+    /* a bad defaults setting is reported at the defaults, not at each breaker */
+    n = FG_FAILS("defaults { retry = Cooldown(0) }\nbreaker a { }\nbreaker b { }\n", "t.fgp:1:29:");
+    assert_int_equal(n, 1);
+}
+
+static void names_are_defined_once_and_before_use(void **state) {
+    (void)state;
+    FG_FAILS("tracker t = All()\ntripper t = FailureStreak(1)\nbreaker a { tracker = t }",
+             "t.fgp:2:9: error: 't' is already defined (line 1)");
+    /* a definition sees only what is above it: no cycles */
+    FG_FAILS("tripper t = u | FailureStreak(1)\ntripper u = t\nbreaker a { tripper = u }",
+             "t.fgp:1:13: error: unknown tripper 'u'");
+    FG_FAILS("tripper t = t\n", "t.fgp:1:13: error: unknown tripper 't'");
+}
+
+static void warnings_do_not_fail_the_compile(void **state) {
+    (void)state;
+    const char *text;
+    fg_policy *p = fg_test_compile("tripper spare = FailureStreak(2)\n"
+                                   "breaker a {\n"
+                                   "  window = CountWindow(100)\n"
+                                   "  tripper = MinRequests(200) & FailureRate(50%)\n"
+                                   "}\n"
+                                   "breaker b { tripper = Closed() & HalfOpened() & FailureStreak(1) }\n",
+                                   &text);
+    assert_non_null(p);
+    assert_non_null(strstr(text, "t.fgp:1:9: warning: tripper 'spare' is defined but never used"));
+    assert_non_null(strstr(text, "t.fgp:4:13: warning: the tripper can never fire: MinRequests(200) "
+                                 "needs more calls than CountWindow(100) holds"));
+    assert_non_null(strstr(text, "t.fgp:6:23: warning: this conjunction needs both Closed() and HalfOpened()"));
+    fg_policy_free(p);
+    /* fluxgate's default tripper needs 100 calls: the window is blamed */
+    p = fg_test_compile("breaker a { window = CountWindow(10) }\n", &text);
+    assert_non_null(p);
+    assert_non_null(strstr(text, "t.fgp:1:22: warning: the default tripper can never fire"));
+    fg_policy_free(p);
+    /* one alternative that can fire is enough */
+    p = fg_test_compile("breaker a { window = CountWindow(10) tripper = FailureStreak(3) | MinRequests(20) }\n", &text);
+    assert_non_null(p);
+    assert_string_equal(text, "");
+    fg_policy_free(p);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(calls_carry_their_arguments_in_parameter_order_with_defaults),
+        cmocka_unit_test(all_is_a_tracker_or_a_permit_by_position),
+        cmocka_unit_test(chains_are_flattened_through_parentheses),
+        cmocka_unit_test(named_definitions_are_shared_not_copied),
+        cmocka_unit_test(the_never_fires_analysis_follows_alternatives),
+        cmocka_unit_test(kind_mismatches_name_both_kinds),
+        cmocka_unit_test(unknown_names_get_suggestions),
+        cmocka_unit_test(argument_binding_errors_name_the_argument),
+        cmocka_unit_test(ranges_are_fluxgates),
+        cmocka_unit_test(values_at_the_edges_are_accepted),
+        cmocka_unit_test(one_mistake_is_reported_once),
+        cmocka_unit_test(names_are_defined_once_and_before_use),
+        cmocka_unit_test(warnings_do_not_fail_the_compile),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
