@@ -32,11 +32,21 @@
 /* Deeper than this is a cycle or an absurd chain of plain references. */
 enum { FG_MAX_WALK_DEPTH = 1 << 20 };
 
+/* A list of jumps whose targets are not known yet, threaded through the
+ * jumps' own operands (the last one holds FG_NO_JUMP). Keeping the tail
+ * makes joining two lists O(1), so long `&`/`|` chains stay linear. */
+typedef struct fg_jumps {
+    uint32_t head;
+    uint32_t tail;
+} fg_jumps;
+
+static const fg_jumps fg_no_jumps = {FG_NO_JUMP, FG_NO_JUMP};
+
 /* A compiled expression: the flag holds its value (inverted when negated),
  * and true_jumps/false_jumps list the exits that were already taken. */
 typedef struct fg_cond {
-    uint32_t true_jumps;
-    uint32_t false_jumps;
+    fg_jumps true_jumps;
+    fg_jumps false_jumps;
     int negated;
 } fg_cond;
 
@@ -46,7 +56,7 @@ typedef struct fg_cond {
 typedef struct fg_frame {
     const fg_node *node;
     uint32_t step;
-    uint32_t pending;
+    fg_jumps pending;
 } fg_frame;
 
 typedef struct fg_walk {
@@ -57,62 +67,59 @@ typedef struct fg_walk {
 
 /* ---- jump lists ----------------------------------------------------------------- */
 
-static uint32_t fg_jump_next(fg_emitter *e, uint32_t pc) {
-    return FG_INSN_OPERAND(*fg_emit_code_at(e, pc));
-}
-
 static void fg_jump_set(fg_emitter *e, uint32_t pc, uint32_t target) {
     uint32_t *insn = fg_emit_code_at(e, pc);
     *insn = FG_INSN_WITH_OPERAND(*insn, target);
 }
 
-/* Joins two lists (order within a list does not matter) by walking a: pass
- * the shorter list first. Returns the joined list. */
-static uint32_t fg_jump_concat(fg_emitter *e, uint32_t a, uint32_t b) {
-    if (a == FG_NO_JUMP) return b;
-    if (b == FG_NO_JUMP) return a;
-    uint32_t last = a;
-    while (fg_jump_next(e, last) != FG_NO_JUMP) last = fg_jump_next(e, last);
-    fg_jump_set(e, last, b);
+/* Joins two lists in O(1) (luaK_concat); returns the joined list. */
+static fg_jumps fg_jump_concat(fg_emitter *e, fg_jumps a, fg_jumps b) {
+    if (a.head == FG_NO_JUMP) return b;
+    if (b.head == FG_NO_JUMP) return a;
+    fg_jump_set(e, a.tail, b.head);
+    a.tail = b.tail;
     return a;
 }
 
-/* Points every jump of the list at the next instruction to be emitted. */
-static void fg_jump_patch_here(fg_emitter *e, uint32_t list) {
+/* Points every jump of the list at the next instruction to be emitted
+ * (luaK_patchtohere). Each jump is patched once, so this is linear overall. */
+static void fg_jump_patch_here(fg_emitter *e, fg_jumps list) {
     uint32_t here = fg_emit_pc(e);
-    while (list != FG_NO_JUMP) {
-        uint32_t next = fg_jump_next(e, list);
-        fg_jump_set(e, list, here);
-        list = next;
+    uint32_t pc = list.head;
+    while (pc != FG_NO_JUMP) {
+        uint32_t next = FG_INSN_OPERAND(*fg_emit_code_at(e, pc));
+        fg_jump_set(e, pc, here);
+        pc = next;
     }
 }
 
-/* Emits a conditional jump (the flag's sense corrected for negation) and
- * returns its index, or -1. jump_when says on which value of c it jumps. */
-static int64_t fg_jump_emit(fg_emitter *e, const fg_cond *c, int jump_when, const fg_node *at) {
+/* Emits a conditional jump (the flag's sense corrected for negation) taken
+ * when c's value is jump_when; adds it to *list. Returns 0 or -1. */
+static int fg_jump_emit(fg_emitter *e, const fg_cond *c, int jump_when, fg_jumps *list,
+                        const fg_node *at) {
     int on_flag = jump_when ^ c->negated;
     fg_opcode op = on_flag ? FG_OP_JUMP_IF_TRUE : FG_OP_JUMP_IF_FALSE;
-    return fg_emit_insn(e, FG_INSN(op, FG_NO_JUMP), at);
+    int64_t pc = fg_emit_insn(e, FG_INSN(op, FG_NO_JUMP), at);
+    if (pc < 0) return -1;
+    fg_jumps one = {(uint32_t)pc, (uint32_t)pc};
+    *list = fg_jump_concat(e, *list, one);
+    return 0;
 }
 
 /* Continues at the next instruction only when c is true: its false exit
  * joins c->false_jumps, its true exits land here. */
 static int fg_go_if_true(fg_emitter *e, fg_cond *c, const fg_node *at) {
-    int64_t pc = fg_jump_emit(e, c, 0, at);
-    if (pc < 0) return -1;
-    c->false_jumps = fg_jump_concat(e, (uint32_t)pc, c->false_jumps);
+    if (fg_jump_emit(e, c, 0, &c->false_jumps, at) != 0) return -1;
     fg_jump_patch_here(e, c->true_jumps);
-    c->true_jumps = FG_NO_JUMP;
+    c->true_jumps = fg_no_jumps;
     return 0;
 }
 
 /* Continues at the next instruction only when c is false. */
 static int fg_go_if_false(fg_emitter *e, fg_cond *c, const fg_node *at) {
-    int64_t pc = fg_jump_emit(e, c, 1, at);
-    if (pc < 0) return -1;
-    c->true_jumps = fg_jump_concat(e, (uint32_t)pc, c->true_jumps);
+    if (fg_jump_emit(e, c, 1, &c->true_jumps, at) != 0) return -1;
     fg_jump_patch_here(e, c->false_jumps);
-    c->false_jumps = FG_NO_JUMP;
+    c->false_jumps = fg_no_jumps;
     return 0;
 }
 
@@ -131,7 +138,7 @@ static int fg_walk_push(fg_emitter *e, fg_walk *w, const fg_node *node, const fg
         w->frames = grown;
         w->capacity = cap;
     }
-    fg_frame f = {node, 0, FG_NO_JUMP};
+    fg_frame f = {node, 0, {FG_NO_JUMP, FG_NO_JUMP}};
     w->frames[w->depth++] = f;
     return 0;
 }
@@ -146,7 +153,7 @@ static void fg_walk_free(fg_emitter *e, fg_walk *w) {
 /* Compiles one expression (no return instruction) into *out, iteratively.
  * Returns 0 or -1 (the error is in the emitter). */
 static int fg_compile_expr(fg_emitter *e, fg_walk *w, const fg_node *root, fg_cond *out) {
-    fg_cond res = {FG_NO_JUMP, FG_NO_JUMP, 0}; /* the last finished child's value */
+    fg_cond res = {{FG_NO_JUMP, FG_NO_JUMP}, {FG_NO_JUMP, FG_NO_JUMP}, 0}; /* the last finished child */
     w->depth = 0;
     if (fg_walk_push(e, w, root, root) != 0) return -1;
     while (w->depth > 0) {
@@ -156,7 +163,7 @@ static int fg_compile_expr(fg_emitter *e, fg_walk *w, const fg_node *root, fg_co
         switch (n->kind) {
         case FG_NODE_CALL:
             if (fg_emit_test(e, n) != 0) return -1;
-            res.true_jumps = res.false_jumps = FG_NO_JUMP;
+            res.true_jumps = res.false_jumps = fg_no_jumps;
             res.negated = 0;
             w->depth--;
             break;
@@ -173,7 +180,7 @@ static int fg_compile_expr(fg_emitter *e, fg_walk *w, const fg_node *root, fg_co
                 if (n->child_count < 1 || n->children == NULL)
                     return fg_emit_fail(e, n, "internal error: '~' without an operand");
                 if (e->kind == FG_PROGRAM_TRACKER) {
-                    fg_cond is_error = {FG_NO_JUMP, FG_NO_JUMP, 0};
+                    fg_cond is_error = {{FG_NO_JUMP, FG_NO_JUMP}, {FG_NO_JUMP, FG_NO_JUMP}, 0};
                     if (fg_emit_insn(e, FG_INSN(FG_OP_IS_ERROR, 0), n) < 0 ||
                         fg_go_if_true(e, &is_error, n) != 0)
                         return -1;
@@ -181,7 +188,7 @@ static int fg_compile_expr(fg_emitter *e, fg_walk *w, const fg_node *root, fg_co
                 }
                 if (fg_walk_push(e, w, n->children[0], n) != 0) return -1;
             } else {
-                uint32_t t = res.true_jumps;
+                fg_jumps t = res.true_jumps;
                 res.true_jumps = res.false_jumps;
                 res.false_jumps = fg_jump_concat(e, t, f->pending);
                 res.negated ^= 1;
@@ -195,8 +202,8 @@ static int fg_compile_expr(fg_emitter *e, fg_walk *w, const fg_node *root, fg_co
                 return fg_emit_fail(e, n, "internal error: operator without operands");
             if (step > 0 && step < n->child_count) { /* between two operands */
                 if ((is_and ? fg_go_if_true : fg_go_if_false)(e, &res, n) != 0) return -1;
-                uint32_t exits = is_and ? res.false_jumps : res.true_jumps;
-                f->pending = fg_jump_concat(e, exits, f->pending);
+                fg_jumps exits = is_and ? res.false_jumps : res.true_jumps;
+                f->pending = fg_jump_concat(e, f->pending, exits);
             }
             if (step == n->child_count) { /* the last operand's value is the result */
                 if (is_and)

@@ -283,6 +283,48 @@ static void a_very_deep_chain_compiles_without_recursion(void **state) {
     free(kids);
 }
 
+/* t[i+1] = x & t[i], 20000 deep: every level hands a long list of false
+ * exits up to the next, which must be joined in O(1) (a list walk per level
+ * made this quadratic once). */
+static void a_long_chain_of_named_conjunctions_compiles(void **state) {
+    (void)state;
+    enum { DEPTH = 20000 };
+    fg_node *nodes = calloc(2 * DEPTH + 1, sizeof *nodes);
+    fg_node **kids = calloc(3 * DEPTH, sizeof *kids);
+    assert_non_null(nodes);
+    assert_non_null(kids);
+    fg_tree t = {0};
+    fg_node *streak = tt_call1(&t, "FailureStreak(1)", FG_BUILTIN_FAILURE_STREAK, 1);
+    fg_node *min = tt_call1(&t, "MinRequests(1)", FG_BUILTIN_MIN_REQUESTS, 1);
+    fg_node *prev = streak;
+    for (size_t i = 0; i < DEPTH; i++) {
+        fg_node *ref = &nodes[2 * i], *and = &nodes[2 * i + 1];
+        *ref = *streak;
+        ref->kind = FG_NODE_REF;
+        kids[3 * i] = prev;
+        ref->children = &kids[3 * i];
+        ref->child_count = 1;
+        *and = *streak;
+        and->kind = FG_NODE_AND;
+        kids[3 * i + 1] = min;
+        kids[3 * i + 2] = ref;
+        and->children = &kids[3 * i + 1];
+        and->child_count = 2;
+        prev = and;
+    }
+    fg_program *p = compile(prev, FG_PROGRAM_TRIPPER);
+    fg_metric m = {0};
+    fg_trip_context ctx = {&m, FG_STATE_CLOSED, 1};
+    assert_false(fg_vm_trip(p, &ctx, NULL)); /* MinRequests fails */
+    m.total_count = 1;
+    assert_true(fg_vm_trip(p, &ctx, NULL));
+    ctx.consecutive_failures = 0;
+    assert_false(fg_vm_trip(p, &ctx, NULL)); /* the innermost FailureStreak fails */
+    fg_program_free(p, NULL);
+    free(nodes);
+    free(kids);
+}
+
 static void the_wrong_kind_of_constructor_is_an_error_not_a_crash(void **state) {
     (void)state;
     fg_tree t = {0};
@@ -343,6 +385,7 @@ int main(void) {
         cmocka_unit_test(slow_rate_thresholds_are_limited_and_the_error_is_located),
         cmocka_unit_test(a_doubling_definition_hits_the_instruction_limit),
         cmocka_unit_test(a_very_deep_chain_compiles_without_recursion),
+        cmocka_unit_test(a_long_chain_of_named_conjunctions_compiles),
         cmocka_unit_test(the_wrong_kind_of_constructor_is_an_error_not_a_crash),
         cmocka_unit_test(every_allocation_failure_is_clean),
     };
