@@ -42,9 +42,7 @@ void fg_breaker_transition_locked(fg_breaker *b, fg_state to, const char *reason
 }
 
 int fg_breaker_trip_locked(fg_breaker *b, fg_state state, double now, const char **reason) {
-    fg_metric metric;
-    fg_window_metric(&b->window, now, &metric);
-    fg_trip_context ctx = {&metric, state, b->consecutive_failures};
+    fg_trip_context ctx = {fg_window_view(&b->window, now), state, b->consecutive_failures};
     uint32_t alternative = 0;
     int fired = fg_vm_trip(b->def->tripper, &ctx, &alternative);
     if (fired && reason != NULL) {

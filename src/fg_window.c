@@ -24,6 +24,8 @@ int fg_window_init(fg_window *w, const fg_window_spec *spec, const double *thres
     if (threshold_count > FG_MAX_SLOW_THRESHOLDS) threshold_count = FG_MAX_SLOW_THRESHOLDS;
     w->threshold_count = threshold_count;
     for (uint32_t i = 0; i < threshold_count; i++) w->thresholds[i] = thresholds[i];
+    w->metric.threshold_count = threshold_count;
+    for (uint32_t i = 0; i < threshold_count; i++) w->metric.thresholds[i] = thresholds[i];
 
     if (w->kind == FG_WINDOW_COUNT) {
         w->max_duration_ns = INT64_MAX / ((int64_t)w->size + 1);
@@ -59,10 +61,11 @@ void fg_window_free(fg_window *w, const fg_allocator *alloc) {
 }
 
 void fg_window_clear(fg_window *w) {
-    w->total = 0;
-    w->failures = 0;
+    w->metric.total_count = 0;
+    w->metric.failure_count = 0;
+    w->metric.total_duration = 0.0;
+    memset(w->metric.slow_counts, 0, sizeof w->metric.slow_counts);
     w->duration_ns = 0;
-    memset(w->slow, 0, sizeof w->slow);
     w->head = 0;
     w->filled = 0;
     /* TimeWindow: every bucket stamped with an older epoch is dead; the next
@@ -87,12 +90,12 @@ static uint32_t fg_window_bucket_index(const fg_window *w, int64_t second) {
 /* Takes bucket i's counts out of the running totals and empties it. */
 static void fg_window_drop_bucket(fg_window *w, uint32_t i) {
     fg_window_bucket *b = &w->buckets[i];
-    w->total -= b->total;
-    w->failures -= b->failures;
+    w->metric.total_count -= b->total;
+    w->metric.failure_count -= b->failures;
     w->duration_ns -= b->duration_ns;
     uint64_t *slow = w->bucket_slow + (size_t)i * w->threshold_count;
     for (uint32_t k = 0; k < w->threshold_count; k++) {
-        w->slow[k] -= slow[k];
+        w->metric.slow_counts[k] -= slow[k];
         slow[k] = 0;
     }
     b->total = 0;
@@ -129,7 +132,7 @@ static int64_t fg_window_duration_ns(const fg_window *w, double duration) {
     if (!(duration > 0.0)) return 0; /* negative, zero, NaN */
     double ns = duration * 1e9;
     if (ns >= (double)w->max_duration_ns) return w->max_duration_ns;
-    return (int64_t)llround(ns);
+    return (int64_t)(ns + 0.5); /* ns > 0: rounds to nearest */
 }
 
 /* How many thresholds (ascending) the duration reaches: slow at t when d >= t. */
@@ -142,10 +145,10 @@ static uint8_t fg_window_slow_levels(const fg_window *w, double duration) {
 static void fg_window_record_count(fg_window *w, int failure, int64_t ns, uint8_t levels) {
     fg_window_entry *e = &w->entries[w->head];
     if (w->filled == w->size) {
-        w->total--;
-        w->failures -= e->failure;
+        w->metric.total_count--;
+        w->metric.failure_count -= e->failure;
         w->duration_ns -= e->duration_ns;
-        for (uint8_t k = 0; k < e->slow_levels; k++) w->slow[k]--;
+        for (uint8_t k = 0; k < e->slow_levels; k++) w->metric.slow_counts[k]--;
     } else {
         w->filled++;
     }
@@ -184,21 +187,18 @@ void fg_window_record(fg_window *w, int failure, double duration, double now) {
         fg_window_record_count(w, failure, ns, levels);
     else
         fg_window_record_time(w, failure, ns, levels, now);
-    w->total++;
-    w->failures += (failure != 0);
+    w->metric.total_count++;
+    w->metric.failure_count += (failure != 0);
     w->duration_ns += ns;
-    for (uint8_t k = 0; k < levels; k++) w->slow[k]++;
+    for (uint8_t k = 0; k < levels; k++) w->metric.slow_counts[k]++;
+}
+
+const fg_metric *fg_window_view(fg_window *w, double now) {
+    fg_window_advance(w, now);
+    w->metric.total_duration = (double)w->duration_ns * 1e-9;
+    return &w->metric;
 }
 
 void fg_window_metric(fg_window *w, double now, fg_metric *out) {
-    fg_window_advance(w, now);
-    memset(out, 0, sizeof *out);
-    out->total_count = w->total;
-    out->failure_count = w->failures;
-    out->total_duration = (double)w->duration_ns * 1e-9;
-    out->threshold_count = w->threshold_count;
-    for (uint32_t k = 0; k < w->threshold_count; k++) {
-        out->thresholds[k] = w->thresholds[k];
-        out->slow_counts[k] = w->slow[k];
-    }
+    *out = *fg_window_view(w, now);
 }

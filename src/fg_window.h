@@ -43,11 +43,12 @@ typedef struct fg_window {
     double thresholds[FG_MAX_SLOW_THRESHOLDS]; /* ascending */
     int64_t max_duration_ns; /* per-record cap, so that the sums cannot overflow */
 
-    /* running totals over what the window holds */
-    uint64_t total;
-    uint64_t failures;
+    /* Running totals over what the window holds, kept directly in metric
+     * form so that evaluating a tripper copies nothing: metric.total_count,
+     * failure_count, thresholds and slow_counts are always current;
+     * metric.total_duration is refreshed from duration_ns when viewed. */
+    fg_metric metric;
     int64_t duration_ns;
-    uint64_t slow[FG_MAX_SLOW_THRESHOLDS];
 
     /* CountWindow: a ring of size entries, the oldest at head once full */
     fg_window_entry *entries;
@@ -77,8 +78,12 @@ void fg_window_record(fg_window *w, int failure, double duration, double now);
 /* Drops what has left a TimeWindow by time now (no-op for CountWindow). */
 void fg_window_advance(fg_window *w, double now);
 
-/* The metric as of now (advances a TimeWindow first). */
+/* The metric as of now (advances a TimeWindow first), copied into *out. */
 void fg_window_metric(fg_window *w, double now, fg_metric *out);
+
+/* The same without a copy: a pointer into the window, valid until the next
+ * call that changes it. For the tripper on the hot path. */
+const fg_metric *fg_window_view(fg_window *w, double now);
 
 /* Forgets every record. O(1). */
 void fg_window_clear(fg_window *w);
