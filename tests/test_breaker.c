@@ -345,6 +345,24 @@ static void max_half_open_calls_bounds_probes_in_flight(void **state) {
     done(&f);
 }
 
+static void an_untracked_error_in_half_open_frees_its_slot_and_records_nothing(void **state) {
+    (void)state;
+    fixture f;
+    make(&f, (fg_expressions){.tripper = "FailureStreak(1)", .retry = "Cooldown(5)", .permit = "All()",
+                              .max_half_open_calls = "1"}, NULL, 0);
+    fail_n(&f, 1);
+    fg_test_clock_advance(&f.clock, 5);
+    assert_int_equal(call(&f, -1, 0), FG_VERDICT_IGNORED);
+    fg_info i = info_of(&f);
+    assert_int_equal(i.state, FG_STATE_HALF_OPEN);
+    assert_int_equal(i.metric.total_count, 0);
+    assert_int_equal(i.half_open_in_flight, 0);
+    assert_int_equal(i.counters.ignored, 1);
+    assert_int_equal(call(&f, 0, 0), FG_VERDICT_SUCCESS); /* the slot is free again */
+    assert_int_equal(fg_breaker_state(f.b), FG_STATE_CLOSED);
+    done(&f);
+}
+
 static void the_default_permit_ramps_up_from_ten_percent(void **state) {
     (void)state;
     const double draws[] = {0.15, 0.05};
@@ -797,6 +815,7 @@ int main(void) {
         cmocka_unit_test(the_permit_can_reject_probes),
         cmocka_unit_test(no_free_slot_rejects_without_consulting_the_permit),
         cmocka_unit_test(max_half_open_calls_bounds_probes_in_flight),
+        cmocka_unit_test(an_untracked_error_in_half_open_frees_its_slot_and_records_nothing),
         cmocka_unit_test(the_default_permit_ramps_up_from_ten_percent),
         cmocka_unit_test(lost_probes_lose_their_lease),
         cmocka_unit_test(an_outcome_from_before_a_transition_is_discarded),
