@@ -32,6 +32,21 @@
 /* Deeper than this is a cycle or an absurd chain of plain references. */
 enum { FG_MAX_WALK_DEPTH = 1 << 20 };
 
+/* Every node visit counts, references and negations included (they emit
+ * nothing): a chain of plain references used many times would otherwise
+ * cost chain length x uses without ever reaching the instruction limit.
+ * With this cap the work of one fg_codegen is bounded whatever the input. */
+enum { FG_MAX_WALK_STEPS = 1 << 22 };
+
+/* Counts one node visit; -1 (a located error) past the cap. */
+static int fg_walk_step(fg_emitter *e, const fg_node *at) {
+    if (++e->walk_steps <= FG_MAX_WALK_STEPS) return 0;
+    return fg_emit_fail(e, at,
+                        "program too large: expanding its named definitions visits more than "
+                        "%d nodes",
+                        (int)FG_MAX_WALK_STEPS);
+}
+
 /* A list of jumps whose targets are not known yet, threaded through the
  * jumps' own operands (the last one holds FG_NO_JUMP). Keeping the tail
  * makes joining two lists O(1), so long `&`/`|` chains stay linear. */
@@ -127,6 +142,7 @@ static int fg_go_if_false(fg_emitter *e, fg_cond *c, const fg_node *at) {
 
 static int fg_walk_push(fg_emitter *e, fg_walk *w, const fg_node *node, const fg_node *at) {
     if (node == NULL) return fg_emit_fail(e, at, "internal error: incomplete expression tree");
+    if (fg_walk_step(e, node) != 0) return -1;
     if (w->depth >= FG_MAX_WALK_DEPTH)
         return fg_emit_fail(e, at, "expression nested too deeply (more than %d levels)",
                             (int)FG_MAX_WALK_DEPTH);
@@ -243,6 +259,7 @@ static const fg_node *fg_strip_refs(fg_emitter *e, const fg_node *n) {
             fg_emit_fail(e, n, "internal error: unresolved reference");
             return NULL;
         }
+        if (fg_walk_step(e, n) != 0) return NULL;
         n = n->children[0];
     }
     return n;

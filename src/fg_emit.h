@@ -47,6 +47,7 @@ typedef struct fg_emitter {
     fg_emit_map by_node;    /* call node address -> constant index */
     fg_emit_map by_content; /* content hash -> constant index */
     fg_emit_map custom_names; /* name hash -> custom index */
+    uint32_t walk_steps;      /* tree nodes visited so far (see FG_MAX_WALK_STEPS) */
 } fg_emitter;
 
 /* Prepares an empty emitter. err receives the first error. Never fails. */

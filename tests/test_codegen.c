@@ -325,6 +325,46 @@ static void a_long_chain_of_named_conjunctions_compiles(void **state) {
     free(kids);
 }
 
+/* A chain of 5000 plain references (t1 = t0, t2 = t1, ...) used 10000 times
+ * emits few instructions but would visit 50 million nodes: a located error. */
+static void a_long_reference_chain_used_many_times_is_bounded(void **state) {
+    (void)state;
+    enum { CHAIN = 5000, USES = 10000 };
+    fg_node *nodes = calloc(CHAIN + 2, sizeof *nodes);
+    fg_node **kids = calloc(CHAIN + USES, sizeof *kids);
+    assert_non_null(nodes);
+    assert_non_null(kids);
+    fg_tree t = {0};
+    nodes[0] = *tt_call0(&t, "Closed()", FG_BUILTIN_CLOSED);
+    for (size_t i = 1; i <= CHAIN; i++) {
+        nodes[i] = nodes[0];
+        nodes[i].kind = FG_NODE_REF;
+        kids[i - 1] = &nodes[i - 1];
+        nodes[i].children = &kids[i - 1];
+        nodes[i].child_count = 1;
+    }
+    fg_node *or = &nodes[CHAIN + 1];
+    *or = nodes[0];
+    or->kind = FG_NODE_OR;
+    or->children = &kids[CHAIN];
+    or->child_count = USES;
+    for (size_t i = 0; i < USES; i++) kids[CHAIN + i] = &nodes[CHAIN];
+    counting c = {0, 0, 0};
+    fg_allocator alloc = {counting_alloc, &c};
+    fg_codegen_error err;
+    fg_program *p = NULL;
+    assert_int_equal(fg_codegen(or, FG_PROGRAM_TRIPPER, &alloc, &p, &err), -1);
+    if (strstr(err.message, "too large") == NULL) fail_msg("%s", err.message);
+    assert_int_equal(c.live, 0);
+    /* used a few times, the same chain is fine */
+    or->child_count = 3;
+    p = compile(or, FG_PROGRAM_TRIPPER);
+    assert_int_equal(fg_program_alternative_count(p), 3);
+    fg_program_free(p, NULL);
+    free(nodes);
+    free(kids);
+}
+
 static void the_wrong_kind_of_constructor_is_an_error_not_a_crash(void **state) {
     (void)state;
     fg_tree t = {0};
@@ -386,6 +426,7 @@ int main(void) {
         cmocka_unit_test(a_doubling_definition_hits_the_instruction_limit),
         cmocka_unit_test(a_very_deep_chain_compiles_without_recursion),
         cmocka_unit_test(a_long_chain_of_named_conjunctions_compiles),
+        cmocka_unit_test(a_long_reference_chain_used_many_times_is_bounded),
         cmocka_unit_test(the_wrong_kind_of_constructor_is_an_error_not_a_crash),
         cmocka_unit_test(every_allocation_failure_is_clean),
     };
