@@ -17,13 +17,13 @@
 
 enum { LOG_MAX = 32 };
 
-typedef struct signal {
+typedef struct logged_signal {
     fg_state old_state;
     fg_state new_state;
     double timestamp;
     char reason[160];
     fg_metric metric;
-} signal;
+} logged_signal;
 
 typedef struct fixture {
     fg_test_clock clock;
@@ -31,14 +31,14 @@ typedef struct fixture {
     fg_test_alloc counting;
     fg_policy *policy;
     fg_breaker *b;
-    signal log[LOG_MAX];
+    logged_signal log[LOG_MAX];
     int signals;
 } fixture;
 
 static inline void record_signal(void *ud, const fg_transition *t) {
     fixture *f = ud;
     assert_true(f->signals < LOG_MAX);
-    signal *s = &f->log[f->signals++];
+    logged_signal *s = &f->log[f->signals++];
     s->old_state = t->old_state;
     s->new_state = t->new_state;
     s->timestamp = t->timestamp;
