@@ -7,10 +7,10 @@
  *
  * Locking: every field below `lock` is read and written only with the lock
  * held, except the listener list (append-only, atomic pointers, read without
- * the lock) and the fields fixed at creation. User code (clock, random
- * function, Custom() predicates, listeners) never runs under the lock...
- * with one exception: a user random function is called under it, because
- * each draw must belong to exactly one decision.
+ * the lock) and the fields fixed at creation. The clock is read before the
+ * lock is taken, Custom() predicates run without it and listeners after it
+ * is released; only a user random function is called under it, because each
+ * draw must belong to exactly one decision.
  */
 #ifndef FG_BREAKER_INTERNAL_H
 #define FG_BREAKER_INTERNAL_H
