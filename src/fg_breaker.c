@@ -193,9 +193,7 @@ void fg_breaker_info(fg_breaker *b, fg_info *info) {
     double raw = b->clock(b->clock_ud);
     fg_lock_acquire(&b->lock);
     double now = fg_breaker_now_locked(b, raw);
-    uint64_t expired = b->half_open.expired;
-    fg_half_open_expire(&b->half_open, now);
-    b->counters.lease_expired += b->half_open.expired - expired;
+    fg_breaker_expire_leases_locked(b, now);
     info->name = b->def->name;
     info->state = b->state;
     info->changed_at = b->changed_at;

@@ -19,6 +19,12 @@ double fg_breaker_now_locked(fg_breaker *b, double raw) {
     return fg_clock_sanitize(raw, &b->last_now);
 }
 
+void fg_breaker_expire_leases_locked(fg_breaker *b, double now) {
+    uint64_t before = b->half_open.expired;
+    fg_half_open_expire(&b->half_open, now);
+    b->counters.lease_expired += b->half_open.expired - before;
+}
+
 static void fg_ticket_reject(fg_breaker *b, fg_ticket *t, double retry_after) {
     t->admitted = 0;
     t->retry_after = retry_after;
@@ -35,9 +41,7 @@ static void fg_ticket_admit(fg_breaker *b, fg_ticket *t) {
  * "retry now" (0): a probe may pass as soon as a slot frees or the ramp
  * rises. */
 static void fg_acquire_half_open(fg_breaker *b, double now, fg_ticket *t) {
-    uint64_t expired = b->half_open.expired;
-    fg_half_open_expire(&b->half_open, now);
-    b->counters.lease_expired += b->half_open.expired - expired;
+    fg_breaker_expire_leases_locked(b, now);
     if (b->half_open.in_flight >= b->half_open.capacity) {
         fg_ticket_reject(b, t, 0.0);
         return;
@@ -150,9 +154,13 @@ fg_verdict fg_breaker_record_at(fg_breaker *b, const fg_ticket *t, int outcome_c
     else b->counters.success++;
 
     int current = t->generation == b->generation;
-    /* A half-open probe whose lease was taken back has been written off;
-     * its late outcome must not free a slot or count as a probe result. */
-    if (current && t->slot >= 0) current = fg_half_open_give(&b->half_open, t->slot, t->slot_seq);
+    /* A half-open probe whose lease is over has been written off (whether or
+     * not another call has noticed yet): its late outcome must not free a
+     * slot or count as a probe result. */
+    if (current && t->slot >= 0) {
+        fg_breaker_expire_leases_locked(b, now);
+        current = fg_half_open_give(&b->half_open, t->slot, t->slot_seq);
+    }
 
     fg_verdict verdict;
     if (outcome_class < 0) {

@@ -72,6 +72,10 @@ struct fg_breaker {
 /* Guards a raw clock reading (finite, never backwards). Lock held. */
 double fg_breaker_now_locked(fg_breaker *b, double raw);
 
+/* Takes back the half-open leases that are over at now, and counts them.
+ * Lock held. O(1) amortized (each lease expires once). */
+void fg_breaker_expire_leases_locked(fg_breaker *b, double now);
+
 /* Moves b to state `to` at now for `reason` (text that outlives the
  * dispatch: program text, the close reason, or a literal). Does every piece
  * of bookkeeping of SPEC section 5 and fills *out for fg_breaker_dispatch.

@@ -46,6 +46,24 @@ static void lost_probes_lose_their_lease(void **state) {
     done(&f);
 }
 
+static void a_lease_is_over_even_when_nobody_else_noticed(void **state) {
+    (void)state;
+    fixture f;
+    make(&f, (fg_expressions){.tripper = "FailureStreak(1)", .retry = "Always()", .permit = "All()",
+                              .half_open_lease = "5s"}, NULL, 0);
+    fail_n(&f, 1);
+    fg_ticket probe;
+    assert_true(fg_breaker_acquire(f.b, &probe));
+    fg_test_clock_advance(&f.clock, 5);
+    /* no acquire or info() in between: the release itself finds the lease over */
+    assert_int_equal(fg_breaker_record(f.b, &probe, 0, 0), FG_VERDICT_STALE_SUCCESS);
+    fg_info i = info_of(&f);
+    assert_int_equal(i.state, FG_STATE_HALF_OPEN);
+    assert_int_equal(i.half_open_in_flight, 0);
+    assert_int_equal(i.counters.lease_expired, 1);
+    done(&f);
+}
+
 /* ---- stale outcomes ------------------------------------------------------- */
 
 static void an_outcome_from_before_a_transition_is_discarded(void **state) {
@@ -332,6 +350,7 @@ static void state_names_round_trip(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lost_probes_lose_their_lease),
+        cmocka_unit_test(a_lease_is_over_even_when_nobody_else_noticed),
         cmocka_unit_test(an_outcome_from_before_a_transition_is_discarded),
         cmocka_unit_test(reset_is_a_transition_even_from_closed),
         cmocka_unit_test(disable_admits_everything_and_counts_nothing),
