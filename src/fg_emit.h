@@ -63,6 +63,19 @@ int fg_emit_fail(fg_emitter *e, const fg_node *node, const char *fmt, ...)
 #endif
     ;
 
+/* Shared by fg_emit.c and fg_emit_pool.c. */
+/* Reports running out of memory at node. Returns -1. */
+int fg_emit_oom(fg_emitter *e, const fg_node *node);
+/* Makes room for `more` items of elem bytes. Returns 0 or -1 (nothing
+ * changed, nothing reported). */
+int fg_vec_reserve(fg_emitter *e, fg_vec *v, size_t elem, uint32_t more);
+/* Appends s[0..length) and a NUL to the string bytes; *out names them.
+ * Returns 0 or -1 (reported). */
+int fg_emit_bytes(fg_emitter *e, const char *s, size_t length, fg_strref *out,
+                  const fg_node *node);
+/* Frees the pool's lookup tables (fg_emit_dispose calls it). */
+void fg_emit_pool_dispose(fg_emitter *e);
+
 /* The index the next instruction will get. */
 static inline uint32_t fg_emit_pc(const fg_emitter *e) { return e->code.length; }
 static inline uint32_t *fg_emit_code_at(const fg_emitter *e, uint32_t pc) {
