@@ -53,6 +53,9 @@ static int check_one(const char *path)
     for (i = 0; i < n; i++)
         printf("%s%s", i == 0 ? ": " : ", ", fg_policy_breaker_name(policy, i));
     printf(")\n");
+    /* Keep the verdicts in step with the diagnostics on stderr when both go
+     * to one pipe (2>&1). */
+    fflush(stdout);
     fg_policy_free(policy);
     return 0;
 }

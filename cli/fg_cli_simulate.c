@@ -127,8 +127,9 @@ static int read_rows(const char *path, const char *text, size_t len, rows *out)
 static void print_metric(const fg_metric *m)
 {
     uint32_t i;
-    printf("     window: %llu calls, %llu failures", (unsigned long long)m->total_count,
-           (unsigned long long)m->failure_count);
+    printf("     window: %llu call%s, %llu failure%s", (unsigned long long)m->total_count,
+           m->total_count == 1 ? "" : "s", (unsigned long long)m->failure_count,
+           m->failure_count == 1 ? "" : "s");
     if (m->total_count > 0)
         printf(" (%.1f%%), avg duration %.3f s", 100.0 * (double)m->failure_count / (double)m->total_count,
                m->total_duration / (double)m->total_count);
@@ -202,8 +203,8 @@ static void print_summary(const fg_sim_result *r)
 
     printf("summary:\n");
     printf("  calls          %zu: %zu admitted, %zu rejected\n", r->call_count, admitted, rejected);
-    printf("  outcomes       %zu successes, %zu failures, %zu ignored (untracked errors)\n", successes,
-           failures, ignored);
+    printf("  outcomes       %zu success%s, %zu failure%s, %zu ignored (untracked errors)\n", successes,
+           successes == 1 ? "" : "es", failures, failures == 1 ? "" : "s", ignored);
     if (stale > 0)
         printf("  stale          %zu of those outcomes discarded (their call began before a transition)\n",
                stale);

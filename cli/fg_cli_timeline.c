@@ -29,6 +29,10 @@ static void count_calls(const fg_sim_result *r, const fg_svg_timeline *t, fg_svg
     size_t i;
     for (i = 0; i < r->call_count; i++) {
         const fg_sim_call *c = &r->calls[i];
+        if (c->outcome_class == 1)
+            buckets[bucket_of(t, c->arrival)].trace_failures++;
+        else if (c->outcome_class == 0)
+            buckets[bucket_of(t, c->arrival)].trace_successes++;
         if (!c->admitted) {
             buckets[bucket_of(t, c->arrival)].rejected++;
             continue;
@@ -78,10 +82,12 @@ int fg_cli_write_timeline(const char *path, const char *title, const struct fg_s
 
     memset(&t, 0, sizeof t);
     t.title = title;
-    t.start = result->start;
     /* A trace of one instant still gets a one-second axis. */
     t.end = result->end > result->start ? result->end : result->start + 1;
-    t.bucket_width = fg_svg_bucket_width(t.end - t.start, MAX_BUCKETS);
+    t.bucket_width = fg_svg_bucket_width(t.end - result->start, MAX_BUCKETS);
+    /* Buckets (and the axis) start on a multiple of their width: a trace that
+     * starts at 0.046 s gets an axis from 0. */
+    t.start = floor(result->start / t.bucket_width) * t.bucket_width;
     t.bucket_count = (size_t)ceil((t.end - t.start) / t.bucket_width);
     if (t.bucket_count == 0)
         t.bucket_count = 1;

@@ -10,11 +10,12 @@
 #include "fg_svg.h"
 
 #include <math.h>
+#include <string.h>
 
 /* The canvas, in SVG user units (pixels). */
 enum {
     WIDTH = 1000,
-    HEIGHT = 580,
+    HEIGHT = 600,
     PLOT_LEFT = 70,
     PLOT_RIGHT = 980,
     RATE_TOP = 56,
@@ -35,6 +36,7 @@ static const char *const band_colour[FG_STATE_COUNT] = {
 };
 
 #define RATE_COLOUR "#6a1b9a"
+#define TRACE_RATE_COLOUR "#777777"
 #define ADMITTED_COLOUR "#5b7fa6"
 #define REJECTED_COLOUR "#e67e22"
 #define TRANSITION_COLOUR "#333333"
@@ -112,7 +114,7 @@ static void draw_header(FILE *out, const fg_svg_timeline *t)
     put_escaped(out, t->title);
     fputs("</title>\n", out);
     fprintf(out, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", WIDTH, HEIGHT);
-    fprintf(out, "<text x=\"%d\" y=\"30\" font-size=\"17\" font-weight=\"bold\">", PLOT_LEFT);
+    fprintf(out, "<text x=\"%d\" y=\"24\" font-size=\"17\" font-weight=\"bold\">", PLOT_LEFT);
     put_escaped(out, t->title);
     fputs("</text>\n", out);
 }
@@ -161,11 +163,40 @@ static void draw_time_axis(FILE *out, const fg_svg_timeline *t)
             (PLOT_LEFT + PLOT_RIGHT) / 2, VOLUME_BOTTOM + 38);
 }
 
+/* One failure-rate line: of the completed calls (breaker = 1), or of every
+ * call in the trace by arrival (breaker = 0). The line breaks over buckets
+ * without calls: no data is not 0 %. */
+static void draw_rate_line(FILE *out, const fg_svg_timeline *t, int breaker)
+{
+    double h = RATE_BOTTOM - RATE_TOP;
+    int pen_down = 0;
+    size_t i;
+    if (breaker)
+        fprintf(out, "<path id=\"failure-rate\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"", RATE_COLOUR);
+    else
+        fprintf(out, "<path id=\"trace-failure-rate\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.2\""
+                     " stroke-dasharray=\"4,2\"", TRACE_RATE_COLOUR);
+    fputs(" stroke-linejoin=\"round\" d=\"", out);
+    for (i = 0; i < t->bucket_count; i++) {
+        const fg_svg_bucket *b = &t->buckets[i];
+        uint32_t failures = breaker ? b->failures : b->trace_failures;
+        uint32_t done = failures + (breaker ? b->successes : b->trace_successes);
+        double x, y;
+        if (done == 0) {
+            pen_down = 0;
+            continue;
+        }
+        x = x_of(t, t->start + ((double)i + 0.5) * t->bucket_width);
+        y = RATE_BOTTOM - h * failures / done;
+        fprintf(out, "%s%.2f,%.2f ", pen_down ? "L" : "M", x, y);
+        pen_down = 1;
+    }
+    fputs("\"/>\n", out);
+}
+
 static void draw_rate_panel(FILE *out, const fg_svg_timeline *t)
 {
     int pct;
-    size_t i;
-    int pen_down = 0;
     double h = RATE_BOTTOM - RATE_TOP;
     fputs("<g id=\"rate-axis\" font-size=\"11\">\n", out);
     for (pct = 0; pct <= 100; pct += 25) {
@@ -176,26 +207,11 @@ static void draw_rate_panel(FILE *out, const fg_svg_timeline *t)
     }
     fputs("</g>\n", out);
     fprintf(out,
-            "<text transform=\"translate(18,%d) rotate(-90)\" text-anchor=\"middle\">failure rate of completed calls</text>\n",
+            "<text transform=\"translate(18,%d) rotate(-90)\" text-anchor=\"middle\">failure rate</text>\n",
             (RATE_TOP + RATE_BOTTOM) / 2);
 
-    /* The line breaks over buckets without completions: no data is not 0 %. */
-    fprintf(out, "<path id=\"failure-rate\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\""
-                 " stroke-linejoin=\"round\" d=\"", RATE_COLOUR);
-    for (i = 0; i < t->bucket_count; i++) {
-        const fg_svg_bucket *b = &t->buckets[i];
-        uint32_t done = b->successes + b->failures;
-        double x, y;
-        if (done == 0) {
-            pen_down = 0;
-            continue;
-        }
-        x = x_of(t, t->start + ((double)i + 0.5) * t->bucket_width);
-        y = RATE_BOTTOM - h * b->failures / done;
-        fprintf(out, "%s%.2f,%.2f ", pen_down ? "L" : "M", x, y);
-        pen_down = 1;
-    }
-    fputs("\"/>\n", out);
+    draw_rate_line(out, t, 1);
+    draw_rate_line(out, t, 0);
 }
 
 static void draw_volume_panel(FILE *out, const fg_svg_timeline *t)
@@ -228,15 +244,19 @@ static void draw_volume_panel(FILE *out, const fg_svg_timeline *t)
     put_seconds(out, t->bucket_width);
     fputs(" s</text>\n", out);
 
-    /* Two paths of bars: admitted from the axis up, rejected stacked on top. */
+    /* Two paths of bars: admitted from the axis up, rejected stacked on top;
+     * clipped to the panel, since the last bucket may reach past the end. */
+    fprintf(out, "<clipPath id=\"volume-clip\"><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/></clipPath>\n",
+            PLOT_LEFT, VOLUME_TOP, PLOT_RIGHT - PLOT_LEFT, VOLUME_BOTTOM - VOLUME_TOP);
     for (series = 0; series < 2; series++) {
-        fprintf(out, "<path id=\"%s\" fill=\"%s\" d=\"", series == 0 ? "admitted" : "rejected",
+        fprintf(out, "<path id=\"%s\" clip-path=\"url(#volume-clip)\" fill=\"%s\" d=\"",
+                series == 0 ? "admitted" : "rejected",
                 series == 0 ? ADMITTED_COLOUR : REJECTED_COLOUR);
         for (i = 0; i < t->bucket_count; i++) {
             const fg_svg_bucket *b = &t->buckets[i];
             double base = series == 0 ? 0 : b->admitted;
             double n = series == 0 ? b->admitted : b->rejected;
-            double x = x_of(t, t->start + (double)i * t->bucket_width) + bar_w * 0.1;
+            double x = PLOT_LEFT + (double)i * bar_w + bar_w * 0.1;
             if (n == 0)
                 continue;
             fprintf(out, "M%.2f,%.2f h%.2f v%.2f h%.2f z ", x, VOLUME_BOTTOM - h * base / top, bar_w * 0.8,
@@ -276,38 +296,47 @@ static void draw_transitions(FILE *out, const fg_svg_timeline *t)
     fputs("</g>\n", out);
 }
 
-static void legend_box(FILE *out, int x, int y, const char *fill, const char *label)
+/* Legend entries are laid out left to right; each returns the next x. Text
+ * width is estimated at 6.5 units per character of the 12-unit font. */
+static int legend_text(FILE *out, int x, int y, const char *label)
+{
+    fprintf(out, "<text x=\"%d\" y=\"%d\">%s</text>\n", x + 19, y + 10, label);
+    return x + 19 + (int)(6.5 * (double)strlen(label)) + 24;
+}
+
+static int legend_box(FILE *out, int x, int y, const char *fill, const char *label)
 {
     fprintf(out, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"12\" fill=\"%s\" stroke=\"#888888\" stroke-width=\"0.5\"/>\n",
             x, y, fill);
-    fprintf(out, "<text x=\"%d\" y=\"%d\">%s</text>\n", x + 19, y + 10, label);
+    return legend_text(out, x, y, label);
+}
+
+static int legend_line(FILE *out, int x, int y, const char *colour, const char *attrs, const char *label)
+{
+    fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" %s/>\n", x, y + 6, x + 14, y + 6,
+            colour, attrs);
+    return legend_text(out, x, y, label);
 }
 
 static void draw_legend(FILE *out)
 {
-    int s, x = PLOT_LEFT, y = LEGEND_TOP;
+    int s, x, y = LEGEND_TOP;
     fputs("<g id=\"legend\">\n", out);
-    fprintf(out, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">state</text>\n", x, y + 10);
-    x += 50;
-    for (s = 0; s < FG_STATE_COUNT; s++) {
-        legend_box(out, x, y, band_colour[s], fg_state_name((fg_state)s));
-        x += 130;
-    }
-    x = PLOT_LEFT;
-    y += 26;
-    fprintf(out, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">data</text>\n", x, y + 10);
-    x += 50;
-    fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"/>\n", x, y + 6,
-            x + 14, y + 6, RATE_COLOUR);
-    fprintf(out, "<text x=\"%d\" y=\"%d\">failure rate</text>\n", x + 19, y + 10);
-    x += 130;
-    legend_box(out, x, y, ADMITTED_COLOUR, "admitted calls");
-    x += 130;
-    legend_box(out, x, y, REJECTED_COLOUR, "rejected calls");
-    x += 130;
+    fprintf(out, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">state</text>\n", PLOT_LEFT, y + 10);
+    for (s = 0, x = PLOT_LEFT + 50; s < FG_STATE_COUNT; s++)
+        x = legend_box(out, x, y, band_colour[s], fg_state_name((fg_state)s));
+    y += 22;
+    fprintf(out, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">rate</text>\n", PLOT_LEFT, y + 10);
+    x = legend_line(out, PLOT_LEFT + 50, y, RATE_COLOUR, "stroke-width=\"2\"", "failures among the calls the breaker let through");
+    legend_line(out, x, y, TRACE_RATE_COLOUR, "stroke-width=\"1.2\" stroke-dasharray=\"4,2\"",
+                "failures among all calls of the trace");
+    y += 22;
+    fprintf(out, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">calls</text>\n", PLOT_LEFT, y + 10);
+    x = legend_box(out, PLOT_LEFT + 50, y, ADMITTED_COLOUR, "admitted");
+    x = legend_box(out, x, y, REJECTED_COLOUR, "rejected");
     fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"1.2\" stroke-dasharray=\"5,3\"/>\n",
             x + 7, y - 1, x + 7, y + 13, TRANSITION_COLOUR);
-    fprintf(out, "<text x=\"%d\" y=\"%d\">transition (hover for its rule)</text>\n", x + 19, y + 10);
+    legend_text(out, x, y, "transition (numbered as simulate lists them; hover for its rule)");
     fputs("</g>\n", out);
 }
 

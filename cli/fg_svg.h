@@ -1,8 +1,9 @@
 /*
  * fg_svg.h -- draws the timeline of a `fluxgate simulate` run as a standalone
  * SVG picture: the breaker's states as coloured bands, the failure rate of
- * completed calls above, the call volume (admitted and rejected) below, every
- * transition marked, with axes, labels and a legend.
+ * completed calls (and, fainter, of every call in the trace) above, the call
+ * volume (admitted and rejected) below, every transition marked, with axes,
+ * labels and a legend.
  *
  * The writer only draws: the simulation fills an fg_svg_timeline and keeps
  * ownership of everything in it.
@@ -22,6 +23,10 @@ typedef struct fg_svg_bucket {
     uint32_t rejected;  /* arrivals it turned away */
     uint32_t successes; /* completions recorded as successes */
     uint32_t failures;  /* completions recorded as failures */
+    /* What the trace itself holds, by arrival, rejected calls included: the
+     * service's health, which the breaker sees only through admitted calls. */
+    uint32_t trace_successes;
+    uint32_t trace_failures;
 } fg_svg_bucket;
 
 /* One interval during which the breaker stayed in one state. */

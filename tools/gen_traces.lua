@@ -10,7 +10,8 @@
 --
 -- Each trace is a story over a few minutes of traffic:
 --   outage.csv    payments: a hard outage (timeouts, refused connections,
---                 503s) from 40 s to 95 s, then a clean recovery.
+--                 503s) from 40 s to 85 s, a shaky recovery (one call in
+--                 five still fails) until 100 s, then healthy again.
 --   brownout.csv  a search service that does not fail but slows down from
 --                 30 s to 80 s: most calls take seconds, a few time out.
 --   flapping.csv  a matchmaking service that goes down and up again every
@@ -72,7 +73,8 @@ local function outage()
   while true do
     t = t + gap(rand, 10)
     if t >= 180 then break end
-    if t >= 40 and t < 95 and rand() < 0.95 then
+    local failing = (t >= 40 and t < 85) or (t >= 85 and t < 100 and rand() < 0.2)
+    if failing then
       local kind = pick(rand, { "timeout", "connection refused", "503" })
       if kind == "timeout" then
         rows[#rows + 1] = { t, "timeout", 2.0 }

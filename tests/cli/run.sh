@@ -32,7 +32,7 @@ transcript() {
     "$fluxgate" $1 </dev/null >"$tmp/stdout" 2>"$tmp/stderr"
     status=$?
     {
-        echo "\$ fluxgate $1"
+        echo "\$ fluxgate${1:+ $1}"
         echo "--- stdout"
         cat "$tmp/stdout"
         echo "--- stderr"
