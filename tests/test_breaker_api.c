@@ -190,6 +190,47 @@ static void retry_after_for_always_and_never(void **state) {
     done(&f);
 }
 
+static void backoff_with_jitter_is_exact_per_open_period(void **state) {
+    (void)state;
+    /* factors 1 + (2u - 1) * 0.2: u = 0 -> 0.8, u = 1/2 -> 1.0 */
+    const double draws[] = {0.0, 0.5};
+    fixture f;
+    make(&f, (fg_expressions){.tripper = "FailureStreak(1)", .permit = "All()",
+                              .retry = "Backoff(10, multiplier=3, max_duration=60, jitter_ratio=0.2)"},
+         draws, 2);
+    fail_n(&f, 1);                                   /* opens: 10 * 0.8 */
+    assert_float_equal(rejection(&f).retry_after, 8.0, 1e-9);
+    fg_test_clock_advance(&f.clock, 8);
+    fail_n(&f, 1);                                   /* probe fails: reopens 1, 30 * 1.0 */
+    assert_float_equal(rejection(&f).retry_after, 30.0, 1e-9);
+    fg_test_clock_advance(&f.clock, 29.5);
+    assert_float_equal(rejection(&f).retry_after, 0.5, 1e-9);
+    assert_int_equal(f.random.next, 2);
+    done(&f);
+}
+
+static void callers_may_bring_their_own_time(void **state) {
+    (void)state;
+    fixture f;
+    make(&f, (fg_expressions){.window = "TimeWindow(10)", .tripper = "MinRequests(2) & AvgLatency(1s)"},
+         NULL, 0);
+    unsigned reads = f.clock.reads;
+    fg_ticket t;
+    assert_true(fg_breaker_acquire_at(f.b, 2000.0, &t));
+    assert_float_equal(t.started_at, 2000.0, 0);
+    assert_int_equal(fg_breaker_record_at(f.b, &t, 0, -1, 2003.0), FG_VERDICT_SUCCESS); /* 3 s */
+    assert_int_equal(f.clock.reads, reads); /* the _at calls never read the clock */
+    assert_true(fg_breaker_acquire_at(f.b, 2003.0, &t));
+    assert_int_equal(fg_breaker_record_at(f.b, &t, 0, 0.5, 2003.5), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_state(f.b), FG_STATE_OPEN); /* average 1.75 s */
+    assert_float_equal(f.log[0].metric.total_duration, 3.5, 1e-9);
+    assert_float_equal(f.log[0].timestamp, 2003.5, 0);
+    /* a caller's time that goes backwards is held at the last good reading */
+    assert_false(fg_breaker_acquire_at(f.b, 1.0, &t));
+    assert_float_equal(t.started_at, 2003.5, 0);
+    done(&f);
+}
+
 /* ---- listeners ----------------------------------------------------------- */
 
 typedef struct rude {
@@ -358,6 +399,8 @@ int main(void) {
         cmocka_unit_test(metrics_only_records_but_never_trips),
         cmocka_unit_test(retry_after_is_exact_with_jitter),
         cmocka_unit_test(retry_after_for_always_and_never),
+        cmocka_unit_test(backoff_with_jitter_is_exact_per_open_period),
+        cmocka_unit_test(callers_may_bring_their_own_time),
         cmocka_unit_test(listeners_may_call_back_and_do_not_disturb_each_other),
         cmocka_unit_test(an_unresolved_custom_name_fails_creation_with_its_name),
         cmocka_unit_test(custom_predicates_classify_outcomes),
