@@ -126,8 +126,9 @@ static void fg_out_header(fg_out *o, const fg_program *p) {
     }
 }
 
-/* See fg_program.h. The program must be verified (every program from
- * fg_codegen is); an unknown opcode is printed as such, not trusted. */
+/* See fg_program.h. Meant for verified programs (every program from
+ * fg_codegen is), but it reads nothing out of bounds on a corrupted one:
+ * unknown opcodes and unreadable constants are printed as such. */
 size_t fg_program_disassemble(const fg_program *p, char *buf, size_t cap) {
     fg_out o = {buf, cap, 0};
     if (cap > 0) buf[0] = '\0';
@@ -152,7 +153,11 @@ size_t fg_program_disassemble(const fg_program *p, char *buf, size_t cap) {
             break;
         default:
             fg_out_printf(&o, " k%u", (unsigned)arg);
-            if (arg < p->constant_count) fg_out_constant(&o, p, &p->constants[arg]);
+            /* never trust an unverified operand: print what cannot be read safely as such */
+            if (arg >= p->constant_count || !fg_program_constant_ok(p, &p->constants[arg]))
+                fg_out_printf(&o, "  ; (invalid)");
+            else
+                fg_out_constant(&o, p, &p->constants[arg]);
             break;
         }
         fg_out_printf(&o, "\n");

@@ -70,6 +70,10 @@ struct fg_program {
     char *bytes;
 };
 
+/* Whether constant c's strings, ranges, threshold or custom index are inside
+ * the program (fg_verify.c; the disassembler also uses it). */
+int fg_program_constant_ok(const fg_program *p, const fg_constant *c);
+
 /* The NUL-terminated string a reference names. */
 static inline const char *fg_program_string(const fg_program *p, fg_strref ref) {
     return p->bytes + ref.offset;

@@ -43,8 +43,8 @@ static int fg_strref_ok(const fg_program *p, fg_strref r) {
            p->bytes[r.offset + r.length] == '\0';
 }
 
-/* Whether constant c of the given type can be read safely. */
-static int fg_constant_ok(const fg_program *p, const fg_constant *c) {
+/* See fg_program_block.h. */
+int fg_program_constant_ok(const fg_program *p, const fg_constant *c) {
     switch (c->type) {
     case FG_OPERAND_NUMBER:
         return 1;
@@ -139,7 +139,7 @@ int fg_program_verify(const fg_program *p, char *err, size_t cap) {
                 return fg_verify_fail(err, cap,
                                       "instruction %04u: %s needs a %s constant, k%u is not one",
                                       (unsigned)pc, name, fg_shape_name(shape), (unsigned)arg);
-            if (!fg_constant_ok(p, &p->constants[arg]))
+            if (!fg_program_constant_ok(p, &p->constants[arg]))
                 return fg_verify_fail(err, cap, "instruction %04u: %s constant k%u is malformed",
                                       (unsigned)pc, name, (unsigned)arg);
             break;

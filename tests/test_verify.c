@@ -158,6 +158,21 @@ static void no_single_corruption_escapes(void **state) {
     }
 }
 
+/* The disassembler shows a corrupted program as it is, without trusting it. */
+static void the_disassembler_prints_corrupted_code_safely(void **state) {
+    fixture *f = *state;
+    uint32_t *code = fg_program_code_mutable(f->tracker);
+    uint32_t saved0 = code[0], saved2 = code[2];
+    code[0] = FG_INSN(FG_OP_COUNT + 7, 5);
+    code[2] = FG_INSN(FG_OP_STATUS_IN, 12345);
+    char buf[2048];
+    fg_program_disassemble(f->tracker, buf, sizeof buf);
+    code[0] = saved0;
+    code[2] = saved2;
+    assert_non_null(strstr(buf, "0000  ?23 5\n"));
+    assert_non_null(strstr(buf, "0002  STATUS_IN          k12345  ; (invalid)\n"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(what_codegen_emits_is_valid),
@@ -169,6 +184,7 @@ int main(void) {
         cmocka_unit_test(every_path_ends_in_a_return),
         cmocka_unit_test(tests_must_belong_to_the_program_kind),
         cmocka_unit_test(no_single_corruption_escapes),
+        cmocka_unit_test(the_disassembler_prints_corrupted_code_safely),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
