@@ -359,6 +359,28 @@ static void creation_cleans_up_after_every_allocation_failure(void **state) {
     fg_policy_free(p);
 }
 
+static void the_call_protocol_never_allocates(void **state) {
+    (void)state;
+    fixture f;
+    make(&f, (fg_expressions){.window = "TimeWindow(5)", .tripper = "FailureStreak(3) | SlowRate(0.5, threshold=1s)",
+                              .retry = "Cooldown(2, jitter_ratio=0.5)", .permit = "RampUp(0.5, 1, 10)",
+                              .half_open_lease = "1s"}, NULL, 0);
+    long allocations = f.counting.allocations;
+    for (int i = 0; i < 5000; i++) {
+        fg_ticket t;
+        if (fg_breaker_acquire(f.b, &t) && i % 7 != 0) /* every 7th admitted call is lost */
+            fg_breaker_record(f.b, &t, i % 5 < 2 ? 1 : 0, (i % 3) * 0.6);
+        fg_test_clock_advance(&f.clock, 0.25);
+        if (i % 1000 == 999) fg_breaker_reset(f.b);
+    }
+    fg_info i;
+    fg_breaker_info(f.b, &i);
+    assert_true(i.counters.transitions[FG_STATE_CLOSED][FG_STATE_OPEN] > 0);
+    assert_true(i.counters.transitions[FG_STATE_HALF_OPEN][FG_STATE_CLOSED] > 0);
+    assert_int_equal(f.counting.allocations, allocations);
+    done(&f);
+}
+
 /* ---- clocks -------------------------------------------------------------- */
 
 static void a_misbehaving_clock_is_ignored(void **state) {
@@ -405,6 +427,7 @@ int main(void) {
         cmocka_unit_test(an_unresolved_custom_name_fails_creation_with_its_name),
         cmocka_unit_test(custom_predicates_classify_outcomes),
         cmocka_unit_test(creation_cleans_up_after_every_allocation_failure),
+        cmocka_unit_test(the_call_protocol_never_allocates),
         cmocka_unit_test(a_misbehaving_clock_is_ignored),
         cmocka_unit_test(state_names_round_trip),
     };
