@@ -17,7 +17,9 @@
  * left-recursive and built n-ary, so their length costs no depth at all.
  *
  * Semantic values are arena pointers (fg_arena.h): the arena frees whatever
- * error recovery discards, so no %destructor is needed for them.
+ * error recovery discards. What recovery must undo is the nesting count: an
+ * `enter` popped before its `(` or `~` was closed gives its level back (its
+ * %destructor), so the count is exact after any error.
  */
 %require "3.8"
 %define api.pure full
@@ -103,6 +105,9 @@ static void fg_parse_unknown_setting(fg_parse_state *st, fg_loc loc, const char 
 %type <key> setting_key
 %type <text> breaker_name
 
+%type <key> enter
+%destructor { (void)$$; st->depth--; } enter
+
 %%
 
 unit:
@@ -131,7 +136,6 @@ statement:
         $$->name = $2.s;
         $$->name_len = $2.n;
         $$->name_loc = @2;
-        st->depth = 0;
     }
   | KW_DEFAULTS '{' settings '}' opt_semi {
         FG_MADE($$ = fg_syn_stmt_new(st->arena, FG_STMT_DEFAULTS, @1));
@@ -144,7 +148,7 @@ statement:
         $$->name_loc = @2;
         $$->settings = $4.first;
     }
-  | error                             { $$ = NULL; st->depth = 0; }
+  | error                             { $$ = NULL; }
   ;
 
 breaker_name:
@@ -161,7 +165,7 @@ settings:
         fg_syn_list_append_setting(&$$, s);
     }
   | settings NAME '=' expr opt_semi   { $$ = $1; fg_parse_unknown_setting(st, @2, $2.s, $2.n); }
-  | settings error                    { $$ = $1; st->depth = 0; }
+  | settings error                    { $$ = $1; }
   ;
 
 setting_key:
@@ -187,7 +191,7 @@ and_expr:
 unary:
     primary
   | '~' enter unary {
-        st->depth--;
+        st->depth -= $2;
         FG_MADE($$ = fg_syn_not(st->arena, $3, @1, @$));
     }
   ;
@@ -201,7 +205,7 @@ primary:
   | NAME                              { FG_MADE($$ = fg_syn_name(st->arena, @1, $1.s, $1.n)); }
   | NUMBER                            { FG_MADE($$ = fg_syn_number(st->arena, @1, $1.value, $1.bad)); }
   | '(' enter expr ')' {
-        st->depth--;
+        st->depth -= $2;
         $$ = $3;
         $$->loc = @$;
         $$->parenthesized = 1;
@@ -210,7 +214,7 @@ primary:
 
 /* Counts one level of nesting before the nested part is parsed. */
 enter:
-    %empty                            { if (fg_parse_enter(st) != 0) YYERROR; }
+    %empty                            { if (fg_parse_enter(st) != 0) YYERROR; $$ = 1; }
   ;
 
 args:
@@ -262,6 +266,7 @@ static void fg_yyerror(fg_loc *loc, void *scanner, fg_parse_state *st, const cha
 /* One more level of ( or ~; reports the limit at the token that passed it. */
 static int fg_parse_enter(fg_parse_state *st) {
     if (++st->depth <= FG_MAX_NESTING) return 0;
+    st->depth--; /* this level is refused: no `enter` is pushed to give it back */
     fg_diag_error(st->sink, st->last, "expression nested too deeply (limit %d)", FG_MAX_NESTING);
     return -1;
 }

@@ -204,6 +204,19 @@ static void nesting_is_limited_and_the_limit_is_located(void **state) {
     free(deep);
 }
 
+/* Levels opened before a syntax error are given back: a later expression
+ * may use the whole limit again. */
+static void recovery_gives_the_nesting_back(void **state) {
+    (void)state;
+    char *deep = repeat("breaker a { tripper = ", "((~", 60, "FailureStreak(1) }\nbreaker b { tripper = ", "",
+                        0, "");
+    char *src = repeat(deep, "(~", FG_MAX_NESTING / 2, "FailureStreak(2)", ")", FG_MAX_NESTING / 2, " }\n");
+    size_t n = FG_FAILS(src, "t.fgp:1:220: error: syntax error, unexpected '}'");
+    assert_int_equal(n, 1); /* and no nesting error in breaker b */
+    free(deep);
+    free(src);
+}
+
 static void a_long_chain_costs_no_depth(void **state) {
     (void)state;
     char *chain = repeat("", "A | ", 50000, "B", "", 0, "");
@@ -244,6 +257,7 @@ int main(void) {
         cmocka_unit_test(an_unknown_setting_is_named_with_a_suggestion),
         cmocka_unit_test(an_unclosed_block_is_reported_at_the_end),
         cmocka_unit_test(nesting_is_limited_and_the_limit_is_located),
+        cmocka_unit_test(recovery_gives_the_nesting_back),
         cmocka_unit_test(a_long_chain_costs_no_depth),
         cmocka_unit_test(an_expression_unit_is_one_expression),
     };
