@@ -38,6 +38,7 @@ static size_t fg_hash(const char *s, size_t n) {
     return h;
 }
 
+/* The definition named name[0..len), or NULL. */
 static fg_def *fg_def_find(const fg_checker *c, const char *name, size_t len) {
     if (c->table_cap == 0) return NULL;
     size_t mask = c->table_cap - 1;
@@ -96,6 +97,7 @@ static const char *fg_suggest(const fg_checker *c, const char *name, size_t len,
     return found;
 }
 
+/* Reports an unknown name in x's position, with the closest known name. */
 static void fg_report_unknown(fg_check_ctx *x, const fg_syn_expr *e) {
     size_t slen = 0;
     const char *s = fg_suggest(x->c, e->name, e->name_len, x->expected, &slen);
@@ -110,8 +112,13 @@ static void fg_report_unknown(fg_check_ctx *x, const fg_syn_expr *e) {
 
 /* ---- expressions ------------------------------------------------------------ */
 
+/* Checks any expression in x's position; *depth receives the height of the
+ * result with references expanded. NULL after reporting. */
 static fg_node *fg_check_any(fg_check_ctx *x, const fg_syn_expr *e, uint32_t *depth);
 
+/* A bare name: a use of a named tracker/tripper, checked against the
+ * position. Returns an FG_NODE_REF sharing the definition's tree, or NULL
+ * (silently when the definition itself had errors: they were reported). */
 static fg_node *fg_check_ref(fg_check_ctx *x, const fg_syn_expr *e, uint32_t *depth) {
     fg_def *d = fg_def_find(x->c, e->name, e->name_len);
     if (d == NULL) {
@@ -186,11 +193,16 @@ static int fg_flatten(fg_check_ctx *x, const fg_syn_expr *e, fg_node **out, uint
     return ok;
 }
 
+/* Whether n is (a reference to) a call of builtin id. */
 static int fg_is_call(const fg_node *n, fg_builtin_id id) {
     while (n->kind == FG_NODE_REF) n = n->children[0];
     return n->kind == FG_NODE_CALL && n->builtin == id;
 }
 
+/* `&`, `|`, `~`: only in tracker and tripper positions; the operands are
+ * checked in the same position (so kinds never mix) and chains are
+ * flattened. Every operand is checked even after one fails, so that all
+ * their errors are reported. */
 static fg_node *fg_check_operator(fg_check_ctx *x, const fg_syn_expr *e, uint32_t *depth) {
     static const char ops[] = {[FG_SYN_AND] = '&', [FG_SYN_OR] = '|', [FG_SYN_NOT] = '~'};
     if (x->expected != FG_KIND_TRACKER && x->expected != FG_KIND_TRIPPER) {
@@ -343,6 +355,8 @@ void fg_check_warn_unused(fg_checker *c) {
 
 /* ---- the never-fires analysis ---------------------------------------------- */
 
+/* The MinRequests call that every way of making n true needs, when its
+ * count exceeds size; NULL when n can be true with fewer calls. */
 static const fg_node *fg_needs_more(fg_checker *c, const fg_node *n, double size) {
     switch (n->kind) {
     case FG_NODE_CALL:

@@ -11,6 +11,7 @@
 #include "fg_check_internal.h"
 #include "fg_syntax.h"
 
+/* "a string", "a range", "a number": for type errors. */
 static const char *fg_value_noun(const fg_value *v) {
     switch (v->kind) {
     case FG_VALUE_STRING: return "a string";

@@ -95,6 +95,7 @@ typedef struct fg_name_set {
     size_t cap;
 } fg_name_set;
 
+/* FNV-1a. */
 static size_t fg_name_hash(const char *s, size_t n) {
     size_t h = 2166136261u;
     for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
@@ -131,6 +132,9 @@ static void fg_block_settings(fg_compiler *cc, fg_diag_sink *sink, const fg_syn_
     }
 }
 
+/* Walks the statements in file order: definitions become known, defaults
+ * blocks change what later breakers inherit, breakers are built. Fills
+ * cc->policy->breakers (in the policy arena). */
 static void fg_compile_statements(fg_compiler *cc, fg_diag_sink *sink, const fg_syn_unit *unit) {
     fg_component *defaults[FG_SET_COUNT] = {0};
     fg_name_set names = {NULL, 16};

@@ -100,6 +100,8 @@ static const char *fg_component_text(fg_compiler *cc, const fg_component *c) {
     return t;
 }
 
+/* Warns (once per tripper and culprit) when the breaker's CountWindow can
+ * never hold the calls that every alternative of its tripper needs. */
 static void fg_warn_never_fires(fg_compiler *cc, fg_component *window, fg_component *tripper) {
     const fg_node *w = window->node;
     if (w->builtin != FG_BUILTIN_COUNT_WINDOW) return;

@@ -183,6 +183,7 @@ void fg_diag_warning(fg_diag_sink *sink, fg_loc loc, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* Report order: chunk, then line, then column. */
 static int fg_diag_before(const fg_diag_entry *a, const fg_diag_entry *b) {
     if (a->chunk_seq != b->chunk_seq) return a->chunk_seq < b->chunk_seq;
     if (a->pub.line != b->pub.line) return a->pub.line < b->pub.line;
@@ -226,6 +227,7 @@ typedef struct fg_writer {
     size_t len;
 } fg_writer;
 
+/* Appends s[0..n), cutting at the buffer's end but counting everything. */
 static void fg_write(fg_writer *w, const char *s, size_t n) {
     if (w->len < w->cap) {
         size_t room = w->cap - w->len - 1;
@@ -243,6 +245,7 @@ static void fg_write_int(fg_writer *w, int v) {
     fg_write(w, tmp, (size_t)n);
 }
 
+/* One diagnostic in the text form described at the top of this file. */
 static void fg_diag_write(fg_writer *w, const fg_diagnostic *d, int with_source) {
     fg_write_str(w, d->chunk ? d->chunk : "");
     if (d->line > 0) {

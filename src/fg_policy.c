@@ -61,6 +61,7 @@ static void fg_listing_printf(fg_listing *l, const char *fmt, ...) {
     if (n > 0) l->len += (size_t)n;
 }
 
+/* Appends a program's listing, snprintf-style like fg_listing_printf. */
 static void fg_listing_program(fg_listing *l, const fg_program *p) {
     char *at = l->len < l->cap ? l->buf + l->len : NULL;
     l->len += fg_program_disassemble(p, at, at ? l->cap - l->len : 0);

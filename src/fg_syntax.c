@@ -58,6 +58,7 @@ fg_syn_expr *fg_syn_number(fg_arena *a, fg_loc loc, double number, int bad) {
     return e;
 }
 
+/* Appends child to parent's children: O(1) with the tail pointer. */
 static void fg_syn_push(fg_syn_expr *parent, fg_syn_expr *child) {
     child->next = NULL;
     if (parent->last) parent->last->next = child;
