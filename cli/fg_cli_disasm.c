@@ -57,6 +57,8 @@ int fg_cli_disasm(int argc, char **argv)
         }
     }
     n = fg_policy_breaker_count(policy);
+    if (n == 0)
+        printf("%s defines no breakers\n", argv[1]);
     for (i = 0; i < n; i++) {
         if (only >= 0 && i != (size_t)only)
             continue;
