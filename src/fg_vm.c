@@ -35,67 +35,6 @@ static int fg_vm_quotient_ge(double numerator, double denominator, double thresh
     return numerator / denominator >= threshold - epsilon * scale;
 }
 
-static int fg_vm_trip_test(const fg_program *p, uint32_t op, uint32_t k,
-                           const fg_trip_context *ctx) {
-    const fg_metric *m = ctx->metric;
-    double total = (double)m->total_count;
-    const fg_constant *c = &p->constants[k];
-    switch (op) {
-    case FG_OP_IS_CLOSED:
-        return ctx->state == FG_STATE_CLOSED;
-    case FG_OP_IS_HALF_OPEN:
-        return ctx->state == FG_STATE_HALF_OPEN;
-    case FG_OP_MIN_REQUESTS_GE:
-        return total >= c->number;
-    case FG_OP_FAILURE_RATE_GE:
-        return fg_vm_quotient_ge((double)m->failure_count, total, c->number, FG_VM_RATIO_EPSILON);
-    case FG_OP_AVG_LATENCY_GE:
-        return fg_vm_quotient_ge(m->total_duration, total, c->number, FG_VM_LATENCY_EPSILON);
-    case FG_OP_SLOW_RATE_GE:
-        /* a metric that classified fewer thresholds than we need counts as no slow calls */
-        if (c->first >= m->threshold_count || c->first >= FG_MAX_SLOW_THRESHOLDS) return 0;
-        return fg_vm_quotient_ge((double)m->slow_counts[c->first], total, c->number,
-                                 FG_VM_RATIO_EPSILON);
-    case FG_OP_FAILURE_STREAK_GE:
-        return (double)ctx->consecutive_failures >= c->number;
-    default:
-        return 0;
-    }
-}
-
-/* Runs the shared control flow; test is the kind-specific leaf evaluator. */
-#define FG_VM_LOOP(TEST)                                                                    \
-    uint32_t pc = 0;                                                                        \
-    int flag = 0;                                                                           \
-    for (;;) {                                                                              \
-        uint32_t insn = p->code[pc++];                                                      \
-        uint32_t op = FG_INSN_OP(insn), arg = FG_INSN_OPERAND(insn);                        \
-        switch (op) {                                                                       \
-        case FG_OP_JUMP_IF_TRUE:                                                            \
-            if (flag) pc = arg;                                                             \
-            break;                                                                          \
-        case FG_OP_JUMP_IF_FALSE:                                                           \
-            if (!flag) pc = arg;                                                            \
-            break;                                                                          \
-        case FG_OP_RETURN_TRUE:                                                             \
-            FG_VM_ON_TRUE(arg);                                                             \
-            return 1;                                                                       \
-        case FG_OP_RETURN_FALSE:                                                            \
-            return 0;                                                                       \
-        default:                                                                            \
-            flag = TEST;                                                                    \
-            break;                                                                          \
-        }                                                                                   \
-    }
-
-/* Evaluates a verified tripper; see fg_program.h. */
-int fg_vm_trip(const fg_program *p, const fg_trip_context *ctx, uint32_t *alternative) {
-#define FG_VM_ON_TRUE(a)                                                                    \
-    if (alternative != NULL) *alternative = (a)
-    FG_VM_LOOP(fg_vm_trip_test(p, op, arg, ctx))
-#undef FG_VM_ON_TRUE
-}
-
 static int fg_vm_type_in(const fg_program *p, const fg_constant *c, const fg_outcome *o) {
     if (!o->is_error || o->type == NULL) return 0;
     for (uint32_t i = 0; i < c->count; i++) {
@@ -115,33 +54,99 @@ static int fg_vm_status_in(const fg_program *p, const fg_constant *c, const fg_o
     return 0;
 }
 
-static int fg_vm_track_test(const fg_program *p, uint32_t op, uint32_t k, const fg_outcome *o,
-                            const fg_custom *customs) {
-    const fg_constant *c = &p->constants[k];
-    switch (op) {
-    case FG_OP_IS_ERROR:
-        return o->is_error != 0;
-    case FG_OP_TYPE_IN:
-        return fg_vm_type_in(p, c, o);
-    case FG_OP_STATUS_IN:
-        return fg_vm_status_in(p, c, o);
-    case FG_OP_MESSAGE_MATCHES: {
-        if (!o->is_error || o->message == NULL) return 0;
-        fg_strref r = p->strrefs[c->first];
-        return fg_glob_match(p->bytes + r.offset, r.length, o->message, o->message_len);
+static int fg_vm_message_matches(const fg_program *p, const fg_constant *c, const fg_outcome *o) {
+    if (!o->is_error || o->message == NULL) return 0;
+    fg_strref r = p->strrefs[c->first];
+    return fg_glob_match(p->bytes + r.offset, r.length, o->message, o->message_len);
+}
+
+static int fg_vm_custom(const fg_constant *c, const fg_outcome *o, const fg_custom *customs) {
+    /* a missing or failing (-1) predicate counts as "does not match" */
+    if (customs == NULL || customs[c->first].fn == NULL) return 0;
+    return customs[c->first].fn(customs[c->first].ud, o) == 1;
+}
+
+/* A tripper's slow-call rate at the constant's threshold. A metric that
+ * classified fewer thresholds than the program has counts no slow calls. */
+static int fg_vm_slow_rate(const fg_constant *c, const fg_metric *m) {
+    if (c->first >= m->threshold_count || c->first >= FG_MAX_SLOW_THRESHOLDS) return 0;
+    return fg_vm_quotient_ge((double)m->slow_counts[c->first], (double)m->total_count, c->number,
+                             FG_VM_RATIO_EPSILON);
+}
+
+/* The interpreter. Exactly one of ctx (a tripper) and o (a tracker) is set;
+ * the verifier made sure that the program only uses tests of its kind. */
+static inline int fg_vm_run(const fg_program *p, const fg_trip_context *ctx, const fg_outcome *o,
+                            const fg_custom *customs, uint32_t *alternative) {
+    uint32_t pc = 0;
+    int flag = 0;
+    for (;;) {
+        uint32_t insn = p->code[pc++];
+        uint32_t arg = FG_INSN_OPERAND(insn);
+        switch ((fg_opcode)FG_INSN_OP(insn)) {
+        case FG_OP_JUMP_IF_TRUE:
+            if (flag) pc = arg;
+            break;
+        case FG_OP_JUMP_IF_FALSE:
+            if (!flag) pc = arg;
+            break;
+        case FG_OP_RETURN_TRUE:
+            if (alternative != NULL) *alternative = arg;
+            return 1;
+        case FG_OP_RETURN_FALSE:
+            return 0;
+        case FG_OP_IS_CLOSED:
+            flag = ctx->state == FG_STATE_CLOSED;
+            break;
+        case FG_OP_IS_HALF_OPEN:
+            flag = ctx->state == FG_STATE_HALF_OPEN;
+            break;
+        case FG_OP_MIN_REQUESTS_GE:
+            flag = (double)ctx->metric->total_count >= p->constants[arg].number;
+            break;
+        case FG_OP_FAILURE_RATE_GE:
+            flag = fg_vm_quotient_ge((double)ctx->metric->failure_count,
+                                     (double)ctx->metric->total_count, p->constants[arg].number,
+                                     FG_VM_RATIO_EPSILON);
+            break;
+        case FG_OP_AVG_LATENCY_GE:
+            flag = fg_vm_quotient_ge(ctx->metric->total_duration, (double)ctx->metric->total_count,
+                                     p->constants[arg].number, FG_VM_LATENCY_EPSILON);
+            break;
+        case FG_OP_SLOW_RATE_GE:
+            flag = fg_vm_slow_rate(&p->constants[arg], ctx->metric);
+            break;
+        case FG_OP_FAILURE_STREAK_GE:
+            flag = (double)ctx->consecutive_failures >= p->constants[arg].number;
+            break;
+        case FG_OP_IS_ERROR:
+            flag = o->is_error != 0;
+            break;
+        case FG_OP_TYPE_IN:
+            flag = fg_vm_type_in(p, &p->constants[arg], o);
+            break;
+        case FG_OP_MESSAGE_MATCHES:
+            flag = fg_vm_message_matches(p, &p->constants[arg], o);
+            break;
+        case FG_OP_STATUS_IN:
+            flag = fg_vm_status_in(p, &p->constants[arg], o);
+            break;
+        case FG_OP_CUSTOM:
+            flag = fg_vm_custom(&p->constants[arg], o, customs);
+            break;
+        case FG_OP_COUNT:
+        default:
+            return 0; /* unreachable in a verified program */
+        }
     }
-    case FG_OP_CUSTOM:
-        /* a missing or failing (-1) predicate counts as "does not match" */
-        if (customs == NULL || customs[c->first].fn == NULL) return 0;
-        return customs[c->first].fn(customs[c->first].ud, o) == 1;
-    default:
-        return 0;
-    }
+}
+
+/* Evaluates a verified tripper; see fg_program.h. */
+int fg_vm_trip(const fg_program *p, const fg_trip_context *ctx, uint32_t *alternative) {
+    return fg_vm_run(p, ctx, NULL, NULL, alternative);
 }
 
 /* Evaluates a verified tracker; see fg_program.h. */
 int fg_vm_track(const fg_program *p, const fg_outcome *outcome, const fg_custom *customs) {
-#define FG_VM_ON_TRUE(a) (void)(a)
-    FG_VM_LOOP(fg_vm_track_test(p, op, arg, outcome, customs))
-#undef FG_VM_ON_TRUE
+    return fg_vm_run(p, NULL, outcome, customs, NULL);
 }
