@@ -67,7 +67,8 @@ static const help_entry entries[] = {
 void fg_cli_usage(FILE *out)
 {
     size_t i;
-    fprintf(out, "fluxgate %s -- check, inspect and simulate circuit-breaker policies\n\nusage:\n", fg_version());
+    fprintf(out, "fluxgate %s -- check, inspect and simulate circuit-breaker policies\n\nusage:\n",
+            fg_version());
     for (i = 0; i < sizeof entries / sizeof entries[0]; i++)
         fprintf(out, "  %s\n", entries[i].synopsis);
     fputs("  fluxgate --help | --version\n"

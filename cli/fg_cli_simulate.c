@@ -246,7 +246,8 @@ int fg_cli_simulate(int argc, char **argv)
     text = fg_cli_read_file(a.trace_path, &text_len, &text_size);
     if (text == NULL || read_rows(a.trace_path, text, text_len, &trace) < 0)
         goto done;
-    if (fg_sim_run(policy, (size_t)index, &a.options, trace.rows, trace.count, &result, err, sizeof err) < 0) {
+    if (fg_sim_run(policy, (size_t)index, &a.options, trace.rows, trace.count, &result, err,
+                   sizeof err) < 0) {
         fprintf(stderr, "%s: error: breaker '%s': %s\n", a.policy_path, a.breaker, err);
         goto done;
     }

@@ -125,7 +125,8 @@ static void complete_next(sim *s, fg_breaker *breaker, const fg_trace_row *rows)
     pending p = heap_pop(s);
     fg_sim_call *call = &s->result->calls[p.row];
     s->now = p.due;
-    call->verdict = fg_breaker_record_at(breaker, &p.ticket, call->outcome_class, rows[p.row].duration, p.due);
+    call->verdict = fg_breaker_record_at(breaker, &p.ticket, call->outcome_class,
+                                         rows[p.row].duration, p.due);
     if (p.due > s->result->end)
         s->result->end = p.due;
 }

@@ -201,9 +201,11 @@ static void draw_rate_panel(FILE *out, const fg_svg_timeline *t)
     fputs("<g id=\"rate-axis\" font-size=\"11\">\n", out);
     for (pct = 0; pct <= 100; pct += 25) {
         double y = RATE_BOTTOM - h * pct / 100.0;
-        fprintf(out, "<line x1=\"%d\" y1=\"%.2f\" x2=\"%d\" y2=\"%.2f\" stroke=\"#999999\" stroke-width=\"0.5\"/>\n",
+        fprintf(out, "<line x1=\"%d\" y1=\"%.2f\" x2=\"%d\" y2=\"%.2f\""
+                     " stroke=\"#999999\" stroke-width=\"0.5\"/>\n",
                 PLOT_LEFT - 4, y, PLOT_RIGHT, y);
-        fprintf(out, "<text x=\"%d\" y=\"%.2f\" text-anchor=\"end\">%d%%</text>\n", PLOT_LEFT - 7, y + 4, pct);
+        fprintf(out, "<text x=\"%d\" y=\"%.2f\" text-anchor=\"end\">%d%%</text>\n", PLOT_LEFT - 7,
+                y + 4, pct);
     }
     fputs("</g>\n", out);
     fprintf(out,
@@ -234,7 +236,8 @@ static void draw_volume_panel(FILE *out, const fg_svg_timeline *t)
     fputs("<g id=\"volume-axis\" font-size=\"11\">\n", out);
     for (v = 0; v <= top + step * 1e-9; v += step) {
         double y = VOLUME_BOTTOM - h * v / top;
-        fprintf(out, "<line x1=\"%d\" y1=\"%.2f\" x2=\"%d\" y2=\"%.2f\" stroke=\"#999999\" stroke-width=\"0.5\"/>\n",
+        fprintf(out, "<line x1=\"%d\" y1=\"%.2f\" x2=\"%d\" y2=\"%.2f\""
+                     " stroke=\"#999999\" stroke-width=\"0.5\"/>\n",
                 PLOT_LEFT - 4, y, PLOT_RIGHT, y);
         fprintf(out, "<text x=\"%d\" y=\"%.2f\" text-anchor=\"end\">%.0f</text>\n", PLOT_LEFT - 7, y + 4, v);
     }
@@ -246,7 +249,8 @@ static void draw_volume_panel(FILE *out, const fg_svg_timeline *t)
 
     /* Two paths of bars: admitted from the axis up, rejected stacked on top;
      * clipped to the panel, since the last bucket may reach past the end. */
-    fprintf(out, "<clipPath id=\"volume-clip\"><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/></clipPath>\n",
+    fprintf(out, "<clipPath id=\"volume-clip\">"
+                 "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/></clipPath>\n",
             PLOT_LEFT, VOLUME_TOP, PLOT_RIGHT - PLOT_LEFT, VOLUME_BOTTOM - VOLUME_TOP);
     for (series = 0; series < 2; series++) {
         fprintf(out, "<path id=\"%s\" clip-path=\"url(#volume-clip)\" fill=\"%s\" d=\"",
@@ -306,14 +310,16 @@ static int legend_text(FILE *out, int x, int y, const char *label)
 
 static int legend_box(FILE *out, int x, int y, const char *fill, const char *label)
 {
-    fprintf(out, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"12\" fill=\"%s\" stroke=\"#888888\" stroke-width=\"0.5\"/>\n",
+    fprintf(out, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"12\" fill=\"%s\""
+                 " stroke=\"#888888\" stroke-width=\"0.5\"/>\n",
             x, y, fill);
     return legend_text(out, x, y, label);
 }
 
 static int legend_line(FILE *out, int x, int y, const char *colour, const char *attrs, const char *label)
 {
-    fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" %s/>\n", x, y + 6, x + 14, y + 6,
+    fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" %s/>\n", x, y + 6,
+            x + 14, y + 6,
             colour, attrs);
     return legend_text(out, x, y, label);
 }
@@ -327,14 +333,16 @@ static void draw_legend(FILE *out)
         x = legend_box(out, x, y, band_colour[s], fg_state_name((fg_state)s));
     y += 22;
     fprintf(out, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">rate</text>\n", PLOT_LEFT, y + 10);
-    x = legend_line(out, PLOT_LEFT + 50, y, RATE_COLOUR, "stroke-width=\"2\"", "failures among the calls the breaker let through");
+    x = legend_line(out, PLOT_LEFT + 50, y, RATE_COLOUR, "stroke-width=\"2\"",
+                    "failures among the calls the breaker let through");
     legend_line(out, x, y, TRACE_RATE_COLOUR, "stroke-width=\"1.2\" stroke-dasharray=\"4,2\"",
                 "failures among all calls of the trace");
     y += 22;
     fprintf(out, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">calls</text>\n", PLOT_LEFT, y + 10);
     x = legend_box(out, PLOT_LEFT + 50, y, ADMITTED_COLOUR, "admitted");
     x = legend_box(out, x, y, REJECTED_COLOUR, "rejected");
-    fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"1.2\" stroke-dasharray=\"5,3\"/>\n",
+    fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\""
+                 " stroke-width=\"1.2\" stroke-dasharray=\"5,3\"/>\n",
             x + 7, y - 1, x + 7, y + 13, TRANSITION_COLOUR);
     legend_text(out, x, y, "transition (numbered as simulate lists them; hover for its rule)");
     fputs("</g>\n", out);
