@@ -304,11 +304,11 @@ int fg_check_number(fg_checker *c, fg_diag_sink *sink, const fg_syn_expr *e, int
     double v = e->number;
     if (key == FG_SET_MAX_HALF_OPEN_CALLS) {
         if (v != floor(v) || v < 1 || v > 4294967295.0) {
-            fg_diag_error(sink, e->loc, "max_half_open_calls must be an integer >= 1, got %g", v);
+            fg_diag_error(sink, e->loc, "max_half_open_calls must be an integer >= 1, got %.15g", v);
             return -1;
         }
     } else if (!(v > 0)) {
-        fg_diag_error(sink, e->loc, "half_open_lease must be a duration > 0, got %g", v);
+        fg_diag_error(sink, e->loc, "half_open_lease must be a duration > 0, got %.15g", v);
         return -1;
     }
     *out = v;

@@ -59,12 +59,12 @@ static int fg_check_list(fg_check_ctx *x, const fg_syn_expr *e, const fg_builtin
             continue;
         } else if (!fg_is_integer(v->number) ||
                    (v->kind == FG_VALUE_RANGE && !fg_is_integer(v->high))) {
-            fg_diag_error(x->sink, v->loc, "%s() %s must be integers, got %g", b->name, p->name,
+            fg_diag_error(x->sink, v->loc, "%s() %s must be integers, got %.15g", b->name, p->name,
                           fg_is_integer(v->number) ? v->high : v->number);
             ok = 0;
             continue;
         } else if (v->kind == FG_VALUE_RANGE && v->number > v->high) {
-            fg_diag_error(x->sink, v->loc, "%s() range %g..%g is empty (the first code must be <= the last)",
+            fg_diag_error(x->sink, v->loc, "%s() range %.15g..%.15g is empty (the first code must be <= the last)",
                           b->name, v->number, v->high);
             ok = 0;
             continue;
@@ -87,16 +87,16 @@ static int fg_check_range(fg_check_ctx *x, const fg_builtin *b, const fg_param *
     int bad = (p->type == FG_PARAM_INTEGER && !fg_is_integer(n)) || n < p->min ||
               (p->min_open && n == p->min) || n > p->max || (p->max_open && n == p->max);
     if (!bad && p->min_param >= 0 && n < vals[p->min_param].number) {
-        fg_diag_error(x->sink, v->loc, "%s() %s must be %s, got %g (%s is %g)", b->name, p->name,
+        fg_diag_error(x->sink, v->loc, "%s() %s must be %s, got %.15g (%s is %.15g)", b->name, p->name,
                       p->rule, n, b->params[p->min_param].name, vals[p->min_param].number);
         return 0;
     }
     if (!bad) return 1;
     if (n > p->max && !p->max_open && p->max > 1)
-        fg_diag_error(x->sink, v->loc, "%s() %s must be %s and at most %.0f, got %g", b->name,
+        fg_diag_error(x->sink, v->loc, "%s() %s must be %s and at most %.0f, got %.15g", b->name,
                       p->name, p->rule, p->max, n);
     else
-        fg_diag_error(x->sink, v->loc, "%s() %s must be %s, got %g", b->name, p->name, p->rule, n);
+        fg_diag_error(x->sink, v->loc, "%s() %s must be %s, got %.15g", b->name, p->name, p->rule, n);
     return 0;
 }
 
