@@ -344,6 +344,68 @@ static void calls_never_allocate(void **state) {
     assert_nothing_live(&a);
 }
 
+/* ---- alignment ------------------------------------------------------------------ */
+
+/* An allocator whose blocks are 8-byte aligned but never 16-byte aligned, as
+ * LuaJIT's lua_Alloc hands them out (the Lua binding passes it through). The
+ * engine may rely on alignof(double) and alignof(void *), not on
+ * alignof(max_align_t); under SANITIZE=1 UBSan reports any misaligned access.
+ * Found by the LuaJIT conformance run under ASan + UBSan (fg_arena.c's chunk
+ * header asked for max_align_t). */
+typedef struct odd_alloc {
+    long live_blocks;
+} odd_alloc;
+
+enum { ODD_PAD = 8, ODD_HEADER = 16 };
+
+static void *odd_fn(void *ud, void *ptr, size_t osize, size_t nsize) {
+    odd_alloc *a = ud;
+    unsigned char *base = ptr ? (unsigned char *)ptr - ODD_PAD : NULL;
+    if (nsize == 0) {
+        if (ptr != NULL) {
+            a->live_blocks--;
+            free(base);
+        }
+        return NULL;
+    }
+    /* malloc gives 16-byte alignment; base + 8 is then 8 mod 16. */
+    unsigned char *block = malloc(nsize + ODD_HEADER);
+    if (block == NULL) return NULL;
+    if (ptr != NULL) {
+        memcpy(block + ODD_PAD, ptr, osize < nsize ? osize : nsize);
+        free(base);
+    } else {
+        a->live_blocks++;
+    }
+    return block + ODD_PAD;
+}
+
+static void eight_byte_aligned_blocks_are_enough(void **state) {
+    (void)state;
+    for (size_t which = 0; which < sizeof policies / sizeof policies[0]; which++) {
+        odd_alloc a = {0};
+        fg_allocator alloc = {odd_fn, &a};
+        fg_report *report = NULL;
+        fg_policy *policy =
+            fg_policy_compile(policies[which], strlen(policies[which]), "odd.fgp", &alloc, &report);
+        fg_report_free(report);
+        assert_non_null(policy);
+        fg_breaker_options o;
+        memset(&o, 0, sizeof o);
+        o.alloc = alloc;
+        o.resolve_custom = resolve_any;
+        fg_breaker *b = fg_breaker_new(policy, 0, &o, NULL, 0);
+        assert_non_null(b);
+        int calls = 0;
+        assert_int_equal(fg_breaker_add_listener(b, count_call, &calls), 0);
+        exercise(b);
+        assert_int_equal(calls, 1);
+        fg_breaker_free(b);
+        fg_policy_free(policy);
+        assert_int_equal(a.live_blocks, 0);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(breaker_new_fails_cleanly_at_every_allocation),
@@ -351,6 +413,7 @@ int main(void) {
         cmocka_unit_test(compile_and_breaker_fail_cleanly_with_one_allocator),
         cmocka_unit_test(expressions_and_breaker_fail_cleanly_with_one_allocator),
         cmocka_unit_test(calls_never_allocate),
+        cmocka_unit_test(eight_byte_aligned_blocks_are_enough),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
