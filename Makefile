@@ -264,7 +264,7 @@ CONFORMANCE ?= $(CURDIR)/../shared/conformance
 LUA54_ENV  = LUA_PATH_5_4="$(CURDIR)/$(LUA54_DIR)/?.lua;;" LUA_CPATH_5_4="$(CURDIR)/$(LUA54_DIR)/?.so;;"
 LUAJIT_ENV = LUA_PATH="$(CURDIR)/$(LUAJIT_DIR)/?.lua;;" LUA_CPATH="$(CURDIR)/$(LUAJIT_DIR)/?.so;;"
 BUSTED ?= /usr/bin/busted
-LUA_VALGRIND = valgrind -q --leak-check=full --error-exitcode=1 --errors-for-leak-kinds=definite,indirect
+LUA_VALGRIND = valgrind -q --leak-check=full --show-possibly-lost=no --error-exitcode=1 --errors-for-leak-kinds=definite,indirect
 
 .PHONY: lua test-lua valgrind-lua bench-lua install-lua
 all: lua

@@ -633,6 +633,34 @@ static int fgl_status(lua_State *L, int idx, int64_t *out) {
     return 1;
 }
 
+/* Reads the ticket that acquire handed to Lua from arguments idx..idx+4:
+ * state, generation, started_at, slot, slot_seq. */
+static void fgl_check_ticket(lua_State *L, int idx, fg_ticket *t) {
+    lua_Integer state = luaL_checkinteger(L, idx);
+    luaL_argcheck(L, state >= 0 && state < FG_STATE_COUNT, idx, "not a state");
+    t->admitted = 1;
+    t->state = (fg_state)state;
+    t->generation = fgl_check_u64(L, idx + 1);
+    t->started_at = luaL_checknumber(L, idx + 2);
+    t->slot = (int32_t)luaL_checkinteger(L, idx + 3);
+    t->slot_seq = (uint32_t)luaL_checkinteger(L, idx + 4);
+    t->retry_after = -1.0;
+}
+
+/* Classifies and records an outcome; the stack holds the breaker at 1 and
+ * `now` (or nil) at 2. Returns the verdict. */
+static fg_verdict fgl_settle(lua_State *L, fgl_breaker *b, const fg_ticket *t, const fg_outcome *o,
+                             double duration, int outcome_index) {
+    double now = 0.0;
+    int has_now = fgl_enter(L, b, 2, &now);
+    b->outcome_index = outcome_index;
+    int outcome_class = fg_breaker_classify(b->shared.breaker, o);
+    fg_verdict v = has_now ? fg_breaker_record_at(b->shared.breaker, t, outcome_class, duration, now)
+                           : fg_breaker_record(b->shared.breaker, t, outcome_class, duration);
+    fgl_leave(L, b);
+    return v;
+}
+
 /* release(breaker, now|nil, state, generation, started_at, slot, slot_seq,
  *         is_error, status|nil, type|nil, message|nil, duration|nil, outcome|nil)
  *   -> verdict, pending
@@ -640,37 +668,37 @@ static int fgl_status(lua_State *L, int idx, int64_t *out) {
  * has some). A nil duration means "since acquire". */
 static int fgl_release(lua_State *L) {
     fgl_breaker *b = fgl_check_breaker(L, 1);
-    lua_settop(L, 13);
     fg_ticket t;
-    lua_Integer state = luaL_checkinteger(L, 3);
-    luaL_argcheck(L, state >= 0 && state < FG_STATE_COUNT, 3, "not a state");
-    t.admitted = 1;
-    t.state = (fg_state)state;
-    t.generation = fgl_check_u64(L, 4);
-    t.started_at = luaL_checknumber(L, 5);
-    t.slot = (int32_t)luaL_checkinteger(L, 6);
-    t.slot_seq = (uint32_t)luaL_checkinteger(L, 7);
-    t.retry_after = -1.0;
-
     fg_outcome o;
+    lua_settop(L, 13);
+    fgl_check_ticket(L, 3, &t);
     memset(&o, 0, sizeof o);
     o.is_error = lua_toboolean(L, 8);
     o.has_status = fgl_status(L, 9, &o.status);
     if (lua_type(L, 10) == LUA_TSTRING) o.type = lua_tolstring(L, 10, &o.type_len);
     if (lua_type(L, 11) == LUA_TSTRING) o.message = lua_tolstring(L, 11, &o.message_len);
     double duration = luaL_optnumber(L, 12, -1.0);
-    int has_outcome = lua_istable(L, 13);
-
-    double now = 0.0;
-    int has_now = fgl_enter(L, b, 2, &now);
-    b->outcome_index = has_outcome ? 13 : 0;
-    int outcome_class = fg_breaker_classify(b->shared.breaker, &o);
-    fg_verdict v = has_now ? fg_breaker_record_at(b->shared.breaker, &t, outcome_class, duration, now)
-                           : fg_breaker_record(b->shared.breaker, &t, outcome_class, duration);
-    fgl_leave(L, b);
+    fg_verdict v = fgl_settle(L, b, &t, &o, duration, lua_istable(L, 13) ? 13 : 0);
     lua_pushinteger(L, (lua_Integer)v);
     lua_pushinteger(L, fgl_pending(b));
     return 2;
+}
+
+/* release_ok(breaker, now|nil, state, generation, started_at, slot, slot_seq,
+ *            status|nil) -> pending
+ * The hot path of a call that returned: a result, with a status or not,
+ * timed since acquire, on a breaker without Custom() predicates. */
+static int fgl_release_ok(lua_State *L) {
+    fgl_breaker *b = fgl_check_breaker(L, 1);
+    fg_ticket t;
+    fg_outcome o;
+    lua_settop(L, 8);
+    fgl_check_ticket(L, 3, &t);
+    memset(&o, 0, sizeof o);
+    o.has_status = fgl_status(L, 8, &o.status);
+    fgl_settle(L, b, &t, &o, -1.0, 0);
+    lua_pushinteger(L, fgl_pending(b));
+    return 1;
 }
 
 /* ---- breakers: queries and commands ---------------------------------------- */
@@ -835,7 +863,8 @@ static int fgl_drain(lua_State *L) {
 
 static const luaL_Reg fgl_breaker_funcs[] = {
     {"new_breaker", fgl_new_breaker}, {"pointer", fgl_pointer}, {"acquire", fgl_acquire},
-    {"release", fgl_release},         {"state", fgl_state},     {"command", fgl_command},
+    {"release", fgl_release},         {"release_ok", fgl_release_ok},
+    {"state", fgl_state},             {"command", fgl_command},
     {"info", fgl_info},               {"stats", fgl_stats},     {"drain", fgl_drain},
     {NULL, NULL}};
 
