@@ -2,9 +2,10 @@
  * fg_opcodes.h -- the bytecode instruction set, declared once.
  *
  * FG_OPCODE_LIST is the single source of truth: the enum, the opcode count,
- * the name table (disassembler) and the operand-shape and kind tables
- * (verifier) are all expanded from it, so nothing has to be kept in order by
- * hand.
+ * the name table (disassembler), the operand-shape and kind tables
+ * (verifier) and the documentation table (checked against the table in
+ * doc/bytecode.md by test_disasm) are all expanded from it, so nothing has
+ * to be kept in order by hand.
  *
  * An instruction is 32 bits: the opcode in the low byte and one 24-bit
  * operand above it. What the operand means is the opcode's shape: a jump
@@ -30,7 +31,8 @@ typedef enum fg_operand_shape {
     FG_OPERAND_STRINGS,     /* pool: a set of strings (TypeOf) */
     FG_OPERAND_RANGES,      /* pool: a list of inclusive integer ranges (Status) */
     FG_OPERAND_GLOB,        /* pool: one glob pattern (Message) */
-    FG_OPERAND_CUSTOM       /* pool: a Custom() predicate index */
+    FG_OPERAND_CUSTOM,      /* pool: a Custom() predicate index */
+    FG_OPERAND_SHAPE_COUNT
 } fg_operand_shape;
 
 /* Which programs may contain an opcode (fg_program_kind as bits). */
@@ -48,8 +50,8 @@ enum {
     OP(RETURN_TRUE, FG_OPERAND_ALTERNATIVE, FG_OPK_ANY, "return true: alternative a fired") \
     OP(RETURN_FALSE, FG_OPERAND_NONE, FG_OPK_ANY, "return false")                           \
     /* tripper tests: each sets the flag */                                                 \
-    OP(IS_CLOSED, FG_OPERAND_NONE, FG_OPK_TRIPPER, "flag = state is closed")                \
-    OP(IS_HALF_OPEN, FG_OPERAND_NONE, FG_OPK_TRIPPER, "flag = state is half_open")          \
+    OP(IS_CLOSED, FG_OPERAND_NONE, FG_OPK_TRIPPER, "flag = state is closed (Closed())")     \
+    OP(IS_HALF_OPEN, FG_OPERAND_NONE, FG_OPK_TRIPPER, "flag = state is half_open (HalfOpened())")\
     OP(MIN_REQUESTS_GE, FG_OPERAND_NUMBER, FG_OPK_TRIPPER, "flag = total >= k")             \
     OP(FAILURE_RATE_GE, FG_OPERAND_NUMBER, FG_OPK_TRIPPER,                                  \
        "flag = total > 0 and failures/total >= k")                                          \
@@ -61,10 +63,10 @@ enum {
        "flag = consecutive failures >= k")                                                  \
     /* tracker tests: each sets the flag */                                                 \
     OP(IS_ERROR, FG_OPERAND_NONE, FG_OPK_TRACKER, "flag = the outcome is an error (All())") \
-    OP(TYPE_IN, FG_OPERAND_STRINGS, FG_OPK_TRACKER, "flag = error type is one of set k")    \
-    OP(MESSAGE_MATCHES, FG_OPERAND_GLOB, FG_OPK_TRACKER, "flag = error message matches k")  \
-    OP(STATUS_IN, FG_OPERAND_RANGES, FG_OPK_TRACKER, "flag = status is in one of ranges k") \
-    OP(CUSTOM, FG_OPERAND_CUSTOM, FG_OPK_TRACKER, "flag = customs[k](outcome) == 1")
+    OP(TYPE_IN, FG_OPERAND_STRINGS, FG_OPK_TRACKER, "flag = error type is in set k (TypeOf)")\
+    OP(MESSAGE_MATCHES, FG_OPERAND_GLOB, FG_OPK_TRACKER, "flag = error message matches glob k (Message)")\
+    OP(STATUS_IN, FG_OPERAND_RANGES, FG_OPK_TRACKER, "flag = status is in ranges k (Status)") \
+    OP(CUSTOM, FG_OPERAND_CUSTOM, FG_OPK_TRACKER, "flag = customs[k](outcome) == 1 (Custom)")
 
 typedef enum fg_opcode {
 #define FG_OP_ENUM(name, shape, where, doc) FG_OP_##name,
@@ -86,5 +88,8 @@ typedef enum fg_opcode {
 extern const char *const fg_opcode_names[FG_OP_COUNT];
 extern const fg_operand_shape fg_opcode_shapes[FG_OP_COUNT];
 extern const unsigned char fg_opcode_kinds[FG_OP_COUNT];
+extern const char *const fg_opcode_docs[FG_OP_COUNT];
+/* "none", "target", "alternative", "number", ... as doc/bytecode.md names them. */
+extern const char *const fg_operand_shape_names[FG_OPERAND_SHAPE_COUNT];
 
 #endif /* FG_OPCODES_H */

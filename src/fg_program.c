@@ -25,6 +25,20 @@ const unsigned char fg_opcode_kinds[FG_OP_COUNT] = {
 #undef FG_OP_KIND
 };
 
+const char *const fg_opcode_docs[FG_OP_COUNT] = {
+#define FG_OP_DOC(name, shape, where, doc) doc,
+    FG_OPCODE_LIST(FG_OP_DOC)
+#undef FG_OP_DOC
+};
+
+const char *const fg_operand_shape_names[FG_OPERAND_SHAPE_COUNT] = {
+    [FG_OPERAND_NONE] = "none",     [FG_OPERAND_TARGET] = "target",
+    [FG_OPERAND_ALTERNATIVE] = "alternative", [FG_OPERAND_NUMBER] = "number",
+    [FG_OPERAND_SLOW] = "slow",     [FG_OPERAND_STRINGS] = "strings",
+    [FG_OPERAND_RANGES] = "ranges", [FG_OPERAND_GLOB] = "glob",
+    [FG_OPERAND_CUSTOM] = "custom",
+};
+
 /* The program was allocated as one block of block_size bytes with alloc. */
 void fg_program_free(fg_program *program, const fg_allocator *alloc) {
     if (program == NULL) return;

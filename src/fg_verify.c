@@ -66,13 +66,6 @@ int fg_program_constant_ok(const fg_program *p, const fg_constant *c) {
     }
 }
 
-static const char *fg_shape_name(fg_operand_shape s) {
-    static const char *const names[] = {"none",   "target",  "alternative",
-                                        "number", "slow",    "strings",
-                                        "ranges", "glob",    "custom"};
-    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
-}
-
 /* Checks the tables every instruction may point into. */
 static int fg_verify_tables(const fg_program *p, char *err, size_t cap) {
     if (p->code_length == 0) return fg_verify_fail(err, cap, "empty program");
@@ -138,7 +131,7 @@ int fg_program_verify(const fg_program *p, char *err, size_t cap) {
             if (p->constants[arg].type != shape)
                 return fg_verify_fail(err, cap,
                                       "instruction %04u: %s needs a %s constant, k%u is not one",
-                                      (unsigned)pc, name, fg_shape_name(shape), (unsigned)arg);
+                                      (unsigned)pc, name, fg_operand_shape_names[shape], (unsigned)arg);
             if (!fg_program_constant_ok(p, &p->constants[arg]))
                 return fg_verify_fail(err, cap, "instruction %04u: %s constant k%u is malformed",
                                       (unsigned)pc, name, (unsigned)arg);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
+#include "fg_opcodes.h"
 #include "fg_policy_internal.h"
 #include "fg_program.h"
 #include "fg_test_tree.h"
@@ -565,6 +566,29 @@ static void the_payment_policy_compiles_to_its_listing(void **state) {
     fg_policy_free(policy);
 }
 
+/* ---- the opcode table in doc/bytecode.md ----------------------------------- */
+
+/* The documentation's table is the X-macro's, row for row (run from the
+ * repository root, as `make test-c` does). */
+static void the_documented_opcode_table_matches_the_instruction_set(void **state) {
+    (void)state;
+    FILE *f = fopen("doc/bytecode.md", "rb");
+    if (f == NULL) fail_msg("doc/bytecode.md not found: run the tests from the repository root");
+    static char doc[64 * 1024];
+    size_t n = fread(doc, 1, sizeof doc - 1, f);
+    fclose(f);
+    doc[n] = '\0';
+    for (int op = 0; op < FG_OP_COUNT; op++) {
+        const char *where = fg_opcode_kinds[op] == FG_OPK_ANY       ? "both"
+                            : fg_opcode_kinds[op] == FG_OPK_TRIPPER ? "tripper"
+                                                                    : "tracker";
+        char row[256];
+        snprintf(row, sizeof row, "| `%s` | %s | %s | %s |\n", fg_opcode_names[op],
+                 fg_operand_shape_names[fg_opcode_shapes[op]], where, fg_opcode_docs[op]);
+        if (strstr(doc, row) == NULL) fail_msg("doc/bytecode.md lacks the row: %s", row);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(all),
@@ -587,6 +611,7 @@ int main(void) {
         cmocka_unit_test(payment_api_tripper),
         cmocka_unit_test(expressions_compile_to_their_listings),
         cmocka_unit_test(the_payment_policy_compiles_to_its_listing),
+        cmocka_unit_test(the_documented_opcode_table_matches_the_instruction_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
