@@ -40,8 +40,13 @@ static void count_calls(const fg_sim_result *r, const fg_svg_timeline *t, fg_svg
         buckets[bucket_of(t, c->arrival)].admitted++;
         /* The rate counts what the tracker said, stale or not: a stale
          * failure was still a failing call. Ignored errors are neither. */
-        if (c->verdict == FG_VERDICT_SUCCESS || c->verdict == FG_VERDICT_STALE_SUCCESS)
-            buckets[bucket_of(t, c->completion)].successes++;
+        if (c->verdict == FG_VERDICT_SUCCESS || c->verdict == FG_VERDICT_STALE_SUCCESS) {
+            fg_svg_bucket *b = &buckets[bucket_of(t, c->completion)];
+            b->successes++;
+            /* As the breaker classifies: slow when duration >= threshold. */
+            if (t->has_slow_threshold && c->completion - c->arrival >= t->slow_threshold)
+                b->slow++;
+        }
         else if (c->verdict == FG_VERDICT_FAILURE || c->verdict == FG_VERDICT_STALE_FAILURE)
             buckets[bucket_of(t, c->completion)].failures++;
     }
@@ -91,6 +96,10 @@ int fg_cli_write_timeline(const char *path, const char *title, const struct fg_s
     t.bucket_count = (size_t)ceil((t.end - t.start) / t.bucket_width);
     if (t.bucket_count == 0)
         t.bucket_count = 1;
+    if (result->threshold_count > 0) {
+        t.has_slow_threshold = 1;
+        t.slow_threshold = result->thresholds[0];
+    }
 
     buckets = fg_cli_alloc(t.bucket_count * sizeof *buckets);
     bands = fg_cli_alloc(band_count * sizeof *bands);

@@ -185,7 +185,13 @@ int fg_sim_run(fg_policy *policy, size_t index, const fg_sim_options *options,
         fg_sim_result_free(result);
         return -1;
     }
-    result->initial_state = fg_breaker_state(breaker);
+    {
+        fg_info info;
+        fg_breaker_info(breaker, &info);
+        result->initial_state = info.state;
+        result->threshold_count = info.metric.threshold_count;
+        memcpy(result->thresholds, info.metric.thresholds, sizeof result->thresholds);
+    }
 
     for (i = 0; i < n; i++) {
         fg_sim_call *call = &result->calls[i];

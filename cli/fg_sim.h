@@ -44,6 +44,8 @@ typedef struct fg_sim_transition {
 typedef struct fg_sim_result {
     double start, end;   /* first arrival, last arrival or completion */
     fg_state initial_state;
+    uint32_t threshold_count; /* the tripper's SlowRate thresholds, as the breaker reports them */
+    double thresholds[FG_MAX_SLOW_THRESHOLDS];
     size_t call_count;
     fg_sim_call *calls;  /* one per row, in row order */
     size_t transition_count;

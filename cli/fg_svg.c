@@ -37,6 +37,7 @@ static const char *const band_colour[FG_STATE_COUNT] = {
 
 #define RATE_COLOUR "#6a1b9a"
 #define TRACE_RATE_COLOUR "#777777"
+#define SLOW_COLOUR "#00897b"
 #define ADMITTED_COLOUR "#5b7fa6"
 #define REJECTED_COLOUR "#e67e22"
 #define TRANSITION_COLOUR "#333333"
@@ -163,31 +164,45 @@ static void draw_time_axis(FILE *out, const fg_svg_timeline *t)
             (PLOT_LEFT + PLOT_RIGHT) / 2, VOLUME_BOTTOM + 38);
 }
 
-/* One failure-rate line: of the completed calls (breaker = 1), or of every
- * call in the trace by arrival (breaker = 0). The line breaks over buckets
- * without calls: no data is not 0 %. */
-static void draw_rate_line(FILE *out, const fg_svg_timeline *t, int breaker)
+/* The lines of the rate panel. */
+typedef enum rate_series {
+    FAILURES,       /* failures among the completed calls the breaker let through */
+    TRACE_FAILURES, /* failures among every call of the trace, by arrival */
+    SLOW            /* slow successes among the completed calls let through */
+} rate_series;
+
+/* Draws one rate line; it breaks over buckets without calls, since no data
+ * is not 0 %. */
+static void draw_rate_line(FILE *out, const fg_svg_timeline *t, rate_series series)
 {
     double h = RATE_BOTTOM - RATE_TOP;
     int pen_down = 0;
     size_t i;
-    if (breaker)
+    switch (series) {
+    case FAILURES:
         fprintf(out, "<path id=\"failure-rate\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"", RATE_COLOUR);
-    else
+        break;
+    case TRACE_FAILURES:
         fprintf(out, "<path id=\"trace-failure-rate\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.2\""
                      " stroke-dasharray=\"4,2\"", TRACE_RATE_COLOUR);
+        break;
+    case SLOW:
+        fprintf(out, "<path id=\"slow-rate\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"", SLOW_COLOUR);
+        break;
+    }
     fputs(" stroke-linejoin=\"round\" d=\"", out);
     for (i = 0; i < t->bucket_count; i++) {
         const fg_svg_bucket *b = &t->buckets[i];
-        uint32_t failures = breaker ? b->failures : b->trace_failures;
-        uint32_t done = failures + (breaker ? b->successes : b->trace_successes);
+        uint32_t part = series == FAILURES ? b->failures : series == SLOW ? b->slow : b->trace_failures;
+        uint32_t whole = series == TRACE_FAILURES ? b->trace_failures + b->trace_successes
+                                                  : b->failures + b->successes;
         double x, y;
-        if (done == 0) {
+        if (whole == 0) {
             pen_down = 0;
             continue;
         }
         x = x_of(t, t->start + ((double)i + 0.5) * t->bucket_width);
-        y = RATE_BOTTOM - h * failures / done;
+        y = RATE_BOTTOM - h * part / whole;
         fprintf(out, "%s%.2f,%.2f ", pen_down ? "L" : "M", x, y);
         pen_down = 1;
     }
@@ -209,11 +224,13 @@ static void draw_rate_panel(FILE *out, const fg_svg_timeline *t)
     }
     fputs("</g>\n", out);
     fprintf(out,
-            "<text transform=\"translate(18,%d) rotate(-90)\" text-anchor=\"middle\">failure rate</text>\n",
+            "<text transform=\"translate(18,%d) rotate(-90)\" text-anchor=\"middle\">share of calls</text>\n",
             (RATE_TOP + RATE_BOTTOM) / 2);
 
-    draw_rate_line(out, t, 1);
-    draw_rate_line(out, t, 0);
+    draw_rate_line(out, t, TRACE_FAILURES);
+    if (t->has_slow_threshold)
+        draw_rate_line(out, t, SLOW);
+    draw_rate_line(out, t, FAILURES);
 }
 
 static void draw_volume_panel(FILE *out, const fg_svg_timeline *t)
@@ -324,7 +341,7 @@ static int legend_line(FILE *out, int x, int y, const char *colour, const char *
     return legend_text(out, x, y, label);
 }
 
-static void draw_legend(FILE *out)
+static void draw_legend(FILE *out, const fg_svg_timeline *t)
 {
     int s, x, y = LEGEND_TOP;
     fputs("<g id=\"legend\">\n", out);
@@ -334,9 +351,14 @@ static void draw_legend(FILE *out)
     y += 22;
     fprintf(out, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">rate</text>\n", PLOT_LEFT, y + 10);
     x = legend_line(out, PLOT_LEFT + 50, y, RATE_COLOUR, "stroke-width=\"2\"",
-                    "failures among the calls the breaker let through");
-    legend_line(out, x, y, TRACE_RATE_COLOUR, "stroke-width=\"1.2\" stroke-dasharray=\"4,2\"",
-                "failures among all calls of the trace");
+                    "failures (calls let through)");
+    x = legend_line(out, x, y, TRACE_RATE_COLOUR, "stroke-width=\"1.2\" stroke-dasharray=\"4,2\"",
+                    "failures (all calls of the trace)");
+    if (t->has_slow_threshold) {
+        char label[64];
+        snprintf(label, sizeof label, "slow, >= %g s (calls let through)", t->slow_threshold);
+        legend_line(out, x, y, SLOW_COLOUR, "stroke-width=\"1.5\"", label);
+    }
     y += 22;
     fprintf(out, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">calls</text>\n", PLOT_LEFT, y + 10);
     x = legend_box(out, PLOT_LEFT + 50, y, ADMITTED_COLOUR, "admitted");
@@ -361,7 +383,7 @@ int fg_svg_write(FILE *out, const fg_svg_timeline *timeline)
             PLOT_LEFT, RATE_TOP, PLOT_RIGHT - PLOT_LEFT, RATE_BOTTOM - RATE_TOP);
     fprintf(out, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#555555\"/>\n",
             PLOT_LEFT, VOLUME_TOP, PLOT_RIGHT - PLOT_LEFT, VOLUME_BOTTOM - VOLUME_TOP);
-    draw_legend(out);
+    draw_legend(out, timeline);
     fputs("</svg>\n", out);
     fflush(out);
     return ferror(out) ? -1 : 0;

@@ -1,9 +1,10 @@
 /*
  * fg_svg.h -- draws the timeline of a `fluxgate simulate` run as a standalone
  * SVG picture: the breaker's states as coloured bands, the failure rate of
- * completed calls (and, fainter, of every call in the trace) above, the call
- * volume (admitted and rejected) below, every transition marked, with axes,
- * labels and a legend.
+ * completed calls (and, fainter, of every call in the trace; and the share of
+ * slow calls when the tripper has a SlowRate) above, the call volume
+ * (admitted and rejected) below, every transition marked, with axes, labels
+ * and a legend.
  *
  * The writer only draws: the simulation fills an fg_svg_timeline and keeps
  * ownership of everything in it.
@@ -23,6 +24,7 @@ typedef struct fg_svg_bucket {
     uint32_t rejected;  /* arrivals it turned away */
     uint32_t successes; /* completions recorded as successes */
     uint32_t failures;  /* completions recorded as failures */
+    uint32_t slow;      /* successes among them that took >= slow_threshold */
     /* What the trace itself holds, by arrival, rejected calls included: the
      * service's health, which the breaker sees only through admitted calls. */
     uint32_t trace_successes;
@@ -46,6 +48,8 @@ typedef struct fg_svg_timeline {
     const char *title;
     double start, end;           /* the time axis, seconds; end > start */
     double bucket_width;         /* seconds */
+    int has_slow_threshold;      /* 1: draw the share of slow calls too */
+    double slow_threshold;       /* seconds: the tripper's first SlowRate threshold */
     size_t bucket_count;
     const fg_svg_bucket *buckets;
     size_t band_count;           /* one band per state interval, in time order */
