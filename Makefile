@@ -331,3 +331,20 @@ examples: $(EXAMPLE_BINS)
 $(BUILD)/examples/%: examples/%.c $(LIB_A) include/fluxgate.h
 	@mkdir -p $(dir $@)
 	$(CC) -Iinclude $(CFLAGS_ALL) $(WARN) $< -o $@ $(LIB_A) $(LDLIBS_ALL)
+
+# ---- luarocks: fluxgate-0.1.0-1.rockspec (make backend) calls these ---------
+# LUA_INCDIR, LUA_LIBDIR and LUA_SHAREDIR come from luarocks.
+LUA_INCDIR ?= /usr/include/lua5.4
+ROCK_DIR = $(BUILD)/rock-$(notdir $(LUA_INCDIR))
+.PHONY: lua-rock install-lua-rock
+lua-rock: $(ROCK_DIR)/fluxgate/core.so $(ROCK_DIR)/fluxgate.lua $(ROCK_DIR)/fluxgate/cdef.lua
+
+$(ROCK_DIR)/fluxgate/core.so: lua/fluxgate_core.c include/fluxgate.h $(LIB_OBJS) $(GEN_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -I$(LUA_INCDIR) $(CFLAGS_ALL) $(WARN) -shared -o $@ $< $(LIB_OBJS) $(GEN_OBJS) $(LDLIBS_ALL)
+
+install-lua-rock: lua-rock
+	install -d $(LUA_LIBDIR)/fluxgate $(LUA_SHAREDIR)/fluxgate
+	install -m 755 $(ROCK_DIR)/fluxgate/core.so $(LUA_LIBDIR)/fluxgate/core.so
+	install -m 644 $(ROCK_DIR)/fluxgate.lua $(LUA_SHAREDIR)/fluxgate.lua
+	install -m 644 $(ROCK_DIR)/fluxgate/cdef.lua $(LUA_SHAREDIR)/fluxgate/cdef.lua
