@@ -98,6 +98,10 @@ check_svg() {
     pass=$((pass + 1))
 }
 
+if ! command -v xmllint >/dev/null 2>&1; then
+    echo "FAIL svg: xmllint is missing (sudo apt-get install libxml2-utils)"
+    exit 1
+fi
 check_svg outage policies/payment.fgp payment_api policies/traces/outage.csv --seed 1
 check_svg flapping policies/game.fgp matchmaking policies/traces/flapping.csv --seed 7
 check_svg brownout policies/gateway.fgp search policies/traces/brownout.csv --seed 1
