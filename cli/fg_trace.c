@@ -25,6 +25,9 @@ void fg_trace_init(fg_trace_reader *reader, const char *buf, size_t len)
     memset(reader, 0, sizeof *reader);
     reader->buf = buf;
     reader->len = len;
+    /* Spreadsheets often save CSV with a UTF-8 byte order mark: not data. */
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+        reader->pos = 3;
 }
 
 /* Records the error so that the reader stays failed, and formats it. */

@@ -11,8 +11,8 @@
  * row before), `outcome` (`ok`, `error`, or an error type name such as
  * `timeout` or `connection refused`), `duration` (seconds, >= 0) and, when the
  * header has the column, an optional integer `status` (an empty cell means "no
- * status"). Fields may be padded with blanks; CRLF line ends are accepted;
- * blank lines carry no call and are passed over. Anything else is an error
+ * status"). Fields may be padded with blanks; CRLF line ends and a UTF-8
+ * byte order mark are accepted; blank lines carry no call and are passed over. Anything else is an error
  * with its line number: the reader never skips a row it cannot read.
  *
  * The reader is a pure function over a byte buffer (it need not be

@@ -107,6 +107,18 @@ static void accepts_blanks_crlf_blank_lines_and_no_final_newline(void **state)
     assert_true(rows[1].duration == 0.5);
 }
 
+static void skips_a_utf8_byte_order_mark(void **state)
+{
+    fg_trace_row rows[2];
+    char msg[200];
+    int line = 0;
+    (void)state;
+    assert_int_equal(read_all("\xEF\xBB\xBFtime,outcome,duration\n1,ok,1\n", rows, 2, &line, msg, sizeof msg),
+                     1);
+    /* Only at the very start: elsewhere it is an outcome character like any other byte. */
+    assert_fails("time,outcome,duration\n\xEF\xBB\xBF" "1,ok,1\n", 2, "time is not a number");
+}
+
 static void equal_times_are_in_order(void **state)
 {
     fg_trace_row rows[4];
@@ -247,6 +259,7 @@ int main(void)
         cmocka_unit_test(reads_the_three_kinds_of_outcome),
         cmocka_unit_test(status_column_is_optional_and_may_be_empty),
         cmocka_unit_test(accepts_blanks_crlf_blank_lines_and_no_final_newline),
+        cmocka_unit_test(skips_a_utf8_byte_order_mark),
         cmocka_unit_test(equal_times_are_in_order),
         cmocka_unit_test(an_empty_file_is_an_error),
         cmocka_unit_test(a_header_without_calls_is_an_error),
