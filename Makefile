@@ -261,7 +261,9 @@ LUA_BINDING_DEPS := $(LUA_BINDING_SRCS) $(wildcard lua/*.h) include/fluxgate.h
 LUA54_DIR  = $(BUILD)/lua54
 LUAJIT_DIR = $(BUILD)/luajit
 LUA_TREES  = $(LUA54_DIR) $(LUAJIT_DIR)
-LUA_FILES  = $(foreach d,$(LUA_TREES),$(d)/fluxgate/core.so $(d)/fluxgate.lua $(d)/fluxgate/cdef.lua)
+# The pure-Lua modules, as paths below a LUA_PATH root: fluxgate.lua fluxgate/outcome.lua ...
+LUA_PURE  := $(patsubst lua/%,%,$(wildcard lua/*.lua lua/fluxgate/*.lua))
+LUA_FILES  = $(foreach d,$(LUA_TREES),$(d)/fluxgate/core.so $(d)/fluxgate/cdef.lua $(addprefix $(d)/,$(LUA_PURE)))
 CONFORMANCE ?= $(CURDIR)/../shared/conformance
 LUA54_ENV  = LUA_PATH_5_4="$(CURDIR)/$(LUA54_DIR)/?.lua;;" LUA_CPATH_5_4="$(CURDIR)/$(LUA54_DIR)/?.so;;"
 LUAJIT_ENV = LUA_PATH="$(CURDIR)/$(LUAJIT_DIR)/?.lua;;" LUA_CPATH="$(CURDIR)/$(LUAJIT_DIR)/?.so;;"
@@ -280,7 +282,11 @@ $(LUAJIT_DIR)/fluxgate/core.so: $(LUA_BINDING_DEPS) $(LIB_OBJS) $(GEN_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(LUAJIT_CFLAGS) $(CFLAGS_ALL) $(WARN) -shared -o $@ $(LUA_BINDING_SRCS) $(LIB_OBJS) $(GEN_OBJS) $(LDLIBS_ALL)
 
-$(BUILD)/%/fluxgate.lua: lua/fluxgate.lua
+$(LUA54_DIR)/%.lua: lua/%.lua
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(LUAJIT_DIR)/%.lua: lua/%.lua
 	@mkdir -p $(dir $@)
 	cp $< $@
 
@@ -314,10 +320,10 @@ bench-lua: lua
 install: install-lua
 install-lua: lua
 	install -d $(DESTDIR)$(PREFIX)/share/lua/5.4/fluxgate $(DESTDIR)$(PREFIX)/lib/lua/5.4/fluxgate
-	install -m 644 lua/fluxgate.lua $(DESTDIR)$(PREFIX)/share/lua/5.4/fluxgate.lua
+	for f in $(LUA_PURE); do install -m 644 lua/$$f $(DESTDIR)$(PREFIX)/share/lua/5.4/$$f || exit 1; done
 	install -m 755 $(LUA54_DIR)/fluxgate/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/fluxgate/core.so
 	install -d $(DESTDIR)$(PREFIX)/share/lua/5.1/fluxgate $(DESTDIR)$(PREFIX)/lib/lua/5.1/fluxgate
-	install -m 644 lua/fluxgate.lua $(DESTDIR)$(PREFIX)/share/lua/5.1/fluxgate.lua
+	for f in $(LUA_PURE); do install -m 644 lua/$$f $(DESTDIR)$(PREFIX)/share/lua/5.1/$$f || exit 1; done
 	install -m 644 $(LUAJIT_DIR)/fluxgate/cdef.lua $(DESTDIR)$(PREFIX)/share/lua/5.1/fluxgate/cdef.lua
 	install -m 755 $(LUAJIT_DIR)/fluxgate/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.1/fluxgate/core.so
 
@@ -339,7 +345,11 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A) include/fluxgate.h
 LUA_INCDIR ?= /usr/include/lua5.4
 ROCK_DIR = $(BUILD)/rock-$(notdir $(LUA_INCDIR))
 .PHONY: lua-rock install-lua-rock
-lua-rock: $(ROCK_DIR)/fluxgate/core.so $(ROCK_DIR)/fluxgate.lua $(ROCK_DIR)/fluxgate/cdef.lua
+lua-rock: $(ROCK_DIR)/fluxgate/core.so $(ROCK_DIR)/fluxgate/cdef.lua $(addprefix $(ROCK_DIR)/,$(LUA_PURE))
+
+$(ROCK_DIR)/%.lua: lua/%.lua
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 $(ROCK_DIR)/fluxgate/core.so: $(LUA_BINDING_DEPS) $(LIB_OBJS) $(GEN_OBJS)
 	@mkdir -p $(dir $@)
@@ -348,7 +358,7 @@ $(ROCK_DIR)/fluxgate/core.so: $(LUA_BINDING_DEPS) $(LIB_OBJS) $(GEN_OBJS)
 install-lua-rock: lua-rock
 	install -d $(LUA_LIBDIR)/fluxgate $(LUA_SHAREDIR)/fluxgate
 	install -m 755 $(ROCK_DIR)/fluxgate/core.so $(LUA_LIBDIR)/fluxgate/core.so
-	install -m 644 $(ROCK_DIR)/fluxgate.lua $(LUA_SHAREDIR)/fluxgate.lua
+	for f in $(LUA_PURE); do install -m 644 lua/$$f $(LUA_SHAREDIR)/$$f || exit 1; done
 	install -m 644 $(ROCK_DIR)/fluxgate/cdef.lua $(LUA_SHAREDIR)/fluxgate/cdef.lua
 
 # ---- the Lua tests under the sanitizers (see doc/testing.md) -------------------

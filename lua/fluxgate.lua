@@ -1,15 +1,17 @@
 --[[
 fluxgate.lua -- the Lua API of fluxgate-c (SPEC.md section 7): require("fluxgate").
 
-The C module fluxgate.core (lua/fluxgate_core.c) moves data to and from the
-engine; everything a Lua user sees is decided here:
+The C module fluxgate.core (lua/fluxgate_*.c) moves data to and from the
+engine; everything a Lua user sees is decided here and in two helpers,
+fluxgate.outcome (reading outcomes from Lua values, the rejection value) and
+fluxgate.prometheus (the text exposition):
 
   * cb:call / cb:call_with_fallback / cb:wrap are written in Lua around the
     two-step protocol (acquire, then release), so the protected function runs
     under Lua's own pcall and may yield (coroutines, OpenResty cosockets).
-  * Outcomes are extracted from Lua values here, once, for both engine paths.
+  * Outcomes are extracted from Lua values once, for both engine paths.
   * Listeners run here, after the engine call that caused the transition has
-    returned: the engine only queues transitions (see fluxgate_core.c).
+    returned: the engine only queues transitions (see fluxgate_breaker.c).
   * Under LuaJIT, breakers without Lua callbacks (random, Custom()) run their
     hot path through the FFI, straight into the C functions exported by
     fluxgate/core.so; every other call goes through the classic C API.
@@ -20,14 +22,12 @@ local core = require("fluxgate.core")
 
 local type, error, pcall, tostring, pairs, ipairs = type, error, pcall, tostring, pairs, ipairs
 local setmetatable, getmetatable, rawget = setmetatable, getmetatable, rawget
-local format, concat, sort = string.format, table.concat, table.sort
+local format = string.format
 
 local c_acquire, c_release, c_release_ok = core.acquire, core.release, core.release_ok
 local c_drain = core.drain
 local c_info, c_state, c_command = core.info, core.state, core.command
 local STATES = core.STATES -- fg_state value -> name (0-based)
-local STATE_COUNT = 0
-while STATES[STATE_COUNT] do STATE_COUNT = STATE_COUNT + 1 end
 
 local M = { version = core.version }
 
@@ -69,68 +69,10 @@ local function check_arg(v, n, fname, want)
   end
 end
 
----------------------------------------------------------------------------
--- outcomes (SPEC.md section 7)
-
--- A number usable as an outcome status, or nil.
-local function as_status(v)
-  if type(v) == "number" and v > -9e18 and v < 9e18 then return v end
-  return nil
-end
-
-local function status_of(v)
-  if type(v) == "table" then return as_status(v.status) end
-  return nil
-end
-
--- A string error's type: the message without Lua's "chunk:line: " prefix.
-local function strip_position(s)
-  local rest = s:match('^%[string ".-"%]:%d+: (.*)$') or s:match("^[^:\n]+:%d+: (.*)$")
-  return rest or s
-end
-
-local function fields_of(e)
-  local t = type(e)
-  if t == "string" then return strip_position(e), e, nil end
-  if t ~= "table" then return nil, tostring(e), nil end
-  local ty = e.type
-  if type(ty) ~= "string" then
-    ty = e.name
-    if type(ty) ~= "string" then ty = nil end
-  end
-  local msg = e.message
-  if msg == nil then msg = e.msg end
-  if type(msg) == "number" then msg = tostring(msg)
-  elseif type(msg) ~= "string" then msg = tostring(e) end
-  return ty, msg, status_of(e)
-end
-
--- type, message and status of an error value. A hostile error value (an
--- __index or __tostring that raises) must not keep the call from being
--- released, so extraction is protected.
-local function error_fields(e)
-  local ok, ty, msg, status = pcall(fields_of, e)
-  if ok then return ty, msg, status end
-  return nil, nil, nil
-end
-
----------------------------------------------------------------------------
--- rejections
-
-local Rejection = {}
-Rejection.__index = Rejection
-function Rejection.__tostring(r)
-  return "circuit breaker '" .. tostring(r.breaker) .. "' is " .. tostring(r.state)
-end
-function Rejection.__concat(a, b) return tostring(a) .. tostring(b) end
-
-local function rejection(name, state, retry_after)
-  local text = "circuit breaker '" .. name .. "' is " .. state
-  return setmetatable({ type = "CallNotPermitted", message = text, breaker = name,
-                        state = state, retry_after = retry_after }, Rejection)
-end
-
-function M.is_rejection(v) return getmetatable(v) == Rejection end
+local outcome = require("fluxgate.outcome")
+local as_status, status_of, error_fields = outcome.as_status, outcome.status_of, outcome.error_fields
+local rejection = outcome.rejection
+M.is_rejection = outcome.is_rejection
 
 ---------------------------------------------------------------------------
 -- the breaker's clock and its transitions
@@ -644,74 +586,12 @@ function Policy:disassemble(name)
   if not index then return nil, format("%s: error: no breaker named '%s'", self._chunk, name) end
   return core.policy_disassemble(self._ud, index)
 end
-
 ---------------------------------------------------------------------------
--- Prometheus text exposition, format 0.0.4
+-- Prometheus
 
-local function label(v)
-  return (v:gsub('[\\"\n]', { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }))
-end
+local exposition = require("fluxgate.prometheus")
 
-local OUTCOMES = { "success", "failure", "ignored", "rejected" }
-
--- fluxgate.prometheus() -> text. Breakers sharing a name add up.
-function M.prometheus()
-  local uds = {}
-  for ud in pairs(live) do uds[#uds + 1] = ud end
-  local groups, names = {}, {}
-  for i = 1, #uds do
-    local ok, name, st, success, failure, ignored, rejected, transitions = pcall(core.stats, uds[i])
-    if ok then -- a closed breaker raises: it is no longer exported
-      local g = groups[name]
-      if not g then
-        g = { states = {}, calls = { 0, 0, 0, 0 }, transitions = {} }
-        for s = 0, STATE_COUNT - 1 do g.states[s] = 0 end
-        for k = 1, STATE_COUNT * STATE_COUNT do g.transitions[k] = 0 end
-        groups[name] = g
-        names[#names + 1] = name
-      end
-      g.states[st] = g.states[st] + 1
-      local calls = g.calls
-      calls[1], calls[2] = calls[1] + success, calls[2] + failure
-      calls[3], calls[4] = calls[3] + ignored, calls[4] + rejected
-      for k = 1, #transitions do g.transitions[k] = g.transitions[k] + transitions[k] end
-    end
-  end
-  sort(names)
-  local out = {
-    "# HELP circuit_breaker_state Circuit breaker state: the number of breakers of this name in each state.",
-    "# TYPE circuit_breaker_state gauge",
-  }
-  for _, name in ipairs(names) do
-    local n, states = label(name), groups[name].states
-    for s = 0, STATE_COUNT - 1 do
-      out[#out + 1] = format('circuit_breaker_state{circuit_name="%s",state="%s"} %d', n, STATES[s], states[s])
-    end
-  end
-  out[#out + 1] = "# HELP circuit_breaker_state_transition_total Transitions between circuit breaker states."
-  out[#out + 1] = "# TYPE circuit_breaker_state_transition_total counter"
-  for _, name in ipairs(names) do
-    local n, transitions = label(name), groups[name].transitions
-    for from = 0, STATE_COUNT - 1 do
-      for to = 0, STATE_COUNT - 1 do
-        local count = transitions[from * STATE_COUNT + to + 1]
-        if count > 0 then
-          out[#out + 1] = format('circuit_breaker_state_transition_total{circuit_name="%s",old_state="%s",new_state="%s"} %d',
-                                 n, STATES[from], STATES[to], count)
-        end
-      end
-    end
-  end
-  out[#out + 1] = "# HELP circuit_breaker_calls_total Calls through circuit breakers by outcome."
-  out[#out + 1] = "# TYPE circuit_breaker_calls_total counter"
-  for _, name in ipairs(names) do
-    local n, calls = label(name), groups[name].calls
-    for k = 1, #OUTCOMES do
-      out[#out + 1] = format('circuit_breaker_calls_total{circuit_name="%s",outcome="%s"} %d', n, OUTCOMES[k], calls[k])
-    end
-  end
-  out[#out + 1] = ""
-  return concat(out, "\n")
-end
+-- fluxgate.prometheus() -> the text exposition of every live breaker.
+function M.prometheus() return exposition(live) end
 
 return M
