@@ -33,7 +33,7 @@ static const char fuzz_template[] =
     "breaker b { tracker = t\n"
     "  tripper = p | (MinRequests(20) & SlowRate(30%, threshold = 2s)) | SlowRate(10%, threshold = 5s) }\n";
 
-static int fuzz_custom(void *ud, const fg_outcome *outcome) {
+static int vm_custom(void *ud, const fg_outcome *outcome) {
     (void)ud;
     return outcome->has_status ? 1 : (outcome->is_error ? 0 : -1);
 }
@@ -57,7 +57,7 @@ static void fuzz_run(const fg_program *prog) {
         }
     } else {
         fg_custom customs[16];
-        for (int i = 0; i < 16; i++) customs[i] = (fg_custom){fuzz_custom, NULL};
+        for (int i = 0; i < 16; i++) customs[i] = (fg_custom){vm_custom, NULL};
         if (fg_program_custom_count(prog) > 16) return;
         const fg_outcome outcomes[] = {
             {1, 0, 0, "timeout", 7, "connection reset by peer", 24, NULL},
