@@ -242,9 +242,34 @@ static int64_t fg_emit_status(double d) {
 }
 
 /* Builds the constant of a call whose operand has the given shape. */
+/* Whether every argument has the kind the shape reads (a checked tree always
+ * does; this keeps a checker bug from becoming a wild read). */
+static int fg_emit_args_ok(const fg_node *call, fg_operand_shape shape) {
+    for (uint32_t i = 0; i < call->arg_count; i++) {
+        fg_value_kind kind = call->args[i].kind;
+        switch (shape) {
+        case FG_OPERAND_NUMBER:
+        case FG_OPERAND_SLOW:
+            if (kind != FG_VALUE_NUMBER) return 0;
+            break;
+        case FG_OPERAND_RANGES:
+            if (kind != FG_VALUE_NUMBER && kind != FG_VALUE_RANGE) return 0;
+            break;
+        default: /* strings, glob, custom name */
+            if (kind != FG_VALUE_STRING ||
+                (call->args[i].string == NULL && call->args[i].length > 0))
+                return 0;
+            break;
+        }
+    }
+    return 1;
+}
+
 static int64_t fg_emit_call_constant(fg_emitter *e, const fg_node *call, fg_operand_shape shape) {
     uint32_t slot = UINT32_MAX, cached = 0;
     if (fg_map_next(&e->by_node, (uint64_t)(uintptr_t)call, &slot, &cached)) return cached;
+    if (!fg_emit_args_ok(call, shape))
+        return fg_emit_fail(e, call, "internal error: unchecked call (wrong argument kind)");
 
     fg_emit_mark mark = fg_emit_mark_now(e);
     fg_constant c;

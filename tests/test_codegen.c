@@ -379,6 +379,9 @@ static void the_wrong_kind_of_constructor_is_an_error_not_a_crash(void **state) 
                      -1);
     fg_node *bare = tt_call0(&t, "MinRequests()", FG_BUILTIN_MIN_REQUESTS); /* unchecked */
     assert_int_equal(fg_codegen(bare, FG_PROGRAM_TRIPPER, NULL, &p, &err), -1);
+    fg_node *numbers = tt_call1(&t, "TypeOf(5)", FG_BUILTIN_TYPE_OF, 5); /* unchecked */
+    assert_int_equal(fg_codegen(numbers, FG_PROGRAM_TRACKER, NULL, &p, &err), -1);
+    assert_non_null(strstr(err.message, "internal error"));
     assert_int_equal(fg_codegen(NULL, FG_PROGRAM_TRIPPER, NULL, &p, &err), -1);
     assert_null(p);
 }
