@@ -4,11 +4,12 @@
  * Why it is enough to remember only the LAST star: once a later star has
  * matched, any way of letting an earlier star swallow more text can be
  * replayed by the later star instead, so earlier choices never need to be
- * revisited. No recursion, no allocation; the text pointer only moves
- * forward between backtracks and every backtrack advances the star's
- * resume point by one, so the work is bounded by pattern_len * text_len
- * in the worst case and is linear for patterns with at most one star run
- * per segment (the usual "*timeout*" case).
+ * revisited. No recursion, no allocation. The star's resume point only
+ * moves forward through the text (one byte per backtrack, and a new star is
+ * met no earlier than the last resume point), so there are at most
+ * text_len backtracks, each re-matching at most one star-free segment of
+ * the pattern: O(text_len x longest segment), linear in the message for a
+ * given pattern ("*timeout*" costs at most 8 steps per message byte).
  */
 #include "fg_glob.h"
 
