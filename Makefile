@@ -72,6 +72,10 @@ $(BUILD)/obj/gen_lexer.o: $(BUILD)/gen/lexer.c $(BUILD)/gen/parser.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(GEN_WARN) -c $< -o $@
 
+# The generated parser and scanner include the front end's headers (fg_parse.h:
+# the nesting limit, the parser's stack size): rebuild them when those change.
+$(GEN_OBJS): $(wildcard src/*.h) include/fluxgate.h
+
 # Our own sources may include the generated headers, so they wait for them.
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/fluxgate.h $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
 	@mkdir -p $(dir $@)

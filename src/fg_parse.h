@@ -22,8 +22,10 @@
 enum { FG_MAX_NESTING = 200 };
 
 /* Bison's stack is a fixed array of this many entries (on the C stack, never
- * reallocated): a nesting level takes at most four entries. */
-enum { FG_PARSE_STACK = 4 * FG_MAX_NESTING + 64 };
+ * reallocated). A nesting level holds at most six: `( enter expr | and_expr &`
+ * waiting for the next `(`; a statement and the innermost level hold a few
+ * more. test_parser checks the worst case at the limit. */
+enum { FG_PARSE_STACK = 6 * FG_MAX_NESTING + 64 };
 
 typedef enum fg_parse_mode {
     FG_PARSE_POLICY,    /* a policy file: statements */

@@ -204,6 +204,20 @@ static void nesting_is_limited_and_the_limit_is_located(void **state) {
     free(deep);
 }
 
+/* The deepest parser stack per level: an `|` and an `&` both pending at every
+ * one of the 200 levels still fits. */
+static void the_limit_holds_for_the_worst_shape(void **state) {
+    (void)state;
+    char *src = repeat("breaker a { tripper = ", "FailureStreak(1) | FailureStreak(2) & (", FG_MAX_NESTING,
+                       "FailureStreak(3)", ")", FG_MAX_NESTING, " }");
+    fg_policy_free(fg_test_compiles(src));
+    free(src);
+    src = repeat("breaker a { tripper = ", "FailureStreak(1) | FailureStreak(2) & ~", FG_MAX_NESTING,
+                 "FailureStreak(3)", "", 0, " }");
+    fg_policy_free(fg_test_compiles(src));
+    free(src);
+}
+
 /* Levels opened before a syntax error are given back: a later expression
  * may use the whole limit again. */
 static void recovery_gives_the_nesting_back(void **state) {
@@ -257,6 +271,7 @@ int main(void) {
         cmocka_unit_test(an_unknown_setting_is_named_with_a_suggestion),
         cmocka_unit_test(an_unclosed_block_is_reported_at_the_end),
         cmocka_unit_test(nesting_is_limited_and_the_limit_is_located),
+        cmocka_unit_test(the_limit_holds_for_the_worst_shape),
         cmocka_unit_test(recovery_gives_the_nesting_back),
         cmocka_unit_test(a_long_chain_costs_no_depth),
         cmocka_unit_test(an_expression_unit_is_one_expression),
