@@ -193,11 +193,16 @@ static int fg_flatten(fg_check_ctx *x, const fg_syn_expr *e, fg_node **out, uint
     return ok;
 }
 
-/* Whether n is (a reference to) a call of builtin id. */
-static int fg_is_call(const fg_node *n, fg_builtin_id id) {
-    while (n->kind == FG_NODE_REF) n = n->children[0];
-    return n->kind == FG_NODE_CALL && n->builtin == id;
+/* The builtin that n is, directly or through references, or -1. O(1): a
+ * definition remembers what it is, so chains of names are not walked. */
+static int fg_call_of(const fg_node *n) {
+    if (n->kind == FG_NODE_CALL) return (int)n->builtin;
+    if (n->kind == FG_NODE_REF) return ((const fg_ref_node *)(const void *)n)->def->call;
+    return -1;
 }
+
+/* Whether n is (a reference to) a call of builtin id. */
+static int fg_is_call(const fg_node *n, fg_builtin_id id) { return fg_call_of(n) == (int)id; }
 
 /* `&`, `|`, `~`: only in tracker and tripper positions; the operands are
  * checked in the same position (so kinds never mix) and chains are
@@ -342,6 +347,7 @@ void fg_check_define(fg_checker *c, fg_diag_sink *sink, const fg_syn_stmt *stmt)
         fg_check_ctx x = {c, sink, d->key, fg_setting_kind(d->key)};
         d->node = fg_check_any(&x, stmt->expr, &d->depth);
     }
+    d->call = d->node != NULL ? fg_call_of(d->node) : -1;
     if (fg_def_insert(c, d) != 0) c->oom = 1;
 }
 

@@ -16,6 +16,7 @@ typedef struct fg_def {
     fg_node *node;    /* the checked tree; NULL when it had errors */
     uint32_t depth;   /* of node, references expanded */
     int used;
+    int call;         /* the builtin the definition is (through references), or -1 */
     fg_diag_sink *sink;
     /* fg_check_never_fires memo, valid when memo_stamp is the current stamp */
     unsigned memo_stamp;

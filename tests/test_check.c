@@ -287,6 +287,12 @@ static void warnings_do_not_fail_the_compile(void **state) {
                                  "needs more calls than CountWindow(100) holds"));
     assert_non_null(strstr(text, "t.fgp:6:23: warning: this conjunction needs both Closed() and HalfOpened()"));
     fg_policy_free(p);
+    /* through named definitions too */
+    p = fg_test_compile("tripper c = Closed()\ntripper c2 = c\ntripper h = HalfOpened()\n"
+                        "breaker a { tripper = c2 & h & FailureStreak(1) }\n", &text);
+    assert_non_null(p);
+    assert_non_null(strstr(text, "t.fgp:4:23: warning: this conjunction needs both Closed() and HalfOpened()"));
+    fg_policy_free(p);
     /* fluxgate's default tripper needs 100 calls: the window is blamed */
     p = fg_test_compile("breaker a { window = CountWindow(10) }\n", &text);
     assert_non_null(p);
