@@ -289,10 +289,10 @@ local function protocol(enter, record)
   function P.wrap(self, fn, fallback)
     check_arg(fn, 1, "wrap", "callable")
     if fallback == nil then
-      return function(...) return P.call(self, fn, ...) end
+      return function(...) return self:call(fn, ...) end
     end
     check_arg(fallback, 2, "wrap", "callable")
-    return function(...) return P.call_with_fallback(self, fn, fallback, ...) end
+    return function(...) return self:call_with_fallback(fn, fallback, ...) end
   end
 
   -- cb:acquire() -> token | nil, rejection. The token is a plain table.

@@ -184,3 +184,16 @@ for _, use_ffi in ipairs(H.paths()) do
     end)
   end)
 end
+
+describe("disassembly", function()
+  it("shows a breaker's compiled programs", function()
+    local cb = H.new({ tripper = "FailureStreak(2)" })
+    local text = cb:disassemble()
+    assert.matches("tripper: FailureStreak(2)", text, 1, true)
+    local p = assert(fluxgate.compile("breaker a { tracker = Status(500..599) }", "d.fgp"))
+    assert.matches("Status(500..599)", p:disassemble("a"), 1, true)
+    local none, err = p:disassemble("b")
+    assert.is_nil(none)
+    assert.matches("'b'", err, 1, true)
+  end)
+end)
