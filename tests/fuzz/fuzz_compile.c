@@ -33,6 +33,20 @@ static int fuzz_resolve(void *ud, const char *name, fg_custom *out) {
     return 1;
 }
 
+/* Breakers get an allocator that refuses blocks over 64 MB: CountWindow(4e9)
+ * is a valid policy whose breaker is a clean out-of-memory error (see
+ * tests/test_limits.c), not something to spend the fuzzer's memory on. */
+static void *fuzz_capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    (void)ud;
+    (void)osize;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    if (nsize > ((size_t)64 << 20)) return NULL;
+    return realloc(ptr, nsize);
+}
+
 static double fuzz_clock(void *ud) {
     return *(const double *)ud;
 }
@@ -65,6 +79,7 @@ static void fuzz_policy(fg_policy *p) {
     opt.has_seed = 1;
     opt.seed = 42;
     opt.resolve_custom = fuzz_resolve;
+    opt.alloc.fn = fuzz_capped_alloc;
     size_t n = fg_policy_breaker_count(p);
     for (size_t i = 0; i < n && i < 8; i++) {
         fg_policy_disassemble(p, i, buf, sizeof buf);

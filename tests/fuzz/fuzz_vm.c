@@ -69,11 +69,37 @@ static void fuzz_run(const fg_program *prog) {
     }
 }
 
+/* The template's programs, compiled once per process (libFuzzer calls the
+ * entry point millions of times and compiling dominated each run), with a
+ * copy of each program's code: every input corrupts one program in place and
+ * the original code is put back before the next input. */
+typedef struct vm_template {
+    fg_policy *policy;
+    uint32_t **saved;
+} vm_template;
+
+static vm_template *vm_template_get(void) {
+    static vm_template t;
+    if (t.policy != NULL) return &t;
+    t.policy = fg_policy_compile(fuzz_template, sizeof fuzz_template - 1, "template", NULL, NULL);
+    if (t.policy == NULL) abort(); /* the template is valid: anything else is a bug */
+    t.saved = calloc(t.policy->program_count, sizeof *t.saved);
+    if (t.saved == NULL) abort();
+    for (size_t i = 0; i < t.policy->program_count; i++) {
+        fg_program *prog = t.policy->programs[i];
+        uint32_t length = fg_program_code_length(prog);
+        t.saved[i] = malloc((length ? length : 1) * sizeof(uint32_t));
+        if (t.saved[i] == NULL) abort();
+        memcpy(t.saved[i], fg_program_code_mutable(prog), length * sizeof(uint32_t));
+    }
+    return &t;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2) return 0;
-    fg_policy *policy = fg_policy_compile(fuzz_template, sizeof fuzz_template - 1, "template", NULL, NULL);
-    if (policy == NULL) abort(); /* the template is valid: anything else is a bug */
-    fg_program *prog = policy->programs[data[1] % policy->program_count];
+    vm_template *t = vm_template_get();
+    size_t which = data[1] % t->policy->program_count;
+    fg_program *prog = t->policy->programs[which];
     uint32_t *code = fg_program_code_mutable(prog);
     uint32_t length = fg_program_code_length(prog);
     const uint8_t *p = data + 2;
@@ -95,6 +121,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char listing[8192];
         fg_program_disassemble(prog, listing, sizeof listing);
     }
-    fg_policy_free(policy);
+    memcpy(code, t->saved[which], length * sizeof(uint32_t));
     return 0;
 }
