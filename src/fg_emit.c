@@ -32,7 +32,7 @@ int fg_emit_oom(fg_emitter *e, const fg_node *node) {
 
 /* ---- growable arrays -------------------------------------------------------- */
 
-int fg_vec_reserve(fg_emitter *e, fg_vec *v, size_t elem, uint32_t more) {
+int fg_emit_reserve(fg_emitter *e, fg_vec *v, size_t elem, uint32_t more) {
     if (more <= v->capacity - v->length) return 0;
     if (more > UINT32_MAX - v->length) return -1;
     uint64_t need = (uint64_t)v->length + more;
@@ -55,7 +55,7 @@ static void fg_vec_free(fg_emitter *e, fg_vec *v, size_t elem) {
 
 int fg_emit_bytes(fg_emitter *e, const char *s, size_t length, fg_strref *out,
                   const fg_node *node) {
-    if (length >= UINT32_MAX / 2 || fg_vec_reserve(e, &e->bytes, 1, (uint32_t)length + 1) != 0)
+    if (length >= UINT32_MAX / 2 || fg_emit_reserve(e, &e->bytes, 1, (uint32_t)length + 1) != 0)
         return fg_emit_oom(e, node);
     char *dst = (char *)e->bytes.data + e->bytes.length;
     if (length > 0) memcpy(dst, s, length);
@@ -92,7 +92,7 @@ int64_t fg_emit_insn(fg_emitter *e, uint32_t insn, const fg_node *node) {
     if (e->code.length >= FG_MAX_INSTRUCTIONS)
         return fg_emit_fail(e, node, "program too large: more than %d instructions",
                             (int)FG_MAX_INSTRUCTIONS);
-    if (fg_vec_reserve(e, &e->code, sizeof(uint32_t), 1) != 0) return fg_emit_oom(e, node);
+    if (fg_emit_reserve(e, &e->code, sizeof(uint32_t), 1) != 0) return fg_emit_oom(e, node);
     ((uint32_t *)e->code.data)[e->code.length] = insn;
     return e->code.length++;
 }
@@ -113,7 +113,7 @@ static int fg_is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c 
 static int fg_emit_source_text(fg_emitter *e, const fg_node *node, fg_strref *out) {
     size_t n = fg_node_text_length(node);
     const char *src = n > 0 ? node->text : "";
-    if (n >= UINT32_MAX / 2 || fg_vec_reserve(e, &e->bytes, 1, (uint32_t)n + 1) != 0)
+    if (n >= UINT32_MAX / 2 || fg_emit_reserve(e, &e->bytes, 1, (uint32_t)n + 1) != 0)
         return fg_emit_oom(e, node);
     char *dst = (char *)e->bytes.data + e->bytes.length;
     size_t len = 0;
@@ -149,7 +149,7 @@ int64_t fg_emit_alternative(fg_emitter *e, const fg_node *node) {
                             (int)FG_MAX_INSTRUCTIONS);
     fg_strref ref;
     if (fg_emit_source_text(e, node, &ref) != 0) return -1;
-    if (fg_vec_reserve(e, &e->alternatives, sizeof(fg_strref), 1) != 0) return fg_emit_oom(e, node);
+    if (fg_emit_reserve(e, &e->alternatives, sizeof(fg_strref), 1) != 0) return fg_emit_oom(e, node);
     ((fg_strref *)e->alternatives.data)[e->alternatives.length] = ref;
     return e->alternatives.length++;
 }

@@ -1,7 +1,7 @@
 /*
  * fg_emit.h -- the program builder used by the code generator: growable
- * code and constant-pool buffers, constant deduplication, size limits, and
- * the final packing of everything into one verified-ready program block.
+ * code and constant-pool buffers, constant deduplication (fg_emit_pool.c),
+ * size limits, and the final packing of everything into one program block.
  *
  * fg_codegen.c decides WHAT to emit (control flow, jump lists); this module
  * decides HOW it is stored. Every buffer is allocated through the emitter's
@@ -68,7 +68,7 @@ int fg_emit_fail(fg_emitter *e, const fg_node *node, const char *fmt, ...)
 int fg_emit_oom(fg_emitter *e, const fg_node *node);
 /* Makes room for `more` items of elem bytes. Returns 0 or -1 (nothing
  * changed, nothing reported). */
-int fg_vec_reserve(fg_emitter *e, fg_vec *v, size_t elem, uint32_t more);
+int fg_emit_reserve(fg_emitter *e, fg_vec *v, size_t elem, uint32_t more);
 /* Appends s[0..length) and a NUL to the string bytes; *out names them.
  * Returns 0 or -1 (reported). */
 int fg_emit_bytes(fg_emitter *e, const char *s, size_t length, fg_strref *out,

@@ -190,7 +190,7 @@ static int64_t fg_emit_intern(fg_emitter *e, const fg_constant *c, fg_emit_mark 
         if (e->constants.length >= FG_MAX_CONSTANTS)
             return fg_emit_fail(e, node, "program too large: more than %d constants",
                                 (int)FG_MAX_CONSTANTS);
-        if (fg_vec_reserve(e, &e->constants, sizeof(fg_constant), 1) != 0 ||
+        if (fg_emit_reserve(e, &e->constants, sizeof(fg_constant), 1) != 0 ||
             fg_map_put(e, &e->by_content, h, e->constants.length) != 0)
             return fg_emit_oom(e, node);
         index = e->constants.length++;
@@ -214,7 +214,7 @@ static int64_t fg_emit_custom_index(fg_emitter *e, const fg_value *name, const f
     }
     fg_strref ref;
     if (fg_emit_bytes(e, name->string, name->length, &ref, node) != 0) return -1;
-    if (fg_vec_reserve(e, &e->customs, sizeof(fg_strref), 1) != 0 ||
+    if (fg_emit_reserve(e, &e->customs, sizeof(fg_strref), 1) != 0 ||
         fg_map_put(e, &e->custom_names, h, e->customs.length) != 0)
         return fg_emit_oom(e, node);
     ((fg_strref *)e->customs.data)[e->customs.length] = ref;
@@ -297,7 +297,7 @@ static int64_t fg_emit_call_constant(fg_emitter *e, const fg_node *call, fg_oper
     case FG_OPERAND_STRINGS:
         c.first = e->strrefs.length;
         c.count = shape == FG_OPERAND_GLOB ? 1 : call->arg_count;
-        if (fg_vec_reserve(e, &e->strrefs, sizeof(fg_strref), c.count) != 0)
+        if (fg_emit_reserve(e, &e->strrefs, sizeof(fg_strref), c.count) != 0)
             return fg_emit_oom(e, call);
         for (uint32_t i = 0; i < c.count; i++) {
             fg_strref ref;
@@ -308,7 +308,7 @@ static int64_t fg_emit_call_constant(fg_emitter *e, const fg_node *call, fg_oper
     case FG_OPERAND_RANGES:
         c.first = e->ranges.length;
         c.count = call->arg_count;
-        if (fg_vec_reserve(e, &e->ranges, sizeof(fg_range), c.count) != 0)
+        if (fg_emit_reserve(e, &e->ranges, sizeof(fg_range), c.count) != 0)
             return fg_emit_oom(e, call);
         for (uint32_t i = 0; i < c.count; i++) {
             fg_range r;
