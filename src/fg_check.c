@@ -100,6 +100,12 @@ static const char *fg_suggest(const fg_checker *c, const char *name, size_t len,
 /* Reports an unknown name in x's position, with the closest known name. */
 static void fg_report_unknown(fg_check_ctx *x, const fg_syn_expr *e) {
     size_t slen = 0;
+    /* Past the error cap nothing is shown: do not pay for a suggestion (it
+     * scans every definition). */
+    if (fg_diag_full(x->sink)) {
+        fg_diag_error(x->sink, e->op_loc, "unknown name");
+        return;
+    }
     const char *s = fg_suggest(x->c, e->name, e->name_len, x->expected, &slen);
     if (s != NULL)
         fg_diag_error(x->sink, e->op_loc,
@@ -359,44 +365,62 @@ void fg_check_warn_unused(fg_checker *c) {
     }
 }
 
-/* ---- the never-fires analysis ---------------------------------------------- */
+void **fg_check_ref_slot(const fg_node *node) {
+    if (node == NULL || node->kind != FG_NODE_REF) return NULL;
+    return &((const fg_ref_node *)(const void *)node)->def->user;
+}
 
-/* The MinRequests call that every way of making n true needs, when its
- * count exceeds size; NULL when n can be true with fewer calls. */
-static const fg_node *fg_needs_more(fg_checker *c, const fg_node *n, double size) {
+/* ---- the never-fires analysis ----------------------------------------------
+ * A tree's requirement is the largest MinRequests(n) that every way of
+ * making it true needs: the largest over `&` operands, the smallest over `|`
+ * alternatives, nothing under `~`. It does not depend on the window, so a
+ * definition computes it once and every breaker reuses it: linear in the DAG
+ * however many breakers share a definition. */
+
+typedef struct fg_requirement {
+    double count;          /* 0: none */
+    const fg_node *culprit; /* the MinRequests call that sets count */
+} fg_requirement;
+
+static fg_requirement fg_requires(const fg_node *n) {
+    fg_requirement none = {0, NULL}, best = none;
     switch (n->kind) {
     case FG_NODE_CALL:
-        return n->builtin == FG_BUILTIN_MIN_REQUESTS && n->args[0].number > size ? n : NULL;
+        if (n->builtin != FG_BUILTIN_MIN_REQUESTS) return none;
+        best.count = n->args[0].number;
+        best.culprit = n;
+        return best;
     case FG_NODE_AND:
         for (uint32_t i = 0; i < n->child_count; i++) {
-            const fg_node *r = fg_needs_more(c, n->children[i], size);
-            if (r != NULL) return r;
+            fg_requirement r = fg_requires(n->children[i]);
+            if (r.count > best.count) best = r;
         }
-        return NULL;
-    case FG_NODE_OR: {
-        const fg_node *first = NULL;
+        return best;
+    case FG_NODE_OR:
         for (uint32_t i = 0; i < n->child_count; i++) {
-            const fg_node *r = fg_needs_more(c, n->children[i], size);
-            if (r == NULL) return NULL;
-            if (first == NULL) first = r;
+            fg_requirement r = fg_requires(n->children[i]);
+            if (i == 0 || r.count < best.count) best = r;
         }
-        return first;
-    }
+        return best;
     case FG_NODE_REF: {
         fg_def *d = ((const fg_ref_node *)(const void *)n)->def;
-        if (d->memo_stamp != c->stamp) {
-            d->memo_culprit = fg_needs_more(c, n->children[0], size);
-            d->memo_stamp = c->stamp;
+        if (!d->req_done) {
+            fg_requirement r = fg_requires(n->children[0]);
+            d->req_count = r.count;
+            d->req_culprit = r.culprit;
+            d->req_done = 1;
         }
-        return d->memo_culprit;
+        best.count = d->req_count;
+        best.culprit = d->req_culprit;
+        return best;
     }
     default:
-        return NULL;
+        return none;
     }
 }
 
 const fg_node *fg_check_never_fires(fg_checker *c, const fg_node *tripper, double window_size) {
-    c->stamp++; /* a new window size: forget the memo (0 is never a valid stamp) */
-    if (c->stamp == 0) c->stamp = 1;
-    return fg_needs_more(c, tripper, window_size);
+    (void)c;
+    fg_requirement r = fg_requires(tripper);
+    return r.count > window_size ? r.culprit : NULL;
 }

@@ -52,9 +52,17 @@ int fg_check_number(fg_checker *c, fg_diag_sink *sink, const fg_syn_expr *e, int
 void fg_check_warn_unused(fg_checker *c);
 
 /* When every alternative of tripper needs MinRequests(n) with n greater than
- * window_size, returns that (first) MinRequests call: the tripper can never
- * fire with a CountWindow(window_size). NULL otherwise. Linear in the DAG:
- * definitions are memoized. */
+ * window_size, returns such a MinRequests call (of the alternative that
+ * needs the fewest calls): the tripper can never fire with a
+ * CountWindow(window_size). NULL otherwise. Each definition's requirement is
+ * computed once (it does not depend on the window), so the work over all
+ * breakers is linear in the DAG plus their own trees. */
 const fg_node *fg_check_never_fires(fg_checker *c, const fg_node *tripper, double window_size);
+
+/* For an FG_NODE_REF made by this checker: a slot that belongs to the
+ * definition it refers to (NULL at first), where the compiler keeps what it
+ * made from the definition once, to share it between uses. NULL for any
+ * other node. */
+void **fg_check_ref_slot(const fg_node *node);
 
 #endif /* FG_CHECK_H */

@@ -17,10 +17,12 @@ typedef struct fg_def {
     uint32_t depth;   /* of node, references expanded */
     int used;
     int call;         /* the builtin the definition is (through references), or -1 */
+    void *user;       /* fg_check_ref_slot */
     fg_diag_sink *sink;
-    /* fg_check_never_fires memo, valid when memo_stamp is the current stamp */
-    unsigned memo_stamp;
-    const fg_node *memo_culprit;
+    /* fg_check_never_fires: the calls the tree needs, computed once */
+    int req_done;
+    double req_count;
+    const fg_node *req_culprit;
     struct fg_def *next; /* definition order */
 } fg_def;
 
@@ -36,7 +38,6 @@ struct fg_checker {
     fg_def **table; /* open addressing, power-of-two capacity */
     size_t table_cap, def_count;
     fg_def *first_def, *last_def;
-    unsigned stamp;
 };
 
 /* Where an expression is being checked. */

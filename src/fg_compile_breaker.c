@@ -73,9 +73,19 @@ static fg_component *fg_fallback(fg_compiler *cc, int key) {
 }
 
 /* The component's program, generated on first use. NULL after a reported
- * error. */
+ * error. A setting that is just a name (`tripper = standard`) shares one
+ * program with every other such use of the definition, so a big definition
+ * used by many breakers is compiled once. */
 static fg_program *fg_component_program(fg_compiler *cc, fg_component *c) {
+    void **slot = fg_check_ref_slot(c->node);
+    fg_component *owner = slot != NULL ? *slot : NULL;
+    if (c->codegen_state == 0 && owner != NULL && owner->key == c->key &&
+        owner->text_len == c->text_len && memcmp(owner->text, c->text, c->text_len) == 0) {
+        c->codegen_state = owner->codegen_state; /* a failure was reported once, there */
+        c->program = owner->program;
+    }
     if (c->codegen_state == 0) {
+        if (slot != NULL && owner == NULL) *slot = c;
         fg_codegen_error err;
         memset(&err, 0, sizeof err);
         fg_program_kind kind = c->key == FG_SET_TRACKER ? FG_PROGRAM_TRACKER : FG_PROGRAM_TRIPPER;

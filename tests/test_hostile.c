@@ -203,6 +203,30 @@ static void a_megabyte_policy_compiles(void **state) {
     free(src);
 }
 
+/* Work that a naive compiler repeats per use: suggestions that scan every
+ * definition for every unknown name, a big definition compiled and analysed
+ * again for every breaker that uses it. Sized so that quadratic work would
+ * take minutes. */
+static void what_is_shared_is_not_redone(void **state) {
+    (void)state;
+    size_t cap = 8 << 20, len = 0;
+    char *src = malloc(cap);
+    for (int i = 0; i < 30000; i++) len += (size_t)sprintf(src + len, "tripper def%d = FailureStreak(%d)\n", i, 1 + i % 7);
+    for (int i = 0; i < 30000; i++) len += (size_t)sprintf(src + len, "breaker b%d { tripper = deff%d }\n", i, i);
+    answer a = compile_n(src, len);
+    assert_true(a.errors >= 100);
+    assert_non_null(strstr(a.first, "(did you mean 'def0'?)"));
+
+    len = (size_t)sprintf(src, "tripper big = MinRequests(500) & FailureStreak(1)");
+    for (int i = 2; i <= 8000; i++) len += (size_t)sprintf(src + len, " | MinRequests(500) & FailureStreak(%d)", i);
+    len += (size_t)sprintf(src + len, "\n");
+    for (int i = 0; i < 20000; i++)
+        len += (size_t)sprintf(src + len, "breaker b%d { window = CountWindow(%d) tripper = big }\n", i, 10 + i % 2);
+    a = compile_n(src, len);
+    assert_int_equal(a.errors, 0);
+    free(src);
+}
+
 static void very_long_names_and_lines(void **state) {
     (void)state;
     char *name = repeated("", "x", 200000, "");
@@ -236,6 +260,7 @@ int main(void) {
         cmocka_unit_test(definitions_that_double_at_every_step),
         cmocka_unit_test(thousands_of_nested_definitions),
         cmocka_unit_test(a_megabyte_policy_compiles),
+        cmocka_unit_test(what_is_shared_is_not_redone),
         cmocka_unit_test(very_long_names_and_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

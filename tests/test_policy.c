@@ -116,6 +116,21 @@ static void a_shared_setting_shares_its_program(void **state) {
     fg_policy_free(p);
 }
 
+/* `tripper = t` in many breakers: one program, generated once. */
+static void uses_of_a_bare_name_share_one_program(void **state) {
+    (void)state;
+    fg_policy *p = fg_test_compiles("tripper t = FailureStreak(2) | MinRequests(5)\n"
+                                    "breaker a { tripper = t }\nbreaker b { tripper = t }\n"
+                                    "breaker c { tripper = (t) }\nbreaker d { tripper = t | Closed() }\n");
+    assert_ptr_equal(p->breakers[0].tripper, p->breakers[1].tripper);
+    assert_string_equal(fg_program_text(p->breakers[1].tripper), "t");
+    /* a different text is a different program: texts are transition reasons */
+    assert_string_equal(fg_program_text(p->breakers[2].tripper), "(t)");
+    assert_ptr_not_equal(p->breakers[2].tripper, p->breakers[0].tripper);
+    assert_ptr_not_equal(p->breakers[3].tripper, p->breakers[0].tripper);
+    fg_policy_free(p);
+}
+
 static void duplicates_are_errors_at_the_second(void **state) {
     (void)state;
     FG_FAILS("breaker a {}\nbreaker a {}\n", "t.fgp:2:9: error: breaker 'a' is already defined (line 1)");
@@ -282,6 +297,7 @@ int main(void) {
         cmocka_unit_test(settings_defaults_and_fluxgates_defaults_combine),
         cmocka_unit_test(defaults_apply_only_to_later_breakers),
         cmocka_unit_test(a_shared_setting_shares_its_program),
+        cmocka_unit_test(uses_of_a_bare_name_share_one_program),
         cmocka_unit_test(duplicates_are_errors_at_the_second),
         cmocka_unit_test(several_independent_errors_are_all_reported),
         cmocka_unit_test(expressions_compile_one_chunk_per_field),
