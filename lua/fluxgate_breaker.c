@@ -18,14 +18,20 @@
  * rejects every permit but Random(1) and waits the longest jitter. */
 static const double fgl_random_fallback = 0.99999999999999989;
 
+/* Parked in place of an error value when a draw is out of range: pushing a
+ * light userdata cannot fail, whereas making a message string could raise a
+ * memory error through the engine. fgl_leave turns it into the message. */
+static const char fgl_bad_draw = 0;
+
 /* ---- breakers: engine callbacks ------------------------------------------- */
 
 /* Parks the error value on top of the stack (the first one of this engine
  * call stays on the stack; later ones are only counted). */
-static void fgl_park_error(fgl_breaker *b, lua_State *L, const char *what) {
+static void fgl_park_error(fgl_breaker *b, lua_State *L, const char *what, int is_custom) {
     if (b->parked_index == 0) {
         b->parked_index = lua_gettop(L);
         b->parked_what = what;
+        b->parked_custom = is_custom;
     } else {
         lua_pop(L, 1);
     }
@@ -42,14 +48,14 @@ static double fgl_random(void *ud) {
     if (L == NULL) return fgl_random_fallback; /* not inside a Lua call */
     lua_rawgeti(L, b->env_index, FGL_ENV_RANDOM);
     if (lua_pcall(L, 0, 1, 0) != 0) {
-        fgl_park_error(b, L, "random function");
+        fgl_park_error(b, L, "random function", 0);
         return fgl_random_fallback;
     }
     double r = lua_tonumber(L, -1);
     if (lua_type(L, -1) != LUA_TNUMBER || !(r >= 0.0 && r < 1.0)) {
-        lua_pushliteral(L, "returned a value outside [0, 1)");
+        lua_pushlightuserdata(L, (void *)&fgl_bad_draw);
         lua_replace(L, -2);
-        fgl_park_error(b, L, "random function");
+        fgl_park_error(b, L, "random function", 0);
         return fgl_random_fallback;
     }
     lua_pop(L, 1);
@@ -65,7 +71,7 @@ static int fgl_custom_call(void *ud, const fg_outcome *outcome) {
     lua_rawgeti(L, b->env_index, slot->env_slot);
     lua_pushvalue(L, b->outcome_index);
     if (lua_pcall(L, 1, 1, 0) != 0) {
-        fgl_park_error(b, L, slot->name);
+        fgl_park_error(b, L, slot->name, 1);
         return -1;
     }
     int matched = lua_toboolean(L, -1);
@@ -148,9 +154,12 @@ void fgl_leave(lua_State *L, fgl_breaker *b) {
         int had_one = lua_toboolean(L, -1);
         lua_pop(L, 1);
         if (!had_one) {
-            lua_pushfstring(L, "%s: ", b->parked_what);
+            lua_pushfstring(L, b->parked_custom ? "Custom(\"%s\") predicate: " : "%s: ", b->parked_what);
             lua_pushvalue(L, b->parked_index);
-            if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER) {
+            if (lua_touserdata(L, -1) == &fgl_bad_draw) {
+                lua_pop(L, 1);
+                lua_pushliteral(L, "returned a value outside [0, 1)");
+            } else if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER) {
                 lua_pop(L, 1);
                 lua_pushstring(L, luaL_typename(L, b->parked_index));
                 lua_pushliteral(L, " error value");

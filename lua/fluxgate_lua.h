@@ -111,7 +111,8 @@ typedef struct fgl_breaker {
     int env_index;           /* stack index of the environment table */
     int outcome_index;       /* stack index of the outcome table, or 0 */
     int parked_index;        /* stack index of the first callback error, or 0 */
-    const char *parked_what; /* which callback failed */
+    const char *parked_what; /* which callback failed: "random function" or a Custom() name */
+    int parked_custom;       /* 1 when parked_what is a Custom() name */
     fgl_custom_slot *slots;
     int slot_count;
 } fgl_breaker;

@@ -79,7 +79,7 @@ describe("a Custom() predicate that raises", function()
     assert.are.equal("result", a)
     assert.are.equal(2, b)
     assert.are.equal(1, #reports)
-    assert.matches("bad", reports[1], 1, true)
+    assert.matches('Custom("bad") predicate', reports[1], 1, true)
     assert.matches("predicate bug", reports[1], 1, true)
     -- the failing predicate counted as no match; the rest of the tracker still works
     H.capture_reports(function() H.fail(cb, 1, { type = "real" }) end)
