@@ -19,6 +19,7 @@ fluxgate.prometheus (the text exposition):
 Argument misuse raises (error(msg, 2)); invalid values give nil, err.
 ]]
 local core = require("fluxgate.core")
+local outcome = require("fluxgate.outcome")
 
 local type, error, pcall, tostring, pairs, ipairs = type, error, pcall, tostring, pairs, ipairs
 local setmetatable, getmetatable, rawget = setmetatable, getmetatable, rawget
@@ -29,7 +30,10 @@ local c_drain = core.drain
 local c_info, c_state, c_command = core.info, core.state, core.command
 local STATES = core.STATES -- fg_state value -> name (0-based)
 
-local M = { version = core.version }
+local as_status, status_of, error_fields = outcome.as_status, outcome.status_of, outcome.error_fields
+local rejection = outcome.rejection
+
+local M = { version = core.version, is_rejection = outcome.is_rejection }
 
 -- Custom() predicates given to fluxgate.register: per Lua state, in this table.
 local registered = {}
@@ -68,11 +72,6 @@ local function check_arg(v, n, fname, want)
     error(format("bad argument #%d to '%s' (%s expected, got %s)", n, fname, want, type(v)), 3)
   end
 end
-
-local outcome = require("fluxgate.outcome")
-local as_status, status_of, error_fields = outcome.as_status, outcome.status_of, outcome.error_fields
-local rejection = outcome.rejection
-M.is_rejection = outcome.is_rejection
 
 ---------------------------------------------------------------------------
 -- the breaker's clock and its transitions
@@ -134,14 +133,14 @@ local function classic_record(self, st, g, t0, slot, seq, is_error, status, ty, 
     if c_release_ok(self._ud, now, st, g, t0, slot, seq, status) ~= 0 then drain(self) end
     return
   end
-  local outcome
+  local facts
   if self._custom then
     -- What Custom() predicates see; built only for breakers that have some.
-    outcome = { ok = not is_error, status = status, type = ty, message = msg }
-    if is_error then outcome.error = value else outcome.result = value end
+    facts = { ok = not is_error, status = status, type = ty, message = msg }
+    if is_error then facts.error = value else facts.result = value end
   end
   local _, pending = c_release(self._ud, now, st, g, t0, slot, seq, is_error, status, ty, msg,
-                               duration, outcome)
+                               duration, facts)
   if pending ~= 0 then drain(self) end
 end
 
@@ -167,7 +166,7 @@ if type(rawget(_G, "jit")) == "table" then
   if ok then okc, C = pcall(setup) end
   if okc and C then
     local Ticket = ffi.typeof("fg_ticket")
-    local outcome = ffi.new("fg_outcome") -- scratch: read only during classify
+    local scratch = ffi.new("fg_outcome") -- read only during classify
     SharedPtr = ffi.typeof("fgl_shared *")
     local acquire, acquire_at = C.fg_breaker_acquire, C.fg_breaker_acquire_at
     local classify, record, record_at = C.fg_breaker_classify, C.fg_breaker_record,
@@ -200,7 +199,7 @@ if type(rawget(_G, "jit")) == "table" then
       local q = self._q
       local b = q.breaker
       if b == nil then error("fluxgate: the breaker is closed", 0) end
-      local o = outcome
+      local o = scratch
       o.is_error = is_error and 1 or 0
       if status then o.has_status = 1; o.status = status else o.has_status = 0 end
       if ty then o.type = ty; o.type_len = #ty else o.type = nil; o.type_len = 0 end
