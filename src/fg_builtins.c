@@ -22,7 +22,17 @@
 #define FG_RATIO(n) {n, FG_PARAM_NUMBER, 0, 1, 1, 0, -1, 0, 0, "in (0, 1]"}
 #define FG_JITTER {"jitter_ratio", FG_PARAM_NUMBER, 0, 1, 0, 1, -1, 1, 0, "in [0, 1)"}
 
-static const fg_param fg_p_window[] = {FG_COUNT_PARAM("size")};
+/* Windows are allocated whole when a breaker is made, so their sizes are
+ * bounded: a typo such as CountWindow(1e9) is a located error, not a
+ * gigabyte allocation (README "Limits"). */
+#define FG_MAX_COUNT_WINDOW 1000000.0
+#define FG_MAX_TIME_WINDOW 86400.0
+static const fg_param fg_p_count_window[] = {
+    {"size", FG_PARAM_INTEGER, 0, FG_MAX_COUNT_WINDOW, 1, 0, -1, 0, 0,
+     "an integer > 0"}};
+static const fg_param fg_p_time_window[] = {
+    {"size", FG_PARAM_INTEGER, 0, FG_MAX_TIME_WINDOW, 1, 0, -1, 0, 0,
+     "an integer > 0"}};
 static const fg_param fg_p_type_of[] = {
     {"types", FG_PARAM_STRINGS, 0, 0, 0, 0, -1, 0, 0, "at least one string"}};
 static const fg_param fg_p_status[] = {
@@ -51,8 +61,8 @@ static const fg_param fg_p_ramp_up[] = {
 
 #define FG_PARAMS(arr) arr, (uint32_t)(sizeof arr / sizeof arr[0])
 #define FG_NONE NULL, 0
-#define FG_P_COUNT_WINDOW FG_PARAMS(fg_p_window)
-#define FG_P_TIME_WINDOW FG_PARAMS(fg_p_window)
+#define FG_P_COUNT_WINDOW FG_PARAMS(fg_p_count_window)
+#define FG_P_TIME_WINDOW FG_PARAMS(fg_p_time_window)
 #define FG_P_ALL FG_NONE
 #define FG_P_TYPE_OF FG_PARAMS(fg_p_type_of)
 #define FG_P_STATUS FG_PARAMS(fg_p_status)

@@ -7,6 +7,7 @@
 
 #include "fg_builtin_table.h"
 #include "fg_check_internal.h"
+#include "fg_policy_internal.h"
 
 fg_checker *fg_checker_new(fg_arena *arena) {
     fg_checker *c = fg_arena_alloc(arena, sizeof *c);
@@ -314,8 +315,11 @@ int fg_check_number(fg_checker *c, fg_diag_sink *sink, const fg_syn_expr *e, int
     if (e->bad) return -1;
     double v = e->number;
     if (key == FG_SET_MAX_HALF_OPEN_CALLS) {
-        if (v != floor(v) || v < 1 || v > 4294967295.0) {
-            fg_diag_error(sink, e->loc, "max_half_open_calls must be an integer >= 1, got %.15g", v);
+        /* Slots are allocated when a breaker is made: bounded like windows. */
+        if (v != floor(v) || v < 1 || v > FG_MAX_HALF_OPEN_CALLS_LIMIT) {
+            fg_diag_error(sink, e->loc,
+                          "max_half_open_calls must be an integer in [1, %d], got %.15g",
+                          FG_MAX_HALF_OPEN_CALLS_LIMIT, v);
             return -1;
         }
     } else if (!(v > 0)) {

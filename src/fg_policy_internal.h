@@ -52,6 +52,8 @@ typedef struct fg_permit_spec {
 #define FG_DEFAULT_PERMIT_TEXT "RampUp(0.1, 1.0, 60)"
 #define FG_DEFAULT_MAX_HALF_OPEN_CALLS 10
 #define FG_DEFAULT_HALF_OPEN_LEASE 60.0
+/* Upper bound of max_half_open_calls (slots are allocated up front). */
+#define FG_MAX_HALF_OPEN_CALLS_LIMIT 65536
 
 typedef struct fg_breaker_def {
     const char *name;

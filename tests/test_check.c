@@ -194,7 +194,8 @@ static void ranges_are_fluxgates(void **state) {
         {"tripper", "SlowRate(0.5, threshold=0)", "SlowRate() threshold must be > 0, got 0"},
         {"tripper", "FailureStreak(-1)", "FailureStreak() count must be an integer > 0, got -1"},
         {"window", "CountWindow(0)", "CountWindow() size must be an integer > 0, got 0"},
-        {"window", "TimeWindow(4294967296)", "at most 4294967295"},
+        {"window", "TimeWindow(86401)", "TimeWindow() size must be an integer > 0 and at most 86400, got 86401"},
+        {"window", "CountWindow(1000001)", "CountWindow() size must be an integer > 0 and at most 1000000"},
         {"permit", "Random(1.5)", "Random() ratio must be in [0, 1], got 1.5"},
         {"permit", "RampUp(0, 1, 60)", "RampUp() initial must be in (0, 1], got 0"},
         {"permit", "RampUp(0.6, 0.5, 60)", "RampUp() final must be in [initial, 1], got 0.5 (initial is 0.6)"},
@@ -208,8 +209,9 @@ static void ranges_are_fluxgates(void **state) {
         {"tracker", "Status(600..500)", "Status() range 600..500 is empty"},
         {"tracker", "Status(5.5)", "Status() codes must be integers, got 5.5"},
         {"tracker", "Message(1..2)", "a range (a..b) is allowed only in Status()"},
-        {"max_half_open_calls", "0", "max_half_open_calls must be an integer >= 1, got 0"},
-        {"max_half_open_calls", "2.5", "max_half_open_calls must be an integer >= 1, got 2.5"},
+        {"max_half_open_calls", "0", "max_half_open_calls must be an integer in [1, 65536], got 0"},
+        {"max_half_open_calls", "2.5", "max_half_open_calls must be an integer in [1, 65536], got 2.5"},
+        {"max_half_open_calls", "65537", "max_half_open_calls must be an integer in [1, 65536], got 65537"},
         {"half_open_lease", "0s", "half_open_lease must be a duration > 0, got 0"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -231,7 +233,7 @@ static void values_at_the_edges_are_accepted(void **state) {
         {"tripper", "FailureRate(1)"},     {"permit", "Random(0)"},
         {"permit", "Random(1)"},           {"permit", "RampUp(1, 1, 1ms)"},
         {"retry", "Cooldown(1, 0.999)"},   {"retry", "Backoff(10, 1.01, 10)"},
-        {"window", "TimeWindow(4294967295)"}, {"tracker", "Custom(\"anything at all\")"},
+        {"window", "TimeWindow(86400)"}, {"window", "CountWindow(1000000)"}, {"max_half_open_calls", "65536"}, {"tracker", "Custom(\"anything at all\")"},
         {"tracker", "Status(-5..-5)"},     {"half_open_lease", "0.001"},
         {"max_half_open_calls", "1"},      {"tracker", "Message(\"\")"},
     };
