@@ -10,7 +10,8 @@
  *   distinct SlowRate thresholds per tripper: 8  FG_MAX_SLOW_THRESHOLDS  located error
  *   errors per report: 100                    FG_MAX_ERRORS         report capped
  *   counts and sizes: integers < 2^32         fg_builtins.c         located error
- *   breakers per policy, policy size          none below memory     (tested large)
+ *   policy text: under 4 GiB                  grammar/parser.y      located error (line 1)
+ *   breakers per policy                       none below memory     (tested large)
  *
  * (*) constants are deduplicated and every constant needs an instruction, so
  * the instruction limit is always reached first; a program with more than
@@ -19,6 +20,9 @@
  * limit: fg_breaker_new then fails cleanly (checked with an allocator that
  * refuses huge blocks).
  */
+/* mmap's MAP_ANONYMOUS / MAP_NORESERVE, for the 4 GiB policy */
+#define _DEFAULT_SOURCE 1
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "fg_diag.h"
 #include "fg_parse.h"
@@ -283,18 +288,19 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         free(ptr);
         return NULL;
     }
-    if (nsize > ((size_t)64 << 20)) return NULL;
+    if (nsize > ((size_t)1 << 20)) return NULL;
     return realloc(ptr, nsize);
 }
 
 /* The largest window and half-open capacity the language accepts compile;
- * making a breaker from them is then a clean out-of-memory error. */
+ * with an allocator capped below what they need, making a breaker from them
+ * is then a clean out-of-memory error. */
 static void windows_too_big_for_memory_fail_cleanly_at_creation(void **state) {
     (void)state;
     static const char *const cases[] = {
-        "breaker b { window = CountWindow(4294967295) }\n",
-        "breaker b { window = TimeWindow(4294967295) }\n",
-        "breaker b { max_half_open_calls = 4294967295 }\n",
+        "breaker b { window = CountWindow(1000000) }\n",
+        "breaker b { window = TimeWindow(86400) }\n",
+        "breaker b { max_half_open_calls = 65536 }\n",
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         text t = {0};
@@ -383,6 +389,28 @@ static void errors_far_into_a_file_are_located(void **state) {
     free(t.data);
 }
 
+/* Source offsets are 32-bit: a text of 4 GiB or more is refused up front.
+ * The 4 GiB are an untouched anonymous mapping (zero pages, no real memory)
+ * with a newline early on, so that the caret line stays short. */
+static void a_policy_of_4_gib_is_a_located_error(void **state) {
+    (void)state;
+    size_t length = (size_t)UINT32_MAX + 16;
+    char *huge = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (huge == MAP_FAILED) skip(); /* no 4 GiB of address space here */
+    memcpy(huge, "breaker b { }\n", 14);
+    fg_report *report = NULL;
+    fg_policy *p = fg_policy_compile(huge, length, "huge.fgp", NULL, &report);
+    munmap(huge, length);
+    assert_null(p);
+    assert_non_null(report);
+    const fg_diagnostic *d = fg_report_get(report, 0);
+    assert_non_null(d);
+    assert_string_equal(d->chunk, "huge.fgp");
+    assert_int_equal(d->line, 1);
+    assert_non_null(strstr(d->message, "too large"));
+    fg_report_free(report);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(nesting_up_to_the_limit_compiles),
@@ -399,6 +427,7 @@ int main(void) {
         cmocka_unit_test(twenty_thousand_breakers_compile_in_order),
         cmocka_unit_test(large_files_and_strings_are_read_whole),
         cmocka_unit_test(errors_far_into_a_file_are_located),
+        cmocka_unit_test(a_policy_of_4_gib_is_a_located_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
