@@ -53,3 +53,18 @@ local t = 0
 local clocked = assert(fluxgate.breaker("bench_clock", { clock = function() t = t + 1e-6; return t end }))
 local clocked_ns = ns(function(n) for _ = 1, n do clocked:call(noop) end end)
 line("cb:call(noop) with a Lua clock", clocked_ns, "pcall(noop)", pcall_ns)
+
+-- Where the time goes: the two C calls of the classic path alone (binding C
+-- code + engine), against two C calls that do nothing. Under LuaJIT the
+-- breakers above take the FFI path instead.
+local core = require("fluxgate.core")
+local ud = cb._ud
+local acquire, release_ok, rawequal = core.acquire, core.release_ok, rawequal
+local c_ns = ns(function(n)
+  for _ = 1, n do
+    local _, st, g, t0, slot, seq = acquire(ud)
+    release_ok(ud, nil, st, g, t0, slot, seq)
+  end
+end)
+local c_base_ns = ns(function(n) for i = 1, n do rawequal(i, n); rawequal(n, i) end end)
+line("core.acquire+core.release_ok", c_ns, "two empty C calls", c_base_ns)
