@@ -57,7 +57,9 @@ enum { FG_MAX_SLOW_THRESHOLDS = 8 };
 
 /* lua_Alloc semantics: nsize == 0 frees ptr and returns NULL; otherwise it
  * (re)allocates ptr from osize to nsize bytes and returns NULL on failure,
- * leaving ptr untouched. osize is the block's size when ptr != NULL. */
+ * leaving ptr untouched. osize is the block's size when ptr != NULL. Blocks
+ * must be aligned for pointers, doubles and 64-bit integers (8 bytes), as
+ * Lua's and LuaJIT's allocators are. */
 typedef void *(*fg_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
 typedef struct fg_allocator {
     fg_alloc_fn fn; /* NULL: the C library's realloc/free */

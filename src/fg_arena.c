@@ -14,11 +14,22 @@
 
 #include "fg_alloc.h"
 
+/* The strictest alignment the compiler's objects need. Not max_align_t:
+ * allocator hooks follow lua_Alloc, which promises 8-byte blocks only
+ * (LuaJIT's allocator gives exactly that), and no arena object holds a
+ * long double. */
+typedef union fg_arena_align {
+    void *pointer;
+    double number;
+    int64_t integer;
+    size_t size;
+} fg_arena_align;
+
 typedef struct fg_chunk {
     struct fg_chunk *next;
     size_t size; /* bytes of the whole chunk, header included */
     size_t used; /* bytes handed out from data[] */
-    alignas(max_align_t) unsigned char data[];
+    alignas(fg_arena_align) unsigned char data[];
 } fg_chunk;
 
 struct fg_arena {
@@ -57,7 +68,7 @@ static fg_chunk *fg_arena_grow(fg_arena *arena, size_t size) {
 }
 
 void *fg_arena_alloc(fg_arena *arena, size_t size) {
-    const size_t align = alignof(max_align_t);
+    const size_t align = alignof(fg_arena_align);
     if (size > SIZE_MAX - align) return NULL;
     size = (size + align - 1) & ~(align - 1);
     if (size == 0) size = align;
