@@ -302,14 +302,16 @@ int fg_parse(fg_arena *arena, fg_diag_sink *sink, const fg_allocator *alloc, con
     st.mode = mode;
     st.line = 1;
     st.column = 1;
+    /* An empty unit first: every caller reads *out after a 0 return, also
+     * when the input is refused unread. */
+    st.unit = fg_arena_alloc(arena, sizeof *st.unit);
+    if (st.unit == NULL) return -1;
+    *out = st.unit;
     if (length > UINT32_MAX - 2) {
         fg_loc start = {1, 1, 0, 0};
         fg_diag_error(sink, start, "input too large (limit 4 GiB)");
         return 0;
     }
-    st.unit = fg_arena_alloc(arena, sizeof *st.unit);
-    if (st.unit == NULL) return -1;
-    *out = st.unit;
     void *scanner;
     if (fg_scan_open(&st, &scanner) != 0) return -1;
     fg_yyparse(scanner, &st);
