@@ -8,25 +8,31 @@
 #include "fg_program_block.h"
 
 const char *const fg_opcode_names[FG_OP_COUNT] = {
-#define FG_OP_NAME(name, shape, where, doc) #name,
+#define FG_OP_NAME(name, role, shape, where, doc) #name,
     FG_OPCODE_LIST(FG_OP_NAME)
 #undef FG_OP_NAME
 };
 
+const fg_opcode_role fg_opcode_roles[FG_OP_COUNT] = {
+#define FG_OP_ROLE(name, role, shape, where, doc) role,
+    FG_OPCODE_LIST(FG_OP_ROLE)
+#undef FG_OP_ROLE
+};
+
 const fg_operand_shape fg_opcode_shapes[FG_OP_COUNT] = {
-#define FG_OP_SHAPE(name, shape, where, doc) shape,
+#define FG_OP_SHAPE(name, role, shape, where, doc) shape,
     FG_OPCODE_LIST(FG_OP_SHAPE)
 #undef FG_OP_SHAPE
 };
 
 const unsigned char fg_opcode_kinds[FG_OP_COUNT] = {
-#define FG_OP_KIND(name, shape, where, doc) where,
+#define FG_OP_KIND(name, role, shape, where, doc) where,
     FG_OPCODE_LIST(FG_OP_KIND)
 #undef FG_OP_KIND
 };
 
 const char *const fg_opcode_docs[FG_OP_COUNT] = {
-#define FG_OP_DOC(name, shape, where, doc) doc,
+#define FG_OP_DOC(name, role, shape, where, doc) doc,
     FG_OPCODE_LIST(FG_OP_DOC)
 #undef FG_OP_DOC
 };

@@ -34,18 +34,29 @@ typedef struct fg_range {
 } fg_range;
 
 /* One pool entry. Which fields mean something depends on type:
- *   NUMBER   number
- *   SLOW     number = the ratio, first = the threshold index
+ *   NUMBER   number, and what the VM compares against, precomputed from it
+ *            (fg_vm_prepare_constant): at_least, ratio_limit, latency_limit
+ *   SLOW     number = the ratio (and ratio_limit), first = the threshold index
  *   STRINGS  strrefs[first .. first+count)
  *   RANGES   ranges[first .. first+count)
  *   GLOB     strrefs[first]
- *   CUSTOM   first = the custom index */
+ *   CUSTOM   first = the custom index
+ * The precomputed fields are functions of number, so constants that are
+ * equal by type and number (deduplication) are equal in them too. */
 typedef struct fg_constant {
     fg_constant_type type;
     uint32_t first;
     uint32_t count;
-    double number;
+    double number;        /* as written: listings and deduplication read it */
+    uint64_t at_least;    /* the smallest integer >= number: counts compare exactly */
+    double ratio_limit;   /* number less the ratio tolerance (see fg_vm.c) */
+    double latency_limit; /* number less the latency tolerance */
 } fg_constant;
+
+/* Fills in the fields the VM reads (at_least, ratio_limit, latency_limit)
+ * from c->number; the emitter calls it for every NUMBER and SLOW constant.
+ * Defined in fg_vm.c, next to the comparisons that rely on it. */
+void fg_vm_prepare_constant(fg_constant *c);
 
 struct fg_program {
     size_t block_size; /* bytes of the whole allocation, for fg_alloc_free */

@@ -13,7 +13,12 @@
  *  - every RETURN_TRUE names an existing alternative;
  *  - the last instruction is a return, so no path falls off the end (with
  *    forward-only jumps, every path reaches the last instruction or an
- *    earlier return).
+ *    earlier return);
+ *  - the code is a sequence of steps, each a return or a test immediately
+ *    followed by a conditional jump: every test is followed by a jump, every
+ *    jump follows a test, and no jump targets a jump. The VM executes a test
+ *    and its jump as one step (reading the jump from the word after the
+ *    test) and never dispatches a jump on its own.
  * Errors name the instruction index.
  */
 #include <stdarg.h>
@@ -89,12 +94,49 @@ static int fg_verify_tables(const fg_program *p, char *err, size_t cap) {
     return 0;
 }
 
+/* The role of the instruction at pc, or -1 for an unknown opcode. */
+static int fg_verify_role(const fg_program *p, uint32_t pc) {
+    uint32_t op = FG_INSN_OP(p->code[pc]);
+    return op < FG_OP_COUNT ? (int)fg_opcode_roles[op] : -1;
+}
+
+/* The instruction at pc (known, operand checked) fits the step structure:
+ * a test is followed by a jump, a jump follows a test and lands on a test or
+ * a return. The last instruction is known to be a return. */
+static int fg_verify_step(const fg_program *p, uint32_t pc, char *err, size_t cap) {
+    uint32_t insn = p->code[pc];
+    const char *name = fg_opcode_names[FG_INSN_OP(insn)];
+    switch (fg_opcode_roles[FG_INSN_OP(insn)]) {
+    case FG_ROLE_TEST:
+        if (pc + 1 >= p->code_length || fg_verify_role(p, pc + 1) != FG_ROLE_JUMP)
+            return fg_verify_fail(err, cap, "instruction %04u: %s is not followed by a jump",
+                                  (unsigned)pc, name);
+        break;
+    case FG_ROLE_JUMP:
+        if (pc == 0 || fg_verify_role(p, pc - 1) != FG_ROLE_TEST)
+            return fg_verify_fail(err, cap, "instruction %04u: %s does not follow a test",
+                                  (unsigned)pc, name);
+        /* the target is a later instruction, inside the code (checked) */
+        if (fg_verify_role(p, FG_INSN_OPERAND(insn)) == FG_ROLE_JUMP)
+            return fg_verify_fail(err, cap, "instruction %04u: %s target %u is a jump",
+                                  (unsigned)pc, name, (unsigned)FG_INSN_OPERAND(insn));
+        break;
+    case FG_ROLE_RETURN:
+        break;
+    }
+    return 0;
+}
+
 /* See the file comment and fg_program.h. */
 int fg_program_verify(const fg_program *p, char *err, size_t cap) {
     if (p == NULL) return fg_verify_fail(err, cap, "no program");
     if (p->kind != FG_PROGRAM_TRACKER && p->kind != FG_PROGRAM_TRIPPER)
         return fg_verify_fail(err, cap, "unknown program kind");
     if (fg_verify_tables(p, err, cap) != 0) return -1;
+    uint32_t last = FG_INSN_OP(p->code[p->code_length - 1]);
+    if (last != FG_OP_RETURN_TRUE && last != FG_OP_RETURN_FALSE)
+        return fg_verify_fail(err, cap, "instruction %04u: the program does not end in a return",
+                              (unsigned)(p->code_length - 1));
     unsigned kind_bit = p->kind == FG_PROGRAM_TRACKER ? FG_OPK_TRACKER : FG_OPK_TRIPPER;
     for (uint32_t pc = 0; pc < p->code_length; pc++) {
         uint32_t op = FG_INSN_OP(p->code[pc]), arg = FG_INSN_OPERAND(p->code[pc]);
@@ -137,10 +179,7 @@ int fg_program_verify(const fg_program *p, char *err, size_t cap) {
                                       (unsigned)pc, name, (unsigned)arg);
             break;
         }
+        if (fg_verify_step(p, pc, err, cap) != 0) return -1;
     }
-    uint32_t last = FG_INSN_OP(p->code[p->code_length - 1]);
-    if (last != FG_OP_RETURN_TRUE && last != FG_OP_RETURN_FALSE)
-        return fg_verify_fail(err, cap, "instruction %04u: the program does not end in a return",
-                              (unsigned)(p->code_length - 1));
     return 0;
 }

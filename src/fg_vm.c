@@ -8,7 +8,8 @@
  * so the loop always terminates within code_length steps.
  *
  * Ratios are compared as a quotient against the threshold with a tiny
- * tolerance, rather than by cross-multiplying: failures/total and the
+ * tolerance (subtracted once, when the constant is made), rather than by
+ * cross-multiplying: failures/total and the
  * literal `r` are both correctly rounded, so when the exact quotient equals
  * the decimal (3/4 vs 0.75, 7/10 vs 0.7) they are the same double, while
  * failures >= r*total can fail there (0.7*10 is 7.000000000000001). The
@@ -18,6 +19,7 @@
  * Latencies are sums of measured doubles, so their tolerance is relative
  * and looser (a nanosecond per second).
  */
+#include <math.h>
 #include <string.h>
 
 #include "fg_glob.h"
@@ -27,15 +29,28 @@
 #define FG_VM_RATIO_EPSILON 1e-12
 #define FG_VM_LATENCY_EPSILON 1e-9
 
-/* numerator/denominator >= threshold, with the tolerance described above. */
-static int fg_vm_quotient_ge(double numerator, double denominator, double threshold,
-                             double epsilon) {
-    if (denominator <= 0) return 0;
-    double scale = threshold > 1 ? threshold : 1;
-    return numerator / denominator >= threshold - epsilon * scale;
+/* Precomputes what each comparison reads, so that a test is one compare:
+ * the quotient's threshold with its tolerance already subtracted, and for
+ * counts the smallest integer that satisfies `count >= number` (so counts
+ * are compared as integers, without a conversion). See fg_program_block.h. */
+void fg_vm_prepare_constant(fg_constant *c) {
+    double n = c->number;
+    double scale = n > 1 ? n : 1;
+    c->ratio_limit = n - FG_VM_RATIO_EPSILON * scale;
+    c->latency_limit = n - FG_VM_LATENCY_EPSILON * scale;
+    if (n != n) c->at_least = UINT64_MAX; /* NaN: no count reaches it */
+    else if (!(n > 0)) c->at_least = 0;
+    else if (n >= 18446744073709551615.0) c->at_least = UINT64_MAX;
+    else c->at_least = (uint64_t)ceil(n);
 }
 
-static int fg_vm_type_in(const fg_program *p, const fg_constant *c, const fg_outcome *o) {
+/* numerator/total >= limit (a limit from fg_vm_prepare_constant); an empty
+ * window has no rate. */
+static inline int fg_vm_quotient_ge(double numerator, uint64_t total, double limit) {
+    return total > 0 && numerator / (double)total >= limit;
+}
+
+static inline int fg_vm_type_in(const fg_program *p, const fg_constant *c, const fg_outcome *o) {
     if (!o->is_error || o->type == NULL) return 0;
     for (uint32_t i = 0; i < c->count; i++) {
         fg_strref r = p->strrefs[c->first + i];
@@ -45,7 +60,7 @@ static int fg_vm_type_in(const fg_program *p, const fg_constant *c, const fg_out
     return 0;
 }
 
-static int fg_vm_status_in(const fg_program *p, const fg_constant *c, const fg_outcome *o) {
+static inline int fg_vm_status_in(const fg_program *p, const fg_constant *c, const fg_outcome *o) {
     if (!o->has_status) return 0;
     for (uint32_t i = 0; i < c->count; i++) {
         const fg_range *r = &p->ranges[c->first + i];
@@ -54,13 +69,13 @@ static int fg_vm_status_in(const fg_program *p, const fg_constant *c, const fg_o
     return 0;
 }
 
-static int fg_vm_message_matches(const fg_program *p, const fg_constant *c, const fg_outcome *o) {
+static inline int fg_vm_message_matches(const fg_program *p, const fg_constant *c, const fg_outcome *o) {
     if (!o->is_error || o->message == NULL) return 0;
     fg_strref r = p->strrefs[c->first];
     return fg_glob_match(p->bytes + r.offset, r.length, o->message, o->message_len);
 }
 
-static int fg_vm_custom(const fg_constant *c, const fg_outcome *o, const fg_custom *customs) {
+static inline int fg_vm_custom(const fg_constant *c, const fg_outcome *o, const fg_custom *customs) {
     /* a missing or failing (-1) predicate counts as "does not match" */
     if (customs == NULL || customs[c->first].fn == NULL) return 0;
     return customs[c->first].fn(customs[c->first].ud, o) == 1;
@@ -68,85 +83,113 @@ static int fg_vm_custom(const fg_constant *c, const fg_outcome *o, const fg_cust
 
 /* A tripper's slow-call rate at the constant's threshold. A metric that
  * classified fewer thresholds than the program has counts no slow calls. */
-static int fg_vm_slow_rate(const fg_constant *c, const fg_metric *m) {
+static inline int fg_vm_slow_rate(const fg_constant *c, const fg_metric *m) {
     if (c->first >= m->threshold_count || c->first >= FG_MAX_SLOW_THRESHOLDS) return 0;
-    return fg_vm_quotient_ge((double)m->slow_counts[c->first], (double)m->total_count, c->number,
-                             FG_VM_RATIO_EPSILON);
+    return fg_vm_quotient_ge((double)m->slow_counts[c->first], m->total_count, c->ratio_limit);
 }
 
-/* The interpreter. Exactly one of ctx (a tripper) and o (a tracker) is set;
- * the verifier made sure that the program only uses tests of its kind. */
-static inline int fg_vm_run(const fg_program *p, const fg_trip_context *ctx, const fg_outcome *o,
-                            const fg_custom *customs, uint32_t *alternative) {
-    uint32_t pc = 0;
-    int flag = 0;
-    for (;;) {
-        uint32_t insn = p->code[pc++];
-        uint32_t arg = FG_INSN_OPERAND(insn);
-        switch ((fg_opcode)FG_INSN_OP(insn)) {
-        case FG_OP_JUMP_IF_TRUE:
-            if (flag) pc = arg;
-            break;
-        case FG_OP_JUMP_IF_FALSE:
-            if (!flag) pc = arg;
-            break;
-        case FG_OP_RETURN_TRUE:
-            if (alternative != NULL) *alternative = arg;
-            return 1;
-        case FG_OP_RETURN_FALSE:
-            return 0;
-        case FG_OP_IS_CLOSED:
-            flag = ctx->state == FG_STATE_CLOSED;
-            break;
-        case FG_OP_IS_HALF_OPEN:
-            flag = ctx->state == FG_STATE_HALF_OPEN;
-            break;
-        case FG_OP_MIN_REQUESTS_GE:
-            flag = (double)ctx->metric->total_count >= p->constants[arg].number;
-            break;
-        case FG_OP_FAILURE_RATE_GE:
-            flag = fg_vm_quotient_ge((double)ctx->metric->failure_count,
-                                     (double)ctx->metric->total_count, p->constants[arg].number,
-                                     FG_VM_RATIO_EPSILON);
-            break;
-        case FG_OP_AVG_LATENCY_GE:
-            flag = fg_vm_quotient_ge(ctx->metric->total_duration, (double)ctx->metric->total_count,
-                                     p->constants[arg].number, FG_VM_LATENCY_EPSILON);
-            break;
-        case FG_OP_SLOW_RATE_GE:
-            flag = fg_vm_slow_rate(&p->constants[arg], ctx->metric);
-            break;
-        case FG_OP_FAILURE_STREAK_GE:
-            flag = (double)ctx->consecutive_failures >= p->constants[arg].number;
-            break;
-        case FG_OP_IS_ERROR:
-            flag = o->is_error != 0;
-            break;
-        case FG_OP_TYPE_IN:
-            flag = fg_vm_type_in(p, &p->constants[arg], o);
-            break;
-        case FG_OP_MESSAGE_MATCHES:
-            flag = fg_vm_message_matches(p, &p->constants[arg], o);
-            break;
-        case FG_OP_STATUS_IN:
-            flag = fg_vm_status_in(p, &p->constants[arg], o);
-            break;
-        case FG_OP_CUSTOM:
-            flag = fg_vm_custom(&p->constants[arg], o, customs);
-            break;
-        case FG_OP_COUNT:
-        default:
-            return 0; /* unreachable in a verified program */
-        }
-    }
+/* The interpreters, one per program kind (a tracker and a tripper never
+ * share a test, so each loop switches over its own tests only and keeps its
+ * state in registers). The verifier made sure that a program only uses
+ * tests of its kind.
+ *
+ * One iteration is one step: a return, or a test and the conditional jump
+ * that the verifier guarantees right after it (fg_opcodes.h). The flag lives
+ * only inside the step, so a jump is never dispatched on its own: the step
+ * reads its sense and target and continues two words on or at the target. */
+
+/* The pc after the step of the test at pc, whose flag is the jump opcode
+ * `flag` names (JUMP_IF_TRUE: the test held): the jump's target when the
+ * jump after the test is taken on that flag, else the next step. */
+static inline size_t fg_vm_step_to(const uint32_t *code, size_t pc, fg_opcode flag) {
+    uint32_t jump = code[pc + 1];
+    return FG_INSN_OP(jump) == (uint32_t)flag ? FG_INSN_OPERAND(jump) : pc + 2;
 }
+
+/* In both loops a test that holds jumps to `held`, one that does not
+ * breaks out of the switch. The flag is a branch on purpose, not a value:
+ * the processor predicts it and runs ahead, where a select of the next pc
+ * (flag == sense ? target : pc + 2) would make every instruction fetch wait
+ * for the test's data (a division, for rates) and serialise the steps. */
 
 /* Evaluates a verified tripper; see fg_program.h. */
 int fg_vm_trip(const fg_program *p, const fg_trip_context *ctx, uint32_t *alternative) {
-    return fg_vm_run(p, ctx, NULL, NULL, alternative);
+    const uint32_t *code = p->code;
+    const fg_constant *k = p->constants;
+    const fg_metric *m = ctx->metric;
+    size_t pc = 0;
+    for (;;) {
+        uint32_t insn = code[pc];
+        uint32_t arg = FG_INSN_OPERAND(insn);
+        switch ((fg_opcode)FG_INSN_OP(insn)) {
+        case FG_OP_RETURN_TRUE:
+            if (alternative != NULL) *alternative = arg;
+            return 1;
+        case FG_OP_IS_CLOSED:
+            if (ctx->state == FG_STATE_CLOSED) goto held;
+            break;
+        case FG_OP_IS_HALF_OPEN:
+            if (ctx->state == FG_STATE_HALF_OPEN) goto held;
+            break;
+        case FG_OP_MIN_REQUESTS_GE:
+            if (m->total_count >= k[arg].at_least) goto held;
+            break;
+        case FG_OP_FAILURE_RATE_GE:
+            if (fg_vm_quotient_ge((double)m->failure_count, m->total_count, k[arg].ratio_limit))
+                goto held;
+            break;
+        case FG_OP_AVG_LATENCY_GE:
+            if (fg_vm_quotient_ge(m->total_duration, m->total_count, k[arg].latency_limit))
+                goto held;
+            break;
+        case FG_OP_SLOW_RATE_GE:
+            if (fg_vm_slow_rate(&k[arg], m)) goto held;
+            break;
+        case FG_OP_FAILURE_STREAK_GE:
+            if (ctx->consecutive_failures >= k[arg].at_least) goto held;
+            break;
+        default: /* RETURN_FALSE; anything else cannot occur in a verified tripper */
+            return 0;
+        }
+        pc = fg_vm_step_to(code, pc, FG_OP_JUMP_IF_FALSE);
+        continue;
+    held:
+        pc = fg_vm_step_to(code, pc, FG_OP_JUMP_IF_TRUE);
+    }
 }
 
 /* Evaluates a verified tracker; see fg_program.h. */
-int fg_vm_track(const fg_program *p, const fg_outcome *outcome, const fg_custom *customs) {
-    return fg_vm_run(p, NULL, outcome, customs, NULL);
+int fg_vm_track(const fg_program *p, const fg_outcome *o, const fg_custom *customs) {
+    const uint32_t *code = p->code;
+    const fg_constant *k = p->constants;
+    size_t pc = 0;
+    for (;;) {
+        uint32_t insn = code[pc];
+        uint32_t arg = FG_INSN_OPERAND(insn);
+        switch ((fg_opcode)FG_INSN_OP(insn)) {
+        case FG_OP_RETURN_TRUE:
+            return 1;
+        case FG_OP_IS_ERROR:
+            if (o->is_error) goto held;
+            break;
+        case FG_OP_TYPE_IN:
+            if (fg_vm_type_in(p, &k[arg], o)) goto held;
+            break;
+        case FG_OP_MESSAGE_MATCHES:
+            if (fg_vm_message_matches(p, &k[arg], o)) goto held;
+            break;
+        case FG_OP_STATUS_IN:
+            if (fg_vm_status_in(p, &k[arg], o)) goto held;
+            break;
+        case FG_OP_CUSTOM:
+            if (fg_vm_custom(&k[arg], o, customs)) goto held;
+            break;
+        default: /* RETURN_FALSE; anything else cannot occur in a verified tracker */
+            return 0;
+        }
+        pc = fg_vm_step_to(code, pc, FG_OP_JUMP_IF_FALSE);
+        continue;
+    held:
+        pc = fg_vm_step_to(code, pc, FG_OP_JUMP_IF_TRUE);
+    }
 }

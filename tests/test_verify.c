@@ -122,6 +122,35 @@ static void every_path_ends_in_a_return(void **state) {
                     "does not end in a return");
 }
 
+/* A test and the jump after it are one step of the VM, which reads the jump
+ * from the word after the test and never dispatches a jump on its own. */
+static void every_test_is_followed_by_a_jump(void **state) {
+    fixture *f = *state;
+    /* the jump after FAILURE_STREAK_GE k0 becomes a return */
+    expect_rejected(f->tripper, 1, FG_INSN(FG_OP_RETURN_FALSE, 0), "instruction 0000",
+                    "not followed by a jump");
+    /* a test after a test */
+    expect_rejected(f->tripper, 4, FG_INSN(FG_OP_IS_CLOSED, 0), "instruction 0003",
+                    "not followed by a jump");
+}
+
+static void every_jump_follows_a_test(void **state) {
+    fixture *f = *state;
+    /* RETURN_TRUE a0 becomes a jump after a jump */
+    expect_rejected(f->tripper, 2, FG_INSN(FG_OP_JUMP_IF_FALSE, 8), "instruction 0002",
+                    "does not follow a test");
+    /* a jump first */
+    expect_rejected(f->tracker, 0, FG_INSN(FG_OP_JUMP_IF_TRUE, 4), "instruction 0000",
+                    "does not follow a test");
+}
+
+static void no_jump_lands_on_a_jump(void **state) {
+    fixture *f = *state;
+    /* 0001 JUMP_IF_FALSE 0003 retargeted at the jump 0004 */
+    expect_rejected(f->tripper, 1, FG_INSN(FG_OP_JUMP_IF_FALSE, 4), "instruction 0001",
+                    "target 4 is a jump");
+}
+
 static void tests_must_belong_to_the_program_kind(void **state) {
     fixture *f = *state;
     expect_rejected(f->tripper, 0, FG_INSN(FG_OP_IS_ERROR, 0), "instruction 0000", "tripper");
@@ -182,6 +211,9 @@ int main(void) {
         cmocka_unit_test(alternatives_must_exist),
         cmocka_unit_test(operandless_instructions_carry_no_operand),
         cmocka_unit_test(every_path_ends_in_a_return),
+        cmocka_unit_test(every_test_is_followed_by_a_jump),
+        cmocka_unit_test(every_jump_follows_a_test),
+        cmocka_unit_test(no_jump_lands_on_a_jump),
         cmocka_unit_test(tests_must_belong_to_the_program_kind),
         cmocka_unit_test(no_single_corruption_escapes),
         cmocka_unit_test(the_disassembler_prints_corrupted_code_safely),
