@@ -15,10 +15,6 @@
 #include "fg_permit.h"
 #include "fg_retry.h"
 
-double fg_breaker_now_locked(fg_breaker *b, double raw) {
-    return fg_clock_sanitize(raw, &b->last_now);
-}
-
 void fg_breaker_expire_leases_locked(fg_breaker *b, double now) {
     uint64_t before = b->half_open.expired;
     fg_half_open_expire(&b->half_open, now);
@@ -56,25 +52,13 @@ static void fg_acquire_half_open(fg_breaker *b, double now, fg_ticket *t) {
     fg_ticket_admit(b, t);
 }
 
-int fg_breaker_acquire_at(fg_breaker *b, double now_raw, fg_ticket *t) {
-    fg_pending pending = {0};
-    fg_lock_acquire(&b->lock);
-    double now = fg_breaker_now_locked(b, now_raw);
-    t->admitted = 0;
-    t->started_at = now;
-    t->slot = -1;
-    t->slot_seq = 0;
-    t->retry_after = 0.0;
-    switch (b->state) {
-    case FG_STATE_CLOSED:
-    case FG_STATE_METRICS_ONLY:
-        fg_ticket_admit(b, t);
-        break;
+/* acquire in every state but closed and metrics_only. Lock held;
+ * t->admitted is 0. */
+static void fg_acquire_other(fg_breaker *b, fg_state state, double now, fg_ticket *t,
+                             fg_pending *pending) {
+    switch (state) {
     case FG_STATE_DISABLED:
         t->admitted = 1; /* disabled counts nothing */
-        break;
-    case FG_STATE_FORCED_OPEN:
-        fg_ticket_reject(b, t, -1.0);
         break;
     case FG_STATE_OPEN: {
         const fg_retry_spec *retry = &b->def->retry;
@@ -83,16 +67,40 @@ int fg_breaker_acquire_at(fg_breaker *b, double now_raw, fg_ticket *t) {
             break;
         }
         /* The call that finds the retry ready is the first probe. */
-        fg_breaker_transition_locked(b, FG_STATE_HALF_OPEN, retry->text, now, &pending);
+        fg_breaker_transition_locked(b, FG_STATE_HALF_OPEN, retry->text, now, pending);
         fg_acquire_half_open(b, now, t);
         break;
     }
     case FG_STATE_HALF_OPEN:
         fg_acquire_half_open(b, now, t);
         break;
+    case FG_STATE_CLOSED: /* handled by the caller */
+    case FG_STATE_METRICS_ONLY:
+        fg_ticket_admit(b, t);
+        break;
+    case FG_STATE_FORCED_OPEN:
     case FG_STATE_COUNT:
         fg_ticket_reject(b, t, -1.0);
         break;
+    }
+}
+
+int fg_breaker_acquire_at(fg_breaker *b, double now_raw, fg_ticket *t) {
+    fg_pending pending;
+    pending.active = 0; /* see fg_breaker_dispatch */
+    fg_lock_acquire(&b->lock);
+    double now = fg_breaker_now_locked(b, now_raw);
+    t->started_at = now;
+    t->slot = -1;
+    t->slot_seq = 0;
+    t->retry_after = 0.0;
+    fg_state state = b->state;
+    if (state == FG_STATE_CLOSED || state == FG_STATE_METRICS_ONLY) {
+        /* the common case first: admitted, nothing else to decide */
+        fg_ticket_admit(b, t);
+    } else {
+        t->admitted = 0;
+        fg_acquire_other(b, state, now, t, &pending);
     }
     t->state = b->state;
     t->generation = b->generation;
@@ -142,7 +150,8 @@ fg_verdict fg_breaker_record_at(fg_breaker *b, const fg_ticket *t, int outcome_c
                                 double now_raw) {
     /* Rejected tickets and calls admitted while disabled count nothing. */
     if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
-    fg_pending pending = {0};
+    fg_pending pending;
+    pending.active = 0; /* see fg_breaker_dispatch */
     fg_lock_acquire(&b->lock);
     double now = fg_breaker_now_locked(b, now_raw);
     if (!(duration >= 0.0)) duration = now - t->started_at; /* negative or NaN: measure */

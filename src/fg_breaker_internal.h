@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "fg_clock.h"
 #include "fg_half_open.h"
 #include "fg_lock.h"
 #include "fg_policy_internal.h"
@@ -70,7 +71,9 @@ struct fg_breaker {
 };
 
 /* Guards a raw clock reading (finite, never backwards). Lock held. */
-double fg_breaker_now_locked(fg_breaker *b, double raw);
+static inline double fg_breaker_now_locked(fg_breaker *b, double raw) {
+    return fg_clock_sanitize(raw, &b->last_now);
+}
 
 /* Takes back the half-open leases that are over at now, and counts them.
  * Lock held. O(1) amortized (each lease expires once). */
@@ -83,13 +86,32 @@ void fg_breaker_expire_leases_locked(fg_breaker *b, double now);
 void fg_breaker_transition_locked(fg_breaker *b, fg_state to, const char *reason, double now,
                                   fg_pending *out);
 
-/* Runs the listeners for a pending transition, in the order added. Lock NOT
- * held, so a listener may call back into the breaker. */
-void fg_breaker_dispatch(fg_breaker *b, const fg_pending *pending);
+/* Runs the listeners of a transition, in the order added (out of line: the
+ * hot path only pays for the check in fg_breaker_dispatch). */
+void fg_breaker_dispatch_listeners(fg_breaker *b, const fg_transition *transition);
+
+/* Runs the listeners for a pending transition, if there is one. Lock NOT
+ * held, so a listener may call back into the breaker. A pending transition
+ * is only read when active is set, so `fg_pending p; p.active = 0;` is all
+ * the initialisation it needs (the metric inside is large). */
+static inline void fg_breaker_dispatch(fg_breaker *b, const fg_pending *pending) {
+    if (pending->active) fg_breaker_dispatch_listeners(b, &pending->transition);
+}
+
+/* The text of the tripper's alternative that fired (the whole text when the
+ * index is somehow out of range). */
+const char *fg_breaker_trip_reason(const fg_breaker *b, uint32_t alternative);
 
 /* Evaluates the tripper for `state` on the current window at now; when it
  * fires and reason is not NULL, *reason is the text of the alternative that
- * fired. Lock held. */
-int fg_breaker_trip_locked(fg_breaker *b, fg_state state, double now, const char **reason);
+ * fired. Lock held. Inline: every recorded outcome runs it. */
+static inline int fg_breaker_trip_locked(fg_breaker *b, fg_state state, double now,
+                                         const char **reason) {
+    fg_trip_context ctx = {fg_window_view(&b->window, now), state, b->consecutive_failures};
+    uint32_t alternative = 0;
+    int fired = fg_vm_trip(b->def->tripper, &ctx, &alternative);
+    if (fired && reason != NULL) *reason = fg_breaker_trip_reason(b, alternative);
+    return fired;
+}
 
 #endif /* FG_BREAKER_INTERNAL_H */

@@ -41,26 +41,19 @@ void fg_breaker_transition_locked(fg_breaker *b, fg_state to, const char *reason
     if (to == FG_STATE_OPEN) b->retry_factor = fg_retry_draw_factor(&b->def->retry, &b->random);
 }
 
-int fg_breaker_trip_locked(fg_breaker *b, fg_state state, double now, const char **reason) {
-    fg_trip_context ctx = {fg_window_view(&b->window, now), state, b->consecutive_failures};
-    uint32_t alternative = 0;
-    int fired = fg_vm_trip(b->def->tripper, &ctx, &alternative);
-    if (fired && reason != NULL) {
-        const char *text = NULL;
-        if (alternative < fg_program_alternative_count(b->def->tripper))
-            text = fg_program_alternative_text(b->def->tripper, alternative);
-        *reason = text != NULL ? text : fg_program_text(b->def->tripper);
-    }
-    return fired;
+const char *fg_breaker_trip_reason(const fg_breaker *b, uint32_t alternative) {
+    const char *text = NULL;
+    if (alternative < fg_program_alternative_count(b->def->tripper))
+        text = fg_program_alternative_text(b->def->tripper, alternative);
+    return text != NULL ? text : fg_program_text(b->def->tripper);
 }
 
-void fg_breaker_dispatch(fg_breaker *b, const fg_pending *pending) {
-    if (!pending->active) return;
+void fg_breaker_dispatch_listeners(fg_breaker *b, const fg_transition *transition) {
     /* Acquire pairs with the release in fg_breaker_add_listener: a listener
      * seen here is fully written. Listeners added while we walk may or may
      * not run for this transition; none is ever skipped twice. */
     for (fg_listener *l = atomic_load_explicit(&b->listeners, memory_order_acquire); l != NULL;
          l = atomic_load_explicit(&l->next, memory_order_acquire)) {
-        l->fn(l->ud, &pending->transition);
+        l->fn(l->ud, transition);
     }
 }

@@ -3,7 +3,6 @@
  */
 #include "fg_clock.h"
 
-#include <math.h>
 #include <time.h>
 
 double fg_clock_monotonic(void *ud) {
@@ -14,12 +13,4 @@ double fg_clock_monotonic(void *ud) {
      * good reading instead. */
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0.0;
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-double fg_clock_sanitize(double raw, double *last) {
-    if (isfinite(raw) && raw >= *last) {
-        *last = raw;
-        return raw;
-    }
-    return *last;
 }

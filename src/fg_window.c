@@ -142,17 +142,26 @@ static uint8_t fg_window_slow_levels(const fg_window *w, double duration) {
     return k;
 }
 
+/* Replaces the oldest record once the ring is full, so the totals move by
+ * the difference between the record that leaves and the one that comes
+ * (the count stays); before that, only adds. */
 static void fg_window_record_count(fg_window *w, int failure, int64_t ns, uint8_t levels) {
     fg_window_entry *e = &w->entries[w->head];
+    uint8_t f = (uint8_t)(failure != 0);
+    uint8_t k = 0;
     if (w->filled == w->size) {
-        w->metric.total_count--;
-        w->metric.failure_count -= e->failure;
-        w->duration_ns -= e->duration_ns;
-        for (uint8_t k = 0; k < e->slow_levels; k++) w->metric.slow_counts[k]--;
+        w->metric.failure_count = w->metric.failure_count - e->failure + f;
+        w->duration_ns += ns - e->duration_ns;
+        for (k = levels; k < e->slow_levels; k++) w->metric.slow_counts[k]--;
+        k = e->slow_levels; /* slow_counts[0 .. k) already count a record */
     } else {
         w->filled++;
+        w->metric.total_count++;
+        w->metric.failure_count += f;
+        w->duration_ns += ns;
     }
-    e->failure = (uint8_t)(failure != 0);
+    for (; k < levels; k++) w->metric.slow_counts[k]++;
+    e->failure = f;
     e->duration_ns = ns;
     e->slow_levels = levels;
     w->head = w->head + 1 == w->size ? 0 : w->head + 1;
@@ -183,20 +192,15 @@ static void fg_window_record_time(fg_window *w, int failure, int64_t ns, uint8_t
 void fg_window_record(fg_window *w, int failure, double duration, double now) {
     int64_t ns = failure ? 0 : fg_window_duration_ns(w, duration);
     uint8_t levels = failure ? 0 : fg_window_slow_levels(w, duration);
-    if (w->kind == FG_WINDOW_COUNT)
+    if (w->kind == FG_WINDOW_COUNT) {
         fg_window_record_count(w, failure, ns, levels);
-    else
-        fg_window_record_time(w, failure, ns, levels, now);
+        return;
+    }
+    fg_window_record_time(w, failure, ns, levels, now);
     w->metric.total_count++;
     w->metric.failure_count += (failure != 0);
     w->duration_ns += ns;
     for (uint8_t k = 0; k < levels; k++) w->metric.slow_counts[k]++;
-}
-
-const fg_metric *fg_window_view(fg_window *w, double now) {
-    fg_window_advance(w, now);
-    w->metric.total_duration = (double)w->duration_ns * 1e-9;
-    return &w->metric;
 }
 
 void fg_window_metric(fg_window *w, double now, fg_metric *out) {
