@@ -414,6 +414,7 @@ local function breaker_class(enter, record, fast_call)
   local P = protocol(enter, record)
   for k, v in pairs(P) do cls[k] = v end
   cls.call = fast_call(P._settle)
+  cls._settle = P._settle
   cls.__index = cls
   cls.__close = function(self) core.close(self._ud) end -- `local cb <close>` on Lua 5.4
   cls.__tostring = function(self) return "fluxgate breaker '" .. self.name .. "'" end
@@ -422,6 +423,60 @@ end
 
 local Classic = breaker_class(classic_enter, classic_record, classic_fast_call)
 local Ffi = ffi_enter and breaker_class(ffi_enter, ffi_record, ffi_fast_call)
+
+-- The fast path of a classic breaker on Lua 5.4 without Custom() predicates
+-- (a Lua clock is called from C): cb.call, cb.acquire and cb.release become the
+-- breaker's own closures over C closures (lua/fluxgate_fast.c) that keep
+-- the breaker userdata as an upvalue. Stored in the breaker's table, they
+-- also save the metatable lookup of each method call. Anything off the
+-- common path (a misuse, an error outcome, a release with a duration, a
+-- method called on another breaker) takes the class's generic methods.
+local c_fast = core.fast
+local generic_call, generic_acquire, generic_release = Classic.call, Classic.acquire, Classic.release
+local classic_settle = Classic._settle
+
+local function bind_fast(self)
+  local function settle(st, g, t0, slot, seq, ok, ...)
+    return classic_settle(self, st, g, t0, slot, seq, ok, ...)
+  end
+  local function drain_then(...)
+    drain(self)
+    return ...
+  end
+  local enter, finish, take, give = c_fast(self._ud, self, settle, drain_then, self._clock or nil)
+
+  function self.call(cb, fn, ...)
+    if cb ~= self then return generic_call(cb, fn, ...) end
+    local st, g, t0, slot, seq, pending = enter(fn)
+    if not st then
+      if st == nil then return generic_call(cb, fn, ...) end -- fn is not a function
+      if slot ~= 0 then drain(self) end -- rejected: g is the state, t0 retry_after
+      return nil, rejection(self.name, STATES[g], t0)
+    end
+    if pending ~= 0 then drain(self) end
+    return finish(st, g, t0, slot, seq, pcall(fn, ...))
+  end
+
+  function self.acquire(cb)
+    if cb ~= self then return generic_acquire(cb) end
+    local st, g, t0, slot, seq, pending = take()
+    if st then
+      if pending ~= 0 then drain(self) end
+      return { self, st, g, t0, slot, seq, false } -- [7]: released
+    end
+    if slot ~= 0 then drain(self) end
+    return nil, rejection(self.name, STATES[g], t0)
+  end
+
+  function self.release(cb, token, ok, value, duration)
+    if duration == nil and cb == self then
+      local r = give(token, ok, value)
+      if r == 0 then return end
+      if r > 0 then drain(self) return end
+    end
+    return generic_release(cb, token, ok, value, duration)
+  end
+end
 
 local OPTION_FIELDS = { listeners = true, clock = true, random = true, seed = true, custom = true }
 local EXPRESSION_FIELDS = { "window", "tracker", "tripper", "retry", "permit" }
@@ -487,7 +542,9 @@ local function new_breaker(policy, index, opts)
     self._q = SharedPtr(core.pointer(ud))
     return setmetatable(self, Ffi)
   end
-  return setmetatable(self, Classic)
+  setmetatable(self, Classic)
+  if c_fast and not uses_custom then bind_fast(self) end
+  return self
 end
 
 -- Expression text for a numeric spec field, so that the engine checks it and

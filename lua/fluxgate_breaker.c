@@ -125,6 +125,13 @@ fgl_breaker *fgl_check_breaker(lua_State *L, int idx) {
     return b;
 }
 
+/* The same checks for a breaker the caller already holds (the fast paths keep
+ * it in an upvalue): raises when it is closed or busy in its own callback. */
+void fgl_check_usable(lua_State *L, const fgl_breaker *b) {
+    if (b->shared.breaker == NULL) luaL_error(L, "fluxgate: the breaker is closed");
+    if (b->L != NULL) luaL_error(L, "fluxgate: a breaker cannot be used from its own random function or Custom() predicate");
+}
+
 /* Prepares an engine call: everything that may raise happens here, before the
  * engine is touched. Returns 1 when `now` was given. */
 int fgl_enter(lua_State *L, fgl_breaker *b, int now_idx, double *now) {
@@ -133,14 +140,18 @@ int fgl_enter(lua_State *L, fgl_breaker *b, int now_idx, double *now) {
         *now = luaL_checknumber(L, now_idx);
         b->shared.now = *now;
     }
+    fgl_enter_at(L, b, 1);
+    return has_now;
+}
+
+void fgl_enter_at(lua_State *L, fgl_breaker *b, int self_idx) {
     if (b->has_callbacks) {
         luaL_checkstack(L, 8, "fluxgate callbacks");
-        fgl_getuservalue(L, 1);
+        fgl_getuservalue(L, self_idx);
         b->env_index = lua_gettop(L);
         b->parked_index = 0;
         b->L = L;
     }
-    return has_now;
 }
 
 /* Ends an engine call: moves a parked callback error into the environment for
@@ -341,7 +352,7 @@ static int fgl_acquire(lua_State *L) {
 
 /* A Lua number as an outcome's status; non-numbers and non-finite values
  * mean "no status". */
-static int fgl_status(lua_State *L, int idx, int64_t *out) {
+int fgl_status(lua_State *L, int idx, int64_t *out) {
     if (lua_type(L, idx) != LUA_TNUMBER) return 0;
     double d = lua_tonumber(L, idx);
     if (!(d > -9.0e18 && d < 9.0e18)) return 0;

@@ -83,6 +83,8 @@ int luaopen_fluxgate_core(lua_State *L) {
     luaL_setfuncs(L, fgl_breaker_funcs, 1); /* upvalue: the breaker metatable */
     luaL_getmetatable(L, FGL_BREAKER_MT);
     luaL_setfuncs(L, fgl_query_funcs, 1);
+    luaL_getmetatable(L, FGL_BREAKER_MT);
+    luaL_setfuncs(L, fgl_fast_funcs, 1);
 
     lua_pushstring(L, fg_version());
     lua_setfield(L, -2, "version");

@@ -143,12 +143,25 @@ fgl_breaker *fgl_check_breaker(lua_State *L, int idx);
 /* Prepares an engine call (everything that may raise happens here); `now`
  * is read from now_idx when given. Returns 1 when it was. */
 int fgl_enter(lua_State *L, fgl_breaker *b, int now_idx, double *now);
+/* fgl_enter without `now`, for a breaker userdata at self_idx (which may be
+ * an upvalue index); raises nothing. */
+void fgl_enter_at(lua_State *L, fgl_breaker *b, int self_idx);
+/* Raises when the breaker is closed or busy in one of its own callbacks. */
+void fgl_check_usable(lua_State *L, const fgl_breaker *b);
+/* The status a Lua number at idx gives an outcome: 1 and *out when it is a
+ * number in int64 range, 0 otherwise. */
+int fgl_status(lua_State *L, int idx, int64_t *out);
 /* Ends an engine call: parks a callback error for the Lua side, restores the stack. */
 void fgl_leave(lua_State *L, fgl_breaker *b);
 /* Nonzero when transitions or callback errors wait for the Lua side's drain. */
 int fgl_pending(const fgl_breaker *b);
 /* new_breaker, close, pointer, acquire, release, release_ok (upvalue: the metatable) */
 extern const luaL_Reg fgl_breaker_funcs[];
+
+/* ---- the fast call path (fluxgate_fast.c) --------------------------------- */
+
+/* fast (upvalue: the breaker metatable) */
+extern const luaL_Reg fgl_fast_funcs[];
 
 /* ---- queries (fluxgate_query.c) ------------------------------------------- */
 

@@ -1,0 +1,103 @@
+-- The hot path of cb:call and cb:acquire/cb:release (on Lua 5.4, C closures
+-- per breaker; under LuaJIT, the FFI) must mean exactly what the generic
+-- path means; these are the cases where the two could drift apart.
+local fluxgate = require("fluxgate")
+local H = dofile("tests/lua/helper.lua")
+
+for _, use_ffi in ipairs(H.paths()) do
+  describe("the fast path (" .. H.path_name(use_ffi) .. ")", function()
+    local function new(spec, name)
+      local cb; H.with_path(use_ffi, function() cb = H.new(spec, name) end); return cb
+    end
+    local function tracking(tracker, extra)
+      local spec = { tracker = tracker, tripper = "MinRequests(1000000) & FailureRate(1)" }
+      for k, v in pairs(extra or {}) do spec[k] = v end
+      return new(spec)
+    end
+    local function counts(cb) local m = cb:info().metrics; return m.total_count, m.failure_count end
+
+    it("reads a result's status through its metatable", function()
+      local cb = tracking("Status(500..599)")
+      local Response = { __index = function(_, k) if k == "status" then return 503 end end }
+      cb:call(function() return setmetatable({}, Response) end)
+      cb:release(cb:acquire(), true, setmetatable({}, Response))
+      assert.are.same({ 2, 2 }, { counts(cb) })
+    end)
+
+    it("takes a status only from a number in range", function()
+      local cb = tracking("Status(500..599)")
+      cb:call(function() return { status = 1e300 } end)
+      cb:call(function() return { status = 0 / 0 } end)
+      cb:release(cb:acquire(), true, 1e300)
+      cb:release(cb:acquire(), true, "503")
+      cb:release(cb:acquire(), true, 503.5)
+      assert.are.same({ 5, 1 }, { counts(cb) })
+    end)
+
+    it("records on the breaker a method is called on", function()
+      local a, b = new(nil, "a"), new(nil, "b")
+      a.call(b, function() return 1 end)
+      b:release(a.acquire(b), true)
+      assert.are.equal(0, a:info().metrics.total_count)
+      assert.are.equal(2, b:info().metrics.total_count)
+    end)
+
+    it("hands transitions to listeners after a plain result", function()
+      local clk = H.clock()
+      local seen = {}
+      local cb = new({ tripper = "FailureStreak(1)", retry = "Cooldown(1)", permit = "All()",
+                       max_half_open_calls = 1, clock = clk.fn,
+                       listeners = { function(s) seen[#seen + 1] = s.old_state .. ">" .. s.new_state end } })
+      H.fail(cb, 1)
+      clk:advance(2)
+      assert.are.same({ 7, 8 }, { cb:call(function() return 7, 8 end) })
+      assert.are.equal("closed>open,open>half_open,half_open>closed", table.concat(seen, ","))
+    end)
+
+    it("lets a listener yield when the transition comes from a plain result", function()
+      local clk = H.clock()
+      local cb = new({ tripper = "FailureStreak(1)", retry = "Cooldown(1)", permit = "All()",
+                       clock = clk.fn,
+                       listeners = { function(s) if s.new_state == "closed" then coroutine.yield("told") end end } })
+      H.fail(cb, 1)
+      clk:advance(2)
+      cb:state() -- open -> half_open now, so that the call's release closes it
+      local co = coroutine.wrap(function() return "done", cb:call(function() return 1, nil end) end)
+      assert.are.equal("told", co())
+      assert.are.same({ "done", 1 }, { co() })
+      assert.are.equal("closed", cb:state())
+    end)
+
+    it("reads a Lua clock once at admission and once at release", function()
+      local reads = 0
+      local cb = new({ clock = function() reads = reads + 1; return reads end })
+      reads = 0
+      cb:call(function() end)
+      assert.are.equal(2, reads)
+      cb:release(cb:acquire(), true)
+      assert.are.equal(4, reads)
+      assert.are.equal(2, cb:info().metrics.total_duration)
+    end)
+
+    it("a double release touches neither the clock nor the window", function()
+      local reads = 0
+      local cb = new({ clock = function() reads = reads + 1; return reads end })
+      local t = assert(cb:acquire())
+      cb:release(t, true)
+      local before = reads
+      cb:release(t, true)
+      cb:release(t, false, "boom")
+      assert.are.equal(before, reads)
+      assert.are.equal(1, cb:info().metrics.total_count)
+    end)
+
+    it("a closed breaker refuses the fast path too", function()
+      local cb = new()
+      local t = assert(cb:acquire())
+      require("fluxgate.core").close(cb._ud)
+      assert.has_error(function() cb:call(function() end) end)
+      assert.has_error(function() cb:acquire() end)
+      assert.has_error(function() cb:release(t, true) end)
+    end)
+  end)
+end
