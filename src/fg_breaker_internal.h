@@ -66,6 +66,7 @@ struct fg_breaker {
     double retry_factor;          /* jitter factor drawn when the breaker opened */
     fg_random random;
     fg_window window;
+    fg_trip_memo trip_memo;       /* the tripper's last evaluation (fg_vm_trip_cached) */
     fg_half_open half_open;
     fg_counters counters;
 };
@@ -104,12 +105,15 @@ const char *fg_breaker_trip_reason(const fg_breaker *b, uint32_t alternative);
 
 /* Evaluates the tripper for `state` on the current window at now; when it
  * fires and reason is not NULL, *reason is the text of the alternative that
- * fired. Lock held. Inline: every recorded outcome runs it. */
+ * fired. Lock held. Inline: every recorded outcome runs it. The program
+ * only runs when something it reads has changed since the last evaluation
+ * (in a steady window most outcomes change nothing it reads); otherwise the
+ * memo answers, with the same result by construction. */
 static inline int fg_breaker_trip_locked(fg_breaker *b, fg_state state, double now,
                                          const char **reason) {
     fg_trip_context ctx = {fg_window_view(&b->window, now), state, b->consecutive_failures};
     uint32_t alternative = 0;
-    int fired = fg_vm_trip(b->def->tripper, &ctx, &alternative);
+    int fired = fg_vm_trip_cached(b->def->tripper, &ctx, &b->trip_memo, &alternative);
     if (fired && reason != NULL) *reason = fg_breaker_trip_reason(b, alternative);
     return fired;
 }

@@ -225,6 +225,7 @@ int fg_emit_finish(fg_emitter *e, const fg_node *root, fg_program **out) {
         uint32_t op = FG_INSN_OP(p->code[pc]);
         if (op == FG_OP_IS_CLOSED) p->reads_state |= 1u << FG_STATE_CLOSED;
         if (op == FG_OP_IS_HALF_OPEN) p->reads_state |= 1u << FG_STATE_HALF_OPEN;
+        if (op == FG_OP_AVG_LATENCY_GE) p->reads_latency = 1;
     }
     *out = p;
     return 0;

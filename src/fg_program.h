@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "fg_ast.h"
 #include "fluxgate.h"
@@ -57,6 +58,50 @@ typedef struct fg_trip_context {
  * *alternative is the index of the first true alternative of the top-level
  * `|` chain (flattened through parentheses and named references). */
 int fg_vm_trip(const fg_program *program, const fg_trip_context *ctx, uint32_t *alternative);
+
+/* The last evaluation of a tripper and what it read, so that the next one
+ * can be answered without running the program when nothing it reads has
+ * changed (fg_vm_trip_cached). All zero: empty. Owned by whoever evaluates
+ * (a breaker keeps one under its lock); not shareable between threads. */
+typedef struct fg_trip_memo {
+    int valid;
+    int fired;
+    uint32_t alternative;
+    fg_state state;
+    uint32_t consecutive_failures;
+    uint32_t slow_read;    /* how many slow counts are compared */
+    int reads_latency;     /* 1: total_duration is compared too */
+    uint64_t total_count;
+    uint64_t failure_count;
+    double total_duration;
+    uint64_t slow_counts[FG_MAX_SLOW_THRESHOLDS];
+} fg_trip_memo;
+
+/* Runs the tripper on ctx and remembers the answer and what it read in
+ * *memo. Returns what fg_vm_trip returns. */
+int fg_vm_trip_memoize(const fg_program *program, const fg_trip_context *ctx, fg_trip_memo *memo);
+
+/* fg_vm_trip, answered from *memo when the context holds the same values
+ * as at the memo's evaluation in everything a tripper can read (the state,
+ * consecutive failures, the metric's counts, slow counts and, when the
+ * program has an AvgLatency test, total duration); otherwise evaluated and
+ * remembered. Exact: a tripper is a pure function of those values. memo
+ * must only ever be used with this one program. Inline, because in a steady
+ * window most evaluations are answered here. */
+static inline int fg_vm_trip_cached(const fg_program *program, const fg_trip_context *ctx,
+                                    fg_trip_memo *memo, uint32_t *alternative) {
+    const fg_metric *m = ctx->metric;
+    int same = memo->valid && memo->total_count == m->total_count &&
+               memo->failure_count == m->failure_count &&
+               memo->consecutive_failures == ctx->consecutive_failures &&
+               memo->state == ctx->state && memo->slow_read <= m->threshold_count;
+    for (uint32_t i = 0; same && i < memo->slow_read; i++) same = memo->slow_counts[i] == m->slow_counts[i];
+    if (same && memo->reads_latency)
+        same = memcmp(&memo->total_duration, &m->total_duration, sizeof(double)) == 0;
+    int fired = same ? memo->fired : fg_vm_trip_memoize(program, ctx, memo);
+    if (fired && alternative != NULL) *alternative = memo->alternative;
+    return fired;
+}
 
 /* Evaluates a tracker: 1 when the outcome matches. customs[i] is the predicate
  * for fg_program_custom_name(program, i). */

@@ -62,6 +62,7 @@ struct fg_program {
     size_t block_size; /* bytes of the whole allocation, for fg_alloc_free */
     fg_program_kind kind;
     unsigned reads_state; /* bit (1 << fg_state) per state a test reads */
+    unsigned reads_latency; /* 1: an AVG_LATENCY_GE test reads total_duration */
     uint32_t code_length;
     uint32_t constant_count;
     uint32_t strref_count;

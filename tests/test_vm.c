@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "fg_program.h"
@@ -297,6 +298,77 @@ static void short_circuit_agrees_with_boolean_algebra(void **state) {
     }
 }
 
+/* The memo answers exactly what running the program answers: a random walk
+ * over small contexts (so that values repeat and the memo is used) compares
+ * fg_vm_trip_cached with fg_vm_trip, the alternative included, for a
+ * payment-style tripper and for one that reads the total duration. */
+static void the_memo_answers_what_the_program_answers(void **state) {
+    (void)state;
+    fg_tree t = {0};
+    fg_node *payment = tt_or(
+        &t, "FailureStreak(3) | (MinRequests(2) & ((Closed() & FailureRate(0.5)) | "
+            "(HalfOpened() & FailureRate(0.3)))) | (MinRequests(2) & SlowRate(0.5, threshold=2))",
+        tt_call1(&t, "FailureStreak(3)", FG_BUILTIN_FAILURE_STREAK, 3),
+        tt_and(&t, "(MinRequests(2) & rates)", tt_call1(&t, "MinRequests(2)", FG_BUILTIN_MIN_REQUESTS, 2),
+               tt_or(&t, "rates",
+                     tt_and(&t, "(Closed() & FailureRate(0.5))", tt_call0(&t, "Closed()", FG_BUILTIN_CLOSED),
+                            tt_call1(&t, "FailureRate(0.5)", FG_BUILTIN_FAILURE_RATE, 0.5), NULL),
+                     tt_and(&t, "(HalfOpened() & FailureRate(0.3))",
+                            tt_call0(&t, "HalfOpened()", FG_BUILTIN_HALF_OPENED),
+                            tt_call1(&t, "FailureRate(0.3)", FG_BUILTIN_FAILURE_RATE, 0.3), NULL),
+                     NULL),
+               NULL),
+        tt_and(&t, "(MinRequests(2) & SlowRate(0.5, threshold=2))",
+               tt_call1(&t, "MinRequests(2)", FG_BUILTIN_MIN_REQUESTS, 2),
+               tt_call(&t, "SlowRate(0.5, threshold=2)", FG_BUILTIN_SLOW_RATE, 2, tt_num(0.5), tt_num(2)),
+               NULL),
+        NULL);
+    fg_node *latency = tt_or(
+        &t, "AvgLatency(1) | SlowRate(0.5, threshold=1) | ~SlowRate(0.25, threshold=3)",
+        tt_call1(&t, "AvgLatency(1)", FG_BUILTIN_AVG_LATENCY, 1),
+        tt_call(&t, "SlowRate(0.5, threshold=1)", FG_BUILTIN_SLOW_RATE, 2, tt_num(0.5), tt_num(1)),
+        tt_not(&t, "~SlowRate(0.25, threshold=3)",
+               tt_call(&t, "SlowRate(0.25, threshold=3)", FG_BUILTIN_SLOW_RATE, 2, tt_num(0.25), tt_num(3))),
+        NULL);
+    fg_node *roots[] = {payment, latency};
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    for (size_t r = 0; r < sizeof roots / sizeof roots[0]; r++) {
+        fg_program *p = compile(roots[r], FG_PROGRAM_TRIPPER);
+        fg_trip_memo memo;
+        memset(&memo, 0, sizeof memo);
+        window w;
+        win(&w, 0, 0, 0);
+        w.metric.threshold_count = fg_program_threshold_count(p);
+        int hits = 0;
+        for (int i = 0; i < 20000; i++) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            /* change one input at a time, often none */
+            switch (seed % 8) {
+            case 0: w.metric.total_count = (seed >> 8) % 5; break;
+            case 1: w.metric.failure_count = (seed >> 8) % (w.metric.total_count + 1); break;
+            case 2: w.metric.slow_counts[(seed >> 8) % 2] = (seed >> 9) % (w.metric.total_count + 1); break;
+            case 3: w.ctx.consecutive_failures = (uint32_t)((seed >> 8) % 4); break;
+            case 4: w.ctx.state = (seed >> 8) & 1 ? FG_STATE_CLOSED : FG_STATE_HALF_OPEN; break;
+            case 5: w.metric.total_duration = (double)((seed >> 8) % 4) * 0.75; break;
+            default: break;
+            }
+            uint32_t want_alt = 77, got_alt = 77;
+            int want = fg_vm_trip(p, &w.ctx, &want_alt);
+            int was_valid = memo.valid;
+            fg_trip_memo before = memo;
+            int got = fg_vm_trip_cached(p, &w.ctx, &memo, &got_alt);
+            if (got != want || (want && got_alt != want_alt))
+                fail_msg("program %zu step %d: memo %d/a%u, program %d/a%u", r, i, got,
+                         (unsigned)got_alt, want, (unsigned)want_alt);
+            hits += was_valid && memcmp(&before, &memo, sizeof memo) == 0;
+        }
+        assert_true(hits > 1000); /* the memo was actually used */
+        fg_program_free(p, NULL);
+    }
+}
+
 /* ---- trackers --------------------------------------------------------------- */
 
 static fg_outcome result(int has_status, int64_t status) {
@@ -493,6 +565,7 @@ int main(void) {
         cmocka_unit_test(the_first_true_alternative_explains_the_trip),
         cmocka_unit_test(not_inverts_a_tripper),
         cmocka_unit_test(short_circuit_agrees_with_boolean_algebra),
+        cmocka_unit_test(the_memo_answers_what_the_program_answers),
         cmocka_unit_test(all_matches_every_error_and_no_result),
         cmocka_unit_test(type_of_matches_error_types_exactly),
         cmocka_unit_test(message_matches_a_glob),
