@@ -9,6 +9,8 @@ fluxgate.prometheus (the text exposition):
   * cb:call / cb:call_with_fallback / cb:wrap are written in Lua around the
     two-step protocol (acquire, then release), so the protected function runs
     under Lua's own pcall and may yield (coroutines, OpenResty cosockets).
+    On Lua 5.4 their common case runs through per-breaker C closures
+    (bind_fast below, lua/fluxgate_fast.c).
   * Outcomes are extracted from Lua values once, for both engine paths.
   * Listeners run here, after the engine call that caused the transition has
     returned: the engine only queues transitions (see fluxgate_breaker.c).
