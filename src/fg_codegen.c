@@ -25,6 +25,7 @@
 
 #include "fg_alloc.h"
 #include "fg_emit.h"
+#include "fg_program_block.h"
 
 /* The end of a jump list (no jump). */
 #define FG_NO_JUMP FG_INSN_OPERAND_MAX
@@ -321,6 +322,7 @@ int fg_codegen(const fg_node *root, fg_program_kind kind, const fg_allocator *al
         fg_program_free(p, alloc);
         return -1;
     }
+    fg_vm_fold_results(p);
     *out = p;
     return 0;
 }

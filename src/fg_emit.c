@@ -185,7 +185,12 @@ int fg_emit_finish(fg_emitter *e, const fg_node *root, fg_program **out) {
     size_t off_ranges = fg_align(off_strrefs + e->strrefs.length * sizeof(fg_strref));
     size_t off_alts = fg_align(off_ranges + e->ranges.length * sizeof(fg_range));
     size_t off_customs = fg_align(off_alts + e->alternatives.length * sizeof(fg_strref));
-    size_t off_bytes = fg_align(off_customs + e->customs.length * sizeof(fg_strref));
+    uint32_t result_capacity = 0; /* see fg_program_block.h */
+    if (e->kind == FG_PROGRAM_TRACKER && e->customs.length == 0 &&
+        e->ranges.length <= FG_RESULT_FOLD_MAX_RANGES)
+        result_capacity = e->ranges.length + 1;
+    size_t off_results = fg_align(off_customs + e->customs.length * sizeof(fg_strref));
+    size_t off_bytes = fg_align(off_results + result_capacity * sizeof(fg_range));
     size_t size = off_bytes + e->bytes.length;
 
     char *block = fg_alloc_new(&e->alloc, size);
@@ -210,6 +215,8 @@ int fg_emit_finish(fg_emitter *e, const fg_node *root, fg_program **out) {
     p->ranges = (fg_range *)(block + off_ranges);
     p->alternatives = (fg_strref *)(block + off_alts);
     p->customs = (fg_strref *)(block + off_customs);
+    p->result_ranges = (fg_range *)(block + off_results);
+    p->result_capacity = result_capacity;
     p->bytes = block + off_bytes;
 #define FG_COPY(dst, vec, elem)                                                                 \
     if ((vec).length > 0) memcpy((dst), (vec).data, (size_t)(vec).length * (elem))

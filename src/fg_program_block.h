@@ -80,7 +80,27 @@ struct fg_program {
     fg_strref *customs;      /* the distinct Custom() names */
     fg_strref text;          /* the whole expression */
     char *bytes;
+    /* A tracker without Custom() classifies a result (an outcome that is not
+     * an error) by its status alone, so fg_codegen folds it, for results,
+     * into the statuses it matches (fg_vm_fold_results): result_ranges
+     * (ascending, disjoint, result_range_count of them, room for
+     * result_capacity) and result_no_status, the answer for a result
+     * without a status. result_folded = 0: no table (a tripper, Custom(),
+     * or too many ranges to be worth it). */
+    int result_folded;
+    int result_no_status;
+    uint32_t result_range_count;
+    uint32_t result_capacity;
+    fg_range *result_ranges;
 };
+
+/* Trackers with more status ranges than this are not folded for results
+ * (folding costs ranges x program length at compile time). */
+enum { FG_RESULT_FOLD_MAX_RANGES = 64 };
+
+/* Fills p's result table (see above) by running the verified tracker on one
+ * status per segment between the ranges' bounds. Defined in fg_vm.c. */
+void fg_vm_fold_results(fg_program *p);
 
 /* Whether constant c's strings, ranges, threshold or custom index are inside
  * the program (fg_verify.c; the disassembler also uses it). */

@@ -215,3 +215,71 @@ int fg_vm_trip_memoize(const fg_program *p, const fg_trip_context *ctx, fg_trip_
     memo->valid = 1;
     return memo->fired;
 }
+
+/* ---- trackers, folded for results ------------------------------------------ */
+
+/* See fg_program_block.h. For a result, every test but STATUS_IN is false
+ * (IS_ERROR, TYPE_IN and MESSAGE_MATCHES need an error; Custom() programs are
+ * not folded), and each STATUS_IN is constant between consecutive bounds
+ * (a range's low, and high + 1): so is the program. One run per segment
+ * gives the whole table. */
+void fg_vm_fold_results(fg_program *p) {
+    if (p->kind != FG_PROGRAM_TRACKER || p->custom_count != 0 ||
+        p->range_count > FG_RESULT_FOLD_MAX_RANGES || p->result_capacity < p->range_count + 1)
+        return;
+    int64_t starts[2 * FG_RESULT_FOLD_MAX_RANGES + 1];
+    uint32_t n = 0;
+    starts[n++] = INT64_MIN;
+    for (uint32_t i = 0; i < p->range_count; i++) {
+        starts[n++] = p->ranges[i].low;
+        if (p->ranges[i].high < INT64_MAX) starts[n++] = p->ranges[i].high + 1;
+    }
+    for (uint32_t i = 1; i < n; i++) { /* insertion sort: n <= 129 */
+        int64_t v = starts[i];
+        uint32_t j = i;
+        for (; j > 0 && starts[j - 1] > v; j--) starts[j] = starts[j - 1];
+        starts[j] = v;
+    }
+    fg_outcome o;
+    memset(&o, 0, sizeof o);
+    uint32_t count = 0;
+    int open = 0; /* the last range written is still growing */
+    for (uint32_t i = 0; i < n; i++) {
+        if (i > 0 && starts[i] == starts[i - 1]) continue;
+        /* the segment [starts[i], next start - 1] */
+        uint32_t next = i + 1;
+        while (next < n && starts[next] == starts[i]) next++;
+        int64_t high = next < n ? starts[next] - 1 : INT64_MAX;
+        o.has_status = 1;
+        o.status = starts[i];
+        if (fg_vm_track(p, &o, NULL)) {
+            if (open) {
+                p->result_ranges[count - 1].high = high;
+            } else {
+                if (count >= p->result_capacity) return; /* cannot happen: R + 1 runs at most */
+                p->result_ranges[count].low = starts[i];
+                p->result_ranges[count].high = high;
+                count++;
+                open = 1;
+            }
+        } else {
+            open = 0;
+        }
+    }
+    o.has_status = 0;
+    o.status = 0;
+    p->result_no_status = fg_vm_track(p, &o, NULL);
+    p->result_range_count = count;
+    p->result_folded = 1;
+}
+
+/* See fg_program.h. */
+int fg_vm_track_outcome(const fg_program *p, const fg_outcome *o, const fg_custom *customs) {
+    if (o->is_error || !p->result_folded) return fg_vm_track(p, o, customs);
+    if (!o->has_status) return p->result_no_status;
+    for (uint32_t i = 0; i < p->result_range_count; i++) {
+        if (o->status < p->result_ranges[i].low) return 0;
+        if (o->status <= p->result_ranges[i].high) return 1;
+    }
+    return 0;
+}

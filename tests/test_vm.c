@@ -463,6 +463,59 @@ static void status_matches_results_and_errors_in_range(void **state) {
     fg_program_free(p, NULL);
 }
 
+/* Results are classified from the tracker's folded status table
+ * (fg_vm_track_outcome); it must answer exactly what the program answers,
+ * at and around every bound, without a status, and for errors. */
+static void folded_results_answer_what_the_program_answers(void **state) {
+    (void)state;
+    fg_tree t = {0};
+#define ST(text, ...) tt_call(&t, text, FG_BUILTIN_STATUS, __VA_ARGS__)
+    fg_node *roots[] = {
+        tt_or(&t, "TypeOf(\"timeout\") | Status(500..599)",
+              tt_call(&t, "TypeOf(\"timeout\")", FG_BUILTIN_TYPE_OF, 1, tt_str("timeout")),
+              ST("Status(500..599)", 1, tt_range(500, 599)), NULL),
+        tt_and(&t, "Status(400..599) & ~Status(404, 410..419)", ST("Status(400..599)", 1, tt_range(400, 599)),
+               tt_not(&t, "~Status(404, 410..419)", ST("Status(404, 410..419)", 2, tt_num(404), tt_range(410, 419))),
+               NULL),
+        tt_or(&t, "~Status(200..299) | Status(250)",
+              tt_not(&t, "~Status(200..299)", ST("Status(200..299)", 1, tt_range(200, 299))),
+              ST("Status(250)", 1, tt_num(250)), NULL),
+        tt_or(&t, "All() | Status(-5..3, 1e18..9.3e18)", tt_call0(&t, "All()", FG_BUILTIN_ALL),
+              ST("Status(-5..3, 1e18..9.3e18)", 2, tt_range(-5, 3), tt_range(1e18, 9.3e18)), NULL),
+        tt_or(&t, "Status(1..10, 5..20, 21) | Status(30..40) & Status(35..50)",
+              ST("Status(1..10, 5..20, 21)", 3, tt_range(1, 10), tt_range(5, 20), tt_num(21)),
+              tt_and(&t, "Status(30..40) & Status(35..50)", ST("Status(30..40)", 1, tt_range(30, 40)),
+                     ST("Status(35..50)", 1, tt_range(35, 50)), NULL),
+              NULL),
+        tt_and(&t, "Message(\"*x*\") & Status(500)",
+               tt_call(&t, "Message(\"*x*\")", FG_BUILTIN_MESSAGE, 1, tt_str("*x*")),
+               ST("Status(500)", 1, tt_num(500)), NULL),
+        tt_call0(&t, "All()", FG_BUILTIN_ALL),
+    };
+#undef ST
+    const int64_t probes[] = {INT64_MIN, INT64_MIN + 1, -6, -5, -4, 0, 3, 4, 9, 10, 11, 20, 21, 22,
+                              29, 30, 34, 35, 40, 41, 50, 51, 199, 200, 249, 250, 251, 299, 300,
+                              399, 400, 403, 404, 405, 409, 410, 419, 420, 499, 500, 501, 598,
+                              599, 600, INT64_C(999999999999999999), INT64_C(1000000000000000000),
+                              INT64_MAX - 1, INT64_MAX};
+    for (size_t r = 0; r < sizeof roots / sizeof roots[0]; r++) {
+        fg_program *p = compile(roots[r], FG_PROGRAM_TRACKER);
+        for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+            for (int has = 0; has <= 1; has++) {
+                fg_outcome res = result(has, probes[i]);
+                fg_outcome err = error("timeout", "x");
+                err.has_status = has;
+                err.status = probes[i];
+                if (fg_vm_track_outcome(p, &res, NULL) != fg_vm_track(p, &res, NULL) ||
+                    fg_vm_track_outcome(p, &err, NULL) != fg_vm_track(p, &err, NULL))
+                    fail_msg("tracker %zu disagrees at status %lld (has_status %d)", r,
+                             (long long)probes[i], has);
+            }
+        }
+        fg_program_free(p, NULL);
+    }
+}
+
 static int match_when_user_says(void *ud, const fg_outcome *o) {
     (void)ud;
     return (int)(intptr_t)o->user;
@@ -570,6 +623,7 @@ int main(void) {
         cmocka_unit_test(type_of_matches_error_types_exactly),
         cmocka_unit_test(message_matches_a_glob),
         cmocka_unit_test(status_matches_results_and_errors_in_range),
+        cmocka_unit_test(folded_results_answer_what_the_program_answers),
         cmocka_unit_test(custom_calls_the_predicate_of_its_name),
         cmocka_unit_test(negated_tracker_matches_only_errors),
         cmocka_unit_test(tracker_union_and_intersection),
