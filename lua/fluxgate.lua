@@ -146,7 +146,7 @@ local function classic_record(self, st, g, t0, slot, seq, is_error, status, ty, 
   if pending ~= 0 then drain(self) end
 end
 
-local ffi_enter, ffi_record -- defined below when the FFI is usable
+local ffi_enter, ffi_record, ffi_give_back -- defined below when the FFI is usable
 local SharedPtr
 
 if type(rawget(_G, "jit")) == "table" then
@@ -161,7 +161,7 @@ if type(rawget(_G, "jit")) == "table" then
     -- Resolve every symbol now, so that a missing export disables the path
     -- instead of failing in the middle of a call.
     local _ = C.fg_breaker_acquire, C.fg_breaker_acquire_at, C.fg_breaker_classify,
-              C.fg_breaker_record, C.fg_breaker_record_at
+              C.fg_breaker_record, C.fg_breaker_record_at, C.fg_breaker_release
     return C
   end
   local okc, C = false, nil
@@ -171,15 +171,33 @@ if type(rawget(_G, "jit")) == "table" then
     local scratch = ffi.new("fg_outcome") -- read only during classify
     SharedPtr = ffi.typeof("fgl_shared *")
     local acquire, acquire_at = C.fg_breaker_acquire, C.fg_breaker_acquire_at
-    local classify, record, record_at = C.fg_breaker_classify, C.fg_breaker_record,
-                                        C.fg_breaker_record_at
+    local classify, record_at, release = C.fg_breaker_classify, C.fg_breaker_record_at,
+                                         C.fg_breaker_release
     local tonumber = tonumber
+
+    -- Tickets that finished calls gave back (ffi_give_back), for the next
+    -- ones: a ticket cdata per call would be the path's only allocation.
+    -- Shared by all breakers (a ticket is plain data, filled by acquire).
+    local spare, nspare = {}, 0
+    ffi_give_back = function(t)
+      if nspare < 64 then
+        nspare = nspare + 1
+        spare[nspare] = t
+      end
+    end
 
     ffi_enter = function(self)
       local q = self._q
       local b = q.breaker
       if b == nil then error("fluxgate: the breaker is closed", 0) end
-      local t = Ticket()
+      local t
+      if nspare > 0 then
+        t = spare[nspare]
+        spare[nspare] = nil
+        nspare = nspare - 1
+      else
+        t = Ticket()
+      end
       local clock, admitted = self._clock, nil
       if clock then
         local now = read_clock(clock)
@@ -190,9 +208,9 @@ if type(rawget(_G, "jit")) == "table" then
       end
       if q.count ~= 0 then drain(self) end
       if admitted ~= 0 then return t end
-      local retry_after = t.retry_after
-      return nil, rejection(self.name, STATES[tonumber(t.state)],
-                            retry_after >= 0 and retry_after or nil)
+      local retry_after, state = t.retry_after, tonumber(t.state)
+      ffi_give_back(t)
+      return nil, rejection(self.name, STATES[state], retry_after >= 0 and retry_after or nil)
     end
 
     ffi_record = function(self, t, _, _, _, _, is_error, status, ty, msg, _, duration)
@@ -206,15 +224,15 @@ if type(rawget(_G, "jit")) == "table" then
       if status then o.has_status = 1; o.status = status else o.has_status = 0 end
       if ty then o.type = ty; o.type_len = #ty else o.type = nil; o.type_len = 0 end
       if msg then o.message = msg; o.message_len = #msg else o.message = nil; o.message_len = 0 end
-      local class = classify(b, o)
-      o.type = nil -- the strings may be collected once this returns
-      o.message = nil
       if now then
+        local class = classify(b, o)
         q.now = now
         record_at(b, t, class, duration or -1, now)
       else
-        record(b, t, class, duration or -1)
+        release(b, t, o, duration or -1) -- classify + record in one FFI call
       end
+      o.type = nil -- the strings may be collected once this returns
+      o.message = nil
       if q.count ~= 0 then drain(self) end
     end
   end
@@ -397,6 +415,7 @@ local function ffi_fast_call(settle)
         local status
         if type(r1) == "table" then status = as_status(r1.status) end
         ffi_record(self, t, nil, nil, nil, nil, false, status, nil, nil, nil, nil)
+        ffi_give_back(t) -- nothing else holds it: cb:call made it and is done with it
         return ...
       end
     end
