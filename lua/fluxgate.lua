@@ -452,9 +452,21 @@ local Ffi = ffi_enter and breaker_class(ffi_enter, ffi_record, ffi_fast_call)
 -- also save the metatable lookup of each method call. Anything off the
 -- common path (a misuse, an error outcome, a release with a duration, a
 -- method called on another breaker) takes the class's generic methods.
-local c_fast = core.fast
+local c_fast, c_call_closure = core.fast, core.call_closure
 local generic_call, generic_acquire, generic_release = Classic.call, Classic.acquire, Classic.release
 local classic_settle = Classic._settle
+
+-- cb:call's rare cases, called from C (fgl_fast_call) with the breaker first.
+local function call_rejected(self, state, retry_after, pending)
+  if pending ~= 0 then drain(self) end
+  return nil, rejection(self.name, STATES[state], retry_after)
+end
+
+-- Admitted, and the acquire queued transitions: listeners first, then fn.
+local function call_admitted(self, st, g, t0, slot, seq, fn, ...)
+  drain(self)
+  return self._finish(st, g, t0, slot, seq, pcall(fn, ...))
+end
 
 local function bind_fast(self)
   local function settle(st, g, t0, slot, seq, ok, ...)
@@ -464,19 +476,11 @@ local function bind_fast(self)
     drain(self)
     return ...
   end
-  local enter, finish, take, give = c_fast(self._ud, self, settle, drain_then, self._clock or nil)
+  local _, finish, take, give = c_fast(self._ud, self, settle, drain_then, self._clock or nil)
+  self._finish = finish
 
-  function self.call(cb, fn, ...)
-    if cb ~= self then return generic_call(cb, fn, ...) end
-    local st, g, t0, slot, seq, pending = enter(fn)
-    if not st then
-      if st == nil then return generic_call(cb, fn, ...) end -- fn is not a function
-      if slot ~= 0 then drain(self) end -- rejected: g is the state, t0 retry_after
-      return nil, rejection(self.name, STATES[g], t0)
-    end
-    if pending ~= 0 then drain(self) end
-    return finish(st, g, t0, slot, seq, pcall(fn, ...))
-  end
+  self.call = c_call_closure(self._ud, self._clock or nil, self, classic_settle, generic_call,
+                             call_rejected, call_admitted, drain_then)
 
   function self.acquire(cb)
     if cb ~= self then return generic_acquire(cb) end

@@ -144,42 +144,116 @@ static int fgl_fast_tail(lua_State *L, int base) {
     return fgl_fast_results(L, LUA_OK, (lua_KContext)base);
 }
 
+/* Records the results of a call that returned (from index r to the top) for
+ * the ticket at tk..tk+4, when they are a plain result: not `nil, e`, and a
+ * first value that is not a table with a metatable (r1.status then means
+ * what it means in Lua). Returns 0, recording nothing, otherwise. */
+static int fgl_fast_try_record(lua_State *L, fgl_breaker *b, int tk, int r) {
+    if (b->shared.breaker == NULL || b->L != NULL) return 0;
+    if (lua_isnoneornil(L, r) && !lua_isnoneornil(L, r + 1)) return 0;
+    fg_outcome o;
+    memset(&o, 0, sizeof o);
+    if (lua_type(L, r) == LUA_TTABLE) {
+        if (lua_getmetatable(L, r)) {
+            lua_pop(L, 1);
+            return 0;
+        }
+        lua_pushliteral(L, "status");
+        lua_rawget(L, r);
+        o.has_status = fgl_status(L, -1, &o.status);
+        lua_pop(L, 1);
+    }
+    fgl_fast_record(L, b, tk, &o);
+    return 1;
+}
+
 /* finish(st, g, t0, slot, seq, ok, ...) -> fn's results (or what the
  * generic Lua path makes of them: a re-raised error, fallback's results). */
 static int fgl_fast_finish(lua_State *L) {
     fgl_breaker *b = lua_touserdata(L, lua_upvalueindex(FGL_UP_BREAKER));
     int n = lua_gettop(L);
-    /* A plain result: ok, and not `nil, e`. */
-    if (b->shared.breaker != NULL && b->L == NULL && lua_toboolean(L, 6) &&
-        !(lua_isnoneornil(L, 7) && !lua_isnoneornil(L, 8))) {
-        fg_outcome o;
-        memset(&o, 0, sizeof o);
-        int simple = 1;
-        if (lua_type(L, 7) == LUA_TTABLE) {
-            /* r1.status without metamethods; a table with a metatable takes
-             * the Lua path, where r1.status means what it means in Lua. */
-            if (lua_getmetatable(L, 7)) {
-                lua_pop(L, 1);
-                simple = 0;
-            } else {
-                lua_pushliteral(L, "status");
-                lua_rawget(L, 7);
-                o.has_status = fgl_status(L, -1, &o.status);
-                lua_pop(L, 1);
-            }
-        }
-        if (simple) {
-            fgl_fast_record(L, b, 1, &o);
-            if (fgl_pending(b) == 0) return n - 6;
-            /* drain_then(r1, ...) in place of ok */
-            lua_pushvalue(L, lua_upvalueindex(FGL_UP_DRAIN));
-            lua_replace(L, 6);
-            return fgl_fast_tail(L, 6);
-        }
+    if (lua_toboolean(L, 6) && fgl_fast_try_record(L, b, 1, 7)) {
+        if (fgl_pending(b) == 0) return n - 6;
+        /* drain_then(r1, ...) in place of ok */
+        lua_pushvalue(L, lua_upvalueindex(FGL_UP_DRAIN));
+        lua_replace(L, 6);
+        return fgl_fast_tail(L, 6);
     }
     lua_pushvalue(L, lua_upvalueindex(FGL_UP_SETTLE));
     lua_insert(L, 1);
     return fgl_fast_tail(L, 1);
+}
+
+/* ---- cb:call as one C function ------------------------------------------- */
+
+/* Upvalues of call (after FGL_UP_BREAKER and FGL_UP_CLOCK). The Lua
+ * functions take the breaker's table first. */
+enum {
+    FGL_CALL_SELF = 3, /* the breaker's Lua table */
+    FGL_CALL_SETTLE,   /* settle(self, st, g, t0, slot, seq, ok, ...): the generic outcome path */
+    FGL_CALL_GENERIC,  /* the class's call(self, fn, ...): misuse, callable tables, another self */
+    FGL_CALL_REJECT,   /* reject(self, state, retry_after|nil, pending) -> nil, rejection */
+    FGL_CALL_ADMITTED, /* admitted(self, st, g, t0, slot, seq, fn, ...): drains, then runs fn */
+    FGL_CALL_DRAIN     /* drain_then(...): drains the queue, returns its arguments */
+};
+
+/* Calls upvalue `up` with everything on the stack from index `from` and
+ * returns all its results. */
+static int fgl_call_lua(lua_State *L, int up, int from) {
+    lua_pushvalue(L, lua_upvalueindex(up));
+    lua_insert(L, from);
+    return fgl_fast_tail(L, from);
+}
+
+/* After fn: the stack is self, st, g, t0, slot, seq, then fn's results (or
+ * its error). Also the continuation of the lua_pcallk, when fn yielded. */
+static int fgl_call_done(lua_State *L, int status, lua_KContext ctx) {
+    (void)ctx;
+    fgl_breaker *b = lua_touserdata(L, lua_upvalueindex(FGL_UP_BREAKER));
+    int ok = status == LUA_OK || status == LUA_YIELD;
+    if (ok && fgl_fast_try_record(L, b, 2, 7)) {
+        if (fgl_pending(b) == 0) return lua_gettop(L) - 6;
+        return fgl_call_lua(L, FGL_CALL_DRAIN, 7);
+    }
+    lua_pushboolean(L, ok);
+    lua_insert(L, 7);
+    return fgl_call_lua(L, FGL_CALL_SETTLE, 1);
+}
+
+/* call(self, fn, ...) -> fn's results | nil, rejection; cb:call itself.
+ * fn runs under lua_pcallk, as Lua's pcall runs it: it may yield, and its
+ * error comes back as pcall's would. */
+static int fgl_fast_call(lua_State *L) {
+    fgl_breaker *b = lua_touserdata(L, lua_upvalueindex(FGL_UP_BREAKER));
+    if (lua_type(L, 2) != LUA_TFUNCTION || !lua_rawequal(L, 1, lua_upvalueindex(FGL_CALL_SELF))) {
+        return fgl_call_lua(L, FGL_CALL_GENERIC, 1);
+    }
+    fgl_check_usable(L, b);
+    int nargs = lua_gettop(L) - 2;
+    fg_ticket t;
+    int has_now = fgl_fast_clock(L, b);
+    fgl_enter_at(L, b, lua_upvalueindex(FGL_UP_BREAKER));
+    int admitted = has_now ? fg_breaker_acquire_at(b->shared.breaker, b->shared.now, &t)
+                           : fg_breaker_acquire(b->shared.breaker, &t);
+    fgl_leave(L, b);
+    if (!admitted) {
+        lua_settop(L, 1);
+        lua_pushinteger(L, (lua_Integer)t.state);
+        if (t.retry_after >= 0) lua_pushnumber(L, t.retry_after);
+        else lua_pushnil(L);
+        lua_pushinteger(L, fgl_pending(b));
+        return fgl_call_lua(L, FGL_CALL_REJECT, 1);
+    }
+    luaL_checkstack(L, 8, "fluxgate call");
+    lua_pushinteger(L, (lua_Integer)t.state);
+    fgl_push_u64(L, t.generation);
+    lua_pushnumber(L, t.started_at);
+    lua_pushinteger(L, (lua_Integer)t.slot);
+    lua_pushinteger(L, (lua_Integer)t.slot_seq);
+    lua_rotate(L, 2, 5); /* self, st, g, t0, slot, seq, fn, ... */
+    if (fgl_pending(b) != 0) return fgl_call_lua(L, FGL_CALL_ADMITTED, 1);
+    int status = lua_pcallk(L, nargs, LUA_MULTRET, 0, 0, fgl_call_done);
+    return fgl_call_done(L, status, 0);
 }
 
 /* A status read from a result value without running Lua code: a number, a
@@ -238,6 +312,16 @@ static int fgl_fast_give(lua_State *L) {
     return 1;
 }
 
+/* call_closure(breaker, clock|nil, self, settle, generic, reject, admitted,
+ *              drain_then) -> call (see the FGL_CALL_ upvalues) */
+static int fgl_call_closure(lua_State *L) {
+    fgl_check_breaker(L, 1);
+    for (int i = 3; i <= 8; i++) luaL_checkany(L, i);
+    lua_settop(L, 8);
+    lua_pushcclosure(L, fgl_fast_call, 8);
+    return 1;
+}
+
 /* fast(breaker, self, settle, drain_then [, clock]) -> enter, finish, take, give
  * The closures of one breaker's fast path; self is the breaker's Lua table,
  * settle and drain_then are Lua functions bound to it (see fluxgate.lua),
@@ -266,7 +350,7 @@ static int fgl_fast(lua_State *L) {
     return 4;
 }
 
-const luaL_Reg fgl_fast_funcs[] = {{"fast", fgl_fast}, {NULL, NULL}};
+const luaL_Reg fgl_fast_funcs[] = {{"fast", fgl_fast}, {"call_closure", fgl_call_closure}, {NULL, NULL}};
 
 #else
 
