@@ -91,11 +91,13 @@ int fg_vm_trip_memoize(const fg_program *program, const fg_trip_context *ctx, fg
 static inline int fg_vm_trip_cached(const fg_program *program, const fg_trip_context *ctx,
                                     fg_trip_memo *memo, uint32_t *alternative) {
     const fg_metric *m = ctx->metric;
-    int same = memo->valid && memo->total_count == m->total_count &&
-               memo->failure_count == m->failure_count &&
-               memo->consecutive_failures == ctx->consecutive_failures &&
-               memo->state == ctx->state && memo->slow_read <= m->threshold_count;
-    for (uint32_t i = 0; same && i < memo->slow_read; i++) same = memo->slow_counts[i] == m->slow_counts[i];
+    /* & rather than &&: one branch on the outcome (which, in a changing
+     * window, is hard to predict) instead of one per field */
+    int same = (memo->total_count == m->total_count) & (memo->failure_count == m->failure_count) &
+               (memo->consecutive_failures == ctx->consecutive_failures) &
+               (memo->state == ctx->state) & memo->valid & (memo->slow_read <= m->threshold_count);
+    for (uint32_t i = 0; i < memo->slow_read && i < FG_MAX_SLOW_THRESHOLDS; i++)
+        same &= memo->slow_counts[i] == m->slow_counts[i];
     if (same && memo->reads_latency)
         same = memcmp(&memo->total_duration, &m->total_duration, sizeof(double)) == 0;
     int fired = same ? memo->fired : fg_vm_trip_memoize(program, ctx, memo);

@@ -128,46 +128,8 @@ void fg_window_advance(fg_window *w, double now) {
     w->newest_second = cur;
 }
 
-static int64_t fg_window_duration_ns(const fg_window *w, double duration) {
-    if (!(duration > 0.0)) return 0; /* negative, zero, NaN */
-    double ns = duration * 1e9;
-    if (ns >= (double)w->max_duration_ns) return w->max_duration_ns;
-    return (int64_t)(ns + 0.5); /* ns > 0: rounds to nearest */
-}
-
-/* How many thresholds (ascending) the duration reaches: slow at t when d >= t. */
-static uint8_t fg_window_slow_levels(const fg_window *w, double duration) {
-    uint8_t k = 0;
-    while (k < w->threshold_count && duration >= w->thresholds[k]) k++;
-    return k;
-}
-
-/* Replaces the oldest record once the ring is full, so the totals move by
- * the difference between the record that leaves and the one that comes
- * (the count stays); before that, only adds. */
-static void fg_window_record_count(fg_window *w, int failure, int64_t ns, uint8_t levels) {
-    fg_window_entry *e = &w->entries[w->head];
-    uint8_t f = (uint8_t)(failure != 0);
-    uint8_t k = 0;
-    if (w->filled == w->size) {
-        w->metric.failure_count = w->metric.failure_count - e->failure + f;
-        w->duration_ns += ns - e->duration_ns;
-        for (k = levels; k < e->slow_levels; k++) w->metric.slow_counts[k]--;
-        k = e->slow_levels; /* slow_counts[0 .. k) already count a record */
-    } else {
-        w->filled++;
-        w->metric.total_count++;
-        w->metric.failure_count += f;
-        w->duration_ns += ns;
-    }
-    for (; k < levels; k++) w->metric.slow_counts[k]++;
-    e->failure = f;
-    e->duration_ns = ns;
-    e->slow_levels = levels;
-    w->head = w->head + 1 == w->size ? 0 : w->head + 1;
-}
-
-static void fg_window_record_time(fg_window *w, int failure, int64_t ns, uint8_t levels, double now) {
+/* See fg_window.h: the TimeWindow half of fg_window_record. */
+void fg_window_record_time(fg_window *w, int failure, int64_t ns, uint8_t levels, double now) {
     fg_window_advance(w, now);
     int64_t second = w->newest_second;
     uint32_t i = fg_window_bucket_index(w, second);
@@ -187,16 +149,6 @@ static void fg_window_record_time(fg_window *w, int failure, int64_t ns, uint8_t
     b->failures += (failure != 0);
     b->duration_ns += ns;
     for (uint8_t k = 0; k < levels; k++) slow[k]++;
-}
-
-void fg_window_record(fg_window *w, int failure, double duration, double now) {
-    int64_t ns = failure ? 0 : fg_window_duration_ns(w, duration);
-    uint8_t levels = failure ? 0 : fg_window_slow_levels(w, duration);
-    if (w->kind == FG_WINDOW_COUNT) {
-        fg_window_record_count(w, failure, ns, levels);
-        return;
-    }
-    fg_window_record_time(w, failure, ns, levels, now);
     w->metric.total_count++;
     w->metric.failure_count += (failure != 0);
     w->duration_ns += ns;

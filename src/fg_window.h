@@ -70,10 +70,64 @@ int fg_window_init(fg_window *w, const fg_window_spec *spec, const double *thres
                    uint32_t threshold_count, const fg_allocator *alloc);
 void fg_window_free(fg_window *w, const fg_allocator *alloc);
 
+/* The TimeWindow half of fg_window_record, out of line: a record of ns
+ * nanoseconds, slow at thresholds[0 .. levels). */
+void fg_window_record_time(fg_window *w, int failure, int64_t ns, uint8_t levels, double now);
+
+/* A duration in whole nanoseconds, capped so that the sums cannot overflow;
+ * negative, zero and NaN durations count as 0. */
+static inline int64_t fg_window_duration_ns(const fg_window *w, double duration) {
+    if (!(duration > 0.0)) return 0;
+    double ns = duration * 1e9;
+    if (ns >= (double)w->max_duration_ns) return w->max_duration_ns;
+    return (int64_t)(ns + 0.5); /* ns > 0: rounds to nearest */
+}
+
+/* How many thresholds (ascending) the duration reaches: slow at t when d >= t.
+ * Counted over every threshold rather than stopping at the first one not
+ * reached: the same number (they ascend), and the loop's length no longer
+ * depends on the call, so it costs no mispredicted branch. */
+static inline uint8_t fg_window_slow_levels(const fg_window *w, double duration) {
+    uint8_t levels = 0;
+    for (uint32_t k = 0; k < w->threshold_count; k++) levels += duration >= w->thresholds[k];
+    return levels;
+}
+
 /* Adds one call at time now: a failure (its duration is ignored and counts
  * as 0, as fluxgate does) or a success of duration seconds (negative or NaN
- * durations count as 0). now must not go backwards between calls. */
-void fg_window_record(fg_window *w, int failure, double duration, double now);
+ * durations count as 0). now must not go backwards between calls.
+ * Inline for the CountWindow, every recorded outcome's path: a full ring
+ * replaces its oldest record, so the totals move by the difference between
+ * the record that leaves and the one that comes (the count stays). */
+static inline void fg_window_record(fg_window *w, int failure, double duration, double now) {
+    int64_t ns = failure ? 0 : fg_window_duration_ns(w, duration);
+    uint8_t levels = failure ? 0 : fg_window_slow_levels(w, duration);
+    if (w->kind != FG_WINDOW_COUNT) {
+        fg_window_record_time(w, failure, ns, levels, now);
+        return;
+    }
+    fg_window_entry *e = &w->entries[w->head];
+    uint8_t f = (uint8_t)(failure != 0);
+    uint8_t old_levels = 0; /* what the record that leaves counted */
+    if (w->filled == w->size) {
+        w->metric.failure_count = w->metric.failure_count - e->failure + f;
+        w->duration_ns += ns - e->duration_ns;
+        old_levels = e->slow_levels;
+    } else {
+        w->filled++;
+        w->metric.total_count++;
+        w->metric.failure_count += f;
+        w->duration_ns += ns;
+    }
+    /* branch-free per threshold: +1 where the new record is slow, -1 where
+     * the old one was (unsigned arithmetic; the counts never go below 0) */
+    for (uint32_t k = 0; k < w->threshold_count; k++)
+        w->metric.slow_counts[k] += (uint64_t)(k < levels) - (uint64_t)(k < old_levels);
+    e->failure = f;
+    e->duration_ns = ns;
+    e->slow_levels = levels;
+    w->head = w->head + 1 == w->size ? 0 : w->head + 1;
+}
 
 /* Drops what has left a TimeWindow by time now (no-op for CountWindow). */
 void fg_window_advance(fg_window *w, double now);
