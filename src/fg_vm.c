@@ -9,15 +9,18 @@
  *
  * Ratios are compared as a quotient against the threshold with a tiny
  * tolerance (subtracted once, when the constant is made), rather than by
- * cross-multiplying: failures/total and the
- * literal `r` are both correctly rounded, so when the exact quotient equals
- * the decimal (3/4 vs 0.75, 7/10 vs 0.7) they are the same double, while
+ * cross-multiplying: failures/total and the literal `r` are both correctly
+ * rounded, so when the exact quotient equals the decimal (3/4 vs 0.75, 7/10 vs 0.7) they are the same double, while
  * failures >= r*total can fail there (0.7*10 is 7.000000000000001). The
  * tolerance (FG_VM_RATIO_EPSILON) absorbs a literal computed with one more
  * rounding (57% as 57*0.01); it can only admit a quotient below r when
  * total * denominator(r) exceeds 1e12, far beyond any real window.
  * Latencies are sums of measured doubles, so their tolerance is relative
  * and looser (a nanosecond per second).
+ *
+ * Also here, because they are answers the VM would give: the tripper memo
+ * (fg_vm_trip_memoize, for fg_vm_trip_cached) and trackers folded for
+ * results (fg_vm_fold_results, fg_vm_track_outcome).
  */
 #include <math.h>
 #include <string.h>
