@@ -445,62 +445,34 @@ end
 local Classic = breaker_class(classic_enter, classic_record, classic_fast_call)
 local Ffi = ffi_enter and breaker_class(ffi_enter, ffi_record, ffi_fast_call)
 
--- The fast path of a classic breaker on Lua 5.4 without Custom() predicates
--- (a Lua clock is called from C): cb.call, cb.acquire and cb.release become the
--- breaker's own closures over C closures (lua/fluxgate_fast.c) that keep
--- the breaker userdata as an upvalue. Stored in the breaker's table, they
--- also save the metatable lookup of each method call. Anything off the
--- common path (a misuse, an error outcome, a release with a duration, a
--- method called on another breaker) takes the class's generic methods.
-local c_fast, c_call_closure = core.fast, core.call_closure
+-- The fast path of a classic breaker on Lua 5.4 without Custom() predicates:
+-- cb.call, cb.acquire and cb.release are the breaker's own C closures
+-- (lua/fluxgate_fast.c), stored in its table, which also saves the metatable
+-- lookup of each method call. What they leave to Lua (errors, rejections,
+-- listeners, misuse, a method called on another breaker) comes here.
+local c_fast = core.fast
 local generic_call, generic_acquire, generic_release = Classic.call, Classic.acquire, Classic.release
 local classic_settle = Classic._settle
 
--- cb:call's rare cases, called from C (fgl_fast_call) with the breaker first.
-local function call_rejected(self, state, retry_after, pending)
+local function fast_reject(self, state, retry_after, pending)
   if pending ~= 0 then drain(self) end
   return nil, rejection(self.name, STATES[state], retry_after)
 end
 
 -- Admitted, and the acquire queued transitions: listeners first, then fn.
-local function call_admitted(self, st, g, t0, slot, seq, fn, ...)
+local function fast_admitted(self, st, g, t0, slot, seq, fn, ...)
   drain(self)
   return self._finish(st, g, t0, slot, seq, pcall(fn, ...))
 end
 
 local function bind_fast(self)
-  local function settle(st, g, t0, slot, seq, ok, ...)
-    return classic_settle(self, st, g, t0, slot, seq, ok, ...)
-  end
   local function drain_then(...)
     drain(self)
     return ...
   end
-  local _, finish, take, give = c_fast(self._ud, self, settle, drain_then, self._clock or nil)
-  self._finish = finish
-
-  self.call = c_call_closure(self._ud, self._clock or nil, self, classic_settle, generic_call,
-                             call_rejected, call_admitted, drain_then)
-
-  function self.acquire(cb)
-    if cb ~= self then return generic_acquire(cb) end
-    local st, g, t0, slot, seq, pending = take()
-    if st then
-      if pending ~= 0 then drain(self) end
-      return { self, st, g, t0, slot, seq, false } -- [7]: released
-    end
-    if slot ~= 0 then drain(self) end
-    return nil, rejection(self.name, STATES[g], t0)
-  end
-
-  function self.release(cb, token, ok, value, duration)
-    if duration == nil and cb == self then
-      local r = give(token, ok, value)
-      if r == 0 then return end
-      if r > 0 then drain(self) return end
-    end
-    return generic_release(cb, token, ok, value, duration)
-  end
+  self.call, self.acquire, self.release, self._finish =
+    c_fast(self._ud, self._clock or nil, self, classic_settle, drain_then, fast_reject, fast_admitted,
+           generic_call, generic_acquire, generic_release)
 end
 
 local OPTION_FIELDS = { listeners = true, clock = true, random = true, seed = true, custom = true }
