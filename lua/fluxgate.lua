@@ -245,7 +245,7 @@ M._ffi = ffi_enter ~= nil
 ---------------------------------------------------------------------------
 -- the protected-call API, written once over an engine path
 
-local function protocol(enter, record)
+local function protocol(enter, record, recycle)
   local P = {}
 
   local function settle(self, a, b, c, d, e, ok, ...)
@@ -339,6 +339,7 @@ local function protocol(enter, record)
       record(self, token[2], token[3], token[4], token[5], token[6], true, status, ty, msg,
              value, duration)
     end
+    if recycle then recycle(token) end
   end
 
   return P
@@ -429,10 +430,10 @@ local function ffi_fast_call(settle)
   end
 end
 
-local function breaker_class(enter, record, fast_call)
+local function breaker_class(enter, record, fast_call, recycle)
   local cls = {}
   for k, v in pairs(methods) do cls[k] = v end
-  local P = protocol(enter, record)
+  local P = protocol(enter, record, recycle)
   for k, v in pairs(P) do cls[k] = v end
   cls.call = fast_call(P._settle)
   cls._settle = P._settle
@@ -443,7 +444,12 @@ local function breaker_class(enter, record, fast_call)
 end
 
 local Classic = breaker_class(classic_enter, classic_record, classic_fast_call)
-local Ffi = ffi_enter and breaker_class(ffi_enter, ffi_record, ffi_fast_call)
+-- A released token's ticket cdata serves later calls: the token is marked
+-- released, so nothing reads it again.
+local Ffi = ffi_enter and breaker_class(ffi_enter, ffi_record, ffi_fast_call, function(token)
+  ffi_give_back(token[2])
+  token[2] = false
+end)
 
 -- The fast path of a classic breaker on Lua 5.4 without Custom() predicates:
 -- cb.call, cb.acquire and cb.release are the breaker's own C closures
