@@ -114,8 +114,7 @@ int fg_breaker_acquire(fg_breaker *b, fg_ticket *t) {
 }
 
 int fg_breaker_classify(const fg_breaker *b, const fg_outcome *outcome) {
-    if (fg_vm_track_outcome(b->def->tracker, outcome, b->customs)) return 1;
-    return outcome->is_error ? -1 : 0;
+    return fg_vm_classify(b->def->tracker, outcome, b->customs);
 }
 
 /* Feeds one current-generation outcome (class 1 failure, 0 success) to the

@@ -20,7 +20,7 @@
  *
  * Also here, because they are answers the VM would give: the tripper memo
  * (fg_vm_trip_memoize, for fg_vm_trip_cached) and trackers folded for
- * results (fg_vm_fold_results, fg_vm_track_outcome).
+ * results (fg_vm_fold_results, fg_vm_classify).
  */
 #include <math.h>
 #include <string.h>
@@ -277,8 +277,9 @@ void fg_vm_fold_results(fg_program *p) {
 }
 
 /* See fg_program.h. */
-int fg_vm_track_outcome(const fg_program *p, const fg_outcome *o, const fg_custom *customs) {
-    if (o->is_error || !p->result_folded) return fg_vm_track(p, o, customs);
+int fg_vm_classify(const fg_program *p, const fg_outcome *o, const fg_custom *customs) {
+    if (o->is_error) return fg_vm_track(p, o, customs) ? 1 : -1;
+    if (!p->result_folded) return fg_vm_track(p, o, customs);
     if (!o->has_status) return p->result_no_status;
     for (uint32_t i = 0; i < p->result_range_count; i++) {
         if (o->status < p->result_ranges[i].low) return 0;

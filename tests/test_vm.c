@@ -464,7 +464,7 @@ static void status_matches_results_and_errors_in_range(void **state) {
 }
 
 /* Results are classified from the tracker's folded status table
- * (fg_vm_track_outcome); it must answer exactly what the program answers,
+ * (fg_vm_classify); it must answer exactly what the program answers,
  * at and around every bound, without a status, and for errors. */
 static void folded_results_answer_what_the_program_answers(void **state) {
     (void)state;
@@ -506,8 +506,8 @@ static void folded_results_answer_what_the_program_answers(void **state) {
                 fg_outcome err = error("timeout", "x");
                 err.has_status = has;
                 err.status = probes[i];
-                if (fg_vm_track_outcome(p, &res, NULL) != fg_vm_track(p, &res, NULL) ||
-                    fg_vm_track_outcome(p, &err, NULL) != fg_vm_track(p, &err, NULL))
+                if (fg_vm_classify(p, &res, NULL) != (fg_vm_track(p, &res, NULL) ? 1 : 0) ||
+                    fg_vm_classify(p, &err, NULL) != (fg_vm_track(p, &err, NULL) ? 1 : -1))
                     fail_msg("tracker %zu disagrees at status %lld (has_status %d)", r,
                              (long long)probes[i], has);
             }
