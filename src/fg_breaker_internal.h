@@ -64,11 +64,12 @@ struct fg_breaker {
     uint32_t consecutive_failures;
     uint64_t generation;
     double retry_factor;          /* jitter factor drawn when the breaker opened */
-    fg_random random;
     fg_window window;
     fg_trip_memo trip_memo;       /* the tripper's last evaluation (fg_vm_trip_cached) */
-    fg_half_open half_open;
     fg_counters counters;
+    /* last, being cold on the closed path (every call reads the above) */
+    fg_random random;
+    fg_half_open half_open;
 };
 
 /* Guards a raw clock reading (finite, never backwards). Lock held. */

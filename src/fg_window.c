@@ -29,10 +29,12 @@ int fg_window_init(fg_window *w, const fg_window_spec *spec, const double *thres
 
     if (w->kind == FG_WINDOW_COUNT) {
         w->max_duration_ns = INT64_MAX / ((int64_t)w->size + 1);
+        w->max_duration_ns_d = (double)w->max_duration_ns;
         w->entries = fg_alloc_new(alloc, (size_t)w->size * sizeof *w->entries);
         return w->entries != NULL ? 0 : -1;
     }
     w->max_duration_ns = FG_TIME_WINDOW_MAX_DURATION_NS;
+    w->max_duration_ns_d = (double)w->max_duration_ns;
     w->buckets = fg_alloc_new(alloc, (size_t)w->size * sizeof *w->buckets);
     if (w->buckets == NULL) return -1;
     if (threshold_count > 0) {

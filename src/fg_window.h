@@ -42,6 +42,7 @@ typedef struct fg_window {
     uint32_t threshold_count;
     double thresholds[FG_MAX_SLOW_THRESHOLDS]; /* ascending */
     int64_t max_duration_ns; /* per-record cap, so that the sums cannot overflow */
+    double max_duration_ns_d; /* the same as a double, for the hot path's compare */
 
     /* Running totals over what the window holds, kept directly in metric
      * form so that evaluating a tripper copies nothing: metric.total_count,
@@ -79,7 +80,7 @@ void fg_window_record_time(fg_window *w, int failure, int64_t ns, uint8_t levels
 static inline int64_t fg_window_duration_ns(const fg_window *w, double duration) {
     if (!(duration > 0.0)) return 0;
     double ns = duration * 1e9;
-    if (ns >= (double)w->max_duration_ns) return w->max_duration_ns;
+    if (ns >= w->max_duration_ns_d) return w->max_duration_ns;
     return (int64_t)(ns + 0.5); /* ns > 0: rounds to nearest */
 }
 
