@@ -213,7 +213,11 @@ if type(rawget(_G, "jit")) == "table" then
       return nil, rejection(self.name, STATES[state], retry_after >= 0 and retry_after or nil)
     end
 
+    local istype = ffi.istype
     ffi_record = function(self, t, _, _, _, _, is_error, status, ty, msg, _, duration)
+      if not istype(Ticket, t) then -- a forged token: the engine would read through it
+        error("bad argument #1 to 'release' (a token from this breaker's acquire expected)", 3)
+      end
       local clock, now = self._clock, nil
       if clock then now = read_clock(clock) end
       local q = self._q
@@ -457,7 +461,7 @@ end)
 -- lookup of each method call. What they leave to Lua (errors, rejections,
 -- listeners, misuse, a method called on another breaker) comes here.
 local c_fast = core.fast
-local generic_call, generic_acquire, generic_release = Classic.call, Classic.acquire, Classic.release
+local generic_call = Classic.call
 local classic_settle = Classic._settle
 
 local function fast_reject(self, state, retry_after, pending)
@@ -471,6 +475,17 @@ local function fast_admitted(self, st, g, t0, slot, seq, fn, ...)
   return self._finish(st, g, t0, slot, seq, pcall(fn, ...))
 end
 
+-- Another breaker's method, for cb.acquire(other) and cb.release(other, ...).
+local function other_acquire(cb) return cb.acquire(cb) end
+local function other_release(cb, ...) return cb.release(cb, ...) end
+
+-- What a release reads in Lua: an error, or a result table with a metatable.
+local function release_fields(ok, value)
+  if ok then return false, status_of(value) end
+  local ty, msg, status = error_fields(value)
+  return true, status, ty, msg
+end
+
 local function bind_fast(self)
   local function drain_then(...)
     drain(self)
@@ -478,7 +493,7 @@ local function bind_fast(self)
   end
   self.call, self.acquire, self.release, self._finish =
     c_fast(self._ud, self._clock or nil, self, classic_settle, drain_then, fast_reject, fast_admitted,
-           generic_call, generic_acquire, generic_release)
+           generic_call, other_acquire, other_release, release_fields)
 end
 
 local OPTION_FIELDS = { listeners = true, clock = true, random = true, seed = true, custom = true }

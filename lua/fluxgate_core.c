@@ -76,6 +76,11 @@ int luaopen_fluxgate_core(lua_State *L) {
     fgl_new_metatable(L, FGL_POLICY_MT, fgl_policy_gc);
     fgl_new_metatable(L, FGL_REPORT_MT, fgl_report_gc);
     lua_pop(L, 2);
+    /* Tokens of the two-step protocol (fluxgate_fast.c): plain data. */
+    luaL_newmetatable(L, FGL_TOKEN_MT);
+    lua_pushliteral(L, "fluxgate internal object");
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
 
     lua_newtable(L);
     luaL_setfuncs(L, fgl_policy_funcs, 0);

@@ -13,7 +13,8 @@
  * I/O). The ticket travels as plain values on the Lua stack (state,
  * generation, started_at, slot, slot_seq): nothing is allocated, and a call
  * that never completes (a coroutine never resumed) holds nothing but its
- * half-open lease.
+ * half-open lease. acquire's token is one userdata holding the ticket, so a
+ * token that is never released is only garbage.
  */
 #include <string.h>
 
@@ -35,13 +36,21 @@ enum {
     FGL_UP_REJECT,        /* reject(self, state, retry_after|nil, pending) -> nil, rejection */
     FGL_UP_ADMITTED,      /* admitted(self, st, g, t0, slot, seq, fn, ...): drains, then runs fn */
     FGL_UP_CALL,          /* the class's call(self, fn, ...) */
-    FGL_UP_ACQUIRE,       /* the class's acquire(self) */
-    FGL_UP_RELEASE,       /* the class's release(self, token, ok, value, duration) */
-    FGL_UP_COUNT = FGL_UP_RELEASE
+    FGL_UP_ACQUIRE,       /* acquire(self) of another breaker */
+    FGL_UP_RELEASE,       /* release(self, token, ok, value, duration) of another breaker */
+    FGL_UP_FIELDS,        /* fields(ok, value) -> is_error, status, type, message (does not yield) */
+    FGL_UP_TOKEN_MT,      /* the token metatable */
+    FGL_UP_COUNT = FGL_UP_TOKEN_MT
 };
 
-/* The token acquire returns: { self, st, g, t0, slot, seq, released }. */
-enum { FGL_TOKEN_TICKET = 2, FGL_TOKEN_RELEASED = 7 };
+/* The token acquire returns: one userdata (a single allocation), whose user
+ * value is the breaker's table (the token keeps its breaker alive, and
+ * cannot be mistaken for a token of a breaker made later at the same
+ * address). */
+typedef struct fgl_token {
+    fg_ticket ticket;
+    int released;
+} fgl_token;
 
 /* ---- pieces ---------------------------------------------------------------- */
 
@@ -229,51 +238,69 @@ static int fgl_fast_acquire(lua_State *L) {
     lua_settop(L, 1);
     fg_ticket t;
     if (!fgl_fast_admit(L, b, &t)) return fgl_fast_reject(L, b, &t);
-    lua_createtable(L, FGL_TOKEN_RELEASED, 0);
+    fgl_token *k = lua_newuserdatauv(L, sizeof *k, 1);
+    k->ticket = t;
+    k->released = 0;
+    lua_pushvalue(L, lua_upvalueindex(FGL_UP_TOKEN_MT));
+    lua_setmetatable(L, 2);
     lua_pushvalue(L, 1);
-    lua_rawseti(L, -2, 1);
-    fgl_push_ticket(L, &t);
-    for (int i = FGL_TOKEN_TICKET + 4; i >= FGL_TOKEN_TICKET; i--) lua_rawseti(L, 2, i);
-    lua_pushboolean(L, 0);
-    lua_rawseti(L, 2, FGL_TOKEN_RELEASED);
+    lua_setiuservalue(L, 2, 1);
     if (fgl_pending(b) != 0) return fgl_call_lua(L, FGL_UP_DRAIN, 2);
     return 1;
 }
 
-/* release(self, token, ok, value [, duration]). Handled here: the misuse
- * errors, a second release, and a result without a duration; the rest
- * (errors, a duration, a value with a metatable) is the class's release. */
+/* The token at idx when it is one of this breaker's, else NULL. */
+static fgl_token *fgl_to_token(lua_State *L, int idx) {
+    fgl_token *k = lua_touserdata(L, idx);
+    if (k == NULL || !lua_getmetatable(L, idx)) return NULL;
+    int ours = lua_rawequal(L, -1, lua_upvalueindex(FGL_UP_TOKEN_MT));
+    lua_pop(L, 1);
+    if (!ours) return NULL;
+    lua_getiuservalue(L, idx, 1);
+    ours = lua_rawequal(L, -1, lua_upvalueindex(FGL_UP_SELF));
+    lua_pop(L, 1);
+    return ours ? k : NULL;
+}
+
+/* release(self, token, ok, value [, duration]); a second release is a no-op.
+ * A plain result is read here; an error, or a table with a metatable, is read
+ * by fields() in Lua. The misuse errors are raised here, so that they blame
+ * the caller's line. */
 static int fgl_fast_release(lua_State *L) {
     fgl_breaker *b = lua_touserdata(L, lua_upvalueindex(FGL_UP_BREAKER));
     lua_settop(L, 5);
     if (!lua_rawequal(L, 1, lua_upvalueindex(FGL_UP_SELF))) return fgl_call_lua(L, FGL_UP_RELEASE, 1);
-    int ours = 0;
-    if (lua_type(L, 2) == LUA_TTABLE) {
-        lua_rawgeti(L, 2, 1);
-        ours = lua_rawequal(L, -1, lua_upvalueindex(FGL_UP_SELF));
-        lua_pop(L, 1);
-    }
-    /* Raised here, so that the messages blame the caller's line. */
-    if (!ours) return luaL_error(L, "bad argument #1 to 'release' (a token from this breaker's acquire expected)");
+    fgl_token *k = fgl_to_token(L, 2);
+    if (k == NULL) return luaL_error(L, "bad argument #1 to 'release' (a token from this breaker's acquire expected)");
+    double duration = -1.0;
     if (!lua_isnil(L, 5)) {
         if (lua_type(L, 5) != LUA_TNUMBER) {
             return luaL_error(L, "bad argument #4 to 'release' (number expected, got %s)", luaL_typename(L, 5));
         }
-        return fgl_call_lua(L, FGL_UP_RELEASE, 1);
+        duration = lua_tonumber(L, 5);
     }
-    lua_rawgeti(L, 2, FGL_TOKEN_RELEASED);
-    int released = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    if (released) return 0;
+    if (k->released) return 0;
+    k->released = 1;
     fg_outcome o;
     memset(&o, 0, sizeof o);
-    if (!lua_toboolean(L, 3) || b->shared.breaker == NULL || b->L != NULL || !fgl_plain_status(L, 4, 1, &o)) {
-        return fgl_call_lua(L, FGL_UP_RELEASE, 1);
+    if (!lua_toboolean(L, 3) || !fgl_plain_status(L, 4, 1, &o)) {
+        lua_pushvalue(L, lua_upvalueindex(FGL_UP_FIELDS));
+        lua_pushvalue(L, 3);
+        lua_pushvalue(L, 4);
+        lua_call(L, 2, 4); /* 6: is_error, 7: status, 8: type, 9: message */
+        o.is_error = lua_toboolean(L, 6);
+        o.has_status = fgl_status(L, 7, &o.status);
+        if (lua_type(L, 8) == LUA_TSTRING) o.type = lua_tolstring(L, 8, &o.type_len);
+        if (lua_type(L, 9) == LUA_TSTRING) o.message = lua_tolstring(L, 9, &o.message_len);
     }
-    lua_pushboolean(L, 1);
-    lua_rawseti(L, 2, FGL_TOKEN_RELEASED);
-    for (int i = FGL_TOKEN_TICKET; i < FGL_TOKEN_TICKET + 5; i++) lua_rawgeti(L, 2, i);
-    fgl_fast_record(L, b, 6, &o);
+    fgl_check_usable(L, b);
+    int has_now = fgl_fast_clock(L, b);
+    fgl_enter_at(L, b, lua_upvalueindex(FGL_UP_BREAKER));
+    b->outcome_index = 0;
+    int outcome_class = fg_breaker_classify(b->shared.breaker, &o);
+    if (has_now) fg_breaker_record_at(b->shared.breaker, &k->ticket, outcome_class, duration, b->shared.now);
+    else fg_breaker_record(b->shared.breaker, &k->ticket, outcome_class, duration);
+    fgl_leave(L, b);
     if (fgl_pending(b) != 0) {
         lua_settop(L, 5);
         return fgl_call_lua(L, FGL_UP_DRAIN, 6);
@@ -282,13 +309,14 @@ static int fgl_fast_release(lua_State *L) {
 }
 
 /* fast(breaker, clock|nil, self, settle, drain_then, reject, admitted,
- *      call, acquire, release) -> call, acquire, release, finish
+ *      call, acquire, release, fields) -> call, acquire, release, finish
  * One breaker's closures (the arguments are their upvalues, see FGL_UP_). */
 static int fgl_fast(lua_State *L) {
     fgl_check_breaker(L, 1);
     luaL_checktype(L, FGL_UP_SELF, LUA_TTABLE);
-    for (int i = FGL_UP_SETTLE; i <= FGL_UP_COUNT; i++) luaL_checktype(L, i, LUA_TFUNCTION);
-    lua_settop(L, FGL_UP_COUNT);
+    for (int i = FGL_UP_SETTLE; i < FGL_UP_TOKEN_MT; i++) luaL_checktype(L, i, LUA_TFUNCTION);
+    lua_settop(L, FGL_UP_TOKEN_MT - 1);
+    luaL_getmetatable(L, FGL_TOKEN_MT);
     static const lua_CFunction fns[] = {fgl_fast_call, fgl_fast_acquire, fgl_fast_release, fgl_fast_finish};
     for (int f = 0; f < 4; f++) {
         for (int i = 1; i <= FGL_UP_COUNT; i++) lua_pushvalue(L, i);

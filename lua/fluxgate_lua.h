@@ -71,6 +71,7 @@ FGL_SHARED_DECL(FGL_SHARED_TYPES)
 #define FGL_POLICY_MT "fluxgate.policy"
 #define FGL_BREAKER_MT "fluxgate.breaker"
 #define FGL_REPORT_MT "fluxgate.report"
+#define FGL_TOKEN_MT "fluxgate.token"
 
 typedef struct fgl_policy {
     fg_policy *policy; /* NULL until compiled, and after __gc */
