@@ -491,9 +491,13 @@ local function bind_fast(self)
     drain(self)
     return ...
   end
+  local function drain_raise(e)
+    drain(self)
+    error(e, 0)
+  end
   self.call, self.acquire, self.release, self._finish =
     c_fast(self._ud, self._clock or nil, self, classic_settle, drain_then, fast_reject, fast_admitted,
-           generic_call, other_acquire, other_release, release_fields)
+           generic_call, other_acquire, other_release, release_fields, drain_raise)
 end
 
 local OPTION_FIELDS = { listeners = true, clock = true, random = true, seed = true, custom = true }

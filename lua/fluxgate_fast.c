@@ -39,6 +39,7 @@ enum {
     FGL_UP_ACQUIRE,       /* acquire(self) of another breaker */
     FGL_UP_RELEASE,       /* release(self, token, ok, value, duration) of another breaker */
     FGL_UP_FIELDS,        /* fields(ok, value) -> is_error, status, type, message (does not yield) */
+    FGL_UP_DRAIN_RAISE,   /* drain_raise(e): drains the queue, then error(e, 0) */
     FGL_UP_TOKEN_MT,      /* the token metatable */
     FGL_UP_COUNT = FGL_UP_TOKEN_MT
 };
@@ -177,6 +178,24 @@ static int fgl_fast_try_record(lua_State *L, fgl_breaker *b, int tk, int r) {
 
 /* ---- cb:call ----------------------------------------------------------------- */
 
+/* Records an error outcome for the ticket at 2..6: the error value at idx,
+ * whose type, message and status fields() reads in Lua. */
+static void fgl_fast_record_error(lua_State *L, fgl_breaker *b, int idx) {
+    int top = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(FGL_UP_FIELDS));
+    lua_pushboolean(L, 0);
+    lua_pushvalue(L, idx);
+    lua_call(L, 2, 4); /* is_error, status, type, message */
+    fg_outcome o;
+    memset(&o, 0, sizeof o);
+    o.is_error = 1;
+    o.has_status = fgl_status(L, top + 2, &o.status);
+    if (lua_type(L, top + 3) == LUA_TSTRING) o.type = lua_tolstring(L, top + 3, &o.type_len);
+    if (lua_type(L, top + 4) == LUA_TSTRING) o.message = lua_tolstring(L, top + 4, &o.message_len);
+    fgl_fast_record(L, b, 2, &o);
+    lua_settop(L, top);
+}
+
 /* After fn: the stack is self, st, g, t0, slot, seq, then fn's results (or
  * its error). Also the continuation of the lua_pcallk, when fn yielded. */
 static int fgl_call_done(lua_State *L, int status, lua_KContext ctx) {
@@ -186,6 +205,19 @@ static int fgl_call_done(lua_State *L, int status, lua_KContext ctx) {
     if (ok && fgl_fast_try_record(L, b, 2, 7)) {
         if (fgl_pending(b) == 0) return lua_gettop(L) - 6;
         return fgl_call_lua(L, FGL_UP_DRAIN, 7);
+    }
+    if (b->shared.breaker != NULL && b->L == NULL) {
+        if (!ok) { /* fn raised: record, then raise the error unchanged */
+            lua_settop(L, 7);
+            fgl_fast_record_error(L, b, 7);
+            if (fgl_pending(b) != 0) return fgl_call_lua(L, FGL_UP_DRAIN_RAISE, 7);
+            return lua_error(L);
+        }
+        if (lua_isnoneornil(L, 7) && !lua_isnoneornil(L, 8)) { /* nil, e: returned unchanged */
+            fgl_fast_record_error(L, b, 8);
+            if (fgl_pending(b) == 0) return lua_gettop(L) - 6;
+            return fgl_call_lua(L, FGL_UP_DRAIN, 7);
+        }
     }
     lua_pushboolean(L, ok);
     lua_insert(L, 7);
@@ -309,7 +341,7 @@ static int fgl_fast_release(lua_State *L) {
 }
 
 /* fast(breaker, clock|nil, self, settle, drain_then, reject, admitted,
- *      call, acquire, release, fields) -> call, acquire, release, finish
+ *      call, acquire, release, fields, drain_raise) -> call, acquire, release, finish
  * One breaker's closures (the arguments are their upvalues, see FGL_UP_). */
 static int fgl_fast(lua_State *L) {
     fgl_check_breaker(L, 1);

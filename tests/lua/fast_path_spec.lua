@@ -109,6 +109,25 @@ for _, use_ffi in ipairs(H.paths()) do
       assert.are.same({ 2, 2 }, { counts(cb) })
     end)
 
+    it("an error that opens the breaker reaches the listeners, then is re-raised unchanged", function()
+      local seen = {}
+      local cb = new({ tripper = "FailureStreak(1)",
+                       listeners = { function(s) seen[#seen + 1] = s.new_state end } })
+      local e = { type = "boom" }
+      local ok, got = pcall(cb.call, cb, function() error(e) end)
+      assert.is_false(ok)
+      assert.are.equal(e, got)
+      assert.are.same({ "open" }, seen)
+    end)
+
+    it("nil, e that opens the breaker reaches the listeners and comes back unchanged", function()
+      local seen = {}
+      local cb = new({ tripper = "FailureStreak(1)",
+                       listeners = { function(s) seen[#seen + 1] = s.new_state end } })
+      assert.are.same({ n = 3, nil, "gone", 3 }, table.pack(cb:call(function() return nil, "gone", 3 end)))
+      assert.are.same({ "open" }, seen)
+    end)
+
     it("a closed breaker refuses the fast path too", function()
       local cb = new()
       local t = assert(cb:acquire())
