@@ -178,20 +178,65 @@ static int fgl_fast_try_record(lua_State *L, fgl_breaker *b, int tk, int r) {
 
 /* ---- cb:call ----------------------------------------------------------------- */
 
-/* Records an error outcome for the ticket at 2..6: the error value at idx,
- * whose type, message and status fields() reads in Lua. */
-static void fgl_fast_record_error(lua_State *L, fgl_breaker *b, int idx) {
+/* Where the message of a string error starts: after Lua's "chunk:line: "
+ * position, exactly as fluxgate/outcome.lua's strip_position reads it, i.e.
+ * s:match('^%[string ".-"%]:%d+: (.*)$') or s:match("^[^:\n]+:%d+: (.*)$");
+ * 0 when there is no position. */
+static size_t fgl_line_then_space(const char *s, size_t n, size_t k) {
+    size_t d = k;
+    while (k < n && s[k] >= '0' && s[k] <= '9') k++;
+    if (k == d || k + 2 > n || s[k] != ':' || s[k + 1] != ' ') return 0;
+    return k + 2;
+}
+
+static size_t fgl_position_length(const char *s, size_t n) {
+    static const char open[] = "[string \"";
+    size_t open_len = sizeof open - 1;
+    if (n >= open_len && memcmp(s, open, open_len) == 0) {
+        for (size_t j = open_len; j + 3 <= n; j++) {
+            if (s[j] == '"' && s[j + 1] == ']' && s[j + 2] == ':') {
+                size_t rest = fgl_line_then_space(s, n, j + 3);
+                if (rest != 0) return rest;
+            }
+        }
+    }
+    size_t i = 0;
+    while (i < n && s[i] != ':' && s[i] != '\n') i++;
+    if (i == 0 || i == n || s[i] != ':') return 0;
+    return fgl_line_then_space(s, n, i + 1);
+}
+
+/* An error value's type, message and status into *o: a string here, any
+ * other value by fields() in Lua, whose results stay on the stack (the
+ * caller restores it after recording). */
+static void fgl_error_fields(lua_State *L, int idx, fg_outcome *o) {
+    o->is_error = 1;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        size_t n;
+        const char *e = lua_tolstring(L, idx, &n);
+        size_t skip = fgl_position_length(e, n);
+        o->type = e + skip;
+        o->type_len = n - skip;
+        o->message = e;
+        o->message_len = n;
+        return;
+    }
     int top = lua_gettop(L);
     lua_pushvalue(L, lua_upvalueindex(FGL_UP_FIELDS));
     lua_pushboolean(L, 0);
     lua_pushvalue(L, idx);
     lua_call(L, 2, 4); /* is_error, status, type, message */
+    o->has_status = fgl_status(L, top + 2, &o->status);
+    if (lua_type(L, top + 3) == LUA_TSTRING) o->type = lua_tolstring(L, top + 3, &o->type_len);
+    if (lua_type(L, top + 4) == LUA_TSTRING) o->message = lua_tolstring(L, top + 4, &o->message_len);
+}
+
+/* Records an error outcome for the ticket at 2..6: the error value at idx. */
+static void fgl_fast_record_error(lua_State *L, fgl_breaker *b, int idx) {
+    int top = lua_gettop(L);
     fg_outcome o;
     memset(&o, 0, sizeof o);
-    o.is_error = 1;
-    o.has_status = fgl_status(L, top + 2, &o.status);
-    if (lua_type(L, top + 3) == LUA_TSTRING) o.type = lua_tolstring(L, top + 3, &o.type_len);
-    if (lua_type(L, top + 4) == LUA_TSTRING) o.message = lua_tolstring(L, top + 4, &o.message_len);
+    fgl_error_fields(L, idx, &o);
     fgl_fast_record(L, b, 2, &o);
     lua_settop(L, top);
 }
@@ -315,7 +360,9 @@ static int fgl_fast_release(lua_State *L) {
     k->released = 1;
     fg_outcome o;
     memset(&o, 0, sizeof o);
-    if (!lua_toboolean(L, 3) || !fgl_plain_status(L, 4, 1, &o)) {
+    if (!lua_toboolean(L, 3)) {
+        fgl_error_fields(L, 4, &o);
+    } else if (!fgl_plain_status(L, 4, 1, &o)) {
         lua_pushvalue(L, lua_upvalueindex(FGL_UP_FIELDS));
         lua_pushvalue(L, 3);
         lua_pushvalue(L, 4);
@@ -357,7 +404,17 @@ static int fgl_fast(lua_State *L) {
     return 4;
 }
 
-const luaL_Reg fgl_fast_funcs[] = {{"fast", fgl_fast}, {NULL, NULL}};
+/* _error_type(s) -> the type fgl_error_fields gives a string error (for the
+ * tests, which compare it with fluxgate/outcome.lua's). */
+static int fgl_error_type(lua_State *L) {
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    size_t skip = fgl_position_length(s, n);
+    lua_pushlstring(L, s + skip, n - skip);
+    return 1;
+}
+
+const luaL_Reg fgl_fast_funcs[] = {{"fast", fgl_fast}, {"_error_type", fgl_error_type}, {NULL, NULL}};
 
 #else
 

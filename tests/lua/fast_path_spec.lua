@@ -138,3 +138,37 @@ for _, use_ffi in ipairs(H.paths()) do
     end)
   end)
 end
+
+-- Lua 5.4's fast path reads a string error's type in C; it must be what
+-- fluxgate/outcome.lua reads.
+local core = require("fluxgate.core")
+if core._error_type then
+  describe("a string error's type read in C", function()
+    local outcome = require("fluxgate.outcome")
+    local function lua_type(s) return (outcome.error_fields(s)) end
+
+    it("is the one fluxgate.outcome reads, for tricky strings", function()
+      local cases = {
+        "timeout", "x.lua:3: timeout", '[string "a:b"]:12: oops', '[string "a"]:x: no',
+        '[string "a"]:1:no', "a:1: ", "a:1:", ":1: x", "a\nb:1: c", "a:b:1: c", "a:12: b: 3: c",
+        '[string "q"]:1: [string "r"]:2: s', '[string "x"]"]:5: y', '[string "', "", "x\0y:1: z",
+        "C:\\dir\\f.lua:10: boom", "tcp:9: reset\n  stack",
+      }
+      for _, s in ipairs(cases) do
+        assert.are.equal(lua_type(s), core._error_type(s), ("%q"):format(s))
+      end
+    end)
+
+    it("is the one fluxgate.outcome reads, for random strings", function()
+      local alphabet = { "[", "string ", '"', "]", ":", "1", "23", " ", "\n", "x", "[string \"" }
+      local seed = 12345
+      local function rand(n) seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n + 1 end
+      for _ = 1, 5000 do
+        local parts = {}
+        for i = 1, rand(10) do parts[i] = alphabet[rand(#alphabet)] end
+        local s = table.concat(parts)
+        assert.are.equal(lua_type(s), core._error_type(s), ("%q"):format(s))
+      end
+    end)
+  end)
+end
