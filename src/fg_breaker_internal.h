@@ -114,7 +114,8 @@ static inline int fg_breaker_trip_locked(fg_breaker *b, fg_state state, double n
                                          const char **reason) {
     fg_trip_context ctx = {fg_window_view(&b->window, now), state, b->consecutive_failures};
     uint32_t alternative = 0;
-    int fired = fg_vm_trip_cached(b->def->tripper, &ctx, &b->trip_memo, &alternative);
+    int fired = fg_vm_trip_cached(b->def->tripper, &ctx, b->window.counts_version, &b->trip_memo,
+                                  &alternative);
     if (fired && reason != NULL) *reason = fg_breaker_trip_reason(b, alternative);
     return fired;
 }

@@ -13,7 +13,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "fg_ast.h"
 #include "fluxgate.h"
@@ -64,43 +63,37 @@ int fg_vm_trip(const fg_program *program, const fg_trip_context *ctx, uint32_t *
  * changed (fg_vm_trip_cached). All zero: empty. Owned by whoever evaluates
  * (a breaker keeps one under its lock); not shareable between threads. */
 typedef struct fg_trip_memo {
-    int valid;
+    int valid;             /* 1: the fields below hold an evaluation */
     int fired;
     uint32_t alternative;
     fg_state state;
     uint32_t consecutive_failures;
-    uint32_t slow_read;    /* how many slow counts are compared */
-    int reads_latency;     /* 1: total_duration is compared too */
-    uint64_t total_count;
-    uint64_t failure_count;
-    double total_duration;
-    uint64_t slow_counts[FG_MAX_SLOW_THRESHOLDS];
+    uint64_t counts_version;
 } fg_trip_memo;
 
 /* Runs the tripper on ctx and remembers the answer and what it read in
- * *memo. Returns what fg_vm_trip returns. */
-int fg_vm_trip_memoize(const fg_program *program, const fg_trip_context *ctx, fg_trip_memo *memo);
+ * *memo (valid only for a program that does not read the total duration).
+ * Returns what fg_vm_trip returns. */
+int fg_vm_trip_memoize(const fg_program *program, const fg_trip_context *ctx,
+                       uint64_t counts_version, fg_trip_memo *memo);
 
-/* fg_vm_trip, answered from *memo when the context holds the same values
- * as at the memo's evaluation in everything a tripper can read (the state,
- * consecutive failures, the metric's counts, slow counts and, when the
- * program has an AvgLatency test, total duration); otherwise evaluated and
- * remembered. Exact: a tripper is a pure function of those values. memo
- * must only ever be used with this one program. Inline, because in a steady
- * window most evaluations are answered here. */
+/* fg_vm_trip, answered from *memo when nothing the tripper reads can have
+ * changed since the memo's evaluation: the same evaluated state, the same
+ * consecutive failures and the same counts_version, which the caller
+ * guarantees to change whenever the metric's total, failure or slow counts
+ * change (a window's counts_version does). A tripper with an AvgLatency test
+ * reads the duration, which changes with almost every call: it always runs.
+ * Exact: a tripper is a pure function of what it reads. memo must only ever
+ * be used with this one program and one source of counts. Inline, because
+ * in a steady window most evaluations are answered here. */
 static inline int fg_vm_trip_cached(const fg_program *program, const fg_trip_context *ctx,
-                                    fg_trip_memo *memo, uint32_t *alternative) {
-    const fg_metric *m = ctx->metric;
-    /* & rather than &&: one branch on the outcome (which, in a changing
-     * window, is hard to predict) instead of one per field */
-    int same = (memo->total_count == m->total_count) & (memo->failure_count == m->failure_count) &
+                                    uint64_t counts_version, fg_trip_memo *memo,
+                                    uint32_t *alternative) {
+    /* & rather than &&: one branch on the outcome, not one per field */
+    int same = memo->valid & (memo->counts_version == counts_version) &
                (memo->consecutive_failures == ctx->consecutive_failures) &
-               (memo->state == ctx->state) & memo->valid & (memo->slow_read <= m->threshold_count);
-    for (uint32_t i = 0; i < memo->slow_read && i < FG_MAX_SLOW_THRESHOLDS; i++)
-        same &= memo->slow_counts[i] == m->slow_counts[i];
-    if (same && memo->reads_latency)
-        same = memcmp(&memo->total_duration, &m->total_duration, sizeof(double)) == 0;
-    int fired = same ? memo->fired : fg_vm_trip_memoize(program, ctx, memo);
+               (memo->state == ctx->state);
+    int fired = same ? memo->fired : fg_vm_trip_memoize(program, ctx, counts_version, memo);
     if (fired && alternative != NULL) *alternative = memo->alternative;
     return fired;
 }

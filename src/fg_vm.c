@@ -197,25 +197,16 @@ int fg_vm_track(const fg_program *p, const fg_outcome *o, const fg_custom *custo
     }
 }
 
-/* See fg_program.h. The memo compares exactly what the run may read: slow
- * counts below the metric's threshold_count (fg_vm_slow_rate reads no
- * others) and the total duration only when the program has an AvgLatency
- * test. */
-int fg_vm_trip_memoize(const fg_program *p, const fg_trip_context *ctx, fg_trip_memo *memo) {
-    const fg_metric *m = ctx->metric;
+/* See fg_program.h. */
+int fg_vm_trip_memoize(const fg_program *p, const fg_trip_context *ctx, uint64_t counts_version,
+                       fg_trip_memo *memo) {
     uint32_t alt = 0;
     memo->fired = fg_vm_trip(p, ctx, &alt);
     memo->alternative = alt;
     memo->state = ctx->state;
     memo->consecutive_failures = ctx->consecutive_failures;
-    memo->total_count = m->total_count;
-    memo->failure_count = m->failure_count;
-    memo->reads_latency = p->reads_latency != 0;
-    memo->total_duration = m->total_duration;
-    memo->slow_read = m->threshold_count < FG_MAX_SLOW_THRESHOLDS ? m->threshold_count
-                                                                   : FG_MAX_SLOW_THRESHOLDS;
-    for (uint32_t i = 0; i < memo->slow_read; i++) memo->slow_counts[i] = m->slow_counts[i];
-    memo->valid = 1;
+    memo->counts_version = counts_version;
+    memo->valid = !p->reads_latency; /* the duration is not in the memo */
     return memo->fired;
 }
 

@@ -63,6 +63,7 @@ void fg_window_free(fg_window *w, const fg_allocator *alloc) {
 }
 
 void fg_window_clear(fg_window *w) {
+    w->counts_version++;
     w->metric.total_count = 0;
     w->metric.failure_count = 0;
     w->metric.total_duration = 0.0;
@@ -92,10 +93,12 @@ static uint32_t fg_window_bucket_index(const fg_window *w, int64_t second) {
 /* Takes bucket i's counts out of the running totals and empties it. */
 static void fg_window_drop_bucket(fg_window *w, uint32_t i) {
     fg_window_bucket *b = &w->buckets[i];
+    w->counts_version++;
     w->metric.total_count -= b->total;
     w->metric.failure_count -= b->failures;
     w->duration_ns -= b->duration_ns;
-    uint64_t *slow = w->bucket_slow + (size_t)i * w->threshold_count;
+    /* NULL + 0 is undefined: without thresholds there is no slow array. */
+    uint64_t *slow = w->threshold_count ? w->bucket_slow + (size_t)i * w->threshold_count : NULL;
     for (uint32_t k = 0; k < w->threshold_count; k++) {
         w->metric.slow_counts[k] -= slow[k];
         slow[k] = 0;
@@ -136,7 +139,8 @@ void fg_window_record_time(fg_window *w, int failure, int64_t ns, uint8_t levels
     int64_t second = w->newest_second;
     uint32_t i = fg_window_bucket_index(w, second);
     fg_window_bucket *b = &w->buckets[i];
-    uint64_t *slow = w->bucket_slow + (size_t)i * w->threshold_count;
+    /* NULL + 0 is undefined: without thresholds there is no slow array. */
+    uint64_t *slow = w->threshold_count ? w->bucket_slow + (size_t)i * w->threshold_count : NULL;
     if (b->epoch != w->epoch || b->second != second) {
         /* A dead bucket, or one left over from a second that has already
          * been dropped from the totals: start it over. */
@@ -151,6 +155,7 @@ void fg_window_record_time(fg_window *w, int failure, int64_t ns, uint8_t levels
     b->failures += (failure != 0);
     b->duration_ns += ns;
     for (uint8_t k = 0; k < levels; k++) slow[k]++;
+    w->counts_version++;
     w->metric.total_count++;
     w->metric.failure_count += (failure != 0);
     w->duration_ns += ns;

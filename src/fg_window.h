@@ -50,6 +50,12 @@ typedef struct fg_window {
      * metric.total_duration is refreshed from duration_ns when viewed. */
     fg_metric metric;
     int64_t duration_ns;
+    /* Bumped by every change of metric.total_count, failure_count or
+     * slow_counts (not of the duration): equal versions of one window mean
+     * equal counts, so a tripper that does not read the duration need not
+     * run again (fg_vm_trip_cached). Every write of those counts is in this
+     * module, next to a bump. */
+    uint64_t counts_version;
 
     /* CountWindow: a ring of size entries, the oldest at head once full */
     fg_window_entry *entries;
@@ -114,11 +120,15 @@ static inline void fg_window_record(fg_window *w, int failure, double duration, 
         w->metric.failure_count = w->metric.failure_count - e->failure + f;
         w->duration_ns += ns - e->duration_ns;
         old_levels = e->slow_levels;
+        /* the counts change only when the record that comes differs from
+         * the one that leaves */
+        w->counts_version += (f != e->failure) | (levels != old_levels);
     } else {
         w->filled++;
         w->metric.total_count++;
         w->metric.failure_count += f;
         w->duration_ns += ns;
+        w->counts_version++;
     }
     /* branch-free per threshold: +1 where the new record is slow, -1 where
      * the old one was (unsigned arithmetic; the counts never go below 0) */

@@ -205,6 +205,56 @@ static void init_fails_cleanly_without_memory(void **state) {
     }
 }
 
+/* counts_version is what lets a breaker skip re-running its tripper: it
+ * must change whenever the total, failure or slow counts change, through
+ * records (a full CountWindow replacing a record with an equal one changes
+ * nothing), clears and a TimeWindow's seconds leaving. A random walk over
+ * both kinds checks that an unchanged version always means unchanged counts,
+ * and that most records of equal outcomes into a full ring leave it alone. */
+static void counts_version_changes_whenever_the_counts_do(void **state) {
+    (void)state;
+    const double thresholds[] = {1.0, 2.0};
+    fg_window_kind kinds[] = {FG_WINDOW_COUNT, FG_WINDOW_TIME};
+    uint64_t seed = 0x2545F4914F6CDD1Dull;
+    for (size_t n = 0; n < 2; n++) {
+        fg_test_alloc counting = {0};
+        fg_window w = make(kinds[n], 4, thresholds, 2, &counting);
+        double now = 100.0;
+        fg_metric before = metric_at(&w, now);
+        uint64_t version = w.counts_version;
+        int unchanged = 0;
+        for (int i = 0; i < 20000; i++) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            unsigned op = (unsigned)(seed % 16);
+            if (kinds[n] == FG_WINDOW_TIME) now += (double)((seed >> 8) % 5) * 0.4; /* jumps too */
+            if (op == 0) {
+                fg_window_clear(&w);
+            } else if (op == 1) {
+                (void)fg_window_view(&w, now); /* a TimeWindow drops the seconds that left */
+            } else {
+                int failure = (seed >> 12) % 4 == 0;
+                double duration = (double)((seed >> 16) % 3) * 0.75; /* 0, 0.75, 1.5: levels 0..1 */
+                if ((seed >> 20) % 8 == 0) duration = 2.5;            /* level 2 */
+                fg_window_record(&w, failure, duration, now);
+            }
+            fg_metric after = metric_at(&w, now);
+            if (w.counts_version == version) {
+                unchanged++;
+                assert_int_equal(after.total_count, before.total_count);
+                assert_int_equal(after.failure_count, before.failure_count);
+                assert_int_equal(after.slow_counts[0], before.slow_counts[0]);
+                assert_int_equal(after.slow_counts[1], before.slow_counts[1]);
+            }
+            before = metric_at(&w, now);
+            version = w.counts_version;
+        }
+        if (kinds[n] == FG_WINDOW_COUNT) assert_true(unchanged > 1000); /* it does stay put */
+        drop(&w, &counting);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(count_window_keeps_the_last_n_records),
@@ -218,6 +268,7 @@ int main(void) {
         cmocka_unit_test(time_window_clear_then_record),
         cmocka_unit_test(time_window_negative_clock),
         cmocka_unit_test(init_fails_cleanly_without_memory),
+        cmocka_unit_test(counts_version_changes_whenever_the_counts_do),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
