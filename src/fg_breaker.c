@@ -68,17 +68,37 @@ static int fg_breaker_resolve_customs(fg_breaker *b, const fg_breaker_options *o
     return 0;
 }
 
+/* Whether a tripper's text has a `|` or `&` outside parentheses (trippers
+ * hold no strings, so every such byte is an operator). */
+static int fg_has_top_level_operator(const char *text) {
+    int depth = 0;
+    for (const char *c = text; *c != '\0'; c++) {
+        if (*c == '(') depth++;
+        else if (*c == ')') depth--;
+        else if ((*c == '|' || *c == '&') && depth == 0) return 1;
+    }
+    return 0;
+}
+
 /* "not <tripper text>": the half_open -> closed reason, built once so that
- * the hot path never formats it. */
+ * the hot path never formats it. A text with a top-level operator is put in
+ * parentheses, so that "not (A | B)" cannot be read as "(not A) | B". */
 static int fg_breaker_make_close_reason(fg_breaker *b) {
     const char *text = fg_program_text(b->def->tripper);
     if (text == NULL) text = "";
     size_t len = strlen(text);
-    b->close_reason_size = len + 5;
+    int wrap = fg_has_top_level_operator(text);
+    b->close_reason_size = len + 5 + (wrap ? 2 : 0);
     b->close_reason = fg_alloc_new(&b->alloc, b->close_reason_size);
     if (b->close_reason == NULL) return -1;
-    memcpy(b->close_reason, "not ", 4);
-    memcpy(b->close_reason + 4, text, len + 1);
+    char *out = b->close_reason;
+    memcpy(out, "not ", 4);
+    out += 4;
+    if (wrap) *out++ = '(';
+    memcpy(out, text, len);
+    out += len;
+    if (wrap) *out++ = ')';
+    *out = '\0';
     return 0;
 }
 

@@ -127,7 +127,7 @@ static void half_open_after_the_cooldown_then_closed_on_success(void **state) {
     assert_float_equal(f.log[1].timestamp, 1060.0, 0);
     assert_int_equal(f.log[2].old_state, FG_STATE_HALF_OPEN);
     assert_int_equal(f.log[2].new_state, FG_STATE_CLOSED);
-    assert_string_equal(f.log[2].reason, "not MinRequests(2) & FailureRate(0.5)");
+    assert_string_equal(f.log[2].reason, "not (MinRequests(2) & FailureRate(0.5))");
     assert_int_equal(f.log[2].metric.total_count, 1);
     done(&f);
 }
