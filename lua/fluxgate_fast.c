@@ -246,6 +246,8 @@ static void fgl_fast_record_error(lua_State *L, fgl_breaker *b, int idx) {
 static int fgl_call_done(lua_State *L, int status, lua_KContext ctx) {
     (void)ctx;
     fgl_breaker *b = lua_touserdata(L, lua_upvalueindex(FGL_UP_BREAKER));
+    /* fn's results may have filled the stack: room for what comes next */
+    luaL_checkstack(L, 12, "fluxgate call");
     int ok = status == LUA_OK || status == LUA_YIELD;
     if (ok && fgl_fast_try_record(L, b, 2, 7)) {
         if (fgl_pending(b) == 0) return lua_gettop(L) - 6;

@@ -172,3 +172,19 @@ if core._error_type then
     end)
   end)
 end
+
+describe("the fast path with many results", function()
+  it("returns them all, also when a transition is handed to the listeners", function()
+    local seen = 0
+    local cb = assert(fluxgate.breaker("many", { tripper = "FailureStreak(1)",
+                                                 listeners = { function() seen = seen + 1 end } }))
+    local many = {}
+    for i = 1, 5000 do many[i] = i end
+    local unpack = table.unpack or unpack
+    local r = table.pack(cb:call(function() return unpack(many) end))
+    assert.are.equal(5000, r.n)
+    r = table.pack(cb:call(function() return nil, unpack(many) end))
+    assert.are.equal(5001, r.n)
+    assert.are.equal(1, seen)
+  end)
+end)
