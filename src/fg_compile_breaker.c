@@ -129,6 +129,21 @@ static void fg_warn_never_fires(fg_compiler *cc, fg_component *window, fg_compon
                     w->args[0].number);
 }
 
+/* Warns (once per tripper) when the tripper tests HalfOpened() but the
+ * breaker's retry is Never(): nothing but a manual command leaves open, and
+ * no manual command leads to half_open, so the tripper is only ever
+ * evaluated in the closed state and HalfOpened() is always false there. */
+static void fg_warn_half_open_unreachable(fg_component *retry,
+                                          fg_component *tripper, const fg_program *program) {
+    if (retry->node == NULL || retry->node->builtin != FG_BUILTIN_NEVER) return;
+    if (tripper->warned_half_open || tripper->is_fallback || tripper->sink == NULL) return;
+    if (!fg_program_reads_state(program, FG_STATE_HALF_OPEN)) return;
+    tripper->warned_half_open = 1;
+    fg_diag_warning(tripper->sink, tripper->loc,
+                    "HalfOpened() can never be true here: with retry Never() the breaker "
+                    "never enters half_open, so the tripper only runs in the closed state");
+}
+
 void fg_breaker_build(fg_compiler *cc, const char *name, size_t name_len, fg_loc loc,
                       fg_component *const chosen[FG_SET_COUNT]) {
     fg_component *c[FG_SET_COUNT];
@@ -143,6 +158,7 @@ void fg_breaker_build(fg_compiler *cc, const char *name, size_t name_len, fg_loc
     const fg_program *tracker = fg_component_program(cc, c[FG_SET_TRACKER]);
     const fg_program *tripper = fg_component_program(cc, c[FG_SET_TRIPPER]);
     if (tracker == NULL || tripper == NULL) return;
+    fg_warn_half_open_unreachable(c[FG_SET_RETRY], c[FG_SET_TRIPPER], tripper);
 
     fg_breaker_def *def = &cc->policy->breakers[cc->breakers_made];
     memset(def, 0, sizeof *def);

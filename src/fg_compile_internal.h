@@ -30,6 +30,7 @@ typedef struct fg_component {
     int codegen_state;     /* 0: not yet; 1: program made; -1: failed (reported) */
     fg_program *program;
     const fg_node *warned; /* never-fires culprit already warned about */
+    int warned_half_open;  /* the HalfOpened()-under-Never() warning was given */
     struct fg_component *next_program;
 } fg_component;
 

@@ -307,6 +307,33 @@ static void warnings_do_not_fail_the_compile(void **state) {
     fg_policy_free(p);
 }
 
+/* With retry Never() only a manual command leaves open, and none leads to
+ * half_open: the tripper runs in the closed state only. */
+static void half_opened_under_never_is_a_warning(void **state) {
+    (void)state;
+    const char *text;
+    fg_policy *p = fg_test_compile("breaker a {\n"
+                                   "  retry = Never()\n"
+                                   "  tripper = FailureStreak(3) | (HalfOpened() & FailureStreak(1))\n"
+                                   "}\n",
+                                   &text);
+    assert_non_null(p);
+    assert_non_null(strstr(text, "t.fgp:3:13: warning: HalfOpened() can never be true here: with retry "
+                                 "Never() the breaker never enters half_open"));
+    fg_policy_free(p);
+    /* the same tripper with a retry that probes is fine */
+    p = fg_test_compile("breaker a { retry = Cooldown(5s) tripper = FailureStreak(3) | "
+                        "(HalfOpened() & FailureStreak(1)) }\n", &text);
+    assert_non_null(p);
+    assert_string_equal(text, "");
+    fg_policy_free(p);
+    /* and Never() without HalfOpened() is fine too */
+    p = fg_test_compile("breaker a { retry = Never() tripper = FailureStreak(3) }\n", &text);
+    assert_non_null(p);
+    assert_string_equal(text, "");
+    fg_policy_free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(calls_carry_their_arguments_in_parameter_order_with_defaults),
@@ -322,6 +349,7 @@ int main(void) {
         cmocka_unit_test(one_mistake_is_reported_once),
         cmocka_unit_test(names_are_defined_once_and_before_use),
         cmocka_unit_test(warnings_do_not_fail_the_compile),
+        cmocka_unit_test(half_opened_under_never_is_a_warning),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
