@@ -128,7 +128,7 @@ check-deps:
 clean:
 	rm -rf build
 
-# ---- benchmarks, fuzzing, valgrind (see doc/testing.md) ----------------------
+# ---- benchmarks, fuzzing, valgrind (see README.md, "Testing") ----------------------
 # make bench                    the C benchmark (optimised, no sanitizer), then bench-lua if defined
 # make fuzz FUZZ_SECONDS=N      every tests/fuzz/fuzz_*.c for N seconds each (clang + libFuzzer)
 # make valgrind                 every C test binary under valgrind's memcheck
@@ -177,7 +177,7 @@ test-sanitize:
 	$(MAKE) --no-print-directory test-c SANITIZE=thread
 
 
-# ---- the fluxgate tool, example policies, demo (see doc/cli.md) --------------
+# ---- the fluxgate tool, example policies, demo (see README.md, "The fluxgate tool") --------------
 # make cli           $(BUILD)/fluxgate (cli/*.c linked against libfluxgate.a)
 # make demo          simulate policies/payment.fgp on the outage trace; SVG in $(BUILD)/demo.svg
 # make test-cli      golden tests of check/disasm/simulate, bad traces, the SVG (tests/cli/run.sh)
@@ -382,7 +382,7 @@ install-lua-rock: lua-rock
 	for f in $(LUA_PURE); do install -m 644 lua/$$f $(LUA_SHAREDIR)/$$f || exit 1; done
 	install -m 644 $(ROCK_DIR)/fluxgate/cdef.lua $(LUA_SHAREDIR)/fluxgate/cdef.lua
 
-# ---- the Lua tests under the sanitizers (see doc/testing.md) -------------------
+# ---- the Lua tests under the sanitizers (see README.md, "Testing") -------------------
 # SANITIZE=1: the interpreters are not instrumented, so the ASan runtime must be
 # the first library in the process; their own allocations are not ours to
 # leak-check (valgrind-lua does that), hence detect_leaks=0.
