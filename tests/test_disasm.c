@@ -141,6 +141,47 @@ static void and_tracker(void **state) {
                    "0007  RETURN_FALSE\n");
 }
 
+/* The SPEC 3.2 payment example's code, pinned once: payment_transport and
+ * payment_api_tripper build its trees by hand, and
+ * the_payment_policy_compiles_to_its_listing gets them from the policy text,
+ * so back end alone and front end + back end must both give this listing.
+ * The tracker's code goes without its header line, which names the
+ * expression by hand and `transport` through the front end. */
+#define PAYMENT_TRANSPORT_CODE                                                         \
+    "0000  TYPE_IN            k0  ; \"timeout\", \"connection refused\", \"closed\"\n" \
+    "0001  JUMP_IF_TRUE       0004\n"                                                  \
+    "0002  STATUS_IN          k1  ; 500..599\n"                                        \
+    "0003  JUMP_IF_FALSE      0005\n"                                                  \
+    "0004  RETURN_TRUE        a0\n"                                                    \
+    "0005  RETURN_FALSE\n"
+
+#define PAYMENT_API_TRIPPER_LISTING                                                                   \
+    "tripper: standard | (MinRequests(20) & SlowRate(30%, threshold = 2s))\n"                         \
+    "  a0: FailureStreak(5)\n"                                                                        \
+    "  a1: (MinRequests(20) & ((Closed() & FailureRate(60%)) | (HalfOpened() & FailureRate(50%))))\n" \
+    "  a2: (MinRequests(20) & SlowRate(30%, threshold = 2s))\n"                                       \
+    "  t0: 2s\n"                                                                                      \
+    "0000  FAILURE_STREAK_GE  k0  ; 5\n"                                                              \
+    "0001  JUMP_IF_FALSE      0003\n"                                                                 \
+    "0002  RETURN_TRUE        a0\n"                                                                   \
+    "0003  MIN_REQUESTS_GE    k1  ; 20\n"                                                             \
+    "0004  JUMP_IF_FALSE      0014\n"                                                                 \
+    "0005  IS_CLOSED\n"                                                                               \
+    "0006  JUMP_IF_FALSE      0009\n"                                                                 \
+    "0007  FAILURE_RATE_GE    k2  ; 0.6\n"                                                            \
+    "0008  JUMP_IF_TRUE       0013\n"                                                                 \
+    "0009  IS_HALF_OPEN\n"                                                                            \
+    "0010  JUMP_IF_FALSE      0014\n"                                                                 \
+    "0011  FAILURE_RATE_GE    k3  ; 0.5\n"                                                            \
+    "0012  JUMP_IF_FALSE      0014\n"                                                                 \
+    "0013  RETURN_TRUE        a1\n"                                                                   \
+    "0014  MIN_REQUESTS_GE    k1  ; 20\n"                                                             \
+    "0015  JUMP_IF_FALSE      0019\n"                                                                 \
+    "0016  SLOW_RATE_GE       k4  ; 0.3 of calls >= t0 (2s)\n"                                        \
+    "0017  JUMP_IF_FALSE      0019\n"                                                                 \
+    "0018  RETURN_TRUE        a2\n"                                                                   \
+    "0019  RETURN_FALSE\n"
+
 static void payment_transport(void **state) {
     (void)state;
     fg_tree t = {0};
@@ -152,12 +193,7 @@ static void payment_transport(void **state) {
     expect_listing(
         root, FG_PROGRAM_TRACKER,
         "tracker: TypeOf(\"timeout\", \"connection refused\", \"closed\") | Status(500..599)\n"
-        "0000  TYPE_IN            k0  ; \"timeout\", \"connection refused\", \"closed\"\n"
-        "0001  JUMP_IF_TRUE       0004\n"
-        "0002  STATUS_IN          k1  ; 500..599\n"
-        "0003  JUMP_IF_FALSE      0005\n"
-        "0004  RETURN_TRUE        a0\n"
-        "0005  RETURN_FALSE\n");
+        PAYMENT_TRANSPORT_CODE);
 }
 
 static void closed(void **state) {
@@ -318,33 +354,7 @@ static void payment_api_tripper(void **state) {
                            NULL);
     fg_node *root = tt_or(&t, "standard | (MinRequests(20) & SlowRate(30%, threshold = 2s))",
                           tt_ref(&t, "standard", standard), slow, NULL);
-    expect_listing(root, FG_PROGRAM_TRIPPER,
-                   "tripper: standard | (MinRequests(20) & SlowRate(30%, threshold = 2s))\n"
-                   "  a0: FailureStreak(5)\n"
-                   "  a1: (MinRequests(20) & ((Closed() & FailureRate(60%)) | (HalfOpened() & "
-                   "FailureRate(50%))))\n"
-                   "  a2: (MinRequests(20) & SlowRate(30%, threshold = 2s))\n"
-                   "  t0: 2s\n"
-                   "0000  FAILURE_STREAK_GE  k0  ; 5\n"
-                   "0001  JUMP_IF_FALSE      0003\n"
-                   "0002  RETURN_TRUE        a0\n"
-                   "0003  MIN_REQUESTS_GE    k1  ; 20\n"
-                   "0004  JUMP_IF_FALSE      0014\n"
-                   "0005  IS_CLOSED\n"
-                   "0006  JUMP_IF_FALSE      0009\n"
-                   "0007  FAILURE_RATE_GE    k2  ; 0.6\n"
-                   "0008  JUMP_IF_TRUE       0013\n"
-                   "0009  IS_HALF_OPEN\n"
-                   "0010  JUMP_IF_FALSE      0014\n"
-                   "0011  FAILURE_RATE_GE    k3  ; 0.5\n"
-                   "0012  JUMP_IF_FALSE      0014\n"
-                   "0013  RETURN_TRUE        a1\n"
-                   "0014  MIN_REQUESTS_GE    k1  ; 20\n"
-                   "0015  JUMP_IF_FALSE      0019\n"
-                   "0016  SLOW_RATE_GE       k4  ; 0.3 of calls >= t0 (2s)\n"
-                   "0017  JUMP_IF_FALSE      0019\n"
-                   "0018  RETURN_TRUE        a2\n"
-                   "0019  RETURN_FALSE\n");
+    expect_listing(root, FG_PROGRAM_TRIPPER, PAYMENT_API_TRIPPER_LISTING);
 }
 
 /* ---- through the front end ------------------------------------------------
@@ -525,39 +535,7 @@ static void the_payment_policy_compiles_to_its_listing(void **state) {
     char buf[8192];
     size_t n = fg_program_disassemble(policy->breakers[0].tracker, buf, sizeof buf);
     fg_program_disassemble(policy->breakers[0].tripper, buf + n, sizeof buf - n);
-    const char *expected =
-        "tracker: transport\n"
-        "0000  TYPE_IN            k0  ; \"timeout\", \"connection refused\", \"closed\"\n"
-        "0001  JUMP_IF_TRUE       0004\n"
-        "0002  STATUS_IN          k1  ; 500..599\n"
-        "0003  JUMP_IF_FALSE      0005\n"
-        "0004  RETURN_TRUE        a0\n"
-        "0005  RETURN_FALSE\n"
-        "tripper: standard | (MinRequests(20) & SlowRate(30%, threshold = 2s))\n"
-        "  a0: FailureStreak(5)\n"
-        "  a1: (MinRequests(20) & ((Closed() & FailureRate(60%)) | (HalfOpened() & FailureRate(50%))))\n"
-        "  a2: (MinRequests(20) & SlowRate(30%, threshold = 2s))\n"
-        "  t0: 2s\n"
-        "0000  FAILURE_STREAK_GE  k0  ; 5\n"
-        "0001  JUMP_IF_FALSE      0003\n"
-        "0002  RETURN_TRUE        a0\n"
-        "0003  MIN_REQUESTS_GE    k1  ; 20\n"
-        "0004  JUMP_IF_FALSE      0014\n"
-        "0005  IS_CLOSED\n"
-        "0006  JUMP_IF_FALSE      0009\n"
-        "0007  FAILURE_RATE_GE    k2  ; 0.6\n"
-        "0008  JUMP_IF_TRUE       0013\n"
-        "0009  IS_HALF_OPEN\n"
-        "0010  JUMP_IF_FALSE      0014\n"
-        "0011  FAILURE_RATE_GE    k3  ; 0.5\n"
-        "0012  JUMP_IF_FALSE      0014\n"
-        "0013  RETURN_TRUE        a1\n"
-        "0014  MIN_REQUESTS_GE    k1  ; 20\n"
-        "0015  JUMP_IF_FALSE      0019\n"
-        "0016  SLOW_RATE_GE       k4  ; 0.3 of calls >= t0 (2s)\n"
-        "0017  JUMP_IF_FALSE      0019\n"
-        "0018  RETURN_TRUE        a2\n"
-        "0019  RETURN_FALSE\n";
+    const char *expected = "tracker: transport\n" PAYMENT_TRANSPORT_CODE PAYMENT_API_TRIPPER_LISTING;
     if (strcmp(buf, expected) != 0) {
         print_error("expected:\n%s\nactual:\n%s\n", expected, buf);
         fail();
