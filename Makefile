@@ -136,9 +136,9 @@ clean:
 .PHONY: fuzz fuzz-build valgrind test-sanitize
 BENCH_SRCS := $(wildcard bench/*.c)
 
-$(BUILD)/bench/bench_core: $(BENCH_SRCS) $(wildcard bench/*.h) $(LIB_A)
+$(BUILD)/bench/bench_core: $(BENCH_SRCS) $(wildcard bench/*.h) tests/fg_payment_policy.h $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS_ALL) $(WARN) $(BENCH_SRCS) -o $@ $(LIB_A) $(LDLIBS_ALL)
+	$(CC) $(CPPFLAGS) -Ibench -Itests $(CFLAGS_ALL) $(WARN) $(BENCH_SRCS) -o $@ $(LIB_A) $(LDLIBS_ALL)
 
 bench:
 	@if [ -n "$(SANITIZE)" ]; then echo "make bench measures the optimised build: run it without SANITIZE"; exit 1; fi

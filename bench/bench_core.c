@@ -21,28 +21,10 @@
 
 #include "bench_baseline.h"
 #include "bench_workload.h"
+#include "fg_payment_policy.h"
 #include "fluxgate.h"
 
 enum { BENCH_ITERATIONS = 1000000, BENCH_REPEATS = 5, BENCH_COMPILE_REPEATS = 3 };
-
-static const char payment_policy[] =
-    "# Failures worth counting: 5xx answers and transport errors.\n"
-    "tracker transport = TypeOf(\"timeout\", \"connection refused\", \"closed\") | Status(500..599)\n"
-    "\n"
-    "tripper standard = FailureStreak(5)\n"
-    "                 | (MinRequests(20) & ((Closed() & FailureRate(60%))\n"
-    "                                     | (HalfOpened() & FailureRate(50%))))\n"
-    "\n"
-    "defaults {\n"
-    "    window = CountWindow(100)\n"
-    "    retry  = Backoff(initial = 10s, multiplier = 2, max_duration = 5m, jitter_ratio = 0.1)\n"
-    "}\n"
-    "\n"
-    "breaker payment_api {\n"
-    "    tracker = transport\n"
-    "    tripper = standard | (MinRequests(20) & SlowRate(30%, threshold = 2s))\n"
-    "    permit  = RampUp(initial = 10%, final = 50%, duration = 1m)\n"
-    "}\n";
 
 /* ---- an allocator that counts what passes through the hook ----------------- */
 
@@ -92,8 +74,8 @@ static void bench_die_report(const char *what, fg_report *report) {
  * fg_policy_free. options may be NULL. */
 static fg_breaker *bench_payment_breaker(fg_policy **policy_out, const fg_breaker_options *options) {
     fg_report *report = NULL;
-    fg_policy *policy =
-        fg_policy_compile(payment_policy, sizeof payment_policy - 1, "payment.fgp", NULL, &report);
+    fg_policy *policy = fg_policy_compile(fg_payment_policy, sizeof fg_payment_policy - 1,
+                                          "payment.fgp", NULL, &report);
     if (policy == NULL) bench_die_report("compiling the payment policy", report);
     fg_report_free(report);
     long index = fg_policy_find_breaker(policy, "payment_api");

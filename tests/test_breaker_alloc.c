@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fg_payment_policy.h"
 #include "fluxgate.h"
 
 /* Give up (and fail) past this many allocations for one operation. */
@@ -84,14 +85,7 @@ static void assert_nothing_live(const strict_alloc *a) {
 
 static const char *const policies[] = {
     /* SPEC 3.2: named tracker and tripper, defaults, SlowRate, Backoff, RampUp */
-    "tracker transport = TypeOf(\"timeout\", \"connection refused\", \"closed\") | Status(500..599)\n"
-    "tripper standard = FailureStreak(5) | (MinRequests(20) & ((Closed() & FailureRate(60%))\n"
-    "                                     | (HalfOpened() & FailureRate(50%))))\n"
-    "defaults { window = CountWindow(100)\n"
-    "  retry = Backoff(initial = 10s, multiplier = 2, max_duration = 5m, jitter_ratio = 0.1) }\n"
-    "breaker payment_api { tracker = transport\n"
-    "  tripper = standard | (MinRequests(20) & SlowRate(30%, threshold = 2s))\n"
-    "  permit = RampUp(initial = 10%, final = 50%, duration = 1m) }\n",
+    fg_payment_policy,
     /* TimeWindow, Custom + Message trackers, several slow thresholds, Random, leases */
     "breaker \"search-api\" { window = TimeWindow(30)\n"
     "  tracker = (Custom(\"overloaded\") | Message(\"*reset*\")) & ~TypeOf(\"cancelled\")\n"

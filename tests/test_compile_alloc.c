@@ -20,7 +20,9 @@
 #include "fg_test_support.h"
 
 static const char *const policies[] = {
-    /* everything: definitions, defaults, quoted names, every constructor kind */
+    /* everything: definitions, defaults, quoted names, every constructor kind
+     * (so not fg_payment_policy.h's text: this one adds Custom, a second
+     * breaker and positional arguments) */
     "tracker transport = TypeOf(\"timeout\", \"connection refused\") | Status(500..599) | Custom(\"c\")\n"
     "tripper standard = FailureStreak(5) | (MinRequests(20) & ((Closed() & FailureRate(60%))\n"
     "                 | (HalfOpened() & FailureRate(50%))))\n"

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "fg_opcodes.h"
+#include "fg_payment_policy.h"
 #include "fg_policy_internal.h"
 #include "fg_program.h"
 #include "fg_test_tree.h"
@@ -504,32 +505,14 @@ static void expressions_compile_to_their_listings(void **state) {
     }
 }
 
-/* SPEC 3.2, verbatim: named definitions expand where they are used, the
- * alternatives flatten through `standard`, and texts read on one line. */
-static const char payment_policy[] =
-    "# Failures worth counting: 5xx answers and transport errors.\n"
-    "tracker transport = TypeOf(\"timeout\", \"connection refused\", \"closed\") | Status(500..599)\n"
-    "\n"
-    "tripper standard = FailureStreak(5)\n"
-    "                 | (MinRequests(20) & ((Closed() & FailureRate(60%))\n"
-    "                                     | (HalfOpened() & FailureRate(50%))))\n"
-    "\n"
-    "defaults {\n"
-    "    window = CountWindow(100)\n"
-    "    retry  = Backoff(initial = 10s, multiplier = 2, max_duration = 5m, jitter_ratio = 0.1)\n"
-    "}\n"
-    "\n"
-    "breaker payment_api {\n"
-    "    tracker = transport\n"
-    "    tripper = standard | (MinRequests(20) & SlowRate(30%, threshold = 2s))\n"
-    "    permit  = RampUp(initial = 10%, final = 50%, duration = 1m)\n"
-    "}\n";
-
+/* SPEC 3.2, verbatim (fg_payment_policy.h): named definitions expand where
+ * they are used, the alternatives flatten through `standard`, and texts read
+ * on one line. */
 static void the_payment_policy_compiles_to_its_listing(void **state) {
     (void)state;
     fg_report *report = NULL;
-    fg_policy *policy =
-        fg_policy_compile(payment_policy, sizeof payment_policy - 1, "payment.fgp", NULL, &report);
+    fg_policy *policy = fg_policy_compile(fg_payment_policy, sizeof fg_payment_policy - 1,
+                                          "payment.fgp", NULL, &report);
     assert_non_null(policy);
     assert_int_equal(policy->breaker_count, 1);
     char buf[8192];

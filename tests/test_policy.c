@@ -18,6 +18,10 @@
 #include "fg_policy_internal.h"
 #include "fg_test_compile.h"
 
+/* Not fg_payment_policy.h's text on purpose: a small window (CountWindow(10))
+ * and no jitter so that the tests below can reason about exact values, `;`
+ * separators, and a second breaker ("search-api") that takes fluxgate's
+ * defaults. */
 static const char PAYMENT[] =
     "# Failures worth counting\n"
     "tracker transport = TypeOf(\"timeout\", \"connection refused\") | Status(500..599)\n"
