@@ -56,36 +56,56 @@ static inline void fg_test_random_script(fg_test_random *r, const double *values
 
 /* ---- counting allocator ------------------------------------------------ */
 
-/* Counts live blocks and bytes; fail_at = n makes the n-th allocation
- * (1-based, counting only new blocks and growths) fail; 0 never fails. */
+/* Counts live blocks and bytes and checks the lua_Alloc contract of
+ * fluxgate.h: each block carries its size in a header, and a free or growth
+ * that passes another osize counts in wrong_osize (live_bytes follows the
+ * osize passed, so a wrong one shows there too). fail_at = n makes the n-th
+ * allocation (1-based, counting only new blocks and growths, failed ones
+ * included) fail and leaves ptr valid; 0 never fails. */
 typedef struct fg_test_alloc {
     long live_blocks;
     long live_bytes;
     long allocations;
     long fail_at;
+    long failures;    /* failures injected */
+    long wrong_osize; /* frees or growths that passed a wrong osize */
 } fg_test_alloc;
+
+typedef union fg_test_alloc_header {
+    size_t size;
+    max_align_t align;
+} fg_test_alloc_header;
 
 static inline void *fg_test_alloc_fn(void *ud, void *ptr, size_t osize, size_t nsize) {
     fg_test_alloc *a = ud;
+    fg_test_alloc_header *h = ptr != NULL ? (fg_test_alloc_header *)ptr - 1 : NULL;
+    if (h != NULL && h->size != osize) a->wrong_osize++;
     if (nsize == 0) {
-        if (ptr != NULL) {
+        if (h != NULL) {
             a->live_blocks--;
             a->live_bytes -= (long)osize;
-            free(ptr);
+            free(h);
         }
         return NULL;
     }
     a->allocations++;
-    if (a->fail_at > 0 && a->allocations == a->fail_at) return NULL;
-    void *p = realloc(ptr, nsize);
-    if (p == NULL) return NULL;
-    if (ptr == NULL) {
-        a->live_blocks++;
-        a->live_bytes += (long)nsize;
-    } else {
-        a->live_bytes += (long)nsize - (long)osize;
+    if (a->fail_at > 0 && a->allocations == a->fail_at) {
+        a->failures++;
+        return NULL; /* ptr, if any, stays valid: lua_Alloc semantics */
     }
-    return p;
+    fg_test_alloc_header *n = realloc(h, sizeof *n + nsize);
+    if (n == NULL) return NULL;
+    if (h == NULL) a->live_blocks++;
+    a->live_bytes += (long)nsize - (h != NULL ? (long)osize : 0);
+    n->size = nsize;
+    return n + 1;
+}
+
+/* Everything a handed out was given back, each block with its own size. */
+static inline void fg_test_assert_nothing_live(const fg_test_alloc *a) {
+    assert_int_equal(a->live_blocks, 0);
+    assert_int_equal(a->live_bytes, 0);
+    assert_int_equal(a->wrong_osize, 0);
 }
 
 static inline fg_allocator fg_test_allocator(fg_test_alloc *a) {

@@ -7,9 +7,10 @@
  * nothing allocated, and leave what existed before working.
  * (Compile-only allocation failures are tests/test_compile_alloc.c's.)
  *
- * The allocator here is strict: besides counting live blocks and bytes it
- * stores each block's size in a header and checks that every free and
- * growth passes the right osize (the lua_Alloc contract of fluxgate.h).
+ * The allocator is fg_test_support.h's, which is strict: besides counting
+ * live blocks and bytes it stores each block's size in a header and checks
+ * that every free and growth passes the right osize (the lua_Alloc contract
+ * of fluxgate.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,63 +24,11 @@
 #include <string.h>
 
 #include "fg_payment_policy.h"
+#include "fg_test_support.h"
 #include "fluxgate.h"
 
 /* Give up (and fail) past this many allocations for one operation. */
 enum { MAX_STEPS = 20000, LISTENERS = 8 };
-
-/* ---- the strict failing allocator ------------------------------------------ */
-
-typedef struct strict_alloc {
-    long live_blocks;
-    long live_bytes;
-    long allocations;      /* new blocks and growths, failed ones included */
-    long fail_at;          /* 1-based allocation to fail; 0: never */
-    long failures;         /* failures injected */
-    long wrong_osize;      /* frees or growths that passed a wrong osize */
-} strict_alloc;
-
-typedef union strict_header {
-    size_t size;
-    max_align_t align;
-} strict_header;
-
-static void *strict_fn(void *ud, void *ptr, size_t osize, size_t nsize) {
-    strict_alloc *a = ud;
-    strict_header *h = ptr ? (strict_header *)ptr - 1 : NULL;
-    if (h != NULL && h->size != osize) a->wrong_osize++;
-    if (nsize == 0) {
-        if (h != NULL) {
-            a->live_blocks--;
-            a->live_bytes -= (long)h->size;
-            free(h);
-        }
-        return NULL;
-    }
-    a->allocations++;
-    if (a->fail_at > 0 && a->allocations == a->fail_at) {
-        a->failures++;
-        return NULL; /* ptr, if any, stays valid: lua_Alloc semantics */
-    }
-    size_t old = h ? h->size : 0;
-    strict_header *n = realloc(h, sizeof *n + nsize);
-    if (n == NULL) return NULL;
-    if (h == NULL) a->live_blocks++;
-    a->live_bytes += (long)nsize - (long)old;
-    n->size = nsize;
-    return n + 1;
-}
-
-static fg_allocator strict_allocator(strict_alloc *a) {
-    fg_allocator out = {strict_fn, a};
-    return out;
-}
-
-static void assert_nothing_live(const strict_alloc *a) {
-    assert_int_equal(a->live_blocks, 0);
-    assert_int_equal(a->live_bytes, 0);
-    assert_int_equal(a->wrong_osize, 0);
-}
 
 /* ---- the policies ------------------------------------------------------------ */
 
@@ -115,8 +64,8 @@ static int resolve_any(void *ud, const char *name, fg_custom *out) {
 /* Compiles policies[which] with a. A compilation may succeed although an
  * injected failure hit its report (fluxgate.h: *report is NULL only when not
  * even the report could be allocated); *report_missing says so. */
-static fg_policy *compile_with(size_t which, strict_alloc *a, int *report_missing) {
-    fg_allocator alloc = strict_allocator(a);
+static fg_policy *compile_with(size_t which, fg_test_alloc *a, int *report_missing) {
+    fg_allocator alloc = fg_test_allocator(a);
     fg_report *report = NULL;
     fg_policy *p = fg_policy_compile(policies[which], strlen(policies[which]), "alloc.fgp", &alloc, &report);
     if (report_missing != NULL) *report_missing = report == NULL;
@@ -129,10 +78,10 @@ static fg_policy *compile_with(size_t which, strict_alloc *a, int *report_missin
     return p;
 }
 
-static fg_breaker_options options_with(strict_alloc *a) {
+static fg_breaker_options options_with(fg_test_alloc *a) {
     fg_breaker_options o;
     memset(&o, 0, sizeof o);
-    o.alloc = strict_allocator(a);
+    o.alloc = fg_test_allocator(a);
     o.has_seed = 1;
     o.seed = 7;
     o.resolve_custom = resolve_any;
@@ -161,13 +110,13 @@ static void exercise(fg_breaker *b) {
 static void breaker_new_fails_cleanly_at_every_allocation(void **state) {
     (void)state;
     for (size_t which = 0; which < sizeof policies / sizeof policies[0]; which++) {
-        strict_alloc pa = {0};
+        fg_test_alloc pa = {0};
         fg_policy *policy = compile_with(which, &pa, NULL);
         assert_non_null(policy);
         for (size_t index = 0; index < fg_policy_breaker_count(policy); index++) {
             int made = 0;
             for (long n = 1; n <= MAX_STEPS && !made; n++) {
-                strict_alloc ba = {0};
+                fg_test_alloc ba = {0};
                 ba.fail_at = n;
                 fg_breaker_options o = options_with(&ba);
                 char err[256] = "";
@@ -175,19 +124,19 @@ static void breaker_new_fails_cleanly_at_every_allocation(void **state) {
                 if (b == NULL) {
                     assert_int_equal(ba.failures, 1); /* only our failure may stop it */
                     assert_true(err[0] != '\0');
-                    assert_nothing_live(&ba);
+                    fg_test_assert_nothing_live(&ba);
                     continue;
                 }
                 assert_int_equal(ba.failures, 0);     /* a failure must not be swallowed */
                 exercise(b);
                 fg_breaker_free(b);
-                assert_nothing_live(&ba);
+                fg_test_assert_nothing_live(&ba);
                 made = 1;
             }
             assert_true(made);
         }
         fg_policy_free(policy);
-        assert_nothing_live(&pa);
+        fg_test_assert_nothing_live(&pa);
     }
 }
 
@@ -195,12 +144,12 @@ static void breaker_new_fails_cleanly_at_every_allocation(void **state) {
  * before it (and the breaker) still work. */
 static void add_listener_fails_cleanly_at_every_allocation(void **state) {
     (void)state;
-    strict_alloc pa = {0};
+    fg_test_alloc pa = {0};
     fg_policy *policy = compile_with(0, &pa, NULL);
     assert_non_null(policy);
     int complete = 0;
     for (long n = 1; n <= MAX_STEPS && !complete; n++) {
-        strict_alloc ba = {0};
+        fg_test_alloc ba = {0};
         fg_breaker_options o = options_with(&ba);
         fg_breaker *b = fg_breaker_new(policy, 0, &o, NULL, 0);
         assert_non_null(b);
@@ -213,11 +162,11 @@ static void add_listener_fails_cleanly_at_every_allocation(void **state) {
         exercise(b); /* one transition: every added listener hears it once */
         for (int i = 0; i < LISTENERS; i++) assert_int_equal(calls[i], i < added ? 1 : 0);
         fg_breaker_free(b);
-        assert_nothing_live(&ba);
+        fg_test_assert_nothing_live(&ba);
     }
     assert_true(complete);
     fg_policy_free(policy);
-    assert_nothing_live(&pa);
+    fg_test_assert_nothing_live(&pa);
 }
 
 /* One allocator for compile, creation and a listener, failing at step n;
@@ -227,7 +176,7 @@ static void compile_and_breaker_fail_cleanly_with_one_allocator(void **state) {
     for (size_t which = 0; which < sizeof policies / sizeof policies[0]; which++) {
         int complete = 0;
         for (long n = 1; n <= MAX_STEPS && !complete; n++) {
-            strict_alloc a = {0};
+            fg_test_alloc a = {0};
             a.fail_at = n;
             int report_missing = 0;
             fg_policy *policy = compile_with(which, &a, &report_missing);
@@ -237,7 +186,7 @@ static void compile_and_breaker_fail_cleanly_with_one_allocator(void **state) {
                     assert_true(report_missing); /* only the report may go */
                     fg_policy_free(policy);
                 }
-                assert_nothing_live(&a);
+                fg_test_assert_nothing_live(&a);
                 continue;
             }
             fg_breaker_options o = options_with(&a);
@@ -247,7 +196,7 @@ static void compile_and_breaker_fail_cleanly_with_one_allocator(void **state) {
             if (b == NULL) {
                 assert_int_equal(a.failures, 1);
                 assert_true(err[0] != '\0');
-                assert_nothing_live(&a);
+                fg_test_assert_nothing_live(&a);
                 continue;
             }
             int calls = 0;
@@ -257,7 +206,7 @@ static void compile_and_breaker_fail_cleanly_with_one_allocator(void **state) {
             exercise(b);
             assert_int_equal(calls, rc == 0 ? 1 : 0);
             fg_breaker_free(b);
-            assert_nothing_live(&a);
+            fg_test_assert_nothing_live(&a);
         }
         assert_true(complete);
     }
@@ -277,9 +226,9 @@ static void expressions_and_breaker_fail_cleanly_with_one_allocator(void **state
     e.half_open_lease = "5s";
     int complete = 0;
     for (long n = 1; n <= MAX_STEPS && !complete; n++) {
-        strict_alloc a = {0};
+        fg_test_alloc a = {0};
         a.fail_at = n;
-        fg_allocator alloc = strict_allocator(&a);
+        fg_allocator alloc = fg_test_allocator(&a);
         fg_report *report = NULL;
         fg_policy *policy = fg_policy_from_expressions("expr", &e, &alloc, &report);
         int report_missing = report == NULL;
@@ -290,7 +239,7 @@ static void expressions_and_breaker_fail_cleanly_with_one_allocator(void **state
                 assert_true(report_missing); /* only the report may go */
                 fg_policy_free(policy);
             }
-            assert_nothing_live(&a);
+            fg_test_assert_nothing_live(&a);
             continue;
         }
         fg_breaker_options o = options_with(&a);
@@ -298,14 +247,14 @@ static void expressions_and_breaker_fail_cleanly_with_one_allocator(void **state
         fg_policy_free(policy);
         if (b == NULL) {
             assert_int_equal(a.failures, 1);
-            assert_nothing_live(&a);
+            fg_test_assert_nothing_live(&a);
             continue;
         }
         complete = a.failures == 0;
         assert_true(complete); /* nothing failed after creation: nothing else allocates */
         exercise(b);
         fg_breaker_free(b);
-        assert_nothing_live(&a);
+        fg_test_assert_nothing_live(&a);
     }
     assert_true(complete);
 }
@@ -314,7 +263,7 @@ static void expressions_and_breaker_fail_cleanly_with_one_allocator(void **state
  * with an allocator that fails everything once the breaker exists. */
 static void calls_never_allocate(void **state) {
     (void)state;
-    strict_alloc a = {0};
+    fg_test_alloc a = {0};
     fg_policy *policy = compile_with(0, &a, NULL);
     assert_non_null(policy);
     fg_breaker_options o = options_with(&a);
@@ -335,7 +284,7 @@ static void calls_never_allocate(void **state) {
     assert_int_equal(a.allocations, before);
     fg_breaker_free(b);
     fg_policy_free(policy);
-    assert_nothing_live(&a);
+    fg_test_assert_nothing_live(&a);
 }
 
 /* ---- alignment ------------------------------------------------------------------ */

@@ -342,7 +342,7 @@ static void creation_cleans_up_after_every_allocation_failure(void **state) {
     fg_breaker *b = NULL;
     long n = 1;
     for (; b == NULL && n < 100; n++) {
-        fg_test_alloc counting = {0, 0, 0, n};
+        fg_test_alloc counting = {.fail_at = n};
         fg_breaker_options o = {0};
         o.alloc = fg_test_allocator(&counting);
         char err[100];

@@ -63,8 +63,7 @@ static int compile_failing_at(const char *src, long n) {
     }
     fg_report_free(r);
     fg_policy_free(p);
-    assert_int_equal(a.live_blocks, 0);
-    assert_int_equal(a.live_bytes, 0);
+    fg_test_assert_nothing_live(&a);
     return p != NULL && !injected;
 }
 
@@ -94,7 +93,7 @@ static void an_out_of_memory_compile_says_so(void **state) {
             if (strcmp(fg_report_get(r, i)->message, "out of memory") == 0) oom = 1;
         assert_true(oom);
         fg_report_free(r);
-        assert_int_equal(a.live_blocks, 0);
+        fg_test_assert_nothing_live(&a);
     }
 }
 
@@ -110,8 +109,7 @@ static void broken_policies_leak_nothing_under_failure(void **state) {
             assert_null(fg_policy_compile(broken[i], strlen(broken[i]), "b.fgp", &alloc, &r));
             int reached = a.allocations >= n;
             fg_report_free(r);
-            assert_int_equal(a.live_blocks, 0);
-            assert_int_equal(a.live_bytes, 0);
+            fg_test_assert_nothing_live(&a);
             if (!reached) break; /* this run needed fewer than n allocations: done */
         }
         assert_true(n > 5 && n <= MAX_STEPS);
@@ -140,7 +138,7 @@ static void expressions_may_fail_at_every_allocation(void **state) {
         complete = p != NULL && !injected;
         fg_report_free(r);
         fg_policy_free(p);
-        assert_int_equal(a.live_blocks, 0);
+        fg_test_assert_nothing_live(&a);
     }
     assert_true(complete);
 }
@@ -164,7 +162,7 @@ static void load_may_fail_at_every_allocation(void **state) {
         complete = p != NULL && !injected;
         fg_report_free(r);
         fg_policy_free(p);
-        assert_int_equal(a.live_blocks, 0);
+        fg_test_assert_nothing_live(&a);
     }
     unlink(path);
     assert_true(complete);

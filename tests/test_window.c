@@ -196,7 +196,7 @@ static void init_fails_cleanly_without_memory(void **state) {
     (void)state;
     double t[] = {1.0};
     for (long n = 1; n <= 2; n++) {
-        fg_test_alloc counting = {0, 0, 0, n};
+        fg_test_alloc counting = {.fail_at = n};
         fg_allocator a = fg_test_allocator(&counting);
         fg_window w;
         fg_window_spec spec = {FG_WINDOW_TIME, 4, "TimeWindow(4)"};
