@@ -125,4 +125,34 @@ static inline fg_node *tt_ref(fg_tree *t, const char *name, fg_node *definition)
     return n;
 }
 
+/* The SPEC 3.2 payment_api tripper (fg_payment_policy.h), built by hand:
+ * `standard | (MinRequests(20) & SlowRate(30%, threshold = 2s))`, with
+ * standard = FailureStreak(5) | (MinRequests(20) & ((Closed() & FailureRate(60%))
+ *                                | (HalfOpened() & FailureRate(50%)))). */
+static inline fg_node *tt_payment_api_tripper(fg_tree *t) {
+    fg_node *closed_rate =
+        tt_and(t, "(Closed() & FailureRate(60%))", tt_call0(t, "Closed()", FG_BUILTIN_CLOSED),
+               tt_call1(t, "FailureRate(60%)", FG_BUILTIN_FAILURE_RATE, 0.6), NULL);
+    fg_node *half_rate = tt_and(t, "(HalfOpened() & FailureRate(50%))",
+                                tt_call0(t, "HalfOpened()", FG_BUILTIN_HALF_OPENED),
+                                tt_call1(t, "FailureRate(50%)", FG_BUILTIN_FAILURE_RATE, 0.5), NULL);
+    fg_node *rates = tt_or(t, "((Closed() & FailureRate(60%)) | (HalfOpened() & FailureRate(50%)))",
+                           closed_rate, half_rate, NULL);
+    fg_node *guarded = tt_and(t, "(MinRequests(20) & ((Closed() & FailureRate(60%)) | "
+                                 "(HalfOpened() & FailureRate(50%))))",
+                              tt_call1(t, "MinRequests(20)", FG_BUILTIN_MIN_REQUESTS, 20), rates,
+                              NULL);
+    fg_node *standard =
+        tt_or(t, "FailureStreak(5) | (MinRequests(20) & ((Closed() & FailureRate(60%)) | "
+                 "(HalfOpened() & FailureRate(50%))))",
+              tt_call1(t, "FailureStreak(5)", FG_BUILTIN_FAILURE_STREAK, 5), guarded, NULL);
+    fg_node *slow = tt_and(t, "(MinRequests(20) & SlowRate(30%, threshold = 2s))",
+                           tt_call1(t, "MinRequests(20)", FG_BUILTIN_MIN_REQUESTS, 20),
+                           tt_call(t, "SlowRate(30%, threshold = 2s)", FG_BUILTIN_SLOW_RATE, 2,
+                                   tt_num(0.3), tt_num(2)),
+                           NULL);
+    return tt_or(t, "standard | (MinRequests(20) & SlowRate(30%, threshold = 2s))",
+                 tt_ref(t, "standard", standard), slow, NULL);
+}
+
 #endif /* FG_TEST_TREE_H */
