@@ -45,16 +45,15 @@ static const char *const broken[] = {
 
 enum { MAX_STEPS = 5000 };
 
-/* Runs compile with the n-th allocation failing; returns 1 when it succeeded
+/* Checks the result of one step of a sweep (a made with fail_at = n) and
+ * frees it: a policy only when no failure was injected or when the failure
+ * took the report itself; NULL only when a failure was injected, with a
+ * report, if any, that has an error. Returns 1 when the policy was made
  * without any failure injected (the end of the sweep). */
-static int compile_failing_at(const char *src, long n) {
-    fg_test_alloc a = {0};
-    a.fail_at = n;
-    fg_allocator alloc = fg_test_allocator(&a);
-    fg_report *r = NULL;
-    fg_policy *p = fg_policy_compile(src, strlen(src), "alloc.fgp", &alloc, &r);
-    int injected = a.fail_at > 0 && a.allocations >= a.fail_at;
-    if (p != NULL) {
+static int step_ends_sweep(const fg_test_alloc *a, fg_policy *p, fg_report *r) {
+    int injected = a->failures > 0;
+    int made = p != NULL;
+    if (made) {
         /* only losing the report itself lets a compile succeed */
         if (injected) assert_null(r);
     } else {
@@ -63,8 +62,19 @@ static int compile_failing_at(const char *src, long n) {
     }
     fg_report_free(r);
     fg_policy_free(p);
-    fg_test_assert_nothing_live(&a);
-    return p != NULL && !injected;
+    fg_test_assert_nothing_live(a);
+    return made && !injected;
+}
+
+/* Runs compile with the n-th allocation failing; returns 1 when it succeeded
+ * without any failure injected (the end of the sweep). */
+static int compile_failing_at(const char *src, long n) {
+    fg_test_alloc a = {0};
+    a.fail_at = n;
+    fg_allocator alloc = fg_test_allocator(&a);
+    fg_report *r = NULL;
+    fg_policy *p = fg_policy_compile(src, strlen(src), "alloc.fgp", &alloc, &r);
+    return step_ends_sweep(&a, p, r);
 }
 
 static void every_allocation_of_a_compile_may_fail(void **state) {
@@ -132,13 +142,7 @@ static void expressions_may_fail_at_every_allocation(void **state) {
         fg_allocator alloc = fg_test_allocator(&a);
         fg_report *r = NULL;
         fg_policy *p = fg_policy_from_expressions("x", &e, &alloc, &r);
-        int injected = a.allocations >= n;
-        if (p != NULL && injected) assert_null(r);
-        if (p == NULL) assert_true(injected);
-        complete = p != NULL && !injected;
-        fg_report_free(r);
-        fg_policy_free(p);
-        fg_test_assert_nothing_live(&a);
+        complete = step_ends_sweep(&a, p, r);
     }
     assert_true(complete);
 }
@@ -157,12 +161,7 @@ static void load_may_fail_at_every_allocation(void **state) {
         fg_allocator alloc = fg_test_allocator(&a);
         fg_report *r = NULL;
         fg_policy *p = fg_policy_load(path, &alloc, &r);
-        int injected = a.allocations >= n;
-        if (p == NULL) assert_true(injected);
-        complete = p != NULL && !injected;
-        fg_report_free(r);
-        fg_policy_free(p);
-        fg_test_assert_nothing_live(&a);
+        complete = step_ends_sweep(&a, p, r);
     }
     unlink(path);
     assert_true(complete);
