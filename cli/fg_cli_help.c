@@ -77,20 +77,24 @@ void fg_cli_usage(FILE *out)
           out);
 }
 
-const char *fg_cli_help_for(const char *subcommand)
+/* The table's entry for subcommand, or NULL when there is none. */
+static const help_entry *find_entry(const char *subcommand)
 {
     size_t i;
     for (i = 0; i < sizeof entries / sizeof entries[0]; i++)
         if (strcmp(entries[i].name, subcommand) == 0)
-            return entries[i].text;
+            return &entries[i];
     return NULL;
+}
+
+const char *fg_cli_help_for(const char *subcommand)
+{
+    const help_entry *e = find_entry(subcommand);
+    return e != NULL ? e->text : NULL;
 }
 
 const char *fg_cli_synopsis_for(const char *subcommand)
 {
-    size_t i;
-    for (i = 0; i < sizeof entries / sizeof entries[0]; i++)
-        if (strcmp(entries[i].name, subcommand) == 0)
-            return entries[i].synopsis;
-    return NULL;
+    const help_entry *e = find_entry(subcommand);
+    return e != NULL ? e->synopsis : NULL;
 }
