@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "fg_random.h"
 #include "fluxgate.h"
 
 /* ---- manual clock ------------------------------------------------------ */
@@ -52,6 +53,15 @@ static inline void fg_test_random_script(fg_test_random *r, const double *values
     r->values = values;
     r->count = count;
     r->next = 0;
+}
+
+/* An fg_random that draws from r, scripted with values[0..count). */
+static inline fg_random fg_test_random_scripted(fg_test_random *r, const double *values,
+                                                size_t count) {
+    fg_test_random_script(r, values, count);
+    fg_random out;
+    fg_random_init(&out, fg_test_random_draw, r, 0);
+    return out;
 }
 
 /* ---- counting allocator ------------------------------------------------ */

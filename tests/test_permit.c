@@ -13,17 +13,10 @@
 #include "fg_permit.h"
 #include "fg_test_support.h"
 
-static fg_random scripted(fg_test_random *r, const double *values, size_t n) {
-    fg_test_random_script(r, values, n);
-    fg_random out;
-    fg_random_init(&out, fg_test_random_draw, r, 0);
-    return out;
-}
-
 static void all_admits_without_drawing(void **state) {
     (void)state;
     fg_test_random script;
-    fg_random r = scripted(&script, NULL, 0);
+    fg_random r = fg_test_random_scripted(&script, NULL, 0);
     fg_permit_spec s = {FG_PERMIT_ALL, 0, 0, 0, "All()"};
     for (int i = 0; i < 10; i++) assert_true(fg_permit_admit(&s, 0, i, &r));
 }
@@ -32,7 +25,7 @@ static void random_admits_below_its_ratio_with_one_draw_each(void **state) {
     (void)state;
     const double draws[] = {0.29, 0.3, 0.99, 0.0};
     fg_test_random script;
-    fg_random r = scripted(&script, draws, 4);
+    fg_random r = fg_test_random_scripted(&script, draws, 4);
     fg_permit_spec s = {FG_PERMIT_RANDOM, 0.3, 0, 0, "Random(0.3)"};
     assert_true(fg_permit_admit(&s, 0, 0, &r));
     assert_false(fg_permit_admit(&s, 0, 0, &r)); /* rand < r, strictly */
@@ -45,7 +38,7 @@ static void random_zero_never_admits(void **state) {
     (void)state;
     const double draws[] = {0.0};
     fg_test_random script;
-    fg_random r = scripted(&script, draws, 1);
+    fg_random r = fg_test_random_scripted(&script, draws, 1);
     fg_permit_spec s = {FG_PERMIT_RANDOM, 0.0, 0, 0, "Random(0)"};
     assert_false(fg_permit_admit(&s, 0, 0, &r));
 }
@@ -59,7 +52,7 @@ static void ramp_up_rises_linearly_then_holds(void **state) {
     assert_float_equal(fg_permit_ratio(&s, 100, 1e9), 0.5, 1e-12);
     const double draws[] = {0.29, 0.31};
     fg_test_random script;
-    fg_random r = scripted(&script, draws, 2);
+    fg_random r = fg_test_random_scripted(&script, draws, 2);
     assert_true(fg_permit_admit(&s, 100, 130, &r));
     assert_false(fg_permit_admit(&s, 100, 130, &r));
 }
@@ -68,7 +61,7 @@ static void user_draws_are_clamped_into_unit_interval(void **state) {
     (void)state;
     const double draws[] = {-1.0, 1.0, 7.0, 0.25};
     fg_test_random script;
-    fg_random r = scripted(&script, draws, 4);
+    fg_random r = fg_test_random_scripted(&script, draws, 4);
     assert_float_equal(fg_random_next(&r), 0.0, 0);
     assert_true(fg_random_next(&r) < 1.0);
     assert_true(fg_random_next(&r) < 1.0);

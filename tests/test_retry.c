@@ -13,13 +13,6 @@
 #include "fg_retry.h"
 #include "fg_test_support.h"
 
-static fg_random scripted(fg_test_random *r, const double *values, size_t n) {
-    fg_test_random_script(r, values, n);
-    fg_random out;
-    fg_random_init(&out, fg_test_random_draw, r, 0);
-    return out;
-}
-
 static void always_is_ready_at_once(void **state) {
     (void)state;
     fg_retry_spec s = {FG_RETRY_ALWAYS, 0, 0, 0, 0, "Always()"};
@@ -46,7 +39,7 @@ static void cooldown_waits_its_duration(void **state) {
 static void no_jitter_draws_nothing(void **state) {
     (void)state;
     fg_test_random script;
-    fg_random r = scripted(&script, NULL, 0); /* a draw would fail the test */
+    fg_random r = fg_test_random_scripted(&script, NULL, 0); /* a draw would fail the test */
     fg_retry_spec s = {FG_RETRY_COOLDOWN, 60, 0, 0, 0, "Cooldown(60)"};
     assert_float_equal(fg_retry_draw_factor(&s, &r), 1.0, 0);
     fg_retry_spec always = {FG_RETRY_ALWAYS, 0, 0, 0, 0.5, "Always()"};
@@ -57,7 +50,7 @@ static void jitter_is_one_draw_mapped_onto_plus_minus_ratio(void **state) {
     (void)state;
     const double draws[] = {0.0, 0.5, 0.75};
     fg_test_random script;
-    fg_random r = scripted(&script, draws, 3);
+    fg_random r = fg_test_random_scripted(&script, draws, 3);
     fg_retry_spec s = {FG_RETRY_COOLDOWN, 10, 0, 0, 0.2, "Cooldown(10, jitter_ratio=0.2)"};
     assert_float_equal(fg_retry_draw_factor(&s, &r), 0.8, 1e-12);
     assert_float_equal(fg_retry_draw_factor(&s, &r), 1.0, 1e-12);
