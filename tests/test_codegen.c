@@ -12,27 +12,8 @@
 
 #include "fg_opcodes.h"
 #include "fg_program.h"
+#include "fg_test_support.h"
 #include "fg_test_tree.h"
-
-/* An allocator that counts live bytes and can fail the n-th request. */
-typedef struct counting {
-    size_t live;
-    size_t requests;
-    size_t fail_at; /* 0: never */
-} counting;
-
-static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    counting *c = ud;
-    if (nsize == 0) {
-        if (ptr != NULL) c->live -= osize;
-        free(ptr);
-        return NULL;
-    }
-    if (++c->requests == c->fail_at) return NULL;
-    void *p = realloc(ptr, nsize);
-    if (p != NULL) c->live += nsize - (ptr != NULL ? osize : 0);
-    return p;
-}
 
 static fg_program *compile(const fg_node *root, fg_program_kind kind) {
     fg_program *p = NULL;
@@ -237,8 +218,8 @@ static void a_doubling_definition_hits_the_instruction_limit(void **state) {
         prev = or;
     }
     for (int kind = 0; kind < 2; kind++) {
-        counting c = {0, 0, 0};
-        fg_allocator alloc = {counting_alloc, &c};
+        fg_test_alloc c = {0};
+        fg_allocator alloc = fg_test_allocator(&c);
         fg_codegen_error err;
         fg_program *p = NULL;
         nodes[0].builtin = kind == 0 ? FG_BUILTIN_FAILURE_STREAK : FG_BUILTIN_ALL;
@@ -249,7 +230,7 @@ static void a_doubling_definition_hits_the_instruction_limit(void **state) {
         assert_null(p);
         if (strstr(err.message, "too large") == NULL) fail_msg("%s", err.message);
         assert_int_equal(err.loc.line, 1);
-        assert_int_equal(c.live, 0);
+        fg_test_assert_nothing_live(&c);
     }
 }
 
@@ -349,13 +330,13 @@ static void a_long_reference_chain_used_many_times_is_bounded(void **state) {
     or->children = &kids[CHAIN];
     or->child_count = USES;
     for (size_t i = 0; i < USES; i++) kids[CHAIN + i] = &nodes[CHAIN];
-    counting c = {0, 0, 0};
-    fg_allocator alloc = {counting_alloc, &c};
+    fg_test_alloc c = {0};
+    fg_allocator alloc = fg_test_allocator(&c);
     fg_codegen_error err;
     fg_program *p = NULL;
     assert_int_equal(fg_codegen(or, FG_PROGRAM_TRIPPER, &alloc, &p, &err), -1);
     if (strstr(err.message, "too large") == NULL) fail_msg("%s", err.message);
-    assert_int_equal(c.live, 0);
+    fg_test_assert_nothing_live(&c);
     /* used a few times, the same chain is fine */
     or->child_count = 3;
     p = compile(or, FG_PROGRAM_TRIPPER);
@@ -398,8 +379,8 @@ static void every_allocation_failure_is_clean(void **state) {
         tt_call(&t, "Status(500..599)", FG_BUILTIN_STATUS, 1, tt_range(500, 599)), NULL);
     size_t successes = 0;
     for (size_t fail_at = 1; fail_at < 200; fail_at++) {
-        counting c = {0, 0, fail_at};
-        fg_allocator alloc = {counting_alloc, &c};
+        fg_test_alloc c = {.fail_at = (long)fail_at};
+        fg_allocator alloc = fg_test_allocator(&c);
         fg_codegen_error err;
         fg_program *p = NULL;
         int rc = fg_codegen(root, FG_PROGRAM_TRACKER, &alloc, &p, &err);
@@ -411,7 +392,7 @@ static void every_allocation_failure_is_clean(void **state) {
             assert_null(p);
             assert_non_null(strstr(err.message, "out of memory"));
         }
-        assert_int_equal(c.live, 0);
+        fg_test_assert_nothing_live(&c);
     }
     assert_true(successes > 0); /* the loop went past the last allocation */
 }
