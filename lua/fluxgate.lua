@@ -252,42 +252,33 @@ M._ffi = ffi_enter ~= nil
 local function protocol(enter, record, recycle)
   local P = {}
 
-  local function settle(self, a, b, c, d, e, ok, ...)
-    if ok then
-      local r1, r2 = ...
-      if r1 == nil and r2 ~= nil then
-        local ty, msg, status = error_fields(r2)
-        record(self, a, b, c, d, e, true, status, ty, msg, r2, nil)
-        return ...
-      end
+  -- Records what a protected call did (pcall's ok and the call's first two
+  -- results): a raised error or a `nil, e` return is an error outcome, anything
+  -- else a result. Returns whether it failed, and the error value.
+  local function record_outcome(self, a, b, c, d, e, ok, r1, r2)
+    if ok and not (r1 == nil and r2 ~= nil) then
       local status
       if type(r1) == "table" then status = as_status(r1.status) end
       record(self, a, b, c, d, e, false, status, nil, nil, r1, nil)
-      return ...
+      return false, nil
     end
-    local err = ...
+    local err
+    if ok then err = r2 else err = r1 end
     local ty, msg, status = error_fields(err)
     record(self, a, b, c, d, e, true, status, ty, msg, err, nil)
-    error(err, 0)
+    return true, err
+  end
+
+  local function settle(self, a, b, c, d, e, ok, ...)
+    record_outcome(self, a, b, c, d, e, ok, ...)
+    if not ok then error((...), 0) end
+    return ...
   end
 
   local function settle_fallback(self, fallback, a, b, c, d, e, ok, ...)
-    if ok then
-      local r1, r2 = ...
-      if r1 == nil and r2 ~= nil then
-        local ty, msg, status = error_fields(r2)
-        record(self, a, b, c, d, e, true, status, ty, msg, r2, nil)
-        return fallback(r2)
-      end
-      local status
-      if type(r1) == "table" then status = as_status(r1.status) end
-      record(self, a, b, c, d, e, false, status, nil, nil, r1, nil)
-      return ...
-    end
-    local err = ...
-    local ty, msg, status = error_fields(err)
-    record(self, a, b, c, d, e, true, status, ty, msg, err, nil)
-    return fallback(err)
+    local failed, err = record_outcome(self, a, b, c, d, e, ok, ...)
+    if failed then return fallback(err) end
+    return ...
   end
 
   P._settle = settle -- for the fast paths' error cases
