@@ -62,8 +62,8 @@ local custom_ns = ns(function(n) for _ = 1, n do custom:call(noop) end end)
 line("cb:call(noop) with a Custom() tracker", custom_ns, "pcall(noop)", pcall_ns)
 
 -- The classic API's two C calls alone (binding C code + engine), against two
--- C calls that do nothing. Lua 5.4's breakers above use the per-breaker C
--- closures of lua/fluxgate_fast.c instead; LuaJIT's, the FFI.
+-- C calls that do nothing. Lua 5.4's breakers above use the per-breaker
+-- closures of fluxgate.lua and lua/fluxgate_fast.c instead; LuaJIT's, the FFI.
 local core = require("fluxgate.core")
 local ud = cb._ud
 local acquire, release_ok, rawequal = core.acquire, core.release_ok, rawequal

@@ -9,8 +9,8 @@ fluxgate.prometheus (the text exposition):
   * cb:call / cb:call_with_fallback / cb:wrap are written in Lua around the
     two-step protocol (acquire, then release), so the protected function runs
     under Lua's own pcall and may yield (coroutines, OpenResty cosockets).
-    On Lua 5.4 their common case runs through per-breaker C closures
-    (bind_fast below, lua/fluxgate_fast.c).
+    On Lua 5.4 cb:call's common case is a per-breaker Lua closure around
+    per-breaker C closures (bind_fast below, lua/fluxgate_fast.c).
   * Outcomes are extracted from Lua values once, for both engine paths.
   * Listeners run here, after the engine call that caused the transition has
     returned: the engine only queues transitions (see fluxgate_breaker.c).
@@ -447,23 +447,19 @@ local Ffi = ffi_enter and breaker_class(ffi_enter, ffi_record, ffi_fast_call, fu
 end)
 
 -- The fast path of a classic breaker on Lua 5.4 without Custom() predicates:
--- cb.call, cb.acquire and cb.release are the breaker's own C closures
--- (lua/fluxgate_fast.c), stored in its table, which also saves the metatable
--- lookup of each method call. What they leave to Lua (errors, rejections,
--- listeners, misuse, a method called on another breaker) comes here.
+-- cb.call is a Lua closure of the breaker's own, around two C closures
+-- (lua/fluxgate_fast.c) that acquire and record, and cb.acquire and
+-- cb.release are the breaker's C closures; all stored in its table, which
+-- also saves the metatable lookup of each method call. What they leave to
+-- Lua (errors they cannot read, rejections, listeners, misuse, a method
+-- called on another breaker) comes here.
 local c_fast = core.fast
 local generic_call = Classic.call
 local classic_settle = Classic._settle
 
 local function fast_reject(self, state, retry_after, pending)
-  if pending ~= 0 then drain(self) end
+  if pending then drain(self) end
   return nil, rejection(self.name, STATES[state], retry_after)
-end
-
--- Admitted, and the acquire queued transitions: listeners first, then fn.
-local function fast_admitted(self, st, g, t0, slot, seq, fn, ...)
-  drain(self)
-  return self._finish(st, g, t0, slot, seq, pcall(fn, ...))
 end
 
 -- Another breaker's method, for cb.acquire(other) and cb.release(other, ...).
@@ -486,9 +482,21 @@ local function bind_fast(self)
     drain(self)
     error(e, 0)
   end
-  self.call, self.acquire, self.release, self._finish =
-    c_fast(self._ud, self._clock or nil, self, classic_settle, drain_then, fast_reject, fast_admitted,
-           generic_call, other_acquire, other_release, release_fields, drain_raise)
+  local enter, finish
+  enter, finish, self.acquire, self.release =
+    c_fast(self._ud, self._clock or nil, self, classic_settle, drain_then, fast_reject,
+           other_acquire, other_release, release_fields, drain_raise)
+  -- cb:call(fn, ...): fn runs under Lua's pcall, here, so it may yield.
+  -- enter returns nothing for a call it does not take (another breaker's, a
+  -- callable that is not a function, misuse): the generic call does.
+  self.call = function(cb, fn, ...)
+    local key, g, t0 = enter(cb, fn)
+    if not key then
+      if g then return nil, g end -- rejected
+      return generic_call(cb, fn, ...)
+    end
+    return finish(key, g, t0, pcall(fn, ...))
+  end
 end
 
 local OPTION_FIELDS = { listeners = true, clock = true, random = true, seed = true, custom = true }

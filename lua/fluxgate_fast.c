@@ -1,28 +1,34 @@
 /*
- * fluxgate_fast.c -- the hot path of cb:call, cb:acquire and cb:release on the
- * classic C API (Lua 5.4): per-breaker C closures that hold the breaker
- * userdata, its Lua clock and its Lua table as upvalues, so that a call checks
- * no arguments it does not have to and looks nothing up.
+ * fluxgate_fast.c -- the C halves of cb:call, and cb:acquire and cb:release,
+ * on the classic C API (Lua 5.4): per-breaker C closures that hold the
+ * breaker userdata, its Lua clock and its Lua table as upvalues, so that a
+ * call checks no arguments it does not have to and looks nothing up.
  *
- * cb:call is one C function: it acquires, runs fn with lua_pcallk (what Lua's
- * pcall does, so fn may yield: the continuation takes over after a resume),
- * records a plain result and returns fn's results. Everything off that path
- * -- an error, `nil, e`, a result table with a metatable, transitions for the
- * listeners, a rejection, a callable table, misuse -- goes on to the Lua code
- * of fluxgate.lua through lua_callk, which may yield as well (a listener doing
- * I/O). The ticket travels as plain values on the Lua stack (state,
- * generation, started_at, slot, slot_seq): nothing is allocated, and a call
- * that never completes (a coroutine never resumed) holds nothing but its
- * half-open lease. acquire's token is one userdata holding the ticket, so a
- * token that is never released is only garbage.
+ * cb:call itself is a Lua closure per breaker (fluxgate.lua, bind_fast):
+ *
+ *     local st, g, t0, slot, seq, pending = enter()
+ *     ...
+ *     return finish(st, g, t0, slot, seq, pcall(fn, ...))
+ *
+ * so fn runs under Lua's own pcall and may yield (coroutines, OpenResty
+ * cosockets) with no C frame in the way. `enter` acquires; `finish` records
+ * a plain result or an error value it can read without running Lua code, and
+ * returns fn's results or re-raises its error. Everything off that path -- a
+ * result table with a metatable, transitions for the listeners -- goes on to
+ * the Lua code of fluxgate.lua through lua_callk, which may yield as well (a
+ * listener doing I/O). The ticket travels as plain values on the Lua stack
+ * (state, generation, started_at, slot, slot_seq): nothing is allocated, and
+ * a call that never completes (a coroutine never resumed) holds nothing but
+ * its half-open lease. acquire's token is one userdata holding the ticket, so
+ * a token that is never released is only garbage.
  */
 #include <string.h>
 
 #include "fluxgate_lua.h"
 
-/* Only where lua_callk exists: under Lua 5.1 (LuaJIT) the Lua code would run
- * inside a C frame, where a listener could not yield. LuaJIT takes the FFI
- * path anyway, and its classic path stays in Lua. */
+/* Only where lua_callk exists: under Lua 5.1 (LuaJIT) the Lua code these
+ * closures call would run inside a C frame, where a listener could not
+ * yield. LuaJIT takes the FFI path anyway, and its classic path stays in Lua. */
 #if LUA_VERSION_NUM >= 504
 
 /* The upvalues every closure of a breaker shares. The Lua functions are
@@ -34,8 +40,6 @@ enum {
     FGL_UP_SETTLE,        /* settle(self, st, g, t0, slot, seq, ok, ...): any outcome */
     FGL_UP_DRAIN,         /* drain_then(...): hands transitions to the listeners, returns its arguments */
     FGL_UP_REJECT,        /* reject(self, state, retry_after|nil, pending) -> nil, rejection */
-    FGL_UP_ADMITTED,      /* admitted(self, st, g, t0, slot, seq, fn, ...): drains, then runs fn */
-    FGL_UP_CALL,          /* the class's call(self, fn, ...) */
     FGL_UP_ACQUIRE,       /* acquire(self) of another breaker */
     FGL_UP_RELEASE,       /* release(self, token, ok, value, duration) of another breaker */
     FGL_UP_FIELDS,        /* fields(ok, value) -> is_error, status, type, message (does not yield) */
@@ -75,7 +79,7 @@ static int fgl_call_lua(lua_State *L, int up, int from) {
  * (a failing clock raises, as fluxgate.lua's read_clock does). Returns 1, with
  * the engine's `now` set, when it did. */
 static int fgl_fast_clock(lua_State *L, fgl_breaker *b) {
-    if (lua_isnil(L, lua_upvalueindex(FGL_UP_CLOCK))) return 0;
+    if (!b->fast_lua_clock) return 0;
     lua_pushvalue(L, lua_upvalueindex(FGL_UP_CLOCK));
     lua_call(L, 0, 1);
     if (lua_type(L, -1) != LUA_TNUMBER) {
@@ -105,31 +109,37 @@ static int fgl_fast_reject(lua_State *L, const fgl_breaker *b, const fg_ticket *
     lua_pushinteger(L, (lua_Integer)t->state);
     if (t->retry_after >= 0) lua_pushnumber(L, t->retry_after);
     else lua_pushnil(L);
-    lua_pushinteger(L, fgl_pending(b));
+    lua_pushboolean(L, fgl_pending(b) != 0);
     return fgl_call_lua(L, FGL_UP_REJECT, 1);
 }
 
+/* cb:call's ticket on the Lua stack is three values: a key packing state,
+ * slot and slot_seq into one integer (3 + 17 + 32 bits: a slot is -1 or below
+ * the 65,536 half-open calls a policy may allow), the generation, and
+ * started_at. Fewer values are fewer pushes, reads and moves per call. */
+enum { FGL_TICKET_VALUES = 3 };
+
 static void fgl_push_ticket(lua_State *L, const fg_ticket *t) {
-    lua_pushinteger(L, (lua_Integer)t->state);
-    fgl_push_u64(L, t->generation);
+    uint64_t key = (uint64_t)t->state << 49 | (uint64_t)(uint32_t)(t->slot + 1) << 32 | t->slot_seq;
+    lua_pushinteger(L, (lua_Integer)key);
+    lua_pushinteger(L, (lua_Integer)t->generation);
     lua_pushnumber(L, t->started_at);
-    lua_pushinteger(L, (lua_Integer)t->slot);
-    lua_pushinteger(L, (lua_Integer)t->slot_seq);
 }
 
-/* Reads a ticket fgl_push_ticket pushed, from idx..idx+4. The values never
+/* Reads a ticket fgl_push_ticket pushed, from idx..idx+2. The values never
  * left the binding's own code, so they are not checked again. */
 static void fgl_read_ticket(lua_State *L, int idx, fg_ticket *t) {
+    uint64_t key = (uint64_t)lua_tointeger(L, idx);
     t->admitted = 1;
-    t->state = (fg_state)lua_tointeger(L, idx);
+    t->state = (fg_state)(key >> 49);
+    t->slot = (int32_t)((key >> 32) & 0x1ffff) - 1;
+    t->slot_seq = (uint32_t)key;
     t->generation = (uint64_t)lua_tointeger(L, idx + 1);
     t->started_at = lua_tonumber(L, idx + 2);
-    t->slot = (int32_t)lua_tointeger(L, idx + 3);
-    t->slot_seq = (uint32_t)lua_tointeger(L, idx + 4);
     t->retry_after = -1.0;
 }
 
-/* Records a result whose status (if any) is in *o, for the ticket at idx..idx+4. */
+/* Records a result whose status (if any) is in *o, for the ticket at idx..idx+2. */
 static void fgl_fast_record(lua_State *L, fgl_breaker *b, int idx, const fg_outcome *o) {
     fg_ticket t;
     fgl_read_ticket(L, idx, &t);
@@ -142,36 +152,43 @@ static void fgl_fast_record(lua_State *L, fgl_breaker *b, int idx, const fg_outc
     fgl_leave(L, b);
 }
 
-/* The status a result value gives without running Lua code: a number, a
- * table's raw numeric `status`, or none. Returns 0 when the value is a table
- * with a metatable (what v.status means is then Lua's business). */
+/* The status a table result gives without running Lua code: its raw numeric
+ * `status`, or none. Returns 0 when the table has a metatable (what v.status
+ * means is then Lua's business). */
+static int fgl_table_status(lua_State *L, int idx, fg_outcome *o) {
+    if (lua_getmetatable(L, idx)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pushliteral(L, "status");
+    lua_rawget(L, idx);
+    o->has_status = fgl_status(L, -1, &o->status);
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* The same for any result value; a number is a status when numbers_too. */
 static int fgl_plain_status(lua_State *L, int idx, int numbers_too, fg_outcome *o) {
     int t = lua_type(L, idx);
-    if (t == LUA_TNUMBER && numbers_too) {
-        o->has_status = fgl_status(L, idx, &o->status);
-    } else if (t == LUA_TTABLE) {
-        if (lua_getmetatable(L, idx)) {
-            lua_pop(L, 1);
-            return 0;
-        }
-        lua_pushliteral(L, "status");
-        lua_rawget(L, idx);
-        o->has_status = fgl_status(L, -1, &o->status);
-        lua_pop(L, 1);
-    }
+    if (t == LUA_TNUMBER && numbers_too) o->has_status = fgl_status(L, idx, &o->status);
+    else if (t == LUA_TTABLE) return fgl_table_status(L, idx, o);
     return 1;
 }
 
 /* Records the results of a call that returned (from index r to the top) for
- * the ticket at tk..tk+4, when they are a plain result: not `nil, e`, and a
+ * the ticket at tk..tk+2, when they are a plain result: not `nil, e`, and a
  * first value that is not a table with a metatable. Returns 0, recording
  * nothing, otherwise. */
 static int fgl_fast_try_record(lua_State *L, fgl_breaker *b, int tk, int r) {
     if (b->shared.breaker == NULL || b->L != NULL) return 0;
-    if (lua_isnoneornil(L, r) && !lua_isnoneornil(L, r + 1)) return 0;
     fg_outcome o;
     memset(&o, 0, sizeof o);
-    if (!fgl_plain_status(L, r, 0, &o)) return 0;
+    int first = lua_type(L, r);
+    if (first == LUA_TNONE || first == LUA_TNIL) {
+        if (!lua_isnoneornil(L, r + 1)) return 0;
+    } else if (first == LUA_TTABLE) {
+        if (!fgl_table_status(L, r, &o)) return 0;
+    }
     fgl_fast_record(L, b, tk, &o);
     return 1;
 }
@@ -231,81 +248,75 @@ static void fgl_error_fields(lua_State *L, int idx, fg_outcome *o) {
     if (lua_type(L, top + 4) == LUA_TSTRING) o->message = lua_tolstring(L, top + 4, &o->message_len);
 }
 
-/* Records an error outcome for the ticket at 2..6: the error value at idx. */
-static void fgl_fast_record_error(lua_State *L, fgl_breaker *b, int idx) {
+/* Records an error outcome for the ticket at tk..tk+2: the error value at idx. */
+static void fgl_fast_record_error(lua_State *L, fgl_breaker *b, int tk, int idx) {
     int top = lua_gettop(L);
     fg_outcome o;
     memset(&o, 0, sizeof o);
     fgl_error_fields(L, idx, &o);
-    fgl_fast_record(L, b, 2, &o);
+    fgl_fast_record(L, b, tk, &o);
     lua_settop(L, top);
 }
 
-/* After fn: the stack is self, st, g, t0, slot, seq, then fn's results (or
- * its error). Also the continuation of the lua_pcallk, when fn yielded. */
-static int fgl_call_done(lua_State *L, int status, lua_KContext ctx) {
-    (void)ctx;
+/* enter(self, fn) -> key, g, t0   (admitted: the ticket)
+ *                | nil, rejection
+ *                | nothing      (not this breaker's call with a function:
+ *                                the generic cb:call takes it)
+ * cb:call's first half. Transitions it caused reach the listeners before it
+ * returns. A failing Lua clock or a closed breaker raises. */
+static int fgl_fast_enter(lua_State *L) {
     fgl_breaker *b = lua_touserdata(L, lua_upvalueindex(FGL_UP_BREAKER));
-    /* fn's results may have filled the stack: room for what comes next */
-    luaL_checkstack(L, 12, "fluxgate call");
-    int ok = status == LUA_OK || status == LUA_YIELD;
-    if (ok && fgl_fast_try_record(L, b, 2, 7)) {
-        if (fgl_pending(b) == 0) return lua_gettop(L) - 6;
-        return fgl_call_lua(L, FGL_UP_DRAIN, 7);
-    }
-    if (b->shared.breaker != NULL && b->L == NULL) {
-        if (!ok) { /* fn raised: record, then raise the error unchanged */
-            lua_settop(L, 7);
-            fgl_fast_record_error(L, b, 7);
-            if (fgl_pending(b) != 0) return fgl_call_lua(L, FGL_UP_DRAIN_RAISE, 7);
-            return lua_error(L);
-        }
-        if (lua_isnoneornil(L, 7) && !lua_isnoneornil(L, 8)) { /* nil, e: returned unchanged */
-            fgl_fast_record_error(L, b, 8);
-            if (fgl_pending(b) == 0) return lua_gettop(L) - 6;
-            return fgl_call_lua(L, FGL_UP_DRAIN, 7);
-        }
-    }
-    lua_pushboolean(L, ok);
-    lua_insert(L, 7);
-    return fgl_call_lua(L, FGL_UP_SETTLE, 1);
-}
-
-/* call(self, fn, ...) -> fn's results | nil, rejection */
-static int fgl_fast_call(lua_State *L) {
-    fgl_breaker *b = lua_touserdata(L, lua_upvalueindex(FGL_UP_BREAKER));
-    if (lua_type(L, 2) != LUA_TFUNCTION) {
-        /* Raised here, so that the message blames the caller's line. */
-        if (luaL_getmetafield(L, 2, "__call") == LUA_TNIL) {
-            return luaL_error(L, "bad argument #1 to 'call' (callable expected, got %s)", luaL_typename(L, 2));
-        }
-        lua_pop(L, 1);
-        return fgl_call_lua(L, FGL_UP_CALL, 1);
-    }
-    if (!lua_rawequal(L, 1, lua_upvalueindex(FGL_UP_SELF))) return fgl_call_lua(L, FGL_UP_CALL, 1);
-    int nargs = lua_gettop(L) - 2;
+    if (lua_type(L, 2) != LUA_TFUNCTION || !lua_rawequal(L, 1, lua_upvalueindex(FGL_UP_SELF))) return 0;
     fg_ticket t;
     if (!fgl_fast_admit(L, b, &t)) return fgl_fast_reject(L, b, &t);
-    luaL_checkstack(L, 8, "fluxgate call");
-    fgl_push_ticket(L, &t);
-    lua_rotate(L, 2, 5); /* self, st, g, t0, slot, seq, fn, ... */
-    if (fgl_pending(b) != 0) return fgl_call_lua(L, FGL_UP_ADMITTED, 1);
-    int status = lua_pcallk(L, nargs, LUA_MULTRET, 0, 0, fgl_call_done);
-    return fgl_call_done(L, status, 0);
+    fgl_push_ticket(L, &t); /* above self and fn: what is returned is the top */
+    if (fgl_pending(b) == 0) return FGL_TICKET_VALUES;
+    return fgl_call_lua(L, FGL_UP_DRAIN, 3);
 }
 
-/* finish(st, g, t0, slot, seq, ok, ...) -> fn's results, for a call that
- * began in Lua (`admitted`): `return finish(st, ..., pcall(fn, ...))`. */
-static int fgl_fast_finish(lua_State *L) {
-    fgl_breaker *b = lua_touserdata(L, lua_upvalueindex(FGL_UP_BREAKER));
-    int n = lua_gettop(L);
-    if (lua_toboolean(L, 6) && fgl_fast_try_record(L, b, 1, 7)) {
-        if (fgl_pending(b) == 0) return n - 6;
-        return fgl_call_lua(L, FGL_UP_DRAIN, 7);
-    }
+/* settle(self, st, g, t0, slot, seq, ok, ...)'s results, for finish's stack
+ * (key, g, t0, ok, ...): the generic rules of fluxgate.lua, which take the
+ * classic API's five-value ticket. */
+static int fgl_fast_settle(lua_State *L) {
+    fg_ticket t;
+    fgl_read_ticket(L, 1, &t);
+    lua_pushinteger(L, (lua_Integer)t.state);
+    lua_replace(L, 1);
+    lua_pushinteger(L, (lua_Integer)t.slot);
+    lua_pushinteger(L, (lua_Integer)t.slot_seq);
+    lua_rotate(L, 4, 2);
     lua_pushvalue(L, lua_upvalueindex(FGL_UP_SELF));
     lua_insert(L, 1);
     return fgl_call_lua(L, FGL_UP_SETTLE, 1);
+}
+
+/* finish(key, g, t0, ok, ...) -> fn's results, or raises fn's error:
+ * cb:call's second half, `return finish(key, g, t0, pcall(fn, ...))`.
+ * A plain result, a raised error and a `nil, e` return are recorded here
+ * (an error that is not a string has its fields read by fields() in Lua);
+ * anything else goes to settle(). */
+static int fgl_fast_finish(lua_State *L) {
+    enum { OK = FGL_TICKET_VALUES + 1, FIRST = OK + 1 };
+    fgl_breaker *b = lua_touserdata(L, lua_upvalueindex(FGL_UP_BREAKER));
+    int ok = lua_toboolean(L, OK);
+    if (ok && fgl_fast_try_record(L, b, 1, FIRST)) {
+        if (fgl_pending(b) == 0) return lua_gettop(L) - OK;
+        return fgl_call_lua(L, FGL_UP_DRAIN, FIRST);
+    }
+    if (b->shared.breaker != NULL && b->L == NULL) {
+        if (!ok) { /* fn raised: record, then raise the error unchanged */
+            lua_settop(L, FIRST);
+            fgl_fast_record_error(L, b, 1, FIRST);
+            if (fgl_pending(b) != 0) return fgl_call_lua(L, FGL_UP_DRAIN_RAISE, FIRST);
+            return lua_error(L);
+        }
+        if (lua_isnoneornil(L, FIRST) && !lua_isnoneornil(L, FIRST + 1)) { /* nil, e: returned unchanged */
+            fgl_fast_record_error(L, b, 1, FIRST + 1);
+            if (fgl_pending(b) == 0) return lua_gettop(L) - OK;
+            return fgl_call_lua(L, FGL_UP_DRAIN, FIRST);
+        }
+    }
+    return fgl_fast_settle(L);
 }
 
 /* ---- cb:acquire, cb:release ------------------------------------------------ */
@@ -389,16 +400,17 @@ static int fgl_fast_release(lua_State *L) {
     return 0;
 }
 
-/* fast(breaker, clock|nil, self, settle, drain_then, reject, admitted,
- *      call, acquire, release, fields, drain_raise) -> call, acquire, release, finish
+/* fast(breaker, clock|nil, self, settle, drain_then, reject,
+ *      acquire, release, fields, drain_raise) -> enter, finish, acquire, release
  * One breaker's closures (the arguments are their upvalues, see FGL_UP_). */
 static int fgl_fast(lua_State *L) {
-    fgl_check_breaker(L, 1);
+    fgl_breaker *b = fgl_check_breaker(L, 1);
     luaL_checktype(L, FGL_UP_SELF, LUA_TTABLE);
     for (int i = FGL_UP_SETTLE; i < FGL_UP_TOKEN_MT; i++) luaL_checktype(L, i, LUA_TFUNCTION);
     lua_settop(L, FGL_UP_TOKEN_MT - 1);
     luaL_getmetatable(L, FGL_TOKEN_MT);
-    static const lua_CFunction fns[] = {fgl_fast_call, fgl_fast_acquire, fgl_fast_release, fgl_fast_finish};
+    b->fast_lua_clock = !lua_isnil(L, FGL_UP_CLOCK);
+    static const lua_CFunction fns[] = {fgl_fast_enter, fgl_fast_finish, fgl_fast_acquire, fgl_fast_release};
     for (int f = 0; f < 4; f++) {
         for (int i = 1; i <= FGL_UP_COUNT; i++) lua_pushvalue(L, i);
         lua_pushcclosure(L, fns[f], FGL_UP_COUNT);

@@ -107,6 +107,7 @@ enum {
 typedef struct fgl_breaker {
     fgl_shared shared;       /* first member: the FFI pointer is to this */
     int has_callbacks;       /* a Lua random source or Custom() predicates */
+    int fast_lua_clock;      /* fluxgate_fast.c's closures read a Lua clock */
     /* Valid only while the engine runs a call made from Lua: */
     lua_State *L;            /* the thread (coroutine) that made the call */
     int env_index;           /* stack index of the environment table */

@@ -68,6 +68,36 @@ for _, use_ffi in ipairs(H.paths()) do
       assert.are.equal("closed", cb:state())
     end)
 
+    it("lets a listener yield when the transition comes from the admission", function()
+      local clk = H.clock()
+      local seen = {}
+      local cb = new({ tripper = "FailureStreak(1)", retry = "Cooldown(1)", permit = "All()",
+                       clock = clk.fn,
+                       listeners = { function(s)
+                         if s.new_state == "half_open" then coroutine.yield("told") end
+                         seen[#seen + 1] = s.new_state
+                       end } })
+      H.fail(cb, 1)
+      clk:advance(2) -- the call's acquire moves open -> half_open
+      local co = coroutine.wrap(function() return "done", cb:call(function(x) return x end, 5) end)
+      assert.are.equal("told", co())
+      assert.are.same({ "done", 5 }, { co() })
+      assert.are.equal("open,half_open,closed", table.concat(seen, ","))
+    end)
+
+    it("runs fn under Lua's own pcall, called from cb.call's Lua frame", function()
+      local cb = new()
+      local runner, caller, caller_what
+      cb:call(function()
+        runner = debug.getinfo(2, "f").func
+        local info = debug.getinfo(3, "fS")
+        caller, caller_what = info.func, info.what
+      end)
+      assert.are.equal(pcall, runner) -- no C function of ours between fn and pcall
+      assert.are.equal(cb.call, caller)
+      assert.are.equal("Lua", caller_what)
+    end)
+
     it("reads a Lua clock once at admission and once at release", function()
       local reads = 0
       local cb = new({ clock = function() reads = reads + 1; return reads end })
