@@ -104,7 +104,7 @@ test: check-deps test-c
 # ---- dependencies -----------------------------------------------------------
 # Debian packages for building and testing; `make deps` installs them.
 DEB_PACKAGES = build-essential flex bison pkg-config libcmocka-dev lua5.4 liblua5.4-dev \
-               luajit libluajit-5.1-dev lua-busted libxml2-utils valgrind clang libclang-rt-14-dev
+               luajit libluajit-5.1-dev lua-busted luarocks libxml2-utils valgrind clang libclang-rt-14-dev
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then \
@@ -115,7 +115,7 @@ deps:
 # Installs what is missing when we are root; otherwise says exactly what to run.
 check-deps:
 	@missing=""; \
-	for tool in flex bison lua5.4 luajit pkg-config; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	for tool in flex bison lua5.4 luajit pkg-config busted luarocks xmllint; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
 	[ -f /usr/include/cmocka.h ] || missing="$$missing cmocka"; \
 	[ -f /usr/include/lua5.4/lua.h ] || missing="$$missing liblua5.4-dev"; \
 	[ -f /usr/include/luajit-2.1/lua.h ] || missing="$$missing libluajit-5.1-dev"; \
@@ -381,6 +381,19 @@ install-lua-rock: lua-rock
 	install -m 755 $(ROCK_DIR)/fluxgate/core.so $(LUA_LIBDIR)/fluxgate/core.so
 	for f in $(LUA_PURE); do install -m 644 lua/$$f $(LUA_SHAREDIR)/$$f || exit 1; done
 	install -m 644 $(ROCK_DIR)/fluxgate/cdef.lua $(LUA_SHAREDIR)/fluxgate/cdef.lua
+
+# ---- make install and luarocks make, as an embedder's build sees them -----------
+# tests/install/run.sh: a DESTDIR-staged install has every file; a PREFIX
+# install builds examples/basic.c from pkg-config alone (shared and static),
+# runs the installed tool, and passes the conformance suite on lua5.4 and
+# luajit; so do the rocks `luarocks make` builds. Packaging, not memory safety:
+# skipped under SANITIZE (the sub-makes would install instrumented builds).
+.PHONY: test-install
+test-install: lib $(CLI_BIN) lua
+	bash tests/install/run.sh $(BUILD) $(CONFORMANCE)
+ifeq ($(SANITIZE),)
+test: test-install
+endif
 
 # ---- the Lua tests under the sanitizers (see README.md, "Testing") -------------------
 # SANITIZE=1: the interpreters are not instrumented, so the ASan runtime must be

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# tests/install/run.sh -- what an embedder's build sees after `make install`
+# and `luarocks make`: run by `make test-install` (part of `make test`).
+#
+#   1. `make install PREFIX=/opt/fg DESTDIR=stage` puts every file where
+#      README.md says, under DESTDIR, and fluxgate.pc names PREFIX, not DESTDIR.
+#   2. `make install PREFIX=<dir>`: examples/basic.c builds with nothing but
+#      `pkg-config --cflags --libs fluxgate` (shared) and `--static` (static)
+#      and both programs print the same; the installed tool checks a policy
+#      and prints its help; lua5.4 and luajit run the shared conformance suite
+#      against the installed modules alone.
+#   3. `luarocks make` for Lua 5.4, and luarocks-5.1 for LuaJIT, build rocks
+#      that pass the conformance suite too.
+#
+# usage: tests/install/run.sh BUILD_DIR CONFORMANCE_DIR
+set -euo pipefail
+
+build=$1
+conformance=$2
+work="$build/install-test"
+rm -rf "$work"
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+fails=0
+
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+ok() { echo "ok   $*"; }
+
+# ---- 1. DESTDIR staging ---------------------------------------------------------
+make --no-print-directory -s install PREFIX=/opt/fg DESTDIR="$work/stage" >"$work/stage.log" 2>&1 ||
+    { cat "$work/stage.log"; fail "make install PREFIX=/opt/fg DESTDIR=..."; }
+expected=(
+    bin/fluxgate
+    include/fluxgate.h
+    lib/libfluxgate.a
+    lib/libfluxgate.so
+    lib/libfluxgate.so.0
+    lib/pkgconfig/fluxgate.pc
+    share/man/man1/fluxgate.1
+    share/lua/5.4/fluxgate.lua
+    share/lua/5.4/fluxgate/outcome.lua
+    share/lua/5.4/fluxgate/prometheus.lua
+    lib/lua/5.4/fluxgate/core.so
+    share/lua/5.1/fluxgate.lua
+    share/lua/5.1/fluxgate/outcome.lua
+    share/lua/5.1/fluxgate/prometheus.lua
+    share/lua/5.1/fluxgate/cdef.lua
+    lib/lua/5.1/fluxgate/core.so
+)
+missing=0
+for f in "${expected[@]}"; do
+    [ -e "$work/stage/opt/fg/$f" ] || { fail "staged install lacks /opt/fg/$f"; missing=1; }
+done
+[ $missing -eq 0 ] && ok "staged install: all ${#expected[@]} files under DESTDIR/opt/fg"
+pc="$work/stage/opt/fg/lib/pkgconfig/fluxgate.pc"
+if [ -f "$pc" ] && grep -qx 'prefix=/opt/fg' "$pc" && ! grep -q "$work" "$pc"; then
+    ok "fluxgate.pc names PREFIX, not DESTDIR"
+else
+    fail "fluxgate.pc should say prefix=/opt/fg and never the DESTDIR"
+fi
+if [ "$(readlink "$work/stage/opt/fg/lib/libfluxgate.so")" = libfluxgate.so.0 ]; then
+    ok "libfluxgate.so -> libfluxgate.so.0 (the SONAME)"
+else
+    fail "libfluxgate.so should link to libfluxgate.so.0"
+fi
+
+# ---- 2. a real prefix: pkg-config, the tool, the Lua modules --------------------------
+prefix="$work/prefix"
+make --no-print-directory -s install PREFIX="$prefix" >"$work/prefix.log" 2>&1 ||
+    { cat "$work/prefix.log"; fail "make install PREFIX=$prefix"; }
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+if version=$(pkg-config --modversion fluxgate); then ok "pkg-config finds fluxgate $version"; else fail "pkg-config --modversion fluxgate"; fi
+# shellcheck disable=SC2046 # pkg-config prints flags to split
+if cc -std=c11 -Wall -Wextra -Wpedantic -Werror examples/basic.c $(pkg-config --cflags --libs fluxgate) -o "$work/basic_shared" &&
+   cc -std=c11 -Wall -Wextra -Wpedantic -Werror -static examples/basic.c $(pkg-config --cflags --libs --static fluxgate) -o "$work/basic_static"; then
+    ok "examples/basic.c builds from pkg-config flags alone (shared and static)"
+    if LD_LIBRARY_PATH="$prefix/lib" "$work/basic_shared" >"$work/shared.out" 2>&1 &&
+       "$work/basic_static" >"$work/static.out" 2>&1 &&
+       [ -s "$work/shared.out" ] && cmp -s "$work/shared.out" "$work/static.out"; then
+        ok "both run and print the same ($(wc -l <"$work/shared.out") lines)"
+    else
+        fail "the installed example programs differ or fail"; cat "$work/shared.out" "$work/static.out"
+    fi
+    if LD_LIBRARY_PATH="$prefix/lib" ldd "$work/basic_shared" | grep -q "$prefix/lib/libfluxgate.so.0"; then
+        ok "the shared build loads $prefix/lib/libfluxgate.so.0"
+    else
+        fail "the shared build does not load the installed libfluxgate.so.0"
+    fi
+else
+    fail "examples/basic.c does not build from the installed header and pkg-config"
+fi
+if "$prefix/bin/fluxgate" check policies/payment.fgp >"$work/check.out" 2>&1; then
+    ok "installed fluxgate check policies/payment.fgp"
+else
+    fail "installed fluxgate check"; cat "$work/check.out"
+fi
+if "$prefix/bin/fluxgate" --help | grep -q simulate; then ok "installed fluxgate --help"; else fail "installed fluxgate --help"; fi
+
+# The conformance suite against one installed tree; nothing from the build dir.
+run_conformance() { # what interpreter sharedir libdir
+    local what=$1 interp=$2 share=$3 lib=$4 log out
+    log="$work/conformance-$what.log"
+    if [ "$interp" = lua5.4 ]; then
+        (cd "$conformance" && env LUA_PATH_5_4="$share/?.lua;$share/?/init.lua" LUA_CPATH_5_4="$lib/?.so" \
+             lua5.4 run.lua) >"$log" 2>&1 || true
+    else
+        (cd "$conformance" && env LUA_PATH="$share/?.lua;$share/?/init.lua" LUA_CPATH="$lib/?.so" \
+             luajit run.lua) >"$log" 2>&1 || true
+    fi
+    out=$(grep -E '^[0-9]+ passed, 0 failed$' "$log" || true)
+    if [ -n "$out" ]; then ok "$what: conformance $out"; else fail "$what: conformance"; tail -20 "$log"; fi
+}
+run_conformance "make install, lua5.4" lua5.4 "$prefix/share/lua/5.4" "$prefix/lib/lua/5.4"
+run_conformance "make install, luajit" luajit "$prefix/share/lua/5.1" "$prefix/lib/lua/5.1"
+
+# ---- 3. luarocks make -------------------------------------------------------------
+rockspec=$(ls ./*.rockspec)
+if command -v luarocks-5.4 >/dev/null 2>&1 && command -v luarocks-5.1 >/dev/null 2>&1; then
+    if luarocks-5.4 make --tree "$work/rocks54" "$rockspec" >"$work/rock54.log" 2>&1; then
+        ok "luarocks-5.4 make $rockspec"
+        run_conformance "rock, lua5.4" lua5.4 "$work/rocks54/share/lua/5.4" "$work/rocks54/lib/lua/5.4"
+    else
+        fail "luarocks-5.4 make"; tail -20 "$work/rock54.log"
+    fi
+    if luarocks-5.1 make --tree "$work/rocks51" "$rockspec" LUA_INCDIR=/usr/include/luajit-2.1 >"$work/rock51.log" 2>&1; then
+        ok "luarocks-5.1 make $rockspec (LuaJIT headers)"
+        run_conformance "rock, luajit" luajit "$work/rocks51/share/lua/5.1" "$work/rocks51/lib/lua/5.1"
+    else
+        fail "luarocks-5.1 make"; tail -20 "$work/rock51.log"
+    fi
+else
+    fail "luarocks-5.4 and luarocks-5.1 are needed (sudo apt-get install luarocks)"
+fi
+
+if [ $fails -ne 0 ]; then echo "install: $fails check(s) failed (logs in $work)"; exit 1; fi
+echo "install: all checks passed"
