@@ -281,7 +281,8 @@ local function protocol(enter, record, recycle)
     return ...
   end
 
-  P._settle = settle -- for the fast paths' error cases
+  P._settle = settle -- for the fast paths' off-path cases
+  P._settle_fallback = settle_fallback
 
   -- cb:call(fn, ...) -> fn's results | nil, rejection
   function P.call(self, fn, ...)
@@ -432,6 +433,7 @@ local function breaker_class(enter, record, fast_call, recycle)
   for k, v in pairs(P) do cls[k] = v end
   cls.call = fast_call(P._settle)
   cls._settle = P._settle
+  cls._settle_fallback = P._settle_fallback
   cls.__index = cls
   cls.__close = function(self) core.close(self._ud) end -- `local cb <close>` on Lua 5.4
   cls.__tostring = function(self) return "fluxgate breaker '" .. self.name .. "'" end
@@ -447,15 +449,15 @@ local Ffi = ffi_enter and breaker_class(ffi_enter, ffi_record, ffi_fast_call, fu
 end)
 
 -- The fast path of a classic breaker on Lua 5.4 without Custom() predicates:
--- cb.call is a Lua closure of the breaker's own, around two C closures
--- (lua/fluxgate_fast.c) that acquire and record, and cb.acquire and
--- cb.release are the breaker's C closures; all stored in its table, which
--- also saves the metatable lookup of each method call. What they leave to
+-- cb.call and cb.call_with_fallback are Lua closures of the breaker's own,
+-- around C closures (lua/fluxgate_fast.c) that acquire and record; cb.acquire
+-- and cb.release are the breaker's C closures. All are stored in its table,
+-- which also saves the metatable lookup of each method call. What they leave to
 -- Lua (errors they cannot read, rejections, listeners, misuse, a method
 -- called on another breaker) comes here.
 local c_fast = core.fast
-local generic_call = Classic.call
-local classic_settle = Classic._settle
+local generic_call, generic_call_with_fallback = Classic.call, Classic.call_with_fallback
+local classic_settle, classic_settle_fallback = Classic._settle, Classic._settle_fallback
 
 local function fast_reject(self, state, retry_after, pending)
   if pending then drain(self) end
@@ -482,13 +484,18 @@ local function bind_fast(self)
     drain(self)
     error(e, 0)
   end
-  local enter, finish
-  enter, finish, self.acquire, self.release =
+  local function drain_fallback(fallback, e)
+    drain(self)
+    return fallback(e)
+  end
+  local enter, finish, finish_fallback
+  enter, finish, finish_fallback, self.acquire, self.release =
     c_fast(self._ud, self._clock or nil, self, classic_settle, drain_then, fast_reject,
-           other_acquire, other_release, release_fields, drain_raise)
-  -- cb:call(fn, ...): fn runs under Lua's pcall, here, so it may yield.
-  -- enter returns nothing for a call it does not take (another breaker's, a
-  -- callable that is not a function, misuse): the generic call does.
+           other_acquire, other_release, release_fields, drain_raise,
+           classic_settle_fallback, drain_fallback)
+  -- fn runs under Lua's pcall, here, so it may yield. enter returns nothing
+  -- for a call it does not take (another breaker's, a callable that is not a
+  -- function, misuse): the generic method does.
   self.call = function(cb, fn, ...)
     local key, g, t0 = enter(cb, fn)
     if not key then
@@ -496,6 +503,14 @@ local function bind_fast(self)
       return generic_call(cb, fn, ...)
     end
     return finish(key, g, t0, pcall(fn, ...))
+  end
+  self.call_with_fallback = function(cb, fn, fallback, ...)
+    local key, g, t0 = enter(cb, fn, fallback)
+    if not key then
+      if g then return fallback(g) end -- rejected
+      return generic_call_with_fallback(cb, fn, fallback, ...)
+    end
+    return finish_fallback(key, g, t0, fallback, pcall(fn, ...))
   end
 end
 

@@ -44,6 +44,8 @@ enum {
     FGL_UP_RELEASE,       /* release(self, token, ok, value, duration) of another breaker */
     FGL_UP_FIELDS,        /* fields(ok, value) -> is_error, status, type, message (does not yield) */
     FGL_UP_DRAIN_RAISE,   /* drain_raise(e): drains the queue, then error(e, 0) */
+    FGL_UP_SETTLE_FALLBACK, /* settle_fallback(self, fallback, st, g, t0, slot, seq, ok, ...) */
+    FGL_UP_DRAIN_FALLBACK, /* drain_fallback(fallback, e): drains the queue, then fallback(e) */
     FGL_UP_TOKEN_MT,      /* the token metatable */
     FGL_UP_COUNT = FGL_UP_TOKEN_MT
 };
@@ -66,13 +68,19 @@ static int fgl_lua_results(lua_State *L, int status, lua_KContext base) {
     return lua_gettop(L) - (int)base + 1;
 }
 
+/* Calls the function at index `from` with everything above it and returns
+ * all its results; yieldable. */
+static int fgl_call_at(lua_State *L, int from) {
+    lua_callk(L, lua_gettop(L) - from, LUA_MULTRET, (lua_KContext)from, fgl_lua_results);
+    return fgl_lua_results(L, LUA_OK, (lua_KContext)from);
+}
+
 /* Calls upvalue `up` with everything on the stack from index `from` and
  * returns all its results; yieldable. */
 static int fgl_call_lua(lua_State *L, int up, int from) {
     lua_pushvalue(L, lua_upvalueindex(up));
     lua_insert(L, from);
-    lua_callk(L, lua_gettop(L) - from, LUA_MULTRET, (lua_KContext)from, fgl_lua_results);
-    return fgl_lua_results(L, LUA_OK, (lua_KContext)from);
+    return fgl_call_at(L, from);
 }
 
 /* Reads the Lua clock when the breaker has one, before the engine is touched
@@ -167,28 +175,23 @@ static int fgl_table_status(lua_State *L, int idx, fg_outcome *o) {
     return 1;
 }
 
-/* The same for any result value; a number is a status when numbers_too. */
-static int fgl_plain_status(lua_State *L, int idx, int numbers_too, fg_outcome *o) {
+/* The same for release's value, where a number is the status itself. */
+static int fgl_release_status(lua_State *L, int idx, fg_outcome *o) {
     int t = lua_type(L, idx);
-    if (t == LUA_TNUMBER && numbers_too) o->has_status = fgl_status(L, idx, &o->status);
+    if (t == LUA_TNUMBER) o->has_status = fgl_status(L, idx, &o->status);
     else if (t == LUA_TTABLE) return fgl_table_status(L, idx, o);
     return 1;
 }
 
-/* Records the results of a call that returned (from index r to the top) for
- * the ticket at tk..tk+2, when they are a plain result: not `nil, e`, and a
- * first value that is not a table with a metatable. Returns 0, recording
- * nothing, otherwise. */
-static int fgl_fast_try_record(lua_State *L, fgl_breaker *b, int tk, int r) {
+/* Records a result whose first value is at r (of Lua type first_type) for the
+ * ticket at tk..tk+2, when it is a plain one: not a table with a metatable.
+ * Returns 0, recording nothing, otherwise or when the breaker is closed or
+ * busy. */
+static int fgl_fast_record_result(lua_State *L, fgl_breaker *b, int tk, int r, int first_type) {
     if (b->shared.breaker == NULL || b->L != NULL) return 0;
     fg_outcome o;
     memset(&o, 0, sizeof o);
-    int first = lua_type(L, r);
-    if (first == LUA_TNONE || first == LUA_TNIL) {
-        if (!lua_isnoneornil(L, r + 1)) return 0;
-    } else if (first == LUA_TTABLE) {
-        if (!fgl_table_status(L, r, &o)) return 0;
-    }
+    if (first_type == LUA_TTABLE && !fgl_table_status(L, r, &o)) return 0;
     fgl_fast_record(L, b, tk, &o);
     return 1;
 }
@@ -258,26 +261,30 @@ static void fgl_fast_record_error(lua_State *L, fgl_breaker *b, int tk, int idx)
     lua_settop(L, top);
 }
 
-/* enter(self, fn) -> key, g, t0   (admitted: the ticket)
- *                | nil, rejection
- *                | nothing      (not this breaker's call with a function:
- *                                the generic cb:call takes it)
- * cb:call's first half. Transitions it caused reach the listeners before it
- * returns. A failing Lua clock or a closed breaker raises. */
+/* enter(self, fn [, fallback]) -> key, g, t0   (admitted: the ticket)
+ *                            | nil, rejection
+ *                            | nothing   (not this breaker's call with
+ *                                         functions: the generic method takes it)
+ * The first half of cb:call and cb:call_with_fallback. Transitions it caused
+ * reach the listeners before it returns. A failing Lua clock or a closed
+ * breaker raises. */
 static int fgl_fast_enter(lua_State *L) {
     fgl_breaker *b = lua_touserdata(L, lua_upvalueindex(FGL_UP_BREAKER));
-    if (lua_type(L, 2) != LUA_TFUNCTION || !lua_rawequal(L, 1, lua_upvalueindex(FGL_UP_SELF))) return 0;
+    int top = lua_gettop(L);
+    if (top < 2 || !lua_rawequal(L, 1, lua_upvalueindex(FGL_UP_SELF))) return 0;
+    for (int i = 2; i <= top; i++) {
+        if (lua_type(L, i) != LUA_TFUNCTION) return 0;
+    }
     fg_ticket t;
     if (!fgl_fast_admit(L, b, &t)) return fgl_fast_reject(L, b, &t);
-    fgl_push_ticket(L, &t); /* above self and fn: what is returned is the top */
+    fgl_push_ticket(L, &t); /* above the arguments: what is returned is the top */
     if (fgl_pending(b) == 0) return FGL_TICKET_VALUES;
-    return fgl_call_lua(L, FGL_UP_DRAIN, 3);
+    return fgl_call_lua(L, FGL_UP_DRAIN, top + 1);
 }
 
-/* settle(self, st, g, t0, slot, seq, ok, ...)'s results, for finish's stack
- * (key, g, t0, ok, ...): the generic rules of fluxgate.lua, which take the
- * classic API's five-value ticket. */
-static int fgl_fast_settle(lua_State *L) {
+/* Turns the three-value ticket at 1..3 into the classic API's five values
+ * (st, g, t0, slot, seq) at 1..5, for the generic rules of fluxgate.lua. */
+static void fgl_expand_ticket(lua_State *L) {
     fg_ticket t;
     fgl_read_ticket(L, 1, &t);
     lua_pushinteger(L, (lua_Integer)t.state);
@@ -285,9 +292,16 @@ static int fgl_fast_settle(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)t.slot);
     lua_pushinteger(L, (lua_Integer)t.slot_seq);
     lua_rotate(L, 4, 2);
-    lua_pushvalue(L, lua_upvalueindex(FGL_UP_SELF));
-    lua_insert(L, 1);
-    return fgl_call_lua(L, FGL_UP_SETTLE, 1);
+}
+
+/* The index of the error value of a call whose pcall results start at `ok`
+ * (a raised error, or the e of `nil, e`), or 0 for a result, whose first
+ * value's Lua type goes to *first_type. */
+static int fgl_error_index(lua_State *L, int ok, int *first_type) {
+    if (!lua_toboolean(L, ok)) return ok + 1;
+    *first_type = lua_type(L, ok + 1);
+    if (*first_type <= LUA_TNIL && !lua_isnoneornil(L, ok + 2)) return ok + 2; /* NONE or NIL */
+    return 0;
 }
 
 /* finish(key, g, t0, ok, ...) -> fn's results, or raises fn's error:
@@ -296,27 +310,59 @@ static int fgl_fast_settle(lua_State *L) {
  * (an error that is not a string has its fields read by fields() in Lua);
  * anything else goes to settle(). */
 static int fgl_fast_finish(lua_State *L) {
-    enum { OK = FGL_TICKET_VALUES + 1, FIRST = OK + 1 };
+    enum { OK = FGL_TICKET_VALUES + 1, FIRST };
     fgl_breaker *b = lua_touserdata(L, lua_upvalueindex(FGL_UP_BREAKER));
-    int ok = lua_toboolean(L, OK);
-    if (ok && fgl_fast_try_record(L, b, 1, FIRST)) {
+    int first_type = LUA_TNONE;
+    int err = fgl_error_index(L, OK, &first_type);
+    if (err == 0 && fgl_fast_record_result(L, b, 1, FIRST, first_type)) {
         if (fgl_pending(b) == 0) return lua_gettop(L) - OK;
         return fgl_call_lua(L, FGL_UP_DRAIN, FIRST);
     }
-    if (b->shared.breaker != NULL && b->L == NULL) {
-        if (!ok) { /* fn raised: record, then raise the error unchanged */
+    if (err != 0 && b->shared.breaker != NULL && b->L == NULL) {
+        fgl_fast_record_error(L, b, 1, err);
+        if (err == FIRST) { /* fn raised: raise the error unchanged */
             lua_settop(L, FIRST);
-            fgl_fast_record_error(L, b, 1, FIRST);
             if (fgl_pending(b) != 0) return fgl_call_lua(L, FGL_UP_DRAIN_RAISE, FIRST);
             return lua_error(L);
         }
-        if (lua_isnoneornil(L, FIRST) && !lua_isnoneornil(L, FIRST + 1)) { /* nil, e: returned unchanged */
-            fgl_fast_record_error(L, b, 1, FIRST + 1);
-            if (fgl_pending(b) == 0) return lua_gettop(L) - OK;
-            return fgl_call_lua(L, FGL_UP_DRAIN, FIRST);
-        }
+        /* nil, e: returned unchanged */
+        if (fgl_pending(b) == 0) return lua_gettop(L) - OK;
+        return fgl_call_lua(L, FGL_UP_DRAIN, FIRST);
     }
-    return fgl_fast_settle(L);
+    fgl_expand_ticket(L);
+    lua_pushvalue(L, lua_upvalueindex(FGL_UP_SELF));
+    lua_insert(L, 1);
+    return fgl_call_lua(L, FGL_UP_SETTLE, 1);
+}
+
+/* finish_fallback(key, g, t0, fallback, ok, ...) -> fn's results, or
+ * fallback(e)'s for an error e (raised or `nil, e`; tracked or not): the
+ * second half of cb:call_with_fallback, as finish is cb:call's. */
+static int fgl_fast_finish_fallback(lua_State *L) {
+    enum { FALLBACK = FGL_TICKET_VALUES + 1, OK, FIRST };
+    fgl_breaker *b = lua_touserdata(L, lua_upvalueindex(FGL_UP_BREAKER));
+    int first_type = LUA_TNONE;
+    int err = fgl_error_index(L, OK, &first_type);
+    if (err == 0 && fgl_fast_record_result(L, b, 1, FIRST, first_type)) {
+        if (fgl_pending(b) == 0) return lua_gettop(L) - OK;
+        return fgl_call_lua(L, FGL_UP_DRAIN, FIRST);
+    }
+    if (err != 0 && b->shared.breaker != NULL && b->L == NULL) {
+        fgl_fast_record_error(L, b, 1, err);
+        lua_settop(L, err);
+        int base = err + 1; /* fallback(e), after the listeners when some wait */
+        if (fgl_pending(b) != 0) lua_pushvalue(L, lua_upvalueindex(FGL_UP_DRAIN_FALLBACK));
+        lua_pushvalue(L, FALLBACK);
+        lua_pushvalue(L, err);
+        return fgl_call_at(L, base);
+    }
+    fgl_expand_ticket(L); /* st, g, t0, slot, seq, fallback, ok, ... */
+    lua_pushvalue(L, 6);
+    lua_remove(L, 6);
+    lua_insert(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(FGL_UP_SELF));
+    lua_insert(L, 1);
+    return fgl_call_lua(L, FGL_UP_SETTLE_FALLBACK, 1);
 }
 
 /* ---- cb:acquire, cb:release ------------------------------------------------ */
@@ -375,7 +421,7 @@ static int fgl_fast_release(lua_State *L) {
     memset(&o, 0, sizeof o);
     if (!lua_toboolean(L, 3)) {
         fgl_error_fields(L, 4, &o);
-    } else if (!fgl_plain_status(L, 4, 1, &o)) {
+    } else if (!fgl_release_status(L, 4, &o)) {
         lua_pushvalue(L, lua_upvalueindex(FGL_UP_FIELDS));
         lua_pushvalue(L, 3);
         lua_pushvalue(L, 4);
@@ -400,8 +446,9 @@ static int fgl_fast_release(lua_State *L) {
     return 0;
 }
 
-/* fast(breaker, clock|nil, self, settle, drain_then, reject,
- *      acquire, release, fields, drain_raise) -> enter, finish, acquire, release
+/* fast(breaker, clock|nil, self, settle, drain_then, reject, acquire, release,
+ *      fields, drain_raise, settle_fallback, drain_fallback)
+ *   -> enter, finish, finish_fallback, acquire, release
  * One breaker's closures (the arguments are their upvalues, see FGL_UP_). */
 static int fgl_fast(lua_State *L) {
     fgl_breaker *b = fgl_check_breaker(L, 1);
@@ -410,12 +457,14 @@ static int fgl_fast(lua_State *L) {
     lua_settop(L, FGL_UP_TOKEN_MT - 1);
     luaL_getmetatable(L, FGL_TOKEN_MT);
     b->fast_lua_clock = !lua_isnil(L, FGL_UP_CLOCK);
-    static const lua_CFunction fns[] = {fgl_fast_enter, fgl_fast_finish, fgl_fast_acquire, fgl_fast_release};
-    for (int f = 0; f < 4; f++) {
+    static const lua_CFunction fns[] = {fgl_fast_enter, fgl_fast_finish, fgl_fast_finish_fallback,
+                                        fgl_fast_acquire, fgl_fast_release};
+    enum { FN_COUNT = sizeof fns / sizeof fns[0] };
+    for (int f = 0; f < FN_COUNT; f++) {
         for (int i = 1; i <= FGL_UP_COUNT; i++) lua_pushvalue(L, i);
         lua_pushcclosure(L, fns[f], FGL_UP_COUNT);
     }
-    return 4;
+    return FN_COUNT;
 }
 
 /* _error_type(s) -> the type fgl_error_fields gives a string error (for the

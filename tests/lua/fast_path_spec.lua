@@ -158,6 +158,67 @@ for _, use_ffi in ipairs(H.paths()) do
       assert.are.same({ "open" }, seen)
     end)
 
+    it("call_with_fallback: the fallback gets every error value unchanged, tracked or not", function()
+      local cb = tracking('TypeOf("timeout")')
+      local got = {}
+      local function fallback(e) got[#got + 1] = e; return "fb", #got end
+      local t = { type = "timeout" }
+      assert.are.same({ "fb", 1 }, { cb:call_with_fallback(function() error(t) end, fallback) })
+      assert.are.same({ "fb", 2 }, { cb:call_with_fallback(function() error("x.lua:1: timeout", 0) end, fallback) })
+      assert.are.same({ "fb", 3 }, { cb:call_with_fallback(function() return nil, "refused" end, fallback) })
+      assert.are.same({ "fb", 4 }, { cb:call_with_fallback(function() error({ type = "other" }) end, fallback) })
+      assert.are.same({ n = 3, 1, nil, 3 }, table.pack(cb:call_with_fallback(function() return 1, nil, 3 end, fallback)))
+      assert.are.equal(t, got[1])
+      assert.are.same({ "x.lua:1: timeout", "refused" }, { got[2], got[3] })
+      assert.are.same({ 3, 2 }, { counts(cb) }) -- "refused" and "other" are ignored: no timeouts
+    end)
+
+    it("call_with_fallback: listeners hear the transition before the fallback runs", function()
+      local log = {}
+      local cb = new({ tripper = "FailureStreak(1)", retry = "Cooldown(60)",
+                       listeners = { function(s) log[#log + 1] = s.new_state end } })
+      local r = cb:call_with_fallback(function() error("down", 0) end,
+                                      function(e) log[#log + 1] = "fallback " .. e; return "cached" end)
+      assert.are.equal("cached", r)
+      assert.are.equal("open,fallback down", table.concat(log, ","))
+      local rej = cb:call_with_fallback(function() error("not run") end, function(e) return e end)
+      assert.is_true(fluxgate.is_rejection(rej))
+      assert.are.equal("open", rej.state)
+    end)
+
+    it("call_with_fallback: a result table with a metatable and a callable fallback", function()
+      local cb = tracking("Status(500..599)")
+      local Response = { __index = function(_, k) if k == "status" then return 503 end end }
+      local resp = setmetatable({}, Response)
+      assert.are.equal(resp, cb:call_with_fallback(function() return resp end, function() return "fb" end))
+      local callable = setmetatable({}, { __call = function(_, e) return "table fb " .. e end })
+      assert.are.equal("table fb x", cb:call_with_fallback(function() return nil, "x" end, callable))
+      assert.are.same({ 1, 1 }, { counts(cb) }) -- the 503; an error without a status is ignored
+    end)
+
+    it("call_with_fallback: fn and the fallback may yield", function()
+      local cb = tracking("TypeOf(\"e\")")
+      local co = coroutine.wrap(function()
+        return cb:call_with_fallback(function() coroutine.yield("in fn"); error("e", 0) end,
+                                     function(e) coroutine.yield("in fallback"); return "fb " .. e end)
+      end)
+      assert.are.equal("in fn", co())
+      assert.are.equal("in fallback", co())
+      assert.are.equal("fb e", co())
+      assert.are.same({ 1, 1 }, { counts(cb) })
+    end)
+
+    it("call_with_fallback runs fn under Lua's own pcall, from its Lua frame", function()
+      local cb = new()
+      local runner, caller
+      cb:call_with_fallback(function()
+        runner = debug.getinfo(2, "f").func
+        caller = debug.getinfo(3, "f").func
+      end, function() end)
+      assert.are.equal(pcall, runner)
+      assert.are.equal(cb.call_with_fallback, caller)
+    end)
+
     it("a closed breaker refuses the fast path too", function()
       local cb = new()
       local t = assert(cb:acquire())
