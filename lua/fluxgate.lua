@@ -448,7 +448,7 @@ local Ffi = ffi_enter and breaker_class(ffi_enter, ffi_record, ffi_fast_call, fu
   token[2] = false
 end)
 
--- The fast path of a classic breaker on Lua 5.4 without Custom() predicates:
+-- The fast path of a classic breaker on Lua 5.4:
 -- cb.call and cb.call_with_fallback are Lua closures of the breaker's own,
 -- around C closures (lua/fluxgate_fast.c) that acquire and record; cb.acquire
 -- and cb.release are the breaker's C closures. All are stored in its table,
@@ -456,6 +456,9 @@ end)
 -- Lua (errors they cannot read, rejections, listeners, misuse, a method
 -- called on another breaker) comes here.
 local c_fast = core.fast
+-- Whether breakers made from now on get the per-breaker closures (Lua 5.4
+-- only). Tests set it to false to compare them with the generic protocol.
+M._fast = c_fast ~= nil
 local generic_call, generic_call_with_fallback = Classic.call, Classic.call_with_fallback
 local classic_settle, classic_settle_fallback = Classic._settle, Classic._settle_fallback
 
@@ -579,7 +582,7 @@ local function new_breaker(policy, index, opts)
     return setmetatable(self, Ffi)
   end
   setmetatable(self, Classic)
-  if c_fast and not uses_custom then bind_fast(self) end
+  if c_fast and M._fast then bind_fast(self) end
   return self
 end
 

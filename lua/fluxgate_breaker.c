@@ -62,12 +62,60 @@ static double fgl_random(void *ud) {
     return r;
 }
 
+/* build(outcome, value, status) -> the outcome table Custom() predicates
+ * receive, as fluxgate.lua's classic path builds it; run under lua_pcall, so
+ * that a memory error cannot unwind through the engine. */
+static int fgl_build_outcome(lua_State *L) {
+    const fg_outcome *o = lua_touserdata(L, 1);
+    lua_createtable(L, 0, 5);
+    lua_pushboolean(L, !o->is_error);
+    lua_setfield(L, -2, "ok");
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, o->is_error ? "error" : "result");
+    if (o->type != NULL) {
+        lua_pushlstring(L, o->type, o->type_len);
+        lua_setfield(L, -2, "type");
+    }
+    if (o->message != NULL) {
+        lua_pushlstring(L, o->message, o->message_len);
+        lua_setfield(L, -2, "message");
+    }
+    /* the status value as fluxgate.outcome's as_status keeps it: a number in range */
+    if (lua_type(L, 3) == LUA_TNUMBER) {
+        lua_Number d = lua_tonumber(L, 3);
+        if (d > -9.0e18 && d < 9.0e18) {
+            lua_pushvalue(L, 3);
+            lua_setfield(L, -2, "status");
+        }
+    }
+    return 1;
+}
+
+/* Makes the outcome table of a fast-path call (see fgl_breaker.lazy_outcome)
+ * the first time a predicate needs it; it stays on the stack until
+ * fgl_leave. Returns 0 when it could not be made (the error is parked). */
+static int fgl_lazy_outcome(fgl_breaker *b, lua_State *L, const fgl_custom_slot *slot) {
+    lua_pushcfunction(L, fgl_build_outcome);
+    lua_pushlightuserdata(L, (void *)b->lazy_outcome);
+    if (b->lazy_value != 0) lua_pushvalue(L, b->lazy_value);
+    else lua_pushnil(L);
+    if (b->lazy_status != 0) lua_pushvalue(L, b->lazy_status);
+    else lua_pushnil(L);
+    if (lua_pcall(L, 3, 1, 0) != 0) {
+        fgl_park_error(b, L, slot->name, 1);
+        return 0;
+    }
+    b->outcome_index = lua_gettop(L);
+    return 1;
+}
+
 static int fgl_custom_call(void *ud, const fg_outcome *outcome) {
     fgl_custom_slot *slot = ud;
     fgl_breaker *b = slot->owner;
     lua_State *L = b->L;
-    (void)outcome; /* the Lua side built the richer outcome table */
-    if (L == NULL || b->outcome_index == 0) return -1;
+    (void)outcome; /* the predicates read the richer outcome table */
+    if (L == NULL) return -1;
+    if (b->outcome_index == 0 && (b->lazy_outcome == NULL || !fgl_lazy_outcome(b, L, slot))) return -1;
     lua_rawgeti(L, b->env_index, slot->env_slot);
     lua_pushvalue(L, b->outcome_index);
     if (lua_pcall(L, 1, 1, 0) != 0) {
@@ -146,7 +194,7 @@ int fgl_enter(lua_State *L, fgl_breaker *b, int now_idx, double *now) {
 
 void fgl_enter_at(lua_State *L, fgl_breaker *b, int self_idx) {
     if (b->has_callbacks) {
-        luaL_checkstack(L, 8, "fluxgate callbacks");
+        luaL_checkstack(L, 12, "fluxgate callbacks");
         fgl_getuservalue(L, self_idx);
         b->env_index = lua_gettop(L);
         b->parked_index = 0;

@@ -147,22 +147,36 @@ static void fgl_read_ticket(lua_State *L, int idx, fg_ticket *t) {
     t->retry_after = -1.0;
 }
 
-/* Records a result whose status (if any) is in *o, for the ticket at idx..idx+2. */
-static void fgl_fast_record(lua_State *L, fgl_breaker *b, int idx, const fg_outcome *o) {
-    fg_ticket t;
-    fgl_read_ticket(L, idx, &t);
+/* Classifies and records outcome *o for ticket *t. value and status are the
+ * stack indexes of the outcome's Lua value (the error, or the first result;
+ * 0: none) and of its status value (0: none), from which the outcome table
+ * of Custom() predicates is built if one of them runs (fgl_custom_call). */
+static void fgl_fast_classify_record(lua_State *L, fgl_breaker *b, fg_ticket *t, const fg_outcome *o,
+                                     int value, int status, double duration) {
     int has_now = fgl_fast_clock(L, b);
     fgl_enter_at(L, b, lua_upvalueindex(FGL_UP_BREAKER));
     b->outcome_index = 0;
+    b->lazy_outcome = o;
+    b->lazy_value = value;
+    b->lazy_status = status;
     int outcome_class = fg_breaker_classify(b->shared.breaker, o);
-    if (has_now) fg_breaker_record_at(b->shared.breaker, &t, outcome_class, -1.0, b->shared.now);
-    else fg_breaker_record(b->shared.breaker, &t, outcome_class, -1.0);
+    b->lazy_outcome = NULL;
+    if (has_now) fg_breaker_record_at(b->shared.breaker, t, outcome_class, duration, b->shared.now);
+    else fg_breaker_record(b->shared.breaker, t, outcome_class, duration);
     fgl_leave(L, b);
 }
 
-/* The status a table result gives without running Lua code: its raw numeric
- * `status`, or none. Returns 0 when the table has a metatable (what v.status
- * means is then Lua's business). */
+/* Records outcome *o for the ticket at idx..idx+2 (see fgl_fast_classify_record). */
+static void fgl_fast_record(lua_State *L, fgl_breaker *b, int idx, const fg_outcome *o, int value, int status) {
+    fg_ticket t;
+    fgl_read_ticket(L, idx, &t);
+    fgl_fast_classify_record(L, b, &t, o, value, status, -1.0);
+}
+
+/* The status a table result gives without running Lua code: its raw
+ * `status` field, which it leaves on top of the stack, and into *o when it is
+ * a number in range. Returns 0, pushing nothing, when the table has a
+ * metatable (what v.status means is then Lua's business). */
 static int fgl_table_status(lua_State *L, int idx, fg_outcome *o) {
     if (lua_getmetatable(L, idx)) {
         lua_pop(L, 1);
@@ -171,15 +185,6 @@ static int fgl_table_status(lua_State *L, int idx, fg_outcome *o) {
     lua_pushliteral(L, "status");
     lua_rawget(L, idx);
     o->has_status = fgl_status(L, -1, &o->status);
-    lua_pop(L, 1);
-    return 1;
-}
-
-/* The same for release's value, where a number is the status itself. */
-static int fgl_release_status(lua_State *L, int idx, fg_outcome *o) {
-    int t = lua_type(L, idx);
-    if (t == LUA_TNUMBER) o->has_status = fgl_status(L, idx, &o->status);
-    else if (t == LUA_TTABLE) return fgl_table_status(L, idx, o);
     return 1;
 }
 
@@ -191,8 +196,16 @@ static int fgl_fast_record_result(lua_State *L, fgl_breaker *b, int tk, int r, i
     if (b->shared.breaker == NULL || b->L != NULL) return 0;
     fg_outcome o;
     memset(&o, 0, sizeof o);
-    if (first_type == LUA_TTABLE && !fgl_table_status(L, r, &o)) return 0;
-    fgl_fast_record(L, b, tk, &o);
+    if (first_type != LUA_TTABLE) {
+        /* no results: index r is above the top, where the engine call puts
+         * values of its own */
+        fgl_fast_record(L, b, tk, &o, first_type == LUA_TNONE ? 0 : r, 0);
+        return 1;
+    }
+    if (!fgl_table_status(L, r, &o)) return 0;
+    int status = lua_gettop(L);
+    fgl_fast_record(L, b, tk, &o, r, status);
+    lua_settop(L, status - 1);
     return 1;
 }
 
@@ -228,8 +241,9 @@ static size_t fgl_position_length(const char *s, size_t n) {
 
 /* An error value's type, message and status into *o: a string here, any
  * other value by fields() in Lua, whose results stay on the stack (the
- * caller restores it after recording). */
-static void fgl_error_fields(lua_State *L, int idx, fg_outcome *o) {
+ * caller restores it after recording). Returns the stack index of the
+ * status value, or 0 when there is none. */
+static int fgl_error_fields(lua_State *L, int idx, fg_outcome *o) {
     o->is_error = 1;
     if (lua_type(L, idx) == LUA_TSTRING) {
         size_t n;
@@ -239,7 +253,7 @@ static void fgl_error_fields(lua_State *L, int idx, fg_outcome *o) {
         o->type_len = n - skip;
         o->message = e;
         o->message_len = n;
-        return;
+        return 0;
     }
     int top = lua_gettop(L);
     lua_pushvalue(L, lua_upvalueindex(FGL_UP_FIELDS));
@@ -249,6 +263,7 @@ static void fgl_error_fields(lua_State *L, int idx, fg_outcome *o) {
     o->has_status = fgl_status(L, top + 2, &o->status);
     if (lua_type(L, top + 3) == LUA_TSTRING) o->type = lua_tolstring(L, top + 3, &o->type_len);
     if (lua_type(L, top + 4) == LUA_TSTRING) o->message = lua_tolstring(L, top + 4, &o->message_len);
+    return top + 2;
 }
 
 /* Records an error outcome for the ticket at tk..tk+2: the error value at idx. */
@@ -256,8 +271,8 @@ static void fgl_fast_record_error(lua_State *L, fgl_breaker *b, int tk, int idx)
     int top = lua_gettop(L);
     fg_outcome o;
     memset(&o, 0, sizeof o);
-    fgl_error_fields(L, idx, &o);
-    fgl_fast_record(L, b, tk, &o);
+    int status = fgl_error_fields(L, idx, &o);
+    fgl_fast_record(L, b, tk, &o, idx, status);
     lua_settop(L, top);
 }
 
@@ -419,26 +434,29 @@ static int fgl_fast_release(lua_State *L) {
     k->released = 1;
     fg_outcome o;
     memset(&o, 0, sizeof o);
+    int status = 0; /* the stack index of the status value */
     if (!lua_toboolean(L, 3)) {
-        fgl_error_fields(L, 4, &o);
-    } else if (!fgl_release_status(L, 4, &o)) {
+        status = fgl_error_fields(L, 4, &o);
+    } else if (lua_type(L, 4) == LUA_TNUMBER) {
+        o.has_status = fgl_status(L, 4, &o.status);
+        status = 4;
+    } else if (lua_type(L, 4) != LUA_TTABLE) {
+        /* a result without a status */
+    } else if (fgl_table_status(L, 4, &o)) {
+        status = lua_gettop(L);
+    } else {
         lua_pushvalue(L, lua_upvalueindex(FGL_UP_FIELDS));
         lua_pushvalue(L, 3);
         lua_pushvalue(L, 4);
         lua_call(L, 2, 4); /* 6: is_error, 7: status, 8: type, 9: message */
         o.is_error = lua_toboolean(L, 6);
         o.has_status = fgl_status(L, 7, &o.status);
+        status = 7;
         if (lua_type(L, 8) == LUA_TSTRING) o.type = lua_tolstring(L, 8, &o.type_len);
         if (lua_type(L, 9) == LUA_TSTRING) o.message = lua_tolstring(L, 9, &o.message_len);
     }
     fgl_check_usable(L, b);
-    int has_now = fgl_fast_clock(L, b);
-    fgl_enter_at(L, b, lua_upvalueindex(FGL_UP_BREAKER));
-    b->outcome_index = 0;
-    int outcome_class = fg_breaker_classify(b->shared.breaker, &o);
-    if (has_now) fg_breaker_record_at(b->shared.breaker, &k->ticket, outcome_class, duration, b->shared.now);
-    else fg_breaker_record(b->shared.breaker, &k->ticket, outcome_class, duration);
-    fgl_leave(L, b);
+    fgl_fast_classify_record(L, b, &k->ticket, &o, 4, status, duration);
     if (fgl_pending(b) != 0) {
         lua_settop(L, 5);
         return fgl_call_lua(L, FGL_UP_DRAIN, 6);

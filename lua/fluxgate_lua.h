@@ -112,6 +112,11 @@ typedef struct fgl_breaker {
     lua_State *L;            /* the thread (coroutine) that made the call */
     int env_index;           /* stack index of the environment table */
     int outcome_index;       /* stack index of the outcome table, or 0 */
+    /* The fast path (fluxgate_fast.c) builds no outcome table up front: if a
+     * Custom() predicate runs, it is made from these (fgl_custom_call). */
+    const fg_outcome *lazy_outcome; /* NULL when there is nothing to build from */
+    int lazy_value;          /* stack index of the error value or first result, or 0 */
+    int lazy_status;         /* stack index of the status value, or 0 */
     int parked_index;        /* stack index of the first callback error, or 0 */
     const char *parked_what; /* which callback failed: "random function" or a Custom() name */
     int parked_custom;       /* 1 when parked_what is a Custom() name */
