@@ -24,7 +24,7 @@
 #include "fg_payment_policy.h"
 #include "fluxgate.h"
 
-enum { BENCH_ITERATIONS = 1000000, BENCH_REPEATS = 5, BENCH_COMPILE_REPEATS = 3 };
+enum { BENCH_ITERATIONS = 1000000, BENCH_REPEATS = 15, BENCH_COMPILE_REPEATS = 3 };
 
 /* ---- an allocator that counts what passes through the hook ----------------- */
 
