@@ -319,6 +319,30 @@ static int fgl_error_index(lua_State *L, int ok, int *first_type) {
     return 0;
 }
 
+/* The first step of finish and finish_fallback, for pcall's results from
+ * index `ok` on (the ticket at 1..3). A plain result is recorded: *done is
+ * set and the return value is the C function's (fn's results, after the
+ * listeners when transitions wait). An error is recorded when the breaker is
+ * usable, and *err is its value's index. Otherwise, 0 in *err too: the
+ * generic settle rules take the call. */
+static int fgl_fast_outcome(lua_State *L, fgl_breaker *b, int ok, int *done, int *err) {
+    int first_type = LUA_TNONE;
+    *done = 0;
+    *err = fgl_error_index(L, ok, &first_type);
+    if (*err == 0) {
+        if (!fgl_fast_record_result(L, b, 1, ok + 1, first_type)) return 0;
+        *done = 1;
+        if (fgl_pending(b) == 0) return lua_gettop(L) - ok;
+        return fgl_call_lua(L, FGL_UP_DRAIN, ok + 1);
+    }
+    if (b->shared.breaker == NULL || b->L != NULL) {
+        *err = 0;
+        return 0;
+    }
+    fgl_fast_record_error(L, b, 1, *err);
+    return 0;
+}
+
 /* finish(key, g, t0, ok, ...) -> fn's results, or raises fn's error:
  * cb:call's second half, `return finish(key, g, t0, pcall(fn, ...))`.
  * A plain result, a raised error and a `nil, e` return are recorded here
@@ -327,20 +351,15 @@ static int fgl_error_index(lua_State *L, int ok, int *first_type) {
 static int fgl_fast_finish(lua_State *L) {
     enum { OK = FGL_TICKET_VALUES + 1, FIRST };
     fgl_breaker *b = lua_touserdata(L, lua_upvalueindex(FGL_UP_BREAKER));
-    int first_type = LUA_TNONE;
-    int err = fgl_error_index(L, OK, &first_type);
-    if (err == 0 && fgl_fast_record_result(L, b, 1, FIRST, first_type)) {
-        if (fgl_pending(b) == 0) return lua_gettop(L) - OK;
-        return fgl_call_lua(L, FGL_UP_DRAIN, FIRST);
+    int done, err;
+    int n = fgl_fast_outcome(L, b, OK, &done, &err);
+    if (done) return n;
+    if (err == FIRST) { /* fn raised: raise the error unchanged */
+        lua_settop(L, FIRST);
+        if (fgl_pending(b) != 0) return fgl_call_lua(L, FGL_UP_DRAIN_RAISE, FIRST);
+        return lua_error(L);
     }
-    if (err != 0 && b->shared.breaker != NULL && b->L == NULL) {
-        fgl_fast_record_error(L, b, 1, err);
-        if (err == FIRST) { /* fn raised: raise the error unchanged */
-            lua_settop(L, FIRST);
-            if (fgl_pending(b) != 0) return fgl_call_lua(L, FGL_UP_DRAIN_RAISE, FIRST);
-            return lua_error(L);
-        }
-        /* nil, e: returned unchanged */
+    if (err != 0) { /* nil, e: returned unchanged */
         if (fgl_pending(b) == 0) return lua_gettop(L) - OK;
         return fgl_call_lua(L, FGL_UP_DRAIN, FIRST);
     }
@@ -356,14 +375,10 @@ static int fgl_fast_finish(lua_State *L) {
 static int fgl_fast_finish_fallback(lua_State *L) {
     enum { FALLBACK = FGL_TICKET_VALUES + 1, OK, FIRST };
     fgl_breaker *b = lua_touserdata(L, lua_upvalueindex(FGL_UP_BREAKER));
-    int first_type = LUA_TNONE;
-    int err = fgl_error_index(L, OK, &first_type);
-    if (err == 0 && fgl_fast_record_result(L, b, 1, FIRST, first_type)) {
-        if (fgl_pending(b) == 0) return lua_gettop(L) - OK;
-        return fgl_call_lua(L, FGL_UP_DRAIN, FIRST);
-    }
-    if (err != 0 && b->shared.breaker != NULL && b->L == NULL) {
-        fgl_fast_record_error(L, b, 1, err);
+    int done, err;
+    int n = fgl_fast_outcome(L, b, OK, &done, &err);
+    if (done) return n;
+    if (err != 0) {
         lua_settop(L, err);
         int base = err + 1; /* fallback(e), after the listeners when some wait */
         if (fgl_pending(b) != 0) lua_pushvalue(L, lua_upvalueindex(FGL_UP_DRAIN_FALLBACK));
