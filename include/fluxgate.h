@@ -198,13 +198,26 @@ typedef struct fg_transition {
     double timestamp;    /* the breaker's clock */
     const char *reason;  /* source text of the rule that fired, or the command ("reset()") */
     fg_metric metric;    /* the window just before it was cleared */
+    uint64_t sequence;   /* 1, 2, ... per breaker: listeners see them in this order, each once */
 } fg_transition;
 
 typedef void (*fg_listener_fn)(void *ud, const fg_transition *transition);
 
+/* Which clock a breaker reads (SPEC section 10, "Clock choice"). AUTO picks
+ * CLOCK_MONOTONIC_COARSE when its resolution is at most 1 % of the smallest
+ * duration the definition compares against, CLOCK_MONOTONIC otherwise. An
+ * fg_breaker_options.clock function makes it CUSTOM. fg_info reports the
+ * clock in use (never AUTO). */
+typedef enum fg_clock_kind {
+    FG_CLOCK_AUTO,
+    FG_CLOCK_PRECISE, /* CLOCK_MONOTONIC */
+    FG_CLOCK_COARSE,  /* CLOCK_MONOTONIC_COARSE */
+    FG_CLOCK_CUSTOM   /* the embedder's fg_clock_fn */
+} fg_clock_kind;
+
 typedef struct fg_breaker_options {
     fg_allocator alloc;          /* {NULL, NULL}: realloc/free */
-    fg_clock_fn clock;           /* NULL: CLOCK_MONOTONIC */
+    fg_clock_fn clock;           /* NULL: the monotonic clock clock_kind picks */
     void *clock_ud;
     fg_random_fn random;         /* NULL: the breaker's own PRNG */
     void *random_ud;
@@ -212,6 +225,7 @@ typedef struct fg_breaker_options {
     uint64_t seed;
     fg_custom_resolver resolve_custom; /* NULL: every Custom() name is unresolved */
     void *resolve_ud;
+    fg_clock_kind clock_kind;    /* AUTO (0), PRECISE or COARSE; ignored when clock is set */
 } fg_breaker_options;
 
 /* Call counters since creation, as Prometheus exports them. */
@@ -239,6 +253,8 @@ typedef struct fg_info {
     uint32_t half_open_in_flight;
     fg_metric metric;            /* as of now (a TimeWindow drops elapsed seconds) */
     fg_counters counters;
+    fg_clock_kind clock_kind;    /* the clock the breaker reads: PRECISE, COARSE or CUSTOM */
+    uint64_t transitions;        /* the sequence number of the latest transition (0: none yet) */
 } fg_info;
 
 /* Makes a breaker from the policy's index-th definition. The breaker keeps a
@@ -248,6 +264,45 @@ typedef struct fg_info {
 fg_breaker *fg_breaker_new(fg_policy *policy, size_t index, const fg_breaker_options *options,
                            char *err, size_t err_cap);
 void fg_breaker_free(fg_breaker *breaker);
+
+/* ---- placement: the state block (SPEC section 10) ------------------------ */
+
+/* A breaker is a small per-process handle (policy reference, clock, random
+ * and allocator hooks, listeners, Custom() predicates) around one flat state
+ * block: contiguous, pointer-free and position-independent, its size a
+ * function of the definition alone. The block can live in memory the caller
+ * provides -- a Lua userdata, a shared mapping that several processes see,
+ * an array of a game's entities -- aligned to FG_BLOCK_ALIGN bytes. */
+enum { FG_BLOCK_ALIGN = 64 };
+
+/* The state block's size for the policy's index-th definition; 0 when there
+ * is no such definition. */
+size_t fg_breaker_footprint(const fg_policy *policy, size_t index);
+
+/* fg_breaker_new with the state block at `block` (footprint bytes, aligned to
+ * FG_BLOCK_ALIGN; the caller owns that memory and must keep it until
+ * fg_breaker_free). attach = 0 initialises a fresh breaker there; attach = 1
+ * joins the breaker that the block already holds (another process's, or one
+ * restored from a file), which must have been made from a definition with
+ * the same fingerprint: otherwise NULL and a message. The handle itself is
+ * allocated through options->alloc. */
+fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_options *options,
+                             void *block, size_t block_size, int attach, char *err, size_t err_cap);
+
+/* ---- snapshots (SPEC section 10) --------------------------------------- */
+
+/* Writes the breaker's state in the versioned little-endian snapshot format
+ * into buf[0..cap) and returns the number of bytes the whole snapshot needs
+ * (snprintf-style: nothing is written past cap; call with cap 0 to size).
+ * Times are stored relative to the breaker's clock now. */
+size_t fg_breaker_snapshot(fg_breaker *breaker, void *buf, size_t cap);
+
+/* Replaces the breaker's state with a snapshot's, rebasing its times on the
+ * breaker's clock now. Returns 0, or -1 with a NUL-terminated message in
+ * err[0..err_cap) -- a truncated, corrupted or foreign snapshot, or one of
+ * another definition (the fingerprints differ) -- and then changes nothing. */
+int fg_breaker_restore(fg_breaker *breaker, const void *data, size_t len, char *err,
+                       size_t err_cap);
 
 /* Adds a listener; returns 0, or -1 when out of memory. Listeners run in the
  * order added, outside the breaker's lock, on the thread that caused the
