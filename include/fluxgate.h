@@ -270,24 +270,32 @@ void fg_breaker_free(fg_breaker *breaker);
 /* A breaker is a small per-process handle (policy reference, clock, random
  * and allocator hooks, listeners, Custom() predicates) around one flat state
  * block: contiguous, pointer-free and position-independent, its size a
- * function of the definition alone. The block can live in memory the caller
- * provides -- a Lua userdata, a shared mapping that several processes see,
- * an array of a game's entities -- aligned to FG_BLOCK_ALIGN bytes. */
-enum { FG_BLOCK_ALIGN = 64 };
+ * function of the definition alone. Both can live in memory the caller
+ * provides -- a Lua userdata, a shared mapping that several processes see
+ * (the block), an array of a game's entities -- aligned to FG_BLOCK_ALIGN
+ * bytes (what every malloc, Lua and LuaJIT userdata guarantee). */
+enum { FG_BLOCK_ALIGN = 8 };
 
 /* The state block's size for the policy's index-th definition; 0 when there
  * is no such definition. */
 size_t fg_breaker_footprint(const fg_policy *policy, size_t index);
+/* The handle's size for that definition (it holds one entry per Custom()
+ * name of the tracker); 0 when there is no such definition. */
+size_t fg_breaker_handle_footprint(const fg_policy *policy, size_t index);
 
-/* fg_breaker_new with the state block at `block` (footprint bytes, aligned to
- * FG_BLOCK_ALIGN; the caller owns that memory and must keep it until
- * fg_breaker_free). attach = 0 initialises a fresh breaker there; attach = 1
- * joins the breaker that the block already holds (another process's, or one
- * restored from a file), which must have been made from a definition with
- * the same fingerprint: otherwise NULL and a message. The handle itself is
- * allocated through options->alloc. */
+/* fg_breaker_new with caller memory. block: fg_breaker_footprint bytes,
+ * aligned to FG_BLOCK_ALIGN, owned by the caller, who keeps it until
+ * fg_breaker_free. handle: NULL to allocate the handle through
+ * options->alloc, or fg_breaker_handle_footprint bytes of the caller's
+ * (aligned likewise; then fg_breaker_free frees nothing of it). attach = 0
+ * initialises a fresh breaker in the block; attach = 1 joins the breaker the
+ * block already holds (another process's, or one restored from a file),
+ * which must come from a definition with the same fingerprint: otherwise
+ * NULL and a message. Listeners added later are allocated through
+ * options->alloc. */
 fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_options *options,
-                             void *block, size_t block_size, int attach, char *err, size_t err_cap);
+                             void *handle, void *block, size_t block_size, int attach, char *err,
+                             size_t err_cap);
 
 /* ---- snapshots (SPEC section 10) --------------------------------------- */
 
