@@ -103,14 +103,21 @@ test: check-deps test-c
 
 # ---- dependencies -----------------------------------------------------------
 # Debian packages for building and testing; `make deps` installs them.
+# LuaJIT: OpenResty's luajit2 serves our tests and nginx's Lua module alike
+# (libnginx-mod-http-lua needs libluajit2-5.1-2), while Debian's luajit
+# conflicts with that module. So luajit2, unless Debian's LuaJIT library is
+# already installed: then that one stays. No install step ever removes a
+# package (--no-remove): apt fails instead of taking nginx's Lua module away.
+DEB_LUAJIT = $(shell dpkg-query -W -f='$${Status}' libluajit-5.1-2 2>/dev/null | grep -q 'ok installed' \
+               && echo luajit libluajit-5.1-dev || echo luajit2 libluajit2-5.1-dev)
 DEB_PACKAGES = build-essential flex bison pkg-config libcmocka-dev lua5.4 liblua5.4-dev \
-               luajit libluajit-5.1-dev lua-busted luarocks libxml2-utils valgrind clang libclang-rt-14-dev
+               $(DEB_LUAJIT) lua-busted luarocks libxml2-utils valgrind clang libclang-rt-14-dev
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then \
-	  echo "make deps needs root: sudo apt-get install -y $(DEB_PACKAGES)"; exit 1; fi
+	  echo "make deps needs root: sudo apt-get install -y --no-remove $(DEB_PACKAGES)"; exit 1; fi
 	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES)
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-remove --no-install-recommends $(DEB_PACKAGES)
 
 # Installs what is missing when we are root; otherwise says exactly what to run.
 check-deps:
@@ -122,7 +129,7 @@ check-deps:
 	if [ -n "$$missing" ]; then \
 	  echo "missing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory deps; \
-	  else echo "run: sudo apt-get install -y $(DEB_PACKAGES)"; exit 1; fi; \
+	  else echo "run: sudo apt-get install -y --no-remove $(DEB_PACKAGES)"; exit 1; fi; \
 	fi
 
 clean:
