@@ -192,7 +192,7 @@ common.metrics_only = command(2)
 common.force_open = command(3)
 
 function common.on_transition(self, fn)
-  if getmetatable(self) == nil or rawget(getmetatable(self), MARK) ~= true then
+  if getmetatable(self) == nil or rawget(getmetatable(self), 1) ~= MARK then
     H.misuse_self(self, "on_transition")
   end
   check_arg(fn, 1, "on_transition", "callable")
@@ -312,7 +312,7 @@ local function class_of(methods, policy, index, name, clock)
   local class = by_methods[methods]
   if class then return class end
   class = {
-    [MARK] = true,
+    MARK, -- [1]: what tells a breaker (see fgl_class_mark)
     __index = setmetatable({ name = name }, { __index = methods }),
     __gc = c_close, __close = c_close, __tostring = tostring_breaker,
     __breaker_name = name, __clock = clock, __policy = policy, __def = index,

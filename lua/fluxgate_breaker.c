@@ -32,8 +32,8 @@ static const char fgl_bad_draw = 0;
 fgl_breaker *fgl_to_breaker(lua_State *L, int idx) {
     fgl_breaker *b = lua_touserdata(L, idx);
     if (b == NULL || lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
-    fgl_rawgetp(L, -1, &fgl_class_mark);
-    int ours = lua_toboolean(L, -1);
+    lua_rawgeti(L, -1, 1);
+    int ours = lua_touserdata(L, -1) == &fgl_class_mark;
     lua_pop(L, 2);
     return ours ? b : NULL;
 }

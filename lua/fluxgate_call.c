@@ -112,7 +112,7 @@ static int fgl_settle(lua_State *L, fgl_breaker *b) {
     fg_ticket t;
     fg_outcome o;
     fgl_read_ticket(L, FGL_KEY, &t);
-    int err = fgl_call_outcome(L, FGL_OK, &o);
+    int err = fgl_outcome_at(L, lua_toboolean(L, FGL_OK), FGL_FIRST, &o);
     fgl_record(L, b, FGL_SELF, &t, &o, err != 0 ? err : (top >= FGL_FIRST ? FGL_FIRST : 0), -1.0);
     lua_settop(L, top);
     return err;
@@ -135,113 +135,137 @@ static void fgl_check_callable(lua_State *L, int idx, int argn, const char *fnam
 
 /* ---- Lua 5.4: cb:call and cb:call_with_fallback ------------------------------------ */
 
-/* The phases a call resumes in (lua_KContext of the continuations). */
-enum { FGL_K_RAN, FGL_K_DRAINED_ADMISSION, FGL_K_DRAINED_OUTCOME, FGL_K_REJECTED, FGL_K_FALLBACK };
+/* A call's own part of the stack starts at `base`, above the arguments it
+ * was given (nothing is moved):
+ *   base key, base+1 generation, base+2 started_at, base+3 fallback|nil,
+ *   base+4 fn (until it has run), then its arguments; once it has run, its
+ *   results (or error) from base+4.
+ * The continuations' lua_KContext is base << 3 | phase. */
+enum { FGL_K_RAN, FGL_K_RAN_FAILED, FGL_K_DRAINED_ADMISSION, FGL_K_DRAINED_OK, FGL_K_DRAINED_FAILED,
+       FGL_K_REJECTED, FGL_K_FALLBACK };
+#define FGL_CTX(base, phase) ((lua_KContext)(base) << 3 | (phase))
 
 static int fgl_call_k(lua_State *L, int status, lua_KContext ctx);
 
 /* Runs drain(self) (listeners may yield) and continues in phase `next`. */
-static int fgl_drain_then(lua_State *L, lua_KContext next) {
-    fgl_breaker *b = lua_touserdata(L, FGL_SELF);
+static int fgl_drain_then(lua_State *L, fgl_breaker *b, int base, int next) {
     b->head.pending = 0;
     fgl_push_helper(L, FGL_HELPER_DRAIN);
-    lua_pushvalue(L, FGL_SELF);
-    lua_callk(L, 1, 0, next, fgl_call_k);
-    return fgl_call_k(L, LUA_OK, next);
+    lua_pushvalue(L, 1);
+    lua_callk(L, 1, 0, FGL_CTX(base, next), fgl_call_k);
+    return fgl_call_k(L, LUA_OK, FGL_CTX(base, next));
 }
 
-/* Calls fallback(v) with the fallback at FGL_OK and v at FGL_FIRST (the
- * stack above is dropped); its results are the call's. */
-static int fgl_call_fallback(lua_State *L) {
-    lua_settop(L, FGL_FIRST);
-    lua_callk(L, 1, LUA_MULTRET, FGL_K_FALLBACK, fgl_call_k);
-    return fgl_call_k(L, LUA_OK, FGL_K_FALLBACK);
+/* Calls fallback(v) with the fallback at base+4 and v at base+5; its
+ * results are the call's. */
+static int fgl_call_fallback(lua_State *L, int base) {
+    lua_settop(L, base + 5);
+    lua_callk(L, 1, LUA_MULTRET, FGL_CTX(base, FGL_K_FALLBACK), fgl_call_k);
+    return lua_gettop(L) - base - 3;
 }
 
-/* After the outcome is recorded: fn's results from FGL_FIRST, or the
- * fallback's for an error, or fn's error raised unchanged. */
-static int fgl_call_return(lua_State *L) {
-    int top = lua_gettop(L);
+/* After the outcome is recorded: fn's results, or the fallback's for an
+ * error, or fn's error raised unchanged. */
+static int fgl_call_return(lua_State *L, int base, int ok) {
+    int first = base + 4;
     int err = 0;
-    if (!lua_toboolean(L, FGL_OK)) err = FGL_FIRST;
-    else if (lua_isnoneornil(L, FGL_FIRST) && !lua_isnoneornil(L, FGL_FIRST + 1)) err = FGL_FIRST + 1;
-    if (err == 0 || (lua_isnil(L, FGL_FALLBACK) && err != FGL_FIRST)) return top - FGL_OK;
-    if (lua_isnil(L, FGL_FALLBACK)) {
-        lua_settop(L, FGL_FIRST);
+    if (!ok) err = first;
+    else if (lua_isnoneornil(L, first) && !lua_isnoneornil(L, first + 1)) err = first + 1;
+    if (lua_isnil(L, base + 3)) { /* no fallback */
+        if (ok) return lua_gettop(L) - base - 3;
+        lua_settop(L, first);
         return lua_error(L);
     }
+    if (err == 0) return lua_gettop(L) - base - 3;
+    lua_pushvalue(L, base + 3);
     lua_pushvalue(L, err);
-    lua_replace(L, FGL_FIRST);
-    lua_pushvalue(L, FGL_FALLBACK);
-    lua_replace(L, FGL_OK);
-    return fgl_call_fallback(L);
+    lua_copy(L, -2, first);
+    lua_copy(L, -1, first + 1);
+    return fgl_call_fallback(L, base);
 }
 
-/* Runs fn (at FGL_OK) with its arguments under lua_pcallk. */
-static int fgl_call_run(lua_State *L) {
-    int status = lua_pcallk(L, lua_gettop(L) - FGL_OK, LUA_MULTRET, 0, FGL_K_RAN, fgl_call_k);
-    return fgl_call_k(L, status, FGL_K_RAN);
+/* fn has run: `ok` is whether it returned. */
+static int fgl_call_ran(lua_State *L, int base, int ok) {
+    fgl_breaker *b = lua_touserdata(L, 1);
+    int top = lua_gettop(L);
+    if (b->head.engine != NULL) {
+        fg_ticket t;
+        fg_outcome o;
+        uint64_t key = (uint64_t)lua_tonumber(L, base);
+        memset(&t, 0, sizeof t);
+        t.admitted = 1;
+        t.state = (fg_state)(key >> 49);
+        t.slot = (int32_t)((key >> 32) & 0x1ffff) - 1;
+        t.slot_seq = (uint32_t)key;
+        t.generation = (uint64_t)lua_tonumber(L, base + 1);
+        t.started_at = lua_tonumber(L, base + 2);
+        int err = fgl_outcome_at(L, ok, base + 4, &o);
+        fgl_record(L, b, 1, &t, &o, err != 0 ? err : (top >= base + 4 ? base + 4 : 0), -1.0);
+        lua_settop(L, top);
+        if (b->head.pending) return fgl_drain_then(L, b, base, ok ? FGL_K_DRAINED_OK : FGL_K_DRAINED_FAILED);
+    }
+    return fgl_call_return(L, base, ok);
 }
 
-/* A rejection: fallback(rejection), or nil, rejection. Rejection at
- * FGL_FIRST, the fallback (or nil) at FGL_OK. */
-static int fgl_call_rejected(lua_State *L) {
-    if (!lua_isnil(L, FGL_OK)) return fgl_call_fallback(L);
-    lua_settop(L, FGL_FIRST);
-    return 2;
+/* A rejection (at base+4, the fallback or nil at base+3): fallback(it), or
+ * nil, it. */
+static int fgl_call_rejected(lua_State *L, int base) {
+    if (lua_isnil(L, base + 3)) {
+        lua_pushnil(L);
+        lua_pushvalue(L, base + 4);
+        return 2;
+    }
+    lua_pushvalue(L, base + 3);
+    lua_pushvalue(L, base + 4);
+    lua_copy(L, -2, base + 4);
+    lua_copy(L, -1, base + 5);
+    return fgl_call_fallback(L, base);
+}
+
+/* Runs fn (at base+4) with its arguments under lua_pcallk. */
+static int fgl_call_run(lua_State *L, int base) {
+    int status = lua_pcallk(L, lua_gettop(L) - base - 4, LUA_MULTRET, 0, FGL_CTX(base, FGL_K_RAN), fgl_call_k);
+    return fgl_call_ran(L, base, status == LUA_OK);
 }
 
 static int fgl_call_k(lua_State *L, int status, lua_KContext ctx) {
-    switch (ctx) {
-    case FGL_K_RAN: { /* fn's results, or its error, from FGL_OK */
-        fgl_breaker *b = lua_touserdata(L, FGL_SELF);
-        lua_pushboolean(L, status == LUA_OK || status == LUA_YIELD);
-        lua_insert(L, FGL_OK);
-        fgl_settle(L, b);
-        if (b->head.pending) return fgl_drain_then(L, FGL_K_DRAINED_OUTCOME);
-        return fgl_call_return(L);
-    }
-    case FGL_K_DRAINED_ADMISSION: return fgl_call_run(L);
-    case FGL_K_DRAINED_OUTCOME: return fgl_call_return(L);
-    case FGL_K_REJECTED: return fgl_call_rejected(L);
-    default: return lua_gettop(L) - FGL_OK + 1; /* FGL_K_FALLBACK: its results from FGL_OK */
+    int base = (int)(ctx >> 3);
+    switch (ctx & 7) {
+    case FGL_K_RAN: return fgl_call_ran(L, base, status == LUA_OK || status == LUA_YIELD);
+    case FGL_K_DRAINED_ADMISSION: return fgl_call_run(L, base);
+    case FGL_K_DRAINED_OK: return fgl_call_return(L, base, 1);
+    case FGL_K_DRAINED_FAILED: return fgl_call_return(L, base, 0);
+    case FGL_K_REJECTED: return fgl_call_rejected(L, base);
+    default: return lua_gettop(L) - base - 3; /* FGL_K_FALLBACK: its results from base+4 */
     }
 }
 
-/* cb:call(fn, ...) and cb:call_with_fallback(fn, fallback, ...): the stack
- * becomes the layout of the header, with fn at FGL_OK until it has run. */
+/* cb:call(fn, ...) and cb:call_with_fallback(fn, fallback, ...). */
 static int fgl_call_common(lua_State *L, int with_fallback) {
     const char *fname = with_fallback ? "call_with_fallback" : "call";
     fgl_breaker *b = fgl_check_breaker(L, 1, fname);
     fgl_check_callable(L, 2, 1, fname);
-    if (with_fallback) {
-        fgl_check_callable(L, 3, 2, fname);
-    } else {
-        lua_pushnil(L);
-        lua_insert(L, 3);
-    }
-    /* 1 self, 2 fn, 3 fallback|nil, 4.. args */
-    luaL_checkstack(L, 8, "fluxgate call");
+    if (with_fallback) fgl_check_callable(L, 3, 2, fname);
+    int top = lua_gettop(L);
+    int first_arg = with_fallback ? 4 : 3;
+    int base = top + 1;
+    luaL_checkstack(L, top - first_arg + 8, "fluxgate call");
     fg_ticket t;
     if (!fgl_admit(L, b, 1, &t)) {
-        lua_settop(L, 3);
+        lua_settop(L, base + 2);
+        if (with_fallback) lua_pushvalue(L, 3);
+        else lua_pushnil(L);
         fgl_push_rejection(L, 1, &t);
-        lua_settop(L, FGL_FIRST);
-        lua_pushvalue(L, 3);
-        lua_replace(L, FGL_OK);
-        lua_pushvalue(L, 4);
-        lua_replace(L, FGL_FIRST);
-        if (b->head.pending) return fgl_drain_then(L, FGL_K_REJECTED);
-        return fgl_call_rejected(L);
+        if (b->head.pending) return fgl_drain_then(L, b, base, FGL_K_REJECTED);
+        return fgl_call_rejected(L, base);
     }
     fgl_push_ticket(L, &t);
-    lua_rotate(L, 2, 3); /* 1 self, 2 3 4 ticket, 5 fn, 6 fallback, 7.. args */
-    lua_pushvalue(L, 5);
-    lua_pushvalue(L, 6);
-    lua_replace(L, FGL_FALLBACK);
-    lua_replace(L, FGL_OK);
-    if (b->head.pending) return fgl_drain_then(L, FGL_K_DRAINED_ADMISSION);
-    return fgl_call_run(L);
+    if (with_fallback) lua_pushvalue(L, 3);
+    else lua_pushnil(L);
+    lua_pushvalue(L, 2);
+    for (int i = first_arg; i <= top; i++) lua_pushvalue(L, i);
+    if (b->head.pending) return fgl_drain_then(L, b, base, FGL_K_DRAINED_ADMISSION);
+    return fgl_call_run(L, base);
 }
 
 static int fgl_call_plain(lua_State *L) { return fgl_call_common(L, 0); }

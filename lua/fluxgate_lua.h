@@ -158,8 +158,8 @@ typedef struct fgl_module {
     fg_allocator alloc; /* the Lua state's allocator */
 } fgl_module;
 
-/* A breaker class (fluxgate.lua) holds `true` under this lightuserdata key
- * (Lua code cannot forge it), the breaker's name under "__breaker_name" and
+/* A breaker class (fluxgate.lua) holds this address as a lightuserdata at
+ * [1] (Lua code cannot forge it; the array slot is the quickest to check), the breaker's name under "__breaker_name" and
  * its Lua clock, if any, under "__clock". */
 extern const char fgl_class_mark;
 
@@ -210,10 +210,11 @@ void fgl_result_status(lua_State *L, int idx, int numbers_count, fg_outcome *o);
  * can raise; strings it points to stay on the stack above idx until the
  * caller restores it. */
 void fgl_error_fields(lua_State *L, int idx, fg_outcome *o);
-/* The outcome of a protected call whose pcall results start at ok_idx (ok,
- * results...): returns the index of the error value (raised, or the e of
- * `nil, e`), or 0 for a result; fills *o. */
-int fgl_call_outcome(lua_State *L, int ok_idx, fg_outcome *o);
+/* The outcome of a protected call: ok is whether it returned; its results
+ * (or the error it raised) start at index first. Returns the index of the
+ * error value (raised, or the e of `nil, e`), or 0 for a result; fills *o.
+ * The one place of the "did the call fail" rule on the C paths. */
+int fgl_outcome_at(lua_State *L, int ok, int first, fg_outcome *o);
 /* The outcome table Custom() predicates receive, for *o and the Lua value at
  * value_idx (0: none). May raise (memory): call under lua_pcall. */
 int fgl_build_outcome(lua_State *L);

@@ -162,18 +162,19 @@ void fgl_error_fields(lua_State *L, int idx, fg_outcome *o) {
     if (lua_type(L, top + 2) == LUA_TSTRING) o->message = lua_tolstring(L, top + 2, &o->message_len);
 }
 
-int fgl_call_outcome(lua_State *L, int ok_idx, fg_outcome *o) {
+int fgl_outcome_at(lua_State *L, int ok, int first, fg_outcome *o) {
     memset(o, 0, sizeof *o);
-    if (!lua_toboolean(L, ok_idx)) {
-        fgl_error_fields(L, ok_idx + 1, o);
-        return ok_idx + 1;
+    if (!ok) {
+        fgl_error_fields(L, first, o);
+        return first;
     }
+    int t = lua_type(L, first);
     /* `nil, e` with e ~= nil is an error (the Lua/OpenResty convention) */
-    if (lua_isnoneornil(L, ok_idx + 1) && !lua_isnoneornil(L, ok_idx + 2)) {
-        fgl_error_fields(L, ok_idx + 2, o);
-        return ok_idx + 2;
+    if (t <= LUA_TNIL && !lua_isnoneornil(L, first + 1)) {
+        fgl_error_fields(L, first + 1, o);
+        return first + 1;
     }
-    if (lua_gettop(L) > ok_idx) fgl_result_status(L, ok_idx + 1, 0, o);
+    if (t == LUA_TTABLE) fgl_result_status(L, first, 0, o);
     return 0;
 }
 
