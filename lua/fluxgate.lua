@@ -255,8 +255,14 @@ else -- LuaJIT: fn runs under pcall in a Lua frame; outcomes are read by C
     return ...
   end
 
+  local function is_breaker(v)
+    local mt = getmetatable(v)
+    return type(v) == "userdata" and mt ~= nil and rawget(mt, 1) == MARK
+  end
+
   Classic = methods_with({
     call = function(self, fn, ...)
+      if not is_breaker(self) then H.misuse_self(self, "call") end
       if not is_callable(fn) then H.check_callable(fn, 1, "call") end
       local key, g, t0 = c_admit(self)
       if c_pending(self) then drain(self) end
@@ -264,6 +270,7 @@ else -- LuaJIT: fn runs under pcall in a Lua frame; outcomes are read by C
       return finish(self, key, g, t0, pcall(fn, ...))
     end,
     call_with_fallback = function(self, fn, fallback, ...)
+      if not is_breaker(self) then H.misuse_self(self, "call_with_fallback") end
       if not is_callable(fn) then H.check_callable(fn, 1, "call_with_fallback") end
       if not is_callable(fallback) then H.check_callable(fallback, 2, "call_with_fallback") end
       local key, g, t0 = c_admit(self)

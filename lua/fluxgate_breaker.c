@@ -41,7 +41,7 @@ fgl_breaker *fgl_to_breaker(lua_State *L, int idx) {
 /* The breaker's name as its class holds it, pushed (for messages). */
 static const char *fgl_push_name(lua_State *L, int idx) {
     if (lua_getmetatable(L, idx)) {
-        lua_getfield(L, -1, "__name_of_breaker");
+        lua_getfield(L, -1, "__breaker_name");
         lua_remove(L, -2);
         if (lua_type(L, -1) == LUA_TSTRING) return lua_tostring(L, -1);
         lua_pop(L, 1);

@@ -12,9 +12,15 @@ local type, tostring, pcall, setmetatable, getmetatable, rawget =
 
 local O = {}
 
--- A number usable as an outcome status, or nil.
+local floor, ceil = math.floor, math.ceil
+
+-- A number usable as an outcome status (its integer part, as the engine's
+-- int64 status holds it), or nil.
 local function as_status(v)
-  if type(v) == "number" and v > -9e18 and v < 9e18 then return v end
+  if type(v) == "number" and v > -9e18 and v < 9e18 then
+    if v >= 0 then return floor(v) end
+    return ceil(v)
+  end
   return nil
 end
 O.as_status = as_status
