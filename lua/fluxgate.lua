@@ -1,48 +1,41 @@
 --[[
 fluxgate.lua -- the Lua API of fluxgate-c (SPEC.md section 7): require("fluxgate").
 
-The C module fluxgate.core (lua/fluxgate_*.c) moves data to and from the
-engine; everything a Lua user sees is decided here and in two helpers,
-fluxgate.outcome (reading outcomes from Lua values, the rejection value) and
-fluxgate.prometheus (the text exposition):
+A breaker is one userdata (lua/fluxgate_breaker.c) whose memory holds the
+engine's breaker; its metatable is its class, shared by every breaker of
+one definition, Lua clock and engine path: the methods, `name`, the clock.
+What a breaker alone has (listeners, a random function, Custom()
+predicates) lives in its user value, only when it has some.
 
-  * cb:call / cb:call_with_fallback / cb:wrap are written in Lua around the
-    two-step protocol (acquire, then release), so the protected function runs
-    under Lua's own pcall and may yield (coroutines, OpenResty cosockets).
-    On Lua 5.4 cb:call's common case is a per-breaker Lua closure around
-    per-breaker C closures (bind_fast below, lua/fluxgate_fast.c).
-  * Outcomes are extracted from Lua values once, for both engine paths.
-  * Listeners run here, after the engine call that caused the transition has
-    returned: the engine only queues transitions (see fluxgate_breaker.c).
-  * Under LuaJIT, breakers without Lua callbacks (random, Custom()) run their
-    hot path through the FFI, straight into the C functions exported by
-    fluxgate/core.so (fluxgate/ffi_path.lua); every other call goes through
-    the classic C API.
+The engine paths:
+  * Lua 5.4: cb:call, cb:call_with_fallback, cb:acquire and cb:release are
+    C functions of fluxgate.core (lua/fluxgate_call.c); fn runs under
+    lua_pcallk, so it may yield.
+  * LuaJIT: breakers without Lua callbacks take the FFI
+    (lua/fluxgate/ffi_path.lua); the others the classic C functions through
+    the small Lua cb:call below (the engine must not call Lua during an FFI
+    call).
+Listeners run here (drain), after the engine call that caused the
+transition has returned, each transition once and in sequence order.
 
 Argument misuse raises (error(msg, 2)); invalid values give nil, err.
 ]]
 local core = require("fluxgate.core")
 local outcome = require("fluxgate.outcome")
 
-local type, error, pcall, tostring, pairs, ipairs = type, error, pcall, tostring, pairs, ipairs
+local type, error, pcall, tostring, tonumber, pairs, ipairs, select =
+  type, error, pcall, tostring, tonumber, pairs, ipairs, select
 local setmetatable, getmetatable, rawget = setmetatable, getmetatable, rawget
-local format = string.format
+local format, floor, huge = string.format, math.floor, math.huge
 
-local c_acquire, c_release, c_release_ok = core.acquire, core.release, core.release_ok
-local c_drain = core.drain
-local c_info, c_state, c_command = core.info, core.state, core.command
-local STATES = core.STATES -- fg_state value -> name (0-based)
-
-local as_status, status_of, error_fields = outcome.as_status, outcome.status_of, outcome.error_fields
-local rejection = outcome.rejection
+local STATES, MARK = core.STATES, core.MARK
+local c_env, c_drain, c_pending, c_close = core.env, core.drain, core.pending, core.close
+local ENV_LISTENERS = 3 -- the listeners' slot in a breaker's environment (FGL_ENV_LISTENERS)
 
 local M = { version = core.version, is_rejection = outcome.is_rejection }
 
 -- Custom() predicates given to fluxgate.register: per Lua state, in this table.
 local registered = {}
--- Every live breaker's userdata, for fluxgate.prometheus(). Weak keys: the
--- exposition must never keep a breaker alive.
-local live = setmetatable({}, { __mode = "k" })
 
 ---------------------------------------------------------------------------
 -- errors and reports
@@ -72,14 +65,32 @@ local function check_arg(v, n, fname, want)
   local ok
   if want == "callable" then ok = is_callable(v) else ok = type(v) == want end
   if not ok then
+    if want == "callable" then want = "function" end
     error(format("bad argument #%d to '%s' (%s expected, got %s)", n, fname, want, type(v)), 3)
   end
 end
 
----------------------------------------------------------------------------
--- the breaker's clock and its transitions
+local function name_of(self)
+  local mt = getmetatable(self)
+  return mt and rawget(mt, "__breaker_name") or "?"
+end
 
-local function read_clock(clock)
+local H = {} -- the helpers the engine paths share
+
+function H.check_callable(v, n, fname)
+  if not is_callable(v) then
+    error(format("bad argument #%d to '%s' (function expected, got %s)", n, fname, type(v)), 3)
+  end
+end
+
+function H.misuse_self(v, fname)
+  error(format("bad self to '%s' (a fluxgate breaker expected, got %s): call it as cb:%s(...), not cb.%s(...)",
+               fname, type(v), fname, fname), 3)
+end
+
+function H.closed(self) error(format("fluxgate: breaker '%s' is closed", name_of(self)), 3) end
+
+function H.read_clock(clock)
   local now = clock()
   if type(now) ~= "number" then
     error("fluxgate: the clock returned a " .. type(now) .. " value, not a number", 0)
@@ -87,351 +98,274 @@ local function read_clock(clock)
   return now
 end
 
-local function now_of(self)
-  local clock = self._clock
-  if clock then return read_clock(clock) end
-  return nil
+---------------------------------------------------------------------------
+-- transitions: each listener gets a breaker's transitions in sequence
+-- order, each once. A listener that uses the breaker (cb:reset() on
+-- closed->open) causes more: they are queued and delivered by the drain
+-- already running once every listener has had the current one.
+
+local WEAK_V = { __mode = "v" }
+
+-- Whether a drain of this breaker is under way (in this or a suspended
+-- coroutine: a listener that yields holds later deliveries until resumed;
+-- one whose coroutine is gone releases them).
+local function draining(env)
+  local holder = rawget(env, "draining")
+  if holder == nil then return false end
+  local co = holder[1]
+  if co == nil then return false end -- collected
+  if co == true then return true end -- the main thread
+  return coroutine.status(co) ~= "dead"
+end
+
+local function deliver(self, env)
+  local name = name_of(self)
+  while true do
+    local signals, err, lost = c_drain(self, true)
+    if err ~= nil then report(format("fluxgate: breaker '%s': %s", name, tostring(err))) end
+    if lost > 0 then
+      report(format("fluxgate: breaker '%s': %d transitions were not delivered (out of memory)", name, lost))
+    end
+    if signals == nil then return end
+    local listeners = env[ENV_LISTENERS]
+    for i = 1, #signals do
+      local signal = signals[i]
+      signal.breaker = name
+      for j = 1, #listeners do
+        local ok, e = pcall(listeners[j], signal)
+        if not ok then
+          report(format("fluxgate: breaker '%s': a listener failed: %s", name, tostring(e)))
+        end
+      end
+    end
+  end
 end
 
 -- Hands queued transitions to the listeners and reports parked callback
 -- errors. Called after every engine call that left something pending.
 local function drain(self)
-  local signals, dropped, err = c_drain(self._ud)
-  local name = self.name
-  if err ~= nil then report(format("fluxgate: breaker '%s': %s", name, tostring(err))) end
-  if dropped > 0 then
-    report(format("fluxgate: breaker '%s': %d transitions were not delivered", name, dropped))
-  end
-  local listeners = self._listeners
-  for i = 1, #signals do
-    local signal = signals[i]
-    signal.breaker = name
-    for j = 1, #listeners do
-      local ok, e = pcall(listeners[j], signal)
-      if not ok then
-        report(format("fluxgate: breaker '%s': a listener failed: %s", name, tostring(e)))
-      end
-    end
-  end
-end
-
----------------------------------------------------------------------------
--- engine paths. Each path is a pair:
---   enter(self)  -> a, b, c, d, e (the ticket, a ~= nil) | nil, rejection
---   record(self, a, b, c, d, e, is_error, status, type, message, value, duration)
-
-local function classic_enter(self)
-  local clock, now = self._clock, nil
-  if clock then now = read_clock(clock) end
-  local admitted, st, g, t0, slot, seq, pending = c_acquire(self._ud, now)
-  if pending ~= 0 then drain(self) end
-  if admitted then return st, g, t0, slot, seq end
-  return nil, rejection(self.name, STATES[st], g)
-end
-
-local function classic_record(self, st, g, t0, slot, seq, is_error, status, ty, msg, value, duration)
-  local clock, now = self._clock, nil
-  if clock then now = read_clock(clock) end
-  if not is_error and duration == nil and not self._custom then
-    if c_release_ok(self._ud, now, st, g, t0, slot, seq, status) ~= 0 then drain(self) end
+  local env = c_env(self)
+  if env == nil or not env[ENV_LISTENERS] then
+    local _, err, lost = c_drain(self, false)
+    if err ~= nil then report(format("fluxgate: breaker '%s': %s", name_of(self), tostring(err))) end
+    if lost > 0 then report(format("fluxgate: breaker '%s': %d transitions lost", name_of(self), lost)) end
     return
   end
-  local facts
-  if self._custom then
-    -- What Custom() predicates see; built only for breakers that have some.
-    facts = { ok = not is_error, status = status, type = ty, message = msg }
-    if is_error then facts.error = value else facts.result = value end
-  end
-  local _, pending = c_release(self._ud, now, st, g, t0, slot, seq, is_error, status, ty, msg,
-                               duration, facts)
-  if pending ~= 0 then drain(self) end
+  if draining(env) then return end -- the running drain delivers them, in order
+  local co, main = coroutine.running()
+  env.draining = setmetatable({ (co == nil or main) and true or co }, WEAK_V)
+  local ok, e = pcall(deliver, self, env)
+  env.draining = nil
+  if not ok then error(e, 0) end
 end
+H.drain = drain
 
-local ffi_enter, ffi_record, ffi_give_back, SharedPtr -- nil unless the FFI is usable
-do
-  local path = require("fluxgate.ffi_path")(core, read_clock, drain, rejection, STATES)
-  if path then
-    ffi_enter, ffi_record, ffi_give_back, SharedPtr = path.enter, path.record, path.give_back, path.SharedPtr
-  end
-end
-
--- Whether breakers made from now on use the FFI hot path (LuaJIT only).
--- Tests set it to false to exercise the classic path under LuaJIT as well.
-M._ffi = ffi_enter ~= nil
+core.init(outcome.rejection, drain)
 
 ---------------------------------------------------------------------------
--- the protected-call API, written once over an engine path
+-- methods every engine path shares
 
-local function protocol(enter, record, recycle)
-  local P = {}
+local common = {}
 
-  -- Records what a protected call did (pcall's ok and the call's first two
-  -- results): a raised error or a `nil, e` return is an error outcome, anything
-  -- else a result. Returns whether it failed, and the error value.
-  local function record_outcome(self, a, b, c, d, e, ok, r1, r2)
-    if ok and not (r1 == nil and r2 ~= nil) then
-      local status
-      if type(r1) == "table" then status = as_status(r1.status) end
-      record(self, a, b, c, d, e, false, status, nil, nil, r1, nil)
-      return false, nil
-    end
-    local err
-    if ok then err = r2 else err = r1 end
-    local ty, msg, status = error_fields(err)
-    record(self, a, b, c, d, e, true, status, ty, msg, err, nil)
-    return true, err
-  end
-
-  local function settle(self, a, b, c, d, e, ok, ...)
-    record_outcome(self, a, b, c, d, e, ok, ...)
-    if not ok then error((...), 0) end
-    return ...
-  end
-
-  local function settle_fallback(self, fallback, a, b, c, d, e, ok, ...)
-    local failed, err = record_outcome(self, a, b, c, d, e, ok, ...)
-    if failed then return fallback(err) end
-    return ...
-  end
-
-  P._settle = settle -- for the fast paths' off-path cases
-  P._settle_fallback = settle_fallback
-
-  -- cb:call(fn, ...) -> fn's results | nil, rejection
-  function P.call(self, fn, ...)
-    if type(fn) ~= "function" then check_arg(fn, 1, "call", "callable") end
-    local a, b, c, d, e = enter(self)
-    if a == nil then return nil, b end
-    return settle(self, a, b, c, d, e, pcall(fn, ...))
-  end
-
-  -- cb:call_with_fallback(fn, fallback, ...) -> fn's results | fallback(err)'s
-  function P.call_with_fallback(self, fn, fallback, ...)
-    if type(fn) ~= "function" then check_arg(fn, 1, "call_with_fallback", "callable") end
-    if type(fallback) ~= "function" then check_arg(fallback, 2, "call_with_fallback", "callable") end
-    local a, b, c, d, e = enter(self)
-    if a == nil then return fallback(b) end
-    return settle_fallback(self, fallback, a, b, c, d, e, pcall(fn, ...))
-  end
-
-  function P.wrap(self, fn, fallback)
-    check_arg(fn, 1, "wrap", "callable")
-    if fallback == nil then
-      return function(...) return self:call(fn, ...) end
-    end
-    check_arg(fallback, 2, "wrap", "callable")
-    return function(...) return self:call_with_fallback(fn, fallback, ...) end
-  end
-
-  -- cb:acquire() -> token | nil, rejection. The token is a plain table.
-  function P.acquire(self)
-    local a, b, c, d, e = enter(self)
-    if a == nil then return nil, b end
-    return { self, a, b, c, d, e, false } -- [7]: released
-  end
-
-  -- cb:release(token, ok, value [, duration]); a second release is a no-op.
-  function P.release(self, token, ok, value, duration)
-    if type(token) ~= "table" or token[1] ~= self then
-      error("bad argument #1 to 'release' (a token from this breaker's acquire expected)", 2)
-    end
-    if duration ~= nil then check_arg(duration, 4, "release", "number") end
-    if token[7] then return end
-    token[7] = true
-    if ok then
-      local status
-      if type(value) == "number" then status = as_status(value) else status = status_of(value) end
-      record(self, token[2], token[3], token[4], token[5], token[6], false, status, nil, nil,
-             value, duration)
-    else
-      local ty, msg, status = error_fields(value)
-      record(self, token[2], token[3], token[4], token[5], token[6], true, status, ty, msg,
-             value, duration)
-    end
-    if recycle then recycle(token) end
-  end
-
-  return P
+function common.state(self)
+  local s, pending = core.state(self)
+  if pending then drain(self) end
+  return s
 end
 
----------------------------------------------------------------------------
--- breakers
-
-local methods = {}
-
-function methods.state(self) return c_state(self._ud, now_of(self)) end
-
-function methods.info(self)
-  local info = c_info(self._ud, now_of(self))
-  return { name = info.name, state = info.state, changed_at = info.changed_at,
-           reopens = info.reopens, metrics = info.metrics }
+-- cb:info() -> SPEC 7's fields, the counters, consecutive_failures,
+-- generation, half_open_in_flight, transitions and the clock in use.
+function common.info(self)
+  local info, pending = core.info(self)
+  if pending then drain(self) end
+  return info
 end
 
 local function command(op)
   return function(self)
-    if c_command(self._ud, now_of(self), op) ~= 0 then drain(self) end
+    if core.command(self, op) then drain(self) end
   end
 end
-methods.reset = command(0)
-methods.disable = command(1)
-methods.metrics_only = command(2)
-methods.force_open = command(3)
+common.reset = command(0)
+common.disable = command(1)
+common.metrics_only = command(2)
+common.force_open = command(3)
 
-function methods.on_transition(self, fn)
+function common.on_transition(self, fn)
+  if getmetatable(self) == nil or rawget(getmetatable(self), 1) ~= MARK then
+    H.misuse_self(self, "on_transition")
+  end
   check_arg(fn, 1, "on_transition", "callable")
-  local listeners = self._listeners
+  local env = c_env(self, true)
+  local listeners = env[ENV_LISTENERS]
+  if not listeners then
+    listeners = {}
+    env[ENV_LISTENERS] = listeners
+  end
   listeners[#listeners + 1] = fn
 end
 
+-- cb:close(): frees the engine's breaker now (idempotent; also __close and
+-- __gc). Its counters stay in its name's Prometheus totals.
+common.close = c_close
+
 -- A readable listing of this breaker's compiled programs.
-function methods.disassemble(self)
-  return core.policy_disassemble(self._policy, self._index)
+function common.disassemble(self)
+  local mt = getmetatable(self)
+  return core.policy_disassemble(rawget(mt, "__policy"), rawget(mt, "__def"))
 end
 
--- cb:call specialised per path: the same semantics as protocol's call, with
--- the success path inlined (fewer Lua calls, fewer arguments to C). Errors
--- take the generic settle.
-local function classic_fast_call(settle)
-  local function finish(self, st, g, t0, slot, seq, ok, ...)
-    if ok and not self._custom then
-      local r1, r2 = ...
-      if r1 ~= nil or r2 == nil then
-        local status
-        if type(r1) == "table" then status = as_status(r1.status) end
-        local clock, now = self._clock, nil
-        if clock then now = read_clock(clock) end
-        if c_release_ok(self._ud, now, st, g, t0, slot, seq, status) ~= 0 then drain(self) end
-        return ...
-      end
-    end
-    return settle(self, st, g, t0, slot, seq, ok, ...)
+function common.wrap(self, fn, fallback)
+  check_arg(fn, 1, "wrap", "callable")
+  if fallback == nil then
+    return function(...) return self:call(fn, ...) end
   end
-  return function(self, fn, ...)
-    if type(fn) ~= "function" then check_arg(fn, 1, "call", "callable") end
-    local clock, now = self._clock, nil
-    if clock then now = read_clock(clock) end
-    local admitted, st, g, t0, slot, seq, pending = c_acquire(self._ud, now)
-    if pending ~= 0 then drain(self) end
-    if not admitted then return nil, rejection(self.name, STATES[st], g) end
-    return finish(self, st, g, t0, slot, seq, pcall(fn, ...))
-  end
+  check_arg(fallback, 2, "wrap", "callable")
+  return function(...) return self:call_with_fallback(fn, fallback, ...) end
 end
 
-local function ffi_fast_call(settle)
-  local function finish(self, t, ok, ...)
-    if ok then
-      local r1, r2 = ...
-      if r1 ~= nil or r2 == nil then
-        local status
-        if type(r1) == "table" then status = as_status(r1.status) end
-        ffi_record(self, t, nil, nil, nil, nil, false, status, nil, nil, nil, nil)
-        ffi_give_back(t) -- nothing else holds it: cb:call made it and is done with it
-        return ...
-      end
-    end
-    return settle(self, t, nil, nil, nil, nil, ok, ...)
-  end
-  return function(self, fn, ...)
-    if type(fn) ~= "function" then check_arg(fn, 1, "call", "callable") end
-    local t, r = ffi_enter(self)
-    if t == nil then return nil, r end
-    return finish(self, t, pcall(fn, ...))
-  end
+local function methods_with(path)
+  local m = {}
+  for k, v in pairs(common) do m[k] = v end
+  for k, v in pairs(path) do m[k] = v end
+  return m
 end
 
-local function breaker_class(enter, record, fast_call, recycle)
-  local cls = {}
-  for k, v in pairs(methods) do cls[k] = v end
-  local P = protocol(enter, record, recycle)
-  for k, v in pairs(P) do cls[k] = v end
-  cls.call = fast_call(P._settle)
-  cls._settle = P._settle
-  cls._settle_fallback = P._settle_fallback
-  cls.__index = cls
-  cls.__close = function(self) core.close(self._ud) end -- `local cb <close>` on Lua 5.4
-  cls.__tostring = function(self) return "fluxgate breaker '" .. self.name .. "'" end
-  return cls
-end
+---------------------------------------------------------------------------
+-- the engine paths
 
-local Classic = breaker_class(classic_enter, classic_record, classic_fast_call)
--- A released token's ticket cdata serves later calls: the token is marked
--- released, so nothing reads it again.
-local Ffi = ffi_enter and breaker_class(ffi_enter, ffi_record, ffi_fast_call, function(token)
-  ffi_give_back(token[2])
-  token[2] = false
-end)
+local Classic -- the classic C API's methods
+if core.call then -- Lua 5.4: the protocol is C
+  Classic = methods_with({ call = core.call, call_with_fallback = core.call_with_fallback,
+                           acquire = core.acquire, release = core.release })
+else -- LuaJIT: fn runs under pcall in a Lua frame; outcomes are read by C
+  local c_admit, c_record, c_acquire, c_release = core.admit, core.record, core.acquire, core.release
 
--- The fast path of a classic breaker on Lua 5.4:
--- cb.call and cb.call_with_fallback are Lua closures of the breaker's own,
--- around C closures (lua/fluxgate_fast.c) that acquire and record; cb.acquire
--- and cb.release are the breaker's C closures. All are stored in its table,
--- which also saves the metatable lookup of each method call. What they leave to
--- Lua (errors they cannot read, rejections, listeners, misuse, a method
--- called on another breaker) comes here.
-local c_fast = core.fast
--- Whether breakers made from now on get the per-breaker closures (Lua 5.4
--- only). Tests set it to false to compare them with the generic protocol.
-M._fast = c_fast ~= nil
-local generic_call, generic_call_with_fallback = Classic.call, Classic.call_with_fallback
-local classic_settle, classic_settle_fallback = Classic._settle, Classic._settle_fallback
-
-local function fast_reject(self, state, retry_after, pending)
-  if pending then drain(self) end
-  return nil, rejection(self.name, STATES[state], retry_after)
-end
-
--- Another breaker's method, for cb.acquire(other) and cb.release(other, ...).
-local function other_acquire(cb) return cb.acquire(cb) end
-local function other_release(cb, ...) return cb.release(cb, ...) end
-
--- What a release reads in Lua: an error, or a result table with a metatable.
-local function release_fields(ok, value)
-  if ok then return false, status_of(value) end
-  local ty, msg, status = error_fields(value)
-  return true, status, ty, msg
-end
-
-local function bind_fast(self)
-  local function drain_then(...)
-    drain(self)
+  local function finish(self, key, g, t0, ok, ...)
+    c_record(self, key, g, t0, nil, ok, ...)
+    if c_pending(self) then drain(self) end
+    if not ok then error((...), 0) end
     return ...
   end
-  local function drain_raise(e)
-    drain(self)
-    error(e, 0)
+
+  local function finish_fallback(self, fallback, key, g, t0, ok, ...)
+    local err = c_record(self, key, g, t0, fallback, ok, ...)
+    if c_pending(self) then drain(self) end
+    if err then return fallback((select(err, ...))) end
+    return ...
   end
-  local function drain_fallback(fallback, e)
-    drain(self)
-    return fallback(e)
+
+  local function is_breaker(v)
+    local mt = getmetatable(v)
+    return type(v) == "userdata" and mt ~= nil and rawget(mt, 1) == MARK
   end
-  local enter, finish, finish_fallback
-  enter, finish, finish_fallback, self.acquire, self.release =
-    c_fast(self._ud, self._clock or nil, self, classic_settle, drain_then, fast_reject,
-           other_acquire, other_release, release_fields, drain_raise,
-           classic_settle_fallback, drain_fallback)
-  -- fn runs under Lua's pcall, here, so it may yield. enter returns nothing
-  -- for a call it does not take (another breaker's, a callable that is not a
-  -- function, misuse): the generic method does.
-  self.call = function(cb, fn, ...)
-    local key, g, t0 = enter(cb, fn)
-    if not key then
-      if g then return nil, g end -- rejected
-      return generic_call(cb, fn, ...)
-    end
-    return finish(key, g, t0, pcall(fn, ...))
-  end
-  self.call_with_fallback = function(cb, fn, fallback, ...)
-    local key, g, t0 = enter(cb, fn, fallback)
-    if not key then
-      if g then return fallback(g) end -- rejected
-      return generic_call_with_fallback(cb, fn, fallback, ...)
-    end
-    return finish_fallback(key, g, t0, fallback, pcall(fn, ...))
-  end
+
+  Classic = methods_with({
+    call = function(self, fn, ...)
+      if not is_breaker(self) then H.misuse_self(self, "call") end
+      if not is_callable(fn) then H.check_callable(fn, 1, "call") end
+      local key, g, t0 = c_admit(self)
+      if c_pending(self) then drain(self) end
+      if key == nil then return nil, g end
+      return finish(self, key, g, t0, pcall(fn, ...))
+    end,
+    call_with_fallback = function(self, fn, fallback, ...)
+      if not is_breaker(self) then H.misuse_self(self, "call_with_fallback") end
+      if not is_callable(fn) then H.check_callable(fn, 1, "call_with_fallback") end
+      if not is_callable(fallback) then H.check_callable(fallback, 2, "call_with_fallback") end
+      local key, g, t0 = c_admit(self)
+      if c_pending(self) then drain(self) end
+      if key == nil then return fallback(g) end
+      return finish_fallback(self, fallback, key, g, t0, pcall(fn, ...))
+    end,
+    acquire = function(self)
+      local token, r = c_acquire(self)
+      if c_pending(self) then drain(self) end
+      return token, r
+    end,
+    release = function(self, ...)
+      c_release(self, ...)
+      if c_pending(self) then drain(self) end
+    end,
+  })
 end
+
+local ffi_methods = require("fluxgate.ffi_path")(core, H)
+local Ffi = ffi_methods and methods_with(ffi_methods)
+
+-- Which path breakers made from now on take (tests switch the FFI off to
+-- compare the paths, through package.loaded["fluxgate.paths"] below).
+local use = { ffi = Ffi ~= nil }
+
+---------------------------------------------------------------------------
+-- classes: one metatable per definition, Lua clock and path, shared
+
+-- classes[policy][index][clock or NO_CLOCK][methods] = class. The last two
+-- levels are weak (by clock; and by value: a class lives as long as some
+-- breaker has it), so nothing here keeps a breaker, clock or policy alive.
+local classes = setmetatable({}, { __mode = "k" })
+local NO_CLOCK = {}
+
+local function tostring_breaker(self) return "fluxgate breaker '" .. name_of(self) .. "'" end
+
+local function class_of(methods, policy, index, name, clock)
+  local by_index = classes[policy]
+  if not by_index then by_index = {}; classes[policy] = by_index end
+  local by_clock = by_index[index]
+  if not by_clock then by_clock = setmetatable({}, { __mode = "k" }); by_index[index] = by_clock end
+  local key = clock or NO_CLOCK
+  local by_methods = by_clock[key]
+  if not by_methods then by_methods = setmetatable({}, WEAK_V); by_clock[key] = by_methods end
+  local class = by_methods[methods]
+  if class then return class end
+  class = {
+    MARK, -- [1]: what tells a breaker (see fgl_class_mark)
+    __index = setmetatable({ name = name }, { __index = methods }),
+    __gc = c_close, __close = c_close, __tostring = tostring_breaker,
+    __breaker_name = name, __clock = clock, __policy = policy, __def = index,
+  }
+  by_methods[methods] = class
+  return class
+end
+
+---------------------------------------------------------------------------
+-- making breakers
 
 local OPTION_FIELDS = { listeners = true, clock = true, random = true, seed = true, custom = true }
 local EXPRESSION_FIELDS = { "window", "tracker", "tripper", "retry", "permit" }
+local CLOCK_KINDS = { precise = 1, coarse = 2 }
+
+local function has_nul(s) return s:find("\0", 1, true) end
+
+-- The seed as the C API's uint64, in two 32-bit halves; nil, why when it
+-- is not an integer the C API takes.
+local seed_halves
+do
+  local ok_ffi, ffi = false, nil
+  if rawget(_G, "jit") then ok_ffi, ffi = pcall(require, "ffi") end
+  local TWO32 = 4294967296
+  -- Lua 5.4's integers, two's complement as the C API's uint64 (loaded as
+  -- text: LuaJIT cannot parse the operators)
+  local split_integer = math.type and load("return function(s) return (s >> 32) & 0xffffffff, s & 0xffffffff end")()
+  seed_halves = function(s)
+    if ok_ffi and type(s) == "cdata" then
+      if not (ffi.istype("int64_t", s) or ffi.istype("uint64_t", s)) then return nil end
+      local u = ffi.cast("uint64_t", s)
+      return tonumber(u / TWO32), tonumber(u % TWO32)
+    end
+    if type(s) ~= "number" or s ~= s or s == huge or s == -huge or s ~= floor(s) then return nil end
+    if s >= 18446744073709551616 or s < -9223372036854775808 then return nil, "out of range" end
+    if split_integer and math.type(s) == "integer" then return split_integer(s) end
+    -- a float: exact, since it is integral; negative ones wrap as int64 does
+    if ok_ffi then
+      local u = s < 0 and ffi.cast("uint64_t", ffi.cast("int64_t", s)) or ffi.cast("uint64_t", s)
+      return tonumber(u / TWO32), tonumber(u % TWO32)
+    end
+    if s < 0 then s = s + 18446744073709551616 end -- exact for |s| >= 2^53 only; smaller are integers
+    local hi = floor(s / TWO32)
+    return hi, s - hi * TWO32
+  end
+end
 
 -- Checks the Lua types of opts (or of spec's option fields); a misuse is
 -- blamed on the caller of the API function that called this.
@@ -442,19 +376,33 @@ local function check_options(t, what, allowed)
   local function bad(field, want)
     misuse(format("field '%s' of %s must be %s, not %s", field, what, want, type(t[field])), 4)
   end
-  if t.clock ~= nil and not is_callable(t.clock) then bad("clock", "a function") end
+  local clock = t.clock
+  if clock ~= nil and not is_callable(clock) then
+    if type(clock) ~= "string" then bad("clock", 'a function, "coarse" or "precise"') end
+    if not CLOCK_KINDS[clock] then
+      misuse(format("field 'clock' of %s must be a function, \"coarse\" or \"precise\", not %q", what, clock), 3)
+    end
+  end
   if t.random ~= nil and type(t.random) ~= "function" then bad("random", "a function") end
   if t.seed ~= nil then
-    local s = t.seed
-    if type(s) ~= "number" or s ~= s or s ~= math.floor(s) or s == math.huge or s == -math.huge then
+    local hi, why = seed_halves(t.seed)
+    if hi == nil then
+      if why then misuse(format("field 'seed' of %s is out of range (the seed is a 64-bit integer)", what), 3) end
       bad("seed", "an integer")
     end
   end
   if t.listeners ~= nil then
-    if type(t.listeners) ~= "table" then bad("listeners", "a table of functions") end
-    for _, fn in pairs(t.listeners) do
+    local ls = t.listeners
+    if type(ls) ~= "table" then bad("listeners", "an array of functions") end
+    local n = 0
+    for k, fn in pairs(ls) do
+      n = n + 1
+      if type(k) ~= "number" or k ~= floor(k) or k < 1 or k > #ls then
+        misuse(format("field 'listeners' of %s must be an array of functions (found key %s)", what, tostring(k)), 3)
+      end
       if not is_callable(fn) then misuse(format("every listener in %s must be a function", what), 3) end
     end
+    if n ~= #ls then misuse(format("field 'listeners' of %s must be an array without holes", what), 3) end
   end
   if t.custom ~= nil then
     if type(t.custom) ~= "table" then bad("custom", "a table of functions") end
@@ -468,42 +416,51 @@ end
 
 -- Makes a breaker from the index-th definition of a policy userdata.
 -- opts has been checked. Returns the breaker, or nil, err.
-local function new_breaker(policy, index, opts)
-  local clock = opts.clock
-  local now = clock and read_clock(clock) or nil
-  local names, fns, seen = {}, {}, {}
+local function new_breaker(policy, index, name, opts)
+  local clock, clock_kind = opts.clock, 0
+  if type(clock) == "string" then clock_kind, clock = CLOCK_KINDS[clock], nil end
+  local args = { clock_kind = clock_kind, random = opts.random }
+  if clock then args.now = H.read_clock(clock) end
+  if opts.seed ~= nil then args.seed_hi, args.seed_lo = seed_halves(opts.seed) end
+  local custom, seen = {}, {}
   if opts.custom then
-    for name, fn in pairs(opts.custom) do
-      names[#names + 1], fns[#fns + 1], seen[name] = name, fn, true
+    for n, fn in pairs(opts.custom) do
+      custom[#custom + 1], custom[#custom + 2], seen[n] = n, fn, true
     end
   end
-  for name, fn in pairs(registered) do
-    if not seen[name] then names[#names + 1], fns[#fns + 1] = name, fn end
+  for n, fn in pairs(registered) do
+    if not seen[n] then custom[#custom + 1], custom[#custom + 2] = n, fn end
   end
-  local ud, uses_custom = core.new_breaker(policy, index, now, opts.random, opts.seed, names, fns)
-  if not ud then return nil, uses_custom end
-  local listeners = {}
-  if opts.listeners then
+  if #custom > 0 then args.custom = custom end
+  if opts.listeners and #opts.listeners > 0 then
+    local listeners = {}
     for i = 1, #opts.listeners do listeners[i] = opts.listeners[i] end
+    args.listeners = listeners
   end
-  -- Absent fields would cost a metatable lookup on every call: store false.
-  local self = { name = c_info(ud, now).name, _ud = ud, _clock = clock or false, _custom = uses_custom,
-                 _listeners = listeners, _policy = policy, _index = index }
-  live[ud] = true
-  if Ffi and M._ffi and opts.random == nil and not uses_custom then
-    self._q = SharedPtr(core.pointer(ud))
-    return setmetatable(self, Ffi)
-  end
-  setmetatable(self, Classic)
-  if c_fast and M._fast then bind_fast(self) end
-  return self
+  local use_ffi = Ffi ~= nil and use.ffi and opts.random == nil
+  local cb, uses_custom = core.new_breaker(policy, index, class_of(use_ffi and Ffi or Classic, policy, index, name, clock), args)
+  if not cb then return nil, uses_custom end
+  if use_ffi and uses_custom then core.set_class(cb, class_of(Classic, policy, index, name, clock)) end
+  return cb
 end
 
 -- Expression text for a numeric spec field, so that the engine checks it and
--- its errors name the field ("max_half_open_calls:1:1: error: ...").
-local function number_text(v)
-  if v == math.floor(v) and v > -2^53 and v < 2^53 then return format("%d", v) end
+-- its errors name the field ("max_half_open_calls:1:1: error: ..."); nil,
+-- err for a value no expression can spell.
+local function number_text(field, v)
+  if v ~= v or v == huge or v == -huge then
+    return nil, format("%s:1:1: error: expected a finite number, got %s", field, tostring(v))
+  end
+  if v == floor(v) and v > -2^53 and v < 2^53 then return format("%d", v) end
   return format("%.17g", v)
+end
+
+-- nil, err for a string with a NUL byte (the engine reads C strings: it
+-- would silently see only what precedes it).
+local function nul_error(what, s)
+  local at = has_nul(s)
+  if at then return format("%s:1:%d: error: NUL byte in %s", what, at, what == "name" and "the breaker name" or "the expression") end
+  return nil
 end
 
 -- fluxgate.breaker(name [, spec]) -> breaker | nil, err
@@ -511,6 +468,8 @@ function M.breaker(name, spec)
   check_arg(name, 1, "breaker", "string")
   if spec == nil then spec = {} end
   check_arg(spec, 2, "breaker", "table")
+  local e = nul_error("name", name)
+  if e then return nil, e end
   local allowed = { max_half_open_calls = true, half_open_lease = true }
   for k in pairs(OPTION_FIELDS) do allowed[k] = true end
   local exprs = {}
@@ -530,12 +489,21 @@ function M.breaker(name, spec)
   if lease ~= nil and type(lease) ~= "number" and type(lease) ~= "string" then
     misuse("field 'half_open_lease' of spec must be a number of seconds, not " .. type(lease), 2)
   end
-  if max_calls ~= nil then max_calls = number_text(max_calls) end
-  if type(lease) == "number" then lease = number_text(lease) end
-  local policy, err = core.from_expressions(name, exprs[1], exprs[2], exprs[3], exprs[4], exprs[5],
-                                            max_calls, lease)
+  local err
+  if max_calls ~= nil then max_calls, err = number_text("max_half_open_calls", max_calls) end
+  if err then return nil, err end
+  if type(lease) == "number" then lease, err = number_text("half_open_lease", lease) end
+  if err then return nil, err end
+  for i, field in ipairs(EXPRESSION_FIELDS) do
+    e = exprs[i] and nul_error(field, exprs[i])
+    if e then return nil, e end
+  end
+  e = type(lease) == "string" and nul_error("half_open_lease", lease)
+  if e then return nil, e end
+  local policy
+  policy, err = core.from_expressions(name, exprs[1], exprs[2], exprs[3], exprs[4], exprs[5], max_calls, lease)
   if not policy then return nil, err end
-  return new_breaker(policy, 0, spec)
+  return new_breaker(policy, 0, name, spec)
 end
 
 -- fluxgate.register(name, fn): a Custom() predicate for breakers made later.
@@ -574,32 +542,47 @@ end
 
 function Policy:names() return core.policy_names(self._ud) end
 
+-- The index of a definition, or nil, err listing the names there are.
+local function find(self, name)
+  local e = nul_error("name", name)
+  if e then return nil, e end
+  local index = core.policy_find(self._ud, name)
+  if index then return index end
+  local names = core.policy_names(self._ud)
+  for i = 1, #names do names[i] = "'" .. names[i] .. "'" end
+  local there = #names > 0 and "; it defines " .. table.concat(names, ", ") or "; it defines no breakers"
+  return nil, format("%s: error: no breaker named '%s'%s", self._chunk, name, there)
+end
+
 -- policy:breaker(name [, opts]) -> breaker | nil, err
 function Policy:breaker(name, opts)
   check_arg(name, 1, "breaker", "string")
   if opts == nil then opts = {} end
   check_arg(opts, 2, "breaker", "table")
   check_options(opts, "opts", OPTION_FIELDS)
-  local index = core.policy_find(self._ud, name)
-  if not index then
-    return nil, format("%s: error: no breaker named '%s'", self._chunk, name)
-  end
-  return new_breaker(self._ud, index, opts)
+  local index, err = find(self, name)
+  if not index then return nil, err end
+  return new_breaker(self._ud, index, name, opts)
 end
 
 -- policy:disassemble(name) -> the listing of one breaker's programs | nil, err
 function Policy:disassemble(name)
   check_arg(name, 1, "disassemble", "string")
-  local index = core.policy_find(self._ud, name)
-  if not index then return nil, format("%s: error: no breaker named '%s'", self._chunk, name) end
+  local index, err = find(self, name)
+  if not index then return nil, err end
   return core.policy_disassemble(self._ud, index)
 end
+
 ---------------------------------------------------------------------------
 -- Prometheus
 
 local exposition = require("fluxgate.prometheus")
 
--- fluxgate.prometheus() -> the text exposition of every live breaker.
-function M.prometheus() return exposition(live) end
+-- fluxgate.prometheus() -> the text exposition of every breaker by name:
+-- the live ones, and the counters of closed and collected ones.
+function M.prometheus() return exposition(core.stats()) end
+
+-- For the tests: the engine paths, and a switch for the FFI (on LuaJIT).
+package.loaded["fluxgate.paths"] = { use = use, has_ffi = Ffi ~= nil, Classic = Classic, Ffi = Ffi }
 
 return M

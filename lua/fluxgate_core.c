@@ -3,33 +3,26 @@
  *
  * One set of sources builds the module for Lua 5.4 and for LuaJIT 2.1 (the
  * Lua 5.1 API, as OpenResty uses); the few API differences are shimmed in
- * fluxgate_lua.h, which also maps the other files. Users
- * never require this module directly: lua/fluxgate.lua is the public face and
- * owns every policy decision of the binding (argument checks, outcome
- * extraction, listeners, Prometheus text). These files only move data between
- * Lua values and include/fluxgate.h, and keep two promises:
+ * fluxgate_lua.h, which also maps the other files. Users never require this
+ * module directly: lua/fluxgate.lua is the public face and owns the
+ * binding's decisions that need no C (argument checks, classes, listeners,
+ * the Prometheus text). These files keep two promises:
  *
  *   - No Lua error ever longjmps through the engine. Lua callbacks that the
  *     engine must call synchronously (a Lua random source, Custom()
  *     predicates) run under lua_pcall with stack space reserved beforehand,
  *     and their errors are parked until the engine call has returned.
  *   - No C heap is held when a Lua error can be raised: every engine object
- *     lives in a userdata created in a safe empty state *before* the engine
- *     call that fills it (liolib's pattern), so the garbage collector frees it
- *     whatever happens next (lua-cjson's rule).
- *
- * Listeners are never called from inside the engine. One C listener per
- * breaker copies each transition into a small fixed queue (no allocation),
- * and the Lua side drains the queue after every engine call. The queue and
- * the breaker pointer live in a plain struct (fgl_shared) whose declaration
- * is also handed to LuaJIT's ffi.cdef, so the FFI hot path reads it directly.
+ *     belongs to a userdata created in a safe closed state *before* the
+ *     engine call that fills it (liolib's pattern), so the garbage collector
+ *     frees it whatever happens next (lua-cjson's rule).
  */
 #include <string.h>
 
 #include "fluxgate_lua.h"
 
-/* fgl_shared's declaration as text, for LuaJIT's ffi.cdef (see fluxgate_lua.h). */
-static const char fgl_shared_cdef[] = FGL_EXPAND_STRINGIZE(FGL_SHARED_TYPES);
+/* The FFI's declarations as text, for LuaJIT's ffi.cdef (see fluxgate_lua.h). */
+static const char fgl_ffi_cdef[] = FGL_EXPAND_STRINGIZE(FGL_FFI_TYPES);
 
 fg_allocator fgl_allocator(lua_State *L) {
     fg_allocator a;
@@ -45,51 +38,65 @@ void fgl_push_u64(lua_State *L, uint64_t v) {
 #endif
 }
 
-uint64_t fgl_check_u64(lua_State *L, int idx) {
-#if LUA_VERSION_NUM >= 504
-    return (uint64_t)luaL_checkinteger(L, idx);
-#else
-    lua_Number n = luaL_checknumber(L, idx);
-    return n > 0 ? (uint64_t)n : 0;
-#endif
+/* init(rejection, drain): the Lua functions the C side calls back (the
+ * rejection value's constructor; the listeners' drain). */
+static int fgl_init(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    fgl_getuservalue(L, FGL_MODULE_UPVALUE);
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, -2, 1);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, -2, 2);
+    return 0;
 }
-
-/* ---- the module -------------------------------------------------------------- */
 
 static void fgl_new_metatable(lua_State *L, const char *name, lua_CFunction gc) {
     luaL_newmetatable(L, name);
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "__gc");
-#if LUA_VERSION_NUM >= 504
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "__close");
-#endif
+    if (gc != NULL) {
+        lua_pushcfunction(L, gc);
+        lua_setfield(L, -2, "__gc");
+    }
     lua_pushliteral(L, "fluxgate internal object");
     lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
 }
 
 int luaopen_fluxgate_core(lua_State *L);
 
-/* The module table: the functions above, version, STATES (names indexed by
- * fg_state) and SHARED_CDEF (fgl_shared's declaration for ffi.cdef). */
+/* The module table: the functions of the other files, version, STATES
+ * (names indexed by fg_state), MARK (the class key, see fgl_class_mark)
+ * and FFI_CDEF (fgl_head and fgl_token for ffi.cdef). */
 int luaopen_fluxgate_core(lua_State *L) {
     fgl_new_metatable(L, FGL_POLICY_MT, fgl_policy_gc);
     fgl_new_metatable(L, FGL_REPORT_MT, fgl_report_gc);
-    lua_pop(L, 2);
-    /* Tokens of the two-step protocol (fluxgate_fast.c): plain data. */
-    luaL_newmetatable(L, FGL_TOKEN_MT);
-    lua_pushliteral(L, "fluxgate internal object");
-    lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);
+    fgl_new_metatable(L, FGL_TOKEN_MT, NULL);
 
+    lua_settop(L, 0);
+    fgl_module *m = fgl_newuserdata(L, sizeof *m, 1); /* 1: the module state */
+    memset(m, 0, sizeof *m);
+    m->list.next = m->list.prev = &m->list;
+    m->alloc = fgl_allocator(L);
+    lua_createtable(L, 3, 0);
+    lua_pushboolean(L, 0);
+    lua_rawseti(L, -2, 1);
+    lua_pushboolean(L, 0);
+    lua_rawseti(L, -2, 2);
     lua_newtable(L);
+    lua_rawseti(L, -2, 3); /* the totals of closed breakers, by name */
+    fgl_setuservalue(L, 1);
+
+    lua_newtable(L); /* 2: the module table */
     luaL_setfuncs(L, fgl_policy_funcs, 0);
-    fgl_new_metatable(L, FGL_BREAKER_MT, fgl_breaker_gc);
-    luaL_setfuncs(L, fgl_breaker_funcs, 1); /* upvalue: the breaker metatable */
-    luaL_getmetatable(L, FGL_BREAKER_MT);
-    luaL_setfuncs(L, fgl_query_funcs, 1);
-    luaL_getmetatable(L, FGL_BREAKER_MT);
-    luaL_setfuncs(L, fgl_fast_funcs, 1);
+    static const luaL_Reg *const with_module[] = {fgl_breaker_funcs, fgl_call_funcs, fgl_query_funcs,
+                                                  fgl_outcome_funcs};
+    for (size_t i = 0; i < sizeof with_module / sizeof with_module[0]; i++) {
+        lua_pushvalue(L, 1);
+        luaL_setfuncs(L, with_module[i], 1);
+    }
+    lua_pushvalue(L, 1);
+    lua_pushcclosure(L, fgl_init, 1);
+    lua_setfield(L, 2, "init");
 
     lua_pushstring(L, fg_version());
     lua_setfield(L, -2, "version");
@@ -99,9 +106,9 @@ int luaopen_fluxgate_core(lua_State *L) {
         lua_rawseti(L, -2, s);
     }
     lua_setfield(L, -2, "STATES");
-    lua_pushstring(L, fgl_shared_cdef);
-    lua_setfield(L, -2, "SHARED_CDEF");
-    lua_pushinteger(L, FGL_QUEUE_CAP);
-    lua_setfield(L, -2, "QUEUE_CAP");
+    lua_pushlightuserdata(L, (void *)&fgl_class_mark);
+    lua_setfield(L, -2, "MARK");
+    lua_pushstring(L, fgl_ffi_cdef);
+    lua_setfield(L, -2, "FFI_CDEF");
     return 1;
 }

@@ -1,11 +1,13 @@
 /*
  * fluxgate_lua.h -- what the C files of the Lua binding share: the Lua 5.1
- * (LuaJIT) / 5.4 shims, the userdata layouts, and the helpers one file
- * offers the others. The binding is one set of sources compiled once per
- * Lua: fluxgate_core.c (the module), fluxgate_policy.c (compiling),
- * fluxgate_breaker.c (making breakers, the call protocol, Lua callbacks)
- * and fluxgate_query.c (state, info, commands, draining transitions).
- * Nothing here is public: lua/fluxgate.lua is the API.
+ * (LuaJIT) / 5.4 shims, the breaker userdata's layout, and the helpers one
+ * file offers the others. The binding is one set of sources compiled once
+ * per Lua: fluxgate_core.c (the module), fluxgate_policy.c (compiling),
+ * fluxgate_breaker.c (making, closing and registering breakers, the engine
+ * callbacks), fluxgate_outcome.c (reading outcomes from Lua values),
+ * fluxgate_call.c (the call protocol) and fluxgate_query.c (state, info,
+ * commands, transitions, metrics). Nothing here is public: lua/fluxgate.lua
+ * is the API.
  */
 #ifndef FLUXGATE_LUA_H
 #define FLUXGATE_LUA_H
@@ -19,57 +21,63 @@
 /* ---- Lua 5.1 (LuaJIT) / 5.4 shims --------------------------------------- */
 
 #if LUA_VERSION_NUM >= 504
-#define fgl_newuserdata(L, size) lua_newuserdatauv((L), (size), 1)
-#define fgl_setuservalue(L, idx) lua_setiuservalue((L), (idx), 1)
-#define fgl_getuservalue(L, idx) ((void)lua_getiuservalue((L), (idx), 1))
+#define fgl_newuserdata(L, size, nuv) lua_newuserdatauv((L), (size), (nuv))
+#define fgl_setuservalue(L, idx) ((void)lua_setiuservalue((L), (idx), 1))
+#define fgl_getuservalue(L, idx) lua_getiuservalue((L), (idx), 1)
 #define fgl_rawlen(L, idx) lua_rawlen((L), (idx))
+#define fgl_rawgetp(L, idx, p) lua_rawgetp((L), (idx), (p))
 /* Counters are exact integers on 5.4 ... */
 #define fgl_pushcount(L, n) lua_pushinteger((L), (lua_Integer)(n))
 #elif LUA_VERSION_NUM == 501
-#define fgl_newuserdata(L, size) lua_newuserdata((L), (size))
+#define fgl_newuserdata(L, size, nuv) ((void)(nuv), lua_newuserdata((L), (size)))
 #define fgl_setuservalue(L, idx) ((void)lua_setfenv((L), (idx)))
-#define fgl_getuservalue(L, idx) lua_getfenv((L), (idx))
+#define fgl_getuservalue(L, idx) (lua_getfenv((L), (idx)), lua_type((L), -1))
 #define fgl_rawlen(L, idx) lua_objlen((L), (idx))
+#define fgl_rawgetp(L, idx, p) \
+    (lua_pushlightuserdata((L), (void *)(p)), lua_rawget((L), (idx) < 0 ? (idx) - 1 : (idx)))
 /* ... and doubles on 5.1, exact up to 2^53, which no counter reaches. */
 #define fgl_pushcount(L, n) lua_pushnumber((L), (lua_Number)(n))
 #else
 #error "fluxgate.core supports Lua 5.4 and LuaJIT 2.1 (Lua 5.1 API)"
 #endif
 
-/* ---- the struct shared with LuaJIT's FFI -------------------------------- */
+/* ---- what LuaJIT's FFI reads too --------------------------------------------- */
 
 /* Declared once: expanded here as C and stringized for ffi.cdef. */
-#define FGL_SHARED_DECL(...) __VA_ARGS__
 #define FGL_STRINGIZE(...) #__VA_ARGS__
 #define FGL_EXPAND_STRINGIZE(...) FGL_STRINGIZE(__VA_ARGS__)
-#define FGL_SHARED_TYPES                                                       \
-    enum { FGL_QUEUE_CAP = 8 };                                                \
-    typedef struct fgl_event {                                                 \
-        int32_t old_state;                                                     \
-        int32_t new_state;                                                     \
-        double timestamp;                                                      \
-        const char *reason;                                                    \
-        fg_metric metric;                                                      \
-    } fgl_event;                                                               \
-    typedef struct fgl_shared {                                                \
-        fg_breaker *breaker;                                                   \
+#define FGL_FFI_TYPES                                                          \
+    typedef struct fgl_head {                                                  \
+        fg_breaker *engine;                                                    \
         double now;                                                            \
-        uint32_t count;                                                        \
-        uint32_t dropped;                                                      \
-        uint32_t errors;                                                       \
-        fgl_event events[FGL_QUEUE_CAP];                                       \
-    } fgl_shared;
+        uint32_t pending;                                                      \
+        uint32_t flags;                                                        \
+        uint64_t serial;                                                       \
+    } fgl_head;                                                                \
+    typedef struct fgl_token {                                                 \
+        fg_ticket ticket;                                                      \
+        uint64_t serial;                                                       \
+        int32_t released;                                                      \
+    } fgl_token;
+FGL_FFI_TYPES
 
-/* fgl_shared fields: breaker is NULL once closed; now is the time the Lua
- * clock gave for the current engine call (the engine's clock callback returns
- * it); count queued transitions; dropped transitions that found the queue
- * full; errors callback errors parked for the Lua side to report. */
-FGL_SHARED_DECL(FGL_SHARED_TYPES)
+/* fgl_head: the first bytes of every breaker userdata (LuaJIT's FFI casts the
+ * userdata to fgl_head *). engine is NULL once the breaker is closed; now is
+ * the Lua clock's reading for the current engine call (the engine's clock
+ * callback returns it); pending is nonzero while transitions or callback
+ * errors wait for the Lua side (drain); serial tells this breaker's tokens
+ * from any other's, also one made later at the same address.
+ * fgl_token: what acquire hands out, on every path (a userdata's memory on
+ * the classic API, a cdata under the FFI). */
+enum {
+    FGL_LUA_CLOCK = 1, /* the breaker reads a Lua clock (its class holds it) */
+    FGL_CALLBACKS = 2, /* the engine calls Lua: a random function or Custom() predicates */
+    FGL_HAS_ENV = 4    /* the user value is the breaker's environment table */
+};
 
 /* ---- userdata ------------------------------------------------------------ */
 
 #define FGL_POLICY_MT "fluxgate.policy"
-#define FGL_BREAKER_MT "fluxgate.breaker"
 #define FGL_REPORT_MT "fluxgate.report"
 #define FGL_TOKEN_MT "fluxgate.token"
 
@@ -83,96 +91,141 @@ typedef struct fgl_report_box {
     fg_report *report;
 } fgl_report_box;
 
-struct fgl_breaker;
+/* A transition waiting for the Lua side. The reason points into the policy,
+ * which the engine keeps alive while the breaker lives. */
+typedef struct fgl_event {
+    fg_state old_state;
+    fg_state new_state;
+    double timestamp;
+    const char *reason;
+    uint64_t sequence;
+    fg_metric metric;
+} fgl_event;
 
-/* One Custom() name the breaker can resolve: the Lua predicate is env[env_slot]. */
-typedef struct fgl_custom_slot {
-    struct fgl_breaker *owner;
-    const char *name; /* a Lua string kept alive by env[FGL_ENV_NAMES] */
-    int env_slot;
-    int used;         /* the engine resolved this name */
-} fgl_custom_slot;
+struct fgl_call;
+struct fgl_module;
 
-/* The breaker's environment table (its user value) holds every Lua value the
- * C side needs; a userdata's user value is only reachable through it, so the
- * closures there may refer back to the breaker without leaking it. */
+/* A breaker: one userdata whose metatable is its class (fluxgate.lua: the
+ * methods, the name, the Lua clock). Its user value, when FGL_HAS_ENV is
+ * set, is its environment table (fluxgate.lua's listeners, the random
+ * function and Custom() predicates, a parked callback error). */
+typedef struct fgl_breaker {
+    fgl_head head;            /* first: the FFI's view */
+    struct fgl_call *call;    /* non-NULL while the engine runs a call that may call Lua */
+    fgl_event *events;        /* queued transitions (Lua's allocator), in sequence order */
+    uint32_t event_count, event_cap;
+    uint32_t errors;          /* callback errors parked since the last drain */
+    uint32_t lost;            /* transitions the queue had no memory for */
+    uint64_t sequence;        /* the last transition's sequence number */
+    struct fgl_module *module;
+    struct fgl_breaker *prev, *next; /* the module's list of open breakers */
+} fgl_breaker;
+
+/* Environment table slots (array part). */
 enum {
     FGL_ENV_RANDOM = 1, /* the Lua random function, or false */
-    FGL_ENV_SLOTS,      /* the fgl_custom_slot array userdata, or false */
-    FGL_ENV_NAMES,      /* the names table the slots point into, or false */
     FGL_ENV_ERROR,      /* the first parked callback error, or false */
-    FGL_ENV_FIRST_CUSTOM
+    FGL_ENV_LISTENERS,  /* fluxgate.lua's listener array, or false */
+    FGL_ENV_FIRST_CUSTOM /* the Custom() predicates, in slot order */
 };
 
-typedef struct fgl_breaker {
-    fgl_shared shared;       /* first member: the FFI pointer is to this */
-    int has_callbacks;       /* a Lua random source or Custom() predicates */
-    int fast_lua_clock;      /* fluxgate_fast.c's closures read a Lua clock */
-    /* Valid only while the engine runs a call made from Lua: */
-    lua_State *L;            /* the thread (coroutine) that made the call */
-    int env_index;           /* stack index of the environment table */
-    int outcome_index;       /* stack index of the outcome table, or 0 */
-    /* The fast path (fluxgate_fast.c) builds no outcome table up front: if a
-     * Custom() predicate runs, it is made from these (fgl_custom_call). */
-    const fg_outcome *lazy_outcome; /* NULL when there is nothing to build from */
-    int lazy_value;          /* stack index of the error value or first result, or 0 */
-    int lazy_status;         /* stack index of the status value, or 0 */
-    int parked_index;        /* stack index of the first callback error, or 0 */
-    const char *parked_what; /* which callback failed: "random function" or a Custom() name */
-    int parked_custom;       /* 1 when parked_what is a Custom() name */
-    fgl_custom_slot *slots;
-    int slot_count;
-} fgl_breaker;
+/* One Custom() name the breaker can resolve: its predicate is env[env_slot]. */
+typedef struct fgl_custom_slot {
+    fgl_breaker *owner;
+    int env_slot;
+} fgl_custom_slot;
+
+/* An engine call in progress that may call Lua (a random function, Custom()
+ * predicates): on the C stack of the function that made it. */
+typedef struct fgl_call {
+    lua_State *L;
+    int env_index;             /* stack index of the environment table */
+    int outcome_index;         /* stack index of the Custom() outcome table, or 0 */
+    const fg_outcome *outcome; /* what that table is built from, or NULL */
+    int value_index;           /* the outcome's Lua value (error or first result), or 0 */
+    int parked_index;          /* stack index of the first callback error, or 0 */
+    const char *parked_what;
+    int parked_custom;
+} fgl_call;
+
+/* The module's own state, a userdata that every function holding breakers
+ * keeps as an upvalue: the list of open breakers (for fluxgate.prometheus)
+ * and the next serial. Its user value is the table of per-name totals of
+ * closed and collected breakers. */
+typedef struct fgl_module {
+    fgl_breaker list; /* sentinel of a circular list; only prev/next are used */
+    uint64_t next_serial;
+    fg_allocator alloc; /* the Lua state's allocator */
+} fgl_module;
+
+/* A breaker class (fluxgate.lua) holds this address as a lightuserdata at
+ * [1] (Lua code cannot forge it; the array slot is the quickest to check), the breaker's name under "__breaker_name" and
+ * its Lua clock, if any, under "__clock". */
+extern const char fgl_class_mark;
 
 /* ---- helpers (fluxgate_core.c) ------------------------------------------- */
 
 /* The Lua state's own allocator, so the engine's memory is the state's. */
 fg_allocator fgl_allocator(lua_State *L);
 void fgl_push_u64(lua_State *L, uint64_t v);
-uint64_t fgl_check_u64(lua_State *L, int idx);
+/* Upvalue 1 of every breaker function: the module state. */
+#define FGL_MODULE_UPVALUE lua_upvalueindex(1)
 
 /* ---- compiling (fluxgate_policy.c) ---------------------------------------- */
 
 int fgl_policy_gc(lua_State *L);
 int fgl_report_gc(lua_State *L);
-/* The compiled policy userdata at idx; raises when it is not one. */
 fgl_policy *fgl_check_policy(lua_State *L, int idx);
-/* compile, load, from_expressions, policy_names, policy_find, policy_disassemble */
 extern const luaL_Reg fgl_policy_funcs[];
 
 /* ---- breakers (fluxgate_breaker.c) ---------------------------------------- */
 
-int fgl_breaker_gc(lua_State *L);
-/* The breaker at idx (upvalue 1 of the calling function is the breaker
- * metatable); raises when it is not one, is closed, or is busy in one of its
- * own callbacks. */
-fgl_breaker *fgl_check_breaker(lua_State *L, int idx);
-/* Prepares an engine call (everything that may raise happens here); `now`
- * is read from now_idx when given. Returns 1 when it was. */
-int fgl_enter(lua_State *L, fgl_breaker *b, int now_idx, double *now);
-/* fgl_enter without `now`, for a breaker userdata at self_idx (which may be
- * an upvalue index); raises nothing. */
-void fgl_enter_at(lua_State *L, fgl_breaker *b, int self_idx);
-/* Raises when the breaker is closed or busy in one of its own callbacks. */
-void fgl_check_usable(lua_State *L, const fgl_breaker *b);
-/* The status a Lua number at idx gives an outcome: 1 and *out when it is a
- * number in int64 range, 0 otherwise. */
-int fgl_status(lua_State *L, int idx, int64_t *out);
-/* Ends an engine call: parks a callback error for the Lua side, restores the stack. */
-void fgl_leave(lua_State *L, fgl_breaker *b);
-/* Nonzero when transitions or callback errors wait for the Lua side's drain. */
-int fgl_pending(const fgl_breaker *b);
-/* new_breaker, close, pointer, acquire, release, release_ok (upvalue: the metatable) */
+/* The breaker at idx or NULL, checking its class mark; raises nothing. */
+fgl_breaker *fgl_to_breaker(lua_State *L, int idx);
+/* The open breaker at idx; raises a misuse error naming method `fname`
+ * otherwise (not a breaker: a hint to use `cb:fname(...)`; closed; busy in
+ * one of its own callbacks). */
+fgl_breaker *fgl_check_breaker(lua_State *L, int idx, const char *fname);
+/* Reads the breaker's Lua clock into head.now when it has one (raises when
+ * the clock fails or returns a non-number). self_idx: the breaker. */
+void fgl_read_clock(lua_State *L, fgl_breaker *b, int self_idx);
+/* Brackets an engine call that may call Lua callbacks: enter prepares the
+ * stack (everything that may raise happens here), leave parks a callback
+ * error in the environment and restores the stack. c lives on the caller's
+ * C stack. */
+void fgl_enter(lua_State *L, fgl_breaker *b, int self_idx, fgl_call *c);
+void fgl_leave(lua_State *L, fgl_breaker *b, fgl_call *c);
+/* new_breaker, close, pointer, env, serial */
 extern const luaL_Reg fgl_breaker_funcs[];
 
-/* ---- the fast call path (fluxgate_fast.c) --------------------------------- */
+/* ---- outcomes (fluxgate_outcome.c): the outcome rules of the C paths ------- */
 
-/* fast (upvalue: the breaker metatable) */
-extern const luaL_Reg fgl_fast_funcs[];
+/* The status a Lua value at idx gives an outcome: 1 and *out when it is a
+ * number in the int64 range the Lua side accepts too. */
+int fgl_status_number(lua_State *L, int idx, int64_t *out);
+/* The status of a result value: a number's own value when numbers_count,
+ * else a table's `status` field, read so that it cannot raise. */
+void fgl_result_status(lua_State *L, int idx, int numbers_count, fg_outcome *o);
+/* An error value's type, message and status (SPEC 7), read so that nothing
+ * can raise; strings it points to stay on the stack above idx until the
+ * caller restores it. */
+void fgl_error_fields(lua_State *L, int idx, fg_outcome *o);
+/* The outcome of a protected call: ok is whether it returned; its results
+ * (or the error it raised) start at index first. Returns the index of the
+ * error value (raised, or the e of `nil, e`), or 0 for a result; fills *o.
+ * The one place of the "did the call fail" rule on the C paths. */
+int fgl_outcome_at(lua_State *L, int ok, int first, fg_outcome *o);
+/* The outcome table Custom() predicates receive, for *o and the Lua value at
+ * value_idx (0: none). May raise (memory): call under lua_pcall. */
+int fgl_build_outcome(lua_State *L);
+extern const luaL_Reg fgl_outcome_funcs[];
+
+/* ---- the call protocol (fluxgate_call.c) ----------------------------------- */
+
+extern const luaL_Reg fgl_call_funcs[];
 
 /* ---- queries (fluxgate_query.c) ------------------------------------------- */
 
-/* state, command, info, stats, drain (upvalue: the breaker metatable) */
 extern const luaL_Reg fgl_query_funcs[];
 
 #endif /* FLUXGATE_LUA_H */

@@ -9,7 +9,7 @@
 /* ---- reports ------------------------------------------------------------- */
 
 static fgl_report_box *fgl_new_report_box(lua_State *L) {
-    fgl_report_box *box = fgl_newuserdata(L, sizeof *box);
+    fgl_report_box *box = fgl_newuserdata(L, sizeof *box, 0);
     box->report = NULL;
     luaL_getmetatable(L, FGL_REPORT_MT);
     lua_setmetatable(L, -2);
@@ -36,7 +36,7 @@ static void fgl_push_report(lua_State *L, fgl_report_box *box) {
         while (n > 0 && small[n - 1] == '\n') n--;
         lua_pushlstring(L, small, n);
     } else {
-        char *big = fgl_newuserdata(L, n + 1); /* may raise: the box owns the report */
+        char *big = fgl_newuserdata(L, n + 1, 0); /* may raise: the box owns the report */
         fg_report_format(box->report, big, n + 1);
         while (n > 0 && big[n - 1] == '\n') n--;
         lua_pushlstring(L, big, n);
@@ -49,7 +49,7 @@ static void fgl_push_report(lua_State *L, fgl_report_box *box) {
 /* ---- policies ------------------------------------------------------------- */
 
 static fgl_policy *fgl_new_policy(lua_State *L) {
-    fgl_policy *p = fgl_newuserdata(L, sizeof *p);
+    fgl_policy *p = fgl_newuserdata(L, sizeof *p, 0);
     p->policy = NULL;
     luaL_getmetatable(L, FGL_POLICY_MT);
     lua_setmetatable(L, -2);
@@ -152,7 +152,7 @@ static int fgl_policy_disassemble(lua_State *L) {
     size_t index = (size_t)luaL_checkinteger(L, 2);
     char small[1];
     size_t n = fg_policy_disassemble(p->policy, index, small, sizeof small);
-    char *text = fgl_newuserdata(L, n + 1); /* Lua memory: nothing to free on error */
+    char *text = fgl_newuserdata(L, n + 1, 0); /* Lua memory: nothing to free on error */
     fg_policy_disassemble(p->policy, index, text, n + 1);
     lua_pushlstring(L, text, n);
     return 1;

@@ -1,41 +1,50 @@
 /*
- * fluxgate_query.c -- reading breakers from Lua: state, info (metrics as Lua tables),
- * the counters Prometheus exports, the manual commands, and draining the
- * transition queue into listener signals.
+ * fluxgate_query.c -- reading breakers from Lua: state, info (the whole
+ * fg_info as a table), the manual commands, draining the transition queue
+ * into listener signals, and the counters of every breaker by name for
+ * fluxgate.prometheus().
  */
+#include <string.h>
+
 #include "fluxgate_lua.h"
 
-/* ---- breakers: queries and commands ---------------------------------------- */
+static const char *const fgl_clock_names[] = {"auto", "precise", "coarse", "custom"};
 
-/* state(breaker [, now]) -> state name */
-static int fgl_state(lua_State *L) {
-    fgl_breaker *b = fgl_check_breaker(L, 1);
-    lua_settop(L, 2);
-    double now = 0.0;
-    fgl_enter(L, b, 2, &now);
-    fg_state s = fg_breaker_state(b->shared.breaker);
-    fgl_leave(L, b);
-    lua_pushstring(L, fg_state_name(s));
-    return 1;
+/* Prepares a query: the Lua clock is read first (it may raise). */
+static fgl_breaker *fgl_query_begin(lua_State *L, const char *fname, fgl_call *c) {
+    fgl_breaker *b = fgl_check_breaker(L, 1, fname);
+    lua_settop(L, 1);
+    fgl_read_clock(L, b, 1);
+    fgl_enter(L, b, 1, c);
+    return b;
 }
 
-/* command(breaker, now|nil, op) -> pending; op 0 reset, 1 disable,
- * 2 metrics_only, 3 force_open */
+/* state(self) -> state name, pending */
+static int fgl_state(lua_State *L) {
+    fgl_call c;
+    fgl_breaker *b = fgl_query_begin(L, "state", &c);
+    fg_state s = fg_breaker_state(b->head.engine);
+    fgl_leave(L, b, &c);
+    lua_pushstring(L, fg_state_name(s));
+    lua_pushboolean(L, b->head.pending != 0);
+    return 2;
+}
+
+/* command(self, op) -> pending; op 0 reset, 1 disable, 2 metrics_only, 3 force_open */
 static int fgl_command(lua_State *L) {
-    fgl_breaker *b = fgl_check_breaker(L, 1);
-    lua_settop(L, 3);
-    lua_Integer op = luaL_checkinteger(L, 3);
-    luaL_argcheck(L, op >= 0 && op <= 3, 3, "unknown command");
-    double now = 0.0;
-    fgl_enter(L, b, 2, &now);
+    static const char *const names[] = {"reset", "disable", "metrics_only", "force_open"};
+    lua_Integer op = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, op >= 0 && op <= 3, 2, "unknown command");
+    fgl_call c;
+    fgl_breaker *b = fgl_query_begin(L, names[op], &c);
     switch (op) {
-    case 0: fg_breaker_reset(b->shared.breaker); break;
-    case 1: fg_breaker_disable(b->shared.breaker); break;
-    case 2: fg_breaker_metrics_only(b->shared.breaker); break;
-    default: fg_breaker_force_open(b->shared.breaker); break;
+    case 0: fg_breaker_reset(b->head.engine); break;
+    case 1: fg_breaker_disable(b->head.engine); break;
+    case 2: fg_breaker_metrics_only(b->head.engine); break;
+    default: fg_breaker_force_open(b->head.engine); break;
     }
-    fgl_leave(L, b);
-    lua_pushinteger(L, fgl_pending(b));
+    fgl_leave(L, b, &c);
+    lua_pushboolean(L, b->head.pending != 0);
     return 1;
 }
 
@@ -65,102 +74,189 @@ static void fgl_push_metric(lua_State *L, const fg_metric *m) {
     lua_setfield(L, -2, "slow_counts");
 }
 
-/* info(breaker [, now]) -> { name, state, changed_at, reopens,
- *   consecutive_failures, generation, half_open_in_flight, metrics } */
+static void fgl_set_count(lua_State *L, const char *field, uint64_t n) {
+    fgl_pushcount(L, n);
+    lua_setfield(L, -2, field);
+}
+
+/* The clock a breaker reads, by name. The engine says which; an engine
+ * that does not report it yet (0, "auto") reads CLOCK_MONOTONIC. */
+static const char *fgl_clock_name(const fgl_breaker *b, fg_clock_kind kind) {
+    if (b->head.flags & FGL_LUA_CLOCK) return fgl_clock_names[FG_CLOCK_CUSTOM];
+    if (kind <= FG_CLOCK_AUTO || kind > FG_CLOCK_CUSTOM) return fgl_clock_names[FG_CLOCK_PRECISE];
+    return fgl_clock_names[kind];
+}
+
+/* info(self) -> { name, state, changed_at, reopens, consecutive_failures,
+ *   generation, half_open_in_flight, clock, transitions, metrics,
+ *   counters = { success, failure, ignored, rejected, admitted, stale,
+ *                lease_expired } }, pending */
 static int fgl_info(lua_State *L) {
-    fgl_breaker *b = fgl_check_breaker(L, 1);
-    lua_settop(L, 2);
-    double now = 0.0;
+    fgl_call c;
     fg_info info;
-    fgl_enter(L, b, 2, &now);
-    fg_breaker_info(b->shared.breaker, &info);
-    fgl_leave(L, b);
-    lua_createtable(L, 0, 8);
+    memset(&info, 0, sizeof info);
+    fgl_breaker *b = fgl_query_begin(L, "info", &c);
+    fg_breaker_info(b->head.engine, &info);
+    fgl_leave(L, b, &c);
+    lua_createtable(L, 0, 12);
     lua_pushstring(L, info.name);
     lua_setfield(L, -2, "name");
     lua_pushstring(L, fg_state_name(info.state));
     lua_setfield(L, -2, "state");
     lua_pushnumber(L, info.changed_at);
     lua_setfield(L, -2, "changed_at");
-    fgl_pushcount(L, info.reopens);
-    lua_setfield(L, -2, "reopens");
-    fgl_pushcount(L, info.consecutive_failures);
-    lua_setfield(L, -2, "consecutive_failures");
-    fgl_push_u64(L, info.generation);
-    lua_setfield(L, -2, "generation");
-    fgl_pushcount(L, info.half_open_in_flight);
-    lua_setfield(L, -2, "half_open_in_flight");
+    fgl_set_count(L, "reopens", info.reopens);
+    fgl_set_count(L, "consecutive_failures", info.consecutive_failures);
+    fgl_set_count(L, "generation", info.generation);
+    fgl_set_count(L, "half_open_in_flight", info.half_open_in_flight);
+    fgl_set_count(L, "transitions", b->sequence);
+    lua_pushstring(L, fgl_clock_name(b, info.clock_kind));
+    lua_setfield(L, -2, "clock");
     fgl_push_metric(L, &info.metric);
     lua_setfield(L, -2, "metrics");
-    return 1;
+    lua_createtable(L, 0, 7);
+    fgl_set_count(L, "success", info.counters.success);
+    fgl_set_count(L, "failure", info.counters.failure);
+    fgl_set_count(L, "ignored", info.counters.ignored);
+    fgl_set_count(L, "rejected", info.counters.rejected);
+    fgl_set_count(L, "admitted", info.counters.admitted);
+    fgl_set_count(L, "stale", info.counters.stale);
+    fgl_set_count(L, "lease_expired", info.counters.lease_expired);
+    lua_setfield(L, -2, "counters");
+    lua_pushboolean(L, b->head.pending != 0);
+    return 2;
 }
 
-/* stats(breaker) -> name, state, success, failure, ignored, rejected,
- *   transitions (an array: [old * FG_STATE_COUNT + new + 1] = count)
- * For the Prometheus exposition; uses the breaker's last clock reading. */
-static int fgl_stats(lua_State *L) {
-    fgl_breaker *b = fgl_check_breaker(L, 1);
-    double now = 0.0;
-    fg_info info;
-    lua_settop(L, 1);
-    fgl_enter(L, b, 2, &now);
-    fg_breaker_info(b->shared.breaker, &info);
-    fgl_leave(L, b);
-    lua_pushstring(L, info.name);
-    lua_pushinteger(L, (lua_Integer)info.state);
-    fgl_pushcount(L, info.counters.success);
-    fgl_pushcount(L, info.counters.failure);
-    fgl_pushcount(L, info.counters.ignored);
-    fgl_pushcount(L, info.counters.rejected);
-    lua_createtable(L, FG_STATE_COUNT * FG_STATE_COUNT, 0);
-    for (int from = 0; from < FG_STATE_COUNT; from++) {
-        for (int to = 0; to < FG_STATE_COUNT; to++) {
-            fgl_pushcount(L, info.counters.transitions[from][to]);
-            lua_rawseti(L, -2, from * FG_STATE_COUNT + to + 1);
-        }
-    }
-    return 7;
-}
-
-/* drain(breaker) -> signals, dropped, error
- * signals: an array of { old_state, new_state, timestamp, reason, metrics }
- * taken from the queue (which is emptied); dropped: transitions lost to a
- * full queue; error: the first parked callback error, or nil. */
+/* drain(self [, signals]) -> signals|nil, error|nil, lost
+ * Empties the queue. With `signals` true: an array of { old_state,
+ * new_state, timestamp, reason, sequence, metrics }, in sequence order (nil
+ * when the queue is empty); error: the first parked callback error; lost:
+ * transitions the queue had no memory for. */
 static int fgl_drain(lua_State *L) {
-    fgl_breaker *b = fgl_check_breaker(L, 1);
-    fgl_shared *s = &b->shared;
-    uint32_t n = s->count;
-    lua_createtable(L, (int)n, 0);
-    for (uint32_t i = 0; i < n; i++) {
-        const fgl_event *e = &s->events[i];
-        lua_createtable(L, 0, 6);
-        lua_pushstring(L, fg_state_name((fg_state)e->old_state));
-        lua_setfield(L, -2, "old_state");
-        lua_pushstring(L, fg_state_name((fg_state)e->new_state));
-        lua_setfield(L, -2, "new_state");
-        lua_pushnumber(L, e->timestamp);
-        lua_setfield(L, -2, "timestamp");
-        lua_pushstring(L, e->reason != NULL ? e->reason : "");
-        lua_setfield(L, -2, "reason");
-        fgl_push_metric(L, &e->metric);
-        lua_setfield(L, -2, "metrics");
-        lua_rawseti(L, -2, (int)i + 1);
-    }
-    lua_pushinteger(L, (lua_Integer)s->dropped);
-    fgl_getuservalue(L, 1);
-    lua_rawgeti(L, -1, FGL_ENV_ERROR);
-    if (!lua_toboolean(L, -1)) {
-        lua_pop(L, 1);
+    fgl_breaker *b = fgl_to_breaker(L, 1);
+    if (b == NULL) return luaL_argerror(L, 1, "fluxgate breaker expected");
+    int want = lua_toboolean(L, 2);
+    lua_settop(L, 1);
+    uint32_t n = b->event_count;
+    if (want && n > 0) {
+        lua_createtable(L, (int)n, 0);
+        for (uint32_t i = 0; i < n; i++) {
+            const fgl_event *e = &b->events[i];
+            lua_createtable(L, 0, 7);
+            lua_pushstring(L, fg_state_name(e->old_state));
+            lua_setfield(L, -2, "old_state");
+            lua_pushstring(L, fg_state_name(e->new_state));
+            lua_setfield(L, -2, "new_state");
+            lua_pushnumber(L, e->timestamp);
+            lua_setfield(L, -2, "timestamp");
+            lua_pushstring(L, e->reason != NULL ? e->reason : "");
+            lua_setfield(L, -2, "reason");
+            fgl_pushcount(L, e->sequence);
+            lua_setfield(L, -2, "sequence");
+            fgl_push_metric(L, &e->metric);
+            lua_setfield(L, -2, "metrics");
+            lua_rawseti(L, -2, (int)i + 1);
+        }
+    } else {
         lua_pushnil(L);
     }
-    lua_pushboolean(L, 0);
-    lua_rawseti(L, -3, FGL_ENV_ERROR);
-    lua_remove(L, -2);
+    lua_pushnil(L);
+    if ((b->head.flags & FGL_HAS_ENV) && b->errors > 0) {
+        fgl_getuservalue(L, 1);
+        lua_rawgeti(L, -1, FGL_ENV_ERROR);
+        if (lua_toboolean(L, -1)) lua_replace(L, 3);
+        else lua_pop(L, 1);
+        lua_pushboolean(L, 0);
+        lua_rawseti(L, -2, FGL_ENV_ERROR);
+        lua_pop(L, 1);
+    }
+    lua_pushinteger(L, (lua_Integer)b->lost);
     /* Only now, after everything that could raise: */
-    s->count = 0;
-    s->dropped = 0;
-    s->errors = 0;
+    b->event_count = 0;
+    b->errors = 0;
+    b->lost = 0;
+    b->head.pending = 0;
     return 3;
+}
+
+/* ---- every breaker, by name (fluxgate.prometheus) --------------------------------- */
+
+/* The counters' positions in a name's array: 1 success, 2 failure,
+ * 3 ignored, 4 rejected, then 5 + old * FG_STATE_COUNT + new for the
+ * transitions -- the totals of closed breakers use it too. */
+enum { FGL_COUNTERS = 4 + FG_STATE_COUNT * FG_STATE_COUNT };
+
+static void fgl_add_counts(lua_State *L, int t, int first, const uint64_t *values, int n) {
+    for (int k = 0; k < n; k++) {
+        if (values[k] == 0) continue;
+        lua_rawgeti(L, t, first + k);
+        lua_Number have = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+        fgl_pushcount(L, (lua_Integer)have + (lua_Integer)values[k]);
+        lua_rawseti(L, t, first + k);
+    }
+}
+
+/* Pushes by_name[name] = { counts = {...}, states = {...} }, making it. */
+static void fgl_group(lua_State *L, int by_name, const char *name) {
+    lua_getfield(L, by_name, name);
+    if (!lua_isnil(L, -1)) return;
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 2);
+    lua_createtable(L, FGL_COUNTERS, 0);
+    lua_setfield(L, -2, "counts");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, by_name, name);
+}
+
+/* stats() -> { [name] = { counts = { [k] = n }, states = { [state] = n } | nil } }
+ * for every open breaker and the totals of closed ones; states only for
+ * names that have open breakers. */
+static int fgl_stats(lua_State *L) {
+    fgl_module *m = lua_touserdata(L, FGL_MODULE_UPVALUE);
+    lua_settop(L, 0);
+    lua_newtable(L); /* 1: by name */
+    fgl_getuservalue(L, FGL_MODULE_UPVALUE);
+    lua_rawgeti(L, -1, 3); /* 3: the totals of closed breakers */
+    lua_pushnil(L);
+    while (lua_next(L, 3) != 0) {
+        fgl_group(L, 1, lua_tostring(L, -2));
+        lua_getfield(L, -1, "counts");
+        for (int k = 1; k <= FGL_COUNTERS; k++) {
+            lua_rawgeti(L, -3, k);
+            lua_rawseti(L, -2, k);
+        }
+        lua_pop(L, 3);
+    }
+    for (fgl_breaker *b = m->list.next; b != &m->list; b = b->next) {
+        fg_info info;
+        memset(&info, 0, sizeof info);
+        fg_breaker_info(b->head.engine, &info); /* a Lua clock's last reading */
+        uint64_t values[FGL_COUNTERS];
+        values[0] = info.counters.success;
+        values[1] = info.counters.failure;
+        values[2] = info.counters.ignored;
+        values[3] = info.counters.rejected;
+        for (int from = 0; from < FG_STATE_COUNT; from++)
+            for (int to = 0; to < FG_STATE_COUNT; to++)
+                values[4 + from * FG_STATE_COUNT + to] = info.counters.transitions[from][to];
+        fgl_group(L, 1, info.name);
+        lua_getfield(L, -1, "counts");
+        fgl_add_counts(L, lua_gettop(L), 1, values, FGL_COUNTERS);
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "states");
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_createtable(L, FG_STATE_COUNT, 0);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, -3, "states");
+        }
+        uint64_t one = 1;
+        fgl_add_counts(L, lua_gettop(L), (int)info.state + 1, &one, 1);
+        lua_pop(L, 2);
+    }
+    lua_settop(L, 1);
+    return 1;
 }
 
 const luaL_Reg fgl_query_funcs[] = {

@@ -1,113 +1,216 @@
 --[[
-fluxgate/ffi_path.lua -- the engine path of fluxgate.lua under LuaJIT: the hot
-path (acquire, classify + record) straight into the C functions that
-fluxgate/core.so exports, through the FFI, for breakers without Lua callbacks
-(random, Custom()): the engine must not call back into Lua in the middle of
-an FFI call.
+fluxgate/ffi_path.lua -- the LuaJIT engine path: cb:call,
+cb:call_with_fallback, cb:acquire and cb:release in Lua, straight into the
+C functions that fluxgate/core.so exports, through the FFI. It serves the
+breakers without Lua callbacks (a random function, Custom() predicates):
+the engine must not call back into Lua in the middle of an FFI call.
 
-  local path = require("fluxgate.ffi_path")(core, read_clock, drain, rejection, STATES)
+  local path = require("fluxgate.ffi_path")(core, H)
 
 path is nil where the FFI is not usable (not LuaJIT, no ffi module, core.so
-not found on package.cpath or missing an export), else a table:
-  enter(self)  -> ticket cdata | nil, rejection
-  record(self, ticket, _, _, _, _, is_error, status, type, message, _, duration)
-  give_back(ticket)   a ticket no one holds any more, for a later call
-  SharedPtr           the ctype of the breaker's shared struct pointer
-(the shapes of fluxgate.lua's engine paths). The arguments are fluxgate.lua's
-own helpers, so that both paths read clocks, drain transitions and reject
-alike.
+not found on package.cpath or missing an export), else the methods table.
+H holds fluxgate.lua's helpers (read_clock, drain, misuse_self, closed,
+check_callable), so that both paths read clocks, drain transitions and
+complain alike.
+
+A breaker is its userdata: ffi.cast gives the address of its fgl_head.
+With the default clock the engine reads the clock itself (it may pick a
+coarse one); a Lua clock is its class's __clock. cb:call keeps its ticket in
+five Lua values (no cdata per call); acquire's token is one fgl_token cdata.
 ]]
-return function(core, read_clock, drain, rejection, STATES)
+return function(core, H)
   if type(rawget(_G, "jit")) ~= "table" then return nil end
-  local ok, ffi = pcall(require, "ffi")
+  local okf, ffi = pcall(require, "ffi")
+  if not okf then return nil end
   local function setup()
     local cdef = require("fluxgate.cdef")
     if not pcall(ffi.typeof, "fg_ticket") then ffi.cdef(cdef) end
-    if not pcall(ffi.typeof, "fgl_shared") then ffi.cdef(core.SHARED_CDEF) end
+    if not pcall(ffi.typeof, "fgl_head") then ffi.cdef(core.FFI_CDEF) end
     local path = package.searchpath and package.searchpath("fluxgate.core", package.cpath)
     if not path then return nil end
     local C = ffi.load(path)
     -- Resolve every symbol now, so that a missing export disables the path
     -- instead of failing in the middle of a call.
     local _ = C.fg_breaker_acquire, C.fg_breaker_acquire_at, C.fg_breaker_classify,
-              C.fg_breaker_record, C.fg_breaker_record_at, C.fg_breaker_release
+              C.fg_breaker_record_at, C.fg_breaker_release
     return C
   end
-  local okc, C = false, nil
-  if ok then okc, C = pcall(setup) end
+  local okc, C = pcall(setup)
   if not (okc and C) then return nil end
-  local Ticket = ffi.typeof("fg_ticket")
-  local scratch = ffi.new("fg_outcome") -- read only during classify
-  local SharedPtr = ffi.typeof("fgl_shared *")
-  local acquire, acquire_at = C.fg_breaker_acquire, C.fg_breaker_acquire_at
-  local classify, record_at, release = C.fg_breaker_classify, C.fg_breaker_record_at,
-                                       C.fg_breaker_release
-  local tonumber = tonumber
 
-  -- Tickets that finished calls gave back (ffi_give_back), for the next
-  -- ones: a ticket cdata per call would be the path's only allocation.
-  -- Shared by all breakers (a ticket is plain data, filled by acquire).
-  local spare, nspare = {}, 0
-  local function ffi_give_back(t)
-    if nspare < 64 then
-      nspare = nspare + 1
-      spare[nspare] = t
-    end
+  local type, getmetatable, rawget, tonumber, pcall, error, select =
+    type, getmetatable, rawget, tonumber, pcall, error, select
+  local cast, istype = ffi.cast, ffi.istype
+  local HeadPtr, Token = ffi.typeof("fgl_head *"), ffi.typeof("fgl_token")
+  local acquire, acquire_at = C.fg_breaker_acquire, C.fg_breaker_acquire_at
+  local classify, record_at, release = C.fg_breaker_classify, C.fg_breaker_record_at, C.fg_breaker_release
+  local outcome = require("fluxgate.outcome")
+  local result_status, release_status, error_fields, rejection =
+    outcome.result_status, outcome.release_status, outcome.error_fields, outcome.rejection
+  local STATES = core.STATES
+  local MARK = core.MARK
+  local read_clock, drain, misuse_self, closed = H.read_clock, H.drain, H.misuse_self, H.closed
+
+  -- Filled just before each FFI call that reads them; nothing runs in
+  -- between (a Lua clock is read first), so one of each serves every call.
+  local scratch = ffi.new("fg_ticket")
+  local o = ffi.new("fg_outcome")
+
+  -- The breaker's head and class; raises for anything but an open breaker.
+  local function head(self, fname)
+    local mt = getmetatable(self)
+    if type(self) ~= "userdata" or mt == nil or rawget(mt, 1) ~= MARK then misuse_self(self, fname) end
+    local p = cast(HeadPtr, self)
+    if p.engine == nil then closed(self) end
+    return p, mt
   end
 
-  local function ffi_enter(self)
-    local q = self._q
-    local b = q.breaker
-    if b == nil then error("fluxgate: the breaker is closed", 0) end
-    local t
-    if nspare > 0 then
-      t = spare[nspare]
-      spare[nspare] = nil
-      nspare = nspare - 1
-    else
-      t = Ticket()
-    end
-    local clock, admitted = self._clock, nil
+  -- Admits into scratch; returns whether it did. Drains transitions.
+  local function admit(self, p, mt)
+    local clock, admitted = rawget(mt, "__clock"), nil
     if clock then
       local now = read_clock(clock)
-      q.now = now
-      admitted = acquire_at(b, now, t)
+      if p.engine == nil then closed(self) end
+      p.now = now
+      admitted = acquire_at(p.engine, now, scratch)
     else
-      admitted = acquire(b, t)
+      admitted = acquire(p.engine, scratch)
     end
-    if q.count ~= 0 then drain(self) end
-    if admitted ~= 0 then return t end
-    local retry_after, state = t.retry_after, tonumber(t.state)
-    ffi_give_back(t)
-    return nil, rejection(self.name, STATES[state], retry_after >= 0 and retry_after or nil)
+    return admitted ~= 0
   end
 
-  local istype = ffi.istype
-  local function ffi_record(self, t, _, _, _, _, is_error, status, ty, msg, _, duration)
-    if not istype(Ticket, t) then -- a forged token: the engine would read through it
-      error("bad argument #1 to 'release' (a token from this breaker's acquire expected)", 3)
-    end
-    local clock, now = self._clock, nil
-    if clock then now = read_clock(clock) end
-    local q = self._q
-    local b = q.breaker
-    if b == nil then error("fluxgate: the breaker is closed", 0) end
-    local o = scratch
+  local function rejected(self, mt)
+    local t = scratch
+    local retry_after = t.retry_after
+    return rejection(rawget(mt, "__breaker_name"), STATES[tonumber(t.state)],
+                     retry_after >= 0 and retry_after or nil)
+  end
+
+  -- Records an outcome for ticket t at now (nil: the engine reads its clock).
+  local function record_at_now(self, p, t, now, is_error, status, ty, msg, duration)
+    local b = p.engine
+    if b == nil then return end -- closed meanwhile
     o.is_error = is_error and 1 or 0
     if status then o.has_status = 1; o.status = status else o.has_status = 0 end
-    if ty then o.type = ty; o.type_len = #ty else o.type = nil; o.type_len = 0 end
-    if msg then o.message = msg; o.message_len = #msg else o.message = nil; o.message_len = 0 end
+    if ty then o.type = ty; o.type_len = #ty end
+    if msg then o.message = msg; o.message_len = #msg end
     if now then
-      local class = classify(b, o)
-      q.now = now
-      record_at(b, t, class, duration or -1, now)
+      p.now = now
+      record_at(b, t, classify(b, o), duration or -1, now)
     else
       release(b, t, o, duration or -1) -- classify + record in one FFI call
     end
-    o.type = nil -- the strings may be collected once this returns
-    o.message = nil
-    if q.count ~= 0 then drain(self) end
+    if ty then o.type = nil; o.type_len = 0 end -- the strings may be collected now
+    if msg then o.message = nil; o.message_len = 0 end
+    if p.pending ~= 0 then drain(self) end
   end
 
-  return { enter = ffi_enter, record = ffi_record, give_back = ffi_give_back, SharedPtr = SharedPtr }
+  -- Puts cb:call's ticket back into scratch (after the Lua clock, which
+  -- may use another breaker) and records.
+  local function settle(self, st, g, t0, slot, seq, is_error, status, ty, msg)
+    local clock, now = rawget(getmetatable(self), "__clock"), nil
+    if clock then now = read_clock(clock) end
+    local t = scratch
+    t.admitted = 1; t.state = st; t.generation = g; t.started_at = t0; t.slot = slot; t.slot_seq = seq
+    record_at_now(self, cast(HeadPtr, self), t, now, is_error, status, ty, msg, nil)
+  end
+
+  -- The outcome of pcall(fn, ...): a raised error or `nil, e` is an error,
+  -- anything else a result (the rule of SPEC 7, written once for this path).
+  -- Returns the error value's position among the results (0: a result).
+  local function failed(ok, r1, r2)
+    if not ok then return 1 end
+    if r1 == nil and r2 ~= nil then return 2 end
+    return 0
+  end
+
+  local function finish(self, st, g, t0, slot, seq, ok, ...)
+    local err = failed(ok, ...)
+    if err == 0 then
+      settle(self, st, g, t0, slot, seq, false, result_status((...)))
+      return ...
+    end
+    local e = select(err, ...)
+    local ty, msg, status = error_fields(e)
+    settle(self, st, g, t0, slot, seq, true, status, ty, msg)
+    if not ok then error(e, 0) end
+    return ...
+  end
+
+  local function finish_fallback(self, fallback, st, g, t0, slot, seq, ok, ...)
+    local err = failed(ok, ...)
+    if err == 0 then
+      settle(self, st, g, t0, slot, seq, false, result_status((...)))
+      return ...
+    end
+    local e = select(err, ...)
+    local ty, msg, status = error_fields(e)
+    settle(self, st, g, t0, slot, seq, true, status, ty, msg)
+    return fallback(e)
+  end
+
+  local P = {}
+
+  -- cb:call(fn, ...) -> fn's results | nil, rejection
+  function P.call(self, fn, ...)
+    local p, mt = head(self, "call")
+    if type(fn) ~= "function" then H.check_callable(fn, 1, "call") end
+    local admitted = admit(self, p, mt)
+    local t = scratch
+    local st, g, t0, slot, seq = t.state, tonumber(t.generation), t.started_at, t.slot, t.slot_seq
+    local r = not admitted and rejected(self, mt)
+    if p.pending ~= 0 then drain(self) end
+    if r then return nil, r end
+    return finish(self, st, g, t0, slot, seq, pcall(fn, ...))
+  end
+
+  -- cb:call_with_fallback(fn, fallback, ...) -> fn's results | fallback(err)'s
+  function P.call_with_fallback(self, fn, fallback, ...)
+    local p, mt = head(self, "call_with_fallback")
+    if type(fn) ~= "function" then H.check_callable(fn, 1, "call_with_fallback") end
+    if type(fallback) ~= "function" then H.check_callable(fallback, 2, "call_with_fallback") end
+    local admitted = admit(self, p, mt)
+    local t = scratch
+    local st, g, t0, slot, seq = t.state, tonumber(t.generation), t.started_at, t.slot, t.slot_seq
+    local r = not admitted and rejected(self, mt)
+    if p.pending ~= 0 then drain(self) end
+    if r then return fallback(r) end
+    return finish_fallback(self, fallback, st, g, t0, slot, seq, pcall(fn, ...))
+  end
+
+  -- cb:acquire() -> token | nil, rejection
+  function P.acquire(self)
+    local p, mt = head(self, "acquire")
+    local token, r
+    if admit(self, p, mt) then
+      token = Token()
+      token.ticket = scratch
+      token.serial = p.serial
+    else
+      r = rejected(self, mt)
+    end
+    if p.pending ~= 0 then drain(self) end
+    return token, r
+  end
+
+  -- cb:release(token, ok, value [, duration]); a second release is a no-op.
+  function P.release(self, token, ok, value, duration)
+    local p, mt = head(self, "release")
+    if not istype(Token, token) or token.serial ~= p.serial then
+      error(("bad argument #1 to 'release' (a token from this breaker's acquire expected, got %s)")
+            :format(type(token)), 2)
+    end
+    if duration ~= nil and type(duration) ~= "number" then
+      error(("bad argument #4 to 'release' (number expected, got %s)"):format(type(duration)), 2)
+    end
+    if token.released ~= 0 then return end
+    token.released = 1
+    local is_error, status, ty, msg = false, nil, nil, nil
+    if ok then status = release_status(value) else ty, msg, status = error_fields(value); is_error = true end
+    local clock, now = rawget(mt, "__clock"), nil
+    if clock then now = read_clock(clock) end
+    record_at_now(self, p, token.ticket, now, is_error, status, ty, msg, duration)
+  end
+
+  return P
 end

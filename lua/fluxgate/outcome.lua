@@ -1,21 +1,50 @@
 --[[
-fluxgate/outcome.lua -- how the Lua binding reads a call's outcome from Lua
-values (SPEC.md section 7), and the rejection value. Pure functions, shared
-by both engine paths of lua/fluxgate.lua.
+fluxgate/outcome.lua -- the outcome rules of SPEC.md section 7 in Lua, for
+the LuaJIT FFI path (lua/fluxgate/ffi_path.lua), and the rejection value.
+The classic C API reads outcomes in C (lua/fluxgate_outcome.c);
+tests/lua/outcome_rules_spec.lua holds the two to the same answers.
+
+Every read that could run a user's Lua code (an __index, a __tostring) is
+protected: a hostile value makes the field absent, never makes a call raise.
 ]]
-local type, tostring, pcall, setmetatable, getmetatable = type, tostring, pcall, setmetatable, getmetatable
+local type, tostring, pcall, setmetatable, getmetatable, rawget =
+  type, tostring, pcall, setmetatable, getmetatable, rawget
 
 local O = {}
 
--- A number usable as an outcome status, or nil.
-function O.as_status(v)
-  if type(v) == "number" and v > -9e18 and v < 9e18 then return v end
+local floor, ceil = math.floor, math.ceil
+
+-- A number usable as an outcome status (its integer part, as the engine's
+-- int64 status holds it), or nil.
+local function as_status(v)
+  if type(v) == "number" and v > -9e18 and v < 9e18 then
+    if v >= 0 then return floor(v) end
+    return ceil(v)
+  end
+  return nil
+end
+O.as_status = as_status
+
+local function get_status(t) return t.status end
+
+-- The status of a table result (t.status, read so that it cannot raise).
+local function table_status(t)
+  if getmetatable(t) == nil then return as_status(rawget(t, "status")) end
+  local ok, s = pcall(get_status, t)
+  if ok then return as_status(s) end
   return nil
 end
 
-function O.status_of(v)
-  if type(v) == "table" then return O.as_status(v.status) end
+-- The status of a call's first result: a table's `status` field.
+function O.result_status(v)
+  if type(v) == "table" then return table_status(v) end
   return nil
+end
+
+-- The status of a released result: a number's own value, or a table's field.
+function O.release_status(v)
+  if type(v) == "table" then return table_status(v) end
+  return as_status(v)
 end
 
 -- A string error's type: the message without Lua's "chunk:line: " prefix.
@@ -25,9 +54,7 @@ local function strip_position(s)
 end
 
 local function fields_of(e)
-  local t = type(e)
-  if t == "string" then return strip_position(e), e, nil end
-  if t ~= "table" then return nil, tostring(e), nil end
+  if type(e) ~= "table" then return nil, tostring(e), nil end
   local ty = e.type
   if type(ty) ~= "string" then
     ty = e.name
@@ -37,13 +64,12 @@ local function fields_of(e)
   if msg == nil then msg = e.msg end
   if type(msg) == "number" then msg = tostring(msg)
   elseif type(msg) ~= "string" then msg = tostring(e) end
-  return ty, msg, O.status_of(e)
+  return ty, msg, as_status(e.status)
 end
 
--- type, message and status of an error value. A hostile error value (an
--- __index or __tostring that raises) must not keep the call from being
--- released, so extraction is protected.
+-- type, message and status of an error value.
 function O.error_fields(e)
+  if type(e) == "string" then return strip_position(e), e, nil end
   local ok, ty, msg, status = pcall(fields_of, e)
   if ok then return ty, msg, status end
   return nil, nil, nil

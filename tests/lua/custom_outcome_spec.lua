@@ -46,19 +46,18 @@ local scenarios = {
   { "release of a table error", function(cb) cb:release(cb:acquire(), false, V.typed) end },
 }
 
--- Every path this interpreter has for a breaker with Custom() predicates.
+-- Every path this interpreter has for a breaker with Custom() predicates:
+-- one, the classic C API (cb:call in C on Lua 5.4, in Lua around C admit and
+-- record under LuaJIT); the scenarios still compare cb:call, call_with_fallback
+-- and release on it.
 local function paths()
-  local list = { { name = "generic protocol", fast = false } }
-  if fluxgate._fast then table.insert(list, 1, { name = "per-breaker closures", fast = true }) end
-  return list
+  return { { name = "classic C API" } }
 end
 
--- Runs a scenario on a fresh breaker made with _fast = fast; returns the
--- tables the predicate saw (copied) and the window's counts.
-local function run(fast, scenario)
+-- Runs a scenario on a fresh breaker; returns the tables the predicate saw
+-- (copied) and the window's counts.
+local function run(_, scenario)
   local seen = {}
-  local saved = fluxgate._fast
-  fluxgate._fast = fast
   local cb = H.new({ tracker = 'Custom("spy") | Custom("bad")',
                      tripper = "MinRequests(1000) & FailureRate(1)",
                      custom = {
@@ -72,7 +71,6 @@ local function run(fast, scenario)
                        -- the same table for every predicate of one evaluation
                        bad = function(o) seen[#seen + 1] = o == seen.last; return o.ok == false end,
                      } })
-  fluxgate._fast = saved
   scenario(cb)
   local m = cb:info().metrics
   return seen, { m.total_count, m.failure_count }
@@ -117,12 +115,9 @@ describe("the outcome table of Custom() predicates", function()
 
   it("is not built when no predicate runs", function()
     for _, path in ipairs(paths()) do
-      local saved = fluxgate._fast
-      fluxgate._fast = path.fast
       local calls = 0
       local cb = H.new({ tracker = 'TypeOf("known") | Custom("count")', tripper = "FailureStreak(3)",
                          custom = { count = function() calls = calls + 1; return true end } })
-      fluxgate._fast = saved
       H.fail(cb, 2, { type = "known" }) -- TypeOf matches first: `|` short-circuits
       assert.are.equal(0, calls, path.name)
       H.fail(cb, 1, { type = "other" })

@@ -9,8 +9,11 @@
 local fluxgate = require("fluxgate")
 local H = dofile("tests/lua/helper.lua")
 
--- The hot path this interpreter has, as the flag that turns it off.
-local hot_flag = fluxgate._ffi and "_ffi" or (fluxgate._fast and "_fast" or nil)
+-- Under LuaJIT the FFI path is compared with the classic C API (the
+-- internal switch is in package.loaded["fluxgate.paths"]); Lua 5.4 has one
+-- path, so there is nothing to compare there.
+local paths = H.engine_paths
+local hot_flag = paths.has_ffi and "ffi" or nil
 
 -- Park and Miller's generator: its products stay below 2^53, so a seed means
 -- the same sequence on Lua 5.4 (integers) and LuaJIT (doubles).
@@ -62,10 +65,7 @@ local function side(hot, seed, tracker)
   for k, v in pairs(SPEC) do spec[k] = v end
   spec.tracker = tracker
   if not tracker:find("Custom", 1, true) then spec.custom = nil end
-  local saved = fluxgate[hot_flag]
-  fluxgate[hot_flag] = hot
-  s.cb = H.new(spec, "diff")
-  fluxgate[hot_flag] = saved
+  H.with_path(hot, function() s.cb = H.new(spec, "diff") end)
   return s
 end
 

@@ -8,29 +8,29 @@ local is_luajit = type(rawget(_G, "jit")) == "table"
 describe("the FFI hot path", function()
   if not is_luajit then
     it("is not used on " .. _VERSION, function()
-      assert.is_false(fluxgate._ffi)
-      assert.is_nil(H.new()._q)
+      assert.is_false(H.engine_paths.has_ffi)
+      assert.is_false(H.on_ffi(H.new()))
     end)
     return
   end
 
   it("is available under LuaJIT", function()
-    assert.is_true(fluxgate._ffi)
+    assert.is_true(H.engine_paths.has_ffi)
   end)
 
   it("is taken by breakers without Lua random or Custom() callbacks", function()
-    assert.is_not_nil(H.new()._q)
-    assert.is_not_nil(H.new({ clock = os.time, listeners = { print } })._q)
+    assert.is_true(H.on_ffi(H.new()))
+    assert.is_true(H.on_ffi(H.new({ clock = os.time, listeners = { print } })))
   end)
 
   it("is not taken with a Lua random function or Custom() predicates", function()
-    assert.is_nil(H.new({ random = math.random })._q)
-    assert.is_nil(H.new({ tracker = 'Custom("c")', custom = { c = function() return true end } })._q)
+    assert.is_false(H.on_ffi(H.new({ random = math.random })))
+    assert.is_false(H.on_ffi(H.new({ tracker = 'Custom("c")', custom = { c = function() return true end } })))
   end)
 
   it("a registered predicate the policy does not use keeps the FFI path", function()
     fluxgate.register("unused_here", function() return true end)
-    assert.is_not_nil(H.new()._q)
+    assert.is_true(H.on_ffi(H.new()))
   end)
 
   it("declares exactly the header's FFI region", function()
@@ -43,10 +43,14 @@ describe("the FFI hot path", function()
     assert.is_truthy(cdef:find(region, 1, true))
   end)
 
-  it("the queue shared with C declares the same capacity", function()
+  it("reads the breaker's head where the C side writes it", function()
     local ffi = require("ffi")
-    local q = ffi.new("fgl_shared")
-    assert.are.equal(require("fluxgate.core").QUEUE_CAP * ffi.sizeof("fgl_event"), ffi.sizeof(q.events))
+    local cb = H.new()
+    local p = ffi.cast("fgl_head *", cb)
+    assert.is_true(p.engine ~= nil)
+    assert.is_true(p.serial > 0)
+    cb:close()
+    assert.is_true(p.engine == nil)
   end)
 
   it("gives the same answers as the classic path on a scripted scenario", function()

@@ -56,19 +56,26 @@ function H.capture_reports(fn)
 end
 
 -- The engine paths a scenario should run on: the FFI hot path and the
--- classic C API under LuaJIT, the classic API alone under Lua 5.4.
+-- classic C API under LuaJIT, the classic API alone under Lua 5.4. The
+-- switch is internal (fluxgate.lua leaves it in package.loaded).
+local paths = package.loaded["fluxgate.paths"]
+H.engine_paths = paths
+
 function H.paths()
-  if fluxgate._ffi then return { true, false } end
+  if paths.has_ffi then return { true, false } end
   return { false }
 end
 
 function H.with_path(use_ffi, fn)
-  local saved = fluxgate._ffi
-  fluxgate._ffi = use_ffi
+  local saved = paths.use.ffi
+  paths.use.ffi = use_ffi
   local ok, err = pcall(fn)
-  fluxgate._ffi = saved
+  paths.use.ffi = saved
   if not ok then error(err, 0) end
 end
+
+-- Whether a breaker takes the FFI path.
+function H.on_ffi(cb) return paths.Ffi ~= nil and getmetatable(cb).__index.call == paths.Ffi.call end
 
 function H.path_name(use_ffi) return use_ffi and "FFI path" or "classic path" end
 

@@ -1,0 +1,387 @@
+/*
+ * fluxgate_call.c -- the call protocol on the classic C API: admission,
+ * recording an outcome, cb:acquire / cb:release, and on Lua 5.4 cb:call and
+ * cb:call_with_fallback themselves.
+ *
+ * On Lua 5.4, cb:call is one C function: it admits, runs fn with lua_pcallk
+ * (fn may yield: coroutines, OpenResty-style cosockets) and records the
+ * outcome in its continuation; transitions go to fluxgate.lua's drain
+ * through lua_callk, so a listener may yield too. The ticket travels as
+ * three values on the Lua stack (nothing is allocated per call). Under
+ * LuaJIT (the Lua 5.1 API, no continuations) breakers with Lua callbacks
+ * take this file's admit and record from a Lua cb:call (fluxgate.lua), and
+ * every other breaker the FFI (fluxgate/ffi_path.lua).
+ *
+ * The outcome rules are fluxgate_outcome.c's; the stack layout of a call
+ * once admitted is
+ *   1 self, 2 key, 3 generation, 4 started_at, 5 fallback|nil, 6 ok, 7.. results
+ * (key packs state, slot and slot_seq: see fgl_push_ticket).
+ */
+#include <string.h>
+
+#include "fluxgate_lua.h"
+
+enum { FGL_SELF = 1, FGL_KEY, FGL_GEN, FGL_T0, FGL_FALLBACK, FGL_OK, FGL_FIRST };
+
+/* The module's helpers (fluxgate.lua gives them to core.init): */
+enum { FGL_HELPER_REJECTION = 1, FGL_HELPER_DRAIN = 2 };
+
+static void fgl_push_helper(lua_State *L, int which) {
+    fgl_getuservalue(L, FGL_MODULE_UPVALUE);
+    lua_rawgeti(L, -1, which);
+    lua_remove(L, -2);
+}
+
+/* ---- the ticket as Lua values ---------------------------------------------------- */
+
+/* key = state << 49 | (slot + 1) << 32 | slot_seq: below 2^52, so exact in a
+ * LuaJIT double as well (a slot is -1 or below the 65,536 half-open calls a
+ * policy may allow). */
+static void fgl_push_ticket(lua_State *L, const fg_ticket *t) {
+    uint64_t key = (uint64_t)t->state << 49 | (uint64_t)(uint32_t)(t->slot + 1) << 32 | t->slot_seq;
+    lua_pushnumber(L, (lua_Number)key);
+    lua_pushnumber(L, (lua_Number)t->generation);
+    lua_pushnumber(L, t->started_at);
+}
+
+/* Reads a ticket fgl_push_ticket pushed, from idx..idx+2 (the LuaJIT path
+ * hands them back from Lua: checked). */
+static void fgl_read_ticket(lua_State *L, int idx, fg_ticket *t) {
+    lua_Number k = luaL_checknumber(L, idx);
+    luaL_argcheck(L, k >= 0 && k < 4503599627370496.0, idx, "not a ticket");
+    uint64_t key = (uint64_t)k;
+    memset(t, 0, sizeof *t);
+    t->admitted = 1;
+    t->state = (fg_state)(key >> 49);
+    luaL_argcheck(L, t->state < FG_STATE_COUNT, idx, "not a ticket");
+    t->slot = (int32_t)((key >> 32) & 0x1ffff) - 1;
+    t->slot_seq = (uint32_t)key;
+    t->generation = (uint64_t)luaL_checknumber(L, idx + 1);
+    t->started_at = luaL_checknumber(L, idx + 2);
+    t->retry_after = -1.0;
+}
+
+/* ---- admission and recording --------------------------------------------------- */
+
+static int fgl_admit(lua_State *L, fgl_breaker *b, int self_idx, fg_ticket *t) {
+    fgl_call c;
+    fgl_read_clock(L, b, self_idx);
+    fgl_enter(L, b, self_idx, &c);
+    int admitted = (b->head.flags & FGL_LUA_CLOCK) ? fg_breaker_acquire_at(b->head.engine, b->head.now, t)
+                                                   : fg_breaker_acquire(b->head.engine, t);
+    fgl_leave(L, b, &c);
+    return admitted;
+}
+
+/* Pushes the rejection value for a ticket that was not admitted. */
+static void fgl_push_rejection(lua_State *L, int self_idx, const fg_ticket *t) {
+    fgl_push_helper(L, FGL_HELPER_REJECTION);
+    lua_getmetatable(L, self_idx);
+    lua_getfield(L, -1, "__breaker_name");
+    lua_remove(L, -2);
+    lua_pushstring(L, fg_state_name(t->state));
+    if (t->retry_after >= 0) lua_pushnumber(L, t->retry_after);
+    else lua_pushnil(L);
+    lua_call(L, 3, 1);
+}
+
+/* Classifies and records outcome *o (the Lua value at value_idx, 0: none)
+ * for ticket *t; duration < 0: since admission. Skipped when the breaker
+ * was closed meanwhile (by fn, or by a listener). */
+static void fgl_record(lua_State *L, fgl_breaker *b, int self_idx, const fg_ticket *t,
+                       const fg_outcome *o, int value_idx, double duration) {
+    if (b->head.engine == NULL) return;
+    fgl_call c;
+    fgl_read_clock(L, b, self_idx);
+    fgl_enter(L, b, self_idx, &c);
+    c.outcome = o;
+    c.value_index = value_idx;
+    int outcome_class = fg_breaker_classify(b->head.engine, o);
+    if (b->head.flags & FGL_LUA_CLOCK)
+        fg_breaker_record_at(b->head.engine, t, outcome_class, duration, b->head.now);
+    else
+        fg_breaker_record(b->head.engine, t, outcome_class, duration);
+    fgl_leave(L, b, &c);
+}
+
+/* Records the outcome of the protected call whose results are laid out as
+ * the header says. Returns the index of the error value (raised, or the e
+ * of `nil, e`), or 0 for a result; the stack is as it was. */
+static int fgl_settle(lua_State *L, fgl_breaker *b) {
+    int top = lua_gettop(L);
+    fg_ticket t;
+    fg_outcome o;
+    fgl_read_ticket(L, FGL_KEY, &t);
+    int err = fgl_outcome_at(L, lua_toboolean(L, FGL_OK), FGL_FIRST, &o);
+    fgl_record(L, b, FGL_SELF, &t, &o, err != 0 ? err : (top >= FGL_FIRST ? FGL_FIRST : 0), -1.0);
+    lua_settop(L, top);
+    return err;
+}
+
+#if LUA_VERSION_NUM >= 504
+static int fgl_is_callable(lua_State *L, int idx) {
+    if (lua_type(L, idx) == LUA_TFUNCTION) return 1;
+    if (!luaL_getmetafield(L, idx, "__call")) return 0;
+    lua_pop(L, 1);
+    return 1;
+}
+
+static void fgl_check_callable(lua_State *L, int idx, int argn, const char *fname) {
+    if (!fgl_is_callable(L, idx)) {
+        luaL_error(L, "bad argument #%d to '%s' (function expected, got %s)", argn, fname,
+                   luaL_typename(L, idx));
+    }
+}
+
+/* ---- Lua 5.4: cb:call and cb:call_with_fallback ------------------------------------ */
+
+/* A call's own part of the stack starts at `base`, above the arguments it
+ * was given (nothing is moved):
+ *   base key, base+1 generation, base+2 started_at, base+3 fallback|nil,
+ *   base+4 fn (until it has run), then its arguments; once it has run, its
+ *   results (or error) from base+4.
+ * The continuations' lua_KContext is base << 3 | phase. */
+enum { FGL_K_RAN, FGL_K_RAN_FAILED, FGL_K_DRAINED_ADMISSION, FGL_K_DRAINED_OK, FGL_K_DRAINED_FAILED,
+       FGL_K_REJECTED, FGL_K_FALLBACK };
+#define FGL_CTX(base, phase) ((lua_KContext)(base) << 3 | (phase))
+
+static int fgl_call_k(lua_State *L, int status, lua_KContext ctx);
+
+/* Runs drain(self) (listeners may yield) and continues in phase `next`. */
+static int fgl_drain_then(lua_State *L, fgl_breaker *b, int base, int next) {
+    b->head.pending = 0;
+    fgl_push_helper(L, FGL_HELPER_DRAIN);
+    lua_pushvalue(L, 1);
+    lua_callk(L, 1, 0, FGL_CTX(base, next), fgl_call_k);
+    return fgl_call_k(L, LUA_OK, FGL_CTX(base, next));
+}
+
+/* Calls fallback(v) with the fallback at base+4 and v at base+5; its
+ * results are the call's. */
+static int fgl_call_fallback(lua_State *L, int base) {
+    lua_settop(L, base + 5);
+    lua_callk(L, 1, LUA_MULTRET, FGL_CTX(base, FGL_K_FALLBACK), fgl_call_k);
+    return lua_gettop(L) - base - 3;
+}
+
+/* After the outcome is recorded: fn's results, or the fallback's for an
+ * error, or fn's error raised unchanged. */
+static int fgl_call_return(lua_State *L, int base, int ok) {
+    int first = base + 4;
+    int err = 0;
+    if (!ok) err = first;
+    else if (lua_isnoneornil(L, first) && !lua_isnoneornil(L, first + 1)) err = first + 1;
+    if (lua_isnil(L, base + 3)) { /* no fallback */
+        if (ok) return lua_gettop(L) - base - 3;
+        lua_settop(L, first);
+        return lua_error(L);
+    }
+    if (err == 0) return lua_gettop(L) - base - 3;
+    lua_pushvalue(L, base + 3);
+    lua_pushvalue(L, err);
+    lua_copy(L, -2, first);
+    lua_copy(L, -1, first + 1);
+    return fgl_call_fallback(L, base);
+}
+
+/* fn has run: `ok` is whether it returned. */
+static int fgl_call_ran(lua_State *L, int base, int ok) {
+    fgl_breaker *b = lua_touserdata(L, 1);
+    int top = lua_gettop(L);
+    if (b->head.engine != NULL) {
+        fg_ticket t;
+        fg_outcome o;
+        uint64_t key = (uint64_t)lua_tonumber(L, base);
+        memset(&t, 0, sizeof t);
+        t.admitted = 1;
+        t.state = (fg_state)(key >> 49);
+        t.slot = (int32_t)((key >> 32) & 0x1ffff) - 1;
+        t.slot_seq = (uint32_t)key;
+        t.generation = (uint64_t)lua_tonumber(L, base + 1);
+        t.started_at = lua_tonumber(L, base + 2);
+        int err = fgl_outcome_at(L, ok, base + 4, &o);
+        fgl_record(L, b, 1, &t, &o, err != 0 ? err : (top >= base + 4 ? base + 4 : 0), -1.0);
+        lua_settop(L, top);
+        if (b->head.pending) return fgl_drain_then(L, b, base, ok ? FGL_K_DRAINED_OK : FGL_K_DRAINED_FAILED);
+    }
+    return fgl_call_return(L, base, ok);
+}
+
+/* A rejection (at base+4, the fallback or nil at base+3): fallback(it), or
+ * nil, it. */
+static int fgl_call_rejected(lua_State *L, int base) {
+    if (lua_isnil(L, base + 3)) {
+        lua_pushnil(L);
+        lua_pushvalue(L, base + 4);
+        return 2;
+    }
+    lua_pushvalue(L, base + 3);
+    lua_pushvalue(L, base + 4);
+    lua_copy(L, -2, base + 4);
+    lua_copy(L, -1, base + 5);
+    return fgl_call_fallback(L, base);
+}
+
+/* Runs fn (at base+4) with its arguments under lua_pcallk. */
+static int fgl_call_run(lua_State *L, int base) {
+    int status = lua_pcallk(L, lua_gettop(L) - base - 4, LUA_MULTRET, 0, FGL_CTX(base, FGL_K_RAN), fgl_call_k);
+    return fgl_call_ran(L, base, status == LUA_OK);
+}
+
+static int fgl_call_k(lua_State *L, int status, lua_KContext ctx) {
+    int base = (int)(ctx >> 3);
+    switch (ctx & 7) {
+    case FGL_K_RAN: return fgl_call_ran(L, base, status == LUA_OK || status == LUA_YIELD);
+    case FGL_K_DRAINED_ADMISSION: return fgl_call_run(L, base);
+    case FGL_K_DRAINED_OK: return fgl_call_return(L, base, 1);
+    case FGL_K_DRAINED_FAILED: return fgl_call_return(L, base, 0);
+    case FGL_K_REJECTED: return fgl_call_rejected(L, base);
+    default: return lua_gettop(L) - base - 3; /* FGL_K_FALLBACK: its results from base+4 */
+    }
+}
+
+/* cb:call(fn, ...) and cb:call_with_fallback(fn, fallback, ...). */
+static int fgl_call_common(lua_State *L, int with_fallback) {
+    const char *fname = with_fallback ? "call_with_fallback" : "call";
+    fgl_breaker *b = fgl_check_breaker(L, 1, fname);
+    fgl_check_callable(L, 2, 1, fname);
+    if (with_fallback) fgl_check_callable(L, 3, 2, fname);
+    int top = lua_gettop(L);
+    int first_arg = with_fallback ? 4 : 3;
+    int base = top + 1;
+    luaL_checkstack(L, top - first_arg + 8, "fluxgate call");
+    fg_ticket t;
+    if (!fgl_admit(L, b, 1, &t)) {
+        lua_settop(L, base + 2);
+        if (with_fallback) lua_pushvalue(L, 3);
+        else lua_pushnil(L);
+        fgl_push_rejection(L, 1, &t);
+        if (b->head.pending) return fgl_drain_then(L, b, base, FGL_K_REJECTED);
+        return fgl_call_rejected(L, base);
+    }
+    fgl_push_ticket(L, &t);
+    if (with_fallback) lua_pushvalue(L, 3);
+    else lua_pushnil(L);
+    lua_pushvalue(L, 2);
+    for (int i = first_arg; i <= top; i++) lua_pushvalue(L, i);
+    if (b->head.pending) return fgl_drain_then(L, b, base, FGL_K_DRAINED_ADMISSION);
+    return fgl_call_run(L, base);
+}
+
+static int fgl_call_plain(lua_State *L) { return fgl_call_common(L, 0); }
+static int fgl_call_with_fallback(lua_State *L) { return fgl_call_common(L, 1); }
+
+/* Drains pending transitions before a C method returns its `nresults` top
+ * values (acquire, release). */
+static int fgl_return_k(lua_State *L, int status, lua_KContext nresults) {
+    (void)L;
+    (void)status;
+    return (int)nresults;
+}
+
+static int fgl_drain_and_return(lua_State *L, fgl_breaker *b, int self_idx, int nresults) {
+    if (!b->head.pending) return nresults;
+    b->head.pending = 0;
+    fgl_push_helper(L, FGL_HELPER_DRAIN);
+    lua_pushvalue(L, self_idx);
+    lua_callk(L, 1, 0, nresults, fgl_return_k);
+    return nresults;
+}
+
+#else
+
+/* LuaJIT: the Lua side drains (fluxgate.lua reads head.pending). */
+static int fgl_drain_and_return(lua_State *L, fgl_breaker *b, int self_idx, int nresults) {
+    (void)L;
+    (void)b;
+    (void)self_idx;
+    return nresults;
+}
+
+#endif
+
+/* ---- the classic protocol from Lua (LuaJIT breakers with Lua callbacks) ------------ */
+
+/* admit(self) -> key, generation, started_at | nil, rejection */
+static int fgl_admit_lua(lua_State *L) {
+    fgl_breaker *b = fgl_check_breaker(L, 1, "call");
+    lua_settop(L, 1);
+    fg_ticket t;
+    if (!fgl_admit(L, b, 1, &t)) {
+        lua_pushnil(L);
+        fgl_push_rejection(L, 1, &t);
+        return 2;
+    }
+    fgl_push_ticket(L, &t);
+    return 3;
+}
+
+/* record(self, key, generation, started_at, fallback|nil, ok, ...) -> the
+ * index of the error value among the results (1 raised, 2 `nil, e`) or
+ * false. The Lua cb:call of LuaJIT's classic path calls it with pcall's
+ * results; the outcome rules are fgl_settle's, as on Lua 5.4. */
+static int fgl_record_lua(lua_State *L) {
+    fgl_breaker *b = fgl_check_breaker(L, 1, "call");
+    int err = fgl_settle(L, b);
+    if (err == 0) lua_pushboolean(L, 0);
+    else lua_pushinteger(L, err - FGL_OK);
+    return 1;
+}
+
+/* ---- cb:acquire and cb:release ------------------------------------------------- */
+
+/* acquire(self) -> token | nil, rejection. The token is a userdata holding
+ * an fgl_token (nothing else: it does not keep the breaker alive). */
+static int fgl_acquire(lua_State *L) {
+    fgl_breaker *b = fgl_check_breaker(L, 1, "acquire");
+    lua_settop(L, 1);
+    fg_ticket t;
+    if (!fgl_admit(L, b, 1, &t)) {
+        lua_pushnil(L);
+        fgl_push_rejection(L, 1, &t);
+        return fgl_drain_and_return(L, b, 1, 2);
+    }
+    fgl_token *k = fgl_newuserdata(L, sizeof *k, 0);
+    k->ticket = t;
+    k->serial = b->head.serial;
+    k->released = 0;
+    luaL_getmetatable(L, FGL_TOKEN_MT);
+    lua_setmetatable(L, -2);
+    return fgl_drain_and_return(L, b, 1, 1);
+}
+
+/* release(self, token, ok, value [, duration]); a second release is a no-op. */
+static int fgl_release(lua_State *L) {
+    fgl_breaker *b = fgl_check_breaker(L, 1, "release");
+    lua_settop(L, 5);
+    fgl_token *k = luaL_testudata(L, 2, FGL_TOKEN_MT);
+    if (k == NULL || k->serial != b->head.serial)
+        return luaL_error(L, "bad argument #1 to 'release' (a token from this breaker's acquire expected, got %s)",
+                          luaL_typename(L, 2));
+    double duration = -1.0;
+    if (!lua_isnil(L, 5)) {
+        if (lua_type(L, 5) != LUA_TNUMBER)
+            return luaL_error(L, "bad argument #4 to 'release' (number expected, got %s)", luaL_typename(L, 5));
+        duration = lua_tonumber(L, 5);
+    }
+    if (k->released) return 0;
+    k->released = 1;
+    fg_outcome o;
+    memset(&o, 0, sizeof o);
+    if (lua_toboolean(L, 3)) fgl_result_status(L, 4, 1, &o);
+    else fgl_error_fields(L, 4, &o);
+    fgl_record(L, b, 1, &k->ticket, &o, 4, duration);
+    lua_settop(L, 5);
+    return fgl_drain_and_return(L, b, 1, 0);
+}
+
+const luaL_Reg fgl_call_funcs[] = {
+#if LUA_VERSION_NUM >= 504
+    {"call", fgl_call_plain},
+    {"call_with_fallback", fgl_call_with_fallback},
+#endif
+    {"admit", fgl_admit_lua},
+    {"record", fgl_record_lua},
+    {"acquire", fgl_acquire},
+    {"release", fgl_release},
+    {NULL, NULL}};

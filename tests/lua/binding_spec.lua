@@ -1,0 +1,295 @@
+-- The lean binding (issues 9, 11 and 12): cb:close, the full info(), the
+-- clock option, transitions in sequence order, strict result tables,
+-- refusing NULs and malformed options, errors that name the user's call,
+-- Prometheus counters that never decrease, and what a breaker weighs.
+local fluxgate = require("fluxgate")
+local H = dofile("tests/lua/helper.lua")
+
+for _, use_ffi in ipairs(H.paths()) do
+  local function new(spec, name)
+    local cb; H.with_path(use_ffi, function() cb = H.new(spec, name) end); return cb
+  end
+
+  describe("cb:close (" .. H.path_name(use_ffi) .. ")", function()
+    it("is public, idempotent, and later calls raise a clear error", function()
+      local cb = new(nil, "closing")
+      cb:call(function() end)
+      cb:close()
+      cb:close()
+      for _, use in ipairs({ function() cb:call(print) end, function() cb:acquire() end,
+                             function() cb:state() end, function() cb:info() end,
+                             function() cb:reset() end, function() cb:call_with_fallback(print, print) end }) do
+        local ok, err = pcall(use)
+        assert.is_false(ok)
+        assert.matches("breaker 'closing' is closed", err, 1, true)
+      end
+    end)
+
+    it("a token of a closed breaker is refused", function()
+      local cb = new()
+      local t = assert(cb:acquire())
+      cb:close()
+      assert.has_error(function() cb:release(t, true) end)
+    end)
+  end)
+
+  describe("cb:info (" .. H.path_name(use_ffi) .. ")", function()
+    it("has the counters, consecutive failures, generation, half-open in flight and the clock", function()
+      local clk = H.clock()
+      local cb = new({ tripper = "FailureStreak(2)", retry = "Cooldown(1)", permit = "All()",
+                       tracker = 'TypeOf("x")', clock = clk.fn })
+      H.pass(cb, 2)
+      H.fail(cb, 1, { type = "y" }) -- untracked: ignored
+      H.fail(cb, 1, { type = "x" })
+      local info = cb:info()
+      assert.are.equal(1, info.consecutive_failures)
+      assert.are.same({ success = 2, failure = 1, ignored = 1, rejected = 0, admitted = 4, stale = 0,
+                        lease_expired = 0 }, info.counters)
+      H.fail(cb, 1, { type = "x" }) -- opens
+      assert.is_not_nil(H.rejection(cb))
+      clk:advance(2)
+      local t = assert(cb:acquire()) -- half_open probe
+      info = cb:info()
+      assert.are.equal("half_open", info.state)
+      assert.are.equal(1, info.half_open_in_flight)
+      assert.are.equal(2, info.generation)
+      assert.are.equal(1, info.counters.rejected)
+      assert.are.equal("custom", info.clock)
+      cb:release(t, true)
+      assert.are.equal("closed", cb:info().state)
+      -- SPEC 7's fields stay
+      assert.are.equal("t", info.name)
+      assert.is_number(info.changed_at)
+      assert.are.equal(0, info.reopens)
+      assert.is_table(info.metrics)
+    end)
+  end)
+
+  describe("transitions in order (" .. H.path_name(use_ffi) .. ")", function()
+    it("a listener that resets on closed->open: the next listener hears closed->open first", function()
+      local heard = {}
+      local cb
+      cb = new({ tripper = "FailureStreak(1)", listeners = {
+        function(s) if s.new_state == "open" then cb:reset() end end,
+        function(s) heard[#heard + 1] = s.old_state .. ">" .. s.new_state .. "#" .. s.sequence end,
+      } })
+      H.fail(cb, 1)
+      assert.are.same({ "closed>open#1", "open>closed#2" }, heard)
+      assert.are.equal("closed", cb:state())
+    end)
+
+    it("more transitions than the old 8-entry queue held are all delivered, each once", function()
+      local seen = {}
+      local cb
+      local n = 0
+      cb = new({ tripper = "FailureStreak(1)", listeners = { function(s)
+        seen[#seen + 1] = s.sequence
+        n = n + 1
+        if n < 40 then cb:force_open(); cb:reset() end
+      end } })
+      cb:disable()
+      local want = {}
+      for i = 1, #seen do want[i] = i end
+      assert.are.same(want, seen)
+      assert.is_true(#seen >= 40)
+      assert.are.equal(#seen, cb:info().transitions)
+    end)
+  end)
+
+  describe("strict result tables (" .. H.path_name(use_ffi) .. ")", function()
+    local Strict = { __index = function(_, k) error("strict table: no field " .. tostring(k)) end }
+
+    it("a call returning one succeeds, is recorded and frees the half-open slot", function()
+      local clk = H.clock()
+      local cb = new({ tripper = "FailureStreak(1)", retry = "Cooldown(1)", permit = "All()",
+                       max_half_open_calls = 1, clock = clk.fn })
+      H.fail(cb, 1)
+      clk:advance(2)
+      local strict = setmetatable({}, Strict)
+      local r, extra = cb:call(function() return strict, 7 end)
+      assert.are.equal(strict, r)
+      assert.are.equal(7, extra)
+      assert.are.equal("closed", cb:state())
+      assert.are.equal(1, cb:info().counters.success)
+      assert.are.equal(strict, cb:call_with_fallback(function() return strict end, function() return "fb" end))
+      assert.are.equal(2, cb:info().counters.success)
+    end)
+
+    it("release with one records a success", function()
+      local cb = new()
+      cb:release(cb:acquire(), true, setmetatable({}, Strict))
+      assert.are.equal(1, cb:info().counters.success)
+    end)
+  end)
+
+  describe("errors name the user's call (" .. H.path_name(use_ffi) .. ")", function()
+    it("release with a bad token", function()
+      local cb = new()
+      local ok, err = pcall(cb.release, cb, {}, true)
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'release'", err, 1, true)
+      assert.is_nil(err:find("c_release", 1, true))
+    end)
+
+    it("cb.call(...) instead of cb:call(...) gets a hint", function()
+      local cb = new()
+      for _, m in ipairs({ "call", "acquire", "state", "call_with_fallback" }) do
+        local ok, err = pcall(cb[m], function() end)
+        assert.is_false(ok)
+        assert.matches("cb:" .. m .. "(...), not cb." .. m .. "(...)", err, 1, true)
+      end
+    end)
+
+    it("call with something that is not a function", function()
+      local cb = new()
+      local ok, err = pcall(cb.call, cb, 42)
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'call' (function expected, got number)", err, 1, true)
+    end)
+  end)
+end
+
+-- The engine honours clock kinds once branch core's fg_clock_kind lands;
+-- until then it reads CLOCK_MONOTONIC whatever is asked, and says so.
+local engine_has_clock_kinds = H.new({ clock = "coarse" }):info().clock == "coarse"
+
+describe("the clock option", function()
+  local it_kinds = engine_has_clock_kinds and it or pending
+  it_kinds("takes \"coarse\" and \"precise\", and info() names the clock in use", function()
+    assert.are.equal("coarse", H.new({ clock = "coarse" }):info().clock)
+    assert.are.equal("precise", H.new({ clock = "precise" }):info().clock)
+    assert.are.equal("custom", H.new({ clock = function() return 1 end }):info().clock)
+    local auto = H.new({ window = "TimeWindow(10)" }):info().clock
+    assert.is_true(auto == "coarse" or auto == "precise", auto)
+  end)
+
+  it("a forced clock is accepted, and info() names a clock", function()
+    for _, kind in ipairs({ "coarse", "precise" }) do
+      local clock = H.new({ clock = kind }):info().clock
+      assert.is_true(clock == "coarse" or clock == "precise", clock)
+    end
+    assert.are.equal("custom", H.new({ clock = function() return 1 end }):info().clock)
+  end)
+
+  it("refuses other strings", function()
+    assert.has_error(function() fluxgate.breaker("t", { clock = "sundial" }) end)
+  end)
+end)
+
+describe("NUL bytes are refused, never cut", function()
+  it("in expression strings", function()
+    local cb, err = fluxgate.breaker("t", { tripper = "FailureStreak(1)\0 | junk" })
+    assert.is_nil(cb)
+    assert.matches("^tripper:1:17: error: NUL byte", err)
+  end)
+
+  it("in names given to fluxgate.breaker", function()
+    local cb, err = fluxgate.breaker("a\0b")
+    assert.is_nil(cb)
+    assert.matches("NUL byte", err, 1, true)
+  end)
+
+  it("in names given to policy:breaker", function()
+    local p = assert(fluxgate.compile("breaker a {}"))
+    local cb, err = p:breaker("a\0junk")
+    assert.is_nil(cb)
+    assert.matches("NUL byte", err, 1, true)
+  end)
+end)
+
+describe("malformed options", function()
+  it("listeners as a map or with holes are refused", function()
+    assert.has_error(function() fluxgate.breaker("t", { listeners = { on_change = print } }) end)
+    assert.has_error(function() fluxgate.breaker("t", { listeners = { [2] = print } }) end)
+    assert.has_error(function() fluxgate.breaker("t", { listeners = { print, nil, print } }) end)
+  end)
+
+  it("NaN and infinities for max_half_open_calls and half_open_lease are clean errors", function()
+    for _, v in ipairs({ 0 / 0, math.huge, -math.huge }) do
+      for _, field in ipairs({ "max_half_open_calls", "half_open_lease" }) do
+        local cb, err = fluxgate.breaker("t", { [field] = v })
+        assert.is_nil(cb)
+        assert.matches("^" .. field .. ":1:1: error: expected a finite number", err)
+      end
+    end
+  end)
+
+  it("no breaker named 'x' lists the names there are", function()
+    local p = assert(fluxgate.compile("breaker a {}\nbreaker b {}", "two.fgp"))
+    local cb, err = p:breaker("x")
+    assert.is_nil(cb)
+    assert.matches("no breaker named 'x'; it defines 'a', 'b'", err, 1, true)
+  end)
+end)
+
+describe("seeds", function()
+  local function draws(seed)
+    local cb = H.new({ tripper = "HalfOpened() | FailureStreak(1)", retry = "Always()",
+                       permit = "Random(0.5)", seed = seed })
+    H.fail(cb, 1)
+    local out = {}
+    for i = 1, 40 do
+      local token = cb:acquire()
+      out[i] = token and "1" or "0"
+      if token then cb:release(token, true) end
+    end
+    return table.concat(out)
+  end
+
+  it("negative seeds differ from seed 0 and from each other", function()
+    assert.are_not.equal(draws(0), draws(-1))
+    assert.are_not.equal(draws(-1), draws(-2))
+    assert.are.equal(draws(-5), draws(-5))
+  end)
+
+  it("2^63 and 1.5e19 are seeds (the uint64 the C API takes)", function()
+    assert.are.equal(draws(2 ^ 63), draws(2 ^ 63))
+    assert.are_not.equal(draws(2 ^ 63), draws(1.5e19))
+  end)
+
+  it("a seed of 2^64 or more is a clear error", function()
+    local ok, err = pcall(fluxgate.breaker, "t", { seed = 2 ^ 64 })
+    assert.is_false(ok)
+    assert.matches("seed", err, 1, true)
+    assert.is_nil(err:find("representation", 1, true))
+  end)
+end)
+
+describe("prometheus counters never decrease", function()
+  it("a collected or closed breaker's counters stay in its name's totals", function()
+    local p = assert(fluxgate.compile("breaker prom_total {}"))
+    local function calls()
+      local text = fluxgate.prometheus()
+      return tonumber(text:match('circuit_breaker_calls_total{circuit_name="prom_total",outcome="success"} (%d+)'))
+    end
+    local keep = assert(p:breaker("prom_total"))
+    do
+      for _ = 1, 3 do
+        local cb = assert(p:breaker("prom_total"))
+        cb:call(function() end)
+      end
+    end
+    keep:call(function() end)
+    keep:call(function() end)
+    assert.are.equal(5, calls())
+    collectgarbage(); collectgarbage()
+    assert.are.equal(5, calls())
+    keep:close()
+    assert.are.equal(5, calls())
+    assert.is_nil(fluxgate.prometheus():find('circuit_breaker_state{circuit_name="prom_total"', 1, true))
+  end)
+end)
+
+describe("memory", function()
+  it("collectgarbage sees a breaker's userdata, and a breaker is small", function()
+    local p = assert(fluxgate.compile("breaker m { window = CountWindow(10) tripper = FailureStreak(5) }"))
+    local keep = {}
+    collectgarbage(); collectgarbage()
+    local before = collectgarbage("count")
+    for i = 1, 2000 do keep[i] = assert(p:breaker("m")) end
+    collectgarbage(); collectgarbage()
+    local per = (collectgarbage("count") - before) * 1024 / 2000
+    assert.is_true(per > 64, "the userdata is counted: " .. per)
+    assert.is_true(per <= 1024, "at most 1 KiB per breaker: " .. per)
+  end)
+end)

@@ -1,0 +1,54 @@
+-- The outcome rules are written twice, once per language boundary: in C
+-- for the classic API (lua/fluxgate_outcome.c: Lua 5.4, and LuaJIT's
+-- breakers with Lua callbacks) and in Lua for LuaJIT's FFI path
+-- (lua/fluxgate/outcome.lua). They must give the same answers.
+local core = require("fluxgate.core")
+local outcome = require("fluxgate.outcome")
+
+describe("the C and Lua outcome rules", function()
+  it("read a string error's type alike, for tricky strings", function()
+    local cases = {
+      "timeout", "x.lua:3: timeout", '[string "a:b"]:12: oops', '[string "a"]:x: no',
+      '[string "a"]:1:no', "a:1: ", "a:1:", ":1: x", "a\nb:1: c", "a:b:1: c", "a:12: b: 3: c",
+      '[string "q"]:1: [string "r"]:2: s', '[string "x"]"]:5: y', '[string "', "", "x\0y:1: z",
+      "C:\\dir\\f.lua:10: boom", "tcp:9: reset\n  stack",
+    }
+    for _, s in ipairs(cases) do
+      assert.are.same({ outcome.error_fields(s) }, { core.error_fields(s) }, ("%q"):format(s))
+    end
+  end)
+
+  it("read a string error's type alike, for random strings", function()
+    local alphabet = { "[", "string ", '"', "]", ":", "1", "23", " ", "\n", "x", "[string \"" }
+    local seed = 12345
+    local function rand(n) seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n + 1 end
+    for _ = 1, 5000 do
+      local parts = {}
+      for i = 1, rand(10) do parts[i] = alphabet[rand(#alphabet)] end
+      local s = table.concat(parts)
+      assert.are.same({ outcome.error_fields(s) }, { core.error_fields(s) }, ("%q"):format(s))
+    end
+  end)
+
+  it("read error values of every kind alike", function()
+    local hostile = setmetatable({}, { __index = function() error("no") end })
+    local cases = {
+      { type = "Timeout", message = "slow", status = 504 }, { name = "Named", msg = "m" },
+      { type = 5, name = "fallback name" }, { message = 42 }, { status = 1e300 }, { status = 503.5 },
+      42, true, hostile,
+      setmetatable({}, { __tostring = function() return "told" end }),
+    }
+    for i, e in ipairs(cases) do
+      assert.are.same({ outcome.error_fields(e) }, { core.error_fields(e) }, "case " .. i)
+    end
+  end)
+
+  it("read a result's status alike, safely", function()
+    local strict = setmetatable({}, { __index = function() error("strict") end })
+    local proxied = setmetatable({}, { __index = function() return 502 end })
+    for i, v in ipairs({ { status = 503 }, { status = "503" }, { status = 0 / 0 }, strict, proxied, 503, "x" }) do
+      assert.are.equal(outcome.result_status(v), core.result_status(v), "call result " .. i)
+      assert.are.equal(outcome.release_status(v), core.result_status(v, true), "released value " .. i)
+    end
+  end)
+end)
