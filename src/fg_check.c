@@ -313,6 +313,7 @@ int fg_check_number(fg_checker *c, fg_diag_sink *sink, const fg_syn_expr *e, int
         return -1;
     }
     if (e->bad) return -1;
+    if (!fg_check_unit(sink, e->loc, e->unit, fg_setting_quantity(key), name)) return -1;
     double v = e->number;
     if (key == FG_SET_MAX_HALF_OPEN_CALLS) {
         /* Slots are allocated when a breaker is made: bounded like windows. */

@@ -52,6 +52,12 @@ typedef struct fg_check_ctx {
 #define FG_NAME_FMT "%.*s%s"
 #define FG_NAME_ARG(s, n) (int)((n) > 64 ? 64 : (n)), (s), ((n) > 64 ? "..." : "")
 
+/* Whether a number literal written with unit, at loc in sink's source, may
+ * stand for a value that measures q; subject names that value in the message
+ * ("CountWindow() size", "half_open_lease"). Returns 1, or 0 after reporting
+ * the misplaced unit with what to write instead. */
+int fg_check_unit(fg_diag_sink *sink, fg_loc loc, fg_unit unit, fg_quantity q, const char *subject);
+
 /* Checks a constructor call e (FG_SYN_CALL) whose builtin is id. */
 fg_node *fg_check_call(fg_check_ctx *x, const fg_syn_expr *e, fg_builtin_id id);
 
