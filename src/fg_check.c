@@ -148,6 +148,10 @@ static fg_node *fg_check_ref(fg_check_ctx *x, const fg_syn_expr *e, uint32_t *de
         return NULL;
     }
     if (d->depth + 1 > FG_MAX_EXPANDED_DEPTH) {
+        /* The fault is the definition's depth: every further use of it
+         * would repeat the same error. */
+        if (d->too_deep_reported) return NULL;
+        d->too_deep_reported = 1;
         fg_diag_error(x->sink, e->op_loc,
                       "'" FG_NAME_FMT "' nests named definitions too deeply (limit %d levels)",
                       FG_NAME_ARG(e->name, e->name_len), FG_MAX_EXPANDED_DEPTH);

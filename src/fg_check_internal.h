@@ -17,6 +17,7 @@ typedef struct fg_def {
     uint32_t depth;   /* of node, references expanded */
     int used;
     int call;         /* the builtin the definition is (through references), or -1 */
+    int too_deep_reported; /* a use nested it too deeply: said once, not per use */
     void *user;       /* fg_check_ref_slot */
     fg_diag_sink *sink;
     /* fg_check_never_fires: the calls the tree needs, computed once */
