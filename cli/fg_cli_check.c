@@ -67,14 +67,19 @@ static int check_one(const char *path)
 
 int fg_cli_check(int argc, char **argv)
 {
-    int i, failed = 0, files = 0;
+    int i, failed = 0, files = 0, first = 1;
+    /* Options first; `--` ends them, so that `check -- -odd-name.fgp` works. */
     for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            first = i + 1;
+            break;
+        }
         if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "fluxgate check: unknown option '%s'\nusage: fluxgate check FILE...\n", argv[i]);
             return FG_EXIT_USAGE;
         }
     }
-    for (i = 1; i < argc; i++) {
+    for (i = first; i < argc; i++) {
         files++;
         failed |= check_one(argv[i]);
     }

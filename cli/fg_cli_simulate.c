@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fg_cli.h"
 #include "fg_sim.h"
@@ -48,18 +49,37 @@ static int parse_seed(const char *s, uint64_t *out)
     return 1;
 }
 
+/* Whether paths a and b name one file: the same string, or the same device
+ * and inode (another path, a link) when both exist. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (strcmp(a, b) == 0)
+        return 1;
+    if (stat(a, &sa) != 0 || stat(b, &sb) != 0)
+        return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 /* Fills *a from argv; returns FG_EXIT_OK or FG_EXIT_USAGE (after saying why).
  * Options may stand anywhere, as --opt VALUE or --opt=VALUE. */
 static int parse_args(int argc, char **argv, sim_args *a)
 {
     const char *positional[3];
-    int npos = 0, i;
+    int npos = 0, i, options_done = 0;
     memset(a, 0, sizeof *a);
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *value = NULL;
-        int is_svg = strncmp(arg, "--svg", 5) == 0 && (arg[5] == '\0' || arg[5] == '=');
-        int is_seed = strncmp(arg, "--seed", 6) == 0 && (arg[6] == '\0' || arg[6] == '=');
+        int is_svg = !options_done && strncmp(arg, "--svg", 5) == 0 && (arg[5] == '\0' || arg[5] == '=');
+        int is_seed = !options_done && strncmp(arg, "--seed", 6) == 0 && (arg[6] == '\0' || arg[6] == '=');
+        if (!options_done && strcmp(arg, "--") == 0) {
+            options_done = 1; /* the rest are FILE, BREAKER, TRACE.csv */
+            continue;
+        }
+        /* Given twice, which one was meant? Say so rather than pick one. */
+        if ((is_svg && a->svg_path != NULL) || (is_seed && a->options.has_seed))
+            return usage_error("%s given twice", is_svg ? "--svg" : "--seed");
         if (is_svg || is_seed) {
             const char *eq = strchr(arg, '=');
             if (eq != NULL)
@@ -77,7 +97,7 @@ static int parse_args(int argc, char **argv, sim_args *a)
                     return usage_error("--seed takes a non-negative integer, not '%s'", value);
                 a->options.has_seed = 1;
             }
-        } else if (arg[0] == '-' && arg[1] != '\0') {
+        } else if (!options_done && arg[0] == '-' && arg[1] != '\0') {
             return usage_error("unknown option '%s'", arg);
         } else if (npos == 3) {
             return usage_error("unexpected argument '%s'", arg);
@@ -92,6 +112,11 @@ static int parse_args(int argc, char **argv, sim_args *a)
     a->policy_path = positional[0];
     a->breaker = positional[1];
     a->trace_path = positional[2];
+    /* The picture is written last: it must not replace an input. */
+    if (a->svg_path != NULL && same_file(a->svg_path, a->trace_path))
+        return usage_error("--svg %s would overwrite the trace", a->svg_path);
+    if (a->svg_path != NULL && same_file(a->svg_path, a->policy_path))
+        return usage_error("--svg %s would overwrite the policy file", a->svg_path);
     return FG_EXIT_OK;
 }
 
