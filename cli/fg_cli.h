@@ -1,6 +1,6 @@
 /*
  * fg_cli.h -- what the `fluxgate` tool's source files share: the subcommands,
- * their help texts, exit codes and a few helpers (reading a file, printing a
+ * their help texts, exit codes and a few helpers (allocating, printing a
  * compiler report). Each subcommand lives in its own file (fg_cli_*.c);
  * fluxgate.c only dispatches.
  */
@@ -8,6 +8,7 @@
 #define FG_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "fluxgate.h"
@@ -24,20 +25,27 @@ int fg_cli_check(int argc, char **argv);
 int fg_cli_disasm(int argc, char **argv);
 int fg_cli_simulate(int argc, char **argv);
 
-/* simulate --svg: draws a run (fg_sim.h) as an SVG file at path (fg_cli_timeline.c).
- * Returns 0, or -1 after printing "path: error: ..." to stderr. */
-struct fg_sim_result;
-int fg_cli_write_timeline(const char *path, const char *title, const struct fg_sim_result *result);
+/* simulate --svg (fg_cli_timeline.c): what the picture needs, collected while
+ * the replay streams, in bounded memory. new returns NULL when out of memory;
+ * start is called once before the first call (the breaker's first state and
+ * SlowRate thresholds), then arrival/completion/transition as fg_sim's
+ * observer reports them; write draws the SVG at path and returns 0, or -1
+ * after printing "path: error: ..." to stderr. */
+typedef struct fg_timeline fg_timeline;
+struct fg_sim_call;
+fg_timeline *fg_timeline_new(void);
+void fg_timeline_start(fg_timeline *t, double start, fg_state initial, uint32_t threshold_count,
+                       const double *thresholds);
+void fg_timeline_arrival(fg_timeline *t, const struct fg_sim_call *call);
+void fg_timeline_completion(fg_timeline *t, const struct fg_sim_call *call);
+void fg_timeline_transition(fg_timeline *t, const fg_transition *transition);
+int fg_timeline_write(fg_timeline *t, const char *path, const char *title, double start, double end);
+void fg_timeline_free(fg_timeline *t);
 
 /* Help (fg_cli_help.c). The _for functions return NULL for an unknown subcommand. */
 void fg_cli_usage(FILE *out);
 const char *fg_cli_synopsis_for(const char *subcommand);
 const char *fg_cli_help_for(const char *subcommand);
-
-/* Reads a whole file into a new NUL-terminated buffer of *size bytes holding
- * *len bytes of text; the caller frees it with fg_cli_free(buf, *size).
- * Returns NULL and prints "path: error: <reason>" to stderr when it cannot. */
-char *fg_cli_read_file(const char *path, size_t *len, size_t *size);
 
 /* The tool's allocations, through the same hook as the library's (default
  * allocator). fg_cli_alloc returns NULL when out of memory. */

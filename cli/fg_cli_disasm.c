@@ -35,6 +35,12 @@ int fg_cli_disasm(int argc, char **argv)
     long only = -1;
     int status = FG_EXIT_OK;
     for (i = 1; i < (size_t)argc; i++) {
+        /* `--` ends the options: what follows is FILE [BREAKER], dashes or not. */
+        if (strcmp(argv[i], "--") == 0) {
+            memmove(argv + i, argv + i + 1, (size_t)(argc - (int)i - 1) * sizeof *argv);
+            argc--;
+            break;
+        }
         if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "fluxgate disasm: unknown option '%s'\nusage: fluxgate disasm FILE [BREAKER]\n",
                     argv[i]);

@@ -1,9 +1,8 @@
 /*
- * fg_cli_util.c -- helpers shared by the `fluxgate` subcommands: reading
- * files, allocating through the library's hook, printing compiler reports the
- * one way the C API, the Lua binding and the tool all print them.
+ * fg_cli_util.c -- helpers shared by the `fluxgate` subcommands: allocating
+ * through the library's hook, printing compiler reports the one way the C
+ * API, the Lua binding and the tool all print them.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,47 +22,6 @@ void *fg_cli_grow(void *ptr, size_t osize, size_t nsize)
 void fg_cli_free(void *ptr, size_t size)
 {
     fg_alloc_free(NULL, ptr, size);
-}
-
-char *fg_cli_read_file(const char *path, size_t *len, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t used = 0, cap = 0;
-    if (f == NULL) {
-        fprintf(stderr, "%s: error: cannot open: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    for (;;) {
-        size_t n;
-        if (cap - used < 4096 + 1) {
-            size_t ncap = cap == 0 ? 8192 : cap * 2;
-            char *nbuf = fg_cli_grow(buf, cap, ncap);
-            if (nbuf == NULL) {
-                fprintf(stderr, "%s: error: out of memory\n", path);
-                fg_cli_free(buf, cap);
-                fclose(f);
-                return NULL;
-            }
-            buf = nbuf;
-            cap = ncap;
-        }
-        n = fread(buf + used, 1, cap - used - 1, f);
-        used += n;
-        if (n == 0)
-            break;
-    }
-    if (ferror(f)) {
-        fprintf(stderr, "%s: error: cannot read: %s\n", path, strerror(errno));
-        fg_cli_free(buf, cap);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    buf[used] = '\0';
-    *len = used;
-    *size = cap;
-    return buf;
 }
 
 void fg_cli_print_report(FILE *out, const fg_report *report)

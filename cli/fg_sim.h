@@ -12,7 +12,11 @@
  *   - Outcomes: `ok` is a result (with the row's status, if any); `error` an
  *     error of type "error"; any other word an error with that type and
  *     message. fg_breaker_classify decides failure / success / untracked.
- *   - The breaker's listener collects every transition.
+ *   - The breaker's listener reports every transition.
+ *
+ * The replay streams: rows are fed one at a time (fg_sim_feed) and what
+ * happens is handed to an observer as it happens, so its memory is the calls
+ * in flight, not the trace. Nothing about a row is kept once its call is done.
  */
 #ifndef FG_SIM_H
 #define FG_SIM_H
@@ -30,43 +34,61 @@ typedef struct fg_sim_call {
     int admitted;
     fg_state state;      /* the state that admitted or rejected it */
     int outcome_class;   /* fg_breaker_classify: 1 failure, 0 success, -1 untracked */
-    fg_verdict verdict;  /* what recording did (FG_VERDICT_UNRECORDED when rejected) */
+    fg_verdict verdict;  /* what recording did (FG_VERDICT_UNRECORDED until then, or when rejected) */
 } fg_sim_call;
 
-typedef struct fg_sim_transition {
-    double time;
-    fg_state old_state, new_state;
-    char *reason;        /* owned: a copy of the listener's text */
-    size_t reason_size;
-    fg_metric metric;    /* the window just before it was cleared */
-} fg_sim_transition;
-
-typedef struct fg_sim_result {
-    double start, end;   /* first arrival, last arrival or completion */
-    fg_state initial_state;
-    uint32_t threshold_count; /* the tripper's SlowRate thresholds, as the breaker reports them */
-    double thresholds[FG_MAX_SLOW_THRESHOLDS];
-    size_t call_count;
-    fg_sim_call *calls;  /* one per row, in row order */
-    size_t transition_count;
-    size_t transition_cap;
-    fg_sim_transition *transitions;
-    int out_of_memory;   /* a transition could not be stored */
-} fg_sim_result;
+/* Told about every call twice (when it arrives, and when an admitted one
+ * completes, verdict known) and about every transition (its strings live only
+ * during the call). Any member may be NULL. */
+typedef struct fg_sim_observer {
+    void *ud;
+    void (*arrival)(void *ud, const fg_sim_call *call);
+    void (*completion)(void *ud, const fg_sim_call *call);
+    void (*transition)(void *ud, const fg_transition *t);
+} fg_sim_observer;
 
 typedef struct fg_sim_options {
     int has_seed;        /* 1: seed the breaker's PRNG (permits, jitter) */
     uint64_t seed;
 } fg_sim_options;
 
-/* Runs rows[0..n) (n >= 1, times in order, as fg_trace_next gives them)
- * through a new breaker made from the policy's index-th definition. On
- * success returns 0 and fills *result, which the caller frees with
- * fg_sim_result_free. On failure (the breaker cannot be made, out of memory)
- * returns -1 with a message in err and leaves nothing to free. */
-int fg_sim_run(fg_policy *policy, size_t index, const fg_sim_options *options,
-               const fg_trace_row *rows, size_t n, fg_sim_result *result, char *err, size_t err_cap);
+/* A call in flight (private to fg_sim.c). */
+typedef struct fg_sim_pending fg_sim_pending;
 
-void fg_sim_result_free(fg_sim_result *result);
+/* One replay. Fields are read-only outside fg_sim.c. */
+typedef struct fg_sim {
+    double now;              /* the simulated clock the breaker reads */
+    fg_policy *policy;       /* borrowed */
+    size_t index;
+    fg_sim_options options;
+    fg_breaker *breaker;     /* made at the first row, with the clock at its time */
+    char error[256];         /* why fg_sim_feed failed */
+    fg_sim_observer observer;
+    fg_sim_pending *heap;    /* calls in flight, by completion time */
+    size_t heap_len, heap_cap;
+    size_t calls;            /* rows fed so far */
+    double start, end;       /* first arrival; last arrival or completion */
+    fg_state initial_state;
+    uint32_t threshold_count; /* the tripper's SlowRate thresholds, as the breaker reports them */
+    double thresholds[FG_MAX_SLOW_THRESHOLDS];
+} fg_sim;
+
+/* Prepares a replay of the policy's index-th breaker reporting to observer.
+ * The policy must outlive the replay. Nothing fails here: the breaker is made
+ * at the first row, with the clock at that row's time. */
+void fg_sim_open(fg_sim *sim, fg_policy *policy, size_t index, const fg_sim_options *options,
+                 const fg_sim_observer *observer);
+
+/* Feeds the next row (times in order, as fg_trace_next gives them): records
+ * the completions due by its time, then asks the breaker. The row is not
+ * kept. Returns 0, or -1 with a message in sim->error (the breaker could not
+ * be made, out of memory). */
+int fg_sim_feed(fg_sim *sim, const fg_trace_row *row);
+
+/* Records every call still in flight. */
+void fg_sim_finish(fg_sim *sim);
+
+/* Frees the breaker and the calls in flight. */
+void fg_sim_close(fg_sim *sim);
 
 #endif /* FG_SIM_H */

@@ -25,9 +25,6 @@ void fg_trace_init(fg_trace_reader *reader, const char *buf, size_t len)
     memset(reader, 0, sizeof *reader);
     reader->buf = buf;
     reader->len = len;
-    /* Spreadsheets often save CSV with a UTF-8 byte order mark: not data. */
-    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
-        reader->pos = 3;
 }
 
 /* Records the error so that the reader stays failed, and formats it. */
@@ -36,6 +33,7 @@ static int fail(fg_trace_reader *r, int *err_line, char *err, size_t err_cap, co
     va_list ap;
     r->failed = 1;
     r->failed_line = r->line > 0 ? r->line : 1;
+    r->failed_column = 0;
     if (err_line != NULL)
         *err_line = r->failed_line;
     if (err != NULL && err_cap > 0) {
@@ -43,6 +41,23 @@ static int fail(fg_trace_reader *r, int *err_line, char *err, size_t err_cap, co
         vsnprintf(err, err_cap, fmt, ap);
         va_end(ap);
     }
+    return -1;
+}
+
+/* fail(), located at field f of line (1-based column). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 7, 8)))
+#endif
+static int fail_at(fg_trace_reader *r, field line, field f, int *err_line, char *err,
+                   size_t err_cap, const char *fmt, ...)
+{
+    va_list ap;
+    char msg[256];
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fail(r, err_line, err, err_cap, "%s", msg);
+    r->failed_column = (int)(f.s - line.s) + 1; /* after a byte order mark, as in policies */
     return -1;
 }
 
@@ -66,7 +81,7 @@ static field trim(const char *s, size_t len)
 }
 
 /* Advances to the next line; returns 0 at the end of the buffer. The line
- * excludes its "\n" and a "\r" before it. */
+ * excludes its "\n". */
 static int next_line(fg_trace_reader *r, field *line)
 {
     size_t start = r->pos, end;
@@ -76,9 +91,6 @@ static int next_line(fg_trace_reader *r, field *line)
     nl = memchr(r->buf + start, '\n', r->len - start);
     end = nl != NULL ? (size_t)(nl - r->buf) : r->len;
     r->pos = nl != NULL ? end + 1 : r->len;
-    r->line++;
-    if (end > start && r->buf[end - 1] == '\r')
-        end--;
     line->s = r->buf + start;
     line->len = end - start;
     return 1;
@@ -226,6 +238,9 @@ static int read_row(fg_trace_reader *r, field line, fg_trace_row *row, int *err_
     }
     if (row->time < 0)
         return fail(r, err_line, err, err_cap, "negative time %g", row->time);
+    if (row->time > FG_TRACE_MAX_SECONDS)
+        return fail_at(r, line, f[0], err_line, err, err_cap,
+                       "time %g is out of range (at most %g s)", row->time, FG_TRACE_MAX_SECONDS);
     if (r->rows > 0 && row->time < r->last_time)
         return fail(r, err_line, err, err_cap, "time goes backwards: %g after %g", row->time,
                     r->last_time);
@@ -262,6 +277,10 @@ static int read_row(fg_trace_reader *r, field line, fg_trace_row *row, int *err_
     }
     if (row->duration < 0)
         return fail(r, err_line, err, err_cap, "negative duration %g", row->duration);
+    if (row->duration > FG_TRACE_MAX_SECONDS)
+        return fail_at(r, line, f[2], err_line, err, err_cap,
+                       "duration %g is out of range (at most %g s)", row->duration,
+                       FG_TRACE_MAX_SECONDS);
 
     if (n == 4 && f[3].len > 0) {
         if (!parse_status(f[3], &row->status)) {
@@ -277,33 +296,63 @@ static int read_row(fg_trace_reader *r, field line, fg_trace_row *row, int *err_
     return 1;
 }
 
+/* The error of a reader that failed before: the same line, a fixed message. */
+static int failed_again(fg_trace_reader *reader, int *err_line, char *err, size_t err_cap)
+{
+    if (err_line != NULL)
+        *err_line = reader->failed_line;
+    if (err != NULL && err_cap > 0)
+        snprintf(err, err_cap, "the trace could not be read past this line");
+    return -1;
+}
+
+int fg_trace_feed(fg_trace_reader *reader, const char *text, size_t len, fg_trace_row *row,
+                  int *err_line, char *err, size_t err_cap)
+{
+    field line;
+    if (reader->failed)
+        return failed_again(reader, err_line, err, err_cap);
+    reader->line++;
+    /* Spreadsheets often save CSV with a UTF-8 byte order mark: not data. */
+    if (reader->line == 1 && len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+        text += 3;
+        len -= 3;
+    }
+    if (len > 0 && text[len - 1] == '\r')
+        len--;
+    line.s = text;
+    line.len = len;
+    if (trim(line.s, line.len).len == 0)
+        return 0; /* a blank line holds no call */
+    if (!reader->header_done)
+        return read_header(reader, line, err_line, err, err_cap) < 0 ? -1 : 0;
+    return read_row(reader, line, row, err_line, err, err_cap);
+}
+
+int fg_trace_end(fg_trace_reader *reader, int *err_line, char *err, size_t err_cap)
+{
+    if (reader->failed)
+        return failed_again(reader, err_line, err, err_cap);
+    if (!reader->header_done)
+        return fail(reader, err_line, err, err_cap,
+                    "empty trace: expected the header line 'time,outcome,duration[,status]'");
+    if (reader->rows == 0)
+        return fail(reader, err_line, err, err_cap, "no calls after the header line");
+    return 0;
+}
+
 int fg_trace_next(fg_trace_reader *reader, fg_trace_row *row, int *err_line, char *err,
                   size_t err_cap)
 {
     field line;
-    if (reader->failed) {
-        if (err_line != NULL)
-            *err_line = reader->failed_line;
-        if (err != NULL && err_cap > 0)
-            snprintf(err, err_cap, "the trace could not be read past this line");
-        return -1;
-    }
+    if (reader->failed)
+        return failed_again(reader, err_line, err, err_cap);
     for (;;) {
-        if (!next_line(reader, &line)) {
-            if (!reader->header_done)
-                return fail(reader, err_line, err, err_cap,
-                            "empty trace: expected the header line 'time,outcome,duration[,status]'");
-            if (reader->rows == 0)
-                return fail(reader, err_line, err, err_cap, "no calls after the header line");
-            return 0;
-        }
-        if (trim(line.s, line.len).len == 0)
-            continue; /* a blank line holds no call */
-        if (!reader->header_done) {
-            if (read_header(reader, line, err_line, err, err_cap) < 0)
-                return -1;
-            continue;
-        }
-        return read_row(reader, line, row, err_line, err, err_cap);
+        int rc;
+        if (!next_line(reader, &line))
+            return fg_trace_end(reader, err_line, err, err_cap);
+        rc = fg_trace_feed(reader, line.s, line.len, row, err_line, err, err_cap);
+        if (rc != 0)
+            return rc;
     }
 }

@@ -15,9 +15,15 @@
  * byte order mark are accepted; blank lines carry no call and are passed over. Anything else is an error
  * with its line number: the reader never skips a row it cannot read.
  *
- * The reader is a pure function over a byte buffer (it need not be
- * NUL-terminated): no allocation, no I/O, no global state, so it can be fuzzed
- * directly. Row strings point into the buffer.
+ * Times and durations must be at most FG_TRACE_MAX_SECONDS (10^9 s, about
+ * 31.7 years): a larger one is an error with its line and column, rather than
+ * a 300-digit number in the output.
+ *
+ * The reader is a pure function over bytes (they need not be NUL-terminated):
+ * no allocation, no I/O, no global state, so it can be fuzzed directly. It
+ * reads a whole buffer (fg_trace_init, fg_trace_next) or is fed one line at a
+ * time (fg_trace_feed, fg_trace_end), so that `fluxgate simulate` streams a
+ * trace of any length. Row strings point into the buffer or the line.
  */
 #ifndef FG_TRACE_H
 #define FG_TRACE_H
@@ -27,6 +33,9 @@
 
 /* Longest outcome word accepted, in bytes. */
 enum { FG_TRACE_MAX_WORD = 128 };
+
+/* Largest time or duration accepted, in seconds. */
+#define FG_TRACE_MAX_SECONDS 1e9
 
 typedef enum fg_trace_kind {
     FG_TRACE_OK,    /* `ok`: the call returned a result */
@@ -55,6 +64,7 @@ typedef struct fg_trace_reader {
     int header_done;
     int failed;          /* 1 after an error: the reader is stuck there */
     int failed_line;
+    int failed_column;   /* 1-based column the error is about, or 0 (the whole line) */
     long rows;           /* rows returned so far */
     double last_time;
 } fg_trace_reader;
@@ -69,5 +79,15 @@ void fg_trace_init(fg_trace_reader *reader, const char *buf, size_t len);
  * file, a missing or wrong header and a trace without any call are errors. */
 int fg_trace_next(fg_trace_reader *reader, fg_trace_row *row, int *err_line, char *err,
                   size_t err_cap);
+
+/* Line at a time: fg_trace_init(reader, NULL, 0), then fg_trace_feed for each
+ * line (without its "\n"; a "\r" before it and a byte order mark on the
+ * first line are dropped), then fg_trace_end. fg_trace_feed returns 1 with a
+ * row (its strings point into line), 0 for a line without a call (the
+ * header, a blank line), -1 on an error as fg_trace_next does; fg_trace_end
+ * returns 0, or -1 for a trace without a header or without calls. */
+int fg_trace_feed(fg_trace_reader *reader, const char *line, size_t len, fg_trace_row *row,
+                  int *err_line, char *err, size_t err_cap);
+int fg_trace_end(fg_trace_reader *reader, int *err_line, char *err, size_t err_cap);
 
 #endif /* FG_TRACE_H */

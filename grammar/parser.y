@@ -81,7 +81,7 @@ static void fg_parse_unknown_setting(fg_parse_state *st, fg_loc loc, const char 
 %union {
     struct { const char *s; size_t n; } text;
     struct { const char *s; size_t n; int bad; } string;
-    struct { double value; int bad; } number;
+    struct { double value; fg_unit unit; int bad; } number;
     int key;
     fg_syn_expr *expr;
     fg_syn_arg *arg;
@@ -203,7 +203,7 @@ primary:
     }
   | NAME '(' args ')'                 { FG_MADE($$ = fg_syn_call(st->arena, @$, @1, $1.s, $1.n, $3)); }
   | NAME                              { FG_MADE($$ = fg_syn_name(st->arena, @1, $1.s, $1.n)); }
-  | NUMBER                            { FG_MADE($$ = fg_syn_number(st->arena, @1, $1.value, $1.bad)); }
+  | NUMBER                            { FG_MADE($$ = fg_syn_number(st->arena, @1, $1.value, $1.unit, $1.bad)); }
   | '(' enter expr ')' {
         st->depth -= $2;
         $$ = $3;
@@ -224,28 +224,28 @@ args:
 
 arg:
     NAME '=' NUMBER {
-        fg_value v = {FG_VALUE_NUMBER, $3.value, 0, NULL, 0, @3};
+        fg_value v = {FG_VALUE_NUMBER, $3.value, 0, NULL, 0, @3, $3.unit};
         FG_MADE($$ = fg_syn_arg_new(st->arena, $1.s, $1.n, @1, v, $3.bad));
     }
   | NAME '=' STRING {
-        fg_value v = {FG_VALUE_STRING, 0, 0, $3.s, $3.n, @3};
+        fg_value v = {FG_VALUE_STRING, 0, 0, $3.s, $3.n, @3, FG_UNIT_NONE};
         FG_MADE($$ = fg_syn_arg_new(st->arena, $1.s, $1.n, @1, v, $3.bad));
     }
   | NAME '=' NUMBER DOTDOT NUMBER {
-        fg_value v = {FG_VALUE_RANGE, $3.value, $5.value, NULL, 0, @3};
+        fg_value v = {FG_VALUE_RANGE, $3.value, $5.value, NULL, 0, @3, $3.unit ? $3.unit : $5.unit};
         v.loc.end = @5.end;
         FG_MADE($$ = fg_syn_arg_new(st->arena, $1.s, $1.n, @1, v, $3.bad || $5.bad));
     }
   | NUMBER {
-        fg_value v = {FG_VALUE_NUMBER, $1.value, 0, NULL, 0, @1};
+        fg_value v = {FG_VALUE_NUMBER, $1.value, 0, NULL, 0, @1, $1.unit};
         FG_MADE($$ = fg_syn_arg_new(st->arena, NULL, 0, @1, v, $1.bad));
     }
   | STRING {
-        fg_value v = {FG_VALUE_STRING, 0, 0, $1.s, $1.n, @1};
+        fg_value v = {FG_VALUE_STRING, 0, 0, $1.s, $1.n, @1, FG_UNIT_NONE};
         FG_MADE($$ = fg_syn_arg_new(st->arena, NULL, 0, @1, v, $1.bad));
     }
   | NUMBER DOTDOT NUMBER {
-        fg_value v = {FG_VALUE_RANGE, $1.value, $3.value, NULL, 0, @1};
+        fg_value v = {FG_VALUE_RANGE, $1.value, $3.value, NULL, 0, @1, $1.unit ? $1.unit : $3.unit};
         v.loc.end = @3.end;
         FG_MADE($$ = fg_syn_arg_new(st->arena, NULL, 0, @1, v, $1.bad || $3.bad));
     }
@@ -291,6 +291,12 @@ static void fg_parse_unknown_setting(fg_parse_state *st, fg_loc loc, const char 
 
 int fg_parse(fg_arena *arena, fg_diag_sink *sink, const fg_allocator *alloc, const char *source,
              size_t length, fg_parse_mode mode, fg_syn_unit **out) {
+    return fg_parse_limited(arena, sink, alloc, source, length, mode, FG_MAX_TOKEN, out);
+}
+
+int fg_parse_limited(fg_arena *arena, fg_diag_sink *sink, const fg_allocator *alloc,
+                     const char *source, size_t length, fg_parse_mode mode, size_t max_token,
+                     fg_syn_unit **out) {
     fg_parse_state st;
     memset(&st, 0, sizeof st);
     *out = NULL;
@@ -302,15 +308,23 @@ int fg_parse(fg_arena *arena, fg_diag_sink *sink, const fg_allocator *alloc, con
     st.mode = mode;
     st.line = 1;
     st.column = 1;
+    st.max_token = max_token >= 1 && max_token <= FG_MAX_TOKEN ? max_token : FG_MAX_TOKEN;
     /* An empty unit first: every caller reads *out after a 0 return, also
      * when the input is refused unread. */
     st.unit = fg_arena_alloc(arena, sizeof *st.unit);
     if (st.unit == NULL) return -1;
     *out = st.unit;
-    if (length > UINT32_MAX - 2) {
+    if (length > FG_MAX_SOURCE) {
         fg_loc start = {1, 1, 0, 0};
         fg_diag_error(sink, start, "input too large (limit 4 GiB)");
         return 0;
+    }
+    /* A UTF-8 byte-order mark (editors on Windows write one) is not text:
+     * scanning starts after it, and offsets still count it, so names and
+     * source lines keep pointing into the caller's text. */
+    if (length >= 3 && memcmp(source, "\xEF\xBB\xBF", 3) == 0) {
+        st.offset = 3;
+        st.fed = 3;
     }
     void *scanner;
     if (fg_scan_open(&st, &scanner) != 0) return -1;

@@ -85,6 +85,11 @@ typedef struct fg_report fg_report;
 
 size_t fg_report_count(const fg_report *report);
 size_t fg_report_error_count(const fg_report *report);
+/* How many errors (FG_SEVERITY_ERROR) or warnings the compilation found. A
+ * report keeps at most 100 of each (fg_report_count and fg_report_error_count
+ * count those); the rest are only counted here, so that a tool can say
+ * "1000 errors, first 100 shown". */
+size_t fg_report_found(const fg_report *report, fg_severity severity);
 const fg_diagnostic *fg_report_get(const fg_report *report, size_t index);
 /* Formats every diagnostic as "chunk:line:col: error: message\n  source\n  ^\n"
  * into buf (always NUL-terminated when cap > 0) and returns the length the

@@ -33,6 +33,20 @@ typedef enum fg_value_kind {
     FG_VALUE_RANGE   /* number .. high, both integers, inclusive */
 } fg_value_kind;
 
+/* The unit a number literal was written with. The value is already in
+ * seconds or as a fraction; the unit stays so that the checker can refuse a
+ * unit where it does not belong (CountWindow(5m), Cooldown(10%)). */
+typedef enum fg_unit {
+    FG_UNIT_NONE,
+    FG_UNIT_MS,     /* durations: ms, s, m, h */
+    FG_UNIT_S,
+    FG_UNIT_M,
+    FG_UNIT_H,
+    FG_UNIT_PERCENT /* a ratio: % */
+} fg_unit;
+
+#define FG_UNIT_IS_DURATION(u) ((u) >= FG_UNIT_MS && (u) <= FG_UNIT_H)
+
 typedef struct fg_value {
     fg_value_kind kind;
     double number;
@@ -40,6 +54,7 @@ typedef struct fg_value {
     const char *string;
     size_t length;
     fg_loc loc;
+    fg_unit unit;   /* NUMBER, RANGE: the literal's unit (a range: either end's) */
 } fg_value;
 
 typedef enum fg_node_kind {

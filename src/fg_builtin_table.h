@@ -25,6 +25,7 @@ typedef enum fg_param_type {
 typedef struct fg_param {
     const char *name;
     fg_param_type type;
+    fg_quantity quantity;  /* what a number measures: which units it takes */
     double min, max;       /* bounds for numbers */
     unsigned char min_open, max_open; /* 1: the bound itself is excluded */
     int min_param;         /* >= 0: a parameter whose value is a further

@@ -16,11 +16,11 @@
 /* Sizes and counts must fit the runtime's 32-bit fields. */
 #define FG_U32_MAX 4294967295.0
 
-/* name, type, min, max, min_open, max_open, min_param, has_default, default, rule */
-#define FG_COUNT_PARAM(n) {n, FG_PARAM_INTEGER, 0, FG_U32_MAX, 1, 0, -1, 0, 0, "an integer > 0"}
-#define FG_POSITIVE(n) {n, FG_PARAM_NUMBER, 0, FG_ANY_MAX, 1, 0, -1, 0, 0, "> 0"}
-#define FG_RATIO(n) {n, FG_PARAM_NUMBER, 0, 1, 1, 0, -1, 0, 0, "in (0, 1]"}
-#define FG_JITTER {"jitter_ratio", FG_PARAM_NUMBER, 0, 1, 0, 1, -1, 1, 0, "in [0, 1)"}
+/* name, type, quantity, min, max, min_open, max_open, min_param, has_default, default, rule */
+#define FG_COUNT_PARAM(n) {n, FG_PARAM_INTEGER, FG_QTY_COUNT, 0, FG_U32_MAX, 1, 0, -1, 0, 0, "an integer > 0"}
+#define FG_DURATION(n) {n, FG_PARAM_NUMBER, FG_QTY_DURATION, 0, FG_ANY_MAX, 1, 0, -1, 0, 0, "> 0"}
+#define FG_RATIO(n) {n, FG_PARAM_NUMBER, FG_QTY_RATIO, 0, 1, 1, 0, -1, 0, 0, "in (0, 1]"}
+#define FG_JITTER {"jitter_ratio", FG_PARAM_NUMBER, FG_QTY_RATIO, 0, 1, 0, 1, -1, 1, 0, "in [0, 1)"}
 
 /* Windows are allocated whole when a breaker is made, so their sizes are
  * bounded: a typo such as CountWindow(1e9) is a located error, not a
@@ -28,36 +28,36 @@
 #define FG_MAX_COUNT_WINDOW 1000000.0
 #define FG_MAX_TIME_WINDOW 86400.0
 static const fg_param fg_p_count_window[] = {
-    {"size", FG_PARAM_INTEGER, 0, FG_MAX_COUNT_WINDOW, 1, 0, -1, 0, 0,
+    {"size", FG_PARAM_INTEGER, FG_QTY_COUNT, 0, FG_MAX_COUNT_WINDOW, 1, 0, -1, 0, 0,
      "an integer > 0"}};
 static const fg_param fg_p_time_window[] = {
-    {"size", FG_PARAM_INTEGER, 0, FG_MAX_TIME_WINDOW, 1, 0, -1, 0, 0,
+    {"size", FG_PARAM_INTEGER, FG_QTY_DURATION, 0, FG_MAX_TIME_WINDOW, 1, 0, -1, 0, 0,
      "an integer > 0"}};
 static const fg_param fg_p_type_of[] = {
-    {"types", FG_PARAM_STRINGS, 0, 0, 0, 0, -1, 0, 0, "at least one string"}};
+    {"types", FG_PARAM_STRINGS, FG_QTY_TEXT, 0, 0, 0, 0, -1, 0, 0, "at least one string"}};
 static const fg_param fg_p_status[] = {
-    {"codes", FG_PARAM_CODES, FG_ANY_MIN, FG_ANY_MAX, 0, 0, -1, 0, 0,
+    {"codes", FG_PARAM_CODES, FG_QTY_CODE, FG_ANY_MIN, FG_ANY_MAX, 0, 0, -1, 0, 0,
      "at least one integer or range a..b"}};
 static const fg_param fg_p_message[] = {
-    {"pattern", FG_PARAM_STRING, 0, 0, 0, 0, -1, 0, 0, "a string"}};
+    {"pattern", FG_PARAM_STRING, FG_QTY_TEXT, 0, 0, 0, 0, -1, 0, 0, "a string"}};
 static const fg_param fg_p_custom[] = {
-    {"name", FG_PARAM_STRING, 0, 0, 0, 0, -1, 0, 0, "a string"}};
+    {"name", FG_PARAM_STRING, FG_QTY_NAME, 0, 0, 0, 0, -1, 0, 0, "a string"}};
 static const fg_param fg_p_count[] = {FG_COUNT_PARAM("count")};
 static const fg_param fg_p_ratio[] = {FG_RATIO("ratio")};
-static const fg_param fg_p_avg_latency[] = {FG_POSITIVE("threshold")};
-static const fg_param fg_p_slow_rate[] = {FG_RATIO("ratio"), FG_POSITIVE("threshold")};
-static const fg_param fg_p_cooldown[] = {FG_POSITIVE("duration"), FG_JITTER};
+static const fg_param fg_p_avg_latency[] = {FG_DURATION("threshold")};
+static const fg_param fg_p_slow_rate[] = {FG_RATIO("ratio"), FG_DURATION("threshold")};
+static const fg_param fg_p_cooldown[] = {FG_DURATION("duration"), FG_JITTER};
 static const fg_param fg_p_backoff[] = {
-    FG_POSITIVE("initial"),
-    {"multiplier", FG_PARAM_NUMBER, 1, FG_ANY_MAX, 1, 0, -1, 1, 2, "> 1"},
-    {"max_duration", FG_PARAM_NUMBER, 0, FG_ANY_MAX, 1, 0, 0, 1, 300, ">= initial"},
+    FG_DURATION("initial"),
+    {"multiplier", FG_PARAM_NUMBER, FG_QTY_FACTOR, 1, FG_ANY_MAX, 1, 0, -1, 1, 2, "> 1"},
+    {"max_duration", FG_PARAM_NUMBER, FG_QTY_DURATION, 0, FG_ANY_MAX, 1, 0, 0, 1, 300, ">= initial"},
     FG_JITTER};
 static const fg_param fg_p_random[] = {
-    {"ratio", FG_PARAM_NUMBER, 0, 1, 0, 0, -1, 0, 0, "in [0, 1]"}};
+    {"ratio", FG_PARAM_NUMBER, FG_QTY_RATIO, 0, 1, 0, 0, -1, 0, 0, "in [0, 1]"}};
 static const fg_param fg_p_ramp_up[] = {
     FG_RATIO("initial"),
-    {"final", FG_PARAM_NUMBER, 0, 1, 1, 0, 0, 0, 0, "in [initial, 1]"},
-    FG_POSITIVE("duration")};
+    {"final", FG_PARAM_NUMBER, FG_QTY_RATIO, 0, 1, 1, 0, 0, 0, 0, "in [initial, 1]"},
+    FG_DURATION("duration")};
 
 #define FG_PARAMS(arr) arr, (uint32_t)(sizeof arr / sizeof arr[0])
 #define FG_NONE NULL, 0

@@ -9,28 +9,34 @@
  * a checked call node carries its arguments in exactly that order, with
  * defaults filled in (see fg_ast.h).
  *
+ * Each numeric parameter also says what it measures (fg_quantity): a count
+ * or a code takes no unit, a ratio may be written as a percentage, a
+ * duration with ms/s/m/h; a unit anywhere else is a located error.
+ *
  *   id              name             kind       parameters (in order)
- *   COUNT_WINDOW    CountWindow      window     size: integer > 0
- *   TIME_WINDOW     TimeWindow       window     size: integer > 0 (seconds)
+ *   COUNT_WINDOW    CountWindow      window     size: count > 0
+ *   TIME_WINDOW     TimeWindow       window     size: duration, whole seconds > 0
  *   ALL             All              tracker | permit   (none)
  *   TYPE_OF         TypeOf           tracker    types: string, ... (at least one)
- *   STATUS          Status           tracker    codes: integer or range a..b, ... (at least one)
+ *   STATUS          Status           tracker    codes: code or range a..b, ... (at least one)
  *   MESSAGE         Message          tracker    pattern: string (glob: * ?)
  *   CUSTOM          Custom           tracker    name: string
  *   CLOSED          Closed           tripper    (none)
  *   HALF_OPENED     HalfOpened       tripper    (none)
- *   MIN_REQUESTS    MinRequests      tripper    count: integer > 0
- *   FAILURE_RATE    FailureRate      tripper    ratio: (0, 1]
- *   AVG_LATENCY     AvgLatency       tripper    threshold: > 0 (seconds)
- *   SLOW_RATE       SlowRate         tripper    ratio: (0, 1], threshold: > 0
- *   FAILURE_STREAK  FailureStreak    tripper    count: integer > 0
+ *   MIN_REQUESTS    MinRequests      tripper    count: count > 0
+ *   FAILURE_RATE    FailureRate      tripper    ratio: ratio in (0, 1]
+ *   AVG_LATENCY     AvgLatency       tripper    threshold: duration > 0
+ *   SLOW_RATE       SlowRate         tripper    ratio: ratio in (0, 1], threshold: duration > 0
+ *   FAILURE_STREAK  FailureStreak    tripper    count: count > 0
  *   ALWAYS          Always           retry      (none)
  *   NEVER           Never            retry      (none)
- *   COOLDOWN        Cooldown         retry      duration: > 0, jitter_ratio = 0: [0, 1)
- *   BACKOFF         Backoff          retry      initial: > 0, multiplier = 2: > 1,
- *                                               max_duration = 300: >= initial, jitter_ratio = 0: [0, 1)
- *   RANDOM          Random           permit     ratio: [0, 1]
- *   RAMP_UP         RampUp           permit     initial: (0, 1], final: [initial, 1], duration: > 0
+ *   COOLDOWN        Cooldown         retry      duration: duration > 0, jitter_ratio = 0: ratio in [0, 1)
+ *   BACKOFF         Backoff          retry      initial: duration > 0, multiplier = 2: factor > 1,
+ *                                               max_duration = 300: duration >= initial,
+ *                                               jitter_ratio = 0: ratio in [0, 1)
+ *   RANDOM          Random           permit     ratio: ratio in [0, 1]
+ *   RAMP_UP         RampUp           permit     initial: ratio in (0, 1], final: ratio in [initial, 1],
+ *                                               duration: duration > 0
  */
 #ifndef FG_BUILTINS_H
 #define FG_BUILTINS_H
@@ -43,6 +49,19 @@ enum {
     FG_KIND_RETRY = 1 << 3,
     FG_KIND_PERMIT = 1 << 4
 };
+
+/* What a numeric parameter or setting measures, and so which literal units
+ * it takes: the one place that decides where `ms`/`s`/`m`/`h` and `%` are
+ * allowed (fg_check_unit). */
+typedef enum fg_quantity {
+    FG_QTY_COUNT,    /* calls, slots, codes: a plain number only */
+    FG_QTY_FACTOR,   /* a plain number with no dimension (Backoff multiplier) */
+    FG_QTY_RATIO,    /* a fraction: plain (0.5) or a percentage (50%) */
+    FG_QTY_DURATION, /* seconds: plain (30) or with a unit (30s, 500ms, 2m, 1h) */
+    FG_QTY_CODE,     /* a status code: a plain integer */
+    FG_QTY_NAME,     /* a string passed on as a C string (Custom): no NUL byte */
+    FG_QTY_TEXT      /* strings, components: not a number at all */
+} fg_quantity;
 
 #define FG_BUILTIN_LIST(X)                                                     \
     X(COUNT_WINDOW, "CountWindow", FG_KIND_WINDOW)                             \

@@ -148,6 +148,10 @@ static fg_node *fg_check_ref(fg_check_ctx *x, const fg_syn_expr *e, uint32_t *de
         return NULL;
     }
     if (d->depth + 1 > FG_MAX_EXPANDED_DEPTH) {
+        /* The fault is the definition's depth: every further use of it
+         * would repeat the same error. */
+        if (d->too_deep_reported) return NULL;
+        d->too_deep_reported = 1;
         fg_diag_error(x->sink, e->op_loc,
                       "'" FG_NAME_FMT "' nests named definitions too deeply (limit %d levels)",
                       FG_NAME_ARG(e->name, e->name_len), FG_MAX_EXPANDED_DEPTH);
@@ -313,6 +317,7 @@ int fg_check_number(fg_checker *c, fg_diag_sink *sink, const fg_syn_expr *e, int
         return -1;
     }
     if (e->bad) return -1;
+    if (!fg_check_unit(sink, e->loc, e->unit, fg_setting_quantity(key), name)) return -1;
     double v = e->number;
     if (key == FG_SET_MAX_HALF_OPEN_CALLS) {
         /* Slots are allocated when a breaker is made: bounded like windows. */

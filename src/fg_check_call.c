@@ -5,6 +5,7 @@
  * of the call at the argument it concerns.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fg_builtin_table.h"
@@ -21,6 +22,77 @@ static const char *fg_value_noun(const fg_value *v) {
 }
 
 static int fg_is_integer(double v) { return v == floor(v) && fabs(v) <= 9007199254740992.0; }
+
+/* ---- units -------------------------------------------------------------------- */
+
+static int fg_unit_fits(fg_unit unit, fg_quantity q) {
+    if (unit == FG_UNIT_NONE) return 1;
+    if (q == FG_QTY_RATIO) return unit == FG_UNIT_PERCENT;
+    if (q == FG_QTY_DURATION) return FG_UNIT_IS_DURATION(unit);
+    return 0;
+}
+
+static const char *fg_quantity_noun(fg_quantity q) {
+    switch (q) {
+    case FG_QTY_COUNT: return "a count";
+    case FG_QTY_RATIO: return "a ratio";
+    case FG_QTY_DURATION: return "a duration";
+    default: return "a plain number";
+    }
+}
+
+int fg_check_unit(fg_diag_sink *sink, fg_loc loc, fg_unit unit, fg_quantity q, const char *subject) {
+    if (fg_unit_fits(unit, q)) return 1;
+    /* The literal as written, and its digits without the unit. */
+    const char *text = "";
+    size_t len = 0;
+    if (loc.begin <= loc.end && loc.end <= sink->length) {
+        text = sink->source + loc.begin;
+        len = loc.end - loc.begin;
+    }
+    size_t unit_len = unit == FG_UNIT_MS ? 2 : 1;
+    size_t bare = len > unit_len ? len - unit_len : 0;
+    if (len > 40) len = 40;
+    if (bare > 40) bare = 40;
+    const char *got = FG_UNIT_IS_DURATION(unit) ? "a duration" : "a percentage";
+    if (q == FG_QTY_DURATION)
+        fg_diag_error(sink, loc,
+                      "'%.*s' is %s, but %s is a duration: write seconds, plain or with "
+                      "ms, s, m or h ('%.*ss')",
+                      (int)len, text, got, subject, (int)bare, text);
+    else if (q == FG_QTY_RATIO)
+        fg_diag_error(sink, loc,
+                      "'%.*s' is %s, but %s is a ratio: write a fraction or a percentage "
+                      "(e.g. '0.5' or '50%%')",
+                      (int)len, text, got, subject);
+    else
+        fg_diag_error(sink, loc, "'%.*s' is %s, but %s is %s: write it without a unit ('%.*s')",
+                      (int)len, text, got, subject, fg_quantity_noun(q), (int)bare, text);
+    return 0;
+}
+
+int fg_check_no_nul(fg_diag_sink *sink, const char *what, const char *s, size_t n, fg_loc loc) {
+    if (memchr(s, '\0', n) == NULL) return 0;
+    /* There is no escape for NUL: the byte is in the source, inside the token. */
+    fg_loc at = loc;
+    if (loc.begin <= loc.end && loc.end <= sink->length) {
+        const char *nul = memchr(sink->source + loc.begin, '\0', loc.end - loc.begin);
+        if (nul != NULL) {
+            uint32_t off = (uint32_t)(nul - (sink->source + loc.begin));
+            at.column += (int)off;
+            at.begin += off;
+            at.end = at.begin + 1;
+        }
+    }
+    fg_diag_error(sink, at, "%s contains a NUL byte", what);
+    return -1;
+}
+
+/* "CountWindow() size": the subject of a unit message. */
+static const char *fg_param_subject(const fg_builtin *b, const fg_param *p, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s() %s", b->name, p->name);
+    return buf;
+}
 
 /* Variadic calls: TypeOf("a", ...) and Status(500..599, 429, ...). */
 static int fg_check_list(fg_check_ctx *x, const fg_syn_expr *e, const fg_builtin *b,
@@ -54,6 +126,11 @@ static int fg_check_list(fg_check_ctx *x, const fg_syn_expr *e, const fg_builtin
             }
         } else if (v->kind == FG_VALUE_STRING) {
             fg_diag_error(x->sink, v->loc, "%s() %s must be integers or ranges a..b, got a string",
+                          b->name, p->name);
+            ok = 0;
+            continue;
+        } else if (v->unit != FG_UNIT_NONE) {
+            fg_diag_error(x->sink, v->loc, "%s() %s are plain integers: write them without a unit",
                           b->name, p->name);
             ok = 0;
             continue;
@@ -115,6 +192,7 @@ static const char *fg_param_suggest(const fg_builtin *b, const char *name, size_
 static int fg_check_bind(fg_check_ctx *x, const fg_syn_expr *e, const fg_builtin *b,
                          fg_value *vals) {
     const fg_syn_arg *given[8] = {0};
+    char subject[64];
     uint32_t n = b->param_count, pos = 0;
     int ok = 1, keyword_seen = 0;
     for (const fg_syn_arg *a = e->args; a != NULL; a = a->next) {
@@ -180,7 +258,15 @@ static int fg_check_bind(fg_check_ctx *x, const fg_syn_expr *e, const fg_builtin
             fg_diag_error(x->sink, v->loc, "%s() %s must be %s, got %s", b->name, p->name,
                           want_string ? "a string" : "a number", fg_value_noun(v));
             ok = 0;
-        } else if (!want_string) {
+        } else if (want_string) {
+            if (p->quantity == FG_QTY_NAME &&
+                fg_check_no_nul(x->sink, fg_param_subject(b, p, subject, sizeof subject), v->string,
+                                v->length, v->loc) != 0)
+                ok = 0;
+        } else if (!fg_check_unit(x->sink, v->loc, v->unit, p->quantity,
+                                  fg_param_subject(b, p, subject, sizeof subject))) {
+            ok = 0;
+        } else {
             int min_ok = p->min_param < 0 || given[p->min_param] == NULL ||
                          (!given[p->min_param]->bad &&
                           given[p->min_param]->value.kind == FG_VALUE_NUMBER);

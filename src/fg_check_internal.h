@@ -17,6 +17,7 @@ typedef struct fg_def {
     uint32_t depth;   /* of node, references expanded */
     int used;
     int call;         /* the builtin the definition is (through references), or -1 */
+    int too_deep_reported; /* a use nested it too deeply: said once, not per use */
     void *user;       /* fg_check_ref_slot */
     fg_diag_sink *sink;
     /* fg_check_never_fires: the calls the tree needs, computed once */
@@ -51,6 +52,12 @@ typedef struct fg_check_ctx {
 /* A name[0..len) shown in a message: long names are cut. */
 #define FG_NAME_FMT "%.*s%s"
 #define FG_NAME_ARG(s, n) (int)((n) > 64 ? 64 : (n)), (s), ((n) > 64 ? "..." : "")
+
+/* Whether a number literal written with unit, at loc in sink's source, may
+ * stand for a value that measures q; subject names that value in the message
+ * ("CountWindow() size", "half_open_lease"). Returns 1, or 0 after reporting
+ * the misplaced unit with what to write instead. */
+int fg_check_unit(fg_diag_sink *sink, fg_loc loc, fg_unit unit, fg_quantity q, const char *subject);
 
 /* Checks a constructor call e (FG_SYN_CALL) whose builtin is id. */
 fg_node *fg_check_call(fg_check_ctx *x, const fg_syn_expr *e, fg_builtin_id id);

@@ -18,7 +18,8 @@
 #include "fg_compile_internal.h"
 #include "fg_parse.h"
 
-int fg_compiler_open(fg_compiler *cc, const fg_allocator *alloc, fg_report **report_out) {
+int fg_compiler_open(fg_compiler *cc, const fg_allocator *alloc, const char *chunk,
+                     fg_report **report_out) {
     memset(cc, 0, sizeof *cc);
     cc->alloc = fg_alloc_resolve(alloc);
     if (report_out != NULL) *report_out = NULL;
@@ -31,7 +32,7 @@ int fg_compiler_open(fg_compiler *cc, const fg_allocator *alloc, fg_report **rep
     if (cc->arena == NULL || cc->policy_arena == NULL || cc->policy == NULL || cc->checker == NULL) {
         cc->oom = 1;
         fg_diag_sink s;
-        fg_diag_begin(&s, cc->report, "fluxgate", "", 0);
+        fg_diag_begin(&s, cc->report, chunk, "", 0);
         fg_diag_oom(&s);
         fg_arena_free(cc->arena);
         fg_arena_free(cc->policy_arena);
@@ -166,11 +167,13 @@ static void fg_compile_statements(fg_compiler *cc, fg_diag_sink *sink, const fg_
                 fg_diag_error(sink, st->name_loc, "breaker '%.*s%s' is already defined (line %d)",
                               (int)(st->name_len > 64 ? 64 : st->name_len), st->name,
                               st->name_len > 64 ? "..." : "", prev->name_loc.line);
+            /* Names are C strings to every user of a policy. */
+            int named = fg_check_no_nul(sink, "breaker name", st->name, st->name_len, st->name_loc) == 0;
             fg_component *chosen[FG_SET_COUNT] = {0};
             fg_block_settings(cc, sink, st, chosen);
             for (int k = 0; k < FG_SET_COUNT; k++)
                 if (chosen[k] == NULL) chosen[k] = defaults[k];
-            if (prev == NULL) fg_breaker_build(cc, st->name, st->name_len, st->name_loc, chosen);
+            if (prev == NULL && named) fg_breaker_build(cc, st->name, st->name_len, st->name_loc, chosen);
             break;
         }
         }
@@ -182,8 +185,8 @@ static void fg_compile_statements(fg_compiler *cc, fg_diag_sink *sink, const fg_
 fg_policy *fg_policy_compile(const char *source, size_t length, const char *chunk,
                              const fg_allocator *alloc, fg_report **report) {
     fg_compiler cc;
-    if (fg_compiler_open(&cc, alloc, report) != 0) return NULL;
     if (chunk == NULL) chunk = "policy";
+    if (fg_compiler_open(&cc, alloc, chunk, report) != 0) return NULL;
     if (source == NULL) length = 0;
     fg_diag_sink *sink = fg_compiler_sink(&cc, chunk, source ? source : "", length);
     cc.policy->chunk = fg_arena_strndup(cc.policy_arena, chunk, strlen(chunk));
@@ -195,56 +198,81 @@ fg_policy *fg_policy_compile(const char *source, size_t length, const char *chun
     return fg_compiler_close(&cc, report);
 }
 
-/* Reads a whole file into a block from alloc; returns it (and *size, *cap)
- * or NULL with errno set. */
-static char *fg_read_file(const char *path, const fg_allocator *alloc, size_t *size, size_t *cap) {
+/* Reads a whole file of at most max bytes into a block from alloc; returns
+ * it (and *size, *cap), or NULL with errno set -- EFBIG when the file holds
+ * more than max bytes. Never reads more than max + 1 bytes nor holds more
+ * than max + 1, so an endless input (/dev/zero, a pipe that never closes)
+ * stops at the limit. */
+static char *fg_read_file(const char *path, const fg_allocator *alloc, size_t max, size_t *size,
+                          size_t *cap) {
     FILE *f = fopen(path, "rb");
+    *size = *cap = 0;
     if (f == NULL) return NULL;
-    size_t n = 0, c = 8192;
+    /* A regular file says its size: refuse a big one without reading it. */
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long end = ftell(f);
+        if (end > 0 && (unsigned long)end > max) {
+            fclose(f);
+            errno = EFBIG;
+            return NULL;
+        }
+        rewind(f);
+    } else {
+        clearerr(f);
+    }
+    size_t n = 0, c = max < 8192 ? max + 1 : 8192;
     char *buf = fg_alloc_new(alloc, c);
+    int e = buf == NULL ? ENOMEM : 0;
     while (buf != NULL) {
         if (n == c) {
-            char *grown = c > SIZE_MAX / 2 ? NULL : fg_alloc_grow(alloc, buf, c, c * 2);
+            if (c > max) { /* max + 1 bytes read: one too many */
+                e = EFBIG;
+                break;
+            }
+            size_t grow = c > (max + 1) / 2 ? max + 1 : c * 2;
+            char *grown = fg_alloc_grow(alloc, buf, c, grow);
             if (grown == NULL) {
-                fg_alloc_free(alloc, buf, c);
-                buf = NULL;
-                errno = ENOMEM;
+                e = ENOMEM;
                 break;
             }
             buf = grown;
-            c *= 2;
+            c = grow;
         }
         size_t got = fread(buf + n, 1, c - n, f);
         n += got;
         if (got == 0) {
-            if (ferror(f)) {
-                int e = errno ? errno : EIO;
-                fg_alloc_free(alloc, buf, c);
-                buf = NULL;
-                errno = e;
-            }
+            if (ferror(f)) e = errno ? errno : EIO;
             break;
         }
     }
-    if (buf == NULL && errno == 0) errno = ENOMEM;
     fclose(f);
+    if (e != 0) {
+        fg_alloc_free(alloc, buf, c);
+        errno = e;
+        return NULL;
+    }
     *size = n;
     *cap = c;
     return buf;
 }
 
-fg_policy *fg_policy_load(const char *path, const fg_allocator *alloc, fg_report **report) {
+fg_policy *fg_policy_load_limited(const char *path, size_t max, const fg_allocator *alloc,
+                                  fg_report **report) {
     fg_allocator a = fg_alloc_resolve(alloc);
     size_t size = 0, cap = 0;
     errno = 0;
-    char *text = path ? fg_read_file(path, &a, &size, &cap) : NULL;
+    char *text = path ? fg_read_file(path, &a, max, &size, &cap) : NULL;
     if (text == NULL) {
-        int e = errno;
+        int e = path ? errno : EINVAL;
         fg_report *r = fg_report_new(&a);
         fg_diag_sink sink;
         fg_diag_begin(&sink, r, path ? path : "(null)", "", 0);
         fg_loc none = {0, 0, 0, 0};
         if (e == ENOMEM) fg_diag_oom(&sink);
+        else if (e == EFBIG && max == FG_MAX_SOURCE)
+            fg_diag_error(&sink, none, "input too large (limit 4 GiB)");
+        else if (e == EFBIG)
+            fg_diag_error(&sink, none, "input too large (limit %zu bytes)", max);
         else fg_diag_error(&sink, none, "cannot read '%s': %s", path ? path : "(null)", strerror(e));
         if (report != NULL) *report = r;
         else fg_report_free(r);
@@ -253,4 +281,8 @@ fg_policy *fg_policy_load(const char *path, const fg_allocator *alloc, fg_report
     fg_policy *p = fg_policy_compile(text, size, path, &a, report);
     fg_alloc_free(&a, text, cap);
     return p;
+}
+
+fg_policy *fg_policy_load(const char *path, const fg_allocator *alloc, fg_report **report) {
+    return fg_policy_load_limited(path, FG_MAX_SOURCE, alloc, report);
 }

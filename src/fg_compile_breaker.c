@@ -72,11 +72,13 @@ static fg_component *fg_fallback(fg_compiler *cc, int key) {
     return c;
 }
 
-/* The component's program, generated on first use. NULL after a reported
+/* The component's program, generated on first use for the breaker named
+ * name (at loc; loc.line == 0 for the expression API). NULL after a reported
  * error. A setting that is just a name (`tripper = standard`) shares one
  * program with every other such use of the definition, so a big definition
  * used by many breakers is compiled once. */
-static fg_program *fg_component_program(fg_compiler *cc, fg_component *c) {
+static fg_program *fg_component_program(fg_compiler *cc, fg_component *c, const char *name,
+                                        size_t name_len, fg_loc loc) {
     void **slot = fg_check_ref_slot(c->node);
     fg_component *owner = slot != NULL ? *slot : NULL;
     if (c->codegen_state == 0 && owner != NULL && owner->key == c->key &&
@@ -92,7 +94,18 @@ static fg_program *fg_component_program(fg_compiler *cc, fg_component *c) {
         if (fg_codegen(c->node, kind, &cc->alloc, &c->program, &err) != 0) {
             c->codegen_state = -1;
             c->program = NULL;
-            fg_diag_error(c->sink, err.loc, "%s", err.message[0] ? err.message : "code generation failed");
+            static const char too_large[] = "program too large: ";
+            if (loc.line > 0 && strncmp(err.message, too_large, sizeof too_large - 1) == 0)
+                /* A size limit is the whole program's, not the node where
+                 * counting crossed it (often deep in a shared definition):
+                 * name the breaker whose program it is, at its name (in the
+                 * policy file: the compilation's first sink). */
+                fg_diag_error(&cc->sinks[0], loc,
+                              "program too large: the %s of breaker '%.*s%s': %s", fg_setting_name(c->key),
+                              (int)(name_len > 64 ? 64 : name_len), name, name_len > 64 ? "..." : "",
+                              err.message + sizeof too_large - 1);
+            else
+                fg_diag_error(c->sink, err.loc, "%s", err.message[0] ? err.message : "code generation failed");
         } else {
             c->codegen_state = 1;
             c->next_program = cc->programs;
@@ -155,8 +168,8 @@ void fg_breaker_build(fg_compiler *cc, const char *name, size_t name_len, fg_loc
     }
     if (!ok) return; /* each error was reported where it was written */
     fg_warn_never_fires(cc, c[FG_SET_WINDOW], c[FG_SET_TRIPPER]);
-    const fg_program *tracker = fg_component_program(cc, c[FG_SET_TRACKER]);
-    const fg_program *tripper = fg_component_program(cc, c[FG_SET_TRIPPER]);
+    const fg_program *tracker = fg_component_program(cc, c[FG_SET_TRACKER], name, name_len, loc);
+    const fg_program *tripper = fg_component_program(cc, c[FG_SET_TRIPPER], name, name_len, loc);
     if (tracker == NULL || tripper == NULL) return;
     fg_warn_half_open_unreachable(c[FG_SET_RETRY], c[FG_SET_TRIPPER], tripper);
 

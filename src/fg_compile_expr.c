@@ -14,8 +14,8 @@
 fg_policy *fg_policy_from_expressions(const char *name, const fg_expressions *exprs,
                                       const fg_allocator *alloc, fg_report **report) {
     fg_compiler cc;
-    if (fg_compiler_open(&cc, alloc, report) != 0) return NULL;
     if (name == NULL) name = "breaker";
+    if (fg_compiler_open(&cc, alloc, name, report) != 0) return NULL;
     const char *fields[FG_SET_COUNT] = {0};
     if (exprs != NULL) {
         fields[FG_SET_WINDOW] = exprs->window;

@@ -53,8 +53,10 @@ typedef struct fg_compiler {
 } fg_compiler;
 
 /* Sets up cc (policy, arenas, checker, report). Returns 0, or -1 when out of
- * memory (cc is then cleaned up already). */
-int fg_compiler_open(fg_compiler *cc, const fg_allocator *alloc, fg_report **report_out);
+ * memory (cc is then cleaned up already; the report's out-of-memory error
+ * names chunk). */
+int fg_compiler_open(fg_compiler *cc, const fg_allocator *alloc, const char *chunk,
+                     fg_report **report_out);
 
 /* A new sink for one chunk, or NULL when all are in use. */
 fg_diag_sink *fg_compiler_sink(fg_compiler *cc, const char *chunk, const char *source,
@@ -75,6 +77,11 @@ fg_component *fg_component_new(fg_compiler *cc, fg_diag_sink *sink, int key,
  * filled when a component has errors. name[0..name_len) is copied. */
 void fg_breaker_build(fg_compiler *cc, const char *name, size_t name_len, fg_loc loc,
                       fg_component *const chosen[FG_SET_COUNT]);
+
+/* fg_policy_load for files of at most max bytes (<= FG_MAX_SOURCE): lets a
+ * test show that an endless input stops at the limit. */
+fg_policy *fg_policy_load_limited(const char *path, size_t max, const fg_allocator *alloc,
+                                  fg_report **report);
 
 /* Frees a policy's parts: programs, arena, the struct (fg_policy.c). */
 void fg_policy_destroy(fg_policy *policy);

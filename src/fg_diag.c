@@ -35,9 +35,11 @@ struct fg_report {
     fg_diag_entry *entries;
     size_t count, cap;
     size_t errors;
+    size_t found[2];         /* errors, warnings: kept or not (FG_SEVERITY_*) */
     int next_chunk_seq;
     int oom;                 /* the preallocated entry below is in use */
-    fg_diag_entry oom_entry; /* static strings only */
+    fg_diag_entry oom_entry; /* static strings and oom_chunk only */
+    char oom_chunk[256];     /* the chunk it happened in (names the file), cut to fit */
 };
 
 /* Bytes of context kept either side of the column on a long line. */
@@ -71,8 +73,12 @@ void fg_diag_oom(fg_diag_sink *sink) {
     if (r == NULL || r->oom) return;
     r->oom = 1;
     r->errors++;
+    r->found[FG_SEVERITY_ERROR]++;
     r->oom_entry.pub.severity = FG_SEVERITY_ERROR;
-    r->oom_entry.pub.chunk = "fluxgate"; /* the sink's chunk is only borrowed */
+    /* The sink's chunk is only borrowed: a copy in the report's own storage
+     * needs no allocation, so that "t.fgp: error: out of memory" names the file. */
+    snprintf(r->oom_chunk, sizeof r->oom_chunk, "%s", sink->chunk);
+    r->oom_entry.pub.chunk = r->oom_chunk;
     r->oom_entry.pub.line = 0;
     r->oom_entry.pub.column = 0;
     r->oom_entry.pub.message = "out of memory";
@@ -120,6 +126,7 @@ static size_t fg_diag_source_line(const fg_diag_sink *sink, fg_loc loc, char *ou
 
 static void fg_diag_add(fg_diag_sink *sink, fg_severity sev, fg_loc loc, const char *fmt,
                         va_list ap) {
+    if (sink->report != NULL) sink->report->found[sev == FG_SEVERITY_ERROR ? 0 : 1]++;
     if (sev == FG_SEVERITY_ERROR) {
         if (sink->errors >= FG_MAX_ERRORS) return;
         sink->errors++;
@@ -164,6 +171,7 @@ static void fg_diag_add(fg_diag_sink *sink, fg_severity sev, fg_loc loc, const c
     e->pub.column = loc.line > 0 ? loc.column : 0;
     return;
 oom:
+    r->found[sev == FG_SEVERITY_ERROR ? 0 : 1]--; /* fg_diag_oom counts the error */
     if (sev == FG_SEVERITY_ERROR) r->errors--;
     if (sev == FG_SEVERITY_ERROR) sink->errors--;
     fg_diag_oom(sink);
@@ -211,6 +219,11 @@ size_t fg_report_count(const fg_report *report) {
 
 size_t fg_report_error_count(const fg_report *report) {
     return report == NULL ? 0 : report->errors;
+}
+
+size_t fg_report_found(const fg_report *report, fg_severity severity) {
+    if (report == NULL) return 0;
+    return report->found[severity == FG_SEVERITY_ERROR ? 0 : 1];
 }
 
 const fg_diagnostic *fg_report_get(const fg_report *report, size_t index) {

@@ -5,9 +5,10 @@
  * one field of fg_policy_from_expressions), all sinks of a compilation adding
  * to one fg_report. A sink knows the chunk's name and text, so a caller only
  * gives a location and a printf-style message; the sink copies the source line
- * for the caret display. The number of errors is capped (FG_MAX_ERRORS) so
- * that hostile input cannot produce an unbounded report; the parser stops
- * when the cap is reached.
+ * for the caret display. The number of errors kept is capped (FG_MAX_ERRORS,
+ * FG_MAX_WARNINGS) so that hostile input cannot produce an unbounded report;
+ * past the cap diagnostics are only counted, so that the report can still
+ * say how many there were ("1000 errors, first 100 shown").
  */
 #ifndef FG_DIAG_H
 #define FG_DIAG_H
@@ -31,8 +32,8 @@ typedef struct fg_diag_sink {
     const char *source; /* borrowed; for source lines */
     size_t length;
     int chunk_seq;      /* orders chunks in the report */
-    size_t errors;      /* errors added through this sink */
-    size_t warnings;
+    size_t errors;      /* errors kept through this sink (at most FG_MAX_ERRORS) */
+    size_t warnings;    /* warnings kept (at most FG_MAX_WARNINGS) */
 } fg_diag_sink;
 
 /* A new empty report, allocated with alloc; NULL when out of memory. */
@@ -53,7 +54,7 @@ void fg_diag_warning(fg_diag_sink *sink, fg_loc loc, const char *fmt, ...) FG_PR
  * often it is called); counts as an error. */
 void fg_diag_oom(fg_diag_sink *sink);
 
-/* 1 when the sink has reached the error cap: further errors are dropped. */
+/* 1 when the sink has reached the error cap: further errors are only counted. */
 int fg_diag_full(const fg_diag_sink *sink);
 
 /* Sorts the report's diagnostics by chunk, then position (stable). Called

@@ -27,6 +27,18 @@ enum { FG_MAX_NESTING = 200 };
  * more. test_parser checks the worst case at the limit. */
 enum { FG_PARSE_STACK = 6 * FG_MAX_NESTING + 64 };
 
+/* Documented limit (README "Limits"): a policy or expression text holds at
+ * most this many bytes (4 GiB - 3): offsets are 32-bit and the scanner keeps
+ * two bytes of end marks. fg_policy_load reads at most one byte more. */
+#define FG_MAX_SOURCE ((size_t)UINT32_MAX - 2u)
+
+/* Documented limit (README "Limits"): one token -- a name, a number, a
+ * string, a comment, a run of blanks -- holds at most this many bytes; a
+ * longer one is a located error "token too long". The limit keeps every
+ * length flex computes in its `int`s far below INT_MAX (see grammar/lexer.l,
+ * "Feeding the scanner"). */
+enum { FG_MAX_TOKEN = 16 << 20 };
+
 typedef enum fg_parse_mode {
     FG_PARSE_POLICY,    /* a policy file: statements */
     FG_PARSE_EXPRESSION /* one expression (optionally followed by ';') */
@@ -44,13 +56,17 @@ typedef struct fg_parse_state {
     int oom;               /* out of memory: stop quietly */
     /* scanner position */
     int line, column;
-    uint32_t offset;
+    uint32_t offset;       /* of the next token: every byte before it was matched */
+    size_t fed;            /* bytes of source handed to flex so far (fg_scan_feed) */
+    size_t max_token;      /* FG_MAX_TOKEN, or smaller in tests */
+    int too_long;          /* fg_scan_feed refused: the token being matched is too long */
+    int stop;              /* that was reported: the scanner reports end of input */
     fg_loc last;           /* the last token's location */
     uint32_t tokens;       /* tokens scanned so far (not white space) */
     uint32_t lex_error_at; /* tokens when the last lexical error was reported */
     /* blocks set aside so that flex's buffer setup cannot fail halfway */
-    void *reserve[2];
-    size_t reserve_size[2];
+    void *reserve[3];
+    size_t reserve_size[3];
     fg_syn_unit *unit;     /* the result */
 } fg_parse_state;
 
@@ -60,9 +76,15 @@ typedef struct fg_parse_state {
 int fg_parse(fg_arena *arena, fg_diag_sink *sink, const fg_allocator *alloc, const char *source,
              size_t length, fg_parse_mode mode, fg_syn_unit **out);
 
-/* Implemented in grammar/lexer.l: a scanner over a private copy of the
- * source (allocated in st->arena). fg_scan_open returns 0 or -1 (out of
- * memory, nothing left allocated); fg_scan_close frees what open took. */
+/* fg_parse with another token limit (1 <= max_token <= FG_MAX_TOKEN): lets a
+ * test reach the "token too long" paths with small inputs. */
+int fg_parse_limited(fg_arena *arena, fg_diag_sink *sink, const fg_allocator *alloc,
+                     const char *source, size_t length, fg_parse_mode mode, size_t max_token,
+                     fg_syn_unit **out);
+
+/* Implemented in grammar/lexer.l: a scanner fed from st->source in bounded
+ * pieces (never a copy of the whole text). fg_scan_open returns 0 or -1 (out
+ * of memory, nothing left allocated); fg_scan_close frees what open took. */
 int fg_scan_open(fg_parse_state *st, void **scanner);
 void fg_scan_close(fg_parse_state *st, void *scanner);
 

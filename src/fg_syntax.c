@@ -9,8 +9,9 @@
 static const struct {
     const char *name;
     int kind;
+    fg_quantity quantity;
 } fg_settings[FG_SET_COUNT] = {
-#define FG_X(id, name, kind) {name, kind},
+#define FG_X(id, name, kind, quantity) {name, kind, quantity},
     FG_SETTING_LIST(FG_X)
 #undef FG_X
 };
@@ -20,6 +21,10 @@ const char *fg_setting_name(int key) {
 }
 
 int fg_setting_kind(int key) { return key >= 0 && key < FG_SET_COUNT ? fg_settings[key].kind : 0; }
+
+fg_quantity fg_setting_quantity(int key) {
+    return key >= 0 && key < FG_SET_COUNT ? fg_settings[key].quantity : FG_QTY_TEXT;
+}
 
 static fg_syn_expr *fg_syn_new(fg_arena *a, fg_syn_kind kind, fg_loc loc) {
     fg_syn_expr *e = fg_arena_alloc(a, sizeof *e);
@@ -50,10 +55,11 @@ fg_syn_expr *fg_syn_name(fg_arena *a, fg_loc loc, const char *name, size_t name_
     return e;
 }
 
-fg_syn_expr *fg_syn_number(fg_arena *a, fg_loc loc, double number, int bad) {
+fg_syn_expr *fg_syn_number(fg_arena *a, fg_loc loc, double number, fg_unit unit, int bad) {
     fg_syn_expr *e = fg_syn_new(a, FG_SYN_NUMBER, loc);
     if (e == NULL) return NULL;
     e->number = number;
+    e->unit = unit;
     e->bad = bad;
     return e;
 }

@@ -21,18 +21,19 @@
 #include "fg_arena.h"
 #include "fg_ast.h"
 
-/* The settings of a breaker or defaults block, declared once. */
+/* The settings of a breaker or defaults block, declared once: the component
+ * kind a setting expects, or 0 and what its number measures. */
 #define FG_SETTING_LIST(X)                                                     \
-    X(WINDOW, "window", FG_KIND_WINDOW)                                        \
-    X(TRACKER, "tracker", FG_KIND_TRACKER)                                     \
-    X(TRIPPER, "tripper", FG_KIND_TRIPPER)                                     \
-    X(RETRY, "retry", FG_KIND_RETRY)                                           \
-    X(PERMIT, "permit", FG_KIND_PERMIT)                                        \
-    X(MAX_HALF_OPEN_CALLS, "max_half_open_calls", 0)                           \
-    X(HALF_OPEN_LEASE, "half_open_lease", 0)
+    X(WINDOW, "window", FG_KIND_WINDOW, FG_QTY_TEXT)                           \
+    X(TRACKER, "tracker", FG_KIND_TRACKER, FG_QTY_TEXT)                        \
+    X(TRIPPER, "tripper", FG_KIND_TRIPPER, FG_QTY_TEXT)                        \
+    X(RETRY, "retry", FG_KIND_RETRY, FG_QTY_TEXT)                              \
+    X(PERMIT, "permit", FG_KIND_PERMIT, FG_QTY_TEXT)                           \
+    X(MAX_HALF_OPEN_CALLS, "max_half_open_calls", 0, FG_QTY_COUNT)             \
+    X(HALF_OPEN_LEASE, "half_open_lease", 0, FG_QTY_DURATION)
 
 typedef enum fg_setting_key {
-#define FG_X(id, name, kind) FG_SET_##id,
+#define FG_X(id, name, kind, quantity) FG_SET_##id,
     FG_SETTING_LIST(FG_X)
 #undef FG_X
     FG_SET_COUNT
@@ -42,6 +43,8 @@ typedef enum fg_setting_key {
 const char *fg_setting_name(int key);
 /* The component kind a setting expects (FG_KIND_*), or 0 for the numeric ones. */
 int fg_setting_kind(int key);
+/* What a numeric setting's value measures (FG_QTY_TEXT for the others). */
+fg_quantity fg_setting_quantity(int key);
 
 typedef enum fg_syn_kind {
     FG_SYN_CALL,   /* name(args) */
@@ -72,6 +75,7 @@ struct fg_syn_expr {
     fg_syn_arg *args;  /* CALL, in source order */
     uint32_t arg_count;
     double number;     /* NUMBER */
+    fg_unit unit;      /* NUMBER: the unit it was written with */
     int bad;           /* NUMBER already reported by the lexer */
     fg_syn_expr *first, *last; /* AND, OR, NOT: children in order */
     uint32_t count;
@@ -122,7 +126,7 @@ typedef struct fg_syn_list {
 fg_syn_expr *fg_syn_call(fg_arena *a, fg_loc loc, fg_loc name_loc, const char *name,
                          size_t name_len, fg_syn_list args);
 fg_syn_expr *fg_syn_name(fg_arena *a, fg_loc loc, const char *name, size_t name_len);
-fg_syn_expr *fg_syn_number(fg_arena *a, fg_loc loc, double number, int bad);
+fg_syn_expr *fg_syn_number(fg_arena *a, fg_loc loc, double number, fg_unit unit, int bad);
 /* left op right for FG_SYN_AND/OR: appends right to left when left is an
  * unparenthesized node of the same kind (O(1)), else makes a new node. */
 fg_syn_expr *fg_syn_binary(fg_arena *a, fg_syn_kind kind, fg_syn_expr *left, fg_syn_expr *right,

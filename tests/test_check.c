@@ -14,9 +14,12 @@
 #include <string.h>
 
 #include "fg_arena.h"
+#include "fg_builtin_table.h"
 #include "fg_check.h"
 #include "fg_diag.h"
 #include "fg_parse.h"
+#include "fg_policy_internal.h"
+#include "fg_program.h"
 #include "fg_test_compile.h"
 
 /* ---- checking through the checker's own API --------------------------------- */
@@ -246,6 +249,127 @@ static void values_at_the_edges_are_accepted(void **state) {
     }
 }
 
+/* Bit for bit. */
+static int same_double(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+static void percentages_and_milliseconds_are_the_decimals_they_spell(void **state) {
+    (void)state;
+    /* valid policies that a product with a rounded scale refused:
+     * 35% was 0.35000000000000003 > 0.35, 700ms was 0.7000000000000001 > 0.7 */
+    fg_policy *p = fg_test_compiles("breaker a {\n"
+                                    "  permit = RampUp(35%, 0.35, 60)\n"
+                                    "  retry = Backoff(700ms, max_duration = 0.7)\n"
+                                    "  tripper = SlowRate(1.0, threshold = 700ms) | AvgLatency(1.5h)\n"
+                                    "  half_open_lease = 2m\n"
+                                    "}\n"
+                                    "breaker b { retry = Cooldown(0.1m, jitter_ratio = 57%) permit = Random(7%) }\n");
+    const fg_breaker_def *a = &p->breakers[0], *b = &p->breakers[1];
+    assert_true(same_double(a->permit.ratio, 0.35) && same_double(a->permit.final, 0.35));
+    assert_true(same_double(a->retry.duration, 0.7) && same_double(a->retry.max_duration, 0.7));
+    assert_true(same_double(a->half_open_lease, 120));
+    assert_int_equal(fg_program_threshold_count(a->tripper), 1);
+    assert_true(same_double(fg_program_thresholds(a->tripper)[0], 0.7));
+    assert_true(same_double(b->retry.duration, 6) && same_double(b->retry.jitter_ratio, 0.57));
+    assert_true(same_double(b->permit.ratio, 0.07));
+    fg_policy_free(p);
+}
+
+static void a_unit_stands_only_where_its_kind_of_value_is_expected(void **state) {
+    (void)state;
+    static const struct {
+        const char *field, *expr, *message;
+    } wrong[] = {
+        {"window", "CountWindow(5m)",
+         "'5m' is a duration, but CountWindow() size is a count: write it without a unit ('5')"},
+        {"tripper", "FailureStreak(1m)", "'1m' is a duration, but FailureStreak() count is a count"},
+        {"tripper", "MinRequests(20s)", "MinRequests() count is a count"},
+        {"retry", "Cooldown(10%)",
+         "'10%' is a percentage, but Cooldown() duration is a duration: write seconds, plain or "
+         "with ms, s, m or h ('10s')"},
+        {"tripper", "FailureRate(1s)",
+         "'1s' is a duration, but FailureRate() ratio is a ratio: write a fraction or a percentage"},
+        {"max_half_open_calls", "2m", "'2m' is a duration, but max_half_open_calls is a count"},
+        {"half_open_lease", "10%", "'10%' is a percentage, but half_open_lease is a duration"},
+        {"tripper", "AvgLatency(50%)", "AvgLatency() threshold is a duration"},
+        {"tripper", "SlowRate(0.5, threshold = 5%)", "SlowRate() threshold is a duration"},
+        {"tripper", "SlowRate(5ms, threshold = 5)", "SlowRate() ratio is a ratio"},
+        {"retry", "Backoff(1, multiplier = 2s)", "Backoff() multiplier is a plain number"},
+        {"retry", "Backoff(1%)", "Backoff() initial is a duration"},
+        {"retry", "Backoff(1, max_duration = 50%)", "Backoff() max_duration is a duration"},
+        {"retry", "Cooldown(1, jitter_ratio = 1ms)", "Cooldown() jitter_ratio is a ratio"},
+        {"permit", "Random(1h)", "Random() ratio is a ratio"},
+        {"permit", "RampUp(10%, 50%, 10%)", "RampUp() duration is a duration"},
+        {"window", "TimeWindow(50%)", "TimeWindow() size is a duration"},
+        {"tracker", "Status(500%)", "Status() codes are plain integers"},
+        {"tracker", "Status(500..599s)", "Status() codes are plain integers"},
+    };
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+        const char *text;
+        fg_policy *p = fg_test_field(wrong[i].field, wrong[i].expr, &text);
+        if (p != NULL || strstr(text, wrong[i].message) == NULL)
+            fail_msg("%s = %s: %s", wrong[i].field, wrong[i].expr, p ? "compiled" : text);
+        /* located at the literal, which is the last argument here */
+        assert_non_null(strstr(text, ":1:"));
+    }
+    /* and where they belong, they are welcome */
+    static const struct {
+        const char *field, *expr;
+    } right[] = {
+        {"window", "TimeWindow(1m)"},    {"tripper", "AvgLatency(250ms) | FailureRate(50%)"},
+        {"retry", "Cooldown(1h, 10%)"},  {"permit", "RampUp(1%, 100%, 1m)"},
+        {"half_open_lease", "90s"},      {"tripper", "SlowRate(50%, threshold = 0.5s)"},
+    };
+    for (size_t i = 0; i < sizeof right / sizeof right[0]; i++) {
+        const char *text;
+        fg_policy *p = fg_test_field(right[i].field, right[i].expr, &text);
+        if (p == NULL) fail_msg("%s = %s: %s", right[i].field, right[i].expr, text);
+        if (strcmp(right[i].expr, "TimeWindow(1m)") == 0) assert_int_equal(p->breakers[0].window.size, 60);
+        fg_policy_free(p);
+    }
+}
+
+static void every_numeric_parameter_says_what_it_measures(void **state) {
+    (void)state;
+    for (int i = 0; i < FG_BUILTIN_COUNT; i++) {
+        const fg_builtin *b = fg_builtin_get((fg_builtin_id)i);
+        for (uint32_t k = 0; k < b->param_count; k++) {
+            const fg_param *q = &b->params[k];
+            int numeric = q->type == FG_PARAM_INTEGER || q->type == FG_PARAM_NUMBER || q->type == FG_PARAM_CODES;
+            assert_int_equal(numeric, q->quantity != FG_QTY_TEXT && q->quantity != FG_QTY_NAME);
+        }
+    }
+    assert_int_equal(fg_setting_quantity(FG_SET_MAX_HALF_OPEN_CALLS), FG_QTY_COUNT);
+    assert_int_equal(fg_setting_quantity(FG_SET_HALF_OPEN_LEASE), FG_QTY_DURATION);
+}
+
+static void a_name_with_a_nul_byte_is_refused_at_the_byte(void **state) {
+    (void)state;
+    /* two breakers that would both be called "a" */
+    static const char src[] = "breaker \"a\0b\" { }\nbreaker \"a\0c\" { }\n";
+    fg_report *r = NULL;
+    assert_null(fg_policy_compile(src, sizeof src - 1, "t.fgp", NULL, &r));
+    assert_int_equal(fg_report_error_count(r), 2);
+    for (size_t i = 0; i < 2; i++) {
+        const fg_diagnostic *d = fg_report_get(r, i);
+        assert_int_equal(d->line, (int)i + 1);
+        assert_int_equal(d->column, 11);
+        assert_string_equal(d->message, "breaker name contains a NUL byte");
+    }
+    fg_report_free(r);
+    /* Custom() names go to the resolver as C strings too */
+    static const char custom[] = "breaker a { tracker = Custom(\"x\0y\") }";
+    assert_null(fg_policy_compile(custom, sizeof custom - 1, "t.fgp", NULL, &r));
+    assert_int_equal(fg_report_error_count(r), 1);
+    assert_int_equal(fg_report_get(r, 0)->column, 32);
+    assert_string_equal(fg_report_get(r, 0)->message, "Custom() name contains a NUL byte");
+    fg_report_free(r);
+    /* TypeOf() and Message() compare lengths: a NUL there is data */
+    static const char type_of[] = "breaker a { tracker = TypeOf(\"x\0y\") | Message(\"a\0*\") }";
+    fg_policy *p = fg_policy_compile(type_of, sizeof type_of - 1, "t.fgp", NULL, NULL);
+    assert_non_null(p);
+    fg_policy_free(p);
+}
+
 static void one_mistake_is_reported_once(void **state) {
     (void)state;
     /* a definition with an error: its uses are not reported again */
@@ -337,6 +461,10 @@ static void half_opened_under_never_is_a_warning(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(calls_carry_their_arguments_in_parameter_order_with_defaults),
+        cmocka_unit_test(percentages_and_milliseconds_are_the_decimals_they_spell),
+        cmocka_unit_test(a_unit_stands_only_where_its_kind_of_value_is_expected),
+        cmocka_unit_test(every_numeric_parameter_says_what_it_measures),
+        cmocka_unit_test(a_name_with_a_nul_byte_is_refused_at_the_byte),
         cmocka_unit_test(all_is_a_tracker_or_a_permit_by_position),
         cmocka_unit_test(chains_are_flattened_through_parentheses),
         cmocka_unit_test(named_definitions_are_shared_not_copied),

@@ -99,8 +99,12 @@ static void an_out_of_memory_compile_says_so(void **state) {
         assert_null(fg_policy_compile(policies[0], strlen(policies[0]), "alloc.fgp", &alloc, &r));
         assert_non_null(r);
         int oom = 0;
-        for (size_t i = 0; i < fg_report_count(r); i++)
-            if (strcmp(fg_report_get(r, i)->message, "out of memory") == 0) oom = 1;
+        for (size_t i = 0; i < fg_report_count(r); i++) {
+            if (strcmp(fg_report_get(r, i)->message, "out of memory") != 0) continue;
+            oom = 1;
+            /* it names the file, like every other error */
+            assert_string_equal(fg_report_get(r, i)->chunk, "alloc.fgp");
+        }
         assert_true(oom);
         fg_report_free(r);
         fg_test_assert_nothing_live(&a);

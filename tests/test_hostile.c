@@ -188,6 +188,43 @@ static void thousands_of_nested_definitions(void **state) {
     free(src);
 }
 
+/* The depth is the definition's fault: two uses report it once. */
+static void an_over_deep_definition_used_twice_is_reported_once(void **state) {
+    (void)state;
+    /* t499 is as deep as a use allows (each level: a reference and a `~`);
+     * u, which uses it, is one level too deep to be used itself */
+    size_t n = FG_MAX_EXPANDED_DEPTH / 2;
+    char *src = malloc(n * 40 + 200), *w = src;
+    w += sprintf(w, "tripper t0 = FailureStreak(1)\n");
+    for (size_t i = 1; i < n; i++) w += sprintf(w, "tripper t%zu = ~t%zu\n", i, i - 1);
+    sprintf(w, "tripper u = t%zu | t%zu\nbreaker a { tripper = u | ~u }\nbreaker b { tripper = u }\n",
+            n - 1, n - 1);
+    answer a = compile(src);
+    assert_int_equal(a.errors, 1);
+    assert_true(a.all_located);
+    char want[80];
+    snprintf(want, sizeof want, "%zu:23: 'u' nests named definitions too deeply", n + 2);
+    assert_memory_equal(a.first, want, strlen(want));
+    free(src);
+}
+
+/* Past the cap the report keeps nothing more, but still counts. */
+static void the_report_counts_what_it_does_not_keep(void **state) {
+    (void)state;
+    size_t cap = 64 << 10, len = 0;
+    char *src = malloc(cap);
+    for (int i = 0; i < 1000; i++) len += (size_t)sprintf(src + len, "tripper t%d = FailureStreak(1)\n", i);
+    for (int i = 0; i < 1000; i++) len += (size_t)sprintf(src + len, "$\n");
+    fg_report *r = NULL;
+    assert_null(fg_policy_compile(src, len, "h.fgp", NULL, &r));
+    assert_int_equal(fg_report_error_count(r), FG_MAX_ERRORS);
+    assert_int_equal(fg_report_count(r), FG_MAX_ERRORS + FG_MAX_WARNINGS);
+    assert_int_equal(fg_report_found(r, FG_SEVERITY_ERROR), 1000);
+    assert_int_equal(fg_report_found(r, FG_SEVERITY_WARNING), 1000);
+    fg_report_free(r);
+    free(src);
+}
+
 static void a_megabyte_policy_compiles(void **state) {
     (void)state;
     size_t cap = (1 << 20) + 4096, len = 0;
@@ -259,6 +296,8 @@ int main(void) {
         cmocka_unit_test(absurd_numbers),
         cmocka_unit_test(definitions_that_double_at_every_step),
         cmocka_unit_test(thousands_of_nested_definitions),
+        cmocka_unit_test(an_over_deep_definition_used_twice_is_reported_once),
+        cmocka_unit_test(the_report_counts_what_it_does_not_keep),
         cmocka_unit_test(a_megabyte_policy_compiles),
         cmocka_unit_test(what_is_shared_is_not_redone),
         cmocka_unit_test(very_long_names_and_lines),

@@ -196,6 +196,27 @@ static void doubling_definitions_hit_the_instruction_limit(void **state) {
     free(t.data);
 }
 
+/* The limit is the whole program's: the error names the breaker and stands
+ * at its name, not at the definition (line 1) where counting crossed it. */
+static void a_program_too_large_is_reported_at_its_breaker(void **state) {
+    (void)state;
+    text t = {0};
+    text_puts(&t, "tripper t0 = FailureStreak(1) | MinRequests(2)\n");
+    for (int i = 1; i <= 20; i++) text_printf(&t, "tripper t%d = t%d | (MinRequests(3) & t%d)\n", i, i - 1, i - 1);
+    text_puts(&t, "breaker small { tripper = t3 }\n");
+    text_puts(&t, "breaker big {\n  tripper = t20\n}\n");
+    fg_report *report;
+    assert_null(compile(&t, &report));
+    assert_int_equal(fg_report_error_count(report), 1);
+    const fg_diagnostic *d = fg_report_get(report, 0);
+    assert_int_equal(d->line, 23);
+    assert_int_equal(d->column, 9);
+    assert_string_equal(d->message,
+                        "program too large: the tripper of breaker 'big': more than 65536 instructions");
+    fg_report_free(report);
+    free(t.data);
+}
+
 /* One flat `|` chain of distinct leaves, just past what fits. */
 static void a_long_chain_of_distinct_leaves_is_a_located_error(void **state) {
     (void)state;
@@ -417,6 +438,7 @@ int main(void) {
         cmocka_unit_test(nesting_one_past_the_limit_is_a_located_error),
         cmocka_unit_test(absurd_nesting_is_a_located_error_not_a_crash),
         cmocka_unit_test(doubling_definitions_hit_the_instruction_limit),
+        cmocka_unit_test(a_program_too_large_is_reported_at_its_breaker),
         cmocka_unit_test(a_long_chain_of_distinct_leaves_is_a_located_error),
         cmocka_unit_test(a_large_program_below_the_limits_compiles_and_runs),
         cmocka_unit_test(eight_slow_thresholds_compile),

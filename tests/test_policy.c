@@ -12,9 +12,12 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "fg_compile_internal.h"
+#include "fg_parse.h"
 #include "fg_policy_internal.h"
 #include "fg_test_compile.h"
 
@@ -233,6 +236,82 @@ static void load_reads_a_file_and_names_a_missing_one(void **state) {
     fg_report_free(r);
 }
 
+/* An endless input stops at the limit: /dev/zero with a limit of 1 MiB (the
+ * real limit is 4 GiB, the same code). */
+typedef struct peak_alloc {
+    size_t live, peak;
+} peak_alloc;
+
+static void *peak_alloc_fn(void *ud, void *ptr, size_t osize, size_t nsize) {
+    peak_alloc *a = ud;
+    if (ptr != NULL) a->live -= osize;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p == NULL) {
+        if (ptr != NULL) a->live += osize;
+        return NULL;
+    }
+    a->live += nsize;
+    if (a->live > a->peak) a->peak = a->live;
+    return p;
+}
+
+static void an_endless_input_stops_at_the_size_limit(void **state) {
+    (void)state;
+    peak_alloc a = {0, 0};
+    fg_allocator alloc = {peak_alloc_fn, &a};
+    fg_report *r = NULL;
+    assert_null(fg_policy_load_limited("/dev/zero", (size_t)1 << 20, &alloc, &r));
+    assert_int_equal(fg_report_error_count(r), 1);
+    const fg_diagnostic *d = fg_report_get(r, 0);
+    assert_string_equal(d->chunk, "/dev/zero");
+    assert_string_equal(d->message, "input too large (limit 1048576 bytes)");
+    assert_true(a.peak <= ((size_t)1 << 20) + 4096); /* it never held more */
+    fg_report_free(r);
+    assert_int_equal(a.live, 0);
+    /* exactly at the limit is fine */
+    char path[] = "/tmp/fg_test_limit_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static const char text[] = "breaker a { }\n";
+    assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    fg_policy *p = fg_policy_load_limited(path, sizeof text - 1, NULL, NULL);
+    assert_non_null(p);
+    fg_policy_free(p);
+    assert_null(fg_policy_load_limited(path, sizeof text - 2, NULL, &r));
+    assert_non_null(strstr(fg_report_get(r, 0)->message, "input too large"));
+    fg_report_free(r);
+    unlink(path);
+}
+
+/* A regular file past 4 GiB is refused by its size, unread (a sparse file:
+ * no disk, no memory). */
+static void a_file_past_four_gib_is_refused_unread(void **state) {
+    (void)state;
+    char path[] = "/tmp/fg_test_huge_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    if (ftruncate(fd, (off_t)FG_MAX_SOURCE + 1) != 0) {
+        close(fd);
+        unlink(path);
+        skip();
+    }
+    close(fd);
+    fg_report *r = NULL;
+    assert_null(fg_policy_load(path, NULL, &r));
+    char buf[512];
+    fg_report_format(r, buf, sizeof buf);
+    char want[256];
+    snprintf(want, sizeof want, "%s: error: input too large (limit 4 GiB)\n", path);
+    assert_string_equal(buf, want);
+    fg_report_free(r);
+    unlink(path);
+}
+
 static void references_keep_a_policy_alive(void **state) {
     (void)state;
     fg_policy *p = fg_test_compiles("breaker a { }");
@@ -307,6 +386,8 @@ int main(void) {
         cmocka_unit_test(expressions_compile_one_chunk_per_field),
         cmocka_unit_test(custom_trackers_compile_for_any_name),
         cmocka_unit_test(load_reads_a_file_and_names_a_missing_one),
+        cmocka_unit_test(an_endless_input_stops_at_the_size_limit),
+        cmocka_unit_test(a_file_past_four_gib_is_refused_unread),
         cmocka_unit_test(references_keep_a_policy_alive),
         cmocka_unit_test(reports_are_optional_and_chunks_default),
         cmocka_unit_test(the_format_is_chunk_line_column_message_source_and_caret),

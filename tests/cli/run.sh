@@ -107,5 +107,37 @@ check_svg flapping policies/game.fgp matchmaking policies/traces/flapping.csv --
 check_svg brownout policies/gateway.fgp search policies/traces/brownout.csv --seed 1
 check_svg no-transition tests/cli/check/clean.fgp steady tests/cli/traces/steady.csv
 
+# ---- streaming: memory follows the calls in flight, not the trace ----------------
+# The same flapping service for 100,000 and for 1,000,000 calls: the peak
+# memory of the long run must stay within a few megabytes of the short one's
+# (holding every row cost about 117 bytes each, over 100 MB more here). The
+# long run, with --svg, also keeps its picture bounded: at most 2000
+# transitions drawn one by one (it makes about 4000), then one band per bucket.
+flapping_trace() {
+    awk -v n="$1" 'BEGIN { print "time,outcome,duration";
+        for (i = 0; i < n; i++) printf "%.3f,%s,0.010\n", i * 0.01, (int(i / 50) % 2 == 0) ? "ok" : "timeout" }'
+}
+if [ ! -x /usr/bin/time ]; then
+    echo "FAIL streaming: /usr/bin/time is missing (sudo apt-get install time)"; fail=$((fail + 1))
+else
+    flapping_trace 100000 >"$tmp/short.csv"
+    flapping_trace 1000000 >"$tmp/long.csv"
+    /usr/bin/time -f %M -o "$tmp/short.kb" "$fluxgate" simulate tests/cli/check/clean.fgp steady "$tmp/short.csv" >/dev/null
+    /usr/bin/time -f %M -o "$tmp/long.kb" "$fluxgate" simulate tests/cli/check/clean.fgp steady "$tmp/long.csv" \
+        --svg "$tmp/long.svg" >"$tmp/long.out"
+    short_kb=$(tail -1 "$tmp/short.kb"); long_kb=$(tail -1 "$tmp/long.kb")
+    lines=$(grep -c 'class="transition"' "$tmp/long.svg")
+    bands=$(grep -c 'class="band"' "$tmp/long.svg")
+    transitions=$(sed -n 's/^  transitions *\([0-9]*\)$/\1/p' "$tmp/long.out")
+    if [ $((long_kb - short_kb)) -gt 16384 ]; then
+        echo "FAIL streaming: peak memory ${short_kb} kB for 100k calls, ${long_kb} kB for 1M"; fail=$((fail + 1))
+    elif ! xmllint --noout "$tmp/long.svg" || [ "$lines" -ne 2000 ] || [ "$bands" -gt 2201 ] \
+        || [ "$transitions" -le 2000 ]; then
+        echo "FAIL streaming svg: $lines transition lines, $bands bands for $transitions transitions"; fail=$((fail + 1))
+    else
+        pass=$((pass + 1))
+    fi
+fi
+
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -6,6 +6,10 @@
  *      buffer is not NUL-terminated, so an over-read is an ASan report);
  *   2. as a single expression in each of the seven positions of
  *      fg_expressions (window, tracker, tripper, ...), one at a time.
+ *   3. through the scanner and parser alone with a token limit of 1 to 64
+ *      bytes (fg_parse_limited), so that flex's buffer is refilled every few
+ *      bytes and the "token too long" paths run: the paths a multi-gigabyte
+ *      input takes, at fuzzing sizes. Every error must be located.
  * Whatever compiles is disassembled, instantiated as a breaker (every Custom()
  * name resolves) and driven through a few calls on a manual clock, so that the
  * runtime sees every program the compiler can produce. Diagnostics are
@@ -16,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fg_arena.h"
+#include "fg_diag.h"
+#include "fg_parse.h"
 #include "fluxgate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -100,7 +107,27 @@ static void fuzz_report(fg_report *report) {
     fg_report_free(report);
 }
 
+/* The scanner fed in pieces of a few bytes, with a token limit to match. */
+static void fuzz_small_tokens(const uint8_t *data, size_t size) {
+    if (size == 0) return;
+    size_t limit = 1 + data[0] % 64;
+    fg_arena *arena = fg_arena_new(NULL);
+    fg_report *report = fg_report_new(NULL);
+    if (arena == NULL || report == NULL) abort();
+    fg_diag_sink sink;
+    fg_diag_begin(&sink, report, "fuzz.fgp", (const char *)data + 1, size - 1);
+    fg_syn_unit *unit = NULL;
+    if (fg_parse_limited(arena, &sink, NULL, (const char *)data + 1, size - 1, FG_PARSE_POLICY, limit,
+                         &unit) != 0)
+        abort(); /* the default allocator does not fail here */
+    for (size_t i = 0; i < fg_report_count(report); i++)
+        if (fg_report_get(report, i)->line < 1) abort();
+    fg_report_free(report);
+    fg_arena_free(arena);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    fuzz_small_tokens(data, size);
     fg_report *report = NULL;
     fg_policy *p = fg_policy_compile((const char *)data, size, "fuzz.fgp", NULL, &report);
     fuzz_report(report);

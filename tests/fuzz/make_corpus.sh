@@ -41,12 +41,22 @@ FailureRat(0.5)
 FailureRate(2)
 ((((((((((((((((((((All()))))))))))))))))))))
 breaker "payment-api" { tripper = FailureStreak(3); max_half_open_calls = 2; half_open_lease = 5s }
+RampUp(35%, 0.35, 1.5h) | CountWindow(5m) | Cooldown(10%)
+Backoff(700ms, max_duration = 0.7, multiplier = 2s)
+150119987579016.550000000000000000000000000000000000000000000000000001m
+1e-99999999999999999999h
 EXPRS
+# Byte-order marks, NUL bytes in names (the harness's first byte also picks
+# the token limit of its small-token pass).
+printf '\xef\xbb\xbfbreaker a { }\n' > "$out/compile/bom-start"
+printf 'breaker a { }\xef\xbb\xbf' > "$out/compile/bom-inside"
+printf 'breaker "a\0b" { }\nbreaker "a\0c" { tracker = Custom("x\0y") }\n' > "$out/compile/nul-names"
 
 while IFS= read -r -d '' f; do
   n=$((n + 1)); cp "$f" "$out/trace/trace-$n-$(basename "$f")"
 done < <(find policies tests -name '*.csv' -print0 2>/dev/null)
 printf 'time,outcome,duration,status\n0,ok,0.1,200\n1,error,0,503\n2.5,timeout,0,\n' > "$out/trace/minimal.csv"
+printf '\xef\xbb\xbftime,outcome,duration\n0,ok,1e9\n1e308,ok,0\n' > "$out/trace/huge-times.csv"
 
 # vm: byte 0 picks overwrite (even) or patch (odd) mode, byte 1 the program.
 printf '\x00\x00' > "$out/vm/keep-0"
