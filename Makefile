@@ -111,7 +111,7 @@ test: check-deps test-c
 DEB_LUAJIT = $(shell dpkg-query -W -f='$${Status}' libluajit-5.1-2 2>/dev/null | grep -q 'ok installed' \
                && echo luajit libluajit-5.1-dev || echo luajit2 libluajit2-5.1-dev)
 DEB_PACKAGES = build-essential flex bison pkg-config libcmocka-dev lua5.4 liblua5.4-dev \
-               $(DEB_LUAJIT) lua-busted luarocks libxml2-utils valgrind clang libclang-rt-14-dev
+               $(DEB_LUAJIT) lua-busted luarocks libxml2-utils valgrind clang libclang-rt-14-dev time
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then \
@@ -124,6 +124,7 @@ check-deps:
 	@missing=""; \
 	for tool in flex bison lua5.4 luajit pkg-config busted luarocks xmllint; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
 	[ -f /usr/include/cmocka.h ] || missing="$$missing cmocka"; \
+	[ -x /usr/bin/time ] || missing="$$missing time"; \
 	[ -f /usr/include/lua5.4/lua.h ] || missing="$$missing liblua5.4-dev"; \
 	[ -f /usr/include/luajit-2.1/lua.h ] || missing="$$missing libluajit-5.1-dev"; \
 	if [ -n "$$missing" ]; then \
