@@ -110,14 +110,32 @@ test: check-deps test-c
 # package (--no-remove): apt fails instead of taking nginx's Lua module away.
 DEB_LUAJIT = $(shell dpkg-query -W -f='$${Status}' libluajit-5.1-2 2>/dev/null | grep -q 'ok installed' \
                && echo luajit libluajit-5.1-dev || echo luajit2 libluajit2-5.1-dev)
+# nginx's Lua module (for make test-nginx) needs OpenResty's LuaJIT, so it
+# comes only with luajit2: beside Debian's LuaJIT it could not be installed
+# without removing that, and test-nginx says it was skipped and why.
+NGINX_MODULES ?= /usr/lib/nginx/modules
+DEB_NGINX = $(if $(filter luajit2,$(DEB_LUAJIT)),nginx libnginx-mod-http-lua lua-resty-core)
 DEB_PACKAGES = build-essential flex bison pkg-config libcmocka-dev lua5.4 liblua5.4-dev \
-               $(DEB_LUAJIT) lua-busted luarocks libxml2-utils valgrind clang libclang-rt-14-dev
+               $(DEB_LUAJIT) lua-busted luarocks libxml2-utils valgrind clang libclang-rt-14-dev \
+               curl wrk $(DEB_NGINX)
 
+# Debian's nginx package starts a system nginx on port 80 when it is
+# installed. Only the tests start nginx, on their own ports: while apt runs, a
+# policy-rc.d (only when the machine has none) refuses nginx alone, and a
+# system nginx that this run installed is not enabled at boot either.
 deps:
 	@if [ "$$(id -u)" != 0 ]; then \
 	  echo "make deps needs root: sudo apt-get install -y --no-remove $(DEB_PACKAGES)"; exit 1; fi
 	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-remove --no-install-recommends $(DEB_PACKAGES)
+	@set -e; fresh=; dpkg-query -W -f='$${Status}' nginx 2>/dev/null | grep -q 'ok installed' || fresh=1; \
+	guard=; if [ ! -e /usr/sbin/policy-rc.d ]; then guard=/usr/sbin/policy-rc.d; \
+	  printf '%s\n' '#!/bin/sh' '# written by fluxgate-c make deps for the length of one apt-get run' \
+	    'case "$$1" in nginx|nginx.service) exit 101;; esac' 'exit 0' > $$guard; chmod 755 $$guard; \
+	  trap 'rm -f $$guard' EXIT; fi; \
+	echo "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-remove --no-install-recommends $(DEB_PACKAGES)"; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-remove --no-install-recommends $(DEB_PACKAGES); \
+	if [ -n "$$fresh" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then \
+	  systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 
 # Installs what is missing when we are root; otherwise says exactly what to run.
 check-deps:
@@ -126,6 +144,11 @@ check-deps:
 	[ -f /usr/include/cmocka.h ] || missing="$$missing cmocka"; \
 	[ -f /usr/include/lua5.4/lua.h ] || missing="$$missing liblua5.4-dev"; \
 	[ -f /usr/include/luajit-2.1/lua.h ] || missing="$$missing libluajit-5.1-dev"; \
+	for tool in curl wrk; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$(DEB_NGINX)" ]; then \
+	  [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	  [ -f $(NGINX_MODULES)/ngx_http_lua_module.so ] || missing="$$missing libnginx-mod-http-lua"; \
+	  [ -f /usr/share/lua/5.1/resty/core.lua ] || missing="$$missing lua-resty-core"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "missing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory deps; \
