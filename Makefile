@@ -367,6 +367,37 @@ install-lua: lua
 	install -m 644 $(LUAJIT_DIR)/fluxgate/cdef.lua $(DESTDIR)$(PREFIX)/share/lua/5.1/fluxgate/cdef.lua
 	install -m 755 $(LUAJIT_DIR)/fluxgate/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.1/fluxgate/core.so
 
+# ---- a real nginx: fluxgate.nginx under Debian's nginx and Lua module --------------
+# make test-nginx    tests/nginx/run.sh: 2 workers on free 127.0.0.1 ports, its
+#                    own prefix under $(BUILD)/nginx, scenarios with asserts
+#                    (under a minute; everything it starts it stops)
+# make bench-nginx   worker CPU per request with and without the breaker
+# Under SANITIZE=1 nginx runs with the ASan runtime preloaded and the
+# instrumented modules; under SANITIZE=thread with the plain ones.
+.PHONY: test-nginx bench-nginx
+NGINX_LUADIR = $(LUAJIT_DIR)
+NGINX_ENV =
+ifeq ($(SANITIZE),1)
+NGINX_ENV = FG_NGINX_PRELOAD="$(shell $(CC) -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0
+else ifeq ($(SANITIZE),thread)
+NGINX_LUADIR = build/luajit
+endif
+NGINX_READY = [ -x /usr/sbin/nginx ] && [ -f $(NGINX_MODULES)/ngx_http_lua_module.so ] && [ -f /usr/share/lua/5.1/resty/core.lua ]
+
+test-nginx: $(if $(filter thread,$(SANITIZE)),lua-plain,lua)
+	@if ! { $(NGINX_READY); }; then \
+	  if [ -z "$(DEB_NGINX)" ]; then \
+	    echo "test-nginx: SKIPPED: nginx's Lua module needs OpenResty's LuaJIT (luajit2), and Debian's LuaJIT is installed here"; exit 0; fi; \
+	  echo "test-nginx: nginx, its Lua module or lua-resty-core is missing: make deps"; exit 1; fi; \
+	echo "== nginx (tests/nginx/run.sh)"; \
+	$(NGINX_ENV) timeout 110 bash tests/nginx/run.sh $(BUILD)/nginx $(NGINX_LUADIR)
+test: test-nginx
+
+bench-nginx: lua
+	@if [ -n "$(SANITIZE)" ]; then echo "make bench-nginx measures the optimised build: run it without SANITIZE"; exit 1; fi
+	@$(NGINX_READY) || { echo "bench-nginx: nginx, its Lua module or lua-resty-core is missing: make deps"; exit 1; }
+	timeout 110 bash bench/nginx_bench.sh $(BUILD)/nginx-bench $(LUAJIT_DIR)
+
 # ---- examples -----------------------------------------------------------------
 # make examples   builds examples/*.c against the static library, with the
 #                 public header only (what an embedder sees).
