@@ -80,7 +80,7 @@ function M.start_publishing()
 end
 
 -- content_by_lua of /_test/: ping, set?mode=..&delay=..&size=.., hits
--- (and reset), report (every worker's, fresh), count?name=.., counted?name=..
+-- (and reset), report (every worker's, fresh), time?uri=.., counted?name=..
 function M.control()
   local what = ngx.var.uri:match("^/_test/(%a+)")
   local args = ngx.req.get_uri_args()
@@ -111,10 +111,17 @@ function M.control()
     end
     ngx.status = 500
     return ngx.say("not every worker reported")
+  elseif what == "time" then
+    return ngx.say(dict:get("time:" .. (args.uri or "")) or -1)
   elseif what == "counted" then
     return ngx.say(dict:get("count:" .. (args.name or "")) or 0)
   end
   return ngx.exit(404)
+end
+
+-- log_by_lua: nginx's own time for the request, read with /_test/time?uri=...
+function M.note()
+  dict:set("time:" .. ngx.var.uri, tonumber(ngx.var.request_time))
 end
 
 -- A counter the driver reads with /_test/counted?name=...
