@@ -40,6 +40,7 @@ fg_nginx_config() { # PREFIX LUADIR
       -e "s|@MODULES@|$NGX_MODULES|g" -e "s|@PORT@|$NGX_PORT|g" -e "s|@UPORT@|$NGX_UPORT|g" \
       -e "s|@DEADPORT@|$NGX_DEADPORT|g" -e "s|@BPORT@|$NGX_BPORT|g" \
       "$FG_NGINX_DIR/nginx.conf.in" > "$1/nginx.conf"
+  cp "$FG_NGINX_DIR/policy.fgp" "$1/policy.fgp"   # a test may break this copy
 }
 
 fg_nginx_start() { # PREFIX LUADIR
