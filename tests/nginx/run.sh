@@ -27,7 +27,7 @@ finish() {
   echo "$passed passed, $failed failed"
 }
 trap finish EXIT
-trap 'exit 2' INT TERM
+trap 'failed=$((failed + 1)); echo "not ok - interrupted"; exit 2' INT TERM
 
 fg_nginx_start "$PREFIX" "$LUADIR" || { failed=$((failed + 1)); exit 1; }
 echo "nginx: master $NGX_MASTER, workers $NGX_WORKERS, ports $NGX_PORT (upstream $NGX_UPORT, dead $NGX_DEADPORT)"
