@@ -2,10 +2,12 @@
 #
 #   make            libfluxgate.a, libfluxgate.so, the fluxgate tool, the Lua modules
 #   make demo       see it work: simulate the payment policy on an outage trace
-#   make test       every test (C units, Lua conformance on Lua 5.4 and LuaJIT, CLI goldens)
+#   make test       every test (C units, Lua conformance on Lua 5.4 and LuaJIT, CLI goldens,
+#                   fluxgate.nginx in a real nginx)
 #   make test SANITIZE=1        the same under ASan + UBSan (build in build/asan)
 #   make test SANITIZE=thread   the thread tests under TSan (build in build/tsan)
 #   make bench      benchmarks, printed as ratios against baselines of the same run
+#   make bench-nginx   nginx worker CPU per request with and without fluxgate.nginx
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps       install the Debian packages needed to build and test
 #   make clean
