@@ -2,10 +2,12 @@
 #
 #   make            libfluxgate.a, libfluxgate.so, the fluxgate tool, the Lua modules
 #   make demo       see it work: simulate the payment policy on an outage trace
-#   make test       every test (C units, Lua conformance on Lua 5.4 and LuaJIT, CLI goldens)
+#   make test       every test (C units, Lua conformance on Lua 5.4 and LuaJIT, CLI goldens,
+#                   fluxgate.nginx in a real nginx)
 #   make test SANITIZE=1        the same under ASan + UBSan (build in build/asan)
 #   make test SANITIZE=thread   the thread tests under TSan (build in build/tsan)
 #   make bench      benchmarks, printed as ratios against baselines of the same run
+#   make bench-nginx   nginx worker CPU per request with and without fluxgate.nginx
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps       install the Debian packages needed to build and test
 #   make clean
@@ -110,14 +112,32 @@ test: check-deps test-c
 # package (--no-remove): apt fails instead of taking nginx's Lua module away.
 DEB_LUAJIT = $(shell dpkg-query -W -f='$${Status}' libluajit-5.1-2 2>/dev/null | grep -q 'ok installed' \
                && echo luajit libluajit-5.1-dev || echo luajit2 libluajit2-5.1-dev)
+# nginx's Lua module (for make test-nginx) needs OpenResty's LuaJIT, so it
+# comes only with luajit2: beside Debian's LuaJIT it could not be installed
+# without removing that, and test-nginx says it was skipped and why.
+NGINX_MODULES ?= /usr/lib/nginx/modules
+DEB_NGINX = $(if $(filter luajit2,$(DEB_LUAJIT)),nginx libnginx-mod-http-lua lua-resty-core)
 DEB_PACKAGES = build-essential flex bison pkg-config libcmocka-dev lua5.4 liblua5.4-dev \
-               $(DEB_LUAJIT) lua-busted luarocks libxml2-utils valgrind clang libclang-rt-14-dev time
+               $(DEB_LUAJIT) lua-busted luarocks libxml2-utils valgrind clang libclang-rt-14-dev time \
+               curl wrk $(DEB_NGINX)
 
+# Debian's nginx package starts a system nginx on port 80 when it is
+# installed. Only the tests start nginx, on their own ports: while apt runs, a
+# policy-rc.d (only when the machine has none) refuses nginx alone, and a
+# system nginx that this run installed is not enabled at boot either.
 deps:
 	@if [ "$$(id -u)" != 0 ]; then \
 	  echo "make deps needs root: sudo apt-get install -y --no-remove $(DEB_PACKAGES)"; exit 1; fi
 	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-remove --no-install-recommends $(DEB_PACKAGES)
+	@set -e; fresh=; dpkg-query -W -f='$${Status}' nginx 2>/dev/null | grep -q 'ok installed' || fresh=1; \
+	guard=; if [ ! -e /usr/sbin/policy-rc.d ]; then guard=/usr/sbin/policy-rc.d; \
+	  printf '%s\n' '#!/bin/sh' '# written by fluxgate-c make deps for the length of one apt-get run' \
+	    'case "$$1" in nginx|nginx.service) exit 101;; esac' 'exit 0' > $$guard; chmod 755 $$guard; \
+	  trap 'rm -f $$guard' EXIT; fi; \
+	echo "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-remove --no-install-recommends $(DEB_PACKAGES)"; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-remove --no-install-recommends $(DEB_PACKAGES); \
+	if [ -n "$$fresh" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then \
+	  systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 
 # Installs what is missing when we are root; otherwise says exactly what to run.
 check-deps:
@@ -127,6 +147,11 @@ check-deps:
 	[ -x /usr/bin/time ] || missing="$$missing time"; \
 	[ -f /usr/include/lua5.4/lua.h ] || missing="$$missing liblua5.4-dev"; \
 	[ -f /usr/include/luajit-2.1/lua.h ] || missing="$$missing libluajit-5.1-dev"; \
+	for tool in curl wrk; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$(DEB_NGINX)" ]; then \
+	  [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	  [ -f $(NGINX_MODULES)/ngx_http_lua_module.so ] || missing="$$missing libnginx-mod-http-lua"; \
+	  [ -f /usr/share/lua/5.1/resty/core.lua ] || missing="$$missing lua-resty-core"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "missing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory deps; \
@@ -344,6 +369,37 @@ install-lua: lua
 	for f in $(LUA_PURE); do install -m 644 lua/$$f $(DESTDIR)$(PREFIX)/share/lua/5.1/$$f || exit 1; done
 	install -m 644 $(LUAJIT_DIR)/fluxgate/cdef.lua $(DESTDIR)$(PREFIX)/share/lua/5.1/fluxgate/cdef.lua
 	install -m 755 $(LUAJIT_DIR)/fluxgate/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.1/fluxgate/core.so
+
+# ---- a real nginx: fluxgate.nginx under Debian's nginx and Lua module --------------
+# make test-nginx    tests/nginx/run.sh: 2 workers on free 127.0.0.1 ports, its
+#                    own prefix under $(BUILD)/nginx, scenarios with asserts
+#                    (under a minute; everything it starts it stops)
+# make bench-nginx   worker CPU per request with and without the breaker
+# Under SANITIZE=1 nginx runs with the ASan runtime preloaded and the
+# instrumented modules; under SANITIZE=thread with the plain ones.
+.PHONY: test-nginx bench-nginx
+NGINX_LUADIR = $(LUAJIT_DIR)
+NGINX_ENV =
+ifeq ($(SANITIZE),1)
+NGINX_ENV = FG_NGINX_PRELOAD="$(shell $(CC) -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0
+else ifeq ($(SANITIZE),thread)
+NGINX_LUADIR = build/luajit
+endif
+NGINX_READY = [ -x /usr/sbin/nginx ] && [ -f $(NGINX_MODULES)/ngx_http_lua_module.so ] && [ -f /usr/share/lua/5.1/resty/core.lua ]
+
+test-nginx: $(if $(filter thread,$(SANITIZE)),lua-plain,lua)
+	@if ! { $(NGINX_READY); }; then \
+	  if [ -z "$(DEB_NGINX)" ]; then \
+	    echo "test-nginx: SKIPPED: nginx's Lua module needs OpenResty's LuaJIT (luajit2), and Debian's LuaJIT is installed here"; exit 0; fi; \
+	  echo "test-nginx: nginx, its Lua module or lua-resty-core is missing: make deps"; exit 1; fi; \
+	echo "== nginx (tests/nginx/run.sh)"; \
+	$(NGINX_ENV) timeout 110 bash tests/nginx/run.sh $(BUILD)/nginx $(NGINX_LUADIR)
+test: test-nginx
+
+bench-nginx: lua
+	@if [ -n "$(SANITIZE)" ]; then echo "make bench-nginx measures the optimised build: run it without SANITIZE"; exit 1; fi
+	@$(NGINX_READY) || { echo "bench-nginx: nginx, its Lua module or lua-resty-core is missing: make deps"; exit 1; }
+	timeout 110 bash bench/nginx_bench.sh $(BUILD)/nginx-bench $(LUAJIT_DIR)
 
 # ---- examples -----------------------------------------------------------------
 # make examples   builds examples/*.c against the static library, with the

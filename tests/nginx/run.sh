@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# run.sh -- fluxgate.nginx in a real nginx (make test-nginx): Debian's nginx
+# and Lua module, 2 workers, reuseport, 127.0.0.1 only, its own prefix.
+#
+#   bash tests/nginx/run.sh PREFIX LUADIR     e.g. build/nginx build/luajit
+#
+# Each scenario asserts; the last line is "N passed, N failed". Breakers are
+# per worker today (shared breakers will come): where a count depends on it,
+# the bound is workers x threshold. Everything started here is stopped on any
+# exit (trap), and every request has a time limit.
+set -u
+cd "$(dirname "$0")/../.."
+PREFIX=$(mkdir -p "$1" && cd "$1" && pwd)
+LUADIR=$(cd "$2" && pwd)
+. tests/nginx/lib.sh
+
+passed=0 failed=0
+check() { # DESCRIPTION COMMAND...
+  local what=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "ok - $what"
+  else failed=$((failed + 1)); echo "not ok - $what"; fi
+}
+wrk_pid=
+finish() {
+  [ -n "$wrk_pid" ] && kill "$wrk_pid" 2>/dev/null
+  fg_nginx_stop
+  echo "$passed passed, $failed failed"
+}
+trap finish EXIT
+trap 'failed=$((failed + 1)); echo "not ok - interrupted"; exit 2' INT TERM
+
+fg_nginx_start "$PREFIX" "$LUADIR" || { failed=$((failed + 1)); exit 1; }
+echo "nginx: master $NGX_MASTER, workers $NGX_WORKERS, ports $NGX_PORT (upstream $NGX_UPORT, dead $NGX_DEADPORT)"
+BASE="http://127.0.0.1:$NGX_PORT"
+
+ctl() { curl -s -m 5 "$BASE/_test/$1"; }
+mode() { ctl "set?mode=$1&${2:-}" > /dev/null; }
+hits() { ctl "hits?reset=${1:-}"; }
+# N requests to PATH, each on a new connection (so reuseport spreads them over
+# the workers); prints "status retry-after" per request.
+burst() {
+  local args=() i
+  for ((i = 0; i < $2; i++)); do args+=(-o /dev/null "$BASE$1?i=$i"); done
+  curl -s -m 60 -H 'Connection: close' -w '%{http_code} %header{retry-after}\n' "${args[@]}"
+}
+report() { ctl report > "$PREFIX/report.txt"; cat "$PREFIX/report.txt"; }
+# field F (1-based) of breaker NAME summed over the workers of the last report
+sum() { awk -v n="$1" -v f="$2" '$2 == n { s += $f } END { printf "%s\n", s + 0 }' "$PREFIX/report.txt"; }
+states() { awk -v n="$1" '$2 == n { print $3 }' "$PREFIX/report.txt" | sort | tr '\n' ' '; }
+# report fields: 3 state 4 total 5 failures 6 total_duration 7 slow@1s 8 success 9 failure 10 ignored 11 rejected
+le() { [ "$1" -le "$2" ]; }
+between() { [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+all_are() { # VALUE LINES...: every line's first field is VALUE
+  local v=$1; shift
+  [ -n "$*" ] && ! printf '%s\n' "$@" | awk -v v="$v" '$1 != v { bad = 1 } END { exit !bad }'
+}
+fcmp() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN { exit !((op == "<" && a < b) || (op == ">=" && a >= b)) }'; }
+
+echo "# opening on upstream 5xx (breaker api: FailureStreak(5), Cooldown(3s))"
+mode 5xx; hits 1 > /dev/null
+out=$(burst /api/x 40)
+n=$(hits 1)
+check "at most workers x threshold = 10 upstream failures got through (saw $n)" between "$n" 5 10
+check "the last 10 requests were rejected with 503" all_are 503 "$(tail -10 <<<"$out")"
+ra=$(awk '$1 == 503 { print ($2 == "" ? "none" : $2) }' <<<"$out" | sort -u | tr '\n' ' ')
+check "every 503 carries Retry-After, the cooldown left rounded up: 1 to 3 (got: $ra)" \
+  bash -c '[ -n "$1" ] && [ -z "$(tr " " "\n" <<<"$1" | grep -vxE "[123]|")" ]' _ "$ra"
+report > /dev/null
+check "both workers' api breakers are open ($(states api))" [ "$(states api)" = "open open " ]
+
+echo "# recovery to closed after the cooldown"
+mode ok; sleep 3.2
+out=$(burst /api/x 20)
+check "the last 10 requests after the cooldown succeeded" all_are 200 "$(tail -10 <<<"$out")"
+report > /dev/null
+check "both workers' api breakers closed again ($(states api))" [ "$(states api)" = "closed closed " ]
+
+echo "# transport failures named as the policies name them (breakers with TypeOf() trackers only)"
+mode 5xx
+out=$(burst /typed/x 10)
+check "an upstream 500 is not a transport error: TypeOf(\"connection refused\", \"timeout\") never opens" \
+  all_are 500 "$out"
+mode refused
+out=$(burst /typed/x 20)
+report > /dev/null
+check "a refused connection is \"connection refused\": the breaker opened (last 6 answers 503)" \
+  all_are 503 "$(tail -6 <<<"$out")"
+check "exactly workers x FailureStreak(2) = 4 refused calls were recorded ($(sum typed 9))" [ "$(sum typed 9)" = 4 ]
+mode slow delay=1
+out=$(burst /typed_timeout/x 16)
+report > /dev/null
+check "an upstream timeout (proxy_read_timeout) is \"timeout\": 4 recorded ($(sum typed_timeout 9)), then 503s" \
+  bash -c '[ "$1" = 4 ] && [ "$(grep -c "^504" <<<"$2")" = 4 ] && [ "$(grep -c "^503" <<<"$2")" = 12 ]' _ \
+  "$(sum typed_timeout 9)" "$out"
+
+echo "# slow upstream vs slow client (breaker slow: SlowRate threshold 1s)"
+mode slow delay=1.2
+code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "$BASE/slow/upstream")
+mode big size=1000000
+# A client that reads 64 KiB every 0.15 s (curl's --limit-rate is too bursty
+# to rely on), through bash's /dev/tcp; bounded by timeout.
+got=$(timeout 20 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"
+  printf "GET /slow/client HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" >&3
+  total=0
+  for _ in $(seq 1 100); do
+    n=$(head -c 65536 <&3 | wc -c); [ "$n" -gt 0 ] || break
+    total=$((total + n)); sleep 0.15
+  done
+  echo "$total"' _ "$NGX_PORT")
+t=$(ctl "time?uri=/slow/client")
+report > /dev/null
+echo "  slow upstream answered $code; the slow client read ${got:-0} bytes, nginx took ${t}s to send them"
+check "the client really was slow (nginx's request_time >= 1.5 s)" fcmp "$t" ">=" 1.5
+check "two calls recorded ($(sum slow 4))" [ "$(sum slow 4)" = 2 ]
+check "only the slow upstream counts as slow ($(sum slow 7) slow calls at 1 s)" [ "$(sum slow 7)" = 1 ]
+d=$(sum slow 6)
+check "the recorded time is the upstream's (total $d s: 1.2 s + a fast transfer, not the client's ${t} s)" \
+  bash -c 'awk -v d="$1" "BEGIN { exit !(d >= 1.15 && d < 1.7) }"' _ "$d"
+
+echo "# error_page + proxy_intercept_errors (the request ends in a named location)"
+mode 5xx; hits 1 > /dev/null
+out=$(burst /intercept/x 30)
+n=$(hits 1)
+report > /dev/null
+check "every answer is the fallback page's 200" all_are 200 "$out"
+check "the breaker opened: at most workers x FailureStreak(3) = 6 upstream calls (saw $n)" between "$n" 3 6
+check "every upstream failure was recorded ($(sum intercept 9) of $n)" [ "$(sum intercept 9)" = "$n" ]
+before=$(ctl "counted?name=own_log")
+out=$(burst /intercept_own/x 30)
+n=$(hits 1)
+after=$(ctl "counted?name=own_log")
+report > /dev/null
+check "a fallback location with its own log_by_lua (which calls log()) ran it for all 30 requests" \
+  [ $((after - before)) = 30 ]
+check "...and released there: at most 6 upstream calls (saw $n), each recorded once ($(sum intercept_own 9))" \
+  bash -c '[ "$1" -ge 3 ] && [ "$1" -le 6 ] && [ "$2" = "$1" ]' _ "$n" "$(sum intercept_own 9)"
+
+echo "# client abort (upstream_status \"-\", status 499)"
+mode slow delay=2
+for i in 1 2 3; do curl -s -m 0.3 -o /dev/null "$BASE/abort/x$i"; done
+sleep 0.3
+report > /dev/null
+check "3 aborted calls are ignored ($(sum abort 10)), not successes ($(sum abort 8)) nor failures ($(sum abort 9))" \
+  bash -c '[ "$1" = 3 ] && [ "$2" = 0 ] && [ "$3" = 0 ]' _ "$(sum abort 10)" "$(sum abort 8)" "$(sum abort 9)"
+
+echo "# load (wrk, 2 x 3 s, loopback) with 50 + 20 metrics scrapes during the second run"
+mode ok
+cat > "$PREFIX/mix.lua" <<'LUA'
+local paths, i = { "/load/a", "/api/b", "/intercept/c", "/typed/d", "/slow/e" }, 0
+request = function() i = i % #paths + 1; return wrk.format(nil, paths[i]) end
+LUA
+wrk -t2 -c16 -d3s -s "$PREFIX/mix.lua" "$BASE" > "$PREFIX/wrk1.txt" 2>&1
+report > /dev/null
+kib1=$(awk '$2 == "_worker" { print $6 }' "$PREFIX/report.txt" | tr '\n' ' ')
+wrk -t2 -c16 -d3s -s "$PREFIX/mix.lua" "$BASE" > "$PREFIX/wrk2.txt" 2>&1 &
+wrk_pid=$!
+rm -rf "$PREFIX/scrapes"; mkdir -p "$PREFIX/scrapes"
+ctypes=
+for i in $(seq -w 1 50); do
+  ctypes="$ctypes$(curl -s -m 5 -o "$PREFIX/scrapes/plain-$i.txt" -w '%{content_type}\n' "$BASE/metrics")"$'\n'
+done
+for i in $(seq -w 1 20); do
+  curl -s -m 5 -o "$PREFIX/scrapes/worker-$i.txt" "$BASE/metrics/worker"
+done
+wait "$wrk_pid"; wrk_pid=
+report > /dev/null
+kib2=$(awk '$2 == "_worker" { print $6 }' "$PREFIX/report.txt" | tr '\n' ' ')
+echo "  $(grep -E 'requests in|Requests/sec' "$PREFIX/wrk1.txt" "$PREFIX/wrk2.txt" | tr -s ' ' | tr '\n' ';')"
+requests=$(awk '/requests in/ { s += $1 } END { print s + 0 }' "$PREFIX/wrk1.txt" "$PREFIX/wrk2.txt")
+check "wrk completed requests ($requests)" [ "$requests" -gt 1000 ]
+check "every scrape has the exposition's content type" \
+  bash -c '[ "$(grep -c "^text/plain; version=0.0.4; charset=utf-8$" <<<"$1")" = 50 ]' _ "$ctypes"
+bad=$(cat "$PREFIX"/scrapes/*.txt | grep -vE '^(# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .+|# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (gauge|counter)|[a-zA-Z_:][a-zA-Z0-9_:]*\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\} [0-9]+)$' | head -3)
+check "all 70 scrapes parse as exposition lines${bad:+ (bad: $bad)}" [ -z "$bad" ]
+check "every scrape names every breaker" \
+  bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 8 ] || exit 1; done' _ "$PREFIX"
+workers=$(cat "$PREFIX"/scrapes/worker-*.txt | grep -o 'worker="[0-9]*"' | sort -u | wc -l)
+check "worker-labelled scrapes reached both workers ($workers)" [ "$workers" = 2 ]
+decreasing=$(for f in "$PREFIX"/scrapes/worker-*.txt; do grep '^circuit_breaker_.*_total{' "$f"; done |
+  awk '{ if (($1 in last) && $2 + 0 < last[$1]) bad++; last[$1] = $2 + 0 } END { print bad + 0 }')
+check "with the worker label no counter ever decreases across scrapes ($decreasing decreases)" [ "$decreasing" = 0 ]
+pending=$(awk '$2 == "_worker" { s += $3 } END { print s + 0 }' "$PREFIX/report.txt")
+check "no admission is left pending after the load ($pending)" [ "$pending" = 0 ]
+growth=$(awk -v a="$kib1" -v b="$kib2" 'BEGIN { n = split(a, x, " "); split(b, y, " "); m = 0
+  for (i = 1; i <= n; i++) if (y[i] - x[i] > m) m = y[i] - x[i]; print m }')
+check "Lua memory after a full GC does not grow with requests (KiB per worker: $kib1-> $kib2)" [ "$growth" -lt 256 ]
+
+echo "# error.log"
+crash=$(grep -E '\[(alert|crit|emerg)\]|exited on signal|core dumped|lua entry thread aborted|runtime error|AddressSanitizer' "$PREFIX/error.log" | head -5)
+check "no crash, alert or Lua error line in error.log${crash:+: $crash}" [ -z "$crash" ]
+
+echo "# a broken policy and a reload (the policy is loaded in init_by_lua_block)"
+workers_before=$(ps -o pid= --ppid "$NGX_MASTER" | sort | tr -s ' \n' ' ')
+printf 'breaker api {\n    tripper = FailureStreak(\n}\n' > "$PREFIX/policy.fgp"
+lines=$(wc -l < "$PREFIX/error.log")
+kill -HUP "$NGX_MASTER"
+for _ in $(seq 1 40); do tail -n +"$((lines + 1))" "$PREFIX/error.log" | grep -q 'policy.fgp' && break; sleep 0.05; done
+sleep 0.2
+refused=$(tail -n +"$((lines + 1))" "$PREFIX/error.log" | grep -m1 'policy.fgp')
+check "the reload is refused, naming the policy's error (${refused:0:160})" [ -n "$refused" ]
+out=$(burst /api/x 6)
+workers_after=$(ps -o pid= --ppid "$NGX_MASTER" | sort | tr -s ' \n' ' ')
+check "the old workers keep serving ($workers_before-> $workers_after)" \
+  bash -c '[ "$1" = "$2" ] && [ -z "$(grep -v "^200 " <<<"$3")" ]' _ "$workers_before" "$workers_after" "$out"
+fg_nginx_stop
+[ "$failed" = 0 ]
