@@ -113,7 +113,7 @@ int fg_block_transition_cell(fg_state from, fg_state to) {
     return -1;
 }
 
-fg_block_stripe *fg_block_my_stripe(fg_block *b) {
+fg_block_stripe *fg_block_my_stripe_slow(fg_block *b) {
 #if defined(__linux__)
     int cpu = sched_getcpu();
     if (cpu >= 0) return (cpu & 1) ? &b->stripe1 : &b->stripe0;

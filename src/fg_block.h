@@ -112,6 +112,7 @@ typedef struct fg_block {
     uint64_t failure;
     uint64_t ignored;
     uint64_t stale;
+    uint64_t records;             /* record calls so far, in the lock's order */
     uint32_t consecutive_failures;
     uint32_t pad;
     fg_window_state window;       /* the window's running totals (fg_window.h) */
@@ -183,8 +184,31 @@ const char *fg_block_check(const fg_block *b, size_t size, const fg_block_layout
  * that cannot happen. */
 int fg_block_transition_cell(fg_state from, fg_state to);
 
-/* The admission stripe for the calling thread (by the CPU it runs on). */
-fg_block_stripe *fg_block_my_stripe(fg_block *b);
+/* The admission stripe for the calling thread, by the CPU it runs on
+ * (threads on different CPUs never write the same line). Where glibc has
+ * registered rseq, the CPU number is one load from the thread's rseq area;
+ * elsewhere sched_getcpu (vDSO) or the stack address decides. */
+fg_block_stripe *fg_block_my_stripe_slow(fg_block *b);
+
+#if defined(__GLIBC__) && defined(__x86_64__) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35)) && \
+    (defined(__GNUC__) && __GNUC__ >= 11 || defined(__clang__))
+#define FG_BLOCK_RSEQ 1
+extern const ptrdiff_t __rseq_offset; /* glibc >= 2.35 (sys/rseq.h) */
+extern const unsigned int __rseq_size;
+#endif
+
+static inline fg_block_stripe *fg_block_my_stripe(fg_block *b) {
+#ifdef FG_BLOCK_RSEQ
+    if (__rseq_size != 0) {
+        /* struct rseq starts with cpu_id_start: always a valid CPU number */
+        const volatile uint32_t *cpu =
+            (const volatile uint32_t *)((char *)__builtin_thread_pointer() + __rseq_offset);
+        return (*cpu & 1u) ? &b->stripe1 : &b->stripe0;
+    }
+#endif
+    return fg_block_my_stripe_slow(b);
+}
 
 static inline void *fg_block_at(fg_block *b, uint32_t offset) {
     return (char *)b + offset;

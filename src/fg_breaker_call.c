@@ -205,11 +205,12 @@ static fg_verdict fg_record_current(fg_breaker *h, fg_state state, const fg_tick
 }
 
 static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, int outcome_class, double duration,
-                            fg_when *when) {
+                            fg_when *when, uint64_t *number) {
     fg_block *b = h->block;
     fg_pending pending;
     pending.active = 0; /* see fg_acquire */
     fg_lock_acquire(&b->lock, h->lock_tag);
+    uint64_t n = ++b->records;
     /* The counters follow the tracker's classification, stale or not. */
     if (outcome_class < 0) b->ignored++;
     else if (outcome_class > 0) b->failure++;
@@ -236,6 +237,7 @@ static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, int outcome_class
                                     &pending);
     }
     fg_lock_release(&b->lock);
+    if (number != NULL) *number = n;
     fg_breaker_dispatch(h, &pending);
     return verdict;
 }
@@ -245,7 +247,7 @@ fg_verdict fg_breaker_record_at(fg_breaker *h, const fg_ticket *t, int outcome_c
     /* Rejected tickets and calls admitted while disabled count nothing. */
     if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
     fg_when when = fg_breaker_when_at(now);
-    return fg_record(h, t, outcome_class, duration, &when);
+    return fg_record(h, t, outcome_class, duration, &when, NULL);
 }
 
 fg_verdict fg_breaker_record(fg_breaker *h, const fg_ticket *t, int outcome_class, double duration) {
@@ -257,7 +259,15 @@ fg_verdict fg_breaker_record(fg_breaker *h, const fg_ticket *t, int outcome_clas
             duration = fg_started_at(h->block, fg_clock_read((fg_clock_kind)h->clock_kind)) - t->started_at;
         if (!(duration >= 0.0)) duration = 0.0;
     }
-    return fg_record(h, t, outcome_class, duration, &when);
+    return fg_record(h, t, outcome_class, duration, &when, NULL);
+}
+
+fg_verdict fg_breaker_record_numbered(fg_breaker *h, const fg_ticket *t, int outcome_class,
+                                      double duration, double now, uint64_t *number) {
+    *number = 0;
+    if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
+    fg_when when = fg_breaker_when_at(now);
+    return fg_record(h, t, outcome_class, duration, &when, number);
 }
 
 fg_verdict fg_breaker_release(fg_breaker *h, const fg_ticket *t, const fg_outcome *outcome,

@@ -142,11 +142,30 @@ static inline void fg_breaker_expire_leases_locked(fg_breaker *h, double now) {
 void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason, double now,
                                   fg_pending *out);
 
+/* The text of the tripper's alternative that fired (the whole text when the
+ * index is somehow out of range). */
+const char *fg_breaker_trip_reason(const fg_breaker *h, uint32_t alternative);
+
+/* Runs the tripper and remembers the answer in the block's memo. Lock held. */
+int fg_breaker_trip_run_locked(fg_breaker *h, fg_state state, double now, const char **reason);
+
 /* Evaluates the tripper for `state` on the current window at now; when it
  * fires and reason is not NULL, *reason is the text of the alternative that
  * fired. The program only runs when something it reads has changed since
- * the last evaluation (the memo in the block). Lock held. */
-int fg_breaker_trip_locked(fg_breaker *h, fg_state state, double now, const char **reason);
+ * the last evaluation: a tripper that does not read the duration is a pure
+ * function of the counts, the state and the consecutive failures, and in a
+ * steady window most records change none of them (the memo in the block
+ * answers, inline). Lock held. */
+static inline int fg_breaker_trip_locked(fg_breaker *h, fg_state state, double now,
+                                         const char **reason) {
+    const fg_block *b = h->block;
+    const fg_block_memo *m = &b->memo;
+    int same = m->valid & (m->counts_version == b->window.counts_version) &
+               (m->consecutive_failures == b->consecutive_failures) & (m->state == (uint8_t)state);
+    if (!same) return fg_breaker_trip_run_locked(h, state, now, reason);
+    if (m->fired && reason != NULL) *reason = fg_breaker_trip_reason(h, m->alternative);
+    return m->fired;
+}
 
 /* One draw from the breaker's random source. Lock held. */
 double fg_breaker_draw_locked(fg_breaker *h);
@@ -170,5 +189,14 @@ void fg_breaker_dispatch_discard(fg_breaker *h, fg_dispatch *d);
 void fg_breaker_dispatch_free(fg_breaker *h);
 /* The half_open -> closed reason ("not <tripper text>"), owned by the queue. */
 const char *fg_breaker_close_reason(const fg_breaker *h);
+
+/* ---- for tests ------------------------------------------------------------- */
+
+/* fg_breaker_record_at that also returns the record's number: 1, 2, ... in
+ * the order the breaker's lock took the record calls (0 when the ticket
+ * was not recorded at all). Lets a stress test replay a concurrent run
+ * single-threaded in exactly the order the breaker saw it. */
+fg_verdict fg_breaker_record_numbered(fg_breaker *h, const fg_ticket *t, int outcome_class,
+                                      double duration, double now, uint64_t *number);
 
 #endif /* FG_BREAKER_INTERNAL_H */

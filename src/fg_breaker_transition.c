@@ -28,38 +28,29 @@ double fg_breaker_draw_locked(fg_breaker *h) {
     return fg_random_draw(h->random, h->random_ud, h->block->random);
 }
 
-static const char *fg_breaker_trip_reason(const fg_breaker *h, uint32_t alternative) {
+const char *fg_breaker_trip_reason(const fg_breaker *h, uint32_t alternative) {
     const char *text = NULL;
     if (alternative < fg_program_alternative_count(h->def->tripper))
         text = fg_program_alternative_text(h->def->tripper, alternative);
     return text != NULL ? text : fg_program_text(h->def->tripper);
 }
 
-int fg_breaker_trip_locked(fg_breaker *h, fg_state state, double now, const char **reason) {
+int fg_breaker_trip_run_locked(fg_breaker *h, fg_state state, double now, const char **reason) {
     fg_block *b = h->block;
     fg_block_memo *m = &b->memo;
-    /* A tripper that does not read the duration is a pure function of the
-     * counts, the state and the consecutive failures: when none changed,
-     * the last answer stands (in a steady window most records change none). */
-    int same = m->valid & (m->counts_version == b->window.counts_version) &
-               (m->consecutive_failures == b->consecutive_failures) & (m->state == (uint8_t)state);
-    if (!same) {
-        fg_metric metric;
-        fg_window_view(&h->window, now, &metric, h->reads_latency);
-        fg_trip_context ctx = {&metric, state, b->consecutive_failures};
-        fg_trip_memo memo = {0};
-        int fired = fg_vm_trip_memoize(h->def->tripper, &ctx, b->window.counts_version, &memo);
-        m->valid = (uint8_t)memo.valid;
-        m->fired = (uint8_t)(fired != 0);
-        m->alternative = memo.alternative;
-        m->state = (uint8_t)state;
-        m->consecutive_failures = b->consecutive_failures;
-        m->counts_version = b->window.counts_version;
-        if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, memo.alternative);
-        return fired;
-    }
-    if (m->fired && reason != NULL) *reason = fg_breaker_trip_reason(h, m->alternative);
-    return m->fired;
+    fg_metric metric;
+    fg_window_view(&h->window, now, &metric, h->reads_latency);
+    fg_trip_context ctx = {&metric, state, b->consecutive_failures};
+    fg_trip_memo memo = {0};
+    int fired = fg_vm_trip_memoize(h->def->tripper, &ctx, b->window.counts_version, &memo);
+    m->valid = (uint8_t)memo.valid;
+    m->fired = (uint8_t)(fired != 0);
+    m->alternative = memo.alternative;
+    m->state = (uint8_t)state;
+    m->consecutive_failures = b->consecutive_failures;
+    m->counts_version = b->window.counts_version;
+    if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, memo.alternative);
+    return fired;
 }
 
 void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason, double now,

@@ -67,55 +67,6 @@ void fg_window_clear(fg_window *w) {
     st->newest_second = INT64_MIN;
 }
 
-/* How many thresholds (ascending) the duration reaches: slow at t when
- * d >= t. Counted over every threshold (the same number: they ascend), so
- * the loop's length does not depend on the call. */
-static inline uint32_t fg_window_slow_levels(const fg_window *w, double duration) {
-    uint32_t levels = 0;
-    for (uint32_t k = 0; k < w->threshold_count; k++) levels += duration >= w->thresholds[k];
-    return levels;
-}
-
-/* A success's duration in whole microseconds for a 32-bit entry (rounded
- * to nearest; capped below the failure word). */
-static inline uint32_t fg_window_micros(const fg_window *w, double duration) {
-    if (!(duration > 0.0)) return 0;
-    double us = duration * 1e6 + 0.5;
-    double cap = (double)(w->failure_word - 1);
-    return us >= cap ? w->failure_word - 1 : (uint32_t)us;
-}
-
-/* The CountWindow ring, microsecond entries: the totals move by the
- * difference between the record that leaves and the one that comes. */
-static void fg_window_record_micros(fg_window *w, int failure, double duration) {
-    fg_window_state *st = w->st;
-    uint32_t *ring = w->entries;
-    uint32_t levels = failure ? 0 : fg_window_slow_levels(w, duration);
-    uint32_t dur_bits = 32u - w->level_bits;
-    uint32_t word = failure ? w->failure_word : fg_window_micros(w, duration);
-    if (w->level_bits) word |= levels << dur_bits;
-    uint32_t old_levels = 0;
-    if (st->filled == w->size) {
-        uint32_t old = ring[st->head];
-        uint32_t old_dur = w->level_bits ? old & w->failure_word : old;
-        int old_failure = old_dur == w->failure_word;
-        old_levels = w->level_bits ? old >> dur_bits : 0;
-        st->failure_count = st->failure_count - (uint64_t)old_failure + (uint64_t)(failure != 0);
-        st->duration.limb[0] -= old_failure ? 0 : old_dur;
-        st->counts_version += ((failure != 0) != old_failure) | (levels != old_levels);
-    } else {
-        st->filled++;
-        st->total_count++;
-        st->failure_count += failure != 0;
-        st->counts_version++;
-    }
-    st->duration.limb[0] += failure ? 0 : (word & w->failure_word);
-    for (uint32_t k = 0; k < w->threshold_count; k++)
-        w->slow[k] += (uint64_t)(k < levels) - (uint64_t)(k < old_levels);
-    ring[st->head] = word;
-    st->head = st->head + 1 == w->size ? 0 : st->head + 1;
-}
-
 /* The CountWindow ring, exact entries (doubles; a failure is -1). */
 static void fg_window_record_exact(fg_window *w, int failure, double duration) {
     fg_window_state *st = w->st;
@@ -236,10 +187,9 @@ static void fg_window_record_time(fg_window *w, int failure, double duration, do
     }
 }
 
-void fg_window_record(fg_window *w, int failure, double duration, double now) {
+void fg_window_record_other(fg_window *w, int failure, double duration, double now) {
     if (w->kind == FG_WINDOW_TIME) fg_window_record_time(w, failure, duration, now);
-    else if (w->exact) fg_window_record_exact(w, failure, duration);
-    else fg_window_record_micros(w, failure, duration);
+    else fg_window_record_exact(w, failure, duration);
 }
 
 void fg_window_view(fg_window *w, double now, fg_metric *out, int with_duration) {

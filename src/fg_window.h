@@ -97,10 +97,73 @@ void fg_window_init(fg_window *w, fg_window_state *st, uint64_t *slow, void *ent
                     fg_window_kind kind, uint32_t size, const double *thresholds,
                     uint32_t threshold_count, int exact, int fresh);
 
+/* The TimeWindow and exact-CountWindow halves of fg_window_record. */
+void fg_window_record_other(fg_window *w, int failure, double duration, double now);
+
+/* How many thresholds (ascending) the duration reaches: slow at t when
+ * d >= t. Counted over every threshold (the same number: they ascend), so
+ * the loop's length does not depend on the call. */
+static inline uint32_t fg_window_slow_levels(const fg_window *w, double duration) {
+    uint32_t levels = 0;
+    for (uint32_t k = 0; k < w->threshold_count; k++) levels += duration >= w->thresholds[k];
+    return levels;
+}
+
+/* A success's duration in whole microseconds for a 32-bit entry (rounded
+ * to nearest; capped below the failure word). */
+static inline uint32_t fg_window_micros(const fg_window *w, double duration) {
+    if (!(duration > 0.0)) return 0;
+    double us = duration * 1e6 + 0.5;
+    double cap = (double)(w->failure_word - 1);
+    return us >= cap ? w->failure_word - 1 : (uint32_t)us;
+}
+
+/* The CountWindow ring, microsecond entries: the totals move by the
+ * difference between the record that leaves and the one that comes. */
+static inline void fg_window_record_micros(fg_window *w, int failure, double duration) {
+    /* The view's fields in locals first: its uint8_t fields may alias
+     * anything the stores below write, so the compiler would reload them. */
+    fg_window_state *st = w->st;
+    uint32_t *ring = w->entries;
+    uint64_t *slow = w->slow;
+    const uint32_t size = w->size, nthr = w->threshold_count, level_bits = w->level_bits;
+    const uint32_t failure_word = w->failure_word;
+    uint32_t levels = failure ? 0 : fg_window_slow_levels(w, duration);
+    uint32_t word = failure ? failure_word : fg_window_micros(w, duration);
+    uint32_t dur_bits = 32u - level_bits;
+    if (level_bits) word |= levels << dur_bits;
+    uint32_t head = st->head;
+    uint32_t old_levels = 0;
+    uint64_t f = failure != 0;
+    if (st->filled == size) {
+        uint32_t old = ring[head];
+        uint32_t old_dur = old & failure_word;
+        uint64_t old_failure = old_dur == failure_word;
+        old_levels = level_bits ? old >> dur_bits : 0;
+        st->failure_count = st->failure_count - old_failure + f;
+        /* in 64 bits: the difference may be negative (it wraps back) */
+        st->duration.limb[0] += (uint64_t)(f ? 0 : (word & failure_word)) - (uint64_t)(old_failure ? 0 : old_dur);
+        st->counts_version += (f != old_failure) | (levels != old_levels);
+    } else {
+        st->filled++;
+        st->total_count++;
+        st->failure_count += f;
+        st->duration.limb[0] += f ? 0 : (word & failure_word);
+        st->counts_version++;
+    }
+    for (uint32_t k = 0; k < nthr; k++) slow[k] += (uint64_t)(k < levels) - (uint64_t)(k < old_levels);
+    ring[head] = word;
+    st->head = head + 1 == size ? 0 : head + 1;
+}
+
 /* Adds one call at time now: a failure (its duration counts as 0, as
  * fluxgate does) or a success of duration seconds (negative and NaN count
- * as 0). now must not go backwards between calls. */
-void fg_window_record(fg_window *w, int failure, double duration, double now);
+ * as 0). now must not go backwards between calls. Inline for the common
+ * CountWindow, every recorded outcome's path. */
+static inline void fg_window_record(fg_window *w, int failure, double duration, double now) {
+    if (w->kind == FG_WINDOW_COUNT && !w->exact) fg_window_record_micros(w, failure, duration);
+    else fg_window_record_other(w, failure, duration, now);
+}
 
 /* Drops what has left a TimeWindow by time now (no-op for CountWindow). */
 void fg_window_advance(fg_window *w, double now);
