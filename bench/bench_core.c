@@ -1,23 +1,31 @@
 /*
  * bench_core.c -- `make bench`: the engine against a hand-written breaker.
  *
- * One run measures, on the same deterministic call mix (bench_workload.c):
+ * One run measures, on the same deterministic call mixes (bench_workload.c):
  *   - ns per acquire + release of an fg_breaker built from the payment policy
  *     of SPEC section 3.2, with the durations (and times) given by the caller,
- *     and with the default monotonic clock read by the engine;
- *   - the same for bench_baseline.c, the policy written by hand in C;
- *   - their ratio (engine / hand-written), printed as `ratio: X.XX`;
- *   - bytes per breaker, counted through the fg_allocator hook;
+ *     and with the default clock read by the engine;
+ *   - the same for bench_baseline.c, the policy written by hand in C with
+ *     the same locking and clock reads;
+ *   - their ratio (engine / hand-written), printed as `ratio: X.XX`, on the
+ *     payment mix and on a mix the tripper memo cannot help;
+ *   - contention: total calls/s with 1, 2 and 4 threads on one breaker,
+ *     and the 2-thread / 1-thread ratio;
+ *   - footprints: block and handle bytes of payment_api and of a
+ *     CountWindow(10) breaker without duration rules, and what passes
+ *     through the fg_allocator hook;
  *   - compile throughput (MB/s of policy text) on a large generated policy.
  * Each timing is the best of several repetitions of a fixed iteration count;
  * both sides' verdicts are summed into a checksum that is printed (so the
  * optimizer cannot drop the loops) and compared (so the baseline is checked to
  * make the same decisions as the engine, call by call).
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench_baseline.h"
 #include "bench_workload.h"
@@ -93,8 +101,14 @@ static fg_breaker *bench_payment_breaker(fg_policy **policy_out, const fg_breake
     return b;
 }
 
+/* The clock the engine picked for payment_api (fg_info.clock_kind), read
+ * the same way by the hand-written breaker's clock loop. */
+static clockid_t bench_clock_id = CLOCK_MONOTONIC;
+
 static double bench_now_s(void) {
-    return (double)bench_now_ns() * 1e-9;
+    struct timespec ts;
+    clock_gettime(bench_clock_id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* ---- the four timed loops --------------------------------------------------
@@ -176,15 +190,16 @@ static uint64_t min_u64(uint64_t a, uint64_t b) {
 /* ---- the measurements ------------------------------------------------------ */
 
 /* Returns 0 when the engine and the baseline agreed on every verdict. */
-static int bench_acquire_release(const bench_call *mix) {
+static int bench_acquire_release(const bench_call *mix, const char *label, int with_clock) {
     fg_policy *pg, *pc;
     fg_breaker *given = bench_payment_breaker(&pg, NULL);
     fg_breaker *clocked = bench_payment_breaker(&pc, NULL);
-    bench_baseline bg, bc;
-    if (bench_baseline_init(&bg, 1000.0) != 0 || bench_baseline_init(&bc, bench_now_s()) != 0) {
-        fprintf(stderr, "bench: pthread_mutex_init failed\n");
-        exit(1);
-    }
+    fg_info ci;
+    fg_breaker_info(clocked, &ci);
+    bench_clock_id = ci.clock_kind == FG_CLOCK_COARSE ? CLOCK_MONOTONIC_COARSE : CLOCK_MONOTONIC;
+    static bench_baseline bg, bc; /* static: cache-line padded, large */
+    bench_baseline_init(&bg, 1000.0);
+    bench_baseline_init(&bc, bench_now_s());
 
     uint64_t best[4] = {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX};
     uint64_t sums[4] = {0, 0, 0, 0};
@@ -192,34 +207,36 @@ static int bench_acquire_release(const bench_call *mix) {
     for (int r = 0; r < BENCH_REPEATS; r++) {
         best[0] = min_u64(best[0], run_engine_given(given, mix, &now_engine, &sums[0]));
         best[1] = min_u64(best[1], run_baseline_given(&bg, mix, &now_baseline, &sums[1]));
-        best[2] = min_u64(best[2], run_engine_clock(clocked, mix, &sums[2]));
-        best[3] = min_u64(best[3], run_baseline_clock(&bc, mix, &sums[3]));
+        if (with_clock) {
+            best[2] = min_u64(best[2], run_engine_clock(clocked, mix, &sums[2]));
+            best[3] = min_u64(best[3], run_baseline_clock(&bc, mix, &sums[3]));
+        }
     }
 
     fg_info info;
     fg_breaker_info(given, &info);
-    int agree = sums[0] == sums[1] && info.state == bg.state &&
+    int agree = sums[0] == sums[1] && info.state == bench_baseline_state(&bg) &&
                 info.metric.total_count == bg.count && info.metric.failure_count == bg.failures &&
                 info.metric.threshold_count == 1 && info.metric.slow_counts[0] == bg.slow &&
                 info.counters.success == bg.success && info.counters.failure == bg.failure &&
                 info.counters.ignored == bg.ignored;
 
     double e = ns_per_call(best[0]), h = ns_per_call(best[1]);
-    double ec = ns_per_call(best[2]), hc = ns_per_call(best[3]);
-    printf("acquire+release (durations given): engine %.1f ns  hand-written %.1f ns  ratio: %.2f\n",
-           e, h, e / h);
-    printf("acquire+release (default clock):   engine %.1f ns  hand-written %.1f ns  ratio %.2f\n",
-           ec, hc, ec / hc);
-    printf("checksums: engine %llu  hand-written %llu  (%s; window %llu calls, %llu failures, "
+    printf("acquire+release (%s, durations given): engine %.1f ns  hand-written %.1f ns  ratio: %.2f\n",
+           label, e, h, e / h);
+    if (with_clock) {
+        double ec = ns_per_call(best[2]), hc = ns_per_call(best[3]);
+        printf("acquire+release (%s, default clock %s): engine %.1f ns  hand-written %.1f ns  ratio %.2f\n",
+               label, ci.clock_kind == FG_CLOCK_COARSE ? "coarse" : "precise", ec, hc, ec / hc);
+    }
+    printf("checksums (%s): engine %llu  hand-written %llu  (%s; window %llu calls, %llu failures, "
            "%llu slow; state %s)\n",
-           (unsigned long long)sums[0], (unsigned long long)sums[1],
+           label, (unsigned long long)sums[0], (unsigned long long)sums[1],
            agree ? "same verdicts and metric" : "MISMATCH: the baseline is not the same policy",
            (unsigned long long)info.metric.total_count, (unsigned long long)info.metric.failure_count,
            (unsigned long long)(info.metric.threshold_count ? info.metric.slow_counts[0] : 0),
            fg_state_name(info.state));
 
-    bench_baseline_destroy(&bg);
-    bench_baseline_destroy(&bc);
     fg_breaker_free(given);
     fg_breaker_free(clocked);
     fg_policy_free(pg);
@@ -227,22 +244,123 @@ static int bench_acquire_release(const bench_call *mix) {
     return agree ? 0 : 1;
 }
 
-static void bench_breaker_bytes(void) {
+/* ---- contention: threads on one breaker ------------------------------------ */
+
+enum { BENCH_CONTENTION_CALLS = 2000000, BENCH_CONTENTION_REPEATS = 3 };
+
+typedef struct bench_thread {
+    fg_breaker *b;
+    const bench_call *mix;
+    uint32_t offset;
+    uint32_t calls;
+    pthread_barrier_t *start;
+    uint64_t admitted;
+} bench_thread;
+
+static void *bench_contention_worker(void *arg) {
+    bench_thread *t = arg;
+    uint64_t admitted = 0;
+    pthread_barrier_wait(t->start);
+    for (uint32_t i = 0; i < t->calls; i++) {
+        const bench_call *c = &t->mix[(i + t->offset) & (BENCH_MIX_SIZE - 1)];
+        fg_ticket ticket;
+        if (fg_breaker_acquire(t->b, &ticket)) {
+            fg_breaker_release(t->b, &ticket, &c->outcome, c->duration);
+            admitted++;
+        }
+    }
+    t->admitted = admitted;
+    return NULL;
+}
+
+/* Total calls per second of `threads` threads sharing one payment_api
+ * breaker (default clock, durations given), best of a few runs. */
+static double bench_contention_rate(const bench_call *mix, int threads) {
+    double best = 0.0;
+    for (int r = 0; r < BENCH_CONTENTION_REPEATS; r++) {
+        fg_policy *policy;
+        fg_breaker *b = bench_payment_breaker(&policy, NULL);
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+        bench_thread t[4];
+        pthread_t id[4];
+        uint32_t per = BENCH_CONTENTION_CALLS / (uint32_t)threads;
+        for (int i = 0; i < threads; i++) {
+            t[i] = (bench_thread){b, mix, (uint32_t)i * 977u, per, &start, 0};
+            pthread_create(&id[i], NULL, bench_contention_worker, &t[i]);
+        }
+        pthread_barrier_wait(&start);
+        uint64_t begin = bench_now_ns();
+        uint64_t admitted = 0;
+        for (int i = 0; i < threads; i++) {
+            pthread_join(id[i], NULL);
+            admitted += t[i].admitted;
+        }
+        double seconds = (double)(bench_now_ns() - begin) * 1e-9;
+        fg_info info;
+        fg_breaker_info(b, &info);
+        if (admitted != (uint64_t)per * (uint64_t)threads || info.counters.admitted != admitted ||
+            info.counters.success + info.counters.failure + info.counters.ignored != admitted)
+            printf("warning: contention run with %d threads: books do not balance\n", threads);
+        pthread_barrier_destroy(&start);
+        fg_breaker_free(b);
+        fg_policy_free(policy);
+        double rate = (double)per * threads / seconds;
+        if (rate > best) best = rate;
+    }
+    return best;
+}
+
+static void bench_contention(void) {
+    static bench_call mix[BENCH_MIX_SIZE];
+    bench_workload_fill_no_failures(mix);
+    double r1 = bench_contention_rate(mix, 1);
+    double r2 = bench_contention_rate(mix, 2);
+    double r4 = bench_contention_rate(mix, 4);
+    printf("contention (payment_api, one breaker, acquire + release with durations given): "
+           "1 thread %.1f M/s  2 threads %.1f M/s  4 threads %.1f M/s  2-thread/1-thread ratio: %.2f\n",
+           r1 * 1e-6, r2 * 1e-6, r4 * 1e-6, r2 / r1);
+}
+
+/* ---- footprints ------------------------------------------------------------ */
+
+static void bench_footprint(const char *what, fg_policy *policy, size_t index) {
     bench_counter counter = {0, 0, 0};
     fg_breaker_options options;
     memset(&options, 0, sizeof options);
     options.alloc.fn = bench_counting_alloc;
     options.alloc.ud = &counter;
-    fg_policy *policy;
-    fg_breaker *b = bench_payment_breaker(&policy, &options);
-    printf("bytes per breaker: %zu in %zu blocks (payment_api, CountWindow(100), through the "
-           "fg_allocator hook; the shared policy not counted)\n",
+    char err[256];
+    fg_breaker *b = fg_breaker_new(policy, index, &options, err, sizeof err);
+    if (b == NULL) {
+        fprintf(stderr, "bench: fg_breaker_new: %s\n", err);
+        exit(1);
+    }
+    printf("footprint %s: block %zu B  handle %zu B  through the fg_allocator hook %zu B in %zu "
+           "block(s)\n",
+           what, fg_breaker_footprint(policy, index), fg_breaker_handle_footprint(policy, index),
            counter.live_bytes, counter.live_blocks);
     fg_breaker_free(b);
     if (counter.live_bytes != 0 || counter.live_blocks != 0)
         printf("warning: fg_breaker_free left %zu bytes in %zu blocks\n", counter.live_bytes,
                counter.live_blocks);
+}
+
+static void bench_breaker_bytes(void) {
+    fg_policy *policy;
+    fg_breaker *b = bench_payment_breaker(&policy, NULL);
+    fg_breaker_free(b);
+    bench_footprint("payment_api (CountWindow(100), one SlowRate threshold; target <= 1024 B)", policy,
+                    0);
     fg_policy_free(policy);
+    fg_expressions e = {.window = "CountWindow(10)", .tripper = "FailureStreak(3)"};
+    fg_report *report = NULL;
+    fg_policy *small = fg_policy_from_expressions("player", &e, NULL, &report);
+    if (small == NULL) bench_die_report("compiling the CountWindow(10) breaker", report);
+    fg_report_free(report);
+    bench_footprint("CountWindow(10), FailureStreak(3), other settings default (target <= 256 B)", small,
+                    0);
+    fg_policy_free(small);
 }
 
 /* A policy of `breakers` definitions in the style of payment.fgp, each with its
@@ -319,16 +437,22 @@ static void bench_compile_throughput(void) {
 }
 
 int main(void) {
-    static bench_call mix[BENCH_MIX_SIZE];
+    static bench_call mix[BENCH_MIX_SIZE], alternating[BENCH_MIX_SIZE];
     bench_workload_fill(mix);
+    bench_workload_fill_alternating(alternating);
     printf("fluxgate-c %s bench: payment policy (SPEC 3.2) on CountWindow(100), %d calls, best of %d\n",
            fg_version(), BENCH_ITERATIONS, BENCH_REPEATS);
-    printf("workload: a %d-call deterministic cycle: 3%% timeout, 1%% connection refused, 1%% 503, "
+    printf("workload payment: a %d-call deterministic cycle: 3%% timeout, 1%% connection refused, 1%% 503, "
            "1%% cancelled (untracked), 8%% slow (>= 2 s), the rest fast 200s\n",
            BENCH_MIX_SIZE);
-    printf("locking: the hand-written breaker takes one pthread mutex in acquire and one in "
-           "release, as the engine does\n");
-    int status = bench_acquire_release(mix);
+    printf("workload alternating: fast 200s and timeouts alternating (period 101): the counts change on "
+           "almost every record, so the tripper memo cannot answer\n");
+    printf("locking and clocks: the hand-written breaker admits in closed without a lock (atomic state "
+           "word, per-CPU counter stripes) and records under the engine's block spinlock, reading the "
+           "same clock as the engine, as often\n");
+    int status = bench_acquire_release(mix, "payment", 1);
+    status |= bench_acquire_release(alternating, "alternating", 0);
+    bench_contention();
     bench_breaker_bytes();
     bench_compile_throughput();
     return status;

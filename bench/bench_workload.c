@@ -79,6 +79,30 @@ void bench_workload_fill(bench_call *mix) {
     }
 }
 
+void bench_workload_fill_alternating(bench_call *mix) {
+    for (size_t i = 0; i < BENCH_MIX_SIZE; i++) {
+        if ((i % 101) % 2 == 1) {
+            mix[i].outcome = bench_error("timeout");
+            mix[i].duration = 0;
+        } else {
+            mix[i].outcome = bench_result(200);
+            mix[i].duration = 0.05;
+        }
+    }
+}
+
+void bench_workload_fill_no_failures(bench_call *mix) {
+    bench_workload_fill(mix);
+    for (size_t i = 0; i < BENCH_MIX_SIZE; i++) {
+        const fg_outcome *o = &mix[i].outcome;
+        int tracked = (o->is_error && strcmp(o->type, "cancelled") != 0) || (o->has_status && o->status >= 500);
+        if (tracked) {
+            mix[i].outcome = bench_result(200);
+            mix[i].duration = 0.05;
+        }
+    }
+}
+
 uint64_t bench_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -179,7 +179,10 @@ typedef int (*fg_custom_resolver)(void *ud, const char *name, fg_custom *out);
 
 typedef struct fg_breaker fg_breaker;
 
-/* Time in seconds on any fixed origin; must not go backwards. */
+/* Time in seconds on any fixed origin. A reading earlier than the previous
+ * one rebases the breaker (its time stands still across the jump, remaining
+ * cooldowns, leases and window ages are kept); NaN and infinities are
+ * ignored. Called before the breaker's lock is taken, never under it. */
 typedef double (*fg_clock_fn)(void *ud);
 /* A uniform draw in [0, 1). */
 typedef double (*fg_random_fn)(void *ud);
@@ -329,7 +332,8 @@ typedef struct fg_ticket {
     int admitted;        /* 1: run the call; 0: rejected */
     fg_state state;      /* the state that admitted or rejected the call */
     uint64_t generation; /* outcomes of older generations are discarded */
-    double started_at;   /* the clock at admission */
+    double started_at;   /* the breaker's time at admission; 0 when the admission read no
+                            clock (default clock, closed, no SlowRate/AvgLatency rule) */
     int32_t slot;        /* half-open slot held, or -1 */
     uint32_t slot_seq;
     double retry_after;  /* rejections: seconds until a probe may pass; < 0 when unknown */
@@ -345,7 +349,10 @@ typedef enum fg_verdict {
     FG_VERDICT_UNRECORDED /* disabled, or a ticket that was not admitted */
 } fg_verdict;
 
-/* Returns ticket->admitted. Reads the clock once. */
+/* Returns ticket->admitted. Reads a custom clock once; a default clock only
+ * when the state and definition need the time (never in closed,
+ * metrics_only, disabled or forced_open without a SlowRate/AvgLatency
+ * rule). Takes no lock in closed, metrics_only, disabled and forced_open. */
 int fg_breaker_acquire(fg_breaker *breaker, fg_ticket *ticket);
 /* The same at a time the caller read itself (simulations, FFI callers). */
 int fg_breaker_acquire_at(fg_breaker *breaker, double now, fg_ticket *ticket);
@@ -355,7 +362,9 @@ int fg_breaker_acquire_at(fg_breaker *breaker, double now, fg_ticket *ticket);
 int fg_breaker_classify(const fg_breaker *breaker, const fg_outcome *outcome);
 
 /* Records a classified outcome (class as fg_breaker_classify returns it).
- * duration < 0 means "now - ticket->started_at". Releasing one ticket twice
+ * duration < 0 means "now - ticket->started_at" -- with a default clock and
+ * no SlowRate/AvgLatency rule nothing reads durations but info(), and an
+ * unmeasured one counts 0 (no clock is read). Releasing one ticket twice
  * is the caller's bug; the Lua binding guards against it. */
 fg_verdict fg_breaker_record(fg_breaker *breaker, const fg_ticket *ticket, int outcome_class,
                              double duration);

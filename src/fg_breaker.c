@@ -1,9 +1,12 @@
 /*
- * fg_breaker.c -- breakers' life cycle (creation from a policy definition,
- * freeing), listeners, queries and the manual commands.
+ * fg_breaker.c -- breakers' life cycle (footprints, placement into caller
+ * memory or the allocator's, freeing), listeners, queries and the manual
+ * commands.
  *
- * Everything a breaker will ever need is allocated here, once, so that the
- * call protocol (fg_breaker_call.c) never allocates.
+ * Everything a breaker will ever need on the hot path is in its handle and
+ * its block from the start, so the call protocol (fg_breaker_call.c) never
+ * allocates. fg_breaker_new is fg_breaker_place on one allocation that holds
+ * the handle and then the block.
  */
 #include "fg_breaker_internal.h"
 
@@ -23,43 +26,42 @@ static void fg_breaker_error(char *err, size_t cap, const char *fmt, ...) {
     va_end(ap);
 }
 
-/* Frees whatever parts of a (possibly half-made) breaker exist, then the
- * breaker itself. Does not touch the policy reference or the lock. */
-static void fg_breaker_free_parts(fg_breaker *b) {
-    fg_allocator *a = &b->alloc;
-    fg_listener *l = atomic_load_explicit(&b->listeners, memory_order_acquire);
-    while (l != NULL) {
-        fg_listener *next = atomic_load_explicit(&l->next, memory_order_acquire);
-        fg_alloc_free(a, l, sizeof *l);
-        l = next;
-    }
-    fg_window_free(&b->window, a);
-    if (b->half_open.slots != NULL) fg_half_open_free(&b->half_open, a);
-    fg_alloc_free(a, b->customs, (size_t)b->custom_count * sizeof *b->customs);
-    fg_alloc_free(a, b->close_reason, b->close_reason_size);
-    fg_allocator copy = *a;
-    fg_alloc_free(&copy, b, sizeof *b);
+static size_t fg_align8(size_t n) {
+    return (n + 7u) & ~(size_t)7u;
+}
+
+static const fg_breaker_def *fg_breaker_def_of(const fg_policy *policy, size_t index) {
+    if (policy == NULL || index >= policy->breaker_count) return NULL;
+    return &policy->breakers[index];
+}
+
+size_t fg_breaker_footprint(const fg_policy *policy, size_t index) {
+    const fg_breaker_def *def = fg_breaker_def_of(policy, index);
+    fg_block_layout layout;
+    if (def == NULL || fg_block_layout_of(def, &layout) != 0) return 0;
+    return layout.size;
+}
+
+size_t fg_breaker_handle_footprint(const fg_policy *policy, size_t index) {
+    const fg_breaker_def *def = fg_breaker_def_of(policy, index);
+    if (def == NULL) return 0;
+    return fg_align8(sizeof(fg_breaker) +
+                     (size_t)fg_program_custom_count(def->tracker) * sizeof(fg_custom));
 }
 
 /* Resolves every Custom() name of the tracker through the embedder. */
-static int fg_breaker_resolve_customs(fg_breaker *b, const fg_breaker_options *opt, char *err,
+static int fg_breaker_resolve_customs(fg_breaker *h, const fg_breaker_options *opt, char *err,
                                       size_t cap) {
-    const fg_program *tracker = b->def->tracker;
+    const fg_program *tracker = h->def->tracker;
     uint32_t n = fg_program_custom_count(tracker);
-    if (n == 0) return 0;
-    b->customs = fg_alloc_new(&b->alloc, (size_t)n * sizeof *b->customs);
-    if (b->customs == NULL) {
-        fg_breaker_error(err, cap, "out of memory");
-        return -1;
-    }
-    b->custom_count = n;
+    h->custom_count = n;
     for (uint32_t i = 0; i < n; i++) {
         const char *name = fg_program_custom_name(tracker, i);
-        b->customs[i].fn = NULL;
-        b->customs[i].ud = NULL;
+        h->customs[i].fn = NULL;
+        h->customs[i].ud = NULL;
         int found = opt != NULL && opt->resolve_custom != NULL &&
-                    opt->resolve_custom(opt->resolve_ud, name, &b->customs[i]) &&
-                    b->customs[i].fn != NULL;
+                    opt->resolve_custom(opt->resolve_ud, name, &h->customs[i]) &&
+                    h->customs[i].fn != NULL;
         if (!found) {
             fg_breaker_error(err, cap, "Custom(\"%s\") has no registered predicate", name);
             return -1;
@@ -68,187 +70,254 @@ static int fg_breaker_resolve_customs(fg_breaker *b, const fg_breaker_options *o
     return 0;
 }
 
-/* Whether a tripper's text has a `|` or `&` outside parentheses (trippers
- * hold no strings, so every such byte is an operator). */
-static int fg_has_top_level_operator(const char *text) {
-    int depth = 0;
-    for (const char *c = text; *c != '\0'; c++) {
-        if (*c == '(') depth++;
-        else if (*c == ')') depth--;
-        else if ((*c == '|' || *c == '&') && depth == 0) return 1;
-    }
-    return 0;
-}
-
-/* "not <tripper text>": the half_open -> closed reason, built once so that
- * the hot path never formats it. A text with a top-level operator is put in
- * parentheses, so that "not (A | B)" cannot be read as "(not A) | B". */
-static int fg_breaker_make_close_reason(fg_breaker *b) {
-    const char *text = fg_program_text(b->def->tripper);
-    if (text == NULL) text = "";
-    size_t len = strlen(text);
-    int wrap = fg_has_top_level_operator(text);
-    b->close_reason_size = len + 5 + (wrap ? 2 : 0);
-    b->close_reason = fg_alloc_new(&b->alloc, b->close_reason_size);
-    if (b->close_reason == NULL) return -1;
-    char *out = b->close_reason;
-    memcpy(out, "not ", 4);
-    out += 4;
-    if (wrap) *out++ = '(';
-    memcpy(out, text, len);
-    out += len;
-    if (wrap) *out++ = ')';
-    *out = '\0';
-    return 0;
-}
-
-/* Without an explicit seed, mix the breaker's address and the clock so that
+/* Without an explicit seed, mix the block's address and the clock so that
  * two breakers (or two runs) do not share a sequence. */
-static uint64_t fg_breaker_default_seed(const fg_breaker *b, double now) {
+static uint64_t fg_breaker_default_seed(const void *block, double now) {
     uint64_t bits = 0;
     memcpy(&bits, &now, sizeof bits < sizeof now ? sizeof bits : sizeof now);
-    uint64_t state = (uint64_t)(uintptr_t)b ^ (bits * UINT64_C(0x9E3779B97F4A7C15));
+    uint64_t state = (uint64_t)(uintptr_t)block ^ (bits * UINT64_C(0x9E3779B97F4A7C15));
     return fg_random_splitmix64(&state);
+}
+
+/* The views of the block's window and slots. */
+static void fg_breaker_views(fg_breaker *h, const fg_block_layout *l, int fresh) {
+    fg_block *b = h->block;
+    fg_window_init(&h->window, &b->window, fg_block_at(b, l->slow_off), fg_block_at(b, l->window_off),
+                   (fg_window_kind)l->window_kind, l->window_size, fg_program_thresholds(h->def->tripper),
+                   l->threshold_count, l->exact_durations, fresh);
+    fg_half_open_init(&h->half_open, &b->half_open, fg_block_at(b, l->slot_times_off),
+                      fg_block_at(b, l->slot_links_off), l->slot_capacity, h->def->half_open_lease,
+                      fresh);
+}
+
+fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_options *opt,
+                             void *handle, void *block, size_t block_size, int attach, char *err,
+                             size_t err_cap) {
+    if (err != NULL && err_cap > 0) err[0] = '\0';
+    const fg_breaker_def *def = fg_breaker_def_of(policy, index);
+    if (def == NULL) {
+        fg_breaker_error(err, err_cap, "the policy has no breaker #%zu", index);
+        return NULL;
+    }
+    fg_block_layout layout;
+    if (fg_block_layout_of(def, &layout) != 0) {
+        fg_breaker_error(err, err_cap, "the breaker's state block would be larger than 4 GiB");
+        return NULL;
+    }
+    if (block == NULL || ((uintptr_t)block % FG_BLOCK_ALIGN) != 0 || block_size < layout.size) {
+        fg_breaker_error(err, err_cap,
+                         "the state block needs %u bytes aligned to %d (fg_breaker_footprint)",
+                         (unsigned)layout.size, FG_BLOCK_ALIGN);
+        return NULL;
+    }
+    if (handle != NULL && ((uintptr_t)handle % FG_BLOCK_ALIGN) != 0) {
+        fg_breaker_error(err, err_cap, "the handle must be aligned to %d bytes", FG_BLOCK_ALIGN);
+        return NULL;
+    }
+    uint64_t fingerprint = fg_block_fingerprint(def);
+    if (attach) {
+        const char *why = fg_block_check(block, block_size, &layout, fingerprint);
+        if (why != NULL) {
+            fg_breaker_error(err, err_cap, "%s", why);
+            return NULL;
+        }
+    }
+    fg_allocator alloc = fg_alloc_resolve(opt != NULL ? &opt->alloc : NULL);
+    size_t handle_size = fg_breaker_handle_footprint(policy, index);
+    fg_breaker *h = handle;
+    if (h == NULL) {
+        h = fg_alloc_new(&alloc, handle_size);
+        if (h == NULL) {
+            fg_breaker_error(err, err_cap, "out of memory");
+            return NULL;
+        }
+    }
+    memset(h, 0, handle_size);
+    h->allocated = handle == NULL ? handle_size : 0;
+    h->alloc = alloc;
+    h->def = def;
+    h->block = block;
+    h->lock_tag = fg_lock_owner_tag();
+    atomic_init(&h->listeners, NULL);
+    atomic_init(&h->dispatch, NULL);
+    int custom = opt != NULL && opt->clock != NULL;
+    h->clock = custom ? opt->clock : NULL;
+    h->clock_ud = custom ? opt->clock_ud : NULL;
+    h->clock_kind = (uint8_t)fg_clock_choose(def, opt != NULL ? opt->clock_kind : FG_CLOCK_AUTO, custom);
+    h->random = opt != NULL ? opt->random : NULL;
+    h->random_ud = opt != NULL ? opt->random_ud : NULL;
+    h->reads_latency = (uint8_t)fg_block_reads_latency(def->tripper);
+    h->needs_duration = (uint8_t)(h->reads_latency || fg_program_threshold_count(def->tripper) > 0);
+    if (fg_breaker_resolve_customs(h, opt, err, err_cap) != 0) {
+        if (h->allocated) fg_alloc_free(&h->alloc, h, h->allocated);
+        return NULL;
+    }
+
+    if (!attach) {
+        double raw = custom ? h->clock(h->clock_ud) : fg_clock_read((fg_clock_kind)h->clock_kind);
+        double now = isfinite(raw) ? raw : 0.0;
+        uint64_t seed = opt != NULL && opt->has_seed ? opt->seed : fg_breaker_default_seed(block, now);
+        fg_block_init(block, &layout, fingerprint, now, seed);
+    }
+    fg_breaker_views(h, &layout, !attach);
+    fg_policy_retain(policy);
+    h->policy = policy;
+    return h;
 }
 
 fg_breaker *fg_breaker_new(fg_policy *policy, size_t index, const fg_breaker_options *opt, char *err,
                            size_t err_cap) {
     if (err != NULL && err_cap > 0) err[0] = '\0';
-    if (policy == NULL || index >= policy->breaker_count) {
+    size_t handle_size = fg_breaker_handle_footprint(policy, index);
+    size_t block_size = fg_breaker_footprint(policy, index);
+    if (handle_size == 0 || block_size == 0) {
         fg_breaker_error(err, err_cap, "the policy has no breaker #%zu", index);
         return NULL;
     }
     fg_allocator alloc = fg_alloc_resolve(opt != NULL ? &opt->alloc : NULL);
-    fg_breaker *b = fg_alloc_new(&alloc, sizeof *b);
-    if (b == NULL) {
+    size_t total = handle_size + block_size; /* handle_size is a multiple of 8 */
+    char *memory = fg_alloc_new(&alloc, total);
+    if (memory == NULL) {
         fg_breaker_error(err, err_cap, "out of memory");
         return NULL;
     }
-    memset(b, 0, sizeof *b);
-    b->alloc = alloc;
-    b->def = &policy->breakers[index];
-    atomic_init(&b->listeners, NULL);
-    b->clock = opt != NULL && opt->clock != NULL ? opt->clock : fg_clock_monotonic;
-    b->clock_ud = opt != NULL && opt->clock != NULL ? opt->clock_ud : NULL;
-
-    if (fg_breaker_resolve_customs(b, opt, err, err_cap) != 0) goto fail;
-    const fg_program *tripper = b->def->tripper;
-    if (fg_breaker_make_close_reason(b) != 0 ||
-        fg_window_init(&b->window, &b->def->window, fg_program_thresholds(tripper),
-                       fg_program_threshold_count(tripper), &b->alloc) != 0 ||
-        fg_half_open_init(&b->half_open, b->def->max_half_open_calls, b->def->half_open_lease,
-                          &b->alloc) != 0) {
-        fg_breaker_error(err, err_cap, "out of memory");
-        goto fail;
+    fg_breaker *h = fg_breaker_place(policy, index, opt, memory, memory + handle_size, block_size, 0,
+                                     err, err_cap);
+    if (h == NULL) {
+        fg_alloc_free(&alloc, memory, total);
+        return NULL;
     }
-    if (fg_lock_init(&b->lock) != 0) {
-        fg_breaker_error(err, err_cap, "cannot create the breaker's lock");
-        goto fail;
-    }
-
-    double raw = b->clock(b->clock_ud);
-    b->last_now = isfinite(raw) ? raw : 0.0;
-    uint64_t seed = opt != NULL && opt->has_seed ? opt->seed : fg_breaker_default_seed(b, b->last_now);
-    fg_random_init(&b->random, opt != NULL ? opt->random : NULL, opt != NULL ? opt->random_ud : NULL, seed);
-    b->state = FG_STATE_CLOSED;
-    b->changed_at = b->last_now;
-    b->retry_factor = 1.0;
-    fg_window_advance(&b->window, b->last_now);
-
-    fg_policy_retain(policy);
-    b->policy = policy;
-    return b;
-
-fail:
-    fg_breaker_free_parts(b);
-    return NULL;
+    h->allocated = total;
+    return h;
 }
 
-void fg_breaker_free(fg_breaker *b) {
-    if (b == NULL) return;
-    fg_policy *policy = b->policy;
-    fg_lock_destroy(&b->lock);
-    fg_breaker_free_parts(b);
+void fg_breaker_free(fg_breaker *h) {
+    if (h == NULL) return;
+    fg_policy *policy = h->policy;
+    fg_listener *l = atomic_load_explicit(&h->listeners, memory_order_acquire);
+    while (l != NULL) {
+        fg_listener *next = atomic_load_explicit(&l->next, memory_order_acquire);
+        fg_alloc_free(&h->alloc, l, sizeof *l);
+        l = next;
+    }
+    fg_breaker_dispatch_free(h);
+    fg_allocator alloc = h->alloc;
+    if (h->allocated) fg_alloc_free(&alloc, h, h->allocated);
     fg_policy_free(policy);
 }
 
-int fg_breaker_add_listener(fg_breaker *b, fg_listener_fn fn, void *ud) {
+int fg_breaker_add_listener(fg_breaker *h, fg_listener_fn fn, void *ud) {
     if (fn == NULL) return -1;
-    fg_listener *l = fg_alloc_new(&b->alloc, sizeof *l);
+    fg_listener *l = fg_alloc_new(&h->alloc, sizeof *l);
     if (l == NULL) return -1;
     l->fn = fn;
     l->ud = ud;
     atomic_init(&l->next, NULL);
-    fg_lock_acquire(&b->lock);
+    /* The delivery queue comes with the first listener, made outside the
+     * lock and published under it, so that transitions are numbered for
+     * delivery exactly from when it exists. */
+    fg_dispatch *made = NULL;
+    if (atomic_load_explicit(&h->dispatch, memory_order_acquire) == NULL) {
+        made = fg_breaker_dispatch_make(h);
+        if (made == NULL) {
+            fg_alloc_free(&h->alloc, l, sizeof *l);
+            return -1;
+        }
+    }
+    fg_block *b = h->block;
+    fg_lock_acquire(&b->lock, h->lock_tag);
+    if (made != NULL && atomic_load_explicit(&h->dispatch, memory_order_relaxed) == NULL) {
+        atomic_store_explicit(&h->dispatch, made, memory_order_release);
+        made = NULL;
+    }
     /* Release: a dispatcher that sees the pointer sees fn and ud too. */
-    if (b->listeners_tail == NULL)
-        atomic_store_explicit(&b->listeners, l, memory_order_release);
+    if (h->listeners_tail == NULL)
+        atomic_store_explicit(&h->listeners, l, memory_order_release);
     else
-        atomic_store_explicit(&b->listeners_tail->next, l, memory_order_release);
-    b->listeners_tail = l;
+        atomic_store_explicit(&h->listeners_tail->next, l, memory_order_release);
+    h->listeners_tail = l;
     fg_lock_release(&b->lock);
+    fg_breaker_dispatch_discard(h, made); /* another call published one first */
     return 0;
 }
 
-const char *fg_breaker_name(const fg_breaker *b) {
-    return b->def->name;
+const char *fg_breaker_name(const fg_breaker *h) {
+    return h->def->name;
 }
 
-double fg_breaker_now(fg_breaker *b) {
-    double raw = b->clock(b->clock_ud);
-    fg_lock_acquire(&b->lock);
-    double now = fg_breaker_now_locked(b, raw);
-    fg_lock_release(&b->lock);
+double fg_breaker_now(fg_breaker *h) {
+    fg_when when = fg_breaker_when(h);
+    fg_lock_acquire(&h->block->lock, h->lock_tag);
+    double now = fg_breaker_now_locked(h, &when);
+    fg_lock_release(&h->block->lock);
     return now;
 }
 
-fg_state fg_breaker_state(fg_breaker *b) {
-    fg_lock_acquire(&b->lock);
-    fg_state state = b->state;
-    fg_lock_release(&b->lock);
-    return state;
+fg_state fg_breaker_state(fg_breaker *h) {
+    return fg_block_word_state(atomic_load_explicit(&h->block->word, memory_order_acquire));
 }
 
-void fg_breaker_info(fg_breaker *b, fg_info *info) {
-    double raw = b->clock(b->clock_ud);
-    fg_lock_acquire(&b->lock);
-    double now = fg_breaker_now_locked(b, raw);
-    fg_breaker_expire_leases_locked(b, now);
-    info->name = b->def->name;
-    info->state = b->state;
+void fg_breaker_info(fg_breaker *h, fg_info *info) {
+    fg_block *b = h->block;
+    fg_when when = fg_breaker_when(h);
+    fg_lock_acquire(&b->lock, h->lock_tag);
+    double now = fg_breaker_now_locked(h, &when);
+    fg_breaker_expire_leases_locked(h, now);
+    uint64_t word = atomic_load_explicit(&b->word, memory_order_relaxed);
+    info->name = h->def->name;
+    info->state = fg_block_word_state(word);
+    info->generation = fg_block_word_generation(word);
     info->changed_at = b->changed_at;
     info->reopens = b->reopens;
     info->consecutive_failures = b->consecutive_failures;
-    info->generation = b->generation;
     info->half_open_in_flight = b->half_open.in_flight;
-    fg_window_metric(&b->window, now, &info->metric);
-    info->counters = b->counters;
+    fg_window_metric(&h->window, now, &info->metric);
+    fg_counters *c = &info->counters;
+    memset(c, 0, sizeof *c);
+    c->success = b->success;
+    c->failure = b->failure;
+    c->ignored = b->ignored;
+    c->stale = b->stale;
+    c->lease_expired = b->half_open.expired;
+    for (int from = 0; from < FG_STATE_COUNT; from++)
+        for (int to = 0; to < FG_STATE_COUNT; to++) {
+            int cell = fg_block_transition_cell((fg_state)from, (fg_state)to);
+            if (cell >= 0) c->transitions[from][to] = b->transitions[cell];
+        }
+    info->transitions = b->sequence;
     fg_lock_release(&b->lock);
+    /* Counted without the lock: exact once the calls that made them are over. */
+    c->admitted = atomic_load_explicit(&b->stripe0.admitted, memory_order_relaxed) +
+                  atomic_load_explicit(&b->stripe1.admitted, memory_order_relaxed);
+    c->rejected = atomic_load_explicit(&b->stripe0.rejected, memory_order_relaxed) +
+                  atomic_load_explicit(&b->stripe1.rejected, memory_order_relaxed);
+    info->clock_kind = (fg_clock_kind)h->clock_kind;
 }
 
 /* A manual command: a transition like any other (even closed -> closed). */
-static void fg_breaker_command(fg_breaker *b, fg_state to, const char *reason) {
-    double raw = b->clock(b->clock_ud);
-    fg_pending pending = {0};
-    fg_lock_acquire(&b->lock);
-    double now = fg_breaker_now_locked(b, raw);
-    fg_breaker_transition_locked(b, to, reason, now, &pending);
-    fg_lock_release(&b->lock);
-    fg_breaker_dispatch(b, &pending);
+static void fg_breaker_command(fg_breaker *h, fg_state to, const char *reason) {
+    fg_when when = fg_breaker_when(h);
+    fg_pending pending;
+    pending.active = 0;
+    fg_lock_acquire(&h->block->lock, h->lock_tag);
+    double now = fg_breaker_now_locked(h, &when);
+    fg_breaker_transition_locked(h, to, reason, now, &pending);
+    fg_lock_release(&h->block->lock);
+    fg_breaker_dispatch(h, &pending);
 }
 
-void fg_breaker_reset(fg_breaker *b) {
-    fg_breaker_command(b, FG_STATE_CLOSED, "reset()");
+void fg_breaker_reset(fg_breaker *h) {
+    fg_breaker_command(h, FG_STATE_CLOSED, "reset()");
 }
 
-void fg_breaker_disable(fg_breaker *b) {
-    fg_breaker_command(b, FG_STATE_DISABLED, "disable()");
+void fg_breaker_disable(fg_breaker *h) {
+    fg_breaker_command(h, FG_STATE_DISABLED, "disable()");
 }
 
-void fg_breaker_metrics_only(fg_breaker *b) {
-    fg_breaker_command(b, FG_STATE_METRICS_ONLY, "metrics_only()");
+void fg_breaker_metrics_only(fg_breaker *h) {
+    fg_breaker_command(h, FG_STATE_METRICS_ONLY, "metrics_only()");
 }
 
-void fg_breaker_force_open(fg_breaker *b) {
-    fg_breaker_command(b, FG_STATE_FORCED_OPEN, "force_open()");
+void fg_breaker_force_open(fg_breaker *h) {
+    fg_breaker_command(h, FG_STATE_FORCED_OPEN, "force_open()");
 }

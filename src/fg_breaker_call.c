@@ -2,10 +2,27 @@
  * fg_breaker_call.c -- the hot path: acquire (admit or reject a call) and
  * record (feed a classified outcome back), plus classify/release.
  *
+ * Admission in closed, metrics_only, disabled and forced_open takes no
+ * lock: one read of the state word, a relaxed add to this CPU's counter
+ * stripe (see fg_breaker_internal.h). open and half_open decide under the
+ * lock. Recording always takes the lock: a CountWindow(n) is exactly the
+ * last n records in the order the lock admits them, a transition happens
+ * once, and an outcome whose generation is gone is stale.
+ *
+ * Clock reads (the rule the README documents). With a custom clock, every
+ * acquire and record reads it once, as before. With the default clocks a
+ * call reads the clock only when something needs the time:
+ *   - acquire in closed/metrics_only: only when the definition has a
+ *     duration rule (SlowRate or AvgLatency), for the ticket's started_at;
+ *     otherwise started_at is 0 and nothing is read; disabled and
+ *     forced_open read nothing; open and half_open read it (under the lock);
+ *   - record: a duration < 0 ("measure it") is measured from started_at
+ *     when the definition has a duration rule, and counts as 0 without one
+ *     (nothing reads it but info()); the time itself is read (under the
+ *     lock) only for a TimeWindow's bucket, a half-open probe's lease, or a
+ *     transition's timestamp.
  * Nothing here allocates, and everything under the lock is O(1) (a
  * TimeWindow's bucket drops are amortized over the seconds that pass).
- * Clocks and tracker predicates run before the lock is taken; listeners
- * after it is released.
  */
 #include "fg_breaker_internal.h"
 
@@ -15,116 +32,158 @@
 #include "fg_permit.h"
 #include "fg_retry.h"
 
-void fg_breaker_expire_leases_locked(fg_breaker *b, double now) {
-    uint64_t before = b->half_open.expired;
-    fg_half_open_expire(&b->half_open, now);
-    b->counters.lease_expired += b->half_open.expired - before;
+static inline void fg_count_admitted(fg_block *b) {
+    atomic_fetch_add_explicit(&fg_block_my_stripe(b)->admitted, 1, memory_order_relaxed);
 }
 
-static void fg_ticket_reject(fg_breaker *b, fg_ticket *t, double retry_after) {
-    t->admitted = 0;
-    t->retry_after = retry_after;
-    b->counters.rejected++;
-}
-
-static void fg_ticket_admit(fg_breaker *b, fg_ticket *t) {
-    t->admitted = 1;
-    b->counters.admitted++;
+static inline void fg_count_rejected(fg_block *b) {
+    atomic_fetch_add_explicit(&fg_block_my_stripe(b)->rejected, 1, memory_order_relaxed);
 }
 
 /* half_open admission: a free slot first (without one the permit is not
  * consulted, so it draws nothing), then the permit. Rejections here say
  * "retry now" (0): a probe may pass as soon as a slot frees or the ramp
- * rises. */
-static void fg_acquire_half_open(fg_breaker *b, double now, fg_ticket *t) {
-    fg_breaker_expire_leases_locked(b, now);
-    if (b->half_open.in_flight >= b->half_open.capacity) {
-        fg_ticket_reject(b, t, 0.0);
+ * rises. Lock held. */
+static void fg_acquire_half_open(fg_breaker *h, double now, fg_ticket *t) {
+    fg_block *b = h->block;
+    fg_breaker_expire_leases_locked(h, now);
+    if (b->half_open.in_flight >= h->half_open.capacity) {
+        t->retry_after = 0.0;
+        fg_count_rejected(b);
         return;
     }
-    if (!fg_permit_admit(&b->def->permit, b->changed_at, now, &b->random)) {
-        fg_ticket_reject(b, t, 0.0);
-        return;
+    if (h->def->permit.kind != FG_PERMIT_ALL) {
+        double ratio = fg_permit_ratio(&h->def->permit, b->changed_at, now);
+        if (!(fg_breaker_draw_locked(h) < ratio)) {
+            t->retry_after = 0.0;
+            fg_count_rejected(b);
+            return;
+        }
     }
     uint32_t seq = 0;
-    t->slot = fg_half_open_take(&b->half_open, now, &seq);
+    t->slot = fg_half_open_take(&h->half_open, now, &seq);
     t->slot_seq = seq;
-    fg_ticket_admit(b, t);
+    t->admitted = 1;
+    fg_count_admitted(b);
 }
 
-/* acquire in every state but closed and metrics_only. Lock held;
- * t->admitted is 0. */
-static void fg_acquire_other(fg_breaker *b, fg_state state, double now, fg_ticket *t,
-                             fg_pending *pending) {
+/* acquire under the lock: open and half_open, or whatever the state became
+ * since the lock-free read. */
+static void fg_acquire_locked(fg_breaker *h, fg_when *when, fg_ticket *t, fg_pending *pending) {
+    fg_block *b = h->block;
+    fg_lock_acquire(&b->lock, h->lock_tag);
+    double now = fg_breaker_now_locked(h, when);
+    t->started_at = now;
+    uint64_t word = atomic_load_explicit(&b->word, memory_order_relaxed);
+    fg_state state = fg_block_word_state(word);
     switch (state) {
-    case FG_STATE_DISABLED:
-        t->admitted = 1; /* disabled counts nothing */
-        break;
     case FG_STATE_OPEN: {
-        const fg_retry_spec *retry = &b->def->retry;
-        if (!fg_retry_ready(retry, b->changed_at, b->reopens, b->retry_factor, now)) {
-            fg_ticket_reject(b, t, fg_retry_after(retry, b->changed_at, b->reopens, b->retry_factor, now));
+        const fg_retry_spec *retry = &h->def->retry;
+        double deadline = fg_retry_deadline(retry, b->changed_at, b->reopens, b->retry_factor);
+        if (!(now >= deadline)) {
+            double raw = when->have_raw && isfinite(when->raw) ? when->raw : now - fg_breaker_offset(b);
+            t->retry_after = fg_retry_after_at(deadline, now, raw, fg_breaker_offset(b));
+            fg_count_rejected(b);
             break;
         }
         /* The call that finds the retry ready is the first probe. */
-        fg_breaker_transition_locked(b, FG_STATE_HALF_OPEN, retry->text, now, pending);
-        fg_acquire_half_open(b, now, t);
+        fg_breaker_transition_locked(h, FG_STATE_HALF_OPEN, retry->text, now, pending);
+        fg_acquire_half_open(h, now, t);
         break;
     }
     case FG_STATE_HALF_OPEN:
-        fg_acquire_half_open(b, now, t);
+        fg_acquire_half_open(h, now, t);
         break;
-    case FG_STATE_CLOSED: /* handled by the caller */
+    case FG_STATE_CLOSED:
     case FG_STATE_METRICS_ONLY:
-        fg_ticket_admit(b, t);
+        t->admitted = 1;
+        fg_count_admitted(b);
+        break;
+    case FG_STATE_DISABLED:
+        t->admitted = 1; /* disabled counts nothing */
         break;
     case FG_STATE_FORCED_OPEN:
     case FG_STATE_COUNT:
-        fg_ticket_reject(b, t, -1.0);
+        t->retry_after = -1.0;
+        fg_count_rejected(b);
         break;
     }
+    word = atomic_load_explicit(&b->word, memory_order_relaxed);
+    t->state = fg_block_word_state(word);
+    t->generation = fg_block_word_generation(word);
+    fg_lock_release(&b->lock);
 }
 
-int fg_breaker_acquire_at(fg_breaker *b, double now_raw, fg_ticket *t) {
-    fg_pending pending;
-    pending.active = 0; /* see fg_breaker_dispatch */
-    fg_lock_acquire(&b->lock);
-    double now = fg_breaker_now_locked(b, now_raw);
-    t->started_at = now;
+/* A lock-free admission's started_at: the reading on the breaker's time
+ * (a bad reading: the start of the current state). */
+static inline double fg_started_at(const fg_block *b, double raw) {
+    double t = raw + fg_breaker_offset(b);
+    return isfinite(t) ? t : b->changed_at;
+}
+
+static int fg_acquire(fg_breaker *h, fg_when *when, fg_ticket *t) {
+    fg_block *b = h->block;
+    t->admitted = 0;
     t->slot = -1;
     t->slot_seq = 0;
     t->retry_after = 0.0;
-    fg_state state = b->state;
-    if (state == FG_STATE_CLOSED || state == FG_STATE_METRICS_ONLY) {
-        /* the common case first: admitted, nothing else to decide */
-        fg_ticket_admit(b, t);
-    } else {
-        t->admitted = 0;
-        fg_acquire_other(b, state, now, t, &pending);
+    t->started_at = 0.0;
+    uint64_t word = atomic_load_explicit(&b->word, memory_order_acquire);
+    fg_state state = fg_block_word_state(word);
+    if (state == FG_STATE_CLOSED || state == FG_STATE_METRICS_ONLY || state == FG_STATE_DISABLED) {
+        /* the common case: admitted, nothing to decide */
+        if (when->have_raw) {
+            t->started_at = fg_started_at(b, when->raw);
+        } else if (h->needs_duration && state != FG_STATE_DISABLED) {
+            t->started_at = fg_started_at(b, fg_clock_read((fg_clock_kind)h->clock_kind));
+        }
+        t->admitted = 1;
+        t->state = state;
+        t->generation = fg_block_word_generation(word);
+        if (state != FG_STATE_DISABLED) fg_count_admitted(b); /* disabled counts nothing */
+        return 1;
     }
-    t->state = b->state;
-    t->generation = b->generation;
-    fg_lock_release(&b->lock);
-    fg_breaker_dispatch(b, &pending);
+    if (state == FG_STATE_FORCED_OPEN) {
+        t->state = state;
+        t->generation = fg_block_word_generation(word);
+        t->retry_after = -1.0;
+        if (when->have_raw) t->started_at = fg_started_at(b, when->raw);
+        fg_count_rejected(b);
+        return 0;
+    }
+    fg_pending pending;
+    pending.active = 0; /* only read when set: the metric inside is large */
+    fg_acquire_locked(h, when, t, &pending);
+    fg_breaker_dispatch(h, &pending);
     return t->admitted;
 }
 
-int fg_breaker_acquire(fg_breaker *b, fg_ticket *t) {
-    return fg_breaker_acquire_at(b, b->clock(b->clock_ud), t);
+int fg_breaker_acquire_at(fg_breaker *h, double now, fg_ticket *t) {
+    fg_when when = fg_breaker_when_at(now);
+    return fg_acquire(h, &when, t);
 }
 
-int fg_breaker_classify(const fg_breaker *b, const fg_outcome *outcome) {
-    return fg_vm_classify(b->def->tracker, outcome, b->customs);
+int fg_breaker_acquire(fg_breaker *h, fg_ticket *t) {
+    fg_when when = fg_breaker_when(h);
+    return fg_acquire(h, &when, t);
 }
 
-/* Feeds one current-generation outcome (class 1 failure, 0 success) to the
- * window and the state machine. Lock held. */
-static fg_verdict fg_record_current(fg_breaker *b, int failure, double duration, double now,
-                                    fg_pending *pending) {
-    fg_state state = b->state;
+int fg_breaker_classify(const fg_breaker *h, const fg_outcome *outcome) {
+    return fg_vm_classify(h->def->tracker, outcome, h->customs);
+}
+
+/* Feeds one current-generation outcome (failure 1, success 0) to the window
+ * and the state machine. Lock held. */
+static fg_verdict fg_record_current(fg_breaker *h, fg_state state, const fg_ticket *t, int failure,
+                                    double duration, fg_when *when, fg_pending *pending) {
+    fg_block *b = h->block;
     if (state != FG_STATE_CLOSED && state != FG_STATE_METRICS_ONLY && state != FG_STATE_HALF_OPEN)
         return FG_VERDICT_UNRECORDED; /* no admitted ticket of this generation exists */
-    fg_window_record(&b->window, failure, duration, now);
+    /* a duration to measure under the lock (a custom clock's reading) */
+    if (!(duration >= 0.0)) duration = fg_breaker_now_locked(h, when) - t->started_at;
+    if (!(duration >= 0.0)) duration = 0.0;
+    double now = h->window.kind == FG_WINDOW_TIME ? fg_breaker_now_locked(h, when) : 0.0;
+    fg_window_record(&h->window, failure, duration, now);
     if (failure) {
         if (b->consecutive_failures < UINT32_MAX) b->consecutive_failures++;
     } else {
@@ -133,64 +192,86 @@ static fg_verdict fg_record_current(fg_breaker *b, int failure, double duration,
     fg_verdict verdict = failure ? FG_VERDICT_FAILURE : FG_VERDICT_SUCCESS;
     const char *reason = NULL;
     if (state == FG_STATE_CLOSED) {
-        if (fg_breaker_trip_locked(b, FG_STATE_CLOSED, now, &reason))
-            fg_breaker_transition_locked(b, FG_STATE_OPEN, reason, now, pending);
+        if (fg_breaker_trip_locked(h, FG_STATE_CLOSED, now, &reason))
+            fg_breaker_transition_locked(h, FG_STATE_OPEN, reason, fg_breaker_now_locked(h, when), pending);
     } else if (state == FG_STATE_HALF_OPEN) {
-        int fired = fg_breaker_trip_locked(b, FG_STATE_HALF_OPEN, now, &reason);
+        int fired = fg_breaker_trip_locked(h, FG_STATE_HALF_OPEN, now, &reason);
         if (failure && fired)
-            fg_breaker_transition_locked(b, FG_STATE_OPEN, reason, now, pending);
+            fg_breaker_transition_locked(h, FG_STATE_OPEN, reason, fg_breaker_now_locked(h, when), pending);
         else if (!failure && !fired)
-            fg_breaker_transition_locked(b, FG_STATE_CLOSED, b->close_reason, now, pending);
+            fg_breaker_transition_locked(h, FG_STATE_CLOSED, NULL, fg_breaker_now_locked(h, when), pending);
     }
     return verdict;
 }
 
-fg_verdict fg_breaker_record_at(fg_breaker *b, const fg_ticket *t, int outcome_class, double duration,
-                                double now_raw) {
-    /* Rejected tickets and calls admitted while disabled count nothing. */
-    if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
+static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, int outcome_class, double duration,
+                            fg_when *when, uint64_t *number) {
+    fg_block *b = h->block;
     fg_pending pending;
-    pending.active = 0; /* see fg_breaker_dispatch */
-    fg_lock_acquire(&b->lock);
-    double now = fg_breaker_now_locked(b, now_raw);
-    if (!(duration >= 0.0)) duration = now - t->started_at; /* negative or NaN: measure */
-    if (!(duration >= 0.0)) duration = 0.0;
-
+    pending.active = 0; /* see fg_acquire */
+    fg_lock_acquire(&b->lock, h->lock_tag);
+    uint64_t n = ++b->records;
     /* The counters follow the tracker's classification, stale or not. */
-    if (outcome_class < 0) b->counters.ignored++;
-    else if (outcome_class > 0) b->counters.failure++;
-    else b->counters.success++;
+    if (outcome_class < 0) b->ignored++;
+    else if (outcome_class > 0) b->failure++;
+    else b->success++;
 
-    int current = t->generation == b->generation;
+    uint64_t word = atomic_load_explicit(&b->word, memory_order_relaxed);
+    int current = t->generation == fg_block_word_generation(word);
     /* A half-open probe whose lease is over has been written off (whether or
      * not another call has noticed yet): its late outcome must not free a
      * slot or count as a probe result. */
     if (current && t->slot >= 0) {
-        fg_breaker_expire_leases_locked(b, now);
-        current = fg_half_open_give(&b->half_open, t->slot, t->slot_seq);
+        fg_breaker_expire_leases_locked(h, fg_breaker_now_locked(h, when));
+        current = fg_half_open_give(&h->half_open, t->slot, t->slot_seq);
     }
 
     fg_verdict verdict;
     if (outcome_class < 0) {
         verdict = FG_VERDICT_IGNORED; /* untracked: never recorded */
     } else if (!current) {
-        b->counters.stale++;
+        b->stale++;
         verdict = outcome_class > 0 ? FG_VERDICT_STALE_FAILURE : FG_VERDICT_STALE_SUCCESS;
     } else {
-        verdict = fg_record_current(b, outcome_class > 0, duration, now, &pending);
+        verdict = fg_record_current(h, fg_block_word_state(word), t, outcome_class > 0, duration, when,
+                                    &pending);
     }
     fg_lock_release(&b->lock);
-    fg_breaker_dispatch(b, &pending);
+    if (number != NULL) *number = n;
+    fg_breaker_dispatch(h, &pending);
     return verdict;
 }
 
-fg_verdict fg_breaker_record(fg_breaker *b, const fg_ticket *t, int outcome_class, double duration) {
+fg_verdict fg_breaker_record_at(fg_breaker *h, const fg_ticket *t, int outcome_class, double duration,
+                                double now) {
+    /* Rejected tickets and calls admitted while disabled count nothing. */
     if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
-    return fg_breaker_record_at(b, t, outcome_class, duration, b->clock(b->clock_ud));
+    fg_when when = fg_breaker_when_at(now);
+    return fg_record(h, t, outcome_class, duration, &when, NULL);
 }
 
-fg_verdict fg_breaker_release(fg_breaker *b, const fg_ticket *t, const fg_outcome *outcome,
+fg_verdict fg_breaker_record(fg_breaker *h, const fg_ticket *t, int outcome_class, double duration) {
+    if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
+    fg_when when = fg_breaker_when(h);
+    if (!when.have_raw && !(duration >= 0.0)) {
+        /* the default clock: measure outside the lock, or not at all */
+        if (h->needs_duration && outcome_class == 0)
+            duration = fg_started_at(h->block, fg_clock_read((fg_clock_kind)h->clock_kind)) - t->started_at;
+        if (!(duration >= 0.0)) duration = 0.0;
+    }
+    return fg_record(h, t, outcome_class, duration, &when, NULL);
+}
+
+fg_verdict fg_breaker_record_numbered(fg_breaker *h, const fg_ticket *t, int outcome_class,
+                                      double duration, double now, uint64_t *number) {
+    *number = 0;
+    if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
+    fg_when when = fg_breaker_when_at(now);
+    return fg_record(h, t, outcome_class, duration, &when, number);
+}
+
+fg_verdict fg_breaker_release(fg_breaker *h, const fg_ticket *t, const fg_outcome *outcome,
                               double duration) {
     if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
-    return fg_breaker_record(b, t, fg_breaker_classify(b, outcome), duration);
+    return fg_breaker_record(h, t, fg_breaker_classify(h, outcome), duration);
 }

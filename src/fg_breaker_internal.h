@@ -1,23 +1,44 @@
 /*
- * fg_breaker_internal.h -- the breaker object, shared by the files that make
- * up the runtime: fg_breaker.c (creation, listeners, queries, commands),
- * fg_breaker_call.c (the hot path: acquire, record) and
- * fg_breaker_transition.c (the state machine's transitions and their
- * dispatch to listeners).
+ * fg_breaker_internal.h -- the breaker handle, shared by the files that make
+ * up the runtime: fg_breaker.c (placement, creation, queries, commands),
+ * fg_breaker_call.c (the hot path: acquire, record),
+ * fg_breaker_transition.c (the state machine's transitions) and
+ * fg_breaker_dispatch.c (ordered delivery to listeners).
  *
- * Locking: every field below `lock` is read and written only with the lock
- * held, except the listener list (append-only, atomic pointers, read without
- * the lock) and the fields fixed at creation. The clock is read before the
- * lock is taken, Custom() predicates run without it and listeners after it
- * is released; only a user random function is called under it, because each
- * draw must belong to exactly one decision.
+ * A breaker is a handle (this struct: per process) around a state block
+ * (fg_block.h: all mutable state, possibly shared with other processes).
+ *
+ * Concurrency:
+ *   - Admission in closed, metrics_only, disabled and forced_open takes no
+ *     lock: one acquire-load of the block's state word (state and
+ *     generation), plus a relaxed add to the admission counter stripe of
+ *     the CPU the thread runs on (fg_block_my_stripe). A ticket admitted
+ *     that way carries the generation it read; if a transition happens
+ *     before its outcome is recorded, the outcome is stale, exactly as if
+ *     the admission had been serialised just before the transition.
+ *   - Everything else -- recording, open/half_open admission, transitions,
+ *     queries -- runs under the block's spinlock (fg_lock.h). The state word
+ *     is only written under the lock (release), so a locked path sees it
+ *     stable.
+ *   - Clocks: a CUSTOM clock (user code) and Custom() predicates run before
+ *     the lock is taken, listeners after it is released; the default clocks
+ *     are read under the lock where a locked path needs the time (a vDSO
+ *     read: no syscall, no user code), so that their readings are ordered
+ *     and never look like a jump back. A user random function runs under
+ *     the lock, because each draw must belong to exactly one decision.
+ *   - Handle fields are fixed at creation, except the listener list
+ *     (append-only, atomic pointers), the dispatch queue (its own lock) and
+ *     next_local (written under the block's lock).
  */
 #ifndef FG_BREAKER_INTERNAL_H
 #define FG_BREAKER_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "fg_block.h"
 #include "fg_clock.h"
 #include "fg_half_open.h"
 #include "fg_lock.h"
@@ -33,91 +54,149 @@ struct fg_listener {
     _Atomic(fg_listener *) next;
 };
 
-/* A transition collected under the lock, dispatched after it is released. */
+typedef struct fg_dispatch fg_dispatch; /* fg_breaker_dispatch.c */
+
+/* A transition collected under the lock, queued for the listeners after it
+ * is released. */
 typedef struct fg_pending {
     int active;
+    uint64_t local;          /* this handle's delivery number */
     fg_transition transition;
 } fg_pending;
 
+/* When a call's time comes from: a raw reading taken before the lock (a
+ * custom clock, or the caller's own time), or the default clock read under
+ * the lock the first time the call needs it. */
+typedef struct fg_when {
+    double raw;
+    int have_raw;
+    int have_now;
+    double now;              /* the breaker's time, once computed */
+} fg_when;
+
 struct fg_breaker {
-    /* fixed at creation */
-    fg_allocator alloc;
-    fg_policy *policy;            /* one reference, dropped by fg_breaker_free */
+    fg_block *block;
     const fg_breaker_def *def;
-    fg_clock_fn clock;
+    fg_policy *policy;            /* one reference, dropped by fg_breaker_free */
+    uint64_t lock_tag;            /* what this process writes into the lock */
+    fg_clock_fn clock;            /* CUSTOM only */
     void *clock_ud;
-    fg_custom *customs;           /* for each fg_program_custom_name of the tracker */
-    uint32_t custom_count;
-    char *close_reason;           /* "not <tripper text>", built once */
-    size_t close_reason_size;
-
-    /* append-only; dispatch reads it without the lock */
-    _Atomic(fg_listener *) listeners;
-    fg_listener *listeners_tail;  /* written under the lock */
-
-    fg_lock lock;
-    /* everything below: under the lock */
-    double last_now;              /* last good clock reading */
-    fg_state state;
-    double changed_at;
-    uint32_t reopens;
-    uint32_t consecutive_failures;
-    uint64_t generation;
-    double retry_factor;          /* jitter factor drawn when the breaker opened */
-    fg_window window;
-    fg_trip_memo trip_memo;       /* the tripper's last evaluation (fg_vm_trip_cached) */
-    fg_counters counters;
-    /* last, being cold on the closed path (every call reads the above) */
-    fg_random random;
+    fg_random_fn random;          /* NULL: the block's generator */
+    void *random_ud;
+    fg_allocator alloc;
+    size_t allocated;             /* bytes of this handle (and block) we allocated; 0: none */
+    fg_window window;             /* views into the block */
     fg_half_open half_open;
+    uint8_t clock_kind;           /* fg_clock_kind, never AUTO */
+    uint8_t needs_duration;       /* a SlowRate or AvgLatency rule: durations matter */
+    uint8_t reads_latency;        /* the tripper reads the total duration */
+    uint8_t pad;
+    uint32_t custom_count;
+    _Atomic(fg_listener *) listeners;
+    fg_listener *listeners_tail;  /* written under the block's lock */
+    _Atomic(fg_dispatch *) dispatch; /* made with the first listener */
+    uint64_t next_local;          /* delivery numbers, under the block's lock */
+    fg_custom customs[];          /* one per fg_program_custom_name of the tracker */
 };
 
-/* Guards a raw clock reading (finite, never backwards). Lock held. */
-static inline double fg_breaker_now_locked(fg_breaker *b, double raw) {
-    return fg_clock_sanitize(raw, &b->last_now);
+/* ---- the clock ------------------------------------------------------------ */
+
+static inline double fg_breaker_offset(const fg_block *b) {
+    uint64_t bits = atomic_load_explicit(&((fg_block *)b)->offset_bits, memory_order_relaxed);
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
 }
 
-/* Takes back the half-open leases that are over at now, and counts them.
- * Lock held. O(1) amortized (each lease expires once). */
-void fg_breaker_expire_leases_locked(fg_breaker *b, double now);
+/* A reading for a call: the custom clock's (read here, before any lock), or
+ * "read the default clock under the lock when needed". */
+static inline fg_when fg_breaker_when(fg_breaker *h) {
+    fg_when w = {0.0, 0, 0, 0.0};
+    if (h->clock_kind == FG_CLOCK_CUSTOM) {
+        w.raw = h->clock(h->clock_ud);
+        w.have_raw = 1;
+    }
+    return w;
+}
 
-/* Moves b to state `to` at now for `reason` (text that outlives the
- * dispatch: program text, the close reason, or a literal). Does every piece
- * of bookkeeping of SPEC section 5 and fills *out for fg_breaker_dispatch.
- * Lock held. O(1) apart from the window metric's O(thresholds). */
-void fg_breaker_transition_locked(fg_breaker *b, fg_state to, const char *reason, double now,
+static inline fg_when fg_breaker_when_at(double raw) {
+    fg_when w = {raw, 1, 0, 0.0};
+    return w;
+}
+
+/* The breaker's time for this call (computed once per call). Lock held:
+ * applies the rebasing rule of fg_clock.h. */
+double fg_breaker_now_locked(fg_breaker *h, fg_when *w);
+
+/* ---- the state machine ------------------------------------------------------ */
+
+/* Takes back the half-open leases that are over at now. Lock held. */
+static inline void fg_breaker_expire_leases_locked(fg_breaker *h, double now) {
+    fg_half_open_expire(&h->half_open, now);
+}
+
+/* Moves the breaker to state `to` at now for `reason` (text that outlives
+ * the dispatch: program text, the close reason, or a literal; NULL for the
+ * close reason). Does every piece of bookkeeping of SPEC section 5 and
+ * fills *out for fg_breaker_dispatch. Lock held. */
+void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason, double now,
                                   fg_pending *out);
-
-/* Runs the listeners of a transition, in the order added (out of line: the
- * hot path only pays for the check in fg_breaker_dispatch). */
-void fg_breaker_dispatch_listeners(fg_breaker *b, const fg_transition *transition);
-
-/* Runs the listeners for a pending transition, if there is one. Lock NOT
- * held, so a listener may call back into the breaker. A pending transition
- * is only read when active is set, so `fg_pending p; p.active = 0;` is all
- * the initialisation it needs (the metric inside is large). */
-static inline void fg_breaker_dispatch(fg_breaker *b, const fg_pending *pending) {
-    if (pending->active) fg_breaker_dispatch_listeners(b, &pending->transition);
-}
 
 /* The text of the tripper's alternative that fired (the whole text when the
  * index is somehow out of range). */
-const char *fg_breaker_trip_reason(const fg_breaker *b, uint32_t alternative);
+const char *fg_breaker_trip_reason(const fg_breaker *h, uint32_t alternative);
+
+/* Runs the tripper and remembers the answer in the block's memo. Lock held. */
+int fg_breaker_trip_run_locked(fg_breaker *h, fg_state state, double now, const char **reason);
 
 /* Evaluates the tripper for `state` on the current window at now; when it
  * fires and reason is not NULL, *reason is the text of the alternative that
- * fired. Lock held. Inline: every recorded outcome runs it. The program
- * only runs when something it reads has changed since the last evaluation
- * (in a steady window most outcomes change nothing it reads); otherwise the
- * memo answers, with the same result by construction. */
-static inline int fg_breaker_trip_locked(fg_breaker *b, fg_state state, double now,
+ * fired. The program only runs when something it reads has changed since
+ * the last evaluation: a tripper that does not read the duration is a pure
+ * function of the counts, the state and the consecutive failures, and in a
+ * steady window most records change none of them (the memo in the block
+ * answers, inline). Lock held. */
+static inline int fg_breaker_trip_locked(fg_breaker *h, fg_state state, double now,
                                          const char **reason) {
-    fg_trip_context ctx = {fg_window_view(&b->window, now), state, b->consecutive_failures};
-    uint32_t alternative = 0;
-    int fired = fg_vm_trip_cached(b->def->tripper, &ctx, b->window.counts_version, &b->trip_memo,
-                                  &alternative);
-    if (fired && reason != NULL) *reason = fg_breaker_trip_reason(b, alternative);
-    return fired;
+    const fg_block *b = h->block;
+    const fg_block_memo *m = &b->memo;
+    int same = m->valid & (m->counts_version == b->window.counts_version) &
+               (m->consecutive_failures == b->consecutive_failures) & (m->state == (uint8_t)state);
+    if (!same) return fg_breaker_trip_run_locked(h, state, now, reason);
+    if (m->fired && reason != NULL) *reason = fg_breaker_trip_reason(h, m->alternative);
+    return m->fired;
 }
+
+/* One draw from the breaker's random source. Lock held. */
+double fg_breaker_draw_locked(fg_breaker *h);
+
+/* ---- listeners -------------------------------------------------------------- */
+
+/* Queues a pending transition and, unless another call is already
+ * delivering, delivers every queued transition in order (fg_breaker_dispatch.c).
+ * Lock NOT held. */
+void fg_breaker_deliver(fg_breaker *h, const fg_pending *pending);
+
+static inline void fg_breaker_dispatch(fg_breaker *h, const fg_pending *pending) {
+    if (pending->active) fg_breaker_deliver(h, pending);
+}
+
+/* A new dispatch queue for h (for its first listener), not yet published
+ * in h->dispatch; NULL when out of memory. _discard frees one that was not
+ * published, _free the published one. */
+fg_dispatch *fg_breaker_dispatch_make(fg_breaker *h);
+void fg_breaker_dispatch_discard(fg_breaker *h, fg_dispatch *d);
+void fg_breaker_dispatch_free(fg_breaker *h);
+/* The half_open -> closed reason ("not <tripper text>"), owned by the queue. */
+const char *fg_breaker_close_reason(const fg_breaker *h);
+
+/* ---- for tests ------------------------------------------------------------- */
+
+/* fg_breaker_record_at that also returns the record's number: 1, 2, ... in
+ * the order the breaker's lock took the record calls (0 when the ticket
+ * was not recorded at all). Lets a stress test replay a concurrent run
+ * single-threaded in exactly the order the breaker saw it. */
+fg_verdict fg_breaker_record_numbered(fg_breaker *h, const fg_ticket *t, int outcome_class,
+                                      double duration, double now, uint64_t *number);
 
 #endif /* FG_BREAKER_INTERNAL_H */

@@ -1,8 +1,7 @@
 /*
  * fg_breaker_transition.c -- the state machine's transitions (SPEC section 5):
  * the bookkeeping every transition does, the tripper evaluation that causes
- * most of them, and the dispatch of transitions to listeners after the
- * breaker's lock is released.
+ * most of them, the breaker's clock and its random draws.
  */
 #include "fg_breaker_internal.h"
 
@@ -10,27 +9,79 @@
 
 #include "fg_retry.h"
 
-void fg_breaker_transition_locked(fg_breaker *b, fg_state to, const char *reason, double now,
+double fg_breaker_now_locked(fg_breaker *h, fg_when *w) {
+    if (w->have_now) return w->now;
+    fg_block *b = h->block;
+    double raw = w->have_raw ? w->raw : fg_clock_read((fg_clock_kind)h->clock_kind);
+    double offset = fg_breaker_offset(b), before = offset;
+    w->now = fg_clock_advance(raw, &b->last_raw, &b->last_time, &offset);
+    if (offset != before) {
+        uint64_t bits;
+        memcpy(&bits, &offset, sizeof bits);
+        atomic_store_explicit(&b->offset_bits, bits, memory_order_relaxed);
+    }
+    w->have_now = 1;
+    return w->now;
+}
+
+double fg_breaker_draw_locked(fg_breaker *h) {
+    return fg_random_draw(h->random, h->random_ud, h->block->random);
+}
+
+const char *fg_breaker_trip_reason(const fg_breaker *h, uint32_t alternative) {
+    const char *text = NULL;
+    if (alternative < fg_program_alternative_count(h->def->tripper))
+        text = fg_program_alternative_text(h->def->tripper, alternative);
+    return text != NULL ? text : fg_program_text(h->def->tripper);
+}
+
+int fg_breaker_trip_run_locked(fg_breaker *h, fg_state state, double now, const char **reason) {
+    fg_block *b = h->block;
+    fg_block_memo *m = &b->memo;
+    fg_metric metric;
+    fg_window_view(&h->window, now, &metric, h->reads_latency);
+    fg_trip_context ctx = {&metric, state, b->consecutive_failures};
+    fg_trip_memo memo = {0};
+    int fired = fg_vm_trip_memoize(h->def->tripper, &ctx, b->window.counts_version, &memo);
+    m->valid = (uint8_t)memo.valid;
+    m->fired = (uint8_t)(fired != 0);
+    m->alternative = memo.alternative;
+    m->state = (uint8_t)state;
+    m->consecutive_failures = b->consecutive_failures;
+    m->counts_version = b->window.counts_version;
+    if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, memo.alternative);
+    return fired;
+}
+
+void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason, double now,
                                   fg_pending *out) {
-    fg_state from = b->state;
-    out->active = 1;
-    out->transition.breaker = b->def->name;
-    out->transition.old_state = from;
-    out->transition.new_state = to;
-    out->transition.timestamp = now;
-    out->transition.reason = reason;
-    /* The listeners see the window that explains the transition. */
-    fg_window_metric(&b->window, now, &out->transition.metric);
+    fg_block *b = h->block;
+    uint64_t word = atomic_load_explicit(&b->word, memory_order_relaxed);
+    fg_state from = fg_block_word_state(word);
+    uint64_t sequence = ++b->sequence;
 
-    b->counters.transitions[from][to]++;
+    /* Listeners exist: the transition is queued with the window that
+     * explains it and this handle's next delivery number (assigned here,
+     * under the lock, so that delivery numbers follow sequence numbers). */
+    if (atomic_load_explicit(&h->dispatch, memory_order_acquire) != NULL) {
+        out->active = 1;
+        out->local = h->next_local++;
+        out->transition.breaker = h->def->name;
+        out->transition.old_state = from;
+        out->transition.new_state = to;
+        out->transition.timestamp = now;
+        out->transition.reason = reason != NULL ? reason : fg_breaker_close_reason(h);
+        out->transition.sequence = sequence;
+        fg_window_metric(&h->window, now, &out->transition.metric);
+    }
+
+    int cell = fg_block_transition_cell(from, to);
+    if (cell >= 0) b->transitions[cell]++;
     if (from == FG_STATE_HALF_OPEN && to == FG_STATE_OPEN) b->reopens++;
-    b->state = to;
     b->changed_at = now;
-    b->generation++;
-    fg_window_clear(&b->window);
+    fg_window_clear(&h->window);
     /* Leases of the old state end with it: their outcomes are stale now. */
-    fg_half_open_reset(&b->half_open);
-
+    fg_half_open_reset(&h->half_open);
     if (to == FG_STATE_HALF_OPEN) b->consecutive_failures = 0;
     if (to == FG_STATE_CLOSED) {
         b->reopens = 0;
@@ -38,22 +89,12 @@ void fg_breaker_transition_locked(fg_breaker *b, fg_state to, const char *reason
     }
     /* Drawn once per open period, so that the wait (and retry_after) is
      * fixed until the breaker leaves open. */
-    if (to == FG_STATE_OPEN) b->retry_factor = fg_retry_draw_factor(&b->def->retry, &b->random);
-}
-
-const char *fg_breaker_trip_reason(const fg_breaker *b, uint32_t alternative) {
-    const char *text = NULL;
-    if (alternative < fg_program_alternative_count(b->def->tripper))
-        text = fg_program_alternative_text(b->def->tripper, alternative);
-    return text != NULL ? text : fg_program_text(b->def->tripper);
-}
-
-void fg_breaker_dispatch_listeners(fg_breaker *b, const fg_transition *transition) {
-    /* Acquire pairs with the release in fg_breaker_add_listener: a listener
-     * seen here is fully written. Listeners added while we walk may or may
-     * not run for this transition; none is ever skipped twice. */
-    for (fg_listener *l = atomic_load_explicit(&b->listeners, memory_order_acquire); l != NULL;
-         l = atomic_load_explicit(&l->next, memory_order_acquire)) {
-        l->fn(l->ud, transition);
+    if (to == FG_STATE_OPEN) {
+        fg_random r = {h->random, h->random_ud, {b->random[0], b->random[1], b->random[2], b->random[3]}};
+        b->retry_factor = fg_retry_draw_factor(&h->def->retry, &r);
+        memcpy(b->random, r.s, sizeof b->random);
     }
+    /* Last: a lock-free admission that sees the new word sees the rest. */
+    atomic_store_explicit(&b->word, fg_block_word(to, fg_block_word_generation(word) + 1),
+                          memory_order_release);
 }

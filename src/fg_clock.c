@@ -1,16 +1,51 @@
 /*
- * fg_clock.c -- CLOCK_MONOTONIC as seconds, and the reading guard.
+ * fg_clock.c -- the default clocks as seconds, and the clock choice.
  */
 #include "fg_clock.h"
 
-#include <time.h>
+#include <math.h>
+
+#include "fg_block.h"
+#include "fg_program.h"
 
 double fg_clock_monotonic(void *ud) {
     (void)ud;
-    struct timespec ts;
-    /* CLOCK_MONOTONIC cannot fail on the platforms we build for; if it ever
-     * did, 0 is "earlier than everything" and the sanitizer keeps the last
-     * good reading instead. */
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0.0;
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return fg_clock_read(FG_CLOCK_PRECISE);
+}
+
+double fg_clock_monotonic_coarse(void *ud) {
+    (void)ud;
+    return fg_clock_read(FG_CLOCK_COARSE);
+}
+
+static double fg_min_positive(double a, double b) {
+    return b > 0.0 && b < a ? b : a;
+}
+
+double fg_clock_smallest_duration(const fg_breaker_def *def) {
+    double m = INFINITY;
+    uint32_t n = fg_program_threshold_count(def->tripper);
+    const double *t = fg_program_thresholds(def->tripper);
+    for (uint32_t i = 0; i < n; i++) m = fg_min_positive(m, t[i]);
+    m = fg_min_positive(m, fg_block_min_latency_threshold(def->tripper));
+    if (def->window.kind == FG_WINDOW_TIME) m = fg_min_positive(m, 1.0);
+    if (def->retry.kind == FG_RETRY_COOLDOWN || def->retry.kind == FG_RETRY_BACKOFF)
+        m = fg_min_positive(m, def->retry.duration);
+    if (def->permit.kind == FG_PERMIT_RAMP_UP) m = fg_min_positive(m, def->permit.duration);
+    m = fg_min_positive(m, def->half_open_lease);
+    return m;
+}
+
+fg_clock_kind fg_clock_choose(const fg_breaker_def *def, fg_clock_kind requested, int custom) {
+    if (custom) return FG_CLOCK_CUSTOM;
+    if (requested == FG_CLOCK_PRECISE || requested == FG_CLOCK_COARSE) return requested;
+#ifdef CLOCK_MONOTONIC_COARSE
+    struct timespec res;
+    if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) != 0) return FG_CLOCK_PRECISE;
+    double resolution = (double)res.tv_sec + (double)res.tv_nsec * 1e-9;
+    return resolution <= 0.01 * fg_clock_smallest_duration(def) ? FG_CLOCK_COARSE : FG_CLOCK_PRECISE;
+#else
+    (void)def;
+    return FG_CLOCK_PRECISE;
+#endif
 }

@@ -1,33 +1,85 @@
 /*
- * fg_clock.h -- the breaker's default clock and the guard that keeps any
- * clock's readings usable.
+ * fg_clock.h -- the breaker's clocks: which one a definition gets, how the
+ * default ones are read, and how any reading becomes the breaker's time.
  *
- * Breakers read time as seconds on a fixed origin. The default is
- * CLOCK_MONOTONIC (never wall time, which jumps); embedders may replace it.
- * A replaced clock can misbehave, so every reading goes through
- * fg_clock_sanitize: the window and the state machine only ever see finite
- * times that never go backwards.
+ * Clock choice (SPEC section 10). A breaker reads CLOCK_MONOTONIC_COARSE
+ * when that clock's resolution is at most 1 % of the smallest duration its
+ * definition compares against -- SlowRate/AvgLatency thresholds, a
+ * TimeWindow's one-second buckets, the retry's wait (Cooldown's duration,
+ * Backoff's initial), RampUp's duration and half_open_lease -- and
+ * CLOCK_MONOTONIC otherwise. The choice is made once, when the breaker is
+ * made; fg_breaker_options.clock_kind can force either, and a clock
+ * function makes it CUSTOM.
+ *
+ * Rebasing (SPEC section 5, "Clock"). The breaker's time is raw + offset,
+ * offset kept in the state block. A finite reading earlier than the last
+ * one (a clock that jumps back, a block attached after a reboot, a saved
+ * game loaded) moves the offset so that time stands still across the jump:
+ * everything measured in breaker time -- remaining cooldowns, lease times,
+ * window ages -- is kept. A wild forward reading is taken as it comes, and
+ * the readings after it (earlier than it) rebase, so time goes on from the
+ * glitch instead of standing still until the clock catches up with it: a
+ * breaker that opened at the glitch is not held open for its size.
+ * Non-finite readings are ignored (the last time is used).
  */
 #ifndef FG_CLOCK_H
 #define FG_CLOCK_H
 
 #include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "fg_policy_internal.h"
+#include "fluxgate.h"
 
 /* Seconds of CLOCK_MONOTONIC; ud is ignored (fits fg_clock_fn). */
 double fg_clock_monotonic(void *ud);
+/* Seconds of CLOCK_MONOTONIC_COARSE (CLOCK_MONOTONIC where there is none). */
+double fg_clock_monotonic_coarse(void *ud);
 
-/* Returns raw when it is finite and not before *last (then stores it in
- * *last); otherwise returns *last, the last good reading. *last must be
- * finite (it only ever holds good readings). Inline: every call of the hot
- * path runs it twice. */
-static inline double fg_clock_sanitize(double raw, double *last) {
-    /* With *last finite, raw >= *last rules out NaN and -inf; the upper
-     * bound rules out +inf: together, isfinite(raw) && raw >= *last. */
-    if (raw >= *last && raw <= DBL_MAX) {
-        *last = raw;
-        return raw;
+/* Reads a default clock (kind PRECISE or COARSE). Inline for the hot path. */
+static inline double fg_clock_read(fg_clock_kind kind) {
+    struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+    clockid_t id = kind == FG_CLOCK_COARSE ? CLOCK_MONOTONIC_COARSE : CLOCK_MONOTONIC;
+#else
+    (void)kind;
+    clockid_t id = CLOCK_MONOTONIC;
+#endif
+    /* Cannot fail on the platforms we build for; if it did, NaN is a
+     * reading the breaker ignores. */
+    if (clock_gettime(id, &ts) != 0) return NAN;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The smallest duration (seconds) the definition compares against, as
+ * listed above; +infinity when there is none. */
+double fg_clock_smallest_duration(const fg_breaker_def *def);
+
+/* The clock a breaker of def reads: CUSTOM when it has a clock function,
+ * else the forced kind, else COARSE when the coarse clock's resolution is
+ * at most 1 % of fg_clock_smallest_duration(def), else PRECISE. */
+fg_clock_kind fg_clock_choose(const fg_breaker_def *def, fg_clock_kind requested, int custom);
+
+/* The breaker's time for a raw reading, given the last raw reading and the
+ * last time (both finite) and the offset; updates them (see the rebasing
+ * rule above). Returns the time, never earlier than *last_time. */
+static inline double fg_clock_advance(double raw, double *last_raw, double *last_time,
+                                      double *offset) {
+    /* raw <= DBL_MAX and raw >= -DBL_MAX rule out NaN and infinities */
+    if (!(raw <= DBL_MAX && raw >= -DBL_MAX)) return *last_time;
+    if (raw < *last_raw) {
+        /* a jump back: time stands still here and goes on from here */
+        *offset = *last_time - raw;
+        *last_raw = raw;
+        return *last_time;
     }
-    return *last;
+    *last_raw = raw;
+    double now = raw + *offset;
+    if (now < *last_time) now = *last_time; /* rounding of raw + offset */
+    *last_time = now;
+    return now;
 }
 
 #endif /* FG_CLOCK_H */

@@ -9,10 +9,15 @@
  * index, and an acquire-ordered doubly linked list of busy slots whose head
  * is the oldest lease (leases all have the same length, so the list is also
  * in expiry order and only its head is ever checked). A ticket names its slot
- * by index and sequence number; the number changes every time the slot is
- * handed out, so a late or double release never frees someone else's slot.
- * The slot array is allocated once; nothing else allocates. Not thread-safe:
- * the breaker calls it under its lock.
+ * by index and sequence number; the number is odd while the slot is held and
+ * grows every time the slot is handed out or given back, so a late or double
+ * release never frees someone else's slot; a reset starts a new era, which
+ * voids every ticket of the old one in O(1).
+ *
+ * The bookkeeping (fg_half_open_state), the lease times and the links live
+ * in the breaker's state block (fixed-width, indexes instead of pointers);
+ * fg_half_open is a per-process view of them. Never allocates. Not
+ * thread-safe: the breaker calls it under its lock.
  */
 #ifndef FG_HALF_OPEN_H
 #define FG_HALF_OPEN_H
@@ -21,32 +26,35 @@
 
 #include "fluxgate.h"
 
-typedef struct fg_slot {
-    double acquired_at;
-    uint32_t seq;  /* bumped each time the slot is handed out */
-    int32_t prev;  /* busy list neighbours (older, newer), or -1 */
-    int32_t next;  /* busy: the newer neighbour; free: the next free slot */
-    uint8_t busy;
-    uint64_t era;  /* the reset era the slot was handed out in */
-} fg_slot;
-
-typedef struct fg_half_open {
-    fg_slot *slots;
-    uint32_t capacity;
-    double lease;       /* seconds */
+typedef struct fg_half_open_state {
+    uint64_t expired;   /* leases taken back since creation */
     uint32_t in_flight;
     uint32_t fresh;     /* slots[fresh .. capacity) were not used since the reset */
     int32_t free_head;  /* released slots, or -1 */
     int32_t oldest;     /* busy list head (next to expire), or -1 */
     int32_t newest;     /* busy list tail, or -1 */
-    uint64_t expired;   /* leases taken back since creation */
-    uint64_t era;       /* bumped by every reset */
+    uint32_t era;       /* bumped by every reset */
+} fg_half_open_state;
+
+typedef struct fg_half_open_slot {
+    uint32_t seq;  /* odd while held */
+    int32_t prev;  /* busy list neighbours (older, newer), or -1 */
+    int32_t next;  /* busy: the newer neighbour; free: the next free slot */
+    uint32_t era;  /* the reset era the slot was handed out in */
+} fg_half_open_slot;
+
+typedef struct fg_half_open {
+    fg_half_open_state *st;
+    double *acquired_at;       /* [capacity] */
+    fg_half_open_slot *slots;  /* [capacity] */
+    uint32_t capacity;
+    double lease;              /* seconds */
 } fg_half_open;
 
-/* Allocates capacity slots (capacity >= 1). Returns 0, or -1 when out of
- * memory. Release with fg_half_open_free. */
-int fg_half_open_init(fg_half_open *h, uint32_t capacity, double lease, const fg_allocator *alloc);
-void fg_half_open_free(fg_half_open *h, const fg_allocator *alloc);
+/* Makes a view over st and the arrays (capacity >= 1 each). fresh = 1 also
+ * empties them (a new block). */
+void fg_half_open_init(fg_half_open *h, fg_half_open_state *st, double *acquired_at,
+                       fg_half_open_slot *slots, uint32_t capacity, double lease, int fresh);
 
 /* Frees every slot at once (a transition). O(1); sequence numbers survive. */
 void fg_half_open_reset(fg_half_open *h);

@@ -10,7 +10,8 @@ double fg_permit_ratio(const fg_permit_spec *spec, double changed_at, double now
     case FG_PERMIT_RAMP_UP: {
         double elapsed = now - changed_at;
         if (!(elapsed > 0.0)) elapsed = 0.0;
-        double ratio = spec->ratio + (spec->final - spec->ratio) * elapsed / spec->duration;
+        /* fluxgate's grouping: initial + (final - initial) * (elapsed / duration) */
+        double ratio = spec->ratio + (spec->final - spec->ratio) * (elapsed / spec->duration);
         return ratio < spec->final ? ratio : spec->final;
     }
     }

@@ -1,5 +1,6 @@
 /*
- * fg_retry.c -- the retry strategies' waits.
+ * fg_retry.c -- the retry strategies' waits, the deadline they give an open
+ * period, and an exact retry_after.
  */
 #include "fg_retry.h"
 
@@ -13,16 +14,13 @@ double fg_retry_draw_factor(const fg_retry_spec *spec, fg_random *random) {
     return 1.0 + (2.0 * u - 1.0) * j;
 }
 
-/* min(initial * multiplier^reopens, max_duration), without overflowing: the
- * loop stops as soon as the cap is reached, so it runs at most
- * log_m(max/initial) + 1 times whatever reopens is. */
+/* min(initial * multiplier ** reopens, max_duration): fluxgate's formula,
+ * a power rather than a loop of products, so that replays agree bit for
+ * bit. A power that overflows is +inf, which the cap takes care of. */
 static double fg_backoff_base(const fg_retry_spec *spec, uint32_t reopens) {
-    double wait = spec->duration;
-    for (uint32_t r = 0; r < reopens && wait < spec->max_duration; r++) {
-        wait *= spec->multiplier;
-        if (!isfinite(wait)) break;
-    }
-    return wait < spec->max_duration ? wait : spec->max_duration;
+    if (!(spec->duration > 0.0)) return 0.0;
+    double wait = spec->duration * pow(spec->multiplier, (double)reopens);
+    return wait < spec->max_duration ? wait : spec->max_duration; /* NaN: the cap */
 }
 
 double fg_retry_wait(const fg_retry_spec *spec, uint32_t reopens, double factor) {
@@ -35,16 +33,41 @@ double fg_retry_wait(const fg_retry_spec *spec, uint32_t reopens, double factor)
     return INFINITY;
 }
 
+double fg_retry_deadline(const fg_retry_spec *spec, double changed_at, uint32_t reopens,
+                         double factor) {
+    if (spec->kind == FG_RETRY_ALWAYS) return -INFINITY;
+    if (spec->kind == FG_RETRY_NEVER) return INFINITY;
+    return changed_at + fg_retry_wait(spec, reopens, factor);
+}
+
 int fg_retry_ready(const fg_retry_spec *spec, double changed_at, uint32_t reopens, double factor,
                    double now) {
-    if (spec->kind == FG_RETRY_ALWAYS) return 1;
-    if (spec->kind == FG_RETRY_NEVER) return 0;
-    return now - changed_at >= fg_retry_wait(spec, reopens, factor);
+    return now >= fg_retry_deadline(spec, changed_at, reopens, factor);
+}
+
+/* The breaker's time of a caller that comes back after r seconds: its raw
+ * reading then is raw + r, and the breaker adds its offset. */
+static double fg_retry_time_after(double raw, double r, double offset) {
+    return (raw + r) + offset;
+}
+
+double fg_retry_after_at(double deadline, double now, double raw, double offset) {
+    if (deadline == INFINITY) return -1.0;
+    double r = deadline - now;
+    if (!(r > 0.0)) return 0.0;
+    /* r = deadline - now rounds; nudge it up until the caller's own
+     * arithmetic lands on or past the deadline. Monotone in r, and each
+     * step closes the shortfall, so this ends within a few steps. */
+    for (int i = 0; i < 200; i++) {
+        double t = fg_retry_time_after(raw, r, offset);
+        if (t >= deadline) break;
+        double bigger = r + (deadline - t);
+        r = bigger > r ? bigger : nextafter(r, INFINITY);
+    }
+    return r;
 }
 
 double fg_retry_after(const fg_retry_spec *spec, double changed_at, uint32_t reopens, double factor,
                       double now) {
-    if (spec->kind == FG_RETRY_NEVER) return -1.0;
-    double left = fg_retry_wait(spec, reopens, factor) - (now - changed_at);
-    return left > 0.0 ? left : 0.0;
+    return fg_retry_after_at(fg_retry_deadline(spec, changed_at, reopens, factor), now, now, 0.0);
 }

@@ -4,8 +4,10 @@
  *
  * The jitter factor 1 + U(-j, j) is drawn once, when the breaker opens
  * (fg_retry_draw_factor), and kept for the whole open period, so the wait is
- * fixed and retry_after is exact. Pure functions of their arguments; they
- * never allocate.
+ * fixed. The wait ends at a deadline (changed_at + wait); both the
+ * readiness test and retry_after are computed from that one expression, so
+ * a call made exactly retry_after seconds after a rejection is admitted.
+ * Pure functions of their arguments; they never allocate.
  */
 #ifndef FG_RETRY_H
 #define FG_RETRY_H
@@ -24,12 +26,23 @@ double fg_retry_draw_factor(const fg_retry_spec *spec, fg_random *random);
  * saturates at max instead of overflowing). */
 double fg_retry_wait(const fg_retry_spec *spec, uint32_t reopens, double factor);
 
-/* Whether the retry allows a probe at now for a breaker opened at changed_at. */
+/* The time from which the retry allows a probe, for a breaker opened at
+ * changed_at: changed_at + fg_retry_wait (-inf for Always, +inf for Never).
+ * The readiness test and retry_after both use this one expression. */
+double fg_retry_deadline(const fg_retry_spec *spec, double changed_at, uint32_t reopens,
+                         double factor);
+
+/* Whether the retry allows a probe at now: now >= the deadline. */
 int fg_retry_ready(const fg_retry_spec *spec, double changed_at, uint32_t reopens, double factor,
                    double now);
 
-/* Seconds from now until fg_retry_ready turns true: 0 when it already is,
- * -1 (unknown) for Never. */
+/* Seconds from now until the deadline, exact in the caller's arithmetic: a
+ * caller whose raw clock read raw (the breaker's time now = raw + offset)
+ * and who comes back at raw + r finds (raw + r) + offset >= deadline, so
+ * it is admitted. 0 when the deadline has passed, -1 (unknown) for +inf. */
+double fg_retry_after_at(double deadline, double now, double raw, double offset);
+
+/* fg_retry_after_at for a breaker without offset whose caller reads now. */
 double fg_retry_after(const fg_retry_spec *spec, double changed_at, uint32_t reopens, double factor,
                       double now);
 

@@ -15,8 +15,10 @@
  * tolerance (FG_VM_RATIO_EPSILON) absorbs a literal computed with one more
  * rounding (57% as 57*0.01); it can only admit a quotient below r when
  * total * denominator(r) exceeds 1e12, far beyond any real window.
- * Latencies are sums of measured doubles, so their tolerance is relative
- * and looser (a nanosecond per second).
+ * Latencies are compared exactly, without a tolerance (SPEC section 5):
+ * the windows keep durations as given and their exact sum, so the average
+ * of one call is that call's duration, and AvgLatency(t) agrees with
+ * SlowRate(r, threshold = t) about it.
  *
  * Also here, because they are answers the VM would give: the tripper memo
  * (fg_vm_trip_memoize, for fg_vm_trip_cached) and trackers folded for
@@ -30,7 +32,6 @@
 #include "fg_program_block.h"
 
 #define FG_VM_RATIO_EPSILON 1e-12
-#define FG_VM_LATENCY_EPSILON 1e-9
 
 /* Precomputes what each comparison reads, so that a test is one compare:
  * the quotient's threshold with its tolerance already subtracted, and for
@@ -40,7 +41,7 @@ void fg_vm_prepare_constant(fg_constant *c) {
     double n = c->number;
     double scale = n > 1 ? n : 1;
     c->ratio_limit = n - FG_VM_RATIO_EPSILON * scale;
-    c->latency_limit = n - FG_VM_LATENCY_EPSILON * scale;
+    c->latency_limit = n; /* exact: no tolerance */
     if (n != n) c->at_least = UINT64_MAX; /* NaN: no count reaches it */
     else if (!(n > 0)) c->at_least = 0;
     else if (n >= 18446744073709551615.0) c->at_least = UINT64_MAX;

@@ -1,80 +1,97 @@
 /*
- * fg_window.c -- CountWindow and TimeWindow: running totals over a ring.
+ * fg_window.c -- CountWindow and TimeWindow: running totals over a ring or
+ * over one-second buckets, all in the breaker's state block.
  */
 #include "fg_window.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "fg_alloc.h"
-
-/* A TimeWindow may hold any number of calls, so its per-record cap is fixed:
- * 10^4 s per call leaves room for ~9*10^5 such calls in one window before the
- * nanosecond sum could overflow. */
-#define FG_TIME_WINDOW_MAX_DURATION_NS INT64_C(10000000000000)
-
 /* Whole seconds are kept far inside int64 (and exact in a double). */
 #define FG_WINDOW_SECOND_LIMIT 9.0e15
 
-int fg_window_init(fg_window *w, const fg_window_spec *spec, const double *thresholds,
-                   uint32_t threshold_count, const fg_allocator *alloc) {
-    memset(w, 0, sizeof *w);
-    w->kind = spec->kind;
-    w->size = spec->size > 0 ? spec->size : 1;
-    if (threshold_count > FG_MAX_SLOW_THRESHOLDS) threshold_count = FG_MAX_SLOW_THRESHOLDS;
-    w->threshold_count = threshold_count;
-    for (uint32_t i = 0; i < threshold_count; i++) w->thresholds[i] = thresholds[i];
-    w->metric.threshold_count = threshold_count;
-    for (uint32_t i = 0; i < threshold_count; i++) w->metric.thresholds[i] = thresholds[i];
-
-    if (w->kind == FG_WINDOW_COUNT) {
-        w->max_duration_ns = INT64_MAX / ((int64_t)w->size + 1);
-        w->max_duration_ns_d = (double)w->max_duration_ns;
-        w->entries = fg_alloc_new(alloc, (size_t)w->size * sizeof *w->entries);
-        return w->entries != NULL ? 0 : -1;
-    }
-    w->max_duration_ns = FG_TIME_WINDOW_MAX_DURATION_NS;
-    w->max_duration_ns_d = (double)w->max_duration_ns;
-    w->buckets = fg_alloc_new(alloc, (size_t)w->size * sizeof *w->buckets);
-    if (w->buckets == NULL) return -1;
-    if (threshold_count > 0) {
-        w->bucket_slow = fg_alloc_new(alloc, (size_t)w->size * threshold_count * sizeof *w->bucket_slow);
-        if (w->bucket_slow == NULL) {
-            fg_alloc_free(alloc, w->buckets, (size_t)w->size * sizeof *w->buckets);
-            w->buckets = NULL;
-            return -1;
-        }
-    }
-    /* Epoch 0 is never current (clearing starts the first real epoch), so
-     * the uninitialized stamps of fresh buckets never count. */
-    for (uint32_t i = 0; i < w->size; i++) w->buckets[i].epoch = 0;
-    fg_window_clear(w);
-    return 0;
+int fg_window_level_bits(uint32_t threshold_count) {
+    int bits = 0;
+    while ((1u << bits) <= threshold_count) bits++;
+    return threshold_count == 0 ? 0 : bits;
 }
 
-void fg_window_free(fg_window *w, const fg_allocator *alloc) {
-    if (w->entries != NULL) fg_alloc_free(alloc, w->entries, (size_t)w->size * sizeof *w->entries);
-    if (w->buckets != NULL) fg_alloc_free(alloc, w->buckets, (size_t)w->size * sizeof *w->buckets);
-    if (w->bucket_slow != NULL)
-        fg_alloc_free(alloc, w->bucket_slow, (size_t)w->size * w->threshold_count * sizeof *w->bucket_slow);
-    w->entries = NULL;
-    w->buckets = NULL;
-    w->bucket_slow = NULL;
+uint64_t fg_window_entries_bytes(fg_window_kind kind, uint32_t size, uint32_t threshold_count,
+                                 int exact) {
+    uint64_t n;
+    if (kind == FG_WINDOW_COUNT) {
+        n = (uint64_t)size * (exact ? sizeof(double) : sizeof(uint32_t));
+    } else {
+        uint64_t stride = (sizeof(fg_window_bucket) + (uint64_t)threshold_count * 4u + 7u) & ~7ull;
+        n = (uint64_t)size * stride;
+    }
+    return (n + 7u) & ~7ull;
+}
+
+void fg_window_init(fg_window *w, fg_window_state *st, uint64_t *slow, void *entries,
+                    fg_window_kind kind, uint32_t size, const double *thresholds,
+                    uint32_t threshold_count, int exact, int fresh) {
+    memset(w, 0, sizeof *w);
+    if (threshold_count > FG_MAX_SLOW_THRESHOLDS) threshold_count = FG_MAX_SLOW_THRESHOLDS;
+    w->st = st;
+    w->slow = slow;
+    w->entries = entries;
+    w->thresholds = thresholds;
+    w->size = size > 0 ? size : 1;
+    w->kind = (uint8_t)kind;
+    w->exact = (uint8_t)(kind == FG_WINDOW_TIME || exact);
+    w->threshold_count = (uint8_t)threshold_count;
+    w->level_bits = (uint8_t)fg_window_level_bits(threshold_count);
+    w->failure_word = (uint32_t)(UINT32_MAX >> w->level_bits);
+    w->bucket_stride = (uint32_t)((sizeof(fg_window_bucket) + threshold_count * 4u + 7u) & ~7u);
+    if (fresh) {
+        memset(entries, 0, fg_window_entries_bytes(kind, w->size, threshold_count, exact));
+        st->epoch = 1; /* epoch 0 is never current: zeroed buckets are dead */
+        fg_window_clear(w);
+    }
 }
 
 void fg_window_clear(fg_window *w) {
-    w->counts_version++;
-    w->metric.total_count = 0;
-    w->metric.failure_count = 0;
-    w->metric.total_duration = 0.0;
-    memset(w->metric.slow_counts, 0, sizeof w->metric.slow_counts);
-    w->duration_ns = 0;
-    w->head = 0;
-    w->filled = 0;
+    fg_window_state *st = w->st;
+    st->counts_version++;
+    st->total_count = 0;
+    st->failure_count = 0;
+    fg_exact_sum_clear(&st->duration);
+    for (uint32_t k = 0; k < w->threshold_count; k++) w->slow[k] = 0;
+    st->head = 0;
+    st->filled = 0;
     /* TimeWindow: every bucket stamped with an older epoch is dead; the next
      * advance starts afresh from whatever second it is. */
-    w->epoch++;
-    w->newest_second = INT64_MIN;
+    st->epoch++;
+    if (st->epoch == 0) st->epoch = 1;
+    st->newest_second = INT64_MIN;
+}
+
+/* The CountWindow ring, exact entries (doubles; a failure is -1). */
+static void fg_window_record_exact(fg_window *w, int failure, double duration) {
+    fg_window_state *st = w->st;
+    double *ring = w->entries;
+    double d = failure ? -1.0 : (duration > 0.0 ? duration : 0.0); /* NaN: 0 */
+    uint32_t levels = failure ? 0 : fg_window_slow_levels(w, d);
+    uint32_t old_levels = 0;
+    if (st->filled == w->size) {
+        double old = ring[st->head];
+        int old_failure = old < 0.0;
+        old_levels = old_failure ? 0 : fg_window_slow_levels(w, old);
+        st->failure_count = st->failure_count - (uint64_t)old_failure + (uint64_t)(failure != 0);
+        if (!old_failure) fg_exact_sum_sub(&st->duration, old);
+        st->counts_version += ((failure != 0) != old_failure) | (levels != old_levels);
+    } else {
+        st->filled++;
+        st->total_count++;
+        st->failure_count += failure != 0;
+        st->counts_version++;
+    }
+    if (!failure) fg_exact_sum_add(&st->duration, d);
+    for (uint32_t k = 0; k < w->threshold_count; k++)
+        w->slow[k] += (uint64_t)(k < levels) - (uint64_t)(k < old_levels);
+    ring[st->head] = d;
+    st->head = st->head + 1 == w->size ? 0 : st->head + 1;
 }
 
 static int64_t fg_window_second(double now) {
@@ -84,84 +101,112 @@ static int64_t fg_window_second(double now) {
     return (int64_t)s;
 }
 
-static uint32_t fg_window_bucket_index(const fg_window *w, int64_t second) {
+static fg_window_bucket *fg_window_bucket_at(const fg_window *w, int64_t second) {
     int64_t m = second % (int64_t)w->size;
     if (m < 0) m += w->size;
-    return (uint32_t)m;
+    return (fg_window_bucket *)((char *)w->entries + (size_t)m * w->bucket_stride);
 }
 
-/* Takes bucket i's counts out of the running totals and empties it. */
-static void fg_window_drop_bucket(fg_window *w, uint32_t i) {
-    fg_window_bucket *b = &w->buckets[i];
-    w->counts_version++;
-    w->metric.total_count -= b->total;
-    w->metric.failure_count -= b->failures;
-    w->duration_ns -= b->duration_ns;
-    /* NULL + 0 is undefined: without thresholds there is no slow array. */
-    uint64_t *slow = w->threshold_count ? w->bucket_slow + (size_t)i * w->threshold_count : NULL;
+static uint32_t *fg_window_bucket_slow(fg_window_bucket *b) {
+    return (uint32_t *)(b + 1);
+}
+
+/* Takes a bucket's counts out of the running totals and empties it. */
+static void fg_window_drop_bucket(fg_window *w, fg_window_bucket *b) {
+    fg_window_state *st = w->st;
+    st->counts_version++;
+    st->total_count -= b->total;
+    st->failure_count -= b->failures;
+    fg_exact_sum_sub_units(&st->duration, b->duration.limb);
+    uint32_t *slow = fg_window_bucket_slow(b);
     for (uint32_t k = 0; k < w->threshold_count; k++) {
-        w->metric.slow_counts[k] -= slow[k];
+        w->slow[k] -= slow[k];
         slow[k] = 0;
     }
     b->total = 0;
     b->failures = 0;
-    b->duration_ns = 0;
+    fg_exact_sum_clear(&b->duration);
     b->epoch = 0; /* dead */
 }
 
 void fg_window_advance(fg_window *w, double now) {
     if (w->kind != FG_WINDOW_TIME) return;
+    fg_window_state *st = w->st;
     int64_t cur = fg_window_second(now);
-    if (w->newest_second == INT64_MIN) {
-        w->newest_second = cur;
+    if (st->newest_second == INT64_MIN) {
+        st->newest_second = cur;
         return;
     }
-    if (cur <= w->newest_second) return; /* the clock is guarded; stay put */
-    if (cur - w->newest_second >= (int64_t)w->size) {
+    if (cur <= st->newest_second) return; /* time never goes back; stay put */
+    if (cur - st->newest_second >= (int64_t)w->size) {
         /* Everything has left the window: forget it without a walk. */
         fg_window_clear(w);
-        w->newest_second = cur;
+        st->newest_second = cur;
         return;
     }
     /* Seconds newest-size+1 .. cur-size leave; each bucket at most once. */
-    for (int64_t s = w->newest_second + 1; s <= cur; s++) {
+    for (int64_t s = st->newest_second + 1; s <= cur; s++) {
         int64_t leaving = s - (int64_t)w->size;
-        uint32_t i = fg_window_bucket_index(w, leaving);
-        const fg_window_bucket *b = &w->buckets[i];
-        if (b->epoch == w->epoch && b->second == leaving) fg_window_drop_bucket(w, i);
+        fg_window_bucket *b = fg_window_bucket_at(w, leaving);
+        if (b->epoch == st->epoch && b->second == leaving) fg_window_drop_bucket(w, b);
     }
-    w->newest_second = cur;
+    st->newest_second = cur;
 }
 
-/* See fg_window.h: the TimeWindow half of fg_window_record. */
-void fg_window_record_time(fg_window *w, int failure, int64_t ns, uint8_t levels, double now) {
+static void fg_window_record_time(fg_window *w, int failure, double duration, double now) {
     fg_window_advance(w, now);
-    int64_t second = w->newest_second;
-    uint32_t i = fg_window_bucket_index(w, second);
-    fg_window_bucket *b = &w->buckets[i];
-    /* NULL + 0 is undefined: without thresholds there is no slow array. */
-    uint64_t *slow = w->threshold_count ? w->bucket_slow + (size_t)i * w->threshold_count : NULL;
-    if (b->epoch != w->epoch || b->second != second) {
+    fg_window_state *st = w->st;
+    int64_t second = st->newest_second;
+    fg_window_bucket *b = fg_window_bucket_at(w, second);
+    uint32_t *slow = fg_window_bucket_slow(b);
+    if (b->epoch != st->epoch || b->second != second) {
         /* A dead bucket, or one left over from a second that has already
          * been dropped from the totals: start it over. */
         b->second = second;
-        b->epoch = w->epoch;
+        b->epoch = st->epoch;
         b->total = 0;
         b->failures = 0;
-        b->duration_ns = 0;
+        fg_exact_sum_clear(&b->duration);
         for (uint32_t k = 0; k < w->threshold_count; k++) slow[k] = 0;
     }
+    uint32_t levels = failure ? 0 : fg_window_slow_levels(w, duration);
     b->total++;
-    b->failures += (failure != 0);
-    b->duration_ns += ns;
-    for (uint8_t k = 0; k < levels; k++) slow[k]++;
-    w->counts_version++;
-    w->metric.total_count++;
-    w->metric.failure_count += (failure != 0);
-    w->duration_ns += ns;
-    for (uint8_t k = 0; k < levels; k++) w->metric.slow_counts[k]++;
+    b->failures += failure != 0;
+    st->counts_version++;
+    st->total_count++;
+    st->failure_count += failure != 0;
+    if (!failure) {
+        uint64_t u[3];
+        fg_exact_sum_units(duration, u);
+        fg_exact_sum_add_units(&b->duration, u);
+        fg_exact_sum_add_units(&st->duration, u);
+    }
+    for (uint32_t k = 0; k < levels; k++) {
+        slow[k]++;
+        w->slow[k]++;
+    }
 }
 
-void fg_window_metric(fg_window *w, double now, fg_metric *out) {
-    *out = *fg_window_view(w, now);
+void fg_window_record_other(fg_window *w, int failure, double duration, double now) {
+    if (w->kind == FG_WINDOW_TIME) fg_window_record_time(w, failure, duration, now);
+    else fg_window_record_exact(w, failure, duration);
+}
+
+void fg_window_view(fg_window *w, double now, fg_metric *out, int with_duration) {
+    if (w->kind == FG_WINDOW_TIME) fg_window_advance(w, now);
+    const fg_window_state *st = w->st;
+    out->total_count = st->total_count;
+    out->failure_count = st->failure_count;
+    out->threshold_count = w->threshold_count;
+    double total = 0.0;
+    if (with_duration) {
+        /* microseconds / 1e6: one correctly rounded division */
+        total = w->exact ? fg_exact_sum_value(&st->duration) : (double)st->duration.limb[0] / 1e6;
+    }
+    out->total_duration = total;
+    for (uint32_t k = 0; k < FG_MAX_SLOW_THRESHOLDS; k++) {
+        int in = k < w->threshold_count;
+        out->thresholds[k] = in ? w->thresholds[k] : 0.0;
+        out->slow_counts[k] = in ? w->slow[k] : 0;
+    }
 }

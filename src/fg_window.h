@@ -3,155 +3,178 @@
  * CountWindow(n) (the last n records) and TimeWindow(n) (the calls of the
  * last n whole seconds of the breaker's clock).
  *
- * Both keep running totals, so recording and reading the metric are O(1)
- * (TimeWindow: amortized, a bucket is dropped at most once per second the
- * clock moves). Durations are summed as integer nanoseconds so that adding
- * and removing records never drifts; fg_window_metric converts to seconds.
- * Every buffer is allocated once by fg_window_init; nothing else allocates.
- * Not thread-safe: the breaker calls it under its lock.
+ * A window's memory is not its own: its running totals (fg_window_state)
+ * and its arrays live in the breaker's state block, and fg_window is a
+ * per-process view of them (pointers into the block, the constants of the
+ * definition). Everything is fixed-width and pointer-free in the block.
+ *
+ * Storage holds only what the definition needs:
+ *   - CountWindow, tripper without AvgLatency: one 32-bit word per record:
+ *     the slow level in the top level_bits bits (0 bits without SlowRate
+ *     thresholds, 1 for one threshold, ... 4 for eight), and the duration
+ *     in whole microseconds in the rest (a failure is the all-ones
+ *     duration: failures count with duration 0). The duration there is
+ *     only reported (info()'s total_duration); slow levels are classified
+ *     from the exact duration given, before it is rounded. Durations are
+ *     capped at 2^(32 - level_bits) - 2 microseconds (about 71 minutes
+ *     without thresholds, 35 with one).
+ *   - CountWindow, tripper with AvgLatency: one double per record, kept
+ *     exactly as given (a failure is -1); its slow level is classified
+ *     again from the same double when it leaves.
+ *   - TimeWindow: one bucket per second with its counts and the exact sum
+ *     of its durations.
+ * Sums: microseconds are summed as a 64-bit integer; exact durations in an
+ * fg_exact_sum (a 192-bit fixed-point integer), so adding and removing
+ * records never drifts and AvgLatency compares the exact average.
+ *
+ * Recording and reading the metric are O(1) (TimeWindow: amortized, a
+ * bucket is dropped at most once per second the clock moves). Not
+ * thread-safe: the breaker calls it under its lock. Never allocates.
  */
 #ifndef FG_WINDOW_H
 #define FG_WINDOW_H
 
 #include <stdint.h>
 
+#include "fg_exact_sum.h"
 #include "fg_policy_internal.h"
 #include "fluxgate.h"
 
-/* One record of a CountWindow. */
-typedef struct fg_window_entry {
-    int64_t duration_ns;
-    uint8_t failure;
-    uint8_t slow_levels; /* the record is slow at thresholds[0 .. slow_levels) */
-} fg_window_entry;
+/* The window's running totals, in the state block's hot part. */
+typedef struct fg_window_state {
+    uint32_t head;          /* CountWindow: next entry to write */
+    uint32_t filled;        /* CountWindow: entries in use */
+    uint32_t epoch;         /* TimeWindow: buckets of other epochs are dead */
+    uint32_t pad;
+    int64_t newest_second;  /* TimeWindow: the latest second the totals cover */
+    uint64_t total_count;
+    uint64_t failure_count;
+    /* Bumped by every change of total_count, failure_count or the slow
+     * counts (not of the duration): equal versions mean equal counts, so a
+     * tripper that does not read the duration need not run again. */
+    uint64_t counts_version;
+    fg_exact_sum duration;  /* exact sum, or limb[0] = microseconds */
+} fg_window_state;
 
-/* One second of a TimeWindow. A bucket counts only while its stamp
- * (second, epoch) is current: clearing the window bumps the epoch instead of
- * touching every bucket. */
+/* One second of a TimeWindow (then uint32_t slow[threshold_count]). A
+ * bucket counts only while its stamp (second, epoch) is current: clearing
+ * the window bumps the epoch instead of touching every bucket. */
 typedef struct fg_window_bucket {
     int64_t second;
-    uint64_t epoch;
-    uint64_t total;
-    uint64_t failures;
-    int64_t duration_ns;
+    uint32_t epoch;
+    uint32_t total;
+    uint32_t failures;
+    uint32_t pad;
+    fg_exact_sum duration;
 } fg_window_bucket;
 
+/* A view of a window: per process, made once per breaker. */
 typedef struct fg_window {
-    fg_window_kind kind;
+    fg_window_state *st;
+    uint64_t *slow;           /* slow counts, [threshold_count] */
+    void *entries;            /* CountWindow ring (uint32_t or double), or buckets */
+    const double *thresholds; /* ascending, the tripper's */
     uint32_t size;
-    uint32_t threshold_count;
-    double thresholds[FG_MAX_SLOW_THRESHOLDS]; /* ascending */
-    int64_t max_duration_ns; /* per-record cap, so that the sums cannot overflow */
-    double max_duration_ns_d; /* the same as a double, for the hot path's compare */
-
-    /* Running totals over what the window holds, kept directly in metric
-     * form so that evaluating a tripper copies nothing: metric.total_count,
-     * failure_count, thresholds and slow_counts are always current;
-     * metric.total_duration is refreshed from duration_ns when viewed. */
-    fg_metric metric;
-    int64_t duration_ns;
-    /* Bumped by every change of metric.total_count, failure_count or
-     * slow_counts (not of the duration): equal versions of one window mean
-     * equal counts, so a tripper that does not read the duration need not
-     * run again (fg_vm_trip_cached). Every write of those counts is in this
-     * module, next to a bump. */
-    uint64_t counts_version;
-
-    /* CountWindow: a ring of size entries, the oldest at head once full */
-    fg_window_entry *entries;
-    uint32_t head;
-    uint32_t filled;
-
-    /* TimeWindow: size buckets, second s in buckets[s mod size];
-     * bucket_slow[i * threshold_count + k] is bucket i's slow count at k */
-    fg_window_bucket *buckets;
-    uint64_t *bucket_slow;
-    uint64_t epoch;
-    int64_t newest_second; /* the latest second the totals are current for */
+    uint32_t bucket_stride;   /* TimeWindow: bytes per bucket */
+    uint8_t kind;             /* fg_window_kind */
+    uint8_t exact;            /* CountWindow: durations kept as doubles */
+    uint8_t threshold_count;
+    uint8_t level_bits;
+    uint32_t failure_word;    /* microsecond entries: the all-ones duration */
 } fg_window;
 
-/* Allocates the window's buffers with alloc. thresholds (ascending, at most
- * FG_MAX_SLOW_THRESHOLDS) are copied. Returns 0, or -1 when out of memory
- * (nothing is then left allocated). Release with fg_window_free. */
-int fg_window_init(fg_window *w, const fg_window_spec *spec, const double *thresholds,
-                   uint32_t threshold_count, const fg_allocator *alloc);
-void fg_window_free(fg_window *w, const fg_allocator *alloc);
+/* Bits for a slow level 0..threshold_count. */
+int fg_window_level_bits(uint32_t threshold_count);
 
-/* The TimeWindow half of fg_window_record, out of line: a record of ns
- * nanoseconds, slow at thresholds[0 .. levels). */
-void fg_window_record_time(fg_window *w, int failure, int64_t ns, uint8_t levels, double now);
+/* Bytes of a window's arrays (entries or buckets), 8-byte aligned. */
+uint64_t fg_window_entries_bytes(fg_window_kind kind, uint32_t size, uint32_t threshold_count,
+                                 int exact);
 
-/* A duration in whole nanoseconds, capped so that the sums cannot overflow;
- * negative, zero and NaN durations count as 0. */
-static inline int64_t fg_window_duration_ns(const fg_window *w, double duration) {
-    if (!(duration > 0.0)) return 0;
-    double ns = duration * 1e9;
-    if (ns >= w->max_duration_ns_d) return w->max_duration_ns;
-    return (int64_t)(ns + 0.5); /* ns > 0: rounds to nearest */
-}
+/* Makes a view over st, slow[threshold_count] and entries (of
+ * fg_window_entries_bytes bytes); thresholds must outlive it. fresh = 1
+ * also empties the window (a new block); 0 joins the state there. */
+void fg_window_init(fg_window *w, fg_window_state *st, uint64_t *slow, void *entries,
+                    fg_window_kind kind, uint32_t size, const double *thresholds,
+                    uint32_t threshold_count, int exact, int fresh);
 
-/* How many thresholds (ascending) the duration reaches: slow at t when d >= t.
- * Counted over every threshold rather than stopping at the first one not
- * reached: the same number (they ascend), and the loop's length no longer
- * depends on the call, so it costs no mispredicted branch. */
-static inline uint8_t fg_window_slow_levels(const fg_window *w, double duration) {
-    uint8_t levels = 0;
+/* The TimeWindow and exact-CountWindow halves of fg_window_record. */
+void fg_window_record_other(fg_window *w, int failure, double duration, double now);
+
+/* How many thresholds (ascending) the duration reaches: slow at t when
+ * d >= t. Counted over every threshold (the same number: they ascend), so
+ * the loop's length does not depend on the call. */
+static inline uint32_t fg_window_slow_levels(const fg_window *w, double duration) {
+    uint32_t levels = 0;
     for (uint32_t k = 0; k < w->threshold_count; k++) levels += duration >= w->thresholds[k];
     return levels;
 }
 
-/* Adds one call at time now: a failure (its duration is ignored and counts
- * as 0, as fluxgate does) or a success of duration seconds (negative or NaN
- * durations count as 0). now must not go backwards between calls.
- * Inline for the CountWindow, every recorded outcome's path: a full ring
- * replaces its oldest record, so the totals move by the difference between
- * the record that leaves and the one that comes (the count stays). */
-static inline void fg_window_record(fg_window *w, int failure, double duration, double now) {
-    int64_t ns = failure ? 0 : fg_window_duration_ns(w, duration);
-    uint8_t levels = failure ? 0 : fg_window_slow_levels(w, duration);
-    if (w->kind != FG_WINDOW_COUNT) {
-        fg_window_record_time(w, failure, ns, levels, now);
-        return;
-    }
-    fg_window_entry *e = &w->entries[w->head];
-    uint8_t f = (uint8_t)(failure != 0);
-    uint8_t old_levels = 0; /* what the record that leaves counted */
-    if (w->filled == w->size) {
-        w->metric.failure_count = w->metric.failure_count - e->failure + f;
-        w->duration_ns += ns - e->duration_ns;
-        old_levels = e->slow_levels;
-        /* the counts change only when the record that comes differs from
-         * the one that leaves */
-        w->counts_version += (f != e->failure) | (levels != old_levels);
+/* A success's duration in whole microseconds for a 32-bit entry (rounded
+ * to nearest; capped below the failure word). */
+static inline uint32_t fg_window_micros(const fg_window *w, double duration) {
+    if (!(duration > 0.0)) return 0;
+    double us = duration * 1e6 + 0.5;
+    double cap = (double)(w->failure_word - 1);
+    return us >= cap ? w->failure_word - 1 : (uint32_t)us;
+}
+
+/* The CountWindow ring, microsecond entries: the totals move by the
+ * difference between the record that leaves and the one that comes. */
+static inline void fg_window_record_micros(fg_window *w, int failure, double duration) {
+    /* The view's fields in locals first: its uint8_t fields may alias
+     * anything the stores below write, so the compiler would reload them. */
+    fg_window_state *st = w->st;
+    uint32_t *ring = w->entries;
+    uint64_t *slow = w->slow;
+    const uint32_t size = w->size, nthr = w->threshold_count, level_bits = w->level_bits;
+    const uint32_t failure_word = w->failure_word;
+    uint32_t levels = failure ? 0 : fg_window_slow_levels(w, duration);
+    uint32_t word = failure ? failure_word : fg_window_micros(w, duration);
+    uint32_t dur_bits = 32u - level_bits;
+    if (level_bits) word |= levels << dur_bits;
+    uint32_t head = st->head;
+    uint32_t old_levels = 0;
+    uint64_t f = failure != 0;
+    if (st->filled == size) {
+        uint32_t old = ring[head];
+        uint32_t old_dur = old & failure_word;
+        uint64_t old_failure = old_dur == failure_word;
+        old_levels = level_bits ? old >> dur_bits : 0;
+        st->failure_count = st->failure_count - old_failure + f;
+        /* in 64 bits: the difference may be negative (it wraps back) */
+        st->duration.limb[0] += (uint64_t)(f ? 0 : (word & failure_word)) - (uint64_t)(old_failure ? 0 : old_dur);
+        st->counts_version += (f != old_failure) | (levels != old_levels);
     } else {
-        w->filled++;
-        w->metric.total_count++;
-        w->metric.failure_count += f;
-        w->duration_ns += ns;
-        w->counts_version++;
+        st->filled++;
+        st->total_count++;
+        st->failure_count += f;
+        st->duration.limb[0] += f ? 0 : (word & failure_word);
+        st->counts_version++;
     }
-    /* branch-free per threshold: +1 where the new record is slow, -1 where
-     * the old one was (unsigned arithmetic; the counts never go below 0) */
-    for (uint32_t k = 0; k < w->threshold_count; k++)
-        w->metric.slow_counts[k] += (uint64_t)(k < levels) - (uint64_t)(k < old_levels);
-    e->failure = f;
-    e->duration_ns = ns;
-    e->slow_levels = levels;
-    w->head = w->head + 1 == w->size ? 0 : w->head + 1;
+    for (uint32_t k = 0; k < nthr; k++) slow[k] += (uint64_t)(k < levels) - (uint64_t)(k < old_levels);
+    ring[head] = word;
+    st->head = head + 1 == size ? 0 : head + 1;
+}
+
+/* Adds one call at time now: a failure (its duration counts as 0, as
+ * fluxgate does) or a success of duration seconds (negative and NaN count
+ * as 0). now must not go backwards between calls. Inline for the common
+ * CountWindow, every recorded outcome's path. */
+static inline void fg_window_record(fg_window *w, int failure, double duration, double now) {
+    if (w->kind == FG_WINDOW_COUNT && !w->exact) fg_window_record_micros(w, failure, duration);
+    else fg_window_record_other(w, failure, duration, now);
 }
 
 /* Drops what has left a TimeWindow by time now (no-op for CountWindow). */
 void fg_window_advance(fg_window *w, double now);
 
-/* The metric as of now (advances a TimeWindow first), copied into *out. */
-void fg_window_metric(fg_window *w, double now, fg_metric *out);
+/* The metric as of now (advances a TimeWindow first). with_duration = 0
+ * leaves total_duration 0 (for a tripper that does not read it). */
+void fg_window_view(fg_window *w, double now, fg_metric *out, int with_duration);
 
-/* The same without a copy: a pointer into the window, valid until the next
- * call that changes it. For the tripper on the hot path, hence inline. */
-static inline const fg_metric *fg_window_view(fg_window *w, double now) {
-    if (w->kind == FG_WINDOW_TIME) fg_window_advance(w, now);
-    w->metric.total_duration = (double)w->duration_ns * 1e-9;
-    return &w->metric;
+/* The whole metric as of now. */
+static inline void fg_window_metric(fg_window *w, double now, fg_metric *out) {
+    fg_window_view(w, now, out, 1);
 }
 
 /* Forgets every record. O(1). */

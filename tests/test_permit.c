@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include <string.h>
+
 #include "fg_half_open.h"
 #include "fg_permit.h"
 #include "fg_test_support.h"
@@ -90,24 +92,22 @@ static void seeded_prng_replays_and_stays_in_range(void **state) {
 /* ---- half-open slot leases ----------------------------------------------- */
 
 typedef struct slots_fixture {
-    fg_test_alloc counting;
+    fg_half_open_state st;
+    double times[2];
+    fg_half_open_slot slots[2];
     fg_half_open h;
 } slots_fixture;
 
 static int slots_setup(void **state) {
     static slots_fixture f;
-    f.counting = (fg_test_alloc){0};
-    fg_allocator a = fg_test_allocator(&f.counting);
-    assert_int_equal(fg_half_open_init(&f.h, 2, 10.0, &a), 0);
+    memset(&f, 0xA5, sizeof f); /* fresh = 1 must not depend on zeroed memory */
+    fg_half_open_init(&f.h, &f.st, f.times, f.slots, 2, 10.0, 1);
     *state = &f;
     return 0;
 }
 
 static int slots_teardown(void **state) {
-    slots_fixture *f = *state;
-    fg_allocator a = fg_test_allocator(&f->counting);
-    fg_half_open_free(&f->h, &a);
-    assert_int_equal(f->counting.live_blocks, 0);
+    (void)state;
     return 0;
 }
 
@@ -118,7 +118,7 @@ static void slots_bound_calls_in_flight(void **state) {
     int32_t b = fg_half_open_take(h, 0, &s2);
     assert_true(a >= 0 && b >= 0 && a != b);
     assert_int_equal(fg_half_open_take(h, 0, &s3), -1);
-    assert_int_equal(h->in_flight, 2);
+    assert_int_equal(h->st->in_flight, 2);
     assert_true(fg_half_open_give(h, a, s1));
     assert_int_equal(fg_half_open_take(h, 0, &s3), a);
 }
@@ -132,7 +132,7 @@ static void a_double_release_never_frees_someone_elses_slot(void **state) {
     int32_t c = fg_half_open_take(h, 1, &s3); /* reuses slot a */
     assert_int_equal(c, a);
     assert_false(fg_half_open_give(h, a, s1)); /* the first holder again */
-    assert_int_equal(h->in_flight, 2);
+    assert_int_equal(h->st->in_flight, 2);
     assert_true(fg_half_open_give(h, c, s3));
 }
 
@@ -142,14 +142,14 @@ static void leases_expire_oldest_first(void **state) {
     int32_t a = fg_half_open_take(h, 0.0, &s1);
     int32_t b = fg_half_open_take(h, 5.0, &s2);
     fg_half_open_expire(h, 9.99);
-    assert_int_equal(h->in_flight, 2);
+    assert_int_equal(h->st->in_flight, 2);
     fg_half_open_expire(h, 10.0); /* a's lease (10 s) is over, b's is not */
-    assert_int_equal(h->in_flight, 1);
-    assert_int_equal(h->expired, 1);
+    assert_int_equal(h->st->in_flight, 1);
+    assert_int_equal(h->st->expired, 1);
     assert_false(fg_half_open_give(h, a, s1)); /* a late release is void */
     assert_int_equal(fg_half_open_take(h, 10.0, &s3), a);
     assert_true(fg_half_open_give(h, b, s2));
-    assert_int_equal(h->in_flight, 1);
+    assert_int_equal(h->st->in_flight, 1);
 }
 
 static void reset_frees_every_slot_and_voids_old_tickets(void **state) {
@@ -158,12 +158,12 @@ static void reset_frees_every_slot_and_voids_old_tickets(void **state) {
     int32_t a = fg_half_open_take(h, 0, &s1);
     int32_t b = fg_half_open_take(h, 0, &s2);
     fg_half_open_reset(h);
-    assert_int_equal(h->in_flight, 0);
+    assert_int_equal(h->st->in_flight, 0);
     assert_false(fg_half_open_give(h, a, s1));
     assert_false(fg_half_open_give(h, b, s2));
     assert_true(fg_half_open_take(h, 0, &s3) >= 0);
     assert_true(fg_half_open_take(h, 0, &s3) >= 0);
-    assert_int_equal(h->in_flight, 2);
+    assert_int_equal(h->st->in_flight, 2);
 }
 
 int main(void) {

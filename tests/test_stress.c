@@ -37,6 +37,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fg_breaker_internal.h"
 #include "fluxgate.h"
 
 enum {
@@ -356,10 +357,109 @@ static void many_breakers_four_threads_keep_exact_books(void **state) {
     run_scenario(STRESS_MAX_BREAKERS);
 }
 
+/* ---- exactness under contention: a serialised replay --------------------- */
+
+/* Threads record outcomes into one FailureStreak(n) | CountWindow(n) breaker
+ * with retry Never() (it trips once and stays open). Every record gets
+ * its number in the order the breaker's lock took it; replaying the same
+ * outcomes single-threaded in that order on a fresh breaker must trip at
+ * the same record and give every record the same verdict (records after
+ * the trip are stale: their tickets are of the old generation). */
+enum { REPLAY_THREADS = 4, REPLAY_RECORDS = 4000 };
+
+typedef struct replay_entry {
+    uint64_t number;
+    int outcome_class;
+    fg_verdict verdict;
+} replay_entry;
+
+typedef struct replay_thread {
+    fg_breaker *b;
+    uint64_t rng;
+    replay_entry log[REPLAY_RECORDS];
+    int count;
+} replay_thread;
+
+static void *replay_worker(void *arg) {
+    replay_thread *t = arg;
+    for (int i = 0; i < REPLAY_RECORDS; i++) {
+        fg_ticket ticket;
+        if (!fg_breaker_acquire_at(t->b, 0.0, &ticket)) break; /* open: done */
+        int cls = next_random(&t->rng) % 100 < 30 ? 1 : 0;
+        replay_entry *e = &t->log[t->count++];
+        e->outcome_class = cls;
+        e->verdict = fg_breaker_record_numbered(t->b, &ticket, cls, 0.001, 0.0, &e->number);
+    }
+    return NULL;
+}
+
+static int by_number(const void *a, const void *b) {
+    const replay_entry *x = a, *y = b;
+    return x->number < y->number ? -1 : x->number > y->number;
+}
+
+static const char replay_policy[] =
+    "breaker replayed { window = CountWindow(12)  tracker = All()\n"
+    "  tripper = FailureStreak(5) | (MinRequests(12) & FailureRate(60%))  retry = Never() }\n";
+
+static void a_concurrent_run_trips_where_its_serialised_replay_does(void **state) {
+    (void)state;
+    fg_policy *policy = fg_policy_compile(replay_policy, sizeof replay_policy - 1, "replay", NULL, NULL);
+    assert_non_null(policy);
+    static replay_thread threads[REPLAY_THREADS];
+    static replay_entry all[REPLAY_THREADS * REPLAY_RECORDS];
+    double deadline = wall_seconds() + stress_seconds() / 2;
+    int rounds = 0, tripped = 0;
+    do {
+        fg_breaker *b = fg_breaker_new(policy, 0, NULL, NULL, 0);
+        assert_non_null(b);
+        pthread_t id[REPLAY_THREADS];
+        for (int i = 0; i < REPLAY_THREADS; i++) {
+            threads[i].b = b;
+            threads[i].rng = 0x9E3779B97F4A7C15ull * (uint64_t)(rounds * REPLAY_THREADS + i + 1);
+            threads[i].count = 0;
+            assert_int_equal(pthread_create(&id[i], NULL, replay_worker, &threads[i]), 0);
+        }
+        size_t n = 0;
+        for (int i = 0; i < REPLAY_THREADS; i++) {
+            pthread_join(id[i], NULL);
+            memcpy(all + n, threads[i].log, (size_t)threads[i].count * sizeof *all);
+            n += (size_t)threads[i].count;
+        }
+        qsort(all, n, sizeof *all, by_number);
+        for (size_t k = 0; k < n; k++) assert_int_equal(all[k].number, k + 1); /* one number each */
+
+        fg_breaker *serial = fg_breaker_new(policy, 0, NULL, NULL, 0);
+        for (size_t k = 0; k < n; k++) {
+            fg_ticket t;
+            if (fg_breaker_acquire_at(serial, 0.0, &t)) {
+                assert_int_equal(fg_breaker_record_at(serial, &t, all[k].outcome_class, 0.001, 0.0),
+                                 all[k].verdict);
+            } else {
+                assert_true(all[k].verdict == FG_VERDICT_STALE_SUCCESS ||
+                            all[k].verdict == FG_VERDICT_STALE_FAILURE);
+            }
+        }
+        assert_int_equal(fg_breaker_state(serial), fg_breaker_state(b));
+        fg_info a, c;
+        fg_breaker_info(b, &a);
+        fg_breaker_info(serial, &c);
+        assert_int_equal(a.generation, c.generation);
+        assert_int_equal(a.counters.admitted, a.counters.success + a.counters.failure + a.counters.ignored);
+        tripped += a.state == FG_STATE_OPEN;
+        fg_breaker_free(serial);
+        fg_breaker_free(b);
+        rounds++;
+    } while (wall_seconds() < deadline && rounds < 200);
+    assert_true(tripped > 0);
+    fg_policy_free(policy);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(one_breaker_four_threads_keep_exact_books),
         cmocka_unit_test(many_breakers_four_threads_keep_exact_books),
+        cmocka_unit_test(a_concurrent_run_trips_where_its_serialised_replay_does),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

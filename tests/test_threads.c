@@ -31,6 +31,8 @@ typedef struct world {
     atomic_int workers_done;
     atomic_ulong transitions_heard;
     atomic_ulong bad_signals;
+    _Atomic uint64_t last_sequence; /* the sequence number heard last */
+    atomic_ulong out_of_order;      /* deliveries that did not follow the previous one */
 } world;
 
 typedef struct books {
@@ -63,6 +65,9 @@ static uint32_t next_random(uint64_t *s) {
 static void hear(void *ud, const fg_transition *t) {
     world *w = ud;
     atomic_fetch_add(&w->transitions_heard, 1);
+    /* one listener, one breaker: every transition, in sequence order */
+    if (t->sequence != atomic_load(&w->last_sequence) + 1) atomic_fetch_add(&w->out_of_order, 1);
+    atomic_store(&w->last_sequence, t->sequence);
     if (t->reason == NULL || t->old_state >= FG_STATE_COUNT || t->new_state >= FG_STATE_COUNT ||
         t->metric.failure_count > t->metric.total_count || t->metric.total_count > 20)
         atomic_fetch_add(&w->bad_signals, 1);
@@ -191,6 +196,9 @@ static void four_threads_and_commands_keep_exact_books(void **state) {
         for (int b = 0; b < FG_STATE_COUNT; b++) transitions += c->transitions[a][b];
     assert_int_equal(transitions, info.generation);
     assert_int_equal(transitions, atomic_load(&w.transitions_heard));
+    assert_int_equal(transitions, info.transitions);
+    assert_int_equal(atomic_load(&w.out_of_order), 0);
+    assert_int_equal(atomic_load(&w.last_sequence), info.transitions);
     assert_int_equal(atomic_load(&w.bad_signals), 0);
     /* and the run really went through the state machine */
     assert_true(c->transitions[FG_STATE_CLOSED][FG_STATE_OPEN] > 0);

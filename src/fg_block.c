@@ -1,0 +1,125 @@
+/*
+ * fg_block.c -- the state block's layout, initialisation and checks (see
+ * fg_block.h).
+ */
+#define _GNU_SOURCE /* sched_getcpu: rseq/vDSO, no syscall */
+#include "fg_block.h"
+
+#include <math.h>
+#include <sched.h>
+#include <string.h>
+
+#include "fg_program.h"
+#include "fg_window.h"
+
+static uint64_t fg_align8(uint64_t n) {
+    return (n + 7u) & ~(uint64_t)7u;
+}
+
+int fg_block_layout_of(const fg_breaker_def *def, fg_block_layout *out) {
+    memset(out, 0, sizeof *out);
+    uint32_t thresholds = fg_program_threshold_count(def->tripper);
+    if (thresholds > FG_MAX_SLOW_THRESHOLDS) thresholds = FG_MAX_SLOW_THRESHOLDS;
+    out->window_kind = (uint8_t)def->window.kind;
+    out->window_size = def->window.size > 0 ? def->window.size : 1;
+    out->threshold_count = (uint8_t)thresholds;
+    out->exact_durations = (uint8_t)(def->window.kind == FG_WINDOW_TIME ||
+                                     fg_block_reads_latency(def->tripper));
+    out->level_bits = (uint8_t)fg_window_level_bits(thresholds);
+    out->slot_capacity = def->max_half_open_calls > 0 ? def->max_half_open_calls : 1;
+
+    uint64_t at = sizeof(fg_block);
+    out->slow_off = (uint32_t)at;
+    at = fg_align8(at + (uint64_t)thresholds * sizeof(uint64_t));
+    out->window_off = (uint32_t)at;
+    at += fg_window_entries_bytes(def->window.kind, out->window_size, thresholds, out->exact_durations);
+    out->slot_times_off = (uint32_t)at;
+    at += (uint64_t)out->slot_capacity * sizeof(double);
+    out->slot_links_off = (uint32_t)at;
+    at = fg_align8(at + (uint64_t)out->slot_capacity * sizeof(fg_half_open_slot));
+    if (at > UINT32_MAX) return -1;
+    out->size = (uint32_t)at;
+    return 0;
+}
+
+void fg_block_init(fg_block *b, const fg_block_layout *l, uint64_t fingerprint, double now,
+                   uint64_t seed) {
+    memset(b, 0, l->size);
+    atomic_init(&b->word, fg_block_word(FG_STATE_CLOSED, 0));
+    double zero = 0.0;
+    uint64_t bits;
+    memcpy(&bits, &zero, sizeof bits);
+    atomic_init(&b->offset_bits, bits);
+    b->magic = FG_BLOCK_MAGIC;
+    b->version = FG_BLOCK_VERSION;
+    b->fixed_bytes = (uint16_t)sizeof(fg_block);
+    b->size = l->size;
+    b->window_kind = l->window_kind;
+    b->exact_durations = l->exact_durations;
+    b->threshold_count = l->threshold_count;
+    b->level_bits = l->level_bits;
+    b->fingerprint = fingerprint;
+    b->window_size = l->window_size;
+    b->slot_capacity = l->slot_capacity;
+    b->slow_off = l->slow_off;
+    b->window_off = l->window_off;
+    b->slot_times_off = l->slot_times_off;
+    b->slot_links_off = l->slot_links_off;
+    b->changed_at = now;
+    b->retry_factor = 1.0;
+    atomic_init(&b->stripe0.admitted, 0);
+    atomic_init(&b->stripe0.rejected, 0);
+    atomic_init(&b->stripe1.admitted, 0);
+    atomic_init(&b->stripe1.rejected, 0);
+    fg_random_seed(b->random, seed);
+    fg_lock_init(&b->lock);
+    b->last_raw = now;
+    b->last_time = now;
+    /* the window and the slots: fg_window_init, fg_half_open_init (fresh) */
+}
+
+const char *fg_block_check(const fg_block *b, size_t size, const fg_block_layout *l,
+                           uint64_t fingerprint) {
+    if (size < sizeof(fg_block) || b->magic != FG_BLOCK_MAGIC)
+        return "the memory does not hold a fluxgate breaker block";
+    if (b->version != FG_BLOCK_VERSION || b->fixed_bytes != sizeof(fg_block))
+        return "the block was made by another version of fluxgate";
+    if (b->fingerprint != fingerprint)
+        return "the block holds a breaker of another definition (the fingerprints differ)";
+    if (b->size != l->size || size < l->size || b->window_kind != l->window_kind ||
+        b->window_size != l->window_size || b->threshold_count != l->threshold_count ||
+        b->exact_durations != l->exact_durations || b->level_bits != l->level_bits ||
+        b->slot_capacity != l->slot_capacity || b->slow_off != l->slow_off ||
+        b->window_off != l->window_off || b->slot_times_off != l->slot_times_off ||
+        b->slot_links_off != l->slot_links_off)
+        return "the block's layout does not match its definition";
+    return NULL;
+}
+
+int fg_block_transition_cell(fg_state from, fg_state to) {
+    if ((unsigned)from >= FG_STATE_COUNT || (unsigned)to >= FG_STATE_COUNT) return -1;
+    switch (to) {
+    case FG_STATE_CLOSED: return (int)from;            /* 0..5 */
+    case FG_STATE_DISABLED: return 6 + (int)from;      /* 6..11 */
+    case FG_STATE_METRICS_ONLY: return 12 + (int)from; /* 12..17 */
+    case FG_STATE_FORCED_OPEN: return 18 + (int)from;  /* 18..23 */
+    case FG_STATE_OPEN:
+        if (from == FG_STATE_CLOSED) return 24;
+        if (from == FG_STATE_HALF_OPEN) return 25;
+        return -1;
+    case FG_STATE_HALF_OPEN: return from == FG_STATE_OPEN ? 26 : -1;
+    case FG_STATE_COUNT: break;
+    }
+    return -1;
+}
+
+fg_block_stripe *fg_block_my_stripe_slow(fg_block *b) {
+#if defined(__linux__)
+    int cpu = sched_getcpu();
+    if (cpu >= 0) return (cpu & 1) ? &b->stripe1 : &b->stripe0;
+#endif
+    /* Elsewhere: by stack address, which differs between threads. */
+    int probe = 0;
+    uintptr_t a = (uintptr_t)&probe;
+    return ((a >> 16) * UINT64_C(0x9E3779B97F4A7C15)) >> 63 ? &b->stripe1 : &b->stripe0;
+}

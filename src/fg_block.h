@@ -1,0 +1,217 @@
+/*
+ * fg_block.h -- a breaker's state block: ALL of its mutable state in one
+ * contiguous, pointer-free, position-independent block whose size is a
+ * function of the definition alone (fg_breaker_footprint). It may live in
+ * the heap, in a Lua userdata or in memory that several processes map;
+ * everything that is per process (policy, clock and random callbacks,
+ * listeners, Custom() predicates, the allocator) is in the handle
+ * (fg_breaker_internal.h). Internal references are byte offsets from the
+ * block's start, recorded in its header; every field is fixed-width and
+ * every time a double of the breaker's clock, so a snapshot is a copy.
+ *
+ * Layout: the fixed part below, then the variable arrays (offsets in the
+ * header): slow counts, the window (CountWindow ring or TimeWindow
+ * buckets), the half-open slots. Fields are grouped by who writes them,
+ * and groups that different threads write are at least 64 bytes apart
+ * (FG_BLOCK_APART): the block is only 8-byte aligned, so "64 bytes apart"
+ * is what guarantees that they never share a cache line whatever the
+ * block's address:
+ *   - `word` and `offset_bits`: read by every admission without the lock,
+ *     written only by transitions and clock rebases (read-mostly);
+ *   - the header: written once;
+ *   - two admission counter stripes (admitted, rejected), each written by
+ *     the lock-free admissions of the threads on "its" CPUs;
+ *   - cold fields (transitions, half-open bookkeeping, the PRNG) as
+ *     spacers between those;
+ *   - the hot part: the lock word and what every record writes under it.
+ *
+ * The state word packs the state (3 bits) and the generation (61 bits): an
+ * admission in a state that needs no decision reads it once and is done.
+ */
+#ifndef FG_BLOCK_H
+#define FG_BLOCK_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fg_exact_sum.h"
+#include "fg_half_open.h"
+#include "fg_lock.h"
+#include "fg_policy_internal.h"
+#include "fg_random.h"
+#include "fg_window.h"
+#include "fluxgate.h"
+
+enum {
+    FG_BLOCK_MAGIC = 0x31424746u, /* "FGB1" little-endian */
+    FG_BLOCK_VERSION = 1,
+    FG_BLOCK_STRIPES = 2,
+    /* (old, new) pairs that can happen: any state to a manual command's
+     * state (4 x 6), closed/half_open -> open, open -> half_open */
+    FG_BLOCK_TRANSITION_CELLS = 27
+};
+
+/* Admissions counted without the lock, one stripe per group of CPUs. */
+typedef struct fg_block_stripe {
+    _Atomic uint64_t admitted;
+    _Atomic uint64_t rejected;
+} fg_block_stripe;
+
+/* The tripper's last evaluation (fg_trip_memo, fixed-width). */
+typedef struct fg_block_memo {
+    uint64_t counts_version;
+    uint32_t consecutive_failures;
+    uint32_t alternative;
+    uint8_t valid;
+    uint8_t fired;
+    uint8_t state;
+    uint8_t pad[5];
+} fg_block_memo;
+
+typedef struct fg_block {
+    /* ---- read by every admission (read-mostly) ---- */
+    _Atomic uint64_t word;        /* state | generation << FG_BLOCK_STATE_BITS */
+    _Atomic uint64_t offset_bits; /* the clock offset (a double): time = raw + offset */
+    /* ---- header: written once, when the block is placed ---- */
+    uint32_t magic;
+    uint16_t version;
+    uint16_t fixed_bytes;         /* sizeof(fg_block) */
+    uint32_t size;                /* the whole block */
+    uint8_t window_kind;          /* fg_window_kind */
+    uint8_t exact_durations;      /* 1: the CountWindow keeps durations as doubles */
+    uint8_t threshold_count;
+    uint8_t level_bits;           /* CountWindow, microsecond entries: bits of slow level */
+    uint64_t fingerprint;         /* fg_block_fingerprint of the definition */
+    uint32_t window_size;
+    uint32_t slot_capacity;
+    uint32_t slow_off;            /* uint64_t[threshold_count] */
+    uint32_t window_off;          /* ring entries or buckets */
+    uint32_t slot_times_off;      /* double[slot_capacity]: lease times */
+    uint32_t slot_links_off;      /* fg_half_open_slot[slot_capacity] */
+    /* ---- cold: transitions ---- */
+    double changed_at;
+    double retry_factor;          /* the jitter factor drawn when the breaker opened */
+    /* ---- admission stripe 0 ---- */
+    fg_block_stripe stripe0;
+    /* ---- cold: transitions, half_open, draws ---- */
+    uint64_t sequence;            /* the latest transition's sequence number */
+    uint64_t random[4];           /* xoshiro256** state */
+    uint32_t reopens;
+    uint32_t pad0;
+    fg_half_open_state half_open; /* the slots' bookkeeping (fg_half_open.h) */
+    /* ---- admission stripe 1 ---- */
+    fg_block_stripe stripe1;
+    /* ---- cold: the transition counters (see fg_block_transition_cell) ---- */
+    uint64_t transitions[FG_BLOCK_TRANSITION_CELLS];
+    /* ---- hot: the lock, and what records write under it ---- */
+    fg_lock lock;
+    double last_raw;              /* the last raw clock reading (rebasing) */
+    double last_time;             /* the breaker's time at that reading */
+    uint64_t success;
+    uint64_t failure;
+    uint64_t ignored;
+    uint64_t stale;
+    uint64_t records;             /* record calls so far, in the lock's order */
+    uint32_t consecutive_failures;
+    uint32_t pad;
+    fg_window_state window;       /* the window's running totals (fg_window.h) */
+    fg_block_memo memo;
+} fg_block;
+
+/* Groups written by different threads never share a cache line. */
+#define FG_BLOCK_APART(end_field, start_field)                                                     \
+    _Static_assert(offsetof(fg_block, start_field) >=                                              \
+                       offsetof(fg_block, end_field) + sizeof(((fg_block *)0)->end_field) + 63,    \
+                   #end_field " and " #start_field " may share a cache line")
+FG_BLOCK_APART(offset_bits, stripe0);
+FG_BLOCK_APART(stripe0, stripe1);
+FG_BLOCK_APART(stripe1, lock);
+FG_BLOCK_APART(offset_bits, lock);
+_Static_assert(offsetof(fg_block, offset_bits) + 8 <= 16, "the read-mostly words come first");
+
+enum { FG_BLOCK_STATE_BITS = 3, FG_BLOCK_STATE_MASK = 7 };
+
+static inline uint64_t fg_block_word(fg_state state, uint64_t generation) {
+    return (uint64_t)state | (generation << FG_BLOCK_STATE_BITS);
+}
+static inline fg_state fg_block_word_state(uint64_t word) {
+    return (fg_state)(word & FG_BLOCK_STATE_MASK);
+}
+static inline uint64_t fg_block_word_generation(uint64_t word) {
+    return word >> FG_BLOCK_STATE_BITS;
+}
+
+/* What a definition's block looks like: the header's variable fields. */
+typedef struct fg_block_layout {
+    uint32_t size;
+    uint8_t window_kind;
+    uint8_t exact_durations;
+    uint8_t threshold_count;
+    uint8_t level_bits;
+    uint32_t window_size;
+    uint32_t slot_capacity;
+    uint32_t slow_off, window_off, slot_times_off, slot_links_off;
+} fg_block_layout;
+
+/* Computes the layout for def. Returns 0, or -1 when the block would be
+ * larger than 4 GiB (an absurd window or slot count). */
+int fg_block_layout_of(const fg_breaker_def *def, fg_block_layout *out);
+
+/* The fingerprint of everything that defines a definition's behaviour (see
+ * fg_block_def.c): window kind and size, tracker and tripper programs
+ * (bytecode, constants, strings, thresholds, texts), retry and permit
+ * parameters, max_half_open_calls, half_open_lease, and the block version.
+ * Not the breaker's name. */
+uint64_t fg_block_fingerprint(const fg_breaker_def *def);
+
+/* The smallest AvgLatency threshold of a tripper (+infinity: none), and
+ * whether it reads the window's duration at all. */
+double fg_block_min_latency_threshold(const fg_program *tripper);
+int fg_block_reads_latency(const fg_program *tripper);
+
+/* Writes a fresh block (closed, generation 0, empty window, times at now)
+ * for the layout into memory of layout->size bytes. */
+void fg_block_init(fg_block *b, const fg_block_layout *layout, uint64_t fingerprint, double now,
+                   uint64_t seed);
+
+/* Checks that an existing block matches the layout and fingerprint;
+ * returns NULL or what is wrong. */
+const char *fg_block_check(const fg_block *b, size_t size, const fg_block_layout *layout,
+                           uint64_t fingerprint);
+
+/* The index of the transition counter for (from, to), or -1 for a pair
+ * that cannot happen. */
+int fg_block_transition_cell(fg_state from, fg_state to);
+
+/* The admission stripe for the calling thread, by the CPU it runs on
+ * (threads on different CPUs never write the same line). Where glibc has
+ * registered rseq, the CPU number is one load from the thread's rseq area;
+ * elsewhere sched_getcpu (vDSO) or the stack address decides. */
+fg_block_stripe *fg_block_my_stripe_slow(fg_block *b);
+
+#if defined(__GLIBC__) && defined(__x86_64__) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35)) && \
+    (defined(__GNUC__) && __GNUC__ >= 11 || defined(__clang__))
+#define FG_BLOCK_RSEQ 1
+extern const ptrdiff_t __rseq_offset; /* glibc >= 2.35 (sys/rseq.h) */
+extern const unsigned int __rseq_size;
+#endif
+
+static inline fg_block_stripe *fg_block_my_stripe(fg_block *b) {
+#ifdef FG_BLOCK_RSEQ
+    if (__rseq_size != 0) {
+        /* struct rseq starts with cpu_id_start: always a valid CPU number */
+        const volatile uint32_t *cpu =
+            (const volatile uint32_t *)((char *)__builtin_thread_pointer() + __rseq_offset);
+        return (*cpu & 1u) ? &b->stripe1 : &b->stripe0;
+    }
+#endif
+    return fg_block_my_stripe_slow(b);
+}
+
+static inline void *fg_block_at(fg_block *b, uint32_t offset) {
+    return (char *)b + offset;
+}
+
+#endif /* FG_BLOCK_H */

@@ -1,0 +1,394 @@
+/*
+ * test_block.c -- the flat state block (SPEC section 10): footprints,
+ * placement into caller memory, attaching to a block that holds a breaker
+ * (and refusing one of another definition), the clock choice and when the
+ * default clocks are read, clock rebasing (SPEC section 5, "Clock"), and
+ * the exact retry_after round trip.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fg_breaker_fixture.h"
+#include "fg_payment_policy.h"
+
+static fg_policy *compile_expr(fg_expressions e) {
+    fg_policy *p = fg_policy_from_expressions("t", &e, NULL, NULL);
+    assert_non_null(p);
+    return p;
+}
+
+/* ---- footprints and placement --------------------------------------------- */
+
+static void footprints_depend_on_the_definition_only(void **state) {
+    (void)state;
+    fg_policy *small = compile_expr((fg_expressions){.window = "CountWindow(10)", .tripper = "FailureStreak(3)"});
+    fg_policy *big = compile_expr((fg_expressions){.window = "CountWindow(1000)", .tripper = "FailureStreak(3)"});
+    size_t s = fg_breaker_footprint(small, 0), b = fg_breaker_footprint(big, 0);
+    assert_true(s > 0 && b > s);
+    assert_int_equal(s % FG_BLOCK_ALIGN, 0);
+    /* a CountWindow record without AvgLatency is one 32-bit word */
+    assert_int_equal(b - s, 990 * 4);
+    assert_int_equal(fg_breaker_footprint(small, 1), 0);
+    assert_int_equal(fg_breaker_handle_footprint(small, 1), 0);
+    assert_true(fg_breaker_handle_footprint(small, 0) > 0);
+    fg_policy_free(small);
+    fg_policy_free(big);
+}
+
+static void a_placed_breaker_lives_in_caller_memory(void **state) {
+    (void)state;
+    fg_policy *p = compile_expr((fg_expressions){.window = "CountWindow(4)", .tripper = "FailureStreak(2)"});
+    size_t bs = fg_breaker_footprint(p, 0), hs = fg_breaker_handle_footprint(p, 0);
+    uint64_t *block = malloc(bs + 64), *handle = malloc(hs);
+    assert_non_null(block);
+    assert_non_null(handle);
+    memset(block, 0xEE, bs + 64);
+    fg_test_alloc counting = {0};
+    fg_breaker_options o = {0};
+    o.alloc = fg_test_allocator(&counting);
+    char err[200];
+    fg_breaker *b = fg_breaker_place(p, 0, &o, handle, block, bs, 0, err, sizeof err);
+    assert_non_null(b);
+    assert_int_equal(counting.allocations, 0); /* nothing through the allocator */
+    fg_ticket t;
+    for (int i = 0; i < 2; i++) {
+        assert_true(fg_breaker_acquire(b, &t));
+        fg_breaker_record(b, &t, 1, 0.0);
+    }
+    assert_int_equal(fg_breaker_state(b), FG_STATE_OPEN);
+    for (size_t i = bs; i < bs + 64; i++) assert_int_equal(((unsigned char *)block)[i], 0xEE);
+    fg_breaker_free(b);
+    assert_int_equal(counting.live_blocks, 0);
+    fg_policy_free(p);
+    free(block);
+    free(handle);
+}
+
+static void placement_refuses_small_or_misaligned_memory(void **state) {
+    (void)state;
+    fg_policy *p = compile_expr((fg_expressions){.window = "CountWindow(4)"});
+    size_t bs = fg_breaker_footprint(p, 0);
+    uint64_t *block = calloc(1, bs + 16);
+    char err[200];
+    assert_null(fg_breaker_place(p, 0, NULL, NULL, block, bs - 8, 0, err, sizeof err));
+    assert_non_null(strstr(err, "bytes"));
+    assert_null(fg_breaker_place(p, 0, NULL, NULL, (char *)block + 4, bs, 0, err, sizeof err));
+    assert_null(fg_breaker_place(p, 0, NULL, NULL, block, bs, 1, err, sizeof err)); /* zeroes: no breaker */
+    assert_non_null(strstr(err, "does not hold"));
+    free(block);
+    fg_policy_free(p);
+}
+
+/* Two handles on one block are one breaker: what one records, the other
+ * sees (the way two processes share a block in shared memory). */
+static void two_handles_on_one_block_share_one_breaker(void **state) {
+    (void)state;
+    fg_policy *p = compile_expr((fg_expressions){.window = "CountWindow(10)", .tripper = "FailureStreak(3)"});
+    size_t bs = fg_breaker_footprint(p, 0);
+    void *block = calloc(1, bs);
+    char err[200];
+    fg_breaker *a = fg_breaker_place(p, 0, NULL, NULL, block, bs, 0, err, sizeof err);
+    fg_breaker *b = fg_breaker_place(p, 0, NULL, NULL, block, bs, 1, err, sizeof err);
+    assert_non_null(a);
+    assert_non_null(b);
+    fg_ticket t;
+    assert_true(fg_breaker_acquire(a, &t));
+    fg_breaker_record(a, &t, 1, 0.0);
+    assert_true(fg_breaker_acquire(b, &t));
+    fg_breaker_record(b, &t, 1, 0.0);
+    assert_true(fg_breaker_acquire(a, &t));
+    fg_breaker_record(a, &t, 1, 0.0);
+    assert_int_equal(fg_breaker_state(b), FG_STATE_OPEN);
+    fg_info i;
+    fg_breaker_info(b, &i);
+    assert_int_equal(i.counters.admitted, 3);
+    assert_int_equal(i.counters.failure, 3);
+    assert_int_equal(i.transitions, 1);
+    fg_breaker_free(b);
+    fg_breaker_free(a);
+    free(block);
+    fg_policy_free(p);
+}
+
+static void attaching_refuses_another_definition(void **state) {
+    (void)state;
+    fg_policy *p = compile_expr((fg_expressions){.window = "CountWindow(10)", .tripper = "FailureStreak(3)"});
+    fg_policy *q = compile_expr((fg_expressions){.window = "CountWindow(10)", .tripper = "FailureStreak(4)"});
+    fg_policy *same = compile_expr((fg_expressions){.window = "CountWindow(10)", .tripper = "FailureStreak(3)"});
+    size_t bs = fg_breaker_footprint(p, 0);
+    assert_int_equal(fg_breaker_footprint(q, 0), bs); /* same size, other behaviour */
+    void *block = calloc(1, bs);
+    char err[200];
+    fg_breaker *a = fg_breaker_place(p, 0, NULL, NULL, block, bs, 0, err, sizeof err);
+    assert_non_null(a);
+    assert_null(fg_breaker_place(q, 0, NULL, NULL, block, bs, 1, err, sizeof err));
+    assert_non_null(strstr(err, "another definition"));
+    /* an equal definition compiled separately has the same fingerprint */
+    fg_breaker *b = fg_breaker_place(same, 0, NULL, NULL, block, bs, 1, err, sizeof err);
+    assert_non_null(b);
+    fg_breaker_free(b);
+    fg_breaker_free(a);
+    free(block);
+    fg_policy_free(p);
+    fg_policy_free(q);
+    fg_policy_free(same);
+}
+
+/* ---- clocks ---------------------------------------------------------------- */
+
+static double coarse_resolution(void) {
+    struct timespec r;
+    if (clock_getres(CLOCK_MONOTONIC_COARSE, &r) != 0) return INFINITY;
+    return (double)r.tv_sec + (double)r.tv_nsec * 1e-9;
+}
+
+static fg_clock_kind kind_of(fg_policy *p, fg_clock_kind requested) {
+    fg_breaker_options o = {0};
+    o.clock_kind = requested;
+    fg_breaker *b = fg_breaker_new(p, 0, &o, NULL, 0);
+    assert_non_null(b);
+    fg_info i;
+    fg_breaker_info(b, &i);
+    fg_breaker_free(b);
+    return i.clock_kind;
+}
+
+static void the_clock_is_the_cheapest_one_exact_enough(void **state) {
+    (void)state;
+    double res = coarse_resolution();
+    fg_report *report = NULL;
+    fg_policy *pay = fg_policy_compile(fg_payment_policy, sizeof fg_payment_policy - 1, "pay", NULL, &report);
+    fg_report_free(report);
+    assert_non_null(pay);
+    /* payment_api: the smallest duration is the 2 s slow threshold */
+    assert_int_equal(kind_of(pay, FG_CLOCK_AUTO), res <= 0.02 ? FG_CLOCK_COARSE : FG_CLOCK_PRECISE);
+    assert_int_equal(kind_of(pay, FG_CLOCK_PRECISE), FG_CLOCK_PRECISE);
+    assert_int_equal(kind_of(pay, FG_CLOCK_COARSE), FG_CLOCK_COARSE);
+    fg_policy_free(pay);
+    /* a 10 ms cooldown is not served by a clock of a few milliseconds */
+    fg_policy *fast = compile_expr((fg_expressions){.retry = "Cooldown(10ms)"});
+    assert_int_equal(kind_of(fast, FG_CLOCK_AUTO), res <= 0.0001 ? FG_CLOCK_COARSE : FG_CLOCK_PRECISE);
+    fg_policy_free(fast);
+    fg_policy *lat = compile_expr((fg_expressions){.tripper = "AvgLatency(50ms)"});
+    assert_int_equal(kind_of(lat, FG_CLOCK_AUTO), res <= 0.0005 ? FG_CLOCK_COARSE : FG_CLOCK_PRECISE);
+    fg_policy_free(lat);
+    fg_policy *lease = compile_expr((fg_expressions){.half_open_lease = "100ms"});
+    assert_int_equal(kind_of(lease, FG_CLOCK_AUTO), res <= 0.001 ? FG_CLOCK_COARSE : FG_CLOCK_PRECISE);
+    fg_policy_free(lease);
+    /* a custom clock is CUSTOM, whatever was asked */
+    fixture f;
+    make(&f, (fg_expressions){.window = "CountWindow(3)"}, NULL, 0);
+    assert_int_equal(info_of(&f).clock_kind, FG_CLOCK_CUSTOM);
+    done(&f);
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {0, ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Closed, a CountWindow and no duration rule: no clock is read -- the
+ * ticket carries no start time and an unmeasured duration counts 0. */
+static void a_breaker_without_duration_rules_reads_no_clock(void **state) {
+    (void)state;
+    fg_policy *p = compile_expr((fg_expressions){.window = "CountWindow(10)", .tripper = "FailureStreak(3)"});
+    fg_breaker *b = fg_breaker_new(p, 0, NULL, NULL, 0);
+    fg_ticket t;
+    assert_true(fg_breaker_acquire(b, &t));
+    assert_true(t.started_at == 0.0);
+    sleep_ms(20);
+    assert_int_equal(fg_breaker_record(b, &t, 0, -1), FG_VERDICT_SUCCESS);
+    assert_true(fg_breaker_acquire(b, &t));
+    assert_int_equal(fg_breaker_record(b, &t, 0, 0.25), FG_VERDICT_SUCCESS); /* given: kept */
+    fg_info i;
+    fg_breaker_info(b, &i);
+    assert_true(i.metric.total_duration == 0.25);
+    fg_breaker_free(b);
+    fg_policy_free(p);
+    /* with a duration rule, the default clock measures */
+    fg_policy *q = compile_expr((fg_expressions){.window = "CountWindow(10)",
+                                                 .tripper = "MinRequests(5) & SlowRate(0.5, threshold = 1ms)"});
+    b = fg_breaker_new(q, 0, NULL, NULL, 0);
+    assert_true(fg_breaker_acquire(b, &t));
+    assert_true(t.started_at > 0.0);
+    sleep_ms(20);
+    fg_breaker_record(b, &t, 0, -1);
+    fg_breaker_info(b, &i);
+    assert_true(i.metric.total_duration >= 0.015);
+    assert_int_equal(i.metric.slow_counts[0], 1);
+    fg_breaker_free(b);
+    fg_policy_free(q);
+}
+
+/* A jump back rebases: time stands still across it, and the remaining
+ * cooldown is kept. */
+static void a_clock_that_jumps_back_keeps_the_remaining_cooldown(void **state) {
+    (void)state;
+    fixture f;
+    make(&f, (fg_expressions){.tripper = "FailureStreak(1)", .retry = "Cooldown(60)", .permit = "All()"}, NULL, 0);
+    fail_n(&f, 1); /* opens at 1000 */
+    fg_test_clock_advance(&f.clock, 30);
+    assert_float_equal(rejection(&f).retry_after, 30.0, 1e-9);
+    f.clock.now = 5.0; /* back to 5: the breaker's time stays at 1030 */
+    assert_float_equal(fg_breaker_now(f.b), 1030.0, 0);
+    fg_test_clock_advance(&f.clock, 29.0);
+    assert_float_equal(rejection(&f).retry_after, 1.0, 1e-9);
+    fg_test_clock_advance(&f.clock, 1.0);
+    fg_ticket t;
+    assert_true(fg_breaker_acquire(f.b, &t)); /* 30 s after the jump: the probe */
+    assert_int_equal(t.state, FG_STATE_HALF_OPEN);
+    assert_float_equal(t.started_at, 1060.0, 1e-9);
+    done(&f);
+}
+
+/* Window ages and leases survive a jump back too. */
+static void a_jump_back_keeps_window_ages_and_leases(void **state) {
+    (void)state;
+    fixture f;
+    make(&f, (fg_expressions){.window = "TimeWindow(10)", .tripper = "MinRequests(100) & FailureRate(0.9)"},
+         NULL, 0);
+    fail_n(&f, 2);            /* second 1000 */
+    f.clock.now = 100.0;      /* back: time stays at 1000 */
+    assert_float_equal(fg_breaker_now(f.b), 1000.0, 0);
+    fg_test_clock_advance(&f.clock, 9.5);
+    assert_int_equal(info_of(&f).metric.total_count, 2); /* 1009.5: still inside */
+    fg_test_clock_advance(&f.clock, 0.5);
+    assert_int_equal(info_of(&f).metric.total_count, 0); /* 1010: the second left */
+    done(&f);
+}
+
+/* A single wild forward reading does not hold the breaker open for the
+ * size of the glitch: time goes on from the glitch. */
+static void a_wild_forward_reading_does_not_hold_the_breaker_open(void **state) {
+    (void)state;
+    fixture f;
+    make(&f, (fg_expressions){.tripper = "FailureStreak(1)", .retry = "Cooldown(60)", .permit = "All()"}, NULL, 0);
+    fg_ticket t;
+    assert_true(fg_breaker_acquire(f.b, &t));
+    f.clock.now = 1e9; /* the glitch: the failure trips the breaker "at 1e9" */
+    fg_breaker_record(f.b, &t, 1, 0.0);
+    assert_int_equal(fg_breaker_state(f.b), FG_STATE_OPEN);
+    assert_float_equal(f.log[0].timestamp, 1e9, 0);
+    f.clock.now = 1001.0; /* back to normal: a jump back from the glitch */
+    assert_false(fg_breaker_acquire(f.b, &t));
+    fg_test_clock_advance(&f.clock, 59.0);
+    assert_float_equal(rejection(&f).retry_after, 1.0, 1e-6);
+    fg_test_clock_advance(&f.clock, 1.0);
+    assert_true(fg_breaker_acquire(f.b, &t)); /* 60 s later, not 1e9 s later */
+    done(&f);
+}
+
+/* retry_after is exact: a call made exactly retry_after seconds after a
+ * rejection is admitted. Random cooldowns, backoffs, jitters, reopens,
+ * times of every magnitude, with and without a rebased clock. */
+static void retry_after_round_trips_exactly(void **state) {
+    (void)state;
+    static const char *retries[] = {"Cooldown(0.7)", "Cooldown(700ms, jitter_ratio = 0.3)", "Cooldown(1e-3)",
+                                    "Backoff(0.1, multiplier = 3, max_duration = 1e4, jitter_ratio = 0.5)",
+                                    "Backoff(700ms, max_duration = 0.75)", "Cooldown(12345.678, jitter_ratio = 0.99)"};
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    int trials = 0;
+    for (size_t r = 0; r < sizeof retries / sizeof retries[0]; r++) {
+        fg_policy *p = compile_expr((fg_expressions){.tripper = "FailureStreak(1)", .retry = retries[r],
+                                                     .permit = "All()"});
+        for (int k = 0; k < 400; k++) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            double u = (double)(seed >> 11) * 0x1p-53;
+            double v = (double)((seed * 0x2545F4914F6CDD1Dull) >> 11) * 0x1p-53;
+            fixture f;
+            memset(&f, 0, sizeof f);
+            fg_breaker_options o = fg_test_options(&f.clock, NULL);
+            o.has_seed = 1;
+            o.seed = seed;
+            f.clock.now = ldexp(1.0 + u, (int)(seed % 40) - 10); /* 1e-3 .. 1e9 s */
+            f.b = fg_breaker_new(p, 0, &o, NULL, 0);
+            assert_non_null(f.b);
+            if (k % 3 == 1) { /* rebase first: the breaker's time then runs ahead of the clock */
+                fg_test_clock_advance(&f.clock, 5.0);
+                (void)fg_breaker_now(f.b);
+                f.clock.now *= 0.25 + 0.5 * v;
+            }
+            fg_ticket t;
+            for (int reopen = 0; reopen < 1 + (int)(seed % 3); reopen++) {
+                /* open (again) with a probe that fails */
+                if (!fg_breaker_acquire(f.b, &t)) break;
+                fg_breaker_record(f.b, &t, 1, 0.0);
+                assert_int_equal(fg_breaker_state(f.b), FG_STATE_OPEN);
+                fg_test_clock_advance(&f.clock, (1e4 + 1) * v * (double)(reopen == 0 ? 0 : 1));
+            }
+            if (fg_breaker_state(f.b) != FG_STATE_OPEN) {
+                fg_breaker_free(f.b);
+                continue;
+            }
+            fg_test_clock_advance(&f.clock, 1e-3 * v); /* somewhere inside the wait */
+            double at = f.clock.now;
+            if (fg_breaker_acquire(f.b, &t)) { /* already over: nothing to check */
+                fg_breaker_free(f.b);
+                continue;
+            }
+            assert_true(t.retry_after > 0.0);
+            /* through the clock */
+            f.clock.now = at + t.retry_after;
+            fg_ticket probe;
+            assert_true(fg_breaker_acquire(f.b, &probe));
+            trials++;
+            fg_breaker_free(f.b);
+        }
+        fg_policy_free(p);
+    }
+    assert_true(trials > 1000);
+}
+
+/* The same through acquire_at: the caller's own time plus retry_after. */
+static void retry_after_round_trips_through_acquire_at(void **state) {
+    (void)state;
+    fg_policy *p = compile_expr((fg_expressions){.tripper = "FailureStreak(1)",
+                                                 .retry = "Cooldown(0.1, jitter_ratio = 0.5)", .permit = "All()"});
+    uint64_t seed = 12345;
+    for (int k = 0; k < 3000; k++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        double u = (double)(seed >> 11) * 0x1p-53;
+        fg_breaker_options o = {0};
+        o.has_seed = 1;
+        o.seed = seed;
+        fg_breaker *b = fg_breaker_new(p, 0, &o, NULL, 0);
+        double t0 = ldexp(1.0 + u, (int)(seed >> 58) - 20);
+        fg_ticket t;
+        assert_true(fg_breaker_acquire_at(b, t0, &t));
+        fg_breaker_record_at(b, &t, 1, 0.0, t0);
+        double at = t0 + 0.01 * u;
+        assert_false(fg_breaker_acquire_at(b, at, &t));
+        assert_true(fg_breaker_acquire_at(b, at + t.retry_after, &t));
+        fg_breaker_free(b);
+    }
+    fg_policy_free(p);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(footprints_depend_on_the_definition_only),
+        cmocka_unit_test(a_placed_breaker_lives_in_caller_memory),
+        cmocka_unit_test(placement_refuses_small_or_misaligned_memory),
+        cmocka_unit_test(two_handles_on_one_block_share_one_breaker),
+        cmocka_unit_test(attaching_refuses_another_definition),
+        cmocka_unit_test(the_clock_is_the_cheapest_one_exact_enough),
+        cmocka_unit_test(a_breaker_without_duration_rules_reads_no_clock),
+        cmocka_unit_test(a_clock_that_jumps_back_keeps_the_remaining_cooldown),
+        cmocka_unit_test(a_jump_back_keeps_window_ages_and_leases),
+        cmocka_unit_test(a_wild_forward_reading_does_not_hold_the_breaker_open),
+        cmocka_unit_test(retry_after_round_trips_exactly),
+        cmocka_unit_test(retry_after_round_trips_through_acquire_at),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,203 @@
+/*
+ * test_order.c -- transitions reach listeners in sequence order, each once
+ * (SPEC section 5): numbered 1, 2, ... per breaker, also when a listener
+ * re-enters the breaker (and causes more transitions than the delivery
+ * queue first holds) and when several threads cause transitions at once.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "fluxgate.h"
+
+enum { SEEN_MAX = 64 };
+
+typedef struct seen {
+    fg_breaker *b;
+    int count;
+    uint64_t sequence[SEEN_MAX];
+    fg_state old_state[SEEN_MAX];
+    fg_state new_state[SEEN_MAX];
+    int commands;  /* re-entrant commands still to issue (the resetting listener) */
+} seen;
+
+static void log_transition(seen *s, const fg_transition *t) {
+    if (s->count < SEEN_MAX) {
+        s->sequence[s->count] = t->sequence;
+        s->old_state[s->count] = t->old_state;
+        s->new_state[s->count] = t->new_state;
+    }
+    s->count++;
+}
+
+/* Listener 1: on closed -> open, puts the breaker back (re-entering it). */
+static void resetting_listener(void *ud, const fg_transition *t) {
+    seen *s = ud;
+    log_transition(s, t);
+    if (t->old_state == FG_STATE_CLOSED && t->new_state == FG_STATE_OPEN) {
+        for (; s->commands > 0; s->commands--) {
+            if (s->commands % 2) fg_breaker_reset(s->b);
+            else fg_breaker_force_open(s->b);
+        }
+    }
+}
+
+static void logging_listener(void *ud, const fg_transition *t) {
+    log_transition(ud, t);
+}
+
+static fg_breaker *streak_breaker(fg_policy **p) {
+    fg_expressions e = {.tripper = "FailureStreak(1)"};
+    *p = fg_policy_from_expressions("order", &e, NULL, NULL);
+    assert_non_null(*p);
+    fg_breaker *b = fg_breaker_new(*p, 0, NULL, NULL, 0);
+    assert_non_null(b);
+    return b;
+}
+
+static void fail_once(fg_breaker *b) {
+    fg_ticket t;
+    assert_true(fg_breaker_acquire(b, &t));
+    fg_breaker_record(b, &t, 1, 0.0);
+}
+
+static void assert_in_order(const seen *s, int expected) {
+    assert_int_equal(s->count, expected);
+    for (int i = 0; i < s->count && i < SEEN_MAX; i++) assert_int_equal(s->sequence[i], (uint64_t)i + 1);
+}
+
+/* Listener 1 resets on closed -> open; listener 2 must still see
+ * closed -> open before open -> closed. */
+static void a_reentrant_reset_is_heard_after_the_trip(void **state) {
+    (void)state;
+    fg_policy *p;
+    fg_breaker *b = streak_breaker(&p);
+    static seen first, second;
+    memset(&first, 0, sizeof first);
+    memset(&second, 0, sizeof second);
+    first.b = b;
+    first.commands = 1;
+    assert_int_equal(fg_breaker_add_listener(b, resetting_listener, &first), 0);
+    assert_int_equal(fg_breaker_add_listener(b, logging_listener, &second), 0);
+    fail_once(b);
+    assert_int_equal(fg_breaker_state(b), FG_STATE_CLOSED);
+    for (const seen *s = &first; s != NULL; s = s == &first ? &second : NULL) {
+        assert_in_order(s, 2);
+        assert_int_equal(s->old_state[0], FG_STATE_CLOSED);
+        assert_int_equal(s->new_state[0], FG_STATE_OPEN);
+        assert_int_equal(s->old_state[1], FG_STATE_OPEN);
+        assert_int_equal(s->new_state[1], FG_STATE_CLOSED);
+    }
+    fg_info i;
+    fg_breaker_info(b, &i);
+    assert_int_equal(i.transitions, 2);
+    fg_breaker_free(b);
+    fg_policy_free(p);
+}
+
+/* More re-entrant transitions in one callback than the delivery queue
+ * first holds: it grows, and nothing is lost or reordered. */
+static void many_reentrant_transitions_are_all_heard_in_order(void **state) {
+    (void)state;
+    fg_policy *p;
+    fg_breaker *b = streak_breaker(&p);
+    static seen first, second;
+    memset(&first, 0, sizeof first);
+    memset(&second, 0, sizeof second);
+    first.b = b;
+    first.commands = 40;
+    assert_int_equal(fg_breaker_add_listener(b, resetting_listener, &first), 0);
+    assert_int_equal(fg_breaker_add_listener(b, logging_listener, &second), 0);
+    fail_once(b);
+    assert_in_order(&first, 41);
+    assert_in_order(&second, 41);
+    fg_breaker_free(b);
+    fg_policy_free(p);
+}
+
+/* ---- threads ----------------------------------------------------------------- */
+
+enum { ORDER_THREADS = 4, ORDER_ROUNDS = 20000 };
+
+typedef struct checker {
+    _Atomic uint64_t last;   /* the sequence number heard last */
+    atomic_ulong heard;
+    atomic_ulong out_of_order;
+} checker;
+
+static void checking_listener(void *ud, const fg_transition *t) {
+    checker *c = ud;
+    uint64_t last = atomic_load(&c->last);
+    if (t->sequence != last + 1) atomic_fetch_add(&c->out_of_order, 1);
+    atomic_store(&c->last, t->sequence);
+    atomic_fetch_add(&c->heard, 1);
+}
+
+typedef struct order_world {
+    fg_breaker *b;
+    unsigned seed;
+} order_world;
+
+static void *order_worker(void *arg) {
+    order_world *w = arg;
+    uint32_t x = w->seed;
+    for (int i = 0; i < ORDER_ROUNDS; i++) {
+        x = x * 1664525u + 1013904223u;
+        switch ((x >> 24) % 8) {
+        case 0: fg_breaker_reset(w->b); break;
+        case 1: fg_breaker_force_open(w->b); break;
+        case 2: fg_breaker_metrics_only(w->b); break;
+        default: {
+            fg_ticket t;
+            if (fg_breaker_acquire(w->b, &t)) fg_breaker_record(w->b, &t, (x >> 8) % 2, 0.0);
+            break;
+        }
+        }
+    }
+    return NULL;
+}
+
+static void transitions_caused_by_many_threads_are_heard_in_order(void **state) {
+    (void)state;
+    fg_policy *p;
+    fg_breaker *b = streak_breaker(&p);
+    static checker c1, c2;
+    memset(&c1, 0, sizeof c1);
+    memset(&c2, 0, sizeof c2);
+    assert_int_equal(fg_breaker_add_listener(b, checking_listener, &c1), 0);
+    assert_int_equal(fg_breaker_add_listener(b, checking_listener, &c2), 0);
+    order_world worlds[ORDER_THREADS];
+    pthread_t id[ORDER_THREADS];
+    for (int i = 0; i < ORDER_THREADS; i++) {
+        worlds[i].b = b;
+        worlds[i].seed = 77u * (unsigned)(i + 1);
+        assert_int_equal(pthread_create(&id[i], NULL, order_worker, &worlds[i]), 0);
+    }
+    for (int i = 0; i < ORDER_THREADS; i++) pthread_join(id[i], NULL);
+    fg_info info;
+    fg_breaker_info(b, &info);
+    assert_true(info.transitions > 1000);
+    assert_int_equal(atomic_load(&c1.heard), info.transitions);
+    assert_int_equal(atomic_load(&c2.heard), info.transitions);
+    assert_int_equal(atomic_load(&c1.out_of_order), 0);
+    assert_int_equal(atomic_load(&c2.out_of_order), 0);
+    assert_int_equal(atomic_load(&c1.last), info.transitions);
+    fg_breaker_free(b);
+    fg_policy_free(p);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_reentrant_reset_is_heard_after_the_trip),
+        cmocka_unit_test(many_reentrant_transitions_are_all_heard_in_order),
+        cmocka_unit_test(transitions_caused_by_many_threads_are_heard_in_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
