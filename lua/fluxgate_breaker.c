@@ -184,7 +184,6 @@ static int fgl_resolve(void *ud, const char *name, fg_custom *out) {
  * up (the queue grows through Lua's allocator, which raises nothing). */
 static void fgl_on_transition(void *ud, const fg_transition *t) {
     fgl_breaker *b = ud;
-    b->sequence++; /* the engine's t->sequence once it numbers them */
     b->head.pending = 1;
     if (b->event_count == b->event_cap) {
         uint32_t cap = b->event_cap ? b->event_cap * 2 : 2;
@@ -203,7 +202,7 @@ static void fgl_on_transition(void *ud, const fg_transition *t) {
     e->new_state = t->new_state;
     e->timestamp = t->timestamp;
     e->reason = t->reason;
-    e->sequence = b->sequence;
+    e->sequence = t->sequence;
     e->metric = t->metric;
 }
 
@@ -346,6 +345,10 @@ static int fgl_close(lua_State *L) {
 
 /* ---- making breakers -------------------------------------------------------- */
 
+static size_t fgl_align8(size_t n) {
+    return (n + (FG_BLOCK_ALIGN - 1)) & ~(size_t)(FG_BLOCK_ALIGN - 1);
+}
+
 static int fgl_opt_field(lua_State *L, int opts, const char *field) {
     lua_getfield(L, opts, field);
     return lua_type(L, -1);
@@ -382,13 +385,36 @@ static int fgl_new_breaker(lua_State *L) {
     int has_listeners = fgl_opt_field(L, 4, "listeners") == LUA_TTABLE;
     lua_settop(L, 4);
 
-    /* The breaker exists, closed, before anything else can fail (liolib's
-     * pattern): its __gc frees whatever the engine call below makes. */
-    fgl_breaker *b = fgl_newuserdata(L, sizeof *b, 1); /* index 5 */
+    /* One userdata holds everything a breaker is: this binding's part, the
+     * engine's handle and its state block, so that collectgarbage("count")
+     * sees all of it and the collector paces itself. It exists, closed,
+     * before anything else can fail (liolib's pattern): its __gc runs
+     * fg_breaker_free for whatever the engine call below makes. */
+    size_t handle_size = fg_breaker_handle_footprint(p->policy, (size_t)index);
+    size_t block_size = fg_breaker_footprint(p->policy, (size_t)index);
+    if (index < 0 || handle_size == 0 || block_size == 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "the policy has no breaker #%d", (int)index);
+        return 2;
+    }
+    /* The definition's own name, as the exposition will print it: a policy
+     * file may spell any bytes in a quoted name. */
+    const char *name = fg_policy_breaker_name(p->policy, (size_t)index);
+    size_t bad_at = 0;
+    const char *problem = fgl_name_problem(name, strlen(name), &bad_at);
+    if (problem != NULL) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "name:1:%d: error: %s in the breaker name at byte %d (names must be UTF-8)",
+                        (int)bad_at, problem, (int)bad_at);
+        return 2;
+    }
+    size_t own = fgl_align8(sizeof(fgl_breaker));
+    fgl_breaker *b = fgl_newuserdata(L, own + handle_size + block_size, 1); /* index 5 */
     memset(b, 0, sizeof *b);
     lua_pushvalue(L, 3);
     lua_setmetatable(L, 5);
     b->module = m;
+    char *handle = (char *)b + own;
 
     fgl_resolver r;
     memset(&r, 0, sizeof r);
@@ -448,7 +474,11 @@ static int fgl_new_breaker(lua_State *L) {
     char err[256];
     err[0] = '\0';
     luaL_checkstack(L, 8, "fluxgate callbacks");
-    fg_breaker *engine = fg_breaker_new(p->policy, (size_t)index, &o, err, sizeof err);
+    /* Both are 8-aligned: Lua 5.4 and LuaJIT align userdata memory for
+     * doubles and pointers, own and handle_size are multiples of 8, and
+     * fg_breaker_place refuses anything else with a message. */
+    fg_breaker *engine = fg_breaker_place(p->policy, (size_t)index, &o, handle, handle + handle_size,
+                                          block_size, 0, err, sizeof err);
     if (engine == NULL) {
         lua_pushnil(L);
         lua_pushstring(L, err[0] != '\0' ? err : "cannot make the breaker");

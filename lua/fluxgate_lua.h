@@ -106,9 +106,13 @@ struct fgl_call;
 struct fgl_module;
 
 /* A breaker: one userdata whose metatable is its class (fluxgate.lua: the
- * methods, the name, the Lua clock). Its user value, when FGL_HAS_ENV is
- * set, is its environment table (fluxgate.lua's listeners, the random
- * function and Custom() predicates, a parked callback error). */
+ * methods, the name, the Lua clock). Its memory is this struct, then the
+ * engine's handle (fg_breaker_handle_footprint bytes; head.engine points
+ * to it), then the engine's state block (fg_breaker_footprint bytes), each
+ * 8-aligned: the collector sees a breaker's whole size. Its user value,
+ * when FGL_HAS_ENV is set, is its environment table (fluxgate.lua's
+ * listeners, the random function and Custom() predicates, a parked
+ * callback error). */
 typedef struct fgl_breaker {
     fgl_head head;            /* first: the FFI's view */
     struct fgl_call *call;    /* non-NULL while the engine runs a call that may call Lua */
@@ -116,7 +120,6 @@ typedef struct fgl_breaker {
     uint32_t event_count, event_cap;
     uint32_t errors;          /* callback errors parked since the last drain */
     uint32_t lost;            /* transitions the queue had no memory for */
-    uint64_t sequence;        /* the last transition's sequence number */
     struct fgl_module *module;
     struct fgl_breaker *prev, *next; /* the module's list of open breakers */
 } fgl_breaker;
@@ -197,6 +200,12 @@ void fgl_enter(lua_State *L, fgl_breaker *b, int self_idx, fgl_call *c);
 void fgl_leave(lua_State *L, fgl_breaker *b, fgl_call *c);
 /* new_breaker, close, pointer, env, serial */
 extern const luaL_Reg fgl_breaker_funcs[];
+
+/* ---- names (fluxgate_name.c) ----------------------------------------------- */
+
+/* NULL when s[0..n) may name a breaker (valid UTF-8, no NUL); else what is
+ * wrong, with *offset the 1-based position of the first bad byte. */
+const char *fgl_name_problem(const char *s, size_t n, size_t *offset);
 
 /* ---- outcomes (fluxgate_outcome.c): the outcome rules of the C paths ------- */
 

@@ -146,6 +146,17 @@ static int fgl_policy_find(lua_State *L) {
     return 1;
 }
 
+/* policy_footprint(policy, index) -> block bytes, handle bytes (what a
+ * breaker of that definition puts in its userdata besides the binding's
+ * own part: for tests and the benchmark) */
+static int fgl_policy_footprint(lua_State *L) {
+    fgl_policy *p = fgl_check_policy(L, 1);
+    size_t index = (size_t)luaL_checkinteger(L, 2);
+    lua_pushinteger(L, (lua_Integer)fg_breaker_footprint(p->policy, index));
+    lua_pushinteger(L, (lua_Integer)fg_breaker_handle_footprint(p->policy, index));
+    return 2;
+}
+
 /* policy_disassemble(policy, index) -> text */
 static int fgl_policy_disassemble(lua_State *L) {
     fgl_policy *p = fgl_check_policy(L, 1);
@@ -165,4 +176,5 @@ const luaL_Reg fgl_policy_funcs[] = {
     {"policy_names", fgl_policy_names},
     {"policy_find", fgl_policy_find},
     {"policy_disassemble", fgl_policy_disassemble},
+    {"policy_footprint", fgl_policy_footprint},
     {NULL, NULL}};

@@ -79,10 +79,9 @@ static void fgl_set_count(lua_State *L, const char *field, uint64_t n) {
     lua_setfield(L, -2, field);
 }
 
-/* The clock a breaker reads, by name. The engine says which; an engine
- * that does not report it yet (0, "auto") reads CLOCK_MONOTONIC. */
-static const char *fgl_clock_name(const fgl_breaker *b, fg_clock_kind kind) {
-    if (b->head.flags & FGL_LUA_CLOCK) return fgl_clock_names[FG_CLOCK_CUSTOM];
+/* The clock a breaker reads, by name, as the engine reports it (never
+ * AUTO; "precise" should an engine ever answer otherwise). */
+static const char *fgl_clock_name(fg_clock_kind kind) {
     if (kind <= FG_CLOCK_AUTO || kind > FG_CLOCK_CUSTOM) return fgl_clock_names[FG_CLOCK_PRECISE];
     return fgl_clock_names[kind];
 }
@@ -109,8 +108,8 @@ static int fgl_info(lua_State *L) {
     fgl_set_count(L, "consecutive_failures", info.consecutive_failures);
     fgl_set_count(L, "generation", info.generation);
     fgl_set_count(L, "half_open_in_flight", info.half_open_in_flight);
-    fgl_set_count(L, "transitions", b->sequence);
-    lua_pushstring(L, fgl_clock_name(b, info.clock_kind));
+    fgl_set_count(L, "transitions", info.transitions);
+    lua_pushstring(L, fgl_clock_name(info.clock_kind));
     lua_setfield(L, -2, "clock");
     fgl_push_metric(L, &info.metric);
     lua_setfield(L, -2, "metrics");

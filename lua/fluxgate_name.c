@@ -1,0 +1,44 @@
+/*
+ * fluxgate_name.c -- which breaker names the Lua binding accepts: valid
+ * UTF-8 without NUL bytes. A name becomes a Prometheus label value, and
+ * the text exposition must be UTF-8 (one bad name would make promtool and
+ * Prometheus refuse the whole scrape); a NUL would silently cut the name
+ * wherever C reads it. So a breaker with such a name is refused when it is
+ * made, with the offset of the first bad byte.
+ */
+#include "fluxgate_lua.h"
+
+/* How many continuation bytes a lead byte takes and the smallest code
+ * point the sequence may encode (no overlong forms); 0 for a byte that
+ * cannot start one. */
+static int fgl_utf8_lead(unsigned char c, uint32_t *min) {
+    if (c < 0x80) { *min = 0; return 0; }
+    if (c >= 0xC2 && c <= 0xDF) { *min = 0x80; return 1; }
+    if (c >= 0xE0 && c <= 0xEF) { *min = 0x800; return 2; }
+    if (c >= 0xF0 && c <= 0xF4) { *min = 0x10000; return 3; }
+    return -1;
+}
+
+/* *offset is the first byte of the offending sequence. */
+const char *fgl_name_problem(const char *s, size_t n, size_t *offset) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        *offset = i + 1;
+        if (c == 0) return "a NUL byte";
+        uint32_t min;
+        int more = fgl_utf8_lead(c, &min);
+        if (more < 0) return "invalid UTF-8";
+        if (more == 0) { i++; continue; }
+        uint32_t cp = c & (0x3Fu >> more);
+        for (int k = 1; k <= more; k++) {
+            if ((size_t)k >= n - i) return "truncated UTF-8";
+            unsigned char d = (unsigned char)s[i + (size_t)k];
+            if ((d & 0xC0) != 0x80) return "invalid UTF-8";
+            cp = cp << 6 | (d & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return "invalid UTF-8";
+        i += (size_t)more + 1;
+    }
+    return NULL;
+}
