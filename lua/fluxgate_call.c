@@ -345,7 +345,7 @@ static int fgl_acquire(lua_State *L) {
     k->ticket = t;
     k->serial = b->head.serial;
     k->released = 0;
-    luaL_getmetatable(L, FGL_TOKEN_MT);
+    lua_pushvalue(L, FGL_TOKEN_MT_UPVALUE); /* not the registry: a lookup by name costs a hash */
     lua_setmetatable(L, -2);
     return fgl_drain_and_return(L, b, 1, 1);
 }
@@ -354,7 +354,13 @@ static int fgl_acquire(lua_State *L) {
 static int fgl_release(lua_State *L) {
     fgl_breaker *b = fgl_check_breaker(L, 1, "release");
     lua_settop(L, 5);
-    fgl_token *k = luaL_testudata(L, 2, FGL_TOKEN_MT);
+    /* A token is a full userdata whose metatable is the token class (Lua
+     * code cannot reach it: __metatable hides it), compared by identity. */
+    fgl_token *k = lua_type(L, 2) == LUA_TUSERDATA ? lua_touserdata(L, 2) : NULL;
+    if (k != NULL) {
+        if (!lua_getmetatable(L, 2) || !lua_rawequal(L, -1, FGL_TOKEN_MT_UPVALUE)) k = NULL;
+        lua_settop(L, 5);
+    }
     if (k == NULL || k->serial != b->head.serial)
         return luaL_error(L, "bad argument #1 to 'release' (a token from this breaker's acquire expected, got %s)",
                           luaL_typename(L, 2));
@@ -382,6 +388,7 @@ const luaL_Reg fgl_call_funcs[] = {
 #endif
     {"admit", fgl_admit_lua},
     {"record", fgl_record_lua},
-    {"acquire", fgl_acquire},
-    {"release", fgl_release},
     {NULL, NULL}};
+
+/* Registered with a second upvalue, the token class (FGL_TOKEN_MT_UPVALUE). */
+const luaL_Reg fgl_token_funcs[] = {{"acquire", fgl_acquire}, {"release", fgl_release}, {NULL, NULL}};

@@ -95,6 +95,9 @@ int luaopen_fluxgate_core(lua_State *L) {
         luaL_setfuncs(L, with_module[i], 1);
     }
     lua_pushvalue(L, 1);
+    luaL_getmetatable(L, FGL_TOKEN_MT);
+    luaL_setfuncs(L, fgl_token_funcs, 2);
+    lua_pushvalue(L, 1);
     lua_pushcclosure(L, fgl_init, 1);
     lua_setfield(L, 2, "init");
 

@@ -232,6 +232,9 @@ extern const luaL_Reg fgl_outcome_funcs[];
 /* ---- the call protocol (fluxgate_call.c) ----------------------------------- */
 
 extern const luaL_Reg fgl_call_funcs[];
+/* acquire and release: upvalue 2 is the token class. */
+extern const luaL_Reg fgl_token_funcs[];
+#define FGL_TOKEN_MT_UPVALUE lua_upvalueindex(2)
 
 /* ---- queries (fluxgate_query.c) ------------------------------------------- */
 
