@@ -66,6 +66,17 @@ for _, row in ipairs(rows) do
                       interp, row[1], f, p, f / p))
 end
 
+-- The engine's own share (LuaJIT: fg_breaker_acquire + fg_breaker_release
+-- straight through the FFI, no binding), the floor under the rows above.
+if rawget(_G, "jit") and require("fluxgate.paths").has_ffi then
+  local ffi = require("ffi")
+  local C = ffi.load(package.searchpath("fluxgate.core", package.cpath))
+  local e = ffi.cast("fgl_head *", cb).engine
+  local t, o = ffi.new("fg_ticket"), ffi.new("fg_outcome")
+  print(string.format("%s %-26s overhead: engine alone %6.1f ns (the floor of the rows above)", interp, "FFI acquire+release",
+                      ns(function(n) for _ = 1, n do C.fg_breaker_acquire(e, t); C.fg_breaker_release(e, t, o, -1) end end)))
+end
+
 -- A Lua clock (a game's tick clock): read twice per call.
 local t = 0
 local clocked = assert(fluxgate.breaker("bench_clock", { window = SPEC.window, tripper = SPEC.tripper,
@@ -91,6 +102,7 @@ local policy = assert(fluxgate.compile("breaker player { window = CountWindow(10
 local slots = {} -- the table that holds them, as a game would: counted for both
 local f_heap = heap_per(function() return assert(policy:breaker("player")) end)
 local p_heap = heap_per(function() return pure.new_count_window(10) end)
-print(string.format("%s Lua heap per CountWindow(10) breaker (%d breakers): fluxgate %.0f B  pure-Lua breaker %.0f B  ratio %.2f",
-                    interp, COUNT, f_heap, p_heap, f_heap / p_heap))
+local block, handle = require("fluxgate.core").policy_footprint(policy._ud, 0)
+print(string.format("%s Lua heap per CountWindow(10) breaker (%d breakers, engine memory included: block %d B + handle %d B): fluxgate %.0f B  pure-Lua breaker %.0f B  ratio %.2f",
+                    interp, COUNT, block, handle, f_heap, p_heap, f_heap / p_heap))
 assert(slots)

@@ -196,6 +196,7 @@ function common.on_transition(self, fn)
     H.misuse_self(self, "on_transition")
   end
   check_arg(fn, 1, "on_transition", "callable")
+  core.listen(self) -- the engine queues transitions only for breakers with listeners
   local env = c_env(self, true)
   local listeners = env[ENV_LISTENERS]
   if not listeners then

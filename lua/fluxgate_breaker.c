@@ -206,6 +206,27 @@ static void fgl_on_transition(void *ud, const fg_transition *t) {
     e->metric = t->metric;
 }
 
+/* Adds fgl_on_transition to the engine once; 0, or -1 out of memory.
+ * Transition numbers are the engine's (the block counts every transition),
+ * so a listener added late still sees the breaker's own sequence. */
+static int fgl_add_engine_listener(fgl_breaker *b) {
+    if (b->head.flags & FGL_LISTENING) return 0;
+    if (fg_breaker_add_listener(b->head.engine, fgl_on_transition, b) != 0) return -1;
+    b->head.flags |= FGL_LISTENING;
+    return 0;
+}
+
+/* listen(self): transitions are queued for the Lua side from now on (the
+ * first cb:on_transition). Nothing on a closed breaker. */
+static int fgl_listen(lua_State *L) {
+    fgl_breaker *b = fgl_to_breaker(L, 1);
+    if (b == NULL) return luaL_argerror(L, 1, "fluxgate breaker expected");
+    if (b->head.engine == NULL) return 0;
+    if (b->call != NULL) return luaL_error(L, "fluxgate: a breaker cannot be used from its own random function or Custom() predicate");
+    if (fgl_add_engine_listener(b) != 0) return luaL_error(L, "fluxgate: out of memory adding a listener");
+    return 0;
+}
+
 /* ---- entering and leaving the engine ------------------------------------------ */
 
 void fgl_read_clock(lua_State *L, fgl_breaker *b, int self_idx) {
@@ -487,7 +508,9 @@ static int fgl_new_breaker(lua_State *L) {
     b->head.engine = engine;
     b->head.serial = ++m->next_serial;
     fgl_link(m, b);
-    if (fg_breaker_add_listener(engine, fgl_on_transition, b) != 0) {
+    /* The engine's listener (and its delivery queue, ~1.8 KB outside the
+     * userdata) only for breakers that have Lua listeners: see fgl_listen. */
+    if (has_listeners && fgl_add_engine_listener(b) != 0) {
         lua_pushcfunction(L, fgl_close);
         lua_pushvalue(L, 5);
         lua_call(L, 1, 0);
@@ -541,4 +564,5 @@ static int fgl_set_class(lua_State *L) {
 
 const luaL_Reg fgl_breaker_funcs[] = {{"new_breaker", fgl_new_breaker}, {"close", fgl_close},
                                       {"env", fgl_env},                 {"pending", fgl_pending},
-                                      {"set_class", fgl_set_class},     {NULL, NULL}};
+                                      {"set_class", fgl_set_class},     {"listen", fgl_listen},
+                                      {NULL, NULL}};

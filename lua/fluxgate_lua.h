@@ -72,7 +72,8 @@ FGL_FFI_TYPES
 enum {
     FGL_LUA_CLOCK = 1, /* the breaker reads a Lua clock (its class holds it) */
     FGL_CALLBACKS = 2, /* the engine calls Lua: a random function or Custom() predicates */
-    FGL_HAS_ENV = 4    /* the user value is the breaker's environment table */
+    FGL_HAS_ENV = 4,   /* the user value is the breaker's environment table */
+    FGL_LISTENING = 8  /* the engine queues transitions for the Lua side (it has listeners) */
 };
 
 /* ---- userdata ------------------------------------------------------------ */

@@ -96,6 +96,21 @@ for _, use_ffi in ipairs(H.paths()) do
     end)
   end)
 
+  describe("sequence numbers are the engine's (" .. H.path_name(use_ffi) .. ")", function()
+    it("a listener added late hears the breaker's own count, as info().transitions says", function()
+      local cb = new({ tripper = "FailureStreak(1)" })
+      H.fail(cb, 1)      -- closed -> open (#1), nobody listens
+      cb:reset()         -- open -> closed (#2)
+      assert.are.equal(2, cb:info().transitions)
+      local heard = {}
+      cb:on_transition(function(s) heard[#heard + 1] = s.new_state .. "#" .. s.sequence end)
+      H.fail(cb, 1)      -- #3
+      cb:disable()       -- #4
+      assert.are.same({ "open#3", "disabled#4" }, heard)
+      assert.are.equal(4, cb:info().transitions)
+    end)
+  end)
+
   describe("strict result tables (" .. H.path_name(use_ffi) .. ")", function()
     local Strict = { __index = function(_, k) error("strict table: no field " .. tostring(k)) end }
 
