@@ -318,7 +318,10 @@ static fg_family_entry *fg_family_entry_make(fg_family *f, const void *key, size
     double now = isfinite(raw) ? raw : 0.0;
     uint64_t bits = 0;
     memcpy(&bits, &now, sizeof bits);
-    uint64_t state = f->has_seed ? f->seed ^ full_hash
+    /* seeded: the same key gets the same sequence in every run (full_hash
+     * is salted per family, so it is not used here) */
+    (void)full_hash;
+    uint64_t state = f->has_seed ? fg_family_hash(f->seed, key, len)
                                  : (uint64_t)(uintptr_t)e ^ (bits * UINT64_C(0x9E3779B97F4A7C15));
     uint64_t seed = fg_random_splitmix64(&state);
     fg_block *b = fg_family_entry_block(e);

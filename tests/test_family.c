@@ -407,6 +407,42 @@ static void plain_breakers_signal_no_key(void **state) {
     fg_policy_free(p);
 }
 
+/* The admissions of 40 half-open calls (Random(0.5) permit) of key in a
+ * family seeded with seed, as bits. The family is kept (*keep, freed by the
+ * caller), so that the next one lives at another address. */
+static uint64_t seeded_pattern(uint64_t seed, const char *key, fg_family **keep) {
+    fg_policy *p = compile("breaker r { tripper = FailureStreak(1) retry = Cooldown(1s)\n"
+                           "  permit = Random(0.5) max_half_open_calls = 100 }\n");
+    fg_test_clock clock = {100.0, 0};
+    fg_family_options o;
+    memset(&o, 0, sizeof o);
+    o.breaker = fg_test_options(&clock, NULL);
+    o.breaker.has_seed = 1;
+    o.breaker.seed = seed;
+    fg_family *f = fg_family_new(p, 0, &o, NULL, 0);
+    assert_non_null(f);
+    fg_family_ticket t;
+    assert_int_equal(fg_family_acquire(f, key, strlen(key), &t, NULL, 0), 1);
+    fg_family_record(f, &t, 1, 0);
+    clock.now += 1.0;
+    uint64_t bits = 0;
+    for (int i = 0; i < 40; i++)
+        bits = bits << 1 | (uint64_t)(fg_family_acquire(f, key, strlen(key), &t, NULL, 0) == 1);
+    *keep = f;
+    fg_policy_free(p); /* the family keeps its own reference */
+    return bits;
+}
+
+static void a_seeded_family_draws_the_same_numbers_for_a_key_in_every_run(void **state) {
+    (void)state;
+    fg_family *f[4];
+    uint64_t alice = seeded_pattern(42, "alice", &f[0]);
+    assert_int_equal(seeded_pattern(42, "alice", &f[1]), alice);
+    assert_int_not_equal(seeded_pattern(42, "bob", &f[2]), alice);
+    assert_int_not_equal(seeded_pattern(43, "alice", &f[3]), alice);
+    for (int i = 0; i < 4; i++) fg_family_free(f[i]);
+}
+
 /* ---- threads ------------------------------------------------------------------- */
 
 enum { WORKERS = 4, CALLS = 20000, KEYS = 12 };
@@ -586,6 +622,7 @@ int main(void) {
         cmocka_unit_test(totals_keep_the_counts_of_evicted_keys_and_count_states_exactly),
         cmocka_unit_test(listeners_learn_the_key),
         cmocka_unit_test(plain_breakers_signal_no_key),
+        cmocka_unit_test(a_seeded_family_draws_the_same_numbers_for_a_key_in_every_run),
         cmocka_unit_test(threads_on_overlapping_keys_keep_exact_books),
         cmocka_unit_test(out_of_memory_anywhere_is_a_clean_error),
         cmocka_unit_test(unknown_definitions_and_customs_are_errors),
