@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "bench_baseline.h"
+#include "bench_family.h"
 #include "bench_workload.h"
 #include "fg_payment_policy.h"
 #include "fluxgate.h"
@@ -455,5 +456,6 @@ int main(void) {
     bench_contention();
     bench_breaker_bytes();
     bench_compile_throughput();
+    bench_family();
     return status;
 }

@@ -207,6 +207,8 @@ typedef struct fg_transition {
     const char *reason;  /* source text of the rule that fired, or the command ("reset()") */
     fg_metric metric;    /* the window just before it was cleared */
     uint64_t sequence;   /* 1, 2, ... per breaker: listeners see them in this order, each once */
+    const char *key;     /* a family's key (any bytes, not NUL-terminated), or NULL */
+    size_t key_len;
 } fg_transition;
 
 typedef void (*fg_listener_fn)(void *ud, const fg_transition *transition);
@@ -391,6 +393,117 @@ const char *fg_state_name(fg_state state);
 /* Returns the state named name, or -1. */
 int fg_state_from_name(const char *name);
 const char *fg_version(void);
+/* ---- families: breakers of one definition per key (SPEC section 10) ----- */
+
+/* A family holds one breaker per key -- any bytes with a length, NULs
+ * included -- made on first use, all of one definition (policy + index),
+ * sharing one set of callbacks (clock, random, Custom() predicates,
+ * listeners). Per key it keeps only the state block (fg_breaker_footprint)
+ * and a small index entry. Thread-safe: every function may be called from
+ * several threads at once, also for the same key.
+ *
+ * Bounds. max_keys > 0 caps the number of keys; idle > 0 evicts keys not
+ * acquired for idle seconds (of the family's clock: options.breaker.clock,
+ * or the default monotonic one). Eviction takes the least recently used
+ * keys first (a key is used by fg_family_acquire and fg_family_get) and
+ * never a key whose breaker is not closed or has calls in flight (admitted
+ * and not yet recorded). A call is counted as lost, so that it no longer
+ * keeps its key, once the key has not been acquired for `lease` seconds
+ * (default: the definition's half_open_lease): such a key is evicted like
+ * an idle one, but its memory is kept until its calls are recorded or the
+ * family is freed, so that a late record is safe (and counted as usual).
+ * A key that cannot be made because the family is full of keys in use is
+ * an error (-1 and a message), never an eviction of a key in use.
+ *
+ * Counters. fg_family_totals sums the counters of every breaker the family
+ * ever had (evicted ones included: they never go down) and counts the keys
+ * per state, in O(states), whatever the number of keys. */
+typedef struct fg_family fg_family;
+
+typedef struct fg_family_options {
+    fg_breaker_options breaker; /* for every key; a seed is mixed with each key's bytes */
+    size_t max_keys;            /* 0: unbounded */
+    double idle;                /* seconds; 0: keys are never evicted for idleness */
+    double lease;               /* seconds; 0: the definition's half_open_lease */
+} fg_family_options;
+
+/* An admission of one key's breaker; hand it back to fg_family_record or
+ * fg_family_release (once) whatever the outcome. `entry` is the family's. */
+typedef struct fg_family_ticket {
+    fg_ticket ticket;
+    void *entry;
+} fg_family_ticket;
+
+/* Aggregates over every key the family has had (O(states) to read). */
+typedef struct fg_family_totals {
+    fg_counters counters;             /* summed; evicted keys' counts stay */
+    uint64_t states[FG_STATE_COUNT];  /* keys per state now */
+    uint64_t keys;                    /* keys now (fg_family_size) */
+    uint64_t created;                 /* keys made since the family was */
+    uint64_t evicted;                 /* keys evicted (idle, max_keys, lost calls) */
+} fg_family_totals;
+
+/* Lists keys: return 0 to go on, anything else to stop. */
+typedef int (*fg_family_key_fn)(void *ud, const char *key, size_t key_len);
+
+/* Makes an empty family of the policy's index-th definition; it keeps a
+ * reference to the policy. options may be NULL. NULL and a message in
+ * err[0..err_cap) when the definition is missing, a Custom() name cannot be
+ * resolved, or memory runs out. */
+fg_family *fg_family_new(fg_policy *policy, size_t index, const fg_family_options *options,
+                         char *err, size_t err_cap);
+/* Frees the family and every key's breaker. No call may be running. */
+void fg_family_free(fg_family *family);
+const char *fg_family_name(const fg_family *family); /* the definition's name */
+
+/* Makes the key's breaker if it does not exist (evicting as above), marks
+ * the key used. Returns 0, or -1 with a message: "fluxgate family is full:
+ * ..." when max_keys are all in use, "out of memory". */
+int fg_family_get(fg_family *family, const void *key, size_t key_len, char *err, size_t err_cap);
+
+/* fg_breaker_acquire on the key's breaker, made on first use. Returns 1
+ * (admitted), 0 (rejected: ticket->ticket says why), or -1 when the key
+ * could not be made (as fg_family_get; the ticket is then a rejection with
+ * retry_after -1). Takes the family's lock once (a hash lookup, O(1)). */
+int fg_family_acquire(fg_family *family, const void *key, size_t key_len, fg_family_ticket *ticket,
+                      char *err, size_t err_cap);
+int fg_family_acquire_at(fg_family *family, const void *key, size_t key_len, double now,
+                         fg_family_ticket *ticket, char *err, size_t err_cap);
+/* As fg_breaker_classify, with the family's Custom() predicates. */
+int fg_family_classify(const fg_family *family, const fg_outcome *outcome);
+/* As fg_breaker_record / _record_at / _release, for a family ticket. No
+ * lookup: the ticket names its key's breaker. */
+fg_verdict fg_family_record(fg_family *family, const fg_family_ticket *ticket, int outcome_class,
+                            double duration);
+fg_verdict fg_family_record_at(fg_family *family, const fg_family_ticket *ticket, int outcome_class,
+                               double duration, double now);
+fg_verdict fg_family_release(fg_family *family, const fg_family_ticket *ticket,
+                             const fg_outcome *outcome, double duration);
+
+/* Queries and commands on an existing key (they make none): -1 when the
+ * family has no such key. fg_family_state returns the state; _info fills
+ * info (info->name is the definition's name); _command moves the key's
+ * breaker to `to` -- FG_STATE_CLOSED (reset), _DISABLED, _METRICS_ONLY or
+ * _FORCED_OPEN -- and returns 0 (-1 for another state). */
+int fg_family_state(fg_family *family, const void *key, size_t key_len);
+int fg_family_info(fg_family *family, const void *key, size_t key_len, fg_info *info);
+int fg_family_command(fg_family *family, const void *key, size_t key_len, fg_state to);
+
+size_t fg_family_size(fg_family *family);
+/* Calls fn for every key, most recently used first, under the family's
+ * lock: fn must not call into the family. Returns the number of keys seen. */
+size_t fg_family_keys(fg_family *family, fg_family_key_fn fn, void *ud);
+void fg_family_totals_get(fg_family *family, fg_family_totals *out);
+/* Evicts every idle key that may be evicted (not only the few that each
+ * acquire looks at); returns how many. O(keys): for a periodic sweep. */
+size_t fg_family_evict_idle(fg_family *family);
+/* Adds a listener for every key's transitions (fg_transition.key names the
+ * key); 0, or -1 when out of memory. Transitions of one key reach each
+ * listener in sequence order, each once. */
+int fg_family_add_listener(fg_family *family, fg_listener_fn fn, void *ud);
+/* Bytes a key takes: its state block plus its index entry (and the key's
+ * own bytes, key_len, on top). */
+size_t fg_family_key_footprint(const fg_family *family);
 /* FG_FFI_END */
 
 #ifdef __cplusplus

@@ -80,7 +80,7 @@ static uint64_t fg_breaker_default_seed(const void *block, double now) {
 }
 
 /* The views of the block's window and slots. */
-static void fg_breaker_views(fg_breaker *h, const fg_block_layout *l, int fresh) {
+void fg_breaker_views(fg_breaker *h, const fg_block_layout *l, int fresh) {
     fg_block *b = h->block;
     fg_window_init(&h->window, &b->window, fg_block_at(b, l->slow_off), fg_block_at(b, l->window_off),
                    (fg_window_kind)l->window_kind, l->window_size, fg_program_thresholds(h->def->tripper),
@@ -140,6 +140,8 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
     h->lock_tag = fg_lock_owner_tag();
     atomic_init(&h->listeners, NULL);
     atomic_init(&h->dispatch, NULL);
+    atomic_init(&h->next_local, 0);
+    h->home = h;
     int custom = opt != NULL && opt->clock != NULL;
     h->clock = custom ? opt->clock : NULL;
     h->clock_ud = custom ? opt->clock_ud : NULL;
@@ -163,6 +165,32 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
     fg_policy_retain(policy);
     h->policy = policy;
     return h;
+}
+
+void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
+                     const fg_block_layout *layout, int fresh) {
+    /* field by field: proto's listener list and queue are atomics that
+     * another thread may be writing, and the view never reads them */
+    view->block = block;
+    view->def = proto->def;
+    view->policy = proto->policy;
+    view->lock_tag = proto->lock_tag;
+    view->clock = proto->clock;
+    view->clock_ud = proto->clock_ud;
+    view->random = proto->random;
+    view->random_ud = proto->random_ud;
+    view->alloc = proto->alloc;
+    view->allocated = 0;
+    view->clock_kind = proto->clock_kind;
+    view->needs_duration = proto->needs_duration;
+    view->reads_latency = proto->reads_latency;
+    view->custom_count = 0;
+    view->home = proto;
+    view->hooks = NULL;
+    view->hooks_ud = NULL;
+    view->key = NULL;
+    view->key_len = 0;
+    fg_breaker_views(view, layout, fresh);
 }
 
 fg_breaker *fg_breaker_new(fg_policy *policy, size_t index, const fg_breaker_options *opt, char *err,

@@ -201,3 +201,12 @@ void fg_breaker_deliver(fg_breaker *h, const fg_pending *p) {
     d->active = 0;
     fg_lock_release(&d->lock);
 }
+
+int fg_breaker_dispatch_idle(fg_breaker *home, uint64_t upto) {
+    fg_dispatch *d = atomic_load_explicit(&home->dispatch, memory_order_acquire);
+    if (d == NULL) return 1;
+    fg_lock_acquire(&d->lock, home->lock_tag);
+    int idle = !d->active && d->delivered >= upto;
+    fg_lock_release(&d->lock);
+    return idle;
+}

@@ -56,6 +56,14 @@ struct fg_listener {
 
 typedef struct fg_dispatch fg_dispatch; /* fg_breaker_dispatch.c */
 
+/* What a family (fg_family.c) learns from its keys' breakers, under the
+ * key's block lock: every transition and every half-open lease taken back.
+ * NULL for a plain breaker. */
+typedef struct fg_breaker_hooks {
+    void (*transition)(void *ud, fg_state from, fg_state to);
+    void (*leases_expired)(void *ud, uint64_t count);
+} fg_breaker_hooks;
+
 /* A transition collected under the lock, queued for the listeners after it
  * is released. */
 typedef struct fg_pending {
@@ -95,7 +103,15 @@ struct fg_breaker {
     _Atomic(fg_listener *) listeners;
     fg_listener *listeners_tail;  /* written under the block's lock */
     _Atomic(fg_dispatch *) dispatch; /* made with the first listener */
-    uint64_t next_local;          /* delivery numbers, under the block's lock */
+    _Atomic uint64_t next_local;  /* delivery numbers, taken under a block's lock */
+    /* A family's key is driven through a transient handle (fg_breaker_bind)
+     * whose transitions are numbered and heard by the family's handle:
+     * `home` is that handle (a plain breaker's is itself). */
+    fg_breaker *home;
+    const fg_breaker_hooks *hooks; /* NULL: none */
+    void *hooks_ud;
+    const char *key;              /* a family key's bytes (fg_transition.key), or NULL */
+    size_t key_len;
     fg_custom customs[];          /* one per fg_program_custom_name of the tracker */
 };
 
@@ -132,7 +148,14 @@ double fg_breaker_now_locked(fg_breaker *h, fg_when *w);
 
 /* Takes back the half-open leases that are over at now. Lock held. */
 static inline void fg_breaker_expire_leases_locked(fg_breaker *h, double now) {
+    if (h->hooks == NULL) {
+        fg_half_open_expire(&h->half_open, now);
+        return;
+    }
+    uint64_t before = h->half_open.st->expired;
     fg_half_open_expire(&h->half_open, now);
+    if (h->half_open.st->expired != before)
+        h->hooks->leases_expired(h->hooks_ud, h->half_open.st->expired - before);
 }
 
 /* Moves the breaker to state `to` at now for `reason` (text that outlives
@@ -178,8 +201,13 @@ double fg_breaker_draw_locked(fg_breaker *h);
 void fg_breaker_deliver(fg_breaker *h, const fg_pending *pending);
 
 static inline void fg_breaker_dispatch(fg_breaker *h, const fg_pending *pending) {
-    if (pending->active) fg_breaker_deliver(h, pending);
+    if (pending->active) fg_breaker_deliver(h->home, pending);
 }
+
+/* Whether every transition numbered below `upto` (a value of home's
+ * next_local) has been delivered and no listener is running: then nothing
+ * still reads a key's bytes from a queued transition. */
+int fg_breaker_dispatch_idle(fg_breaker *home, uint64_t upto);
 
 /* A new dispatch queue for h (for its first listener), not yet published
  * in h->dispatch; NULL when out of memory. _discard frees one that was not
@@ -189,6 +217,22 @@ void fg_breaker_dispatch_discard(fg_breaker *h, fg_dispatch *d);
 void fg_breaker_dispatch_free(fg_breaker *h);
 /* The half_open -> closed reason ("not <tripper text>"), owned by the queue. */
 const char *fg_breaker_close_reason(const fg_breaker *h);
+
+/* ---- views (families) ---------------------------------------------------- */
+
+/* Makes the views of h's window and half-open slots over its block for the
+ * layout; fresh = 1 also empties them (a new block). */
+void fg_breaker_views(fg_breaker *h, const fg_block_layout *layout, int fresh);
+
+/* Makes *view a transient handle that drives `block` (of proto's
+ * definition and `layout`) with proto's clock, random source and
+ * definition; its transitions are numbered and delivered by proto's
+ * listeners (view->home = proto). The view has no Custom() predicates of
+ * its own: classify with proto. fresh = 1 initialises the views' arrays
+ * (the block is new). Nothing is allocated; the view is valid while proto
+ * and block are. */
+void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
+                     const fg_block_layout *layout, int fresh);
 
 /* ---- for tests ------------------------------------------------------------- */
 

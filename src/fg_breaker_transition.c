@@ -63,18 +63,24 @@ void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason
     /* Listeners exist: the transition is queued with the window that
      * explains it and this handle's next delivery number (assigned here,
      * under the lock, so that delivery numbers follow sequence numbers). */
-    if (atomic_load_explicit(&h->dispatch, memory_order_acquire) != NULL) {
+    fg_breaker *home = h->home;
+    if (atomic_load_explicit(&home->dispatch, memory_order_acquire) != NULL) {
         out->active = 1;
-        out->local = h->next_local++;
+        /* atomic: a family's keys number their transitions under their own
+         * locks; one key's numbers still follow its sequence numbers */
+        out->local = atomic_fetch_add_explicit(&home->next_local, 1, memory_order_relaxed);
         out->transition.breaker = h->def->name;
+        out->transition.key = h->key;
+        out->transition.key_len = h->key_len;
         out->transition.old_state = from;
         out->transition.new_state = to;
         out->transition.timestamp = now;
-        out->transition.reason = reason != NULL ? reason : fg_breaker_close_reason(h);
+        out->transition.reason = reason != NULL ? reason : fg_breaker_close_reason(home);
         out->transition.sequence = sequence;
         fg_window_metric(&h->window, now, &out->transition.metric);
     }
 
+    if (h->hooks != NULL) h->hooks->transition(h->hooks_ud, from, to);
     int cell = fg_block_transition_cell(from, to);
     if (cell >= 0) b->transitions[cell]++;
     if (from == FG_STATE_HALF_OPEN && to == FG_STATE_OPEN) b->reopens++;

@@ -1,0 +1,525 @@
+/*
+ * fg_family.c -- a family's index and life cycle (see fg_family_internal.h):
+ * making and freeing families, the hash table (chained, buckets through the
+ * allocator hook), the recency list, eviction, the family clock, the
+ * aggregates' hooks, listing keys.
+ */
+#define _GNU_SOURCE /* sched_getcpu: rseq/vDSO, no syscall */
+#include "fg_family_internal.h"
+
+#include <math.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fg_alloc.h"
+#include "fg_clock.h"
+#include "fg_random.h"
+
+static void fg_family_error(char *err, size_t cap, const char *fmt, ...) {
+    if (err == NULL || cap == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- hashing ---------------------------------------------------------------- */
+
+/* 8 bytes at a time, multiply-xorshift mixing, seeded per family. */
+static uint64_t fg_family_hash(uint64_t seed, const void *key, size_t len) {
+    const unsigned char *p = key;
+    uint64_t h = seed ^ (len * UINT64_C(0x9E3779B97F4A7C15));
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * UINT64_C(0xBF58476D1CE4E5B9);
+        h ^= h >> 31;
+        p += 8;
+        len -= 8;
+    }
+    uint64_t w = 0;
+    for (size_t i = 0; i < len; i++) w |= (uint64_t)p[i] << (8 * i);
+    h = (h ^ w) * UINT64_C(0x94D049BB133111EB);
+    h ^= h >> 29;
+    h *= UINT64_C(0xBF58476D1CE4E5B9);
+    return h ^ (h >> 32);
+}
+
+/* ---- aggregates -------------------------------------------------------------- */
+
+fg_family_stripe *fg_family_my_stripe(fg_family *f) {
+    int cpu = sched_getcpu();
+    unsigned i = cpu >= 0 ? (unsigned)cpu : 0;
+    return &f->stripes[i & (FG_FAMILY_STRIPES - 1)];
+}
+
+/* Under the key's block lock. */
+static void fg_family_on_transition(void *ud, fg_state from, fg_state to) {
+    fg_family_hook_ctx *c = ud;
+    fg_family *f = c->family;
+    atomic_fetch_add_explicit(&f->transitions[from][to], 1, memory_order_relaxed);
+    if (atomic_load_explicit(&c->entry->detached, memory_order_relaxed)) return;
+    atomic_fetch_sub_explicit(&f->states[from], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&f->states[to], 1, memory_order_relaxed);
+}
+
+static void fg_family_on_leases_expired(void *ud, uint64_t count) {
+    fg_family_hook_ctx *c = ud;
+    atomic_fetch_add_explicit(&c->family->lease_expired, count, memory_order_relaxed);
+}
+
+static const fg_breaker_hooks fg_family_hooks = {fg_family_on_transition, fg_family_on_leases_expired};
+
+void fg_family_bind(fg_family *f, fg_family_entry *e, fg_breaker *view, fg_family_hook_ctx *ctx) {
+    fg_breaker_bind(view, f->proto, fg_family_entry_block(e), &f->layout, 0);
+    ctx->family = f;
+    ctx->entry = e;
+    view->hooks = &fg_family_hooks;
+    view->hooks_ud = ctx;
+    view->key = fg_family_entry_key(e);
+    view->key_len = e->key_len;
+}
+
+/* ---- the family clock ----------------------------------------------------- */
+
+static double fg_family_read_raw(const fg_family *f) {
+    const fg_breaker *p = f->proto;
+    if (p->clock_kind == FG_CLOCK_CUSTOM) return p->clock(p->clock_ud);
+    return fg_clock_read((fg_clock_kind)p->clock_kind);
+}
+
+/* The family's time for a raw reading (rebasing as a breaker does). Lock held. */
+static double fg_family_now_locked(fg_family *f, double raw) {
+    if (!f->clock_started) {
+        if (!isfinite(raw)) return 0.0;
+        f->clock_started = 1;
+        f->last_raw = raw;
+        f->last_time = raw;
+        f->offset = 0.0;
+        return raw;
+    }
+    return fg_clock_advance(raw, &f->last_raw, &f->last_time, &f->offset);
+}
+
+/* ---- the index ------------------------------------------------------------------ */
+
+static fg_family_entry *fg_family_find(fg_family *f, uint32_t hash, const void *key, size_t len) {
+    for (fg_family_entry *e = f->buckets[hash & (f->bucket_count - 1)]; e != NULL; e = e->chain)
+        if (e->hash == hash && e->key_len == len && memcmp(fg_family_entry_key(e), key, len) == 0)
+            return e;
+    return NULL;
+}
+
+static void fg_family_list_unlink(fg_family *f, fg_family_entry *e) {
+    if (e->newer != NULL) e->newer->older = e->older;
+    else f->newest = e->older;
+    if (e->older != NULL) e->older->newer = e->newer;
+    else f->oldest = e->newer;
+    e->newer = e->older = NULL;
+}
+
+static void fg_family_list_push(fg_family *f, fg_family_entry *e) {
+    e->older = f->newest;
+    e->newer = NULL;
+    if (f->newest != NULL) f->newest->newer = e;
+    f->newest = e;
+    if (f->oldest == NULL) f->oldest = e;
+}
+
+static void fg_family_touch(fg_family *f, fg_family_entry *e, double now) {
+    e->u.last_used = now;
+    if (f->newest == e) return;
+    fg_family_list_unlink(f, e);
+    fg_family_list_push(f, e);
+}
+
+/* Doubles the buckets when the table is fuller than one entry per bucket;
+ * out of memory keeps the old table (longer chains, still correct). */
+static void fg_family_grow(fg_family *f) {
+    if (f->count <= f->bucket_count) return;
+    size_t n = f->bucket_count * 2;
+    fg_family_entry **b = fg_alloc_new(&f->alloc, n * sizeof *b);
+    if (b == NULL) return;
+    memset(b, 0, n * sizeof *b);
+    for (size_t i = 0; i < f->bucket_count; i++) {
+        fg_family_entry *e = f->buckets[i];
+        while (e != NULL) {
+            fg_family_entry *next = e->chain;
+            size_t j = e->hash & (n - 1);
+            e->chain = b[j];
+            b[j] = e;
+            e = next;
+        }
+    }
+    fg_alloc_free(&f->alloc, f->buckets, f->bucket_count * sizeof *f->buckets);
+    f->buckets = b;
+    f->bucket_count = n;
+}
+
+static void fg_family_table_remove(fg_family *f, fg_family_entry *e) {
+    fg_family_entry **at = &f->buckets[e->hash & (f->bucket_count - 1)];
+    while (*at != e) at = &(*at)->chain;
+    *at = e->chain;
+    e->chain = NULL;
+}
+
+static size_t fg_family_entry_size(const fg_family *f, size_t key_len) {
+    return fg_family_block_offset(key_len) + f->block_size;
+}
+
+static void fg_family_entry_free(fg_family *f, fg_family_entry *e) {
+    fg_alloc_free(&f->alloc, e, fg_family_entry_size(f, e->key_len));
+}
+
+/* ---- eviction -------------------------------------------------------------------- */
+
+/* Calls admitted and not yet recorded. Block lock held. */
+static uint64_t fg_family_in_flight_locked(fg_block *b) {
+    uint64_t admitted = atomic_load_explicit(&b->stripe0.admitted, memory_order_relaxed) +
+                        atomic_load_explicit(&b->stripe1.admitted, memory_order_relaxed);
+    uint64_t recorded = b->success + b->failure + b->ignored;
+    return admitted > recorded ? admitted - recorded : 0;
+}
+
+/* Frees graveyard entries whose transitions have all been delivered. Lock held. */
+static void fg_family_reap(fg_family *f) {
+    fg_family_entry **at = &f->graveyard;
+    while (*at != NULL) {
+        fg_family_entry *e = *at;
+        if (fg_breaker_dispatch_idle(f->proto, e->u.free_after)) {
+            *at = e->chain;
+            fg_family_entry_free(f, e);
+        } else {
+            at = &e->chain;
+        }
+    }
+}
+
+static void fg_family_bury(fg_family *f, fg_family_entry *e) {
+    e->u.free_after = atomic_load_explicit(&f->proto->next_local, memory_order_relaxed);
+    e->chain = f->graveyard;
+    f->graveyard = e;
+}
+
+/* Zombies whose lost calls were recorded after all go to the graveyard.
+ * At most `budget` are looked at. Lock held. */
+static void fg_family_settle_zombies(fg_family *f, size_t budget) {
+    fg_family_entry **at = &f->zombies;
+    while (*at != NULL && budget-- > 0) {
+        fg_family_entry *e = *at;
+        fg_block *b = fg_family_entry_block(e);
+        fg_lock_acquire(&b->lock, f->proto->lock_tag);
+        int done = fg_family_in_flight_locked(b) == 0 &&
+                   atomic_load_explicit(&e->pins, memory_order_acquire) == 0;
+        fg_lock_release(&b->lock);
+        if (done) {
+            *at = e->chain;
+            fg_family_bury(f, e);
+        } else {
+            at = &e->chain;
+        }
+    }
+}
+
+/* Evicts e if it may be: closed, no pins, and no calls in flight -- or only
+ * calls older than the lease (then e becomes a zombie). `now` is the
+ * family's time (NAN when unknown: no call counts as lost). Returns 1 when
+ * evicted. Lock held. */
+static int fg_family_try_evict(fg_family *f, fg_family_entry *e, double now) {
+    fg_block *b = fg_family_entry_block(e);
+    fg_lock_acquire(&b->lock, f->proto->lock_tag);
+    fg_state state = fg_block_word_state(atomic_load_explicit(&b->word, memory_order_relaxed));
+    uint64_t in_flight = fg_family_in_flight_locked(b);
+    int lost = in_flight > 0 && now - e->u.last_used >= f->lease;
+    /* pins last: a record pins before it touches the block (see the header) */
+    int ok = state == FG_STATE_CLOSED && (in_flight == 0 || lost) &&
+             atomic_load_explicit(&e->pins, memory_order_acquire) == 0;
+    if (ok) {
+        /* under the block lock: later transitions of e leave the counts alone */
+        atomic_store_explicit(&e->detached, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&f->states[FG_STATE_CLOSED], 1, memory_order_relaxed);
+    }
+    fg_lock_release(&b->lock);
+    if (!ok) return 0;
+    fg_family_table_remove(f, e);
+    fg_family_list_unlink(f, e);
+    f->count--;
+    f->evicted++;
+    if (in_flight > 0) {
+        e->chain = f->zombies;
+        f->zombies = e;
+    } else {
+        fg_family_bury(f, e);
+    }
+    return 1;
+}
+
+/* A few idle keys, oldest first; an idle key that cannot go is moved to the
+ * newest end, so that the keys behind it get their turn. Lock held. */
+static void fg_family_sweep_idle(fg_family *f, double now, int budget) {
+    if (!(f->idle > 0.0)) return;
+    while (budget-- > 0 && f->oldest != NULL) {
+        fg_family_entry *e = f->oldest;
+        if (!(now - e->u.last_used >= f->idle)) return;
+        if (!fg_family_try_evict(f, e, now)) {
+            fg_family_list_unlink(f, e);
+            fg_family_list_push(f, e);
+        }
+    }
+}
+
+/* Room for one more key under max_keys: evicts the least recently used key
+ * that may go, looking at FG_FAMILY_EVICT_SCAN keys at most. Lock held. */
+static int fg_family_make_room(fg_family *f, double now) {
+    if (f->max_keys == 0 || f->count < f->max_keys) return 0;
+    fg_family_entry *e = f->oldest;
+    for (int seen = 0; e != NULL && seen < FG_FAMILY_EVICT_SCAN; seen++) {
+        fg_family_entry *newer = e->newer;
+        if (fg_family_try_evict(f, e, now)) return 0;
+        e = newer;
+    }
+    return -1;
+}
+
+size_t fg_family_evict_idle(fg_family *f) {
+    double raw = f->bounded ? fg_family_read_raw(f) : NAN;
+    size_t evicted = 0;
+    fg_lock_acquire(&f->lock, f->proto->lock_tag);
+    if (f->idle > 0.0) {
+        double now = fg_family_now_locked(f, raw);
+        fg_family_entry *e = f->oldest;
+        while (e != NULL) {
+            fg_family_entry *newer = e->newer;
+            if (now - e->u.last_used >= f->idle && fg_family_try_evict(f, e, now)) evicted++;
+            e = newer;
+        }
+    }
+    fg_family_settle_zombies(f, SIZE_MAX);
+    fg_family_reap(f);
+    fg_lock_release(&f->lock);
+    return evicted;
+}
+
+/* ---- making keys ---------------------------------------------------------------- */
+
+/* A new entry for the key, its block fresh (closed, empty) at raw. */
+static fg_family_entry *fg_family_entry_make(fg_family *f, const void *key, size_t len, uint32_t hash,
+                                             uint64_t full_hash, double raw) {
+    fg_family_entry *e = fg_alloc_new(&f->alloc, fg_family_entry_size(f, len));
+    if (e == NULL) return NULL;
+    memset(e, 0, sizeof *e);
+    e->hash = hash;
+    e->key_len = (uint32_t)len;
+    atomic_init(&e->pins, 0);
+    atomic_init(&e->detached, 0);
+    if (len > 0) memcpy((char *)(e + 1), key, len);
+    double now = isfinite(raw) ? raw : 0.0;
+    uint64_t bits = 0;
+    memcpy(&bits, &now, sizeof bits);
+    /* seeded: the same key gets the same sequence in every run (full_hash
+     * is salted per family, so it is not used here) */
+    (void)full_hash;
+    uint64_t state = f->has_seed ? fg_family_hash(f->seed, key, len)
+                                 : (uint64_t)(uintptr_t)e ^ (bits * UINT64_C(0x9E3779B97F4A7C15));
+    uint64_t seed = fg_random_splitmix64(&state);
+    fg_block *b = fg_family_entry_block(e);
+    fg_block_init(b, &f->layout, f->fingerprint, now, seed);
+    fg_breaker view;
+    fg_breaker_bind(&view, f->proto, b, &f->layout, 1);
+    return e;
+}
+
+fg_family_entry *fg_family_pin(fg_family *f, const void *key, size_t len, int make, int have_raw,
+                               double raw, char *err, size_t err_cap) {
+    if (len > UINT32_MAX) {
+        fg_family_error(err, err_cap, "a family key is at most 4 GiB long");
+        return NULL;
+    }
+    uint64_t full_hash = fg_family_hash(f->hash_seed, key, len);
+    uint32_t hash = (uint32_t)full_hash;
+    if (!have_raw && f->bounded) {
+        raw = fg_family_read_raw(f);
+        have_raw = 1;
+    }
+    fg_lock_acquire(&f->lock, f->proto->lock_tag);
+    double now = f->bounded ? fg_family_now_locked(f, raw) : 0.0;
+    fg_family_entry *e = fg_family_find(f, hash, key, len);
+    if (e != NULL || !make) {
+        if (e != NULL) {
+            if (make) fg_family_touch(f, e, now);
+            atomic_fetch_add_explicit(&e->pins, 1, memory_order_relaxed);
+        }
+        fg_family_sweep_idle(f, now, 2);
+        fg_lock_release(&f->lock);
+        return e;
+    }
+    fg_lock_release(&f->lock);
+
+    /* Made outside the lock (the allocator and a clock function may be slow). */
+    if (!have_raw) raw = fg_family_read_raw(f);
+    fg_family_entry *made = fg_family_entry_make(f, key, len, hash, full_hash, raw);
+    if (made == NULL) {
+        fg_family_error(err, err_cap, "out of memory");
+        return NULL;
+    }
+    fg_lock_acquire(&f->lock, f->proto->lock_tag);
+    e = fg_family_find(f, hash, key, len); /* another thread may have made it meanwhile */
+    if (e == NULL) {
+        fg_family_sweep_idle(f, now, 2);
+        fg_family_settle_zombies(f, 2);
+        fg_family_reap(f);
+        if (fg_family_make_room(f, now) != 0) {
+            fg_lock_release(&f->lock);
+            fg_family_entry_free(f, made);
+            fg_family_error(err, err_cap,
+                            "fluxgate family is full: max_keys (%zu) keys, and the %d least recently "
+                            "used are not closed or have calls in flight",
+                            f->max_keys, FG_FAMILY_EVICT_SCAN);
+            return NULL;
+        }
+        e = made;
+        made = NULL;
+        size_t i = hash & (f->bucket_count - 1);
+        e->chain = f->buckets[i];
+        f->buckets[i] = e;
+        f->count++;
+        f->created++;
+        atomic_fetch_add_explicit(&f->states[FG_STATE_CLOSED], 1, memory_order_relaxed);
+        fg_family_grow(f);
+        fg_family_list_push(f, e);
+    }
+    fg_family_touch(f, e, now);
+    atomic_fetch_add_explicit(&e->pins, 1, memory_order_relaxed);
+    fg_lock_release(&f->lock);
+    if (made != NULL) fg_family_entry_free(f, made);
+    return e;
+}
+
+/* ---- life cycle ------------------------------------------------------------------ */
+
+fg_family *fg_family_new(fg_policy *policy, size_t index, const fg_family_options *opt, char *err,
+                         size_t err_cap) {
+    if (err != NULL && err_cap > 0) err[0] = '\0';
+    if (opt != NULL && (!(opt->idle >= 0.0) || !(opt->lease >= 0.0))) {
+        fg_family_error(err, err_cap, "a family's idle and lease are seconds >= 0");
+        return NULL;
+    }
+    fg_breaker *proto = fg_breaker_new(policy, index, opt != NULL ? &opt->breaker : NULL, err, err_cap);
+    if (proto == NULL) return NULL;
+    fg_family *f = fg_alloc_new(&proto->alloc, sizeof *f);
+    fg_family_entry **buckets = fg_alloc_new(&proto->alloc, FG_FAMILY_INITIAL_BUCKETS * sizeof *buckets);
+    if (f == NULL || buckets == NULL) {
+        fg_alloc_free(&proto->alloc, f, sizeof *f);
+        fg_alloc_free(&proto->alloc, buckets, FG_FAMILY_INITIAL_BUCKETS * sizeof *buckets);
+        fg_breaker_free(proto);
+        fg_family_error(err, err_cap, "out of memory");
+        return NULL;
+    }
+    memset(f, 0, sizeof *f);
+    memset(buckets, 0, FG_FAMILY_INITIAL_BUCKETS * sizeof *buckets);
+    f->alloc = proto->alloc;
+    f->proto = proto;
+    fg_block_layout_of(proto->def, &f->layout); /* succeeded in fg_breaker_new */
+    f->fingerprint = fg_block_fingerprint(proto->def);
+    f->block_size = f->layout.size;
+    f->max_keys = opt != NULL ? opt->max_keys : 0;
+    f->idle = opt != NULL ? opt->idle : 0.0;
+    f->lease = opt != NULL && opt->lease > 0.0 ? opt->lease : proto->def->half_open_lease;
+    f->bounded = f->max_keys > 0 || f->idle > 0.0;
+    f->has_seed = opt != NULL && opt->breaker.has_seed;
+    f->seed = f->has_seed ? opt->breaker.seed : 0;
+    uint64_t s = (uint64_t)(uintptr_t)f ^ (uint64_t)(uintptr_t)buckets ^ f->seed;
+    f->hash_seed = fg_random_splitmix64(&s);
+    fg_lock_init(&f->lock);
+    f->buckets = buckets;
+    f->bucket_count = FG_FAMILY_INITIAL_BUCKETS;
+    for (int i = 0; i < FG_STATE_COUNT; i++) {
+        atomic_init(&f->states[i], 0);
+        for (int j = 0; j < FG_STATE_COUNT; j++) atomic_init(&f->transitions[i][j], 0);
+    }
+    atomic_init(&f->lease_expired, 0);
+    for (int i = 0; i < FG_FAMILY_STRIPES; i++)
+        for (int j = 0; j < FG_FAMILY_COUNTERS; j++) atomic_init(&f->stripes[i].n[j], 0);
+    return f;
+}
+
+static void fg_family_free_list(fg_family *f, fg_family_entry *e) {
+    while (e != NULL) {
+        fg_family_entry *next = e->chain;
+        fg_family_entry_free(f, e);
+        e = next;
+    }
+}
+
+void fg_family_free(fg_family *f) {
+    if (f == NULL) return;
+    for (size_t i = 0; i < f->bucket_count; i++) fg_family_free_list(f, f->buckets[i]);
+    fg_family_free_list(f, f->zombies);
+    fg_family_free_list(f, f->graveyard);
+    fg_allocator alloc = f->alloc;
+    fg_alloc_free(&alloc, f->buckets, f->bucket_count * sizeof *f->buckets);
+    fg_breaker *proto = f->proto;
+    fg_alloc_free(&alloc, f, sizeof *f);
+    fg_breaker_free(proto);
+}
+
+const char *fg_family_name(const fg_family *f) {
+    return f->proto->def->name;
+}
+
+int fg_family_add_listener(fg_family *f, fg_listener_fn fn, void *ud) {
+    return fg_breaker_add_listener(f->proto, fn, ud);
+}
+
+size_t fg_family_key_footprint(const fg_family *f) {
+    /* the entry and the block, plus the bucket pointer it adds (one per key
+     * at most, on average) */
+    return fg_family_block_offset(0) + f->block_size + sizeof(fg_family_entry *);
+}
+
+size_t fg_family_size(fg_family *f) {
+    fg_lock_acquire(&f->lock, f->proto->lock_tag);
+    size_t n = f->count;
+    fg_lock_release(&f->lock);
+    return n;
+}
+
+size_t fg_family_keys(fg_family *f, fg_family_key_fn fn, void *ud) {
+    size_t seen = 0;
+    fg_lock_acquire(&f->lock, f->proto->lock_tag);
+    for (fg_family_entry *e = f->newest; e != NULL; e = e->older) {
+        seen++;
+        if (fn(ud, fg_family_entry_key(e), e->key_len) != 0) break;
+    }
+    fg_lock_release(&f->lock);
+    return seen;
+}
+
+void fg_family_totals_get(fg_family *f, fg_family_totals *out) {
+    memset(out, 0, sizeof *out);
+    fg_counters *c = &out->counters;
+    uint64_t n[FG_FAMILY_COUNTERS] = {0};
+    for (int i = 0; i < FG_FAMILY_STRIPES; i++)
+        for (int j = 0; j < FG_FAMILY_COUNTERS; j++)
+            n[j] += atomic_load_explicit(&f->stripes[i].n[j], memory_order_relaxed);
+    c->success = n[FG_FAMILY_SUCCESS];
+    c->failure = n[FG_FAMILY_FAILURE];
+    c->ignored = n[FG_FAMILY_IGNORED];
+    c->stale = n[FG_FAMILY_STALE];
+    c->admitted = n[FG_FAMILY_ADMITTED];
+    c->rejected = n[FG_FAMILY_REJECTED];
+    c->lease_expired = atomic_load_explicit(&f->lease_expired, memory_order_relaxed);
+    for (int i = 0; i < FG_STATE_COUNT; i++) {
+        int64_t k = atomic_load_explicit(&f->states[i], memory_order_relaxed);
+        out->states[i] = k > 0 ? (uint64_t)k : 0; /* a transition in progress elsewhere */
+        for (int j = 0; j < FG_STATE_COUNT; j++)
+            c->transitions[i][j] = atomic_load_explicit(&f->transitions[i][j], memory_order_relaxed);
+    }
+    fg_lock_acquire(&f->lock, f->proto->lock_tag);
+    out->keys = f->count;
+    out->created = f->created;
+    out->evicted = f->evicted;
+    fg_lock_release(&f->lock);
+}
