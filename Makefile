@@ -421,14 +421,14 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A) include/fluxgate.h
 	$(CC) -Iinclude $(CFLAGS_ALL) $(WARN) $< -o $@ $(LIB_A) $(LDLIBS_ALL)
 
 # make test-examples   builds and runs every example, and checks that the C
-#                      example README.md shows is examples/basic.c, line for line
-#                      (so the README's code is code that compiles and runs).
+#                      example doc/c-api.md shows is examples/basic.c, line for line
+#                      (so the manual's code is code that compiles and runs).
 .PHONY: test-examples
 test-examples: $(EXAMPLE_BINS)
 	@set -e; for e in $(EXAMPLE_BINS); do echo "== $$e"; $$e > /dev/null; done
-	@missing=$$(grep -Fxv -f README.md examples/basic.c | grep -v '^$$' || true); \
-	if [ -n "$$missing" ]; then echo "README.md does not show examples/basic.c; missing lines:"; \
-	  echo "$$missing"; exit 1; fi; echo "examples: README.md shows examples/basic.c"
+	@missing=$$(grep -Fxv -f doc/c-api.md examples/basic.c | grep -v '^$$' || true); \
+	if [ -n "$$missing" ]; then echo "doc/c-api.md does not show examples/basic.c; missing lines:"; \
+	  echo "$$missing"; exit 1; fi; echo "examples: doc/c-api.md shows examples/basic.c"
 test: test-examples
 
 # ---- luarocks: fluxgate-0.1.0-1.rockspec (make backend) calls these ---------
