@@ -227,7 +227,17 @@ static int fgl_stats(lua_State *L) {
         }
         lua_pop(L, 3);
     }
+    lua_newtable(L); /* 4: shared blocks seen (two handles on one block count once) */
     for (fgl_breaker *b = m->list.next; b != &m->list; b = b->next) {
+        if (b->head.flags & FGL_SHARED) {
+            fgl_rawgetp(L, 4, b->shared_block);
+            int seen = lua_toboolean(L, -1);
+            lua_pop(L, 1);
+            if (seen) continue;
+            lua_pushlightuserdata(L, (void *)b->shared_block);
+            lua_pushboolean(L, 1);
+            lua_rawset(L, 4);
+        }
         fg_info info;
         memset(&info, 0, sizeof info);
         fg_breaker_info(b->head.engine, &info); /* a Lua clock's last reading */

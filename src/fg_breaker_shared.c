@@ -11,6 +11,10 @@ void fg_breaker_set_lock_owner(fg_breaker *h, const fg_lock_owner *owner) {
     h->owner = owner;
 }
 
+const void *fg_breaker_block(const fg_breaker *h) {
+    return h->block;
+}
+
 uint64_t fg_breaker_definition_fingerprint(const fg_policy *policy, size_t index) {
     if (policy == NULL || index >= policy->breaker_count) return 0;
     return fg_block_fingerprint(&policy->breakers[index]);

@@ -17,6 +17,9 @@
  * lock still lives. owner must outlive h. Call before h is used. */
 void fg_breaker_set_lock_owner(fg_breaker *h, const fg_lock_owner *owner);
 
+/* The state block h works on (two handles on one shared block: equal). */
+const void *fg_breaker_block(const fg_breaker *h);
+
 /* The fingerprint a block of definition `index` carries (0: no such
  * definition). Equal fingerprints: fg_breaker_place can attach. */
 uint64_t fg_breaker_definition_fingerprint(const fg_policy *policy, size_t index);
