@@ -31,4 +31,9 @@ uint64_t fg_breaker_definition_fingerprint(const fg_policy *policy, size_t index
  * when old_block is not such a block (nothing changes). */
 int fg_breaker_carry_counters(fg_breaker *h, const void *old_block, size_t old_size);
 
+/* For tests only (the real-nginx test's debug endpoint, through the FFI):
+ * takes h's block lock as a record would, and keeps it, so that a test can
+ * kill the process while it holds the lock. */
+void fg_breaker_test_hold_lock(fg_breaker *h);
+
 #endif /* FG_BREAKER_SHARED_H */
