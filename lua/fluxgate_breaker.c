@@ -364,7 +364,6 @@ static int fgl_close(lua_State *L) {
     if (shared) {
         fg_shm_release(b->shm);
         b->shm = NULL;
-        b->shared_block = NULL;
     }
     fg_allocator *a = &b->module->alloc;
     if (b->events != NULL) a->fn(a->ud, b->events, (size_t)b->event_cap * sizeof *b->events, 0);
@@ -567,7 +566,6 @@ static int fgl_new_breaker(lua_State *L) {
     if (shm != NULL) {
         fg_shm_retain(shm);
         b->shm = shm;
-        b->shared_block = fg_breaker_block(engine);
         b->head.flags |= FGL_SHARED;
     }
     fgl_link(m, b);

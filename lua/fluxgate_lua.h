@@ -126,7 +126,6 @@ typedef struct fgl_breaker {
     struct fgl_module *module;
     struct fgl_breaker *prev, *next; /* the module's list of open breakers */
     struct fg_shm *shm;       /* FGL_SHARED: the map holding the block (one reference) */
-    const void *shared_block; /* FGL_SHARED: the block, which other handles may share */
 } fgl_breaker;
 
 /* Environment table slots (array part). */

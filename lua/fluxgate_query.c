@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "fg_breaker_shared.h"
 #include "fluxgate_lua.h"
 
 static const char *const fgl_clock_names[] = {"auto", "precise", "coarse", "custom"};
@@ -230,11 +231,12 @@ static int fgl_stats(lua_State *L) {
     lua_newtable(L); /* 4: shared blocks seen (two handles on one block count once) */
     for (fgl_breaker *b = m->list.next; b != &m->list; b = b->next) {
         if (b->head.flags & FGL_SHARED) {
-            fgl_rawgetp(L, 4, b->shared_block);
+            const void *block = fg_breaker_block(b->head.engine);
+            fgl_rawgetp(L, 4, block);
             int seen = lua_toboolean(L, -1);
             lua_pop(L, 1);
             if (seen) continue;
-            lua_pushlightuserdata(L, (void *)b->shared_block);
+            lua_pushlightuserdata(L, (void *)block);
             lua_pushboolean(L, 1);
             lua_rawset(L, 4);
         }
