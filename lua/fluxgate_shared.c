@@ -33,7 +33,7 @@ static int fgl_shared_map(lua_State *L) {
     lua_Number size = luaL_checknumber(L, 2);
     if (!(size >= 0 && size <= 4294967296.0)) {
         lua_pushnil(L);
-        lua_pushliteral(L, "a shared zone's size must be from 32 KiB to 4 GiB");
+        lua_pushliteral(L, "a shared zone's size must be a number of bytes up to 4 GiB");
         return 2;
     }
     fgl_shm *s = fgl_newuserdata(L, sizeof *s, 0);
