@@ -417,7 +417,9 @@ end
 
 -- Makes a breaker from the index-th definition of a policy userdata.
 -- opts has been checked. Returns the breaker, or nil, err.
-local function new_breaker(policy, index, name, opts)
+-- shared: a shared map (fluxgate/shared.lua): the block is the map's, and
+-- a second result says "attached", "created" or "replaced".
+local function new_breaker(policy, index, name, opts, shared)
   local clock, clock_kind = opts.clock, 0
   if type(clock) == "string" then clock_kind, clock = CLOCK_KINDS[clock], nil end
   local args = { clock_kind = clock_kind, random = opts.random }
@@ -438,10 +440,12 @@ local function new_breaker(policy, index, name, opts)
     for i = 1, #opts.listeners do listeners[i] = opts.listeners[i] end
     args.listeners = listeners
   end
+  args.shared = shared
   local use_ffi = Ffi ~= nil and use.ffi and opts.random == nil
-  local cb, uses_custom = core.new_breaker(policy, index, class_of(use_ffi and Ffi or Classic, policy, index, name, clock), args)
+  local cb, uses_custom, status = core.new_breaker(policy, index, class_of(use_ffi and Ffi or Classic, policy, index, name, clock), args)
   if not cb then return nil, uses_custom end
   if use_ffi and uses_custom then core.set_class(cb, class_of(Classic, policy, index, name, clock)) end
+  if shared then return cb, status end
   return cb
 end
 
@@ -573,6 +577,12 @@ function Policy:disassemble(name)
   if not index then return nil, err end
   return core.policy_disassemble(self._ud, index)
 end
+
+-- policy:shared_breaker(name [, opts]) and policy:shared_family(name, opts)
+require("fluxgate.shared")(Policy, {
+  new_breaker = new_breaker, find = find, check_options = check_options, misuse = misuse,
+  check_arg = check_arg, OPTION_FIELDS = OPTION_FIELDS,
+})
 
 ---------------------------------------------------------------------------
 -- Prometheus

@@ -14,6 +14,8 @@
  */
 #include <string.h>
 
+#include "fg_breaker_shared.h"
+#include "fg_shm.h"
 #include "fluxgate_lua.h"
 
 const char fgl_class_mark = 0;
@@ -355,12 +357,20 @@ static int fgl_close(lua_State *L) {
     fg_breaker_free(b->head.engine);
     b->head.engine = NULL;
     fgl_unlink(b);
+    /* A shared block keeps its counters (the next handle on it, in this
+     * process or after a reload, exports them): adding them to the totals
+     * of closed breakers would count them twice. */
+    int shared = (b->head.flags & FGL_SHARED) != 0;
+    if (shared) {
+        fg_shm_release(b->shm);
+        b->shm = NULL;
+    }
     fg_allocator *a = &b->module->alloc;
     if (b->events != NULL) a->fn(a->ud, b->events, (size_t)b->event_cap * sizeof *b->events, 0);
     b->events = NULL;
     b->event_count = b->event_cap = 0;
     b->head.pending = 0;
-    fgl_add_totals(L, lua_tostring(L, -1), &counters); /* may raise (memory): nothing is held */
+    if (!shared) fgl_add_totals(L, lua_tostring(L, -1), &counters); /* may raise (memory): nothing is held */
     return 0;
 }
 
@@ -375,11 +385,50 @@ static int fgl_opt_field(lua_State *L, int opts, const char *field) {
     return lua_type(L, -1);
 }
 
+/* A shared breaker's block made now, under the map's lock: placed fresh,
+ * with the counters of the block it replaces. */
+typedef struct fgl_fresh_place {
+    fg_policy *policy;
+    size_t index;
+    const fg_breaker_options *o;
+    void *handle;
+    fg_breaker *engine;
+    char *err;
+    size_t cap;
+} fgl_fresh_place;
+
+static int fgl_place_fresh(void *ud, void *region, size_t size, const void *old, size_t old_size) {
+    fgl_fresh_place *f = ud;
+    f->engine = fg_breaker_place(f->policy, f->index, f->o, f->handle, region, size, 0, f->err, f->cap);
+    if (f->engine == NULL) return -1;
+    if (old != NULL) fg_breaker_carry_counters(f->engine, old, old_size);
+    return 0;
+}
+
+/* Places the engine's handle on the block named after the breaker in the
+ * shared map: attached when the map holds one of this definition, else
+ * made. *status: fg_shm_status. NULL and err on failure. */
+static fg_breaker *fgl_place_shared(fg_shm *map, fg_policy *policy, size_t index, const fg_breaker_options *o,
+                                    void *handle, size_t block_size, int *status, char *err, size_t cap) {
+    fgl_fresh_place f = {policy, index, o, handle, NULL, err, cap};
+    const char *name = fg_policy_breaker_name(policy, index);
+    void *block = fg_shm_region(map, name, FG_SHM_BREAKER, fg_breaker_definition_fingerprint(policy, index),
+                                block_size, fgl_place_fresh, &f, status, err, cap);
+    if (block == NULL) return NULL;
+    fg_breaker *engine = f.engine;
+    if (*status == FG_SHM_ATTACHED)
+        engine = fg_breaker_place(policy, index, o, handle, block, block_size, 1, err, cap);
+    if (engine != NULL) fg_breaker_set_lock_owner(engine, fg_shm_owner(map));
+    return engine;
+}
+
 /* new_breaker(policy, index, class, opts) -> breaker, uses_custom | nil, err
  * opts (checked by fluxgate.lua): now (the Lua clock's first reading, or
  * nil), random, seed_hi/seed_lo (the seed as two 32-bit halves), clock_kind
  * (0 auto, 1 precise, 2 coarse), custom (an array: name, predicate, name,
- * predicate, ...), listeners (an array, or nil). */
+ * predicate, ...), listeners (an array, or nil), shared (a shared map: the
+ * block is the map's block of this name, attached or made; a third result
+ * says "attached", "created" or "replaced"). */
 static int fgl_new_breaker(lua_State *L) {
     fgl_module *m = lua_touserdata(L, FGL_MODULE_UPVALUE);
     fgl_policy *p = fgl_check_policy(L, 1);
@@ -404,6 +453,9 @@ static int fgl_new_breaker(lua_State *L) {
     o.clock_kind = (fg_clock_kind)lua_tointeger(L, -1);
     int ncustom = fgl_opt_field(L, 4, "custom") == LUA_TTABLE ? (int)fgl_rawlen(L, -1) / 2 : 0;
     int has_listeners = fgl_opt_field(L, 4, "listeners") == LUA_TTABLE;
+    fgl_opt_field(L, 4, "shared");
+    fg_shm *shm = lua_isnil(L, -1) ? NULL : fgl_to_shm(L, -1);
+    if (!lua_isnil(L, -1) && shm == NULL) luaL_error(L, "fluxgate: opts.shared must be an open shared map");
     lua_settop(L, 4);
 
     /* One userdata holds everything a breaker is: this binding's part, the
@@ -430,7 +482,8 @@ static int fgl_new_breaker(lua_State *L) {
         return 2;
     }
     size_t own = fgl_align8(sizeof(fgl_breaker));
-    fgl_breaker *b = fgl_newuserdata(L, own + handle_size + block_size, 1); /* index 5 */
+    /* a shared breaker's block is in the map */
+    fgl_breaker *b = fgl_newuserdata(L, own + handle_size + (shm != NULL ? 0 : block_size), 1); /* index 5 */
     memset(b, 0, sizeof *b);
     lua_pushvalue(L, 3);
     lua_setmetatable(L, 5);
@@ -498,8 +551,11 @@ static int fgl_new_breaker(lua_State *L) {
     /* Both are 8-aligned: Lua 5.4 and LuaJIT align userdata memory for
      * doubles and pointers, own and handle_size are multiples of 8, and
      * fg_breaker_place refuses anything else with a message. */
-    fg_breaker *engine = fg_breaker_place(p->policy, (size_t)index, &o, handle, handle + handle_size,
-                                          block_size, 0, err, sizeof err);
+    int status = FG_SHM_CREATED;
+    fg_breaker *engine =
+        shm != NULL ? fgl_place_shared(shm, p->policy, (size_t)index, &o, handle, block_size, &status, err, sizeof err)
+                    : fg_breaker_place(p->policy, (size_t)index, &o, handle, handle + handle_size, block_size, 0,
+                                       err, sizeof err);
     if (engine == NULL) {
         lua_pushnil(L);
         lua_pushstring(L, err[0] != '\0' ? err : "cannot make the breaker");
@@ -507,6 +563,11 @@ static int fgl_new_breaker(lua_State *L) {
     }
     b->head.engine = engine;
     b->head.serial = ++m->next_serial;
+    if (shm != NULL) {
+        fg_shm_retain(shm);
+        b->shm = shm;
+        b->head.flags |= FGL_SHARED;
+    }
     fgl_link(m, b);
     /* The engine's listener (and its delivery queue, ~1.8 KB outside the
      * userdata) only for breakers that have Lua listeners: see fgl_listen. */
@@ -521,7 +582,9 @@ static int fgl_new_breaker(lua_State *L) {
     if (has_random || r.used) b->head.flags |= FGL_CALLBACKS;
     lua_pushvalue(L, 5);
     lua_pushboolean(L, r.used);
-    return 2;
+    if (shm == NULL) return 2;
+    lua_pushstring(L, status == FG_SHM_ATTACHED ? "attached" : status == FG_SHM_REPLACED ? "replaced" : "created");
+    return 3;
 }
 
 /* env(breaker [, create]) -> the breaker's environment table, or nil; with

@@ -73,7 +73,8 @@ enum {
     FGL_LUA_CLOCK = 1, /* the breaker reads a Lua clock (its class holds it) */
     FGL_CALLBACKS = 2, /* the engine calls Lua: a random function or Custom() predicates */
     FGL_HAS_ENV = 4,   /* the user value is the breaker's environment table */
-    FGL_LISTENING = 8  /* the engine queues transitions for the Lua side (it has listeners) */
+    FGL_LISTENING = 8, /* the engine queues transitions for the Lua side (it has listeners) */
+    FGL_SHARED = 16    /* the state block is in a shared map (fluxgate_shared.c), not here */
 };
 
 /* ---- userdata ------------------------------------------------------------ */
@@ -81,6 +82,7 @@ enum {
 #define FGL_POLICY_MT "fluxgate.policy"
 #define FGL_REPORT_MT "fluxgate.report"
 #define FGL_TOKEN_MT "fluxgate.token"
+#define FGL_SHM_MT "fluxgate.shared_map"
 
 typedef struct fgl_policy {
     fg_policy *policy; /* NULL until compiled, and after __gc */
@@ -123,6 +125,7 @@ typedef struct fgl_breaker {
     uint32_t lost;            /* transitions the queue had no memory for */
     struct fgl_module *module;
     struct fgl_breaker *prev, *next; /* the module's list of open breakers */
+    struct fg_shm *shm;       /* FGL_SHARED: the map holding the block (one reference) */
 } fgl_breaker;
 
 /* Environment table slots (array part). */
@@ -236,6 +239,16 @@ extern const luaL_Reg fgl_call_funcs[];
 /* acquire and release: upvalue 2 is the token class. */
 extern const luaL_Reg fgl_token_funcs[];
 #define FGL_TOKEN_MT_UPVALUE lua_upvalueindex(2)
+
+/* ---- shared maps (fluxgate_shared.c) ------------------------------------------ */
+
+struct fg_shm;
+/* The open map at idx, or NULL. */
+struct fg_shm *fgl_to_shm(lua_State *L, int idx);
+/* Registers the map's metatable. */
+void fgl_shared_open(lua_State *L);
+/* shared_map, shared_map_usage (upvalue 1: the module state) */
+extern const luaL_Reg fgl_shared_funcs[];
 
 /* ---- queries (fluxgate_query.c) ------------------------------------------- */
 

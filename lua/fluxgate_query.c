@@ -6,6 +6,8 @@
  */
 #include <string.h>
 
+#include "fg_breaker_internal.h"
+#include "fg_breaker_shared.h"
 #include "fluxgate_lua.h"
 
 static const char *const fgl_clock_names[] = {"auto", "precise", "coarse", "custom"};
@@ -208,6 +210,57 @@ static void fgl_group(lua_State *L, int by_name, const char *name) {
     lua_setfield(L, by_name, name);
 }
 
+/* One open breaker as stats() found it. */
+typedef struct fgl_snapshot {
+    fg_info info;
+    fg_policy *policy;  /* a reference: it owns info.name */
+    const void *block;  /* a shared breaker's block, else NULL */
+} fgl_snapshot;
+
+/* build(by_name, snapshots, count): adds the breakers to by_name; a
+ * shared block counts once, however many handles this state has on it. */
+static int fgl_stats_build(lua_State *L) {
+    const fgl_snapshot *snap = lua_touserdata(L, 2);
+    size_t count = (size_t)lua_tonumber(L, 3);
+    lua_settop(L, 1);
+    lua_newtable(L); /* 2: shared blocks seen */
+    for (size_t i = 0; i < count; i++) {
+        const fg_info *info = &snap[i].info;
+        if (snap[i].block != NULL) {
+            fgl_rawgetp(L, 2, snap[i].block);
+            int seen = lua_toboolean(L, -1);
+            lua_pop(L, 1);
+            if (seen) continue;
+            lua_pushlightuserdata(L, (void *)snap[i].block);
+            lua_pushboolean(L, 1);
+            lua_rawset(L, 2);
+        }
+        uint64_t values[FGL_COUNTERS];
+        values[0] = info->counters.success;
+        values[1] = info->counters.failure;
+        values[2] = info->counters.ignored;
+        values[3] = info->counters.rejected;
+        for (int from = 0; from < FG_STATE_COUNT; from++)
+            for (int to = 0; to < FG_STATE_COUNT; to++)
+                values[4 + from * FG_STATE_COUNT + to] = info->counters.transitions[from][to];
+        fgl_group(L, 1, info->name);
+        lua_getfield(L, -1, "counts");
+        fgl_add_counts(L, lua_gettop(L), 1, values, FGL_COUNTERS);
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "states");
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_createtable(L, FG_STATE_COUNT, 0);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, -3, "states");
+        }
+        uint64_t one = 1;
+        fgl_add_counts(L, lua_gettop(L), (int)info->state + 1, &one, 1);
+        lua_pop(L, 2);
+    }
+    return 0;
+}
+
 /* stats() -> { [name] = { counts = { [k] = n }, states = { [state] = n } | nil } }
  * for every open breaker and the totals of closed ones; states only for
  * names that have open breakers. */
@@ -227,33 +280,32 @@ static int fgl_stats(lua_State *L) {
         }
         lua_pop(L, 3);
     }
-    for (fgl_breaker *b = m->list.next; b != &m->list; b = b->next) {
-        fg_info info;
-        memset(&info, 0, sizeof info);
-        fg_breaker_info(b->head.engine, &info); /* a Lua clock's last reading */
-        uint64_t values[FGL_COUNTERS];
-        values[0] = info.counters.success;
-        values[1] = info.counters.failure;
-        values[2] = info.counters.ignored;
-        values[3] = info.counters.rejected;
-        for (int from = 0; from < FG_STATE_COUNT; from++)
-            for (int to = 0; to < FG_STATE_COUNT; to++)
-                values[4 + from * FG_STATE_COUNT + to] = info.counters.transitions[from][to];
-        fgl_group(L, 1, info.name);
-        lua_getfield(L, -1, "counts");
-        fgl_add_counts(L, lua_gettop(L), 1, values, FGL_COUNTERS);
-        lua_pop(L, 1);
-        lua_getfield(L, -1, "states");
-        if (lua_isnil(L, -1)) {
-            lua_pop(L, 1);
-            lua_createtable(L, FG_STATE_COUNT, 0);
-            lua_pushvalue(L, -1);
-            lua_setfield(L, -3, "states");
-        }
-        uint64_t one = 1;
-        fgl_add_counts(L, lua_gettop(L), (int)info.state + 1, &one, 1);
-        lua_pop(L, 2);
+    /* The list is read in one go, without allocating from Lua: building
+     * the tables allocates, a collection step may finalize a breaker of the
+     * list, and fgl_close unlinks it under a walker's feet. So: count, make
+     * room (this may collect: the list only shrinks), copy every breaker's
+     * info -- keeping its policy, which owns the name -- then build. */
+    size_t n = 0;
+    for (fgl_breaker *b = m->list.next; b != &m->list; b = b->next) n++;
+    fgl_snapshot *snap = fgl_newuserdata(L, (n > 0 ? n : 1) * sizeof *snap, 0); /* 4 */
+    size_t count = 0;
+    for (fgl_breaker *b = m->list.next; b != &m->list && count < n; b = b->next) {
+        fgl_snapshot *e = &snap[count++];
+        memset(&e->info, 0, sizeof e->info);
+        fg_breaker_info(b->head.engine, &e->info); /* a Lua clock's last reading */
+        e->policy = b->head.engine->policy;
+        fg_policy_retain(e->policy);
+        e->block = (b->head.flags & FGL_SHARED) ? fg_breaker_block(b->head.engine) : NULL;
     }
+    /* Nothing below may raise before the policies are released: the
+     * tables are built under a protected call. */
+    lua_pushcfunction(L, fgl_stats_build);
+    lua_pushvalue(L, 1);
+    lua_pushlightuserdata(L, snap);
+    lua_pushnumber(L, (lua_Number)count);
+    int rc = lua_pcall(L, 3, 0, 0);
+    for (size_t i = 0; i < count; i++) fg_policy_free(snap[i].policy);
+    if (rc != 0) return lua_error(L);
     lua_settop(L, 1);
     return 1;
 }

@@ -252,8 +252,7 @@ int fg_breaker_add_listener(fg_breaker *h, fg_listener_fn fn, void *ud) {
             return -1;
         }
     }
-    fg_block *b = h->block;
-    fg_lock_acquire(&b->lock, h->lock_tag);
+    fg_breaker_lock(h);
     if (made != NULL && atomic_load_explicit(&h->dispatch, memory_order_relaxed) == NULL) {
         atomic_store_explicit(&h->dispatch, made, memory_order_release);
         made = NULL;
@@ -264,7 +263,7 @@ int fg_breaker_add_listener(fg_breaker *h, fg_listener_fn fn, void *ud) {
     else
         atomic_store_explicit(&h->listeners_tail->next, l, memory_order_release);
     h->listeners_tail = l;
-    fg_lock_release(&b->lock);
+    fg_breaker_unlock(h);
     fg_breaker_dispatch_discard(h, made); /* another call published one first */
     return 0;
 }
@@ -275,9 +274,9 @@ const char *fg_breaker_name(const fg_breaker *h) {
 
 double fg_breaker_now(fg_breaker *h) {
     fg_when when = fg_breaker_when(h);
-    fg_lock_acquire(&h->block->lock, h->lock_tag);
+    fg_breaker_lock(h);
     double now = fg_breaker_now_locked(h, &when);
-    fg_lock_release(&h->block->lock);
+    fg_breaker_unlock(h);
     return now;
 }
 
@@ -288,7 +287,7 @@ fg_state fg_breaker_state(fg_breaker *h) {
 void fg_breaker_info(fg_breaker *h, fg_info *info) {
     fg_block *b = h->block;
     fg_when when = fg_breaker_when(h);
-    fg_lock_acquire(&b->lock, h->lock_tag);
+    fg_breaker_lock(h);
     double now = fg_breaker_now_locked(h, &when);
     fg_breaker_expire_leases_locked(h, now);
     uint64_t word = atomic_load_explicit(&b->word, memory_order_relaxed);
@@ -313,7 +312,7 @@ void fg_breaker_info(fg_breaker *h, fg_info *info) {
             if (cell >= 0) c->transitions[from][to] = b->transitions[cell];
         }
     info->transitions = b->sequence;
-    fg_lock_release(&b->lock);
+    fg_breaker_unlock(h);
     /* Counted without the lock: exact once the calls that made them are over. */
     c->admitted = atomic_load_explicit(&b->stripe0.admitted, memory_order_relaxed) +
                   atomic_load_explicit(&b->stripe1.admitted, memory_order_relaxed);
@@ -327,10 +326,10 @@ static void fg_breaker_command(fg_breaker *h, fg_state to, const char *reason) {
     fg_when when = fg_breaker_when(h);
     fg_pending pending;
     pending.active = 0;
-    fg_lock_acquire(&h->block->lock, h->lock_tag);
+    fg_breaker_lock(h);
     double now = fg_breaker_now_locked(h, &when);
     fg_breaker_transition_locked(h, to, reason, now, &pending);
-    fg_lock_release(&h->block->lock);
+    fg_breaker_unlock(h);
     fg_breaker_dispatch(h, &pending);
 }
 

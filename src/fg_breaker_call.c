@@ -71,7 +71,7 @@ static void fg_acquire_half_open(fg_breaker *h, double now, fg_ticket *t) {
  * since the lock-free read. */
 static void fg_acquire_locked(fg_breaker *h, fg_when *when, fg_ticket *t, fg_pending *pending) {
     fg_block *b = h->block;
-    fg_lock_acquire(&b->lock, h->lock_tag);
+    fg_breaker_lock(h);
     double now = fg_breaker_now_locked(h, when);
     t->started_at = now;
     uint64_t word = atomic_load_explicit(&b->word, memory_order_relaxed);
@@ -111,7 +111,7 @@ static void fg_acquire_locked(fg_breaker *h, fg_when *when, fg_ticket *t, fg_pen
     word = atomic_load_explicit(&b->word, memory_order_relaxed);
     t->state = fg_block_word_state(word);
     t->generation = fg_block_word_generation(word);
-    fg_lock_release(&b->lock);
+    fg_breaker_unlock(h);
 }
 
 /* A lock-free admission's started_at: the reading on the breaker's time
@@ -209,7 +209,7 @@ static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, int outcome_class
     fg_block *b = h->block;
     fg_pending pending;
     pending.active = 0; /* see fg_acquire */
-    fg_lock_acquire(&b->lock, h->lock_tag);
+    fg_breaker_lock(h);
     uint64_t n = ++b->records;
     /* The counters follow the tracker's classification, stale or not. */
     if (outcome_class < 0) b->ignored++;
@@ -236,7 +236,7 @@ static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, int outcome_class
         verdict = fg_record_current(h, fg_block_word_state(word), t, outcome_class > 0, duration, when,
                                     &pending);
     }
-    fg_lock_release(&b->lock);
+    fg_breaker_unlock(h);
     if (number != NULL) *number = n;
     fg_breaker_dispatch(h, &pending);
     return verdict;

@@ -87,6 +87,7 @@ struct fg_breaker {
     const fg_breaker_def *def;
     fg_policy *policy;            /* one reference, dropped by fg_breaker_free */
     uint64_t lock_tag;            /* what this process writes into the lock */
+    const fg_lock_owner *owner;   /* shared blocks: the tag that follows fork, or NULL */
     fg_clock_fn clock;            /* CUSTOM only */
     void *clock_ud;
     fg_random_fn random;          /* NULL: the block's generator */
@@ -143,6 +144,26 @@ static inline fg_when fg_breaker_when_at(double raw) {
 /* The breaker's time for this call (computed once per call). Lock held:
  * applies the rebasing rule of fg_clock.h. */
 double fg_breaker_now_locked(fg_breaker *h, fg_when *w);
+
+/* ---- the block's lock ---------------------------------------------------------- */
+
+/* Mends what an owner killed inside a critical section may have left
+ * half-written (fg_breaker_shared.c). Lock held (just taken over). */
+void fg_breaker_repair_locked(void *h);
+
+/* The tag this process writes into the block's lock. */
+static inline uint64_t fg_breaker_tag(const fg_breaker *h) {
+    return h->owner != NULL ? fg_lock_owner_get(h->owner) : h->lock_tag;
+}
+
+/* Takes the block's lock (repairing the block if its owner died in it). */
+static inline void fg_breaker_lock(fg_breaker *h) {
+    fg_lock_acquire_repair(&h->block->lock, fg_breaker_tag(h), fg_breaker_repair_locked, h);
+}
+
+static inline void fg_breaker_unlock(fg_breaker *h) {
+    fg_lock_release(&h->block->lock);
+}
 
 /* ---- the state machine ------------------------------------------------------ */
 

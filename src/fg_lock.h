@@ -16,9 +16,23 @@
  *     on every call), and after a bounded number of rounds it yields the
  *     CPU (sched_yield), so that a holder that was preempted -- four
  *     threads on two cores -- gets to run.
- * The held word is an owner tag, not just 1: (pid << 32) | 1. A later
- * OpenResty task can find a lock held by a process that was SIGKILLed
- * (kill(pid, 0) fails) and take it back; nothing here does that yet.
+ * The held word is an owner tag, not just 1:
+ *   (pid << 32) | (incarnation << 1) | 1
+ * where the incarnation is 31 bits of the process's start time (0 when
+ * unknown). A waiter that has spun and yielded for a while on a word whose
+ * owner is dead -- no such process, a zombie, or the pid now belongs to a
+ * process that started at another time -- takes the lock over with a
+ * compare-and-swap and runs the caller's repair function before it
+ * proceeds (fg_lock_acquire_repair): what the dead owner left half-written
+ * is the caller's to mend. The liveness test (fg_lock_owner_dead) is a
+ * /proc read or a kill(pid, 0), only on that slow path, and only decides
+ * "dead" on evidence: an owner that merely runs slowly is waited for.
+ * PIDs are per PID namespace: every process that maps a shared block must
+ * be in the same one (the shared map checks it when it is opened).
+ * A process's tag must follow fork: a handle inherited from a parent would
+ * otherwise write the parent's pid. fg_lock_owner is a cell that a shared
+ * map keeps in a page the kernel zeroes in a child (MADV_WIPEONFORK): 0
+ * means "not known in this process yet", computed once per process.
  * The critical sections are short and O(1); clocks, Custom() predicates
  * and listeners run outside the lock (the default clocks are read inside
  * it: a vDSO read, no syscall, no user code).
@@ -27,6 +41,7 @@
 #define FG_LOCK_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #if ATOMIC_LLONG_LOCK_FREE != 2
@@ -35,22 +50,65 @@
 
 typedef _Atomic uint64_t fg_lock;
 
-/* The tag this process writes into a lock it holds. */
+/* The tag this process writes into a lock it holds (incarnation 0: no
+ * /proc read; cheap enough for every breaker made). */
 uint64_t fg_lock_owner_tag(void);
 
-/* The contended half of fg_lock_acquire: spin, back off, yield. */
-void fg_lock_acquire_slow(fg_lock *l, uint64_t tag);
+/* Called with the lock just taken over from a dead owner, before the caller
+ * proceeds: mends what the owner may have left half-written. */
+typedef void (*fg_lock_repair_fn)(void *ud);
+
+/* A per-process owner tag that follows fork (see above): the tag lives in
+ * a word of a page the kernel zeroes in a child (MADV_WIPEONFORK), so a
+ * handle inherited through fork computes its process's tag on its first
+ * lock (fg_lock_owner_refresh). The struct itself is private memory, which
+ * fork copies. */
+typedef struct fg_lock_owner {
+    _Atomic uint64_t *cell; /* 0: not computed in this process yet */
+    int wipes;              /* 0: the kernel cannot wipe it (before Linux
+                             * 4.14): the tag is computed on every lock */
+} fg_lock_owner;
+
+/* Maps the page; 0, or -1 when no page could be mapped. */
+int fg_lock_owner_map(fg_lock_owner *o);
+void fg_lock_owner_unmap(fg_lock_owner *o);
+
+/* Computes this process's full tag (with the incarnation) and keeps it in
+ * the cell when the cell is wiped on fork. */
+uint64_t fg_lock_owner_refresh(const fg_lock_owner *o);
+
+static inline uint64_t fg_lock_owner_get(const fg_lock_owner *o) {
+    uint64_t tag = atomic_load_explicit(o->cell, memory_order_relaxed);
+    return tag != 0 ? tag : fg_lock_owner_refresh(o);
+}
+
+/* 1 when the owner a held lock word names is certainly dead: no such
+ * process, a zombie, or a pid reused by a process with another start time.
+ * 0 when it lives, or when the word names no process. A syscall or a /proc
+ * read: only for the slow path and tests. */
+int fg_lock_owner_dead(uint64_t word);
+
+/* The contended half of fg_lock_acquire: spin, back off, yield, and take
+ * the lock over from a dead owner (then repair(ud), when repair is set). */
+void fg_lock_acquire_slow(fg_lock *l, uint64_t tag, fg_lock_repair_fn repair, void *ud);
 
 static inline void fg_lock_init(fg_lock *l) {
     atomic_init(l, 0);
 }
 
-static inline void fg_lock_acquire(fg_lock *l, uint64_t tag) {
+/* Takes the lock; a lock taken over from a dead owner is repaired first. */
+static inline void fg_lock_acquire_repair(fg_lock *l, uint64_t tag, fg_lock_repair_fn repair,
+                                          void *ud) {
     uint64_t expected = 0;
     if (atomic_compare_exchange_weak_explicit(l, &expected, tag, memory_order_acquire,
                                               memory_order_relaxed))
         return;
-    fg_lock_acquire_slow(l, tag);
+    fg_lock_acquire_slow(l, tag, repair, ud);
+}
+
+/* Takes the lock, for data a dead owner cannot leave inconsistent. */
+static inline void fg_lock_acquire(fg_lock *l, uint64_t tag) {
+    fg_lock_acquire_repair(l, tag, NULL, NULL);
 }
 
 static inline void fg_lock_release(fg_lock *l) {

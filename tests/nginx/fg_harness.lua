@@ -50,7 +50,10 @@ local function report()
     calls[name .. "/" .. outcome] = n
   end
   local lines = {}
-  for name, cb in pairs(BREAKERS) do
+  local all = {}
+  for name, cb in pairs(BREAKERS) do all[name] = cb end
+  for name, cb in pairs(SHARED or {}) do all[name] = cb end
+  for name, cb in pairs(all) do
     local info = cb:info()
     local m = info.metrics
     lines[#lines + 1] = string.format("w%d %s %s %d %d %.6f %d %s %s %s %s", id, name, info.state,
@@ -60,13 +63,22 @@ local function report()
   end
   collectgarbage()
   local st = fluxgate_nginx.stats()
-  lines[#lines + 1] = string.format("w%d _worker %d %d %d %.0f", id, st.pending, st.stale, st.swept,
-                                    collectgarbage("count"))
+  lines[#lines + 1] = string.format("w%d _worker %d %d %d %.0f %d %s", id, st.pending, st.stale, st.swept,
+                                    collectgarbage("count"), ngx.worker.pid(), table.concat(M.listened, ","))
   return table.concat(lines, "\n")
 end
 
+-- Transitions this worker's listeners heard on the shared breakers
+-- ("name:old>new"), for the driver (each must be heard by one worker, once).
+M.listened = {}
+
 -- init_worker_by_lua: answer report requests (a new "epoch") every 20 ms.
 function M.start_publishing()
+  for name, cb in pairs(SHARED or {}) do
+    cb:on_transition(function(sig)
+      M.listened[#M.listened + 1] = name .. ":" .. sig.old_state .. ">" .. sig.new_state .. "#" .. sig.sequence
+    end)
+  end
   local seen = 0
   ngx.timer.every(0.02, function(premature)
     if premature then return end
@@ -113,6 +125,18 @@ function M.control()
     return ngx.say("not every worker reported")
   elseif what == "time" then
     return ngx.say(dict:get("time:" .. (args.uri or "")) or -1)
+  elseif what == "hold" then
+    -- Debug only (this test config): take a shared breaker's lock and keep
+    -- it, so that the driver can SIGKILL this worker while it holds it.
+    local ffi = require("ffi")
+    pcall(ffi.cdef, "void fg_breaker_test_hold_lock(fg_breaker *h);")
+    local C = ffi.load(package.searchpath("fluxgate.core", package.cpath))
+    local cb = SHARED[args.name or ""]
+    if not cb then return ngx.exit(404) end
+    ngx.say(ngx.worker.pid())
+    ngx.flush(true)
+    C.fg_breaker_test_hold_lock(ffi.cast("fgl_head *", cb).engine)
+    return ngx.sleep(60)
   elseif what == "counted" then
     return ngx.say(dict:get("count:" .. (args.name or "")) or 0)
   end

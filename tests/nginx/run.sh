@@ -5,8 +5,9 @@
 #   bash tests/nginx/run.sh PREFIX LUADIR     e.g. build/nginx build/luajit
 #
 # Each scenario asserts; the last line is "N passed, N failed". Breakers are
-# per worker today (shared breakers will come): where a count depends on it,
-# the bound is workers x threshold. Everything started here is stopped on any
+# per worker, except the shared ones (shared_*: policy:shared_breaker), where
+# both workers see one state: per-worker bounds are workers x threshold,
+# shared ones the threshold (+ calls in flight). Everything started here is stopped on any
 # exit (trap), and every request has a time limit.
 set -u
 cd "$(dirname "$0")/../.."
@@ -46,6 +47,8 @@ burst() {
 report() { ctl report > "$PREFIX/report.txt"; cat "$PREFIX/report.txt"; }
 # field F (1-based) of breaker NAME summed over the workers of the last report
 sum() { awk -v n="$1" -v f="$2" '$2 == n { s += $f } END { printf "%s\n", s + 0 }' "$PREFIX/report.txt"; }
+# field F of shared breaker NAME: the same block in every worker, so the first line
+first() { awk -v n="$1" -v f="$2" '$2 == n { print $f; exit }' "$PREFIX/report.txt"; }
 states() { awk -v n="$1" '$2 == n { print $3 }' "$PREFIX/report.txt" | sort | tr '\n' ' '; }
 # report fields: 3 state 4 total 5 failures 6 total_duration 7 slow@1s 8 success 9 failure 10 ignored 11 rejected
 le() { [ "$1" -le "$2" ]; }
@@ -74,6 +77,29 @@ out=$(burst /api/x 20)
 check "the last 10 requests after the cooldown succeeded" all_are 200 "$(tail -10 <<<"$out")"
 report > /dev/null
 check "both workers' api breakers closed again ($(states api))" [ "$(states api)" = "closed closed " ]
+
+echo "# shared opening: one state for both workers (shared_api: FailureStreak(5), Cooldown(3s))"
+mode 5xx; hits 1 > /dev/null
+out=$(burst /shared/x 40)
+n=$(hits 1)
+check "the threshold's 5 upstream failures got through with 2 workers, not 2 x 5 (saw $n)" [ "$n" = 5 ]
+check "the other 35 requests were rejected with 503" bash -c '[ "$(grep -c "^503 " <<<"$1")" = 35 ]' _ "$out"
+report > /dev/null
+check "both workers see the one state: open ($(states shared_api))" [ "$(states shared_api)" = "open open " ]
+check "the shared block counted 5 failures and 35 rejections ($(first shared_api 9), $(first shared_api 11))" \
+  [ "$(first shared_api 9)-$(first shared_api 11)" = "5-35" ]
+heard() { awk '$2 == "_worker" { print $8 }' "$PREFIX/report.txt" | tr ',' '\n' | grep -c "^$1#" ; }
+check "the opening reached the listeners of one worker, once ($(heard shared_api:closed\>open))" \
+  [ "$(heard 'shared_api:closed>open')" = 1 ]
+
+echo "# shared recovery to closed"
+mode ok; sleep 3.2
+out=$(burst /shared/x 10)
+report > /dev/null
+check "after the cooldown every request succeeds" all_are 200 "$out"
+check "both workers see it closed ($(states shared_api))" [ "$(states shared_api)" = "closed closed " ]
+check "open>half_open and half_open>closed were each heard once, by the worker that caused them" \
+  bash -c '[ "$1" = 1 ] && [ "$2" = 1 ]' _ "$(heard 'shared_api:open>half_open')" "$(heard 'shared_api:half_open>closed')"
 
 echo "# transport failures named as the policies name them (breakers with TypeOf() trackers only)"
 mode 5xx
@@ -146,7 +172,7 @@ check "3 aborted calls are ignored ($(sum abort 10)), not successes ($(sum abort
 echo "# load (wrk, 2 x 3 s, loopback) with 50 + 20 metrics scrapes during the second run"
 mode ok
 cat > "$PREFIX/mix.lua" <<'LUA'
-local paths, i = { "/load/a", "/api/b", "/intercept/c", "/typed/d", "/slow/e" }, 0
+local paths, i = { "/load/a", "/api/b", "/intercept/c", "/typed/d", "/slow/e", "/shared/f" }, 0
 request = function() i = i % #paths + 1; return wrk.format(nil, paths[i]) end
 LUA
 wrk -t2 -c16 -d3s -s "$PREFIX/mix.lua" "$BASE" > "$PREFIX/wrk1.txt" 2>&1
@@ -173,12 +199,16 @@ check "every scrape has the exposition's content type" \
 bad=$(cat "$PREFIX"/scrapes/*.txt | grep -vE '^(# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .+|# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (gauge|counter)|[a-zA-Z_:][a-zA-Z0-9_:]*\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\} [0-9]+)$' | head -3)
 check "all 70 scrapes parse as exposition lines${bad:+ (bad: $bad)}" [ -z "$bad" ]
 check "every scrape names every breaker" \
-  bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 8 ] || exit 1; done' _ "$PREFIX"
+  bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 10 ] || exit 1; done' _ "$PREFIX"
 workers=$(cat "$PREFIX"/scrapes/worker-*.txt | grep -o 'worker="[0-9]*"' | sort -u | wc -l)
 check "worker-labelled scrapes reached both workers ($workers)" [ "$workers" = 2 ]
 decreasing=$(for f in "$PREFIX"/scrapes/worker-*.txt; do grep '^circuit_breaker_.*_total{' "$f"; done |
   awk '{ if (($1 in last) && $2 + 0 < last[$1]) bad++; last[$1] = $2 + 0 } END { print bad + 0 }')
 check "with the worker label no counter ever decreases across scrapes ($decreasing decreases)" [ "$decreasing" = 0 ]
+decreasing=$(for f in "$PREFIX"/scrapes/plain-*.txt; do grep '^circuit_breaker_.*_total{circuit_name="shared_' "$f"; done |
+  awk '{ if (($1 in last) && $2 + 0 < last[$1]) bad++; last[$1] = $2 + 0; n++ } END { print bad + 0, n + 0 }')
+check "the shared breakers' counters never decrease across the 50 plain scrapes, whichever worker answers ($decreasing)" \
+  bash -c '[ "${1%% *}" = 0 ] && [ "${1##* }" -ge 50 ]' _ "$decreasing"
 pending=$(awk '$2 == "_worker" { s += $3 } END { print s + 0 }' "$PREFIX/report.txt")
 check "no admission is left pending after the load ($pending)" [ "$pending" = 0 ]
 growth=$(awk -v a="$kib1" -v b="$kib2" 'BEGIN { n = split(a, x, " "); split(b, y, " "); m = 0
@@ -188,6 +218,109 @@ check "Lua memory after a full GC does not grow with requests (KiB per worker: $
 echo "# error.log"
 crash=$(grep -E '\[(alert|crit|emerg)\]|exited on signal|core dumped|lua entry thread aborted|runtime error|AddressSanitizer' "$PREFIX/error.log" | head -5)
 check "no crash, alert or Lua error line in error.log${crash:+: $crash}" [ -z "$crash" ]
+
+# ---- shared breakers: SIGKILL, reload (after the crash check: these kill workers)
+workers_of() { ps -o pid= --ppid "$NGX_MASTER" | tr -s ' \n' ' '; }
+wait_workers() { # OLD-PIDS: until 2 workers that are not in OLD-PIDS run
+  local i p n
+  for i in $(seq 1 100); do
+    n=0; for p in $(workers_of); do grep -qw "$p" <<<"$1" || n=$((n + 1)); done
+    [ "$n" -ge 2 ] && return 0; sleep 0.05
+  done
+  return 1
+}
+wait_gone() { # OLD-PIDS: until none of them runs (old workers finish gracefully), at most 5 s
+  local i p alive
+  for i in $(seq 1 100); do
+    alive=; for p in $1; do [ "$(cat "/proc/$p/comm" 2>/dev/null)" = nginx ] && alive=1; done
+    [ -z "$alive" ] && return 0; sleep 0.05
+  done
+  return 1
+}
+quick() { # N PATH: N requests, each bounded by 5 s; prints the status codes
+  local i; for ((i = 0; i < $1; i++)); do curl -s -m 5 -o /dev/null -H 'Connection: close' -w '%{http_code}\n' "$BASE$2?k=$i"; done
+}
+
+echo "# SIGKILL of a worker that holds a shared breaker's lock (debug endpoint /_test/hold)"
+mode ok
+before=$(workers_of)
+victim=$(curl -s -m 1 "$BASE/_test/hold?name=shared_api" | head -1)
+check "a worker took shared_api's lock and keeps it ($victim)" grep -qw "$victim" <<<"$before"
+kill -KILL "$victim"
+wait_workers "$victim"
+t0=$(date +%s%N)
+out=$(quick 10 /shared/x)
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "the breaker is not wedged: 10 requests answered 200 in ${ms} ms (the lock was taken over)" \
+  bash -c '[ -z "$(grep -v "^200$" <<<"$1")" ] && [ "$2" -lt 5000 ]' _ "$out" "$ms"
+report > /dev/null
+check "and it still counts: closed, successes recorded ($(first shared_api 8))" \
+  bash -c '[ "$1" = closed ] && [ "$2" -ge 10 ]' _ "$(first shared_api 3)" "$(first shared_api 8)"
+
+echo "# SIGKILL of a worker with a shared half-open probe in flight (shared_probe: 1 slot, 2 s lease)"
+mode 5xx
+out=$(quick 1 /probe/x)
+mode slow delay=6
+sleep 1.1
+curl -s -m 10 -o /dev/null "$BASE/probe/x?probe" & probe_curl=$!
+sleep 0.4
+report > /dev/null
+victim=$(awk '$2 == "_worker" && $3 == 1 { print $7 }' "$PREFIX/report.txt" | head -1)
+check "one worker holds the probe ($victim; shared_probe $(first shared_probe 3))" \
+  bash -c '[ -n "$1" ] && [ "$2" = half_open ]' _ "$victim" "$(first shared_probe 3)"
+before=$(workers_of)
+[ -n "$victim" ] && kill -KILL "$victim"
+wait "$probe_curl" 2>/dev/null
+wait_workers "$victim"
+mode ok
+out=$(quick 1 /probe/x)
+check "right after the kill the slot is still leased: 503 ($out)" [ "$out" = 503 ]
+sleep 2
+out=$(quick 3 /probe/x)
+report > /dev/null
+check "once the lease is over a new probe passes and closes it ($(tr '\n' ' ' <<<"$out"); $(first shared_probe 3))" \
+  bash -c '[ -z "$(grep -v "^200$" <<<"$1")" ] && [ "$2" = closed ]' _ "$out" "$(first shared_probe 3)"
+
+shared_counters() { curl -s -m 5 "$BASE/metrics" | grep '^circuit_breaker_.*_total{circuit_name="shared_' | sort; }
+not_less() { # BEFORE AFTER: every counter of BEFORE is in AFTER with a value not smaller
+  awk 'NR == FNR { b[$1] = $2; next } { a[$1] = $2 } END { for (k in b) if (!(k in a) || a[k] + 0 < b[k] + 0) bad++; exit bad > 0 }' \
+    <(printf '%s\n' "$1") <(printf '%s\n' "$2")
+}
+
+echo "# nginx -s reload keeps the shared state (definition unchanged)"
+mode 5xx
+out=$(quick 10 /shared/x)
+m1=$(shared_counters)
+before=$(workers_of)
+lines=$(wc -l < "$PREFIX/error.log")
+kill -HUP "$NGX_MASTER"
+wait_workers "$before"
+out=$(quick 3 /shared/x)
+m2=$(shared_counters)
+check "still open after the reload: the new workers reject ($(tr '\n' ' ' <<<"$out"))" all_are 503 "$out"
+check "every shared counter continued across the reload (none decreased)" not_less "$m1" "$m2"
+check "rejections kept counting: $(grep -o 'shared_api",outcome="rejected"} [0-9]*' <<<"$m1" | awk '{print $2}') -> $(grep -o 'shared_api",outcome="rejected"} [0-9]*' <<<"$m2" | awk '{print $2}')" \
+  bash -c '[ "$(grep -o "shared_api\",outcome=\"rejected\"} [0-9]*" <<<"$2" | cut -d" " -f2)" -gt "$(grep -o "shared_api\",outcome=\"rejected\"} [0-9]*" <<<"$1" | cut -d" " -f2)" ]' _ "$m1" "$m2"
+check "no 'changed definition' notice for an unchanged policy" \
+  bash -c '! tail -n +"$(($1 + 1))" "$2" | grep -q "changed definition"' _ "$lines" "$PREFIX/error.log"
+
+echo "# a changed definition on reload starts fresh, says so at notice level, keeps the counters"
+sed -i '/^breaker shared_api {/,/^}/ s/FailureStreak(5)/FailureStreak(4)/' "$PREFIX/policy.fgp"
+m1=$(shared_counters)
+before=$(workers_of)
+lines=$(wc -l < "$PREFIX/error.log")
+kill -HUP "$NGX_MASTER"
+wait_workers "$before"
+notice=$(tail -n +"$((lines + 1))" "$PREFIX/error.log" | grep -m1 "shared breaker 'shared_api' in zone 'fg_test' has a changed definition")
+check "error.log says so at notice level (${notice:0:150})" grep -q '\[notice\]' <<<"$notice"
+check "shared_probe (unchanged) was attached, not renewed" \
+  bash -c '! tail -n +"$(($1 + 1))" "$2" | grep -q "shared_probe.*changed definition"' _ "$lines" "$PREFIX/error.log"
+wait_gone "$before" # an old worker, still draining, answers from the old (open) block
+out=$(quick 3 /shared/x)
+check "the new definition starts closed: the 5xx upstream is reached again ($(tr '\n' ' ' <<<"$out"))" all_are 500 "$out"
+m2=$(shared_counters)
+check "the counters carried over to the new block (none decreased)" not_less "$m1" "$m2"
+mode ok
 
 echo "# a broken policy and a reload (the policy is loaded in init_by_lua_block)"
 workers_before=$(ps -o pid= --ppid "$NGX_MASTER" | sort | tr -s ' \n' ' ')

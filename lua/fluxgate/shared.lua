@@ -1,0 +1,114 @@
+--[[
+fluxgate/shared.lua -- breakers whose state every process of a group shares
+(the workers of an nginx instance): policy:shared_breaker(name [, opts]).
+
+The state block lives in a shared map (src/fg_shm.h): a file in /dev/shm
+(or opts.dir) named after the zone, mapped MAP_SHARED. Made in init_by_lua
+(nginx's master), it is inherited by every worker through fork; after
+`nginx -s reload` the new Lua VM opens the same file again and attaches to
+the block when the definition is unchanged (same fingerprint), so state and
+counters carry on. A changed definition gets a fresh block (and the old
+block's counters), and a notice says so. Opened once per Lua state and path.
+]]
+local core = require("fluxgate.core")
+
+local type, format, tostring = type, string.format, tostring
+
+local DEFAULT_ZONE, DEFAULT_DIR, DEFAULT_SIZE = "fluxgate", "/dev/shm", 1048576
+
+-- A notice (not an error): ngx.log at NOTICE under OpenResty, stderr elsewhere.
+local function default_notice(msg)
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) == "table" and type(ngx.log) == "function" then
+    pcall(ngx.log, ngx.NOTICE, msg)
+    return
+  end
+  local stderr = io and io.stderr
+  if stderr then pcall(stderr.write, stderr, msg, "\n") end
+end
+
+-- "64k", "1m", 1048576 -> bytes; nil when it is none of those.
+local function parse_size(v)
+  if type(v) == "number" then return v == math.floor(v) and v or nil end
+  if type(v) ~= "string" then return nil end
+  local n, unit = v:match("^(%d+)([kKmM]?)$")
+  if not n then return nil end
+  local mult = (unit == "k" or unit == "K") and 1024 or (unit == "m" or unit == "M") and 1048576 or 1
+  return tonumber(n) * mult
+end
+
+return function(Policy, I)
+  local maps = {} -- path -> the map userdata (this Lua state's opening)
+
+  local ZONE_FIELDS = { zone = true, size = true, dir = true, notice = true }
+
+  local function check_zone_options(opts, what)
+    if opts.zone ~= nil and (type(opts.zone) ~= "string" or not opts.zone:match("^[%w_.-]+$") or #opts.zone > 64) then
+      I.misuse(format("field 'zone' of %s must be a name of 1 to 64 letters, digits, '_', '.' or '-'", what), 4)
+    end
+    if opts.dir ~= nil and type(opts.dir) ~= "string" then
+      I.misuse(format("field 'dir' of %s must be a directory path, not %s", what, type(opts.dir)), 4)
+    end
+    if opts.size ~= nil and not parse_size(opts.size) then
+      I.misuse(format("field 'size' of %s must be a number of bytes or a string like \"1m\" or \"256k\"", what), 4)
+    end
+    if opts.notice ~= nil and type(opts.notice) ~= "function" then
+      I.misuse(format("field 'notice' of %s must be a function", what), 4)
+    end
+    if opts.clock ~= nil and type(opts.clock) ~= "string" then
+      I.misuse(format("field 'clock' of %s must be \"coarse\" or \"precise\": a shared breaker's times are " ..
+                      "shared by processes, so it reads the monotonic clock", what), 4)
+    end
+  end
+
+  -- The map for opts (opened once per path in this Lua state), or nil, err.
+  local function open_map(opts)
+    local zone = opts.zone or DEFAULT_ZONE
+    local path = (opts.dir or DEFAULT_DIR):gsub("/+$", "") .. "/fluxgate-" .. zone .. ".zone"
+    local map = maps[path]
+    if map then return map, zone end
+    local err
+    map, err = core.shared_map(path, parse_size(opts.size or DEFAULT_SIZE))
+    if not map then return nil, format("shared zone '%s': %s", zone, err) end
+    maps[path] = map
+    return map, zone
+  end
+
+  local function without_zone_fields(opts)
+    local copy = {}
+    for k, v in pairs(opts) do if not ZONE_FIELDS[k] then copy[k] = v end end
+    return copy
+  end
+
+  -- policy:shared_breaker(name [, opts]) -> breaker | nil, err
+  function Policy:shared_breaker(name, opts)
+    I.check_arg(name, 1, "shared_breaker", "string")
+    if opts == nil then opts = {} end
+    I.check_arg(opts, 2, "shared_breaker", "table")
+    local allowed = {}
+    for k in pairs(I.OPTION_FIELDS) do allowed[k] = true end
+    for k in pairs(ZONE_FIELDS) do allowed[k] = true end
+    I.check_options(opts, "opts", allowed)
+    check_zone_options(opts, "opts")
+    local index, err = I.find(self, name)
+    if not index then return nil, err end
+    local map, zone = open_map(opts)
+    if not map then return nil, zone end
+    local cb, status = I.new_breaker(self._ud, index, name, without_zone_fields(opts), map)
+    if not cb then return nil, format("shared breaker '%s' in zone '%s': %s", name, zone, status) end
+    if status == "replaced" then
+      local notice = opts.notice or default_notice
+      notice(format(
+        "fluxgate: shared breaker '%s' in zone '%s' has a changed definition: it starts fresh (closed, " ..
+        "empty window; counters carried over)", name, zone))
+    end
+    return cb
+  end
+
+  -- For the tests: the zone usage of an opened map.
+  Policy.shared_zone_usage = function(_, opts)
+    local map = open_map(opts or {})
+    if not map then return nil end
+    return core.shared_map_usage(map)
+  end
+end

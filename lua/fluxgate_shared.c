@@ -1,0 +1,75 @@
+/*
+ * fluxgate_shared.c -- shared maps for Lua: core.shared_map(path, size)
+ * opens (or makes) the file-backed map of src/fg_shm.h that shared
+ * breakers and shared families place their state blocks in. One userdata
+ * per opening holds one reference; every shared breaker holds another, so
+ * the mapping outlives whichever the collector takes first.
+ */
+#include <string.h>
+
+#include "fg_shm.h"
+#include "fluxgate_lua.h"
+
+typedef struct fgl_shm {
+    fg_shm *map; /* NULL after __gc */
+} fgl_shm;
+
+fg_shm *fgl_to_shm(lua_State *L, int idx) {
+    fgl_shm *s = luaL_testudata(L, idx, FGL_SHM_MT);
+    return s != NULL ? s->map : NULL;
+}
+
+static int fgl_shm_gc(lua_State *L) {
+    fgl_shm *s = luaL_checkudata(L, 1, FGL_SHM_MT);
+    fg_shm_release(s->map);
+    s->map = NULL;
+    return 0;
+}
+
+/* shared_map(path, size) -> map, fresh | nil, err */
+static int fgl_shared_map(lua_State *L) {
+    fgl_module *m = lua_touserdata(L, FGL_MODULE_UPVALUE);
+    const char *path = luaL_checkstring(L, 1);
+    lua_Number size = luaL_checknumber(L, 2);
+    if (!(size >= 0 && size <= 4294967296.0)) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "a shared zone's size must be a number of bytes up to 4 GiB");
+        return 2;
+    }
+    fgl_shm *s = fgl_newuserdata(L, sizeof *s, 0);
+    s->map = NULL;
+    luaL_getmetatable(L, FGL_SHM_MT);
+    lua_setmetatable(L, -2);
+    char err[512];
+    int fresh = 0;
+    s->map = fg_shm_open(path, (size_t)size, &m->alloc, &fresh, err, sizeof err);
+    if (s->map == NULL) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_pushboolean(L, fresh);
+    return 2;
+}
+
+/* shared_map_usage(map) -> size, used (bytes) */
+static int fgl_shared_map_usage(lua_State *L) {
+    fg_shm *map = fgl_to_shm(L, 1);
+    if (map == NULL) return luaL_argerror(L, 1, "open shared map expected");
+    lua_pushnumber(L, (lua_Number)fg_shm_size(map));
+    lua_pushnumber(L, (lua_Number)fg_shm_used(map));
+    return 2;
+}
+
+void fgl_shared_open(lua_State *L) {
+    luaL_newmetatable(L, FGL_SHM_MT);
+    lua_pushcfunction(L, fgl_shm_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushliteral(L, "fluxgate internal object");
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+}
+
+const luaL_Reg fgl_shared_funcs[] = {{"shared_map", fgl_shared_map},
+                                     {"shared_map_usage", fgl_shared_map_usage},
+                                     {NULL, NULL}};

@@ -1,0 +1,266 @@
+/*
+ * fg_shm.c -- the shared map: file, flock life cycle, directory of named
+ * regions (see fg_shm.h).
+ */
+#define _GNU_SOURCE /* flock */
+#include "fg_shm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fg_alloc.h"
+
+#define FG_SHM_MAGIC UINT64_C(0x3130304d48534746) /* "FGSHM001" little-endian */
+#define FG_SHM_MAX_SIZE ((size_t)1 << 32)         /* regions are addressed in 32 bits elsewhere */
+
+enum { FG_SHM_FREE = 0, FG_SHM_LIVE = 1, FG_SHM_RETIRED = 2 };
+
+typedef struct fg_shm_entry {
+    uint32_t state; /* written last when an entry is made (under the lock) */
+    uint32_t kind;
+    uint64_t fingerprint;
+    uint64_t offset; /* from the map's start */
+    uint64_t size;
+    uint32_t name_len;
+    char name[FG_SHM_NAME_MAX];
+    uint8_t pad[256 - 36 - FG_SHM_NAME_MAX];
+} fg_shm_entry;
+_Static_assert(sizeof(fg_shm_entry) == 256, "directory entries are 256 bytes");
+
+typedef struct fg_shm_header {
+    uint64_t magic;
+    uint64_t size;  /* the file's size when it was made */
+    uint64_t used;  /* bump allocation: the next free byte */
+    uint64_t pidns; /* the PID namespace's inode (0: unknown) */
+    fg_lock lock;   /* the directory and the allocation */
+    uint8_t pad[24];
+    fg_shm_entry entries[FG_SHM_ENTRIES];
+} fg_shm_header;
+
+struct fg_shm {
+    fg_shm_header *h;
+    size_t size; /* mapped bytes */
+    int fd;      /* holds the shared flock while the map is in use */
+    _Atomic int refs;
+    fg_lock_owner owner;
+    fg_allocator alloc;
+};
+
+static void fg_shm_error(char *err, size_t cap, const char *fmt, ...) {
+    if (err == NULL || cap == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+static uint64_t fg_shm_pidns(void) {
+    struct stat st;
+    return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+static size_t fg_shm_align(size_t n) {
+    return (n + FG_SHM_ALIGN - 1) & ~(size_t)(FG_SHM_ALIGN - 1);
+}
+
+/* Empties the file and writes a fresh header. We hold the flock exclusively. */
+static int fg_shm_format(int fd, size_t size) {
+    if (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)size) != 0) return -1;
+    return 0;
+}
+
+fg_shm *fg_shm_open(const char *path, size_t size, const fg_allocator *alloc, int *fresh,
+                    char *err, size_t cap) {
+    *fresh = 0;
+    size_t least = fg_shm_align(sizeof(fg_shm_header)) + 4096;
+    if (size < least || size > FG_SHM_MAX_SIZE) {
+        fg_shm_error(err, cap, "a shared zone's size must be from %zu bytes to 4 GiB, not %zu", least, size);
+        return NULL;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        fg_shm_error(err, cap, "cannot open the shared zone file %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+        fg_shm_error(err, cap, "the shared zone file %s is not a regular file of this user", path);
+        close(fd);
+        return NULL;
+    }
+    int initialise = 0;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        /* Nobody uses it: start afresh. Then keep it shared, like everyone. */
+        if (fg_shm_format(fd, size) != 0) {
+            fg_shm_error(err, cap, "cannot size the shared zone file %s to %zu bytes: %s", path, size,
+                         strerror(errno));
+            close(fd);
+            return NULL;
+        }
+        initialise = 1;
+    } else if (flock(fd, LOCK_SH) != 0) {
+        fg_shm_error(err, cap, "cannot lock the shared zone file %s: %s", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (fstat(fd, &st) != 0) st.st_size = 0;
+    size_t have = (size_t)st.st_size;
+    if (!initialise && have < size) {
+        fg_shm_error(err, cap,
+                     "the shared zone file %s is in use with %zu bytes, fewer than the %zu asked for: "
+                     "restart (not reload) to resize it",
+                     path, have, size);
+        close(fd);
+        return NULL;
+    }
+    size_t length = initialise ? size : have;
+    void *p = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        fg_shm_error(err, cap, "cannot map the shared zone file %s: %s", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    fg_shm_header *h = p;
+    uint64_t pidns = fg_shm_pidns();
+    if (initialise) {
+        /* the file is all zeroes (ftruncate) */
+        h->size = length;
+        h->used = fg_shm_align(sizeof(fg_shm_header));
+        h->pidns = pidns;
+        fg_lock_init(&h->lock);
+        atomic_thread_fence(memory_order_release);
+        h->magic = FG_SHM_MAGIC;
+        flock(fd, LOCK_SH); /* from exclusive: nobody else can have it meanwhile but a racer */
+    } else if (h->magic != FG_SHM_MAGIC || h->size != length || h->used > length ||
+               h->used < fg_shm_align(sizeof(fg_shm_header))) {
+        fg_shm_error(err, cap, "the shared zone file %s is in use but holds no fluxgate zone of this version", path);
+        munmap(p, length);
+        close(fd);
+        return NULL;
+    } else if (h->pidns != 0 && pidns != 0 && h->pidns != pidns) {
+        fg_shm_error(err, cap,
+                     "the shared zone file %s is used from another PID namespace (its locks name "
+                     "processes by pid): give each namespace its own zone",
+                     path);
+        munmap(p, length);
+        close(fd);
+        return NULL;
+    }
+    fg_allocator a = fg_alloc_resolve(alloc);
+    fg_shm *m = fg_alloc_new(&a, sizeof *m);
+    if (m == NULL || fg_lock_owner_map(&m->owner) != 0) {
+        if (m != NULL) fg_alloc_free(&a, m, sizeof *m);
+        fg_shm_error(err, cap, "out of memory");
+        munmap(p, length);
+        close(fd);
+        return NULL;
+    }
+    m->h = h;
+    m->size = length;
+    m->fd = fd;
+    atomic_init(&m->refs, 1);
+    m->alloc = a;
+    *fresh = initialise;
+    return m;
+}
+
+void fg_shm_retain(fg_shm *m) {
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+}
+
+void fg_shm_release(fg_shm *m) {
+    if (m == NULL || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1) return;
+    munmap(m->h, m->size);
+    close(m->fd); /* drops our share of the flock (children keep theirs) */
+    fg_lock_owner_unmap(&m->owner);
+    fg_allocator a = m->alloc;
+    fg_alloc_free(&a, m, sizeof *m);
+}
+
+const fg_lock_owner *fg_shm_owner(const fg_shm *m) {
+    return &m->owner;
+}
+
+size_t fg_shm_size(const fg_shm *m) {
+    return m->size;
+}
+
+size_t fg_shm_used(const fg_shm *m) {
+    return (size_t)m->h->used;
+}
+
+/* A directory entry whose region lies inside the map (a file someone else
+ * wrote could say anything). */
+static int fg_shm_entry_sane(const fg_shm *m, const fg_shm_entry *e) {
+    return e->name_len <= FG_SHM_NAME_MAX && e->offset >= fg_shm_align(sizeof(fg_shm_header)) &&
+           e->size <= m->size && e->offset <= m->size - e->size;
+}
+
+void *fg_shm_region(fg_shm *m, const char *name, uint32_t kind, uint64_t fingerprint, size_t size,
+                    fg_shm_init_fn init, void *ud, int *status, char *err, size_t cap) {
+    size_t len = strlen(name);
+    if (len > FG_SHM_NAME_MAX) {
+        fg_shm_error(err, cap, "the name '%.40s...' is longer than %d bytes (a shared zone's limit)", name,
+                     FG_SHM_NAME_MAX);
+        return NULL;
+    }
+    fg_shm_header *h = m->h;
+    char *base = (char *)h;
+    fg_lock_acquire(&h->lock, fg_lock_owner_get(&m->owner));
+    fg_shm_entry *old = NULL, *free_entry = NULL;
+    void *found = NULL;
+    for (int i = 0; i < FG_SHM_ENTRIES; i++) {
+        fg_shm_entry *e = &h->entries[i];
+        if (e->state == FG_SHM_FREE) {
+            if (free_entry == NULL) free_entry = e;
+            continue;
+        }
+        if (e->state != FG_SHM_LIVE || e->kind != kind || e->name_len != len ||
+            memcmp(e->name, name, len) != 0 || !fg_shm_entry_sane(m, e))
+            continue;
+        if (e->fingerprint == fingerprint && e->size == size) {
+            found = base + e->offset;
+            *status = FG_SHM_ATTACHED;
+            break;
+        }
+        old = e;
+    }
+    if (found == NULL) {
+        size_t at = fg_shm_align((size_t)h->used);
+        if (free_entry == NULL) {
+            fg_shm_error(err, cap, "the shared zone is full: its directory holds %d regions (replaced "
+                         "definitions included until a restart)", FG_SHM_ENTRIES);
+        } else if (size > m->size || at > m->size - size) {
+            fg_shm_error(err, cap, "the shared zone is full: %zu of %zu bytes used, '%s' needs %zu more: "
+                         "give the zone a larger size (a restart applies it)",
+                         (size_t)h->used, m->size, name, size);
+        } else {
+            void *region = base + at;
+            memset(region, 0, size);
+            const void *old_region = old != NULL ? base + old->offset : NULL;
+            if (init(ud, region, size, old_region, old != NULL ? (size_t)old->size : 0) == 0) {
+                free_entry->kind = kind;
+                free_entry->fingerprint = fingerprint;
+                free_entry->offset = at;
+                free_entry->size = size;
+                free_entry->name_len = (uint32_t)len;
+                memcpy(free_entry->name, name, len);
+                h->used = at + size;
+                if (old != NULL) old->state = FG_SHM_RETIRED;
+                atomic_thread_fence(memory_order_release);
+                free_entry->state = FG_SHM_LIVE;
+                found = region;
+                *status = old != NULL ? FG_SHM_REPLACED : FG_SHM_CREATED;
+            }
+        }
+    }
+    fg_lock_release(&h->lock);
+    return found;
+}

@@ -1,0 +1,81 @@
+/*
+ * fg_shm.h -- a shared map: a file (in /dev/shm or another directory)
+ * mapped MAP_SHARED, holding a directory of named regions (breaker blocks,
+ * family tables) that every process mapping it sees at the same offsets.
+ * Internal: the Lua binding's shared breakers and families use it.
+ *
+ * Life cycle, decided by flock(2) on the file, which every process using
+ * the map holds shared (a lock that fork's children share, through the
+ * inherited descriptor, until the last of them exits):
+ *   - nobody holds it (a first start, or every user is gone): the file is
+ *     emptied and initialised afresh -- a restart starts clean, and the
+ *     space of replaced definitions comes back;
+ *   - somebody holds it (an nginx reload: the old Lua VM and the old
+ *     workers; or `nginx -t` while nginx runs): it is attached as it is.
+ * The file keeps its size once made: asking for a larger one while it is
+ * in use is an error (restart to resize).
+ *
+ * Regions are allocated from the map once and never freed while anyone
+ * uses the map: a replaced definition's block stays where it is (old
+ * workers of a graceful reload may still use it) and is retired. When the
+ * map is full, fg_shm_region fails with a message that says so.
+ *
+ * All processes must be in one PID namespace (the lock's owner tags are
+ * pids): the map records the namespace it was made in and refuses others.
+ */
+#ifndef FG_SHM_H
+#define FG_SHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fg_lock.h"
+#include "fluxgate.h"
+
+typedef struct fg_shm fg_shm;
+
+enum {
+    FG_SHM_NAME_MAX = 200,   /* bytes of a region's name */
+    FG_SHM_ENTRIES = 64,     /* regions in one map, retired ones included */
+    FG_SHM_ALIGN = 64        /* every region starts on a cache line */
+};
+
+enum fg_shm_kind { FG_SHM_BREAKER = 1, FG_SHM_FAMILY = 2 };
+
+enum fg_shm_status {
+    FG_SHM_ATTACHED = 0, /* the region existed with this fingerprint */
+    FG_SHM_CREATED = 1,  /* made now */
+    FG_SHM_REPLACED = 2  /* made now; a region of another fingerprint had the name */
+};
+
+/* Opens (creating or re-initialising it as described above) the map at
+ * path with at least `size` bytes. *fresh: 1 when it was (re)initialised.
+ * Returns the map with one reference, or NULL and a message in err. */
+fg_shm *fg_shm_open(const char *path, size_t size, const fg_allocator *alloc, int *fresh,
+                    char *err, size_t cap);
+
+/* References: the map is unmapped and closed when the last one goes. */
+void fg_shm_retain(fg_shm *m);
+void fg_shm_release(fg_shm *m);
+
+/* Called under the map's lock for a region made now (zeroed memory of
+ * `size` bytes); old/old_size is the replaced region, or NULL. Returns 0,
+ * or -1 to give up (the region is not kept). */
+typedef int (*fg_shm_init_fn)(void *ud, void *region, size_t size, const void *old, size_t old_size);
+
+/* The region (name, kind) with this fingerprint: the existing one, or a
+ * new one of `size` bytes made by init (retiring a region of the same name
+ * and kind but another fingerprint). *status says which. NULL and a
+ * message in err when the map or its directory is full or the name too
+ * long. Concurrent calls for the same name get the same region. */
+void *fg_shm_region(fg_shm *m, const char *name, uint32_t kind, uint64_t fingerprint, size_t size,
+                    fg_shm_init_fn init, void *ud, int *status, char *err, size_t cap);
+
+/* The owner tag this process writes into locks in the map. */
+const fg_lock_owner *fg_shm_owner(const fg_shm *m);
+
+/* Bytes of the map, and bytes allocated so far (header included). */
+size_t fg_shm_size(const fg_shm *m);
+size_t fg_shm_used(const fg_shm *m);
+
+#endif /* FG_SHM_H */

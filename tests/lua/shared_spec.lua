@@ -1,0 +1,149 @@
+-- policy:shared_breaker: a breaker whose state block lives in a shared map
+-- (a file mapped MAP_SHARED). Cross-process behaviour (fork, SIGKILL) is in
+-- tests/test_lock_recovery.c and the real nginx (tests/nginx); here, within
+-- one process: handles on one block share everything, a changed definition
+-- starts fresh with a notice and keeps its counters, metrics count a block
+-- once, limits give clear errors.
+local fluxgate = require("fluxgate")
+
+local SRC = [[
+breaker api { tripper = FailureStreak(3) retry = Cooldown(60s) }
+breaker other { tripper = FailureStreak(3) }
+]]
+
+local function fail() return nil, "boom" end
+local function ok() return true end
+
+local function calls(text, name, outcome)
+  return tonumber(text:match('circuit_breaker_calls_total{circuit_name="' .. name .. '",outcome="' .. outcome .. '"} (%d+)'))
+end
+
+describe("policy:shared_breaker", function()
+  local dir, n = nil, 0
+  before_each(function()
+    n = n + 1
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+  end)
+  after_each(function()
+    collectgarbage()
+    collectgarbage()
+    os.execute("rm -rf " .. dir)
+  end)
+  local function zone(extra)
+    local o = { dir = dir, zone = "z" .. n }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return o
+  end
+
+  it("puts the state in a file named after the zone, and two handles share it", function()
+    local p = assert(fluxgate.compile(SRC))
+    local a = assert(p:shared_breaker("api", zone()))
+    local b = assert(p:shared_breaker("api", zone()))
+    assert.truthy(io.open(dir .. "/fluxgate-z" .. n .. ".zone"))
+    a:call(fail)
+    b:call(fail)
+    assert.are.equal("closed", a:state())
+    a:call(fail)
+    -- the threshold's 3 failures, made through two handles, opened both
+    assert.are.equal("open", b:state())
+    assert.are.equal(3, calls(fluxgate.prometheus(), "api", "failure"))
+    assert.is_nil((a:call(ok)))
+    a:close()
+    b:close()
+  end)
+
+  it("keeps different names in different blocks", function()
+    local p = assert(fluxgate.compile(SRC))
+    local a = assert(p:shared_breaker("api", zone()))
+    local o = assert(p:shared_breaker("other", zone()))
+    for _ = 1, 3 do a:call(fail) end
+    assert.are.equal("open", a:state())
+    assert.are.equal("closed", o:state())
+    assert.are.equal(0, o:info().metrics.total_count)
+  end)
+
+  it("exports a shared block once, however many handles this process has on it", function()
+    local p = assert(fluxgate.compile(SRC))
+    local a = assert(p:shared_breaker("api", zone()))
+    local b = assert(p:shared_breaker("api", zone()))
+    a:call(fail)
+    b:call(ok)
+    local text = fluxgate.prometheus()
+    assert.are.equal(1, calls(text, "api", "failure"))
+    assert.are.equal(1, calls(text, "api", "success"))
+    assert.truthy(text:find('circuit_breaker_state{circuit_name="api",state="closed"} 1', 1, true))
+    -- a closed handle does not add its block's counters to the closed totals
+    a:close()
+    a = nil
+    collectgarbage()
+    text = fluxgate.prometheus()
+    assert.are.equal(1, calls(text, "api", "failure"))
+    b:close()
+  end)
+
+  it("attaches to the block of an unchanged definition (a reload), fresh state for a changed one, with a notice", function()
+    local p = assert(fluxgate.compile(SRC))
+    local a = assert(p:shared_breaker("api", zone()))
+    for _ = 1, 3 do a:call(fail) end
+    assert.are.equal("open", a:state())
+    local notices = {}
+    local note = function(msg) notices[#notices + 1] = msg end
+    -- the same text compiled again: the same definition
+    local again = assert(fluxgate.compile(SRC)):shared_breaker("api", zone({ notice = note }))
+    assert.are.equal("open", again:state())
+    assert.are.equal(0, #notices)
+    -- another tripper: a new block, closed, with the counters carried over
+    local changed = assert(fluxgate.compile("breaker api { tripper = FailureStreak(4) }"))
+    local c = assert(changed:shared_breaker("api", zone({ notice = note })))
+    assert.are.equal("closed", c:state())
+    assert.are.equal(1, #notices)
+    assert.truthy(notices[1]:find("shared breaker 'api' in zone 'z" .. n .. "' has a changed definition", 1, true))
+    -- (3 failures on the old block, exported through its handle a, plus the
+    -- 3 carried into the new block, exported through c)
+    assert.are.equal(6, calls(fluxgate.prometheus(), "api", "failure"))
+    -- the old handle keeps its own (retired) block
+    assert.are.equal("open", a:state())
+  end)
+
+  it("says clearly when the zone is full", function()
+    local big = assert(fluxgate.compile("breaker big { window = CountWindow(20000) tripper = FailureRate(50%) }"))
+    local cb, err = big:shared_breaker("big", zone({ size = "64k" }))
+    assert.is_nil(cb)
+    assert.truthy(err:find("shared breaker 'big' in zone 'z" .. n .. "': the shared zone is full", 1, true), err)
+    assert.truthy(err:find("give the zone a larger size", 1, true), err)
+  end)
+
+  it("refuses a zone larger than the file in use, a bad zone name, a Lua clock", function()
+    local p = assert(fluxgate.compile(SRC))
+    local keep = assert(p:shared_breaker("api", zone({ zone = "grow" })))
+    -- another spelling of the path opens the file again, as a new Lua VM would
+    local other = assert(fluxgate.compile(SRC))
+    local cb, err = other:shared_breaker("api", { dir = dir .. "/.", zone = "grow", size = "8m" })
+    assert.is_nil(cb)
+    assert.truthy(err:find("restart (not reload) to resize it", 1, true), err)
+    assert.has_error(function() p:shared_breaker("api", zone({ zone = "../x" })) end)
+    assert.has_error(function() p:shared_breaker("api", zone({ clock = function() return 0 end })) end)
+    assert.has_error(function() p:shared_breaker("api", zone({ size = "lots" })) end)
+    local ok_cb = assert(p:shared_breaker("api", zone({ clock = "precise" })))
+    assert.are.equal("precise", ok_cb:info().clock)
+    keep:close()
+  end)
+
+  it("names an unknown breaker as policy:breaker does", function()
+    local p = assert(fluxgate.compile(SRC))
+    local cb, err = p:shared_breaker("nope", zone())
+    assert.is_nil(cb)
+    assert.truthy(err:find("no breaker named 'nope'", 1, true))
+  end)
+
+  it("hears the transitions this process causes, once each", function()
+    local p = assert(fluxgate.compile(SRC))
+    local heard = {}
+    local a = assert(p:shared_breaker("api", zone({ listeners = { function(s) heard[#heard + 1] = s.new_state end } })))
+    for _ = 1, 3 do a:call(fail) end
+    a:force_open()
+    assert.are.same({ "open", "forced_open" }, heard)
+  end)
+end)

@@ -1,0 +1,461 @@
+/*
+ * test_lock_recovery.c -- breakers whose block several processes share
+ * (fork): the robust lock (a holder killed with SIGKILL is detected and
+ * the lock taken over, the block repaired), the owner tag that follows
+ * fork, half-open leases held by a killed process, and the shared map
+ * (fg_shm: fresh start, attach, replaced definitions, full zones).
+ *
+ * Each test that waits on another process is bounded by alarm().
+ */
+#define _GNU_SOURCE /* usleep, MAP_ANONYMOUS */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fg_breaker_internal.h"
+#include "fg_breaker_shared.h"
+#include "fg_shm.h"
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static fg_policy *compile_expr(fg_expressions e) {
+    fg_policy *p = fg_policy_from_expressions("t", &e, NULL, NULL);
+    assert_non_null(p);
+    return p;
+}
+
+static void temp_path(char *buf, size_t cap, const char *what) {
+    snprintf(buf, cap, "/tmp/fg_test_%s_%ld.shm", what, (long)getpid());
+    unlink(buf);
+}
+
+typedef struct shared_fixture {
+    char path[128];
+    fg_shm *map;
+    fg_policy *policy;
+    fg_breaker *b;
+    char handle[1024] __attribute__((aligned(8)));
+} shared_fixture;
+
+static int place_fresh(void *ud, void *region, size_t size, const void *old, size_t old_size) {
+    shared_fixture *f = ud;
+    char err[200];
+    f->b = fg_breaker_place(f->policy, 0, NULL, f->handle, region, size, 0, err, sizeof err);
+    if (f->b == NULL) return -1;
+    if (old != NULL) assert_int_equal(fg_breaker_carry_counters(f->b, old, old_size), 0);
+    return 0;
+}
+
+/* A breaker whose block lives in a fresh shared map (inherited by children). */
+static void make_shared(shared_fixture *f, fg_expressions e, const char *what) {
+    memset(f, 0, sizeof *f);
+    temp_path(f->path, sizeof f->path, what);
+    int fresh = 0;
+    char err[300];
+    f->map = fg_shm_open(f->path, 1 << 20, NULL, &fresh, err, sizeof err);
+    assert_non_null(f->map);
+    assert_int_equal(fresh, 1);
+    f->policy = compile_expr(e);
+    assert_true(fg_breaker_handle_footprint(f->policy, 0) <= sizeof f->handle);
+    int status = -1;
+    void *block = fg_shm_region(f->map, "t", FG_SHM_BREAKER, fg_breaker_definition_fingerprint(f->policy, 0),
+                                fg_breaker_footprint(f->policy, 0), place_fresh, f, &status, err, sizeof err);
+    assert_non_null(block);
+    assert_int_equal(status, FG_SHM_CREATED);
+    fg_breaker_set_lock_owner(f->b, fg_shm_owner(f->map));
+}
+
+static void drop_shared(shared_fixture *f) {
+    fg_breaker_free(f->b);
+    fg_policy_free(f->policy);
+    fg_shm_release(f->map);
+    unlink(f->path);
+}
+
+static fg_verdict call_at(fg_breaker *b, int failure, double now) {
+    fg_ticket t;
+    if (!fg_breaker_acquire_at(b, now, &t)) return FG_VERDICT_UNRECORDED;
+    return fg_breaker_record_at(b, &t, failure, 0.01, now);
+}
+
+/* Forks a child that takes the breaker's lock (the test hook: the lock
+ * word itself, as a record would take it), says so through a pipe, and
+ * waits to be killed. Returns its pid once it holds the lock. */
+static pid_t child_holding_the_lock(fg_breaker *b) {
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        fg_breaker_lock(b);
+        /* half-write a record, as a kill in the middle of one would leave it */
+        b->block->window.total_count += 1000;
+        b->block->window.failure_count += 7;
+        b->block->half_open.oldest = 5; /* a dangling busy-list head */
+        char c = 'L';
+        if (write(fds[1], &c, 1) != 1) _exit(2);
+        for (;;) pause();
+    }
+    close(fds[1]);
+    char c = 0;
+    assert_int_equal(read(fds[0], &c, 1), 1);
+    assert_int_equal(c, 'L');
+    close(fds[0]);
+    return pid;
+}
+
+/* ---- the owner tag ------------------------------------------------------------------ */
+
+static void the_owner_tag_names_the_process_that_holds_the_lock_even_after_fork(void **state) {
+    (void)state;
+    shared_fixture f;
+    make_shared(&f, (fg_expressions){.tripper = "FailureStreak(3)"}, "tag");
+    uint64_t mine = fg_breaker_tag(f.b);
+    assert_int_equal(mine >> 32, (uint64_t)getpid());
+    assert_true((mine & 1u) == 1u);
+    alarm(20);
+    pid_t child = child_holding_the_lock(f.b);
+    uint64_t word = atomic_load(&f.b->block->lock);
+    assert_int_equal(word >> 32, (uint64_t)child); /* the child's pid, not the parent's */
+    assert_int_equal(fg_lock_owner_dead(word), 0);
+    /* the same pid with another start time is another process */
+    assert_int_equal(fg_lock_owner_dead(word ^ (1u << 1)), 1);
+    kill(child, SIGKILL);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    assert_int_equal(fg_lock_owner_dead(word), 1);
+    atomic_store(&f.b->block->lock, 0); /* not a recovery test */
+    alarm(0);
+    drop_shared(&f);
+}
+
+static void a_word_that_names_no_process_is_never_called_dead(void **state) {
+    (void)state;
+    assert_int_equal(fg_lock_owner_dead(0), 0);
+    assert_int_equal(fg_lock_owner_dead(fg_lock_owner_tag()), 0); /* ourselves */
+    assert_int_equal(fg_lock_owner_dead((uint64_t)getppid() << 32 | 1u), 0); /* no incarnation: alive */
+}
+
+/* ---- recovery ------------------------------------------------------------------------ */
+
+static void a_lock_held_by_a_killed_process_is_taken_over_and_the_window_repaired(void **state) {
+    (void)state;
+    shared_fixture f;
+    make_shared(&f, (fg_expressions){.window = "CountWindow(10)", .tripper = "FailureRate(50%) & MinRequests(4)"},
+                "kill");
+    for (int i = 0; i < 3; i++) assert_int_equal(call_at(f.b, 1, 10.0 + i), FG_VERDICT_FAILURE);
+    alarm(20);
+    pid_t child = child_holding_the_lock(f.b);
+    kill(child, SIGKILL);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    /* the lock is still held by the dead child: a record must not hang */
+    assert_int_equal(call_at(f.b, 1, 20.0), FG_VERDICT_FAILURE);
+    alarm(0);
+    fg_info info;
+    fg_breaker_info(f.b, &info);
+    /* the window was cleared (not 1003 / 10 half-written counts): it holds
+     * only the record made after the recovery, so MinRequests(4) is not met */
+    assert_int_equal(info.metric.total_count, 1);
+    assert_int_equal(info.metric.failure_count, 1);
+    assert_int_equal(info.state, FG_STATE_CLOSED);
+    assert_int_equal(info.counters.failure, 4);
+    /* the half-open bookkeeping was reset (the dangling head is gone) */
+    assert_int_equal(f.b->block->half_open.oldest, -1);
+    assert_int_equal(atomic_load(&f.b->block->lock), 0);
+    /* and it works: three more failures open it */
+    for (int i = 0; i < 3; i++) call_at(f.b, 1, 21.0 + i);
+    assert_int_equal(fg_breaker_state(f.b), FG_STATE_OPEN);
+    drop_shared(&f);
+}
+
+static void a_zombie_holder_is_dead_too(void **state) {
+    (void)state;
+    shared_fixture f;
+    make_shared(&f, (fg_expressions){.tripper = "FailureStreak(2)"}, "zombie");
+    alarm(20);
+    pid_t child = child_holding_the_lock(f.b);
+    kill(child, SIGKILL);
+    /* not reaped: the child stays a zombie while we wait on its lock */
+    char path[64], stat_line[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)child);
+    for (int i = 0; i < 400; i++) {
+        FILE *fp = fopen(path, "r");
+        if (fp == NULL) break;
+        size_t n = fread(stat_line, 1, sizeof stat_line - 1, fp);
+        fclose(fp);
+        stat_line[n] = '\0';
+        char *p = strrchr(stat_line, ')');
+        if (p != NULL && p[2] == 'Z') break;
+        usleep(5000);
+    }
+    assert_int_equal(call_at(f.b, 1, 5.0), FG_VERDICT_FAILURE);
+    alarm(0);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    drop_shared(&f);
+}
+
+static void a_live_holder_is_waited_for_not_robbed(void **state) {
+    (void)state;
+    shared_fixture f;
+    make_shared(&f, (fg_expressions){.tripper = "FailureStreak(2)"}, "live");
+    _Atomic int *done = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(done != MAP_FAILED);
+    atomic_store(done, 0);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    alarm(20);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        fg_breaker_lock(f.b);
+        char c = 'L';
+        if (write(fds[1], &c, 1) != 1) _exit(2);
+        usleep(300000); /* long enough for many liveness checks */
+        atomic_store(done, 1);
+        fg_breaker_unlock(f.b);
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(fds[0], &c, 1), 1);
+    fg_breaker_lock(f.b);
+    assert_int_equal(atomic_load(done), 1); /* we got it only once the child gave it back */
+    fg_breaker_unlock(f.b);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    alarm(0);
+    close(fds[0]);
+    close(fds[1]);
+    munmap((void *)done, 4096);
+    drop_shared(&f);
+}
+
+/* ---- half-open slots of a killed process ------------------------------------------------ */
+
+static void a_half_open_slot_held_by_a_killed_process_comes_back_after_the_lease(void **state) {
+    (void)state;
+    shared_fixture f;
+    make_shared(&f, (fg_expressions){.tripper = "FailureStreak(1)", .retry = "Cooldown(1s)", .permit = "All()",
+                                     .max_half_open_calls = "1", .half_open_lease = "2s"},
+                "lease");
+    assert_int_equal(call_at(f.b, 1, 100.0), FG_VERDICT_FAILURE);
+    assert_int_equal(fg_breaker_state(f.b), FG_STATE_OPEN);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    alarm(20);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        fg_ticket t;
+        char c = fg_breaker_acquire_at(f.b, 101.5, &t) && t.slot >= 0 ? 'P' : 'N';
+        if (write(fds[1], &c, 1) != 1) _exit(2);
+        for (;;) pause(); /* killed mid-call, the probe never recorded */
+    }
+    char c;
+    assert_int_equal(read(fds[0], &c, 1), 1);
+    assert_int_equal(c, 'P');
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    alarm(0);
+    fg_ticket t;
+    assert_int_equal(fg_breaker_acquire_at(f.b, 102.0, &t), 0); /* the slot is still leased */
+    assert_int_equal(fg_breaker_state(f.b), FG_STATE_HALF_OPEN);
+    assert_int_equal(fg_breaker_acquire_at(f.b, 103.6, &t), 1); /* the lease is over */
+    assert_int_equal(fg_breaker_record_at(f.b, &t, 0, 0.01, 103.7), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_state(f.b), FG_STATE_CLOSED);
+    fg_info info;
+    fg_breaker_info(f.b, &info);
+    assert_int_equal(info.counters.lease_expired, 1);
+    close(fds[0]);
+    close(fds[1]);
+    drop_shared(&f);
+}
+
+/* ---- one state for every process ------------------------------------------------------------ */
+
+static void processes_sharing_a_block_open_it_on_the_threshold_together(void **state) {
+    (void)state;
+    shared_fixture f;
+    make_shared(&f, (fg_expressions){.tripper = "FailureStreak(6)", .retry = "Cooldown(60s)"}, "together");
+    alarm(20);
+    pid_t kids[3];
+    for (int k = 0; k < 3; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            int admitted = 0;
+            for (int i = 0; i < 10; i++) {
+                fg_ticket t;
+                if (!fg_breaker_acquire_at(f.b, 10.0, &t)) continue;
+                admitted++;
+                fg_breaker_record_at(f.b, &t, 1, 0.01, 10.0);
+                usleep(2000);
+            }
+            _exit(admitted);
+        }
+    }
+    int admitted = 0;
+    for (int k = 0; k < 3; k++) {
+        int st = 0;
+        assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+        assert_true(WIFEXITED(st));
+        admitted += WEXITSTATUS(st);
+    }
+    alarm(0);
+    /* 3 processes x 10 attempts: the threshold's 6 failures (plus at most
+     * one in flight per other process) got through, not 3 x 6 */
+    assert_true(admitted >= 6 && admitted <= 8);
+    fg_info info;
+    fg_breaker_info(f.b, &info);
+    assert_int_equal(info.state, FG_STATE_OPEN);
+    assert_int_equal(info.counters.failure, (uint64_t)admitted);
+    assert_int_equal(info.counters.rejected, (uint64_t)(30 - admitted));
+    drop_shared(&f);
+}
+
+/* ---- the map ----------------------------------------------------------------------------- */
+
+static int place_nothing(void *ud, void *region, size_t size, const void *old, size_t old_size) {
+    (void)ud, (void)old, (void)old_size;
+    memset(region, 0xab, size);
+    return 0;
+}
+
+static void a_map_in_use_is_attached_and_an_unused_one_starts_afresh(void **state) {
+    (void)state;
+    char path[128], err[300];
+    temp_path(path, sizeof path, "map");
+    int fresh = -1, status = -1;
+    fg_shm *a = fg_shm_open(path, 1 << 16, NULL, &fresh, err, sizeof err);
+    assert_non_null(a);
+    assert_int_equal(fresh, 1);
+    char *r1 = fg_shm_region(a, "x", FG_SHM_BREAKER, 42, 1000, place_nothing, NULL, &status, err, sizeof err);
+    assert_non_null(r1);
+    assert_int_equal(status, FG_SHM_CREATED);
+    assert_int_equal((uintptr_t)r1 % FG_SHM_ALIGN, 0);
+    /* a second opening while the first is in use (a reload): attached */
+    fg_shm *b = fg_shm_open(path, 1 << 16, NULL, &fresh, err, sizeof err);
+    assert_non_null(b);
+    assert_int_equal(fresh, 0);
+    char *r2 = fg_shm_region(b, "x", FG_SHM_BREAKER, 42, 1000, place_nothing, NULL, &status, err, sizeof err);
+    assert_non_null(r2);
+    assert_int_equal(status, FG_SHM_ATTACHED);
+    assert_int_equal((unsigned char)r2[999], 0xab);
+    r2[0] = 7;
+    assert_int_equal(r1[0], 7); /* the same memory (the two mappings differ) */
+    /* another kind or name is another region */
+    char *r3 = fg_shm_region(b, "x", FG_SHM_FAMILY, 42, 1000, place_nothing, NULL, &status, err, sizeof err);
+    assert_true(r3 != NULL && r3 != r2 && status == FG_SHM_CREATED);
+    /* another definition replaces it: a new region, the old one kept */
+    char *r4 = fg_shm_region(b, "x", FG_SHM_BREAKER, 43, 1000, place_nothing, NULL, &status, err, sizeof err);
+    assert_true(r4 != NULL && r4 != r2 && status == FG_SHM_REPLACED);
+    char *r5 = fg_shm_region(a, "x", FG_SHM_BREAKER, 43, 1000, place_nothing, NULL, &status, err, sizeof err);
+    assert_true(r5 != NULL && status == FG_SHM_ATTACHED);
+    r4[1] = 9; /* the same memory (mapped at another address) */
+    assert_int_equal(r5[1], 9);
+    /* larger than the file while in use: refused, saying why */
+    assert_null(fg_shm_open(path, 1 << 20, NULL, &fresh, err, sizeof err));
+    assert_non_null(strstr(err, "restart"));
+    size_t used = fg_shm_used(a);
+    fg_shm_release(b);
+    fg_shm_release(a);
+    /* nobody uses it any more: the next opening starts afresh */
+    a = fg_shm_open(path, 1 << 16, NULL, &fresh, err, sizeof err);
+    assert_non_null(a);
+    assert_int_equal(fresh, 1);
+    assert_true(fg_shm_used(a) < used);
+    r1 = fg_shm_region(a, "x", FG_SHM_BREAKER, 42, 1000, place_nothing, NULL, &status, err, sizeof err);
+    assert_int_equal(status, FG_SHM_CREATED);
+    fg_shm_release(a);
+    unlink(path);
+}
+
+static void a_full_map_says_so(void **state) {
+    (void)state;
+    char path[128], err[300], name[16];
+    temp_path(path, sizeof path, "full");
+    int fresh = -1, status = -1;
+    fg_shm *m = fg_shm_open(path, 1 << 16, NULL, &fresh, err, sizeof err);
+    assert_non_null(m);
+    assert_null(fg_shm_region(m, "big", FG_SHM_BREAKER, 1, 1 << 16, place_nothing, NULL, &status, err, sizeof err));
+    assert_non_null(strstr(err, "the shared zone is full"));
+    assert_non_null(strstr(err, "'big' needs 65536"));
+    char long_name[FG_SHM_NAME_MAX + 2];
+    memset(long_name, 'n', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    assert_null(fg_shm_region(m, long_name, FG_SHM_BREAKER, 1, 64, place_nothing, NULL, &status, err, sizeof err));
+    assert_non_null(strstr(err, "longer than 200 bytes"));
+    int made = 0;
+    for (int i = 0; i < FG_SHM_ENTRIES + 1; i++) {
+        snprintf(name, sizeof name, "r%d", i);
+        if (fg_shm_region(m, name, FG_SHM_BREAKER, 1, 64, place_nothing, NULL, &status, err, sizeof err) == NULL) break;
+        made++;
+    }
+    assert_int_equal(made, FG_SHM_ENTRIES);
+    assert_non_null(strstr(err, "directory holds 64 regions"));
+    fg_shm_release(m);
+    assert_null(fg_shm_open(path, 100, NULL, &fresh, err, sizeof err));
+    assert_non_null(strstr(err, "size must be"));
+    unlink(path);
+}
+
+static void a_replaced_definition_carries_its_counters_over(void **state) {
+    (void)state;
+    shared_fixture f;
+    make_shared(&f, (fg_expressions){.tripper = "FailureStreak(2)", .retry = "Cooldown(60s)"}, "carry");
+    call_at(f.b, 0, 1.0);
+    call_at(f.b, 1, 2.0);
+    call_at(f.b, 1, 3.0);
+    fg_ticket t;
+    assert_int_equal(fg_breaker_acquire_at(f.b, 4.0, &t), 0);
+    fg_info before;
+    fg_breaker_info(f.b, &before);
+    /* the same name, another definition: a fresh block with the counters */
+    shared_fixture g = f;
+    g.policy = compile_expr((fg_expressions){.tripper = "FailureStreak(3)"});
+    int status = -1;
+    char err[300];
+    void *block = fg_shm_region(f.map, "t", FG_SHM_BREAKER, fg_breaker_definition_fingerprint(g.policy, 0),
+                                fg_breaker_footprint(g.policy, 0), place_fresh, &g, &status, err, sizeof err);
+    assert_non_null(block);
+    assert_int_equal(status, FG_SHM_REPLACED);
+    fg_info after;
+    fg_breaker_info(g.b, &after);
+    assert_int_equal(after.state, FG_STATE_CLOSED);
+    assert_int_equal(after.counters.success, before.counters.success);
+    assert_int_equal(after.counters.failure, 2);
+    assert_int_equal(after.counters.rejected, 1);
+    assert_int_equal(after.counters.admitted, before.counters.admitted);
+    assert_int_equal(after.counters.transitions[FG_STATE_CLOSED][FG_STATE_OPEN], 1);
+    assert_int_equal(fg_breaker_carry_counters(g.b, "not a block", 12), -1);
+    fg_breaker_free(g.b);
+    fg_policy_free(g.policy);
+    drop_shared(&f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(the_owner_tag_names_the_process_that_holds_the_lock_even_after_fork),
+        cmocka_unit_test(a_word_that_names_no_process_is_never_called_dead),
+        cmocka_unit_test(a_lock_held_by_a_killed_process_is_taken_over_and_the_window_repaired),
+        cmocka_unit_test(a_zombie_holder_is_dead_too),
+        cmocka_unit_test(a_live_holder_is_waited_for_not_robbed),
+        cmocka_unit_test(a_half_open_slot_held_by_a_killed_process_comes_back_after_the_lease),
+        cmocka_unit_test(processes_sharing_a_block_open_it_on_the_threshold_together),
+        cmocka_unit_test(a_map_in_use_is_attached_and_an_unused_one_starts_afresh),
+        cmocka_unit_test(a_full_map_says_so),
+        cmocka_unit_test(a_replaced_definition_carries_its_counters_over),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
