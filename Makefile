@@ -431,6 +431,13 @@ test-examples: $(EXAMPLE_BINS)
 	  echo "$$missing"; exit 1; fi; echo "examples: doc/c-api.md shows examples/basic.c"
 test: test-examples
 
+# make test-docs   every relative link in the manual (README.md, HACKING.md, doc/*.md)
+#                  resolves to a file, and a #heading to a heading of it.
+.PHONY: test-docs
+test-docs:
+	@bash tools/check_doc_links.sh README.md HACKING.md $(wildcard doc/*.md)
+test: test-docs
+
 # ---- luarocks: fluxgate-0.1.0-1.rockspec (make backend) calls these ---------
 # LUA_INCDIR, LUA_LIBDIR and LUA_SHAREDIR come from luarocks.
 LUA_INCDIR ?= /usr/include/lua5.4
