@@ -175,6 +175,7 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
     view->def = proto->def;
     view->policy = proto->policy;
     view->lock_tag = proto->lock_tag;
+    view->owner = proto->owner;
     view->clock = proto->clock;
     view->clock_ud = proto->clock_ud;
     view->random = proto->random;
