@@ -165,6 +165,11 @@ int fg_block_layout_of(const fg_breaker_def *def, fg_block_layout *out);
  * Not the breaker's name. */
 uint64_t fg_block_fingerprint(const fg_breaker_def *def);
 
+/* The same fingerprint without the block version: the behaviour alone,
+ * which is what a snapshot carries (fg_snapshot.h), so that snapshots
+ * outlive changes of the in-memory layout. */
+uint64_t fg_block_definition_fingerprint(const fg_breaker_def *def);
+
 /* The smallest AvgLatency threshold of a tripper (+infinity: none), and
  * whether it reads the window's duration at all. */
 double fg_block_min_latency_threshold(const fg_program *tripper);
