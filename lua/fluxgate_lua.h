@@ -228,4 +228,8 @@ extern const luaL_Reg fgl_call_funcs[];
 
 extern const luaL_Reg fgl_query_funcs[];
 
+/* ---- snapshots (fluxgate_snapshot.c): snapshot, restore -------------------- */
+
+extern const luaL_Reg fgl_snapshot_funcs[];
+
 #endif /* FLUXGATE_LUA_H */
