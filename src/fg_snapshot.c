@@ -82,11 +82,11 @@ void fg_snapshot_transition_pair(int i, fg_state *from, fg_state *to) {
     }
 }
 
-/* The block's counter for the format's i-th pair. */
-static uint64_t *fg_snap_transition_counter(fg_block *b, int i) {
+/* The block's cell for the format's i-th pair. */
+static int fg_snap_transition_cell(int i) {
     fg_state from, to;
     fg_snapshot_transition_pair(i, &from, &to);
-    return &b->transitions[fg_block_transition_cell(from, to)];
+    return fg_block_transition_cell(from, to);
 }
 
 static size_t fg_snap_name_length(const fg_breaker *h) {
@@ -143,9 +143,9 @@ size_t fg_breaker_snapshot(fg_breaker *h, void *buf, size_t cap) {
     uint64_t rejected = atomic_load_explicit(&b->stripe0.rejected, memory_order_relaxed) +
                         atomic_load_explicit(&b->stripe1.rejected, memory_order_relaxed);
     const uint64_t counters[FG_SNAPSHOT_COUNTERS] = {b->success, b->failure, b->ignored, b->stale,
-                                                     b->records, admitted,   rejected,   b->half_open.expired};
+                                                     b->success + b->failure + b->ignored, admitted,   rejected,   b->half_open.expired};
     for (int i = 0; i < FG_SNAPSHOT_COUNTERS; i++) fg_snap_out_u(&o, counters[i], 8);
-    for (int i = 0; i < FG_SNAPSHOT_TRANSITION_PAIRS; i++) fg_snap_out_u(&o, *fg_snap_transition_counter(b, i), 8);
+    for (int i = 0; i < FG_SNAPSHOT_TRANSITION_PAIRS; i++) fg_snap_out_u(&o, fg_block_transitions_get(b, fg_snap_transition_cell(i)), 8);
     fg_snap_out_bytes(&o, h->def->name != NULL ? h->def->name : "", name_length);
     fg_snap_write_window(h, &o, now);
     fg_snap_write_leases(h, &o, now, changed_rel);
@@ -246,7 +246,8 @@ static const char *fg_snap_check_state(const fg_snap_fixed *f, uint32_t state, u
         sum += f->transitions[i];
         if (to == f->state) into += f->transitions[i];
     }
-    if (sum != f->sequence)
+    /* equal, unless a manual command's counter has saturated (fg_block.h) */
+    if (sum > f->sequence)
         return fg_snap_fail(why, cap, "the snapshot counts %llu transitions but numbers the latest %llu",
                             (unsigned long long)sum, (unsigned long long)f->sequence);
     if (f->sequence == 0 ? f->state != FG_STATE_CLOSED : into == 0)
@@ -259,6 +260,10 @@ static const char *fg_snap_check_state(const fg_snap_fixed *f, uint32_t state, u
     /* 1 + U(-j, j) with j in [0, 1) */
     if (!(f->retry_factor > 0.0 && f->retry_factor < 2.0))
         return fg_snap_fail(why, cap, "the snapshot's retry jitter factor %.17g is impossible", f->retry_factor);
+    /* record calls: each one counted once as a success, failure or ignored */
+    uint64_t c = f->counters[0] + f->counters[1];
+    if (c < f->counters[0] || c + f->counters[2] < c || c + f->counters[2] != f->counters[4])
+        return fg_snap_fail(why, cap, "the snapshot's record count is not its successes, failures and ignored calls");
     if ((f->random[0] | f->random[1] | f->random[2] | f->random[3]) == 0)
         return fg_snap_fail(why, cap, "the snapshot's random generator state is all zero");
     return NULL;
@@ -321,10 +326,9 @@ static void fg_snap_apply(fg_breaker *h, const unsigned char *d, const fg_snap_f
     b->failure = f->counters[1];
     b->ignored = f->counters[2];
     b->stale = f->counters[3];
-    b->records = f->counters[4];
     fg_snap_set_striped(&b->stripe0.admitted, &b->stripe1.admitted, f->counters[5]);
     fg_snap_set_striped(&b->stripe0.rejected, &b->stripe1.rejected, f->counters[6]);
-    for (int i = 0; i < FG_SNAPSHOT_TRANSITION_PAIRS; i++) *fg_snap_transition_counter(b, i) = f->transitions[i];
+    for (int i = 0; i < FG_SNAPSHOT_TRANSITION_PAIRS; i++) fg_block_transitions_set(b, fg_snap_transition_cell(i), f->transitions[i]);
     fg_snap_apply_window(h, d, f->window_at, now);
     fg_snap_apply_leases(h, d, f->leases_at, now);
     b->half_open.expired = f->counters[7];

@@ -84,7 +84,7 @@ uint32_t fg_snap_lease_count(const fg_breaker *h) {
     const fg_half_open *ho = &h->half_open;
     uint32_t n = 0;
     for (int32_t i = ho->st->oldest; i >= 0 && (uint32_t)i < ho->capacity && n < ho->capacity;
-         i = ho->slots[i].next)
+         i = fg_half_open_link(i, ho->slots[i].next))
         n++;
     return n;
 }
@@ -95,7 +95,7 @@ void fg_snap_write_leases(fg_breaker *h, fg_snap_out *o, double now, double chan
     fg_snap_out_u(o, n, 4);
     double prev = changed_rel;
     int32_t i = ho->st->oldest;
-    for (uint32_t k = 0; k < n; k++, i = ho->slots[i].next) {
+    for (uint32_t k = 0; k < n; k++, i = fg_half_open_link(i, ho->slots[i].next)) {
         double rel = ho->acquired_at[i] - now;
         /* a lease is never older than the state nor younger than now; the
          * clamp keeps the written snapshot restorable whatever the block holds */

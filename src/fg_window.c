@@ -43,7 +43,7 @@ void fg_window_init(fg_window *w, fg_window_state *st, uint64_t *slow, void *ent
     w->bucket_stride = (uint32_t)((sizeof(fg_window_bucket) + threshold_count * 4u + 7u) & ~7u);
     if (fresh) {
         memset(entries, 0, fg_window_entries_bytes(kind, w->size, threshold_count, exact));
-        st->epoch = 1; /* epoch 0 is never current: zeroed buckets are dead */
+        if (kind == FG_WINDOW_TIME) st->epoch = 1; /* epoch 0 is never current: zeroed buckets are dead */
         fg_window_clear(w);
     }
 }
@@ -55,8 +55,11 @@ void fg_window_clear(fg_window *w) {
     st->failure_count = 0;
     fg_exact_sum_clear(&st->duration);
     for (uint32_t k = 0; k < w->threshold_count; k++) w->slow[k] = 0;
-    st->head = 0;
-    st->filled = 0;
+    if (w->kind != FG_WINDOW_TIME) {
+        st->head = 0;
+        st->filled = 0;
+        return;
+    }
     /* TimeWindow: every bucket stamped with an older epoch is dead; the next
      * advance starts afresh from whatever second it is. */
     st->epoch++;

@@ -42,10 +42,16 @@
 
 /* The window's running totals, in the state block's hot part. */
 typedef struct fg_window_state {
-    uint32_t head;          /* CountWindow: next entry to write */
-    uint32_t filled;        /* CountWindow: entries in use */
-    uint32_t epoch;         /* TimeWindow: buckets of other epochs are dead */
-    uint32_t pad;
+    union {
+        struct {
+            uint32_t head;   /* CountWindow: next entry to write */
+            uint32_t filled; /* CountWindow: entries in use */
+        };
+        struct {
+            uint32_t epoch;  /* TimeWindow: buckets of other epochs are dead */
+            uint32_t pad;
+        };
+    };
     int64_t newest_second;  /* TimeWindow: the latest second the totals cover */
     uint64_t total_count;
     uint64_t failure_count;

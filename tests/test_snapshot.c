@@ -725,11 +725,14 @@ static void hostile_snapshots_are_refused(void **state) {
     fg_snapshot_store(e.data + FG_SNAP_OFF_GENERATION, 8, UINT64_MAX);
     assert_refused(&v, &e, before, m, "generation");
     e = edit_copy(s, n);
-    fg_snapshot_store(e.data + FG_SNAP_OFF_SEQUENCE, 8, fg_snapshot_load(s + FG_SNAP_OFF_SEQUENCE, 8) + 1);
+    fg_snapshot_store(e.data + FG_SNAP_OFF_SEQUENCE, 8, fg_snapshot_load(s + FG_SNAP_OFF_SEQUENCE, 8) - 1);
     assert_refused(&v, &e, before, m, "transitions");
     e = edit_copy(s, n);
     fg_snapshot_store(e.data + FG_SNAP_OFF_TRANSITIONS, 8, UINT64_MAX); /* the sum overflows */
     assert_refused(&v, &e, before, m, "overflow");
+    e = edit_copy(s, n); /* record calls are successes + failures + ignored */
+    fg_snapshot_store(e.data + FG_SNAP_OFF_COUNTERS + 8 * 4, 8, fg_snapshot_load(s + FG_SNAP_OFF_COUNTERS + 8 * 4, 8) + 1);
+    assert_refused(&v, &e, before, m, "record count");
     e = edit_copy(s, n);
     edit_put_f64(&e, FG_SNAP_OFF_RETRY_FACTOR, NAN);
     assert_refused(&v, &e, before, m, "jitter factor");
@@ -835,6 +838,55 @@ static void hostile_windows_are_refused(void **state) {
     free(before);
     fg_breaker_free(a.b);
     fg_breaker_free(v.b);
+    fg_policy_free(p);
+}
+
+/* ---- transition counters ---------------------------------------------------------- */
+
+/* The state machine's own transitions count in 64 bits; a manual command's
+ * (from, to) pair in 32 bits that stop at UINT32_MAX (a counter never
+ * decreases). Counts near the limits are set through a snapshot. */
+static void manual_transition_counters_saturate_automatic_ones_do_not(void **state) {
+    (void)state;
+    fg_policy *p = compile(def_of(0));
+    side a;
+    side_open(&a, p, 10.0, 1);
+    fg_breaker_force_open(a.b);
+    fg_breaker_reset(a.b); /* closed -> forced_open, forced_open -> closed */
+    size_t n;
+    unsigned char *s = take_snapshot(a.b, &n);
+    edit e = edit_copy(s, n);
+    const uint64_t big = UINT64_C(1) << 40, near = UINT32_MAX - 1;
+    /* pairs 5 (forced_open -> closed), 18 (closed -> forced_open), 24 (closed -> open) */
+    fg_snapshot_store(e.data + FG_SNAP_OFF_TRANSITIONS + 8 * 5, 8, near);
+    fg_snapshot_store(e.data + FG_SNAP_OFF_TRANSITIONS + 8 * 18, 8, big); /* saturates on restore */
+    fg_snapshot_store(e.data + FG_SNAP_OFF_TRANSITIONS + 8 * 24, 8, big);
+    fg_snapshot_store(e.data + FG_SNAP_OFF_SEQUENCE, 8, near + 2 * big);
+    edit_seal(&e);
+    char err[300] = "";
+    if (restore(a.b, e.data, e.len, err, sizeof err) != 0) fail_msg("%s", err);
+    fg_info i;
+    fg_breaker_info(a.b, &i);
+    assert_int_equal(i.counters.transitions[FG_STATE_FORCED_OPEN][FG_STATE_CLOSED], near);
+    assert_int_equal(i.counters.transitions[FG_STATE_CLOSED][FG_STATE_FORCED_OPEN], UINT32_MAX);
+    assert_true(i.counters.transitions[FG_STATE_CLOSED][FG_STATE_OPEN] == big);
+    for (int k = 0; k < 2; k++) {
+        fg_breaker_force_open(a.b);
+        fg_breaker_reset(a.b);
+    }
+    for (int k = 0; k < 3; k++) side_call(&a, 1, 0, NULL); /* FailureStreak(3): opens */
+    fg_breaker_info(a.b, &i);
+    assert_int_equal(i.counters.transitions[FG_STATE_FORCED_OPEN][FG_STATE_CLOSED], UINT32_MAX);
+    assert_int_equal(i.counters.transitions[FG_STATE_CLOSED][FG_STATE_FORCED_OPEN], UINT32_MAX);
+    assert_true(i.counters.transitions[FG_STATE_CLOSED][FG_STATE_OPEN] == big + 1);
+    assert_true(i.transitions == near + 2 * big + 5); /* the sequence is exact */
+    /* and such a breaker's snapshot restores */
+    free(s);
+    s = take_snapshot(a.b, &n);
+    assert_int_equal(restore(a.b, s, n, NULL, 0), 0);
+    free(s);
+    free(e.data);
+    fg_breaker_free(a.b);
     fg_policy_free(p);
 }
 
@@ -944,6 +996,7 @@ int main(void) {
         cmocka_unit_test(every_truncation_and_bit_flip_is_refused),
         cmocka_unit_test(hostile_snapshots_are_refused),
         cmocka_unit_test(hostile_windows_are_refused),
+        cmocka_unit_test(manual_transition_counters_saturate_automatic_ones_do_not),
         cmocka_unit_test(the_format_is_pinned_by_golden_bytes),
         cmocka_unit_test(snapshots_under_load_always_restore),
     };
