@@ -311,14 +311,28 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
 
 /* Writes the breaker's state in the versioned little-endian snapshot format
  * into buf[0..cap) and returns the number of bytes the whole snapshot needs
- * (snprintf-style: nothing is written past cap; call with cap 0 to size).
- * Times are stored relative to the breaker's clock now. */
+ * (snprintf-style: nothing is written past cap, and buf holds a complete
+ * snapshot only when the result is <= cap; call with cap 0 to size). The
+ * format (src/fg_snapshot.h) is the same bytes on every machine and Lua:
+ * state, generation, reopens, consecutive failures, the time since the last
+ * transition, the retry's jitter, the PRNG state, every counter, the
+ * window's records and the half-open leases, with the definition's
+ * fingerprint and a checksum. Times are stored relative to the breaker's
+ * clock now. Takes the breaker's lock (a consistent cut, also while other
+ * threads call through the breaker). */
 size_t fg_breaker_snapshot(fg_breaker *breaker, void *buf, size_t cap);
 
 /* Replaces the breaker's state with a snapshot's, rebasing its times on the
- * breaker's clock now. Returns 0, or -1 with a NUL-terminated message in
- * err[0..err_cap) -- a truncated, corrupted or foreign snapshot, or one of
- * another definition (the fingerprints differ) -- and then changes nothing. */
+ * breaker's clock now: the remaining cooldown, lease times and window ages
+ * are the snapshot's (a TimeWindow keeps ages in its whole seconds). The
+ * snapshot must come from a definition with the same fingerprint (another
+ * breaker name is fine). Returns 0, or -1 with a NUL-terminated message in
+ * err[0..err_cap) -- a truncated, corrupted, hostile or foreign snapshot, or
+ * one of another definition (naming both fingerprints) -- and then changes
+ * nothing. A restore is not a transition (listeners hear nothing); it moves
+ * the generation past both the breaker's and the snapshot's, so outcomes of
+ * calls admitted before it are stale. Half-open leases come back held by
+ * tickets that no longer exist and end when their lease does. */
 int fg_breaker_restore(fg_breaker *breaker, const void *data, size_t len, char *err,
                        size_t err_cap);
 

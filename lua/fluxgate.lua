@@ -191,6 +191,9 @@ common.disable = command(1)
 common.metrics_only = command(2)
 common.force_open = command(3)
 
+-- cb:snapshot() -> string; cb:restore(s) -> true | nil, err (SPEC 10)
+common.snapshot, common.restore = core.snapshot, core.restore
+
 function common.on_transition(self, fn)
   if getmetatable(self) == nil or rawget(getmetatable(self), 1) ~= MARK then
     H.misuse_self(self, "on_transition")

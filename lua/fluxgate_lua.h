@@ -254,4 +254,8 @@ extern const luaL_Reg fgl_shared_funcs[];
 
 extern const luaL_Reg fgl_query_funcs[];
 
+/* ---- snapshots (fluxgate_snapshot.c): snapshot, restore -------------------- */
+
+extern const luaL_Reg fgl_snapshot_funcs[];
+
 #endif /* FLUXGATE_LUA_H */

@@ -175,6 +175,7 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
     view->def = proto->def;
     view->policy = proto->policy;
     view->lock_tag = proto->lock_tag;
+    view->owner = proto->owner;
     view->clock = proto->clock;
     view->clock_ud = proto->clock_ud;
     view->random = proto->random;
@@ -309,7 +310,7 @@ void fg_breaker_info(fg_breaker *h, fg_info *info) {
     for (int from = 0; from < FG_STATE_COUNT; from++)
         for (int to = 0; to < FG_STATE_COUNT; to++) {
             int cell = fg_block_transition_cell((fg_state)from, (fg_state)to);
-            if (cell >= 0) c->transitions[from][to] = b->transitions[cell];
+            if (cell >= 0) c->transitions[from][to] = fg_block_transitions_get(b, cell);
         }
     info->transitions = b->sequence;
     fg_breaker_unlock(h);

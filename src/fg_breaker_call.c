@@ -210,7 +210,7 @@ static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, int outcome_class
     fg_pending pending;
     pending.active = 0; /* see fg_acquire */
     fg_breaker_lock(h);
-    uint64_t n = ++b->records;
+    uint64_t n = b->success + b->failure + b->ignored + 1; /* one of them grows below */
     /* The counters follow the tracker's classification, stale or not. */
     if (outcome_class < 0) b->ignored++;
     else if (outcome_class > 0) b->failure++;

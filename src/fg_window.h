@@ -42,10 +42,16 @@
 
 /* The window's running totals, in the state block's hot part. */
 typedef struct fg_window_state {
-    uint32_t head;          /* CountWindow: next entry to write */
-    uint32_t filled;        /* CountWindow: entries in use */
-    uint32_t epoch;         /* TimeWindow: buckets of other epochs are dead */
-    uint32_t pad;
+    union {
+        struct {
+            uint32_t head;   /* CountWindow: next entry to write */
+            uint32_t filled; /* CountWindow: entries in use */
+        };
+        struct {
+            uint32_t epoch;  /* TimeWindow: buckets of other epochs are dead */
+            uint32_t pad;
+        };
+    };
     int64_t newest_second;  /* TimeWindow: the latest second the totals cover */
     uint64_t total_count;
     uint64_t failure_count;
@@ -179,5 +185,39 @@ static inline void fg_window_metric(fg_window *w, double now, fg_metric *out) {
 
 /* Forgets every record. O(1). */
 void fg_window_clear(fg_window *w);
+
+/* ---- TimeWindow buckets and restoring (fg_snapshot.c) --------------------- */
+
+/* Whole seconds are kept far inside int64 (and exact in a double). */
+#define FG_WINDOW_SECOND_LIMIT 9.0e15
+
+/* The whole second of the breaker's time now (clamped to the limit above;
+ * NaN gives the lower limit). */
+int64_t fg_window_second(double now);
+
+/* The bucket that holds `second` (whether or not its stamp says so). */
+static inline fg_window_bucket *fg_window_bucket_at(const fg_window *w, int64_t second) {
+    int64_t m = second % (int64_t)w->size;
+    if (m < 0) m += w->size;
+    return (fg_window_bucket *)((char *)w->entries + (size_t)m * w->bucket_stride);
+}
+
+/* A bucket's slow counts, [threshold_count]. */
+static inline uint32_t *fg_window_bucket_slow(fg_window_bucket *b) {
+    return (uint32_t *)(b + 1);
+}
+
+/* Restoring a window, entry by entry, into a cleared one. The caller has
+ * validated every value (fg_snapshot.c), so these only add:
+ *   - push_word: a CountWindow of 32-bit entries gets one more entry
+ *     (oldest first), as fg_window_record_micros encodes it;
+ *   - push_exact: a CountWindow of doubles, one more (a failure is -1);
+ *   - put_bucket: a TimeWindow bucket for `second` (within the window of
+ *     the current newest_second) with its counts and exact duration sum.
+ * The running totals follow from the entries. */
+void fg_window_push_word(fg_window *w, uint32_t word);
+void fg_window_push_exact(fg_window *w, double d);
+void fg_window_put_bucket(fg_window *w, int64_t second, uint32_t total, uint32_t failures,
+                          const uint32_t *slow, const uint64_t duration[3]);
 
 #endif /* FG_WINDOW_H */
