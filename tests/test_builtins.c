@@ -71,8 +71,8 @@ static char *read_all(const char *path) {
 
 static void the_reference_documents_every_constructor(void **state) {
     (void)state;
-    const char *doc = read_all("README.md");
-    if (doc == NULL) doc = read_all("../README.md");
+    const char *doc = read_all("doc/language.md");
+    if (doc == NULL) doc = read_all("../doc/language.md");
     assert_non_null(doc);
     for (int i = 0; i < FG_BUILTIN_COUNT; i++) {
         const fg_builtin *b = fg_builtin_get((fg_builtin_id)i);
@@ -88,7 +88,7 @@ static void the_reference_documents_every_constructor(void **state) {
                 if (at == NULL || at > end) documented = 0;
             }
         }
-        if (!documented) fprintf(stderr, "README.md lacks a row for %s with its parameters\n", b->name);
+        if (!documented) fprintf(stderr, "doc/language.md lacks a row for %s with its parameters\n", b->name);
         assert_true(documented);
     }
 }
