@@ -16,8 +16,10 @@ anchors() {
 for doc in "$@"; do
   dir=$(dirname "$doc")
   # Links outside code: [text](target), skipping fenced blocks and inline code.
+  # A link's [ follows no letter or digit: customs[k](outcome) in a generated
+  # table row is an expression, not a link.
   links=$(awk '/^ {0,3}```/ { fence = !fence; next } !fence' "$doc" | sed 's/`[^`]*`//g' |
-          grep -o '\](\([^)]*\))' | sed 's/^](\(.*\))$/\1/')
+          grep -o '\(^\|[^A-Za-z0-9]\)\[[^]]*\](\([^)]*\))' | sed 's/^.*](\(.*\))$/\1/')
   for target in $links; do
     case "$target" in http://*|https://*|mailto:*) continue ;; esac
     file=${target%%#*}
