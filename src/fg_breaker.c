@@ -314,6 +314,7 @@ void fg_breaker_info(fg_breaker *h, fg_info *info) {
     uint64_t word = atomic_load_explicit(&b->word, memory_order_relaxed);
     info->name = h->def->name;
     info->state = fg_block_word_state(word);
+    if (info->state == (fg_state)FG_STATE_MOVED) info->state = FG_STATE_FORCED_OPEN; /* see fg_breaker_state */
     info->generation = fg_block_word_generation(word);
     info->changed_at = b->changed_at;
     info->reopens = b->reopens;
