@@ -8,7 +8,9 @@ the engine must not call back into Lua in the middle of an FFI call.
   local path = require("fluxgate.ffi_path")(core, H)
 
 path is nil where the FFI is not usable (not LuaJIT, no ffi module, core.so
-not found on package.cpath or missing an export), else the methods table.
+not loadable -- it is looked for where Lua loaded it from, then on
+package.cpath -- or missing an export), else the methods table; under
+LuaJIT a second value says why it is nil (fluxgate.lua warns with it).
 H holds fluxgate.lua's helpers (read_clock, drain, misuse_self, closed,
 check_callable), so that both paths read clocks, drain transitions and
 complain alike.
@@ -26,8 +28,12 @@ return function(core, H)
     local cdef = require("fluxgate.cdef")
     if not pcall(ffi.typeof, "fg_ticket") then ffi.cdef(cdef) end
     if not pcall(ffi.typeof, "fgl_head") then ffi.cdef(core.FFI_CDEF) end
-    local path = package.searchpath and package.searchpath("fluxgate.core", package.cpath)
-    if not path then return nil end
+    -- the file Lua loaded core from (any loader), else package.cpath's
+    local path = core.library_path and core.library_path()
+    if not path and package.searchpath then path = package.searchpath("fluxgate.core", package.cpath) end
+    if not path then
+      return nil, "fluxgate/core.so is not on package.cpath (" .. tostring(package.cpath) .. ")"
+    end
     local C = ffi.load(path)
     -- Resolve every symbol now, so that a missing export disables the path
     -- instead of failing in the middle of a call.
@@ -35,8 +41,8 @@ return function(core, H)
               C.fg_breaker_record_at, C.fg_breaker_release
     return C
   end
-  local okc, C = pcall(setup)
-  if not (okc and C) then return nil end
+  local okc, C, why = pcall(setup)
+  if not (okc and C) then return nil, tostring(okc and why or C) end
 
   local type, getmetatable, rawget, tonumber, pcall, error, select =
     type, getmetatable, rawget, tonumber, pcall, error, select
