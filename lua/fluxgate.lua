@@ -604,6 +604,7 @@ local families = require("fluxgate.family")(M, Policy, {
 function M.prometheus() return exposition(families.stats(core.stats())) end
 
 -- For the tests: the engine paths, and a switch for the FFI (on LuaJIT).
-package.loaded["fluxgate.paths"] = { use = use, has_ffi = Ffi ~= nil, Classic = Classic, Ffi = Ffi }
+package.loaded["fluxgate.paths"] = { use = use, has_ffi = Ffi ~= nil, Classic = Classic, Ffi = Ffi,
+                                     family = families.engine_paths }
 
 return M

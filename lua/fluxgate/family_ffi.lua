@@ -7,8 +7,8 @@ predicates: the engine must not call Lua in the middle of an FFI call).
 
   local methods = require("fluxgate.family_ffi")(core, F)
 
-nil where the FFI is not usable (not LuaJIT, or core.so not found: see
-fluxgate.engine_path()). F holds family.lua's helpers.
+nil where the FFI is not usable (not LuaJIT, or the breakers' FFI path
+is off: see fluxgate.engine_path()). F holds family.lua's helpers.
 
 A family is its userdata: ffi.cast gives its fgl_fam_view (the breakers'
 fgl_head, then the engine's fg_family at the offset core.family_cdef()
@@ -23,10 +23,8 @@ return function(core, F)
     if not pcall(ffi.typeof, "fg_ticket") then ffi.cdef(require("fluxgate.cdef")) end
     if not pcall(ffi.typeof, "fgl_head") then ffi.cdef(core.FFI_CDEF) end
     if not pcall(ffi.typeof, "fgl_fam_view") then ffi.cdef(core.family_cdef()) end
-    local path = core.library_path and core.library_path()
-    if not path and package.searchpath then path = package.searchpath("fluxgate.core", package.cpath) end
-    if not path then return nil end
-    local C = ffi.load(path)
+    local C = core.ffi_library -- fluxgate/ffi_path.lua's: the breakers' FFI path is on
+    if not C then return nil end
     local _ = C.fg_family_acquire, C.fg_family_acquire_at, C.fg_family_classify, C.fg_family_record_at,
               C.fg_family_release
     return C

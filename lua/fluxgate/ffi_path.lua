@@ -28,17 +28,26 @@ return function(core, H)
     local cdef = require("fluxgate.cdef")
     if not pcall(ffi.typeof, "fg_ticket") then ffi.cdef(cdef) end
     if not pcall(ffi.typeof, "fgl_head") then ffi.cdef(core.FFI_CDEF) end
-    -- the file Lua loaded core from (any loader), else package.cpath's
-    local path = core.library_path and core.library_path()
-    if not path and package.searchpath then path = package.searchpath("fluxgate.core", package.cpath) end
-    if not path then
-      return nil, "fluxgate/core.so is not on package.cpath (" .. tostring(package.cpath) .. ")"
+    -- the file Lua loaded core from (whatever loader did it), else package.cpath's
+    local tried, C = {}, nil
+    local loaded = core.library_path and core.library_path()
+    if loaded then
+      local ok, lib = pcall(ffi.load, loaded)
+      if ok then C = lib else tried[#tried + 1] = "cannot load " .. loaded .. " (" .. tostring(lib) .. ")" end
     end
-    local C = ffi.load(path)
+    if not C then
+      local path = package.searchpath and package.searchpath("fluxgate.core", package.cpath)
+      if not path then
+        tried[#tried + 1] = "fluxgate.core is not on package.cpath (" .. tostring(package.cpath) .. ")"
+        return nil, table.concat(tried, "; ")
+      end
+      C = ffi.load(path)
+    end
     -- Resolve every symbol now, so that a missing export disables the path
     -- instead of failing in the middle of a call.
     local _ = C.fg_breaker_acquire, C.fg_breaker_acquire_at, C.fg_breaker_classify,
               C.fg_breaker_record_at, C.fg_breaker_release
+    core.ffi_library = C -- for fluxgate/family_ffi.lua: the same library
     return C
   end
   local okc, C, why = pcall(setup)
