@@ -431,6 +431,17 @@ test-examples: $(EXAMPLE_BINS)
 	  echo "$$missing"; exit 1; fi; echo "examples: README.md shows examples/basic.c"
 test: test-examples
 
+# make test-examples-lua   examples/game.lua (a game loop: tick clock, seed, coroutines,
+#                          a family per player) on lua5.4 and luajit; its output must be
+#                          examples/game.expected on both, line for line.
+.PHONY: test-examples-lua
+test-examples-lua: lua
+	@echo "== examples/game.lua (lua5.4)"; $(LUA54_ENV) lua5.4 examples/game.lua > $(BUILD)/game.lua54.out
+	@diff -u examples/game.expected $(BUILD)/game.lua54.out
+	@echo "== examples/game.lua (luajit)"; $(LUAJIT_ENV) luajit examples/game.lua > $(BUILD)/game.luajit.out
+	@diff -u examples/game.expected $(BUILD)/game.luajit.out
+test: test-examples-lua
+
 # ---- luarocks: fluxgate-0.1.0-1.rockspec (make backend) calls these ---------
 # LUA_INCDIR, LUA_LIBDIR and LUA_SHAREDIR come from luarocks.
 LUA_INCDIR ?= /usr/include/lua5.4
