@@ -359,12 +359,16 @@ valgrind-lua: lua
 bench-lua: lua
 	$(LUA54_ENV) lua5.4 bench/lua_bench.lua
 	$(LUAJIT_ENV) luajit bench/lua_bench.lua
+	$(LUA54_ENV) lua5.4 bench/lua_family_bench.lua 100000 100000
+	$(LUAJIT_ENV) luajit bench/lua_family_bench.lua 100000 100000
 
 # make bench-memory   1M CountWindow(10) breakers under lua5.4: Lua heap per
-#                     breaker and RSS (allocates ~1.3 GB; ~15 s, so not in make bench)
+#                     breaker and RSS (allocates ~1.3 GB; ~15 s, so not in make bench);
+#                     then 1M keys in a family: creation, memory per key, prometheus()
 .PHONY: bench-memory
 bench-memory: lua
 	$(LUA54_ENV) lua5.4 bench/lua_memory.lua
+	$(LUA54_ENV) lua5.4 bench/lua_family_bench.lua 1000000 100000
 
 install: install-lua
 install-lua: lua
