@@ -306,6 +306,23 @@ for _, use_ffi in ipairs(H.paths()) do
   end)
 end
 
+describe("policy:family options", function()
+  it("refuses values of the wrong kind with a misuse error, and unknown names with nil, err", function()
+    assert.has_error(function() policy:family("player", { max_keys = 1.5 }) end)
+    assert.has_error(function() policy:family("player", { max_keys = -1 }) end)
+    assert.has_error(function() policy:family("player", { idle = -1 }) end)
+    assert.has_error(function() policy:family("player", { lease = 0 / 0 }) end)
+    assert.has_error(function() policy:family("player", { metrics = "all" }) end)
+    assert.has_error(function() policy:family("player", { colour = 1 }) end)
+    assert.has_error(function() policy:family(1) end)
+    local fam, err = policy:family("nobody")
+    assert.is_nil(fam)
+    assert.truthy(err:find("no breaker named 'nobody'", 1, true))
+    assert.is_not_nil(policy:family("player", { max_keys = 3, idle = 1, lease = 2, metrics = "per_key",
+                                                 clock = "coarse" }))
+  end)
+end)
+
 describe("a family's memory", function()
   it("is counted by fam:stats().bytes (outside the Lua heap) and freed by close", function()
     local fam = family()
