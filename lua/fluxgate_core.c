@@ -99,6 +99,9 @@ int luaopen_fluxgate_core(lua_State *L) {
     lua_pushvalue(L, 1);
     luaL_getmetatable(L, FGL_TOKEN_MT);
     luaL_setfuncs(L, fgl_token_funcs, 2);
+    fgl_family_register(L, 1, 2);
+    lua_pushcfunction(L, fgl_library_path);
+    lua_setfield(L, 2, "library_path");
     lua_pushvalue(L, 1);
     lua_pushcclosure(L, fgl_init, 1);
     lua_setfield(L, 2, "init");

@@ -221,6 +221,25 @@ int fgl_resolve(void *ud, const char *name, fg_custom *out);
 
 extern const luaL_Reg fgl_reload_funcs[];
 
+/* What fluxgate_family.c shares with breakers: the engine callbacks that
+ * call Lua (their ud is the fgl_breaker whose `call` is set by fgl_enter;
+ * for a family, its callback host), the Custom() resolution above, and the
+ * per-name totals of closed breakers and families (Prometheus counters
+ * never decrease). */
+double fgl_random(void *ud);
+void fgl_add_totals(lua_State *L, const char *name, const fg_counters *c);
+
+/* ---- families (fluxgate_family.c, fluxgate_family_call.c) ------------------ */
+
+/* Registered with the module upvalue (fluxgate_family_call.c's with the
+ * family token class as a second upvalue) into the module table. */
+extern const luaL_Reg fgl_family_funcs[];
+void fgl_family_register(lua_State *L, int module_idx, int table_idx);
+
+/* library_path() -> the file this core.so was loaded from, or nil
+ * (fluxgate_where.c; LuaJIT's FFI path loads it). */
+int fgl_library_path(lua_State *L);
+
 /* ---- names (fluxgate_name.c) ----------------------------------------------- */
 
 /* NULL when s[0..n) may name a breaker (valid UTF-8, no NUL); else what is
@@ -269,6 +288,9 @@ extern const luaL_Reg fgl_shared_funcs[];
 /* ---- queries (fluxgate_query.c) ------------------------------------------- */
 
 extern const luaL_Reg fgl_query_funcs[];
+/* A metric as info() and signals show it; a whole fg_info as info() does. */
+void fgl_push_metric(lua_State *L, const fg_metric *m);
+void fgl_push_info(lua_State *L, const fg_info *info);
 
 /* ---- snapshots (fluxgate_snapshot.c): snapshot, restore -------------------- */
 
