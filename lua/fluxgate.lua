@@ -573,6 +573,32 @@ function Policy:breaker(name, opts)
   return new_breaker(self._ud, index, name, opts)
 end
 
+-- cb:reload(policy [, name]) -> true | nil, err: switches the breaker to
+-- the definition `name` of policy (default: the breaker's own name), keeping
+-- its state (fluxgate.h, fg_breaker_reload); the breaker's class follows
+-- the definition (name, disassembly; the classic path when it needs Custom()
+-- predicates). Custom() names resolve against the predicates the breaker
+-- was made with.
+local function reload(self, policy, name)
+  local mt = getmetatable(self)
+  if mt == nil or rawget(mt, 1) ~= MARK then H.misuse_self(self, "reload") end
+  if getmetatable(policy) ~= Policy then
+    error(format("bad argument #1 to 'reload' (a fluxgate policy expected, got %s)", type(policy)), 2)
+  end
+  if name == nil then name = rawget(mt, "__breaker_name") end
+  check_arg(name, 2, "reload", "string")
+  local index, err = find(policy, name)
+  if not index then return nil, err end
+  local ok, uses_custom = core.reload(self, policy._ud, index)
+  if not ok then return nil, uses_custom end
+  local methods = getmetatable(rawget(mt, "__index")).__index
+  if uses_custom then methods = Classic end
+  core.set_class(self, class_of(methods, policy._ud, index, name, rawget(mt, "__clock")))
+  return true
+end
+Classic.reload = reload
+if Ffi then Ffi.reload = reload end
+
 -- policy:disassemble(name) -> the listing of one breaker's programs | nil, err
 function Policy:disassemble(name)
   check_arg(name, 1, "disassemble", "string")

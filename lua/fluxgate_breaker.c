@@ -150,19 +150,7 @@ static int fgl_custom_call(void *ud, const fg_outcome *outcome) {
     return matched;
 }
 
-/* Resolution at creation: the env holds name, predicate pairs from
- * FGL_ENV_FIRST_CUSTOM on; the slots userdata (at slots_index) gets one
- * entry per name the engine asks for. */
-typedef struct fgl_resolver {
-    lua_State *L;
-    fgl_breaker *b;
-    int env_index;
-    fgl_custom_slot *slots;
-    int count;
-    int used;
-} fgl_resolver;
-
-static int fgl_resolve(void *ud, const char *name, fg_custom *out) {
+int fgl_resolve(void *ud, const char *name, fg_custom *out) {
     fgl_resolver *r = ud;
     lua_State *L = r->L;
     for (int i = 0; i < r->count; i++) {

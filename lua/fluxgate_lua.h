@@ -204,6 +204,22 @@ void fgl_enter(lua_State *L, fgl_breaker *b, int self_idx, fgl_call *c);
 void fgl_leave(lua_State *L, fgl_breaker *b, fgl_call *c);
 /* new_breaker, close, pointer, env, serial */
 extern const luaL_Reg fgl_breaker_funcs[];
+/* Resolution of Custom() names (at creation, and by reload): the env holds
+ * name, predicate pairs from FGL_ENV_FIRST_CUSTOM on; the slots userdata
+ * gets one entry per name the engine asks for. An fg_custom_resolver. */
+typedef struct fgl_resolver {
+    lua_State *L;
+    fgl_breaker *b;
+    int env_index;
+    fgl_custom_slot *slots;
+    int count;
+    int used;
+} fgl_resolver;
+int fgl_resolve(void *ud, const char *name, fg_custom *out);
+
+/* ---- reload (fluxgate_reload.c) ------------------------------------------- */
+
+extern const luaL_Reg fgl_reload_funcs[];
 
 /* ---- names (fluxgate_name.c) ----------------------------------------------- */
 
