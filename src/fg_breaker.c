@@ -202,7 +202,20 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
     view->hooks_ud = NULL;
     view->key = NULL;
     view->key_len = 0;
-    fg_breaker_views(view, layout, fresh);
+    if (fresh || proto->block == NULL || proto->block->size != layout->size) {
+        fg_breaker_views(view, layout, fresh);
+        return;
+    }
+    /* An existing block of proto's layout: proto's views, moved to this
+     * block (a family binds twice per call; fg_breaker_views would redo the
+     * layout's arithmetic each time). */
+    fg_window_rebase(&view->window, &proto->window, proto->block, block);
+    view->half_open = proto->half_open;
+    view->half_open.st = &block->half_open;
+    view->half_open.acquired_at =
+        (double *)((char *)block + ((char *)proto->half_open.acquired_at - (char *)proto->block));
+    view->half_open.slots =
+        (fg_half_open_slot *)((char *)block + ((char *)proto->half_open.slots - (char *)proto->block));
 }
 
 fg_breaker *fg_breaker_new(fg_policy *policy, size_t index, const fg_breaker_options *opt, char *err,

@@ -50,7 +50,8 @@ static uint64_t fg_family_hash(uint64_t seed, const void *key, size_t len) {
 /* ---- aggregates -------------------------------------------------------------- */
 
 fg_family_stripe *fg_family_my_stripe(fg_family *f) {
-    int cpu = sched_getcpu();
+    int cpu = fg_block_cpu(); /* rseq: one load */
+    if (cpu < 0) cpu = sched_getcpu();
     unsigned i = cpu >= 0 ? (unsigned)cpu : 0;
     return &f->stripes[i & (FG_FAMILY_STRIPES - 1)];
 }
