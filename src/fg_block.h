@@ -246,15 +246,24 @@ extern const ptrdiff_t __rseq_offset; /* glibc >= 2.35 (sys/rseq.h) */
 extern const unsigned int __rseq_size;
 #endif
 
-static inline fg_block_stripe *fg_block_my_stripe(fg_block *b) {
+/* The CPU the calling thread runs on, from its rseq area (one load), or -1
+ * where glibc has not registered rseq (then ask sched_getcpu). Also used by
+ * families' counter stripes. */
+static inline int fg_block_cpu(void) {
 #ifdef FG_BLOCK_RSEQ
     if (__rseq_size != 0) {
         /* struct rseq starts with cpu_id_start: always a valid CPU number */
         const volatile uint32_t *cpu =
             (const volatile uint32_t *)((char *)__builtin_thread_pointer() + __rseq_offset);
-        return (*cpu & 1u) ? &b->stripe1 : &b->stripe0;
+        return (int)(*cpu & 0x7fffffffu);
     }
 #endif
+    return -1;
+}
+
+static inline fg_block_stripe *fg_block_my_stripe(fg_block *b) {
+    int cpu = fg_block_cpu();
+    if (cpu >= 0) return (cpu & 1) ? &b->stripe1 : &b->stripe0;
     return fg_block_my_stripe_slow(b);
 }
 

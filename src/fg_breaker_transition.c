@@ -75,7 +75,7 @@ void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason
         out->transition.old_state = from;
         out->transition.new_state = to;
         out->transition.timestamp = now;
-        out->transition.reason = reason != NULL ? reason : fg_breaker_close_reason(home);
+        out->transition.reason = reason != NULL ? reason : fg_breaker_close_reason_of(h);
         out->transition.sequence = sequence;
         fg_window_metric(&h->window, now, &out->transition.metric);
     }

@@ -97,15 +97,28 @@ static size_t fg_snap_name_length(const fg_breaker *h) {
 
 /* ---- snapshot -------------------------------------------------------------------- */
 
+/* Locks the block of h's breaker as it is now and returns the handle whose
+ * definition describes that block (a reload may switch definitions until
+ * the lock is held). *when is read before the lock, from that handle. */
+static fg_breaker *fg_snap_lock(fg_breaker *h, fg_when *when) {
+    h = fg_breaker_live(h);
+    for (;;) {
+        *when = fg_breaker_when(h);
+        fg_breaker *locked = fg_breaker_lock_live(h);
+        if (locked == h) return h;
+        fg_breaker_unlock(locked);
+        h = locked;
+    }
+}
+
 size_t fg_breaker_snapshot(fg_breaker *h, void *buf, size_t cap) {
+    fg_when when;
+    h = fg_snap_lock(h, &when);
     fg_block *b = h->block;
     const fg_window *w = &h->window;
     size_t name_length = fg_snap_name_length(h);
     uint64_t fingerprint = fg_block_definition_fingerprint(h->def);
     fg_snap_out o = {buf, buf != NULL ? cap : 0, 0, FG_FNV_OFFSET};
-    fg_when when = fg_breaker_when(h);
-
-    fg_breaker_lock(h);
     double now = fg_breaker_now_locked(h, &when);
     fg_breaker_expire_leases_locked(h, now);
     fg_window_advance(&h->window, now);
@@ -138,10 +151,8 @@ size_t fg_breaker_snapshot(fg_breaker *h, void *buf, size_t cap) {
     fg_snap_out_f64(&o, changed_rel);
     fg_snap_out_f64(&o, b->retry_factor);
     for (int i = 0; i < 4; i++) fg_snap_out_u(&o, b->random[i], 8);
-    uint64_t admitted = atomic_load_explicit(&b->stripe0.admitted, memory_order_relaxed) +
-                        atomic_load_explicit(&b->stripe1.admitted, memory_order_relaxed);
-    uint64_t rejected = atomic_load_explicit(&b->stripe0.rejected, memory_order_relaxed) +
-                        atomic_load_explicit(&b->stripe1.rejected, memory_order_relaxed);
+    uint64_t admitted = 0, rejected = 0;
+    fg_breaker_count_admissions(h, &admitted, &rejected);
     const uint64_t counters[FG_SNAPSHOT_COUNTERS] = {b->success, b->failure, b->ignored, b->stale,
                                                      b->success + b->failure + b->ignored, admitted,   rejected,   b->half_open.expired};
     for (int i = 0; i < FG_SNAPSHOT_COUNTERS; i++) fg_snap_out_u(&o, counters[i], 8);
@@ -340,17 +351,27 @@ static void fg_snap_apply(fg_breaker *h, const unsigned char *d, const fg_snap_f
 int fg_breaker_restore(fg_breaker *h, const void *data, size_t len, char *err, size_t err_cap) {
     if (err != NULL && err_cap > 0) err[0] = '\0';
     fg_snap_fixed f;
-    memset(&f, 0, sizeof f);
     char why[320];
-    const char *bad = fg_snap_check(h, data, len, &f, why, sizeof why);
-    if (bad != NULL) {
-        if (err != NULL && err_cap > 0) snprintf(err, err_cap, "cannot restore: %s", bad);
-        return -1;
+    h = fg_breaker_live(h);
+    for (;;) {
+        /* checked against the definition that will be locked: a reload in
+         * between means checking again, against the new one */
+        memset(&f, 0, sizeof f);
+        const char *bad = fg_snap_check(h, data, len, &f, why, sizeof why);
+        if (bad != NULL) {
+            if (err != NULL && err_cap > 0) snprintf(err, err_cap, "cannot restore: %s", bad);
+            return -1;
+        }
+        fg_when when = fg_breaker_when(h);
+        fg_breaker *locked = fg_breaker_lock_live(h);
+        if (locked != h) {
+            fg_breaker_unlock(locked);
+            h = locked;
+            continue;
+        }
+        double now = fg_breaker_now_locked(h, &when);
+        fg_snap_apply(h, data, &f, now);
+        fg_breaker_unlock(h);
+        return 0;
     }
-    fg_when when = fg_breaker_when(h);
-    fg_breaker_lock(h);
-    double now = fg_breaker_now_locked(h, &when);
-    fg_snap_apply(h, data, &f, now);
-    fg_breaker_unlock(h);
-    return 0;
 }

@@ -119,8 +119,7 @@ static void fg_window_drop_bucket(fg_window *w, fg_window_bucket *b) {
     b->epoch = 0; /* dead */
 }
 
-void fg_window_advance(fg_window *w, double now) {
-    if (w->kind != FG_WINDOW_TIME) return;
+void fg_window_advance_seconds(fg_window *w, double now) {
     fg_window_state *st = w->st;
     int64_t cur = fg_window_second(now);
     if (st->newest_second == INT64_MIN) {
@@ -165,7 +164,9 @@ static void fg_window_record_time(fg_window *w, int failure, double duration, do
     st->counts_version++;
     st->total_count++;
     st->failure_count += failure != 0;
-    if (!failure) {
+    /* A zero duration (a failure, or a success nobody measured: no
+     * duration rule) adds nothing to the exact sums: skip the conversion. */
+    if (!failure && duration > 0.0) {
         uint64_t u[3];
         fg_exact_sum_units(duration, u);
         fg_exact_sum_add_units(&b->duration, u);
@@ -194,11 +195,7 @@ void fg_window_view(fg_window *w, double now, fg_metric *out, int with_duration)
         total = w->exact ? fg_exact_sum_value(&st->duration) : (double)st->duration.limb[0] / 1e6;
     }
     out->total_duration = total;
-    for (uint32_t k = 0; k < FG_MAX_SLOW_THRESHOLDS; k++) {
-        int in = k < w->threshold_count;
-        out->thresholds[k] = in ? w->thresholds[k] : 0.0;
-        out->slow_counts[k] = in ? w->slow[k] : 0;
-    }
+    for (uint32_t k = 0; k < w->threshold_count; k++) out->slow_counts[k] = w->slow[k];
 }
 
 /* ---- restoring (fg_snapshot.c) ------------------------------------------------ */

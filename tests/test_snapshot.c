@@ -544,6 +544,35 @@ static void another_definition_is_refused_naming_both(void **state) {
     fg_policy_free(same);
 }
 
+/* A reloaded breaker snapshots as its new definition: its snapshot restores
+ * into a breaker of that definition, and one of the old definition is
+ * refused by it. */
+static void snapshots_follow_a_reload(void **state) {
+    (void)state;
+    fg_policy *p = compile(def_of(0));
+    fg_expressions e = def_of(0);
+    e.tripper = "FailureStreak(4)";
+    fg_policy *q = compile(e);
+    side a, b;
+    side_open(&a, p, 10.0, 1);
+    side_open(&b, q, 10.0, 1);
+    size_t n_old, n_new;
+    unsigned char *old_snapshot = take_snapshot(a.b, &n_old);
+    char err[400];
+    assert_int_equal(fg_breaker_reload(a.b, q, 0, err, sizeof err), 0);
+    unsigned char *new_snapshot = take_snapshot(a.b, &n_new);
+    assert_int_equal(restore(b.b, new_snapshot, n_new, err, sizeof err), 0);
+    assert_int_equal(restore(a.b, new_snapshot, n_new, err, sizeof err), 0);
+    assert_int_equal(restore(a.b, old_snapshot, n_old, err, sizeof err), -1);
+    assert_non_null(strstr(err, "another definition"));
+    free(old_snapshot);
+    free(new_snapshot);
+    fg_breaker_free(a.b);
+    fg_breaker_free(b.b);
+    fg_policy_free(p);
+    fg_policy_free(q);
+}
+
 /* A victim in a state of its own, to see that refusals change nothing. */
 static void make_pair(int kind, int target, side *a, side *victim, fg_policy **p) {
     *p = compile(def_of(kind));
@@ -993,6 +1022,7 @@ int main(void) {
         cmocka_unit_test(restored_leases_end_when_their_lease_does),
         cmocka_unit_test(snapshot_is_snprintf_style),
         cmocka_unit_test(another_definition_is_refused_naming_both),
+        cmocka_unit_test(snapshots_follow_a_reload),
         cmocka_unit_test(every_truncation_and_bit_flip_is_refused),
         cmocka_unit_test(hostile_snapshots_are_refused),
         cmocka_unit_test(hostile_windows_are_refused),
