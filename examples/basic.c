@@ -22,7 +22,7 @@ static const char policy_text[] =
     "    permit  = All()\n"
     "}\n";
 
-/* The breaker reads time through this; by default it is CLOCK_MONOTONIC. */
+/* The breaker reads time through this; by default, a monotonic clock. */
 static double simulated_clock(void *ud) {
     return *(const double *)ud;
 }

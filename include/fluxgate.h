@@ -378,8 +378,11 @@ int fg_breaker_restore(fg_breaker *breaker, const void *data, size_t len, char *
                        size_t err_cap);
 
 /* Adds a listener; returns 0, or -1 when out of memory. Listeners run in the
- * order added, outside the breaker's lock, on the thread that caused the
- * transition. Not a hot-path call: it allocates. */
+ * order added, outside the breaker's lock, on a thread inside a call to this
+ * breaker: the one that caused the transition, or one that was already
+ * delivering earlier transitions (each listener sees them in sequence order,
+ * each once). Not a hot-path call: it allocates (the first listener also
+ * allocates the delivery queue). */
 int fg_breaker_add_listener(fg_breaker *breaker, fg_listener_fn fn, void *ud);
 
 /* ---- the call protocol (the hot path: no allocation, O(1)) -------------- */

@@ -211,6 +211,14 @@ int fg_breaker_reload_with(fg_breaker *h, fg_policy *policy, size_t index,
                         index);
         return -1;
     }
+    /* Other processes' handles on a shared block cannot follow a reload
+     * (they would find it moved and reject every call): refused. */
+    if (fg_breaker_live(h)->owner != NULL) {
+        fg_reload_error(err, err_cap,
+                        "cannot reload: the breaker's state block is shared with other processes "
+                        "(a shared breaker); nothing changed");
+        return -1;
+    }
     const fg_breaker_def *def = &policy->breakers[index];
     fg_block_layout layout;
     if (fg_block_layout_of(def, &layout) != 0) {
