@@ -62,6 +62,8 @@ int fgl_family_grow(fgl_family *f, void **p, size_t *cap, size_t need, size_t un
  * fgl_family_funcs: family_keys, family_stats, family_key_stats
  * (fluxgate_family_stats.c). */
 extern const luaL_Reg fgl_family_stats_funcs[];
+/* family_reload (fluxgate_family_reload.c), registered the same way. */
+extern const luaL_Reg fgl_family_reload_funcs[];
 
 /* Module helpers kept in the module's user value (fluxgate.lua, family.lua). */
 enum { FGL_HELPER_FAMILY_DRAIN = 4 };
