@@ -2,7 +2,8 @@
 examples/game.lua -- fluxgate in a game loop: a 20 Hz tick clock, a seed
 for determinism, player coroutines that yield inside fam:call while their
 request is "on the network", one breaker per player (a family), listeners
-that see each player's transitions, and the metrics a server would scrape.
+that see each player's transitions, the metrics a server would scrape, and
+a breaker written into a save file and restored in the next session.
 
   lua5.4 examples/game.lua [policies/game.fgp]     (or luajit)
 
@@ -99,22 +100,46 @@ print(string.format("ada's breaker: %s, %d reopens, %d successes, %d failures, %
                     info.state, info.reopens, info.counters.success, info.counters.failure,
                     info.counters.rejected, info.clock))
 
--- Snapshots in save files: a breaker's state written into the save and
--- restored when the save is loaded (the flat-state work's cb:snapshot()).
--- Enable it when your build has cb:snapshot / cb:restore; make test's
--- expected output is the one without it.
-local WITH_SNAPSHOTS = false
-local store = assert(policy:breaker("store", { clock = game_time, seed = 7 }))
-if WITH_SNAPSHOTS and store.snapshot then
-  local save = store:snapshot() -- a string: write it into the save file
-  local loaded = assert(policy:breaker("store", { clock = game_time, seed = 7 }))
-  assert(loaded:restore(save))
-  print("save file: the store breaker restored as " .. loaded:state())
-end
-
 -- What a server would scrape: one aggregate per family, whatever its keys.
 print("metrics:")
 for line in fluxgate.prometheus():gmatch("[^\n]+") do
   if line:find('circuit_name="matchmaking"', 1, true) and not line:find(" 0$") then print("  " .. line) end
 end
 matchmaking:close()
+
+-- Snapshots in save files: the store breaker opens during a session; the
+-- save file keeps its state (cb:snapshot(): a string, the same on every
+-- interpreter and machine), and the next session -- whose clock starts at
+-- 0 again -- restores it into a fresh breaker: times are kept relative to
+-- the clock, so the cooldown left at the save is what is left after the load.
+local function purchase_fails() return nil, { type = "timeout", message = "store timed out" } end
+local function purchase() return { status = 200 } end
+local store = assert(policy:breaker("store", { clock = game_time, seed = 7 }))
+for _ = 1, 5 do store:call(purchase_fails) end -- FailureStreak(5): open
+local opened_at = game_time()
+tick = tick + 4 * TICK_RATE -- the player saves 4 s later
+local _, r = store:call(purchase)
+print(string.format("save file: store %s since t=%.2f, saved at t=%.2f with %.2f s of cooldown left",
+                    store:state(), opened_at, game_time(), r.retry_after))
+local save = store:snapshot() -- write this string into the save file
+store:close()
+
+tick = 0 -- the next session
+local loaded = assert(policy:breaker("store", { clock = game_time, seed = 7 }))
+assert(loaded:restore(save))
+_, r = loaded:call(purchase)
+print(string.format("save loaded at t=%.2f: store %s, %.2f s of cooldown left", game_time(), loaded:state(),
+                    r.retry_after))
+tick = tick + math.floor(r.retry_after * TICK_RATE + 0.5) - 1
+_, r = loaded:call(purchase)
+print(string.format("t=%.2f: a purchase is rejected, %.2f s left", game_time(), r.retry_after))
+tick = tick + 1
+local over_at = game_time()
+local probe_at -- half_open: the permit, RampUp, lets a share of purchases through
+for _ = 1, 60 * TICK_RATE do
+  if loaded:call(purchase) then probe_at = game_time(); break end
+  tick = tick + 1
+end
+print(string.format("t=%.2f: the cooldown is over; the first purchase goes through at t=%.2f, store %s",
+                    over_at, probe_at or -1, loaded:state()))
+loaded:close()

@@ -523,9 +523,21 @@ const char *fg_family_name(const fg_family *family); /* the definition's name */
  * stays as it is and tries again on a later use). Returns 0, or -1 and a
  * message (as fg_breaker_reload), changing nothing. Safe while other
  * threads call the family. Memory: the previous definitions' handles stay
- * until fg_family_free. */
+ * until fg_family_free. Custom() names are resolved with the resolver the
+ * family was made with, which must still be valid (else use
+ * fg_family_reload_with and a resolver). */
 int fg_family_reload(fg_family *family, fg_policy *policy, size_t index, char *err,
                      size_t err_cap);
+/* fg_family_reload with options: options->resolve_custom/resolve_ud (when
+ * resolve_custom is not NULL) resolve the new definition's Custom() names
+ * instead of the resolver the family was made with -- give one whenever
+ * that resolver's ud may no longer be valid (it is called during this
+ * reload only, and not kept). options->block must be NULL: a family's
+ * blocks are the engine's (keys get new entries as they move), so caller
+ * memory is refused (-1, nothing changed). options may be NULL:
+ * fg_family_reload is fg_family_reload_with(..., NULL, ...). */
+int fg_family_reload_with(fg_family *family, fg_policy *policy, size_t index,
+                          const fg_reload_options *options, char *err, size_t err_cap);
 
 /* Makes the key's breaker if it does not exist (evicting as above), marks
  * the key used. Returns 0, or -1 with a message: "fluxgate family is full:

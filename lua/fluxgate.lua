@@ -296,6 +296,20 @@ end
 
 local ffi_methods, ffi_why = require("fluxgate.ffi_path")(core, H)
 local Ffi = ffi_methods and methods_with(ffi_methods)
+if Ffi then
+  -- A token belongs to the path that made it; cb:reload may switch the
+  -- breaker's path between acquire and release (tail calls: errors still
+  -- name the caller).
+  local ffi_release, classic_release = Ffi.release, Classic.release
+  Ffi.release = function(self, token, ...)
+    if type(token) ~= "cdata" then return classic_release(self, token, ...) end
+    return ffi_release(self, token, ...)
+  end
+  Classic.release = function(self, token, ...)
+    if type(token) == "cdata" then return ffi_release(self, token, ...) end
+    return classic_release(self, token, ...)
+  end
+end
 
 -- fluxgate.engine_path() -> "ffi" (LuaJIT through the FFI) or "classic"
 -- (the Lua C API: always on Lua 5.4). Under LuaJIT without the FFI path

@@ -1,7 +1,9 @@
 /*
- * fluxgate_family.h -- what the two C files of Lua families share
- * (fluxgate_family.c: making, closing, queries, listeners, metrics;
- * fluxgate_family_call.c: the call protocol by key). A family is the
+ * fluxgate_family.h -- what the C files of Lua families share
+ * (fluxgate_family.c: making, closing, queries, listeners;
+ * fluxgate_family_stats.c: listing keys, aggregates for stats and
+ * Prometheus; fluxgate_family_call.c: the call protocol by key;
+ * fluxgate_family_reload.c: fam:reload). A family is the
  * engine's fg_family (include/fluxgate.h, "families") in one userdata;
  * lua/fluxgate/family.lua is its Lua face.
  */
@@ -50,6 +52,18 @@ fgl_family *fgl_check_family(lua_State *L, int idx, const char *fname);
 const char *fgl_family_key(lua_State *L, int idx, char *buf, size_t *len);
 /* Reads the family's Lua clock into host.head.now when it has one. */
 void fgl_family_read_clock(lua_State *L, fgl_family *f, int self_idx);
+
+/* Grows the array *p of *cap units to hold need units through the Lua
+ * state's allocator (which raises nothing): 0, or -1 (out of memory; *p
+ * and *cap unchanged). Not counted in `bytes` (the family's own queues). */
+int fgl_family_grow(fgl_family *f, void **p, size_t *cap, size_t need, size_t unit);
+
+/* Registered by fgl_family_register with the module upvalue, as
+ * fgl_family_funcs: family_keys, family_stats, family_key_stats
+ * (fluxgate_family_stats.c). */
+extern const luaL_Reg fgl_family_stats_funcs[];
+/* family_reload (fluxgate_family_reload.c), registered the same way. */
+extern const luaL_Reg fgl_family_reload_funcs[];
 
 /* Module helpers kept in the module's user value (fluxgate.lua, family.lua). */
 enum { FGL_HELPER_FAMILY_DRAIN = 4 };

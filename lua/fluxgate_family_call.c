@@ -386,6 +386,10 @@ void fgl_family_register(lua_State *L, int module_idx, int table_idx) {
     lua_pushvalue(L, module_idx);
     luaL_setfuncs(L, fgl_family_funcs, 1);
     lua_pushvalue(L, module_idx);
+    luaL_setfuncs(L, fgl_family_stats_funcs, 1);
+    lua_pushvalue(L, module_idx);
+    luaL_setfuncs(L, fgl_family_reload_funcs, 1);
+    lua_pushvalue(L, module_idx);
     lua_pushvalue(L, mt);
     luaL_setfuncs(L, fgl_family_call_funcs, 2);
     lua_pushlightuserdata(L, (void *)&fgl_family_mark);

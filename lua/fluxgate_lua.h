@@ -229,7 +229,7 @@ extern const luaL_Reg fgl_reload_funcs[];
 double fgl_random(void *ud);
 void fgl_add_totals(lua_State *L, const char *name, const fg_counters *c);
 
-/* ---- families (fluxgate_family.c, fluxgate_family_call.c) ------------------ */
+/* ---- families (fluxgate_family*.c; their shared parts: fluxgate_family.h) -- */
 
 /* Registered with the module upvalue (fluxgate_family_call.c's with the
  * family token class as a second upvalue) into the module table. */

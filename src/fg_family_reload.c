@@ -1,6 +1,6 @@
 /*
  * fg_family_reload.c -- switching a family to a new definition
- * (fg_family_reload) and moving its keys there one by one
+ * (fg_family_reload, fg_family_reload_with) and moving its keys there one by one
  * (fg_family_migrate).
  *
  * The family's own handle (proto) is reloaded like a plain breaker, so new
@@ -59,8 +59,22 @@ fg_family_entry *fg_family_migrate(fg_family *f, fg_family_entry *e) {
     return n;
 }
 
-int fg_family_reload(fg_family *f, fg_policy *policy, size_t index, char *err, size_t err_cap) {
+int fg_family_reload_with(fg_family *f, fg_policy *policy, size_t index, const fg_reload_options *options,
+                          char *err, size_t err_cap) {
     if (err != NULL && err_cap > 0) err[0] = '\0';
+    if (options != NULL && options->block != NULL) {
+        if (err != NULL && err_cap > 0)
+            snprintf(err, err_cap,
+                     "cannot reload: a family's blocks are its own (options->block must be NULL); nothing changed");
+        return -1;
+    }
+    /* Only the resolver is passed on: the prototype's block is allocated. */
+    fg_reload_options proto_options;
+    memset(&proto_options, 0, sizeof proto_options);
+    if (options != NULL) {
+        proto_options.resolve_custom = options->resolve_custom;
+        proto_options.resolve_ud = options->resolve_ud;
+    }
     fg_family_def *d = fg_alloc_new(&f->alloc, sizeof *d);
     if (d == NULL) {
         if (err != NULL && err_cap > 0) snprintf(err, err_cap, "cannot reload: out of memory; nothing changed");
@@ -70,7 +84,7 @@ int fg_family_reload(fg_family *f, fg_policy *policy, size_t index, char *err, s
     /* Under the family's lock (then proto's block lock: the documented
      * order), so that two reloads publish their definitions in order. */
     fg_lock_acquire(&f->lock, f->proto->lock_tag);
-    if (fg_breaker_reload(f->proto, policy, index, err, err_cap) != 0) {
+    if (fg_breaker_reload_with(f->proto, policy, index, &proto_options, err, err_cap) != 0) {
         fg_lock_release(&f->lock);
         fg_alloc_free(&f->alloc, d, sizeof *d);
         return -1;
@@ -82,6 +96,10 @@ int fg_family_reload(fg_family *f, fg_policy *policy, size_t index, char *err, s
     atomic_store_explicit(&f->defs, d, memory_order_release);
     fg_lock_release(&f->lock);
     return 0;
+}
+
+int fg_family_reload(fg_family *f, fg_policy *policy, size_t index, char *err, size_t err_cap) {
+    return fg_family_reload_with(f, policy, index, NULL, err, err_cap);
 }
 
 void fg_family_free_defs(fg_family *f) {

@@ -1,6 +1,6 @@
 /*
  * test_reload.c -- live reload (SPEC section 10, "Reload"; fluxgate.h
- * fg_breaker_reload, fg_breaker_reload_with, fg_family_reload): state,
+ * fg_breaker_reload, fg_breaker_reload_with, fg_family_reload[_with]): state,
  * reopens, timers, counters and the transition sequence survive; the
  * window survives only an unchanged kind, size, thresholds and storage;
  * transitions after a reload speak the new rule texts; a failed reload
@@ -9,7 +9,8 @@
  * breakers reload into new caller memory; half-open leases keep their slot
  * where the new capacity has it; threads calling through reloads keep the
  * books exact (run under ThreadSanitizer: `make test-c SANITIZE=thread`);
- * families move every key, lazily, keeping its state.
+ * families move every key, lazily, keeping its state, and resolve the new
+ * definition's Custom() names with the resolver the reload is given.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -658,6 +659,107 @@ static void every_allocation_of_a_family_reload_may_fail(void **state) {
     }
 }
 
+/* The creation resolver's ud is dead after creation (as a Lua family's,
+ * which lives on the creating call's C stack): it must not be called again. */
+typedef struct resolver_ud {
+    int valid;
+    int calls; /* predicate calls */
+} resolver_ud;
+
+static int always_fails(void *ud, const fg_outcome *o) {
+    (void)o;
+    ((resolver_ud *)ud)->calls++;
+    return 1;
+}
+
+static int resolve_only_while_valid(void *ud, const char *name, fg_custom *out) {
+    resolver_ud *r = ud;
+    assert_true(r->valid);
+    if (strcmp(name, "bad_reply") != 0) return 0;
+    out->fn = always_fails;
+    out->ud = r;
+    return 1;
+}
+
+static int fam_release_ok(fg_family *f, const char *key);
+
+static void a_family_reload_resolves_custom_names_with_the_given_resolver(void **state) {
+    (void)state;
+    fg_test_clock clock = {100.0, 0};
+    fg_test_alloc counting = {0};
+    fg_policy *p1 = compile(fam_v1);
+    fg_policy *p2 = compile(
+        "breaker players { tracker = Custom(\"bad_reply\") window = CountWindow(10) tripper = FailureStreak(2)\n"
+        "  retry = Cooldown(10s) max_half_open_calls = 1 permit = All() }\n"
+        "breaker strangers { tracker = Custom(\"unheard_of\") tripper = FailureStreak(1) }\n");
+    resolver_ud at_creation = {1, 0}, at_reload = {1, 0};
+    fg_family_options o;
+    memset(&o, 0, sizeof o);
+    o.breaker = fg_test_options(&clock, NULL);
+    o.breaker.alloc = fg_test_allocator(&counting);
+    o.breaker.resolve_custom = resolve_only_while_valid;
+    o.breaker.resolve_ud = &at_creation;
+    char err[256];
+    fg_family *f = fg_family_new(p1, 0, &o, err, sizeof err);
+    assert_non_null(f);
+    at_creation.valid = 0;
+    assert_int_equal(fam_release_ok(f, "a"), FG_VERDICT_SUCCESS);
+    assert_int_equal(fam_call(f, "a", 1), FG_VERDICT_FAILURE);
+    long live = counting.live_blocks;
+
+    /* refusals: caller memory, an unknown Custom() name; nothing changes */
+    char memory[4096];
+    fg_reload_options with_block = {memory, sizeof memory, resolve_only_while_valid, &at_reload};
+    assert_int_equal(fg_family_reload_with(f, p2, 0, &with_block, err, sizeof err), -1);
+    assert_non_null(strstr(err, "options->block must be NULL"));
+    fg_reload_options ro = {NULL, 0, resolve_only_while_valid, &at_reload};
+    assert_int_equal(fg_family_reload_with(f, p2, 1, &ro, err, sizeof err), -1);
+    assert_non_null(strstr(err, "Custom(\"unheard_of\")"));
+    assert_non_null(strstr(err, "nothing changed"));
+    assert_int_equal(counting.live_blocks, live);
+    assert_string_equal(fg_family_name(f), "players");
+    assert_int_equal(fam_release_ok(f, "a"), FG_VERDICT_SUCCESS); /* no predicate yet */
+    assert_int_equal(at_reload.calls, 0);
+    fg_info info;
+    assert_int_equal(fg_family_info(f, "a", 1, &info), 0);
+    assert_int_equal(info.counters.success, 2);
+    assert_int_equal(info.counters.failure, 1);
+    assert_int_equal(info.consecutive_failures, 0);
+
+    /* the options' resolver, not the dead one from creation */
+    assert_int_equal(fg_family_reload_with(f, p2, 0, &ro, err, sizeof err), 0);
+    assert_int_equal(fam_release_ok(f, "a"), FG_VERDICT_FAILURE);
+    assert_int_equal(at_reload.calls, 1);
+    assert_int_equal(fg_family_state(f, "a", 1), FG_STATE_CLOSED);
+    assert_int_equal(fam_release_ok(f, "a"), FG_VERDICT_FAILURE);
+    assert_int_equal(fg_family_state(f, "a", 1), FG_STATE_OPEN);
+    assert_int_equal(fg_family_info(f, "a", 1, &info), 0);
+    assert_int_equal(info.counters.success, 2);
+    assert_int_equal(info.counters.failure, 3);
+    /* a new key classifies with it too */
+    assert_int_equal(fam_release_ok(f, "b"), FG_VERDICT_FAILURE);
+    assert_int_equal(at_reload.calls, 3);
+    /* fg_family_reload is _with(NULL): back to a definition without Custom() */
+    assert_int_equal(fg_family_reload(f, p1, 0, err, sizeof err), 0);
+    assert_int_equal(fam_release_ok(f, "b"), FG_VERDICT_SUCCESS);
+    assert_int_equal(at_reload.calls, 3);
+    assert_int_equal(at_creation.calls, 0);
+    fg_family_free(f);
+    fg_policy_free(p1);
+    fg_policy_free(p2);
+    fg_test_assert_nothing_live(&counting);
+}
+
+/* A successful call on key, its outcome classified by the family's tracker;
+ * -1 when rejected. */
+static int fam_release_ok(fg_family *f, const char *key) {
+    fg_family_ticket t;
+    if (fg_family_acquire(f, key, strlen(key), &t, NULL, 0) != 1) return -1;
+    fg_outcome out;
+    memset(&out, 0, sizeof out);
+    return (int)fg_family_release(f, &t, &out, 0.01);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_reload_keeps_state_counters_sequence_and_a_full_window),
@@ -672,6 +774,7 @@ int main(void) {
         cmocka_unit_test(reloads_while_four_threads_call_keep_the_books_exact),
         cmocka_unit_test(a_family_reload_moves_every_key_keeping_its_state),
         cmocka_unit_test(every_allocation_of_a_family_reload_may_fail),
+        cmocka_unit_test(a_family_reload_resolves_custom_names_with_the_given_resolver),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -290,6 +290,20 @@ return function(M, Policy, I)
     closed = function(self) error(format("fluxgate: family '%s' is closed", family_name(self)), 4) end,
   })
   local Ffi = ffi_methods and methods_with(ffi_methods)
+  if Ffi then
+    -- A token belongs to the path that made it; a reload may switch the
+    -- family's path between acquire and release (tail calls: errors still
+    -- name the caller).
+    local ffi_release, classic_release = Ffi.release, Classic.release
+    Ffi.release = function(self, token, ...)
+      if type(token) ~= "cdata" then return classic_release(self, token, ...) end
+      return ffi_release(self, token, ...)
+    end
+    Classic.release = function(self, token, ...)
+      if type(token) == "cdata" then return ffi_release(self, token, ...) end
+      return classic_release(self, token, ...)
+    end
+  end
 
   -------------------------------------------------------------------------
   -- views: fam:get(key) -> a breaker-like object for one key
@@ -333,6 +347,15 @@ return function(M, Policy, I)
 
   -------------------------------------------------------------------------
   -- making families
+
+  local function tostring_family(self) return "fluxgate family '" .. family_name(self) .. "'" end
+
+  -- Gives a family's class the methods of its engine path and its name.
+  local function set_path(class, name, uses_custom)
+    local methods = (class.__ffi_ok and not uses_custom) and Ffi or Classic
+    class.__index = setmetatable({ name = name }, { __index = methods })
+    class.__view_class = view_methods(methods)
+  end
 
   local FAMILY_FIELDS = { max_keys = true, idle = true, lease = true, metrics = true }
   for k in pairs(I.OPTION_FIELDS) do FAMILY_FIELDS[k] = true end
@@ -394,16 +417,48 @@ return function(M, Policy, I)
       __is_family = MARK, __family_name = name, __clock = clock,
       __views = setmetatable({}, WEAK_V),
       __gc = core.family_close, __close = core.family_close,
-      __tostring = function() return "fluxgate family '" .. name .. "'" end,
+      __tostring = tostring_family,
+      -- the FFI path, unless the definition needs Custom() predicates
+      __ffi_ok = Ffi ~= nil and I.use.ffi and opts.random == nil,
     }
     local fam, uses_custom = core.family_new(self._ud, index, class, args)
     if not fam then return nil, uses_custom end
-    local methods = (Ffi and I.use.ffi and opts.random == nil and not uses_custom) and Ffi or Classic
-    class.__index = setmetatable({ name = name }, { __index = methods })
-    class.__view_class = view_methods(methods)
+    set_path(class, name, uses_custom)
     families[fam] = true
     return fam
   end
+
+  -- fam:reload(policy [, name]) -> true | nil, err: switches the family to
+  -- the definition `name` of policy (default: the family's own name), every
+  -- key keeping its state (fluxgate.h, fg_family_reload_with; keys move on
+  -- their next use). The family takes the new name (signals, rejections,
+  -- views, Prometheus) and the engine path the new definition needs.
+  -- Custom() names resolve against the predicates the family was made with.
+  function common.reload(self, policy, name)
+    if not is_family(self) then misuse_self(self, "reload") end
+    if getmetatable(policy) ~= Policy then
+      error(format("bad argument #1 to 'reload' (a fluxgate policy expected, got %s)", type(policy)), 2)
+    end
+    if name == nil then name = family_name(self) end
+    if type(name) ~= "string" then
+      error(format("bad argument #2 to 'reload' (string expected, got %s)", type(name)), 2)
+    end
+    local index, err = I.find(policy, name)
+    if not index then return nil, err end
+    local ok, uses_custom = core.family_reload(self, policy._ud, index)
+    if not ok then return nil, uses_custom end
+    local class = getmetatable(self)
+    class.__family_name = name
+    set_path(class, name, uses_custom)
+    for _, view in pairs(class.__views) do
+      view.name = name
+      setmetatable(view, class.__view_class)
+    end
+    if c_pending(self) then drain(self) end
+    return true
+  end
+  Classic.reload = common.reload
+  if Ffi then Ffi.reload = common.reload end
 
   -------------------------------------------------------------------------
   -- Prometheus: families' aggregates (O(families), whatever their keys)

@@ -97,6 +97,15 @@ describe("cb:reload", function()
     assert.are.equal("open", cb:state())
   end)
 
+  run_on_paths("releases a token acquired before a reload that changed the path", function()
+    local cb = assert(V1:breaker("api", { custom = { teapot = function(o) return o.status == 418 end } }))
+    local token = assert(cb:acquire())
+    assert.is_true(cb:reload(V2, "guarded"))
+    cb:release(token, true, 200)
+    cb:release(token, true, 200) -- a second release is a no-op
+    assert.are.equal(1, cb:info().counters.success)
+  end)
+
   run_on_paths("survives collection, repeated reloads and close", function()
     local cb = assert(V1:breaker("api"))
     for i = 1, 20 do
