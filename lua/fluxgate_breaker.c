@@ -454,24 +454,11 @@ static int fgl_new_breaker(lua_State *L) {
      * sees all of it and the collector paces itself. It exists, closed,
      * before anything else can fail (liolib's pattern): its __gc runs
      * fg_breaker_free for whatever the engine call below makes. */
-    size_t handle_size = fg_breaker_handle_footprint(p->policy, (size_t)index);
-    size_t block_size = fg_breaker_footprint(p->policy, (size_t)index);
-    if (index < 0 || handle_size == 0 || block_size == 0) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "the policy has no breaker #%d", (int)index);
-        return 2;
-    }
     /* The definition's own name, as the exposition will print it: a policy
      * file may spell any bytes in a quoted name. */
-    const char *name = fg_policy_breaker_name(p->policy, (size_t)index);
-    size_t bad_at = 0;
-    const char *problem = fgl_name_problem(name, strlen(name), &bad_at);
-    if (problem != NULL) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "name:1:%d: error: %s in the breaker name at byte %d (names must be UTF-8)",
-                        (int)bad_at, problem, (int)bad_at);
-        return 2;
-    }
+    if (fgl_definition_problem(L, p->policy, index) != 0) return 2;
+    size_t handle_size = fg_breaker_handle_footprint(p->policy, (size_t)index);
+    size_t block_size = fg_breaker_footprint(p->policy, (size_t)index);
     size_t own = fgl_align8(sizeof(fgl_breaker));
     /* a shared breaker's block is in the map */
     fgl_breaker *b = fgl_newuserdata(L, own + handle_size + (shm != NULL ? 0 : block_size), 1); /* index 5 */

@@ -206,20 +206,7 @@ static int fgl_family_new(lua_State *L) {
     luaL_checktype(L, 3, LUA_TTABLE);
     luaL_checktype(L, 4, LUA_TTABLE);
     lua_settop(L, 4);
-    if (index < 0 || fg_breaker_footprint(p->policy, (size_t)index) == 0) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "the policy has no breaker #%d", (int)index);
-        return 2;
-    }
-    const char *name = fg_policy_breaker_name(p->policy, (size_t)index);
-    size_t bad_at = 0;
-    const char *problem = fgl_name_problem(name, strlen(name), &bad_at);
-    if (problem != NULL) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "name:1:%d: error: %s in the breaker name at byte %d (names must be UTF-8)",
-                        (int)bad_at, problem, (int)bad_at);
-        return 2;
-    }
+    if (fgl_definition_problem(L, p->policy, index) != 0) return 2;
 
     fg_family_options o;
     memset(&o, 0, sizeof o);

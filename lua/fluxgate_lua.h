@@ -245,6 +245,11 @@ int fgl_library_path(lua_State *L);
 /* NULL when s[0..n) may name a breaker (valid UTF-8, no NUL); else what is
  * wrong, with *offset the 1-based position of the first bad byte. */
 const char *fgl_name_problem(const char *s, size_t n, size_t *offset);
+/* Whether the policy's index-th definition can make a breaker or family:
+ * it exists and its name can be exported (UTF-8, no NUL). Returns 0 when it
+ * can; otherwise pushes nil and the message and returns 2, the caller's
+ * number of results. */
+int fgl_definition_problem(lua_State *L, const fg_policy *policy, lua_Integer index);
 
 /* ---- outcomes (fluxgate_outcome.c): the outcome rules of the C paths ------- */
 

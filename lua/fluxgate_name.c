@@ -6,6 +6,8 @@
  * wherever C reads it. So a breaker with such a name is refused when it is
  * made, with the offset of the first bad byte.
  */
+#include <string.h>
+
 #include "fluxgate_lua.h"
 
 /* How many continuation bytes a lead byte takes and the smallest code
@@ -41,4 +43,20 @@ const char *fgl_name_problem(const char *s, size_t n, size_t *offset) {
         i += (size_t)more + 1;
     }
     return NULL;
+}
+
+int fgl_definition_problem(lua_State *L, const fg_policy *policy, lua_Integer index) {
+    if (index < 0 || fg_breaker_footprint(policy, (size_t)index) == 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "the policy has no breaker #%d", (int)index);
+        return 2;
+    }
+    const char *name = fg_policy_breaker_name(policy, (size_t)index);
+    size_t bad_at = 0;
+    const char *problem = fgl_name_problem(name, strlen(name), &bad_at);
+    if (problem == NULL) return 0;
+    lua_pushnil(L);
+    lua_pushfstring(L, "name:1:%d: error: %s in the breaker name at byte %d (names must be UTF-8)",
+                    (int)bad_at, problem, (int)bad_at);
+    return 2;
 }

@@ -45,21 +45,8 @@ static int fgl_reload(lua_State *L) {
     fgl_policy *p = fgl_check_policy(L, 2);
     lua_Integer index = luaL_checkinteger(L, 3);
     lua_settop(L, 3);
-    size_t block_size = index >= 0 ? fg_breaker_footprint(p->policy, (size_t)index) : 0;
-    if (block_size == 0) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "the policy has no breaker #%d", (int)index);
-        return 2;
-    }
-    const char *name = fg_policy_breaker_name(p->policy, (size_t)index);
-    size_t bad_at = 0;
-    const char *problem = fgl_name_problem(name, strlen(name), &bad_at);
-    if (problem != NULL) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "name:1:%d: error: %s in the breaker name at byte %d (names must be UTF-8)",
-                        (int)bad_at, problem, (int)bad_at);
-        return 2;
-    }
+    if (fgl_definition_problem(L, p->policy, index) != 0) return 2;
+    size_t block_size = fg_breaker_footprint(p->policy, (size_t)index);
     luaL_checkstack(L, 12, "fluxgate reload");
     fgl_push_env(L, b, 1); /* 4 */
     /* the Custom() pairs and their slots (fluxgate_breaker.c's layout) */
