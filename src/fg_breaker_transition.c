@@ -47,7 +47,7 @@ int fg_breaker_trip_run_locked(fg_breaker *h, fg_state state, double now, const 
     m->fired = (uint8_t)(fired != 0);
     m->alternative = memo.alternative;
     m->state = (uint8_t)state;
-    m->consecutive_failures = b->consecutive_failures;
+    m->consecutive_failures = fg_breaker_streak_key(h, b->consecutive_failures);
     m->counts_version = b->window.counts_version;
     if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, memo.alternative);
     return fired;
