@@ -219,8 +219,21 @@ static inline void fg_window_advance(fg_window *w, double now) {
  * (the VM never reads them: fg_vm_slow_rate stops at threshold_count), so
  * a tripper run does not copy and zero all FG_MAX_SLOW_THRESHOLDS entries.
  * with_duration = 0 leaves total_duration 0 (for a tripper that does not
- * read it). */
-void fg_window_view(fg_window *w, double now, fg_metric *out, int with_duration);
+ * read it). Inline: it runs before every tripper run. */
+static inline void fg_window_view(fg_window *w, double now, fg_metric *out, int with_duration) {
+    if (w->kind == FG_WINDOW_TIME) fg_window_advance(w, now);
+    const fg_window_state *st = w->st;
+    out->total_count = st->total_count;
+    out->failure_count = st->failure_count;
+    out->threshold_count = w->threshold_count;
+    double total = 0.0;
+    if (with_duration) {
+        /* microseconds / 1e6: one correctly rounded division */
+        total = w->exact ? fg_exact_sum_value(&st->duration) : (double)st->duration.limb[0] / 1e6;
+    }
+    out->total_duration = total;
+    for (uint32_t k = 0; k < w->threshold_count; k++) out->slow_counts[k] = w->slow[k];
+}
 
 /* The whole metric as of now (info(), listeners): every field written. */
 static inline void fg_window_metric(fg_window *w, double now, fg_metric *out) {
