@@ -74,7 +74,7 @@ typedef struct fg_block_stripe {
 /* The tripper's last evaluation (fg_trip_memo, fixed-width). */
 typedef struct fg_block_memo {
     uint64_t counts_version;
-    uint32_t consecutive_failures;
+    uint32_t consecutive_failures; /* fg_breaker_streak_key of them */
     uint32_t alternative;
     uint8_t valid;
     uint8_t fired;
@@ -185,6 +185,11 @@ uint64_t fg_block_definition_fingerprint(const fg_breaker_def *def);
  * whether it reads the window's duration at all. */
 double fg_block_min_latency_threshold(const fg_program *tripper);
 int fg_block_reads_latency(const fg_program *tripper);
+
+/* The smallest and largest count a tripper's FailureStreak tests compare
+ * the consecutive failures with (low UINT32_MAX, high 0: no such test),
+ * for the tripper memo's streak key (fg_breaker_streak_key). */
+void fg_block_streak_bounds(const fg_program *tripper, uint32_t *low, uint32_t *high);
 
 /* Writes a fresh block (closed, generation 0, empty window, times at now)
  * for the layout into memory of layout->size bytes. */

@@ -129,3 +129,20 @@ double fg_block_min_latency_threshold(const fg_program *p) {
 int fg_block_reads_latency(const fg_program *p) {
     return p->reads_latency != 0;
 }
+
+void fg_block_streak_bounds(const fg_program *p, uint32_t *low, uint32_t *high) {
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (uint32_t pc = 0; pc < p->code_length; pc++) {
+        uint32_t insn = p->code[pc];
+        if (FG_INSN_OP(insn) != FG_OP_FAILURE_STREAK_GE) continue;
+        uint32_t k = FG_INSN_OPERAND(insn);
+        if (k >= p->constant_count) continue; /* cannot happen in a verified program */
+        uint64_t n = p->constants[k].at_least;
+        if (n < lo) lo = n;
+        if (n > hi) hi = n;
+    }
+    /* Clamped to 32 bits (the streak's width): a clamped bound only splits
+     * keys that could have been shared, it never merges two that differ. */
+    *low = lo > UINT32_MAX ? UINT32_MAX : (uint32_t)lo;
+    *high = hi > UINT32_MAX ? UINT32_MAX : (uint32_t)hi;
+}

@@ -154,6 +154,7 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
     h->random = opt != NULL ? opt->random : NULL;
     h->random_ud = opt != NULL ? opt->random_ud : NULL;
     h->reads_latency = (uint8_t)fg_block_reads_latency(def->tripper);
+    fg_block_streak_bounds(def->tripper, &h->streak_low, &h->streak_high);
     h->needs_duration = (uint8_t)(h->reads_latency || fg_program_threshold_count(def->tripper) > 0);
     if (fg_breaker_resolve_customs(h, opt, err, err_cap) != 0) {
         if (h->allocated) fg_alloc_free(&h->alloc, h, h->allocated);
@@ -196,6 +197,8 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
     view->clock_kind = proto->clock_kind;
     view->needs_duration = proto->needs_duration;
     view->reads_latency = proto->reads_latency;
+    view->streak_low = proto->streak_low;
+    view->streak_high = proto->streak_high;
     view->custom_count = 0;
     view->home = proto->home; /* proto may be a reload's handle: home has the listeners */
     view->hooks = NULL;

@@ -109,6 +109,7 @@ struct fg_breaker {
     uint8_t clock_kind;           /* fg_clock_kind, never AUTO */
     uint8_t needs_duration;       /* a SlowRate or AvgLatency rule: durations matter */
     uint8_t reads_latency;        /* the tripper reads the total duration */
+    uint32_t streak_low, streak_high; /* fg_block_streak_bounds of the tripper */
     uint8_t clock_request;        /* opts->clock_kind at creation (a reload chooses again) */
     uint32_t custom_count;
     uint8_t own_block;            /* the block is the library's (fg_breaker_new, a reload) */
@@ -254,12 +255,27 @@ int fg_breaker_trip_run_locked(fg_breaker *h, fg_state state, double now, const 
  * function of the counts, the state and the consecutive failures, and in a
  * steady window most records change none of them (the memo in the block
  * answers, inline). Lock held. */
+/* What the tripper can tell of the consecutive failures: its FailureStreak
+ * tests compare them with counts between streak_low and streak_high, so
+ * every streak below streak_low looks the same to it (all those tests
+ * false: key 0), and so does every streak from streak_high up (all true).
+ * The memo keys on this instead of the raw streak, so that a failure that
+ * leaves the counts alone (one failure replacing another in the window)
+ * does not run the tripper again just because the streak grew from 1 to 2
+ * under a FailureStreak(5). Two streaks with the same key answer every
+ * FailureStreak test alike: a memo hit is still exact. */
+static inline uint32_t fg_breaker_streak_key(const fg_breaker *h, uint32_t streak) {
+    if (streak < h->streak_low) return 0;
+    return streak < h->streak_high ? streak : h->streak_high;
+}
+
 static inline int fg_breaker_trip_locked(fg_breaker *h, fg_state state, double now,
                                          const char **reason) {
     const fg_block *b = h->block;
     const fg_block_memo *m = &b->memo;
     int same = m->valid & (m->counts_version == b->window.counts_version) &
-               (m->consecutive_failures == b->consecutive_failures) & (m->state == (uint8_t)state);
+               (m->consecutive_failures == fg_breaker_streak_key(h, b->consecutive_failures)) &
+               (m->state == (uint8_t)state);
     if (!same) return fg_breaker_trip_run_locked(h, state, now, reason);
     if (m->fired && reason != NULL) *reason = fg_breaker_trip_reason(h, m->alternative);
     return m->fired;

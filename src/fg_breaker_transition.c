@@ -38,18 +38,21 @@ const char *fg_breaker_trip_reason(const fg_breaker *h, uint32_t alternative) {
 int fg_breaker_trip_run_locked(fg_breaker *h, fg_state state, double now, const char **reason) {
     fg_block *b = h->block;
     fg_block_memo *m = &b->memo;
-    fg_metric metric;
+    fg_metric metric; /* the view writes what the tripper reads, no more */
     fg_window_view(&h->window, now, &metric, h->reads_latency);
     fg_trip_context ctx = {&metric, state, b->consecutive_failures};
-    fg_trip_memo memo = {0};
-    int fired = fg_vm_trip_memoize(h->def->tripper, &ctx, b->window.counts_version, &memo);
-    m->valid = (uint8_t)memo.valid;
-    m->fired = (uint8_t)(fired != 0);
-    m->alternative = memo.alternative;
+    uint32_t alternative = 0;
+    /* fg_vm_trip itself, not fg_vm_trip_memoize: the block's memo is
+     * fixed-width and keyed differently (fg_breaker_trip_locked), so it is
+     * written here directly rather than through an fg_trip_memo. */
+    int fired = fg_vm_trip(h->def->tripper, &ctx, &alternative) != 0;
+    m->valid = (uint8_t)!h->reads_latency; /* the duration is not in the memo */
+    m->fired = (uint8_t)fired;
+    m->alternative = alternative;
     m->state = (uint8_t)state;
-    m->consecutive_failures = b->consecutive_failures;
+    m->consecutive_failures = fg_breaker_streak_key(h, b->consecutive_failures);
     m->counts_version = b->window.counts_version;
-    if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, memo.alternative);
+    if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, alternative);
     return fired;
 }
 

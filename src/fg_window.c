@@ -183,21 +183,6 @@ void fg_window_record_other(fg_window *w, int failure, double duration, double n
     else fg_window_record_exact(w, failure, duration);
 }
 
-void fg_window_view(fg_window *w, double now, fg_metric *out, int with_duration) {
-    if (w->kind == FG_WINDOW_TIME) fg_window_advance(w, now);
-    const fg_window_state *st = w->st;
-    out->total_count = st->total_count;
-    out->failure_count = st->failure_count;
-    out->threshold_count = w->threshold_count;
-    double total = 0.0;
-    if (with_duration) {
-        /* microseconds / 1e6: one correctly rounded division */
-        total = w->exact ? fg_exact_sum_value(&st->duration) : (double)st->duration.limb[0] / 1e6;
-    }
-    out->total_duration = total;
-    for (uint32_t k = 0; k < w->threshold_count; k++) out->slow_counts[k] = w->slow[k];
-}
-
 /* ---- restoring (fg_snapshot.c) ------------------------------------------------ */
 
 void fg_window_push_word(fg_window *w, uint32_t word) {

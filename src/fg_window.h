@@ -127,28 +127,36 @@ static inline uint32_t fg_window_slow_levels(const fg_window *w, double duration
     return levels;
 }
 
-/* A success's duration in whole microseconds for a 32-bit entry (rounded
- * to nearest; capped below the failure word). */
-static inline uint32_t fg_window_micros(const fg_window *w, double duration) {
+/* A success's duration in whole microseconds for a 32-bit entry whose
+ * failure word is failure_word (rounded to nearest; capped below it). */
+static inline uint32_t fg_window_micros_below(uint32_t failure_word, double duration) {
     if (!(duration > 0.0)) return 0;
     double us = duration * 1e6 + 0.5;
-    double cap = (double)(w->failure_word - 1);
-    return us >= cap ? w->failure_word - 1 : (uint32_t)us;
+    double cap = (double)(failure_word - 1);
+    return us >= cap ? failure_word - 1 : (uint32_t)us;
 }
 
 /* The CountWindow ring, microsecond entries: the totals move by the
- * difference between the record that leaves and the one that comes. */
-static inline void fg_window_record_micros(fg_window *w, int failure, double duration) {
+ * difference between the record that leaves and the one that comes.
+ * nthr and level_bits are the view's threshold_count and level_bits; the
+ * callers in fg_window_record pass literals for the common layouts (no
+ * SlowRate: 0, 0; one threshold: 1, 1), so that the compiler drops the
+ * loops over thresholds and folds the word's bit layout into constants
+ * (this runs on every recorded outcome, under the lock). */
+static inline void fg_window_record_micros(fg_window *w, int failure, double duration, uint32_t nthr,
+                                           uint32_t level_bits) {
     /* The view's fields in locals first: its uint8_t fields may alias
      * anything the stores below write, so the compiler would reload them. */
     fg_window_state *st = w->st;
     uint32_t *ring = w->entries;
     uint64_t *slow = w->slow;
-    const uint32_t size = w->size, nthr = w->threshold_count, level_bits = w->level_bits;
-    const uint32_t failure_word = w->failure_word;
-    uint32_t levels = failure ? 0 : fg_window_slow_levels(w, duration);
-    uint32_t word = failure ? failure_word : fg_window_micros(w, duration);
-    uint32_t dur_bits = 32u - level_bits;
+    const uint32_t size = w->size;
+    const uint32_t failure_word = (uint32_t)(UINT32_MAX >> level_bits);
+    const uint32_t dur_bits = 32u - level_bits;
+    uint32_t levels = 0; /* a failure is never slow */
+    if (!failure && nthr == 1) levels = duration >= w->thresholds[0];
+    else if (!failure && nthr > 1) levels = fg_window_slow_levels(w, duration);
+    uint32_t word = failure ? failure_word : fg_window_micros_below(failure_word, duration);
     if (level_bits) word |= levels << dur_bits;
     uint32_t head = st->head;
     uint32_t old_levels = 0;
@@ -169,7 +177,8 @@ static inline void fg_window_record_micros(fg_window *w, int failure, double dur
         st->duration.limb[0] += f ? 0 : (word & failure_word);
         st->counts_version++;
     }
-    for (uint32_t k = 0; k < nthr; k++) slow[k] += (uint64_t)(k < levels) - (uint64_t)(k < old_levels);
+    if (nthr == 1) slow[0] += (uint64_t)levels - (uint64_t)old_levels;
+    else for (uint32_t k = 0; k < nthr; k++) slow[k] += (uint64_t)(k < levels) - (uint64_t)(k < old_levels);
     ring[head] = word;
     st->head = head + 1 == size ? 0 : head + 1;
 }
@@ -179,8 +188,14 @@ static inline void fg_window_record_micros(fg_window *w, int failure, double dur
  * as 0). now must not go backwards between calls. Inline for the common
  * CountWindow, every recorded outcome's path. */
 static inline void fg_window_record(fg_window *w, int failure, double duration, double now) {
-    if (w->kind == FG_WINDOW_COUNT && !w->exact) fg_window_record_micros(w, failure, duration);
-    else fg_window_record_other(w, failure, duration, now);
+    if (w->kind == FG_WINDOW_COUNT && !w->exact) {
+        /* level_bits is a function of threshold_count (fg_window_level_bits) */
+        if (w->threshold_count == 0) fg_window_record_micros(w, failure, duration, 0, 0);
+        else if (w->threshold_count == 1) fg_window_record_micros(w, failure, duration, 1, 1);
+        else fg_window_record_micros(w, failure, duration, w->threshold_count, w->level_bits);
+    } else {
+        fg_window_record_other(w, failure, duration, now);
+    }
 }
 
 /* The slow path of fg_window_advance: now is outside the newest second. */
@@ -204,8 +219,21 @@ static inline void fg_window_advance(fg_window *w, double now) {
  * (the VM never reads them: fg_vm_slow_rate stops at threshold_count), so
  * a tripper run does not copy and zero all FG_MAX_SLOW_THRESHOLDS entries.
  * with_duration = 0 leaves total_duration 0 (for a tripper that does not
- * read it). */
-void fg_window_view(fg_window *w, double now, fg_metric *out, int with_duration);
+ * read it). Inline: it runs before every tripper run. */
+static inline void fg_window_view(fg_window *w, double now, fg_metric *out, int with_duration) {
+    if (w->kind == FG_WINDOW_TIME) fg_window_advance(w, now);
+    const fg_window_state *st = w->st;
+    out->total_count = st->total_count;
+    out->failure_count = st->failure_count;
+    out->threshold_count = w->threshold_count;
+    double total = 0.0;
+    if (with_duration) {
+        /* microseconds / 1e6: one correctly rounded division */
+        total = w->exact ? fg_exact_sum_value(&st->duration) : (double)st->duration.limb[0] / 1e6;
+    }
+    out->total_duration = total;
+    for (uint32_t k = 0; k < w->threshold_count; k++) out->slow_counts[k] = w->slow[k];
+}
 
 /* The whole metric as of now (info(), listeners): every field written. */
 static inline void fg_window_metric(fg_window *w, double now, fg_metric *out) {
