@@ -4,7 +4,9 @@ breaker by name, with fluxgate's series names: circuit_breaker_state,
 circuit_breaker_state_transition_total and circuit_breaker_calls_total.
 Breakers sharing a name add up; each state gauge counts how many are in it
 (names whose breakers are all closed or collected keep their counters but
-have no state gauge).
+have no state gauge). Families add their aggregates to their name's
+counters and count their keys per state in circuit_breaker_family_state;
+a metrics = "per_key" family also has key-labelled state and call series.
 ]]
 local core = require("fluxgate.core")
 
@@ -36,6 +38,28 @@ return function(groups)
         out[#out + 1] = format('circuit_breaker_state{circuit_name="%s",state="%s"} %d', n, STATES[s], states[s + 1] or 0)
       end
     end
+    local keys = groups[name].keys -- a metrics = "per_key" family's keys
+    if keys then
+      local n = label(name)
+      for _, k in ipairs(keys) do
+        local key = label(k.key)
+        for s = 0, STATE_COUNT - 1 do
+          out[#out + 1] = format('circuit_breaker_state{circuit_name="%s",key="%s",state="%s"} %d', n, key, STATES[s],
+                                 k.state == s and 1 or 0)
+        end
+      end
+    end
+  end
+  out[#out + 1] = "# HELP circuit_breaker_family_state Keys of the families of this name in each state."
+  out[#out + 1] = "# TYPE circuit_breaker_family_state gauge"
+  for _, name in ipairs(names) do
+    local states = groups[name].family_states
+    if states then
+      local n = label(name)
+      for s = 0, STATE_COUNT - 1 do
+        out[#out + 1] = format('circuit_breaker_family_state{circuit_name="%s",state="%s"} %d', n, STATES[s], states[s + 1] or 0)
+      end
+    end
   end
   out[#out + 1] = "# HELP circuit_breaker_state_transition_total Transitions between circuit breaker states."
   out[#out + 1] = "# TYPE circuit_breaker_state_transition_total counter"
@@ -57,6 +81,13 @@ return function(groups)
     local n, counts = label(name), groups[name].counts
     for k = 1, #OUTCOMES do
       out[#out + 1] = format('circuit_breaker_calls_total{circuit_name="%s",outcome="%s"} %d', n, OUTCOMES[k], counts[k] or 0)
+    end
+    for _, key in ipairs(groups[name].keys or {}) do
+      local kl = label(key.key)
+      for k = 1, #OUTCOMES do
+        out[#out + 1] = format('circuit_breaker_calls_total{circuit_name="%s",key="%s",outcome="%s"} %d', n, kl,
+                               OUTCOMES[k], key.counts[k] or 0)
+      end
     end
   end
   out[#out + 1] = ""
