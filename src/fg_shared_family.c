@@ -365,6 +365,10 @@ fg_shm *fg_shared_family_map(const fg_shared_family *f) {
     return f->map;
 }
 
+const void *fg_shared_family_table(const fg_shared_family *f) {
+    return f->h;
+}
+
 static void fg_sfam_add(fg_counters *to, const fg_counters *c) {
     to->success += c->success;
     to->failure += c->failure;

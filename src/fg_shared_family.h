@@ -67,6 +67,8 @@ uint32_t fg_shared_family_capacity(const fg_shared_family *f);
 /* Keys made so far, by any process. */
 size_t fg_shared_family_size(const fg_shared_family *f);
 fg_shm *fg_shared_family_map(const fg_shared_family *f);
+/* The table's address in this process (two families on one table: equal). */
+const void *fg_shared_family_table(const fg_shared_family *f);
 
 /* The family's totals: the counters summed over every key of the table
  * plus those carried from replaced tables; keys per state. O(capacity):
