@@ -108,8 +108,12 @@ fam_metric() { # TEXT SERIES-SUFFIX: the value of circuit_breaker_SERIES-SUFFIX 
 mode 5xx; hits 1 > /dev/null
 out=$(burst /fam/bad/x 20)
 n=$(hits 1)
-check "key 'bad': the threshold's 4 upstream failures got through with 2 workers, not 2 x 4 (saw $n)" [ "$n" = 4 ]
-check "key 'bad': the other 16 requests were rejected with 503" bash -c '[ "$(grep -c "^503 " <<<"$1")" = 16 ]' _ "$out"
+# (a request's outcome is recorded in its log phase, after the answer: the
+# next request, on the other worker, may be admitted meanwhile: one in flight)
+check "key 'bad': the threshold's 4 upstream failures (+ 1 in flight) got through with 2 workers, not 2 x 4 (saw $n)" \
+  between "$n" 4 5
+check "key 'bad': the other $((20 - n)) requests were rejected with 503" \
+  bash -c '[ "$(grep -c "^503 " <<<"$1")" = "$2" ]' _ "$out" "$((20 - n))"
 mode ok
 out=$(burst /fam/good/x 10)
 check "key 'good' stays closed: 10 of 10 reach the upstream" all_are 200 "$out"
@@ -118,8 +122,8 @@ for i in 1 2 3 4 5 6; do
   t=$(curl -s -m 5 -H 'Connection: close' "$BASE/metrics")
   fam_scrapes="$fam_scrapes$(fam_metric "$t" 'family_state{circuit_name="sfam_upstream",state="open"}')/$(fam_metric "$t" 'family_state{circuit_name="sfam_upstream",state="closed"}')/$(fam_metric "$t" 'calls_total{circuit_name="sfam_upstream",outcome="failure"}')/$(fam_metric "$t" 'calls_total{circuit_name="sfam_upstream",outcome="success"}')/$(fam_metric "$t" 'calls_total{circuit_name="sfam_upstream",outcome="rejected"}') "
 done
-check "every scrape, whichever worker answers, has the family's totals: 1 open/1 closed key, 4 failures, 10 successes, 16 rejections ($fam_scrapes)" \
-  bash -c '[ -z "$(tr " " "\n" <<<"$1" | grep -v "^$" | grep -vx "1/1/4/10/16")" ]' _ "$fam_scrapes"
+check "every scrape, whichever worker answers, has the family's totals: 1 open/1 closed key, $n failures, 10 successes, $((20 - n)) rejections ($fam_scrapes)" \
+  bash -c '[ -z "$(tr " " "\n" <<<"$1" | grep -v "^$" | grep -vx "$2")" ]' _ "$fam_scrapes" "1/1/$n/10/$((20 - n))"
 
 echo "# transport failures named as the policies name them (breakers with TypeOf() trackers only)"
 mode 5xx
