@@ -359,12 +359,16 @@ valgrind-lua: lua
 bench-lua: lua
 	$(LUA54_ENV) lua5.4 bench/lua_bench.lua
 	$(LUAJIT_ENV) luajit bench/lua_bench.lua
+	$(LUA54_ENV) lua5.4 bench/lua_family_bench.lua 100000 100000
+	$(LUAJIT_ENV) luajit bench/lua_family_bench.lua 100000 100000
 
 # make bench-memory   1M CountWindow(10) breakers under lua5.4: Lua heap per
-#                     breaker and RSS (allocates ~1.3 GB; ~15 s, so not in make bench)
+#                     breaker and RSS (allocates ~1.3 GB; ~15 s, so not in make bench);
+#                     then 1M keys in a family: creation, memory per key, prometheus()
 .PHONY: bench-memory
 bench-memory: lua
 	$(LUA54_ENV) lua5.4 bench/lua_memory.lua
+	$(LUA54_ENV) lua5.4 bench/lua_family_bench.lua 1000000 100000
 
 install: install-lua
 install-lua: lua
@@ -430,6 +434,17 @@ test-examples: $(EXAMPLE_BINS)
 	if [ -n "$$missing" ]; then echo "README.md does not show examples/basic.c; missing lines:"; \
 	  echo "$$missing"; exit 1; fi; echo "examples: README.md shows examples/basic.c"
 test: test-examples
+
+# make test-examples-lua   examples/game.lua (a game loop: tick clock, seed, coroutines,
+#                          a family per player) on lua5.4 and luajit; its output must be
+#                          examples/game.expected on both, line for line.
+.PHONY: test-examples-lua
+test-examples-lua: lua
+	@echo "== examples/game.lua (lua5.4)"; $(LUA54_ENV) lua5.4 examples/game.lua > $(BUILD)/game.lua54.out
+	@diff -u examples/game.expected $(BUILD)/game.lua54.out
+	@echo "== examples/game.lua (luajit)"; $(LUAJIT_ENV) luajit examples/game.lua > $(BUILD)/game.luajit.out
+	@diff -u examples/game.expected $(BUILD)/game.luajit.out
+test: test-examples-lua
 
 # ---- luarocks: fluxgate-0.1.0-1.rockspec (make backend) calls these ---------
 # LUA_INCDIR, LUA_LIBDIR and LUA_SHAREDIR come from luarocks.

@@ -325,7 +325,9 @@ static void bench_contention(void) {
 
 /* ---- footprints ------------------------------------------------------------ */
 
-static void bench_footprint(const char *what, fg_policy *policy, size_t index) {
+/* The targets (issue 9) are for the state block: what lives in a Lua
+ * userdata beside the handle, in nginx shared memory and in families. */
+static void bench_footprint(const char *what, fg_policy *policy, size_t index, size_t target) {
     bench_counter counter = {0, 0, 0};
     fg_breaker_options options;
     memset(&options, 0, sizeof options);
@@ -337,9 +339,10 @@ static void bench_footprint(const char *what, fg_policy *policy, size_t index) {
         fprintf(stderr, "bench: fg_breaker_new: %s\n", err);
         exit(1);
     }
-    printf("footprint %s: block %zu B  handle %zu B  through the fg_allocator hook %zu B in %zu "
-           "block(s)\n",
-           what, fg_breaker_footprint(policy, index), fg_breaker_handle_footprint(policy, index),
+    size_t block = fg_breaker_footprint(policy, index), handle = fg_breaker_handle_footprint(policy, index);
+    printf("footprint %s: state block %zu B (target <= %zu B: %s) + handle %zu B = %zu B per breaker; "
+           "through the fg_allocator hook %zu B in %zu block(s)\n",
+           what, block, target, block <= target ? "met" : "NOT met", handle, block + handle,
            counter.live_bytes, counter.live_blocks);
     fg_breaker_free(b);
     if (counter.live_bytes != 0 || counter.live_blocks != 0)
@@ -351,16 +354,16 @@ static void bench_breaker_bytes(void) {
     fg_policy *policy;
     fg_breaker *b = bench_payment_breaker(&policy, NULL);
     fg_breaker_free(b);
-    bench_footprint("payment_api (CountWindow(100), one SlowRate threshold; target <= 1024 B)", policy,
-                    0);
+    bench_footprint("payment_api (CountWindow(100), one SlowRate threshold, 10 half-open slots)", policy, 0,
+                    1024);
     fg_policy_free(policy);
     fg_expressions e = {.window = "CountWindow(10)", .tripper = "FailureStreak(3)"};
     fg_report *report = NULL;
     fg_policy *small = fg_policy_from_expressions("player", &e, NULL, &report);
     if (small == NULL) bench_die_report("compiling the CountWindow(10) breaker", report);
     fg_report_free(report);
-    bench_footprint("CountWindow(10), FailureStreak(3), other settings default (target <= 256 B)", small,
-                    0);
+    bench_footprint("CountWindow(10), FailureStreak(3), other settings default (10 half-open slots)", small, 0,
+                    256);
     fg_policy_free(small);
 }
 

@@ -307,18 +307,73 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
                              void *handle, void *block, size_t block_size, int attach, char *err,
                              size_t err_cap);
 
+/* ---- live reload (SPEC section 10) ----------------------------------------- */
+
+/* Switches the breaker to the policy's index-th definition while it runs
+ * (the policy may be another one; the breaker keeps a reference to it),
+ * keeping its state: the state and generation (tickets admitted before the
+ * reload stay valid), changed_at, reopens, consecutive failures, the
+ * retry's jitter factor (clamped into the new retry's range; the new
+ * retry's wait counts from changed_at), the half-open leases whose slot
+ * exists under the new max_half_open_calls, every counter, the transition
+ * sequence and the clock. The window is kept when its kind, size, slow
+ * thresholds and duration storage (AvgLatency or not) are unchanged, and
+ * starts empty otherwise. Transitions after the reload carry the new
+ * definition's texts and name. Custom() names are resolved with the
+ * resolver the breaker was made with (it must still be valid). Safe while
+ * other threads call the breaker; listeners stay.
+ * Returns 0, or -1 and a message in err[0..err_cap) -- no such definition,
+ * a Custom() name the resolver does not know, out of memory, or a breaker
+ * whose block is caller memory -- and then nothing has changed.
+ * Memory: the new handle and block are one allocation through the
+ * breaker's allocator; the replaced ones are kept until fg_breaker_free
+ * (a call that started just before the switch may still read them). */
+int fg_breaker_reload(fg_breaker *breaker, fg_policy *policy, size_t index, char *err,
+                      size_t err_cap);
+
+typedef struct fg_reload_options {
+    void *block;       /* NULL: allocate the new block; else caller memory of */
+    size_t block_size; /* fg_breaker_footprint(policy, index) bytes, aligned to FG_BLOCK_ALIGN */
+    fg_custom_resolver resolve_custom; /* NULL: the resolver given at creation */
+    void *resolve_ud;
+} fg_reload_options;
+
+/* fg_breaker_reload with options: a placed breaker (fg_breaker_place) is
+ * reloaded into new caller memory (`block`; the old block must stay valid
+ * until fg_breaker_free, like every block the breaker has had), and a
+ * resolver can be given for the new definition's Custom() names. Memory
+ * smaller than the new footprint: -1 and nothing changes. A block shared
+ * with other processes cannot be reloaded by one of them (their handles
+ * would find it moved and reject every call as forced_open). */
+int fg_breaker_reload_with(fg_breaker *breaker, fg_policy *policy, size_t index,
+                           const fg_reload_options *options, char *err, size_t err_cap);
+
 /* ---- snapshots (SPEC section 10) --------------------------------------- */
 
 /* Writes the breaker's state in the versioned little-endian snapshot format
  * into buf[0..cap) and returns the number of bytes the whole snapshot needs
- * (snprintf-style: nothing is written past cap; call with cap 0 to size).
- * Times are stored relative to the breaker's clock now. */
+ * (snprintf-style: nothing is written past cap, and buf holds a complete
+ * snapshot only when the result is <= cap; call with cap 0 to size). The
+ * format (src/fg_snapshot.h) is the same bytes on every machine and Lua:
+ * state, generation, reopens, consecutive failures, the time since the last
+ * transition, the retry's jitter, the PRNG state, every counter, the
+ * window's records and the half-open leases, with the definition's
+ * fingerprint and a checksum. Times are stored relative to the breaker's
+ * clock now. Takes the breaker's lock (a consistent cut, also while other
+ * threads call through the breaker). */
 size_t fg_breaker_snapshot(fg_breaker *breaker, void *buf, size_t cap);
 
 /* Replaces the breaker's state with a snapshot's, rebasing its times on the
- * breaker's clock now. Returns 0, or -1 with a NUL-terminated message in
- * err[0..err_cap) -- a truncated, corrupted or foreign snapshot, or one of
- * another definition (the fingerprints differ) -- and then changes nothing. */
+ * breaker's clock now: the remaining cooldown, lease times and window ages
+ * are the snapshot's (a TimeWindow keeps ages in its whole seconds). The
+ * snapshot must come from a definition with the same fingerprint (another
+ * breaker name is fine). Returns 0, or -1 with a NUL-terminated message in
+ * err[0..err_cap) -- a truncated, corrupted, hostile or foreign snapshot, or
+ * one of another definition (naming both fingerprints) -- and then changes
+ * nothing. A restore is not a transition (listeners hear nothing); it moves
+ * the generation past both the breaker's and the snapshot's, so outcomes of
+ * calls admitted before it are stale. Half-open leases come back held by
+ * tickets that no longer exist and end when their lease does. */
 int fg_breaker_restore(fg_breaker *breaker, const void *data, size_t len, char *err,
                        size_t err_cap);
 
@@ -455,6 +510,19 @@ fg_family *fg_family_new(fg_policy *policy, size_t index, const fg_family_option
 /* Frees the family and every key's breaker. No call may be running. */
 void fg_family_free(fg_family *family);
 const char *fg_family_name(const fg_family *family); /* the definition's name */
+
+/* Switches every key of the family to the policy's index-th definition,
+ * keeping each key's state as fg_breaker_reload does. The family's own
+ * part switches at once (new keys, classification); an existing key moves
+ * on its next use (acquire, get, state, info, command), under the family's
+ * lock, when it has no calls in flight -- until then it runs its previous
+ * definition. Moving a key allocates its new entry (out of memory: it
+ * stays as it is and tries again on a later use). Returns 0, or -1 and a
+ * message (as fg_breaker_reload), changing nothing. Safe while other
+ * threads call the family. Memory: the previous definitions' handles stay
+ * until fg_family_free. */
+int fg_family_reload(fg_family *family, fg_policy *policy, size_t index, char *err,
+                     size_t err_cap);
 
 /* Makes the key's breaker if it does not exist (evicting as above), marks
  * the key used. Returns 0, or -1 with a message: "fluxgate family is full:

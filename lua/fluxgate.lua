@@ -191,6 +191,9 @@ common.disable = command(1)
 common.metrics_only = command(2)
 common.force_open = command(3)
 
+-- cb:snapshot() -> string; cb:restore(s) -> true | nil, err (SPEC 10)
+common.snapshot, common.restore = core.snapshot, core.restore
+
 function common.on_transition(self, fn)
   if getmetatable(self) == nil or rawget(getmetatable(self), 1) ~= MARK then
     H.misuse_self(self, "on_transition")
@@ -291,8 +294,21 @@ else -- LuaJIT: fn runs under pcall in a Lua frame; outcomes are read by C
   })
 end
 
-local ffi_methods = require("fluxgate.ffi_path")(core, H)
+local ffi_methods, ffi_why = require("fluxgate.ffi_path")(core, H)
 local Ffi = ffi_methods and methods_with(ffi_methods)
+
+-- fluxgate.engine_path() -> "ffi" (LuaJIT through the FFI) or "classic"
+-- (the Lua C API: always on Lua 5.4). Under LuaJIT without the FFI path
+-- calls are several times slower: say so once, on stderr, and how to fix it.
+function M.engine_path() return Ffi and "ffi" or "classic" end
+if ffi_why and type(rawget(_G, "jit")) == "table" then
+  local stderr = io and io.stderr
+  if stderr then
+    pcall(stderr.write, stderr, "fluxgate: LuaJIT detected, but the FFI path is off (calls are several times slower): ",
+          ffi_why, ". Put fluxgate/core.so on package.cpath (e.g. package.cpath = \"<dir>/?.so;\" .. package.cpath",
+          " with <dir>/fluxgate/core.so) before require(\"fluxgate\").\n")
+  end
+end
 
 -- Which path breakers made from now on take (tests switch the FFI off to
 -- compare the paths, through package.loaded["fluxgate.paths"] below).
@@ -573,6 +589,32 @@ function Policy:breaker(name, opts)
   return new_breaker(self._ud, index, name, opts)
 end
 
+-- cb:reload(policy [, name]) -> true | nil, err: switches the breaker to
+-- the definition `name` of policy (default: the breaker's own name), keeping
+-- its state (fluxgate.h, fg_breaker_reload); the breaker's class follows
+-- the definition (name, disassembly; the classic path when it needs Custom()
+-- predicates). Custom() names resolve against the predicates the breaker
+-- was made with.
+local function reload(self, policy, name)
+  local mt = getmetatable(self)
+  if mt == nil or rawget(mt, 1) ~= MARK then H.misuse_self(self, "reload") end
+  if getmetatable(policy) ~= Policy then
+    error(format("bad argument #1 to 'reload' (a fluxgate policy expected, got %s)", type(policy)), 2)
+  end
+  if name == nil then name = rawget(mt, "__breaker_name") end
+  check_arg(name, 2, "reload", "string")
+  local index, err = find(policy, name)
+  if not index then return nil, err end
+  local ok, uses_custom = core.reload(self, policy._ud, index)
+  if not ok then return nil, uses_custom end
+  local methods = getmetatable(rawget(mt, "__index")).__index
+  if uses_custom then methods = Classic end
+  core.set_class(self, class_of(methods, policy._ud, index, name, rawget(mt, "__clock")))
+  return true
+end
+Classic.reload = reload
+if Ffi then Ffi.reload = reload end
+
 -- policy:disassemble(name) -> the listing of one breaker's programs | nil, err
 function Policy:disassemble(name)
   check_arg(name, 1, "disassemble", "string")
@@ -592,12 +634,20 @@ local shared = require("fluxgate.shared")(Policy, {
 
 local exposition = require("fluxgate.prometheus")
 
+-- Families (fluxgate/family.lua): policy:family, and their aggregates.
+local families = require("fluxgate.family")(M, Policy, {
+  H = H, report = report, check_options = check_options, seed_halves = seed_halves, find = find,
+  registered = registered, CLOCK_KINDS = CLOCK_KINDS, OPTION_FIELDS = OPTION_FIELDS, use = use,
+})
+
 -- fluxgate.prometheus() -> the text exposition of every breaker by name:
--- the live ones, and the counters of closed and collected ones.
--- Shared families add their tables' totals (fluxgate/shared_family.lua).
-function M.prometheus() return exposition(shared.stats(core.stats())) end
+-- the live ones, and the counters of closed and collected ones; families
+-- aggregated under their name (O(families), whatever their keys); shared
+-- families add their tables' totals (fluxgate/shared_family.lua).
+function M.prometheus() return exposition(shared.stats(families.stats(core.stats()))) end
 
 -- For the tests: the engine paths, and a switch for the FFI (on LuaJIT).
-package.loaded["fluxgate.paths"] = { use = use, has_ffi = Ffi ~= nil, Classic = Classic, Ffi = Ffi }
+package.loaded["fluxgate.paths"] = { use = use, has_ffi = Ffi ~= nil, Classic = Classic, Ffi = Ffi,
+                                     family = families.engine_paths }
 
 return M

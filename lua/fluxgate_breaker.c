@@ -87,7 +87,7 @@ static void fgl_park_error(fgl_breaker *b, lua_State *L, const char *what, int i
     b->errors++;
 }
 
-static double fgl_random(void *ud) {
+double fgl_random(void *ud) {
     fgl_breaker *b = ud;
     fgl_call *c = b->call;
     if (c == NULL) return fgl_random_fallback; /* not inside a Lua call */
@@ -153,16 +153,7 @@ static int fgl_custom_call(void *ud, const fg_outcome *outcome) {
 /* Resolution at creation: the env holds name, predicate pairs from
  * FGL_ENV_FIRST_CUSTOM on; the slots userdata (at slots_index) gets one
  * entry per name the engine asks for. */
-typedef struct fgl_resolver {
-    lua_State *L;
-    fgl_breaker *b;
-    int env_index;
-    fgl_custom_slot *slots;
-    int count;
-    int used;
-} fgl_resolver;
-
-static int fgl_resolve(void *ud, const char *name, fg_custom *out) {
+int fgl_resolve(void *ud, const char *name, fg_custom *out) {
     fgl_resolver *r = ud;
     lua_State *L = r->L;
     for (int i = 0; i < r->count; i++) {
@@ -309,7 +300,7 @@ static void fgl_unlink(fgl_breaker *b) {
  * value [3]: name -> { [k] = count } with k as fluxgate_query.c's stats()
  * numbers them),
  * sparse, so that a name seen once costs little. */
-static void fgl_add_totals(lua_State *L, const char *name, const fg_counters *c) {
+void fgl_add_totals(lua_State *L, const char *name, const fg_counters *c) {
     uint64_t values[4 + FG_STATE_COUNT * FG_STATE_COUNT];
     values[0] = c->success;
     values[1] = c->failure;

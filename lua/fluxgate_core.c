@@ -91,6 +91,7 @@ int luaopen_fluxgate_core(lua_State *L) {
     luaL_setfuncs(L, fgl_policy_funcs, 0);
     static const luaL_Reg *const with_module[] = {fgl_breaker_funcs, fgl_call_funcs, fgl_query_funcs,
                                                   fgl_outcome_funcs, fgl_shared_funcs,
+                                                  fgl_snapshot_funcs, fgl_reload_funcs,
                                                   fgl_shared_family_funcs};
     for (size_t i = 0; i < sizeof with_module / sizeof with_module[0]; i++) {
         lua_pushvalue(L, 1);
@@ -99,6 +100,9 @@ int luaopen_fluxgate_core(lua_State *L) {
     lua_pushvalue(L, 1);
     luaL_getmetatable(L, FGL_TOKEN_MT);
     luaL_setfuncs(L, fgl_token_funcs, 2);
+    fgl_family_register(L, 1, 2);
+    lua_pushcfunction(L, fgl_library_path);
+    lua_setfield(L, 2, "library_path");
     lua_pushvalue(L, 1);
     lua_pushcclosure(L, fgl_init, 1);
     lua_setfield(L, 2, "init");

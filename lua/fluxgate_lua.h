@@ -207,6 +207,41 @@ void fgl_enter(lua_State *L, fgl_breaker *b, int self_idx, fgl_call *c);
 void fgl_leave(lua_State *L, fgl_breaker *b, fgl_call *c);
 /* new_breaker, close, pointer, env, serial */
 extern const luaL_Reg fgl_breaker_funcs[];
+/* Resolution of Custom() names (at creation, and by reload): the env holds
+ * name, predicate pairs from FGL_ENV_FIRST_CUSTOM on; the slots userdata
+ * gets one entry per name the engine asks for. An fg_custom_resolver. */
+typedef struct fgl_resolver {
+    lua_State *L;
+    fgl_breaker *b;
+    int env_index;
+    fgl_custom_slot *slots;
+    int count;
+    int used;
+} fgl_resolver;
+int fgl_resolve(void *ud, const char *name, fg_custom *out);
+
+/* ---- reload (fluxgate_reload.c) ------------------------------------------- */
+
+extern const luaL_Reg fgl_reload_funcs[];
+
+/* What fluxgate_family.c shares with breakers: the engine callbacks that
+ * call Lua (their ud is the fgl_breaker whose `call` is set by fgl_enter;
+ * for a family, its callback host), the Custom() resolution above, and the
+ * per-name totals of closed breakers and families (Prometheus counters
+ * never decrease). */
+double fgl_random(void *ud);
+void fgl_add_totals(lua_State *L, const char *name, const fg_counters *c);
+
+/* ---- families (fluxgate_family.c, fluxgate_family_call.c) ------------------ */
+
+/* Registered with the module upvalue (fluxgate_family_call.c's with the
+ * family token class as a second upvalue) into the module table. */
+extern const luaL_Reg fgl_family_funcs[];
+void fgl_family_register(lua_State *L, int module_idx, int table_idx);
+
+/* library_path() -> the file this core.so was loaded from, or nil
+ * (fluxgate_where.c; LuaJIT's FFI path loads it). */
+int fgl_library_path(lua_State *L);
 
 /* ---- names (fluxgate_name.c) ----------------------------------------------- */
 
@@ -272,5 +307,12 @@ extern const luaL_Reg fgl_shared_family_funcs[];
 /* ---- queries (fluxgate_query.c) ------------------------------------------- */
 
 extern const luaL_Reg fgl_query_funcs[];
+/* A metric as info() and signals show it; a whole fg_info as info() does. */
+void fgl_push_metric(lua_State *L, const fg_metric *m);
+void fgl_push_info(lua_State *L, const fg_info *info);
+
+/* ---- snapshots (fluxgate_snapshot.c): snapshot, restore -------------------- */
+
+extern const luaL_Reg fgl_snapshot_funcs[];
 
 #endif /* FLUXGATE_LUA_H */

@@ -52,7 +52,7 @@ static int fgl_command(lua_State *L) {
 
 /* Pushes a metric as info() shows it: averages and rates are nil when the
  * window is empty, slow_counts is keyed by threshold. */
-static void fgl_push_metric(lua_State *L, const fg_metric *m) {
+void fgl_push_metric(lua_State *L, const fg_metric *m) {
     lua_createtable(L, 0, 6);
     fgl_pushcount(L, m->total_count);
     lua_setfield(L, -2, "total_count");
@@ -99,33 +99,37 @@ static int fgl_info(lua_State *L) {
     fgl_breaker *b = fgl_query_begin(L, "info", &c);
     fg_breaker_info(b->head.engine, &info);
     fgl_leave(L, b, &c);
-    lua_createtable(L, 0, 12);
-    lua_pushstring(L, info.name);
-    lua_setfield(L, -2, "name");
-    lua_pushstring(L, fg_state_name(info.state));
-    lua_setfield(L, -2, "state");
-    lua_pushnumber(L, info.changed_at);
-    lua_setfield(L, -2, "changed_at");
-    fgl_set_count(L, "reopens", info.reopens);
-    fgl_set_count(L, "consecutive_failures", info.consecutive_failures);
-    fgl_set_count(L, "generation", info.generation);
-    fgl_set_count(L, "half_open_in_flight", info.half_open_in_flight);
-    fgl_set_count(L, "transitions", info.transitions);
-    lua_pushstring(L, fgl_clock_name(info.clock_kind));
-    lua_setfield(L, -2, "clock");
-    fgl_push_metric(L, &info.metric);
-    lua_setfield(L, -2, "metrics");
-    lua_createtable(L, 0, 7);
-    fgl_set_count(L, "success", info.counters.success);
-    fgl_set_count(L, "failure", info.counters.failure);
-    fgl_set_count(L, "ignored", info.counters.ignored);
-    fgl_set_count(L, "rejected", info.counters.rejected);
-    fgl_set_count(L, "admitted", info.counters.admitted);
-    fgl_set_count(L, "stale", info.counters.stale);
-    fgl_set_count(L, "lease_expired", info.counters.lease_expired);
-    lua_setfield(L, -2, "counters");
+    fgl_push_info(L, &info);
     lua_pushboolean(L, b->head.pending != 0);
     return 2;
+}
+
+void fgl_push_info(lua_State *L, const fg_info *i) {
+    lua_createtable(L, 0, 12);
+    lua_pushstring(L, i->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, fg_state_name(i->state));
+    lua_setfield(L, -2, "state");
+    lua_pushnumber(L, i->changed_at);
+    lua_setfield(L, -2, "changed_at");
+    fgl_set_count(L, "reopens", i->reopens);
+    fgl_set_count(L, "consecutive_failures", i->consecutive_failures);
+    fgl_set_count(L, "generation", i->generation);
+    fgl_set_count(L, "half_open_in_flight", i->half_open_in_flight);
+    fgl_set_count(L, "transitions", i->transitions);
+    lua_pushstring(L, fgl_clock_name(i->clock_kind));
+    lua_setfield(L, -2, "clock");
+    fgl_push_metric(L, &i->metric);
+    lua_setfield(L, -2, "metrics");
+    lua_createtable(L, 0, 7);
+    fgl_set_count(L, "success", i->counters.success);
+    fgl_set_count(L, "failure", i->counters.failure);
+    fgl_set_count(L, "ignored", i->counters.ignored);
+    fgl_set_count(L, "rejected", i->counters.rejected);
+    fgl_set_count(L, "admitted", i->counters.admitted);
+    fgl_set_count(L, "stale", i->counters.stale);
+    fgl_set_count(L, "lease_expired", i->counters.lease_expired);
+    lua_setfield(L, -2, "counters");
 }
 
 /* drain(self [, signals]) -> signals|nil, error|nil, lost

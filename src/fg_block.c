@@ -54,17 +54,7 @@ void fg_block_init(fg_block *b, const fg_block_layout *l, uint64_t fingerprint, 
     b->version = FG_BLOCK_VERSION;
     b->fixed_bytes = (uint16_t)sizeof(fg_block);
     b->size = l->size;
-    b->window_kind = l->window_kind;
-    b->exact_durations = l->exact_durations;
-    b->threshold_count = l->threshold_count;
-    b->level_bits = l->level_bits;
     b->fingerprint = fingerprint;
-    b->window_size = l->window_size;
-    b->slot_capacity = l->slot_capacity;
-    b->slow_off = l->slow_off;
-    b->window_off = l->window_off;
-    b->slot_times_off = l->slot_times_off;
-    b->slot_links_off = l->slot_links_off;
     b->changed_at = now;
     b->retry_factor = 1.0;
     atomic_init(&b->stripe0.admitted, 0);
@@ -86,12 +76,7 @@ const char *fg_block_check(const fg_block *b, size_t size, const fg_block_layout
         return "the block was made by another version of fluxgate";
     if (b->fingerprint != fingerprint)
         return "the block holds a breaker of another definition (the fingerprints differ)";
-    if (b->size != l->size || size < l->size || b->window_kind != l->window_kind ||
-        b->window_size != l->window_size || b->threshold_count != l->threshold_count ||
-        b->exact_durations != l->exact_durations || b->level_bits != l->level_bits ||
-        b->slot_capacity != l->slot_capacity || b->slow_off != l->slow_off ||
-        b->window_off != l->window_off || b->slot_times_off != l->slot_times_off ||
-        b->slot_links_off != l->slot_links_off)
+    if (b->size != l->size || size < l->size)
         return "the block's layout does not match its definition";
     return NULL;
 }

@@ -6,8 +6,10 @@
  * everything that is per process (policy, clock and random callbacks,
  * listeners, Custom() predicates, the allocator) is in the handle
  * (fg_breaker_internal.h). Internal references are byte offsets from the
- * block's start, recorded in its header; every field is fixed-width and
- * every time a double of the breaker's clock, so a snapshot is a copy.
+ * block's start, a function of the definition (fg_block_layout_of); every
+ * field is fixed-width and every time a double of the breaker's clock.
+ * Snapshots (fg_snapshot.h) are written field by field, never copied, so
+ * this layout may change without changing their format.
  *
  * Layout: the fixed part below, then the variable arrays (offsets in the
  * header): slow counts, the window (CountWindow ring or TimeWindow
@@ -22,8 +24,14 @@
  *   - two admission counter stripes (admitted, rejected), each written by
  *     the lock-free admissions of the threads on "its" CPUs;
  *   - cold fields (transitions, half-open bookkeeping, the PRNG) as
- *     spacers between those;
+ *     spacers between those: the separations cost no bytes while the cold
+ *     fields fill them (about 240 bytes of cold fields for 3 x 63 bytes of
+ *     separation), so the block's fixed part is 440 bytes;
  *   - the hot part: the lock word and what every record writes under it.
+ * Then the variable arrays: slow counts (8 bytes per SlowRate threshold),
+ * the window (4 bytes per CountWindow record without AvgLatency, 8 with
+ * it, one bucket per TimeWindow second), the half-open slots (16 bytes
+ * each: lease time and links).
  *
  * The state word packs the state (3 bits) and the generation (61 bits): an
  * admission in a state that needs no decision reads it once and is done.
@@ -45,11 +53,16 @@
 
 enum {
     FG_BLOCK_MAGIC = 0x31424746u, /* "FGB1" little-endian */
-    FG_BLOCK_VERSION = 1,
+    FG_BLOCK_VERSION = 2,
     FG_BLOCK_STRIPES = 2,
     /* (old, new) pairs that can happen: any state to a manual command's
      * state (4 x 6), closed/half_open -> open, open -> half_open */
-    FG_BLOCK_TRANSITION_CELLS = 27
+    FG_BLOCK_TRANSITION_CELLS = 27,
+    /* of which the state machine's own, counted in 64 bits: half_open ->
+     * closed, closed -> open, half_open -> open, open -> half_open */
+    FG_BLOCK_AUTO_CELLS = 4,
+    /* and the rest, reached only by manual commands, in 32 bits */
+    FG_BLOCK_MANUAL_CELLS = FG_BLOCK_TRANSITION_CELLS - FG_BLOCK_AUTO_CELLS
 };
 
 /* Admissions counted without the lock, one stripe per group of CPUs. */
@@ -69,52 +82,49 @@ typedef struct fg_block_memo {
     uint8_t pad[5];
 } fg_block_memo;
 
+/* The layout packs the cold fields into the gaps the cache-line rule needs
+ * (see FG_BLOCK_APART below): 64 bytes between the read-mostly words and
+ * stripe 0, between the stripes, and between stripe 1 and the hot part are
+ * what cold data fills, so shrinking cold data below that would only turn
+ * it into padding. */
 typedef struct fg_block {
     /* ---- read by every admission (read-mostly) ---- */
     _Atomic uint64_t word;        /* state | generation << FG_BLOCK_STATE_BITS */
     _Atomic uint64_t offset_bits; /* the clock offset (a double): time = raw + offset */
-    /* ---- header: written once, when the block is placed ---- */
+    /* ---- header: written once, when the block is placed. The layout is a
+     * function of the definition and the version, which the fingerprint
+     * and the version name, so no offsets are kept here. ---- */
     uint32_t magic;
     uint16_t version;
     uint16_t fixed_bytes;         /* sizeof(fg_block) */
     uint32_t size;                /* the whole block */
-    uint8_t window_kind;          /* fg_window_kind */
-    uint8_t exact_durations;      /* 1: the CountWindow keeps durations as doubles */
-    uint8_t threshold_count;
-    uint8_t level_bits;           /* CountWindow, microsecond entries: bits of slow level */
-    uint64_t fingerprint;         /* fg_block_fingerprint of the definition */
-    uint32_t window_size;
-    uint32_t slot_capacity;
-    uint32_t slow_off;            /* uint64_t[threshold_count] */
-    uint32_t window_off;          /* ring entries or buckets */
-    uint32_t slot_times_off;      /* double[slot_capacity]: lease times */
-    uint32_t slot_links_off;      /* fg_half_open_slot[slot_capacity] */
     /* ---- cold: transitions ---- */
+    uint32_t reopens;
+    uint64_t fingerprint;         /* fg_block_fingerprint of the definition */
     double changed_at;
     double retry_factor;          /* the jitter factor drawn when the breaker opened */
-    /* ---- admission stripe 0 ---- */
-    fg_block_stripe stripe0;
-    /* ---- cold: transitions, half_open, draws ---- */
     uint64_t sequence;            /* the latest transition's sequence number */
     uint64_t random[4];           /* xoshiro256** state */
-    uint32_t reopens;
-    uint32_t pad0;
+    /* ---- admission stripe 0 ---- */
+    fg_block_stripe stripe0;
+    /* ---- cold: half_open, the state machine's transition counters ---- */
     fg_half_open_state half_open; /* the slots' bookkeeping (fg_half_open.h) */
+    uint64_t transitions_auto[FG_BLOCK_AUTO_CELLS];
     /* ---- admission stripe 1 ---- */
     fg_block_stripe stripe1;
-    /* ---- cold: the transition counters (see fg_block_transition_cell) ---- */
-    uint64_t transitions[FG_BLOCK_TRANSITION_CELLS];
+    /* ---- cold: the manual commands' transition counters (saturating) ---- */
+    uint32_t transitions_manual[FG_BLOCK_MANUAL_CELLS];
     /* ---- hot: the lock, and what records write under it ---- */
+    uint32_t consecutive_failures; /* (in the hot part's first line: far from stripe 1) */
     fg_lock lock;
     double last_raw;              /* the last raw clock reading (rebasing) */
     double last_time;             /* the breaker's time at that reading */
+    /* The record calls so far, in the lock's order, are success + failure
+     * + ignored: each record call adds to exactly one of them. */
     uint64_t success;
     uint64_t failure;
     uint64_t ignored;
     uint64_t stale;
-    uint64_t records;             /* record calls so far, in the lock's order */
-    uint32_t consecutive_failures;
-    uint32_t pad;
     fg_window_state window;       /* the window's running totals (fg_window.h) */
     fg_block_memo memo;
 } fg_block;
@@ -126,6 +136,7 @@ typedef struct fg_block {
                    #end_field " and " #start_field " may share a cache line")
 FG_BLOCK_APART(offset_bits, stripe0);
 FG_BLOCK_APART(stripe0, stripe1);
+FG_BLOCK_APART(stripe1, consecutive_failures);
 FG_BLOCK_APART(stripe1, lock);
 FG_BLOCK_APART(offset_bits, lock);
 _Static_assert(offsetof(fg_block, offset_bits) + 8 <= 16, "the read-mostly words come first");
@@ -165,6 +176,11 @@ int fg_block_layout_of(const fg_breaker_def *def, fg_block_layout *out);
  * Not the breaker's name. */
 uint64_t fg_block_fingerprint(const fg_breaker_def *def);
 
+/* The same fingerprint without the block version: the behaviour alone,
+ * which is what a snapshot carries (fg_snapshot.h), so that snapshots
+ * outlive changes of the in-memory layout. */
+uint64_t fg_block_definition_fingerprint(const fg_breaker_def *def);
+
 /* The smallest AvgLatency threshold of a tripper (+infinity: none), and
  * whether it reads the window's duration at all. */
 double fg_block_min_latency_threshold(const fg_program *tripper);
@@ -184,6 +200,38 @@ const char *fg_block_check(const fg_block *b, size_t size, const fg_block_layout
  * that cannot happen. */
 int fg_block_transition_cell(fg_state from, fg_state to);
 
+/* Where a cell's counter is: cells 2 (half_open -> closed) and 24..26 in
+ * transitions_auto[0..3], the others in transitions_manual, in cell order. */
+static inline int fg_block_cell_auto(int cell) {
+    return cell == 2 ? 0 : cell >= 24 ? cell - 23 : -1;
+}
+static inline int fg_block_cell_manual(int cell) {
+    return cell < 2 ? cell : cell - 1;
+}
+
+/* A transition counter (cell from fg_block_transition_cell, >= 0). The
+ * manual commands' pairs count up to UINT32_MAX and stay there (a counter
+ * never decreases); the state machine's own pairs, which a flapping
+ * breaker can repeat without bound, count in 64 bits. Lock held. */
+static inline uint64_t fg_block_transitions_get(const fg_block *b, int cell) {
+    int a = fg_block_cell_auto(cell);
+    return a >= 0 ? b->transitions_auto[a] : b->transitions_manual[fg_block_cell_manual(cell)];
+}
+static inline void fg_block_transitions_add(fg_block *b, int cell) {
+    int a = fg_block_cell_auto(cell);
+    if (a >= 0) {
+        b->transitions_auto[a]++;
+    } else {
+        uint32_t *m = &b->transitions_manual[fg_block_cell_manual(cell)];
+        *m += *m != UINT32_MAX;
+    }
+}
+static inline void fg_block_transitions_set(fg_block *b, int cell, uint64_t v) {
+    int a = fg_block_cell_auto(cell);
+    if (a >= 0) b->transitions_auto[a] = v;
+    else b->transitions_manual[fg_block_cell_manual(cell)] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
 /* The admission stripe for the calling thread, by the CPU it runs on
  * (threads on different CPUs never write the same line). Where glibc has
  * registered rseq, the CPU number is one load from the thread's rseq area;
@@ -198,15 +246,24 @@ extern const ptrdiff_t __rseq_offset; /* glibc >= 2.35 (sys/rseq.h) */
 extern const unsigned int __rseq_size;
 #endif
 
-static inline fg_block_stripe *fg_block_my_stripe(fg_block *b) {
+/* The CPU the calling thread runs on, from its rseq area (one load), or -1
+ * where glibc has not registered rseq (then ask sched_getcpu). Also used by
+ * families' counter stripes. */
+static inline int fg_block_cpu(void) {
 #ifdef FG_BLOCK_RSEQ
     if (__rseq_size != 0) {
         /* struct rseq starts with cpu_id_start: always a valid CPU number */
         const volatile uint32_t *cpu =
             (const volatile uint32_t *)((char *)__builtin_thread_pointer() + __rseq_offset);
-        return (*cpu & 1u) ? &b->stripe1 : &b->stripe0;
+        return (int)(*cpu & 0x7fffffffu);
     }
 #endif
+    return -1;
+}
+
+static inline fg_block_stripe *fg_block_my_stripe(fg_block *b) {
+    int cpu = fg_block_cpu();
+    if (cpu >= 0) return (cpu & 1) ? &b->stripe1 : &b->stripe0;
     return fg_block_my_stripe_slow(b);
 }
 

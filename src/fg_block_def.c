@@ -82,9 +82,8 @@ static void fg_hash_program(fg_hash *s, const fg_program *p) {
     fg_hash_bytes(s, p->bytes + p->text.offset, p->text.length);
 }
 
-uint64_t fg_block_fingerprint(const fg_breaker_def *def) {
-    fg_hash s = {UINT64_C(0xCBF29CE484222325)};
-    fg_hash_u64(&s, FG_BLOCK_VERSION);
+/* Everything that defines the behaviour, after whatever prefix s holds. */
+static uint64_t fg_hash_definition(fg_hash s, const fg_breaker_def *def) {
     fg_hash_u64(&s, (uint64_t)def->window.kind);
     fg_hash_u64(&s, def->window.size);
     fg_hash_program(&s, def->tracker);
@@ -102,6 +101,17 @@ uint64_t fg_block_fingerprint(const fg_breaker_def *def) {
     fg_hash_double(&s, def->half_open_lease);
     uint64_t z = s.h;
     return fg_random_splitmix64(&z);
+}
+
+uint64_t fg_block_fingerprint(const fg_breaker_def *def) {
+    fg_hash s = {UINT64_C(0xCBF29CE484222325)};
+    fg_hash_u64(&s, FG_BLOCK_VERSION);
+    return fg_hash_definition(s, def);
+}
+
+uint64_t fg_block_definition_fingerprint(const fg_breaker_def *def) {
+    fg_hash s = {UINT64_C(0xCBF29CE484222325)};
+    return fg_hash_definition(s, def);
 }
 
 double fg_block_min_latency_threshold(const fg_program *p) {

@@ -141,6 +141,11 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
     atomic_init(&h->listeners, NULL);
     atomic_init(&h->dispatch, NULL);
     atomic_init(&h->next_local, 0);
+    atomic_init(&h->live, h);
+    atomic_init(&h->gens, NULL);
+    h->resolve_custom = opt != NULL ? opt->resolve_custom : NULL;
+    h->resolve_ud = opt != NULL ? opt->resolve_ud : NULL;
+    h->clock_request = (uint8_t)(opt != NULL ? opt->clock_kind : FG_CLOCK_AUTO);
     h->home = h;
     int custom = opt != NULL && opt->clock != NULL;
     h->clock = custom ? opt->clock : NULL;
@@ -171,6 +176,12 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
                      const fg_block_layout *layout, int fresh) {
     /* field by field: proto's listener list and queue are atomics that
      * another thread may be writing, and the view never reads them */
+    atomic_init(&view->live, view);
+    atomic_init(&view->gens, NULL);
+    view->resolve_custom = NULL;
+    view->resolve_ud = NULL;
+    view->clock_request = proto->clock_request;
+    view->own_block = 0;
     view->block = block;
     view->def = proto->def;
     view->policy = proto->policy;
@@ -186,12 +197,25 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
     view->needs_duration = proto->needs_duration;
     view->reads_latency = proto->reads_latency;
     view->custom_count = 0;
-    view->home = proto;
+    view->home = proto->home; /* proto may be a reload's handle: home has the listeners */
     view->hooks = NULL;
     view->hooks_ud = NULL;
     view->key = NULL;
     view->key_len = 0;
-    fg_breaker_views(view, layout, fresh);
+    if (fresh || proto->block == NULL || proto->block->size != layout->size) {
+        fg_breaker_views(view, layout, fresh);
+        return;
+    }
+    /* An existing block of proto's layout: proto's views, moved to this
+     * block (a family binds twice per call; fg_breaker_views would redo the
+     * layout's arithmetic each time). */
+    fg_window_rebase(&view->window, &proto->window, proto->block, block);
+    view->half_open = proto->half_open;
+    view->half_open.st = &block->half_open;
+    view->half_open.acquired_at =
+        (double *)((char *)block + ((char *)proto->half_open.acquired_at - (char *)proto->block));
+    view->half_open.slots =
+        (fg_half_open_slot *)((char *)block + ((char *)proto->half_open.slots - (char *)proto->block));
 }
 
 fg_breaker *fg_breaker_new(fg_policy *policy, size_t index, const fg_breaker_options *opt, char *err,
@@ -217,11 +241,13 @@ fg_breaker *fg_breaker_new(fg_policy *policy, size_t index, const fg_breaker_opt
         return NULL;
     }
     h->allocated = total;
+    h->own_block = 1;
     return h;
 }
 
 void fg_breaker_free(fg_breaker *h) {
     if (h == NULL) return;
+    fg_breaker_free_gens(h);
     fg_policy *policy = h->policy;
     fg_listener *l = atomic_load_explicit(&h->listeners, memory_order_acquire);
     while (l != NULL) {
@@ -253,7 +279,8 @@ int fg_breaker_add_listener(fg_breaker *h, fg_listener_fn fn, void *ud) {
             return -1;
         }
     }
-    fg_breaker_lock(h);
+    /* the lock of the block transitions are numbered under now */
+    fg_breaker *locked = fg_breaker_lock_live(fg_breaker_live(h));
     if (made != NULL && atomic_load_explicit(&h->dispatch, memory_order_relaxed) == NULL) {
         atomic_store_explicit(&h->dispatch, made, memory_order_release);
         made = NULL;
@@ -264,36 +291,44 @@ int fg_breaker_add_listener(fg_breaker *h, fg_listener_fn fn, void *ud) {
     else
         atomic_store_explicit(&h->listeners_tail->next, l, memory_order_release);
     h->listeners_tail = l;
-    fg_breaker_unlock(h);
+    fg_breaker_unlock(locked);
     fg_breaker_dispatch_discard(h, made); /* another call published one first */
     return 0;
 }
 
 const char *fg_breaker_name(const fg_breaker *h) {
-    return h->def->name;
+    return fg_breaker_live(h)->def->name;
 }
 
 double fg_breaker_now(fg_breaker *h) {
+    h = fg_breaker_live(h);
     fg_when when = fg_breaker_when(h);
-    fg_breaker_lock(h);
+    h = fg_breaker_lock_live(h);
     double now = fg_breaker_now_locked(h, &when);
     fg_breaker_unlock(h);
     return now;
 }
 
 fg_state fg_breaker_state(fg_breaker *h) {
-    return fg_block_word_state(atomic_load_explicit(&h->block->word, memory_order_acquire));
+    for (;;) {
+        fg_breaker *live = fg_breaker_live(h);
+        fg_state s = fg_block_word_state(atomic_load_explicit(&live->block->word, memory_order_acquire));
+        if (s != (fg_state)FG_STATE_MOVED) return s;
+        if (fg_breaker_live(h) == live) return FG_STATE_FORCED_OPEN; /* moved by another process */
+    }
 }
 
 void fg_breaker_info(fg_breaker *h, fg_info *info) {
-    fg_block *b = h->block;
+    h = fg_breaker_live(h);
     fg_when when = fg_breaker_when(h);
-    fg_breaker_lock(h);
+    h = fg_breaker_lock_live(h);
+    fg_block *b = h->block;
     double now = fg_breaker_now_locked(h, &when);
     fg_breaker_expire_leases_locked(h, now);
     uint64_t word = atomic_load_explicit(&b->word, memory_order_relaxed);
     info->name = h->def->name;
     info->state = fg_block_word_state(word);
+    if (info->state == (fg_state)FG_STATE_MOVED) info->state = FG_STATE_FORCED_OPEN; /* see fg_breaker_state */
     info->generation = fg_block_word_generation(word);
     info->changed_at = b->changed_at;
     info->reopens = b->reopens;
@@ -310,24 +345,22 @@ void fg_breaker_info(fg_breaker *h, fg_info *info) {
     for (int from = 0; from < FG_STATE_COUNT; from++)
         for (int to = 0; to < FG_STATE_COUNT; to++) {
             int cell = fg_block_transition_cell((fg_state)from, (fg_state)to);
-            if (cell >= 0) c->transitions[from][to] = b->transitions[cell];
+            if (cell >= 0) c->transitions[from][to] = fg_block_transitions_get(b, cell);
         }
     info->transitions = b->sequence;
-    fg_breaker_unlock(h);
     /* Counted without the lock: exact once the calls that made them are over. */
-    c->admitted = atomic_load_explicit(&b->stripe0.admitted, memory_order_relaxed) +
-                  atomic_load_explicit(&b->stripe1.admitted, memory_order_relaxed);
-    c->rejected = atomic_load_explicit(&b->stripe0.rejected, memory_order_relaxed) +
-                  atomic_load_explicit(&b->stripe1.rejected, memory_order_relaxed);
+    fg_breaker_count_admissions(h, &c->admitted, &c->rejected);
+    fg_breaker_unlock(h);
     info->clock_kind = (fg_clock_kind)h->clock_kind;
 }
 
 /* A manual command: a transition like any other (even closed -> closed). */
 static void fg_breaker_command(fg_breaker *h, fg_state to, const char *reason) {
+    h = fg_breaker_live(h);
     fg_when when = fg_breaker_when(h);
     fg_pending pending;
     pending.active = 0;
-    fg_breaker_lock(h);
+    h = fg_breaker_lock_live(h);
     double now = fg_breaker_now_locked(h, &when);
     fg_breaker_transition_locked(h, to, reason, now, &pending);
     fg_breaker_unlock(h);

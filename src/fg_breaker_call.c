@@ -70,8 +70,8 @@ static void fg_acquire_half_open(fg_breaker *h, double now, fg_ticket *t) {
 /* acquire under the lock: open and half_open, or whatever the state became
  * since the lock-free read. */
 static void fg_acquire_locked(fg_breaker *h, fg_when *when, fg_ticket *t, fg_pending *pending) {
+    h = fg_breaker_lock_live(h); /* a reload may have moved the block */
     fg_block *b = h->block;
-    fg_breaker_lock(h);
     double now = fg_breaker_now_locked(h, when);
     t->started_at = now;
     uint64_t word = atomic_load_explicit(&b->word, memory_order_relaxed);
@@ -104,6 +104,7 @@ static void fg_acquire_locked(fg_breaker *h, fg_when *when, fg_ticket *t, fg_pen
         break;
     case FG_STATE_FORCED_OPEN:
     case FG_STATE_COUNT:
+    default: /* FG_STATE_MOVED by another process: rejected as forced_open */
         t->retry_after = -1.0;
         fg_count_rejected(b);
         break;
@@ -159,16 +160,19 @@ static int fg_acquire(fg_breaker *h, fg_when *when, fg_ticket *t) {
 }
 
 int fg_breaker_acquire_at(fg_breaker *h, double now, fg_ticket *t) {
+    h = fg_breaker_live(h);
     fg_when when = fg_breaker_when_at(now);
     return fg_acquire(h, &when, t);
 }
 
 int fg_breaker_acquire(fg_breaker *h, fg_ticket *t) {
+    h = fg_breaker_live(h);
     fg_when when = fg_breaker_when(h);
     return fg_acquire(h, &when, t);
 }
 
 int fg_breaker_classify(const fg_breaker *h, const fg_outcome *outcome) {
+    h = fg_breaker_live(h);
     return fg_vm_classify(h->def->tracker, outcome, h->customs);
 }
 
@@ -206,11 +210,11 @@ static fg_verdict fg_record_current(fg_breaker *h, fg_state state, const fg_tick
 
 static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, int outcome_class, double duration,
                             fg_when *when, uint64_t *number) {
-    fg_block *b = h->block;
     fg_pending pending;
     pending.active = 0; /* see fg_acquire */
-    fg_breaker_lock(h);
-    uint64_t n = ++b->records;
+    h = fg_breaker_lock_live(h); /* a reload may have moved the block */
+    fg_block *b = h->block;
+    uint64_t n = b->success + b->failure + b->ignored + 1; /* one of them grows below */
     /* The counters follow the tracker's classification, stale or not. */
     if (outcome_class < 0) b->ignored++;
     else if (outcome_class > 0) b->failure++;
@@ -246,12 +250,14 @@ fg_verdict fg_breaker_record_at(fg_breaker *h, const fg_ticket *t, int outcome_c
                                 double now) {
     /* Rejected tickets and calls admitted while disabled count nothing. */
     if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
+    h = fg_breaker_live(h);
     fg_when when = fg_breaker_when_at(now);
     return fg_record(h, t, outcome_class, duration, &when, NULL);
 }
 
 fg_verdict fg_breaker_record(fg_breaker *h, const fg_ticket *t, int outcome_class, double duration) {
     if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
+    h = fg_breaker_live(h);
     fg_when when = fg_breaker_when(h);
     if (!when.have_raw && !(duration >= 0.0)) {
         /* the default clock: measure outside the lock, or not at all */
@@ -266,6 +272,7 @@ fg_verdict fg_breaker_record_numbered(fg_breaker *h, const fg_ticket *t, int out
                                       double duration, double now, uint64_t *number) {
     *number = 0;
     if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
+    h = fg_breaker_live(h);
     fg_when when = fg_breaker_when_at(now);
     return fg_record(h, t, outcome_class, duration, &when, number);
 }

@@ -67,16 +67,15 @@ static int fg_has_top_level_operator(const char *text) {
     return 0;
 }
 
-/* "not <tripper text>", built once. A text with a top-level operator is put
- * in parentheses, so that "not (A | B)" cannot be read as "(not A) | B". */
-static char *fg_make_close_reason(const fg_breaker *h, size_t *size) {
-    const char *text = fg_program_text(h->def->tripper);
+/* "not <tripper text>". A text with a top-level operator is put in
+ * parentheses, so that "not (A | B)" cannot be read as "(not A) | B". */
+size_t fg_breaker_close_reason_write(const fg_program *tripper, char *out) {
+    const char *text = fg_program_text(tripper);
     if (text == NULL) text = "";
     size_t len = strlen(text);
     int wrap = fg_has_top_level_operator(text);
-    *size = len + 5 + (wrap ? 2 : 0);
-    char *out = fg_alloc_new(&h->alloc, *size);
-    if (out == NULL) return NULL;
+    size_t size = len + 5 + (wrap ? 2 : 0);
+    if (out == NULL) return size;
     char *p = out;
     memcpy(p, "not ", 4);
     p += 4;
@@ -85,6 +84,14 @@ static char *fg_make_close_reason(const fg_breaker *h, size_t *size) {
     p += len;
     if (wrap) *p++ = ')';
     *p = '\0';
+    return size;
+}
+
+/* The close reason of h's definition at creation, built once. */
+static char *fg_make_close_reason(const fg_breaker *h, size_t *size) {
+    *size = fg_breaker_close_reason_write(h->def->tripper, NULL);
+    char *out = fg_alloc_new(&h->alloc, *size);
+    if (out != NULL) fg_breaker_close_reason_write(h->def->tripper, out);
     return out;
 }
 

@@ -27,8 +27,13 @@
  *     and never look like a jump back. A user random function runs under
  *     the lock, because each draw must belong to exactly one decision.
  *   - Handle fields are fixed at creation, except the listener list
- *     (append-only, atomic pointers), the dispatch queue (its own lock) and
- *     next_local (written under the block's lock).
+ *     (append-only, atomic pointers), the dispatch queue (its own lock),
+ *     next_local (written under the block's lock), and `live` and `gens`,
+ *     which a reload publishes (fg_breaker_reload.c): a reload makes a new
+ *     handle for the new definition instead of changing this one, so a
+ *     call reads `live` once and then sees one consistent definition; the
+ *     replaced block is marked FG_STATE_MOVED, which sends locked paths and
+ *     lock-free admissions that read it to the new one.
  */
 #ifndef FG_BREAKER_INTERNAL_H
 #define FG_BREAKER_INTERNAL_H
@@ -82,7 +87,12 @@ typedef struct fg_when {
     double now;              /* the breaker's time, once computed */
 } fg_when;
 
+typedef struct fg_reload_gen fg_reload_gen; /* fg_reload.h */
+
 struct fg_breaker {
+    /* What a call drives: this handle until a reload, then the newest
+     * definition's handle (fg_breaker_live). Read first by every call. */
+    _Atomic(fg_breaker *) live;
     fg_block *block;
     const fg_breaker_def *def;
     fg_policy *policy;            /* one reference, dropped by fg_breaker_free */
@@ -99,8 +109,9 @@ struct fg_breaker {
     uint8_t clock_kind;           /* fg_clock_kind, never AUTO */
     uint8_t needs_duration;       /* a SlowRate or AvgLatency rule: durations matter */
     uint8_t reads_latency;        /* the tripper reads the total duration */
-    uint8_t pad;
+    uint8_t clock_request;        /* opts->clock_kind at creation (a reload chooses again) */
     uint32_t custom_count;
+    uint8_t own_block;            /* the block is the library's (fg_breaker_new, a reload) */
     _Atomic(fg_listener *) listeners;
     fg_listener *listeners_tail;  /* written under the block's lock */
     _Atomic(fg_dispatch *) dispatch; /* made with the first listener */
@@ -113,6 +124,11 @@ struct fg_breaker {
     void *hooks_ud;
     const char *key;              /* a family key's bytes (fg_transition.key), or NULL */
     size_t key_len;
+    /* Reloads (fg_breaker_reload.c): the newest first, kept until free; the
+     * resolver given at creation resolves the new definitions' Custom(). */
+    _Atomic(fg_reload_gen *) gens;
+    fg_custom_resolver resolve_custom;
+    void *resolve_ud;
     fg_custom customs[];          /* one per fg_program_custom_name of the tracker */
 };
 
@@ -141,6 +157,28 @@ static inline fg_when fg_breaker_when_at(double raw) {
     return w;
 }
 
+/* ---- reloads -------------------------------------------------------------- */
+
+/* A block a reload has replaced holds this state: a call that finds it
+ * follows fg_breaker_live to the new one. Never a public fg_state. */
+enum { FG_STATE_MOVED = 7 };
+
+/* The handle a call on h drives (h until a reload; immutable once published). */
+static inline fg_breaker *fg_breaker_live(const fg_breaker *h) {
+    return atomic_load_explicit(&((fg_breaker *)h)->live, memory_order_acquire);
+}
+
+/* Calls admitted and rejected: the live block's stripes, plus what reached
+ * the blocks that reloads replaced after their counts were carried over
+ * (a lock-free admission that read the state just before a reload). */
+void fg_breaker_count_admissions(fg_breaker *h, uint64_t *admitted, uint64_t *rejected);
+
+/* The half_open -> closed reason for h's definition ("not <tripper text>"). */
+const char *fg_breaker_close_reason_of(const fg_breaker *h);
+
+/* Frees what reloads made (fg_breaker_free). */
+void fg_breaker_free_gens(fg_breaker *h);
+
 /* The breaker's time for this call (computed once per call). Lock held:
  * applies the rebasing rule of fg_clock.h. */
 double fg_breaker_now_locked(fg_breaker *h, fg_when *w);
@@ -163,6 +201,22 @@ static inline void fg_breaker_lock(fg_breaker *h) {
 
 static inline void fg_breaker_unlock(fg_breaker *h) {
     fg_lock_release(&h->block->lock);
+}
+
+/* Takes the lock of the block h's breaker lives in now, following reloads:
+ * returns the handle to use (h, or a newer definition's), its block locked.
+ * A block moved by another process's handle (a shared block: not supported
+ * for reload) is returned locked as it is. */
+static inline fg_breaker *fg_breaker_lock_live(fg_breaker *h) {
+    for (;;) {
+        fg_breaker_lock(h);
+        uint64_t word = atomic_load_explicit(&h->block->word, memory_order_relaxed);
+        if (fg_block_word_state(word) != (fg_state)FG_STATE_MOVED) return h;
+        fg_breaker *next = fg_breaker_live(h->home);
+        if (next == h) return h;
+        fg_breaker_unlock(h);
+        h = next;
+    }
 }
 
 /* ---- the state machine ------------------------------------------------------ */
@@ -238,6 +292,9 @@ void fg_breaker_dispatch_discard(fg_breaker *h, fg_dispatch *d);
 void fg_breaker_dispatch_free(fg_breaker *h);
 /* The half_open -> closed reason ("not <tripper text>"), owned by the queue. */
 const char *fg_breaker_close_reason(const fg_breaker *h);
+/* Writes "not <text of tripper>" (with the parentheses rule) and its NUL
+ * into out; returns the bytes that takes (out NULL: only counts them). */
+size_t fg_breaker_close_reason_write(const fg_program *tripper, char *out);
 
 /* ---- views (families) ---------------------------------------------------- */
 

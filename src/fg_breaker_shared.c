@@ -62,7 +62,8 @@ int fg_breaker_carry_counters(fg_breaker *h, const void *old_block, size_t old_s
     b->ignored += old->ignored;
     b->stale += old->stale;
     b->half_open.expired += old->half_open.expired;
-    for (int k = 0; k < FG_BLOCK_TRANSITION_CELLS; k++) b->transitions[k] += old->transitions[k];
+    for (int k = 0; k < FG_BLOCK_TRANSITION_CELLS; k++)
+        fg_block_transitions_set(b, k, fg_block_transitions_get(b, k) + fg_block_transitions_get(old, k));
     fg_breaker_unlock(h);
     const fg_block_stripe *from[2] = {&old->stripe0, &old->stripe1};
     fg_block_stripe *to[2] = {&b->stripe0, &b->stripe1};

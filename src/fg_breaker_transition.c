@@ -75,14 +75,14 @@ void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason
         out->transition.old_state = from;
         out->transition.new_state = to;
         out->transition.timestamp = now;
-        out->transition.reason = reason != NULL ? reason : fg_breaker_close_reason(home);
+        out->transition.reason = reason != NULL ? reason : fg_breaker_close_reason_of(h);
         out->transition.sequence = sequence;
         fg_window_metric(&h->window, now, &out->transition.metric);
     }
 
     if (h->hooks != NULL) h->hooks->transition(h->hooks_ud, from, to);
     int cell = fg_block_transition_cell(from, to);
-    if (cell >= 0) b->transitions[cell]++;
+    if (cell >= 0) fg_block_transitions_add(b, cell);
     if (from == FG_STATE_HALF_OPEN && to == FG_STATE_OPEN) b->reopens++;
     b->changed_at = now;
     fg_window_clear(&h->window);

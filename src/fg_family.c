@@ -50,7 +50,8 @@ static uint64_t fg_family_hash(uint64_t seed, const void *key, size_t len) {
 /* ---- aggregates -------------------------------------------------------------- */
 
 fg_family_stripe *fg_family_my_stripe(fg_family *f) {
-    int cpu = sched_getcpu();
+    int cpu = fg_block_cpu(); /* rseq: one load */
+    if (cpu < 0) cpu = sched_getcpu();
     unsigned i = cpu >= 0 ? (unsigned)cpu : 0;
     return &f->stripes[i & (FG_FAMILY_STRIPES - 1)];
 }
@@ -73,7 +74,9 @@ static void fg_family_on_leases_expired(void *ud, uint64_t count) {
 static const fg_breaker_hooks fg_family_hooks = {fg_family_on_transition, fg_family_on_leases_expired};
 
 void fg_family_bind(fg_family *f, fg_family_entry *e, fg_breaker *view, fg_family_hook_ctx *ctx) {
-    fg_breaker_bind(view, f->proto, fg_family_entry_block(e), &f->layout, 0);
+    fg_block *b = fg_family_entry_block(e);
+    const fg_family_def *d = fg_family_def_of(f, b);
+    fg_breaker_bind(view, d->handle, b, &d->layout, 0);
     ctx->family = f;
     ctx->entry = e;
     view->hooks = &fg_family_hooks;
@@ -165,18 +168,18 @@ static void fg_family_table_remove(fg_family *f, fg_family_entry *e) {
     e->chain = NULL;
 }
 
-static size_t fg_family_entry_size(const fg_family *f, size_t key_len) {
-    return fg_family_block_offset(key_len) + f->block_size;
+static size_t fg_family_entry_size(size_t key_len, size_t block_size) {
+    return fg_family_block_offset(key_len) + block_size;
 }
 
 static void fg_family_entry_free(fg_family *f, fg_family_entry *e) {
-    fg_alloc_free(&f->alloc, e, fg_family_entry_size(f, e->key_len));
+    /* the block's own size: keys of different definitions after a reload */
+    fg_alloc_free(&f->alloc, e, fg_family_entry_size(e->key_len, fg_family_entry_block(e)->size));
 }
 
 /* ---- eviction -------------------------------------------------------------------- */
 
-/* Calls admitted and not yet recorded. Block lock held. */
-static uint64_t fg_family_in_flight_locked(fg_block *b) {
+uint64_t fg_family_in_flight_locked(fg_block *b) {
     uint64_t admitted = atomic_load_explicit(&b->stripe0.admitted, memory_order_relaxed) +
                         atomic_load_explicit(&b->stripe1.admitted, memory_order_relaxed);
     uint64_t recorded = b->success + b->failure + b->ignored;
@@ -201,6 +204,21 @@ static void fg_family_bury(fg_family *f, fg_family_entry *e) {
     e->u.free_after = atomic_load_explicit(&f->proto->next_local, memory_order_relaxed);
     e->chain = f->graveyard;
     f->graveyard = e;
+}
+
+void fg_family_replace_locked(fg_family *f, fg_family_entry *old, fg_family_entry *fresh) {
+    fg_family_entry **at = &f->buckets[old->hash & (f->bucket_count - 1)];
+    while (*at != old) at = &(*at)->chain;
+    fresh->chain = old->chain;
+    *at = fresh;
+    fresh->newer = old->newer;
+    fresh->older = old->older;
+    if (old->newer != NULL) old->newer->older = fresh;
+    else f->newest = fresh;
+    if (old->older != NULL) old->older->newer = fresh;
+    else f->oldest = fresh;
+    old->chain = old->newer = old->older = NULL;
+    fg_family_bury(f, old);
 }
 
 /* Zombies whose lost calls were recorded after all go to the graveyard.
@@ -307,7 +325,8 @@ size_t fg_family_evict_idle(fg_family *f) {
 /* A new entry for the key, its block fresh (closed, empty) at raw. */
 static fg_family_entry *fg_family_entry_make(fg_family *f, const void *key, size_t len, uint32_t hash,
                                              uint64_t full_hash, double raw) {
-    fg_family_entry *e = fg_alloc_new(&f->alloc, fg_family_entry_size(f, len));
+    const fg_family_def *d = fg_family_current(f);
+    fg_family_entry *e = fg_alloc_new(&f->alloc, fg_family_entry_size(len, d->layout.size));
     if (e == NULL) return NULL;
     memset(e, 0, sizeof *e);
     e->hash = hash;
@@ -325,9 +344,9 @@ static fg_family_entry *fg_family_entry_make(fg_family *f, const void *key, size
                                  : (uint64_t)(uintptr_t)e ^ (bits * UINT64_C(0x9E3779B97F4A7C15));
     uint64_t seed = fg_random_splitmix64(&state);
     fg_block *b = fg_family_entry_block(e);
-    fg_block_init(b, &f->layout, f->fingerprint, now, seed);
+    fg_block_init(b, &d->layout, d->fingerprint, now, seed);
     fg_breaker view;
-    fg_breaker_bind(&view, f->proto, b, &f->layout, 1);
+    fg_breaker_bind(&view, d->handle, b, &d->layout, 1);
     return e;
 }
 
@@ -348,6 +367,7 @@ fg_family_entry *fg_family_pin(fg_family *f, const void *key, size_t len, int ma
     fg_family_entry *e = fg_family_find(f, hash, key, len);
     if (e != NULL || !make) {
         if (e != NULL) {
+            e = fg_family_migrate(f, e); /* after a reload */
             if (make) fg_family_touch(f, e, now);
             atomic_fetch_add_explicit(&e->pins, 1, memory_order_relaxed);
         }
@@ -390,6 +410,7 @@ fg_family_entry *fg_family_pin(fg_family *f, const void *key, size_t len, int ma
         fg_family_grow(f);
         fg_family_list_push(f, e);
     }
+    e = fg_family_migrate(f, e); /* made (or found) on a definition a reload replaced */
     fg_family_touch(f, e, now);
     atomic_fetch_add_explicit(&e->pins, 1, memory_order_relaxed);
     fg_lock_release(&f->lock);
@@ -421,9 +442,10 @@ fg_family *fg_family_new(fg_policy *policy, size_t index, const fg_family_option
     memset(buckets, 0, FG_FAMILY_INITIAL_BUCKETS * sizeof *buckets);
     f->alloc = proto->alloc;
     f->proto = proto;
-    fg_block_layout_of(proto->def, &f->layout); /* succeeded in fg_breaker_new */
-    f->fingerprint = fg_block_fingerprint(proto->def);
-    f->block_size = f->layout.size;
+    f->first.handle = proto;
+    fg_block_layout_of(proto->def, &f->first.layout); /* succeeded in fg_breaker_new */
+    f->first.fingerprint = fg_block_fingerprint(proto->def);
+    atomic_init(&f->defs, &f->first);
     f->max_keys = opt != NULL ? opt->max_keys : 0;
     f->idle = opt != NULL ? opt->idle : 0.0;
     f->lease = opt != NULL && opt->lease > 0.0 ? opt->lease : proto->def->half_open_lease;
@@ -458,6 +480,7 @@ void fg_family_free(fg_family *f) {
     for (size_t i = 0; i < f->bucket_count; i++) fg_family_free_list(f, f->buckets[i]);
     fg_family_free_list(f, f->zombies);
     fg_family_free_list(f, f->graveyard);
+    fg_family_free_defs(f);
     fg_allocator alloc = f->alloc;
     fg_alloc_free(&alloc, f->buckets, f->bucket_count * sizeof *f->buckets);
     fg_breaker *proto = f->proto;
@@ -466,7 +489,7 @@ void fg_family_free(fg_family *f) {
 }
 
 const char *fg_family_name(const fg_family *f) {
-    return f->proto->def->name;
+    return fg_breaker_name(f->proto); /* the newest definition's */
 }
 
 int fg_family_add_listener(fg_family *f, fg_listener_fn fn, void *ud) {
@@ -476,7 +499,7 @@ int fg_family_add_listener(fg_family *f, fg_listener_fn fn, void *ud) {
 size_t fg_family_key_footprint(const fg_family *f) {
     /* the entry and the block, plus the bucket pointer it adds (one per key
      * at most, on average) */
-    return fg_family_block_offset(0) + f->block_size + sizeof(fg_family_entry *);
+    return fg_family_block_offset(0) + fg_family_current(f)->layout.size + sizeof(fg_family_entry *);
 }
 
 size_t fg_family_size(fg_family *f) {

@@ -84,12 +84,22 @@ typedef struct fg_family_stripe {
     char pad[128 - FG_FAMILY_COUNTERS * 8];
 } fg_family_stripe;
 
+/* A definition the family's keys may run: the family's first, then one in
+ * front per reload (fg_family_reload.c). A key's block names its own by
+ * fingerprint; keys move to the newest on use (fg_family_migrate). */
+typedef struct fg_family_def fg_family_def;
+struct fg_family_def {
+    fg_family_def *older;
+    fg_breaker *handle;            /* proto, or the handle proto's reload made */
+    fg_block_layout layout;
+    uint64_t fingerprint;
+};
+
 struct fg_family {
     fg_allocator alloc;
     fg_breaker *proto;             /* the definition's handle (its own block is unused) */
-    fg_block_layout layout;
-    uint64_t fingerprint;
-    size_t block_size;
+    fg_family_def first;
+    _Atomic(fg_family_def *) defs; /* the newest; changed under lock */
     size_t max_keys;
     double idle;
     double lease;
@@ -145,6 +155,33 @@ static inline void fg_family_unpin(fg_family_entry *e) {
 /* A transient handle for the entry's block (fg_breaker_bind) whose
  * transitions reach the family's aggregates and listeners. */
 void fg_family_bind(fg_family *f, fg_family_entry *e, fg_breaker *view, fg_family_hook_ctx *ctx);
+
+static inline fg_family_def *fg_family_current(const fg_family *f) {
+    return atomic_load_explicit(&((fg_family *)f)->defs, memory_order_acquire);
+}
+
+/* The definition a key's block was made for (the newest, on a key that
+ * has moved or was made since the last reload). */
+static inline const fg_family_def *fg_family_def_of(const fg_family *f, const fg_block *b) {
+    const fg_family_def *d = fg_family_current(f);
+    while (d->older != NULL && d->fingerprint != b->fingerprint) d = d->older;
+    return d;
+}
+
+/* Calls admitted and not yet recorded. Block lock held. */
+uint64_t fg_family_in_flight_locked(fg_block *b);
+
+/* Puts `fresh` where `old` is in the index (its bucket and recency place)
+ * and sends `old` to the graveyard. Lock held. */
+void fg_family_replace_locked(fg_family *f, fg_family_entry *old, fg_family_entry *fresh);
+
+/* Moves the key of e to the family's newest definition when it is on an
+ * older one and has no calls in flight (fg_family_reload.c): returns the
+ * entry the key has now (e when it stays). Family lock held. */
+fg_family_entry *fg_family_migrate(fg_family *f, fg_family_entry *e);
+
+/* Frees the definitions reloads added (fg_family_free). */
+void fg_family_free_defs(fg_family *f);
 
 /* The calling thread's counter stripe. */
 fg_family_stripe *fg_family_my_stripe(fg_family *f);

@@ -9,11 +9,12 @@
  * index, and an acquire-ordered doubly linked list of busy slots whose head
  * is the oldest lease (leases all have the same length, so the list is also
  * in expiry order and only its head is ever checked). A ticket names its slot
- * by index and sequence number; the number is odd while the slot is held and
- * grows every time the slot is handed out or given back, so a late or double
- * release never frees someone else's slot; a reset starts a new era, which
- * voids every ticket of the old one in O(1).
- *
+ * by index and a hand-out number: every hand-out gets a new odd number from
+ * one counter, and a slot given back becomes even, so a late or double
+ * release never frees someone else's slot; a reset starts a new era (the
+ * numbers handed out before it are void) in O(1). Numbers are 32-bit: the
+ * era test holds for 2^31 hand-outs after a ticket's own; the breaker's
+ * generation, which every reset also moves on, is the exact guard.
  * The bookkeeping (fg_half_open_state), the lease times and the links live
  * in the breaker's state block (fixed-width, indexes instead of pointers);
  * fg_half_open is a per-process view of them. Never allocates. Not
@@ -33,15 +34,28 @@ typedef struct fg_half_open_state {
     int32_t free_head;  /* released slots, or -1 */
     int32_t oldest;     /* busy list head (next to expire), or -1 */
     int32_t newest;     /* busy list tail, or -1 */
-    uint32_t era;       /* bumped by every reset */
+    uint32_t next_seq;  /* the next hand-out's number (odd) */
+    uint32_t era_start; /* next_seq at the last reset */
+    uint32_t pad;
 } fg_half_open_state;
 
+/* 8 bytes: links are 16-bit slot indexes (max_half_open_calls is at most
+ * 65536), and a link to the slot itself means "none". */
 typedef struct fg_half_open_slot {
-    uint32_t seq;  /* odd while held */
-    int32_t prev;  /* busy list neighbours (older, newer), or -1 */
-    int32_t next;  /* busy: the newer neighbour; free: the next free slot */
-    uint32_t era;  /* the reset era the slot was handed out in */
+    uint32_t seq;   /* the hand-out's number: odd while held */
+    uint16_t prev;  /* busy list: the older neighbour */
+    uint16_t next;  /* busy: the newer neighbour; free: the next free slot */
 } fg_half_open_slot;
+
+/* A link of slot i as an index, or -1 for none. */
+static inline int32_t fg_half_open_link(int32_t i, uint16_t link) {
+    return link == (uint16_t)i ? -1 : (int32_t)link;
+}
+
+/* The link to store for index j (-1: none) in slot i. */
+static inline uint16_t fg_half_open_to_link(int32_t i, int32_t j) {
+    return (uint16_t)(j < 0 ? i : j);
+}
 
 typedef struct fg_half_open {
     fg_half_open_state *st;

@@ -7,9 +7,6 @@
 #include <math.h>
 #include <string.h>
 
-/* Whole seconds are kept far inside int64 (and exact in a double). */
-#define FG_WINDOW_SECOND_LIMIT 9.0e15
-
 int fg_window_level_bits(uint32_t threshold_count) {
     int bits = 0;
     while ((1u << bits) <= threshold_count) bits++;
@@ -46,7 +43,7 @@ void fg_window_init(fg_window *w, fg_window_state *st, uint64_t *slow, void *ent
     w->bucket_stride = (uint32_t)((sizeof(fg_window_bucket) + threshold_count * 4u + 7u) & ~7u);
     if (fresh) {
         memset(entries, 0, fg_window_entries_bytes(kind, w->size, threshold_count, exact));
-        st->epoch = 1; /* epoch 0 is never current: zeroed buckets are dead */
+        if (kind == FG_WINDOW_TIME) st->epoch = 1; /* epoch 0 is never current: zeroed buckets are dead */
         fg_window_clear(w);
     }
 }
@@ -58,8 +55,11 @@ void fg_window_clear(fg_window *w) {
     st->failure_count = 0;
     fg_exact_sum_clear(&st->duration);
     for (uint32_t k = 0; k < w->threshold_count; k++) w->slow[k] = 0;
-    st->head = 0;
-    st->filled = 0;
+    if (w->kind != FG_WINDOW_TIME) {
+        st->head = 0;
+        st->filled = 0;
+        return;
+    }
     /* TimeWindow: every bucket stamped with an older epoch is dead; the next
      * advance starts afresh from whatever second it is. */
     st->epoch++;
@@ -94,21 +94,11 @@ static void fg_window_record_exact(fg_window *w, int failure, double duration) {
     st->head = st->head + 1 == w->size ? 0 : st->head + 1;
 }
 
-static int64_t fg_window_second(double now) {
+int64_t fg_window_second(double now) {
     double s = floor(now);
     if (!(s > -FG_WINDOW_SECOND_LIMIT)) s = -FG_WINDOW_SECOND_LIMIT; /* also NaN */
     if (s > FG_WINDOW_SECOND_LIMIT) s = FG_WINDOW_SECOND_LIMIT;
     return (int64_t)s;
-}
-
-static fg_window_bucket *fg_window_bucket_at(const fg_window *w, int64_t second) {
-    int64_t m = second % (int64_t)w->size;
-    if (m < 0) m += w->size;
-    return (fg_window_bucket *)((char *)w->entries + (size_t)m * w->bucket_stride);
-}
-
-static uint32_t *fg_window_bucket_slow(fg_window_bucket *b) {
-    return (uint32_t *)(b + 1);
 }
 
 /* Takes a bucket's counts out of the running totals and empties it. */
@@ -129,8 +119,7 @@ static void fg_window_drop_bucket(fg_window *w, fg_window_bucket *b) {
     b->epoch = 0; /* dead */
 }
 
-void fg_window_advance(fg_window *w, double now) {
-    if (w->kind != FG_WINDOW_TIME) return;
+void fg_window_advance_seconds(fg_window *w, double now) {
     fg_window_state *st = w->st;
     int64_t cur = fg_window_second(now);
     if (st->newest_second == INT64_MIN) {
@@ -175,7 +164,9 @@ static void fg_window_record_time(fg_window *w, int failure, double duration, do
     st->counts_version++;
     st->total_count++;
     st->failure_count += failure != 0;
-    if (!failure) {
+    /* A zero duration (a failure, or a success nobody measured: no
+     * duration rule) adds nothing to the exact sums: skip the conversion. */
+    if (!failure && duration > 0.0) {
         uint64_t u[3];
         fg_exact_sum_units(duration, u);
         fg_exact_sum_add_units(&b->duration, u);
@@ -204,9 +195,56 @@ void fg_window_view(fg_window *w, double now, fg_metric *out, int with_duration)
         total = w->exact ? fg_exact_sum_value(&st->duration) : (double)st->duration.limb[0] / 1e6;
     }
     out->total_duration = total;
-    for (uint32_t k = 0; k < FG_MAX_SLOW_THRESHOLDS; k++) {
-        int in = k < w->threshold_count;
-        out->thresholds[k] = in ? w->thresholds[k] : 0.0;
-        out->slow_counts[k] = in ? w->slow[k] : 0;
+    for (uint32_t k = 0; k < w->threshold_count; k++) out->slow_counts[k] = w->slow[k];
+}
+
+/* ---- restoring (fg_snapshot.c) ------------------------------------------------ */
+
+void fg_window_push_word(fg_window *w, uint32_t word) {
+    fg_window_state *st = w->st;
+    uint32_t *ring = w->entries;
+    uint32_t dur = word & w->failure_word;
+    uint32_t levels = w->level_bits ? word >> (32u - w->level_bits) : 0;
+    int failure = dur == w->failure_word;
+    ring[st->filled++] = word;
+    st->total_count++;
+    st->failure_count += (uint64_t)failure;
+    if (!failure) st->duration.limb[0] += dur;
+    for (uint32_t k = 0; k < levels && k < w->threshold_count; k++) w->slow[k]++;
+    st->head = st->filled == w->size ? 0 : st->filled;
+    st->counts_version++;
+}
+
+void fg_window_push_exact(fg_window *w, double d) {
+    fg_window_state *st = w->st;
+    double *ring = w->entries;
+    int failure = d < 0.0;
+    uint32_t levels = failure ? 0 : fg_window_slow_levels(w, d);
+    ring[st->filled++] = d;
+    st->total_count++;
+    st->failure_count += (uint64_t)failure;
+    if (!failure) fg_exact_sum_add(&st->duration, d);
+    for (uint32_t k = 0; k < levels; k++) w->slow[k]++;
+    st->head = st->filled == w->size ? 0 : st->filled;
+    st->counts_version++;
+}
+
+void fg_window_put_bucket(fg_window *w, int64_t second, uint32_t total, uint32_t failures,
+                          const uint32_t *slow, const uint64_t duration[3]) {
+    fg_window_state *st = w->st;
+    fg_window_bucket *b = fg_window_bucket_at(w, second);
+    uint32_t *bslow = fg_window_bucket_slow(b);
+    b->second = second;
+    b->epoch = st->epoch;
+    b->total = total;
+    b->failures = failures;
+    for (int i = 0; i < 3; i++) b->duration.limb[i] = duration[i];
+    for (uint32_t k = 0; k < w->threshold_count; k++) {
+        bslow[k] = slow[k];
+        w->slow[k] += slow[k];
     }
+    st->total_count += total;
+    st->failure_count += failures;
+    fg_exact_sum_add_units(&st->duration, duration);
+    st->counts_version++;
 }

@@ -42,10 +42,16 @@
 
 /* The window's running totals, in the state block's hot part. */
 typedef struct fg_window_state {
-    uint32_t head;          /* CountWindow: next entry to write */
-    uint32_t filled;        /* CountWindow: entries in use */
-    uint32_t epoch;         /* TimeWindow: buckets of other epochs are dead */
-    uint32_t pad;
+    union {
+        struct {
+            uint32_t head;   /* CountWindow: next entry to write */
+            uint32_t filled; /* CountWindow: entries in use */
+        };
+        struct {
+            uint32_t epoch;  /* TimeWindow: buckets of other epochs are dead */
+            uint32_t pad;
+        };
+    };
     int64_t newest_second;  /* TimeWindow: the latest second the totals cover */
     uint64_t total_count;
     uint64_t failure_count;
@@ -82,6 +88,18 @@ typedef struct fg_window {
     uint8_t level_bits;
     uint32_t failure_word;    /* microsecond entries: the all-ones duration */
 } fg_window;
+
+/* Makes *w a view of the same window in another block of the same layout:
+ * *from (a view into from_block) with its pointers moved by the distance
+ * between the blocks. Cheaper than fg_window_init (no memset, no level
+ * bits, no program lookups), for a family's per-call view (fg_breaker_bind). */
+static inline void fg_window_rebase(fg_window *w, const fg_window *from, const void *from_block,
+                                    void *block) {
+    *w = *from;
+    w->st = (fg_window_state *)((char *)block + ((const char *)from->st - (const char *)from_block));
+    w->slow = (uint64_t *)((char *)block + ((const char *)from->slow - (const char *)from_block));
+    w->entries = (char *)block + ((const char *)from->entries - (const char *)from_block);
+}
 
 /* Bits for a slow level 0..threshold_count. */
 int fg_window_level_bits(uint32_t threshold_count);
@@ -165,19 +183,75 @@ static inline void fg_window_record(fg_window *w, int failure, double duration, 
     else fg_window_record_other(w, failure, duration, now);
 }
 
-/* Drops what has left a TimeWindow by time now (no-op for CountWindow). */
-void fg_window_advance(fg_window *w, double now);
+/* The slow path of fg_window_advance: now is outside the newest second. */
+void fg_window_advance_seconds(fg_window *w, double now);
 
-/* The metric as of now (advances a TimeWindow first). with_duration = 0
- * leaves total_duration 0 (for a tripper that does not read it). */
+/* Drops what has left a TimeWindow by time now (no-op for CountWindow).
+ * Most calls happen within the second the window already covers: that is
+ * decided with two compares, without floor() and the clamping of
+ * fg_window_second (a second [s, s + 1) whose bounds are exact doubles:
+ * |s| <= FG_WINDOW_SECOND_LIMIT < 2^53). */
+static inline void fg_window_advance(fg_window *w, double now) {
+    if (w->kind != FG_WINDOW_TIME) return;
+    int64_t s = w->st->newest_second;
+    if (s != INT64_MIN && now >= (double)s && now < (double)s + 1.0) return;
+    fg_window_advance_seconds(w, now);
+}
+
+/* What the tripper reads of the metric as of now (advances a TimeWindow
+ * first): the counts, threshold_count and slow_counts[0..threshold_count).
+ * thresholds[] and the slow counts past threshold_count are NOT written
+ * (the VM never reads them: fg_vm_slow_rate stops at threshold_count), so
+ * a tripper run does not copy and zero all FG_MAX_SLOW_THRESHOLDS entries.
+ * with_duration = 0 leaves total_duration 0 (for a tripper that does not
+ * read it). */
 void fg_window_view(fg_window *w, double now, fg_metric *out, int with_duration);
 
-/* The whole metric as of now. */
+/* The whole metric as of now (info(), listeners): every field written. */
 static inline void fg_window_metric(fg_window *w, double now, fg_metric *out) {
     fg_window_view(w, now, out, 1);
+    for (uint32_t k = 0; k < FG_MAX_SLOW_THRESHOLDS; k++) {
+        int in = k < w->threshold_count;
+        out->thresholds[k] = in ? w->thresholds[k] : 0.0;
+        if (!in) out->slow_counts[k] = 0;
+    }
 }
 
 /* Forgets every record. O(1). */
 void fg_window_clear(fg_window *w);
+
+/* ---- TimeWindow buckets and restoring (fg_snapshot.c) --------------------- */
+
+/* Whole seconds are kept far inside int64 (and exact in a double). */
+#define FG_WINDOW_SECOND_LIMIT 9.0e15
+
+/* The whole second of the breaker's time now (clamped to the limit above;
+ * NaN gives the lower limit). */
+int64_t fg_window_second(double now);
+
+/* The bucket that holds `second` (whether or not its stamp says so). */
+static inline fg_window_bucket *fg_window_bucket_at(const fg_window *w, int64_t second) {
+    int64_t m = second % (int64_t)w->size;
+    if (m < 0) m += w->size;
+    return (fg_window_bucket *)((char *)w->entries + (size_t)m * w->bucket_stride);
+}
+
+/* A bucket's slow counts, [threshold_count]. */
+static inline uint32_t *fg_window_bucket_slow(fg_window_bucket *b) {
+    return (uint32_t *)(b + 1);
+}
+
+/* Restoring a window, entry by entry, into a cleared one. The caller has
+ * validated every value (fg_snapshot.c), so these only add:
+ *   - push_word: a CountWindow of 32-bit entries gets one more entry
+ *     (oldest first), as fg_window_record_micros encodes it;
+ *   - push_exact: a CountWindow of doubles, one more (a failure is -1);
+ *   - put_bucket: a TimeWindow bucket for `second` (within the window of
+ *     the current newest_second) with its counts and exact duration sum.
+ * The running totals follow from the entries. */
+void fg_window_push_word(fg_window *w, uint32_t word);
+void fg_window_push_exact(fg_window *w, double d);
+void fg_window_put_bucket(fg_window *w, int64_t second, uint32_t total, uint32_t failures,
+                          const uint32_t *slow, const uint64_t duration[3]);
 
 #endif /* FG_WINDOW_H */

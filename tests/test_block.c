@@ -44,6 +44,29 @@ static void footprints_depend_on_the_definition_only(void **state) {
     fg_policy_free(big);
 }
 
+/* Issue 9's budget for the state block of payment_api (CountWindow(100),
+ * one SlowRate threshold, 10 half-open slots): 1,024 bytes. The parts: a
+ * fixed part (the 64-byte separations filled with cold fields), 8 bytes of
+ * slow counts, 4 bytes per record, 16 bytes per half-open slot. */
+static void the_payment_block_fits_its_budget(void **state) {
+    (void)state;
+    fg_report *report = NULL;
+    fg_policy *pay = fg_policy_compile(fg_payment_policy, sizeof fg_payment_policy - 1, "pay", NULL, &report);
+    fg_report_free(report);
+    assert_non_null(pay);
+    long index = fg_policy_find_breaker(pay, "payment_api");
+    assert_true(index >= 0);
+    size_t size = fg_breaker_footprint(pay, (size_t)index);
+    assert_true(size <= 1024);
+    /* each half-open slot: an 8-byte lease time and an 8-byte link record */
+    fg_policy *one = compile_expr((fg_expressions){.window = "CountWindow(10)", .max_half_open_calls = "1"});
+    fg_policy *eleven = compile_expr((fg_expressions){.window = "CountWindow(10)", .max_half_open_calls = "11"});
+    assert_int_equal(fg_breaker_footprint(eleven, 0) - fg_breaker_footprint(one, 0), 10 * 16);
+    fg_policy_free(one);
+    fg_policy_free(eleven);
+    fg_policy_free(pay);
+}
+
 static void a_placed_breaker_lives_in_caller_memory(void **state) {
     (void)state;
     fg_policy *p = compile_expr((fg_expressions){.window = "CountWindow(4)", .tripper = "FailureStreak(2)"});
@@ -378,6 +401,7 @@ static void retry_after_round_trips_through_acquire_at(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(footprints_depend_on_the_definition_only),
+        cmocka_unit_test(the_payment_block_fits_its_budget),
         cmocka_unit_test(a_placed_breaker_lives_in_caller_memory),
         cmocka_unit_test(placement_refuses_small_or_misaligned_memory),
         cmocka_unit_test(two_handles_on_one_block_share_one_breaker),

@@ -8,7 +8,9 @@ the engine must not call back into Lua in the middle of an FFI call.
   local path = require("fluxgate.ffi_path")(core, H)
 
 path is nil where the FFI is not usable (not LuaJIT, no ffi module, core.so
-not found on package.cpath or missing an export), else the methods table.
+not loadable -- it is looked for where Lua loaded it from, then on
+package.cpath -- or missing an export), else the methods table; under
+LuaJIT a second value says why it is nil (fluxgate.lua warns with it).
 H holds fluxgate.lua's helpers (read_clock, drain, misuse_self, closed,
 check_callable), so that both paths read clocks, drain transitions and
 complain alike.
@@ -26,17 +28,30 @@ return function(core, H)
     local cdef = require("fluxgate.cdef")
     if not pcall(ffi.typeof, "fg_ticket") then ffi.cdef(cdef) end
     if not pcall(ffi.typeof, "fgl_head") then ffi.cdef(core.FFI_CDEF) end
-    local path = package.searchpath and package.searchpath("fluxgate.core", package.cpath)
-    if not path then return nil end
-    local C = ffi.load(path)
+    -- the file Lua loaded core from (whatever loader did it), else package.cpath's
+    local tried, C = {}, nil
+    local loaded = core.library_path and core.library_path()
+    if loaded then
+      local ok, lib = pcall(ffi.load, loaded)
+      if ok then C = lib else tried[#tried + 1] = "cannot load " .. loaded .. " (" .. tostring(lib) .. ")" end
+    end
+    if not C then
+      local path = package.searchpath and package.searchpath("fluxgate.core", package.cpath)
+      if not path then
+        tried[#tried + 1] = "fluxgate.core is not on package.cpath (" .. tostring(package.cpath) .. ")"
+        return nil, table.concat(tried, "; ")
+      end
+      C = ffi.load(path)
+    end
     -- Resolve every symbol now, so that a missing export disables the path
     -- instead of failing in the middle of a call.
     local _ = C.fg_breaker_acquire, C.fg_breaker_acquire_at, C.fg_breaker_classify,
               C.fg_breaker_record_at, C.fg_breaker_release
+    core.ffi_library = C -- for fluxgate/family_ffi.lua: the same library
     return C
   end
-  local okc, C = pcall(setup)
-  if not (okc and C) then return nil end
+  local okc, C, why = pcall(setup)
+  if not (okc and C) then return nil, tostring(okc and why or C) end
 
   local type, getmetatable, rawget, tonumber, pcall, error, select =
     type, getmetatable, rawget, tonumber, pcall, error, select

@@ -54,6 +54,13 @@ return function(Policy, I, Z)
     return nil
   end
 
+  -- A key's breaker lives in the family's table: a definition of its own
+  -- would take it out (the table follows the definition: nginx -s reload).
+  local function refuse_reload()
+    return nil, "a shared family's key breaker cannot be reloaded alone: the family's table follows its " ..
+                "definition when the policy is loaded again (nginx -s reload)"
+  end
+
   -- The class of key's breaker: its class with the field `key` added (as
   -- `name` is one); one small table pair per key.
   local function key_class(class, key)
@@ -62,6 +69,7 @@ return function(Policy, I, Z)
     local index = {}
     for k, v in pairs(class.__index) do index[k] = v end
     index.key = key
+    index.reload = refuse_reload
     derived.__index = setmetatable(index, getmetatable(class.__index))
     return derived
   end

@@ -4,12 +4,14 @@
 #   compile/  every policy in policies/ and tests/ (*.fgp), and a few expressions
 #   vm/       a handful of byte patterns (the harness corrupts real programs)
 #   trace/    every example trace (*.csv) in policies/ and tests/
+#   snapshot/ scripts for fuzz_snapshot (byte 0: breaker and mode; odd: steps
+#             that make a real snapshot, then (offset, value) patches)
 #
 # Seeds are build outputs: regenerated on every `make fuzz`, never committed.
 set -euo pipefail
 out=${1:-build/fuzz/seeds}
 rm -rf "$out"
-mkdir -p "$out/compile" "$out/vm" "$out/trace"
+mkdir -p "$out/compile" "$out/vm" "$out/trace" "$out/snapshot"
 
 n=0
 while IFS= read -r -d '' f; do
@@ -65,4 +67,21 @@ printf '\x01\x00\x00\x00\xff\xff\xff\xff' > "$out/vm/patch-first"
 printf '\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00' > "$out/vm/zeros"
 head -c 256 /dev/zero | tr '\0' '\377' > "$out/vm/ones"
 
-echo "seeds: $(ls "$out/compile" | wc -l) compile, $(ls "$out/vm" | wc -l) vm, $(ls "$out/trace" | wc -l) trace in $out"
+# snapshot: for each breaker (byte 0 = 2k+1), scripts reaching closed with a
+# full window, open, half_open with leases, forced_open, metrics_only; a few
+# patches of the state, the window and the leases; and raw bytes (byte 0 even).
+k=0
+for b in 1 3 5; do
+  for script in '\x08\x11\x12\x11\x12\x11\x11\x12\x11' \
+                '\x06\x12\x12\x12\x12\x08\x08' \
+                '\x0c\x12\x12\x12\x12\x17\x17\x03\x03\x05\x00\x08' \
+                '\x04\x11\x12\x06\x08' \
+                '\x05\x11\x16\x11\x12\x12' \
+                '\x0a\x12\x12\x12\x17\x03\x03\x08\x20\x00\x02\x24\x00\xff\x88\x01\x00\x40'; do
+    k=$((k + 1)); printf "\\x$(printf %02x $b)$script" > "$out/snapshot/script-$k"
+  done
+done
+printf '\x00FGSN\x01\x00\x88\x01' > "$out/snapshot/raw-header"
+head -c 420 /dev/zero > "$out/snapshot/raw-zeros"
+
+echo "seeds: $(ls "$out/compile" | wc -l) compile, $(ls "$out/vm" | wc -l) vm, $(ls "$out/trace" | wc -l) trace, $(ls "$out/snapshot" | wc -l) snapshot in $out"

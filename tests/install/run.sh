@@ -41,12 +41,16 @@ expected=(
     share/lua/5.4/fluxgate/outcome.lua
     share/lua/5.4/fluxgate/prometheus.lua
     share/lua/5.4/fluxgate/ffi_path.lua
+    share/lua/5.4/fluxgate/family.lua
+    share/lua/5.4/fluxgate/family_ffi.lua
     share/lua/5.4/fluxgate/nginx.lua
     lib/lua/5.4/fluxgate/core.so
     share/lua/5.1/fluxgate.lua
     share/lua/5.1/fluxgate/outcome.lua
     share/lua/5.1/fluxgate/prometheus.lua
     share/lua/5.1/fluxgate/ffi_path.lua
+    share/lua/5.1/fluxgate/family.lua
+    share/lua/5.1/fluxgate/family_ffi.lua
     share/lua/5.1/fluxgate/nginx.lua
     share/lua/5.1/fluxgate/cdef.lua
     lib/lua/5.1/fluxgate/core.so

@@ -1,0 +1,154 @@
+/*
+ * fg_hot_paths.c -- a driver for instruction counts of the engine's hot
+ * paths under callgrind (bench/callgrind/run.sh). Not part of `make bench`
+ * (bench/*.c are): timings on a shared VM are noisy, instruction counts are
+ * not, so optimisations of the hot path are compared with these.
+ *
+ * Each case runs N calls inside a noinline function named fg_hot_<case>;
+ * callgrind --toggle-collect=fg_hot_<case> counts only those, and run.sh
+ * divides by N. Cases:
+ *   given       payment_api, payment mix, acquire_at + classify + record_at
+ *   alternating payment_api, the mix the tripper memo cannot help
+ *   clock       payment_api, payment mix, default clock: acquire + release(-1)
+ *   timewindow  TimeWindow(10), MinRequests(20) & FailureRate(51%), all
+ *               successes, default clock: acquire + release (issue 9's rule)
+ *   family      CountWindow(10), FailureStreak(3) family of 1024 keys:
+ *               acquire_at + record_at on existing keys
+ * Under valgrind glibc cannot register rseq, so the CPU number comes from
+ * sched_getcpu (a syscall there): counts include that fallback's user-side
+ * instructions, identically before and after a change.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_workload.h"
+#include "fg_payment_policy.h"
+#include "fluxgate.h"
+
+static fg_policy *compile_payment(void) {
+    fg_report *r = NULL;
+    fg_policy *p = fg_policy_compile(fg_payment_policy, sizeof fg_payment_policy - 1, "payment.fgp", NULL, &r);
+    fg_report_free(r);
+    if (p == NULL) exit(2);
+    return p;
+}
+
+static fg_breaker *make(fg_policy *p) {
+    char err[256];
+    fg_breaker *b = fg_breaker_new(p, 0, NULL, err, sizeof err);
+    if (b == NULL) {
+        fprintf(stderr, "%s\n", err);
+        exit(2);
+    }
+    return b;
+}
+
+static volatile uint64_t sink;
+
+__attribute__((noinline)) static void fg_hot_given(fg_breaker *b, const bench_call *mix, long n) {
+    double t = 1000.0;
+    uint64_t sum = 0;
+    for (long i = 0; i < n; i++) {
+        const bench_call *c = &mix[i & (BENCH_MIX_SIZE - 1)];
+        fg_ticket ticket;
+        t += 0.001;
+        if (fg_breaker_acquire_at(b, t, &ticket))
+            sum += (uint64_t)fg_breaker_record_at(b, &ticket, fg_breaker_classify(b, &c->outcome), c->duration, t);
+    }
+    sink = sum;
+}
+
+__attribute__((noinline)) static void fg_hot_alternating(fg_breaker *b, const bench_call *mix, long n) {
+    fg_hot_given(b, mix, n);
+}
+
+__attribute__((noinline)) static void fg_hot_clock(fg_breaker *b, const bench_call *mix, long n) {
+    uint64_t sum = 0;
+    for (long i = 0; i < n; i++) {
+        const bench_call *c = &mix[i & (BENCH_MIX_SIZE - 1)];
+        fg_ticket ticket;
+        if (fg_breaker_acquire(b, &ticket)) sum += (uint64_t)fg_breaker_release(b, &ticket, &c->outcome, -1.0);
+    }
+    sink = sum;
+}
+
+__attribute__((noinline)) static void fg_hot_timewindow(fg_breaker *b, long n) {
+    fg_outcome ok;
+    memset(&ok, 0, sizeof ok);
+    uint64_t sum = 0;
+    for (long i = 0; i < n; i++) {
+        fg_ticket ticket;
+        if (fg_breaker_acquire(b, &ticket)) sum += (uint64_t)fg_breaker_release(b, &ticket, &ok, -1.0);
+    }
+    sink = sum;
+}
+
+enum { KEYS = 1024 };
+static char keys[KEYS][32];
+static size_t lens[KEYS];
+
+__attribute__((noinline)) static void fg_hot_family(fg_family *f, long n) {
+    double now = 1.0;
+    uint64_t sum = 0;
+    for (long i = 0; i < n; i++) {
+        size_t k = (size_t)i & (KEYS - 1);
+        fg_family_ticket t;
+        if (fg_family_acquire_at(f, keys[k], lens[k], now, &t, NULL, 0) == 1)
+            sum += (uint64_t)fg_family_record_at(f, &t, 0, 0.001, now);
+        now += 1e-6;
+    }
+    sink = sum;
+}
+
+int main(int argc, char **argv) {
+    const char *which = argc > 1 ? argv[1] : "given";
+    long n = argc > 2 ? atol(argv[2]) : 100000;
+    static bench_call mix[BENCH_MIX_SIZE];
+    if (strcmp(which, "given") == 0 || strcmp(which, "clock") == 0) {
+        bench_workload_fill(mix);
+        fg_policy *p = compile_payment();
+        fg_breaker *b = make(p);
+        if (which[0] == 'g') fg_hot_given(b, mix, n);
+        else fg_hot_clock(b, mix, n);
+        fg_breaker_free(b);
+        fg_policy_free(p);
+    } else if (strcmp(which, "alternating") == 0) {
+        bench_workload_fill_alternating(mix);
+        fg_policy *p = compile_payment();
+        fg_breaker *b = make(p);
+        fg_hot_alternating(b, mix, n);
+        fg_breaker_free(b);
+        fg_policy_free(p);
+    } else if (strcmp(which, "timewindow") == 0) {
+        fg_expressions e = {.window = "TimeWindow(10)", .tripper = "MinRequests(20) & FailureRate(51%)"};
+        fg_report *r = NULL;
+        fg_policy *p = fg_policy_from_expressions("tw", &e, NULL, &r);
+        fg_report_free(r);
+        if (p == NULL) return 2;
+        fg_breaker *b = make(p);
+        fg_hot_timewindow(b, n);
+        fg_breaker_free(b);
+        fg_policy_free(p);
+    } else if (strcmp(which, "family") == 0) {
+        fg_expressions e = {.window = "CountWindow(10)", .tripper = "FailureStreak(3)"};
+        fg_report *r = NULL;
+        fg_policy *p = fg_policy_from_expressions("player", &e, NULL, &r);
+        fg_report_free(r);
+        if (p == NULL) return 2;
+        char err[256];
+        fg_family *f = fg_family_new(p, 0, NULL, err, sizeof err);
+        if (f == NULL) return 2;
+        for (size_t i = 0; i < KEYS; i++) {
+            lens[i] = (size_t)snprintf(keys[i], sizeof keys[i], "player:%zu", i);
+            fg_family_get(f, keys[i], lens[i], NULL, 0);
+        }
+        fg_hot_family(f, n);
+        fg_family_free(f);
+        fg_policy_free(p);
+    } else {
+        fprintf(stderr, "usage: %s given|alternating|clock|timewindow|family [calls]\n", argv[0]);
+        return 2;
+    }
+    return 0;
+}

@@ -1,0 +1,442 @@
+--[[
+fluxgate/family.lua -- families of breakers (SPEC.md section 10):
+policy:family(name, opts) -> breakers of one definition, one per key, made
+on first use, kept by the engine's fg_family (one userdata per family,
+lua/fluxgate_family.c; per key one allocation outside the Lua heap).
+
+  local fam = policy:family("matchmaking", { max_keys = 10000, idle = 300 })
+  fam:call(player_id, fn, ...)                 -- as cb:call, for that key's breaker
+  fam:call_with_fallback(key, fn, fallback, ...)
+  local token, r = fam:acquire(key); fam:release(token, ok, value [, duration])
+  local cb = fam:get(key)                      -- a breaker-like view of one key
+  fam:keys(), fam:size(), fam:on_transition(fn), fam:stats(), fam:close()
+
+Keys are strings (any bytes) or integers (their decimal text: 42 and "42"
+are one key). A key that cannot be made because the family is full of keys
+in use gives nil, err (err a string starting "fluxgate family is full"),
+never a raise; call_with_fallback hands err to the fallback.
+
+The engine paths are the breakers': Lua 5.4 C functions (fn may yield);
+LuaJIT the FFI into fg_family_*, or for families with a Lua random function
+or Custom() predicates a Lua frame with pcall around the classic C calls.
+
+  require("fluxgate.family")(M, Policy, internals) installs policy:family
+  and returns { stats = fn(groups) -> groups } for fluxgate.prometheus().
+]]
+local core = require("fluxgate.core")
+local outcome = require("fluxgate.outcome")
+
+local type, error, pcall, tostring, select, setmetatable, getmetatable, rawget, pairs, next =
+  type, error, pcall, tostring, select, setmetatable, getmetatable, rawget, pairs, next
+local format, floor = string.format, math.floor
+
+return function(M, Policy, I)
+  local H, report = I.H, I.report
+  local c_drain, c_env, c_pending = core.family_drain, core.family_env, core.family_pending
+  local ENV_LISTENERS = 3
+  local MARK = {} -- replaced by the C mark below: families are told by their class
+  local WEAK_K, WEAK_V = { __mode = "k" }, { __mode = "v" }
+
+  -- every family made, for fluxgate.prometheus() (weak: a collected family's
+  -- counters go to its name's totals when it is closed)
+  local families = setmetatable({}, WEAK_K)
+
+  local function family_name(self)
+    local mt = getmetatable(self)
+    return type(mt) == "table" and rawget(mt, "__family_name") or "?"
+  end
+
+  local function is_family(v)
+    local mt = getmetatable(v)
+    return type(v) == "userdata" and type(mt) == "table" and rawget(mt, "__is_family") == MARK
+  end
+
+  local function misuse_self(v, fname)
+    error(format("bad self to '%s' (a fluxgate family expected, got %s): call it as fam:%s(...), not fam.%s(...)",
+                 fname, type(v), fname, fname), 3)
+  end
+
+  -- A key as the engine sees it (integers as decimal text); raises otherwise.
+  local function key_of(key, fname)
+    local t = type(key)
+    if t == "string" then return key end
+    if t == "number" and key == floor(key) and key >= -2^53 and key <= 2^53 then return format("%d", key) end
+    error(format("bad argument #1 to '%s' (a family key is a string or an integer, got %s)", fname,
+                 t == "number" and "the number " .. tostring(key) or t), 3)
+  end
+
+  -------------------------------------------------------------------------
+  -- transitions: as breakers', each signal with `key`
+
+  local function draining(env)
+    local holder = rawget(env, "draining")
+    if holder == nil then return false end
+    local co = holder[1]
+    if co == nil then return false end
+    if co == true then return true end
+    return coroutine.status(co) ~= "dead"
+  end
+
+  local function deliver(self, env)
+    local name = family_name(self)
+    while true do
+      local signals, err, lost = c_drain(self, true)
+      if err ~= nil then report(format("fluxgate: family '%s': %s", name, tostring(err))) end
+      if lost > 0 then
+        report(format("fluxgate: family '%s': %d transitions were not delivered (out of memory)", name, lost))
+      end
+      if signals == nil then return end
+      local listeners = env[ENV_LISTENERS]
+      for i = 1, #signals do
+        local signal = signals[i]
+        signal.breaker = name
+        for j = 1, #listeners do
+          local ok, e = pcall(listeners[j], signal)
+          if not ok then report(format("fluxgate: family '%s': a listener failed: %s", name, tostring(e))) end
+        end
+      end
+    end
+  end
+
+  local function drain(self)
+    local env = c_env(self)
+    if env == nil or not env[ENV_LISTENERS] then
+      local _, err, lost = c_drain(self, false)
+      if err ~= nil then report(format("fluxgate: family '%s': %s", family_name(self), tostring(err))) end
+      if lost > 0 then report(format("fluxgate: family '%s': %d transitions lost", family_name(self), lost)) end
+      return
+    end
+    if draining(env) then return end
+    local co, main = coroutine.running()
+    env.draining = setmetatable({ (co == nil or main) and true or co }, WEAK_V)
+    local ok, e = pcall(deliver, self, env)
+    env.draining = nil
+    if not ok then error(e, 0) end
+  end
+  core.family_init(drain)
+
+  -------------------------------------------------------------------------
+  -- methods every engine path shares
+
+  local common = {}
+
+  -- fam:get(key) -> a breaker-like view of the key's breaker | nil, err
+  -- (made on first use; the same view while it is referenced)
+  function common.get(self, key)
+    if not is_family(self) then misuse_self(self, "get") end
+    key = key_of(key, "get")
+    local ok, err = core.family_get(self, key)
+    if c_pending(self) then drain(self) end
+    if not ok then return nil, err end
+    local views = rawget(getmetatable(self), "__views")
+    local view = views[key]
+    if view == nil then
+      view = setmetatable({ family = self, key = key, name = family_name(self) }, rawget(getmetatable(self), "__view_class"))
+      views[key] = view
+    end
+    return view
+  end
+
+  -- fam:state(key) -> the key's state, or nil when the family has no such key
+  function common.state(self, key)
+    if not is_family(self) then misuse_self(self, "state") end
+    local s, pending = core.family_state(self, key_of(key, "state"))
+    if pending then drain(self) end
+    return s
+  end
+
+  -- fam:info(key) -> as cb:info() plus `key`, or nil when there is no such key
+  function common.info(self, key)
+    if not is_family(self) then misuse_self(self, "info") end
+    local info, pending = core.family_info(self, key_of(key, "info"))
+    if pending then drain(self) end
+    return info
+  end
+
+  local function command(op, fname)
+    -- fam:reset(key) ...: true, or false when there is no such key
+    return function(self, key)
+      if not is_family(self) then misuse_self(self, fname) end
+      local done, pending = core.family_command(self, key_of(key, fname), op)
+      if pending then drain(self) end
+      return done
+    end
+  end
+  common.reset = command(0, "reset")
+  common.disable = command(1, "disable")
+  common.metrics_only = command(2, "metrics_only")
+  common.force_open = command(3, "force_open")
+
+  function common.size(self)
+    if not is_family(self) then misuse_self(self, "size") end
+    return core.family_size(self)
+  end
+
+  -- fam:keys() -> array of keys, most recently used first
+  function common.keys(self)
+    if not is_family(self) then misuse_self(self, "keys") end
+    return core.family_keys(self)
+  end
+
+  -- fam:evict_idle() -> keys evicted: a full sweep (O(keys)); each call also
+  -- evicts a couple of idle keys on its own
+  function common.evict_idle(self)
+    if not is_family(self) then misuse_self(self, "evict_idle") end
+    return core.family_evict_idle(self)
+  end
+
+  -- fam:stats() -> { name, keys, created, evicted, lease_expired, bytes,
+  --   key_footprint, states = { closed = n, ... }, calls = { success, failure,
+  --   ignored, rejected } } in O(states)
+  function common.stats(self)
+    if not is_family(self) then misuse_self(self, "stats") end
+    local s = core.family_stats(self)
+    if s == nil then return nil end
+    local states, calls = {}, {}
+    for i = 0, #core.STATES do
+      local st = core.STATES[i]
+      if st then states[st] = s.states[i + 1] end
+    end
+    calls.success, calls.failure, calls.ignored, calls.rejected = s.counts[1], s.counts[2], s.counts[3], s.counts[4]
+    return { name = s.name, keys = s.keys, created = s.created, evicted = s.evicted, lease_expired = s.lease_expired,
+             bytes = s.bytes, key_footprint = s.key_footprint, states = states, calls = calls }
+  end
+
+  function common.on_transition(self, fn)
+    if not is_family(self) then misuse_self(self, "on_transition") end
+    H.check_callable(fn, 1, "on_transition")
+    core.family_listen(self)
+    local env = c_env(self, true)
+    local listeners = env[ENV_LISTENERS]
+    if not listeners then
+      listeners = {}
+      env[ENV_LISTENERS] = listeners
+    end
+    listeners[#listeners + 1] = fn
+  end
+
+  -- fam:close(): frees every key now (idempotent; also __gc and __close);
+  -- the counters stay in the name's Prometheus totals.
+  common.close = core.family_close
+
+  local function methods_with(path)
+    local m = {}
+    for k, v in pairs(common) do m[k] = v end
+    for k, v in pairs(path) do m[k] = v end
+    return m
+  end
+
+  -------------------------------------------------------------------------
+  -- the engine paths
+
+  local Classic
+  if core.family_call then -- Lua 5.4: C functions (integer keys are turned into text there)
+    Classic = methods_with({ call = core.family_call, call_with_fallback = core.family_call_with_fallback,
+                             acquire = core.family_acquire, release = core.family_release })
+  else -- LuaJIT, classic: fn runs under pcall in a Lua frame
+    local c_admit, c_record, c_acquire, c_release =
+      core.family_admit, core.family_record, core.family_acquire, core.family_release
+
+    local function finish(self, p, g, t0, e, ok, ...)
+      c_record(self, p, g, t0, e, ok, ...)
+      if c_pending(self) then drain(self) end
+      if not ok then error((...), 0) end
+      return ...
+    end
+
+    local function finish_fallback(self, fallback, p, g, t0, e, ok, ...)
+      local err = c_record(self, p, g, t0, e, ok, ...)
+      if c_pending(self) then drain(self) end
+      if err then return fallback((select(err, ...))) end
+      return ...
+    end
+
+    Classic = methods_with({
+      call = function(self, key, fn, ...)
+        if not is_family(self) then misuse_self(self, "call") end
+        key = key_of(key, "call")
+        H.check_callable(fn, 2, "call")
+        local p, g, t0, e = c_admit(self, key)
+        if c_pending(self) then drain(self) end
+        if not p then return nil, g end
+        return finish(self, p, g, t0, e, pcall(fn, ...))
+      end,
+      call_with_fallback = function(self, key, fn, fallback, ...)
+        if not is_family(self) then misuse_self(self, "call_with_fallback") end
+        key = key_of(key, "call_with_fallback")
+        H.check_callable(fn, 2, "call_with_fallback")
+        H.check_callable(fallback, 3, "call_with_fallback")
+        local p, g, t0, e = c_admit(self, key)
+        if c_pending(self) then drain(self) end
+        if not p then return fallback(g) end
+        return finish_fallback(self, fallback, p, g, t0, e, pcall(fn, ...))
+      end,
+      acquire = function(self, key)
+        if not is_family(self) then misuse_self(self, "acquire") end
+        local token, r = c_acquire(self, key_of(key, "acquire"))
+        if c_pending(self) then drain(self) end
+        return token, r
+      end,
+      release = function(self, ...)
+        c_release(self, ...)
+        if c_pending(self) then drain(self) end
+      end,
+    })
+  end
+
+  local ffi_methods = require("fluxgate.family_ffi")(core, {
+    drain = drain, read_clock = H.read_clock, key_of = key_of, is_family = is_family,
+    misuse_self = misuse_self, check_callable = H.check_callable, family_name = family_name,
+    closed = function(self) error(format("fluxgate: family '%s' is closed", family_name(self)), 4) end,
+  })
+  local Ffi = ffi_methods and methods_with(ffi_methods)
+
+  -------------------------------------------------------------------------
+  -- views: fam:get(key) -> a breaker-like object for one key
+
+  local function view_methods(fam_methods)
+    local V = {}
+    function V.call(v, ...) return fam_methods.call(v.family, v.key, ...) end
+    function V.call_with_fallback(v, ...) return fam_methods.call_with_fallback(v.family, v.key, ...) end
+    function V.acquire(v) return fam_methods.acquire(v.family, v.key) end
+    function V.release(v, ...) return fam_methods.release(v.family, ...) end
+    -- a key evicted since fam:get is made again by the next call; until then
+    -- it is what a new key is: closed
+    function V.state(v) return common.state(v.family, v.key) or "closed" end
+    function V.info(v)
+      local info = common.info(v.family, v.key)
+      if info then return info end
+      local ok, err = common.get(v.family, v.key)
+      if not ok then return nil, err end
+      return common.info(v.family, v.key)
+    end
+    local function command(name)
+      return function(v)
+        if common[name](v.family, v.key) then return true end
+        local ok, err = common.get(v.family, v.key)
+        if not ok then return nil, err end
+        return common[name](v.family, v.key)
+      end
+    end
+    V.reset, V.disable, V.metrics_only, V.force_open =
+      command("reset"), command("disable"), command("metrics_only"), command("force_open")
+    function V.wrap(v, fn, fallback)
+      H.check_callable(fn, 1, "wrap")
+      if fallback == nil then return function(...) return v:call(fn, ...) end end
+      H.check_callable(fallback, 2, "wrap")
+      return function(...) return v:call_with_fallback(fn, fallback, ...) end
+    end
+    return { __index = V, __tostring = function(v)
+      return format("fluxgate breaker '%s' key %q", family_name(v.family), v.key)
+    end }
+  end
+
+  -------------------------------------------------------------------------
+  -- making families
+
+  local FAMILY_FIELDS = { max_keys = true, idle = true, lease = true, metrics = true }
+  for k in pairs(I.OPTION_FIELDS) do FAMILY_FIELDS[k] = true end
+
+  local function check_family_options(opts)
+    local function bad(field, want)
+      error(format("fluxgate: field '%s' of opts must be %s, not %s", field, want,
+                   type(opts[field]) == "number" and tostring(opts[field]) or type(opts[field])), 4)
+    end
+    local mk = opts.max_keys
+    if mk ~= nil and (type(mk) ~= "number" or mk ~= floor(mk) or mk < 0 or mk >= 2^53) then
+      bad("max_keys", "an integer >= 0")
+    end
+    for _, f in ipairs({ "idle", "lease" }) do
+      local v = opts[f]
+      if v ~= nil and (type(v) ~= "number" or v ~= v or v < 0 or v == math.huge) then
+        bad(f, "a finite number of seconds >= 0")
+      end
+    end
+    if opts.metrics ~= nil and opts.metrics ~= "aggregate" and opts.metrics ~= "per_key" then
+      bad("metrics", '"aggregate" or "per_key"')
+    end
+  end
+
+  -- policy:family(name [, opts]) -> family | nil, err
+  function Policy:family(name, opts)
+    if type(name) ~= "string" then
+      error(format("bad argument #1 to 'family' (string expected, got %s)", type(name)), 2)
+    end
+    if opts == nil then opts = {} end
+    if type(opts) ~= "table" then
+      error(format("bad argument #2 to 'family' (table expected, got %s)", type(opts)), 2)
+    end
+    I.check_options(opts, "opts", FAMILY_FIELDS)
+    check_family_options(opts)
+    local index, err = I.find(self, name)
+    if not index then return nil, err end
+    local clock, clock_kind = opts.clock, 0
+    if type(clock) == "string" then clock_kind, clock = I.CLOCK_KINDS[clock], nil end
+    local args = { clock_kind = clock_kind, random = opts.random, max_keys = opts.max_keys or 0,
+                   idle = opts.idle or 0, lease = opts.lease or 0, per_key = opts.metrics == "per_key" }
+    if clock then args.now = H.read_clock(clock) end
+    if opts.seed ~= nil then args.seed_hi, args.seed_lo = I.seed_halves(opts.seed) end
+    local custom, seen = {}, {}
+    if opts.custom then
+      for n, fn in pairs(opts.custom) do custom[#custom + 1], custom[#custom + 2], seen[n] = n, fn, true end
+    end
+    for n, fn in pairs(I.registered) do
+      if not seen[n] then custom[#custom + 1], custom[#custom + 2] = n, fn end
+    end
+    if #custom > 0 then args.custom = custom end
+    if opts.listeners and #opts.listeners > 0 then
+      local listeners = {}
+      for i = 1, #opts.listeners do listeners[i] = opts.listeners[i] end
+      args.listeners = listeners
+    end
+    local class = {
+      core.FAMILY_MARK, -- [1]: what the C side checks
+      __is_family = MARK, __family_name = name, __clock = clock,
+      __views = setmetatable({}, WEAK_V),
+      __gc = core.family_close, __close = core.family_close,
+      __tostring = function() return "fluxgate family '" .. name .. "'" end,
+    }
+    local fam, uses_custom = core.family_new(self._ud, index, class, args)
+    if not fam then return nil, uses_custom end
+    local methods = (Ffi and I.use.ffi and opts.random == nil and not uses_custom) and Ffi or Classic
+    class.__index = setmetatable({ name = name }, { __index = methods })
+    class.__view_class = view_methods(methods)
+    families[fam] = true
+    return fam
+  end
+
+  -------------------------------------------------------------------------
+  -- Prometheus: families' aggregates (O(families), whatever their keys)
+
+  local STATE_COUNT = 0
+  while core.STATES[STATE_COUNT] do STATE_COUNT = STATE_COUNT + 1 end
+
+  local function add(into, from)
+    for k, n in pairs(from) do into[k] = (into[k] or 0) + n end
+  end
+
+  -- Adds every open family to core.stats()'s groups: counts summed into the
+  -- name's, keys per state in family_states, per-key series in keys.
+  local function stats(groups)
+    for fam in pairs(families) do
+      local s = core.family_stats(fam)
+      if s then
+        local g = groups[s.name]
+        if not g then g = { counts = {} }; groups[s.name] = g end
+        add(g.counts, s.counts)
+        local fs = g.family_states
+        if not fs then fs = {}; g.family_states = fs end
+        for i = 1, STATE_COUNT do fs[i] = (fs[i] or 0) + (s.states[i] or 0) end
+        if s.per_key then
+          local keys = g.keys
+          if not keys then keys = {}; g.keys = keys end
+          local list = core.family_key_stats(fam)
+          for i = 1, #list do keys[#keys + 1] = list[i] end
+        end
+      end
+    end
+    return groups
+  end
+
+  return { stats = stats, engine_paths = { Classic = Classic, Ffi = Ffi } }
+end

@@ -1,0 +1,212 @@
+--[[
+fluxgate/family_ffi.lua -- the LuaJIT engine path of families: fam:call,
+fam:call_with_fallback, fam:acquire and fam:release in Lua, straight into
+fg_family_* through the FFI (as fluxgate/ffi_path.lua does for breakers),
+for families without Lua callbacks (a random function, Custom()
+predicates: the engine must not call Lua in the middle of an FFI call).
+
+  local methods = require("fluxgate.family_ffi")(core, F)
+
+nil where the FFI is not usable (not LuaJIT, or the breakers' FFI path
+is off: see fluxgate.engine_path()). F holds family.lua's helpers.
+
+A family is its userdata: ffi.cast gives its fgl_fam_view (the breakers'
+fgl_head, then the engine's fg_family at the offset core.family_cdef()
+says). fam:call keeps its ticket in six Lua values (the entry pointer as a
+number: user-space addresses are below 2^53), so no cdata per call.
+]]
+return function(core, F)
+  if type(rawget(_G, "jit")) ~= "table" then return nil end
+  local okf, ffi = pcall(require, "ffi")
+  if not okf then return nil end
+  local function setup()
+    if not pcall(ffi.typeof, "fg_ticket") then ffi.cdef(require("fluxgate.cdef")) end
+    if not pcall(ffi.typeof, "fgl_head") then ffi.cdef(core.FFI_CDEF) end
+    if not pcall(ffi.typeof, "fgl_fam_view") then ffi.cdef(core.family_cdef()) end
+    local C = core.ffi_library -- fluxgate/ffi_path.lua's: the breakers' FFI path is on
+    if not C then return nil end
+    local _ = C.fg_family_acquire, C.fg_family_acquire_at, C.fg_family_classify, C.fg_family_record_at,
+              C.fg_family_release
+    return C
+  end
+  local okc, C = pcall(setup)
+  if not (okc and C) then return nil end
+
+  local type, getmetatable, rawget, tonumber, pcall, error, select =
+    type, getmetatable, rawget, tonumber, pcall, error, select
+  local cast, istype, ffi_string = ffi.cast, ffi.istype, ffi.string
+  local View, Token = ffi.typeof("fgl_fam_view *"), ffi.typeof("fgl_fam_token")
+  local VoidPtr, UIntPtr = ffi.typeof("void *"), ffi.typeof("uintptr_t")
+  local acquire, acquire_at = C.fg_family_acquire, C.fg_family_acquire_at
+  local classify, record_at, release = C.fg_family_classify, C.fg_family_record_at, C.fg_family_release
+  local outcome = require("fluxgate.outcome")
+  local result_status, release_status, error_fields, rejection =
+    outcome.result_status, outcome.release_status, outcome.error_fields, outcome.rejection
+  local STATES = core.STATES
+  local drain, read_clock, key_of, is_family, misuse_self, closed =
+    F.drain, F.read_clock, F.key_of, F.is_family, F.misuse_self, F.closed
+
+  local scratch = ffi.new("fg_family_ticket")
+  local o = ffi.new("fg_outcome")
+  local ERR_CAP = 256
+  local errbuf = ffi.new("char[?]", ERR_CAP)
+
+  local function view(self, fname)
+    if not is_family(self) then misuse_self(self, fname) end
+    local p = cast(View, self)
+    if p.family == nil then closed(self) end
+    return p
+  end
+
+  -- Admits the key into scratch: 1 admitted, 0 rejected, -1 not made (errbuf).
+  local function admit(self, p, key)
+    local clock = rawget(getmetatable(self), "__clock")
+    if clock then
+      local now = read_clock(clock)
+      if p.family == nil then closed(self) end
+      p.head.now = now
+      return acquire_at(p.family, key, #key, now, scratch, errbuf, ERR_CAP)
+    end
+    return acquire(p.family, key, #key, scratch, errbuf, ERR_CAP)
+  end
+
+  local function rejected(self, key)
+    local t = scratch.ticket
+    local retry_after = t.retry_after
+    local r = rejection(rawget(getmetatable(self), "__family_name"), STATES[tonumber(t.state)],
+                        retry_after >= 0 and retry_after or nil)
+    r.key = key
+    return r
+  end
+
+  local function record_now(self, p, t, now, is_error, status, ty, msg, duration)
+    local fam = p.family
+    if fam == nil then return end -- closed meanwhile
+    o.is_error = is_error and 1 or 0
+    if status then o.has_status = 1; o.status = status else o.has_status = 0 end
+    if ty then o.type = ty; o.type_len = #ty end
+    if msg then o.message = msg; o.message_len = #msg end
+    if now then
+      p.head.now = now
+      record_at(fam, t, classify(fam, o), duration or -1, now)
+    else
+      release(fam, t, o, duration or -1)
+    end
+    if ty then o.type = nil; o.type_len = 0 end
+    if msg then o.message = nil; o.message_len = 0 end
+    if p.head.pending ~= 0 then drain(self) end
+  end
+
+  local function settle(self, st, g, t0, slot, seq, e, is_error, status, ty, msg)
+    local clock, now = rawget(getmetatable(self), "__clock"), nil
+    if clock then now = read_clock(clock) end
+    local s = scratch
+    local t = s.ticket
+    t.admitted = 1; t.state = st; t.generation = g; t.started_at = t0; t.slot = slot; t.slot_seq = seq
+    s.entry = cast(VoidPtr, e)
+    record_now(self, cast(View, self), s, now, is_error, status, ty, msg, nil)
+  end
+
+  local function failed(ok, r1, r2)
+    if not ok then return 1 end
+    if r1 == nil and r2 ~= nil then return 2 end
+    return 0
+  end
+
+  local function finish(self, st, g, t0, slot, seq, e, ok, ...)
+    local err = failed(ok, ...)
+    if err == 0 then
+      settle(self, st, g, t0, slot, seq, e, false, result_status((...)))
+      return ...
+    end
+    local v = select(err, ...)
+    local ty, msg, status = error_fields(v)
+    settle(self, st, g, t0, slot, seq, e, true, status, ty, msg)
+    if not ok then error(v, 0) end
+    return ...
+  end
+
+  local function finish_fallback(self, fallback, st, g, t0, slot, seq, e, ok, ...)
+    local err = failed(ok, ...)
+    if err == 0 then
+      settle(self, st, g, t0, slot, seq, e, false, result_status((...)))
+      return ...
+    end
+    local v = select(err, ...)
+    local ty, msg, status = error_fields(v)
+    settle(self, st, g, t0, slot, seq, e, true, status, ty, msg)
+    return fallback(v)
+  end
+
+  local P = {}
+
+  function P.call(self, key, fn, ...)
+    local p = view(self, "call")
+    if type(key) ~= "string" then key = key_of(key, "call") end
+    if type(fn) ~= "function" then F.check_callable(fn, 2, "call") end
+    local rc = admit(self, p, key)
+    local r
+    if rc < 0 then r = ffi_string(errbuf) elseif rc == 0 then r = rejected(self, key) end
+    local t = scratch.ticket
+    local st, g, t0, slot, seq = t.state, tonumber(t.generation), t.started_at, t.slot, t.slot_seq
+    local e = tonumber(cast(UIntPtr, scratch.entry))
+    if p.head.pending ~= 0 then drain(self) end
+    if r then return nil, r end
+    return finish(self, st, g, t0, slot, seq, e, pcall(fn, ...))
+  end
+
+  function P.call_with_fallback(self, key, fn, fallback, ...)
+    local p = view(self, "call_with_fallback")
+    if type(key) ~= "string" then key = key_of(key, "call_with_fallback") end
+    if type(fn) ~= "function" then F.check_callable(fn, 2, "call_with_fallback") end
+    if type(fallback) ~= "function" then F.check_callable(fallback, 3, "call_with_fallback") end
+    local rc = admit(self, p, key)
+    local r
+    if rc < 0 then r = ffi_string(errbuf) elseif rc == 0 then r = rejected(self, key) end
+    local t = scratch.ticket
+    local st, g, t0, slot, seq = t.state, tonumber(t.generation), t.started_at, t.slot, t.slot_seq
+    local e = tonumber(cast(UIntPtr, scratch.entry))
+    if p.head.pending ~= 0 then drain(self) end
+    if r then return fallback(r) end
+    return finish_fallback(self, fallback, st, g, t0, slot, seq, e, pcall(fn, ...))
+  end
+
+  -- fam:acquire(key) -> token | nil, rejection | nil, err (full)
+  function P.acquire(self, key)
+    local p = view(self, "acquire")
+    if type(key) ~= "string" then key = key_of(key, "acquire") end
+    local rc = admit(self, p, key)
+    local token, r
+    if rc > 0 then
+      token = Token()
+      token.ticket = scratch
+      token.serial = p.head.serial
+    elseif rc == 0 then
+      r = rejected(self, key)
+    else
+      r = ffi_string(errbuf)
+    end
+    if p.head.pending ~= 0 then drain(self) end
+    return token, r
+  end
+
+  function P.release(self, token, ok, value, duration)
+    local p = view(self, "release")
+    if not istype(Token, token) or token.serial ~= p.head.serial then
+      error(("bad argument #1 to 'release' (a token from this family's acquire expected, got %s)")
+            :format(type(token)), 2)
+    end
+    if duration ~= nil and type(duration) ~= "number" then
+      error(("bad argument #4 to 'release' (number expected, got %s)"):format(type(duration)), 2)
+    end
+    if token.released ~= 0 then return end
+    token.released = 1
+    local is_error, status, ty, msg = false, nil, nil, nil
+    if ok then status = release_status(value) else ty, msg, status = error_fields(value); is_error = true end
+    local clock, now = rawget(getmetatable(self), "__clock"), nil
+    if clock then now = read_clock(clock) end
+    record_now(self, p, token.ticket, now, is_error, status, ty, msg, duration)
+  end
+
+  return P
+end

@@ -1,0 +1,731 @@
+/*
+ * fluxgate_family.c -- families for Lua: one userdata per family holding
+ * the engine's fg_family (breakers of one definition per key, made on first
+ * use), and what is not the call protocol: making and closing families,
+ * queries and commands by key, listing keys, the transition queue (each
+ * signal carries its key), and the family's aggregates for Prometheus.
+ *
+ * The engine's Lua callbacks (a random function, Custom() predicates) are
+ * the breakers' own (fluxgate_breaker.c): the family's `host` is their
+ * owner, so they run under lua_pcall with errors parked, exactly as for a
+ * breaker. Listeners are never called from the engine: a C listener queues
+ * each transition with a copy of its key, and family.lua drains the queue
+ * after the engine call.
+ *
+ * Memory. Per key the engine makes one allocation (index entry, key bytes,
+ * state block) through the Lua state's allocator, wrapped to count bytes:
+ * the collector does not see it (only the userdata's own ~200 bytes), so
+ * `bytes` tells what the family holds and a family should be closed
+ * (fam:close()) rather than left to the collector when it is large.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fluxgate_family.h"
+
+const char fgl_family_mark = 0;
+
+/* ---- identifying families and keys ------------------------------------------------ */
+
+fgl_family *fgl_to_family(lua_State *L, int idx) {
+    fgl_family *f = lua_touserdata(L, idx);
+    if (f == NULL || lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
+    lua_rawgeti(L, -1, 1);
+    int ours = lua_touserdata(L, -1) == &fgl_family_mark;
+    lua_pop(L, 2);
+    return ours ? f : NULL;
+}
+
+fgl_family *fgl_check_family(lua_State *L, int idx, const char *fname) {
+    fgl_family *f = fgl_to_family(L, idx);
+    if (f == NULL) {
+        luaL_error(L, "bad self to '%s' (a fluxgate family expected, got %s): call it as fam:%s(...), not fam.%s(...)",
+                   fname, luaL_typename(L, idx), fname, fname);
+    }
+    if (f->family == NULL) {
+        const char *name = "?";
+        if (lua_getmetatable(L, idx)) {
+            lua_getfield(L, -1, "__family_name");
+            if (lua_type(L, -1) == LUA_TSTRING) name = lua_tostring(L, -1);
+        }
+        luaL_error(L, "fluxgate: family '%s' is closed", name);
+    }
+    if (f->host.call != NULL) {
+        luaL_error(L, "fluxgate: a family cannot be used from its own random function or Custom() predicate");
+    }
+    return f;
+}
+
+const char *fgl_family_key(lua_State *L, int idx, char *buf, size_t *len) {
+    int t = lua_type(L, idx);
+    if (t == LUA_TSTRING) return lua_tolstring(L, idx, len);
+    if (t == LUA_TNUMBER) {
+        lua_Number n = lua_tonumber(L, idx);
+        /* integers only, as their decimal text: 42 and "42" are one key */
+        if (n == n && n >= -9007199254740992.0 && n <= 9007199254740992.0 && n == (lua_Number)(long long)n) {
+#if LUA_VERSION_NUM >= 504
+            if (lua_isinteger(L, idx)) {
+                *len = (size_t)snprintf(buf, 32, "%lld", (long long)lua_tointeger(L, idx));
+                return buf;
+            }
+#endif
+            *len = (size_t)snprintf(buf, 32, "%lld", (long long)n);
+            return buf;
+        }
+#if LUA_VERSION_NUM >= 504
+        if (lua_isinteger(L, idx)) {
+            *len = (size_t)snprintf(buf, 32, "%lld", (long long)lua_tointeger(L, idx));
+            return buf;
+        }
+#endif
+        luaL_error(L, "bad argument #1 (a family key is a string or an integer, got the number %f)", (double)n);
+    }
+    luaL_error(L, "bad argument #1 (a family key is a string or an integer, got %s)", luaL_typename(L, idx));
+    return NULL;
+}
+
+void fgl_family_read_clock(lua_State *L, fgl_family *f, int self_idx) {
+    if (!(f->host.head.flags & FGL_LUA_CLOCK)) return;
+    lua_getmetatable(L, self_idx);
+    lua_getfield(L, -1, "__clock");
+    lua_remove(L, -2);
+    lua_call(L, 0, 1);
+    if (lua_type(L, -1) != LUA_TNUMBER) {
+        luaL_error(L, "fluxgate: the clock returned a %s value, not a number", luaL_typename(L, -1));
+    }
+    f->host.head.now = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if (f->family == NULL) luaL_error(L, "fluxgate: the family was closed by its clock");
+}
+
+/* ---- engine callbacks -------------------------------------------------------------- */
+
+static double fgl_family_clock(void *ud) {
+    return ((const fgl_head *)ud)->now;
+}
+
+/* The Lua state's allocator, counting what the family holds. */
+static void *fgl_count_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    fgl_family *f = ud;
+    void *p = f->lua.fn(f->lua.ud, ptr, ptr != NULL ? osize : 0, nsize);
+    if (nsize == 0) f->bytes -= ptr != NULL ? (int64_t)osize : 0;
+    else if (p != NULL) f->bytes += (int64_t)nsize - (ptr != NULL ? (int64_t)osize : 0);
+    return p;
+}
+
+/* Grows an array through Lua's allocator (which raises nothing); 0 on success. */
+static int fgl_grow(fgl_family *f, void **p, size_t *cap, size_t need, size_t unit) {
+    if (need <= *cap) return 0;
+    size_t n = *cap ? *cap : 2;
+    while (n < need) n *= 2;
+    void *grown = f->lua.fn(f->lua.ud, *p, *cap * unit, n * unit);
+    if (grown == NULL) return -1;
+    *p = grown;
+    *cap = n;
+    return 0;
+}
+
+/* Queues a transition and its key: no Lua (it may run during an FFI call). */
+static void fgl_family_on_transition(void *ud, const fg_transition *t) {
+    fgl_family *f = ud;
+    f->host.head.pending = 1;
+    size_t cap = f->event_cap;
+    if (fgl_grow(f, (void **)&f->events, &cap, (size_t)f->event_count + 1, sizeof *f->events) != 0 ||
+        fgl_grow(f, (void **)&f->keys, &f->keys_cap, f->keys_len + t->key_len, 1) != 0) {
+        f->event_cap = (uint32_t)cap;
+        f->lost++;
+        return;
+    }
+    f->event_cap = (uint32_t)cap;
+    fgl_fevent *e = &f->events[f->event_count++];
+    e->e.old_state = t->old_state;
+    e->e.new_state = t->new_state;
+    e->e.timestamp = t->timestamp;
+    e->e.reason = t->reason;
+    e->e.sequence = t->sequence;
+    e->e.metric = t->metric;
+    e->key_at = f->keys_len;
+    e->key_len = t->key_len;
+    if (t->key_len > 0) memcpy(f->keys + f->keys_len, t->key, t->key_len);
+    f->keys_len += t->key_len;
+}
+
+static int fgl_family_add_engine_listener(fgl_family *f) {
+    if (f->host.head.flags & FGL_LISTENING) return 0;
+    if (fg_family_add_listener(f->family, fgl_family_on_transition, f) != 0) return -1;
+    f->host.head.flags |= FGL_LISTENING;
+    return 0;
+}
+
+/* ---- closing ---------------------------------------------------------------------- */
+
+static void fgl_family_free_queue(fgl_family *f) {
+    if (f->events != NULL) f->lua.fn(f->lua.ud, f->events, (size_t)f->event_cap * sizeof *f->events, 0);
+    if (f->keys != NULL) f->lua.fn(f->lua.ud, f->keys, f->keys_cap, 0);
+    f->events = NULL;
+    f->keys = NULL;
+    f->event_count = f->event_cap = 0;
+    f->keys_len = f->keys_cap = 0;
+    f->host.head.pending = 0;
+}
+
+/* family_close(fam): frees the engine's family and every key now;
+ * idempotent; also the class's __gc and __close. Its counters (every key
+ * it ever had) stay in its name's Prometheus totals. */
+static int fgl_family_close(lua_State *L) {
+    fgl_family *f = fgl_to_family(L, 1);
+    if (f == NULL) return luaL_error(L, "bad self to 'close' (a fluxgate family expected, got %s): call it as fam:close()", luaL_typename(L, 1));
+    if (f->family == NULL) return 0;
+    if (f->host.call != NULL) return luaL_error(L, "fluxgate: cannot close a family from its own callback");
+    fg_family_totals totals;
+    fg_family_totals_get(f->family, &totals);
+    lua_pushstring(L, fg_family_name(f->family));
+    fg_family_free(f->family);
+    f->family = NULL;
+    fgl_family_free_queue(f);
+    fgl_add_totals(L, lua_tostring(L, -1), &totals.counters); /* may raise (memory): nothing is held */
+    return 0;
+}
+
+/* ---- making families ---------------------------------------------------------------- */
+
+static int fgl_field(lua_State *L, int t, const char *field) {
+    lua_getfield(L, t, field);
+    return lua_type(L, -1);
+}
+
+/* family_new(policy, index, class, args) -> family, uses_custom | nil, err
+ * args (checked by family.lua) as new_breaker's (now, random, seed_hi,
+ * seed_lo, clock_kind, custom, listeners) plus max_keys, idle, lease,
+ * per_key. */
+static int fgl_family_new(lua_State *L) {
+    fgl_module *m = lua_touserdata(L, FGL_MODULE_UPVALUE);
+    fgl_policy *p = fgl_check_policy(L, 1);
+    lua_Integer index = luaL_checkinteger(L, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    lua_settop(L, 4);
+    if (index < 0 || fg_breaker_footprint(p->policy, (size_t)index) == 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "the policy has no breaker #%d", (int)index);
+        return 2;
+    }
+    const char *name = fg_policy_breaker_name(p->policy, (size_t)index);
+    size_t bad_at = 0;
+    const char *problem = fgl_name_problem(name, strlen(name), &bad_at);
+    if (problem != NULL) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "name:1:%d: error: %s in the breaker name at byte %d (names must be UTF-8)",
+                        (int)bad_at, problem, (int)bad_at);
+        return 2;
+    }
+
+    fg_family_options o;
+    memset(&o, 0, sizeof o);
+    int has_now = fgl_field(L, 4, "now") == LUA_TNUMBER;
+    double now = lua_tonumber(L, -1);
+    int has_random = fgl_field(L, 4, "random") == LUA_TFUNCTION;
+    if (fgl_field(L, 4, "seed_hi") == LUA_TNUMBER) {
+        fgl_field(L, 4, "seed_lo");
+        o.breaker.has_seed = 1;
+        o.breaker.seed = (uint64_t)lua_tonumber(L, -2) << 32 | (uint64_t)lua_tonumber(L, -1);
+    }
+    lua_settop(L, 4);
+    fgl_field(L, 4, "clock_kind");
+    o.breaker.clock_kind = (fg_clock_kind)lua_tointeger(L, -1);
+    fgl_field(L, 4, "max_keys");
+    o.max_keys = (size_t)lua_tonumber(L, -1);
+    fgl_field(L, 4, "idle");
+    o.idle = lua_tonumber(L, -1);
+    fgl_field(L, 4, "lease");
+    o.lease = lua_tonumber(L, -1);
+    fgl_field(L, 4, "per_key");
+    int per_key = lua_toboolean(L, -1);
+    int ncustom = fgl_field(L, 4, "custom") == LUA_TTABLE ? (int)fgl_rawlen(L, -1) / 2 : 0;
+    int has_listeners = fgl_field(L, 4, "listeners") == LUA_TTABLE;
+    lua_settop(L, 4);
+
+    /* closed (family NULL) until the engine call below fills it, so that
+     * __gc is safe whatever fails in between */
+    fgl_family *f = fgl_newuserdata(L, sizeof *f, 1); /* index 5 */
+    memset(f, 0, sizeof *f);
+    lua_pushvalue(L, 3);
+    lua_setmetatable(L, 5);
+    f->host.module = m;
+    f->lua = m->alloc;
+    f->per_key = per_key;
+
+    fgl_resolver r;
+    memset(&r, 0, sizeof r);
+    int env = 0;
+    if (has_random || ncustom > 0 || has_listeners) {
+        lua_createtable(L, FGL_ENV_FIRST_CUSTOM - 1 + 2 * ncustom, 0); /* index 6 */
+        env = 6;
+        for (int i = FGL_ENV_RANDOM; i < FGL_ENV_FIRST_CUSTOM; i++) {
+            lua_pushboolean(L, 0);
+            lua_rawseti(L, env, i);
+        }
+        if (has_random) {
+            lua_getfield(L, 4, "random");
+            lua_rawseti(L, env, FGL_ENV_RANDOM);
+        }
+        if (has_listeners) {
+            lua_getfield(L, 4, "listeners");
+            lua_rawseti(L, env, FGL_ENV_LISTENERS);
+        }
+        if (ncustom > 0) {
+            lua_getfield(L, 4, "custom"); /* index 7: name, predicate, name, ... */
+            for (int i = 0; i < ncustom; i++) {
+                lua_rawgeti(L, 7, 2 * i + 1);
+                if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "fluxgate: Custom() names must be strings");
+                lua_rawseti(L, env, FGL_ENV_FIRST_CUSTOM + 2 * i + 1);
+                lua_rawgeti(L, 7, 2 * i + 2);
+                if (lua_type(L, -1) != LUA_TFUNCTION) luaL_error(L, "fluxgate: Custom() predicates must be functions");
+                lua_rawseti(L, env, FGL_ENV_FIRST_CUSTOM + 2 * i);
+            }
+            lua_pop(L, 1);
+            r.slots = fgl_newuserdata(L, (size_t)ncustom * sizeof *r.slots, 0);
+            lua_rawseti(L, env, FGL_ENV_FIRST_CUSTOM + 2 * ncustom); /* keeps the slots alive */
+        }
+        lua_pushvalue(L, env);
+        fgl_setuservalue(L, 5);
+        f->host.head.flags |= FGL_HAS_ENV;
+    }
+    r.L = L;
+    r.b = &f->host;
+    r.env_index = env;
+    r.count = ncustom;
+
+    o.breaker.alloc.fn = fgl_count_alloc;
+    o.breaker.alloc.ud = f;
+    if (has_now) {
+        o.breaker.clock = fgl_family_clock;
+        o.breaker.clock_ud = &f->host.head;
+        f->host.head.now = now;
+        f->host.head.flags |= FGL_LUA_CLOCK;
+    }
+    if (has_random) {
+        o.breaker.random = fgl_random;
+        o.breaker.random_ud = &f->host;
+    }
+    o.breaker.resolve_custom = fgl_resolve;
+    o.breaker.resolve_ud = &r;
+
+    char err[256];
+    err[0] = '\0';
+    luaL_checkstack(L, 8, "fluxgate callbacks");
+    fg_family *family = fg_family_new(p->policy, (size_t)index, &o, err, sizeof err);
+    if (family == NULL) {
+        lua_pushnil(L);
+        lua_pushstring(L, err[0] != '\0' ? err : "cannot make the family");
+        return 2;
+    }
+    f->family = family;
+    f->host.head.serial = ++m->next_serial;
+    if (has_listeners && fgl_family_add_engine_listener(f) != 0) {
+        lua_pushcfunction(L, fgl_family_close);
+        lua_pushvalue(L, 5);
+        lua_call(L, 1, 0);
+        lua_pushnil(L);
+        lua_pushliteral(L, "out of memory");
+        return 2;
+    }
+    if (has_random || r.used) f->host.head.flags |= FGL_CALLBACKS;
+    lua_pushvalue(L, 5);
+    lua_pushboolean(L, r.used);
+    return 2;
+}
+
+/* ---- queries and commands by key ---------------------------------------------------- */
+
+/* Reads the clock and brackets the engine call (Lua callbacks may run). */
+static fgl_family *fgl_family_begin(lua_State *L, const char *fname, fgl_call *c) {
+    fgl_family *f = fgl_check_family(L, 1, fname);
+    fgl_family_read_clock(L, f, 1);
+    fgl_enter(L, &f->host, 1, c);
+    return f;
+}
+
+/* family_get(fam, key) -> true | nil, err (the family is full) */
+static int fgl_family_get(lua_State *L) {
+    char buf[32], err[256];
+    size_t len;
+    lua_settop(L, 2);
+    fgl_family *f = fgl_check_family(L, 1, "get");
+    const char *key = fgl_family_key(L, 2, buf, &len);
+    fgl_call c;
+    fgl_family_read_clock(L, f, 1);
+    fgl_enter(L, &f->host, 1, &c);
+    int rc = fg_family_get(f->family, key, len, err, sizeof err);
+    fgl_leave(L, &f->host, &c);
+    if (rc != 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* family_state(fam, key) -> state name | nil (no such key), pending */
+static int fgl_family_state(lua_State *L) {
+    char buf[32];
+    size_t len;
+    lua_settop(L, 2);
+    fgl_call c;
+    fgl_family *f = fgl_family_begin(L, "state", &c);
+    const char *key = fgl_family_key(L, 2, buf, &len);
+    int s = fg_family_state(f->family, key, len);
+    fgl_leave(L, &f->host, &c);
+    if (s < 0) lua_pushnil(L);
+    else lua_pushstring(L, fg_state_name((fg_state)s));
+    lua_pushboolean(L, f->host.head.pending != 0);
+    return 2;
+}
+
+/* family_info(fam, key) -> info | nil (no such key), pending */
+static int fgl_family_info(lua_State *L) {
+    char buf[32];
+    size_t len;
+    lua_settop(L, 2);
+    fg_info info;
+    memset(&info, 0, sizeof info);
+    fgl_family *f = fgl_check_family(L, 1, "info");
+    const char *key = fgl_family_key(L, 2, buf, &len);
+    fgl_call c;
+    fgl_family_read_clock(L, f, 1);
+    fgl_enter(L, &f->host, 1, &c);
+    int rc = fg_family_info(f->family, key, len, &info);
+    fgl_leave(L, &f->host, &c);
+    if (rc != 0) {
+        lua_pushnil(L);
+    } else {
+        fgl_push_info(L, &info);
+        lua_pushvalue(L, 2);
+        lua_setfield(L, -2, "key");
+    }
+    lua_pushboolean(L, f->host.head.pending != 0);
+    return 2;
+}
+
+/* family_command(fam, key, op) -> done (false: no such key), pending;
+ * op 0 reset, 1 disable, 2 metrics_only, 3 force_open */
+static int fgl_family_command(lua_State *L) {
+    static const fg_state to[] = {FG_STATE_CLOSED, FG_STATE_DISABLED, FG_STATE_METRICS_ONLY, FG_STATE_FORCED_OPEN};
+    char buf[32];
+    size_t len;
+    lua_settop(L, 3);
+    lua_Integer op = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, op >= 0 && op <= 3, 3, "unknown command");
+    fgl_family *f = fgl_check_family(L, 1, "command");
+    const char *key = fgl_family_key(L, 2, buf, &len);
+    fgl_call c;
+    fgl_family_read_clock(L, f, 1);
+    fgl_enter(L, &f->host, 1, &c);
+    int rc = fg_family_command(f->family, key, len, to[op]);
+    fgl_leave(L, &f->host, &c);
+    lua_pushboolean(L, rc == 0);
+    lua_pushboolean(L, f->host.head.pending != 0);
+    return 2;
+}
+
+static int fgl_family_size(lua_State *L) {
+    fgl_family *f = fgl_check_family(L, 1, "size");
+    lua_pushinteger(L, (lua_Integer)fg_family_size(f->family));
+    return 1;
+}
+
+/* The keys, copied out under the family's lock into one buffer (Lua must
+ * not run there: a memory error would leave the lock held). */
+typedef struct fgl_key_copy {
+    fgl_family *f;
+    char *bytes;
+    size_t len, cap;
+    size_t *ends; /* end offset of each key */
+    size_t count, ends_cap;
+    int failed;
+} fgl_key_copy;
+
+static int fgl_copy_key(void *ud, const char *key, size_t key_len) {
+    fgl_key_copy *k = ud;
+    if (fgl_grow(k->f, (void **)&k->bytes, &k->cap, k->len + key_len, 1) != 0 ||
+        fgl_grow(k->f, (void **)&k->ends, &k->ends_cap, k->count + 1, sizeof *k->ends) != 0) {
+        k->failed = 1;
+        return 1;
+    }
+    if (key_len > 0) memcpy(k->bytes + k->len, key, key_len);
+    k->len += key_len;
+    k->ends[k->count++] = k->len;
+    return 0;
+}
+
+static void fgl_key_copy_free(fgl_key_copy *k) {
+    if (k->bytes != NULL) k->f->lua.fn(k->f->lua.ud, k->bytes, k->cap, 0);
+    if (k->ends != NULL) k->f->lua.fn(k->f->lua.ud, k->ends, k->ends_cap * sizeof *k->ends, 0);
+    k->bytes = NULL;
+    k->ends = NULL;
+}
+
+/* Lives in a userdata so that a memory error while pushing frees it. */
+static int fgl_key_copy_gc(lua_State *L) {
+    fgl_key_copy_free(lua_touserdata(L, 1));
+    return 0;
+}
+
+/* Pushes a userdata holding a copy of every key (MRU first); raises when
+ * out of memory. */
+static fgl_key_copy *fgl_copy_keys(lua_State *L, fgl_family *f) {
+    fgl_key_copy *k = fgl_newuserdata(L, sizeof *k, 0);
+    memset(k, 0, sizeof *k);
+    k->f = f;
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, fgl_key_copy_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    fg_family_keys(f->family, fgl_copy_key, k);
+    if (k->failed) luaL_error(L, "fluxgate: out of memory listing keys");
+    return k;
+}
+
+/* family_keys(fam) -> array of keys, most recently used first */
+static int fgl_family_keys(lua_State *L) {
+    fgl_family *f = fgl_check_family(L, 1, "keys");
+    lua_settop(L, 1);
+    fgl_key_copy *k = fgl_copy_keys(L, f);
+    lua_createtable(L, (int)k->count, 0);
+    size_t at = 0;
+    for (size_t i = 0; i < k->count; i++) {
+        lua_pushlstring(L, k->bytes + at, k->ends[i] - at);
+        lua_rawseti(L, -2, (int)i + 1);
+        at = k->ends[i];
+    }
+    fgl_key_copy_free(k); /* now rather than at the next collection */
+    return 1;
+}
+
+/* family_evict_idle(fam) -> keys evicted (a full sweep, O(keys)) */
+static int fgl_family_evict_idle(lua_State *L) {
+    fgl_family *f = fgl_check_family(L, 1, "evict_idle");
+    lua_settop(L, 1);
+    fgl_family_read_clock(L, f, 1);
+    lua_pushinteger(L, (lua_Integer)fg_family_evict_idle(f->family));
+    return 1;
+}
+
+/* ---- transitions ---------------------------------------------------------------------- */
+
+/* family_listen(fam): the engine queues transitions from now on. */
+static int fgl_family_listen(lua_State *L) {
+    fgl_family *f = fgl_check_family(L, 1, "on_transition");
+    if (fgl_family_add_engine_listener(f) != 0) return luaL_error(L, "fluxgate: out of memory adding a listener");
+    return 0;
+}
+
+/* family_env(fam [, create]) -> the family's environment table, or nil */
+static int fgl_family_env(lua_State *L) {
+    fgl_family *f = fgl_to_family(L, 1);
+    if (f == NULL) return luaL_argerror(L, 1, "fluxgate family expected");
+    if (f->host.head.flags & FGL_HAS_ENV) {
+        fgl_getuservalue(L, 1);
+        return 1;
+    }
+    if (!lua_toboolean(L, 2)) return 0;
+    lua_createtable(L, FGL_ENV_FIRST_CUSTOM - 1, 0);
+    for (int i = FGL_ENV_RANDOM; i < FGL_ENV_FIRST_CUSTOM; i++) {
+        lua_pushboolean(L, 0);
+        lua_rawseti(L, -2, i);
+    }
+    lua_pushvalue(L, -1);
+    fgl_setuservalue(L, 1);
+    f->host.head.flags |= FGL_HAS_ENV;
+    return 1;
+}
+
+static int fgl_family_pending(lua_State *L) {
+    fgl_family *f = fgl_to_family(L, 1);
+    lua_pushboolean(L, f != NULL && f->host.head.pending != 0);
+    return 1;
+}
+
+/* family_drain(fam [, signals]) -> signals|nil, error|nil, lost
+ * As drain for breakers; each signal also has `key`. */
+static int fgl_family_drain(lua_State *L) {
+    fgl_family *f = fgl_to_family(L, 1);
+    if (f == NULL) return luaL_argerror(L, 1, "fluxgate family expected");
+    int want = lua_toboolean(L, 2);
+    lua_settop(L, 1);
+    uint32_t n = f->event_count;
+    if (want && n > 0) {
+        lua_createtable(L, (int)n, 0);
+        for (uint32_t i = 0; i < n; i++) {
+            const fgl_fevent *e = &f->events[i];
+            lua_createtable(L, 0, 8);
+            lua_pushstring(L, fg_state_name(e->e.old_state));
+            lua_setfield(L, -2, "old_state");
+            lua_pushstring(L, fg_state_name(e->e.new_state));
+            lua_setfield(L, -2, "new_state");
+            lua_pushnumber(L, e->e.timestamp);
+            lua_setfield(L, -2, "timestamp");
+            lua_pushstring(L, e->e.reason != NULL ? e->e.reason : "");
+            lua_setfield(L, -2, "reason");
+            fgl_pushcount(L, e->e.sequence);
+            lua_setfield(L, -2, "sequence");
+            fgl_push_metric(L, &e->e.metric);
+            lua_setfield(L, -2, "metrics");
+            lua_pushlstring(L, f->keys + e->key_at, e->key_len);
+            lua_setfield(L, -2, "key");
+            lua_rawseti(L, -2, (int)i + 1);
+        }
+    } else {
+        lua_pushnil(L);
+    }
+    lua_pushnil(L);
+    if ((f->host.head.flags & FGL_HAS_ENV) && f->host.errors > 0) {
+        fgl_getuservalue(L, 1);
+        lua_rawgeti(L, -1, FGL_ENV_ERROR);
+        if (lua_toboolean(L, -1)) lua_replace(L, 3);
+        else lua_pop(L, 1);
+        lua_pushboolean(L, 0);
+        lua_rawseti(L, -2, FGL_ENV_ERROR);
+        lua_pop(L, 1);
+    }
+    lua_pushinteger(L, (lua_Integer)f->lost);
+    /* only now, after everything that could raise */
+    f->event_count = 0;
+    f->keys_len = 0;
+    f->host.errors = 0;
+    f->lost = 0;
+    f->host.head.pending = 0;
+    return 3;
+}
+
+/* ---- metrics ------------------------------------------------------------------------------ */
+
+/* The counters in the positions the Prometheus groups use (fluxgate_query.c):
+ * 1 success, 2 failure, 3 ignored, 4 rejected, 5 + old * FG_STATE_COUNT +
+ * new the transitions. */
+static void fgl_push_counts(lua_State *L, const fg_counters *c) {
+    lua_createtable(L, 4 + FG_STATE_COUNT * FG_STATE_COUNT, 0);
+    fgl_pushcount(L, c->success);
+    lua_rawseti(L, -2, 1);
+    fgl_pushcount(L, c->failure);
+    lua_rawseti(L, -2, 2);
+    fgl_pushcount(L, c->ignored);
+    lua_rawseti(L, -2, 3);
+    fgl_pushcount(L, c->rejected);
+    lua_rawseti(L, -2, 4);
+    for (int from = 0; from < FG_STATE_COUNT; from++)
+        for (int to = 0; to < FG_STATE_COUNT; to++) {
+            if (c->transitions[from][to] == 0) continue;
+            fgl_pushcount(L, c->transitions[from][to]);
+            lua_rawseti(L, -2, 5 + from * FG_STATE_COUNT + to);
+        }
+}
+
+/* family_stats(fam) -> { name, counts, states = { [state + 1] = keys },
+ *   keys, created, evicted, bytes, per_key } | nil when closed. O(states). */
+static int fgl_family_stats(lua_State *L) {
+    fgl_family *f = fgl_to_family(L, 1);
+    if (f == NULL) return luaL_argerror(L, 1, "fluxgate family expected");
+    if (f->family == NULL) return 0;
+    fg_family_totals t;
+    fg_family_totals_get(f->family, &t);
+    lua_createtable(L, 0, 8);
+    lua_pushstring(L, fg_family_name(f->family));
+    lua_setfield(L, -2, "name");
+    fgl_push_counts(L, &t.counters);
+    lua_setfield(L, -2, "counts");
+    lua_createtable(L, FG_STATE_COUNT, 0);
+    for (int s = 0; s < FG_STATE_COUNT; s++) {
+        fgl_pushcount(L, t.states[s]);
+        lua_rawseti(L, -2, s + 1);
+    }
+    lua_setfield(L, -2, "states");
+    fgl_pushcount(L, t.keys);
+    lua_setfield(L, -2, "keys");
+    fgl_pushcount(L, t.created);
+    lua_setfield(L, -2, "created");
+    fgl_pushcount(L, t.evicted);
+    lua_setfield(L, -2, "evicted");
+    fgl_pushcount(L, t.counters.lease_expired);
+    lua_setfield(L, -2, "lease_expired");
+    lua_pushnumber(L, (lua_Number)f->bytes);
+    lua_setfield(L, -2, "bytes");
+    lua_pushinteger(L, (lua_Integer)fg_family_key_footprint(f->family));
+    lua_setfield(L, -2, "key_footprint");
+    lua_pushboolean(L, f->per_key);
+    lua_setfield(L, -2, "per_key");
+    return 1;
+}
+
+/* family_key_stats(fam) -> { { key, state, counts }, ... } for every key
+ * (O(keys): for metrics = "per_key" families). Read at the clock's last
+ * reading; no Lua callback runs (no outcome is classified). */
+static int fgl_family_key_stats(lua_State *L) {
+    fgl_family *f = fgl_check_family(L, 1, "metrics");
+    lua_settop(L, 1);
+    fgl_key_copy *k = fgl_copy_keys(L, f); /* 2 */
+    lua_createtable(L, (int)k->count, 0);  /* 3 */
+    size_t at = 0;
+    int n = 0;
+    fg_info info;
+    for (size_t i = 0; i < k->count; i++) {
+        const char *key = k->bytes + at;
+        size_t len = k->ends[i] - at;
+        at = k->ends[i];
+        memset(&info, 0, sizeof info);
+        if (fg_family_info(f->family, key, len, &info) != 0) continue;
+        lua_createtable(L, 0, 3);
+        lua_pushlstring(L, key, len);
+        lua_setfield(L, -2, "key");
+        lua_pushinteger(L, (lua_Integer)info.state);
+        lua_setfield(L, -2, "state");
+        fgl_push_counts(L, &info.counters);
+        lua_setfield(L, -2, "counts");
+        lua_rawseti(L, 3, ++n);
+    }
+    fgl_key_copy_free(k);
+    return 1;
+}
+
+/* family_cdef() -> the FFI's view of a family userdata (fgl_fam_view):
+ * its fgl_head, and the engine's family at its offset. */
+static int fgl_family_cdef(lua_State *L) {
+    char text[256];
+    snprintf(text, sizeof text,
+             "typedef struct fgl_fam_view { fgl_head head; char pad_[%u]; fg_family *family; } fgl_fam_view;"
+             "typedef struct fgl_fam_token { fg_family_ticket ticket; uint64_t serial; int32_t released; } fgl_fam_token;",
+             (unsigned)(offsetof(fgl_family, family) - sizeof(fgl_head)));
+    lua_pushstring(L, text);
+    return 1;
+}
+
+/* family_init(drain): family.lua's drain, which the Lua 5.4 call paths call. */
+static int fgl_family_init(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    fgl_getuservalue(L, FGL_MODULE_UPVALUE);
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, -2, FGL_HELPER_FAMILY_DRAIN);
+    return 0;
+}
+
+const luaL_Reg fgl_family_funcs[] = {
+    {"family_new", fgl_family_new},
+    {"family_close", fgl_family_close},
+    {"family_get", fgl_family_get},
+    {"family_state", fgl_family_state},
+    {"family_info", fgl_family_info},
+    {"family_command", fgl_family_command},
+    {"family_size", fgl_family_size},
+    {"family_keys", fgl_family_keys},
+    {"family_evict_idle", fgl_family_evict_idle},
+    {"family_listen", fgl_family_listen},
+    {"family_env", fgl_family_env},
+    {"family_pending", fgl_family_pending},
+    {"family_drain", fgl_family_drain},
+    {"family_stats", fgl_family_stats},
+    {"family_key_stats", fgl_family_key_stats},
+    {"family_cdef", fgl_family_cdef},
+    {"family_init", fgl_family_init},
+    {NULL, NULL}};

@@ -1,0 +1,57 @@
+/*
+ * fluxgate_family.h -- what the two C files of Lua families share
+ * (fluxgate_family.c: making, closing, queries, listeners, metrics;
+ * fluxgate_family_call.c: the call protocol by key). A family is the
+ * engine's fg_family (include/fluxgate.h, "families") in one userdata;
+ * lua/fluxgate/family.lua is its Lua face.
+ */
+#ifndef FLUXGATE_FAMILY_H
+#define FLUXGATE_FAMILY_H
+
+#include "fluxgate_lua.h"
+
+/* A queued transition of one key; the key's bytes are keys[key_at ..
+ * key_at + key_len) of the family's key buffer. */
+typedef struct fgl_fevent {
+    fgl_event e;
+    size_t key_at;
+    size_t key_len;
+} fgl_fevent;
+
+/* A family's userdata. host comes first: host.head is what LuaJIT's FFI
+ * reads (now, pending, flags, serial; host.head.engine stays NULL, the
+ * engine's family is `family`, at FGL_FAMILY_OFFSET for the FFI), and
+ * host is the owner the engine's Lua callbacks (random, Custom()) see,
+ * exactly as for a breaker (fgl_enter/fgl_leave set host.call). The keys'
+ * memory is the engine's, outside this userdata: the collector does not
+ * see it; `bytes` counts it (the family allocates through fgl_count_alloc). */
+typedef struct fgl_family {
+    fgl_breaker host;
+    fg_family *family;       /* NULL once closed */
+    fgl_fevent *events;      /* queued transitions (Lua's allocator), in order */
+    uint32_t event_count, event_cap;
+    char *keys;              /* the queued transitions' keys */
+    size_t keys_len, keys_cap;
+    uint32_t lost;           /* transitions the queue had no memory for */
+    int per_key;             /* metrics = "per_key" */
+    int64_t bytes;           /* the engine's memory for this family now */
+    fg_allocator lua;        /* the Lua state's allocator */
+} fgl_family;
+
+/* The family class holds this address at [1] (see fgl_class_mark). */
+extern const char fgl_family_mark;
+
+/* The family at idx (class mark checked) or NULL; raises nothing. */
+fgl_family *fgl_to_family(lua_State *L, int idx);
+/* The open family at idx; raises a misuse error naming `fname` otherwise. */
+fgl_family *fgl_check_family(lua_State *L, int idx, const char *fname);
+/* The key at idx as bytes: a string, or an integer as its decimal text
+ * (written into buf, at least 32 bytes); raises for anything else. */
+const char *fgl_family_key(lua_State *L, int idx, char *buf, size_t *len);
+/* Reads the family's Lua clock into host.head.now when it has one. */
+void fgl_family_read_clock(lua_State *L, fgl_family *f, int self_idx);
+
+/* Module helpers kept in the module's user value (fluxgate.lua, family.lua). */
+enum { FGL_HELPER_FAMILY_DRAIN = 4 };
+
+#endif /* FLUXGATE_FAMILY_H */

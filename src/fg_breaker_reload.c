@@ -1,0 +1,323 @@
+/*
+ * fg_breaker_reload.c -- switching a breaker to a new compiled definition
+ * while it runs (fg_breaker_reload, fg_breaker_reload_with), the state carry
+ * shared with families, and the bookkeeping the rest of the runtime asks
+ * reloads about (admission counts that reached a retired block, a
+ * definition's close reason, freeing). The design is in fg_reload.h.
+ *
+ * Cost on the hot path: one acquire load of h->live per call; a locked path
+ * also checks, once it holds the lock, that its block is not FG_STATE_MOVED
+ * (fg_breaker_lock_live). Nothing else changes.
+ */
+#include "fg_reload.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fg_alloc.h"
+#include "fg_clock.h"
+
+static void fg_reload_error(char *err, size_t cap, const char *fmt, ...) {
+    if (err == NULL || cap == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+static size_t fg_align8(size_t n) {
+    return (n + 7u) & ~(size_t)7u;
+}
+
+/* ---- the carry ------------------------------------------------------------- */
+
+int fg_reload_window_kept(const fg_breaker *from, const fg_breaker *to) {
+    const fg_window *a = &from->window, *b = &to->window;
+    if (a->kind != b->kind || a->size != b->size || a->exact != b->exact ||
+        a->threshold_count != b->threshold_count)
+        return 0;
+    /* stored slow levels (CountWindow) and per-bucket slow counts
+     * (TimeWindow) were classified against these thresholds */
+    for (uint32_t k = 0; k < a->threshold_count; k++)
+        if (a->thresholds[k] != b->thresholds[k]) return 0;
+    return 1;
+}
+
+static void fg_reload_carry_window(const fg_breaker *from, fg_breaker *to) {
+    if (!fg_reload_window_kept(from, to)) return; /* `to` starts empty */
+    const fg_window *a = &from->window;
+    fg_window *b = &to->window;
+    *b->st = *a->st;
+    for (uint32_t k = 0; k < a->threshold_count; k++) b->slow[k] = a->slow[k];
+    memcpy(b->entries, a->entries,
+           fg_window_entries_bytes((fg_window_kind)a->kind, a->size, a->threshold_count, a->exact));
+}
+
+/* The busy slots whose index exists in the new capacity stay busy, oldest
+ * first, with their hand-out numbers and lease times, so that their tickets
+ * release them as before (the era's bounds are carried too); a lease whose
+ * slot is gone is dropped (its ticket's outcome is then stale). Every other
+ * slot is free. */
+static void fg_reload_carry_half_open(const fg_half_open *from, fg_half_open *to) {
+    const fg_half_open_state *s = from->st;
+    fg_half_open_state *d = to->st;
+    uint32_t common = from->capacity < to->capacity ? from->capacity : to->capacity;
+    for (uint32_t i = 0; i < common; i++)
+        to->slots[i].seq = from->slots[i].seq & ~1u; /* even: free, unless kept below */
+    d->expired = s->expired;
+    d->next_seq = s->next_seq;
+    d->era_start = s->era_start;
+    d->in_flight = 0;
+    d->oldest = d->newest = -1;
+    for (int32_t i = s->oldest; i >= 0; i = fg_half_open_link(i, from->slots[i].next)) {
+        if ((uint32_t)i >= to->capacity) continue;
+        fg_half_open_slot *t = &to->slots[i];
+        t->seq = from->slots[i].seq;
+        to->acquired_at[i] = from->acquired_at[i];
+        t->prev = fg_half_open_to_link(i, d->newest);
+        t->next = fg_half_open_to_link(i, -1);
+        if (d->newest >= 0) to->slots[d->newest].next = fg_half_open_to_link(d->newest, i);
+        else d->oldest = i;
+        d->newest = i;
+        d->in_flight++;
+    }
+    /* every slot counts as handed out once; the free ones are listed */
+    d->fresh = to->capacity;
+    d->free_head = -1;
+    for (uint32_t j = to->capacity; j-- > 0;) {
+        if (to->slots[j].seq & 1u) continue; /* busy (kept) */
+        to->slots[j].next = fg_half_open_to_link((int32_t)j, d->free_head);
+        d->free_head = (int32_t)j;
+    }
+}
+
+/* The drawn jitter factor, kept, but inside the new retry's range: with a
+ * smaller (or no) jitter the wait must stay within what the new text says. */
+static double fg_reload_factor(double factor, const fg_retry_spec *retry) {
+    double j = retry->jitter_ratio > 0.0 ? retry->jitter_ratio : 0.0;
+    if (!isfinite(factor)) return 1.0;
+    if (factor < 1.0 - j) return 1.0 - j;
+    if (factor > 1.0 + j) return 1.0 + j;
+    return factor;
+}
+
+void fg_reload_carry(fg_breaker *from, fg_breaker *to, uint64_t *admitted, uint64_t *rejected) {
+    fg_block *a = from->block, *b = to->block;
+    atomic_store_explicit(&b->word, atomic_load_explicit(&a->word, memory_order_relaxed),
+                          memory_order_relaxed);
+    atomic_store_explicit(&b->offset_bits, atomic_load_explicit(&a->offset_bits, memory_order_relaxed),
+                          memory_order_relaxed);
+    b->changed_at = a->changed_at;
+    b->retry_factor = fg_reload_factor(a->retry_factor, &to->def->retry);
+    b->sequence = a->sequence;
+    memcpy(b->random, a->random, sizeof b->random);
+    b->reopens = a->reopens;
+    memcpy(b->transitions_auto, a->transitions_auto, sizeof b->transitions_auto);
+    memcpy(b->transitions_manual, a->transitions_manual, sizeof b->transitions_manual);
+    b->last_raw = a->last_raw;
+    b->last_time = a->last_time;
+    b->success = a->success;
+    b->failure = a->failure;
+    b->ignored = a->ignored;
+    b->stale = a->stale;
+    b->consecutive_failures = a->consecutive_failures;
+    fg_reload_carry_half_open(&from->half_open, &to->half_open);
+    fg_reload_carry_window(from, to);
+    /* the memo stays invalid (fresh): it answered for the old tripper */
+    *admitted = atomic_load_explicit(&a->stripe0.admitted, memory_order_relaxed) +
+                atomic_load_explicit(&a->stripe1.admitted, memory_order_relaxed);
+    *rejected = atomic_load_explicit(&a->stripe0.rejected, memory_order_relaxed) +
+                atomic_load_explicit(&a->stripe1.rejected, memory_order_relaxed);
+    atomic_store_explicit(&b->stripe0.admitted, *admitted, memory_order_relaxed);
+    atomic_store_explicit(&b->stripe0.rejected, *rejected, memory_order_relaxed);
+    atomic_store_explicit(&b->stripe1.admitted, 0, memory_order_relaxed);
+    atomic_store_explicit(&b->stripe1.rejected, 0, memory_order_relaxed);
+}
+
+/* ---- what the runtime asks ---------------------------------------------------- */
+
+void fg_breaker_count_admissions(fg_breaker *h, uint64_t *admitted, uint64_t *rejected) {
+    fg_block *b = h->block;
+    uint64_t in = atomic_load_explicit(&b->stripe0.admitted, memory_order_relaxed) +
+                  atomic_load_explicit(&b->stripe1.admitted, memory_order_relaxed);
+    uint64_t out = atomic_load_explicit(&b->stripe0.rejected, memory_order_relaxed) +
+                   atomic_load_explicit(&b->stripe1.rejected, memory_order_relaxed);
+    /* a family key's view: its block was never replaced this way */
+    if (h->hooks == NULL) {
+        for (const fg_reload_gen *g = atomic_load_explicit(&h->home->gens, memory_order_acquire);
+             g != NULL; g = g->older) {
+            const fg_block *r = g->replaced->block;
+            in += atomic_load_explicit(&((fg_block *)r)->stripe0.admitted, memory_order_relaxed) +
+                  atomic_load_explicit(&((fg_block *)r)->stripe1.admitted, memory_order_relaxed) -
+                  g->admitted_at_switch;
+            out += atomic_load_explicit(&((fg_block *)r)->stripe0.rejected, memory_order_relaxed) +
+                   atomic_load_explicit(&((fg_block *)r)->stripe1.rejected, memory_order_relaxed) -
+                   g->rejected_at_switch;
+        }
+    }
+    *admitted = in;
+    *rejected = out;
+}
+
+const char *fg_breaker_close_reason_of(const fg_breaker *h) {
+    const fg_breaker *home = h->home;
+    for (const fg_reload_gen *g = atomic_load_explicit(&((fg_breaker *)home)->gens, memory_order_acquire);
+         g != NULL; g = g->older)
+        if (g->handle->def == h->def) return g->close_reason;
+    return fg_breaker_close_reason(home);
+}
+
+void fg_breaker_free_gens(fg_breaker *h) {
+    fg_reload_gen *g = atomic_load_explicit(&h->gens, memory_order_acquire);
+    while (g != NULL) {
+        fg_reload_gen *older = g->older;
+        fg_policy *policy = g->handle->policy;
+        fg_alloc_free(&h->alloc, g, g->bytes);
+        fg_policy_free(policy);
+        g = older;
+    }
+    atomic_store_explicit(&h->gens, NULL, memory_order_relaxed);
+}
+
+/* ---- reloading -------------------------------------------------------------------- */
+
+static int fg_reload_resolve(fg_breaker *g, fg_custom_resolver resolve, void *ud, char *err,
+                             size_t cap) {
+    const fg_program *tracker = g->def->tracker;
+    uint32_t n = fg_program_custom_count(tracker);
+    g->custom_count = n;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *name = fg_program_custom_name(tracker, i);
+        g->customs[i].fn = NULL;
+        g->customs[i].ud = NULL;
+        if (resolve == NULL || !resolve(ud, name, &g->customs[i]) || g->customs[i].fn == NULL) {
+            fg_reload_error(err, cap,
+                            "cannot reload: Custom(\"%s\") has no registered predicate (the breaker's "
+                            "resolver does not know it); nothing changed",
+                            name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int fg_breaker_reload_with(fg_breaker *h, fg_policy *policy, size_t index,
+                           const fg_reload_options *opt, char *err, size_t err_cap) {
+    if (err != NULL && err_cap > 0) err[0] = '\0';
+    if (policy == NULL || index >= policy->breaker_count) {
+        fg_reload_error(err, err_cap, "cannot reload: the policy has no breaker #%zu; nothing changed",
+                        index);
+        return -1;
+    }
+    const fg_breaker_def *def = &policy->breakers[index];
+    fg_block_layout layout;
+    if (fg_block_layout_of(def, &layout) != 0) {
+        fg_reload_error(err, err_cap,
+                        "cannot reload: the new state block would be larger than 4 GiB; nothing changed");
+        return -1;
+    }
+    void *memory = opt != NULL ? opt->block : NULL;
+    if (memory != NULL) {
+        if (((uintptr_t)memory % FG_BLOCK_ALIGN) != 0 || opt->block_size < layout.size) {
+            fg_reload_error(err, err_cap,
+                            "cannot reload: the new definition's state block needs %u bytes aligned to "
+                            "%d (fg_breaker_footprint); the memory given has %zu; nothing changed",
+                            (unsigned)layout.size, FG_BLOCK_ALIGN, opt->block_size);
+            return -1;
+        }
+    } else if (!fg_breaker_live(h)->own_block) {
+        fg_reload_error(err, err_cap,
+                        "cannot reload: the breaker's state block is caller memory (fg_breaker_place); "
+                        "reload it with fg_breaker_reload_with and %u bytes of new memory; nothing "
+                        "changed",
+                        (unsigned)layout.size);
+        return -1;
+    }
+
+    /* One chunk: the record, the handle, the close reason, the block. */
+    size_t gen_size = fg_align8(sizeof(fg_reload_gen));
+    size_t handle_size = fg_breaker_handle_footprint(policy, index);
+    size_t reason_size = fg_align8(fg_breaker_close_reason_write(def->tripper, NULL));
+    size_t bytes = gen_size + handle_size + reason_size + (memory == NULL ? layout.size : 0);
+    char *chunk = fg_alloc_new(&h->alloc, bytes);
+    if (chunk == NULL) {
+        fg_reload_error(err, err_cap, "cannot reload: out of memory; nothing changed");
+        return -1;
+    }
+    fg_reload_gen *gen = (fg_reload_gen *)chunk;
+    fg_breaker *g = (fg_breaker *)(chunk + gen_size);
+    char *reason = chunk + gen_size + handle_size;
+    memset(gen, 0, sizeof *gen);
+    memset(g, 0, handle_size);
+    gen->bytes = bytes;
+    gen->handle = g;
+    gen->close_reason = reason;
+    fg_breaker_close_reason_write(def->tripper, reason);
+
+    /* What is per process comes from h; what depends on the definition is new. */
+    atomic_init(&g->live, g);
+    atomic_init(&g->gens, NULL);
+    atomic_init(&g->listeners, NULL);
+    atomic_init(&g->dispatch, NULL);
+    atomic_init(&g->next_local, 0);
+    g->def = def;
+    g->block = memory != NULL ? memory : (fg_block *)(reason + reason_size);
+    g->own_block = memory == NULL;
+    g->lock_tag = h->lock_tag;
+    g->clock = h->clock;
+    g->clock_ud = h->clock_ud;
+    g->random = h->random;
+    g->random_ud = h->random_ud;
+    g->alloc = h->alloc;
+    g->clock_request = h->clock_request;
+    g->clock_kind = (uint8_t)fg_clock_choose(def, (fg_clock_kind)h->clock_request,
+                                             h->clock_kind == FG_CLOCK_CUSTOM);
+    g->reads_latency = (uint8_t)fg_block_reads_latency(def->tripper);
+    g->needs_duration = (uint8_t)(g->reads_latency || fg_program_threshold_count(def->tripper) > 0);
+    g->home = h;
+    fg_custom_resolver resolve = opt != NULL && opt->resolve_custom != NULL ? opt->resolve_custom
+                                                                             : h->resolve_custom;
+    void *resolve_ud = opt != NULL && opt->resolve_custom != NULL ? opt->resolve_ud : h->resolve_ud;
+    if (fg_reload_resolve(g, resolve, resolve_ud, err, err_cap) != 0) {
+        fg_alloc_free(&h->alloc, chunk, bytes);
+        return -1;
+    }
+    uint64_t fingerprint = fg_block_fingerprint(def);
+
+    /* Under the current block's lock: no record, transition or locked
+     * admission runs; lock-free admissions may, and either read the old
+     * word (their tickets stay valid: the generation is kept) or MOVED. */
+    fg_breaker *cur = fg_breaker_lock_live(fg_breaker_live(h));
+    fg_block *old = cur->block;
+    if (fg_block_word_state(atomic_load_explicit(&old->word, memory_order_relaxed)) ==
+        (fg_state)FG_STATE_MOVED) {
+        fg_lock_release(&old->lock);
+        fg_alloc_free(&h->alloc, chunk, bytes);
+        fg_reload_error(err, err_cap,
+                        "cannot reload: another process moved this breaker's shared block; nothing "
+                        "changed");
+        return -1;
+    }
+    fg_block_init(g->block, &layout, fingerprint, old->last_time, 0);
+    fg_breaker_views(g, &layout, 1);
+    fg_reload_carry(cur, g, &gen->admitted_at_switch, &gen->rejected_at_switch);
+    gen->replaced = cur;
+    fg_policy_retain(policy);
+    g->policy = policy;
+    gen->older = atomic_load_explicit(&h->gens, memory_order_relaxed);
+    atomic_store_explicit(&h->gens, gen, memory_order_release);
+    atomic_store_explicit(&h->live, g, memory_order_release);
+    /* after `live`: whoever sees MOVED finds the new handle */
+    uint64_t word = atomic_load_explicit(&old->word, memory_order_relaxed);
+    atomic_store_explicit(&old->word,
+                          fg_block_word((fg_state)FG_STATE_MOVED, fg_block_word_generation(word)),
+                          memory_order_release);
+    fg_lock_release(&old->lock);
+    return 0;
+}
+
+int fg_breaker_reload(fg_breaker *h, fg_policy *policy, size_t index, char *err, size_t err_cap) {
+    return fg_breaker_reload_with(h, policy, index, NULL, err, err_cap);
+}

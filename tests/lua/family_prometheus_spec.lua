@@ -1,0 +1,94 @@
+-- Families in fluxgate.prometheus(): aggregated under the family's name by
+-- default (counters summed over every key it ever had, keys per state in
+-- circuit_breaker_family_state), per-key series only with metrics =
+-- "per_key"; counters never decrease when keys are evicted or the family
+-- is closed or collected.
+local fluxgate = require("fluxgate")
+
+local policy = assert(fluxgate.compile([[
+breaker fam_a { tripper = FailureStreak(1) retry = Cooldown(60s) }
+breaker fam_b { tripper = FailureStreak(1) retry = Cooldown(60s) }
+breaker fam_c { tripper = FailureStreak(1) retry = Cooldown(60s) }
+breaker fam_d { tripper = FailureStreak(1) retry = Cooldown(60s) }
+]], "family_prometheus_spec"))
+
+-- samples keyed by "name{labels}"
+local function samples()
+  local s = {}
+  for name, labels, value in fluxgate.prometheus():gmatch("\n([%a_]+)(%b{}) (%S+)") do s[name .. labels] = tonumber(value) end
+  return s
+end
+
+local function fail(fam, key) pcall(fam.call, fam, key, function() error("boom") end) end
+local function pass(fam, key) fam:call(key, function() return true end) end
+
+local function calls(name, outcome, key)
+  if key then return ('circuit_breaker_calls_total{circuit_name="%s",key="%s",outcome="%s"}'):format(name, key, outcome) end
+  return ('circuit_breaker_calls_total{circuit_name="%s",outcome="%s"}'):format(name, outcome)
+end
+
+describe("a family in fluxgate.prometheus()", function()
+  it("is aggregated under its name: calls summed, keys counted per state, no key label", function()
+    local fam = assert(policy:family("fam_a"))
+    for i = 1, 5 do pass(fam, "p" .. i) end
+    fail(fam, "p1")
+    fail(fam, "p2")
+    pass(fam, "p1") -- rejected
+    local s = samples()
+    assert.are.equal(5, s[calls("fam_a", "success")])
+    assert.are.equal(2, s[calls("fam_a", "failure")])
+    assert.are.equal(1, s[calls("fam_a", "rejected")])
+    assert.are.equal(3, s['circuit_breaker_family_state{circuit_name="fam_a",state="closed"}'])
+    assert.are.equal(2, s['circuit_breaker_family_state{circuit_name="fam_a",state="open"}'])
+    assert.are.equal(0, s['circuit_breaker_family_state{circuit_name="fam_a",state="half_open"}'])
+    assert.are.equal(2, s['circuit_breaker_state_transition_total{circuit_name="fam_a",old_state="closed",new_state="open"}'])
+    assert.is_nil(s['circuit_breaker_state{circuit_name="fam_a",state="closed"}'], "no breaker gauge for a family")
+    assert.is_nil(fluxgate.prometheus():find('key="', 1, true))
+    fam:close()
+  end)
+
+  it("has key-labelled series with metrics = \"per_key\"", function()
+    local fam = assert(policy:family("fam_b", { metrics = "per_key" }))
+    pass(fam, "x")
+    fail(fam, 'q"uote')
+    local s = samples()
+    assert.are.equal(1, s[calls("fam_b", "success", "x")])
+    assert.are.equal(1, s[calls("fam_b", "failure", 'q\\"uote')])
+    assert.are.equal(1, s['circuit_breaker_state{circuit_name="fam_b",key="x",state="closed"}'])
+    assert.are.equal(0, s['circuit_breaker_state{circuit_name="fam_b",key="x",state="open"}'])
+    assert.are.equal(1, s['circuit_breaker_state{circuit_name="fam_b",key="q\\"uote",state="open"}'])
+    assert.are.equal(1, s[calls("fam_b", "success")])
+    fam:close()
+  end)
+
+  it("keeps the counts of evicted keys", function()
+    local fam = assert(policy:family("fam_c", { max_keys = 2 }))
+    for i = 1, 10 do pass(fam, i) end
+    assert.are.equal(2, fam:size())
+    local s = samples()
+    assert.are.equal(10, s[calls("fam_c", "success")])
+    assert.are.equal(2, s['circuit_breaker_family_state{circuit_name="fam_c",state="closed"}'])
+    fam:close()
+  end)
+
+  it("never decreases when a family is closed or collected", function()
+    local fam = assert(policy:family("fam_d"))
+    for i = 1, 4 do pass(fam, i) end
+    fail(fam, 1)
+    local fam2 = assert(policy:family("fam_d"))
+    pass(fam2, "z")
+    assert.are.equal(5, samples()[calls("fam_d", "success")])
+    fam:close()
+    assert.are.equal(5, samples()[calls("fam_d", "success")])
+    assert.are.equal(1, samples()[calls("fam_d", "failure")])
+    assert.are.equal(1, samples()['circuit_breaker_family_state{circuit_name="fam_d",state="closed"}'],
+                     "only open families count keys")
+    fam2 = nil
+    collectgarbage()
+    collectgarbage()
+    local s = samples()
+    assert.are.equal(5, s[calls("fam_d", "success")])
+    assert.are.equal(1, s['circuit_breaker_state_transition_total{circuit_name="fam_d",old_state="closed",new_state="open"}'])
+    assert.is_nil(s['circuit_breaker_family_state{circuit_name="fam_d",state="closed"}'])
+  end)
+end)

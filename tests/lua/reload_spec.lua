@@ -1,0 +1,121 @@
+-- cb:reload(policy [, name]) (SPEC section 10, "Reload"): the breaker
+-- switches to another compiled definition keeping its state, counters and
+-- timers; the window survives an unchanged kind and size; transitions after
+-- the reload speak the new texts; a missing or incompatible definition is
+-- nil, err and changes nothing. Runs on every engine path (H.paths).
+local fluxgate = require("fluxgate")
+local H = dofile("tests/lua/helper.lua")
+
+local function compile(src) return assert(fluxgate.compile(src, "reload.fgp")) end
+
+local V1 = compile([[
+breaker api { window = CountWindow(4) tripper = FailureStreak(3) retry = Cooldown(10s) permit = All() }
+breaker other { window = CountWindow(9) tripper = FailureStreak(1) retry = Cooldown(1s) permit = All() }
+]])
+local V2 = compile([[
+breaker api { window = CountWindow(4) tripper = FailureStreak(2) | FailureRate(90%) retry = Cooldown(20s) permit = All() }
+breaker guarded { tracker = Custom("teapot") window = CountWindow(4) tripper = FailureStreak(1) }
+breaker unknown { tracker = Custom("nobody_registered_this") tripper = FailureStreak(1) }
+]])
+
+local function run_on_paths(name, fn)
+  for _, use_ffi in ipairs(H.paths()) do
+    it(name .. " (" .. H.path_name(use_ffi) .. ")", function() H.with_path(use_ffi, fn) end)
+  end
+end
+
+describe("cb:reload", function()
+  run_on_paths("keeps state, counters, the window and the sequence; new texts after", function()
+    local c = H.clock(100)
+    local cb = assert(V1:breaker("api", { clock = c.fn }))
+    local signals = {}
+    cb:on_transition(function(s) signals[#signals + 1] = s end)
+    H.pass(cb, 2)
+    H.fail(cb, 1)
+    local before = cb:info()
+    assert.is_true(cb:reload(V2))
+    local after = cb:info()
+    assert.are.equal("closed", after.state)
+    assert.are.equal(before.generation, after.generation)
+    assert.are.equal(2, after.counters.success)
+    assert.are.equal(1, after.counters.failure)
+    assert.are.equal(3, after.metrics.total_count) -- CountWindow(4) both times: kept
+    assert.are.equal(1, after.consecutive_failures)
+    H.fail(cb, 1) -- the second in a row: FailureStreak(2) now
+    assert.are.equal("open", cb:state())
+    assert.are.equal(1, #signals)
+    assert.are.equal("FailureStreak(2)", signals[1].reason)
+    assert.are.equal("api", signals[1].breaker)
+    -- the new retry counts from when it opened
+    c:advance(15)
+    assert.is_not_nil(H.rejection(cb))
+    c:advance(5)
+    H.pass(cb, 1)
+    assert.are.equal("closed", cb:state())
+    assert.are.equal("Cooldown(20s)", signals[2].reason)
+    assert.are.equal("not (FailureStreak(2) | FailureRate(90%))", signals[3].reason)
+  end)
+
+  run_on_paths("takes another definition by name: the window of another size starts empty", function()
+    local cb = assert(V1:breaker("api", { clock = H.clock(100).fn }))
+    H.fail(cb, 2)
+    assert.is_true(cb:reload(V1, "other"))
+    assert.are.equal("other", cb.name)
+    assert.are.equal("other", cb:info().name)
+    assert.are.equal(0, cb:info().metrics.total_count)
+    assert.are.equal(2, cb:info().counters.failure)
+    assert.matches("FailureStreak%(1%)", cb:disassemble())
+    H.fail(cb, 1)
+    assert.are.equal("open", cb:state())
+  end)
+
+  run_on_paths("a missing or incompatible definition is nil, err and changes nothing", function()
+    local cb = assert(V1:breaker("api", { clock = H.clock(100).fn }))
+    H.fail(cb, 1)
+    local ok, err = cb:reload(V2, "nope")
+    assert.is_nil(ok)
+    assert.matches("no breaker named 'nope'", err)
+    ok, err = cb:reload(V2, "unknown")
+    assert.is_nil(ok)
+    assert.matches('Custom%("nobody_registered_this"%)', err)
+    assert.are.equal("api", cb.name)
+    assert.are.equal(1, cb:info().counters.failure)
+    H.fail(cb, 1)
+    assert.are.equal("closed", cb:state()) -- still FailureStreak(3)
+    H.fail(cb, 1)
+    assert.are.equal("open", cb:state())
+    assert.has_error(function() cb:reload("not a policy") end)
+    assert.has_error(function() cb.reload(42, V2) end)
+  end)
+
+  run_on_paths("Custom() names resolve against the breaker's own predicates", function()
+    local cb = assert(V1:breaker("api", { custom = { teapot = function(o) return o.status == 418 end } }))
+    assert.is_true(cb:reload(V2, "guarded"))
+    cb:call(function() return { status = 200 } end)
+    assert.are.equal("closed", cb:state())
+    cb:call(function() return { status = 418 } end)
+    assert.are.equal("open", cb:state())
+  end)
+
+  run_on_paths("survives collection, repeated reloads and close", function()
+    local cb = assert(V1:breaker("api"))
+    for i = 1, 20 do
+      assert.is_true(cb:reload(i % 2 == 0 and V1 or V2, "api"))
+      H.pass(cb, 1)
+      collectgarbage()
+    end
+    assert.are.equal(20, cb:info().counters.success)
+    cb:close()
+    assert.has_error(function() cb:reload(V1) end)
+  end)
+
+  it("counts the new block in the collector's view", function()
+    local cb = assert(V1:breaker("api"))
+    collectgarbage(); collectgarbage()
+    local before = collectgarbage("count")
+    assert.is_true(cb:reload(compile("breaker big { window = CountWindow(4096) }"), "big"))
+    collectgarbage(); collectgarbage()
+    -- a CountWindow(4096) block holds 16 KB of entries
+    assert.is_true(collectgarbage("count") - before > 16)
+  end)
+end)

@@ -1,0 +1,129 @@
+-- cb:snapshot() and cb:restore(s): the engine's versioned little-endian
+-- format, byte for byte the same on Lua 5.4 and LuaJIT (the golden string
+-- below is checked on both), rebased on the restoring breaker's clock;
+-- refusals are nil, err and change nothing; wrong Lua types raise.
+-- SPEC.md §10.
+local H = dofile("tests/lua/helper.lua")
+
+local function hex(s)
+  return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+end
+
+-- The history of the C golden test, under this spec's name: two successes
+-- (0.25 s, 1.5 s), two failures (opens), 2.5 s later one rejection.
+local GOLDEN =
+  "4647534e010088019e010000040000003afbcef86562c846020000000001000601000000000000000100000000000000"
+  .. "0100000000000000020000000000000000000000000004c0ecc2e0b28057e93f027cc793ea3024cdc400828e42b66ad2"
+  .. "c7f1e2debc31e23c859759601eee52820200000000000000020000000000000000000000000000000000000000000000"
+  .. "040000000000000004000000000000000100000000000000000000000000000000000000000000000000000000000000"
+  .. "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+  .. "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+  .. "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+  .. "000000000000000000000000000000000000000000000000000000000000000001000000000000000000000000000000"
+  .. "0000000000000000676f6c64656e00000000000000000152bd9d633431cb"
+
+local function spec(clk, extra)
+  local s = { window = "CountWindow(4)",
+              tripper = "MinRequests(3) & SlowRate(60%, threshold = 1s) | FailureStreak(2)",
+              retry = "Cooldown(30s, jitter_ratio = 0.25)", max_half_open_calls = 2,
+              clock = clk.fn, seed = 42 }
+  for k, v in pairs(extra or {}) do s[k] = v end
+  return s
+end
+
+local function history(cb, clk)
+  assert.is_true(cb:call(function() clk:advance(0.25); return true end))
+  assert.is_true(cb:call(function() clk:advance(1.5); return true end))
+  H.fail(cb, 2)
+  assert.are.equal("open", cb:state())
+  clk:advance(2.5)
+  assert.is_not_nil(H.rejection(cb))
+end
+
+for _, use_ffi in ipairs(H.paths()) do
+  describe("snapshots (" .. H.path_name(use_ffi) .. ")", function()
+    local function new(s, name) local cb; H.with_path(use_ffi, function() cb = H.new(s, name) end); return cb end
+
+    it("are the same bytes on every interpreter for the same history", function()
+      local clk = H.clock(100)
+      local cb = new(spec(clk), "golden")
+      history(cb, clk)
+      local s = cb:snapshot()
+      assert.are.equal("string", type(s))
+      assert.are.equal(GOLDEN, hex(s))
+    end)
+
+    it("restore days later with the same remaining cooldown, window and counters", function()
+      local clk = H.clock(100)
+      local heard = 0
+      local cb = new(spec(clk), "golden")
+      history(cb, clk)
+      local later = H.clock(100 + 3 * 86400)
+      local other = new(spec(later, { seed = 7, listeners = { function() heard = heard + 1 end } }), "golden")
+      assert.are.equal(true, other:restore(cb:snapshot()))
+      assert.are.equal(0, heard) -- a restore is not a transition
+      local a, b = cb:info(), other:info()
+      assert.are.equal(a.state, b.state)
+      assert.are.same(a.counters, b.counters)
+      assert.are.equal(a.transitions, b.transitions)
+      assert.are.equal(a.consecutive_failures, b.consecutive_failures)
+      assert.are.equal(a.changed_at - clk.now, b.changed_at - later.now)
+      assert.are.same(a.metrics, b.metrics)
+      local ra, rb = H.rejection(cb).retry_after, H.rejection(other).retry_after
+      assert.is_true(ra > 20 and math.abs(ra - rb) < 1e-9)
+      -- open until the same moment, then the first call moves both to half_open
+      clk:advance(ra - 1e-6); later:advance(rb - 1e-6)
+      H.rejection(cb); H.rejection(other)
+      assert.are.equal("open", cb:state())
+      assert.are.equal("open", other:state())
+      clk:advance(1e-6); later:advance(1e-6)
+      H.rejection(cb); H.rejection(other)
+      assert.are.equal("half_open", cb:state())
+      assert.are.equal("half_open", other:state())
+    end)
+
+    it("a refused snapshot is nil, err and changes nothing", function()
+      local clk = H.clock(100)
+      local cb = new(spec(clk), "golden")
+      history(cb, clk)
+      local s = cb:snapshot()
+      local other = new(spec(clk, { tripper = "FailureStreak(5)" }), "other")
+      local before = other:snapshot()
+      local ok, err = other:restore(s)
+      assert.is_nil(ok)
+      assert.matches("another definition", err)
+      assert.matches("golden", err)
+      ok, err = cb:restore(s:sub(1, -2))
+      assert.is_nil(ok)
+      assert.matches("truncated", err)
+      local flipped = s:sub(1, 40) .. string.char((s:byte(41) + 1) % 256) .. s:sub(42)
+      ok, err = cb:restore(flipped)
+      assert.is_nil(ok)
+      assert.matches("checksum", err)
+      assert.is_nil((cb:restore("")))
+      assert.are.equal(before, other:snapshot())
+      assert.are.equal(s, cb:snapshot())
+    end)
+
+    it("calls admitted before a restore are stale", function()
+      local clk = H.clock(100)
+      local cb = new(spec(clk), "golden")
+      local s = cb:snapshot()
+      local token = assert(cb:acquire())
+      assert.are.equal(true, cb:restore(s))
+      cb:release(token, nil, "boom")
+      local info = cb:info()
+      assert.are.equal(0, info.metrics.total_count)
+      assert.are.equal(1, info.counters.stale)
+    end)
+
+    it("wrong Lua types raise", function()
+      local cb = new(spec(H.clock(100)), "golden")
+      assert.has_error(function() cb:restore(42) end, "bad argument #1 to 'restore' (string expected, got number)")
+      assert.has_error(function() cb:restore() end)
+      assert.has_error(function() cb.snapshot({}) end)
+      cb:close()
+      assert.has_error(function() cb:snapshot() end)
+    end)
+  end)
+end

@@ -1,0 +1,677 @@
+/*
+ * test_reload.c -- live reload (SPEC section 10, "Reload"; fluxgate.h
+ * fg_breaker_reload, fg_breaker_reload_with, fg_family_reload): state,
+ * reopens, timers, counters and the transition sequence survive; the
+ * window survives only an unchanged kind, size, thresholds and storage;
+ * transitions after a reload speak the new rule texts; a failed reload
+ * (missing definition, unresolvable Custom(), too little memory, out of
+ * memory at any allocation) changes nothing and leaks nothing; placed
+ * breakers reload into new caller memory; half-open leases keep their slot
+ * where the new capacity has it; threads calling through reloads keep the
+ * books exact (run under ThreadSanitizer: `make test-c SANITIZE=thread`);
+ * families move every key, lazily, keeping its state.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fg_test_support.h"
+#include "fluxgate.h"
+
+static fg_policy *compile(const char *text) {
+    fg_report *report = NULL;
+    fg_policy *p = fg_policy_compile(text, strlen(text), "reload.fgp", NULL, &report);
+    if (p == NULL && report != NULL) {
+        char buf[1024];
+        fg_report_format(report, buf, sizeof buf);
+        fprintf(stderr, "%s", buf);
+    }
+    fg_report_free(report);
+    assert_non_null(p);
+    return p;
+}
+
+/* ---- a logging listener ------------------------------------------------------ */
+
+typedef struct logged {
+    fg_state from, to;
+    char reason[128];
+    char breaker[32];
+    uint64_t sequence;
+} logged;
+
+typedef struct journal {
+    logged at[16];
+    int n;
+} journal;
+
+static void log_transition(void *ud, const fg_transition *t) {
+    journal *j = ud;
+    assert_true(j->n < 16);
+    logged *l = &j->at[j->n++];
+    l->from = t->old_state;
+    l->to = t->new_state;
+    snprintf(l->reason, sizeof l->reason, "%s", t->reason);
+    snprintf(l->breaker, sizeof l->breaker, "%s", t->breaker);
+    l->sequence = t->sequence;
+}
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+typedef struct rig {
+    fg_test_clock clock;
+    fg_test_alloc counting;
+    fg_policy *p1, *p2;
+    fg_breaker *b;
+    journal j;
+    char err[256];
+} rig;
+
+static void rig_make(rig *r, const char *v1, const char *v2) {
+    memset(r, 0, sizeof *r);
+    r->clock.now = 100.0;
+    r->p1 = compile(v1);
+    r->p2 = v2 != NULL ? compile(v2) : NULL;
+    fg_breaker_options o = fg_test_options(&r->clock, NULL);
+    o.alloc = fg_test_allocator(&r->counting);
+    r->b = fg_breaker_new(r->p1, 0, &o, r->err, sizeof r->err);
+    assert_non_null(r->b);
+    assert_int_equal(fg_breaker_add_listener(r->b, log_transition, &r->j), 0);
+}
+
+static void rig_drop(rig *r) {
+    fg_breaker_free(r->b);
+    fg_policy_free(r->p1);
+    if (r->p2 != NULL) fg_policy_free(r->p2);
+    fg_test_assert_nothing_live(&r->counting);
+}
+
+/* One call with outcome class cls (1 failure, 0 success); the verdict, or -1
+ * when rejected. */
+static int call(fg_breaker *b, int cls, double duration) {
+    fg_ticket t;
+    if (!fg_breaker_acquire(b, &t)) return -1;
+    return (int)fg_breaker_record(b, &t, cls, duration);
+}
+
+static void reload_ok(rig *r, fg_policy *p, size_t index) {
+    int rc = fg_breaker_reload(r->b, p, index, r->err, sizeof r->err);
+    if (rc != 0) fprintf(stderr, "reload: %s\n", r->err);
+    assert_int_equal(rc, 0);
+}
+
+/* ---- state, counters, sequence, window ------------------------------------------ */
+
+static const char streak5[] =
+    "breaker api { window = CountWindow(4) tripper = FailureStreak(5) retry = Cooldown(10s) }\n";
+static const char streak3[] =
+    "breaker api2 { window = CountWindow(4) tripper = FailureStreak(3) retry = Cooldown(20s) }\n";
+
+static void a_reload_keeps_state_counters_sequence_and_a_full_window(void **state) {
+    (void)state;
+    rig r;
+    rig_make(&r, streak5, streak3);
+    fg_breaker_reset(r.b); /* sequence 1 */
+    assert_int_equal(call(r.b, 0, 0.1), FG_VERDICT_SUCCESS);
+    assert_int_equal(call(r.b, 0, 0.2), FG_VERDICT_SUCCESS);
+    assert_int_equal(call(r.b, 1, 0), FG_VERDICT_FAILURE);
+    assert_int_equal(call(r.b, 1, 0), FG_VERDICT_FAILURE);
+    assert_int_equal(call(r.b, 0, 0.3), FG_VERDICT_SUCCESS); /* the window is full: 4 of 5 */
+    assert_int_equal(call(r.b, 1, 0), FG_VERDICT_FAILURE);
+    assert_int_equal(call(r.b, 1, 0), FG_VERDICT_FAILURE);
+    fg_info before, after;
+    fg_breaker_info(r.b, &before);
+    fg_ticket open_ticket; /* admitted before the reload, recorded after */
+    assert_int_equal(fg_breaker_acquire(r.b, &open_ticket), 1);
+
+    reload_ok(&r, r.p2, 0);
+    fg_breaker_info(r.b, &after);
+    assert_string_equal(after.name, "api2");
+    assert_string_equal(fg_breaker_name(r.b), "api2");
+    assert_int_equal(after.state, FG_STATE_CLOSED);
+    assert_int_equal(after.generation, before.generation);
+    assert_int_equal(after.transitions, 1);
+    assert_true(after.changed_at == before.changed_at);
+    assert_int_equal(after.consecutive_failures, 2);
+    assert_int_equal(after.counters.success, 3);
+    assert_int_equal(after.counters.failure, 4);
+    assert_int_equal(after.counters.admitted, 8);
+    assert_int_equal(after.counters.transitions[FG_STATE_CLOSED][FG_STATE_CLOSED], 1);
+    /* same kind and size, no thresholds: the window is kept */
+    assert_int_equal(after.metric.total_count, 4);
+    assert_int_equal(after.metric.failure_count, 3);
+    assert_true(fabs(after.metric.total_duration - 0.3) < 1e-9);
+
+    /* the ticket from before is honoured; its failure is the third in a row,
+     * which the new tripper (FailureStreak(3)) opens on */
+    assert_int_equal(fg_breaker_record(r.b, &open_ticket, 1, 0), FG_VERDICT_FAILURE);
+    assert_int_equal(fg_breaker_state(r.b), FG_STATE_OPEN);
+    assert_int_equal(r.j.n, 2);
+    assert_string_equal(r.j.at[1].reason, "FailureStreak(3)");
+    assert_string_equal(r.j.at[1].breaker, "api2");
+    assert_int_equal(r.j.at[1].sequence, 2);
+    rig_drop(&r);
+}
+
+static void an_open_breaker_waits_the_new_retry_from_when_it_opened(void **state) {
+    (void)state;
+    rig r;
+    rig_make(&r,
+             "breaker a { window = CountWindow(4) tripper = FailureStreak(1) retry = Cooldown(10s) permit = All() }\n",
+             "breaker a { window = CountWindow(4) tripper = FailureStreak(2) | FailureRate(90%)\n"
+             "  retry = Cooldown(20s) permit = All() }\n");
+    assert_int_equal(call(r.b, 1, 0), FG_VERDICT_FAILURE); /* opens at 100 */
+    r.clock.now = 105.0;
+    fg_ticket t;
+    assert_int_equal(fg_breaker_acquire(r.b, &t), 0);
+    assert_true(t.retry_after == 5.0);
+    reload_ok(&r, r.p2, 0);
+    assert_int_equal(fg_breaker_state(r.b), FG_STATE_OPEN);
+    /* the new retry (20 s) counts from changed_at (100) */
+    r.clock.now = 115.0;
+    assert_int_equal(fg_breaker_acquire(r.b, &t), 0);
+    assert_true(t.retry_after == 5.0);
+    r.clock.now = 120.0;
+    assert_int_equal(fg_breaker_acquire(r.b, &t), 1);
+    assert_int_equal(t.state, FG_STATE_HALF_OPEN);
+    assert_int_equal(fg_breaker_record(r.b, &t, 0, 0.1), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_state(r.b), FG_STATE_CLOSED);
+    assert_int_equal(r.j.n, 3);
+    assert_string_equal(r.j.at[1].reason, "Cooldown(20s)");
+    assert_string_equal(r.j.at[2].reason, "not (FailureStreak(2) | FailureRate(90%))");
+    fg_info info;
+    fg_breaker_info(r.b, &info);
+    assert_int_equal(info.counters.rejected, 2);
+    assert_int_equal(info.counters.admitted, 2);
+    rig_drop(&r);
+}
+
+static void reopens_and_the_jitter_factor_are_kept(void **state) {
+    (void)state;
+    rig r;
+    rig_make(&r,
+             "breaker a { window = CountWindow(4) tripper = FailureStreak(1)\n"
+             "  retry = Backoff(10s, 2, 1000s, 50%) max_half_open_calls = 1 permit = All() }\n",
+             "breaker a { window = CountWindow(4) tripper = FailureStreak(1)\n"
+             "  retry = Backoff(20s, 2, 1000s, 50%) max_half_open_calls = 1 permit = All() }\n");
+    assert_int_equal(call(r.b, 1, 0), FG_VERDICT_FAILURE); /* open, reopens 0 */
+    r.clock.now += 100.0;                                   /* past any jitter */
+    assert_int_equal(call(r.b, 1, 0), FG_VERDICT_FAILURE); /* half_open -> open */
+    fg_info info;
+    fg_breaker_info(r.b, &info);
+    assert_int_equal(info.reopens, 1);
+    double opened = info.changed_at;
+    fg_ticket t;
+    assert_int_equal(fg_breaker_acquire(r.b, &t), 0);
+    double wait1 = t.retry_after; /* 10 * 2^1 * factor */
+    reload_ok(&r, r.p2, 0);
+    fg_breaker_info(r.b, &info);
+    assert_int_equal(info.reopens, 1);
+    assert_true(info.changed_at == opened);
+    assert_int_equal(fg_breaker_acquire(r.b, &t), 0);
+    /* 20 * 2^1 * the same factor: twice the wait */
+    assert_true(fabs(t.retry_after - 2.0 * wait1) < 1e-9);
+
+    /* a retry without jitter: the factor is clamped to 1 */
+    fg_policy *p3 = compile("breaker a { window = CountWindow(4) tripper = FailureStreak(1)\n"
+                            "  retry = Backoff(20s, 2, 1000s) max_half_open_calls = 1 permit = All() }\n");
+    reload_ok(&r, p3, 0);
+    assert_int_equal(fg_breaker_acquire(r.b, &t), 0);
+    assert_true(t.retry_after == 40.0);
+    fg_policy_free(p3); /* the breaker keeps its own reference */
+    assert_int_equal(fg_breaker_acquire(r.b, &t), 0);
+    rig_drop(&r);
+}
+
+/* The window after reloading a breaker with 3 records (1 failure, 2 slow). */
+static uint64_t window_after(const char *v1, const char *v2) {
+    rig r;
+    rig_make(&r, v1, v2);
+    assert_int_equal(call(r.b, 1, 0), FG_VERDICT_FAILURE);
+    assert_int_equal(call(r.b, 0, 2.0), FG_VERDICT_SUCCESS);
+    assert_int_equal(call(r.b, 0, 3.0), FG_VERDICT_SUCCESS);
+    reload_ok(&r, r.p2, 0);
+    fg_info info;
+    fg_breaker_info(r.b, &info);
+    assert_int_equal(info.counters.success, 2); /* counters always survive */
+    assert_int_equal(info.counters.failure, 1);
+    uint64_t total = info.metric.total_count;
+    rig_drop(&r);
+    return total;
+}
+
+static void the_window_is_kept_only_for_the_same_kind_size_and_thresholds(void **state) {
+    (void)state;
+    const char *slow = "breaker a { window = CountWindow(8) tripper = MinRequests(20) & "
+                       "SlowRate(50%, threshold = 1s) }\n";
+    /* the tripper's other parts may change */
+    assert_int_equal(window_after(slow, "breaker b { window = CountWindow(8) tripper = "
+                                        "MinRequests(5) & SlowRate(90%, threshold = 1s) }\n"),
+                     3);
+    /* another size, another kind, another threshold, AvgLatency (doubles) */
+    assert_int_equal(window_after(slow, "breaker b { window = CountWindow(9) tripper = "
+                                        "MinRequests(20) & SlowRate(50%, threshold = 1s) }\n"),
+                     0);
+    assert_int_equal(window_after(slow, "breaker b { window = TimeWindow(8) tripper = "
+                                        "MinRequests(20) & SlowRate(50%, threshold = 1s) }\n"),
+                     0);
+    assert_int_equal(window_after(slow, "breaker b { window = CountWindow(8) tripper = "
+                                        "MinRequests(20) & SlowRate(50%, threshold = 2s) }\n"),
+                     0);
+    assert_int_equal(window_after(slow, "breaker b { window = CountWindow(8) tripper = "
+                                        "SlowRate(50%, threshold = 1s) | AvgLatency(5s) }\n"),
+                     0);
+    /* a TimeWindow keeps its buckets */
+    assert_int_equal(window_after("breaker a { window = TimeWindow(5) tripper = MinRequests(9) }\n",
+                                  "breaker a { window = TimeWindow(5) tripper = MinRequests(3) }\n"),
+                     3);
+}
+
+static void a_kept_slow_window_still_counts_slow_calls_right(void **state) {
+    (void)state;
+    rig r;
+    rig_make(&r,
+             "breaker a { window = CountWindow(4) tripper = MinRequests(9) & SlowRate(50%, threshold = 1s) }\n",
+             "breaker a { window = CountWindow(4) tripper = MinRequests(4) & SlowRate(50%, threshold = 1s) }\n");
+    assert_int_equal(call(r.b, 0, 2.0), FG_VERDICT_SUCCESS);
+    assert_int_equal(call(r.b, 0, 0.1), FG_VERDICT_SUCCESS);
+    assert_int_equal(call(r.b, 0, 0.1), FG_VERDICT_SUCCESS);
+    reload_ok(&r, r.p2, 0);
+    fg_info info;
+    fg_breaker_info(r.b, &info);
+    assert_int_equal(info.metric.slow_counts[0], 1);
+    assert_int_equal(fg_breaker_state(r.b), FG_STATE_CLOSED);
+    /* the fourth call, slow, makes 2 of 4: the new tripper fires */
+    assert_int_equal(call(r.b, 0, 1.5), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_state(r.b), FG_STATE_OPEN);
+    assert_string_equal(r.j.at[r.j.n - 1].reason, "MinRequests(4) & SlowRate(50%, threshold = 1s)");
+    rig_drop(&r);
+}
+
+/* ---- failures change nothing ------------------------------------------------------ */
+
+static int resolve_known(void *ud, const char *name, fg_custom *out);
+static int never(void *ud, const fg_outcome *o) {
+    (void)ud;
+    (void)o;
+    return 0;
+}
+static int resolve_known(void *ud, const char *name, fg_custom *out) {
+    (void)ud;
+    if (strcmp(name, "known") != 0) return 0;
+    out->fn = never;
+    out->ud = NULL;
+    return 1;
+}
+
+static void a_failed_reload_changes_nothing(void **state) {
+    (void)state;
+    rig r;
+    memset(&r, 0, sizeof r);
+    r.clock.now = 100.0;
+    r.p1 = compile("breaker a { tracker = Custom(\"known\") window = CountWindow(4) tripper = FailureStreak(2) }\n");
+    r.p2 = compile("breaker b { tracker = Custom(\"unknown\") window = CountWindow(9) tripper = FailureStreak(1) }\n"
+                   "breaker c { tracker = Custom(\"known\") | Custom(\"other\") tripper = FailureStreak(1) }\n");
+    fg_breaker_options o = fg_test_options(&r.clock, NULL);
+    o.alloc = fg_test_allocator(&r.counting);
+    o.resolve_custom = resolve_known;
+    r.b = fg_breaker_new(r.p1, 0, &o, r.err, sizeof r.err);
+    assert_non_null(r.b);
+    assert_int_equal(fg_breaker_add_listener(r.b, log_transition, &r.j), 0);
+    assert_int_equal(call(r.b, 1, 0), FG_VERDICT_FAILURE);
+    fg_info before, after;
+    fg_breaker_info(r.b, &before);
+    long live = r.counting.live_blocks;
+
+    assert_int_equal(fg_breaker_reload(r.b, r.p2, 7, r.err, sizeof r.err), -1);
+    assert_non_null(strstr(r.err, "no breaker #7"));
+    assert_int_equal(fg_breaker_reload(r.b, NULL, 0, r.err, sizeof r.err), -1);
+    assert_int_equal(fg_breaker_reload(r.b, r.p2, 0, r.err, sizeof r.err), -1);
+    assert_non_null(strstr(r.err, "Custom(\"unknown\")"));
+    assert_int_equal(fg_breaker_reload(r.b, r.p2, 1, r.err, sizeof r.err), -1);
+    assert_non_null(strstr(r.err, "Custom(\"other\")"));
+    assert_non_null(strstr(r.err, "nothing changed"));
+    assert_int_equal(r.counting.live_blocks, live);
+
+    fg_breaker_info(r.b, &after);
+    assert_string_equal(after.name, "a");
+    assert_int_equal(after.counters.failure, before.counters.failure);
+    assert_int_equal(after.metric.total_count, 1);
+    assert_int_equal(call(r.b, 1, 0), FG_VERDICT_FAILURE); /* the old tripper still */
+    assert_int_equal(fg_breaker_state(r.b), FG_STATE_OPEN);
+    assert_string_equal(r.j.at[0].reason, "FailureStreak(2)");
+
+    /* a resolver given to the reload itself */
+    fg_policy *p3 = compile("breaker d { tracker = Custom(\"other\") tripper = FailureStreak(1) }\n");
+    fg_reload_options ro = {NULL, 0, resolve_known, NULL};
+    assert_int_equal(fg_breaker_reload_with(r.b, p3, 0, &ro, r.err, sizeof r.err), -1);
+    fg_policy_free(p3);
+    rig_drop(&r);
+}
+
+static void every_allocation_of_a_reload_may_fail(void **state) {
+    (void)state;
+    for (long n = 1;; n++) {
+        rig r;
+        rig_make(&r, streak5, streak3);
+        assert_int_equal(call(r.b, 1, 0), FG_VERDICT_FAILURE);
+        r.counting.fail_at = r.counting.allocations + n;
+        long live = r.counting.live_blocks;
+        int rc = fg_breaker_reload(r.b, r.p2, 0, r.err, sizeof r.err);
+        if (rc != 0) {
+            assert_non_null(strstr(r.err, "out of memory"));
+            assert_int_equal(r.counting.live_blocks, live);
+            assert_string_equal(fg_breaker_name(r.b), "api");
+        } else {
+            assert_string_equal(fg_breaker_name(r.b), "api2");
+        }
+        fg_info info;
+        fg_breaker_info(r.b, &info);
+        assert_int_equal(info.counters.failure, 1);
+        rig_drop(&r);
+        if (rc == 0) {
+            assert_true(n >= 2); /* at least one failure was injected and survived */
+            break;
+        }
+    }
+}
+
+/* ---- placed breakers -------------------------------------------------------------------- */
+
+static void a_placed_breaker_reloads_into_new_caller_memory_only(void **state) {
+    (void)state;
+    fg_test_clock clock = {100.0, 0};
+    fg_policy *p1 = compile(streak5);
+    fg_policy *p2 = compile("breaker big { window = CountWindow(64) tripper = FailureStreak(3) }\n");
+    size_t size1 = fg_breaker_footprint(p1, 0), size2 = fg_breaker_footprint(p2, 0);
+    assert_true(size2 > size1);
+    uint64_t *mem1 = calloc(1, size1), *mem2 = calloc(1, size2);
+    fg_breaker_options o = fg_test_options(&clock, NULL);
+    char err[256];
+    fg_breaker *b = fg_breaker_place(p1, 0, &o, NULL, mem1, size1, 0, err, sizeof err);
+    assert_non_null(b);
+    assert_int_equal(call(b, 1, 0), FG_VERDICT_FAILURE);
+
+    assert_int_equal(fg_breaker_reload(b, p2, 0, err, sizeof err), -1);
+    assert_non_null(strstr(err, "caller memory"));
+    fg_reload_options ro = {mem2, size2 - 8, NULL, NULL};
+    assert_int_equal(fg_breaker_reload_with(b, p2, 0, &ro, err, sizeof err), -1);
+    assert_non_null(strstr(err, "needs"));
+    assert_string_equal(fg_breaker_name(b), "api");
+
+    ro.block_size = size2;
+    assert_int_equal(fg_breaker_reload_with(b, p2, 0, &ro, err, sizeof err), 0);
+    assert_string_equal(fg_breaker_name(b), "big");
+    fg_info info;
+    fg_breaker_info(b, &info);
+    assert_int_equal(info.counters.failure, 1);
+    assert_int_equal(info.consecutive_failures, 1);
+    assert_int_equal(call(b, 1, 0), FG_VERDICT_FAILURE);
+    assert_int_equal(call(b, 1, 0), FG_VERDICT_FAILURE);
+    assert_int_equal(fg_breaker_state(b), FG_STATE_OPEN);
+    /* the new block holds the breaker now: a new handle can attach to it */
+    fg_breaker *again = fg_breaker_place(p2, 0, &o, NULL, mem2, size2, 1, err, sizeof err);
+    assert_non_null(again);
+    assert_int_equal(fg_breaker_state(again), FG_STATE_OPEN);
+    fg_breaker_free(again);
+    fg_breaker_free(b);
+    free(mem1);
+    free(mem2);
+    fg_policy_free(p1);
+    fg_policy_free(p2);
+}
+
+/* ---- half-open leases --------------------------------------------------------------------- */
+
+static void half_open_leases_keep_their_slot_where_the_new_capacity_has_it(void **state) {
+    (void)state;
+    rig r;
+    rig_make(&r,
+             "breaker a { window = CountWindow(4) tripper = FailureStreak(1) retry = Cooldown(1s)\n"
+             "  max_half_open_calls = 3 permit = All() }\n",
+             "breaker a { window = CountWindow(4) tripper = FailureStreak(1) retry = Cooldown(1s)\n"
+             "  max_half_open_calls = 2 permit = All() }\n");
+    assert_int_equal(call(r.b, 1, 0), FG_VERDICT_FAILURE);
+    r.clock.now += 1.0;
+    fg_ticket t[3];
+    for (int i = 0; i < 3; i++) assert_int_equal(fg_breaker_acquire(r.b, &t[i]), 1);
+    reload_ok(&r, r.p2, 0);
+    fg_info info;
+    fg_breaker_info(r.b, &info);
+    assert_int_equal(info.state, FG_STATE_HALF_OPEN);
+    assert_int_equal(info.half_open_in_flight, 2);
+    fg_ticket extra;
+    assert_int_equal(fg_breaker_acquire(r.b, &extra), 0); /* both slots busy */
+    /* the third probe's slot is gone: its outcome is stale */
+    assert_int_equal(fg_breaker_record(r.b, &t[2], 0, 0.1), FG_VERDICT_STALE_SUCCESS);
+    /* the first's is kept: it frees its slot without closing (a failure reopens) */
+    assert_int_equal(fg_breaker_record(r.b, &t[1], 1, 0), FG_VERDICT_FAILURE);
+    assert_int_equal(fg_breaker_state(r.b), FG_STATE_OPEN);
+    assert_int_equal(fg_breaker_record(r.b, &t[0], 0, 0.1), FG_VERDICT_STALE_SUCCESS);
+    fg_breaker_info(r.b, &info);
+    assert_int_equal(info.reopens, 1);
+    assert_int_equal(info.counters.admitted, info.counters.success + info.counters.failure);
+    rig_drop(&r);
+}
+
+/* ---- threads ----------------------------------------------------------------------------------- */
+
+enum { THREADS = 4, CALLS = 20000, RELOADS = 60 };
+
+typedef struct worker {
+    fg_breaker *b;
+    uint64_t admitted, rejected, recorded;
+    pthread_t thread;
+} worker;
+
+static void *work(void *ud) {
+    worker *w = ud;
+    for (int i = 0; i < CALLS; i++) {
+        fg_ticket t;
+        if (!fg_breaker_acquire(w->b, &t)) {
+            w->rejected++;
+            continue;
+        }
+        w->admitted++;
+        /* one failure in 8: now and then the breaker opens */
+        fg_verdict v = fg_breaker_record(w->b, &t, (i % 8) == 0, 0.001);
+        if (v != FG_VERDICT_UNRECORDED) w->recorded++;
+    }
+    return NULL;
+}
+
+static void reloads_while_four_threads_call_keep_the_books_exact(void **state) {
+    (void)state;
+    fg_policy *p[2];
+    p[0] = compile("breaker a { window = CountWindow(16) tripper = MinRequests(16) & FailureRate(20%)\n"
+                   "  retry = Cooldown(1ms) max_half_open_calls = 2 }\n");
+    p[1] = compile("breaker b { window = TimeWindow(2) tripper = FailureStreak(3)\n"
+                   "  retry = Cooldown(2ms) max_half_open_calls = 1 permit = All() }\n");
+    char err[256];
+    fg_breaker *b = fg_breaker_new(p[0], 0, NULL, err, sizeof err);
+    assert_non_null(b);
+    worker w[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].b = b;
+        assert_int_equal(pthread_create(&w[i].thread, NULL, work, &w[i]), 0);
+    }
+    for (int i = 0; i < RELOADS; i++) {
+        assert_int_equal(fg_breaker_reload(b, p[(i + 1) % 2], 0, err, sizeof err), 0);
+        fg_info info;
+        fg_breaker_info(b, &info); /* a query racing the calls */
+    }
+    uint64_t admitted = 0, rejected = 0, recorded = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(w[i].thread, NULL);
+        admitted += w[i].admitted;
+        rejected += w[i].rejected;
+        recorded += w[i].recorded;
+    }
+    fg_info info;
+    fg_breaker_info(b, &info);
+    assert_string_equal(info.name, "a"); /* an even number of reloads */
+    assert_int_equal(info.counters.admitted + info.counters.rejected, (uint64_t)THREADS * CALLS);
+    assert_int_equal(info.counters.admitted, admitted);
+    assert_int_equal(info.counters.rejected, rejected);
+    assert_int_equal(info.counters.success + info.counters.failure, recorded);
+    assert_int_equal(info.counters.admitted, recorded);
+    fg_breaker_free(b);
+    fg_policy_free(p[0]);
+    fg_policy_free(p[1]);
+}
+
+/* ---- families ------------------------------------------------------------------------------------ */
+
+static const char fam_v1[] =
+    "breaker players { window = CountWindow(10) tripper = FailureStreak(3)\n"
+    "  retry = Cooldown(10s) max_half_open_calls = 1 permit = All() }\n";
+static const char fam_v2[] =
+    "breaker players { window = CountWindow(50) tripper = FailureStreak(2)\n"
+    "  retry = Cooldown(30s) max_half_open_calls = 1 permit = All() }\n";
+
+static int fam_call(fg_family *f, const char *key, int cls) {
+    fg_family_ticket t;
+    if (fg_family_acquire(f, key, strlen(key), &t, NULL, 0) != 1) return -1;
+    return (int)fg_family_record(f, &t, cls, 0.01);
+}
+
+static void a_family_reload_moves_every_key_keeping_its_state(void **state) {
+    (void)state;
+    fg_test_clock clock = {100.0, 0};
+    fg_test_alloc counting = {0};
+    fg_policy *p1 = compile(fam_v1), *p2 = compile(fam_v2);
+    fg_family_options o;
+    memset(&o, 0, sizeof o);
+    o.breaker = fg_test_options(&clock, NULL);
+    o.breaker.alloc = fg_test_allocator(&counting);
+    char err[256];
+    fg_family *f = fg_family_new(p1, 0, &o, err, sizeof err);
+    assert_non_null(f);
+    enum { KEYS = 500 };
+    char key[32];
+    for (int i = 0; i < KEYS; i++) {
+        snprintf(key, sizeof key, "player:%d", i);
+        int fails = i % 5 == 0 ? 3 : 1; /* every fifth key opens */
+        for (int k = 0; k < fails; k++) assert_int_equal(fam_call(f, key, 1), FG_VERDICT_FAILURE);
+    }
+    size_t footprint1 = fg_family_key_footprint(f);
+    fg_family_totals before;
+    fg_family_totals_get(f, &before);
+    /* a call in flight on key 1 across the reload */
+    fg_family_ticket flying;
+    assert_int_equal(fg_family_acquire(f, "player:1", 8, &flying, NULL, 0), 1);
+
+    assert_int_equal(fg_family_reload(f, p2, 3, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no breaker #3"));
+    assert_int_equal(fg_family_reload(f, p2, 0, err, sizeof err), 0);
+    assert_true(fg_family_key_footprint(f) > footprint1);
+    assert_int_equal(fg_family_size(f), KEYS);
+
+    for (int i = 0; i < KEYS; i++) {
+        snprintf(key, sizeof key, "player:%d", i);
+        fg_info info;
+        assert_int_equal(fg_family_info(f, key, strlen(key), &info), 0);
+        assert_int_equal(info.state, i % 5 == 0 ? FG_STATE_OPEN : FG_STATE_CLOSED);
+        assert_int_equal(info.counters.failure, i % 5 == 0 ? 3 : 1);
+        if (i == 1) {
+            /* still on its definition while its call is in flight */
+            assert_int_equal(info.consecutive_failures, 1);
+            assert_int_equal(info.metric.total_count, 1);
+        } else if (i % 5 != 0) {
+            assert_int_equal(info.consecutive_failures, 1);
+            assert_int_equal(info.metric.total_count, 0); /* another window size: empty */
+        }
+    }
+    /* the in-flight call's failure is the key's second in a row: on its old
+     * definition (FailureStreak(3)) that does not open it */
+    assert_int_equal(fg_family_record(f, &flying, 1, 0), FG_VERDICT_FAILURE);
+    assert_int_equal(fg_family_state(f, "player:1", 8), FG_STATE_CLOSED); /* moves now */
+    /* on the new one, the next failure is the third in a row and opens */
+    assert_int_equal(fam_call(f, "player:1", 1), FG_VERDICT_FAILURE);
+    assert_int_equal(fg_family_state(f, "player:1", 8), FG_STATE_OPEN);
+    /* a moved key: FailureStreak(2) opens after 2 */
+    assert_int_equal(fam_call(f, "player:2", 1), FG_VERDICT_FAILURE);
+    assert_int_equal(fg_family_state(f, "player:2", 8), FG_STATE_OPEN);
+    /* an open key waits the new Cooldown(30s) from when it opened (100) */
+    clock.now = 125.0;
+    assert_int_equal(fam_call(f, "player:0", 0), -1);
+    clock.now = 130.0;
+    assert_int_equal(fam_call(f, "player:0", 0), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_family_state(f, "player:0", 8), FG_STATE_CLOSED);
+    /* new keys are of the new definition */
+    assert_int_equal(fam_call(f, "newcomer", 1), FG_VERDICT_FAILURE);
+    assert_int_equal(fam_call(f, "newcomer", 1), FG_VERDICT_FAILURE);
+    assert_int_equal(fg_family_state(f, "newcomer", 8), FG_STATE_OPEN);
+
+    fg_family_totals after;
+    fg_family_totals_get(f, &after);
+    assert_int_equal(after.counters.failure, before.counters.failure + 5);
+    assert_int_equal(after.states[FG_STATE_OPEN] + after.states[FG_STATE_CLOSED], KEYS + 1);
+    assert_int_equal(after.keys, KEYS + 1);
+    fg_family_free(f);
+    fg_policy_free(p1);
+    fg_policy_free(p2);
+    fg_test_assert_nothing_live(&counting);
+}
+
+static void every_allocation_of_a_family_reload_may_fail(void **state) {
+    (void)state;
+    for (long n = 1; n < 12; n++) {
+        fg_test_clock clock = {100.0, 0};
+        fg_test_alloc counting = {0};
+        fg_policy *p1 = compile(fam_v1), *p2 = compile(fam_v2);
+        fg_family_options o;
+        memset(&o, 0, sizeof o);
+        o.breaker = fg_test_options(&clock, NULL);
+        o.breaker.alloc = fg_test_allocator(&counting);
+        fg_family *f = fg_family_new(p1, 0, &o, NULL, 0);
+        assert_non_null(f);
+        assert_int_equal(fam_call(f, "a", 1), FG_VERDICT_FAILURE);
+        counting.fail_at = counting.allocations + n;
+        char err[256];
+        int rc = fg_family_reload(f, p2, 0, err, sizeof err);
+        if (rc != 0) assert_non_null(strstr(err, "out of memory"));
+        /* a use moves the key; when that runs out of memory it stays */
+        assert_int_equal(fg_family_get(f, "a", 1, NULL, 0), 0);
+        counting.fail_at = 0;
+        /* the key keeps working whether it could move or not, and moves now */
+        assert_int_equal(fam_call(f, "a", 1), FG_VERDICT_FAILURE);
+        assert_int_equal(fg_family_state(f, "a", 1), rc == 0 ? FG_STATE_OPEN : FG_STATE_CLOSED);
+        fg_info info;
+        assert_int_equal(fg_family_info(f, "a", 1, &info), 0);
+        assert_int_equal(info.counters.failure, 2);
+        fg_family_free(f);
+        fg_policy_free(p1);
+        fg_policy_free(p2);
+        fg_test_assert_nothing_live(&counting);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_reload_keeps_state_counters_sequence_and_a_full_window),
+        cmocka_unit_test(an_open_breaker_waits_the_new_retry_from_when_it_opened),
+        cmocka_unit_test(reopens_and_the_jitter_factor_are_kept),
+        cmocka_unit_test(the_window_is_kept_only_for_the_same_kind_size_and_thresholds),
+        cmocka_unit_test(a_kept_slow_window_still_counts_slow_calls_right),
+        cmocka_unit_test(a_failed_reload_changes_nothing),
+        cmocka_unit_test(every_allocation_of_a_reload_may_fail),
+        cmocka_unit_test(a_placed_breaker_reloads_into_new_caller_memory_only),
+        cmocka_unit_test(half_open_leases_keep_their_slot_where_the_new_capacity_has_it),
+        cmocka_unit_test(reloads_while_four_threads_call_keep_the_books_exact),
+        cmocka_unit_test(a_family_reload_moves_every_key_keeping_its_state),
+        cmocka_unit_test(every_allocation_of_a_family_reload_may_fail),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
