@@ -449,7 +449,9 @@ end
 -- opts has been checked. Returns the breaker, or nil, err.
 -- shared: a shared map (fluxgate/shared.lua): the block is the map's, and
 -- a second result says "attached", "created" or "replaced".
-local function new_breaker(policy, index, name, opts, shared)
+-- family: { shared family userdata, key } (fluxgate/shared_family.lua):
+-- the block is that key's, in the family's table of the map `shared`.
+local function new_breaker(policy, index, name, opts, shared, family)
   local clock, clock_kind = opts.clock, 0
   if type(clock) == "string" then clock_kind, clock = CLOCK_KINDS[clock], nil end
   local args = { clock_kind = clock_kind, random = opts.random }
@@ -471,6 +473,7 @@ local function new_breaker(policy, index, name, opts, shared)
     args.listeners = listeners
   end
   args.shared = shared
+  if family then args.family, args.key = family[1], family[2] end
   local use_ffi = Ffi ~= nil and use.ffi and opts.random == nil
   local cb, uses_custom, status = core.new_breaker(policy, index, class_of(use_ffi and Ffi or Classic, policy, index, name, clock), args)
   if not cb then return nil, uses_custom end
@@ -635,9 +638,9 @@ function Policy:disassemble(name)
 end
 
 -- policy:shared_breaker(name [, opts]) and policy:shared_family(name, opts)
-require("fluxgate.shared")(Policy, {
+local shared = require("fluxgate.shared")(Policy, {
   new_breaker = new_breaker, find = find, check_options = check_options, misuse = misuse,
-  check_arg = check_arg, OPTION_FIELDS = OPTION_FIELDS,
+  check_arg = check_arg, OPTION_FIELDS = OPTION_FIELDS, seed_halves = seed_halves, CLOCK_KINDS = CLOCK_KINDS,
 })
 
 ---------------------------------------------------------------------------
@@ -653,8 +656,9 @@ local families = require("fluxgate.family")(M, Policy, {
 
 -- fluxgate.prometheus() -> the text exposition of every breaker by name:
 -- the live ones, and the counters of closed and collected ones; families
--- aggregated under their name (O(families), whatever their keys).
-function M.prometheus() return exposition(families.stats(core.stats())) end
+-- aggregated under their name (O(families), whatever their keys); shared
+-- families add their tables' totals (fluxgate/shared_family.lua).
+function M.prometheus() return exposition(shared.stats(families.stats(core.stats()))) end
 
 -- For the tests: the engine paths, and a switch for the FFI (on LuaJIT).
 package.loaded["fluxgate.paths"] = { use = use, has_ffi = Ffi ~= nil, Classic = Classic, Ffi = Ffi,

@@ -448,6 +448,8 @@ static int fgl_new_breaker(lua_State *L) {
     fg_shm *shm = lua_isnil(L, -1) ? NULL : fgl_to_shm(L, -1);
     if (!lua_isnil(L, -1) && shm == NULL) luaL_error(L, "fluxgate: opts.shared must be an open shared map");
     lua_settop(L, 4);
+    struct fg_shared_family *family = fgl_opt_shared_family(L, 4); /* a shared family's key: shm is its map */
+    if (family != NULL && shm == NULL) luaL_error(L, "fluxgate: opts.family needs opts.shared, its map");
 
     /* One userdata holds everything a breaker is: this binding's part, the
      * engine's handle and its state block, so that collectgarbage("count")
@@ -531,7 +533,8 @@ static int fgl_new_breaker(lua_State *L) {
      * fg_breaker_place refuses anything else with a message. */
     int status = FG_SHM_CREATED;
     fg_breaker *engine =
-        shm != NULL ? fgl_place_shared(shm, p->policy, (size_t)index, &o, handle, block_size, &status, err, sizeof err)
+        family != NULL ? fgl_place_family_key(L, 4, family, p->policy, (size_t)index, &o, handle, &status, err, sizeof err)
+        : shm != NULL ? fgl_place_shared(shm, p->policy, (size_t)index, &o, handle, block_size, &status, err, sizeof err)
                     : fg_breaker_place(p->policy, (size_t)index, &o, handle, handle + handle_size, block_size, 0,
                                        err, sizeof err);
     if (engine == NULL) {
@@ -544,7 +547,7 @@ static int fgl_new_breaker(lua_State *L) {
     if (shm != NULL) {
         fg_shm_retain(shm);
         b->shm = shm;
-        b->head.flags |= FGL_SHARED;
+        b->head.flags |= FGL_SHARED | (family != NULL ? FGL_FAMILY_KEY : 0);
     }
     fgl_link(m, b);
     /* The engine's listener (and its delivery queue, ~1.8 KB outside the

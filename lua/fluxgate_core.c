@@ -91,7 +91,8 @@ int luaopen_fluxgate_core(lua_State *L) {
     luaL_setfuncs(L, fgl_policy_funcs, 0);
     static const luaL_Reg *const with_module[] = {fgl_breaker_funcs, fgl_call_funcs, fgl_query_funcs,
                                                   fgl_outcome_funcs, fgl_shared_funcs,
-                                                  fgl_snapshot_funcs, fgl_reload_funcs};
+                                                  fgl_snapshot_funcs, fgl_reload_funcs,
+                                                  fgl_shared_family_funcs};
     for (size_t i = 0; i < sizeof with_module / sizeof with_module[0]; i++) {
         lua_pushvalue(L, 1);
         luaL_setfuncs(L, with_module[i], 1);

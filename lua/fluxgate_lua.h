@@ -74,7 +74,9 @@ enum {
     FGL_CALLBACKS = 2, /* the engine calls Lua: a random function or Custom() predicates */
     FGL_HAS_ENV = 4,   /* the user value is the breaker's environment table */
     FGL_LISTENING = 8, /* the engine queues transitions for the Lua side (it has listeners) */
-    FGL_SHARED = 16    /* the state block is in a shared map (fluxgate_shared.c), not here */
+    FGL_SHARED = 16,   /* the state block is in a shared map (fluxgate_shared.c), not here */
+    FGL_FAMILY_KEY = 32 /* and it is a shared family's key (fluxgate_shared_family.c): its
+                         * counters are the family's, which stats() does not list */
 };
 
 /* ---- userdata ------------------------------------------------------------ */
@@ -83,6 +85,7 @@ enum {
 #define FGL_REPORT_MT "fluxgate.report"
 #define FGL_TOKEN_MT "fluxgate.token"
 #define FGL_SHM_MT "fluxgate.shared_map"
+#define FGL_SFAM_MT "fluxgate.shared_family"
 
 typedef struct fgl_policy {
     fg_policy *policy; /* NULL until compiled, and after __gc */
@@ -289,6 +292,22 @@ struct fg_shm *fgl_to_shm(lua_State *L, int idx);
 void fgl_shared_open(lua_State *L);
 /* shared_map, shared_map_usage (upvalue 1: the module state) */
 extern const luaL_Reg fgl_shared_funcs[];
+
+/* ---- shared families (fluxgate_shared_family.c) ------------------------------- */
+
+struct fg_shared_family;
+/* opts.family of new_breaker's options table at index opts (checked, with
+ * opts.key a string), or NULL when there is none. May raise. */
+struct fg_shared_family *fgl_opt_shared_family(lua_State *L, int opts);
+/* Places handle on the block of opts.key in f (made on first use):
+ * *status FG_SHM_CREATED or FG_SHM_ATTACHED. NULL and err on failure. */
+fg_breaker *fgl_place_family_key(lua_State *L, int opts, struct fg_shared_family *f, fg_policy *policy,
+                                 size_t index, const fg_breaker_options *o, void *handle, int *status,
+                                 char *err, size_t cap);
+/* Registers the family's metatable. */
+void fgl_shared_family_open_mt(lua_State *L);
+/* shared_family_open, _stats, _keys, _size (upvalue 1: the module state) */
+extern const luaL_Reg fgl_shared_family_funcs[];
 
 /* ---- queries (fluxgate_query.c) ------------------------------------------- */
 

@@ -294,6 +294,7 @@ static int fgl_stats(lua_State *L) {
     fgl_snapshot *snap = fgl_newuserdata(L, (n > 0 ? n : 1) * sizeof *snap, 0); /* 4 */
     size_t count = 0;
     for (fgl_breaker *b = m->list.next; b != &m->list && count < n; b = b->next) {
+        if (b->head.flags & FGL_FAMILY_KEY) continue; /* the family's totals count it */
         fgl_snapshot *e = &snap[count++];
         memset(&e->info, 0, sizeof e->info);
         fg_breaker_info(b->head.engine, &e->info); /* a Lua clock's last reading */

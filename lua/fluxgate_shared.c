@@ -68,6 +68,7 @@ void fgl_shared_open(lua_State *L) {
     lua_pushliteral(L, "fluxgate internal object");
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
+    fgl_shared_family_open_mt(L);
 }
 
 const luaL_Reg fgl_shared_funcs[] = {{"shared_map", fgl_shared_map},

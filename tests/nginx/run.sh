@@ -101,6 +101,30 @@ check "both workers see it closed ($(states shared_api))" [ "$(states shared_api
 check "open>half_open and half_open>closed were each heard once, by the worker that caused them" \
   bash -c '[ "$1" = 1 ] && [ "$2" = 1 ]' _ "$(heard 'shared_api:open>half_open')" "$(heard 'shared_api:half_open>closed')"
 
+echo "# shared family: per-upstream keys over both workers (sfam_upstream: FailureStreak(4), Cooldown(60s))"
+fam_metric() { # TEXT SERIES-SUFFIX: the value of circuit_breaker_SERIES-SUFFIX for sfam_upstream
+  grep -F "circuit_breaker_$2" <<<"$1" | awk '{ print $2 }'
+}
+mode 5xx; hits 1 > /dev/null
+out=$(burst /fam/bad/x 20)
+n=$(hits 1)
+# (a request's outcome is recorded in its log phase, after the answer: the
+# next request, on the other worker, may be admitted meanwhile: one in flight)
+check "key 'bad': the threshold's 4 upstream failures (+ 1 in flight) got through with 2 workers, not 2 x 4 (saw $n)" \
+  between "$n" 4 5
+check "key 'bad': the other $((20 - n)) requests were rejected with 503" \
+  bash -c '[ "$(grep -c "^503 " <<<"$1")" = "$2" ]' _ "$out" "$((20 - n))"
+mode ok
+out=$(burst /fam/good/x 10)
+check "key 'good' stays closed: 10 of 10 reach the upstream" all_are 200 "$out"
+fam_scrapes=
+for i in 1 2 3 4 5 6; do
+  t=$(curl -s -m 5 -H 'Connection: close' "$BASE/metrics")
+  fam_scrapes="$fam_scrapes$(fam_metric "$t" 'family_state{circuit_name="sfam_upstream",state="open"}')/$(fam_metric "$t" 'family_state{circuit_name="sfam_upstream",state="closed"}')/$(fam_metric "$t" 'calls_total{circuit_name="sfam_upstream",outcome="failure"}')/$(fam_metric "$t" 'calls_total{circuit_name="sfam_upstream",outcome="success"}')/$(fam_metric "$t" 'calls_total{circuit_name="sfam_upstream",outcome="rejected"}') "
+done
+check "every scrape, whichever worker answers, has the family's totals: 1 open/1 closed key, $n failures, 10 successes, $((20 - n)) rejections ($fam_scrapes)" \
+  bash -c '[ -z "$(tr " " "\n" <<<"$1" | grep -v "^$" | grep -vx "$2")" ]' _ "$fam_scrapes" "1/1/$n/10/$((20 - n))"
+
 echo "# transport failures named as the policies name them (breakers with TypeOf() trackers only)"
 mode 5xx
 out=$(burst /typed/x 10)
@@ -172,7 +196,7 @@ check "3 aborted calls are ignored ($(sum abort 10)), not successes ($(sum abort
 echo "# load (wrk, 2 x 3 s, loopback) with 50 + 20 metrics scrapes during the second run"
 mode ok
 cat > "$PREFIX/mix.lua" <<'LUA'
-local paths, i = { "/load/a", "/api/b", "/intercept/c", "/typed/d", "/slow/e", "/shared/f" }, 0
+local paths, i = { "/load/a", "/api/b", "/intercept/c", "/typed/d", "/slow/e", "/shared/f", "/fam/good/g", "/fam/h1/g" }, 0
 request = function() i = i % #paths + 1; return wrk.format(nil, paths[i]) end
 LUA
 wrk -t2 -c16 -d3s -s "$PREFIX/mix.lua" "$BASE" > "$PREFIX/wrk1.txt" 2>&1
@@ -199,15 +223,15 @@ check "every scrape has the exposition's content type" \
 bad=$(cat "$PREFIX"/scrapes/*.txt | grep -vE '^(# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .+|# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (gauge|counter)|[a-zA-Z_:][a-zA-Z0-9_:]*\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\} [0-9]+)$' | head -3)
 check "all 70 scrapes parse as exposition lines${bad:+ (bad: $bad)}" [ -z "$bad" ]
 check "every scrape names every breaker" \
-  bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 10 ] || exit 1; done' _ "$PREFIX"
+  bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 11 ] || exit 1; done' _ "$PREFIX"
 workers=$(cat "$PREFIX"/scrapes/worker-*.txt | grep -o 'worker="[0-9]*"' | sort -u | wc -l)
 check "worker-labelled scrapes reached both workers ($workers)" [ "$workers" = 2 ]
 decreasing=$(for f in "$PREFIX"/scrapes/worker-*.txt; do grep '^circuit_breaker_.*_total{' "$f"; done |
   awk '{ if (($1 in last) && $2 + 0 < last[$1]) bad++; last[$1] = $2 + 0 } END { print bad + 0 }')
 check "with the worker label no counter ever decreases across scrapes ($decreasing decreases)" [ "$decreasing" = 0 ]
-decreasing=$(for f in "$PREFIX"/scrapes/plain-*.txt; do grep '^circuit_breaker_.*_total{circuit_name="shared_' "$f"; done |
+decreasing=$(for f in "$PREFIX"/scrapes/plain-*.txt; do grep -E '^circuit_breaker_.*_total\{circuit_name="(shared_|sfam_)' "$f"; done |
   awk '{ if (($1 in last) && $2 + 0 < last[$1]) bad++; last[$1] = $2 + 0; n++ } END { print bad + 0, n + 0 }')
-check "the shared breakers' counters never decrease across the 50 plain scrapes, whichever worker answers ($decreasing)" \
+check "the shared breakers' and the shared family's counters never decrease across the 50 plain scrapes, whichever worker answers ($decreasing)" \
   bash -c '[ "${1%% *}" = 0 ] && [ "${1##* }" -ge 50 ]' _ "$decreasing"
 pending=$(awk '$2 == "_worker" { s += $3 } END { print s + 0 }' "$PREFIX/report.txt")
 check "no admission is left pending after the load ($pending)" [ "$pending" = 0 ]
@@ -281,7 +305,7 @@ report > /dev/null
 check "once the lease is over a new probe passes and closes it ($(tr '\n' ' ' <<<"$out"); $(first shared_probe 3))" \
   bash -c '[ -z "$(grep -v "^200$" <<<"$1")" ] && [ "$2" = closed ]' _ "$out" "$(first shared_probe 3)"
 
-shared_counters() { curl -s -m 5 "$BASE/metrics" | grep '^circuit_breaker_.*_total{circuit_name="shared_' | sort; }
+shared_counters() { curl -s -m 5 "$BASE/metrics" | grep -E '^circuit_breaker_.*_total\{circuit_name="(shared_|sfam_)' | sort; }
 not_less() { # BEFORE AFTER: every counter of BEFORE is in AFTER with a value not smaller
   awk 'NR == FNR { b[$1] = $2; next } { a[$1] = $2 } END { for (k in b) if (!(k in a) || a[k] + 0 < b[k] + 0) bad++; exit bad > 0 }' \
     <(printf '%s\n' "$1") <(printf '%s\n' "$2")
@@ -301,6 +325,9 @@ check "still open after the reload: the new workers reject ($(tr '\n' ' ' <<<"$o
 check "every shared counter continued across the reload (none decreased)" not_less "$m1" "$m2"
 check "rejections kept counting: $(grep -o 'shared_api",outcome="rejected"} [0-9]*' <<<"$m1" | awk '{print $2}') -> $(grep -o 'shared_api",outcome="rejected"} [0-9]*' <<<"$m2" | awk '{print $2}')" \
   bash -c '[ "$(grep -o "shared_api\",outcome=\"rejected\"} [0-9]*" <<<"$2" | cut -d" " -f2)" -gt "$(grep -o "shared_api\",outcome=\"rejected\"} [0-9]*" <<<"$1" | cut -d" " -f2)" ]' _ "$m1" "$m2"
+out=$(quick 3 /fam/bad/x; quick 2 /fam/good/x)
+check "the shared family kept every key: 'bad' still open, 'good' closed ($(tr '\n' ' ' <<<"$out"))" \
+  [ "$(tr '\n' ' ' <<<"$out")" = "503 503 503 500 500 " ]
 check "no 'changed definition' notice for an unchanged policy" \
   bash -c '! tail -n +"$(($1 + 1))" "$2" | grep -q "changed definition"' _ "$lines" "$PREFIX/error.log"
 
@@ -313,6 +340,8 @@ kill -HUP "$NGX_MASTER"
 wait_workers "$before"
 notice=$(tail -n +"$((lines + 1))" "$PREFIX/error.log" | grep -m1 "shared breaker 'shared_api' in zone 'fg_test' has a changed definition")
 check "error.log says so at notice level (${notice:0:150})" grep -q '\[notice\]' <<<"$notice"
+check "the shared family (unchanged) was attached, not renewed" \
+  bash -c '! tail -n +"$(($1 + 1))" "$2" | grep -q "shared family.*changed"' _ "$lines" "$PREFIX/error.log"
 check "shared_probe (unchanged) was attached, not renewed" \
   bash -c '! tail -n +"$(($1 + 1))" "$2" | grep -q "shared_probe.*changed definition"' _ "$lines" "$PREFIX/error.log"
 wait_gone "$before" # an old worker, still draining, answers from the old (open) block

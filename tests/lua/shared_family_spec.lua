@@ -1,0 +1,226 @@
+-- policy:shared_family: keyed shared breakers, one table of slots in a
+-- shared map. Cross-process behaviour (fork: one block per key whoever
+-- makes it; SIGKILL holding the family lock) is in
+-- tests/test_shared_family.c and the real nginx (tests/nginx); here, within
+-- one process: keys, handles, the full table, reload, metrics.
+local fluxgate = require("fluxgate")
+
+local SRC = [[
+breaker api { tripper = FailureStreak(3) retry = Cooldown(60s) }
+breaker other { tripper = FailureStreak(3) }
+]]
+
+local function fail() return nil, "boom" end
+local function ok() return true end
+
+local function calls(text, name, outcome)
+  return tonumber(text:match('circuit_breaker_calls_total{circuit_name="' .. name .. '",outcome="' .. outcome .. '"} (%d+)'))
+end
+
+local function family_state(text, name, state)
+  return tonumber(text:match('circuit_breaker_family_state{circuit_name="' .. name .. '",state="' .. state .. '"} (%d+)'))
+end
+
+describe("policy:shared_family", function()
+  local dir, n = nil, 0
+  before_each(function()
+    n = n + 1
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+  end)
+  after_each(function()
+    collectgarbage()
+    collectgarbage()
+    os.execute("rm -rf " .. dir)
+  end)
+  local function zone(extra)
+    local o = { dir = dir, zone = "f" .. n, capacity = 8 }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return o
+  end
+
+  it("gives one shared breaker per key, the same handle each time, with its key", function()
+    local p = assert(fluxgate.compile(SRC))
+    local fam = assert(p:shared_family("api", zone()))
+    local a = assert(fam:get("a"))
+    assert.are.equal(a, fam:get("a"))
+    assert.are.equal("a", a.key)
+    assert.are.equal("api", a.name)
+    assert.are.equal("api", fam.name)
+    assert.are.equal(fam:get(42), fam:get("42"))
+    assert.are.equal("42", fam:get(42).key)
+    for _ = 1, 3 do a:call(fail) end
+    assert.are.equal("open", a:state())
+    assert.are.equal("closed", fam:get("b"):state())
+    assert.is_nil((fam:call("a", ok)))
+    assert.is_true((fam:call("b", ok)))
+    assert.are.equal(3, fam:size())
+    local keys, states = fam:keys()
+    table.sort(keys)
+    assert.are.same({ "42", "a", "b" }, keys)
+    assert.are.equal("open", states.a)
+    assert.are.equal("closed", states.b)
+    local ok_reload, why = a:reload(p)
+    assert.is_nil(ok_reload)
+    assert.truthy(why:find("cannot be reloaded alone", 1, true))
+    assert.are.equal("open", a:state())
+    assert.has_error(function() fam:get({}) end)
+    assert.has_error(function() fam:get(1.5) end)
+  end)
+
+  it("shares every key's state with another family object on the table (another worker, a reload)", function()
+    local p = assert(fluxgate.compile(SRC))
+    local one = assert(p:shared_family("api", zone()))
+    local notices = {}
+    local two = assert(assert(fluxgate.compile(SRC)):shared_family("api", zone({
+      notice = function(m) notices[#notices + 1] = m end })))
+    assert.are_not.equal(one:get("x"), two:get("x"))
+    one:call("x", fail)
+    two:call("x", fail)
+    one:call("x", fail)
+    -- the threshold's 3 failures through two handles opened the one block
+    assert.are.equal("open", two:get("x"):state())
+    assert.are.equal("closed", two:get("y"):state())
+    -- a key made through one is known to the other
+    assert.are.equal(2, one:size())
+    assert.are.equal(0, #notices)
+  end)
+
+  it("says clearly when the table is full, and keeps its keys working", function()
+    local p = assert(fluxgate.compile(SRC))
+    local fam = assert(p:shared_family("api", zone({ capacity = 2 })))
+    assert(fam:get("a"))
+    assert(fam:get("b"))
+    local cb, err = fam:get("c")
+    assert.is_nil(cb)
+    assert.are.equal("shared family 'api' is full: capacity 2; give a larger capacity (a restart applies it)", err)
+    local r, e = fam:call("c", ok)
+    assert.is_nil(r)
+    assert.are.equal(err, e)
+    assert.are.equal("fallback: " .. err, fam:call_with_fallback("c", ok, function(x) return "fallback: " .. x end))
+    assert.is_true((fam:call("a", ok)))
+    cb, err = fam:get(string.rep("k", 129))
+    assert.is_nil(cb)
+    assert.truthy(err:find("at most 128 bytes", 1, true), err)
+  end)
+
+  it("refuses a missing or bad capacity, zone options as shared_breaker does, an unknown name", function()
+    local p = assert(fluxgate.compile(SRC))
+    assert.has_error(function() p:shared_family("api", { dir = dir }) end)
+    assert.has_error(function() p:shared_family("api", zone({ capacity = 0 })) end)
+    assert.has_error(function() p:shared_family("api", zone({ capacity = 2.5 })) end)
+    assert.has_error(function() p:shared_family("api", zone({ zone = "../x" })) end)
+    assert.has_error(function() p:shared_family("api", zone({ clock = function() return 0 end })) end)
+    assert.has_error(function() p:shared_family("api", zone({ max_keys = 3 })) end)
+    local fam, err = p:shared_family("nope", zone())
+    assert.is_nil(fam)
+    assert.truthy(err:find("no breaker named 'nope'", 1, true))
+    local big = p:shared_family("api", zone({ capacity = 100000, size = "64k" }))
+    assert.is_nil(big)
+  end)
+
+  it("takes and gives back admissions by key", function()
+    local p = assert(fluxgate.compile(SRC))
+    local fam = assert(p:shared_family("api", zone()))
+    for _ = 1, 3 do
+      local token = assert(fam:acquire("h"))
+      fam:release(token, false, "boom")
+    end
+    local token, rejection = fam:acquire("h")
+    assert.is_nil(token)
+    assert.are.equal("open", rejection.state)
+    assert.has_error(function() fam:release({}, true) end)
+    local t2 = assert(fam:acquire("other-host"))
+    fam:release(t2, true)
+    assert.has_error(function() fam:release(t2, true) end)
+    assert.are.equal("closed", fam:state("other-host"))
+    fam:force_open("other-host")
+    assert.are.equal("forced_open", fam:state("other-host"))
+  end)
+
+  it("tells its listeners which key changed, also for keys made before on_transition", function()
+    local p = assert(fluxgate.compile(SRC))
+    local heard = {}
+    local fam = assert(p:shared_family("api", zone({
+      listeners = { function(t) heard[#heard + 1] = t.key .. ":" .. t.new_state end } })))
+    for _ = 1, 3 do fam:call("a", fail) end
+    local later = {}
+    fam:on_transition(function(t) later[#later + 1] = t.key .. ":" .. t.new_state end)
+    fam:force_open("a")
+    for _ = 1, 3 do fam:call("b", fail) end
+    assert.are.same({ "a:open", "a:forced_open", "b:open" }, heard)
+    assert.are.same({ "a:forced_open", "b:open" }, later)
+  end)
+
+  it("exports the whole table under its name once: counters summed over keys, keys per state", function()
+    local p = assert(fluxgate.compile(SRC))
+    local fam = assert(p:shared_family("api", zone()))
+    local same = assert(p:shared_family("api", zone()))
+    for _ = 1, 3 do fam:call("a", fail) end
+    fam:call("b", ok)
+    same:call("c", ok)
+    fam:call("a", ok) -- rejected
+    local text = fluxgate.prometheus()
+    assert.are.equal(3, calls(text, "api", "failure"))
+    assert.are.equal(2, calls(text, "api", "success"))
+    assert.are.equal(1, calls(text, "api", "rejected"))
+    assert.are.equal(1, family_state(text, "api", "open"))
+    assert.are.equal(2, family_state(text, "api", "closed"))
+    -- key breakers are not breakers of their own in the exposition
+    assert.is_nil(text:find('circuit_breaker_state{circuit_name="api"', 1, true))
+    assert.truthy(text:find(
+      'circuit_breaker_state_transition_total{circuit_name="api",old_state="closed",new_state="open"} 1', 1, true))
+    local s = fam:stats()
+    assert.are.equal(3, s.keys)
+    assert.are.equal(8, s.capacity)
+    -- handles collected: the counters are the table's, nothing lost or doubled
+    fam, same = nil, nil
+    collectgarbage()
+    collectgarbage()
+    local again = assert(p:shared_family("api", zone()))
+    text = fluxgate.prometheus()
+    assert.are.equal(3, calls(text, "api", "failure"))
+    assert.are.equal(2, calls(text, "api", "success"))
+    assert.are.equal("open", again:state("a"))
+  end)
+
+  it("starts a fresh table for a changed definition or capacity, with a notice and the counters carried", function()
+    local p = assert(fluxgate.compile(SRC))
+    local fam = assert(p:shared_family("api", zone()))
+    for _ = 1, 3 do fam:call("a", fail) end
+    fam:call("b", ok)
+    local before = fluxgate.prometheus()
+    fam = nil
+    collectgarbage()
+    collectgarbage()
+    local notices = {}
+    local note = function(m) notices[#notices + 1] = m end
+    local changed = assert(fluxgate.compile("breaker api { tripper = FailureStreak(4) }"))
+    local c = assert(changed:shared_family("api", zone({ notice = note })))
+    assert.are.equal(1, #notices)
+    assert.truthy(notices[1]:find("shared family 'api' in zone 'f" .. n .. "' has a changed definition or capacity", 1, true))
+    assert.are.equal(0, c:size())
+    assert.are.equal("closed", c:state("a"))
+    local after = fluxgate.prometheus()
+    assert.are.equal(calls(before, "api", "failure"), calls(after, "api", "failure"))
+    assert.are.equal(calls(before, "api", "success"), calls(after, "api", "success"))
+    c = nil
+    collectgarbage()
+    -- another capacity: another table
+    local bigger = assert(changed:shared_family("api", zone({ capacity = 16, notice = note })))
+    assert.are.equal(2, #notices)
+    assert.are.equal(16, bigger:capacity())
+    assert.are.equal(3, calls(fluxgate.prometheus(), "api", "failure"))
+  end)
+
+  it("works with fluxgate.nginx-style callers that need only get(key)", function()
+    local p = assert(fluxgate.compile(SRC))
+    local fam = assert(p:shared_family("other", zone()))
+    local get = fam.get
+    local cb = assert(get(fam, "upstream-1"))
+    local token = assert(cb:acquire())
+    cb:release(token, true, 200, 0.01)
+    assert.are.equal(1, fam:stats().counts[1])
+  end)
+end)
