@@ -82,12 +82,17 @@ echo "# shared opening: one state for both workers (shared_api: FailureStreak(5)
 mode 5xx; hits 1 > /dev/null
 out=$(burst /shared/x 40)
 n=$(hits 1)
-check "the threshold's 5 upstream failures got through with 2 workers, not 2 x 5 (saw $n)" [ "$n" = 5 ]
-check "the other 35 requests were rejected with 503" bash -c '[ "$(grep -c "^503 " <<<"$1")" = 35 ]' _ "$out"
+# The bound is the threshold plus the calls in flight: a request's outcome is
+# recorded in its log phase, after its response went out, so the client's next
+# request (on the other worker) may be admitted just before it: 5 or 6.
+check "the threshold's 5 upstream failures (+1 in flight) got through with 2 workers, not 2 x 5 (saw $n)" \
+  bash -c '[ "$1" -ge 5 ] && [ "$1" -le 6 ]' _ "$n"
+check "the other $((40 - n)) requests were rejected with 503" \
+  bash -c '[ "$(grep -c "^503 " <<<"$1")" = "$2" ]' _ "$out" "$((40 - n))"
 report > /dev/null
 check "both workers see the one state: open ($(states shared_api))" [ "$(states shared_api)" = "open open " ]
-check "the shared block counted 5 failures and 35 rejections ($(first shared_api 9), $(first shared_api 11))" \
-  [ "$(first shared_api 9)-$(first shared_api 11)" = "5-35" ]
+check "the shared block counted $n failures and $((40 - n)) rejections ($(first shared_api 9), $(first shared_api 11))" \
+  [ "$(first shared_api 9)-$(first shared_api 11)" = "$n-$((40 - n))" ]
 heard() { awk '$2 == "_worker" { print $8 }' "$PREFIX/report.txt" | tr ',' '\n' | grep -c "^$1#" ; }
 check "the opening reached the listeners of one worker, once ($(heard shared_api:closed\>open))" \
   [ "$(heard 'shared_api:closed>open')" = 1 ]
