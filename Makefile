@@ -161,7 +161,7 @@ check-deps:
 clean:
 	rm -rf build
 
-# ---- benchmarks, fuzzing, valgrind (see README.md, "Testing") ----------------------
+# ---- benchmarks, fuzzing, valgrind (see HACKING.md, "Benchmarks", "Fuzzing", "valgrind") ----
 # make bench                    the C benchmark (optimised, no sanitizer), then bench-lua if defined
 # make fuzz FUZZ_SECONDS=N      every tests/fuzz/fuzz_*.c for N seconds each (clang + libFuzzer)
 # make valgrind                 every C test binary under valgrind's memcheck
@@ -210,7 +210,7 @@ test-sanitize:
 	$(MAKE) --no-print-directory test-c SANITIZE=thread
 
 
-# ---- the fluxgate tool, example policies, demo (see README.md, "The fluxgate tool") --------------
+# ---- the fluxgate tool, example policies, demo (see doc/fluxgate.1 and README.md, "Set-up") ----
 # make cli           $(BUILD)/fluxgate (cli/*.c linked against libfluxgate.a)
 # make demo          simulate policies/payment.fgp on the outage trace; SVG in $(BUILD)/demo.svg
 # make test-cli      golden tests of check/disasm/simulate, bad traces, the SVG (tests/cli/run.sh)
@@ -487,7 +487,7 @@ ifeq ($(SANITIZE),)
 test: test-install
 endif
 
-# ---- the Lua tests under the sanitizers (see README.md, "Testing") -------------------
+# ---- the Lua tests under the sanitizers (see HACKING.md, "Sanitizers") -------------------
 # SANITIZE=1: the interpreters are not instrumented, so the ASan runtime must be
 # the first library in the process; their own allocations are not ours to
 # leak-check (valgrind-lua does that), hence detect_leaks=0.

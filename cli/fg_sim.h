@@ -2,7 +2,7 @@
  * fg_sim.h -- replays a trace of calls through one breaker on a simulated
  * clock: the engine of `fluxgate simulate`, kept apart from its printing.
  *
- * Semantics (documented in README.md and the man page):
+ * Semantics (documented in the man page, doc/fluxgate.1, SIMULATION):
  *   - The clock starts at the first call's time; the breaker reads only it.
  *   - A row at time t asks the breaker at t (fg_breaker_acquire_at).
  *   - An admitted call completes at t + duration. Completions are recorded

@@ -9,7 +9,8 @@
  * last n records in the order the lock admits them, a transition happens
  * once, and an outcome whose generation is gone is stale.
  *
- * Clock reads (the rule the README documents). With a custom clock, every
+ * Clock reads (the rule doc/c-api.md documents under "Clocks", "When clocks
+ * are read"). With a custom clock, every
  * acquire and record reads it once, as before. With the default clocks a
  * call reads the clock only when something needs the time:
  *   - acquire in closed/metrics_only: only when the definition has a

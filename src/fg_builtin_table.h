@@ -4,7 +4,7 @@
  *
  * The table in fg_builtins.c is the one place that says what a constructor
  * accepts; the checker (fg_check.c) applies it and the language reference
- * (README.md, "Constructors") documents it.
+ * (doc/language.md, "Constructors") documents it.
  */
 #ifndef FG_BUILTIN_TABLE_H
 #define FG_BUILTIN_TABLE_H

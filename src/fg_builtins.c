@@ -24,7 +24,7 @@
 
 /* Windows are allocated whole when a breaker is made, so their sizes are
  * bounded: a typo such as CountWindow(1e9) is a located error, not a
- * gigabyte allocation (README "Limits"). */
+ * gigabyte allocation (doc/language.md, "Limits"). */
 #define FG_MAX_COUNT_WINDOW 1000000.0
 #define FG_MAX_TIME_WINDOW 86400.0
 static const fg_param fg_p_count_window[] = {

@@ -3,8 +3,9 @@
  *
  * FG_BUILTIN_LIST is the single source of truth for constructor names and
  * kinds: the parser never knows a constructor's name; the checker looks names
- * up here, the code generator switches on the ids, the README table and the
- * did-you-mean suggestions are generated from it. Parameters (names, types,
+ * up here, the code generator switches on the ids, and the did-you-mean
+ * suggestions are generated from it; doc/language.md's "Constructors" table
+ * documents it (tests/test_builtins.c checks it has a row for each). Parameters (names, types,
  * ranges, defaults) live in the table in fg_builtins.c, in the order below;
  * a checked call node carries its arguments in exactly that order, with
  * defaults filled in (see fg_ast.h).

@@ -15,7 +15,7 @@
 #include "fg_diag.h"
 #include "fg_syntax.h"
 
-/* Documented limit (README "Limits"): parentheses and `~` nest at most this
+/* Documented limit (doc/language.md, "Limits"): parentheses and `~` nest at most this
  * deep, counted together. Past it the parser reports a located error and
  * skips the rest of the setting; the limit also bounds bison's stack and
  * every recursion over a parse tree. */
@@ -27,12 +27,12 @@ enum { FG_MAX_NESTING = 200 };
  * more. test_parser checks the worst case at the limit. */
 enum { FG_PARSE_STACK = 6 * FG_MAX_NESTING + 64 };
 
-/* Documented limit (README "Limits"): a policy or expression text holds at
+/* Documented limit (doc/language.md, "Limits"): a policy or expression text holds at
  * most this many bytes (4 GiB - 3): offsets are 32-bit and the scanner keeps
  * two bytes of end marks. fg_policy_load reads at most one byte more. */
 #define FG_MAX_SOURCE ((size_t)UINT32_MAX - 2u)
 
-/* Documented limit (README "Limits"): one token -- a name, a number, a
+/* Documented limit (doc/language.md, "Limits"): one token -- a name, a number, a
  * string, a comment, a run of blanks -- holds at most this many bytes; a
  * longer one is a located error "token too long". The limit keeps every
  * length flex computes in its `int`s far below INT_MAX (see grammar/lexer.l,

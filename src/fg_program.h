@@ -17,7 +17,7 @@
 #include "fg_ast.h"
 #include "fluxgate.h"
 
-/* Documented limits (README "Limits"); exceeding one is a located error. */
+/* Documented limits (doc/language.md, "Limits"); exceeding one is a located error. */
 enum {
     FG_MAX_INSTRUCTIONS = 1 << 16,
     FG_MAX_CONSTANTS = 1 << 16

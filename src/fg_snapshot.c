@@ -3,7 +3,7 @@
  * 10): the fixed part of the format of fg_snapshot.h, the checksum, and the
  * order of things (the variable sections are in fg_snapshot_window.c).
  *
- * Decisions, which the README documents:
+ * Decisions, which doc/c-api.md ("Snapshots") documents:
  *   - Both take the block's lock (a restore is atomic for every thread and
  *     every handle of the block). A snapshot reads the breaker's clock, takes
  *     back the leases that are over and advances a TimeWindow first, so it

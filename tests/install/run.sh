@@ -3,7 +3,8 @@
 # and `luarocks make`: run by `make test-install` (part of `make test`).
 #
 #   1. `make install PREFIX=/opt/fg DESTDIR=stage` puts every file where
-#      README.md says, under DESTDIR, and fluxgate.pc names PREFIX, not DESTDIR.
+#      README.md ("Set-up") and doc/lua.md ("Install") say, under DESTDIR,
+#      and fluxgate.pc names PREFIX, not DESTDIR.
 #   2. `make install PREFIX=<dir>`: examples/basic.c builds with nothing but
 #      `pkg-config --cflags --libs fluxgate` (shared) and `--static` (static)
 #      and both programs print the same; the installed tool checks a policy

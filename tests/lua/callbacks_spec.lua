@@ -1,4 +1,4 @@
--- What happens when a Lua callback fails (documented in README.md, "When a callback fails"):
+-- What happens when a Lua callback fails (documented in doc/lua.md, "When a callback fails"):
 --   clock     raises  -> the call raises before the engine is touched
 --   random    raises  -> reported; the draw counts as just below 1 (reject)
 --   Custom()  raises  -> reported; the predicate does not match
