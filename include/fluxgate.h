@@ -343,8 +343,10 @@ typedef struct fg_reload_options {
  * until fg_breaker_free, like every block the breaker has had), and a
  * resolver can be given for the new definition's Custom() names. Memory
  * smaller than the new footprint: -1 and nothing changes. A block shared
- * with other processes cannot be reloaded by one of them (their handles
- * would find it moved and reject every call as forced_open). */
+ * with other processes must not be reloaded by one of them (their handles
+ * would find it moved and reject every call as forced_open): the Lua
+ * binding's shared breakers are refused with -1; a block you share yourself
+ * through fg_breaker_place(attach = 1) is not detected -- do not reload it. */
 int fg_breaker_reload_with(fg_breaker *breaker, fg_policy *policy, size_t index,
                            const fg_reload_options *options, char *err, size_t err_cap);
 
