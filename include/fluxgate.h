@@ -225,6 +225,10 @@ typedef enum fg_clock_kind {
     FG_CLOCK_CUSTOM   /* the embedder's fg_clock_fn */
 } fg_clock_kind;
 
+/* Per-name aggregates that breakers feed as they run (see "counter sinks"
+ * below). */
+typedef struct fg_sink fg_sink;
+
 typedef struct fg_breaker_options {
     fg_allocator alloc;          /* {NULL, NULL}: realloc/free */
     fg_clock_fn clock;           /* NULL: the monotonic clock clock_kind picks */
@@ -236,6 +240,8 @@ typedef struct fg_breaker_options {
     fg_custom_resolver resolve_custom; /* NULL: every Custom() name is unresolved */
     void *resolve_ud;
     fg_clock_kind clock_kind;    /* AUTO (0), PRECISE or COARSE; ignored when clock is set */
+    fg_sink *sink;               /* NULL: none; else the breaker adds its counts to it (it
+                                    takes a reference); ignored by families */
 } fg_breaker_options;
 
 /* Call counters since creation, as Prometheus exports them. */
@@ -274,6 +280,52 @@ typedef struct fg_info {
 fg_breaker *fg_breaker_new(fg_policy *policy, size_t index, const fg_breaker_options *options,
                            char *err, size_t err_cap);
 void fg_breaker_free(fg_breaker *breaker);
+
+/* ---- counter sinks: per-name totals without walking breakers ------------ */
+
+/* A sink adds up, as they happen, the counter changes of every breaker
+ * attached to it (fg_breaker_options.sink, fg_breaker_set_sink): success,
+ * failure, ignored, stale, admitted, rejected, lease_expired, each
+ * transition (old, new), and keeps the number of attached breakers per
+ * state (+1 closed when a fresh breaker is made, old -1 / new +1 at every
+ * transition and restore, -1 when the breaker is freed or detached). So a
+ * reader gets a name's totals in O(states + counters), whatever the number
+ * of breakers, and the counts of freed breakers stay (they never
+ * decrease). What a breaker counted before it was attached is not added
+ * (fg_breaker_info has it); a restore moves the state count but adds no
+ * calls. A sink counts what this process's handles do: a block that other
+ * processes drive too (shared memory) should not be given one.
+ *
+ * Reference counted: fg_sink_new returns one reference, each attached
+ * breaker holds one until it is freed or detached, fg_sink_free drops one
+ * (the last frees the sink through its allocator). Reading is safe while
+ * breakers run; the totals are then a moment's, not a cut. */
+typedef struct fg_sink_totals {
+    fg_counters counters;            /* summed over everything attached breakers did */
+    uint64_t states[FG_STATE_COUNT]; /* attached breakers per state now */
+    uint64_t breakers;               /* attached breakers now (the sum of states) */
+} fg_sink_totals;
+
+enum {
+    /* fg_sink_new flags: every breaker of the sink is only ever used from
+     * one thread at a time (a Lua state): plain adds instead of atomic
+     * read-modify-writes, one stripe instead of one per group of CPUs. */
+    FG_SINK_SINGLE_THREAD = 1
+};
+
+/* A new empty sink (NULL: out of memory); alloc NULL: realloc/free. */
+fg_sink *fg_sink_new(const fg_allocator *alloc, unsigned flags);
+void fg_sink_retain(fg_sink *sink);
+/* Drops one reference (NULL: nothing). */
+void fg_sink_free(fg_sink *sink);
+void fg_sink_read(const fg_sink *sink, fg_sink_totals *out);
+
+/* Moves the breaker to another sink (NULL: none): its state's count moves
+ * from the old sink to the new one; the counts it has made stay in the old
+ * one, and what it does from now on goes to the new one. A reload keeps the
+ * breaker's sink. Not safe while other threads call the breaker (the hot
+ * path reads the pointer without synchronisation). */
+void fg_breaker_set_sink(fg_breaker *breaker, fg_sink *sink);
 
 /* ---- placement: the state block (SPEC section 10) ------------------------ */
 

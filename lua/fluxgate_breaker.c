@@ -278,7 +278,7 @@ void fgl_leave(lua_State *L, fgl_breaker *b, fgl_call *c) {
     lua_settop(L, c->env_index - 1);
 }
 
-/* ---- the module's list of open breakers --------------------------------------- */
+/* ---- the module's list of open shared breakers ------------------------------- */
 
 static void fgl_link(fgl_module *m, fgl_breaker *b) {
     b->module = m;
@@ -289,6 +289,7 @@ static void fgl_link(fgl_module *m, fgl_breaker *b) {
 }
 
 static void fgl_unlink(fgl_breaker *b) {
+    if (b->prev == NULL) return; /* a plain breaker: not listed */
     b->prev->next = b->next;
     b->next->prev = b->prev;
     b->prev = b->next = NULL;
@@ -296,10 +297,10 @@ static void fgl_unlink(fgl_breaker *b) {
 
 /* ---- closing ---------------------------------------------------------------- */
 
-/* Adds a closed breaker's counters to its name's totals (the module's user
+/* Adds a closed family's counters to its name's totals (the module's user
  * value [3]: name -> { [k] = count } with k as fluxgate_query.c's stats()
- * numbers them),
- * sparse, so that a name seen once costs little. */
+ * numbers them), sparse, so that a name seen once costs little. (Plain
+ * breakers' counts stay in their name's counter sink.) */
 void fgl_add_totals(lua_State *L, const char *name, const fg_counters *c) {
     uint64_t values[4 + FG_STATE_COUNT * FG_STATE_COUNT];
     values[0] = c->success;
@@ -340,19 +341,14 @@ static int fgl_close(lua_State *L) {
     if (b == NULL) return luaL_error(L, "bad self to 'close' (a fluxgate breaker expected, got %s): call it as cb:close(), not cb.close()", luaL_typename(L, 1));
     if (b->head.engine == NULL) return 0;
     if (b->call != NULL) return luaL_error(L, "fluxgate: cannot close a breaker from its own callback");
-    fg_info info;
-    memset(&info, 0, sizeof info);
-    fg_breaker_info(b->head.engine, &info);
-    fg_counters counters = info.counters;
-    lua_pushstring(L, info.name); /* before the engine (which owns the name) goes */
+    /* A plain breaker's counts stay in its name's counter sink (freeing it
+     * only takes it out of its state's count); a shared block keeps its
+     * own (the next handle on it, in this process or after a reload,
+     * exports them). */
     fg_breaker_free(b->head.engine);
     b->head.engine = NULL;
     fgl_unlink(b);
-    /* A shared block keeps its counters (the next handle on it, in this
-     * process or after a reload, exports them): adding them to the totals
-     * of closed breakers would count them twice. */
-    int shared = (b->head.flags & FGL_SHARED) != 0;
-    if (shared) {
+    if (b->head.flags & FGL_SHARED) {
         fg_shm_release(b->shm);
         b->shm = NULL;
     }
@@ -361,7 +357,6 @@ static int fgl_close(lua_State *L) {
     b->events = NULL;
     b->event_count = b->event_cap = 0;
     b->head.pending = 0;
-    if (!shared) fgl_add_totals(L, lua_tostring(L, -1), &counters); /* may raise (memory): nothing is held */
     return 0;
 }
 
@@ -461,6 +456,9 @@ static int fgl_new_breaker(lua_State *L) {
     if (fgl_definition_problem(L, p->policy, index) != 0) return 2;
     size_t handle_size = fg_breaker_handle_footprint(p->policy, (size_t)index);
     size_t block_size = fg_breaker_footprint(p->policy, (size_t)index);
+    /* The name's counter sink (made now: it may raise); shared breakers
+     * count in their shared block only (fluxgate_sink.c). */
+    o.sink = shm == NULL ? fgl_sink_for(L, fg_policy_breaker_name(p->policy, (size_t)index)) : NULL;
     size_t own = fgl_align8(sizeof(fgl_breaker));
     /* a shared breaker's block is in the map */
     fgl_breaker *b = fgl_newuserdata(L, own + handle_size + (shm != NULL ? 0 : block_size), 1); /* index 5 */
@@ -548,8 +546,8 @@ static int fgl_new_breaker(lua_State *L) {
         fg_shm_retain(shm);
         b->shm = shm;
         b->head.flags |= FGL_SHARED | (family != NULL ? FGL_FAMILY_KEY : 0);
+        fgl_link(m, b); /* prometheus() walks shared breakers only */
     }
-    fgl_link(m, b);
     /* The engine's listener (and its delivery queue, ~1.8 KB outside the
      * userdata) only for breakers that have Lua listeners: see fgl_listen. */
     if (has_listeners && fgl_add_engine_listener(b) != 0) {

@@ -72,19 +72,22 @@ int luaopen_fluxgate_core(lua_State *L) {
     fgl_new_metatable(L, FGL_REPORT_MT, fgl_report_gc);
     fgl_new_metatable(L, FGL_TOKEN_MT, NULL);
     fgl_shared_open(L);
+    fgl_sink_open(L);
 
     lua_settop(L, 0);
     fgl_module *m = fgl_newuserdata(L, sizeof *m, 1); /* 1: the module state */
     memset(m, 0, sizeof *m);
     m->list.next = m->list.prev = &m->list;
     m->alloc = fgl_allocator(L);
-    lua_createtable(L, 3, 0);
+    lua_createtable(L, FGL_MODULE_SINKS, 0);
     lua_pushboolean(L, 0);
     lua_rawseti(L, -2, 1);
     lua_pushboolean(L, 0);
     lua_rawseti(L, -2, 2);
     lua_newtable(L);
-    lua_rawseti(L, -2, 3); /* the totals of closed breakers, by name */
+    lua_rawseti(L, -2, 3); /* the totals of closed families, by name */
+    lua_newtable(L);
+    lua_rawseti(L, -2, FGL_MODULE_SINKS); /* the counter sinks of plain breakers, by name */
     fgl_setuservalue(L, 1);
 
     lua_newtable(L); /* 2: the module table */

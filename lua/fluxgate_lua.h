@@ -127,7 +127,7 @@ typedef struct fgl_breaker {
     uint32_t errors;          /* callback errors parked since the last drain */
     uint32_t lost;            /* transitions the queue had no memory for */
     struct fgl_module *module;
-    struct fgl_breaker *prev, *next; /* the module's list of open breakers */
+    struct fgl_breaker *prev, *next; /* the module's list of open shared breakers */
     struct fg_shm *shm;       /* FGL_SHARED: the map holding the block (one reference) */
 } fgl_breaker;
 
@@ -159,13 +159,17 @@ typedef struct fgl_call {
 } fgl_call;
 
 /* The module's own state, a userdata that every function holding breakers
- * keeps as an upvalue: the list of open breakers (for fluxgate.prometheus)
- * and the next serial. Its user value is the table of per-name totals of
- * closed and collected breakers. */
+ * keeps as an upvalue: the list of open shared breakers (for
+ * fluxgate.prometheus) and the next serial. Its user value is a table:
+ * [1], [2] the Lua callbacks (fgl_init), [3] the per-name totals of closed
+ * families, [4] the families' drain (fluxgate_family.h), [FGL_MODULE_SINKS]
+ * the per-name counter sinks of plain breakers (fluxgate_sink.c). */
+enum { FGL_MODULE_SINKS = 5 };
 typedef struct fgl_module {
-    fgl_breaker list; /* sentinel of a circular list; only prev/next are used */
+    fgl_breaker list; /* sentinel of a circular list of open shared breakers; only prev/next are used */
     uint64_t next_serial;
     fg_allocator alloc; /* the Lua state's allocator */
+    uint64_t stats_visited; /* breakers stats() has walked (shared ones; a debug counter) */
 } fgl_module;
 
 /* A breaker class (fluxgate.lua) holds this address as a lightuserdata at
@@ -309,7 +313,22 @@ void fgl_shared_family_open_mt(lua_State *L);
 /* shared_family_open, _stats, _keys, _size (upvalue 1: the module state) */
 extern const luaL_Reg fgl_shared_family_funcs[];
 
+/* ---- counter sinks (fluxgate_sink.c) -------------------------------------- */
+
+/* Registers the sink box's metatable. */
+void fgl_sink_open(lua_State *L);
+/* The counter sink of breakers named `name` in this Lua state, made on
+ * first use and kept for the module state's life. May raise (memory). */
+fg_sink *fgl_sink_for(lua_State *L, const char *name);
+/* Adds every name's sink to stats()'s table at by_name (O(names)). */
+void fgl_sink_stats(lua_State *L, int by_name);
+
 /* ---- queries (fluxgate_query.c) ------------------------------------------- */
+
+/* Adds counters (and, unless NULL, breakers per state) to by_name[name],
+ * stats()'s shape; nothing when everything is 0 and states is NULL. */
+void fgl_add_group(lua_State *L, int by_name, const char *name, const fg_counters *c,
+                   const uint64_t *states);
 
 extern const luaL_Reg fgl_query_funcs[];
 /* A metric as info() and signals show it; a whole fg_info as info() does. */

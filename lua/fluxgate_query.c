@@ -188,7 +188,7 @@ static int fgl_drain(lua_State *L) {
 
 /* The counters' positions in a name's array: 1 success, 2 failure,
  * 3 ignored, 4 rejected, then 5 + old * FG_STATE_COUNT + new for the
- * transitions -- the totals of closed breakers use it too. */
+ * transitions -- the totals of closed families use it too. */
 enum { FGL_COUNTERS = 4 + FG_STATE_COUNT * FG_STATE_COUNT };
 
 static void fgl_add_counts(lua_State *L, int t, int first, const uint64_t *values, int n) {
@@ -214,14 +214,46 @@ static void fgl_group(lua_State *L, int by_name, const char *name) {
     lua_setfield(L, by_name, name);
 }
 
-/* One open breaker as stats() found it. */
+void fgl_add_group(lua_State *L, int by_name, const char *name, const fg_counters *c,
+                   const uint64_t *states) {
+    uint64_t values[FGL_COUNTERS];
+    values[0] = c->success;
+    values[1] = c->failure;
+    values[2] = c->ignored;
+    values[3] = c->rejected;
+    for (int from = 0; from < FG_STATE_COUNT; from++)
+        for (int to = 0; to < FG_STATE_COUNT; to++)
+            values[4 + from * FG_STATE_COUNT + to] = c->transitions[from][to];
+    int any = states != NULL;
+    for (int k = 0; k < FGL_COUNTERS; k++) any |= values[k] != 0;
+    if (!any) return; /* nothing live, nothing counted: no trace */
+    if (by_name < 0) by_name = lua_gettop(L) + 1 + by_name;
+    fgl_group(L, by_name, name);
+    lua_getfield(L, -1, "counts");
+    fgl_add_counts(L, lua_gettop(L), 1, values, FGL_COUNTERS);
+    lua_pop(L, 1);
+    if (states != NULL) {
+        lua_getfield(L, -1, "states");
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_createtable(L, FG_STATE_COUNT, 0);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, -3, "states");
+        }
+        fgl_add_counts(L, lua_gettop(L), 1, states, FG_STATE_COUNT);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+/* One open shared breaker as stats() found it. */
 typedef struct fgl_snapshot {
     fg_info info;
     fg_policy *policy;  /* a reference: it owns info.name */
-    const void *block;  /* a shared breaker's block, else NULL */
+    const void *block;  /* the shared block */
 } fgl_snapshot;
 
-/* build(by_name, snapshots, count): adds the breakers to by_name; a
+/* build(by_name, snapshots, count): adds the shared breakers to by_name; a
  * shared block counts once, however many handles this state has on it. */
 static int fgl_stats_build(lua_State *L) {
     const fgl_snapshot *snap = lua_touserdata(L, 2);
@@ -230,50 +262,32 @@ static int fgl_stats_build(lua_State *L) {
     lua_newtable(L); /* 2: shared blocks seen */
     for (size_t i = 0; i < count; i++) {
         const fg_info *info = &snap[i].info;
-        if (snap[i].block != NULL) {
-            fgl_rawgetp(L, 2, snap[i].block);
-            int seen = lua_toboolean(L, -1);
-            lua_pop(L, 1);
-            if (seen) continue;
-            lua_pushlightuserdata(L, (void *)snap[i].block);
-            lua_pushboolean(L, 1);
-            lua_rawset(L, 2);
-        }
-        uint64_t values[FGL_COUNTERS];
-        values[0] = info->counters.success;
-        values[1] = info->counters.failure;
-        values[2] = info->counters.ignored;
-        values[3] = info->counters.rejected;
-        for (int from = 0; from < FG_STATE_COUNT; from++)
-            for (int to = 0; to < FG_STATE_COUNT; to++)
-                values[4 + from * FG_STATE_COUNT + to] = info->counters.transitions[from][to];
-        fgl_group(L, 1, info->name);
-        lua_getfield(L, -1, "counts");
-        fgl_add_counts(L, lua_gettop(L), 1, values, FGL_COUNTERS);
+        fgl_rawgetp(L, 2, snap[i].block);
+        int seen = lua_toboolean(L, -1);
         lua_pop(L, 1);
-        lua_getfield(L, -1, "states");
-        if (lua_isnil(L, -1)) {
-            lua_pop(L, 1);
-            lua_createtable(L, FG_STATE_COUNT, 0);
-            lua_pushvalue(L, -1);
-            lua_setfield(L, -3, "states");
-        }
-        uint64_t one = 1;
-        fgl_add_counts(L, lua_gettop(L), (int)info->state + 1, &one, 1);
-        lua_pop(L, 2);
+        if (seen) continue;
+        lua_pushlightuserdata(L, (void *)snap[i].block);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, 2);
+        uint64_t states[FG_STATE_COUNT] = {0};
+        states[info->state] = 1;
+        fgl_add_group(L, 1, info->name, &info->counters, states);
     }
     return 0;
 }
 
 /* stats() -> { [name] = { counts = { [k] = n }, states = { [state] = n } | nil } }
- * for every open breaker and the totals of closed ones; states only for
- * names that have open breakers. */
+ * for every name: plain breakers from their name's counter sink (O(names),
+ * closed and collected ones included: fluxgate_sink.c), the totals of
+ * closed families, and every open shared breaker (walked: they are few;
+ * their counters are the shared block's). states only for names that have
+ * open breakers. */
 static int fgl_stats(lua_State *L) {
     fgl_module *m = lua_touserdata(L, FGL_MODULE_UPVALUE);
     lua_settop(L, 0);
     lua_newtable(L); /* 1: by name */
     fgl_getuservalue(L, FGL_MODULE_UPVALUE);
-    lua_rawgeti(L, -1, 3); /* 3: the totals of closed breakers */
+    lua_rawgeti(L, -1, 3); /* 3: the totals of closed families */
     lua_pushnil(L);
     while (lua_next(L, 3) != 0) {
         fgl_group(L, 1, lua_tostring(L, -2));
@@ -284,14 +298,17 @@ static int fgl_stats(lua_State *L) {
         }
         lua_pop(L, 3);
     }
-    /* The list is read in one go, without allocating from Lua: building
-     * the tables allocates, a collection step may finalize a breaker of the
-     * list, and fgl_close unlinks it under a walker's feet. So: count, make
-     * room (this may collect: the list only shrinks), copy every breaker's
-     * info -- keeping its policy, which owns the name -- then build. */
+    lua_settop(L, 1);
+    fgl_sink_stats(L, 1);
+    /* The list of shared breakers is read in one go, without allocating
+     * from Lua: building the tables allocates, a collection step may
+     * finalize a breaker of the list, and fgl_close unlinks it under a
+     * walker's feet. So: count, make room (this may collect: the list only
+     * shrinks), copy every breaker's info -- keeping its policy, which owns
+     * the name -- then build. */
     size_t n = 0;
     for (fgl_breaker *b = m->list.next; b != &m->list; b = b->next) n++;
-    fgl_snapshot *snap = fgl_newuserdata(L, (n > 0 ? n : 1) * sizeof *snap, 0); /* 4 */
+    fgl_snapshot *snap = fgl_newuserdata(L, (n > 0 ? n : 1) * sizeof *snap, 0); /* 2 */
     size_t count = 0;
     for (fgl_breaker *b = m->list.next; b != &m->list && count < n; b = b->next) {
         if (b->head.flags & FGL_FAMILY_KEY) continue; /* the family's totals count it */
@@ -300,8 +317,9 @@ static int fgl_stats(lua_State *L) {
         fg_breaker_info(b->head.engine, &e->info); /* a Lua clock's last reading */
         e->policy = b->head.engine->policy;
         fg_policy_retain(e->policy);
-        e->block = (b->head.flags & FGL_SHARED) ? fg_breaker_block(b->head.engine) : NULL;
+        e->block = fg_breaker_block(b->head.engine);
     }
+    m->stats_visited += count;
     /* Nothing below may raise before the policies are released: the
      * tables are built under a protected call. */
     lua_pushcfunction(L, fgl_stats_build);
@@ -315,6 +333,15 @@ static int fgl_stats(lua_State *L) {
     return 1;
 }
 
+/* stats_visited() -> how many breakers stats() has walked so far (shared
+ * ones only: the specs hold plain breakers to O(names) with it). */
+static int fgl_stats_visited(lua_State *L) {
+    fgl_module *m = lua_touserdata(L, FGL_MODULE_UPVALUE);
+    fgl_push_u64(L, m->stats_visited);
+    return 1;
+}
+
 const luaL_Reg fgl_query_funcs[] = {
     {"state", fgl_state}, {"command", fgl_command}, {"info", fgl_info},
-    {"stats", fgl_stats}, {"drain", fgl_drain},     {NULL, NULL}};
+    {"stats", fgl_stats}, {"drain", fgl_drain},     {"stats_visited", fgl_stats_visited},
+    {NULL, NULL}};

@@ -48,6 +48,10 @@ static int fgl_reload(lua_State *L) {
     if (fgl_definition_problem(L, p->policy, index) != 0) return 2;
     size_t block_size = fg_breaker_footprint(p->policy, (size_t)index);
     luaL_checkstack(L, 12, "fluxgate reload");
+    /* The new name's counter sink, made before anything changes (it may
+     * raise); a shared breaker has none. */
+    const char *name = fg_policy_breaker_name(p->policy, (size_t)index);
+    fg_sink *sink = (b->head.flags & FGL_SHARED) ? NULL : fgl_sink_for(L, name);
     fgl_push_env(L, b, 1); /* 4 */
     /* the Custom() pairs and their slots (fluxgate_breaker.c's layout) */
     int count = 0;
@@ -98,6 +102,9 @@ static int fgl_reload(lua_State *L) {
         lua_pushstring(L, err);
         return 2;
     }
+    /* Another name: the breaker is counted under it from now on; what it
+     * counted before stays in the old name's totals (never decreasing). */
+    if (sink != NULL) fg_breaker_set_sink(b->head.engine, sink);
     if (r.used) b->head.flags |= FGL_CALLBACKS;
     lua_pushboolean(L, 1);
     lua_pushboolean(L, r.used);

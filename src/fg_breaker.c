@@ -170,6 +170,10 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
     fg_breaker_views(h, &layout, !attach);
     fg_policy_retain(policy);
     h->policy = policy;
+    if (opt != NULL && opt->sink != NULL) {
+        fg_state state = fg_block_word_state(atomic_load_explicit(&h->block->word, memory_order_acquire));
+        fg_breaker_sink_attach(h, opt->sink, state < FG_STATE_COUNT ? state : FG_STATE_FORCED_OPEN);
+    }
     return h;
 }
 
@@ -205,6 +209,7 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
     view->hooks_ud = NULL;
     view->key = NULL;
     view->key_len = 0;
+    view->sink = NULL; /* families keep their own aggregates */
     if (fresh || proto->block == NULL || proto->block->size != layout->size) {
         fg_breaker_views(view, layout, fresh);
         return;
@@ -250,6 +255,7 @@ fg_breaker *fg_breaker_new(fg_policy *policy, size_t index, const fg_breaker_opt
 
 void fg_breaker_free(fg_breaker *h) {
     if (h == NULL) return;
+    fg_breaker_sink_detach(h);
     fg_breaker_free_gens(h);
     fg_policy *policy = h->policy;
     fg_listener *l = atomic_load_explicit(&h->listeners, memory_order_acquire);

@@ -33,12 +33,14 @@
 #include "fg_permit.h"
 #include "fg_retry.h"
 
-static inline void fg_count_admitted(fg_block *b) {
+static inline void fg_count_admitted(fg_breaker *h, fg_block *b) {
     atomic_fetch_add_explicit(&fg_block_my_stripe(b)->admitted, 1, memory_order_relaxed);
+    if (h->sink != NULL) fg_sink_add(h->sink, FG_SINK_ADMITTED);
 }
 
-static inline void fg_count_rejected(fg_block *b) {
+static inline void fg_count_rejected(fg_breaker *h, fg_block *b) {
     atomic_fetch_add_explicit(&fg_block_my_stripe(b)->rejected, 1, memory_order_relaxed);
+    if (h->sink != NULL) fg_sink_add(h->sink, FG_SINK_REJECTED);
 }
 
 /* half_open admission: a free slot first (without one the permit is not
@@ -50,14 +52,14 @@ static void fg_acquire_half_open(fg_breaker *h, double now, fg_ticket *t) {
     fg_breaker_expire_leases_locked(h, now);
     if (b->half_open.in_flight >= h->half_open.capacity) {
         t->retry_after = 0.0;
-        fg_count_rejected(b);
+        fg_count_rejected(h, b);
         return;
     }
     if (h->def->permit.kind != FG_PERMIT_ALL) {
         double ratio = fg_permit_ratio(&h->def->permit, b->changed_at, now);
         if (!(fg_breaker_draw_locked(h) < ratio)) {
             t->retry_after = 0.0;
-            fg_count_rejected(b);
+            fg_count_rejected(h, b);
             return;
         }
     }
@@ -65,7 +67,7 @@ static void fg_acquire_half_open(fg_breaker *h, double now, fg_ticket *t) {
     t->slot = fg_half_open_take(&h->half_open, now, &seq);
     t->slot_seq = seq;
     t->admitted = 1;
-    fg_count_admitted(b);
+    fg_count_admitted(h, b);
 }
 
 /* acquire under the lock: open and half_open, or whatever the state became
@@ -84,7 +86,7 @@ static void fg_acquire_locked(fg_breaker *h, fg_when *when, fg_ticket *t, fg_pen
         if (!(now >= deadline)) {
             double raw = when->have_raw && isfinite(when->raw) ? when->raw : now - fg_breaker_offset(b);
             t->retry_after = fg_retry_after_at(deadline, now, raw, fg_breaker_offset(b));
-            fg_count_rejected(b);
+            fg_count_rejected(h, b);
             break;
         }
         /* The call that finds the retry ready is the first probe. */
@@ -98,7 +100,7 @@ static void fg_acquire_locked(fg_breaker *h, fg_when *when, fg_ticket *t, fg_pen
     case FG_STATE_CLOSED:
     case FG_STATE_METRICS_ONLY:
         t->admitted = 1;
-        fg_count_admitted(b);
+        fg_count_admitted(h, b);
         break;
     case FG_STATE_DISABLED:
         t->admitted = 1; /* disabled counts nothing */
@@ -107,7 +109,7 @@ static void fg_acquire_locked(fg_breaker *h, fg_when *when, fg_ticket *t, fg_pen
     case FG_STATE_COUNT:
     default: /* FG_STATE_MOVED by another process: rejected as forced_open */
         t->retry_after = -1.0;
-        fg_count_rejected(b);
+        fg_count_rejected(h, b);
         break;
     }
     word = atomic_load_explicit(&b->word, memory_order_relaxed);
@@ -142,7 +144,7 @@ static int fg_acquire(fg_breaker *h, fg_when *when, fg_ticket *t) {
         t->admitted = 1;
         t->state = state;
         t->generation = fg_block_word_generation(word);
-        if (state != FG_STATE_DISABLED) fg_count_admitted(b); /* disabled counts nothing */
+        if (state != FG_STATE_DISABLED) fg_count_admitted(h, b); /* disabled counts nothing */
         return 1;
     }
     if (state == FG_STATE_FORCED_OPEN) {
@@ -150,7 +152,7 @@ static int fg_acquire(fg_breaker *h, fg_when *when, fg_ticket *t) {
         t->generation = fg_block_word_generation(word);
         t->retry_after = -1.0;
         if (when->have_raw) t->started_at = fg_started_at(b, when->raw);
-        fg_count_rejected(b);
+        fg_count_rejected(h, b);
         return 0;
     }
     fg_pending pending;
@@ -220,6 +222,7 @@ static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, int outcome_class
     if (outcome_class < 0) b->ignored++;
     else if (outcome_class > 0) b->failure++;
     else b->success++;
+    if (h->sink != NULL) fg_sink_add_class(h->sink, outcome_class);
 
     uint64_t word = atomic_load_explicit(&b->word, memory_order_relaxed);
     int current = t->generation == fg_block_word_generation(word);
@@ -236,6 +239,7 @@ static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, int outcome_class
         verdict = FG_VERDICT_IGNORED; /* untracked: never recorded */
     } else if (!current) {
         b->stale++;
+        if (h->sink != NULL) fg_sink_add(h->sink, FG_SINK_STALE);
         verdict = outcome_class > 0 ? FG_VERDICT_STALE_FAILURE : FG_VERDICT_STALE_SUCCESS;
     } else {
         verdict = fg_record_current(h, fg_block_word_state(word), t, outcome_class > 0, duration, when,

@@ -49,6 +49,7 @@
 #include "fg_lock.h"
 #include "fg_policy_internal.h"
 #include "fg_random.h"
+#include "fg_sink.h"
 #include "fg_window.h"
 #include "fluxgate.h"
 
@@ -130,6 +131,12 @@ struct fg_breaker {
     _Atomic(fg_reload_gen *) gens;
     fg_custom_resolver resolve_custom;
     void *resolve_ud;
+    /* The counter sink (fg_sink.h), or NULL: set at creation and by
+     * fg_breaker_set_sink (on home and every reload's handle); a family
+     * key's view has none. sink_state (home's) is the state the sink
+     * counts this breaker in, changed under the block's lock. */
+    fg_sink *sink;
+    uint8_t sink_state;
     fg_custom customs[];          /* one per fg_program_custom_name of the tracker */
 };
 
@@ -224,14 +231,15 @@ static inline fg_breaker *fg_breaker_lock_live(fg_breaker *h) {
 
 /* Takes back the half-open leases that are over at now. Lock held. */
 static inline void fg_breaker_expire_leases_locked(fg_breaker *h, double now) {
-    if (h->hooks == NULL) {
+    if (h->hooks == NULL && h->sink == NULL) {
         fg_half_open_expire(&h->half_open, now);
         return;
     }
     uint64_t before = h->half_open.st->expired;
     fg_half_open_expire(&h->half_open, now);
-    if (h->half_open.st->expired != before)
-        h->hooks->leases_expired(h->hooks_ud, h->half_open.st->expired - before);
+    if (h->half_open.st->expired == before) return;
+    if (h->hooks != NULL) h->hooks->leases_expired(h->hooks_ud, h->half_open.st->expired - before);
+    if (h->sink != NULL) fg_sink_add_n(h->sink, FG_SINK_LEASE_EXPIRED, h->half_open.st->expired - before);
 }
 
 /* Moves the breaker to state `to` at now for `reason` (text that outlives
@@ -311,6 +319,14 @@ const char *fg_breaker_close_reason(const fg_breaker *h);
 /* Writes "not <text of tripper>" (with the parentheses rule) and its NUL
  * into out; returns the bytes that takes (out NULL: only counts them). */
 size_t fg_breaker_close_reason_write(const fg_program *tripper, char *out);
+
+/* ---- counter sinks (fg_sink.c) ------------------------------------------- */
+
+/* Attaches h (a home handle, not yet attached) to sink (NULL: none),
+ * counted in `state`; takes a reference. */
+void fg_breaker_sink_attach(fg_breaker *h, fg_sink *sink, fg_state state);
+/* Takes h's state out of its sink and drops its reference (fg_breaker_free). */
+void fg_breaker_sink_detach(fg_breaker *h);
 
 /* ---- views (families) ---------------------------------------------------- */
 

@@ -286,6 +286,7 @@ int fg_breaker_reload_with(fg_breaker *h, fg_policy *policy, size_t index,
     fg_block_streak_bounds(def->tripper, &g->streak_low, &g->streak_high);
     g->needs_duration = (uint8_t)(g->reads_latency || fg_program_threshold_count(def->tripper) > 0);
     g->home = h;
+    g->sink = h->sink; /* the state count stays (sink_state is home's) */
     fg_custom_resolver resolve = opt != NULL && opt->resolve_custom != NULL ? opt->resolve_custom
                                                                              : h->resolve_custom;
     void *resolve_ud = opt != NULL && opt->resolve_custom != NULL ? opt->resolve_ud : h->resolve_ud;

@@ -86,6 +86,7 @@ void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason
     if (h->hooks != NULL) h->hooks->transition(h->hooks_ud, from, to);
     int cell = fg_block_transition_cell(from, to);
     if (cell >= 0) fg_block_transitions_add(b, cell);
+    if (h->sink != NULL) fg_sink_transition(h->sink, &h->home->sink_state, from, to);
     if (from == FG_STATE_HALF_OPEN && to == FG_STATE_OPEN) b->reopens++;
     b->changed_at = now;
     fg_window_clear(&h->window);

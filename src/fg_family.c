@@ -427,7 +427,12 @@ fg_family *fg_family_new(fg_policy *policy, size_t index, const fg_family_option
         fg_family_error(err, err_cap, "a family's idle and lease are seconds >= 0");
         return NULL;
     }
-    fg_breaker *proto = fg_breaker_new(policy, index, opt != NULL ? &opt->breaker : NULL, err, err_cap);
+    fg_breaker_options bo;
+    if (opt != NULL) {
+        bo = opt->breaker;
+        bo.sink = NULL; /* a family keeps its own aggregates (fg_family_totals_get) */
+    }
+    fg_breaker *proto = fg_breaker_new(policy, index, opt != NULL ? &bo : NULL, err, err_cap);
     if (proto == NULL) return NULL;
     fg_family *f = fg_alloc_new(&proto->alloc, sizeof *f);
     fg_family_entry **buckets = fg_alloc_new(&proto->alloc, FG_FAMILY_INITIAL_BUCKETS * sizeof *buckets);

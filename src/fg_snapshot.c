@@ -346,6 +346,8 @@ static void fg_snap_apply(fg_breaker *h, const unsigned char *d, const fg_snap_f
     b->memo.valid = 0; /* the tripper runs again on the restored window */
     /* Last: a lock-free admission that sees the new word sees the rest. */
     atomic_store_explicit(&b->word, fg_block_word(f->state, generation + 1), memory_order_release);
+    /* not a transition, but the breaker is counted in another state */
+    if (h->sink != NULL) fg_sink_state_move(h->sink, &h->home->sink_state, f->state);
 }
 
 int fg_breaker_restore(fg_breaker *h, const void *data, size_t len, char *err, size_t err_cap) {

@@ -14,6 +14,8 @@
  *               successes, default clock: acquire + release (issue 9's rule)
  *   family      CountWindow(10), FailureStreak(3) family of 1024 keys:
  *               acquire_at + record_at on existing keys
+ *   sinkmt      `given` with a counter sink (fg_sink_new flags 0: atomic adds)
+ *   sinkst      `given` with an FG_SINK_SINGLE_THREAD sink (the Lua binding's)
  * Under valgrind glibc cannot register rseq, so the CPU number comes from
  * sched_getcpu (a syscall there): counts include that fallback's user-side
  * instructions, identically before and after a change.
@@ -101,6 +103,18 @@ __attribute__((noinline)) static void fg_hot_family(fg_family *f, long n) {
     sink = sum;
 }
 
+/* (the store after the call keeps it from becoming a tail jump that
+ * callgrind's toggle would not see) */
+__attribute__((noinline)) static void fg_hot_sinkmt(fg_breaker *b, const bench_call *mix, long n) {
+    fg_hot_given(b, mix, n);
+    sink = sink + 1;
+}
+
+__attribute__((noinline)) static void fg_hot_sinkst(fg_breaker *b, const bench_call *mix, long n) {
+    fg_hot_given(b, mix, n);
+    sink = sink + 2;
+}
+
 int main(int argc, char **argv) {
     const char *which = argc > 1 ? argv[1] : "given";
     long n = argc > 2 ? atol(argv[2]) : 100000;
@@ -112,6 +126,19 @@ int main(int argc, char **argv) {
         if (which[0] == 'g') fg_hot_given(b, mix, n);
         else fg_hot_clock(b, mix, n);
         fg_breaker_free(b);
+        fg_policy_free(p);
+    } else if (strcmp(which, "sinkmt") == 0 || strcmp(which, "sinkst") == 0) {
+        bench_workload_fill(mix);
+        fg_policy *p = compile_payment();
+        fg_sink *s = fg_sink_new(NULL, which[4] == 's' ? FG_SINK_SINGLE_THREAD : 0);
+        fg_breaker_options o = {0};
+        o.sink = s;
+        fg_breaker *b = fg_breaker_new(p, 0, &o, NULL, 0);
+        if (s == NULL || b == NULL) exit(2);
+        if (which[4] == 's') fg_hot_sinkst(b, mix, n);
+        else fg_hot_sinkmt(b, mix, n);
+        fg_breaker_free(b);
+        fg_sink_free(s);
         fg_policy_free(p);
     } else if (strcmp(which, "alternating") == 0) {
         bench_workload_fill_alternating(mix);
@@ -147,7 +174,7 @@ int main(int argc, char **argv) {
         fg_family_free(f);
         fg_policy_free(p);
     } else {
-        fprintf(stderr, "usage: %s given|alternating|clock|timewindow|family [calls]\n", argv[0]);
+        fprintf(stderr, "usage: %s given|alternating|clock|timewindow|family|sinkmt|sinkst [calls]\n", argv[0]);
         return 2;
     }
     return 0;

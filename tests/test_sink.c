@@ -1,0 +1,398 @@
+/*
+ * test_sink.c -- counter sinks (fluxgate.h, "counter sinks"): a sink's
+ * totals are exactly what its breakers counted, freed breakers' counts stay,
+ * the state counts follow transitions, restores, reloads, fg_breaker_set_sink
+ * and frees, families ignore sinks, and under threads (run under
+ * ThreadSanitizer: `make test-c SANITIZE=thread`) the totals equal the sum of
+ * the breakers' counters once the threads are done.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fg_test_support.h"
+#include "fluxgate.h"
+
+static const char two_defs[] =
+    "breaker api { window = CountWindow(4) tripper = FailureStreak(3) retry = Cooldown(10s) permit = All() "
+    "max_half_open_calls = 1 half_open_lease = 5s }\n"
+    "breaker api2 { window = CountWindow(8) tripper = FailureStreak(2) retry = Cooldown(20s) permit = All() }\n";
+
+static fg_policy *compile(const char *text) {
+    fg_report *report = NULL;
+    fg_policy *p = fg_policy_compile(text, strlen(text), "sink.fgp", NULL, &report);
+    if (p == NULL && report != NULL) {
+        char buf[1024];
+        fg_report_format(report, buf, sizeof buf);
+        fprintf(stderr, "%s", buf);
+    }
+    fg_report_free(report);
+    assert_non_null(p);
+    return p;
+}
+
+static fg_breaker *make(fg_policy *p, size_t index, fg_test_clock *clock, fg_sink *sink) {
+    fg_breaker_options o = fg_test_options(clock, NULL);
+    o.sink = sink;
+    char err[256];
+    fg_breaker *b = fg_breaker_new(p, index, &o, err, sizeof err);
+    if (b == NULL) fprintf(stderr, "%s\n", err);
+    assert_non_null(b);
+    return b;
+}
+
+/* One call with outcome class cls; the verdict, or -1 when rejected. */
+static int call(fg_breaker *b, int cls) {
+    fg_ticket t;
+    if (!fg_breaker_acquire(b, &t)) return -1;
+    return (int)fg_breaker_record(b, &t, cls, 0.0);
+}
+
+static void assert_counters_equal(const fg_counters *a, const fg_counters *b) {
+    assert_int_equal(a->success, b->success);
+    assert_int_equal(a->failure, b->failure);
+    assert_int_equal(a->ignored, b->ignored);
+    assert_int_equal(a->rejected, b->rejected);
+    assert_int_equal(a->admitted, b->admitted);
+    assert_int_equal(a->stale, b->stale);
+    assert_int_equal(a->lease_expired, b->lease_expired);
+    for (int i = 0; i < FG_STATE_COUNT; i++)
+        for (int j = 0; j < FG_STATE_COUNT; j++) assert_int_equal(a->transitions[i][j], b->transitions[i][j]);
+}
+
+static void assert_states(const fg_sink *s, uint64_t closed, uint64_t open, uint64_t half_open,
+                          uint64_t forced_open) {
+    fg_sink_totals t;
+    fg_sink_read(s, &t);
+    assert_int_equal(t.states[FG_STATE_CLOSED], closed);
+    assert_int_equal(t.states[FG_STATE_OPEN], open);
+    assert_int_equal(t.states[FG_STATE_HALF_OPEN], half_open);
+    assert_int_equal(t.states[FG_STATE_FORCED_OPEN], forced_open);
+    assert_int_equal(t.states[FG_STATE_METRICS_ONLY] + t.states[FG_STATE_DISABLED], 0);
+    assert_int_equal(t.breakers, closed + open + half_open + forced_open);
+}
+
+/* Every kind of count one breaker makes: calls of each class, a trip,
+ * rejections, a probe whose lease runs out, a stale outcome, commands. */
+static void exercise(fg_breaker *b, fg_test_clock *clock) {
+    assert_int_equal(call(b, 0), FG_VERDICT_SUCCESS);
+    assert_int_equal(call(b, -1), FG_VERDICT_IGNORED);
+    for (int i = 0; i < 3; i++) assert_int_equal(call(b, 1), FG_VERDICT_FAILURE); /* -> open */
+    assert_int_equal(fg_breaker_state(b), FG_STATE_OPEN);
+    assert_int_equal(call(b, 0), -1);
+    fg_test_clock_advance(clock, 11.0);
+    fg_ticket lost; /* the probe: its lease runs out, its outcome is stale */
+    assert_int_equal(fg_breaker_acquire(b, &lost), 1);
+    assert_int_equal(fg_breaker_state(b), FG_STATE_HALF_OPEN);
+    fg_test_clock_advance(clock, 6.0);
+    assert_int_equal(call(b, 0), FG_VERDICT_SUCCESS); /* a new probe: -> closed */
+    assert_int_equal(fg_breaker_record(b, &lost, 0, 0.0), FG_VERDICT_STALE_SUCCESS);
+    fg_breaker_force_open(b);
+    assert_int_equal(call(b, 0), -1);
+    fg_breaker_reset(b);
+    fg_breaker_reset(b); /* closed -> closed counts too */
+}
+
+static void check_one_breaker(unsigned flags) {
+    fg_test_alloc counting = {0};
+    fg_allocator alloc = fg_test_allocator(&counting);
+    fg_policy *p = compile(two_defs);
+    fg_sink *s = fg_sink_new(&alloc, flags);
+    assert_non_null(s);
+    fg_test_clock clock = {100.0, 0};
+    fg_breaker *b = make(p, 0, &clock, s);
+    assert_states(s, 1, 0, 0, 0);
+    exercise(b, &clock);
+    fg_info info;
+    fg_breaker_info(b, &info);
+    assert_int_equal(info.counters.lease_expired, 1); /* the exercise did reach every counter */
+    assert_int_equal(info.counters.stale, 1);
+    fg_sink_totals t;
+    fg_sink_read(s, &t);
+    assert_counters_equal(&t.counters, &info.counters);
+    assert_states(s, 1, 0, 0, 0);
+    fg_breaker_force_open(b);
+    assert_states(s, 0, 0, 0, 1);
+    fg_breaker_free(b); /* its counts stay; it is no longer counted in a state */
+    fg_sink_totals after;
+    fg_sink_read(s, &after);
+    assert_int_equal(after.counters.transitions[FG_STATE_CLOSED][FG_STATE_FORCED_OPEN], 2);
+    assert_int_equal(after.counters.success, info.counters.success);
+    assert_states(s, 0, 0, 0, 0);
+    fg_sink_free(s);
+    fg_policy_free(p);
+    fg_test_assert_nothing_live(&counting);
+}
+
+static void a_sink_counts_exactly_what_its_breaker_counts(void **state) {
+    (void)state;
+    check_one_breaker(0);
+}
+
+static void a_single_thread_sink_counts_the_same(void **state) {
+    (void)state;
+    check_one_breaker(FG_SINK_SINGLE_THREAD);
+}
+
+static void counts_of_freed_breakers_stay_and_states_add_up(void **state) {
+    (void)state;
+    fg_policy *p = compile(two_defs);
+    fg_sink *s = fg_sink_new(NULL, 0);
+    fg_test_clock clock = {0.0, 0};
+    fg_breaker *b[3];
+    for (int i = 0; i < 3; i++) b[i] = make(p, 0, &clock, s);
+    fg_sink_free(s); /* the breakers keep it */
+    fg_sink_retain(s); /* ... and so do we, to read it after they are gone */
+    assert_states(s, 3, 0, 0, 0);
+    for (int i = 0; i < 3; i++) assert_int_equal(call(b[1], 1), FG_VERDICT_FAILURE);
+    fg_breaker_force_open(b[2]);
+    assert_int_equal(call(b[0], 0), FG_VERDICT_SUCCESS);
+    assert_states(s, 1, 1, 0, 1);
+    fg_breaker_free(b[1]);
+    assert_states(s, 1, 0, 0, 1);
+    fg_sink_totals t;
+    fg_sink_read(s, &t);
+    assert_int_equal(t.counters.failure, 3);
+    assert_int_equal(t.counters.success, 1);
+    assert_int_equal(t.counters.admitted, 4);
+    assert_int_equal(t.counters.transitions[FG_STATE_CLOSED][FG_STATE_OPEN], 1);
+    fg_breaker_free(b[0]);
+    fg_breaker_free(b[2]);
+    fg_sink_read(s, &t);
+    assert_int_equal(t.counters.failure, 3);
+    assert_int_equal(t.breakers, 0);
+    fg_sink_free(s);
+    fg_policy_free(p);
+}
+
+static void a_reload_keeps_the_sink_and_set_sink_moves_the_state(void **state) {
+    (void)state;
+    fg_policy *p = compile(two_defs);
+    fg_sink *one = fg_sink_new(NULL, FG_SINK_SINGLE_THREAD);
+    fg_sink *two = fg_sink_new(NULL, FG_SINK_SINGLE_THREAD);
+    fg_test_clock clock = {0.0, 0};
+    fg_breaker *b = make(p, 0, &clock, one);
+    assert_int_equal(call(b, 0), FG_VERDICT_SUCCESS);
+    char err[256];
+    assert_int_equal(fg_breaker_reload(b, p, 1, err, sizeof err), 0);
+    /* the new definition's handle counts into the same sink */
+    assert_int_equal(call(b, 1), FG_VERDICT_FAILURE);
+    assert_int_equal(call(b, 1), FG_VERDICT_FAILURE); /* FailureStreak(2): -> open */
+    assert_states(one, 0, 1, 0, 0);
+    fg_breaker_set_sink(b, two);
+    assert_states(one, 0, 0, 0, 0);
+    assert_states(two, 0, 1, 0, 0);
+    assert_int_equal(call(b, 0), -1); /* counted in two from now on */
+    fg_breaker_reset(b);
+    fg_sink_totals t1, t2;
+    fg_sink_read(one, &t1);
+    fg_sink_read(two, &t2);
+    assert_int_equal(t1.counters.success, 1);
+    assert_int_equal(t1.counters.failure, 2);
+    assert_int_equal(t1.counters.rejected, 0);
+    assert_int_equal(t1.counters.transitions[FG_STATE_CLOSED][FG_STATE_OPEN], 1);
+    assert_int_equal(t2.counters.failure, 0);
+    assert_int_equal(t2.counters.rejected, 1);
+    assert_int_equal(t2.counters.transitions[FG_STATE_OPEN][FG_STATE_CLOSED], 1);
+    assert_states(two, 1, 0, 0, 0);
+    fg_breaker_set_sink(b, NULL); /* detached: counted nowhere */
+    assert_states(two, 0, 0, 0, 0);
+    assert_int_equal(call(b, 0), FG_VERDICT_SUCCESS);
+    fg_sink_read(two, &t2);
+    assert_int_equal(t2.counters.success, 0);
+    fg_breaker_set_sink(b, one); /* attached in its current state */
+    assert_states(one, 1, 0, 0, 0);
+    fg_breaker_free(b);
+    assert_states(one, 0, 0, 0, 0);
+    fg_sink_free(one);
+    fg_sink_free(two);
+    fg_policy_free(p);
+}
+
+static void a_restore_moves_the_state_count_and_adds_no_calls(void **state) {
+    (void)state;
+    fg_policy *p = compile(two_defs);
+    fg_sink *s = fg_sink_new(NULL, 0);
+    fg_test_clock clock = {0.0, 0};
+    fg_breaker *a = make(p, 0, &clock, NULL);
+    for (int i = 0; i < 3; i++) assert_int_equal(call(a, 1), FG_VERDICT_FAILURE); /* open */
+    unsigned char snap[4096];
+    size_t n = fg_breaker_snapshot(a, snap, sizeof snap);
+    assert_true(n <= sizeof snap);
+    fg_breaker *b = make(p, 0, &clock, s);
+    assert_states(s, 1, 0, 0, 0);
+    char err[256];
+    assert_int_equal(fg_breaker_restore(b, snap, n, err, sizeof err), 0);
+    assert_states(s, 0, 1, 0, 0);
+    fg_sink_totals t;
+    fg_sink_read(s, &t);
+    assert_int_equal(t.counters.failure, 0);
+    assert_int_equal(t.counters.admitted, 0);
+    fg_breaker_free(b);
+    fg_breaker_free(a);
+    assert_states(s, 0, 0, 0, 0);
+    fg_sink_free(s);
+    fg_policy_free(p);
+}
+
+static void families_ignore_a_sink(void **state) {
+    (void)state;
+    fg_policy *p = compile(two_defs);
+    fg_sink *s = fg_sink_new(NULL, 0);
+    fg_family_options o;
+    memset(&o, 0, sizeof o);
+    o.breaker.sink = s;
+    char err[256];
+    fg_family *f = fg_family_new(p, 0, &o, err, sizeof err);
+    assert_non_null(f);
+    fg_family_ticket t;
+    assert_int_equal(fg_family_acquire(f, "k", 1, &t, err, sizeof err), 1);
+    fg_family_record(f, &t, 0, 0.0);
+    fg_sink_totals st;
+    fg_sink_read(s, &st);
+    assert_int_equal(st.breakers, 0);
+    assert_int_equal(st.counters.admitted + st.counters.success, 0);
+    fg_family_free(f);
+    fg_sink_free(s);
+    fg_policy_free(p);
+}
+
+static void a_sink_that_cannot_be_allocated_is_null(void **state) {
+    (void)state;
+    fg_test_alloc counting = {0};
+    counting.fail_at = 1;
+    fg_allocator alloc = fg_test_allocator(&counting);
+    assert_null(fg_sink_new(&alloc, 0));
+    fg_test_assert_nothing_live(&counting);
+    fg_sink_free(NULL);
+}
+
+/* ---- threads ------------------------------------------------------------------- */
+
+enum { WORKERS = 4, OWN = 3, CALLS = 20000 };
+
+typedef struct rig {
+    fg_breaker *shared;              /* every worker calls it */
+    fg_breaker *own[WORKERS][OWN];   /* and its own */
+    _Atomic uint64_t micros;
+} rig;
+
+typedef struct worker {
+    rig *r;
+    int id;
+    uint64_t rng;
+} worker;
+
+static double rig_clock(void *ud) {
+    rig *r = ud;
+    return (double)atomic_fetch_add(&r->micros, 50) * 1e-6;
+}
+
+static uint32_t next_random(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return (uint32_t)((x * UINT64_C(2685821657736338717)) >> 32);
+}
+
+static void *work(void *ud) {
+    worker *w = ud;
+    for (int i = 0; i < CALLS; i++) {
+        uint32_t r = next_random(&w->rng);
+        fg_breaker *b = (r & 3) == 0 ? w->r->shared : w->r->own[w->id][(r >> 2) % OWN];
+        if ((r >> 8) % 997 == 0) {
+            fg_breaker_reset(b);
+            continue;
+        }
+        fg_ticket t;
+        if (!fg_breaker_acquire(b, &t)) continue;
+        int cls = (int)((r >> 12) % 4) - 1; /* -1 ignored, 0 success, 1 and 2 failure */
+        fg_breaker_record(b, &t, cls > 1 ? 1 : cls, -1.0);
+    }
+    return NULL;
+}
+
+static void sink_totals_equal_the_breakers_sums_under_threads(void **state) {
+    (void)state;
+    fg_policy *p = compile(two_defs);
+    fg_sink *s = fg_sink_new(NULL, 0);
+    static rig r;
+    memset(&r, 0, sizeof r);
+    fg_breaker_options o = {0};
+    o.clock = rig_clock;
+    o.clock_ud = &r;
+    o.sink = s;
+    r.shared = fg_breaker_new(p, 0, &o, NULL, 0);
+    assert_non_null(r.shared);
+    for (int i = 0; i < WORKERS; i++)
+        for (int j = 0; j < OWN; j++) {
+            r.own[i][j] = fg_breaker_new(p, (size_t)(j & 1), &o, NULL, 0);
+            assert_non_null(r.own[i][j]);
+        }
+    pthread_t th[WORKERS];
+    worker w[WORKERS];
+    for (int i = 0; i < WORKERS; i++) {
+        w[i] = (worker){&r, i, UINT64_C(0x9E3779B97F4A7C15) * (uint64_t)(i + 1)};
+        assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+    }
+    for (int i = 0; i < WORKERS; i++) pthread_join(th[i], NULL);
+
+    fg_counters sum;
+    memset(&sum, 0, sizeof sum);
+    uint64_t states[FG_STATE_COUNT] = {0};
+    for (int k = 0; k < 1 + WORKERS * OWN; k++) {
+        fg_breaker *b = k == 0 ? r.shared : r.own[(k - 1) / OWN][(k - 1) % OWN];
+        fg_info info;
+        fg_breaker_info(b, &info);
+        const fg_counters *c = &info.counters;
+        sum.success += c->success;
+        sum.failure += c->failure;
+        sum.ignored += c->ignored;
+        sum.rejected += c->rejected;
+        sum.admitted += c->admitted;
+        sum.stale += c->stale;
+        sum.lease_expired += c->lease_expired;
+        for (int i = 0; i < FG_STATE_COUNT; i++)
+            for (int j = 0; j < FG_STATE_COUNT; j++) sum.transitions[i][j] += c->transitions[i][j];
+        states[info.state]++;
+    }
+    fg_sink_totals t;
+    fg_sink_read(s, &t);
+    assert_counters_equal(&t.counters, &sum);
+    assert_true(sum.transitions[FG_STATE_CLOSED][FG_STATE_OPEN] > 0); /* the run did trip */
+    assert_true(sum.rejected > 0);
+    for (int i = 0; i < FG_STATE_COUNT; i++) assert_int_equal(t.states[i], states[i]);
+    assert_int_equal(t.breakers, 1 + WORKERS * OWN);
+    fg_breaker_free(r.shared);
+    for (int i = 0; i < WORKERS; i++)
+        for (int j = 0; j < OWN; j++) fg_breaker_free(r.own[i][j]);
+    fg_sink_read(s, &t);
+    assert_int_equal(t.breakers, 0);
+    assert_counters_equal(&t.counters, &sum);
+    fg_sink_free(s);
+    fg_policy_free(p);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_sink_counts_exactly_what_its_breaker_counts),
+        cmocka_unit_test(a_single_thread_sink_counts_the_same),
+        cmocka_unit_test(counts_of_freed_breakers_stay_and_states_add_up),
+        cmocka_unit_test(a_reload_keeps_the_sink_and_set_sink_moves_the_state),
+        cmocka_unit_test(a_restore_moves_the_state_count_and_adds_no_calls),
+        cmocka_unit_test(families_ignore_a_sink),
+        cmocka_unit_test(a_sink_that_cannot_be_allocated_is_null),
+        cmocka_unit_test(sink_totals_equal_the_breakers_sums_under_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
