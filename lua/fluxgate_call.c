@@ -17,49 +17,11 @@
  *   1 self, 2 key, 3 generation, 4 started_at, 5 fallback|nil, 6 ok, 7.. results
  * (key packs state, slot and slot_seq: see fgl_push_ticket).
  */
-#include <string.h>
+#include <stddef.h>
 
 #include "fluxgate_lua.h"
 
 enum { FGL_SELF = 1, FGL_KEY, FGL_GEN, FGL_T0, FGL_FALLBACK, FGL_OK, FGL_FIRST };
-
-/* The module's helpers (fluxgate.lua gives them to core.init): */
-enum { FGL_HELPER_REJECTION = 1, FGL_HELPER_DRAIN = 2 };
-
-static void fgl_push_helper(lua_State *L, int which) {
-    fgl_getuservalue(L, FGL_MODULE_UPVALUE);
-    lua_rawgeti(L, -1, which);
-    lua_remove(L, -2);
-}
-
-/* ---- the ticket as Lua values ---------------------------------------------------- */
-
-/* key = state << 49 | (slot + 1) << 32 | slot_seq: below 2^52, so exact in a
- * LuaJIT double as well (a slot is -1 or below the 65,536 half-open calls a
- * policy may allow). */
-static void fgl_push_ticket(lua_State *L, const fg_ticket *t) {
-    uint64_t key = (uint64_t)t->state << 49 | (uint64_t)(uint32_t)(t->slot + 1) << 32 | t->slot_seq;
-    lua_pushnumber(L, (lua_Number)key);
-    lua_pushnumber(L, (lua_Number)t->generation);
-    lua_pushnumber(L, t->started_at);
-}
-
-/* Reads a ticket fgl_push_ticket pushed, from idx..idx+2 (the LuaJIT path
- * hands them back from Lua: checked). */
-static void fgl_read_ticket(lua_State *L, int idx, fg_ticket *t) {
-    lua_Number k = luaL_checknumber(L, idx);
-    luaL_argcheck(L, k >= 0 && k < 4503599627370496.0, idx, "not a ticket");
-    uint64_t key = (uint64_t)k;
-    memset(t, 0, sizeof *t);
-    t->admitted = 1;
-    t->state = (fg_state)(key >> 49);
-    luaL_argcheck(L, t->state < FG_STATE_COUNT, idx, "not a ticket");
-    t->slot = (int32_t)((key >> 32) & 0x1ffff) - 1;
-    t->slot_seq = (uint32_t)key;
-    t->generation = (uint64_t)luaL_checknumber(L, idx + 1);
-    t->started_at = luaL_checknumber(L, idx + 2);
-    t->retry_after = -1.0;
-}
 
 /* ---- admission and recording --------------------------------------------------- */
 
@@ -71,18 +33,6 @@ static int fgl_admit(lua_State *L, fgl_breaker *b, int self_idx, fg_ticket *t) {
                                                    : fg_breaker_acquire(b->head.engine, t);
     fgl_leave(L, b, &c);
     return admitted;
-}
-
-/* Pushes the rejection value for a ticket that was not admitted. */
-static void fgl_push_rejection(lua_State *L, int self_idx, const fg_ticket *t) {
-    fgl_push_helper(L, FGL_HELPER_REJECTION);
-    lua_getmetatable(L, self_idx);
-    lua_getfield(L, -1, "__breaker_name");
-    lua_remove(L, -2);
-    lua_pushstring(L, fg_state_name(t->state));
-    if (t->retry_after >= 0) lua_pushnumber(L, t->retry_after);
-    else lua_pushnil(L);
-    lua_call(L, 3, 1);
 }
 
 /* Classifies and records outcome *o (the Lua value at value_idx, 0: none)
@@ -111,7 +61,7 @@ static int fgl_settle(lua_State *L, fgl_breaker *b) {
     int top = lua_gettop(L);
     fg_ticket t;
     fg_outcome o;
-    fgl_read_ticket(L, FGL_KEY, &t);
+    fgl_check_ticket(L, FGL_KEY, &t);
     int err = fgl_outcome_at(L, lua_toboolean(L, FGL_OK), FGL_FIRST, &o);
     fgl_record(L, b, FGL_SELF, &t, &o, err != 0 ? err : (top >= FGL_FIRST ? FGL_FIRST : 0), -1.0);
     lua_settop(L, top);
@@ -119,20 +69,6 @@ static int fgl_settle(lua_State *L, fgl_breaker *b) {
 }
 
 #if LUA_VERSION_NUM >= 504
-static int fgl_is_callable(lua_State *L, int idx) {
-    if (lua_type(L, idx) == LUA_TFUNCTION) return 1;
-    if (!luaL_getmetafield(L, idx, "__call")) return 0;
-    lua_pop(L, 1);
-    return 1;
-}
-
-static void fgl_check_callable(lua_State *L, int idx, int argn, const char *fname) {
-    if (!fgl_is_callable(L, idx)) {
-        luaL_error(L, "bad argument #%d to '%s' (function expected, got %s)", argn, fname,
-                   luaL_typename(L, idx));
-    }
-}
-
 /* ---- Lua 5.4: cb:call and cb:call_with_fallback ------------------------------------ */
 
 /* A call's own part of the stack starts at `base`, above the arguments it
@@ -191,14 +127,8 @@ static int fgl_call_ran(lua_State *L, int base, int ok) {
     if (b->head.engine != NULL) {
         fg_ticket t;
         fg_outcome o;
-        uint64_t key = (uint64_t)lua_tonumber(L, base);
-        memset(&t, 0, sizeof t);
-        t.admitted = 1;
-        t.state = (fg_state)(key >> 49);
-        t.slot = (int32_t)((key >> 32) & 0x1ffff) - 1;
-        t.slot_seq = (uint32_t)key;
-        t.generation = (uint64_t)lua_tonumber(L, base + 1);
-        t.started_at = lua_tonumber(L, base + 2);
+        fgl_ticket_from_key((uint64_t)lua_tonumber(L, base), (uint64_t)lua_tonumber(L, base + 1),
+                            lua_tonumber(L, base + 2), &t);
         int err = fgl_outcome_at(L, ok, base + 4, &o);
         fgl_record(L, b, 1, &t, &o, err != 0 ? err : (top >= base + 4 ? base + 4 : 0), -1.0);
         lua_settop(L, top);
@@ -255,7 +185,7 @@ static int fgl_call_common(lua_State *L, int with_fallback) {
         lua_settop(L, base + 2);
         if (with_fallback) lua_pushvalue(L, 3);
         else lua_pushnil(L);
-        fgl_push_rejection(L, 1, &t);
+        fgl_push_rejection(L, 1, "__breaker_name", &t);
         if (b->head.pending) return fgl_drain_then(L, b, base, FGL_K_REJECTED);
         return fgl_call_rejected(L, base);
     }
@@ -270,34 +200,6 @@ static int fgl_call_common(lua_State *L, int with_fallback) {
 
 static int fgl_call_plain(lua_State *L) { return fgl_call_common(L, 0); }
 static int fgl_call_with_fallback(lua_State *L) { return fgl_call_common(L, 1); }
-
-/* Drains pending transitions before a C method returns its `nresults` top
- * values (acquire, release). */
-static int fgl_return_k(lua_State *L, int status, lua_KContext nresults) {
-    (void)L;
-    (void)status;
-    return (int)nresults;
-}
-
-static int fgl_drain_and_return(lua_State *L, fgl_breaker *b, int self_idx, int nresults) {
-    if (!b->head.pending) return nresults;
-    b->head.pending = 0;
-    fgl_push_helper(L, FGL_HELPER_DRAIN);
-    lua_pushvalue(L, self_idx);
-    lua_callk(L, 1, 0, nresults, fgl_return_k);
-    return nresults;
-}
-
-#else
-
-/* LuaJIT: the Lua side drains (fluxgate.lua reads head.pending). */
-static int fgl_drain_and_return(lua_State *L, fgl_breaker *b, int self_idx, int nresults) {
-    (void)L;
-    (void)b;
-    (void)self_idx;
-    return nresults;
-}
-
 #endif
 
 /* ---- the classic protocol from Lua (LuaJIT breakers with Lua callbacks) ------------ */
@@ -309,7 +211,7 @@ static int fgl_admit_lua(lua_State *L) {
     fg_ticket t;
     if (!fgl_admit(L, b, 1, &t)) {
         lua_pushnil(L);
-        fgl_push_rejection(L, 1, &t);
+        fgl_push_rejection(L, 1, "__breaker_name", &t);
         return 2;
     }
     fgl_push_ticket(L, &t);
@@ -338,8 +240,8 @@ static int fgl_acquire(lua_State *L) {
     fg_ticket t;
     if (!fgl_admit(L, b, 1, &t)) {
         lua_pushnil(L);
-        fgl_push_rejection(L, 1, &t);
-        return fgl_drain_and_return(L, b, 1, 2);
+        fgl_push_rejection(L, 1, "__breaker_name", &t);
+        return fgl_drain_and_return(L, &b->head, FGL_HELPER_DRAIN, 1, 2);
     }
     fgl_token *k = fgl_newuserdata(L, sizeof *k, 0);
     k->ticket = t;
@@ -347,38 +249,22 @@ static int fgl_acquire(lua_State *L) {
     k->released = 0;
     lua_pushvalue(L, FGL_TOKEN_MT_UPVALUE); /* not the registry: a lookup by name costs a hash */
     lua_setmetatable(L, -2);
-    return fgl_drain_and_return(L, b, 1, 1);
+    return fgl_drain_and_return(L, &b->head, FGL_HELPER_DRAIN, 1, 1);
 }
 
 /* release(self, token, ok, value [, duration]); a second release is a no-op. */
 static int fgl_release(lua_State *L) {
     fgl_breaker *b = fgl_check_breaker(L, 1, "release");
     lua_settop(L, 5);
-    /* A token is a full userdata whose metatable is the token class (Lua
-     * code cannot reach it: __metatable hides it), compared by identity. */
-    fgl_token *k = lua_type(L, 2) == LUA_TUSERDATA ? lua_touserdata(L, 2) : NULL;
-    if (k != NULL) {
-        if (!lua_getmetatable(L, 2) || !lua_rawequal(L, -1, FGL_TOKEN_MT_UPVALUE)) k = NULL;
-        lua_settop(L, 5);
-    }
-    if (k == NULL || k->serial != b->head.serial)
-        return luaL_error(L, "bad argument #1 to 'release' (a token from this breaker's acquire expected, got %s)",
-                          luaL_typename(L, 2));
-    double duration = -1.0;
-    if (!lua_isnil(L, 5)) {
-        if (lua_type(L, 5) != LUA_TNUMBER)
-            return luaL_error(L, "bad argument #4 to 'release' (number expected, got %s)", luaL_typename(L, 5));
-        duration = lua_tonumber(L, 5);
-    }
+    double duration;
+    fgl_token *k = fgl_check_release(L, "breaker", b->head.serial, offsetof(fgl_token, serial), &duration);
     if (k->released) return 0;
     k->released = 1;
     fg_outcome o;
-    memset(&o, 0, sizeof o);
-    if (lua_toboolean(L, 3)) fgl_result_status(L, 4, 1, &o);
-    else fgl_error_fields(L, 4, &o);
+    fgl_release_outcome(L, &o);
     fgl_record(L, b, 1, &k->ticket, &o, 4, duration);
     lua_settop(L, 5);
-    return fgl_drain_and_return(L, b, 1, 0);
+    return fgl_drain_and_return(L, &b->head, FGL_HELPER_DRAIN, 1, 0);
 }
 
 const luaL_Reg fgl_call_funcs[] = {

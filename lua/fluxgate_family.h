@@ -65,7 +65,4 @@ extern const luaL_Reg fgl_family_stats_funcs[];
 /* family_reload (fluxgate_family_reload.c), registered the same way. */
 extern const luaL_Reg fgl_family_reload_funcs[];
 
-/* Module helpers kept in the module's user value (fluxgate.lua, family.lua). */
-enum { FGL_HELPER_FAMILY_DRAIN = 4 };
-
 #endif /* FLUXGATE_FAMILY_H */

@@ -11,7 +11,7 @@
  * full of keys in use) is not a rejection but `nil, err` (err a string),
  * or fallback(err). Outcome rules are fluxgate_outcome.c's.
  */
-#include <string.h>
+#include <stddef.h>
 
 #include "fluxgate_family.h"
 
@@ -24,39 +24,18 @@ typedef struct fgl_fam_token {
     int32_t released;
 } fgl_fam_token;
 
-enum { FGL_HELPER_REJECTION = 1 };
-
-static void fgl_push_helper(lua_State *L, int which) {
-    fgl_getuservalue(L, FGL_MODULE_UPVALUE);
-    lua_rawgeti(L, -1, which);
-    lua_remove(L, -2);
-}
-
 /* ---- the ticket as Lua values: packed, generation, started_at, entry ---------------- */
 
+/* As fgl_push_ticket, then the key's entry. */
 static void fgl_push_fticket(lua_State *L, const fg_family_ticket *t) {
-    const fg_ticket *k = &t->ticket;
-    uint64_t packed = (uint64_t)k->state << 49 | (uint64_t)(uint32_t)(k->slot + 1) << 32 | k->slot_seq;
-    lua_pushnumber(L, (lua_Number)packed);
-    lua_pushnumber(L, (lua_Number)k->generation);
-    lua_pushnumber(L, k->started_at);
+    fgl_push_ticket(L, &t->ticket);
     lua_pushlightuserdata(L, t->entry);
 }
 
+/* As fgl_check_ticket, then the key's entry at idx+3. */
 static void fgl_read_fticket(lua_State *L, int idx, fg_family_ticket *t) {
-    lua_Number p = luaL_checknumber(L, idx);
-    luaL_argcheck(L, p >= 0 && p < 4503599627370496.0, idx, "not a ticket");
+    fgl_check_ticket(L, idx, &t->ticket);
     luaL_argcheck(L, lua_type(L, idx + 3) == LUA_TLIGHTUSERDATA, idx + 3, "not a ticket");
-    uint64_t packed = (uint64_t)p;
-    memset(t, 0, sizeof *t);
-    t->ticket.admitted = 1;
-    t->ticket.state = (fg_state)(packed >> 49);
-    luaL_argcheck(L, t->ticket.state < FG_STATE_COUNT, idx, "not a ticket");
-    t->ticket.slot = (int32_t)((packed >> 32) & 0x1ffff) - 1;
-    t->ticket.slot_seq = (uint32_t)packed;
-    t->ticket.generation = (uint64_t)luaL_checknumber(L, idx + 1);
-    t->ticket.started_at = luaL_checknumber(L, idx + 2);
-    t->ticket.retry_after = -1.0;
     t->entry = lua_touserdata(L, idx + 3);
 }
 
@@ -80,14 +59,7 @@ static int fgl_fadmit(lua_State *L, fgl_family *f, int self_idx, int key_idx, fg
 
 /* Pushes the rejection value for ticket t of the key at key_idx. */
 static void fgl_push_frejection(lua_State *L, int self_idx, int key_idx, const fg_family_ticket *t) {
-    fgl_push_helper(L, FGL_HELPER_REJECTION);
-    lua_getmetatable(L, self_idx);
-    lua_getfield(L, -1, "__family_name");
-    lua_remove(L, -2);
-    lua_pushstring(L, fg_state_name(t->ticket.state));
-    if (t->ticket.retry_after >= 0) lua_pushnumber(L, t->ticket.retry_after);
-    else lua_pushnil(L);
-    lua_call(L, 3, 1);
+    fgl_push_rejection(L, self_idx, "__family_name", &t->ticket);
     lua_pushvalue(L, key_idx);
     lua_setfield(L, -2, "key");
 }
@@ -201,21 +173,12 @@ static int fgl_fcall_k(lua_State *L, int status, lua_KContext ctx) {
     }
 }
 
-static void fgl_fcheck_callable(lua_State *L, int idx, int argn, const char *fname) {
-    if (lua_type(L, idx) == LUA_TFUNCTION) return;
-    if (luaL_getmetafield(L, idx, "__call")) {
-        lua_pop(L, 1);
-        return;
-    }
-    luaL_error(L, "bad argument #%d to '%s' (function expected, got %s)", argn, fname, luaL_typename(L, idx));
-}
-
 /* family_call(fam, key, fn, ...) and family_call_with_fallback(fam, key, fn, fallback, ...) */
 static int fgl_fcall_common(lua_State *L, int with_fallback) {
     const char *fname = with_fallback ? "call_with_fallback" : "call";
     fgl_family *f = fgl_check_family(L, 1, fname);
-    fgl_fcheck_callable(L, 3, 2, fname);
-    if (with_fallback) fgl_fcheck_callable(L, 4, 3, fname);
+    fgl_check_callable(L, 3, 2, fname);
+    if (with_fallback) fgl_check_callable(L, 4, 3, fname);
     int top = lua_gettop(L);
     int first_arg = with_fallback ? 5 : 4;
     int base = top + 1;
@@ -243,30 +206,6 @@ static int fgl_fcall_common(lua_State *L, int with_fallback) {
 
 static int fgl_fcall_plain(lua_State *L) { return fgl_fcall_common(L, 0); }
 static int fgl_fcall_with_fallback(lua_State *L) { return fgl_fcall_common(L, 1); }
-
-static int fgl_freturn_k(lua_State *L, int status, lua_KContext nresults) {
-    (void)L;
-    (void)status;
-    return (int)nresults;
-}
-
-static int fgl_fdrain_and_return(lua_State *L, fgl_family *f, int nresults) {
-    if (!f->host.head.pending) return nresults;
-    f->host.head.pending = 0;
-    fgl_push_helper(L, FGL_HELPER_FAMILY_DRAIN);
-    lua_pushvalue(L, 1);
-    lua_callk(L, 1, 0, nresults, fgl_freturn_k);
-    return nresults;
-}
-
-#else
-
-/* LuaJIT: family.lua drains (it reads head.pending). */
-static int fgl_fdrain_and_return(lua_State *L, fgl_family *f, int nresults) {
-    (void)L;
-    (void)f;
-    return nresults;
-}
 
 #endif
 
@@ -321,12 +260,12 @@ static int fgl_facquire(lua_State *L) {
     if (rc < 0) {
         lua_pushnil(L);
         lua_insert(L, -2);
-        return fgl_fdrain_and_return(L, f, 2);
+        return fgl_drain_and_return(L, &f->host.head, FGL_HELPER_FAMILY_DRAIN, 1, 2);
     }
     if (rc == 0) {
         lua_pushnil(L);
         fgl_push_frejection(L, 1, 2, &t);
-        return fgl_fdrain_and_return(L, f, 2);
+        return fgl_drain_and_return(L, &f->host.head, FGL_HELPER_FAMILY_DRAIN, 1, 2);
     }
     fgl_fam_token *k = fgl_newuserdata(L, sizeof *k, 0);
     k->ticket = t;
@@ -334,36 +273,23 @@ static int fgl_facquire(lua_State *L) {
     k->released = 0;
     lua_pushvalue(L, FGL_TOKEN_MT_UPVALUE);
     lua_setmetatable(L, -2);
-    return fgl_fdrain_and_return(L, f, 1);
+    return fgl_drain_and_return(L, &f->host.head, FGL_HELPER_FAMILY_DRAIN, 1, 1);
 }
 
 /* family_release(fam, token, ok, value [, duration]); a second release is a no-op. */
 static int fgl_frelease(lua_State *L) {
     fgl_family *f = fgl_check_family(L, 1, "release");
     lua_settop(L, 5);
-    fgl_fam_token *k = lua_type(L, 2) == LUA_TUSERDATA ? lua_touserdata(L, 2) : NULL;
-    if (k != NULL) {
-        if (!lua_getmetatable(L, 2) || !lua_rawequal(L, -1, FGL_TOKEN_MT_UPVALUE)) k = NULL;
-        lua_settop(L, 5);
-    }
-    if (k == NULL || k->serial != f->host.head.serial)
-        return luaL_error(L, "bad argument #1 to 'release' (a token from this family's acquire expected, got %s)",
-                          luaL_typename(L, 2));
-    double duration = -1.0;
-    if (!lua_isnil(L, 5)) {
-        if (lua_type(L, 5) != LUA_TNUMBER)
-            return luaL_error(L, "bad argument #4 to 'release' (number expected, got %s)", luaL_typename(L, 5));
-        duration = lua_tonumber(L, 5);
-    }
+    double duration;
+    fgl_fam_token *k =
+        fgl_check_release(L, "family", f->host.head.serial, offsetof(fgl_fam_token, serial), &duration);
     if (k->released) return 0;
     k->released = 1;
     fg_outcome o;
-    memset(&o, 0, sizeof o);
-    if (lua_toboolean(L, 3)) fgl_result_status(L, 4, 1, &o);
-    else fgl_error_fields(L, 4, &o);
+    fgl_release_outcome(L, &o);
     fgl_frecord(L, f, 1, &k->ticket, &o, 4, duration);
     lua_settop(L, 5);
-    return fgl_fdrain_and_return(L, f, 0);
+    return fgl_drain_and_return(L, &f->host.head, FGL_HELPER_FAMILY_DRAIN, 1, 0);
 }
 
 static const luaL_Reg fgl_family_call_funcs[] = {

@@ -15,6 +15,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "fluxgate.h"
 
@@ -286,6 +287,145 @@ extern const luaL_Reg fgl_call_funcs[];
 /* acquire and release: upvalue 2 is the token class. */
 extern const luaL_Reg fgl_token_funcs[];
 #define FGL_TOKEN_MT_UPVALUE lua_upvalueindex(2)
+
+/* The pieces of the call protocol that breakers (fluxgate_call.c) and
+ * families (fluxgate_family_call.c) share: one rule, one place. They are
+ * static inline because they sit on the call path of both. */
+
+/* The module's helpers (fluxgate.lua gives them to core.init, family.lua
+ * sets the family drain), in the module state's user value. */
+enum { FGL_HELPER_REJECTION = 1, FGL_HELPER_DRAIN = 2, FGL_HELPER_FAMILY_DRAIN = 4 };
+
+/* Pushes the module helper `which` (upvalue 1 is the module state). */
+static inline void fgl_push_helper(lua_State *L, int which) {
+    fgl_getuservalue(L, FGL_MODULE_UPVALUE);
+    lua_rawgeti(L, -1, which);
+    lua_remove(L, -2);
+}
+
+/* A ticket as Lua values: key, generation, started_at, where key = state <<
+ * 49 | (slot + 1) << 32 | slot_seq: below 2^52, so exact in a LuaJIT double
+ * as well (a slot is -1 or below the 65,536 half-open calls a policy may
+ * allow). */
+static inline void fgl_push_ticket(lua_State *L, const fg_ticket *t) {
+    uint64_t key = (uint64_t)t->state << 49 | (uint64_t)(uint32_t)(t->slot + 1) << 32 | t->slot_seq;
+    lua_pushnumber(L, (lua_Number)key);
+    lua_pushnumber(L, (lua_Number)t->generation);
+    lua_pushnumber(L, t->started_at);
+}
+
+/* The admitted ticket of a key fgl_push_ticket made (not checked: the caller
+ * either pushed it itself or has checked it). */
+static inline void fgl_ticket_from_key(uint64_t key, uint64_t generation, double started_at, fg_ticket *t) {
+    memset(t, 0, sizeof *t);
+    t->admitted = 1;
+    t->state = (fg_state)(key >> 49);
+    t->slot = (int32_t)((key >> 32) & 0x1ffff) - 1;
+    t->slot_seq = (uint32_t)key;
+    t->generation = generation;
+    t->started_at = started_at;
+    t->retry_after = -1.0;
+}
+
+/* Reads a ticket fgl_push_ticket pushed, from idx..idx+2, checked (the
+ * LuaJIT path hands them back from Lua): raises "not a ticket". */
+static inline void fgl_check_ticket(lua_State *L, int idx, fg_ticket *t) {
+    lua_Number k = luaL_checknumber(L, idx);
+    luaL_argcheck(L, k >= 0 && k < 4503599627370496.0, idx, "not a ticket");
+    uint64_t key = (uint64_t)k;
+    luaL_argcheck(L, (key >> 49) < FG_STATE_COUNT, idx, "not a ticket");
+    uint64_t generation = (uint64_t)luaL_checknumber(L, idx + 1);
+    fgl_ticket_from_key(key, generation, luaL_checknumber(L, idx + 2), t);
+}
+
+/* Pushes the rejection value of ticket *t (not admitted): the module's
+ * rejection helper applied to the name its class holds under name_field
+ * ("__breaker_name", "__family_name"), the state and retry_after. */
+static inline void fgl_push_rejection(lua_State *L, int self_idx, const char *name_field, const fg_ticket *t) {
+    fgl_push_helper(L, FGL_HELPER_REJECTION);
+    lua_getmetatable(L, self_idx);
+    lua_getfield(L, -1, name_field);
+    lua_remove(L, -2);
+    lua_pushstring(L, fg_state_name(t->state));
+    if (t->retry_after >= 0) lua_pushnumber(L, t->retry_after);
+    else lua_pushnil(L);
+    lua_call(L, 3, 1);
+}
+
+/* release(self, token, ok, value [, duration]) after lua_settop(L, 5):
+ * checks the token (a full userdata whose metatable is the token class --
+ * Lua code cannot reach it: __metatable hides it -- holding `serial` at
+ * serial_at) and the duration (*duration, -1 when nil: since admission).
+ * Returns the token; raises a misuse error naming the `owner` ("breaker",
+ * "family") otherwise. */
+static inline void *fgl_check_release(lua_State *L, const char *owner, uint64_t serial, size_t serial_at,
+                                      double *duration) {
+    void *k = lua_type(L, 2) == LUA_TUSERDATA ? lua_touserdata(L, 2) : NULL;
+    if (k != NULL) {
+        if (!lua_getmetatable(L, 2) || !lua_rawequal(L, -1, FGL_TOKEN_MT_UPVALUE)) k = NULL;
+        lua_settop(L, 5);
+    }
+    uint64_t token_serial = 0;
+    if (k != NULL) memcpy(&token_serial, (char *)k + serial_at, sizeof token_serial);
+    if (k == NULL || token_serial != serial)
+        luaL_error(L, "bad argument #1 to 'release' (a token from this %s's acquire expected, got %s)", owner,
+                   luaL_typename(L, 2));
+    *duration = -1.0;
+    if (!lua_isnil(L, 5)) {
+        if (lua_type(L, 5) != LUA_TNUMBER)
+            luaL_error(L, "bad argument #4 to 'release' (number expected, got %s)", luaL_typename(L, 5));
+        *duration = lua_tonumber(L, 5);
+    }
+    return k;
+}
+
+/* The outcome release(self, token, ok, value) reports: value is a result
+ * when ok is true, else an error. */
+static inline void fgl_release_outcome(lua_State *L, fg_outcome *o) {
+    memset(o, 0, sizeof *o);
+    if (lua_toboolean(L, 3)) fgl_result_status(L, 4, 1, o);
+    else fgl_error_fields(L, 4, o);
+}
+
+#if LUA_VERSION_NUM >= 504
+/* Raises the misuse error of argument argn of method fname unless the value
+ * at idx is callable (a function, or has __call). */
+static inline void fgl_check_callable(lua_State *L, int idx, int argn, const char *fname) {
+    if (lua_type(L, idx) == LUA_TFUNCTION) return;
+    if (luaL_getmetafield(L, idx, "__call")) {
+        lua_pop(L, 1);
+        return;
+    }
+    luaL_error(L, "bad argument #%d to '%s' (function expected, got %s)", argn, fname, luaL_typename(L, idx));
+}
+
+static inline int fgl_return_k(lua_State *L, int status, lua_KContext nresults) {
+    (void)L;
+    (void)status;
+    return (int)nresults;
+}
+
+/* Before a C method (acquire, release) returns its `nresults` top values:
+ * runs the module helper `drain` (FGL_HELPER_DRAIN, FGL_HELPER_FAMILY_DRAIN)
+ * on self when transitions are pending (listeners may yield). */
+static inline int fgl_drain_and_return(lua_State *L, fgl_head *head, int drain, int self_idx, int nresults) {
+    if (!head->pending) return nresults;
+    head->pending = 0;
+    fgl_push_helper(L, drain);
+    lua_pushvalue(L, self_idx);
+    lua_callk(L, 1, 0, nresults, fgl_return_k);
+    return nresults;
+}
+#else
+/* LuaJIT: the Lua side drains (fluxgate.lua and family.lua read head.pending). */
+static inline int fgl_drain_and_return(lua_State *L, fgl_head *head, int drain, int self_idx, int nresults) {
+    (void)L;
+    (void)head;
+    (void)drain;
+    (void)self_idx;
+    return nresults;
+}
+#endif
 
 /* ---- shared maps (fluxgate_shared.c) ------------------------------------------ */
 
