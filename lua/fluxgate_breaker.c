@@ -69,10 +69,6 @@ fgl_breaker *fgl_check_breaker(lua_State *L, int idx, const char *fname) {
 
 /* ---- engine callbacks ----------------------------------------------------------- */
 
-static double fgl_clock(void *ud) {
-    return ((const fgl_head *)ud)->now;
-}
-
 /* Parks the error value on top of the stack (the first one of this engine
  * call stays on the stack; later ones are only counted). */
 static void fgl_park_error(fgl_breaker *b, lua_State *L, const char *what, int is_custom) {
@@ -371,6 +367,106 @@ static int fgl_opt_field(lua_State *L, int opts, const char *field) {
     return lua_type(L, -1);
 }
 
+/* ---- what breakers and families share at creation -------------------------------- */
+
+void fgl_read_callback_opts(lua_State *L, int opts, fgl_callback_opts *cb, fg_breaker_options *o) {
+    int top = lua_gettop(L);
+    memset(cb, 0, sizeof *cb);
+    cb->has_now = fgl_opt_field(L, opts, "now") == LUA_TNUMBER;
+    cb->now = lua_tonumber(L, -1);
+    cb->has_random = fgl_opt_field(L, opts, "random") == LUA_TFUNCTION;
+    if (fgl_opt_field(L, opts, "seed_hi") == LUA_TNUMBER) {
+        fgl_opt_field(L, opts, "seed_lo");
+        o->has_seed = 1;
+        o->seed = (uint64_t)lua_tonumber(L, -2) << 32 | (uint64_t)lua_tonumber(L, -1);
+    }
+    lua_settop(L, top);
+    fgl_opt_field(L, opts, "clock_kind");
+    o->clock_kind = (fg_clock_kind)lua_tointeger(L, -1);
+    cb->ncustom = fgl_opt_field(L, opts, "custom") == LUA_TTABLE ? (int)fgl_rawlen(L, -1) / 2 : 0;
+    cb->has_listeners = fgl_opt_field(L, opts, "listeners") == LUA_TTABLE;
+    lua_settop(L, top);
+}
+
+void fgl_make_env(lua_State *L, int opts, const fgl_callback_opts *cb, fgl_breaker *host, fgl_resolver *r) {
+    int self = lua_gettop(L);
+    int ncustom = cb->ncustom;
+    memset(r, 0, sizeof *r);
+    int env = 0;
+    if (cb->has_random || ncustom > 0 || cb->has_listeners) {
+        lua_createtable(L, FGL_ENV_FIRST_CUSTOM - 1 + 2 * ncustom, 0);
+        env = self + 1;
+        for (int i = FGL_ENV_RANDOM; i < FGL_ENV_FIRST_CUSTOM; i++) {
+            lua_pushboolean(L, 0);
+            lua_rawseti(L, env, i);
+        }
+        if (cb->has_random) {
+            lua_getfield(L, opts, "random");
+            lua_rawseti(L, env, FGL_ENV_RANDOM);
+        }
+        if (cb->has_listeners) {
+            lua_getfield(L, opts, "listeners");
+            lua_rawseti(L, env, FGL_ENV_LISTENERS);
+        }
+        if (ncustom > 0) {
+            lua_getfield(L, opts, "custom"); /* env + 1: name, predicate, name, ... */
+            /* pairs: predicate at slot, name at slot + 1 */
+            for (int i = 0; i < ncustom; i++) {
+                lua_rawgeti(L, env + 1, 2 * i + 1);
+                if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "fluxgate: Custom() names must be strings");
+                lua_rawseti(L, env, FGL_ENV_FIRST_CUSTOM + 2 * i + 1);
+                lua_rawgeti(L, env + 1, 2 * i + 2);
+                if (lua_type(L, -1) != LUA_TFUNCTION) luaL_error(L, "fluxgate: Custom() predicates must be functions");
+                lua_rawseti(L, env, FGL_ENV_FIRST_CUSTOM + 2 * i);
+            }
+            lua_pop(L, 1);
+            r->slots = fgl_newuserdata(L, (size_t)ncustom * sizeof *r->slots, 0);
+            lua_rawseti(L, env, FGL_ENV_FIRST_CUSTOM + 2 * ncustom); /* keeps the slots alive */
+        }
+        lua_pushvalue(L, env);
+        fgl_setuservalue(L, self);
+        host->head.flags |= FGL_HAS_ENV;
+    }
+    r->L = L;
+    r->b = host;
+    r->env_index = env;
+    r->count = ncustom;
+}
+
+double fgl_clock(void *ud) {
+    return ((const fgl_head *)ud)->now;
+}
+
+void fgl_set_callbacks(fg_breaker_options *o, const fgl_callback_opts *cb, fgl_breaker *host, fgl_resolver *r) {
+    if (cb->has_now) {
+        o->clock = fgl_clock;
+        o->clock_ud = &host->head;
+        host->head.now = cb->now;
+        host->head.flags |= FGL_LUA_CLOCK;
+    }
+    if (cb->has_random) {
+        o->random = fgl_random;
+        o->random_ud = host;
+    }
+    o->resolve_custom = fgl_resolve;
+    o->resolve_ud = r;
+}
+
+int fgl_close_out_of_memory(lua_State *L, lua_CFunction close, int self) {
+    lua_pushcfunction(L, close);
+    lua_pushvalue(L, self);
+    lua_call(L, 1, 0);
+    lua_pushnil(L);
+    lua_pushliteral(L, "out of memory");
+    return 2;
+}
+
+void fgl_push_made(lua_State *L, int self, const fgl_callback_opts *cb, fgl_breaker *host, const fgl_resolver *r) {
+    if (cb->has_random || r->used) host->head.flags |= FGL_CALLBACKS;
+    lua_pushvalue(L, self);
+    lua_pushboolean(L, r->used);
+}
+
 /* A shared breaker's block made now, under the map's lock: placed fresh,
  * with the counters of the block it replaces. */
 typedef struct fgl_fresh_place {
@@ -426,19 +522,8 @@ static int fgl_new_breaker(lua_State *L) {
     fg_breaker_options o;
     memset(&o, 0, sizeof o);
     o.alloc = m->alloc;
-    int has_now = fgl_opt_field(L, 4, "now") == LUA_TNUMBER;
-    double now = lua_tonumber(L, -1);
-    int has_random = fgl_opt_field(L, 4, "random") == LUA_TFUNCTION;
-    if (fgl_opt_field(L, 4, "seed_hi") == LUA_TNUMBER) {
-        fgl_opt_field(L, 4, "seed_lo");
-        o.has_seed = 1;
-        o.seed = (uint64_t)lua_tonumber(L, -2) << 32 | (uint64_t)lua_tonumber(L, -1);
-    }
-    lua_settop(L, 4);
-    fgl_opt_field(L, 4, "clock_kind");
-    o.clock_kind = (fg_clock_kind)lua_tointeger(L, -1);
-    int ncustom = fgl_opt_field(L, 4, "custom") == LUA_TTABLE ? (int)fgl_rawlen(L, -1) / 2 : 0;
-    int has_listeners = fgl_opt_field(L, 4, "listeners") == LUA_TTABLE;
+    fgl_callback_opts cb;
+    fgl_read_callback_opts(L, 4, &cb, &o);
     fgl_opt_field(L, 4, "shared");
     fg_shm *shm = lua_isnil(L, -1) ? NULL : fgl_to_shm(L, -1);
     if (!lua_isnil(L, -1) && shm == NULL) luaL_error(L, "fluxgate: opts.shared must be an open shared map");
@@ -469,59 +554,8 @@ static int fgl_new_breaker(lua_State *L) {
     char *handle = (char *)b + own;
 
     fgl_resolver r;
-    memset(&r, 0, sizeof r);
-    int env = 0;
-    if (has_random || ncustom > 0 || has_listeners) {
-        lua_createtable(L, FGL_ENV_FIRST_CUSTOM - 1 + 2 * ncustom, 0); /* index 6 */
-        env = 6;
-        for (int i = FGL_ENV_RANDOM; i < FGL_ENV_FIRST_CUSTOM; i++) {
-            lua_pushboolean(L, 0);
-            lua_rawseti(L, env, i);
-        }
-        if (has_random) {
-            lua_getfield(L, 4, "random");
-            lua_rawseti(L, env, FGL_ENV_RANDOM);
-        }
-        if (has_listeners) {
-            lua_getfield(L, 4, "listeners");
-            lua_rawseti(L, env, FGL_ENV_LISTENERS);
-        }
-        if (ncustom > 0) {
-            lua_getfield(L, 4, "custom"); /* index 7 */
-            /* pairs: predicate at slot, name at slot + 1 */
-            for (int i = 0; i < ncustom; i++) {
-                lua_rawgeti(L, 7, 2 * i + 1);
-                if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "fluxgate: Custom() names must be strings");
-                lua_rawseti(L, env, FGL_ENV_FIRST_CUSTOM + 2 * i + 1);
-                lua_rawgeti(L, 7, 2 * i + 2);
-                if (lua_type(L, -1) != LUA_TFUNCTION) luaL_error(L, "fluxgate: Custom() predicates must be functions");
-                lua_rawseti(L, env, FGL_ENV_FIRST_CUSTOM + 2 * i);
-            }
-            lua_pop(L, 1);
-            r.slots = fgl_newuserdata(L, (size_t)ncustom * sizeof *r.slots, 0);
-            lua_rawseti(L, env, FGL_ENV_FIRST_CUSTOM + 2 * ncustom); /* keeps the slots alive */
-        }
-        lua_pushvalue(L, env);
-        fgl_setuservalue(L, 5);
-        b->head.flags |= FGL_HAS_ENV;
-    }
-    r.L = L;
-    r.b = b;
-    r.env_index = env;
-    r.count = ncustom;
-
-    if (has_now) {
-        o.clock = fgl_clock;
-        o.clock_ud = &b->head;
-        b->head.now = now;
-        b->head.flags |= FGL_LUA_CLOCK;
-    }
-    if (has_random) {
-        o.random = fgl_random;
-        o.random_ud = b;
-    }
-    o.resolve_custom = fgl_resolve;
-    o.resolve_ud = &r;
+    fgl_make_env(L, 4, &cb, b, &r);
+    fgl_set_callbacks(&o, &cb, b, &r);
 
     char err[256];
     err[0] = '\0';
@@ -550,17 +584,8 @@ static int fgl_new_breaker(lua_State *L) {
     }
     /* The engine's listener (and its delivery queue, ~1.8 KB outside the
      * userdata) only for breakers that have Lua listeners: see fgl_listen. */
-    if (has_listeners && fgl_add_engine_listener(b) != 0) {
-        lua_pushcfunction(L, fgl_close);
-        lua_pushvalue(L, 5);
-        lua_call(L, 1, 0);
-        lua_pushnil(L);
-        lua_pushliteral(L, "out of memory");
-        return 2;
-    }
-    if (has_random || r.used) b->head.flags |= FGL_CALLBACKS;
-    lua_pushvalue(L, 5);
-    lua_pushboolean(L, r.used);
+    if (cb.has_listeners && fgl_add_engine_listener(b) != 0) return fgl_close_out_of_memory(L, fgl_close, 5);
+    fgl_push_made(L, 5, &cb, b, &r);
     if (shm == NULL) return 2;
     lua_pushstring(L, status == FG_SHM_ATTACHED ? "attached" : status == FG_SHM_REPLACED ? "replaced" : "created");
     return 3;

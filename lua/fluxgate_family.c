@@ -102,10 +102,6 @@ void fgl_family_read_clock(lua_State *L, fgl_family *f, int self_idx) {
 
 /* ---- engine callbacks -------------------------------------------------------------- */
 
-static double fgl_family_clock(void *ud) {
-    return ((const fgl_head *)ud)->now;
-}
-
 /* The Lua state's allocator, counting what the family holds. */
 static void *fgl_count_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     fgl_family *f = ud;
@@ -210,17 +206,8 @@ static int fgl_family_new(lua_State *L) {
 
     fg_family_options o;
     memset(&o, 0, sizeof o);
-    int has_now = fgl_field(L, 4, "now") == LUA_TNUMBER;
-    double now = lua_tonumber(L, -1);
-    int has_random = fgl_field(L, 4, "random") == LUA_TFUNCTION;
-    if (fgl_field(L, 4, "seed_hi") == LUA_TNUMBER) {
-        fgl_field(L, 4, "seed_lo");
-        o.breaker.has_seed = 1;
-        o.breaker.seed = (uint64_t)lua_tonumber(L, -2) << 32 | (uint64_t)lua_tonumber(L, -1);
-    }
-    lua_settop(L, 4);
-    fgl_field(L, 4, "clock_kind");
-    o.breaker.clock_kind = (fg_clock_kind)lua_tointeger(L, -1);
+    fgl_callback_opts cb;
+    fgl_read_callback_opts(L, 4, &cb, &o.breaker);
     fgl_field(L, 4, "max_keys");
     o.max_keys = (size_t)lua_tonumber(L, -1);
     fgl_field(L, 4, "idle");
@@ -229,8 +216,6 @@ static int fgl_family_new(lua_State *L) {
     o.lease = lua_tonumber(L, -1);
     fgl_field(L, 4, "per_key");
     int per_key = lua_toboolean(L, -1);
-    int ncustom = fgl_field(L, 4, "custom") == LUA_TTABLE ? (int)fgl_rawlen(L, -1) / 2 : 0;
-    int has_listeners = fgl_field(L, 4, "listeners") == LUA_TTABLE;
     lua_settop(L, 4);
 
     /* closed (family NULL) until the engine call below fills it, so that
@@ -244,60 +229,10 @@ static int fgl_family_new(lua_State *L) {
     f->per_key = per_key;
 
     fgl_resolver r;
-    memset(&r, 0, sizeof r);
-    int env = 0;
-    if (has_random || ncustom > 0 || has_listeners) {
-        lua_createtable(L, FGL_ENV_FIRST_CUSTOM - 1 + 2 * ncustom, 0); /* index 6 */
-        env = 6;
-        for (int i = FGL_ENV_RANDOM; i < FGL_ENV_FIRST_CUSTOM; i++) {
-            lua_pushboolean(L, 0);
-            lua_rawseti(L, env, i);
-        }
-        if (has_random) {
-            lua_getfield(L, 4, "random");
-            lua_rawseti(L, env, FGL_ENV_RANDOM);
-        }
-        if (has_listeners) {
-            lua_getfield(L, 4, "listeners");
-            lua_rawseti(L, env, FGL_ENV_LISTENERS);
-        }
-        if (ncustom > 0) {
-            lua_getfield(L, 4, "custom"); /* index 7: name, predicate, name, ... */
-            for (int i = 0; i < ncustom; i++) {
-                lua_rawgeti(L, 7, 2 * i + 1);
-                if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "fluxgate: Custom() names must be strings");
-                lua_rawseti(L, env, FGL_ENV_FIRST_CUSTOM + 2 * i + 1);
-                lua_rawgeti(L, 7, 2 * i + 2);
-                if (lua_type(L, -1) != LUA_TFUNCTION) luaL_error(L, "fluxgate: Custom() predicates must be functions");
-                lua_rawseti(L, env, FGL_ENV_FIRST_CUSTOM + 2 * i);
-            }
-            lua_pop(L, 1);
-            r.slots = fgl_newuserdata(L, (size_t)ncustom * sizeof *r.slots, 0);
-            lua_rawseti(L, env, FGL_ENV_FIRST_CUSTOM + 2 * ncustom); /* keeps the slots alive */
-        }
-        lua_pushvalue(L, env);
-        fgl_setuservalue(L, 5);
-        f->host.head.flags |= FGL_HAS_ENV;
-    }
-    r.L = L;
-    r.b = &f->host;
-    r.env_index = env;
-    r.count = ncustom;
-
+    fgl_make_env(L, 4, &cb, &f->host, &r);
     o.breaker.alloc.fn = fgl_count_alloc;
     o.breaker.alloc.ud = f;
-    if (has_now) {
-        o.breaker.clock = fgl_family_clock;
-        o.breaker.clock_ud = &f->host.head;
-        f->host.head.now = now;
-        f->host.head.flags |= FGL_LUA_CLOCK;
-    }
-    if (has_random) {
-        o.breaker.random = fgl_random;
-        o.breaker.random_ud = &f->host;
-    }
-    o.breaker.resolve_custom = fgl_resolve;
-    o.breaker.resolve_ud = &r;
+    fgl_set_callbacks(&o.breaker, &cb, &f->host, &r);
 
     char err[256];
     err[0] = '\0';
@@ -310,17 +245,9 @@ static int fgl_family_new(lua_State *L) {
     }
     f->family = family;
     f->host.head.serial = ++m->next_serial;
-    if (has_listeners && fgl_family_add_engine_listener(f) != 0) {
-        lua_pushcfunction(L, fgl_family_close);
-        lua_pushvalue(L, 5);
-        lua_call(L, 1, 0);
-        lua_pushnil(L);
-        lua_pushliteral(L, "out of memory");
-        return 2;
-    }
-    if (has_random || r.used) f->host.head.flags |= FGL_CALLBACKS;
-    lua_pushvalue(L, 5);
-    lua_pushboolean(L, r.used);
+    if (cb.has_listeners && fgl_family_add_engine_listener(f) != 0)
+        return fgl_close_out_of_memory(L, fgl_family_close, 5);
+    fgl_push_made(L, 5, &cb, &f->host, &r);
     return 2;
 }
 

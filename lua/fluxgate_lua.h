@@ -225,6 +225,38 @@ typedef struct fgl_resolver {
 } fgl_resolver;
 int fgl_resolve(void *ud, const char *name, fg_custom *out);
 
+/* What breakers and families share at creation (new_breaker, family_new;
+ * their opts table, checked by fluxgate.lua / family.lua, holds now,
+ * random, seed_hi/seed_lo, clock_kind, custom and listeners). */
+typedef struct fgl_callback_opts {
+    int has_now;       /* the Lua clock's first reading is `now` */
+    double now;
+    int has_random;    /* opts.random is a function */
+    int ncustom;       /* Custom() name, predicate pairs in opts.custom */
+    int has_listeners; /* opts.listeners is an array */
+} fgl_callback_opts;
+/* Reads the opts table at index opts into *cb and the seed and clock kind
+ * into *o; the stack is as it was. */
+void fgl_read_callback_opts(lua_State *L, int opts, fgl_callback_opts *cb, fg_breaker_options *o);
+/* With the new (still closed) userdata of host on top: makes its
+ * environment table (random, listeners, the Custom() pairs and the slots
+ * userdata that keeps r->slots alive) when it needs one, left above it, and
+ * fills *r for fgl_resolve. Raises for a Custom() name that is not a string
+ * or a predicate that is not a function (the userdata's __gc is safe). */
+void fgl_make_env(lua_State *L, int opts, const fgl_callback_opts *cb, fgl_breaker *host, fgl_resolver *r);
+/* The engine clock of a Lua clock: host->head.now (ud is the fgl_head). */
+double fgl_clock(void *ud);
+/* Sets the engine callbacks of *o: the Lua clock, random (fgl_random on
+ * host) and Custom() resolution through *r. */
+void fgl_set_callbacks(fg_breaker_options *o, const fgl_callback_opts *cb, fgl_breaker *host, fgl_resolver *r);
+/* Closes the just-made object at self with `close` and returns 2: nil,
+ * "out of memory" (its engine listener could not be added). */
+int fgl_close_out_of_memory(lua_State *L, lua_CFunction close, int self);
+/* Marks host as calling Lua when it does, and pushes the object at self
+ * and whether it resolved any Custom() name (new_breaker's and
+ * family_new's first two results). */
+void fgl_push_made(lua_State *L, int self, const fgl_callback_opts *cb, fgl_breaker *host, const fgl_resolver *r);
+
 /* ---- reload (fluxgate_reload.c) ------------------------------------------- */
 
 extern const luaL_Reg fgl_reload_funcs[];
