@@ -106,7 +106,7 @@ end
 
 local WEAK_V = { __mode = "v" }
 
--- Whether a drain of this breaker is under way (in this or a suspended
+-- Whether a drain of this object is under way (in this or a suspended
 -- coroutine: a listener that yields holds later deliveries until resumed;
 -- one whose coroutine is gone releases them).
 local function draining(env)
@@ -118,47 +118,66 @@ local function draining(env)
   return coroutine.status(co) ~= "dead"
 end
 
-local function deliver(self, env)
-  local name = name_of(self)
-  while true do
-    local signals, err, lost = c_drain(self, true)
-    if err ~= nil then report(format("fluxgate: breaker '%s': %s", name, tostring(err))) end
-    if lost > 0 then
-      report(format("fluxgate: breaker '%s': %d transitions were not delivered (out of memory)", name, lost))
-    end
-    if signals == nil then return end
-    local listeners = env[ENV_LISTENERS]
-    for i = 1, #signals do
-      local signal = signals[i]
-      signal.breaker = name
-      for j = 1, #listeners do
-        local ok, e = pcall(listeners[j], signal)
-        if not ok then
-          report(format("fluxgate: breaker '%s': a listener failed: %s", name, tostring(e)))
+-- The drain of one kind of object, for breakers here and for families
+-- (fluxgate/family.lua): kind ("breaker", "family") names it in reports,
+-- name_of(self) is its name, c_drain_of and c_env_of its core functions.
+-- The drain hands queued transitions to the listeners and reports parked
+-- callback errors; it is called after every engine call that left
+-- something pending.
+function H.make_drain(kind, name_of_self, c_drain_of, c_env_of)
+  local function deliver(self, env)
+    local name = name_of_self(self)
+    while true do
+      local signals, err, lost = c_drain_of(self, true)
+      if err ~= nil then report(format("fluxgate: %s '%s': %s", kind, name, tostring(err))) end
+      if lost > 0 then
+        report(format("fluxgate: %s '%s': %d transitions were not delivered (out of memory)", kind, name, lost))
+      end
+      if signals == nil then return end
+      local listeners = env[ENV_LISTENERS]
+      for i = 1, #signals do
+        local signal = signals[i]
+        signal.breaker = name
+        for j = 1, #listeners do
+          local ok, e = pcall(listeners[j], signal)
+          if not ok then
+            report(format("fluxgate: %s '%s': a listener failed: %s", kind, name, tostring(e)))
+          end
         end
       end
     end
   end
+
+  return function(self)
+    local env = c_env_of(self)
+    if env == nil or not env[ENV_LISTENERS] then
+      local _, err, lost = c_drain_of(self, false)
+      if err ~= nil then report(format("fluxgate: %s '%s': %s", kind, name_of_self(self), tostring(err))) end
+      if lost > 0 then report(format("fluxgate: %s '%s': %d transitions lost", kind, name_of_self(self), lost)) end
+      return
+    end
+    if draining(env) then return end -- the running drain delivers them, in order
+    local co, main = coroutine.running()
+    env.draining = setmetatable({ (co == nil or main) and true or co }, WEAK_V)
+    local ok, e = pcall(deliver, self, env)
+    env.draining = nil
+    if not ok then error(e, 0) end
+  end
 end
 
--- Hands queued transitions to the listeners and reports parked callback
--- errors. Called after every engine call that left something pending.
-local function drain(self)
-  local env = c_env(self)
-  if env == nil or not env[ENV_LISTENERS] then
-    local _, err, lost = c_drain(self, false)
-    if err ~= nil then report(format("fluxgate: breaker '%s': %s", name_of(self), tostring(err))) end
-    if lost > 0 then report(format("fluxgate: breaker '%s': %d transitions lost", name_of(self), lost)) end
-    return
-  end
-  if draining(env) then return end -- the running drain delivers them, in order
-  local co, main = coroutine.running()
-  env.draining = setmetatable({ (co == nil or main) and true or co }, WEAK_V)
-  local ok, e = pcall(deliver, self, env)
-  env.draining = nil
-  if not ok then error(e, 0) end
-end
+local drain = H.make_drain("breaker", name_of, c_drain, c_env)
 H.drain = drain
+
+-- Adds listener fn to the environment table env (made by the core's env
+-- function with create set).
+function H.add_listener(env, fn)
+  local listeners = env[ENV_LISTENERS]
+  if not listeners then
+    listeners = {}
+    env[ENV_LISTENERS] = listeners
+  end
+  listeners[#listeners + 1] = fn
+end
 
 core.init(outcome.rejection, drain)
 
@@ -200,13 +219,7 @@ function common.on_transition(self, fn)
   end
   check_arg(fn, 1, "on_transition", "callable")
   core.listen(self) -- the engine queues transitions only for breakers with listeners
-  local env = c_env(self, true)
-  local listeners = env[ENV_LISTENERS]
-  if not listeners then
-    listeners = {}
-    env[ENV_LISTENERS] = listeners
-  end
-  listeners[#listeners + 1] = fn
+  H.add_listener(c_env(self, true), fn)
 end
 
 -- cb:close(): frees the engine's breaker now (idempotent; also __close and
@@ -228,15 +241,39 @@ function common.wrap(self, fn, fallback)
   return function(...) return self:call_with_fallback(fn, fallback, ...) end
 end
 
-local function methods_with(path)
+-- The methods of one engine path: the shared ones, then the path's own.
+function H.methods_with(shared_methods, path)
   local m = {}
-  for k, v in pairs(common) do m[k] = v end
+  for k, v in pairs(shared_methods) do m[k] = v end
   for k, v in pairs(path) do m[k] = v end
   return m
 end
+local function methods_with(path) return H.methods_with(common, path) end
 
 ---------------------------------------------------------------------------
 -- the engine paths
+
+-- The end of a call on LuaJIT's classic path (objects with Lua callbacks):
+-- records pcall's results through c_record(self, a, g, t0, x, ok, ...) (a,
+-- g, t0, x: the ticket admit gave, x a breaker's fallback or a family key's
+-- entry), drains, and returns fn's results or raises its error (finish), or
+-- returns fallback(e) for a failure (finish_fallback). The outcome rules are
+-- the C record's.
+function H.make_finish(c_record, c_pending_of, drain_of)
+  local function finish(self, a, g, t0, x, ok, ...)
+    c_record(self, a, g, t0, x, ok, ...)
+    if c_pending_of(self) then drain_of(self) end
+    if not ok then error((...), 0) end
+    return ...
+  end
+  local function finish_fallback(self, fallback, a, g, t0, x, ok, ...)
+    local err = c_record(self, a, g, t0, x, ok, ...)
+    if c_pending_of(self) then drain_of(self) end
+    if err then return fallback((select(err, ...))) end
+    return ...
+  end
+  return finish, finish_fallback
+end
 
 local Classic -- the classic C API's methods
 if core.call then -- Lua 5.4: the protocol is C
@@ -245,19 +282,7 @@ if core.call then -- Lua 5.4: the protocol is C
 else -- LuaJIT: fn runs under pcall in a Lua frame; outcomes are read by C
   local c_admit, c_record, c_acquire, c_release = core.admit, core.record, core.acquire, core.release
 
-  local function finish(self, key, g, t0, ok, ...)
-    c_record(self, key, g, t0, nil, ok, ...)
-    if c_pending(self) then drain(self) end
-    if not ok then error((...), 0) end
-    return ...
-  end
-
-  local function finish_fallback(self, fallback, key, g, t0, ok, ...)
-    local err = c_record(self, key, g, t0, fallback, ok, ...)
-    if c_pending(self) then drain(self) end
-    if err then return fallback((select(err, ...))) end
-    return ...
-  end
+  local finish, finish_fallback = H.make_finish(c_record, c_pending, drain)
 
   local function is_breaker(v)
     local mt = getmetatable(v)
@@ -271,7 +296,7 @@ else -- LuaJIT: fn runs under pcall in a Lua frame; outcomes are read by C
       local key, g, t0 = c_admit(self)
       if c_pending(self) then drain(self) end
       if key == nil then return nil, g end
-      return finish(self, key, g, t0, pcall(fn, ...))
+      return finish(self, key, g, t0, nil, pcall(fn, ...))
     end,
     call_with_fallback = function(self, fn, fallback, ...)
       if not is_breaker(self) then H.misuse_self(self, "call_with_fallback") end
@@ -280,7 +305,7 @@ else -- LuaJIT: fn runs under pcall in a Lua frame; outcomes are read by C
       local key, g, t0 = c_admit(self)
       if c_pending(self) then drain(self) end
       if key == nil then return fallback(g) end
-      return finish_fallback(self, fallback, key, g, t0, pcall(fn, ...))
+      return finish_fallback(self, fallback, key, g, t0, fallback, pcall(fn, ...))
     end,
     acquire = function(self)
       local token, r = c_acquire(self)
@@ -296,20 +321,22 @@ end
 
 local ffi_methods, ffi_why = require("fluxgate.ffi_path")(core, H)
 local Ffi = ffi_methods and methods_with(ffi_methods)
-if Ffi then
-  -- A token belongs to the path that made it; cb:reload may switch the
-  -- breaker's path between acquire and release (tail calls: errors still
-  -- name the caller).
-  local ffi_release, classic_release = Ffi.release, Classic.release
-  Ffi.release = function(self, token, ...)
+-- A token belongs to the path that made it; a reload may switch the
+-- object's path between acquire and release: each path's release hands the
+-- other's tokens to the other (tail calls: errors still name the caller).
+function H.cross_release(Ffi_methods, Classic_methods)
+  if not Ffi_methods then return end
+  local ffi_release, classic_release = Ffi_methods.release, Classic_methods.release
+  Ffi_methods.release = function(self, token, ...)
     if type(token) ~= "cdata" then return classic_release(self, token, ...) end
     return ffi_release(self, token, ...)
   end
-  Classic.release = function(self, token, ...)
+  Classic_methods.release = function(self, token, ...)
     if type(token) == "cdata" then return ffi_release(self, token, ...) end
     return classic_release(self, token, ...)
   end
 end
+H.cross_release(Ffi, Classic)
 
 -- fluxgate.engine_path() -> "ffi" (LuaJIT through the FFI) or "classic"
 -- (the Lua C API: always on Lua 5.4). Under LuaJIT without the FFI path

@@ -33,7 +33,6 @@ local format, floor = string.format, math.floor
 return function(M, Policy, I)
   local H, report = I.H, I.report
   local c_drain, c_env, c_pending = core.family_drain, core.family_env, core.family_pending
-  local ENV_LISTENERS = 3
   local MARK = {} -- replaced by the C mark below: families are told by their class
   local WEAK_K, WEAK_V = { __mode = "k" }, { __mode = "v" }
 
@@ -68,51 +67,7 @@ return function(M, Policy, I)
   -------------------------------------------------------------------------
   -- transitions: as breakers', each signal with `key`
 
-  local function draining(env)
-    local holder = rawget(env, "draining")
-    if holder == nil then return false end
-    local co = holder[1]
-    if co == nil then return false end
-    if co == true then return true end
-    return coroutine.status(co) ~= "dead"
-  end
-
-  local function deliver(self, env)
-    local name = family_name(self)
-    while true do
-      local signals, err, lost = c_drain(self, true)
-      if err ~= nil then report(format("fluxgate: family '%s': %s", name, tostring(err))) end
-      if lost > 0 then
-        report(format("fluxgate: family '%s': %d transitions were not delivered (out of memory)", name, lost))
-      end
-      if signals == nil then return end
-      local listeners = env[ENV_LISTENERS]
-      for i = 1, #signals do
-        local signal = signals[i]
-        signal.breaker = name
-        for j = 1, #listeners do
-          local ok, e = pcall(listeners[j], signal)
-          if not ok then report(format("fluxgate: family '%s': a listener failed: %s", name, tostring(e))) end
-        end
-      end
-    end
-  end
-
-  local function drain(self)
-    local env = c_env(self)
-    if env == nil or not env[ENV_LISTENERS] then
-      local _, err, lost = c_drain(self, false)
-      if err ~= nil then report(format("fluxgate: family '%s': %s", family_name(self), tostring(err))) end
-      if lost > 0 then report(format("fluxgate: family '%s': %d transitions lost", family_name(self), lost)) end
-      return
-    end
-    if draining(env) then return end
-    local co, main = coroutine.running()
-    env.draining = setmetatable({ (co == nil or main) and true or co }, WEAK_V)
-    local ok, e = pcall(deliver, self, env)
-    env.draining = nil
-    if not ok then error(e, 0) end
-  end
+  local drain = H.make_drain("family", family_name, c_drain, c_env)
   core.family_init(drain)
 
   -------------------------------------------------------------------------
@@ -206,25 +161,14 @@ return function(M, Policy, I)
     if not is_family(self) then misuse_self(self, "on_transition") end
     H.check_callable(fn, 1, "on_transition")
     core.family_listen(self)
-    local env = c_env(self, true)
-    local listeners = env[ENV_LISTENERS]
-    if not listeners then
-      listeners = {}
-      env[ENV_LISTENERS] = listeners
-    end
-    listeners[#listeners + 1] = fn
+    H.add_listener(c_env(self, true), fn)
   end
 
   -- fam:close(): frees every key now (idempotent; also __gc and __close);
   -- the counters stay in the name's Prometheus totals.
   common.close = core.family_close
 
-  local function methods_with(path)
-    local m = {}
-    for k, v in pairs(common) do m[k] = v end
-    for k, v in pairs(path) do m[k] = v end
-    return m
-  end
+  local function methods_with(path) return H.methods_with(common, path) end
 
   -------------------------------------------------------------------------
   -- the engine paths
@@ -237,19 +181,7 @@ return function(M, Policy, I)
     local c_admit, c_record, c_acquire, c_release =
       core.family_admit, core.family_record, core.family_acquire, core.family_release
 
-    local function finish(self, p, g, t0, e, ok, ...)
-      c_record(self, p, g, t0, e, ok, ...)
-      if c_pending(self) then drain(self) end
-      if not ok then error((...), 0) end
-      return ...
-    end
-
-    local function finish_fallback(self, fallback, p, g, t0, e, ok, ...)
-      local err = c_record(self, p, g, t0, e, ok, ...)
-      if c_pending(self) then drain(self) end
-      if err then return fallback((select(err, ...))) end
-      return ...
-    end
+    local finish, finish_fallback = H.make_finish(c_record, c_pending, drain)
 
     Classic = methods_with({
       call = function(self, key, fn, ...)
@@ -290,20 +222,7 @@ return function(M, Policy, I)
     closed = function(self) error(format("fluxgate: family '%s' is closed", family_name(self)), 4) end,
   })
   local Ffi = ffi_methods and methods_with(ffi_methods)
-  if Ffi then
-    -- A token belongs to the path that made it; a reload may switch the
-    -- family's path between acquire and release (tail calls: errors still
-    -- name the caller).
-    local ffi_release, classic_release = Ffi.release, Classic.release
-    Ffi.release = function(self, token, ...)
-      if type(token) ~= "cdata" then return classic_release(self, token, ...) end
-      return ffi_release(self, token, ...)
-    end
-    Classic.release = function(self, token, ...)
-      if type(token) == "cdata" then return ffi_release(self, token, ...) end
-      return classic_release(self, token, ...)
-    end
-  end
+  H.cross_release(Ffi, Classic)
 
   -------------------------------------------------------------------------
   -- views: fam:get(key) -> a breaker-like object for one key
