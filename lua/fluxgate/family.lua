@@ -26,8 +26,8 @@ or Custom() predicates a Lua frame with pcall around the classic C calls.
 local core = require("fluxgate.core")
 local outcome = require("fluxgate.outcome")
 
-local type, error, pcall, tostring, select, setmetatable, getmetatable, rawget, pairs, next =
-  type, error, pcall, tostring, select, setmetatable, getmetatable, rawget, pairs, next
+local type, error, pcall, tostring, setmetatable, getmetatable, rawget, pairs, next =
+  type, error, pcall, tostring, setmetatable, getmetatable, rawget, pairs, next
 local format, floor = string.format, math.floor
 
 return function(M, Policy, I)
