@@ -220,6 +220,7 @@ return function(M, Policy, I)
     drain = drain, read_clock = H.read_clock, key_of = key_of, is_family = is_family,
     misuse_self = misuse_self, check_callable = H.check_callable, family_name = family_name,
     closed = function(self) error(format("fluxgate: family '%s' is closed", family_name(self)), 4) end,
+    ffi = H.ffi,
   })
   local Ffi = ffi_methods and methods_with(ffi_methods)
   H.cross_release(Ffi, Classic)

@@ -30,19 +30,21 @@ return function(core, F)
     return C
   end
   local okc, C = pcall(setup)
-  if not (okc and C) then return nil end
+  if not (okc and C and F.ffi) then return nil end
 
   local type, getmetatable, rawget, tonumber, pcall, error, select =
     type, getmetatable, rawget, tonumber, pcall, error, select
-  local cast, istype, ffi_string = ffi.cast, ffi.istype, ffi.string
+  local cast, ffi_string = ffi.cast, ffi.string
   local View, Token = ffi.typeof("fgl_fam_view *"), ffi.typeof("fgl_fam_token")
   local VoidPtr, UIntPtr = ffi.typeof("void *"), ffi.typeof("uintptr_t")
   local acquire, acquire_at = C.fg_family_acquire, C.fg_family_acquire_at
   local classify, record_at, release = C.fg_family_classify, C.fg_family_record_at, C.fg_family_release
   local outcome = require("fluxgate.outcome")
-  local result_status, release_status, error_fields, rejection =
-    outcome.result_status, outcome.release_status, outcome.error_fields, outcome.rejection
+  local result_status, error_fields, rejection =
+    outcome.result_status, outcome.error_fields, outcome.rejection
   local STATES = core.STATES
+  -- release's checks and outcome are the breakers' FFI path's (ffi_path.lua)
+  local check_release, release_outcome = F.ffi.check_release, F.ffi.release_outcome
   local drain, read_clock, key_of, is_family, misuse_self, closed =
     F.drain, F.read_clock, F.key_of, F.is_family, F.misuse_self, F.closed
 
@@ -192,17 +194,10 @@ return function(core, F)
 
   function P.release(self, token, ok, value, duration)
     local p = view(self, "release")
-    if not istype(Token, token) or token.serial ~= p.head.serial then
-      error(("bad argument #1 to 'release' (a token from this family's acquire expected, got %s)")
-            :format(type(token)), 2)
-    end
-    if duration ~= nil and type(duration) ~= "number" then
-      error(("bad argument #4 to 'release' (number expected, got %s)"):format(type(duration)), 2)
-    end
+    check_release(Token, token, p.head.serial, duration, "family")
     if token.released ~= 0 then return end
     token.released = 1
-    local is_error, status, ty, msg = false, nil, nil, nil
-    if ok then status = release_status(value) else ty, msg, status = error_fields(value); is_error = true end
+    local is_error, status, ty, msg = release_outcome(ok, value)
     local clock, now = rawget(getmetatable(self), "__clock"), nil
     if clock then now = read_clock(clock) end
     record_now(self, p, token.ticket, now, is_error, status, ty, msg, duration)

@@ -120,6 +120,33 @@ return function(core, H)
     if p.pending ~= 0 then drain(self) end
   end
 
+  -- What this path shares with the families' (fluxgate/family_ffi.lua gets
+  -- it as H.ffi): release's checks and outcome, written once.
+  local S = {}
+
+  -- release(self, token, ok, value, duration)'s checks: token must be a
+  -- TokenType cdata holding serial, duration nil or a number; the misuse
+  -- error names the owner ("breaker", "family") and release's caller.
+  function S.check_release(TokenType, token, serial, duration, owner)
+    if not istype(TokenType, token) or token.serial ~= serial then
+      error(("bad argument #1 to 'release' (a token from this %s's acquire expected, got %s)")
+            :format(owner, type(token)), 3)
+    end
+    if duration ~= nil and type(duration) ~= "number" then
+      error(("bad argument #4 to 'release' (number expected, got %s)"):format(type(duration)), 3)
+    end
+  end
+
+  -- The outcome release(token, ok, value) reports: is_error, status, type,
+  -- message.
+  function S.release_outcome(ok, value)
+    if ok then return false, release_status(value), nil, nil end
+    local ty, msg, status = error_fields(value)
+    return true, status, ty, msg
+  end
+  H.ffi = S
+  local check_release, release_outcome = S.check_release, S.release_outcome
+
   -- Puts cb:call's ticket back into scratch (after the Lua clock, which
   -- may use another breaker) and records.
   local function settle(self, st, g, t0, slot, seq, is_error, status, ty, msg)
@@ -211,17 +238,10 @@ return function(core, H)
   -- cb:release(token, ok, value [, duration]); a second release is a no-op.
   function P.release(self, token, ok, value, duration)
     local p, mt = head(self, "release")
-    if not istype(Token, token) or token.serial ~= p.serial then
-      error(("bad argument #1 to 'release' (a token from this breaker's acquire expected, got %s)")
-            :format(type(token)), 2)
-    end
-    if duration ~= nil and type(duration) ~= "number" then
-      error(("bad argument #4 to 'release' (number expected, got %s)"):format(type(duration)), 2)
-    end
+    check_release(Token, token, p.serial, duration, "breaker")
     if token.released ~= 0 then return end
     token.released = 1
-    local is_error, status, ty, msg = false, nil, nil, nil
-    if ok then status = release_status(value) else ty, msg, status = error_fields(value); is_error = true end
+    local is_error, status, ty, msg = release_outcome(ok, value)
     local clock, now = rawget(mt, "__clock"), nil
     if clock then now = read_clock(clock) end
     record_at_now(self, p, token.ticket, now, is_error, status, ty, msg, duration)
