@@ -433,6 +433,17 @@ void fgl_make_env(lua_State *L, int opts, const fgl_callback_opts *cb, fgl_break
     r->count = ncustom;
 }
 
+void fgl_push_new_env(lua_State *L, fgl_breaker *host) {
+    lua_createtable(L, FGL_ENV_FIRST_CUSTOM - 1, 0);
+    for (int i = FGL_ENV_RANDOM; i < FGL_ENV_FIRST_CUSTOM; i++) {
+        lua_pushboolean(L, 0);
+        lua_rawseti(L, -2, i);
+    }
+    lua_pushvalue(L, -1);
+    fgl_setuservalue(L, 1);
+    host->head.flags |= FGL_HAS_ENV;
+}
+
 double fgl_clock(void *ud) {
     return ((const fgl_head *)ud)->now;
 }
@@ -601,14 +612,7 @@ static int fgl_env(lua_State *L) {
         return 1;
     }
     if (!lua_toboolean(L, 2)) return 0;
-    lua_createtable(L, FGL_ENV_FIRST_CUSTOM - 1, 0);
-    for (int i = FGL_ENV_RANDOM; i < FGL_ENV_FIRST_CUSTOM; i++) {
-        lua_pushboolean(L, 0);
-        lua_rawseti(L, -2, i);
-    }
-    lua_pushvalue(L, -1);
-    fgl_setuservalue(L, 1);
-    b->head.flags |= FGL_HAS_ENV;
+    fgl_push_new_env(L, b);
     return 1;
 }
 

@@ -378,14 +378,7 @@ static int fgl_family_env(lua_State *L) {
         return 1;
     }
     if (!lua_toboolean(L, 2)) return 0;
-    lua_createtable(L, FGL_ENV_FIRST_CUSTOM - 1, 0);
-    for (int i = FGL_ENV_RANDOM; i < FGL_ENV_FIRST_CUSTOM; i++) {
-        lua_pushboolean(L, 0);
-        lua_rawseti(L, -2, i);
-    }
-    lua_pushvalue(L, -1);
-    fgl_setuservalue(L, 1);
-    f->host.head.flags |= FGL_HAS_ENV;
+    fgl_push_new_env(L, &f->host);
     return 1;
 }
 
@@ -407,19 +400,7 @@ static int fgl_family_drain(lua_State *L) {
         lua_createtable(L, (int)n, 0);
         for (uint32_t i = 0; i < n; i++) {
             const fgl_fevent *e = &f->events[i];
-            lua_createtable(L, 0, 8);
-            lua_pushstring(L, fg_state_name(e->e.old_state));
-            lua_setfield(L, -2, "old_state");
-            lua_pushstring(L, fg_state_name(e->e.new_state));
-            lua_setfield(L, -2, "new_state");
-            lua_pushnumber(L, e->e.timestamp);
-            lua_setfield(L, -2, "timestamp");
-            lua_pushstring(L, e->e.reason != NULL ? e->e.reason : "");
-            lua_setfield(L, -2, "reason");
-            fgl_pushcount(L, e->e.sequence);
-            lua_setfield(L, -2, "sequence");
-            fgl_push_metric(L, &e->e.metric);
-            lua_setfield(L, -2, "metrics");
+            fgl_push_signal(L, &e->e, 1);
             lua_pushlstring(L, f->keys + e->key_at, e->key_len);
             lua_setfield(L, -2, "key");
             lua_rawseti(L, -2, (int)i + 1);
@@ -427,16 +408,7 @@ static int fgl_family_drain(lua_State *L) {
     } else {
         lua_pushnil(L);
     }
-    lua_pushnil(L);
-    if ((f->host.head.flags & FGL_HAS_ENV) && f->host.errors > 0) {
-        fgl_getuservalue(L, 1);
-        lua_rawgeti(L, -1, FGL_ENV_ERROR);
-        if (lua_toboolean(L, -1)) lua_replace(L, 3);
-        else lua_pop(L, 1);
-        lua_pushboolean(L, 0);
-        lua_rawseti(L, -2, FGL_ENV_ERROR);
-        lua_pop(L, 1);
-    }
+    fgl_push_parked_error(L, &f->host);
     lua_pushinteger(L, (lua_Integer)f->lost);
     /* only now, after everything that could raise */
     f->event_count = 0;

@@ -244,6 +244,10 @@ void fgl_read_callback_opts(lua_State *L, int opts, fgl_callback_opts *cb, fg_br
  * fills *r for fgl_resolve. Raises for a Custom() name that is not a string
  * or a predicate that is not a function (the userdata's __gc is safe). */
 void fgl_make_env(lua_State *L, int opts, const fgl_callback_opts *cb, fgl_breaker *host, fgl_resolver *r);
+/* env(self, true) for an object (at index 1) that has no environment yet:
+ * makes an empty one (random, error and listeners false), gives it to the
+ * object and leaves it on the stack. */
+void fgl_push_new_env(lua_State *L, fgl_breaker *host);
 /* The engine clock of a Lua clock: host->head.now (ud is the fgl_head). */
 double fgl_clock(void *ud);
 /* Sets the engine callbacks of *o: the Lua clock, random (fgl_random on
@@ -503,6 +507,13 @@ void fgl_add_group(lua_State *L, int by_name, const char *name, const fg_counter
                    const uint64_t *states);
 
 extern const luaL_Reg fgl_query_funcs[];
+/* A transition as drain hands it to Lua: a table { old_state, new_state,
+ * timestamp, reason, sequence, metrics } with room for extra_fields more. */
+void fgl_push_signal(lua_State *L, const fgl_event *e, int extra_fields);
+/* drain's second result: the first callback error parked in the
+ * environment of host (the object at index 1) since the last drain, or
+ * nil; the environment's slot is cleared. */
+void fgl_push_parked_error(lua_State *L, fgl_breaker *host);
 /* A metric as info() and signals show it; a whole fg_info as info() does. */
 void fgl_push_metric(lua_State *L, const fg_metric *m);
 void fgl_push_info(lua_State *L, const fg_info *info);

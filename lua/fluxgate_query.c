@@ -132,6 +132,36 @@ void fgl_push_info(lua_State *L, const fg_info *i) {
     lua_setfield(L, -2, "counters");
 }
 
+void fgl_push_signal(lua_State *L, const fgl_event *e, int extra_fields) {
+    lua_createtable(L, 0, 7 + extra_fields);
+    lua_pushstring(L, fg_state_name(e->old_state));
+    lua_setfield(L, -2, "old_state");
+    lua_pushstring(L, fg_state_name(e->new_state));
+    lua_setfield(L, -2, "new_state");
+    lua_pushnumber(L, e->timestamp);
+    lua_setfield(L, -2, "timestamp");
+    lua_pushstring(L, e->reason != NULL ? e->reason : "");
+    lua_setfield(L, -2, "reason");
+    fgl_pushcount(L, e->sequence);
+    lua_setfield(L, -2, "sequence");
+    fgl_push_metric(L, &e->metric);
+    lua_setfield(L, -2, "metrics");
+}
+
+void fgl_push_parked_error(lua_State *L, fgl_breaker *host) {
+    lua_pushnil(L);
+    if ((host->head.flags & FGL_HAS_ENV) && host->errors > 0) {
+        int at = lua_gettop(L);
+        fgl_getuservalue(L, 1);
+        lua_rawgeti(L, -1, FGL_ENV_ERROR);
+        if (lua_toboolean(L, -1)) lua_replace(L, at);
+        else lua_pop(L, 1);
+        lua_pushboolean(L, 0);
+        lua_rawseti(L, -2, FGL_ENV_ERROR);
+        lua_pop(L, 1);
+    }
+}
+
 /* drain(self [, signals]) -> signals|nil, error|nil, lost
  * Empties the queue. With `signals` true: an array of { old_state,
  * new_state, timestamp, reason, sequence, metrics }, in sequence order (nil
@@ -146,35 +176,13 @@ static int fgl_drain(lua_State *L) {
     if (want && n > 0) {
         lua_createtable(L, (int)n, 0);
         for (uint32_t i = 0; i < n; i++) {
-            const fgl_event *e = &b->events[i];
-            lua_createtable(L, 0, 7);
-            lua_pushstring(L, fg_state_name(e->old_state));
-            lua_setfield(L, -2, "old_state");
-            lua_pushstring(L, fg_state_name(e->new_state));
-            lua_setfield(L, -2, "new_state");
-            lua_pushnumber(L, e->timestamp);
-            lua_setfield(L, -2, "timestamp");
-            lua_pushstring(L, e->reason != NULL ? e->reason : "");
-            lua_setfield(L, -2, "reason");
-            fgl_pushcount(L, e->sequence);
-            lua_setfield(L, -2, "sequence");
-            fgl_push_metric(L, &e->metric);
-            lua_setfield(L, -2, "metrics");
+            fgl_push_signal(L, &b->events[i], 0);
             lua_rawseti(L, -2, (int)i + 1);
         }
     } else {
         lua_pushnil(L);
     }
-    lua_pushnil(L);
-    if ((b->head.flags & FGL_HAS_ENV) && b->errors > 0) {
-        fgl_getuservalue(L, 1);
-        lua_rawgeti(L, -1, FGL_ENV_ERROR);
-        if (lua_toboolean(L, -1)) lua_replace(L, 3);
-        else lua_pop(L, 1);
-        lua_pushboolean(L, 0);
-        lua_rawseti(L, -2, FGL_ENV_ERROR);
-        lua_pop(L, 1);
-    }
+    fgl_push_parked_error(L, b);
     lua_pushinteger(L, (lua_Integer)b->lost);
     /* Only now, after everything that could raise: */
     b->event_count = 0;
