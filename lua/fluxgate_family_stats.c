@@ -81,10 +81,7 @@ static int fgl_family_keys(lua_State *L) {
 
 /* ---- metrics ------------------------------------------------------------------------------ */
 
-/* The counters in the positions the Prometheus groups use (fluxgate_query.c):
- * 1 success, 2 failure, 3 ignored, 4 rejected, 5 + old * FG_STATE_COUNT +
- * new the transitions. */
-static void fgl_push_counts(lua_State *L, const fg_counters *c) {
+void fgl_push_counts(lua_State *L, const fg_counters *c, int sparse) {
     lua_createtable(L, 4 + FG_STATE_COUNT * FG_STATE_COUNT, 0);
     fgl_pushcount(L, c->success);
     lua_rawseti(L, -2, 1);
@@ -96,10 +93,18 @@ static void fgl_push_counts(lua_State *L, const fg_counters *c) {
     lua_rawseti(L, -2, 4);
     for (int from = 0; from < FG_STATE_COUNT; from++)
         for (int to = 0; to < FG_STATE_COUNT; to++) {
-            if (c->transitions[from][to] == 0) continue;
+            if (sparse && c->transitions[from][to] == 0) continue;
             fgl_pushcount(L, c->transitions[from][to]);
             lua_rawseti(L, -2, 5 + from * FG_STATE_COUNT + to);
         }
+}
+
+void fgl_push_state_counts(lua_State *L, const uint64_t *states) {
+    lua_createtable(L, FG_STATE_COUNT, 0);
+    for (int s = 0; s < FG_STATE_COUNT; s++) {
+        fgl_pushcount(L, states[s]);
+        lua_rawseti(L, -2, s + 1);
+    }
 }
 
 /* family_stats(fam) -> { name, counts, states = { [state + 1] = keys },
@@ -113,13 +118,9 @@ static int fgl_family_stats(lua_State *L) {
     lua_createtable(L, 0, 8);
     lua_pushstring(L, fg_family_name(f->family));
     lua_setfield(L, -2, "name");
-    fgl_push_counts(L, &t.counters);
+    fgl_push_counts(L, &t.counters, 1);
     lua_setfield(L, -2, "counts");
-    lua_createtable(L, FG_STATE_COUNT, 0);
-    for (int s = 0; s < FG_STATE_COUNT; s++) {
-        fgl_pushcount(L, t.states[s]);
-        lua_rawseti(L, -2, s + 1);
-    }
+    fgl_push_state_counts(L, t.states);
     lua_setfield(L, -2, "states");
     fgl_pushcount(L, t.keys);
     lua_setfield(L, -2, "keys");
@@ -160,7 +161,7 @@ static int fgl_family_key_stats(lua_State *L) {
         lua_setfield(L, -2, "key");
         lua_pushinteger(L, (lua_Integer)info.state);
         lua_setfield(L, -2, "state");
-        fgl_push_counts(L, &info.counters);
+        fgl_push_counts(L, &info.counters, 1);
         lua_setfield(L, -2, "counts");
         lua_rawseti(L, 3, ++n);
     }

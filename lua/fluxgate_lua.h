@@ -489,6 +489,15 @@ void fgl_shared_family_open_mt(lua_State *L);
 /* shared_family_open, _stats, _keys, _size (upvalue 1: the module state) */
 extern const luaL_Reg fgl_shared_family_funcs[];
 
+/* ---- counts as the Prometheus groups read them (fluxgate_family_stats.c) -------- */
+
+/* Pushes an array of the counters in the positions the Prometheus groups use
+ * (fluxgate_query.c): 1 success, 2 failure, 3 ignored, 4 rejected, 5 + old *
+ * FG_STATE_COUNT + new the transitions (sparse: only those that happened). */
+void fgl_push_counts(lua_State *L, const fg_counters *c, int sparse);
+/* Pushes { [state + 1] = states[state] } for every state. */
+void fgl_push_state_counts(lua_State *L, const uint64_t *states);
+
 /* ---- counter sinks (fluxgate_sink.c) -------------------------------------- */
 
 /* Registers the sink box's metatable. */

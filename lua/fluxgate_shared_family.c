@@ -119,27 +119,9 @@ static int fgl_shared_family_stats(lua_State *L) {
     fg_shared_family_totals t;
     fg_shared_family_totals_get(f, &t);
     lua_createtable(L, 0, 4);
-    lua_createtable(L, 4 + FG_STATE_COUNT * FG_STATE_COUNT, 0);
-    const fg_counters *c = &t.counters;
-    fgl_pushcount(L, c->success);
-    lua_rawseti(L, -2, 1);
-    fgl_pushcount(L, c->failure);
-    lua_rawseti(L, -2, 2);
-    fgl_pushcount(L, c->ignored);
-    lua_rawseti(L, -2, 3);
-    fgl_pushcount(L, c->rejected);
-    lua_rawseti(L, -2, 4);
-    for (int from = 0; from < FG_STATE_COUNT; from++)
-        for (int to = 0; to < FG_STATE_COUNT; to++) {
-            fgl_pushcount(L, c->transitions[from][to]);
-            lua_rawseti(L, -2, 5 + from * FG_STATE_COUNT + to);
-        }
+    fgl_push_counts(L, &t.counters, 0);
     lua_setfield(L, -2, "counts");
-    lua_createtable(L, FG_STATE_COUNT, 0);
-    for (int s = 0; s < FG_STATE_COUNT; s++) {
-        fgl_pushcount(L, t.states[s]);
-        lua_rawseti(L, -2, s + 1);
-    }
+    fgl_push_state_counts(L, t.states);
     lua_setfield(L, -2, "states");
     fgl_pushcount(L, t.keys);
     lua_setfield(L, -2, "keys");
