@@ -32,12 +32,7 @@ static const char fgl_bad_draw = 0;
 /* ---- identifying breakers ------------------------------------------------------ */
 
 fgl_breaker *fgl_to_breaker(lua_State *L, int idx) {
-    fgl_breaker *b = lua_touserdata(L, idx);
-    if (b == NULL || lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
-    lua_rawgeti(L, -1, 1);
-    int ours = lua_touserdata(L, -1) == &fgl_class_mark;
-    lua_pop(L, 2);
-    return ours ? b : NULL;
+    return fgl_to_marked(L, idx, &fgl_class_mark);
 }
 
 /* The breaker's name as its class holds it, pushed (for messages). */

@@ -30,12 +30,7 @@ const char fgl_family_mark = 0;
 /* ---- identifying families and keys ------------------------------------------------ */
 
 fgl_family *fgl_to_family(lua_State *L, int idx) {
-    fgl_family *f = lua_touserdata(L, idx);
-    if (f == NULL || lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
-    lua_rawgeti(L, -1, 1);
-    int ours = lua_touserdata(L, -1) == &fgl_family_mark;
-    lua_pop(L, 2);
-    return ours ? f : NULL;
+    return fgl_to_marked(L, idx, &fgl_family_mark);
 }
 
 fgl_family *fgl_check_family(lua_State *L, int idx, const char *fname) {

@@ -178,6 +178,18 @@ typedef struct fgl_module {
  * its Lua clock, if any, under "__clock". */
 extern const char fgl_class_mark;
 
+/* The full userdata at idx when its class (metatable) holds `mark` at [1]
+ * (fgl_class_mark: a breaker, fgl_family_mark: a family), else NULL; raises
+ * nothing. */
+static inline void *fgl_to_marked(lua_State *L, int idx, const void *mark) {
+    void *u = lua_touserdata(L, idx);
+    if (u == NULL || lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
+    lua_rawgeti(L, -1, 1);
+    int ours = lua_touserdata(L, -1) == mark;
+    lua_pop(L, 2);
+    return ours ? u : NULL;
+}
+
 /* ---- helpers (fluxgate_core.c) ------------------------------------------- */
 
 /* The Lua state's own allocator, so the engine's memory is the state's. */
