@@ -15,6 +15,7 @@
 
 #include "fg_alloc.h"
 #include "fg_clock.h"
+#include "fg_key_hash.h"
 #include "fg_random.h"
 
 static void fg_family_error(char *err, size_t cap, const char *fmt, ...) {
@@ -23,28 +24,6 @@ static void fg_family_error(char *err, size_t cap, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, cap, fmt, ap);
     va_end(ap);
-}
-
-/* ---- hashing ---------------------------------------------------------------- */
-
-/* 8 bytes at a time, multiply-xorshift mixing, seeded per family. */
-static uint64_t fg_family_hash(uint64_t seed, const void *key, size_t len) {
-    const unsigned char *p = key;
-    uint64_t h = seed ^ (len * UINT64_C(0x9E3779B97F4A7C15));
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * UINT64_C(0xBF58476D1CE4E5B9);
-        h ^= h >> 31;
-        p += 8;
-        len -= 8;
-    }
-    uint64_t w = 0;
-    for (size_t i = 0; i < len; i++) w |= (uint64_t)p[i] << (8 * i);
-    h = (h ^ w) * UINT64_C(0x94D049BB133111EB);
-    h ^= h >> 29;
-    h *= UINT64_C(0xBF58476D1CE4E5B9);
-    return h ^ (h >> 32);
 }
 
 /* ---- aggregates -------------------------------------------------------------- */
@@ -340,7 +319,7 @@ static fg_family_entry *fg_family_entry_make(fg_family *f, const void *key, size
     /* seeded: the same key gets the same sequence in every run (full_hash
      * is salted per family, so it is not used here) */
     (void)full_hash;
-    uint64_t state = f->has_seed ? fg_family_hash(f->seed, key, len)
+    uint64_t state = f->has_seed ? fg_key_hash(f->seed, key, len)
                                  : (uint64_t)(uintptr_t)e ^ (bits * UINT64_C(0x9E3779B97F4A7C15));
     uint64_t seed = fg_random_splitmix64(&state);
     fg_block *b = fg_family_entry_block(e);
@@ -356,7 +335,7 @@ fg_family_entry *fg_family_pin(fg_family *f, const void *key, size_t len, int ma
         fg_family_error(err, err_cap, "a family key is at most 4 GiB long");
         return NULL;
     }
-    uint64_t full_hash = fg_family_hash(f->hash_seed, key, len);
+    uint64_t full_hash = fg_key_hash(f->hash_seed, key, len);
     uint32_t hash = (uint32_t)full_hash;
     if (!have_raw && f->bounded) {
         raw = fg_family_read_raw(f);

@@ -12,6 +12,7 @@
 #include "fg_alloc.h"
 #include "fg_breaker_internal.h"
 #include "fg_breaker_shared.h"
+#include "fg_key_hash.h"
 
 #define FG_SFAM_MAGIC UINT64_C(0x314d41465347) /* "GSFAM1" little-endian */
 
@@ -87,23 +88,6 @@ static fg_block *fg_sfam_carried(fg_sfam_header *h) {
     return (fg_block *)((char *)h + sizeof(fg_sfam_header));
 }
 
-/* 8 bytes at a time, multiply-xorshift mixing. */
-static uint64_t fg_sfam_hash(uint64_t seed, const void *key, size_t len) {
-    const unsigned char *p = key;
-    uint64_t h = seed ^ (len * UINT64_C(0x9E3779B97F4A7C15));
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * UINT64_C(0xBF58476D1CE4E5B9);
-        h ^= h >> 31;
-        p += 8;
-        len -= 8;
-    }
-    uint64_t w = 0;
-    for (size_t i = 0; i < len; i++) w |= (uint64_t)p[i] << (8 * i);
-    h = (h ^ w) * UINT64_C(0x94D049BB133111EB);
-    return h ^ (h >> 29);
-}
 
 /* A header a file could hold that still describes a table inside `size`
  * bytes of a block_size-byte definition (a map someone else wrote could
@@ -298,7 +282,7 @@ static void fg_sfam_make(fg_shared_family *f, fg_sfam_slot *s, uint64_t hash, co
     uint64_t bits = 0;
     memcpy(&bits, &now, sizeof bits);
     /* seeded: the same key gets the same sequence in every run */
-    uint64_t state = f->has_seed ? fg_sfam_hash(f->seed, key, len)
+    uint64_t state = f->has_seed ? fg_key_hash(f->seed, key, len)
                                  : hash ^ (uint64_t)(uintptr_t)s ^ (bits * UINT64_C(0x9E3779B97F4A7C15));
     uint64_t seed = fg_random_splitmix64(&state);
     fg_block *b = fg_sfam_slot_block(s);
@@ -319,7 +303,7 @@ void *fg_shared_family_block(fg_shared_family *f, const void *key, size_t len, i
     }
     fg_sfam_header *h = f->h;
     uint32_t n = h->capacity;
-    uint64_t hash = fg_sfam_hash(h->hash_seed, key, len);
+    uint64_t hash = fg_key_hash(h->hash_seed, key, len);
     uint32_t start = (uint32_t)(hash % n);
     /* Without the lock: live slots never change. A free slot ends the
      * probe (slots are never freed); one being made may be this key. */
