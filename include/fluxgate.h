@@ -29,7 +29,9 @@ extern "C" {
 #define FG_VERSION_PATCH 0
 #define FG_VERSION "0.1.0"
 
-/* The breaker states, declared once; expanded into the enum and name table. */
+/* The breaker states, declared once: the name table is expanded from this
+ * list; the enum below is spelled out (LuaJIT's ffi.cdef cannot expand
+ * macros) and src/fg_state.c asserts at compile time that it matches. */
 #define FG_STATE_LIST(X)                                                       \
     X(CLOSED, "closed")                                                        \
     X(OPEN, "open")                                                            \
