@@ -53,8 +53,9 @@ static fg_component *fg_fallback(fg_compiler *cc, int key) {
         c->ok = 1;
         c->number = key == FG_SET_HALF_OPEN_LEASE ? FG_DEFAULT_HALF_OPEN_LEASE
                                                    : FG_DEFAULT_MAX_HALF_OPEN_CALLS;
-        c->text = key == FG_SET_HALF_OPEN_LEASE ? "60" : "10";
-        c->text_len = 2;
+        c->text = key == FG_SET_HALF_OPEN_LEASE ? FG_DEFAULT_TEXT(FG_DEFAULT_HALF_OPEN_LEASE)
+                                                 : FG_DEFAULT_TEXT(FG_DEFAULT_MAX_HALF_OPEN_CALLS);
+        c->text_len = strlen(c->text);
     } else {
         const char *text = texts[key];
         fg_diag_sink *sink = fg_compiler_sink(cc, "default", text, strlen(text));

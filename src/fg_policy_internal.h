@@ -50,8 +50,13 @@ typedef struct fg_permit_spec {
 #define FG_DEFAULT_TRIPPER_TEXT "MinRequests(100) & FailureRate(0.5)"
 #define FG_DEFAULT_RETRY_TEXT "Cooldown(60)"
 #define FG_DEFAULT_PERMIT_TEXT "RampUp(0.1, 1.0, 60)"
+/* The two numeric defaults are written once, as plain integer tokens: the
+ * compiler takes both the number and its text (what listings show) from
+ * them (FG_DEFAULT_TEXT). */
 #define FG_DEFAULT_MAX_HALF_OPEN_CALLS 10
-#define FG_DEFAULT_HALF_OPEN_LEASE 60.0
+#define FG_DEFAULT_HALF_OPEN_LEASE 60
+#define FG_DEFAULT_TEXT(value) FG_DEFAULT_TEXT_(value)
+#define FG_DEFAULT_TEXT_(value) #value
 /* Upper bound of max_half_open_calls (slots are allocated up front). */
 #define FG_MAX_HALF_OPEN_CALLS_LIMIT 65536
 
