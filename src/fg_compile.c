@@ -11,11 +11,11 @@
  * none. Everything temporary lives in one arena; the policy keeps its own.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "fg_alloc.h"
 #include "fg_compile_internal.h"
+#include "fg_file.h"
 #include "fg_parse.h"
 
 int fg_compiler_open(fg_compiler *cc, const fg_allocator *alloc, const char *chunk,
@@ -196,64 +196,6 @@ fg_policy *fg_policy_compile(const char *source, size_t length, const char *chun
         cc.oom = 1;
     if (!cc.oom) fg_compile_statements(&cc, sink, unit);
     return fg_compiler_close(&cc, report);
-}
-
-/* Reads a whole file of at most max bytes into a block from alloc; returns
- * it (and *size, *cap), or NULL with errno set -- EFBIG when the file holds
- * more than max bytes. Never reads more than max + 1 bytes nor holds more
- * than max + 1, so an endless input (/dev/zero, a pipe that never closes)
- * stops at the limit. */
-static char *fg_read_file(const char *path, const fg_allocator *alloc, size_t max, size_t *size,
-                          size_t *cap) {
-    FILE *f = fopen(path, "rb");
-    *size = *cap = 0;
-    if (f == NULL) return NULL;
-    /* A regular file says its size: refuse a big one without reading it. */
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long end = ftell(f);
-        if (end > 0 && (unsigned long)end > max) {
-            fclose(f);
-            errno = EFBIG;
-            return NULL;
-        }
-        rewind(f);
-    } else {
-        clearerr(f);
-    }
-    size_t n = 0, c = max < 8192 ? max + 1 : 8192;
-    char *buf = fg_alloc_new(alloc, c);
-    int e = buf == NULL ? ENOMEM : 0;
-    while (buf != NULL) {
-        if (n == c) {
-            if (c > max) { /* max + 1 bytes read: one too many */
-                e = EFBIG;
-                break;
-            }
-            size_t grow = c > (max + 1) / 2 ? max + 1 : c * 2;
-            char *grown = fg_alloc_grow(alloc, buf, c, grow);
-            if (grown == NULL) {
-                e = ENOMEM;
-                break;
-            }
-            buf = grown;
-            c = grow;
-        }
-        size_t got = fread(buf + n, 1, c - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f)) e = errno ? errno : EIO;
-            break;
-        }
-    }
-    fclose(f);
-    if (e != 0) {
-        fg_alloc_free(alloc, buf, c);
-        errno = e;
-        return NULL;
-    }
-    *size = n;
-    *cap = c;
-    return buf;
 }
 
 fg_policy *fg_policy_load_limited(const char *path, size_t max, const fg_allocator *alloc,
