@@ -22,14 +22,18 @@ typedef enum fg_param_type {
     FG_PARAM_CODES    /* one or more integers or ranges a..b, positional (Status) */
 } fg_param_type;
 
+/* One parameter. The table is written with designated initializers, so a
+ * field a row leaves out is zero: closed bounds, no default, no bound from
+ * another parameter. */
 typedef struct fg_param {
     const char *name;
     fg_param_type type;
     fg_quantity quantity;  /* what a number measures: which units it takes */
     double min, max;       /* bounds for numbers */
     unsigned char min_open, max_open; /* 1: the bound itself is excluded */
-    int min_param;         /* >= 0: a parameter whose value is a further
-                              (inclusive) lower bound, e.g. RampUp final >= initial */
+    const struct fg_param *min_param; /* an earlier parameter of the same constructor whose
+                              value is a further (inclusive) lower bound, e.g. RampUp
+                              final >= initial; NULL for none */
     unsigned char has_default;
     double default_value;
     const char *rule;      /* the constraint as messages print it: "in (0, 1]" */
@@ -41,6 +45,11 @@ typedef struct fg_builtin {
     const fg_param *params;
     uint32_t param_count;
 } fg_builtin;
+
+/* The index of p->min_param among b's parameters, or -1 when p has none. */
+static inline int fg_param_min_index(const struct fg_builtin *b, const fg_param *p) {
+    return p->min_param != NULL ? (int)(p->min_param - b->params) : -1;
+}
 
 /* The entry for id (0 <= id < FG_BUILTIN_COUNT). */
 const fg_builtin *fg_builtin_get(fg_builtin_id id);

@@ -1,6 +1,6 @@
 /*
  * fg_builtins.c -- the constructor parameter table (names, types, ranges,
- * defaults), in the order fg_builtins.h documents, plus did-you-mean.
+ * defaults), one row per entry of FG_BUILTIN_LIST, plus did-you-mean.
  *
  * Names and kinds come from FG_BUILTIN_LIST itself; this file adds only what
  * the list does not say. A checked call carries its arguments in exactly the
@@ -16,11 +16,21 @@
 /* Sizes and counts must fit the runtime's 32-bit fields. */
 #define FG_U32_MAX 4294967295.0
 
-/* name, type, quantity, min, max, min_open, max_open, min_param, has_default, default, rule */
-#define FG_COUNT_PARAM(n) {n, FG_PARAM_INTEGER, FG_QTY_COUNT, 0, FG_U32_MAX, 1, 0, -1, 0, 0, "an integer > 0"}
-#define FG_DURATION(n) {n, FG_PARAM_NUMBER, FG_QTY_DURATION, 0, FG_ANY_MAX, 1, 0, -1, 0, 0, "> 0"}
-#define FG_RATIO(n) {n, FG_PARAM_NUMBER, FG_QTY_RATIO, 0, 1, 1, 0, -1, 0, 0, "in (0, 1]"}
-#define FG_JITTER {"jitter_ratio", FG_PARAM_NUMBER, FG_QTY_RATIO, 0, 1, 0, 1, -1, 1, 0, "in [0, 1)"}
+/* Row builders for the common shapes; every field a row does not name is
+ * zero: no default, closed bounds, no bound from another parameter. */
+#define FG_COUNT_PARAM(n)                                                                \
+    {.name = n, .type = FG_PARAM_INTEGER, .quantity = FG_QTY_COUNT, .min = 0, .min_open = 1, \
+     .max = FG_U32_MAX, .rule = "an integer > 0"}
+#define FG_DURATION(n)                                                                    \
+    {.name = n, .type = FG_PARAM_NUMBER, .quantity = FG_QTY_DURATION, .min = 0, .min_open = 1, \
+     .max = FG_ANY_MAX, .rule = "> 0"}
+#define FG_RATIO(n)                                                                       \
+    {.name = n, .type = FG_PARAM_NUMBER, .quantity = FG_QTY_RATIO, .min = 0, .min_open = 1, \
+     .max = 1, .rule = "in (0, 1]"}
+#define FG_JITTER                                                                         \
+    {.name = "jitter_ratio", .type = FG_PARAM_NUMBER, .quantity = FG_QTY_RATIO, .min = 0,   \
+     .max = 1, .max_open = 1, .has_default = 1, .default_value = 0, .rule = "in [0, 1)"}
+#define FG_TEXT(n, t, q, r) {.name = n, .type = t, .quantity = q, .rule = r}
 
 /* Windows are allocated whole when a breaker is made, so their sizes are
  * bounded: a typo such as CountWindow(1e9) is a located error, not a
@@ -28,20 +38,18 @@
 #define FG_MAX_COUNT_WINDOW 1000000.0
 #define FG_MAX_TIME_WINDOW 86400.0
 static const fg_param fg_p_count_window[] = {
-    {"size", FG_PARAM_INTEGER, FG_QTY_COUNT, 0, FG_MAX_COUNT_WINDOW, 1, 0, -1, 0, 0,
-     "an integer > 0"}};
+    {.name = "size", .type = FG_PARAM_INTEGER, .quantity = FG_QTY_COUNT, .min = 0, .min_open = 1,
+     .max = FG_MAX_COUNT_WINDOW, .rule = "an integer > 0"}};
 static const fg_param fg_p_time_window[] = {
-    {"size", FG_PARAM_INTEGER, FG_QTY_DURATION, 0, FG_MAX_TIME_WINDOW, 1, 0, -1, 0, 0,
-     "an integer > 0"}};
+    {.name = "size", .type = FG_PARAM_INTEGER, .quantity = FG_QTY_DURATION, .min = 0, .min_open = 1,
+     .max = FG_MAX_TIME_WINDOW, .rule = "an integer > 0"}};
 static const fg_param fg_p_type_of[] = {
-    {"types", FG_PARAM_STRINGS, FG_QTY_TEXT, 0, 0, 0, 0, -1, 0, 0, "at least one string"}};
+    FG_TEXT("types", FG_PARAM_STRINGS, FG_QTY_TEXT, "at least one string")};
 static const fg_param fg_p_status[] = {
-    {"codes", FG_PARAM_CODES, FG_QTY_CODE, FG_ANY_MIN, FG_ANY_MAX, 0, 0, -1, 0, 0,
-     "at least one integer or range a..b"}};
-static const fg_param fg_p_message[] = {
-    {"pattern", FG_PARAM_STRING, FG_QTY_TEXT, 0, 0, 0, 0, -1, 0, 0, "a string"}};
-static const fg_param fg_p_custom[] = {
-    {"name", FG_PARAM_STRING, FG_QTY_NAME, 0, 0, 0, 0, -1, 0, 0, "a string"}};
+    {.name = "codes", .type = FG_PARAM_CODES, .quantity = FG_QTY_CODE, .min = FG_ANY_MIN,
+     .max = FG_ANY_MAX, .rule = "at least one integer or range a..b"}};
+static const fg_param fg_p_message[] = {FG_TEXT("pattern", FG_PARAM_STRING, FG_QTY_TEXT, "a string")};
+static const fg_param fg_p_custom[] = {FG_TEXT("name", FG_PARAM_STRING, FG_QTY_NAME, "a string")};
 static const fg_param fg_p_count[] = {FG_COUNT_PARAM("count")};
 static const fg_param fg_p_ratio[] = {FG_RATIO("ratio")};
 static const fg_param fg_p_avg_latency[] = {FG_DURATION("threshold")};
@@ -49,14 +57,19 @@ static const fg_param fg_p_slow_rate[] = {FG_RATIO("ratio"), FG_DURATION("thresh
 static const fg_param fg_p_cooldown[] = {FG_DURATION("duration"), FG_JITTER};
 static const fg_param fg_p_backoff[] = {
     FG_DURATION("initial"),
-    {"multiplier", FG_PARAM_NUMBER, FG_QTY_FACTOR, 1, FG_ANY_MAX, 1, 0, -1, 1, 2, "> 1"},
-    {"max_duration", FG_PARAM_NUMBER, FG_QTY_DURATION, 0, FG_ANY_MAX, 1, 0, 0, 1, 300, ">= initial"},
+    {.name = "multiplier", .type = FG_PARAM_NUMBER, .quantity = FG_QTY_FACTOR, .min = 1,
+     .min_open = 1, .max = FG_ANY_MAX, .has_default = 1, .default_value = 2, .rule = "> 1"},
+    {.name = "max_duration", .type = FG_PARAM_NUMBER, .quantity = FG_QTY_DURATION, .min = 0,
+     .min_open = 1, .max = FG_ANY_MAX, .min_param = &fg_p_backoff[0], .has_default = 1,
+     .default_value = 300, .rule = ">= initial"},
     FG_JITTER};
 static const fg_param fg_p_random[] = {
-    {"ratio", FG_PARAM_NUMBER, FG_QTY_RATIO, 0, 1, 0, 0, -1, 0, 0, "in [0, 1]"}};
+    {.name = "ratio", .type = FG_PARAM_NUMBER, .quantity = FG_QTY_RATIO, .min = 0, .max = 1,
+     .rule = "in [0, 1]"}};
 static const fg_param fg_p_ramp_up[] = {
     FG_RATIO("initial"),
-    {"final", FG_PARAM_NUMBER, FG_QTY_RATIO, 0, 1, 1, 0, 0, 0, 0, "in [initial, 1]"},
+    {.name = "final", .type = FG_PARAM_NUMBER, .quantity = FG_QTY_RATIO, .min = 0, .min_open = 1,
+     .max = 1, .min_param = &fg_p_ramp_up[0], .rule = "in [initial, 1]"},
     FG_DURATION("duration")};
 
 #define FG_PARAMS(arr) arr, (uint32_t)(sizeof arr / sizeof arr[0])

@@ -4,40 +4,16 @@
  * FG_BUILTIN_LIST is the single source of truth for constructor names and
  * kinds: the parser never knows a constructor's name; the checker looks names
  * up here, the code generator switches on the ids, and the did-you-mean
- * suggestions are generated from it; doc/language.md's "Constructors" table
- * documents it (tests/test_builtins.c checks it has a row for each). Parameters (names, types,
- * ranges, defaults) live in the table in fg_builtins.c, in the order below;
- * a checked call node carries its arguments in exactly that order, with
- * defaults filled in (see fg_ast.h).
+ * suggestions are generated from it. Parameters (names, types, ranges,
+ * defaults) live in the table in fg_builtins.c, one row per entry of this
+ * list; a checked call node carries its arguments in exactly that order, with
+ * defaults filled in (see fg_ast.h). doc/language.md's "Constructors" table
+ * documents both, and tests/test_builtins.c compares it with them row by row
+ * (there is deliberately no second copy of that table here).
  *
  * Each numeric parameter also says what it measures (fg_quantity): a count
  * or a code takes no unit, a ratio may be written as a percentage, a
  * duration with ms/s/m/h; a unit anywhere else is a located error.
- *
- *   id              name             kind       parameters (in order)
- *   COUNT_WINDOW    CountWindow      window     size: count > 0
- *   TIME_WINDOW     TimeWindow       window     size: duration, whole seconds > 0
- *   ALL             All              tracker | permit   (none)
- *   TYPE_OF         TypeOf           tracker    types: string, ... (at least one)
- *   STATUS          Status           tracker    codes: code or range a..b, ... (at least one)
- *   MESSAGE         Message          tracker    pattern: string (glob: * ?)
- *   CUSTOM          Custom           tracker    name: string
- *   CLOSED          Closed           tripper    (none)
- *   HALF_OPENED     HalfOpened       tripper    (none)
- *   MIN_REQUESTS    MinRequests      tripper    count: count > 0
- *   FAILURE_RATE    FailureRate      tripper    ratio: ratio in (0, 1]
- *   AVG_LATENCY     AvgLatency       tripper    threshold: duration > 0
- *   SLOW_RATE       SlowRate         tripper    ratio: ratio in (0, 1], threshold: duration > 0
- *   FAILURE_STREAK  FailureStreak    tripper    count: count > 0
- *   ALWAYS          Always           retry      (none)
- *   NEVER           Never            retry      (none)
- *   COOLDOWN        Cooldown         retry      duration: duration > 0, jitter_ratio = 0: ratio in [0, 1)
- *   BACKOFF         Backoff          retry      initial: duration > 0, multiplier = 2: factor > 1,
- *                                               max_duration = 300: duration >= initial,
- *                                               jitter_ratio = 0: ratio in [0, 1)
- *   RANDOM          Random           permit     ratio: ratio in [0, 1]
- *   RAMP_UP         RampUp           permit     initial: ratio in (0, 1], final: ratio in [initial, 1],
- *                                               duration: duration > 0
  */
 #ifndef FG_BUILTINS_H
 #define FG_BUILTINS_H

@@ -163,9 +163,10 @@ static int fg_check_range(fg_check_ctx *x, const fg_builtin *b, const fg_param *
     double n = v->number;
     int bad = (p->type == FG_PARAM_INTEGER && !fg_is_integer(n)) || n < p->min ||
               (p->min_open && n == p->min) || n > p->max || (p->max_open && n == p->max);
-    if (!bad && p->min_param >= 0 && n < vals[p->min_param].number) {
+    int bound = fg_param_min_index(b, p);
+    if (!bad && bound >= 0 && n < vals[bound].number) {
         fg_diag_error(x->sink, v->loc, "%s() %s must be %s, got %.15g (%s is %.15g)", b->name, p->name,
-                      p->rule, n, b->params[p->min_param].name, vals[p->min_param].number);
+                      p->rule, n, b->params[bound].name, vals[bound].number);
         return 0;
     }
     if (!bad) return 1;
@@ -267,14 +268,14 @@ static int fg_check_bind(fg_check_ctx *x, const fg_syn_expr *e, const fg_builtin
                                   fg_param_subject(b, p, subject, sizeof subject))) {
             ok = 0;
         } else {
-            int min_ok = p->min_param < 0 || given[p->min_param] == NULL ||
-                         (!given[p->min_param]->bad &&
-                          given[p->min_param]->value.kind == FG_VALUE_NUMBER);
+            int bound = fg_param_min_index(b, p);
+            int min_ok = bound < 0 || given[bound] == NULL ||
+                         (!given[bound]->bad && given[bound]->value.kind == FG_VALUE_NUMBER);
             const fg_param *q = p;
             fg_param relaxed;
             if (!min_ok) { /* the bound itself was wrong: check the rest */
                 relaxed = *p;
-                relaxed.min_param = -1;
+                relaxed.min_param = NULL;
                 q = &relaxed;
             }
             if (!fg_check_range(x, b, q, v, vals)) ok = 0;

@@ -1,7 +1,8 @@
 /*
- * test_builtins.c -- the constructor table (fg_builtins.c) is consistent
- * with FG_BUILTIN_LIST and with itself, the language reference documents
- * every constructor and parameter it holds, and suggestions behave.
+ * test_builtins.c -- the constructor table (fg_builtins.c): each name finds
+ * its entry, the table is consistent with itself, doc/language.md's
+ * "Constructors" table says exactly what it holds (names, kinds, parameters,
+ * allowed values, defaults), and suggestions behave.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,26 +15,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fg_builtin_table.h"
+#include <float.h>
 
-static void names_and_kinds_come_from_the_list(void **state) {
+#include "fg_alloc.h"
+#include "fg_builtin_table.h"
+#include "fg_file.h"
+
+/* fg_builtin_find is the checker's only way from a name to a constructor:
+ * each name finds its own entry, and a prefix, an extension or another case
+ * of a name finds none (the did-you-mean path takes those). */
+static void each_constructor_is_found_by_its_exact_name_only(void **state) {
     (void)state;
-    static const struct {
-        const char *name;
-        int kinds;
-    } list[] = {
-#define FG_X(id, name, kind) {name, kind},
-        FG_BUILTIN_LIST(FG_X)
-#undef FG_X
-    };
     for (int i = 0; i < FG_BUILTIN_COUNT; i++) {
         const fg_builtin *b = fg_builtin_get((fg_builtin_id)i);
-        assert_string_equal(b->name, list[i].name);
-        assert_int_equal(b->kinds, list[i].kinds);
-        assert_int_equal(fg_builtin_find(b->name, strlen(b->name)), i);
+        size_t len = strlen(b->name);
+        assert_int_equal(fg_builtin_find(b->name, len), i);
+        assert_int_equal(fg_builtin_find(b->name, len - 1), -1);
+        char longer[64], lower[64];
+        snprintf(longer, sizeof longer, "%sX", b->name);
+        assert_int_equal(fg_builtin_find(longer, len + 1), -1);
+        snprintf(lower, sizeof lower, "%s", b->name);
+        lower[0] = (char)(lower[0] - 'A' + 'a');
+        assert_int_equal(fg_builtin_find(lower, len), -1);
     }
-    assert_int_equal(fg_builtin_find("Failure", 7), -1);
-    assert_int_equal(fg_builtin_find("FailureRate2", 12), -1);
 }
 
 static void parameters_are_well_formed(void **state) {
@@ -46,7 +50,7 @@ static void parameters_are_well_formed(void **state) {
             assert_non_null(p->name);
             assert_non_null(p->rule);
             assert_true(p->min <= p->max);
-            assert_true(p->min_param < (int)j); /* a bound refers to an earlier parameter */
+            assert_true(fg_param_min_index(b, p) < (int)j); /* a bound refers to an earlier parameter */
             if (p->has_default) {
                 /* a default satisfies its own rule, and defaults come last */
                 assert_true(p->default_value > p->min || (!p->min_open && p->default_value == p->min));
@@ -59,38 +63,170 @@ static void parameters_are_well_formed(void **state) {
     }
 }
 
-static char *read_all(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return NULL;
-    static char buf[1 << 19];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
+/* ---- doc/language.md's constructor table, row by row ----------------------- */
+
+static void append(char *out, size_t cap, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static void append(char *out, size_t cap, const char *fmt, ...) {
+    size_t len = strlen(out);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out + len, cap - len, fmt, ap);
+    va_end(ap);
 }
 
-static void the_reference_documents_every_constructor(void **state) {
-    (void)state;
-    const char *doc = read_all("doc/language.md");
-    if (doc == NULL) doc = read_all("../doc/language.md");
-    assert_non_null(doc);
-    for (int i = 0; i < FG_BUILTIN_COUNT; i++) {
-        const fg_builtin *b = fg_builtin_get((fg_builtin_id)i);
-        char row[64];
-        snprintf(row, sizeof row, "| `%s(", b->name);
-        /* some row starting with the constructor names all its parameters */
-        int documented = 0;
-        for (const char *line = strstr(doc, row); line != NULL && !documented; line = strstr(line + 1, row)) {
-            const char *end = strchr(line, '\n');
-            documented = 1;
-            for (uint32_t j = 0; j < b->param_count; j++) {
-                const char *at = strstr(line, b->params[j].name);
-                if (at == NULL || at > end) documented = 0;
-            }
-        }
-        if (!documented) fprintf(stderr, "doc/language.md lacks a row for %s with its parameters\n", b->name);
-        assert_true(documented);
+/* "tracker, permit": the kind bits in the order of FG_KIND_*. */
+static void kinds_text(int kinds, char *out, size_t cap) {
+    static const char *const names[] = {"window", "tracker", "tripper", "retry", "permit"};
+    out[0] = '\0';
+    for (int bit = 0; bit < 5; bit++)
+        if (kinds & (1 << bit)) append(out, cap, "%s%s", out[0] ? ", " : "", names[bit]);
+}
+
+/* What the reference must say a parameter accepts, computed from the table's
+ * type, bounds and default (never from its hand-written `rule`). Integers
+ * are shown with closed bounds ([1, 1000000], not (0, 1000000]); an integer
+ * bounded only by the runtime's 32 bits and a number bounded by nothing show
+ * no upper bound (the section's preamble says so). */
+static void values_text(const fg_param *p, char *out, size_t cap) {
+    out[0] = '\0';
+    append(out, cap, "%s: ", p->name);
+    switch (p->type) {
+    case FG_PARAM_STRINGS: append(out, cap, "at least one string"); return;
+    case FG_PARAM_CODES: append(out, cap, "at least one integer or range `a..b` with a <= b"); return;
+    case FG_PARAM_STRING:
+        append(out, cap, "%s", p->quantity == FG_QTY_NAME ? "a string without NUL" : "a string");
+        return;
+    case FG_PARAM_INTEGER:
+    case FG_PARAM_NUMBER: break;
     }
+    int integer = p->type == FG_PARAM_INTEGER;
+    char lo[64] = "", hi[64] = "";
+    int lo_open = p->min_open, hi_open = p->max_open;
+    if (p->min_param != NULL) {
+        snprintf(lo, sizeof lo, "%s", p->min_param->name);
+        lo_open = 0;
+    } else if (p->min > -DBL_MAX) {
+        snprintf(lo, sizeof lo, "%.15g", p->min);
+    }
+    int hi_stated = integer ? p->max < 4294967295.0 : p->max < DBL_MAX;
+    if (hi_stated) snprintf(hi, sizeof hi, "%.15g", p->max);
+    if (integer) append(out, cap, "integer ");
+    if (lo[0] && hi_stated) {
+        if (integer && lo_open && p->min_param == NULL) {
+            snprintf(lo, sizeof lo, "%.15g", p->min + 1);
+            lo_open = 0;
+        }
+        if (integer && hi_open) {
+            snprintf(hi, sizeof hi, "%.15g", p->max - 1);
+            hi_open = 0;
+        }
+        append(out, cap, "in %c%s, %s%c", lo_open ? '(' : '[', lo, hi, hi_open ? ')' : ']');
+    } else if (lo[0]) {
+        append(out, cap, "%s %s", lo_open ? ">" : ">=", lo);
+    } else if (hi_stated) {
+        append(out, cap, "%s %s", hi_open ? "<" : "<=", hi);
+    } else {
+        append(out, cap, "any number");
+    }
+    if (p->has_default) append(out, cap, " (default %.15g)", p->default_value);
+}
+
+/* The trimmed text of the cell-th cell of a table row, into out. */
+static int row_cell(const char *row, const char *end, int cell, char *out, size_t cap) {
+    const char *at = row;
+    for (int i = 0; i <= cell; i++) {
+        at = memchr(at, '|', (size_t)(end - at));
+        if (at == NULL) return 0;
+        at++;
+    }
+    const char *stop = memchr(at, '|', (size_t)(end - at));
+    if (stop == NULL) return 0;
+    while (at < stop && *at == ' ') at++;
+    while (stop > at && stop[-1] == ' ') stop--;
+    size_t n = (size_t)(stop - at) < cap - 1 ? (size_t)(stop - at) : cap - 1;
+    memcpy(out, at, n);
+    out[n] = '\0';
+    return 1;
+}
+
+/* Compares one row of the reference with builtin b; names what differs. */
+static void check_row(const fg_builtin *b, const char *row, const char *end) {
+    char cell[512], want[512];
+    assert_true(row_cell(row, end, 0, cell, sizeof cell));
+    /* the signature names the parameters in order, unless it shows an example */
+    int plain = 1;
+    for (uint32_t j = 0; j < b->param_count; j++)
+        if (b->params[j].type != FG_PARAM_INTEGER && b->params[j].type != FG_PARAM_NUMBER) plain = 0;
+    snprintf(want, sizeof want, "`%s(", b->name);
+    if (plain) {
+        for (uint32_t j = 0; j < b->param_count; j++)
+            append(want, sizeof want, "%s%s", j ? ", " : "", b->params[j].name);
+        append(want, sizeof want, ")`");
+        if (strcmp(cell, want) != 0) fail_msg("doc/language.md: %s is documented as %s", want, cell);
+    } else if (strncmp(cell, want, strlen(want)) != 0) {
+        fail_msg("doc/language.md: row %s is not %s...", cell, want);
+    }
+    assert_true(row_cell(row, end, 1, cell, sizeof cell));
+    kinds_text(b->kinds, want, sizeof want);
+    if (strcmp(cell, want) != 0) fail_msg("doc/language.md: %s() is a %s, not a %s", b->name, want, cell);
+    assert_true(row_cell(row, end, 2, cell, sizeof cell));
+    want[0] = '\0';
+    for (uint32_t j = 0; j < b->param_count; j++) {
+        char one[160];
+        values_text(&b->params[j], one, sizeof one);
+        append(want, sizeof want, "%s%s", j ? "; " : "", one);
+    }
+    if (b->param_count == 0) snprintf(want, sizeof want, "—");
+    if (strcmp(cell, want) != 0)
+        fail_msg("doc/language.md: %s()'s parameters are\n  %s\nbut the reference says\n  %s", b->name,
+                 want, cell);
+}
+
+static void the_reference_table_is_the_constructor_table(void **state) {
+    (void)state;
+    fg_allocator alloc = fg_alloc_resolve(NULL);
+    size_t size, cap;
+    char *doc = fg_read_file("doc/language.md", &alloc, 1 << 20, &size, &cap);
+    if (doc == NULL) fail_msg("doc/language.md not found: run the tests from the repository root");
+    const char *section = strstr(doc, "\n## Constructors\n");
+    assert_non_null(section);
+    const char *section_end = strstr(section + 1, "\n## ");
+    if (section_end == NULL) section_end = doc + size;
+    /* every row of the table, in order, is the next constructor of the list */
+    int rows = 0;
+    for (const char *row = strstr(section, "\n| `"); row != NULL && row < section_end;
+         row = strstr(row + 1, "\n| `")) {
+        const char *end = strchr(row + 1, '\n');
+        if (end == NULL) end = doc + size;
+        if (rows >= FG_BUILTIN_COUNT) fail_msg("doc/language.md documents more constructors than there are");
+        check_row(fg_builtin_get((fg_builtin_id)rows), row + 1, end);
+        rows++;
+    }
+    if (rows != FG_BUILTIN_COUNT)
+        fail_msg("doc/language.md documents %d constructors, the compiler has %d", rows, FG_BUILTIN_COUNT);
+    fg_alloc_free(&alloc, doc, cap);
+}
+
+/* values_text itself, so that the comparison above can fail: a
+ * bound or a default that changes in the table changes the text. */
+static void the_reference_text_follows_the_bounds(void **state) {
+    (void)state;
+    char text[160];
+    fg_param p = {.name = "size", .type = FG_PARAM_INTEGER, .min = 0, .min_open = 1, .max = 1000000};
+    values_text(&p, text, sizeof text);
+    assert_string_equal(text, "size: integer in [1, 1000000]");
+    p.max = 4294967295.0;
+    values_text(&p, text, sizeof text);
+    assert_string_equal(text, "size: integer > 0");
+    fg_param r = {.name = "ratio", .type = FG_PARAM_NUMBER, .min = 0, .max = 1, .max_open = 1,
+                  .has_default = 1, .default_value = 0.25};
+    values_text(&r, text, sizeof text);
+    assert_string_equal(text, "ratio: in [0, 1) (default 0.25)");
 }
 
 static void edit_distance_is_levenshtein_capped(void **state) {
@@ -118,9 +254,10 @@ static void suggestions_are_close_and_of_the_right_kind(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(names_and_kinds_come_from_the_list),
+        cmocka_unit_test(each_constructor_is_found_by_its_exact_name_only),
         cmocka_unit_test(parameters_are_well_formed),
-        cmocka_unit_test(the_reference_documents_every_constructor),
+        cmocka_unit_test(the_reference_table_is_the_constructor_table),
+        cmocka_unit_test(the_reference_text_follows_the_bounds),
         cmocka_unit_test(edit_distance_is_levenshtein_capped),
         cmocka_unit_test(suggestions_are_close_and_of_the_right_kind),
     };
