@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "fg_alloc.h"
+#include "fg_text.h"
 
 typedef struct fg_diag_entry {
     fg_diagnostic pub;
@@ -233,68 +234,41 @@ const fg_diagnostic *fg_report_get(const fg_report *report, size_t index) {
     return NULL;
 }
 
-/* snprintf-style appending: len counts what the whole text needs. */
-typedef struct fg_writer {
-    char *buf;
-    size_t cap;
-    size_t len;
-} fg_writer;
-
-/* Appends s[0..n), cutting at the buffer's end but counting everything. */
-static void fg_write(fg_writer *w, const char *s, size_t n) {
-    if (w->len < w->cap) {
-        size_t room = w->cap - w->len - 1;
-        memcpy(w->buf + w->len, s, n < room ? n : room);
-        w->buf[w->len + (n < room ? n : room)] = '\0';
-    }
-    w->len += n;
-}
-
-static void fg_write_str(fg_writer *w, const char *s) { fg_write(w, s, strlen(s)); }
-
-static void fg_write_int(fg_writer *w, int v) {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%d", v);
-    fg_write(w, tmp, (size_t)n);
-}
-
 /* One diagnostic in the text form described at the top of this file. */
-static void fg_diag_write(fg_writer *w, const fg_diagnostic *d, int with_source) {
-    fg_write_str(w, d->chunk ? d->chunk : "");
+static void fg_diag_write(fg_text *w, const fg_diagnostic *d, int with_source) {
+    fg_text_puts(w, d->chunk ? d->chunk : "");
     if (d->line > 0) {
-        fg_write(w, ":", 1);
-        fg_write_int(w, d->line);
-        fg_write(w, ":", 1);
-        fg_write_int(w, d->column);
+        fg_text_append(w, ":", 1);
+        fg_text_printf(w, "%d", d->line);
+        fg_text_append(w, ":", 1);
+        fg_text_printf(w, "%d", d->column);
     }
-    fg_write_str(w, d->severity == FG_SEVERITY_WARNING ? ": warning: " : ": error: ");
-    fg_write_str(w, d->message ? d->message : "");
-    fg_write(w, "\n", 1);
+    fg_text_puts(w, d->severity == FG_SEVERITY_WARNING ? ": warning: " : ": error: ");
+    fg_text_puts(w, d->message ? d->message : "");
+    fg_text_append(w, "\n", 1);
     if (!with_source || d->line <= 0 || d->source_line == NULL || d->source_line[0] == '\0')
         return;
-    fg_write(w, "  ", 2);
-    fg_write_str(w, d->source_line);
-    fg_write(w, "\n  ", 3);
+    fg_text_append(w, "  ", 2);
+    fg_text_puts(w, d->source_line);
+    fg_text_append(w, "\n  ", 3);
     /* The caret's offset in source_line follows from the column alone: a
      * line cut to a window always has FG_DIAG_LEAD bytes before it. */
     size_t caret = d->column > 0 ? (size_t)d->column - 1 : 0;
     if (caret > FG_DIAG_LINE_MAX) caret = sizeof fg_elided - 1 + FG_DIAG_LEAD;
     size_t line_len = strlen(d->source_line);
     for (size_t i = 0; i < caret; i++)
-        fg_write(w, i < line_len && d->source_line[i] == '\t' ? "\t" : " ", 1);
-    fg_write(w, "^\n", 2);
+        fg_text_append(w, i < line_len && d->source_line[i] == '\t' ? "\t" : " ", 1);
+    fg_text_append(w, "^\n", 2);
 }
 
 size_t fg_diagnostic_format(const fg_diagnostic *d, int with_source, char *buf, size_t cap) {
-    fg_writer w = {buf, cap, 0};
-    if (cap > 0) buf[0] = '\0';
+    fg_text w = fg_text_into(buf, cap);
     if (d != NULL) fg_diag_write(&w, d, with_source);
     return w.len;
 }
 
 size_t fg_report_format(const fg_report *report, char *buf, size_t cap) {
-    fg_writer w = {buf, cap, 0};
-    if (cap > 0) buf[0] = '\0';
+    fg_text w = fg_text_into(buf, cap);
     size_t n = fg_report_count(report);
     for (size_t i = 0; i < n; i++) fg_diag_write(&w, fg_report_get(report, i), 1);
     return w.len;
