@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "fg_fnv.h"
 #include "fg_opcodes.h"
 #include "fg_program_block.h"
 
@@ -23,11 +24,7 @@ typedef struct fg_hash {
 } fg_hash;
 
 static void fg_hash_bytes(fg_hash *s, const void *data, size_t n) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        s->h ^= p[i];
-        s->h *= UINT64_C(0x100000001B3);
-    }
+    s->h = fg_fnv1a(s->h, data, n);
 }
 
 /* Integers and doubles are hashed as fixed-width little-endian values, so
@@ -104,13 +101,13 @@ static uint64_t fg_hash_definition(fg_hash s, const fg_breaker_def *def) {
 }
 
 uint64_t fg_block_fingerprint(const fg_breaker_def *def) {
-    fg_hash s = {UINT64_C(0xCBF29CE484222325)};
+    fg_hash s = {FG_FNV1A_INIT};
     fg_hash_u64(&s, FG_BLOCK_VERSION);
     return fg_hash_definition(s, def);
 }
 
 uint64_t fg_block_definition_fingerprint(const fg_breaker_def *def) {
-    fg_hash s = {UINT64_C(0xCBF29CE484222325)};
+    fg_hash s = {FG_FNV1A_INIT};
     return fg_hash_definition(s, def);
 }
 

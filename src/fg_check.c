@@ -7,6 +7,7 @@
 
 #include "fg_builtin_table.h"
 #include "fg_check_internal.h"
+#include "fg_fnv.h"
 #include "fg_policy_internal.h"
 
 fg_checker *fg_checker_new(fg_arena *arena) {
@@ -33,17 +34,11 @@ fg_node *fg_check_node(fg_check_ctx *x, fg_node_kind kind, const fg_syn_expr *e)
 
 /* ---- the definition table -------------------------------------------------- */
 
-static size_t fg_hash(const char *s, size_t n) {
-    size_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
 /* The definition named name[0..len), or NULL. */
 static fg_def *fg_def_find(const fg_checker *c, const char *name, size_t len) {
     if (c->table_cap == 0) return NULL;
     size_t mask = c->table_cap - 1;
-    for (size_t i = fg_hash(name, len) & mask;; i = (i + 1) & mask) {
+    for (size_t i = (size_t)fg_fnv1a(FG_FNV1A_INIT, name, len) & mask;; i = (i + 1) & mask) {
         fg_def *d = c->table[i];
         if (d == NULL) return NULL;
         if (d->len == len && memcmp(d->name, name, len) == 0) return d;
@@ -59,7 +54,7 @@ static int fg_def_insert(fg_checker *c, fg_def *d) {
         for (size_t i = 0; i < c->table_cap; i++) {
             fg_def *old = c->table[i];
             if (old == NULL) continue;
-            size_t j = fg_hash(old->name, old->len) & (ncap - 1);
+            size_t j = (size_t)fg_fnv1a(FG_FNV1A_INIT, old->name, old->len) & (ncap - 1);
             while (nt[j] != NULL) j = (j + 1) & (ncap - 1);
             nt[j] = old;
         }
@@ -67,7 +62,7 @@ static int fg_def_insert(fg_checker *c, fg_def *d) {
         c->table_cap = ncap;
     }
     size_t mask = c->table_cap - 1;
-    size_t i = fg_hash(d->name, d->len) & mask;
+    size_t i = (size_t)fg_fnv1a(FG_FNV1A_INIT, d->name, d->len) & mask;
     while (c->table[i] != NULL) i = (i + 1) & mask;
     c->table[i] = d;
     c->def_count++;

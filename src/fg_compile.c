@@ -16,6 +16,7 @@
 #include "fg_alloc.h"
 #include "fg_compile_internal.h"
 #include "fg_file.h"
+#include "fg_fnv.h"
 #include "fg_parse.h"
 
 int fg_compiler_open(fg_compiler *cc, const fg_allocator *alloc, const char *chunk,
@@ -96,17 +97,10 @@ typedef struct fg_name_set {
     size_t cap;
 } fg_name_set;
 
-/* FNV-1a. */
-static size_t fg_name_hash(const char *s, size_t n) {
-    size_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
 /* Returns the earlier statement with stmt's name, or NULL after adding it. */
 static const fg_syn_stmt *fg_name_set_add(fg_name_set *set, const fg_syn_stmt *stmt) {
     size_t mask = set->cap - 1;
-    for (size_t i = fg_name_hash(stmt->name, stmt->name_len) & mask;; i = (i + 1) & mask) {
+    for (size_t i = (size_t)fg_fnv1a(FG_FNV1A_INIT, stmt->name, stmt->name_len) & mask;; i = (i + 1) & mask) {
         const fg_syn_stmt *s = set->slots[i];
         if (s == NULL) {
             set->slots[i] = stmt;

@@ -12,14 +12,9 @@
 
 #include "fg_alloc.h"
 #include "fg_emit.h"
+#include "fg_fnv.h"
 
 /* ---- hash maps --------------------------------------------------------------- */
-
-static uint64_t fg_hash_bytes(uint64_t h, const void *data, size_t n) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull; /* FNV-1a */
-    return h;
-}
 
 static uint64_t fg_hash_mix(uint64_t h) { /* spreads pointer and hash bits over the slots */
     h ^= h >> 33;
@@ -129,28 +124,28 @@ static int fg_constant_equal(const fg_emitter *e, const fg_constant *a, const fg
 }
 
 static uint64_t fg_constant_hash(const fg_emitter *e, const fg_constant *c) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    h = fg_hash_bytes(h, &c->type, sizeof c->type);
-    h = fg_hash_bytes(h, &c->count, sizeof c->count);
+    uint64_t h = FG_FNV1A_INIT;
+    h = fg_fnv1a(h, &c->type, sizeof c->type);
+    h = fg_fnv1a(h, &c->count, sizeof c->count);
     const fg_strref *refs = e->strrefs.data;
     switch (c->type) {
     case FG_OPERAND_NUMBER:
-        return fg_hash_bytes(h, &c->number, sizeof c->number);
+        return fg_fnv1a(h, &c->number, sizeof c->number);
     case FG_OPERAND_SLOW:
-        h = fg_hash_bytes(h, &c->first, sizeof c->first);
-        return fg_hash_bytes(h, &c->number, sizeof c->number);
+        h = fg_fnv1a(h, &c->first, sizeof c->first);
+        return fg_fnv1a(h, &c->number, sizeof c->number);
     case FG_OPERAND_CUSTOM:
-        return fg_hash_bytes(h, &c->first, sizeof c->first);
+        return fg_fnv1a(h, &c->first, sizeof c->first);
     case FG_OPERAND_GLOB:
     case FG_OPERAND_STRINGS:
         for (uint32_t i = 0; i < c->count; i++) {
             fg_strref r = refs[c->first + i];
-            h = fg_hash_bytes(h, &r.length, sizeof r.length);
-            h = fg_hash_bytes(h, fg_emit_str(e, r), r.length);
+            h = fg_fnv1a(h, &r.length, sizeof r.length);
+            h = fg_fnv1a(h, fg_emit_str(e, r), r.length);
         }
         return h;
     case FG_OPERAND_RANGES:
-        return fg_hash_bytes(h, (const fg_range *)e->ranges.data + c->first,
+        return fg_fnv1a(h, (const fg_range *)e->ranges.data + c->first,
                              c->count * sizeof(fg_range));
     default:
         return h;
@@ -204,7 +199,7 @@ static int64_t fg_emit_intern(fg_emitter *e, const fg_constant *c, fg_emit_mark 
 /* The index of Custom(name) among the program's distinct names, adding it
  * on first use. Returns the index or -1. */
 static int64_t fg_emit_custom_index(fg_emitter *e, const fg_value *name, const fg_node *node) {
-    uint64_t h = fg_hash_bytes(0xcbf29ce484222325ull, name->string, name->length);
+    uint64_t h = fg_fnv1a(FG_FNV1A_INIT, name->string, name->length);
     uint32_t slot = UINT32_MAX, index = 0;
     const fg_strref *customs = e->customs.data;
     while (fg_map_next(&e->custom_names, h, &slot, &index)) {

@@ -33,10 +33,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "fg_fnv.h"
 #include "fg_snapshot_internal.h"
 
-#define FG_FNV_OFFSET UINT64_C(0xCBF29CE484222325)
-#define FG_FNV_PRIME UINT64_C(0x100000001B3)
 /* The generation has 64 - FG_BLOCK_STATE_BITS bits; a restore adds one. */
 #define FG_SNAP_GENERATION_MAX ((UINT64_C(1) << (64 - FG_BLOCK_STATE_BITS)) - 2)
 
@@ -44,17 +43,15 @@
 
 void fg_snap_out_bytes(fg_snap_out *o, const void *data, size_t n) {
     const unsigned char *p = data;
-    uint64_t h = o->hash;
     for (size_t i = 0; i < n; i++) {
         if (o->buf != NULL && o->pos < o->cap) o->buf[o->pos] = p[i];
         o->pos++;
-        h = (h ^ p[i]) * FG_FNV_PRIME;
     }
-    o->hash = h;
+    o->hash = fg_fnv1a(o->hash, data, n);
 }
 
 uint64_t fg_snapshot_checksum(const void *data, size_t len) {
-    fg_snap_out o = {NULL, 0, 0, FG_FNV_OFFSET};
+    fg_snap_out o = {NULL, 0, 0, FG_FNV1A_INIT};
     fg_snap_out_bytes(&o, data, len);
     return o.hash;
 }
@@ -118,7 +115,7 @@ size_t fg_breaker_snapshot(fg_breaker *h, void *buf, size_t cap) {
     const fg_window *w = &h->window;
     size_t name_length = fg_snap_name_length(h);
     uint64_t fingerprint = fg_block_definition_fingerprint(h->def);
-    fg_snap_out o = {buf, buf != NULL ? cap : 0, 0, FG_FNV_OFFSET};
+    fg_snap_out o = {buf, buf != NULL ? cap : 0, 0, FG_FNV1A_INIT};
     double now = fg_breaker_now_locked(h, &when);
     fg_breaker_expire_leases_locked(h, now);
     fg_window_advance(&h->window, now);

@@ -618,6 +618,15 @@ static void every_truncation_and_bit_flip_is_refused(void **state) {
     }
 }
 
+/* The format says FNV-1a 64 (fg_snapshot.h): the published test vectors,
+ * so that a change of the shared hash cannot silently change the format. */
+static void the_checksum_is_fnv1a_64(void **state) {
+    (void)state;
+    assert_true(fg_snapshot_checksum("", 0) == UINT64_C(0xcbf29ce484222325));
+    assert_true(fg_snapshot_checksum("a", 1) == UINT64_C(0xaf63dc4c8601ec8c));
+    assert_true(fg_snapshot_checksum("foobar", 6) == UINT64_C(0x85944171f73967e8));
+}
+
 /* ---- hostile snapshots with valid checksums ------------------------------------------ */
 
 enum { EDIT_ROOM = 4096 };
@@ -1015,6 +1024,7 @@ static void snapshots_under_load_always_restore(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(the_checksum_is_fnv1a_64),
         cmocka_unit_test(every_state_round_trips_days_later),
         cmocka_unit_test(a_time_window_keeps_whole_second_ages_at_any_phase),
         cmocka_unit_test(a_restored_breaker_behaves_like_the_original),
