@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <cmocka.h>
 
+#include "fg_alloc.h"
+#include "fg_file.h"
 #include "fg_opcodes.h"
 #include "fg_payment_policy.h"
 #include "fg_policy_internal.h"
@@ -507,12 +509,10 @@ static void the_payment_policy_compiles_to_its_listing(void **state) {
  * repository root, as `make test-c` does). */
 static void the_documented_opcode_table_matches_the_instruction_set(void **state) {
     (void)state;
-    FILE *f = fopen("doc/bytecode.md", "rb");
-    if (f == NULL) fail_msg("doc/bytecode.md not found: run the tests from the repository root");
-    static char doc[64 * 1024];
-    size_t n = fread(doc, 1, sizeof doc - 1, f);
-    fclose(f);
-    doc[n] = '\0';
+    fg_allocator alloc = fg_alloc_resolve(NULL);
+    size_t size, cap;
+    char *doc = fg_read_file("doc/bytecode.md", &alloc, 1 << 20, &size, &cap);
+    if (doc == NULL) fail_msg("doc/bytecode.md not found: run the tests from the repository root");
     for (int op = 0; op < FG_OP_COUNT; op++) {
         const char *where = fg_opcode_kinds[op] == FG_OPK_ANY       ? "both"
                             : fg_opcode_kinds[op] == FG_OPK_TRIPPER ? "tripper"
@@ -522,6 +522,7 @@ static void the_documented_opcode_table_matches_the_instruction_set(void **state
                  fg_operand_shape_names[fg_opcode_shapes[op]], where, fg_opcode_docs[op]);
         if (strstr(doc, row) == NULL) fail_msg("doc/bytecode.md lacks the row: %s", row);
     }
+    fg_alloc_free(&alloc, doc, cap);
 }
 
 int main(void) {
