@@ -42,7 +42,7 @@ typedef struct fg_parse_state fg_parse_state;
 #include <string.h>
 
 #include "fg_alloc.h"
-#include "fg_builtin_table.h"
+#include "fg_builtins.h"
 #include "fg_parse.h"
 #include "lexer.h"
 

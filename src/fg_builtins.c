@@ -6,7 +6,7 @@
  * the list does not say. A checked call carries its arguments in exactly the
  * order of these parameters, defaults filled in.
  */
-#include "fg_builtin_table.h"
+#include "fg_builtins.h"
 
 #include <float.h>
 #include <string.h>

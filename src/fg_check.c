@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "fg_builtin_table.h"
+#include "fg_builtins.h"
 #include "fg_check_internal.h"
 #include "fg_fnv.h"
 #include "fg_policy_internal.h"

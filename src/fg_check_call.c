@@ -1,6 +1,6 @@
 /*
  * fg_check_call.c -- checking one constructor call against the parameter
- * table (fg_builtin_table.h): binding positional and keyword arguments,
+ * table (fg_builtins.h): binding positional and keyword arguments,
  * filling defaults, and checking types and ranges, reporting every problem
  * of the call at the argument it concerns.
  */
@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fg_builtin_table.h"
+#include "fg_builtins.h"
 #include "fg_check_internal.h"
 #include "fg_syntax.h"
 

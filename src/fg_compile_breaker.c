@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "fg_builtin_table.h"
+#include "fg_builtins.h"
 #include "fg_compile_internal.h"
 #include "fg_parse.h"
 

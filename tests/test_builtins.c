@@ -18,7 +18,7 @@
 #include <float.h>
 
 #include "fg_alloc.h"
-#include "fg_builtin_table.h"
+#include "fg_builtins.h"
 #include "fg_file.h"
 
 /* fg_builtin_find is the checker's only way from a name to a constructor:

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "fg_arena.h"
-#include "fg_builtin_table.h"
+#include "fg_builtins.h"
 #include "fg_check.h"
 #include "fg_diag.h"
 #include "fg_parse.h"
