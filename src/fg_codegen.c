@@ -322,7 +322,7 @@ int fg_codegen(const fg_node *root, fg_program_kind kind, const fg_allocator *al
         fg_program_free(p, alloc);
         return -1;
     }
-    fg_vm_fold_results(p);
+    fg_program_fold_results(p);
     *out = p;
     return 0;
 }

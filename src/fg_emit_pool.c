@@ -315,7 +315,7 @@ static int64_t fg_emit_call_constant(fg_emitter *e, const fg_node *call, fg_oper
     default:
         return fg_emit_fail(e, call, "internal error: no constant for this operand");
     }
-    fg_vm_prepare_constant(&c);
+    fg_program_prepare_constant(&c);
     return fg_emit_intern(e, &c, mark, call);
 }
 

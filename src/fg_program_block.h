@@ -35,7 +35,7 @@ typedef struct fg_range {
 
 /* One pool entry. Which fields mean something depends on type:
  *   NUMBER   number, and what the VM compares against, precomputed from it
- *            (fg_vm_prepare_constant): at_least, ratio_limit, latency_limit
+ *            (fg_program_prepare_constant): at_least, ratio_limit, latency_limit
  *   SLOW     number = the ratio (and ratio_limit), first = the threshold index
  *   STRINGS  strrefs[first .. first+count)
  *   RANGES   ranges[first .. first+count)
@@ -55,8 +55,9 @@ typedef struct fg_constant {
 
 /* Fills in the fields the VM reads (at_least, ratio_limit, latency_limit)
  * from c->number; the emitter calls it for every NUMBER and SLOW constant.
- * Defined in fg_vm.c, next to the comparisons that rely on it. */
-void fg_vm_prepare_constant(fg_constant *c);
+ * Defined in fg_verify.c, with the rest of a program's compile-time
+ * preparation; fg_vm.c's header says why the limits are what they are. */
+void fg_program_prepare_constant(fg_constant *c);
 
 struct fg_program {
     size_t block_size; /* bytes of the whole allocation, for fg_alloc_free */
@@ -82,7 +83,7 @@ struct fg_program {
     char *bytes;
     /* A tracker without Custom() classifies a result (an outcome that is not
      * an error) by its status alone, so fg_codegen folds it, for results,
-     * into the statuses it matches (fg_vm_fold_results): result_ranges
+     * into the statuses it matches (fg_program_fold_results): result_ranges
      * (ascending, disjoint, result_range_count of them, room for
      * result_capacity) and result_no_status, the answer for a result
      * without a status. result_folded = 0: no table (a tripper, Custom(),
@@ -99,8 +100,8 @@ struct fg_program {
 enum { FG_RESULT_FOLD_MAX_RANGES = 64 };
 
 /* Fills p's result table (see above) by running the verified tracker on one
- * status per segment between the ranges' bounds. Defined in fg_vm.c. */
-void fg_vm_fold_results(fg_program *p);
+ * status per segment between the ranges' bounds. Defined in fg_verify.c. */
+void fg_program_fold_results(fg_program *p);
 
 /* Whether constant c's strings, ranges, threshold or custom index are inside
  * the program (fg_verify.c; the disassembler also uses it). */

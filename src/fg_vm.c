@@ -8,7 +8,8 @@
  * so the loop always terminates within code_length steps.
  *
  * Ratios are compared as a quotient against the threshold with a tiny
- * tolerance (subtracted once, when the constant is made), rather than by
+ * tolerance (subtracted once, when the constant is made: fg_verify.c's
+ * fg_program_prepare_constant, with the tolerance's value), rather than by
  * cross-multiplying: failures/total and the literal `r` are both correctly
  * rounded, so when the exact quotient equals the decimal (3/4 vs 0.75, 7/10 vs 0.7) they are the same double, while
  * failures >= r*total can fail there (0.7*10 is 7.000000000000001). The
@@ -20,35 +21,18 @@
  * of one call is that call's duration, and AvgLatency(t) agrees with
  * SlowRate(r, threshold = t) about it.
  *
- * Also here, because they are answers the VM would give: the tripper memo
- * (fg_vm_trip_memoize, for fg_vm_trip_cached) and trackers folded for
- * results (fg_vm_fold_results, fg_vm_classify).
+ * Also here, because they are answers the VM gives at run time: the tripper
+ * memo (fg_vm_trip_memoize, for fg_vm_trip_cached) and fg_vm_classify, which
+ * answers a result from the table fg_program_fold_results (fg_verify.c)
+ * filled at compile time.
  */
-#include <math.h>
 #include <string.h>
 
 #include "fg_glob.h"
 #include "fg_program.h"
 #include "fg_program_block.h"
 
-#define FG_VM_RATIO_EPSILON 1e-12
-
-/* Precomputes what each comparison reads, so that a test is one compare:
- * the quotient's threshold with its tolerance already subtracted, and for
- * counts the smallest integer that satisfies `count >= number` (so counts
- * are compared as integers, without a conversion). See fg_program_block.h. */
-void fg_vm_prepare_constant(fg_constant *c) {
-    double n = c->number;
-    double scale = n > 1 ? n : 1;
-    c->ratio_limit = n - FG_VM_RATIO_EPSILON * scale;
-    c->latency_limit = n; /* exact: no tolerance */
-    if (n != n) c->at_least = UINT64_MAX; /* NaN: no count reaches it */
-    else if (!(n > 0)) c->at_least = 0;
-    else if (n >= 18446744073709551615.0) c->at_least = UINT64_MAX;
-    else c->at_least = (uint64_t)ceil(n);
-}
-
-/* numerator/total >= limit (a limit from fg_vm_prepare_constant); an empty
+/* numerator/total >= limit (a limit from fg_program_prepare_constant); an empty
  * window has no rate. */
 static inline int fg_vm_quotient_ge(double numerator, uint64_t total, double limit) {
     return total > 0 && numerator / (double)total >= limit;
@@ -211,62 +195,7 @@ int fg_vm_trip_memoize(const fg_program *p, const fg_trip_context *ctx, uint64_t
     return memo->fired;
 }
 
-/* ---- trackers, folded for results ------------------------------------------ */
-
-/* See fg_program_block.h. For a result, every test but STATUS_IN is false
- * (IS_ERROR, TYPE_IN and MESSAGE_MATCHES need an error; Custom() programs are
- * not folded), and each STATUS_IN is constant between consecutive bounds
- * (a range's low, and high + 1): so is the program. One run per segment
- * gives the whole table. */
-void fg_vm_fold_results(fg_program *p) {
-    if (p->kind != FG_PROGRAM_TRACKER || p->custom_count != 0 ||
-        p->range_count > FG_RESULT_FOLD_MAX_RANGES || p->result_capacity < p->range_count + 1)
-        return;
-    int64_t starts[2 * FG_RESULT_FOLD_MAX_RANGES + 1];
-    uint32_t n = 0;
-    starts[n++] = INT64_MIN;
-    for (uint32_t i = 0; i < p->range_count; i++) {
-        starts[n++] = p->ranges[i].low;
-        if (p->ranges[i].high < INT64_MAX) starts[n++] = p->ranges[i].high + 1;
-    }
-    for (uint32_t i = 1; i < n; i++) { /* insertion sort: n <= 129 */
-        int64_t v = starts[i];
-        uint32_t j = i;
-        for (; j > 0 && starts[j - 1] > v; j--) starts[j] = starts[j - 1];
-        starts[j] = v;
-    }
-    fg_outcome o;
-    memset(&o, 0, sizeof o);
-    uint32_t count = 0;
-    int open = 0; /* the last range written is still growing */
-    for (uint32_t i = 0; i < n; i++) {
-        if (i > 0 && starts[i] == starts[i - 1]) continue;
-        /* the segment [starts[i], next start - 1] */
-        uint32_t next = i + 1;
-        while (next < n && starts[next] == starts[i]) next++;
-        int64_t high = next < n ? starts[next] - 1 : INT64_MAX;
-        o.has_status = 1;
-        o.status = starts[i];
-        if (fg_vm_track(p, &o, NULL)) {
-            if (open) {
-                p->result_ranges[count - 1].high = high;
-            } else {
-                if (count >= p->result_capacity) return; /* cannot happen: R + 1 runs at most */
-                p->result_ranges[count].low = starts[i];
-                p->result_ranges[count].high = high;
-                count++;
-                open = 1;
-            }
-        } else {
-            open = 0;
-        }
-    }
-    o.has_status = 0;
-    o.status = 0;
-    p->result_no_status = fg_vm_track(p, &o, NULL);
-    p->result_range_count = count;
-    p->result_folded = 1;
-}
+/* ---- trackers classified through their result table (fg_verify.c folds it) */
 
 /* See fg_program.h. */
 int fg_vm_classify(const fg_program *p, const fg_outcome *o, const fg_custom *customs) {
