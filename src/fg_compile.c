@@ -167,7 +167,7 @@ static void fg_compile_statements(fg_compiler *cc, fg_diag_sink *sink, const fg_
             fg_block_settings(cc, sink, st, chosen);
             for (int k = 0; k < FG_SET_COUNT; k++)
                 if (chosen[k] == NULL) chosen[k] = defaults[k];
-            if (prev == NULL && named) fg_breaker_build(cc, st->name, st->name_len, st->name_loc, chosen);
+            if (prev == NULL && named) fg_breaker_def_build(cc, st->name, st->name_len, st->name_loc, chosen);
             break;
         }
         }

@@ -44,7 +44,7 @@ fg_policy *fg_policy_from_expressions(const char *name, const fg_expressions *ex
     }
     if (!cc.oom) {
         fg_loc none = {0, 0, 0, 0};
-        fg_breaker_build(&cc, name, strlen(name), none, chosen);
+        fg_breaker_def_build(&cc, name, strlen(name), none, chosen);
         cc.policy->breaker_count = cc.breakers_made;
     }
     return fg_compiler_close(&cc, report);

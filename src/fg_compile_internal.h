@@ -1,7 +1,8 @@
 /*
  * fg_compile_internal.h -- what the compiler's driver files share:
- * fg_compile.c (policy files), fg_compile_expr.c (single expressions) and
- * fg_compile_breaker.c (turning settings into an fg_breaker_def).
+ * fg_compile.c (policy files), fg_compile_expr.c (single expressions),
+ * fg_component.c (one setting's checked value and its program) and
+ * fg_breaker_def.c (turning a breaker's components into an fg_breaker_def).
  *
  * A component is one setting's value, checked once: a breaker's own
  * setting, a `defaults` setting shared by later breakers, or fluxgate's
@@ -67,16 +68,34 @@ fg_diag_sink *fg_compiler_sink(fg_compiler *cc, const char *chunk, const char *s
  * *report_out (when not NULL) or frees it. */
 fg_policy *fg_compiler_close(fg_compiler *cc, fg_report **report_out);
 
+/* ---- components (fg_component.c) ------------------------------------------ */
+
 /* Checks one setting's expression into a component (never NULL unless out
  * of memory; a component with errors has ok == 0). */
 fg_component *fg_component_new(fg_compiler *cc, fg_diag_sink *sink, int key,
                                const fg_syn_expr *expr);
 
+/* fluxgate's default for setting key, compiled from its text once per
+ * compilation; NULL when out of memory (cc->oom set). */
+fg_component *fg_component_fallback(fg_compiler *cc, int key);
+
+/* The component's program, generated on first use for the breaker named
+ * name (at loc; loc.line == 0 for the expression API). NULL after a reported
+ * error. */
+fg_program *fg_component_program(fg_compiler *cc, fg_component *c, const char *name,
+                                 size_t name_len, fg_loc loc);
+
+/* A NUL-terminated copy of the component's text in the policy arena, or NULL
+ * (cc->oom set). */
+const char *fg_component_text(fg_compiler *cc, const fg_component *c);
+
+/* ---- breaker definitions (fg_breaker_def.c) -------------------------------- */
+
 /* Fills policy->breakers[cc->breakers_made++] from the components chosen
  * for each setting (NULL entries take fluxgate's defaults). Nothing is
  * filled when a component has errors. name[0..name_len) is copied. */
-void fg_breaker_build(fg_compiler *cc, const char *name, size_t name_len, fg_loc loc,
-                      fg_component *const chosen[FG_SET_COUNT]);
+void fg_breaker_def_build(fg_compiler *cc, const char *name, size_t name_len, fg_loc loc,
+                          fg_component *const chosen[FG_SET_COUNT]);
 
 /* fg_policy_load for files of at most max bytes (<= FG_MAX_SOURCE): lets a
  * test show that an endless input stops at the limit. */
