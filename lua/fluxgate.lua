@@ -13,24 +13,25 @@ The engine paths:
     lua_pcallk, so it may yield.
   * LuaJIT: breakers without Lua callbacks take the FFI
     (lua/fluxgate/ffi_path.lua); the others the classic C functions through
-    the small Lua cb:call below (the engine must not call Lua during an FFI
-    call).
-Listeners run here (drain), after the engine call that caused the
-transition has returned, each transition once and in sequence order.
+    the small Lua cb:call of lua/fluxgate/classic_path.lua (the engine must
+    not call Lua during an FFI call).
+Listeners run in the drain (lua/fluxgate/delivery.lua), after the engine
+call that caused the transition has returned, each transition once and in
+sequence order.
 
 Argument misuse raises (error(msg, 2)); invalid values give nil, err.
 ]]
 local core = require("fluxgate.core")
 local outcome = require("fluxgate.outcome")
 
-local type, error, pcall, tostring, tonumber, pairs, ipairs, select =
-  type, error, pcall, tostring, tonumber, pairs, ipairs, select
+local type, error, pcall, tostring, tonumber, pairs, ipairs =
+  type, error, pcall, tostring, tonumber, pairs, ipairs
 local setmetatable, getmetatable, rawget = setmetatable, getmetatable, rawget
 local format, floor, huge = string.format, math.floor, math.huge
 
 local STATES, MARK = core.STATES, core.MARK
-local c_env, c_drain, c_pending, c_close = core.env, core.drain, core.pending, core.close
-local ENV_LISTENERS = 3 -- the listeners' slot in a breaker's environment (FGL_ENV_LISTENERS)
+local c_env, c_drain, c_close = core.env, core.drain, core.close
+local WEAK_V = { __mode = "v" }
 
 local M = { version = core.version, is_rejection = outcome.is_rejection }
 
@@ -99,85 +100,12 @@ function H.read_clock(clock)
 end
 
 ---------------------------------------------------------------------------
--- transitions: each listener gets a breaker's transitions in sequence
--- order, each once. A listener that uses the breaker (cb:reset() on
--- closed->open) causes more: they are queued and delivered by the drain
--- already running once every listener has had the current one.
+-- transitions, delivered to listeners (fluxgate/delivery.lua)
 
-local WEAK_V = { __mode = "v" }
-
--- Whether a drain of this object is under way (in this or a suspended
--- coroutine: a listener that yields holds later deliveries until resumed;
--- one whose coroutine is gone releases them).
-local function draining(env)
-  local holder = rawget(env, "draining")
-  if holder == nil then return false end
-  local co = holder[1]
-  if co == nil then return false end -- collected
-  if co == true then return true end -- the main thread
-  return coroutine.status(co) ~= "dead"
-end
-
--- The drain of one kind of object, for breakers here and for families
--- (fluxgate/family.lua): kind ("breaker", "family") names it in reports,
--- name_of(self) is its name, c_drain_of and c_env_of its core functions.
--- The drain hands queued transitions to the listeners and reports parked
--- callback errors; it is called after every engine call that left
--- something pending.
-function H.make_drain(kind, name_of_self, c_drain_of, c_env_of)
-  local function deliver(self, env)
-    local name = name_of_self(self)
-    while true do
-      local signals, err, lost = c_drain_of(self, true)
-      if err ~= nil then report(format("fluxgate: %s '%s': %s", kind, name, tostring(err))) end
-      if lost > 0 then
-        report(format("fluxgate: %s '%s': %d transitions were not delivered (out of memory)", kind, name, lost))
-      end
-      if signals == nil then return end
-      local listeners = env[ENV_LISTENERS]
-      for i = 1, #signals do
-        local signal = signals[i]
-        signal.breaker = name
-        for j = 1, #listeners do
-          local ok, e = pcall(listeners[j], signal)
-          if not ok then
-            report(format("fluxgate: %s '%s': a listener failed: %s", kind, name, tostring(e)))
-          end
-        end
-      end
-    end
-  end
-
-  return function(self)
-    local env = c_env_of(self)
-    if env == nil or not env[ENV_LISTENERS] then
-      local _, err, lost = c_drain_of(self, false)
-      if err ~= nil then report(format("fluxgate: %s '%s': %s", kind, name_of_self(self), tostring(err))) end
-      if lost > 0 then report(format("fluxgate: %s '%s': %d transitions lost", kind, name_of_self(self), lost)) end
-      return
-    end
-    if draining(env) then return end -- the running drain delivers them, in order
-    local co, main = coroutine.running()
-    env.draining = setmetatable({ (co == nil or main) and true or co }, WEAK_V)
-    local ok, e = pcall(deliver, self, env)
-    env.draining = nil
-    if not ok then error(e, 0) end
-  end
-end
-
+local delivery = require("fluxgate.delivery")(report)
+H.make_drain, H.add_listener = delivery.make_drain, delivery.add_listener
 local drain = H.make_drain("breaker", name_of, c_drain, c_env)
 H.drain = drain
-
--- Adds listener fn to the environment table env (made by the core's env
--- function with create set).
-function H.add_listener(env, fn)
-  local listeners = env[ENV_LISTENERS]
-  if not listeners then
-    listeners = {}
-    env[ENV_LISTENERS] = listeners
-  end
-  listeners[#listeners + 1] = fn
-end
 
 core.init(outcome.rejection, drain)
 
@@ -253,89 +181,11 @@ local function methods_with(path) return H.methods_with(common, path) end
 ---------------------------------------------------------------------------
 -- the engine paths
 
--- The end of a call on LuaJIT's classic path (objects with Lua callbacks):
--- records pcall's results through c_record(self, a, g, t0, x, ok, ...) (a,
--- g, t0, x: the ticket admit gave, x a breaker's fallback or a family key's
--- entry), drains, and returns fn's results or raises its error (finish), or
--- returns fallback(e) for a failure (finish_fallback). The outcome rules are
--- the C record's.
-function H.make_finish(c_record, c_pending_of, drain_of)
-  local function finish(self, a, g, t0, x, ok, ...)
-    c_record(self, a, g, t0, x, ok, ...)
-    if c_pending_of(self) then drain_of(self) end
-    if not ok then error((...), 0) end
-    return ...
-  end
-  local function finish_fallback(self, fallback, a, g, t0, x, ok, ...)
-    local err = c_record(self, a, g, t0, x, ok, ...)
-    if c_pending_of(self) then drain_of(self) end
-    if err then return fallback((select(err, ...))) end
-    return ...
-  end
-  return finish, finish_fallback
-end
-
-local Classic -- the classic C API's methods
-if core.call then -- Lua 5.4: the protocol is C
-  Classic = methods_with({ call = core.call, call_with_fallback = core.call_with_fallback,
-                           acquire = core.acquire, release = core.release })
-else -- LuaJIT: fn runs under pcall in a Lua frame; outcomes are read by C
-  local c_admit, c_record, c_acquire, c_release = core.admit, core.record, core.acquire, core.release
-
-  local finish, finish_fallback = H.make_finish(c_record, c_pending, drain)
-
-  local function is_breaker(v)
-    local mt = getmetatable(v)
-    return type(v) == "userdata" and mt ~= nil and rawget(mt, 1) == MARK
-  end
-
-  Classic = methods_with({
-    call = function(self, fn, ...)
-      if not is_breaker(self) then H.misuse_self(self, "call") end
-      if not is_callable(fn) then H.check_callable(fn, 1, "call") end
-      local key, g, t0 = c_admit(self)
-      if c_pending(self) then drain(self) end
-      if key == nil then return nil, g end
-      return finish(self, key, g, t0, nil, pcall(fn, ...))
-    end,
-    call_with_fallback = function(self, fn, fallback, ...)
-      if not is_breaker(self) then H.misuse_self(self, "call_with_fallback") end
-      if not is_callable(fn) then H.check_callable(fn, 1, "call_with_fallback") end
-      if not is_callable(fallback) then H.check_callable(fallback, 2, "call_with_fallback") end
-      local key, g, t0 = c_admit(self)
-      if c_pending(self) then drain(self) end
-      if key == nil then return fallback(g) end
-      return finish_fallback(self, fallback, key, g, t0, fallback, pcall(fn, ...))
-    end,
-    acquire = function(self)
-      local token, r = c_acquire(self)
-      if c_pending(self) then drain(self) end
-      return token, r
-    end,
-    release = function(self, ...)
-      c_release(self, ...)
-      if c_pending(self) then drain(self) end
-    end,
-  })
-end
-
+local classic_path = require("fluxgate.classic_path")(core, H, methods_with, is_callable)
+local Classic = classic_path.Classic -- the classic C API's methods
+H.make_finish, H.cross_release = classic_path.make_finish, classic_path.cross_release
 local ffi_methods, ffi_why = require("fluxgate.ffi_path")(core, H)
 local Ffi = ffi_methods and methods_with(ffi_methods)
--- A token belongs to the path that made it; a reload may switch the
--- object's path between acquire and release: each path's release hands the
--- other's tokens to the other (tail calls: errors still name the caller).
-function H.cross_release(Ffi_methods, Classic_methods)
-  if not Ffi_methods then return end
-  local ffi_release, classic_release = Ffi_methods.release, Classic_methods.release
-  Ffi_methods.release = function(self, token, ...)
-    if type(token) ~= "cdata" then return classic_release(self, token, ...) end
-    return ffi_release(self, token, ...)
-  end
-  Classic_methods.release = function(self, token, ...)
-    if type(token) == "cdata" then return ffi_release(self, token, ...) end
-    return classic_release(self, token, ...)
-  end
-end
 H.cross_release(Ffi, Classic)
 
 -- fluxgate.engine_path() -> "ffi" (LuaJIT through the FFI) or "classic"

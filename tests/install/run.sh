@@ -42,6 +42,10 @@ expected=(
     share/lua/5.4/fluxgate/outcome.lua
     share/lua/5.4/fluxgate/prometheus.lua
     share/lua/5.4/fluxgate/ffi_path.lua
+    share/lua/5.4/fluxgate/classic_path.lua
+    share/lua/5.4/fluxgate/delivery.lua
+    share/lua/5.4/fluxgate/shared.lua
+    share/lua/5.4/fluxgate/shared_family.lua
     share/lua/5.4/fluxgate/family.lua
     share/lua/5.4/fluxgate/family_ffi.lua
     share/lua/5.4/fluxgate/nginx.lua
@@ -50,6 +54,10 @@ expected=(
     share/lua/5.1/fluxgate/outcome.lua
     share/lua/5.1/fluxgate/prometheus.lua
     share/lua/5.1/fluxgate/ffi_path.lua
+    share/lua/5.1/fluxgate/classic_path.lua
+    share/lua/5.1/fluxgate/delivery.lua
+    share/lua/5.1/fluxgate/shared.lua
+    share/lua/5.1/fluxgate/shared_family.lua
     share/lua/5.1/fluxgate/family.lua
     share/lua/5.1/fluxgate/family_ffi.lua
     share/lua/5.1/fluxgate/nginx.lua
