@@ -213,6 +213,11 @@ fgl_breaker *fgl_to_breaker(lua_State *L, int idx);
  * otherwise (not a breaker: a hint to use `cb:fname(...)`; closed; busy in
  * one of its own callbacks). */
 fgl_breaker *fgl_check_breaker(lua_State *L, int idx, const char *fname);
+/* new_breaker, close, pointer, env, serial */
+extern const luaL_Reg fgl_breaker_funcs[];
+
+/* ---- calling Lua from the engine (fluxgate_callback.c) --------------------- */
+
 /* Reads the breaker's Lua clock into head.now when it has one (raises when
  * the clock fails or returns a non-number). self_idx: the breaker. */
 void fgl_read_clock(lua_State *L, fgl_breaker *b, int self_idx);
@@ -222,8 +227,9 @@ void fgl_read_clock(lua_State *L, fgl_breaker *b, int self_idx);
  * C stack. */
 void fgl_enter(lua_State *L, fgl_breaker *b, int self_idx, fgl_call *c);
 void fgl_leave(lua_State *L, fgl_breaker *b, fgl_call *c);
-/* new_breaker, close, pointer, env, serial */
-extern const luaL_Reg fgl_breaker_funcs[];
+/* Adds the C listener that queues transitions for the Lua side to b's
+ * engine breaker, once; 0, or -1 out of memory. */
+int fgl_add_engine_listener(fgl_breaker *b);
 /* Resolution of Custom() names (at creation, and by reload): the env holds
  * name, predicate pairs from FGL_ENV_FIRST_CUSTOM on; the slots userdata
  * gets one entry per name the engine asks for. An fg_custom_resolver. */
@@ -236,6 +242,8 @@ typedef struct fgl_resolver {
     int used;
 } fgl_resolver;
 int fgl_resolve(void *ud, const char *name, fg_custom *out);
+
+/* ---- what breakers and families share at creation (fluxgate_breaker.c) ----- */
 
 /* What breakers and families share at creation (new_breaker, family_new;
  * their opts table, checked by fluxgate.lua / family.lua, holds now,
