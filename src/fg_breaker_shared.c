@@ -1,7 +1,9 @@
 /*
  * fg_breaker_shared.c -- breakers on shared blocks: the lock owner that
  * follows fork, the repair after a lock was taken over from a dead owner,
- * and counters carried over from a replaced definition's block.
+ * counters carried over from a replaced definition's block, the block and
+ * the definition's fingerprint for the binding's placement, and a test hook
+ * that holds the lock (for the SIGKILL tests).
  */
 #include "fg_breaker_shared.h"
 

@@ -1,7 +1,16 @@
 /*
- * fg_breaker_transition.c -- the state machine's transitions (SPEC section 5):
- * the bookkeeping every transition does, the tripper evaluation that causes
- * most of them, the breaker's clock and its random draws.
+ * fg_breaker_transition.c -- carrying out a transition (SPEC section 5) and
+ * what the callers need, under the block's lock, to decide on one.
+ *
+ * Here: the bookkeeping every transition does (the listeners' queue entry,
+ * the transition counts, the window cleared, leases ended, the retry's
+ * jitter drawn on opening, the state word published last); running the
+ * tripper program when the block's memo cannot answer (the memo itself is
+ * fg_breaker_trip_locked, fg_breaker_internal.h) and the text of the
+ * alternative that fired; the breaker's clock reads and random draws.
+ * When a transition happens is decided elsewhere: by the hot path (a record
+ * that trips, a probe's outcome, a retry that lets a call through) and by
+ * the manual commands (fg_breaker.c).
  */
 #include "fg_breaker_internal.h"
 

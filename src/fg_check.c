@@ -1,6 +1,9 @@
 /*
  * fg_check.c -- checking expressions: kinds, operators, named definitions
- * (see fg_check.h). Constructor calls are checked in fg_check_call.c.
+ * and their table, did-you-mean for unknown names, the numeric settings
+ * (max_half_open_calls, half_open_lease), and the analyses behind warnings
+ * (unused definitions, a tripper that can never fire) (see fg_check.h).
+ * Constructor calls are checked in fg_check_call.c.
  */
 #include <math.h>
 #include <string.h>

@@ -1,7 +1,8 @@
 /*
  * fg_family_internal.h -- a family of breakers (fluxgate.h, "families"):
  * shared by fg_family.c (the index: hash table, recency list, eviction,
- * life cycle) and fg_family_call.c (the calls on one key).
+ * life cycle), fg_family_call.c (the calls on one key) and
+ * fg_family_reload.c (a new definition, keys moved one by one).
  *
  * Design. A family is one definition with one set of callbacks, so the
  * per-process part of a breaker (fg_breaker: clock, random, Custom()

@@ -1,7 +1,8 @@
 /*
  * fg_policy_internal.h -- a compiled policy as the runtime sees it: the
- * contract between the compiler front end (fg_compile.c, which builds it) and
- * the breaker runtime (fg_breaker.c, which instantiates definitions).
+ * contract between the compiler (fg_compile.c drives it; fg_breaker_def.c
+ * builds each definition) and the breaker runtime (fg_breaker.c, which
+ * instantiates definitions).
  *
  * Windows, retries and permits are plain parameter records (they are not
  * programs: each is one constructor, no operators); trackers and trippers are

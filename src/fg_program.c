@@ -1,6 +1,7 @@
 /*
- * fg_program.c -- the opcode tables and the read-only accessors of a compiled
- * program (the block layout is in fg_program_block.h).
+ * fg_program.c -- the opcode tables, the read-only accessors of a compiled
+ * program, freeing it, and the fuzzer's and tests' one way to corrupt its
+ * code (fg_program_code_mutable). The block layout is in fg_program_block.h.
  */
 #include "fg_program.h"
 

@@ -1,6 +1,7 @@
 /*
  * fg_program_block.h -- the layout of a compiled program, private to the back
- * end (fg_program.c, fg_emit.c, fg_verify.c, fg_vm.c, fg_disasm.c).
+ * end (fg_program.c, fg_emit.c, fg_codegen.c, fg_verify.c, fg_vm.c,
+ * fg_disasm.c) and read, never written, by fg_block_def.c (fingerprints).
  *
  * A program is ONE allocation: this header, then the arrays it points at, in
  * this order: code, constants, string references, ranges, alternative texts,
