@@ -16,7 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fg_alloc.h"
 #include "fg_compile_internal.h"
+#include "fg_file.h"
 #include "fg_parse.h"
 #include "fg_policy_internal.h"
 #include "fg_test_compile.h"
@@ -374,6 +376,52 @@ static void disassembly_lists_components_and_programs(void **state) {
     fg_policy_free(p);
 }
 
+/* doc/language.md's "Settings" table gives fluxgate's defaults: the very
+ * texts the compiler falls back to (FG_DEFAULT_*), one definition each. */
+static void the_reference_gives_fluxgates_defaults(void **state) {
+    (void)state;
+    static const char *const defaults[FG_SET_COUNT] = {
+        [FG_SET_WINDOW] = FG_DEFAULT_WINDOW_TEXT,
+        [FG_SET_TRACKER] = FG_DEFAULT_TRACKER_TEXT,
+        [FG_SET_TRIPPER] = FG_DEFAULT_TRIPPER_TEXT,
+        [FG_SET_RETRY] = FG_DEFAULT_RETRY_TEXT,
+        [FG_SET_PERMIT] = FG_DEFAULT_PERMIT_TEXT,
+        [FG_SET_MAX_HALF_OPEN_CALLS] = FG_DEFAULT_TEXT(FG_DEFAULT_MAX_HALF_OPEN_CALLS),
+        [FG_SET_HALF_OPEN_LEASE] = FG_DEFAULT_TEXT(FG_DEFAULT_HALF_OPEN_LEASE),
+    };
+    fg_allocator alloc = fg_alloc_resolve(NULL);
+    size_t size, cap;
+    char *doc = fg_read_file("doc/language.md", &alloc, 1 << 20, &size, &cap);
+    if (doc == NULL) fail_msg("doc/language.md not found: run the tests from the repository root");
+    const char *section = strstr(doc, "\n## Settings\n");
+    assert_non_null(section);
+    for (int key = 0; key < FG_SET_COUNT; key++) {
+        char row[64], cell[128];
+        snprintf(row, sizeof row, "\n| `%s` |", fg_setting_name(key));
+        const char *at = strstr(section, row);
+        if (at == NULL) {
+            fail_msg("doc/language.md's settings table has no row for %s", fg_setting_name(key));
+            return;
+        }
+        const char *end = at + 1 + strcspn(at + 1, "\n");
+        const char *last = end;
+        while (last > at && last[-1] != '|') last--; /* after the row's closing bar */
+        const char *bar = last - 1;
+        while (bar > at && bar[-1] != '|') bar--; /* the last cell's start */
+        snprintf(cell, sizeof cell, "%.*s", (int)(last - 1 - bar), bar);
+        char want[128];
+        snprintf(want, sizeof want, " `%s` ", defaults[key]);
+        if (strcmp(cell, want) != 0)
+            fail_msg("doc/language.md gives%sas the default of %s; the compiler's is%s", cell,
+                     fg_setting_name(key), want);
+    }
+    /* and the bound of max_half_open_calls */
+    char bound[64];
+    snprintf(bound, sizeof bound, "an integer in [1, %d]", FG_MAX_HALF_OPEN_CALLS_LIMIT);
+    assert_non_null(strstr(section, bound));
+    fg_alloc_free(&alloc, doc, cap);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(breakers_are_listed_in_file_order),
@@ -392,6 +440,7 @@ int main(void) {
         cmocka_unit_test(reports_are_optional_and_chunks_default),
         cmocka_unit_test(the_format_is_chunk_line_column_message_source_and_caret),
         cmocka_unit_test(disassembly_lists_components_and_programs),
+        cmocka_unit_test(the_reference_gives_fluxgates_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
