@@ -1,5 +1,6 @@
 /*
- * fg_syntax.c -- builders for the raw parse tree (see fg_syntax.h).
+ * fg_syntax.c -- builders for the raw parse tree, and the settings' names,
+ * kinds and quantities expanded from FG_SETTING_LIST (see fg_syntax.h).
  *
  * Every builder allocates from the compile arena and returns NULL when it is
  * exhausted; the parser turns that into an out-of-memory abort.
