@@ -7,7 +7,7 @@
  * Prometheus are fluxgate_family_stats.c's.
  *
  * The engine's Lua callbacks (a random function, Custom() predicates) are
- * the breakers' own (fluxgate_breaker.c): the family's `host` is their
+ * the breakers' own (fluxgate_callback.c): the family's `host` is their
  * owner, so they run under lua_pcall with errors parked, exactly as for a
  * breaker. Listeners are never called from the engine: a C listener queues
  * each transition with a copy of its key, and family.lua drains the queue

@@ -3,8 +3,9 @@
  * (LuaJIT) / 5.4 shims, the breaker userdata's layout, and the helpers one
  * file offers the others. The binding is one set of sources compiled once
  * per Lua: fluxgate_core.c (the module), fluxgate_policy.c (compiling),
- * fluxgate_breaker.c (making, closing and registering breakers, the engine
- * callbacks), fluxgate_outcome.c (reading outcomes from Lua values),
+ * fluxgate_breaker.c (making, closing and registering breakers),
+ * fluxgate_callback.c (the engine callbacks that call Lua),
+ * fluxgate_outcome.c (reading outcomes from Lua values),
  * fluxgate_call.c (the call protocol) and fluxgate_query.c (state, info,
  * commands, transitions, metrics). Nothing here is public: lua/fluxgate.lua
  * is the API.
@@ -213,7 +214,7 @@ fgl_breaker *fgl_to_breaker(lua_State *L, int idx);
  * otherwise (not a breaker: a hint to use `cb:fname(...)`; closed; busy in
  * one of its own callbacks). */
 fgl_breaker *fgl_check_breaker(lua_State *L, int idx, const char *fname);
-/* new_breaker, close, pointer, env, serial */
+/* new_breaker, close, env, pending, set_class, listen */
 extern const luaL_Reg fgl_breaker_funcs[];
 
 /* ---- calling Lua from the engine (fluxgate_callback.c) --------------------- */
