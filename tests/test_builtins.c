@@ -212,6 +212,37 @@ static void the_reference_table_is_the_constructor_table(void **state) {
     fg_alloc_free(&alloc, doc, cap);
 }
 
+/* A range error prints the parameter's hand-written `rule` ("FailureRate()
+ * ratio must be in (0, 1], got 2"), and adds "and at most MAX" for an
+ * integer with a stated upper bound: so the rule must say exactly what the
+ * bounds say, or messages drift from the table the way the old comment
+ * table did. */
+static void each_rule_says_what_the_bounds_say(void **state) {
+    (void)state;
+    for (int i = 0; i < FG_BUILTIN_COUNT; i++) {
+        const fg_builtin *b = fg_builtin_get((fg_builtin_id)i);
+        for (uint32_t j = 0; j < b->param_count; j++) {
+            const fg_param *p = &b->params[j];
+            char want[160];
+            if (p->type == FG_PARAM_INTEGER) {
+                /* the lower bound in the rule, the upper one added by the message */
+                assert_true(p->min_open && p->min_param == NULL);
+                snprintf(want, sizeof want, "an integer > %.15g", p->min);
+            } else if (p->type == FG_PARAM_NUMBER) {
+                fg_param bounds = *p;
+                bounds.has_default = 0;
+                char text[160];
+                values_text(&bounds, text, sizeof text);
+                snprintf(want, sizeof want, "%s", text + strlen(p->name) + 2); /* after "name: " */
+            } else {
+                continue; /* strings, codes: no bounds */
+            }
+            if (strcmp(p->rule, want) != 0)
+                fail_msg("%s() %s: the rule says \"%s\", the bounds \"%s\"", b->name, p->name, p->rule, want);
+        }
+    }
+}
+
 /* values_text itself, so that the comparison above can fail: a
  * bound or a default that changes in the table changes the text. */
 static void the_reference_text_follows_the_bounds(void **state) {
@@ -258,6 +289,7 @@ int main(void) {
         cmocka_unit_test(parameters_are_well_formed),
         cmocka_unit_test(the_reference_table_is_the_constructor_table),
         cmocka_unit_test(the_reference_text_follows_the_bounds),
+        cmocka_unit_test(each_rule_says_what_the_bounds_say),
         cmocka_unit_test(edit_distance_is_levenshtein_capped),
         cmocka_unit_test(suggestions_are_close_and_of_the_right_kind),
     };
