@@ -75,7 +75,7 @@ fg_component *fg_component_fallback(fg_compiler *cc, int key) {
  * standard`) shares one program with every other such use of the
  * definition, so a big definition used by many breakers is compiled once. */
 fg_program *fg_component_program(fg_compiler *cc, fg_component *c, const char *name,
-                                        size_t name_len, fg_loc loc) {
+                                 size_t name_len, fg_loc loc) {
     void **slot = fg_check_ref_slot(c->node);
     fg_component *owner = slot != NULL ? *slot : NULL;
     if (c->codegen_state == 0 && owner != NULL && owner->key == c->key &&
