@@ -1,6 +1,6 @@
 /*
  * fg_verify.c -- the bytecode verifier (libpcap's filter validator, for our
- * instruction set).
+ * instruction set), and the rest of a program's compile-time preparation.
  *
  * What it guarantees, so that fg_vm.c can trust a program without checks:
  *  - every opcode is known and allowed in the program's kind;
