@@ -24,9 +24,10 @@ status=0
 
 exported() { nm -D --defined-only "$1" | awk '{ print $NF }' | sort -u; }
 
-# compare WHAT EXPECTED_FILE ACTUAL_FILE SO: prints the verdict, sets status.
+# compare WHAT EXPECTED_FILE ACTUAL_FILE SO EXTRA_HINT MISSING_HINT: prints the
+# verdict, and on a difference both sides of it with what usually causes each.
 compare() {
-  local what=$1 expected=$2 actual=$3 so=$4 extra missing
+  local what=$1 expected=$2 actual=$3 so=$4 extra_hint=$5 missing_hint=$6 extra missing
   extra=$(comm -13 "$expected" "$actual")
   missing=$(comm -23 "$expected" "$actual")
   if [ -z "$extra$missing" ]; then
@@ -35,8 +36,9 @@ compare() {
   fi
   status=1
   echo "abi: FAIL $so does not export exactly $what"
-  [ -n "$extra" ] && { echo "  exported but not part of it (an internal function leaks; is the object built with -fvisibility=hidden?):"; sed 's/^/    + /' <<< "$extra"; }
-  [ -n "$missing" ] && { echo "  part of it but not exported (FG_API / FGL_EXPORT missing, or not linked in?):"; sed 's/^/    - /' <<< "$missing"; }
+  [ -n "$extra" ] && { echo "  exported but not part of it ($extra_hint):"; sed 's/^/    + /' <<< "$extra"; }
+  [ -n "$missing" ] && { echo "  part of it but not exported ($missing_hint):"; sed 's/^/    - /' <<< "$missing"; }
+  return 0
 }
 
 # ---- libfluxgate.so: the public header -------------------------------------------
@@ -46,7 +48,9 @@ printf '#include "%s"\n' "$(basename "$header")" > "$work/public.c"
   { echo "abi: FAIL cannot compile $header"; exit 1; }
 [ -s "$work/public.txt" ] || { echo "abi: FAIL found no function declared in $header"; exit 1; }
 exported "$libso" > "$work/libso.txt"
-compare "the functions $header declares" "$work/public.txt" "$work/libso.txt" "$libso"
+compare "the functions $header declares" "$work/public.txt" "$work/libso.txt" "$libso" \
+  "an internal function leaks: is its object built with -fvisibility=hidden, or is it marked FG_API outside the header?" \
+  "a declaration without FG_API, or a function never defined"
 
 # ---- core.so: luaopen_* and what the FFI path declares --------------------------------
 tree=$(cd "$luajit_tree" && pwd)
@@ -65,6 +69,8 @@ sort -u "$work/ffi.txt" "$work/luaopen.txt" > "$work/core.txt"
 for so in "$@"; do
   exported "$so" > "$work/so.txt"
   compare "luaopen_* and the $(wc -l < "$work/ffi.txt") functions its FFI cdefs declare" \
-    "$work/core.txt" "$work/so.txt" "$so"
+    "$work/core.txt" "$work/so.txt" "$so" \
+    "an internal function leaks, or a public one is declared outside the header's FG_FFI_BEGIN..FG_FFI_END region" \
+    "FGL_EXPORT missing on a luaopen_ function, or an FFI function the module does not define"
 done
 exit $status
