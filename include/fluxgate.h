@@ -12,7 +12,8 @@
  *
  * The header is deliberately FFI-friendly (LuaJIT's ffi.cdef reads the part
  * between the FG_FFI_BEGIN/FG_FFI_END markers): plain structs, fixed-size
- * integers, no varargs, no macros needed to call the hot path.
+ * integers, no varargs, no macros needed to call the hot path. The FG_API
+ * marks are the one exception: the build strips them from the FFI text.
  */
 #ifndef FLUXGATE_H
 #define FLUXGATE_H
@@ -22,6 +23,19 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* FG_API marks what the library exports: it is built with
+ * -fvisibility=hidden, so libfluxgate.so (and the Lua module, which links
+ * the engine in) exports exactly the functions declared here with it, and
+ * nothing of its internals. Define FG_API yourself before including this
+ * header to override it (for example as empty). */
+#ifndef FG_API
+#if defined(__GNUC__) || defined(__clang__)
+#define FG_API __attribute__((visibility("default")))
+#else
+#define FG_API
+#endif
 #endif
 
 #define FG_VERSION_MAJOR 0
@@ -85,21 +99,21 @@ typedef struct fg_diagnostic {
 /* Every error and warning of one compilation, in source order. */
 typedef struct fg_report fg_report;
 
-size_t fg_report_count(const fg_report *report);
-size_t fg_report_error_count(const fg_report *report);
+FG_API size_t fg_report_count(const fg_report *report);
+FG_API size_t fg_report_error_count(const fg_report *report);
 /* How many errors (FG_SEVERITY_ERROR) or warnings the compilation found. A
  * report keeps at most 100 of each (fg_report_count and fg_report_error_count
  * count those); the rest are only counted here, so that a tool can say
  * "1000 errors, first 100 shown". */
-size_t fg_report_found(const fg_report *report, fg_severity severity);
-const fg_diagnostic *fg_report_get(const fg_report *report, size_t index);
+FG_API size_t fg_report_found(const fg_report *report, fg_severity severity);
+FG_API const fg_diagnostic *fg_report_get(const fg_report *report, size_t index);
 /* Formats every diagnostic as "chunk:line:col: error: message\n  source\n  ^\n"
  * into buf (always NUL-terminated when cap > 0) and returns the length the
  * whole text needs, excluding the NUL, like snprintf. */
-size_t fg_report_format(const fg_report *report, char *buf, size_t cap);
+FG_API size_t fg_report_format(const fg_report *report, char *buf, size_t cap);
 /* The same for one diagnostic; with_source = 0 leaves out the source and caret lines. */
-size_t fg_diagnostic_format(const fg_diagnostic *d, int with_source, char *buf, size_t cap);
-void fg_report_free(fg_report *report);
+FG_API size_t fg_diagnostic_format(const fg_diagnostic *d, int with_source, char *buf, size_t cap);
+FG_API void fg_report_free(fg_report *report);
 
 /* ---- compiling policies ----------------------------------------------- */
 
@@ -112,12 +126,12 @@ typedef struct fg_policy fg_policy;
  * Returns NULL on errors. When report is not NULL, *report receives every
  * diagnostic (errors and warnings, also on success); free it with fg_report_free.
  * *report is NULL only when not even the report could be allocated. */
-fg_policy *fg_policy_compile(const char *source, size_t length, const char *chunk,
-                             const fg_allocator *alloc, fg_report **report);
+FG_API fg_policy *fg_policy_compile(const char *source, size_t length, const char *chunk,
+                                    const fg_allocator *alloc, fg_report **report);
 
 /* Reads and compiles a file; the chunk name is the path as given. A file that
  * cannot be read is an error diagnostic naming the path. */
-fg_policy *fg_policy_load(const char *path, const fg_allocator *alloc, fg_report **report);
+FG_API fg_policy *fg_policy_load(const char *path, const fg_allocator *alloc, fg_report **report);
 
 /* Single expressions, one per component; NULL fields take fluxgate's defaults.
  * Each field is compiled as its own chunk named after the field ("tripper",
@@ -134,21 +148,21 @@ typedef struct fg_expressions {
 } fg_expressions;
 
 /* A policy holding exactly one breaker definition, named name. */
-fg_policy *fg_policy_from_expressions(const char *name, const fg_expressions *exprs,
-                                      const fg_allocator *alloc, fg_report **report);
+FG_API fg_policy *fg_policy_from_expressions(const char *name, const fg_expressions *exprs,
+                                             const fg_allocator *alloc, fg_report **report);
 
-size_t fg_policy_breaker_count(const fg_policy *policy);
+FG_API size_t fg_policy_breaker_count(const fg_policy *policy);
 /* The name of the index-th breaker, in file order; NULL when out of range. */
-const char *fg_policy_breaker_name(const fg_policy *policy, size_t index);
+FG_API const char *fg_policy_breaker_name(const fg_policy *policy, size_t index);
 /* The index of a breaker by name, or -1. */
-long fg_policy_find_breaker(const fg_policy *policy, const char *name);
+FG_API long fg_policy_find_breaker(const fg_policy *policy, const char *name);
 /* A readable listing of the index-th breaker: every component with the source
  * text it came from, and the bytecode of its tracker and tripper programs.
  * snprintf-style: returns the length needed, excluding the NUL. */
-size_t fg_policy_disassemble(const fg_policy *policy, size_t index, char *buf, size_t cap);
-void fg_policy_retain(fg_policy *policy);
+FG_API size_t fg_policy_disassemble(const fg_policy *policy, size_t index, char *buf, size_t cap);
+FG_API void fg_policy_retain(fg_policy *policy);
 /* Drops one reference; the last one frees the policy. */
-void fg_policy_free(fg_policy *policy);
+FG_API void fg_policy_free(fg_policy *policy);
 
 /* ---- outcomes and custom trackers -------------------------------------- */
 
@@ -279,9 +293,9 @@ typedef struct fg_info {
  * reference to the policy. options may be NULL. On failure returns NULL and,
  * when err is not NULL, writes a NUL-terminated message (for example an
  * unresolved Custom() name) into err[0..err_cap). */
-fg_breaker *fg_breaker_new(fg_policy *policy, size_t index, const fg_breaker_options *options,
-                           char *err, size_t err_cap);
-void fg_breaker_free(fg_breaker *breaker);
+FG_API fg_breaker *fg_breaker_new(fg_policy *policy, size_t index,
+                                  const fg_breaker_options *options, char *err, size_t err_cap);
+FG_API void fg_breaker_free(fg_breaker *breaker);
 
 /* ---- counter sinks: per-name totals without walking breakers ------------ */
 
@@ -316,18 +330,18 @@ enum {
 };
 
 /* A new empty sink (NULL: out of memory); alloc NULL: realloc/free. */
-fg_sink *fg_sink_new(const fg_allocator *alloc, unsigned flags);
-void fg_sink_retain(fg_sink *sink);
+FG_API fg_sink *fg_sink_new(const fg_allocator *alloc, unsigned flags);
+FG_API void fg_sink_retain(fg_sink *sink);
 /* Drops one reference (NULL: nothing). */
-void fg_sink_free(fg_sink *sink);
-void fg_sink_read(const fg_sink *sink, fg_sink_totals *out);
+FG_API void fg_sink_free(fg_sink *sink);
+FG_API void fg_sink_read(const fg_sink *sink, fg_sink_totals *out);
 
 /* Moves the breaker to another sink (NULL: none): its state's count moves
  * from the old sink to the new one; the counts it has made stay in the old
  * one, and what it does from now on goes to the new one. A reload keeps the
  * breaker's sink. Not safe while other threads call the breaker (the hot
  * path reads the pointer without synchronisation). */
-void fg_breaker_set_sink(fg_breaker *breaker, fg_sink *sink);
+FG_API void fg_breaker_set_sink(fg_breaker *breaker, fg_sink *sink);
 
 /* ---- placement: the state block (SPEC section 10) ------------------------ */
 
@@ -342,10 +356,10 @@ enum { FG_BLOCK_ALIGN = 8 };
 
 /* The state block's size for the policy's index-th definition; 0 when there
  * is no such definition. */
-size_t fg_breaker_footprint(const fg_policy *policy, size_t index);
+FG_API size_t fg_breaker_footprint(const fg_policy *policy, size_t index);
 /* The handle's size for that definition (it holds one entry per Custom()
  * name of the tracker); 0 when there is no such definition. */
-size_t fg_breaker_handle_footprint(const fg_policy *policy, size_t index);
+FG_API size_t fg_breaker_handle_footprint(const fg_policy *policy, size_t index);
 
 /* fg_breaker_new with caller memory. block: fg_breaker_footprint bytes,
  * aligned to FG_BLOCK_ALIGN, owned by the caller, who keeps it until
@@ -357,9 +371,9 @@ size_t fg_breaker_handle_footprint(const fg_policy *policy, size_t index);
  * which must come from a definition with the same fingerprint: otherwise
  * NULL and a message. Listeners added later are allocated through
  * options->alloc. */
-fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_options *options,
-                             void *handle, void *block, size_t block_size, int attach, char *err,
-                             size_t err_cap);
+FG_API fg_breaker *fg_breaker_place(fg_policy *policy, size_t index,
+                                    const fg_breaker_options *options, void *handle, void *block,
+                                    size_t block_size, int attach, char *err, size_t err_cap);
 
 /* ---- live reload (SPEC section 10) ----------------------------------------- */
 
@@ -382,8 +396,8 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
  * Memory: the new handle and block are one allocation through the
  * breaker's allocator; the replaced ones are kept until fg_breaker_free
  * (a call that started just before the switch may still read them). */
-int fg_breaker_reload(fg_breaker *breaker, fg_policy *policy, size_t index, char *err,
-                      size_t err_cap);
+FG_API int fg_breaker_reload(fg_breaker *breaker, fg_policy *policy, size_t index, char *err,
+                             size_t err_cap);
 
 typedef struct fg_reload_options {
     void *block;       /* NULL: allocate the new block; else caller memory of */
@@ -401,8 +415,8 @@ typedef struct fg_reload_options {
  * would find it moved and reject every call as forced_open): the Lua
  * binding's shared breakers are refused with -1; a block you share yourself
  * through fg_breaker_place(attach = 1) is not detected -- do not reload it. */
-int fg_breaker_reload_with(fg_breaker *breaker, fg_policy *policy, size_t index,
-                           const fg_reload_options *options, char *err, size_t err_cap);
+FG_API int fg_breaker_reload_with(fg_breaker *breaker, fg_policy *policy, size_t index,
+                                  const fg_reload_options *options, char *err, size_t err_cap);
 
 /* ---- snapshots (SPEC section 10) --------------------------------------- */
 
@@ -417,7 +431,7 @@ int fg_breaker_reload_with(fg_breaker *breaker, fg_policy *policy, size_t index,
  * fingerprint and a checksum. Times are stored relative to the breaker's
  * clock now. Takes the breaker's lock (a consistent cut, also while other
  * threads call through the breaker). */
-size_t fg_breaker_snapshot(fg_breaker *breaker, void *buf, size_t cap);
+FG_API size_t fg_breaker_snapshot(fg_breaker *breaker, void *buf, size_t cap);
 
 /* Replaces the breaker's state with a snapshot's, rebasing its times on the
  * breaker's clock now: the remaining cooldown, lease times and window ages
@@ -430,8 +444,8 @@ size_t fg_breaker_snapshot(fg_breaker *breaker, void *buf, size_t cap);
  * the generation past both the breaker's and the snapshot's, so outcomes of
  * calls admitted before it are stale. Half-open leases come back held by
  * tickets that no longer exist and end when their lease does. */
-int fg_breaker_restore(fg_breaker *breaker, const void *data, size_t len, char *err,
-                       size_t err_cap);
+FG_API int fg_breaker_restore(fg_breaker *breaker, const void *data, size_t len, char *err,
+                              size_t err_cap);
 
 /* Adds a listener; returns 0, or -1 when out of memory. Listeners run in the
  * order added, outside the breaker's lock, on a thread inside a call to this
@@ -439,7 +453,7 @@ int fg_breaker_restore(fg_breaker *breaker, const void *data, size_t len, char *
  * delivering earlier transitions (each listener sees them in sequence order,
  * each once). Not a hot-path call: it allocates (the first listener also
  * allocates the delivery queue). */
-int fg_breaker_add_listener(fg_breaker *breaker, fg_listener_fn fn, void *ud);
+FG_API int fg_breaker_add_listener(fg_breaker *breaker, fg_listener_fn fn, void *ud);
 
 /* ---- the call protocol (the hot path: no allocation, O(1)) -------------- */
 
@@ -469,44 +483,44 @@ typedef enum fg_verdict {
  * when the state and definition need the time (never in closed,
  * metrics_only, disabled or forced_open without a SlowRate/AvgLatency
  * rule). Takes no lock in closed, metrics_only, disabled and forced_open. */
-int fg_breaker_acquire(fg_breaker *breaker, fg_ticket *ticket);
+FG_API int fg_breaker_acquire(fg_breaker *breaker, fg_ticket *ticket);
 /* The same at a time the caller read itself (simulations, FFI callers). */
-int fg_breaker_acquire_at(fg_breaker *breaker, double now, fg_ticket *ticket);
+FG_API int fg_breaker_acquire_at(fg_breaker *breaker, double now, fg_ticket *ticket);
 
 /* Classifies the outcome with the tracker (runs Custom() predicates; takes no
  * lock): 1 failure, 0 success, -1 an untracked error. */
-int fg_breaker_classify(const fg_breaker *breaker, const fg_outcome *outcome);
+FG_API int fg_breaker_classify(const fg_breaker *breaker, const fg_outcome *outcome);
 
 /* Records a classified outcome (class as fg_breaker_classify returns it).
  * duration < 0 means "now - ticket->started_at" -- with a default clock and
  * no SlowRate/AvgLatency rule nothing reads durations but info(), and an
  * unmeasured one counts 0 (no clock is read). Releasing one ticket twice
  * is the caller's bug; the Lua binding guards against it. */
-fg_verdict fg_breaker_record(fg_breaker *breaker, const fg_ticket *ticket, int outcome_class,
-                             double duration);
-fg_verdict fg_breaker_record_at(fg_breaker *breaker, const fg_ticket *ticket, int outcome_class,
-                                double duration, double now);
+FG_API fg_verdict fg_breaker_record(fg_breaker *breaker, const fg_ticket *ticket, int outcome_class,
+                                    double duration);
+FG_API fg_verdict fg_breaker_record_at(fg_breaker *breaker, const fg_ticket *ticket,
+                                       int outcome_class, double duration, double now);
 
 /* classify + record. */
-fg_verdict fg_breaker_release(fg_breaker *breaker, const fg_ticket *ticket,
-                              const fg_outcome *outcome, double duration);
+FG_API fg_verdict fg_breaker_release(fg_breaker *breaker, const fg_ticket *ticket,
+                                     const fg_outcome *outcome, double duration);
 
 /* ---- queries and manual commands --------------------------------------- */
 
-fg_state fg_breaker_state(fg_breaker *breaker);
-void fg_breaker_info(fg_breaker *breaker, fg_info *info);
-const char *fg_breaker_name(const fg_breaker *breaker);
-double fg_breaker_now(fg_breaker *breaker); /* the breaker's clock */
+FG_API fg_state fg_breaker_state(fg_breaker *breaker);
+FG_API void fg_breaker_info(fg_breaker *breaker, fg_info *info);
+FG_API const char *fg_breaker_name(const fg_breaker *breaker);
+FG_API double fg_breaker_now(fg_breaker *breaker); /* the breaker's clock */
 
-void fg_breaker_reset(fg_breaker *breaker);        /* -> closed */
-void fg_breaker_disable(fg_breaker *breaker);      /* -> disabled */
-void fg_breaker_metrics_only(fg_breaker *breaker); /* -> metrics_only */
-void fg_breaker_force_open(fg_breaker *breaker);   /* -> forced_open */
+FG_API void fg_breaker_reset(fg_breaker *breaker);        /* -> closed */
+FG_API void fg_breaker_disable(fg_breaker *breaker);      /* -> disabled */
+FG_API void fg_breaker_metrics_only(fg_breaker *breaker); /* -> metrics_only */
+FG_API void fg_breaker_force_open(fg_breaker *breaker);   /* -> forced_open */
 
-const char *fg_state_name(fg_state state);
+FG_API const char *fg_state_name(fg_state state);
 /* Returns the state named name, or -1. */
-int fg_state_from_name(const char *name);
-const char *fg_version(void);
+FG_API int fg_state_from_name(const char *name);
+FG_API const char *fg_version(void);
 /* ---- families: breakers of one definition per key (SPEC section 10) ----- */
 
 /* A family holds one breaker per key -- any bytes with a length, NULs
@@ -564,11 +578,11 @@ typedef int (*fg_family_key_fn)(void *ud, const char *key, size_t key_len);
  * reference to the policy. options may be NULL. NULL and a message in
  * err[0..err_cap) when the definition is missing, a Custom() name cannot be
  * resolved, or memory runs out. */
-fg_family *fg_family_new(fg_policy *policy, size_t index, const fg_family_options *options,
-                         char *err, size_t err_cap);
+FG_API fg_family *fg_family_new(fg_policy *policy, size_t index, const fg_family_options *options,
+                                char *err, size_t err_cap);
 /* Frees the family and every key's breaker. No call may be running. */
-void fg_family_free(fg_family *family);
-const char *fg_family_name(const fg_family *family); /* the definition's name */
+FG_API void fg_family_free(fg_family *family);
+FG_API const char *fg_family_name(const fg_family *family); /* the definition's name */
 
 /* Switches every key of the family to the policy's index-th definition,
  * keeping each key's state as fg_breaker_reload does. The family's own
@@ -582,8 +596,8 @@ const char *fg_family_name(const fg_family *family); /* the definition's name */
  * until fg_family_free. Custom() names are resolved with the resolver the
  * family was made with, which must still be valid (else use
  * fg_family_reload_with and a resolver). */
-int fg_family_reload(fg_family *family, fg_policy *policy, size_t index, char *err,
-                     size_t err_cap);
+FG_API int fg_family_reload(fg_family *family, fg_policy *policy, size_t index, char *err,
+                            size_t err_cap);
 /* fg_family_reload with options: options->resolve_custom/resolve_ud (when
  * resolve_custom is not NULL) resolve the new definition's Custom() names
  * instead of the resolver the family was made with -- give one whenever
@@ -592,57 +606,58 @@ int fg_family_reload(fg_family *family, fg_policy *policy, size_t index, char *e
  * blocks are the engine's (keys get new entries as they move), so caller
  * memory is refused (-1, nothing changed). options may be NULL:
  * fg_family_reload is fg_family_reload_with(..., NULL, ...). */
-int fg_family_reload_with(fg_family *family, fg_policy *policy, size_t index,
-                          const fg_reload_options *options, char *err, size_t err_cap);
+FG_API int fg_family_reload_with(fg_family *family, fg_policy *policy, size_t index,
+                                 const fg_reload_options *options, char *err, size_t err_cap);
 
 /* Makes the key's breaker if it does not exist (evicting as above), marks
  * the key used. Returns 0, or -1 with a message: "fluxgate family is full:
  * ..." when max_keys are all in use, "out of memory". */
-int fg_family_get(fg_family *family, const void *key, size_t key_len, char *err, size_t err_cap);
+FG_API int fg_family_get(fg_family *family, const void *key, size_t key_len, char *err,
+                         size_t err_cap);
 
 /* fg_breaker_acquire on the key's breaker, made on first use. Returns 1
  * (admitted), 0 (rejected: ticket->ticket says why), or -1 when the key
  * could not be made (as fg_family_get; the ticket is then a rejection with
  * retry_after -1). Takes the family's lock once (a hash lookup, O(1)). */
-int fg_family_acquire(fg_family *family, const void *key, size_t key_len, fg_family_ticket *ticket,
-                      char *err, size_t err_cap);
-int fg_family_acquire_at(fg_family *family, const void *key, size_t key_len, double now,
-                         fg_family_ticket *ticket, char *err, size_t err_cap);
+FG_API int fg_family_acquire(fg_family *family, const void *key, size_t key_len,
+                             fg_family_ticket *ticket, char *err, size_t err_cap);
+FG_API int fg_family_acquire_at(fg_family *family, const void *key, size_t key_len, double now,
+                                fg_family_ticket *ticket, char *err, size_t err_cap);
 /* As fg_breaker_classify, with the family's Custom() predicates. */
-int fg_family_classify(const fg_family *family, const fg_outcome *outcome);
+FG_API int fg_family_classify(const fg_family *family, const fg_outcome *outcome);
 /* As fg_breaker_record / _record_at / _release, for a family ticket. No
  * lookup: the ticket names its key's breaker. */
-fg_verdict fg_family_record(fg_family *family, const fg_family_ticket *ticket, int outcome_class,
-                            double duration);
-fg_verdict fg_family_record_at(fg_family *family, const fg_family_ticket *ticket, int outcome_class,
-                               double duration, double now);
-fg_verdict fg_family_release(fg_family *family, const fg_family_ticket *ticket,
-                             const fg_outcome *outcome, double duration);
+FG_API fg_verdict fg_family_record(fg_family *family, const fg_family_ticket *ticket,
+                                   int outcome_class, double duration);
+FG_API fg_verdict fg_family_record_at(fg_family *family, const fg_family_ticket *ticket,
+                                      int outcome_class, double duration, double now);
+FG_API fg_verdict fg_family_release(fg_family *family, const fg_family_ticket *ticket,
+                                    const fg_outcome *outcome, double duration);
 
 /* Queries and commands on an existing key (they make none): -1 when the
  * family has no such key. fg_family_state returns the state; _info fills
  * info (info->name is the definition's name); _command moves the key's
  * breaker to `to` -- FG_STATE_CLOSED (reset), _DISABLED, _METRICS_ONLY or
  * _FORCED_OPEN -- and returns 0 (-1 for another state). */
-int fg_family_state(fg_family *family, const void *key, size_t key_len);
-int fg_family_info(fg_family *family, const void *key, size_t key_len, fg_info *info);
-int fg_family_command(fg_family *family, const void *key, size_t key_len, fg_state to);
+FG_API int fg_family_state(fg_family *family, const void *key, size_t key_len);
+FG_API int fg_family_info(fg_family *family, const void *key, size_t key_len, fg_info *info);
+FG_API int fg_family_command(fg_family *family, const void *key, size_t key_len, fg_state to);
 
-size_t fg_family_size(fg_family *family);
+FG_API size_t fg_family_size(fg_family *family);
 /* Calls fn for every key, most recently used first, under the family's
  * lock: fn must not call into the family. Returns the number of keys seen. */
-size_t fg_family_keys(fg_family *family, fg_family_key_fn fn, void *ud);
-void fg_family_totals_get(fg_family *family, fg_family_totals *out);
+FG_API size_t fg_family_keys(fg_family *family, fg_family_key_fn fn, void *ud);
+FG_API void fg_family_totals_get(fg_family *family, fg_family_totals *out);
 /* Evicts every idle key that may be evicted (not only the few that each
  * acquire looks at); returns how many. O(keys): for a periodic sweep. */
-size_t fg_family_evict_idle(fg_family *family);
+FG_API size_t fg_family_evict_idle(fg_family *family);
 /* Adds a listener for every key's transitions (fg_transition.key names the
  * key); 0, or -1 when out of memory. Transitions of one key reach each
  * listener in sequence order, each once. */
-int fg_family_add_listener(fg_family *family, fg_listener_fn fn, void *ud);
+FG_API int fg_family_add_listener(fg_family *family, fg_listener_fn fn, void *ud);
 /* Bytes a key takes: its state block plus its index entry (and the key's
  * own bytes, key_len, on top). */
-size_t fg_family_key_footprint(const fg_family *family);
+FG_API size_t fg_family_key_footprint(const fg_family *family);
 /* FG_FFI_END */
 
 #ifdef __cplusplus

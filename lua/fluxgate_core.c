@@ -62,12 +62,12 @@ static void fgl_new_metatable(lua_State *L, const char *name, lua_CFunction gc) 
     lua_pop(L, 1);
 }
 
-int luaopen_fluxgate_core(lua_State *L);
+FGL_EXPORT int luaopen_fluxgate_core(lua_State *L);
 
 /* The module table: the functions of the other files, version, STATES
  * (names indexed by fg_state), MARK (the class key, see fgl_class_mark)
  * and FFI_CDEF (fgl_head and fgl_token for ffi.cdef). */
-int luaopen_fluxgate_core(lua_State *L) {
+FGL_EXPORT int luaopen_fluxgate_core(lua_State *L) {
     fgl_new_metatable(L, FGL_POLICY_MT, fgl_policy_gc);
     fgl_new_metatable(L, FGL_REPORT_MT, fgl_report_gc);
     fgl_new_metatable(L, FGL_TOKEN_MT, NULL);

@@ -43,6 +43,15 @@
 #error "fluxgate.core supports Lua 5.4 and LuaJIT 2.1 (Lua 5.1 API)"
 #endif
 
+/* ---- what core.so exports ------------------------------------------------- */
+
+/* The binding is built with -fvisibility=hidden: core.so, which nginx loads
+ * into every worker, exports only what is marked. FGL_EXPORT marks the
+ * binding's own exports: luaopen_fluxgate_core, and any binding function
+ * LuaJIT's FFI would call (none today); the engine's FG_API functions come
+ * in with the engine, and they are what the FFI path calls (cdef.lua). */
+#define FGL_EXPORT FG_API
+
 /* ---- what LuaJIT's FFI reads too --------------------------------------------- */
 
 /* Declared once: expanded here as C and stringized for ffi.cdef. */

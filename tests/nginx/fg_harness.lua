@@ -129,13 +129,14 @@ function M.control()
     -- Debug only (this test config): take a shared breaker's lock and keep
     -- it, so that the driver can SIGKILL this worker while it holds it.
     local ffi = require("ffi")
-    pcall(ffi.cdef, "void fg_breaker_test_hold_lock(fg_breaker *h);")
-    local C = ffi.load(package.searchpath("fluxgate.core", package.cpath))
+    -- fluxgate.core does not export it: make test-nginx builds the hook beside the tree.
+    pcall(ffi.cdef, "void fg_nginx_test_hold_lock(fg_breaker *h);")
+    local C = ffi.load(package.searchpath("fluxgate_test_hooks", package.cpath))
     local cb = SHARED[args.name or ""]
     if not cb then return ngx.exit(404) end
     ngx.say(ngx.worker.pid())
     ngx.flush(true)
-    C.fg_breaker_test_hold_lock(ffi.cast("fgl_head *", cb).engine)
+    C.fg_nginx_test_hold_lock(ffi.cast("fgl_head *", cb).engine)
     return ngx.sleep(60)
   elseif what == "counted" then
     return ngx.say(dict:get("count:" .. (args.name or "")) or 0)
