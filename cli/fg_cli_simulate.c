@@ -333,7 +333,10 @@ static int replay(const char *path, const char *policy_path, const char *breaker
         if (rc < 0)
             break;
         if (rc == 1 && fg_sim_feed(&r->sim, &row) != 0) {
-            fprintf(stderr, "%s: error: breaker '%s': %s\n", policy_path, breaker, r->sim.error);
+            if (r->sim.error_is_located)
+                fprintf(stderr, "%s\n", r->sim.error);
+            else
+                fprintf(stderr, "%s: error: breaker '%s': %s\n", policy_path, breaker, r->sim.error);
             goto done;
         }
     }

@@ -165,9 +165,9 @@ void fg_timeline_start(fg_timeline *t, double start, fg_state initial, uint32_t 
 void fg_timeline_arrival(fg_timeline *t, const fg_sim_call *c)
 {
     fg_svg_bucket *b = &bucket_at(t, c->arrival)->counts;
-    if (c->outcome_class == 1)
+    if (c->outcome_class == FG_OUTCOME_FAILURE)
         b->trace_failures++;
-    else if (c->outcome_class == 0)
+    else if (c->outcome_class == FG_OUTCOME_SUCCESS)
         b->trace_successes++;
     if (c->admitted)
         b->admitted++;

@@ -139,6 +139,8 @@ static int make_breaker(fg_sim *s)
             s->breaker = NULL;
         } else if (s->error[0] == '\0') {
             snprintf(s->error, sizeof s->error, "the breaker could not be made");
+        } else {
+            s->error_is_located = 1;
         }
         return -1;
     }

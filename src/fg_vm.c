@@ -269,13 +269,13 @@ void fg_vm_fold_results(fg_program *p) {
 }
 
 /* See fg_program.h. */
-int fg_vm_classify(const fg_program *p, const fg_outcome *o, const fg_custom *customs) {
-    if (o->is_error) return fg_vm_track(p, o, customs) ? 1 : -1;
-    if (!p->result_folded) return fg_vm_track(p, o, customs);
-    if (!o->has_status) return p->result_no_status;
+fg_outcome_class fg_vm_classify(const fg_program *p, const fg_outcome *o, const fg_custom *customs) {
+    if (o->is_error) return fg_vm_track(p, o, customs) ? FG_OUTCOME_FAILURE : FG_OUTCOME_UNTRACKED;
+    if (!p->result_folded) return fg_vm_track(p, o, customs) ? FG_OUTCOME_FAILURE : FG_OUTCOME_SUCCESS;
+    if (!o->has_status) return p->result_no_status ? FG_OUTCOME_FAILURE : FG_OUTCOME_SUCCESS;
     for (uint32_t i = 0; i < p->result_range_count; i++) {
-        if (o->status < p->result_ranges[i].low) return 0;
-        if (o->status <= p->result_ranges[i].high) return 1;
+        if (o->status < p->result_ranges[i].low) return FG_OUTCOME_SUCCESS;
+        if (o->status <= p->result_ranges[i].high) return FG_OUTCOME_FAILURE;
     }
-    return 0;
+    return FG_OUTCOME_SUCCESS;
 }

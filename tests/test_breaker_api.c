@@ -296,7 +296,7 @@ static void an_unresolved_custom_name_fails_creation_with_its_name(void **state)
     o.resolve_custom = resolve_only_known;
     char err[200] = "";
     assert_null(fg_breaker_new(p, 0, &o, err, sizeof err));
-    assert_string_equal(err, "Custom(\"nowhere_registered\") has no registered predicate");
+    assert_string_equal(err, "t: error: breaker 't': Custom(\"nowhere_registered\") has no registered predicate");
     assert_int_equal(counting.live_blocks, 0);
     assert_null(fg_breaker_new(p, 1, NULL, err, sizeof err)); /* no such definition */
     fg_policy_free(p);
@@ -348,7 +348,7 @@ static void creation_cleans_up_after_every_allocation_failure(void **state) {
         char err[100];
         b = fg_breaker_new(p, 0, &o, err, sizeof err);
         if (b == NULL) {
-            assert_string_equal(err, "out of memory");
+            assert_string_equal(err, "t: error: breaker 't': out of memory");
             assert_int_equal(counting.live_blocks, 0);
         } else {
             fg_breaker_free(b);

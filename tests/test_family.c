@@ -566,7 +566,7 @@ static void out_of_memory_anywhere_is_a_clean_error(void **state) {
         char err[128] = "";
         fg_family *f = fg_family_new(p, 0, &o, err, sizeof err);
         if (f == NULL) {
-            assert_string_equal(err, "out of memory");
+            assert_string_equal(err, "family.fgp: error: breaker 'players': out of memory");
             fg_test_assert_nothing_live(&a);
             continue;
         }
