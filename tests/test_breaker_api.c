@@ -34,14 +34,14 @@ static void lost_probes_lose_their_lease(void **state) {
     assert_int_equal(info_of(&f).half_open_in_flight, 0); /* taken back */
     assert_true(fg_breaker_acquire(f.b, &next));
     /* The lost probe comes back late: written off, it frees nothing. */
-    assert_int_equal(fg_breaker_record(f.b, &lost, 0, 0), FG_VERDICT_STALE_SUCCESS);
+    assert_int_equal(fg_breaker_record(f.b, &lost, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_STALE_SUCCESS);
     fg_info i = info_of(&f);
     assert_int_equal(i.half_open_in_flight, 1);
     assert_int_equal(i.state, FG_STATE_HALF_OPEN);
     assert_int_equal(i.counters.lease_expired, 1);
     assert_int_equal(i.counters.stale, 1);
     assert_int_equal(i.counters.success, 1);
-    assert_int_equal(fg_breaker_record(f.b, &next, 0, 0), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_record(f.b, &next, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
     assert_int_equal(fg_breaker_state(f.b), FG_STATE_CLOSED);
     done(&f);
 }
@@ -56,7 +56,7 @@ static void a_lease_is_over_even_when_nobody_else_noticed(void **state) {
     assert_true(fg_breaker_acquire(f.b, &probe));
     fg_test_clock_advance(&f.clock, 5);
     /* no acquire or info() in between: the release itself finds the lease over */
-    assert_int_equal(fg_breaker_record(f.b, &probe, 0, 0), FG_VERDICT_STALE_SUCCESS);
+    assert_int_equal(fg_breaker_record(f.b, &probe, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_STALE_SUCCESS);
     fg_info i = info_of(&f);
     assert_int_equal(i.state, FG_STATE_HALF_OPEN);
     assert_int_equal(i.half_open_in_flight, 0);
@@ -74,7 +74,7 @@ static void an_outcome_from_before_a_transition_is_discarded(void **state) {
     assert_true(fg_breaker_acquire(f.b, &t));
     fg_breaker_force_open(f.b);
     fg_breaker_reset(f.b);
-    assert_int_equal(fg_breaker_record(f.b, &t, 1, 0), FG_VERDICT_STALE_FAILURE);
+    assert_int_equal(fg_breaker_record(f.b, &t, FG_OUTCOME_FAILURE, 0), FG_VERDICT_STALE_FAILURE);
     fg_info i = info_of(&f);
     assert_int_equal(i.metric.total_count, 0);
     assert_int_equal(i.state, FG_STATE_CLOSED);
@@ -218,10 +218,10 @@ static void callers_may_bring_their_own_time(void **state) {
     fg_ticket t;
     assert_true(fg_breaker_acquire_at(f.b, 2000.0, &t));
     assert_float_equal(t.started_at, 2000.0, 0);
-    assert_int_equal(fg_breaker_record_at(f.b, &t, 0, -1, 2003.0), FG_VERDICT_SUCCESS); /* 3 s */
+    assert_int_equal(fg_breaker_record_at(f.b, &t, FG_OUTCOME_SUCCESS, -1, 2003.0), FG_VERDICT_SUCCESS); /* 3 s */
     assert_int_equal(f.clock.reads, reads); /* the _at calls never read the clock */
     assert_true(fg_breaker_acquire_at(f.b, 2003.0, &t));
-    assert_int_equal(fg_breaker_record_at(f.b, &t, 0, 0.5, 2003.5), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_record_at(f.b, &t, FG_OUTCOME_SUCCESS, 0.5, 2003.5), FG_VERDICT_SUCCESS);
     assert_int_equal(fg_breaker_state(f.b), FG_STATE_OPEN); /* average 1.75 s */
     assert_float_equal(f.log[0].metric.total_duration, 3.5, 1e-9);
     assert_float_equal(f.log[0].timestamp, 2003.5, 0);
@@ -328,8 +328,8 @@ static void custom_predicates_classify_outcomes(void **state) {
     assert_non_null(b);
     fg_outcome teapot = {0, 1, 418, NULL, 0, NULL, 0, NULL};
     fg_outcome ok = {0, 1, 200, NULL, 0, NULL, 0, NULL};
-    assert_int_equal(fg_breaker_classify(b, &teapot), 1);
-    assert_int_equal(fg_breaker_classify(b, &ok), 0);
+    assert_int_equal(fg_breaker_classify(b, &teapot), FG_OUTCOME_FAILURE);
+    assert_int_equal(fg_breaker_classify(b, &ok), FG_OUTCOME_SUCCESS);
     assert_true(calls >= 2);
     fg_breaker_free(b);
 }
