@@ -224,9 +224,10 @@ CLI_BIN  := $(BUILD)/fluxgate
 all: cli
 cli: $(CLI_BIN)
 
+# The tool sees only the public header (no -Isrc): it is a client of the C API.
 $(BUILD)/cli/%.o: cli/%.c $(wildcard cli/*.h) include/fluxgate.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Icli $(CFLAGS_ALL) $(WARN) -c $< -o $@
+	$(CC) -Iinclude -Icli -D_POSIX_C_SOURCE=200809L $(CFLAGS_ALL) $(WARN) -c $< -o $@
 
 $(CLI_BIN): $(CLI_OBJS) $(LIB_A)
 	$(CC) $(CFLAGS_ALL) $(CLI_OBJS) -o $@ $(LIB_A) $(LDLIBS_ALL)
