@@ -22,7 +22,6 @@ static int check_one(const char *path)
 {
     fg_report *report = NULL;
     fg_policy *policy = fg_policy_load(path, NULL, &report);
-    size_t errors, warnings, found_errors, found_warnings, i, n;
     if (report == NULL) {
         fprintf(stderr, "%s: error: out of memory\n", path);
         if (policy != NULL)
@@ -30,10 +29,10 @@ static int check_one(const char *path)
         return 1;
     }
     fg_cli_print_report(stderr, report);
-    errors = fg_report_error_count(report);
-    warnings = fg_report_count(report) - errors;
-    found_errors = fg_report_found(report, FG_SEVERITY_ERROR);
-    found_warnings = fg_report_found(report, FG_SEVERITY_WARNING);
+    size_t errors = fg_report_error_count(report);
+    size_t warnings = fg_report_count(report) - errors;
+    size_t found_errors = fg_report_found(report, FG_SEVERITY_ERROR);
+    size_t found_warnings = fg_report_found(report, FG_SEVERITY_WARNING);
     fg_report_free(report);
     if (policy == NULL || errors > 0) {
         fprintf(stderr, "%s: ", path);
@@ -47,7 +46,7 @@ static int check_one(const char *path)
             fg_policy_free(policy);
         return 1;
     }
-    n = fg_policy_breaker_count(policy);
+    size_t n = fg_policy_breaker_count(policy);
     printf("%s: ok", path);
     if (found_warnings > 0) {
         fputs(", ", stdout);
@@ -55,7 +54,7 @@ static int check_one(const char *path)
     }
     printf(" (");
     print_count(stdout, n, n, "breaker");
-    for (i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++)
         printf("%s%s", i == 0 ? ": " : ", ", fg_policy_breaker_name(policy, i));
     printf(")\n");
     /* Keep the verdicts in step with the diagnostics on stderr when both go
@@ -67,9 +66,9 @@ static int check_one(const char *path)
 
 int fg_cli_check(int argc, char **argv)
 {
-    int i, failed = 0, files = 0, first = 1;
+    int first = 1;
     /* Options first; `--` ends them, so that `check -- -odd-name.fgp` works. */
-    for (i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
             first = i + 1;
             break;
@@ -79,7 +78,8 @@ int fg_cli_check(int argc, char **argv)
             return FG_EXIT_USAGE;
         }
     }
-    for (i = first; i < argc; i++) {
+    int failed = 0, files = 0;
+    for (int i = first; i < argc; i++) {
         files++;
         failed |= check_one(argv[i]);
     }

@@ -14,12 +14,11 @@ static int print_listing(const fg_policy *policy, size_t index)
 {
     char small[4096];
     size_t need = fg_policy_disassemble(policy, index, small, sizeof small);
-    char *big;
     if (need < sizeof small) {
         fputs(small, stdout);
         return 0;
     }
-    big = fg_cli_alloc(need + 1);
+    char *big = fg_cli_alloc(need + 1);
     if (big == NULL)
         return -1;
     fg_policy_disassemble(policy, index, big, need + 1);
@@ -30,11 +29,7 @@ static int print_listing(const fg_policy *policy, size_t index)
 
 int fg_cli_disasm(int argc, char **argv)
 {
-    fg_policy *policy;
-    size_t i, n;
-    long only = -1;
-    int status = FG_EXIT_OK;
-    for (i = 1; i < (size_t)argc; i++) {
+    for (size_t i = 1; i < (size_t)argc; i++) {
         /* `--` ends the options: what follows is FILE [BREAKER], dashes or not. */
         if (strcmp(argv[i], "--") == 0) {
             memmove(argv + i, argv + i + 1, (size_t)(argc - (int)i - 1) * sizeof *argv);
@@ -52,9 +47,10 @@ int fg_cli_disasm(int argc, char **argv)
                 argc < 2 ? "no policy file given" : "too many arguments");
         return FG_EXIT_USAGE;
     }
-    policy = fg_cli_load_policy(argv[1]);
+    fg_policy *policy = fg_cli_load_policy(argv[1]);
     if (policy == NULL)
         return FG_EXIT_ERROR;
+    long only = -1;
     if (argc == 3) {
         only = fg_cli_find_breaker(policy, argv[1], argv[2]);
         if (only < 0) {
@@ -62,10 +58,11 @@ int fg_cli_disasm(int argc, char **argv)
             return FG_EXIT_ERROR;
         }
     }
-    n = fg_policy_breaker_count(policy);
+    size_t n = fg_policy_breaker_count(policy);
     if (n == 0)
         printf("%s defines no breakers\n", argv[1]);
-    for (i = 0; i < n; i++) {
+    int status = FG_EXIT_OK;
+    for (size_t i = 0; i < n; i++) {
         if (only >= 0 && i != (size_t)only)
             continue;
         if (only < 0 && i > 0)

@@ -70,10 +70,9 @@ static const help_entry entries[] = {
 
 void fg_cli_usage(FILE *out)
 {
-    size_t i;
     fprintf(out, "fluxgate %s -- check, inspect and simulate circuit-breaker policies\n\nusage:\n",
             fg_version());
-    for (i = 0; i < sizeof entries / sizeof entries[0]; i++)
+    for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++)
         fprintf(out, "  %s\n", entries[i].synopsis);
     fputs("  fluxgate --help | --version\n"
           "\n"
@@ -84,8 +83,7 @@ void fg_cli_usage(FILE *out)
 /* The table's entry for subcommand, or NULL when there is none. */
 static const help_entry *find_entry(const char *subcommand)
 {
-    size_t i;
-    for (i = 0; i < sizeof entries / sizeof entries[0]; i++)
+    for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++)
         if (strcmp(entries[i].name, subcommand) == 0)
             return &entries[i];
     return NULL;

@@ -35,12 +35,11 @@ static int usage_error(const char *fmt, const char *arg)
 /* Parses a decimal seed; the whole string must be digits (no sign). */
 static int parse_seed(const char *s, uint64_t *out)
 {
-    char *end;
-    unsigned long long v;
     if (*s < '0' || *s > '9')
         return 0;
     errno = 0;
-    v = strtoull(s, &end, 10);
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
     if (*end != '\0' || errno == ERANGE)
         return 0;
     *out = (uint64_t)v;
@@ -51,9 +50,9 @@ static int parse_seed(const char *s, uint64_t *out)
  * and inode (another path, a link) when both exist. */
 static int same_file(const char *a, const char *b)
 {
-    struct stat sa, sb;
     if (strcmp(a, b) == 0)
         return 1;
+    struct stat sa, sb;
     if (stat(a, &sa) != 0 || stat(b, &sb) != 0)
         return 0;
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
@@ -64,9 +63,9 @@ static int same_file(const char *a, const char *b)
 static int parse_args(int argc, char **argv, sim_args *a)
 {
     const char *positional[3];
-    int npos = 0, i, options_done = 0;
+    int npos = 0, options_done = 0;
     memset(a, 0, sizeof *a);
-    for (i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *value = NULL;
         int is_svg = !options_done && strncmp(arg, "--svg", 5) == 0 && (arg[5] == '\0' || arg[5] == '=');
@@ -136,7 +135,6 @@ static int read_line(line_reader *r, const char **line, size_t *len)
 {
     for (;;) {
         char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
-        size_t got;
         if (nl != NULL) {
             *line = r->buf + r->start;
             *len = (size_t)(nl - *line);
@@ -158,7 +156,7 @@ static int read_line(line_reader *r, const char **line, size_t *len)
             errno = EFBIG;
             return -1;
         }
-        got = fread(r->buf + r->end, 1, MAX_LINE - r->end, r->f);
+        size_t got = fread(r->buf + r->end, 1, MAX_LINE - r->end, r->f);
         r->end += got;
         if (got == 0) {
             if (ferror(r->f))
@@ -200,7 +198,6 @@ static void start_run(run *r)
 
 static void print_metric(FILE *out, const fg_metric *m)
 {
-    uint32_t i;
     fprintf(out, "     window: %llu call%s, %llu failure%s", (unsigned long long)m->total_count,
             m->total_count == 1 ? "" : "s", (unsigned long long)m->failure_count,
             m->failure_count == 1 ? "" : "s");
@@ -208,7 +205,7 @@ static void print_metric(FILE *out, const fg_metric *m)
         fprintf(out, " (%.1f%%), avg duration %.3f s",
                 100.0 * (double)m->failure_count / (double)m->total_count,
                 m->total_duration / (double)m->total_count);
-    for (i = 0; i < m->threshold_count && i < FG_MAX_SLOW_THRESHOLDS; i++)
+    for (uint32_t i = 0; i < m->threshold_count && i < FG_MAX_SLOW_THRESHOLDS; i++)
         fprintf(out, ", %llu slow (>= %g s)", (unsigned long long)m->slow_counts[i], m->thresholds[i]);
     fputc('\n', out);
 }
@@ -262,12 +259,12 @@ static void on_transition(void *ud, const fg_transition *t)
 /* Copies the formatted transitions to stdout; -1 when reading them back fails. */
 static int print_transitions(run *r)
 {
-    char buf[8192];
-    size_t n;
     printf("transitions:\n");
     if (r->transition_count == 0)
         printf("  (none: the breaker stayed %s)\n", fg_state_name(r->sim.initial_state));
     rewind(r->transitions);
+    char buf[8192];
+    size_t n;
     while ((n = fread(buf, 1, sizeof buf, r->transitions)) > 0)
         fwrite(buf, 1, n, stdout);
     return ferror(r->transitions) ? -1 : 0;
@@ -276,8 +273,6 @@ static int print_transitions(run *r)
 static void print_summary(run *r)
 {
     double span = r->sim.end - r->sim.start;
-    int s, first = 1;
-
     r->visited[r->state] = 1;
     r->seconds[r->state] += r->sim.end - r->since;
     printf("summary:\n");
@@ -291,7 +286,8 @@ static void print_summary(run *r)
     if (r->unrecorded > 0)
         printf("  unrecorded     %zu (admitted while disabled)\n", r->unrecorded);
     printf("  time in state ");
-    for (s = 0; s < FG_STATE_COUNT; s++) {
+    int first = 1;
+    for (int s = 0; s < FG_STATE_COUNT; s++) {
         if (!r->visited[s])
             continue;
         printf("%s %s %.3f s (%.1f%%)", first ? "" : ",", fg_state_name((fg_state)s), r->seconds[s],
@@ -307,16 +303,7 @@ static void print_summary(run *r)
  * "path:line[:col]: error: ..." and returns -1 (nothing on stdout yet). */
 static int replay(const char *path, const char *policy_path, const char *breaker, run *r)
 {
-    line_reader lr;
-    fg_trace_reader reader;
-    fg_trace_row row;
-    char msg[256];
-    const char *line;
-    size_t len;
-    int err_line = 0, rc, status = -1;
-
-    memset(&lr, 0, sizeof lr);
-    lr.f = fopen(path, "rb");
+    line_reader lr = {.f = fopen(path, "rb")};
     if (lr.f == NULL) {
         fprintf(stderr, "%s: error: cannot open: %s\n", path, strerror(errno));
         return -1;
@@ -327,7 +314,13 @@ static int replay(const char *path, const char *policy_path, const char *breaker
         fclose(lr.f);
         return -1;
     }
+    fg_trace_reader reader;
     fg_trace_init(&reader, NULL, 0);
+    fg_trace_row row;
+    char msg[256];
+    const char *line;
+    size_t len;
+    int err_line = 0, rc, status = -1;
     while ((rc = read_line(&lr, &line, &len)) == 1) {
         rc = fg_trace_feed(&reader, line, len, &row, &err_line, msg, sizeof msg);
         if (rc < 0)
@@ -368,19 +361,14 @@ done:
 int fg_cli_simulate(int argc, char **argv)
 {
     sim_args a;
-    run r;
-    fg_sim_observer observer;
-    fg_policy *policy = NULL;
-    long index;
-    int status = FG_EXIT_ERROR;
-
-    memset(&r, 0, sizeof r);
     if (parse_args(argc, argv, &a) != FG_EXIT_OK)
         return FG_EXIT_USAGE;
-    policy = fg_cli_load_policy(a.policy_path);
+    run r = {0};
+    int status = FG_EXIT_ERROR;
+    fg_policy *policy = fg_cli_load_policy(a.policy_path);
     if (policy == NULL)
         goto done;
-    index = fg_cli_find_breaker(policy, a.policy_path, a.breaker);
+    long index = fg_cli_find_breaker(policy, a.policy_path, a.breaker);
     if (index < 0)
         goto done;
     r.transitions = tmpfile();
@@ -392,10 +380,8 @@ int fg_cli_simulate(int argc, char **argv)
         fprintf(stderr, "%s: error: out of memory\n", a.svg_path);
         goto done;
     }
-    observer.ud = &r;
-    observer.arrival = on_arrival;
-    observer.completion = on_completion;
-    observer.transition = on_transition;
+    fg_sim_observer observer = {
+        .ud = &r, .arrival = on_arrival, .completion = on_completion, .transition = on_transition};
     fg_sim_open(&r.sim, policy, (size_t)index, &a.options, &observer);
     if (replay(a.trace_path, a.policy_path, a.breaker, &r) != 0)
         goto done;

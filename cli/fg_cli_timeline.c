@@ -87,14 +87,13 @@ static int64_t floor_div(int64_t a, int64_t b)
 static void coarsen(fg_timeline *t)
 {
     int64_t nbase = floor_div(t->base, 10);
-    size_t i, ncount = 0;
-    for (i = 0; i < t->count; i++) {
+    size_t ncount = 0;
+    for (size_t i = 0; i < t->count; i++) {
         size_t j = (size_t)(floor_div(t->base + (int64_t)i, 10) - nbase);
         fine_bucket *from = &t->fine[i], *to = &t->fine[j];
         if (j != i) {
-            if (j >= ncount) {
+            if (j >= ncount)
                 memset(to, 0, sizeof *to);
-            }
             to->counts.admitted += from->counts.admitted;
             to->counts.rejected += from->counts.rejected;
             to->counts.successes += from->counts.successes;
@@ -115,12 +114,12 @@ static void coarsen(fg_timeline *t)
 /* The fine bucket of time (>= the first arrival), made if need be. */
 static fine_bucket *bucket_at(fg_timeline *t, double time)
 {
-    int64_t at;
     if (!t->started) {
         t->started = 1;
         t->base = (int64_t)floor(time / t->width);
         t->count = 0;
     }
+    int64_t at;
     for (;;) {
         at = (int64_t)floor(time / t->width) - t->base;
         if (at < 0)
@@ -138,10 +137,9 @@ static fine_bucket *bucket_at(fg_timeline *t, double time)
  * (linear overall: each call covers the buckets since the previous one). */
 static void note_state_until(fg_timeline *t, double time)
 {
-    int64_t from, to;
     bucket_at(t, time); /* room up to time first: it may merge buckets */
-    from = (int64_t)floor(t->state_since / t->width) - t->base;
-    to = (int64_t)floor(time / t->width) - t->base;
+    int64_t from = (int64_t)floor(t->state_since / t->width) - t->base;
+    int64_t to = (int64_t)floor(time / t->width) - t->base;
     if (from < 0)
         from = 0;
     if (to >= (int64_t)t->count)
@@ -216,69 +214,26 @@ static fg_state worst_state(unsigned mask, fg_state fallback)
 {
     static const fg_state order[] = {FG_STATE_FORCED_OPEN, FG_STATE_OPEN,        FG_STATE_HALF_OPEN,
                                      FG_STATE_DISABLED,    FG_STATE_METRICS_ONLY, FG_STATE_CLOSED};
-    size_t i;
-    for (i = 0; i < sizeof order / sizeof order[0]; i++)
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
         if (mask & (1u << order[i]))
             return order[i];
     return fallback;
 }
 
-int fg_timeline_write(fg_timeline *t, const char *path, const char *title, double start, double end)
+/* Adds the fine buckets into the picture's buckets (ratio fine buckets each,
+ * the first picture bucket at fine index `first`), and ORs the states seen
+ * into masks[]. */
+static void fold_buckets(const fg_timeline *t, const fg_svg_timeline *v, int64_t ratio,
+                         int64_t first, fg_svg_bucket *buckets, unsigned *masks)
 {
-    fg_svg_timeline v;
-    fg_svg_bucket *buckets = NULL;
-    fg_svg_band *bands = NULL;
-    fg_svg_mark *marks = NULL;
-    unsigned *masks = NULL;
-    size_t band_cap = t->mark_count + 1 + MAX_BUCKETS, band_count = 0, i;
-    int64_t ratio, first;
-    double from;
-    fg_state state;
-    FILE *out;
-    int rc = -1;
-
-    note_state_until(t, end);
-    memset(&v, 0, sizeof v);
-    v.title = title;
-    /* A trace of one instant still gets a one-second axis. */
-    v.end = end > start ? end : start + 1;
-    v.bucket_width = fg_svg_bucket_width(v.end - start, MAX_BUCKETS);
-    if (v.bucket_width < t->width)
-        v.bucket_width = t->width; /* cannot happen (see the top of the file); stay safe */
-    ratio = (int64_t)llround(v.bucket_width / t->width);
-    if (ratio < 1)
-        ratio = 1;
-    /* Buckets (and the axis) start on a multiple of their width: a trace that
-     * starts at 0.046 s gets an axis from 0. */
-    first = floor_div(t->base, ratio);
-    v.start = (double)first * v.bucket_width;
-    v.bucket_count = (size_t)ceil((v.end - v.start) / v.bucket_width);
-    if (v.bucket_count == 0)
-        v.bucket_count = 1;
-    if (v.bucket_count > MAX_BUCKETS + 2)
-        v.bucket_count = MAX_BUCKETS + 2;
-    v.has_slow_threshold = t->has_slow_threshold;
-    v.slow_threshold = t->slow_threshold;
-
-    buckets = fg_cli_alloc(v.bucket_count * sizeof *buckets);
-    masks = fg_cli_alloc(v.bucket_count * sizeof *masks);
-    bands = fg_cli_alloc(band_cap * sizeof *bands);
-    marks = fg_cli_alloc((t->mark_count + 1) * sizeof *marks);
-    if (buckets == NULL || masks == NULL || bands == NULL || marks == NULL) {
-        fprintf(stderr, "%s: error: out of memory\n", path);
-        goto done;
-    }
-    memset(buckets, 0, v.bucket_count * sizeof *buckets);
-    memset(masks, 0, v.bucket_count * sizeof *masks);
-    for (i = 0; i < t->count; i++) {
+    for (size_t i = 0; i < t->count; i++) {
         int64_t k = floor_div(t->base + (int64_t)i, ratio) - first;
-        fg_svg_bucket *b;
-        const fine_bucket *f = &t->fine[i];
         if (k < 0)
             k = 0;
-        if ((size_t)k >= v.bucket_count)
-            k = (int64_t)v.bucket_count - 1;
-        b = &buckets[k];
+        if ((size_t)k >= v->bucket_count)
+            k = (int64_t)v->bucket_count - 1;
+        const fine_bucket *f = &t->fine[i];
+        fg_svg_bucket *b = &buckets[k];
         b->admitted += f->counts.admitted;
         b->rejected += f->counts.rejected;
         b->successes += f->counts.successes;
@@ -288,11 +243,20 @@ int fg_timeline_write(fg_timeline *t, const char *path, const char *title, doubl
         b->trace_failures += f->counts.trace_failures;
         masks[k] |= f->states;
     }
+}
 
-    /* One band per state interval, exact up to the last kept transition. */
-    from = start;
-    state = t->initial;
-    for (i = 0; i < t->mark_count; i++) {
+/* One band per state interval, exact up to the last kept transition (whose
+ * marks it copies); after it, when transitions overflowed, per picture
+ * bucket the most severe state seen, neighbours of one state joined into one
+ * band. Returns the number of bands written (at most band_cap). */
+static size_t build_bands(const fg_timeline *t, const fg_svg_timeline *v, const unsigned *masks,
+                          double start, double end, fg_svg_band *bands, size_t band_cap,
+                          fg_svg_mark *marks)
+{
+    size_t band_count = 0;
+    double from = start;
+    fg_state state = t->initial;
+    for (size_t i = 0; i < t->mark_count; i++) {
         const kept_mark *m = &t->marks[i];
         bands[band_count].start = from;
         bands[band_count].end = m->time;
@@ -309,39 +273,77 @@ int fg_timeline_write(fg_timeline *t, const char *path, const char *title, doubl
         bands[band_count].start = from;
         bands[band_count].end = end;
         bands[band_count].state = t->state;
-        band_count++;
-    } else {
-        /* After the last kept transition: per picture bucket, the most severe
-         * state seen, neighbours of one state joined into one band. */
-        for (i = 0; i < v.bucket_count && band_count < band_cap; i++) {
-            double b0 = v.start + (double)i * v.bucket_width, b1 = b0 + v.bucket_width;
-            fg_state s;
-            if (b1 <= from)
-                continue;
-            if (b0 < from)
-                b0 = from;
-            if (b1 > end)
-                b1 = end;
-            if (b1 <= b0)
-                continue;
-            s = worst_state(masks[i], state);
-            if (band_count > 0 && bands[band_count - 1].state == s && bands[band_count - 1].end >= b0) {
-                bands[band_count - 1].end = b1;
-                continue;
-            }
-            bands[band_count].start = b0;
-            bands[band_count].end = b1;
-            bands[band_count].state = s;
-            band_count++;
-        }
+        return band_count + 1;
     }
+    for (size_t i = 0; i < v->bucket_count && band_count < band_cap; i++) {
+        double b0 = v->start + (double)i * v->bucket_width, b1 = b0 + v->bucket_width;
+        if (b1 <= from)
+            continue;
+        if (b0 < from)
+            b0 = from;
+        if (b1 > end)
+            b1 = end;
+        if (b1 <= b0)
+            continue;
+        fg_state s = worst_state(masks[i], state);
+        if (band_count > 0 && bands[band_count - 1].state == s && bands[band_count - 1].end >= b0) {
+            bands[band_count - 1].end = b1;
+            continue;
+        }
+        bands[band_count].start = b0;
+        bands[band_count].end = b1;
+        bands[band_count].state = s;
+        band_count++;
+    }
+    return band_count;
+}
+
+int fg_timeline_write(fg_timeline *t, const char *path, const char *title, double start, double end)
+{
+    note_state_until(t, end);
+    fg_svg_timeline v;
+    memset(&v, 0, sizeof v);
+    v.title = title;
+    /* A trace of one instant still gets a one-second axis. */
+    v.end = end > start ? end : start + 1;
+    v.bucket_width = fg_svg_bucket_width(v.end - start, MAX_BUCKETS);
+    if (v.bucket_width < t->width)
+        v.bucket_width = t->width; /* cannot happen (see the top of the file); stay safe */
+    int64_t ratio = (int64_t)llround(v.bucket_width / t->width);
+    if (ratio < 1)
+        ratio = 1;
+    /* Buckets (and the axis) start on a multiple of their width: a trace that
+     * starts at 0.046 s gets an axis from 0. */
+    int64_t first = floor_div(t->base, ratio);
+    v.start = (double)first * v.bucket_width;
+    v.bucket_count = (size_t)ceil((v.end - v.start) / v.bucket_width);
+    if (v.bucket_count == 0)
+        v.bucket_count = 1;
+    if (v.bucket_count > MAX_BUCKETS + 2)
+        v.bucket_count = MAX_BUCKETS + 2;
+    v.has_slow_threshold = t->has_slow_threshold;
+    v.slow_threshold = t->slow_threshold;
+
+    int rc = -1;
+    size_t band_cap = t->mark_count + 1 + MAX_BUCKETS;
+    fg_svg_bucket *buckets = fg_cli_alloc(v.bucket_count * sizeof *buckets);
+    unsigned *masks = fg_cli_alloc(v.bucket_count * sizeof *masks);
+    fg_svg_band *bands = fg_cli_alloc(band_cap * sizeof *bands);
+    fg_svg_mark *marks = fg_cli_alloc((t->mark_count + 1) * sizeof *marks);
+    if (buckets == NULL || masks == NULL || bands == NULL || marks == NULL) {
+        fprintf(stderr, "%s: error: out of memory\n", path);
+        goto done;
+    }
+    memset(buckets, 0, v.bucket_count * sizeof *buckets);
+    memset(masks, 0, v.bucket_count * sizeof *masks);
+    fold_buckets(t, &v, ratio, first, buckets, masks);
     v.buckets = buckets;
     v.bands = bands;
-    v.band_count = band_count;
+    v.band_count = build_bands(t, &v, masks, start, end, bands, band_cap, marks);
     v.marks = marks;
     v.mark_count = t->mark_count;
 
-    out = fopen(path, "w");
+    FILE *out = fopen(path, "w");
     if (out == NULL) {
         fprintf(stderr, "%s: error: cannot write: %s\n", path, strerror(errno));
         goto done;

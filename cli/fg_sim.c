@@ -33,7 +33,6 @@ static int before(const fg_sim_pending *a, const fg_sim_pending *b)
 
 static int heap_push(fg_sim *s, const fg_sim_pending *p)
 {
-    size_t i;
     if (s->heap_len == s->heap_cap) {
         size_t ncap = s->heap_cap == 0 ? 64 : s->heap_cap * 2;
         fg_sim_pending *grown = fg_cli_grow(s->heap, s->heap_cap * sizeof *grown, ncap * sizeof *grown);
@@ -42,7 +41,7 @@ static int heap_push(fg_sim *s, const fg_sim_pending *p)
         s->heap = grown;
         s->heap_cap = ncap;
     }
-    i = s->heap_len++;
+    size_t i = s->heap_len++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;
         if (!before(p, &s->heap[parent]))
@@ -84,10 +83,7 @@ static void on_transition(void *ud, const fg_transition *t)
 /* The outcome a row stands for; strings point into the row's text. */
 static fg_outcome outcome_of(const fg_trace_row *row)
 {
-    fg_outcome o;
-    memset(&o, 0, sizeof o);
-    o.has_status = row->has_status;
-    o.status = row->status;
+    fg_outcome o = {.has_status = row->has_status, .status = row->status};
     if (row->kind == FG_TRACE_ERROR) {
         o.is_error = 1;
         o.type = row->type;
@@ -124,9 +120,7 @@ void fg_sim_open(fg_sim *s, fg_policy *policy, size_t index, const fg_sim_option
 /* Makes the breaker, its clock at the first row's time. */
 static int make_breaker(fg_sim *s)
 {
-    fg_breaker_options bo;
-    fg_info info;
-    memset(&bo, 0, sizeof bo);
+    fg_breaker_options bo = FG_BREAKER_OPTIONS_INIT;
     bo.clock = sim_clock;
     bo.clock_ud = s;
     bo.has_seed = s->options.has_seed;
@@ -144,6 +138,7 @@ static int make_breaker(fg_sim *s)
         }
         return -1;
     }
+    fg_info info;
     fg_breaker_info(s->breaker, &info);
     s->initial_state = info.state;
     s->threshold_count = info.metric.threshold_count;
@@ -153,8 +148,6 @@ static int make_breaker(fg_sim *s)
 
 int fg_sim_feed(fg_sim *s, const fg_trace_row *row)
 {
-    fg_outcome outcome = outcome_of(row);
-    fg_sim_pending p;
     if (s->calls == 0) {
         s->now = s->start = s->end = row->time;
         if (make_breaker(s) != 0)
@@ -165,6 +158,7 @@ int fg_sim_feed(fg_sim *s, const fg_trace_row *row)
     s->now = row->time;
     if (row->time > s->end)
         s->end = row->time;
+    fg_sim_pending p;
     memset(&p, 0, sizeof p);
     p.row = s->calls++;
     p.duration = row->duration;
@@ -175,6 +169,7 @@ int fg_sim_feed(fg_sim *s, const fg_trace_row *row)
     p.call.verdict = FG_VERDICT_UNRECORDED;
     /* Classification does not depend on time or state: do it once, here,
      * while the row's strings exist. */
+    fg_outcome outcome = outcome_of(row);
     p.call.outcome_class = fg_breaker_classify(s->breaker, &outcome);
     p.due = p.call.completion;
     if (s->observer.arrival != NULL)

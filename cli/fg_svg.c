@@ -46,11 +46,10 @@ double fg_svg_bucket_width(double span, size_t max_buckets)
 {
     static const double steps[] = {1, 2, 5};
     double scale = 0.001;
-    size_t i;
     if (!(span > 0) || max_buckets == 0)
         return 1;
     for (;;) {
-        for (i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
             double w = steps[i] * scale;
             if (span / w <= (double)max_buckets)
                 return w;
@@ -62,11 +61,11 @@ double fg_svg_bucket_width(double span, size_t max_buckets)
 /* A "nice" tick step (1, 2 or 5 times a power of ten) giving about target ticks. */
 static double tick_step(double span, int target)
 {
-    double raw = span / target, mag, norm;
+    double raw = span / target;
     if (!(raw > 0))
         return 1;
-    mag = pow(10, floor(log10(raw)));
-    norm = raw / mag;
+    double mag = pow(10, floor(log10(raw)));
+    double norm = raw / mag;
     return (norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 5 ? 5 : 10) * mag;
 }
 
@@ -122,9 +121,8 @@ static void draw_header(FILE *out, const fg_svg_timeline *t)
 
 static void draw_bands(FILE *out, const fg_svg_timeline *t)
 {
-    size_t i;
     fputs("<g id=\"bands\">\n", out);
-    for (i = 0; i < t->band_count; i++) {
+    for (size_t i = 0; i < t->band_count; i++) {
         const fg_svg_band *b = &t->bands[i];
         double x0 = x_of(t, b->start), x1 = x_of(t, b->end);
         fprintf(out,
@@ -177,7 +175,6 @@ static void draw_rate_line(FILE *out, const fg_svg_timeline *t, rate_series seri
 {
     double h = RATE_BOTTOM - RATE_TOP;
     int pen_down = 0;
-    size_t i;
     switch (series) {
     case FAILURES:
         fprintf(out, "<path id=\"failure-rate\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"", RATE_COLOUR);
@@ -191,18 +188,17 @@ static void draw_rate_line(FILE *out, const fg_svg_timeline *t, rate_series seri
         break;
     }
     fputs(" stroke-linejoin=\"round\" d=\"", out);
-    for (i = 0; i < t->bucket_count; i++) {
+    for (size_t i = 0; i < t->bucket_count; i++) {
         const fg_svg_bucket *b = &t->buckets[i];
         uint32_t part = series == FAILURES ? b->failures : series == SLOW ? b->slow : b->trace_failures;
         uint32_t whole = series == TRACE_FAILURES ? b->trace_failures + b->trace_successes
                                                   : b->failures + b->successes;
-        double x, y;
         if (whole == 0) {
             pen_down = 0;
             continue;
         }
-        x = x_of(t, t->start + ((double)i + 0.5) * t->bucket_width);
-        y = RATE_BOTTOM - h * part / whole;
+        double x = x_of(t, t->start + ((double)i + 0.5) * t->bucket_width);
+        double y = RATE_BOTTOM - h * part / whole;
         fprintf(out, "%s%.2f,%.2f ", pen_down ? "L" : "M", x, y);
         pen_down = 1;
     }
@@ -211,10 +207,9 @@ static void draw_rate_line(FILE *out, const fg_svg_timeline *t, rate_series seri
 
 static void draw_rate_panel(FILE *out, const fg_svg_timeline *t)
 {
-    int pct;
     double h = RATE_BOTTOM - RATE_TOP;
     fputs("<g id=\"rate-axis\" font-size=\"11\">\n", out);
-    for (pct = 0; pct <= 100; pct += 25) {
+    for (int pct = 0; pct <= 100; pct += 25) {
         double y = RATE_BOTTOM - h * pct / 100.0;
         fprintf(out, "<line x1=\"%d\" y1=\"%.2f\" x2=\"%d\" y2=\"%.2f\""
                      " stroke=\"#999999\" stroke-width=\"0.5\"/>\n",
@@ -235,23 +230,20 @@ static void draw_rate_panel(FILE *out, const fg_svg_timeline *t)
 
 static void draw_volume_panel(FILE *out, const fg_svg_timeline *t)
 {
-    uint32_t peak = 1;
-    double top, step, v, h = VOLUME_BOTTOM - VOLUME_TOP;
+    double h = VOLUME_BOTTOM - VOLUME_TOP;
     double bar_w = (PLOT_RIGHT - PLOT_LEFT) * t->bucket_width / (t->end - t->start);
-    size_t i;
-    int series;
-
-    for (i = 0; i < t->bucket_count; i++)
+    uint32_t peak = 1;
+    for (size_t i = 0; i < t->bucket_count; i++)
         if (t->buckets[i].admitted + t->buckets[i].rejected > peak)
             peak = t->buckets[i].admitted + t->buckets[i].rejected;
-    step = tick_step(peak, 3);
+    double step = tick_step(peak, 3);
     if (step < 1)
         step = 1;
     /* Headroom above the busiest bucket, so its bar does not touch the frame. */
-    top = ceil(peak * 1.08 / step) * step;
+    double top = ceil(peak * 1.08 / step) * step;
 
     fputs("<g id=\"volume-axis\" font-size=\"11\">\n", out);
-    for (v = 0; v <= top + step * 1e-9; v += step) {
+    for (double v = 0; v <= top + step * 1e-9; v += step) {
         double y = VOLUME_BOTTOM - h * v / top;
         fprintf(out, "<line x1=\"%d\" y1=\"%.2f\" x2=\"%d\" y2=\"%.2f\""
                      " stroke=\"#999999\" stroke-width=\"0.5\"/>\n",
@@ -269,11 +261,11 @@ static void draw_volume_panel(FILE *out, const fg_svg_timeline *t)
     fprintf(out, "<clipPath id=\"volume-clip\">"
                  "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/></clipPath>\n",
             PLOT_LEFT, VOLUME_TOP, PLOT_RIGHT - PLOT_LEFT, VOLUME_BOTTOM - VOLUME_TOP);
-    for (series = 0; series < 2; series++) {
+    for (int series = 0; series < 2; series++) {
         fprintf(out, "<path id=\"%s\" clip-path=\"url(#volume-clip)\" fill=\"%s\" d=\"",
                 series == 0 ? "admitted" : "rejected",
                 series == 0 ? ADMITTED_COLOUR : REJECTED_COLOUR);
-        for (i = 0; i < t->bucket_count; i++) {
+        for (size_t i = 0; i < t->bucket_count; i++) {
             const fg_svg_bucket *b = &t->buckets[i];
             double base = series == 0 ? 0 : b->admitted;
             double n = series == 0 ? b->admitted : b->rejected;
@@ -289,14 +281,13 @@ static void draw_volume_panel(FILE *out, const fg_svg_timeline *t)
 
 static void draw_transitions(FILE *out, const fg_svg_timeline *t)
 {
-    size_t i;
     /* Numbers above the plot match the numbered list `simulate` prints; past
      * 40 transitions they would be unreadable, so only the lines remain. A
      * number too close to the previous one goes up a row. */
     int numbered = t->mark_count <= 40, row = 0;
     double last_x = -100;
     fputs("<g id=\"transitions\">\n", out);
-    for (i = 0; i < t->mark_count; i++) {
+    for (size_t i = 0; i < t->mark_count; i++) {
         const fg_svg_mark *m = &t->marks[i];
         double x = x_of(t, m->time);
         fprintf(out,
@@ -343,10 +334,11 @@ static int legend_line(FILE *out, int x, int y, const char *colour, const char *
 
 static void draw_legend(FILE *out, const fg_svg_timeline *t)
 {
-    int s, x, y = LEGEND_TOP;
+    int y = LEGEND_TOP;
     fputs("<g id=\"legend\">\n", out);
     fprintf(out, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">state</text>\n", PLOT_LEFT, y + 10);
-    for (s = 0, x = PLOT_LEFT + 50; s < FG_STATE_COUNT; s++)
+    int x = PLOT_LEFT + 50;
+    for (int s = 0; s < FG_STATE_COUNT; s++)
         x = legend_box(out, x, y, band_colour[s], fg_state_name((fg_state)s));
     y += 22;
     fprintf(out, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">rate</text>\n", PLOT_LEFT, y + 10);

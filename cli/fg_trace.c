@@ -28,15 +28,18 @@ void fg_trace_init(fg_trace_reader *reader, const char *buf, size_t len)
 }
 
 /* Records the error so that the reader stays failed, and formats it. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 5, 6)))
+#endif
 static int fail(fg_trace_reader *r, int *err_line, char *err, size_t err_cap, const char *fmt, ...)
 {
-    va_list ap;
     r->failed = 1;
     r->failed_line = r->line > 0 ? r->line : 1;
     r->failed_column = 0;
     if (err_line != NULL)
         *err_line = r->failed_line;
     if (err != NULL && err_cap > 0) {
+        va_list ap;
         va_start(ap, fmt);
         vsnprintf(err, err_cap, fmt, ap);
         va_end(ap);
@@ -51,8 +54,8 @@ __attribute__((format(printf, 7, 8)))
 static int fail_at(fg_trace_reader *r, field line, field f, int *err_line, char *err,
                    size_t err_cap, const char *fmt, ...)
 {
-    va_list ap;
     char msg[256];
+    va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
@@ -68,28 +71,24 @@ static int is_blank(char c)
 
 static field trim(const char *s, size_t len)
 {
-    field f;
     while (len > 0 && is_blank(*s)) {
         s++;
         len--;
     }
     while (len > 0 && is_blank(s[len - 1]))
         len--;
-    f.s = s;
-    f.len = len;
-    return f;
+    return (field){.s = s, .len = len};
 }
 
 /* Advances to the next line; returns 0 at the end of the buffer. The line
  * excludes its "\n". */
 static int next_line(fg_trace_reader *r, field *line)
 {
-    size_t start = r->pos, end;
-    const char *nl;
+    size_t start = r->pos;
     if (r->pos >= r->len)
         return 0;
-    nl = memchr(r->buf + start, '\n', r->len - start);
-    end = nl != NULL ? (size_t)(nl - r->buf) : r->len;
+    const char *nl = memchr(r->buf + start, '\n', r->len - start);
+    size_t end = nl != NULL ? (size_t)(nl - r->buf) : r->len;
     r->pos = nl != NULL ? end + 1 : r->len;
     line->s = r->buf + start;
     line->len = end - start;
@@ -101,8 +100,8 @@ static int next_line(fg_trace_reader *r, field *line)
 static int split(field line, field *fields)
 {
     int n = 0;
-    size_t i, start = 0;
-    for (i = 0; i <= line.len; i++) {
+    size_t start = 0;
+    for (size_t i = 0; i <= line.len; i++) {
         if (i == line.len || line.s[i] == ',') {
             fields[n++] = trim(line.s + start, i - start);
             start = i + 1;
@@ -115,10 +114,10 @@ static int split(field line, field *fields)
 
 static int field_is(field f, const char *word)
 {
-    size_t i, n = strlen(word);
+    size_t n = strlen(word);
     if (f.len != n)
         return 0;
-    for (i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         char c = f.s[i];
         if (c >= 'A' && c <= 'Z')
             c = (char)(c - 'A' + 'a');
@@ -131,10 +130,10 @@ static int field_is(field f, const char *word)
 /* Printable text for a message: at most 32 bytes of f, non-printables as '?'. */
 static void show(field f, char *out, size_t cap)
 {
-    size_t i, n = f.len < 32 ? f.len : 32;
+    size_t n = f.len < 32 ? f.len : 32;
     if (n + 4 > cap)
         n = cap > 4 ? cap - 4 : 0;
-    for (i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++)
         out[i] = (f.s[i] >= 0x20 && f.s[i] < 0x7f) ? f.s[i] : '?';
     if (n < f.len) {
         memcpy(out + n, "...", 3);
@@ -147,12 +146,10 @@ static void show(field f, char *out, size_t cap)
  * which strtod would take). Returns 0 unless the whole field is one finite number. */
 static int parse_number(field f, double *out)
 {
-    char digits[NUMBER_MAX + 1];
-    size_t i = 0;
-    int mantissa = 0;
-    char *end;
     if (f.len == 0 || f.len > NUMBER_MAX)
         return 0;
+    size_t i = 0;
+    int mantissa = 0;
     if (f.s[i] == '+' || f.s[i] == '-')
         i++;
     for (; i < f.len && f.s[i] >= '0' && f.s[i] <= '9'; i++)
@@ -175,8 +172,10 @@ static int parse_number(field f, double *out)
     }
     if (i != f.len)
         return 0;
+    char digits[NUMBER_MAX + 1];
     memcpy(digits, f.s, f.len);
     digits[f.len] = '\0';
+    char *end;
     *out = strtod(digits, &end);
     return *end == '\0' && isfinite(*out);
 }
@@ -184,11 +183,10 @@ static int parse_number(field f, double *out)
 /* A status is a non-negative integer of at most 18 digits (fits int64_t). */
 static int parse_status(field f, int64_t *out)
 {
-    size_t i;
-    int64_t v = 0;
     if (f.len == 0 || f.len > 18)
         return 0;
-    for (i = 0; i < f.len; i++) {
+    int64_t v = 0;
+    for (size_t i = 0; i < f.len; i++) {
         if (f.s[i] < '0' || f.s[i] > '9')
             return 0;
         v = v * 10 + (f.s[i] - '0');
@@ -218,7 +216,6 @@ static int read_row(fg_trace_reader *r, field line, fg_trace_row *row, int *err_
 {
     field f[MAX_FIELDS];
     char shown[40];
-    size_t i;
     int columns = r->has_status_column ? 4 : 3;
     int n = split(line, f);
 
@@ -249,7 +246,7 @@ static int read_row(fg_trace_reader *r, field line, fg_trace_row *row, int *err_
         return fail(r, err_line, err, err_cap, "empty outcome: expected ok, error or an error type");
     if (f[1].len > FG_TRACE_MAX_WORD)
         return fail(r, err_line, err, err_cap, "outcome longer than %d bytes", FG_TRACE_MAX_WORD);
-    for (i = 0; i < f[1].len; i++) {
+    for (size_t i = 0; i < f[1].len; i++) {
         char c = f[1].s[i];
         if (c < 0x20 || c >= 0x7f || c == '"') {
             show(f[1], shown, sizeof shown);
@@ -309,7 +306,6 @@ static int failed_again(fg_trace_reader *reader, int *err_line, char *err, size_
 int fg_trace_feed(fg_trace_reader *reader, const char *text, size_t len, fg_trace_row *row,
                   int *err_line, char *err, size_t err_cap)
 {
-    field line;
     if (reader->failed)
         return failed_again(reader, err_line, err, err_cap);
     reader->line++;
@@ -320,8 +316,7 @@ int fg_trace_feed(fg_trace_reader *reader, const char *text, size_t len, fg_trac
     }
     if (len > 0 && text[len - 1] == '\r')
         len--;
-    line.s = text;
-    line.len = len;
+    field line = {.s = text, .len = len};
     if (trim(line.s, line.len).len == 0)
         return 0; /* a blank line holds no call */
     if (!reader->header_done)
@@ -348,10 +343,9 @@ int fg_trace_next(fg_trace_reader *reader, fg_trace_row *row, int *err_line, cha
     if (reader->failed)
         return failed_again(reader, err_line, err, err_cap);
     for (;;) {
-        int rc;
         if (!next_line(reader, &line))
             return fg_trace_end(reader, err_line, err, err_cap);
-        rc = fg_trace_feed(reader, line.s, line.len, row, err_line, err, err_cap);
+        int rc = fg_trace_feed(reader, line.s, line.len, row, err_line, err, err_cap);
         if (rc != 0)
             return rc;
     }

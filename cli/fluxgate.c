@@ -9,12 +9,11 @@
 
 static int help(int argc, char **argv)
 {
-    const char *text;
     if (argc < 2) {
         fg_cli_usage(stdout);
         return FG_EXIT_OK;
     }
-    text = fg_cli_help_for(argv[1]);
+    const char *text = fg_cli_help_for(argv[1]);
     if (text == NULL || argc > 2) {
         fprintf(stderr, "fluxgate help: %s '%s'\n", text == NULL ? "no subcommand" : "unexpected argument",
                 argv[text == NULL ? 1 : 2]);
