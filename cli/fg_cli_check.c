@@ -10,22 +10,18 @@
 
 /* "1 error", "2 warnings"; "1000 errors, first 100 shown" when the report
  * kept only some of them (it keeps at most 100 of each). */
-static void print_count(FILE *out, size_t n, size_t shown, const char *what)
-{
+static void print_count(FILE *out, size_t n, size_t shown, const char *what) {
     fprintf(out, "%zu %s%s", n, what, n == 1 ? "" : "s");
-    if (shown < n)
-        fprintf(out, ", first %zu shown", shown);
+    if (shown < n) fprintf(out, ", first %zu shown", shown);
 }
 
 /* Checks one file; returns 1 when it has errors. */
-static int check_one(const char *path)
-{
+static int check_one(const char *path) {
     fg_report *report = NULL;
     fg_policy *policy = fg_policy_load(path, NULL, &report);
     if (report == NULL) {
         fprintf(stderr, "%s: error: out of memory\n", path);
-        if (policy != NULL)
-            fg_policy_free(policy);
+        if (policy != NULL) fg_policy_free(policy);
         return 1;
     }
     fg_cli_print_report(stderr, report);
@@ -42,8 +38,7 @@ static int check_one(const char *path)
             print_count(stderr, found_warnings, warnings, "warning");
         }
         fputc('\n', stderr);
-        if (policy != NULL)
-            fg_policy_free(policy);
+        if (policy != NULL) fg_policy_free(policy);
         return 1;
     }
     size_t n = fg_policy_breaker_count(policy);
@@ -64,8 +59,7 @@ static int check_one(const char *path)
     return 0;
 }
 
-int fg_cli_check(int argc, char **argv)
-{
+int fg_cli_check(int argc, char **argv) {
     int first = 1;
     /* Options first; `--` ends them, so that `check -- -odd-name.fgp` works. */
     for (int i = 1; i < argc; i++) {
@@ -74,7 +68,8 @@ int fg_cli_check(int argc, char **argv)
             break;
         }
         if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "fluxgate check: unknown option '%s'\nusage: fluxgate check FILE...\n", argv[i]);
+            fprintf(stderr, "fluxgate check: unknown option '%s'\nusage: fluxgate check FILE...\n",
+                    argv[i]);
             return FG_EXIT_USAGE;
         }
     }

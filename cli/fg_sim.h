@@ -30,11 +30,12 @@
 /* What happened to one row of the trace. */
 typedef struct fg_sim_call {
     double arrival;
-    double completion;   /* arrival + duration; meaningful when admitted */
+    double completion; /* arrival + duration; meaningful when admitted */
     int admitted;
-    fg_state state;      /* the state that admitted or rejected it */
+    fg_state state;                 /* the state that admitted or rejected it */
     fg_outcome_class outcome_class; /* as fg_breaker_classify answered */
-    fg_verdict verdict;  /* what recording did (FG_VERDICT_UNRECORDED until then, or when rejected) */
+    fg_verdict
+        verdict; /* what recording did (FG_VERDICT_UNRECORDED until then, or when rejected) */
 } fg_sim_call;
 
 /* Told about every call twice (when it arrives, and when an admitted one
@@ -48,7 +49,7 @@ typedef struct fg_sim_observer {
 } fg_sim_observer;
 
 typedef struct fg_sim_options {
-    int has_seed;        /* 1: seed the breaker's PRNG (permits, jitter) */
+    int has_seed; /* 1: seed the breaker's PRNG (permits, jitter) */
     uint64_t seed;
 } fg_sim_options;
 
@@ -57,18 +58,18 @@ typedef struct fg_sim_pending fg_sim_pending;
 
 /* One replay. Fields are read-only outside fg_sim.c. */
 typedef struct fg_sim {
-    double now;              /* the simulated clock the breaker reads */
-    fg_policy *policy;       /* borrowed */
+    double now;        /* the simulated clock the breaker reads */
+    fg_policy *policy; /* borrowed */
     size_t index;
     fg_sim_options options;
-    fg_breaker *breaker;     /* made at the first row, with the clock at its time */
-    char error[256];         /* why fg_sim_feed failed */
-    int error_is_located;    /* error is fg_breaker_new's, already "chunk: error: breaker 'x': ..." */
+    fg_breaker *breaker;  /* made at the first row, with the clock at its time */
+    char error[256];      /* why fg_sim_feed failed */
+    int error_is_located; /* error is fg_breaker_new's, already "chunk: error: breaker 'x': ..." */
     fg_sim_observer observer;
-    fg_sim_pending *heap;    /* calls in flight, by completion time */
+    fg_sim_pending *heap; /* calls in flight, by completion time */
     size_t heap_len, heap_cap;
-    size_t calls;            /* rows fed so far */
-    double start, end;       /* first arrival; last arrival or completion */
+    size_t calls;      /* rows fed so far */
+    double start, end; /* first arrival; last arrival or completion */
     fg_state initial_state;
     uint32_t threshold_count; /* the tripper's SlowRate thresholds, as the breaker reports them */
     double thresholds[FG_MAX_SLOW_THRESHOLDS];
