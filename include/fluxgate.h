@@ -683,7 +683,9 @@ size_t fg_family_key_footprint(const fg_family *family);
 /* fg_breaker_options with every default, for declarations:
  *     fg_breaker_options options = FG_BREAKER_OPTIONS_INIT;
  * The same values as fg_breaker_options_init (fields in declaration order;
- * positional so that C++ can use it too). */
+ * positional so that C++ can use it too; a field added to the struct but not
+ * here is caught by -Wextra's -Wmissing-field-initializers wherever the macro
+ * is used, as in examples/basic.c and tests/test_breaker_new.c). */
 #define FG_BREAKER_OPTIONS_INIT                                                \
     {                                                                          \
         {NULL, NULL},  /* alloc: realloc/free */                               \
