@@ -27,8 +27,9 @@ __attribute__((format(printf, 5, 6)))
 static void fg_breaker_error(char *err, size_t cap, const fg_policy *policy,
                              const fg_breaker_def *def, const char *fmt, ...) {
     if (err == NULL || cap == 0) return;
-    int n = def != NULL ? snprintf(err, cap, "%s: error: breaker '%s': ", policy->chunk, def->name)
-                        : snprintf(err, cap, "%s: error: ", policy != NULL ? policy->chunk : "policy");
+    const char *chunk = policy != NULL ? policy->chunk : "policy";
+    int n = def != NULL ? snprintf(err, cap, "%s: error: breaker '%s': ", chunk, def->name)
+                        : snprintf(err, cap, "%s: error: ", chunk);
     size_t len = n > 0 ? (size_t)n : 0;
     if (len >= cap) return;
     va_list ap;
@@ -59,15 +60,18 @@ static void fg_breaker_error_list_names(char *err, size_t cap, const fg_policy *
 }
 
 /* The "no breaker #index" error, with what the policy defines. */
-static void fg_breaker_error_no_index(char *err, size_t cap, const fg_policy *policy, size_t index) {
+static void fg_breaker_error_no_index(char *err, size_t cap, const fg_policy *policy,
+                                      size_t index) {
     if (policy == NULL) {
         fg_breaker_error(err, cap, NULL, NULL, "no policy (NULL)");
         return;
     }
-    if (index == (size_t)-1) /* fg_policy_find_breaker's "not found", cast */
-        fg_breaker_error(err, cap, policy, NULL, "no breaker #-1 (fg_policy_find_breaker's \"no such name\")");
-    else
+    if (index == (size_t)-1) { /* fg_policy_find_breaker's "not found", cast */
+        fg_breaker_error(err, cap, policy, NULL,
+                         "no breaker #-1 (fg_policy_find_breaker's \"no such name\")");
+    } else {
         fg_breaker_error(err, cap, policy, NULL, "no breaker #%zu", index);
+    }
     fg_breaker_error_list_names(err, cap, policy, 1);
 }
 
@@ -309,8 +313,8 @@ fg_breaker *fg_breaker_new_named(fg_policy *policy, const char *name, const fg_b
                                  char *err, size_t err_cap) {
     if (err != NULL && err_cap > 0) err[0] = '\0';
     if (policy == NULL || name == NULL) {
-        fg_breaker_error(err, err_cap, policy, NULL, "%s", policy == NULL ? "no policy (NULL)"
-                                                                          : "no breaker name (NULL)");
+        fg_breaker_error(err, err_cap, policy, NULL, "%s",
+                         policy == NULL ? "no policy (NULL)" : "no breaker name (NULL)");
         return NULL;
     }
     long index = fg_policy_find_breaker(policy, name);

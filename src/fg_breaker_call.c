@@ -274,8 +274,9 @@ fg_verdict fg_breaker_record(fg_breaker *h, const fg_ticket *t, fg_outcome_class
     return fg_record(h, t, outcome_class, duration, &when, NULL);
 }
 
-fg_verdict fg_breaker_record_numbered(fg_breaker *h, const fg_ticket *t, fg_outcome_class outcome_class,
-                                      double duration, double now, uint64_t *number) {
+fg_verdict fg_breaker_record_numbered(fg_breaker *h, const fg_ticket *t,
+                                      fg_outcome_class outcome_class, double duration, double now,
+                                      uint64_t *number) {
     *number = 0;
     if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
     h = fg_breaker_live(h);

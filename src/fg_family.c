@@ -419,8 +419,8 @@ fg_family *fg_family_new(fg_policy *policy, size_t index, const fg_family_option
         fg_alloc_free(&proto->alloc, f, sizeof *f);
         fg_alloc_free(&proto->alloc, buckets, FG_FAMILY_INITIAL_BUCKETS * sizeof *buckets);
         /* worded as fg_breaker_new's own out of memory, whichever failed */
-        fg_family_error(err, err_cap, "%s: error: breaker '%s': out of memory", proto->policy->chunk,
-                        proto->def->name);
+        fg_family_error(err, err_cap, "%s: error: breaker '%s': out of memory",
+                        proto->policy->chunk, proto->def->name);
         fg_breaker_free(proto);
         return NULL;
     }

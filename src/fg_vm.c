@@ -268,11 +268,13 @@ void fg_vm_fold_results(fg_program *p) {
     p->result_folded = 1;
 }
 
-/* See fg_program.h. */
 /* A result's class is the tracker's answer itself (1 matches: a failure). */
-_Static_assert(FG_OUTCOME_FAILURE == 1 && FG_OUTCOME_SUCCESS == 0, "a result's class is fg_vm_track's 1/0");
+_Static_assert(FG_OUTCOME_FAILURE == 1 && FG_OUTCOME_SUCCESS == 0,
+               "a result's class is fg_vm_track's 1/0");
 
-fg_outcome_class fg_vm_classify(const fg_program *p, const fg_outcome *o, const fg_custom *customs) {
+/* See fg_program.h. */
+fg_outcome_class fg_vm_classify(const fg_program *p, const fg_outcome *o,
+                                const fg_custom *customs) {
     if (o->is_error) return fg_vm_track(p, o, customs) ? FG_OUTCOME_FAILURE : FG_OUTCOME_UNTRACKED;
     if (!p->result_folded) return (fg_outcome_class)fg_vm_track(p, o, customs);
     if (!o->has_status) return (fg_outcome_class)p->result_no_status;

@@ -231,7 +231,8 @@ static void a_breaker_without_duration_rules_reads_no_clock(void **state) {
     sleep_ms(20);
     assert_int_equal(fg_breaker_record(b, &t, FG_OUTCOME_SUCCESS, -1), FG_VERDICT_SUCCESS);
     assert_true(fg_breaker_acquire(b, &t));
-    assert_int_equal(fg_breaker_record(b, &t, FG_OUTCOME_SUCCESS, 0.25), FG_VERDICT_SUCCESS); /* given: kept */
+    assert_int_equal(fg_breaker_record(b, &t, FG_OUTCOME_SUCCESS, 0.25),
+                     FG_VERDICT_SUCCESS); /* given: kept */
     fg_info i;
     fg_breaker_info(b, &i);
     assert_true(i.metric.total_duration == 0.25);

@@ -98,7 +98,8 @@ static void a_cast_not_found_index_is_reported_as_minus_one(void **state) {
     fg_policy *p = compile(two_breakers, "two.fgp");
     char err[200];
     assert_null(fg_breaker_new(p, (size_t)fg_policy_find_breaker(p, "x"), NULL, err, sizeof err));
-    assert_string_equal(err, "two.fgp: error: no breaker #-1 (fg_policy_find_breaker's \"no such name\"); "
+    assert_string_equal(err, "two.fgp: error: "
+                             "no breaker #-1 (fg_policy_find_breaker's \"no such name\"); "
                              "it defines 2: 'a', 'b'");
     fg_policy_free(p);
 }
@@ -108,9 +109,11 @@ static void errors_about_a_definition_name_it(void **state) {
     fg_policy *p = compile("breaker a {}\nbreaker c { tracker = Custom(\"is_bad\") }\n", "c.fgp");
     char err[200];
     assert_null(fg_breaker_new(p, 1, NULL, err, sizeof err));
-    assert_string_equal(err, "c.fgp: error: breaker 'c': Custom(\"is_bad\") has no registered predicate");
+    const char *expected =
+        "c.fgp: error: breaker 'c': Custom(\"is_bad\") has no registered predicate";
+    assert_string_equal(err, expected);
     assert_null(fg_breaker_new_named(p, "c", NULL, err, sizeof err));
-    assert_string_equal(err, "c.fgp: error: breaker 'c': Custom(\"is_bad\") has no registered predicate");
+    assert_string_equal(err, expected);
     fg_policy_free(p);
 }
 
@@ -199,7 +202,8 @@ static void outcome_classes_keep_the_numbers_callers_pass(void **state) {
 
 static void classify_answers_with_the_enum_and_record_takes_it(void **state) {
     (void)state;
-    fg_policy *p = compile("breaker a { tracker = Status(500..599) | TypeOf(\"timeout\") }\n", "a.fgp");
+    fg_policy *p = compile("breaker a { tracker = Status(500..599) | TypeOf(\"timeout\") }\n",
+                           "a.fgp");
     fg_breaker *b = fg_breaker_new_named(p, "a", NULL, NULL, 0);
     assert_non_null(b);
     fg_outcome ok = {.has_status = 1, .status = 200};

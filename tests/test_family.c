@@ -216,7 +216,8 @@ static void keys_that_are_not_closed_are_never_evicted(void **state) {
     assert_int_equal(fg_family_get(fx.fam, "new", 3, fx.err, sizeof fx.err), -1);
     assert_int_equal(fg_family_command(fx.fam, "dis", 3, FG_STATE_FORCED_OPEN), 0);
     assert_int_equal(fg_family_get(fx.fam, "new", 3, fx.err, sizeof fx.err), -1);
-    assert_int_equal(fg_family_record(fx.fam, &probe, FG_OUTCOME_SUCCESS, 0.01), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_family_record(fx.fam, &probe, FG_OUTCOME_SUCCESS, 0.01),
+                     FG_VERDICT_SUCCESS);
     assert_int_equal(fg_family_state(fx.fam, "hal", 3), FG_STATE_CLOSED);
     assert_int_equal(fg_family_get(fx.fam, "new", 3, fx.err, sizeof fx.err), 0);
     assert_false(has_key(&fx, "hal"));

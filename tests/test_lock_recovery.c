@@ -272,7 +272,8 @@ static void a_half_open_slot_held_by_a_killed_process_comes_back_after_the_lease
     assert_int_equal(fg_breaker_acquire_at(f.b, 102.0, &t), 0); /* the slot is still leased */
     assert_int_equal(fg_breaker_state(f.b), FG_STATE_HALF_OPEN);
     assert_int_equal(fg_breaker_acquire_at(f.b, 103.6, &t), 1); /* the lease is over */
-    assert_int_equal(fg_breaker_record_at(f.b, &t, FG_OUTCOME_SUCCESS, 0.01, 103.7), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_record_at(f.b, &t, FG_OUTCOME_SUCCESS, 0.01, 103.7),
+                     FG_VERDICT_SUCCESS);
     assert_int_equal(fg_breaker_state(f.b), FG_STATE_CLOSED);
     fg_info info;
     fg_breaker_info(f.b, &info);

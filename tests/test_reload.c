@@ -155,7 +155,8 @@ static void a_reload_keeps_state_counters_sequence_and_a_full_window(void **stat
 
     /* the ticket from before is honoured; its failure is the third in a row,
      * which the new tripper (FailureStreak(3)) opens on */
-    assert_int_equal(fg_breaker_record(r.b, &open_ticket, FG_OUTCOME_FAILURE, 0), FG_VERDICT_FAILURE);
+    assert_int_equal(fg_breaker_record(r.b, &open_ticket, FG_OUTCOME_FAILURE, 0),
+                     FG_VERDICT_FAILURE);
     assert_int_equal(fg_breaker_state(r.b), FG_STATE_OPEN);
     assert_int_equal(r.j.n, 2);
     assert_string_equal(r.j.at[1].reason, "FailureStreak(3)");
@@ -454,11 +455,13 @@ static void half_open_leases_keep_their_slot_where_the_new_capacity_has_it(void 
     fg_ticket extra;
     assert_int_equal(fg_breaker_acquire(r.b, &extra), 0); /* both slots busy */
     /* the third probe's slot is gone: its outcome is stale */
-    assert_int_equal(fg_breaker_record(r.b, &t[2], FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_STALE_SUCCESS);
+    assert_int_equal(fg_breaker_record(r.b, &t[2], FG_OUTCOME_SUCCESS, 0.1),
+                     FG_VERDICT_STALE_SUCCESS);
     /* the first's is kept: it frees its slot without closing (a failure reopens) */
     assert_int_equal(fg_breaker_record(r.b, &t[1], FG_OUTCOME_FAILURE, 0), FG_VERDICT_FAILURE);
     assert_int_equal(fg_breaker_state(r.b), FG_STATE_OPEN);
-    assert_int_equal(fg_breaker_record(r.b, &t[0], FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_STALE_SUCCESS);
+    assert_int_equal(fg_breaker_record(r.b, &t[0], FG_OUTCOME_SUCCESS, 0.1),
+                     FG_VERDICT_STALE_SUCCESS);
     fg_breaker_info(r.b, &info);
     assert_int_equal(info.reopens, 1);
     assert_int_equal(info.counters.admitted, info.counters.success + info.counters.failure);

@@ -94,7 +94,8 @@ static void exercise(fg_breaker *b, fg_test_clock *clock) {
     assert_int_equal(fg_breaker_state(b), FG_STATE_HALF_OPEN);
     fg_test_clock_advance(clock, 6.0);
     assert_int_equal(call(b, 0), FG_VERDICT_SUCCESS); /* a new probe: -> closed */
-    assert_int_equal(fg_breaker_record(b, &lost, FG_OUTCOME_SUCCESS, 0.0), FG_VERDICT_STALE_SUCCESS);
+    assert_int_equal(fg_breaker_record(b, &lost, FG_OUTCOME_SUCCESS, 0.0),
+                     FG_VERDICT_STALE_SUCCESS);
     fg_breaker_force_open(b);
     assert_int_equal(call(b, 0), -1);
     fg_breaker_reset(b);

@@ -380,7 +380,8 @@ static void a_restored_breaker_behaves_like_the_original(void **state) {
             /* a's history */
             uint32_t before = 20 + lcg(&rng) % 200;
             for (uint32_t i = 0; i < before; i++) apply_op(&a, &ha, lcg(&rng));
-            while (ha.held_n > 0) fg_breaker_record(a.b, &ha.held[--ha.held_n], FG_OUTCOME_SUCCESS, 0.25);
+            while (ha.held_n > 0)
+                fg_breaker_record(a.b, &ha.held[--ha.held_n], FG_OUTCOME_SUCCESS, 0.25);
             size_t n;
             unsigned char *s = take_snapshot(a.b, &n);
             side_open(&b, p, a.clock.now + (kind == 2 ? DAYS3 : DAYS3 + 0.375), seed + 1000);
@@ -399,7 +400,8 @@ static void a_restored_breaker_behaves_like_the_original(void **state) {
                 record[i] = y;
             }
             /* the save loaded again into the original, later: the same run */
-            while (ha.held_n > 0) fg_breaker_record(a.b, &ha.held[--ha.held_n], FG_OUTCOME_SUCCESS, 0.25);
+            while (ha.held_n > 0)
+                fg_breaker_record(a.b, &ha.held[--ha.held_n], FG_OUTCOME_SUCCESS, 0.25);
             /* (whole seconds later: a TimeWindow keeps ages in whole seconds) */
             a.clock.now = a_at_snapshot + ceil(a.clock.now - a_at_snapshot) + 777.0;
             assert_int_equal(restore(a.b, s, n, NULL, 0), 0);
