@@ -126,7 +126,7 @@ static uint64_t run_engine_given(fg_breaker *b, const bench_call *mix, double *n
         fg_ticket ticket;
         t += 0.001;
         if (fg_breaker_acquire_at(b, t, &ticket)) {
-            int cls = fg_breaker_classify(b, &c->outcome);
+            fg_outcome_class cls = fg_breaker_classify(b, &c->outcome);
             sum += (uint64_t)fg_breaker_record_at(b, &ticket, cls, c->duration, t) + 1;
         }
     }

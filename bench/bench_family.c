@@ -124,7 +124,7 @@ static void bench_family_calls(fg_policy *p) {
         for (int i = 0; i < BENCH_FAMILY_CALLS; i++) {
             fg_ticket t;
             if (fg_breaker_acquire_at(b, now, &t))
-                sum += fg_breaker_record_at(b, &t, 0, 0.001, now);
+                sum += fg_breaker_record_at(b, &t, FG_OUTCOME_SUCCESS, 0.001, now);
             now += 1e-6;
         }
         double plain = (double)(bench_family_ns() - start) / BENCH_FAMILY_CALLS;
@@ -133,7 +133,7 @@ static void bench_family_calls(fg_policy *p) {
             size_t k = (size_t)i & (BENCH_FAMILY_KEYS - 1);
             fg_family_ticket t;
             if (fg_family_acquire_at(f, keys[k], lens[k], now, &t, NULL, 0) == 1)
-                sum += fg_family_record_at(f, &t, 0, 0.001, now);
+                sum += fg_family_record_at(f, &t, FG_OUTCOME_SUCCESS, 0.001, now);
             now += 1e-6;
         }
         double family = (double)(bench_family_ns() - start) / BENCH_FAMILY_CALLS;

@@ -15,9 +15,9 @@
 
 /* Exit codes, the same for every subcommand. */
 enum {
-    FG_EXIT_OK = 0,     /* clean (warnings allowed) */
-    FG_EXIT_ERROR = 1,  /* the input has errors, or a run failed */
-    FG_EXIT_USAGE = 2   /* the command line itself is wrong */
+    FG_EXIT_OK = 0,    /* clean (warnings allowed) */
+    FG_EXIT_ERROR = 1, /* the input has errors, or a run failed */
+    FG_EXIT_USAGE = 2  /* the command line itself is wrong */
 };
 
 /* Subcommands: argv[0] is the subcommand's name; each returns an exit code. */
@@ -39,7 +39,8 @@ void fg_timeline_start(fg_timeline *t, double start, fg_state initial, uint32_t 
 void fg_timeline_arrival(fg_timeline *t, const struct fg_sim_call *call);
 void fg_timeline_completion(fg_timeline *t, const struct fg_sim_call *call);
 void fg_timeline_transition(fg_timeline *t, const fg_transition *transition);
-int fg_timeline_write(fg_timeline *t, const char *path, const char *title, double start, double end);
+int fg_timeline_write(fg_timeline *t, const char *path, const char *title, double start,
+                      double end);
 void fg_timeline_free(fg_timeline *t);
 
 /* Help (fg_cli_help.c). The _for functions return NULL for an unknown subcommand. */

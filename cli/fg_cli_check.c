@@ -10,30 +10,25 @@
 
 /* "1 error", "2 warnings"; "1000 errors, first 100 shown" when the report
  * kept only some of them (it keeps at most 100 of each). */
-static void print_count(FILE *out, size_t n, size_t shown, const char *what)
-{
+static void print_count(FILE *out, size_t n, size_t shown, const char *what) {
     fprintf(out, "%zu %s%s", n, what, n == 1 ? "" : "s");
-    if (shown < n)
-        fprintf(out, ", first %zu shown", shown);
+    if (shown < n) fprintf(out, ", first %zu shown", shown);
 }
 
 /* Checks one file; returns 1 when it has errors. */
-static int check_one(const char *path)
-{
+static int check_one(const char *path) {
     fg_report *report = NULL;
     fg_policy *policy = fg_policy_load(path, NULL, &report);
-    size_t errors, warnings, found_errors, found_warnings, i, n;
     if (report == NULL) {
         fprintf(stderr, "%s: error: out of memory\n", path);
-        if (policy != NULL)
-            fg_policy_free(policy);
+        if (policy != NULL) fg_policy_free(policy);
         return 1;
     }
     fg_cli_print_report(stderr, report);
-    errors = fg_report_error_count(report);
-    warnings = fg_report_count(report) - errors;
-    found_errors = fg_report_found(report, FG_SEVERITY_ERROR);
-    found_warnings = fg_report_found(report, FG_SEVERITY_WARNING);
+    size_t errors = fg_report_error_count(report);
+    size_t warnings = fg_report_count(report) - errors;
+    size_t found_errors = fg_report_found(report, FG_SEVERITY_ERROR);
+    size_t found_warnings = fg_report_found(report, FG_SEVERITY_WARNING);
     fg_report_free(report);
     if (policy == NULL || errors > 0) {
         fprintf(stderr, "%s: ", path);
@@ -43,11 +38,10 @@ static int check_one(const char *path)
             print_count(stderr, found_warnings, warnings, "warning");
         }
         fputc('\n', stderr);
-        if (policy != NULL)
-            fg_policy_free(policy);
+        if (policy != NULL) fg_policy_free(policy);
         return 1;
     }
-    n = fg_policy_breaker_count(policy);
+    size_t n = fg_policy_breaker_count(policy);
     printf("%s: ok", path);
     if (found_warnings > 0) {
         fputs(", ", stdout);
@@ -55,7 +49,7 @@ static int check_one(const char *path)
     }
     printf(" (");
     print_count(stdout, n, n, "breaker");
-    for (i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++)
         printf("%s%s", i == 0 ? ": " : ", ", fg_policy_breaker_name(policy, i));
     printf(")\n");
     /* Keep the verdicts in step with the diagnostics on stderr when both go
@@ -65,21 +59,22 @@ static int check_one(const char *path)
     return 0;
 }
 
-int fg_cli_check(int argc, char **argv)
-{
-    int i, failed = 0, files = 0, first = 1;
+int fg_cli_check(int argc, char **argv) {
+    int first = 1;
     /* Options first; `--` ends them, so that `check -- -odd-name.fgp` works. */
-    for (i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
             first = i + 1;
             break;
         }
         if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "fluxgate check: unknown option '%s'\nusage: fluxgate check FILE...\n", argv[i]);
+            fprintf(stderr, "fluxgate check: unknown option '%s'\nusage: fluxgate check FILE...\n",
+                    argv[i]);
             return FG_EXIT_USAGE;
         }
     }
-    for (i = first; i < argc; i++) {
+    int failed = 0, files = 0;
+    for (int i = first; i < argc; i++) {
         files++;
         failed |= check_one(argv[i]);
     }

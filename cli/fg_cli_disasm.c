@@ -10,31 +10,23 @@
 #include "fg_cli.h"
 
 /* Prints the index-th breaker's listing; returns 0, or -1 when out of memory. */
-static int print_listing(const fg_policy *policy, size_t index)
-{
+static int print_listing(const fg_policy *policy, size_t index) {
     char small[4096];
     size_t need = fg_policy_disassemble(policy, index, small, sizeof small);
-    char *big;
     if (need < sizeof small) {
         fputs(small, stdout);
         return 0;
     }
-    big = fg_cli_alloc(need + 1);
-    if (big == NULL)
-        return -1;
+    char *big = fg_cli_alloc(need + 1);
+    if (big == NULL) return -1;
     fg_policy_disassemble(policy, index, big, need + 1);
     fputs(big, stdout);
     fg_cli_free(big, need + 1);
     return 0;
 }
 
-int fg_cli_disasm(int argc, char **argv)
-{
-    fg_policy *policy;
-    size_t i, n;
-    long only = -1;
-    int status = FG_EXIT_OK;
-    for (i = 1; i < (size_t)argc; i++) {
+int fg_cli_disasm(int argc, char **argv) {
+    for (size_t i = 1; i < (size_t)argc; i++) {
         /* `--` ends the options: what follows is FILE [BREAKER], dashes or not. */
         if (strcmp(argv[i], "--") == 0) {
             memmove(argv + i, argv + i + 1, (size_t)(argc - (int)i - 1) * sizeof *argv);
@@ -42,7 +34,8 @@ int fg_cli_disasm(int argc, char **argv)
             break;
         }
         if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "fluxgate disasm: unknown option '%s'\nusage: fluxgate disasm FILE [BREAKER]\n",
+            fprintf(stderr,
+                    "fluxgate disasm: unknown option '%s'\nusage: fluxgate disasm FILE [BREAKER]\n",
                     argv[i]);
             return FG_EXIT_USAGE;
         }
@@ -52,9 +45,9 @@ int fg_cli_disasm(int argc, char **argv)
                 argc < 2 ? "no policy file given" : "too many arguments");
         return FG_EXIT_USAGE;
     }
-    policy = fg_cli_load_policy(argv[1]);
-    if (policy == NULL)
-        return FG_EXIT_ERROR;
+    fg_policy *policy = fg_cli_load_policy(argv[1]);
+    if (policy == NULL) return FG_EXIT_ERROR;
+    long only = -1;
     if (argc == 3) {
         only = fg_cli_find_breaker(policy, argv[1], argv[2]);
         if (only < 0) {
@@ -62,14 +55,12 @@ int fg_cli_disasm(int argc, char **argv)
             return FG_EXIT_ERROR;
         }
     }
-    n = fg_policy_breaker_count(policy);
-    if (n == 0)
-        printf("%s defines no breakers\n", argv[1]);
-    for (i = 0; i < n; i++) {
-        if (only >= 0 && i != (size_t)only)
-            continue;
-        if (only < 0 && i > 0)
-            putchar('\n');
+    size_t n = fg_policy_breaker_count(policy);
+    if (n == 0) printf("%s defines no breakers\n", argv[1]);
+    int status = FG_EXIT_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (only >= 0 && i != (size_t)only) continue;
+        if (only < 0 && i > 0) putchar('\n');
         if (print_listing(policy, i) < 0) {
             fprintf(stderr, "%s: error: out of memory\n", argv[1]);
             status = FG_EXIT_ERROR;

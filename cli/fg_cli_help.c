@@ -68,12 +68,10 @@ static const help_entry entries[] = {
     {"help", "fluxgate help [SUBCOMMAND]", "Prints the usage, or the help of one subcommand.\n"},
 };
 
-void fg_cli_usage(FILE *out)
-{
-    size_t i;
+void fg_cli_usage(FILE *out) {
     fprintf(out, "fluxgate %s -- check, inspect and simulate circuit-breaker policies\n\nusage:\n",
             fg_version());
-    for (i = 0; i < sizeof entries / sizeof entries[0]; i++)
+    for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++)
         fprintf(out, "  %s\n", entries[i].synopsis);
     fputs("  fluxgate --help | --version\n"
           "\n"
@@ -82,23 +80,18 @@ void fg_cli_usage(FILE *out)
 }
 
 /* The table's entry for subcommand, or NULL when there is none. */
-static const help_entry *find_entry(const char *subcommand)
-{
-    size_t i;
-    for (i = 0; i < sizeof entries / sizeof entries[0]; i++)
-        if (strcmp(entries[i].name, subcommand) == 0)
-            return &entries[i];
+static const help_entry *find_entry(const char *subcommand) {
+    for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++)
+        if (strcmp(entries[i].name, subcommand) == 0) return &entries[i];
     return NULL;
 }
 
-const char *fg_cli_help_for(const char *subcommand)
-{
+const char *fg_cli_help_for(const char *subcommand) {
     const help_entry *e = find_entry(subcommand);
     return e != NULL ? e->text : NULL;
 }
 
-const char *fg_cli_synopsis_for(const char *subcommand)
-{
+const char *fg_cli_synopsis_for(const char *subcommand) {
     const help_entry *e = find_entry(subcommand);
     return e != NULL ? e->synopsis : NULL;
 }

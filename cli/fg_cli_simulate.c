@@ -20,12 +20,11 @@ typedef struct sim_args {
     const char *policy_path;
     const char *breaker;
     const char *trace_path;
-    const char *svg_path;  /* NULL: no picture */
+    const char *svg_path; /* NULL: no picture */
     fg_sim_options options;
 } sim_args;
 
-static int usage_error(const char *fmt, const char *arg)
-{
+static int usage_error(const char *fmt, const char *arg) {
     fputs("fluxgate simulate: ", stderr);
     fprintf(stderr, fmt, arg);
     fputs("\nusage: fluxgate simulate FILE BREAKER TRACE.csv [--svg OUT.svg] [--seed N]\n", stderr);
@@ -33,44 +32,38 @@ static int usage_error(const char *fmt, const char *arg)
 }
 
 /* Parses a decimal seed; the whole string must be digits (no sign). */
-static int parse_seed(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-    if (*s < '0' || *s > '9')
-        return 0;
+static int parse_seed(const char *s, uint64_t *out) {
+    if (*s < '0' || *s > '9') return 0;
     errno = 0;
-    v = strtoull(s, &end, 10);
-    if (*end != '\0' || errno == ERANGE)
-        return 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0' || errno == ERANGE) return 0;
     *out = (uint64_t)v;
     return 1;
 }
 
 /* Whether paths a and b name one file: the same string, or the same device
  * and inode (another path, a link) when both exist. */
-static int same_file(const char *a, const char *b)
-{
+static int same_file(const char *a, const char *b) {
+    if (strcmp(a, b) == 0) return 1;
     struct stat sa, sb;
-    if (strcmp(a, b) == 0)
-        return 1;
-    if (stat(a, &sa) != 0 || stat(b, &sb) != 0)
-        return 0;
+    if (stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 /* Fills *a from argv; returns FG_EXIT_OK or FG_EXIT_USAGE (after saying why).
  * Options may stand anywhere, as --opt VALUE or --opt=VALUE. */
-static int parse_args(int argc, char **argv, sim_args *a)
-{
+static int parse_args(int argc, char **argv, sim_args *a) {
     const char *positional[3];
-    int npos = 0, i, options_done = 0;
+    int npos = 0, options_done = 0;
     memset(a, 0, sizeof *a);
-    for (i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *value = NULL;
-        int is_svg = !options_done && strncmp(arg, "--svg", 5) == 0 && (arg[5] == '\0' || arg[5] == '=');
-        int is_seed = !options_done && strncmp(arg, "--seed", 6) == 0 && (arg[6] == '\0' || arg[6] == '=');
+        int is_svg = !options_done && strncmp(arg, "--svg", 5) == 0 &&
+                     (arg[5] == '\0' || arg[5] == '=');
+        int is_seed = !options_done && strncmp(arg, "--seed", 6) == 0 &&
+                      (arg[6] == '\0' || arg[6] == '=');
         if (!options_done && strcmp(arg, "--") == 0) {
             options_done = 1; /* the rest are FILE, BREAKER, TRACE.csv */
             continue;
@@ -80,15 +73,11 @@ static int parse_args(int argc, char **argv, sim_args *a)
             return usage_error("%s given twice", is_svg ? "--svg" : "--seed");
         if (is_svg || is_seed) {
             const char *eq = strchr(arg, '=');
-            if (eq != NULL)
-                value = eq + 1;
-            else if (i + 1 < argc)
-                value = argv[++i];
-            else
-                return usage_error("%s needs a value", arg);
+            if (eq != NULL) value = eq + 1;
+            else if (i + 1 < argc) value = argv[++i];
+            else return usage_error("%s needs a value", arg);
             if (is_svg) {
-                if (*value == '\0')
-                    return usage_error("%s needs a file name", "--svg");
+                if (*value == '\0') return usage_error("%s needs a file name", "--svg");
                 a->svg_path = value;
             } else {
                 if (!parse_seed(value, &a->options.seed))
@@ -104,7 +93,7 @@ static int parse_args(int argc, char **argv, sim_args *a)
         }
     }
     if (npos < 3)
-        return usage_error("%s", npos == 0 ? "missing FILE, BREAKER and TRACE.csv"
+        return usage_error("%s", npos == 0   ? "missing FILE, BREAKER and TRACE.csv"
                                  : npos == 1 ? "missing BREAKER and TRACE.csv"
                                              : "missing TRACE.csv");
     a->policy_path = positional[0];
@@ -125,18 +114,16 @@ enum { MAX_LINE = 1 << 16 };
 
 typedef struct line_reader {
     FILE *f;
-    char *buf;           /* MAX_LINE bytes */
-    size_t start, end;   /* unread bytes */
+    char *buf;         /* MAX_LINE bytes */
+    size_t start, end; /* unread bytes */
     int eof;
 } line_reader;
 
 /* The next line (without "\n") in *line, *len; returns 1, 0 at the end, -1
  * when a line is too long or reading fails (errno set; EFBIG: too long). */
-static int read_line(line_reader *r, const char **line, size_t *len)
-{
+static int read_line(line_reader *r, const char **line, size_t *len) {
     for (;;) {
         char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
-        size_t got;
         if (nl != NULL) {
             *line = r->buf + r->start;
             *len = (size_t)(nl - *line);
@@ -144,8 +131,7 @@ static int read_line(line_reader *r, const char **line, size_t *len)
             return 1;
         }
         if (r->eof) {
-            if (r->start == r->end)
-                return 0;
+            if (r->start == r->end) return 0;
             *line = r->buf + r->start;
             *len = r->end - r->start;
             r->start = r->end;
@@ -158,11 +144,10 @@ static int read_line(line_reader *r, const char **line, size_t *len)
             errno = EFBIG;
             return -1;
         }
-        got = fread(r->buf + r->end, 1, MAX_LINE - r->end, r->f);
+        size_t got = fread(r->buf + r->end, 1, MAX_LINE - r->end, r->f);
         r->end += got;
         if (got == 0) {
-            if (ferror(r->f))
-                return -1;
+            if (ferror(r->f)) return -1;
             r->eof = 1;
         }
     }
@@ -186,10 +171,8 @@ typedef struct run {
     fg_timeline *timeline; /* NULL without --svg */
 } run;
 
-static void start_run(run *r)
-{
-    if (r->started)
-        return;
+static void start_run(run *r) {
+    if (r->started) return;
     r->started = 1;
     r->state = r->sim.initial_state;
     r->since = r->sim.start;
@@ -198,9 +181,7 @@ static void start_run(run *r)
                           r->sim.thresholds);
 }
 
-static void print_metric(FILE *out, const fg_metric *m)
-{
-    uint32_t i;
+static void print_metric(FILE *out, const fg_metric *m) {
     fprintf(out, "     window: %llu call%s, %llu failure%s", (unsigned long long)m->total_count,
             m->total_count == 1 ? "" : "s", (unsigned long long)m->failure_count,
             m->failure_count == 1 ? "" : "s");
@@ -208,39 +189,40 @@ static void print_metric(FILE *out, const fg_metric *m)
         fprintf(out, " (%.1f%%), avg duration %.3f s",
                 100.0 * (double)m->failure_count / (double)m->total_count,
                 m->total_duration / (double)m->total_count);
-    for (i = 0; i < m->threshold_count && i < FG_MAX_SLOW_THRESHOLDS; i++)
-        fprintf(out, ", %llu slow (>= %g s)", (unsigned long long)m->slow_counts[i], m->thresholds[i]);
+    for (uint32_t i = 0; i < m->threshold_count && i < FG_MAX_SLOW_THRESHOLDS; i++)
+        fprintf(out, ", %llu slow (>= %g s)", (unsigned long long)m->slow_counts[i],
+                m->thresholds[i]);
     fputc('\n', out);
 }
 
-static void on_arrival(void *ud, const fg_sim_call *c)
-{
+static void on_arrival(void *ud, const fg_sim_call *c) {
     run *r = ud;
     start_run(r);
-    if (!c->admitted)
-        r->rejected++;
-    if (r->timeline != NULL)
-        fg_timeline_arrival(r->timeline, c);
+    if (!c->admitted) r->rejected++;
+    if (r->timeline != NULL) fg_timeline_arrival(r->timeline, c);
 }
 
-static void on_completion(void *ud, const fg_sim_call *c)
-{
+static void on_completion(void *ud, const fg_sim_call *c) {
     run *r = ud;
     r->admitted++;
     switch (c->verdict) {
     case FG_VERDICT_SUCCESS: r->successes++; break;
     case FG_VERDICT_FAILURE: r->failures++; break;
     case FG_VERDICT_IGNORED: r->ignored++; break;
-    case FG_VERDICT_STALE_SUCCESS: r->successes++; r->stale++; break;
-    case FG_VERDICT_STALE_FAILURE: r->failures++; r->stale++; break;
+    case FG_VERDICT_STALE_SUCCESS:
+        r->successes++;
+        r->stale++;
+        break;
+    case FG_VERDICT_STALE_FAILURE:
+        r->failures++;
+        r->stale++;
+        break;
     case FG_VERDICT_UNRECORDED: r->unrecorded++; break;
     }
-    if (r->timeline != NULL)
-        fg_timeline_completion(r->timeline, c);
+    if (r->timeline != NULL) fg_timeline_completion(r->timeline, c);
 }
 
-static void on_transition(void *ud, const fg_transition *t)
-{
+static void on_transition(void *ud, const fg_transition *t) {
     run *r = ud;
     start_run(r);
     r->transition_count++;
@@ -248,52 +230,47 @@ static void on_transition(void *ud, const fg_transition *t)
             fg_state_name(t->old_state), fg_state_name(t->new_state));
     fprintf(r->transitions, "     reason: %s\n", t->reason != NULL ? t->reason : "");
     print_metric(r->transitions, &t->metric);
-    if (t->old_state == FG_STATE_HALF_OPEN && t->new_state == FG_STATE_OPEN)
-        r->reopens++;
+    if (t->old_state == FG_STATE_HALF_OPEN && t->new_state == FG_STATE_OPEN) r->reopens++;
     /* Seconds spent in each state: the intervals between transitions. */
     r->visited[r->state] = 1;
     r->seconds[r->state] += t->timestamp - r->since;
     r->since = t->timestamp;
     r->state = t->new_state;
-    if (r->timeline != NULL)
-        fg_timeline_transition(r->timeline, t);
+    if (r->timeline != NULL) fg_timeline_transition(r->timeline, t);
 }
 
 /* Copies the formatted transitions to stdout; -1 when reading them back fails. */
-static int print_transitions(run *r)
-{
-    char buf[8192];
-    size_t n;
+static int print_transitions(run *r) {
     printf("transitions:\n");
     if (r->transition_count == 0)
         printf("  (none: the breaker stayed %s)\n", fg_state_name(r->sim.initial_state));
     rewind(r->transitions);
-    while ((n = fread(buf, 1, sizeof buf, r->transitions)) > 0)
-        fwrite(buf, 1, n, stdout);
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, r->transitions)) > 0) fwrite(buf, 1, n, stdout);
     return ferror(r->transitions) ? -1 : 0;
 }
 
-static void print_summary(run *r)
-{
+static void print_summary(run *r) {
     double span = r->sim.end - r->sim.start;
-    int s, first = 1;
-
     r->visited[r->state] = 1;
     r->seconds[r->state] += r->sim.end - r->since;
     printf("summary:\n");
-    printf("  calls          %zu: %zu admitted, %zu rejected\n", r->sim.calls, r->admitted, r->rejected);
+    printf("  calls          %zu: %zu admitted, %zu rejected\n", r->sim.calls, r->admitted,
+           r->rejected);
     printf("  outcomes       %zu success%s, %zu failure%s, %zu ignored (untracked errors)\n",
            r->successes, r->successes == 1 ? "" : "es", r->failures, r->failures == 1 ? "" : "s",
            r->ignored);
     if (r->stale > 0)
-        printf("  stale          %zu of those outcomes discarded (their call began before a transition)\n",
+        printf("  stale          %zu of those outcomes discarded (their call began before a "
+               "transition)\n",
                r->stale);
     if (r->unrecorded > 0)
         printf("  unrecorded     %zu (admitted while disabled)\n", r->unrecorded);
     printf("  time in state ");
-    for (s = 0; s < FG_STATE_COUNT; s++) {
-        if (!r->visited[s])
-            continue;
+    int first = 1;
+    for (int s = 0; s < FG_STATE_COUNT; s++) {
+        if (!r->visited[s]) continue;
         printf("%s %s %.3f s (%.1f%%)", first ? "" : ",", fg_state_name((fg_state)s), r->seconds[s],
                span > 0 ? 100.0 * r->seconds[s] / span : 100.0);
         first = 0;
@@ -305,18 +282,8 @@ static void print_summary(run *r)
 
 /* Streams the trace at path through r->sim; on a bad row prints
  * "path:line[:col]: error: ..." and returns -1 (nothing on stdout yet). */
-static int replay(const char *path, const char *policy_path, const char *breaker, run *r)
-{
-    line_reader lr;
-    fg_trace_reader reader;
-    fg_trace_row row;
-    char msg[256];
-    const char *line;
-    size_t len;
-    int err_line = 0, rc, status = -1;
-
-    memset(&lr, 0, sizeof lr);
-    lr.f = fopen(path, "rb");
+static int replay(const char *path, const char *policy_path, const char *breaker, run *r) {
+    line_reader lr = {.f = fopen(path, "rb")};
     if (lr.f == NULL) {
         fprintf(stderr, "%s: error: cannot open: %s\n", path, strerror(errno));
         return -1;
@@ -327,13 +294,21 @@ static int replay(const char *path, const char *policy_path, const char *breaker
         fclose(lr.f);
         return -1;
     }
+    fg_trace_reader reader;
     fg_trace_init(&reader, NULL, 0);
+    fg_trace_row row;
+    char msg[256];
+    const char *line;
+    size_t len;
+    int err_line = 0, rc, status = -1;
     while ((rc = read_line(&lr, &line, &len)) == 1) {
         rc = fg_trace_feed(&reader, line, len, &row, &err_line, msg, sizeof msg);
-        if (rc < 0)
-            break;
+        if (rc < 0) break;
         if (rc == 1 && fg_sim_feed(&r->sim, &row) != 0) {
-            fprintf(stderr, "%s: error: breaker '%s': %s\n", policy_path, breaker, r->sim.error);
+            if (r->sim.error_is_located) fprintf(stderr, "%s\n", r->sim.error);
+            else
+                fprintf(stderr, "%s: error: breaker '%s': %s\n", policy_path, breaker,
+                        r->sim.error);
             goto done;
         }
     }
@@ -341,17 +316,14 @@ static int replay(const char *path, const char *policy_path, const char *breaker
         if (errno == EFBIG)
             fprintf(stderr, "%s:%d: error: line longer than %d bytes\n", path, reader.line + 1,
                     (int)MAX_LINE);
-        else
-            fprintf(stderr, "%s: error: cannot read: %s\n", path, strerror(errno));
+        else fprintf(stderr, "%s: error: cannot read: %s\n", path, strerror(errno));
         goto done;
     }
-    if (rc == 0)
-        rc = fg_trace_end(&reader, &err_line, msg, sizeof msg);
+    if (rc == 0) rc = fg_trace_end(&reader, &err_line, msg, sizeof msg);
     if (rc < 0) {
         if (reader.failed_column > 0)
             fprintf(stderr, "%s:%d:%d: error: %s\n", path, err_line, reader.failed_column, msg);
-        else
-            fprintf(stderr, "%s:%d: error: %s\n", path, err_line, msg);
+        else fprintf(stderr, "%s:%d: error: %s\n", path, err_line, msg);
         goto done;
     }
     fg_sim_finish(&r->sim);
@@ -362,45 +334,35 @@ done:
     return status;
 }
 
-int fg_cli_simulate(int argc, char **argv)
-{
+int fg_cli_simulate(int argc, char **argv) {
     sim_args a;
-    run r;
-    fg_sim_observer observer;
-    fg_policy *policy = NULL;
-    long index;
+    if (parse_args(argc, argv, &a) != FG_EXIT_OK) return FG_EXIT_USAGE;
+    run r = {0};
     int status = FG_EXIT_ERROR;
-
-    memset(&r, 0, sizeof r);
-    if (parse_args(argc, argv, &a) != FG_EXIT_OK)
-        return FG_EXIT_USAGE;
-    policy = fg_cli_load_policy(a.policy_path);
-    if (policy == NULL)
-        goto done;
-    index = fg_cli_find_breaker(policy, a.policy_path, a.breaker);
-    if (index < 0)
-        goto done;
+    fg_policy *policy = fg_cli_load_policy(a.policy_path);
+    if (policy == NULL) goto done;
+    long index = fg_cli_find_breaker(policy, a.policy_path, a.breaker);
+    if (index < 0) goto done;
     r.transitions = tmpfile();
     if (r.transitions == NULL) {
-        fprintf(stderr, "fluxgate simulate: error: cannot make a temporary file: %s\n", strerror(errno));
+        fprintf(stderr, "fluxgate simulate: error: cannot make a temporary file: %s\n",
+                strerror(errno));
         goto done;
     }
     if (a.svg_path != NULL && (r.timeline = fg_timeline_new()) == NULL) {
         fprintf(stderr, "%s: error: out of memory\n", a.svg_path);
         goto done;
     }
-    observer.ud = &r;
-    observer.arrival = on_arrival;
-    observer.completion = on_completion;
-    observer.transition = on_transition;
+    fg_sim_observer observer = {.ud = &r,
+                                .arrival = on_arrival,
+                                .completion = on_completion,
+                                .transition = on_transition};
     fg_sim_open(&r.sim, policy, (size_t)index, &a.options, &observer);
-    if (replay(a.trace_path, a.policy_path, a.breaker, &r) != 0)
-        goto done;
+    if (replay(a.trace_path, a.policy_path, a.breaker, &r) != 0) goto done;
 
     printf("simulate: breaker '%s' of %s on %s\n", a.breaker, a.policy_path, a.trace_path);
     printf("  %zu calls from %.3f s to %.3f s", r.sim.calls, r.sim.start, r.sim.end);
-    if (a.options.has_seed)
-        printf(", seed %llu", (unsigned long long)a.options.seed);
+    if (a.options.has_seed) printf(", seed %llu", (unsigned long long)a.options.seed);
     printf("\n\n");
     if (print_transitions(&r) != 0) {
         fprintf(stderr, "fluxgate simulate: error: cannot read back the transitions\n");
@@ -414,16 +376,13 @@ int fg_cli_simulate(int argc, char **argv)
         snprintf(title, sizeof title, "%s on %s", a.breaker, a.trace_path);
         if (fg_timeline_write(r.timeline, a.svg_path, title, r.sim.start, r.sim.end) < 0)
             status = FG_EXIT_ERROR;
-        else
-            printf("\ntimeline: %s\n", a.svg_path);
+        else printf("\ntimeline: %s\n", a.svg_path);
     }
 
 done:
     fg_sim_close(&r.sim);
     fg_timeline_free(r.timeline);
-    if (r.transitions != NULL)
-        fclose(r.transitions);
-    if (policy != NULL)
-        fg_policy_free(policy);
+    if (r.transitions != NULL) fclose(r.transitions);
+    if (policy != NULL) fg_policy_free(policy);
     return status;
 }

@@ -21,32 +21,27 @@ struct fg_sim_pending {
     fg_sim_call call;
 };
 
-static double sim_clock(void *ud)
-{
+static double sim_clock(void *ud) {
     return ((const fg_sim *)ud)->now;
 }
 
-static int before(const fg_sim_pending *a, const fg_sim_pending *b)
-{
+static int before(const fg_sim_pending *a, const fg_sim_pending *b) {
     return a->due < b->due || (a->due == b->due && a->row < b->row);
 }
 
-static int heap_push(fg_sim *s, const fg_sim_pending *p)
-{
-    size_t i;
+static int heap_push(fg_sim *s, const fg_sim_pending *p) {
     if (s->heap_len == s->heap_cap) {
         size_t ncap = s->heap_cap == 0 ? 64 : s->heap_cap * 2;
-        fg_sim_pending *grown = fg_cli_grow(s->heap, s->heap_cap * sizeof *grown, ncap * sizeof *grown);
-        if (grown == NULL)
-            return -1;
+        fg_sim_pending *grown = fg_cli_grow(s->heap, s->heap_cap * sizeof *grown,
+                                            ncap * sizeof *grown);
+        if (grown == NULL) return -1;
         s->heap = grown;
         s->heap_cap = ncap;
     }
-    i = s->heap_len++;
+    size_t i = s->heap_len++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!before(p, &s->heap[parent]))
-            break;
+        if (!before(p, &s->heap[parent])) break;
         s->heap[i] = s->heap[parent];
         i = parent;
     }
@@ -54,40 +49,29 @@ static int heap_push(fg_sim *s, const fg_sim_pending *p)
     return 0;
 }
 
-static fg_sim_pending heap_pop(fg_sim *s)
-{
+static fg_sim_pending heap_pop(fg_sim *s) {
     fg_sim_pending top = s->heap[0], last = s->heap[--s->heap_len];
     size_t i = 0;
     for (;;) {
         size_t child = 2 * i + 1;
-        if (child >= s->heap_len)
-            break;
-        if (child + 1 < s->heap_len && before(&s->heap[child + 1], &s->heap[child]))
-            child++;
-        if (!before(&s->heap[child], &last))
-            break;
+        if (child >= s->heap_len) break;
+        if (child + 1 < s->heap_len && before(&s->heap[child + 1], &s->heap[child])) child++;
+        if (!before(&s->heap[child], &last)) break;
         s->heap[i] = s->heap[child];
         i = child;
     }
-    if (s->heap_len > 0)
-        s->heap[i] = last;
+    if (s->heap_len > 0) s->heap[i] = last;
     return top;
 }
 
-static void on_transition(void *ud, const fg_transition *t)
-{
+static void on_transition(void *ud, const fg_transition *t) {
     fg_sim *s = ud;
-    if (s->observer.transition != NULL)
-        s->observer.transition(s->observer.ud, t);
+    if (s->observer.transition != NULL) s->observer.transition(s->observer.ud, t);
 }
 
 /* The outcome a row stands for; strings point into the row's text. */
-static fg_outcome outcome_of(const fg_trace_row *row)
-{
-    fg_outcome o;
-    memset(&o, 0, sizeof o);
-    o.has_status = row->has_status;
-    o.status = row->status;
+static fg_outcome outcome_of(const fg_trace_row *row) {
+    fg_outcome o = {.has_status = row->has_status, .status = row->status};
     if (row->kind == FG_TRACE_ERROR) {
         o.is_error = 1;
         o.type = row->type;
@@ -99,34 +83,27 @@ static fg_outcome outcome_of(const fg_trace_row *row)
 }
 
 /* Records the completion that is due first. */
-static void complete_next(fg_sim *s)
-{
+static void complete_next(fg_sim *s) {
     fg_sim_pending p = heap_pop(s);
     s->now = p.due;
-    p.call.verdict = fg_breaker_record_at(s->breaker, &p.ticket, p.call.outcome_class, p.duration, p.due);
-    if (p.due > s->end)
-        s->end = p.due;
-    if (s->observer.completion != NULL)
-        s->observer.completion(s->observer.ud, &p.call);
+    p.call.verdict = fg_breaker_record_at(s->breaker, &p.ticket, p.call.outcome_class, p.duration,
+                                          p.due);
+    if (p.due > s->end) s->end = p.due;
+    if (s->observer.completion != NULL) s->observer.completion(s->observer.ud, &p.call);
 }
 
 void fg_sim_open(fg_sim *s, fg_policy *policy, size_t index, const fg_sim_options *options,
-                 const fg_sim_observer *observer)
-{
+                 const fg_sim_observer *observer) {
     memset(s, 0, sizeof *s);
     s->policy = policy;
     s->index = index;
     s->options = *options;
-    if (observer != NULL)
-        s->observer = *observer;
+    if (observer != NULL) s->observer = *observer;
 }
 
 /* Makes the breaker, its clock at the first row's time. */
-static int make_breaker(fg_sim *s)
-{
-    fg_breaker_options bo;
-    fg_info info;
-    memset(&bo, 0, sizeof bo);
+static int make_breaker(fg_sim *s) {
+    fg_breaker_options bo = FG_BREAKER_OPTIONS_INIT;
     bo.clock = sim_clock;
     bo.clock_ud = s;
     bo.has_seed = s->options.has_seed;
@@ -139,9 +116,12 @@ static int make_breaker(fg_sim *s)
             s->breaker = NULL;
         } else if (s->error[0] == '\0') {
             snprintf(s->error, sizeof s->error, "the breaker could not be made");
+        } else {
+            s->error_is_located = 1;
         }
         return -1;
     }
+    fg_info info;
     fg_breaker_info(s->breaker, &info);
     s->initial_state = info.state;
     s->threshold_count = info.metric.threshold_count;
@@ -149,20 +129,15 @@ static int make_breaker(fg_sim *s)
     return 0;
 }
 
-int fg_sim_feed(fg_sim *s, const fg_trace_row *row)
-{
-    fg_outcome outcome = outcome_of(row);
-    fg_sim_pending p;
+int fg_sim_feed(fg_sim *s, const fg_trace_row *row) {
     if (s->calls == 0) {
         s->now = s->start = s->end = row->time;
-        if (make_breaker(s) != 0)
-            return -1;
+        if (make_breaker(s) != 0) return -1;
     }
-    while (s->heap_len > 0 && s->heap[0].due <= row->time)
-        complete_next(s);
+    while (s->heap_len > 0 && s->heap[0].due <= row->time) complete_next(s);
     s->now = row->time;
-    if (row->time > s->end)
-        s->end = row->time;
+    if (row->time > s->end) s->end = row->time;
+    fg_sim_pending p;
     memset(&p, 0, sizeof p);
     p.row = s->calls++;
     p.duration = row->duration;
@@ -173,10 +148,10 @@ int fg_sim_feed(fg_sim *s, const fg_trace_row *row)
     p.call.verdict = FG_VERDICT_UNRECORDED;
     /* Classification does not depend on time or state: do it once, here,
      * while the row's strings exist. */
+    fg_outcome outcome = outcome_of(row);
     p.call.outcome_class = fg_breaker_classify(s->breaker, &outcome);
     p.due = p.call.completion;
-    if (s->observer.arrival != NULL)
-        s->observer.arrival(s->observer.ud, &p.call);
+    if (s->observer.arrival != NULL) s->observer.arrival(s->observer.ud, &p.call);
     if (p.call.admitted && heap_push(s, &p) != 0) {
         snprintf(s->error, sizeof s->error, "out of memory");
         return -1;
@@ -184,16 +159,12 @@ int fg_sim_feed(fg_sim *s, const fg_trace_row *row)
     return 0;
 }
 
-void fg_sim_finish(fg_sim *s)
-{
-    while (s->heap_len > 0)
-        complete_next(s);
+void fg_sim_finish(fg_sim *s) {
+    while (s->heap_len > 0) complete_next(s);
 }
 
-void fg_sim_close(fg_sim *s)
-{
-    if (s->breaker != NULL)
-        fg_breaker_free(s->breaker);
+void fg_sim_close(fg_sim *s) {
+    if (s->breaker != NULL) fg_breaker_free(s->breaker);
     fg_cli_free(s->heap, s->heap_cap * sizeof *s->heap);
     memset(s, 0, sizeof *s);
 }

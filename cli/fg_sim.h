@@ -30,11 +30,12 @@
 /* What happened to one row of the trace. */
 typedef struct fg_sim_call {
     double arrival;
-    double completion;   /* arrival + duration; meaningful when admitted */
+    double completion; /* arrival + duration; meaningful when admitted */
     int admitted;
-    fg_state state;      /* the state that admitted or rejected it */
-    int outcome_class;   /* fg_breaker_classify: 1 failure, 0 success, -1 untracked */
-    fg_verdict verdict;  /* what recording did (FG_VERDICT_UNRECORDED until then, or when rejected) */
+    fg_state state;                 /* the state that admitted or rejected it */
+    fg_outcome_class outcome_class; /* as fg_breaker_classify answered */
+    fg_verdict
+        verdict; /* what recording did (FG_VERDICT_UNRECORDED until then, or when rejected) */
 } fg_sim_call;
 
 /* Told about every call twice (when it arrives, and when an admitted one
@@ -48,7 +49,7 @@ typedef struct fg_sim_observer {
 } fg_sim_observer;
 
 typedef struct fg_sim_options {
-    int has_seed;        /* 1: seed the breaker's PRNG (permits, jitter) */
+    int has_seed; /* 1: seed the breaker's PRNG (permits, jitter) */
     uint64_t seed;
 } fg_sim_options;
 
@@ -57,17 +58,18 @@ typedef struct fg_sim_pending fg_sim_pending;
 
 /* One replay. Fields are read-only outside fg_sim.c. */
 typedef struct fg_sim {
-    double now;              /* the simulated clock the breaker reads */
-    fg_policy *policy;       /* borrowed */
+    double now;        /* the simulated clock the breaker reads */
+    fg_policy *policy; /* borrowed */
     size_t index;
     fg_sim_options options;
-    fg_breaker *breaker;     /* made at the first row, with the clock at its time */
-    char error[256];         /* why fg_sim_feed failed */
+    fg_breaker *breaker;  /* made at the first row, with the clock at its time */
+    char error[256];      /* why fg_sim_feed failed */
+    int error_is_located; /* error is fg_breaker_new's, already "chunk: error: breaker 'x': ..." */
     fg_sim_observer observer;
-    fg_sim_pending *heap;    /* calls in flight, by completion time */
+    fg_sim_pending *heap; /* calls in flight, by completion time */
     size_t heap_len, heap_cap;
-    size_t calls;            /* rows fed so far */
-    double start, end;       /* first arrival; last arrival or completion */
+    size_t calls;      /* rows fed so far */
+    double start, end; /* first arrival; last arrival or completion */
     fg_state initial_state;
     uint32_t threshold_count; /* the tripper's SlowRate thresholds, as the breaker reports them */
     double thresholds[FG_MAX_SLOW_THRESHOLDS];
@@ -82,7 +84,8 @@ void fg_sim_open(fg_sim *sim, fg_policy *policy, size_t index, const fg_sim_opti
 /* Feeds the next row (times in order, as fg_trace_next gives them): records
  * the completions due by its time, then asks the breaker. The row is not
  * kept. Returns 0, or -1 with a message in sim->error (the breaker could not
- * be made, out of memory). */
+ * be made: then sim->error_is_located, the message reading as a compile
+ * error; out of memory). */
 int fg_sim_feed(fg_sim *sim, const fg_trace_row *row);
 
 /* Records every call still in flight. */

@@ -46,13 +46,13 @@ typedef struct fg_svg_mark {
 
 typedef struct fg_svg_timeline {
     const char *title;
-    double start, end;           /* the time axis, seconds; end > start */
-    double bucket_width;         /* seconds */
-    int has_slow_threshold;      /* 1: draw the share of slow calls too */
-    double slow_threshold;       /* seconds: the tripper's first SlowRate threshold */
+    double start, end;      /* the time axis, seconds; end > start */
+    double bucket_width;    /* seconds */
+    int has_slow_threshold; /* 1: draw the share of slow calls too */
+    double slow_threshold;  /* seconds: the tripper's first SlowRate threshold */
     size_t bucket_count;
     const fg_svg_bucket *buckets;
-    size_t band_count;           /* one band per state interval, in time order */
+    size_t band_count; /* one band per state interval, in time order */
     const fg_svg_band *bands;
     size_t mark_count;
     const fg_svg_mark *marks;

@@ -38,18 +38,18 @@ enum { FG_TRACE_MAX_WORD = 128 };
 #define FG_TRACE_MAX_SECONDS 1e9
 
 typedef enum fg_trace_kind {
-    FG_TRACE_OK,    /* `ok`: the call returned a result */
-    FG_TRACE_ERROR  /* `error` or a type name: the call failed with an error */
+    FG_TRACE_OK,   /* `ok`: the call returned a result */
+    FG_TRACE_ERROR /* `error` or a type name: the call failed with an error */
 } fg_trace_kind;
 
 /* One call. type points into the reader's buffer (not NUL-terminated). */
 typedef struct fg_trace_row {
-    int line;            /* 1-based line number in the file */
-    double time;         /* arrival, seconds */
+    int line;    /* 1-based line number in the file */
+    double time; /* arrival, seconds */
     fg_trace_kind kind;
-    const char *type;    /* FG_TRACE_ERROR: "error" or the type name; NULL for ok */
+    const char *type; /* FG_TRACE_ERROR: "error" or the type name; NULL for ok */
     size_t type_len;
-    double duration;     /* seconds */
+    double duration; /* seconds */
     int has_status;
     int64_t status;
 } fg_trace_row;
@@ -59,13 +59,13 @@ typedef struct fg_trace_reader {
     const char *buf;
     size_t len;
     size_t pos;
-    int line;            /* number of the last line read */
+    int line; /* number of the last line read */
     int has_status_column;
     int header_done;
-    int failed;          /* 1 after an error: the reader is stuck there */
+    int failed; /* 1 after an error: the reader is stuck there */
     int failed_line;
-    int failed_column;   /* 1-based column the error is about, or 0 (the whole line) */
-    long rows;           /* rows returned so far */
+    int failed_column; /* 1-based column the error is about, or 0 (the whole line) */
+    long rows;         /* rows returned so far */
     double last_time;
 } fg_trace_reader;
 

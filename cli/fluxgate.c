@@ -7,17 +7,15 @@
 
 #include "fg_cli.h"
 
-static int help(int argc, char **argv)
-{
-    const char *text;
+static int help(int argc, char **argv) {
     if (argc < 2) {
         fg_cli_usage(stdout);
         return FG_EXIT_OK;
     }
-    text = fg_cli_help_for(argv[1]);
+    const char *text = fg_cli_help_for(argv[1]);
     if (text == NULL || argc > 2) {
-        fprintf(stderr, "fluxgate help: %s '%s'\n", text == NULL ? "no subcommand" : "unexpected argument",
-                argv[text == NULL ? 1 : 2]);
+        fprintf(stderr, "fluxgate help: %s '%s'\n",
+                text == NULL ? "no subcommand" : "unexpected argument", argv[text == NULL ? 1 : 2]);
         fg_cli_usage(stderr);
         return FG_EXIT_USAGE;
     }
@@ -25,8 +23,7 @@ static int help(int argc, char **argv)
     return FG_EXIT_OK;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     const char *cmd = argc > 1 ? argv[1] : NULL;
     if (cmd == NULL) {
         fg_cli_usage(stderr);
@@ -41,19 +38,15 @@ int main(int argc, char **argv)
         return FG_EXIT_OK;
     }
     /* `fluxgate SUBCOMMAND --help` is help too. */
-    if (argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)
-        && fg_cli_help_for(cmd) != NULL) {
+    if (argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) &&
+        fg_cli_help_for(cmd) != NULL) {
         char *args[] = {"help", argv[1]};
         return help(2, args);
     }
-    if (strcmp(cmd, "check") == 0)
-        return fg_cli_check(argc - 1, argv + 1);
-    if (strcmp(cmd, "disasm") == 0)
-        return fg_cli_disasm(argc - 1, argv + 1);
-    if (strcmp(cmd, "simulate") == 0)
-        return fg_cli_simulate(argc - 1, argv + 1);
-    if (strcmp(cmd, "help") == 0)
-        return help(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0) return fg_cli_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "disasm") == 0) return fg_cli_disasm(argc - 1, argv + 1);
+    if (strcmp(cmd, "simulate") == 0) return fg_cli_simulate(argc - 1, argv + 1);
+    if (strcmp(cmd, "help") == 0) return help(argc - 1, argv + 1);
     fprintf(stderr, "fluxgate: unknown subcommand '%s'\n", cmd);
     fg_cli_usage(stderr);
     return FG_EXIT_USAGE;

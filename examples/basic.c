@@ -58,17 +58,16 @@ int main(void) {
     fg_report_free(report);
 
     double now = 0.0;
-    fg_breaker_options options;
-    memset(&options, 0, sizeof options);
+    fg_breaker_options options = FG_BREAKER_OPTIONS_INIT; /* every default; set what differs */
     options.clock = simulated_clock;
     options.clock_ud = &now;
 
     char err[256];
-    fg_breaker *breaker = fg_breaker_new(policy, (size_t)fg_policy_find_breaker(policy, "payment_api"),
-                                         &options, err, sizeof err);
+    fg_breaker *breaker = fg_breaker_new_named(policy, "payment_api", &options, err, sizeof err);
     fg_policy_free(policy); /* the breaker holds its own reference */
     if (breaker == NULL) {
-        fprintf(stderr, "cannot make the breaker: %s\n", err);
+        /* e.g. "example.fgp: error: no breaker named 'x'; it defines 'payment_api'" */
+        fprintf(stderr, "%s\n", err);
         return 1;
     }
     fg_breaker_add_listener(breaker, print_transition, NULL);

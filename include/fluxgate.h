@@ -179,8 +179,19 @@ typedef struct fg_outcome {
     void *user;          /* handed unchanged to Custom() predicates */
 } fg_outcome;
 
+/* What the tracker makes of an outcome (fg_breaker_classify) and what
+ * fg_breaker_record is told to record. The values are part of the ABI and
+ * never change: callers that predate the enum, the Lua binding and LuaJIT's
+ * FFI pass and receive the plain numbers 1, 0 and -1. */
+typedef enum fg_outcome_class {
+    FG_OUTCOME_UNTRACKED = -1, /* an error the tracker does not count: never recorded */
+    FG_OUTCOME_SUCCESS = 0,    /* a result, or an error the tracker does not call a failure */
+    FG_OUTCOME_FAILURE = 1     /* a tracked failure */
+} fg_outcome_class;
+
 /* A Custom("name") predicate: returns 1 (matches), 0 (does not), or -1 when it
- * failed; a failed predicate counts as "does not match". */
+ * failed; a failed predicate counts as "does not match". (A match result, not
+ * an fg_outcome_class: the tracker combines predicates into the class.) */
 typedef int (*fg_custom_fn)(void *ud, const fg_outcome *outcome);
 typedef struct fg_custom {
     fg_custom_fn fn;
@@ -260,6 +271,16 @@ typedef struct fg_breaker_options {
                                     takes a reference); ignored by families */
 } fg_breaker_options;
 
+/* Sets every field of *options to its default, the values above: realloc/free,
+ * the monotonic clock FG_CLOCK_AUTO picks, the breaker's own PRNG seeded from
+ * its address and the clock, no Custom() resolver, no sink. A breaker made
+ * with such options behaves as one made with options NULL (or a zeroed
+ * struct, which holds the same values). Use it, or FG_BREAKER_OPTIONS_INIT in
+ * a declaration (after FG_FFI_END: a macro), before setting the fields you
+ * need, so that fields added later keep their defaults. options must not be
+ * NULL; nothing is allocated. */
+FG_API void fg_breaker_options_init(fg_breaker_options *options);
+
 /* Call counters since creation, as Prometheus exports them. */
 typedef struct fg_counters {
     uint64_t success;
@@ -290,11 +311,24 @@ typedef struct fg_info {
 } fg_info;
 
 /* Makes a breaker from the policy's index-th definition. The breaker keeps a
- * reference to the policy. options may be NULL. On failure returns NULL and,
- * when err is not NULL, writes a NUL-terminated message (for example an
- * unresolved Custom() name) into err[0..err_cap). */
+ * reference to the policy. options may be NULL (the defaults, as
+ * fg_breaker_options_init sets them). On failure returns NULL and, when err
+ * is not NULL, writes a NUL-terminated message into err[0..err_cap) that
+ * reads like a compile error, "chunk: error: ...", chunk being the name the
+ * policy was compiled under (its path for fg_policy_load):
+ *   payment.fgp: error: no breaker #5; it defines 2: 'a', 'b'
+ *   payment.fgp: error: breaker 'a': Custom("is_bad") has no registered predicate
+ *   payment.fgp: error: breaker 'a': out of memory
+ * (fg_breaker_place's messages take the same form.) */
 FG_API fg_breaker *fg_breaker_new(fg_policy *policy, size_t index,
                                   const fg_breaker_options *options, char *err, size_t err_cap);
+/* fg_breaker_new for the definition called name (fg_policy_find_breaker),
+ * so that a missing name is an error of its own instead of an index of -1:
+ *   payment.fgp: error: no breaker named 'x'; it defines 'a', 'b'
+ * Otherwise the same contract as fg_breaker_new. name must be
+ * NUL-terminated; a NULL policy or name is an error too. */
+FG_API fg_breaker *fg_breaker_new_named(fg_policy *policy, const char *name,
+                                 const fg_breaker_options *options, char *err, size_t err_cap);
 FG_API void fg_breaker_free(fg_breaker *breaker);
 
 /* ---- counter sinks: per-name totals without walking breakers ------------ */
@@ -488,18 +522,19 @@ FG_API int fg_breaker_acquire(fg_breaker *breaker, fg_ticket *ticket);
 FG_API int fg_breaker_acquire_at(fg_breaker *breaker, double now, fg_ticket *ticket);
 
 /* Classifies the outcome with the tracker (runs Custom() predicates; takes no
- * lock): 1 failure, 0 success, -1 an untracked error. */
-FG_API int fg_breaker_classify(const fg_breaker *breaker, const fg_outcome *outcome);
+ * lock): FG_OUTCOME_FAILURE, FG_OUTCOME_SUCCESS or FG_OUTCOME_UNTRACKED. */
+FG_API fg_outcome_class fg_breaker_classify(const fg_breaker *breaker, const fg_outcome *outcome);
 
-/* Records a classified outcome (class as fg_breaker_classify returns it).
+/* Records a classified outcome (class as fg_breaker_classify returns it; any
+ * other negative value counts as untracked, any other positive as failure).
  * duration < 0 means "now - ticket->started_at" -- with a default clock and
  * no SlowRate/AvgLatency rule nothing reads durations but info(), and an
  * unmeasured one counts 0 (no clock is read). Releasing one ticket twice
  * is the caller's bug; the Lua binding guards against it. */
-FG_API fg_verdict fg_breaker_record(fg_breaker *breaker, const fg_ticket *ticket, int outcome_class,
-                                    double duration);
+FG_API fg_verdict fg_breaker_record(fg_breaker *breaker, const fg_ticket *ticket,
+                                    fg_outcome_class outcome_class, double duration);
 FG_API fg_verdict fg_breaker_record_at(fg_breaker *breaker, const fg_ticket *ticket,
-                                       int outcome_class, double duration, double now);
+                                       fg_outcome_class outcome_class, double duration, double now);
 
 /* classify + record. */
 FG_API fg_verdict fg_breaker_release(fg_breaker *breaker, const fg_ticket *ticket,
@@ -511,13 +546,13 @@ FG_API fg_state fg_breaker_state(fg_breaker *breaker);
 FG_API void fg_breaker_info(fg_breaker *breaker, fg_info *info);
 FG_API const char *fg_breaker_name(const fg_breaker *breaker);
 FG_API double fg_breaker_now(fg_breaker *breaker); /* the breaker's clock */
-
+                             
 FG_API void fg_breaker_reset(fg_breaker *breaker);        /* -> closed */
 FG_API void fg_breaker_disable(fg_breaker *breaker);      /* -> disabled */
 FG_API void fg_breaker_metrics_only(fg_breaker *breaker); /* -> metrics_only */
 FG_API void fg_breaker_force_open(fg_breaker *breaker);   /* -> forced_open */
-
-FG_API const char *fg_state_name(fg_state state);
+                             
+                             FG_API const char *fg_state_name(fg_state state);
 /* Returns the state named name, or -1. */
 FG_API int fg_state_from_name(const char *name);
 FG_API const char *fg_version(void);
@@ -583,7 +618,7 @@ FG_API fg_family *fg_family_new(fg_policy *policy, size_t index, const fg_family
 /* Frees the family and every key's breaker. No call may be running. */
 FG_API void fg_family_free(fg_family *family);
 FG_API const char *fg_family_name(const fg_family *family); /* the definition's name */
-
+                                  
 /* Switches every key of the family to the policy's index-th definition,
  * keeping each key's state as fg_breaker_reload does. The family's own
  * part switches at once (new keys, classification); an existing key moves
@@ -594,10 +629,10 @@ FG_API const char *fg_family_name(const fg_family *family); /* the definition's 
  * message (as fg_breaker_reload), changing nothing. Safe while other
  * threads call the family. Memory: the previous definitions' handles stay
  * until fg_family_free. Custom() names are resolved with the resolver the
- * family was made with, which must still be valid (else use
- * fg_family_reload_with and a resolver). */
+                                  * family was made with, which must still be valid (else use
+                                  * fg_family_reload_with and a resolver). */
 FG_API int fg_family_reload(fg_family *family, fg_policy *policy, size_t index, char *err,
-                            size_t err_cap);
+                                  size_t err_cap);
 /* fg_family_reload with options: options->resolve_custom/resolve_ud (when
  * resolve_custom is not NULL) resolve the new definition's Custom() names
  * instead of the resolver the family was made with -- give one whenever
@@ -624,13 +659,13 @@ FG_API int fg_family_acquire(fg_family *family, const void *key, size_t key_len,
 FG_API int fg_family_acquire_at(fg_family *family, const void *key, size_t key_len, double now,
                                 fg_family_ticket *ticket, char *err, size_t err_cap);
 /* As fg_breaker_classify, with the family's Custom() predicates. */
-FG_API int fg_family_classify(const fg_family *family, const fg_outcome *outcome);
+FG_API fg_outcome_class fg_family_classify(const fg_family *family, const fg_outcome *outcome);
 /* As fg_breaker_record / _record_at / _release, for a family ticket. No
  * lookup: the ticket names its key's breaker. */
 FG_API fg_verdict fg_family_record(fg_family *family, const fg_family_ticket *ticket,
-                                   int outcome_class, double duration);
+                                   fg_outcome_class outcome_class, double duration);
 FG_API fg_verdict fg_family_record_at(fg_family *family, const fg_family_ticket *ticket,
-                                      int outcome_class, double duration, double now);
+                                      fg_outcome_class outcome_class, double duration, double now);
 FG_API fg_verdict fg_family_release(fg_family *family, const fg_family_ticket *ticket,
                                     const fg_outcome *outcome, double duration);
 
@@ -659,6 +694,25 @@ FG_API int fg_family_add_listener(fg_family *family, fg_listener_fn fn, void *ud
  * own bytes, key_len, on top). */
 FG_API size_t fg_family_key_footprint(const fg_family *family);
 /* FG_FFI_END */
+
+/* ---- initializers (macros, so outside the FFI region) ------------------- */
+
+/* fg_breaker_options with every default, for declarations:
+ *     fg_breaker_options options = FG_BREAKER_OPTIONS_INIT;
+ * The same values as fg_breaker_options_init (fields in declaration order;
+ * positional so that C++ can use it too; a field added to the struct but not
+ * here is caught by -Wextra's -Wmissing-field-initializers wherever the macro
+ * is used, as in examples/basic.c and tests/test_breaker_new.c). */
+#define FG_BREAKER_OPTIONS_INIT                                                \
+    {                                                                          \
+        {NULL, NULL},  /* alloc: realloc/free */                               \
+        NULL, NULL,    /* clock, clock_ud: the monotonic clock */              \
+        NULL, NULL,    /* random, random_ud: the breaker's own PRNG */         \
+        0, 0,          /* has_seed, seed: seeded from address and clock */     \
+        NULL, NULL,    /* resolve_custom, resolve_ud: none */                  \
+        FG_CLOCK_AUTO, /* clock_kind */                                        \
+        NULL           /* sink: none */                                        \
+    }
 
 #ifdef __cplusplus
 }

@@ -315,8 +315,7 @@ static int fgl_new_breaker(lua_State *L) {
     luaL_checktype(L, 4, LUA_TTABLE);
     lua_settop(L, 4);
 
-    fg_breaker_options o;
-    memset(&o, 0, sizeof o);
+    fg_breaker_options o = FG_BREAKER_OPTIONS_INIT;
     o.alloc = m->alloc;
     fgl_callback_opts cb;
     fgl_read_callback_opts(L, 4, &cb, &o);

@@ -46,7 +46,7 @@ static void fgl_record(lua_State *L, fgl_breaker *b, int self_idx, const fg_tick
     fgl_enter(L, b, self_idx, &c);
     c.outcome = o;
     c.value_index = value_idx;
-    int outcome_class = fg_breaker_classify(b->head.engine, o);
+    fg_outcome_class outcome_class = fg_breaker_classify(b->head.engine, o);
     if (b->head.flags & FGL_LUA_CLOCK)
         fg_breaker_record_at(b->head.engine, t, outcome_class, duration, b->head.now);
     else

@@ -74,7 +74,7 @@ static void fgl_frecord(lua_State *L, fgl_family *f, int self_idx, const fg_fami
     fgl_enter(L, &f->host, self_idx, &c);
     c.outcome = o;
     c.value_index = value_idx;
-    int outcome_class = fg_family_classify(f->family, o);
+    fg_outcome_class outcome_class = fg_family_classify(f->family, o);
     if (f->host.head.flags & FGL_LUA_CLOCK)
         fg_family_record_at(f->family, t, outcome_class, duration, f->host.head.now);
     else

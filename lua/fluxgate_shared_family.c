@@ -77,8 +77,7 @@ static int fgl_shared_family_open(lua_State *L) {
     lua_Integer index = luaL_checkinteger(L, 3);
     lua_Number capacity = luaL_checknumber(L, 4);
     luaL_checktype(L, 5, LUA_TTABLE);
-    fg_breaker_options o;
-    memset(&o, 0, sizeof o);
+    fg_breaker_options o = FG_BREAKER_OPTIONS_INIT;
     o.alloc = m->alloc;
     lua_getfield(L, 5, "clock_kind");
     o.clock_kind = (fg_clock_kind)lua_tointeger(L, -1);

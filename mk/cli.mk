@@ -15,9 +15,10 @@ DEP_FILES += $(CLI_OBJS:.o=.d)
 
 cli: $(CLI_BIN)
 
-$(BUILD)/cli/%.o: cli/%.c | $(GEN_HDRS)
+# The tool sees only the public header (no -Isrc): it is a client of the C API.
+$(BUILD)/cli/%.o: cli/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Icli $(CFLAGS_ALL) $(WARN) $(DEPFLAGS) -c $< -o $@
+	$(CC) -Iinclude -Icli -D_POSIX_C_SOURCE=200809L $(CFLAGS_ALL) $(WARN) $(DEPFLAGS) -c $< -o $@
 
 $(CLI_BIN): $(CLI_OBJS) $(LIB_A)
 	$(CC) $(CFLAGS_ALL) $(CLI_OBJS) -o $@ $(LIB_A) $(LDLIBS_ALL)

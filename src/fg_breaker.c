@@ -18,12 +18,61 @@
 #include "fg_alloc.h"
 #include "fg_clock.h"
 
-static void fg_breaker_error(char *err, size_t cap, const char *fmt, ...) {
+/* Creation errors read like compile errors: "chunk: error: " (the name the
+ * policy was compiled under), "breaker 'name': " when the definition exists,
+ * then what is wrong. Truncated at cap, as snprintf does. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 5, 6)))
+#endif
+static void fg_breaker_error(char *err, size_t cap, const fg_policy *policy,
+                             const fg_breaker_def *def, const char *fmt, ...) {
     if (err == NULL || cap == 0) return;
+    const char *chunk = policy != NULL ? policy->chunk : "policy";
+    int n = def != NULL ? snprintf(err, cap, "%s: error: breaker '%s': ", chunk, def->name)
+                        : snprintf(err, cap, "%s: error: ", chunk);
+    size_t len = n > 0 ? (size_t)n : 0;
+    if (len >= cap) return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
+    vsnprintf(err + len, cap - len, fmt, ap);
     va_end(ap);
+}
+
+/* Appends "; it defines 'a', 'b'" (with_count: "; it defines 2: 'a', 'b'")
+ * to the message in err, so that a missing definition's error says what
+ * there is. Truncated at cap. */
+static void fg_breaker_error_list_names(char *err, size_t cap, const fg_policy *policy,
+                                        int with_count) {
+    if (err == NULL || cap == 0) return;
+    size_t len = strlen(err);
+    size_t count = policy->breaker_count;
+    if (count == 0) {
+        snprintf(err + len, cap - len, "; it defines no breakers");
+        return;
+    }
+    int n = with_count ? snprintf(err + len, cap - len, "; it defines %zu: ", count)
+                       : snprintf(err + len, cap - len, "; it defines ");
+    for (size_t i = 0; n >= 0; i++) {
+        len += (size_t)n < cap - len ? (size_t)n : cap - len - 1;
+        if (i == count || len + 1 >= cap) return;
+        n = snprintf(err + len, cap - len, "%s'%s'", i == 0 ? "" : ", ", policy->breakers[i].name);
+    }
+}
+
+/* The "no breaker #index" error, with what the policy defines. */
+static void fg_breaker_error_no_index(char *err, size_t cap, const fg_policy *policy,
+                                      size_t index) {
+    if (policy == NULL) {
+        fg_breaker_error(err, cap, NULL, NULL, "no policy (NULL)");
+        return;
+    }
+    if (index == (size_t)-1) { /* fg_policy_find_breaker's "not found", cast */
+        fg_breaker_error(err, cap, policy, NULL,
+                         "no breaker #-1 (fg_policy_find_breaker's \"no such name\")");
+    } else {
+        fg_breaker_error(err, cap, policy, NULL, "no breaker #%zu", index);
+    }
+    fg_breaker_error_list_names(err, cap, policy, 1);
 }
 
 static size_t fg_align8(size_t n) {
@@ -50,8 +99,8 @@ size_t fg_breaker_handle_footprint(const fg_policy *policy, size_t index) {
 }
 
 /* Resolves every Custom() name of the tracker through the embedder. */
-static int fg_breaker_resolve_customs(fg_breaker *h, const fg_breaker_options *opt, char *err,
-                                      size_t cap) {
+static int fg_breaker_resolve_customs(fg_breaker *h, const fg_policy *policy,
+                                      const fg_breaker_options *opt, char *err, size_t cap) {
     const fg_program *tracker = h->def->tracker;
     uint32_t n = fg_program_custom_count(tracker);
     h->custom_count = n;
@@ -63,7 +112,8 @@ static int fg_breaker_resolve_customs(fg_breaker *h, const fg_breaker_options *o
                     opt->resolve_custom(opt->resolve_ud, name, &h->customs[i]) &&
                     h->customs[i].fn != NULL;
         if (!found) {
-            fg_breaker_error(err, cap, "Custom(\"%s\") has no registered predicate", name);
+            fg_breaker_error(err, cap, policy, h->def, "Custom(\"%s\") has no registered predicate",
+                             name);
             return -1;
         }
     }
@@ -96,29 +146,30 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
     if (err != NULL && err_cap > 0) err[0] = '\0';
     const fg_breaker_def *def = fg_breaker_def_of(policy, index);
     if (def == NULL) {
-        fg_breaker_error(err, err_cap, "the policy has no breaker #%zu", index);
+        fg_breaker_error_no_index(err, err_cap, policy, index);
         return NULL;
     }
     fg_block_layout layout;
     if (fg_block_layout_of(def, &layout) != 0) {
-        fg_breaker_error(err, err_cap, "the breaker's state block would be larger than 4 GiB");
+        fg_breaker_error(err, err_cap, policy, def, "the state block would be larger than 4 GiB");
         return NULL;
     }
     if (block == NULL || ((uintptr_t)block % FG_BLOCK_ALIGN) != 0 || block_size < layout.size) {
-        fg_breaker_error(err, err_cap,
+        fg_breaker_error(err, err_cap, policy, def,
                          "the state block needs %u bytes aligned to %d (fg_breaker_footprint)",
                          (unsigned)layout.size, FG_BLOCK_ALIGN);
         return NULL;
     }
     if (handle != NULL && ((uintptr_t)handle % FG_BLOCK_ALIGN) != 0) {
-        fg_breaker_error(err, err_cap, "the handle must be aligned to %d bytes", FG_BLOCK_ALIGN);
+        fg_breaker_error(err, err_cap, policy, def, "the handle must be aligned to %d bytes",
+                         FG_BLOCK_ALIGN);
         return NULL;
     }
     uint64_t fingerprint = fg_block_fingerprint(def);
     if (attach) {
         const char *why = fg_block_check(block, block_size, &layout, fingerprint);
         if (why != NULL) {
-            fg_breaker_error(err, err_cap, "%s", why);
+            fg_breaker_error(err, err_cap, policy, def, "%s", why);
             return NULL;
         }
     }
@@ -128,7 +179,7 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
     if (h == NULL) {
         h = fg_alloc_new(&alloc, handle_size);
         if (h == NULL) {
-            fg_breaker_error(err, err_cap, "out of memory");
+            fg_breaker_error(err, err_cap, policy, def, "out of memory");
             return NULL;
         }
     }
@@ -156,7 +207,7 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
     h->reads_latency = (uint8_t)fg_block_reads_latency(def->tripper);
     fg_block_streak_bounds(def->tripper, &h->streak_low, &h->streak_high);
     h->needs_duration = (uint8_t)(h->reads_latency || fg_program_threshold_count(def->tripper) > 0);
-    if (fg_breaker_resolve_customs(h, opt, err, err_cap) != 0) {
+    if (fg_breaker_resolve_customs(h, policy, opt, err, err_cap) != 0) {
         if (h->allocated) fg_alloc_free(&h->alloc, h, h->allocated);
         return NULL;
     }
@@ -229,17 +280,22 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
 fg_breaker *fg_breaker_new(fg_policy *policy, size_t index, const fg_breaker_options *opt, char *err,
                            size_t err_cap) {
     if (err != NULL && err_cap > 0) err[0] = '\0';
+    const fg_breaker_def *def = fg_breaker_def_of(policy, index);
+    if (def == NULL) {
+        fg_breaker_error_no_index(err, err_cap, policy, index);
+        return NULL;
+    }
     size_t handle_size = fg_breaker_handle_footprint(policy, index);
     size_t block_size = fg_breaker_footprint(policy, index);
-    if (handle_size == 0 || block_size == 0) {
-        fg_breaker_error(err, err_cap, "the policy has no breaker #%zu", index);
+    if (block_size == 0) {
+        fg_breaker_error(err, err_cap, policy, def, "the state block would be larger than 4 GiB");
         return NULL;
     }
     fg_allocator alloc = fg_alloc_resolve(opt != NULL ? &opt->alloc : NULL);
     size_t total = handle_size + block_size; /* handle_size is a multiple of 8 */
     char *memory = fg_alloc_new(&alloc, total);
     if (memory == NULL) {
-        fg_breaker_error(err, err_cap, "out of memory");
+        fg_breaker_error(err, err_cap, policy, def, "out of memory");
         return NULL;
     }
     fg_breaker *h = fg_breaker_place(policy, index, opt, memory, memory + handle_size, block_size, 0,
@@ -251,6 +307,27 @@ fg_breaker *fg_breaker_new(fg_policy *policy, size_t index, const fg_breaker_opt
     h->allocated = total;
     h->own_block = 1;
     return h;
+}
+
+fg_breaker *fg_breaker_new_named(fg_policy *policy, const char *name, const fg_breaker_options *opt,
+                                 char *err, size_t err_cap) {
+    if (err != NULL && err_cap > 0) err[0] = '\0';
+    if (policy == NULL || name == NULL) {
+        fg_breaker_error(err, err_cap, policy, NULL, "%s",
+                         policy == NULL ? "no policy (NULL)" : "no breaker name (NULL)");
+        return NULL;
+    }
+    long index = fg_policy_find_breaker(policy, name);
+    if (index < 0) {
+        fg_breaker_error(err, err_cap, policy, NULL, "no breaker named '%s'", name);
+        fg_breaker_error_list_names(err, err_cap, policy, 0);
+        return NULL;
+    }
+    return fg_breaker_new(policy, (size_t)index, opt, err, err_cap);
+}
+
+void fg_breaker_options_init(fg_breaker_options *options) {
+    *options = (fg_breaker_options)FG_BREAKER_OPTIONS_INIT;
 }
 
 void fg_breaker_free(fg_breaker *h) {

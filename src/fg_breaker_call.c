@@ -174,7 +174,7 @@ int fg_breaker_acquire(fg_breaker *h, fg_ticket *t) {
     return fg_acquire(h, &when, t);
 }
 
-int fg_breaker_classify(const fg_breaker *h, const fg_outcome *outcome) {
+fg_outcome_class fg_breaker_classify(const fg_breaker *h, const fg_outcome *outcome) {
     h = fg_breaker_live(h);
     return fg_vm_classify(h->def->tracker, outcome, h->customs);
 }
@@ -211,8 +211,8 @@ static fg_verdict fg_record_current(fg_breaker *h, fg_state state, const fg_tick
     return verdict;
 }
 
-static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, int outcome_class, double duration,
-                            fg_when *when, uint64_t *number) {
+static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, fg_outcome_class outcome_class,
+                            double duration, fg_when *when, uint64_t *number) {
     fg_pending pending;
     pending.active = 0; /* see fg_acquire */
     h = fg_breaker_lock_live(h); /* a reload may have moved the block */
@@ -251,8 +251,8 @@ static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, int outcome_class
     return verdict;
 }
 
-fg_verdict fg_breaker_record_at(fg_breaker *h, const fg_ticket *t, int outcome_class, double duration,
-                                double now) {
+fg_verdict fg_breaker_record_at(fg_breaker *h, const fg_ticket *t, fg_outcome_class outcome_class,
+                                double duration, double now) {
     /* Rejected tickets and calls admitted while disabled count nothing. */
     if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
     h = fg_breaker_live(h);
@@ -260,21 +260,23 @@ fg_verdict fg_breaker_record_at(fg_breaker *h, const fg_ticket *t, int outcome_c
     return fg_record(h, t, outcome_class, duration, &when, NULL);
 }
 
-fg_verdict fg_breaker_record(fg_breaker *h, const fg_ticket *t, int outcome_class, double duration) {
+fg_verdict fg_breaker_record(fg_breaker *h, const fg_ticket *t, fg_outcome_class outcome_class,
+                             double duration) {
     if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
     h = fg_breaker_live(h);
     fg_when when = fg_breaker_when(h);
     if (!when.have_raw && !(duration >= 0.0)) {
         /* the default clock: measure outside the lock, or not at all */
-        if (h->needs_duration && outcome_class == 0)
+        if (h->needs_duration && outcome_class == FG_OUTCOME_SUCCESS)
             duration = fg_started_at(h->block, fg_clock_read((fg_clock_kind)h->clock_kind)) - t->started_at;
         if (!(duration >= 0.0)) duration = 0.0;
     }
     return fg_record(h, t, outcome_class, duration, &when, NULL);
 }
 
-fg_verdict fg_breaker_record_numbered(fg_breaker *h, const fg_ticket *t, int outcome_class,
-                                      double duration, double now, uint64_t *number) {
+fg_verdict fg_breaker_record_numbered(fg_breaker *h, const fg_ticket *t,
+                                      fg_outcome_class outcome_class, double duration, double now,
+                                      uint64_t *number) {
     *number = 0;
     if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
     h = fg_breaker_live(h);

@@ -350,7 +350,8 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
  * the order the breaker's lock took the record calls (0 when the ticket
  * was not recorded at all). Lets a stress test replay a concurrent run
  * single-threaded in exactly the order the breaker saw it. */
-fg_verdict fg_breaker_record_numbered(fg_breaker *h, const fg_ticket *t, int outcome_class,
-                                      double duration, double now, uint64_t *number);
+fg_verdict fg_breaker_record_numbered(fg_breaker *h, const fg_ticket *t,
+                                      fg_outcome_class outcome_class, double duration, double now,
+                                      uint64_t *number);
 
 #endif /* FG_BREAKER_INTERNAL_H */

@@ -418,8 +418,10 @@ fg_family *fg_family_new(fg_policy *policy, size_t index, const fg_family_option
     if (f == NULL || buckets == NULL) {
         fg_alloc_free(&proto->alloc, f, sizeof *f);
         fg_alloc_free(&proto->alloc, buckets, FG_FAMILY_INITIAL_BUCKETS * sizeof *buckets);
+        /* worded as fg_breaker_new's own out of memory, whichever failed */
+        fg_family_error(err, err_cap, "%s: error: breaker '%s': out of memory",
+                        proto->policy->chunk, proto->def->name);
         fg_breaker_free(proto);
-        fg_family_error(err, err_cap, "out of memory");
         return NULL;
     }
     memset(f, 0, sizeof *f);

@@ -79,12 +79,13 @@ int fg_family_acquire_at(fg_family *f, const void *key, size_t key_len, double n
     return fg_family_acquire_when(f, key, key_len, 1, now, t, err, err_cap);
 }
 
-int fg_family_classify(const fg_family *f, const fg_outcome *outcome) {
+fg_outcome_class fg_family_classify(const fg_family *f, const fg_outcome *outcome) {
     return fg_breaker_classify(f->proto, outcome);
 }
 
-static fg_verdict fg_family_record_when(fg_family *f, const fg_family_ticket *t, int outcome_class,
-                                        double duration, int have_now, double now) {
+static fg_verdict fg_family_record_when(fg_family *f, const fg_family_ticket *t,
+                                        fg_outcome_class outcome_class, double duration,
+                                        int have_now, double now) {
     /* Rejected tickets and calls admitted while disabled touch nothing --
      * not even the entry, which such a ticket does not keep alive. */
     if (!t->ticket.admitted || t->ticket.state == FG_STATE_DISABLED || t->entry == NULL)
@@ -103,13 +104,13 @@ static fg_verdict fg_family_record_when(fg_family *f, const fg_family_ticket *t,
     return v;
 }
 
-fg_verdict fg_family_record(fg_family *f, const fg_family_ticket *t, int outcome_class,
+fg_verdict fg_family_record(fg_family *f, const fg_family_ticket *t, fg_outcome_class outcome_class,
                             double duration) {
     return fg_family_record_when(f, t, outcome_class, duration, 0, 0.0);
 }
 
-fg_verdict fg_family_record_at(fg_family *f, const fg_family_ticket *t, int outcome_class,
-                               double duration, double now) {
+fg_verdict fg_family_record_at(fg_family *f, const fg_family_ticket *t,
+                               fg_outcome_class outcome_class, double duration, double now) {
     return fg_family_record_when(f, t, outcome_class, duration, 1, now);
 }
 

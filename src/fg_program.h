@@ -98,13 +98,14 @@ static inline int fg_vm_trip_cached(const fg_program *program, const fg_trip_con
     return fired;
 }
 
-/* Classifies an outcome with a tracker as fg_breaker_classify does: 1 when
- * the tracker matches (a failure), otherwise -1 for an error (untracked) and
- * 0 for a result (a success). A result is answered from the tracker's folded
+/* Classifies an outcome with a tracker as fg_breaker_classify does: a
+ * failure when the tracker matches, otherwise untracked for an error and a
+ * success for a result. A result is answered from the tracker's folded
  * status table when it has one (a tracker without Custom(): a result's
  * classification depends on its status alone); the answer is always the
  * one fg_vm_track gives. */
-int fg_vm_classify(const fg_program *program, const fg_outcome *outcome, const fg_custom *customs);
+fg_outcome_class fg_vm_classify(const fg_program *program, const fg_outcome *outcome,
+                                const fg_custom *customs);
 
 /* Evaluates a tracker: 1 when the outcome matches. customs[i] is the predicate
  * for fg_program_custom_name(program, i). */

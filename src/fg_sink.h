@@ -76,7 +76,7 @@ static inline void fg_sink_add(fg_sink *s, int counter) {
 }
 
 /* A record's classification, as the block counts it (fg_breaker_classify). */
-static inline void fg_sink_add_class(fg_sink *s, int outcome_class) {
+static inline void fg_sink_add_class(fg_sink *s, fg_outcome_class outcome_class) {
     fg_sink_add(s, outcome_class < 0 ? FG_SINK_IGNORED : outcome_class > 0 ? FG_SINK_FAILURE : FG_SINK_SUCCESS);
 }
 

@@ -197,14 +197,19 @@ int fg_vm_trip_memoize(const fg_program *p, const fg_trip_context *ctx, uint64_t
 
 /* ---- trackers classified through their result table (fg_verify.c folds it) */
 
+/* A result's class is the tracker's answer itself (1 matches: a failure). */
+_Static_assert(FG_OUTCOME_FAILURE == 1 && FG_OUTCOME_SUCCESS == 0,
+               "a result's class is fg_vm_track's 1/0");
+
 /* See fg_program.h. */
-int fg_vm_classify(const fg_program *p, const fg_outcome *o, const fg_custom *customs) {
-    if (o->is_error) return fg_vm_track(p, o, customs) ? 1 : -1;
-    if (!p->result_folded) return fg_vm_track(p, o, customs);
-    if (!o->has_status) return p->result_no_status;
+fg_outcome_class fg_vm_classify(const fg_program *p, const fg_outcome *o,
+                                const fg_custom *customs) {
+    if (o->is_error) return fg_vm_track(p, o, customs) ? FG_OUTCOME_FAILURE : FG_OUTCOME_UNTRACKED;
+    if (!p->result_folded) return (fg_outcome_class)fg_vm_track(p, o, customs);
+    if (!o->has_status) return (fg_outcome_class)p->result_no_status;
     for (uint32_t i = 0; i < p->result_range_count; i++) {
-        if (o->status < p->result_ranges[i].low) return 0;
-        if (o->status <= p->result_ranges[i].high) return 1;
+        if (o->status < p->result_ranges[i].low) return FG_OUTCOME_SUCCESS;
+        if (o->status <= p->result_ranges[i].high) return FG_OUTCOME_FAILURE;
     }
-    return 0;
+    return FG_OUTCOME_SUCCESS;
 }

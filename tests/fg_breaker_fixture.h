@@ -79,7 +79,7 @@ static inline void done(fixture *f) {
 /* One call through the whole protocol: 1 failure, 0 success (of duration
  * seconds on the manual clock), -1 untracked error. Returns the verdict, or
  * -1 when the call was rejected. */
-static inline int call(fixture *f, int outcome_class, double duration) {
+static inline int call(fixture *f, fg_outcome_class outcome_class, double duration) {
     fg_ticket t;
     if (!fg_breaker_acquire(f->b, &t)) return -1;
     fg_test_clock_advance(&f->clock, duration);

@@ -85,7 +85,7 @@ static void a_placed_breaker_lives_in_caller_memory(void **state) {
     fg_ticket t;
     for (int i = 0; i < 2; i++) {
         assert_true(fg_breaker_acquire(b, &t));
-        fg_breaker_record(b, &t, 1, 0.0);
+        fg_breaker_record(b, &t, FG_OUTCOME_FAILURE, 0.0);
     }
     assert_int_equal(fg_breaker_state(b), FG_STATE_OPEN);
     for (size_t i = bs; i < bs + 64; i++) assert_int_equal(((unsigned char *)block)[i], 0xEE);
@@ -125,11 +125,11 @@ static void two_handles_on_one_block_share_one_breaker(void **state) {
     assert_non_null(b);
     fg_ticket t;
     assert_true(fg_breaker_acquire(a, &t));
-    fg_breaker_record(a, &t, 1, 0.0);
+    fg_breaker_record(a, &t, FG_OUTCOME_FAILURE, 0.0);
     assert_true(fg_breaker_acquire(b, &t));
-    fg_breaker_record(b, &t, 1, 0.0);
+    fg_breaker_record(b, &t, FG_OUTCOME_FAILURE, 0.0);
     assert_true(fg_breaker_acquire(a, &t));
-    fg_breaker_record(a, &t, 1, 0.0);
+    fg_breaker_record(a, &t, FG_OUTCOME_FAILURE, 0.0);
     assert_int_equal(fg_breaker_state(b), FG_STATE_OPEN);
     fg_info i;
     fg_breaker_info(b, &i);
@@ -229,9 +229,10 @@ static void a_breaker_without_duration_rules_reads_no_clock(void **state) {
     assert_true(fg_breaker_acquire(b, &t));
     assert_true(t.started_at == 0.0);
     sleep_ms(20);
-    assert_int_equal(fg_breaker_record(b, &t, 0, -1), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_record(b, &t, FG_OUTCOME_SUCCESS, -1), FG_VERDICT_SUCCESS);
     assert_true(fg_breaker_acquire(b, &t));
-    assert_int_equal(fg_breaker_record(b, &t, 0, 0.25), FG_VERDICT_SUCCESS); /* given: kept */
+    assert_int_equal(fg_breaker_record(b, &t, FG_OUTCOME_SUCCESS, 0.25),
+                     FG_VERDICT_SUCCESS); /* given: kept */
     fg_info i;
     fg_breaker_info(b, &i);
     assert_true(i.metric.total_duration == 0.25);
@@ -244,7 +245,7 @@ static void a_breaker_without_duration_rules_reads_no_clock(void **state) {
     assert_true(fg_breaker_acquire(b, &t));
     assert_true(t.started_at > 0.0);
     sleep_ms(20);
-    fg_breaker_record(b, &t, 0, -1);
+    fg_breaker_record(b, &t, FG_OUTCOME_SUCCESS, -1);
     fg_breaker_info(b, &i);
     assert_true(i.metric.total_duration >= 0.015);
     assert_int_equal(i.metric.slow_counts[0], 1);
@@ -298,7 +299,7 @@ static void a_wild_forward_reading_does_not_hold_the_breaker_open(void **state) 
     fg_ticket t;
     assert_true(fg_breaker_acquire(f.b, &t));
     f.clock.now = 1e9; /* the glitch: the failure trips the breaker "at 1e9" */
-    fg_breaker_record(f.b, &t, 1, 0.0);
+    fg_breaker_record(f.b, &t, FG_OUTCOME_FAILURE, 0.0);
     assert_int_equal(fg_breaker_state(f.b), FG_STATE_OPEN);
     assert_float_equal(f.log[0].timestamp, 1e9, 0);
     f.clock.now = 1001.0; /* back to normal: a jump back from the glitch */
@@ -346,7 +347,7 @@ static void retry_after_round_trips_exactly(void **state) {
             for (int reopen = 0; reopen < 1 + (int)(seed % 3); reopen++) {
                 /* open (again) with a probe that fails */
                 if (!fg_breaker_acquire(f.b, &t)) break;
-                fg_breaker_record(f.b, &t, 1, 0.0);
+                fg_breaker_record(f.b, &t, FG_OUTCOME_FAILURE, 0.0);
                 assert_int_equal(fg_breaker_state(f.b), FG_STATE_OPEN);
                 fg_test_clock_advance(&f.clock, (1e4 + 1) * v * (double)(reopen == 0 ? 0 : 1));
             }
@@ -389,7 +390,7 @@ static void retry_after_round_trips_through_acquire_at(void **state) {
         double t0 = ldexp(1.0 + u, (int)(seed >> 58) - 20);
         fg_ticket t;
         assert_true(fg_breaker_acquire_at(b, t0, &t));
-        fg_breaker_record_at(b, &t, 1, 0.0, t0);
+        fg_breaker_record_at(b, &t, FG_OUTCOME_FAILURE, 0.0, t0);
         double at = t0 + 0.01 * u;
         assert_false(fg_breaker_acquire_at(b, at, &t));
         assert_true(fg_breaker_acquire_at(b, at + t.retry_after, &t));

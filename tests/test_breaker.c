@@ -50,7 +50,7 @@ static void successes_are_recorded_with_their_duration(void **state) {
     assert_int_equal(call(&f, 0, 2.0), FG_VERDICT_SUCCESS);
     fg_ticket t;
     assert_true(fg_breaker_acquire(f.b, &t));
-    assert_int_equal(fg_breaker_record(f.b, &t, 0, 0.25), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_record(f.b, &t, FG_OUTCOME_SUCCESS, 0.25), FG_VERDICT_SUCCESS);
     fg_info i = info_of(&f);
     assert_int_equal(i.metric.total_count, 2);
     assert_float_equal(i.metric.total_duration, 2.25, 1e-9);
@@ -67,9 +67,9 @@ static void untracked_errors_are_not_recorded(void **state) {
     fg_outcome other = {1, 0, 0, "ValueError", 10, "fail", 4, NULL};
     fg_outcome conn = {1, 0, 0, "ConnectionError", 15, "refused", 7, NULL};
     fg_outcome fine = {0, 0, 0, NULL, 0, NULL, 0, NULL};
-    assert_int_equal(fg_breaker_classify(f.b, &other), -1);
-    assert_int_equal(fg_breaker_classify(f.b, &conn), 1);
-    assert_int_equal(fg_breaker_classify(f.b, &fine), 0);
+    assert_int_equal(fg_breaker_classify(f.b, &other), FG_OUTCOME_UNTRACKED);
+    assert_int_equal(fg_breaker_classify(f.b, &conn), FG_OUTCOME_FAILURE);
+    assert_int_equal(fg_breaker_classify(f.b, &fine), FG_OUTCOME_SUCCESS);
     for (int k = 0; k < 3; k++) {
         fg_ticket t;
         assert_true(fg_breaker_acquire(f.b, &t));
@@ -98,7 +98,7 @@ static void open_rejects_and_says_when_to_retry(void **state) {
     fg_ticket t = rejection(&f);
     assert_int_equal(t.state, FG_STATE_OPEN);
     assert_float_equal(t.retry_after, 6.0, 1e-9);
-    assert_int_equal(fg_breaker_record(f.b, &t, 1, 0), FG_VERDICT_UNRECORDED);
+    assert_int_equal(fg_breaker_record(f.b, &t, FG_OUTCOME_FAILURE, 0), FG_VERDICT_UNRECORDED);
     fg_info i = info_of(&f);
     assert_int_equal(i.counters.rejected, 1);
     assert_int_equal(i.counters.failure, 2); /* the rejected call counts nowhere else */
@@ -119,7 +119,7 @@ static void half_open_after_the_cooldown_then_closed_on_success(void **state) {
     assert_int_equal(t.state, FG_STATE_HALF_OPEN);
     assert_int_equal(fg_breaker_state(f.b), FG_STATE_HALF_OPEN);
     assert_int_equal(info_of(&f).half_open_in_flight, 1);
-    assert_int_equal(fg_breaker_record(f.b, &t, 0, 0.1), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_record(f.b, &t, FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_SUCCESS);
     assert_int_equal(fg_breaker_state(f.b), FG_STATE_CLOSED);
     assert_int_equal(f.signals, 3);
     assert_int_equal(f.log[1].new_state, FG_STATE_HALF_OPEN);
@@ -241,14 +241,14 @@ static void max_half_open_calls_bounds_probes_in_flight(void **state) {
     assert_true(fg_breaker_acquire(f.b, &t1));
     assert_true(fg_breaker_acquire(f.b, &t2));
     rejection(&f);
-    assert_int_equal(fg_breaker_record(f.b, &t1, 1, 0), FG_VERDICT_FAILURE);
+    assert_int_equal(fg_breaker_record(f.b, &t1, FG_OUTCOME_FAILURE, 0), FG_VERDICT_FAILURE);
     assert_true(fg_breaker_acquire(f.b, &t4)); /* a slot is free again */
     assert_int_equal(info_of(&f).half_open_in_flight, 2);
     /* 1 failure of 2 is below MinRequests(3): the tripper is false, so the
      * success closes the breaker, and the probe still out becomes stale. */
-    assert_int_equal(fg_breaker_record(f.b, &t2, 0, 0), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_record(f.b, &t2, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
     assert_int_equal(fg_breaker_state(f.b), FG_STATE_CLOSED);
-    assert_int_equal(fg_breaker_record(f.b, &t4, 0, 0), FG_VERDICT_STALE_SUCCESS);
+    assert_int_equal(fg_breaker_record(f.b, &t4, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_STALE_SUCCESS);
     done(&f);
 }
 

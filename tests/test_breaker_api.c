@@ -34,14 +34,15 @@ static void lost_probes_lose_their_lease(void **state) {
     assert_int_equal(info_of(&f).half_open_in_flight, 0); /* taken back */
     assert_true(fg_breaker_acquire(f.b, &next));
     /* The lost probe comes back late: written off, it frees nothing. */
-    assert_int_equal(fg_breaker_record(f.b, &lost, 0, 0), FG_VERDICT_STALE_SUCCESS);
+    assert_int_equal(fg_breaker_record(f.b, &lost, FG_OUTCOME_SUCCESS, 0),
+                     FG_VERDICT_STALE_SUCCESS);
     fg_info i = info_of(&f);
     assert_int_equal(i.half_open_in_flight, 1);
     assert_int_equal(i.state, FG_STATE_HALF_OPEN);
     assert_int_equal(i.counters.lease_expired, 1);
     assert_int_equal(i.counters.stale, 1);
     assert_int_equal(i.counters.success, 1);
-    assert_int_equal(fg_breaker_record(f.b, &next, 0, 0), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_record(f.b, &next, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
     assert_int_equal(fg_breaker_state(f.b), FG_STATE_CLOSED);
     done(&f);
 }
@@ -56,7 +57,8 @@ static void a_lease_is_over_even_when_nobody_else_noticed(void **state) {
     assert_true(fg_breaker_acquire(f.b, &probe));
     fg_test_clock_advance(&f.clock, 5);
     /* no acquire or info() in between: the release itself finds the lease over */
-    assert_int_equal(fg_breaker_record(f.b, &probe, 0, 0), FG_VERDICT_STALE_SUCCESS);
+    assert_int_equal(fg_breaker_record(f.b, &probe, FG_OUTCOME_SUCCESS, 0),
+                     FG_VERDICT_STALE_SUCCESS);
     fg_info i = info_of(&f);
     assert_int_equal(i.state, FG_STATE_HALF_OPEN);
     assert_int_equal(i.half_open_in_flight, 0);
@@ -74,7 +76,7 @@ static void an_outcome_from_before_a_transition_is_discarded(void **state) {
     assert_true(fg_breaker_acquire(f.b, &t));
     fg_breaker_force_open(f.b);
     fg_breaker_reset(f.b);
-    assert_int_equal(fg_breaker_record(f.b, &t, 1, 0), FG_VERDICT_STALE_FAILURE);
+    assert_int_equal(fg_breaker_record(f.b, &t, FG_OUTCOME_FAILURE, 0), FG_VERDICT_STALE_FAILURE);
     fg_info i = info_of(&f);
     assert_int_equal(i.metric.total_count, 0);
     assert_int_equal(i.state, FG_STATE_CLOSED);
@@ -218,10 +220,13 @@ static void callers_may_bring_their_own_time(void **state) {
     fg_ticket t;
     assert_true(fg_breaker_acquire_at(f.b, 2000.0, &t));
     assert_float_equal(t.started_at, 2000.0, 0);
-    assert_int_equal(fg_breaker_record_at(f.b, &t, 0, -1, 2003.0), FG_VERDICT_SUCCESS); /* 3 s */
+    /* 3 s */
+    assert_int_equal(fg_breaker_record_at(f.b, &t, FG_OUTCOME_SUCCESS, -1, 2003.0),
+                     FG_VERDICT_SUCCESS);
     assert_int_equal(f.clock.reads, reads); /* the _at calls never read the clock */
     assert_true(fg_breaker_acquire_at(f.b, 2003.0, &t));
-    assert_int_equal(fg_breaker_record_at(f.b, &t, 0, 0.5, 2003.5), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_record_at(f.b, &t, FG_OUTCOME_SUCCESS, 0.5, 2003.5),
+                     FG_VERDICT_SUCCESS);
     assert_int_equal(fg_breaker_state(f.b), FG_STATE_OPEN); /* average 1.75 s */
     assert_float_equal(f.log[0].metric.total_duration, 3.5, 1e-9);
     assert_float_equal(f.log[0].timestamp, 2003.5, 0);
@@ -296,7 +301,8 @@ static void an_unresolved_custom_name_fails_creation_with_its_name(void **state)
     o.resolve_custom = resolve_only_known;
     char err[200] = "";
     assert_null(fg_breaker_new(p, 0, &o, err, sizeof err));
-    assert_string_equal(err, "Custom(\"nowhere_registered\") has no registered predicate");
+    assert_string_equal(err, "t: error: breaker 't': "
+                             "Custom(\"nowhere_registered\") has no registered predicate");
     assert_int_equal(counting.live_blocks, 0);
     assert_null(fg_breaker_new(p, 1, NULL, err, sizeof err)); /* no such definition */
     fg_policy_free(p);
@@ -328,8 +334,8 @@ static void custom_predicates_classify_outcomes(void **state) {
     assert_non_null(b);
     fg_outcome teapot = {0, 1, 418, NULL, 0, NULL, 0, NULL};
     fg_outcome ok = {0, 1, 200, NULL, 0, NULL, 0, NULL};
-    assert_int_equal(fg_breaker_classify(b, &teapot), 1);
-    assert_int_equal(fg_breaker_classify(b, &ok), 0);
+    assert_int_equal(fg_breaker_classify(b, &teapot), FG_OUTCOME_FAILURE);
+    assert_int_equal(fg_breaker_classify(b, &ok), FG_OUTCOME_SUCCESS);
     assert_true(calls >= 2);
     fg_breaker_free(b);
 }
@@ -348,7 +354,7 @@ static void creation_cleans_up_after_every_allocation_failure(void **state) {
         char err[100];
         b = fg_breaker_new(p, 0, &o, err, sizeof err);
         if (b == NULL) {
-            assert_string_equal(err, "out of memory");
+            assert_string_equal(err, "t: error: breaker 't': out of memory");
             assert_int_equal(counting.live_blocks, 0);
         } else {
             fg_breaker_free(b);

@@ -64,7 +64,7 @@ static void drop_family(fixture *fx) {
 
 /* One call on key (a C string) with outcome class cls; returns the verdict,
  * or -1 when not admitted. */
-static int call(fixture *fx, const char *key, int cls) {
+static int call(fixture *fx, const char *key, fg_outcome_class cls) {
     fg_family_ticket t;
     int r = fg_family_acquire(fx->fam, key, strlen(key), &t, fx->err, sizeof fx->err);
     if (r != 1) return -1;
@@ -111,7 +111,7 @@ static void keys_are_bytes_and_nul_bytes_count(void **state) {
     fg_family_ticket t;
     for (int i = 0; i < 3; i++) {
         assert_int_equal(fg_family_acquire(fx.fam, "a\0b", 3, &t, NULL, 0), 1);
-        fg_family_record(fx.fam, &t, 1, 0);
+        fg_family_record(fx.fam, &t, FG_OUTCOME_FAILURE, 0);
     }
     assert_int_equal(fg_family_get(fx.fam, "a\0c", 3, NULL, 0), 0);
     assert_int_equal(fg_family_get(fx.fam, "a", 1, NULL, 0), 0);
@@ -189,7 +189,7 @@ static void a_family_full_of_open_keys_refuses_new_keys(void **state) {
     assert_non_null(strstr(fx.err, "fluxgate family is full"));
     assert_int_equal(t.ticket.admitted, 0);
     assert_true(t.ticket.retry_after < 0);
-    assert_int_equal(fg_family_record(fx.fam, &t, 0, 0), FG_VERDICT_UNRECORDED);
+    assert_int_equal(fg_family_record(fx.fam, &t, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_UNRECORDED);
     assert_int_equal(fg_family_get(fx.fam, "c", 1, fx.err, sizeof fx.err), -1);
     assert_int_equal(fg_family_size(fx.fam), 2);
     /* a reset key may go again */
@@ -216,7 +216,8 @@ static void keys_that_are_not_closed_are_never_evicted(void **state) {
     assert_int_equal(fg_family_get(fx.fam, "new", 3, fx.err, sizeof fx.err), -1);
     assert_int_equal(fg_family_command(fx.fam, "dis", 3, FG_STATE_FORCED_OPEN), 0);
     assert_int_equal(fg_family_get(fx.fam, "new", 3, fx.err, sizeof fx.err), -1);
-    assert_int_equal(fg_family_record(fx.fam, &probe, 0, 0.01), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_family_record(fx.fam, &probe, FG_OUTCOME_SUCCESS, 0.01),
+                     FG_VERDICT_SUCCESS);
     assert_int_equal(fg_family_state(fx.fam, "hal", 3), FG_STATE_CLOSED);
     assert_int_equal(fg_family_get(fx.fam, "new", 3, fx.err, sizeof fx.err), 0);
     assert_false(has_key(&fx, "hal"));
@@ -230,7 +231,7 @@ static void a_key_with_a_call_in_flight_is_not_evicted(void **state) {
     fg_family_ticket t;
     assert_int_equal(fg_family_acquire(fx.fam, "a", 1, &t, NULL, 0), 1);
     assert_int_equal(fg_family_get(fx.fam, "b", 1, fx.err, sizeof fx.err), -1);
-    assert_int_equal(fg_family_record(fx.fam, &t, 0, 0.01), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_family_record(fx.fam, &t, FG_OUTCOME_SUCCESS, 0.01), FG_VERDICT_SUCCESS);
     assert_int_equal(fg_family_get(fx.fam, "b", 1, fx.err, sizeof fx.err), 0);
     assert_false(has_key(&fx, "a"));
     drop_family(&fx);
@@ -248,7 +249,7 @@ static void a_lost_call_stops_pinning_its_key_after_the_lease(void **state) {
     assert_int_equal(fg_family_get(fx.fam, "b", 1, fx.err, sizeof fx.err), 0);
     assert_false(has_key(&fx, "a"));
     /* the late outcome is safe, and counted */
-    assert_int_equal(fg_family_record(fx.fam, &lost, 1, 0.0), FG_VERDICT_FAILURE);
+    assert_int_equal(fg_family_record(fx.fam, &lost, FG_OUTCOME_FAILURE, 0.0), FG_VERDICT_FAILURE);
     fg_family_totals tot;
     fg_family_totals_get(fx.fam, &tot);
     assert_int_equal(tot.counters.failure, 1);
@@ -365,7 +366,7 @@ static void listeners_learn_the_key(void **state) {
     fg_family_ticket t;
     for (int i = 0; i < 3; i++) {
         assert_int_equal(fg_family_acquire(fx.fam, "p\0q", 3, &t, NULL, 0), 1);
-        fg_family_record(fx.fam, &t, 1, 0);
+        fg_family_record(fx.fam, &t, FG_OUTCOME_FAILURE, 0);
     }
     assert_int_equal(h.count, 1);
     assert_int_equal(h.key_len, 3);
@@ -423,7 +424,7 @@ static uint64_t seeded_pattern(uint64_t seed, const char *key, fg_family **keep)
     assert_non_null(f);
     fg_family_ticket t;
     assert_int_equal(fg_family_acquire(f, key, strlen(key), &t, NULL, 0), 1);
-    fg_family_record(f, &t, 1, 0);
+    fg_family_record(f, &t, FG_OUTCOME_FAILURE, 0);
     clock.now += 1.0;
     uint64_t bits = 0;
     for (int i = 0; i < 40; i++)
@@ -487,7 +488,9 @@ static void *worker_main(void *arg) {
             continue;
         }
         if (t.ticket.state != FG_STATE_DISABLED) b->admitted++;
-        int cls = (r >> 8) % 10 < 3 ? 1 : ((r >> 8) % 10 == 3 ? -1 : 0);
+        fg_outcome_class cls = (r >> 8) % 10 < 3    ? FG_OUTCOME_FAILURE
+                               : (r >> 8) % 10 == 3 ? FG_OUTCOME_UNTRACKED
+                                                    : FG_OUTCOME_SUCCESS;
         b->verdicts[fg_family_record(b->w->fam, &t, cls, 0.001)]++;
         if ((r >> 16) % 500 == 0) fg_family_command(b->w->fam, key, sizeof key, FG_STATE_CLOSED);
         if ((r >> 16) % 997 == 1) {
@@ -566,7 +569,7 @@ static void out_of_memory_anywhere_is_a_clean_error(void **state) {
         char err[128] = "";
         fg_family *f = fg_family_new(p, 0, &o, err, sizeof err);
         if (f == NULL) {
-            assert_string_equal(err, "out of memory");
+            assert_string_equal(err, "family.fgp: error: breaker 'players': out of memory");
             fg_test_assert_nothing_live(&a);
             continue;
         }
@@ -582,7 +585,7 @@ static void out_of_memory_anywhere_is_a_clean_error(void **state) {
                 fails++;
                 continue;
             }
-            fg_family_record(f, &t, 0, 0.0);
+            fg_family_record(f, &t, FG_OUTCOME_SUCCESS, 0.0);
         }
         made = a.failures == 0;
         assert_true(fails <= 1);

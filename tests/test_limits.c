@@ -245,7 +245,8 @@ static void a_large_program_below_the_limits_compiles_and_runs(void **state) {
     o.is_error = 1;
     o.type = "type3999";
     o.type_len = 8;
-    assert_int_equal(fg_breaker_classify(b, &o), 1); /* the last name was not truncated */
+    assert_int_equal(fg_breaker_classify(b, &o),
+                     FG_OUTCOME_FAILURE); /* the last name was not truncated */
     fg_breaker_free(b);
     fg_policy_free(p);
     free(t.data);
@@ -391,9 +392,9 @@ static void large_files_and_strings_are_read_whole(void **state) {
     o.is_error = 1;
     o.type = name;
     o.type_len = name_len;
-    assert_int_equal(fg_breaker_classify(b, &o), 1);
+    assert_int_equal(fg_breaker_classify(b, &o), FG_OUTCOME_FAILURE);
     o.type_len = name_len - 1;
-    assert_int_equal(fg_breaker_classify(b, &o), -1);
+    assert_int_equal(fg_breaker_classify(b, &o), FG_OUTCOME_UNTRACKED);
     fg_breaker_free(b);
     fg_policy_free(p);
     free(name);

@@ -272,7 +272,8 @@ static void a_half_open_slot_held_by_a_killed_process_comes_back_after_the_lease
     assert_int_equal(fg_breaker_acquire_at(f.b, 102.0, &t), 0); /* the slot is still leased */
     assert_int_equal(fg_breaker_state(f.b), FG_STATE_HALF_OPEN);
     assert_int_equal(fg_breaker_acquire_at(f.b, 103.6, &t), 1); /* the lease is over */
-    assert_int_equal(fg_breaker_record_at(f.b, &t, 0, 0.01, 103.7), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_record_at(f.b, &t, FG_OUTCOME_SUCCESS, 0.01, 103.7),
+                     FG_VERDICT_SUCCESS);
     assert_int_equal(fg_breaker_state(f.b), FG_STATE_CLOSED);
     fg_info info;
     fg_breaker_info(f.b, &info);
@@ -299,7 +300,7 @@ static void processes_sharing_a_block_open_it_on_the_threshold_together(void **s
                 fg_ticket t;
                 if (!fg_breaker_acquire_at(f.b, 10.0, &t)) continue;
                 admitted++;
-                fg_breaker_record_at(f.b, &t, 1, 0.01, 10.0);
+                fg_breaker_record_at(f.b, &t, FG_OUTCOME_FAILURE, 0.01, 10.0);
                 usleep(2000);
             }
             _exit(admitted);

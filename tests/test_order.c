@@ -65,7 +65,7 @@ static fg_breaker *streak_breaker(fg_policy **p) {
 static void fail_once(fg_breaker *b) {
     fg_ticket t;
     assert_true(fg_breaker_acquire(b, &t));
-    fg_breaker_record(b, &t, 1, 0.0);
+    fg_breaker_record(b, &t, FG_OUTCOME_FAILURE, 0.0);
 }
 
 static void assert_in_order(const seen *s, int expected) {

@@ -99,7 +99,7 @@ static void rig_drop(rig *r) {
 
 /* One call with outcome class cls (1 failure, 0 success); the verdict, or -1
  * when rejected. */
-static int call(fg_breaker *b, int cls, double duration) {
+static int call(fg_breaker *b, fg_outcome_class cls, double duration) {
     fg_ticket t;
     if (!fg_breaker_acquire(b, &t)) return -1;
     return (int)fg_breaker_record(b, &t, cls, duration);
@@ -155,7 +155,8 @@ static void a_reload_keeps_state_counters_sequence_and_a_full_window(void **stat
 
     /* the ticket from before is honoured; its failure is the third in a row,
      * which the new tripper (FailureStreak(3)) opens on */
-    assert_int_equal(fg_breaker_record(r.b, &open_ticket, 1, 0), FG_VERDICT_FAILURE);
+    assert_int_equal(fg_breaker_record(r.b, &open_ticket, FG_OUTCOME_FAILURE, 0),
+                     FG_VERDICT_FAILURE);
     assert_int_equal(fg_breaker_state(r.b), FG_STATE_OPEN);
     assert_int_equal(r.j.n, 2);
     assert_string_equal(r.j.at[1].reason, "FailureStreak(3)");
@@ -185,7 +186,7 @@ static void an_open_breaker_waits_the_new_retry_from_when_it_opened(void **state
     r.clock.now = 120.0;
     assert_int_equal(fg_breaker_acquire(r.b, &t), 1);
     assert_int_equal(t.state, FG_STATE_HALF_OPEN);
-    assert_int_equal(fg_breaker_record(r.b, &t, 0, 0.1), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_record(r.b, &t, FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_SUCCESS);
     assert_int_equal(fg_breaker_state(r.b), FG_STATE_CLOSED);
     assert_int_equal(r.j.n, 3);
     assert_string_equal(r.j.at[1].reason, "Cooldown(20s)");
@@ -454,11 +455,13 @@ static void half_open_leases_keep_their_slot_where_the_new_capacity_has_it(void 
     fg_ticket extra;
     assert_int_equal(fg_breaker_acquire(r.b, &extra), 0); /* both slots busy */
     /* the third probe's slot is gone: its outcome is stale */
-    assert_int_equal(fg_breaker_record(r.b, &t[2], 0, 0.1), FG_VERDICT_STALE_SUCCESS);
+    assert_int_equal(fg_breaker_record(r.b, &t[2], FG_OUTCOME_SUCCESS, 0.1),
+                     FG_VERDICT_STALE_SUCCESS);
     /* the first's is kept: it frees its slot without closing (a failure reopens) */
-    assert_int_equal(fg_breaker_record(r.b, &t[1], 1, 0), FG_VERDICT_FAILURE);
+    assert_int_equal(fg_breaker_record(r.b, &t[1], FG_OUTCOME_FAILURE, 0), FG_VERDICT_FAILURE);
     assert_int_equal(fg_breaker_state(r.b), FG_STATE_OPEN);
-    assert_int_equal(fg_breaker_record(r.b, &t[0], 0, 0.1), FG_VERDICT_STALE_SUCCESS);
+    assert_int_equal(fg_breaker_record(r.b, &t[0], FG_OUTCOME_SUCCESS, 0.1),
+                     FG_VERDICT_STALE_SUCCESS);
     fg_breaker_info(r.b, &info);
     assert_int_equal(info.reopens, 1);
     assert_int_equal(info.counters.admitted, info.counters.success + info.counters.failure);
@@ -541,7 +544,7 @@ static const char fam_v2[] =
     "breaker players { window = CountWindow(50) tripper = FailureStreak(2)\n"
     "  retry = Cooldown(30s) max_half_open_calls = 1 permit = All() }\n";
 
-static int fam_call(fg_family *f, const char *key, int cls) {
+static int fam_call(fg_family *f, const char *key, fg_outcome_class cls) {
     fg_family_ticket t;
     if (fg_family_acquire(f, key, strlen(key), &t, NULL, 0) != 1) return -1;
     return (int)fg_family_record(f, &t, cls, 0.01);
@@ -596,7 +599,7 @@ static void a_family_reload_moves_every_key_keeping_its_state(void **state) {
     }
     /* the in-flight call's failure is the key's second in a row: on its old
      * definition (FailureStreak(3)) that does not open it */
-    assert_int_equal(fg_family_record(f, &flying, 1, 0), FG_VERDICT_FAILURE);
+    assert_int_equal(fg_family_record(f, &flying, FG_OUTCOME_FAILURE, 0), FG_VERDICT_FAILURE);
     assert_int_equal(fg_family_state(f, "player:1", 8), FG_STATE_CLOSED); /* moves now */
     /* on the new one, the next failure is the third in a row and opens */
     assert_int_equal(fam_call(f, "player:1", 1), FG_VERDICT_FAILURE);

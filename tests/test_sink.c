@@ -50,7 +50,7 @@ static fg_breaker *make(fg_policy *p, size_t index, fg_test_clock *clock, fg_sin
 }
 
 /* One call with outcome class cls; the verdict, or -1 when rejected. */
-static int call(fg_breaker *b, int cls) {
+static int call(fg_breaker *b, fg_outcome_class cls) {
     fg_ticket t;
     if (!fg_breaker_acquire(b, &t)) return -1;
     return (int)fg_breaker_record(b, &t, cls, 0.0);
@@ -94,7 +94,8 @@ static void exercise(fg_breaker *b, fg_test_clock *clock) {
     assert_int_equal(fg_breaker_state(b), FG_STATE_HALF_OPEN);
     fg_test_clock_advance(clock, 6.0);
     assert_int_equal(call(b, 0), FG_VERDICT_SUCCESS); /* a new probe: -> closed */
-    assert_int_equal(fg_breaker_record(b, &lost, 0, 0.0), FG_VERDICT_STALE_SUCCESS);
+    assert_int_equal(fg_breaker_record(b, &lost, FG_OUTCOME_SUCCESS, 0.0),
+                     FG_VERDICT_STALE_SUCCESS);
     fg_breaker_force_open(b);
     assert_int_equal(call(b, 0), -1);
     fg_breaker_reset(b);
@@ -255,7 +256,7 @@ static void families_ignore_a_sink(void **state) {
     assert_non_null(f);
     fg_family_ticket t;
     assert_int_equal(fg_family_acquire(f, "k", 1, &t, err, sizeof err), 1);
-    fg_family_record(f, &t, 0, 0.0);
+    fg_family_record(f, &t, FG_OUTCOME_SUCCESS, 0.0);
     fg_sink_totals st;
     fg_sink_read(s, &st);
     assert_int_equal(st.breakers, 0);

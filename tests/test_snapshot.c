@@ -69,7 +69,8 @@ static void side_open(side *s, fg_policy *p, double now, uint64_t seed) {
 /* One call: 1 failure, 0 success of `duration` seconds (the clock moves on
  * by it), -1 untracked. Returns the verdict, or -1 when rejected (then
  * *retry_after gets the rejection's). */
-static int side_call(side *s, int outcome_class, double duration, double *retry_after) {
+static int side_call(side *s, fg_outcome_class outcome_class, double duration,
+                     double *retry_after) {
     fg_ticket t;
     if (!fg_breaker_acquire(s->b, &t)) {
         if (retry_after != NULL) *retry_after = t.retry_after;
@@ -230,8 +231,8 @@ static void check_round_trip(int kind, int target, double offset) {
             assert_int_equal(ia.half_open_in_flight, in_flight[i]);
             assert_int_equal(ib.half_open_in_flight, in_flight[i]);
         }
-        assert_int_equal(fg_breaker_record(a.b, &ta, 0, 0.1), FG_VERDICT_SUCCESS);
-        assert_int_equal(fg_breaker_record(b.b, &tb, 0, 0.1), FG_VERDICT_SUCCESS);
+        assert_int_equal(fg_breaker_record(a.b, &ta, FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_SUCCESS);
+        assert_int_equal(fg_breaker_record(b.b, &tb, FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_SUCCESS);
         assert_same(&a, &b);
         assert_int_equal(fg_breaker_state(b.b), FG_STATE_CLOSED);
     }
@@ -379,7 +380,8 @@ static void a_restored_breaker_behaves_like_the_original(void **state) {
             /* a's history */
             uint32_t before = 20 + lcg(&rng) % 200;
             for (uint32_t i = 0; i < before; i++) apply_op(&a, &ha, lcg(&rng));
-            while (ha.held_n > 0) fg_breaker_record(a.b, &ha.held[--ha.held_n], 0, 0.25);
+            while (ha.held_n > 0)
+                fg_breaker_record(a.b, &ha.held[--ha.held_n], FG_OUTCOME_SUCCESS, 0.25);
             size_t n;
             unsigned char *s = take_snapshot(a.b, &n);
             side_open(&b, p, a.clock.now + (kind == 2 ? DAYS3 : DAYS3 + 0.375), seed + 1000);
@@ -398,7 +400,8 @@ static void a_restored_breaker_behaves_like_the_original(void **state) {
                 record[i] = y;
             }
             /* the save loaded again into the original, later: the same run */
-            while (ha.held_n > 0) fg_breaker_record(a.b, &ha.held[--ha.held_n], 0, 0.25);
+            while (ha.held_n > 0)
+                fg_breaker_record(a.b, &ha.held[--ha.held_n], FG_OUTCOME_SUCCESS, 0.25);
             /* (whole seconds later: a TimeWindow keeps ages in whole seconds) */
             a.clock.now = a_at_snapshot + ceil(a.clock.now - a_at_snapshot) + 777.0;
             assert_int_equal(restore(a.b, s, n, NULL, 0), 0);
@@ -437,7 +440,7 @@ static void tickets_from_before_a_restore_are_stale(void **state) {
     fg_info after;
     fg_breaker_info(a.b, &after);
     assert_true(after.generation > before.generation);
-    assert_int_equal(fg_breaker_record(a.b, &t, 1, 0.0), FG_VERDICT_STALE_FAILURE);
+    assert_int_equal(fg_breaker_record(a.b, &t, FG_OUTCOME_FAILURE, 0.0), FG_VERDICT_STALE_FAILURE);
     fg_breaker_info(a.b, &after);
     assert_int_equal(after.metric.total_count, 0);
     assert_int_equal(after.counters.stale, 1);

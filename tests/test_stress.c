@@ -369,7 +369,7 @@ enum { REPLAY_THREADS = 4, REPLAY_RECORDS = 4000 };
 
 typedef struct replay_entry {
     uint64_t number;
-    int outcome_class;
+    fg_outcome_class outcome_class;
     fg_verdict verdict;
 } replay_entry;
 
@@ -385,7 +385,8 @@ static void *replay_worker(void *arg) {
     for (int i = 0; i < REPLAY_RECORDS; i++) {
         fg_ticket ticket;
         if (!fg_breaker_acquire_at(t->b, 0.0, &ticket)) break; /* open: done */
-        int cls = next_random(&t->rng) % 100 < 30 ? 1 : 0;
+        fg_outcome_class cls = next_random(&t->rng) % 100 < 30 ? FG_OUTCOME_FAILURE
+                                                               : FG_OUTCOME_SUCCESS;
         replay_entry *e = &t->log[t->count++];
         e->outcome_class = cls;
         e->verdict = fg_breaker_record_numbered(t->b, &ticket, cls, 0.001, 0.0, &e->number);

@@ -79,7 +79,9 @@ static void hear(void *ud, const fg_transition *t) {
 static void finish(worker *k, const fg_ticket *t) {
     /* 60% successes, 30% tracked failures, 10% untracked errors */
     uint32_t r = next_random(&k->rng) % 10;
-    int outcome_class = r < 6 ? 0 : r < 9 ? 1 : -1;
+    fg_outcome_class outcome_class = r < 6   ? FG_OUTCOME_SUCCESS
+                                     : r < 9 ? FG_OUTCOME_FAILURE
+                                             : FG_OUTCOME_UNTRACKED;
     fg_verdict v = fg_breaker_record(k->w->b, t, outcome_class, -1);
     k->books.verdicts[v]++;
 }
