@@ -328,7 +328,7 @@ FG_API fg_breaker *fg_breaker_new(fg_policy *policy, size_t index,
  * Otherwise the same contract as fg_breaker_new. name must be
  * NUL-terminated; a NULL policy or name is an error too. */
 FG_API fg_breaker *fg_breaker_new_named(fg_policy *policy, const char *name,
-                                 const fg_breaker_options *options, char *err, size_t err_cap);
+                                        const fg_breaker_options *options, char *err, size_t err_cap);
 FG_API void fg_breaker_free(fg_breaker *breaker);
 
 /* ---- counter sinks: per-name totals without walking breakers ------------ */
@@ -546,13 +546,13 @@ FG_API fg_state fg_breaker_state(fg_breaker *breaker);
 FG_API void fg_breaker_info(fg_breaker *breaker, fg_info *info);
 FG_API const char *fg_breaker_name(const fg_breaker *breaker);
 FG_API double fg_breaker_now(fg_breaker *breaker); /* the breaker's clock */
-                             
+
 FG_API void fg_breaker_reset(fg_breaker *breaker);        /* -> closed */
 FG_API void fg_breaker_disable(fg_breaker *breaker);      /* -> disabled */
 FG_API void fg_breaker_metrics_only(fg_breaker *breaker); /* -> metrics_only */
 FG_API void fg_breaker_force_open(fg_breaker *breaker);   /* -> forced_open */
-                             
-                             FG_API const char *fg_state_name(fg_state state);
+
+FG_API const char *fg_state_name(fg_state state);
 /* Returns the state named name, or -1. */
 FG_API int fg_state_from_name(const char *name);
 FG_API const char *fg_version(void);
@@ -618,7 +618,7 @@ FG_API fg_family *fg_family_new(fg_policy *policy, size_t index, const fg_family
 /* Frees the family and every key's breaker. No call may be running. */
 FG_API void fg_family_free(fg_family *family);
 FG_API const char *fg_family_name(const fg_family *family); /* the definition's name */
-                                  
+
 /* Switches every key of the family to the policy's index-th definition,
  * keeping each key's state as fg_breaker_reload does. The family's own
  * part switches at once (new keys, classification); an existing key moves
@@ -629,10 +629,10 @@ FG_API const char *fg_family_name(const fg_family *family); /* the definition's 
  * message (as fg_breaker_reload), changing nothing. Safe while other
  * threads call the family. Memory: the previous definitions' handles stay
  * until fg_family_free. Custom() names are resolved with the resolver the
-                                  * family was made with, which must still be valid (else use
-                                  * fg_family_reload_with and a resolver). */
+ * family was made with, which must still be valid (else use
+ * fg_family_reload_with and a resolver). */
 FG_API int fg_family_reload(fg_family *family, fg_policy *policy, size_t index, char *err,
-                                  size_t err_cap);
+                            size_t err_cap);
 /* fg_family_reload with options: options->resolve_custom/resolve_ud (when
  * resolve_custom is not NULL) resolve the new definition's Custom() names
  * instead of the resolver the family was made with -- give one whenever
