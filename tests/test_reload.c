@@ -337,6 +337,11 @@ static void a_failed_reload_changes_nothing(void **state) {
 
     assert_int_equal(fg_breaker_reload(r.b, r.p2, 7, r.err, sizeof r.err), -1);
     assert_non_null(strstr(r.err, "no breaker #7"));
+    /* a missing name's -1, cast, is named as such, not as 18446744073709551615 */
+    assert_int_equal(fg_breaker_reload(r.b, r.p2, (size_t)fg_policy_find_breaker(r.p2, "nope"), r.err,
+                                       sizeof r.err),
+                     -1);
+    assert_non_null(strstr(r.err, "no breaker #-1 (fg_policy_find_breaker's"));
     assert_int_equal(fg_breaker_reload(r.b, NULL, 0, r.err, sizeof r.err), -1);
     assert_int_equal(fg_breaker_reload(r.b, r.p2, 0, r.err, sizeof r.err), -1);
     assert_non_null(strstr(r.err, "Custom(\"unknown\")"));
