@@ -16,6 +16,10 @@
  *               acquire_at + record_at on existing keys
  *   sinkmt      `given` with a counter sink (fg_sink_new flags 0: atomic adds)
  *   sinkst      `given` with an FG_SINK_SINGLE_THREAD sink (the Lua binding's)
+ *   base_given, base_alternating
+ *               the hand-written breaker (bench/bench_baseline.c) on the
+ *               `given` and `alternating` loops: the exact ratio of the
+ *               engine's instructions to the baseline's
  * Under valgrind glibc cannot register rseq, so the CPU number comes from
  * sched_getcpu (a syscall there): counts include that fallback's user-side
  * instructions, identically before and after a change.
@@ -24,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_baseline.h"
 #include "bench_workload.h"
 #include "fg_payment_policy.h"
 #include "fluxgate.h"
@@ -86,6 +91,24 @@ __attribute__((noinline)) static void fg_hot_timewindow(fg_breaker *b, long n) {
     sink = sum;
 }
 
+__attribute__((noinline)) static void fg_hot_base_given(bench_baseline *b, const bench_call *mix, long n) {
+    double t = 1000.0;
+    uint64_t sum = 0;
+    for (long i = 0; i < n; i++) {
+        const bench_call *c = &mix[i & (BENCH_MIX_SIZE - 1)];
+        bench_baseline_ticket ticket;
+        t += 0.001;
+        if (bench_baseline_acquire(b, t, &ticket))
+            sum += (uint64_t)bench_baseline_release(b, &ticket, &c->outcome, c->duration, t);
+    }
+    sink = sum;
+}
+
+__attribute__((noinline)) static void fg_hot_base_alternating(bench_baseline *b, const bench_call *mix, long n) {
+    fg_hot_base_given(b, mix, n);
+    sink = sink + 1;
+}
+
 enum { KEYS = 1024 };
 static char keys[KEYS][32];
 static size_t lens[KEYS];
@@ -140,6 +163,16 @@ int main(int argc, char **argv) {
         fg_breaker_free(b);
         fg_sink_free(s);
         fg_policy_free(p);
+    } else if (strncmp(which, "base_", 5) == 0) {
+        static bench_baseline base;
+        bench_baseline_init(&base, 1000.0);
+        if (strcmp(which + 5, "given") == 0) {
+            bench_workload_fill(mix);
+            fg_hot_base_given(&base, mix, n);
+        } else {
+            bench_workload_fill_alternating(mix);
+            fg_hot_base_alternating(&base, mix, n);
+        }
     } else if (strcmp(which, "alternating") == 0) {
         bench_workload_fill_alternating(mix);
         fg_policy *p = compile_payment();
@@ -174,7 +207,7 @@ int main(int argc, char **argv) {
         fg_family_free(f);
         fg_policy_free(p);
     } else {
-        fprintf(stderr, "usage: %s given|alternating|clock|timewindow|family|sinkmt|sinkst [calls]\n", argv[0]);
+        fprintf(stderr, "usage: %s given|alternating|clock|timewindow|family|sinkmt|sinkst|base_given|base_alternating [calls]\n", argv[0]);
         return 2;
     }
     return 0;
