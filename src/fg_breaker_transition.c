@@ -38,20 +38,28 @@ const char *fg_breaker_trip_reason(const fg_breaker *h, uint32_t alternative) {
 int fg_breaker_trip_run_locked(fg_breaker *h, fg_state state, double now, const char **reason) {
     fg_block *b = h->block;
     fg_block_memo *m = &b->memo;
-    fg_metric metric; /* the view writes what the tripper reads, no more */
-    fg_window_view(&h->window, now, &metric, h->reads_latency);
-    fg_trip_context ctx = {&metric, state, b->consecutive_failures};
+    fg_window *w = &h->window;
+    if (w->kind == FG_WINDOW_TIME) fg_window_advance(w, now);
+    /* The tripper reads the window's running totals where they are. */
+    const fg_window_state *st = w->st;
+    fg_trip_counts c;
+    c.total_count = st->total_count;
+    c.failure_count = st->failure_count;
+    c.slow_counts = w->slow;
+    c.threshold_count = w->threshold_count;
+    c.state = state;
+    c.consecutive_failures = b->consecutive_failures;
+    c.total_duration = h->reads_latency ? fg_window_total_duration(w) : 0.0;
     uint32_t alternative = 0;
-    /* fg_vm_trip itself, not fg_vm_trip_memoize: the block's memo is
-     * fixed-width and keyed differently (fg_breaker_trip_locked), so it is
-     * written here directly rather than through an fg_trip_memo. */
-    int fired = fg_vm_trip(h->def->tripper, &ctx, &alternative) != 0;
+    /* The block's memo is fixed-width and keyed differently from an
+     * fg_trip_memo (fg_breaker_trip_locked), so it is written here. */
+    int fired = fg_vm_trip_counts(h->def->tripper, &c, &alternative) != 0;
     m->valid = (uint8_t)!h->reads_latency; /* the duration is not in the memo */
     m->fired = (uint8_t)fired;
     m->alternative = alternative;
     m->state = (uint8_t)state;
     m->consecutive_failures = fg_breaker_streak_key(h, b->consecutive_failures);
-    m->counts_version = b->window.counts_version;
+    m->counts_version = st->counts_version;
     if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, alternative);
     return fired;
 }

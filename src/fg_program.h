@@ -58,6 +58,26 @@ typedef struct fg_trip_context {
  * `|` chain (flattened through parentheses and named references). */
 int fg_vm_trip(const fg_program *program, const fg_trip_context *ctx, uint32_t *alternative);
 
+/* What a tripper reads, straight from a window's running totals (the
+ * breaker's hot path: nothing is copied into an fg_metric first). */
+typedef struct fg_trip_counts {
+    uint64_t total_count;
+    uint64_t failure_count;
+    const uint64_t *slow_counts; /* [threshold_count], indexed like fg_program_thresholds() */
+    uint32_t threshold_count;
+    fg_state state;
+    uint32_t consecutive_failures;
+    double total_duration;       /* only read by a program that reads the latency */
+} fg_trip_counts;
+
+/* Evaluates a tripper from its plan (built from the verified bytecode
+ * when the program was compiled: each test with its constant and both
+ * successors resolved). Answers exactly what fg_vm_trip answers on the
+ * same inputs (test_vm.c compares them), alternative included. A program
+ * without a plan (never the case for one fg_codegen made) is run from its
+ * bytecode. */
+int fg_vm_trip_counts(const fg_program *program, const fg_trip_counts *c, uint32_t *alternative);
+
 /* The last evaluation of a tripper and what it read, so that the next one
  * can be answered without running the program when nothing it reads has
  * changed (fg_vm_trip_cached). All zero: empty. Owned by whoever evaluates

@@ -162,6 +162,94 @@ int fg_vm_trip(const fg_program *p, const fg_trip_context *ctx, uint32_t *altern
     }
 }
 
+/* ---- trippers, planned ------------------------------------------------------ */
+
+/* See fg_program_block.h. The verifier guarantees what the plan relies on:
+ * a test is followed by exactly one jump, jumps go forward, every path
+ * ends in a return, operands are valid pool indexes of the right type. */
+void fg_vm_plan_tripper(fg_program *p) {
+    if (p->kind != FG_PROGRAM_TRIPPER || p->trip_plan == NULL) return;
+    const uint32_t *code = p->code;
+    for (uint32_t pc = 0; pc < p->code_length; pc++) {
+        uint32_t insn = code[pc];
+        uint32_t op = FG_INSN_OP(insn), arg = FG_INSN_OPERAND(insn);
+        fg_trip_step *s = &p->trip_plan[pc];
+        memset(s, 0, sizeof *s);
+        s->op = (uint8_t)op;
+        if (op >= FG_OP_COUNT) continue;
+        if (fg_opcode_roles[op] == FG_ROLE_RETURN) {
+            s->alternative = arg;
+            continue;
+        }
+        if (fg_opcode_roles[op] != FG_ROLE_TEST || pc + 1 >= p->code_length) continue;
+        uint32_t jump = code[pc + 1];
+        uint32_t target = FG_INSN_OPERAND(jump);
+        int on_true = FG_INSN_OP(jump) == FG_OP_JUMP_IF_TRUE;
+        s->on_true = on_true ? target : pc + 2;
+        s->on_false = on_true ? pc + 2 : target;
+        if (fg_opcode_shapes[op] == FG_OPERAND_NONE) continue;
+        const fg_constant *k = &p->constants[arg];
+        switch ((fg_opcode)op) {
+        case FG_OP_MIN_REQUESTS_GE:
+        case FG_OP_FAILURE_STREAK_GE: s->k.at_least = k->at_least; break;
+        case FG_OP_FAILURE_RATE_GE: s->k.limit = k->ratio_limit; break;
+        case FG_OP_AVG_LATENCY_GE: s->k.limit = k->latency_limit; break;
+        case FG_OP_SLOW_RATE_GE:
+            s->k.limit = k->ratio_limit;
+            /* an index no metric has (fg_vm_slow_rate: never slow) */
+            s->slow = (uint8_t)(k->first < FG_MAX_SLOW_THRESHOLDS ? k->first : FG_MAX_SLOW_THRESHOLDS);
+            break;
+        default: break;
+        }
+    }
+    p->trip_planned = 1;
+}
+
+/* Each step is one load of the step, one switch, one compare, and the
+ * successor taken from the step (no decoding of the jump word, no pool
+ * lookup): about half the instructions of fg_vm_trip's step. */
+int fg_vm_trip_counts(const fg_program *p, const fg_trip_counts *c, uint32_t *alternative) {
+    if (!p->trip_planned) {
+        fg_metric m;
+        m.total_count = c->total_count;
+        m.failure_count = c->failure_count;
+        m.total_duration = c->total_duration;
+        m.threshold_count = c->threshold_count;
+        for (uint32_t i = 0; i < c->threshold_count && i < FG_MAX_SLOW_THRESHOLDS; i++)
+            m.slow_counts[i] = c->slow_counts[i];
+        fg_trip_context ctx = {&m, c->state, c->consecutive_failures};
+        return fg_vm_trip(p, &ctx, alternative);
+    }
+    const fg_trip_step *plan = p->trip_plan;
+    const uint64_t total = c->total_count;
+    const double dtotal = (double)total;
+    uint32_t pc = 0;
+    for (;;) {
+        const fg_trip_step *s = &plan[pc];
+        int held;
+        switch ((fg_opcode)s->op) {
+        case FG_OP_RETURN_TRUE:
+            if (alternative != NULL) *alternative = s->alternative;
+            return 1;
+        case FG_OP_IS_CLOSED: held = c->state == FG_STATE_CLOSED; break;
+        case FG_OP_IS_HALF_OPEN: held = c->state == FG_STATE_HALF_OPEN; break;
+        case FG_OP_MIN_REQUESTS_GE: held = total >= s->k.at_least; break;
+        case FG_OP_FAILURE_RATE_GE:
+            held = total > 0 && (double)c->failure_count / dtotal >= s->k.limit;
+            break;
+        case FG_OP_AVG_LATENCY_GE: held = total > 0 && c->total_duration / dtotal >= s->k.limit; break;
+        case FG_OP_SLOW_RATE_GE:
+            held = s->slow < c->threshold_count && total > 0 &&
+                   (double)c->slow_counts[s->slow] / dtotal >= s->k.limit;
+            break;
+        case FG_OP_FAILURE_STREAK_GE: held = c->consecutive_failures >= s->k.at_least; break;
+        default: /* RETURN_FALSE */
+            return 0;
+        }
+        pc = held ? s->on_true : s->on_false;
+    }
+}
+
 /* Evaluates a verified tracker; see fg_program.h. */
 int fg_vm_track(const fg_program *p, const fg_outcome *o, const fg_custom *customs) {
     const uint32_t *code = p->code;

@@ -213,6 +213,12 @@ static inline void fg_window_advance(fg_window *w, double now) {
     fg_window_advance_seconds(w, now);
 }
 
+/* The total duration of what the window holds, in seconds. */
+static inline double fg_window_total_duration(const fg_window *w) {
+    /* microseconds / 1e6: one correctly rounded division */
+    return w->exact ? fg_exact_sum_value(&w->st->duration) : (double)w->st->duration.limb[0] / 1e6;
+}
+
 /* What the tripper reads of the metric as of now (advances a TimeWindow
  * first): the counts, threshold_count and slow_counts[0..threshold_count).
  * thresholds[] and the slow counts past threshold_count are NOT written
@@ -226,12 +232,7 @@ static inline void fg_window_view(fg_window *w, double now, fg_metric *out, int 
     out->total_count = st->total_count;
     out->failure_count = st->failure_count;
     out->threshold_count = w->threshold_count;
-    double total = 0.0;
-    if (with_duration) {
-        /* microseconds / 1e6: one correctly rounded division */
-        total = w->exact ? fg_exact_sum_value(&st->duration) : (double)st->duration.limb[0] / 1e6;
-    }
-    out->total_duration = total;
+    out->total_duration = with_duration ? fg_window_total_duration(w) : 0.0;
     for (uint32_t k = 0; k < w->threshold_count; k++) out->slow_counts[k] = w->slow[k];
 }
 
