@@ -107,13 +107,15 @@ struct fg_breaker {
     size_t allocated;             /* bytes of this handle (and block) we allocated; 0: none */
     fg_window window;             /* views into the block */
     fg_half_open half_open;
+    uint32_t streak_low, streak_high; /* fg_block_streak_bounds of the tripper */
+    uint32_t custom_count;
+    /* (the byte-sized fields together: no padding between them) */
     uint8_t clock_kind;           /* fg_clock_kind, never AUTO */
     uint8_t needs_duration;       /* a SlowRate or AvgLatency rule: durations matter */
     uint8_t reads_latency;        /* the tripper reads the total duration */
-    uint32_t streak_low, streak_high; /* fg_block_streak_bounds of the tripper */
     uint8_t clock_request;        /* opts->clock_kind at creation (a reload chooses again) */
-    uint32_t custom_count;
     uint8_t own_block;            /* the block is the library's (fg_breaker_new, a reload) */
+    uint8_t sink_state;           /* see `sink` below */
     _Atomic(fg_listener *) listeners;
     fg_listener *listeners_tail;  /* written under the block's lock */
     _Atomic(fg_dispatch *) dispatch; /* made with the first listener */
@@ -136,7 +138,6 @@ struct fg_breaker {
      * key's view has none. sink_state (home's) is the state the sink
      * counts this breaker in, changed under the block's lock. */
     fg_sink *sink;
-    uint8_t sink_state;
     fg_custom customs[];          /* one per fg_program_custom_name of the tracker */
 };
 
