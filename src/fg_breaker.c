@@ -46,7 +46,16 @@ size_t fg_breaker_handle_footprint(const fg_policy *policy, size_t index) {
     const fg_breaker_def *def = fg_breaker_def_of(policy, index);
     if (def == NULL) return 0;
     return fg_align8(sizeof(fg_breaker) +
-                     (size_t)fg_program_custom_count(def->tracker) * sizeof(fg_custom));
+                     (size_t)fg_program_custom_count(def->tracker) * sizeof(fg_custom)) +
+           fg_align8(fg_trip_box_size(fg_program_threshold_count(def->tripper)));
+}
+
+void fg_breaker_box_attach(fg_breaker *h) {
+    size_t customs = fg_align8(sizeof(fg_breaker) +
+                               (size_t)fg_program_custom_count(h->def->tracker) * sizeof(fg_custom));
+    h->box = (fg_trip_box *)((char *)h + customs);
+    fg_trip_box_invalidate(h->box);
+    h->box->threshold_count = (uint8_t)fg_program_threshold_count(h->def->tripper);
 }
 
 /* Resolves every Custom() name of the tracker through the embedder. */
@@ -156,6 +165,7 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
     h->reads_latency = (uint8_t)fg_block_reads_latency(def->tripper);
     fg_block_streak_bounds(def->tripper, &h->streak_low, &h->streak_high);
     h->needs_duration = (uint8_t)(h->reads_latency || fg_program_threshold_count(def->tripper) > 0);
+    fg_breaker_box_attach(h);
     if (fg_breaker_resolve_customs(h, opt, err, err_cap) != 0) {
         if (h->allocated) fg_alloc_free(&h->alloc, h, h->allocated);
         return NULL;
@@ -210,6 +220,7 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
     view->key = NULL;
     view->key_len = 0;
     view->sink = NULL; /* families keep their own aggregates */
+    view->box = NULL;  /* keys share proto under different locks: the block's memo */
     if (fresh || proto->block == NULL || proto->block->size != layout->size) {
         fg_breaker_views(view, layout, fresh);
         return;

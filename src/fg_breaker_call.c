@@ -233,14 +233,13 @@ static inline fg_verdict fg_record_current(fg_breaker *h, fg_state state, const 
         b->consecutive_failures = 0;
     }
     fg_verdict verdict = failure ? FG_VERDICT_FAILURE : FG_VERDICT_SUCCESS;
-    const char *reason = NULL;
-    if (state == FG_STATE_CLOSED) {
-        if (fg_breaker_trip_locked(h, FG_STATE_CLOSED, now, &reason))
+    if (state != FG_STATE_METRICS_ONLY) { /* closed or half_open: one evaluation */
+        const char *reason = NULL;
+        int fired = fg_breaker_trip_locked(h, state, now, &reason);
+        if (fired && (failure || state == FG_STATE_CLOSED))
             return fg_record_transition(h, FG_STATE_OPEN, reason, when, verdict);
-    } else if (state == FG_STATE_HALF_OPEN) {
-        int fired = fg_breaker_trip_locked(h, FG_STATE_HALF_OPEN, now, &reason);
-        if (failure && fired) return fg_record_transition(h, FG_STATE_OPEN, reason, when, verdict);
-        if (!failure && !fired) return fg_record_transition(h, FG_STATE_CLOSED, NULL, when, verdict);
+        if (!fired && !failure && state == FG_STATE_HALF_OPEN)
+            return fg_record_transition(h, FG_STATE_CLOSED, NULL, when, verdict);
     }
     fg_breaker_unlock(h);
     return verdict;

@@ -138,6 +138,11 @@ struct fg_breaker {
      * key's view has none. sink_state (home's) is the state the sink
      * counts this breaker in, changed under the block's lock. */
     fg_sink *sink;
+    /* The tripper's last answer and the region of counts it holds for
+     * (fg_trip_box), after customs[] in the handle's memory; NULL in a
+     * family key's transient view, which uses the block's memo. Read and
+     * written under the block's lock. */
+    fg_trip_box *box;
     fg_custom customs[];          /* one per fg_program_custom_name of the tracker */
 };
 
@@ -278,9 +283,21 @@ static inline uint32_t fg_breaker_streak_key(const fg_breaker *h, uint32_t strea
     return streak < h->streak_high ? streak : h->streak_high;
 }
 
+/* The box's answer (fg_trip_box), or the program's (which remakes the box). */
+int fg_breaker_trip_box_run_locked(fg_breaker *h, fg_state state, double now, const char **reason);
+
 static inline int fg_breaker_trip_locked(fg_breaker *h, fg_state state, double now,
                                          const char **reason) {
     const fg_block *b = h->block;
+    const fg_trip_box *box = h->box;
+    if (box != NULL) {
+        const fg_window_state *st = h->window.st;
+        if (!fg_trip_box_holds(box, st->total_count, st->failure_count, h->window.slow,
+                               h->window.threshold_count, b->consecutive_failures, state))
+            return fg_breaker_trip_box_run_locked(h, state, now, reason);
+        if (box->fired && reason != NULL) *reason = fg_breaker_trip_reason(h, box->alternative);
+        return box->fired;
+    }
     const fg_block_memo *m = &b->memo;
     int same = m->valid & (m->counts_version == b->window.counts_version) &
                (m->consecutive_failures == fg_breaker_streak_key(h, b->consecutive_failures)) &
@@ -330,6 +347,10 @@ void fg_breaker_sink_attach(fg_breaker *h, fg_sink *sink, fg_state state);
 void fg_breaker_sink_detach(fg_breaker *h);
 
 /* ---- views (families) ---------------------------------------------------- */
+
+/* Sets h->box to its place after customs[] in a handle of
+ * fg_breaker_handle_footprint bytes (zeroed: the box is empty). */
+void fg_breaker_box_attach(fg_breaker *h);
 
 /* Makes the views of h's window and half-open slots over its block for the
  * layout; fresh = 1 also empties them (a new block). */

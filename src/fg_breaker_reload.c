@@ -285,6 +285,7 @@ int fg_breaker_reload_with(fg_breaker *h, fg_policy *policy, size_t index,
     g->reads_latency = (uint8_t)fg_block_reads_latency(def->tripper);
     fg_block_streak_bounds(def->tripper, &g->streak_low, &g->streak_high);
     g->needs_duration = (uint8_t)(g->reads_latency || fg_program_threshold_count(def->tripper) > 0);
+    fg_breaker_box_attach(g);
     g->home = h;
     g->sink = h->sink; /* the state count stays (sink_state is home's) */
     fg_custom_resolver resolve = opt != NULL && opt->resolve_custom != NULL ? opt->resolve_custom

@@ -64,6 +64,23 @@ int fg_breaker_trip_run_locked(fg_breaker *h, fg_state state, double now, const 
     return fired;
 }
 
+int fg_breaker_trip_box_run_locked(fg_breaker *h, fg_state state, double now, const char **reason) {
+    fg_window *w = &h->window;
+    if (w->kind == FG_WINDOW_TIME) fg_window_advance(w, now);
+    const fg_window_state *st = w->st;
+    fg_trip_counts c;
+    c.total_count = st->total_count;
+    c.failure_count = st->failure_count;
+    c.slow_counts = w->slow;
+    c.threshold_count = w->threshold_count;
+    c.state = state;
+    c.consecutive_failures = h->block->consecutive_failures;
+    c.total_duration = h->reads_latency ? fg_window_total_duration(w) : 0.0;
+    int fired = fg_vm_trip_boxed(h->def->tripper, &c, h->box);
+    if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, h->box->alternative);
+    return fired;
+}
+
 void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason, double now,
                                   fg_pending *out) {
     fg_block *b = h->block;

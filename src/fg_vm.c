@@ -250,6 +250,145 @@ int fg_vm_trip_counts(const fg_program *p, const fg_trip_counts *c, uint32_t *al
     }
 }
 
+/* ---- trippers, with the region of their answer ------------------------------------ */
+
+#define FG_VM_COUNT_LIMIT 9007199254740992.0 /* 2^53: counts convert to doubles exactly below it */
+
+/* The smallest count n with n / total >= limit as the VM computes it
+ * (total > 0), or UINT64_MAX when there is none below 2^53. The quotient
+ * is monotone in n, so the answer is found from ceil(limit * total) by a
+ * step or two either way. */
+static uint64_t fg_vm_rate_threshold(uint64_t total, double limit) {
+    double t = (double)total;
+    if (limit != limit) return UINT64_MAX; /* NaN: never holds */
+    if (!(limit > 0.0)) return 0;
+    double x = ceil(limit * t);
+    if (!(x < FG_VM_COUNT_LIMIT)) return UINT64_MAX;
+    uint64_t n = (uint64_t)x;
+    while (n > 0 && (double)(n - 1) / t >= limit) n--;
+    while (!((double)n / t >= limit)) {
+        if ((double)++n >= FG_VM_COUNT_LIMIT) return UINT64_MAX;
+    }
+    return n;
+}
+
+typedef struct fg_vm_range {
+    uint64_t lo, hi;
+} fg_vm_range;
+
+static inline void fg_vm_at_least(fg_vm_range *r, uint64_t lo) {
+    if (lo > r->lo) r->lo = lo;
+}
+static inline void fg_vm_at_most(fg_vm_range *r, uint64_t hi) {
+    if (hi < r->hi) r->hi = hi;
+}
+
+/* A rate test count/total >= limit that held (1) or not (0) at (count,
+ * total): narrows the count's and the total's ranges to where it still
+ * does (see fg_trip_box). */
+static void fg_vm_rate_region(fg_vm_range *count, fg_vm_range *total, uint64_t t, double limit, int held) {
+    if (t == 0) { /* no rate: held = 0, and stays so while the window is empty */
+        fg_vm_at_most(total, 0);
+        return;
+    }
+    uint64_t n = fg_vm_rate_threshold(t, limit);
+    if (held) {
+        fg_vm_at_least(count, n);
+        fg_vm_at_least(total, 1);
+        fg_vm_at_most(total, t);
+    } else {
+        fg_vm_at_most(count, n - 1); /* n > count >= 0 here */
+        fg_vm_at_least(total, t);
+    }
+}
+
+/* See fg_program.h. The same walk as fg_vm_trip_counts, narrowing the
+ * region by each test it runs. */
+int fg_vm_trip_boxed(const fg_program *p, const fg_trip_counts *c, fg_trip_box *box) {
+    uint32_t alternative = 0;
+    int fired = 0;
+    box->state = (uint8_t)c->state;
+    fg_trip_box_invalidate(box);
+    const uint64_t total = c->total_count;
+    int exact = p->trip_planned && !p->reads_latency && c->threshold_count <= box->threshold_count &&
+                (double)total < FG_VM_COUNT_LIMIT && (double)c->failure_count < FG_VM_COUNT_LIMIT;
+    for (uint32_t k = 0; exact && k < c->threshold_count; k++)
+        exact = (double)c->slow_counts[k] < FG_VM_COUNT_LIMIT;
+    if (!exact) {
+        fired = fg_vm_trip_counts(p, c, &alternative);
+        box->fired = (uint8_t)fired;
+        box->alternative = alternative;
+        return fired;
+    }
+    fg_vm_range rt = {0, UINT64_MAX}, rf = {0, UINT64_MAX}, rs = {0, UINT32_MAX};
+    fg_vm_range rslow[FG_MAX_SLOW_THRESHOLDS];
+    for (uint32_t k = 0; k < c->threshold_count; k++) rslow[k] = (fg_vm_range){0, UINT64_MAX};
+    const fg_trip_step *plan = p->trip_plan;
+    uint32_t pc = 0;
+    for (;;) {
+        const fg_trip_step *s = &plan[pc];
+        int held;
+        switch ((fg_opcode)s->op) {
+        case FG_OP_IS_CLOSED: held = c->state == FG_STATE_CLOSED; break;
+        case FG_OP_IS_HALF_OPEN: held = c->state == FG_STATE_HALF_OPEN; break;
+        case FG_OP_MIN_REQUESTS_GE:
+            held = total >= s->k.at_least;
+            if (held) fg_vm_at_least(&rt, s->k.at_least);
+            else fg_vm_at_most(&rt, s->k.at_least - 1);
+            break;
+        case FG_OP_FAILURE_RATE_GE:
+            held = total > 0 && (double)c->failure_count / (double)total >= s->k.limit;
+            fg_vm_rate_region(&rf, &rt, total, s->k.limit, held);
+            break;
+        case FG_OP_SLOW_RATE_GE:
+            if (!(s->slow < c->threshold_count)) {
+                held = 0; /* a threshold the window does not have: never */
+                break;
+            }
+            held = total > 0 && (double)c->slow_counts[s->slow] / (double)total >= s->k.limit;
+            fg_vm_rate_region(&rslow[s->slow], &rt, total, s->k.limit, held);
+            break;
+        case FG_OP_FAILURE_STREAK_GE:
+            held = c->consecutive_failures >= s->k.at_least;
+            if (held) fg_vm_at_least(&rs, s->k.at_least);
+            else fg_vm_at_most(&rs, s->k.at_least - 1);
+            break;
+        case FG_OP_RETURN_TRUE:
+            fired = 1;
+            alternative = s->alternative;
+            goto done;
+        case FG_OP_RETURN_FALSE:
+            goto done;
+        default: /* AVG_LATENCY_GE: excluded above (reads_latency) */
+            fired = fg_vm_trip_counts(p, c, &alternative);
+            box->fired = (uint8_t)fired;
+            box->alternative = alternative;
+            return fired;
+        }
+        pc = held ? s->on_true : s->on_false;
+    }
+done:
+    box->fired = (uint8_t)fired;
+    box->alternative = alternative;
+    box->total_lo = rt.lo;
+    box->total_span = rt.hi - rt.lo;
+    box->failures_lo = rf.lo;
+    box->failures_span = rf.hi - rf.lo;
+    box->streak_lo = (uint32_t)rs.lo;
+    box->streak_span = (uint32_t)(rs.hi - rs.lo);
+    for (uint32_t k = 0; k < c->threshold_count; k++) {
+        box->slow[2 * k] = rslow[k].lo;
+        box->slow[2 * k + 1] = rslow[k].hi - rslow[k].lo;
+    }
+    /* thresholds the window does not have hold no count: any value */
+    for (uint32_t k = c->threshold_count; k < box->threshold_count; k++) {
+        box->slow[2 * k] = 0;
+        box->slow[2 * k + 1] = UINT64_MAX;
+    }
+    box->valid = 1;
+    return fired;
+}
+
 /* Evaluates a verified tracker; see fg_program.h. */
 int fg_vm_track(const fg_program *p, const fg_outcome *o, const fg_custom *customs) {
     const uint32_t *code = p->code;

@@ -3,7 +3,9 @@
  * from the plan fg_vm_plan_tripper builds out of the verified bytecode)
  * answers exactly what the bytecode interpreter (fg_vm_trip, the source of
  * truth) answers: result and alternative, on generated trippers of every
- * test and combinator, over generated metrics and states.
+ * test and combinator, over generated metrics and states; and the region
+ * fg_vm_trip_boxed returns with an answer (the breaker's tripper memo)
+ * holds that answer at every point inside it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -92,6 +94,61 @@ static void compare_on(const fg_program *p, const char *text, int rounds) {
     }
 }
 
+/* A value in [lo, lo + span], near either end (spans may be "unbounded"). */
+static uint64_t pick_in(uint64_t lo, uint64_t span) {
+    uint64_t near = rng() % 12;
+    if (span <= 24) return lo + rng() % (span + 1);
+    return rng() & 1 ? lo + near : (span > 1000 ? lo + 30 + near : lo + span - near);
+}
+
+/* Every answer of the box is the bytecode's, at the point it was made and
+ * at points drawn inside its region. */
+static void check_box_on(const fg_program *p, const char *text, int rounds) {
+    uint32_t nthr = fg_program_threshold_count(p);
+    uint64_t storage[64];
+    fg_trip_box *box = (fg_trip_box *)storage;
+    assert_true(fg_trip_box_size(nthr) <= sizeof storage);
+    int valid = 0;
+    for (int i = 0; i < rounds; i++) {
+        uint64_t total = rng() % 40;
+        uint64_t failures = total ? rng() % (total + 1) : 0;
+        uint64_t slow[FG_MAX_SLOW_THRESHOLDS] = {0};
+        for (uint32_t k = 0; k < nthr; k++) slow[k] = total ? rng() % (total + 1) : 0;
+        fg_state state = rng() & 1 ? FG_STATE_CLOSED : FG_STATE_HALF_OPEN;
+        uint32_t streak = (uint32_t)(rng() % 7);
+        memset(storage, 0, sizeof storage);
+        box->threshold_count = (uint8_t)nthr;
+        fg_trip_counts c = {total, failures, slow, nthr, state, streak, 0.0};
+        int fired = fg_vm_trip_boxed(p, &c, box);
+        assert_int_equal(fired, box->fired);
+        if (!box->valid) continue;
+        valid++;
+        assert_true(fg_trip_box_holds(box, total, failures, slow, nthr, streak, state));
+        for (int j = 0; j < 20; j++) {
+            fg_metric m;
+            memset(&m, 0, sizeof m);
+            m.total_count = pick_in(box->total_lo, box->total_span);
+            m.failure_count = pick_in(box->failures_lo, box->failures_span);
+            m.threshold_count = nthr;
+            for (uint32_t k = 0; k < nthr; k++) m.slow_counts[k] = pick_in(box->slow[2 * k], box->slow[2 * k + 1]);
+            uint32_t s = (uint32_t)pick_in(box->streak_lo, box->streak_span);
+            assert_true(fg_trip_box_holds(box, m.total_count, m.failure_count, m.slow_counts, nthr, s, state));
+            fg_trip_context ctx = {&m, state, s};
+            uint32_t alt = 77;
+            int want = fg_vm_trip(p, &ctx, &alt);
+            if (want != box->fired || (want && alt != box->alternative))
+                fail_msg("%s: box made at total %llu failures %llu streak %u answers %d/a%u, but at total %llu "
+                         "failures %llu streak %u the bytecode answers %d/a%u",
+                         text, (unsigned long long)total, (unsigned long long)failures, streak, box->fired,
+                         box->alternative, (unsigned long long)m.total_count,
+                         (unsigned long long)m.failure_count, s, want, alt);
+        }
+    }
+    /* only a tripper that reads the duration has no region */
+    if (!p->reads_latency) assert_true(valid > 0);
+    else assert_int_equal(valid, 0);
+}
+
 static const fg_program *tripper_of(fg_policy *policy) {
     assert_non_null(policy);
     assert_int_equal(policy->breaker_count, 1);
@@ -113,6 +170,7 @@ static void the_plan_answers_what_the_bytecode_answers(void **state) {
         if (policy == NULL) continue; /* e.g. too many thresholds: not this test's concern */
         compiled++;
         compare_on(tripper_of(policy), text, 200);
+        check_box_on(tripper_of(policy), text, 50);
         fg_policy_free(policy);
     }
     assert_true(compiled > 300);
@@ -135,14 +193,38 @@ static void the_plan_answers_for_the_common_shapes(void **state) {
         x.tripper = shapes[i];
         fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
         compare_on(tripper_of(policy), shapes[i], 5000);
+        check_box_on(tripper_of(policy), shapes[i], 2000);
         fg_policy_free(policy);
     }
+}
+
+/* The region is wide where a steady window lives: issue 9's rule, every
+ * call succeeding, keeps its answer as the total grows (a TimeWindow that
+ * fills), so the program need not run again on each record. */
+static void a_steady_window_stays_inside_its_region(void **state) {
+    (void)state;
+    fg_expressions x;
+    memset(&x, 0, sizeof x);
+    x.tripper = "MinRequests(20) & FailureRate(51%)";
+    fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
+    const fg_program *p = tripper_of(policy);
+    uint64_t storage[16] = {0};
+    fg_trip_box *box = (fg_trip_box *)storage;
+    fg_trip_counts c = {25, 0, NULL, 0, FG_STATE_CLOSED, 0, 0.0};
+    assert_int_equal(fg_vm_trip_boxed(p, &c, box), 0);
+    for (uint64_t t = 25; t < 100000; t += 997)
+        assert_true(fg_trip_box_holds(box, t, 0, NULL, 0, 0, FG_STATE_CLOSED));
+    /* 13 failures of 25 is 52%: outside */
+    assert_false(fg_trip_box_holds(box, 25, 13, NULL, 0, 0, FG_STATE_CLOSED));
+    assert_true(fg_trip_box_holds(box, 25, 12, NULL, 0, 0, FG_STATE_CLOSED));
+    fg_policy_free(policy);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_plan_answers_what_the_bytecode_answers),
         cmocka_unit_test(the_plan_answers_for_the_common_shapes),
+        cmocka_unit_test(a_steady_window_stays_inside_its_region),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
