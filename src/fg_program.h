@@ -90,23 +90,24 @@ int fg_vm_trip_counts(const fg_program *program, const fg_trip_counts *c, uint32
  * the quotient of correctly rounded division is monotone in each
  * argument). The tests that did not run cannot change the path. Not valid
  * (valid = 0) for a tripper that reads the total duration, or with counts
- * of 2^53 or more. Owned by whoever evaluates (a breaker handle keeps one
+ * of 2^32 or more (bounds are 32-bit: a region is cut to 2^32 - 1 counts
+ * above its low end, which only makes it smaller). Owned by whoever evaluates (a breaker handle keeps one
  * under its block's lock); slow[] holds threshold_count (lo, span) pairs. */
 typedef struct fg_trip_box {
-    uint64_t total_lo, total_span;
-    uint64_t failures_lo, failures_span;
+    uint32_t total_lo, total_span;
+    uint32_t failures_lo, failures_span;
     uint32_t streak_lo, streak_span;
     uint32_t alternative;
     uint8_t valid;
     uint8_t fired;
     uint8_t state;
     uint8_t threshold_count;
-    uint64_t slow[]; /* [2 * threshold_count]: lo, span */
+    uint32_t slow[]; /* [2 * threshold_count]: lo, span */
 } fg_trip_box;
 
 /* Bytes of an fg_trip_box for threshold_count thresholds. */
 static inline size_t fg_trip_box_size(uint32_t threshold_count) {
-    return sizeof(fg_trip_box) + 2u * sizeof(uint64_t) * threshold_count;
+    return sizeof(fg_trip_box) + 2u * sizeof(uint32_t) * threshold_count;
 }
 
 /* fg_vm_trip_counts that also fills *box (of box->threshold_count >=
@@ -114,9 +115,10 @@ static inline size_t fg_trip_box_size(uint32_t threshold_count) {
 int fg_vm_trip_boxed(const fg_program *program, const fg_trip_counts *c, fg_trip_box *box);
 
 /* Whether the inputs are inside the box's region (then fg_vm_trip_counts
- * answers box->fired, alternative box->alternative). An invalid box has
- * total_lo = UINT64_MAX and total_span = 0, which no window's total
- * reaches, so validity costs no test of its own. */
+ * answers box->fired, alternative box->alternative). Counts are compared
+ * in 64 bits (a count of 2^32 or more is outside every region). An
+ * invalid box names no state (state = UINT8_MAX), so validity costs no
+ * test of its own. */
 static inline int fg_trip_box_holds(const fg_trip_box *b, uint64_t total, uint64_t failures,
                                     const uint64_t *slow, uint32_t threshold_count, uint32_t streak,
                                     fg_state state) {
@@ -131,8 +133,7 @@ static inline int fg_trip_box_holds(const fg_trip_box *b, uint64_t total, uint64
 /* Makes *b invalid (see fg_trip_box_holds). */
 static inline void fg_trip_box_invalidate(fg_trip_box *b) {
     b->valid = 0;
-    b->total_lo = UINT64_MAX;
-    b->total_span = 0;
+    b->state = UINT8_MAX;
 }
 
 /* The last evaluation of a tripper and what it read, so that the next one

@@ -283,6 +283,12 @@ static inline void fg_vm_at_most(fg_vm_range *r, uint64_t hi) {
     if (hi < r->hi) r->hi = hi;
 }
 
+/* A range's length as a 32-bit span (cut at UINT32_MAX). */
+static inline uint32_t fg_vm_span(const fg_vm_range *r) {
+    uint64_t span = r->hi - r->lo;
+    return span > UINT32_MAX ? UINT32_MAX : (uint32_t)span;
+}
+
 /* A rate test count/total >= limit that held (1) or not (0) at (count,
  * total): narrows the count's and the total's ranges to where it still
  * does (see fg_trip_box). */
@@ -307,7 +313,6 @@ static void fg_vm_rate_region(fg_vm_range *count, fg_vm_range *total, uint64_t t
 int fg_vm_trip_boxed(const fg_program *p, const fg_trip_counts *c, fg_trip_box *box) {
     uint32_t alternative = 0;
     int fired = 0;
-    box->state = (uint8_t)c->state;
     fg_trip_box_invalidate(box);
     const uint64_t total = c->total_count;
     int exact = p->trip_planned && !p->reads_latency && c->threshold_count <= box->threshold_count &&
@@ -370,20 +375,26 @@ int fg_vm_trip_boxed(const fg_program *p, const fg_trip_counts *c, fg_trip_box *
 done:
     box->fired = (uint8_t)fired;
     box->alternative = alternative;
-    box->total_lo = rt.lo;
-    box->total_span = rt.hi - rt.lo;
-    box->failures_lo = rf.lo;
-    box->failures_span = rf.hi - rf.lo;
+    /* 32-bit bounds: a region whose low end does not fit is not kept; one
+     * longer than 2^32 - 1 counts is cut (a smaller region is still exact). */
+    if (rt.lo > UINT32_MAX || rf.lo > UINT32_MAX || rs.lo > UINT32_MAX) return fired;
+    for (uint32_t k = 0; k < c->threshold_count; k++)
+        if (rslow[k].lo > UINT32_MAX) return fired;
+    box->state = (uint8_t)c->state;
+    box->total_lo = (uint32_t)rt.lo;
+    box->total_span = fg_vm_span(&rt);
+    box->failures_lo = (uint32_t)rf.lo;
+    box->failures_span = fg_vm_span(&rf);
     box->streak_lo = (uint32_t)rs.lo;
-    box->streak_span = (uint32_t)(rs.hi - rs.lo);
+    box->streak_span = fg_vm_span(&rs);
     for (uint32_t k = 0; k < c->threshold_count; k++) {
-        box->slow[2 * k] = rslow[k].lo;
-        box->slow[2 * k + 1] = rslow[k].hi - rslow[k].lo;
+        box->slow[2 * k] = (uint32_t)rslow[k].lo;
+        box->slow[2 * k + 1] = fg_vm_span(&rslow[k]);
     }
     /* thresholds the window does not have hold no count: any value */
     for (uint32_t k = c->threshold_count; k < box->threshold_count; k++) {
         box->slow[2 * k] = 0;
-        box->slow[2 * k + 1] = UINT64_MAX;
+        box->slow[2 * k + 1] = UINT32_MAX;
     }
     box->valid = 1;
     return fired;

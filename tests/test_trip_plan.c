@@ -105,7 +105,7 @@ static uint64_t pick_in(uint64_t lo, uint64_t span) {
  * at points drawn inside its region. */
 static void check_box_on(const fg_program *p, const char *text, int rounds) {
     uint32_t nthr = fg_program_threshold_count(p);
-    uint64_t storage[64];
+    uint64_t storage[32];
     fg_trip_box *box = (fg_trip_box *)storage;
     assert_true(fg_trip_box_size(nthr) <= sizeof storage);
     int valid = 0;
@@ -217,6 +217,12 @@ static void a_steady_window_stays_inside_its_region(void **state) {
     /* 13 failures of 25 is 52%: outside */
     assert_false(fg_trip_box_holds(box, 25, 13, NULL, 0, 0, FG_STATE_CLOSED));
     assert_true(fg_trip_box_holds(box, 25, 12, NULL, 0, 0, FG_STATE_CLOSED));
+    /* an empty box holds nowhere, whatever the counts */
+    fg_trip_box_invalidate(box);
+    for (uint64_t t = UINT32_MAX - 1; t <= (uint64_t)UINT32_MAX + 1; t++)
+        for (int st = 0; st < FG_STATE_COUNT; st++)
+            assert_false(fg_trip_box_holds(box, t, 0, NULL, 0, 0, (fg_state)st));
+    assert_false(fg_trip_box_holds(box, 0, 0, NULL, 0, 0, FG_STATE_CLOSED));
     fg_policy_free(policy);
 }
 
