@@ -289,9 +289,8 @@ fg_verdict fg_breaker_record_at(fg_breaker *h, const fg_ticket *t, int outcome_c
     return fg_record(h, t, outcome_class, duration, &when, NULL);
 }
 
-fg_verdict fg_breaker_record(fg_breaker *h, const fg_ticket *t, int outcome_class, double duration) {
-    if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
-    h = fg_breaker_live(h);
+/* fg_breaker_record on the live handle h (the ticket already checked). */
+static inline fg_verdict fg_record_live(fg_breaker *h, const fg_ticket *t, int outcome_class, double duration) {
     fg_when when = fg_breaker_when(h);
     if (!when.have_raw && !(duration >= 0.0)) {
         /* the default clock: measure outside the lock, or not at all */
@@ -300,6 +299,11 @@ fg_verdict fg_breaker_record(fg_breaker *h, const fg_ticket *t, int outcome_clas
         if (!(duration >= 0.0)) duration = 0.0;
     }
     return fg_record(h, t, outcome_class, duration, &when, NULL);
+}
+
+fg_verdict fg_breaker_record(fg_breaker *h, const fg_ticket *t, int outcome_class, double duration) {
+    if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
+    return fg_record_live(fg_breaker_live(h), t, outcome_class, duration);
 }
 
 fg_verdict fg_breaker_record_numbered(fg_breaker *h, const fg_ticket *t, int outcome_class,
@@ -314,5 +318,7 @@ fg_verdict fg_breaker_record_numbered(fg_breaker *h, const fg_ticket *t, int out
 fg_verdict fg_breaker_release(fg_breaker *h, const fg_ticket *t, const fg_outcome *outcome,
                               double duration) {
     if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
-    return fg_breaker_record(h, t, fg_breaker_classify(h, outcome), duration);
+    h = fg_breaker_live(h); /* one definition classifies and records */
+    int outcome_class = fg_vm_classify(h->def->tracker, outcome, h->customs);
+    return fg_record_live(h, t, outcome_class, duration);
 }

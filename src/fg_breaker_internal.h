@@ -195,7 +195,10 @@ void fg_breaker_free_gens(fg_breaker *h);
 
 /* The breaker's time for this call (computed once per call). Lock held:
  * applies the rebasing rule of fg_clock.h. */
-double fg_breaker_now_locked(fg_breaker *h, fg_when *w);
+double fg_breaker_now_compute_locked(fg_breaker *h, fg_when *w);
+static inline double fg_breaker_now_locked(fg_breaker *h, fg_when *w) {
+    return w->have_now ? w->now : fg_breaker_now_compute_locked(h, w);
+}
 
 /* ---- the block's lock ---------------------------------------------------------- */
 

@@ -9,8 +9,7 @@
 
 #include "fg_retry.h"
 
-double fg_breaker_now_locked(fg_breaker *h, fg_when *w) {
-    if (w->have_now) return w->now;
+double fg_breaker_now_compute_locked(fg_breaker *h, fg_when *w) {
     fg_block *b = h->block;
     double raw = w->have_raw ? w->raw : fg_clock_read((fg_clock_kind)h->clock_kind);
     double offset = fg_breaker_offset(b), before = offset;
