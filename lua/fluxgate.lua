@@ -324,19 +324,21 @@ local Ffi = ffi_methods and methods_with(ffi_methods)
 -- A token belongs to the path that made it; a reload may switch the
 -- object's path between acquire and release: each path's release hands the
 -- other's tokens to the other (tail calls: errors still name the caller).
-function H.cross_release(Ffi_methods, Classic_methods)
+-- ffi_type: the Lua type of the FFI path's tokens ("table" for breakers,
+-- "cdata" for families); the classic path's are userdata.
+function H.cross_release(Ffi_methods, Classic_methods, ffi_type)
   if not Ffi_methods then return end
   local ffi_release, classic_release = Ffi_methods.release, Classic_methods.release
   Ffi_methods.release = function(self, token, ...)
-    if type(token) ~= "cdata" then return classic_release(self, token, ...) end
+    if type(token) == "userdata" then return classic_release(self, token, ...) end
     return ffi_release(self, token, ...)
   end
   Classic_methods.release = function(self, token, ...)
-    if type(token) == "cdata" then return ffi_release(self, token, ...) end
+    if type(token) == ffi_type then return ffi_release(self, token, ...) end
     return classic_release(self, token, ...)
   end
 end
-H.cross_release(Ffi, Classic)
+H.cross_release(Ffi, Classic, "table")
 
 -- fluxgate.engine_path() -> "ffi" (LuaJIT through the FFI) or "classic"
 -- (the Lua C API: always on Lua 5.4). Under LuaJIT without the FFI path
