@@ -94,9 +94,13 @@ void fg_breaker_views(fg_breaker *h, const fg_block_layout *l, int fresh) {
     fg_window_init(&h->window, &b->window, fg_block_at(b, l->slow_off), fg_block_at(b, l->window_off),
                    (fg_window_kind)l->window_kind, l->window_size, fg_program_thresholds(h->def->tripper),
                    l->threshold_count, l->exact_durations, fresh);
-    fg_half_open_init(&h->half_open, &b->half_open, fg_block_at(b, l->slot_times_off),
+    fg_half_open ho;
+    fg_half_open_init(&ho, &b->half_open, fg_block_at(b, l->slot_times_off),
                       fg_block_at(b, l->slot_links_off), l->slot_capacity, h->def->half_open_lease,
                       fresh);
+    h->slot_times_off = l->slot_times_off;
+    h->slot_links_off = l->slot_links_off;
+    h->slot_capacity = ho.capacity;
 }
 
 fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_options *opt,
@@ -229,12 +233,9 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
      * block (a family binds twice per call; fg_breaker_views would redo the
      * layout's arithmetic each time). */
     fg_window_rebase(&view->window, &proto->window, proto->block, block);
-    view->half_open = proto->half_open;
-    view->half_open.st = &block->half_open;
-    view->half_open.acquired_at =
-        (double *)((char *)block + ((char *)proto->half_open.acquired_at - (char *)proto->block));
-    view->half_open.slots =
-        (fg_half_open_slot *)((char *)block + ((char *)proto->half_open.slots - (char *)proto->block));
+    view->slot_times_off = proto->slot_times_off; /* offsets: the same in every block of the layout */
+    view->slot_links_off = proto->slot_links_off;
+    view->slot_capacity = proto->slot_capacity;
 }
 
 fg_breaker *fg_breaker_new(fg_policy *policy, size_t index, const fg_breaker_options *opt, char *err,

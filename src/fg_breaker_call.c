@@ -50,7 +50,7 @@ static inline void fg_count_rejected(fg_breaker *h, fg_block *b) {
 static void fg_acquire_half_open(fg_breaker *h, double now, fg_ticket *t) {
     fg_block *b = h->block;
     fg_breaker_expire_leases_locked(h, now);
-    if (b->half_open.in_flight >= h->half_open.capacity) {
+    if (b->half_open.in_flight >= h->slot_capacity) {
         t->retry_after = 0.0;
         fg_count_rejected(h, b);
         return;
@@ -64,7 +64,8 @@ static void fg_acquire_half_open(fg_breaker *h, double now, fg_ticket *t) {
         }
     }
     uint32_t seq = 0;
-    t->slot = fg_half_open_take(&h->half_open, now, &seq);
+    fg_half_open ho = fg_breaker_half_open(h);
+    t->slot = fg_half_open_take(&ho, now, &seq);
     t->slot_seq = seq;
     t->admitted = 1;
     fg_count_admitted(h, b);
@@ -263,7 +264,8 @@ static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, int outcome_class
      * slot or count as a probe result. */
     if (current && t->slot >= 0) {
         fg_breaker_expire_leases_locked(h, fg_breaker_now_locked(h, when));
-        current = fg_half_open_give(&h->half_open, t->slot, t->slot_seq);
+        fg_half_open ho = fg_breaker_half_open(h);
+        current = fg_half_open_give(&ho, t->slot, t->slot_seq);
     }
 
     fg_verdict verdict;

@@ -105,8 +105,10 @@ struct fg_breaker {
     void *random_ud;
     fg_allocator alloc;
     size_t allocated;             /* bytes of this handle (and block) we allocated; 0: none */
-    fg_window window;             /* views into the block */
-    fg_half_open half_open;
+    fg_window window;             /* the window's view into the block (every record reads it) */
+    /* The half-open slots, made into a view on demand (fg_breaker_half_open:
+     * their paths are cold): where they are in the block, and how many. */
+    uint32_t slot_times_off, slot_links_off, slot_capacity;
     uint32_t streak_low, streak_high; /* fg_block_streak_bounds of the tripper */
     uint32_t custom_count;
     /* (the byte-sized fields together: no padding between them) */
@@ -238,17 +240,29 @@ static inline fg_breaker *fg_breaker_lock_live(fg_breaker *h) {
 
 /* ---- the state machine ------------------------------------------------------ */
 
+/* The view of h's half-open slots over its block. */
+static inline fg_half_open fg_breaker_half_open(const fg_breaker *h) {
+    fg_half_open v;
+    v.st = &h->block->half_open;
+    v.acquired_at = (double *)fg_block_at(h->block, h->slot_times_off);
+    v.slots = (fg_half_open_slot *)fg_block_at(h->block, h->slot_links_off);
+    v.capacity = h->slot_capacity;
+    v.lease = h->def->half_open_lease;
+    return v;
+}
+
 /* Takes back the half-open leases that are over at now. Lock held. */
 static inline void fg_breaker_expire_leases_locked(fg_breaker *h, double now) {
+    fg_half_open ho = fg_breaker_half_open(h);
     if (h->hooks == NULL && h->sink == NULL) {
-        fg_half_open_expire(&h->half_open, now);
+        fg_half_open_expire(&ho, now);
         return;
     }
-    uint64_t before = h->half_open.st->expired;
-    fg_half_open_expire(&h->half_open, now);
-    if (h->half_open.st->expired == before) return;
-    if (h->hooks != NULL) h->hooks->leases_expired(h->hooks_ud, h->half_open.st->expired - before);
-    if (h->sink != NULL) fg_sink_add_n(h->sink, FG_SINK_LEASE_EXPIRED, h->half_open.st->expired - before);
+    uint64_t before = ho.st->expired;
+    fg_half_open_expire(&ho, now);
+    if (ho.st->expired == before) return;
+    if (h->hooks != NULL) h->hooks->leases_expired(h->hooks_ud, ho.st->expired - before);
+    if (h->sink != NULL) fg_sink_add_n(h->sink, FG_SINK_LEASE_EXPIRED, ho.st->expired - before);
 }
 
 /* Moves the breaker to state `to` at now for `reason` (text that outlives

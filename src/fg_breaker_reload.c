@@ -123,7 +123,8 @@ void fg_reload_carry(fg_breaker *from, fg_breaker *to, uint64_t *admitted, uint6
     b->ignored = a->ignored;
     b->stale = a->stale;
     b->consecutive_failures = a->consecutive_failures;
-    fg_reload_carry_half_open(&from->half_open, &to->half_open);
+    fg_half_open from_slots = fg_breaker_half_open(from), to_slots = fg_breaker_half_open(to);
+    fg_reload_carry_half_open(&from_slots, &to_slots);
     fg_reload_carry_window(from, to);
     /* the memo stays invalid (fresh): it answered for the old tripper */
     *admitted = atomic_load_explicit(&a->stripe0.admitted, memory_order_relaxed) +

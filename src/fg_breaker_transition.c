@@ -115,7 +115,8 @@ void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason
     b->changed_at = now;
     fg_window_clear(&h->window);
     /* Leases of the old state end with it: their outcomes are stale now. */
-    fg_half_open_reset(&h->half_open);
+    fg_half_open ho = fg_breaker_half_open(h);
+    fg_half_open_reset(&ho);
     if (to == FG_STATE_HALF_OPEN) b->consecutive_failures = 0;
     if (to == FG_STATE_CLOSED) {
         b->reopens = 0;
