@@ -153,7 +153,6 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
     h->lock_tag = fg_lock_owner_tag();
     atomic_init(&h->listeners, NULL);
     atomic_init(&h->dispatch, NULL);
-    atomic_init(&h->next_local, 0);
     atomic_init(&h->live, h);
     atomic_init(&h->gens, NULL);
     h->resolve_custom = opt != NULL ? opt->resolve_custom : NULL;
@@ -306,12 +305,7 @@ int fg_breaker_add_listener(fg_breaker *h, fg_listener_fn fn, void *ud) {
         atomic_store_explicit(&h->dispatch, made, memory_order_release);
         made = NULL;
     }
-    /* Release: a dispatcher that sees the pointer sees fn and ud too. */
-    if (h->listeners_tail == NULL)
-        atomic_store_explicit(&h->listeners, l, memory_order_release);
-    else
-        atomic_store_explicit(&h->listeners_tail->next, l, memory_order_release);
-    h->listeners_tail = l;
+    fg_breaker_dispatch_append_listener(h, atomic_load_explicit(&h->dispatch, memory_order_relaxed), l);
     fg_breaker_unlock(locked);
     fg_breaker_dispatch_discard(h, made); /* another call published one first */
     return 0;

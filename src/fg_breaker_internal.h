@@ -27,8 +27,9 @@
  *     and never look like a jump back. A user random function runs under
  *     the lock, because each draw must belong to exactly one decision.
  *   - Handle fields are fixed at creation, except the listener list
- *     (append-only, atomic pointers), the dispatch queue (its own lock),
- *     next_local (written under the block's lock), and `live` and `gens`,
+ *     (append-only, atomic pointers), the dispatch queue (its own lock;
+ *     it also holds the list's tail and the delivery numbers, which only
+ *     exist with listeners), and `live` and `gens`,
  *     which a reload publishes (fg_breaker_reload.c): a reload makes a new
  *     handle for the new definition instead of changing this one, so a
  *     call reads `live` once and then sees one consistent definition; the
@@ -119,9 +120,7 @@ struct fg_breaker {
     uint8_t own_block;            /* the block is the library's (fg_breaker_new, a reload) */
     uint8_t sink_state;           /* see `sink` below */
     _Atomic(fg_listener *) listeners;
-    fg_listener *listeners_tail;  /* written under the block's lock */
     _Atomic(fg_dispatch *) dispatch; /* made with the first listener */
-    _Atomic uint64_t next_local;  /* delivery numbers, taken under a block's lock */
     /* A family's key is driven through a transient handle (fg_breaker_bind)
      * whose transitions are numbered and heard by the family's handle:
      * `home` is that handle (a plain breaker's is itself). */
@@ -338,10 +337,22 @@ static inline void fg_breaker_dispatch(fg_breaker *h, const fg_pending *pending)
     if (pending->active) fg_breaker_deliver(h->home, pending);
 }
 
-/* Whether every transition numbered below `upto` (a value of home's
- * next_local) has been delivered and no listener is running: then nothing
- * still reads a key's bytes from a queued transition. */
+/* Whether every transition numbered below `upto` (a value of
+ * fg_breaker_dispatch_numbered) has been delivered and no listener is
+ * running: then nothing still reads a key's bytes from a queued transition. */
 int fg_breaker_dispatch_idle(fg_breaker *home, uint64_t upto);
+
+/* The delivery numbers home has handed out so far (0 without listeners). */
+uint64_t fg_breaker_dispatch_numbered(fg_breaker *home);
+
+/* The next delivery number of d (under the lock of the block whose
+ * transition it numbers; atomic: a family's keys number theirs under their
+ * own locks, and one key's numbers still follow its sequence numbers). */
+uint64_t fg_breaker_dispatch_take_number(fg_dispatch *d);
+
+/* Appends l to h's listener list, whose tail d keeps (d published; the
+ * block's lock held). */
+void fg_breaker_dispatch_append_listener(fg_breaker *h, fg_dispatch *d, fg_listener *l);
 
 /* A new dispatch queue for h (for its first listener), not yet published
  * in h->dispatch; NULL when out of memory. _discard frees one that was not

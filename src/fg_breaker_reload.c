@@ -270,7 +270,6 @@ int fg_breaker_reload_with(fg_breaker *h, fg_policy *policy, size_t index,
     atomic_init(&g->gens, NULL);
     atomic_init(&g->listeners, NULL);
     atomic_init(&g->dispatch, NULL);
-    atomic_init(&g->next_local, 0);
     g->def = def;
     g->block = memory != NULL ? memory : (fg_block *)(reason + reason_size);
     g->own_block = memory == NULL;

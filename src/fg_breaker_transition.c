@@ -91,11 +91,10 @@ void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason
      * explains it and this handle's next delivery number (assigned here,
      * under the lock, so that delivery numbers follow sequence numbers). */
     fg_breaker *home = h->home;
-    if (atomic_load_explicit(&home->dispatch, memory_order_acquire) != NULL) {
+    fg_dispatch *d = atomic_load_explicit(&home->dispatch, memory_order_acquire);
+    if (d != NULL) {
         out->active = 1;
-        /* atomic: a family's keys number their transitions under their own
-         * locks; one key's numbers still follow its sequence numbers */
-        out->local = atomic_fetch_add_explicit(&home->next_local, 1, memory_order_relaxed);
+        out->local = fg_breaker_dispatch_take_number(d);
         out->transition.breaker = h->def->name;
         out->transition.key = h->key;
         out->transition.key_len = h->key_len;
