@@ -262,13 +262,16 @@ static uint64_t fg_vm_rate_threshold(uint64_t total, double limit) {
     double t = (double)total;
     if (limit != limit) return UINT64_MAX; /* NaN: never holds */
     if (!(limit > 0.0)) return 0;
-    double x = ceil(limit * t);
-    if (!(x < FG_VM_COUNT_LIMIT)) return UINT64_MAX;
-    uint64_t n = (uint64_t)x;
-    while (n > 0 && (double)(n - 1) / t >= limit) n--;
-    while (!((double)n / t >= limit)) {
-        if ((double)++n >= FG_VM_COUNT_LIMIT) return UINT64_MAX;
+    double x = limit * t; /* within a few units of the answer */
+    if (!(x < FG_VM_COUNT_LIMIT - 2.0)) return UINT64_MAX;
+    uint64_t n = (uint64_t)x; /* truncated: no call to ceil() */
+    if ((double)n / t >= limit) {
+        while (n > 0 && (double)(n - 1) / t >= limit) n--;
+        return n;
     }
+    do {
+        if ((double)++n >= FG_VM_COUNT_LIMIT) return UINT64_MAX;
+    } while (!((double)n / t >= limit));
     return n;
 }
 
