@@ -158,6 +158,8 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
     h->resolve_custom = opt != NULL ? opt->resolve_custom : NULL;
     h->resolve_ud = opt != NULL ? opt->resolve_ud : NULL;
     h->clock_request = (uint8_t)(opt != NULL ? opt->clock_kind : FG_CLOCK_AUTO);
+    /* an attached block is another's too (a shared map): never single */
+    h->single = (uint8_t)(opt != NULL && opt->single_thread && !attach);
     h->home = h;
     int custom = opt != NULL && opt->clock != NULL;
     h->clock = custom ? opt->clock : NULL;
@@ -200,6 +202,7 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
     view->resolve_ud = NULL;
     view->clock_request = proto->clock_request;
     view->own_block = 0;
+    view->single = 0; /* a family's keys are used from any thread */
     view->block = block;
     view->def = proto->def;
     view->policy = proto->policy;

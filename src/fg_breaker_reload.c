@@ -280,6 +280,7 @@ int fg_breaker_reload_with(fg_breaker *h, fg_policy *policy, size_t index,
     g->random_ud = h->random_ud;
     g->alloc = h->alloc;
     g->clock_request = h->clock_request;
+    g->single = h->single;
     g->clock_kind = (uint8_t)fg_clock_choose(def, (fg_clock_kind)h->clock_request,
                                              h->clock_kind == FG_CLOCK_CUSTOM);
     g->reads_latency = (uint8_t)fg_block_reads_latency(def->tripper);
