@@ -208,7 +208,9 @@ int fg_program_reads_state(const fg_program *program, fg_state state);
 size_t fg_program_disassemble(const fg_program *program, char *buf, size_t cap);
 
 /* Test-only access to the raw code, so tests can corrupt a copy and check that
- * the verifier rejects it. */
+ * the verifier rejects it. The tripper's plan is not remade: a patched
+ * program is for fg_program_verify, fg_vm_trip and fg_vm_track, never for
+ * fg_vm_trip_counts or a breaker. */
 uint32_t fg_program_code_length(const fg_program *program);
 uint32_t *fg_program_code_mutable(fg_program *program);
 uint32_t fg_program_constant_count(const fg_program *program);
