@@ -15,6 +15,16 @@
 #include <sched.h>
 #include <string.h>
 
+/* bench_baseline_threshold.c compiles this file again with
+ * BENCH_BASELINE_THRESHOLD defined: the release only, with
+ * BENCH_THRESHOLD_TRIPPER as the tripper, in its own translation unit so
+ * that the payment breaker's code is exactly what it was. */
+#ifdef BENCH_BASELINE_THRESHOLD
+#define BENCH_BASELINE_RELEASE bench_baseline_release_threshold
+#else
+#define BENCH_BASELINE_RELEASE bench_baseline_release
+#endif
+
 /* The policy's constants, as literals. */
 #define PAY_STREAK 5u
 #define PAY_MIN_REQUESTS 20u
@@ -45,6 +55,16 @@ static int pay_classify(const fg_outcome *o) {
     return o->is_error ? -1 : 0;
 }
 
+#ifdef BENCH_BASELINE_THRESHOLD
+/* BENCH_THRESHOLD_TRIPPER (bench_baseline.h), the same in either state. */
+static int pay_trips(const bench_baseline *b, fg_state evaluated) {
+    (void)evaluated;
+    uint64_t total = b->count;
+    if (b->consecutive_failures >= PAY_STREAK) return 1;
+    return total >= PAY_MIN_REQUESTS && (double)b->failures / (double)total >= 0.5 &&
+           (double)b->slow / (double)total >= PAY_SLOW_RATE;
+}
+#else
 static int pay_trips(const bench_baseline *b, fg_state evaluated) {
     uint64_t total = b->count;
     if (b->consecutive_failures >= PAY_STREAK) return 1;
@@ -56,6 +76,7 @@ static int pay_trips(const bench_baseline *b, fg_state evaluated) {
     }
     return 0;
 }
+#endif
 
 static void window_clear(bench_baseline *b) {
     b->head = 0;
@@ -97,6 +118,7 @@ static void transition(bench_baseline *b, fg_state to, double now) {
     atomic_store_explicit(&b->word, (uint64_t)to | (((word >> 3) + 1) << 3), memory_order_release);
 }
 
+#ifndef BENCH_BASELINE_THRESHOLD /* (bench_baseline_threshold.c: the release only) */
 static double pay_random(bench_baseline *b) {
     uint64_t x = b->prng;
     x ^= x >> 12;
@@ -163,7 +185,9 @@ int bench_baseline_acquire(bench_baseline *b, double now, bench_baseline_ticket 
     return admitted;
 }
 
-fg_verdict bench_baseline_release(bench_baseline *b, const bench_baseline_ticket *ticket,
+#endif
+
+fg_verdict BENCH_BASELINE_RELEASE(bench_baseline *b, const bench_baseline_ticket *ticket,
                                   const fg_outcome *outcome, double duration, double now) {
     if (!ticket->admitted) return FG_VERDICT_UNRECORDED;
     int cls = pay_classify(outcome); /* outside the lock, as the engine's tracker */

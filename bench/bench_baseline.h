@@ -67,6 +67,13 @@ typedef struct bench_baseline {
     uint64_t success, failure, ignored, trips;
 } bench_baseline;
 
+/* The variant tripper of the "threshold" workload, as source text: the
+ * failure rate is tested before a slow-call rate that never holds, so a
+ * failure rate that crosses 50% back and forth changes which tests run
+ * without ever tripping (bench_core.c compiles it into payment_api). */
+#define BENCH_THRESHOLD_TRIPPER \
+    "FailureStreak(5) | (MinRequests(20) & FailureRate(50%) & SlowRate(30%, threshold = 2s))"
+
 typedef struct bench_baseline_ticket {
     int admitted;
     fg_state state;
@@ -84,6 +91,9 @@ int bench_baseline_acquire(bench_baseline *b, double now, bench_baseline_ticket 
  * Returns the same verdict the engine's fg_breaker_release would. */
 fg_verdict bench_baseline_release(bench_baseline *b, const bench_baseline_ticket *ticket,
                                   const fg_outcome *outcome, double duration, double now);
+/* The same with BENCH_THRESHOLD_TRIPPER as the tripper. */
+fg_verdict bench_baseline_release_threshold(bench_baseline *b, const bench_baseline_ticket *ticket,
+                                            const fg_outcome *outcome, double duration, double now);
 
 fg_state bench_baseline_state(const bench_baseline *b);
 

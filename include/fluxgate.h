@@ -269,6 +269,11 @@ typedef struct fg_breaker_options {
     fg_clock_kind clock_kind;    /* AUTO (0), PRECISE or COARSE; ignored when clock is set */
     fg_sink *sink;               /* NULL: none; else the breaker adds its counts to it (it
                                     takes a reference); ignored by families */
+    int single_thread;           /* 1: the caller promises that one thread at a time uses
+                                    the breaker and that no other process maps its block:
+                                    the block's lock and admission counters are then
+                                    written with plain stores, no atomic read-modify-write
+                                    (the Lua binding's own breakers: one Lua state each) */
 } fg_breaker_options;
 
 /* Sets every field of *options to its default, the values above: realloc/free,

@@ -186,7 +186,7 @@ local Classic = classic_path.Classic -- the classic C API's methods
 H.make_finish, H.cross_release = classic_path.make_finish, classic_path.cross_release
 local ffi_methods, ffi_why = require("fluxgate.ffi_path")(core, H)
 local Ffi = ffi_methods and methods_with(ffi_methods)
-H.cross_release(Ffi, Classic)
+H.cross_release(Ffi, Classic, "table")
 
 -- fluxgate.engine_path() -> "ffi" (LuaJIT through the FFI) or "classic"
 -- (the Lua C API: always on Lua 5.4). Under LuaJIT without the FFI path

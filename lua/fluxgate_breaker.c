@@ -339,6 +339,9 @@ static int fgl_new_breaker(lua_State *L) {
     /* The name's counter sink (made now: it may raise); shared breakers
      * count in their shared block only (fluxgate_sink.c). */
     o.sink = shm == NULL ? fgl_sink_for(L, fg_policy_breaker_name(p->policy, (size_t)index)) : NULL;
+    /* A plain breaker lives in this Lua state's userdata: one thread uses it.
+     * Shared breakers and family keys have blocks other processes map. */
+    o.single_thread = shm == NULL && family == NULL;
     size_t own = fgl_align8(sizeof(fgl_breaker));
     /* a shared breaker's block is in the map */
     fgl_breaker *b = fgl_newuserdata(L, own + handle_size + (shm != NULL ? 0 : block_size), 1); /* index 5 */

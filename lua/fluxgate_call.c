@@ -26,6 +26,8 @@ enum { FGL_SELF = 1, FGL_KEY, FGL_GEN, FGL_T0, FGL_FALLBACK, FGL_OK, FGL_FIRST }
 /* ---- admission and recording --------------------------------------------------- */
 
 static int fgl_admit(lua_State *L, fgl_breaker *b, int self_idx, fg_ticket *t) {
+    /* A breaker without a Lua clock or callbacks: the engine alone. */
+    if (!(b->head.flags & (FGL_LUA_CLOCK | FGL_CALLBACKS))) return fg_breaker_acquire(b->head.engine, t);
     fgl_call c;
     fgl_read_clock(L, b, self_idx);
     fgl_enter(L, b, self_idx, &c);
@@ -41,6 +43,10 @@ static int fgl_admit(lua_State *L, fgl_breaker *b, int self_idx, fg_ticket *t) {
 static void fgl_record(lua_State *L, fgl_breaker *b, int self_idx, const fg_ticket *t,
                        const fg_outcome *o, int value_idx, double duration) {
     if (b->head.engine == NULL) return;
+    if (!(b->head.flags & (FGL_LUA_CLOCK | FGL_CALLBACKS))) { /* the engine alone */
+        fg_breaker_release(b->head.engine, t, o, duration);
+        return;
+    }
     fgl_call c;
     fgl_read_clock(L, b, self_idx);
     fgl_enter(L, b, self_idx, &c);
@@ -179,7 +185,8 @@ static int fgl_call_common(lua_State *L, int with_fallback) {
     int top = lua_gettop(L);
     int first_arg = with_fallback ? 4 : 3;
     int base = top + 1;
-    luaL_checkstack(L, top - first_arg + 8, "fluxgate call");
+    /* a C function starts with LUA_MINSTACK free slots: enough for a few arguments */
+    if (top - first_arg + 8 > LUA_MINSTACK) luaL_checkstack(L, top - first_arg + 8, "fluxgate call");
     fg_ticket t;
     if (!fgl_admit(L, b, 1, &t)) {
         lua_settop(L, base + 2);

@@ -95,7 +95,16 @@ size_t fg_breaker_handle_footprint(const fg_policy *policy, size_t index) {
     const fg_breaker_def *def = fg_breaker_def_of(policy, index);
     if (def == NULL) return 0;
     return fg_align8(sizeof(fg_breaker) +
-                     (size_t)fg_program_custom_count(def->tracker) * sizeof(fg_custom));
+                     (size_t)fg_program_custom_count(def->tracker) * sizeof(fg_custom)) +
+           fg_align8(fg_trip_box_size(fg_program_threshold_count(def->tripper)));
+}
+
+void fg_breaker_box_attach(fg_breaker *h) {
+    size_t customs = fg_align8(sizeof(fg_breaker) +
+                               (size_t)fg_program_custom_count(h->def->tracker) * sizeof(fg_custom));
+    h->box = (fg_trip_box *)((char *)h + customs);
+    fg_trip_box_invalidate(h->box);
+    h->box->threshold_count = (uint8_t)fg_program_threshold_count(h->def->tripper);
 }
 
 /* Resolves every Custom() name of the tracker through the embedder. */
@@ -135,9 +144,13 @@ void fg_breaker_views(fg_breaker *h, const fg_block_layout *l, int fresh) {
     fg_window_init(&h->window, &b->window, fg_block_at(b, l->slow_off), fg_block_at(b, l->window_off),
                    (fg_window_kind)l->window_kind, l->window_size, fg_program_thresholds(h->def->tripper),
                    l->threshold_count, l->exact_durations, fresh);
-    fg_half_open_init(&h->half_open, &b->half_open, fg_block_at(b, l->slot_times_off),
+    fg_half_open ho;
+    fg_half_open_init(&ho, &b->half_open, fg_block_at(b, l->slot_times_off),
                       fg_block_at(b, l->slot_links_off), l->slot_capacity, h->def->half_open_lease,
                       fresh);
+    h->slot_times_off = l->slot_times_off;
+    h->slot_links_off = l->slot_links_off;
+    h->slot_capacity = ho.capacity;
 }
 
 fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_options *opt,
@@ -191,12 +204,13 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
     h->lock_tag = fg_lock_owner_tag();
     atomic_init(&h->listeners, NULL);
     atomic_init(&h->dispatch, NULL);
-    atomic_init(&h->next_local, 0);
     atomic_init(&h->live, h);
     atomic_init(&h->gens, NULL);
     h->resolve_custom = opt != NULL ? opt->resolve_custom : NULL;
     h->resolve_ud = opt != NULL ? opt->resolve_ud : NULL;
     h->clock_request = (uint8_t)(opt != NULL ? opt->clock_kind : FG_CLOCK_AUTO);
+    /* an attached block is another's too (a shared map): never single */
+    h->single = (uint8_t)(opt != NULL && opt->single_thread && !attach);
     h->home = h;
     int custom = opt != NULL && opt->clock != NULL;
     h->clock = custom ? opt->clock : NULL;
@@ -207,6 +221,7 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
     h->reads_latency = (uint8_t)fg_block_reads_latency(def->tripper);
     fg_block_streak_bounds(def->tripper, &h->streak_low, &h->streak_high);
     h->needs_duration = (uint8_t)(h->reads_latency || fg_program_threshold_count(def->tripper) > 0);
+    fg_breaker_box_attach(h);
     if (fg_breaker_resolve_customs(h, policy, opt, err, err_cap) != 0) {
         if (h->allocated) fg_alloc_free(&h->alloc, h, h->allocated);
         return NULL;
@@ -238,6 +253,7 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
     view->resolve_ud = NULL;
     view->clock_request = proto->clock_request;
     view->own_block = 0;
+    view->single = 0; /* a family's keys are used from any thread */
     view->block = block;
     view->def = proto->def;
     view->policy = proto->policy;
@@ -261,6 +277,7 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
     view->key = NULL;
     view->key_len = 0;
     view->sink = NULL; /* families keep their own aggregates */
+    view->box = NULL;  /* keys share proto under different locks: the block's memo */
     if (fresh || proto->block == NULL || proto->block->size != layout->size) {
         fg_breaker_views(view, layout, fresh);
         return;
@@ -269,12 +286,9 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
      * block (a family binds twice per call; fg_breaker_views would redo the
      * layout's arithmetic each time). */
     fg_window_rebase(&view->window, &proto->window, proto->block, block);
-    view->half_open = proto->half_open;
-    view->half_open.st = &block->half_open;
-    view->half_open.acquired_at =
-        (double *)((char *)block + ((char *)proto->half_open.acquired_at - (char *)proto->block));
-    view->half_open.slots =
-        (fg_half_open_slot *)((char *)block + ((char *)proto->half_open.slots - (char *)proto->block));
+    view->slot_times_off = proto->slot_times_off; /* offsets: the same in every block of the layout */
+    view->slot_links_off = proto->slot_links_off;
+    view->slot_capacity = proto->slot_capacity;
 }
 
 fg_breaker *fg_breaker_new(fg_policy *policy, size_t index, const fg_breaker_options *opt, char *err,
@@ -371,12 +385,7 @@ int fg_breaker_add_listener(fg_breaker *h, fg_listener_fn fn, void *ud) {
         atomic_store_explicit(&h->dispatch, made, memory_order_release);
         made = NULL;
     }
-    /* Release: a dispatcher that sees the pointer sees fn and ud too. */
-    if (h->listeners_tail == NULL)
-        atomic_store_explicit(&h->listeners, l, memory_order_release);
-    else
-        atomic_store_explicit(&h->listeners_tail->next, l, memory_order_release);
-    h->listeners_tail = l;
+    fg_breaker_dispatch_append_listener(h, atomic_load_explicit(&h->dispatch, memory_order_relaxed), l);
     fg_breaker_unlock(locked);
     fg_breaker_dispatch_discard(h, made); /* another call published one first */
     return 0;

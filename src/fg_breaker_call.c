@@ -33,13 +33,25 @@
 #include "fg_permit.h"
 #include "fg_retry.h"
 
+/* One more in an admission counter: this CPU's stripe, atomically; for a
+ * single-thread breaker stripe 0, with a plain load and store. */
+static inline void fg_count_add(fg_breaker *h, fg_block *b, size_t counter) {
+    if (h->single) {
+        _Atomic uint64_t *c = (_Atomic uint64_t *)((char *)&b->stripe0 + counter);
+        atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+        return;
+    }
+    atomic_fetch_add_explicit((_Atomic uint64_t *)((char *)fg_block_my_stripe(b) + counter), 1,
+                              memory_order_relaxed);
+}
+
 static inline void fg_count_admitted(fg_breaker *h, fg_block *b) {
-    atomic_fetch_add_explicit(&fg_block_my_stripe(b)->admitted, 1, memory_order_relaxed);
+    fg_count_add(h, b, offsetof(fg_block_stripe, admitted));
     if (h->sink != NULL) fg_sink_add(h->sink, FG_SINK_ADMITTED);
 }
 
 static inline void fg_count_rejected(fg_breaker *h, fg_block *b) {
-    atomic_fetch_add_explicit(&fg_block_my_stripe(b)->rejected, 1, memory_order_relaxed);
+    fg_count_add(h, b, offsetof(fg_block_stripe, rejected));
     if (h->sink != NULL) fg_sink_add(h->sink, FG_SINK_REJECTED);
 }
 
@@ -50,7 +62,7 @@ static inline void fg_count_rejected(fg_breaker *h, fg_block *b) {
 static void fg_acquire_half_open(fg_breaker *h, double now, fg_ticket *t) {
     fg_block *b = h->block;
     fg_breaker_expire_leases_locked(h, now);
-    if (b->half_open.in_flight >= h->half_open.capacity) {
+    if (b->half_open.in_flight >= h->slot_capacity) {
         t->retry_after = 0.0;
         fg_count_rejected(h, b);
         return;
@@ -64,7 +76,8 @@ static void fg_acquire_half_open(fg_breaker *h, double now, fg_ticket *t) {
         }
     }
     uint32_t seq = 0;
-    t->slot = fg_half_open_take(&h->half_open, now, &seq);
+    fg_half_open ho = fg_breaker_half_open(h);
+    t->slot = fg_half_open_take(&ho, now, &seq);
     t->slot_seq = seq;
     t->admitted = 1;
     fg_count_admitted(h, b);
@@ -125,28 +138,16 @@ static inline double fg_started_at(const fg_block *b, double raw) {
     return isfinite(t) ? t : b->changed_at;
 }
 
-static int fg_acquire(fg_breaker *h, fg_when *when, fg_ticket *t) {
+/* Everything but the lock-free admission of fg_acquire: forced_open, and
+ * the states that decide under the lock. */
+static int fg_acquire_slow(fg_breaker *h, fg_when *when, fg_ticket *t, uint64_t word) {
     fg_block *b = h->block;
+    fg_state state = fg_block_word_state(word);
     t->admitted = 0;
     t->slot = -1;
     t->slot_seq = 0;
     t->retry_after = 0.0;
     t->started_at = 0.0;
-    uint64_t word = atomic_load_explicit(&b->word, memory_order_acquire);
-    fg_state state = fg_block_word_state(word);
-    if (state == FG_STATE_CLOSED || state == FG_STATE_METRICS_ONLY || state == FG_STATE_DISABLED) {
-        /* the common case: admitted, nothing to decide */
-        if (when->have_raw) {
-            t->started_at = fg_started_at(b, when->raw);
-        } else if (h->needs_duration && state != FG_STATE_DISABLED) {
-            t->started_at = fg_started_at(b, fg_clock_read((fg_clock_kind)h->clock_kind));
-        }
-        t->admitted = 1;
-        t->state = state;
-        t->generation = fg_block_word_generation(word);
-        if (state != FG_STATE_DISABLED) fg_count_admitted(h, b); /* disabled counts nothing */
-        return 1;
-    }
     if (state == FG_STATE_FORCED_OPEN) {
         t->state = state;
         t->generation = fg_block_word_generation(word);
@@ -162,16 +163,48 @@ static int fg_acquire(fg_breaker *h, fg_when *when, fg_ticket *t) {
     return t->admitted;
 }
 
+/* The common case inline: closed, metrics_only and disabled admit without
+ * a decision; each ticket field is written once. have_raw/raw: a reading
+ * taken before (fg_when); inlined into both entry points so that it
+ * stays in registers. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FG_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define FG_ALWAYS_INLINE inline
+#endif
+static FG_ALWAYS_INLINE int fg_acquire(fg_breaker *h, int have_raw, double raw, fg_ticket *t) {
+    fg_block *b = h->block;
+    uint64_t word = atomic_load_explicit(&b->word, memory_order_acquire);
+    fg_state state = fg_block_word_state(word);
+    if (!(state == FG_STATE_CLOSED || state == FG_STATE_METRICS_ONLY || state == FG_STATE_DISABLED)) {
+        fg_when when = {raw, have_raw, 0, 0.0};
+        return fg_acquire_slow(h, &when, t, word);
+    }
+    double started_at = 0.0;
+    if (have_raw) {
+        started_at = fg_started_at(b, raw);
+    } else if (h->needs_duration && state != FG_STATE_DISABLED) {
+        started_at = fg_started_at(b, fg_clock_read((fg_clock_kind)h->clock_kind));
+    }
+    t->admitted = 1;
+    t->state = state;
+    t->generation = fg_block_word_generation(word);
+    t->started_at = started_at;
+    t->slot = -1;
+    t->slot_seq = 0;
+    t->retry_after = 0.0;
+    if (state != FG_STATE_DISABLED) fg_count_admitted(h, b); /* disabled counts nothing */
+    return 1;
+}
+
 int fg_breaker_acquire_at(fg_breaker *h, double now, fg_ticket *t) {
-    h = fg_breaker_live(h);
-    fg_when when = fg_breaker_when_at(now);
-    return fg_acquire(h, &when, t);
+    return fg_acquire(fg_breaker_live(h), 1, now, t);
 }
 
 int fg_breaker_acquire(fg_breaker *h, fg_ticket *t) {
     h = fg_breaker_live(h);
-    fg_when when = fg_breaker_when(h);
-    return fg_acquire(h, &when, t);
+    if (h->clock_kind == FG_CLOCK_CUSTOM) return fg_acquire(h, 1, h->clock(h->clock_ud), t);
+    return fg_acquire(h, 0, 0.0, t);
 }
 
 fg_outcome_class fg_breaker_classify(const fg_breaker *h, const fg_outcome *outcome) {
@@ -179,13 +212,29 @@ fg_outcome_class fg_breaker_classify(const fg_breaker *h, const fg_outcome *outc
     return fg_vm_classify(h->def->tracker, outcome, h->customs);
 }
 
+/* A record that causes a transition: makes it, releases the lock and
+ * delivers it to the listeners. Out of line, so that the common record
+ * (no transition) never sets up the pending transition's frame. Lock held;
+ * released on return. */
+static __attribute__((noinline)) fg_verdict fg_record_transition(fg_breaker *h, fg_state to, const char *reason,
+                                                                 fg_when *when, fg_verdict verdict) {
+    fg_pending pending;
+    pending.active = 0; /* see fg_acquire */
+    fg_breaker_transition_locked(h, to, reason, fg_breaker_now_locked(h, when), &pending);
+    fg_breaker_unlock(h);
+    fg_breaker_dispatch(h, &pending);
+    return verdict;
+}
+
 /* Feeds one current-generation outcome (failure 1, success 0) to the window
- * and the state machine. Lock held. */
-static fg_verdict fg_record_current(fg_breaker *h, fg_state state, const fg_ticket *t, int failure,
-                                    double duration, fg_when *when, fg_pending *pending) {
+ * and the state machine. Lock held; released on return. */
+static inline fg_verdict fg_record_current(fg_breaker *h, fg_state state, const fg_ticket *t, int failure,
+                                           double duration, fg_when *when) {
     fg_block *b = h->block;
-    if (state != FG_STATE_CLOSED && state != FG_STATE_METRICS_ONLY && state != FG_STATE_HALF_OPEN)
+    if (state != FG_STATE_CLOSED && state != FG_STATE_METRICS_ONLY && state != FG_STATE_HALF_OPEN) {
+        fg_breaker_unlock(h);
         return FG_VERDICT_UNRECORDED; /* no admitted ticket of this generation exists */
+    }
     /* a duration to measure under the lock (a custom clock's reading) */
     if (!(duration >= 0.0)) duration = fg_breaker_now_locked(h, when) - t->started_at;
     if (!(duration >= 0.0)) duration = 0.0;
@@ -197,27 +246,23 @@ static fg_verdict fg_record_current(fg_breaker *h, fg_state state, const fg_tick
         b->consecutive_failures = 0;
     }
     fg_verdict verdict = failure ? FG_VERDICT_FAILURE : FG_VERDICT_SUCCESS;
-    const char *reason = NULL;
-    if (state == FG_STATE_CLOSED) {
-        if (fg_breaker_trip_locked(h, FG_STATE_CLOSED, now, &reason))
-            fg_breaker_transition_locked(h, FG_STATE_OPEN, reason, fg_breaker_now_locked(h, when), pending);
-    } else if (state == FG_STATE_HALF_OPEN) {
-        int fired = fg_breaker_trip_locked(h, FG_STATE_HALF_OPEN, now, &reason);
-        if (failure && fired)
-            fg_breaker_transition_locked(h, FG_STATE_OPEN, reason, fg_breaker_now_locked(h, when), pending);
-        else if (!failure && !fired)
-            fg_breaker_transition_locked(h, FG_STATE_CLOSED, NULL, fg_breaker_now_locked(h, when), pending);
+    if (state != FG_STATE_METRICS_ONLY) { /* closed or half_open: one evaluation */
+        const char *reason = NULL;
+        int fired = fg_breaker_trip_locked(h, state, now, &reason);
+        if (fired && (failure || state == FG_STATE_CLOSED))
+            return fg_record_transition(h, FG_STATE_OPEN, reason, when, verdict);
+        if (!fired && !failure && state == FG_STATE_HALF_OPEN)
+            return fg_record_transition(h, FG_STATE_CLOSED, NULL, when, verdict);
     }
+    fg_breaker_unlock(h);
     return verdict;
 }
 
 static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, fg_outcome_class outcome_class,
                             double duration, fg_when *when, uint64_t *number) {
-    fg_pending pending;
-    pending.active = 0; /* see fg_acquire */
     h = fg_breaker_lock_live(h); /* a reload may have moved the block */
     fg_block *b = h->block;
-    uint64_t n = b->success + b->failure + b->ignored + 1; /* one of them grows below */
+    if (number != NULL) *number = b->success + b->failure + b->ignored + 1; /* one of them grows below */
     /* The counters follow the tracker's classification, stale or not. */
     if (outcome_class < 0) b->ignored++;
     else if (outcome_class > 0) b->failure++;
@@ -231,7 +276,8 @@ static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, fg_outcome_class 
      * slot or count as a probe result. */
     if (current && t->slot >= 0) {
         fg_breaker_expire_leases_locked(h, fg_breaker_now_locked(h, when));
-        current = fg_half_open_give(&h->half_open, t->slot, t->slot_seq);
+        fg_half_open ho = fg_breaker_half_open(h);
+        current = fg_half_open_give(&ho, t->slot, t->slot_seq);
     }
 
     fg_verdict verdict;
@@ -242,12 +288,9 @@ static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, fg_outcome_class 
         if (h->sink != NULL) fg_sink_add(h->sink, FG_SINK_STALE);
         verdict = outcome_class > 0 ? FG_VERDICT_STALE_FAILURE : FG_VERDICT_STALE_SUCCESS;
     } else {
-        verdict = fg_record_current(h, fg_block_word_state(word), t, outcome_class > 0, duration, when,
-                                    &pending);
+        return fg_record_current(h, fg_block_word_state(word), t, outcome_class > 0, duration, when);
     }
     fg_breaker_unlock(h);
-    if (number != NULL) *number = n;
-    fg_breaker_dispatch(h, &pending);
     return verdict;
 }
 
@@ -260,10 +303,9 @@ fg_verdict fg_breaker_record_at(fg_breaker *h, const fg_ticket *t, fg_outcome_cl
     return fg_record(h, t, outcome_class, duration, &when, NULL);
 }
 
-fg_verdict fg_breaker_record(fg_breaker *h, const fg_ticket *t, fg_outcome_class outcome_class,
-                             double duration) {
-    if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
-    h = fg_breaker_live(h);
+/* fg_breaker_record on the live handle h (the ticket already checked). */
+static inline fg_verdict fg_record_live(fg_breaker *h, const fg_ticket *t,
+                                        fg_outcome_class outcome_class, double duration) {
     fg_when when = fg_breaker_when(h);
     if (!when.have_raw && !(duration >= 0.0)) {
         /* the default clock: measure outside the lock, or not at all */
@@ -272,6 +314,12 @@ fg_verdict fg_breaker_record(fg_breaker *h, const fg_ticket *t, fg_outcome_class
         if (!(duration >= 0.0)) duration = 0.0;
     }
     return fg_record(h, t, outcome_class, duration, &when, NULL);
+}
+
+fg_verdict fg_breaker_record(fg_breaker *h, const fg_ticket *t, fg_outcome_class outcome_class,
+                             double duration) {
+    if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
+    return fg_record_live(fg_breaker_live(h), t, outcome_class, duration);
 }
 
 fg_verdict fg_breaker_record_numbered(fg_breaker *h, const fg_ticket *t,
@@ -287,5 +335,7 @@ fg_verdict fg_breaker_record_numbered(fg_breaker *h, const fg_ticket *t,
 fg_verdict fg_breaker_release(fg_breaker *h, const fg_ticket *t, const fg_outcome *outcome,
                               double duration) {
     if (!t->admitted || t->state == FG_STATE_DISABLED) return FG_VERDICT_UNRECORDED;
-    return fg_breaker_record(h, t, fg_breaker_classify(h, outcome), duration);
+    h = fg_breaker_live(h); /* one definition classifies and records */
+    fg_outcome_class outcome_class = fg_vm_classify(h->def->tracker, outcome, h->customs);
+    return fg_record_live(h, t, outcome_class, duration);
 }

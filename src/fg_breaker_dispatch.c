@@ -51,6 +51,9 @@ struct fg_dispatch {
     uint64_t dropped;
     char *close_reason;        /* "not <tripper text>" */
     size_t close_reason_size;
+    /* Kept here rather than in the handle: they exist only with listeners. */
+    fg_listener *listeners_tail; /* written under the block's lock */
+    _Atomic uint64_t next_local; /* delivery numbers, taken under a block's lock */
 };
 
 enum { FG_DISPATCH_INITIAL = 8 };
@@ -100,6 +103,7 @@ fg_dispatch *fg_breaker_dispatch_make(fg_breaker *h) {
     if (d == NULL) return NULL;
     memset(d, 0, sizeof *d);
     fg_lock_init(&d->lock);
+    atomic_init(&d->next_local, 0);
     d->capacity = FG_DISPATCH_INITIAL;
     d->ring = fg_alloc_new(&h->alloc, d->capacity * sizeof *d->ring);
     d->present = fg_alloc_new(&h->alloc, d->capacity);
@@ -207,6 +211,24 @@ void fg_breaker_deliver(fg_breaker *h, const fg_pending *p) {
     }
     d->active = 0;
     fg_lock_release(&d->lock);
+}
+
+uint64_t fg_breaker_dispatch_numbered(fg_breaker *home) {
+    fg_dispatch *d = atomic_load_explicit(&home->dispatch, memory_order_acquire);
+    return d != NULL ? atomic_load_explicit(&d->next_local, memory_order_relaxed) : 0;
+}
+
+uint64_t fg_breaker_dispatch_take_number(fg_dispatch *d) {
+    return atomic_fetch_add_explicit(&d->next_local, 1, memory_order_relaxed);
+}
+
+void fg_breaker_dispatch_append_listener(fg_breaker *h, fg_dispatch *d, fg_listener *l) {
+    /* Release: a dispatcher that sees the pointer sees fn and ud too. */
+    if (d->listeners_tail == NULL)
+        atomic_store_explicit(&h->listeners, l, memory_order_release);
+    else
+        atomic_store_explicit(&d->listeners_tail->next, l, memory_order_release);
+    d->listeners_tail = l;
 }
 
 int fg_breaker_dispatch_idle(fg_breaker *home, uint64_t upto) {

@@ -27,8 +27,9 @@
  *     and never look like a jump back. A user random function runs under
  *     the lock, because each draw must belong to exactly one decision.
  *   - Handle fields are fixed at creation, except the listener list
- *     (append-only, atomic pointers), the dispatch queue (its own lock),
- *     next_local (written under the block's lock), and `live` and `gens`,
+ *     (append-only, atomic pointers), the dispatch queue (its own lock;
+ *     it also holds the list's tail and the delivery numbers, which only
+ *     exist with listeners), and `live` and `gens`,
  *     which a reload publishes (fg_breaker_reload.c): a reload makes a new
  *     handle for the new definition instead of changing this one, so a
  *     call reads `live` once and then sees one consistent definition; the
@@ -105,19 +106,23 @@ struct fg_breaker {
     void *random_ud;
     fg_allocator alloc;
     size_t allocated;             /* bytes of this handle (and block) we allocated; 0: none */
-    fg_window window;             /* views into the block */
-    fg_half_open half_open;
+    fg_window window;             /* the window's view into the block (every record reads it) */
+    /* The half-open slots, made into a view on demand (fg_breaker_half_open:
+     * their paths are cold): where they are in the block, and how many. */
+    uint32_t slot_times_off, slot_links_off, slot_capacity;
+    uint32_t streak_low, streak_high; /* fg_block_streak_bounds of the tripper */
+    uint32_t custom_count;
+    /* (the byte-sized fields together: no padding between them) */
     uint8_t clock_kind;           /* fg_clock_kind, never AUTO */
     uint8_t needs_duration;       /* a SlowRate or AvgLatency rule: durations matter */
     uint8_t reads_latency;        /* the tripper reads the total duration */
-    uint32_t streak_low, streak_high; /* fg_block_streak_bounds of the tripper */
     uint8_t clock_request;        /* opts->clock_kind at creation (a reload chooses again) */
-    uint32_t custom_count;
     uint8_t own_block;            /* the block is the library's (fg_breaker_new, a reload) */
+    uint8_t sink_state;           /* see `sink` below */
+    uint8_t single;               /* fg_breaker_options.single_thread: plain stores for the
+                                   * lock and the admission counters */
     _Atomic(fg_listener *) listeners;
-    fg_listener *listeners_tail;  /* written under the block's lock */
     _Atomic(fg_dispatch *) dispatch; /* made with the first listener */
-    _Atomic uint64_t next_local;  /* delivery numbers, taken under a block's lock */
     /* A family's key is driven through a transient handle (fg_breaker_bind)
      * whose transitions are numbered and heard by the family's handle:
      * `home` is that handle (a plain breaker's is itself). */
@@ -136,7 +141,11 @@ struct fg_breaker {
      * key's view has none. sink_state (home's) is the state the sink
      * counts this breaker in, changed under the block's lock. */
     fg_sink *sink;
-    uint8_t sink_state;
+    /* The tripper's last answer and the region of counts it holds for
+     * (fg_trip_box), after customs[] in the handle's memory; NULL in a
+     * family key's transient view, which uses the block's memo. Read and
+     * written under the block's lock. */
+    fg_trip_box *box;
     fg_custom customs[];          /* one per fg_program_custom_name of the tracker */
 };
 
@@ -189,7 +198,10 @@ void fg_breaker_free_gens(fg_breaker *h);
 
 /* The breaker's time for this call (computed once per call). Lock held:
  * applies the rebasing rule of fg_clock.h. */
-double fg_breaker_now_locked(fg_breaker *h, fg_when *w);
+double fg_breaker_now_compute_locked(fg_breaker *h, fg_when *w);
+static inline double fg_breaker_now_locked(fg_breaker *h, fg_when *w) {
+    return w->have_now ? w->now : fg_breaker_now_compute_locked(h, w);
+}
 
 /* ---- the block's lock ---------------------------------------------------------- */
 
@@ -202,8 +214,15 @@ static inline uint64_t fg_breaker_tag(const fg_breaker *h) {
     return h->owner != NULL ? fg_lock_owner_get(h->owner) : h->lock_tag;
 }
 
-/* Takes the block's lock (repairing the block if its owner died in it). */
+/* Takes the block's lock (repairing the block if its owner died in it).
+ * A single-thread breaker's lock is never contended: the owner's tag is
+ * stored without a compare-and-swap (an atomic read-modify-write costs
+ * some 20 cycles), so that the word still says who holds it. */
 static inline void fg_breaker_lock(fg_breaker *h) {
+    if (h->single) {
+        atomic_store_explicit(&h->block->lock, h->lock_tag, memory_order_relaxed);
+        return;
+    }
     fg_lock_acquire_repair(&h->block->lock, fg_breaker_tag(h), fg_breaker_repair_locked, h);
 }
 
@@ -229,17 +248,29 @@ static inline fg_breaker *fg_breaker_lock_live(fg_breaker *h) {
 
 /* ---- the state machine ------------------------------------------------------ */
 
+/* The view of h's half-open slots over its block. */
+static inline fg_half_open fg_breaker_half_open(const fg_breaker *h) {
+    fg_half_open v;
+    v.st = &h->block->half_open;
+    v.acquired_at = (double *)fg_block_at(h->block, h->slot_times_off);
+    v.slots = (fg_half_open_slot *)fg_block_at(h->block, h->slot_links_off);
+    v.capacity = h->slot_capacity;
+    v.lease = h->def->half_open_lease;
+    return v;
+}
+
 /* Takes back the half-open leases that are over at now. Lock held. */
 static inline void fg_breaker_expire_leases_locked(fg_breaker *h, double now) {
+    fg_half_open ho = fg_breaker_half_open(h);
     if (h->hooks == NULL && h->sink == NULL) {
-        fg_half_open_expire(&h->half_open, now);
+        fg_half_open_expire(&ho, now);
         return;
     }
-    uint64_t before = h->half_open.st->expired;
-    fg_half_open_expire(&h->half_open, now);
-    if (h->half_open.st->expired == before) return;
-    if (h->hooks != NULL) h->hooks->leases_expired(h->hooks_ud, h->half_open.st->expired - before);
-    if (h->sink != NULL) fg_sink_add_n(h->sink, FG_SINK_LEASE_EXPIRED, h->half_open.st->expired - before);
+    uint64_t before = ho.st->expired;
+    fg_half_open_expire(&ho, now);
+    if (ho.st->expired == before) return;
+    if (h->hooks != NULL) h->hooks->leases_expired(h->hooks_ud, ho.st->expired - before);
+    if (h->sink != NULL) fg_sink_add_n(h->sink, FG_SINK_LEASE_EXPIRED, ho.st->expired - before);
 }
 
 /* Moves the breaker to state `to` at now for `reason` (text that outlives
@@ -277,9 +308,21 @@ static inline uint32_t fg_breaker_streak_key(const fg_breaker *h, uint32_t strea
     return streak < h->streak_high ? streak : h->streak_high;
 }
 
+/* The box's answer (fg_trip_box), or the program's (which remakes the box). */
+int fg_breaker_trip_box_run_locked(fg_breaker *h, fg_state state, double now, const char **reason);
+
 static inline int fg_breaker_trip_locked(fg_breaker *h, fg_state state, double now,
                                          const char **reason) {
     const fg_block *b = h->block;
+    const fg_trip_box *box = h->box;
+    if (box != NULL) {
+        const fg_window_state *st = h->window.st;
+        if (!fg_trip_box_holds(box, st->total_count, st->failure_count, h->window.slow,
+                               h->window.threshold_count, b->consecutive_failures, state))
+            return fg_breaker_trip_box_run_locked(h, state, now, reason);
+        if (box->fired && reason != NULL) *reason = fg_breaker_trip_reason(h, box->alternative);
+        return box->fired;
+    }
     const fg_block_memo *m = &b->memo;
     int same = m->valid & (m->counts_version == b->window.counts_version) &
                (m->consecutive_failures == fg_breaker_streak_key(h, b->consecutive_failures)) &
@@ -303,10 +346,22 @@ static inline void fg_breaker_dispatch(fg_breaker *h, const fg_pending *pending)
     if (pending->active) fg_breaker_deliver(h->home, pending);
 }
 
-/* Whether every transition numbered below `upto` (a value of home's
- * next_local) has been delivered and no listener is running: then nothing
- * still reads a key's bytes from a queued transition. */
+/* Whether every transition numbered below `upto` (a value of
+ * fg_breaker_dispatch_numbered) has been delivered and no listener is
+ * running: then nothing still reads a key's bytes from a queued transition. */
 int fg_breaker_dispatch_idle(fg_breaker *home, uint64_t upto);
+
+/* The delivery numbers home has handed out so far (0 without listeners). */
+uint64_t fg_breaker_dispatch_numbered(fg_breaker *home);
+
+/* The next delivery number of d (under the lock of the block whose
+ * transition it numbers; atomic: a family's keys number theirs under their
+ * own locks, and one key's numbers still follow its sequence numbers). */
+uint64_t fg_breaker_dispatch_take_number(fg_dispatch *d);
+
+/* Appends l to h's listener list, whose tail d keeps (d published; the
+ * block's lock held). */
+void fg_breaker_dispatch_append_listener(fg_breaker *h, fg_dispatch *d, fg_listener *l);
 
 /* A new dispatch queue for h (for its first listener), not yet published
  * in h->dispatch; NULL when out of memory. _discard frees one that was not
@@ -329,6 +384,10 @@ void fg_breaker_sink_attach(fg_breaker *h, fg_sink *sink, fg_state state);
 void fg_breaker_sink_detach(fg_breaker *h);
 
 /* ---- views (families) ---------------------------------------------------- */
+
+/* Sets h->box to its place after customs[] in a handle of
+ * fg_breaker_handle_footprint bytes (zeroed: the box is empty). */
+void fg_breaker_box_attach(fg_breaker *h);
 
 /* Makes the views of h's window and half-open slots over its block for the
  * layout; fresh = 1 also empties them (a new block). */

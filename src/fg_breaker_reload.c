@@ -123,7 +123,8 @@ void fg_reload_carry(fg_breaker *from, fg_breaker *to, uint64_t *admitted, uint6
     b->ignored = a->ignored;
     b->stale = a->stale;
     b->consecutive_failures = a->consecutive_failures;
-    fg_reload_carry_half_open(&from->half_open, &to->half_open);
+    fg_half_open from_slots = fg_breaker_half_open(from), to_slots = fg_breaker_half_open(to);
+    fg_reload_carry_half_open(&from_slots, &to_slots);
     fg_reload_carry_window(from, to);
     /* the memo stays invalid (fresh): it answered for the old tripper */
     *admitted = atomic_load_explicit(&a->stripe0.admitted, memory_order_relaxed) +
@@ -274,7 +275,6 @@ int fg_breaker_reload_with(fg_breaker *h, fg_policy *policy, size_t index,
     atomic_init(&g->gens, NULL);
     atomic_init(&g->listeners, NULL);
     atomic_init(&g->dispatch, NULL);
-    atomic_init(&g->next_local, 0);
     g->def = def;
     g->block = memory != NULL ? memory : (fg_block *)(reason + reason_size);
     g->own_block = memory == NULL;
@@ -285,11 +285,13 @@ int fg_breaker_reload_with(fg_breaker *h, fg_policy *policy, size_t index,
     g->random_ud = h->random_ud;
     g->alloc = h->alloc;
     g->clock_request = h->clock_request;
+    g->single = h->single;
     g->clock_kind = (uint8_t)fg_clock_choose(def, (fg_clock_kind)h->clock_request,
                                              h->clock_kind == FG_CLOCK_CUSTOM);
     g->reads_latency = (uint8_t)fg_block_reads_latency(def->tripper);
     fg_block_streak_bounds(def->tripper, &g->streak_low, &g->streak_high);
     g->needs_duration = (uint8_t)(g->reads_latency || fg_program_threshold_count(def->tripper) > 0);
+    fg_breaker_box_attach(g);
     g->home = h;
     g->sink = h->sink; /* the state count stays (sink_state is home's) */
     fg_custom_resolver resolve = opt != NULL && opt->resolve_custom != NULL ? opt->resolve_custom

@@ -48,7 +48,8 @@ void fg_breaker_repair_locked(void *ud) {
     fg_breaker *h = ud;
     fg_block *b = h->block;
     fg_window_clear(&h->window);
-    fg_half_open_reset(&h->half_open);
+    fg_half_open ho = fg_breaker_half_open(h);
+    fg_half_open_reset(&ho);
     b->memo.valid = 0;
 }
 

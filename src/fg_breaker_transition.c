@@ -18,8 +18,7 @@
 
 #include "fg_retry.h"
 
-double fg_breaker_now_locked(fg_breaker *h, fg_when *w) {
-    if (w->have_now) return w->now;
+double fg_breaker_now_compute_locked(fg_breaker *h, fg_when *w) {
     fg_block *b = h->block;
     double raw = w->have_raw ? w->raw : fg_clock_read((fg_clock_kind)h->clock_kind);
     double offset = fg_breaker_offset(b), before = offset;
@@ -47,21 +46,46 @@ const char *fg_breaker_trip_reason(const fg_breaker *h, uint32_t alternative) {
 int fg_breaker_trip_run_locked(fg_breaker *h, fg_state state, double now, const char **reason) {
     fg_block *b = h->block;
     fg_block_memo *m = &b->memo;
-    fg_metric metric; /* the view writes what the tripper reads, no more */
-    fg_window_view(&h->window, now, &metric, h->reads_latency);
-    fg_trip_context ctx = {&metric, state, b->consecutive_failures};
+    fg_window *w = &h->window;
+    if (w->kind == FG_WINDOW_TIME) fg_window_advance(w, now);
+    /* The tripper reads the window's running totals where they are. */
+    const fg_window_state *st = w->st;
+    fg_trip_counts c;
+    c.total_count = st->total_count;
+    c.failure_count = st->failure_count;
+    c.slow_counts = w->slow;
+    c.threshold_count = w->threshold_count;
+    c.state = state;
+    c.consecutive_failures = b->consecutive_failures;
+    c.total_duration = h->reads_latency ? fg_window_total_duration(w) : 0.0;
     uint32_t alternative = 0;
-    /* fg_vm_trip itself, not fg_vm_trip_memoize: the block's memo is
-     * fixed-width and keyed differently (fg_breaker_trip_locked), so it is
-     * written here directly rather than through an fg_trip_memo. */
-    int fired = fg_vm_trip(h->def->tripper, &ctx, &alternative) != 0;
+    /* The block's memo is fixed-width and keyed differently from an
+     * fg_trip_memo (fg_breaker_trip_locked), so it is written here. */
+    int fired = fg_vm_trip_counts(h->def->tripper, &c, &alternative) != 0;
     m->valid = (uint8_t)!h->reads_latency; /* the duration is not in the memo */
     m->fired = (uint8_t)fired;
     m->alternative = alternative;
     m->state = (uint8_t)state;
     m->consecutive_failures = fg_breaker_streak_key(h, b->consecutive_failures);
-    m->counts_version = b->window.counts_version;
+    m->counts_version = st->counts_version;
     if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, alternative);
+    return fired;
+}
+
+int fg_breaker_trip_box_run_locked(fg_breaker *h, fg_state state, double now, const char **reason) {
+    fg_window *w = &h->window;
+    if (w->kind == FG_WINDOW_TIME) fg_window_advance(w, now);
+    const fg_window_state *st = w->st;
+    fg_trip_counts c;
+    c.total_count = st->total_count;
+    c.failure_count = st->failure_count;
+    c.slow_counts = w->slow;
+    c.threshold_count = w->threshold_count;
+    c.state = state;
+    c.consecutive_failures = h->block->consecutive_failures;
+    c.total_duration = h->reads_latency ? fg_window_total_duration(w) : 0.0;
+    int fired = fg_vm_trip_boxed(h->def->tripper, &c, h->box);
+    if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, h->box->alternative);
     return fired;
 }
 
@@ -76,11 +100,10 @@ void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason
      * explains it and this handle's next delivery number (assigned here,
      * under the lock, so that delivery numbers follow sequence numbers). */
     fg_breaker *home = h->home;
-    if (atomic_load_explicit(&home->dispatch, memory_order_acquire) != NULL) {
+    fg_dispatch *d = atomic_load_explicit(&home->dispatch, memory_order_acquire);
+    if (d != NULL) {
         out->active = 1;
-        /* atomic: a family's keys number their transitions under their own
-         * locks; one key's numbers still follow its sequence numbers */
-        out->local = atomic_fetch_add_explicit(&home->next_local, 1, memory_order_relaxed);
+        out->local = fg_breaker_dispatch_take_number(d);
         out->transition.breaker = h->def->name;
         out->transition.key = h->key;
         out->transition.key_len = h->key_len;
@@ -100,7 +123,8 @@ void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason
     b->changed_at = now;
     fg_window_clear(&h->window);
     /* Leases of the old state end with it: their outcomes are stale now. */
-    fg_half_open_reset(&h->half_open);
+    fg_half_open ho = fg_breaker_half_open(h);
+    fg_half_open_reset(&ho);
     if (to == FG_STATE_HALF_OPEN) b->consecutive_failures = 0;
     if (to == FG_STATE_CLOSED) {
         b->reopens = 0;

@@ -190,7 +190,9 @@ int fg_emit_finish(fg_emitter *e, const fg_node *root, fg_program **out) {
         e->ranges.length <= FG_RESULT_FOLD_MAX_RANGES)
         result_capacity = e->ranges.length + 1;
     size_t off_results = fg_align(off_customs + e->customs.length * sizeof(fg_strref));
-    size_t off_bytes = fg_align(off_results + result_capacity * sizeof(fg_range));
+    size_t off_plan = fg_align(off_results + result_capacity * sizeof(fg_range));
+    size_t plan_steps = e->kind == FG_PROGRAM_TRIPPER ? e->code.length : 0;
+    size_t off_bytes = fg_align(off_plan + plan_steps * sizeof(fg_trip_step));
     size_t size = off_bytes + e->bytes.length;
 
     char *block = fg_alloc_new(&e->alloc, size);
@@ -217,6 +219,7 @@ int fg_emit_finish(fg_emitter *e, const fg_node *root, fg_program **out) {
     p->customs = (fg_strref *)(block + off_customs);
     p->result_ranges = (fg_range *)(block + off_results);
     p->result_capacity = result_capacity;
+    p->trip_plan = plan_steps > 0 ? (fg_trip_step *)(block + off_plan) : NULL;
     p->bytes = block + off_bytes;
 #define FG_COPY(dst, vec, elem)                                                                 \
     if ((vec).length > 0) memcpy((dst), (vec).data, (size_t)(vec).length * (elem))

@@ -180,7 +180,7 @@ static void fg_family_reap(fg_family *f) {
 }
 
 static void fg_family_bury(fg_family *f, fg_family_entry *e) {
-    e->u.free_after = atomic_load_explicit(&f->proto->next_local, memory_order_relaxed);
+    e->u.free_after = fg_breaker_dispatch_numbered(f->proto);
     e->chain = f->graveyard;
     f->graveyard = e;
 }

@@ -58,6 +58,84 @@ typedef struct fg_trip_context {
  * `|` chain (flattened through parentheses and named references). */
 int fg_vm_trip(const fg_program *program, const fg_trip_context *ctx, uint32_t *alternative);
 
+/* What a tripper reads, straight from a window's running totals (the
+ * breaker's hot path: nothing is copied into an fg_metric first). */
+typedef struct fg_trip_counts {
+    uint64_t total_count;
+    uint64_t failure_count;
+    const uint64_t *slow_counts; /* [threshold_count], indexed like fg_program_thresholds() */
+    uint32_t threshold_count;
+    fg_state state;
+    uint32_t consecutive_failures;
+    double total_duration;       /* only read by a program that reads the latency */
+} fg_trip_counts;
+
+/* Evaluates a tripper from its plan (built from the verified bytecode
+ * when the program was compiled: each test with its constant and both
+ * successors resolved). Answers exactly what fg_vm_trip answers on the
+ * same inputs (test_vm.c compares them), alternative included. A program
+ * without a plan (never the case for one fg_codegen made) is run from its
+ * bytecode. */
+int fg_vm_trip_counts(const fg_program *program, const fg_trip_counts *c, uint32_t *alternative);
+
+/* A tripper's last answer and the region of inputs around the inputs it
+ * was computed on where the answer (and the alternative) cannot differ:
+ * every count in [lo, lo + span] (unsigned arithmetic: x - lo <= span),
+ * the same evaluated state. Built by fg_vm_trip_boxed from the tests the
+ * evaluation ran, each of which keeps its value over its part of the
+ * region: counts tests over a range of the count, rates by monotonicity
+ * (a rate that does not hold at (count c, total t) does not hold for any
+ * count <= its threshold at t and any total >= t, and one that holds at
+ * (c, t) holds for any count >= that threshold and any total in 1..t:
+ * the quotient of correctly rounded division is monotone in each
+ * argument). The tests that did not run cannot change the path. Not valid
+ * (valid = 0) for a tripper that reads the total duration, or with counts
+ * of 2^32 or more (bounds are 32-bit: a region is cut to 2^32 - 1 counts
+ * above its low end, which only makes it smaller). Owned by whoever evaluates (a breaker handle keeps one
+ * under its block's lock); slow[] holds threshold_count (lo, span) pairs. */
+typedef struct fg_trip_box {
+    uint32_t total_lo, total_span;
+    uint32_t failures_lo, failures_span;
+    uint32_t streak_lo, streak_span;
+    uint32_t alternative;
+    uint8_t valid;
+    uint8_t fired;
+    uint8_t state;
+    uint8_t threshold_count;
+    uint32_t slow[]; /* [2 * threshold_count]: lo, span */
+} fg_trip_box;
+
+/* Bytes of an fg_trip_box for threshold_count thresholds. */
+static inline size_t fg_trip_box_size(uint32_t threshold_count) {
+    return sizeof(fg_trip_box) + 2u * sizeof(uint32_t) * threshold_count;
+}
+
+/* fg_vm_trip_counts that also fills *box (of box->threshold_count >=
+ * c->threshold_count pairs) with the answer and its region. */
+int fg_vm_trip_boxed(const fg_program *program, const fg_trip_counts *c, fg_trip_box *box);
+
+/* Whether the inputs are inside the box's region (then fg_vm_trip_counts
+ * answers box->fired, alternative box->alternative). Counts are compared
+ * in 64 bits (a count of 2^32 or more is outside every region). An
+ * invalid box names no state (state = UINT8_MAX), so validity costs no
+ * test of its own. */
+static inline int fg_trip_box_holds(const fg_trip_box *b, uint64_t total, uint64_t failures,
+                                    const uint64_t *slow, uint32_t threshold_count, uint32_t streak,
+                                    fg_state state) {
+    /* & rather than &&: one branch on the outcome, not one per field */
+    int in = (b->state == (uint8_t)state) & (total - b->total_lo <= b->total_span) &
+             (failures - b->failures_lo <= b->failures_span) & (streak - b->streak_lo <= b->streak_span);
+    if (threshold_count == 1) return in & (slow[0] - b->slow[0] <= b->slow[1]);
+    for (uint32_t k = 0; k < threshold_count; k++) in &= slow[k] - b->slow[2 * k] <= b->slow[2 * k + 1];
+    return in;
+}
+
+/* Makes *b invalid (see fg_trip_box_holds). */
+static inline void fg_trip_box_invalidate(fg_trip_box *b) {
+    b->valid = 0;
+    b->state = UINT8_MAX;
+}
+
 /* The last evaluation of a tripper and what it read, so that the next one
  * can be answered without running the program when nothing it reads has
  * changed (fg_vm_trip_cached). All zero: empty. Owned by whoever evaluates
@@ -131,7 +209,9 @@ int fg_program_reads_state(const fg_program *program, fg_state state);
 size_t fg_program_disassemble(const fg_program *program, char *buf, size_t cap);
 
 /* Test-only access to the raw code, so tests can corrupt a copy and check that
- * the verifier rejects it. */
+ * the verifier rejects it. The tripper's plan is not remade: a patched
+ * program is for fg_program_verify, fg_vm_trip and fg_vm_track, never for
+ * fg_vm_trip_counts or a breaker. */
 uint32_t fg_program_code_length(const fg_program *program);
 uint32_t *fg_program_code_mutable(fg_program *program);
 uint32_t fg_program_constant_count(const fg_program *program);

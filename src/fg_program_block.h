@@ -60,6 +60,24 @@ typedef struct fg_constant {
  * preparation; fg_vm.c's header says why the limits are what they are. */
 void fg_program_prepare_constant(fg_constant *c);
 
+/* One step of a tripper's plan (fg_vm_plan_tripper): the test at a pc with
+ * its constant and both successors resolved, or a return. The plan is a
+ * function of the verified bytecode, built once after verification; the
+ * bytecode stays the source of truth (fg_vm_trip interprets it, and
+ * test_vm.c checks that the plan answers the same on every program shape). */
+typedef struct fg_trip_step {
+    uint8_t op;            /* a tripper test's fg_opcode, RETURN_TRUE or RETURN_FALSE */
+    uint8_t slow;          /* SLOW_RATE_GE: the threshold index */
+    uint16_t pad;
+    uint32_t alternative;  /* RETURN_TRUE: the alternative that fired */
+    uint32_t on_false;     /* the pc after the test when it does not hold */
+    uint32_t on_true;      /* and when it holds */
+    union {
+        uint64_t at_least; /* MIN_REQUESTS_GE, FAILURE_STREAK_GE */
+        double limit;      /* FAILURE_RATE_GE, SLOW_RATE_GE (ratio_limit), AVG_LATENCY_GE */
+    } k;
+} fg_trip_step;
+
 struct fg_program {
     size_t block_size; /* bytes of the whole allocation, for fg_alloc_free */
     fg_program_kind kind;
@@ -94,6 +112,10 @@ struct fg_program {
     uint32_t result_range_count;
     uint32_t result_capacity;
     fg_range *result_ranges;
+    /* A tripper's plan (see fg_trip_step), indexed by pc; NULL for a
+     * tracker. trip_planned = 0 until fg_vm_plan_tripper has filled it. */
+    fg_trip_step *trip_plan;
+    int trip_planned;
 };
 
 /* Trackers with more status ranges than this are not folded for results
@@ -103,6 +125,9 @@ enum { FG_RESULT_FOLD_MAX_RANGES = 64 };
 /* Fills p's result table (see above) by running the verified tracker on one
  * status per segment between the ranges' bounds. Defined in fg_verify.c. */
 void fg_program_fold_results(fg_program *p);
+
+/* Builds p's trip_plan from its verified code. Defined in fg_vm.c. */
+void fg_vm_plan_tripper(fg_program *p);
 
 /* Whether constant c's strings, ranges, threshold or custom index are inside
  * the program (fg_verify.c; the disassembler also uses it). */

@@ -134,7 +134,7 @@ size_t fg_breaker_snapshot(fg_breaker *h, void *buf, size_t cap) {
     fg_snap_out_u(&o, (uint32_t)total, 4);
     fg_snap_out_u(&o, w->size, 4);
     fg_snap_out_u(&o, fingerprint, 8);
-    fg_snap_out_u(&o, h->half_open.capacity, 4);
+    fg_snap_out_u(&o, h->slot_capacity, 4);
     fg_snap_out_u(&o, w->kind, 1);
     fg_snap_out_u(&o, w->threshold_count, 1);
     fg_snap_out_u(&o, w->exact, 1);
@@ -231,7 +231,7 @@ static const char *fg_snap_check_envelope(const fg_breaker *h, const unsigned ch
     }
     const fg_window *w = &h->window;
     if (fg_snapshot_load(d + FG_SNAP_OFF_WINDOW_SIZE, 4) != w->size ||
-        fg_snapshot_load(d + FG_SNAP_OFF_SLOT_CAPACITY, 4) != h->half_open.capacity ||
+        fg_snapshot_load(d + FG_SNAP_OFF_SLOT_CAPACITY, 4) != h->slot_capacity ||
         d[FG_SNAP_OFF_WINDOW_KIND] != w->kind || d[FG_SNAP_OFF_THRESHOLDS] != w->threshold_count ||
         d[FG_SNAP_OFF_EXACT] != w->exact)
         return fg_snap_fail(why, cap, "the snapshot's window or slots do not match its definition");

@@ -81,7 +81,7 @@ void fg_snap_write_window(fg_breaker *h, fg_snap_out *o, double now) {
 /* Walks the busy list oldest first, at most capacity steps (the list in
  * the block is well-formed; the bound only keeps a damaged one finite). */
 uint32_t fg_snap_lease_count(const fg_breaker *h) {
-    const fg_half_open *ho = &h->half_open;
+    const fg_half_open view = fg_breaker_half_open(h), *ho = &view;
     uint32_t n = 0;
     for (int32_t i = ho->st->oldest; i >= 0 && (uint32_t)i < ho->capacity && n < ho->capacity;
          i = fg_half_open_link(i, ho->slots[i].next))
@@ -90,7 +90,7 @@ uint32_t fg_snap_lease_count(const fg_breaker *h) {
 }
 
 void fg_snap_write_leases(fg_breaker *h, fg_snap_out *o, double now, double changed_rel) {
-    const fg_half_open *ho = &h->half_open;
+    const fg_half_open view = fg_breaker_half_open(h), *ho = &view;
     uint32_t n = fg_snap_lease_count(h);
     fg_snap_out_u(o, n, 4);
     double prev = changed_rel;
@@ -191,7 +191,7 @@ const char *fg_snap_check_window(const fg_breaker *h, fg_snap_in *in, fg_state s
 
 const char *fg_snap_check_leases(const fg_breaker *h, fg_snap_in *in, fg_state state,
                                  double changed_rel, char *why, size_t cap) {
-    const fg_half_open *ho = &h->half_open;
+    const fg_half_open view = fg_breaker_half_open(h), *ho = &view;
     if (!fg_snap_in_has(in, 4)) return fg_snap_why(why, cap, "the lease section is cut short");
     uint32_t n = (uint32_t)fg_snap_in_u(in, 4);
     if (n > ho->capacity)
@@ -244,9 +244,10 @@ void fg_snap_apply_leases(fg_breaker *h, const unsigned char *data, size_t at, d
     /* A new era: every slot free, every old ticket void. The leases come
      * back in their order, held by tickets that no longer exist, so they
      * end when their lease does (see fg_breaker_restore). */
-    fg_half_open_reset(&h->half_open);
+    fg_half_open ho = fg_breaker_half_open(h);
+    fg_half_open_reset(&ho);
     for (uint32_t k = 0; k < n; k++) {
         uint32_t seq;
-        (void)fg_half_open_take(&h->half_open, now + fg_snap_in_f64(&in), &seq);
+        (void)fg_half_open_take(&ho, now + fg_snap_in_f64(&in), &seq);
     }
 }

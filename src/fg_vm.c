@@ -146,6 +146,247 @@ int fg_vm_trip(const fg_program *p, const fg_trip_context *ctx, uint32_t *altern
     }
 }
 
+/* ---- trippers, planned ------------------------------------------------------ */
+
+/* See fg_program_block.h. The verifier guarantees what the plan relies on:
+ * a test is followed by exactly one jump, jumps go forward, every path
+ * ends in a return, operands are valid pool indexes of the right type. */
+void fg_vm_plan_tripper(fg_program *p) {
+    if (p->kind != FG_PROGRAM_TRIPPER || p->trip_plan == NULL) return;
+    const uint32_t *code = p->code;
+    for (uint32_t pc = 0; pc < p->code_length; pc++) {
+        uint32_t insn = code[pc];
+        uint32_t op = FG_INSN_OP(insn), arg = FG_INSN_OPERAND(insn);
+        fg_trip_step *s = &p->trip_plan[pc];
+        memset(s, 0, sizeof *s);
+        s->op = (uint8_t)op;
+        if (op >= FG_OP_COUNT) continue;
+        if (fg_opcode_roles[op] == FG_ROLE_RETURN) {
+            s->alternative = arg;
+            continue;
+        }
+        if (fg_opcode_roles[op] != FG_ROLE_TEST || pc + 1 >= p->code_length) continue;
+        uint32_t jump = code[pc + 1];
+        uint32_t target = FG_INSN_OPERAND(jump);
+        int on_true = FG_INSN_OP(jump) == FG_OP_JUMP_IF_TRUE;
+        s->on_true = on_true ? target : pc + 2;
+        s->on_false = on_true ? pc + 2 : target;
+        if (fg_opcode_shapes[op] == FG_OPERAND_NONE) continue;
+        const fg_constant *k = &p->constants[arg];
+        switch ((fg_opcode)op) {
+        case FG_OP_MIN_REQUESTS_GE:
+        case FG_OP_FAILURE_STREAK_GE: s->k.at_least = k->at_least; break;
+        case FG_OP_FAILURE_RATE_GE: s->k.limit = k->ratio_limit; break;
+        case FG_OP_AVG_LATENCY_GE: s->k.limit = k->latency_limit; break;
+        case FG_OP_SLOW_RATE_GE:
+            s->k.limit = k->ratio_limit;
+            /* an index no metric has (fg_vm_slow_rate: never slow) */
+            s->slow = (uint8_t)(k->first < FG_MAX_SLOW_THRESHOLDS ? k->first : FG_MAX_SLOW_THRESHOLDS);
+            break;
+        default: break;
+        }
+    }
+    p->trip_planned = 1;
+}
+
+/* Each step is one load of the step, one switch, one compare, and the
+ * successor taken from the step (no decoding of the jump word, no pool
+ * lookup): about half the instructions of fg_vm_trip's step. */
+int fg_vm_trip_counts(const fg_program *p, const fg_trip_counts *c, uint32_t *alternative) {
+    if (!p->trip_planned) {
+        fg_metric m;
+        m.total_count = c->total_count;
+        m.failure_count = c->failure_count;
+        m.total_duration = c->total_duration;
+        m.threshold_count = c->threshold_count;
+        for (uint32_t i = 0; i < c->threshold_count && i < FG_MAX_SLOW_THRESHOLDS; i++)
+            m.slow_counts[i] = c->slow_counts[i];
+        fg_trip_context ctx = {&m, c->state, c->consecutive_failures};
+        return fg_vm_trip(p, &ctx, alternative);
+    }
+    const fg_trip_step *plan = p->trip_plan;
+    const uint64_t total = c->total_count;
+    const double dtotal = (double)total;
+    uint32_t pc = 0;
+    for (;;) {
+        const fg_trip_step *s = &plan[pc];
+        int held;
+        switch ((fg_opcode)s->op) {
+        case FG_OP_RETURN_TRUE:
+            if (alternative != NULL) *alternative = s->alternative;
+            return 1;
+        case FG_OP_IS_CLOSED: held = c->state == FG_STATE_CLOSED; break;
+        case FG_OP_IS_HALF_OPEN: held = c->state == FG_STATE_HALF_OPEN; break;
+        case FG_OP_MIN_REQUESTS_GE: held = total >= s->k.at_least; break;
+        case FG_OP_FAILURE_RATE_GE:
+            held = total > 0 && (double)c->failure_count / dtotal >= s->k.limit;
+            break;
+        case FG_OP_AVG_LATENCY_GE: held = total > 0 && c->total_duration / dtotal >= s->k.limit; break;
+        case FG_OP_SLOW_RATE_GE:
+            held = s->slow < c->threshold_count && total > 0 &&
+                   (double)c->slow_counts[s->slow] / dtotal >= s->k.limit;
+            break;
+        case FG_OP_FAILURE_STREAK_GE: held = c->consecutive_failures >= s->k.at_least; break;
+        default: /* RETURN_FALSE */
+            return 0;
+        }
+        pc = held ? s->on_true : s->on_false;
+    }
+}
+
+/* ---- trippers, with the region of their answer ------------------------------------ */
+
+#define FG_VM_COUNT_LIMIT 9007199254740992.0 /* 2^53: counts convert to doubles exactly below it */
+
+/* The smallest count n with n / total >= limit as the VM computes it
+ * (total > 0), or UINT64_MAX when there is none below 2^53. The quotient
+ * is monotone in n, so the answer is found from ceil(limit * total) by a
+ * step or two either way. */
+static uint64_t fg_vm_rate_threshold(uint64_t total, double limit) {
+    double t = (double)total;
+    if (limit != limit) return UINT64_MAX; /* NaN: never holds */
+    if (!(limit > 0.0)) return 0;
+    double x = limit * t; /* within a few units of the answer */
+    if (!(x < FG_VM_COUNT_LIMIT - 2.0)) return UINT64_MAX;
+    uint64_t n = (uint64_t)x; /* truncated: no call to ceil() */
+    if ((double)n / t >= limit) {
+        while (n > 0 && (double)(n - 1) / t >= limit) n--;
+        return n;
+    }
+    do {
+        if ((double)++n >= FG_VM_COUNT_LIMIT) return UINT64_MAX;
+    } while (!((double)n / t >= limit));
+    return n;
+}
+
+typedef struct fg_vm_range {
+    uint64_t lo, hi;
+} fg_vm_range;
+
+static inline void fg_vm_at_least(fg_vm_range *r, uint64_t lo) {
+    if (lo > r->lo) r->lo = lo;
+}
+static inline void fg_vm_at_most(fg_vm_range *r, uint64_t hi) {
+    if (hi < r->hi) r->hi = hi;
+}
+
+/* A range's length as a 32-bit span (cut at UINT32_MAX). */
+static inline uint32_t fg_vm_span(const fg_vm_range *r) {
+    uint64_t span = r->hi - r->lo;
+    return span > UINT32_MAX ? UINT32_MAX : (uint32_t)span;
+}
+
+/* A rate test count/total >= limit that held (1) or not (0) at (count,
+ * total): narrows the count's and the total's ranges to where it still
+ * does (see fg_trip_box). */
+static void fg_vm_rate_region(fg_vm_range *count, fg_vm_range *total, uint64_t t, double limit, int held) {
+    if (t == 0) { /* no rate: held = 0, and stays so while the window is empty */
+        fg_vm_at_most(total, 0);
+        return;
+    }
+    uint64_t n = fg_vm_rate_threshold(t, limit);
+    if (held) {
+        fg_vm_at_least(count, n);
+        fg_vm_at_least(total, 1);
+        fg_vm_at_most(total, t);
+    } else {
+        fg_vm_at_most(count, n - 1); /* n > count >= 0 here */
+        fg_vm_at_least(total, t);
+    }
+}
+
+/* See fg_program.h. The same walk as fg_vm_trip_counts, narrowing the
+ * region by each test it runs. */
+int fg_vm_trip_boxed(const fg_program *p, const fg_trip_counts *c, fg_trip_box *box) {
+    uint32_t alternative = 0;
+    int fired = 0;
+    fg_trip_box_invalidate(box);
+    const uint64_t total = c->total_count;
+    int exact = p->trip_planned && !p->reads_latency && c->threshold_count <= box->threshold_count &&
+                (double)total < FG_VM_COUNT_LIMIT && (double)c->failure_count < FG_VM_COUNT_LIMIT;
+    for (uint32_t k = 0; exact && k < c->threshold_count; k++)
+        exact = (double)c->slow_counts[k] < FG_VM_COUNT_LIMIT;
+    if (!exact) {
+        fired = fg_vm_trip_counts(p, c, &alternative);
+        box->fired = (uint8_t)fired;
+        box->alternative = alternative;
+        return fired;
+    }
+    fg_vm_range rt = {0, UINT64_MAX}, rf = {0, UINT64_MAX}, rs = {0, UINT32_MAX};
+    fg_vm_range rslow[FG_MAX_SLOW_THRESHOLDS];
+    for (uint32_t k = 0; k < c->threshold_count; k++) rslow[k] = (fg_vm_range){0, UINT64_MAX};
+    const fg_trip_step *plan = p->trip_plan;
+    uint32_t pc = 0;
+    for (;;) {
+        const fg_trip_step *s = &plan[pc];
+        int held;
+        switch ((fg_opcode)s->op) {
+        case FG_OP_IS_CLOSED: held = c->state == FG_STATE_CLOSED; break;
+        case FG_OP_IS_HALF_OPEN: held = c->state == FG_STATE_HALF_OPEN; break;
+        case FG_OP_MIN_REQUESTS_GE:
+            held = total >= s->k.at_least;
+            if (held) fg_vm_at_least(&rt, s->k.at_least);
+            else fg_vm_at_most(&rt, s->k.at_least - 1);
+            break;
+        case FG_OP_FAILURE_RATE_GE:
+            held = total > 0 && (double)c->failure_count / (double)total >= s->k.limit;
+            fg_vm_rate_region(&rf, &rt, total, s->k.limit, held);
+            break;
+        case FG_OP_SLOW_RATE_GE:
+            if (!(s->slow < c->threshold_count)) {
+                held = 0; /* a threshold the window does not have: never */
+                break;
+            }
+            held = total > 0 && (double)c->slow_counts[s->slow] / (double)total >= s->k.limit;
+            fg_vm_rate_region(&rslow[s->slow], &rt, total, s->k.limit, held);
+            break;
+        case FG_OP_FAILURE_STREAK_GE:
+            held = c->consecutive_failures >= s->k.at_least;
+            if (held) fg_vm_at_least(&rs, s->k.at_least);
+            else fg_vm_at_most(&rs, s->k.at_least - 1);
+            break;
+        case FG_OP_RETURN_TRUE:
+            fired = 1;
+            alternative = s->alternative;
+            goto done;
+        case FG_OP_RETURN_FALSE:
+            goto done;
+        default: /* AVG_LATENCY_GE: excluded above (reads_latency) */
+            fired = fg_vm_trip_counts(p, c, &alternative);
+            box->fired = (uint8_t)fired;
+            box->alternative = alternative;
+            return fired;
+        }
+        pc = held ? s->on_true : s->on_false;
+    }
+done:
+    box->fired = (uint8_t)fired;
+    box->alternative = alternative;
+    /* 32-bit bounds: a region whose low end does not fit is not kept; one
+     * longer than 2^32 - 1 counts is cut (a smaller region is still exact). */
+    if (rt.lo > UINT32_MAX || rf.lo > UINT32_MAX || rs.lo > UINT32_MAX) return fired;
+    for (uint32_t k = 0; k < c->threshold_count; k++)
+        if (rslow[k].lo > UINT32_MAX) return fired;
+    box->state = (uint8_t)c->state;
+    box->total_lo = (uint32_t)rt.lo;
+    box->total_span = fg_vm_span(&rt);
+    box->failures_lo = (uint32_t)rf.lo;
+    box->failures_span = fg_vm_span(&rf);
+    box->streak_lo = (uint32_t)rs.lo;
+    box->streak_span = fg_vm_span(&rs);
+    for (uint32_t k = 0; k < c->threshold_count; k++) {
+        box->slow[2 * k] = (uint32_t)rslow[k].lo;
+        box->slow[2 * k + 1] = fg_vm_span(&rslow[k]);
+    }
+    /* thresholds the window does not have hold no count: any value */
+    for (uint32_t k = c->threshold_count; k < box->threshold_count; k++) {
+        box->slow[2 * k] = 0;
+        box->slow[2 * k + 1] = UINT32_MAX;
+    }
+    box->valid = 1;
+    return fired;
+}
+
 /* Evaluates a verified tracker; see fg_program.h. */
 int fg_vm_track(const fg_program *p, const fg_outcome *o, const fg_custom *customs) {
     const uint32_t *code = p->code;

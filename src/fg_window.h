@@ -183,19 +183,47 @@ static inline void fg_window_record_micros(fg_window *w, int failure, double dur
     st->head = head + 1 == size ? 0 : head + 1;
 }
 
+/* The bucket that holds `second` (whether or not its stamp says so). */
+static inline fg_window_bucket *fg_window_bucket_at(const fg_window *w, int64_t second) {
+    int64_t m = second % (int64_t)w->size;
+    if (m < 0) m += w->size;
+    return (fg_window_bucket *)((char *)w->entries + (size_t)m * w->bucket_stride);
+}
+
 /* Adds one call at time now: a failure (its duration counts as 0, as
  * fluxgate does) or a success of duration seconds (negative and NaN count
  * as 0). now must not go backwards between calls. Inline for the common
- * CountWindow, every recorded outcome's path. */
+ * CountWindow and for a TimeWindow's record into its current second
+ * without durations or slow counts: every recorded outcome's path. */
 static inline void fg_window_record(fg_window *w, int failure, double duration, double now) {
     if (w->kind == FG_WINDOW_COUNT && !w->exact) {
         /* level_bits is a function of threshold_count (fg_window_level_bits) */
         if (w->threshold_count == 0) fg_window_record_micros(w, failure, duration, 0, 0);
         else if (w->threshold_count == 1) fg_window_record_micros(w, failure, duration, 1, 1);
         else fg_window_record_micros(w, failure, duration, w->threshold_count, w->level_bits);
-    } else {
-        fg_window_record_other(w, failure, duration, now);
+        return;
     }
+    if (w->kind == FG_WINDOW_TIME && w->threshold_count == 0 && !(duration > 0.0)) {
+        /* A TimeWindow record within the newest second, into that second's
+         * live bucket, adding no duration (a failure, or a success nobody
+         * measured) and no slow count: only counts move (everything else
+         * is fg_window_record_time's, out of line). */
+        fg_window_state *st = w->st;
+        int64_t s = st->newest_second;
+        if (s != INT64_MIN && now >= (double)s && now < (double)s + 1.0) {
+            fg_window_bucket *b = fg_window_bucket_at(w, s);
+            if (b->epoch == st->epoch && b->second == s) {
+                uint32_t f = failure != 0;
+                b->total++;
+                b->failures += f;
+                st->counts_version++;
+                st->total_count++;
+                st->failure_count += f;
+                return;
+            }
+        }
+    }
+    fg_window_record_other(w, failure, duration, now);
 }
 
 /* The slow path of fg_window_advance: now is outside the newest second. */
@@ -213,6 +241,12 @@ static inline void fg_window_advance(fg_window *w, double now) {
     fg_window_advance_seconds(w, now);
 }
 
+/* The total duration of what the window holds, in seconds. */
+static inline double fg_window_total_duration(const fg_window *w) {
+    /* microseconds / 1e6: one correctly rounded division */
+    return w->exact ? fg_exact_sum_value(&w->st->duration) : (double)w->st->duration.limb[0] / 1e6;
+}
+
 /* What the tripper reads of the metric as of now (advances a TimeWindow
  * first): the counts, threshold_count and slow_counts[0..threshold_count).
  * thresholds[] and the slow counts past threshold_count are NOT written
@@ -226,12 +260,7 @@ static inline void fg_window_view(fg_window *w, double now, fg_metric *out, int 
     out->total_count = st->total_count;
     out->failure_count = st->failure_count;
     out->threshold_count = w->threshold_count;
-    double total = 0.0;
-    if (with_duration) {
-        /* microseconds / 1e6: one correctly rounded division */
-        total = w->exact ? fg_exact_sum_value(&st->duration) : (double)st->duration.limb[0] / 1e6;
-    }
-    out->total_duration = total;
+    out->total_duration = with_duration ? fg_window_total_duration(w) : 0.0;
     for (uint32_t k = 0; k < w->threshold_count; k++) out->slow_counts[k] = w->slow[k];
 }
 
@@ -256,13 +285,6 @@ void fg_window_clear(fg_window *w);
 /* The whole second of the breaker's time now (clamped to the limit above;
  * NaN gives the lower limit). */
 int64_t fg_window_second(double now);
-
-/* The bucket that holds `second` (whether or not its stamp says so). */
-static inline fg_window_bucket *fg_window_bucket_at(const fg_window *w, int64_t second) {
-    int64_t m = second % (int64_t)w->size;
-    if (m < 0) m += w->size;
-    return (fg_window_bucket *)((char *)w->entries + (size_t)m * w->bucket_stride);
-}
 
 /* A bucket's slow counts, [threshold_count]. */
 static inline uint32_t *fg_window_bucket_slow(fg_window_bucket *b) {

@@ -16,6 +16,12 @@
  *               acquire_at + record_at on existing keys
  *   sinkmt      `given` with a counter sink (fg_sink_new flags 0: atomic adds)
  *   sinkst      `given` with an FG_SINK_SINGLE_THREAD sink (the Lua binding's)
+ *   threshold   payment_api with BENCH_THRESHOLD_TRIPPER (bench_baseline.h)
+ *               on the alternating mix: the tripper memo's region misses
+ *   base_given, base_alternating, base_threshold
+ *               the hand-written breaker (bench/bench_baseline.c) on the
+ *               same loops: the exact ratio of the engine's instructions
+ *               to the baseline's
  * Under valgrind glibc cannot register rseq, so the CPU number comes from
  * sched_getcpu (a syscall there): counts include that fallback's user-side
  * instructions, identically before and after a change.
@@ -24,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_baseline.h"
 #include "bench_workload.h"
 #include "fg_payment_policy.h"
 #include "fluxgate.h"
@@ -65,6 +72,11 @@ __attribute__((noinline)) static void fg_hot_alternating(fg_breaker *b, const be
     fg_hot_given(b, mix, n);
 }
 
+__attribute__((noinline)) static void fg_hot_threshold(fg_breaker *b, const bench_call *mix, long n) {
+    fg_hot_given(b, mix, n);
+    sink = sink + 3;
+}
+
 __attribute__((noinline)) static void fg_hot_clock(fg_breaker *b, const bench_call *mix, long n) {
     uint64_t sum = 0;
     for (long i = 0; i < n; i++) {
@@ -82,6 +94,37 @@ __attribute__((noinline)) static void fg_hot_timewindow(fg_breaker *b, long n) {
     for (long i = 0; i < n; i++) {
         fg_ticket ticket;
         if (fg_breaker_acquire(b, &ticket)) sum += (uint64_t)fg_breaker_release(b, &ticket, &ok, -1.0);
+    }
+    sink = sum;
+}
+
+__attribute__((noinline)) static void fg_hot_base_given(bench_baseline *b, const bench_call *mix, long n) {
+    double t = 1000.0;
+    uint64_t sum = 0;
+    for (long i = 0; i < n; i++) {
+        const bench_call *c = &mix[i & (BENCH_MIX_SIZE - 1)];
+        bench_baseline_ticket ticket;
+        t += 0.001;
+        if (bench_baseline_acquire(b, t, &ticket))
+            sum += (uint64_t)bench_baseline_release(b, &ticket, &c->outcome, c->duration, t);
+    }
+    sink = sum;
+}
+
+__attribute__((noinline)) static void fg_hot_base_alternating(bench_baseline *b, const bench_call *mix, long n) {
+    fg_hot_base_given(b, mix, n);
+    sink = sink + 1;
+}
+
+__attribute__((noinline)) static void fg_hot_base_threshold(bench_baseline *b, const bench_call *mix, long n) {
+    double t = 1000.0;
+    uint64_t sum = 0;
+    for (long i = 0; i < n; i++) {
+        const bench_call *c = &mix[i & (BENCH_MIX_SIZE - 1)];
+        bench_baseline_ticket ticket;
+        t += 0.001;
+        if (bench_baseline_acquire(b, t, &ticket))
+            sum += (uint64_t)bench_baseline_release_threshold(b, &ticket, &c->outcome, c->duration, t);
     }
     sink = sum;
 }
@@ -140,6 +183,35 @@ int main(int argc, char **argv) {
         fg_breaker_free(b);
         fg_sink_free(s);
         fg_policy_free(p);
+    } else if (strncmp(which, "base_", 5) == 0) {
+        static bench_baseline base;
+        bench_baseline_init(&base, 1000.0);
+        if (strcmp(which + 5, "given") == 0) {
+            bench_workload_fill(mix);
+            fg_hot_base_given(&base, mix, n);
+        } else if (strcmp(which + 5, "threshold") == 0) {
+            bench_workload_fill_alternating(mix);
+            fg_hot_base_threshold(&base, mix, n);
+        } else {
+            bench_workload_fill_alternating(mix);
+            fg_hot_base_alternating(&base, mix, n);
+        }
+    } else if (strcmp(which, "threshold") == 0) {
+        static const char old[] = "tripper = standard | (MinRequests(20) & SlowRate(30%, threshold = 2s))";
+        static char text[sizeof fg_payment_policy + 256];
+        const char *at = strstr(fg_payment_policy, old);
+        if (at == NULL) return 2;
+        int len = snprintf(text, sizeof text, "%.*stripper = %s%s", (int)(at - fg_payment_policy),
+                           fg_payment_policy, BENCH_THRESHOLD_TRIPPER, at + sizeof old - 1);
+        fg_report *r = NULL;
+        fg_policy *p = fg_policy_compile(text, (size_t)len, "threshold.fgp", NULL, &r);
+        fg_report_free(r);
+        if (p == NULL) return 2;
+        bench_workload_fill_alternating(mix);
+        fg_breaker *b = make(p);
+        fg_hot_threshold(b, mix, n);
+        fg_breaker_free(b);
+        fg_policy_free(p);
     } else if (strcmp(which, "alternating") == 0) {
         bench_workload_fill_alternating(mix);
         fg_policy *p = compile_payment();
@@ -174,7 +246,7 @@ int main(int argc, char **argv) {
         fg_family_free(f);
         fg_policy_free(p);
     } else {
-        fprintf(stderr, "usage: %s given|alternating|clock|timewindow|family|sinkmt|sinkst [calls]\n", argv[0]);
+        fprintf(stderr, "usage: %s given|alternating|threshold|clock|timewindow|family|sinkmt|sinkst|base_given|base_alternating|base_threshold [calls]\n", argv[0]);
         return 2;
     }
     return 0;

@@ -11,7 +11,7 @@ API's cb:call, cb:call_with_fallback, cb:acquire and cb:release.
   local classic = require("fluxgate.classic_path")(core, H, methods_with, is_callable)
   classic.Classic                                  -- the breakers' methods on this path
   classic.make_finish(c_record, c_pending_of, drain_of) -- also for families
-  classic.cross_release(Ffi_methods, Classic_methods)   -- tokens find their own path
+  classic.cross_release(Ffi_methods, Classic_methods, ffi_type) -- tokens find their own path
 ]]
 local type, error, pcall, select, getmetatable, rawget =
   type, error, pcall, select, getmetatable, rawget
@@ -88,15 +88,17 @@ return function(core, H, methods_with, is_callable)
   -- A token belongs to the path that made it; a reload may switch the
   -- object's path between acquire and release: each path's release hands the
   -- other's tokens to the other (tail calls: errors still name the caller).
-  local function cross_release(Ffi_methods, Classic_methods)
+  -- ffi_type: the Lua type of the FFI path's tokens ("table" for breakers,
+  -- "cdata" for families); the classic path's are userdata.
+  local function cross_release(Ffi_methods, Classic_methods, ffi_type)
     if not Ffi_methods then return end
     local ffi_release, classic_release = Ffi_methods.release, Classic_methods.release
     Ffi_methods.release = function(self, token, ...)
-      if type(token) ~= "cdata" then return classic_release(self, token, ...) end
+      if type(token) == "userdata" then return classic_release(self, token, ...) end
       return ffi_release(self, token, ...)
     end
     Classic_methods.release = function(self, token, ...)
-      if type(token) == "cdata" then return ffi_release(self, token, ...) end
+      if type(token) == ffi_type then return ffi_release(self, token, ...) end
       return classic_release(self, token, ...)
     end
   end

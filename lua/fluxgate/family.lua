@@ -223,7 +223,7 @@ return function(M, Policy, I)
     ffi = H.ffi,
   })
   local Ffi = ffi_methods and methods_with(ffi_methods)
-  H.cross_release(Ffi, Classic)
+  H.cross_release(Ffi, Classic, "cdata")
 
   -------------------------------------------------------------------------
   -- views: fam:get(key) -> a breaker-like object for one key

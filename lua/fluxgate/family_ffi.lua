@@ -34,7 +34,7 @@ return function(core, F)
 
   local type, getmetatable, rawget, tonumber, pcall, error, select =
     type, getmetatable, rawget, tonumber, pcall, error, select
-  local cast, ffi_string = ffi.cast, ffi.string
+  local cast, ffi_string, istype = ffi.cast, ffi.string, ffi.istype
   local View, Token = ffi.typeof("fgl_fam_view *"), ffi.typeof("fgl_fam_token")
   local VoidPtr, UIntPtr = ffi.typeof("void *"), ffi.typeof("uintptr_t")
   local acquire, acquire_at = C.fg_family_acquire, C.fg_family_acquire_at
@@ -194,7 +194,7 @@ return function(core, F)
 
   function P.release(self, token, ok, value, duration)
     local p = view(self, "release")
-    check_release(Token, token, p.head.serial, duration, "family")
+    check_release(istype(Token, token) and token.serial == p.head.serial, token, duration, "family")
     if token.released ~= 0 then return end
     token.released = 1
     local is_error, status, ty, msg = release_outcome(ok, value)

@@ -18,7 +18,9 @@ complain alike.
 A breaker is its userdata: ffi.cast gives the address of its fgl_head.
 With the default clock the engine reads the clock itself (it may pick a
 coarse one); a Lua clock is its class's __clock. cb:call keeps its ticket in
-five Lua values (no cdata per call); acquire's token is one fgl_token cdata.
+five Lua values (no cdata per call); acquire's token is a small Lua table
+(see P.acquire), never handed to C, so that LuaJIT sinks its allocation
+where acquire and release meet in one trace.
 ]]
 return function(core, H)
   if type(rawget(_G, "jit")) ~= "table" then return nil end
@@ -55,8 +57,10 @@ return function(core, H)
 
   local type, getmetatable, rawget, tonumber, pcall, error, select =
     type, getmetatable, rawget, tonumber, pcall, error, select
-  local cast, istype = ffi.cast, ffi.istype
-  local HeadPtr, Token = ffi.typeof("fgl_head *"), ffi.typeof("fgl_token")
+  local cast = ffi.cast
+  local HeadPtr = ffi.typeof("fgl_head *")
+  local setmetatable = setmetatable
+  local TokenMT = {} -- acquire's tokens (P.acquire)
   local acquire, acquire_at = C.fg_breaker_acquire, C.fg_breaker_acquire_at
   local classify, record_at, release = C.fg_breaker_classify, C.fg_breaker_record_at, C.fg_breaker_release
   local outcome = require("fluxgate.outcome")
@@ -124,11 +128,12 @@ return function(core, H)
   -- it as H.ffi): release's checks and outcome, written once.
   local S = {}
 
-  -- release(self, token, ok, value, duration)'s checks: token must be a
-  -- TokenType cdata holding serial, duration nil or a number; the misuse
-  -- error names the owner ("breaker", "family") and release's caller.
-  function S.check_release(TokenType, token, serial, duration, owner)
-    if not istype(TokenType, token) or token.serial ~= serial then
+  -- release(self, token, ok, value, duration)'s checks: `ours` says
+  -- whether token is one of this owner's (its caller knows the token's
+  -- shape), duration nil or a number; the misuse error names the owner
+  -- ("breaker", "family") and release's caller.
+  function S.check_release(ours, token, duration, owner)
+    if not ours then
       error(("bad argument #1 to 'release' (a token from this %s's acquire expected, got %s)")
             :format(owner, type(token)), 3)
     end
@@ -220,14 +225,19 @@ return function(core, H)
     return finish_fallback(self, fallback, st, g, t0, slot, seq, pcall(fn, ...))
   end
 
-  -- cb:acquire() -> token | nil, rejection
+  -- cb:acquire() -> token | nil, rejection. The token is a Lua table
+  -- { state, generation, started_at, slot, slot_seq, serial, released }
+  -- whose metatable (TokenMT, private) says it is one; it never reaches C
+  -- (release copies it into scratch), so where it does not escape the
+  -- trace LuaJIT sinks its allocation (a cdata handed to C it cannot).
+  -- Generations and serials are below 2^53: exact as numbers.
   function P.acquire(self)
     local p, mt = head(self, "acquire")
     local token, r
     if admit(self, p, mt) then
-      token = Token()
-      token.ticket = scratch
-      token.serial = p.serial
+      local t = scratch
+      token = setmetatable({ tonumber(t.state), tonumber(t.generation), t.started_at, t.slot, t.slot_seq,
+                             tonumber(p.serial), false }, TokenMT)
     else
       r = rejected(self, mt)
     end
@@ -238,13 +248,16 @@ return function(core, H)
   -- cb:release(token, ok, value [, duration]); a second release is a no-op.
   function P.release(self, token, ok, value, duration)
     local p, mt = head(self, "release")
-    check_release(Token, token, p.serial, duration, "breaker")
-    if token.released ~= 0 then return end
-    token.released = 1
+    check_release(getmetatable(token) == TokenMT and token[6] == tonumber(p.serial), token, duration, "breaker")
+    if token[7] then return end
+    token[7] = true
     local is_error, status, ty, msg = release_outcome(ok, value)
     local clock, now = rawget(mt, "__clock"), nil
     if clock then now = read_clock(clock) end
-    record_at_now(self, p, token.ticket, now, is_error, status, ty, msg, duration)
+    local t = scratch
+    t.admitted = 1; t.state = token[1]; t.generation = token[2]; t.started_at = token[3]
+    t.slot = token[4]; t.slot_seq = token[5]
+    record_at_now(self, p, t, now, is_error, status, ty, msg, duration)
   end
 
   return P

@@ -253,3 +253,25 @@ describe("the fast path with many results", function()
     assert.are.equal(1, seen)
   end)
 end)
+
+describe("the fast path with many arguments", function()
+  it("passes them all to fn, with and without a fallback", function()
+    local cb = assert(fluxgate.breaker("many_args", {}))
+    local unpack = table.unpack or unpack
+    local function count(...)
+      local n = select("#", ...)
+      if n == 0 then return 0 end
+      return n, (select(n, ...))
+    end
+    for _, n in ipairs({ 0, 1, 12, 13, 40, 300 }) do
+      local args = {}
+      for i = 1, n do args[i] = i end
+      local got, last = cb:call(count, unpack(args, 1, n))
+      assert.are.equal(n, got)
+      if n > 0 then assert.are.equal(n, last) end
+      got, last = cb:call_with_fallback(count, error, unpack(args, 1, n))
+      assert.are.equal(n, got)
+      if n > 0 then assert.are.equal(n, last) end
+    end
+  end)
+end)

@@ -91,6 +91,24 @@ describe("LuaJIT compiles fluxgate's hot paths (no trace aborts in fluxgate's fi
     assert.are.equal(N, cb:info().counters.success)
   end)
 
+  -- The FFI path's token never reaches C, so a token that does not leave
+  -- the trace is not allocated at all (LuaJIT sinks it): a compiled loop
+  -- of acquire + release leaves the heap as it was (the cdata token that
+  -- C received cost about 7 MB here).
+  it_jit("acquire and release in one compiled loop allocate no token", function()
+    local cb = closed_breaker()
+    local function loop(n) for _ = 1, n do local t = cb:acquire(); cb:release(t, true) end end
+    loop(N) -- compiled
+    collectgarbage()
+    collectgarbage("stop")
+    local before = collectgarbage("count")
+    loop(100000)
+    local grown_kb = collectgarbage("count") - before
+    collectgarbage("restart")
+    assert.is_true(grown_kb < 1024, ("the loop allocated %.0f KB"):format(grown_kb))
+    assert.are.equal(N + 100000, cb:info().counters.success)
+  end)
+
   it_jit("the rejection of an open breaker (retry_after set), through call, call_with_fallback and acquire", function()
     local cb = open_breaker()
     local last

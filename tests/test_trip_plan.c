@@ -1,0 +1,236 @@
+/*
+ * test_trip_plan.c -- the breaker's tripper evaluation (fg_vm_trip_counts,
+ * from the plan fg_vm_plan_tripper builds out of the verified bytecode)
+ * answers exactly what the bytecode interpreter (fg_vm_trip, the source of
+ * truth) answers: result and alternative, on generated trippers of every
+ * test and combinator, over generated metrics and states; and the region
+ * fg_vm_trip_boxed returns with an answer (the breaker's tripper memo)
+ * holds that answer at every point inside it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "fg_policy_internal.h"
+#include "fg_program.h"
+#include "fg_program_block.h"
+#include "fluxgate.h"
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static uint64_t rng(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Appends a random tripper expression of at most `depth` levels to buf. */
+static void gen_expr(char *buf, size_t cap, int depth) {
+    size_t len = strlen(buf);
+    char *out = buf + len;
+    size_t room = cap - len;
+    int choice = depth > 0 ? (int)(rng() % 10) : (int)(rng() % 7);
+    /* thresholds 1 and 2 s, shared between SlowRate tests, so that slow
+     * counts are indexed by more than one threshold */
+    static const char *const leaves[] = {
+        "MinRequests(%u)", "FailureRate(%u%%)", "AvgLatency(%u)", "SlowRate(%u%%, threshold = %us)",
+        "FailureStreak(%u)", "Closed()", "HalfOpened()"};
+    switch (choice) {
+    case 0: snprintf(out, room, leaves[0], (unsigned)(rng() % 6)); break;
+    case 1: snprintf(out, room, leaves[1], (unsigned)(rng() % 101)); break;
+    case 2: snprintf(out, room, leaves[2], (unsigned)(rng() % 3)); break;
+    case 3: snprintf(out, room, leaves[3], (unsigned)(rng() % 101), (unsigned)(1 + rng() % 2)); break;
+    case 4: snprintf(out, room, leaves[4], (unsigned)(rng() % 4)); break;
+    case 5: snprintf(out, room, "%s", leaves[5]); break;
+    case 6: snprintf(out, room, "%s", leaves[6]); break;
+    case 7:
+        snprintf(out, room, "~(");
+        gen_expr(buf, cap, depth - 1);
+        strncat(buf, ")", cap - strlen(buf) - 1);
+        break;
+    default: {
+        const char *op = choice == 8 ? " & " : " | ";
+        strncat(buf, "(", cap - strlen(buf) - 1);
+        int n = 2 + (int)(rng() % 3);
+        for (int i = 0; i < n; i++) {
+            if (i > 0) strncat(buf, op, cap - strlen(buf) - 1);
+            gen_expr(buf, cap, depth - 1);
+        }
+        strncat(buf, ")", cap - strlen(buf) - 1);
+        break;
+    }
+    }
+}
+
+/* Compares the two evaluations on `rounds` random contexts. */
+static void compare_on(const fg_program *p, const char *text, int rounds) {
+    assert_true(p->trip_planned);
+    uint32_t nthr = fg_program_threshold_count(p);
+    for (int i = 0; i < rounds; i++) {
+        fg_metric m;
+        memset(&m, 0, sizeof m);
+        m.total_count = rng() % 7;
+        m.failure_count = m.total_count ? rng() % (m.total_count + 1) : 0;
+        m.threshold_count = nthr;
+        for (uint32_t k = 0; k < nthr; k++) m.slow_counts[k] = m.total_count ? rng() % (m.total_count + 1) : 0;
+        m.total_duration = (double)(rng() % 13) * 0.25;
+        fg_state state = rng() & 1 ? FG_STATE_CLOSED : FG_STATE_HALF_OPEN;
+        uint32_t streak = (uint32_t)(rng() % 5);
+        fg_trip_context ctx = {&m, state, streak};
+        fg_trip_counts c = {m.total_count, m.failure_count, m.slow_counts, nthr, state, streak,
+                            m.total_duration};
+        uint32_t want_alt = 77, got_alt = 77;
+        int want = fg_vm_trip(p, &ctx, &want_alt);
+        int got = fg_vm_trip_counts(p, &c, &got_alt);
+        if (want != got || (want && want_alt != got_alt))
+            fail_msg("%s: total %llu failures %llu streak %u state %d: plan %d/a%u, bytecode %d/a%u", text,
+                     (unsigned long long)m.total_count, (unsigned long long)m.failure_count, streak,
+                     (int)state, got, got_alt, want, want_alt);
+    }
+}
+
+/* A value in [lo, lo + span], near either end (spans may be "unbounded"). */
+static uint64_t pick_in(uint64_t lo, uint64_t span) {
+    uint64_t near = rng() % 12;
+    if (span <= 24) return lo + rng() % (span + 1);
+    return rng() & 1 ? lo + near : (span > 1000 ? lo + 30 + near : lo + span - near);
+}
+
+/* Every answer of the box is the bytecode's, at the point it was made and
+ * at points drawn inside its region. */
+static void check_box_on(const fg_program *p, const char *text, int rounds) {
+    uint32_t nthr = fg_program_threshold_count(p);
+    uint64_t storage[32];
+    fg_trip_box *box = (fg_trip_box *)storage;
+    assert_true(fg_trip_box_size(nthr) <= sizeof storage);
+    int valid = 0;
+    for (int i = 0; i < rounds; i++) {
+        uint64_t total = rng() % 40;
+        uint64_t failures = total ? rng() % (total + 1) : 0;
+        uint64_t slow[FG_MAX_SLOW_THRESHOLDS] = {0};
+        for (uint32_t k = 0; k < nthr; k++) slow[k] = total ? rng() % (total + 1) : 0;
+        fg_state state = rng() & 1 ? FG_STATE_CLOSED : FG_STATE_HALF_OPEN;
+        uint32_t streak = (uint32_t)(rng() % 7);
+        memset(storage, 0, sizeof storage);
+        box->threshold_count = (uint8_t)nthr;
+        fg_trip_counts c = {total, failures, slow, nthr, state, streak, 0.0};
+        int fired = fg_vm_trip_boxed(p, &c, box);
+        assert_int_equal(fired, box->fired);
+        if (!box->valid) continue;
+        valid++;
+        assert_true(fg_trip_box_holds(box, total, failures, slow, nthr, streak, state));
+        for (int j = 0; j < 20; j++) {
+            fg_metric m;
+            memset(&m, 0, sizeof m);
+            m.total_count = pick_in(box->total_lo, box->total_span);
+            m.failure_count = pick_in(box->failures_lo, box->failures_span);
+            m.threshold_count = nthr;
+            for (uint32_t k = 0; k < nthr; k++) m.slow_counts[k] = pick_in(box->slow[2 * k], box->slow[2 * k + 1]);
+            uint32_t s = (uint32_t)pick_in(box->streak_lo, box->streak_span);
+            assert_true(fg_trip_box_holds(box, m.total_count, m.failure_count, m.slow_counts, nthr, s, state));
+            fg_trip_context ctx = {&m, state, s};
+            uint32_t alt = 77;
+            int want = fg_vm_trip(p, &ctx, &alt);
+            if (want != box->fired || (want && alt != box->alternative))
+                fail_msg("%s: box made at total %llu failures %llu streak %u answers %d/a%u, but at total %llu "
+                         "failures %llu streak %u the bytecode answers %d/a%u",
+                         text, (unsigned long long)total, (unsigned long long)failures, streak, box->fired,
+                         box->alternative, (unsigned long long)m.total_count,
+                         (unsigned long long)m.failure_count, s, want, alt);
+        }
+    }
+    /* only a tripper that reads the duration has no region */
+    if (!p->reads_latency) assert_true(valid > 0);
+    else assert_int_equal(valid, 0);
+}
+
+static const fg_program *tripper_of(fg_policy *policy) {
+    assert_non_null(policy);
+    assert_int_equal(policy->breaker_count, 1);
+    return policy->breakers[0].tripper;
+}
+
+static void the_plan_answers_what_the_bytecode_answers(void **state) {
+    (void)state;
+    int compiled = 0;
+    for (int e = 0; e < 400; e++) {
+        char text[2048] = "";
+        gen_expr(text, sizeof text, 3);
+        fg_expressions x;
+        memset(&x, 0, sizeof x);
+        x.tripper = text;
+        fg_report *report = NULL;
+        fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, &report);
+        fg_report_free(report);
+        if (policy == NULL) continue; /* e.g. too many thresholds: not this test's concern */
+        compiled++;
+        compare_on(tripper_of(policy), text, 200);
+        check_box_on(tripper_of(policy), text, 50);
+        fg_policy_free(policy);
+    }
+    assert_true(compiled > 300);
+}
+
+/* The shapes the hot path meets most, each checked on its own. */
+static void the_plan_answers_for_the_common_shapes(void **state) {
+    (void)state;
+    static const char *const shapes[] = {
+        "MinRequests(20) & FailureRate(51%)",
+        "FailureStreak(5) | (MinRequests(20) & ((Closed() & FailureRate(60%)) | (HalfOpened() & "
+        "FailureRate(50%)))) | (MinRequests(20) & SlowRate(30%, threshold = 2s))",
+        "FailureStreak(3)",
+        "MinRequests(2) & AvgLatency(1)",
+        "~SlowRate(25%, threshold = 1s) | SlowRate(50%, threshold = 2s)",
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        fg_expressions x;
+        memset(&x, 0, sizeof x);
+        x.tripper = shapes[i];
+        fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
+        compare_on(tripper_of(policy), shapes[i], 5000);
+        check_box_on(tripper_of(policy), shapes[i], 2000);
+        fg_policy_free(policy);
+    }
+}
+
+/* The region is wide where a steady window lives: issue 9's rule, every
+ * call succeeding, keeps its answer as the total grows (a TimeWindow that
+ * fills), so the program need not run again on each record. */
+static void a_steady_window_stays_inside_its_region(void **state) {
+    (void)state;
+    fg_expressions x;
+    memset(&x, 0, sizeof x);
+    x.tripper = "MinRequests(20) & FailureRate(51%)";
+    fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
+    const fg_program *p = tripper_of(policy);
+    uint64_t storage[16] = {0};
+    fg_trip_box *box = (fg_trip_box *)storage;
+    fg_trip_counts c = {25, 0, NULL, 0, FG_STATE_CLOSED, 0, 0.0};
+    assert_int_equal(fg_vm_trip_boxed(p, &c, box), 0);
+    for (uint64_t t = 25; t < 100000; t += 997)
+        assert_true(fg_trip_box_holds(box, t, 0, NULL, 0, 0, FG_STATE_CLOSED));
+    /* 13 failures of 25 is 52%: outside */
+    assert_false(fg_trip_box_holds(box, 25, 13, NULL, 0, 0, FG_STATE_CLOSED));
+    assert_true(fg_trip_box_holds(box, 25, 12, NULL, 0, 0, FG_STATE_CLOSED));
+    /* an empty box holds nowhere, whatever the counts */
+    fg_trip_box_invalidate(box);
+    for (uint64_t t = UINT32_MAX - 1; t <= (uint64_t)UINT32_MAX + 1; t++)
+        for (int st = 0; st < FG_STATE_COUNT; st++)
+            assert_false(fg_trip_box_holds(box, t, 0, NULL, 0, 0, (fg_state)st));
+    assert_false(fg_trip_box_holds(box, 0, 0, NULL, 0, 0, FG_STATE_CLOSED));
+    fg_policy_free(policy);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(the_plan_answers_what_the_bytecode_answers),
+        cmocka_unit_test(the_plan_answers_for_the_common_shapes),
+        cmocka_unit_test(a_steady_window_stays_inside_its_region),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
