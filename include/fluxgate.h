@@ -716,7 +716,8 @@ FG_API size_t fg_family_key_footprint(const fg_family *family);
         0, 0,          /* has_seed, seed: seeded from address and clock */     \
         NULL, NULL,    /* resolve_custom, resolve_ud: none */                  \
         FG_CLOCK_AUTO, /* clock_kind */                                        \
-        NULL           /* sink: none */                                        \
+        NULL,          /* sink: none */                                        \
+        0              /* single_thread: threads and processes may share it */ \
     }
 
 #ifdef __cplusplus

@@ -323,7 +323,7 @@ int fg_codegen(const fg_node *root, fg_program_kind kind, const fg_allocator *al
         return -1;
     }
     fg_program_fold_results(p);
-    fg_vm_plan_tripper(p);
+    fg_program_plan_tripper(p);
     *out = p;
     return 0;
 }

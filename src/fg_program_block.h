@@ -60,7 +60,7 @@ typedef struct fg_constant {
  * preparation; fg_vm.c's header says why the limits are what they are. */
 void fg_program_prepare_constant(fg_constant *c);
 
-/* One step of a tripper's plan (fg_vm_plan_tripper): the test at a pc with
+/* One step of a tripper's plan (fg_program_plan_tripper): the test at a pc with
  * its constant and both successors resolved, or a return. The plan is a
  * function of the verified bytecode, built once after verification; the
  * bytecode stays the source of truth (fg_vm_trip interprets it, and
@@ -113,7 +113,7 @@ struct fg_program {
     uint32_t result_capacity;
     fg_range *result_ranges;
     /* A tripper's plan (see fg_trip_step), indexed by pc; NULL for a
-     * tracker. trip_planned = 0 until fg_vm_plan_tripper has filled it. */
+     * tracker. trip_planned = 0 until fg_program_plan_tripper has filled it. */
     fg_trip_step *trip_plan;
     int trip_planned;
 };
@@ -126,8 +126,8 @@ enum { FG_RESULT_FOLD_MAX_RANGES = 64 };
  * status per segment between the ranges' bounds. Defined in fg_verify.c. */
 void fg_program_fold_results(fg_program *p);
 
-/* Builds p's trip_plan from its verified code. Defined in fg_vm.c. */
-void fg_vm_plan_tripper(fg_program *p);
+/* Builds p's trip_plan from its verified code (fg_verify.c: compile time). */
+void fg_program_plan_tripper(fg_program *p);
 
 /* Whether constant c's strings, ranges, threshold or custom index are inside
  * the program (fg_verify.c; the disassembler also uses it). */

@@ -24,8 +24,9 @@
  * Also here, the rest of what happens to a program at compile time before
  * any breaker runs it: the constants' precomputed comparison limits
  * (fg_program_prepare_constant, called by the emitter) and a tracker's
- * result table (fg_program_fold_results, run by fg_codegen on the verified
- * program). Both decide what the VM will read; fg_vm.c only reads it.
+ * result table (fg_program_fold_results) and a tripper's plan
+ * (fg_program_plan_tripper), both run by fg_codegen on the verified program.
+ * They decide what the VM will read; fg_vm.c only reads it.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -267,4 +268,47 @@ void fg_program_fold_results(fg_program *p) {
     p->result_no_status = fg_vm_track(p, &o, NULL);
     p->result_range_count = count;
     p->result_folded = 1;
+}
+
+/* ---- trippers' plans (compile time; fg_vm_trip_counts runs them) ---------- */
+
+/* See fg_program_block.h. The verifier guarantees what the plan relies on:
+ * a test is followed by exactly one jump, jumps go forward, every path
+ * ends in a return, operands are valid pool indexes of the right type. */
+void fg_program_plan_tripper(fg_program *p) {
+    if (p->kind != FG_PROGRAM_TRIPPER || p->trip_plan == NULL) return;
+    const uint32_t *code = p->code;
+    for (uint32_t pc = 0; pc < p->code_length; pc++) {
+        uint32_t insn = code[pc];
+        uint32_t op = FG_INSN_OP(insn), arg = FG_INSN_OPERAND(insn);
+        fg_trip_step *s = &p->trip_plan[pc];
+        memset(s, 0, sizeof *s);
+        s->op = (uint8_t)op;
+        if (op >= FG_OP_COUNT) continue;
+        if (fg_opcode_roles[op] == FG_ROLE_RETURN) {
+            s->alternative = arg;
+            continue;
+        }
+        if (fg_opcode_roles[op] != FG_ROLE_TEST || pc + 1 >= p->code_length) continue;
+        uint32_t jump = code[pc + 1];
+        uint32_t target = FG_INSN_OPERAND(jump);
+        int on_true = FG_INSN_OP(jump) == FG_OP_JUMP_IF_TRUE;
+        s->on_true = on_true ? target : pc + 2;
+        s->on_false = on_true ? pc + 2 : target;
+        if (fg_opcode_shapes[op] == FG_OPERAND_NONE) continue;
+        const fg_constant *k = &p->constants[arg];
+        switch ((fg_opcode)op) {
+        case FG_OP_MIN_REQUESTS_GE:
+        case FG_OP_FAILURE_STREAK_GE: s->k.at_least = k->at_least; break;
+        case FG_OP_FAILURE_RATE_GE: s->k.limit = k->ratio_limit; break;
+        case FG_OP_AVG_LATENCY_GE: s->k.limit = k->latency_limit; break;
+        case FG_OP_SLOW_RATE_GE:
+            s->k.limit = k->ratio_limit;
+            /* an index no metric has (fg_vm_slow_rate: never slow) */
+            s->slow = (uint8_t)(k->first < FG_MAX_SLOW_THRESHOLDS ? k->first : FG_MAX_SLOW_THRESHOLDS);
+            break;
+        default: break;
+        }
+    }
+    p->trip_planned = 1;
 }

@@ -146,48 +146,7 @@ int fg_vm_trip(const fg_program *p, const fg_trip_context *ctx, uint32_t *altern
     }
 }
 
-/* ---- trippers, planned ------------------------------------------------------ */
-
-/* See fg_program_block.h. The verifier guarantees what the plan relies on:
- * a test is followed by exactly one jump, jumps go forward, every path
- * ends in a return, operands are valid pool indexes of the right type. */
-void fg_vm_plan_tripper(fg_program *p) {
-    if (p->kind != FG_PROGRAM_TRIPPER || p->trip_plan == NULL) return;
-    const uint32_t *code = p->code;
-    for (uint32_t pc = 0; pc < p->code_length; pc++) {
-        uint32_t insn = code[pc];
-        uint32_t op = FG_INSN_OP(insn), arg = FG_INSN_OPERAND(insn);
-        fg_trip_step *s = &p->trip_plan[pc];
-        memset(s, 0, sizeof *s);
-        s->op = (uint8_t)op;
-        if (op >= FG_OP_COUNT) continue;
-        if (fg_opcode_roles[op] == FG_ROLE_RETURN) {
-            s->alternative = arg;
-            continue;
-        }
-        if (fg_opcode_roles[op] != FG_ROLE_TEST || pc + 1 >= p->code_length) continue;
-        uint32_t jump = code[pc + 1];
-        uint32_t target = FG_INSN_OPERAND(jump);
-        int on_true = FG_INSN_OP(jump) == FG_OP_JUMP_IF_TRUE;
-        s->on_true = on_true ? target : pc + 2;
-        s->on_false = on_true ? pc + 2 : target;
-        if (fg_opcode_shapes[op] == FG_OPERAND_NONE) continue;
-        const fg_constant *k = &p->constants[arg];
-        switch ((fg_opcode)op) {
-        case FG_OP_MIN_REQUESTS_GE:
-        case FG_OP_FAILURE_STREAK_GE: s->k.at_least = k->at_least; break;
-        case FG_OP_FAILURE_RATE_GE: s->k.limit = k->ratio_limit; break;
-        case FG_OP_AVG_LATENCY_GE: s->k.limit = k->latency_limit; break;
-        case FG_OP_SLOW_RATE_GE:
-            s->k.limit = k->ratio_limit;
-            /* an index no metric has (fg_vm_slow_rate: never slow) */
-            s->slow = (uint8_t)(k->first < FG_MAX_SLOW_THRESHOLDS ? k->first : FG_MAX_SLOW_THRESHOLDS);
-            break;
-        default: break;
-        }
-    }
-    p->trip_planned = 1;
-}
+/* ---- trippers, planned (the plan: fg_verify.c's fg_program_plan_tripper) --- */
 
 /* Each step is one load of the step, one switch, one compare, and the
  * successor taken from the step (no decoding of the jump word, no pool

@@ -146,6 +146,7 @@ static void assert_default_options(const fg_breaker_options *o) {
     assert_null(o->resolve_ud);
     assert_int_equal(o->clock_kind, FG_CLOCK_AUTO);
     assert_null(o->sink);
+    assert_int_equal(o->single_thread, 0);
 }
 
 static void the_options_initializers_set_every_field_to_the_zeroed_default(void **state) {

@@ -1,6 +1,6 @@
 /*
  * test_trip_plan.c -- the breaker's tripper evaluation (fg_vm_trip_counts,
- * from the plan fg_vm_plan_tripper builds out of the verified bytecode)
+ * from the plan fg_program_plan_tripper builds out of the verified bytecode)
  * answers exactly what the bytecode interpreter (fg_vm_trip, the source of
  * truth) answers: result and alternative, on generated trippers of every
  * test and combinator, over generated metrics and states; and the region
