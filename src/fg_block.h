@@ -53,7 +53,7 @@
 
 enum {
     FG_BLOCK_MAGIC = 0x31424746u, /* "FGB1" little-endian */
-    FG_BLOCK_VERSION = 2,
+    FG_BLOCK_VERSION = 3,
     FG_BLOCK_STRIPES = 2,
     /* (old, new) pairs that can happen: any state to a manual command's
      * state (4 x 6), closed/half_open -> open, open -> half_open */
@@ -71,75 +71,101 @@ typedef struct fg_block_stripe {
     _Atomic uint64_t rejected;
 } fg_block_stripe;
 
-/* The tripper's last evaluation (fg_trip_memo, fixed-width). */
+/* The tripper's last evaluation (fg_trip_memo, fixed-width, 12 bytes). The
+ * key holds the low 32 bits of the window's counts_version: between two
+ * evaluations the version moves by at most one per record plus the buckets
+ * dropped by one advance, never by 2^32, so equal low bits mean equal
+ * versions. An alternative index past 65535 is not memoised (flags 0). */
 typedef struct fg_block_memo {
-    uint64_t counts_version;
+    uint32_t counts_version;       /* low 32 bits */
     uint32_t consecutive_failures; /* fg_breaker_streak_key of them */
-    uint32_t alternative;
-    uint8_t valid;
-    uint8_t fired;
+    uint16_t alternative;
     uint8_t state;
-    uint8_t pad[5];
+    uint8_t flags;                 /* FG_BLOCK_MEMO_VALID | FG_BLOCK_MEMO_FIRED */
 } fg_block_memo;
 
-/* The layout packs the cold fields into the gaps the cache-line rule needs
- * (see FG_BLOCK_APART below): 64 bytes between the read-mostly words and
- * stripe 0, between the stripes, and between stripe 1 and the hot part are
- * what cold data fills, so shrinking cold data below that would only turn
- * it into padding. */
+enum { FG_BLOCK_MEMO_VALID = 1, FG_BLOCK_MEMO_FIRED = 2 };
+
+/* Lines of 64 bytes, for a block placed at a multiple of 64 (the library
+ * places its own blocks so; see FG_BLOCK_LINE in fluxgate.h), each written
+ * by one group:
+ *   line 0      read by every admission, written only by transitions,
+ *               restores and clock rebases (read-mostly);
+ *   lines 1, 2  an admission counter stripe each (written without the lock
+ *               by the admissions of "its" CPUs), filled with cold fields
+ *               written only by transitions, half-open probes and stale
+ *               outcomes;
+ *   lines 3, 4  the hot part: the lock and everything a record writes under
+ *               it (counters, the window's running totals, the consecutive
+ *               failures, the tripper memo, the clock's last reading), so a
+ *               record moves these two lines and the window entry it writes
+ *               (and a slow count), and nothing else;
+ *   the tail    the remaining transition counters (cold).
+ * The manual commands' transition counters are split over the three cold
+ * gaps (fg_block_manual_at). */
 typedef struct fg_block {
-    /* ---- read by every admission (read-mostly) ---- */
+    /* ---- line 0: read by every admission (read-mostly) ---- */
     _Atomic uint64_t word;        /* state | generation << FG_BLOCK_STATE_BITS */
     _Atomic uint64_t offset_bits; /* the clock offset (a double): time = raw + offset */
-    /* ---- header: written once, when the block is placed. The layout is a
+    /* header: written once, when the block is placed. The layout is a
      * function of the definition and the version, which the fingerprint
-     * and the version name, so no offsets are kept here. ---- */
+     * and the version name, so no offsets are kept here. */
     uint32_t magic;
     uint16_t version;
     uint16_t fixed_bytes;         /* sizeof(fg_block) */
     uint32_t size;                /* the whole block */
-    /* ---- cold: transitions ---- */
+    /* transitions */
     uint32_t reopens;
     uint64_t fingerprint;         /* fg_block_fingerprint of the definition */
     double changed_at;
     double retry_factor;          /* the jitter factor drawn when the breaker opened */
     uint64_t sequence;            /* the latest transition's sequence number */
-    uint64_t random[4];           /* xoshiro256** state */
-    /* ---- admission stripe 0 ---- */
+    /* ---- line 1: admission stripe 0, then cold ---- */
     fg_block_stripe stripe0;
-    /* ---- cold: half_open, the state machine's transition counters ---- */
-    fg_half_open_state half_open; /* the slots' bookkeeping (fg_half_open.h) */
-    uint64_t transitions_auto[FG_BLOCK_AUTO_CELLS];
-    /* ---- admission stripe 1 ---- */
+    uint64_t random[4];           /* xoshiro256** state */
+    uint64_t stale;
+    uint32_t transitions_manual_a[2];
+    /* ---- line 2: admission stripe 1, then cold ---- */
     fg_block_stripe stripe1;
-    /* ---- cold: the manual commands' transition counters (saturating) ---- */
-    uint32_t transitions_manual[FG_BLOCK_MANUAL_CELLS];
-    /* ---- hot: the lock, and what records write under it ---- */
-    uint32_t consecutive_failures; /* (in the hot part's first line: far from stripe 1) */
+    fg_half_open_state half_open; /* the slots' bookkeeping (fg_half_open.h) */
+    uint32_t transitions_manual_b[2];
+    /* ---- lines 3 and 4: the lock, and what records write under it ---- */
     fg_lock lock;
-    double last_raw;              /* the last raw clock reading (rebasing) */
-    double last_time;             /* the breaker's time at that reading */
     /* The record calls so far, in the lock's order, are success + failure
      * + ignored: each record call adds to exactly one of them. */
     uint64_t success;
     uint64_t failure;
     uint64_t ignored;
-    uint64_t stale;
     fg_window_state window;       /* the window's running totals (fg_window.h) */
+    uint32_t consecutive_failures;
     fg_block_memo memo;
+    double last_raw;              /* the last raw clock reading (rebasing) */
+    double last_time;             /* the breaker's time at that reading */
+    /* ---- the tail: the state machine's transition counters, the rest of
+     * the manual commands' (cold) ---- */
+    uint64_t transitions_auto[FG_BLOCK_AUTO_CELLS];
+    uint32_t transitions_manual_c[FG_BLOCK_MANUAL_CELLS - 4];
 } fg_block;
 
-/* Groups written by different threads never share a cache line. */
-#define FG_BLOCK_APART(end_field, start_field)                                                     \
-    _Static_assert(offsetof(fg_block, start_field) >=                                              \
-                       offsetof(fg_block, end_field) + sizeof(((fg_block *)0)->end_field) + 63,    \
-                   #end_field " and " #start_field " may share a cache line")
-FG_BLOCK_APART(offset_bits, stripe0);
-FG_BLOCK_APART(stripe0, stripe1);
-FG_BLOCK_APART(stripe1, consecutive_failures);
-FG_BLOCK_APART(stripe1, lock);
-FG_BLOCK_APART(offset_bits, lock);
-_Static_assert(offsetof(fg_block, offset_bits) + 8 <= 16, "the read-mostly words come first");
+/* The lines above, pinned: a change of a field's size that moves a group
+ * into another group's line fails to compile. */
+#define FG_BLOCK_AT(field, line) \
+    _Static_assert(offsetof(fg_block, field) == (line) * 64, #field " must start line " #line)
+#define FG_BLOCK_WITHIN(field, line) \
+    _Static_assert(offsetof(fg_block, field) >= (line) * 64 && \
+                       offsetof(fg_block, field) + sizeof(((fg_block *)0)->field) <= ((line) + 1) * 64, \
+                   #field " must lie in line " #line)
+FG_BLOCK_WITHIN(sequence, 0);
+FG_BLOCK_AT(stripe0, 1);
+FG_BLOCK_WITHIN(transitions_manual_a, 1);
+FG_BLOCK_AT(stripe1, 2);
+FG_BLOCK_WITHIN(transitions_manual_b, 2);
+FG_BLOCK_AT(lock, 3);
+FG_BLOCK_WITHIN(window.counts_version, 3); /* what every CountWindow record writes */
+FG_BLOCK_WITHIN(window.duration.limb[0], 4);
+FG_BLOCK_WITHIN(memo, 4);
+FG_BLOCK_WITHIN(last_time, 4);
+FG_BLOCK_AT(transitions_auto, 5);
 
 enum { FG_BLOCK_STATE_BITS = 3, FG_BLOCK_STATE_MASK = 7 };
 
@@ -218,23 +244,31 @@ static inline int fg_block_cell_manual(int cell) {
  * manual commands' pairs count up to UINT32_MAX and stay there (a counter
  * never decreases); the state machine's own pairs, which a flapping
  * breaker can repeat without bound, count in 64 bits. Lock held. */
+/* Where the manual counter m (fg_block_cell_manual) lives: the cold gaps
+ * of lines 1 and 2, then the tail. */
+static inline uint32_t *fg_block_manual_at(fg_block *b, int m) {
+    if (m < 2) return &b->transitions_manual_a[m];
+    if (m < 4) return &b->transitions_manual_b[m - 2];
+    return &b->transitions_manual_c[m - 4];
+}
+
 static inline uint64_t fg_block_transitions_get(const fg_block *b, int cell) {
     int a = fg_block_cell_auto(cell);
-    return a >= 0 ? b->transitions_auto[a] : b->transitions_manual[fg_block_cell_manual(cell)];
+    return a >= 0 ? b->transitions_auto[a] : *fg_block_manual_at((fg_block *)b, fg_block_cell_manual(cell));
 }
 static inline void fg_block_transitions_add(fg_block *b, int cell) {
     int a = fg_block_cell_auto(cell);
     if (a >= 0) {
         b->transitions_auto[a]++;
     } else {
-        uint32_t *m = &b->transitions_manual[fg_block_cell_manual(cell)];
+        uint32_t *m = fg_block_manual_at(b, fg_block_cell_manual(cell));
         *m += *m != UINT32_MAX;
     }
 }
 static inline void fg_block_transitions_set(fg_block *b, int cell, uint64_t v) {
     int a = fg_block_cell_auto(cell);
     if (a >= 0) b->transitions_auto[a] = v;
-    else b->transitions_manual[fg_block_cell_manual(cell)] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+    else *fg_block_manual_at(b, fg_block_cell_manual(cell)) = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
 /* The admission stripe for the calling thread, by the CPU it runs on

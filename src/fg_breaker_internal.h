@@ -281,12 +281,13 @@ static inline int fg_breaker_trip_locked(fg_breaker *h, fg_state state, double n
                                          const char **reason) {
     const fg_block *b = h->block;
     const fg_block_memo *m = &b->memo;
-    int same = m->valid & (m->counts_version == b->window.counts_version) &
+    int same = (m->flags & FG_BLOCK_MEMO_VALID) & (m->counts_version == (uint32_t)b->window.counts_version) &
                (m->consecutive_failures == fg_breaker_streak_key(h, b->consecutive_failures)) &
                (m->state == (uint8_t)state);
     if (!same) return fg_breaker_trip_run_locked(h, state, now, reason);
-    if (m->fired && reason != NULL) *reason = fg_breaker_trip_reason(h, m->alternative);
-    return m->fired;
+    int fired = (m->flags & FG_BLOCK_MEMO_FIRED) != 0;
+    if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, m->alternative);
+    return fired;
 }
 
 /* One draw from the breaker's random source. Lock held. */

@@ -47,7 +47,7 @@ void fg_breaker_repair_locked(void *ud) {
     fg_block *b = h->block;
     fg_window_clear(&h->window);
     fg_half_open_reset(&h->half_open);
-    b->memo.valid = 0;
+    b->memo.flags = 0;
 }
 
 int fg_breaker_carry_counters(fg_breaker *h, const void *old_block, size_t old_size) {

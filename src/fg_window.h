@@ -40,7 +40,11 @@
 #include "fg_policy_internal.h"
 #include "fluxgate.h"
 
-/* The window's running totals, in the state block's hot part. */
+/* The window's running totals, in the state block's hot part. Ordered by
+ * use: the first 32 bytes are what every CountWindow record writes (it
+ * shares a cache line with the block's lock and counters, fg_block.h); the
+ * exact duration sum's upper limbs and a TimeWindow's newest second, which
+ * a microsecond CountWindow never touches, come last. */
 typedef struct fg_window_state {
     union {
         struct {
@@ -52,7 +56,6 @@ typedef struct fg_window_state {
             uint32_t pad;
         };
     };
-    int64_t newest_second;  /* TimeWindow: the latest second the totals cover */
     uint64_t total_count;
     uint64_t failure_count;
     /* Bumped by every change of total_count, failure_count or the slow
@@ -60,6 +63,7 @@ typedef struct fg_window_state {
      * tripper that does not read the duration need not run again. */
     uint64_t counts_version;
     fg_exact_sum duration;  /* exact sum, or limb[0] = microseconds */
+    int64_t newest_second;  /* TimeWindow: the latest second the totals cover */
 } fg_window_state;
 
 /* One second of a TimeWindow (then uint32_t slow[threshold_count]). A
