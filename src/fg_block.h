@@ -11,27 +11,16 @@
  * Snapshots (fg_snapshot.h) are written field by field, never copied, so
  * this layout may change without changing their format.
  *
- * Layout: the fixed part below, then the variable arrays (offsets in the
- * header): slow counts, the window (CountWindow ring or TimeWindow
- * buckets), the half-open slots. Fields are grouped by who writes them,
- * and groups that different threads write are at least 64 bytes apart
- * (FG_BLOCK_APART): the block is only 8-byte aligned, so "64 bytes apart"
- * is what guarantees that they never share a cache line whatever the
- * block's address:
- *   - `word` and `offset_bits`: read by every admission without the lock,
- *     written only by transitions and clock rebases (read-mostly);
- *   - the header: written once;
- *   - two admission counter stripes (admitted, rejected), each written by
- *     the lock-free admissions of the threads on "its" CPUs;
- *   - cold fields (transitions, half-open bookkeeping, the PRNG) as
- *     spacers between those: the separations cost no bytes while the cold
- *     fields fill them (about 240 bytes of cold fields for 3 x 63 bytes of
- *     separation), so the block's fixed part is 440 bytes;
- *   - the hot part: the lock word and what every record writes under it.
- * Then the variable arrays: slow counts (8 bytes per SlowRate threshold),
- * the window (4 bytes per CountWindow record without AvgLatency, 8 with
- * it, one bucket per TimeWindow second), the half-open slots (16 bytes
- * each: lease time and links).
+ * Layout: the fixed part below (432 bytes), then the variable arrays
+ * (offsets from fg_block_layout_of): slow counts (8 bytes per SlowRate
+ * threshold), the window (4 bytes per CountWindow record without
+ * AvgLatency, 8 with it, one bucket per TimeWindow second), the half-open
+ * slots (16 bytes each: lease time and links).
+ * The fixed part is cut into 64-byte lines, each written by one group of
+ * writers (see fg_block below), which holds when the block starts at a
+ * multiple of 64 (FG_BLOCK_LINE: the library's own blocks, shared zones);
+ * at any other 8-byte-aligned address everything still works, and
+ * neighbouring groups may share a line at their edges.
  *
  * The state word packs the state (3 bits) and the generation (61 bits): an
  * admission in a state that needs no decision reads it once and is done.
