@@ -118,14 +118,19 @@ typedef struct fg_block {
     fg_block_stripe stripe1;
     fg_half_open_state half_open; /* the slots' bookkeeping (fg_half_open.h) */
     uint32_t transitions_manual_b[2];
-    /* ---- lines 3 and 4: the lock, and what records write under it ---- */
+    /* ---- lines 3 and 4: the lock, and what records write under it. A
+     * success or failure recorded in a CountWindow of 32-bit entries writes
+     * line 3 only (and the window entry, and a slow count that changes):
+     * line 4 is read (the memo) and written only when the tripper runs,
+     * when the consecutive failures change, by untracked outcomes and by
+     * clock reads under the lock. ---- */
     fg_lock lock;
     /* The record calls so far, in the lock's order, are success + failure
      * + ignored: each record call adds to exactly one of them. */
     uint64_t success;
     uint64_t failure;
-    uint64_t ignored;
     fg_window_state window;       /* the window's running totals (fg_window.h) */
+    uint64_t ignored;
     uint32_t consecutive_failures;
     fg_block_memo memo;
     double last_raw;              /* the last raw clock reading (rebasing) */
@@ -150,8 +155,8 @@ FG_BLOCK_WITHIN(transitions_manual_a, 1);
 FG_BLOCK_AT(stripe1, 2);
 FG_BLOCK_WITHIN(transitions_manual_b, 2);
 FG_BLOCK_AT(lock, 3);
-FG_BLOCK_WITHIN(window.counts_version, 3); /* what every CountWindow record writes */
-FG_BLOCK_WITHIN(window.duration.limb[0], 4);
+FG_BLOCK_WITHIN(window.duration.limb[0], 3); /* what every CountWindow record writes */
+FG_BLOCK_WITHIN(ignored, 4);
 FG_BLOCK_WITHIN(memo, 4);
 FG_BLOCK_WITHIN(last_time, 4);
 FG_BLOCK_AT(transitions_auto, 5);

@@ -193,7 +193,9 @@ static fg_verdict fg_record_current(fg_breaker *h, fg_state state, const fg_tick
     fg_window_record(&h->window, failure, duration, now);
     if (failure) {
         if (b->consecutive_failures < UINT32_MAX) b->consecutive_failures++;
-    } else {
+    } else if (b->consecutive_failures != 0) {
+        /* stored only when it changes: a success after a success leaves
+         * the line it shares with the memo unwritten (fg_block.h) */
         b->consecutive_failures = 0;
     }
     fg_verdict verdict = failure ? FG_VERDICT_FAILURE : FG_VERDICT_SUCCESS;

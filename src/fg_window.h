@@ -181,8 +181,12 @@ static inline void fg_window_record_micros(fg_window *w, int failure, double dur
         st->duration.limb[0] += f ? 0 : (word & failure_word);
         st->counts_version++;
     }
-    if (nthr == 1) slow[0] += (uint64_t)levels - (uint64_t)old_levels;
-    else for (uint32_t k = 0; k < nthr; k++) slow[k] += (uint64_t)(k < levels) - (uint64_t)(k < old_levels);
+    /* The slow counts change only when the levels differ: stored only then,
+     * so that their cache line is not written by every record. */
+    if (levels != old_levels) {
+        if (nthr == 1) slow[0] += (uint64_t)levels - (uint64_t)old_levels;
+        else for (uint32_t k = 0; k < nthr; k++) slow[k] += (uint64_t)(k < levels) - (uint64_t)(k < old_levels);
+    }
     ring[head] = word;
     st->head = head + 1 == size ? 0 : head + 1;
 }
