@@ -117,7 +117,7 @@ typedef struct fg_block {
     /* ---- line 2: admission stripe 1, then cold ---- */
     fg_block_stripe stripe1;
     fg_half_open_state half_open; /* the slots' bookkeeping (fg_half_open.h) */
-    uint32_t transitions_manual_b[2];
+    uint32_t transitions_manual_b[4];
     /* ---- lines 3 and 4: the lock, and what records write under it. A
      * success or failure recorded in a CountWindow of 32-bit entries writes
      * line 3 only (and the window entry, and a slow count that changes):
@@ -138,7 +138,7 @@ typedef struct fg_block {
     /* ---- the tail: the state machine's transition counters, the rest of
      * the manual commands' (cold) ---- */
     uint64_t transitions_auto[FG_BLOCK_AUTO_CELLS];
-    uint32_t transitions_manual_c[FG_BLOCK_MANUAL_CELLS - 4];
+    uint32_t transitions_manual_c[FG_BLOCK_MANUAL_CELLS - 6];
 } fg_block;
 
 /* The lines above, pinned: a change of a field's size that moves a group
@@ -182,7 +182,7 @@ typedef struct fg_block_layout {
     uint8_t level_bits;
     uint32_t window_size;
     uint32_t slot_capacity;
-    uint32_t slow_off, window_off, slot_times_off, slot_links_off;
+    uint32_t slow_off, window_off, slots_off;
 } fg_block_layout;
 
 /* Computes the layout for def. Returns 0, or -1 when the block would be
@@ -242,8 +242,8 @@ static inline int fg_block_cell_manual(int cell) {
  * of lines 1 and 2, then the tail. */
 static inline uint32_t *fg_block_manual_at(fg_block *b, int m) {
     if (m < 2) return &b->transitions_manual_a[m];
-    if (m < 4) return &b->transitions_manual_b[m - 2];
-    return &b->transitions_manual_c[m - 4];
+    if (m < 6) return &b->transitions_manual_b[m - 2];
+    return &b->transitions_manual_c[m - 6];
 }
 
 static inline uint64_t fg_block_transitions_get(const fg_block *b, int cell) {

@@ -85,9 +85,8 @@ void fg_breaker_views(fg_breaker *h, const fg_block_layout *l, int fresh) {
     fg_window_init(&h->window, &b->window, fg_block_at(b, l->slow_off), fg_block_at(b, l->window_off),
                    (fg_window_kind)l->window_kind, l->window_size, fg_program_thresholds(h->def->tripper),
                    l->threshold_count, l->exact_durations, fresh);
-    fg_half_open_init(&h->half_open, &b->half_open, fg_block_at(b, l->slot_times_off),
-                      fg_block_at(b, l->slot_links_off), l->slot_capacity, h->def->half_open_lease,
-                      fresh);
+    fg_half_open_init(&h->half_open, &b->half_open, fg_block_at(b, l->slots_off), l->slot_capacity,
+                      h->def->half_open_lease, fresh);
 }
 
 fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_options *opt,
@@ -224,6 +223,7 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
         (double *)((char *)block + ((char *)proto->half_open.acquired_at - (char *)proto->block));
     view->half_open.slots =
         (fg_half_open_slot *)((char *)block + ((char *)proto->half_open.slots - (char *)proto->block));
+    view->half_open.busy = (uint64_t *)((char *)block + ((char *)proto->half_open.busy - (char *)proto->block));
 }
 
 fg_breaker *fg_breaker_new(fg_policy *policy, size_t index, const fg_breaker_options *opt, char *err,
