@@ -11,11 +11,11 @@
  * Snapshots (fg_snapshot.h) are written field by field, never copied, so
  * this layout may change without changing their format.
  *
- * Layout: the fixed part below (432 bytes), then the variable arrays
+ * Layout: the fixed part below (424 bytes), then the variable arrays
  * (offsets from fg_block_layout_of): slow counts (8 bytes per SlowRate
  * threshold), the window (4 bytes per CountWindow record without
  * AvgLatency, 8 with it, one bucket per TimeWindow second), the half-open
- * slots (16 bytes each: lease time and links).
+ * slots (12 bytes each: lease time and links, then a busy bitmap).
  * The fixed part is cut into 64-byte lines, each written by one group of
  * writers (see fg_block below), which holds when the block starts at a
  * multiple of 64 (FG_BLOCK_LINE: the library's own blocks, shared zones);
@@ -86,9 +86,10 @@ enum { FG_BLOCK_MEMO_VALID = 1, FG_BLOCK_MEMO_FIRED = 2 };
  *               outcomes;
  *   lines 3, 4  the hot part: the lock and everything a record writes under
  *               it (counters, the window's running totals, the consecutive
- *               failures, the tripper memo, the clock's last reading), so a
- *               record moves these two lines and the window entry it writes
- *               (and a slow count), and nothing else;
+ *               failures, the tripper memo, the clock's last reading); a
+ *               record in a CountWindow of 32-bit entries writes line 3,
+ *               the window entry and (when it changes) a slow count, and
+ *               line 4 only when the tripper runs or the streak changes;
  *   the tail    the remaining transition counters (cold).
  * The manual commands' transition counters are split over the three cold
  * gaps (fg_block_manual_at). */
