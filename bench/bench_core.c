@@ -341,8 +341,8 @@ static void bench_contention(void) {
     double median = ratios[BENCH_CONTENTION_PAIRS / 2];
     printf("contention (payment_api, one breaker, acquire + release with durations given): "
            "1 thread %.1f M/s  2 threads %.1f M/s  4 threads %.1f M/s (best runs)  "
-           "2-thread/1-thread ratio: %.2f (best runs; target >= 1.0: %s)  "
-           "adjacent 1-/2-thread pairs: median %.2f, %.2f .. %.2f\n",
+           "2-thread/1-thread ratio: %.3f (best runs; target >= 1.0: %s)  "
+           "adjacent 1-/2-thread pairs: median %.3f, %.3f .. %.3f\n",
            r1 * 1e-6, r2 * 1e-6, r4 * 1e-6, r2 / r1, r2 / r1 >= 1.0 ? "met" : "NOT met", median, ratios[0],
            ratios[BENCH_CONTENTION_PAIRS - 1]);
 }
