@@ -335,15 +335,8 @@ void fg_breaker_set_sink(fg_breaker *breaker, fg_sink *sink);
  * function of the definition alone. Both can live in memory the caller
  * provides -- a Lua userdata, a shared mapping that several processes see
  * (the block), an array of a game's entities -- aligned to FG_BLOCK_ALIGN
- * bytes (what every malloc, Lua and LuaJIT userdata guarantee).
- * A block at a multiple of FG_BLOCK_LINE bytes (a cache line) has its
- * fields grouped by writer in whole lines: admissions read a line that
- * records never write, and a record writes two lines besides the window
- * entry, so threads that share the breaker move as few lines as possible.
- * fg_breaker_new and reloads place their blocks so, and so do shared
- * zones (page-aligned); any FG_BLOCK_ALIGN address is correct, only
- * slower under contention. */
-enum { FG_BLOCK_ALIGN = 8, FG_BLOCK_LINE = 64 };
+ * bytes (what every malloc, Lua and LuaJIT userdata guarantee). */
+enum { FG_BLOCK_ALIGN = 8 };
 
 /* The state block's size for the policy's index-th definition; 0 when there
  * is no such definition. */

@@ -11,16 +11,27 @@
  * Snapshots (fg_snapshot.h) are written field by field, never copied, so
  * this layout may change without changing their format.
  *
- * Layout: the fixed part below (424 bytes), then the variable arrays
- * (offsets from fg_block_layout_of): slow counts (8 bytes per SlowRate
- * threshold), the window (4 bytes per CountWindow record without
- * AvgLatency, 8 with it, one bucket per TimeWindow second), the half-open
- * slots (12 bytes each: lease time and links, then a busy bitmap).
- * The fixed part is cut into 64-byte lines, each written by one group of
- * writers (see fg_block below), which holds when the block starts at a
- * multiple of 64 (FG_BLOCK_LINE: the library's own blocks, shared zones);
- * at any other 8-byte-aligned address everything still works, and
- * neighbouring groups may share a line at their edges.
+ * Layout: the fixed part below, then the variable arrays (offsets in the
+ * header): slow counts, the window (CountWindow ring or TimeWindow
+ * buckets), the half-open slots. Fields are grouped by who writes them,
+ * and groups that different threads write are at least 64 bytes apart
+ * (FG_BLOCK_APART): the block is only 8-byte aligned, so "64 bytes apart"
+ * is what guarantees that they never share a cache line whatever the
+ * block's address:
+ *   - `word` and `offset_bits`: read by every admission without the lock,
+ *     written only by transitions and clock rebases (read-mostly);
+ *   - the header: written once;
+ *   - two admission counter stripes (admitted, rejected), each written by
+ *     the lock-free admissions of the threads on "its" CPUs;
+ *   - cold fields (transitions, half-open bookkeeping, the PRNG) as
+ *     spacers between those: the separations cost no bytes while the cold
+ *     fields fill them (about 230 bytes of cold fields for 3 x 63 bytes of
+ *     separation), so the block's fixed part is 432 bytes;
+ *   - the hot part: the lock word and what every record writes under it.
+ * Then the variable arrays: slow counts (8 bytes per SlowRate threshold),
+ * the window (4 bytes per CountWindow record without AvgLatency, 8 with
+ * it, one bucket per TimeWindow second), the half-open slots (12 bytes
+ * each: lease time and links, then a busy bitmap of 8 bytes per 64 slots).
  *
  * The state word packs the state (3 bits) and the generation (61 bits): an
  * admission in a state that needs no decision reads it once and is done.
@@ -75,92 +86,64 @@ typedef struct fg_block_memo {
 
 enum { FG_BLOCK_MEMO_VALID = 1, FG_BLOCK_MEMO_FIRED = 2 };
 
-/* Lines of 64 bytes, for a block placed at a multiple of 64 (the library
- * places its own blocks so; see FG_BLOCK_LINE in fluxgate.h), each written
- * by one group:
- *   line 0      read by every admission, written only by transitions,
- *               restores and clock rebases (read-mostly);
- *   lines 1, 2  an admission counter stripe each (written without the lock
- *               by the admissions of "its" CPUs), filled with cold fields
- *               written only by transitions, half-open probes and stale
- *               outcomes;
- *   lines 3, 4  the hot part: the lock and everything a record writes under
- *               it (counters, the window's running totals, the consecutive
- *               failures, the tripper memo, the clock's last reading); a
- *               record in a CountWindow of 32-bit entries writes line 3,
- *               the window entry and (when it changes) a slow count, and
- *               line 4 only when the tripper runs or the streak changes;
- *   the tail    the remaining transition counters (cold).
- * The manual commands' transition counters are split over the three cold
- * gaps (fg_block_manual_at). */
+/* The layout packs the cold fields into the gaps the cache-line rule needs
+ * (see FG_BLOCK_APART below): 64 bytes between the read-mostly words and
+ * stripe 0, between the stripes, and between stripe 1 and the hot part are
+ * what cold data fills, so shrinking cold data below that would only turn
+ * it into padding. */
 typedef struct fg_block {
-    /* ---- line 0: read by every admission (read-mostly) ---- */
+    /* ---- read by every admission (read-mostly) ---- */
     _Atomic uint64_t word;        /* state | generation << FG_BLOCK_STATE_BITS */
     _Atomic uint64_t offset_bits; /* the clock offset (a double): time = raw + offset */
-    /* header: written once, when the block is placed. The layout is a
+    /* ---- header: written once, when the block is placed. The layout is a
      * function of the definition and the version, which the fingerprint
-     * and the version name, so no offsets are kept here. */
+     * and the version name, so no offsets are kept here. ---- */
     uint32_t magic;
     uint16_t version;
     uint16_t fixed_bytes;         /* sizeof(fg_block) */
     uint32_t size;                /* the whole block */
-    /* transitions */
+    /* ---- cold: transitions ---- */
     uint32_t reopens;
     uint64_t fingerprint;         /* fg_block_fingerprint of the definition */
     double changed_at;
     double retry_factor;          /* the jitter factor drawn when the breaker opened */
     uint64_t sequence;            /* the latest transition's sequence number */
-    /* ---- line 1: admission stripe 0, then cold ---- */
-    fg_block_stripe stripe0;
     uint64_t random[4];           /* xoshiro256** state */
-    uint64_t stale;
-    uint32_t transitions_manual_a[2];
-    /* ---- line 2: admission stripe 1, then cold ---- */
-    fg_block_stripe stripe1;
+    /* ---- admission stripe 0 ---- */
+    fg_block_stripe stripe0;
+    /* ---- cold: half_open, the state machine's transition counters ---- */
     fg_half_open_state half_open; /* the slots' bookkeeping (fg_half_open.h) */
-    uint32_t transitions_manual_b[4];
-    /* ---- lines 3 and 4: the lock, and what records write under it. A
-     * success or failure recorded in a CountWindow of 32-bit entries writes
-     * line 3 only (and the window entry, and a slow count that changes):
-     * line 4 is read (the memo) and written only when the tripper runs,
-     * when the consecutive failures change, by untracked outcomes and by
-     * clock reads under the lock. ---- */
+    uint64_t transitions_auto[FG_BLOCK_AUTO_CELLS];
+    /* ---- admission stripe 1 ---- */
+    fg_block_stripe stripe1;
+    /* ---- cold: the manual commands' transition counters (saturating) ---- */
+    uint32_t transitions_manual[FG_BLOCK_MANUAL_CELLS];
+    /* ---- hot: the lock, and what records write under it ---- */
+    uint32_t consecutive_failures; /* (in the hot part's first line: far from stripe 1) */
     fg_lock lock;
+    double last_raw;              /* the last raw clock reading (rebasing) */
+    double last_time;             /* the breaker's time at that reading */
     /* The record calls so far, in the lock's order, are success + failure
      * + ignored: each record call adds to exactly one of them. */
     uint64_t success;
     uint64_t failure;
-    fg_window_state window;       /* the window's running totals (fg_window.h) */
     uint64_t ignored;
-    uint32_t consecutive_failures;
+    uint64_t stale;
+    fg_window_state window;       /* the window's running totals (fg_window.h) */
     fg_block_memo memo;
-    double last_raw;              /* the last raw clock reading (rebasing) */
-    double last_time;             /* the breaker's time at that reading */
-    /* ---- the tail: the state machine's transition counters, the rest of
-     * the manual commands' (cold) ---- */
-    uint64_t transitions_auto[FG_BLOCK_AUTO_CELLS];
-    uint32_t transitions_manual_c[FG_BLOCK_MANUAL_CELLS - 6];
 } fg_block;
 
-/* The lines above, pinned: a change of a field's size that moves a group
- * into another group's line fails to compile. */
-#define FG_BLOCK_AT(field, line) \
-    _Static_assert(offsetof(fg_block, field) == (line) * 64, #field " must start line " #line)
-#define FG_BLOCK_WITHIN(field, line) \
-    _Static_assert(offsetof(fg_block, field) >= (line) * 64 && \
-                       offsetof(fg_block, field) + sizeof(((fg_block *)0)->field) <= ((line) + 1) * 64, \
-                   #field " must lie in line " #line)
-FG_BLOCK_WITHIN(sequence, 0);
-FG_BLOCK_AT(stripe0, 1);
-FG_BLOCK_WITHIN(transitions_manual_a, 1);
-FG_BLOCK_AT(stripe1, 2);
-FG_BLOCK_WITHIN(transitions_manual_b, 2);
-FG_BLOCK_AT(lock, 3);
-FG_BLOCK_WITHIN(window.duration.limb[0], 3); /* what every CountWindow record writes */
-FG_BLOCK_WITHIN(ignored, 4);
-FG_BLOCK_WITHIN(memo, 4);
-FG_BLOCK_WITHIN(last_time, 4);
-FG_BLOCK_AT(transitions_auto, 5);
+/* Groups written by different threads never share a cache line. */
+#define FG_BLOCK_APART(end_field, start_field)                                                     \
+    _Static_assert(offsetof(fg_block, start_field) >=                                              \
+                       offsetof(fg_block, end_field) + sizeof(((fg_block *)0)->end_field) + 63,    \
+                   #end_field " and " #start_field " may share a cache line")
+FG_BLOCK_APART(offset_bits, stripe0);
+FG_BLOCK_APART(stripe0, stripe1);
+FG_BLOCK_APART(stripe1, consecutive_failures);
+FG_BLOCK_APART(stripe1, lock);
+FG_BLOCK_APART(offset_bits, lock);
+_Static_assert(offsetof(fg_block, offset_bits) + 8 <= 16, "the read-mostly words come first");
 
 enum { FG_BLOCK_STATE_BITS = 3, FG_BLOCK_STATE_MASK = 7 };
 
@@ -239,31 +222,23 @@ static inline int fg_block_cell_manual(int cell) {
  * manual commands' pairs count up to UINT32_MAX and stay there (a counter
  * never decreases); the state machine's own pairs, which a flapping
  * breaker can repeat without bound, count in 64 bits. Lock held. */
-/* Where the manual counter m (fg_block_cell_manual) lives: the cold gaps
- * of lines 1 and 2, then the tail. */
-static inline uint32_t *fg_block_manual_at(fg_block *b, int m) {
-    if (m < 2) return &b->transitions_manual_a[m];
-    if (m < 6) return &b->transitions_manual_b[m - 2];
-    return &b->transitions_manual_c[m - 6];
-}
-
 static inline uint64_t fg_block_transitions_get(const fg_block *b, int cell) {
     int a = fg_block_cell_auto(cell);
-    return a >= 0 ? b->transitions_auto[a] : *fg_block_manual_at((fg_block *)b, fg_block_cell_manual(cell));
+    return a >= 0 ? b->transitions_auto[a] : b->transitions_manual[fg_block_cell_manual(cell)];
 }
 static inline void fg_block_transitions_add(fg_block *b, int cell) {
     int a = fg_block_cell_auto(cell);
     if (a >= 0) {
         b->transitions_auto[a]++;
     } else {
-        uint32_t *m = fg_block_manual_at(b, fg_block_cell_manual(cell));
+        uint32_t *m = &b->transitions_manual[fg_block_cell_manual(cell)];
         *m += *m != UINT32_MAX;
     }
 }
 static inline void fg_block_transitions_set(fg_block *b, int cell, uint64_t v) {
     int a = fg_block_cell_auto(cell);
     if (a >= 0) b->transitions_auto[a] = v;
-    else *fg_block_manual_at(b, fg_block_cell_manual(cell)) = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+    else b->transitions_manual[fg_block_cell_manual(cell)] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
 /* The admission stripe for the calling thread, by the CPU it runs on

@@ -236,17 +236,14 @@ fg_breaker *fg_breaker_new(fg_policy *policy, size_t index, const fg_breaker_opt
         return NULL;
     }
     fg_allocator alloc = fg_alloc_resolve(opt != NULL ? &opt->alloc : NULL);
-    /* the block at the first multiple of FG_BLOCK_LINE after the handle
-     * (fg_block.h: its groups of fields fill whole lines) */
-    size_t total = handle_size + FG_BLOCK_LINE - FG_BLOCK_ALIGN + block_size;
+    size_t total = handle_size + block_size; /* handle_size is a multiple of 8 */
     char *memory = fg_alloc_new(&alloc, total);
     if (memory == NULL) {
         fg_breaker_error(err, err_cap, "out of memory");
         return NULL;
     }
-    char *block = memory + handle_size; /* handle_size is a multiple of FG_BLOCK_ALIGN */
-    block += (FG_BLOCK_LINE - (uintptr_t)block % FG_BLOCK_LINE) % FG_BLOCK_LINE;
-    fg_breaker *h = fg_breaker_place(policy, index, opt, memory, block, block_size, 0, err, err_cap);
+    fg_breaker *h = fg_breaker_place(policy, index, opt, memory, memory + handle_size, block_size, 0,
+                                     err, err_cap);
     if (h == NULL) {
         fg_alloc_free(&alloc, memory, total);
         return NULL;

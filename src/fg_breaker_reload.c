@@ -114,9 +114,7 @@ void fg_reload_carry(fg_breaker *from, fg_breaker *to, uint64_t *admitted, uint6
     memcpy(b->random, a->random, sizeof b->random);
     b->reopens = a->reopens;
     memcpy(b->transitions_auto, a->transitions_auto, sizeof b->transitions_auto);
-    memcpy(b->transitions_manual_a, a->transitions_manual_a, sizeof b->transitions_manual_a);
-    memcpy(b->transitions_manual_b, a->transitions_manual_b, sizeof b->transitions_manual_b);
-    memcpy(b->transitions_manual_c, a->transitions_manual_c, sizeof b->transitions_manual_c);
+    memcpy(b->transitions_manual, a->transitions_manual, sizeof b->transitions_manual);
     b->last_raw = a->last_raw;
     b->last_time = a->last_time;
     b->success = a->success;
@@ -249,8 +247,7 @@ int fg_breaker_reload_with(fg_breaker *h, fg_policy *policy, size_t index,
     size_t gen_size = fg_align8(sizeof(fg_reload_gen));
     size_t handle_size = fg_breaker_handle_footprint(policy, index);
     size_t reason_size = fg_align8(fg_breaker_close_reason_write(def->tripper, NULL));
-    size_t bytes = gen_size + handle_size + reason_size +
-                   (memory == NULL ? FG_BLOCK_LINE - FG_BLOCK_ALIGN + layout.size : 0);
+    size_t bytes = gen_size + handle_size + reason_size + (memory == NULL ? layout.size : 0);
     char *chunk = fg_alloc_new(&h->alloc, bytes);
     if (chunk == NULL) {
         fg_reload_error(err, err_cap, "cannot reload: out of memory; nothing changed");
@@ -273,15 +270,8 @@ int fg_breaker_reload_with(fg_breaker *h, fg_policy *policy, size_t index,
     atomic_init(&g->dispatch, NULL);
     atomic_init(&g->next_local, 0);
     g->def = def;
-    if (memory == NULL) {
-        /* at a multiple of FG_BLOCK_LINE, as fg_breaker_new places it */
-        char *at = reason + reason_size;
-        memory = at + (FG_BLOCK_LINE - (uintptr_t)at % FG_BLOCK_LINE) % FG_BLOCK_LINE;
-        g->own_block = 1;
-    } else {
-        g->own_block = 0;
-    }
-    g->block = memory;
+    g->block = memory != NULL ? memory : (fg_block *)(reason + reason_size);
+    g->own_block = memory == NULL;
     g->lock_tag = h->lock_tag;
     g->clock = h->clock;
     g->clock_ud = h->clock_ud;

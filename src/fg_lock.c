@@ -23,17 +23,11 @@
 #define FG_CPU_RELAX() ((void)0)
 #endif
 
-/* Pauses between two reads of a held lock: doubling from 1 up to this. A
- * critical section is a few tens of nanoseconds and a `pause` costs 10 to
- * 30 ns on current x86 cores (about 27 ns on the AMD EPYC the benchmarks
- * run on), so a waiter looks again after about one critical section:
- * waiting longer only leaves the lock idle (measured with `make bench`'s
- * contention line: a cap of 256 pauses gave 2-thread/1-thread ratios of
- * 0.6 to 1.0 from run to run, a cap of 4 gave 0.98 to 1.05). */
-#define FG_LOCK_MAX_BACKOFF 4u
+/* Pauses between two reads of a held lock: doubling from 1 up to this. */
+#define FG_LOCK_MAX_BACKOFF 256u
 /* Rounds of spinning (each up to FG_LOCK_MAX_BACKOFF pauses) before each
  * yield: a few microseconds, longer than any critical section that runs. */
-#define FG_LOCK_SPIN_ROUNDS 64u
+#define FG_LOCK_SPIN_ROUNDS 32u
 /* Yields between two looks at whether the owner still lives: the look is a
  * /proc read (a few microseconds), and a live owner that was preempted
  * needs a time slice or two anyway. */

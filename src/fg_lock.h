@@ -11,8 +11,9 @@
  *   - contended: the waiter spins reading the word (the line stays shared
  *     in its cache, so it does not steal the line from the holder), with a
  *     `pause` between reads that doubles up to a bound (exponential
- *     backoff, capped at about one critical section: fg_lock.c), and after
- *     a bounded number of rounds it yields the
+ *     backoff: the holder usually takes the lock again from its own cache,
+ *     so a burst of records stays on one core instead of the line bouncing
+ *     on every call), and after a bounded number of rounds it yields the
  *     CPU (sched_yield), so that a holder that was preempted -- four
  *     threads on two cores -- gets to run.
  * The held word is an owner tag, not just 1:

@@ -18,7 +18,6 @@
 #include <time.h>
 
 #include "fg_breaker_fixture.h"
-#include "fg_breaker_internal.h"
 #include "fg_payment_policy.h"
 
 static fg_policy *compile_expr(fg_expressions e) {
@@ -43,31 +42,6 @@ static void footprints_depend_on_the_definition_only(void **state) {
     assert_true(fg_breaker_handle_footprint(small, 0) > 0);
     fg_policy_free(small);
     fg_policy_free(big);
-}
-
-/* The library's own blocks start on a cache line (FG_BLOCK_LINE), so that
- * the block's groups of fields (fg_block.h) fill whole lines: the line that
- * admissions read is never the one records write. Also after a reload,
- * which places a new block, and for every definition size. */
-static void the_library_places_its_blocks_on_a_cache_line(void **state) {
-    (void)state;
-    const char *windows[] = {"CountWindow(1)", "CountWindow(10)", "CountWindow(7)", "TimeWindow(3)"};
-    for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++) {
-        fg_policy *p = compile_expr((fg_expressions){.window = windows[i], .tripper = "FailureStreak(3)"});
-        fg_policy *q = compile_expr((fg_expressions){.window = windows[(i + 1) % 4], .tripper = "FailureStreak(2)"});
-        char err[256];
-        fg_breaker *b = fg_breaker_new(p, 0, NULL, err, sizeof err);
-        assert_non_null(b);
-        assert_int_equal((uintptr_t)fg_breaker_live(b)->block % FG_BLOCK_LINE, 0);
-        assert_int_equal(fg_breaker_reload(b, q, 0, err, sizeof err), 0);
-        assert_int_equal((uintptr_t)fg_breaker_live(b)->block % FG_BLOCK_LINE, 0);
-        fg_ticket t;
-        assert_true(fg_breaker_acquire_at(b, 1.0, &t));
-        assert_int_equal(fg_breaker_record_at(b, &t, 0, 0.5, 1.0), FG_VERDICT_SUCCESS);
-        fg_breaker_free(b);
-        fg_policy_free(q);
-        fg_policy_free(p);
-    }
 }
 
 /* Issue 9's budget for the state block of payment_api (CountWindow(100),
@@ -428,7 +402,6 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(footprints_depend_on_the_definition_only),
         cmocka_unit_test(the_payment_block_fits_its_budget),
-        cmocka_unit_test(the_library_places_its_blocks_on_a_cache_line),
         cmocka_unit_test(a_placed_breaker_lives_in_caller_memory),
         cmocka_unit_test(placement_refuses_small_or_misaligned_memory),
         cmocka_unit_test(two_handles_on_one_block_share_one_breaker),
