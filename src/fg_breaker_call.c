@@ -194,8 +194,8 @@ static fg_verdict fg_record_current(fg_breaker *h, fg_state state, const fg_tick
     if (failure) {
         if (b->consecutive_failures < UINT32_MAX) b->consecutive_failures++;
     } else if (b->consecutive_failures != 0) {
-        /* stored only when it changes: a success after a success leaves
-         * the line it shares with the memo unwritten (fg_block.h) */
+        /* stored only when it changes: a success after a success writes
+         * nothing here */
         b->consecutive_failures = 0;
     }
     fg_verdict verdict = failure ? FG_VERDICT_FAILURE : FG_VERDICT_SUCCESS;

@@ -41,10 +41,10 @@
 #include "fluxgate.h"
 
 /* The window's running totals, in the state block's hot part. Ordered by
- * use: the first 32 bytes are what every CountWindow record writes (it
- * shares a cache line with the block's lock and counters, fg_block.h); the
- * exact duration sum's upper limbs and a TimeWindow's newest second, which
- * a microsecond CountWindow never touches, come last. */
+ * use: what every CountWindow record writes comes first (40 bytes with the
+ * microsecond sum); the exact duration sum's upper limbs and a
+ * TimeWindow's newest second, which a microsecond CountWindow never
+ * touches, come last. */
 typedef struct fg_window_state {
     union {
         struct {
