@@ -33,10 +33,8 @@ int fg_block_layout_of(const fg_breaker_def *def, fg_block_layout *out) {
     at = fg_align8(at + (uint64_t)thresholds * sizeof(uint64_t));
     out->window_off = (uint32_t)at;
     at += fg_window_entries_bytes(def->window.kind, out->window_size, thresholds, out->exact_durations);
-    out->slot_times_off = (uint32_t)at;
-    at += (uint64_t)out->slot_capacity * sizeof(double);
-    out->slot_links_off = (uint32_t)at;
-    at = fg_align8(at + (uint64_t)out->slot_capacity * sizeof(fg_half_open_slot));
+    out->slots_off = (uint32_t)at;
+    at = fg_align8(at + fg_half_open_bytes(out->slot_capacity));
     if (at > UINT32_MAX) return -1;
     out->size = (uint32_t)at;
     return 0;

@@ -25,13 +25,13 @@
  *     the lock-free admissions of the threads on "its" CPUs;
  *   - cold fields (transitions, half-open bookkeeping, the PRNG) as
  *     spacers between those: the separations cost no bytes while the cold
- *     fields fill them (about 240 bytes of cold fields for 3 x 63 bytes of
- *     separation), so the block's fixed part is 440 bytes;
+ *     fields fill them (about 230 bytes of cold fields for 3 x 63 bytes of
+ *     separation), so the block's fixed part is 432 bytes;
  *   - the hot part: the lock word and what every record writes under it.
  * Then the variable arrays: slow counts (8 bytes per SlowRate threshold),
  * the window (4 bytes per CountWindow record without AvgLatency, 8 with
- * it, one bucket per TimeWindow second), the half-open slots (16 bytes
- * each: lease time and links).
+ * it, one bucket per TimeWindow second), the half-open slots (12 bytes
+ * each: lease time and links, then a busy bitmap of 8 bytes per 64 slots).
  *
  * The state word packs the state (3 bits) and the generation (61 bits): an
  * admission in a state that needs no decision reads it once and is done.
@@ -53,7 +53,7 @@
 
 enum {
     FG_BLOCK_MAGIC = 0x31424746u, /* "FGB1" little-endian */
-    FG_BLOCK_VERSION = 2,
+    FG_BLOCK_VERSION = 3,
     FG_BLOCK_STRIPES = 2,
     /* (old, new) pairs that can happen: any state to a manual command's
      * state (4 x 6), closed/half_open -> open, open -> half_open */
@@ -71,16 +71,20 @@ typedef struct fg_block_stripe {
     _Atomic uint64_t rejected;
 } fg_block_stripe;
 
-/* The tripper's last evaluation (fg_trip_memo, fixed-width). */
+/* The tripper's last evaluation (fg_trip_memo, fixed-width, 12 bytes). The
+ * key holds the low 32 bits of the window's counts_version: between two
+ * evaluations the version moves by at most one per record plus the buckets
+ * dropped by one advance, never by 2^32, so equal low bits mean equal
+ * versions. An alternative index past 65535 is not memoised (flags 0). */
 typedef struct fg_block_memo {
-    uint64_t counts_version;
+    uint32_t counts_version;       /* low 32 bits */
     uint32_t consecutive_failures; /* fg_breaker_streak_key of them */
-    uint32_t alternative;
-    uint8_t valid;
-    uint8_t fired;
+    uint16_t alternative;
     uint8_t state;
-    uint8_t pad[5];
+    uint8_t flags;                 /* FG_BLOCK_MEMO_VALID | FG_BLOCK_MEMO_FIRED */
 } fg_block_memo;
+
+enum { FG_BLOCK_MEMO_VALID = 1, FG_BLOCK_MEMO_FIRED = 2 };
 
 /* The layout packs the cold fields into the gaps the cache-line rule needs
  * (see FG_BLOCK_APART below): 64 bytes between the read-mostly words and
@@ -162,7 +166,7 @@ typedef struct fg_block_layout {
     uint8_t level_bits;
     uint32_t window_size;
     uint32_t slot_capacity;
-    uint32_t slow_off, window_off, slot_times_off, slot_links_off;
+    uint32_t slow_off, window_off, slots_off;
 } fg_block_layout;
 
 /* Computes the layout for def. Returns 0, or -1 when the block would be

@@ -145,11 +145,9 @@ void fg_breaker_views(fg_breaker *h, const fg_block_layout *l, int fresh) {
                    (fg_window_kind)l->window_kind, l->window_size, fg_program_thresholds(h->def->tripper),
                    l->threshold_count, l->exact_durations, fresh);
     fg_half_open ho;
-    fg_half_open_init(&ho, &b->half_open, fg_block_at(b, l->slot_times_off),
-                      fg_block_at(b, l->slot_links_off), l->slot_capacity, h->def->half_open_lease,
-                      fresh);
-    h->slot_times_off = l->slot_times_off;
-    h->slot_links_off = l->slot_links_off;
+    fg_half_open_init(&ho, &b->half_open, fg_block_at(b, l->slots_off), l->slot_capacity,
+                      h->def->half_open_lease, fresh);
+    h->slots_off = l->slots_off;
     h->slot_capacity = ho.capacity;
 }
 
@@ -286,8 +284,7 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
      * block (a family binds twice per call; fg_breaker_views would redo the
      * layout's arithmetic each time). */
     fg_window_rebase(&view->window, &proto->window, proto->block, block);
-    view->slot_times_off = proto->slot_times_off; /* offsets: the same in every block of the layout */
-    view->slot_links_off = proto->slot_links_off;
+    view->slots_off = proto->slots_off; /* offsets: the same in every block of the layout */
     view->slot_capacity = proto->slot_capacity;
 }
 

@@ -242,7 +242,9 @@ static inline fg_verdict fg_record_current(fg_breaker *h, fg_state state, const 
     fg_window_record(&h->window, failure, duration, now);
     if (failure) {
         if (b->consecutive_failures < UINT32_MAX) b->consecutive_failures++;
-    } else {
+    } else if (b->consecutive_failures != 0) {
+        /* stored only when it changes: a success after a success writes
+         * nothing here */
         b->consecutive_failures = 0;
     }
     fg_verdict verdict = failure ? FG_VERDICT_FAILURE : FG_VERDICT_SUCCESS;

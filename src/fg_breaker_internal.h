@@ -109,7 +109,7 @@ struct fg_breaker {
     fg_window window;             /* the window's view into the block (every record reads it) */
     /* The half-open slots, made into a view on demand (fg_breaker_half_open:
      * their paths are cold): where they are in the block, and how many. */
-    uint32_t slot_times_off, slot_links_off, slot_capacity;
+    uint32_t slots_off, slot_capacity;
     uint32_t streak_low, streak_high; /* fg_block_streak_bounds of the tripper */
     uint32_t custom_count;
     /* (the byte-sized fields together: no padding between them) */
@@ -250,13 +250,8 @@ static inline fg_breaker *fg_breaker_lock_live(fg_breaker *h) {
 
 /* The view of h's half-open slots over its block. */
 static inline fg_half_open fg_breaker_half_open(const fg_breaker *h) {
-    fg_half_open v;
-    v.st = &h->block->half_open;
-    v.acquired_at = (double *)fg_block_at(h->block, h->slot_times_off);
-    v.slots = (fg_half_open_slot *)fg_block_at(h->block, h->slot_links_off);
-    v.capacity = h->slot_capacity;
-    v.lease = h->def->half_open_lease;
-    return v;
+    return fg_half_open_view(&h->block->half_open, fg_block_at(h->block, h->slots_off),
+                             h->slot_capacity, h->def->half_open_lease);
 }
 
 /* Takes back the half-open leases that are over at now. Lock held. */
@@ -324,12 +319,13 @@ static inline int fg_breaker_trip_locked(fg_breaker *h, fg_state state, double n
         return box->fired;
     }
     const fg_block_memo *m = &b->memo;
-    int same = m->valid & (m->counts_version == b->window.counts_version) &
+    int same = (m->flags & FG_BLOCK_MEMO_VALID) & (m->counts_version == (uint32_t)b->window.counts_version) &
                (m->consecutive_failures == fg_breaker_streak_key(h, b->consecutive_failures)) &
                (m->state == (uint8_t)state);
     if (!same) return fg_breaker_trip_run_locked(h, state, now, reason);
-    if (m->fired && reason != NULL) *reason = fg_breaker_trip_reason(h, m->alternative);
-    return m->fired;
+    int fired = (m->flags & FG_BLOCK_MEMO_FIRED) != 0;
+    if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, m->alternative);
+    return fired;
 }
 
 /* One draw from the breaker's random source. Lock held. */

@@ -56,26 +56,25 @@ static void fg_reload_carry_window(const fg_breaker *from, fg_breaker *to) {
 }
 
 /* The busy slots whose index exists in the new capacity stay busy, oldest
- * first, with their hand-out numbers and lease times, so that their tickets
- * release them as before (the era's bounds are carried too); a lease whose
- * slot is gone is dropped (its ticket's outcome is then stale). Every other
- * slot is free. */
+ * first, with their lease times, so that their tickets release them as
+ * before (the era and the latest grant are carried too, so identities stay
+ * the same); a lease whose slot is gone is dropped (its ticket's outcome is
+ * then stale). Every other slot is free (the new block's are: fresh). */
 static void fg_reload_carry_half_open(const fg_half_open *from, fg_half_open *to) {
     const fg_half_open_state *s = from->st;
     fg_half_open_state *d = to->st;
-    uint32_t common = from->capacity < to->capacity ? from->capacity : to->capacity;
-    for (uint32_t i = 0; i < common; i++)
-        to->slots[i].seq = from->slots[i].seq & ~1u; /* even: free, unless kept below */
     d->expired = s->expired;
-    d->next_seq = s->next_seq;
-    d->era_start = s->era_start;
+    d->era = s->era;
     d->in_flight = 0;
+    /* the times of the slots' last hand-outs too: a slot handed out again
+     * must not repeat one (fg_half_open_take) */
+    uint32_t common = from->capacity < to->capacity ? from->capacity : to->capacity;
+    for (uint32_t i = 0; i < common; i++) to->acquired_at[i] = from->acquired_at[i];
     d->oldest = d->newest = -1;
     for (int32_t i = s->oldest; i >= 0; i = fg_half_open_link(i, from->slots[i].next)) {
         if ((uint32_t)i >= to->capacity) continue;
         fg_half_open_slot *t = &to->slots[i];
-        t->seq = from->slots[i].seq;
-        to->acquired_at[i] = from->acquired_at[i];
+        to->busy[(uint32_t)i >> 6] |= UINT64_C(1) << ((uint32_t)i & 63u);
         t->prev = fg_half_open_to_link(i, d->newest);
         t->next = fg_half_open_to_link(i, -1);
         if (d->newest >= 0) to->slots[d->newest].next = fg_half_open_to_link(d->newest, i);
@@ -87,7 +86,7 @@ static void fg_reload_carry_half_open(const fg_half_open *from, fg_half_open *to
     d->fresh = to->capacity;
     d->free_head = -1;
     for (uint32_t j = to->capacity; j-- > 0;) {
-        if (to->slots[j].seq & 1u) continue; /* busy (kept) */
+        if (fg_half_open_busy(to, (int32_t)j)) continue; /* kept */
         to->slots[j].next = fg_half_open_to_link((int32_t)j, d->free_head);
         d->free_head = (int32_t)j;
     }

@@ -50,7 +50,7 @@ void fg_breaker_repair_locked(void *ud) {
     fg_window_clear(&h->window);
     fg_half_open ho = fg_breaker_half_open(h);
     fg_half_open_reset(&ho);
-    b->memo.valid = 0;
+    b->memo.flags = 0;
 }
 
 int fg_breaker_carry_counters(fg_breaker *h, const void *old_block, size_t old_size) {

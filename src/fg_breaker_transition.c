@@ -62,12 +62,13 @@ int fg_breaker_trip_run_locked(fg_breaker *h, fg_state state, double now, const 
     /* The block's memo is fixed-width and keyed differently from an
      * fg_trip_memo (fg_breaker_trip_locked), so it is written here. */
     int fired = fg_vm_trip_counts(h->def->tripper, &c, &alternative) != 0;
-    m->valid = (uint8_t)!h->reads_latency; /* the duration is not in the memo */
-    m->fired = (uint8_t)fired;
-    m->alternative = alternative;
+    /* the duration is not in the memo; nor is an alternative past 16 bits */
+    int valid = !h->reads_latency && alternative <= UINT16_MAX;
+    m->flags = (uint8_t)((valid ? FG_BLOCK_MEMO_VALID : 0) | (fired ? FG_BLOCK_MEMO_FIRED : 0));
+    m->alternative = (uint16_t)alternative;
     m->state = (uint8_t)state;
     m->consecutive_failures = fg_breaker_streak_key(h, b->consecutive_failures);
-    m->counts_version = st->counts_version;
+    m->counts_version = (uint32_t)st->counts_version;
     if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, alternative);
     return fired;
 }

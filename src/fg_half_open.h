@@ -8,13 +8,19 @@
  * Everything is O(1): a free list, a "never used since the reset" bump
  * index, and an acquire-ordered doubly linked list of busy slots whose head
  * is the oldest lease (leases all have the same length, so the list is also
- * in expiry order and only its head is ever checked). A ticket names its slot
- * by index and a hand-out number: every hand-out gets a new odd number from
- * one counter, and a slot given back becomes even, so a late or double
- * release never frees someone else's slot; a reset starts a new era (the
- * numbers handed out before it are void) in O(1). Numbers are 32-bit: the
- * era test holds for 2^31 hand-outs after a ticket's own; the breaker's
- * generation, which every reset also moves on, is the exact guard.
+ * in expiry order and only its head is ever checked).
+ * A slot is 12 bytes and one bit: its lease time (a double, kept after
+ * the slot is freed), two 16-bit links, and a bit in the busy bitmap. A
+ * ticket names its slot by index and by an identity derived from the lease
+ * time and the era (fg_half_open_id). A slot handed out again in the same
+ * era gets a later lease time than its previous hand-out (a grant at the
+ * same clock reading is moved on by one ulp, which lengthens that lease by
+ * as much), so it gets another identity and a late or double release never
+ * frees someone else's slot; a reset starts a new era, which changes every
+ * identity, in O(1). Identities are 32-bit, so two hand-outs of one slot
+ * in one era share one with probability about 2^-32; the breaker's
+ * generation, which every reset also moves on, is the exact guard across
+ * transitions.
  * The bookkeeping (fg_half_open_state), the lease times and the links live
  * in the breaker's state block (fixed-width, indexes instead of pointers);
  * fg_half_open is a per-process view of them. Never allocates. Not
@@ -24,6 +30,7 @@
 #define FG_HALF_OPEN_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "fluxgate.h"
 
@@ -34,15 +41,17 @@ typedef struct fg_half_open_state {
     int32_t free_head;  /* released slots, or -1 */
     int32_t oldest;     /* busy list head (next to expire), or -1 */
     int32_t newest;     /* busy list tail, or -1 */
-    uint32_t next_seq;  /* the next hand-out's number (odd) */
-    uint32_t era_start; /* next_seq at the last reset */
-    uint32_t pad;
+    uint32_t era;       /* moved on by every reset */
 } fg_half_open_state;
 
-/* 8 bytes: links are 16-bit slot indexes (max_half_open_calls is at most
+/* Bytes of `capacity` slots' arrays: lease times, links, busy bitmap. */
+static inline uint64_t fg_half_open_bytes(uint32_t capacity) {
+    return ((uint64_t)capacity * 12u + 7u) / 8u * 8u + ((uint64_t)capacity + 63u) / 64u * 8u;
+}
+
+/* 4 bytes: links are 16-bit slot indexes (max_half_open_calls is at most
  * 65536), and a link to the slot itself means "none". */
 typedef struct fg_half_open_slot {
-    uint32_t seq;   /* the hand-out's number: odd while held */
     uint16_t prev;  /* busy list: the older neighbour */
     uint16_t next;  /* busy: the newer neighbour; free: the next free slot */
 } fg_half_open_slot;
@@ -57,31 +66,62 @@ static inline uint16_t fg_half_open_to_link(int32_t i, int32_t j) {
     return (uint16_t)(j < 0 ? i : j);
 }
 
+/* The identity a ticket holds for a lease granted at `at` in `era`. */
+static inline uint32_t fg_half_open_id(uint32_t era, double at) {
+    uint64_t bits;
+    memcpy(&bits, &at, sizeof bits);
+    return (uint32_t)bits ^ (uint32_t)(bits >> 32) ^ (era * 0x9E3779B9u);
+}
+
 typedef struct fg_half_open {
     fg_half_open_state *st;
     double *acquired_at;       /* [capacity] */
     fg_half_open_slot *slots;  /* [capacity] */
+    uint64_t *busy;            /* [(capacity + 63) / 64]: bit i, slot i is held */
     uint32_t capacity;
     double lease;              /* seconds */
 } fg_half_open;
 
-/* Makes a view over st and the arrays (capacity >= 1 each). fresh = 1 also
- * empties them (a new block). */
-void fg_half_open_init(fg_half_open *h, fg_half_open_state *st, double *acquired_at,
-                       fg_half_open_slot *slots, uint32_t capacity, double lease, int fresh);
+/* The view over st and the arrays at `arrays` (see fg_half_open_init)
+ * without touching them: O(1), made on demand by the breaker. */
+static inline fg_half_open fg_half_open_view(fg_half_open_state *st, void *arrays,
+                                             uint32_t capacity, double lease) {
+    fg_half_open h;
+    h.capacity = capacity > 0 ? capacity : 1;
+    h.st = st;
+    h.acquired_at = (double *)arrays;
+    h.slots = (fg_half_open_slot *)(h.acquired_at + h.capacity);
+    /* 12 bytes a slot: the bitmap after the links, 8-byte aligned */
+    h.busy = (uint64_t *)((char *)arrays + (((size_t)h.capacity * 12u + 7u) & ~(size_t)7u));
+    h.lease = lease;
+    return h;
+}
 
-/* Frees every slot at once (a transition). O(1); sequence numbers survive. */
+/* Makes a view over st and the arrays at `arrays` (fg_half_open_bytes,
+ * 8-byte aligned: lease times, links, busy bitmap; capacity >= 1). fresh =
+ * 1 also empties them (a new block). */
+void fg_half_open_init(fg_half_open *h, fg_half_open_state *st, void *arrays, uint32_t capacity,
+                       double lease, int fresh);
+
+/* Frees every slot at once (a transition) and starts a new era, which voids
+ * every ticket handed out before. O(1). */
 void fg_half_open_reset(fg_half_open *h);
 
 /* Takes back every lease granted at or before now - lease. */
 void fg_half_open_expire(fg_half_open *h, double now);
 
-/* Grants a slot at now: returns its index and writes its sequence number, or
- * returns -1 when every slot is busy. Call fg_half_open_expire first. */
-int32_t fg_half_open_take(fg_half_open *h, double now, uint32_t *seq);
+/* Grants a slot at now (later than the era's previous grant: see above):
+ * returns its index and writes the ticket's identity, or returns -1 when
+ * every slot is busy. Call fg_half_open_expire first. */
+int32_t fg_half_open_take(fg_half_open *h, double now, uint32_t *id);
 
-/* Releases slot if it is still held under seq; returns 1 when it was, 0
+/* Releases slot if it is still held under id; returns 1 when it was, 0
  * when the lease had already been taken back or released (nothing changes). */
-int fg_half_open_give(fg_half_open *h, int32_t slot, uint32_t seq);
+int fg_half_open_give(fg_half_open *h, int32_t slot, uint32_t id);
+
+/* Whether slot i is held. */
+static inline int fg_half_open_busy(const fg_half_open *h, int32_t i) {
+    return (int)((h->busy[(uint32_t)i >> 6] >> ((uint32_t)i & 63u)) & 1u);
+}
 
 #endif /* FG_HALF_OPEN_H */

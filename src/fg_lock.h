@@ -9,11 +9,13 @@
  *   - uncontended: one compare-and-swap to take it, one release store to
  *     give it back (no syscall);
  *   - contended: the waiter spins reading the word (the line stays shared
- *     in its cache, so it does not steal the line from the holder), with a
- *     `pause` between reads that doubles up to a bound (exponential
- *     backoff: the holder usually takes the lock again from its own cache,
- *     so a burst of records stays on one core instead of the line bouncing
- *     on every call), and after a bounded number of rounds it yields the
+ *     in its cache, so it does not steal the line from the holder), with
+ *     `pause`s between reads: first 64 (tens of critical sections), then
+ *     doubling up to a bound (exponential backoff: the holder takes the
+ *     lock again from its own cache, so a burst of records stays on one
+ *     core instead of the lines bouncing on every call -- throughput over
+ *     fairness, see fg_lock.c), and after a bounded number of rounds it
+ *     yields the
  *     CPU (sched_yield), so that a holder that was preempted -- four
  *     threads on two cores -- gets to run.
  * The held word is an owner tag, not just 1:

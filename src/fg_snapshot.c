@@ -340,7 +340,7 @@ static void fg_snap_apply(fg_breaker *h, const unsigned char *d, const fg_snap_f
     fg_snap_apply_window(h, d, f->window_at, now);
     fg_snap_apply_leases(h, d, f->leases_at, now);
     b->half_open.expired = f->counters[7];
-    b->memo.valid = 0; /* the tripper runs again on the restored window */
+    b->memo.flags = 0; /* the tripper runs again on the restored window */
     /* Last: a lock-free admission that sees the new word sees the rest. */
     atomic_store_explicit(&b->word, fg_block_word(f->state, generation + 1), memory_order_release);
     /* not a transition, but the breaker is counted in another state */

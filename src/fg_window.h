@@ -40,7 +40,11 @@
 #include "fg_policy_internal.h"
 #include "fluxgate.h"
 
-/* The window's running totals, in the state block's hot part. */
+/* The window's running totals, in the state block's hot part. Ordered by
+ * use: what every CountWindow record writes comes first (40 bytes with the
+ * microsecond sum); the exact duration sum's upper limbs and a
+ * TimeWindow's newest second, which a microsecond CountWindow never
+ * touches, come last. */
 typedef struct fg_window_state {
     union {
         struct {
@@ -52,7 +56,6 @@ typedef struct fg_window_state {
             uint32_t pad;
         };
     };
-    int64_t newest_second;  /* TimeWindow: the latest second the totals cover */
     uint64_t total_count;
     uint64_t failure_count;
     /* Bumped by every change of total_count, failure_count or the slow
@@ -60,6 +63,7 @@ typedef struct fg_window_state {
      * tripper that does not read the duration need not run again. */
     uint64_t counts_version;
     fg_exact_sum duration;  /* exact sum, or limb[0] = microseconds */
+    int64_t newest_second;  /* TimeWindow: the latest second the totals cover */
 } fg_window_state;
 
 /* One second of a TimeWindow (then uint32_t slow[threshold_count]). A
@@ -177,8 +181,12 @@ static inline void fg_window_record_micros(fg_window *w, int failure, double dur
         st->duration.limb[0] += f ? 0 : (word & failure_word);
         st->counts_version++;
     }
-    if (nthr == 1) slow[0] += (uint64_t)levels - (uint64_t)old_levels;
-    else for (uint32_t k = 0; k < nthr; k++) slow[k] += (uint64_t)(k < levels) - (uint64_t)(k < old_levels);
+    /* The slow counts change only when the levels differ: stored only then,
+     * so that their cache line is not written by every record. */
+    if (levels != old_levels) {
+        if (nthr == 1) slow[0] += (uint64_t)levels - (uint64_t)old_levels;
+        else for (uint32_t k = 0; k < nthr; k++) slow[k] += (uint64_t)(k < levels) - (uint64_t)(k < old_levels);
+    }
     ring[head] = word;
     st->head = head + 1 == size ? 0 : head + 1;
 }

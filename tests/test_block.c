@@ -58,10 +58,10 @@ static void the_payment_block_fits_its_budget(void **state) {
     assert_true(index >= 0);
     size_t size = fg_breaker_footprint(pay, (size_t)index);
     assert_true(size <= 1024);
-    /* each half-open slot: an 8-byte lease time and an 8-byte link record */
+    /* each half-open slot: an 8-byte lease time and two 16-bit links */
     fg_policy *one = compile_expr((fg_expressions){.window = "CountWindow(10)", .max_half_open_calls = "1"});
     fg_policy *eleven = compile_expr((fg_expressions){.window = "CountWindow(10)", .max_half_open_calls = "11"});
-    assert_int_equal(fg_breaker_footprint(eleven, 0) - fg_breaker_footprint(one, 0), 10 * 16);
+    assert_int_equal(fg_breaker_footprint(eleven, 0) - fg_breaker_footprint(one, 0), 10 * 12);
     fg_policy_free(one);
     fg_policy_free(eleven);
     fg_policy_free(pay);

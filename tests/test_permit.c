@@ -93,15 +93,15 @@ static void seeded_prng_replays_and_stays_in_range(void **state) {
 
 typedef struct slots_fixture {
     fg_half_open_state st;
-    double times[2];
-    fg_half_open_slot slots[2];
+    uint64_t arrays[4]; /* fg_half_open_bytes(2) = 32: lease times, links, busy bitmap */
     fg_half_open h;
 } slots_fixture;
 
 static int slots_setup(void **state) {
     static slots_fixture f;
     memset(&f, 0xA5, sizeof f); /* fresh = 1 must not depend on zeroed memory */
-    fg_half_open_init(&f.h, &f.st, f.times, f.slots, 2, 10.0, 1);
+    assert_int_equal(fg_half_open_bytes(2), sizeof f.arrays);
+    fg_half_open_init(&f.h, &f.st, f.arrays, 2, 10.0, 1);
     *state = &f;
     return 0;
 }
@@ -134,6 +134,27 @@ static void a_double_release_never_frees_someone_elses_slot(void **state) {
     assert_false(fg_half_open_give(h, a, s1)); /* the first holder again */
     assert_int_equal(h->st->in_flight, 2);
     assert_true(fg_half_open_give(h, c, s3));
+}
+
+/* A coarse clock gives the same reading many times: a slot released and
+ * handed out again at the same reading must still void the first ticket
+ * (its identity comes from the lease time, which moves on by an ulp). */
+static void a_slot_handed_out_again_at_the_same_time_voids_the_first_ticket(void **state) {
+    fg_half_open *h = &((slots_fixture *)*state)->h;
+    uint32_t s1, s2, s3;
+    int32_t a = fg_half_open_take(h, 5.0, &s1);
+    assert_true(fg_half_open_give(h, a, s1));
+    int32_t c = fg_half_open_take(h, 5.0, &s2); /* the same slot, the same reading */
+    assert_int_equal(c, a);
+    assert_true(s2 != s1);
+    assert_false(fg_half_open_give(h, a, s1)); /* a double release */
+    assert_int_equal(h->st->in_flight, 1);
+    assert_true(h->acquired_at[c] > 5.0 && h->acquired_at[c] - 5.0 < 1e-12); /* one ulp later */
+    assert_true(fg_half_open_give(h, c, s2));
+    /* and two slots taken at one reading keep exactly that time */
+    int32_t x = fg_half_open_take(h, 7.0, &s1), y = fg_half_open_take(h, 7.0, &s3);
+    assert_true(x >= 0 && y >= 0 && x != y);
+    assert_true(h->acquired_at[x] == 7.0 && h->acquired_at[y] == 7.0);
 }
 
 static void leases_expire_oldest_first(void **state) {
@@ -177,6 +198,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(slots_bound_calls_in_flight, slots_setup, slots_teardown),
         cmocka_unit_test_setup_teardown(a_double_release_never_frees_someone_elses_slot, slots_setup,
                                         slots_teardown),
+        cmocka_unit_test_setup_teardown(a_slot_handed_out_again_at_the_same_time_voids_the_first_ticket,
+                                        slots_setup, slots_teardown),
         cmocka_unit_test_setup_teardown(leases_expire_oldest_first, slots_setup, slots_teardown),
         cmocka_unit_test_setup_teardown(reset_frees_every_slot_and_voids_old_tickets, slots_setup,
                                         slots_teardown),
