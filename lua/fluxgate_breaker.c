@@ -42,7 +42,7 @@ fgl_breaker *fgl_check_breaker(lua_State *L, int idx, const char *fname) {
     if (b->head.engine == NULL) {
         luaL_error(L, "fluxgate: breaker '%s' is closed", fgl_push_name(L, idx));
     }
-    if (b->call != NULL) {
+    if (fgl_call_of(b) != NULL) {
         luaL_error(L, "fluxgate: a breaker cannot be used from its own random function or Custom() predicate");
     }
     return b;
@@ -54,26 +54,50 @@ static int fgl_listen(lua_State *L) {
     fgl_breaker *b = fgl_to_breaker(L, 1);
     if (b == NULL) return luaL_argerror(L, 1, "fluxgate breaker expected");
     if (b->head.engine == NULL) return 0;
-    if (b->call != NULL) return luaL_error(L, "fluxgate: a breaker cannot be used from its own random function or Custom() predicate");
+    if (fgl_call_of(b) != NULL) return luaL_error(L, "fluxgate: a breaker cannot be used from its own random function or Custom() predicate");
+    fgl_side_get(L, b); /* the queue's bookkeeping (may raise: nothing changed yet) */
     if (fgl_add_engine_listener(b) != 0) return luaL_error(L, "fluxgate: out of memory adding a listener");
     return 0;
 }
 
-/* ---- the module's list of open shared breakers ------------------------------- */
+/* ---- the side structure ------------------------------------------------------- */
 
-static void fgl_link(fgl_module *m, fgl_breaker *b) {
-    b->module = m;
-    b->prev = &m->list;
-    b->next = m->list.next;
-    m->list.next->prev = b;
-    m->list.next = b;
+fgl_side *fgl_side_get(lua_State *L, fgl_breaker *b) {
+    if (b->side != NULL) return b->side;
+    fg_allocator a = fgl_allocator(L);
+    fgl_side *s = a.fn(a.ud, NULL, 0, sizeof *s);
+    if (s == NULL) luaL_error(L, "fluxgate: out of memory");
+    memset(s, 0, sizeof *s);
+    s->alloc = a;
+    s->owner = b;
+    b->side = s;
+    return s;
 }
 
-static void fgl_unlink(fgl_breaker *b) {
-    if (b->prev == NULL) return; /* a plain breaker: not listed */
-    b->prev->next = b->next;
-    b->next->prev = b->prev;
-    b->prev = b->next = NULL;
+/* ---- the module's list of open shared breakers ------------------------------- */
+
+static void fgl_link(fgl_module *m, fgl_side *s) {
+    s->prev = &m->list;
+    s->next = m->list.next;
+    m->list.next->prev = s;
+    m->list.next = s;
+}
+
+static void fgl_unlink(fgl_side *s) {
+    if (s->prev == NULL) return; /* not listed */
+    s->prev->next = s->next;
+    s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+}
+
+void fgl_side_free(fgl_breaker *b) {
+    fgl_side *s = b->side;
+    if (s == NULL) return;
+    fgl_unlink(s);
+    fg_allocator a = s->alloc;
+    if (s->events != NULL) a.fn(a.ud, s->events, (size_t)s->event_cap * sizeof *s->events, 0);
+    b->side = NULL;
+    a.fn(a.ud, s, sizeof *s, 0);
 }
 
 /* ---- closing ---------------------------------------------------------------- */
@@ -120,23 +144,22 @@ void fgl_add_totals(lua_State *L, const char *name, const fg_counters *c) {
 static int fgl_close(lua_State *L) {
     fgl_breaker *b = fgl_to_breaker(L, 1);
     if (b == NULL) return luaL_error(L, "bad self to 'close' (a fluxgate breaker expected, got %s): call it as cb:close(), not cb.close()", luaL_typename(L, 1));
-    if (b->head.engine == NULL) return 0;
-    if (b->call != NULL) return luaL_error(L, "fluxgate: cannot close a breaker from its own callback");
+    if (b->head.engine == NULL) {
+        fgl_side_free(b); /* one made before its engine call failed */
+        return 0;
+    }
+    if (fgl_call_of(b) != NULL) return luaL_error(L, "fluxgate: cannot close a breaker from its own callback");
     /* A plain breaker's counts stay in its name's counter sink (freeing it
      * only takes it out of its state's count); a shared block keeps its
      * own (the next handle on it, in this process or after a reload,
      * exports them). */
     fg_breaker_free(b->head.engine);
     b->head.engine = NULL;
-    fgl_unlink(b);
-    if (b->head.flags & FGL_SHARED) {
-        fg_shm_release(b->shm);
-        b->shm = NULL;
+    if ((b->head.flags & FGL_SHARED) && b->side != NULL && b->side->shm != NULL) {
+        fg_shm_release(b->side->shm);
+        b->side->shm = NULL;
     }
-    fg_allocator *a = &b->module->alloc;
-    if (b->events != NULL) a->fn(a->ud, b->events, (size_t)b->event_cap * sizeof *b->events, 0);
-    b->events = NULL;
-    b->event_count = b->event_cap = 0;
+    fgl_side_free(b); /* after the engine: no listener can queue into it now */
     b->head.pending = 0;
     return 0;
 }
@@ -258,7 +281,10 @@ int fgl_close_out_of_memory(lua_State *L, lua_CFunction close, int self) {
 }
 
 void fgl_push_made(lua_State *L, int self, const fgl_callback_opts *cb, fgl_breaker *host, const fgl_resolver *r) {
-    if (cb->has_random || r->used) host->head.flags |= FGL_CALLBACKS;
+    if (cb->has_random || r->used) {
+        fgl_side_get(L, host); /* fgl_enter's bracket (may raise: the object's __gc frees it) */
+        host->head.flags |= FGL_CALLBACKS;
+    }
     lua_pushvalue(L, self);
     lua_pushboolean(L, r->used);
 }
@@ -348,7 +374,9 @@ static int fgl_new_breaker(lua_State *L) {
     memset(b, 0, sizeof *b);
     lua_pushvalue(L, 3);
     lua_setmetatable(L, 5);
-    b->module = m;
+    /* A shared breaker's map reference and list place (may raise: the
+     * userdata is closed) */
+    if (shm != NULL) fgl_side_get(L, b);
     char *handle = (char *)b + own;
 
     fgl_resolver r;
@@ -376,12 +404,13 @@ static int fgl_new_breaker(lua_State *L) {
     b->head.serial = ++m->next_serial;
     if (shm != NULL) {
         fg_shm_retain(shm);
-        b->shm = shm;
+        b->side->shm = shm;
         b->head.flags |= FGL_SHARED | (family != NULL ? FGL_FAMILY_KEY : 0);
-        fgl_link(m, b); /* prometheus() walks shared breakers only */
+        fgl_link(m, b->side); /* prometheus() walks shared breakers only */
     }
     /* The engine's listener (and its delivery queue, ~1.8 KB outside the
      * userdata) only for breakers that have Lua listeners: see fgl_listen. */
+    if (cb.has_listeners) fgl_side_get(L, b); /* the queue's bookkeeping (may raise: __gc frees the breaker) */
     if (cb.has_listeners && fgl_add_engine_listener(b) != 0) return fgl_close_out_of_memory(L, fgl_close, 5);
     fgl_push_made(L, 5, &cb, b, &r);
     if (shm == NULL) return 2;

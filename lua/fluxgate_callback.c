@@ -31,7 +31,7 @@ static const char fgl_bad_draw = 0;
 /* Parks the error value on top of the stack (the first one of this engine
  * call stays on the stack; later ones are only counted). */
 static void fgl_park_error(fgl_breaker *b, lua_State *L, const char *what, int is_custom) {
-    fgl_call *c = b->call;
+    fgl_call *c = b->side->call;
     if (c->parked_index == 0) {
         c->parked_index = lua_gettop(L);
         c->parked_what = what;
@@ -39,12 +39,12 @@ static void fgl_park_error(fgl_breaker *b, lua_State *L, const char *what, int i
     } else {
         lua_pop(L, 1);
     }
-    b->errors++;
+    b->side->errors++;
 }
 
 double fgl_random(void *ud) {
     fgl_breaker *b = ud;
-    fgl_call *c = b->call;
+    fgl_call *c = fgl_call_of(b);
     if (c == NULL) return fgl_random_fallback; /* not inside a Lua call */
     lua_State *L = c->L;
     lua_rawgeti(L, c->env_index, FGL_ENV_RANDOM);
@@ -67,7 +67,7 @@ double fgl_random(void *ud) {
  * stays on the stack until fgl_leave. Returns 0 when it could not be made
  * (the error is parked). */
 static int fgl_outcome_table(fgl_breaker *b, lua_State *L, const char *name) {
-    fgl_call *c = b->call;
+    fgl_call *c = b->side->call;
     if (c->outcome_index != 0) return 1;
     if (c->outcome == NULL) return 0;
     lua_pushcfunction(L, fgl_build_outcome);
@@ -85,7 +85,7 @@ static int fgl_outcome_table(fgl_breaker *b, lua_State *L, const char *name) {
 static int fgl_custom_call(void *ud, const fg_outcome *outcome) {
     fgl_custom_slot *slot = ud;
     fgl_breaker *b = slot->owner;
-    fgl_call *c = b->call;
+    fgl_call *c = fgl_call_of(b);
     (void)outcome; /* the predicates read the richer outcome table */
     if (c == NULL) return -1;
     lua_State *L = c->L;
@@ -132,20 +132,21 @@ int fgl_resolve(void *ud, const char *name, fg_custom *out) {
  * up (the queue grows through Lua's allocator, which raises nothing). */
 static void fgl_on_transition(void *ud, const fg_transition *t) {
     fgl_breaker *b = ud;
+    fgl_side *s = b->side; /* made before the listener was added; freed after the engine */
     b->head.pending = 1;
-    if (b->event_count == b->event_cap) {
-        uint32_t cap = b->event_cap ? b->event_cap * 2 : 2;
-        fg_allocator *a = &b->module->alloc;
-        void *grown = a->fn(a->ud, b->events, (size_t)b->event_cap * sizeof *b->events,
-                            (size_t)cap * sizeof *b->events);
+    if (s->event_count == s->event_cap) {
+        uint32_t cap = s->event_cap ? s->event_cap * 2 : 2;
+        fg_allocator *a = &s->alloc;
+        void *grown = a->fn(a->ud, s->events, (size_t)s->event_cap * sizeof *s->events,
+                            (size_t)cap * sizeof *s->events);
         if (grown == NULL) {
-            b->lost++;
+            s->lost++;
             return;
         }
-        b->events = grown;
-        b->event_cap = cap;
+        s->events = grown;
+        s->event_cap = cap;
     }
-    fgl_event *e = &b->events[b->event_count++];
+    fgl_event *e = &s->events[s->event_count++];
     e->old_state = t->old_state;
     e->new_state = t->new_state;
     e->timestamp = t->timestamp;
@@ -159,6 +160,7 @@ static void fgl_on_transition(void *ud, const fg_transition *t) {
  * sequence. */
 int fgl_add_engine_listener(fgl_breaker *b) {
     if (b->head.flags & FGL_LISTENING) return 0;
+    if (b->side == NULL) return -1; /* fgl_side_get first */
     if (fg_breaker_add_listener(b->head.engine, fgl_on_transition, b) != 0) return -1;
     b->head.flags |= FGL_LISTENING;
     return 0;
@@ -192,12 +194,12 @@ void fgl_enter(lua_State *L, fgl_breaker *b, int self_idx, fgl_call *c) {
     luaL_checkstack(L, 12, "fluxgate callbacks");
     fgl_getuservalue(L, self_idx);
     c->env_index = lua_gettop(L);
-    b->call = c;
+    b->side->call = c; /* FGL_CALLBACKS: made with it (fgl_push_made, reload) */
 }
 
 void fgl_leave(lua_State *L, fgl_breaker *b, fgl_call *c) {
     if (c->env_index == 0) return;
-    b->call = NULL;
+    b->side->call = NULL;
     if (c->parked_index != 0) {
         b->head.pending = 1;
         lua_rawgeti(L, c->env_index, FGL_ENV_ERROR);

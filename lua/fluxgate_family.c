@@ -47,7 +47,7 @@ fgl_family *fgl_check_family(lua_State *L, int idx, const char *fname) {
         }
         luaL_error(L, "fluxgate: family '%s' is closed", name);
     }
-    if (f->host.call != NULL) {
+    if (fgl_call_of(&f->host) != NULL) {
         luaL_error(L, "fluxgate: a family cannot be used from its own random function or Custom() predicate");
     }
     return f;
@@ -167,14 +167,18 @@ static void fgl_family_free_queue(fgl_family *f) {
 static int fgl_family_close(lua_State *L) {
     fgl_family *f = fgl_to_family(L, 1);
     if (f == NULL) return luaL_error(L, "bad self to 'close' (a fluxgate family expected, got %s): call it as fam:close()", luaL_typename(L, 1));
-    if (f->family == NULL) return 0;
-    if (f->host.call != NULL) return luaL_error(L, "fluxgate: cannot close a family from its own callback");
+    if (f->family == NULL) {
+        fgl_side_free(&f->host);
+        return 0;
+    }
+    if (fgl_call_of(&f->host) != NULL) return luaL_error(L, "fluxgate: cannot close a family from its own callback");
     fg_family_totals totals;
     fg_family_totals_get(f->family, &totals);
     lua_pushstring(L, fg_family_name(f->family));
     fg_family_free(f->family);
     f->family = NULL;
     fgl_family_free_queue(f);
+    fgl_side_free(&f->host); /* after the engine: no callback runs now */
     fgl_add_totals(L, lua_tostring(L, -1), &totals.counters); /* may raise (memory): nothing is held */
     return 0;
 }
@@ -219,7 +223,6 @@ static int fgl_family_new(lua_State *L) {
     memset(f, 0, sizeof *f);
     lua_pushvalue(L, 3);
     lua_setmetatable(L, 5);
-    f->host.module = m;
     f->lua = m->alloc;
     f->per_key = per_key;
 
@@ -408,7 +411,7 @@ static int fgl_family_drain(lua_State *L) {
     /* only now, after everything that could raise */
     f->event_count = 0;
     f->keys_len = 0;
-    f->host.errors = 0;
+    if (f->host.side != NULL) f->host.side->errors = 0;
     f->lost = 0;
     f->host.head.pending = 0;
     return 3;

@@ -54,6 +54,9 @@ static int fgl_family_reload(lua_State *L) {
         }
     }
 
+    /* fgl_enter's bracket, should the new definition resolve a Custom()
+     * (may raise: nothing changed yet) */
+    if (r.count > 0) fgl_side_get(L, &f->host);
     fg_reload_options o;
     memset(&o, 0, sizeof o);
     o.resolve_custom = fgl_resolve;

@@ -122,25 +122,49 @@ typedef struct fgl_event {
 struct fgl_call;
 struct fgl_module;
 
+/* What only some breakers need, behind one pointer (fgl_breaker.side):
+ * the engine call in progress (breakers with callbacks), the transition
+ * queue (breakers with listeners), and a shared breaker's map and place in
+ * the module's list. Allocated through the Lua state's allocator on first
+ * need (fgl_side_get), freed by close (fgl_side_free): a plain breaker has
+ * none, and its userdata stays small. The collector does not see these
+ * bytes; a breaker that has them also has an environment table or a shared
+ * map, which cost more. */
+typedef struct fgl_side {
+    struct fgl_call *call;    /* non-NULL while the engine runs a call that may call Lua */
+    fgl_event *events;        /* queued transitions (alloc), in sequence order */
+    uint32_t event_count, event_cap;
+    uint32_t errors;          /* callback errors parked since the last drain */
+    uint32_t lost;            /* transitions the queue had no memory for */
+    fg_allocator alloc;       /* the Lua state's: made this and the queue */
+    struct fgl_breaker *owner;
+    struct fgl_side *prev, *next; /* the module's list of open shared breakers */
+    struct fg_shm *shm;       /* FGL_SHARED: the map holding the block (one reference) */
+} fgl_side;
+
 /* A breaker: one userdata whose metatable is its class (fluxgate.lua: the
  * methods, the name, the Lua clock). Its memory is this struct, then the
  * engine's handle (fg_breaker_handle_footprint bytes; head.engine points
  * to it), then the engine's state block (fg_breaker_footprint bytes), each
- * 8-aligned: the collector sees a breaker's whole size. Its user value,
- * when FGL_HAS_ENV is set, is its environment table (fluxgate.lua's
- * listeners, the random function and Custom() predicates, a parked
- * callback error). */
+ * 8-aligned: the collector sees a breaker's whole size (but for the side
+ * structure of the few breakers that need one). Its user value, when
+ * FGL_HAS_ENV is set, is its environment table (fluxgate.lua's listeners,
+ * the random function and Custom() predicates, a parked callback error). */
 typedef struct fgl_breaker {
     fgl_head head;            /* first: the FFI's view */
-    struct fgl_call *call;    /* non-NULL while the engine runs a call that may call Lua */
-    fgl_event *events;        /* queued transitions (Lua's allocator), in sequence order */
-    uint32_t event_count, event_cap;
-    uint32_t errors;          /* callback errors parked since the last drain */
-    uint32_t lost;            /* transitions the queue had no memory for */
-    struct fgl_module *module;
-    struct fgl_breaker *prev, *next; /* the module's list of open shared breakers */
-    struct fg_shm *shm;       /* FGL_SHARED: the map holding the block (one reference) */
+    fgl_side *side;           /* NULL until needed (see fgl_side) */
 } fgl_breaker;
+
+/* The engine call in progress that may call Lua, or NULL. */
+static inline struct fgl_call *fgl_call_of(const fgl_breaker *b) {
+    return b->side != NULL ? b->side->call : NULL;
+}
+/* b's side structure, made when missing (through the Lua state's
+ * allocator); raises "out of memory" (b stays as it was). */
+fgl_side *fgl_side_get(lua_State *L, fgl_breaker *b);
+/* Frees b's side structure and its queue, if any (close; the engine
+ * breaker is already freed, so no listener can queue into it). */
+void fgl_side_free(fgl_breaker *b);
 
 /* Environment table slots (array part). */
 enum {
@@ -177,7 +201,7 @@ typedef struct fgl_call {
  * the per-name counter sinks of plain breakers (fluxgate_sink.c). */
 enum { FGL_MODULE_SINKS = 5 };
 typedef struct fgl_module {
-    fgl_breaker list; /* sentinel of a circular list of open shared breakers; only prev/next are used */
+    fgl_side list; /* sentinel of a circular list of open shared breakers; only prev/next are used */
     uint64_t next_serial;
     fg_allocator alloc; /* the Lua state's allocator */
     uint64_t stats_visited; /* breakers stats() has walked (shared ones; a debug counter) */

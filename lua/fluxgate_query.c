@@ -150,7 +150,7 @@ void fgl_push_signal(lua_State *L, const fgl_event *e, int extra_fields) {
 
 void fgl_push_parked_error(lua_State *L, fgl_breaker *host) {
     lua_pushnil(L);
-    if ((host->head.flags & FGL_HAS_ENV) && host->errors > 0) {
+    if ((host->head.flags & FGL_HAS_ENV) && host->side != NULL && host->side->errors > 0) {
         int at = lua_gettop(L);
         fgl_getuservalue(L, 1);
         lua_rawgeti(L, -1, FGL_ENV_ERROR);
@@ -172,22 +172,26 @@ static int fgl_drain(lua_State *L) {
     if (b == NULL) return luaL_argerror(L, 1, "fluxgate breaker expected");
     int want = lua_toboolean(L, 2);
     lua_settop(L, 1);
-    uint32_t n = b->event_count;
+    fgl_side *s = b->side; /* NULL: nothing was ever queued or parked */
+    uint32_t n = s != NULL ? s->event_count : 0;
     if (want && n > 0) {
         lua_createtable(L, (int)n, 0);
         for (uint32_t i = 0; i < n; i++) {
-            fgl_push_signal(L, &b->events[i], 0);
+            fgl_push_signal(L, &s->events[i], 0);
             lua_rawseti(L, -2, (int)i + 1);
         }
     } else {
         lua_pushnil(L);
     }
     fgl_push_parked_error(L, b);
-    lua_pushinteger(L, (lua_Integer)b->lost);
-    /* Only now, after everything that could raise: */
-    b->event_count = 0;
-    b->errors = 0;
-    b->lost = 0;
+    lua_pushinteger(L, (lua_Integer)(s != NULL ? s->lost : 0));
+    /* Only now, after everything that could raise (pushing the signals may
+     * run a collection, but b is on the stack: its side stays): */
+    if (s != NULL) {
+        s->event_count = 0;
+        s->errors = 0;
+        s->lost = 0;
+    }
     b->head.pending = 0;
     return 3;
 }
@@ -315,10 +319,11 @@ static int fgl_stats(lua_State *L) {
      * shrinks), copy every breaker's info -- keeping its policy, which owns
      * the name -- then build. */
     size_t n = 0;
-    for (fgl_breaker *b = m->list.next; b != &m->list; b = b->next) n++;
+    for (fgl_side *s = m->list.next; s != &m->list; s = s->next) n++;
     fgl_snapshot *snap = fgl_newuserdata(L, (n > 0 ? n : 1) * sizeof *snap, 0); /* 2 */
     size_t count = 0;
-    for (fgl_breaker *b = m->list.next; b != &m->list && count < n; b = b->next) {
+    for (fgl_side *s = m->list.next; s != &m->list && count < n; s = s->next) {
+        fgl_breaker *b = s->owner;
         if (b->head.flags & FGL_FAMILY_KEY) continue; /* the family's totals count it */
         fgl_snapshot *e = &snap[count++];
         memset(&e->info, 0, sizeof e->info);

@@ -80,6 +80,9 @@ static int fgl_reload(lua_State *L) {
     lua_pushvalue(L, 6);
     lua_rawseti(L, 5, at);
 
+    /* fgl_enter's bracket, should the new definition resolve a Custom()
+     * (may raise: nothing changed yet) */
+    if (count > 0) fgl_side_get(L, b);
     fgl_resolver r;
     memset(&r, 0, sizeof r);
     r.L = L;
