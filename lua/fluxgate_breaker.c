@@ -64,13 +64,14 @@ static int fgl_listen(lua_State *L) {
 
 fgl_side *fgl_side_get(lua_State *L, fgl_breaker *b) {
     if (b->side != NULL) return b->side;
-    fg_allocator a = fgl_allocator(L);
-    fgl_side *s = a.fn(a.ud, NULL, 0, sizeof *s);
+    fgl_module *m = lua_touserdata(L, FGL_MODULE_UPVALUE);
+    fgl_side *s = m->alloc.fn(m->alloc.ud, NULL, 0, sizeof *s);
     if (s == NULL) luaL_error(L, "fluxgate: out of memory");
     memset(s, 0, sizeof *s);
-    s->alloc = a;
+    s->module = m;
     s->owner = b;
     b->side = s;
+    m->sides++;
     return s;
 }
 
@@ -94,10 +95,12 @@ void fgl_side_free(fgl_breaker *b) {
     fgl_side *s = b->side;
     if (s == NULL) return;
     fgl_unlink(s);
-    fg_allocator a = s->alloc;
+    fgl_module *m = s->module;
+    fg_allocator a = m->alloc;
     if (s->events != NULL) a.fn(a.ud, s->events, (size_t)s->event_cap * sizeof *s->events, 0);
     b->side = NULL;
     a.fn(a.ud, s, sizeof *s, 0);
+    m->sides--;
 }
 
 /* ---- closing ---------------------------------------------------------------- */
@@ -241,6 +244,43 @@ void fgl_make_env(lua_State *L, int opts, const fgl_callback_opts *cb, fgl_break
     r->count = ncustom;
 }
 
+/* The module's table of environments, pushed. */
+static void fgl_push_envs(lua_State *L) {
+    fgl_getuservalue(L, FGL_MODULE_UPVALUE);
+    lua_rawgeti(L, -1, FGL_MODULE_ENVS);
+    lua_remove(L, -2);
+}
+
+void fgl_get_env(lua_State *L, int idx, const fgl_breaker *b) {
+    if (b->head.flags & FGL_ENV_ASIDE) {
+        int at = idx > 0 ? idx : lua_gettop(L) + idx + 1;
+        fgl_push_envs(L);
+        lua_pushvalue(L, at);
+        lua_rawget(L, -2);
+        lua_remove(L, -2);
+        return;
+    }
+    fgl_getuservalue(L, idx);
+}
+
+void fgl_set_env(lua_State *L, int idx, fgl_breaker *b) {
+#if LUA_VERSION_NUM >= 504
+    lua_pushvalue(L, -1);
+    if (!lua_setiuservalue(L, idx, 1)) { /* no slot: popped all the same */
+        fgl_push_envs(L);
+        lua_pushvalue(L, idx);
+        lua_pushvalue(L, -3);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+        b->head.flags |= FGL_ENV_ASIDE;
+    }
+    lua_pop(L, 1);
+#else
+    fgl_setuservalue(L, idx);
+#endif
+    b->head.flags |= FGL_HAS_ENV;
+}
+
 void fgl_push_new_env(lua_State *L, fgl_breaker *host) {
     lua_createtable(L, FGL_ENV_FIRST_CUSTOM - 1, 0);
     for (int i = FGL_ENV_RANDOM; i < FGL_ENV_FIRST_CUSTOM; i++) {
@@ -248,8 +288,7 @@ void fgl_push_new_env(lua_State *L, fgl_breaker *host) {
         lua_rawseti(L, -2, i);
     }
     lua_pushvalue(L, -1);
-    fgl_setuservalue(L, 1);
-    host->head.flags |= FGL_HAS_ENV;
+    fgl_set_env(L, 1, host);
 }
 
 double fgl_clock(void *ud) {
@@ -369,8 +408,11 @@ static int fgl_new_breaker(lua_State *L) {
      * Shared breakers and family keys have blocks other processes map. */
     o.single_thread = shm == NULL && family == NULL;
     size_t own = fgl_align8(sizeof(fgl_breaker));
-    /* a shared breaker's block is in the map */
-    fgl_breaker *b = fgl_newuserdata(L, own + handle_size + (shm != NULL ? 0 : block_size), 1); /* index 5 */
+    /* a shared breaker's block is in the map; a user value slot (16 bytes
+     * on Lua 5.4) only for a breaker that has an environment from the
+     * start (fgl_make_env's rule), others get one aside (fgl_set_env) */
+    int nuv = cb.has_random || cb.ncustom > 0 || cb.has_listeners;
+    fgl_breaker *b = fgl_newuserdata(L, own + handle_size + (shm != NULL ? 0 : block_size), nuv); /* index 5 */
     memset(b, 0, sizeof *b);
     lua_pushvalue(L, 3);
     lua_setmetatable(L, 5);
@@ -424,7 +466,7 @@ static int fgl_env(lua_State *L) {
     fgl_breaker *b = fgl_to_breaker(L, 1);
     if (b == NULL) return luaL_argerror(L, 1, "fluxgate breaker expected");
     if (b->head.flags & FGL_HAS_ENV) {
-        fgl_getuservalue(L, 1);
+        fgl_get_env(L, 1, b);
         return 1;
     }
     if (!lua_toboolean(L, 2)) return 0;

@@ -136,7 +136,7 @@ static void fgl_on_transition(void *ud, const fg_transition *t) {
     b->head.pending = 1;
     if (s->event_count == s->event_cap) {
         uint32_t cap = s->event_cap ? s->event_cap * 2 : 2;
-        fg_allocator *a = &s->alloc;
+        fg_allocator *a = &s->module->alloc;
         void *grown = a->fn(a->ud, s->events, (size_t)s->event_cap * sizeof *s->events,
                             (size_t)cap * sizeof *s->events);
         if (grown == NULL) {
@@ -192,7 +192,7 @@ void fgl_enter(lua_State *L, fgl_breaker *b, int self_idx, fgl_call *c) {
     c->parked_index = 0;
     if (!(b->head.flags & FGL_CALLBACKS)) return;
     luaL_checkstack(L, 12, "fluxgate callbacks");
-    fgl_getuservalue(L, self_idx);
+    fgl_get_env(L, self_idx, b);
     c->env_index = lua_gettop(L);
     b->side->call = c; /* FGL_CALLBACKS: made with it (fgl_push_made, reload) */
 }

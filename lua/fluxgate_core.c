@@ -79,7 +79,7 @@ FGL_EXPORT int luaopen_fluxgate_core(lua_State *L) {
     memset(m, 0, sizeof *m);
     m->list.next = m->list.prev = &m->list;
     m->alloc = fgl_allocator(L);
-    lua_createtable(L, FGL_MODULE_SINKS, 0);
+    lua_createtable(L, FGL_MODULE_ENVS, 0);
     lua_pushboolean(L, 0);
     lua_rawseti(L, -2, 1);
     lua_pushboolean(L, 0);
@@ -88,6 +88,12 @@ FGL_EXPORT int luaopen_fluxgate_core(lua_State *L) {
     lua_rawseti(L, -2, 3); /* the totals of closed families, by name */
     lua_newtable(L);
     lua_rawseti(L, -2, FGL_MODULE_SINKS); /* the counter sinks of plain breakers, by name */
+    lua_newtable(L); /* breaker -> environment (fgl_set_env), weak keys: an ephemeron table */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_rawseti(L, -2, FGL_MODULE_ENVS);
     fgl_setuservalue(L, 1);
 
     lua_newtable(L); /* 2: the module table */

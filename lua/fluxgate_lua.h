@@ -86,8 +86,10 @@ enum {
     FGL_HAS_ENV = 4,   /* the user value is the breaker's environment table */
     FGL_LISTENING = 8, /* the engine queues transitions for the Lua side (it has listeners) */
     FGL_SHARED = 16,   /* the state block is in a shared map (fluxgate_shared.c), not here */
-    FGL_FAMILY_KEY = 32 /* and it is a shared family's key (fluxgate_shared_family.c): its
+    FGL_FAMILY_KEY = 32, /* and it is a shared family's key (fluxgate_shared_family.c): its
                          * counters are the family's, which stats() does not list */
+    FGL_ENV_ASIDE = 64  /* Lua 5.4: the environment table is in the module's weak table
+                         * of environments (a breaker made without a user value slot) */
 };
 
 /* ---- userdata ------------------------------------------------------------ */
@@ -136,7 +138,7 @@ typedef struct fgl_side {
     uint32_t event_count, event_cap;
     uint32_t errors;          /* callback errors parked since the last drain */
     uint32_t lost;            /* transitions the queue had no memory for */
-    fg_allocator alloc;       /* the Lua state's: made this and the queue */
+    struct fgl_module *module; /* its allocator made this and the queue; counts sides */
     struct fgl_breaker *owner;
     struct fgl_side *prev, *next; /* the module's list of open shared breakers */
     struct fg_shm *shm;       /* FGL_SHARED: the map holding the block (one reference) */
@@ -159,8 +161,9 @@ typedef struct fgl_breaker {
 static inline struct fgl_call *fgl_call_of(const fgl_breaker *b) {
     return b->side != NULL ? b->side->call : NULL;
 }
-/* b's side structure, made when missing (through the Lua state's
- * allocator); raises "out of memory" (b stays as it was). */
+/* b's side structure, made when missing (through the module's allocator,
+ * the Lua state's; the caller has the module upvalue); raises "out of
+ * memory" (b stays as it was). */
 fgl_side *fgl_side_get(lua_State *L, fgl_breaker *b);
 /* Frees b's side structure and its queue, if any (close; the engine
  * breaker is already freed, so no listener can queue into it). */
@@ -198,13 +201,17 @@ typedef struct fgl_call {
  * fluxgate.prometheus) and the next serial. Its user value is a table:
  * [1], [2] the Lua callbacks (fgl_init), [3] the per-name totals of closed
  * families, [4] the families' drain (fluxgate_family.h), [FGL_MODULE_SINKS]
- * the per-name counter sinks of plain breakers (fluxgate_sink.c). */
-enum { FGL_MODULE_SINKS = 5 };
+ * the per-name counter sinks of plain breakers (fluxgate_sink.c),
+ * [FGL_MODULE_ENVS] a weak-keyed table: breaker -> environment, for the
+ * Lua 5.4 breakers made without a user value slot that get an environment
+ * later (fgl_set_env). */
+enum { FGL_MODULE_SINKS = 5, FGL_MODULE_ENVS = 6 };
 typedef struct fgl_module {
     fgl_side list; /* sentinel of a circular list of open shared breakers; only prev/next are used */
     uint64_t next_serial;
     fg_allocator alloc; /* the Lua state's allocator */
     uint64_t stats_visited; /* breakers stats() has walked (shared ones; a debug counter) */
+    uint64_t sides;         /* side structures allocated and not yet freed (a debug counter) */
 } fgl_module;
 
 /* A breaker class (fluxgate.lua) holds this address as a lightuserdata at
@@ -298,6 +305,16 @@ void fgl_read_callback_opts(lua_State *L, int opts, fgl_callback_opts *cb, fg_br
  * fills *r for fgl_resolve. Raises for a Custom() name that is not a string
  * or a predicate that is not a function (the userdata's __gc is safe). */
 void fgl_make_env(lua_State *L, int opts, const fgl_callback_opts *cb, fgl_breaker *host, fgl_resolver *r);
+/* Pushes the environment table of the object b at idx (FGL_HAS_ENV set):
+ * its user value, or (FGL_ENV_ASIDE) its entry in the module's table of
+ * environments, which needs the module upvalue. */
+void fgl_get_env(lua_State *L, int idx, const fgl_breaker *b);
+/* Pops the table on top and makes it the environment of the object b at
+ * idx (idx > 0): its user value when the userdata has a slot for one, else
+ * (Lua 5.4, a breaker made without one: plain breakers save its 16 bytes)
+ * an entry in the module's weak-keyed table of environments, which needs
+ * the module upvalue and may raise (memory). */
+void fgl_set_env(lua_State *L, int idx, fgl_breaker *b);
 /* env(self, true) for an object (at index 1) that has no environment yet:
  * makes an empty one (random, error and listeners false), gives it to the
  * object and leaves it on the stack. */

@@ -152,7 +152,7 @@ void fgl_push_parked_error(lua_State *L, fgl_breaker *host) {
     lua_pushnil(L);
     if ((host->head.flags & FGL_HAS_ENV) && host->side != NULL && host->side->errors > 0) {
         int at = lua_gettop(L);
-        fgl_getuservalue(L, 1);
+        fgl_get_env(L, 1, host);
         lua_rawgeti(L, -1, FGL_ENV_ERROR);
         if (lua_toboolean(L, -1)) lua_replace(L, at);
         else lua_pop(L, 1);
@@ -354,7 +354,15 @@ static int fgl_stats_visited(lua_State *L) {
     return 1;
 }
 
+/* side_count() -> how many breakers and families hold a side structure
+ * now (fluxgate_lua.h's fgl_side: the specs check that close frees it). */
+static int fgl_side_count(lua_State *L) {
+    fgl_module *m = lua_touserdata(L, FGL_MODULE_UPVALUE);
+    fgl_push_u64(L, m->sides);
+    return 1;
+}
+
 const luaL_Reg fgl_query_funcs[] = {
     {"state", fgl_state}, {"command", fgl_command}, {"info", fgl_info},
     {"stats", fgl_stats}, {"drain", fgl_drain},     {"stats_visited", fgl_stats_visited},
-    {NULL, NULL}};
+    {"side_count", fgl_side_count}, {NULL, NULL}};

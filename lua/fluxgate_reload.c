@@ -27,7 +27,7 @@
  * env(self, true)); pushed. */
 static void fgl_push_env(lua_State *L, fgl_breaker *b, int self) {
     if (b->head.flags & FGL_HAS_ENV) {
-        fgl_getuservalue(L, self);
+        fgl_get_env(L, self, b);
         return;
     }
     lua_createtable(L, FGL_ENV_FIRST_CUSTOM - 1, 0);
@@ -36,8 +36,7 @@ static void fgl_push_env(lua_State *L, fgl_breaker *b, int self) {
         lua_rawseti(L, -2, i);
     }
     lua_pushvalue(L, -1);
-    fgl_setuservalue(L, self);
-    b->head.flags |= FGL_HAS_ENV;
+    fgl_set_env(L, self, b);
 }
 
 static int fgl_reload(lua_State *L) {

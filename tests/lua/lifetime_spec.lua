@@ -58,6 +58,88 @@ describe("lifetime", function()
     assert.is_true(second < first * 1.5 + 64, "memory settles: " .. first .. " KB then " .. second .. " KB")
   end)
 
+  -- What only some breakers need (the engine call in progress, the
+  -- transition queue, a shared map) is a side structure outside the
+  -- userdata, made on first need; core.side_count() counts those alive.
+  describe("side structures", function()
+    local core = require("fluxgate.core")
+    local FORCE_OPEN = 3 -- core.command's op: queues a transition, drains nothing
+
+    -- Collects until weak[1] is gone (see the spec above for LuaJIT's stack slots and traces).
+    local function collect_until_gone(weak)
+      local function clobber() local a, b, c, d, e, f, g, h = 1, 2, 3, 4, 5, 6, 7, 8; return a + b + c + d + e + f + g + h end
+      local jit = rawget(_G, "jit")
+      for _ = 1, 5 do
+        if jit then jit.flush() end
+        clobber()
+        collectgarbage(); collectgarbage(); collectgarbage()
+        if weak[1] == nil then break end
+      end
+    end
+
+    it("a plain breaker has none; its first listener makes one and close frees it", function()
+      local before = core.side_count()
+      local cb = H.new()
+      cb:call(function() end)
+      assert.are.equal(before, core.side_count())
+      cb:on_transition(function() end)
+      assert.are.equal(before + 1, core.side_count())
+      cb:close()
+      assert.are.equal(before, core.side_count())
+      cb:close()
+      assert.are.equal(before, core.side_count())
+    end)
+
+    it("a breaker closed with transitions queued frees its queue and drains nothing after", function()
+      local before = core.side_count()
+      local heard = 0
+      local cb = H.new({ listeners = { function() heard = heard + 1 end } })
+      assert.is_true(core.command(cb, FORCE_OPEN)) -- queued, not delivered
+      assert.is_true(core.pending(cb))
+      cb:close()
+      assert.are.equal(before, core.side_count())
+      assert.is_false(core.pending(cb))
+      local signals, err, lost = core.drain(cb, true)
+      assert.is_nil(signals)
+      assert.is_nil(err)
+      assert.are.equal(0, lost)
+      assert.are.equal(0, heard)
+    end)
+
+    it("a breaker collected with transitions queued frees its side structure", function()
+      local before = core.side_count()
+      local weak = setmetatable({}, { __mode = "v" })
+      local function make()
+        local cb = H.new({ listeners = { function() end } }, "queued_gc")
+        for _ = 1, 5 do
+          core.command(cb, FORCE_OPEN) -- the queue grows (first a transition, then none: already open)
+          core.command(cb, 0)          -- reset: another
+        end
+        assert.are.equal(before + 1, core.side_count())
+        weak[1] = cb
+      end
+      make()
+      collect_until_gone(weak)
+      assert.is_nil(weak[1])
+      assert.are.equal(before, core.side_count())
+    end)
+
+    it("a breaker given its first listener later, referring back to it, is still collected", function()
+      local weak = setmetatable({}, { __mode = "v" })
+      local heard = {}
+      local function make()
+        local cb = H.new({ tripper = "FailureStreak(1)" }, "late_listener")
+        cb:on_transition(function(t) heard[#heard + 1] = cb and t.new_state end)
+        H.fail(cb, 1)
+        weak[1] = cb
+      end
+      make()
+      assert.are.same({ "open" }, heard) -- the environment made later works
+      collect_until_gone(weak)
+      assert.is_nil(weak[1])
+    end)
+  end)
+
   if _VERSION == "Lua 5.4" then
     it("a <close> breaker is freed at scope end and refuses further use", function()
       local chunk = assert(load([[
