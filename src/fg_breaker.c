@@ -270,10 +270,7 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
     view->streak_high = proto->streak_high;
     view->custom_count = 0;
     view->home = proto->home; /* proto may be a reload's handle: home has the listeners */
-    view->hooks = NULL;
-    view->hooks_ud = NULL;
-    view->key = NULL;
-    view->key_len = 0;
+    view->keyed = NULL;
     view->sink = NULL; /* families keep their own aggregates */
     view->box = NULL;  /* keys share proto under different locks: the block's memo */
     if (fresh || proto->block == NULL || proto->block->size != layout->size) {

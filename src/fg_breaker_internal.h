@@ -71,6 +71,17 @@ typedef struct fg_breaker_hooks {
     void (*leases_expired)(void *ud, uint64_t count);
 } fg_breaker_hooks;
 
+/* What a family key's transient view (fg_family_bind) adds to a handle:
+ * the family's hooks and the key's bytes (fg_transition.key). It lives
+ * with the view, in the caller's frame; a plain breaker's handle has none,
+ * so that its 32 bytes are not in every handle. */
+typedef struct fg_breaker_keyed {
+    const fg_breaker_hooks *hooks;
+    void *hooks_ud;
+    const char *key;
+    size_t key_len;
+} fg_breaker_keyed;
+
 /* A transition collected under the lock, queued for the listeners after it
  * is released. */
 typedef struct fg_pending {
@@ -127,10 +138,7 @@ struct fg_breaker {
      * whose transitions are numbered and heard by the family's handle:
      * `home` is that handle (a plain breaker's is itself). */
     fg_breaker *home;
-    const fg_breaker_hooks *hooks; /* NULL: none */
-    void *hooks_ud;
-    const char *key;              /* a family key's bytes (fg_transition.key), or NULL */
-    size_t key_len;
+    const fg_breaker_keyed *keyed; /* a family key's view: its hooks and key; else NULL */
     /* Reloads (fg_breaker_reload.c): the newest first, kept until free; the
      * resolver given at creation resolves the new definitions' Custom(). */
     _Atomic(fg_reload_gen *) gens;
@@ -257,14 +265,14 @@ static inline fg_half_open fg_breaker_half_open(const fg_breaker *h) {
 /* Takes back the half-open leases that are over at now. Lock held. */
 static inline void fg_breaker_expire_leases_locked(fg_breaker *h, double now) {
     fg_half_open ho = fg_breaker_half_open(h);
-    if (h->hooks == NULL && h->sink == NULL) {
+    if (h->keyed == NULL && h->sink == NULL) {
         fg_half_open_expire(&ho, now);
         return;
     }
     uint64_t before = ho.st->expired;
     fg_half_open_expire(&ho, now);
     if (ho.st->expired == before) return;
-    if (h->hooks != NULL) h->hooks->leases_expired(h->hooks_ud, ho.st->expired - before);
+    if (h->keyed != NULL) h->keyed->hooks->leases_expired(h->keyed->hooks_ud, ho.st->expired - before);
     if (h->sink != NULL) fg_sink_add_n(h->sink, FG_SINK_LEASE_EXPIRED, ho.st->expired - before);
 }
 

@@ -145,7 +145,7 @@ void fg_breaker_count_admissions(fg_breaker *h, uint64_t *admitted, uint64_t *re
     uint64_t out = atomic_load_explicit(&b->stripe0.rejected, memory_order_relaxed) +
                    atomic_load_explicit(&b->stripe1.rejected, memory_order_relaxed);
     /* a family key's view: its block was never replaced this way */
-    if (h->hooks == NULL) {
+    if (h->keyed == NULL) {
         for (const fg_reload_gen *g = atomic_load_explicit(&h->home->gens, memory_order_acquire);
              g != NULL; g = g->older) {
             const fg_block *r = g->replaced->block;

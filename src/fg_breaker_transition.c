@@ -106,8 +106,8 @@ void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason
         out->active = 1;
         out->local = fg_breaker_dispatch_take_number(d);
         out->transition.breaker = h->def->name;
-        out->transition.key = h->key;
-        out->transition.key_len = h->key_len;
+        out->transition.key = h->keyed != NULL ? h->keyed->key : NULL;
+        out->transition.key_len = h->keyed != NULL ? h->keyed->key_len : 0;
         out->transition.old_state = from;
         out->transition.new_state = to;
         out->transition.timestamp = now;
@@ -116,7 +116,7 @@ void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason
         fg_window_metric(&h->window, now, &out->transition.metric);
     }
 
-    if (h->hooks != NULL) h->hooks->transition(h->hooks_ud, from, to);
+    if (h->keyed != NULL) h->keyed->hooks->transition(h->keyed->hooks_ud, from, to);
     int cell = fg_block_transition_cell(from, to);
     if (cell >= 0) fg_block_transitions_add(b, cell);
     if (h->sink != NULL) fg_sink_transition(h->sink, &h->home->sink_state, from, to);

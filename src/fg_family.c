@@ -58,10 +58,11 @@ void fg_family_bind(fg_family *f, fg_family_entry *e, fg_breaker *view, fg_famil
     fg_breaker_bind(view, d->handle, b, &d->layout, 0);
     ctx->family = f;
     ctx->entry = e;
-    view->hooks = &fg_family_hooks;
-    view->hooks_ud = ctx;
-    view->key = fg_family_entry_key(e);
-    view->key_len = e->key_len;
+    ctx->keyed.hooks = &fg_family_hooks;
+    ctx->keyed.hooks_ud = ctx;
+    ctx->keyed.key = fg_family_entry_key(e);
+    ctx->keyed.key_len = e->key_len;
+    view->keyed = &ctx->keyed;
 }
 
 /* ---- the family clock ----------------------------------------------------- */

@@ -126,10 +126,13 @@ struct fg_family {
     fg_family_stripe stripes[FG_FAMILY_STRIPES];
 };
 
-/* The hooks' user data for one transient handle. */
+/* The hooks' user data for one transient handle, and what the handle
+ * points to for its hooks and key (fg_breaker_keyed): lives as long as
+ * the view. */
 typedef struct fg_family_hook_ctx {
     fg_family *family;
     fg_family_entry *entry;
+    fg_breaker_keyed keyed;
 } fg_family_hook_ctx;
 
 static inline size_t fg_family_block_offset(size_t key_len) {
