@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_alloc.h"
 #include "bench_baseline.h"
 #include "bench_family.h"
 #include "bench_workload.h"
@@ -34,36 +35,6 @@
 #include "fluxgate.h"
 
 enum { BENCH_ITERATIONS = 1000000, BENCH_REPEATS = 15, BENCH_COMPILE_REPEATS = 3 };
-
-/* ---- an allocator that counts what passes through the hook ----------------- */
-
-typedef struct bench_counter {
-    size_t live_bytes;
-    size_t live_blocks;
-    size_t allocations;
-} bench_counter;
-
-static void *bench_counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    bench_counter *c = ud;
-    if (nsize == 0) {
-        if (ptr != NULL) {
-            c->live_bytes -= osize;
-            c->live_blocks--;
-        }
-        free(ptr);
-        return NULL;
-    }
-    void *p = realloc(ptr, nsize);
-    if (p == NULL) return NULL;
-    if (ptr != NULL) {
-        c->live_bytes -= osize;
-    } else {
-        c->live_blocks++;
-    }
-    c->live_bytes += nsize;
-    c->allocations++;
-    return p;
-}
 
 /* ---- helpers ------------------------------------------------------------- */
 

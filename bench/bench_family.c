@@ -18,30 +18,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_alloc.h"
 #include "fluxgate.h"
-
-typedef struct bench_family_counter {
-    size_t live_bytes;
-    size_t live_blocks;
-} bench_family_counter;
-
-static void *bench_family_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    bench_family_counter *c = ud;
-    if (nsize == 0) {
-        if (ptr != NULL) {
-            c->live_bytes -= osize;
-            c->live_blocks--;
-        }
-        free(ptr);
-        return NULL;
-    }
-    void *p = realloc(ptr, nsize);
-    if (p == NULL) return NULL;
-    if (ptr != NULL) c->live_bytes -= osize;
-    else c->live_blocks++;
-    c->live_bytes += nsize;
-    return p;
-}
 
 static uint64_t bench_family_ns(void) {
     struct timespec ts;
@@ -67,10 +45,10 @@ static size_t bench_family_key(char *buf, size_t n) {
 }
 
 static void bench_family_create(fg_policy *p, size_t keys) {
-    bench_family_counter c = {0, 0};
+    bench_counter c = {0, 0, 0};
     fg_family_options o;
     memset(&o, 0, sizeof o);
-    o.breaker.alloc.fn = bench_family_alloc;
+    o.breaker.alloc.fn = bench_counting_alloc;
     o.breaker.alloc.ud = &c;
     char err[256];
     fg_family *f = fg_family_new(p, 0, &o, err, sizeof err);
