@@ -104,6 +104,8 @@ void fg_breaker_box_attach(fg_breaker *h) {
                                (size_t)fg_program_custom_count(h->def->tracker) * sizeof(fg_custom));
     h->box = (fg_trip_box *)((char *)h + customs);
     fg_trip_box_invalidate(h->box);
+    h->box->built_at = 0;
+    h->box->skip = 0;
     h->box->threshold_count = (uint8_t)fg_program_threshold_count(h->def->tripper);
 }
 

@@ -85,8 +85,28 @@ int fg_breaker_trip_box_run_locked(fg_breaker *h, fg_state state, double now, co
     c.state = state;
     c.consecutive_failures = h->block->consecutive_failures;
     c.total_duration = h->reads_latency ? fg_window_total_duration(w) : 0.0;
-    int fired = fg_vm_trip_boxed(h->def->tripper, &c, h->box);
-    if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, h->box->alternative);
+    /* Making a region costs about three plain evaluations. When the counts
+     * cross a threshold on most records (a failure rate hovering at its
+     * limit), regions last a record or two and making them is wasted: after
+     * one that lasted FG_BOX_SHORT records or fewer, the next FG_BOX_SKIP
+     * evaluations run the plan without making one, then a region is tried
+     * again. The box is a pure cache (a region is exact whenever it is
+     * valid), so skipping never changes an answer, only its cost. */
+    enum { FG_BOX_SHORT = 2, FG_BOX_SKIP = 15 };
+    fg_trip_box *box = h->box;
+    uint32_t alternative = 0;
+    int fired;
+    if (box->skip > 0) {
+        box->skip--;
+        fired = fg_vm_trip_counts(h->def->tripper, &c, &alternative);
+    } else {
+        uint32_t records = (uint32_t)(h->block->success + h->block->failure);
+        if (box->valid && records - box->built_at <= FG_BOX_SHORT) box->skip = FG_BOX_SKIP;
+        box->built_at = records;
+        fired = fg_vm_trip_boxed(h->def->tripper, &c, box);
+        alternative = box->alternative;
+    }
+    if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, alternative);
     return fired;
 }
 

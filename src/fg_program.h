@@ -102,6 +102,11 @@ typedef struct fg_trip_box {
     uint8_t fired;
     uint8_t state;
     uint8_t threshold_count;
+    /* The owner's back-off (fg_breaker_trip_box_run_locked): when regions
+     * stop lasting, the next `skip` evaluations run the plan without making
+     * one. built_at: the owner's record count when the box was last made. */
+    uint32_t built_at;
+    uint32_t skip;
     uint32_t slow[]; /* [2 * threshold_count]: lo, span */
 } fg_trip_box;
 

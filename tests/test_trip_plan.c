@@ -226,11 +226,66 @@ static void a_steady_window_stays_inside_its_region(void **state) {
     fg_policy_free(policy);
 }
 
+/* A breaker whose failure rate hovers at its threshold makes regions that
+ * last a record or two, so it backs off from making them
+ * (fg_breaker_trip_box_run_locked) and runs the plan instead for a while.
+ * That must never change an answer: every admission, verdict and state of
+ * such a breaker equals a family key's of the same definition, whose
+ * evaluations use no region at all (family keys keep the block's memo). */
+static void a_breaker_backing_off_from_regions_answers_as_one_without_them(void **state) {
+    (void)state;
+    fg_expressions x;
+    memset(&x, 0, sizeof x);
+    x.window = "CountWindow(40)";
+    x.tripper = "FailureStreak(6) | (MinRequests(20) & FailureRate(50%))";
+    x.retry = "Cooldown(2)";
+    x.permit = "All()";
+    fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
+    assert_non_null(policy);
+    char err[256];
+    fg_breaker *b = fg_breaker_new(policy, 0, NULL, err, sizeof err);
+    assert_non_null(b);
+    fg_family *f = fg_family_new(policy, 0, NULL, err, sizeof err);
+    assert_non_null(f);
+    uint32_t rng = 12345;
+    double now = 1.0;
+    int opened = 0;
+    for (int i = 0; i < 50000; i++) {
+        now += 1.0 / 128; /* exact: no boundary is decided by a rounding */
+        rng = rng * 1103515245u + 12345u;
+        /* failures a little under half of the calls, in runs */
+        fg_outcome_class cls = ((rng >> 16) % 100) < 48 ? FG_OUTCOME_FAILURE : FG_OUTCOME_SUCCESS;
+        fg_ticket t;
+        fg_family_ticket ft;
+        int a1 = fg_breaker_acquire_at(b, now, &t);
+        int a2 = fg_family_acquire_at(f, "k", 1, now, &ft, err, sizeof err);
+        assert_int_equal(a1, a2);
+        if (a1 == 1) {
+            fg_verdict v1 = fg_breaker_record_at(b, &t, cls, 0.001, now);
+            fg_verdict v2 = fg_family_record_at(f, &ft, cls, 0.001, now);
+            assert_int_equal(v1, v2);
+        }
+        int s1 = (int)fg_breaker_state(b);
+        assert_int_equal(s1, fg_family_state(f, "k", 1));
+        opened += s1 == FG_STATE_OPEN;
+    }
+    fg_info i1, i2;
+    fg_breaker_info(b, &i1);
+    assert_int_equal(fg_family_info(f, "k", 1, &i2), 0);
+    assert_memory_equal(&i1.counters, &i2.counters, sizeof i1.counters);
+    assert_int_equal(i1.transitions, i2.transitions);
+    assert_true(opened > 0); /* the run did trip: the answers compared were not all "no" */
+    fg_family_free(f);
+    fg_breaker_free(b);
+    fg_policy_free(policy);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_plan_answers_what_the_bytecode_answers),
         cmocka_unit_test(the_plan_answers_for_the_common_shapes),
         cmocka_unit_test(a_steady_window_stays_inside_its_region),
+        cmocka_unit_test(a_breaker_backing_off_from_regions_answers_as_one_without_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
