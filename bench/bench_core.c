@@ -461,8 +461,13 @@ static void bench_compile_throughput(void) {
     }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     static bench_call mix[BENCH_MIX_SIZE], alternating[BENCH_MIX_SIZE];
+    /* `bench_core contention`: that line alone (tuning the lock) */
+    if (argc > 1 && strcmp(argv[1], "contention") == 0) {
+        bench_contention();
+        return 0;
+    }
     bench_workload_fill(mix);
     bench_workload_fill_alternating(alternating);
     printf("fluxgate-c %s bench: payment policy (SPEC 3.2) on CountWindow(100), %d calls, best of %d\n",
