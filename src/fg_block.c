@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <string.h>
 
+#include "fg_clock.h"
 #include "fg_program.h"
 #include "fg_window.h"
 
@@ -61,7 +62,9 @@ void fg_block_init(fg_block *b, const fg_block_layout *l, uint64_t fingerprint, 
     atomic_init(&b->stripe1.rejected, 0);
     fg_random_seed(b->random, seed);
     fg_lock_init(&b->lock);
-    b->last_raw = now;
+    /* the reading `now` came from is not one the next rebases against: the
+     * block's time starts at its first reading (fg_clock.h) */
+    b->last_raw = FG_CLOCK_NO_READING;
     b->last_time = now;
     /* the window and the slots: fg_window_init, fg_half_open_init (fresh) */
 }

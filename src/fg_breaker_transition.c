@@ -22,7 +22,9 @@ double fg_breaker_now_compute_locked(fg_breaker *h, fg_when *w) {
     fg_block *b = h->block;
     double raw = w->have_raw ? w->raw : fg_clock_read((fg_clock_kind)h->clock_kind);
     double offset = fg_breaker_offset(b), before = offset;
-    w->now = fg_clock_advance(raw, &b->last_raw, &b->last_time, &offset);
+    /* changed_at: never ahead of the breaker's time, also when the first
+     * reading is earlier than the one the block was made at */
+    w->now = fg_clock_advance(raw, &b->last_raw, &b->last_time, &offset, &b->changed_at);
     if (offset != before) {
         uint64_t bits;
         memcpy(&bits, &offset, sizeof bits);

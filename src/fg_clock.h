@@ -21,6 +21,21 @@
  * glitch instead of standing still until the clock catches up with it: a
  * breaker that opened at the glitch is not held open for its size.
  * Non-finite readings are ignored (the last time is used).
+ *
+ * First reading. A breaker's time starts at the first reading after its
+ * block was made (last_raw is FG_CLOCK_NO_READING until then), on that
+ * reading's own base: the reading taken when the block was made (its
+ * changed_at) is no reading later ones rebase against. Nothing in a fresh
+ * block is kept in its time yet -- no open period, lease or TimeWindow
+ * second; what a lock-free admission stamps is the raw reading itself --
+ * so nothing needs to stand still, and a rebase there would only put the
+ * breaker on an offset: every later time raw + offset rounded at the
+ * offset's magnitude, so that a caller's changed_at + d (in its own times)
+ * no longer ends a cooldown exactly. A default clock read at creation
+ * followed by a caller's own acquire_at times, or a family key made by
+ * fg_family_get and then called at _at times, are such cases; a family key
+ * made by its first call starts there anyway, so plain breakers and family
+ * keys of one definition keep the same times.
  */
 #ifndef FG_CLOCK_H
 #define FG_CLOCK_H
@@ -62,14 +77,30 @@ double fg_clock_smallest_duration(const fg_breaker_def *def);
  * at most 1 % of fg_clock_smallest_duration(def), else PRECISE. */
 fg_clock_kind fg_clock_choose(const fg_breaker_def *def, fg_clock_kind requested, int custom);
 
-/* The breaker's time for a raw reading, given the last raw reading and the
- * last time (both finite) and the offset; updates them (see the rebasing
- * rule above). Returns the time, never earlier than *last_time. */
+/* last_raw of a clock that has not been read yet (see "First reading"):
+ * above every reading, so that the first one takes the rare branch of
+ * fg_clock_advance and the common one pays nothing for it. */
+#define FG_CLOCK_NO_READING INFINITY
+
+/* The breaker's time for a raw reading, given the last raw reading
+ * (finite, or FG_CLOCK_NO_READING), the last time (finite) and the offset;
+ * updates them (see the rebasing rule above). Returns the time: raw +
+ * offset on the first reading, never earlier than *last_time after it.
+ * since (NULL for none) is a time that must never be ahead of the clock's
+ * -- a breaker's changed_at: a first reading earlier than it moves it
+ * back (the block counts as made then). */
 static inline double fg_clock_advance(double raw, double *last_raw, double *last_time,
-                                      double *offset) {
+                                      double *offset, double *since) {
     /* raw <= DBL_MAX and raw >= -DBL_MAX rule out NaN and infinities */
     if (!(raw <= DBL_MAX && raw >= -DBL_MAX)) return *last_time;
     if (raw < *last_raw) {
+        if (*last_raw == FG_CLOCK_NO_READING) {
+            /* the first reading: time starts here, whatever was read before */
+            *last_raw = raw;
+            *last_time = raw + *offset;
+            if (since != NULL && *since > *last_time) *since = *last_time;
+            return *last_time;
+        }
         /* a jump back: time stands still here and goes on from here */
         *offset = *last_time - raw;
         *last_raw = raw;

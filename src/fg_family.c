@@ -73,17 +73,10 @@ static double fg_family_read_raw(const fg_family *f) {
     return fg_clock_read((fg_clock_kind)p->clock_kind);
 }
 
-/* The family's time for a raw reading (rebasing as a breaker does). Lock held. */
+/* The family's time for a raw reading (starting and rebasing as a
+ * breaker's does; 0 until a finite reading). Lock held. */
 static double fg_family_now_locked(fg_family *f, double raw) {
-    if (!f->clock_started) {
-        if (!isfinite(raw)) return 0.0;
-        f->clock_started = 1;
-        f->last_raw = raw;
-        f->last_time = raw;
-        f->offset = 0.0;
-        return raw;
-    }
-    return fg_clock_advance(raw, &f->last_raw, &f->last_time, &f->offset);
+    return fg_clock_advance(raw, &f->last_raw, &f->last_time, &f->offset, NULL);
 }
 
 /* ---- the index ------------------------------------------------------------------ */
@@ -437,6 +430,7 @@ fg_family *fg_family_new(fg_policy *policy, size_t index, const fg_family_option
     f->idle = opt != NULL ? opt->idle : 0.0;
     f->lease = opt != NULL && opt->lease > 0.0 ? opt->lease : proto->def->half_open_lease;
     f->bounded = f->max_keys > 0 || f->idle > 0.0;
+    f->last_raw = FG_CLOCK_NO_READING; /* last_time and offset 0 */
     f->has_seed = opt != NULL && opt->breaker.has_seed;
     f->seed = f->has_seed ? opt->breaker.seed : 0;
     uint64_t s = (uint64_t)(uintptr_t)f ^ (uint64_t)(uintptr_t)buckets ^ f->seed;

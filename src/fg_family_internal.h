@@ -117,7 +117,6 @@ struct fg_family {
     fg_family_entry *zombies;
     fg_family_entry *graveyard;
     double last_raw, last_time, offset; /* the family's clock (fg_clock_advance) */
-    int clock_started;
     uint64_t created, evicted;
     /* ---- aggregates, atomics (written under keys' block locks or by calls) ---- */
     _Atomic uint64_t transitions[FG_STATE_COUNT][FG_STATE_COUNT];

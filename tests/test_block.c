@@ -274,6 +274,31 @@ static void a_clock_that_jumps_back_keeps_the_remaining_cooldown(void **state) {
     done(&f);
 }
 
+/* A breaker's time starts at its first reading, not at the reading taken
+ * when it was made: made at 1000 and first read at 5, it runs on 5, 5.01,
+ * ... with no offset (which would round every later time at 1000's
+ * magnitude), counts as made at 5, and a cooldown ends exactly at
+ * changed_at + d in the caller's doubles. Later readings rebase as usual. */
+static void a_breakers_time_starts_at_its_first_reading(void **state) {
+    (void)state;
+    fixture f;
+    make(&f, (fg_expressions){.tripper = "FailureStreak(1)", .retry = "Cooldown(0.3)", .permit = "All()"}, NULL, 0);
+    f.clock.now = 5.0;
+    assert_float_equal(fg_breaker_now(f.b), 5.0, 0);
+    assert_float_equal(info_of(&f).changed_at, 5.0, 0);
+    for (int i = 0; i < 7; i++) fg_test_clock_advance(&f.clock, 0.01);
+    double opened = f.clock.now;
+    fail_n(&f, 1);
+    assert_true(info_of(&f).changed_at == opened);
+    f.clock.now = nextafter(opened + 0.3, 0.0);
+    assert_int_equal(call(&f, 0, 0), -1);
+    f.clock.now = opened + 0.3;
+    assert_int_equal(call(&f, 0, 0), FG_VERDICT_SUCCESS);
+    f.clock.now = 4.0; /* a jump back now rebases: time stands still */
+    assert_true(fg_breaker_now(f.b) == opened + 0.3);
+    done(&f);
+}
+
 /* Window ages and leases survive a jump back too. */
 static void a_jump_back_keeps_window_ages_and_leases(void **state) {
     (void)state;
@@ -410,6 +435,7 @@ int main(void) {
         cmocka_unit_test(the_clock_is_the_cheapest_one_exact_enough),
         cmocka_unit_test(a_breaker_without_duration_rules_reads_no_clock),
         cmocka_unit_test(a_clock_that_jumps_back_keeps_the_remaining_cooldown),
+        cmocka_unit_test(a_breakers_time_starts_at_its_first_reading),
         cmocka_unit_test(a_jump_back_keeps_window_ages_and_leases),
         cmocka_unit_test(a_wild_forward_reading_does_not_hold_the_breaker_open),
         cmocka_unit_test(retry_after_round_trips_exactly),
