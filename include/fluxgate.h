@@ -206,7 +206,8 @@ typedef int (*fg_custom_resolver)(void *ud, const char *name, fg_custom *out);
 
 typedef struct fg_breaker fg_breaker;
 
-/* Time in seconds on any fixed origin. A reading earlier than the previous
+/* Time in seconds on any fixed origin. The breaker's time starts at its
+ * first reading after it is made; a later reading earlier than the previous
  * one rebases the breaker (its time stands still across the jump, remaining
  * cooldowns, leases and window ages are kept); NaN and infinities are
  * ignored. Called before the breaker's lock is taken, never under it. */
