@@ -243,7 +243,6 @@ static int fgl_record_lua(lua_State *L) {
  * an fgl_token (nothing else: it does not keep the breaker alive). */
 static int fgl_acquire(lua_State *L) {
     fgl_breaker *b = fgl_check_breaker(L, 1, "acquire");
-    lua_settop(L, 1);
     fg_ticket t;
     if (!fgl_admit(L, b, 1, &t)) {
         lua_pushnil(L);
@@ -270,8 +269,7 @@ static int fgl_release(lua_State *L) {
     fg_outcome o;
     fgl_release_outcome(L, &o);
     fgl_record(L, b, 1, &k->ticket, &o, 4, duration);
-    lua_settop(L, 5);
-    return fgl_drain_and_return(L, &b->head, FGL_HELPER_DRAIN, 1, 0);
+    return fgl_drain_and_return(L, &b->head, FGL_HELPER_DRAIN, 1, 0); /* no results: the stack may hold more */
 }
 
 const luaL_Reg fgl_call_funcs[] = {
