@@ -142,7 +142,7 @@ common.force_open = command(3)
 common.snapshot, common.restore = core.snapshot, core.restore
 
 function common.on_transition(self, fn)
-  if getmetatable(self) == nil or rawget(getmetatable(self), 1) ~= MARK then
+  if type(getmetatable(self)) ~= "table" or rawget(getmetatable(self), 1) ~= MARK then
     H.misuse_self(self, "on_transition")
   end
   check_arg(fn, 1, "on_transition", "callable")
@@ -508,7 +508,7 @@ end
 -- was made with.
 local function reload(self, policy, name)
   local mt = getmetatable(self)
-  if mt == nil or rawget(mt, 1) ~= MARK then H.misuse_self(self, "reload") end
+  if type(mt) ~= "table" or rawget(mt, 1) ~= MARK then H.misuse_self(self, "reload") end
   if getmetatable(policy) ~= Policy then
     error(format("bad argument #1 to 'reload' (a fluxgate policy expected, got %s)", type(policy)), 2)
   end

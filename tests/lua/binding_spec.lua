@@ -161,6 +161,25 @@ for _, use_ffi in ipairs(H.paths()) do
       assert.is_false(ok)
       assert.matches("bad argument #1 to 'call' (function expected, got number)", err, 1, true)
     end)
+
+    it("a breaker's methods refuse a family, a policy, a token or a file as self; a family's a breaker", function()
+      local cb = new()
+      local policy = assert(fluxgate.compile("breaker svc { window = CountWindow(10) tripper = FailureStreak(5) }"))
+      local fam
+      H.with_path(use_ffi, function() fam = assert(policy:family("svc")) end)
+      for _, v in ipairs({ fam, policy._ud, cb:acquire(), io.stdout }) do
+        for _, m in ipairs({ "call", "acquire", "release", "state" }) do
+          local ok, err = pcall(cb[m], v, function() end)
+          assert.is_false(ok)
+          assert.matches(("bad self to '%s' (a fluxgate breaker expected, got %s)"):format(m, type(v)), err, 1, true)
+        end
+      end
+      for _, m in ipairs({ "call", "acquire", "release" }) do
+        local ok, err = pcall(fam[m], cb, "k")
+        assert.is_false(ok)
+        assert.matches(("bad self to '%s' (a fluxgate family expected, got userdata)"):format(m), err, 1, true)
+      end
+    end)
   end)
 end
 
