@@ -318,7 +318,5 @@ void fgl_family_register(lua_State *L, int module_idx, int table_idx) {
     lua_pushvalue(L, module_idx);
     lua_pushvalue(L, mt);
     luaL_setfuncs(L, fgl_family_call_funcs, 2);
-    lua_pushlightuserdata(L, (void *)&fgl_family_mark);
-    lua_setfield(L, -2, "FAMILY_MARK");
     lua_pop(L, 2);
 }

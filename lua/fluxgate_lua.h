@@ -155,6 +155,7 @@ typedef struct fgl_side {
 typedef struct fgl_breaker {
     fgl_head head;            /* first: the FFI's view */
     fgl_side *side;           /* NULL until needed (see fgl_side) */
+    uintptr_t tag;            /* fgl_tag(this, mark): what the C functions check (fgl_to_marked) */
 } fgl_breaker;
 
 /* The engine call in progress that may call Lua, or NULL. */
@@ -214,21 +215,27 @@ typedef struct fgl_module {
     uint64_t sides;         /* side structures allocated and not yet freed (a debug counter) */
 } fgl_module;
 
-/* A breaker class (fluxgate.lua) holds this address as a lightuserdata at
- * [1] (Lua code cannot forge it; the array slot is the quickest to check), the breaker's name under "__breaker_name" and
+/* What tells a breaker (fgl_class_mark) or a family (fgl_family_mark) from
+ * any other value. Its class (fluxgate.lua, family.lua) holds the mark as a
+ * lightuserdata at [1], which the Lua code checks; its memory holds the tag
+ * fgl_tag(its address, mark), which the C functions check (fgl_to_marked),
+ * set when the userdata is made, before it can be seen. A tag is read with
+ * no metatable or table access (on Lua 5.4 reading the class mark was a
+ * fifth of acquire + release), and only C code writes a userdata's memory:
+ * another userdata holds its own address xor a mark of this module only if
+ * C code put it there (debug.setmetatable cannot make anything a breaker).
+ * A breaker class also holds the breaker's name under "__breaker_name" and
  * its Lua clock, if any, under "__clock". */
 extern const char fgl_class_mark;
 
-/* The full userdata at idx when its class (metatable) holds `mark` at [1]
- * (fgl_class_mark: a breaker, fgl_family_mark: a family), else NULL; raises
- * nothing. */
+static inline uintptr_t fgl_tag(const void *u, const void *mark) { return (uintptr_t)u ^ (uintptr_t)mark; }
+
+/* The full userdata at idx when it is an fgl_breaker (or begins with one:
+ * a family) tagged with `mark`, else NULL; raises nothing. */
 static inline void *fgl_to_marked(lua_State *L, int idx, const void *mark) {
-    void *u = lua_touserdata(L, idx);
-    if (u == NULL || lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
-    lua_rawgeti(L, -1, 1);
-    int ours = lua_touserdata(L, -1) == mark;
-    lua_pop(L, 2);
-    return ours ? u : NULL;
+    if (lua_type(L, idx) != LUA_TUSERDATA || fgl_rawlen(L, idx) < sizeof(fgl_breaker)) return NULL;
+    fgl_breaker *b = lua_touserdata(L, idx);
+    return b->tag == fgl_tag(b, mark) ? b : NULL;
 }
 
 /* ---- helpers (fluxgate_core.c) ------------------------------------------- */
@@ -248,7 +255,7 @@ extern const luaL_Reg fgl_policy_funcs[];
 
 /* ---- breakers (fluxgate_breaker.c) ---------------------------------------- */
 
-/* The breaker at idx or NULL, checking its class mark; raises nothing. */
+/* The breaker at idx or NULL, checking its tag (fgl_to_marked); raises nothing. */
 fgl_breaker *fgl_to_breaker(lua_State *L, int idx);
 /* The open breaker at idx; raises a misuse error naming method `fname`
  * otherwise (not a breaker: a hint to use `cb:fname(...)`; closed; busy in
