@@ -217,7 +217,7 @@ local NO_CLOCK = {}
 local function tostring_breaker(self) return "fluxgate breaker '" .. name_of(self) .. "'" end
 
 -- A class's __index: `name` and a copy of the methods, so that cb:call or
--- cb:acquire is found by one table lookup, not through a second __index
+-- cb:acquire (fam:call...) is found by one table lookup, not through a second __index
 -- (on Lua 5.4 that chain cost about a fifth of acquire + release); its
 -- metatable's __index is the methods table itself (reload reads it there).
 -- Shared by the classes of one name and path (indexes[methods][name]),
@@ -235,6 +235,7 @@ local function index_of(methods, name)
   by_name[name] = index
   return index
 end
+H.index_of = index_of -- families' classes too (fluxgate/family.lua)
 
 local function class_of(methods, policy, index, name, clock)
   local by_index = classes[policy]

@@ -273,7 +273,7 @@ return function(M, Policy, I)
   -- Gives a family's class the methods of its engine path and its name.
   local function set_path(class, name, uses_custom)
     local methods = (class.__ffi_ok and not uses_custom) and Ffi or Classic
-    class.__index = setmetatable({ name = name }, { __index = methods })
+    class.__index = H.index_of(methods, name) -- one lookup finds a method (fluxgate.lua)
     class.__view_class = view_methods(methods)
   end
 
