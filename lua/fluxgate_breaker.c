@@ -414,6 +414,7 @@ static int fgl_new_breaker(lua_State *L) {
     int nuv = cb.has_random || cb.ncustom > 0 || cb.has_listeners;
     fgl_breaker *b = fgl_newuserdata(L, own + handle_size + (shm != NULL ? 0 : block_size), nuv); /* index 5 */
     memset(b, 0, sizeof *b);
+    b->tag = fgl_tag(b, &fgl_class_mark);
     lua_pushvalue(L, 3);
     lua_setmetatable(L, 5);
     /* A shared breaker's map reference and list place (may raise: the

@@ -17,8 +17,6 @@
  *   1 self, 2 key, 3 generation, 4 started_at, 5 fallback|nil, 6 ok, 7.. results
  * (key packs state, slot and slot_seq: see fgl_push_ticket).
  */
-#include <stddef.h>
-
 #include "fluxgate_lua.h"
 
 enum { FGL_SELF = 1, FGL_KEY, FGL_GEN, FGL_T0, FGL_FALLBACK, FGL_OK, FGL_FIRST };
@@ -239,23 +237,27 @@ static int fgl_record_lua(lua_State *L) {
 
 /* ---- cb:acquire and cb:release ------------------------------------------------- */
 
-/* acquire(self) -> token | nil, rejection. The token is a userdata holding
- * an fgl_token (nothing else: it does not keep the breaker alive). */
+/* A breaker's token (fgl_new_token's kind fgl_token_mark): the ticket, and
+ * whether it was released (a second release is a no-op). */
+typedef struct fgl_token {
+    fgl_token_id id;
+    fg_ticket ticket;
+    int32_t released;
+} fgl_token;
+static const char fgl_token_mark = 0;
+
+/* acquire(self) -> token | nil, rejection. */
 static int fgl_acquire(lua_State *L) {
     fgl_breaker *b = fgl_check_breaker(L, 1, "acquire");
-    lua_settop(L, 1);
     fg_ticket t;
     if (!fgl_admit(L, b, 1, &t)) {
         lua_pushnil(L);
         fgl_push_rejection(L, 1, "__breaker_name", &t);
         return fgl_drain_and_return(L, &b->head, FGL_HELPER_DRAIN, 1, 2);
     }
-    fgl_token *k = fgl_newuserdata(L, sizeof *k, 0);
+    fgl_token *k = fgl_new_token(L, sizeof *k, &fgl_token_mark, b->head.serial);
     k->ticket = t;
-    k->serial = b->head.serial;
     k->released = 0;
-    lua_pushvalue(L, FGL_TOKEN_MT_UPVALUE); /* not the registry: a lookup by name costs a hash */
-    lua_setmetatable(L, -2);
     return fgl_drain_and_return(L, &b->head, FGL_HELPER_DRAIN, 1, 1);
 }
 
@@ -264,14 +266,13 @@ static int fgl_release(lua_State *L) {
     fgl_breaker *b = fgl_check_breaker(L, 1, "release");
     lua_settop(L, 5);
     double duration;
-    fgl_token *k = fgl_check_release(L, "breaker", b->head.serial, offsetof(fgl_token, serial), &duration);
+    fgl_token *k = fgl_check_release(L, "breaker", sizeof *k, &fgl_token_mark, b->head.serial, &duration);
     if (k->released) return 0;
     k->released = 1;
     fg_outcome o;
     fgl_release_outcome(L, &o);
     fgl_record(L, b, 1, &k->ticket, &o, 4, duration);
-    lua_settop(L, 5);
-    return fgl_drain_and_return(L, &b->head, FGL_HELPER_DRAIN, 1, 0);
+    return fgl_drain_and_return(L, &b->head, FGL_HELPER_DRAIN, 1, 0); /* no results: the stack may hold more */
 }
 
 const luaL_Reg fgl_call_funcs[] = {
@@ -281,7 +282,6 @@ const luaL_Reg fgl_call_funcs[] = {
 #endif
     {"admit", fgl_admit_lua},
     {"record", fgl_record_lua},
+    {"acquire", fgl_acquire},
+    {"release", fgl_release},
     {NULL, NULL}};
-
-/* Registered with a second upvalue, the token class (FGL_TOKEN_MT_UPVALUE). */
-const luaL_Reg fgl_token_funcs[] = {{"acquire", fgl_acquire}, {"release", fgl_release}, {NULL, NULL}};

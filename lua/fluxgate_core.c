@@ -66,11 +66,10 @@ FGL_EXPORT int luaopen_fluxgate_core(lua_State *L);
 
 /* The module table: the functions of the other files, version, STATES
  * (names indexed by fg_state), MARK (the class key, see fgl_class_mark)
- * and FFI_CDEF (fgl_head and fgl_token for ffi.cdef). */
+ * and FFI_CDEF (fgl_head for ffi.cdef). */
 FGL_EXPORT int luaopen_fluxgate_core(lua_State *L) {
     fgl_new_metatable(L, FGL_POLICY_MT, fgl_policy_gc);
     fgl_new_metatable(L, FGL_REPORT_MT, fgl_report_gc);
-    fgl_new_metatable(L, FGL_TOKEN_MT, NULL);
     fgl_shared_open(L);
     fgl_sink_open(L);
 
@@ -106,9 +105,6 @@ FGL_EXPORT int luaopen_fluxgate_core(lua_State *L) {
         lua_pushvalue(L, 1);
         luaL_setfuncs(L, with_module[i], 1);
     }
-    lua_pushvalue(L, 1);
-    luaL_getmetatable(L, FGL_TOKEN_MT);
-    luaL_setfuncs(L, fgl_token_funcs, 2);
     fgl_family_register(L, 1, 2);
     lua_pushcfunction(L, fgl_library_path);
     lua_setfield(L, 2, "library_path");

@@ -221,6 +221,7 @@ static int fgl_family_new(lua_State *L) {
      * __gc is safe whatever fails in between */
     fgl_family *f = fgl_newuserdata(L, sizeof *f, 1); /* index 5 */
     memset(f, 0, sizeof *f);
+    f->host.tag = fgl_tag(f, &fgl_family_mark);
     lua_pushvalue(L, 3);
     lua_setmetatable(L, 5);
     f->lua = m->alloc;

@@ -40,10 +40,11 @@ typedef struct fgl_family {
     fg_allocator lua;        /* the Lua state's allocator */
 } fgl_family;
 
-/* The family class holds this address at [1] (see fgl_class_mark). */
+/* A family's memory holds fgl_tag(its address, this address) (see
+ * fgl_class_mark); family.lua tells families by their class (__is_family). */
 extern const char fgl_family_mark;
 
-/* The family at idx (class mark checked) or NULL; raises nothing. */
+/* The family at idx (its tag checked) or NULL; raises nothing. */
 fgl_family *fgl_to_family(lua_State *L, int idx);
 /* The open family at idx; raises a misuse error naming `fname` otherwise. */
 fgl_family *fgl_check_family(lua_State *L, int idx, const char *fname);

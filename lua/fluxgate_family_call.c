@@ -11,18 +11,17 @@
  * full of keys in use) is not a rejection but `nil, err` (err a string),
  * or fallback(err). Outcome rules are fluxgate_outcome.c's.
  */
-#include <stddef.h>
 
 #include "fluxgate_family.h"
 
-#define FGL_FAMILY_TOKEN_MT "fluxgate.family_token"
-
-/* As fgl_token, for a family ticket (the FFI's fgl_fam_token). */
+/* As fluxgate_call.c's fgl_token, for a family ticket (the FFI path's
+ * fgl_fam_token, a cdata, has the same fields but the tag). */
 typedef struct fgl_fam_token {
+    fgl_token_id id;
     fg_family_ticket ticket;
-    uint64_t serial;
     int32_t released;
 } fgl_fam_token;
+static const char fgl_fam_token_mark = 0;
 
 /* ---- the ticket as Lua values: packed, generation, started_at, entry ---------------- */
 
@@ -267,12 +266,9 @@ static int fgl_facquire(lua_State *L) {
         fgl_push_frejection(L, 1, 2, &t);
         return fgl_drain_and_return(L, &f->host.head, FGL_HELPER_FAMILY_DRAIN, 1, 2);
     }
-    fgl_fam_token *k = fgl_newuserdata(L, sizeof *k, 0);
+    fgl_fam_token *k = fgl_new_token(L, sizeof *k, &fgl_fam_token_mark, f->host.head.serial);
     k->ticket = t;
-    k->serial = f->host.head.serial;
     k->released = 0;
-    lua_pushvalue(L, FGL_TOKEN_MT_UPVALUE);
-    lua_setmetatable(L, -2);
     return fgl_drain_and_return(L, &f->host.head, FGL_HELPER_FAMILY_DRAIN, 1, 1);
 }
 
@@ -282,7 +278,7 @@ static int fgl_frelease(lua_State *L) {
     lua_settop(L, 5);
     double duration;
     fgl_fam_token *k =
-        fgl_check_release(L, "family", f->host.head.serial, offsetof(fgl_fam_token, serial), &duration);
+        fgl_check_release(L, "family", sizeof *k, &fgl_fam_token_mark, f->host.head.serial, &duration);
     if (k->released) return 0;
     k->released = 1;
     fg_outcome o;
@@ -304,10 +300,6 @@ static const luaL_Reg fgl_family_call_funcs[] = {
     {NULL, NULL}};
 
 void fgl_family_register(lua_State *L, int module_idx, int table_idx) {
-    luaL_newmetatable(L, FGL_FAMILY_TOKEN_MT);
-    lua_pushliteral(L, "fluxgate internal object");
-    lua_setfield(L, -2, "__metatable");
-    int mt = lua_gettop(L);
     lua_pushvalue(L, table_idx);
     lua_pushvalue(L, module_idx);
     luaL_setfuncs(L, fgl_family_funcs, 1);
@@ -316,9 +308,6 @@ void fgl_family_register(lua_State *L, int module_idx, int table_idx) {
     lua_pushvalue(L, module_idx);
     luaL_setfuncs(L, fgl_family_reload_funcs, 1);
     lua_pushvalue(L, module_idx);
-    lua_pushvalue(L, mt);
-    luaL_setfuncs(L, fgl_family_call_funcs, 2);
-    lua_pushlightuserdata(L, (void *)&fgl_family_mark);
-    lua_setfield(L, -2, "FAMILY_MARK");
-    lua_pop(L, 2);
+    luaL_setfuncs(L, fgl_family_call_funcs, 1);
+    lua_pop(L, 1);
 }

@@ -64,12 +64,7 @@
         uint32_t pending;                                                      \
         uint32_t flags;                                                        \
         uint64_t serial;                                                       \
-    } fgl_head;                                                                \
-    typedef struct fgl_token {                                                 \
-        fg_ticket ticket;                                                      \
-        uint64_t serial;                                                       \
-        int32_t released;                                                      \
-    } fgl_token;
+    } fgl_head;
 FGL_FFI_TYPES
 
 /* fgl_head: the first bytes of every breaker userdata (LuaJIT's FFI casts the
@@ -77,9 +72,7 @@ FGL_FFI_TYPES
  * the Lua clock's reading for the current engine call (the engine's clock
  * callback returns it); pending is nonzero while transitions or callback
  * errors wait for the Lua side (drain); serial tells this breaker's tokens
- * from any other's, also one made later at the same address.
- * fgl_token: what acquire hands out, on every path (a userdata's memory on
- * the classic API, a cdata under the FFI). */
+ * from any other's, also one made later at the same address. */
 enum {
     FGL_LUA_CLOCK = 1, /* the breaker reads a Lua clock (its class holds it) */
     FGL_CALLBACKS = 2, /* the engine calls Lua: a random function or Custom() predicates */
@@ -96,7 +89,6 @@ enum {
 
 #define FGL_POLICY_MT "fluxgate.policy"
 #define FGL_REPORT_MT "fluxgate.report"
-#define FGL_TOKEN_MT "fluxgate.token"
 #define FGL_SHM_MT "fluxgate.shared_map"
 #define FGL_SFAM_MT "fluxgate.shared_family"
 
@@ -155,6 +147,7 @@ typedef struct fgl_side {
 typedef struct fgl_breaker {
     fgl_head head;            /* first: the FFI's view */
     fgl_side *side;           /* NULL until needed (see fgl_side) */
+    uintptr_t tag;            /* fgl_tag(this, mark): what the C functions check (fgl_to_marked) */
 } fgl_breaker;
 
 /* The engine call in progress that may call Lua, or NULL. */
@@ -214,21 +207,27 @@ typedef struct fgl_module {
     uint64_t sides;         /* side structures allocated and not yet freed (a debug counter) */
 } fgl_module;
 
-/* A breaker class (fluxgate.lua) holds this address as a lightuserdata at
- * [1] (Lua code cannot forge it; the array slot is the quickest to check), the breaker's name under "__breaker_name" and
+/* What tells a breaker (fgl_class_mark) or a family (fgl_family_mark) from
+ * any other value. Its class (fluxgate.lua, family.lua) holds the mark as a
+ * lightuserdata at [1], which the Lua code checks; its memory holds the tag
+ * fgl_tag(its address, mark), which the C functions check (fgl_to_marked),
+ * set when the userdata is made, before it can be seen. A tag is read with
+ * no metatable or table access (on Lua 5.4 reading the class mark was a
+ * fifth of acquire + release), and only C code writes a userdata's memory:
+ * another userdata holds its own address xor a mark of this module only if
+ * C code put it there (debug.setmetatable cannot make anything a breaker).
+ * A breaker class also holds the breaker's name under "__breaker_name" and
  * its Lua clock, if any, under "__clock". */
 extern const char fgl_class_mark;
 
-/* The full userdata at idx when its class (metatable) holds `mark` at [1]
- * (fgl_class_mark: a breaker, fgl_family_mark: a family), else NULL; raises
- * nothing. */
+static inline uintptr_t fgl_tag(const void *u, const void *mark) { return (uintptr_t)u ^ (uintptr_t)mark; }
+
+/* The full userdata at idx when it is an fgl_breaker (or begins with one:
+ * a family) tagged with `mark`, else NULL; raises nothing. */
 static inline void *fgl_to_marked(lua_State *L, int idx, const void *mark) {
-    void *u = lua_touserdata(L, idx);
-    if (u == NULL || lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
-    lua_rawgeti(L, -1, 1);
-    int ours = lua_touserdata(L, -1) == mark;
-    lua_pop(L, 2);
-    return ours ? u : NULL;
+    if (lua_type(L, idx) != LUA_TUSERDATA || fgl_rawlen(L, idx) < sizeof(fgl_breaker)) return NULL;
+    fgl_breaker *b = lua_touserdata(L, idx);
+    return b->tag == fgl_tag(b, mark) ? b : NULL;
 }
 
 /* ---- helpers (fluxgate_core.c) ------------------------------------------- */
@@ -248,7 +247,7 @@ extern const luaL_Reg fgl_policy_funcs[];
 
 /* ---- breakers (fluxgate_breaker.c) ---------------------------------------- */
 
-/* The breaker at idx or NULL, checking its class mark; raises nothing. */
+/* The breaker at idx or NULL, checking its tag (fgl_to_marked); raises nothing. */
 fgl_breaker *fgl_to_breaker(lua_State *L, int idx);
 /* The open breaker at idx; raises a misuse error naming method `fname`
  * otherwise (not a breaker: a hint to use `cb:fname(...)`; closed; busy in
@@ -346,8 +345,7 @@ void fgl_add_totals(lua_State *L, const char *name, const fg_counters *c);
 
 /* ---- families (fluxgate_family*.c; their shared parts: fluxgate_family.h) -- */
 
-/* Registered with the module upvalue (fluxgate_family_call.c's with the
- * family token class as a second upvalue) into the module table. */
+/* Registered with the module upvalue into the module table. */
 extern const luaL_Reg fgl_family_funcs[];
 void fgl_family_register(lua_State *L, int module_idx, int table_idx);
 
@@ -391,9 +389,6 @@ extern const luaL_Reg fgl_outcome_funcs[];
 /* ---- the call protocol (fluxgate_call.c) ----------------------------------- */
 
 extern const luaL_Reg fgl_call_funcs[];
-/* acquire and release: upvalue 2 is the token class. */
-extern const luaL_Reg fgl_token_funcs[];
-#define FGL_TOKEN_MT_UPVALUE lua_upvalueindex(2)
 
 /* The pieces of the call protocol that breakers (fluxgate_call.c) and
  * families (fluxgate_family_call.c) share: one rule, one place. They are
@@ -459,22 +454,36 @@ static inline void fgl_push_rejection(lua_State *L, int self_idx, const char *na
     lua_call(L, 3, 1);
 }
 
+/* What acquire hands out on the classic API (breakers' and families'
+ * tokens) starts with this: the tag fgl_tag(its address, its kind's mark),
+ * which tells it from any other value as a breaker's tag does (see
+ * fgl_class_mark; a token needs no metatable: setting one and checking it
+ * were a fifth of acquire + release on Lua 5.4), and its owner's serial.
+ * Its size tells the kinds apart too. */
+typedef struct fgl_token_id {
+    uintptr_t tag;
+    uint64_t serial;
+} fgl_token_id;
+
+/* A new token (a full userdata of `size` bytes, no user value, no
+ * metatable: it does not keep its owner alive) of the kind `mark` for the
+ * owner with `serial`, pushed; the rest of its memory is the caller's. */
+static inline void *fgl_new_token(lua_State *L, size_t size, const void *mark, uint64_t serial) {
+    fgl_token_id *k = fgl_newuserdata(L, size, 0);
+    k->tag = fgl_tag(k, mark);
+    k->serial = serial;
+    return k;
+}
+
 /* release(self, token, ok, value [, duration]) after lua_settop(L, 5):
- * checks the token (a full userdata whose metatable is the token class --
- * Lua code cannot reach it: __metatable hides it -- holding `serial` at
- * serial_at) and the duration (*duration, -1 when nil: since admission).
- * Returns the token; raises a misuse error naming the `owner` ("breaker",
- * "family") otherwise. */
-static inline void *fgl_check_release(lua_State *L, const char *owner, uint64_t serial, size_t serial_at,
-                                      double *duration) {
-    void *k = lua_type(L, 2) == LUA_TUSERDATA ? lua_touserdata(L, 2) : NULL;
-    if (k != NULL) {
-        if (!lua_getmetatable(L, 2) || !lua_rawequal(L, -1, FGL_TOKEN_MT_UPVALUE)) k = NULL;
-        lua_settop(L, 5);
-    }
-    uint64_t token_serial = 0;
-    if (k != NULL) memcpy(&token_serial, (char *)k + serial_at, sizeof token_serial);
-    if (k == NULL || token_serial != serial)
+ * checks the token (fgl_new_token's of this size and kind, holding `serial`)
+ * and the duration (*duration, -1 when nil: since admission). Returns the
+ * token; raises a misuse error naming the `owner` ("breaker", "family")
+ * otherwise. */
+static inline void *fgl_check_release(lua_State *L, const char *owner, size_t size, const void *mark,
+                                      uint64_t serial, double *duration) {
+    fgl_token_id *k = lua_type(L, 2) == LUA_TUSERDATA && fgl_rawlen(L, 2) == size ? lua_touserdata(L, 2) : NULL;
+    if (k == NULL || k->tag != fgl_tag(k, mark) || k->serial != serial)
         luaL_error(L, "bad argument #1 to 'release' (a token from this %s's acquire expected, got %s)", owner,
                    luaL_typename(L, 2));
     *duration = -1.0;

@@ -52,7 +52,7 @@ return function(core, H, methods_with, is_callable)
 
     local function is_breaker(v)
       local mt = getmetatable(v)
-      return type(v) == "userdata" and mt ~= nil and rawget(mt, 1) == MARK
+      return type(v) == "userdata" and type(mt) == "table" and rawget(mt, 1) == MARK
     end
 
     Classic = methods_with({

@@ -33,7 +33,7 @@ local format, floor = string.format, math.floor
 return function(M, Policy, I)
   local H, report = I.H, I.report
   local c_drain, c_env, c_pending = core.family_drain, core.family_env, core.family_pending
-  local MARK = {} -- replaced by the C mark below: families are told by their class
+  local MARK = {} -- families are told by their class (__is_family)
   local WEAK_K, WEAK_V = { __mode = "k" }, { __mode = "v" }
 
   -- every family made, for fluxgate.prometheus() (weak: a collected family's
@@ -273,7 +273,7 @@ return function(M, Policy, I)
   -- Gives a family's class the methods of its engine path and its name.
   local function set_path(class, name, uses_custom)
     local methods = (class.__ffi_ok and not uses_custom) and Ffi or Classic
-    class.__index = setmetatable({ name = name }, { __index = methods })
+    class.__index = H.index_of(methods, name) -- one lookup finds a method (fluxgate.lua)
     class.__view_class = view_methods(methods)
   end
 
@@ -333,8 +333,7 @@ return function(M, Policy, I)
       args.listeners = listeners
     end
     local class = {
-      core.FAMILY_MARK, -- [1]: what the C side checks
-      __is_family = MARK, __family_name = name, __clock = clock,
+      __is_family = MARK, __family_name = name, __clock = clock, -- (the C side checks the family's tag)
       __views = setmetatable({}, WEAK_V),
       __gc = core.family_close, __close = core.family_close,
       __tostring = tostring_family,

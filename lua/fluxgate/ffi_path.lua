@@ -78,7 +78,7 @@ return function(core, H)
   -- The breaker's head and class; raises for anything but an open breaker.
   local function head(self, fname)
     local mt = getmetatable(self)
-    if type(self) ~= "userdata" or mt == nil or rawget(mt, 1) ~= MARK then misuse_self(self, fname) end
+    if type(self) ~= "userdata" or type(mt) ~= "table" or rawget(mt, 1) ~= MARK then misuse_self(self, fname) end
     local p = cast(HeadPtr, self)
     if p.engine == nil then closed(self) end
     return p, mt

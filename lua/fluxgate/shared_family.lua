@@ -62,14 +62,13 @@ return function(Policy, I, Z)
   end
 
   -- The class of key's breaker: its class with the field `key` added (as
-  -- `name` is one); one small table pair per key.
+  -- `name` is one); one small table pair per key. The methods are found
+  -- through the index's metatable (the class's index also holds copies of
+  -- them: not copied per key).
   local function key_class(class, key)
     local derived = {}
     for k, v in pairs(class) do derived[k] = v end
-    local index = {}
-    for k, v in pairs(class.__index) do index[k] = v end
-    index.key = key
-    index.reload = refuse_reload
+    local index = { name = class.__index.name, key = key, reload = refuse_reload }
     derived.__index = setmetatable(index, getmetatable(class.__index))
     return derived
   end

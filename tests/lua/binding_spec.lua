@@ -161,8 +161,65 @@ for _, use_ffi in ipairs(H.paths()) do
       assert.is_false(ok)
       assert.matches("bad argument #1 to 'call' (function expected, got number)", err, 1, true)
     end)
+
+    it("a breaker's methods refuse a family, a policy, a token or a file as self; a family's a breaker", function()
+      local cb = new()
+      local policy = assert(fluxgate.compile("breaker svc { window = CountWindow(10) tripper = FailureStreak(5) }"))
+      local fam
+      H.with_path(use_ffi, function() fam = assert(policy:family("svc")) end)
+      for _, v in ipairs({ fam, policy._ud, cb:acquire(), io.stdout }) do
+        for _, m in ipairs({ "call", "acquire", "release", "state" }) do
+          local ok, err = pcall(cb[m], v, function() end)
+          assert.is_false(ok)
+          assert.matches(("bad self to '%s' (a fluxgate breaker expected, got %s)"):format(m, type(v)), err, 1, true)
+        end
+      end
+      for _, m in ipairs({ "call", "acquire", "release" }) do
+        local ok, err = pcall(fam[m], cb, "k")
+        assert.is_false(ok)
+        assert.matches(("bad self to '%s' (a fluxgate family expected, got userdata)"):format(m), err, 1, true)
+      end
+    end)
   end)
 end
+
+-- The C functions tell a breaker by a tag in its memory (fluxgate_lua.h,
+-- fgl_to_marked), not by its class: another userdata given a breaker's
+-- class with debug.setmetatable is still refused, never read as a breaker.
+describe("a userdata dressed as a breaker (classic path)", function()
+  it("is refused by every C function it reaches", function()
+    local cb; H.with_path(false, function() cb = H.new() end)
+    local file = io.tmpfile()
+    local own = debug.getmetatable(file)
+    debug.setmetatable(file, getmetatable(cb))
+    local results = {}
+    for _, m in ipairs({ "call", "call_with_fallback", "acquire", "state", "info", "reset" }) do
+      results[m] = { pcall(cb[m], file, function() end, function() end) }
+    end
+    results.release = { pcall(cb.release, file, cb:acquire(), true) }
+    debug.setmetatable(file, own)
+    file:close()
+    for m, r in pairs(results) do -- (LuaJIT's classic call_with_fallback admits through the C 'call')
+      assert.is_false(r[1], m)
+      assert.matches("bad self to '[%w_]+' %(a fluxgate breaker expected, got userdata%)", r[2])
+    end
+  end)
+
+  it("and so is one dressed as a family", function()
+    local fam
+    H.with_path(false, function()
+      fam = assert(assert(fluxgate.compile("breaker svc { tripper = FailureStreak(5) }")):family("svc"))
+    end)
+    local file = io.tmpfile()
+    local own = debug.getmetatable(file)
+    debug.setmetatable(file, getmetatable(fam))
+    local ok, err = pcall(fam.acquire, file, "k")
+    debug.setmetatable(file, own)
+    file:close()
+    assert.is_false(ok)
+    assert.matches("bad self to '[%w_]+' %(a fluxgate family expected, got userdata%)", err)
+  end)
+end)
 
 -- The engine honours clock kinds once branch core's fg_clock_kind lands;
 -- until then it reads CLOCK_MONOTONIC whatever is asked, and says so.

@@ -62,6 +62,23 @@ for _, use_ffi in ipairs(H.paths()) do
                        :format(type(token)), release_error(fam, token, true))
     end)
 
+    it_("a family's token is refused by a breaker's release, a breaker's by a family's, and a file by both", function()
+      local cb = policy:breaker("svc")
+      local fam = assert(policy:family("svc"))
+      local fam_token, cb_token = fam:acquire("k"), cb:acquire()
+      for _, v in ipairs({ fam_token, io.stdout }) do
+        assert_message(("bad argument #1 to 'release' (a token from this breaker's acquire expected, got %s)")
+                         :format(type(v)), release_error(cb, v, true))
+      end
+      for _, v in ipairs({ cb_token, io.stdout }) do
+        assert_message(("bad argument #1 to 'release' (a token from this family's acquire expected, got %s)")
+                         :format(type(v)), release_error(fam, v, true))
+      end
+      cb:release(cb_token, true) -- both still valid for their own
+      fam:release(fam_token, true)
+      assert.are.equal(1, cb:info().metrics.total_count)
+    end)
+
     it_("a duration that is not a number is refused, by breakers and families alike", function()
       local cb = policy:breaker("svc")
       assert_message("bad argument #4 to 'release' (number expected, got string)",
