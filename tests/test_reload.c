@@ -30,16 +30,7 @@
 #include "fluxgate.h"
 
 static fg_policy *compile(const char *text) {
-    fg_report *report = NULL;
-    fg_policy *p = fg_policy_compile(text, strlen(text), "reload.fgp", NULL, &report);
-    if (p == NULL && report != NULL) {
-        char buf[1024];
-        fg_report_format(report, buf, sizeof buf);
-        fprintf(stderr, "%s", buf);
-    }
-    fg_report_free(report);
-    assert_non_null(p);
-    return p;
+    return fg_test_policy(text, "reload.fgp");
 }
 
 /* ---- a logging listener ------------------------------------------------------ */

@@ -25,13 +25,12 @@
 #include "fg_breaker_shared.h"
 #include "fg_shared_family.h"
 #include "fg_shm.h"
+#include "fg_test_support.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
 static fg_policy *compile_expr(fg_expressions e) {
-    fg_policy *p = fg_policy_from_expressions("t", &e, NULL, NULL);
-    assert_non_null(p);
-    return p;
+    return fg_test_policy_expr("t", e);
 }
 
 static void temp_path(char *buf, size_t cap, const char *what) {

@@ -27,16 +27,7 @@ static const char two_defs[] =
     "breaker api2 { window = CountWindow(8) tripper = FailureStreak(2) retry = Cooldown(20s) permit = All() }\n";
 
 static fg_policy *compile(const char *text) {
-    fg_report *report = NULL;
-    fg_policy *p = fg_policy_compile(text, strlen(text), "sink.fgp", NULL, &report);
-    if (p == NULL && report != NULL) {
-        char buf[1024];
-        fg_report_format(report, buf, sizeof buf);
-        fprintf(stderr, "%s", buf);
-    }
-    fg_report_free(report);
-    assert_non_null(p);
-    return p;
+    return fg_test_policy(text, "sink.fgp");
 }
 
 static fg_breaker *make(fg_policy *p, size_t index, fg_test_clock *clock, fg_sink *sink) {

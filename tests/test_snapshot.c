@@ -42,16 +42,7 @@ static void count_signal(void *ud, const fg_transition *t) {
 }
 
 static fg_policy *compile(fg_expressions e) {
-    fg_report *report = NULL;
-    fg_policy *p = fg_policy_from_expressions("snap", &e, NULL, &report);
-    if (p == NULL && report != NULL) {
-        char buf[1024];
-        fg_report_format(report, buf, sizeof buf);
-        fprintf(stderr, "%s", buf);
-    }
-    fg_report_free(report);
-    assert_non_null(p);
-    return p;
+    return fg_test_policy_expr("snap", e);
 }
 
 static void side_open(side *s, fg_policy *p, double now, uint64_t seed) {

@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include "fg_breaker_internal.h"
+#include "fg_test_support.h"
 #include "fluxgate.h"
 
 enum {
@@ -205,15 +206,7 @@ static fg_policy *stress_setup(stress_world *w, stress_listener *listeners, size
     atomic_init(&w->micros, 1000000);
     atomic_init(&w->bad_transitions, 0);
     for (size_t i = 0; i < STRESS_MAX_BREAKERS; i++) atomic_init(&w->transitions[i], 0);
-    fg_report *report = NULL;
-    fg_policy *policy = fg_policy_compile(stress_policy, sizeof stress_policy - 1, "stress", NULL, &report);
-    if (policy == NULL && report != NULL) {
-        char buf[1024];
-        fg_report_format(report, buf, sizeof buf);
-        fprintf(stderr, "%s", buf);
-    }
-    fg_report_free(report);
-    assert_non_null(policy);
+    fg_policy *policy = fg_test_policy_n(stress_policy, sizeof stress_policy - 1, "stress");
     fg_breaker_options opt;
     memset(&opt, 0, sizeof opt);
     opt.clock = stress_clock;
