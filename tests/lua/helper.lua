@@ -55,6 +55,23 @@ function H.capture_reports(fn)
   return seen
 end
 
+-- What a seed decides: 40 acquires (each admitted one released as a
+-- success) on a breaker that one failure opened and HalfOpened() then keeps
+-- half open, its Random(0.5) permit drawing from seed. Returns the
+-- admissions as a string of 1s and 0s, and the breaker's state after them.
+function H.seeded_admissions(seed)
+  local cb = H.new({ tripper = "HalfOpened() | FailureStreak(1)", retry = "Always()",
+                     permit = "Random(0.5)", seed = seed })
+  H.fail(cb, 1)
+  local out = {}
+  for i = 1, 40 do
+    local token = cb:acquire()
+    out[i] = token and "1" or "0"
+    if token then cb:release(token, true) end
+  end
+  return table.concat(out), cb:state()
+end
+
 -- circuit_breaker_calls_total of one name and outcome in a scrape's text
 -- (nil when the scrape has no such line).
 function H.calls(text, name, outcome)
