@@ -67,6 +67,19 @@ static inline fg_random fg_test_random_scripted(fg_test_random *r, const double 
     return out;
 }
 
+/* ---- seeded random bits ------------------------------------------------- */
+
+/* xorshift64*: the next 32 bits of the sequence whose state is *s (seeded
+ * non-zero). For the thread tests: each worker its own, reproducible. */
+static inline uint32_t fg_test_next_random(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return (uint32_t)((x * UINT64_C(2685821657736338717)) >> 32);
+}
+
 /* ---- counting allocator ------------------------------------------------ */
 
 /* Counts live blocks and bytes and checks the lua_Alloc contract of

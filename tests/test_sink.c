@@ -288,19 +288,10 @@ static double rig_clock(void *ud) {
     return (double)atomic_fetch_add(&r->micros, 50) * 1e-6;
 }
 
-static uint32_t next_random(uint64_t *s) {
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return (uint32_t)((x * UINT64_C(2685821657736338717)) >> 32);
-}
-
 static void *work(void *ud) {
     worker *w = ud;
     for (int i = 0; i < CALLS; i++) {
-        uint32_t r = next_random(&w->rng);
+        uint32_t r = fg_test_next_random(&w->rng);
         fg_breaker *b = (r & 3) == 0 ? w->r->shared : w->r->own[w->id][(r >> 2) % OWN];
         if ((r >> 8) % 997 == 0) {
             fg_breaker_reset(b);
