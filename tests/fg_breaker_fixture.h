@@ -51,15 +51,7 @@ static inline void record_signal(void *ud, const fg_transition *t) {
 static inline fg_breaker *make(fixture *f, fg_expressions e, const double *draws, size_t n) {
     memset(f, 0, sizeof *f);
     f->clock.now = 1000.0;
-    fg_report *report = NULL;
-    f->policy = fg_policy_from_expressions("t", &e, NULL, &report);
-    if (f->policy == NULL && report != NULL) {
-        char buf[1024];
-        fg_report_format(report, buf, sizeof buf);
-        fprintf(stderr, "%s", buf);
-    }
-    fg_report_free(report);
-    assert_non_null(f->policy);
+    f->policy = fg_test_policy_expr("t", e);
     fg_test_random_script(&f->random, draws, n);
     fg_breaker_options o = fg_test_options(&f->clock, draws != NULL ? &f->random : NULL);
     o.alloc = fg_test_allocator(&f->counting);

@@ -1,7 +1,8 @@
 /*
  * fg_test_support.h -- deterministic stand-ins for the tests: a manual clock,
  * a scripted random source and a counting allocator (which can also be told
- * to fail the n-th allocation). Header-only; every helper is static inline
+ * to fail the n-th allocation), and policies that must compile (the report
+ * printed when one does not). Header-only; every helper is static inline
  * so that a test that does not use one does not warn.
  *
  * Include after <cmocka.h> (the helpers use cmocka's assertions).
@@ -11,7 +12,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fg_random.h"
 #include "fluxgate.h"
@@ -62,6 +65,19 @@ static inline fg_random fg_test_random_scripted(fg_test_random *r, const double 
     fg_random out;
     fg_random_init(&out, fg_test_random_draw, r, 0);
     return out;
+}
+
+/* ---- seeded random bits ------------------------------------------------- */
+
+/* xorshift64*: the next 32 bits of the sequence whose state is *s (seeded
+ * non-zero). For the thread tests: each worker its own, reproducible. */
+static inline uint32_t fg_test_next_random(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return (uint32_t)((x * UINT64_C(2685821657736338717)) >> 32);
 }
 
 /* ---- counting allocator ------------------------------------------------ */
@@ -135,6 +151,41 @@ static inline fg_breaker_options fg_test_options(fg_test_clock *c, fg_test_rando
         o.random_ud = r;
     }
     return o;
+}
+
+/* ---- policies that must compile ----------------------------------------- */
+
+/* Frees the report of a compile, first printing it when the compile failed:
+ * the test then fails on the NULL policy, and stderr says why. */
+static inline void fg_test_report_done(const fg_policy *p, fg_report *report) {
+    if (p == NULL && report != NULL) {
+        char buf[1024];
+        fg_report_format(report, buf, sizeof buf);
+        fprintf(stderr, "%s", buf);
+    }
+    fg_report_free(report);
+}
+
+/* text[0..len) compiled as chunk, or a failed test. */
+static inline fg_policy *fg_test_policy_n(const char *text, size_t len, const char *chunk) {
+    fg_report *report = NULL;
+    fg_policy *p = fg_policy_compile(text, len, chunk, NULL, &report);
+    fg_test_report_done(p, report);
+    assert_non_null(p);
+    return p;
+}
+
+static inline fg_policy *fg_test_policy(const char *text, const char *chunk) {
+    return fg_test_policy_n(text, strlen(text), chunk);
+}
+
+/* One breaker called name, from expressions, or a failed test. */
+static inline fg_policy *fg_test_policy_expr(const char *name, fg_expressions e) {
+    fg_report *report = NULL;
+    fg_policy *p = fg_policy_from_expressions(name, &e, NULL, &report);
+    fg_test_report_done(p, report);
+    assert_non_null(p);
+    return p;
 }
 
 #endif /* FG_TEST_SUPPORT_H */

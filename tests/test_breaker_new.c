@@ -22,19 +22,11 @@ static const char two_breakers[] = "breaker a { tripper = FailureStreak(2) }\nbr
 /* Usable at file scope: a constant initializer. */
 static const fg_breaker_options file_scope_defaults = FG_BREAKER_OPTIONS_INIT;
 
-static fg_policy *compile(const char *text, const char *chunk) {
-    fg_report *report = NULL;
-    fg_policy *p = fg_policy_compile(text, strlen(text), chunk, NULL, &report);
-    fg_report_free(report);
-    assert_non_null(p);
-    return p;
-}
-
 /* ---- by name ---------------------------------------------------------------- */
 
 static void a_breaker_is_made_by_its_name(void **state) {
     (void)state;
-    fg_policy *p = compile(two_breakers, "two.fgp");
+    fg_policy *p = fg_test_policy(two_breakers, "two.fgp");
     char err[200] = "left over";
     fg_breaker *b = fg_breaker_new_named(p, "b", NULL, err, sizeof err);
     assert_non_null(b);
@@ -46,7 +38,7 @@ static void a_breaker_is_made_by_its_name(void **state) {
 
 static void a_missing_name_says_so_and_lists_the_names_there_are(void **state) {
     (void)state;
-    fg_policy *p = compile(two_breakers, "two.fgp");
+    fg_policy *p = fg_test_policy(two_breakers, "two.fgp");
     fg_test_alloc counting = {0};
     fg_breaker_options o = FG_BREAKER_OPTIONS_INIT;
     o.alloc = fg_test_allocator(&counting);
@@ -59,7 +51,7 @@ static void a_missing_name_says_so_and_lists_the_names_there_are(void **state) {
 
 static void a_policy_without_breakers_says_it_defines_none(void **state) {
     (void)state;
-    fg_policy *p = compile("tracker t = Status(500..599)\n", "empty.fgp");
+    fg_policy *p = fg_test_policy("tracker t = Status(500..599)\n", "empty.fgp");
     char err[200];
     assert_null(fg_breaker_new_named(p, "a", NULL, err, sizeof err));
     assert_string_equal(err, "empty.fgp: error: no breaker named 'a'; it defines no breakers");
@@ -70,7 +62,7 @@ static void a_policy_without_breakers_says_it_defines_none(void **state) {
 
 static void a_null_policy_or_name_is_an_error_not_a_crash(void **state) {
     (void)state;
-    fg_policy *p = compile(two_breakers, "two.fgp");
+    fg_policy *p = fg_test_policy(two_breakers, "two.fgp");
     char err[200];
     assert_null(fg_breaker_new_named(NULL, "a", NULL, err, sizeof err));
     assert_string_equal(err, "policy: error: no policy (NULL)");
@@ -86,7 +78,7 @@ static void a_null_policy_or_name_is_an_error_not_a_crash(void **state) {
 
 static void an_index_out_of_range_names_the_index_and_the_definitions(void **state) {
     (void)state;
-    fg_policy *p = compile(two_breakers, "two.fgp");
+    fg_policy *p = fg_test_policy(two_breakers, "two.fgp");
     char err[200];
     assert_null(fg_breaker_new(p, 2, NULL, err, sizeof err));
     assert_string_equal(err, "two.fgp: error: no breaker #2; it defines 2: 'a', 'b'");
@@ -95,7 +87,7 @@ static void an_index_out_of_range_names_the_index_and_the_definitions(void **sta
 
 static void a_cast_not_found_index_is_reported_as_minus_one(void **state) {
     (void)state;
-    fg_policy *p = compile(two_breakers, "two.fgp");
+    fg_policy *p = fg_test_policy(two_breakers, "two.fgp");
     char err[200];
     assert_null(fg_breaker_new(p, (size_t)fg_policy_find_breaker(p, "x"), NULL, err, sizeof err));
     assert_string_equal(err, "two.fgp: error: "
@@ -106,7 +98,7 @@ static void a_cast_not_found_index_is_reported_as_minus_one(void **state) {
 
 static void errors_about_a_definition_name_it(void **state) {
     (void)state;
-    fg_policy *p = compile("breaker a {}\nbreaker c { tracker = Custom(\"is_bad\") }\n", "c.fgp");
+    fg_policy *p = fg_test_policy("breaker a {}\nbreaker c { tracker = Custom(\"is_bad\") }\n", "c.fgp");
     char err[200];
     assert_null(fg_breaker_new(p, 1, NULL, err, sizeof err));
     const char *expected =
@@ -119,7 +111,7 @@ static void errors_about_a_definition_name_it(void **state) {
 
 static void a_short_error_buffer_gets_a_terminated_prefix(void **state) {
     (void)state;
-    fg_policy *p = compile(two_breakers, "two.fgp");
+    fg_policy *p = fg_test_policy(two_breakers, "two.fgp");
     char err[16];
     memset(err, 'z', sizeof err);
     assert_null(fg_breaker_new_named(p, "x", NULL, err, sizeof err));
@@ -165,7 +157,7 @@ static void the_options_initializers_set_every_field_to_the_zeroed_default(void 
 
 static void a_breaker_made_with_initialized_options_behaves_as_with_none(void **state) {
     (void)state;
-    fg_policy *p = compile(two_breakers, "two.fgp");
+    fg_policy *p = fg_test_policy(two_breakers, "two.fgp");
     fg_breaker_options o;
     fg_breaker_options_init(&o);
     fg_breaker *with = fg_breaker_new_named(p, "a", &o, NULL, 0);
@@ -203,7 +195,7 @@ static void outcome_classes_keep_the_numbers_callers_pass(void **state) {
 
 static void classify_answers_with_the_enum_and_record_takes_it(void **state) {
     (void)state;
-    fg_policy *p = compile("breaker a { tracker = Status(500..599) | TypeOf(\"timeout\") }\n",
+    fg_policy *p = fg_test_policy("breaker a { tracker = Status(500..599) | TypeOf(\"timeout\") }\n",
                            "a.fgp");
     fg_breaker *b = fg_breaker_new_named(p, "a", NULL, NULL, 0);
     assert_non_null(b);

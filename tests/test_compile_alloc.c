@@ -66,24 +66,43 @@ static int step_ends_sweep(const fg_test_alloc *a, fg_policy *p, fg_report *r) {
     return made && !injected;
 }
 
-/* Runs compile with the n-th allocation failing; returns 1 when it succeeded
- * without any failure injected (the end of the sweep). */
-static int compile_failing_at(const char *src, long n) {
-    fg_test_alloc a = {0};
-    a.fail_at = n;
-    fg_allocator alloc = fg_test_allocator(&a);
-    fg_report *r = NULL;
-    fg_policy *p = fg_policy_compile(src, strlen(src), "alloc.fgp", &alloc, &r);
-    return step_ends_sweep(&a, p, r);
+/* The three ways to a policy, each from its input. */
+typedef fg_policy *make_policy_fn(const void *input, const fg_allocator *alloc, fg_report **r);
+
+static fg_policy *compile_source(const void *input, const fg_allocator *alloc, fg_report **r) {
+    const char *src = input;
+    return fg_policy_compile(src, strlen(src), "alloc.fgp", alloc, r);
+}
+
+static fg_policy *from_expressions(const void *input, const fg_allocator *alloc, fg_report **r) {
+    return fg_policy_from_expressions("x", input, alloc, r);
+}
+
+static fg_policy *load_path(const void *input, const fg_allocator *alloc, fg_report **r) {
+    return fg_policy_load(input, alloc, r);
+}
+
+/* Fails the 1st allocation of making a policy from input, then the 2nd, ...
+ * checking each step, until one succeeds without any failure injected (the
+ * end of the sweep). Returns the n after that step, or 0 when MAX_STEPS
+ * steps did not reach the end. */
+static long sweep(make_policy_fn *make, const void *input) {
+    for (long n = 1; n <= MAX_STEPS; n++) {
+        fg_test_alloc a = {0};
+        a.fail_at = n;
+        fg_allocator alloc = fg_test_allocator(&a);
+        fg_report *r = NULL;
+        fg_policy *p = make(input, &alloc, &r);
+        if (step_ends_sweep(&a, p, r)) return n + 1;
+    }
+    return 0;
 }
 
 static void every_allocation_of_a_compile_may_fail(void **state) {
     (void)state;
     for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++) {
-        int complete = 0;
-        long n;
-        for (n = 1; n <= MAX_STEPS && !complete; n++) complete = compile_failing_at(policies[i], n);
-        assert_true(complete);
+        long n = sweep(compile_source, policies[i]);
+        assert_true(n != 0);
         assert_true(n > 5); /* the sweep did reach past the first few */
     }
 }
@@ -139,16 +158,7 @@ static void expressions_may_fail_at_every_allocation(void **state) {
     e.tripper = "FailureStreak(5) | (MinRequests(20) & SlowRate(30%, threshold = 2s))";
     e.retry = "Backoff(1s, jitter_ratio = 0.5)";
     e.max_half_open_calls = "4";
-    int complete = 0;
-    for (long n = 1; n <= MAX_STEPS && !complete; n++) {
-        fg_test_alloc a = {0};
-        a.fail_at = n;
-        fg_allocator alloc = fg_test_allocator(&a);
-        fg_report *r = NULL;
-        fg_policy *p = fg_policy_from_expressions("x", &e, &alloc, &r);
-        complete = step_ends_sweep(&a, p, r);
-    }
-    assert_true(complete);
+    assert_true(sweep(from_expressions, &e) != 0);
 }
 
 static void load_may_fail_at_every_allocation(void **state) {
@@ -158,17 +168,9 @@ static void load_may_fail_at_every_allocation(void **state) {
     assert_true(fd >= 0);
     assert_int_equal(write(fd, policies[0], strlen(policies[0])), (long)strlen(policies[0]));
     close(fd);
-    int complete = 0;
-    for (long n = 1; n <= MAX_STEPS && !complete; n++) {
-        fg_test_alloc a = {0};
-        a.fail_at = n;
-        fg_allocator alloc = fg_test_allocator(&a);
-        fg_report *r = NULL;
-        fg_policy *p = fg_policy_load(path, &alloc, &r);
-        complete = step_ends_sweep(&a, p, r);
-    }
+    long n = sweep(load_path, path);
     unlink(path);
-    assert_true(complete);
+    assert_true(n != 0);
 }
 
 int main(void) {

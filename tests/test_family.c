@@ -37,11 +37,7 @@ typedef struct fixture {
 } fixture;
 
 static fg_policy *compile(const char *text) {
-    fg_report *report = NULL;
-    fg_policy *p = fg_policy_compile(text, strlen(text), "family.fgp", NULL, &report);
-    fg_report_free(report);
-    assert_non_null(p);
-    return p;
+    return fg_test_policy(text, "family.fgp");
 }
 
 static void make_family(fixture *fx, size_t max_keys, double idle, double lease) {

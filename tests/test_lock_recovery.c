@@ -26,13 +26,13 @@
 #include "fg_breaker_internal.h"
 #include "fg_breaker_shared.h"
 #include "fg_shm.h"
+#include "fg_test_child.h"
+#include "fg_test_support.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
 static fg_policy *compile_expr(fg_expressions e) {
-    fg_policy *p = fg_policy_from_expressions("t", &e, NULL, NULL);
-    assert_non_null(p);
-    return p;
+    return fg_test_policy_expr("t", e);
 }
 
 static void temp_path(char *buf, size_t cap, const char *what) {
@@ -89,30 +89,24 @@ static fg_verdict call_at(fg_breaker *b, int failure, double now) {
     return fg_breaker_record_at(b, &t, failure, 0.01, now);
 }
 
-/* Forks a child that takes the breaker's lock (the test hook: the lock
- * word itself, as a record would take it), says so through a pipe, and
- * waits to be killed. Returns its pid once it holds the lock. */
+/* In the child: takes the breaker's lock (the test hook: the lock word
+ * itself, as a record would take it) and half-writes a record, as a kill in
+ * the middle of one would leave it. */
+static char lock_and_half_write(void *ud) {
+    fg_breaker *b = ud;
+    fg_breaker_lock(b);
+    b->block->window.total_count += 1000;
+    b->block->window.failure_count += 7;
+    b->block->half_open.oldest = 5; /* a dangling busy-list head */
+    return 'L';
+}
+
+/* A child that holds the breaker's lock and waits to be killed; its pid,
+ * once it holds the lock. */
 static pid_t child_holding_the_lock(fg_breaker *b) {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
-        fg_breaker_lock(b);
-        /* half-write a record, as a kill in the middle of one would leave it */
-        b->block->window.total_count += 1000;
-        b->block->window.failure_count += 7;
-        b->block->half_open.oldest = 5; /* a dangling busy-list head */
-        char c = 'L';
-        if (write(fds[1], &c, 1) != 1) _exit(2);
-        for (;;) pause();
-    }
-    close(fds[1]);
     char c = 0;
-    assert_int_equal(read(fds[0], &c, 1), 1);
+    pid_t pid = fg_test_child_stuck_after(lock_and_half_write, b, &c);
     assert_int_equal(c, 'L');
-    close(fds[0]);
     return pid;
 }
 
@@ -243,6 +237,12 @@ static void a_live_holder_is_waited_for_not_robbed(void **state) {
 
 /* ---- half-open slots of a killed process ------------------------------------------------ */
 
+/* In the child: 'P' when it got a half-open slot at 101.5, else 'N'. */
+static char take_a_probe(void *ud) {
+    fg_ticket t;
+    return fg_breaker_acquire_at(ud, 101.5, &t) && t.slot >= 0 ? 'P' : 'N';
+}
+
 static void a_half_open_slot_held_by_a_killed_process_comes_back_after_the_lease(void **state) {
     (void)state;
     shared_fixture f;
@@ -251,19 +251,10 @@ static void a_half_open_slot_held_by_a_killed_process_comes_back_after_the_lease
                 "lease");
     assert_int_equal(call_at(f.b, 1, 100.0), FG_VERDICT_FAILURE);
     assert_int_equal(fg_breaker_state(f.b), FG_STATE_OPEN);
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
     alarm(20);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        fg_ticket t;
-        char c = fg_breaker_acquire_at(f.b, 101.5, &t) && t.slot >= 0 ? 'P' : 'N';
-        if (write(fds[1], &c, 1) != 1) _exit(2);
-        for (;;) pause(); /* killed mid-call, the probe never recorded */
-    }
-    char c;
-    assert_int_equal(read(fds[0], &c, 1), 1);
+    char c = 0;
+    /* killed mid-call: the probe it took is never recorded */
+    pid_t pid = fg_test_child_stuck_after(take_a_probe, f.b, &c);
     assert_int_equal(c, 'P');
     kill(pid, SIGKILL);
     assert_int_equal(waitpid(pid, NULL, 0), pid);
@@ -278,8 +269,6 @@ static void a_half_open_slot_held_by_a_killed_process_comes_back_after_the_lease
     fg_info info;
     fg_breaker_info(f.b, &info);
     assert_int_equal(info.counters.lease_expired, 1);
-    close(fds[0]);
-    close(fds[1]);
     drop_shared(&f);
 }
 

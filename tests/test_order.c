@@ -73,20 +73,28 @@ static void assert_in_order(const seen *s, int expected) {
     for (int i = 0; i < s->count && i < SEEN_MAX; i++) assert_int_equal(s->sequence[i], (uint64_t)i + 1);
 }
 
+/* A FailureStreak(1) breaker with the resetting listener first (logging into
+ * first, issuing `commands` re-entrant commands on closed -> open) and the
+ * logging one second, tripped by one failure. */
+static fg_breaker *trip_with_reentrant_commands(fg_policy **p, seen *first, seen *second, int commands) {
+    fg_breaker *b = streak_breaker(p);
+    memset(first, 0, sizeof *first);
+    memset(second, 0, sizeof *second);
+    first->b = b;
+    first->commands = commands;
+    assert_int_equal(fg_breaker_add_listener(b, resetting_listener, first), 0);
+    assert_int_equal(fg_breaker_add_listener(b, logging_listener, second), 0);
+    fail_once(b);
+    return b;
+}
+
 /* Listener 1 resets on closed -> open; listener 2 must still see
  * closed -> open before open -> closed. */
 static void a_reentrant_reset_is_heard_after_the_trip(void **state) {
     (void)state;
     fg_policy *p;
-    fg_breaker *b = streak_breaker(&p);
     static seen first, second;
-    memset(&first, 0, sizeof first);
-    memset(&second, 0, sizeof second);
-    first.b = b;
-    first.commands = 1;
-    assert_int_equal(fg_breaker_add_listener(b, resetting_listener, &first), 0);
-    assert_int_equal(fg_breaker_add_listener(b, logging_listener, &second), 0);
-    fail_once(b);
+    fg_breaker *b = trip_with_reentrant_commands(&p, &first, &second, 1);
     assert_int_equal(fg_breaker_state(b), FG_STATE_CLOSED);
     for (const seen *s = &first; s != NULL; s = s == &first ? &second : NULL) {
         assert_in_order(s, 2);
@@ -107,15 +115,8 @@ static void a_reentrant_reset_is_heard_after_the_trip(void **state) {
 static void many_reentrant_transitions_are_all_heard_in_order(void **state) {
     (void)state;
     fg_policy *p;
-    fg_breaker *b = streak_breaker(&p);
     static seen first, second;
-    memset(&first, 0, sizeof first);
-    memset(&second, 0, sizeof second);
-    first.b = b;
-    first.commands = 40;
-    assert_int_equal(fg_breaker_add_listener(b, resetting_listener, &first), 0);
-    assert_int_equal(fg_breaker_add_listener(b, logging_listener, &second), 0);
-    fail_once(b);
+    fg_breaker *b = trip_with_reentrant_commands(&p, &first, &second, 40);
     assert_in_order(&first, 41);
     assert_in_order(&second, 41);
     fg_breaker_free(b);

@@ -30,16 +30,7 @@
 #include "fluxgate.h"
 
 static fg_policy *compile(const char *text) {
-    fg_report *report = NULL;
-    fg_policy *p = fg_policy_compile(text, strlen(text), "reload.fgp", NULL, &report);
-    if (p == NULL && report != NULL) {
-        char buf[1024];
-        fg_report_format(report, buf, sizeof buf);
-        fprintf(stderr, "%s", buf);
-    }
-    fg_report_free(report);
-    assert_non_null(p);
-    return p;
+    return fg_test_policy(text, "reload.fgp");
 }
 
 /* ---- a logging listener ------------------------------------------------------ */
@@ -555,15 +546,21 @@ static int fam_call(fg_family *f, const char *key, fg_outcome_class cls) {
     return (int)fg_family_record(f, &t, cls, 0.01);
 }
 
+/* A family's options: its breakers on clock, allocating from counting. */
+static fg_family_options fam_options(fg_test_clock *clock, fg_test_alloc *counting) {
+    fg_family_options o;
+    memset(&o, 0, sizeof o);
+    o.breaker = fg_test_options(clock, NULL);
+    o.breaker.alloc = fg_test_allocator(counting);
+    return o;
+}
+
 static void a_family_reload_moves_every_key_keeping_its_state(void **state) {
     (void)state;
     fg_test_clock clock = {100.0, 0};
     fg_test_alloc counting = {0};
     fg_policy *p1 = compile(fam_v1), *p2 = compile(fam_v2);
-    fg_family_options o;
-    memset(&o, 0, sizeof o);
-    o.breaker = fg_test_options(&clock, NULL);
-    o.breaker.alloc = fg_test_allocator(&counting);
+    fg_family_options o = fam_options(&clock, &counting);
     char err[256];
     fg_family *f = fg_family_new(p1, 0, &o, err, sizeof err);
     assert_non_null(f);
@@ -640,10 +637,7 @@ static void every_allocation_of_a_family_reload_may_fail(void **state) {
         fg_test_clock clock = {100.0, 0};
         fg_test_alloc counting = {0};
         fg_policy *p1 = compile(fam_v1), *p2 = compile(fam_v2);
-        fg_family_options o;
-        memset(&o, 0, sizeof o);
-        o.breaker = fg_test_options(&clock, NULL);
-        o.breaker.alloc = fg_test_allocator(&counting);
+        fg_family_options o = fam_options(&clock, &counting);
         fg_family *f = fg_family_new(p1, 0, &o, NULL, 0);
         assert_non_null(f);
         assert_int_equal(fam_call(f, "a", 1), FG_VERDICT_FAILURE);
@@ -701,10 +695,7 @@ static void a_family_reload_resolves_custom_names_with_the_given_resolver(void *
         "  retry = Cooldown(10s) max_half_open_calls = 1 permit = All() }\n"
         "breaker strangers { tracker = Custom(\"unheard_of\") tripper = FailureStreak(1) }\n");
     resolver_ud at_creation = {1, 0}, at_reload = {1, 0};
-    fg_family_options o;
-    memset(&o, 0, sizeof o);
-    o.breaker = fg_test_options(&clock, NULL);
-    o.breaker.alloc = fg_test_allocator(&counting);
+    fg_family_options o = fam_options(&clock, &counting);
     o.breaker.resolve_custom = resolve_only_while_valid;
     o.breaker.resolve_ud = &at_creation;
     char err[256];

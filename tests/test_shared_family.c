@@ -25,13 +25,13 @@
 #include "fg_breaker_shared.h"
 #include "fg_shared_family.h"
 #include "fg_shm.h"
+#include "fg_test_child.h"
+#include "fg_test_support.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
 static fg_policy *compile_expr(fg_expressions e) {
-    fg_policy *p = fg_policy_from_expressions("t", &e, NULL, NULL);
-    assert_non_null(p);
-    return p;
+    return fg_test_policy_expr("t", e);
 }
 
 static void temp_path(char *buf, size_t cap, const char *what) {
@@ -262,6 +262,12 @@ static void a_family_in_use_is_attached_and_a_changed_one_starts_fresh_with_its_
 
 /* ---- a killed process ------------------------------------------------------------- */
 
+/* In the child: takes the family's lock (the test hook), to be killed holding it. */
+static char hold_the_family_lock(void *ud) {
+    fg_shared_family_test_hold_lock(ud);
+    return 'L';
+}
+
 static void a_process_killed_holding_the_family_lock_does_not_wedge_it(void **state) {
     (void)state;
     char path[128], err[300];
@@ -271,22 +277,10 @@ static void a_process_killed_holding_the_family_lock_does_not_wedge_it(void **st
     fg_shared_family *f = open_family(m, p, 8, FG_SHM_CREATED);
     int made = 0;
     assert_non_null(fg_shared_family_block(f, "old", 3, &made, err, sizeof err));
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
     alarm(20);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
-        fg_shared_family_test_hold_lock(f);
-        char c = 'L';
-        if (write(fds[1], &c, 1) != 1) _exit(2);
-        for (;;) pause();
-    }
-    close(fds[1]);
     char c = 0;
-    assert_int_equal(read(fds[0], &c, 1), 1);
-    close(fds[0]);
+    pid_t pid = fg_test_child_stuck_after(hold_the_family_lock, f, &c);
+    assert_int_equal(c, 'L');
     /* an existing key needs no lock, even now */
     assert_non_null(fg_shared_family_block(f, "old", 3, &made, err, sizeof err));
     assert_int_equal(made, 0);

@@ -27,16 +27,7 @@ static const char two_defs[] =
     "breaker api2 { window = CountWindow(8) tripper = FailureStreak(2) retry = Cooldown(20s) permit = All() }\n";
 
 static fg_policy *compile(const char *text) {
-    fg_report *report = NULL;
-    fg_policy *p = fg_policy_compile(text, strlen(text), "sink.fgp", NULL, &report);
-    if (p == NULL && report != NULL) {
-        char buf[1024];
-        fg_report_format(report, buf, sizeof buf);
-        fprintf(stderr, "%s", buf);
-    }
-    fg_report_free(report);
-    assert_non_null(p);
-    return p;
+    return fg_test_policy(text, "sink.fgp");
 }
 
 static fg_breaker *make(fg_policy *p, size_t index, fg_test_clock *clock, fg_sink *sink) {
@@ -297,19 +288,10 @@ static double rig_clock(void *ud) {
     return (double)atomic_fetch_add(&r->micros, 50) * 1e-6;
 }
 
-static uint32_t next_random(uint64_t *s) {
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return (uint32_t)((x * UINT64_C(2685821657736338717)) >> 32);
-}
-
 static void *work(void *ud) {
     worker *w = ud;
     for (int i = 0; i < CALLS; i++) {
-        uint32_t r = next_random(&w->rng);
+        uint32_t r = fg_test_next_random(&w->rng);
         fg_breaker *b = (r & 3) == 0 ? w->r->shared : w->r->own[w->id][(r >> 2) % OWN];
         if ((r >> 8) % 997 == 0) {
             fg_breaker_reset(b);

@@ -42,16 +42,7 @@ static void count_signal(void *ud, const fg_transition *t) {
 }
 
 static fg_policy *compile(fg_expressions e) {
-    fg_report *report = NULL;
-    fg_policy *p = fg_policy_from_expressions("snap", &e, NULL, &report);
-    if (p == NULL && report != NULL) {
-        char buf[1024];
-        fg_report_format(report, buf, sizeof buf);
-        fprintf(stderr, "%s", buf);
-    }
-    fg_report_free(report);
-    assert_non_null(p);
-    return p;
+    return fg_test_policy_expr("snap", e);
 }
 
 static void side_open(side *s, fg_policy *p, double now, uint64_t seed) {
@@ -510,15 +501,21 @@ static void snapshot_is_snprintf_style(void **state) {
 
 /* ---- refusals ----------------------------------------------------------------------- */
 
-static void another_definition_is_refused_naming_both(void **state) {
-    (void)state;
-    fg_policy *p = compile(def_of(0));
+/* a on def_of(0); b on another definition, the same but for its tripper. */
+static void open_two_definitions(side *a, fg_policy **p, side *b, fg_policy **q) {
+    *p = compile(def_of(0));
     fg_expressions e = def_of(0);
     e.tripper = "FailureStreak(4)";
-    fg_policy *q = compile(e);
+    *q = compile(e);
+    side_open(a, *p, 10.0, 1);
+    side_open(b, *q, 10.0, 1);
+}
+
+static void another_definition_is_refused_naming_both(void **state) {
+    (void)state;
+    fg_policy *p, *q;
     side a, b;
-    side_open(&a, p, 10.0, 1);
-    side_open(&b, q, 10.0, 1);
+    open_two_definitions(&a, &p, &b, &q);
     size_t n, m;
     unsigned char *s = take_snapshot(a.b, &n);
     unsigned char *before = take_snapshot(b.b, &m);
@@ -552,13 +549,9 @@ static void another_definition_is_refused_naming_both(void **state) {
  * refused by it. */
 static void snapshots_follow_a_reload(void **state) {
     (void)state;
-    fg_policy *p = compile(def_of(0));
-    fg_expressions e = def_of(0);
-    e.tripper = "FailureStreak(4)";
-    fg_policy *q = compile(e);
+    fg_policy *p, *q;
     side a, b;
-    side_open(&a, p, 10.0, 1);
-    side_open(&b, q, 10.0, 1);
+    open_two_definitions(&a, &p, &b, &q);
     size_t n_old, n_new;
     unsigned char *old_snapshot = take_snapshot(a.b, &n_old);
     char err[400];

@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include "fg_breaker_internal.h"
+#include "fg_test_support.h"
 #include "fluxgate.h"
 
 enum {
@@ -99,15 +100,6 @@ static double wall_seconds(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static uint32_t next_random(uint64_t *s) {
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return (uint32_t)((x * 2685821657736338717ULL) >> 32);
-}
-
 static void on_transition(void *ud, const fg_transition *t) {
     stress_listener *l = ud;
     stress_world *w = l->world;
@@ -126,7 +118,7 @@ static const fg_outcome stress_outcomes[] = {
 };
 
 static const fg_outcome *pick_outcome(uint64_t *rng) {
-    uint32_t r = next_random(rng) % 100;
+    uint32_t r = fg_test_next_random(rng) % 100;
     if (r < 55) return &stress_outcomes[0];
     if (r < 85) return &stress_outcomes[1];
     if (r < 93) return &stress_outcomes[2];
@@ -140,14 +132,14 @@ typedef struct stress_held {
 
 static void stress_release(stress_thread *t, stress_held *h) {
     fg_verdict v = fg_breaker_release(t->world->breakers[h->breaker], &h->ticket, pick_outcome(&t->rng),
-                                      (double)(next_random(&t->rng) % 50) * 1e-3);
+                                      (double)(fg_test_next_random(&t->rng) % 50) * 1e-3);
     t->books[h->breaker].verdicts[v]++;
 }
 
 /* Thread 0 also runs the manual commands, so every state is visited. */
 static void stress_command(stress_thread *t, uint64_t n) {
     stress_world *w = t->world;
-    fg_breaker *b = w->breakers[next_random(&t->rng) % w->breaker_count];
+    fg_breaker *b = w->breakers[fg_test_next_random(&t->rng) % w->breaker_count];
     switch ((n / STRESS_COMMAND_EVERY) % 6) {
     case 0: fg_breaker_force_open(b); break;
     case 2: fg_breaker_metrics_only(b); break;
@@ -166,13 +158,13 @@ static void *stress_worker(void *arg) {
         atomic_fetch_add(&w->micros, 100); /* 0.1 ms of breaker time per operation */
         if (t->id == 0 && n % STRESS_COMMAND_EVERY == STRESS_COMMAND_EVERY - 1) stress_command(t, n);
         if (nheld < STRESS_HOLD) {
-            size_t bi = next_random(&t->rng) % w->breaker_count;
+            size_t bi = fg_test_next_random(&t->rng) % w->breaker_count;
             fg_ticket ticket;
             if (fg_breaker_acquire(w->breakers[bi], &ticket)) {
                 int disabled = ticket.state == FG_STATE_DISABLED;
                 t->books[bi].admitted++;
                 t->books[bi].admitted_disabled += disabled;
-                if (next_random(&t->rng) % 2000 == 0) {
+                if (fg_test_next_random(&t->rng) % 2000 == 0) {
                     t->books[bi].lost++; /* a request that never comes back */
                     t->books[bi].lost_disabled += disabled;
                 } else {
@@ -184,8 +176,8 @@ static void *stress_worker(void *arg) {
                 t->books[bi].rejected++;
             }
         }
-        if (nheld > 0 && (nheld == STRESS_HOLD || next_random(&t->rng) % 2 == 0)) {
-            int k = (int)(next_random(&t->rng) % (uint32_t)nheld);
+        if (nheld > 0 && (nheld == STRESS_HOLD || fg_test_next_random(&t->rng) % 2 == 0)) {
+            int k = (int)(fg_test_next_random(&t->rng) % (uint32_t)nheld);
             stress_release(t, &held[k]);
             held[k] = held[--nheld];
         }
@@ -205,15 +197,7 @@ static fg_policy *stress_setup(stress_world *w, stress_listener *listeners, size
     atomic_init(&w->micros, 1000000);
     atomic_init(&w->bad_transitions, 0);
     for (size_t i = 0; i < STRESS_MAX_BREAKERS; i++) atomic_init(&w->transitions[i], 0);
-    fg_report *report = NULL;
-    fg_policy *policy = fg_policy_compile(stress_policy, sizeof stress_policy - 1, "stress", NULL, &report);
-    if (policy == NULL && report != NULL) {
-        char buf[1024];
-        fg_report_format(report, buf, sizeof buf);
-        fprintf(stderr, "%s", buf);
-    }
-    fg_report_free(report);
-    assert_non_null(policy);
+    fg_policy *policy = fg_test_policy_n(stress_policy, sizeof stress_policy - 1, "stress");
     fg_breaker_options opt;
     memset(&opt, 0, sizeof opt);
     opt.clock = stress_clock;
@@ -385,7 +369,7 @@ static void *replay_worker(void *arg) {
     for (int i = 0; i < REPLAY_RECORDS; i++) {
         fg_ticket ticket;
         if (!fg_breaker_acquire_at(t->b, 0.0, &ticket)) break; /* open: done */
-        fg_outcome_class cls = next_random(&t->rng) % 100 < 30 ? FG_OUTCOME_FAILURE
+        fg_outcome_class cls = fg_test_next_random(&t->rng) % 100 < 30 ? FG_OUTCOME_FAILURE
                                                                : FG_OUTCOME_SUCCESS;
         replay_entry *e = &t->log[t->count++];
         e->outcome_class = cls;

@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "fg_test_support.h"
 #include "fluxgate.h"
 
 enum { WORKERS = 4, CALLS_PER_WORKER = 100000, HELD = 3 };
@@ -53,15 +54,6 @@ static double shared_clock(void *ud) {
     return (double)atomic_load(&w->micros) * 1e-6;
 }
 
-static uint32_t next_random(uint64_t *s) {
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return (uint32_t)((x * UINT64_C(2685821657736338717)) >> 32);
-}
-
 static void hear(void *ud, const fg_transition *t) {
     world *w = ud;
     atomic_fetch_add(&w->transitions_heard, 1);
@@ -78,7 +70,7 @@ static void hear(void *ud, const fg_transition *t) {
 
 static void finish(worker *k, const fg_ticket *t) {
     /* 60% successes, 30% tracked failures, 10% untracked errors */
-    uint32_t r = next_random(&k->rng) % 10;
+    uint32_t r = fg_test_next_random(&k->rng) % 10;
     fg_outcome_class outcome_class = r < 6   ? FG_OUTCOME_SUCCESS
                                      : r < 9 ? FG_OUTCOME_FAILURE
                                              : FG_OUTCOME_UNTRACKED;
@@ -100,12 +92,12 @@ static void *work(void *arg) {
         if (t.state == FG_STATE_DISABLED) k->books.admitted_disabled++;
         else k->books.admitted++;
         /* Keep a few calls in flight so that outcomes cross transitions. */
-        if (holding < HELD && next_random(&k->rng) % 4 == 0) {
+        if (holding < HELD && fg_test_next_random(&k->rng) % 4 == 0) {
             held[holding++] = t;
             continue;
         }
         finish(k, &t);
-        if (holding > 0 && next_random(&k->rng) % 2 == 0) finish(k, &held[--holding]);
+        if (holding > 0 && fg_test_next_random(&k->rng) % 2 == 0) finish(k, &held[--holding]);
     }
     while (holding > 0) finish(k, &held[--holding]);
     atomic_fetch_add(&k->w->workers_done, 1);

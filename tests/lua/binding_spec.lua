@@ -295,18 +295,7 @@ describe("malformed options", function()
 end)
 
 describe("seeds", function()
-  local function draws(seed)
-    local cb = H.new({ tripper = "HalfOpened() | FailureStreak(1)", retry = "Always()",
-                       permit = "Random(0.5)", seed = seed })
-    H.fail(cb, 1)
-    local out = {}
-    for i = 1, 40 do
-      local token = cb:acquire()
-      out[i] = token and "1" or "0"
-      if token then cb:release(token, true) end
-    end
-    return table.concat(out)
-  end
+  local function draws(seed) return (H.seeded_admissions(seed)) end
 
   it("negative seeds differ from seed 0 and from each other", function()
     assert.are_not.equal(draws(0), draws(-1))

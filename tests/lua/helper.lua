@@ -55,6 +55,57 @@ function H.capture_reports(fn)
   return seen
 end
 
+-- What a seed decides: 40 acquires (each admitted one released as a
+-- success) on a breaker that one failure opened and HalfOpened() then keeps
+-- half open, its Random(0.5) permit drawing from seed. Returns the
+-- admissions as a string of 1s and 0s, and the breaker's state after them.
+function H.seeded_admissions(seed)
+  local cb = H.new({ tripper = "HalfOpened() | FailureStreak(1)", retry = "Always()",
+                     permit = "Random(0.5)", seed = seed })
+  H.fail(cb, 1)
+  local out = {}
+  for i = 1, 40 do
+    local token = cb:acquire()
+    out[i] = token and "1" or "0"
+    if token then cb:release(token, true) end
+  end
+  return table.concat(out), cb:state()
+end
+
+-- circuit_breaker_calls_total of one name and outcome in a scrape's text
+-- (nil when the scrape has no such line).
+function H.calls(text, name, outcome)
+  return tonumber(text:match('circuit_breaker_calls_total{circuit_name="' .. name .. '",outcome="' .. outcome .. '"} (%d+)'))
+end
+
+-- Shared maps for the specs of shared breakers and families: with
+-- before_each(z.setup) and after_each(z.teardown), a fresh directory per test
+-- (z.dir, removed after the test once its handles are collected), and
+-- z.zone(extra), the options of a zone named prefix .. z.n that no other
+-- test uses, with defaults and then extra merged in. (busted's before_each
+-- is not a global of this file: the spec registers them.)
+function H.shared_zones(prefix, defaults)
+  local z = { n = 0 }
+  function z.setup()
+    z.n = z.n + 1
+    z.dir = os.tmpname()
+    os.remove(z.dir)
+    assert(os.execute("mkdir -p " .. z.dir))
+  end
+  function z.teardown()
+    collectgarbage()
+    collectgarbage()
+    os.execute("rm -rf " .. z.dir)
+  end
+  function z.zone(extra)
+    local o = { dir = z.dir, zone = prefix .. z.n }
+    for k, v in pairs(defaults or {}) do o[k] = v end
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return o
+  end
+  return z
+end
+
 -- The engine paths a scenario should run on: the FFI hot path and the
 -- classic C API under LuaJIT, the classic API alone under Lua 5.4. The
 -- switch is internal (fluxgate.lua leaves it in package.loaded).

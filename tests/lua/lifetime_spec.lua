@@ -3,6 +3,24 @@
 local fluxgate = require("fluxgate")
 local H = dofile("tests/lua/helper.lua")
 
+-- Collects until weak[1] is gone, or gives up after a few rounds. LuaJIT
+-- may still see a value in a dead stack slot of the caller's frame for a
+-- while: overwrite the slots and collect again, a few times. Its compiled
+-- traces are GC roots too, and one recorded while a breaker's closures ran
+-- (the protocol's code is hot after the earlier specs) may hold one of them
+-- as a constant: flush them. A breaker that is really held (a registry
+-- reference, a cycle through C) is never collected, however often this runs.
+local function collect_until_gone(weak)
+  local function clobber() local a, b, c, d, e, f, g, h = 1, 2, 3, 4, 5, 6, 7, 8; return a + b + c + d + e + f + g + h end
+  local jit = rawget(_G, "jit")
+  for _ = 1, 5 do
+    if jit then jit.flush() end
+    clobber()
+    collectgarbage(); collectgarbage(); collectgarbage()
+    if weak[1] == nil then break end
+  end
+end
+
 describe("lifetime", function()
   it("a breaker keeps its policy alive", function()
     local cb = assert(assert(fluxgate.compile("breaker x { tripper = FailureStreak(1) }")):breaker("x"))
@@ -25,21 +43,7 @@ describe("lifetime", function()
       H.fail(cb, 1)
     end
     make()
-    -- LuaJIT may still see the breaker in a dead stack slot of this frame for
-    -- a while: overwrite the slots and collect again, a few times. Its
-    -- compiled traces are GC roots too, and one recorded while this breaker's
-    -- closures ran (the protocol's code is hot after the earlier specs) may
-    -- hold one of them as a constant: flush them. A breaker that is really
-    -- held (a registry reference, a cycle through C) is never collected,
-    -- however often this runs.
-    local function clobber() local a, b, c, d, e, f, g, h = 1, 2, 3, 4, 5, 6, 7, 8; return a + b + c + d + e + f + g + h end
-    local jit = rawget(_G, "jit")
-    for _ = 1, 5 do
-      if jit then jit.flush() end
-      clobber()
-      collectgarbage(); collectgarbage(); collectgarbage()
-      if weak[1] == nil then break end
-    end
+    collect_until_gone(weak)
     assert.is_nil(weak[1])
   end)
 
@@ -64,18 +68,6 @@ describe("lifetime", function()
   describe("side structures", function()
     local core = require("fluxgate.core")
     local FORCE_OPEN = 3 -- core.command's op: queues a transition, drains nothing
-
-    -- Collects until weak[1] is gone (see the spec above for LuaJIT's stack slots and traces).
-    local function collect_until_gone(weak)
-      local function clobber() local a, b, c, d, e, f, g, h = 1, 2, 3, 4, 5, 6, 7, 8; return a + b + c + d + e + f + g + h end
-      local jit = rawget(_G, "jit")
-      for _ = 1, 5 do
-        if jit then jit.flush() end
-        clobber()
-        collectgarbage(); collectgarbage(); collectgarbage()
-        if weak[1] == nil then break end
-      end
-    end
 
     it("a plain breaker has none; its first listener makes one and close frees it", function()
       local before = core.side_count()

@@ -90,18 +90,9 @@ describe("options", function()
 
   it("seed: two breakers with one seed draw alike", function()
     local function admissions(seed)
-      -- HalfOpened() keeps the breaker half open after successful probes.
-      local cb = H.new({ tripper = "HalfOpened() | FailureStreak(1)", retry = "Always()",
-                         permit = "Random(0.5)", seed = seed })
-      H.fail(cb, 1)
-      local out = {}
-      for i = 1, 40 do
-        local token = cb:acquire()
-        out[i] = token and "1" or "0"
-        if token then cb:release(token, true) end
-      end
-      assert.are.equal("half_open", cb:state())
-      return table.concat(out)
+      local drawn, state = H.seeded_admissions(seed)
+      assert.are.equal("half_open", state)
+      return drawn
     end
     assert.are.equal(admissions(7), admissions(7))
     assert.are_not.equal(admissions(7), admissions(8))

@@ -4,6 +4,7 @@
 -- tests/test_shared_family.c and the real nginx (tests/nginx); here, within
 -- one process: keys, handles, the full table, reload, metrics.
 local fluxgate = require("fluxgate")
+local H = dofile("tests/lua/helper.lua")
 
 local SRC = [[
 breaker api { tripper = FailureStreak(3) retry = Cooldown(60s) }
@@ -13,32 +14,17 @@ breaker other { tripper = FailureStreak(3) }
 local function fail() return nil, "boom" end
 local function ok() return true end
 
-local function calls(text, name, outcome)
-  return tonumber(text:match('circuit_breaker_calls_total{circuit_name="' .. name .. '",outcome="' .. outcome .. '"} (%d+)'))
-end
+local calls = H.calls
 
 local function family_state(text, name, state)
   return tonumber(text:match('circuit_breaker_family_state{circuit_name="' .. name .. '",state="' .. state .. '"} (%d+)'))
 end
 
 describe("policy:shared_family", function()
-  local dir, n = nil, 0
-  before_each(function()
-    n = n + 1
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. dir))
-  end)
-  after_each(function()
-    collectgarbage()
-    collectgarbage()
-    os.execute("rm -rf " .. dir)
-  end)
-  local function zone(extra)
-    local o = { dir = dir, zone = "f" .. n, capacity = 8 }
-    for k, v in pairs(extra or {}) do o[k] = v end
-    return o
-  end
+  local z = H.shared_zones("f", { capacity = 8 })
+  before_each(z.setup)
+  after_each(z.teardown)
+  local zone = z.zone
 
   it("gives one shared breaker per key, the same handle each time, with its key", function()
     local p = assert(fluxgate.compile(SRC))
@@ -107,7 +93,7 @@ describe("policy:shared_family", function()
 
   it("refuses a missing or bad capacity, zone options as shared_breaker does, an unknown name", function()
     local p = assert(fluxgate.compile(SRC))
-    assert.has_error(function() p:shared_family("api", { dir = dir }) end)
+    assert.has_error(function() p:shared_family("api", { dir = z.dir }) end)
     assert.has_error(function() p:shared_family("api", zone({ capacity = 0 })) end)
     assert.has_error(function() p:shared_family("api", zone({ capacity = 2.5 })) end)
     assert.has_error(function() p:shared_family("api", zone({ zone = "../x" })) end)
@@ -199,7 +185,7 @@ describe("policy:shared_family", function()
     local changed = assert(fluxgate.compile("breaker api { tripper = FailureStreak(4) }"))
     local c = assert(changed:shared_family("api", zone({ notice = note })))
     assert.are.equal(1, #notices)
-    assert.truthy(notices[1]:find("shared family 'api' in zone 'f" .. n .. "' has a changed definition or capacity", 1, true))
+    assert.truthy(notices[1]:find("shared family 'api' in zone 'f" .. z.n .. "' has a changed definition or capacity", 1, true))
     assert.are.equal(0, c:size())
     assert.are.equal("closed", c:state("a"))
     local after = fluxgate.prometheus()

@@ -5,6 +5,7 @@
 -- starts fresh with a notice and keeps its counters, metrics count a block
 -- once, limits give clear errors.
 local fluxgate = require("fluxgate")
+local H = dofile("tests/lua/helper.lua")
 
 local SRC = [[
 breaker api { tripper = FailureStreak(3) retry = Cooldown(60s) }
@@ -14,34 +15,19 @@ breaker other { tripper = FailureStreak(3) }
 local function fail() return nil, "boom" end
 local function ok() return true end
 
-local function calls(text, name, outcome)
-  return tonumber(text:match('circuit_breaker_calls_total{circuit_name="' .. name .. '",outcome="' .. outcome .. '"} (%d+)'))
-end
+local calls = H.calls
 
 describe("policy:shared_breaker", function()
-  local dir, n = nil, 0
-  before_each(function()
-    n = n + 1
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. dir))
-  end)
-  after_each(function()
-    collectgarbage()
-    collectgarbage()
-    os.execute("rm -rf " .. dir)
-  end)
-  local function zone(extra)
-    local o = { dir = dir, zone = "z" .. n }
-    for k, v in pairs(extra or {}) do o[k] = v end
-    return o
-  end
+  local z = H.shared_zones("z")
+  before_each(z.setup)
+  after_each(z.teardown)
+  local zone = z.zone
 
   it("puts the state in a file named after the zone, and two handles share it", function()
     local p = assert(fluxgate.compile(SRC))
     local a = assert(p:shared_breaker("api", zone()))
     local b = assert(p:shared_breaker("api", zone()))
-    assert.truthy(io.open(dir .. "/fluxgate-z" .. n .. ".zone"))
+    assert.truthy(io.open(z.dir .. "/fluxgate-z" .. z.n .. ".zone"))
     a:call(fail)
     b:call(fail)
     assert.are.equal("closed", a:state())
@@ -116,7 +102,7 @@ describe("policy:shared_breaker", function()
     local c = assert(changed:shared_breaker("api", zone({ notice = note })))
     assert.are.equal("closed", c:state())
     assert.are.equal(1, #notices)
-    assert.truthy(notices[1]:find("shared breaker 'api' in zone 'z" .. n .. "' has a changed definition", 1, true))
+    assert.truthy(notices[1]:find("shared breaker 'api' in zone 'z" .. z.n .. "' has a changed definition", 1, true))
     -- (3 failures on the old block, exported through its handle a, plus the
     -- 3 carried into the new block, exported through c)
     assert.are.equal(6, calls(fluxgate.prometheus(), "api", "failure"))
@@ -128,7 +114,7 @@ describe("policy:shared_breaker", function()
     local big = assert(fluxgate.compile("breaker big { window = CountWindow(20000) tripper = FailureRate(50%) }"))
     local cb, err = big:shared_breaker("big", zone({ size = "64k" }))
     assert.is_nil(cb)
-    assert.truthy(err:find("shared breaker 'big' in zone 'z" .. n .. "': the shared zone is full", 1, true), err)
+    assert.truthy(err:find("shared breaker 'big' in zone 'z" .. z.n .. "': the shared zone is full", 1, true), err)
     assert.truthy(err:find("give the zone a larger size", 1, true), err)
   end)
 
@@ -137,7 +123,7 @@ describe("policy:shared_breaker", function()
     local keep = assert(p:shared_breaker("api", zone({ zone = "grow" })))
     -- another spelling of the path opens the file again, as a new Lua VM would
     local other = assert(fluxgate.compile(SRC))
-    local cb, err = other:shared_breaker("api", { dir = dir .. "/.", zone = "grow", size = "8m" })
+    local cb, err = other:shared_breaker("api", { dir = z.dir .. "/.", zone = "grow", size = "8m" })
     assert.is_nil(cb)
     assert.truthy(err:find("restart (not reload) to resize it", 1, true), err)
     assert.has_error(function() p:shared_breaker("api", zone({ zone = "../x" })) end)
