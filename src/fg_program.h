@@ -70,13 +70,19 @@ typedef struct fg_trip_counts {
     double total_duration;       /* only read by a program that reads the latency */
 } fg_trip_counts;
 
-/* Evaluates a tripper from its plan (built from the verified bytecode
- * when the program was compiled: each test with its constant and both
- * successors resolved). Answers exactly what fg_vm_trip answers on the
- * same inputs (test_vm.c compares them), alternative included. A program
- * without a plan (never the case for one fg_codegen made) is run from its
- * bytecode. */
+/* Evaluates a tripper from what was built out of the verified bytecode
+ * when the program was compiled: its decision table (every test evaluated,
+ * the answer looked up) when it has few enough tests, else its plan (each
+ * test with its constant and both successors resolved). Answers exactly
+ * what fg_vm_trip answers on the same inputs (test_trip_plan.c compares
+ * them), alternative included. A program without a plan (never the case
+ * for one fg_codegen made) is run from its bytecode. */
 int fg_vm_trip_counts(const fg_program *program, const fg_trip_counts *c, uint32_t *alternative);
+
+/* The same answer from the plan's walk alone (what fg_vm_trip_counts does
+ * for a tripper without a decision table: fg_program_block.h's
+ * fg_trip_test); tests compare the two. */
+int fg_vm_trip_plan(const fg_program *program, const fg_trip_counts *c, uint32_t *alternative);
 
 /* A tripper's last answer and the region of inputs around the inputs it
  * was computed on where the answer (and the alternative) cannot differ:

@@ -151,7 +151,7 @@ int fg_vm_trip(const fg_program *p, const fg_trip_context *ctx, uint32_t *altern
 /* Each step is one load of the step, one switch, one compare, and the
  * successor taken from the step (no decoding of the jump word, no pool
  * lookup): about half the instructions of fg_vm_trip's step. */
-int fg_vm_trip_counts(const fg_program *p, const fg_trip_counts *c, uint32_t *alternative) {
+int fg_vm_trip_plan(const fg_program *p, const fg_trip_counts *c, uint32_t *alternative) {
     if (!p->trip_planned) {
         fg_metric m;
         m.total_count = c->total_count;
@@ -191,6 +191,16 @@ int fg_vm_trip_counts(const fg_program *p, const fg_trip_counts *c, uint32_t *al
         }
         pc = held ? s->on_true : s->on_false;
     }
+}
+
+/* ---- trippers, decided by their table (fg_program_block.h's fg_trip_table_entry) */
+
+int fg_vm_trip_counts(const fg_program *p, const fg_trip_counts *c, uint32_t *alternative) {
+    if (!fg_trip_table_usable(p, c->threshold_count)) return fg_vm_trip_plan(p, c, alternative);
+    unsigned entry = fg_trip_table_entry(p, c->total_count, c->failure_count, c->slow_counts,
+                                         c->consecutive_failures, c->state);
+    if ((entry & 1) && alternative != NULL) *alternative = entry >> 1;
+    return (int)(entry & 1);
 }
 
 /* ---- trippers, with the region of their answer ------------------------------------ */

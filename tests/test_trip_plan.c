@@ -1,9 +1,10 @@
 /*
  * test_trip_plan.c -- the breaker's tripper evaluation (fg_vm_trip_counts,
- * from the plan fg_program_plan_tripper builds out of the verified bytecode)
- * answers exactly what the bytecode interpreter (fg_vm_trip, the source of
- * truth) answers: result and alternative, on generated trippers of every
- * test and combinator, over generated metrics and states; and the region
+ * from the decision table or the plan fg_program_plan_tripper builds out of
+ * the verified bytecode; fg_vm_trip_plan, the plan alone) answers exactly
+ * what the bytecode interpreter (fg_vm_trip, the source of truth) answers:
+ * result and alternative, on generated trippers of every test and
+ * combinator, over generated metrics and states; and the region
  * fg_vm_trip_boxed returns with an answer (the breaker's tripper memo)
  * holds that answer at every point inside it.
  */
@@ -67,14 +68,16 @@ static void gen_expr(char *buf, size_t cap, int depth) {
     }
 }
 
-/* Compares the two evaluations on `rounds` random contexts. */
+/* Compares the three evaluations on `rounds` random contexts: small
+ * windows, where every rate lands on its thresholds' exact quotients (1/2,
+ * 3/5...), and now and then a large one. */
 static void compare_on(const fg_program *p, const char *text, int rounds) {
     assert_true(p->trip_planned);
     uint32_t nthr = fg_program_threshold_count(p);
     for (int i = 0; i < rounds; i++) {
         fg_metric m;
         memset(&m, 0, sizeof m);
-        m.total_count = rng() % 7;
+        m.total_count = i % 8 == 7 ? rng() % 1000 : rng() % 7;
         m.failure_count = m.total_count ? rng() % (m.total_count + 1) : 0;
         m.threshold_count = nthr;
         for (uint32_t k = 0; k < nthr; k++) m.slow_counts[k] = m.total_count ? rng() % (m.total_count + 1) : 0;
@@ -84,13 +87,25 @@ static void compare_on(const fg_program *p, const char *text, int rounds) {
         fg_trip_context ctx = {&m, state, streak};
         fg_trip_counts c = {m.total_count, m.failure_count, m.slow_counts, nthr, state, streak,
                             m.total_duration};
-        uint32_t want_alt = 77, got_alt = 77;
+        uint32_t want_alt = 77, got_alt = 77, walk_alt = 77;
         int want = fg_vm_trip(p, &ctx, &want_alt);
         int got = fg_vm_trip_counts(p, &c, &got_alt);
-        if (want != got || (want && want_alt != got_alt))
-            fail_msg("%s: total %llu failures %llu streak %u state %d: plan %d/a%u, bytecode %d/a%u", text,
-                     (unsigned long long)m.total_count, (unsigned long long)m.failure_count, streak,
-                     (int)state, got, got_alt, want, want_alt);
+        int walk = fg_vm_trip_plan(p, &c, &walk_alt);
+        if (want != got || (want && want_alt != got_alt) || want != walk || (want && want_alt != walk_alt))
+            fail_msg("%s: total %llu failures %llu streak %u state %d: %s %d/a%u, plan %d/a%u, bytecode %d/a%u",
+                     text, (unsigned long long)m.total_count, (unsigned long long)m.failure_count, streak,
+                     (int)state, p->trip_test_count > 0 ? "table" : "counts", got, got_alt, walk, walk_alt,
+                     want, want_alt);
+        /* a metric without the program's thresholds counts no slow calls
+         * (the table cannot say so: the plan answers) */
+        if (nthr > 0) {
+            c.threshold_count = 0;
+            m.threshold_count = 0;
+            want = fg_vm_trip(p, &ctx, &want_alt);
+            got = fg_vm_trip_counts(p, &c, &got_alt);
+            if (want != got || (want && want_alt != got_alt))
+                fail_msg("%s without thresholds: %d/a%u, bytecode %d/a%u", text, got, got_alt, want, want_alt);
+        }
     }
 }
 
@@ -158,6 +173,7 @@ static const fg_program *tripper_of(fg_policy *policy) {
 static void the_plan_answers_what_the_bytecode_answers(void **state) {
     (void)state;
     int compiled = 0;
+    int tabled = 0, walked = 0;
     for (int e = 0; e < 400; e++) {
         char text[2048] = "";
         gen_expr(text, sizeof text, 3);
@@ -169,11 +185,56 @@ static void the_plan_answers_what_the_bytecode_answers(void **state) {
         fg_report_free(report);
         if (policy == NULL) continue; /* e.g. too many thresholds: not this test's concern */
         compiled++;
-        compare_on(tripper_of(policy), text, 200);
-        check_box_on(tripper_of(policy), text, 50);
+        const fg_program *p = tripper_of(policy);
+        if (p->trip_test_count > 0) tabled++;
+        else walked++;
+        compare_on(p, text, 200);
+        check_box_on(p, text, 50);
         fg_policy_free(policy);
     }
     assert_true(compiled > 300);
+    /* both evaluations were compared, many times each */
+    assert_true(tabled > 100);
+    assert_true(walked > 50);
+}
+
+/* Which trippers get a decision table: up to FG_TRIP_TABLE_MAX_TESTS
+ * distinct tests (a test used twice is one), none reading the duration. */
+static void a_tripper_with_few_distinct_tests_has_a_decision_table(void **state) {
+    (void)state;
+    static const struct {
+        const char *text;
+        uint32_t tests; /* 0: no table */
+    } cases[] = {
+        {"FailureStreak(3)", 1},
+        {"MinRequests(20) & FailureRate(51%)", 2},
+        /* payment_api's: MinRequests(20) twice */
+        {"FailureStreak(5) | (MinRequests(20) & ((Closed() & FailureRate(60%)) | (HalfOpened() & "
+         "FailureRate(50%)))) | (MinRequests(20) & SlowRate(30%, threshold = 2s))",
+         7},
+        {"MinRequests(2) & AvgLatency(1)", 0},
+        {"FailureStreak(1) | FailureStreak(2) | FailureStreak(3) | FailureStreak(4) | FailureStreak(5) | "
+         "FailureStreak(6) | FailureStreak(7) | FailureStreak(8)",
+         8},
+        {"FailureStreak(1) | FailureStreak(2) | FailureStreak(3) | FailureStreak(4) | FailureStreak(5) | "
+         "FailureStreak(6) | FailureStreak(7) | FailureStreak(8) | FailureStreak(9)",
+         0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fg_expressions x;
+        memset(&x, 0, sizeof x);
+        x.tripper = cases[i].text;
+        fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
+        const fg_program *p = tripper_of(policy);
+        if (p->trip_test_count != cases[i].tests)
+            fail_msg("%s: %u tests in its table, expected %u", cases[i].text, p->trip_test_count, cases[i].tests);
+        assert_int_equal(p->trip_table != NULL, cases[i].tests > 0);
+        /* counts before rates (fg_trip_table_entry's two loops) */
+        for (uint32_t t = 0; t < p->trip_test_count; t++)
+            assert_int_equal(p->trip_tests[t].rate, t >= p->trip_count_tests);
+        compare_on(p, cases[i].text, 3000);
+        fg_policy_free(policy);
+    }
 }
 
 /* The shapes the hot path meets most, each checked on its own. */
@@ -284,6 +345,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_plan_answers_what_the_bytecode_answers),
         cmocka_unit_test(the_plan_answers_for_the_common_shapes),
+        cmocka_unit_test(a_tripper_with_few_distinct_tests_has_a_decision_table),
         cmocka_unit_test(a_steady_window_stays_inside_its_region),
         cmocka_unit_test(a_breaker_backing_off_from_regions_answers_as_one_without_them),
     };
