@@ -86,8 +86,19 @@ int fg_breaker_trip_box_run_locked(fg_breaker *h, fg_state state, double now, co
      * so this is most of their records' path. */
     if (box->skip > 0 && fg_trip_table_usable(tripper, w->threshold_count)) {
         box->skip--;
-        unsigned entry = fg_trip_table_entry(tripper, st->total_count, st->failure_count, w->slow,
-                                             h->block->consecutive_failures, state);
+        uint64_t *at_least = fg_trip_box_table(box);
+        unsigned entry;
+        if (!box->table_ready || box->table_total != st->total_count) {
+            box->table_ready = (uint8_t)fg_vm_trip_table_thresholds(tripper, st->total_count,
+                                                                    at_least);
+            box->table_total = st->total_count;
+        }
+        if (box->table_ready)
+            entry = fg_trip_table_entry_at(tripper, at_least, st->total_count, st->failure_count,
+                                           w->slow, h->block->consecutive_failures, state);
+        else
+            entry = fg_trip_table_entry(tripper, st->total_count, st->failure_count, w->slow,
+                                        h->block->consecutive_failures, state);
         if ((entry & 1) && reason != NULL) *reason = fg_breaker_trip_reason(h, entry >> 1);
         return (int)(entry & 1);
     }

@@ -194,8 +194,10 @@ int fg_emit_finish(fg_emitter *e, const fg_node *root, fg_program **out) {
     size_t plan_steps = e->kind == FG_PROGRAM_TRIPPER ? e->code.length : 0;
     size_t off_tests = fg_align(off_plan + plan_steps * sizeof(fg_trip_step));
     uint32_t tests = 0; /* the decision table's (see fg_trip_test) */
-    if (e->kind == FG_PROGRAM_TRIPPER) tests = fg_program_trip_tests(e->code.data, e->code.length, NULL);
-    if (tests > FG_TRIP_TABLE_MAX_TESTS || e->alternatives.length > FG_TRIP_ENTRY_MAX_ALTERNATIVE + 1u)
+    if (e->kind == FG_PROGRAM_TRIPPER)
+        tests = fg_program_trip_tests(e->code.data, e->code.length, NULL);
+    if (tests > FG_TRIP_TABLE_MAX_TESTS ||
+        e->alternatives.length > FG_TRIP_ENTRY_MAX_ALTERNATIVE + 1u)
         tests = 0;
     size_t off_table = fg_align(off_tests + tests * sizeof(fg_trip_test));
     size_t table_entries = tests > 0 ? (size_t)1 << tests : 0;

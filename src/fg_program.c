@@ -72,6 +72,10 @@ uint32_t fg_program_threshold_count(const fg_program *program) {
     return program->threshold_count;
 }
 
+uint32_t fg_program_table_tests(const fg_program *program) {
+    return program->trip_test_count;
+}
+
 const double *fg_program_thresholds(const fg_program *program) { return program->thresholds; }
 
 uint32_t fg_program_custom_count(const fg_program *program) { return program->custom_count; }

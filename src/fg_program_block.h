@@ -179,17 +179,11 @@ static inline int fg_trip_table_usable(const fg_program *p, uint32_t threshold_c
     return p->trip_test_count > 0 && threshold_count >= p->threshold_count;
 }
 
-/* The entry of p's decision table (FG_TRIP_ENTRY: bit 0 fired, the
- * alternative above) for these counts and state (slow[]: p's thresholds;
- * fg_trip_table_usable). Every test in the table's order, counts then
- * rates, each kind with one loop body, so that the branches follow the
- * program, never the counts; then one load. A rate divides by a total of
- * at least 1, so an empty window makes no NaN: its rates are false by the
- * `some` bit, as the walk's total > 0. Inline: the breaker's hot path
- * runs it where it has the counts in hand. */
-static inline unsigned fg_trip_table_entry(const fg_program *p, uint64_t total, uint64_t failures,
-                                           const uint64_t *slow, uint32_t streak, fg_state state) {
-    uint64_t in[FG_TRIP_INPUT_COUNT];
+/* The inputs of a decision table's tests (fg_trip_input), in[0 ..
+ * FG_TRIP_IN_SLOW + p's threshold count). */
+static inline void fg_trip_table_inputs(const fg_program *p, uint64_t *in, uint64_t total,
+                                        uint64_t failures, const uint64_t *slow, uint32_t streak,
+                                        fg_state state) {
     in[FG_TRIP_IN_TOTAL] = total;
     in[FG_TRIP_IN_FAILURES] = failures;
     in[FG_TRIP_IN_STREAK] = streak;
@@ -205,9 +199,22 @@ static inline unsigned fg_trip_table_entry(const fg_program *p, uint64_t total, 
     case 4: in[FG_TRIP_IN_SLOW + 3] = slow[3]; /* fall through */
     case 3: in[FG_TRIP_IN_SLOW + 2] = slow[2]; /* fall through */
     case 2: in[FG_TRIP_IN_SLOW + 1] = slow[1]; /* fall through */
-    case 1: in[FG_TRIP_IN_SLOW] = slow[0]; /* fall through */
+    case 1: in[FG_TRIP_IN_SLOW] = slow[0];     /* fall through */
     default: break;
     }
+}
+
+/* The entry of p's decision table (FG_TRIP_ENTRY: bit 0 fired, the
+ * alternative above) for these counts and state (slow[]: p's thresholds;
+ * fg_trip_table_usable). Every test in the table's order, counts then
+ * rates, each kind with one loop body, so that the branches follow the
+ * program, never the counts; then one load. A rate divides by a total of
+ * at least 1, so an empty window makes no NaN: its rates are false by the
+ * `some` bit, as the walk's total > 0. */
+static inline unsigned fg_trip_table_entry(const fg_program *p, uint64_t total, uint64_t failures,
+                                           const uint64_t *slow, uint32_t streak, fg_state state) {
+    uint64_t in[FG_TRIP_INPUT_COUNT];
+    fg_trip_table_inputs(p, in, total, failures, slow, streak, state);
     const fg_trip_test *t = p->trip_tests;
     const uint32_t counts = p->trip_count_tests, n = p->trip_test_count;
     unsigned bits = 0;
@@ -218,6 +225,23 @@ static inline unsigned fg_trip_table_entry(const fg_program *p, uint64_t total, 
         const double divisor = some ? (double)total : 1.0;
         for (; i < n; i++) bits |= (some & ((double)in[t[i].input] / divisor >= t[i].k.limit)) << i;
     }
+    return p->trip_table[bits];
+}
+
+/* The same entry, every test an integer compare against its threshold at
+ * this total (at_least[]: fg_vm_trip_table_thresholds for total; counts at
+ * most total, as a window's): no division, one loop body. Inline: the
+ * breaker's hot path runs it where it has the counts in hand. */
+static inline unsigned fg_trip_table_entry_at(const fg_program *p, const uint64_t *at_least,
+                                              uint64_t total, uint64_t failures,
+                                              const uint64_t *slow, uint32_t streak,
+                                              fg_state state) {
+    uint64_t in[FG_TRIP_INPUT_COUNT];
+    fg_trip_table_inputs(p, in, total, failures, slow, streak, state);
+    const fg_trip_test *t = p->trip_tests;
+    unsigned bits = 0;
+    for (uint32_t i = 0; i < p->trip_test_count; i++)
+        bits |= (unsigned)(in[t[i].input] >= at_least[i]) << i;
     return p->trip_table[bits];
 }
 

@@ -297,10 +297,22 @@ static fg_trip_test fg_trip_test_of(const fg_program *p, uint32_t word) {
     memset(&t, 0, sizeof t);
     const fg_constant *k = &p->constants[FG_INSN_OPERAND(word)];
     switch ((fg_opcode)FG_INSN_OP(word)) {
-    case FG_OP_IS_CLOSED: t.input = FG_TRIP_IN_CLOSED; t.k.at_least = 1; break;
-    case FG_OP_IS_HALF_OPEN: t.input = FG_TRIP_IN_HALF_OPEN; t.k.at_least = 1; break;
-    case FG_OP_MIN_REQUESTS_GE: t.input = FG_TRIP_IN_TOTAL; t.k.at_least = k->at_least; break;
-    case FG_OP_FAILURE_STREAK_GE: t.input = FG_TRIP_IN_STREAK; t.k.at_least = k->at_least; break;
+    case FG_OP_IS_CLOSED:
+        t.input = FG_TRIP_IN_CLOSED;
+        t.k.at_least = 1;
+        break;
+    case FG_OP_IS_HALF_OPEN:
+        t.input = FG_TRIP_IN_HALF_OPEN;
+        t.k.at_least = 1;
+        break;
+    case FG_OP_MIN_REQUESTS_GE:
+        t.input = FG_TRIP_IN_TOTAL;
+        t.k.at_least = k->at_least;
+        break;
+    case FG_OP_FAILURE_STREAK_GE:
+        t.input = FG_TRIP_IN_STREAK;
+        t.k.at_least = k->at_least;
+        break;
     case FG_OP_FAILURE_RATE_GE:
         t.input = FG_TRIP_IN_FAILURES;
         t.rate = 1;

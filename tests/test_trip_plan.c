@@ -4,9 +4,12 @@
  * the verified bytecode; fg_vm_trip_plan, the plan alone) answers exactly
  * what the bytecode interpreter (fg_vm_trip, the source of truth) answers:
  * result and alternative, on generated trippers of every test and
- * combinator, over generated metrics and states; and the region
- * fg_vm_trip_boxed returns with an answer (the breaker's tripper memo)
- * holds that answer at every point inside it.
+ * combinator, over generated metrics and states, and so does the table
+ * with integer thresholds (fg_vm_trip_table_thresholds) a breaker backing
+ * off from regions uses; the region fg_vm_trip_boxed returns with an
+ * answer (the breaker's tripper memo) holds that answer at every point
+ * inside it; and breakers that back off answer, call by call, as a family
+ * key (no region) and as a breaker without a table (the plan).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -91,11 +94,30 @@ static void compare_on(const fg_program *p, const char *text, int rounds) {
         int want = fg_vm_trip(p, &ctx, &want_alt);
         int got = fg_vm_trip_counts(p, &c, &got_alt);
         int walk = fg_vm_trip_plan(p, &c, &walk_alt);
-        if (want != got || (want && want_alt != got_alt) || want != walk || (want && want_alt != walk_alt))
-            fail_msg("%s: total %llu failures %llu streak %u state %d: %s %d/a%u, plan %d/a%u, bytecode %d/a%u",
-                     text, (unsigned long long)m.total_count, (unsigned long long)m.failure_count, streak,
-                     (int)state, p->trip_test_count > 0 ? "table" : "counts", got, got_alt, walk, walk_alt,
-                     want, want_alt);
+        if (want != got || (want && want_alt != got_alt) || want != walk ||
+            (want && want_alt != walk_alt))
+            fail_msg("%s: total %llu failures %llu streak %u state %d: %s %d/a%u, plan %d/a%u, "
+                     "bytecode %d/a%u",
+                     text, (unsigned long long)m.total_count, (unsigned long long)m.failure_count,
+                     streak, (int)state, p->trip_test_count > 0 ? "table" : "counts", got, got_alt,
+                     walk, walk_alt, want, want_alt);
+        /* the table with integer thresholds at this total, as a breaker
+         * backing off from regions keeps them (counts <= total here) */
+        uint64_t at_least[FG_TRIP_TABLE_MAX_TESTS];
+        if (fg_vm_trip_table_thresholds(p, m.total_count, at_least)) {
+            unsigned entry = fg_trip_table_entry_at(p, at_least, m.total_count, m.failure_count,
+                                                    m.slow_counts, streak, state);
+            if ((int)(entry & 1) != want || (want && (entry >> 1) != want_alt))
+                fail_msg("%s: total %llu failures %llu streak %u state %d: table at thresholds "
+                         "%u/a%u, bytecode "
+                         "%d/a%u",
+                         text, (unsigned long long)m.total_count,
+                         (unsigned long long)m.failure_count, streak, (int)state, entry & 1,
+                         entry >> 1, want, want_alt);
+        } else {
+            assert_int_equal(p->trip_test_count,
+                             0); /* small totals: only a tripper without a table */
+        }
         /* a metric without the program's thresholds counts no slow calls
          * (the table cannot say so: the plan answers) */
         if (nthr > 0) {
@@ -104,7 +126,8 @@ static void compare_on(const fg_program *p, const char *text, int rounds) {
             want = fg_vm_trip(p, &ctx, &want_alt);
             got = fg_vm_trip_counts(p, &c, &got_alt);
             if (want != got || (want && want_alt != got_alt))
-                fail_msg("%s without thresholds: %d/a%u, bytecode %d/a%u", text, got, got_alt, want, want_alt);
+                fail_msg("%s without thresholds: %d/a%u, bytecode %d/a%u", text, got, got_alt, want,
+                         want_alt);
         }
     }
 }
@@ -122,7 +145,7 @@ static void check_box_on(const fg_program *p, const char *text, int rounds) {
     uint32_t nthr = fg_program_threshold_count(p);
     uint64_t storage[32];
     fg_trip_box *box = (fg_trip_box *)storage;
-    assert_true(fg_trip_box_size(nthr) <= sizeof storage);
+    assert_true(fg_trip_box_size(nthr, 0) <= sizeof storage);
     int valid = 0;
     for (int i = 0; i < rounds; i++) {
         uint64_t total = rng() % 40;
@@ -213,10 +236,12 @@ static void a_tripper_with_few_distinct_tests_has_a_decision_table(void **state)
          "FailureRate(50%)))) | (MinRequests(20) & SlowRate(30%, threshold = 2s))",
          7},
         {"MinRequests(2) & AvgLatency(1)", 0},
-        {"FailureStreak(1) | FailureStreak(2) | FailureStreak(3) | FailureStreak(4) | FailureStreak(5) | "
+        {"FailureStreak(1) | FailureStreak(2) | FailureStreak(3) | FailureStreak(4) | "
+         "FailureStreak(5) | "
          "FailureStreak(6) | FailureStreak(7) | FailureStreak(8)",
          8},
-        {"FailureStreak(1) | FailureStreak(2) | FailureStreak(3) | FailureStreak(4) | FailureStreak(5) | "
+        {"FailureStreak(1) | FailureStreak(2) | FailureStreak(3) | FailureStreak(4) | "
+         "FailureStreak(5) | "
          "FailureStreak(6) | FailureStreak(7) | FailureStreak(8) | FailureStreak(9)",
          0},
     };
@@ -227,7 +252,8 @@ static void a_tripper_with_few_distinct_tests_has_a_decision_table(void **state)
         fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
         const fg_program *p = tripper_of(policy);
         if (p->trip_test_count != cases[i].tests)
-            fail_msg("%s: %u tests in its table, expected %u", cases[i].text, p->trip_test_count, cases[i].tests);
+            fail_msg("%s: %u tests in its table, expected %u", cases[i].text, p->trip_test_count,
+                     cases[i].tests);
         assert_int_equal(p->trip_table != NULL, cases[i].tests > 0);
         /* counts before rates (fg_trip_table_entry's two loops) */
         for (uint32_t t = 0; t < p->trip_test_count; t++)
@@ -293,12 +319,11 @@ static void a_steady_window_stays_inside_its_region(void **state) {
  * That must never change an answer: every admission, verdict and state of
  * such a breaker equals a family key's of the same definition, whose
  * evaluations use no region at all (family keys keep the block's memo). */
-static void a_breaker_backing_off_from_regions_answers_as_one_without_them(void **state) {
-    (void)state;
+static void backing_off_answers_as_without_regions(const char *window, const char *tripper) {
     fg_expressions x;
     memset(&x, 0, sizeof x);
-    x.window = "CountWindow(40)";
-    x.tripper = "FailureStreak(6) | (MinRequests(20) & FailureRate(50%))";
+    x.window = window;
+    x.tripper = tripper;
     x.retry = "Cooldown(2)";
     x.permit = "All()";
     fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
@@ -314,20 +339,23 @@ static void a_breaker_backing_off_from_regions_answers_as_one_without_them(void 
     for (int i = 0; i < 50000; i++) {
         now += 1.0 / 128; /* exact: no boundary is decided by a rounding */
         rng = rng * 1103515245u + 12345u;
-        /* failures a little under half of the calls, in runs */
+        /* failures a little under half of the calls, in runs; some slow */
         fg_outcome_class cls = ((rng >> 16) % 100) < 48 ? FG_OUTCOME_FAILURE : FG_OUTCOME_SUCCESS;
+        double duration = ((rng >> 8) % 100) < 30 ? 3.0 : 0.001;
         fg_ticket t;
         fg_family_ticket ft;
         int a1 = fg_breaker_acquire_at(b, now, &t);
         int a2 = fg_family_acquire_at(f, "k", 1, now, &ft, err, sizeof err);
         assert_int_equal(a1, a2);
         if (a1 == 1) {
-            fg_verdict v1 = fg_breaker_record_at(b, &t, cls, 0.001, now);
-            fg_verdict v2 = fg_family_record_at(f, &ft, cls, 0.001, now);
+            fg_verdict v1 = fg_breaker_record_at(b, &t, cls, duration, now);
+            fg_verdict v2 = fg_family_record_at(f, &ft, cls, duration, now);
             assert_int_equal(v1, v2);
         }
         int s1 = (int)fg_breaker_state(b);
-        assert_int_equal(s1, fg_family_state(f, "k", 1));
+        if (s1 != (int)fg_family_state(f, "k", 1))
+            fail_msg("%s on %s: call %d: breaker %d, family key %d", tripper, window, i, s1,
+                     (int)fg_family_state(f, "k", 1));
         opened += s1 == FG_STATE_OPEN;
     }
     fg_info i1, i2;
@@ -341,6 +369,140 @@ static void a_breaker_backing_off_from_regions_answers_as_one_without_them(void 
     fg_policy_free(policy);
 }
 
+static void a_breaker_backing_off_from_regions_answers_as_one_without_them(void **state) {
+    (void)state;
+    backing_off_answers_as_without_regions("CountWindow(40)", "FailureStreak(6) | (MinRequests(20) "
+                                                              "& FailureRate(50%))");
+    backing_off_answers_as_without_regions("CountWindow(40)",
+                                           "FailureStreak(6) | (MinRequests(20) & FailureRate(50%) "
+                                           "& SlowRate(30%, threshold = 2s))");
+    /* no decision table (AvgLatency): the plan */
+    backing_off_answers_as_without_regions("CountWindow(40)",
+                                           "FailureStreak(6) | (MinRequests(20) & FailureRate(50%) "
+                                           "& AvgLatency(1))");
+}
+
+/* A breaker backing off from regions answers from its decision table, at
+ * integer thresholds it remakes when the total moves (on every record of
+ * a TimeWindow); one whose tripper has too many tests for a table walks
+ * its plan. Both answer alike, call by call, when the extra tests cannot
+ * hold (a streak of a million failures): the second breaker is the
+ * reference. (A family key is not one here: its TimeWindow and a plain
+ * breaker's do not take the same calls at second boundaries, table or not;
+ * that is not this test's concern.) */
+static void a_breaker_deciding_by_its_table_answers_as_one_walking_its_plan(void **state) {
+    (void)state;
+    static const struct {
+        const char *window, *tripper;
+    } cases[] = {
+        {"TimeWindow(1)", "FailureStreak(6) | (MinRequests(20) & FailureRate(50%) & ~SlowRate(20%, "
+                          "threshold = 2s))"},
+        {"TimeWindow(2)",
+         "(MinRequests(30) & FailureRate(45%)) | (HalfOpened() & FailureRate(30%))"},
+        {"CountWindow(40)",
+         "FailureStreak(6) | (MinRequests(20) & FailureRate(50%) & SlowRate(30%, threshold = 2s))"},
+    };
+    static const char padding[] =
+        " | (FailureStreak(1000001) & FailureStreak(1000002) & FailureStreak(1000003) & "
+        "FailureStreak(1000004) & FailureStreak(1000005) & FailureStreak(1000006) & "
+        "FailureStreak(1000007) & FailureStreak(1000008))";
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char walked[512];
+        snprintf(walked, sizeof walked, "%s%s", cases[k].tripper, padding);
+        fg_breaker *b[2];
+        fg_policy *policy[2];
+        for (int j = 0; j < 2; j++) {
+            fg_expressions x;
+            memset(&x, 0, sizeof x);
+            x.window = cases[k].window;
+            x.tripper = j == 0 ? cases[k].tripper : walked;
+            x.retry = "Cooldown(2)";
+            x.permit = "All()";
+            policy[j] = fg_policy_from_expressions("b", &x, NULL, NULL);
+            assert_non_null(policy[j]);
+            assert_int_equal(tripper_of(policy[j])->trip_test_count > 0, j == 0);
+            char err[256];
+            b[j] = fg_breaker_new(policy[j], 0, NULL, err, sizeof err);
+            assert_non_null(b[j]);
+        }
+        uint32_t rng = 777;
+        double now = 1.0;
+        int rejected = 0;
+        for (int i = 0; i < 50000; i++) {
+            now += 1.0 / 128;
+            rng = rng * 1103515245u + 12345u;
+            fg_outcome_class cls = ((rng >> 16) % 100) < 48 ? FG_OUTCOME_FAILURE
+                                                            : FG_OUTCOME_SUCCESS;
+            double duration = ((rng >> 8) % 100) < 25 ? 3.0 : 0.001;
+            fg_ticket t[2];
+            int a0 = fg_breaker_acquire_at(b[0], now, &t[0]);
+            int a1 = fg_breaker_acquire_at(b[1], now, &t[1]);
+            if (a0 != a1)
+                fail_msg("%s on %s: call %d: admitted %d, reference %d", cases[k].tripper,
+                         cases[k].window, i, a0, a1);
+            rejected += a0 == 0;
+            if (a0 != 1) continue;
+            fg_verdict v0 = fg_breaker_record_at(b[0], &t[0], cls, duration, now);
+            fg_verdict v1 = fg_breaker_record_at(b[1], &t[1], cls, duration, now);
+            assert_int_equal(v0, v1);
+        }
+        fg_info i0, i1;
+        fg_breaker_info(b[0], &i0);
+        fg_breaker_info(b[1], &i1);
+        assert_memory_equal(&i0.counters, &i1.counters, sizeof i0.counters);
+        assert_int_equal(i0.transitions, i1.transitions);
+        assert_true(rejected > 0); /* it did trip */
+        for (int j = 0; j < 2; j++) {
+            fg_breaker_free(b[j]);
+            fg_policy_free(policy[j]);
+        }
+    }
+}
+
+/* Rates decided by integer thresholds (fg_vm_trip_table_thresholds) at
+ * every total up to 3000, at and around each threshold's count, for
+ * ratios whose decimal is not a double (57%, 70%, 1/3...): the bytecode's
+ * quotient and the threshold agree on every count. */
+static void table_thresholds_decide_rates_as_the_quotient_does(void **state) {
+    (void)state;
+    static const char *const rules[] = {"FailureRate(57%)",
+                                        "FailureRate(70%)",
+                                        "FailureRate(0.333333)",
+                                        "FailureRate(100%)",
+                                        "FailureRate(1%) | FailureRate(99%)",
+                                        "SlowRate(29%, threshold = 1s)"};
+    for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
+        fg_expressions x;
+        memset(&x, 0, sizeof x);
+        x.tripper = rules[r];
+        fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
+        const fg_program *p = tripper_of(policy);
+        assert_true(p->trip_test_count > 0);
+        uint64_t at_least[FG_TRIP_TABLE_MAX_TESTS];
+        for (uint64_t total = 0; total <= 3000; total++) {
+            assert_true(fg_vm_trip_table_thresholds(p, total, at_least));
+            uint64_t edge = p->trip_tests[0].rate && at_least[0] <= total ? at_least[0] : total / 2;
+            for (uint64_t n = edge > 2 ? edge - 2 : 0; n <= edge + 2 && n <= total; n++) {
+                fg_metric m;
+                memset(&m, 0, sizeof m);
+                m.total_count = total;
+                m.failure_count = n;
+                m.threshold_count = p->threshold_count;
+                m.slow_counts[0] = n;
+                fg_trip_context ctx = {&m, FG_STATE_CLOSED, 0};
+                uint32_t alt = 0;
+                int want = fg_vm_trip(p, &ctx, &alt);
+                unsigned entry = fg_trip_table_entry_at(p, at_least, total, n, m.slow_counts, 0,
+                                                        FG_STATE_CLOSED);
+                if ((int)(entry & 1) != want)
+                    fail_msg("%s: %llu of %llu: table at thresholds %u, bytecode %d", rules[r],
+                             (unsigned long long)n, (unsigned long long)total, entry & 1, want);
+            }
+        }
+        fg_policy_free(policy);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_plan_answers_what_the_bytecode_answers),
@@ -348,6 +510,8 @@ int main(void) {
         cmocka_unit_test(a_tripper_with_few_distinct_tests_has_a_decision_table),
         cmocka_unit_test(a_steady_window_stays_inside_its_region),
         cmocka_unit_test(a_breaker_backing_off_from_regions_answers_as_one_without_them),
+        cmocka_unit_test(a_breaker_deciding_by_its_table_answers_as_one_walking_its_plan),
+        cmocka_unit_test(table_thresholds_decide_rates_as_the_quotient_does),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
