@@ -97,7 +97,7 @@ size_t fg_breaker_handle_footprint(const fg_policy *policy, size_t index) {
     return fg_align8(sizeof(fg_breaker) +
                      (size_t)fg_program_custom_count(def->tracker) * sizeof(fg_custom)) +
            fg_align8(fg_trip_box_size(fg_program_threshold_count(def->tripper),
-                                      fg_program_table_tests(def->tripper)));
+                                      fg_program_table_rates(def->tripper)));
 }
 
 void fg_breaker_box_attach(fg_breaker *h) {
@@ -108,8 +108,7 @@ void fg_breaker_box_attach(fg_breaker *h) {
     h->box->built_at = 0;
     h->box->skip = 0;
     h->box->threshold_count = (uint8_t)fg_program_threshold_count(h->def->tripper);
-    h->box->table_tests = (uint8_t)fg_program_table_tests(h->def->tripper);
-    h->box->table_ready = 0;
+    if (fg_program_table_rates(h->def->tripper) > 0) fg_trip_box_rates(h->box)[0] = FG_TRIP_BOX_NO_TOTAL;
 }
 
 /* Resolves every Custom() name of the tracker through the embedder. */

@@ -81,24 +81,27 @@ int fg_breaker_trip_box_run_locked(fg_breaker *h, fg_state state, double now, co
     fg_trip_box *box = h->box;
     const fg_program *tripper = h->def->tripper;
     /* Backing off (below) with a decision table: the table answers from
-     * the counts where they are, nothing gathered first. The breakers that
-     * back off are those whose counts cross a threshold on most records,
-     * so this is most of their records' path. */
+     * the counts where they are, nothing gathered first, its rates integer
+     * compares at thresholds kept in the box for the window's total. The
+     * breakers that back off are those whose counts cross a threshold on
+     * most records, so this is most of their records' path. */
     if (box->skip > 0 && fg_trip_table_usable(tripper, w->threshold_count)) {
         box->skip--;
-        uint64_t *at_least = fg_trip_box_table(box);
+        uint64_t total = st->total_count, failures = st->failure_count;
+        uint32_t streak = h->block->consecutive_failures;
         unsigned entry;
-        if (!box->table_ready || box->table_total != st->total_count) {
-            box->table_ready = (uint8_t)fg_vm_trip_table_thresholds(tripper, st->total_count,
-                                                                    at_least);
-            box->table_total = st->total_count;
+        if (tripper->trip_count_tests == tripper->trip_test_count) { /* no rates: no division */
+            entry = fg_trip_table_entry(tripper, total, failures, w->slow, streak, state);
+        } else {
+            uint64_t *rates = fg_trip_box_rates(box); /* [0]: the total they are for */
+            if (rates[0] != total && fg_vm_trip_table_thresholds(tripper, total, rates + 1))
+                rates[0] = total;
+            if (rates[0] == total && total != FG_TRIP_BOX_NO_TOTAL)
+                entry = fg_trip_table_entry_at(tripper, rates + 1, total, failures, w->slow, streak,
+                                               state);
+            else /* counts of 2^53 and more: divisions */
+                entry = fg_trip_table_entry(tripper, total, failures, w->slow, streak, state);
         }
-        if (box->table_ready)
-            entry = fg_trip_table_entry_at(tripper, at_least, st->total_count, st->failure_count,
-                                           w->slow, h->block->consecutive_failures, state);
-        else
-            entry = fg_trip_table_entry(tripper, st->total_count, st->failure_count, w->slow,
-                                        h->block->consecutive_failures, state);
         if ((entry & 1) && reason != NULL) *reason = fg_breaker_trip_reason(h, entry >> 1);
         return (int)(entry & 1);
     }

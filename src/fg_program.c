@@ -72,8 +72,8 @@ uint32_t fg_program_threshold_count(const fg_program *program) {
     return program->threshold_count;
 }
 
-uint32_t fg_program_table_tests(const fg_program *program) {
-    return program->trip_test_count;
+uint32_t fg_program_table_rates(const fg_program *program) {
+    return program->trip_test_count - program->trip_count_tests;
 }
 
 const double *fg_program_thresholds(const fg_program *program) { return program->thresholds; }

@@ -113,37 +113,36 @@ typedef struct fg_trip_box {
      * one. built_at: the owner's record count when the box was last made. */
     uint32_t built_at;
     uint32_t skip;
-    /* While it backs off, the owner answers from the tripper's decision
-     * table with every test an integer compare: the tests' thresholds at
-     * total table_total (fg_vm_trip_table_thresholds), kept after slow[]
-     * (fg_trip_box_table, room for table_tests), remade when the total
-     * changes (in a full CountWindow, never). table_ready = 0: none yet. */
-    uint64_t table_total;
-    uint8_t table_tests;
-    uint8_t table_ready;
     uint32_t slow[]; /* [2 * threshold_count]: lo, span */
+    /* Then, for an owner whose tripper's decision table has rates (it
+     * backs off to the table, every test an integer compare), the rates'
+     * thresholds at one total: fg_trip_box_rates. */
 } fg_trip_box;
 
-/* Bytes of an fg_trip_box for threshold_count thresholds and a decision
- * table of table_tests tests (0: none). */
-static inline size_t fg_trip_box_size(uint32_t threshold_count, uint32_t table_tests) {
+/* Bytes of an fg_trip_box for threshold_count thresholds, with room for
+ * the thresholds of `rates` rate tests (0: none). */
+static inline size_t fg_trip_box_size(uint32_t threshold_count, uint32_t rates) {
     size_t slow_end = sizeof(fg_trip_box) + 2u * sizeof(uint32_t) * threshold_count;
-    return (slow_end + 7) / 8 * 8 + sizeof(uint64_t) * table_tests;
+    return rates == 0 ? slow_end : (slow_end + 7) / 8 * 8 + sizeof(uint64_t) * (1 + rates);
 }
 
-/* The box's table thresholds (see table_total). */
-static inline uint64_t *fg_trip_box_table(fg_trip_box *b) {
-    return (uint64_t *)((char *)b + fg_trip_box_size(b->threshold_count, 0));
+/* The rates' thresholds after the box (room for them: fg_trip_box_size):
+ * [0] the total they are for (FG_TRIP_BOX_NO_TOTAL: none yet), then one
+ * per rate test of the table (fg_vm_trip_table_thresholds), remade when
+ * the total moves (in a full CountWindow, never). */
+static inline uint64_t *fg_trip_box_rates(fg_trip_box *b) {
+    return (uint64_t *)((char *)b + fg_trip_box_size(b->threshold_count, 1) - 2 * sizeof(uint64_t));
 }
+#define FG_TRIP_BOX_NO_TOTAL UINT64_MAX
 
-/* Fills at_least[] (room for the program's decision-table tests) with
- * each test's threshold at this total: test i holds on counts (all at most
- * total, as a window's) exactly when its input >= at_least[i] -- a rate's
- * quotient is monotone in its count, so it is the smallest count at which
- * the division holds (the regions' fg_vm_rate_threshold). Returns 0, and
- * fills nothing, for a program without a table or a total of 2^53 or more
- * (counts no longer convert to doubles exactly). Compile-time work at run
- * time, done once per total by the owner of the thresholds. */
+/* Fills at_least[] (room for fg_program_table_rates) with the threshold of
+ * each of the decision table's rate tests at this total: rate i holds on
+ * counts (at most total, as a window's) exactly when its count >=
+ * at_least[i] -- the quotient is monotone in the count, so that is the
+ * smallest count at which the division holds (the regions'
+ * fg_vm_rate_threshold). Returns 0, and fills nothing, for a total of 2^53
+ * or more (counts no longer convert to doubles exactly). Compile-time work
+ * at run time, done once per total by the owner of the thresholds. */
 int fg_vm_trip_table_thresholds(const fg_program *program, uint64_t total, uint64_t *at_least);
 
 /* fg_vm_trip_counts that also fills *box (of box->threshold_count >=
@@ -233,8 +232,9 @@ uint32_t fg_program_alternative_count(const fg_program *program);
 const char *fg_program_alternative_text(const fg_program *program, uint32_t index);
 /* The distinct SlowRate thresholds, ascending. */
 uint32_t fg_program_threshold_count(const fg_program *program);
-/* The tests of a tripper's decision table (fg_program_block.h), 0: it has none. */
-uint32_t fg_program_table_tests(const fg_program *program);
+/* The rate tests of a tripper's decision table (fg_program_block.h); 0
+ * also when it has no table. */
+uint32_t fg_program_table_rates(const fg_program *program);
 const double *fg_program_thresholds(const fg_program *program);
 /* The distinct Custom() names, in first-use order. */
 uint32_t fg_program_custom_count(const fg_program *program);

@@ -228,20 +228,22 @@ static inline unsigned fg_trip_table_entry(const fg_program *p, uint64_t total, 
     return p->trip_table[bits];
 }
 
-/* The same entry, every test an integer compare against its threshold at
- * this total (at_least[]: fg_vm_trip_table_thresholds for total; counts at
- * most total, as a window's): no division, one loop body. Inline: the
- * breaker's hot path runs it where it has the counts in hand. */
-static inline unsigned fg_trip_table_entry_at(const fg_program *p, const uint64_t *at_least,
+/* The same entry, every rate an integer compare against its threshold at
+ * this total (rate_at_least[]: fg_vm_trip_table_thresholds for total;
+ * counts at most total, as a window's), as the counts are: no division.
+ * Inline: the breaker's hot path runs it where it has the counts in hand. */
+static inline unsigned fg_trip_table_entry_at(const fg_program *p, const uint64_t *rate_at_least,
                                               uint64_t total, uint64_t failures,
                                               const uint64_t *slow, uint32_t streak,
                                               fg_state state) {
     uint64_t in[FG_TRIP_INPUT_COUNT];
     fg_trip_table_inputs(p, in, total, failures, slow, streak, state);
     const fg_trip_test *t = p->trip_tests;
+    const uint32_t counts = p->trip_count_tests, n = p->trip_test_count;
     unsigned bits = 0;
-    for (uint32_t i = 0; i < p->trip_test_count; i++)
-        bits |= (unsigned)(in[t[i].input] >= at_least[i]) << i;
+    uint32_t i = 0;
+    for (; i < counts; i++) bits |= (unsigned)(in[t[i].input] >= t[i].k.at_least) << i;
+    for (; i < n; i++) bits |= (unsigned)(in[t[i].input] >= rate_at_least[i - counts]) << i;
     return p->trip_table[bits];
 }
 

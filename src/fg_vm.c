@@ -266,12 +266,10 @@ static void fg_vm_rate_region(fg_vm_range *count, fg_vm_range *total, uint64_t t
 
 /* See fg_program.h. An empty window has no rate: never (the walk's total > 0). */
 int fg_vm_trip_table_thresholds(const fg_program *p, uint64_t total, uint64_t *at_least) {
-    if (p->trip_test_count == 0 || !((double)total < FG_VM_COUNT_LIMIT)) return 0;
-    for (uint32_t i = 0; i < p->trip_test_count; i++) {
-        const fg_trip_test *t = &p->trip_tests[i];
-        if (!t->rate) at_least[i] = t->k.at_least;
-        else at_least[i] = total == 0 ? UINT64_MAX : fg_vm_rate_threshold(total, t->k.limit);
-    }
+    if (!((double)total < FG_VM_COUNT_LIMIT)) return 0;
+    for (uint32_t i = p->trip_count_tests; i < p->trip_test_count; i++)
+        at_least[i - p->trip_count_tests] =
+            total == 0 ? UINT64_MAX : fg_vm_rate_threshold(total, p->trip_tests[i].k.limit);
     return 1;
 }
 
