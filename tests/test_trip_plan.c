@@ -310,6 +310,36 @@ static void a_steady_window_stays_inside_its_region(void **state) {
     fg_policy_free(policy);
 }
 
+/* The region keeps only the tests the answer depends on: behind a SlowRate
+ * that is false, a failure rate that crosses its threshold leaves the
+ * answer false, so a region made where it held ignores the failures; one
+ * made where it did not (the path never reached the SlowRate) keeps them. */
+static void a_rate_hovering_behind_a_false_test_stays_inside_its_region(void **state) {
+    (void)state;
+    fg_expressions x;
+    memset(&x, 0, sizeof x);
+    x.tripper = "FailureStreak(5) | (MinRequests(20) & FailureRate(50%) & SlowRate(30%, threshold = 2s))";
+    fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
+    const fg_program *p = tripper_of(policy);
+    uint64_t storage[32] = {0};
+    fg_trip_box *box = (fg_trip_box *)storage;
+    box->threshold_count = 1;
+    uint64_t slow[1] = {10};
+    fg_trip_counts c = {100, 50, slow, 1, FG_STATE_CLOSED, 1, 0.0};
+    assert_int_equal(fg_vm_trip_boxed(p, &c, box), 0);
+    for (uint64_t f = 0; f <= 100; f++) /* every failure count of a full window */
+        assert_true(fg_trip_box_holds(box, 100, f, slow, 1, 1, FG_STATE_CLOSED));
+    /* what the answer depends on: the slow calls and the streak */
+    uint64_t slow30[1] = {30};
+    assert_false(fg_trip_box_holds(box, 100, 50, slow30, 1, 1, FG_STATE_CLOSED));
+    assert_false(fg_trip_box_holds(box, 100, 50, slow, 1, 5, FG_STATE_CLOSED));
+    c.failure_count = 49; /* the path ends at the FailureRate: it counts */
+    assert_int_equal(fg_vm_trip_boxed(p, &c, box), 0);
+    assert_true(fg_trip_box_holds(box, 100, 49, slow, 1, 1, FG_STATE_CLOSED));
+    assert_false(fg_trip_box_holds(box, 100, 50, slow, 1, 1, FG_STATE_CLOSED));
+    fg_policy_free(policy);
+}
+
 /* A breaker whose failure rate hovers at its threshold makes regions that
  * last a record or two, so it backs off from making them
  * (fg_breaker_trip_box_run_locked) and runs the plan instead for a while.
@@ -506,6 +536,7 @@ int main(void) {
         cmocka_unit_test(the_plan_answers_for_the_common_shapes),
         cmocka_unit_test(a_tripper_with_few_distinct_tests_has_a_decision_table),
         cmocka_unit_test(a_steady_window_stays_inside_its_region),
+        cmocka_unit_test(a_rate_hovering_behind_a_false_test_stays_inside_its_region),
         cmocka_unit_test(a_breaker_backing_off_from_regions_answers_as_one_without_them),
         cmocka_unit_test(a_breaker_deciding_by_its_table_answers_as_one_walking_its_plan),
         cmocka_unit_test(table_thresholds_decide_rates_as_the_quotient_does),
