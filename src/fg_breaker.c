@@ -108,7 +108,8 @@ void fg_breaker_box_attach(fg_breaker *h) {
     h->box->built_at = 0;
     h->box->skip = 0;
     h->box->threshold_count = (uint8_t)fg_program_threshold_count(h->def->tripper);
-    if (fg_program_table_rates(h->def->tripper) > 0) fg_trip_box_rates(h->box)[0] = FG_TRIP_BOX_NO_TOTAL;
+    if (fg_program_table_rates(h->def->tripper) > 0)
+        fg_trip_box_rates(h->box)[0] = FG_TRIP_BOX_NO_TOTAL;
 }
 
 /* Resolves every Custom() name of the tracker through the embedder. */

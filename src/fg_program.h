@@ -88,17 +88,20 @@ int fg_vm_trip_plan(const fg_program *program, const fg_trip_counts *c, uint32_t
  * was computed on where the answer (and the alternative) cannot differ:
  * every count in [lo, lo + span] (unsigned arithmetic: x - lo <= span),
  * the same evaluated state. Built by fg_vm_trip_boxed from the tests the
- * evaluation ran, each of which keeps its value over its part of the
- * region: counts tests over a range of the count, rates by monotonicity
- * (a rate that does not hold at (count c, total t) does not hold for any
- * count <= its threshold at t and any total >= t, and one that holds at
- * (c, t) holds for any count >= that threshold and any total in 1..t:
- * the quotient of correctly rounded division is monotone in each
- * argument). The tests that did not run cannot change the path. Not valid
+ * evaluation ran and the answer depends on, each of which keeps its value
+ * over its part of the region: counts tests over a range of the count,
+ * rates by monotonicity (a rate that does not hold at (count c, total t)
+ * does not hold for any count <= its threshold at t and any total >= t,
+ * and one that holds at (c, t) holds for any count >= that threshold and
+ * any total in 1..t: the quotient of correctly rounded division is
+ * monotone in each argument). The tests that did not run cannot change the
+ * path, nor can a test whose other successor is further along the path
+ * (either value leads to the same return). Not valid
  * (valid = 0) for a tripper that reads the total duration, or with counts
  * of 2^32 or more (bounds are 32-bit: a region is cut to 2^32 - 1 counts
- * above its low end, which only makes it smaller). Owned by whoever evaluates (a breaker handle keeps one
- * under its block's lock); slow[] holds threshold_count (lo, span) pairs. */
+ * above its low end, which only makes it smaller). Owned by whoever
+ * evaluates (a breaker handle keeps one under its block's lock); slow[]
+ * holds threshold_count (lo, span) pairs. */
 typedef struct fg_trip_box {
     uint32_t total_lo, total_span;
     uint32_t failures_lo, failures_span;
@@ -109,8 +112,9 @@ typedef struct fg_trip_box {
     uint8_t state;
     uint8_t threshold_count;
     /* The owner's back-off (fg_breaker_trip_box_run_locked): when regions
-     * stop lasting, the next `skip` evaluations run the plan without making
-     * one. built_at: the owner's record count when the box was last made. */
+     * stop lasting, the next `skip` evaluations run the program (its
+     * decision table or its plan) without making one. built_at: the
+     * owner's record count when the box was last made. */
     uint32_t built_at;
     uint32_t skip;
     uint32_t slow[]; /* [2 * threshold_count]: lo, span */
@@ -119,11 +123,17 @@ typedef struct fg_trip_box {
      * thresholds at one total: fg_trip_box_rates. */
 } fg_trip_box;
 
+/* Where an fg_trip_box's rate thresholds start: after slow[], aligned. */
+static inline size_t fg_trip_box_rates_offset(uint32_t threshold_count) {
+    size_t slow_end = sizeof(fg_trip_box) + 2u * sizeof(uint32_t) * threshold_count;
+    return (slow_end + 7) / 8 * 8;
+}
+
 /* Bytes of an fg_trip_box for threshold_count thresholds, with room for
  * the thresholds of `rates` rate tests (0: none). */
 static inline size_t fg_trip_box_size(uint32_t threshold_count, uint32_t rates) {
-    size_t slow_end = sizeof(fg_trip_box) + 2u * sizeof(uint32_t) * threshold_count;
-    return rates == 0 ? slow_end : (slow_end + 7) / 8 * 8 + sizeof(uint64_t) * (1 + rates);
+    if (rates == 0) return sizeof(fg_trip_box) + 2u * sizeof(uint32_t) * threshold_count;
+    return fg_trip_box_rates_offset(threshold_count) + sizeof(uint64_t) * (1 + rates);
 }
 
 /* The rates' thresholds after the box (room for them: fg_trip_box_size):
@@ -131,7 +141,7 @@ static inline size_t fg_trip_box_size(uint32_t threshold_count, uint32_t rates) 
  * per rate test of the table (fg_vm_trip_table_thresholds), remade when
  * the total moves (in a full CountWindow, never). */
 static inline uint64_t *fg_trip_box_rates(fg_trip_box *b) {
-    return (uint64_t *)((char *)b + fg_trip_box_size(b->threshold_count, 1) - 2 * sizeof(uint64_t));
+    return (uint64_t *)((char *)b + fg_trip_box_rates_offset(b->threshold_count));
 }
 #define FG_TRIP_BOX_NO_TOTAL UINT64_MAX
 

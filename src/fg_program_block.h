@@ -106,8 +106,8 @@ typedef enum fg_trip_input {
 } fg_trip_input;
 
 /* One test of a table: input >= at_least, or (a rate) total > 0 and
- * input / total >= limit, the comparisons fg_vm_trip_counts's plan walk
- * makes (the state tests are counts: closed >= 1). A table lists its
+ * input / total >= limit, the comparisons fg_vm_trip_plan's walk makes
+ * (the state tests are counts: closed >= 1). A table lists its
  * count tests first, then its rates (trip_count_tests of them first). */
 typedef struct fg_trip_test {
     uint8_t input; /* fg_trip_input */

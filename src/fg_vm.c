@@ -267,9 +267,9 @@ static void fg_vm_rate_region(fg_vm_range *count, fg_vm_range *total, uint64_t t
 /* See fg_program.h. An empty window has no rate: never (the walk's total > 0). */
 int fg_vm_trip_table_thresholds(const fg_program *p, uint64_t total, uint64_t *at_least) {
     if (!((double)total < FG_VM_COUNT_LIMIT)) return 0;
-    for (uint32_t i = p->trip_count_tests; i < p->trip_test_count; i++)
-        at_least[i - p->trip_count_tests] =
-            total == 0 ? UINT64_MAX : fg_vm_rate_threshold(total, p->trip_tests[i].k.limit);
+    const fg_trip_test *rates = p->trip_tests + p->trip_count_tests;
+    for (uint32_t i = 0; i < p->trip_test_count - p->trip_count_tests; i++)
+        at_least[i] = total == 0 ? UINT64_MAX : fg_vm_rate_threshold(total, rates[i].k.limit);
     return 1;
 }
 
@@ -298,7 +298,8 @@ static int fg_vm_step_holds(const fg_trip_step *s, const fg_trip_counts *c) {
 }
 
 /* Narrows r to where the test at step s keeps the value `held` it has on c. */
-static void fg_vm_step_narrow(const fg_trip_step *s, const fg_trip_counts *c, int held, fg_vm_region *r) {
+static void fg_vm_step_narrow(const fg_trip_step *s, const fg_trip_counts *c, int held,
+                              fg_vm_region *r) {
     switch ((fg_opcode)s->op) {
     case FG_OP_MIN_REQUESTS_GE:
         if (held) fg_vm_at_least(&r->total, s->k.at_least);

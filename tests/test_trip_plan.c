@@ -318,7 +318,8 @@ static void a_rate_hovering_behind_a_false_test_stays_inside_its_region(void **s
     (void)state;
     fg_expressions x;
     memset(&x, 0, sizeof x);
-    x.tripper = "FailureStreak(5) | (MinRequests(20) & FailureRate(50%) & SlowRate(30%, threshold = 2s))";
+    x.tripper =
+        "FailureStreak(5) | (MinRequests(20) & FailureRate(50%) & SlowRate(30%, threshold = 2s))";
     fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
     const fg_program *p = tripper_of(policy);
     uint64_t storage[32] = {0};
