@@ -196,7 +196,8 @@ int fg_emit_finish(fg_emitter *e, const fg_node *root, fg_program **out) {
     uint32_t tests = 0; /* the decision table's (see fg_trip_test) */
     if (e->kind == FG_PROGRAM_TRIPPER)
         tests = fg_program_trip_tests(e->code.data, e->code.length, NULL);
-    if (tests > FG_TRIP_TABLE_MAX_TESTS ||
+    /* one test: one branch either way, the walk is as short */
+    if (tests < 2 || tests > FG_TRIP_TABLE_MAX_TESTS ||
         e->alternatives.length > FG_TRIP_ENTRY_MAX_ALTERNATIVE + 1u)
         tests = 0;
     size_t off_table = fg_align(off_tests + tests * sizeof(fg_trip_test));

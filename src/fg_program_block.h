@@ -91,7 +91,7 @@ typedef struct fg_trip_step {
  * instruction words (the pool shares equal constants). A tripper with more
  * than FG_TRIP_TABLE_MAX_TESTS distinct tests, or one that reads the total
  * duration (AvgLatency: a double the inputs below do not hold), walks its
- * plan instead. */
+ * plan instead; so does one with a single test (one branch either way). */
 enum { FG_TRIP_TABLE_MAX_TESTS = 8 };
 
 /* What a table's test reads: one of the inputs fg_vm_trip_counts gathers. */

@@ -71,6 +71,19 @@ static void gen_expr(char *buf, size_t cap, int depth) {
     }
 }
 
+/* Appends 2 to 4 expressions of depth 1 joined by one operator: mostly 2
+ * to 8 distinct tests, a decision table's size. */
+static void gen_combination(char *buf, size_t cap) {
+    const char *op = rng() & 1 ? " & " : " | ";
+    int n = 2 + (int)(rng() % 3);
+    strncat(buf, "(", cap - strlen(buf) - 1);
+    for (int i = 0; i < n; i++) {
+        if (i > 0) strncat(buf, op, cap - strlen(buf) - 1);
+        gen_expr(buf, cap, 1);
+    }
+    strncat(buf, ")", cap - strlen(buf) - 1);
+}
+
 /* Compares the three evaluations on `rounds` random contexts: small
  * windows, where every rate lands on its thresholds' exact quotients (1/2,
  * 3/5...), and now and then a large one. */
@@ -194,9 +207,12 @@ static void the_plan_answers_what_the_bytecode_answers(void **state) {
     (void)state;
     int compiled = 0;
     int tabled = 0, walked = 0;
-    for (int e = 0; e < 400; e++) {
+    /* 400 of depth 3 (most with one test or past a decision table's 8),
+     * then 400 combinations (most within) */
+    for (int e = 0; e < 800; e++) {
         char text[2048] = "";
-        gen_expr(text, sizeof text, 3);
+        if (e < 400) gen_expr(text, sizeof text, 3);
+        else gen_combination(text, sizeof text);
         fg_expressions x;
         memset(&x, 0, sizeof x);
         x.tripper = text;
@@ -212,13 +228,13 @@ static void the_plan_answers_what_the_bytecode_answers(void **state) {
         check_box_on(p, text, 50);
         fg_policy_free(policy);
     }
-    assert_true(compiled > 300);
-    /* both evaluations were compared, many times each */
-    assert_true(tabled > 100);
-    assert_true(walked > 50);
+    assert_true(compiled > 550); /* (some literals are out of range: MinRequests(0)) */
+    /* both evaluations were compared, many times each (today 186 and 405) */
+    assert_true(tabled > 150);
+    assert_true(walked > 300);
 }
 
-/* Which trippers get a decision table: up to FG_TRIP_TABLE_MAX_TESTS
+/* Which trippers get a decision table: 2 to FG_TRIP_TABLE_MAX_TESTS
  * distinct tests (a test used twice is one), none reading the duration. */
 static void a_tripper_with_few_distinct_tests_has_a_decision_table(void **state) {
     (void)state;
@@ -226,7 +242,8 @@ static void a_tripper_with_few_distinct_tests_has_a_decision_table(void **state)
         const char *text;
         uint32_t tests; /* 0: no table */
     } cases[] = {
-        {"FailureStreak(3)", 1},
+        {"FailureStreak(3)", 0}, /* one test: the walk is as short */
+        {"FailureStreak(3) | FailureStreak(3)", 0},
         {"MinRequests(20) & FailureRate(51%)", 2},
         /* payment_api's: MinRequests(20) twice */
         {"FailureStreak(5) | (MinRequests(20) & ((Closed() & FailureRate(60%)) | (HalfOpened() & "
@@ -410,14 +427,18 @@ static void a_breaker_backing_off_from_regions_answers_as_one_without_them(void 
                                            "& AvgLatency(1))");
 }
 
+static double made_at_half_a_second(void *ud) {
+    (void)ud;
+    return 0.5;
+}
+
 /* A breaker backing off from regions answers from its decision table, at
  * integer thresholds it remakes when the total moves (on every record of
  * a TimeWindow); one whose tripper has too many tests for a table walks
  * its plan. Both answer alike, call by call, when the extra tests cannot
  * hold (a streak of a million failures): the second breaker is the
- * reference. (A family key is not one here: its TimeWindow and a plain
- * breaker's do not take the same calls at second boundaries, table or not;
- * that is not this test's concern.) */
+ * reference. (A family key is not one here: its clock is rebased when the
+ * family is made, so its TimeWindow's seconds begin elsewhere.) */
 static void a_breaker_deciding_by_its_table_answers_as_one_walking_its_plan(void **state) {
     (void)state;
     static const struct {
@@ -449,8 +470,14 @@ static void a_breaker_deciding_by_its_table_answers_as_one_walking_its_plan(void
             policy[j] = fg_policy_from_expressions("b", &x, NULL, NULL);
             assert_non_null(policy[j]);
             assert_int_equal(tripper_of(policy[j])->trip_test_count > 0, j == 0);
+            /* both made at the same time: a breaker's time is rebased on
+             * the clock's reading when it is made, and that decides where
+             * a TimeWindow's seconds begin for the times given below */
+            fg_breaker_options opts;
+            memset(&opts, 0, sizeof opts);
+            opts.clock = made_at_half_a_second;
             char err[256];
-            b[j] = fg_breaker_new(policy[j], 0, NULL, err, sizeof err);
+            b[j] = fg_breaker_new(policy[j], 0, &opts, err, sizeof err);
             assert_non_null(b[j]);
         }
         uint32_t rng = 777;
@@ -493,12 +520,13 @@ static void a_breaker_deciding_by_its_table_answers_as_one_walking_its_plan(void
  * quotient and the threshold agree on every count. */
 static void table_thresholds_decide_rates_as_the_quotient_does(void **state) {
     (void)state;
-    static const char *const rules[] = {"FailureRate(57%)",
-                                        "FailureRate(70%)",
-                                        "FailureRate(0.333333)",
-                                        "FailureRate(100%)",
+    /* (a streak that never comes: a table needs two tests) */
+    static const char *const rules[] = {"FailureStreak(1000000) | FailureRate(57%)",
+                                        "FailureStreak(1000000) | FailureRate(70%)",
+                                        "FailureStreak(1000000) | FailureRate(0.333333)",
+                                        "FailureStreak(1000000) | FailureRate(100%)",
                                         "FailureRate(1%) | FailureRate(99%)",
-                                        "SlowRate(29%, threshold = 1s)"};
+                                        "FailureStreak(1000000) | SlowRate(29%, threshold = 1s)"};
     for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
         fg_expressions x;
         memset(&x, 0, sizeof x);
@@ -509,22 +537,31 @@ static void table_thresholds_decide_rates_as_the_quotient_does(void **state) {
         uint64_t at_least[FG_TRIP_TABLE_MAX_TESTS];
         for (uint64_t total = 0; total <= 3000; total++) {
             assert_true(fg_vm_trip_table_thresholds(p, total, at_least));
-            uint64_t edge = p->trip_tests[0].rate && at_least[0] <= total ? at_least[0] : total / 2;
-            for (uint64_t n = edge > 2 ? edge - 2 : 0; n <= edge + 2 && n <= total; n++) {
-                fg_metric m;
-                memset(&m, 0, sizeof m);
-                m.total_count = total;
-                m.failure_count = n;
-                m.threshold_count = p->threshold_count;
-                m.slow_counts[0] = n;
-                fg_trip_context ctx = {&m, FG_STATE_CLOSED, 0};
-                uint32_t alt = 0;
-                int want = fg_vm_trip(p, &ctx, &alt);
-                unsigned entry = fg_trip_table_entry_at(p, at_least, total, n, m.slow_counts, 0,
-                                                        FG_STATE_CLOSED);
-                if ((int)(entry & 1) != want)
-                    fail_msg("%s: %llu of %llu: table at thresholds %u, bytecode %d", rules[r],
-                             (unsigned long long)n, (unsigned long long)total, entry & 1, want);
+            /* around each rate's threshold (where it is a count), and half */
+            uint64_t edges[FG_TRIP_TABLE_MAX_TESTS + 1];
+            uint32_t nedges = 0;
+            for (uint32_t j = 0; j < fg_program_table_rates(p); j++)
+                if (at_least[j] <= total) edges[nedges++] = at_least[j];
+            edges[nedges++] = total / 2;
+            for (uint32_t e = 0; e < nedges; e++) {
+                uint64_t lo = edges[e] > 2 ? edges[e] - 2 : 0,
+                         hi = edges[e] + 2 < total ? edges[e] + 2 : total;
+                for (uint64_t n = lo; n <= hi; n++) {
+                    fg_metric m;
+                    memset(&m, 0, sizeof m);
+                    m.total_count = total;
+                    m.failure_count = n;
+                    m.threshold_count = p->threshold_count;
+                    m.slow_counts[0] = n;
+                    fg_trip_context ctx = {&m, FG_STATE_CLOSED, 0};
+                    uint32_t alt = 0;
+                    int want = fg_vm_trip(p, &ctx, &alt);
+                    unsigned entry = fg_trip_table_entry_at(p, at_least, total, n, m.slow_counts, 0,
+                                                            FG_STATE_CLOSED);
+                    if ((int)(entry & 1) != want)
+                        fail_msg("%s: %llu of %llu: table at thresholds %u, bytecode %d", rules[r],
+                                 (unsigned long long)n, (unsigned long long)total, entry & 1, want);
+                }
             }
         }
         fg_policy_free(policy);
