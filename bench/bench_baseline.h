@@ -70,7 +70,9 @@ typedef struct bench_baseline {
 /* The variant tripper of the "threshold" workload, as source text: the
  * failure rate is tested before a slow-call rate that never holds, so a
  * failure rate that crosses 50% back and forth changes which tests run
- * without ever tripping (bench_core.c compiles it into payment_api). */
+ * without ever tripping (bench_core.c compiles it into payment_api). The
+ * engine's tripper memo keeps its region anyway: the answer does not
+ * depend on the failure rate (fg_vm_trip_boxed). */
 #define BENCH_THRESHOLD_TRIPPER \
     "FailureStreak(5) | (MinRequests(20) & FailureRate(50%) & SlowRate(30%, threshold = 2s))"
 

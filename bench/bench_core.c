@@ -479,8 +479,9 @@ int main(int argc, char **argv) {
            "almost every record (but stay inside the tripper memo's region: every test payment_api's "
            "tripper runs in closed trips it when it holds)\n");
     printf("workload threshold: the alternating mix on payment_api with the tripper %s: the failure rate "
-           "crosses 50%% back and forth, so the tests the tripper runs change value on most records and "
-           "the memo cannot answer them (the program runs)\n",
+           "crosses 50%% back and forth on most records, so the path through the tripper changes, but "
+           "not its answer (the SlowRate behind it stays false): the memo's region leaves out the tests "
+           "the answer does not depend on, and answers\n",
            BENCH_THRESHOLD_TRIPPER);
     printf("locking and clocks: the hand-written breaker admits in closed without a lock (atomic state "
            "word, per-CPU counter stripes) and records under the engine's block spinlock, reading the "

@@ -96,7 +96,8 @@ size_t fg_breaker_handle_footprint(const fg_policy *policy, size_t index) {
     if (def == NULL) return 0;
     return fg_align8(sizeof(fg_breaker) +
                      (size_t)fg_program_custom_count(def->tracker) * sizeof(fg_custom)) +
-           fg_align8(fg_trip_box_size(fg_program_threshold_count(def->tripper)));
+           fg_align8(fg_trip_box_size(fg_program_threshold_count(def->tripper),
+                                      fg_program_table_rates(def->tripper)));
 }
 
 void fg_breaker_box_attach(fg_breaker *h) {
@@ -107,6 +108,8 @@ void fg_breaker_box_attach(fg_breaker *h) {
     h->box->built_at = 0;
     h->box->skip = 0;
     h->box->threshold_count = (uint8_t)fg_program_threshold_count(h->def->tripper);
+    if (fg_program_table_rates(h->def->tripper) > 0)
+        fg_trip_box_rates(h->box)[0] = FG_TRIP_BOX_NO_TOTAL;
 }
 
 /* Resolves every Custom() name of the tracker through the embedder. */

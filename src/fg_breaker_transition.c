@@ -16,6 +16,7 @@
 
 #include <string.h>
 
+#include "fg_program_block.h"
 #include "fg_retry.h"
 
 double fg_breaker_now_compute_locked(fg_breaker *h, fg_when *w) {
@@ -79,6 +80,33 @@ int fg_breaker_trip_box_run_locked(fg_breaker *h, fg_state state, double now, co
     fg_window *w = &h->window;
     if (w->kind == FG_WINDOW_TIME) fg_window_advance(w, now);
     const fg_window_state *st = w->st;
+    fg_trip_box *box = h->box;
+    const fg_program *tripper = h->def->tripper;
+    /* Backing off (below) with a decision table: the table answers from
+     * the counts where they are, nothing gathered first, its rates integer
+     * compares at thresholds kept in the box for the window's total. The
+     * breakers that back off are those whose counts cross a threshold on
+     * most records, so this is most of their records' path. */
+    if (box->skip > 0 && fg_trip_table_usable(tripper, w->threshold_count)) {
+        box->skip--;
+        uint64_t total = st->total_count, failures = st->failure_count;
+        uint32_t streak = h->block->consecutive_failures;
+        unsigned entry;
+        if (tripper->trip_count_tests == tripper->trip_test_count) { /* no rates: no division */
+            entry = fg_trip_table_entry(tripper, total, failures, w->slow, streak, state);
+        } else {
+            uint64_t *rates = fg_trip_box_rates(box); /* [0]: the total they are for */
+            if (rates[0] != total && fg_vm_trip_table_thresholds(tripper, total, rates + 1))
+                rates[0] = total;
+            if (rates[0] == total && total != FG_TRIP_BOX_NO_TOTAL)
+                entry = fg_trip_table_entry_at(tripper, rates + 1, total, failures, w->slow, streak,
+                                               state);
+            else /* counts of 2^53 and more: divisions */
+                entry = fg_trip_table_entry(tripper, total, failures, w->slow, streak, state);
+        }
+        if ((entry & 1) && reason != NULL) *reason = fg_breaker_trip_reason(h, entry >> 1);
+        return (int)(entry & 1);
+    }
     fg_trip_counts c;
     c.total_count = st->total_count;
     c.failure_count = st->failure_count;
@@ -91,21 +119,22 @@ int fg_breaker_trip_box_run_locked(fg_breaker *h, fg_state state, double now, co
      * cross a threshold on most records (a failure rate hovering at its
      * limit), regions last a record or two and making them is wasted: after
      * one that lasted FG_BOX_SHORT records or fewer, the next FG_BOX_SKIP
-     * evaluations run the plan without making one, then a region is tried
-     * again. The box is a pure cache (a region is exact whenever it is
-     * valid), so skipping never changes an answer, only its cost. */
-    enum { FG_BOX_SHORT = 2, FG_BOX_SKIP = 15 };
-    fg_trip_box *box = h->box;
+     * evaluations run the program without making one (its decision table,
+     * above, or its plan), then a region is tried again. The box is a pure
+     * cache (a region is exact whenever it is valid), so skipping never
+     * changes an answer, only its cost. 63 rather than 15 since the table:
+     * a region remade every 16 evaluations cost as much as the table's 16. */
+    enum { FG_BOX_SHORT = 2, FG_BOX_SKIP = 63 };
     uint32_t alternative = 0;
     int fired;
     if (box->skip > 0) {
         box->skip--;
-        fired = fg_vm_trip_counts(h->def->tripper, &c, &alternative);
+        fired = fg_vm_trip_counts(tripper, &c, &alternative);
     } else {
         uint32_t records = (uint32_t)(h->block->success + h->block->failure);
         if (box->valid && records - box->built_at <= FG_BOX_SHORT) box->skip = FG_BOX_SKIP;
         box->built_at = records;
-        fired = fg_vm_trip_boxed(h->def->tripper, &c, box);
+        fired = fg_vm_trip_boxed(tripper, &c, box);
         alternative = box->alternative;
     }
     if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, alternative);

@@ -192,7 +192,17 @@ int fg_emit_finish(fg_emitter *e, const fg_node *root, fg_program **out) {
     size_t off_results = fg_align(off_customs + e->customs.length * sizeof(fg_strref));
     size_t off_plan = fg_align(off_results + result_capacity * sizeof(fg_range));
     size_t plan_steps = e->kind == FG_PROGRAM_TRIPPER ? e->code.length : 0;
-    size_t off_bytes = fg_align(off_plan + plan_steps * sizeof(fg_trip_step));
+    size_t off_tests = fg_align(off_plan + plan_steps * sizeof(fg_trip_step));
+    uint32_t tests = 0; /* the decision table's (see fg_trip_test) */
+    if (e->kind == FG_PROGRAM_TRIPPER)
+        tests = fg_program_trip_tests(e->code.data, e->code.length, NULL);
+    /* one test: one branch either way, the walk is as short */
+    if (tests < 2 || tests > FG_TRIP_TABLE_MAX_TESTS ||
+        e->alternatives.length > FG_TRIP_ENTRY_MAX_ALTERNATIVE + 1u)
+        tests = 0;
+    size_t off_table = fg_align(off_tests + tests * sizeof(fg_trip_test));
+    size_t table_entries = tests > 0 ? (size_t)1 << tests : 0;
+    size_t off_bytes = fg_align(off_table + table_entries * sizeof(uint16_t));
     size_t size = off_bytes + e->bytes.length;
 
     char *block = fg_alloc_new(&e->alloc, size);
@@ -220,6 +230,9 @@ int fg_emit_finish(fg_emitter *e, const fg_node *root, fg_program **out) {
     p->result_ranges = (fg_range *)(block + off_results);
     p->result_capacity = result_capacity;
     p->trip_plan = plan_steps > 0 ? (fg_trip_step *)(block + off_plan) : NULL;
+    p->trip_test_capacity = tests;
+    p->trip_tests = tests > 0 ? (fg_trip_test *)(block + off_tests) : NULL;
+    p->trip_table = tests > 0 ? (uint16_t *)(block + off_table) : NULL;
     p->bytes = block + off_bytes;
 #define FG_COPY(dst, vec, elem)                                                                 \
     if ((vec).length > 0) memcpy((dst), (vec).data, (size_t)(vec).length * (elem))

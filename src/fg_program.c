@@ -72,6 +72,10 @@ uint32_t fg_program_threshold_count(const fg_program *program) {
     return program->threshold_count;
 }
 
+uint32_t fg_program_table_rates(const fg_program *program) {
+    return program->trip_test_count - program->trip_count_tests;
+}
+
 const double *fg_program_thresholds(const fg_program *program) { return program->thresholds; }
 
 uint32_t fg_program_custom_count(const fg_program *program) { return program->custom_count; }

@@ -70,29 +70,38 @@ typedef struct fg_trip_counts {
     double total_duration;       /* only read by a program that reads the latency */
 } fg_trip_counts;
 
-/* Evaluates a tripper from its plan (built from the verified bytecode
- * when the program was compiled: each test with its constant and both
- * successors resolved). Answers exactly what fg_vm_trip answers on the
- * same inputs (test_vm.c compares them), alternative included. A program
- * without a plan (never the case for one fg_codegen made) is run from its
- * bytecode. */
+/* Evaluates a tripper from what was built out of the verified bytecode
+ * when the program was compiled: its decision table (every test evaluated,
+ * the answer looked up) when it has few enough tests, else its plan (each
+ * test with its constant and both successors resolved). Answers exactly
+ * what fg_vm_trip answers on the same inputs (test_trip_plan.c compares
+ * them), alternative included. A program without a plan (never the case
+ * for one fg_codegen made) is run from its bytecode. */
 int fg_vm_trip_counts(const fg_program *program, const fg_trip_counts *c, uint32_t *alternative);
+
+/* The same answer from the plan's walk alone (what fg_vm_trip_counts does
+ * for a tripper without a decision table: fg_program_block.h's
+ * fg_trip_test); tests compare the two. */
+int fg_vm_trip_plan(const fg_program *program, const fg_trip_counts *c, uint32_t *alternative);
 
 /* A tripper's last answer and the region of inputs around the inputs it
  * was computed on where the answer (and the alternative) cannot differ:
  * every count in [lo, lo + span] (unsigned arithmetic: x - lo <= span),
  * the same evaluated state. Built by fg_vm_trip_boxed from the tests the
- * evaluation ran, each of which keeps its value over its part of the
- * region: counts tests over a range of the count, rates by monotonicity
- * (a rate that does not hold at (count c, total t) does not hold for any
- * count <= its threshold at t and any total >= t, and one that holds at
- * (c, t) holds for any count >= that threshold and any total in 1..t:
- * the quotient of correctly rounded division is monotone in each
- * argument). The tests that did not run cannot change the path. Not valid
+ * evaluation ran and the answer depends on, each of which keeps its value
+ * over its part of the region: counts tests over a range of the count,
+ * rates by monotonicity (a rate that does not hold at (count c, total t)
+ * does not hold for any count <= its threshold at t and any total >= t,
+ * and one that holds at (c, t) holds for any count >= that threshold and
+ * any total in 1..t: the quotient of correctly rounded division is
+ * monotone in each argument). The tests that did not run cannot change the
+ * path, nor can a test whose other successor is further along the path
+ * (either value leads to the same return). Not valid
  * (valid = 0) for a tripper that reads the total duration, or with counts
  * of 2^32 or more (bounds are 32-bit: a region is cut to 2^32 - 1 counts
- * above its low end, which only makes it smaller). Owned by whoever evaluates (a breaker handle keeps one
- * under its block's lock); slow[] holds threshold_count (lo, span) pairs. */
+ * above its low end, which only makes it smaller). Owned by whoever
+ * evaluates (a breaker handle keeps one under its block's lock); slow[]
+ * holds threshold_count (lo, span) pairs. */
 typedef struct fg_trip_box {
     uint32_t total_lo, total_span;
     uint32_t failures_lo, failures_span;
@@ -103,17 +112,48 @@ typedef struct fg_trip_box {
     uint8_t state;
     uint8_t threshold_count;
     /* The owner's back-off (fg_breaker_trip_box_run_locked): when regions
-     * stop lasting, the next `skip` evaluations run the plan without making
-     * one. built_at: the owner's record count when the box was last made. */
+     * stop lasting, the next `skip` evaluations run the program (its
+     * decision table or its plan) without making one. built_at: the
+     * owner's record count when the box was last made. */
     uint32_t built_at;
     uint32_t skip;
     uint32_t slow[]; /* [2 * threshold_count]: lo, span */
+    /* Then, for an owner whose tripper's decision table has rates (it
+     * backs off to the table, every test an integer compare), the rates'
+     * thresholds at one total: fg_trip_box_rates. */
 } fg_trip_box;
 
-/* Bytes of an fg_trip_box for threshold_count thresholds. */
-static inline size_t fg_trip_box_size(uint32_t threshold_count) {
-    return sizeof(fg_trip_box) + 2u * sizeof(uint32_t) * threshold_count;
+/* Where an fg_trip_box's rate thresholds start: after slow[], aligned. */
+static inline size_t fg_trip_box_rates_offset(uint32_t threshold_count) {
+    size_t slow_end = sizeof(fg_trip_box) + 2u * sizeof(uint32_t) * threshold_count;
+    return (slow_end + 7) / 8 * 8;
 }
+
+/* Bytes of an fg_trip_box for threshold_count thresholds, with room for
+ * the thresholds of `rates` rate tests (0: none). */
+static inline size_t fg_trip_box_size(uint32_t threshold_count, uint32_t rates) {
+    if (rates == 0) return sizeof(fg_trip_box) + 2u * sizeof(uint32_t) * threshold_count;
+    return fg_trip_box_rates_offset(threshold_count) + sizeof(uint64_t) * (1 + rates);
+}
+
+/* The rates' thresholds after the box (room for them: fg_trip_box_size):
+ * [0] the total they are for (FG_TRIP_BOX_NO_TOTAL: none yet), then one
+ * per rate test of the table (fg_vm_trip_table_thresholds), remade when
+ * the total moves (in a full CountWindow, never). */
+static inline uint64_t *fg_trip_box_rates(fg_trip_box *b) {
+    return (uint64_t *)((char *)b + fg_trip_box_rates_offset(b->threshold_count));
+}
+#define FG_TRIP_BOX_NO_TOTAL UINT64_MAX
+
+/* Fills at_least[] (room for fg_program_table_rates) with the threshold of
+ * each of the decision table's rate tests at this total: rate i holds on
+ * counts (at most total, as a window's) exactly when its count >=
+ * at_least[i] -- the quotient is monotone in the count, so that is the
+ * smallest count at which the division holds (the regions'
+ * fg_vm_rate_threshold). Returns 0, and fills nothing, for a total of 2^53
+ * or more (counts no longer convert to doubles exactly). Compile-time work
+ * at run time, done once per total by the owner of the thresholds. */
+int fg_vm_trip_table_thresholds(const fg_program *program, uint64_t total, uint64_t *at_least);
 
 /* fg_vm_trip_counts that also fills *box (of box->threshold_count >=
  * c->threshold_count pairs) with the answer and its region. */
@@ -202,6 +242,9 @@ uint32_t fg_program_alternative_count(const fg_program *program);
 const char *fg_program_alternative_text(const fg_program *program, uint32_t index);
 /* The distinct SlowRate thresholds, ascending. */
 uint32_t fg_program_threshold_count(const fg_program *program);
+/* The rate tests of a tripper's decision table (fg_program_block.h); 0
+ * also when it has no table. */
+uint32_t fg_program_table_rates(const fg_program *program);
 const double *fg_program_thresholds(const fg_program *program);
 /* The distinct Custom() names, in first-use order. */
 uint32_t fg_program_custom_count(const fg_program *program);

@@ -68,7 +68,8 @@ void fg_program_prepare_constant(fg_constant *c);
 typedef struct fg_trip_step {
     uint8_t op;            /* a tripper test's fg_opcode, RETURN_TRUE or RETURN_FALSE */
     uint8_t slow;          /* SLOW_RATE_GE: the threshold index */
-    uint16_t pad;
+    uint8_t test;          /* a test: its index in trip_tests (when the program has a table) */
+    uint8_t pad;
     uint32_t alternative;  /* RETURN_TRUE: the alternative that fired */
     uint32_t on_false;     /* the pc after the test when it does not hold */
     uint32_t on_true;      /* and when it holds */
@@ -77,6 +78,49 @@ typedef struct fg_trip_step {
         double limit;      /* FAILURE_RATE_GE, SLOW_RATE_GE (ratio_limit), AVG_LATENCY_GE */
     } k;
 } fg_trip_step;
+
+/* A tripper's decision table (fg_program_plan_tripper builds it with the
+ * plan). A tripper's tests are pure functions of the counts and the state,
+ * and short-circuiting only decides which of them are looked at, so a
+ * tripper with few distinct tests is a function of their values: the
+ * table holds the answer for every combination (entry [bits], bit i = test
+ * i held). At run time every test is evaluated, in a fixed order, and the
+ * answer is one load (fg_vm_trip_counts): no branch depends on the counts,
+ * where walking the plan takes a different path whenever a count crosses a
+ * threshold, and the processor mispredicts it. Distinct tests are distinct
+ * instruction words (the pool shares equal constants). A tripper with more
+ * than FG_TRIP_TABLE_MAX_TESTS distinct tests, or one that reads the total
+ * duration (AvgLatency: a double the inputs below do not hold), walks its
+ * plan instead; so does one with a single test (one branch either way). */
+enum { FG_TRIP_TABLE_MAX_TESTS = 8 };
+
+/* What a table's test reads: one of the inputs fg_vm_trip_counts gathers. */
+typedef enum fg_trip_input {
+    FG_TRIP_IN_TOTAL,
+    FG_TRIP_IN_FAILURES,
+    FG_TRIP_IN_STREAK,    /* the consecutive failures */
+    FG_TRIP_IN_CLOSED,    /* 1 when the evaluated state is closed, else 0 */
+    FG_TRIP_IN_HALF_OPEN, /* 1 when it is half_open, else 0 */
+    FG_TRIP_IN_SLOW,      /* .. + FG_MAX_SLOW_THRESHOLDS: the slow count per threshold */
+    FG_TRIP_INPUT_COUNT = FG_TRIP_IN_SLOW + FG_MAX_SLOW_THRESHOLDS
+} fg_trip_input;
+
+/* One test of a table: input >= at_least, or (a rate) total > 0 and
+ * input / total >= limit, the comparisons fg_vm_trip_plan's walk makes
+ * (the state tests are counts: closed >= 1). A table lists its
+ * count tests first, then its rates (trip_count_tests of them first). */
+typedef struct fg_trip_test {
+    uint8_t input; /* fg_trip_input */
+    uint8_t rate;
+    union {
+        uint64_t at_least;
+        double limit;
+    } k;
+} fg_trip_test;
+
+/* A table entry: bit 0 fired, the alternative above it. */
+#define FG_TRIP_ENTRY(fired, alternative) ((uint16_t)((fired) | ((alternative) << 1)))
+#define FG_TRIP_ENTRY_MAX_ALTERNATIVE (UINT16_MAX >> 1)
 
 struct fg_program {
     size_t block_size; /* bytes of the whole allocation, for fg_alloc_free */
@@ -116,7 +160,92 @@ struct fg_program {
      * tracker. trip_planned = 0 until fg_program_plan_tripper has filled it. */
     fg_trip_step *trip_plan;
     int trip_planned;
+    /* Its decision table (see fg_trip_test), or trip_table NULL: room for
+     * trip_test_capacity tests and 2^trip_test_capacity entries is made
+     * by the emitter (fg_program_trip_tests counts them), filled with
+     * the plan; trip_test_count tests are in use. */
+    uint32_t trip_test_capacity;
+    uint32_t trip_test_count;
+    uint32_t trip_count_tests;
+    fg_trip_test *trip_tests;
+    uint16_t *trip_table;
 };
+
+/* Whether fg_trip_table_entry can answer for p on a metric with
+ * threshold_count slow counts: p has a table, and the metric has every
+ * threshold p reads (one that does not counts no slow calls there,
+ * fg_vm.c's fg_vm_slow_rate, which the table's inputs cannot say). */
+static inline int fg_trip_table_usable(const fg_program *p, uint32_t threshold_count) {
+    return p->trip_test_count > 0 && threshold_count >= p->threshold_count;
+}
+
+/* The inputs of a decision table's tests (fg_trip_input), in[0 ..
+ * FG_TRIP_IN_SLOW + p's threshold count). */
+static inline void fg_trip_table_inputs(const fg_program *p, uint64_t *in, uint64_t total,
+                                        uint64_t failures, const uint64_t *slow, uint32_t streak,
+                                        fg_state state) {
+    in[FG_TRIP_IN_TOTAL] = total;
+    in[FG_TRIP_IN_FAILURES] = failures;
+    in[FG_TRIP_IN_STREAK] = streak;
+    in[FG_TRIP_IN_CLOSED] = state == FG_STATE_CLOSED;
+    in[FG_TRIP_IN_HALF_OPEN] = state == FG_STATE_HALF_OPEN;
+    /* unrolled (a loop becomes a call to memcpy); the cases fall through */
+    _Static_assert(FG_MAX_SLOW_THRESHOLDS == 8, "one case per threshold");
+    switch (p->threshold_count) {
+    case 8: in[FG_TRIP_IN_SLOW + 7] = slow[7]; /* fall through */
+    case 7: in[FG_TRIP_IN_SLOW + 6] = slow[6]; /* fall through */
+    case 6: in[FG_TRIP_IN_SLOW + 5] = slow[5]; /* fall through */
+    case 5: in[FG_TRIP_IN_SLOW + 4] = slow[4]; /* fall through */
+    case 4: in[FG_TRIP_IN_SLOW + 3] = slow[3]; /* fall through */
+    case 3: in[FG_TRIP_IN_SLOW + 2] = slow[2]; /* fall through */
+    case 2: in[FG_TRIP_IN_SLOW + 1] = slow[1]; /* fall through */
+    case 1: in[FG_TRIP_IN_SLOW] = slow[0];     /* fall through */
+    default: break;
+    }
+}
+
+/* The entry of p's decision table (FG_TRIP_ENTRY: bit 0 fired, the
+ * alternative above) for these counts and state (slow[]: p's thresholds;
+ * fg_trip_table_usable). Every test in the table's order, counts then
+ * rates, each kind with one loop body, so that the branches follow the
+ * program, never the counts; then one load. A rate divides by a total of
+ * at least 1, so an empty window makes no NaN: its rates are false by the
+ * `some` bit, as the walk's total > 0. */
+static inline unsigned fg_trip_table_entry(const fg_program *p, uint64_t total, uint64_t failures,
+                                           const uint64_t *slow, uint32_t streak, fg_state state) {
+    uint64_t in[FG_TRIP_INPUT_COUNT];
+    fg_trip_table_inputs(p, in, total, failures, slow, streak, state);
+    const fg_trip_test *t = p->trip_tests;
+    const uint32_t counts = p->trip_count_tests, n = p->trip_test_count;
+    unsigned bits = 0;
+    uint32_t i = 0;
+    for (; i < counts; i++) bits |= (unsigned)(in[t[i].input] >= t[i].k.at_least) << i;
+    if (i < n) {
+        const unsigned some = total > 0;
+        const double divisor = some ? (double)total : 1.0;
+        for (; i < n; i++) bits |= (some & ((double)in[t[i].input] / divisor >= t[i].k.limit)) << i;
+    }
+    return p->trip_table[bits];
+}
+
+/* The same entry, every rate an integer compare against its threshold at
+ * this total (rate_at_least[]: fg_vm_trip_table_thresholds for total;
+ * counts at most total, as a window's), as the counts are: no division.
+ * Inline: the breaker's hot path runs it where it has the counts in hand. */
+static inline unsigned fg_trip_table_entry_at(const fg_program *p, const uint64_t *rate_at_least,
+                                              uint64_t total, uint64_t failures,
+                                              const uint64_t *slow, uint32_t streak,
+                                              fg_state state) {
+    uint64_t in[FG_TRIP_INPUT_COUNT];
+    fg_trip_table_inputs(p, in, total, failures, slow, streak, state);
+    const fg_trip_test *t = p->trip_tests;
+    const uint32_t counts = p->trip_count_tests, n = p->trip_test_count;
+    unsigned bits = 0;
+    uint32_t i = 0;
+    for (; i < counts; i++) bits |= (unsigned)(in[t[i].input] >= t[i].k.at_least) << i;
+    for (; i < n; i++) bits |= (unsigned)(in[t[i].input] >= rate_at_least[i - counts]) << i;
+    return p->trip_table[bits];
+}
 
 /* Trackers with more status ranges than this are not folded for results
  * (folding costs ranges x program length at compile time). */
@@ -126,8 +255,17 @@ enum { FG_RESULT_FOLD_MAX_RANGES = 64 };
  * status per segment between the ranges' bounds. Defined in fg_verify.c. */
 void fg_program_fold_results(fg_program *p);
 
-/* Builds p's trip_plan from its verified code (fg_verify.c: compile time). */
+/* Builds p's trip_plan from its verified code, and its decision table when
+ * the emitter made room for one (fg_verify.c: compile time). */
 void fg_program_plan_tripper(fg_program *p);
+
+/* The distinct tests (instruction words) among a tripper's code[0 ..
+ * length), or FG_TRIP_TABLE_MAX_TESTS + 1 when there are more, or when a
+ * test reads the total duration: the size of its decision table (0: none
+ * needed, the program is a return; > FG_TRIP_TABLE_MAX_TESTS: no table).
+ * words[] (room for FG_TRIP_TABLE_MAX_TESTS) receives them in first-use
+ * order; NULL: only counted. */
+uint32_t fg_program_trip_tests(const uint32_t *code, uint32_t length, uint32_t *words);
 
 /* Whether constant c's strings, ranges, threshold or custom index are inside
  * the program (fg_verify.c; the disassembler also uses it). */

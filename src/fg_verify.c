@@ -272,6 +272,89 @@ void fg_program_fold_results(fg_program *p) {
 
 /* ---- trippers' plans (compile time; fg_vm_trip_counts runs them) ---------- */
 
+/* See fg_program_block.h. */
+uint32_t fg_program_trip_tests(const uint32_t *code, uint32_t length, uint32_t *words) {
+    uint32_t seen[FG_TRIP_TABLE_MAX_TESTS];
+    uint32_t n = 0;
+    for (uint32_t pc = 0; pc < length; pc++) {
+        uint32_t op = FG_INSN_OP(code[pc]);
+        if (op >= FG_OP_COUNT || fg_opcode_roles[op] != FG_ROLE_TEST) continue;
+        if (op == FG_OP_AVG_LATENCY_GE) return FG_TRIP_TABLE_MAX_TESTS + 1;
+        uint32_t i = 0;
+        while (i < n && seen[i] != code[pc]) i++;
+        if (i < n) continue;
+        if (n == FG_TRIP_TABLE_MAX_TESTS) return FG_TRIP_TABLE_MAX_TESTS + 1;
+        seen[n++] = code[pc];
+    }
+    if (words != NULL) memcpy(words, seen, n * sizeof *words);
+    return n;
+}
+
+/* The table's test for a tripper test word (verified: its constant exists
+ * and has the type the opcode reads). */
+static fg_trip_test fg_trip_test_of(const fg_program *p, uint32_t word) {
+    fg_trip_test t;
+    memset(&t, 0, sizeof t);
+    const fg_constant *k = &p->constants[FG_INSN_OPERAND(word)];
+    switch ((fg_opcode)FG_INSN_OP(word)) {
+    case FG_OP_IS_CLOSED:
+        t.input = FG_TRIP_IN_CLOSED;
+        t.k.at_least = 1;
+        break;
+    case FG_OP_IS_HALF_OPEN:
+        t.input = FG_TRIP_IN_HALF_OPEN;
+        t.k.at_least = 1;
+        break;
+    case FG_OP_MIN_REQUESTS_GE:
+        t.input = FG_TRIP_IN_TOTAL;
+        t.k.at_least = k->at_least;
+        break;
+    case FG_OP_FAILURE_STREAK_GE:
+        t.input = FG_TRIP_IN_STREAK;
+        t.k.at_least = k->at_least;
+        break;
+    case FG_OP_FAILURE_RATE_GE:
+        t.input = FG_TRIP_IN_FAILURES;
+        t.rate = 1;
+        t.k.limit = k->ratio_limit;
+        break;
+    case FG_OP_SLOW_RATE_GE: /* first < threshold_count <= FG_MAX_SLOW_THRESHOLDS (verified) */
+        t.input = (uint8_t)(FG_TRIP_IN_SLOW + k->first);
+        t.rate = 1;
+        t.k.limit = k->ratio_limit;
+        break;
+    default: break; /* AVG_LATENCY_GE: never in a table (fg_program_trip_tests) */
+    }
+    return t;
+}
+
+/* Fills the table's entries for every combination of test values that
+ * agrees with `vals` on the tests in `fixed` (bits), from the step at pc
+ * on: the plan is walked as the VM would walk it, splitting in two at a
+ * test whose value is not fixed yet. The walks partition the table, so
+ * every entry is written once; the recursion is at most one level per
+ * test (a test met again on the path follows its fixed value). */
+static void fg_trip_table_fill(fg_program *p, uint32_t pc, unsigned fixed, unsigned vals) {
+    for (;;) {
+        const fg_trip_step *s = &p->trip_plan[pc];
+        if (s->op == FG_OP_RETURN_TRUE || s->op == FG_OP_RETURN_FALSE) {
+            uint16_t entry = s->op == FG_OP_RETURN_TRUE ? FG_TRIP_ENTRY(1u, s->alternative) : 0;
+            unsigned all = (1u << p->trip_test_count) - 1, free = all & ~fixed, sub = 0;
+            do { /* every subset of the free tests */
+                p->trip_table[vals | sub] = entry;
+                sub = (sub - free) & free;
+            } while (sub != 0);
+            return;
+        }
+        unsigned bit = 1u << s->test;
+        if (!(fixed & bit)) {
+            fg_trip_table_fill(p, s->on_true, fixed | bit, vals | bit);
+            fixed |= bit; /* and on, with the test false */
+        }
+        pc = vals & bit ? s->on_true : s->on_false;
+    }
+}
+
 /* See fg_program_block.h. The verifier guarantees what the plan relies on:
  * a test is followed by exactly one jump, jumps go forward, every path
  * ends in a return, operands are valid pool indexes of the right type. */
@@ -311,4 +394,28 @@ void fg_program_plan_tripper(fg_program *p) {
         }
     }
     p->trip_planned = 1;
+    /* the decision table, where the emitter made room for one */
+    uint32_t words[FG_TRIP_TABLE_MAX_TESTS];
+    uint32_t n = fg_program_trip_tests(p->code, p->code_length, words);
+    if (p->trip_table == NULL || n == 0 || n > p->trip_test_capacity) return;
+    /* counts first, then rates (fg_trip_table_entry's two loops) */
+    uint32_t order[FG_TRIP_TABLE_MAX_TESTS], at = 0;
+    for (int rate = 0; rate <= 1; rate++)
+        for (uint32_t i = 0; i < n; i++) {
+            fg_trip_test t = fg_trip_test_of(p, words[i]);
+            if (t.rate != rate) continue;
+            if (!rate) p->trip_count_tests = at + 1;
+            p->trip_tests[at] = t;
+            order[at++] = words[i];
+        }
+    memcpy(words, order, n * sizeof *words);
+    for (uint32_t pc = 0; pc < p->code_length; pc++) {
+        fg_trip_step *s = &p->trip_plan[pc];
+        if (s->op >= FG_OP_COUNT || fg_opcode_roles[s->op] != FG_ROLE_TEST) continue;
+        uint32_t i = 0;
+        while (words[i] != p->code[pc]) i++; /* found: words holds every test */
+        s->test = (uint8_t)i;
+    }
+    p->trip_test_count = n;
+    fg_trip_table_fill(p, 0, 0, 0);
 }

@@ -151,7 +151,7 @@ int fg_vm_trip(const fg_program *p, const fg_trip_context *ctx, uint32_t *altern
 /* Each step is one load of the step, one switch, one compare, and the
  * successor taken from the step (no decoding of the jump word, no pool
  * lookup): about half the instructions of fg_vm_trip's step. */
-int fg_vm_trip_counts(const fg_program *p, const fg_trip_counts *c, uint32_t *alternative) {
+int fg_vm_trip_plan(const fg_program *p, const fg_trip_counts *c, uint32_t *alternative) {
     if (!p->trip_planned) {
         fg_metric m;
         m.total_count = c->total_count;
@@ -191,6 +191,16 @@ int fg_vm_trip_counts(const fg_program *p, const fg_trip_counts *c, uint32_t *al
         }
         pc = held ? s->on_true : s->on_false;
     }
+}
+
+/* ---- trippers, decided by their table (fg_program_block.h's fg_trip_table_entry) */
+
+int fg_vm_trip_counts(const fg_program *p, const fg_trip_counts *c, uint32_t *alternative) {
+    if (!fg_trip_table_usable(p, c->threshold_count)) return fg_vm_trip_plan(p, c, alternative);
+    unsigned entry = fg_trip_table_entry(p, c->total_count, c->failure_count, c->slow_counts,
+                                         c->consecutive_failures, c->state);
+    if ((entry & 1) && alternative != NULL) *alternative = entry >> 1;
+    return (int)(entry & 1);
 }
 
 /* ---- trippers, with the region of their answer ------------------------------------ */
@@ -254,9 +264,74 @@ static void fg_vm_rate_region(fg_vm_range *count, fg_vm_range *total, uint64_t t
     }
 }
 
-/* See fg_program.h. The same walk as fg_vm_trip_counts, narrowing the
- * region by each test it runs. */
+/* See fg_program.h. An empty window has no rate: never (the walk's total > 0). */
+int fg_vm_trip_table_thresholds(const fg_program *p, uint64_t total, uint64_t *at_least) {
+    if (!((double)total < FG_VM_COUNT_LIMIT)) return 0;
+    const fg_trip_test *rates = p->trip_tests + p->trip_count_tests;
+    for (uint32_t i = 0; i < p->trip_test_count - p->trip_count_tests; i++)
+        at_least[i] = total == 0 ? UINT64_MAX : fg_vm_rate_threshold(total, rates[i].k.limit);
+    return 1;
+}
+
+/* The regions of the counts a box keeps (see fg_trip_box). */
+typedef struct fg_vm_region {
+    fg_vm_range total, failures, streak;
+    fg_vm_range slow[FG_MAX_SLOW_THRESHOLDS];
+} fg_vm_region;
+
+/* Whether the test at step s holds on c (counts below 2^53, no AvgLatency:
+ * fg_vm_trip_boxed). The comparisons fg_vm_trip_plan makes. */
+static int fg_vm_step_holds(const fg_trip_step *s, const fg_trip_counts *c) {
+    const uint64_t total = c->total_count;
+    switch ((fg_opcode)s->op) {
+    case FG_OP_IS_CLOSED: return c->state == FG_STATE_CLOSED;
+    case FG_OP_IS_HALF_OPEN: return c->state == FG_STATE_HALF_OPEN;
+    case FG_OP_MIN_REQUESTS_GE: return total >= s->k.at_least;
+    case FG_OP_FAILURE_RATE_GE:
+        return total > 0 && (double)c->failure_count / (double)total >= s->k.limit;
+    case FG_OP_SLOW_RATE_GE: /* a threshold the window does not have: never */
+        return s->slow < c->threshold_count && total > 0 &&
+               (double)c->slow_counts[s->slow] / (double)total >= s->k.limit;
+    case FG_OP_FAILURE_STREAK_GE: return c->consecutive_failures >= s->k.at_least;
+    default: return 0; /* AVG_LATENCY_GE: excluded by fg_vm_trip_boxed */
+    }
+}
+
+/* Narrows r to where the test at step s keeps the value `held` it has on c. */
+static void fg_vm_step_narrow(const fg_trip_step *s, const fg_trip_counts *c, int held,
+                              fg_vm_region *r) {
+    switch ((fg_opcode)s->op) {
+    case FG_OP_MIN_REQUESTS_GE:
+        if (held) fg_vm_at_least(&r->total, s->k.at_least);
+        else fg_vm_at_most(&r->total, s->k.at_least - 1);
+        break;
+    case FG_OP_FAILURE_RATE_GE:
+        fg_vm_rate_region(&r->failures, &r->total, c->total_count, s->k.limit, held);
+        break;
+    case FG_OP_SLOW_RATE_GE:
+        if (s->slow < c->threshold_count)
+            fg_vm_rate_region(&r->slow[s->slow], &r->total, c->total_count, s->k.limit, held);
+        break;
+    case FG_OP_FAILURE_STREAK_GE:
+        if (held) fg_vm_at_least(&r->streak, s->k.at_least);
+        else fg_vm_at_most(&r->streak, s->k.at_least - 1);
+        break;
+    default: break; /* the state tests: the box keeps the state itself */
+    }
+}
+
+/* See fg_program.h. The walk of fg_vm_trip_plan, then the region: only the
+ * tests the answer depends on narrow it. A test on the path whose other
+ * successor is a later step of the path could take either value: from any
+ * point whose other tests keep their values, the walk stays on the path's
+ * steps, moving forward (at such a test it goes on or jumps ahead along
+ * the path), so it ends at the same return. A failure rate hovering at
+ * its threshold behind a test that keeps the answer false -- `MinRequests(20)
+ * & FailureRate(50%) & SlowRate(30%)` with few slow calls -- then does not
+ * break the region at every crossing. A path longer than FG_VM_PATH_MAX
+ * steps is narrowed by every test on it, which is also exact. */
 int fg_vm_trip_boxed(const fg_program *p, const fg_trip_counts *c, fg_trip_box *box) {
+    enum { FG_VM_PATH_MAX = 64 };
     uint32_t alternative = 0;
     int fired = 0;
     fg_trip_box_invalidate(box);
@@ -271,54 +346,52 @@ int fg_vm_trip_boxed(const fg_program *p, const fg_trip_counts *c, fg_trip_box *
         box->alternative = alternative;
         return fired;
     }
-    fg_vm_range rt = {0, UINT64_MAX}, rf = {0, UINT64_MAX}, rs = {0, UINT32_MAX};
-    fg_vm_range rslow[FG_MAX_SLOW_THRESHOLDS];
-    for (uint32_t k = 0; k < c->threshold_count; k++) rslow[k] = (fg_vm_range){0, UINT64_MAX};
     const fg_trip_step *plan = p->trip_plan;
-    uint32_t pc = 0;
+    /* the path: its steps' pcs (ascending: jumps go forward), the last a
+     * return, and what each test found */
+    uint32_t path[FG_VM_PATH_MAX];
+    uint8_t held_at[FG_VM_PATH_MAX];
+    uint32_t length = 0, pc = 0;
     for (;;) {
         const fg_trip_step *s = &plan[pc];
-        int held;
-        switch ((fg_opcode)s->op) {
-        case FG_OP_IS_CLOSED: held = c->state == FG_STATE_CLOSED; break;
-        case FG_OP_IS_HALF_OPEN: held = c->state == FG_STATE_HALF_OPEN; break;
-        case FG_OP_MIN_REQUESTS_GE:
-            held = total >= s->k.at_least;
-            if (held) fg_vm_at_least(&rt, s->k.at_least);
-            else fg_vm_at_most(&rt, s->k.at_least - 1);
+        int ret = s->op == FG_OP_RETURN_TRUE || s->op == FG_OP_RETURN_FALSE;
+        int held = ret ? 0 : fg_vm_step_holds(s, c);
+        if (length < FG_VM_PATH_MAX) {
+            path[length] = pc;
+            held_at[length] = (uint8_t)held;
+        }
+        length++;
+        if (ret) {
+            fired = s->op == FG_OP_RETURN_TRUE;
+            alternative = fired ? s->alternative : 0;
             break;
-        case FG_OP_FAILURE_RATE_GE:
-            held = total > 0 && (double)c->failure_count / (double)total >= s->k.limit;
-            fg_vm_rate_region(&rf, &rt, total, s->k.limit, held);
-            break;
-        case FG_OP_SLOW_RATE_GE:
-            if (!(s->slow < c->threshold_count)) {
-                held = 0; /* a threshold the window does not have: never */
-                break;
-            }
-            held = total > 0 && (double)c->slow_counts[s->slow] / (double)total >= s->k.limit;
-            fg_vm_rate_region(&rslow[s->slow], &rt, total, s->k.limit, held);
-            break;
-        case FG_OP_FAILURE_STREAK_GE:
-            held = c->consecutive_failures >= s->k.at_least;
-            if (held) fg_vm_at_least(&rs, s->k.at_least);
-            else fg_vm_at_most(&rs, s->k.at_least - 1);
-            break;
-        case FG_OP_RETURN_TRUE:
-            fired = 1;
-            alternative = s->alternative;
-            goto done;
-        case FG_OP_RETURN_FALSE:
-            goto done;
-        default: /* AVG_LATENCY_GE: excluded above (reads_latency) */
-            fired = fg_vm_trip_counts(p, c, &alternative);
-            box->fired = (uint8_t)fired;
-            box->alternative = alternative;
-            return fired;
         }
         pc = held ? s->on_true : s->on_false;
     }
-done:
+    fg_vm_region r;
+    r.total = r.failures = (fg_vm_range){0, UINT64_MAX};
+    r.streak = (fg_vm_range){0, UINT32_MAX};
+    for (uint32_t k = 0; k < c->threshold_count; k++) r.slow[k] = (fg_vm_range){0, UINT64_MAX};
+    if (length <= FG_VM_PATH_MAX) {
+        for (uint32_t i = 0; i + 1 < length; i++) {
+            const fg_trip_step *s = &plan[path[i]];
+            uint32_t other = held_at[i] ? s->on_false : s->on_true;
+            uint32_t j = i + 1;
+            while (j < length && path[j] < other) j++;
+            if (j < length && path[j] == other) continue; /* the path goes on there too */
+            fg_vm_step_narrow(s, c, held_at[i], &r);
+        }
+    } else { /* a long path: every test on it */
+        for (pc = 0;;) {
+            const fg_trip_step *s = &plan[pc];
+            if (s->op == FG_OP_RETURN_TRUE || s->op == FG_OP_RETURN_FALSE) break;
+            int held = fg_vm_step_holds(s, c);
+            fg_vm_step_narrow(s, c, held, &r);
+            pc = held ? s->on_true : s->on_false;
+        }
+    }
+    fg_vm_range rt = r.total, rf = r.failures, rs = r.streak;
+    fg_vm_range *rslow = r.slow;
     box->fired = (uint8_t)fired;
     box->alternative = alternative;
     /* 32-bit bounds: a region whose low end does not fit is not kept; one

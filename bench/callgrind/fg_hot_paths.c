@@ -17,7 +17,14 @@
  *   sinkmt      `given` with a counter sink (fg_sink_new flags 0: atomic adds)
  *   sinkst      `given` with an FG_SINK_SINGLE_THREAD sink (the Lua binding's)
  *   threshold   payment_api with BENCH_THRESHOLD_TRIPPER (bench_baseline.h)
- *               on the alternating mix: the tripper memo's region misses
+ *               on the alternating mix: the failure rate crosses 50% on most
+ *               records behind a SlowRate that stays false (the memo's
+ *               region leaves the failure rate out)
+ *   flapping    the same with FG_HOT_FLAPPING_TRIPPER, where the failure
+ *               rate decides which SlowRate is read: the region misses on
+ *               most records and the breaker backs off to the tripper's
+ *               decision table (no hand-written baseline: compare with
+ *               base_threshold)
  *   base_given, base_alternating, base_threshold
  *               the hand-written breaker (bench/bench_baseline.c) on the
  *               same loops: the exact ratio of the engine's instructions
@@ -89,6 +96,18 @@ __attribute__((noinline)) static void fg_hot_alternating(fg_breaker *b, const be
 __attribute__((noinline)) static void fg_hot_threshold(fg_breaker *b, const bench_call *mix, long n) {
     fg_hot_given(b, mix, n);
     sink = sink + 3;
+}
+
+/* Never true on the alternating mix, as BENCH_THRESHOLD_TRIPPER, but
+ * whichever side of 50% the failure rate is on, its test decides the path
+ * to that answer. */
+#define FG_HOT_FLAPPING_TRIPPER                                                                    \
+    "FailureStreak(5) | (MinRequests(20) & FailureRate(50%) & SlowRate(30%, threshold = 2s)) | " \
+    "(MinRequests(20) & ~FailureRate(50%) & SlowRate(40%, threshold = 2s))"
+
+__attribute__((noinline)) static void fg_hot_flapping(fg_breaker *b, const bench_call *mix, long n) {
+    fg_hot_given(b, mix, n);
+    sink = sink + 5;
 }
 
 __attribute__((noinline)) static void fg_hot_clock(fg_breaker *b, const bench_call *mix, long n) {
@@ -211,17 +230,19 @@ int main(int argc, char **argv) {
             bench_workload_fill_alternating(mix);
             fg_hot_base_alternating(&base, mix, n);
         }
-    } else if (strcmp(which, "threshold") == 0) {
+    } else if (strcmp(which, "threshold") == 0 || strcmp(which, "flapping") == 0) {
         static const char old[] = "tripper = standard | (MinRequests(20) & SlowRate(30%, threshold = 2s))";
-        static char text[sizeof fg_payment_policy + 256];
+        static char text[sizeof fg_payment_policy + 512];
         const char *at = strstr(fg_payment_policy, old);
         if (at == NULL) return 2;
+        const char *tripper = which[0] == 't' ? BENCH_THRESHOLD_TRIPPER : FG_HOT_FLAPPING_TRIPPER;
         int len = snprintf(text, sizeof text, "%.*stripper = %s%s", (int)(at - fg_payment_policy),
-                           fg_payment_policy, BENCH_THRESHOLD_TRIPPER, at + sizeof old - 1);
+                           fg_payment_policy, tripper, at + sizeof old - 1);
         fg_policy *p = compile_text(text, (size_t)len, "threshold.fgp");
         bench_workload_fill_alternating(mix);
         fg_breaker *b = make(p);
-        fg_hot_threshold(b, mix, n);
+        if (which[0] == 't') fg_hot_threshold(b, mix, n);
+        else fg_hot_flapping(b, mix, n);
         fg_breaker_free(b);
         fg_policy_free(p);
     } else if (strcmp(which, "alternating") == 0) {
@@ -252,7 +273,7 @@ int main(int argc, char **argv) {
         fg_family_free(f);
         fg_policy_free(p);
     } else {
-        fprintf(stderr, "usage: %s given|alternating|threshold|clock|timewindow|family|sinkmt|sinkst|base_given|base_alternating|base_threshold [calls]\n", argv[0]);
+        fprintf(stderr, "usage: %s given|alternating|threshold|flapping|clock|timewindow|family|sinkmt|sinkst|base_given|base_alternating|base_threshold [calls]\n", argv[0]);
         return 2;
     }
     return 0;
