@@ -41,17 +41,21 @@ local registered = {}
 ---------------------------------------------------------------------------
 -- errors and reports
 
--- Reports a callback failure without raising: ngx.log under OpenResty,
--- stderr elsewhere. Looked up at each report, so tests may replace either.
-local function report(msg)
+-- Writes msg without raising: ngx.log at ngx[level] ("ERR", "NOTICE") under
+-- OpenResty, stderr elsewhere. Looked up at each message, so tests may
+-- replace either.
+local function log(level, msg)
   local ngx = rawget(_G, "ngx")
   if type(ngx) == "table" and type(ngx.log) == "function" then
-    pcall(ngx.log, ngx.ERR, msg)
+    pcall(ngx.log, ngx[level], msg)
     return
   end
   local stderr = io and io.stderr
   if stderr then pcall(stderr.write, stderr, msg, "\n") end
 end
+
+-- Reports a callback failure (an error).
+local function report(msg) log("ERR", msg) end
 
 local function is_callable(v)
   if type(v) == "function" then return true end
@@ -537,7 +541,7 @@ end
 
 -- policy:shared_breaker(name [, opts]) and policy:shared_family(name, opts)
 local shared = require("fluxgate.shared")(Policy, {
-  new_breaker = new_breaker, find = find, check_options = check_options, misuse = misuse,
+  new_breaker = new_breaker, find = find, check_options = check_options, misuse = misuse, log = log,
   check_arg = check_arg, OPTION_FIELDS = OPTION_FIELDS, seed_halves = seed_halves, CLOCK_KINDS = CLOCK_KINDS,
 })
 
