@@ -347,13 +347,12 @@ local function check_options(t, what, allowed)
   end
 end
 
--- Makes a breaker from the index-th definition of a policy userdata.
--- opts has been checked. Returns the breaker, or nil, err.
--- shared: a shared map (fluxgate/shared.lua): the block is the map's, and
--- a second result says "attached", "created" or "replaced".
--- family: { shared family userdata, key } (fluxgate/shared_family.lua):
--- the block is that key's, in the family's table of the map `shared`.
-local function new_breaker(policy, index, name, opts, shared, family)
+-- What making a breaker or a family takes from opts (checked), as the C
+-- side reads it: the clock (a named one's kind; a Lua clock's first
+-- reading), the random function and seed, the Custom() predicates (opts'
+-- own, then fluxgate.register's) and a copy of the listeners. Returns the
+-- arguments and the Lua clock (nil for a named one).
+local function creation_args(opts)
   local clock, clock_kind = opts.clock, 0
   if type(clock) == "string" then clock_kind, clock = CLOCK_KINDS[clock], nil end
   local args = { clock_kind = clock_kind, random = opts.random }
@@ -374,6 +373,17 @@ local function new_breaker(policy, index, name, opts, shared, family)
     for i = 1, #opts.listeners do listeners[i] = opts.listeners[i] end
     args.listeners = listeners
   end
+  return args, clock
+end
+
+-- Makes a breaker from the index-th definition of a policy userdata.
+-- opts has been checked. Returns the breaker, or nil, err.
+-- shared: a shared map (fluxgate/shared.lua): the block is the map's, and
+-- a second result says "attached", "created" or "replaced".
+-- family: { shared family userdata, key } (fluxgate/shared_family.lua):
+-- the block is that key's, in the family's table of the map `shared`.
+local function new_breaker(policy, index, name, opts, shared, family)
+  local args, clock = creation_args(opts)
   args.shared = shared
   if family then args.family, args.key = family[1], family[2] end
   local use_ffi = Ffi ~= nil and use.ffi and opts.random == nil
@@ -552,8 +562,8 @@ local exposition = require("fluxgate.prometheus")
 
 -- Families (fluxgate/family.lua): policy:family, and their aggregates.
 local families = require("fluxgate.family")(M, Policy, {
-  H = H, report = report, check_options = check_options, seed_halves = seed_halves, find = find,
-  registered = registered, CLOCK_KINDS = CLOCK_KINDS, OPTION_FIELDS = OPTION_FIELDS, use = use,
+  H = H, report = report, check_options = check_options, creation_args = creation_args, find = find,
+  OPTION_FIELDS = OPTION_FIELDS, use = use,
 })
 
 -- fluxgate.prometheus() -> the text exposition of every breaker by name:

@@ -313,25 +313,9 @@ return function(M, Policy, I)
     check_family_options(opts)
     local index, err = I.find(self, name)
     if not index then return nil, err end
-    local clock, clock_kind = opts.clock, 0
-    if type(clock) == "string" then clock_kind, clock = I.CLOCK_KINDS[clock], nil end
-    local args = { clock_kind = clock_kind, random = opts.random, max_keys = opts.max_keys or 0,
-                   idle = opts.idle or 0, lease = opts.lease or 0, per_key = opts.metrics == "per_key" }
-    if clock then args.now = H.read_clock(clock) end
-    if opts.seed ~= nil then args.seed_hi, args.seed_lo = I.seed_halves(opts.seed) end
-    local custom, seen = {}, {}
-    if opts.custom then
-      for n, fn in pairs(opts.custom) do custom[#custom + 1], custom[#custom + 2], seen[n] = n, fn, true end
-    end
-    for n, fn in pairs(I.registered) do
-      if not seen[n] then custom[#custom + 1], custom[#custom + 2] = n, fn end
-    end
-    if #custom > 0 then args.custom = custom end
-    if opts.listeners and #opts.listeners > 0 then
-      local listeners = {}
-      for i = 1, #opts.listeners do listeners[i] = opts.listeners[i] end
-      args.listeners = listeners
-    end
+    local args, clock = I.creation_args(opts)
+    args.max_keys, args.idle, args.lease = opts.max_keys or 0, opts.idle or 0, opts.lease or 0
+    args.per_key = opts.metrics == "per_key"
     local class = {
       __is_family = MARK, __family_name = name, __clock = clock, -- (the C side checks the family's tag)
       __views = setmetatable({}, WEAK_V),
