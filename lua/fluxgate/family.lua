@@ -92,21 +92,20 @@ return function(M, Policy, I)
     return view
   end
 
+  -- A query of one key: c_query's answer (nil when there is no such key),
+  -- after draining the transitions it found due.
+  local function query(c_query, fname)
+    return function(self, key)
+      if not is_family(self) then misuse_self(self, fname) end
+      local answer, pending = c_query(self, key_of(key, fname))
+      if pending then drain(self) end
+      return answer
+    end
+  end
   -- fam:state(key) -> the key's state, or nil when the family has no such key
-  function common.state(self, key)
-    if not is_family(self) then misuse_self(self, "state") end
-    local s, pending = core.family_state(self, key_of(key, "state"))
-    if pending then drain(self) end
-    return s
-  end
-
+  common.state = query(core.family_state, "state")
   -- fam:info(key) -> as cb:info() plus `key`, or nil when there is no such key
-  function common.info(self, key)
-    if not is_family(self) then misuse_self(self, "info") end
-    local info, pending = core.family_info(self, key_of(key, "info"))
-    if pending then drain(self) end
-    return info
-  end
+  common.info = query(core.family_info, "info")
 
   local function command(op, fname)
     -- fam:reset(key) ...: true, or false when there is no such key
