@@ -121,23 +121,20 @@ return function(M, Policy, I)
   common.metrics_only = command(2, "metrics_only")
   common.force_open = command(3, "force_open")
 
-  function common.size(self)
-    if not is_family(self) then misuse_self(self, "size") end
-    return core.family_size(self)
+  -- A method of the whole family: c_fn(self), once self is a family.
+  local function of_family(c_fn, fname)
+    return function(self)
+      if not is_family(self) then misuse_self(self, fname) end
+      return c_fn(self)
+    end
   end
-
+  -- fam:size() -> the number of keys
+  common.size = of_family(core.family_size, "size")
   -- fam:keys() -> array of keys, most recently used first
-  function common.keys(self)
-    if not is_family(self) then misuse_self(self, "keys") end
-    return core.family_keys(self)
-  end
-
+  common.keys = of_family(core.family_keys, "keys")
   -- fam:evict_idle() -> keys evicted: a full sweep (O(keys)); each call also
   -- evicts a couple of idle keys on its own
-  function common.evict_idle(self)
-    if not is_family(self) then misuse_self(self, "evict_idle") end
-    return core.family_evict_idle(self)
-  end
+  common.evict_idle = of_family(core.family_evict_idle, "evict_idle")
 
   -- fam:stats() -> { name, keys, created, evicted, lease_expired, bytes,
   --   key_footprint, states = { closed = n, ... }, calls = { success, failure,
