@@ -187,7 +187,8 @@ local function methods_with(path) return H.methods_with(common, path) end
 
 local classic_path = require("fluxgate.classic_path")(core, H, methods_with, is_callable)
 local Classic = classic_path.Classic -- the classic C API's methods
-H.make_finish, H.cross_release = classic_path.make_finish, classic_path.cross_release
+H.make_finish, H.make_release, H.cross_release =
+  classic_path.make_finish, classic_path.make_release, classic_path.cross_release
 local ffi_methods, ffi_why = require("fluxgate.ffi_path")(core, H)
 local Ffi = ffi_methods and methods_with(ffi_methods)
 H.cross_release(Ffi, Classic, "table")

@@ -205,10 +205,7 @@ return function(M, Policy, I)
         if c_pending(self) then drain(self) end
         return token, r
       end,
-      release = function(self, ...)
-        c_release(self, ...)
-        if c_pending(self) then drain(self) end
-      end,
+      release = H.make_release(c_release, c_pending, drain),
     })
   end
 
