@@ -41,17 +41,21 @@ local registered = {}
 ---------------------------------------------------------------------------
 -- errors and reports
 
--- Reports a callback failure without raising: ngx.log under OpenResty,
--- stderr elsewhere. Looked up at each report, so tests may replace either.
-local function report(msg)
+-- Writes msg without raising: ngx.log at ngx[level] ("ERR", "NOTICE") under
+-- OpenResty, stderr elsewhere. Looked up at each message, so tests may
+-- replace either.
+local function log(level, msg)
   local ngx = rawget(_G, "ngx")
   if type(ngx) == "table" and type(ngx.log) == "function" then
-    pcall(ngx.log, ngx.ERR, msg)
+    pcall(ngx.log, ngx[level], msg)
     return
   end
   local stderr = io and io.stderr
   if stderr then pcall(stderr.write, stderr, msg, "\n") end
 end
+
+-- Reports a callback failure (an error).
+local function report(msg) log("ERR", msg) end
 
 local function is_callable(v)
   if type(v) == "function" then return true end
@@ -183,7 +187,8 @@ local function methods_with(path) return H.methods_with(common, path) end
 
 local classic_path = require("fluxgate.classic_path")(core, H, methods_with, is_callable)
 local Classic = classic_path.Classic -- the classic C API's methods
-H.make_finish, H.cross_release = classic_path.make_finish, classic_path.cross_release
+H.make_finish, H.make_release, H.cross_release =
+  classic_path.make_finish, classic_path.make_release, classic_path.cross_release
 local ffi_methods, ffi_why = require("fluxgate.ffi_path")(core, H)
 local Ffi = ffi_methods and methods_with(ffi_methods)
 H.cross_release(Ffi, Classic, "table")
@@ -343,13 +348,12 @@ local function check_options(t, what, allowed)
   end
 end
 
--- Makes a breaker from the index-th definition of a policy userdata.
--- opts has been checked. Returns the breaker, or nil, err.
--- shared: a shared map (fluxgate/shared.lua): the block is the map's, and
--- a second result says "attached", "created" or "replaced".
--- family: { shared family userdata, key } (fluxgate/shared_family.lua):
--- the block is that key's, in the family's table of the map `shared`.
-local function new_breaker(policy, index, name, opts, shared, family)
+-- What making a breaker or a family takes from opts (checked), as the C
+-- side reads it: the clock (a named one's kind; a Lua clock's first
+-- reading), the random function and seed, the Custom() predicates (opts'
+-- own, then fluxgate.register's) and a copy of the listeners. Returns the
+-- arguments and the Lua clock (nil for a named one).
+local function creation_args(opts)
   local clock, clock_kind = opts.clock, 0
   if type(clock) == "string" then clock_kind, clock = CLOCK_KINDS[clock], nil end
   local args = { clock_kind = clock_kind, random = opts.random }
@@ -370,6 +374,17 @@ local function new_breaker(policy, index, name, opts, shared, family)
     for i = 1, #opts.listeners do listeners[i] = opts.listeners[i] end
     args.listeners = listeners
   end
+  return args, clock
+end
+
+-- Makes a breaker from the index-th definition of a policy userdata.
+-- opts has been checked. Returns the breaker, or nil, err.
+-- shared: a shared map (fluxgate/shared.lua): the block is the map's, and
+-- a second result says "attached", "created" or "replaced".
+-- family: { shared family userdata, key } (fluxgate/shared_family.lua):
+-- the block is that key's, in the family's table of the map `shared`.
+local function new_breaker(policy, index, name, opts, shared, family)
+  local args, clock = creation_args(opts)
   args.shared = shared
   if family then args.family, args.key = family[1], family[2] end
   local use_ffi = Ffi ~= nil and use.ffi and opts.random == nil
@@ -537,7 +552,7 @@ end
 
 -- policy:shared_breaker(name [, opts]) and policy:shared_family(name, opts)
 local shared = require("fluxgate.shared")(Policy, {
-  new_breaker = new_breaker, find = find, check_options = check_options, misuse = misuse,
+  new_breaker = new_breaker, find = find, check_options = check_options, misuse = misuse, log = log,
   check_arg = check_arg, OPTION_FIELDS = OPTION_FIELDS, seed_halves = seed_halves, CLOCK_KINDS = CLOCK_KINDS,
 })
 
@@ -548,8 +563,8 @@ local exposition = require("fluxgate.prometheus")
 
 -- Families (fluxgate/family.lua): policy:family, and their aggregates.
 local families = require("fluxgate.family")(M, Policy, {
-  H = H, report = report, check_options = check_options, seed_halves = seed_halves, find = find,
-  registered = registered, CLOCK_KINDS = CLOCK_KINDS, OPTION_FIELDS = OPTION_FIELDS, use = use,
+  H = H, report = report, check_options = check_options, creation_args = creation_args, find = find,
+  OPTION_FIELDS = OPTION_FIELDS, use = use,
 })
 
 -- fluxgate.prometheus() -> the text exposition of every breaker by name:

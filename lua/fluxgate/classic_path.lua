@@ -11,6 +11,7 @@ API's cb:call, cb:call_with_fallback, cb:acquire and cb:release.
   local classic = require("fluxgate.classic_path")(core, H, methods_with, is_callable)
   classic.Classic                                  -- the breakers' methods on this path
   classic.make_finish(c_record, c_pending_of, drain_of) -- also for families
+  classic.make_release(c_release, c_pending_of, drain_of) -- likewise
   classic.cross_release(Ffi_methods, Classic_methods, ffi_type) -- tokens find their own path
 ]]
 local type, error, pcall, select, getmetatable, rawget =
@@ -39,6 +40,15 @@ return function(core, H, methods_with, is_callable)
       return ...
     end
     return finish, finish_fallback
+  end
+
+  -- release on LuaJIT's classic path: c_release(self, token, ...) (its
+  -- checks and the outcome rules are C's), then the drain.
+  local function make_release(c_release, c_pending_of, drain_of)
+    return function(self, ...)
+      c_release(self, ...)
+      if c_pending_of(self) then drain_of(self) end
+    end
   end
 
   local Classic -- the classic C API's methods
@@ -78,10 +88,7 @@ return function(core, H, methods_with, is_callable)
         if c_pending(self) then drain(self) end
         return token, r
       end,
-      release = function(self, ...)
-        c_release(self, ...)
-        if c_pending(self) then drain(self) end
-      end,
+      release = make_release(c_release, c_pending, drain),
     })
   end
 
@@ -103,5 +110,5 @@ return function(core, H, methods_with, is_callable)
     end
   end
 
-  return { Classic = Classic, make_finish = make_finish, cross_release = cross_release }
+  return { Classic = Classic, make_finish = make_finish, make_release = make_release, cross_release = cross_release }
 end

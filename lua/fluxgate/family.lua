@@ -92,21 +92,20 @@ return function(M, Policy, I)
     return view
   end
 
+  -- A query of one key: c_query's answer (nil when there is no such key),
+  -- after draining the transitions it found due.
+  local function query(c_query, fname)
+    return function(self, key)
+      if not is_family(self) then misuse_self(self, fname) end
+      local answer, pending = c_query(self, key_of(key, fname))
+      if pending then drain(self) end
+      return answer
+    end
+  end
   -- fam:state(key) -> the key's state, or nil when the family has no such key
-  function common.state(self, key)
-    if not is_family(self) then misuse_self(self, "state") end
-    local s, pending = core.family_state(self, key_of(key, "state"))
-    if pending then drain(self) end
-    return s
-  end
-
+  common.state = query(core.family_state, "state")
   -- fam:info(key) -> as cb:info() plus `key`, or nil when there is no such key
-  function common.info(self, key)
-    if not is_family(self) then misuse_self(self, "info") end
-    local info, pending = core.family_info(self, key_of(key, "info"))
-    if pending then drain(self) end
-    return info
-  end
+  common.info = query(core.family_info, "info")
 
   local function command(op, fname)
     -- fam:reset(key) ...: true, or false when there is no such key
@@ -122,23 +121,20 @@ return function(M, Policy, I)
   common.metrics_only = command(2, "metrics_only")
   common.force_open = command(3, "force_open")
 
-  function common.size(self)
-    if not is_family(self) then misuse_self(self, "size") end
-    return core.family_size(self)
+  -- A method of the whole family: c_fn(self), once self is a family.
+  local function of_family(c_fn, fname)
+    return function(self)
+      if not is_family(self) then misuse_self(self, fname) end
+      return c_fn(self)
+    end
   end
-
+  -- fam:size() -> the number of keys
+  common.size = of_family(core.family_size, "size")
   -- fam:keys() -> array of keys, most recently used first
-  function common.keys(self)
-    if not is_family(self) then misuse_self(self, "keys") end
-    return core.family_keys(self)
-  end
-
+  common.keys = of_family(core.family_keys, "keys")
   -- fam:evict_idle() -> keys evicted: a full sweep (O(keys)); each call also
   -- evicts a couple of idle keys on its own
-  function common.evict_idle(self)
-    if not is_family(self) then misuse_self(self, "evict_idle") end
-    return core.family_evict_idle(self)
-  end
+  common.evict_idle = of_family(core.family_evict_idle, "evict_idle")
 
   -- fam:stats() -> { name, keys, created, evicted, lease_expired, bytes,
   --   key_footprint, states = { closed = n, ... }, calls = { success, failure,
@@ -209,10 +205,7 @@ return function(M, Policy, I)
         if c_pending(self) then drain(self) end
         return token, r
       end,
-      release = function(self, ...)
-        c_release(self, ...)
-        if c_pending(self) then drain(self) end
-      end,
+      release = H.make_release(c_release, c_pending, drain),
     })
   end
 
@@ -313,25 +306,9 @@ return function(M, Policy, I)
     check_family_options(opts)
     local index, err = I.find(self, name)
     if not index then return nil, err end
-    local clock, clock_kind = opts.clock, 0
-    if type(clock) == "string" then clock_kind, clock = I.CLOCK_KINDS[clock], nil end
-    local args = { clock_kind = clock_kind, random = opts.random, max_keys = opts.max_keys or 0,
-                   idle = opts.idle or 0, lease = opts.lease or 0, per_key = opts.metrics == "per_key" }
-    if clock then args.now = H.read_clock(clock) end
-    if opts.seed ~= nil then args.seed_hi, args.seed_lo = I.seed_halves(opts.seed) end
-    local custom, seen = {}, {}
-    if opts.custom then
-      for n, fn in pairs(opts.custom) do custom[#custom + 1], custom[#custom + 2], seen[n] = n, fn, true end
-    end
-    for n, fn in pairs(I.registered) do
-      if not seen[n] then custom[#custom + 1], custom[#custom + 2] = n, fn end
-    end
-    if #custom > 0 then args.custom = custom end
-    if opts.listeners and #opts.listeners > 0 then
-      local listeners = {}
-      for i = 1, #opts.listeners do listeners[i] = opts.listeners[i] end
-      args.listeners = listeners
-    end
+    local args, clock = I.creation_args(opts)
+    args.max_keys, args.idle, args.lease = opts.max_keys or 0, opts.idle or 0, opts.lease or 0
+    args.per_key = opts.metrics == "per_key"
     local class = {
       __is_family = MARK, __family_name = name, __clock = clock, -- (the C side checks the family's tag)
       __views = setmetatable({}, WEAK_V),

@@ -66,28 +66,38 @@ M.outcomes = { timeout = TIMEOUT, refused = REFUSED, reset = RESET, no_live = NO
 -- ", " between the tries of one upstream, " : " between the upstream groups
 -- of successive internal redirects ("502, 504 : 200").
 
--- The number of " : "-separated groups in s (0 for nil).
-local function group_count(s)
-  if s == nil then return 0 end
+-- The number of sep-separated parts of s.
+local function part_count(s, sep)
   local n, at = 1, 1
   while true do
-    local _, e = find(s, " : ", at, true)
+    local _, e = find(s, sep, at, true)
     if not e then return n end
     n, at = n + 1, e + 1
   end
 end
 
--- The n-th group of s (1-based), or nil.
-local function group(s, n)
-  if s == nil then return nil end
+-- The n-th sep-separated part of s (1-based), or nil.
+local function part(s, sep, n)
   local at = 1
   for _ = 2, n do
-    local _, e = find(s, " : ", at, true)
+    local _, e = find(s, sep, at, true)
     if not e then return nil end
     at = e + 1
   end
-  local e = find(s, " : ", at, true)
+  local e = find(s, sep, at, true)
   return e and sub(s, at, e - 1) or (at == 1 and s or sub(s, at))
+end
+
+-- The number of " : "-separated groups in s (0 for nil).
+local function group_count(s)
+  if s == nil then return 0 end
+  return part_count(s, " : ")
+end
+
+-- The n-th group of s (1-based), or nil.
+local function group(s, n)
+  if s == nil then return nil end
+  return part(s, " : ", n)
 end
 
 -- The i-th try of a group (1-based; i = -1 for the last), or nil.
@@ -102,25 +112,11 @@ local function try(g, i)
     end
     return last == 1 and g or sub(g, last)
   end
-  local at = 1
-  for _ = 2, i do
-    local _, e = find(g, ", ", at, true)
-    if not e then return nil end
-    at = e + 1
-  end
-  local e = find(g, ", ", at, true)
-  return e and sub(g, at, e - 1) or (at == 1 and g or sub(g, at))
+  return part(g, ", ", i)
 end
 
 -- The number of tries in a group.
-local function try_count(g)
-  local n, at = 1, 1
-  while true do
-    local _, e = find(g, ", ", at, true)
-    if not e then return n end
-    n, at = n + 1, e + 1
-  end
-end
+local function try_count(g) return part_count(g, ", ") end
 
 -- The sum of the numbers of a group ("-" counts nothing), or nil when none is a number.
 local function sum_times(g)

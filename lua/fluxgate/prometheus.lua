@@ -21,6 +21,22 @@ end
 
 local OUTCOMES = { "success", "failure", "ignored", "rejected" }
 
+-- The lines of a per-state gauge: series{labels,state="..."} counts[s + 1]
+-- (nil counts 0), one per state in order.
+local function state_lines(out, series, labels, counts)
+  for s = 0, STATE_COUNT - 1 do
+    out[#out + 1] = format('%s{%s,state="%s"} %d', series, labels, STATES[s], counts[s + 1] or 0)
+  end
+end
+
+-- The lines of circuit_breaker_calls_total for one set of labels, one per
+-- outcome in order: counts[k] (nil counts 0).
+local function call_lines(out, labels, counts)
+  for k = 1, #OUTCOMES do
+    out[#out + 1] = format('circuit_breaker_calls_total{%s,outcome="%s"} %d', labels, OUTCOMES[k], counts[k] or 0)
+  end
+end
+
 -- The exposition of core.stats()'s groups: name -> { counts, states }.
 return function(groups)
   local names = {}
@@ -32,21 +48,14 @@ return function(groups)
   }
   for _, name in ipairs(names) do
     local states = groups[name].states
-    if states then
-      local n = label(name)
-      for s = 0, STATE_COUNT - 1 do
-        out[#out + 1] = format('circuit_breaker_state{circuit_name="%s",state="%s"} %d', n, STATES[s], states[s + 1] or 0)
-      end
-    end
+    if states then state_lines(out, "circuit_breaker_state", 'circuit_name="' .. label(name) .. '"', states) end
     local keys = groups[name].keys -- a metrics = "per_key" family's keys
     if keys then
       local n = label(name)
       for _, k in ipairs(keys) do
-        local key = label(k.key)
-        for s = 0, STATE_COUNT - 1 do
-          out[#out + 1] = format('circuit_breaker_state{circuit_name="%s",key="%s",state="%s"} %d', n, key, STATES[s],
-                                 k.state == s and 1 or 0)
-        end
+        -- 1 for the key's state, 0 for the others
+        state_lines(out, "circuit_breaker_state", 'circuit_name="' .. n .. '",key="' .. label(k.key) .. '"',
+                    { [k.state + 1] = 1 })
       end
     end
   end
@@ -54,12 +63,7 @@ return function(groups)
   out[#out + 1] = "# TYPE circuit_breaker_family_state gauge"
   for _, name in ipairs(names) do
     local states = groups[name].family_states
-    if states then
-      local n = label(name)
-      for s = 0, STATE_COUNT - 1 do
-        out[#out + 1] = format('circuit_breaker_family_state{circuit_name="%s",state="%s"} %d', n, STATES[s], states[s + 1] or 0)
-      end
-    end
+    if states then state_lines(out, "circuit_breaker_family_state", 'circuit_name="' .. label(name) .. '"', states) end
   end
   out[#out + 1] = "# HELP circuit_breaker_state_transition_total Transitions between circuit breaker states."
   out[#out + 1] = "# TYPE circuit_breaker_state_transition_total counter"
@@ -78,16 +82,10 @@ return function(groups)
   out[#out + 1] = "# HELP circuit_breaker_calls_total Calls through circuit breakers by outcome."
   out[#out + 1] = "# TYPE circuit_breaker_calls_total counter"
   for _, name in ipairs(names) do
-    local n, counts = label(name), groups[name].counts
-    for k = 1, #OUTCOMES do
-      out[#out + 1] = format('circuit_breaker_calls_total{circuit_name="%s",outcome="%s"} %d', n, OUTCOMES[k], counts[k] or 0)
-    end
+    local n = label(name)
+    call_lines(out, 'circuit_name="' .. n .. '"', groups[name].counts)
     for _, key in ipairs(groups[name].keys or {}) do
-      local kl = label(key.key)
-      for k = 1, #OUTCOMES do
-        out[#out + 1] = format('circuit_breaker_calls_total{circuit_name="%s",key="%s",outcome="%s"} %d', n, kl,
-                               OUTCOMES[k], key.counts[k] or 0)
-      end
+      call_lines(out, 'circuit_name="' .. n .. '",key="' .. label(key.key) .. '"', key.counts)
     end
   end
   out[#out + 1] = ""

@@ -16,17 +16,6 @@ local type, format, tostring = type, string.format, tostring
 
 local DEFAULT_ZONE, DEFAULT_DIR, DEFAULT_SIZE = "fluxgate", "/dev/shm", 1048576
 
--- A notice (not an error): ngx.log at NOTICE under OpenResty, stderr elsewhere.
-local function default_notice(msg)
-  local ngx = rawget(_G, "ngx")
-  if type(ngx) == "table" and type(ngx.log) == "function" then
-    pcall(ngx.log, ngx.NOTICE, msg)
-    return
-  end
-  local stderr = io and io.stderr
-  if stderr then pcall(stderr.write, stderr, msg, "\n") end
-end
-
 -- "64k", "1m", 1048576 -> bytes; nil when it is none of those.
 local function parse_size(v)
   if type(v) == "number" then return v == math.floor(v) and v or nil end
@@ -39,6 +28,10 @@ end
 
 return function(Policy, I)
   local maps = {} -- path -> the map userdata (this Lua state's opening)
+
+  -- A notice (not an error): ngx.log at NOTICE under OpenResty, stderr
+  -- elsewhere (fluxgate.lua's log).
+  local function default_notice(msg) I.log("NOTICE", msg) end
 
   local ZONE_FIELDS = { zone = true, size = true, dir = true, notice = true }
 
