@@ -218,7 +218,15 @@ for i in $(seq -w 1 20); do
   curl -s -m 5 -o "$PREFIX/scrapes/worker-$i.txt" "$BASE/metrics/worker"
 done
 wait "$wrk_pid"; wrk_pid=
-report > /dev/null
+# wrk stops by closing its connections: requests it was waiting for (the
+# slow upstream's) still finish in nginx and release their admissions in
+# the log phase, so the pending count is read once they had time to; a
+# lost release stays pending however long this waits.
+for _ in $(seq 1 50); do
+  report > /dev/null
+  [ "$(awk '$2 == "_worker" { s += $3 } END { print s + 0 }' "$PREFIX/report.txt")" = 0 ] && break
+  sleep 0.1
+done
 kib2=$(awk '$2 == "_worker" { print $6 }' "$PREFIX/report.txt" | tr '\n' ' ')
 echo "  $(grep -E 'requests in|Requests/sec' "$PREFIX/wrk1.txt" "$PREFIX/wrk2.txt" | tr -s ' ' | tr '\n' ';')"
 requests=$(awk '/requests in/ { s += $1 } END { print s + 0 }' "$PREFIX/wrk1.txt" "$PREFIX/wrk2.txt")
