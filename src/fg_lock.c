@@ -14,7 +14,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#if defined(__x86_64__) || defined(__i386__)
+/* FG_LOCK_RELAX_NONE (a build flag, -DFG_LOCK_RELAX_NONE) makes the
+ * relax instruction nothing but a compiler barrier: a CPU whose `pause` or
+ * `yield` is nearly free (older Intel cores, many ARM ones), simulated on
+ * any machine, so that the backoff can be measured where pauses cost
+ * nothing (HACKING.md, "Benchmarks"). */
+#if defined(FG_LOCK_RELAX_NONE)
+#define FG_CPU_RELAX() __asm__ __volatile__("" ::: "memory")
+#elif defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define FG_CPU_RELAX() _mm_pause()
 #elif defined(__aarch64__)
