@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 /* FG_LOCK_RELAX_NONE (a build flag, -DFG_LOCK_RELAX_NONE) makes the
@@ -30,25 +31,39 @@
 #define FG_CPU_RELAX() ((void)0)
 #endif
 
-/* Pauses between two reads of a held lock: from FG_LOCK_FIRST_BACKOFF,
- * doubling up to FG_LOCK_MAX_BACKOFF. The first wait is long on purpose
- * (64 pauses: about 1.7 us on the AMD EPYC the benchmarks run on, where a
- * pause is 27 ns; 2-3 us on recent Intel cores), tens of critical
- * sections: the holder's next records then find the lock's line and the
- * window's lines in its own cache and run as a burst, so the lines cross
- * between cores once per burst rather than once per record. A short first
- * wait hands the lock over on nearly every record, and each hand-over
- * moves several lines: two threads on two cores then totalled about half
- * of one thread (`make bench`, contention line, builds run in alternation
- * on a quiet machine: 0.48-0.54 with a first wait of 1 pause, 0.90-0.97
- * with 16, 0.92-1.15 with 64, 0.90-1.06 with 128, and 0.44-0.57 with 256,
- * where both threads end up waiting at once). The price is fairness: a
- * record that finds the lock held waits a few microseconds. */
-#define FG_LOCK_FIRST_BACKOFF 64u
-#define FG_LOCK_MAX_BACKOFF 256u
-/* Rounds of spinning (each up to FG_LOCK_MAX_BACKOFF pauses) before each
- * yield: a few microseconds, longer than any critical section that runs. */
-#define FG_LOCK_SPIN_ROUNDS 32u
+/* How long a waiter leaves a held lock alone before it looks again: from
+ * FG_LOCK_FIRST_WAIT_NS, doubling up to FG_LOCK_MAX_WAIT_NS, measured on
+ * the clock rather than counted in `pause`s. The first wait is long on
+ * purpose, tens of critical sections (one takes some 10-20 ns, a whole
+ * call 25 ns on the machine the benchmarks run on): the holder's next
+ * records then find the lock's line and the window's lines in its own
+ * cache and run as a burst, so the lines cross between cores once per
+ * burst rather than once per record, and the waiter's looks (each one
+ * makes the holder's next write of the lock word fetch its line back) are
+ * few. A short first wait hands the lock over on nearly every record, and
+ * each hand-over moves several lines: two threads on two cores then
+ * totalled about half of one thread. Measured as `pause` counts first
+ * (the contention line of `make bench`, builds run in alternation on a
+ * quiet machine where a pause takes 26 ns: 0.48-0.54 with a first wait of
+ * 1 pause, 0.90-0.97 with 16, 0.92-1.15 with 64, 0.90-1.06 with 128), which
+ * made the wait a property of the CPU: 64 pauses are 1.7 us here but 0.2
+ * to 0.6 us where a pause is 10 cycles (older Intel cores) and next to
+ * nothing where `yield` is (many ARM cores), back in the collapse. By the
+ * clock it is the same everywhere: 1.5 us, at most 6 us (0.93-0.98 here,
+ * with 0.25, 0.5, 1, 3 or 6 us first no better; and the same with the
+ * relax instruction compiled out, FG_LOCK_RELAX_NONE). The price is
+ * fairness: a record that finds the lock held waits a few microseconds. */
+#define FG_LOCK_FIRST_WAIT_NS 1500u
+#define FG_LOCK_MAX_WAIT_NS 6000u
+/* Spinning before each yield: far longer than any critical section that
+ * runs, or than a burst of them (a holder that takes this long was
+ * preempted -- four threads on two cores, or other load on the machine --
+ * and a yield lets it run). 20 us rather than the 200 us that 32 rounds
+ * of 256 pauses took here: four threads on two cores went from 33 to 36-37
+ * M calls/s in total (medians of 12 alternated runs, with 5 and 50 us the
+ * same as 20), and the 2-thread ratio lost less to other load. A yield
+ * with nothing else to run returns in about a microsecond. */
+#define FG_LOCK_SPIN_NS 20000u
 /* Yields between two looks at whether the owner still lives: the look is a
  * /proc read (a few microseconds), and a live owner that was preempted
  * needs a time slice or two anyway. */
@@ -144,16 +159,40 @@ int fg_lock_owner_dead(uint64_t word) {
     return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
 }
 
+/* The waiter's clock: CLOCK_MONOTONIC in nanoseconds (a vDSO read, some
+ * 20 ns). *now only moves forward; a failed read (none is expected) counts
+ * as 100 ns, so that every wait still ends. */
+static void fg_lock_tick(uint64_t *now) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) == 0) {
+        uint64_t t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        if (t > *now) *now = t;
+        return;
+    }
+    *now += 100u;
+}
+
 void fg_lock_acquire_slow(fg_lock *l, uint64_t tag, fg_lock_repair_fn repair, void *ud) {
-    unsigned backoff = FG_LOCK_FIRST_BACKOFF, rounds = 0, yields = 0;
+    uint64_t now = 0;
+    fg_lock_tick(&now);
+    uint64_t wait = FG_LOCK_FIRST_WAIT_NS, spun_since = now;
+    unsigned yields = 0;
     for (;;) {
         uint64_t seen;
         while ((seen = atomic_load_explicit(l, memory_order_relaxed)) != 0) {
-            for (unsigned i = 0; i < backoff; i++) FG_CPU_RELAX();
-            if (backoff < FG_LOCK_MAX_BACKOFF) backoff <<= 1;
-            if (++rounds < FG_LOCK_SPIN_ROUNDS) continue;
-            rounds = 0;
+            /* Wait without reading the word (each read shares its line:
+             * the holder's next write must fetch it back), until the clock
+             * says so. */
+            uint64_t until = now + wait;
+            do {
+                FG_CPU_RELAX();
+                fg_lock_tick(&now);
+            } while (now < until);
+            if (wait < FG_LOCK_MAX_WAIT_NS) wait <<= 1;
+            if (now - spun_since < FG_LOCK_SPIN_NS) continue;
             sched_yield();
+            fg_lock_tick(&now);
+            spun_since = now;
             if (++yields < FG_LOCK_YIELDS_PER_CHECK) continue;
             yields = 0;
             if (!fg_lock_owner_dead(seen)) continue;
