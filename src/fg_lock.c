@@ -33,36 +33,33 @@
 
 /* How long a waiter leaves a held lock alone before it looks again: from
  * FG_LOCK_FIRST_WAIT_NS, doubling up to FG_LOCK_MAX_WAIT_NS, measured on
- * the clock rather than counted in `pause`s. The first wait is long on
- * purpose, tens of critical sections (one takes some 10-20 ns, a whole
- * call 25 ns on the machine the benchmarks run on): the holder's next
- * records then find the lock's line and the window's lines in its own
- * cache and run as a burst, so the lines cross between cores once per
- * burst rather than once per record, and the waiter's looks (each one
- * makes the holder's next write of the lock word fetch its line back) are
- * few. A short first wait hands the lock over on nearly every record, and
- * each hand-over moves several lines: two threads on two cores then
- * totalled about half of one thread. Measured as `pause` counts first
- * (the contention line of `make bench`, builds run in alternation on a
- * quiet machine where a pause takes 26 ns: 0.48-0.54 with a first wait of
- * 1 pause, 0.90-0.97 with 16, 0.92-1.15 with 64, 0.90-1.06 with 128), which
- * made the wait a property of the CPU: 64 pauses are 1.7 us here but 0.2
- * to 0.6 us where a pause is 10 cycles (older Intel cores) and next to
- * nothing where `yield` is (many ARM cores), back in the collapse. By the
- * clock it is the same everywhere: 1.5 us, at most 6 us (0.93-0.98 here,
- * with 0.25, 0.5, 1, 3 or 6 us first no better; and the same with the
- * relax instruction compiled out, FG_LOCK_RELAX_NONE). The price is
- * fairness: a record that finds the lock held waits a few microseconds. */
-#define FG_LOCK_FIRST_WAIT_NS 1500u
-#define FG_LOCK_MAX_WAIT_NS 6000u
-/* Spinning before each yield: far longer than any critical section that
- * runs, or than a burst of them (a holder that takes this long was
- * preempted -- four threads on two cores, or other load on the machine --
- * and a yield lets it run). 20 us rather than the 200 us that 32 rounds
- * of 256 pauses took here: four threads on two cores went from 33 to 36-37
- * M calls/s in total (medians of 12 alternated runs, with 5 and 50 us the
- * same as 20), and the 2-thread ratio lost less to other load. A yield
- * with nothing else to run returns in about a microsecond. */
+ * the clock rather than counted in `pause`s (64 pauses were 1.7 us on the
+ * machine the benchmarks run on, 0.2-0.6 us where a pause is 10 cycles --
+ * older Intel cores -- and next to nothing where `yield` is: many ARM
+ * cores). The waits are long on purpose: a whole call takes 25 ns there,
+ * 11 of them outside the lock, so a wait is hundreds of critical sections,
+ * which the holder runs as a burst with the lock's line and the window's
+ * in its own cache; the lines cross between cores once per burst, not once
+ * per record. Each hand-over costs a fixed 100-150 ns of throughput (the
+ * lines moving, the loser's failed attempt, the waiter's looks), and a
+ * waiter has nothing else to do meanwhile (its record returns the verdict),
+ * so two threads total about 1 - (that cost / burst) of one thread: the
+ * `make bench` contention line, runs where both threads had a core,
+ * medians of 16-34 rounds alternating the builds: first wait 0.5 us 0.90,
+ * 1.5 us 0.95-0.96, 3 us 0.97-0.98, 6 us 0.98-0.99 (0.99 also with the
+ * relax instruction compiled out, FG_LOCK_RELAX_NONE), 12 us 0.994; 64
+ * pauses 0.38 (0.25-0.53). Per record that waits, the price of longer
+ * bursts is latency: 6 us and more, at most some 40 us before a yield. */
+#define FG_LOCK_FIRST_WAIT_NS 6000u
+#define FG_LOCK_MAX_WAIT_NS 24000u
+/* Waiting before each yield (checked after each wait, so the first yield
+ * comes after 6 + 12 + 24 us): far longer than any critical section that
+ * runs, so a holder that takes this long was preempted -- four threads on
+ * two cores, or other load on the machine -- and a yield lets it run. A
+ * yield with nothing else to run returns in about a microsecond. (Measured
+ * with first waits of 1.5 us: yielding after 20 us rather than 200 us took
+ * four threads on two cores from 33 to 36-37 M calls/s; with 6 us waits,
+ * 20 us and 100 us read the same.) */
 #define FG_LOCK_SPIN_NS 20000u
 /* Yields between two looks at whether the owner still lives: the look is a
  * /proc read (a few microseconds), and a live owner that was preempted
@@ -172,14 +169,22 @@ static void fg_lock_tick(uint64_t *now) {
     *now += 100u;
 }
 
-void fg_lock_acquire_slow(fg_lock *l, uint64_t tag, fg_lock_repair_fn repair, void *ud) {
+void fg_lock_acquire_slow(fg_lock *l, uint64_t tag, uint64_t seen, fg_lock_repair_fn repair,
+                          void *ud) {
     uint64_t now = 0;
     fg_lock_tick(&now);
     uint64_t wait = FG_LOCK_FIRST_WAIT_NS, spun_since = now;
     unsigned yields = 0;
     for (;;) {
-        uint64_t seen;
-        while ((seen = atomic_load_explicit(l, memory_order_relaxed)) != 0) {
+        /* seen: the word as last read. Held: wait before looking again,
+         * also right after the fast path found it held -- taking the lock
+         * the moment its holder lets go of it would hand it (and the lines
+         * it guards) back and forth on every record (with an immediate look,
+         * up to a third of the bursts of two threads on one breaker were a
+         * single record in some runs; without it 1-2 % in every run). 0:
+         * the compare-and-swap failed
+         * spuriously (load-linked/store-conditional CPUs), try again. */
+        while (seen != 0) {
             /* Wait without reading the word (each read shares its line:
              * the holder's next write must fetch it back), until the clock
              * says so. */
@@ -189,7 +194,8 @@ void fg_lock_acquire_slow(fg_lock *l, uint64_t tag, fg_lock_repair_fn repair, vo
                 fg_lock_tick(&now);
             } while (now < until);
             if (wait < FG_LOCK_MAX_WAIT_NS) wait <<= 1;
-            if (now - spun_since < FG_LOCK_SPIN_NS) continue;
+            seen = atomic_load_explicit(l, memory_order_relaxed);
+            if (seen == 0 || now - spun_since < FG_LOCK_SPIN_NS) continue;
             sched_yield();
             fg_lock_tick(&now);
             spun_since = now;
@@ -204,10 +210,12 @@ void fg_lock_acquire_slow(fg_lock *l, uint64_t tag, fg_lock_repair_fn repair, vo
                 if (repair != NULL) repair(ud);
                 return;
             }
+            seen = expected;
         }
         uint64_t expected = 0;
         if (atomic_compare_exchange_weak_explicit(l, &expected, tag, memory_order_acquire,
                                                   memory_order_relaxed))
             return;
+        seen = expected;
     }
 }
