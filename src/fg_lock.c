@@ -46,20 +46,20 @@
  * so two threads total about 1 - (that cost / burst) of one thread: the
  * `make bench` contention line, runs where both threads had a core,
  * medians of 16-34 rounds alternating the builds: first wait 0.5 us 0.90,
- * 1.5 us 0.95-0.96, 3 us 0.97-0.98, 6 us 0.98-0.99 (0.99 also with the
- * relax instruction compiled out, FG_LOCK_RELAX_NONE), 12 us 0.994; 64
- * pauses 0.38 (0.25-0.53). Per record that waits, the price of longer
- * bursts is latency: 6 us and more, at most some 40 us before a yield. */
+ * 1.5 us 0.95-0.96, 3 us 0.97-0.98, 6 us 0.98-0.99 (0.985 with the relax
+ * instruction compiled out, FG_LOCK_RELAX_NONE), 12 us 0.994; 64 pauses
+ * 0.38-0.44 (single runs 0.24-0.55). Per record that waits, the price of
+ * longer bursts is latency: 6 us and more, at most some 40 us before a
+ * yield. */
 #define FG_LOCK_FIRST_WAIT_NS 6000u
 #define FG_LOCK_MAX_WAIT_NS 24000u
 /* Waiting before each yield (checked after each wait, so the first yield
  * comes after 6 + 12 + 24 us): far longer than any critical section that
  * runs, so a holder that takes this long was preempted -- four threads on
  * two cores, or other load on the machine -- and a yield lets it run. A
- * yield with nothing else to run returns in about a microsecond. (Measured
- * with first waits of 1.5 us: yielding after 20 us rather than 200 us took
- * four threads on two cores from 33 to 36-37 M calls/s; with 6 us waits,
- * 20 us and 100 us read the same.) */
+ * yield with nothing else to run returns in about a microsecond. (With
+ * 6 us waits, 20 us and 100 us read the same: four threads on two cores
+ * 40.4 and 39.6 M calls/s.) */
 #define FG_LOCK_SPIN_NS 20000u
 /* Yields between two looks at whether the owner still lives: the look is a
  * /proc read (a few microseconds), and a live owner that was preempted
