@@ -12,9 +12,17 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
-#if defined(__x86_64__) || defined(__i386__)
+/* FG_LOCK_RELAX_NONE (a build flag, -DFG_LOCK_RELAX_NONE) makes the
+ * relax instruction nothing but a compiler barrier: a CPU whose `pause` or
+ * `yield` is nearly free (older Intel cores, many ARM ones), simulated on
+ * any machine, so that the backoff can be measured where pauses cost
+ * nothing (HACKING.md, "Benchmarks"). */
+#if defined(FG_LOCK_RELAX_NONE)
+#define FG_CPU_RELAX() __asm__ __volatile__("" ::: "memory")
+#elif defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define FG_CPU_RELAX() _mm_pause()
 #elif defined(__aarch64__)
@@ -23,25 +31,36 @@
 #define FG_CPU_RELAX() ((void)0)
 #endif
 
-/* Pauses between two reads of a held lock: from FG_LOCK_FIRST_BACKOFF,
- * doubling up to FG_LOCK_MAX_BACKOFF. The first wait is long on purpose
- * (64 pauses: about 1.7 us on the AMD EPYC the benchmarks run on, where a
- * pause is 27 ns; 2-3 us on recent Intel cores), tens of critical
- * sections: the holder's next records then find the lock's line and the
- * window's lines in its own cache and run as a burst, so the lines cross
- * between cores once per burst rather than once per record. A short first
- * wait hands the lock over on nearly every record, and each hand-over
- * moves several lines: two threads on two cores then totalled about half
- * of one thread (`make bench`, contention line, builds run in alternation
- * on a quiet machine: 0.48-0.54 with a first wait of 1 pause, 0.90-0.97
- * with 16, 0.92-1.15 with 64, 0.90-1.06 with 128, and 0.44-0.57 with 256,
- * where both threads end up waiting at once). The price is fairness: a
- * record that finds the lock held waits a few microseconds. */
-#define FG_LOCK_FIRST_BACKOFF 64u
-#define FG_LOCK_MAX_BACKOFF 256u
-/* Rounds of spinning (each up to FG_LOCK_MAX_BACKOFF pauses) before each
- * yield: a few microseconds, longer than any critical section that runs. */
-#define FG_LOCK_SPIN_ROUNDS 32u
+/* How long a waiter leaves a held lock alone before it looks again: from
+ * FG_LOCK_FIRST_WAIT_NS, doubling up to FG_LOCK_MAX_WAIT_NS, measured on
+ * the clock rather than counted in `pause`s (64 pauses were 1.7 us on the
+ * machine the benchmarks run on, 0.2-0.6 us where a pause is 10 cycles --
+ * older Intel cores -- and next to nothing where `yield` is: many ARM
+ * cores). The waits are long on purpose: a whole call takes 25 ns there,
+ * 11 of them outside the lock, so a wait is hundreds of critical sections,
+ * which the holder runs as a burst with the lock's line and the window's
+ * in its own cache; the lines cross between cores once per burst, not once
+ * per record. Each hand-over costs a fixed 100-150 ns of throughput (the
+ * lines moving, the loser's failed attempt, the waiter's looks), and a
+ * waiter has nothing else to do meanwhile (its record returns the verdict),
+ * so two threads total about 1 - (that cost / burst) of one thread: the
+ * `make bench` contention line, runs where both threads had a core,
+ * medians of 16-34 rounds alternating the builds: first wait 0.5 us 0.90,
+ * 1.5 us 0.95-0.96, 3 us 0.97-0.98, 6 us 0.98-0.99 (0.985 with the relax
+ * instruction compiled out, FG_LOCK_RELAX_NONE), 12 us 0.994; 64 pauses
+ * 0.38-0.44 (single runs 0.24-0.55). Per record that waits, the price of
+ * longer bursts is latency: 6 us and more, at most some 40 us before a
+ * yield. */
+#define FG_LOCK_FIRST_WAIT_NS 6000u
+#define FG_LOCK_MAX_WAIT_NS 24000u
+/* Waiting before each yield (checked after each wait, so the first yield
+ * comes after 6 + 12 + 24 us): far longer than any critical section that
+ * runs, so a holder that takes this long was preempted -- four threads on
+ * two cores, or other load on the machine -- and a yield lets it run. A
+ * yield with nothing else to run returns in about a microsecond. (With
+ * 6 us waits, 20 us and 100 us read the same: four threads on two cores
+ * 40.4 and 39.6 M calls/s.) */
+#define FG_LOCK_SPIN_NS 20000u
 /* Yields between two looks at whether the owner still lives: the look is a
  * /proc read (a few microseconds), and a live owner that was preempted
  * needs a time slice or two anyway. */
@@ -137,16 +156,49 @@ int fg_lock_owner_dead(uint64_t word) {
     return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
 }
 
-void fg_lock_acquire_slow(fg_lock *l, uint64_t tag, fg_lock_repair_fn repair, void *ud) {
-    unsigned backoff = FG_LOCK_FIRST_BACKOFF, rounds = 0, yields = 0;
+/* The waiter's clock: CLOCK_MONOTONIC in nanoseconds (a vDSO read, some
+ * 20 ns). *now only moves forward; a failed read (none is expected) counts
+ * as 100 ns, so that every wait still ends. */
+static void fg_lock_tick(uint64_t *now) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) == 0) {
+        uint64_t t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        if (t > *now) *now = t;
+        return;
+    }
+    *now += 100u;
+}
+
+void fg_lock_acquire_slow(fg_lock *l, uint64_t tag, uint64_t seen, fg_lock_repair_fn repair,
+                          void *ud) {
+    uint64_t now = 0;
+    fg_lock_tick(&now);
+    uint64_t wait = FG_LOCK_FIRST_WAIT_NS, spun_since = now;
+    unsigned yields = 0;
     for (;;) {
-        uint64_t seen;
-        while ((seen = atomic_load_explicit(l, memory_order_relaxed)) != 0) {
-            for (unsigned i = 0; i < backoff; i++) FG_CPU_RELAX();
-            if (backoff < FG_LOCK_MAX_BACKOFF) backoff <<= 1;
-            if (++rounds < FG_LOCK_SPIN_ROUNDS) continue;
-            rounds = 0;
+        /* seen: the word as last read. Held: wait before looking again,
+         * also right after the fast path found it held -- taking the lock
+         * the moment its holder lets go of it would hand it (and the lines
+         * it guards) back and forth on every record (with an immediate look,
+         * up to a third of the bursts of two threads on one breaker were a
+         * single record in some runs; without it 1-2 % in every run). 0:
+         * the compare-and-swap failed
+         * spuriously (load-linked/store-conditional CPUs), try again. */
+        while (seen != 0) {
+            /* Wait without reading the word (each read shares its line:
+             * the holder's next write must fetch it back), until the clock
+             * says so. */
+            uint64_t until = now + wait;
+            do {
+                FG_CPU_RELAX();
+                fg_lock_tick(&now);
+            } while (now < until);
+            if (wait < FG_LOCK_MAX_WAIT_NS) wait <<= 1;
+            seen = atomic_load_explicit(l, memory_order_relaxed);
+            if (seen == 0 || now - spun_since < FG_LOCK_SPIN_NS) continue;
             sched_yield();
+            fg_lock_tick(&now);
+            spun_since = now;
             if (++yields < FG_LOCK_YIELDS_PER_CHECK) continue;
             yields = 0;
             if (!fg_lock_owner_dead(seen)) continue;
@@ -158,10 +210,12 @@ void fg_lock_acquire_slow(fg_lock *l, uint64_t tag, fg_lock_repair_fn repair, vo
                 if (repair != NULL) repair(ud);
                 return;
             }
+            seen = expected;
         }
         uint64_t expected = 0;
         if (atomic_compare_exchange_weak_explicit(l, &expected, tag, memory_order_acquire,
                                                   memory_order_relaxed))
             return;
+        seen = expected;
     }
 }

@@ -8,16 +8,18 @@
  * works wherever the block is mapped:
  *   - uncontended: one compare-and-swap to take it, one release store to
  *     give it back (no syscall);
- *   - contended: the waiter spins reading the word (the line stays shared
- *     in its cache, so it does not steal the line from the holder), with
- *     `pause`s between reads: first 64 (tens of critical sections), then
- *     doubling up to a bound (exponential backoff: the holder takes the
- *     lock again from its own cache, so a burst of records stays on one
- *     core instead of the lines bouncing on every call -- throughput over
- *     fairness, see fg_lock.c), and after a bounded number of rounds it
- *     yields the
- *     CPU (sched_yield), so that a holder that was preempted -- four
- *     threads on two cores -- gets to run.
+ *   - contended: a waiter that found the word held leaves it alone for a
+ *     while (each read shares its line, and the holder's next write of the
+ *     word must fetch it back), then looks again: the waits are measured
+ *     on the clock, 6 us first (hundreds of critical sections), then
+ *     doubling up to 24 us (exponential backoff: the holder takes the lock
+ *     again from its own cache, so a burst of records stays on one core
+ *     instead of the lines bouncing on every call -- throughput over
+ *     fairness, see fg_lock.c). By the clock, not by a count of `pause`s,
+ *     whose length differs tenfold between CPUs. After 20 us of waiting
+ *     (checked after each wait) it yields the CPU (sched_yield), so that
+ *     a holder that was preempted -- four threads on two cores -- gets to
+ *     run, and waits again.
  * The held word is an owner tag, not just 1:
  *   (pid << 32) | (incarnation << 1) | 1
  * where the incarnation is 31 bits of the process's start time (0 when
@@ -90,9 +92,12 @@ static inline uint64_t fg_lock_owner_get(const fg_lock_owner *o) {
  * read: only for the slow path and tests. */
 int fg_lock_owner_dead(uint64_t word);
 
-/* The contended half of fg_lock_acquire: spin, back off, yield, and take
+/* The contended half of fg_lock_acquire, after a compare-and-swap that
+ * found the word `seen` (held; 0 when it failed spuriously): back off
+ * (reading the monotonic clock: a vDSO read, no syscall), yield, and take
  * the lock over from a dead owner (then repair(ud), when repair is set). */
-void fg_lock_acquire_slow(fg_lock *l, uint64_t tag, fg_lock_repair_fn repair, void *ud);
+void fg_lock_acquire_slow(fg_lock *l, uint64_t tag, uint64_t seen, fg_lock_repair_fn repair,
+                          void *ud);
 
 static inline void fg_lock_init(fg_lock *l) {
     atomic_init(l, 0);
@@ -105,7 +110,7 @@ static inline void fg_lock_acquire_repair(fg_lock *l, uint64_t tag, fg_lock_repa
     if (atomic_compare_exchange_weak_explicit(l, &expected, tag, memory_order_acquire,
                                               memory_order_relaxed))
         return;
-    fg_lock_acquire_slow(l, tag, repair, ud);
+    fg_lock_acquire_slow(l, tag, expected, repair, ud);
 }
 
 /* Takes the lock, for data a dead owner cannot leave inconsistent. */
