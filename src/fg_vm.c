@@ -474,11 +474,11 @@ int fg_vm_trip_memoize(const fg_program *p, const fg_trip_context *ctx, uint64_t
 _Static_assert(FG_OUTCOME_FAILURE == 1 && FG_OUTCOME_SUCCESS == 0,
                "a result's class is fg_vm_track's 1/0");
 
-/* Whether the n bytes at a and b are equal. Up to 16 bytes without a call:
- * two overlapping loads from each side (the first and the last 4 or 8
- * bytes), never a byte outside the n. */
-static inline int fg_vm_bytes_equal(const char *a, const char *b, size_t n) {
-    if (n >= 8 && n <= 16) {
+/* Whether the n bytes at a and b are equal, for n from 4 to 16, without
+ * a call: two overlapping loads from each side (the first and the last 4
+ * or 8 bytes), never a byte outside the n. */
+static inline int fg_vm_short_bytes_equal(const char *a, const char *b, size_t n) {
+    if (n >= 8) {
         uint64_t a0, a1, b0, b1;
         memcpy(&a0, a, 8);
         memcpy(&b0, b, 8);
@@ -486,40 +486,48 @@ static inline int fg_vm_bytes_equal(const char *a, const char *b, size_t n) {
         memcpy(&b1, b + n - 8, 8);
         return ((a0 ^ b0) | (a1 ^ b1)) == 0;
     }
-    if (n >= 4 && n < 8) {
-        uint32_t a0, a1, b0, b1;
-        memcpy(&a0, a, 4);
-        memcpy(&b0, b, 4);
-        memcpy(&a1, a + n - 4, 4);
-        memcpy(&b1, b + n - 4, 4);
-        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-    }
-    return memcmp(a, b, n) == 0;
+    uint32_t a0, a1, b0, b1;
+    memcpy(&a0, a, 4);
+    memcpy(&b0, b, 4);
+    memcpy(&a1, a + n - 4, 4);
+    memcpy(&b1, b + n - 4, 4);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
 }
 
-/* Whether the tracker matches error o, from the table of its type: the
- * TypeOf() string it equals, or the last table for any other type. Out
- * of line, so that a result's classification (above it, the common case)
- * saves no registers for the string compares. */
-static __attribute__((noinline)) int fg_vm_error_matches(const fg_program *p, const fg_outcome *o) {
-    const uint32_t n = p->error_type_count;
+/* The table of error o's type (fg_program_block.h) for a type shorter than
+ * 4 or longer than 16 bytes, through memcmp. Out of line: its calls would
+ * make the common lookup below save registers. */
+static __attribute__((noinline)) const fg_status_fold *fg_vm_error_fold_memcmp(const fg_program *p,
+                                                                               const fg_outcome *o) {
     uint32_t i = 0;
-    if (o->type != NULL) {
-        for (; i < n; i++) {
-            fg_strref r = p->error_types[i];
-            if (r.length == o->type_len && fg_vm_bytes_equal(p->bytes + r.offset, o->type, r.length)) break;
-        }
-    } else {
-        i = n;
+    for (; i < p->error_type_count; i++) {
+        fg_strref r = p->error_types[i];
+        if (r.length == o->type_len && memcmp(p->bytes + r.offset, o->type, r.length) == 0) break;
     }
-    return fg_status_fold_matches(&p->error_folds[i], o);
+    return &p->error_folds[i];
+}
+
+/* The table of error o's type: that of the TypeOf() string it equals, or
+ * the last, for any other type or none. */
+static inline const fg_status_fold *fg_vm_error_fold(const fg_program *p, const fg_outcome *o) {
+    const uint32_t n = p->error_type_count;
+    const size_t length = o->type_len;
+    if (o->type == NULL) return &p->error_folds[n];
+    if (length < 4 || length > 16) return fg_vm_error_fold_memcmp(p, o);
+    uint32_t i = 0;
+    for (; i < n; i++) {
+        fg_strref r = p->error_types[i];
+        if (r.length == length && fg_vm_short_bytes_equal(p->bytes + r.offset, o->type, length)) break;
+    }
+    return &p->error_folds[i];
 }
 
 /* See fg_program.h. */
 fg_outcome_class fg_vm_classify(const fg_program *p, const fg_outcome *o,
                                 const fg_custom *customs) {
     if (o->is_error) {
-        int matches = p->error_folded ? fg_vm_error_matches(p, o) : fg_vm_track(p, o, customs);
+        int matches = p->error_folded ? fg_status_fold_matches(fg_vm_error_fold(p, o), o)
+                                      : fg_vm_track(p, o, customs);
         return matches ? FG_OUTCOME_FAILURE : FG_OUTCOME_UNTRACKED;
     }
     if (!p->result_folded) return (fg_outcome_class)fg_vm_track(p, o, customs);
