@@ -270,11 +270,25 @@ static inline unsigned fg_trip_table_entry_at(const fg_program *p, const uint64_
     uint64_t in[FG_TRIP_INPUT_COUNT];
     fg_trip_table_inputs(p, in, total, failures, slow, streak, state);
     const fg_trip_test *t = p->trip_tests;
-    const uint32_t counts = p->trip_count_tests, n = p->trip_test_count;
+    const uint32_t counts = p->trip_count_tests;
     unsigned bits = 0;
-    uint32_t i = 0;
-    for (; i < counts; i++) bits |= (unsigned)(in[t[i].input] >= t[i].k.at_least) << i;
-    for (; i < n; i++) bits |= (unsigned)(in[t[i].input] >= rate_at_least[i - counts]) << i;
+    /* unrolled, the cases falling through (a loop's counter and exit cost
+     * as much as the compares); k < counts is the same on every call */
+#define FG_TRIP_TEST_AT(j)                                                                          \
+    bits |= (unsigned)(in[t[j].input] >= ((j) < counts ? t[j].k.at_least : rate_at_least[(j) - counts])) << (j)
+    _Static_assert(FG_TRIP_TABLE_MAX_TESTS == 8, "one case per test");
+    switch (p->trip_test_count) {
+    case 8: FG_TRIP_TEST_AT(7); /* fall through */
+    case 7: FG_TRIP_TEST_AT(6); /* fall through */
+    case 6: FG_TRIP_TEST_AT(5); /* fall through */
+    case 5: FG_TRIP_TEST_AT(4); /* fall through */
+    case 4: FG_TRIP_TEST_AT(3); /* fall through */
+    case 3: FG_TRIP_TEST_AT(2); /* fall through */
+    case 2: FG_TRIP_TEST_AT(1); /* fall through */
+    case 1: FG_TRIP_TEST_AT(0); /* fall through */
+    default: break;
+    }
+#undef FG_TRIP_TEST_AT
     return p->trip_table[bits];
 }
 
