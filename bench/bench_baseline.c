@@ -38,7 +38,7 @@
 #define PAY_CLOSED_RATE 0.6
 #define PAY_HALF_OPEN_RATE 0.5
 #define PAY_SLOW_RATE 0.3
-#define VARIANT_FAILURE_RATE 0.5 /* the variants' FailureRate(50%) */
+#define VARIANT_FAILURE_RATE 0.5   /* the variants' FailureRate(50%) */
 #define FLAPPING_LOW_SLOW_RATE 0.4 /* flapping's SlowRate(40%) behind ~FailureRate(50%) */
 #define PAY_SLOW_THRESHOLD 2.0
 #define PAY_BACKOFF_INITIAL 10.0

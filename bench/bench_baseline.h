@@ -82,7 +82,7 @@ typedef struct bench_baseline {
  * around the tests the answer depends on) misses on most records: the
  * workload the memo cannot help. */
 #define BENCH_FLAPPING_TRIPPER                                                                     \
-    "FailureStreak(5) | (MinRequests(20) & FailureRate(50%) & SlowRate(30%, threshold = 2s)) | " \
+    "FailureStreak(5) | (MinRequests(20) & FailureRate(50%) & SlowRate(30%, threshold = 2s)) | "   \
     "(MinRequests(20) & ~FailureRate(50%) & SlowRate(40%, threshold = 2s))"
 
 typedef struct bench_baseline_ticket {

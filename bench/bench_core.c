@@ -92,8 +92,8 @@ static fg_breaker *bench_variant_breaker(fg_policy **policy_out, const char *tri
         fprintf(stderr, "bench: payment_api's tripper line not found\n");
         exit(1);
     }
-    int n = snprintf(text, sizeof text, "%.*stripper = %s%s", (int)(at - fg_payment_policy), fg_payment_policy,
-                     tripper, at + sizeof old - 1);
+    int n = snprintf(text, sizeof text, "%.*stripper = %s%s", (int)(at - fg_payment_policy),
+                     fg_payment_policy, tripper, at + sizeof old - 1);
     if (n < 0 || (size_t)n >= sizeof text) exit(1);
     return bench_breaker_of(text, (size_t)n, policy_out, NULL);
 }
@@ -132,6 +132,20 @@ static uint64_t run_engine_given(fg_breaker *b, const bench_call *mix, double *n
     return elapsed;
 }
 
+/* The hand-written release with the variant's tripper (inline: a branch
+ * that goes the same way on every call, as the engine's own dispatch). */
+static inline fg_verdict bench_baseline_release_of(int variant, bench_baseline *b,
+                                                   const bench_baseline_ticket *ticket,
+                                                   const fg_outcome *outcome, double duration,
+                                                   double now) {
+    switch (variant) {
+    case BENCH_FLAPPING: return bench_baseline_release_flapping(b, ticket, outcome, duration, now);
+    case BENCH_THRESHOLD:
+        return bench_baseline_release_threshold(b, ticket, outcome, duration, now);
+    default: return bench_baseline_release(b, ticket, outcome, duration, now);
+    }
+}
+
 static uint64_t run_baseline_given(bench_baseline *b, const bench_call *mix, double *now,
                                    uint64_t *checksum, int variant) {
     uint64_t sum = 0;
@@ -142,11 +156,8 @@ static uint64_t run_baseline_given(bench_baseline *b, const bench_call *mix, dou
         bench_baseline_ticket ticket;
         t += 0.001;
         if (bench_baseline_acquire(b, t, &ticket))
-            sum += (uint64_t)(variant == BENCH_FLAPPING
-                                  ? bench_baseline_release_flapping(b, &ticket, &c->outcome, c->duration, t)
-                              : variant == BENCH_THRESHOLD
-                                  ? bench_baseline_release_threshold(b, &ticket, &c->outcome, c->duration, t)
-                                  : bench_baseline_release(b, &ticket, &c->outcome, c->duration, t)) +
+            sum += (uint64_t)bench_baseline_release_of(variant, b, &ticket, &c->outcome,
+                                                       c->duration, t) +
                    1;
     }
     uint64_t elapsed = bench_now_ns() - start;
@@ -196,9 +207,11 @@ static uint64_t min_u64(uint64_t a, uint64_t b) {
  * tripper on both sides). */
 static int bench_acquire_release(const bench_call *mix, const char *label, int with_clock, int variant) {
     fg_policy *pg, *pc;
-    fg_breaker *given = variant == BENCH_FLAPPING    ? bench_variant_breaker(&pg, BENCH_FLAPPING_TRIPPER)
-                        : variant == BENCH_THRESHOLD ? bench_variant_breaker(&pg, BENCH_THRESHOLD_TRIPPER)
-                                                     : bench_payment_breaker(&pg, NULL);
+    fg_breaker *given;
+    if (variant == BENCH_FLAPPING) given = bench_variant_breaker(&pg, BENCH_FLAPPING_TRIPPER);
+    else if (variant == BENCH_THRESHOLD)
+        given = bench_variant_breaker(&pg, BENCH_THRESHOLD_TRIPPER);
+    else given = bench_payment_breaker(&pg, NULL);
     fg_breaker *clocked = bench_payment_breaker(&pc, NULL);
     fg_info ci;
     fg_breaker_info(clocked, &ci);
@@ -496,9 +509,12 @@ int main(int argc, char **argv) {
            "not its answer (the SlowRate behind it stays false): the memo's region leaves out the tests "
            "the answer does not depend on, and answers\n",
            BENCH_THRESHOLD_TRIPPER);
-    printf("workload flapping: the alternating mix on payment_api with the tripper %s: never true either, "
-           "but whichever side of 50%% the failure rate is on, its test decides which SlowRate the answer "
-           "reads, so the memo's region misses on most records: the workload the memo cannot help (the "
+    printf("workload flapping: the alternating mix on payment_api with the tripper %s: never true "
+           "either, "
+           "but whichever side of 50%% the failure rate is on, its test decides which SlowRate the "
+           "answer "
+           "reads, so the memo's region misses on most records: the workload the memo cannot help "
+           "(the "
            "engine backs off to the tripper's decision table)\n",
            BENCH_FLAPPING_TRIPPER);
     printf("locking and clocks: the hand-written breaker admits in closed without a lock (atomic state "

@@ -274,8 +274,10 @@ static inline unsigned fg_trip_table_entry_at(const fg_program *p, const uint64_
     unsigned bits = 0;
     /* unrolled, the cases falling through (a loop's counter and exit cost
      * as much as the compares); k < counts is the same on every call */
-#define FG_TRIP_TEST_AT(j)                                                                          \
-    bits |= (unsigned)(in[t[j].input] >= ((j) < counts ? t[j].k.at_least : rate_at_least[(j) - counts])) << (j)
+#define FG_TRIP_TEST_AT(j)                                                                         \
+    bits |= (unsigned)(in[t[j].input] >=                                                           \
+                       ((j) < counts ? t[j].k.at_least : rate_at_least[(j) - counts]))             \
+            << (j)
     _Static_assert(FG_TRIP_TABLE_MAX_TESTS == 8, "one case per test");
     switch (p->trip_test_count) {
     case 8: FG_TRIP_TEST_AT(7); /* fall through */

@@ -220,8 +220,8 @@ void fg_program_prepare_constant(fg_constant *c) {
  * sorted bounds starts[0 .. n) (the first INT64_MIN), each STATUS_IN being
  * constant on a segment, then one without a status. Returns 0, or -1 when
  * the ranges do not fit (they always do: R ranges make R + 1 runs at most). */
-static int fg_fold_statuses(const fg_program *p, fg_outcome proto, const int64_t *starts, uint32_t n,
-                            fg_status_fold *f, uint32_t cap) {
+static int fg_fold_statuses(const fg_program *p, fg_outcome proto, const int64_t *starts,
+                            uint32_t n, fg_status_fold *f, uint32_t cap) {
     uint32_t count = 0;
     int open = 0; /* the last range written is still growing */
     for (uint32_t i = 0; i < n; i++) {
@@ -267,7 +267,8 @@ static int fg_fold_error_types(fg_program *p) {
             fg_strref r = p->strrefs[c->first + i];
             uint32_t j = 0;
             while (j < n && !(p->error_types[j].length == r.length &&
-                              memcmp(p->bytes + p->error_types[j].offset, p->bytes + r.offset, r.length) == 0))
+                              memcmp(p->bytes + p->error_types[j].offset, p->bytes + r.offset,
+                                     r.length) == 0))
                 j++;
             if (j < n) continue;
             if (n >= p->error_type_capacity) return -1;

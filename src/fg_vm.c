@@ -497,8 +497,8 @@ static inline int fg_vm_short_bytes_equal(const char *a, const char *b, size_t n
 /* The table of error o's type (fg_program_block.h) for a type shorter than
  * 4 or longer than 16 bytes, through memcmp. Out of line: its calls would
  * make the common lookup below save registers. */
-static __attribute__((noinline)) const fg_status_fold *fg_vm_error_fold_memcmp(const fg_program *p,
-                                                                               const fg_outcome *o) {
+static __attribute__((noinline)) const fg_status_fold *
+fg_vm_error_fold_memcmp(const fg_program *p, const fg_outcome *o) {
     uint32_t i = 0;
     for (; i < p->error_type_count; i++) {
         fg_strref r = p->error_types[i];
@@ -517,7 +517,8 @@ static inline const fg_status_fold *fg_vm_error_fold(const fg_program *p, const 
     uint32_t i = 0;
     for (; i < n; i++) {
         fg_strref r = p->error_types[i];
-        if (r.length == length && fg_vm_short_bytes_equal(p->bytes + r.offset, o->type, length)) break;
+        if (r.length == length && fg_vm_short_bytes_equal(p->bytes + r.offset, o->type, length))
+            break;
     }
     return &p->error_folds[i];
 }

@@ -511,13 +511,16 @@ static void folded_errors_answer_what_the_program_answers(void **state) {
 #define TY(text, ...) tt_call(&t, text, FG_BUILTIN_TYPE_OF, __VA_ARGS__)
 #define ST(text, ...) tt_call(&t, text, FG_BUILTIN_STATUS, __VA_ARGS__)
     fg_node *roots[] = {
-        tt_or(&t, "TypeOf(\"timeout\") | Status(500..599)", TY("TypeOf(\"timeout\")", 1, tt_str("timeout")),
+        tt_or(&t, "TypeOf(\"timeout\") | Status(500..599)",
+              TY("TypeOf(\"timeout\")", 1, tt_str("timeout")),
               ST("Status(500..599)", 1, tt_range(500, 599)), NULL),
         tt_or(&t, "TypeOf(...) & ~Status(400..499) | TypeOf(\"closed\", \"a\") & Status(500..599)",
               tt_and(&t, "TypeOf(...) & ~Status(400..499)",
-                     TY("TypeOf(...)", 7, tt_str("a"), tt_str("abcd"), tt_str("timeout"), tt_str("abcdefgh"),
-                        tt_str("connection"), tt_str("abcdefghijklmnop"), tt_str("connection refused")),
-                     tt_not(&t, "~Status(400..499)", ST("Status(400..499)", 1, tt_range(400, 499))), NULL),
+                     TY("TypeOf(...)", 7, tt_str("a"), tt_str("abcd"), tt_str("timeout"),
+                        tt_str("abcdefgh"), tt_str("connection"), tt_str("abcdefghijklmnop"),
+                        tt_str("connection refused")),
+                     tt_not(&t, "~Status(400..499)", ST("Status(400..499)", 1, tt_range(400, 499))),
+                     NULL),
               tt_and(&t, "TypeOf(\"closed\", \"a\") & Status(500..599)",
                      TY("TypeOf(\"closed\", \"a\")", 2, tt_str("closed"), tt_str("a")),
                      ST("Status(500..599)", 1, tt_range(500, 599)), NULL),
@@ -529,19 +532,22 @@ static void folded_errors_answer_what_the_program_answers(void **state) {
         tt_or(&t, "Message(\"*x*\") | TypeOf(\"timeout\")",
               tt_call(&t, "Message(\"*x*\")", FG_BUILTIN_MESSAGE, 1, tt_str("*x*")),
               TY("TypeOf(\"timeout\")", 1, tt_str("timeout")), NULL),
-        TY("TypeOf(17 strings)", 17, tt_str("t1"), tt_str("t2"), tt_str("t3"), tt_str("t4"), tt_str("t5"),
-           tt_str("t6"), tt_str("t7"), tt_str("t8"), tt_str("t9"), tt_str("t10"), tt_str("t11"), tt_str("t12"),
-           tt_str("t13"), tt_str("t14"), tt_str("t15"), tt_str("t16"), tt_str("timeout")),
+        TY("TypeOf(17 strings)", 17, tt_str("t1"), tt_str("t2"), tt_str("t3"), tt_str("t4"),
+           tt_str("t5"), tt_str("t6"), tt_str("t7"), tt_str("t8"), tt_str("t9"), tt_str("t10"),
+           tt_str("t11"), tt_str("t12"), tt_str("t13"), tt_str("t14"), tt_str("t15"), tt_str("t16"),
+           tt_str("timeout")),
     };
     /* which trackers have the tables: not with Message(), nor with more
      * strings than FG_ERROR_FOLD_MAX_TYPES */
     const int folded[] = {1, 1, 1, 1, 0, 0};
 #undef ST
 #undef TY
-    static const char *const types[] = {"a", "ab", "abcd", "timeout", "closed", "cancelled", "abcdefgh",
-                                        "connection", "abcdefghijklmnop", "connection refused", "t16",
-                                        "timeout"};
-    const int64_t statuses[] = {INT64_MIN, 0, 399, 400, 403, 404, 405, 499, 500, 501, 599, 600, INT64_MAX};
+    static const char *const types[] =
+        {"a",         "ab",       "abcd",       "timeout",          "closed",
+         "cancelled", "abcdefgh", "connection", "abcdefghijklmnop", "connection refused",
+         "t16",       "timeout"};
+    const int64_t statuses[] = {INT64_MIN, 0,   399, 400, 403, 404,      405,
+                                499,       500, 501, 599, 600, INT64_MAX};
     for (size_t r = 0; r < sizeof roots / sizeof roots[0]; r++) {
         fg_program *p = compile(roots[r], FG_PROGRAM_TRACKER);
         assert_int_equal(p->error_folded, folded[r]);
@@ -570,8 +576,10 @@ static void folded_errors_answer_what_the_program_answers(void **state) {
                         err.has_status = has;
                         err.status = statuses[i];
                         if (fg_vm_classify(p, &err, NULL) != (fg_vm_track(p, &err, NULL) ? 1 : -1))
-                            fail_msg("tracker %zu disagrees on type \"%s\" at status %lld (has_status %d)", r,
-                                     err.type ? err.type : "(none)", (long long)statuses[i], has);
+                            fail_msg("tracker %zu disagrees on type \"%s\" at status %lld "
+                                     "(has_status %d)",
+                                     r, err.type ? err.type : "(none)", (long long)statuses[i],
+                                     has);
                     }
                 }
             }

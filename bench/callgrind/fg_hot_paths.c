@@ -156,7 +156,8 @@ __attribute__((noinline)) static void fg_hot_base_threshold(bench_baseline *b, c
     BASE_LOOP(b, mix, n, bench_baseline_release_threshold);
 }
 
-__attribute__((noinline)) static void fg_hot_base_flapping(bench_baseline *b, const bench_call *mix, long n) {
+__attribute__((noinline)) static void fg_hot_base_flapping(bench_baseline *b, const bench_call *mix,
+                                                           long n) {
     BASE_LOOP(b, mix, n, bench_baseline_release_flapping);
 }
 
@@ -273,7 +274,11 @@ int main(int argc, char **argv) {
         fg_family_free(f);
         fg_policy_free(p);
     } else {
-        fprintf(stderr, "usage: %s given|alternating|threshold|flapping|clock|timewindow|family|sinkmt|sinkst|base_given|base_alternating|base_threshold|base_flapping [calls]\n", argv[0]);
+        fprintf(stderr,
+                "usage: %s "
+                "given|alternating|threshold|flapping|clock|timewindow|family|sinkmt|sinkst|base_"
+                "given|base_alternating|base_threshold|base_flapping [calls]\n",
+                argv[0]);
         return 2;
     }
     return 0;
