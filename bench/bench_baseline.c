@@ -2,11 +2,11 @@
  * bench_baseline.c -- the hand-written payment breaker (see bench_baseline.h).
  * Everything the engine reads from bytecode is a literal here, and the
  * tripper is an inline expression that runs after every record. The
- * engine runs its tripper only when the counts it reads have changed (the
- * tripper memo): on the payment mix that answers about 70% of the records
- * without running the program, so the main workload's ratio understates
- * the cost of the bytecode; the "alternating" workload changes the counts
- * on almost every record, so the memo cannot help there.
+ * engine runs its tripper only when the counts leave the region around its
+ * last answer (the tripper memo): on the payment, alternating and threshold
+ * mixes that answers almost every record without running the program, so
+ * their ratios understate the cost of the bytecode; on the "flapping"
+ * workload the region misses on most records, so the memo cannot help there.
  */
 #define _GNU_SOURCE /* sched_getcpu, as the engine's counter stripes */
 #include "bench_baseline.h"
@@ -15,14 +15,21 @@
 #include <sched.h>
 #include <string.h>
 
-/* bench_baseline_threshold.c compiles this file again with
- * BENCH_BASELINE_THRESHOLD defined: the release only, with
- * BENCH_THRESHOLD_TRIPPER as the tripper, in its own translation unit so
- * that the payment breaker's code is exactly what it was. */
-#ifdef BENCH_BASELINE_THRESHOLD
-#define BENCH_BASELINE_RELEASE bench_baseline_release_threshold
-#else
+/* bench_baseline_threshold.c and bench_baseline_flapping.c compile this
+ * file again with BENCH_BASELINE_VARIANT defined: the release only, with
+ * BENCH_THRESHOLD_TRIPPER or BENCH_FLAPPING_TRIPPER as the tripper, each in
+ * its own translation unit so that the payment breaker's code is exactly
+ * what it was. */
+#define BENCH_VARIANT_THRESHOLD 1
+#define BENCH_VARIANT_FLAPPING 2
+#if !defined(BENCH_BASELINE_VARIANT)
 #define BENCH_BASELINE_RELEASE bench_baseline_release
+#elif BENCH_BASELINE_VARIANT == BENCH_VARIANT_THRESHOLD
+#define BENCH_BASELINE_RELEASE bench_baseline_release_threshold
+#elif BENCH_BASELINE_VARIANT == BENCH_VARIANT_FLAPPING
+#define BENCH_BASELINE_RELEASE bench_baseline_release_flapping
+#else
+#error "BENCH_BASELINE_VARIANT: BENCH_VARIANT_THRESHOLD or BENCH_VARIANT_FLAPPING"
 #endif
 
 /* The policy's constants, as literals. */
@@ -31,6 +38,8 @@
 #define PAY_CLOSED_RATE 0.6
 #define PAY_HALF_OPEN_RATE 0.5
 #define PAY_SLOW_RATE 0.3
+#define VARIANT_FAILURE_RATE 0.5   /* the variants' FailureRate(50%) */
+#define FLAPPING_LOW_SLOW_RATE 0.4 /* flapping's SlowRate(40%) behind ~FailureRate(50%) */
 #define PAY_SLOW_THRESHOLD 2.0
 #define PAY_BACKOFF_INITIAL 10.0
 #define PAY_BACKOFF_MULTIPLIER 2.0
@@ -55,14 +64,22 @@ static int pay_classify(const fg_outcome *o) {
     return o->is_error ? -1 : 0;
 }
 
-#ifdef BENCH_BASELINE_THRESHOLD
-/* BENCH_THRESHOLD_TRIPPER (bench_baseline.h), the same in either state. */
+#ifdef BENCH_BASELINE_VARIANT
+/* BENCH_THRESHOLD_TRIPPER or BENCH_FLAPPING_TRIPPER (bench_baseline.h), the
+ * same in either state: at a failure rate of 50% or more, SlowRate(30%);
+ * below it, nothing (threshold) or SlowRate(40%) (flapping). */
 static int pay_trips(const bench_baseline *b, fg_state evaluated) {
     (void)evaluated;
     uint64_t total = b->count;
     if (b->consecutive_failures >= PAY_STREAK) return 1;
-    return total >= PAY_MIN_REQUESTS && (double)b->failures / (double)total >= 0.5 &&
-           (double)b->slow / (double)total >= PAY_SLOW_RATE;
+    if (total < PAY_MIN_REQUESTS) return 0;
+    if ((double)b->failures / (double)total >= VARIANT_FAILURE_RATE)
+        return (double)b->slow / (double)total >= PAY_SLOW_RATE;
+#if BENCH_BASELINE_VARIANT == BENCH_VARIANT_FLAPPING
+    return (double)b->slow / (double)total >= FLAPPING_LOW_SLOW_RATE;
+#else
+    return 0;
+#endif
 }
 #else
 static int pay_trips(const bench_baseline *b, fg_state evaluated) {
@@ -118,7 +135,7 @@ static void transition(bench_baseline *b, fg_state to, double now) {
     atomic_store_explicit(&b->word, (uint64_t)to | (((word >> 3) + 1) << 3), memory_order_release);
 }
 
-#ifndef BENCH_BASELINE_THRESHOLD /* (bench_baseline_threshold.c: the release only) */
+#ifndef BENCH_BASELINE_VARIANT /* (the variants' files: the release only) */
 static double pay_random(bench_baseline *b) {
     uint64_t x = b->prng;
     x ^= x >> 12;

@@ -76,6 +76,15 @@ typedef struct bench_baseline {
 #define BENCH_THRESHOLD_TRIPPER \
     "FailureStreak(5) | (MinRequests(20) & FailureRate(50%) & SlowRate(30%, threshold = 2s))"
 
+/* The variant tripper of the "flapping" workload: never true on the
+ * alternating mix either, but whichever side of 50% the failure rate is on,
+ * its test decides which SlowRate is read, so the memo's region (made
+ * around the tests the answer depends on) misses on most records: the
+ * workload the memo cannot help. */
+#define BENCH_FLAPPING_TRIPPER                                                                     \
+    "FailureStreak(5) | (MinRequests(20) & FailureRate(50%) & SlowRate(30%, threshold = 2s)) | "   \
+    "(MinRequests(20) & ~FailureRate(50%) & SlowRate(40%, threshold = 2s))"
+
 typedef struct bench_baseline_ticket {
     int admitted;
     fg_state state;
@@ -96,6 +105,9 @@ fg_verdict bench_baseline_release(bench_baseline *b, const bench_baseline_ticket
 /* The same with BENCH_THRESHOLD_TRIPPER as the tripper. */
 fg_verdict bench_baseline_release_threshold(bench_baseline *b, const bench_baseline_ticket *ticket,
                                             const fg_outcome *outcome, double duration, double now);
+/* The same with BENCH_FLAPPING_TRIPPER as the tripper. */
+fg_verdict bench_baseline_release_flapping(bench_baseline *b, const bench_baseline_ticket *ticket,
+                                           const fg_outcome *outcome, double duration, double now);
 
 fg_state bench_baseline_state(const bench_baseline *b);
 

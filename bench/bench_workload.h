@@ -29,10 +29,12 @@ typedef struct bench_call {
 /* Fills mix[0..BENCH_MIX_SIZE) from a fixed seed; the same on every run. */
 void bench_workload_fill(bench_call *mix);
 
-/* A mix the tripper memo cannot help: fast 200s and timeouts alternating
- * with a period of 101 calls, so that the record entering a CountWindow(100)
- * almost always differs from the one leaving it and the counts change on
- * nearly every record (failure rate 50%, streaks of 1: it never trips). */
+/* Fast 200s and timeouts alternating with a period of 101 calls, so that
+ * the record entering a CountWindow(100) almost always differs from the one
+ * leaving it and the counts change on nearly every record (failure rate
+ * about 50%, streaks of 1: it never trips). Whether the tripper memo helps
+ * depends on the tripper: bench_baseline.h's flapping tripper is the one
+ * it cannot help. */
 void bench_workload_fill_alternating(bench_call *mix);
 
 /* The payment mix with its tracked failures made fast 200s: for the

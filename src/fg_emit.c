@@ -189,8 +189,16 @@ int fg_emit_finish(fg_emitter *e, const fg_node *root, fg_program **out) {
     if (e->kind == FG_PROGRAM_TRACKER && e->customs.length == 0 &&
         e->ranges.length <= FG_RESULT_FOLD_MAX_RANGES)
         result_capacity = e->ranges.length + 1;
+    /* the error tables: one per TypeOf() string (at most one per string
+     * reference) and one for any other type */
+    int error_tables = result_capacity > 0 && e->strrefs.length <= FG_ERROR_FOLD_MAX_TYPES;
+    uint32_t error_types = error_tables ? e->strrefs.length : 0;
+    size_t error_folds = error_tables ? (size_t)error_types + 1 : 0;
     size_t off_results = fg_align(off_customs + e->customs.length * sizeof(fg_strref));
-    size_t off_plan = fg_align(off_results + result_capacity * sizeof(fg_range));
+    size_t off_error_types = fg_align(off_results + result_capacity * sizeof(fg_range));
+    size_t off_error_folds = fg_align(off_error_types + error_types * sizeof(fg_strref));
+    size_t off_error_ranges = fg_align(off_error_folds + error_folds * sizeof(fg_status_fold));
+    size_t off_plan = fg_align(off_error_ranges + error_folds * result_capacity * sizeof(fg_range));
     size_t plan_steps = e->kind == FG_PROGRAM_TRIPPER ? e->code.length : 0;
     size_t off_tests = fg_align(off_plan + plan_steps * sizeof(fg_trip_step));
     uint32_t tests = 0; /* the decision table's (see fg_trip_test) */
@@ -227,8 +235,12 @@ int fg_emit_finish(fg_emitter *e, const fg_node *root, fg_program **out) {
     p->ranges = (fg_range *)(block + off_ranges);
     p->alternatives = (fg_strref *)(block + off_alts);
     p->customs = (fg_strref *)(block + off_customs);
-    p->result_ranges = (fg_range *)(block + off_results);
+    p->result_fold.ranges = (fg_range *)(block + off_results);
     p->result_capacity = result_capacity;
+    p->error_type_capacity = error_types;
+    p->error_types = (fg_strref *)(block + off_error_types);
+    p->error_folds = error_folds > 0 ? (fg_status_fold *)(block + off_error_folds) : NULL;
+    p->error_ranges = (fg_range *)(block + off_error_ranges);
     p->trip_plan = plan_steps > 0 ? (fg_trip_step *)(block + off_plan) : NULL;
     p->trip_test_capacity = tests;
     p->trip_tests = tests > 0 ? (fg_trip_test *)(block + off_tests) : NULL;

@@ -225,8 +225,10 @@ static inline int fg_vm_trip_cached(const fg_program *program, const fg_trip_con
  * failure when the tracker matches, otherwise untracked for an error and a
  * success for a result. A result is answered from the tracker's folded
  * status table when it has one (a tracker without Custom(): a result's
- * classification depends on its status alone); the answer is always the
- * one fg_vm_track gives. */
+ * classification depends on its status alone), and an error from the
+ * table of its type when there are those (without Custom() and Message(),
+ * an error's depends on which TypeOf() string its type is, and its
+ * status); the answer is always the one fg_vm_track gives. */
 fg_outcome_class fg_vm_classify(const fg_program *program, const fg_outcome *outcome,
                                 const fg_custom *customs);
 

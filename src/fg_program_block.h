@@ -34,6 +34,26 @@ typedef struct fg_range {
     int64_t high;
 } fg_range;
 
+/* What a tracker answers for one kind of outcome, by its status: it
+ * matches when the status is in one of ranges[0 .. range_count) (ascending,
+ * disjoint), or, for an outcome without a status, when no_status is 1.
+ * Folded at compile time (fg_program_fold_results). */
+typedef struct fg_status_fold {
+    fg_range *ranges;
+    uint32_t range_count;
+    int no_status;
+} fg_status_fold;
+
+/* Whether a status fold matches outcome o (its has_status and status). */
+static inline int fg_status_fold_matches(const fg_status_fold *f, const fg_outcome *o) {
+    if (!o->has_status) return f->no_status;
+    for (uint32_t i = 0; i < f->range_count; i++) {
+        if (o->status < f->ranges[i].low) return 0;
+        if (o->status <= f->ranges[i].high) return 1;
+    }
+    return 0;
+}
+
 /* One pool entry. Which fields mean something depends on type:
  *   NUMBER   number, and what the VM compares against, precomputed from it
  *            (fg_program_prepare_constant): at_least, ratio_limit, latency_limit
@@ -146,16 +166,27 @@ struct fg_program {
     char *bytes;
     /* A tracker without Custom() classifies a result (an outcome that is not
      * an error) by its status alone, so fg_codegen folds it, for results,
-     * into the statuses it matches (fg_program_fold_results): result_ranges
-     * (ascending, disjoint, result_range_count of them, room for
-     * result_capacity) and result_no_status, the answer for a result
-     * without a status. result_folded = 0: no table (a tripper, Custom(),
-     * or too many ranges to be worth it). */
+     * into the statuses it matches (fg_program_fold_results): result_fold,
+     * its ranges with room for result_capacity. result_folded = 0: no table
+     * (a tripper, Custom(), or too many ranges to be worth it).
+     * Without Message() either, an error is classified by its type and its
+     * status alone, and its type only matters through which of the
+     * tracker's TypeOf() strings it equals: error_types[0 ..
+     * error_type_count) are those strings, distinct, and error_folds[i] is
+     * the status fold for an error whose type is error_types[i],
+     * error_folds[error_type_count] for any other type or none. Each fold's
+     * ranges have room for result_capacity, one after the other in
+     * error_ranges. error_folded = 0: no tables (also when there are more
+     * than FG_ERROR_FOLD_MAX_TYPES strings). */
     int result_folded;
-    int result_no_status;
-    uint32_t result_range_count;
     uint32_t result_capacity;
-    fg_range *result_ranges;
+    fg_status_fold result_fold;
+    int error_folded;
+    uint32_t error_type_capacity;
+    uint32_t error_type_count;
+    fg_strref *error_types;
+    fg_status_fold *error_folds; /* [error_type_capacity + 1] */
+    fg_range *error_ranges;      /* [(error_type_capacity + 1) * result_capacity] */
     /* A tripper's plan (see fg_trip_step), indexed by pc; NULL for a
      * tracker. trip_planned = 0 until fg_program_plan_tripper has filled it. */
     fg_trip_step *trip_plan;
@@ -239,20 +270,39 @@ static inline unsigned fg_trip_table_entry_at(const fg_program *p, const uint64_
     uint64_t in[FG_TRIP_INPUT_COUNT];
     fg_trip_table_inputs(p, in, total, failures, slow, streak, state);
     const fg_trip_test *t = p->trip_tests;
-    const uint32_t counts = p->trip_count_tests, n = p->trip_test_count;
+    const uint32_t counts = p->trip_count_tests;
     unsigned bits = 0;
-    uint32_t i = 0;
-    for (; i < counts; i++) bits |= (unsigned)(in[t[i].input] >= t[i].k.at_least) << i;
-    for (; i < n; i++) bits |= (unsigned)(in[t[i].input] >= rate_at_least[i - counts]) << i;
+    /* unrolled, the cases falling through (a loop's counter and exit cost
+     * as much as the compares); k < counts is the same on every call */
+#define FG_TRIP_TEST_AT(j)                                                                         \
+    bits |= (unsigned)(in[t[j].input] >=                                                           \
+                       ((j) < counts ? t[j].k.at_least : rate_at_least[(j) - counts]))             \
+            << (j)
+    _Static_assert(FG_TRIP_TABLE_MAX_TESTS == 8, "one case per test");
+    switch (p->trip_test_count) {
+    case 8: FG_TRIP_TEST_AT(7); /* fall through */
+    case 7: FG_TRIP_TEST_AT(6); /* fall through */
+    case 6: FG_TRIP_TEST_AT(5); /* fall through */
+    case 5: FG_TRIP_TEST_AT(4); /* fall through */
+    case 4: FG_TRIP_TEST_AT(3); /* fall through */
+    case 3: FG_TRIP_TEST_AT(2); /* fall through */
+    case 2: FG_TRIP_TEST_AT(1); /* fall through */
+    case 1: FG_TRIP_TEST_AT(0); /* fall through */
+    default: break;
+    }
+#undef FG_TRIP_TEST_AT
     return p->trip_table[bits];
 }
 
 /* Trackers with more status ranges than this are not folded for results
- * (folding costs ranges x program length at compile time). */
-enum { FG_RESULT_FOLD_MAX_RANGES = 64 };
+ * (folding costs ranges x program length at compile time), nor with more
+ * strings than FG_ERROR_FOLD_MAX_TYPES for errors (and the type is looked
+ * up among them on every error). */
+enum { FG_RESULT_FOLD_MAX_RANGES = 64, FG_ERROR_FOLD_MAX_TYPES = 16 };
 
-/* Fills p's result table (see above) by running the verified tracker on one
- * status per segment between the ranges' bounds. Defined in fg_verify.c. */
+/* Fills p's result table and error tables (see above) by running the
+ * verified tracker on one status per segment between the ranges' bounds,
+ * for a result and for an error of each type. Defined in fg_verify.c. */
 void fg_program_fold_results(fg_program *p);
 
 /* Builds p's trip_plan from its verified code, and its decision table when

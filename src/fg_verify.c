@@ -213,13 +213,79 @@ void fg_program_prepare_constant(fg_constant *c) {
     else c->at_least = (uint64_t)ceil(n);
 }
 
-/* ---- trackers, folded for results ------------------------------------------ */
+/* ---- trackers, folded for results and errors ------------------------------ */
+
+/* Fills *f (its ranges have room for cap) with what the tracker answers for
+ * outcomes like *proto at every status: one run per segment between the
+ * sorted bounds starts[0 .. n) (the first INT64_MIN), each STATUS_IN being
+ * constant on a segment, then one without a status. Returns 0, or -1 when
+ * the ranges do not fit (they always do: R ranges make R + 1 runs at most). */
+static int fg_fold_statuses(const fg_program *p, fg_outcome proto, const int64_t *starts,
+                            uint32_t n, fg_status_fold *f, uint32_t cap) {
+    uint32_t count = 0;
+    int open = 0; /* the last range written is still growing */
+    for (uint32_t i = 0; i < n; i++) {
+        if (i > 0 && starts[i] == starts[i - 1]) continue;
+        /* the segment [starts[i], next start - 1] */
+        uint32_t next = i + 1;
+        while (next < n && starts[next] == starts[i]) next++;
+        int64_t high = next < n ? starts[next] - 1 : INT64_MAX;
+        proto.has_status = 1;
+        proto.status = starts[i];
+        if (fg_vm_track(p, &proto, NULL)) {
+            if (open) {
+                f->ranges[count - 1].high = high;
+            } else {
+                if (count >= cap) return -1;
+                f->ranges[count].low = starts[i];
+                f->ranges[count].high = high;
+                count++;
+                open = 1;
+            }
+        } else {
+            open = 0;
+        }
+    }
+    proto.has_status = 0;
+    proto.status = 0;
+    f->no_status = fg_vm_track(p, &proto, NULL);
+    f->range_count = count;
+    return 0;
+}
+
+/* Collects the distinct strings of p's TypeOf() tests into
+ * p->error_types; returns 0, or -1 when the program cannot be folded for
+ * errors (Message(), or more strings than there is room for). */
+static int fg_fold_error_types(fg_program *p) {
+    uint32_t n = 0;
+    for (uint32_t pc = 0; pc < p->code_length; pc++) {
+        uint32_t op = FG_INSN_OP(p->code[pc]);
+        if (op == FG_OP_MESSAGE_MATCHES) return -1; /* the message matters too */
+        if (op != FG_OP_TYPE_IN) continue;
+        const fg_constant *c = &p->constants[FG_INSN_OPERAND(p->code[pc])];
+        for (uint32_t i = 0; i < c->count; i++) {
+            fg_strref r = p->strrefs[c->first + i];
+            uint32_t j = 0;
+            while (j < n && !(p->error_types[j].length == r.length &&
+                              memcmp(p->bytes + p->error_types[j].offset, p->bytes + r.offset,
+                                     r.length) == 0))
+                j++;
+            if (j < n) continue;
+            if (n >= p->error_type_capacity) return -1;
+            p->error_types[n++] = r;
+        }
+    }
+    p->error_type_count = n;
+    return 0;
+}
 
 /* See fg_program_block.h. For a result, every test but STATUS_IN is false
  * (IS_ERROR, TYPE_IN and MESSAGE_MATCHES need an error; Custom() programs are
- * not folded), and each STATUS_IN is constant between consecutive bounds
- * (a range's low, and high + 1): so is the program. One run per segment
- * gives the whole table. */
+ * not folded); for an error of a given type, IS_ERROR is true and each
+ * TYPE_IN constant (a program with MESSAGE_MATCHES is not folded for
+ * errors); and each STATUS_IN is constant between consecutive bounds (a
+ * range's low, and high + 1): so is the program. One run per segment, for
+ * a result and for an error of each type (and of none), gives the tables. */
 void fg_program_fold_results(fg_program *p) {
     if (p->kind != FG_PROGRAM_TRACKER || p->custom_count != 0 ||
         p->range_count > FG_RESULT_FOLD_MAX_RANGES || p->result_capacity < p->range_count + 1)
@@ -239,35 +305,20 @@ void fg_program_fold_results(fg_program *p) {
     }
     fg_outcome o;
     memset(&o, 0, sizeof o);
-    uint32_t count = 0;
-    int open = 0; /* the last range written is still growing */
-    for (uint32_t i = 0; i < n; i++) {
-        if (i > 0 && starts[i] == starts[i - 1]) continue;
-        /* the segment [starts[i], next start - 1] */
-        uint32_t next = i + 1;
-        while (next < n && starts[next] == starts[i]) next++;
-        int64_t high = next < n ? starts[next] - 1 : INT64_MAX;
-        o.has_status = 1;
-        o.status = starts[i];
-        if (fg_vm_track(p, &o, NULL)) {
-            if (open) {
-                p->result_ranges[count - 1].high = high;
-            } else {
-                if (count >= p->result_capacity) return; /* cannot happen: R + 1 runs at most */
-                p->result_ranges[count].low = starts[i];
-                p->result_ranges[count].high = high;
-                count++;
-                open = 1;
-            }
-        } else {
-            open = 0;
-        }
-    }
-    o.has_status = 0;
-    o.status = 0;
-    p->result_no_status = fg_vm_track(p, &o, NULL);
-    p->result_range_count = count;
+    if (fg_fold_statuses(p, o, starts, n, &p->result_fold, p->result_capacity) != 0) return;
     p->result_folded = 1;
+    if (p->error_folds == NULL || fg_fold_error_types(p) != 0) return;
+    o.is_error = 1;
+    for (uint32_t t = 0; t <= p->error_type_count; t++) {
+        /* the type of table t (the last: none, which matches no TypeOf()
+         * string, as any other type) */
+        fg_status_fold *f = &p->error_folds[t];
+        f->ranges = p->error_ranges + (size_t)t * p->result_capacity;
+        o.type = t < p->error_type_count ? p->bytes + p->error_types[t].offset : NULL;
+        o.type_len = t < p->error_type_count ? p->error_types[t].length : 0;
+        if (fg_fold_statuses(p, o, starts, n, f, p->result_capacity) != 0) return;
+    }
+    p->error_folded = 1;
 }
 
 /* ---- trippers' plans (compile time; fg_vm_trip_counts runs them) ---------- */

@@ -23,8 +23,8 @@
  *
  * Also here, because they are answers the VM gives at run time: the tripper
  * memo (fg_vm_trip_memoize, for fg_vm_trip_cached) and fg_vm_classify, which
- * answers a result from the table fg_program_fold_results (fg_verify.c)
- * filled at compile time.
+ * answers a result, and an error by its type, from the tables
+ * fg_program_fold_results (fg_verify.c) filled at compile time.
  */
 #include <string.h>
 
@@ -468,21 +468,69 @@ int fg_vm_trip_memoize(const fg_program *p, const fg_trip_context *ctx, uint64_t
     return memo->fired;
 }
 
-/* ---- trackers classified through their result table (fg_verify.c folds it) */
+/* ---- trackers classified through their result and error tables (fg_verify.c folds them) */
 
 /* A result's class is the tracker's answer itself (1 matches: a failure). */
 _Static_assert(FG_OUTCOME_FAILURE == 1 && FG_OUTCOME_SUCCESS == 0,
                "a result's class is fg_vm_track's 1/0");
 
+/* Whether the n bytes at a and b are equal, for n from 4 to 16, without
+ * a call: two overlapping loads from each side (the first and the last 4
+ * or 8 bytes), never a byte outside the n. */
+static inline int fg_vm_short_bytes_equal(const char *a, const char *b, size_t n) {
+    if (n >= 8) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + n - 8, 8);
+        memcpy(&b1, b + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    uint32_t a0, a1, b0, b1;
+    memcpy(&a0, a, 4);
+    memcpy(&b0, b, 4);
+    memcpy(&a1, a + n - 4, 4);
+    memcpy(&b1, b + n - 4, 4);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
+/* The table of error o's type (fg_program_block.h) for a type shorter than
+ * 4 or longer than 16 bytes, through memcmp. Out of line: its calls would
+ * make the common lookup below save registers. */
+static __attribute__((noinline)) const fg_status_fold *
+fg_vm_error_fold_memcmp(const fg_program *p, const fg_outcome *o) {
+    uint32_t i = 0;
+    for (; i < p->error_type_count; i++) {
+        fg_strref r = p->error_types[i];
+        if (r.length == o->type_len && memcmp(p->bytes + r.offset, o->type, r.length) == 0) break;
+    }
+    return &p->error_folds[i];
+}
+
+/* The table of error o's type: that of the TypeOf() string it equals, or
+ * the last, for any other type or none. */
+static inline const fg_status_fold *fg_vm_error_fold(const fg_program *p, const fg_outcome *o) {
+    const uint32_t n = p->error_type_count;
+    const size_t length = o->type_len;
+    if (o->type == NULL) return &p->error_folds[n];
+    if (length < 4 || length > 16) return fg_vm_error_fold_memcmp(p, o);
+    uint32_t i = 0;
+    for (; i < n; i++) {
+        fg_strref r = p->error_types[i];
+        if (r.length == length && fg_vm_short_bytes_equal(p->bytes + r.offset, o->type, length))
+            break;
+    }
+    return &p->error_folds[i];
+}
+
 /* See fg_program.h. */
 fg_outcome_class fg_vm_classify(const fg_program *p, const fg_outcome *o,
                                 const fg_custom *customs) {
-    if (o->is_error) return fg_vm_track(p, o, customs) ? FG_OUTCOME_FAILURE : FG_OUTCOME_UNTRACKED;
-    if (!p->result_folded) return (fg_outcome_class)fg_vm_track(p, o, customs);
-    if (!o->has_status) return (fg_outcome_class)p->result_no_status;
-    for (uint32_t i = 0; i < p->result_range_count; i++) {
-        if (o->status < p->result_ranges[i].low) return FG_OUTCOME_SUCCESS;
-        if (o->status <= p->result_ranges[i].high) return FG_OUTCOME_FAILURE;
+    if (o->is_error) {
+        int matches = p->error_folded ? fg_status_fold_matches(fg_vm_error_fold(p, o), o)
+                                      : fg_vm_track(p, o, customs);
+        return matches ? FG_OUTCOME_FAILURE : FG_OUTCOME_UNTRACKED;
     }
-    return FG_OUTCOME_SUCCESS;
+    if (!p->result_folded) return (fg_outcome_class)fg_vm_track(p, o, customs);
+    return (fg_outcome_class)fg_status_fold_matches(&p->result_fold, o);
 }

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "fg_program.h"
+#include "fg_program_block.h"
 #include "fg_test_tree.h"
 
 static fg_program *compile(const fg_node *root, fg_program_kind kind) {
@@ -498,6 +499,95 @@ static void folded_results_answer_what_the_program_answers(void **state) {
     }
 }
 
+/* Errors are classified from the table of their type (fg_vm_classify)
+ * when the tracker has no Custom() and no Message(): the answer must be
+ * the program's for the type of each table, for types that differ from
+ * those in their first, middle or last byte, are one byte shorter or
+ * longer (lengths 1 to 18: the compares of 4 and 8 bytes and memcmp), for
+ * no type and the empty type, at and around every status bound. */
+static void folded_errors_answer_what_the_program_answers(void **state) {
+    (void)state;
+    fg_tree t = {0};
+#define TY(text, ...) tt_call(&t, text, FG_BUILTIN_TYPE_OF, __VA_ARGS__)
+#define ST(text, ...) tt_call(&t, text, FG_BUILTIN_STATUS, __VA_ARGS__)
+    fg_node *roots[] = {
+        tt_or(&t, "TypeOf(\"timeout\") | Status(500..599)",
+              TY("TypeOf(\"timeout\")", 1, tt_str("timeout")),
+              ST("Status(500..599)", 1, tt_range(500, 599)), NULL),
+        tt_or(&t, "TypeOf(...) & ~Status(400..499) | TypeOf(\"closed\", \"a\") & Status(500..599)",
+              tt_and(&t, "TypeOf(...) & ~Status(400..499)",
+                     TY("TypeOf(...)", 7, tt_str("a"), tt_str("abcd"), tt_str("timeout"),
+                        tt_str("abcdefgh"), tt_str("connection"), tt_str("abcdefghijklmnop"),
+                        tt_str("connection refused")),
+                     tt_not(&t, "~Status(400..499)", ST("Status(400..499)", 1, tt_range(400, 499))),
+                     NULL),
+              tt_and(&t, "TypeOf(\"closed\", \"a\") & Status(500..599)",
+                     TY("TypeOf(\"closed\", \"a\")", 2, tt_str("closed"), tt_str("a")),
+                     ST("Status(500..599)", 1, tt_range(500, 599)), NULL),
+              NULL),
+        tt_not(&t, "~TypeOf(\"cancelled\")", TY("TypeOf(\"cancelled\")", 1, tt_str("cancelled"))),
+        tt_and(&t, "All() & ~TypeOf(\"ab\") & ~Status(404)", tt_call0(&t, "All()", FG_BUILTIN_ALL),
+               tt_not(&t, "~TypeOf(\"ab\")", TY("TypeOf(\"ab\")", 1, tt_str("ab"))),
+               tt_not(&t, "~Status(404)", ST("Status(404)", 1, tt_num(404))), NULL),
+        tt_or(&t, "Message(\"*x*\") | TypeOf(\"timeout\")",
+              tt_call(&t, "Message(\"*x*\")", FG_BUILTIN_MESSAGE, 1, tt_str("*x*")),
+              TY("TypeOf(\"timeout\")", 1, tt_str("timeout")), NULL),
+        TY("TypeOf(17 strings)", 17, tt_str("t1"), tt_str("t2"), tt_str("t3"), tt_str("t4"),
+           tt_str("t5"), tt_str("t6"), tt_str("t7"), tt_str("t8"), tt_str("t9"), tt_str("t10"),
+           tt_str("t11"), tt_str("t12"), tt_str("t13"), tt_str("t14"), tt_str("t15"), tt_str("t16"),
+           tt_str("timeout")),
+    };
+    /* which trackers have the tables: not with Message(), nor with more
+     * strings than FG_ERROR_FOLD_MAX_TYPES */
+    const int folded[] = {1, 1, 1, 1, 0, 0};
+#undef ST
+#undef TY
+    static const char *const types[] =
+        {"a",         "ab",       "abcd",       "timeout",          "closed",
+         "cancelled", "abcdefgh", "connection", "abcdefghijklmnop", "connection refused",
+         "t16",       "timeout"};
+    const int64_t statuses[] = {INT64_MIN, 0,   399, 400, 403, 404,      405,
+                                499,       500, 501, 599, 600, INT64_MAX};
+    for (size_t r = 0; r < sizeof roots / sizeof roots[0]; r++) {
+        fg_program *p = compile(roots[r], FG_PROGRAM_TRACKER);
+        assert_int_equal(p->error_folded, folded[r]);
+        for (size_t k = 0; k < sizeof types / sizeof types[0] + 1; k++) {
+            /* the type, then variants: first, middle, last byte changed,
+             * one byte shorter, one longer; the last round: none, and "" */
+            char variants[6][32];
+            size_t n = k < sizeof types / sizeof types[0] ? strlen(types[k]) : 0;
+            for (int v = 0; v < 6; v++) {
+                if (n > 0) memcpy(variants[v], types[k], n + 1);
+                else variants[v][0] = '\0';
+            }
+            if (n > 0) {
+                variants[1][0] ^= 1;
+                variants[2][n / 2] ^= 1;
+                variants[3][n - 1] ^= 1;
+                variants[4][n - 1] = '\0';
+                variants[5][n] = 'x';
+                variants[5][n + 1] = '\0';
+            }
+            for (int v = 0; v < 6; v++) {
+                for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
+                    for (int has = 0; has <= 1; has++) {
+                        fg_outcome err = error(variants[v], "x");
+                        if (n == 0 && v == 0) err = error(NULL, NULL); /* no type */
+                        err.has_status = has;
+                        err.status = statuses[i];
+                        if (fg_vm_classify(p, &err, NULL) != (fg_vm_track(p, &err, NULL) ? 1 : -1))
+                            fail_msg("tracker %zu disagrees on type \"%s\" at status %lld "
+                                     "(has_status %d)",
+                                     r, err.type ? err.type : "(none)", (long long)statuses[i],
+                                     has);
+                    }
+                }
+            }
+        }
+        fg_program_free(p, NULL);
+    }
+}
+
 static int match_when_user_says(void *ud, const fg_outcome *o) {
     (void)ud;
     return (int)(intptr_t)o->user;
@@ -606,6 +696,7 @@ int main(void) {
         cmocka_unit_test(message_matches_a_glob),
         cmocka_unit_test(status_matches_results_and_errors_in_range),
         cmocka_unit_test(folded_results_answer_what_the_program_answers),
+        cmocka_unit_test(folded_errors_answer_what_the_program_answers),
         cmocka_unit_test(custom_calls_the_predicate_of_its_name),
         cmocka_unit_test(negated_tracker_matches_only_errors),
         cmocka_unit_test(tracker_union_and_intersection),
