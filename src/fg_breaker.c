@@ -91,25 +91,45 @@ size_t fg_breaker_footprint(const fg_policy *policy, size_t index) {
     return layout.size;
 }
 
+/* The tripper memo's bytes after a handle's customs[] (fg_breaker_box_attach):
+ * the newest region, the fg_trip_cache, the older region and the table's
+ * rate thresholds (when it has rate tests). */
+static size_t fg_breaker_memo_size(const fg_program *tripper) {
+    size_t box = fg_align8(fg_trip_box_size(fg_program_threshold_count(tripper)));
+    uint32_t rates = fg_program_table_rates(tripper);
+    return 2 * box + fg_align8(sizeof(fg_trip_cache)) +
+           (rates > 0 ? sizeof(uint64_t) * (1 + (size_t)rates) : 0);
+}
+
 size_t fg_breaker_handle_footprint(const fg_policy *policy, size_t index) {
     const fg_breaker_def *def = fg_breaker_def_of(policy, index);
     if (def == NULL) return 0;
     return fg_align8(sizeof(fg_breaker) +
                      (size_t)fg_program_custom_count(def->tracker) * sizeof(fg_custom)) +
-           fg_align8(fg_trip_box_size(fg_program_threshold_count(def->tripper),
-                                      fg_program_table_rates(def->tripper)));
+           fg_breaker_memo_size(def->tripper);
 }
 
 void fg_breaker_box_attach(fg_breaker *h) {
-    size_t customs = fg_align8(sizeof(fg_breaker) +
-                               (size_t)fg_program_custom_count(h->def->tracker) * sizeof(fg_custom));
-    h->box = (fg_trip_box *)((char *)h + customs);
+    const fg_program *tripper = h->def->tripper;
+    uint32_t thresholds = fg_program_threshold_count(tripper);
+    size_t box = fg_align8(fg_trip_box_size(thresholds));
+    char *at = (char *)h + fg_align8(sizeof(fg_breaker) +
+                                     (size_t)fg_program_custom_count(h->def->tracker) *
+                                         sizeof(fg_custom));
+    h->box = (fg_trip_box *)at;
+    at += box;
+    fg_trip_cache *tc = (fg_trip_cache *)at;
+    h->trip = tc;
+    at += fg_align8(sizeof(fg_trip_cache));
+    tc->older = (fg_trip_box *)at;
+    at += box;
+    tc->rates = fg_program_table_rates(tripper) > 0 ? (uint64_t *)at : NULL;
+    if (tc->rates != NULL) tc->rates[0] = FG_TRIP_NO_TOTAL;
+    tc->box_size = (uint32_t)box;
+    tc->built_at = tc->skip = tc->older_at = tc->older_run = 0;
+    h->box->threshold_count = tc->older->threshold_count = (uint8_t)thresholds;
     fg_trip_box_invalidate(h->box);
-    h->box->built_at = 0;
-    h->box->skip = 0;
-    h->box->threshold_count = (uint8_t)fg_program_threshold_count(h->def->tripper);
-    if (fg_program_table_rates(h->def->tripper) > 0)
-        fg_trip_box_rates(h->box)[0] = FG_TRIP_BOX_NO_TOTAL;
+    fg_trip_box_invalidate(tc->older);
 }
 
 /* Resolves every Custom() name of the tracker through the embedder. */
@@ -278,6 +298,7 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
     view->keyed = NULL;
     view->sink = NULL; /* families keep their own aggregates */
     view->box = NULL;  /* keys share proto under different locks: the block's memo */
+    view->trip = NULL;
     if (fresh || proto->block == NULL || proto->block->size != layout->size) {
         fg_breaker_views(view, layout, fresh);
         return;

@@ -102,6 +102,41 @@ typedef struct fg_when {
 
 typedef struct fg_reload_gen fg_reload_gen; /* fg_reload.h */
 
+/* A plain breaker's tripper memo beyond its newest region (fg_breaker's
+ * `box`), in the handle's memory right after that box:
+ *
+ *   - `older`, the region made before the newest one. A failure rate
+ *     hovering at a threshold that decides which tests the answer reads
+ *     (`... FailureRate(50%) & SlowRate(30%) | ~FailureRate(50%) &
+ *     SlowRate(40%)`) moves the counts back and forth between two regions
+ *     on most records; with the previous region kept, both sides are
+ *     answered from a region and none is remade. When the older region
+ *     answers FG_TRIP_OLDER_RUN records in a row (the counts settled on
+ *     its side), the two swap, so that the inline check finds it first.
+ *   - The back-off (fg_breaker_trip_box_run_locked): when the counts leave
+ *     both regions within FG_BOX_SHORT records of the last region made,
+ *     the next `skip` evaluations that neither region answers run the
+ *     program (its decision table or plan) without making one.
+ *   - `rates`, for a tripper whose decision table has rate tests: the
+ *     rates' thresholds at one total (fg_vm_trip_table_thresholds), so that
+ *     the table decides them by integer compares: [0] the total they are
+ *     for (FG_TRIP_NO_TOTAL: none yet), then one per rate test; remade when
+ *     the total moves (in a full CountWindow, never). NULL without them.
+ *
+ * Every region is exact whenever it is valid (fg_vm_trip_boxed), so none
+ * of this changes an answer, only its cost. */
+typedef struct fg_trip_cache {
+    fg_trip_box *older;
+    uint64_t *rates;
+    uint32_t box_size;  /* bytes of each of the two boxes (fg_trip_box_size) */
+    uint32_t built_at;  /* the records (success + failure) when a region was last made */
+    uint32_t skip;
+    uint32_t older_at;  /* the records when `older` last answered */
+    uint32_t older_run; /* how many records in a row it has answered */
+} fg_trip_cache;
+#define FG_TRIP_NO_TOTAL UINT64_MAX
+enum { FG_TRIP_OLDER_RUN = 4 };
+
 struct fg_breaker {
     /* What a call drives: this handle until a reload, then the newest
      * definition's handle (fg_breaker_live). Read first by every call. */
@@ -149,11 +184,14 @@ struct fg_breaker {
      * key's view has none. sink_state (home's) is the state the sink
      * counts this breaker in, changed under the block's lock. */
     fg_sink *sink;
-    /* The tripper's last answer and the region of counts it holds for
-     * (fg_trip_box), after customs[] in the handle's memory; NULL in a
-     * family key's transient view, which uses the block's memo. Read and
-     * written under the block's lock. */
+    /* The tripper's newest answer and the region of counts it holds for
+     * (fg_trip_box), checked inline by every evaluation, and the rest of
+     * the tripper memo (fg_trip_cache); both after customs[] in the
+     * handle's memory, the pointers fixed at creation. NULL in a family
+     * key's transient view, which uses the block's memo. What they point
+     * at is read and written under the block's lock. */
     fg_trip_box *box;
+    fg_trip_cache *trip;
     fg_custom customs[];          /* one per fg_program_custom_name of the tracker */
 };
 

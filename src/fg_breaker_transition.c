@@ -76,34 +76,52 @@ int fg_breaker_trip_run_locked(fg_breaker *h, fg_state state, double now, const 
     return fired;
 }
 
-int fg_breaker_trip_box_run_locked(fg_breaker *h, fg_state state, double now, const char **reason) {
+/* Swaps the contents of two boxes of n bytes (fg_trip_cache's box_size).
+ * Out of line: rare, and its buffer would give its caller a frame. */
+static __attribute__((noinline)) void fg_breaker_box_swap(fg_trip_box *x, fg_trip_box *y, size_t n) {
+    unsigned char t[sizeof(fg_trip_box) + 2 * sizeof(uint32_t) * FG_MAX_SLOW_THRESHOLDS];
+    memcpy(t, x, n);
+    memcpy(x, y, n);
+    memcpy(y, t, n);
+}
+
+/* The answer of a backing-off breaker with a decision table (below): the
+ * table answers from the counts where they are, nothing gathered first,
+ * its rates integer compares at thresholds kept for the window's total. */
+static unsigned fg_breaker_trip_table(fg_breaker *h, fg_state state) {
+    const fg_window *w = &h->window;
+    const fg_program *tripper = h->def->tripper;
+    uint64_t total = w->st->total_count, failures = w->st->failure_count;
+    uint32_t streak = h->block->consecutive_failures;
+    uint64_t *rates = h->trip->rates; /* [0]: the total they are for */
+    if (rates == NULL) /* no rates: no division */
+        return fg_trip_table_entry(tripper, total, failures, w->slow, streak, state);
+    if (rates[0] != total && fg_vm_trip_table_thresholds(tripper, total, rates + 1))
+        rates[0] = total;
+    if (rates[0] == total && total != FG_TRIP_NO_TOTAL)
+        return fg_trip_table_entry_at(tripper, rates + 1, total, failures, w->slow, streak, state);
+    return fg_trip_table_entry(tripper, total, failures, w->slow, streak, state); /* 2^53 and more */
+}
+
+/* Neither region answered (fg_breaker_trip_box_run_locked): the program,
+ * or a new region. Out of line, so that the older region's answer, the
+ * common way out of a miss, saves and restores no registers for it. */
+static __attribute__((noinline)) int fg_breaker_trip_remake_locked(fg_breaker *h, fg_state state,
+                                                                   double now, const char **reason) {
     fg_window *w = &h->window;
     if (w->kind == FG_WINDOW_TIME) fg_window_advance(w, now);
     const fg_window_state *st = w->st;
+    fg_trip_cache *tc = h->trip;
     fg_trip_box *box = h->box;
     const fg_program *tripper = h->def->tripper;
-    /* Backing off (below) with a decision table: the table answers from
-     * the counts where they are, nothing gathered first, its rates integer
-     * compares at thresholds kept in the box for the window's total. The
-     * breakers that back off are those whose counts cross a threshold on
-     * most records, so this is most of their records' path. */
-    if (box->skip > 0 && fg_trip_table_usable(tripper, w->threshold_count)) {
-        box->skip--;
-        uint64_t total = st->total_count, failures = st->failure_count;
-        uint32_t streak = h->block->consecutive_failures;
-        unsigned entry;
-        if (tripper->trip_count_tests == tripper->trip_test_count) { /* no rates: no division */
-            entry = fg_trip_table_entry(tripper, total, failures, w->slow, streak, state);
-        } else {
-            uint64_t *rates = fg_trip_box_rates(box); /* [0]: the total they are for */
-            if (rates[0] != total && fg_vm_trip_table_thresholds(tripper, total, rates + 1))
-                rates[0] = total;
-            if (rates[0] == total && total != FG_TRIP_BOX_NO_TOTAL)
-                entry = fg_trip_table_entry_at(tripper, rates + 1, total, failures, w->slow, streak,
-                                               state);
-            else /* counts of 2^53 and more: divisions */
-                entry = fg_trip_table_entry(tripper, total, failures, w->slow, streak, state);
-        }
+    uint32_t alternative = 0;
+    int fired;
+    /* Backing off (below) with a decision table: the breakers that back off
+     * are those whose counts cross a threshold on most records, so this is
+     * most of their records' path. */
+    if (tc->skip > 0 && fg_trip_table_usable(tripper, w->threshold_count)) {
+        tc->skip--;
+        unsigned entry = fg_breaker_trip_table(h, state);
         if ((entry & 1) && reason != NULL) *reason = fg_breaker_trip_reason(h, entry >> 1);
         return (int)(entry & 1);
     }
@@ -116,28 +134,52 @@ int fg_breaker_trip_box_run_locked(fg_breaker *h, fg_state state, double now, co
     c.consecutive_failures = h->block->consecutive_failures;
     c.total_duration = h->reads_latency ? fg_window_total_duration(w) : 0.0;
     /* Making a region costs about three plain evaluations. When the counts
-     * cross a threshold on most records (a failure rate hovering at its
-     * limit), regions last a record or two and making them is wasted: after
-     * one that lasted FG_BOX_SHORT records or fewer, the next FG_BOX_SKIP
-     * evaluations run the program without making one (its decision table,
-     * above, or its plan), then a region is tried again. The box is a pure
-     * cache (a region is exact whenever it is valid), so skipping never
-     * changes an answer, only its cost. 63 rather than 15 since the table:
-     * a region remade every 16 evaluations cost as much as the table's 16. */
+     * cross thresholds on most records in more than two ways (a failure
+     * rate hovering at its limit while slow calls come and go), regions
+     * last a record or two and making them is wasted: after one that
+     * lasted FG_BOX_SHORT records or fewer, the next FG_BOX_SKIP
+     * evaluations the two regions do not answer run the program without
+     * making one (its decision table, above, or its plan), then a region
+     * is tried again. 63 rather than 15 since the table: a region remade
+     * every 16 evaluations cost as much as the table's 16. */
     enum { FG_BOX_SHORT = 2, FG_BOX_SKIP = 63 };
-    uint32_t alternative = 0;
-    int fired;
-    if (box->skip > 0) {
-        box->skip--;
+    if (tc->skip > 0) {
+        tc->skip--;
         fired = fg_vm_trip_counts(tripper, &c, &alternative);
     } else {
         uint32_t records = (uint32_t)(h->block->success + h->block->failure);
-        if (box->valid && records - box->built_at <= FG_BOX_SHORT) box->skip = FG_BOX_SKIP;
-        box->built_at = records;
+        if (box->valid && records - tc->built_at <= FG_BOX_SHORT) tc->skip = FG_BOX_SKIP;
+        tc->built_at = records;
+        /* the newest region becomes the older one (a region is exact
+         * whenever valid: it can be kept for as long as one likes) */
+        memcpy(tc->older, box, tc->box_size);
+        tc->older_run = 0;
         fired = fg_vm_trip_boxed(tripper, &c, box);
         alternative = box->alternative;
     }
     if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, alternative);
+    return fired;
+}
+
+/* The newest region (h->box) did not answer (fg_breaker_trip_locked): the
+ * older one, or fg_breaker_trip_remake_locked. (A TimeWindow was advanced
+ * by the record that evaluates, as the inline check assumes too.) */
+int fg_breaker_trip_box_run_locked(fg_breaker *h, fg_state state, double now, const char **reason) {
+    const fg_window *w = &h->window;
+    fg_trip_cache *tc = h->trip;
+    const fg_trip_box *older = tc->older;
+    if (!fg_trip_box_holds(older, w->st->total_count, w->st->failure_count, w->slow,
+                           w->threshold_count, h->block->consecutive_failures, state))
+        return fg_breaker_trip_remake_locked(h, state, now, reason);
+    int fired = older->fired;
+    if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, older->alternative);
+    uint32_t records = (uint32_t)(h->block->success + h->block->failure);
+    tc->older_run = records - tc->older_at == 1 ? tc->older_run + 1 : 1;
+    tc->older_at = records;
+    if (tc->older_run >= FG_TRIP_OLDER_RUN) { /* settled on its side: check it first */
+        fg_breaker_box_swap(h->box, tc->older, tc->box_size);
+        tc->older_run = 0;
+    }
     return fired;
 }
 

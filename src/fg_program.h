@@ -100,8 +100,9 @@ int fg_vm_trip_plan(const fg_program *program, const fg_trip_counts *c, uint32_t
  * (valid = 0) for a tripper that reads the total duration, or with counts
  * of 2^32 or more (bounds are 32-bit: a region is cut to 2^32 - 1 counts
  * above its low end, which only makes it smaller). Owned by whoever
- * evaluates (a breaker handle keeps one under its block's lock); slow[]
- * holds threshold_count (lo, span) pairs. */
+ * evaluates (a breaker handle keeps two under its block's lock:
+ * fg_trip_cache in fg_breaker_internal.h); slow[] holds threshold_count
+ * (lo, span) pairs. */
 typedef struct fg_trip_box {
     uint32_t total_lo, total_span;
     uint32_t failures_lo, failures_span;
@@ -111,39 +112,13 @@ typedef struct fg_trip_box {
     uint8_t fired;
     uint8_t state;
     uint8_t threshold_count;
-    /* The owner's back-off (fg_breaker_trip_box_run_locked): when regions
-     * stop lasting, the next `skip` evaluations run the program (its
-     * decision table or its plan) without making one. built_at: the
-     * owner's record count when the box was last made. */
-    uint32_t built_at;
-    uint32_t skip;
     uint32_t slow[]; /* [2 * threshold_count]: lo, span */
-    /* Then, for an owner whose tripper's decision table has rates (it
-     * backs off to the table, every test an integer compare), the rates'
-     * thresholds at one total: fg_trip_box_rates. */
 } fg_trip_box;
 
-/* Where an fg_trip_box's rate thresholds start: after slow[], aligned. */
-static inline size_t fg_trip_box_rates_offset(uint32_t threshold_count) {
-    size_t slow_end = sizeof(fg_trip_box) + 2u * sizeof(uint32_t) * threshold_count;
-    return (slow_end + 7) / 8 * 8;
+/* Bytes of an fg_trip_box for threshold_count thresholds (a multiple of 8). */
+static inline size_t fg_trip_box_size(uint32_t threshold_count) {
+    return sizeof(fg_trip_box) + 2u * sizeof(uint32_t) * threshold_count;
 }
-
-/* Bytes of an fg_trip_box for threshold_count thresholds, with room for
- * the thresholds of `rates` rate tests (0: none). */
-static inline size_t fg_trip_box_size(uint32_t threshold_count, uint32_t rates) {
-    if (rates == 0) return sizeof(fg_trip_box) + 2u * sizeof(uint32_t) * threshold_count;
-    return fg_trip_box_rates_offset(threshold_count) + sizeof(uint64_t) * (1 + rates);
-}
-
-/* The rates' thresholds after the box (room for them: fg_trip_box_size):
- * [0] the total they are for (FG_TRIP_BOX_NO_TOTAL: none yet), then one
- * per rate test of the table (fg_vm_trip_table_thresholds), remade when
- * the total moves (in a full CountWindow, never). */
-static inline uint64_t *fg_trip_box_rates(fg_trip_box *b) {
-    return (uint64_t *)((char *)b + fg_trip_box_rates_offset(b->threshold_count));
-}
-#define FG_TRIP_BOX_NO_TOTAL UINT64_MAX
 
 /* Fills at_least[] (room for fg_program_table_rates) with the threshold of
  * each of the decision table's rate tests at this total: rate i holds on
