@@ -19,6 +19,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "fg_breaker_internal.h"
 #include "fg_policy_internal.h"
 #include "fg_program.h"
 #include "fg_program_block.h"
@@ -562,6 +563,76 @@ static void a_breaker_deciding_by_its_table_answers_as_one_walking_its_plan(void
     }
 }
 
+/* Whether region x holds on breaker b's counts now (closed). */
+static int region_holds(const fg_breaker *b, const fg_trip_box *x) {
+    return fg_trip_box_holds(x, b->window.st->total_count, b->window.st->failure_count,
+                             b->window.slow, b->window.threshold_count,
+                             b->block->consecutive_failures, FG_STATE_CLOSED);
+}
+
+/* The cost side of the two regions, on the bench's flapping workload: once
+ * both sides of the failure rate have a region, no region is made again
+ * nor the program run (a back-off left from filling the window stays
+ * where it is: it only counts misses of both regions), every record's counts are inside one of the two,
+ * and both answer; when the counts then settle on the older region's side,
+ * it becomes the newest (checked inline) within FG_TRIP_OLDER_RUN records. */
+static void a_failure_rate_flapping_across_a_deciding_threshold_is_answered_from_two_regions(
+    void **state) {
+    (void)state;
+    fg_expressions x;
+    memset(&x, 0, sizeof x);
+    x.window = "CountWindow(100)";
+    x.tripper = "FailureStreak(5) | (MinRequests(20) & FailureRate(50%) & SlowRate(30%, threshold "
+                "= 2s)) | (MinRequests(20) & ~FailureRate(50%) & SlowRate(40%, threshold = 2s))";
+    fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
+    assert_non_null(policy);
+    char err[256];
+    fg_breaker *b = fg_breaker_new(policy, 0, NULL, err, sizeof err);
+    assert_non_null(b);
+    const fg_trip_cache *tc = b->trip;
+    assert_non_null(tc);
+    double now = 1.0;
+    uint32_t built_at = 0, skip = 0;
+    int in_newest = 0, in_older = 0;
+    for (int i = 0; i < 3000; i++) {
+        fg_ticket t;
+        now += 1.0 / 128;
+        assert_int_equal(fg_breaker_acquire_at(b, now, &t), 1);
+        int failure = (i % 101) % 2 == 1;
+        fg_breaker_record_at(b, &t, failure ? FG_OUTCOME_FAILURE : FG_OUTCOME_SUCCESS, 0.05, now);
+        assert_int_equal(fg_breaker_state(b), FG_STATE_CLOSED);
+        if (i == 300) built_at = tc->built_at, skip = tc->skip;
+        if (i < 300) continue;
+        assert_int_equal(tc->built_at, built_at); /* no region made again */
+        assert_int_equal(tc->skip, skip);         /* nor the program run for want of one */
+        int newest = region_holds(b, b->box), older = region_holds(b, tc->older);
+        assert_true(newest || older);
+        in_newest += newest;
+        in_older += older;
+    }
+    assert_true(in_newest > 500 && in_older > 500); /* both sides of 50% answered */
+    /* settle on the older region's side: it is checked first soon after */
+    uint64_t failures = b->window.st->failure_count;
+    int older_side = region_holds(b, tc->older) ? failures >= 50 : failures < 50;
+    int settled = -1;
+    for (int i = 0; i < 40; i++) {
+        fg_ticket t;
+        now += 1.0 / 128;
+        assert_int_equal(fg_breaker_acquire_at(b, now, &t), 1);
+        /* at the edge: keep the failures just on that side of 50 */
+        int failure = b->window.st->failure_count < 50 ? older_side : 0;
+        if (older_side && b->window.st->failure_count >= 50) failure = i % 2;
+        fg_breaker_record_at(b, &t, failure ? FG_OUTCOME_FAILURE : FG_OUTCOME_SUCCESS, 0.05, now);
+        if (settled < 0 && region_holds(b, b->box) && !region_holds(b, tc->older) &&
+            tc->built_at == built_at)
+            settled = i;
+    }
+    assert_true(settled >= 0 && settled <= FG_TRIP_OLDER_RUN + 2);
+    assert_int_equal(tc->built_at, built_at); /* swapped, not remade */
+    fg_breaker_free(b);
+    fg_policy_free(policy);
+}
+
 /* Rates decided by integer thresholds (fg_vm_trip_table_thresholds) at
  * every total up to 3000, at and around each threshold's count, for
  * ratios whose decimal is not a double (57%, 70%, 1/3...): the bytecode's
@@ -625,6 +696,7 @@ int main(void) {
         cmocka_unit_test(a_rate_hovering_behind_a_false_test_stays_inside_its_region),
         cmocka_unit_test(a_breaker_backing_off_from_regions_answers_as_one_without_them),
         cmocka_unit_test(a_breaker_keeping_two_regions_answers_as_one_without_them),
+        cmocka_unit_test(a_failure_rate_flapping_across_a_deciding_threshold_is_answered_from_two_regions),
         cmocka_unit_test(a_breaker_deciding_by_its_table_answers_as_one_walking_its_plan),
         cmocka_unit_test(table_thresholds_decide_rates_as_the_quotient_does),
     };
