@@ -92,13 +92,12 @@ size_t fg_breaker_footprint(const fg_policy *policy, size_t index) {
 }
 
 /* The tripper memo's bytes after a handle's customs[] (fg_breaker_box_attach):
- * the newest region, the fg_trip_cache, the older region and the table's
+ * the fg_trip_cache, the newest region, the older region and the table's
  * rate thresholds (when it has rate tests). */
 static size_t fg_breaker_memo_size(const fg_program *tripper) {
     size_t box = fg_align8(fg_trip_box_size(fg_program_threshold_count(tripper)));
     uint32_t rates = fg_program_table_rates(tripper);
-    return 2 * box + fg_align8(sizeof(fg_trip_cache)) +
-           (rates > 0 ? sizeof(uint64_t) * (1 + (size_t)rates) : 0);
+    return FG_TRIP_CACHE_BYTES + 2 * box + (rates > 0 ? sizeof(uint64_t) * (1 + (size_t)rates) : 0);
 }
 
 size_t fg_breaker_handle_footprint(const fg_policy *policy, size_t index) {
@@ -116,11 +115,10 @@ void fg_breaker_box_attach(fg_breaker *h) {
     char *at = (char *)h + fg_align8(sizeof(fg_breaker) +
                                      (size_t)fg_program_custom_count(h->def->tracker) *
                                          sizeof(fg_custom));
+    fg_trip_cache *tc = (fg_trip_cache *)at;
+    at += FG_TRIP_CACHE_BYTES;
     h->box = (fg_trip_box *)at;
     at += box;
-    fg_trip_cache *tc = (fg_trip_cache *)at;
-    h->trip = tc;
-    at += fg_align8(sizeof(fg_trip_cache));
     tc->older = (fg_trip_box *)at;
     at += box;
     tc->rates = fg_program_table_rates(tripper) > 0 ? (uint64_t *)at : NULL;
@@ -298,7 +296,6 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
     view->keyed = NULL;
     view->sink = NULL; /* families keep their own aggregates */
     view->box = NULL;  /* keys share proto under different locks: the block's memo */
-    view->trip = NULL;
     if (fresh || proto->block == NULL || proto->block->size != layout->size) {
         fg_breaker_views(view, layout, fresh);
         return;

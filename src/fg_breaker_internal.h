@@ -103,7 +103,9 @@ typedef struct fg_when {
 typedef struct fg_reload_gen fg_reload_gen; /* fg_reload.h */
 
 /* A plain breaker's tripper memo beyond its newest region (fg_breaker's
- * `box`), in the handle's memory right after that box:
+ * `box`), in the handle's memory right before that box (so that the
+ * handle needs no pointer to it, and a family key's view, bound twice per
+ * call, no store to clear one): fg_breaker_trip_cache.
  *
  *   - `older`, the region made before the newest one. A failure rate
  *     hovering at a threshold that decides which tests the answer reads
@@ -136,6 +138,9 @@ typedef struct fg_trip_cache {
 } fg_trip_cache;
 #define FG_TRIP_NO_TOTAL UINT64_MAX
 enum { FG_TRIP_OLDER_RUN = 4 };
+
+/* Bytes from a handle's fg_trip_cache to its newest box (fg_breaker_box_attach). */
+#define FG_TRIP_CACHE_BYTES ((sizeof(fg_trip_cache) + 7) / 8 * 8)
 
 struct fg_breaker {
     /* What a call drives: this handle until a reload, then the newest
@@ -185,15 +190,19 @@ struct fg_breaker {
      * counts this breaker in, changed under the block's lock. */
     fg_sink *sink;
     /* The tripper's newest answer and the region of counts it holds for
-     * (fg_trip_box), checked inline by every evaluation, and the rest of
-     * the tripper memo (fg_trip_cache); both after customs[] in the
-     * handle's memory, the pointers fixed at creation. NULL in a family
-     * key's transient view, which uses the block's memo. What they point
-     * at is read and written under the block's lock. */
+     * (fg_trip_box), checked inline by every evaluation, right after the
+     * rest of the tripper memo (fg_breaker_trip_cache), after customs[] in
+     * the handle's memory; the pointer is fixed at creation. NULL in a
+     * family key's transient view, which uses the block's memo. What it
+     * points at is read and written under the block's lock. */
     fg_trip_box *box;
-    fg_trip_cache *trip;
     fg_custom customs[];          /* one per fg_program_custom_name of the tracker */
 };
+
+/* The rest of a plain breaker's tripper memo (h->box not NULL). */
+static inline fg_trip_cache *fg_breaker_trip_cache(const fg_breaker *h) {
+    return (fg_trip_cache *)((char *)h->box - FG_TRIP_CACHE_BYTES);
+}
 
 /* ---- the clock ------------------------------------------------------------ */
 

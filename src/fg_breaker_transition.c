@@ -93,7 +93,7 @@ static unsigned fg_breaker_trip_table(fg_breaker *h, fg_state state) {
     const fg_program *tripper = h->def->tripper;
     uint64_t total = w->st->total_count, failures = w->st->failure_count;
     uint32_t streak = h->block->consecutive_failures;
-    uint64_t *rates = h->trip->rates; /* [0]: the total they are for */
+    uint64_t *rates = fg_breaker_trip_cache(h)->rates; /* [0]: the total they are for */
     if (rates == NULL) /* no rates: no division */
         return fg_trip_table_entry(tripper, total, failures, w->slow, streak, state);
     if (rates[0] != total && fg_vm_trip_table_thresholds(tripper, total, rates + 1))
@@ -111,7 +111,7 @@ static __attribute__((noinline)) int fg_breaker_trip_remake_locked(fg_breaker *h
     fg_window *w = &h->window;
     if (w->kind == FG_WINDOW_TIME) fg_window_advance(w, now);
     const fg_window_state *st = w->st;
-    fg_trip_cache *tc = h->trip;
+    fg_trip_cache *tc = fg_breaker_trip_cache(h);
     fg_trip_box *box = h->box;
     const fg_program *tripper = h->def->tripper;
     uint32_t alternative = 0;
@@ -161,26 +161,42 @@ static __attribute__((noinline)) int fg_breaker_trip_remake_locked(fg_breaker *h
     return fired;
 }
 
+/* A region's answer that fired: the reason, when asked. Out of line, so
+ * that fg_breaker_trip_box_run_locked reaches its callees by tail calls
+ * only and needs no frame. */
+static __attribute__((noinline)) int fg_breaker_trip_fired(const fg_breaker *h, uint32_t alternative,
+                                                           const char **reason) {
+    if (reason != NULL) *reason = fg_breaker_trip_reason(h, alternative);
+    return 1;
+}
+
+/* The older region has answered FG_TRIP_OLDER_RUN records in a row: the
+ * counts settled on its side, so it becomes the newest, which the inline
+ * check finds first. Then its answer (fired or not). */
+static __attribute__((noinline)) int fg_breaker_trip_promote(fg_breaker *h, const char **reason) {
+    fg_trip_cache *tc = fg_breaker_trip_cache(h);
+    fg_breaker_box_swap(h->box, tc->older, tc->box_size);
+    tc->older_run = 0;
+    return h->box->fired ? fg_breaker_trip_fired(h, h->box->alternative, reason) : 0;
+}
+
 /* The newest region (h->box) did not answer (fg_breaker_trip_locked): the
  * older one, or fg_breaker_trip_remake_locked. (A TimeWindow was advanced
- * by the record that evaluates, as the inline check assumes too.) */
+ * by the record that evaluates, as the inline check assumes too.) Every
+ * call here is a tail call: the common way out of a miss, the older
+ * region's answer, saves and restores no registers. */
 int fg_breaker_trip_box_run_locked(fg_breaker *h, fg_state state, double now, const char **reason) {
     const fg_window *w = &h->window;
-    fg_trip_cache *tc = h->trip;
+    fg_trip_cache *tc = fg_breaker_trip_cache(h);
     const fg_trip_box *older = tc->older;
     if (!fg_trip_box_holds(older, w->st->total_count, w->st->failure_count, w->slow,
                            w->threshold_count, h->block->consecutive_failures, state))
         return fg_breaker_trip_remake_locked(h, state, now, reason);
-    int fired = older->fired;
-    if (fired && reason != NULL) *reason = fg_breaker_trip_reason(h, older->alternative);
     uint32_t records = (uint32_t)(h->block->success + h->block->failure);
     tc->older_run = records - tc->older_at == 1 ? tc->older_run + 1 : 1;
     tc->older_at = records;
-    if (tc->older_run >= FG_TRIP_OLDER_RUN) { /* settled on its side: check it first */
-        fg_breaker_box_swap(h->box, tc->older, tc->box_size);
-        tc->older_run = 0;
-    }
-    return fired;
+    if (tc->older_run >= FG_TRIP_OLDER_RUN) return fg_breaker_trip_promote(h, reason);
+    return older->fired ? fg_breaker_trip_fired(h, older->alternative, reason) : 0;
 }
 
 void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason, double now,

@@ -589,7 +589,7 @@ static void a_failure_rate_flapping_across_a_deciding_threshold_is_answered_from
     char err[256];
     fg_breaker *b = fg_breaker_new(policy, 0, NULL, err, sizeof err);
     assert_non_null(b);
-    const fg_trip_cache *tc = b->trip;
+    const fg_trip_cache *tc = fg_breaker_trip_cache(b);
     assert_non_null(tc);
     double now = 1.0;
     uint32_t built_at = 0, skip = 0;
