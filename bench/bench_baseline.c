@@ -6,7 +6,8 @@
  * last answer (the tripper memo): on the payment, alternating and threshold
  * mixes that answers almost every record without running the program, so
  * their ratios understate the cost of the bytecode; on the "flapping"
- * workload the region misses on most records, so the memo cannot help there.
+ * workload the newest region misses on about half the records (the counts
+ * move between two regions), which the region made before it answers.
  */
 #define _GNU_SOURCE /* sched_getcpu, as the engine's counter stripes */
 #include "bench_baseline.h"

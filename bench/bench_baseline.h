@@ -79,8 +79,9 @@ typedef struct bench_baseline {
 /* The variant tripper of the "flapping" workload: never true on the
  * alternating mix either, but whichever side of 50% the failure rate is on,
  * its test decides which SlowRate is read, so the memo's region (made
- * around the tests the answer depends on) misses on most records: the
- * workload the memo cannot help. */
+ * around the tests the answer depends on) holds on one side only: the
+ * counts move between two regions on most records (the engine keeps the
+ * newest and the one before it, fg_breaker_internal.h's fg_trip_cache). */
 #define BENCH_FLAPPING_TRIPPER                                                                     \
     "FailureStreak(5) | (MinRequests(20) & FailureRate(50%) & SlowRate(30%, threshold = 2s)) | "   \
     "(MinRequests(20) & ~FailureRate(50%) & SlowRate(40%, threshold = 2s))"

@@ -10,7 +10,8 @@
  *   - their ratio (engine / hand-written), printed as `ratio: X.XX`, on the
  *     payment mix, on mixes whose counts change on almost every record
  *     (alternating, and threshold, whose memo region leaves the crossing
- *     failure rate out) and on one the tripper memo cannot help (flapping);
+ *     failure rate out) and on one whose counts move between two of the
+ *     memo's regions on most records (flapping);
  *   - contention: total calls/s with 1, 2 and 4 threads on one breaker,
  *     and the 2-thread / 1-thread ratio;
  *   - footprints: block and handle bytes of payment_api and of a
@@ -548,12 +549,10 @@ int main(int argc, char **argv) {
            "the answer does not depend on, and answers\n",
            BENCH_THRESHOLD_TRIPPER);
     printf("workload flapping: the alternating mix on payment_api with the tripper %s: never true "
-           "either, "
-           "but whichever side of 50%% the failure rate is on, its test decides which SlowRate the "
-           "answer "
-           "reads, so the memo's region misses on most records: the workload the memo cannot help "
-           "(the "
-           "engine backs off to the tripper's decision table)\n",
+           "either, but whichever side of 50%% the failure rate is on, its test decides which "
+           "SlowRate the answer reads, so the counts move between two of the memo's regions on most "
+           "records: the newest region misses on about half of them, and the one made before it "
+           "answers those\n",
            BENCH_FLAPPING_TRIPPER);
     printf("locking and clocks: the hand-written breaker admits in closed without a lock (atomic state "
            "word, per-CPU counter stripes) and records under the engine's block spinlock, reading the "

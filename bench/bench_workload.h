@@ -32,9 +32,9 @@ void bench_workload_fill(bench_call *mix);
 /* Fast 200s and timeouts alternating with a period of 101 calls, so that
  * the record entering a CountWindow(100) almost always differs from the one
  * leaving it and the counts change on nearly every record (failure rate
- * about 50%, streaks of 1: it never trips). Whether the tripper memo helps
- * depends on the tripper: bench_baseline.h's flapping tripper is the one
- * it cannot help. */
+ * about 50%, streaks of 1: it never trips). How the tripper memo answers
+ * depends on the tripper: with bench_baseline.h's flapping tripper the
+ * counts move between two regions on most records. */
 void bench_workload_fill_alternating(bench_call *mix);
 
 /* The payment mix with its tracked failures made fast 200s: for the

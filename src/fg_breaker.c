@@ -92,12 +92,14 @@ size_t fg_breaker_footprint(const fg_policy *policy, size_t index) {
 }
 
 /* The tripper memo's bytes after a handle's customs[] (fg_breaker_box_attach):
- * the fg_trip_cache, the newest region, the older region and the table's
- * rate thresholds (when it has rate tests). */
+ * the fg_trip_cache, the newest region, the older region (for a tripper
+ * whose regions can differ under one answer) and the table's rate
+ * thresholds (when it has rate tests). */
 static size_t fg_breaker_memo_size(const fg_program *tripper) {
     size_t box = fg_align8(fg_trip_box_size(fg_program_threshold_count(tripper)));
     uint32_t rates = fg_program_table_rates(tripper);
-    return FG_TRIP_CACHE_BYTES + 2 * box + (rates > 0 ? sizeof(uint64_t) * (1 + (size_t)rates) : 0);
+    return sizeof(fg_trip_cache) + (fg_program_trip_paths(tripper) ? 2 : 1) * box +
+           (rates > 0 ? sizeof(uint64_t) * (1 + (size_t)rates) : 0);
 }
 
 size_t fg_breaker_handle_footprint(const fg_policy *policy, size_t index) {
@@ -116,18 +118,17 @@ void fg_breaker_box_attach(fg_breaker *h) {
                                      (size_t)fg_program_custom_count(h->def->tracker) *
                                          sizeof(fg_custom));
     fg_trip_cache *tc = (fg_trip_cache *)at;
-    at += FG_TRIP_CACHE_BYTES;
-    h->box = (fg_trip_box *)at;
-    at += box;
-    tc->older = (fg_trip_box *)at;
-    at += box;
-    tc->rates = fg_program_table_rates(tripper) > 0 ? (uint64_t *)at : NULL;
-    if (tc->rates != NULL) tc->rates[0] = FG_TRIP_NO_TOTAL;
-    tc->box_size = (uint32_t)box;
-    tc->built_at = tc->skip = tc->older_at = tc->older_run = 0;
-    h->box->threshold_count = tc->older->threshold_count = (uint8_t)thresholds;
+    h->box = (fg_trip_box *)(at + sizeof(fg_trip_cache));
+    size_t boxes = fg_program_trip_paths(tripper) ? 2 : 1;
+    tc->older_offset = (uint8_t)(boxes == 2 ? box : 0);
+    tc->rates_offset = (uint8_t)(fg_program_table_rates(tripper) > 0 ? boxes * box : 0);
+    if (tc->rates_offset != 0) ((uint64_t *)((char *)h->box + tc->rates_offset))[0] = FG_TRIP_NO_TOTAL;
+    tc->built_at = tc->older_at = 0;
+    tc->skip = tc->older_run = 0;
+    fg_trip_box *older = fg_breaker_trip_older(h, tc);
+    h->box->threshold_count = older->threshold_count = (uint8_t)thresholds;
     fg_trip_box_invalidate(h->box);
-    fg_trip_box_invalidate(tc->older);
+    fg_trip_box_invalidate(older);
 }
 
 /* Resolves every Custom() name of the tracker through the embedder. */

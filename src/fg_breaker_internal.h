@@ -103,11 +103,12 @@ typedef struct fg_when {
 typedef struct fg_reload_gen fg_reload_gen; /* fg_reload.h */
 
 /* A plain breaker's tripper memo beyond its newest region (fg_breaker's
- * `box`), in the handle's memory right before that box (so that the
- * handle needs no pointer to it, and a family key's view, bound twice per
- * call, no store to clear one): fg_breaker_trip_cache.
+ * `box`): 8 bytes right before that box in the handle's memory (so that
+ * the handle needs no pointer to it, and a family key's view, bound twice
+ * per call, no store to clear one; fg_breaker_trip_cache), then after the
+ * box what older_offset and rates_offset point at:
  *
- *   - `older`, the region made before the newest one. A failure rate
+ *   - The older region: the one made before the newest. A failure rate
  *     hovering at a threshold that decides which tests the answer reads
  *     (`... FailureRate(50%) & SlowRate(30%) | ~FailureRate(50%) &
  *     SlowRate(40%)`) moves the counts back and forth between two regions
@@ -115,32 +116,39 @@ typedef struct fg_reload_gen fg_reload_gen; /* fg_reload.h */
  *     answered from a region and none is remade. When the older region
  *     answers FG_TRIP_OLDER_RUN records in a row (the counts settled on
  *     its side), the two swap, so that the inline check finds it first.
+ *     A tripper with one test, or one that reads the total duration (no
+ *     region is ever valid), has none: crossing its one test's threshold
+ *     changes the answer (in closed, that trips and clears the window).
+ *     Then older_offset is 0: the "older" region is the newest itself.
  *   - The back-off (fg_breaker_trip_box_run_locked): when the counts leave
  *     both regions within FG_BOX_SHORT records of the last region made,
  *     the next `skip` evaluations that neither region answers run the
  *     program (its decision table or plan) without making one.
- *   - `rates`, for a tripper whose decision table has rate tests: the
- *     rates' thresholds at one total (fg_vm_trip_table_thresholds), so that
- *     the table decides them by integer compares: [0] the total they are
- *     for (FG_TRIP_NO_TOTAL: none yet), then one per rate test; remade when
- *     the total moves (in a full CountWindow, never). NULL without them.
+ *   - For a tripper whose decision table has rate tests, the rates'
+ *     thresholds at one total (fg_vm_trip_table_thresholds), so that the
+ *     table decides them by integer compares: [0] the total they are for
+ *     (FG_TRIP_NO_TOTAL: none yet), then one per rate test; remade when the
+ *     total moves (in a full CountWindow, never). rates_offset 0: none.
  *
+ * Record numbers are the block's success + failure, mod 2^16: only their
+ * differences are used, to tell a region's age and consecutive records
+ * (a wrong guess once every 65536 records costs time, never an answer).
  * Every region is exact whenever it is valid (fg_vm_trip_boxed), so none
  * of this changes an answer, only its cost. */
 typedef struct fg_trip_cache {
-    fg_trip_box *older;
-    uint64_t *rates;
-    uint32_t box_size;  /* bytes of each of the two boxes (fg_trip_box_size) */
-    uint32_t built_at;  /* the records (success + failure) when a region was last made */
-    uint32_t skip;
-    uint32_t older_at;  /* the records when `older` last answered */
-    uint32_t older_run; /* how many records in a row it has answered */
+    uint16_t built_at;    /* the record number when a region was last made */
+    uint16_t older_at;    /* the record number when the older region last answered */
+    uint8_t skip;         /* at most FG_BOX_SKIP */
+    uint8_t older_run;    /* how many records in a row the older region has answered */
+    uint8_t older_offset; /* bytes from the newest box to the older (each box's size), or 0 */
+    uint8_t rates_offset; /* bytes from the newest box to the rates' thresholds, or 0 */
 } fg_trip_cache;
 #define FG_TRIP_NO_TOTAL UINT64_MAX
 enum { FG_TRIP_OLDER_RUN = 4 };
-
-/* Bytes from a handle's fg_trip_cache to its newest box (fg_breaker_box_attach). */
-#define FG_TRIP_CACHE_BYTES ((sizeof(fg_trip_cache) + 7) / 8 * 8)
+_Static_assert(sizeof(fg_trip_cache) == 8, "the cache is 8 bytes before the box");
+/* The offsets (past two boxes at most, each of fg_trip_box_size) fit a byte. */
+_Static_assert(2 * (sizeof(fg_trip_box) + 2 * sizeof(uint32_t) * FG_MAX_SLOW_THRESHOLDS) <= UINT8_MAX,
+               "offsets fit a byte");
 
 struct fg_breaker {
     /* What a call drives: this handle until a reload, then the newest
@@ -201,7 +209,12 @@ struct fg_breaker {
 
 /* The rest of a plain breaker's tripper memo (h->box not NULL). */
 static inline fg_trip_cache *fg_breaker_trip_cache(const fg_breaker *h) {
-    return (fg_trip_cache *)((char *)h->box - FG_TRIP_CACHE_BYTES);
+    return (fg_trip_cache *)((char *)h->box - sizeof(fg_trip_cache));
+}
+
+/* Its older region (h->box itself for a tripper that keeps one region). */
+static inline fg_trip_box *fg_breaker_trip_older(const fg_breaker *h, const fg_trip_cache *tc) {
+    return (fg_trip_box *)((char *)h->box + tc->older_offset);
 }
 
 /* ---- the clock ------------------------------------------------------------ */

@@ -76,7 +76,7 @@ int fg_breaker_trip_run_locked(fg_breaker *h, fg_state state, double now, const 
     return fired;
 }
 
-/* Swaps the contents of two boxes of n bytes (fg_trip_cache's box_size).
+/* Swaps the contents of two boxes of n bytes (fg_trip_cache's older_offset).
  * Out of line: rare, and its buffer would give its caller a frame. */
 static __attribute__((noinline)) void fg_breaker_box_swap(fg_trip_box *x, fg_trip_box *y, size_t n) {
     unsigned char t[sizeof(fg_trip_box) + 2 * sizeof(uint32_t) * FG_MAX_SLOW_THRESHOLDS];
@@ -93,9 +93,10 @@ static unsigned fg_breaker_trip_table(fg_breaker *h, fg_state state) {
     const fg_program *tripper = h->def->tripper;
     uint64_t total = w->st->total_count, failures = w->st->failure_count;
     uint32_t streak = h->block->consecutive_failures;
-    uint64_t *rates = fg_breaker_trip_cache(h)->rates; /* [0]: the total they are for */
-    if (rates == NULL) /* no rates: no division */
+    const fg_trip_cache *tc = fg_breaker_trip_cache(h);
+    if (tc->rates_offset == 0) /* no rates: no division */
         return fg_trip_table_entry(tripper, total, failures, w->slow, streak, state);
+    uint64_t *rates = (uint64_t *)((char *)h->box + tc->rates_offset); /* [0]: their total */
     if (rates[0] != total && fg_vm_trip_table_thresholds(tripper, total, rates + 1))
         rates[0] = total;
     if (rates[0] == total && total != FG_TRIP_NO_TOTAL)
@@ -147,12 +148,12 @@ static __attribute__((noinline)) int fg_breaker_trip_remake_locked(fg_breaker *h
         tc->skip--;
         fired = fg_vm_trip_counts(tripper, &c, &alternative);
     } else {
-        uint32_t records = (uint32_t)(h->block->success + h->block->failure);
-        if (box->valid && records - tc->built_at <= FG_BOX_SHORT) tc->skip = FG_BOX_SKIP;
+        uint16_t records = (uint16_t)(h->block->success + h->block->failure);
+        if (box->valid && (uint16_t)(records - tc->built_at) <= FG_BOX_SHORT) tc->skip = FG_BOX_SKIP;
         tc->built_at = records;
         /* the newest region becomes the older one (a region is exact
          * whenever valid: it can be kept for as long as one likes) */
-        memcpy(tc->older, box, tc->box_size);
+        if (tc->older_offset != 0) memcpy(fg_breaker_trip_older(h, tc), box, tc->older_offset);
         tc->older_run = 0;
         fired = fg_vm_trip_boxed(tripper, &c, box);
         alternative = box->alternative;
@@ -175,7 +176,7 @@ static __attribute__((noinline)) int fg_breaker_trip_fired(const fg_breaker *h, 
  * check finds first. Then its answer (fired or not). */
 static __attribute__((noinline)) int fg_breaker_trip_promote(fg_breaker *h, const char **reason) {
     fg_trip_cache *tc = fg_breaker_trip_cache(h);
-    fg_breaker_box_swap(h->box, tc->older, tc->box_size);
+    fg_breaker_box_swap(h->box, fg_breaker_trip_older(h, tc), tc->older_offset);
     tc->older_run = 0;
     return h->box->fired ? fg_breaker_trip_fired(h, h->box->alternative, reason) : 0;
 }
@@ -188,12 +189,14 @@ static __attribute__((noinline)) int fg_breaker_trip_promote(fg_breaker *h, cons
 int fg_breaker_trip_box_run_locked(fg_breaker *h, fg_state state, double now, const char **reason) {
     const fg_window *w = &h->window;
     fg_trip_cache *tc = fg_breaker_trip_cache(h);
-    const fg_trip_box *older = tc->older;
+    /* (a tripper that keeps one region checks it again here: its misses
+     * change the answer, which in closed trips, so they are rare) */
+    const fg_trip_box *older = fg_breaker_trip_older(h, tc);
     if (!fg_trip_box_holds(older, w->st->total_count, w->st->failure_count, w->slow,
                            w->threshold_count, h->block->consecutive_failures, state))
         return fg_breaker_trip_remake_locked(h, state, now, reason);
-    uint32_t records = (uint32_t)(h->block->success + h->block->failure);
-    tc->older_run = records - tc->older_at == 1 ? tc->older_run + 1 : 1;
+    uint16_t records = (uint16_t)(h->block->success + h->block->failure);
+    tc->older_run = (uint16_t)(records - tc->older_at) == 1 ? tc->older_run + 1 : 1;
     tc->older_at = records;
     if (tc->older_run >= FG_TRIP_OLDER_RUN) return fg_breaker_trip_promote(h, reason);
     return older->fired ? fg_breaker_trip_fired(h, older->alternative, reason) : 0;

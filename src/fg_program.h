@@ -222,6 +222,10 @@ uint32_t fg_program_threshold_count(const fg_program *program);
 /* The rate tests of a tripper's decision table (fg_program_block.h); 0
  * also when it has no table. */
 uint32_t fg_program_table_rates(const fg_program *program);
+/* Whether a tripper's regions (fg_trip_box) can differ while its answer
+ * stays: at least two distinct tests, and no AvgLatency (which no region
+ * holds). A breaker keeps an older region only for such a tripper. */
+int fg_program_trip_paths(const fg_program *program);
 const double *fg_program_thresholds(const fg_program *program);
 /* The distinct Custom() names, in first-use order. */
 uint32_t fg_program_custom_count(const fg_program *program);

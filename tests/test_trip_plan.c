@@ -605,7 +605,7 @@ static void a_failure_rate_flapping_across_a_deciding_threshold_is_answered_from
         if (i < 300) continue;
         assert_int_equal(tc->built_at, built_at); /* no region made again */
         assert_int_equal(tc->skip, skip);         /* nor the program run for want of one */
-        int newest = region_holds(b, b->box), older = region_holds(b, tc->older);
+        int newest = region_holds(b, b->box), older = region_holds(b, fg_breaker_trip_older(b, tc));
         assert_true(newest || older);
         in_newest += newest;
         in_older += older;
@@ -613,7 +613,7 @@ static void a_failure_rate_flapping_across_a_deciding_threshold_is_answered_from
     assert_true(in_newest > 500 && in_older > 500); /* both sides of 50% answered */
     /* settle on the older region's side: it is checked first soon after */
     uint64_t failures = b->window.st->failure_count;
-    int older_side = region_holds(b, tc->older) ? failures >= 50 : failures < 50;
+    int older_side = region_holds(b, fg_breaker_trip_older(b, tc)) ? failures >= 50 : failures < 50;
     int settled = -1;
     for (int i = 0; i < 40; i++) {
         fg_ticket t;
@@ -623,7 +623,7 @@ static void a_failure_rate_flapping_across_a_deciding_threshold_is_answered_from
         int failure = b->window.st->failure_count < 50 ? older_side : 0;
         if (older_side && b->window.st->failure_count >= 50) failure = i % 2;
         fg_breaker_record_at(b, &t, failure ? FG_OUTCOME_FAILURE : FG_OUTCOME_SUCCESS, 0.05, now);
-        if (settled < 0 && region_holds(b, b->box) && !region_holds(b, tc->older) &&
+        if (settled < 0 && region_holds(b, b->box) && !region_holds(b, fg_breaker_trip_older(b, tc)) &&
             tc->built_at == built_at)
             settled = i;
     }
@@ -631,6 +631,42 @@ static void a_failure_rate_flapping_across_a_deciding_threshold_is_answered_from
     assert_int_equal(tc->built_at, built_at); /* swapped, not remade */
     fg_breaker_free(b);
     fg_policy_free(policy);
+}
+
+/* Only a tripper whose regions can differ under one answer keeps an older
+ * region (and the handle its bytes): not one with a single test, nor one
+ * that reads the total duration (no region ever holds). */
+static void a_breaker_keeps_an_older_region_only_where_it_can_answer(void **state) {
+    (void)state;
+    static const struct {
+        const char *tripper;
+        int older;
+    } cases[] = {
+        {"FailureStreak(5)", 0},
+        {"FailureStreak(5) | AvgLatency(1)", 0},
+        {"FailureStreak(5) | FailureRate(50%)", 1},
+        {"MinRequests(20) & FailureRate(51%)", 1},
+    };
+    size_t one = 0, two = 0;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        fg_expressions x;
+        memset(&x, 0, sizeof x);
+        x.window = "CountWindow(10)";
+        x.tripper = cases[k].tripper;
+        fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
+        assert_non_null(policy);
+        char err[256];
+        fg_breaker *b = fg_breaker_new(policy, 0, NULL, err, sizeof err);
+        assert_non_null(b);
+        const fg_trip_cache *tc = fg_breaker_trip_cache(b);
+        assert_int_equal(tc->older_offset != 0, cases[k].older);
+        assert_int_equal(fg_program_trip_paths(tripper_of(policy)), cases[k].older);
+        if (k == 0) one = fg_breaker_handle_footprint(policy, 0);
+        if (k == 2) two = fg_breaker_handle_footprint(policy, 0);
+        fg_breaker_free(b);
+        fg_policy_free(policy);
+    }
+    assert_true(two > one);
 }
 
 /* Rates decided by integer thresholds (fg_vm_trip_table_thresholds) at
@@ -697,6 +733,7 @@ int main(void) {
         cmocka_unit_test(a_breaker_backing_off_from_regions_answers_as_one_without_them),
         cmocka_unit_test(a_breaker_keeping_two_regions_answers_as_one_without_them),
         cmocka_unit_test(a_failure_rate_flapping_across_a_deciding_threshold_is_answered_from_two_regions),
+        cmocka_unit_test(a_breaker_keeps_an_older_region_only_where_it_can_answer),
         cmocka_unit_test(a_breaker_deciding_by_its_table_answers_as_one_walking_its_plan),
         cmocka_unit_test(table_thresholds_decide_rates_as_the_quotient_does),
     };

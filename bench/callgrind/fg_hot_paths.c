@@ -23,8 +23,8 @@
  *               region leaves the failure rate out)
  *   flapping    the same with BENCH_FLAPPING_TRIPPER (bench_baseline.h),
  *               where the failure rate decides which SlowRate is read: the
- *               region misses on most records and the breaker backs off to
- *               the tripper's decision table
+ *               counts move between two regions on most records (the
+ *               newest misses on about half, the older one answers)
  *   base_given, base_alternating, base_threshold, base_flapping
  *               the hand-written breaker (bench/bench_baseline.c) on the
  *               same loops: the exact ratio of the engine's instructions
