@@ -550,9 +550,9 @@ int main(int argc, char **argv) {
            BENCH_THRESHOLD_TRIPPER);
     printf("workload flapping: the alternating mix on payment_api with the tripper %s: never true "
            "either, but whichever side of 50%% the failure rate is on, its test decides which "
-           "SlowRate the answer reads, so the counts move between two of the memo's regions on most "
-           "records: the newest region misses on about half of them, and the one made before it "
-           "answers those\n",
+           "SlowRate the answer reads, so the counts move between two of the memo's regions on "
+           "most records: the newest region misses on about half of them, and the one made before "
+           "it answers those\n",
            BENCH_FLAPPING_TRIPPER);
     printf("locking and clocks: the hand-written breaker admits in closed without a lock (atomic state "
            "word, per-CPU counter stripes) and records under the engine's block spinlock, reading the "

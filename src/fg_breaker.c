@@ -114,15 +114,16 @@ void fg_breaker_box_attach(fg_breaker *h) {
     const fg_program *tripper = h->def->tripper;
     uint32_t thresholds = fg_program_threshold_count(tripper);
     size_t box = fg_align8(fg_trip_box_size(thresholds));
-    char *at = (char *)h + fg_align8(sizeof(fg_breaker) +
-                                     (size_t)fg_program_custom_count(h->def->tracker) *
-                                         sizeof(fg_custom));
+    char *at = (char *)h +
+               fg_align8(sizeof(fg_breaker) +
+                         (size_t)fg_program_custom_count(h->def->tracker) * sizeof(fg_custom));
     fg_trip_cache *tc = (fg_trip_cache *)at;
     h->box = (fg_trip_box *)(at + sizeof(fg_trip_cache));
     size_t boxes = fg_program_trip_paths(tripper) ? 2 : 1;
     tc->older_offset = (uint8_t)(boxes == 2 ? box : 0);
     tc->rates_offset = (uint8_t)(fg_program_table_rates(tripper) > 0 ? boxes * box : 0);
-    if (tc->rates_offset != 0) ((uint64_t *)((char *)h->box + tc->rates_offset))[0] = FG_TRIP_NO_TOTAL;
+    if (tc->rates_offset != 0)
+        ((uint64_t *)((char *)h->box + tc->rates_offset))[0] = FG_TRIP_NO_TOTAL;
     tc->built_at = tc->older_at = 0;
     tc->skip = tc->older_run = 0;
     fg_trip_box *older = fg_breaker_trip_older(h, tc);

@@ -147,7 +147,8 @@ typedef struct fg_trip_cache {
 enum { FG_TRIP_OLDER_RUN = 4 };
 _Static_assert(sizeof(fg_trip_cache) == 8, "the cache is 8 bytes before the box");
 /* The offsets (past two boxes at most, each of fg_trip_box_size) fit a byte. */
-_Static_assert(2 * (sizeof(fg_trip_box) + 2 * sizeof(uint32_t) * FG_MAX_SLOW_THRESHOLDS) <= UINT8_MAX,
+_Static_assert(2 * (sizeof(fg_trip_box) + 2 * sizeof(uint32_t) * FG_MAX_SLOW_THRESHOLDS) <=
+                   UINT8_MAX,
                "offsets fit a byte");
 
 struct fg_breaker {

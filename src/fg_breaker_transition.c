@@ -78,7 +78,8 @@ int fg_breaker_trip_run_locked(fg_breaker *h, fg_state state, double now, const 
 
 /* Swaps the contents of two boxes of n bytes (fg_trip_cache's older_offset).
  * Out of line: rare, and its buffer would give its caller a frame. */
-static __attribute__((noinline)) void fg_breaker_box_swap(fg_trip_box *x, fg_trip_box *y, size_t n) {
+static __attribute__((noinline)) void fg_breaker_box_swap(fg_trip_box *x, fg_trip_box *y,
+                                                          size_t n) {
     unsigned char t[sizeof(fg_trip_box) + 2 * sizeof(uint32_t) * FG_MAX_SLOW_THRESHOLDS];
     memcpy(t, x, n);
     memcpy(x, y, n);
@@ -101,14 +102,15 @@ static unsigned fg_breaker_trip_table(fg_breaker *h, fg_state state) {
         rates[0] = total;
     if (rates[0] == total && total != FG_TRIP_NO_TOTAL)
         return fg_trip_table_entry_at(tripper, rates + 1, total, failures, w->slow, streak, state);
-    return fg_trip_table_entry(tripper, total, failures, w->slow, streak, state); /* 2^53 and more */
+    /* a total of 2^53 and more: divisions */
+    return fg_trip_table_entry(tripper, total, failures, w->slow, streak, state);
 }
 
 /* Neither region answered (fg_breaker_trip_box_run_locked): the program,
  * or a new region. Out of line, so that the older region's answer, the
  * common way out of a miss, saves and restores no registers for it. */
-static __attribute__((noinline)) int fg_breaker_trip_remake_locked(fg_breaker *h, fg_state state,
-                                                                   double now, const char **reason) {
+static __attribute__((noinline)) int
+fg_breaker_trip_remake_locked(fg_breaker *h, fg_state state, double now, const char **reason) {
     fg_window *w = &h->window;
     if (w->kind == FG_WINDOW_TIME) fg_window_advance(w, now);
     const fg_window_state *st = w->st;
@@ -149,7 +151,8 @@ static __attribute__((noinline)) int fg_breaker_trip_remake_locked(fg_breaker *h
         fired = fg_vm_trip_counts(tripper, &c, &alternative);
     } else {
         uint16_t records = (uint16_t)(h->block->success + h->block->failure);
-        if (box->valid && (uint16_t)(records - tc->built_at) <= FG_BOX_SHORT) tc->skip = FG_BOX_SKIP;
+        if (box->valid && (uint16_t)(records - tc->built_at) <= FG_BOX_SHORT)
+            tc->skip = FG_BOX_SKIP;
         tc->built_at = records;
         /* the newest region becomes the older one (a region is exact
          * whenever valid: it can be kept for as long as one likes) */
@@ -165,8 +168,8 @@ static __attribute__((noinline)) int fg_breaker_trip_remake_locked(fg_breaker *h
 /* A region's answer that fired: the reason, when asked. Out of line, so
  * that fg_breaker_trip_box_run_locked reaches its callees by tail calls
  * only and needs no frame. */
-static __attribute__((noinline)) int fg_breaker_trip_fired(const fg_breaker *h, uint32_t alternative,
-                                                           const char **reason) {
+static __attribute__((noinline)) int
+fg_breaker_trip_fired(const fg_breaker *h, uint32_t alternative, const char **reason) {
     if (reason != NULL) *reason = fg_breaker_trip_reason(h, alternative);
     return 1;
 }

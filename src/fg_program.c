@@ -77,7 +77,8 @@ uint32_t fg_program_table_rates(const fg_program *program) {
 }
 
 int fg_program_trip_paths(const fg_program *program) {
-    return !program->reads_latency && fg_program_trip_tests(program->code, program->code_length, NULL) >= 2;
+    return !program->reads_latency &&
+           fg_program_trip_tests(program->code, program->code_length, NULL) >= 2;
 }
 
 const double *fg_program_thresholds(const fg_program *program) { return program->thresholds; }

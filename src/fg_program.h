@@ -100,7 +100,7 @@ int fg_vm_trip_plan(const fg_program *program, const fg_trip_counts *c, uint32_t
  * (valid = 0) for a tripper that reads the total duration, or with counts
  * of 2^32 or more (bounds are 32-bit: a region is cut to 2^32 - 1 counts
  * above its low end, which only makes it smaller). Owned by whoever
- * evaluates (a breaker handle keeps two under its block's lock:
+ * evaluates (a breaker handle keeps one or two under its block's lock:
  * fg_trip_cache in fg_breaker_internal.h); slow[] holds threshold_count
  * (lo, span) pairs. */
 typedef struct fg_trip_box {

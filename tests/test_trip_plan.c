@@ -572,12 +572,13 @@ static int region_holds(const fg_breaker *b, const fg_trip_box *x) {
 
 /* The cost side of the two regions, on the bench's flapping workload: once
  * both sides of the failure rate have a region, no region is made again
- * nor the program run (a back-off left from filling the window stays
- * where it is: it only counts misses of both regions), every record's counts are inside one of the two,
- * and both answer; when the counts then settle on the older region's side,
- * it becomes the newest (checked inline) within FG_TRIP_OLDER_RUN records. */
-static void a_failure_rate_flapping_across_a_deciding_threshold_is_answered_from_two_regions(
-    void **state) {
+ * nor the program run (a back-off left from filling the window stays where
+ * it is: it only counts misses of both regions), every record's counts are
+ * inside one of the two, and both answer; when the counts then settle on
+ * the older region's side, it becomes the newest (checked inline) within
+ * FG_TRIP_OLDER_RUN records. */
+static void
+a_failure_rate_flapping_across_a_deciding_threshold_is_answered_from_two_regions(void **state) {
     (void)state;
     fg_expressions x;
     memset(&x, 0, sizeof x);
@@ -623,8 +624,8 @@ static void a_failure_rate_flapping_across_a_deciding_threshold_is_answered_from
         int failure = b->window.st->failure_count < 50 ? older_side : 0;
         if (older_side && b->window.st->failure_count >= 50) failure = i % 2;
         fg_breaker_record_at(b, &t, failure ? FG_OUTCOME_FAILURE : FG_OUTCOME_SUCCESS, 0.05, now);
-        if (settled < 0 && region_holds(b, b->box) && !region_holds(b, fg_breaker_trip_older(b, tc)) &&
-            tc->built_at == built_at)
+        if (settled < 0 && region_holds(b, b->box) &&
+            !region_holds(b, fg_breaker_trip_older(b, tc)) && tc->built_at == built_at)
             settled = i;
     }
     assert_true(settled >= 0 && settled <= FG_TRIP_OLDER_RUN + 2);
@@ -732,7 +733,8 @@ int main(void) {
         cmocka_unit_test(a_rate_hovering_behind_a_false_test_stays_inside_its_region),
         cmocka_unit_test(a_breaker_backing_off_from_regions_answers_as_one_without_them),
         cmocka_unit_test(a_breaker_keeping_two_regions_answers_as_one_without_them),
-        cmocka_unit_test(a_failure_rate_flapping_across_a_deciding_threshold_is_answered_from_two_regions),
+        cmocka_unit_test(
+            a_failure_rate_flapping_across_a_deciding_threshold_is_answered_from_two_regions),
         cmocka_unit_test(a_breaker_keeps_an_older_region_only_where_it_can_answer),
         cmocka_unit_test(a_breaker_deciding_by_its_table_answers_as_one_walking_its_plan),
         cmocka_unit_test(table_thresholds_decide_rates_as_the_quotient_does),
