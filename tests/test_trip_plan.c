@@ -24,6 +24,7 @@
 #include "fg_program.h"
 #include "fg_program_block.h"
 #include "fluxgate.h"
+#include "fg_test_support.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 
@@ -42,14 +43,17 @@ static void gen_expr(char *buf, size_t cap, int depth) {
     int choice = depth > 0 ? (int)(rng() % 10) : (int)(rng() % 7);
     /* thresholds 1 and 2 s, shared between SlowRate tests, so that slow
      * counts are indexed by more than one threshold */
-    static const char *const leaves[] = {
-        "MinRequests(%u)", "FailureRate(%u%%)", "AvgLatency(%u)", "SlowRate(%u%%, threshold = %us)",
-        "FailureStreak(%u)", "Closed()", "HalfOpened()"};
+    static const char *const leaves[] = {"MinRequests(%u)",   "FailureRate(%u%%)",
+                                         "AvgLatency(%u)",    "SlowRate(%u%%, threshold = %us)",
+                                         "FailureStreak(%u)", "Closed()",
+                                         "HalfOpened()"};
     switch (choice) {
     case 0: snprintf(out, room, leaves[0], (unsigned)(rng() % 6)); break;
     case 1: snprintf(out, room, leaves[1], (unsigned)(rng() % 101)); break;
     case 2: snprintf(out, room, leaves[2], (unsigned)(rng() % 3)); break;
-    case 3: snprintf(out, room, leaves[3], (unsigned)(rng() % 101), (unsigned)(1 + rng() % 2)); break;
+    case 3:
+        snprintf(out, room, leaves[3], (unsigned)(rng() % 101), (unsigned)(1 + rng() % 2));
+        break;
     case 4: snprintf(out, room, leaves[4], (unsigned)(rng() % 4)); break;
     case 5: snprintf(out, room, "%s", leaves[5]); break;
     case 6: snprintf(out, room, "%s", leaves[6]); break;
@@ -97,13 +101,14 @@ static void compare_on(const fg_program *p, const char *text, int rounds) {
         m.total_count = i % 8 == 7 ? rng() % 1000 : rng() % 7;
         m.failure_count = m.total_count ? rng() % (m.total_count + 1) : 0;
         m.threshold_count = nthr;
-        for (uint32_t k = 0; k < nthr; k++) m.slow_counts[k] = m.total_count ? rng() % (m.total_count + 1) : 0;
+        for (uint32_t k = 0; k < nthr; k++)
+            m.slow_counts[k] = m.total_count ? rng() % (m.total_count + 1) : 0;
         m.total_duration = (double)(rng() % 13) * 0.25;
         fg_state state = rng() & 1 ? FG_STATE_CLOSED : FG_STATE_HALF_OPEN;
         uint32_t streak = (uint32_t)(rng() % 5);
         fg_trip_context ctx = {&m, state, streak};
-        fg_trip_counts c = {m.total_count, m.failure_count, m.slow_counts, nthr, state, streak,
-                            m.total_duration};
+        fg_trip_counts c = {m.total_count, m.failure_count, m.slow_counts,   nthr,
+                            state,         streak,          m.total_duration};
         uint32_t want_alt = 77, got_alt = 77, walk_alt = 77;
         int want = fg_vm_trip(p, &ctx, &want_alt);
         int got = fg_vm_trip_counts(p, &c, &got_alt);
@@ -179,17 +184,20 @@ static void check_box_on(const fg_program *p, const char *text, int rounds) {
             m.total_count = pick_in(box->total_lo, box->total_span);
             m.failure_count = pick_in(box->failures_lo, box->failures_span);
             m.threshold_count = nthr;
-            for (uint32_t k = 0; k < nthr; k++) m.slow_counts[k] = pick_in(box->slow[2 * k], box->slow[2 * k + 1]);
+            for (uint32_t k = 0; k < nthr; k++)
+                m.slow_counts[k] = pick_in(box->slow[2 * k], box->slow[2 * k + 1]);
             uint32_t s = (uint32_t)pick_in(box->streak_lo, box->streak_span);
-            assert_true(fg_trip_box_holds(box, m.total_count, m.failure_count, m.slow_counts, nthr, s, state));
+            assert_true(fg_trip_box_holds(box, m.total_count, m.failure_count, m.slow_counts, nthr,
+                                          s, state));
             fg_trip_context ctx = {&m, state, s};
             uint32_t alt = 77;
             int want = fg_vm_trip(p, &ctx, &alt);
             if (want != box->fired || (want && alt != box->alternative))
-                fail_msg("%s: box made at total %llu failures %llu streak %u answers %d/a%u, but at total %llu "
+                fail_msg("%s: box made at total %llu failures %llu streak %u answers %d/a%u, but "
+                         "at total %llu "
                          "failures %llu streak %u the bytecode answers %d/a%u",
-                         text, (unsigned long long)total, (unsigned long long)failures, streak, box->fired,
-                         box->alternative, (unsigned long long)m.total_count,
+                         text, (unsigned long long)total, (unsigned long long)failures, streak,
+                         box->fired, box->alternative, (unsigned long long)m.total_count,
                          (unsigned long long)m.failure_count, s, want, alt);
         }
     }
@@ -261,10 +269,7 @@ static void a_tripper_with_few_distinct_tests_has_a_decision_table(void **state)
          0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        fg_expressions x;
-        memset(&x, 0, sizeof x);
-        x.tripper = cases[i].text;
-        fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
+        fg_policy *policy = fg_test_policy_expr("b", (fg_expressions){.tripper = cases[i].text});
         const fg_program *p = tripper_of(policy);
         if (p->trip_test_count != cases[i].tests)
             fail_msg("%s: %u tests in its table, expected %u", cases[i].text, p->trip_test_count,
@@ -290,10 +295,7 @@ static void the_plan_answers_for_the_common_shapes(void **state) {
         "~SlowRate(25%, threshold = 1s) | SlowRate(50%, threshold = 2s)",
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        fg_expressions x;
-        memset(&x, 0, sizeof x);
-        x.tripper = shapes[i];
-        fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
+        fg_policy *policy = fg_test_policy_expr("b", (fg_expressions){.tripper = shapes[i]});
         compare_on(tripper_of(policy), shapes[i], 5000);
         check_box_on(tripper_of(policy), shapes[i], 2000);
         fg_policy_free(policy);
@@ -305,10 +307,8 @@ static void the_plan_answers_for_the_common_shapes(void **state) {
  * fills), so the program need not run again on each record. */
 static void a_steady_window_stays_inside_its_region(void **state) {
     (void)state;
-    fg_expressions x;
-    memset(&x, 0, sizeof x);
-    x.tripper = "MinRequests(20) & FailureRate(51%)";
-    fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
+    fg_policy *policy =
+        fg_test_policy_expr("b", (fg_expressions){.tripper = "MinRequests(20) & FailureRate(51%)"});
     const fg_program *p = tripper_of(policy);
     uint64_t storage[16] = {0};
     fg_trip_box *box = (fg_trip_box *)storage;
@@ -334,11 +334,11 @@ static void a_steady_window_stays_inside_its_region(void **state) {
  * made where it did not (the path never reached the SlowRate) keeps them. */
 static void a_rate_hovering_behind_a_false_test_stays_inside_its_region(void **state) {
     (void)state;
-    fg_expressions x;
-    memset(&x, 0, sizeof x);
-    x.tripper =
-        "FailureStreak(5) | (MinRequests(20) & FailureRate(50%) & SlowRate(30%, threshold = 2s))";
-    fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
+    fg_policy *policy =
+        fg_test_policy_expr("b",
+                            (fg_expressions){
+                                .tripper = "FailureStreak(5) | (MinRequests(20) & FailureRate(50%) "
+                                           "& SlowRate(30%, threshold = 2s))"});
     const fg_program *p = tripper_of(policy);
     uint64_t storage[32] = {0};
     fg_trip_box *box = (fg_trip_box *)storage;
@@ -390,14 +390,10 @@ static void workload_call(workload w, int i, uint32_t *rng, fg_outcome_class *cl
 }
 
 static void answers_as_without_regions(const char *window, const char *tripper, workload wl) {
-    fg_expressions x;
-    memset(&x, 0, sizeof x);
-    x.window = window;
-    x.tripper = tripper;
-    x.retry = "Cooldown(2)";
-    x.permit = "All()";
-    fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
-    assert_non_null(policy);
+    fg_policy *policy = fg_test_policy_expr("b", (fg_expressions){.window = window,
+                                                                  .tripper = tripper,
+                                                                  .retry = "Cooldown(2)",
+                                                                  .permit = "All()"});
     char err[256];
     fg_breaker *b = fg_breaker_new(policy, 0, NULL, err, sizeof err);
     assert_non_null(b);
@@ -580,13 +576,13 @@ static int region_holds(const fg_breaker *b, const fg_trip_box *x) {
 static void
 a_failure_rate_flapping_across_a_deciding_threshold_is_answered_from_two_regions(void **state) {
     (void)state;
-    fg_expressions x;
-    memset(&x, 0, sizeof x);
-    x.window = "CountWindow(100)";
-    x.tripper = "FailureStreak(5) | (MinRequests(20) & FailureRate(50%) & SlowRate(30%, threshold "
-                "= 2s)) | (MinRequests(20) & ~FailureRate(50%) & SlowRate(40%, threshold = 2s))";
-    fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
-    assert_non_null(policy);
+    fg_policy *policy = fg_test_policy_expr(
+        "b",
+        (fg_expressions){
+            .window = "CountWindow(100)",
+            .tripper =
+                "FailureStreak(5) | (MinRequests(20) & FailureRate(50%) & SlowRate(30%, threshold "
+                "= 2s)) | (MinRequests(20) & ~FailureRate(50%) & SlowRate(40%, threshold = 2s))"});
     char err[256];
     fg_breaker *b = fg_breaker_new(policy, 0, NULL, err, sizeof err);
     assert_non_null(b);
@@ -650,12 +646,8 @@ static void a_breaker_keeps_an_older_region_only_where_it_can_answer(void **stat
     };
     size_t one = 0, two = 0;
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        fg_expressions x;
-        memset(&x, 0, sizeof x);
-        x.window = "CountWindow(10)";
-        x.tripper = cases[k].tripper;
-        fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
-        assert_non_null(policy);
+        fg_policy *policy = fg_test_policy_expr("b", (fg_expressions){.window = "CountWindow(10)",
+                                                                      .tripper = cases[k].tripper});
         char err[256];
         fg_breaker *b = fg_breaker_new(policy, 0, NULL, err, sizeof err);
         assert_non_null(b);
@@ -684,10 +676,7 @@ static void table_thresholds_decide_rates_as_the_quotient_does(void **state) {
                                         "FailureRate(1%) | FailureRate(99%)",
                                         "FailureStreak(1000000) | SlowRate(29%, threshold = 1s)"};
     for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
-        fg_expressions x;
-        memset(&x, 0, sizeof x);
-        x.tripper = rules[r];
-        fg_policy *policy = fg_policy_from_expressions("b", &x, NULL, NULL);
+        fg_policy *policy = fg_test_policy_expr("b", (fg_expressions){.tripper = rules[r]});
         const fg_program *p = tripper_of(policy);
         assert_true(p->trip_test_count > 0);
         uint64_t at_least[FG_TRIP_TABLE_MAX_TESTS];
