@@ -168,8 +168,8 @@ int fgl_add_engine_listener(fgl_breaker *b) {
 
 /* ---- entering and leaving the engine ------------------------------------------ */
 
-void fgl_read_clock(lua_State *L, fgl_breaker *b, int self_idx) {
-    if (!(b->head.flags & FGL_LUA_CLOCK)) return;
+int fgl_head_read_clock(lua_State *L, fgl_head *head, int self_idx) {
+    if (!(head->flags & FGL_LUA_CLOCK)) return 0;
     lua_getmetatable(L, self_idx);
     lua_getfield(L, -1, "__clock");
     lua_remove(L, -2);
@@ -177,10 +177,15 @@ void fgl_read_clock(lua_State *L, fgl_breaker *b, int self_idx) {
     if (lua_type(L, -1) != LUA_TNUMBER) {
         luaL_error(L, "fluxgate: the clock returned a %s value, not a number", luaL_typename(L, -1));
     }
-    b->head.now = lua_tonumber(L, -1);
+    head->now = lua_tonumber(L, -1);
     lua_pop(L, 1);
+    return 1;
+}
+
+void fgl_read_clock(lua_State *L, fgl_breaker *b, int self_idx) {
     /* the clock may have closed the breaker */
-    if (b->head.engine == NULL) luaL_error(L, "fluxgate: the breaker was closed by its clock");
+    if (fgl_head_read_clock(L, &b->head, self_idx) && b->head.engine == NULL)
+        luaL_error(L, "fluxgate: the breaker was closed by its clock");
 }
 
 void fgl_enter(lua_State *L, fgl_breaker *b, int self_idx, fgl_call *c) {

@@ -82,17 +82,8 @@ const char *fgl_family_key(lua_State *L, int idx, char *buf, size_t *len) {
 }
 
 void fgl_family_read_clock(lua_State *L, fgl_family *f, int self_idx) {
-    if (!(f->host.head.flags & FGL_LUA_CLOCK)) return;
-    lua_getmetatable(L, self_idx);
-    lua_getfield(L, -1, "__clock");
-    lua_remove(L, -2);
-    lua_call(L, 0, 1);
-    if (lua_type(L, -1) != LUA_TNUMBER) {
-        luaL_error(L, "fluxgate: the clock returned a %s value, not a number", luaL_typename(L, -1));
-    }
-    f->host.head.now = lua_tonumber(L, -1);
-    lua_pop(L, 1);
-    if (f->family == NULL) luaL_error(L, "fluxgate: the family was closed by its clock");
+    if (fgl_head_read_clock(L, &f->host.head, self_idx) && f->family == NULL)
+        luaL_error(L, "fluxgate: the family was closed by its clock");
 }
 
 /* ---- engine callbacks -------------------------------------------------------------- */

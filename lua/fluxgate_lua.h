@@ -258,8 +258,11 @@ extern const luaL_Reg fgl_breaker_funcs[];
 
 /* ---- calling Lua from the engine (fluxgate_callback.c) --------------------- */
 
-/* Reads the breaker's Lua clock into head.now when it has one (raises when
- * the clock fails or returns a non-number). self_idx: the breaker. */
+/* Calls the Lua clock of a breaker or family at self_idx (its class's
+ * "__clock") into head->now: 1, or 0 when it has none; raises when the
+ * clock fails or returns a non-number. */
+int fgl_head_read_clock(lua_State *L, fgl_head *head, int self_idx);
+/* The same for a breaker, raising when its clock closed it. */
 void fgl_read_clock(lua_State *L, fgl_breaker *b, int self_idx);
 /* Brackets an engine call that may call Lua callbacks: enter prepares the
  * stack (everything that may raise happens here), leave parks a callback

@@ -46,21 +46,29 @@ const char *fg_breaker_trip_reason(const fg_breaker *h, uint32_t alternative) {
     return text != NULL ? text : fg_program_text(h->def->tripper);
 }
 
+/* What the tripper reads, where it is: the window's running totals, the
+ * state being evaluated and the streak (the window's duration only when
+ * a test reads it). */
+static inline fg_trip_counts fg_breaker_trip_counts(const fg_breaker *h, fg_state state) {
+    const fg_window *w = &h->window;
+    fg_trip_counts c;
+    c.total_count = w->st->total_count;
+    c.failure_count = w->st->failure_count;
+    c.slow_counts = w->slow;
+    c.threshold_count = w->threshold_count;
+    c.state = state;
+    c.consecutive_failures = h->block->consecutive_failures;
+    c.total_duration = h->reads_latency ? fg_window_total_duration(w) : 0.0;
+    return c;
+}
+
 int fg_breaker_trip_run_locked(fg_breaker *h, fg_state state, double now, const char **reason) {
     fg_block *b = h->block;
     fg_block_memo *m = &b->memo;
     fg_window *w = &h->window;
     if (w->kind == FG_WINDOW_TIME) fg_window_advance(w, now);
-    /* The tripper reads the window's running totals where they are. */
     const fg_window_state *st = w->st;
-    fg_trip_counts c;
-    c.total_count = st->total_count;
-    c.failure_count = st->failure_count;
-    c.slow_counts = w->slow;
-    c.threshold_count = w->threshold_count;
-    c.state = state;
-    c.consecutive_failures = b->consecutive_failures;
-    c.total_duration = h->reads_latency ? fg_window_total_duration(w) : 0.0;
+    fg_trip_counts c = fg_breaker_trip_counts(h, state);
     uint32_t alternative = 0;
     /* The block's memo is fixed-width and keyed differently from an
      * fg_trip_memo (fg_breaker_trip_locked), so it is written here. */
@@ -113,7 +121,6 @@ static __attribute__((noinline)) int
 fg_breaker_trip_remake_locked(fg_breaker *h, fg_state state, double now, const char **reason) {
     fg_window *w = &h->window;
     if (w->kind == FG_WINDOW_TIME) fg_window_advance(w, now);
-    const fg_window_state *st = w->st;
     fg_trip_cache *tc = fg_breaker_trip_cache(h);
     fg_trip_box *box = h->box;
     const fg_program *tripper = h->def->tripper;
@@ -128,14 +135,7 @@ fg_breaker_trip_remake_locked(fg_breaker *h, fg_state state, double now, const c
         if ((entry & 1) && reason != NULL) *reason = fg_breaker_trip_reason(h, entry >> 1);
         return (int)(entry & 1);
     }
-    fg_trip_counts c;
-    c.total_count = st->total_count;
-    c.failure_count = st->failure_count;
-    c.slow_counts = w->slow;
-    c.threshold_count = w->threshold_count;
-    c.state = state;
-    c.consecutive_failures = h->block->consecutive_failures;
-    c.total_duration = h->reads_latency ? fg_window_total_duration(w) : 0.0;
+    fg_trip_counts c = fg_breaker_trip_counts(h, state);
     /* Making a region costs about three plain evaluations. When the counts
      * cross thresholds on most records in more than two ways (a failure
      * rate hovering at its limit while slow calls come and go), regions
