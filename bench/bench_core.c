@@ -275,6 +275,10 @@ enum { BENCH_CONTENTION_CALLS = 2000000, BENCH_CONTENTION_PAIRS = 5, BENCH_CONTE
 /* A 2-thread run counts when its threads' CPU time was at least this many
  * times its wall time (2: each had a core all along). */
 #define BENCH_CONTENTION_MIN_CPUS 1.8
+/* And the 1-thread run of its pair when its thread had its core for at
+ * least this share of the run: a 1-thread run slowed by other work on its
+ * core would lift the ratio above what the lock does. */
+#define BENCH_CONTENTION_MIN_CPU_ONE 0.9
 
 typedef struct bench_thread {
     fg_breaker *b;
@@ -378,13 +382,13 @@ static void bench_contention(void) {
     bench_workload_fill_no_failures(mix);
     double ratios[BENCH_CONTENTION_PAIRS], r1 = 0.0, r2 = 0.0, cpus2 = 0.0;
     int pairs = 0, tries = 0;
-    /* Only pairs whose 2-thread run had both cores count: up to three
-     * times as many tries as pairs wanted. */
+    /* Only pairs whose runs had their cores count: up to three times as
+     * many tries as pairs wanted. */
     while (pairs < BENCH_CONTENTION_PAIRS && tries < 3 * BENCH_CONTENTION_PAIRS) {
-        double cpus = 0.0;
-        double one = bench_contention_rate(mix, 1, 1, NULL), two = bench_contention_rate(mix, 2, 1, &cpus);
+        double cpu1 = 0.0, cpus = 0.0;
+        double one = bench_contention_rate(mix, 1, 1, &cpu1), two = bench_contention_rate(mix, 2, 1, &cpus);
         tries++;
-        if (cpus < BENCH_CONTENTION_MIN_CPUS) continue;
+        if (cpu1 < BENCH_CONTENTION_MIN_CPU_ONE || cpus < BENCH_CONTENTION_MIN_CPUS) continue;
         ratios[pairs++] = two / one;
         if (one > r1) r1 = one;
         if (two > r2) {
@@ -396,7 +400,7 @@ static void bench_contention(void) {
     printf("contention (payment_api, one breaker, acquire + release with durations given): ");
     if (pairs == 0) {
         printf("4 threads %.1f M/s; 2-thread/1-thread ratio: not measured (target >= 1.0: not "
-               "known): in %d tries no 2-thread run had both cores (other load)\n",
+               "known): in %d tries no pair of runs had its cores (other load)\n",
                r4 * 1e-6, tries);
         return;
     }
@@ -404,7 +408,7 @@ static void bench_contention(void) {
     double median = ratios[pairs / 2];
     printf("1 thread %.1f M/s  2 threads %.1f M/s (on %.2f CPUs)  4 threads %.1f M/s (best runs)  "
            "2-thread/1-thread ratio: %.3f (best runs; target >= 1.0: %s)  "
-           "adjacent 1-/2-thread pairs: median %.3f, %.3f .. %.3f (%d of %d with both cores)\n",
+           "adjacent 1-/2-thread pairs: median %.3f, %.3f .. %.3f (%d of %d pairs had their cores)\n",
            r1 * 1e-6, r2 * 1e-6, cpus2, r4 * 1e-6, r2 / r1, r2 / r1 >= 1.0 ? "met" : "NOT met", median,
            ratios[0], ratios[pairs - 1], pairs, tries);
 }
