@@ -138,8 +138,11 @@ check "an upstream 500 is not a transport error: TypeOf(\"connection refused\", 
 mode refused
 out=$(burst /typed/x 20)
 report > /dev/null
-check "a refused connection is \"connection refused\": the breaker opened (last 6 answers 503)" \
-  all_are 503 "$(tail -6 <<<"$out")"
+# (which worker takes each connection is the kernel's choice: a worker may
+# see its second refused call late in the burst, so the answers are counted,
+# not read at fixed places)
+check "a refused connection is \"connection refused\": each worker's breaker opened after 2 (4 x 502, then 16 x 503)" \
+  bash -c '[ "$(grep -c "^502" <<<"$1")" = 4 ] && [ "$(grep -c "^503" <<<"$1")" = 16 ]' _ "$out"
 check "exactly workers x FailureStreak(2) = 4 refused calls were recorded ($(sum typed 9))" [ "$(sum typed 9)" = 4 ]
 mode slow delay=1
 out=$(burst /typed_timeout/x 16)
