@@ -11,7 +11,7 @@
  * an open breaker admits exactly when now - changed_at >= the retry's wait
  * (fluxgate's elapsed, the difference in doubles), a call made exactly retry_after
  * seconds after a rejection is admitted, and RampUp admits exactly when
- * the draw is below i + (f - i) * (elapsed / d).
+ * the draw is below i + (f - i) * (elapsed / d) (below f once elapsed >= d).
  *
  * Also when the breaker and the family are made while their clocks read a
  * later time than the first call's (a default clock's reading at creation,
@@ -226,8 +226,9 @@ static double acquire_both(pair *p, double now) {
     /* RampUp: a drawn number below the ratio of the elapsed time admits */
     if (ref && d->ramp_duration > 0.0 && p->ps.draws == draws + 1) {
         double since = t.state == before.state ? before.changed_at : now; /* opened by this call */
-        double ratio = d->ramp_initial + (d->ramp_final - d->ramp_initial) * ((now - since) / d->ramp_duration);
-        if (ratio > d->ramp_final) ratio = d->ramp_final;
+        double elapsed = now - since;
+        double ratio = d->ramp_initial + (d->ramp_final - d->ramp_initial) * (elapsed / d->ramp_duration);
+        if (ratio > d->ramp_final || elapsed >= d->ramp_duration) ratio = d->ramp_final; /* fluxgate's */
         CHECK(p, now, a1 == (p->ps.last_draw < ratio));
     }
     if (a1 == 1) {
