@@ -95,8 +95,9 @@ static void fg_acquire_locked(fg_breaker *h, fg_when *when, fg_ticket *t, fg_pen
     switch (state) {
     case FG_STATE_OPEN: {
         const fg_retry_spec *retry = &h->def->retry;
-        double deadline = fg_retry_deadline(retry, b->changed_at, b->reopens, b->retry_factor);
-        if (!(now >= deadline)) {
+        double wait = fg_retry_wait(retry, b->reopens, b->retry_factor);
+        if (!fg_retry_over(retry, b->changed_at, wait, now)) {
+            double deadline = fg_retry_deadline_of(retry, b->changed_at, wait);
             double raw = when->have_raw && isfinite(when->raw) ? when->raw : now - fg_breaker_offset(b);
             t->retry_after = fg_retry_after_at(deadline, now, raw, fg_breaker_offset(b));
             fg_count_rejected(h, b);

@@ -9,6 +9,9 @@ double fg_permit_ratio(const fg_permit_spec *spec, double changed_at, double now
     case FG_PERMIT_RANDOM: return spec->ratio;
     case FG_PERMIT_RAMP_UP: {
         double elapsed = now - changed_at;
+        /* fluxgate: final itself once the ramp is over (the formula there
+         * can round a bit below it) */
+        if (elapsed >= spec->duration) return spec->final;
         if (!(elapsed > 0.0)) elapsed = 0.0;
         /* fluxgate's grouping: initial + (final - initial) * (elapsed / duration) */
         double ratio = spec->ratio + (spec->final - spec->ratio) * (elapsed / spec->duration);

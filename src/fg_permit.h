@@ -12,7 +12,8 @@
 #include "fg_random.h"
 
 /* The admission probability at now for a breaker half-open since changed_at:
- * 1 for All, r for Random, i + (f - i) * (elapsed / d) capped at f for RampUp. */
+ * 1 for All, r for Random; for RampUp, f once elapsed >= d, else
+ * i + (f - i) * (elapsed / d) (fluxgate's grouping) capped at f. */
 double fg_permit_ratio(const fg_permit_spec *spec, double changed_at, double now);
 
 /* 1 to admit, 0 to reject: All admits without drawing; the others admit

@@ -70,8 +70,8 @@ typedef struct fg_constant {
     uint32_t count;
     double number;        /* as written: listings and deduplication read it */
     uint64_t at_least;    /* the smallest integer >= number: counts compare exactly */
-    double ratio_limit;   /* number less the ratio tolerance (see fg_vm.c) */
-    double latency_limit; /* number less the latency tolerance */
+    double ratio_limit;   /* what a rate is compared against: the number (see fg_vm.c) */
+    double latency_limit; /* what an average latency is compared against: the number */
 } fg_constant;
 
 /* Fills in the fields the VM reads (at_least, ratio_limit, latency_limit)

@@ -33,16 +33,38 @@ double fg_retry_wait(const fg_retry_spec *spec, uint32_t reopens, double factor)
     return INFINITY;
 }
 
-double fg_retry_deadline(const fg_retry_spec *spec, double changed_at, uint32_t reopens,
-                         double factor) {
+int fg_retry_over(const fg_retry_spec *spec, double changed_at, double wait, double now) {
+    if (spec->kind == FG_RETRY_ALWAYS) return 1;
+    if (spec->kind == FG_RETRY_NEVER) return 0;
+    return now - changed_at >= wait;
+}
+
+/* now - changed_at never decreases as now grows, so the times at which the
+ * wait is over are exactly those from the least one on: changed_at + wait
+ * is within an ulp or two of it (both roundings are half an ulp), and the
+ * steps below close the gap from either side. */
+double fg_retry_deadline_of(const fg_retry_spec *spec, double changed_at, double wait) {
     if (spec->kind == FG_RETRY_ALWAYS) return -INFINITY;
     if (spec->kind == FG_RETRY_NEVER) return INFINITY;
-    return changed_at + fg_retry_wait(spec, reopens, factor);
+    double t = changed_at + wait;
+    if (!isfinite(t)) return t;
+    for (int i = 0; i < 64 && !(t - changed_at >= wait); i++) t = nextafter(t, INFINITY);
+    for (int i = 0; i < 64; i++) {
+        double before = nextafter(t, -INFINITY);
+        if (!(before - changed_at >= wait)) break;
+        t = before;
+    }
+    return t;
+}
+
+double fg_retry_deadline(const fg_retry_spec *spec, double changed_at, uint32_t reopens,
+                         double factor) {
+    return fg_retry_deadline_of(spec, changed_at, fg_retry_wait(spec, reopens, factor));
 }
 
 int fg_retry_ready(const fg_retry_spec *spec, double changed_at, uint32_t reopens, double factor,
                    double now) {
-    return now >= fg_retry_deadline(spec, changed_at, reopens, factor);
+    return fg_retry_over(spec, changed_at, fg_retry_wait(spec, reopens, factor), now);
 }
 
 /* The breaker's time of a caller that comes back after r seconds: its raw

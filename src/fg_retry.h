@@ -4,9 +4,10 @@
  *
  * The jitter factor 1 + U(-j, j) is drawn once, when the breaker opens
  * (fg_retry_draw_factor), and kept for the whole open period, so the wait is
- * fixed. The wait ends at a deadline (changed_at + wait); both the
- * readiness test and retry_after are computed from that one expression, so
- * a call made exactly retry_after seconds after a rejection is admitted.
+ * fixed. The wait is over when now - changed_at >= wait (fluxgate's
+ * elapsed >= wait); the deadline is the least time at which it is, and
+ * retry_after aims at it, so a call made exactly retry_after seconds after
+ * a rejection is admitted.
  * Pure functions of their arguments; they never allocate.
  */
 #ifndef FG_RETRY_H
@@ -26,13 +27,21 @@ double fg_retry_draw_factor(const fg_retry_spec *spec, fg_random *random);
  * saturates at max instead of overflowing). */
 double fg_retry_wait(const fg_retry_spec *spec, uint32_t reopens, double factor);
 
-/* The time from which the retry allows a probe, for a breaker opened at
- * changed_at: changed_at + fg_retry_wait (-inf for Always, +inf for Never).
- * The readiness test and retry_after both use this one expression. */
+/* Whether the wait since changed_at is over at now: fluxgate's test,
+ * elapsed >= wait with elapsed = now - changed_at (a subtraction, so that
+ * the same times pass as in fluxgate; now >= changed_at + wait differs by
+ * an ulp both ways). Always: 1; Never: 0. */
+int fg_retry_over(const fg_retry_spec *spec, double changed_at, double wait, double now);
+
+/* The deadline: the least time at which fg_retry_over holds (-inf for
+ * Always, +inf for Never); the wait is over at now exactly when
+ * now >= the deadline, so retry_after can aim at it. */
+double fg_retry_deadline_of(const fg_retry_spec *spec, double changed_at, double wait);
+
+/* fg_retry_deadline_of and fg_retry_over with the wait of reopens and
+ * factor (fg_retry_wait). */
 double fg_retry_deadline(const fg_retry_spec *spec, double changed_at, uint32_t reopens,
                          double factor);
-
-/* Whether the retry allows a probe at now: now >= the deadline. */
 int fg_retry_ready(const fg_retry_spec *spec, double changed_at, uint32_t reopens, double factor,
                    double now);
 

@@ -195,18 +195,15 @@ int fg_program_verify(const fg_program *p, char *err, size_t cap) {
 
 /* ---- compile-time preparation ----------------------------------------------- */
 
-/* The tolerance of ratio comparisons (why: fg_vm.c's header). */
-#define FG_VM_RATIO_EPSILON 1e-12
-
 /* Precomputes what each comparison reads, so that a test is one compare:
- * the quotient's threshold with its tolerance already subtracted, and for
- * counts the smallest integer that satisfies `count >= number` (so counts
- * are compared as integers, without a conversion). See fg_program_block.h. */
+ * the quotients' thresholds (the number as written: no tolerance, see
+ * fg_vm.c's header), and for counts the smallest integer that satisfies
+ * `count >= number` (so counts are compared as integers, without a
+ * conversion). See fg_program_block.h. */
 void fg_program_prepare_constant(fg_constant *c) {
     double n = c->number;
-    double scale = n > 1 ? n : 1;
-    c->ratio_limit = n - FG_VM_RATIO_EPSILON * scale;
-    c->latency_limit = n; /* exact: no tolerance */
+    c->ratio_limit = n;
+    c->latency_limit = n;
     if (n != n) c->at_least = UINT64_MAX; /* NaN: no count reaches it */
     else if (!(n > 0)) c->at_least = 0;
     else if (n >= 18446744073709551615.0) c->at_least = UINT64_MAX;

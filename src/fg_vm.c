@@ -7,16 +7,15 @@
  * known, operands in range, jumps go forward, the code ends in a return,
  * so the loop always terminates within code_length steps.
  *
- * Ratios are compared as a quotient against the threshold with a tiny
- * tolerance (subtracted once, when the constant is made: fg_verify.c's
- * fg_program_prepare_constant, with the tolerance's value), rather than by
- * cross-multiplying: failures/total and the literal `r` are both correctly
- * rounded, so when the exact quotient equals the decimal (3/4 vs 0.75, 7/10 vs 0.7) they are the same double, while
- * failures >= r*total can fail there (0.7*10 is 7.000000000000001). The
- * tolerance (FG_VM_RATIO_EPSILON) absorbs a literal computed with one more
- * rounding (57% as 57*0.01); it can only admit a quotient below r when
- * total * denominator(r) exceeds 1e12, far beyond any real window.
- * Latencies are compared exactly, without a tolerance (SPEC section 5):
+ * Ratios are compared as a quotient against the threshold, as fluxgate
+ * compares them (failures/total >= r), rather than by cross-multiplying:
+ * failures/total and the literal `r` are both correctly rounded (a literal
+ * is the double nearest the decimal it spells, SPEC 3.1), so when the exact
+ * quotient equals the decimal (3/4 vs 0.75, 7/10 vs 0.7) they are the same
+ * double, while failures >= r*total can fail there (0.7*10 is
+ * 7.000000000000001). No tolerance: a ratio a hair above a quotient (0.33333333333333337
+ * against 1/3) does not hold there, in fluxgate either.
+ * Latencies are compared exactly too (SPEC section 5):
  * the windows keep durations as given and their exact sum, so the average
  * of one call is that call's duration, and AvgLatency(t) agrees with
  * SlowRate(r, threshold = t) about it.

@@ -275,8 +275,9 @@ static void a_clock_that_jumps_back_keeps_the_remaining_cooldown(void **state) {
 /* A breaker's time starts at its first reading, not at the reading taken
  * when it was made: made at 1000 and first read at 5, it runs on 5, 5.01,
  * ... with no offset (which would round every later time at 1000's
- * magnitude), counts as made at 5, and a cooldown ends exactly at
- * changed_at + d in the caller's doubles. Later readings rebase as usual. */
+ * magnitude), counts as made at 5, and a cooldown ends exactly when
+ * now - changed_at >= d in the caller's doubles (SPEC 5: elapsed >= d).
+ * Later readings rebase as usual. */
 static void a_breakers_time_starts_at_its_first_reading(void **state) {
     (void)state;
     fixture f;
@@ -288,12 +289,15 @@ static void a_breakers_time_starts_at_its_first_reading(void **state) {
     double opened = f.clock.now;
     fail_n(&f, 1);
     assert_true(info_of(&f).changed_at == opened);
-    f.clock.now = nextafter(opened + 0.3, 0.0);
+    double end = opened + 0.3; /* the first time whose elapsed reaches 0.3 */
+    while (!(end - opened >= 0.3)) end = nextafter(end, INFINITY);
+    while (nextafter(end, 0.0) - opened >= 0.3) end = nextafter(end, 0.0);
+    f.clock.now = nextafter(end, 0.0);
     assert_int_equal(call(&f, 0, 0), -1);
-    f.clock.now = opened + 0.3;
+    f.clock.now = end;
     assert_int_equal(call(&f, 0, 0), FG_VERDICT_SUCCESS);
     f.clock.now = 4.0; /* a jump back now rebases: time stands still */
-    assert_true(fg_breaker_now(f.b) == opened + 0.3);
+    assert_true(fg_breaker_now(f.b) == end);
     done(&f);
 }
 

@@ -8,10 +8,10 @@
  * (retry_after bit for bit), the verdict, the state, info() and the
  * family's totals. Each is also held to SPEC section 5 on its own: a
  * transition's changed_at is the caller's time of the call that made it,
- * an open breaker admits exactly from changed_at + the retry's wait (the
- * sum in doubles, as a caller computes it), a call made exactly retry_after
+ * an open breaker admits exactly when now - changed_at >= the retry's wait
+ * (fluxgate's elapsed, the difference in doubles), a call made exactly retry_after
  * seconds after a rejection is admitted, and RampUp admits exactly when
- * the draw is below i + (f - i) * (elapsed / d).
+ * the draw is below i + (f - i) * (elapsed / d) (below f once elapsed >= d).
  *
  * Also when the breaker and the family are made while their clocks read a
  * later time than the first call's (a default clock's reading at creation,
@@ -106,6 +106,16 @@ static double reference_wait(const definition *d, uint32_t reopens) {
     if (d->wait_kind == WAIT_COOLDOWN) return d->initial;
     double w = d->initial * pow(d->multiplier, (double)reopens);
     return w < d->max_duration ? w : d->max_duration;
+}
+
+/* The least time t at which a wait opened at changed_at is over, as fluxgate
+ * decides it: t - changed_at >= wait (its elapsed >= actual_duration). The
+ * sum changed_at + wait is an ulp or two from it, either way. */
+static double reference_deadline(double changed_at, double wait) {
+    double t = changed_at + wait;
+    while (!(t - changed_at >= wait)) t = nextafter(t, INFINITY);
+    while (nextafter(t, -INFINITY) - changed_at >= wait) t = nextafter(t, -INFINITY);
+    return t;
 }
 
 /* ---- one run: a plain breaker and a family key, side by side ------------------- */
@@ -208,16 +218,17 @@ static double acquire_both(pair *p, double now) {
     int ref = !p->rebased;
     /* a time the ticket carries is the caller's time */
     if (ref) CHECK(p, now, t.started_at == 0.0 || t.started_at == now);
-    /* an open breaker lets a probe through exactly from changed_at + wait */
+    /* an open breaker lets a probe through exactly when now - changed_at >= wait */
     if (ref && before.state == FG_STATE_OPEN && d->wait_kind != WAIT_UNKNOWN) {
-        double deadline = before.changed_at + reference_wait(d, before.reopens);
-        CHECK(p, now, (now >= deadline) == (t.state != FG_STATE_OPEN));
+        double elapsed = now - before.changed_at;
+        CHECK(p, now, (elapsed >= reference_wait(d, before.reopens)) == (t.state != FG_STATE_OPEN));
     }
     /* RampUp: a drawn number below the ratio of the elapsed time admits */
     if (ref && d->ramp_duration > 0.0 && p->ps.draws == draws + 1) {
         double since = t.state == before.state ? before.changed_at : now; /* opened by this call */
-        double ratio = d->ramp_initial + (d->ramp_final - d->ramp_initial) * ((now - since) / d->ramp_duration);
-        if (ratio > d->ramp_final) ratio = d->ramp_final;
+        double elapsed = now - since;
+        double ratio = d->ramp_initial + (d->ramp_final - d->ramp_initial) * (elapsed / d->ramp_duration);
+        if (ratio > d->ramp_final || elapsed >= d->ramp_duration) ratio = d->ramp_final; /* fluxgate's */
         CHECK(p, now, a1 == (p->ps.last_draw < ratio));
     }
     if (a1 == 1) {
@@ -309,7 +320,7 @@ static void drive(const definition *d, const run_config *cfg, uint64_t seed, int
             now = back_at;
         } else if (p->pi.state == FG_STATE_OPEN && d->wait_kind != WAIT_UNKNOWN && !p->rebased &&
                    (r >> 24) % 3 != 0) {
-            double deadline = p->pi.changed_at + reference_wait(d, p->pi.reopens);
+            double deadline = reference_deadline(p->pi.changed_at, reference_wait(d, p->pi.reopens));
             double before = nextafter(deadline, -INFINITY);
             now = (r >> 26) % 2 && before > now ? before : deadline > now ? deadline : now;
             (*checked)++;
@@ -372,10 +383,11 @@ static void a_family_key_answers_as_a_plain_breaker_through_the_clock(void **sta
 }
 
 /* The case seen first: a default clock read when the breaker is made (its
- * time far from the caller's), then only the caller's own times. A call
- * made at changed_at + 0.3 -- the sum in doubles -- is the probe, for the
- * plain breaker as for the family key, and never a call before it. */
-static void a_cooldown_ends_at_changed_at_plus_d_on_the_callers_times(void **state) {
+ * time far from the caller's), then only the caller's own times. The first
+ * call made when (its time) - changed_at >= 0.3 -- the difference in
+ * doubles -- is the probe, for the plain breaker as for the family key, and
+ * never a call before it. */
+static void a_cooldown_ends_when_elapsed_reaches_d_on_the_callers_times(void **state) {
     (void)state;
     fg_policy *policy = fg_policy_from_expressions("c", &definitions[0].x, NULL, NULL);
     assert_non_null(policy);
@@ -398,8 +410,8 @@ static void a_cooldown_ends_at_changed_at_plus_d_on_the_callers_times(void **sta
             assert_int_equal(v1, fg_family_record_at(f, &ft, FG_OUTCOME_FAILURE, -1.0, now));
         }
         if (fg_breaker_state(b) == FG_STATE_OPEN && a1 && t.state == FG_STATE_CLOSED) {
-            /* just opened, at now: the cooldown ends at now + 0.3 */
-            double end = now + 0.3;
+            /* just opened, at now: the cooldown ends when elapsed reaches 0.3 */
+            double end = reference_deadline(now, 0.3);
             assert_false(fg_breaker_acquire_at(b, nextafter(end, 0.0), &t));
             assert_false(fg_family_acquire_at(f, key, KEY_LEN, nextafter(end, 0.0), &ft, NULL, 0));
             assert_true(fg_breaker_acquire_at(b, end, &t));
@@ -423,7 +435,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_family_key_answers_as_a_plain_breaker_through_acquire_at),
         cmocka_unit_test(a_family_key_answers_as_a_plain_breaker_through_the_clock),
-        cmocka_unit_test(a_cooldown_ends_at_changed_at_plus_d_on_the_callers_times),
+        cmocka_unit_test(a_cooldown_ends_when_elapsed_reaches_d_on_the_callers_times),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include <math.h>
 #include <string.h>
 
 #include "fg_half_open.h"
@@ -57,6 +58,25 @@ static void ramp_up_rises_linearly_then_holds(void **state) {
     fg_random r = fg_test_random_scripted(&script, draws, 2);
     assert_true(fg_permit_admit(&s, 100, 130, &r));
     assert_false(fg_permit_admit(&s, 100, 130, &r));
+}
+
+/* fluxgate answers final itself once elapsed >= duration; the formula
+ * there can round below it (0.1 + 0.35 * 1.0 is 0.44999999999999996), and
+ * a draw between the two was rejected (found by the differential harness). */
+static void ramp_up_is_final_once_the_duration_is_over(void **state) {
+    (void)state;
+    fg_permit_spec s = {FG_PERMIT_RAMP_UP, 0.1, 0.45, 0.5, "RampUp(0.1, 0.45, 0.5)"};
+    assert_true(fg_permit_ratio(&s, 1000008.1459924598, 1000008.6459924598) == 0.45);
+    assert_true(fg_permit_ratio(&s, 0.0, 0.5) == 0.45);
+    const double draws[] = {0.44999999999999996};
+    fg_test_random script;
+    fg_random r = fg_test_random_scripted(&script, draws, 1);
+    assert_true(fg_permit_admit(&s, 0.0, 0.5, &r));
+    /* before the end, the formula with fluxgate's grouping */
+    fg_permit_spec t = {FG_PERMIT_RAMP_UP, 0.2, 0.85, 3.0, "RampUp(0.2, 0.85, 3)"};
+    double e = nextafter(3.0, 0.0);
+    assert_true(fg_permit_ratio(&t, 0.0, e) == 0.2 + (0.85 - 0.2) * (e / 3.0));
+    assert_true(fg_permit_ratio(&t, 0.0, 3.0) == 0.85);
 }
 
 static void user_draws_are_clamped_into_unit_interval(void **state) {
@@ -193,6 +213,7 @@ int main(void) {
         cmocka_unit_test(random_admits_below_its_ratio_with_one_draw_each),
         cmocka_unit_test(random_zero_never_admits),
         cmocka_unit_test(ramp_up_rises_linearly_then_holds),
+        cmocka_unit_test(ramp_up_is_final_once_the_duration_is_over),
         cmocka_unit_test(user_draws_are_clamped_into_unit_interval),
         cmocka_unit_test(seeded_prng_replays_and_stays_in_range),
         cmocka_unit_test_setup_teardown(slots_bound_calls_in_flight, slots_setup, slots_teardown),

@@ -76,6 +76,45 @@ static void backoff_multiplies_by_reopens_up_to_max(void **state) {
     assert_true(fg_retry_ready(&s, 0.0, 1, 1.0, 20.0));
 }
 
+/* fluxgate's test is elapsed >= wait with elapsed = now - changed_at;
+ * now >= changed_at + wait rounds differently and let probes through an
+ * ulp early or late (found by the differential harness against fluxgate). */
+static void the_wait_is_over_when_elapsed_reaches_it(void **state) {
+    (void)state;
+    fg_retry_spec s = {FG_RETRY_COOLDOWN, 0.1, 0, 0, 0, "Cooldown(0.1)"};
+    /* 0.6 - 0.5 = 0.09999999999999998 < 0.1, though 0.5 + 0.1 == 0.6 */
+    assert_false(fg_retry_ready(&s, 0.5, 0, 1.0, 0.6));
+    assert_true(fg_retry_ready(&s, 0.5, 0, 1.0, nextafter(0.6, 1.0)));
+    /* and the other way: 3.866397137863316 - 1.3663971378633162 >= 2.5,
+     * though 1.3663971378633162 + 2.5 rounds to 3.8663971378633164 */
+    fg_retry_spec c = {FG_RETRY_COOLDOWN, 2.5, 0, 0, 0, "Cooldown(2.5)"};
+    assert_true(fg_retry_ready(&c, 1.3663971378633162, 0, 1.0, 3.866397137863316));
+    fg_retry_spec b = {FG_RETRY_BACKOFF, 1, 1.01, 1.5, 0, "Backoff(1, 1.01, 1.5)"};
+    assert_false(fg_retry_ready(&b, 1000007.1301000004, 2, 1.0, 1000007.1301000004 + 1.0201));
+}
+
+/* retry_after aims at the least time at which the wait is over: a call that
+ * comes back after it is admitted, one an ulp sooner is not. */
+static void retry_after_lands_on_the_first_ready_time(void **state) {
+    (void)state;
+    const double starts[] = {0.5, 1.3663971378633162, 1000007.1301000004, 100.25, 12345.678};
+    const double waits[] = {0.1, 2.5, 1.0201, 0.7, 7.3, 1.1};
+    for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++) {
+        for (size_t k = 0; k < sizeof waits / sizeof waits[0]; k++) {
+            fg_retry_spec s = {FG_RETRY_COOLDOWN, waits[k], 0, 0, 0, "Cooldown"};
+            double c = starts[i];
+            double deadline = fg_retry_deadline(&s, c, 0, 1.0);
+            assert_true(fg_retry_ready(&s, c, 0, 1.0, deadline));
+            assert_false(fg_retry_ready(&s, c, 0, 1.0, nextafter(deadline, -INFINITY)));
+            double now = c + waits[k] / 3;
+            double r = fg_retry_after(&s, c, 0, 1.0, now);
+            assert_true(fg_retry_ready(&s, c, 0, 1.0, now + r));
+            assert_false(fg_retry_ready(&s, c, 0, 1.0, now + nextafter(r, 0.0)) &&
+                         now + nextafter(r, 0.0) != now + r);
+        }
+    }
+}
+
 static void backoff_huge_reopens_cap_without_overflow(void **state) {
     (void)state;
     fg_retry_spec s = {FG_RETRY_BACKOFF, 1, 1e300, 1e308, 0, "Backoff(1, 1e300, 1e308)"};
@@ -95,6 +134,8 @@ int main(void) {
         cmocka_unit_test(jitter_is_one_draw_mapped_onto_plus_minus_ratio),
         cmocka_unit_test(backoff_multiplies_by_reopens_up_to_max),
         cmocka_unit_test(backoff_huge_reopens_cap_without_overflow),
+        cmocka_unit_test(the_wait_is_over_when_elapsed_reaches_it),
+        cmocka_unit_test(retry_after_lands_on_the_first_ready_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,9 +62,18 @@ static void failure_rate_is_inclusive_and_exact_at_the_boundary(void **state) {
                               FG_PROGRAM_TRIPPER);
     fg_program *p60 = compile(tt_call1(&t, "FailureRate(60%)", FG_BUILTIN_FAILURE_RATE, 0.6),
                               FG_PROGRAM_TRIPPER);
-    /* a percentage computed with one more rounding: 57 * 0.01 != 0.57 */
-    fg_program *p57 = compile(tt_call1(&t, "FailureRate(57%)", FG_BUILTIN_FAILURE_RATE, 57 * 0.01),
+    /* 57% is the double nearest 0.57 (the lexer's, SPEC 3.1), which 57/100 rounds to */
+    fg_program *p57 = compile(tt_call1(&t, "FailureRate(57%)", FG_BUILTIN_FAILURE_RATE, 0.57),
                               FG_PROGRAM_TRIPPER);
+    /* no tolerance (fluxgate compares failures/total >= r as it is): a ratio
+     * a hair above 1/3 (less than 1e-12) does not trip at 1/3, nor does one
+     * computed with one more rounding (57 * 0.01 is 0.5700000000000001) at 57/100 */
+    fg_program *p13 = compile(tt_call1(&t, "FailureRate(0.33333333333333337)", FG_BUILTIN_FAILURE_RATE,
+                                       0.33333333333333337),
+                              FG_PROGRAM_TRIPPER);
+    fg_program *p57x = compile(tt_call1(&t, "FailureRate(0.5700000000000001)", FG_BUILTIN_FAILURE_RATE,
+                                        57 * 0.01),
+                               FG_PROGRAM_TRIPPER);
     window w;
     assert_true(trips(p75, win(&w, 4, 3, 0)));
     assert_false(trips(p75, win(&w, 4, 2, 0)));
@@ -75,6 +84,13 @@ static void failure_rate_is_inclusive_and_exact_at_the_boundary(void **state) {
     assert_true(trips(p57, win(&w, 100, 57, 0)));
     assert_false(trips(p57, win(&w, 100, 56, 0)));
     assert_false(trips(p57, win(&w, 0, 0, 0))); /* an empty window never trips on a rate */
+    assert_false(trips(p13, win(&w, 3, 1, 0)));
+    assert_false(trips(p13, win(&w, 300, 100, 0)));
+    assert_true(trips(p13, win(&w, 3, 2, 0)));
+    assert_false(trips(p57x, win(&w, 100, 57, 0)));
+    assert_true(trips(p57x, win(&w, 100, 58, 0)));
+    fg_program_free(p13, NULL);
+    fg_program_free(p57x, NULL);
     fg_program_free(p75, NULL);
     fg_program_free(p70, NULL);
     fg_program_free(p60, NULL);

@@ -50,6 +50,22 @@ for _, use_ffi in ipairs(H.paths()) do
       assert.is_nil(H.rejection(cb))
     end)
 
+    it("ends the wait when now - changed_at reaches it, as fluxgate computes elapsed", function()
+      -- opened at 0.5 with Cooldown(100ms): at 0.6, 0.6 - 0.5 is 0.09999999999999998,
+      -- short of 0.1 (though 0.5 + 0.1 == 0.6): fluxgate still rejects there
+      local clk = H.clock(0.5)
+      local cb = new({ tripper = "FailureStreak(1)", retry = "Cooldown(100ms)", permit = "All()",
+                       clock = clk.fn })
+      H.fail(cb, 1)
+      clk.now = 0.6
+      local r = H.rejection(cb)
+      assert.is_not_nil(r, "admitted at 0.6")
+      assert.is_true(r.retry_after > 0 and r.retry_after < 1e-15)
+      clk.now = 0.6 + r.retry_after
+      assert.is_nil(H.rejection(cb))
+      assert.are.equal("closed", cb:state())
+    end)
+
     it("is nil for Never()", function()
       local cb = new({ tripper = "FailureStreak(1)", retry = "Never()" })
       H.fail(cb, 1)
