@@ -58,7 +58,11 @@ static inline fg_trip_counts fg_breaker_trip_counts(const fg_breaker *h, fg_stat
     c.threshold_count = w->threshold_count;
     c.state = state;
     c.consecutive_failures = h->block->consecutive_failures;
-    c.total_duration = h->reads_latency ? fg_window_total_duration(w) : 0.0;
+    /* A tripper that reads the duration has an exact window
+     * (fg_block_layout_of): AvgLatency compares the exact mean from its sum,
+     * so the rounded total is not needed. */
+    c.duration_sum = h->reads_latency && w->exact ? &w->st->duration : NULL;
+    c.total_duration = h->reads_latency && c.duration_sum == NULL ? fg_window_total_duration(w) : 0.0;
     return c;
 }
 

@@ -99,4 +99,15 @@ static inline void fg_exact_sum_sub(fg_exact_sum *s, double d) {
 /* The sum in seconds, correctly rounded (to nearest, ties to even). */
 double fg_exact_sum_value(const fg_exact_sum *s);
 
+/* Whether the mean of n durations whose exact sum is *s is at least t,
+ * decided exactly: sum >= n * t in whole units, with no rounding of the
+ * sum or of the quotient (AvgLatency, SPEC section 5). So n calls of
+ * exactly t seconds each have a mean of t, as SlowRate(1.0, threshold = t)
+ * says of them too, where the rounded sum divided by n can fall an ulp
+ * short (3 x 0.7 s: 2.0999999999999996 / 3 < 0.7). 0 when n is 0; t <= 0:
+ * 1; NaN: 0. A threshold below 2^-76 s, finer than the units, is compared
+ * as the rounded quotient; one of 2^32 s or more is above every mean
+ * (durations are capped below it). */
+int fg_exact_sum_mean_ge(const fg_exact_sum *s, uint64_t n, double t);
+
 #endif /* FG_EXACT_SUM_H */

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "fg_ast.h"
+#include "fg_exact_sum.h"
 #include "fluxgate.h"
 
 /* Documented limits (doc/language.md, "Limits"); exceeding one is a located error. */
@@ -51,6 +52,10 @@ typedef struct fg_trip_context {
     const fg_metric *metric; /* slow_counts are indexed like fg_program_thresholds() */
     fg_state state;          /* the state being evaluated (closed or half_open) */
     uint32_t consecutive_failures;
+    /* The exact sum behind metric->total_duration, or NULL: AvgLatency
+     * then compares the mean exactly (fg_exact_sum_mean_ge) instead of
+     * dividing the rounded total_duration. */
+    const fg_exact_sum *duration_sum;
 } fg_trip_context;
 
 /* Evaluates a tripper. Returns 1 or 0; when 1 and alternative is not NULL,
@@ -68,6 +73,7 @@ typedef struct fg_trip_counts {
     fg_state state;
     uint32_t consecutive_failures;
     double total_duration;       /* only read by a program that reads the latency */
+    const fg_exact_sum *duration_sum; /* as in fg_trip_context */
 } fg_trip_counts;
 
 /* Evaluates a tripper from what was built out of the verified bytecode

@@ -15,10 +15,11 @@
  * double, while failures >= r*total can fail there (0.7*10 is
  * 7.000000000000001). No tolerance: a ratio a hair above a quotient (0.33333333333333337
  * against 1/3) does not hold there, in fluxgate either.
- * Latencies are compared exactly too (SPEC section 5):
- * the windows keep durations as given and their exact sum, so the average
- * of one call is that call's duration, and AvgLatency(t) agrees with
- * SlowRate(r, threshold = t) about it.
+ * Latencies are compared exactly (SPEC section 5): the windows keep
+ * durations as given and their exact sum, and a breaker hands that sum to
+ * the VM (duration_sum), which compares the exact mean with the threshold
+ * (fg_exact_sum_mean_ge), so AvgLatency(t) agrees with
+ * SlowRate(1.0, threshold = t) about any calls.
  *
  * Also here, because they are answers the VM gives at run time: the tripper
  * memo (fg_vm_trip_memoize, for fg_vm_trip_cached) and fg_vm_classify, which
@@ -35,6 +36,13 @@
  * window has no rate. */
 static inline int fg_vm_quotient_ge(double numerator, uint64_t total, double limit) {
     return total > 0 && numerator / (double)total >= limit;
+}
+
+/* AvgLatency: exactly from the window's exact sum when there is one. */
+static inline int fg_vm_mean_ge(double total_duration, const fg_exact_sum *sum, uint64_t total,
+                                double limit) {
+    return sum != NULL ? fg_exact_sum_mean_ge(sum, total, limit)
+                       : fg_vm_quotient_ge(total_duration, total, limit);
 }
 
 static inline int fg_vm_type_in(const fg_program *p, const fg_constant *c, const fg_outcome *o) {
@@ -126,7 +134,7 @@ int fg_vm_trip(const fg_program *p, const fg_trip_context *ctx, uint32_t *altern
                 goto held;
             break;
         case FG_OP_AVG_LATENCY_GE:
-            if (fg_vm_quotient_ge(m->total_duration, m->total_count, k[arg].latency_limit))
+            if (fg_vm_mean_ge(m->total_duration, ctx->duration_sum, m->total_count, k[arg].latency_limit))
                 goto held;
             break;
         case FG_OP_SLOW_RATE_GE:
@@ -159,7 +167,7 @@ int fg_vm_trip_plan(const fg_program *p, const fg_trip_counts *c, uint32_t *alte
         m.threshold_count = c->threshold_count;
         for (uint32_t i = 0; i < c->threshold_count && i < FG_MAX_SLOW_THRESHOLDS; i++)
             m.slow_counts[i] = c->slow_counts[i];
-        fg_trip_context ctx = {&m, c->state, c->consecutive_failures};
+        fg_trip_context ctx = {&m, c->state, c->consecutive_failures, c->duration_sum};
         return fg_vm_trip(p, &ctx, alternative);
     }
     const fg_trip_step *plan = p->trip_plan;
@@ -179,7 +187,9 @@ int fg_vm_trip_plan(const fg_program *p, const fg_trip_counts *c, uint32_t *alte
         case FG_OP_FAILURE_RATE_GE:
             held = total > 0 && (double)c->failure_count / dtotal >= s->k.limit;
             break;
-        case FG_OP_AVG_LATENCY_GE: held = total > 0 && c->total_duration / dtotal >= s->k.limit; break;
+        case FG_OP_AVG_LATENCY_GE:
+            held = fg_vm_mean_ge(c->total_duration, c->duration_sum, total, s->k.limit);
+            break;
         case FG_OP_SLOW_RATE_GE:
             held = s->slow < c->threshold_count && total > 0 &&
                    (double)c->slow_counts[s->slow] / dtotal >= s->k.limit;

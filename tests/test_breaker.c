@@ -325,6 +325,31 @@ static void avg_latency_trips_on_slow_successes(void **state) {
     done(&f);
 }
 
+/* AvgLatency compares the exact mean (SPEC 5): three calls of exactly
+ * 0.7 s have a mean of 0.7 s -- as SlowRate(100%, threshold = 0.7) says of
+ * them -- though their sum rounded to a double and divided by 3 is an ulp
+ * short. A threshold one double above 0.7 is not reached. Both windows. */
+static void avg_latency_compares_the_exact_mean(void **state) {
+    (void)state;
+    const char *windows[] = {"CountWindow(10)", "TimeWindow(10)"};
+    const char *trippers[] = {"MinRequests(3) & AvgLatency(0.7)",
+                              "MinRequests(3) & SlowRate(100%, threshold = 0.7)",
+                              "MinRequests(3) & AvgLatency(0.7000000000000001)"};
+    for (int wi = 0; wi < 2; wi++) {
+        for (int ti = 0; ti < 3; ti++) {
+            fixture f;
+            make(&f, (fg_expressions){.window = windows[wi], .tripper = trippers[ti]}, NULL, 0);
+            for (int k = 0; k < 3; k++) {
+                fg_ticket t;
+                assert_true(fg_breaker_acquire(f.b, &t));
+                assert_int_equal(fg_breaker_record(f.b, &t, FG_OUTCOME_SUCCESS, 0.7), FG_VERDICT_SUCCESS);
+            }
+            assert_int_equal(fg_breaker_state(f.b), ti < 2 ? FG_STATE_OPEN : FG_STATE_CLOSED);
+            done(&f);
+        }
+    }
+}
+
 static void the_reason_is_the_alternative_that_fired(void **state) {
     (void)state;
     fg_expressions e = {.tripper = "FailureStreak(5) | (MinRequests(20) & FailureRate(60%))"};
@@ -416,6 +441,7 @@ int main(void) {
         cmocka_unit_test(failure_streak_counts_consecutive_failures_only),
         cmocka_unit_test(slow_rate_trips_on_slow_successes),
         cmocka_unit_test(avg_latency_trips_on_slow_successes),
+        cmocka_unit_test(avg_latency_compares_the_exact_mean),
         cmocka_unit_test(the_reason_is_the_alternative_that_fired),
         cmocka_unit_test(the_default_window_keeps_the_last_100_calls),
         cmocka_unit_test(the_default_tripper_needs_100_calls_at_half_failing),

@@ -255,7 +255,7 @@ static void a_very_deep_chain_compiles_without_recursion(void **state) {
     fg_program *p = compile(&nodes[DEPTH], FG_PROGRAM_TRIPPER);
     /* 500000 negations: an even count, so it is Closed() itself */
     fg_metric m = {0};
-    fg_trip_context ctx = {&m, FG_STATE_CLOSED, 0};
+    fg_trip_context ctx = {&m, FG_STATE_CLOSED, 0, NULL};
     assert_true(fg_vm_trip(p, &ctx, NULL));
     ctx.state = FG_STATE_HALF_OPEN;
     assert_false(fg_vm_trip(p, &ctx, NULL));
@@ -295,7 +295,7 @@ static void a_long_chain_of_named_conjunctions_compiles(void **state) {
     }
     fg_program *p = compile(prev, FG_PROGRAM_TRIPPER);
     fg_metric m = {0};
-    fg_trip_context ctx = {&m, FG_STATE_CLOSED, 1};
+    fg_trip_context ctx = {&m, FG_STATE_CLOSED, 1, NULL};
     assert_false(fg_vm_trip(p, &ctx, NULL)); /* MinRequests fails */
     m.total_count = 1;
     assert_true(fg_vm_trip(p, &ctx, NULL));

@@ -106,9 +106,9 @@ static void compare_on(const fg_program *p, const char *text, int rounds) {
         m.total_duration = (double)(rng() % 13) * 0.25;
         fg_state state = rng() & 1 ? FG_STATE_CLOSED : FG_STATE_HALF_OPEN;
         uint32_t streak = (uint32_t)(rng() % 5);
-        fg_trip_context ctx = {&m, state, streak};
+        fg_trip_context ctx = {&m, state, streak, NULL};
         fg_trip_counts c = {m.total_count, m.failure_count, m.slow_counts,   nthr,
-                            state,         streak,          m.total_duration};
+                            state,         streak,          m.total_duration, NULL};
         uint32_t want_alt = 77, got_alt = 77, walk_alt = 77;
         int want = fg_vm_trip(p, &ctx, &want_alt);
         int got = fg_vm_trip_counts(p, &c, &got_alt);
@@ -172,7 +172,7 @@ static void check_box_on(const fg_program *p, const char *text, int rounds) {
         uint32_t streak = (uint32_t)(rng() % 7);
         memset(storage, 0, sizeof storage);
         box->threshold_count = (uint8_t)nthr;
-        fg_trip_counts c = {total, failures, slow, nthr, state, streak, 0.0};
+        fg_trip_counts c = {total, failures, slow, nthr, state, streak, 0.0, NULL};
         int fired = fg_vm_trip_boxed(p, &c, box);
         assert_int_equal(fired, box->fired);
         if (!box->valid) continue;
@@ -189,7 +189,7 @@ static void check_box_on(const fg_program *p, const char *text, int rounds) {
             uint32_t s = (uint32_t)pick_in(box->streak_lo, box->streak_span);
             assert_true(fg_trip_box_holds(box, m.total_count, m.failure_count, m.slow_counts, nthr,
                                           s, state));
-            fg_trip_context ctx = {&m, state, s};
+            fg_trip_context ctx = {&m, state, s, NULL};
             uint32_t alt = 77;
             int want = fg_vm_trip(p, &ctx, &alt);
             if (want != box->fired || (want && alt != box->alternative))
@@ -312,7 +312,7 @@ static void a_steady_window_stays_inside_its_region(void **state) {
     const fg_program *p = tripper_of(policy);
     uint64_t storage[16] = {0};
     fg_trip_box *box = (fg_trip_box *)storage;
-    fg_trip_counts c = {25, 0, NULL, 0, FG_STATE_CLOSED, 0, 0.0};
+    fg_trip_counts c = {25, 0, NULL, 0, FG_STATE_CLOSED, 0, 0.0, NULL};
     assert_int_equal(fg_vm_trip_boxed(p, &c, box), 0);
     for (uint64_t t = 25; t < 100000; t += 997)
         assert_true(fg_trip_box_holds(box, t, 0, NULL, 0, 0, FG_STATE_CLOSED));
@@ -344,7 +344,7 @@ static void a_rate_hovering_behind_a_false_test_stays_inside_its_region(void **s
     fg_trip_box *box = (fg_trip_box *)storage;
     box->threshold_count = 1;
     uint64_t slow[1] = {10};
-    fg_trip_counts c = {100, 50, slow, 1, FG_STATE_CLOSED, 1, 0.0};
+    fg_trip_counts c = {100, 50, slow, 1, FG_STATE_CLOSED, 1, 0.0, NULL};
     assert_int_equal(fg_vm_trip_boxed(p, &c, box), 0);
     for (uint64_t f = 0; f <= 100; f++) /* every failure count of a full window */
         assert_true(fg_trip_box_holds(box, 100, f, slow, 1, 1, FG_STATE_CLOSED));
@@ -698,7 +698,7 @@ static void table_thresholds_decide_rates_as_the_quotient_does(void **state) {
                     m.failure_count = n;
                     m.threshold_count = p->threshold_count;
                     m.slow_counts[0] = n;
-                    fg_trip_context ctx = {&m, FG_STATE_CLOSED, 0};
+                    fg_trip_context ctx = {&m, FG_STATE_CLOSED, 0, NULL};
                     uint32_t alt = 0;
                     int want = fg_vm_trip(p, &ctx, &alt);
                     unsigned entry = fg_trip_table_entry_at(p, at_least, total, n, m.slow_counts, 0,

@@ -166,7 +166,7 @@ static void no_single_corruption_escapes(void **state) {
     fg_metric m = {0};
     m.total_count = 30;
     m.failure_count = 20;
-    fg_trip_context ctx = {&m, FG_STATE_CLOSED, 3};
+    fg_trip_context ctx = {&m, FG_STATE_CLOSED, 3, NULL};
     fg_outcome o = {1, 1, 503, "timeout", 7, "m", 1, NULL};
     for (size_t n = 0; n < 2; n++) {
         fg_program *p = programs[n];

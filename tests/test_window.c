@@ -337,6 +337,67 @@ static void exact_sum_matches_a_sum_from_scratch(void **state) {
     drop(&w, &counting);
 }
 
+/* The exact mean against integer arithmetic: durations that are whole
+ * multiples of 2^-10 s, so that their sum S (in those units) is an exact
+ * integer, and thresholds j * 2^-10 s and the doubles just above and
+ * below: the mean is >= j exactly when S >= n * j, >= the one just below
+ * under the same condition (S is whole), >= the one just above only when
+ * S > n * j. Then the edges: no records, thresholds <= 0, NaN, at and above
+ * 2^32 s (durations are capped below it), below the units (2^-76 s), and
+ * counts whose n * t passes 192 bits. */
+static void exact_mean_compares_without_rounding(void **state) {
+    (void)state;
+    uint64_t seed = 0x2545F4914F6CDD1Dull;
+    for (int round = 0; round < 20000; round++) {
+        fg_exact_sum sum;
+        fg_exact_sum_clear(&sum);
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        uint64_t n = 1 + seed % 9, s = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+            uint64_t k = seed % 4096; /* up to 4 s */
+            s += k;
+            fg_exact_sum_add(&sum, ldexp((double)k, -10));
+        }
+        /* thresholds around the mean: j = floor(s / n) and j + 1 */
+        for (uint64_t j = s / n; j <= s / n + 1; j++) {
+            if (j == 0) continue;
+            double t = ldexp((double)j, -10);
+            assert_int_equal(fg_exact_sum_mean_ge(&sum, n, t), s >= n * j);
+            assert_int_equal(fg_exact_sum_mean_ge(&sum, n, nextafter(t, 0.0)), s >= n * j);
+            assert_int_equal(fg_exact_sum_mean_ge(&sum, n, nextafter(t, INFINITY)), s > n * j);
+        }
+    }
+    /* 3 x 0.7 s: the mean is exactly 0.7, where the rounded sum over 3 is not */
+    fg_exact_sum sum;
+    fg_exact_sum_clear(&sum);
+    for (int i = 0; i < 3; i++) fg_exact_sum_add(&sum, 0.7);
+    assert_true(fg_exact_sum_value(&sum) / 3.0 < 0.7);
+    assert_true(fg_exact_sum_mean_ge(&sum, 3, 0.7));
+    assert_false(fg_exact_sum_mean_ge(&sum, 3, nextafter(0.7, 1.0)));
+    assert_false(fg_exact_sum_mean_ge(&sum, 0, 0.7));
+    assert_true(fg_exact_sum_mean_ge(&sum, 3, 0.0));
+    assert_true(fg_exact_sum_mean_ge(&sum, 3, -1.0));
+    assert_false(fg_exact_sum_mean_ge(&sum, 3, NAN));
+    assert_false(fg_exact_sum_mean_ge(&sum, 3, INFINITY));
+    /* 2^40 calls of 0.7 s would be 2^40 x 0.7 s: n * t needs 64 + 53 bits
+     * above the units, beyond what three such calls sum to */
+    assert_false(fg_exact_sum_mean_ge(&sum, UINT64_C(1) << 40, 0.7));
+    assert_false(fg_exact_sum_mean_ge(&sum, UINT64_MAX, 4294967295.0)); /* past 192 bits */
+    /* capped durations: below 2^32 s, never at it */
+    fg_exact_sum_clear(&sum);
+    fg_exact_sum_add(&sum, 1e300);
+    assert_true(fg_exact_sum_mean_ge(&sum, 1, nextafter(4294967296.0, 0.0)));
+    assert_false(fg_exact_sum_mean_ge(&sum, 1, 4294967296.0));
+    /* below the units: the rounded quotient */
+    fg_exact_sum_clear(&sum);
+    fg_exact_sum_add(&sum, 0x1p-70);
+    assert_true(fg_exact_sum_mean_ge(&sum, 1, 0x1p-80));
+    assert_true(fg_exact_sum_mean_ge(&sum, 1, 0x1p-70));
+    assert_false(fg_exact_sum_mean_ge(&sum, 2, 0x1p-70));
+    assert_true(fg_exact_sum_mean_ge(&sum, 2, 0x1p-71));
+}
+
 /* Without AvgLatency a CountWindow keeps a 32-bit word per record: the
  * duration is reported to the microsecond, while slow levels come from
  * the exact duration given (2 s - 1 ns is not slow at 2 s). */
@@ -374,6 +435,7 @@ int main(void) {
         cmocka_unit_test(exact_durations_are_kept_as_given),
         cmocka_unit_test(exact_durations_never_drift),
         cmocka_unit_test(exact_sum_matches_a_sum_from_scratch),
+        cmocka_unit_test(exact_mean_compares_without_rounding),
         cmocka_unit_test(microsecond_entries_report_durations_and_classify_exactly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

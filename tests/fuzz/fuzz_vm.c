@@ -51,7 +51,7 @@ static void fuzz_run(const fg_program *prog) {
             m.failure_count = (uint64_t)(k * 9) % (m.total_count + 1);
             m.total_duration = k * 3.5;
             for (uint32_t i = 0; i < nt && i < FG_MAX_SLOW_THRESHOLDS; i++) m.slow_counts[i] = (uint64_t)k * i;
-            fg_trip_context ctx = {&m, (k & 1) ? FG_STATE_HALF_OPEN : FG_STATE_CLOSED, (uint32_t)k * 2};
+            fg_trip_context ctx = {&m, (k & 1) ? FG_STATE_HALF_OPEN : FG_STATE_CLOSED, (uint32_t)k * 2, NULL};
             uint32_t alt = UINT32_MAX;
             if (fg_vm_trip(prog, &ctx, &alt) && alt >= alternatives) abort();
         }
