@@ -11,7 +11,10 @@ double fg_retry_draw_factor(const fg_retry_spec *spec, fg_random *random) {
     double j = spec->jitter_ratio;
     if (!(j > 0.0)) return 1.0; /* no draw: a scripted source stays in step */
     double u = fg_random_next(random);
-    return 1.0 + (2.0 * u - 1.0) * j;
+    /* fluxgate's 1 + uniform(-j, j), where uniform(a, b) is
+     * a + (b - a) * u: the same double for the same u */
+    double jitter = -j + (j - -j) * u;
+    return 1.0 + jitter;
 }
 
 /* min(initial * multiplier ** reopens, max_duration): fluxgate's formula,

@@ -64,6 +64,19 @@ static void jitter_is_one_draw_mapped_onto_plus_minus_ratio(void **state) {
     assert_true(fg_retry_ready(&s, 0.0, 0, f, 11.0));
 }
 
+/* The factor is fluxgate's 1 + uniform(-j, j), uniform(a, b) being
+ * a + (b - a) * u, bit for bit: for this u, 1 + (2u - 1) * j is one ulp
+ * above it (0.9343653509270854), so a replay with the same draws would open
+ * for a different wait. */
+static void jitter_is_fluxgates_uniform_bit_for_bit(void **state) {
+    (void)state;
+    const double draws[] = {0.17182675463542674};
+    fg_test_random script;
+    fg_random r = fg_test_random_scripted(&script, draws, 1);
+    fg_retry_spec s = {FG_RETRY_COOLDOWN, 10, 0, 0, 0.1, "Cooldown(10, jitter_ratio=0.1)"};
+    assert_true(fg_retry_draw_factor(&s, &r) == 0.9343653509270853);
+}
+
 static void backoff_multiplies_by_reopens_up_to_max(void **state) {
     (void)state;
     fg_retry_spec s = {FG_RETRY_BACKOFF, 10, 2, 300, 0, "Backoff(10)"};
@@ -132,6 +145,7 @@ int main(void) {
         cmocka_unit_test(cooldown_waits_its_duration),
         cmocka_unit_test(no_jitter_draws_nothing),
         cmocka_unit_test(jitter_is_one_draw_mapped_onto_plus_minus_ratio),
+        cmocka_unit_test(jitter_is_fluxgates_uniform_bit_for_bit),
         cmocka_unit_test(backoff_multiplies_by_reopens_up_to_max),
         cmocka_unit_test(backoff_huge_reopens_cap_without_overflow),
         cmocka_unit_test(the_wait_is_over_when_elapsed_reaches_it),
