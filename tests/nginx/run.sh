@@ -133,6 +133,24 @@ done
 check "every scrape, whichever worker answers, has the family's totals: 1 open/1 closed key, $n failures, 10 successes, $((20 - n)) rejections ($fam_scrapes)" \
   bash -c '[ -z "$(tr " " "\n" <<<"$1" | grep -v "^$" | grep -vx "$2")" ]' _ "$fam_scrapes" "1/1/$n/10/$((20 - n))"
 
+echo "# families in access(): a per-worker policy:family, and a key nginx has not set yet"
+mode 5xx; hits 1 > /dev/null
+out=$(burst /pfam/bad/x 20)
+n=$(hits 1)
+check "policy:family (a userdata) is taken with a key: key 'bad' let through at most workers x FailureStreak(2) = 4 failures (saw $n)" \
+  between "$n" 2 4
+check "...and the other $((20 - n)) requests were rejected with 503" \
+  bash -c '[ "$(grep -c "^503 " <<<"$1")" = "$2" ]' _ "$out" "$((20 - n))"
+mode ok
+out=$(burst /pfam/good/x 6)
+check "key 'good' of the same family stays closed: 6 of 6 reach the upstream" all_are 200 "$out"
+lines=$(wc -l < "$PREFIX/error.log")
+out=$(burst /fam_proxy_host/x 4)
+check "access(fam, ngx.var.proxy_host), nil in the access phase, lets the requests through unprotected (4 x 200)" \
+  all_are 200 "$out"
+check "...and error.log says the key is nil" \
+  bash -c 'tail -n +"$(($1 + 1))" "$2" | grep -q "no breaker for key nil: the key is nil"' _ "$lines" "$PREFIX/error.log"
+
 echo "# transport failures named as the policies name them (breakers with TypeOf() trackers only)"
 mode 5xx
 out=$(burst /typed/x 10)
@@ -242,7 +260,7 @@ check "every scrape has the exposition's content type" \
 bad=$(cat "$PREFIX"/scrapes/*.txt | grep -vE '^(# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .+|# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (gauge|counter)|[a-zA-Z_:][a-zA-Z0-9_:]*\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\} [0-9]+)$' | head -3)
 check "all 70 scrapes parse as exposition lines${bad:+ (bad: $bad)}" [ -z "$bad" ]
 check "every scrape names every breaker" \
-  bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 11 ] || exit 1; done' _ "$PREFIX"
+  bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 12 ] || exit 1; done' _ "$PREFIX"
 workers=$(cat "$PREFIX"/scrapes/worker-*.txt | grep -o 'worker="[0-9]*"' | sort -u | wc -l)
 check "worker-labelled scrapes reached both workers ($workers)" [ "$workers" = 2 ]
 decreasing=$(for f in "$PREFIX"/scrapes/worker-*.txt; do grep '^circuit_breaker_.*_total{' "$f"; done |
