@@ -11,7 +11,8 @@
  *     emptied and initialised afresh -- a restart starts clean, and the
  *     space of replaced definitions comes back;
  *   - somebody holds it (an nginx reload: the old Lua VM and the old
- *     workers; or `nginx -t` while nginx runs): it is attached as it is.
+ *     workers): it is attached as it is. (`nginx -t` does not run
+ *     init_by_lua, so it never opens the map.)
  * The file keeps its size once made: asking for a larger one while it is
  * in use is an error (restart to resize).
  *
