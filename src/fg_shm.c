@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fg_alloc.h"
@@ -70,6 +71,41 @@ static size_t fg_shm_align(size_t n) {
     return (n + FG_SHM_ALIGN - 1) & ~(size_t)(FG_SHM_ALIGN - 1);
 }
 
+/* Whether a line of /proc/self/maps ("start-end perms offset major:minor
+ * inode path") maps the file st describes. */
+static int fg_shm_maps_line_is(const char *line, const struct stat *st) {
+    unsigned maj, min;
+    unsigned long long ino;
+    if (sscanf(line, "%*s %*s %*s %x:%x %llu", &maj, &min, &ino) != 3) return 0;
+    return maj == major(st->st_dev) && min == minor(st->st_dev) && ino == (unsigned long long)st->st_ino;
+}
+
+/* 1 when this process maps the file st describes already, 0 when not, -1
+ * when /proc/self/maps cannot be read. Read in pieces into fixed buffers
+ * (no allocation); only each line's first 127 bytes matter. Once per
+ * fg_shm_open of a map in use, never on a call's path. */
+static int fg_shm_mapped_here(const struct stat *st) {
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char buf[4096], line[128];
+    size_t len = 0;
+    int found = 0;
+    ssize_t n;
+    while (!found && (n = read(fd, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n && !found; i++) {
+            if (buf[i] != '\n') {
+                if (len < sizeof line - 1) line[len++] = buf[i];
+                continue;
+            }
+            line[len] = '\0';
+            len = 0;
+            found = fg_shm_maps_line_is(line, st);
+        }
+    }
+    close(fd);
+    return found ? 1 : n < 0 ? -1 : 0;
+}
+
 /* Empties the file and writes a fresh header. We hold the flock exclusively. */
 static int fg_shm_format(int fd, size_t size) {
     if (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)size) != 0) return -1;
@@ -112,6 +148,8 @@ fg_shm *fg_shm_open(const char *path, size_t size, const fg_allocator *alloc, in
     }
     if (fstat(fd, &st) != 0) st.st_size = 0;
     size_t have = (size_t)st.st_size;
+    /* before this opening maps it: a reload's master maps it through the old VM */
+    int foreign = !initialise && fg_shm_mapped_here(&st) == 0;
     if (!initialise && have < size) {
         fg_shm_error(err, cap,
                      "the shared zone file %s is in use with %zu bytes, fewer than the %zu asked for: "
@@ -167,7 +205,7 @@ fg_shm *fg_shm_open(const char *path, size_t size, const fg_allocator *alloc, in
     m->fd = fd;
     atomic_init(&m->refs, 1);
     m->alloc = a;
-    *fresh = initialise;
+    *fresh = initialise ? FG_SHM_OPEN_FRESH : foreign ? FG_SHM_OPEN_FOREIGN : FG_SHM_OPEN_ATTACHED;
     return m;
 }
 

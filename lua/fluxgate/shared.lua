@@ -55,15 +55,25 @@ return function(Policy, I)
   end
 
   -- The map for opts (opened once per path in this Lua state), or nil, err.
+  -- A zone in use by processes this one did not start (another nginx
+  -- instance with the same zone and dir, or one still draining) is
+  -- attached, with a notice: the instances would share its breakers.
   local function open_map(opts)
     local zone = opts.zone or DEFAULT_ZONE
     local path = (opts.dir or DEFAULT_DIR):gsub("/+$", "") .. "/fluxgate-" .. zone .. ".zone"
     local map = maps[path]
     if map then return map, zone end
-    local err
-    map, err = core.shared_map(path, parse_size(opts.size or DEFAULT_SIZE))
+    local err, foreign
+    map, err, foreign = core.shared_map(path, parse_size(opts.size or DEFAULT_SIZE))
     if not map then return nil, format("shared zone '%s': %s", zone, err) end
     maps[path] = map
+    if foreign then
+      local notice = opts.notice or default_notice
+      notice(format(
+        "fluxgate: shared zone '%s' (%s) is in use by processes this one did not start (another nginx " ..
+        "instance with the same zone and dir, or one still draining): they share its breakers, and a " ..
+        "changed definition in one replaces the other's; give each instance its own zone or dir", zone, path))
+    end
     return map, zone
   end
 

@@ -21,7 +21,15 @@ check() { # DESCRIPTION COMMAND...
   if "$@"; then passed=$((passed + 1)); echo "ok - $what"
   else failed=$((failed + 1)); echo "not ok - $what"; fi
 }
-trap 'fg_nginx_stop; echo "$passed passed, $failed failed"' EXIT
+second=
+stop_second() { # the second instance of the last scenario, by its pid
+  [ -n "$second" ] || return 0
+  kill -QUIT "$second" 2>/dev/null
+  for _ in $(seq 1 100); do kill -0 "$second" 2>/dev/null || break; sleep 0.05; done
+  kill -KILL "$second" 2>/dev/null; wait "$second" 2>/dev/null
+  second=
+}
+trap 'stop_second; fg_nginx_stop; echo "$passed passed, $failed failed"' EXIT
 trap 'failed=$((failed + 1)); echo "not ok - interrupted"; exit 2' INT TERM
 
 # The ```nginx blocks of FILE between the heading HEADING and the next
@@ -100,6 +108,36 @@ for doc in "README.md:### OpenResty" "doc/lua.md:## OpenResty"; do
     SNIPPET=$PREFIX/snippet.conf
     awk -v k="$k" '/^@@END@@$/ { i++; next } i == k - 1' "$PREFIX/snippets.txt" > "$SNIPPET"
     run_snippet "$file \"${heading#* }\" nginx snippet $k"
+    [ "$file" = README.md ] && [ "$k" = 1 ] && cp "$SNIPPET" "$PREFIX/readme.conf"
   done
 done
+
+echo "# two instances given the same zone (README's snippet twice: the default zone)"
+SNIPPET=$PREFIX/readme.conf
+FOREIGN="is in use by processes this one did not start"
+if fg_nginx_start "$PREFIX" "$LUADIR" > "$PREFIX/start.txt" 2>&1; then
+  kill -HUP "$NGX_MASTER"
+  for _ in $(seq 1 60); do grep -q 'start worker process' <(sed -n '/reconfiguring/,$p' "$PREFIX/error.log") && break; sleep 0.05; done
+  check "the first instance, started and reloaded, hears no notice about other processes" \
+    bash -c 'grep -q reconfiguring "$2" && ! grep -q "$1" "$2"' _ "$FOREIGN" "$PREFIX/error.log"
+  a_ports="$NGX_PORT $NGX_UPORT $NGX_BPORT"
+  fg_pick_ports
+  mkdir -p "$PREFIX/second/tmp"
+  # the same config and zone (dir $PREFIX), its own ports, pid file and error.log
+  set -- $a_ports
+  sed -e "s|127.0.0.1:$1;|127.0.0.1:$NGX_PORT;|; s|127.0.0.1:$2;|127.0.0.1:$NGX_UPORT;|g; s|127.0.0.1:$3;|127.0.0.1:$NGX_BPORT;|" \
+      -e "s|^pid .*|pid $PREFIX/second/nginx.pid;|; s|^error_log .*|error_log $PREFIX/second/error.log notice;|" \
+      -e "s|_temp_path $PREFIX/tmp/|_temp_path $PREFIX/second/tmp/|g" "$PREFIX/nginx.conf" > "$PREFIX/second/nginx.conf"
+  : > "$PREFIX/second/error.log"
+  "$NGX_BIN" -p "$PREFIX/second/" -c "$PREFIX/second/nginx.conf" -e "$PREFIX/second/error.log" &
+  second=$!
+  for _ in $(seq 1 100); do curl -s -m 1 -o /dev/null "http://127.0.0.1:$NGX_PORT/_test/ping" && break; sleep 0.05; done
+  notice=$(grep -m1 "$FOREIGN" "$PREFIX/second/error.log")
+  check "a second instance given the same zone says so in its error.log at notice level (${notice:0:160})" \
+    grep -q '\[notice\].*give each instance its own zone or dir' <<<"$notice"
+  stop_second
+  fg_nginx_stop
+else
+  check "README's snippet starts again" false
+fi
 [ "$failed" = 0 ]

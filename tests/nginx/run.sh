@@ -401,5 +401,7 @@ out=$(burst /api/x 6)
 workers_after=$(ps -o pid= --ppid "$NGX_MASTER" | sort | tr -s ' \n' ' ')
 check "the old workers keep serving ($workers_before-> $workers_after)" \
   bash -c '[ "$1" = "$2" ] && [ -z "$(grep -v "^200 " <<<"$3")" ]' _ "$workers_before" "$workers_after" "$out"
+check "no reload took the instance's own zone for another instance's (no 'did not start' notice)" \
+  bash -c '! grep -q "is in use by processes this one did not start" "$1"' _ "$PREFIX/error.log"
 fg_nginx_stop
 [ "$failed" = 0 ]
