@@ -259,6 +259,9 @@ check "every scrape has the exposition's content type" \
   bash -c '[ "$(grep -c "^text/plain; version=0.0.4; charset=utf-8$" <<<"$1")" = 50 ]' _ "$ctypes"
 bad=$(cat "$PREFIX"/scrapes/*.txt | grep -vE '^(# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .+|# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (gauge|counter)|[a-zA-Z_:][a-zA-Z0-9_:]*\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\} [0-9]+)$' | head -3)
 check "all 70 scrapes parse as exposition lines${bad:+ (bad: $bad)}" [ -z "$bad" ]
+bad=$(luajit tests/nginx/prom_check.lua "$PREFIX"/scrapes/*.txt | head -3)
+check "...and pass a strict 0.0.4 reader (tests/nginx/prom_check.lua: TYPE before samples, one group per metric, no series twice, escapes)${bad:+: $bad}" \
+  [ -z "$bad" ]
 check "every scrape names every breaker" \
   bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 12 ] || exit 1; done' _ "$PREFIX"
 workers=$(cat "$PREFIX"/scrapes/worker-*.txt | grep -o 'worker="[0-9]*"' | sort -u | wc -l)
