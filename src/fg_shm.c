@@ -13,10 +13,13 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
+#ifdef __linux__
+#include <sys/sysmacros.h> /* major, minor (elsewhere in sys/types.h) */
+#endif
 #include <unistd.h>
 
 #include "fg_alloc.h"
+#include "fg_self_maps.h"
 
 #define FG_SHM_MAGIC UINT64_C(0x3130304d48534746) /* "FGSHM001" little-endian */
 #define FG_SHM_MAX_SIZE ((size_t)1 << 32)         /* regions are addressed in 32 bits elsewhere */
@@ -71,39 +74,18 @@ static size_t fg_shm_align(size_t n) {
     return (n + FG_SHM_ALIGN - 1) & ~(size_t)(FG_SHM_ALIGN - 1);
 }
 
-/* Whether a line of /proc/self/maps ("start-end perms offset major:minor
- * inode path") maps the file st describes. */
-static int fg_shm_maps_line_is(const char *line, const struct stat *st) {
-    unsigned maj, min;
-    unsigned long long ino;
-    if (sscanf(line, "%*s %*s %*s %x:%x %llu", &maj, &min, &ino) != 3) return 0;
-    return maj == major(st->st_dev) && min == minor(st->st_dev) && ino == (unsigned long long)st->st_ino;
+/* fg_self_maps_each's callback: 1 at a mapping of the file st describes. */
+static int fg_shm_maps_file(const fg_map_line *line, void *ud) {
+    const struct stat *st = ud;
+    return line->inode == (unsigned long long)st->st_ino && line->major == major(st->st_dev) &&
+           line->minor == minor(st->st_dev);
 }
 
 /* 1 when this process maps the file st describes already, 0 when not, -1
- * when /proc/self/maps cannot be read. Read in pieces into fixed buffers
- * (no allocation); only each line's first 127 bytes matter. Once per
- * fg_shm_open of a map in use, never on a call's path. */
+ * when /proc/self/maps cannot be read. Once per fg_shm_open of a map in
+ * use, never on a call's path. */
 static int fg_shm_mapped_here(const struct stat *st) {
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    char buf[4096], line[128];
-    size_t len = 0;
-    int found = 0;
-    ssize_t n;
-    while (!found && (n = read(fd, buf, sizeof buf)) > 0) {
-        for (ssize_t i = 0; i < n && !found; i++) {
-            if (buf[i] != '\n') {
-                if (len < sizeof line - 1) line[len++] = buf[i];
-                continue;
-            }
-            line[len] = '\0';
-            len = 0;
-            found = fg_shm_maps_line_is(line, st);
-        }
-    }
-    close(fd);
-    return found ? 1 : n < 0 ? -1 : 0;
+    return fg_self_maps_each(fg_shm_maps_file, (void *)st);
 }
 
 /* Empties the file and writes a fresh header. We hold the flock exclusively. */

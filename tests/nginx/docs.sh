@@ -6,7 +6,11 @@
 # Lua trees, the shared zone's directory: this test's prefix instead of the
 # machine-wide /dev/shm), a listen port, an upstream users_backend -- and must
 # start and guard /users/: 3 requests reach the backend and are counted as 3
-# successes. nginx -t would not do: it does not run init_by_lua*.
+# successes. nginx -t would not do: it does not run init_by_lua*. Then, on
+# README's snippet: two instances given the same (default) zone, the second
+# told so and the first not, not even on a reload; and a new install of
+# fluxgate.core under a running nginx, whose reload is refused (the master
+# would keep the old C module under the new Lua modules) until a restart.
 #
 #   bash tests/nginx/docs.sh PREFIX LUADIR     e.g. build/nginx-docs build/luajit
 set -u
@@ -139,5 +143,30 @@ if fg_nginx_start "$PREFIX" "$LUADIR" > "$PREFIX/start.txt" 2>&1; then
   fg_nginx_stop
 else
   check "README's snippet starts again" false
+fi
+
+echo "# a new install under a running nginx, then nginx -s reload (README's snippet on a copy of the tree)"
+rm -rf "$PREFIX/tree" && cp -r "$LUADIR" "$PREFIX/tree"
+if fg_nginx_start "$PREFIX" "$PREFIX/tree" > "$PREFIX/start.txt" 2>&1; then
+  workers_before=$(ps -o pid= --ppid "$NGX_MASTER" | sort | tr -s ' \n' ' ')
+  # what an install does: a new file at the same path (the running master keeps the old one)
+  cp "$PREFIX/tree/fluxgate/core.so" "$PREFIX/tree/core.so.new" && mv "$PREFIX/tree/core.so.new" "$PREFIX/tree/fluxgate/core.so"
+  lines=$(wc -l < "$PREFIX/error.log")
+  kill -HUP "$NGX_MASTER"
+  for _ in $(seq 1 60); do tail -n +"$((lines + 1))" "$PREFIX/error.log" | grep -q 'init_by_lua error' && break; sleep 0.05; done
+  refused=$(tail -n +"$((lines + 1))" "$PREFIX/error.log" | grep -m1 'has been replaced since')
+  check "the reload is refused, saying the loaded fluxgate.core was replaced and to restart (${refused:0:200})" \
+    grep -q 'restart nginx' <<<"$refused"
+  out=$(curl -s -m 5 -H 'Connection: close' -w ' %{http_code}' "http://127.0.0.1:$NGX_BPORT/users/x")
+  workers_after=$(ps -o pid= --ppid "$NGX_MASTER" | sort | tr -s ' \n' ' ')
+  check "the old workers keep serving ($workers_before-> $workers_after: $out)" \
+    bash -c '[ "$1" = "$2" ] && [ "$3" = "backend 200" ]' _ "$workers_before" "$workers_after" "$out"
+  fg_nginx_stop
+  fg_nginx_start "$PREFIX" "$PREFIX/tree" > "$PREFIX/start.txt" 2>&1
+  out=$(curl -s -m 5 -H 'Connection: close' -w ' %{http_code}' "http://127.0.0.1:$NGX_BPORT/users/x")
+  check "a restart runs the installed one ($out)" [ "$out" = "backend 200" ]
+  fg_nginx_stop
+else
+  check "README's snippet starts on a copy of the tree" false
 fi
 [ "$failed" = 0 ]
