@@ -62,16 +62,18 @@ int fgl_library_replaced(char *msg, size_t cap) {
     Dl_info info;
     fg_map_line mine;
     struct stat st;
-    if (dladdr(&fgl_where_mark, &info) == 0 || info.dli_fname == NULL || info.dli_fname[0] != '/') return 0;
-    if (fg_self_maps_each(fgl_where_mapping, &mine) != 1 || mine.inode == 0) return 0; /* not Linux: unknown */
+    if (dladdr(&fgl_where_mark, &info) == 0 || info.dli_fname == NULL || info.dli_fname[0] != '/')
+        return 0;
+    if (fg_self_maps_each(fgl_where_mapping, &mine) != 1 || mine.inode == 0)
+        return 0; /* not Linux: unknown */
     if (stat(info.dli_fname, &st) == 0 && (unsigned long long)st.st_ino == mine.inode &&
         major(st.st_dev) == mine.major && minor(st.st_dev) == mine.minor)
         return 0;
     snprintf(msg, cap,
-             "fluxgate.core: this process runs the %s it loaded first, and that file has been replaced since "
-             "(a new install?): a new Lua state here (nginx -s reload) would get the old C module with the new "
-             "Lua modules, so it is refused; restart nginx (or upgrade its binary: kill -USR2) to run the "
-             "installed fluxgate",
+             "fluxgate.core: this process runs the %s it loaded first, and that file has "
+             "been replaced since (a new install?): a new Lua state here (nginx -s reload) "
+             "would get the old C module with the new Lua modules, so it is refused; restart "
+             "nginx (or upgrade its binary: kill -USR2) to run the installed fluxgate",
              info.dli_fname);
     return 1;
 #else

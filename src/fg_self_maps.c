@@ -11,7 +11,8 @@
 /* One line, "start-end perms offset major:minor inode path": 1 when parsed. */
 static int fg_self_maps_parse(const char *text, fg_map_line *line) {
     unsigned long long start, end;
-    if (sscanf(text, "%llx-%llx %*s %*s %x:%x %llu", &start, &end, &line->major, &line->minor, &line->inode) != 5)
+    if (sscanf(text, "%llx-%llx %*s %*s %x:%x %llu", &start, &end, &line->major, &line->minor,
+               &line->inode) != 5)
         return 0;
     line->start = (uintptr_t)start;
     line->end = (uintptr_t)end;

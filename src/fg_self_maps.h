@@ -11,8 +11,8 @@
 #include <stdint.h>
 
 typedef struct fg_map_line {
-    uintptr_t start, end; /* the mapped addresses, [start, end) */
-    unsigned major, minor; /* the file's device */
+    uintptr_t start, end;     /* the mapped addresses, [start, end) */
+    unsigned major, minor;    /* the file's device */
     unsigned long long inode; /* 0: no file */
 } fg_map_line;
 
