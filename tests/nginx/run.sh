@@ -32,6 +32,9 @@ trap 'failed=$((failed + 1)); echo "not ok - interrupted"; exit 2' INT TERM
 
 fg_nginx_start "$PREFIX" "$LUADIR" || { failed=$((failed + 1)); exit 1; }
 echo "nginx: master $NGX_MASTER, workers $NGX_WORKERS, ports $NGX_PORT (upstream $NGX_UPORT, dead $NGX_DEADPORT)"
+# the master's descriptors and zone mappings, compared after the reloads below
+held() { echo "$(ls "/proc/$1/fd" 2>/dev/null | wc -l) fds, $(grep -c 'fluxgate-fg_test\.zone' "/proc/$1/maps" 2>/dev/null) zone mappings"; }
+held_at_start=$(held "$NGX_MASTER")
 BASE="http://127.0.0.1:$NGX_PORT"
 
 ctl() { curl -s -m 5 "$BASE/_test/$1"; }
@@ -404,6 +407,9 @@ out=$(burst /api/x 6)
 workers_after=$(ps -o pid= --ppid "$NGX_MASTER" | sort | tr -s ' \n' ' ')
 check "the old workers keep serving ($workers_before-> $workers_after)" \
   bash -c '[ "$1" = "$2" ] && [ -z "$(grep -v "^200 " <<<"$3")" ]' _ "$workers_before" "$workers_after" "$out"
+held_now=$(held "$NGX_MASTER")
+check "after 3 reloads and a refused one the master holds what it held at start ($held_at_start -> $held_now)" \
+  [ "$held_now" = "$held_at_start" ]
 check "no reload took the instance's own zone for another instance's (no 'did not start' notice)" \
   bash -c '! grep -q "is in use by processes this one did not start" "$1"' _ "$PREFIX/error.log"
 fg_nginx_stop
