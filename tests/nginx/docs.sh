@@ -133,9 +133,13 @@ if fg_nginx_start "$PREFIX" "$LUADIR" > "$PREFIX/start.txt" 2>&1; then
       -e "s|^pid .*|pid $PREFIX/second/nginx.pid;|; s|^error_log .*|error_log $PREFIX/second/error.log notice;|" \
       -e "s|_temp_path $PREFIX/tmp/|_temp_path $PREFIX/second/tmp/|g" "$PREFIX/nginx.conf" > "$PREFIX/second/nginx.conf"
   : > "$PREFIX/second/error.log"
-  "$NGX_BIN" -p "$PREFIX/second/" -c "$PREFIX/second/nginx.conf" -e "$PREFIX/second/error.log" &
+  # (as lib.sh starts nginx: under ASan with its runtime preloaded)
+  LD_PRELOAD=${FG_NGINX_PRELOAD:-} "$NGX_BIN" -p "$PREFIX/second/" -c "$PREFIX/second/nginx.conf" \
+    -e "$PREFIX/second/error.log" > "$PREFIX/second/stderr.txt" 2>&1 &
   second=$!
-  for _ in $(seq 1 100); do curl -s -m 1 -o /dev/null "http://127.0.0.1:$NGX_PORT/_test/ping" && break; sleep 0.05; done
+  up=
+  for _ in $(seq 1 100); do curl -s -m 1 -o /dev/null "http://127.0.0.1:$NGX_PORT/_test/ping" && up=1 && break; sleep 0.05; done
+  check "the second instance starts ($(head -c 160 "$PREFIX/second/stderr.txt"))" [ -n "$up" ]
   notice=$(grep -m1 "$FOREIGN" "$PREFIX/second/error.log")
   check "a second instance given the same zone says so in its error.log at notice level (${notice:0:160})" \
     grep -q '\[notice\].*give each instance its own zone or dir' <<<"$notice"
