@@ -68,6 +68,8 @@ FGL_EXPORT int luaopen_fluxgate_core(lua_State *L);
  * (names indexed by fg_state), MARK (the class key, see fgl_class_mark)
  * and FFI_CDEF (fgl_head for ffi.cdef). */
 FGL_EXPORT int luaopen_fluxgate_core(lua_State *L) {
+    char replaced[640];
+    if (fgl_library_replaced(replaced, sizeof replaced)) return luaL_error(L, "%s", replaced);
     fgl_new_metatable(L, FGL_POLICY_MT, fgl_policy_gc);
     fgl_new_metatable(L, FGL_REPORT_MT, fgl_report_gc);
     fgl_shared_open(L);

@@ -355,6 +355,9 @@ void fgl_family_register(lua_State *L, int module_idx, int table_idx);
 /* library_path() -> the file this core.so was loaded from, or nil
  * (fluxgate_where.c; LuaJIT's FFI path loads it). */
 int fgl_library_path(lua_State *L);
+/* 1, and a message, when the file this core.so was loaded from has been
+ * replaced on disk since (fluxgate_where.c says why that matters); else 0. */
+int fgl_library_replaced(char *msg, size_t cap);
 
 /* ---- names (fluxgate_name.c) ----------------------------------------------- */
 

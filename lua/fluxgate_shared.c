@@ -26,7 +26,8 @@ static int fgl_shm_gc(lua_State *L) {
     return 0;
 }
 
-/* shared_map(path, size) -> map, fresh | nil, err */
+/* shared_map(path, size) -> map, fresh, foreign | nil, err
+ * foreign: in use by processes this one did not start (fg_shm.h). */
 static int fgl_shared_map(lua_State *L) {
     fgl_module *m = lua_touserdata(L, FGL_MODULE_UPVALUE);
     const char *path = luaL_checkstring(L, 1);
@@ -48,8 +49,9 @@ static int fgl_shared_map(lua_State *L) {
         lua_pushstring(L, err);
         return 2;
     }
-    lua_pushboolean(L, fresh);
-    return 2;
+    lua_pushboolean(L, fresh == FG_SHM_OPEN_FRESH);
+    lua_pushboolean(L, fresh == FG_SHM_OPEN_FOREIGN);
+    return 3;
 }
 
 /* shared_map_usage(map) -> size, used (bytes) */

@@ -4,6 +4,14 @@
  * package.cpath (a game engine's own loader, a package.preload). dladdr is
  * a GNU/BSD extension; elsewhere the answer is nil and the FFI path falls
  * back to searching package.cpath.
+ *
+ * And whether that file is still the one at its path: nginx's master keeps
+ * the core.so it loaded first for its life -- a new Lua VM (nginx -s
+ * reload) that requires fluxgate.core gets the library already loaded,
+ * dlopen matching it by name, even after a new install replaced the file --
+ * while it reads the Lua modules (fluxgate.lua, the FFI's fluxgate.cdef)
+ * afresh from disk: new Lua on old C, whose FFI declarations may not match.
+ * luaopen_fluxgate_core refuses that (fgl_library_replaced).
  */
 #if defined(__linux__) || defined(__APPLE__) || defined(__FreeBSD__)
 #define _GNU_SOURCE
@@ -11,6 +19,13 @@
 #define FGL_HAVE_DLADDR 1
 #endif
 
+#include <stdio.h>
+#include <sys/stat.h>
+#ifdef __linux__
+#include <sys/sysmacros.h> /* major, minor (elsewhere in sys/types.h) */
+#endif
+
+#include "fg_self_maps.h"
 #include "fluxgate_lua.h"
 
 /* An object of this library: its address names the file it was loaded from. */
@@ -28,4 +43,41 @@ int fgl_library_path(lua_State *L) {
     (void)fgl_where_mark;
     lua_pushnil(L);
     return 1;
+}
+
+#if defined(FGL_HAVE_DLADDR) && defined(__linux__)
+#define FGL_CHECK_REPLACED 1
+/* fg_self_maps_each's callback: the mapping that holds our mark, whose
+ * file (device and inode) is the one this code was loaded from. */
+static int fgl_where_mapping(const fg_map_line *line, void *ud) {
+    uintptr_t at = (uintptr_t)&fgl_where_mark;
+    if (at < line->start || at >= line->end) return 0;
+    *(fg_map_line *)ud = *line;
+    return 1;
+}
+#endif
+
+int fgl_library_replaced(char *msg, size_t cap) {
+#ifdef FGL_CHECK_REPLACED
+    Dl_info info;
+    fg_map_line mine;
+    struct stat st;
+    if (dladdr(&fgl_where_mark, &info) == 0 || info.dli_fname == NULL || info.dli_fname[0] != '/')
+        return 0;
+    if (fg_self_maps_each(fgl_where_mapping, &mine) != 1 || mine.inode == 0)
+        return 0; /* not Linux: unknown */
+    if (stat(info.dli_fname, &st) == 0 && (unsigned long long)st.st_ino == mine.inode &&
+        major(st.st_dev) == mine.major && minor(st.st_dev) == mine.minor)
+        return 0;
+    snprintf(msg, cap,
+             "fluxgate.core: this process runs the %s it loaded first, and that file has "
+             "been replaced since (a new install?): a new Lua state here (nginx -s reload) "
+             "would get the old C module with the new Lua modules, so it is refused; restart "
+             "nginx (or upgrade its binary: kill -USR2) to run the installed fluxgate",
+             info.dli_fname);
+    return 1;
+#else
+    (void)msg, (void)cap;
+    return 0;
+#endif
 }

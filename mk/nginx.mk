@@ -2,7 +2,9 @@
 #
 #   make test-nginx    tests/nginx/run.sh: 2 workers on free 127.0.0.1 ports, its
 #                      own prefix under $(BUILD)/nginx, scenarios with asserts
-#                      (under a minute; everything it starts it stops)
+#                      (under a minute; everything it starts it stops); then
+#                      tests/nginx/docs.sh: the docs' nginx snippets, run as
+#                      printed (a few seconds, prefix $(BUILD)/nginx-docs)
 #   make bench-nginx   worker CPU per request with and without the breaker
 #
 # Under SANITIZE=1 nginx runs with the ASan runtime preloaded and the
@@ -33,7 +35,10 @@ test-nginx: $(LUA_FOR_TESTS) $(if $(filter thread,$(SANITIZE)),nginx-hooks-plain
 	    echo "test-nginx: SKIPPED: nginx's Lua module needs OpenResty's LuaJIT (luajit2), and Debian's LuaJIT is installed here"; exit 0; fi; \
 	  echo "test-nginx: nginx, its Lua module or lua-resty-core is missing: make deps"; exit 1; fi; \
 	echo "== nginx (tests/nginx/run.sh)"; \
-	$(NGINX_ENV) timeout 110 bash tests/nginx/run.sh $(BUILD)/nginx $(NGINX_LUADIR)
+	$(NGINX_ENV) timeout 110 bash tests/nginx/run.sh $(BUILD)/nginx $(NGINX_LUADIR) || rc=1; \
+	echo "== nginx: the documentation's snippets (tests/nginx/docs.sh)"; \
+	$(NGINX_ENV) timeout 30 bash tests/nginx/docs.sh $(BUILD)/nginx-docs $(NGINX_LUADIR) || rc=1; \
+	exit $${rc:-0}
 
 bench-nginx: lua
 	@if [ -n "$(SANITIZE)" ]; then echo "make bench-nginx measures the optimised build: run it without SANITIZE"; exit 1; fi

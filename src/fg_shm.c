@@ -13,9 +13,13 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/sysmacros.h> /* major, minor (elsewhere in sys/types.h) */
+#endif
 #include <unistd.h>
 
 #include "fg_alloc.h"
+#include "fg_self_maps.h"
 
 #define FG_SHM_MAGIC UINT64_C(0x3130304d48534746) /* "FGSHM001" little-endian */
 #define FG_SHM_MAX_SIZE ((size_t)1 << 32)         /* regions are addressed in 32 bits elsewhere */
@@ -70,6 +74,20 @@ static size_t fg_shm_align(size_t n) {
     return (n + FG_SHM_ALIGN - 1) & ~(size_t)(FG_SHM_ALIGN - 1);
 }
 
+/* fg_self_maps_each's callback: 1 at a mapping of the file st describes. */
+static int fg_shm_maps_file(const fg_map_line *line, void *ud) {
+    const struct stat *st = ud;
+    return line->inode == (unsigned long long)st->st_ino && line->major == major(st->st_dev) &&
+           line->minor == minor(st->st_dev);
+}
+
+/* 1 when this process maps the file st describes already, 0 when not, -1
+ * when /proc/self/maps cannot be read. Once per fg_shm_open of a map in
+ * use, never on a call's path. */
+static int fg_shm_mapped_here(const struct stat *st) {
+    return fg_self_maps_each(fg_shm_maps_file, (void *)st);
+}
+
 /* Empties the file and writes a fresh header. We hold the flock exclusively. */
 static int fg_shm_format(int fd, size_t size) {
     if (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)size) != 0) return -1;
@@ -112,6 +130,8 @@ fg_shm *fg_shm_open(const char *path, size_t size, const fg_allocator *alloc, in
     }
     if (fstat(fd, &st) != 0) st.st_size = 0;
     size_t have = (size_t)st.st_size;
+    /* before this opening maps it: a reload's master maps it through the old VM */
+    int foreign = !initialise && fg_shm_mapped_here(&st) == 0;
     if (!initialise && have < size) {
         fg_shm_error(err, cap,
                      "the shared zone file %s is in use with %zu bytes, fewer than the %zu asked for: "
@@ -167,7 +187,7 @@ fg_shm *fg_shm_open(const char *path, size_t size, const fg_allocator *alloc, in
     m->fd = fd;
     atomic_init(&m->refs, 1);
     m->alloc = a;
-    *fresh = initialise;
+    *fresh = initialise ? FG_SHM_OPEN_FRESH : foreign ? FG_SHM_OPEN_FOREIGN : FG_SHM_OPEN_ATTACHED;
     return m;
 }
 

@@ -11,7 +11,15 @@
  *     emptied and initialised afresh -- a restart starts clean, and the
  *     space of replaced definitions comes back;
  *   - somebody holds it (an nginx reload: the old Lua VM and the old
- *     workers; or `nginx -t` while nginx runs): it is attached as it is.
+ *     workers): it is attached as it is. (`nginx -t` does not run
+ *     init_by_lua, so it never opens the map.) When the opening process
+ *     does not map the file already -- in a reload the master still maps
+ *     it through the old Lua VM -- the holders are processes it did not
+ *     start: another nginx instance given the same zone (the default one,
+ *     say), or an instance still draining. fg_shm_open says so
+ *     (FG_SHM_OPEN_FOREIGN) so that the binding can warn: the instances
+ *     would share their breakers, and each one's reload with a changed
+ *     definition would replace the other's block.
  * The file keeps its size once made: asking for a larger one while it is
  * in use is an error (restart to resize).
  *
@@ -48,8 +56,16 @@ enum fg_shm_status {
     FG_SHM_REPLACED = 2  /* made now; a region of another fingerprint had the name */
 };
 
+/* How fg_shm_open found the map (its *fresh). */
+enum fg_shm_open_status {
+    FG_SHM_OPEN_ATTACHED = 0, /* in use, and this process maps it already (a reload) */
+    FG_SHM_OPEN_FRESH = 1,    /* nobody used it: (re)initialised */
+    FG_SHM_OPEN_FOREIGN = 2   /* in use by processes this one did not start (see above) */
+};
+
 /* Opens (creating or re-initialising it as described above) the map at
- * path with at least `size` bytes. *fresh: 1 when it was (re)initialised.
+ * path with at least `size` bytes. *fresh: an fg_shm_open_status (where
+ * /proc/self/maps cannot be read, ATTACHED rather than FOREIGN).
  * Returns the map with one reference, or NULL and a message in err. */
 fg_shm *fg_shm_open(const char *path, size_t size, const fg_allocator *alloc, int *fresh,
                     char *err, size_t cap);

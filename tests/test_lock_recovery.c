@@ -371,6 +371,49 @@ static void a_map_in_use_is_attached_and_an_unused_one_starts_afresh(void **stat
     unlink(path);
 }
 
+/* A process that does not map the file opens it while others use it
+ * (another nginx instance given the same zone): attached, and said to be
+ * foreign; the same process opening it again (a reload) is not. */
+static void a_map_in_use_by_processes_this_one_did_not_start_is_foreign(void **state) {
+    (void)state;
+    char path[128], err[300];
+    temp_path(path, sizeof path, "foreign");
+    int fresh = -1;
+    fg_shm *a = fg_shm_open(path, 1 << 16, NULL, &fresh, err, sizeof err);
+    assert_non_null(a);
+    assert_int_equal(fresh, FG_SHM_OPEN_FRESH);
+    fg_shm *b = fg_shm_open(path, 1 << 16, NULL, &fresh, err, sizeof err);
+    assert_non_null(b);
+    assert_int_equal(fresh, FG_SHM_OPEN_ATTACHED);
+    fg_shm_release(b);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* without the inherited mapping (the parent keeps the flock): a stranger */
+        fg_shm_release(a);
+        int f = -1;
+        fg_shm *c = fg_shm_open(path, 1 << 16, NULL, &f, err, sizeof err);
+        _exit(c == NULL ? 10 : f);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), FG_SHM_OPEN_FOREIGN);
+    /* a child that keeps the inherited mapping is one of the same processes */
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int f = -1;
+        fg_shm *c = fg_shm_open(path, 1 << 16, NULL, &f, err, sizeof err);
+        _exit(c == NULL ? 10 : f);
+    }
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), FG_SHM_OPEN_ATTACHED);
+    fg_shm_release(a);
+    unlink(path);
+}
+
 static void a_full_map_says_so(void **state) {
     (void)state;
     char path[128], err[300], name[16];
@@ -444,6 +487,7 @@ int main(void) {
         cmocka_unit_test(a_half_open_slot_held_by_a_killed_process_comes_back_after_the_lease),
         cmocka_unit_test(processes_sharing_a_block_open_it_on_the_threshold_together),
         cmocka_unit_test(a_map_in_use_is_attached_and_an_unused_one_starts_afresh),
+        cmocka_unit_test(a_map_in_use_by_processes_this_one_did_not_start_is_foreign),
         cmocka_unit_test(a_full_map_says_so),
         cmocka_unit_test(a_replaced_definition_carries_its_counters_over),
     };

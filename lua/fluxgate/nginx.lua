@@ -223,8 +223,18 @@ end
 
 -- The breaker behind cb_or_family for this request, or nil, err.
 local function resolve(cb_or_family, key)
-  if key == nil then return cb_or_family end
-  local get = type(cb_or_family) == "table" and cb_or_family.get
+  -- (policy:family is a userdata, policy:shared_family a table)
+  local t = type(cb_or_family)
+  local get = (t == "table" or t == "userdata") and cb_or_family.get
+  if key == nil then
+    -- A family's key taken from an nginx variable that is not set yet in
+    -- the access phase (ngx.var.proxy_host is only set once proxy_pass
+    -- runs) or from a missing header: a failed get, not a breaker.
+    if type(get) == "function" then
+      return nil, "the key is nil (an nginx variable not set in the access phase, such as $proxy_host?)"
+    end
+    return cb_or_family
+  end
   if type(get) ~= "function" then
     error("fluxgate.nginx.access: a key was given, so the first argument must have get(key)", 3)
   end
@@ -249,7 +259,8 @@ access(cb_or_family, key?, opts?) -- in access_by_lua*.
   through unprotected). A request admitted again after an internal redirect
   keeps its admission when the breaker is the same; another breaker first
   gets the first one's outcome so far. A family whose get(key) fails is
-  logged and the request goes through unprotected (fail open).
+  logged and the request goes through unprotected (fail open); so is a
+  family given a nil key.
   opts: { status = n, on_reject = fn }.
 ]]
 function M.access(cb_or_family, key, opts)

@@ -54,16 +54,35 @@ return function(Policy, I)
     end
   end
 
+  -- nginx's init phase (init_by_lua*, in the master or the process that
+  -- becomes it), where an nginx instance opens its zones.
+  local function in_nginx_init()
+    local n = rawget(_G, "ngx")
+    return type(n) == "table" and type(n.get_phase) == "function" and n.get_phase() == "init"
+  end
+
   -- The map for opts (opened once per path in this Lua state), or nil, err.
+  -- A zone that nginx's init phase finds in use by processes it did not
+  -- start (another nginx instance with the same zone and dir, or one still
+  -- draining) is attached, with a notice: the instances would share its
+  -- breakers. Elsewhere (a worker's init_worker_by_lua, plain Lua processes
+  -- that share a zone on purpose) nothing is said.
   local function open_map(opts)
     local zone = opts.zone or DEFAULT_ZONE
     local path = (opts.dir or DEFAULT_DIR):gsub("/+$", "") .. "/fluxgate-" .. zone .. ".zone"
     local map = maps[path]
     if map then return map, zone end
-    local err
-    map, err = core.shared_map(path, parse_size(opts.size or DEFAULT_SIZE))
+    local err, foreign
+    map, err, foreign = core.shared_map(path, parse_size(opts.size or DEFAULT_SIZE))
     if not map then return nil, format("shared zone '%s': %s", zone, err) end
     maps[path] = map
+    if foreign and in_nginx_init() then
+      local notice = opts.notice or default_notice
+      notice(format(
+        "fluxgate: shared zone '%s' (%s) is in use by processes this one did not start (another nginx " ..
+        "instance with the same zone and dir, or one still draining): they share its breakers, and a " ..
+        "changed definition in one replaces the other's; give each instance its own zone or dir", zone, path))
+    end
     return map, zone
   end
 

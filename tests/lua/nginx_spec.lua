@@ -222,6 +222,31 @@ describe("fluxgate.nginx access() and log()", function()
     assert.has_error(function() nginx.access(recorder(), "key") end) -- a key but no get()
   end)
 
+  it("takes a policy:family (a userdata) with a key, as it takes a shared family", function()
+    local policy = assert(fluxgate.compile("breaker up { tripper = FailureStreak(1) }"))
+    local fam = assert(policy:family("up"))
+    ngx_fake:request(0x6200, 42)
+    assert.is_true(nginx.access(fam, "host-a"))
+    ngx_fake.var = { upstream_status = "502", upstream_response_time = "0.001",
+                     upstream_connect_time = "-", upstream_header_time = "-" }
+    ngx_fake.status = 502
+    nginx.log()
+    assert.are.equal("open", fam:state("host-a"))
+    assert.are.equal(1, fam:size()) -- the one key, made by get
+  end)
+
+  it("a family given a nil key (an nginx variable not set yet) lets the request through and says why", function()
+    for _, family in ipairs({ { get = function() error("get must not be called with nil") end },
+                              assert(assert(fluxgate.compile("breaker up { }")):family("up")) }) do
+      ngx_fake:request(0x6300, 43)
+      ngx_fake.logged = {}
+      assert.is_true(nginx.access(family, nil))
+      assert.is_nil(ngx_fake.exited)
+      assert.matches("the key is nil", ngx_fake.logged[1], 1, true)
+      nginx.log() -- no admission: nothing to release
+    end
+  end)
+
   it("a family that has no breaker for the key lets the request through and says why", function()
     local family = { get = function() return nil, "family full" end }
     ngx_fake:request(0x6100, 41)

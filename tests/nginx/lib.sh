@@ -10,6 +10,9 @@
 #                                  NGX_WORKERS (pids)
 #   fg_nginx_stop
 # FG_NGINX_PRELOAD, when set, is preloaded into nginx (the ASan runtime).
+# FG_NGINX_CONFIG names the function that writes PREFIX/nginx.conf (default
+# fg_nginx_config, from nginx.conf.in); whatever it writes must answer
+# http://127.0.0.1:$NGX_PORT/_test/ping once nginx is up.
 
 FG_NGINX_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NGX_MODULES=${NGX_MODULES:-/usr/lib/nginx/modules}
@@ -48,7 +51,7 @@ fg_nginx_start() { # PREFIX LUADIR
   mkdir -p "$prefix/tmp"
   for attempt in 1 2 3; do
     fg_pick_ports
-    fg_nginx_config "$prefix" "$luadir"
+    "${FG_NGINX_CONFIG:-fg_nginx_config}" "$prefix" "$luadir"
     rm -f "$prefix/nginx.pid"
     : > "$prefix/error.log"
     if [ -n "${FG_NGINX_PRELOAD:-}" ]; then

@@ -32,6 +32,9 @@ trap 'failed=$((failed + 1)); echo "not ok - interrupted"; exit 2' INT TERM
 
 fg_nginx_start "$PREFIX" "$LUADIR" || { failed=$((failed + 1)); exit 1; }
 echo "nginx: master $NGX_MASTER, workers $NGX_WORKERS, ports $NGX_PORT (upstream $NGX_UPORT, dead $NGX_DEADPORT)"
+# the master's descriptors and zone mappings, compared after the reloads below
+held() { echo "$(ls "/proc/$1/fd" 2>/dev/null | wc -l) fds, $(grep -c 'fluxgate-fg_test\.zone' "/proc/$1/maps" 2>/dev/null) zone mappings"; }
+held_at_start=$(held "$NGX_MASTER")
 BASE="http://127.0.0.1:$NGX_PORT"
 
 ctl() { curl -s -m 5 "$BASE/_test/$1"; }
@@ -132,6 +135,24 @@ for i in 1 2 3 4 5 6; do
 done
 check "every scrape, whichever worker answers, has the family's totals: 1 open/1 closed key, $n failures, 10 successes, $((20 - n)) rejections ($fam_scrapes)" \
   bash -c '[ -z "$(tr " " "\n" <<<"$1" | grep -v "^$" | grep -vx "$2")" ]' _ "$fam_scrapes" "1/1/$n/10/$((20 - n))"
+
+echo "# families in access(): a per-worker policy:family, and a key nginx has not set yet"
+mode 5xx; hits 1 > /dev/null
+out=$(burst /pfam/bad/x 20)
+n=$(hits 1)
+check "policy:family (a userdata) is taken with a key: key 'bad' let through at most workers x FailureStreak(2) = 4 failures (saw $n)" \
+  between "$n" 2 4
+check "...and the other $((20 - n)) requests were rejected with 503" \
+  bash -c '[ "$(grep -c "^503 " <<<"$1")" = "$2" ]' _ "$out" "$((20 - n))"
+mode ok
+out=$(burst /pfam/good/x 6)
+check "key 'good' of the same family stays closed: 6 of 6 reach the upstream" all_are 200 "$out"
+lines=$(wc -l < "$PREFIX/error.log")
+out=$(burst /fam_proxy_host/x 4)
+check "access(fam, ngx.var.proxy_host), nil in the access phase, lets the requests through unprotected (4 x 200)" \
+  all_are 200 "$out"
+check "...and error.log says the key is nil" \
+  bash -c 'tail -n +"$(($1 + 1))" "$2" | grep -q "no breaker for key nil: the key is nil"' _ "$lines" "$PREFIX/error.log"
 
 echo "# transport failures named as the policies name them (breakers with TypeOf() trackers only)"
 mode 5xx
@@ -241,8 +262,11 @@ check "every scrape has the exposition's content type" \
   bash -c '[ "$(grep -c "^text/plain; version=0.0.4; charset=utf-8$" <<<"$1")" = 50 ]' _ "$ctypes"
 bad=$(cat "$PREFIX"/scrapes/*.txt | grep -vE '^(# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .+|# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (gauge|counter)|[a-zA-Z_:][a-zA-Z0-9_:]*\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\} [0-9]+)$' | head -3)
 check "all 70 scrapes parse as exposition lines${bad:+ (bad: $bad)}" [ -z "$bad" ]
+bad=$(luajit tests/nginx/prom_check.lua "$PREFIX"/scrapes/*.txt | head -3)
+check "...and pass a strict 0.0.4 reader (tests/nginx/prom_check.lua: TYPE before samples, one group per metric, no series twice, escapes)${bad:+: $bad}" \
+  [ -z "$bad" ]
 check "every scrape names every breaker" \
-  bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 11 ] || exit 1; done' _ "$PREFIX"
+  bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 12 ] || exit 1; done' _ "$PREFIX"
 workers=$(cat "$PREFIX"/scrapes/worker-*.txt | grep -o 'worker="[0-9]*"' | sort -u | wc -l)
 check "worker-labelled scrapes reached both workers ($workers)" [ "$workers" = 2 ]
 decreasing=$(for f in "$PREFIX"/scrapes/worker-*.txt; do grep '^circuit_breaker_.*_total{' "$f"; done |
@@ -383,5 +407,10 @@ out=$(burst /api/x 6)
 workers_after=$(ps -o pid= --ppid "$NGX_MASTER" | sort | tr -s ' \n' ' ')
 check "the old workers keep serving ($workers_before-> $workers_after)" \
   bash -c '[ "$1" = "$2" ] && [ -z "$(grep -v "^200 " <<<"$3")" ]' _ "$workers_before" "$workers_after" "$out"
+held_now=$(held "$NGX_MASTER")
+check "after 3 reloads and a refused one the master holds what it held at start ($held_at_start -> $held_now)" \
+  [ "$held_now" = "$held_at_start" ]
+check "no reload took the instance's own zone for another instance's (no 'did not start' notice)" \
+  bash -c '! grep -q "is in use by processes this one did not start" "$1"' _ "$PREFIX/error.log"
 fg_nginx_stop
 [ "$failed" = 0 ]

@@ -1,0 +1,39 @@
+-- A core.so replaced on disk after this process loaded it (a new install
+-- under a running nginx) is refused when a Lua state opens it again, as
+-- nginx -s reload's new Lua state would: it would get the old C module (the
+-- dynamic loader matches it by name) with the new Lua modules. Run in a
+-- child interpreter on a copy of the module, so that this process's own
+-- fluxgate.core is untouched.
+describe("fluxgate.core replaced on disk since the process loaded it", function()
+  it("opens again while the file is the same, and refuses once it was replaced, saying to restart", function()
+    local src = assert(package.searchpath("fluxgate.core", package.cpath))
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p '" .. dir .. "/fluxgate' && cp '" .. src .. "' '" .. dir .. "/fluxgate/core.so'"))
+    local script = dir .. "/run.lua"
+    local f = assert(io.open(script, "w"))
+    local text = ([[
+      package.cpath = "DIR/?.so"
+      assert(require("fluxgate.core").version)
+      package.loaded["fluxgate.core"] = nil
+      local ok, err = pcall(require, "fluxgate.core")
+      print("same file:", ok, ok or err)
+      -- a new install: a new file (inode) at the same path
+      assert(os.execute("cp DIR/fluxgate/core.so DIR/new.so && mv DIR/new.so DIR/fluxgate/core.so"))
+      package.loaded["fluxgate.core"] = nil
+      ok, err = pcall(require, "fluxgate.core")
+      print("replaced:", ok, err)
+    ]]):gsub("DIR", dir)
+    f:write(text)
+    f:close()
+    local interpreter = rawget(_G, "jit") and "luajit" or "lua5.4"
+    local p = assert(io.popen(interpreter .. " '" .. script .. "' 2>&1"))
+    local out = p:read("*a")
+    p:close()
+    os.execute("rm -rf '" .. dir .. "'")
+    assert.matches("same file:\ttrue", out, 1, true)
+    assert.matches("replaced:\tfalse", out, 1, true)
+    assert.matches("has been replaced since", out, 1, true)
+    assert.matches("restart nginx", out, 1, true)
+  end)
+end)
