@@ -20,10 +20,6 @@
 #endif
 
 #include <stdio.h>
-#include <sys/stat.h>
-#ifdef __linux__
-#include <sys/sysmacros.h> /* major, minor (elsewhere in sys/types.h) */
-#endif
 
 #include "fg_self_maps.h"
 #include "fluxgate_lua.h"
@@ -61,14 +57,16 @@ int fgl_library_replaced(char *msg, size_t cap) {
 #ifdef FGL_CHECK_REPLACED
     Dl_info info;
     fg_map_line mine;
-    struct stat st;
-    if (dladdr(&fgl_where_mark, &info) == 0 || info.dli_fname == NULL || info.dli_fname[0] != '/')
-        return 0;
+    if (dladdr(&fgl_where_mark, &info) == 0 || info.dli_fname == NULL) return 0;
     if (fg_self_maps_each(fgl_where_mapping, &mine) != 1 || mine.inode == 0)
         return 0; /* not Linux: unknown */
-    if (stat(info.dli_fname, &st) == 0 && (unsigned long long)st.st_ino == mine.inode &&
-        major(st.st_dev) == mine.major && minor(st.st_dev) == mine.minor)
-        return 0;
+    /* The kernel's own word, not a stat of the path compared with the
+     * mapping's device and inode: those can differ for one file (an overlay
+     * filesystem, as in containers, may report a layer's device in one and
+     * its own in the other), and refusing there would stop fluxgate from
+     * loading at all. An install replaces the file (a new inode, the old
+     * one unlinked), which the kernel marks " (deleted)". */
+    if (!mine.deleted) return 0;
     snprintf(msg, cap,
              "fluxgate.core: this process runs the %s it loaded first, and that file has "
              "been replaced since (a new install?): a new Lua state here (nginx -s reload) "

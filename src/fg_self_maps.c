@@ -19,25 +19,45 @@ static int fg_self_maps_parse(const char *text, fg_map_line *line) {
     return 1;
 }
 
-/* Read in pieces into fixed buffers; only a line's first 127 bytes matter
- * (the path, which may be longer, is not read). */
+/* Whether a line ends with the kernel's " (deleted)" (its last bytes are
+ * in tail[0..n), oldest first, n <= sizeof FG_DELETED - 1). */
+#define FG_DELETED " (deleted)"
+static int fg_self_maps_deleted(const char *tail, size_t n) {
+    size_t want = sizeof FG_DELETED - 1;
+    if (n < want) return 0;
+    for (size_t i = 0; i < want; i++)
+        if (tail[i] != FG_DELETED[i]) return 0;
+    return 1;
+}
+
+/* Read in pieces into fixed buffers; only a line's first 127 bytes and its
+ * last 10 matter (the path, which may be longer, is not read: only whether
+ * it ends in " (deleted)"). */
 int fg_self_maps_each(int (*fn)(const fg_map_line *line, void *ud), void *ud) {
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
-    char buf[4096], text[128];
-    size_t len = 0;
+    char buf[4096], text[128], tail[sizeof FG_DELETED - 1];
+    size_t len = 0, tlen = 0;
     int answer = 0;
     ssize_t n;
     while (answer == 0 && (n = read(fd, buf, sizeof buf)) > 0) {
         for (ssize_t i = 0; i < n && answer == 0; i++) {
             if (buf[i] != '\n') {
                 if (len < sizeof text - 1) text[len++] = buf[i];
+                if (tlen == sizeof tail) {
+                    for (size_t k = 1; k < sizeof tail; k++) tail[k - 1] = tail[k];
+                    tlen--;
+                }
+                tail[tlen++] = buf[i];
                 continue;
             }
             text[len] = '\0';
-            len = 0;
             fg_map_line line;
-            if (fg_self_maps_parse(text, &line)) answer = fn(&line, ud);
+            if (fg_self_maps_parse(text, &line)) {
+                line.deleted = fg_self_maps_deleted(tail, tlen);
+                answer = fn(&line, ud);
+            }
+            len = tlen = 0;
         }
     }
     close(fd);

@@ -14,6 +14,8 @@ typedef struct fg_map_line {
     uintptr_t start, end;     /* the mapped addresses, [start, end) */
     unsigned major, minor;    /* the file's device */
     unsigned long long inode; /* 0: no file */
+    int deleted;              /* the kernel marks the path " (deleted)": the file
+                                 mapped has no name any more (replaced or removed) */
 } fg_map_line;
 
 /* Calls fn for each line of /proc/self/maps until it returns nonzero, and
