@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "fg_alloc.h"
 #include "fg_file.h"
@@ -13,6 +14,14 @@ char *fg_read_file(const char *path, const fg_allocator *alloc, size_t max, size
     FILE *f = fopen(path, "rb");
     *size = *cap = 0;
     if (f == NULL) return NULL;
+    /* fopen opens a directory for reading, and seeking to its end gives a huge
+     * or arbitrary offset: say what it is rather than "too large". */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        errno = EISDIR;
+        return NULL;
+    }
     /* A regular file says its size: refuse a big one without reading it. */
     if (fseek(f, 0, SEEK_END) == 0) {
         long end = ftell(f);

@@ -238,6 +238,19 @@ static void load_reads_a_file_and_names_a_missing_one(void **state) {
     fg_report_free(r);
 }
 
+/* A directory opens for reading and seeks to an arbitrary end: it must be
+ * named as one, not called "too large". */
+static void load_names_a_directory_as_one(void **state) {
+    (void)state;
+    fg_report *r = NULL;
+    assert_null(fg_policy_load("/tmp", NULL, &r));
+    assert_int_equal(fg_report_error_count(r), 1);
+    char buf[256];
+    fg_report_format(r, buf, sizeof buf);
+    assert_string_equal(buf, "/tmp: error: cannot read '/tmp': Is a directory\n");
+    fg_report_free(r);
+}
+
 /* An endless input stops at the limit: /dev/zero with a limit of 1 MiB (the
  * real limit is 4 GiB, the same code). */
 typedef struct peak_alloc {
@@ -434,6 +447,7 @@ int main(void) {
         cmocka_unit_test(expressions_compile_one_chunk_per_field),
         cmocka_unit_test(custom_trackers_compile_for_any_name),
         cmocka_unit_test(load_reads_a_file_and_names_a_missing_one),
+        cmocka_unit_test(load_names_a_directory_as_one),
         cmocka_unit_test(an_endless_input_stops_at_the_size_limit),
         cmocka_unit_test(a_file_past_four_gib_is_refused_unread),
         cmocka_unit_test(references_keep_a_policy_alive),
