@@ -142,7 +142,8 @@ return function(M, Policy, I)
   function common.stats(self)
     if not is_family(self) then misuse_self(self, "stats") end
     local s = core.family_stats(self)
-    if s == nil then return nil end
+    -- nil only for a closed family (prometheus() skips those; a caller is told)
+    if s == nil then error(format("fluxgate: family '%s' is closed", family_name(self)), 2) end
     local states, calls = {}, {}
     for i = 0, #core.STATES do
       local st = core.STATES[i]

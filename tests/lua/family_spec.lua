@@ -238,9 +238,11 @@ for _, use_ffi in ipairs(H.paths()) do
       fam:close()
       fam:close()
       assert.has_error(function() fam:call("k", ok) end, nil)
-      local okc, e = pcall(fam.size, fam)
-      assert.is_false(okc)
-      assert.truthy(tostring(e):find("closed", 1, true))
+      for _, m in ipairs({ "size", "keys", "stats", "evict_idle" }) do
+        local okc, e = pcall(fam[m], fam)
+        assert.is_false(okc, m)
+        assert.truthy(tostring(e):find("family 'player' is closed", 1, true), m)
+      end
     end)
 
     it_("skips recording a call whose family was closed while fn ran", function()
