@@ -49,12 +49,10 @@ fgl_breaker *fgl_check_breaker(lua_State *L, int idx, const char *fname) {
 }
 
 /* listen(self): transitions are queued for the Lua side from now on (the
- * first cb:on_transition). Nothing on a closed breaker. */
+ * first cb:on_transition). A closed breaker raises, as every other use does:
+ * a listener added to it would never be called. */
 static int fgl_listen(lua_State *L) {
-    fgl_breaker *b = fgl_to_breaker(L, 1);
-    if (b == NULL) return luaL_argerror(L, 1, "fluxgate breaker expected");
-    if (b->head.engine == NULL) return 0;
-    if (fgl_call_of(b) != NULL) return luaL_error(L, "fluxgate: a breaker cannot be used from its own random function or Custom() predicate");
+    fgl_breaker *b = fgl_check_breaker(L, 1, "on_transition");
     fgl_side_get(L, b); /* the queue's bookkeeping (may raise: nothing changed yet) */
     if (fgl_add_engine_listener(b) != 0) return luaL_error(L, "fluxgate: out of memory adding a listener");
     return 0;

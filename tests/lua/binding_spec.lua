@@ -18,7 +18,8 @@ for _, use_ffi in ipairs(H.paths()) do
       cb:close()
       for _, use in ipairs({ function() cb:call(print) end, function() cb:acquire() end,
                              function() cb:state() end, function() cb:info() end,
-                             function() cb:reset() end, function() cb:call_with_fallback(print, print) end }) do
+                             function() cb:reset() end, function() cb:call_with_fallback(print, print) end,
+                             function() cb:on_transition(print) end }) do
         local ok, err = pcall(use)
         assert.is_false(ok)
         assert.matches("breaker 'closing' is closed", err, 1, true)
