@@ -150,7 +150,9 @@ static int parse_number(field f, double *out) {
     memcpy(digits, f.s, f.len);
     digits[f.len] = '\0';
     char *end;
-    *out = strtod(digits, &end);
+    /* + 0.0 turns -0 (and a negative underflow) into +0: zero is not negative,
+     * and a summary should not print "-0.000 s" */
+    *out = strtod(digits, &end) + 0.0;
     return *end == '\0' && isfinite(*out);
 }
 

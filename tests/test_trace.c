@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <math.h>
 
 #include <cmocka.h>
 
@@ -193,6 +194,23 @@ static void negative_time_and_duration_are_errors(void **state)
     assert_fails("time,outcome,duration\n0,ok,fast\n", 2, "duration is not a number");
 }
 
+/* "-0" (or an underflow such as -1e-999) is zero, not a negative time: it
+ * must read as +0, or the summary says "from -0.000 s". */
+static void a_negative_zero_reads_as_zero(void **state)
+{
+    fg_trace_row rows[4];
+    char msg[200];
+    int line = 0;
+    (void)state;
+    assert_int_equal(read_all("time,outcome,duration\n-0,ok,-0\n-1e-999,ok,-0.0e5\n", rows, 4, &line, msg,
+                              sizeof msg),
+                     2);
+    for (int i = 0; i < 2; i++) {
+        assert_false(signbit(rows[i].time));
+        assert_false(signbit(rows[i].duration));
+    }
+}
+
 static void a_bad_status_is_an_error(void **state)
 {
     (void)state;
@@ -269,6 +287,7 @@ int main(void)
         cmocka_unit_test(a_time_that_is_not_a_number_is_an_error),
         cmocka_unit_test(time_going_backwards_is_an_error),
         cmocka_unit_test(negative_time_and_duration_are_errors),
+        cmocka_unit_test(a_negative_zero_reads_as_zero),
         cmocka_unit_test(a_bad_status_is_an_error),
         cmocka_unit_test(a_bad_outcome_is_an_error),
         cmocka_unit_test(an_error_sticks),
