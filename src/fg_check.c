@@ -96,6 +96,21 @@ static const char *fg_suggest(const fg_checker *c, const char *name, size_t len,
     return found;
 }
 
+void fg_checker_set_statements(fg_checker *c, const fg_syn_stmt *first) {
+    c->statements = first;
+}
+
+/* The definition of the kind x expects named like e that is not known yet:
+ * the one whose expression holds e, or one further down. NULL if none. */
+static const fg_syn_stmt *fg_unknown_defined_below(const fg_check_ctx *x, const fg_syn_expr *e) {
+    for (const fg_syn_stmt *st = x->c->statements; st != NULL; st = st->next) {
+        if (st->kind != FG_STMT_DEFINE && st->kind != FG_STMT_BAD_DEFINE) continue;
+        if ((fg_setting_kind(st->define_key) & x->expected) == 0) continue;
+        if (st->name_len == e->name_len && memcmp(st->name, e->name, e->name_len) == 0) return st;
+    }
+    return NULL;
+}
+
 /* Reports an unknown name in x's position, with the closest known name. */
 static void fg_report_unknown(fg_check_ctx *x, const fg_syn_expr *e) {
     size_t slen = 0;
@@ -103,6 +118,24 @@ static void fg_report_unknown(fg_check_ctx *x, const fg_syn_expr *e) {
      * scans every definition). */
     if (fg_diag_full(x->sink)) {
         fg_diag_error(x->sink, e->op_loc, "unknown name");
+        return;
+    }
+    /* A definition sees only the names above it (so there are no cycles):
+     * say so when the name is defined, but below its use or by the very
+     * definition that uses it. */
+    const fg_syn_stmt *below = fg_unknown_defined_below(x, e);
+    if (below != NULL && below->name_loc.begin < e->op_loc.begin) {
+        fg_diag_error(x->sink, e->op_loc,
+                      "unknown %s '" FG_NAME_FMT "' (a definition cannot use itself: it sees only the names "
+                      "defined above it)",
+                      fg_kind_name(x->expected), FG_NAME_ARG(e->name, e->name_len));
+        return;
+    }
+    if (below != NULL) {
+        fg_diag_error(x->sink, e->op_loc,
+                      "unknown %s '" FG_NAME_FMT "' (it is defined below, at line %d: a name is known only "
+                      "after its definition)",
+                      fg_kind_name(x->expected), FG_NAME_ARG(e->name, e->name_len), below->name_loc.line);
         return;
     }
     const char *s = fg_suggest(x->c, e->name, e->name_len, x->expected, &slen);

@@ -30,6 +30,11 @@ typedef struct fg_checker fg_checker;
  * Freed with the arena. */
 fg_checker *fg_checker_new(fg_arena *arena);
 
+/* The policy's statements (first of the list), so that a name used before its
+ * definition is reported as defined later, or as referring to itself, rather
+ * than only as unknown. */
+void fg_checker_set_statements(fg_checker *c, const fg_syn_stmt *first);
+
 /* 1 once an allocation failed (the compile must then fail). */
 int fg_checker_oom(const fg_checker *c);
 

@@ -39,6 +39,7 @@ struct fg_checker {
     fg_def **table; /* open addressing, power-of-two capacity */
     size_t table_cap, def_count;
     fg_def *first_def, *last_def;
+    const fg_syn_stmt *statements; /* the policy's, for "defined later" hints; NULL: none */
 };
 
 /* Where an expression is being checked. */

@@ -141,6 +141,7 @@ static void fg_compile_statements(fg_compiler *cc, fg_diag_sink *sink, const fg_
         cc->oom = 1;
         return;
     }
+    fg_checker_set_statements(cc->checker, unit->first);
     for (const fg_syn_stmt *st = unit->first; st != NULL && !cc->oom; st = st->next) {
         switch (st->kind) {
         case FG_STMT_DEFINE:

@@ -393,8 +393,17 @@ static void names_are_defined_once_and_before_use(void **state) {
              "t.fgp:2:9: error: 't' is already defined (line 1)");
     /* a definition sees only what is above it: no cycles */
     FG_FAILS("tripper t = u | FailureStreak(1)\ntripper u = t\nbreaker a { tripper = u }",
-             "t.fgp:1:13: error: unknown tripper 'u'");
-    FG_FAILS("tripper t = t\n", "t.fgp:1:13: error: unknown tripper 't'");
+             "t.fgp:1:13: error: unknown tripper 'u' (it is defined below, at line 2: a name is known only "
+             "after its definition)\n");
+    FG_FAILS("tripper t = t\n", "t.fgp:1:13: error: unknown tripper 't' (a definition cannot use itself: it "
+                                 "sees only the names defined above it)\n");
+    FG_FAILS("tracker t = ~(All() & t)\n", "t.fgp:1:23: error: unknown tracker 't' (a definition cannot use "
+                                            "itself");
+    /* a breaker or defaults using a name defined further down */
+    FG_FAILS("defaults { tripper = late }\nbreaker a { }\ntripper late = FailureStreak(1)\n",
+             "t.fgp:1:22: error: unknown tripper 'late' (it is defined below, at line 3:");
+    /* a name of another kind below is no hint: the plain message */
+    FG_FAILS("breaker a { tripper = later }\ntracker later = All()\n", "t.fgp:1:23: error: unknown tripper 'later'\n");
 }
 
 static void warnings_do_not_fail_the_compile(void **state) {
