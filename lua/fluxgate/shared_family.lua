@@ -24,8 +24,8 @@ notice.
 ]]
 local core = require("fluxgate.core")
 
-local type, format, pairs, setmetatable, getmetatable, floor, tostring =
-  type, string.format, pairs, setmetatable, getmetatable, math.floor, tostring
+local type, format, pairs, setmetatable, getmetatable, floor, tostring, tonumber =
+  type, string.format, pairs, setmetatable, getmetatable, math.floor, tostring, tonumber
 
 local KEY_MAX, CAPACITY_MAX = 128, 16777216
 
@@ -65,10 +65,19 @@ return function(Policy, I, Z)
   -- `name` is one); one small table pair per key. The methods are found
   -- through the index's metatable (the class's index also holds copies of
   -- them: not copied per key).
-  local function key_class(class, key)
+  -- close (the method and Lua 5.4's __close) first calls forget(cb): the
+  -- family must drop a closed handle from its cache, or every later use of
+  -- the key would raise "closed" (the next get makes a new handle).
+  local function key_class(class, key, forget)
     local derived = {}
     for k, v in pairs(class) do derived[k] = v end
-    local index = { name = class.__index.name, key = key, reload = refuse_reload }
+    local close = class.__index.close
+    local function close_key(cb, ...)
+      forget(cb)
+      return close(cb, ...)
+    end
+    local index = { name = class.__index.name, key = key, reload = refuse_reload, close = close_key }
+    if derived.__close then derived.__close = close_key end
     derived.__index = setmetatable(index, getmetatable(class.__index))
     return derived
   end
@@ -103,7 +112,13 @@ return function(Policy, I, Z)
       local err
       cb, err = I.new_breaker(self._policy._ud, self._index, self._name, opts, self._map, { self._ud, text })
       if not cb then return nil, err end
-      core.set_class(cb, key_class(getmetatable(cb), text))
+      local cache = self._cache
+      core.set_class(cb, key_class(getmetatable(cb), text, function(closing)
+        if cache[text] ~= closing then return end -- closed before, or replaced
+        cache[text] = nil
+        local n = tonumber(text) -- the integer spelling of the key, cached too
+        if n and format("%d", n) == text then cache[n] = nil end
+      end))
       self._cache[text] = cb
     end
     self._cache[key] = cb

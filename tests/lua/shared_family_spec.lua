@@ -55,6 +55,36 @@ describe("policy:shared_family", function()
     assert.has_error(function() fam:get(1.5) end)
   end)
 
+  it("makes a new handle for a key whose breaker was closed, with the key's shared state", function()
+    local p = assert(fluxgate.compile(SRC))
+    local fam = assert(p:shared_family("api", zone()))
+    local a = assert(fam:get("a"))
+    for _ = 1, 3 do a:call(fail) end
+    a:close()
+    a:close()
+    assert.has_error(function() a:state() end, "fluxgate: breaker 'api' is closed")
+    assert.are.equal("open", fam:state("a"), "not wedged: a new handle on the same block")
+    local again = assert(fam:get("a"))
+    assert.are_not.equal(a, again)
+    assert.are.equal("a", again.key)
+    assert.is_nil((fam:call("a", ok)))
+    -- an integer key is cached under both spellings: both are forgotten
+    local n = assert(fam:get(42))
+    n:close()
+    assert.are.equal("closed", fam:get(42):state())
+    assert.are.equal(fam:get(42), fam:get("42"))
+    -- closing an old handle after the key has a new one leaves the new one
+    a:close()
+    assert.are.equal(again, fam:get("a"))
+    assert.are.equal(2, fam:size())
+    -- Lua 5.4's <close> variables close the same way
+    if not jit then
+      local scoped = assert(load("local fam = ...; do local k <close> = fam:get('c'); k:call(function() end) end; "
+                                 .. "return fam:get('c'):state()"))
+      assert.are.equal("closed", scoped(fam))
+    end
+  end)
+
   it("shares every key's state with another family object on the table (another worker, a reload)", function()
     local p = assert(fluxgate.compile(SRC))
     local one = assert(p:shared_family("api", zone()))
