@@ -87,7 +87,10 @@ static int fgl_policy_result(lua_State *L, fgl_policy *p, fgl_report_box *box) {
 static int fgl_compile(lua_State *L) {
     size_t len;
     const char *source = luaL_checklstring(L, 1, &len);
-    const char *chunk = luaL_optstring(L, 2, NULL);
+    size_t chunk_len = 0;
+    const char *chunk = luaL_optlstring(L, 2, NULL, &chunk_len);
+    /* every message would show the name cut at the NUL */
+    if (chunk != NULL && strlen(chunk) != chunk_len) return luaL_argerror(L, 2, "a chunk name without NUL bytes expected");
     fg_allocator a = fgl_allocator(L);
     fgl_policy *p = fgl_new_policy(L);
     fgl_report_box *box = fgl_new_report_box(L);
@@ -97,7 +100,10 @@ static int fgl_compile(lua_State *L) {
 
 /* load(path) -> policy | nil, err */
 static int fgl_load(lua_State *L) {
-    const char *path = luaL_checkstring(L, 1);
+    size_t len;
+    const char *path = luaL_checklstring(L, 1, &len);
+    /* fopen would stop at the NUL and read another file */
+    if (strlen(path) != len) return luaL_argerror(L, 1, "a path without NUL bytes expected");
     fg_allocator a = fgl_allocator(L);
     fgl_policy *p = fgl_new_policy(L);
     fgl_report_box *box = fgl_new_report_box(L);

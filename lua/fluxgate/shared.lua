@@ -42,6 +42,10 @@ return function(Policy, I)
     if opts.dir ~= nil and type(opts.dir) ~= "string" then
       I.misuse(format("field 'dir' of %s must be a directory path, not %s", what, type(opts.dir)), 4)
     end
+    -- the C side would stop at the NUL and open another path
+    if opts.dir ~= nil and opts.dir:find("\0", 1, true) then
+      I.misuse(format("field 'dir' of %s must be a directory path without NUL bytes", what), 4)
+    end
     if opts.size ~= nil and not parse_size(opts.size) then
       I.misuse(format("field 'size' of %s must be a number of bytes or a string like \"1m\" or \"256k\"", what), 4)
     end
