@@ -400,7 +400,8 @@ end
 -- err for a value no expression can spell.
 local function number_text(field, v)
   if v ~= v or v == huge or v == -huge then
-    return nil, format("%s:1:1: error: expected a finite number, got %s", field, tostring(v))
+    -- "nan" whatever its sign bit (0/0 prints "-nan" on x86 under Lua 5.4)
+    return nil, format("%s:1:1: error: expected a finite number, got %s", field, v ~= v and "nan" or tostring(v))
   end
   if v == floor(v) and v > -2^53 and v < 2^53 then return format("%d", v) end
   return format("%.17g", v)

@@ -276,8 +276,9 @@ return function(M, Policy, I)
 
   local function check_family_options(opts)
     local function bad(field, want)
+      local v = opts[field]
       error(format("fluxgate: field '%s' of opts must be %s, not %s", field, want,
-                   type(opts[field]) == "number" and tostring(opts[field]) or type(opts[field])), 4)
+                   v ~= v and "nan" or type(v) == "number" and tostring(v) or type(v)), 4)
     end
     local mk = opts.max_keys
     if mk ~= nil and (type(mk) ~= "number" or mk ~= floor(mk) or mk < 0 or mk >= 2^53) then

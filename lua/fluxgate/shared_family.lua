@@ -229,7 +229,8 @@ return function(Policy, I, Z)
     local capacity = opts.capacity
     if type(capacity) ~= "number" or capacity ~= floor(capacity) or capacity < 1 or capacity > CAPACITY_MAX then
       I.misuse(format("field 'capacity' of opts must be a whole number of keys from 1 to %d, not %s", CAPACITY_MAX,
-                      tostring(capacity)), 2)
+                      capacity ~= capacity and "nan" or type(capacity) == "string" and format("%q", capacity)
+                        or tostring(capacity)), 2)
     end
     local index, err = I.find(self, name)
     if not index then return nil, err end

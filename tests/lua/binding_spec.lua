@@ -296,7 +296,15 @@ describe("malformed options", function()
         local cb, err = fluxgate.breaker("t", { [field] = v })
         assert.is_nil(cb)
         assert.matches("^" .. field .. ":1:1: error: expected a finite number", err)
+        if v ~= v then assert.matches("got nan$", err) end
       end
+    end
+    -- family options say "nan" too (0/0 prints "-nan" on x86 under Lua 5.4)
+    local p = assert(fluxgate.compile("breaker t {}"))
+    for _, field in ipairs({ "max_keys", "idle", "lease" }) do
+      local ok, err = pcall(p.family, p, "t", { [field] = 0 / 0 })
+      assert.is_false(ok)
+      assert.matches("field '" .. field .. "' of opts must be .*, not nan$", err)
     end
   end)
 
