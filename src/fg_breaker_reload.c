@@ -207,7 +207,9 @@ int fg_breaker_reload_with(fg_breaker *h, fg_policy *policy, size_t index,
                            const fg_reload_options *opt, char *err, size_t err_cap) {
     if (err != NULL && err_cap > 0) err[0] = '\0';
     if (policy == NULL || index >= policy->breaker_count) {
-        if (policy != NULL && index == (size_t)-1) /* fg_policy_find_breaker's "not found", cast */
+        if (policy == NULL)
+            fg_reload_error(err, err_cap, "cannot reload: no policy (NULL); nothing changed");
+        else if (index == (size_t)-1) /* fg_policy_find_breaker's "not found", cast */
             fg_reload_error(err, err_cap,
                             "cannot reload: the policy has no breaker #-1 (fg_policy_find_breaker's "
                             "\"no such name\"); nothing changed");

@@ -334,6 +334,7 @@ static void a_failed_reload_changes_nothing(void **state) {
                      -1);
     assert_non_null(strstr(r.err, "no breaker #-1 (fg_policy_find_breaker's"));
     assert_int_equal(fg_breaker_reload(r.b, NULL, 0, r.err, sizeof r.err), -1);
+    assert_string_equal(r.err, "cannot reload: no policy (NULL); nothing changed");
     assert_int_equal(fg_breaker_reload(r.b, r.p2, 0, r.err, sizeof r.err), -1);
     assert_non_null(strstr(r.err, "Custom(\"unknown\")"));
     assert_int_equal(fg_breaker_reload(r.b, r.p2, 1, r.err, sizeof r.err), -1);
@@ -580,6 +581,8 @@ static void a_family_reload_moves_every_key_keeping_its_state(void **state) {
 
     assert_int_equal(fg_family_reload(f, p2, 3, err, sizeof err), -1);
     assert_non_null(strstr(err, "no breaker #3"));
+    assert_int_equal(fg_family_reload(f, NULL, 0, err, sizeof err), -1);
+    assert_string_equal(err, "cannot reload: no policy (NULL); nothing changed");
     assert_int_equal(fg_family_reload(f, p2, 0, err, sizeof err), 0);
     assert_true(fg_family_key_footprint(f) > footprint1);
     assert_int_equal(fg_family_size(f), KEYS);
