@@ -10,6 +10,14 @@
  * it allocated is freed by the matching fg_*_free function, and every allocation
  * goes through the fg_allocator given at creation (or realloc/free when none is).
  *
+ * NULL: the compile and load functions, the report readers, the fg_*_free
+ * functions, creation (a NULL policy or name is an error in err), an err
+ * buffer (NULL or a capacity of 0: no message) and fg_breaker_restore's data
+ * take NULL. Every other pointer -- a breaker, family or sink, a ticket, an
+ * outcome, a struct to fill, a key with key_len > 0 -- must be valid: the
+ * call protocol is the hot path and checks nothing, as the C library's
+ * functions do not.
+ *
  * The header is deliberately FFI-friendly (LuaJIT's ffi.cdef reads the part
  * between the FG_FFI_BEGIN/FG_FFI_END markers): plain structs, fixed-size
  * integers, no varargs, no macros needed to call the hot path. The FG_API
