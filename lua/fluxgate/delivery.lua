@@ -22,6 +22,15 @@ local ENV_LISTENERS = 3 -- the listeners' slot in an object's environment (FGL_E
 return function(report)
   local WEAK_V = { __mode = "v" }
 
+  -- An error value as text for a report. Its __tostring is the user's code:
+  -- if that raises too, the report must still be made (and must not raise
+  -- out of the drain, which would drop the other listeners and signals).
+  local function describe(e)
+    local ok, s = pcall(tostring, e)
+    if ok and type(s) == "string" then return s end
+    return "(a " .. type(e) .. " error value whose __tostring failed)"
+  end
+
   -- Whether a drain of this object is under way (in this or a suspended
   -- coroutine: a listener that yields holds later deliveries until resumed;
   -- one whose coroutine is gone releases them).
@@ -45,7 +54,7 @@ return function(report)
       local name = name_of_self(self)
       while true do
         local signals, err, lost = c_drain_of(self, true)
-        if err ~= nil then report(format("fluxgate: %s '%s': %s", kind, name, tostring(err))) end
+        if err ~= nil then report(format("fluxgate: %s '%s': %s", kind, name, describe(err))) end
         if lost > 0 then
           report(format("fluxgate: %s '%s': %d transitions were not delivered (out of memory)", kind, name, lost))
         end
@@ -57,7 +66,7 @@ return function(report)
           for j = 1, #listeners do
             local ok, e = pcall(listeners[j], signal)
             if not ok then
-              report(format("fluxgate: %s '%s': a listener failed: %s", kind, name, tostring(e)))
+              report(format("fluxgate: %s '%s': a listener failed: %s", kind, name, describe(e)))
             end
           end
         end
@@ -68,7 +77,7 @@ return function(report)
       local env = c_env_of(self)
       if env == nil or not env[ENV_LISTENERS] then
         local _, err, lost = c_drain_of(self, false)
-        if err ~= nil then report(format("fluxgate: %s '%s': %s", kind, name_of_self(self), tostring(err))) end
+        if err ~= nil then report(format("fluxgate: %s '%s': %s", kind, name_of_self(self), describe(err))) end
         if lost > 0 then report(format("fluxgate: %s '%s': %d transitions lost", kind, name_of_self(self), lost)) end
         return
       end

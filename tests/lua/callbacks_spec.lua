@@ -139,6 +139,26 @@ describe("a listener that raises", function()
     assert.are.equal("open", cb:state())
   end)
 
+  it("is reported even when its error value's __tostring raises too; the call and the others go on", function()
+    local evil = setmetatable({}, { __tostring = function() error("tostring bug") end })
+    local heard = 0
+    local listeners = { function() error(evil) end, function() heard = heard + 1 end }
+    local cb = H.new({ tripper = "FailureStreak(1)", listeners = listeners })
+    local p = assert(fluxgate.compile("breaker f { tripper = FailureStreak(1) }"))
+    local fam = assert(p:family("f", { listeners = listeners }))
+    local reports = H.capture_reports(function()
+      H.fail(cb, 1)
+      assert.are.same({ nil, "boom" }, { fam:call("k", function() return nil, "boom" end) })
+    end)
+    assert.are.equal(2, heard)
+    assert.are.equal(2, #reports)
+    for i = 1, 2 do
+      assert.matches("a listener failed: (a table error value whose __tostring failed)", reports[i], 1, true)
+    end
+    assert.are.equal("open", cb:state())
+    assert.are.equal("open", fam:state("k"))
+  end)
+
   it("reports to stderr outside OpenResty", function()
     local written = {}
     local saved = io.stderr
