@@ -62,6 +62,12 @@ void fg_cli_print_report(FILE *out, const fg_report *report);
  * the policy or NULL on errors. The caller frees the policy. */
 fg_policy *fg_cli_load_policy(const char *path);
 
+/* Prints the policy's breaker names after prefix, ", "-separated: the first
+ * FG_CLI_NAMES_SHOWN, then "... (N more)", so that a policy of a million
+ * breakers gives a line, not megabytes. Nothing when it has none. */
+enum { FG_CLI_NAMES_SHOWN = 20 };
+void fg_cli_print_names(FILE *out, const fg_policy *policy, const char *prefix);
+
 /* Looks a breaker up by name; prints "path: error: no breaker 'x' (breakers: a, b)"
  * to stderr and returns -1 when there is none. */
 long fg_cli_find_breaker(const fg_policy *policy, const char *path, const char *name);

@@ -49,8 +49,7 @@ static int check_one(const char *path) {
     }
     printf(" (");
     print_count(stdout, n, n, "breaker");
-    for (size_t i = 0; i < n; i++)
-        printf("%s%s", i == 0 ? ": " : ", ", fg_policy_breaker_name(policy, i));
+    fg_cli_print_names(stdout, policy, ": ");
     printf(")\n");
     /* Keep the verdicts in step with the diagnostics on stderr when both go
      * to one pipe (2>&1). */

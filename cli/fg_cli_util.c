@@ -60,14 +60,21 @@ fg_policy *fg_cli_load_policy(const char *path) {
     return policy;
 }
 
+void fg_cli_print_names(FILE *out, const fg_policy *policy, const char *prefix) {
+    size_t n = fg_policy_breaker_count(policy);
+    size_t shown = n > FG_CLI_NAMES_SHOWN ? FG_CLI_NAMES_SHOWN : n;
+    for (size_t i = 0; i < shown; i++)
+        fprintf(out, "%s%s", i == 0 ? prefix : ", ", fg_policy_breaker_name(policy, i));
+    if (shown < n) fprintf(out, ", ... (%zu more)", n - shown);
+}
+
 long fg_cli_find_breaker(const fg_policy *policy, const char *path, const char *name) {
     long index = fg_policy_find_breaker(policy, name);
     if (index >= 0) return index;
     size_t n = fg_policy_breaker_count(policy);
     fprintf(stderr, "%s: error: no breaker '%s' (", path, name);
     if (n == 0) fputs("the file defines none", stderr);
-    for (size_t i = 0; i < n; i++)
-        fprintf(stderr, "%s%s", i == 0 ? "breakers: " : ", ", fg_policy_breaker_name(policy, i));
+    fg_cli_print_names(stderr, policy, "breakers: ");
     fputs(")\n", stderr);
     return -1;
 }
