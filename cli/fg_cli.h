@@ -62,9 +62,16 @@ void fg_cli_print_report(FILE *out, const fg_report *report);
  * the policy or NULL on errors. The caller frees the policy. */
 fg_policy *fg_cli_load_policy(const char *path);
 
+/* Writes text from a policy file (names, listings) to a terminal: a control
+ * byte -- a quoted name may hold ESC and start an escape sequence -- as '?',
+ * as the report's source lines show them; newlines and tabs are kept when
+ * lines is 1. */
+void fg_cli_put_text(FILE *out, const char *text, int lines);
+
 /* Prints the policy's breaker names after prefix, ", "-separated: the first
  * FG_CLI_NAMES_SHOWN, then "... (N more)", so that a policy of a million
- * breakers gives a line, not megabytes. Nothing when it has none. */
+ * breakers gives a line, not megabytes; a control byte in a name as '?'.
+ * Nothing when it has none. */
 enum { FG_CLI_NAMES_SHOWN = 20 };
 void fg_cli_print_names(FILE *out, const fg_policy *policy, const char *prefix);
 

@@ -14,13 +14,13 @@ static int print_listing(const fg_policy *policy, size_t index) {
     char small[4096];
     size_t need = fg_policy_disassemble(policy, index, small, sizeof small);
     if (need < sizeof small) {
-        fputs(small, stdout);
+        fg_cli_put_text(stdout, small, 1);
         return 0;
     }
     char *big = fg_cli_alloc(need + 1);
     if (big == NULL) return -1;
     fg_policy_disassemble(policy, index, big, need + 1);
-    fputs(big, stdout);
+    fg_cli_put_text(stdout, big, 1);
     fg_cli_free(big, need + 1);
     return 0;
 }

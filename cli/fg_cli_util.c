@@ -60,11 +60,20 @@ fg_policy *fg_cli_load_policy(const char *path) {
     return policy;
 }
 
+void fg_cli_put_text(FILE *out, const char *text, int lines) {
+    for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++) {
+        int keep = *c >= 0x20 ? *c != 0x7f : lines && (*c == '\n' || *c == '\t');
+        fputc(keep ? *c : '?', out);
+    }
+}
+
 void fg_cli_print_names(FILE *out, const fg_policy *policy, const char *prefix) {
     size_t n = fg_policy_breaker_count(policy);
     size_t shown = n > FG_CLI_NAMES_SHOWN ? FG_CLI_NAMES_SHOWN : n;
-    for (size_t i = 0; i < shown; i++)
-        fprintf(out, "%s%s", i == 0 ? prefix : ", ", fg_policy_breaker_name(policy, i));
+    for (size_t i = 0; i < shown; i++) {
+        fputs(i == 0 ? prefix : ", ", out);
+        fg_cli_put_text(out, fg_policy_breaker_name(policy, i), 0);
+    }
     if (shown < n) fprintf(out, ", ... (%zu more)", n - shown);
 }
 
