@@ -11,12 +11,54 @@ a metrics = "per_key" family also has key-labelled state and call series.
 local core = require("fluxgate.core")
 
 local ipairs, pairs, format, concat, sort = ipairs, pairs, string.format, table.concat, table.sort
+local byte, sub, find, gsub = string.byte, string.sub, string.find, string.gsub
 local STATES = core.STATES
 local STATE_COUNT = 0
 while STATES[STATE_COUNT] do STATE_COUNT = STATE_COUNT + 1 end
 
+-- The length of the well-formed UTF-8 sequence at v[i] (strict: no
+-- overlongs, surrogates or code points past U+10FFFF), or nil.
+local function utf8_at(v, i)
+  local c = byte(v, i)
+  if c < 0x80 then return 1 end
+  local n, lo, hi = 0, 0x80, 0xBF -- continuation bytes; lo/hi bound the first
+  if c >= 0xC2 and c <= 0xDF then n = 1
+  elseif c >= 0xE0 and c <= 0xEF then
+    n = 2
+    if c == 0xE0 then lo = 0xA0 elseif c == 0xED then hi = 0x9F end
+  elseif c >= 0xF0 and c <= 0xF4 then
+    n = 3
+    if c == 0xF0 then lo = 0x90 elseif c == 0xF4 then hi = 0x8F end
+  else return nil end
+  for k = 1, n do
+    local d = byte(v, i + k)
+    if d == nil or d < (k == 1 and lo or 0x80) or d > (k == 1 and hi or 0xBF) then return nil end
+  end
+  return n + 1
+end
+
+-- v with each byte that starts no well-formed UTF-8 sequence written as the
+-- text \xHH: family keys are any bytes, and one key that is not UTF-8 would
+-- make the whole exposition invalid (Prometheus would refuse the scrape).
+-- Text rather than U+FFFD, so that two binary keys stay two series.
+local function utf8_only(v)
+  if not find(v, "[\128-\255]") then return v end
+  local out, i, n = {}, 1, #v
+  while i <= n do
+    local len = utf8_at(v, i)
+    if len then
+      out[#out + 1] = sub(v, i, i + len - 1)
+      i = i + len
+    else
+      out[#out + 1] = format("\\x%02X", byte(v, i))
+      i = i + 1
+    end
+  end
+  return concat(out)
+end
+
 local function label(v)
-  return (v:gsub('[\\"\n]', { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }))
+  return (gsub(utf8_only(v), '[\\"\n]', { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }))
 end
 
 local OUTCOMES = { "success", "failure", "ignored", "rejected" }

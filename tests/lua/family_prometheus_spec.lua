@@ -61,6 +61,23 @@ describe("a family in fluxgate.prometheus()", function()
     fam:close()
   end)
 
+  it("writes a key's bytes that are not UTF-8 as \\xHH text: the exposition stays UTF-8", function()
+    local fam = assert(policy:family("fam_b", { metrics = "per_key" }))
+    local keys = {
+      ["\xff\xfe"] = "\\\\xFF\\\\xFE",                -- never UTF-8
+      ["caf\xc3\xa9"] = "caf\xc3\xa9",                     -- valid: kept
+      ["\xed\xa0\x80"] = "\\\\xED\\\\xA0\\\\x80",     -- a surrogate
+      ["\xc0\xaf"] = "\\\\xC0\\\\xAF",                -- overlong '/'
+      ["\xf4\x90\x80\x80"] = "\\\\xF4\\\\x90\\\\x80\\\\x80", -- past U+10FFFF
+      ["a\xe2\x82"] = "a\\\\xE2\\\\x82",               -- truncated
+    }
+    for key in pairs(keys) do pass(fam, key) end
+    local s = samples()
+    for _, shown in pairs(keys) do assert.are.equal(1, s[calls("fam_b", "success", shown)], shown) end
+    if utf8 then assert.is_not_nil(utf8.len(fluxgate.prometheus()), "the exposition is UTF-8") end
+    fam:close()
+  end)
+
   it("keeps the counts of evicted keys", function()
     local fam = assert(policy:family("fam_c", { max_keys = 2 }))
     for i = 1, 10 do pass(fam, i) end
