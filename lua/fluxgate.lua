@@ -344,6 +344,8 @@ local function check_options(t, what, allowed)
       if type(name) ~= "string" or type(fn) ~= "function" then
         misuse(format("field 'custom' of %s must map names to functions", what), 3)
       end
+      -- the C side would cut the name at the NUL: "x\0y" would answer Custom("x")
+      if has_nul(name) then misuse(format("field 'custom' of %s has a name with a NUL byte", what), 3) end
     end
   end
 end
@@ -462,6 +464,8 @@ end
 function M.register(name, fn)
   check_arg(name, 1, "register", "string")
   check_arg(fn, 2, "register", "function")
+  -- the C side would cut the name at the NUL: "x\0y" would answer Custom("x")
+  if has_nul(name) then error("bad argument #1 to 'register' (a name without NUL bytes expected)", 2) end
   registered[name] = fn
 end
 
