@@ -90,7 +90,8 @@ static int fgl_compile(lua_State *L) {
     size_t chunk_len = 0;
     const char *chunk = luaL_optlstring(L, 2, NULL, &chunk_len);
     /* every message would show the name cut at the NUL */
-    if (chunk != NULL && strlen(chunk) != chunk_len) return luaL_argerror(L, 2, "a chunk name without NUL bytes expected");
+    if (chunk != NULL && strlen(chunk) != chunk_len)
+        return luaL_argerror(L, 2, "a chunk name without NUL bytes expected");
     fg_allocator a = fgl_allocator(L);
     fgl_policy *p = fgl_new_policy(L);
     fgl_report_box *box = fgl_new_report_box(L);

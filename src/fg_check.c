@@ -126,16 +126,17 @@ static void fg_report_unknown(fg_check_ctx *x, const fg_syn_expr *e) {
     const fg_syn_stmt *below = fg_unknown_defined_below(x, e);
     if (below != NULL && below->name_loc.begin < e->op_loc.begin) {
         fg_diag_error(x->sink, e->op_loc,
-                      "unknown %s '" FG_NAME_FMT "' (a definition cannot use itself: it sees only the names "
-                      "defined above it)",
+                      "unknown %s '" FG_NAME_FMT "' (a definition cannot use itself: it sees only "
+                      "the names defined above it)",
                       fg_kind_name(x->expected), FG_NAME_ARG(e->name, e->name_len));
         return;
     }
     if (below != NULL) {
         fg_diag_error(x->sink, e->op_loc,
-                      "unknown %s '" FG_NAME_FMT "' (it is defined below, at line %d: a name is known only "
-                      "after its definition)",
-                      fg_kind_name(x->expected), FG_NAME_ARG(e->name, e->name_len), below->name_loc.line);
+                      "unknown %s '" FG_NAME_FMT "' (it is defined below, at line %d: a name is "
+                      "known only after its definition)",
+                      fg_kind_name(x->expected), FG_NAME_ARG(e->name, e->name_len),
+                      below->name_loc.line);
         return;
     }
     const char *s = fg_suggest(x->c, e->name, e->name_len, x->expected, &slen);
