@@ -140,7 +140,14 @@ void fg_lock_owner_unmap(fg_lock_owner *o) {
 
 int fg_lock_owner_dead(uint64_t word) {
     long pid = (long)(word >> 32);
-    if (pid <= 0 || (word & 1u) == 0) return 0;
+    if (word == 0) return 0; /* free */
+    /* Every holder writes a tag (pid << 32 | incarnation << 1 | 1) with a
+     * pid that is a pid_t > 0. Any other word was written by no process --
+     * a corrupted shared zone file -- and no process will ever clear it:
+     * waiting for it would wedge every user of the block. (Nor may it reach
+     * kill(): a pid past INT32_MAX turns negative as a pid_t, and kill(-n, 0)
+     * asks about a process group, kill(-1, 0) about every process.) */
+    if ((word & 1u) == 0 || pid <= 0 || pid > 0x7fffffffL) return 1;
     if (pid == (long)getpid()) return 0; /* another thread of ours: alive */
     uint64_t incarnation = (word >> 1) & FG_LOCK_INCARNATION_MASK;
     char state;

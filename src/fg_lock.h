@@ -30,7 +30,9 @@
  * proceeds (fg_lock_acquire_repair): what the dead owner left half-written
  * is the caller's to mend. The liveness test (fg_lock_owner_dead) is a
  * /proc read or a kill(pid, 0), only on that slow path, and only decides
- * "dead" on evidence: an owner that merely runs slowly is waited for.
+ * "dead" on evidence: an owner that merely runs slowly is waited for. A
+ * held word that is no tag at all (low bit 0, no valid pid: a corrupted
+ * zone file) names no owner that could ever let go, and is taken over too.
  * PIDs are per PID namespace: every process that maps a shared block must
  * be in the same one (the shared map checks it when it is opened).
  * A process's tag must follow fork: a handle inherited from a parent would
@@ -87,9 +89,10 @@ static inline uint64_t fg_lock_owner_get(const fg_lock_owner *o) {
 }
 
 /* 1 when the owner a held lock word names is certainly dead: no such
- * process, a zombie, or a pid reused by a process with another start time.
- * 0 when it lives, or when the word names no process. A syscall or a /proc
- * read: only for the slow path and tests. */
+ * process, a zombie, or a pid reused by a process with another start time;
+ * also when the word is no owner tag at all (corruption: nobody will ever
+ * clear it). 0 when it lives, or for 0 (the lock is free). A syscall or a
+ * /proc read: only for the slow path and tests. */
 int fg_lock_owner_dead(uint64_t word);
 
 /* The contended half of fg_lock_acquire, after a compare-and-swap that

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +142,22 @@ static void a_word_that_names_no_process_is_never_called_dead(void **state) {
     assert_int_equal(fg_lock_owner_dead((uint64_t)getppid() << 32 | 1u), 0); /* no incarnation: alive */
 }
 
+/* Words no holder writes (a holder's tag is pid << 32 | incarnation << 1 | 1,
+ * pid a pid_t > 0): what a corrupted zone file leaves in a lock. */
+static const uint64_t garbage_words[] = {
+    0x811a9f7d1e3ae762u, /* low bit 0 */
+    0x0000000000000001u, /* pid 0 */
+    0xffffffff00000001u, /* pid -1 as a pid_t: kill(-1, 0) would ask about every process */
+    0x8000000000000001u, /* pid INT32_MIN as a pid_t */
+    0x0000000200000000u, /* a pid without the held bit */
+};
+
+static void a_word_that_is_no_owner_tag_is_called_dead(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof garbage_words / sizeof garbage_words[0]; i++)
+        assert_int_equal(fg_lock_owner_dead(garbage_words[i]), 1);
+}
+
 /* ---- recovery ------------------------------------------------------------------------ */
 
 static void a_lock_held_by_a_killed_process_is_taken_over_and_the_window_repaired(void **state) {
@@ -170,6 +187,45 @@ static void a_lock_held_by_a_killed_process_is_taken_over_and_the_window_repaire
     /* and it works: three more failures open it */
     for (int i = 0; i < 3; i++) call_at(f.b, 1, 21.0 + i);
     assert_int_equal(fg_breaker_state(f.b), FG_STATE_OPEN);
+    drop_shared(&f);
+}
+
+static int place_nothing(void *ud, void *region, size_t size, const void *old, size_t old_size) {
+    (void)ud, (void)old, (void)old_size;
+    memset(region, 0xab, size);
+    return 0;
+}
+
+/* A corrupted zone file may leave any word in a lock: nobody will ever
+ * clear it, so it is taken over (and the block repaired) rather than waited
+ * for by every process forever -- the breaker's lock and the map's own. */
+static void a_lock_word_no_holder_wrote_is_taken_over_not_waited_for(void **state) {
+    (void)state;
+    shared_fixture f;
+    make_shared(&f, (fg_expressions){.tripper = "FailureStreak(3)"}, "garbage");
+    alarm(20);
+    for (size_t i = 0; i < sizeof garbage_words / sizeof garbage_words[0]; i++) {
+        atomic_store(&f.b->block->lock, garbage_words[i]);
+        assert_int_equal(call_at(f.b, 0, 10.0 + (double)i), FG_VERDICT_SUCCESS);
+        assert_int_equal(atomic_load(&f.b->block->lock), 0);
+    }
+    /* the map's directory lock: the fourth word after the magic, size,
+     * used and pidns words of the file's header */
+    int fd = open(f.path, O_RDWR);
+    assert_true(fd >= 0);
+    for (size_t i = 0; i < sizeof garbage_words / sizeof garbage_words[0]; i++) {
+        assert_int_equal(pwrite(fd, &garbage_words[i], 8, 32), 8);
+        char err[300], name[16];
+        int status = -1;
+        snprintf(name, sizeof name, "r%zu", i);
+        assert_non_null(fg_shm_region(f.map, name, FG_SHM_BREAKER, 1, 64, place_nothing, NULL, &status, err,
+                                      sizeof err));
+        uint64_t word = 1;
+        assert_int_equal(pread(fd, &word, 8, 32), 8);
+        assert_int_equal(word, 0);
+    }
+    close(fd);
+    alarm(0);
     drop_shared(&f);
 }
 
@@ -315,12 +371,6 @@ static void processes_sharing_a_block_open_it_on_the_threshold_together(void **s
 }
 
 /* ---- the map ----------------------------------------------------------------------------- */
-
-static int place_nothing(void *ud, void *region, size_t size, const void *old, size_t old_size) {
-    (void)ud, (void)old, (void)old_size;
-    memset(region, 0xab, size);
-    return 0;
-}
 
 static void a_map_in_use_is_attached_and_an_unused_one_starts_afresh(void **state) {
     (void)state;
@@ -481,7 +531,9 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_owner_tag_names_the_process_that_holds_the_lock_even_after_fork),
         cmocka_unit_test(a_word_that_names_no_process_is_never_called_dead),
+        cmocka_unit_test(a_word_that_is_no_owner_tag_is_called_dead),
         cmocka_unit_test(a_lock_held_by_a_killed_process_is_taken_over_and_the_window_repaired),
+        cmocka_unit_test(a_lock_word_no_holder_wrote_is_taken_over_not_waited_for),
         cmocka_unit_test(a_zombie_holder_is_dead_too),
         cmocka_unit_test(a_live_holder_is_waited_for_not_robbed),
         cmocka_unit_test(a_half_open_slot_held_by_a_killed_process_comes_back_after_the_lease),
