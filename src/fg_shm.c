@@ -236,12 +236,14 @@ void *fg_shm_region(fg_shm *m, const char *name, uint32_t kind, uint64_t fingerp
     fg_lock_acquire(&h->lock, fg_lock_owner_get(&m->owner));
     fg_shm_entry *old = NULL, *free_entry = NULL;
     void *found = NULL;
+    int damaged = 0; /* entries in no state this code writes: a damaged file */
     for (int i = 0; i < FG_SHM_ENTRIES; i++) {
         fg_shm_entry *e = &h->entries[i];
         if (e->state == FG_SHM_FREE) {
             if (free_entry == NULL) free_entry = e;
             continue;
         }
+        if (e->state > FG_SHM_RETIRED) damaged++;
         if (e->state != FG_SHM_LIVE || e->kind != kind || e->name_len != len ||
             memcmp(e->name, name, len) != 0 || !fg_shm_entry_sane(m, e))
             continue;
@@ -254,7 +256,15 @@ void *fg_shm_region(fg_shm *m, const char *name, uint32_t kind, uint64_t fingerp
     }
     if (found == NULL) {
         size_t at = fg_shm_align((size_t)h->used);
-        if (free_entry == NULL) {
+        /* Not "full" when the file was damaged (another program wrote into
+         * it): that would send its user after a larger size, in vain. */
+        if ((free_entry == NULL && damaged > 0) || h->used > m->size) {
+            const char *past = h->used > m->size ? ", its used size is past its end" : "";
+            fg_shm_error(err, cap,
+                         "the shared zone file is damaged (%d of %d directory entries are no "
+                         "region%s): it starts afresh once no process uses it (a restart)",
+                         damaged, FG_SHM_ENTRIES, past);
+        } else if (free_entry == NULL) {
             fg_shm_error(err, cap, "the shared zone is full: its directory holds %d regions (replaced "
                          "definitions included until a restart)", FG_SHM_ENTRIES);
         } else if (size > m->size || at > m->size - size) {

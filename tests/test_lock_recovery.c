@@ -493,6 +493,40 @@ static void a_full_map_says_so(void **state) {
     unlink(path);
 }
 
+/* Another program wrote into the file: its directory holds entries in no
+ * state, or its used size is past its end. That is a damaged file, not a full
+ * zone (a larger size would not help): the message says so. */
+static void a_damaged_map_says_so_rather_than_full(void **state) {
+    (void)state;
+    char path[128], err[300];
+    temp_path(path, sizeof path, "damaged");
+    int fresh = -1, status = -1;
+    fg_shm *m = fg_shm_open(path, 1 << 16, NULL, &fresh, err, sizeof err);
+    assert_non_null(m);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    /* every directory entry's state (the first word of each 256-byte entry,
+     * after the 64-byte header) set to garbage */
+    for (int i = 0; i < FG_SHM_ENTRIES; i++) {
+        uint32_t garbage = 0x5a5a5a5au;
+        assert_int_equal(pwrite(fd, &garbage, 4, 64 + 256 * (off_t)i), 4);
+    }
+    assert_null(fg_shm_region(m, "x", FG_SHM_BREAKER, 1, 64, place_nothing, NULL, &status, err, sizeof err));
+    assert_string_equal(err, "the shared zone file is damaged (64 of 64 directory entries are no region): it "
+                             "starts afresh once no process uses it (a restart)");
+    /* one entry free again, but the used size (the third header word) past the end */
+    uint32_t free_state = 0;
+    assert_int_equal(pwrite(fd, &free_state, 4, 64), 4);
+    uint64_t used = UINT64_C(1) << 40;
+    assert_int_equal(pwrite(fd, &used, 8, 16), 8);
+    assert_null(fg_shm_region(m, "x", FG_SHM_BREAKER, 1, 64, place_nothing, NULL, &status, err, sizeof err));
+    assert_non_null(
+        strstr(err, "damaged (63 of 64 directory entries are no region, its used size is past its end)"));
+    close(fd);
+    fg_shm_release(m);
+    unlink(path);
+}
+
 static void a_replaced_definition_carries_its_counters_over(void **state) {
     (void)state;
     shared_fixture f;
@@ -541,6 +575,7 @@ int main(void) {
         cmocka_unit_test(a_map_in_use_is_attached_and_an_unused_one_starts_afresh),
         cmocka_unit_test(a_map_in_use_by_processes_this_one_did_not_start_is_foreign),
         cmocka_unit_test(a_full_map_says_so),
+        cmocka_unit_test(a_damaged_map_says_so_rather_than_full),
         cmocka_unit_test(a_replaced_definition_carries_its_counters_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
