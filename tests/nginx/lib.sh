@@ -23,10 +23,17 @@ NGX_WORKERS=
 # Four distinct ports that nothing uses now (a race with another program is
 # caught by fg_nginx_start, which then tries other ports).
 fg_pick_ports() {
-  local used p q picked=()
+  # Below the kernel's ephemeral range: a connection to the dead port from
+  # a source port equal to it connects to itself (TCP simultaneous open)
+  # instead of being refused, and a listening port there can be taken by
+  # an outgoing connection's source port first.
+  local used p q picked=() low span
+  low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+  [[ "$low" =~ ^[0-9]+$ ]] && [ "$low" -gt 11000 ] || low=32768
+  span=$(( low - 10000 ))
   used=$(ss -Htan 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }' | sort -u)
   while [ ${#picked[@]} -lt 4 ]; do
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+    p=$(( 10000 + (RANDOM * 32768 + RANDOM) % span ))
     if grep -qx "$p" <<<"$used"; then continue; fi
     for q in "${picked[@]}"; do [ "$q" = "$p" ] && continue 2; done
     picked+=("$p")
