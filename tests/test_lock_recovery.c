@@ -407,7 +407,9 @@ static void a_map_in_use_by_processes_this_one_did_not_start_is_foreign(void **s
         fg_shm_release(a);
         int f = -1;
         fg_shm *c = fg_shm_open(path, 1 << 16, NULL, &f, err, sizeof err);
-        _exit(c == NULL ? 10 : f);
+        if (c == NULL) _exit(10);
+        fg_shm_release(c); /* memcheck checks the child too */
+        _exit(f);
     }
     int st = 0;
     assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -419,7 +421,10 @@ static void a_map_in_use_by_processes_this_one_did_not_start_is_foreign(void **s
     if (pid == 0) {
         int f = -1;
         fg_shm *c = fg_shm_open(path, 1 << 16, NULL, &f, err, sizeof err);
-        _exit(c == NULL ? 10 : f);
+        if (c == NULL) _exit(10);
+        fg_shm_release(c); /* memcheck checks the child too */
+        fg_shm_release(a);
+        _exit(f);
     }
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(WIFEXITED(st));

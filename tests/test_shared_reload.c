@@ -190,6 +190,10 @@ static void calls_an_old_process_makes_after_a_replacement_reach_every_reader(vo
         fg_breaker_info(a, &info); /* the old handle reads the newer, larger block too */
         if (write(done[1], &info.counters.success, sizeof info.counters.success) != sizeof info.counters.success)
             _exit(5);
+        fg_breaker_free(a); /* this process's copies (memcheck checks each process) */
+        fg_policy_free(p1);
+        fg_policy_free(p0);
+        fg_shm_release(m);
         _exit(0);
     }
     /* the reload: a changed definition gets a new block in the chain */
@@ -419,6 +423,12 @@ static void keys_an_old_process_makes_after_a_replacement_count_in_every_family_
         /* an old worker, still on the old table: it even makes a key there */
         key_calls(f1, p1, "late", 10, 2); /* 5 failures, 5 successes */
         key_calls(f1, p1, "a", 3, 0);
+        /* this process's copies (memcheck checks each process) */
+        fg_shared_family_free(f2);
+        fg_shared_family_free(f1);
+        fg_policy_free(p2);
+        fg_policy_free(p1);
+        fg_shm_release(m);
         _exit(0);
     }
     int st = 0;
