@@ -19,8 +19,9 @@ the field cb.key (as cb.name); its counters count in the family's totals, which
 fluxgate.prometheus() exports under the family's name (counters summed over
 every key of the table, keys per state in circuit_breaker_family_state).
 Reload: an unchanged definition and capacity attach to the table (every
-key keeps its state); otherwise a fresh table with the old counters, and a
-notice.
+key keeps its state); otherwise a fresh table, the next in the family's
+chain of tables (whose counters, old workers' included, are the family's),
+and a notice.
 ]]
 local core = require("fluxgate.core")
 
