@@ -326,8 +326,9 @@ void fgl_push_made(lua_State *L, int self, const fgl_callback_opts *cb, fgl_brea
     lua_pushboolean(L, r->used);
 }
 
-/* A shared breaker's block made now, under the map's lock: placed fresh,
- * with the counters of the block it replaces. */
+/* A shared breaker's block made now, under the map's lock: placed fresh.
+ * Nothing is carried from the block it replaces: the two are one chain in
+ * the map, whose counters fg_breaker_info adds up (fg_shm.h "Chains"). */
 typedef struct fgl_fresh_place {
     fg_policy *policy;
     size_t index;
@@ -338,12 +339,10 @@ typedef struct fgl_fresh_place {
     size_t cap;
 } fgl_fresh_place;
 
-static int fgl_place_fresh(void *ud, void *region, size_t size, const void *old, size_t old_size) {
+static int fgl_place_fresh(void *ud, void *region, size_t size) {
     fgl_fresh_place *f = ud;
     f->engine = fg_breaker_place(f->policy, f->index, f->o, f->handle, region, size, 0, f->err, f->cap);
-    if (f->engine == NULL) return -1;
-    if (old != NULL) fg_breaker_carry_counters(f->engine, old, old_size);
-    return 0;
+    return f->engine != NULL ? 0 : -1;
 }
 
 /* Places the engine's handle on the block named after the breaker in the
@@ -359,7 +358,7 @@ static fg_breaker *fgl_place_shared(fg_shm *map, fg_policy *policy, size_t index
     fg_breaker *engine = f.engine;
     if (*status == FG_SHM_ATTACHED)
         engine = fg_breaker_place(policy, index, o, handle, block, block_size, 1, err, cap);
-    if (engine != NULL) fg_breaker_set_lock_owner(engine, fg_shm_owner(map));
+    if (engine != NULL) fg_breaker_set_zone(engine, map);
     return engine;
 }
 

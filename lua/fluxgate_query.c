@@ -262,11 +262,12 @@ void fgl_add_group(lua_State *L, int by_name, const char *name, const fg_counter
 typedef struct fgl_snapshot {
     fg_info info;
     fg_policy *policy;  /* a reference: it owns info.name */
-    const void *block;  /* the shared block */
+    const void *block;  /* what identifies its counters: its chain's root (fg_breaker_counters_id) */
 } fgl_snapshot;
 
 /* build(by_name, snapshots, count): adds the shared breakers to by_name; a
- * shared block counts once, however many handles this state has on it. */
+ * shared breaker's chain of blocks counts once, however many handles this
+ * state has on its blocks. */
 static int fgl_stats_build(lua_State *L) {
     const fgl_snapshot *snap = lua_touserdata(L, 2);
     size_t count = (size_t)lua_tonumber(L, 3);
@@ -330,7 +331,7 @@ static int fgl_stats(lua_State *L) {
         fg_breaker_info(b->head.engine, &e->info); /* a Lua clock's last reading */
         e->policy = b->head.engine->policy;
         fg_policy_retain(e->policy);
-        e->block = fg_breaker_block(b->head.engine);
+        e->block = fg_breaker_counters_id(b->head.engine);
     }
     m->stats_visited += count;
     /* Nothing below may raise before the policies are released: the

@@ -61,7 +61,7 @@ fg_breaker *fgl_place_family_key(lua_State *L, int opts, fg_shared_family *f, fg
     lua_pop(L, 1);
     if (block == NULL) return NULL;
     fg_breaker *h = fg_breaker_place(policy, index, o, handle, block, fg_shared_family_block_size(f), 1, err, cap);
-    if (h != NULL) fg_breaker_set_lock_owner(h, fg_shm_owner(fg_shared_family_map(f)));
+    if (h != NULL) fg_breaker_set_zone(h, fg_shared_family_map(f));
     *status = made ? FG_SHM_CREATED : FG_SHM_ATTACHED;
     return h;
 }
@@ -111,7 +111,8 @@ static int fgl_shared_family_open(lua_State *L) {
 }
 
 /* shared_family_stats(family) -> { counts = { [k] = n }, states = { [state + 1] = n },
- * keys = n, capacity = n, table = the table's address (one per table) }: counts in stats()'s positions (1 success,
+ * keys = n, capacity = n, chain = what identifies the counts (one per chain of tables:
+ * fg_shared_family_counters_id) }: counts in stats()'s positions (1 success,
  * 2 failure, 3 ignored, 4 rejected, 5 + old * states + new). O(capacity). */
 static int fgl_shared_family_stats(lua_State *L) {
     fg_shared_family *f = fgl_check_sfam(L, 1);
@@ -126,8 +127,8 @@ static int fgl_shared_family_stats(lua_State *L) {
     lua_setfield(L, -2, "keys");
     fgl_pushcount(L, fg_shared_family_capacity(f));
     lua_setfield(L, -2, "capacity");
-    lua_pushlightuserdata(L, (void *)fg_shared_family_table(f));
-    lua_setfield(L, -2, "table");
+    lua_pushlightuserdata(L, (void *)fg_shared_family_counters_id(f));
+    lua_setfield(L, -2, "chain");
     return 1;
 }
 

@@ -277,6 +277,7 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
     view->clock_request = proto->clock_request;
     view->own_block = 0;
     view->single = 0; /* a family's keys are used from any thread */
+    view->zone_chain = 0; /* a key's block is no zone region: its own counters */
     view->block = block;
     view->def = proto->def;
     view->policy = proto->policy;
@@ -465,6 +466,9 @@ void fg_breaker_info(fg_breaker *h, fg_info *info) {
     /* Counted without the lock: exact once the calls that made them are over. */
     fg_breaker_count_admissions(h, &c->admitted, &c->rejected);
     fg_breaker_unlock(h);
+    /* A shared breaker's other blocks (older or newer definitions, which
+     * other processes may count into): read after the lock, without theirs. */
+    if (h->zone_chain) fg_breaker_zone_counters_add(h, c);
     info->clock_kind = (fg_clock_kind)h->clock_kind;
 }
 

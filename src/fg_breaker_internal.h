@@ -181,6 +181,8 @@ struct fg_breaker {
     uint8_t sink_state;           /* see `sink` below */
     uint8_t single;               /* fg_breaker_options.single_thread: plain stores for the
                                    * lock and the admission counters */
+    uint8_t zone_chain;           /* the block is a shared zone's breaker region: info adds
+                                   * the rest of its chain (fg_breaker_set_zone) */
     _Atomic(fg_listener *) listeners;
     _Atomic(fg_dispatch *) dispatch; /* made with the first listener */
     /* A family's key is driven through a transient handle (fg_breaker_bind)
@@ -277,6 +279,10 @@ static inline double fg_breaker_now_locked(fg_breaker *h, fg_when *w) {
 /* Mends what an owner killed inside a critical section may have left
  * half-written (fg_breaker_shared.c). Lock held (just taken over). */
 void fg_breaker_repair_locked(void *h);
+
+/* Adds to c the counters of the other blocks of h's chain (h->zone_chain:
+ * fg_breaker_shared.c), read without their locks. h's lock not held. */
+void fg_breaker_zone_counters_add(const fg_breaker *h, fg_counters *c);
 
 /* The tag this process writes into the block's lock. */
 static inline uint64_t fg_breaker_tag(const fg_breaker *h) {

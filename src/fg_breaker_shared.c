@@ -1,16 +1,20 @@
 /*
  * fg_breaker_shared.c -- breakers on shared blocks: the lock owner that
  * follows fork, the repair after a lock was taken over from a dead owner,
- * counters carried over from a replaced definition's block, the block and
- * the definition's fingerprint for the binding's placement, and a test hook
- * that holds the lock (for the SIGKILL tests).
+ * the counters of a shared breaker's chain of blocks (fg_shm.h "Chains"),
+ * the block and the definition's fingerprint for the binding's placement,
+ * and a test hook that holds the lock (for the SIGKILL tests).
  */
 #include "fg_breaker_shared.h"
 
+#include <string.h>
+
 #include "fg_breaker_internal.h"
 
-void fg_breaker_set_lock_owner(fg_breaker *h, const fg_lock_owner *owner) {
-    h->owner = owner;
+void fg_breaker_set_zone(fg_breaker *h, fg_shm *m) {
+    h->owner = fg_shm_owner(m);
+    fg_shm_span head;
+    h->zone_chain = fg_shm_chain(m, h->block, FG_SHM_BREAKER, &head, 1) > 0;
 }
 
 const void *fg_breaker_block(const fg_breaker *h) {
@@ -53,30 +57,76 @@ void fg_breaker_repair_locked(void *ud) {
     b->memo.flags = 0;
 }
 
-int fg_breaker_carry_counters(fg_breaker *h, const void *old_block, size_t old_size) {
-    const fg_block *old = old_block;
-    if (old == NULL || old_size < sizeof(fg_block) || old->magic != FG_BLOCK_MAGIC ||
-        old->version != FG_BLOCK_VERSION || old->fixed_bytes != sizeof(fg_block))
+/* A word another process writes under its block's lock, read without it
+ * (relaxed: whole, since it is aligned; no order needed between counters). */
+static uint64_t fg_shared_load64(const uint64_t *word) {
+    return __atomic_load_n(word, __ATOMIC_RELAXED);
+}
+
+static uint32_t fg_shared_load32(const uint32_t *word) {
+    return __atomic_load_n(word, __ATOMIC_RELAXED);
+}
+
+int fg_breaker_block_counters(const void *block, size_t size, fg_counters *out) {
+    const fg_block *b = block;
+    memset(out, 0, sizeof *out);
+    /* the header is written once, before the block was published */
+    if (b == NULL || size < sizeof(fg_block) || b->magic != FG_BLOCK_MAGIC ||
+        b->version != FG_BLOCK_VERSION || b->fixed_bytes != sizeof(fg_block))
         return -1;
-    fg_block *b = h->block;
-    fg_breaker_lock(h);
-    b->success += old->success;
-    b->failure += old->failure;
-    b->ignored += old->ignored;
-    b->stale += old->stale;
-    b->half_open.expired += old->half_open.expired;
-    for (int k = 0; k < FG_BLOCK_TRANSITION_CELLS; k++)
-        fg_block_transitions_set(b, k, fg_block_transitions_get(b, k) + fg_block_transitions_get(old, k));
-    fg_breaker_unlock(h);
-    const fg_block_stripe *from[2] = {&old->stripe0, &old->stripe1};
-    fg_block_stripe *to[2] = {&b->stripe0, &b->stripe1};
-    for (int i = 0; i < 2; i++) {
-        uint64_t admitted = atomic_load_explicit(&((fg_block_stripe *)from[i])->admitted, memory_order_relaxed);
-        uint64_t rejected = atomic_load_explicit(&((fg_block_stripe *)from[i])->rejected, memory_order_relaxed);
-        atomic_fetch_add_explicit(&to[i]->admitted, admitted, memory_order_relaxed);
-        atomic_fetch_add_explicit(&to[i]->rejected, rejected, memory_order_relaxed);
-    }
+    out->success = fg_shared_load64(&b->success);
+    out->failure = fg_shared_load64(&b->failure);
+    out->ignored = fg_shared_load64(&b->ignored);
+    out->stale = fg_shared_load64(&b->stale);
+    out->lease_expired = fg_shared_load64(&b->half_open.expired);
+    for (int from = 0; from < FG_STATE_COUNT; from++)
+        for (int to = 0; to < FG_STATE_COUNT; to++) {
+            int cell = fg_block_transition_cell((fg_state)from, (fg_state)to);
+            if (cell < 0) continue;
+            int a = fg_block_cell_auto(cell);
+            out->transitions[from][to] =
+                a >= 0 ? fg_shared_load64(&b->transitions_auto[a])
+                       : fg_shared_load32(&b->transitions_manual[fg_block_cell_manual(cell)]);
+        }
+    fg_block *w = (fg_block *)b; /* the stripes are atomics: loads only */
+    out->admitted = atomic_load_explicit(&w->stripe0.admitted, memory_order_relaxed) +
+                    atomic_load_explicit(&w->stripe1.admitted, memory_order_relaxed);
+    out->rejected = atomic_load_explicit(&w->stripe0.rejected, memory_order_relaxed) +
+                    atomic_load_explicit(&w->stripe1.rejected, memory_order_relaxed);
     return 0;
+}
+
+void fg_counters_add(fg_counters *to, const fg_counters *from) {
+    to->success += from->success;
+    to->failure += from->failure;
+    to->ignored += from->ignored;
+    to->rejected += from->rejected;
+    to->admitted += from->admitted;
+    to->stale += from->stale;
+    to->lease_expired += from->lease_expired;
+    for (int a = 0; a < FG_STATE_COUNT; a++)
+        for (int b = 0; b < FG_STATE_COUNT; b++) to->transitions[a][b] += from->transitions[a][b];
+}
+
+void fg_breaker_zone_counters_add(const fg_breaker *h, fg_counters *c) {
+    fg_shm_span chain[FG_SHM_ENTRIES];
+    size_t n = fg_shm_chain(fg_shm_of_owner(h->owner), h->block, FG_SHM_BREAKER, chain,
+                            FG_SHM_ENTRIES);
+    for (size_t i = 0; i < n; i++) {
+        /* h's own block: the caller read it under its lock */
+        if (chain[i].region == (const void *)h->block) continue;
+        fg_counters other;
+        if (fg_breaker_block_counters(chain[i].region, chain[i].size, &other) == 0)
+            fg_counters_add(c, &other);
+    }
+}
+
+const void *fg_breaker_counters_id(const fg_breaker *h) {
+    if (!h->zone_chain) return h->block;
+    fg_shm_span chain[FG_SHM_ENTRIES];
+    size_t n = fg_shm_chain(fg_shm_of_owner(h->owner), h->block, FG_SHM_BREAKER, chain,
+                            FG_SHM_ENTRIES);
+    return n > 0 ? chain[n - 1].region : h->block;
 }
 
 void fg_breaker_test_hold_lock(fg_breaker *h) {

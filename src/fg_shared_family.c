@@ -136,20 +136,6 @@ typedef struct fg_sfam_init {
     size_t cap;
 } fg_sfam_init;
 
-/* Adds the counters of an old table (every live key and its carried
- * block) to the new carried block. */
-static void fg_sfam_carry(fg_shared_family *f, const void *old, size_t old_size) {
-    const fg_sfam_header *oh = old;
-    if (old == NULL || !fg_sfam_header_sane(oh, old_size)) return;
-    char *oslots = (char *)old + fg_sfam_slots_offset(oh->block_size);
-    fg_breaker_carry_counters(f->proto, (const char *)old + sizeof *oh, oh->block_size);
-    for (uint32_t i = 0; i < oh->capacity; i++) {
-        fg_sfam_slot *s = fg_sfam_slot_at(oh, oslots, i);
-        if (atomic_load_explicit(&s->state, memory_order_acquire) == FG_SFAM_LIVE)
-            fg_breaker_carry_counters(f->proto, fg_sfam_slot_block(s), oh->block_size);
-    }
-}
-
 /* The proto's options: the caller's clock kind and allocator; no random
  * function or Lua clock (the proto never admits), every Custom() a stub. */
 static fg_breaker_options fg_sfam_proto_options(const fg_breaker_options *opt) {
@@ -164,9 +150,10 @@ static fg_breaker_options fg_sfam_proto_options(const fg_breaker_options *opt) {
 }
 
 /* fg_shm_init_fn: a fresh table (the region is zeroed: every slot free),
- * its carried block placed fresh with the counters of the table it
- * replaces. Under the map's lock. */
-static int fg_sfam_init_region(void *ud, void *region, size_t size, const void *old, size_t old_size) {
+ * its carried block placed fresh. Nothing is carried from the table it
+ * replaces: the tables are one chain in the map, whose counters
+ * fg_shared_family_totals_get adds up. Under the map's lock. */
+static int fg_sfam_init_region(void *ud, void *region, size_t size) {
     fg_sfam_init *in = ud;
     fg_shared_family *f = in->f;
     fg_sfam_header *h = region;
@@ -174,7 +161,7 @@ static int fg_sfam_init_region(void *ud, void *region, size_t size, const void *
     f->proto = fg_breaker_place(f->policy, in->index, &o, f->proto, fg_sfam_carried(h), f->layout.size, 0,
                                 in->err, in->cap);
     if (f->proto == NULL) return -1;
-    fg_breaker_set_lock_owner(f->proto, fg_shm_owner(f->map));
+    fg_breaker_set_zone(f->proto, f->map);
     uint64_t mix = (uint64_t)(uintptr_t)region ^ (uint64_t)fg_clock_read(FG_CLOCK_PRECISE);
     h->fingerprint = fg_breaker_definition_fingerprint(f->policy, in->index);
     h->hash_seed = fg_random_splitmix64(&mix);
@@ -185,7 +172,6 @@ static int fg_sfam_init_region(void *ud, void *region, size_t size, const void *
     fg_lock_init(&h->lock);
     atomic_init(&h->live, 0);
     (void)size;
-    fg_sfam_carry(f, old, old_size);
     atomic_thread_fence(memory_order_release);
     h->magic = FG_SFAM_MAGIC;
     return 0;
@@ -240,7 +226,7 @@ fg_shared_family *fg_shared_family_open(fg_shm *m, fg_policy *policy, size_t ind
         } else {
             f->proto = fg_breaker_place(policy, index, &o, memory, fg_sfam_carried(h), f->layout.size, 1, err, cap);
             if (f->proto == NULL) h = NULL;
-            else fg_breaker_set_lock_owner(f->proto, fg_shm_owner(m));
+            else fg_breaker_set_zone(f->proto, m);
         }
     }
     if (h == NULL) {
@@ -349,20 +335,28 @@ fg_shm *fg_shared_family_map(const fg_shared_family *f) {
     return f->map;
 }
 
-const void *fg_shared_family_table(const fg_shared_family *f) {
-    return f->h;
+const void *fg_shared_family_counters_id(const fg_shared_family *f) {
+    fg_shm_span chain[FG_SHM_ENTRIES];
+    size_t n = fg_shm_chain(f->map, f->h, FG_SHM_FAMILY, chain, FG_SHM_ENTRIES);
+    return n > 0 ? chain[n - 1].region : f->h;
 }
 
-static void fg_sfam_add(fg_counters *to, const fg_counters *c) {
-    to->success += c->success;
-    to->failure += c->failure;
-    to->ignored += c->ignored;
-    to->rejected += c->rejected;
-    to->admitted += c->admitted;
-    to->stale += c->stale;
-    to->lease_expired += c->lease_expired;
-    for (int a = 0; a < FG_STATE_COUNT; a++)
-        for (int b = 0; b < FG_STATE_COUNT; b++) to->transitions[a][b] += c->transitions[a][b];
+/* Adds the counters of another table of f's chain (another definition's
+ * or capacity's, which other processes may still count into), read
+ * without its locks: its carried block and every live key's block. */
+static void fg_sfam_add_table(fg_counters *to, const fg_shm_span *table) {
+    const fg_sfam_header *h = table->region;
+    if (!fg_sfam_header_sane(h, table->size)) return;
+    fg_counters c;
+    if (fg_breaker_block_counters((const char *)h + sizeof *h, h->block_size, &c) == 0)
+        fg_counters_add(to, &c);
+    char *slots = (char *)h + fg_sfam_slots_offset(h->block_size);
+    for (uint32_t i = 0; i < h->capacity; i++) {
+        fg_sfam_slot *s = fg_sfam_slot_at(h, slots, i);
+        if (atomic_load_explicit(&s->state, memory_order_acquire) != FG_SFAM_LIVE) continue;
+        if (fg_breaker_block_counters(fg_sfam_slot_block(s), h->block_size, &c) == 0)
+            fg_counters_add(to, &c);
+    }
 }
 
 void fg_shared_family_totals_get(fg_shared_family *f, fg_shared_family_totals *t) {
@@ -370,7 +364,7 @@ void fg_shared_family_totals_get(fg_shared_family *f, fg_shared_family_totals *t
     fg_info info;
     memset(&info, 0, sizeof info);
     fg_breaker_info(f->proto, &info);
-    fg_sfam_add(&t->counters, &info.counters);
+    fg_counters_add(&t->counters, &info.counters);
     for (uint32_t i = 0; i < f->h->capacity; i++) {
         fg_sfam_slot *s = fg_sfam_slot_at(f->h, f->slots, i);
         if (atomic_load_explicit(&s->state, memory_order_acquire) != FG_SFAM_LIVE) continue;
@@ -378,10 +372,14 @@ void fg_shared_family_totals_get(fg_shared_family *f, fg_shared_family_totals *t
         fg_breaker_bind(&view, f->proto, fg_sfam_slot_block(s), &f->layout, 0);
         memset(&info, 0, sizeof info);
         fg_breaker_info(&view, &info);
-        fg_sfam_add(&t->counters, &info.counters);
+        fg_counters_add(&t->counters, &info.counters);
         if ((int)info.state >= 0 && info.state < FG_STATE_COUNT) t->states[info.state]++;
         t->keys++;
     }
+    fg_shm_span chain[FG_SHM_ENTRIES];
+    size_t n = fg_shm_chain(f->map, f->h, FG_SHM_FAMILY, chain, FG_SHM_ENTRIES);
+    for (size_t i = 0; i < n; i++)
+        if (chain[i].region != (const void *)f->h) fg_sfam_add_table(&t->counters, &chain[i]);
 }
 
 int fg_shared_family_keys(fg_shared_family *f, fg_shared_family_key_fn fn, void *ud) {

@@ -5,9 +5,10 @@
  * policy:shared_family and the tests use it.
  *
  * The family is one region of the map: a header (with the family lock, a
- * robust fg_lock), a "carried" block that holds the counters of replaced
- * tables, and a fixed table of `capacity` slots (open addressing, linear
- * probing). A slot is a state word (free / being made / live), the key
+ * robust fg_lock), a "carried" block (the family's own handle's block; it
+ * counts no call: before chains it held the counters of replaced tables,
+ * and a table made so is still read whole), and a fixed table of
+ * `capacity` slots (open addressing, linear probing). A slot is a state word (free / being made / live), the key
  * (at most FG_SHARED_FAMILY_KEY_MAX bytes) and the key's state block.
  *   - Looking a key up takes no lock: a live slot never changes its key,
  *     and its state word is published (release) after key and block.
@@ -20,8 +21,11 @@
  *     slot reused for another key). When every slot is taken, making a key
  *     fails with a message that says to give a larger capacity.
  * A changed definition or capacity gets a fresh region (fg_shm_region's
- * fingerprint covers both); the old table's counters are carried into the
- * new carried block, so the family's totals never decrease.
+ * fingerprint covers both), the next in the chain of the family's tables
+ * (fg_shm.h "Chains"): processes still on an old table (the old workers of
+ * a graceful reload) keep counting there, even making keys, and the
+ * family's totals are those of the whole chain, read from any of its
+ * tables, so that they never decrease and count every call once.
  */
 #ifndef FG_SHARED_FAMILY_H
 #define FG_SHARED_FAMILY_H
@@ -41,8 +45,8 @@ typedef struct fg_shared_family fg_shared_family;
 
 /* Opens the family of definition `index` in map m (its region named after
  * the definition): attached when the map holds a table of this definition
- * and capacity, else made (retiring and carrying the counters of a table
- * of another definition or capacity). opt: alloc, clock_kind and seed are
+ * and capacity, else made (retiring a table of another definition or
+ * capacity, its predecessor in the chain). opt: alloc, clock_kind and seed are
  * used (a seeded family gives each key a sequence of its own, the same in
  * every run); customs are not needed. *status: fg_shm_status. Returns the
  * family (it holds a reference on m and on policy), or NULL and err. */
@@ -67,12 +71,16 @@ uint32_t fg_shared_family_capacity(const fg_shared_family *f);
 /* Keys made so far, by any process. */
 size_t fg_shared_family_size(const fg_shared_family *f);
 fg_shm *fg_shared_family_map(const fg_shared_family *f);
-/* The table's address in this process (two families on one table: equal). */
-const void *fg_shared_family_table(const fg_shared_family *f);
+/* What identifies the counters fg_shared_family_totals_get reports, for a
+ * reader that must count each once however many families it has open on
+ * the tables of one chain: the chain's root table (for the map's life). */
+const void *fg_shared_family_counters_id(const fg_shared_family *f);
 
-/* The family's totals: the counters summed over every key of the table
- * plus those carried from replaced tables; keys per state. O(capacity):
- * each live key's block lock is taken in turn. */
+/* The family's totals: the counters of every table of its chain (each
+ * one's carried block and live keys: this table's with each key's block
+ * lock taken in turn, the others' read without locks, as processes may
+ * still count there); keys and keys per state of this table only (what
+ * this process uses). O(capacity of every table of the chain). */
 typedef struct fg_shared_family_totals {
     fg_counters counters;
     uint64_t states[FG_STATE_COUNT];

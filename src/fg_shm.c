@@ -27,14 +27,18 @@
 enum { FG_SHM_FREE = 0, FG_SHM_LIVE = 1, FG_SHM_RETIRED = 2 };
 
 typedef struct fg_shm_entry {
-    uint32_t state; /* written last when an entry is made (under the lock) */
+    _Atomic uint32_t state; /* stored last (release) when an entry is made, under the lock */
     uint32_t kind;
     uint64_t fingerprint;
     uint64_t offset; /* from the map's start */
     uint64_t size;
     uint32_t name_len;
     char name[FG_SHM_NAME_MAX];
-    uint8_t pad[256 - 36 - FG_SHM_NAME_MAX];
+    /* 1 + the index of the entry this region replaced (its predecessor in
+     * the chain, fg_shm.h), 0: none. Written before state. Zero in maps
+     * made before chains: such regions start chains of their own. */
+    uint32_t pred;
+    uint8_t pad[256 - 40 - FG_SHM_NAME_MAX];
 } fg_shm_entry;
 _Static_assert(sizeof(fg_shm_entry) == 256, "directory entries are 256 bytes");
 
@@ -223,6 +227,34 @@ static int fg_shm_entry_sane(const fg_shm *m, const fg_shm_entry *e) {
            e->size <= m->size && e->offset <= m->size - e->size;
 }
 
+static int fg_shm_same_name(const fg_shm_entry *a, const fg_shm_entry *b) {
+    return a->name_len == b->name_len && a->name_len <= FG_SHM_NAME_MAX &&
+           memcmp(a->name, b->name, a->name_len) == 0;
+}
+
+/* The entry an entry names as its predecessor, or NULL (none, or nothing a
+ * region of the same name and kind: a file someone else wrote). */
+static fg_shm_entry *fg_shm_pred(fg_shm_header *h, const fg_shm_entry *e) {
+    uint32_t p = e->pred;
+    if (p == 0 || p > FG_SHM_ENTRIES || &h->entries[p - 1] == e) return NULL;
+    fg_shm_entry *q = &h->entries[p - 1];
+    return q->kind == e->kind && fg_shm_same_name(q, e) ? q : NULL;
+}
+
+/* A process killed in fg_shm_region between publishing a region and
+ * retiring the one it replaced leaves both live: retire the predecessor,
+ * as it would have (else the next replacement could pick it and fork the
+ * chain). Lock held. */
+static void fg_shm_finish_retirements(fg_shm_header *h) {
+    for (int i = 0; i < FG_SHM_ENTRIES; i++) {
+        fg_shm_entry *e = &h->entries[i];
+        if (atomic_load_explicit(&e->state, memory_order_relaxed) != FG_SHM_LIVE) continue;
+        fg_shm_entry *q = fg_shm_pred(h, e);
+        if (q != NULL && atomic_load_explicit(&q->state, memory_order_relaxed) == FG_SHM_LIVE)
+            atomic_store_explicit(&q->state, FG_SHM_RETIRED, memory_order_relaxed);
+    }
+}
+
 void *fg_shm_region(fg_shm *m, const char *name, uint32_t kind, uint64_t fingerprint, size_t size,
                     fg_shm_init_fn init, void *ud, int *status, char *err, size_t cap) {
     size_t len = strlen(name);
@@ -234,17 +266,19 @@ void *fg_shm_region(fg_shm *m, const char *name, uint32_t kind, uint64_t fingerp
     fg_shm_header *h = m->h;
     char *base = (char *)h;
     fg_lock_acquire(&h->lock, fg_lock_owner_get(&m->owner));
+    fg_shm_finish_retirements(h);
     fg_shm_entry *old = NULL, *free_entry = NULL;
     void *found = NULL;
     int damaged = 0; /* entries in no state this code writes: a damaged file */
     for (int i = 0; i < FG_SHM_ENTRIES; i++) {
         fg_shm_entry *e = &h->entries[i];
-        if (e->state == FG_SHM_FREE) {
+        uint32_t state = atomic_load_explicit(&e->state, memory_order_relaxed);
+        if (state == FG_SHM_FREE) {
             if (free_entry == NULL) free_entry = e;
             continue;
         }
-        if (e->state > FG_SHM_RETIRED) damaged++;
-        if (e->state != FG_SHM_LIVE || e->kind != kind || e->name_len != len ||
+        if (state > FG_SHM_RETIRED) damaged++;
+        if (state != FG_SHM_LIVE || e->kind != kind || e->name_len != len ||
             memcmp(e->name, name, len) != 0 || !fg_shm_entry_sane(m, e))
             continue;
         if (e->fingerprint == fingerprint && e->size == size) {
@@ -274,18 +308,23 @@ void *fg_shm_region(fg_shm *m, const char *name, uint32_t kind, uint64_t fingerp
         } else {
             void *region = base + at;
             memset(region, 0, size);
-            const void *old_region = old != NULL ? base + old->offset : NULL;
-            if (init(ud, region, size, old_region, old != NULL ? (size_t)old->size : 0) == 0) {
+            if (init(ud, region, size) == 0) {
                 free_entry->kind = kind;
                 free_entry->fingerprint = fingerprint;
                 free_entry->offset = at;
                 free_entry->size = size;
                 free_entry->name_len = (uint32_t)len;
                 memcpy(free_entry->name, name, len);
+                free_entry->pred = old != NULL ? (uint32_t)(old - h->entries) + 1 : 0;
                 h->used = at + size;
-                if (old != NULL) old->state = FG_SHM_RETIRED;
-                atomic_thread_fence(memory_order_release);
-                free_entry->state = FG_SHM_LIVE;
+                /* Published first, then the old one retired: a process
+                 * killed between the two leaves both live, which the next
+                 * call mends (fg_shm_finish_retirements); the other order
+                 * would leave no live region, and the next one would start
+                 * a chain of its own, its totals without the old counts. */
+                atomic_store_explicit(&free_entry->state, FG_SHM_LIVE, memory_order_release);
+                if (old != NULL)
+                    atomic_store_explicit(&old->state, FG_SHM_RETIRED, memory_order_relaxed);
                 found = region;
                 *status = old != NULL ? FG_SHM_REPLACED : FG_SHM_CREATED;
             }
@@ -293,4 +332,59 @@ void *fg_shm_region(fg_shm *m, const char *name, uint32_t kind, uint64_t fingerp
     }
     fg_lock_release(&h->lock);
     return found;
+}
+
+size_t fg_shm_chain(const fg_shm *m, const void *region, uint32_t kind, fg_shm_span *out,
+                    size_t cap) {
+    fg_shm_header *h = m->h;
+    const char *base = (const char *)h;
+    if ((const char *)region < base || (const char *)region >= base + m->size) return 0;
+    uint64_t at = (uint64_t)((const char *)region - base);
+    /* One look at the directory: which entries hold regions of this kind,
+     * each one's predecessor, each one's successor (the entry that names it
+     * as its predecessor). Entries only ever become live, then retired, and
+     * keep their fields: a region published after this look is a newer head
+     * that the next reading sees. */
+    uint64_t usable = 0;
+    int self = -1;
+    for (int i = 0; i < FG_SHM_ENTRIES; i++) {
+        const fg_shm_entry *e = &h->entries[i];
+        uint32_t state = atomic_load_explicit(&((fg_shm_entry *)e)->state, memory_order_acquire);
+        if ((state != FG_SHM_LIVE && state != FG_SHM_RETIRED) || e->kind != kind ||
+            !fg_shm_entry_sane(m, e))
+            continue;
+        usable |= UINT64_C(1) << i;
+        if (e->offset == at) self = i;
+    }
+    if (self < 0) return 0;
+    int pred[FG_SHM_ENTRIES], succ[FG_SHM_ENTRIES];
+    for (int i = 0; i < FG_SHM_ENTRIES; i++) pred[i] = succ[i] = -1;
+    for (int i = 0; i < FG_SHM_ENTRIES; i++) {
+        if (!(usable >> i & 1)) continue;
+        const fg_shm_entry *q = fg_shm_pred(h, &h->entries[i]);
+        int p = q != NULL ? (int)(q - h->entries) : -1;
+        if (p < 0 || !(usable >> p & 1)) continue;
+        pred[i] = p;
+        if (succ[p] < 0) succ[p] = i; /* (two successors only in a file someone else wrote) */
+    }
+    /* forward to the newest, then back to the oldest; each entry once */
+    int head = self;
+    uint64_t seen = UINT64_C(1) << self;
+    while (succ[head] >= 0 && !(seen >> succ[head] & 1)) {
+        head = succ[head];
+        seen |= UINT64_C(1) << head;
+    }
+    size_t n = 0;
+    seen = 0;
+    for (int i = head; i >= 0 && !(seen >> i & 1) && n < cap; i = pred[i]) {
+        seen |= UINT64_C(1) << i;
+        out[n].region = base + h->entries[i].offset;
+        out[n].size = (size_t)h->entries[i].size;
+        n++;
+    }
+    return n;
+}
+
+fg_shm *fg_shm_of_owner(const fg_lock_owner *owner) {
+    return (fg_shm *)((char *)owner - offsetof(fg_shm, owner));
 }

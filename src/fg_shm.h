@@ -28,6 +28,19 @@
  * workers of a graceful reload may still use it) and is retired. When the
  * map is full, fg_shm_region fails with a message that says so.
  *
+ * Chains. A region made to replace another (FG_SHM_REPLACED) names it as
+ * its predecessor in its directory entry, so the regions of one name and
+ * kind form a chain, oldest to newest (the head, the live one). After a
+ * graceful reload with a changed definition the old workers still count
+ * into the old region while the new ones count into the new: the totals
+ * of the name are the sum over its whole chain, which any process can
+ * read from any region of it (fg_shm_chain). Nothing is copied from one
+ * region to the next, so a call counted anywhere counts once, and since
+ * regions are never freed nor reused while the map is in use, a
+ * predecessor stays readable as long as anyone could still count into it.
+ * Readers take no lock: entries only become live, then retired, keeping
+ * their fields; a region's counters only grow.
+ *
  * All processes must be in one PID namespace (the lock's owner tags are
  * pids): the map records the namespace it was made in and refuses others.
  */
@@ -75,20 +88,41 @@ void fg_shm_retain(fg_shm *m);
 void fg_shm_release(fg_shm *m);
 
 /* Called under the map's lock for a region made now (zeroed memory of
- * `size` bytes); old/old_size is the replaced region, or NULL. Returns 0,
- * or -1 to give up (the region is not kept). */
-typedef int (*fg_shm_init_fn)(void *ud, void *region, size_t size, const void *old, size_t old_size);
+ * `size` bytes), before any other process can see it. Returns 0, or -1 to
+ * give up (the region is not kept). */
+typedef int (*fg_shm_init_fn)(void *ud, void *region, size_t size);
 
 /* The region (name, kind) with this fingerprint: the existing one, or a
  * new one of `size` bytes made by init (retiring a region of the same name
- * and kind but another fingerprint). *status says which. NULL and a
- * message in err when the map or its directory is full or the name too
- * long. Concurrent calls for the same name get the same region. */
+ * and kind but another fingerprint, which becomes its predecessor in the
+ * chain). *status says which. NULL and a message in err when the map or
+ * its directory is full or the name too long. Concurrent calls for the
+ * same name get the same region. */
 void *fg_shm_region(fg_shm *m, const char *name, uint32_t kind, uint64_t fingerprint, size_t size,
                     fg_shm_init_fn init, void *ud, int *status, char *err, size_t cap);
 
+/* One region of a chain. */
+typedef struct fg_shm_span {
+    const void *region;
+    size_t size;
+} fg_shm_span;
+
+/* The chain of the region that starts at `region` (of this kind), read
+ * without a lock: out[0] is the newest region (the head), out[n - 1] the
+ * oldest (the root, the same for every region of the chain for the map's
+ * life). Returns n (at most cap; cap FG_SHM_ENTRIES holds any chain), or 0
+ * when no region of this kind starts there. O(FG_SHM_ENTRIES): for
+ * readers (metrics, info), never for calls. */
+size_t fg_shm_chain(const fg_shm *m, const void *region, uint32_t kind, fg_shm_span *out,
+                    size_t cap);
+
 /* The owner tag this process writes into locks in the map. */
 const fg_lock_owner *fg_shm_owner(const fg_shm *m);
+
+/* The map whose fg_shm_owner this is: a handle on a block in the map keeps
+ * only that pointer (fg_breaker_set_zone), and no byte more, to find the
+ * map when a reader asks for its chain. */
+fg_shm *fg_shm_of_owner(const fg_lock_owner *owner);
 
 /* Bytes of the map, and bytes allocated so far (header included). */
 size_t fg_shm_size(const fg_shm *m);

@@ -3,7 +3,8 @@
  * (fork): the robust lock (a holder killed with SIGKILL is detected and
  * the lock taken over, the block repaired), the owner tag that follows
  * fork, half-open leases held by a killed process, and the shared map
- * (fg_shm: fresh start, attach, replaced definitions, full zones).
+ * (fg_shm: fresh start, attach, replaced definitions and their chains,
+ * full zones).
  *
  * Each test that waits on another process is bounded by alarm().
  */
@@ -49,13 +50,11 @@ typedef struct shared_fixture {
     char handle[1024] __attribute__((aligned(8)));
 } shared_fixture;
 
-static int place_fresh(void *ud, void *region, size_t size, const void *old, size_t old_size) {
+static int place_fresh(void *ud, void *region, size_t size) {
     shared_fixture *f = ud;
     char err[200];
     f->b = fg_breaker_place(f->policy, 0, NULL, f->handle, region, size, 0, err, sizeof err);
-    if (f->b == NULL) return -1;
-    if (old != NULL) assert_int_equal(fg_breaker_carry_counters(f->b, old, old_size), 0);
-    return 0;
+    return f->b != NULL ? 0 : -1;
 }
 
 /* A breaker whose block lives in a fresh shared map (inherited by children). */
@@ -74,7 +73,7 @@ static void make_shared(shared_fixture *f, fg_expressions e, const char *what) {
                                 fg_breaker_footprint(f->policy, 0), place_fresh, f, &status, err, sizeof err);
     assert_non_null(block);
     assert_int_equal(status, FG_SHM_CREATED);
-    fg_breaker_set_lock_owner(f->b, fg_shm_owner(f->map));
+    fg_breaker_set_zone(f->b, f->map);
 }
 
 static void drop_shared(shared_fixture *f) {
@@ -190,8 +189,8 @@ static void a_lock_held_by_a_killed_process_is_taken_over_and_the_window_repaire
     drop_shared(&f);
 }
 
-static int place_nothing(void *ud, void *region, size_t size, const void *old, size_t old_size) {
-    (void)ud, (void)old, (void)old_size;
+static int place_nothing(void *ud, void *region, size_t size) {
+    (void)ud;
     memset(region, 0xab, size);
     return 0;
 }
@@ -404,6 +403,21 @@ static void a_map_in_use_is_attached_and_an_unused_one_starts_afresh(void **stat
     assert_true(r5 != NULL && status == FG_SHM_ATTACHED);
     r4[1] = 9; /* the same memory (mapped at another address) */
     assert_int_equal(r5[1], 9);
+    /* the replaced region and its successor are one chain, read from
+     * either region in either process: newest first */
+    fg_shm_span chain[FG_SHM_ENTRIES];
+    assert_int_equal(fg_shm_chain(b, r2, FG_SHM_BREAKER, chain, FG_SHM_ENTRIES), 2);
+    assert_ptr_equal(chain[0].region, r4);
+    assert_ptr_equal(chain[1].region, r2);
+    assert_int_equal(chain[1].size, 1000);
+    assert_int_equal(fg_shm_chain(a, r5, FG_SHM_BREAKER, chain, FG_SHM_ENTRIES), 2);
+    assert_ptr_equal(chain[0].region, r5);
+    assert_ptr_equal(chain[1].region, r1);
+    /* the other kind's region is a chain of its own; no region starts
+     * inside one */
+    assert_int_equal(fg_shm_chain(b, r3, FG_SHM_FAMILY, chain, FG_SHM_ENTRIES), 1);
+    assert_int_equal(fg_shm_chain(b, r3, FG_SHM_BREAKER, chain, FG_SHM_ENTRIES), 0);
+    assert_int_equal(fg_shm_chain(b, r4 + 64, FG_SHM_BREAKER, chain, FG_SHM_ENTRIES), 0);
     /* larger than the file while in use: refused, saying why */
     assert_null(fg_shm_open(path, 1 << 20, NULL, &fresh, err, sizeof err));
     assert_non_null(strstr(err, "restart"));
@@ -443,10 +457,9 @@ static void a_map_in_use_by_processes_this_one_did_not_start_is_foreign(void **s
         fg_shm_release(a);
         int f = -1;
         fg_shm *c = fg_shm_open(path, 1 << 16, NULL, &f, err, sizeof err);
-        /* freed before the answer: under valgrind a leak in the child
-         * would replace its exit status with valgrind's error status */
-        if (c != NULL) fg_shm_release(c);
-        _exit(c == NULL ? 10 : f);
+        if (c == NULL) _exit(10);
+        fg_shm_release(c); /* memcheck checks the child too */
+        _exit(f);
     }
     int st = 0;
     assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -458,9 +471,10 @@ static void a_map_in_use_by_processes_this_one_did_not_start_is_foreign(void **s
     if (pid == 0) {
         int f = -1;
         fg_shm *c = fg_shm_open(path, 1 << 16, NULL, &f, err, sizeof err);
-        if (c != NULL) fg_shm_release(c);
-        fg_shm_release(a); /* the inherited mapping; the parent keeps its flock */
-        _exit(c == NULL ? 10 : f);
+        if (c == NULL) _exit(10);
+        fg_shm_release(c); /* memcheck checks the child too */
+        fg_shm_release(a);
+        _exit(f);
     }
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(WIFEXITED(st));
@@ -532,7 +546,7 @@ static void a_damaged_map_says_so_rather_than_full(void **state) {
     unlink(path);
 }
 
-static void a_replaced_definition_carries_its_counters_over(void **state) {
+static void a_replaced_definition_continues_its_chain_s_counters(void **state) {
     (void)state;
     shared_fixture f;
     make_shared(&f, (fg_expressions){.tripper = "FailureStreak(2)", .retry = "Cooldown(60s)"}, "carry");
@@ -543,7 +557,8 @@ static void a_replaced_definition_carries_its_counters_over(void **state) {
     assert_int_equal(fg_breaker_acquire_at(f.b, 4.0, &t), 0);
     fg_info before;
     fg_breaker_info(f.b, &before);
-    /* the same name, another definition: a fresh block with the counters */
+    /* the same name, another definition: a fresh block, the next in the
+     * chain; nothing is copied into it */
     shared_fixture g = f;
     g.policy = compile_expr((fg_expressions){.tripper = "FailureStreak(3)"});
     int status = -1;
@@ -552,6 +567,11 @@ static void a_replaced_definition_carries_its_counters_over(void **state) {
                                 fg_breaker_footprint(g.policy, 0), place_fresh, &g, &status, err, sizeof err);
     assert_non_null(block);
     assert_int_equal(status, FG_SHM_REPLACED);
+    fg_breaker_set_zone(g.b, g.map);
+    fg_counters own;
+    assert_int_equal(fg_breaker_block_counters(block, fg_breaker_footprint(g.policy, 0), &own), 0);
+    assert_int_equal(own.failure + own.success + own.rejected, 0);
+    /* but the new handle reports the breaker's counters: the chain's */
     fg_info after;
     fg_breaker_info(g.b, &after);
     assert_int_equal(after.state, FG_STATE_CLOSED);
@@ -560,7 +580,12 @@ static void a_replaced_definition_carries_its_counters_over(void **state) {
     assert_int_equal(after.counters.rejected, 1);
     assert_int_equal(after.counters.admitted, before.counters.admitted);
     assert_int_equal(after.counters.transitions[FG_STATE_CLOSED][FG_STATE_OPEN], 1);
-    assert_int_equal(fg_breaker_carry_counters(g.b, "not a block", 12), -1);
+    /* the old handle too, and both name the same counters */
+    fg_breaker_info(f.b, &after);
+    assert_int_equal(after.state, FG_STATE_OPEN);
+    assert_int_equal(after.counters.failure, 2);
+    assert_ptr_equal(fg_breaker_counters_id(f.b), fg_breaker_counters_id(g.b));
+    assert_int_equal(fg_breaker_block_counters("not a block", 12, &own), -1);
     fg_breaker_free(g.b);
     fg_policy_free(g.policy);
     drop_shared(&f);
@@ -581,7 +606,7 @@ int main(void) {
         cmocka_unit_test(a_map_in_use_by_processes_this_one_did_not_start_is_foreign),
         cmocka_unit_test(a_full_map_says_so),
         cmocka_unit_test(a_damaged_map_says_so_rather_than_full),
-        cmocka_unit_test(a_replaced_definition_carries_its_counters_over),
+        cmocka_unit_test(a_replaced_definition_continues_its_chain_s_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,7 +66,7 @@ static fg_breaker *key_handle(fg_shared_family *f, fg_policy *p, const char *key
     if (block == NULL) fail_msg("%s", err);
     fg_breaker *b = fg_breaker_place(p, 0, NULL, h, block, fg_shared_family_block_size(f), 1, err, sizeof err);
     if (b == NULL) fail_msg("%s", err);
-    fg_breaker_set_lock_owner(b, fg_shm_owner(fg_shared_family_map(f)));
+    fg_breaker_set_zone(b, fg_shared_family_map(f));
     return b;
 }
 

@@ -7,8 +7,10 @@ The state block lives in a shared map (src/fg_shm.h): a file in /dev/shm
 (nginx's master), it is inherited by every worker through fork; after
 `nginx -s reload` the new Lua VM opens the same file again and attaches to
 the block when the definition is unchanged (same fingerprint), so state and
-counters carry on. A changed definition gets a fresh block (and the old
-block's counters), and a notice says so. Opened once per Lua state and path.
+counters carry on. A changed definition gets a fresh block, the next in
+the breaker's chain of blocks in the zone (src/fg_shm.h "Chains": the
+counters of all of them, which old workers may still count into, are the
+breaker's), and a notice says so. Opened once per Lua state and path.
 ]]
 local core = require("fluxgate.core")
 

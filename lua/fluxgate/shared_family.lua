@@ -19,8 +19,9 @@ the field cb.key (as cb.name); its counters count in the family's totals, which
 fluxgate.prometheus() exports under the family's name (counters summed over
 every key of the table, keys per state in circuit_breaker_family_state).
 Reload: an unchanged definition and capacity attach to the table (every
-key keeps its state); otherwise a fresh table with the old counters, and a
-notice.
+key keeps its state); otherwise a fresh table, the next in the family's
+chain of tables (whose counters, old workers' included, are the family's),
+and a notice.
 ]]
 local core = require("fluxgate.core")
 
@@ -262,15 +263,16 @@ return function(Policy, I, Z)
   local STATE_COUNT = 0
   while core.STATES[STATE_COUNT] do STATE_COUNT = STATE_COUNT + 1 end
 
-  -- Adds every open family's table to core.stats()'s groups, once per table
-  -- however many family objects this state has on it: counts summed into
+  -- Adds every open family's table to core.stats()'s groups, once per chain
+  -- of tables (s.chain: the tables of a name's definitions, counted together)
+  -- however many family objects this state has on them: counts summed into
   -- the name's, keys per state in family_states.
   local function stats(groups)
     local seen = {}
     for fam in pairs(families) do
       local s = core.shared_family_stats(fam._ud)
-      if not seen[s.table] then
-        seen[s.table] = true
+      if not seen[s.chain] then
+        seen[s.chain] = true
         local g = groups[fam._name]
         if not g then g = { counts = {} }; groups[fam._name] = g end
         for k, n in pairs(s.counts) do g.counts[k] = (g.counts[k] or 0) + n end

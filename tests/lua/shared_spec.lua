@@ -103,11 +103,45 @@ describe("policy:shared_breaker", function()
     assert.are.equal("closed", c:state())
     assert.are.equal(1, #notices)
     assert.truthy(notices[1]:find("shared breaker 'api' in zone 'z" .. z.n .. "' has a changed definition", 1, true))
-    -- (3 failures on the old block, exported through its handle a, plus the
-    -- 3 carried into the new block, exported through c)
-    assert.are.equal(6, calls(fluxgate.prometheus(), "api", "failure"))
+    -- the 3 failures, once: the old block and the new one are one chain,
+    -- exported once however many handles this state has on its blocks
+    assert.are.equal(3, calls(fluxgate.prometheus(), "api", "failure"))
+    assert.are.equal(3, c:info().counters.failure)
     -- the old handle keeps its own (retired) block
     assert.are.equal("open", a:state())
+  end)
+
+  it("counts the calls an old handle makes after a changed definition, once, through every handle", function()
+    local p = assert(fluxgate.compile(SRC))
+    local a = assert(p:shared_breaker("api", zone()))
+    a:call(ok)
+    a:call(fail)
+    local changed = assert(fluxgate.compile("breaker api { window = CountWindow(50) tripper = FailureStreak(4) }"))
+    local c = assert(changed:shared_breaker("api", zone({ notice = function() end })))
+    local scrapes = { fluxgate.prometheus() }
+    -- an old worker of a graceful reload: still on the old block
+    a:call(fail)
+    a:call(fail) -- the old definition's third failure in a row: open
+    assert.are.equal("open", a:state())
+    a:call(ok)   -- rejected
+    scrapes[#scrapes + 1] = fluxgate.prometheus()
+    c:call(ok)
+    c:call(fail)
+    scrapes[#scrapes + 1] = fluxgate.prometheus()
+    local last = scrapes[#scrapes]
+    assert.are.same({ 2, 4, 1 }, { calls(last, "api", "success"), calls(last, "api", "failure"), calls(last, "api", "rejected") })
+    for _, cb in ipairs({ a, c }) do
+      local n = cb:info().counters
+      assert.are.same({ 2, 4, 1, 6 }, { n.success, n.failure, n.rejected, n.admitted })
+    end
+    for i = 2, #scrapes do
+      for _, outcome in ipairs({ "success", "failure", "rejected" }) do
+        assert.is_true(calls(scrapes[i], "api", outcome) >= calls(scrapes[i - 1], "api", outcome))
+      end
+    end
+    -- a closed old handle leaves the counters where they are
+    a:close()
+    assert.are.equal(4, calls(fluxgate.prometheus(), "api", "failure"))
   end)
 
   it("says clearly when the zone is full", function()

@@ -6,7 +6,8 @@ shared dict, since a request reaches only one worker).
 
 Modes of the upstream (shared dict key "mode"): ok, 5xx (500), slow (sleeps
 "delay" seconds, then 200), big (200 with "size" bytes), refused (the guarded
-locations proxy to a port nobody listens on: see upstream_port()).
+locations proxy to a port nobody listens on: see upstream_port()). A path with
+"/fail/" in it is answered 500 in every mode (the changed-reload load's failures).
 ]]
 local fluxgate_nginx = require("fluxgate.nginx")
 local fluxgate = require("fluxgate")
@@ -24,7 +25,7 @@ end
 function M.upstream()
   dict:incr("hits", 1, 0)
   local mode = dict:get("mode") or "ok"
-  if mode == "5xx" then
+  if mode == "5xx" or ngx.var.uri:find("/fail/", 1, true) then
     ngx.status = 500
     return ngx.say("upstream failure")
   elseif mode == "slow" then

@@ -266,7 +266,7 @@ bad=$(luajit tests/nginx/prom_check.lua "$PREFIX"/scrapes/*.txt | head -3)
 check "...and pass a strict 0.0.4 reader (tests/nginx/prom_check.lua: TYPE before samples, one group per metric, no series twice, escapes)${bad:+: $bad}" \
   [ -z "$bad" ]
 check "every scrape names every breaker" \
-  bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 12 ] || exit 1; done' _ "$PREFIX"
+  bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 14 ] || exit 1; done' _ "$PREFIX"
 workers=$(cat "$PREFIX"/scrapes/worker-*.txt | grep -o 'worker="[0-9]*"' | sort -u | wc -l)
 check "worker-labelled scrapes reached both workers ($workers)" [ "$workers" = 2 ]
 decreasing=$(for f in "$PREFIX"/scrapes/worker-*.txt; do grep '^circuit_breaker_.*_total{' "$f"; done |
@@ -394,6 +394,106 @@ m2=$(shared_counters)
 check "the counters carried over to the new block (none decreased)" not_less "$m1" "$m2"
 mode ok
 
+echo "# changed definitions reloaded under load: every call answered is counted once, no scrape decreases"
+# Load on shared_reload and sfam_reload (40 % answered 500 by the upstream:
+# both open and close now and then) from 3 keep-alive clients, while the policy changes
+# their cooldown before each of RELOADS reloads: each reload makes each a new
+# block (table) that the new workers count into, while the old workers still
+# answer their clients and count into the old one. Two scrapers run through
+# it: one keep-alive (answered by an old worker until it closes the
+# connection, then by a new one) and one with a new connection per scrape.
+RELOADS=10
+rl_calls() { # SCRAPE NAME: every outcome of NAME's calls
+  grep -F "circuit_breaker_calls_total{circuit_name=\"$2\"," <<<"$1" | awk '{ s += $2 } END { print s + 0 }'
+}
+mode ok
+t=$(curl -s -m 5 "$BASE/metrics")
+rl_before_b=$(rl_calls "$t" shared_reload) rl_before_f=$(rl_calls "$t" sfam_reload)
+rm -rf "$PREFIX/rl" && mkdir -p "$PREFIX/rl"
+rl_load() { # N: a client's loop of keep-alive batches until $PREFIX/rl/stop exists
+  local i args batch=0
+  while [ ! -e "$PREFIX/rl/stop" ]; do
+    args=() batch=$((batch + 1))
+    for ((i = 0; i < 40; i++)); do
+      local way=ok; [ $((i % 5)) -ge 3 ] && way=fail
+      if [ $((i % 2)) = 0 ]; then args+=(-o /dev/null "$BASE/reload/$way/$1-$batch-$i")
+      else args+=(-o /dev/null "$BASE/sfreload/k$((i % 3))/$way/$1-$batch-$i"); fi
+    done
+    curl -s -m 20 -w '%{http_code} %{url_effective}\n' "${args[@]}" >> "$PREFIX/rl/answers-$1.txt"
+  done
+}
+rl_scrape() { # KIND ARGS...: 50 scrapes, 12 a second, each into its own file
+  local kind=$1 i args=(); shift
+  for i in $(seq -w 1 50); do args+=(-o "$PREFIX/rl/$kind-$i.txt" "$BASE/metrics"); done
+  curl -s -m 30 --rate 12/s "$@" "${args[@]}"
+}
+rl_pids=
+for c in 1 2 3; do rl_load "c$c" & rl_pids="$rl_pids $!"; done
+rl_scrape keepalive & rl_pids="$rl_pids $!"
+rl_scrape close -H 'Connection: close' & rl_pids="$rl_pids $!"
+sleep 0.3
+rl_reloads=0 rl_old=
+for r in $(seq 1 "$RELOADS"); do
+  if [ $((r % 2)) = 1 ]; then sed -i 's/Cooldown(200ms)/Cooldown(300ms)/' "$PREFIX/policy.fgp"
+  else sed -i 's/Cooldown(300ms)/Cooldown(200ms)/' "$PREFIX/policy.fgp"; fi
+  rl_old="$rl_old $(workers_of)"
+  lines=$(wc -l < "$PREFIX/error.log")
+  kill -HUP "$NGX_MASTER"
+  # the reload ran once both notices are in error.log
+  for _ in $(seq 1 100); do
+    [ "$(tail -n +"$((lines + 1))" "$PREFIX/error.log" | grep -cE "(shared breaker 'shared_reload'|shared family 'sfam_reload') in zone 'fg_test' has a changed")" = 2 ] &&
+      { rl_reloads=$((rl_reloads + 1)); break; }
+    sleep 0.05
+  done
+  sleep 0.25
+done
+touch "$PREFIX/rl/stop"
+for p in $rl_pids; do wait "$p"; done
+# every old worker has finished draining (its last calls are counted) before the last scrapes
+wait_gone "$rl_old"
+rl_old_left=$?
+answered() { # PREFIX-OF-PATH: answers (any status) to requests on it; 000 is no answer
+  cat "$PREFIX"/rl/answers-*.txt | awk -v p="$BASE$1" '$1 != "000" && index($2, p) == 1 { n++ } END { print n + 0 }'
+}
+unanswered=$(cat "$PREFIX"/rl/answers-*.txt | awk '$1 == "000"' | wc -l)
+rl_ans_b=$(answered /reload/) rl_ans_f=$(answered /sfreload/)
+codes=$(cat "$PREFIX"/rl/answers-*.txt | awk '{ print $1 }' | sort | uniq -c | awk '{ printf "%s x %s, ", $1, $2 }')
+echo "  $rl_reloads reloads; answers: ${codes%, }"
+check "$RELOADS reloads ran, each with the changed-definition notices, and the old workers finished draining" \
+  bash -c '[ "$1" = "$2" ] && [ "$3" = 0 ]' _ "$rl_reloads" "$RELOADS" "$rl_old_left"
+check "the load had some substance: $rl_ans_b + $rl_ans_f requests answered, rejections among them" \
+  bash -c '[ "$1" -ge 200 ] && [ "$2" -ge 200 ] && grep -q "^503 " "$3"/rl/answers-*.txt' _ "$rl_ans_b" "$rl_ans_f" "$PREFIX"
+rl_final=
+for i in 1 2 3 4 5 6; do
+  t=$(curl -s -m 5 -H 'Connection: close' "$BASE/metrics")
+  rl_final="$rl_final$(rl_calls "$t" shared_reload)/$(rl_calls "$t" sfam_reload) "
+done
+want="$((rl_before_b + rl_ans_b))/$((rl_before_f + rl_ans_f))"
+by_status() { # PREFIX-OF-PATH: answers by status
+  cat "$PREFIX"/rl/answers-*.txt | awk -v p="$BASE$1" 'index($2, p) == 1 { n[$1]++ } END { for (c in n) printf "%s:%d ", c, n[c] }'
+}
+by_outcome() { # NAME: counted by outcome, in the last scrape
+  grep -F "circuit_breaker_calls_total{circuit_name=\"$1\"," <<<"$t" | sed 's/.*outcome="\([a-z]*\)"} /\1:/' | tr '\n' ' '
+}
+echo "  shared_reload: answered $(by_status /reload/)(before: $rl_before_b); counted $(by_outcome shared_reload)"
+echo "  sfam_reload: answered $(by_status /sfreload/)(before: $rl_before_f); counted $(by_outcome sfam_reload)"
+check "every answered call counted exactly once, from either worker: success + failure + ignored + rejected = $want (scrapes: $rl_final; $unanswered unanswered)" \
+  bash -c '[ -z "$(tr " " "\n" <<<"$1" | grep -v "^$" | grep -vx "$2")" ]' _ "$rl_final" "$want"
+rl_decreases() { # KIND: decreases of any shared_reload/sfam_reload counter along that scraper's files, and the files
+  for f in "$PREFIX"/rl/"$1"-*.txt; do
+    grep -E '^circuit_breaker_.*_total\{circuit_name="(shared|sfam)_reload"' "$f"; echo "--"
+  done | awk '$1 == "--" { files++; next } { if (($1 in last) && $2 + 0 < last[$1]) bad++; last[$1] = $2 + 0 }
+              END { print bad + 0, files + 0 }'
+}
+d_keep=$(rl_decreases keepalive) d_close=$(rl_decreases close)
+check "no counter decreases along the keep-alive scrapes ($d_keep: decreases, scrapes) nor along the new-connection ones ($d_close)" \
+  bash -c '[ "${1%% *}" = 0 ] && [ "${2%% *}" = 0 ] && [ "${1##* }" -ge 40 ] && [ "${2##* }" -ge 40 ]' _ "$d_keep" "$d_close"
+rl_series() { grep -E '^circuit_breaker_.*_total\{circuit_name="(shared|sfam)_reload"' "$@" | sort; }
+last_final=$(curl -s -m 5 "$BASE/metrics" | rl_series)
+below=0
+for f in "$PREFIX"/rl/keepalive-*.txt "$PREFIX"/rl/close-*.txt; do not_less "$(rl_series "$f")" "$last_final" || below=$((below + 1)); done
+check "and a scrape after the load reads at least what every scrape made during it read ($below read more)" [ "$below" = 0 ]
+
 echo "# a broken policy and a reload (the policy is loaded in init_by_lua_block)"
 workers_before=$(ps -o pid= --ppid "$NGX_MASTER" | sort | tr -s ' \n' ' ')
 printf 'breaker api {\n    tripper = FailureStreak(\n}\n' > "$PREFIX/policy.fgp"
@@ -408,7 +508,7 @@ workers_after=$(ps -o pid= --ppid "$NGX_MASTER" | sort | tr -s ' \n' ' ')
 check "the old workers keep serving ($workers_before-> $workers_after)" \
   bash -c '[ "$1" = "$2" ] && [ -z "$(grep -v "^200 " <<<"$3")" ]' _ "$workers_before" "$workers_after" "$out"
 held_now=$(held "$NGX_MASTER")
-check "after 3 reloads and a refused one the master holds what it held at start ($held_at_start -> $held_now)" \
+check "after $((2 + RELOADS)) reloads and a refused one the master holds what it held at start ($held_at_start -> $held_now)" \
   [ "$held_now" = "$held_at_start" ]
 check "no reload took the instance's own zone for another instance's (no 'did not start' notice)" \
   bash -c '! grep -q "is in use by processes this one did not start" "$1"' _ "$PREFIX/error.log"
