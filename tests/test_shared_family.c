@@ -26,6 +26,7 @@
 #include "fg_shared_family.h"
 #include "fg_shm.h"
 #include "fg_test_child.h"
+#include "fg_test_shared.h"
 #include "fg_test_support.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -46,15 +47,6 @@ static fg_shm *open_map(const char *path, int want_fresh) {
     assert_non_null(m);
     assert_int_equal(fresh, want_fresh);
     return m;
-}
-
-static fg_shared_family *open_family(fg_shm *m, fg_policy *p, uint32_t capacity, int want_status) {
-    char err[300];
-    int status = -1;
-    fg_shared_family *f = fg_shared_family_open(m, p, 0, capacity, NULL, &status, err, sizeof err);
-    if (f == NULL) fail_msg("%s", err);
-    assert_int_equal(status, want_status);
-    return f;
 }
 
 /* A handle on key's block (made on first use), as the Lua binding makes

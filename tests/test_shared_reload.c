@@ -30,6 +30,7 @@
 #include "fg_breaker_shared.h"
 #include "fg_shared_family.h"
 #include "fg_shm.h"
+#include "fg_test_shared.h"
 #include "fg_test_support.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -372,15 +373,6 @@ static void a_process_killed_while_it_makes_a_region_wedges_nothing_and_breaks_n
 }
 
 /* ---- families --------------------------------------------------------------------- */
-
-static fg_shared_family *open_family(fg_shm *m, fg_policy *p, uint32_t capacity, int want_status) {
-    char err[300];
-    int status = -1;
-    fg_shared_family *f = fg_shared_family_open(m, p, 0, capacity, NULL, &status, err, sizeof err);
-    if (f == NULL) fail_msg("%s", err);
-    assert_int_equal(status, want_status);
-    return f;
-}
 
 /* n calls on key's breaker in f (made if new): failures where i % every == 0. */
 static void key_calls(fg_shared_family *f, fg_policy *p, const char *key, int n, int every) {

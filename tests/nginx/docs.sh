@@ -20,11 +20,6 @@ LUADIR=$(cd "$2" && pwd)
 . tests/nginx/lib.sh
 
 passed=0 failed=0
-check() { # DESCRIPTION COMMAND...
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok - $what"
-  else failed=$((failed + 1)); echo "not ok - $what"; fi
-}
 second=
 stop_second() { # the second instance of the last scenario, by its pid
   [ -n "$second" ] || return 0

@@ -100,3 +100,11 @@ fg_nginx_stop() {
   done
   NGX_MASTER= NGX_WORKERS=
 }
+
+# One assertion of a scenario script: runs COMMAND, counts it in the
+# caller's passed/failed and prints "ok - ..." or "not ok - ...".
+check() { # DESCRIPTION COMMAND...
+  local what=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "ok - $what"
+  else failed=$((failed + 1)); echo "not ok - $what"; fi
+}

@@ -16,11 +16,6 @@ LUADIR=$(cd "$2" && pwd)
 . tests/nginx/lib.sh
 
 passed=0 failed=0
-check() { # DESCRIPTION COMMAND...
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok - $what"
-  else failed=$((failed + 1)); echo "not ok - $what"; fi
-}
 wrk_pid=
 finish() {
   [ -n "$wrk_pid" ] && kill "$wrk_pid" 2>/dev/null
