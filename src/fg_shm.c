@@ -220,22 +220,36 @@ size_t fg_shm_used(const fg_shm *m) {
     return (size_t)m->h->used;
 }
 
-/* A directory entry whose region lies inside the map (a file someone else
- * wrote could say anything). */
-static int fg_shm_entry_sane(const fg_shm *m, const fg_shm_entry *e) {
-    return e->name_len <= FG_SHM_NAME_MAX && e->offset >= fg_shm_align(sizeof(fg_shm_header)) &&
-           e->size <= m->size && e->offset <= m->size - e->size;
+/* A region as a directory entry places it: read once, then checked (a
+ * file someone else writes while we read could change a field between a
+ * check and its use). */
+typedef struct fg_shm_place {
+    uint64_t offset, size;
+} fg_shm_place;
+
+/* Whether e's region lies inside the map and starts on a cache line (a
+ * file someone else wrote could say anything: a region off the line would
+ * have its blocks' 64-bit atomics misaligned). Fills *at. */
+static int fg_shm_entry_sane(const fg_shm *m, const fg_shm_entry *e, fg_shm_place *at) {
+    at->offset = __atomic_load_n(&e->offset, __ATOMIC_RELAXED);
+    at->size = __atomic_load_n(&e->size, __ATOMIC_RELAXED);
+    uint32_t name_len = __atomic_load_n(&e->name_len, __ATOMIC_RELAXED);
+    return name_len <= FG_SHM_NAME_MAX && at->offset >= fg_shm_align(sizeof(fg_shm_header)) &&
+           at->offset % FG_SHM_ALIGN == 0 && at->size <= m->size &&
+           at->offset <= m->size - at->size;
 }
 
 static int fg_shm_same_name(const fg_shm_entry *a, const fg_shm_entry *b) {
-    return a->name_len == b->name_len && a->name_len <= FG_SHM_NAME_MAX &&
-           memcmp(a->name, b->name, a->name_len) == 0;
+    /* each length read once: compared, bounded, then used */
+    uint32_t n = __atomic_load_n(&a->name_len, __ATOMIC_RELAXED);
+    return n == __atomic_load_n(&b->name_len, __ATOMIC_RELAXED) && n <= FG_SHM_NAME_MAX &&
+           memcmp(a->name, b->name, n) == 0;
 }
 
 /* The entry an entry names as its predecessor, or NULL (none, or nothing a
  * region of the same name and kind: a file someone else wrote). */
 static fg_shm_entry *fg_shm_pred(fg_shm_header *h, const fg_shm_entry *e) {
-    uint32_t p = e->pred;
+    uint32_t p = __atomic_load_n(&e->pred, __ATOMIC_RELAXED);
     if (p == 0 || p > FG_SHM_ENTRIES || &h->entries[p - 1] == e) return NULL;
     fg_shm_entry *q = &h->entries[p - 1];
     return q->kind == e->kind && fg_shm_same_name(q, e) ? q : NULL;
@@ -278,22 +292,28 @@ void *fg_shm_region(fg_shm *m, const char *name, uint32_t kind, uint64_t fingerp
             continue;
         }
         if (state > FG_SHM_RETIRED) damaged++;
-        if (state != FG_SHM_LIVE || e->kind != kind || e->name_len != len ||
-            memcmp(e->name, name, len) != 0 || !fg_shm_entry_sane(m, e))
+        fg_shm_place place;
+        if (state != FG_SHM_LIVE || e->kind != kind || !fg_shm_entry_sane(m, e, &place) ||
+            e->name_len != len || memcmp(e->name, name, len) != 0)
             continue;
-        if (e->fingerprint == fingerprint && e->size == size) {
-            found = base + e->offset;
+        if (e->fingerprint == fingerprint && place.size == size) {
+            found = base + place.offset;
             *status = FG_SHM_ATTACHED;
             break;
         }
         old = e;
     }
     if (found == NULL) {
-        size_t at = fg_shm_align((size_t)h->used);
+        /* read once: a used size below the header would place the region
+         * over the directory (and the lock we hold) */
+        uint64_t used = h->used;
+        int used_bad = used > m->size || used < fg_shm_align(sizeof(fg_shm_header));
+        size_t at = used_bad ? 0 : fg_shm_align((size_t)used);
         /* Not "full" when the file was damaged (another program wrote into
          * it): that would send its user after a larger size, in vain. */
-        if ((free_entry == NULL && damaged > 0) || h->used > m->size) {
-            const char *past = h->used > m->size ? ", its used size is past its end" : "";
+        if ((free_entry == NULL && damaged > 0) || used_bad) {
+            const char *past = used > m->size ? ", its used size is past its end"
+                               : used_bad ? ", its used size is inside its directory" : "";
             fg_shm_error(err, cap,
                          "the shared zone file is damaged (%d of %d directory entries are no "
                          "region%s): it starts afresh once no process uses it (a restart)",
@@ -304,7 +324,7 @@ void *fg_shm_region(fg_shm *m, const char *name, uint32_t kind, uint64_t fingerp
         } else if (size > m->size || at > m->size - size) {
             fg_shm_error(err, cap, "the shared zone is full: %zu of %zu bytes used, '%s' needs %zu more: "
                          "give the zone a larger size (a restart applies it)",
-                         (size_t)h->used, m->size, name, size);
+                         (size_t)used, m->size, name, size);
         } else {
             void *region = base + at;
             memset(region, 0, size);
@@ -347,14 +367,16 @@ size_t fg_shm_chain(const fg_shm *m, const void *region, uint32_t kind, fg_shm_s
      * that the next reading sees. */
     uint64_t usable = 0;
     int self = -1;
+    fg_shm_place place[FG_SHM_ENTRIES]; /* each region as checked: used as such below */
     for (int i = 0; i < FG_SHM_ENTRIES; i++) {
         const fg_shm_entry *e = &h->entries[i];
         uint32_t state = atomic_load_explicit(&((fg_shm_entry *)e)->state, memory_order_acquire);
-        if ((state != FG_SHM_LIVE && state != FG_SHM_RETIRED) || e->kind != kind ||
-            !fg_shm_entry_sane(m, e))
+        if ((state != FG_SHM_LIVE && state != FG_SHM_RETIRED) ||
+            __atomic_load_n(&e->kind, __ATOMIC_RELAXED) != kind ||
+            !fg_shm_entry_sane(m, e, &place[i]))
             continue;
         usable |= UINT64_C(1) << i;
-        if (e->offset == at) self = i;
+        if (place[i].offset == at) self = i;
     }
     if (self < 0) return 0;
     int pred[FG_SHM_ENTRIES], succ[FG_SHM_ENTRIES];
@@ -378,8 +400,8 @@ size_t fg_shm_chain(const fg_shm *m, const void *region, uint32_t kind, fg_shm_s
     seen = 0;
     for (int i = head; i >= 0 && !(seen >> i & 1) && n < cap; i = pred[i]) {
         seen |= UINT64_C(1) << i;
-        out[n].region = base + h->entries[i].offset;
-        out[n].size = (size_t)h->entries[i].size;
+        out[n].region = base + place[i].offset;
+        out[n].size = (size_t)place[i].size;
         n++;
     }
     return n;

@@ -1,0 +1,131 @@
+/*
+ * test_shared_hostile.c -- a shared zone file that another program (or
+ * corruption) rewrites while processes use it: what the directory and a
+ * family table's header say is checked once and used as checked, so that
+ * no reader or caller divides by zero, reads past the map or the region,
+ * reads a block off its cache line, or places a region over the directory.
+ * Each case writes the damage into the file the way such a program would.
+ * (The directory's layout, private to fg_shm.c: a 64-byte header -- the
+ * used size its third word -- then 256-byte entries: offset at +16, pred at
+ * +236.)
+ */
+#define _GNU_SOURCE /* pwrite */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fg_breaker_shared.h"
+#include "fg_shared_family.h"
+#include "fg_shm.h"
+#include "fg_test_support.h"
+
+static void temp_path(char *buf, size_t cap, const char *what) {
+    snprintf(buf, cap, "/tmp/fg_test_hostile_%s_%ld.shm", what, (long)getpid());
+    unlink(buf);
+}
+
+static fg_shm *open_map(const char *path) {
+    char err[300];
+    int fresh = -1;
+    fg_shm *m = fg_shm_open(path, 1 << 20, NULL, &fresh, err, sizeof err);
+    if (m == NULL) fail_msg("%s", err);
+    return m;
+}
+
+static int place_block(void *ud, void *region, size_t size) {
+    fg_policy *p = ud;
+    char err[200];
+    /* the block is placed in the region; the handle is this call's only */
+    fg_breaker *b = fg_breaker_place(p, 0, NULL, NULL, region, size, 0, err, sizeof err);
+    if (b == NULL) return -1;
+    fg_breaker_free(b);
+    return 0;
+}
+
+/* The block of p's breaker "t" in m (made, replacing another definition's). */
+static void *region_of(fg_shm *m, fg_policy *p, int want_status) {
+    char err[300];
+    int status = -1;
+    void *r = fg_shm_region(m, "t", FG_SHM_BREAKER, fg_breaker_definition_fingerprint(p, 0),
+                            fg_breaker_footprint(p, 0), place_block, p, &status, err, sizeof err);
+    if (r == NULL) fail_msg("%s", err);
+    assert_int_equal(status, want_status);
+    return r;
+}
+
+static fg_policy *definition(int g) {
+    char window[32];
+    snprintf(window, sizeof window, "CountWindow(%d)", 20 + 10 * g);
+    return fg_test_policy_expr("t", (fg_expressions){.window = window, .tripper = "FailureStreak(5)"});
+}
+
+/* A used size below the directory's end (the header's third word): the
+ * next region would have been placed at the map's start, over the magic,
+ * the directory and the very lock being held. */
+static void a_used_size_inside_the_directory_is_damage_not_room(void **state) {
+    (void)state;
+    char path[128], err[300];
+    temp_path(path, sizeof path, "used");
+    fg_shm *m = open_map(path);
+    fg_policy *p0 = definition(0), *p1 = definition(1);
+    void *r0 = region_of(m, p0, FG_SHM_CREATED);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint64_t used = 0;
+    assert_int_equal(pwrite(fd, &used, 8, 16), 8);
+    int status = -1;
+    assert_null(fg_shm_region(m, "t", FG_SHM_BREAKER, fg_breaker_definition_fingerprint(p1, 0),
+                              fg_breaker_footprint(p1, 0), place_block, p1, &status, err, sizeof err));
+    assert_non_null(strstr(err, "damaged (0 of 64 directory entries are no region, its used size is inside its directory)"));
+    /* the directory is intact: the existing region is still found */
+    assert_ptr_equal(region_of(m, p0, FG_SHM_ATTACHED), r0);
+    close(fd);
+    fg_policy_free(p1);
+    fg_policy_free(p0);
+    fg_shm_release(m);
+    unlink(path);
+}
+
+/* An entry whose offset is not on a cache line (the allocator only makes
+ * aligned ones) is no region: a chain read through it would read a block's
+ * 64-bit atomics misaligned. */
+static void an_entry_off_its_cache_line_is_no_part_of_a_chain(void **state) {
+    (void)state;
+    char path[128];
+    temp_path(path, sizeof path, "align");
+    fg_shm *m = open_map(path);
+    fg_policy *p0 = definition(0), *p1 = definition(1);
+    region_of(m, p0, FG_SHM_CREATED);
+    void *r1 = region_of(m, p1, FG_SHM_REPLACED);
+    fg_shm_span chain[FG_SHM_ENTRIES];
+    assert_int_equal(fg_shm_chain(m, r1, FG_SHM_BREAKER, chain, FG_SHM_ENTRIES), 2);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint64_t offset = 0;
+    assert_int_equal(pread(fd, &offset, 8, 64 + 16), 8); /* entry 0's region: the root */
+    offset += 8;
+    assert_int_equal(pwrite(fd, &offset, 8, 64 + 16), 8);
+    assert_int_equal(fg_shm_chain(m, r1, FG_SHM_BREAKER, chain, FG_SHM_ENTRIES), 1);
+    assert_ptr_equal(chain[0].region, r1);
+    close(fd);
+    fg_policy_free(p1);
+    fg_policy_free(p0);
+    fg_shm_release(m);
+    unlink(path);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_used_size_inside_the_directory_is_damage_not_room),
+        cmocka_unit_test(an_entry_off_its_cache_line_is_no_part_of_a_chain),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
