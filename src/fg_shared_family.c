@@ -47,6 +47,12 @@ struct fg_shared_family {
     fg_shm *map;
     fg_sfam_header *h;
     char *slots;       /* the first slot */
+    /* The table's geometry as checked when it was opened: the header is in
+     * a file anything can write, and a capacity read from it on each call
+     * (0: a division by zero; larger: slots past the region) is not the
+     * one that was checked. */
+    uint32_t capacity;
+    uint32_t slot_size;
     fg_breaker *proto; /* on the carried block: views of key blocks copy it */
     fg_block_layout layout;
     fg_policy *policy;
@@ -76,8 +82,8 @@ size_t fg_shared_family_region_size(const fg_policy *policy, size_t index, uint3
     return fg_sfam_slots_offset(block) + slot * capacity;
 }
 
-static fg_sfam_slot *fg_sfam_slot_at(const fg_sfam_header *h, char *slots, uint32_t i) {
-    return (fg_sfam_slot *)(slots + (size_t)i * h->slot_size);
+static fg_sfam_slot *fg_sfam_slot_at(char *slots, uint32_t slot_size, uint32_t i) {
+    return (fg_sfam_slot *)(slots + (size_t)i * slot_size);
 }
 
 static fg_block *fg_sfam_slot_block(fg_sfam_slot *s) {
@@ -89,14 +95,25 @@ static fg_block *fg_sfam_carried(fg_sfam_header *h) {
 }
 
 
-/* A header a file could hold that still describes a table inside `size`
- * bytes of a block_size-byte definition (a map someone else wrote could
- * say anything). */
-static int fg_sfam_header_sane(const fg_sfam_header *h, size_t size) {
-    if (size < sizeof *h || h->magic != FG_SFAM_MAGIC || h->key_max != FG_SHARED_FAMILY_KEY_MAX) return 0;
-    if (h->capacity == 0 || h->capacity > FG_SHARED_FAMILY_CAPACITY_MAX) return 0;
-    if (h->slot_size != fg_sfam_slot_size(h->block_size)) return 0;
-    size_t need = fg_sfam_slots_offset(h->block_size) + (size_t)h->slot_size * h->capacity;
+/* A table's geometry, read from its header once: what is checked is what
+ * is used (another program may write the file while we read it). */
+typedef struct fg_sfam_geometry {
+    uint32_t capacity;
+    uint32_t slot_size;
+    uint32_t block_size;
+} fg_sfam_geometry;
+
+/* Whether h holds a table that lies inside `size` bytes (a map someone
+ * else wrote could say anything); its geometry in *g. */
+static int fg_sfam_header_sane(const fg_sfam_header *h, size_t size, fg_sfam_geometry *g) {
+    if (size < sizeof *h) return 0;
+    g->capacity = __atomic_load_n(&h->capacity, __ATOMIC_RELAXED);
+    g->slot_size = __atomic_load_n(&h->slot_size, __ATOMIC_RELAXED);
+    g->block_size = __atomic_load_n(&h->block_size, __ATOMIC_RELAXED);
+    if (h->magic != FG_SFAM_MAGIC || h->key_max != FG_SHARED_FAMILY_KEY_MAX) return 0;
+    if (g->capacity == 0 || g->capacity > FG_SHARED_FAMILY_CAPACITY_MAX) return 0;
+    if (g->slot_size != fg_sfam_slot_size(g->block_size)) return 0;
+    size_t need = fg_sfam_slots_offset(g->block_size) + (size_t)g->slot_size * g->capacity;
     return need <= size;
 }
 
@@ -104,8 +121,8 @@ static int fg_sfam_header_sane(const fg_sfam_header *h, size_t size) {
  * again (nobody saw the key: lookups only trust live slots). Lock held. */
 static void fg_sfam_repair(void *ud) {
     fg_shared_family *f = ud;
-    for (uint32_t i = 0; i < f->h->capacity; i++) {
-        fg_sfam_slot *s = fg_sfam_slot_at(f->h, f->slots, i);
+    for (uint32_t i = 0; i < f->capacity; i++) {
+        fg_sfam_slot *s = fg_sfam_slot_at(f->slots, f->slot_size, i);
         if (atomic_load_explicit(&s->state, memory_order_relaxed) == FG_SFAM_MAKING)
             atomic_store_explicit(&s->state, FG_SFAM_FREE, memory_order_relaxed);
     }
@@ -218,9 +235,13 @@ fg_shared_family *fg_shared_family_open(fg_shm *m, fg_policy *policy, size_t ind
     uint64_t fingerprint = fg_random_splitmix64(&mix);
     fg_sfam_header *h =
         fg_shm_region(m, name, FG_SHM_FAMILY, fingerprint, region, fg_sfam_init_region, &in, status, err, cap);
+    fg_sfam_geometry g = {capacity, (uint32_t)fg_sfam_slot_size(f->layout.size), f->layout.size};
     if (h != NULL && *status == FG_SHM_ATTACHED) {
         fg_breaker_options o = fg_sfam_proto_options(opt);
-        if (!fg_sfam_header_sane(h, region) || h->capacity != capacity) {
+        fg_sfam_geometry have;
+        /* the keys' blocks are placed with this definition's layout */
+        if (!fg_sfam_header_sane(h, region, &have) || have.capacity != capacity ||
+            have.block_size != f->layout.size) {
             fg_sfam_error(err, cap, "the shared zone holds a damaged table for this family");
             h = NULL;
         } else {
@@ -236,7 +257,9 @@ fg_shared_family *fg_shared_family_open(fg_shm *m, fg_policy *policy, size_t ind
         return NULL;
     }
     f->h = h;
-    f->slots = (char *)h + fg_sfam_slots_offset(h->block_size);
+    f->capacity = g.capacity;
+    f->slot_size = g.slot_size;
+    f->slots = (char *)h + fg_sfam_slots_offset(g.block_size);
     fg_policy_retain(policy);
     fg_shm_retain(m);
     return f;
@@ -288,13 +311,13 @@ void *fg_shared_family_block(fg_shared_family *f, const void *key, size_t len, i
         return NULL;
     }
     fg_sfam_header *h = f->h;
-    uint32_t n = h->capacity;
+    uint32_t n = f->capacity;
     uint64_t hash = fg_key_hash(h->hash_seed, key, len);
     uint32_t start = (uint32_t)(hash % n);
     /* Without the lock: live slots never change. A free slot ends the
      * probe (slots are never freed); one being made may be this key. */
     for (uint32_t k = 0; k < n; k++) {
-        fg_sfam_slot *s = fg_sfam_slot_at(h, f->slots, (start + k) % n);
+        fg_sfam_slot *s = fg_sfam_slot_at(f->slots, f->slot_size, (start + k) % n);
         uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
         if (st != FG_SFAM_LIVE) break;
         if (fg_sfam_slot_is(s, hash, key, len)) return fg_sfam_slot_block(s);
@@ -302,7 +325,7 @@ void *fg_shared_family_block(fg_shared_family *f, const void *key, size_t len, i
     fg_lock_acquire_repair(&h->lock, fg_lock_owner_get(fg_shm_owner(f->map)), fg_sfam_repair, f);
     void *found = NULL;
     for (uint32_t k = 0; k < n && found == NULL; k++) {
-        fg_sfam_slot *s = fg_sfam_slot_at(h, f->slots, (start + k) % n);
+        fg_sfam_slot *s = fg_sfam_slot_at(f->slots, f->slot_size, (start + k) % n);
         uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
         if (st == FG_SFAM_LIVE) {
             if (fg_sfam_slot_is(s, hash, key, len)) found = fg_sfam_slot_block(s);
@@ -324,7 +347,7 @@ size_t fg_shared_family_block_size(const fg_shared_family *f) {
 }
 
 uint32_t fg_shared_family_capacity(const fg_shared_family *f) {
-    return f->h->capacity;
+    return f->capacity;
 }
 
 size_t fg_shared_family_size(const fg_shared_family *f) {
@@ -346,15 +369,16 @@ const void *fg_shared_family_counters_id(const fg_shared_family *f) {
  * without its locks: its carried block and every live key's block. */
 static void fg_sfam_add_table(fg_counters *to, const fg_shm_span *table) {
     const fg_sfam_header *h = table->region;
-    if (!fg_sfam_header_sane(h, table->size)) return;
+    fg_sfam_geometry g;
+    if (!fg_sfam_header_sane(h, table->size, &g)) return;
     fg_counters c;
-    if (fg_breaker_block_counters((const char *)h + sizeof *h, h->block_size, &c) == 0)
+    if (fg_breaker_block_counters((const char *)h + sizeof *h, g.block_size, &c) == 0)
         fg_counters_add(to, &c);
-    char *slots = (char *)h + fg_sfam_slots_offset(h->block_size);
-    for (uint32_t i = 0; i < h->capacity; i++) {
-        fg_sfam_slot *s = fg_sfam_slot_at(h, slots, i);
+    char *slots = (char *)h + fg_sfam_slots_offset(g.block_size);
+    for (uint32_t i = 0; i < g.capacity; i++) {
+        fg_sfam_slot *s = fg_sfam_slot_at(slots, g.slot_size, i);
         if (atomic_load_explicit(&s->state, memory_order_acquire) != FG_SFAM_LIVE) continue;
-        if (fg_breaker_block_counters(fg_sfam_slot_block(s), h->block_size, &c) == 0)
+        if (fg_breaker_block_counters(fg_sfam_slot_block(s), g.block_size, &c) == 0)
             fg_counters_add(to, &c);
     }
 }
@@ -365,8 +389,8 @@ void fg_shared_family_totals_get(fg_shared_family *f, fg_shared_family_totals *t
     memset(&info, 0, sizeof info);
     fg_breaker_info(f->proto, &info);
     fg_counters_add(&t->counters, &info.counters);
-    for (uint32_t i = 0; i < f->h->capacity; i++) {
-        fg_sfam_slot *s = fg_sfam_slot_at(f->h, f->slots, i);
+    for (uint32_t i = 0; i < f->capacity; i++) {
+        fg_sfam_slot *s = fg_sfam_slot_at(f->slots, f->slot_size, i);
         if (atomic_load_explicit(&s->state, memory_order_acquire) != FG_SFAM_LIVE) continue;
         fg_breaker view;
         fg_breaker_bind(&view, f->proto, fg_sfam_slot_block(s), &f->layout, 0);
@@ -383,11 +407,13 @@ void fg_shared_family_totals_get(fg_shared_family *f, fg_shared_family_totals *t
 }
 
 int fg_shared_family_keys(fg_shared_family *f, fg_shared_family_key_fn fn, void *ud) {
-    for (uint32_t i = 0; i < f->h->capacity; i++) {
-        fg_sfam_slot *s = fg_sfam_slot_at(f->h, f->slots, i);
+    for (uint32_t i = 0; i < f->capacity; i++) {
+        fg_sfam_slot *s = fg_sfam_slot_at(f->slots, f->slot_size, i);
         if (atomic_load_explicit(&s->state, memory_order_acquire) != FG_SFAM_LIVE) continue;
+        uint32_t len = __atomic_load_n(&s->key_len, __ATOMIC_RELAXED);
+        if (len > FG_SHARED_FAMILY_KEY_MAX) continue; /* no key this code made: a damaged file */
         uint64_t word = atomic_load_explicit(&fg_sfam_slot_block(s)->word, memory_order_acquire);
-        int rc = fn(ud, s->key, s->key_len, fg_block_word_state(word));
+        int rc = fn(ud, s->key, len, fg_block_word_state(word));
         if (rc != 0) return rc;
     }
     return 0;

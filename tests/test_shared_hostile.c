@@ -7,7 +7,8 @@
  * Each case writes the damage into the file the way such a program would.
  * (The directory's layout, private to fg_shm.c: a 64-byte header -- the
  * used size its third word -- then 256-byte entries: offset at +16, pred at
- * +236.)
+ * +236. A family table's header: capacity at +24, slot_size at +28,
+ * block_size at +32; then the carried block, then the slots.)
  */
 #define _GNU_SOURCE /* pwrite */
 #include <setjmp.h>
@@ -25,6 +26,7 @@
 #include "fg_breaker_shared.h"
 #include "fg_shared_family.h"
 #include "fg_shm.h"
+#include "fg_test_shared.h"
 #include "fg_test_support.h"
 
 static void temp_path(char *buf, size_t cap, const char *what) {
@@ -122,10 +124,103 @@ static void an_entry_off_its_cache_line_is_no_part_of_a_chain(void **state) {
     unlink(path);
 }
 
+static void put32(void *region, size_t at, uint32_t v) {
+    memcpy((char *)region + at, &v, sizeof v);
+}
+
+/* A family table's capacity rewritten after the family was opened: 0 (a
+ * lookup divided by it), the largest capacity (totals walked slots far past
+ * the map). The family keeps the geometry it checked when it opened. */
+static void a_family_s_capacity_rewritten_after_opening_is_not_believed(void **state) {
+    (void)state;
+    char path[128], err[300];
+    temp_path(path, sizeof path, "capacity");
+    fg_shm *m = open_map(path);
+    fg_policy *p = definition(0);
+    fg_shared_family *f = open_family(m, p, 4, FG_SHM_CREATED);
+    int made = 0;
+    assert_non_null(fg_shared_family_block(f, "a", 1, &made, err, sizeof err));
+    void *table = (void *)fg_shared_family_counters_id(f); /* the chain's only table */
+    put32(table, 24, 0);
+    assert_non_null(fg_shared_family_block(f, "b", 1, &made, err, sizeof err));
+    assert_int_equal(made, 1);
+    put32(table, 24, FG_SHARED_FAMILY_CAPACITY_MAX);
+    fg_shared_family_totals t;
+    fg_shared_family_totals_get(f, &t);
+    assert_int_equal(t.keys, 2);
+    assert_int_equal(fg_shared_family_capacity(f), 4);
+    fg_shared_family_free(f);
+    fg_policy_free(p);
+    fg_shm_release(m);
+    unlink(path);
+}
+
+static int key_len_at_most_max(void *ud, const char *key, size_t len, fg_state s) {
+    (void)key;
+    (void)s;
+    int *keys = ud;
+    assert_true(len <= FG_SHARED_FAMILY_KEY_MAX);
+    (*keys)++;
+    return 0;
+}
+
+/* A live slot whose key length is past the key's bytes (a slot's second
+ * word): keys() would hand its callback (Lua's fam:keys()) bytes past the
+ * slot. Such a slot is no key. */
+static void a_slot_s_key_length_past_its_key_is_no_key(void **state) {
+    (void)state;
+    char path[128], err[300];
+    temp_path(path, sizeof path, "keylen");
+    fg_shm *m = open_map(path);
+    fg_policy *p = definition(0);
+    fg_shared_family *f = open_family(m, p, 4, FG_SHM_CREATED);
+    int made = 0;
+    assert_non_null(fg_shared_family_block(f, "a", 1, &made, err, sizeof err));
+    assert_non_null(fg_shared_family_block(f, "b", 1, &made, err, sizeof err));
+    char *table = (char *)fg_shared_family_counters_id(f);
+    size_t block = (fg_shared_family_block_size(f) + 63) & ~(size_t)63;
+    size_t slot = ((sizeof(uint32_t) * 2 + sizeof(uint64_t) + FG_SHARED_FAMILY_KEY_MAX + 63) & ~(size_t)63) + block;
+    for (int i = 0; i < 4; i++) put32(table + 128 + block + (size_t)i * slot, 4, 1u << 20);
+    int keys = 0;
+    fg_shared_family_keys(f, key_len_at_most_max, &keys);
+    assert_int_equal(keys, 0);
+    fg_shared_family_free(f);
+    fg_policy_free(p);
+    fg_shm_release(m);
+    unlink(path);
+}
+
+/* A table whose header names smaller blocks (consistently: it still fits
+ * its region) is not this definition's: its keys' blocks would overlap. */
+static void a_table_of_other_block_sizes_is_not_attached(void **state) {
+    (void)state;
+    char path[128], err[300];
+    temp_path(path, sizeof path, "blocks");
+    fg_shm *m = open_map(path);
+    fg_policy *p = definition(0);
+    fg_shared_family *f = open_family(m, p, 4, FG_SHM_CREATED);
+    char *table = (char *)fg_shared_family_counters_id(f);
+    uint32_t block = 0, slot = 0;
+    memcpy(&slot, table + 28, 4);
+    memcpy(&block, table + 32, 4);
+    put32(table, 28, slot - 64);
+    put32(table, 32, block - 64);
+    int status = -1;
+    assert_null(fg_shared_family_open(m, p, 0, 4, NULL, &status, err, sizeof err));
+    assert_string_equal(err, "the shared zone holds a damaged table for this family");
+    fg_shared_family_free(f);
+    fg_policy_free(p);
+    fg_shm_release(m);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_used_size_inside_the_directory_is_damage_not_room),
         cmocka_unit_test(an_entry_off_its_cache_line_is_no_part_of_a_chain),
+        cmocka_unit_test(a_family_s_capacity_rewritten_after_opening_is_not_believed),
+        cmocka_unit_test(a_slot_s_key_length_past_its_key_is_no_key),
+        cmocka_unit_test(a_table_of_other_block_sizes_is_not_attached),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
