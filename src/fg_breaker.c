@@ -428,8 +428,11 @@ fg_state fg_breaker_state(fg_breaker *h) {
     for (;;) {
         fg_breaker *live = fg_breaker_live(h);
         fg_state s = fg_block_word_state(atomic_load_explicit(&live->block->word, memory_order_acquire));
-        if (s != (fg_state)FG_STATE_MOVED) return s;
-        if (fg_breaker_live(h) == live) return FG_STATE_FORCED_OPEN; /* moved by another process */
+        if (s < FG_STATE_COUNT) return s;
+        /* moved by another process, or a word in no state (a shared block
+         * in a zone file someone else wrote): rejected as forced_open by
+         * admission, so reported as such */
+        if (s != (fg_state)FG_STATE_MOVED || fg_breaker_live(h) == live) return FG_STATE_FORCED_OPEN;
     }
 }
 
@@ -443,7 +446,7 @@ void fg_breaker_info(fg_breaker *h, fg_info *info) {
     uint64_t word = atomic_load_explicit(&b->word, memory_order_relaxed);
     info->name = h->def->name;
     info->state = fg_block_word_state(word);
-    if (info->state == (fg_state)FG_STATE_MOVED) info->state = FG_STATE_FORCED_OPEN; /* see fg_breaker_state */
+    if (info->state >= FG_STATE_COUNT) info->state = FG_STATE_FORCED_OPEN; /* see fg_breaker_state */
     info->generation = fg_block_word_generation(word);
     info->changed_at = b->changed_at;
     info->reopens = b->reopens;

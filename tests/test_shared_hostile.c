@@ -124,6 +124,37 @@ static void an_entry_off_its_cache_line_is_no_part_of_a_chain(void **state) {
     unlink(path);
 }
 
+/* A shared block whose state word names no state (6: one past the enum;
+ * the lock-free word is the block's first): admission rejects it as
+ * forced_open, and the readers say forced_open too -- Lua's stats() indexed
+ * an array of the states with it. */
+static void a_block_s_word_in_no_state_reads_as_forced_open(void **state) {
+    (void)state;
+    char path[128];
+    temp_path(path, sizeof path, "word");
+    fg_shm *m = open_map(path);
+    fg_policy *p = definition(0);
+    void *block = region_of(m, p, FG_SHM_CREATED);
+    char err[300];
+    fg_breaker *b = fg_breaker_place(p, 0, NULL, NULL, block, fg_breaker_footprint(p, 0), 1, err, sizeof err);
+    if (b == NULL) fail_msg("%s", err);
+    fg_breaker_set_zone(b, m);
+    uint64_t word = 0;
+    memcpy(&word, block, sizeof word);
+    word = (word & ~(uint64_t)7) | 6;
+    memcpy(block, &word, sizeof word);
+    fg_ticket t;
+    assert_false(fg_breaker_acquire(b, &t));
+    assert_int_equal(fg_breaker_state(b), FG_STATE_FORCED_OPEN);
+    fg_info info;
+    fg_breaker_info(b, &info);
+    assert_int_equal(info.state, FG_STATE_FORCED_OPEN);
+    fg_breaker_free(b);
+    fg_policy_free(p);
+    fg_shm_release(m);
+    unlink(path);
+}
+
 static void put32(void *region, size_t at, uint32_t v) {
     memcpy((char *)region + at, &v, sizeof v);
 }
@@ -218,6 +249,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_used_size_inside_the_directory_is_damage_not_room),
         cmocka_unit_test(an_entry_off_its_cache_line_is_no_part_of_a_chain),
+        cmocka_unit_test(a_block_s_word_in_no_state_reads_as_forced_open),
         cmocka_unit_test(a_family_s_capacity_rewritten_after_opening_is_not_believed),
         cmocka_unit_test(a_slot_s_key_length_past_its_key_is_no_key),
         cmocka_unit_test(a_table_of_other_block_sizes_is_not_attached),
