@@ -152,6 +152,24 @@ describe("policy:shared_breaker", function()
     assert.truthy(err:find("give the zone a larger size", 1, true), err)
   end)
 
+  it("says clearly when 63 changed definitions fill the directory, and the chain keeps counting", function()
+    local handles = {}
+    for g = 1, 64 do
+      local p = assert(fluxgate.compile(("breaker api { window = CountWindow(%d) }"):format(10 + g)))
+      handles[g] = assert(p:shared_breaker("api", zone({ notice = function() end })))
+    end
+    local p = assert(fluxgate.compile("breaker api { window = CountWindow(100) }"))
+    local cb, err = p:shared_breaker("api", zone({ notice = function() end }))
+    assert.is_nil(cb)
+    assert.are.equal("shared breaker 'api' in zone 'z" .. z.n .. "': the shared zone is full: its directory "
+      .. "holds 64 regions (replaced definitions included until a restart)", err)
+    -- every handle, the root's and the head's, counts into one chain of 64 blocks
+    for _, h in ipairs(handles) do h:call(ok) end
+    for _, h in ipairs(handles) do assert.are.equal(64, h:info().counters.success) end
+    assert.are.equal(64, calls(fluxgate.prometheus(), "api", "success"))
+    for _, h in ipairs(handles) do h:close() end
+  end)
+
   it("refuses a zone larger than the file in use, a bad zone name, a Lua clock", function()
     local p = assert(fluxgate.compile(SRC))
     local keep = assert(p:shared_breaker("api", zone({ zone = "grow" })))
