@@ -155,6 +155,37 @@ static void a_block_s_word_in_no_state_reads_as_forced_open(void **state) {
     unlink(path);
 }
 
+/* A process killed in fg_shm_region after it published a region and before
+ * it retired the one it replaced leaves both live (the state word, the
+ * entry's first, back to 1 here; a SIGKILL lands there too rarely to test
+ * by timing). The next call retires the older: a process with the oldest
+ * definition gets a fresh block at the chain's head, not the old block
+ * back, and the chain stays one line. */
+static void a_region_left_live_by_a_killed_replacement_is_retired_by_the_next_call(void **state) {
+    (void)state;
+    char path[128];
+    temp_path(path, sizeof path, "retire");
+    fg_shm *m = open_map(path);
+    fg_policy *p[3] = {definition(0), definition(1), definition(2)};
+    void *r0 = region_of(m, p[0], FG_SHM_CREATED);
+    region_of(m, p[1], FG_SHM_REPLACED);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint32_t live = 1;
+    assert_int_equal(pwrite(fd, &live, 4, 64), 4); /* entry 0: r0 */
+    region_of(m, p[2], FG_SHM_REPLACED);
+    void *again = region_of(m, p[0], FG_SHM_REPLACED);
+    assert_ptr_not_equal(again, r0);
+    fg_shm_span chain[FG_SHM_ENTRIES];
+    assert_int_equal(fg_shm_chain(m, r0, FG_SHM_BREAKER, chain, FG_SHM_ENTRIES), 4);
+    assert_ptr_equal(chain[0].region, again);
+    assert_ptr_equal(chain[3].region, r0);
+    close(fd);
+    for (int g = 0; g < 3; g++) fg_policy_free(p[g]);
+    fg_shm_release(m);
+    unlink(path);
+}
+
 static void put32(void *region, size_t at, uint32_t v) {
     memcpy((char *)region + at, &v, sizeof v);
 }
@@ -249,6 +280,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_used_size_inside_the_directory_is_damage_not_room),
         cmocka_unit_test(an_entry_off_its_cache_line_is_no_part_of_a_chain),
+        cmocka_unit_test(a_region_left_live_by_a_killed_replacement_is_retired_by_the_next_call),
         cmocka_unit_test(a_block_s_word_in_no_state_reads_as_forced_open),
         cmocka_unit_test(a_family_s_capacity_rewritten_after_opening_is_not_believed),
         cmocka_unit_test(a_slot_s_key_length_past_its_key_is_no_key),
