@@ -73,8 +73,16 @@ void fg_snap_write_window(fg_breaker *h, fg_snap_out *o, double now) {
     uint32_t oldest = (uint32_t)(((uint64_t)head + w->size - n) % w->size);
     for (uint32_t k = 0; k < n; k++) {
         uint32_t i = (uint32_t)(((uint64_t)oldest + k) % w->size);
-        if (w->exact) fg_snap_out_f64(o, ((const double *)w->entries)[i]);
-        else fg_snap_out_u(o, ((const uint32_t *)w->entries)[i], 4);
+        if (w->exact) {
+            /* A success recorded with an infinite duration keeps it in the
+             * ring; restore takes only finite ones. DBL_MAX is the same
+             * entry: slow at every (finite) threshold, and the same capped
+             * units in the exact sum. */
+            double d = ((const double *)w->entries)[i];
+            fg_snap_out_f64(o, d > DBL_MAX ? DBL_MAX : d);
+        } else {
+            fg_snap_out_u(o, ((const uint32_t *)w->entries)[i], 4);
+        }
     }
 }
 

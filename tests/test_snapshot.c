@@ -288,6 +288,40 @@ static void a_time_window_keeps_whole_second_ages_at_any_phase(void **state) {
     fg_policy_free(p);
 }
 
+/* fg_breaker_record takes any duration: an exact CountWindow kept an
+ * infinite one as given, wrote it into the snapshot, and restore refused
+ * it ("impossible duration inf"). The snapshot now holds DBL_MAX, the same
+ * entry: slow, and the same capped sum. */
+static void a_success_of_infinite_duration_round_trips(void **state) {
+    (void)state;
+    fg_expressions e = def_of(1);
+    e.tripper = "MinRequests(3) & AvgLatency(500ms) | MinRequests(3) & SlowRate(50%, threshold = 1s)";
+    fg_policy *p = compile(e);
+    side a, b;
+    side_open(&a, p, 100.0, 1);
+    fg_ticket t;
+    assert_true(fg_breaker_acquire(a.b, &t));
+    assert_int_equal(fg_breaker_record(a.b, &t, FG_OUTCOME_SUCCESS, INFINITY), FG_VERDICT_SUCCESS);
+    assert_int_equal(side_call(&a, 0, 0.25, NULL), FG_VERDICT_SUCCESS);
+    size_t n;
+    unsigned char *s = take_snapshot(a.b, &n);
+    side_open(&b, p, 7.0, 2);
+    char err[300] = "";
+    assert_int_equal(restore(b.b, s, n, err, sizeof err), 0);
+    assert_same(&a, &b);
+    fg_info i;
+    fg_breaker_info(b.b, &i);
+    assert_int_equal(i.metric.slow_counts[0], 1);
+    /* the third call trips both on the average and on the slow rate */
+    assert_int_equal(side_call(&a, 0, 0.25, NULL), side_call(&b, 0, 0.25, NULL));
+    assert_same(&a, &b);
+    assert_int_equal(fg_breaker_state(b.b), FG_STATE_OPEN);
+    free(s);
+    fg_breaker_free(a.b);
+    fg_breaker_free(b.b);
+    fg_policy_free(p);
+}
+
 /* ---- the differential ---------------------------------------------------------------- */
 
 static uint32_t lcg(uint64_t *s) {
@@ -1023,6 +1057,7 @@ int main(void) {
         cmocka_unit_test(the_checksum_is_fnv1a_64),
         cmocka_unit_test(every_state_round_trips_days_later),
         cmocka_unit_test(a_time_window_keeps_whole_second_ages_at_any_phase),
+        cmocka_unit_test(a_success_of_infinite_duration_round_trips),
         cmocka_unit_test(a_restored_breaker_behaves_like_the_original),
         cmocka_unit_test(tickets_from_before_a_restore_are_stale),
         cmocka_unit_test(restored_leases_end_when_their_lease_does),
