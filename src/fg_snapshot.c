@@ -352,6 +352,18 @@ int fg_breaker_restore(fg_breaker *h, const void *data, size_t len, char *err, s
     fg_snap_fixed f;
     char why[320];
     h = fg_breaker_live(h);
+    /* A shared block's counters are the instance's: every process reads
+     * them (Prometheus), and a restore would set them back to the
+     * snapshot's, while counters never decrease (SPEC section 10). Keeping
+     * them instead would leave the restored state beside transition counts
+     * that never entered it (a snapshot no restore takes). */
+    if (h->owner != NULL) {
+        if (err != NULL && err_cap > 0)
+            snprintf(err, err_cap, "cannot restore: the breaker's state block is shared with other "
+                                   "processes (a shared breaker), whose counters never go back; "
+                                   "nothing changed");
+        return -1;
+    }
     for (;;) {
         /* checked against the definition that will be locked: a reload in
          * between means checking again, against the new one */

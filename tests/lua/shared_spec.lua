@@ -57,6 +57,29 @@ describe("policy:shared_breaker", function()
     b:close()
   end)
 
+  -- A restore set the block's counters back to the snapshot's: the
+  -- instance's calls_total went from 5 to 0 in prometheus() (counters
+  -- never decrease, SPEC section 10).
+  it("refuses a restore, and its counters never go back; its snapshot restores elsewhere", function()
+    local p = assert(fluxgate.compile(SRC))
+    local a = assert(p:shared_breaker("api", zone()))
+    local empty = a:snapshot()
+    for _ = 1, 5 do a:call(ok) end
+    a:call(fail)
+    local before = a:snapshot()
+    local okr, err = a:restore(empty)
+    assert.is_nil(okr)
+    assert.are.equal("cannot restore: the breaker's state block is shared with other processes "
+                     .. "(a shared breaker), whose counters never go back; nothing changed", err)
+    assert.are.equal(5, calls(fluxgate.prometheus(), "api", "success"))
+    assert.are.equal(1, calls(fluxgate.prometheus(), "api", "failure"))
+    assert.are.equal(before, a:snapshot())
+    local plain = assert(p:breaker("api"))
+    assert.are.equal(true, plain:restore(before))
+    assert.are.equal(5, plain:info().counters.success)
+    a:close()
+  end)
+
   it("keeps different names in different blocks", function()
     local p = assert(fluxgate.compile(SRC))
     local a = assert(p:shared_breaker("api", zone()))
