@@ -804,6 +804,24 @@ static void hostile_snapshots_are_refused(void **state) {
     e = edit_copy(s, n);
     edit_put_f64(&e, FG_SNAP_OFF_RETRY_FACTOR, NAN);
     assert_refused(&v, &e, before, m, "jitter factor");
+    /* in (0, 2) but outside 1 + U(-0.3, 0.3), the definition's: a 10 s
+     * cooldown would have waited 19 s (its edges restore: 0.7 and 1.3) */
+    e = edit_copy(s, n);
+    edit_put_f64(&e, FG_SNAP_OFF_RETRY_FACTOR, 1.9);
+    assert_refused(&v, &e, before, m, "jitter factor 1.8999999999999999 is impossible for a jitter ratio of 0.3");
+    e = edit_copy(s, n);
+    edit_put_f64(&e, FG_SNAP_OFF_RETRY_FACTOR, nextafter(1.0 - 0.3, 0.0));
+    assert_refused(&v, &e, before, m, "jitter factor");
+    for (int edge = 0; edge < 2; edge++) {
+        e = edit_copy(s, n);
+        edit_put_f64(&e, FG_SNAP_OFF_RETRY_FACTOR, edge ? 1.0 + 0.3 : 1.0 - 0.3);
+        edit_seal(&e);
+        side c;
+        side_open(&c, p, 3.0, 1);
+        assert_int_equal(restore(c.b, e.data, e.len, NULL, 0), 0);
+        fg_breaker_free(c.b);
+        free(e.data);
+    }
     e = edit_copy(s, n);
     memset(e.data + FG_SNAP_OFF_RANDOM, 0, 32);
     assert_refused(&v, &e, before, m, "all zero");
@@ -837,6 +855,36 @@ static void hostile_snapshots_are_refused(void **state) {
     e = edit_copy(s, n); /* disabled, never entered */
     fg_snapshot_store(e.data + FG_SNAP_OFF_STATE, 4, FG_STATE_DISABLED);
     assert_refused(&v, &e, before, m, "never entered");
+    free(s);
+    free(before);
+    fg_breaker_free(a.b);
+    fg_breaker_free(v.b);
+    fg_policy_free(p);
+}
+
+/* A retry without jitter waits exactly its duration: its factor is 1. A
+ * snapshot saying 1.5 was restored, and the open breaker's Cooldown(10s)
+ * rejected calls for 15 s. */
+static void a_retry_without_jitter_takes_no_factor_but_one(void **state) {
+    (void)state;
+    fg_expressions x = def_of(0);
+    x.retry = "Cooldown(10s)";
+    fg_policy *p = compile(x);
+    side a, v;
+    side_open(&a, p, 1000.0, 11);
+    drive(&a, ST_OPEN);
+    side_open(&v, p, 500.0, 12);
+    size_t n, m;
+    unsigned char *s = take_snapshot(a.b, &n);
+    unsigned char *before = take_snapshot(v.b, &m);
+    assert_true(fg_snapshot_load(s + FG_SNAP_OFF_RETRY_FACTOR, 8) == 0x3FF0000000000000u); /* 1.0 */
+    double bad[3] = {1.5, 0.5, nextafter(1.0, 2.0)};
+    for (int i = 0; i < 3; i++) {
+        edit e = edit_copy(s, n);
+        edit_put_f64(&e, FG_SNAP_OFF_RETRY_FACTOR, bad[i]);
+        assert_refused(&v, &e, before, m, "for a jitter ratio of 0");
+    }
+    assert_int_equal(restore(v.b, s, n, NULL, 0), 0);
     free(s);
     free(before);
     fg_breaker_free(a.b);
@@ -1066,6 +1114,7 @@ int main(void) {
         cmocka_unit_test(snapshots_follow_a_reload),
         cmocka_unit_test(every_truncation_and_bit_flip_is_refused),
         cmocka_unit_test(hostile_snapshots_are_refused),
+        cmocka_unit_test(a_retry_without_jitter_takes_no_factor_but_one),
         cmocka_unit_test(hostile_windows_are_refused),
         cmocka_unit_test(manual_transition_counters_saturate_automatic_ones_do_not),
         cmocka_unit_test(the_format_is_pinned_by_golden_bytes),
