@@ -302,7 +302,9 @@ static const char *fg_snap_check(const fg_breaker *h, const unsigned char *d, si
      * any other factor stretches or shortens the open period's wait */
     double j = h->def->retry.jitter_ratio > 0.0 ? h->def->retry.jitter_ratio : 0.0;
     if (!(f->retry_factor >= 1.0 - j && f->retry_factor <= 1.0 + j))
-        return fg_snap_fail(why, cap, "the snapshot's retry jitter factor %.17g is impossible for a jitter ratio of %g",
+        return fg_snap_fail(why, cap,
+                            "the snapshot's retry jitter factor %.17g is impossible for a jitter "
+                            "ratio of %g",
                             f->retry_factor, j);
     size_t name_length = d[FG_SNAP_OFF_NAME_LENGTH];
     if (!fg_snap_in_has(&in, name_length)) return fg_snap_fail(why, cap, "the snapshot's name is cut short");

@@ -295,7 +295,8 @@ static void a_time_window_keeps_whole_second_ages_at_any_phase(void **state) {
 static void a_success_of_infinite_duration_round_trips(void **state) {
     (void)state;
     fg_expressions e = def_of(1);
-    e.tripper = "MinRequests(3) & AvgLatency(500ms) | MinRequests(3) & SlowRate(50%, threshold = 1s)";
+    e.tripper = "MinRequests(3) & AvgLatency(500ms) | "
+                "MinRequests(3) & SlowRate(50%, threshold = 1s)";
     fg_policy *p = compile(e);
     side a, b;
     side_open(&a, p, 100.0, 1);
@@ -808,7 +809,8 @@ static void hostile_snapshots_are_refused(void **state) {
      * cooldown would have waited 19 s (its edges restore: 0.7 and 1.3) */
     e = edit_copy(s, n);
     edit_put_f64(&e, FG_SNAP_OFF_RETRY_FACTOR, 1.9);
-    assert_refused(&v, &e, before, m, "jitter factor 1.8999999999999999 is impossible for a jitter ratio of 0.3");
+    assert_refused(&v, &e, before, m,
+                   "jitter factor 1.8999999999999999 is impossible for a jitter ratio of 0.3");
     e = edit_copy(s, n);
     edit_put_f64(&e, FG_SNAP_OFF_RETRY_FACTOR, nextafter(1.0 - 0.3, 0.0));
     assert_refused(&v, &e, before, m, "jitter factor");

@@ -60,7 +60,7 @@ describe("policy:shared_breaker", function()
   -- A restore set the block's counters back to the snapshot's: the
   -- instance's calls_total went from 5 to 0 in prometheus() (counters
   -- never decrease, SPEC section 10).
-  it("refuses a restore, and its counters never go back; its snapshot restores elsewhere", function()
+  it("refuses a restore (counters never go back); its snapshot restores elsewhere", function()
     local p = assert(fluxgate.compile(SRC))
     local a = assert(p:shared_breaker("api", zone()))
     local empty = a:snapshot()
