@@ -132,19 +132,33 @@ local function sum_times(g)
   return any and total or nil
 end
 
+-- Whether a try's $upstream_addr entry names a server ("127.0.0.1:8080",
+-- "[::1]:8080", "unix:/run/app.sock"). When every server of the group is
+-- marked failed, nginx records the try as 502 with no connection and the
+-- *group's* name as its address ("backend"): no server was tried.
+local function names_server(addr)
+  return find(addr, "^unix:") ~= nil or find(addr, ":%d+$") ~= nil
+end
+
 -- A try nginx ended without a response header (uht "-") and answered 502/504
--- itself: a transport failure, named by what nginx saw.
-local function transport(code, connect, header)
+-- itself: a transport failure, named by what nginx saw. addr: the try's
+-- $upstream_addr entry (nil: not known, a refusal).
+local function transport(code, connect, header, addr)
   if header ~= "-" then return nil end
   if code == 504 then return TIMEOUT end
-  if code == 502 then return connect == "-" and REFUSED or RESET end
+  if code == 502 then
+    if connect ~= "-" then return RESET end
+    if addr ~= nil and not names_server(addr) then return NO_LIVE end
+    return REFUSED
+  end
   return nil
 end
 
 --[[
-classify(status, us, urt, uct, uht, first) -> ok, value, duration
-  status: ngx.status in the log phase; us/urt/uct/uht: $upstream_status,
-  $upstream_response_time, $upstream_connect_time, $upstream_header_time;
+classify(status, us, urt, uct, uht, first, ua) -> ok, value, duration
+  status: ngx.status in the log phase; us/urt/uct/uht/ua: $upstream_status,
+  $upstream_response_time, $upstream_connect_time, $upstream_header_time,
+  $upstream_addr (ua may be nil: then a 502 never connected is a refusal);
   first: how many upstream groups the request had when it was admitted (the
   admission's own upstream is the next one). ok/value as cb:release takes
   them; duration nil means "the breaker's clock since acquire".
@@ -156,12 +170,14 @@ classify(status, us, urt, uct, uht, first) -> ok, value, duration
   last try "-", status 499, no earlier failure            error "cancelled"
   last try "-", other status                              error "no live upstreams", 502
   last try 504 with no response header                    error "timeout", 504
+  last try 502, never connected, its address the group's   error "no live upstreams", 502
+    name, not a server's (every server marked failed)
   last try 502, never connected (connect time "-")        error "connection refused", 502
   last try 502, connected, no valid response header       error "connection reset", 502
   last try any status with a response header              result with that status
   duration: the sum of the group's $upstream_response_time entries.
 ]]
-local function classify(status, us, urt, uct, uht, first)
+local function classify(status, us, urt, uct, uht, first, ua)
   local n = first + 1
   local g = group(us, n)
   if g == nil then
@@ -173,11 +189,11 @@ local function classify(status, us, urt, uct, uht, first)
   local code = tonumber(last)
   if code == nil then -- "-": nginx got no answer on the last try
     if status ~= 499 then return false, NO_LIVE, duration end
-    local cg, hg = group(uct, n), group(uht, n)
+    local cg, hg, ag = group(uct, n), group(uht, n), group(ua, n)
     for i = try_count(g) - 1, 1, -1 do
       local c = tonumber(try(g, i))
       if c and c >= 500 then
-        local failure = transport(c, try(cg, i), try(hg, i))
+        local failure = transport(c, try(cg, i), try(hg, i), try(ag, i))
         if failure then return false, failure, duration end
         return true, c, duration
       end
@@ -185,7 +201,7 @@ local function classify(status, us, urt, uct, uht, first)
     return false, CANCELLED, duration
   end
   if code == 502 or code == 504 then
-    local failure = transport(code, try(group(uct, n), -1), try(group(uht, n), -1))
+    local failure = transport(code, try(group(uct, n), -1), try(group(uht, n), -1), try(group(ua, n), -1))
     if failure then return false, failure, duration end
   end
   return true, code, duration
@@ -217,7 +233,8 @@ end
 local function finish(e)
   local var = ngx.var
   local ok, value, duration = classify(ngx.status, var.upstream_status, var.upstream_response_time,
-                                       var.upstream_connect_time, var.upstream_header_time, e[3])
+                                       var.upstream_connect_time, var.upstream_header_time, e[3],
+                                       var.upstream_addr)
   e[1]:release(e[2], ok, value, duration)
 end
 

@@ -55,8 +55,8 @@ describe("fluxgate.nginx classify (nginx's variables -> the outcome released)", 
   setup(load_module)
   teardown(unload_module)
 
-  local function classify(status, us, urt, uct, uht, first)
-    return nginx.classify(status, us, urt, uct, uht, first or 0)
+  local function classify(status, us, urt, uct, uht, first, ua)
+    return nginx.classify(status, us, urt, uct, uht, first or 0, ua)
   end
 
   it("an upstream answer is a result with its status and the upstream's time", function()
@@ -106,6 +106,25 @@ describe("fluxgate.nginx classify (nginx's variables -> the outcome released)", 
   it("no answer without a client abort is 'no live upstreams'", function()
     local ok, v = classify(502, "-", "-", "-", "-")
     assert.is_false(ok); assert.are.equal("no live upstreams", v.type); assert.are.equal(502, v.status)
+  end)
+
+  it("every server marked failed (502, never connected, $upstream_addr the group's name) is 'no live upstreams'", function()
+    -- what nginx 1.22 logs: the try's address is the upstream block's name, not a server's
+    local ok, v = classify(502, "502", "0.000", "-", "-", 0, "backend")
+    assert.is_false(ok); assert.are.equal("no live upstreams", v.type); assert.are.equal(502, v.status)
+    -- the last try decides: refused by one server, then none left
+    _, v = classify(502, "502, 502", "0.000, 0.000", "-, -", "-, -", 0, "127.0.0.1:8081, backend")
+    assert.are.equal("no live upstreams", v.type)
+    -- a server refusing, whatever its address's form, is a refusal
+    for _, addr in ipairs({ "127.0.0.1:8081", "[::1]:8081", "unix:/run/app.sock" }) do
+      _, v = classify(502, "502", "0.000", "-", "-", 0, addr)
+      assert.are.equal("connection refused", v.type)
+    end
+    _, v = classify(502, "502, 502", "0.000, 0.000", "-, -", "-, -", 0, "backend, 127.0.0.1:8081")
+    assert.are.equal("connection refused", v.type)
+    -- the admission's own group's addresses are read
+    _, v = classify(502, "500 : 502", "0.010 : 0.000", "0.001 : -", "0.010 : -", 1, "127.0.0.1:8081 : backend")
+    assert.are.equal("no live upstreams", v.type)
   end)
 
   it("no upstream at all is a result with the response's status and the clock's duration", function()

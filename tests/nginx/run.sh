@@ -170,6 +170,16 @@ check "an upstream timeout (proxy_read_timeout) is \"timeout\": 4 recorded ($(su
   bash -c '[ "$1" = 4 ] && [ "$(grep -c "^504" <<<"$2")" = 4 ] && [ "$(grep -c "^503" <<<"$2")" = 12 ]' _ \
   "$(sum typed_timeout 9)" "$out"
 
+echo "# every server of an upstream block marked failed (nginx's \"no live upstreams\")"
+# One keep-alive connection, so one worker (whose servers' failures count):
+# the first request is refused by both servers, which marks both failed; the
+# second finds none left, nginx's "no live upstreams" (its \$upstream_status
+# is 502 as for a refusal, its \$upstream_addr the block's name).
+out=$(curl -s -m 10 -w '%{http_code}\n' -o /dev/null "$BASE/nolive/a" -o /dev/null "$BASE/nolive/b" -o /dev/null "$BASE/nolive/c")
+report > /dev/null
+check "\"no live upstreams\" is named so, not \"connection refused\": TypeOf(\"no live upstreams\") opened on the second request (502 502 503: $(tr '\n' ' ' <<<"$out"); $(sum nolive 9) failure)" \
+  bash -c '[ "$(tr "\n" " " <<<"$1")" = "502 502 503 " ] && [ "$2" = 1 ]' _ "$out" "$(sum nolive 9)"
+
 echo "# slow upstream vs slow client (breaker slow: SlowRate threshold 1s)"
 mode slow delay=1.2
 code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "$BASE/slow/upstream")
@@ -261,7 +271,7 @@ bad=$(luajit tests/nginx/prom_check.lua "$PREFIX"/scrapes/*.txt | head -3)
 check "...and pass a strict 0.0.4 reader (tests/nginx/prom_check.lua: TYPE before samples, one group per metric, no series twice, escapes)${bad:+: $bad}" \
   [ -z "$bad" ]
 check "every scrape names every breaker" \
-  bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 14 ] || exit 1; done' _ "$PREFIX"
+  bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 15 ] || exit 1; done' _ "$PREFIX"
 workers=$(cat "$PREFIX"/scrapes/worker-*.txt | grep -o 'worker="[0-9]*"' | sort -u | wc -l)
 check "worker-labelled scrapes reached both workers ($workers)" [ "$workers" = 2 ]
 decreasing=$(for f in "$PREFIX"/scrapes/worker-*.txt; do grep '^circuit_breaker_.*_total{' "$f"; done |
