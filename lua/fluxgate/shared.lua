@@ -77,7 +77,20 @@ return function(Policy, I)
     local zone = opts.zone or DEFAULT_ZONE
     local path = (opts.dir or DEFAULT_DIR):gsub("/+$", "") .. "/fluxgate-" .. zone .. ".zone"
     local map = maps[path]
-    if map then return map, zone end
+    if map then
+      -- Opened here already, by an earlier shared_breaker or shared_family
+      -- of the zone: its mapping cannot grow, and a larger size asked for
+      -- now must not be dropped in silence (the zone would later be "full",
+      -- telling the user to give the size they gave).
+      local want = opts.size ~= nil and parse_size(opts.size)
+      local have = core.shared_map_usage(map)
+      if want and want > have then
+        return nil, format("shared zone '%s': opened in this process with %d bytes by an earlier shared breaker " ..
+                           "or family of the zone, fewer than the %d asked for: give the size to the zone's " ..
+                           "first opening (the same size to each)", zone, have, want)
+      end
+      return map, zone
+    end
     local err, foreign
     map, err, foreign = core.shared_map(path, parse_size(opts.size or DEFAULT_SIZE))
     if not map then return nil, format("shared zone '%s': %s", zone, err) end
