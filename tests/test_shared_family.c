@@ -156,7 +156,7 @@ static void a_full_family_says_so_and_keeps_its_keys(void **state) {
         assert_int_equal(made, 1);
     }
     assert_null(fg_shared_family_block(f, "e", 1, &made, err, sizeof err));
-    assert_string_equal(err, "shared family 't' is full: capacity 4; give a larger capacity (a restart applies it)");
+    assert_string_equal(err, "shared family 't' is full: capacity 4; give a larger capacity (a reload applies it, starting a fresh table)");
     /* the keys it has still work, lock-free */
     void *b1 = fg_shared_family_block(f, "b", 1, &made, err, sizeof err);
     assert_non_null(b1);
@@ -236,7 +236,7 @@ static void a_family_in_use_is_attached_and_a_changed_one_starts_fresh_with_its_
     fg_breaker_free(b);
     fg_shared_family_totals_get(f3, &after);
     assert_int_equal(after.counters.failure, before.counters.failure + 1);
-    /* another capacity is another table too (a restart-sized change) */
+    /* another capacity is another table too (a reload with it starts afresh) */
     fg_shared_family *f4 = open_family(m2, p3, 32, FG_SHM_REPLACED);
     fg_shared_family_totals_get(f4, &after);
     assert_int_equal(after.counters.failure, before.counters.failure + 1);
