@@ -58,7 +58,8 @@ local RESET    = { type = "connection reset", status = 502,
                    message = "the upstream closed the connection without a valid response header" }
 local NO_LIVE  = { type = "no live upstreams", status = 502,
                    message = "nginx tried no upstream server (all were marked failed)" }
-local CANCELLED = { type = "cancelled", message = "the client closed the request (499) before the upstream answered" }
+local CANCELLED = { type = "cancelled", message = "the client gave up before the upstream answered (it closed the " ..
+                   "request: 499; or, unbuffered, stopped sending its body: 408, 400)" }
 M.outcomes = { timeout = TIMEOUT, refused = REFUSED, reset = RESET, no_live = NO_LIVE, cancelled = CANCELLED }
 
 -- ---- nginx's upstream variables ------------------------------------------------------
@@ -166,8 +167,10 @@ classify(status, us, urt, uct, uht, first, ua) -> ok, value, duration
   nginx condition (the admission's upstream group)        outcome
   no upstream contacted, status 499                       error "cancelled" (client gave up)
   no upstream contacted, other status                     result, status = ngx.status, clock duration
-  last try "-", status 499, an earlier try failed         that try's failure (below)
-  last try "-", status 499, no earlier failure            error "cancelled"
+  last try "-", status 4xx, an earlier try failed        that try's failure (below)
+  last try "-", status 4xx, no earlier failure            error "cancelled"
+    (the client's doing: 499 it closed the connection; with proxy_request_buffering
+    off, 408 its body stalled past client_body_timeout, 400 it closed mid-body)
   last try "-", other status                              error "no live upstreams", 502
   last try 504 with no response header                    error "timeout", 504
   last try 502, never connected, its address the group's   error "no live upstreams", 502
@@ -188,7 +191,10 @@ local function classify(status, us, urt, uct, uht, first, ua)
   local last = try(g, -1)
   local code = tonumber(last)
   if code == nil then -- "-": nginx got no answer on the last try
-    if status ~= 499 then return false, NO_LIVE, duration end
+    -- A 4xx here is the client's: it closed the request (499) or, with
+    -- proxy_request_buffering off, stopped sending the body nginx was
+    -- streaming to the upstream (408, 400): never the upstream's failure.
+    if not (status and status >= 400 and status <= 499) then return false, NO_LIVE, duration end
     local cg, hg, ag = group(uct, n), group(uht, n), group(ua, n)
     for i = try_count(g) - 1, 1, -1 do
       local c = tonumber(try(g, i))

@@ -103,6 +103,19 @@ describe("fluxgate.nginx classify (nginx's variables -> the outcome released)", 
     assert.is_false(ok); assert.are.equal("cancelled", v.type)
   end)
 
+  it("a client that stopped sending its body (unbuffered: 408, 400) gave up, as one that closed (499)", function()
+    -- proxy_request_buffering off: nginx was streaming the body to the
+    -- upstream, connected, no answer yet, when the client stalled or left
+    local ok, v, d = classify(408, "-", "1.002", "0.001", "-", 0, "127.0.0.1:8081")
+    assert.is_false(ok); assert.are.equal("cancelled", v.type); assert.is_nil(v.status)
+    assert.are.equal(1.002, d)
+    ok, v = classify(400, "-", "0.303", "0.000", "-", 0, "127.0.0.1:8081")
+    assert.is_false(ok); assert.are.equal("cancelled", v.type)
+    -- an earlier try's failure is still the one recorded
+    ok, v = classify(408, "502, -", "0.000, 1.000", "-, 0.001", "-, -", 0, "127.0.0.1:8081, 127.0.0.1:8082")
+    assert.is_false(ok); assert.are.equal("connection refused", v.type)
+  end)
+
   it("no answer without a client abort is 'no live upstreams'", function()
     local ok, v = classify(502, "-", "-", "-", "-")
     assert.is_false(ok); assert.are.equal("no live upstreams", v.type); assert.are.equal(502, v.status)
@@ -371,6 +384,10 @@ describe("fluxgate.nginx.metrics()", function()
 
   it("writes the exposition with its content type", function()
     local cb = assert(fluxgate.breaker("nginx_metrics"))
+    -- the earlier tests' breakers, garbage now, must not be collected between
+    -- the two expositions compared below (a series would differ)
+    collectgarbage()
+    collectgarbage()
     nginx.metrics()
     assert.are.equal("text/plain; version=0.0.4; charset=utf-8", ngx_fake.header["Content-Type"])
     local text = table.concat(ngx_fake.printed)

@@ -24,6 +24,8 @@ end
 -- content_by_lua of the upstream server.
 function M.upstream()
   dict:incr("hits", 1, 0)
+  -- a POST's body is read first (/upload/: nginx streams it, unbuffered)
+  if ngx.req.get_method() == "POST" then ngx.req.read_body() end
   local mode = dict:get("mode") or "ok"
   if mode == "5xx" or ngx.var.uri:find("/fail/", 1, true) then
     ngx.status = 500
