@@ -337,7 +337,9 @@ void *fg_shared_family_block(fg_shared_family *f, const void *key, size_t len, i
     }
     fg_lock_release(&h->lock);
     if (found == NULL && err != NULL && cap > 0)
-        snprintf(err, cap, "shared family '%s' is full: capacity %u; give a larger capacity (a reload applies it, starting a fresh table)",
+        snprintf(err, cap,
+                 "shared family '%s' is full: capacity %u; give a larger capacity (a reload "
+                 "applies it, starting a fresh table)",
                  f->proto->def->name, (unsigned)n);
     return found;
 }

@@ -156,7 +156,8 @@ static void a_full_family_says_so_and_keeps_its_keys(void **state) {
         assert_int_equal(made, 1);
     }
     assert_null(fg_shared_family_block(f, "e", 1, &made, err, sizeof err));
-    assert_string_equal(err, "shared family 't' is full: capacity 4; give a larger capacity (a reload applies it, starting a fresh table)");
+    assert_string_equal(err, "shared family 't' is full: capacity 4; give a larger capacity "
+                             "(a reload applies it, starting a fresh table)");
     /* the keys it has still work, lock-free */
     void *b1 = fg_shared_family_block(f, "b", 1, &made, err, sizeof err);
     assert_non_null(b1);

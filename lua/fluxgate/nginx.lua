@@ -58,8 +58,9 @@ local RESET    = { type = "connection reset", status = 502,
                    message = "the upstream closed the connection without a valid response header" }
 local NO_LIVE  = { type = "no live upstreams", status = 502,
                    message = "nginx tried no upstream server (all were marked failed)" }
-local CANCELLED = { type = "cancelled", message = "the client gave up before the upstream answered (it closed the " ..
-                   "request: 499; or, unbuffered, stopped sending its body: 408, 400)" }
+local CANCELLED = { type = "cancelled",
+                   message = "the client gave up before the upstream answered (it closed the " ..
+                             "request: 499; or, unbuffered, stopped sending its body: 408, 400)" }
 M.outcomes = { timeout = TIMEOUT, refused = REFUSED, reset = RESET, no_live = NO_LIVE, cancelled = CANCELLED }
 
 -- ---- nginx's upstream variables ------------------------------------------------------
@@ -207,7 +208,8 @@ local function classify(status, us, urt, uct, uht, first, ua)
     return false, CANCELLED, duration
   end
   if code == 502 or code == 504 then
-    local failure = transport(code, try(group(uct, n), -1), try(group(uht, n), -1), try(group(ua, n), -1))
+    local failure = transport(code, try(group(uct, n), -1), try(group(uht, n), -1),
+                              try(group(ua, n), -1))
     if failure then return false, failure, duration end
   end
   return true, code, duration

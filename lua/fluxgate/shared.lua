@@ -85,9 +85,11 @@ return function(Policy, I)
       local want = opts.size ~= nil and parse_size(opts.size)
       local have = core.shared_map_usage(map)
       if want and want > have then
-        return nil, format("shared zone '%s': opened in this process with %d bytes by an earlier shared breaker " ..
-                           "or family of the zone, fewer than the %d asked for: give the size to the zone's " ..
-                           "first opening (the same size to each)", zone, have, want)
+        return nil, format("shared zone '%s': opened in this process with %d bytes by an " ..
+                           "earlier shared breaker or family of the zone, fewer than the %d " ..
+                           "asked for: give the size to the zone's first opening (the same " ..
+                           "size to each)",
+                           zone, have, want)
       end
       return map, zone
     end

@@ -103,7 +103,8 @@ describe("fluxgate.nginx classify (nginx's variables -> the outcome released)", 
     assert.is_false(ok); assert.are.equal("cancelled", v.type)
   end)
 
-  it("a client that stopped sending its body (unbuffered: 408, 400) gave up, as one that closed (499)", function()
+  it("a client that stopped sending its body (unbuffered: 408, 400) gave up, as one that closed",
+     function()
     -- proxy_request_buffering off: nginx was streaming the body to the
     -- upstream, connected, no answer yet, when the client stalled or left
     local ok, v, d = classify(408, "-", "1.002", "0.001", "-", 0, "127.0.0.1:8081")
@@ -112,7 +113,8 @@ describe("fluxgate.nginx classify (nginx's variables -> the outcome released)", 
     ok, v = classify(400, "-", "0.303", "0.000", "-", 0, "127.0.0.1:8081")
     assert.is_false(ok); assert.are.equal("cancelled", v.type)
     -- an earlier try's failure is still the one recorded
-    ok, v = classify(408, "502, -", "0.000, 1.000", "-, 0.001", "-, -", 0, "127.0.0.1:8081, 127.0.0.1:8082")
+    ok, v = classify(408, "502, -", "0.000, 1.000", "-, 0.001", "-, -", 0,
+                     "127.0.0.1:8081, 127.0.0.1:8082")
     assert.is_false(ok); assert.are.equal("connection refused", v.type)
   end)
 
@@ -121,10 +123,12 @@ describe("fluxgate.nginx classify (nginx's variables -> the outcome released)", 
     assert.is_false(ok); assert.are.equal("no live upstreams", v.type); assert.are.equal(502, v.status)
   end)
 
-  it("every server marked failed (502, never connected, $upstream_addr the group's name) is 'no live upstreams'", function()
+  it("every server marked failed (502, never connected, $upstream_addr the group's name) is "
+     .. "'no live upstreams'", function()
     -- what nginx 1.22 logs: the try's address is the upstream block's name, not a server's
     local ok, v = classify(502, "502", "0.000", "-", "-", 0, "backend")
-    assert.is_false(ok); assert.are.equal("no live upstreams", v.type); assert.are.equal(502, v.status)
+    assert.is_false(ok); assert.are.equal("no live upstreams", v.type)
+    assert.are.equal(502, v.status)
     -- the last try decides: refused by one server, then none left
     _, v = classify(502, "502, 502", "0.000, 0.000", "-, -", "-, -", 0, "127.0.0.1:8081, backend")
     assert.are.equal("no live upstreams", v.type)
@@ -136,7 +140,8 @@ describe("fluxgate.nginx classify (nginx's variables -> the outcome released)", 
     _, v = classify(502, "502, 502", "0.000, 0.000", "-, -", "-, -", 0, "backend, 127.0.0.1:8081")
     assert.are.equal("connection refused", v.type)
     -- the admission's own group's addresses are read
-    _, v = classify(502, "500 : 502", "0.010 : 0.000", "0.001 : -", "0.010 : -", 1, "127.0.0.1:8081 : backend")
+    _, v = classify(502, "500 : 502", "0.010 : 0.000", "0.001 : -", "0.010 : -", 1,
+                    "127.0.0.1:8081 : backend")
     assert.are.equal("no live upstreams", v.type)
   end)
 

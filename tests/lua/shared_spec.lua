@@ -209,7 +209,7 @@ describe("policy:shared_breaker", function()
     keep:close()
   end)
 
-  it("refuses a larger size for a zone this process opened already, rather than dropping it", function()
+  it("refuses a larger size for a zone this process opened already, not dropping it", function()
     -- the zone's first opening (the default size, 1m) maps it; a later
     -- breaker or family of the same zone asking for more must hear so
     -- there, not find the zone "full" later and be told to give a size it gave
@@ -217,9 +217,9 @@ describe("policy:shared_breaker", function()
     local a = assert(p:shared_breaker("api", zone()))
     local cb, err = p:shared_breaker("other", zone({ size = "8m" }))
     assert.is_nil(cb)
-    assert.are.equal("shared zone 'z" .. z.n .. "': opened in this process with 1048576 bytes by an earlier "
-      .. "shared breaker or family of the zone, fewer than the 8388608 asked for: give the size to the zone's "
-      .. "first opening (the same size to each)", err)
+    assert.are.equal("shared zone 'z" .. z.n .. "': opened in this process with 1048576 bytes by "
+      .. "an earlier shared breaker or family of the zone, fewer than the 8388608 asked for: "
+      .. "give the size to the zone's first opening (the same size to each)", err)
     local fam, ferr = p:shared_family("other", zone({ capacity = 4, size = 8388608 }))
     assert.is_nil(fam)
     assert.truthy(ferr:find("fewer than the 8388608 asked for", 1, true), ferr)
