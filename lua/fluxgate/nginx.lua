@@ -12,8 +12,8 @@ keyed by the request's address (stable across internal redirects), checked
 against the request's start time (an address is reused by later requests),
 and log() belongs at a level every location inherits.
 
-What is recorded is the upstream's: its own response time (summed over
-nginx's retries), the last status of its try list, and transport failures
+What is recorded is the upstream's: its own time to answer (summed over
+nginx's retries; see sum_times), the last status of its try list, and transport failures
 named as the project's policies name them. See classify() for the table.
 Shared (cross-worker) breakers and families are duck-typed: anything with
 acquire()/release(), or get(key) returning such a thing.
@@ -120,13 +120,22 @@ end
 -- The number of tries in a group.
 local function try_count(g) return part_count(g, ", ") end
 
--- The sum of the numbers of a group ("-" counts nothing), or nil when none is a number.
-local function sum_times(g)
-  if g == nil then return nil end
-  local total, any, at = 0, false, 1
+-- The upstream's time over a group's tries, or nil when no try has one: a
+-- try that got a response header counts its $upstream_header_time (the
+-- time to that header), any other try its $upstream_response_time (the
+-- time to its failure). Not the response time of a try that answered:
+-- that lasts until nginx has read the whole body from the upstream, which
+-- with proxy_buffering off (or its buffers and temp file full) nginx does
+-- only as fast as the client takes it -- a slow-reading client made the
+-- call slow (3.2 s for a 1 ms answer, 2 MB read at 640 KB/s).
+-- rg, hg: the group's $upstream_response_time and $upstream_header_time.
+local function sum_times(rg, hg)
+  if rg == nil then return nil end
+  local total, any, at, i = 0, false, 1, 0
   while true do
-    local e = find(g, ", ", at, true)
-    local v = tonumber(e and sub(g, at, e - 1) or sub(g, at))
+    local e = find(rg, ", ", at, true)
+    i = i + 1
+    local v = tonumber(try(hg, i)) or tonumber(e and sub(rg, at, e - 1) or sub(rg, at))
     if v then total, any = total + v, true end
     if not e then break end
     at = e + 2
@@ -179,7 +188,9 @@ classify(status, us, urt, uct, uht, first, ua) -> ok, value, duration
   last try 502, never connected (connect time "-")        error "connection refused", 502
   last try 502, connected, no valid response header       error "connection reset", 502
   last try any status with a response header              result with that status
-  duration: the sum of the group's $upstream_response_time entries.
+  duration: the upstream's time to answer, summed over the group's tries:
+  a try's $upstream_header_time if it got a response header, else its
+  $upstream_response_time (see sum_times).
 ]]
 local function classify(status, us, urt, uct, uht, first, ua)
   local n = first + 1
@@ -188,7 +199,7 @@ local function classify(status, us, urt, uct, uht, first, ua)
     if status == 499 then return false, CANCELLED, nil end
     return true, status, nil
   end
-  local duration = sum_times(group(urt, n))
+  local duration = sum_times(group(urt, n), group(uht, n))
   local last = try(g, -1)
   local code = tonumber(last)
   if code == nil then -- "-": nginx got no answer on the last try

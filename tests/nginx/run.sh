@@ -220,6 +220,22 @@ check "only the slow upstream counts as slow ($(sum slow 7) slow calls at 1 s)" 
 d=$(sum slow 6)
 check "the recorded time is the upstream's (total $d s: 1.2 s + a fast transfer, not the client's ${t} s)" \
   bash -c 'awk -v d="$1" "BEGIN { exit !(d >= 1.15 && d < 1.7) }"' _ "$d"
+# proxy_buffering off: nginx reads the upstream's body only as fast as the
+# client takes it, so $upstream_response_time is the client's time too.
+got=$(timeout 20 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"
+  printf "GET /unbuffered/client HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" >&3
+  total=0
+  for _ in $(seq 1 100); do
+    n=$(head -c 65536 <&3 | wc -c); [ "$n" -gt 0 ] || break
+    total=$((total + n)); sleep 0.15
+  done
+  echo "$total"' _ "$NGX_PORT")
+t=$(ctl "time?uri=/unbuffered/client")
+report > /dev/null
+d=$(sum unbuffered 6)
+check "unbuffered (proxy_buffering off), the slow client's read of ${got:-0} bytes in ${t}s is not the upstream's time: $d s recorded, not slow ($(sum unbuffered 7) slow)" \
+  bash -c 'awk -v d="$1" -v t="$2" "BEGIN { exit !(t >= 1.5 && d < 0.5) }" && [ "$3" = 0 ] && [ "$4" = 1 ]' \
+  _ "$d" "$t" "$(sum unbuffered 7)" "$(sum unbuffered 4)"
 
 echo "# error_page + proxy_intercept_errors (the request ends in a named location)"
 mode 5xx; hits 1 > /dev/null
@@ -288,7 +304,7 @@ bad=$(luajit tests/nginx/prom_check.lua "$PREFIX"/scrapes/*.txt | head -3)
 check "...and pass a strict 0.0.4 reader (tests/nginx/prom_check.lua: TYPE before samples, one group per metric, no series twice, escapes)${bad:+: $bad}" \
   [ -z "$bad" ]
 check "every scrape names every breaker" \
-  bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 16 ] || exit 1; done' _ "$PREFIX"
+  bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 17 ] || exit 1; done' _ "$PREFIX"
 workers=$(cat "$PREFIX"/scrapes/worker-*.txt | grep -o 'worker="[0-9]*"' | sort -u | wc -l)
 check "worker-labelled scrapes reached both workers ($workers)" [ "$workers" = 2 ]
 decreasing=$(for f in "$PREFIX"/scrapes/worker-*.txt; do grep '^circuit_breaker_.*_total{' "$f"; done |
