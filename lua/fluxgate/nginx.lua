@@ -251,9 +251,12 @@ end
 -- Releases an admission with the outcome nginx's variables show.
 local function finish(e)
   local var = ngx.var
-  local ok, value, duration = classify(ngx.status, var.upstream_status, var.upstream_response_time,
+  local us = var.upstream_status
+  -- $upstream_addr tells only a 502 apart (no live upstreams): read only then
+  local ua = us ~= nil and find(us, "502", 1, true) and var.upstream_addr or nil
+  local ok, value, duration = classify(ngx.status, us, var.upstream_response_time,
                                        var.upstream_connect_time, var.upstream_header_time, e[3],
-                                       var.upstream_addr)
+                                       ua)
   e[1]:release(e[2], ok, value, duration)
 end
 

@@ -188,6 +188,14 @@ describe("fluxgate.nginx access() and log()", function()
     assert.are.equal(0, nginx.stats().pending)
     nginx.log() -- a second log phase (a location's own log_by_lua and the server's)
     assert.are.equal(1, #cb.released)
+    -- log() reads $upstream_addr for a 502: every server marked failed
+    ngx_fake:request(0x1000, 11.5)
+    assert.is_true(nginx.access(cb))
+    ngx_fake.var = { upstream_status = "502", upstream_response_time = "0.000",
+                     upstream_connect_time = "-", upstream_header_time = "-",
+                     upstream_addr = "backend" }
+    nginx.log()
+    assert.are.equal("no live upstreams", cb.released[2].value.type)
   end)
 
   it("keeps the admission across an internal redirect (ngx.ctx is cleared, the request is not)", function()
