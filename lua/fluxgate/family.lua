@@ -28,7 +28,7 @@ local outcome = require("fluxgate.outcome")
 
 local type, error, pcall, tostring, setmetatable, getmetatable, rawget, pairs, next =
   type, error, pcall, tostring, setmetatable, getmetatable, rawget, pairs, next
-local format, floor = string.format, math.floor
+local format, floor, math_type = string.format, math.floor, math.type -- math.type: nil on LuaJIT
 
 return function(M, Policy, I)
   local H, report = I.H, I.report
@@ -56,10 +56,15 @@ return function(M, Policy, I)
   end
 
   -- A key as the engine sees it (integers as decimal text); raises otherwise.
+  -- Every Lua 5.4 integer is one, as for the C functions (fgl_family_key):
+  -- fam:call(math.maxinteger, fn) makes a key fam:state must find.
   local function key_of(key, fname)
     local t = type(key)
     if t == "string" then return key end
-    if t == "number" and key == floor(key) and key >= -2^53 and key <= 2^53 then return format("%d", key) end
+    if t == "number" and (math_type and math_type(key) == "integer"
+                          or key == floor(key) and key >= -2^53 and key <= 2^53) then
+      return format("%d", key)
+    end
     error(format("bad argument #1 to '%s' (a family key is a string or an integer, got %s)", fname,
                  t == "number" and "the number " .. tostring(key) or t), 3)
   end

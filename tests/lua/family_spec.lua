@@ -68,6 +68,33 @@ for _, use_ffi in ipairs(H.paths()) do
       assert.has_error(function() fam:get(true) end)
     end)
 
+    it_("finds every integer key it makes: Lua 5.4's beyond 2^53 too, by every method", function()
+      local fam = family()
+      local keys = { 2^53, -2^53 }
+      if math.type then -- Lua 5.4's integers: fam:call took them, fam:state/get/reset raised
+        keys[#keys + 1] = math.maxinteger
+        keys[#keys + 1] = math.mininteger
+        keys[#keys + 1] = math.tointeger(2^53) + 1
+      end
+      for _, k in ipairs(keys) do
+        local text = string.format("%d", k)
+        assert.are.equal("fine", fam:call(k, ok))
+        assert.are.equal("closed", fam:state(k))
+        assert.are.equal(1, fam:info(k).counters.success)
+        assert.are.equal(text, fam:get(k).key)
+        assert.is_true(fam:force_open(k))
+        assert.are.equal("forced_open", fam:state(text))
+        assert.is_true(fam:reset(k))
+        local token = assert(fam:acquire(k))
+        fam:release(token, true)
+        assert.are.equal(2, fam:info(text).counters.success)
+      end
+      assert.are.equal(#keys, fam:size())
+      -- past 2^53 a float is no longer an integer's exact spelling: refused everywhere
+      assert.has_error(function() fam:call(2^53 + 2, ok) end)
+      assert.has_error(function() fam:state(2^53 + 2) end)
+    end)
+
     it_("keeps any bytes of a key, NULs included", function()
       local fam = family()
       local key = "a\0b\255"
