@@ -56,10 +56,15 @@ static int fgl_fadmit(lua_State *L, fgl_family *f, int self_idx, int key_idx, fg
     return rc;
 }
 
-/* Pushes the rejection value for ticket t of the key at key_idx. */
+/* Pushes the rejection value for ticket t of the key at key_idx (already
+ * checked by fgl_fadmit). Its `key` is the key's text, as in signals and
+ * fam:keys() and as LuaJIT's paths give it (key 42 is "42" everywhere). */
 static void fgl_push_frejection(lua_State *L, int self_idx, int key_idx, const fg_family_ticket *t) {
+    char buf[32];
+    size_t len;
+    const char *key = fgl_family_key(L, key_idx, buf, &len);
     fgl_push_rejection(L, self_idx, "__family_name", &t->ticket);
-    lua_pushvalue(L, key_idx);
+    lua_pushlstring(L, key, len);
     lua_setfield(L, -2, "key");
 }
 

@@ -130,6 +130,13 @@ for _, use_ffi in ipairs(H.paths()) do
       assert.are.equal("open", r.state)
       assert.are.equal("k", r.key)
       assert.is_true(r.retry_after > 0)
+      -- an integer key is its text, on every path and interpreter (Lua 5.4's
+      -- C functions gave the number back)
+      trip(fam, 42)
+      assert.are.equal("42", select(2, fam:call(42, ok)).key)
+      assert.are.equal("42", select(2, fam:call_with_fallback(42, ok, function(e) return nil, e end)).key)
+      assert.are.equal("42", select(2, fam:acquire(42)).key)
+      assert.are.equal("42", select(2, fam:get(42):call(ok)).key)
     end)
 
     it_("calls the fallback for rejections and errors", function()
