@@ -374,7 +374,8 @@ return function(M, Policy, I)
   end
 
   -- Adds every open family to core.stats()'s groups: counts summed into the
-  -- name's, keys per state in family_states, per-key series in keys.
+  -- name's, keys per state in family_states, per-key series in keys (one
+  -- { key, states, counts } per key text, summed over the name's families).
   local function stats(groups)
     for fam in pairs(families) do
       local s = core.family_stats(fam)
@@ -386,10 +387,23 @@ return function(M, Policy, I)
         if not fs then fs = {}; g.family_states = fs end
         for i = 1, STATE_COUNT do fs[i] = (fs[i] or 0) + (s.states[i] or 0) end
         if s.per_key then
-          local keys = g.keys
-          if not keys then keys = {}; g.keys = keys end
+          -- one entry per key text: families of one name with a key in
+          -- common add up, as breakers of one name do (the same series
+          -- twice would make Prometheus refuse the whole scrape)
+          local keys, at = g.keys, g.key_at
+          if not keys then keys, at = {}, {}; g.keys, g.key_at = keys, at end
           local list = core.family_key_stats(fam)
-          for i = 1, #list do keys[#keys + 1] = list[i] end
+          for i = 1, #list do
+            local k = list[i]
+            local e = at[k.key]
+            if not e then
+              e = { key = k.key, states = {}, counts = {} }
+              at[k.key] = e
+              keys[#keys + 1] = e
+            end
+            e.states[k.state + 1] = (e.states[k.state + 1] or 0) + 1
+            add(e.counts, k.counts)
+          end
         end
       end
     end

@@ -101,9 +101,9 @@ return function(groups)
     if keys then
       local n = label(name)
       for _, k in ipairs(keys) do
-        -- 1 for the key's state, 0 for the others
-        state_lines(out, "circuit_breaker_state", 'circuit_name="' .. n .. '",key="' .. label(k.key) .. '"',
-                    { [k.state + 1] = 1 })
+        -- the key's breakers per state (1 for its state, 0 for the others,
+        -- unless families of one name share the key)
+        state_lines(out, "circuit_breaker_state", 'circuit_name="' .. n .. '",key="' .. label(k.key) .. '"', k.states)
       end
     end
   end
