@@ -293,6 +293,29 @@ static int fgl_frelease(lua_State *L) {
     return fgl_drain_and_return(L, &f->host.head, FGL_HELPER_FAMILY_DRAIN, 1, 0);
 }
 
+/* family_classify(fam, ok, value) -> the outcome class (-1 untracked, 0
+ * success, 1 failure) of release(token, ok, value), Custom() predicates run
+ * inside fgl_enter's bracket. For LuaJIT's FFI path, whose record cannot
+ * call Lua: a call it admitted that ends after fam:reload moved the family
+ * to a definition with Custom() predicates (fluxgate/family_ffi.lua records
+ * it with this class). */
+static int fgl_fclassify_lua(lua_State *L) {
+    fgl_family *f = fgl_check_family(L, 1, "release");
+    lua_settop(L, 3);
+    lua_pushnil(L); /* where release has its token: ok at 3, value at 4 */
+    lua_insert(L, 2);
+    fg_outcome o;
+    fgl_release_outcome(L, &o);
+    fgl_call c;
+    fgl_enter(L, &f->host, 1, &c);
+    c.outcome = &o;
+    c.value_index = 4;
+    fg_outcome_class outcome_class = fg_family_classify(f->family, &o);
+    fgl_leave(L, &f->host, &c);
+    lua_pushinteger(L, (lua_Integer)outcome_class);
+    return 1;
+}
+
 static const luaL_Reg fgl_family_call_funcs[] = {
 #if LUA_VERSION_NUM >= 504
     {"family_call", fgl_fcall_plain},
@@ -302,6 +325,7 @@ static const luaL_Reg fgl_family_call_funcs[] = {
     {"family_record", fgl_frecord_lua},
     {"family_acquire", fgl_facquire},
     {"family_release", fgl_frelease},
+    {"family_classify", fgl_fclassify_lua},
     {NULL, NULL}};
 
 void fgl_family_register(lua_State *L, int module_idx, int table_idx) {

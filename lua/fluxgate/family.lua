@@ -273,6 +273,9 @@ return function(M, Policy, I)
   local function set_path(class, name, uses_custom)
     local methods = (class.__ffi_ok and not uses_custom) and Ffi or Classic
     class.__index = H.index_of(methods, name) -- one lookup finds a method (fluxgate.lua)
+    -- calls the FFI path admitted before a reload to Custom() predicates
+    -- are classified through Lua (family_ffi.lua)
+    class.__lua_classify = (Ffi ~= nil and uses_custom) or nil
     class.__view_class = view_methods(methods)
   end
 
