@@ -41,10 +41,11 @@ static void fgl_read_fticket(lua_State *L, int idx, fg_family_ticket *t) {
 /* ---- admission and recording ----------------------------------------------------------- */
 
 /* 1 admitted, 0 rejected, -1 the key could not be made (message pushed). */
-static int fgl_fadmit(lua_State *L, fgl_family *f, int self_idx, int key_idx, fg_family_ticket *t) {
+static int fgl_fadmit(lua_State *L, fgl_family *f, int self_idx, int key_idx, const char *fname,
+                      fg_family_ticket *t) {
     char buf[32], err[256];
     size_t len;
-    const char *key = fgl_family_key(L, key_idx, buf, &len);
+    const char *key = fgl_family_key(L, key_idx, buf, &len, fname);
     fgl_call c;
     fgl_family_read_clock(L, f, self_idx);
     fgl_enter(L, &f->host, self_idx, &c);
@@ -62,7 +63,7 @@ static int fgl_fadmit(lua_State *L, fgl_family *f, int self_idx, int key_idx, fg
 static void fgl_push_frejection(lua_State *L, int self_idx, int key_idx, const fg_family_ticket *t) {
     char buf[32];
     size_t len;
-    const char *key = fgl_family_key(L, key_idx, buf, &len);
+    const char *key = fgl_family_key(L, key_idx, buf, &len, "call");
     fgl_push_rejection(L, self_idx, "__family_name", &t->ticket);
     lua_pushlstring(L, key, len);
     lua_setfield(L, -2, "key");
@@ -188,7 +189,7 @@ static int fgl_fcall_common(lua_State *L, int with_fallback) {
     int base = top + 1;
     luaL_checkstack(L, top - first_arg + 10, "fluxgate call");
     fg_family_ticket t;
-    int rc = fgl_fadmit(L, f, 1, 2, &t); /* -1: the message is on top */
+    int rc = fgl_fadmit(L, f, 1, 2, fname, &t); /* -1: the message is on top */
     if (rc <= 0) {
         int msg = lua_gettop(L);
         lua_settop(L, base + 3);
@@ -221,7 +222,7 @@ static int fgl_fadmit_lua(lua_State *L) {
     fgl_family *f = fgl_check_family(L, 1, "call");
     lua_settop(L, 2);
     fg_family_ticket t;
-    int rc = fgl_fadmit(L, f, 1, 2, &t);
+    int rc = fgl_fadmit(L, f, 1, 2, "call", &t);
     if (rc < 0) {
         lua_pushboolean(L, 0);
         lua_insert(L, -2);
@@ -260,7 +261,7 @@ static int fgl_facquire(lua_State *L) {
     fgl_family *f = fgl_check_family(L, 1, "acquire");
     lua_settop(L, 2);
     fg_family_ticket t;
-    int rc = fgl_fadmit(L, f, 1, 2, &t);
+    int rc = fgl_fadmit(L, f, 1, 2, "acquire", &t);
     if (rc < 0) {
         lua_pushnil(L);
         lua_insert(L, -2);

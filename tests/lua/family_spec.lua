@@ -66,6 +66,20 @@ for _, use_ffi in ipairs(H.paths()) do
       assert.has_error(function() fam:call(1.5, ok) end)
       assert.has_error(function() fam:call({}, ok) end)
       assert.has_error(function() fam:get(true) end)
+      -- one wording on every path and interpreter, naming the method (Lua
+      -- 5.4's C functions said "bad argument #1 (...)", and 1.5 as 1.500000)
+      local function says(fname, what, ...)
+        local done, e = pcall(fam[fname], fam, ...)
+        assert.is_false(done)
+        assert.matches("bad argument #1 to '" .. fname .. "' (a family key is a string or an integer, got " .. what .. ")",
+                       e, 1, true)
+      end
+      for _, fname in ipairs({ "call", "call_with_fallback", "acquire", "get", "state", "info", "reset" }) do
+        says(fname, "the number 1.5", 1.5, ok, ok)
+        says(fname, "nil", nil, ok, ok)
+        says(fname, "table", {}, ok, ok)
+      end
+      assert.are.equal("fine", fam:call("after", ok), "a refused key leaves the family usable")
     end)
 
     it_("finds every integer key it makes: Lua 5.4's beyond 2^53 too, by every method", function()
