@@ -53,7 +53,7 @@ fgl_family *fgl_check_family(lua_State *L, int idx, const char *fname) {
     return f;
 }
 
-const char *fgl_family_key(lua_State *L, int idx, char *buf, size_t *len) {
+const char *fgl_family_key(lua_State *L, int idx, char *buf, size_t *len, const char *fname) {
     int t = lua_type(L, idx);
     if (t == LUA_TSTRING) return lua_tolstring(L, idx, len);
     if (t == LUA_TNUMBER) {
@@ -75,9 +75,14 @@ const char *fgl_family_key(lua_State *L, int idx, char *buf, size_t *len) {
             return buf;
         }
 #endif
-        luaL_error(L, "bad argument #1 (a family key is a string or an integer, got the number %f)", (double)n);
+        /* worded as family.lua's key_of (%.14g: Lua's own tostring) */
+        char text[64];
+        snprintf(text, sizeof text, "%.14g", (double)n);
+        luaL_error(L, "bad argument #1 to '%s' (a family key is a string or an integer, got the number %s)", fname,
+                   text);
     }
-    luaL_error(L, "bad argument #1 (a family key is a string or an integer, got %s)", luaL_typename(L, idx));
+    luaL_error(L, "bad argument #1 to '%s' (a family key is a string or an integer, got %s)", fname,
+               luaL_typename(L, idx));
     return NULL;
 }
 
@@ -257,7 +262,7 @@ static int fgl_family_get(lua_State *L) {
     size_t len;
     lua_settop(L, 2);
     fgl_family *f = fgl_check_family(L, 1, "get");
-    const char *key = fgl_family_key(L, 2, buf, &len);
+    const char *key = fgl_family_key(L, 2, buf, &len, "get");
     fgl_call c;
     fgl_family_read_clock(L, f, 1);
     fgl_enter(L, &f->host, 1, &c);
@@ -278,8 +283,9 @@ static int fgl_family_state(lua_State *L) {
     size_t len;
     lua_settop(L, 2);
     fgl_call c;
+    fgl_check_family(L, 1, "state");
+    const char *key = fgl_family_key(L, 2, buf, &len, "state"); /* before fgl_enter: it may raise */
     fgl_family *f = fgl_family_begin(L, "state", &c);
-    const char *key = fgl_family_key(L, 2, buf, &len);
     int s = fg_family_state(f->family, key, len);
     fgl_leave(L, &f->host, &c);
     if (s < 0) lua_pushnil(L);
@@ -296,7 +302,7 @@ static int fgl_family_info(lua_State *L) {
     fg_info info;
     memset(&info, 0, sizeof info);
     fgl_family *f = fgl_check_family(L, 1, "info");
-    const char *key = fgl_family_key(L, 2, buf, &len);
+    const char *key = fgl_family_key(L, 2, buf, &len, "info");
     fgl_call c;
     fgl_family_read_clock(L, f, 1);
     fgl_enter(L, &f->host, 1, &c);
@@ -323,7 +329,7 @@ static int fgl_family_command(lua_State *L) {
     lua_Integer op = luaL_checkinteger(L, 3);
     luaL_argcheck(L, op >= 0 && op <= 3, 3, "unknown command");
     fgl_family *f = fgl_check_family(L, 1, "command");
-    const char *key = fgl_family_key(L, 2, buf, &len);
+    const char *key = fgl_family_key(L, 2, buf, &len, "command");
     fgl_call c;
     fgl_family_read_clock(L, f, 1);
     fgl_enter(L, &f->host, 1, &c);

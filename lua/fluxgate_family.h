@@ -49,8 +49,9 @@ fgl_family *fgl_to_family(lua_State *L, int idx);
 /* The open family at idx; raises a misuse error naming `fname` otherwise. */
 fgl_family *fgl_check_family(lua_State *L, int idx, const char *fname);
 /* The key at idx as bytes: a string, or an integer as its decimal text
- * (written into buf, at least 32 bytes); raises for anything else. */
-const char *fgl_family_key(lua_State *L, int idx, char *buf, size_t *len);
+ * (written into buf, at least 32 bytes); raises a misuse error naming
+ * method fname for anything else. */
+const char *fgl_family_key(lua_State *L, int idx, char *buf, size_t *len, const char *fname);
 /* Reads the family's Lua clock into host.head.now when it has one. */
 void fgl_family_read_clock(lua_State *L, fgl_family *f, int self_idx);
 

@@ -41,10 +41,11 @@ static void fgl_read_fticket(lua_State *L, int idx, fg_family_ticket *t) {
 /* ---- admission and recording ----------------------------------------------------------- */
 
 /* 1 admitted, 0 rejected, -1 the key could not be made (message pushed). */
-static int fgl_fadmit(lua_State *L, fgl_family *f, int self_idx, int key_idx, fg_family_ticket *t) {
+static int fgl_fadmit(lua_State *L, fgl_family *f, int self_idx, int key_idx, const char *fname,
+                      fg_family_ticket *t) {
     char buf[32], err[256];
     size_t len;
-    const char *key = fgl_family_key(L, key_idx, buf, &len);
+    const char *key = fgl_family_key(L, key_idx, buf, &len, fname);
     fgl_call c;
     fgl_family_read_clock(L, f, self_idx);
     fgl_enter(L, &f->host, self_idx, &c);
@@ -56,10 +57,15 @@ static int fgl_fadmit(lua_State *L, fgl_family *f, int self_idx, int key_idx, fg
     return rc;
 }
 
-/* Pushes the rejection value for ticket t of the key at key_idx. */
+/* Pushes the rejection value for ticket t of the key at key_idx (already
+ * checked by fgl_fadmit). Its `key` is the key's text, as in signals and
+ * fam:keys() and as LuaJIT's paths give it (key 42 is "42" everywhere). */
 static void fgl_push_frejection(lua_State *L, int self_idx, int key_idx, const fg_family_ticket *t) {
+    char buf[32];
+    size_t len;
+    const char *key = fgl_family_key(L, key_idx, buf, &len, "call");
     fgl_push_rejection(L, self_idx, "__family_name", &t->ticket);
-    lua_pushvalue(L, key_idx);
+    lua_pushlstring(L, key, len);
     lua_setfield(L, -2, "key");
 }
 
@@ -183,7 +189,7 @@ static int fgl_fcall_common(lua_State *L, int with_fallback) {
     int base = top + 1;
     luaL_checkstack(L, top - first_arg + 10, "fluxgate call");
     fg_family_ticket t;
-    int rc = fgl_fadmit(L, f, 1, 2, &t); /* -1: the message is on top */
+    int rc = fgl_fadmit(L, f, 1, 2, fname, &t); /* -1: the message is on top */
     if (rc <= 0) {
         int msg = lua_gettop(L);
         lua_settop(L, base + 3);
@@ -216,7 +222,7 @@ static int fgl_fadmit_lua(lua_State *L) {
     fgl_family *f = fgl_check_family(L, 1, "call");
     lua_settop(L, 2);
     fg_family_ticket t;
-    int rc = fgl_fadmit(L, f, 1, 2, &t);
+    int rc = fgl_fadmit(L, f, 1, 2, "call", &t);
     if (rc < 0) {
         lua_pushboolean(L, 0);
         lua_insert(L, -2);
@@ -255,7 +261,7 @@ static int fgl_facquire(lua_State *L) {
     fgl_family *f = fgl_check_family(L, 1, "acquire");
     lua_settop(L, 2);
     fg_family_ticket t;
-    int rc = fgl_fadmit(L, f, 1, 2, &t);
+    int rc = fgl_fadmit(L, f, 1, 2, "acquire", &t);
     if (rc < 0) {
         lua_pushnil(L);
         lua_insert(L, -2);
@@ -288,6 +294,29 @@ static int fgl_frelease(lua_State *L) {
     return fgl_drain_and_return(L, &f->host.head, FGL_HELPER_FAMILY_DRAIN, 1, 0);
 }
 
+/* family_classify(fam, ok, value) -> the outcome class (-1 untracked, 0
+ * success, 1 failure) of release(token, ok, value), Custom() predicates run
+ * inside fgl_enter's bracket. For LuaJIT's FFI path, whose record cannot
+ * call Lua: a call it admitted that ends after fam:reload moved the family
+ * to a definition with Custom() predicates (fluxgate/family_ffi.lua records
+ * it with this class). */
+static int fgl_fclassify_lua(lua_State *L) {
+    fgl_family *f = fgl_check_family(L, 1, "release");
+    lua_settop(L, 3);
+    lua_pushnil(L); /* where release has its token: ok at 3, value at 4 */
+    lua_insert(L, 2);
+    fg_outcome o;
+    fgl_release_outcome(L, &o);
+    fgl_call c;
+    fgl_enter(L, &f->host, 1, &c);
+    c.outcome = &o;
+    c.value_index = 4;
+    fg_outcome_class outcome_class = fg_family_classify(f->family, &o);
+    fgl_leave(L, &f->host, &c);
+    lua_pushinteger(L, (lua_Integer)outcome_class);
+    return 1;
+}
+
 static const luaL_Reg fgl_family_call_funcs[] = {
 #if LUA_VERSION_NUM >= 504
     {"family_call", fgl_fcall_plain},
@@ -297,6 +326,7 @@ static const luaL_Reg fgl_family_call_funcs[] = {
     {"family_record", fgl_frecord_lua},
     {"family_acquire", fgl_facquire},
     {"family_release", fgl_frelease},
+    {"family_classify", fgl_fclassify_lua},
     {NULL, NULL}};
 
 void fgl_family_register(lua_State *L, int module_idx, int table_idx) {

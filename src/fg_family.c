@@ -89,6 +89,7 @@ static fg_family_entry *fg_family_find(fg_family *f, uint32_t hash, const void *
 }
 
 static void fg_family_list_unlink(fg_family *f, fg_family_entry *e) {
+    if (f->sweep_at == e) f->sweep_at = e->newer;
     if (e->newer != NULL) e->newer->older = e->older;
     else f->newest = e->older;
     if (e->older != NULL) e->older->newer = e->newer;
@@ -190,6 +191,7 @@ void fg_family_replace_locked(fg_family *f, fg_family_entry *old, fg_family_entr
     else f->newest = fresh;
     if (old->older != NULL) old->older->newer = fresh;
     else f->oldest = fresh;
+    if (f->sweep_at == old) f->sweep_at = fresh;
     old->chain = old->newer = old->older = NULL;
     fg_family_bury(f, old);
 }
@@ -247,18 +249,26 @@ static int fg_family_try_evict(fg_family *f, fg_family_entry *e, double now) {
     return 1;
 }
 
-/* A few idle keys, oldest first; an idle key that cannot go is moved to the
- * newest end, so that the keys behind it get their turn. Lock held. */
+/* A few idle keys, oldest first. An idle key that cannot go (open, busy,
+ * or the one being looked up) keeps its place in the recency list -- being
+ * looked at is not a use: fg_family_keys and max_keys's LRU go by use only
+ * -- and the sweep goes on past it next time (f->sweep_at), so that the
+ * keys behind it get their turn. The list is in order of last use, so the
+ * first key that is not idle ends a pass: the next starts at the oldest
+ * again. Lock held. */
 static void fg_family_sweep_idle(fg_family *f, double now, int budget) {
     if (!(f->idle > 0.0)) return;
-    while (budget-- > 0 && f->oldest != NULL) {
-        fg_family_entry *e = f->oldest;
-        if (!(now - e->u.last_used >= f->idle)) return;
-        if (!fg_family_try_evict(f, e, now)) {
-            fg_family_list_unlink(f, e);
-            fg_family_list_push(f, e);
+    fg_family_entry *e = f->sweep_at != NULL ? f->sweep_at : f->oldest;
+    while (budget-- > 0 && e != NULL) {
+        if (!(now - e->u.last_used >= f->idle)) {
+            f->sweep_at = NULL;
+            return;
         }
+        fg_family_entry *newer = e->newer;
+        fg_family_try_evict(f, e, now);
+        e = newer;
     }
+    f->sweep_at = e;
 }
 
 /* Room for one more key under max_keys: evicts the least recently used key

@@ -114,6 +114,7 @@ struct fg_family {
     size_t bucket_count;           /* a power of two */
     size_t count;
     fg_family_entry *newest, *oldest;
+    fg_family_entry *sweep_at;     /* where the lazy idle sweep goes on (NULL: the oldest) */
     fg_family_entry *zombies;
     fg_family_entry *graveyard;
     double last_raw, last_time, offset; /* the family's clock (fg_clock_advance) */

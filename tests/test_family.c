@@ -288,6 +288,62 @@ static void idle_open_keys_stay(void **state) {
     drop_family(&fx);
 }
 
+/* The keys in fg_family_keys order, as one string of one-letter keys. */
+static void key_order(fixture *fx, char *out) {
+    key_list l = {0};
+    size_t n = fg_family_keys(fx->fam, collect, &l);
+    for (size_t i = 0; i < n; i++) out[i] = l.keys[i][0];
+    out[n] = '\0';
+}
+
+/* The lazy idle sweep of every acquire/get/state looks at the oldest keys;
+ * one it may not evict (open, or the key being looked up) stays where its
+ * last use put it: it is not "used" by being looked at. It used to be moved
+ * to the newest end, so fg_family_keys listed it first and max_keys then
+ * evicted a key used after it. */
+static void the_idle_sweep_leaves_the_recency_order_alone(void **state) {
+    (void)state;
+    fixture fx;
+    char order[8];
+    make_family(&fx, 3, 10.0, 0);
+    trip(&fx, "a"); /* at 100: open */
+    fx.clock.now = 101.0;
+    fg_family_get(fx.fam, "b", 1, NULL, 0);
+    fx.clock.now = 102.0;
+    fg_family_get(fx.fam, "c", 1, NULL, 0);
+    fx.clock.now = 110.5; /* a idle (and open), b and c not yet */
+    fg_family_get(fx.fam, "c", 1, NULL, 0);
+    key_order(&fx, order);
+    assert_string_equal(order, "cba");
+    fg_family_command(fx.fam, "a", 1, FG_STATE_CLOSED); /* closed again, still unused since 100 */
+    key_order(&fx, order);
+    assert_string_equal(order, "cba");
+    fx.clock.now = 110.6; /* max_keys: the least recently used goes, a (not b) */
+    fg_family_get(fx.fam, "d", 1, NULL, 0);
+    key_order(&fx, order);
+    assert_string_equal(order, "dcb");
+    /* looking a key up is no use either: an idle key being looked at stays put */
+    fx.clock.now = 111.5; /* b idle */
+    assert_int_equal(fg_family_state(fx.fam, "b", 1), FG_STATE_CLOSED);
+    key_order(&fx, order);
+    assert_string_equal(order, "dcb");
+    drop_family(&fx);
+
+    /* and the sweep still gets past idle keys it may not evict: with a and
+     * b open at the old end, the idle closed key behind them goes */
+    make_family(&fx, 0, 10.0, 0);
+    trip(&fx, "a");
+    trip(&fx, "b");
+    fx.clock.now = 101.0;
+    fg_family_get(fx.fam, "c", 1, NULL, 0);
+    fx.clock.now = 112.0;
+    fg_family_get(fx.fam, "x", 1, NULL, 0); /* looks at a and b */
+    fg_family_get(fx.fam, "x", 1, NULL, 0); /* then at c */
+    key_order(&fx, order);
+    assert_string_equal(order, "xba");
+    drop_family(&fx);
+}
+
 /* ---- totals ------------------------------------------------------------------- */
 
 static void totals_keep_the_counts_of_evicted_keys_and_count_states_exactly(void **state) {
@@ -618,6 +674,7 @@ int main(void) {
         cmocka_unit_test(a_lost_call_stops_pinning_its_key_after_the_lease),
         cmocka_unit_test(idle_keys_are_evicted_by_the_family_clock),
         cmocka_unit_test(idle_open_keys_stay),
+        cmocka_unit_test(the_idle_sweep_leaves_the_recency_order_alone),
         cmocka_unit_test(totals_keep_the_counts_of_evicted_keys_and_count_states_exactly),
         cmocka_unit_test(listeners_learn_the_key),
         cmocka_unit_test(plain_breakers_signal_no_key),

@@ -28,7 +28,7 @@ local outcome = require("fluxgate.outcome")
 
 local type, error, pcall, tostring, setmetatable, getmetatable, rawget, pairs, next =
   type, error, pcall, tostring, setmetatable, getmetatable, rawget, pairs, next
-local format, floor = string.format, math.floor
+local format, floor, math_type = string.format, math.floor, math.type -- math.type: nil on LuaJIT
 
 return function(M, Policy, I)
   local H, report = I.H, I.report
@@ -56,10 +56,15 @@ return function(M, Policy, I)
   end
 
   -- A key as the engine sees it (integers as decimal text); raises otherwise.
+  -- Every Lua 5.4 integer is one, as for the C functions (fgl_family_key):
+  -- fam:call(math.maxinteger, fn) makes a key fam:state must find.
   local function key_of(key, fname)
     local t = type(key)
     if t == "string" then return key end
-    if t == "number" and key == floor(key) and key >= -2^53 and key <= 2^53 then return format("%d", key) end
+    if t == "number" and (math_type and math_type(key) == "integer"
+                          or key == floor(key) and key >= -2^53 and key <= 2^53) then
+      return format("%d", key)
+    end
     error(format("bad argument #1 to '%s' (a family key is a string or an integer, got %s)", fname,
                  t == "number" and "the number " .. tostring(key) or t), 3)
   end
@@ -268,6 +273,9 @@ return function(M, Policy, I)
   local function set_path(class, name, uses_custom)
     local methods = (class.__ffi_ok and not uses_custom) and Ffi or Classic
     class.__index = H.index_of(methods, name) -- one lookup finds a method (fluxgate.lua)
+    -- calls the FFI path admitted before a reload to Custom() predicates
+    -- are classified through Lua (family_ffi.lua)
+    class.__lua_classify = (Ffi ~= nil and uses_custom) or nil
     class.__view_class = view_methods(methods)
   end
 
@@ -369,7 +377,8 @@ return function(M, Policy, I)
   end
 
   -- Adds every open family to core.stats()'s groups: counts summed into the
-  -- name's, keys per state in family_states, per-key series in keys.
+  -- name's, keys per state in family_states, per-key series in keys (one
+  -- { key, states, counts } per key text, summed over the name's families).
   local function stats(groups)
     for fam in pairs(families) do
       local s = core.family_stats(fam)
@@ -381,10 +390,23 @@ return function(M, Policy, I)
         if not fs then fs = {}; g.family_states = fs end
         for i = 1, STATE_COUNT do fs[i] = (fs[i] or 0) + (s.states[i] or 0) end
         if s.per_key then
-          local keys = g.keys
-          if not keys then keys = {}; g.keys = keys end
+          -- one entry per key text: families of one name with a key in
+          -- common add up, as breakers of one name do (the same series
+          -- twice would make Prometheus refuse the whole scrape)
+          local keys, at = g.keys, g.key_at
+          if not keys then keys, at = {}, {}; g.keys, g.key_at = keys, at end
           local list = core.family_key_stats(fam)
-          for i = 1, #list do keys[#keys + 1] = list[i] end
+          for i = 1, #list do
+            local k = list[i]
+            local e = at[k.key]
+            if not e then
+              e = { key = k.key, states = {}, counts = {} }
+              at[k.key] = e
+              keys[#keys + 1] = e
+            end
+            e.states[k.state + 1] = (e.states[k.state + 1] or 0) + 1
+            add(e.counts, k.counts)
+          end
         end
       end
     end

@@ -26,7 +26,7 @@ return function(core, F)
     local C = core.ffi_library -- fluxgate/ffi_path.lua's: the breakers' FFI path is on
     if not C then return nil end
     local _ = C.fg_family_acquire, C.fg_family_acquire_at, C.fg_family_classify, C.fg_family_record_at,
-              C.fg_family_release
+              C.fg_family_release, C.fg_family_record
     return C
   end
   local okc, C = pcall(setup)
@@ -39,6 +39,14 @@ return function(core, F)
   local VoidPtr, UIntPtr = ffi.typeof("void *"), ffi.typeof("uintptr_t")
   local acquire, acquire_at = C.fg_family_acquire, C.fg_family_acquire_at
   local classify, record_at, release = C.fg_family_classify, C.fg_family_record_at, C.fg_family_release
+  local record = C.fg_family_record
+  -- After fam:reload to a definition with Custom() predicates the family
+  -- takes the classic path, but calls this path admitted may still end
+  -- here: their outcome is classified by core.family_classify, which runs
+  -- the predicates (an FFI call cannot run Lua: the engine would count the
+  -- outcome as the predicates' error, an untracked one). family.lua sets
+  -- __lua_classify on such a family's class.
+  local c_classify = core.family_classify
   local outcome = require("fluxgate.outcome")
   local result_status, error_fields, rejection =
     outcome.result_status, outcome.error_fields, outcome.rejection
@@ -81,9 +89,19 @@ return function(core, F)
     return r
   end
 
-  local function record_now(self, p, t, now, is_error, status, ty, msg, duration)
+  local function record_now(self, p, t, now, is_error, status, ty, msg, duration, cls)
     local fam = p.family
     if fam == nil then return end -- closed meanwhile
+    if cls then
+      if now then
+        p.head.now = now
+        record_at(fam, t, cls, duration or -1, now)
+      else
+        record(fam, t, cls, duration or -1)
+      end
+      if p.head.pending ~= 0 then drain(self) end
+      return
+    end
     o.is_error = is_error and 1 or 0
     if status then o.has_status = 1; o.status = status else o.has_status = 0 end
     if ty then o.type = ty; o.type_len = #ty end
@@ -99,14 +117,18 @@ return function(core, F)
     if p.head.pending ~= 0 then drain(self) end
   end
 
-  local function settle(self, st, g, t0, slot, seq, e, is_error, status, ty, msg)
-    local clock, now = rawget(getmetatable(self), "__clock"), nil
+  local function settle(self, st, g, t0, slot, seq, e, is_error, status, ty, msg, value)
+    local mt = getmetatable(self)
+    local clock, now = rawget(mt, "__clock"), nil
     if clock then now = read_clock(clock) end
+    local p = cast(View, self)
+    local cls
+    if rawget(mt, "__lua_classify") and p.family ~= nil then cls = c_classify(self, not is_error, value) end
     local s = scratch
     local t = s.ticket
     t.admitted = 1; t.state = st; t.generation = g; t.started_at = t0; t.slot = slot; t.slot_seq = seq
     s.entry = cast(VoidPtr, e)
-    record_now(self, cast(View, self), s, now, is_error, status, ty, msg, nil)
+    record_now(self, p, s, now, is_error, status, ty, msg, nil, cls)
   end
 
   local function failed(ok, r1, r2)
@@ -118,12 +140,13 @@ return function(core, F)
   local function finish(self, st, g, t0, slot, seq, e, ok, ...)
     local err = failed(ok, ...)
     if err == 0 then
-      settle(self, st, g, t0, slot, seq, e, false, result_status((...)))
+      local status = result_status((...))
+      settle(self, st, g, t0, slot, seq, e, false, status, nil, nil, (...))
       return ...
     end
     local v = select(err, ...)
     local ty, msg, status = error_fields(v)
-    settle(self, st, g, t0, slot, seq, e, true, status, ty, msg)
+    settle(self, st, g, t0, slot, seq, e, true, status, ty, msg, v)
     if not ok then error(v, 0) end
     return ...
   end
@@ -131,12 +154,13 @@ return function(core, F)
   local function finish_fallback(self, fallback, st, g, t0, slot, seq, e, ok, ...)
     local err = failed(ok, ...)
     if err == 0 then
-      settle(self, st, g, t0, slot, seq, e, false, result_status((...)))
+      local status = result_status((...))
+      settle(self, st, g, t0, slot, seq, e, false, status, nil, nil, (...))
       return ...
     end
     local v = select(err, ...)
     local ty, msg, status = error_fields(v)
-    settle(self, st, g, t0, slot, seq, e, true, status, ty, msg)
+    settle(self, st, g, t0, slot, seq, e, true, status, ty, msg, v)
     return fallback(v)
   end
 
@@ -200,7 +224,9 @@ return function(core, F)
     local is_error, status, ty, msg = release_outcome(ok, value)
     local clock, now = rawget(getmetatable(self), "__clock"), nil
     if clock then now = read_clock(clock) end
-    record_now(self, p, token.ticket, now, is_error, status, ty, msg, duration)
+    local cls
+    if rawget(getmetatable(self), "__lua_classify") then cls = c_classify(self, ok, value) end
+    record_now(self, p, token.ticket, now, is_error, status, ty, msg, duration, cls)
   end
 
   return P

@@ -40,13 +40,19 @@ end
 -- v with each byte that starts no well-formed UTF-8 sequence written as the
 -- text \xHH: family keys are any bytes, and one key that is not UTF-8 would
 -- make the whole exposition invalid (Prometheus would refuse the scrape).
--- Text rather than U+FFFD, so that two binary keys stay two series.
+-- Text rather than U+FFFD, so that two binary keys stay two series. A
+-- backslash that already starts such a text in v is written \x5C, so that
+-- no two keys are written alike: the binary key "\255" is \xFF and the text
+-- key "\\xFF" is \x5CxFF (the same series twice would fail the scrape too).
 local function utf8_only(v)
-  if not find(v, "[\128-\255]") then return v end
+  if not find(v, "[\128-\255]") and not find(v, "\\x%x%x") then return v end
   local out, i, n = {}, 1, #v
   while i <= n do
     local len = utf8_at(v, i)
-    if len then
+    if len == 1 and find(v, "^\\x%x%x", i) then
+      out[#out + 1] = "\\x5C"
+      i = i + 1
+    elseif len then
       out[#out + 1] = sub(v, i, i + len - 1)
       i = i + len
     else
@@ -95,9 +101,9 @@ return function(groups)
     if keys then
       local n = label(name)
       for _, k in ipairs(keys) do
-        -- 1 for the key's state, 0 for the others
-        state_lines(out, "circuit_breaker_state", 'circuit_name="' .. n .. '",key="' .. label(k.key) .. '"',
-                    { [k.state + 1] = 1 })
+        -- the key's breakers per state (1 for its state, 0 for the others,
+        -- unless families of one name share the key)
+        state_lines(out, "circuit_breaker_state", 'circuit_name="' .. n .. '",key="' .. label(k.key) .. '"', k.states)
       end
     end
   end

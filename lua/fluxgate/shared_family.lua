@@ -27,6 +27,7 @@ local core = require("fluxgate.core")
 
 local type, format, pairs, setmetatable, getmetatable, floor, tostring, tonumber =
   type, string.format, pairs, setmetatable, getmetatable, math.floor, tostring, tonumber
+local math_type = math.type -- nil on LuaJIT
 
 local KEY_MAX, CAPACITY_MAX = 128, 16777216
 
@@ -46,10 +47,13 @@ return function(Policy, I, Z)
     end
   end
 
-  -- The key's text: strings as they are, integers as their decimal text.
+  -- The key's text: strings as they are, integers as their decimal text
+  -- (every Lua 5.4 integer; a float with an integer value up to 2^53, as
+  -- policy:family's keys).
   local function key_text(key)
     if type(key) == "string" then return key end
-    if type(key) == "number" and key == floor(key) and key > -2^53 and key < 2^53 then
+    if type(key) == "number" and (math_type and math_type(key) == "integer"
+                                  or key == floor(key) and key >= -2^53 and key <= 2^53) then
       return format("%d", key)
     end
     return nil

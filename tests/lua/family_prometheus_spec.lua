@@ -78,6 +78,50 @@ describe("a family in fluxgate.prometheus()", function()
     fam:close()
   end)
 
+  it("never writes two keys alike: a text key that looks like a \\xHH escape has its backslash as \\x5C", function()
+    local fam = assert(policy:family("fam_b", { metrics = "per_key" }))
+    local keys = {
+      ["\xff"] = "\\\\xFF",             -- binary: \xFF
+      ["\\xFF"] = "\\\\x5CxFF",         -- the text \xFF: was \xFF too, one series twice
+      ["\\x5C"] = "\\\\x5Cx5C",
+      ["\\xff\xff"] = "\\\\x5Cxff\\\\xFF",
+      ["a\\b"] = "a\\\\b",              -- a backslash that starts no \xHH: as before
+      ["\\x4"] = "\\\\x4",
+    }
+    for key in pairs(keys) do pass(fam, key) end
+    local s = samples()
+    for _, shown in pairs(keys) do assert.are.equal(1, s[calls("fam_b", "success", shown)], shown) end
+    local seen = {}
+    for series in fluxgate.prometheus():gmatch("\n([%a_]+%b{}) ") do
+      assert.is_nil(seen[series], "one series twice: " .. series)
+      seen[series] = true
+    end
+    fam:close()
+  end)
+
+  it("adds up a key that per_key families of one name share: one series, as breakers of one name", function()
+    local one = assert(policy:family("fam_a", { metrics = "per_key" }))
+    local two = assert(policy:family("fam_a", { metrics = "per_key" }))
+    pass(one, "k")
+    pass(two, "k")
+    fail(two, "k") -- FailureStreak(1): open in two, closed in one
+    pass(two, "only")
+    local seen = {}
+    for series in fluxgate.prometheus():gmatch("\n([%a_]+%b{}) ") do
+      assert.is_nil(seen[series], "one series twice: " .. series)
+      seen[series] = true
+    end
+    local s = samples()
+    assert.are.equal(2, s[calls("fam_a", "success", "k")])
+    assert.are.equal(1, s[calls("fam_a", "failure", "k")])
+    assert.are.equal(1, s[calls("fam_a", "success", "only")])
+    assert.are.equal(1, s['circuit_breaker_state{circuit_name="fam_a",key="k",state="closed"}'])
+    assert.are.equal(1, s['circuit_breaker_state{circuit_name="fam_a",key="k",state="open"}'])
+    assert.are.equal(1, s['circuit_breaker_state{circuit_name="fam_a",key="only",state="closed"}'])
+    one:close()
+    two:close()
+  end)
+
   it("keeps the counts of evicted keys", function()
     local fam = assert(policy:family("fam_c", { max_keys = 2 }))
     for i = 1, 10 do pass(fam, i) end

@@ -138,6 +138,24 @@ for _, use_ffi in ipairs(H.paths()) do
       fam:release(token, true, 200) -- a token of the path before is still taken
       fam:release(token, true, 200)  -- and a second release is a no-op
       assert.are.equal(1, fam:info("held").counters.success)
+      -- and classified by the new definition's predicates: LuaJIT's FFI path
+      -- cannot run Lua in its record, so it counted 418 as an untracked error
+      assert.is_true(fam:reload(V1, "players"))
+      local before = assert(fam:acquire("held"))
+      local in_call
+      assert.is_true(fam:reload(V2, "guarded"))
+      fam:release(before, true, 418)
+      local info = fam:info("held")
+      assert.are.same({ 1, 1, 0 }, { info.counters.success, info.counters.failure, info.counters.ignored })
+      assert.is_true(fam:reload(V1, "players"))
+      fam:call("during", function()
+        in_call = fam:reload(V2, "guarded") -- the call began on the path before
+        return 418
+      end)
+      assert.is_true(in_call)
+      info = fam:info("during")
+      assert.are.same({ 0, 1, 0 }, { info.counters.success, info.counters.failure, info.counters.ignored })
+      assert.is_true(fam:reload(V2, "guarded"))
       -- back to a definition without Custom(): the path the family was made for
       assert.is_true(fam:reload(V1, "players"))
       assert.are.equal(ffi_first, on_family_ffi(fam))

@@ -66,6 +66,47 @@ for _, use_ffi in ipairs(H.paths()) do
       assert.has_error(function() fam:call(1.5, ok) end)
       assert.has_error(function() fam:call({}, ok) end)
       assert.has_error(function() fam:get(true) end)
+      -- one wording on every path and interpreter, naming the method (Lua
+      -- 5.4's C functions said "bad argument #1 (...)", and 1.5 as 1.500000)
+      local function says(fname, what, ...)
+        local done, e = pcall(fam[fname], fam, ...)
+        assert.is_false(done)
+        assert.matches("bad argument #1 to '" .. fname .. "' (a family key is a string or an integer, got " .. what .. ")",
+                       e, 1, true)
+      end
+      for _, fname in ipairs({ "call", "call_with_fallback", "acquire", "get", "state", "info", "reset" }) do
+        says(fname, "the number 1.5", 1.5, ok, ok)
+        says(fname, "nil", nil, ok, ok)
+        says(fname, "table", {}, ok, ok)
+      end
+      assert.are.equal("fine", fam:call("after", ok), "a refused key leaves the family usable")
+    end)
+
+    it_("finds every integer key it makes: Lua 5.4's beyond 2^53 too, by every method", function()
+      local fam = family()
+      local keys = { 2^53, -2^53 }
+      if math.type then -- Lua 5.4's integers: fam:call took them, fam:state/get/reset raised
+        keys[#keys + 1] = math.maxinteger
+        keys[#keys + 1] = math.mininteger
+        keys[#keys + 1] = math.tointeger(2^53) + 1
+      end
+      for _, k in ipairs(keys) do
+        local text = string.format("%d", k)
+        assert.are.equal("fine", fam:call(k, ok))
+        assert.are.equal("closed", fam:state(k))
+        assert.are.equal(1, fam:info(k).counters.success)
+        assert.are.equal(text, fam:get(k).key)
+        assert.is_true(fam:force_open(k))
+        assert.are.equal("forced_open", fam:state(text))
+        assert.is_true(fam:reset(k))
+        local token = assert(fam:acquire(k))
+        fam:release(token, true)
+        assert.are.equal(2, fam:info(text).counters.success)
+      end
+      assert.are.equal(#keys, fam:size())
+      -- past 2^53 a float is no longer an integer's exact spelling: refused everywhere
+      assert.has_error(function() fam:call(2^53 + 2, ok) end)
+      assert.has_error(function() fam:state(2^53 + 2) end)
     end)
 
     it_("keeps any bytes of a key, NULs included", function()
@@ -103,6 +144,13 @@ for _, use_ffi in ipairs(H.paths()) do
       assert.are.equal("open", r.state)
       assert.are.equal("k", r.key)
       assert.is_true(r.retry_after > 0)
+      -- an integer key is its text, on every path and interpreter (Lua 5.4's
+      -- C functions gave the number back)
+      trip(fam, 42)
+      assert.are.equal("42", select(2, fam:call(42, ok)).key)
+      assert.are.equal("42", select(2, fam:call_with_fallback(42, ok, function(e) return nil, e end)).key)
+      assert.are.equal("42", select(2, fam:acquire(42)).key)
+      assert.are.equal("42", select(2, fam:get(42):call(ok)).key)
     end)
 
     it_("calls the fallback for rejections and errors", function()

@@ -53,6 +53,13 @@ describe("policy:shared_family", function()
     assert.are.equal("open", a:state())
     assert.has_error(function() fam:get({}) end)
     assert.has_error(function() fam:get(1.5) end)
+    assert.has_error(function() fam:get(2^53 + 2) end)
+    -- every integer key policy:family takes: 2^53, and Lua 5.4's integers
+    assert.are.equal("9007199254740992", assert(fam:get(2^53)).key)
+    if math.type then
+      assert.are.equal("9223372036854775807", assert(fam:get(math.maxinteger)).key)
+      assert.are.equal(fam:get(math.maxinteger), fam:get("9223372036854775807"))
+    end
   end)
 
   it("makes a new handle for a key whose breaker was closed, with the key's shared state", function()
