@@ -170,12 +170,14 @@ static int fgl_family_close(lua_State *L) {
     if (fgl_call_of(&f->host) != NULL) return luaL_error(L, "fluxgate: cannot close a family from its own callback");
     fg_family_totals totals;
     fg_family_totals_get(f->family, &totals);
+    fg_counters mine; /* earlier names keep theirs already */
+    fgl_family_counters(f, &totals, &mine);
     lua_pushstring(L, fg_family_name(f->family));
     fg_family_free(f->family);
     f->family = NULL;
     fgl_family_free_queue(f);
     fgl_side_free(&f->host); /* after the engine: no callback runs now */
-    fgl_add_totals(L, lua_tostring(L, -1), &totals.counters); /* may raise (memory): nothing is held */
+    fgl_add_totals(L, lua_tostring(L, -1), &mine); /* may raise (memory): nothing is held */
     return 0;
 }
 

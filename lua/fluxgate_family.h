@@ -37,6 +37,10 @@ typedef struct fgl_family {
     uint32_t lost;           /* transitions the queue had no memory for */
     int per_key;             /* metrics = "per_key" */
     int64_t bytes;           /* the engine's memory for this family now */
+    fg_counters exported;    /* what earlier names exported of the totals (a
+                                reload under another name leaves them there:
+                                counters never decrease); the current name
+                                exports the rest (fgl_family_counters) */
     fg_allocator lua;        /* the Lua state's allocator */
 } fgl_family;
 
@@ -66,5 +70,9 @@ int fgl_family_grow(fgl_family *f, void **p, size_t *cap, size_t need, size_t un
 extern const luaL_Reg fgl_family_stats_funcs[];
 /* family_reload (fluxgate_family_reload.c), registered the same way. */
 extern const luaL_Reg fgl_family_reload_funcs[];
+
+/* The family's totals as its current name exports them: the engine's
+ * totals less what earlier names kept. */
+void fgl_family_counters(const fgl_family *f, const fg_family_totals *t, fg_counters *out);
 
 #endif /* FLUXGATE_FAMILY_H */

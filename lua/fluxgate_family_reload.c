@@ -61,12 +61,25 @@ static int fgl_family_reload(lua_State *L) {
     memset(&o, 0, sizeof o);
     o.resolve_custom = fgl_resolve;
     o.resolve_ud = &r;
+    /* The old name and the totals so far (before anything changes: may
+     * raise). Under another name they stay with the old one, as a renamed
+     * breaker's do (its sink keeps them): counters never decrease. */
+    lua_pushstring(L, fg_family_name(f->family));
+    int old_name = lua_gettop(L);
+    fg_family_totals before;
+    fg_family_totals_get(f->family, &before);
     char err[320];
     err[0] = '\0';
     if (fg_family_reload_with(f->family, p->policy, (size_t)index, &o, err, sizeof err) != 0) {
         lua_pushnil(L);
         lua_pushstring(L, err);
         return 2;
+    }
+    if (strcmp(lua_tostring(L, old_name), fg_family_name(f->family)) != 0) {
+        fg_counters kept;
+        fgl_family_counters(f, &before, &kept);
+        f->exported = before.counters;
+        fgl_add_totals(L, lua_tostring(L, old_name), &kept); /* may raise (memory): the reload stands */
     }
     /* Sticky, as for cb:reload: a later definition without Custom() only
      * makes fgl_enter's bracket unneeded, which costs little. */

@@ -107,19 +107,36 @@ void fgl_push_state_counts(lua_State *L, const uint64_t *states) {
     }
 }
 
-/* family_stats(fam) -> { name, counts, states = { [state + 1] = keys },
- *   keys, created, evicted, bytes, per_key } | nil when closed. O(states). */
+void fgl_family_counters(const fgl_family *f, const fg_family_totals *t, fg_counters *out) {
+    *out = t->counters;
+    out->success -= f->exported.success;
+    out->failure -= f->exported.failure;
+    out->ignored -= f->exported.ignored;
+    out->rejected -= f->exported.rejected;
+    for (int from = 0; from < FG_STATE_COUNT; from++)
+        for (int to = 0; to < FG_STATE_COUNT; to++)
+            out->transitions[from][to] -= f->exported.transitions[from][to];
+}
+
+/* family_stats(fam) -> { name, counts, name_counts, states = { [state + 1] =
+ *   keys }, keys, created, evicted, bytes, per_key } | nil when closed.
+ *   counts: since the family was made; name_counts: what its current name
+ *   exports (fgl_family_counters). O(states). */
 static int fgl_family_stats(lua_State *L) {
     fgl_family *f = fgl_to_family(L, 1);
     if (f == NULL) return luaL_argerror(L, 1, "fluxgate family expected");
     if (f->family == NULL) return 0;
     fg_family_totals t;
     fg_family_totals_get(f->family, &t);
-    lua_createtable(L, 0, 8);
+    lua_createtable(L, 0, 9);
     lua_pushstring(L, fg_family_name(f->family));
     lua_setfield(L, -2, "name");
     fgl_push_counts(L, &t.counters, 1);
     lua_setfield(L, -2, "counts");
+    fg_counters mine;
+    fgl_family_counters(f, &t, &mine);
+    fgl_push_counts(L, &mine, 1);
+    lua_setfield(L, -2, "name_counts");
     fgl_push_state_counts(L, t.states);
     lua_setfield(L, -2, "states");
     fgl_pushcount(L, t.keys);

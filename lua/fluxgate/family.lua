@@ -385,7 +385,7 @@ return function(M, Policy, I)
       if s then
         local g = groups[s.name]
         if not g then g = { counts = {} }; groups[s.name] = g end
-        add(g.counts, s.counts)
+        add(g.counts, s.name_counts)
         local fs = g.family_states
         if not fs then fs = {}; g.family_states = fs end
         for i = 1, STATE_COUNT do fs[i] = (fs[i] or 0) + (s.states[i] or 0) end

@@ -213,11 +213,28 @@ for _, use_ffi in ipairs(H.paths()) do
       for i = 1, 20 do pass(fam, i, 1) end -- every key moves
       assert.are.equal(s + 20, calls_total(name, "success"))
       assert.are.equal(f, calls_total(name, "failure"))
+      -- under another name, what the old name counted stays there (as a
+      -- renamed breaker's does: another breaker of that name must not see
+      -- its total go down) and the new name counts from the reload on
+      local other = assert(P1:breaker(name))
+      other:call(function() return true end)
       assert.is_true(fam:reload(P2, name .. "_next"))
-      assert.are.equal(s + 20, calls_total(name .. "_next", "success"))
-      assert.are.equal(f, calls_total(name .. "_next", "failure"))
+      assert.are.equal(s + 21, calls_total(name, "success"))
+      assert.are.equal(f, calls_total(name, "failure"))
+      assert.are.equal(0, calls_total(name .. "_next", "success"))
+      pass(fam, 1, 3)
+      assert.are.equal(3, calls_total(name .. "_next", "success"))
+      assert.are.equal(s + 21, calls_total(name, "success"))
+      assert.are.equal(s + 23, fam:stats().calls.success, "the family's own stats count since it was made")
+      assert.is_true(fam:reload(P2, name)) -- and back
+      assert.are.equal(s + 21, calls_total(name, "success"))
+      assert.are.equal(3, calls_total(name .. "_next", "success"))
+      pass(fam, 1, 1)
+      assert.are.equal(s + 22, calls_total(name, "success"))
       fam:close()
-      assert.are.equal(s + 20, calls_total(name .. "_next", "success"))
+      assert.are.equal(s + 22, calls_total(name, "success"))
+      assert.are.equal(3, calls_total(name .. "_next", "success"))
+      assert.are.equal(f, calls_total(name, "failure"))
     end)
 
     it_("survives repeated reloads, collection and close", function()
