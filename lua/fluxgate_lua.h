@@ -613,6 +613,10 @@ void fgl_push_parked_error(lua_State *L, fgl_breaker *host);
 void fgl_push_metric(lua_State *L, const fg_metric *m);
 void fgl_push_info(lua_State *L, const fg_info *info);
 
+/* ---- frames (fluxgate_frames.c): running, in_frame (delivery.lua's drain) -- */
+
+extern const luaL_Reg fgl_frame_funcs[];
+
 /* ---- snapshots (fluxgate_snapshot.c): snapshot, restore -------------------- */
 
 extern const luaL_Reg fgl_snapshot_funcs[];
