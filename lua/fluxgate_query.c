@@ -297,6 +297,7 @@ static int fgl_stats_build(lua_State *L) {
  * open breakers. */
 static int fgl_stats(lua_State *L) {
     fgl_module *m = lua_touserdata(L, FGL_MODULE_UPVALUE);
+    fgl_refuse_shared(L, m); /* it reads every shared breaker under its lock */
     lua_settop(L, 0);
     lua_newtable(L); /* 1: by name */
     fgl_getuservalue(L, FGL_MODULE_UPVALUE);

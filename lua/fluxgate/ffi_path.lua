@@ -75,12 +75,24 @@ return function(core, H)
   local scratch = ffi.new("fg_ticket")
   local o = ffi.new("fg_outcome")
 
-  -- The breaker's head and class; raises for anything but an open breaker.
+  -- How many shared breakers' random functions run now, each under its
+  -- breaker's lock: no shared breaker may be used then (fgl_refuse_shared
+  -- in lua/fluxgate_lua.h says why; the C paths check it there).
+  local shared_held = cast("const uint32_t *", core.shared_held())
+  local band, FGL_SHARED = bit.band, 16
+  local function refuse_shared()
+    error("fluxgate: shared breakers and families cannot be used from a shared breaker's random function " ..
+          "(it runs under that breaker's lock)", 3)
+  end
+
+  -- The breaker's head and class; raises for anything but an open breaker
+  -- (or a shared one while a shared breaker's random function runs).
   local function head(self, fname)
     local mt = getmetatable(self)
     if type(self) ~= "userdata" or type(mt) ~= "table" or rawget(mt, 1) ~= MARK then misuse_self(self, fname) end
     local p = cast(HeadPtr, self)
     if p.engine == nil then closed(self) end
+    if shared_held[0] ~= 0 and band(p.flags, FGL_SHARED) ~= 0 then refuse_shared() end
     return p, mt
   end
 
