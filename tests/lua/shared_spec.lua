@@ -233,6 +233,8 @@ describe("a shared breaker's random function", function()
       local cb = assert(p:shared_breaker("b", { dir = "DIR", zone = "r", random = random }))
       other = assert(p:shared_breaker("b", zone))
       local fam = assert(p:shared_family("b", { dir = "DIR", zone = "r", capacity = 8, random = random }))
+      local paths = package.loaded["fluxgate.paths"]
+      print("other on the FFI path:", paths.FfiShared ~= nil and getmetatable(other).__index.call == paths.FfiShared.call)
       local actions = {
         prometheus = function() return fluxgate.prometheus() end,
         info = function() return other:info() end,
@@ -270,5 +272,8 @@ describe("a shared breaker's random function", function()
       assert.truthy(out:find(name .. ": " .. refused), name .. " in:\n" .. out)
     end
     assert.truthy(out:find("other breakers: ran\ndone\ttrue", 1, true), out)
+    -- under LuaJIT, "call" and "acquire" went through the FFI path's own check
+    local on_ffi = package.loaded["fluxgate.paths"].has_ffi
+    assert.truthy(out:find("other on the FFI path:\t" .. tostring(on_ffi), 1, true), out)
   end)
 end)
