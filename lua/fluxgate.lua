@@ -579,7 +579,22 @@ local families = require("fluxgate.family")(M, Policy, {
 -- the live ones, and the counters of closed and collected ones; families
 -- aggregated under their name (O(families), whatever their keys); shared
 -- families add their tables' totals (fluxgate/shared_family.lua).
-function M.prometheus() return exposition(shared.stats(families.stats(core.stats()))) end
+--
+-- A scrape reads the totals of closed families first, then every open one.
+-- A family closed in between (its finalizer, run by a collection step the
+-- scrape's own allocations took: the weak table of families keeps a
+-- dropped family until then) is in neither: its counts would dip for one
+-- scrape. So a scrape during which a family was closed is taken again.
+local family_closes = core.family_closes
+function M.prometheus()
+  local groups
+  for _ = 1, 8 do
+    local closes = family_closes()
+    groups = shared.stats(families.stats(core.stats()))
+    if family_closes() == closes then break end
+  end
+  return exposition(groups)
+end
 
 -- For the tests: the engine paths, and a switch for the FFI (on LuaJIT).
 package.loaded["fluxgate.paths"] = { use = use, has_ffi = Ffi ~= nil, Classic = Classic, Ffi = Ffi, FfiShared = FfiShared,

@@ -168,6 +168,7 @@ static int fgl_family_close(lua_State *L) {
     lua_pushstring(L, fg_family_name(f->family));
     fg_family_free(f->family);
     f->family = NULL;
+    ((fgl_module *)lua_touserdata(L, FGL_MODULE_UPVALUE))->family_closes++;
     fgl_family_free_queue(f);
     fgl_side_free(&f->host); /* after the engine: no callback runs now */
     fgl_add_totals(L, lua_tostring(L, -1), &totals.counters); /* may raise (memory): nothing is held */
@@ -431,8 +432,15 @@ static int fgl_family_init(lua_State *L) {
     return 0;
 }
 
+/* family_closes() -> how many families this Lua state has closed so far. */
+static int fgl_family_closes(lua_State *L) {
+    fgl_pushcount(L, ((fgl_module *)lua_touserdata(L, FGL_MODULE_UPVALUE))->family_closes);
+    return 1;
+}
+
 const luaL_Reg fgl_family_funcs[] = {
     {"family_new", fgl_family_new},
+    {"family_closes", fgl_family_closes},
     {"family_close", fgl_family_close},
     {"family_get", fgl_family_get},
     {"family_state", fgl_family_state},

@@ -205,6 +205,8 @@ typedef struct fgl_module {
     fg_allocator alloc; /* the Lua state's allocator */
     uint64_t stats_visited; /* breakers stats() has walked (shared ones; a debug counter) */
     uint64_t sides;         /* side structures allocated and not yet freed (a debug counter) */
+    uint64_t family_closes; /* families closed so far (fam:close or __gc): prometheus() retries a
+                             * scrape during which one moved from open to the closed totals */
     uint32_t shared_held;   /* Lua random functions of shared breakers running now: the engine
                              * holds their blocks' locks (fgl_random; fgl_refuse_shared) */
 } fgl_module;
