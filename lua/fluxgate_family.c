@@ -389,10 +389,18 @@ static int fgl_family_drain(lua_State *L) {
     uint32_t n = f->event_count;
     if (want && n > 0) {
         lua_createtable(L, (int)n, 0);
+        /* as fgl_drain: a collection step may run f's own finalizer, which
+         * frees the queue, the keys and maybe the policy; each event is
+         * copied while f is seen open, each string pushed while it is */
         for (uint32_t i = 0; i < n; i++) {
-            const fgl_fevent *e = &f->events[i];
-            fgl_push_signal(L, &e->e, 1);
-            lua_pushlstring(L, f->keys + e->key_at, e->key_len);
+            if (f->family == NULL || i >= f->event_count) break;
+            fgl_fevent e = f->events[i];
+            fgl_push_signal(L, &e.e, 1);
+            if (f->family == NULL) { /* closed by then: its keys too */
+                lua_pop(L, 1);
+                break;
+            }
+            lua_pushlstring(L, f->keys + e.key_at, e.key_len);
             lua_setfield(L, -2, "key");
             lua_rawseti(L, -2, (int)i + 1);
         }
