@@ -189,9 +189,11 @@ local classic_path = require("fluxgate.classic_path")(core, H, methods_with, is_
 local Classic = classic_path.Classic -- the classic C API's methods
 H.make_finish, H.make_release, H.cross_release =
   classic_path.make_finish, classic_path.make_release, classic_path.cross_release
-local ffi_methods, ffi_why = require("fluxgate.ffi_path")(core, H)
+local ffi_methods, ffi_why, ffi_shared_methods = require("fluxgate.ffi_path")(core, H)
 local Ffi = ffi_methods and methods_with(ffi_methods)
 H.cross_release(Ffi, Classic, "table")
+-- shared breakers' (a shared breaker never changes path: it cannot be reloaded)
+local FfiShared = ffi_shared_methods and methods_with(ffi_shared_methods)
 
 -- fluxgate.engine_path() -> "ffi" (LuaJIT through the FFI) or "classic"
 -- (the Lua C API: always on Lua 5.4). Under LuaJIT without the FFI path
@@ -390,7 +392,8 @@ local function new_breaker(policy, index, name, opts, shared, family)
   args.shared = shared
   if family then args.family, args.key = family[1], family[2] end
   local use_ffi = Ffi ~= nil and use.ffi and opts.random == nil
-  local cb, uses_custom, status = core.new_breaker(policy, index, class_of(use_ffi and Ffi or Classic, policy, index, name, clock), args)
+  local ffi_methods = shared and FfiShared or Ffi
+  local cb, uses_custom, status = core.new_breaker(policy, index, class_of(use_ffi and ffi_methods or Classic, policy, index, name, clock), args)
   if not cb then return nil, uses_custom end
   if use_ffi and uses_custom then core.set_class(cb, class_of(Classic, policy, index, name, clock)) end
   if shared then return cb, status end
@@ -545,7 +548,7 @@ local function reload(self, policy, name)
   return true
 end
 Classic.reload = reload
-if Ffi then Ffi.reload = reload end
+if Ffi then Ffi.reload, FfiShared.reload = reload, reload end
 
 -- policy:disassemble(name) -> the listing of one breaker's programs | nil, err
 function Policy:disassemble(name)
@@ -576,10 +579,25 @@ local families = require("fluxgate.family")(M, Policy, {
 -- the live ones, and the counters of closed and collected ones; families
 -- aggregated under their name (O(families), whatever their keys); shared
 -- families add their tables' totals (fluxgate/shared_family.lua).
-function M.prometheus() return exposition(shared.stats(families.stats(core.stats()))) end
+--
+-- A scrape reads the totals of closed families first, then every open one.
+-- A family closed in between (its finalizer, run by a collection step the
+-- scrape's own allocations took: the weak table of families keeps a
+-- dropped family until then) is in neither: its counts would dip for one
+-- scrape. So a scrape during which a family was closed is taken again.
+local family_closes = core.family_closes
+function M.prometheus()
+  local groups
+  for _ = 1, 8 do
+    local closes = family_closes()
+    groups = shared.stats(families.stats(core.stats()))
+    if family_closes() == closes then break end
+  end
+  return exposition(groups)
+end
 
 -- For the tests: the engine paths, and a switch for the FFI (on LuaJIT).
-package.loaded["fluxgate.paths"] = { use = use, has_ffi = Ffi ~= nil, Classic = Classic, Ffi = Ffi,
+package.loaded["fluxgate.paths"] = { use = use, has_ffi = Ffi ~= nil, Classic = Classic, Ffi = Ffi, FfiShared = FfiShared,
                                      family = families.engine_paths }
 
 return M

@@ -45,7 +45,22 @@ fgl_breaker *fgl_check_breaker(lua_State *L, int idx, const char *fname) {
     if (fgl_call_of(b) != NULL) {
         luaL_error(L, "fluxgate: a breaker cannot be used from its own random function or Custom() predicate");
     }
+    if (b->head.flags & FGL_SHARED) fgl_refuse_shared(L, b->side->module); /* a shared one has a side */
     return b;
+}
+
+void fgl_refuse_shared(lua_State *L, const fgl_module *m) {
+    if (m->shared_held == 0) return;
+    luaL_error(L, "fluxgate: shared breakers and families cannot be used from a shared breaker's random "
+                  "function (it runs under that breaker's lock)");
+}
+
+/* shared_held() -> the address of the module's count of running shared
+ * random functions (LuaJIT's FFI path reads it before every call). */
+static int fgl_shared_held(lua_State *L) {
+    fgl_module *m = lua_touserdata(L, FGL_MODULE_UPVALUE);
+    lua_pushlightuserdata(L, &m->shared_held);
+    return 1;
 }
 
 /* listen(self): transitions are queued for the Lua side from now on (the
@@ -384,6 +399,7 @@ static int fgl_new_breaker(lua_State *L) {
     fgl_opt_field(L, 4, "shared");
     fg_shm *shm = lua_isnil(L, -1) ? NULL : fgl_to_shm(L, -1);
     if (!lua_isnil(L, -1) && shm == NULL) luaL_error(L, "fluxgate: opts.shared must be an open shared map");
+    if (shm != NULL) fgl_refuse_shared(L, m); /* attaching may take the block's lock */
     lua_settop(L, 4);
     struct fg_shared_family *family = fgl_opt_shared_family(L, 4); /* a shared family's key: shm is its map */
     if (family != NULL && shm == NULL) luaL_error(L, "fluxgate: opts.family needs opts.shared, its map");
@@ -492,4 +508,4 @@ static int fgl_set_class(lua_State *L) {
 const luaL_Reg fgl_breaker_funcs[] = {{"new_breaker", fgl_new_breaker}, {"close", fgl_close},
                                       {"env", fgl_env},                 {"pending", fgl_pending},
                                       {"set_class", fgl_set_class},     {"listen", fgl_listen},
-                                      {NULL, NULL}};
+                                      {"shared_held", fgl_shared_held}, {NULL, NULL}};

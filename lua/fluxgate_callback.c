@@ -48,7 +48,12 @@ double fgl_random(void *ud) {
     if (c == NULL) return fgl_random_fallback; /* not inside a Lua call */
     lua_State *L = c->L;
     lua_rawgeti(L, c->env_index, FGL_ENV_RANDOM);
-    if (lua_pcall(L, 0, 1, 0) != 0) {
+    /* under the block's lock: see fgl_refuse_shared (a shared breaker has a side) */
+    fgl_module *held = (b->head.flags & FGL_SHARED) ? b->side->module : NULL;
+    if (held != NULL) held->shared_held++;
+    int status = lua_pcall(L, 0, 1, 0);
+    if (held != NULL) held->shared_held--;
+    if (status != 0) {
         fgl_park_error(b, L, "random function", 0);
         return fgl_random_fallback;
     }

@@ -99,6 +99,7 @@ FGL_EXPORT int luaopen_fluxgate_core(lua_State *L) {
 
     lua_newtable(L); /* 2: the module table */
     luaL_setfuncs(L, fgl_policy_funcs, 0);
+    luaL_setfuncs(L, fgl_frame_funcs, 0);
     static const luaL_Reg *const with_module[] = {fgl_breaker_funcs, fgl_call_funcs, fgl_query_funcs,
                                                   fgl_outcome_funcs, fgl_shared_funcs,
                                                   fgl_snapshot_funcs, fgl_reload_funcs,

@@ -175,6 +175,7 @@ static int fgl_family_close(lua_State *L) {
     lua_pushstring(L, fg_family_name(f->family));
     fg_family_free(f->family);
     f->family = NULL;
+    ((fgl_module *)lua_touserdata(L, FGL_MODULE_UPVALUE))->family_closes++;
     fgl_family_free_queue(f);
     fgl_side_free(&f->host); /* after the engine: no callback runs now */
     fgl_add_totals(L, lua_tostring(L, -1), &mine); /* may raise (memory): nothing is held */
@@ -396,10 +397,18 @@ static int fgl_family_drain(lua_State *L) {
     uint32_t n = f->event_count;
     if (want && n > 0) {
         lua_createtable(L, (int)n, 0);
+        /* as fgl_drain: a collection step may run f's own finalizer, which
+         * frees the queue, the keys and maybe the policy; each event is
+         * copied while f is seen open, each string pushed while it is */
         for (uint32_t i = 0; i < n; i++) {
-            const fgl_fevent *e = &f->events[i];
-            fgl_push_signal(L, &e->e, 1);
-            lua_pushlstring(L, f->keys + e->key_at, e->key_len);
+            if (f->family == NULL || i >= f->event_count) break;
+            fgl_fevent e = f->events[i];
+            fgl_push_signal(L, &e.e, 1);
+            if (f->family == NULL) { /* closed by then: its keys too */
+                lua_pop(L, 1);
+                break;
+            }
+            lua_pushlstring(L, f->keys + e.key_at, e.key_len);
             lua_setfield(L, -2, "key");
             lua_rawseti(L, -2, (int)i + 1);
         }
@@ -439,8 +448,15 @@ static int fgl_family_init(lua_State *L) {
     return 0;
 }
 
+/* family_closes() -> how many families this Lua state has closed so far. */
+static int fgl_family_closes(lua_State *L) {
+    fgl_pushcount(L, ((fgl_module *)lua_touserdata(L, FGL_MODULE_UPVALUE))->family_closes);
+    return 1;
+}
+
 const luaL_Reg fgl_family_funcs[] = {
     {"family_new", fgl_family_new},
+    {"family_closes", fgl_family_closes},
     {"family_close", fgl_family_close},
     {"family_get", fgl_family_get},
     {"family_state", fgl_family_state},

@@ -49,7 +49,10 @@ static int fgl_key_copy_gc(lua_State *L) {
 }
 
 /* Pushes a userdata holding a copy of every key (MRU first); raises when
- * out of memory. */
+ * out of memory. Every allocation below may run a collection step, and its
+ * finalizers: f's own __gc too, when f is already pending finalization (a
+ * family prometheus() found in the weak table of families after its last
+ * reference was dropped): f->family is read again after them. */
 static fgl_key_copy *fgl_copy_keys(lua_State *L, fgl_family *f) {
     fgl_key_copy *k = fgl_newuserdata(L, sizeof *k, 0);
     memset(k, 0, sizeof *k);
@@ -58,7 +61,7 @@ static fgl_key_copy *fgl_copy_keys(lua_State *L, fgl_family *f) {
     lua_pushcfunction(L, fgl_key_copy_gc);
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
-    fg_family_keys(f->family, fgl_copy_key, k);
+    if (f->family != NULL) fg_family_keys(f->family, fgl_copy_key, k); /* closed meanwhile: no keys */
     if (k->failed) luaL_error(L, "fluxgate: out of memory listing keys");
     return k;
 }
@@ -121,20 +124,24 @@ void fgl_family_counters(const fgl_family *f, const fg_family_totals *t, fg_coun
 /* family_stats(fam) -> { name, counts, name_counts, states = { [state + 1] =
  *   keys }, keys, created, evicted, bytes, per_key } | nil when closed.
  *   counts: since the family was made; name_counts: what its current name
- *   exports (fgl_family_counters). O(states). */
+ *   exports (fgl_family_counters). O(states).
+ * Everything is read from the engine before the first allocation: that may
+ * run the family's own finalizer (see fgl_copy_keys), which frees it. */
 static int fgl_family_stats(lua_State *L) {
     fgl_family *f = fgl_to_family(L, 1);
     if (f == NULL) return luaL_argerror(L, 1, "fluxgate family expected");
     if (f->family == NULL) return 0;
     fg_family_totals t;
     fg_family_totals_get(f->family, &t);
+    lua_Integer key_footprint = (lua_Integer)fg_family_key_footprint(f->family);
+    lua_pushstring(L, fg_family_name(f->family)); /* copied before a collection step can run */
+    fg_counters mine;
+    fgl_family_counters(f, &t, &mine);
     lua_createtable(L, 0, 9);
-    lua_pushstring(L, fg_family_name(f->family));
+    lua_insert(L, -2);
     lua_setfield(L, -2, "name");
     fgl_push_counts(L, &t.counters, 1);
     lua_setfield(L, -2, "counts");
-    fg_counters mine;
-    fgl_family_counters(f, &t, &mine);
     fgl_push_counts(L, &mine, 1);
     lua_setfield(L, -2, "name_counts");
     fgl_push_state_counts(L, t.states);
@@ -149,7 +156,7 @@ static int fgl_family_stats(lua_State *L) {
     lua_setfield(L, -2, "lease_expired");
     lua_pushnumber(L, (lua_Number)f->bytes);
     lua_setfield(L, -2, "bytes");
-    lua_pushinteger(L, (lua_Integer)fg_family_key_footprint(f->family));
+    lua_pushinteger(L, key_footprint);
     lua_setfield(L, -2, "key_footprint");
     lua_pushboolean(L, f->per_key);
     lua_setfield(L, -2, "per_key");
@@ -158,9 +165,15 @@ static int fgl_family_stats(lua_State *L) {
 
 /* family_key_stats(fam) -> { { key, state, counts }, ... } for every key
  * (O(keys): for metrics = "per_key" families). Read at the clock's last
- * reading; no Lua callback runs (no outcome is classified). */
+ * reading; no Lua callback runs (no outcome is classified). A family closed
+ * meanwhile (its finalizer, see fgl_copy_keys) has no more keys. */
 static int fgl_family_key_stats(lua_State *L) {
-    fgl_family *f = fgl_check_family(L, 1, "metrics");
+    fgl_family *f = fgl_to_family(L, 1);
+    if (f != NULL && f->family == NULL) { /* closed after prometheus() read its family_stats */
+        lua_newtable(L);
+        return 1;
+    }
+    f = fgl_check_family(L, 1, "metrics");
     lua_settop(L, 1);
     fgl_key_copy *k = fgl_copy_keys(L, f); /* 2 */
     lua_createtable(L, (int)k->count, 0);  /* 3 */
@@ -172,6 +185,7 @@ static int fgl_family_key_stats(lua_State *L) {
         size_t len = k->ends[i] - at;
         at = k->ends[i];
         memset(&info, 0, sizeof info);
+        if (f->family == NULL) break;
         if (fg_family_info(f->family, key, len, &info) != 0) continue;
         lua_createtable(L, 0, 3);
         lua_pushlstring(L, key, len);

@@ -205,7 +205,21 @@ typedef struct fgl_module {
     fg_allocator alloc; /* the Lua state's allocator */
     uint64_t stats_visited; /* breakers stats() has walked (shared ones; a debug counter) */
     uint64_t sides;         /* side structures allocated and not yet freed (a debug counter) */
+    uint64_t family_closes; /* families closed so far (fam:close or __gc): prometheus() retries a
+                             * scrape during which one moved from open to the closed totals */
+    uint32_t shared_held;   /* Lua random functions of shared breakers running now: the engine
+                             * holds their blocks' locks (fgl_random; fgl_refuse_shared) */
 } fgl_module;
+
+/* Raises unless m->shared_held is 0. A shared breaker's random function
+ * runs while the engine holds that breaker's lock, which the other handles
+ * on its block and the other processes wait for: a shared block used from
+ * there (another handle on it, prometheus() or a shared family's totals
+ * reading it, a new handle attaching to it) would wait for the lock this
+ * thread holds, for good; and another shared block's lock taken there could
+ * deadlock with a process doing the opposite. So from a shared breaker's
+ * random function no shared breaker or family is used. */
+void fgl_refuse_shared(lua_State *L, const fgl_module *m);
 
 /* What tells a breaker (fgl_class_mark) or a family (fgl_family_mark) from
  * any other value. Its class (fluxgate.lua, family.lua) holds the mark as a
@@ -612,6 +626,10 @@ void fgl_push_parked_error(lua_State *L, fgl_breaker *host);
 /* A metric as info() and signals show it; a whole fg_info as info() does. */
 void fgl_push_metric(lua_State *L, const fg_metric *m);
 void fgl_push_info(lua_State *L, const fg_info *info);
+
+/* ---- frames (fluxgate_frames.c): running, in_frame (delivery.lua's drain) -- */
+
+extern const luaL_Reg fgl_frame_funcs[];
 
 /* ---- snapshots (fluxgate_snapshot.c): snapshot, restore -------------------- */
 

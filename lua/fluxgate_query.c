@@ -105,8 +105,11 @@ static int fgl_info(lua_State *L) {
 }
 
 void fgl_push_info(lua_State *L, const fg_info *i) {
-    lua_createtable(L, 0, 12);
+    /* the name (the policy's) first: a collection step after an allocation
+     * may finalize the breaker and its policy (see fgl_drain) */
     lua_pushstring(L, i->name);
+    lua_createtable(L, 0, 12);
+    lua_insert(L, -2);
     lua_setfield(L, -2, "name");
     lua_pushstring(L, fg_state_name(i->state));
     lua_setfield(L, -2, "state");
@@ -133,15 +136,17 @@ void fgl_push_info(lua_State *L, const fg_info *i) {
 }
 
 void fgl_push_signal(lua_State *L, const fgl_event *e, int extra_fields) {
+    /* the reason (the policy's) first, before a collection step can run */
+    lua_pushstring(L, e->reason != NULL ? e->reason : "");
     lua_createtable(L, 0, 7 + extra_fields);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "reason");
     lua_pushstring(L, fg_state_name(e->old_state));
     lua_setfield(L, -2, "old_state");
     lua_pushstring(L, fg_state_name(e->new_state));
     lua_setfield(L, -2, "new_state");
     lua_pushnumber(L, e->timestamp);
     lua_setfield(L, -2, "timestamp");
-    lua_pushstring(L, e->reason != NULL ? e->reason : "");
-    lua_setfield(L, -2, "reason");
     fgl_pushcount(L, e->sequence);
     lua_setfield(L, -2, "sequence");
     fgl_push_metric(L, &e->metric);
@@ -176,17 +181,29 @@ static int fgl_drain(lua_State *L) {
     uint32_t n = s != NULL ? s->event_count : 0;
     if (want && n > 0) {
         lua_createtable(L, (int)n, 0);
+        /* Every allocation may take a collection step, and a step runs
+         * finalizers: b's own too when b is already waiting for it (a
+         * breaker found in a weak-keyed table after its last reference
+         * was dropped is such a one, reachable again). Its close frees the
+         * side and the queue, and may free the policy the reasons point
+         * into. So each event is copied while b is seen open, and its
+         * reason is the first thing pushed (fgl_push_signal); a breaker
+         * closed meanwhile delivers no more. */
         for (uint32_t i = 0; i < n; i++) {
-            fgl_push_signal(L, &s->events[i], 0);
+            s = b->side;
+            if (s == NULL || i >= s->event_count) break;
+            fgl_event e = s->events[i];
+            fgl_push_signal(L, &e, 0);
             lua_rawseti(L, -2, (int)i + 1);
         }
     } else {
         lua_pushnil(L);
     }
     fgl_push_parked_error(L, b);
+    s = b->side; /* once more: a finalizer may have freed it, see above */
     lua_pushinteger(L, (lua_Integer)(s != NULL ? s->lost : 0));
-    /* Only now, after everything that could raise (pushing the signals may
-     * run a collection, but b is on the stack: its side stays): */
+    /* Only now, after everything that could raise: */
+    s = b->side;
     if (s != NULL) {
         s->event_count = 0;
         s->errors = 0;
@@ -297,6 +314,7 @@ static int fgl_stats_build(lua_State *L) {
  * open breakers. */
 static int fgl_stats(lua_State *L) {
     fgl_module *m = lua_touserdata(L, FGL_MODULE_UPVALUE);
+    fgl_refuse_shared(L, m); /* it reads every shared breaker under its lock */
     lua_settop(L, 0);
     lua_newtable(L); /* 1: by name */
     fgl_getuservalue(L, FGL_MODULE_UPVALUE);

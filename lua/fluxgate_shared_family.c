@@ -23,7 +23,10 @@ static fg_shared_family *fgl_to_sfam(lua_State *L, int idx) {
     return s != NULL ? s->fam : NULL;
 }
 
+/* The open shared family at idx (raises otherwise, and from a shared
+ * breaker's random function: its totals read every key under its lock). */
 static fg_shared_family *fgl_check_sfam(lua_State *L, int idx) {
+    fgl_refuse_shared(L, lua_touserdata(L, FGL_MODULE_UPVALUE));
     fg_shared_family *f = fgl_to_sfam(L, idx);
     if (f == NULL) luaL_argerror(L, idx, "open shared family expected");
     return f;
@@ -71,6 +74,7 @@ fg_breaker *fgl_place_family_key(lua_State *L, int opts, fg_shared_family *f, fg
  * "replaced" (the table of another definition or capacity had the name). */
 static int fgl_shared_family_open(lua_State *L) {
     fgl_module *m = lua_touserdata(L, FGL_MODULE_UPVALUE);
+    fgl_refuse_shared(L, m);
     fg_shm *map = fgl_to_shm(L, 1);
     if (map == NULL) return luaL_argerror(L, 1, "open shared map expected");
     fgl_policy *p = fgl_check_policy(L, 2);

@@ -16,6 +16,8 @@ report(msg) is how a failing listener or a parked callback error is told
 local type, error, pcall, tostring, setmetatable, rawget =
   type, error, pcall, tostring, setmetatable, rawget
 local format = string.format
+local core = require("fluxgate.core")
+local running, in_frame = core.running, core.in_frame
 
 local ENV_LISTENERS = 3 -- the listeners' slot in an object's environment (FGL_ENV_LISTENERS)
 
@@ -33,14 +35,17 @@ return function(report)
 
   -- Whether a drain of this object is under way (in this or a suspended
   -- coroutine: a listener that yields holds later deliveries until resumed;
-  -- one whose coroutine is gone releases them).
-  local function draining(env)
+  -- one whose coroutine is gone releases them). The mark is believed only
+  -- while the drain that set it is on its thread's stack (core.in_frame):
+  -- an error that unwound the drain before it cleared its mark (a debug
+  -- hook, a memory error) must not hold every later delivery for good.
+  local function draining(env, self, drain)
     local holder = rawget(env, "draining")
     if holder == nil then return false end
     local co = holder[1]
-    if co == nil then return false end -- collected
-    if co == true then return true end -- the main thread
-    return coroutine.status(co) ~= "dead"
+    if co ~= nil and in_frame(co, drain, self) then return true end
+    env.draining = nil -- its coroutine was collected or is dead, or an error unwound the drain
+    return false
   end
 
   -- The drain of one kind of object, for breakers here and for families
@@ -73,7 +78,8 @@ return function(report)
       end
     end
 
-    return function(self)
+    local drain
+    drain = function(self)
       local env = c_env_of(self)
       if env == nil or not env[ENV_LISTENERS] then
         local _, err, lost = c_drain_of(self, false)
@@ -81,13 +87,13 @@ return function(report)
         if lost > 0 then report(format("fluxgate: %s '%s': %d transitions lost", kind, name_of_self(self), lost)) end
         return
       end
-      if draining(env) then return end -- the running drain delivers them, in order
-      local co, main = coroutine.running()
-      env.draining = setmetatable({ (co == nil or main) and true or co }, WEAK_V)
+      if draining(env, self, drain) then return end -- the running drain delivers them, in order
+      env.draining = setmetatable({ running() }, WEAK_V)
       local ok, e = pcall(deliver, self, env)
       env.draining = nil
       if not ok then error(e, 0) end
     end
+    return drain
   end
 
 

@@ -104,16 +104,16 @@ return function(core, F)
     end
     o.is_error = is_error and 1 or 0
     if status then o.has_status = 1; o.status = status else o.has_status = 0 end
-    if ty then o.type = ty; o.type_len = #ty end
-    if msg then o.message = msg; o.message_len = #msg end
+    if is_error then -- both always written: see ffi_path.lua's record_at_now
+      o.type = ty; o.type_len = ty and #ty or 0
+      o.message = msg; o.message_len = msg and #msg or 0
+    end
     if now then
       p.head.now = now
       record_at(fam, t, classify(fam, o), duration or -1, now)
     else
       release(fam, t, o, duration or -1)
     end
-    if ty then o.type = nil; o.type_len = 0 end
-    if msg then o.message = nil; o.message_len = 0 end
     if p.head.pending ~= 0 then drain(self) end
   end
 

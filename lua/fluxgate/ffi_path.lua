@@ -84,6 +84,22 @@ return function(core, H)
     return p, mt
   end
 
+  -- A shared breaker's head: also refused while a shared breaker's random
+  -- function runs, under that breaker's lock (fgl_refuse_shared in
+  -- lua/fluxgate_lua.h says why; the C paths check it there). The module's
+  -- count of them is read through a pointer: shared breakers have their own
+  -- copy of the methods (shared_methods below), so that a plain breaker's
+  -- call does not read it (about 7 instructions a call under callgrind).
+  local shared_held = cast("const uint32_t *", core.shared_held())
+  local function shared_head(self, fname)
+    local p, mt = head(self, fname)
+    if shared_held[0] ~= 0 then
+      error("fluxgate: shared breakers and families cannot be used from a shared breaker's random function " ..
+            "(it runs under that breaker's lock)", 3)
+    end
+    return p, mt
+  end
+
   -- Admits into scratch; returns whether it did. Drains transitions.
   local function admit(self, p, mt)
     local clock, admitted = rawget(mt, "__clock"), nil
@@ -111,16 +127,22 @@ return function(core, H)
     if b == nil then return end -- closed meanwhile
     o.is_error = is_error and 1 or 0
     if status then o.has_status = 1; o.status = status else o.has_status = 0 end
-    if ty then o.type = ty; o.type_len = #ty end
-    if msg then o.message = msg; o.message_len = #msg end
+    -- An error's type and message are both always written, so that the
+    -- pointers an earlier record left in o (into strings that may be
+    -- collected by now) are never read; the engine reads neither for a
+    -- result. Clearing them after the call was not enough: a debug hook
+    -- may raise before that, and the next error without a type was
+    -- classified by the old one.
+    if is_error then
+      o.type = ty; o.type_len = ty and #ty or 0
+      o.message = msg; o.message_len = msg and #msg or 0
+    end
     if now then
       p.now = now
       record_at(b, t, classify(b, o), duration or -1, now)
     else
       release(b, t, o, duration or -1) -- classify + record in one FFI call
     end
-    if ty then o.type = nil; o.type_len = 0 end -- the strings may be collected now
-    if msg then o.message = nil; o.message_len = 0 end
     if p.pending ~= 0 then drain(self) end
   end
 
@@ -199,69 +221,75 @@ return function(core, H)
     return fallback(e)
   end
 
-  local P = {}
+  -- The methods, reading heads with `head`.
+  local function methods(head)
+    local P = {}
 
-  -- cb:call(fn, ...) -> fn's results | nil, rejection
-  function P.call(self, fn, ...)
-    local p, mt = head(self, "call")
-    if type(fn) ~= "function" then H.check_callable(fn, 1, "call") end
-    local admitted = admit(self, p, mt)
-    local t = scratch
-    local st, g, t0, slot, seq = t.state, tonumber(t.generation), t.started_at, t.slot, t.slot_seq
-    local r = not admitted and rejected(self, mt)
-    if p.pending ~= 0 then drain(self) end
-    if r then return nil, r end
-    return finish(self, st, g, t0, slot, seq, pcall(fn, ...))
-  end
-
-  -- cb:call_with_fallback(fn, fallback, ...) -> fn's results | fallback(err)'s
-  function P.call_with_fallback(self, fn, fallback, ...)
-    local p, mt = head(self, "call_with_fallback")
-    if type(fn) ~= "function" then H.check_callable(fn, 1, "call_with_fallback") end
-    if type(fallback) ~= "function" then H.check_callable(fallback, 2, "call_with_fallback") end
-    local admitted = admit(self, p, mt)
-    local t = scratch
-    local st, g, t0, slot, seq = t.state, tonumber(t.generation), t.started_at, t.slot, t.slot_seq
-    local r = not admitted and rejected(self, mt)
-    if p.pending ~= 0 then drain(self) end
-    if r then return fallback(r) end
-    return finish_fallback(self, fallback, st, g, t0, slot, seq, pcall(fn, ...))
-  end
-
-  -- cb:acquire() -> token | nil, rejection. The token is a Lua table
-  -- { state, generation, started_at, slot, slot_seq, serial, released }
-  -- whose metatable (TokenMT, private) says it is one; it never reaches C
-  -- (release copies it into scratch), so where it does not escape the
-  -- trace LuaJIT sinks its allocation (a cdata handed to C it cannot).
-  -- Generations and serials are below 2^53: exact as numbers.
-  function P.acquire(self)
-    local p, mt = head(self, "acquire")
-    local token, r
-    if admit(self, p, mt) then
+    -- cb:call(fn, ...) -> fn's results | nil, rejection
+    function P.call(self, fn, ...)
+      local p, mt = head(self, "call")
+      if type(fn) ~= "function" then H.check_callable(fn, 1, "call") end
+      local admitted = admit(self, p, mt)
       local t = scratch
-      token = setmetatable({ tonumber(t.state), tonumber(t.generation), t.started_at, t.slot, t.slot_seq,
-                             tonumber(p.serial), false }, TokenMT)
-    else
-      r = rejected(self, mt)
+      local st, g, t0, slot, seq = t.state, tonumber(t.generation), t.started_at, t.slot, t.slot_seq
+      local r = not admitted and rejected(self, mt)
+      if p.pending ~= 0 then drain(self) end
+      if r then return nil, r end
+      return finish(self, st, g, t0, slot, seq, pcall(fn, ...))
     end
-    if p.pending ~= 0 then drain(self) end
-    return token, r
+
+    -- cb:call_with_fallback(fn, fallback, ...) -> fn's results | fallback(err)'s
+    function P.call_with_fallback(self, fn, fallback, ...)
+      local p, mt = head(self, "call_with_fallback")
+      if type(fn) ~= "function" then H.check_callable(fn, 1, "call_with_fallback") end
+      if type(fallback) ~= "function" then H.check_callable(fallback, 2, "call_with_fallback") end
+      local admitted = admit(self, p, mt)
+      local t = scratch
+      local st, g, t0, slot, seq = t.state, tonumber(t.generation), t.started_at, t.slot, t.slot_seq
+      local r = not admitted and rejected(self, mt)
+      if p.pending ~= 0 then drain(self) end
+      if r then return fallback(r) end
+      return finish_fallback(self, fallback, st, g, t0, slot, seq, pcall(fn, ...))
+    end
+
+    -- cb:acquire() -> token | nil, rejection. The token is a Lua table
+    -- { state, generation, started_at, slot, slot_seq, serial, released }
+    -- whose metatable (TokenMT, private) says it is one; it never reaches C
+    -- (release copies it into scratch), so where it does not escape the
+    -- trace LuaJIT sinks its allocation (a cdata handed to C it cannot).
+    -- Generations and serials are below 2^53: exact as numbers.
+    function P.acquire(self)
+      local p, mt = head(self, "acquire")
+      local token, r
+      if admit(self, p, mt) then
+        local t = scratch
+        token = setmetatable({ tonumber(t.state), tonumber(t.generation), t.started_at, t.slot, t.slot_seq,
+                               tonumber(p.serial), false }, TokenMT)
+      else
+        r = rejected(self, mt)
+      end
+      if p.pending ~= 0 then drain(self) end
+      return token, r
+    end
+
+    -- cb:release(token, ok, value [, duration]); a second release is a no-op.
+    function P.release(self, token, ok, value, duration)
+      local p, mt = head(self, "release")
+      check_release(getmetatable(token) == TokenMT and token[6] == tonumber(p.serial), token, duration, "breaker")
+      if token[7] then return end
+      token[7] = true
+      local is_error, status, ty, msg = release_outcome(ok, value)
+      local clock, now = rawget(mt, "__clock"), nil
+      if clock then now = read_clock(clock) end
+      local t = scratch
+      t.admitted = 1; t.state = token[1]; t.generation = token[2]; t.started_at = token[3]
+      t.slot = token[4]; t.slot_seq = token[5]
+      record_at_now(self, p, t, now, is_error, status, ty, msg, duration)
+    end
+
+    return P
   end
 
-  -- cb:release(token, ok, value [, duration]); a second release is a no-op.
-  function P.release(self, token, ok, value, duration)
-    local p, mt = head(self, "release")
-    check_release(getmetatable(token) == TokenMT and token[6] == tonumber(p.serial), token, duration, "breaker")
-    if token[7] then return end
-    token[7] = true
-    local is_error, status, ty, msg = release_outcome(ok, value)
-    local clock, now = rawget(mt, "__clock"), nil
-    if clock then now = read_clock(clock) end
-    local t = scratch
-    t.admitted = 1; t.state = token[1]; t.generation = token[2]; t.started_at = token[3]
-    t.slot = token[4]; t.slot_seq = token[5]
-    record_at_now(self, p, t, now, is_error, status, ty, msg, duration)
-  end
-
-  return P
+  -- the methods of plain breakers; nil (no reason: the path is on); those of shared breakers
+  return methods(head), nil, methods(shared_head)
 end

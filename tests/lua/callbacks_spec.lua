@@ -199,3 +199,64 @@ describe("signals", function()
     assert.are.equal(0, got[2].metrics.total_count)
   end)
 end)
+
+-- Lua code can be interrupted at any instruction (a debug hook that raises,
+-- a memory error). A drain interrupted after marking its object "being
+-- drained" and before clearing the mark must not hold that object's
+-- transitions for good: the mark counts only while its drain is on a stack.
+describe("a drain interrupted by an error", function()
+  -- Runs fn with a line hook that raises once, as the drain (delivery.lua)
+  -- reaches its protected delivery: the object is marked by then.
+  local function interrupted_at_delivery(fn)
+    local path = assert(package.searchpath("fluxgate.delivery", package.path))
+    local line = 0
+    for text in io.lines(path) do
+      line = line + 1
+      if text:find("pcall(deliver, self, env)", 1, true) then break end
+    end
+    local fired = false
+    if rawget(_G, "jit") then jit.flush() end -- compiled code runs no hooks
+    local ok, err = pcall(function()
+      debug.sethook(function(_, at)
+        if not fired and at == line and debug.getinfo(2, "S").source:find("delivery.lua", 1, true) then
+          fired = true
+          error("interrupted", 0)
+        end
+      end, "l")
+      fn()
+    end)
+    debug.sethook()
+    assert.is_true(fired, "the hook never reached delivery.lua line " .. line)
+    assert.is_false(ok)
+    assert.are.equal("interrupted", err)
+  end
+
+  local function transitions(seen)
+    local out = {}
+    for i, s in ipairs(seen) do out[i] = s.old_state .. ">" .. s.new_state end
+    return table.concat(out, " ")
+  end
+
+  it("delivers the breaker's transitions afterwards, in order", function()
+    local seen = {}
+    local cb = H.new({ listeners = { function(s) seen[#seen + 1] = s end } })
+    interrupted_at_delivery(function() cb:force_open() end)
+    assert.are.equal(0, #seen)
+    cb:reset()
+    assert.are.equal("closed>forced_open forced_open>closed", transitions(seen))
+    cb:disable()
+    assert.are.equal("closed>forced_open forced_open>closed closed>disabled", transitions(seen))
+  end)
+
+  it("delivers a family's transitions afterwards, in order", function()
+    local seen = {}
+    local p = assert(fluxgate.compile("breaker f { tripper = FailureStreak(1) }"))
+    local fam = assert(p:family("f", { listeners = { function(s) seen[#seen + 1] = s end } }))
+    fam:get("k")
+    interrupted_at_delivery(function() fam:force_open("k") end)
+    assert.are.equal(0, #seen)
+    fam:reset("k")
+    assert.are.equal("closed>forced_open forced_open>closed", transitions(seen))
+    assert.are.equal("k", seen[2].key)
+  end)
+end)

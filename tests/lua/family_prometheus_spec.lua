@@ -153,3 +153,38 @@ describe("a family in fluxgate.prometheus()", function()
     assert.is_nil(s['circuit_breaker_family_state{circuit_name="fam_d",state="closed"}'])
   end)
 end)
+
+-- prometheus() reads every family in a weak table, where a family stays
+-- after its last reference is gone until its finalizer (close) has run; a
+-- collection step taken while the scrape builds that family's tables ran
+-- the finalizer under its feet: the engine family freed in the middle of
+-- family_stats (LuaJIT: a segfault on every run of the loop below). Run in
+-- a child interpreter, so that a crash fails this test instead of busted.
+describe("prometheus() and families waiting for their finalizer", function()
+  it("counts each dropped family exactly once and never crashes", function()
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write([[
+      local fluxgate = require("fluxgate")
+      local p = assert(fluxgate.compile("breaker dropped { tripper = FailureStreak(1) }"))
+      for _, metrics in ipairs({ "aggregate", "per_key" }) do
+        for i = 1, 1500 do
+          local fam = assert(p:family("dropped", { metrics = metrics }))
+          for k = 1, 3 do fam:call(k, function() return 1 end) end
+          fam = nil
+          local n = fluxgate.prometheus():match('circuit_breaker_calls_total{circuit_name="dropped",outcome="success"} (%d+)')
+          local want = (metrics == "aggregate" and 0 or 4500) + 3 * i
+          if tonumber(n) ~= want then print("scrape " .. i .. " of " .. metrics .. ": " .. tostring(n) .. ", not " .. want) end
+        end
+      end
+      print("done")
+    ]])
+    f:close()
+    local interpreter = rawget(_G, "jit") and "luajit" or "lua5.4"
+    local child = assert(io.popen("timeout 120 " .. interpreter .. " '" .. script .. "' 2>&1; echo \"exit $?\""))
+    local out = child:read("*a")
+    child:close()
+    os.remove(script)
+    assert.are.equal("done\nexit 0\n", out)
+  end)
+end)

@@ -126,7 +126,10 @@ function H.with_path(use_ffi, fn)
 end
 
 -- Whether a breaker takes the FFI path.
-function H.on_ffi(cb) return paths.Ffi ~= nil and getmetatable(cb).__index.call == paths.Ffi.call end
+function H.on_ffi(cb)
+  local call = getmetatable(cb).__index.call
+  return paths.Ffi ~= nil and (call == paths.Ffi.call or call == paths.FfiShared.call)
+end
 
 function H.path_name(use_ffi) return use_ffi and "FFI path" or "classic path" end
 

@@ -200,3 +200,58 @@ describe("coroutines", function()
     assert.is_true(math.abs(m.total_duration - 0.25) < 1e-9)
   end)
 end)
+
+-- A breaker or family in a weak-keyed table stays there after its last
+-- reference is dropped, until its finalizer has run; used from there, it is
+-- reachable again but still waiting for its finalizer, which a collection
+-- step taken by any allocation of the call runs -- in the middle of that
+-- call. The drains freed the transition queue (and the family's keys) under
+-- their own loop, and info() could read the name after the policy went:
+-- LuaJIT segfaulted within a few hundred rounds of the loops below. Run in
+-- a child interpreter, so that a crash fails this test instead of busted.
+describe("objects used while they wait for their finalizer", function()
+  it("breakers and families drain and answer without touching freed memory", function()
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write([[
+      local fluxgate = require("fluxgate")
+      local n = 0
+      local weak = setmetatable({}, { __mode = "k" })
+      for _ = 1, 1500 do
+        for _ = 1, 10 do
+          local p = assert(fluxgate.compile("breaker b { tripper = FailureStreak(1) }"))
+          weak[assert(p:breaker("b", { listeners = { function(s) n = n + #s.reason end } }))] = true
+        end
+        for cb in pairs(weak) do
+          pcall(function()
+            for _ = 1, 3 do cb:force_open(); cb:reset(); n = n + #cb:info().name end
+          end)
+        end
+      end
+      print("breakers done")
+      local fams = setmetatable({}, { __mode = "k" })
+      for _ = 1, 1500 do
+        for _ = 1, 10 do
+          local p = assert(fluxgate.compile("breaker b { tripper = FailureStreak(1) }"))
+          local fam = assert(p:family("b", { listeners = { function(s) n = n + #s.reason + #s.key end } }))
+          fam:get("k1")
+          fam:get("k2")
+          fams[fam] = true
+        end
+        for fam in pairs(fams) do
+          pcall(function()
+            for _ = 1, 3 do fam:force_open("k1"); fam:reset("k2"); n = n + #fam:info("k1").name end
+          end)
+        end
+      end
+      print("families done", n > 0)
+    ]])
+    f:close()
+    local interpreter = rawget(_G, "jit") and "luajit" or "lua5.4"
+    local child = assert(io.popen("timeout 120 " .. interpreter .. " '" .. script .. "' 2>&1; echo \"exit $?\""))
+    local out = child:read("*a")
+    child:close()
+    os.remove(script)
+    assert.are.equal("breakers done\nfamilies done\ttrue\nexit 0\n", out)
+  end)
+end)

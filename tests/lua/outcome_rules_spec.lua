@@ -52,3 +52,62 @@ describe("the C and Lua outcome rules", function()
     end
   end)
 end)
+
+-- LuaJIT's FFI path hands an error's type and message to the engine as
+-- pointers into Lua strings, in one fg_outcome reused by every record. It
+-- used to set them only for an error that has them and clear them after
+-- the record: a debug hook raising in between (Lua code can be interrupted
+-- at any instruction) left the old pointers in place, and the next error
+-- without a type was classified by the interrupted one's type (a string
+-- that may have been collected since).
+describe("an FFI record interrupted after it set the error's type", function()
+  local fluxgate = require("fluxgate")
+  local it_ffi = package.loaded["fluxgate.paths"].has_ffi and it or pending
+
+  -- Runs fn with a line hook that raises once, where the FFI path's record
+  -- function (in file `module`) writes the message into the outcome, after
+  -- the type.
+  local function interrupted_after_type(module, fn)
+    local path = assert(package.searchpath(module, package.path))
+    local line = 0
+    for text in io.lines(path) do
+      line = line + 1
+      if text:find("o.message = msg", 1, true) then break end
+    end
+    jit.flush() -- compiled code runs no hooks
+    local fired = false
+    local ok, err = pcall(function()
+      debug.sethook(function(_, at)
+        if not fired and at == line and debug.getinfo(2, "S").source:find(module:gsub("%.", "/") .. ".lua", 1, true) then
+          fired = true
+          error("interrupted", 0)
+        end
+      end, "l")
+      fn()
+    end)
+    debug.sethook()
+    assert.is_true(fired, "the hook never reached " .. path .. ":" .. line)
+    assert.is_false(ok)
+    assert.are.equal("interrupted", err)
+  end
+
+  local SRC = 'breaker b { tracker = TypeOf("Timeout") tripper = MinRequests(1000) }'
+
+  it_ffi("does not classify the next error without a type by the interrupted one's (breaker)", function()
+    local cb = assert(assert(fluxgate.compile(SRC)):breaker("b"))
+    interrupted_after_type("fluxgate.ffi_path", function() cb:call(function() error({ type = "Timeout" }) end) end)
+    local ok = pcall(cb.call, cb, function() error({ message = "no type" }) end)
+    assert.is_false(ok)
+    local c = cb:info().counters
+    assert.are.same({ 0, 1 }, { c.failure, c.ignored })
+  end)
+
+  it_ffi("does not classify the next error without a type by the interrupted one's (family)", function()
+    local fam = assert(assert(fluxgate.compile(SRC)):family("b"))
+    interrupted_after_type("fluxgate.family_ffi", function() fam:call("k", function() error({ type = "Timeout" }) end) end)
+    local ok = pcall(fam.call, fam, "k", function() error({ message = "no type" }) end)
+    assert.is_false(ok)
+    local s = fam:stats()
+    assert.are.same({ 0, 1 }, { s.calls.failure, s.calls.ignored })
+  end)
+end)

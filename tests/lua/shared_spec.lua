@@ -251,3 +251,78 @@ describe("policy:shared_breaker", function()
     assert.are.same({ "open", "forced_open" }, heard)
   end)
 end)
+
+-- A shared breaker's random function runs while the engine holds that
+-- breaker's lock (each draw belongs to one decision), which every handle on
+-- its block and every other process waits for. A shared block used from
+-- there would wait for the lock its own thread holds, forever (it did:
+-- prometheus(), another handle's info() or call(), a shared family's
+-- stats()); so every shared breaker and family is refused there, reported as
+-- the random function's failure. Run in a child interpreter under
+-- `timeout`, so that a regression fails instead of hanging the suite.
+describe("a shared breaker's random function", function()
+  local z = H.shared_zones("rnd")
+  before_each(z.setup)
+  after_each(z.teardown)
+
+  it("cannot use a shared breaker or family (it would wait for the lock it holds)", function()
+    local script = z.dir .. "/run.lua"
+    local f = assert(io.open(script, "w"))
+    local text = ([[
+      local fluxgate = require("fluxgate")
+      io.stdout:setvbuf("no")
+      local p = assert(fluxgate.compile("breaker b { tripper = FailureStreak(1) retry = Always() permit = Random(50%) }"))
+      local zone = { dir = "DIR", zone = "r" }
+      local action, other
+      local function random()
+        local ok, err = pcall(action)
+        print(ok and "ran" or "refused: " .. tostring(err))
+        return 0.1
+      end
+      local cb = assert(p:shared_breaker("b", { dir = "DIR", zone = "r", random = random }))
+      other = assert(p:shared_breaker("b", zone))
+      local fam = assert(p:shared_family("b", { dir = "DIR", zone = "r", capacity = 8, random = random }))
+      local paths = package.loaded["fluxgate.paths"]
+      print("other on the FFI path:", paths.FfiShared ~= nil and getmetatable(other).__index.call == paths.FfiShared.call)
+      local actions = {
+        prometheus = function() return fluxgate.prometheus() end,
+        info = function() return other:info() end,
+        call = function() return other:call(function() return 1 end) end,
+        acquire = function() return other:acquire() end,
+        new_handle = function() return p:shared_breaker("b", zone) end,
+        family_stats = function() return fam:stats() end,
+      }
+      for _, name in ipairs({ "prometheus", "info", "call", "acquire", "new_handle", "family_stats" }) do
+        action = actions[name]
+        io.write(name, ": ")
+        cb:reset()
+        cb:call(function() return nil, "down" end) -- opens it; the next call is a probe that draws
+        cb:call(function() return 1 end)
+      end
+      action = function() return fluxgate.prometheus() end
+      io.write("family key: ")
+      fam:call("k", function() return nil, "down" end)
+      fam:call("k", function() return 1 end)
+      action = function() return 1 end
+      io.write("other breakers: ")
+      cb:reset()
+      cb:call(function() return nil, "down" end)
+      cb:call(function() return 1 end)
+      print("done", #fluxgate.prometheus() > 0)
+    ]]):gsub("DIR", z.dir)
+    f:write(text)
+    f:close()
+    local interpreter = rawget(_G, "jit") and "luajit" or "lua5.4"
+    local child = assert(io.popen("timeout 20 " .. interpreter .. " '" .. script .. "' 2>&1"))
+    local out = child:read("*a")
+    child:close()
+    local refused = "refused: .*shared breakers and families cannot be used from a shared breaker's random function"
+    for _, name in ipairs({ "prometheus", "info", "call", "acquire", "new_handle", "family_stats", "family key" }) do
+      assert.truthy(out:find(name .. ": " .. refused), name .. " in:\n" .. out)
+    end
+    assert.truthy(out:find("other breakers: ran\ndone\ttrue", 1, true), out)
+    -- under LuaJIT, "call" and "acquire" went through the FFI path's own check
+    local on_ffi = package.loaded["fluxgate.paths"].has_ffi
+    assert.truthy(out:find("other on the FFI path:\t" .. tostring(on_ffi), 1, true), out)
+  end)
+end)
