@@ -259,6 +259,10 @@ local function class_of(methods, policy, index, name, clock)
     __index = index_of(methods, name),
     __gc = c_close, __close = c_close, __tostring = tostring_breaker,
     __breaker_name = name, __clock = clock, __policy = policy, __def = index,
+    -- on the classic path under LuaJIT, calls the FFI path admitted before
+    -- a reload to Custom() predicates are classified through Lua
+    -- (fluxgate/ffi_path.lua: an FFI record cannot run them)
+    __lua_classify = (Ffi ~= nil and methods == Classic) or nil,
   }
   by_methods[methods] = class
   return class

@@ -275,6 +275,29 @@ static int fgl_release(lua_State *L) {
     return fgl_drain_and_return(L, &b->head, FGL_HELPER_DRAIN, 1, 0); /* no results: the stack may hold more */
 }
 
+/* classify(cb, ok, value) -> the outcome class (-1 untracked, 0 success, 1
+ * failure) of release(token, ok, value), Custom() predicates run inside
+ * fgl_enter's bracket. For LuaJIT's FFI path, whose record cannot call Lua:
+ * a call it admitted that ends after cb:reload moved the breaker to a
+ * definition with Custom() predicates (fluxgate/ffi_path.lua records it
+ * with this class), as family_classify does for families. */
+static int fgl_classify_lua(lua_State *L) {
+    fgl_breaker *b = fgl_check_breaker(L, 1, "release");
+    lua_settop(L, 3);
+    lua_pushnil(L); /* where release has its token: ok at 3, value at 4 */
+    lua_insert(L, 2);
+    fg_outcome o;
+    fgl_release_outcome(L, &o);
+    fgl_call c;
+    fgl_enter(L, b, 1, &c);
+    c.outcome = &o;
+    c.value_index = 4;
+    fg_outcome_class outcome_class = fg_breaker_classify(b->head.engine, &o);
+    fgl_leave(L, b, &c);
+    lua_pushinteger(L, (lua_Integer)outcome_class);
+    return 1;
+}
+
 const luaL_Reg fgl_call_funcs[] = {
 #if LUA_VERSION_NUM >= 504
     {"call", fgl_call_plain},
@@ -284,4 +307,5 @@ const luaL_Reg fgl_call_funcs[] = {
     {"record", fgl_record_lua},
     {"acquire", fgl_acquire},
     {"release", fgl_release},
+    {"classify", fgl_classify_lua},
     {NULL, NULL}};

@@ -121,10 +121,36 @@ return function(core, H)
                      retry_after >= 0 and retry_after or nil)
   end
 
-  -- Records an outcome for ticket t at now (nil: the engine reads its clock).
-  local function record_at_now(self, p, t, now, is_error, status, ty, msg, duration)
+  -- After cb:reload to a definition with Custom() predicates the breaker
+  -- takes the classic path, but calls this path admitted may still end
+  -- here: their outcome is classified by core.classify, which runs the
+  -- predicates (an FFI call cannot run Lua: the engine would count the
+  -- outcome as the predicates' error, an untracked one). fluxgate.lua sets
+  -- __lua_classify on the classic path's classes.
+  local c_classify = core.classify
+
+  -- Records an outcome for ticket t at now (nil: the engine reads its clock);
+  -- value: the result or error, for Custom() predicates (see c_classify).
+  local function record_at_now(self, p, t, now, is_error, status, ty, msg, duration, value, lua_classify)
     local b = p.engine
     if b == nil then return end -- closed meanwhile
+    if lua_classify then
+      -- the predicates may use other breakers' FFI paths, which fill
+      -- scratch (t): keep the ticket and put it back after
+      local st, g, t0, slot, seq = t.state, t.generation, t.started_at, t.slot, t.slot_seq
+      local cls = c_classify(self, not is_error, value)
+      b = p.engine
+      if b == nil then return end -- closed by a predicate
+      t.admitted = 1; t.state = st; t.generation = g; t.started_at = t0; t.slot = slot; t.slot_seq = seq
+      if now then
+        p.now = now
+        record_at(b, t, cls, duration or -1, now)
+      else
+        C.fg_breaker_record(b, t, cls, duration or -1)
+      end
+      if p.pending ~= 0 then drain(self) end
+      return
+    end
     o.is_error = is_error and 1 or 0
     if status then o.has_status = 1; o.status = status else o.has_status = 0 end
     -- An error's type and message are both always written, so that the
@@ -176,12 +202,14 @@ return function(core, H)
 
   -- Puts cb:call's ticket back into scratch (after the Lua clock, which
   -- may use another breaker) and records.
-  local function settle(self, st, g, t0, slot, seq, is_error, status, ty, msg)
-    local clock, now = rawget(getmetatable(self), "__clock"), nil
+  local function settle(self, st, g, t0, slot, seq, is_error, status, ty, msg, value)
+    local mt = getmetatable(self)
+    local clock, now = rawget(mt, "__clock"), nil
     if clock then now = read_clock(clock) end
     local t = scratch
     t.admitted = 1; t.state = st; t.generation = g; t.started_at = t0; t.slot = slot; t.slot_seq = seq
-    record_at_now(self, cast(HeadPtr, self), t, now, is_error, status, ty, msg, nil)
+    record_at_now(self, cast(HeadPtr, self), t, now, is_error, status, ty, msg, nil, value,
+                  rawget(mt, "__lua_classify"))
   end
 
   -- The outcome of pcall(fn, ...): a raised error or `nil, e` is an error,
@@ -196,12 +224,12 @@ return function(core, H)
   local function finish(self, st, g, t0, slot, seq, ok, ...)
     local err = failed(ok, ...)
     if err == 0 then
-      settle(self, st, g, t0, slot, seq, false, result_status((...)))
+      settle(self, st, g, t0, slot, seq, false, result_status((...)), nil, nil, (...))
       return ...
     end
     local e = select(err, ...)
     local ty, msg, status = error_fields(e)
-    settle(self, st, g, t0, slot, seq, true, status, ty, msg)
+    settle(self, st, g, t0, slot, seq, true, status, ty, msg, e)
     if not ok then error(e, 0) end
     return ...
   end
@@ -212,12 +240,12 @@ return function(core, H)
   local function finish_fallback(self, fallback, st, g, t0, slot, seq, ok, ...)
     local err = failed(ok, ...)
     if err == 0 then
-      settle(self, st, g, t0, slot, seq, false, result_status((...)))
+      settle(self, st, g, t0, slot, seq, false, result_status((...)), nil, nil, (...))
       return ...
     end
     local e = select(err, ...)
     local ty, msg, status = error_fields(e)
-    settle(self, st, g, t0, slot, seq, true, status, ty, msg)
+    settle(self, st, g, t0, slot, seq, true, status, ty, msg, e)
     return fallback(e)
   end
 
@@ -284,7 +312,7 @@ return function(core, H)
       local t = scratch
       t.admitted = 1; t.state = token[1]; t.generation = token[2]; t.started_at = token[3]
       t.slot = token[4]; t.slot_seq = token[5]
-      record_at_now(self, p, t, now, is_error, status, ty, msg, duration)
+      record_at_now(self, p, t, now, is_error, status, ty, msg, duration, value, rawget(mt, "__lua_classify"))
     end
 
     return P

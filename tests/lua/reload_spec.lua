@@ -104,6 +104,24 @@ describe("cb:reload", function()
     cb:release(token, true, 200)
     cb:release(token, true, 200) -- a second release is a no-op
     assert.are.equal(1, cb:info().counters.success)
+    -- and classified by the new definition's predicates: LuaJIT's FFI path
+    -- cannot run Lua in its record, so it counted 418 as a success
+    assert.is_true(cb:reload(V1, "api"))
+    local before = assert(cb:acquire())
+    assert.is_true(cb:reload(V2, "guarded"))
+    cb:release(before, true, 418)
+    local c = cb:info().counters
+    assert.are.same({ 1, 1, 0 }, { c.success, c.failure, c.ignored })
+    assert.are.equal("open", cb:state())
+    local other = assert(V1:breaker("api", { custom = { teapot = function(o) return o.status == 418 end } }))
+    local in_call
+    other:call(function()
+      in_call = other:reload(V2, "guarded") -- the call began on the path before
+      return { status = 418 }
+    end)
+    assert.is_true(in_call)
+    c = other:info().counters
+    assert.are.same({ 0, 1, 0 }, { c.success, c.failure, c.ignored })
   end)
 
   run_on_paths("survives collection, repeated reloads and close", function()
