@@ -29,8 +29,9 @@ double fg_clock_smallest_duration(const fg_breaker_def *def) {
     for (uint32_t i = 0; i < n; i++) m = fg_min_positive(m, t[i]);
     m = fg_min_positive(m, fg_block_min_latency_threshold(def->tripper));
     if (def->window.kind == FG_WINDOW_TIME) m = fg_min_positive(m, 1.0);
+    /* the shortest wait the jitter can draw: d * (1 - j), j in [0, 1) */
     if (def->retry.kind == FG_RETRY_COOLDOWN || def->retry.kind == FG_RETRY_BACKOFF)
-        m = fg_min_positive(m, def->retry.duration);
+        m = fg_min_positive(m, def->retry.duration * (1.0 - def->retry.jitter_ratio));
     if (def->permit.kind == FG_PERMIT_RAMP_UP) m = fg_min_positive(m, def->permit.duration);
     m = fg_min_positive(m, def->half_open_lease);
     return m;

@@ -5,8 +5,9 @@
  * Clock choice (SPEC section 10). A breaker reads CLOCK_MONOTONIC_COARSE
  * when that clock's resolution is at most 1 % of the smallest duration its
  * definition compares against -- SlowRate/AvgLatency thresholds, a
- * TimeWindow's one-second buckets, the retry's wait (Cooldown's duration,
- * Backoff's initial), RampUp's duration and half_open_lease -- and
+ * TimeWindow's one-second buckets, the retry's shortest wait (Cooldown's
+ * duration, Backoff's initial, times 1 - jitter_ratio: the jitter can draw
+ * that), RampUp's duration and half_open_lease -- and
  * CLOCK_MONOTONIC otherwise. The choice is made once, when the breaker is
  * made; fg_breaker_options.clock_kind can force either, and a clock
  * function makes it CUSTOM.

@@ -199,6 +199,14 @@ static void the_clock_is_the_cheapest_one_exact_enough(void **state) {
     fg_policy *fast = compile_expr((fg_expressions){.retry = "Cooldown(10ms)"});
     assert_int_equal(kind_of(fast, FG_CLOCK_AUTO), res <= 0.0001 ? FG_CLOCK_COARSE : FG_CLOCK_PRECISE);
     fg_policy_free(fast);
+    /* a jittered wait can be as short as d * (1 - j): Cooldown(1s, jitter 0.99)
+     * waits 10 ms at least, which a clock of a few milliseconds does not serve */
+    fg_policy *jittered = compile_expr((fg_expressions){.retry = "Cooldown(1, jitter_ratio = 0.99)"});
+    assert_int_equal(kind_of(jittered, FG_CLOCK_AUTO), res <= 0.0001 ? FG_CLOCK_COARSE : FG_CLOCK_PRECISE);
+    fg_policy_free(jittered);
+    fg_policy *backoff = compile_expr((fg_expressions){.retry = "Backoff(2, jitter_ratio = 0.9)"});
+    assert_int_equal(kind_of(backoff, FG_CLOCK_AUTO), res <= 0.002 ? FG_CLOCK_COARSE : FG_CLOCK_PRECISE);
+    fg_policy_free(backoff);
     fg_policy *lat = compile_expr((fg_expressions){.tripper = "AvgLatency(50ms)"});
     assert_int_equal(kind_of(lat, FG_CLOCK_AUTO), res <= 0.0005 ? FG_CLOCK_COARSE : FG_CLOCK_PRECISE);
     fg_policy_free(lat);
