@@ -252,7 +252,7 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
 
     if (!attach) {
         double raw = custom ? h->clock(h->clock_ud) : fg_clock_read((fg_clock_kind)h->clock_kind);
-        double now = isfinite(raw) ? raw : 0.0;
+        double now = fg_clock_usable(raw) ? raw : 0.0;
         uint64_t seed = opt != NULL && opt->has_seed ? opt->seed : fg_breaker_default_seed(block, now);
         fg_block_init(block, &layout, fingerprint, now, seed);
     }

@@ -98,7 +98,7 @@ static void fg_acquire_locked(fg_breaker *h, fg_when *when, fg_ticket *t, fg_pen
         double wait = fg_retry_wait(retry, b->reopens, b->retry_factor);
         if (!fg_retry_over(retry, b->changed_at, wait, now)) {
             double deadline = fg_retry_deadline_of(retry, b->changed_at, wait);
-            double raw = when->have_raw && isfinite(when->raw) ? when->raw : now - fg_breaker_offset(b);
+            double raw = when->have_raw && fg_clock_usable(when->raw) ? when->raw : now - fg_breaker_offset(b);
             t->retry_after = fg_retry_after_at(deadline, now, raw, fg_breaker_offset(b));
             fg_count_rejected(h, b);
             break;
@@ -133,10 +133,18 @@ static void fg_acquire_locked(fg_breaker *h, fg_when *when, fg_ticket *t, fg_pen
 }
 
 /* A lock-free admission's started_at: the reading on the breaker's time
- * (a bad reading: the start of the current state). */
+ * (a reading fg_clock_usable refuses: the start of the current state). A
+ * reading earlier than the block's last one is a jump back that no locked
+ * read has rebased yet: time stands still there, at the last reading's
+ * time, as the rebase will make it. raw + offset would date the call
+ * before the jump, and its duration, measured on the rebased time, would
+ * count the whole jump (a 0.1 s call after a jump back of 995 s recorded
+ * as 995 s: slow, and an AvgLatency trip). */
 static inline double fg_started_at(const fg_block *b, double raw) {
-    double t = raw + fg_breaker_offset(b);
-    return isfinite(t) ? t : b->changed_at;
+    if (!fg_clock_usable(raw)) return b->changed_at;
+    double last = fg_breaker_last_raw(b);
+    /* last is FG_CLOCK_NO_READING (+inf) before the first reading: raw */
+    return (raw < last && last <= FG_CLOCK_LIMIT ? last : raw) + fg_breaker_offset(b);
 }
 
 /* Everything but the lock-free admission of fg_acquire: forced_open, and

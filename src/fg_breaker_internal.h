@@ -229,6 +229,14 @@ static inline double fg_breaker_offset(const fg_block *b) {
     return d;
 }
 
+/* The block's last raw reading (FG_CLOCK_NO_READING before the first). */
+static inline double fg_breaker_last_raw(const fg_block *b) {
+    uint64_t bits = atomic_load_explicit(&((fg_block *)b)->last_raw_bits, memory_order_relaxed);
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
 /* A reading for a call: the custom clock's (read here, before any lock), or
  * "read the default clock under the lock when needed". */
 static inline fg_when fg_breaker_when(fg_breaker *h) {

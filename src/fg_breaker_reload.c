@@ -115,7 +115,8 @@ void fg_reload_carry(fg_breaker *from, fg_breaker *to, uint64_t *admitted, uint6
     b->reopens = a->reopens;
     memcpy(b->transitions_auto, a->transitions_auto, sizeof b->transitions_auto);
     memcpy(b->transitions_manual, a->transitions_manual, sizeof b->transitions_manual);
-    b->last_raw = a->last_raw;
+    atomic_store_explicit(&b->last_raw_bits, atomic_load_explicit(&a->last_raw_bits, memory_order_relaxed),
+                          memory_order_relaxed);
     b->last_time = a->last_time;
     b->success = a->success;
     b->failure = a->failure;

@@ -23,13 +23,18 @@ double fg_breaker_now_compute_locked(fg_breaker *h, fg_when *w) {
     fg_block *b = h->block;
     double raw = w->have_raw ? w->raw : fg_clock_read((fg_clock_kind)h->clock_kind);
     double offset = fg_breaker_offset(b), before = offset;
+    double last_raw = fg_breaker_last_raw(b), raw_before = last_raw;
     /* changed_at: never ahead of the breaker's time, also when the first
      * reading is earlier than the one the block was made at */
-    w->now = fg_clock_advance(raw, &b->last_raw, &b->last_time, &offset, &b->changed_at);
+    w->now = fg_clock_advance(raw, &last_raw, &b->last_time, &offset, &b->changed_at);
+    uint64_t bits;
     if (offset != before) {
-        uint64_t bits;
         memcpy(&bits, &offset, sizeof bits);
         atomic_store_explicit(&b->offset_bits, bits, memory_order_relaxed);
+    }
+    if (last_raw != raw_before) {
+        memcpy(&bits, &last_raw, sizeof bits);
+        atomic_store_explicit(&b->last_raw_bits, bits, memory_order_relaxed);
     }
     w->have_now = 1;
     return w->now;

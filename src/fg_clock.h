@@ -21,7 +21,11 @@
  * the readings after it (earlier than it) rebase, so time goes on from the
  * glitch instead of standing still until the clock catches up with it: a
  * breaker that opened at the glitch is not held open for its size.
- * Non-finite readings are ignored (the last time is used).
+ * Readings that are not usable (fg_clock_usable: NaN, infinities, and
+ * magnitudes past FG_CLOCK_LIMIT) are ignored (the last time is used): a
+ * glitch of 1e20 s taken as it comes would leave the breaker's time there,
+ * where a double's step is 16384 s, so that time stood still for any wait
+ * (a breaker that opened then stayed open for hours; at 1e300, forever).
  *
  * First reading. A breaker's time starts at the first reading after its
  * block was made (last_raw is FG_CLOCK_NO_READING until then), on that
@@ -41,13 +45,24 @@
 #ifndef FG_CLOCK_H
 #define FG_CLOCK_H
 
-#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "fg_policy_internal.h"
 #include "fluxgate.h"
+
+/* The largest reading a breaker takes, in magnitude: below 2^53, whole
+ * seconds are exact doubles (a TimeWindow's second limit is the same) and a
+ * double's step is at most 1 s, so time still moves after a glitch this
+ * large. Far above any clock: 285 million years of seconds. */
+#define FG_CLOCK_LIMIT 9.0e15
+
+/* Whether a raw reading is one a breaker takes: finite and within
+ * +-FG_CLOCK_LIMIT (false for NaN). */
+static inline int fg_clock_usable(double raw) {
+    return raw <= FG_CLOCK_LIMIT && raw >= -FG_CLOCK_LIMIT;
+}
 
 /* Seconds of CLOCK_MONOTONIC; ud is ignored (fits fg_clock_fn). */
 double fg_clock_monotonic(void *ud);
@@ -92,8 +107,7 @@ fg_clock_kind fg_clock_choose(const fg_breaker_def *def, fg_clock_kind requested
  * back (the block counts as made then). */
 static inline double fg_clock_advance(double raw, double *last_raw, double *last_time,
                                       double *offset, double *since) {
-    /* raw <= DBL_MAX and raw >= -DBL_MAX rule out NaN and infinities */
-    if (!(raw <= DBL_MAX && raw >= -DBL_MAX)) return *last_time;
+    if (!fg_clock_usable(raw)) return *last_time;
     if (raw < *last_raw) {
         if (*last_raw == FG_CLOCK_NO_READING) {
             /* the first reading: time starts here, whatever was read before */

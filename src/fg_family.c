@@ -307,7 +307,7 @@ static fg_family_entry *fg_family_entry_make(fg_family *f, const void *key, size
     atomic_init(&e->pins, 0);
     atomic_init(&e->detached, 0);
     if (len > 0) memcpy((char *)(e + 1), key, len);
-    double now = isfinite(raw) ? raw : 0.0;
+    double now = fg_clock_usable(raw) ? raw : 0.0;
     uint64_t bits = 0;
     memcpy(&bits, &now, sizeof bits);
     /* seeded: the same key gets the same sequence in every run (full_hash

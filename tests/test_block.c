@@ -346,6 +346,72 @@ static void a_wild_forward_reading_does_not_hold_the_breaker_open(void **state) 
     done(&f);
 }
 
+/* A reading too large for a double to step by seconds (past 9e15, where
+ * whole seconds stop being exact) is ignored like NaN. Taken as it came, a
+ * glitch of 1e20 left the breaker's time there, where raw + offset moves
+ * in steps of 16384 s: open for hours after one bad reading (at 1e300,
+ * forever, with a retry_after of 1.5e284 s), and a TimeWindow that never
+ * aged. */
+static void a_reading_past_the_clock_limit_is_ignored(void **state) {
+    (void)state;
+    static const double glitches[] = {1e20, 1e300, -1e300, 9.1e15, -9.1e15};
+    for (size_t g = 0; g < sizeof glitches / sizeof glitches[0]; g++) {
+        fixture f;
+        make(&f, (fg_expressions){.tripper = "FailureStreak(1)", .retry = "Cooldown(60)", .permit = "All()"},
+             NULL, 0);
+        fg_ticket t;
+        assert_true(fg_breaker_acquire(f.b, &t));
+        f.clock.now = glitches[g];
+        fg_breaker_record(f.b, &t, FG_OUTCOME_FAILURE, 0.0); /* opens at the last good time */
+        assert_int_equal(fg_breaker_state(f.b), FG_STATE_OPEN);
+        assert_float_equal(f.log[0].timestamp, 1000.0, 0);
+        assert_float_equal(fg_breaker_now(f.b), 1000.0, 0);
+        f.clock.now = 1059.5;
+        assert_float_equal(rejection(&f).retry_after, 0.5, 1e-9);
+        f.clock.now = 1060.0;
+        assert_true(fg_breaker_acquire(f.b, &t));
+        done(&f);
+    }
+    /* a TimeWindow keeps aging */
+    fixture f;
+    make(&f, (fg_expressions){.window = "TimeWindow(10)", .tripper = "MinRequests(100) & FailureRate(0.9)"},
+         NULL, 0);
+    fail_n(&f, 1);
+    f.clock.now = 1e20;
+    fail_n(&f, 1); /* counted in second 1000 */
+    assert_int_equal(info_of(&f).metric.total_count, 2);
+    f.clock.now = 1010.0;
+    assert_int_equal(info_of(&f).metric.total_count, 0);
+    done(&f);
+}
+
+/* A lock-free admission whose reading is earlier than the block's last
+ * one (a jump back no locked read has rebased yet) starts where time
+ * stands still, so the call's duration does not count the jump: a 0.1 s
+ * call right after the clock went back from 1000.1 to 5 was recorded as
+ * 995 s, slow enough to trip AvgLatency(10). */
+static void a_call_started_across_a_jump_back_does_not_count_the_jump(void **state) {
+    (void)state;
+    fixture f;
+    make(&f, (fg_expressions){.window = "CountWindow(10)", .tripper = "MinRequests(1) & AvgLatency(10)"}, NULL,
+         0);
+    assert_int_equal(call(&f, FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_SUCCESS); /* 1000 .. 1000.1 */
+    f.clock.now = 5.0; /* back */
+    fg_ticket t;
+    assert_true(fg_breaker_acquire(f.b, &t));
+    assert_true(t.started_at >= 1000.1);
+    f.clock.now = 5.1;
+    assert_int_equal(fg_breaker_record(f.b, &t, FG_OUTCOME_SUCCESS, -1), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_state(f.b), FG_STATE_CLOSED);
+    fg_info i = info_of(&f);
+    assert_int_equal(i.metric.total_count, 2);
+    assert_true(i.metric.total_duration <= 0.2 + 1e-9);
+    /* and from there on, durations are the clock's again */
+    assert_int_equal(call(&f, FG_OUTCOME_SUCCESS, 0.5), FG_VERDICT_SUCCESS);
+    assert_float_equal(info_of(&f).metric.total_duration - i.metric.total_duration, 0.5, 1e-9);
+    done(&f);
+}
+
 /* retry_after is exact: a call made exactly retry_after seconds after a
  * rejection is admitted. Random cooldowns, backoffs, jitters, reopens,
  * times of every magnitude, with and without a rebased clock. */
@@ -448,6 +514,8 @@ int main(void) {
         cmocka_unit_test(a_breakers_time_starts_at_its_first_reading),
         cmocka_unit_test(a_jump_back_keeps_window_ages_and_leases),
         cmocka_unit_test(a_wild_forward_reading_does_not_hold_the_breaker_open),
+        cmocka_unit_test(a_reading_past_the_clock_limit_is_ignored),
+        cmocka_unit_test(a_call_started_across_a_jump_back_does_not_count_the_jump),
         cmocka_unit_test(retry_after_round_trips_exactly),
         cmocka_unit_test(retry_after_round_trips_through_acquire_at),
     };
