@@ -21,7 +21,8 @@
  *     when the definition has a duration rule, and counts as 0 without one
  *     (nothing reads it but info()); the time itself is read (under the
  *     lock) only for a TimeWindow's bucket, a half-open probe's lease, or a
- *     transition's timestamp.
+ *     transition's timestamp -- and when it is, a duration to measure is
+ *     measured from that reading, so a record reads the clock once at most.
  * Nothing here allocates, and everything under the lock is O(1) (a
  * TimeWindow's bucket drops are amortized over the seconds that pass).
  */
@@ -319,9 +320,15 @@ static inline fg_verdict fg_record_live(fg_breaker *h, const fg_ticket *t,
                                         fg_outcome_class outcome_class, double duration) {
     fg_when when = fg_breaker_when(h);
     if (!when.have_raw && !(duration >= 0.0)) {
-        /* the default clock: measure outside the lock, or not at all */
-        if (h->needs_duration && outcome_class == FG_OUTCOME_SUCCESS)
+        /* the default clock: measure outside the lock, or not at all --
+         * or under it, from the reading a TimeWindow's bucket or a
+         * half-open slot's lease takes there anyway (fg_record_current):
+         * a second read would cost as much as the rest of the record */
+        if (h->needs_duration && outcome_class == FG_OUTCOME_SUCCESS) {
+            if (h->window.kind == FG_WINDOW_TIME || t->slot >= 0)
+                return fg_record(h, t, outcome_class, -1.0, &when, NULL);
             duration = fg_started_at(h->block, fg_clock_read((fg_clock_kind)h->clock_kind)) - t->started_at;
+        }
         if (!(duration >= 0.0)) duration = 0.0;
     }
     return fg_record(h, t, outcome_class, duration, &when, NULL);
