@@ -24,9 +24,12 @@ double fg_breaker_now_compute_locked(fg_breaker *h, fg_when *w) {
     double raw = w->have_raw ? w->raw : fg_clock_read((fg_clock_kind)h->clock_kind);
     double offset = fg_breaker_offset(b), before = offset;
     double last_raw = fg_breaker_last_raw(b), raw_before = last_raw;
+    /* the slack is for the default clocks' own readings, not for the
+     * times a custom clock or an _at caller brings */
+    double slack = w->have_raw ? 0.0 : FG_CLOCK_DEFAULT_SLACK;
     /* changed_at: never ahead of the breaker's time, also when the first
      * reading is earlier than the one the block was made at */
-    w->now = fg_clock_advance(raw, &last_raw, &b->last_time, &offset, &b->changed_at);
+    w->now = fg_clock_advance(raw, &last_raw, &b->last_time, &offset, &b->changed_at, slack);
     uint64_t bits;
     if (offset != before) {
         memcpy(&bits, &offset, sizeof bits);

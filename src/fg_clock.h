@@ -21,6 +21,19 @@
  * the readings after it (earlier than it) rebase, so time goes on from the
  * glitch instead of standing still until the clock catches up with it: a
  * breaker that opened at the glitch is not held open for its size.
+ * A reading at most `slack` behind the last one is no jump: time stands
+ * still there without a rebase, until the clock passes the last reading.
+ * The default clocks' slack is FG_CLOCK_DEFAULT_SLACK: CLOCK_MONOTONIC
+ * never goes back, but CLOCK_MONOTONIC_COARSE lags it by up to a tick
+ * (4 ms here, a little more when the tick is late), so handles on one
+ * block that read different ones (forced to, or in processes configured
+ * differently) see each other's readings as that far behind. Rebased
+ * each time, the breaker's time gained the lag on every alternation: it
+ * ran thousands of times faster than the clocks (cooldowns over at once,
+ * TimeWindows emptied). A genuine jump back of a default clock (a block
+ * from before a reboot) within the slack only holds time still for that
+ * long. A custom clock's slack is 0, and so is that of a time an _at
+ * caller brings: any reading behind rebases.
  * Readings that are not usable (fg_clock_usable: NaN, infinities, and
  * magnitudes past FG_CLOCK_LIMIT) are ignored (the last time is used): a
  * glitch of 1e20 s taken as it comes would leave the breaker's time there,
@@ -93,6 +106,10 @@ double fg_clock_smallest_duration(const fg_breaker_def *def);
  * at most 1 % of fg_clock_smallest_duration(def), else PRECISE. */
 fg_clock_kind fg_clock_choose(const fg_breaker_def *def, fg_clock_kind requested, int custom);
 
+/* The default clocks' rebasing slack (above), seconds: 25 ticks of a
+ * 250 Hz kernel's coarse clock, 10 of a 100 Hz one. */
+#define FG_CLOCK_DEFAULT_SLACK 0.1
+
 /* last_raw of a clock that has not been read yet (see "First reading"):
  * above every reading, so that the first one takes the rare branch of
  * fg_clock_advance and the common one pays nothing for it. */
@@ -104,9 +121,9 @@ fg_clock_kind fg_clock_choose(const fg_breaker_def *def, fg_clock_kind requested
  * offset on the first reading, never earlier than *last_time after it.
  * since (NULL for none) is a time that must never be ahead of the clock's
  * -- a breaker's changed_at: a first reading earlier than it moves it
- * back (the block counts as made then). */
+ * back (the block counts as made then). slack: see above. */
 static inline double fg_clock_advance(double raw, double *last_raw, double *last_time,
-                                      double *offset, double *since) {
+                                      double *offset, double *since, double slack) {
     if (!fg_clock_usable(raw)) return *last_time;
     if (raw < *last_raw) {
         if (*last_raw == FG_CLOCK_NO_READING) {
@@ -116,6 +133,9 @@ static inline double fg_clock_advance(double raw, double *last_raw, double *last
             if (since != NULL && *since > *last_time) *since = *last_time;
             return *last_time;
         }
+        /* a reading from a clock that lags another (no jump): time stands
+         * still until the clock passes the last reading */
+        if (*last_raw - raw <= slack) return *last_time;
         /* a jump back: time stands still here and goes on from here */
         *offset = *last_time - raw;
         *last_raw = raw;

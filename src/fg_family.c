@@ -76,7 +76,7 @@ static double fg_family_read_raw(const fg_family *f) {
 /* The family's time for a raw reading (starting and rebasing as a
  * breaker's does; 0 until a finite reading). Lock held. */
 static double fg_family_now_locked(fg_family *f, double raw) {
-    return fg_clock_advance(raw, &f->last_raw, &f->last_time, &f->offset, NULL);
+    return fg_clock_advance(raw, &f->last_raw, &f->last_time, &f->offset, NULL, 0.0);
 }
 
 /* ---- the index ------------------------------------------------------------------ */

@@ -140,6 +140,43 @@ static void two_handles_on_one_block_share_one_breaker(void **state) {
     fg_policy_free(p);
 }
 
+static double monotonic_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Handles on one block may read different default clocks (forced, or
+ * processes configured differently). CLOCK_MONOTONIC_COARSE lags
+ * CLOCK_MONOTONIC by up to a tick; that lag is no jump back. Rebased on
+ * each alternation, the breaker's time gained the lag every time: 20000
+ * alternations made it run tens of seconds ahead of the clocks. */
+static void handles_reading_coarse_and_precise_clocks_keep_time(void **state) {
+    (void)state;
+    fg_policy *p = compile_expr((fg_expressions){.window = "CountWindow(10)", .tripper = "FailureStreak(3)"});
+    size_t bs = fg_breaker_footprint(p, 0);
+    void *block = calloc(1, bs);
+    fg_breaker_options po = {0}, co = {0};
+    po.clock_kind = FG_CLOCK_PRECISE;
+    co.clock_kind = FG_CLOCK_COARSE;
+    fg_breaker *precise = fg_breaker_place(p, 0, &po, NULL, block, bs, 0, NULL, 0);
+    fg_breaker *coarse = fg_breaker_place(p, 0, &co, NULL, block, bs, 1, NULL, 0);
+    assert_non_null(precise);
+    assert_non_null(coarse);
+    double real0 = monotonic_now(), time0 = fg_breaker_now(precise);
+    for (int i = 0; i < 20000; i++) {
+        (void)fg_breaker_now(precise);
+        (void)fg_breaker_now(coarse);
+    }
+    double time1 = fg_breaker_now(precise), real1 = monotonic_now();
+    assert_true(time1 - time0 <= real1 - real0 + 1e-6);
+    assert_true(time1 - time0 >= 0.0);
+    fg_breaker_free(coarse);
+    fg_breaker_free(precise);
+    free(block);
+    fg_policy_free(p);
+}
+
 static void attaching_refuses_another_definition(void **state) {
     (void)state;
     fg_policy *p = compile_expr((fg_expressions){.window = "CountWindow(10)", .tripper = "FailureStreak(3)"});
@@ -507,6 +544,7 @@ int main(void) {
         cmocka_unit_test(a_placed_breaker_lives_in_caller_memory),
         cmocka_unit_test(placement_refuses_small_or_misaligned_memory),
         cmocka_unit_test(two_handles_on_one_block_share_one_breaker),
+        cmocka_unit_test(handles_reading_coarse_and_precise_clocks_keep_time),
         cmocka_unit_test(attaching_refuses_another_definition),
         cmocka_unit_test(the_clock_is_the_cheapest_one_exact_enough),
         cmocka_unit_test(a_breaker_without_duration_rules_reads_no_clock),
