@@ -111,12 +111,32 @@ fg_clock_kind fg_clock_choose(const fg_breaker_def *def, fg_clock_kind requested
 #define FG_CLOCK_DEFAULT_SLACK 0.1
 
 /* last_raw of a clock that has not been read yet (see "First reading"):
- * above every reading, so that the first one takes the rare branch of
- * fg_clock_advance and the common one pays nothing for it. */
-#define FG_CLOCK_NO_READING INFINITY
+ * the least usable reading, so that every usable reading is "not behind"
+ * it -- the common case of fg_clock_advance and of a lock-free admission's
+ * check (fg_breaker_call.c), which then pay nothing for a block that has
+ * had no reading yet. (A reading of exactly -FG_CLOCK_LIMIT leaves the
+ * block as it was: no reading yet.) Blocks of earlier versions held
+ * +infinity here, which fg_clock_advance takes as no reading too. */
+#define FG_CLOCK_NO_READING (-FG_CLOCK_LIMIT)
+
+/* A usable reading not behind *last_raw: time is raw + offset, never
+ * earlier than *last_time -- except on the first reading, where time starts
+ * at raw + offset, whatever was read before, and since moves back to it. */
+static inline double fg_clock_forward(double raw, double *last_raw, double *last_time,
+                                      double offset, double *since) {
+    double prev = *last_raw;
+    *last_raw = raw;
+    double now = raw + offset;
+    if (now < *last_time) {
+        if (prev != FG_CLOCK_NO_READING) now = *last_time; /* rounding of raw + offset */
+        else if (since != NULL && *since > now) *since = now;
+    }
+    *last_time = now;
+    return now;
+}
 
 /* The breaker's time for a raw reading, given the last raw reading
- * (finite, or FG_CLOCK_NO_READING), the last time (finite) and the offset;
+ * (usable, or FG_CLOCK_NO_READING), the last time (finite) and the offset;
  * updates them (see the rebasing rule above). Returns the time: raw +
  * offset on the first reading, never earlier than *last_time after it.
  * since (NULL for none) is a time that must never be ahead of the clock's
@@ -126,12 +146,10 @@ static inline double fg_clock_advance(double raw, double *last_raw, double *last
                                       double *offset, double *since, double slack) {
     if (!fg_clock_usable(raw)) return *last_time;
     if (raw < *last_raw) {
-        if (*last_raw == FG_CLOCK_NO_READING) {
-            /* the first reading: time starts here, whatever was read before */
-            *last_raw = raw;
-            *last_time = raw + *offset;
-            if (since != NULL && *since > *last_time) *since = *last_time;
-            return *last_time;
+        if (!(*last_raw <= FG_CLOCK_LIMIT)) {
+            /* +infinity (an earlier version's "no reading"): the first */
+            *last_raw = FG_CLOCK_NO_READING;
+            return fg_clock_forward(raw, last_raw, last_time, *offset, since);
         }
         /* a reading from a clock that lags another (no jump): time stands
          * still until the clock passes the last reading */
@@ -141,11 +159,7 @@ static inline double fg_clock_advance(double raw, double *last_raw, double *last
         *last_raw = raw;
         return *last_time;
     }
-    *last_raw = raw;
-    double now = raw + *offset;
-    if (now < *last_time) now = *last_time; /* rounding of raw + offset */
-    *last_time = now;
-    return now;
+    return fg_clock_forward(raw, last_raw, last_time, *offset, since);
 }
 
 #endif /* FG_CLOCK_H */
