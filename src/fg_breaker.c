@@ -239,6 +239,7 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
     h->clock = custom ? opt->clock : NULL;
     h->clock_ud = custom ? opt->clock_ud : NULL;
     h->clock_kind = (uint8_t)fg_clock_choose(def, opt != NULL ? opt->clock_kind : FG_CLOCK_AUTO, custom);
+    h->clock_lag = fg_clock_lag((fg_clock_kind)h->clock_kind);
     h->random = opt != NULL ? opt->random : NULL;
     h->random_ud = opt != NULL ? opt->random_ud : NULL;
     h->reads_latency = (uint8_t)fg_block_reads_latency(def->tripper);
@@ -285,6 +286,7 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
     view->owner = proto->owner;
     view->clock = proto->clock;
     view->clock_ud = proto->clock_ud;
+    view->clock_lag = proto->clock_lag;
     view->random = proto->random;
     view->random_ud = proto->random_ud;
     view->alloc = proto->alloc;

@@ -162,6 +162,7 @@ struct fg_breaker {
     const fg_lock_owner *owner;   /* shared blocks: the tag that follows fork, or NULL */
     fg_clock_fn clock;            /* CUSTOM only */
     void *clock_ud;
+    double clock_lag;             /* fg_clock_lag(clock_kind): see fg_acquire_locked */
     fg_random_fn random;          /* NULL: the block's generator */
     void *random_ud;
     fg_allocator alloc;

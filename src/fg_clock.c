@@ -37,13 +37,28 @@ double fg_clock_smallest_duration(const fg_breaker_def *def) {
     return m;
 }
 
+static double fg_clock_coarse_resolution(void) {
+#ifdef CLOCK_MONOTONIC_COARSE
+    struct timespec res;
+    if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) != 0) return INFINITY;
+    return (double)res.tv_sec + (double)res.tv_nsec * 1e-9;
+#else
+    return INFINITY;
+#endif
+}
+
+double fg_clock_lag(fg_clock_kind kind) {
+    if (kind != FG_CLOCK_COARSE) return 0.0;
+    double r = fg_clock_coarse_resolution();
+    /* unknown: the tick of the slowest kernel (HZ 100) */
+    return 2.0 * (r <= 0.01 ? r : 0.01);
+}
+
 fg_clock_kind fg_clock_choose(const fg_breaker_def *def, fg_clock_kind requested, int custom) {
     if (custom) return FG_CLOCK_CUSTOM;
     if (requested == FG_CLOCK_PRECISE || requested == FG_CLOCK_COARSE) return requested;
 #ifdef CLOCK_MONOTONIC_COARSE
-    struct timespec res;
-    if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) != 0) return FG_CLOCK_PRECISE;
-    double resolution = (double)res.tv_sec + (double)res.tv_nsec * 1e-9;
+    double resolution = fg_clock_coarse_resolution(); /* +inf when unknown: PRECISE */
     return resolution <= 0.01 * fg_clock_smallest_duration(def) ? FG_CLOCK_COARSE : FG_CLOCK_PRECISE;
 #else
     (void)def;

@@ -106,6 +106,15 @@ double fg_clock_smallest_duration(const fg_breaker_def *def);
  * at most 1 % of fg_clock_smallest_duration(def), else PRECISE. */
 fg_clock_kind fg_clock_choose(const fg_breaker_def *def, fg_clock_kind requested, int custom);
 
+/* How far behind the time a reading of a clock kind may be, seconds:
+ * twice the coarse clock's resolution for COARSE (its reading is the time
+ * of its last tick, which may itself come a little late), 0 for the
+ * others. An open breaker on the coarse clock that finds its retry's
+ * deadline less than that ahead reads the precise clock to decide
+ * (fg_breaker_call.c): a caller who comes back retry_after seconds later
+ * by any clock is admitted, not sent back for a tick. */
+double fg_clock_lag(fg_clock_kind kind);
+
 /* The default clocks' rebasing slack (above), seconds: 25 ticks of a
  * 250 Hz kernel's coarse clock, 10 of a 100 Hz one. */
 #define FG_CLOCK_DEFAULT_SLACK 0.1
