@@ -260,6 +260,11 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
     fg_breaker_views(h, &layout, !attach);
     fg_policy_retain(policy);
     h->policy = policy;
+    if (attach) {
+        fg_breaker_lock(h);
+        fg_breaker_clock_repair_locked(h);
+        fg_breaker_unlock(h);
+    }
     if (opt != NULL && opt->sink != NULL) {
         fg_state state = fg_block_word_state(atomic_load_explicit(&h->block->word, memory_order_acquire));
         fg_breaker_sink_attach(h, opt->sink, state < FG_STATE_COUNT ? state : FG_STATE_FORCED_OPEN);

@@ -276,6 +276,13 @@ const char *fg_breaker_close_reason_of(const fg_breaker *h);
 /* Frees what reloads made (fg_breaker_free). */
 void fg_breaker_free_gens(fg_breaker *h);
 
+/* Mends the clock words of a block this process did not make (attached:
+ * another process's, a file's): an offset, last time or changed_at that is
+ * not a finite time would make every later time NaN or infinite -- a
+ * breaker open for good, saying "retry now" at every call. They restart as
+ * if the block had had no reading yet. Lock held. */
+void fg_breaker_clock_repair_locked(fg_breaker *h);
+
 /* The breaker's time for this call (computed once per call). Lock held:
  * applies the rebasing rule of fg_clock.h. */
 double fg_breaker_now_compute_locked(fg_breaker *h, fg_when *w);

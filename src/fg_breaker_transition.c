@@ -46,6 +46,24 @@ static __attribute__((noinline)) double fg_breaker_now_rare_locked(fg_breaker *h
     return now;
 }
 
+void fg_breaker_clock_repair_locked(fg_breaker *h) {
+    fg_block *b = h->block;
+    double offset = fg_breaker_offset(b), last_raw = fg_breaker_last_raw(b);
+    /* an offset moves times by at most the span of two usable readings */
+    int offset_ok = offset <= 2 * FG_CLOCK_LIMIT && offset >= -2 * FG_CLOCK_LIMIT;
+    int raw_ok = fg_clock_usable(last_raw) || last_raw == INFINITY; /* (an earlier version's none) */
+    int time_ok = b->last_time <= 3 * FG_CLOCK_LIMIT && b->last_time >= -3 * FG_CLOCK_LIMIT;
+    int since_ok = b->changed_at <= 3 * FG_CLOCK_LIMIT && b->changed_at >= -3 * FG_CLOCK_LIMIT;
+    if (offset_ok && raw_ok && time_ok && since_ok) return;
+    double zero = 0.0;
+    uint64_t bits;
+    memcpy(&bits, &zero, sizeof bits);
+    atomic_store_explicit(&b->offset_bits, bits, memory_order_relaxed);
+    fg_breaker_store_last_raw(b, FG_CLOCK_NO_READING);
+    if (!time_ok) b->last_time = since_ok ? b->changed_at : 0.0;
+    if (!since_ok) b->changed_at = b->last_time;
+}
+
 double fg_breaker_now_compute_locked(fg_breaker *h, fg_when *w) {
     fg_block *b = h->block;
     double raw = w->have_raw ? w->raw : fg_clock_read((fg_clock_kind)h->clock_kind);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fg_block.h"
 #include "fg_breaker_fixture.h"
 #include "fg_payment_policy.h"
 
@@ -175,6 +176,50 @@ static void handles_reading_coarse_and_precise_clocks_keep_time(void **state) {
     fg_breaker_free(precise);
     free(block);
     fg_policy_free(p);
+}
+
+/* A block attached with clock words that are no times (a zone file
+ * someone else wrote, a damaged file): they restart as if the block had
+ * had no reading yet. A NaN offset made every later time NaN: the breaker
+ * stayed open for good, answering "retry_after 0" to every call. */
+static void attaching_mends_clock_words_that_are_no_times(void **state) {
+    (void)state;
+    static const double bad[] = {NAN, INFINITY, -INFINITY, 1e300};
+    for (size_t k = 0; k < 3 * sizeof bad / sizeof bad[0]; k++) {
+        fixture f;
+        memset(&f, 0, sizeof f);
+        f.clock.now = 1000.0;
+        fg_policy *p = compile_expr((fg_expressions){.tripper = "FailureStreak(1)", .retry = "Cooldown(60)",
+                                                     .permit = "All()"});
+        size_t bs = fg_breaker_footprint(p, 0);
+        fg_block *block = calloc(1, bs);
+        fg_breaker_options o = fg_test_options(&f.clock, NULL);
+        fg_breaker *a = fg_breaker_place(p, 0, &o, NULL, block, bs, 0, NULL, 0);
+        assert_non_null(a);
+        fg_ticket t;
+        assert_true(fg_breaker_acquire(a, &t));
+        fg_breaker_record(a, &t, FG_OUTCOME_FAILURE, 0.0); /* opens at 1000 */
+        fg_breaker_free(a);
+        double v = bad[k / 3];
+        if (k % 3 == 0) {
+            uint64_t bits;
+            memcpy(&bits, &v, sizeof bits);
+            atomic_store(&block->offset_bits, bits);
+        } else if (k % 3 == 1) {
+            block->last_time = v;
+        } else {
+            block->changed_at = v;
+        }
+        fg_breaker *b = fg_breaker_place(p, 0, &o, NULL, block, bs, 1, NULL, 0);
+        assert_non_null(b);
+        f.clock.now = 1100.0;
+        assert_true(fg_breaker_acquire(b, &t)); /* the cooldown is over: a probe */
+        assert_int_equal(t.state, FG_STATE_HALF_OPEN);
+        assert_true(isfinite(fg_breaker_now(b)));
+        fg_breaker_free(b);
+        free(block);
+        fg_policy_free(p);
+    }
 }
 
 static void attaching_refuses_another_definition(void **state) {
@@ -577,6 +622,7 @@ int main(void) {
         cmocka_unit_test(two_handles_on_one_block_share_one_breaker),
         cmocka_unit_test(handles_reading_coarse_and_precise_clocks_keep_time),
         cmocka_unit_test(attaching_refuses_another_definition),
+        cmocka_unit_test(attaching_mends_clock_words_that_are_no_times),
         cmocka_unit_test(the_clock_is_the_cheapest_one_exact_enough),
         cmocka_unit_test(a_breaker_without_duration_rules_reads_no_clock),
         cmocka_unit_test(a_clock_that_jumps_back_keeps_the_remaining_cooldown),
