@@ -97,26 +97,28 @@ static void fg_acquire_locked(fg_breaker *h, fg_when *when, fg_ticket *t, fg_pen
     case FG_STATE_OPEN: {
         const fg_retry_spec *retry = &h->def->retry;
         double wait = fg_retry_wait(retry, b->reopens, b->retry_factor);
-        if (!fg_retry_over(retry, b->changed_at, wait, now) && h->clock_lag > 0.0 && !when->have_raw &&
-            fg_retry_deadline_of(retry, b->changed_at, wait) - now <= h->clock_lag) {
-            /* The coarse clock's reading is its last tick's time, up to
-             * clock_lag behind: so close to the deadline, the precise
-             * clock says whether it has passed. A caller who waited
-             * retry_after by any clock is then not sent back for a tick
-             * (the coarse readings after this one, behind it, are within
-             * the rebasing slack: time stands still until they pass it). */
-            when->raw = fg_clock_read(FG_CLOCK_PRECISE);
-            when->have_raw = 1;
-            when->have_now = 0;
-            now = fg_breaker_now_locked(h, when);
-            t->started_at = now;
-        }
         if (!fg_retry_over(retry, b->changed_at, wait, now)) {
             double deadline = fg_retry_deadline_of(retry, b->changed_at, wait);
-            double raw = when->have_raw && fg_clock_usable(when->raw) ? when->raw : now - fg_breaker_offset(b);
-            t->retry_after = fg_retry_after_at(deadline, now, raw, fg_breaker_offset(b));
-            fg_count_rejected(h, b);
-            break;
+            if (deadline - now <= h->clock_lag && !when->have_raw) {
+                /* The coarse clock (clock_lag > 0) reads its last tick's
+                 * time, up to clock_lag behind: so close to the deadline,
+                 * the precise clock says whether it has passed, so that a
+                 * caller who waited retry_after by any clock is not sent
+                 * back for a tick (the coarse readings after this one,
+                 * behind it, are within the rebasing slack: time stands
+                 * still until they pass it). */
+                when->raw = fg_clock_read(FG_CLOCK_PRECISE);
+                when->have_raw = 1;
+                when->have_now = 0;
+                now = fg_breaker_now_locked(h, when);
+                t->started_at = now;
+            }
+            if (!fg_retry_over(retry, b->changed_at, wait, now)) {
+                double raw = when->have_raw && fg_clock_usable(when->raw) ? when->raw : now - fg_breaker_offset(b);
+                t->retry_after = fg_retry_after_at(deadline, now, raw, fg_breaker_offset(b));
+                fg_count_rejected(h, b);
+                break;
+            }
         }
         /* The call that finds the retry ready is the first probe. */
         fg_breaker_transition_locked(h, FG_STATE_HALF_OPEN, retry->text, now, pending);
