@@ -64,7 +64,9 @@ void fg_block_init(fg_block *b, const fg_block_layout *l, uint64_t fingerprint, 
     fg_lock_init(&b->lock);
     /* the reading `now` came from is not one the next rebases against: the
      * block's time starts at its first reading (fg_clock.h) */
-    b->last_raw = FG_CLOCK_NO_READING;
+    double none = FG_CLOCK_NO_READING;
+    memcpy(&bits, &none, sizeof bits);
+    atomic_init(&b->last_raw_bits, bits);
     b->last_time = now;
     /* the window and the slots: fg_window_init, fg_half_open_init (fresh) */
 }

@@ -121,7 +121,9 @@ typedef struct fg_block {
     /* ---- hot: the lock, and what records write under it ---- */
     uint32_t consecutive_failures; /* (in the hot part's first line: far from stripe 1) */
     fg_lock lock;
-    double last_raw;              /* the last raw clock reading (rebasing) */
+    /* the last raw clock reading (rebasing), a double: written under the
+     * lock, read without it by admissions that read a clock (fg_started_at) */
+    _Atomic uint64_t last_raw_bits;
     double last_time;             /* the breaker's time at that reading */
     /* The record calls so far, in the lock's order, are success + failure
      * + ignored: each record call adds to exactly one of them. */

@@ -239,6 +239,7 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
     h->clock = custom ? opt->clock : NULL;
     h->clock_ud = custom ? opt->clock_ud : NULL;
     h->clock_kind = (uint8_t)fg_clock_choose(def, opt != NULL ? opt->clock_kind : FG_CLOCK_AUTO, custom);
+    h->clock_lag = fg_clock_lag((fg_clock_kind)h->clock_kind);
     h->random = opt != NULL ? opt->random : NULL;
     h->random_ud = opt != NULL ? opt->random_ud : NULL;
     h->reads_latency = (uint8_t)fg_block_reads_latency(def->tripper);
@@ -252,13 +253,18 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
 
     if (!attach) {
         double raw = custom ? h->clock(h->clock_ud) : fg_clock_read((fg_clock_kind)h->clock_kind);
-        double now = isfinite(raw) ? raw : 0.0;
+        double now = fg_clock_usable(raw) ? raw : 0.0;
         uint64_t seed = opt != NULL && opt->has_seed ? opt->seed : fg_breaker_default_seed(block, now);
         fg_block_init(block, &layout, fingerprint, now, seed);
     }
     fg_breaker_views(h, &layout, !attach);
     fg_policy_retain(policy);
     h->policy = policy;
+    if (attach) {
+        fg_breaker_lock(h);
+        fg_breaker_clock_repair_locked(h);
+        fg_breaker_unlock(h);
+    }
     if (opt != NULL && opt->sink != NULL) {
         fg_state state = fg_block_word_state(atomic_load_explicit(&h->block->word, memory_order_acquire));
         fg_breaker_sink_attach(h, opt->sink, state < FG_STATE_COUNT ? state : FG_STATE_FORCED_OPEN);
@@ -285,6 +291,7 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
     view->owner = proto->owner;
     view->clock = proto->clock;
     view->clock_ud = proto->clock_ud;
+    view->clock_lag = proto->clock_lag;
     view->random = proto->random;
     view->random_ud = proto->random_ud;
     view->alloc = proto->alloc;

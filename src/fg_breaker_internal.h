@@ -162,6 +162,7 @@ struct fg_breaker {
     const fg_lock_owner *owner;   /* shared blocks: the tag that follows fork, or NULL */
     fg_clock_fn clock;            /* CUSTOM only */
     void *clock_ud;
+    double clock_lag;             /* fg_clock_lag(clock_kind): see fg_acquire_locked */
     fg_random_fn random;          /* NULL: the block's generator */
     void *random_ud;
     fg_allocator alloc;
@@ -229,6 +230,14 @@ static inline double fg_breaker_offset(const fg_block *b) {
     return d;
 }
 
+/* The block's last raw reading (FG_CLOCK_NO_READING before the first). */
+static inline double fg_breaker_last_raw(const fg_block *b) {
+    uint64_t bits = atomic_load_explicit(&((fg_block *)b)->last_raw_bits, memory_order_relaxed);
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
 /* A reading for a call: the custom clock's (read here, before any lock), or
  * "read the default clock under the lock when needed". */
 static inline fg_when fg_breaker_when(fg_breaker *h) {
@@ -266,6 +275,13 @@ const char *fg_breaker_close_reason_of(const fg_breaker *h);
 
 /* Frees what reloads made (fg_breaker_free). */
 void fg_breaker_free_gens(fg_breaker *h);
+
+/* Mends the clock words of a block this process did not make (attached:
+ * another process's, a file's): an offset, last time or changed_at that is
+ * not a finite time would make every later time NaN or infinite -- a
+ * breaker open for good, saying "retry now" at every call. They restart as
+ * if the block had had no reading yet. Lock held. */
+void fg_breaker_clock_repair_locked(fg_breaker *h);
 
 /* The breaker's time for this call (computed once per call). Lock held:
  * applies the rebasing rule of fg_clock.h. */

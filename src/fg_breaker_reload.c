@@ -115,7 +115,8 @@ void fg_reload_carry(fg_breaker *from, fg_breaker *to, uint64_t *admitted, uint6
     b->reopens = a->reopens;
     memcpy(b->transitions_auto, a->transitions_auto, sizeof b->transitions_auto);
     memcpy(b->transitions_manual, a->transitions_manual, sizeof b->transitions_manual);
-    b->last_raw = a->last_raw;
+    atomic_store_explicit(&b->last_raw_bits, atomic_load_explicit(&a->last_raw_bits, memory_order_relaxed),
+                          memory_order_relaxed);
     b->last_time = a->last_time;
     b->success = a->success;
     b->failure = a->failure;
@@ -289,6 +290,7 @@ int fg_breaker_reload_with(fg_breaker *h, fg_policy *policy, size_t index,
     g->single = h->single;
     g->clock_kind = (uint8_t)fg_clock_choose(def, (fg_clock_kind)h->clock_request,
                                              h->clock_kind == FG_CLOCK_CUSTOM);
+    g->clock_lag = fg_clock_lag((fg_clock_kind)g->clock_kind);
     g->reads_latency = (uint8_t)fg_block_reads_latency(def->tripper);
     fg_block_streak_bounds(def->tripper, &g->streak_low, &g->streak_high);
     g->needs_duration = (uint8_t)(g->reads_latency || fg_program_threshold_count(def->tripper) > 0);

@@ -19,20 +19,67 @@
 #include "fg_program_block.h"
 #include "fg_retry.h"
 
-double fg_breaker_now_compute_locked(fg_breaker *h, fg_when *w) {
+static inline void fg_breaker_store_last_raw(fg_block *b, double raw) {
+    uint64_t bits;
+    memcpy(&bits, &raw, sizeof bits);
+    atomic_store_explicit(&b->last_raw_bits, bits, memory_order_relaxed);
+}
+
+/* fg_clock_advance for a reading behind the last one, or one it ignores
+ * (out of line: the common reading is neither). */
+static __attribute__((noinline)) double fg_breaker_now_rare_locked(fg_breaker *h, const fg_when *w,
+                                                                   double raw, double last_raw) {
     fg_block *b = h->block;
-    double raw = w->have_raw ? w->raw : fg_clock_read((fg_clock_kind)h->clock_kind);
     double offset = fg_breaker_offset(b), before = offset;
+    /* the slack is for the default clocks' own readings, not for the
+     * times a custom clock or an _at caller brings */
+    double slack = w->have_raw ? 0.0 : FG_CLOCK_DEFAULT_SLACK;
     /* changed_at: never ahead of the breaker's time, also when the first
      * reading is earlier than the one the block was made at */
-    w->now = fg_clock_advance(raw, &b->last_raw, &b->last_time, &offset, &b->changed_at);
+    double now = fg_clock_advance(raw, &last_raw, &b->last_time, &offset, &b->changed_at, slack);
     if (offset != before) {
         uint64_t bits;
         memcpy(&bits, &offset, sizeof bits);
         atomic_store_explicit(&b->offset_bits, bits, memory_order_relaxed);
     }
+    fg_breaker_store_last_raw(b, last_raw);
+    return now;
+}
+
+void fg_breaker_clock_repair_locked(fg_breaker *h) {
+    fg_block *b = h->block;
+    double offset = fg_breaker_offset(b), last_raw = fg_breaker_last_raw(b);
+    /* an offset moves times by at most the span of two usable readings */
+    int offset_ok = offset <= 2 * FG_CLOCK_LIMIT && offset >= -2 * FG_CLOCK_LIMIT;
+    int raw_ok = fg_clock_usable(last_raw) || last_raw == INFINITY; /* (an earlier version's none) */
+    int time_ok = b->last_time <= 3 * FG_CLOCK_LIMIT && b->last_time >= -3 * FG_CLOCK_LIMIT;
+    int since_ok = b->changed_at <= 3 * FG_CLOCK_LIMIT && b->changed_at >= -3 * FG_CLOCK_LIMIT;
+    if (offset_ok && raw_ok && time_ok && since_ok) return;
+    double zero = 0.0;
+    uint64_t bits;
+    memcpy(&bits, &zero, sizeof bits);
+    atomic_store_explicit(&b->offset_bits, bits, memory_order_relaxed);
+    fg_breaker_store_last_raw(b, FG_CLOCK_NO_READING);
+    if (!time_ok) b->last_time = since_ok ? b->changed_at : 0.0;
+    if (!since_ok) b->changed_at = b->last_time;
+}
+
+double fg_breaker_now_compute_locked(fg_breaker *h, fg_when *w) {
+    fg_block *b = h->block;
+    double raw = w->have_raw ? w->raw : fg_clock_read((fg_clock_kind)h->clock_kind);
+    double last_raw = fg_breaker_last_raw(b);
+    double now;
+    /* fg_clock_advance's common case: a usable reading (last_raw is usable
+     * or FG_CLOCK_NO_READING, the least one), not behind */
+    if (__builtin_expect(raw >= last_raw && raw <= FG_CLOCK_LIMIT, 1)) {
+        now = fg_clock_forward(raw, &last_raw, &b->last_time, fg_breaker_offset(b), &b->changed_at);
+        fg_breaker_store_last_raw(b, raw);
+    } else {
+        now = fg_breaker_now_rare_locked(h, w, raw, last_raw);
+    }
+    w->now = now;
     w->have_now = 1;
-    return w->now;
+    return now;
 }
 
 double fg_breaker_draw_locked(fg_breaker *h) {

@@ -76,7 +76,7 @@ static double fg_family_read_raw(const fg_family *f) {
 /* The family's time for a raw reading (starting and rebasing as a
  * breaker's does; 0 until a finite reading). Lock held. */
 static double fg_family_now_locked(fg_family *f, double raw) {
-    return fg_clock_advance(raw, &f->last_raw, &f->last_time, &f->offset, NULL);
+    return fg_clock_advance(raw, &f->last_raw, &f->last_time, &f->offset, NULL, 0.0);
 }
 
 /* ---- the index ------------------------------------------------------------------ */
@@ -317,7 +317,7 @@ static fg_family_entry *fg_family_entry_make(fg_family *f, const void *key, size
     atomic_init(&e->pins, 0);
     atomic_init(&e->detached, 0);
     if (len > 0) memcpy((char *)(e + 1), key, len);
-    double now = isfinite(raw) ? raw : 0.0;
+    double now = fg_clock_usable(raw) ? raw : 0.0;
     uint64_t bits = 0;
     memcpy(&bits, &now, sizeof bits);
     /* seeded: the same key gets the same sequence in every run (full_hash

@@ -287,7 +287,7 @@ static void fg_sfam_make(fg_shared_family *f, fg_sfam_slot *s, uint64_t hash, co
     s->key_len = (uint32_t)len;
     if (len > 0) memcpy(s->key, key, len);
     double raw = fg_clock_read((fg_clock_kind)f->proto->clock_kind);
-    double now = isfinite(raw) ? raw : 0.0;
+    double now = fg_clock_usable(raw) ? raw : 0.0;
     uint64_t bits = 0;
     memcpy(&bits, &now, sizeof bits);
     /* seeded: the same key gets the same sequence in every run */

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fg_block.h"
 #include "fg_breaker_fixture.h"
 #include "fg_payment_policy.h"
 
@@ -140,6 +141,87 @@ static void two_handles_on_one_block_share_one_breaker(void **state) {
     fg_policy_free(p);
 }
 
+static double monotonic_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Handles on one block may read different default clocks (forced, or
+ * processes configured differently). CLOCK_MONOTONIC_COARSE lags
+ * CLOCK_MONOTONIC by up to a tick; that lag is no jump back. Rebased on
+ * each alternation, the breaker's time gained the lag every time: 20000
+ * alternations made it run tens of seconds ahead of the clocks. */
+static void handles_reading_coarse_and_precise_clocks_keep_time(void **state) {
+    (void)state;
+    fg_policy *p = compile_expr((fg_expressions){.window = "CountWindow(10)", .tripper = "FailureStreak(3)"});
+    size_t bs = fg_breaker_footprint(p, 0);
+    void *block = calloc(1, bs);
+    fg_breaker_options po = {0}, co = {0};
+    po.clock_kind = FG_CLOCK_PRECISE;
+    co.clock_kind = FG_CLOCK_COARSE;
+    fg_breaker *precise = fg_breaker_place(p, 0, &po, NULL, block, bs, 0, NULL, 0);
+    fg_breaker *coarse = fg_breaker_place(p, 0, &co, NULL, block, bs, 1, NULL, 0);
+    assert_non_null(precise);
+    assert_non_null(coarse);
+    double real0 = monotonic_now(), time0 = fg_breaker_now(precise);
+    for (int i = 0; i < 20000; i++) {
+        (void)fg_breaker_now(precise);
+        (void)fg_breaker_now(coarse);
+    }
+    double time1 = fg_breaker_now(precise), real1 = monotonic_now();
+    assert_true(time1 - time0 <= real1 - real0 + 1e-6);
+    assert_true(time1 - time0 >= 0.0);
+    fg_breaker_free(coarse);
+    fg_breaker_free(precise);
+    free(block);
+    fg_policy_free(p);
+}
+
+/* A block attached with clock words that are no times (a zone file
+ * someone else wrote, a damaged file): they restart as if the block had
+ * had no reading yet. A NaN offset made every later time NaN: the breaker
+ * stayed open for good, answering "retry_after 0" to every call. */
+static void attaching_mends_clock_words_that_are_no_times(void **state) {
+    (void)state;
+    static const double bad[] = {NAN, INFINITY, -INFINITY, 1e300};
+    for (size_t k = 0; k < 3 * sizeof bad / sizeof bad[0]; k++) {
+        fixture f;
+        memset(&f, 0, sizeof f);
+        f.clock.now = 1000.0;
+        fg_policy *p = compile_expr((fg_expressions){.tripper = "FailureStreak(1)", .retry = "Cooldown(60)",
+                                                     .permit = "All()"});
+        size_t bs = fg_breaker_footprint(p, 0);
+        fg_block *block = calloc(1, bs);
+        fg_breaker_options o = fg_test_options(&f.clock, NULL);
+        fg_breaker *a = fg_breaker_place(p, 0, &o, NULL, block, bs, 0, NULL, 0);
+        assert_non_null(a);
+        fg_ticket t;
+        assert_true(fg_breaker_acquire(a, &t));
+        fg_breaker_record(a, &t, FG_OUTCOME_FAILURE, 0.0); /* opens at 1000 */
+        fg_breaker_free(a);
+        double v = bad[k / 3];
+        if (k % 3 == 0) {
+            uint64_t bits;
+            memcpy(&bits, &v, sizeof bits);
+            atomic_store(&block->offset_bits, bits);
+        } else if (k % 3 == 1) {
+            block->last_time = v;
+        } else {
+            block->changed_at = v;
+        }
+        fg_breaker *b = fg_breaker_place(p, 0, &o, NULL, block, bs, 1, NULL, 0);
+        assert_non_null(b);
+        f.clock.now = 1100.0;
+        assert_true(fg_breaker_acquire(b, &t)); /* the cooldown is over: a probe */
+        assert_int_equal(t.state, FG_STATE_HALF_OPEN);
+        assert_true(isfinite(fg_breaker_now(b)));
+        fg_breaker_free(b);
+        free(block);
+        fg_policy_free(p);
+    }
+}
+
 static void attaching_refuses_another_definition(void **state) {
     (void)state;
     fg_policy *p = compile_expr((fg_expressions){.window = "CountWindow(10)", .tripper = "FailureStreak(3)"});
@@ -199,6 +281,14 @@ static void the_clock_is_the_cheapest_one_exact_enough(void **state) {
     fg_policy *fast = compile_expr((fg_expressions){.retry = "Cooldown(10ms)"});
     assert_int_equal(kind_of(fast, FG_CLOCK_AUTO), res <= 0.0001 ? FG_CLOCK_COARSE : FG_CLOCK_PRECISE);
     fg_policy_free(fast);
+    /* a jittered wait can be as short as d * (1 - j): Cooldown(1s, jitter 0.99)
+     * waits 10 ms at least, which a clock of a few milliseconds does not serve */
+    fg_policy *jittered = compile_expr((fg_expressions){.retry = "Cooldown(1, jitter_ratio = 0.99)"});
+    assert_int_equal(kind_of(jittered, FG_CLOCK_AUTO), res <= 0.0001 ? FG_CLOCK_COARSE : FG_CLOCK_PRECISE);
+    fg_policy_free(jittered);
+    fg_policy *backoff = compile_expr((fg_expressions){.retry = "Backoff(2, jitter_ratio = 0.9)"});
+    assert_int_equal(kind_of(backoff, FG_CLOCK_AUTO), res <= 0.002 ? FG_CLOCK_COARSE : FG_CLOCK_PRECISE);
+    fg_policy_free(backoff);
     fg_policy *lat = compile_expr((fg_expressions){.tripper = "AvgLatency(50ms)"});
     assert_int_equal(kind_of(lat, FG_CLOCK_AUTO), res <= 0.0005 ? FG_CLOCK_COARSE : FG_CLOCK_PRECISE);
     fg_policy_free(lat);
@@ -338,6 +428,103 @@ static void a_wild_forward_reading_does_not_hold_the_breaker_open(void **state) 
     done(&f);
 }
 
+/* A reading too large for a double to step by seconds (past 9e15, where
+ * whole seconds stop being exact) is ignored like NaN. Taken as it came, a
+ * glitch of 1e20 left the breaker's time there, where raw + offset moves
+ * in steps of 16384 s: open for hours after one bad reading (at 1e300,
+ * forever, with a retry_after of 1.5e284 s), and a TimeWindow that never
+ * aged. */
+static void a_reading_past_the_clock_limit_is_ignored(void **state) {
+    (void)state;
+    static const double glitches[] = {1e20, 1e300, -1e300, 9.1e15, -9.1e15};
+    for (size_t g = 0; g < sizeof glitches / sizeof glitches[0]; g++) {
+        fixture f;
+        make(&f, (fg_expressions){.tripper = "FailureStreak(1)", .retry = "Cooldown(60)", .permit = "All()"},
+             NULL, 0);
+        fg_ticket t;
+        assert_true(fg_breaker_acquire(f.b, &t));
+        f.clock.now = glitches[g];
+        fg_breaker_record(f.b, &t, FG_OUTCOME_FAILURE, 0.0); /* opens at the last good time */
+        assert_int_equal(fg_breaker_state(f.b), FG_STATE_OPEN);
+        assert_float_equal(f.log[0].timestamp, 1000.0, 0);
+        assert_float_equal(fg_breaker_now(f.b), 1000.0, 0);
+        f.clock.now = 1059.5;
+        assert_float_equal(rejection(&f).retry_after, 0.5, 1e-9);
+        f.clock.now = 1060.0;
+        assert_true(fg_breaker_acquire(f.b, &t));
+        done(&f);
+    }
+    /* a TimeWindow keeps aging */
+    fixture f;
+    make(&f, (fg_expressions){.window = "TimeWindow(10)", .tripper = "MinRequests(100) & FailureRate(0.9)"},
+         NULL, 0);
+    fail_n(&f, 1);
+    f.clock.now = 1e20;
+    fail_n(&f, 1); /* counted in second 1000 */
+    assert_int_equal(info_of(&f).metric.total_count, 2);
+    f.clock.now = 1010.0;
+    assert_int_equal(info_of(&f).metric.total_count, 0);
+    done(&f);
+}
+
+/* A lock-free admission whose reading is earlier than the block's last
+ * one (a jump back no locked read has rebased yet) starts where time
+ * stands still, so the call's duration does not count the jump: a 0.1 s
+ * call right after the clock went back from 1000.1 to 5 was recorded as
+ * 995 s, slow enough to trip AvgLatency(10). */
+static void a_call_started_across_a_jump_back_does_not_count_the_jump(void **state) {
+    (void)state;
+    fixture f;
+    make(&f, (fg_expressions){.window = "CountWindow(10)", .tripper = "MinRequests(1) & AvgLatency(10)"}, NULL,
+         0);
+    assert_int_equal(call(&f, FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_SUCCESS); /* 1000 .. 1000.1 */
+    f.clock.now = 5.0; /* back */
+    fg_ticket t;
+    assert_true(fg_breaker_acquire(f.b, &t));
+    assert_true(t.started_at >= 1000.1);
+    f.clock.now = 5.1;
+    assert_int_equal(fg_breaker_record(f.b, &t, FG_OUTCOME_SUCCESS, -1), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_state(f.b), FG_STATE_CLOSED);
+    fg_info i = info_of(&f);
+    assert_int_equal(i.metric.total_count, 2);
+    assert_true(i.metric.total_duration <= 0.2 + 1e-9);
+    /* and from there on, durations are the clock's again */
+    assert_int_equal(call(&f, FG_OUTCOME_SUCCESS, 0.5), FG_VERDICT_SUCCESS);
+    assert_float_equal(info_of(&f).metric.total_duration - i.metric.total_duration, 0.5, 1e-9);
+    done(&f);
+}
+
+/* With the coarse clock, a reading is the time of the clock's last tick,
+ * up to a tick behind: a caller who waits retry_after out by the precise
+ * clock may come back while the coarse one still reads a little short of
+ * the deadline. Close to the deadline the breaker asks the precise clock,
+ * so the caller is admitted; before, about 4 callers in 10 were rejected
+ * again (retry_after 1-3 ms) when the deadline fell between two ticks. */
+static void retry_after_is_exact_by_the_precise_clock_on_a_coarse_breaker(void **state) {
+    (void)state;
+    /* 51.3 ms: deadlines between ticks */
+    fg_policy *p = compile_expr((fg_expressions){.tripper = "FailureStreak(1)", .retry = "Cooldown(0.0513)",
+                                                 .permit = "All()"});
+    fg_breaker_options o = {0};
+    o.clock_kind = FG_CLOCK_COARSE;
+    for (int k = 0; k < 20; k++) {
+        fg_breaker *b = fg_breaker_new(p, 0, &o, NULL, 0);
+        fg_ticket t;
+        assert_true(fg_breaker_acquire(b, &t));
+        fg_breaker_record(b, &t, FG_OUTCOME_FAILURE, 0.0);
+        sleep_ms(1 + k % 7);
+        if (!fg_breaker_acquire(b, &t)) {
+            double back = monotonic_now() + t.retry_after;
+            while (monotonic_now() < back) {
+            }
+            assert_true(fg_breaker_acquire(b, &t));
+            assert_int_equal(t.state, FG_STATE_HALF_OPEN);
+        }
+        fg_breaker_free(b);
+    }
+    fg_policy_free(p);
+}
+
 /* retry_after is exact: a call made exactly retry_after seconds after a
  * rejection is admitted. Random cooldowns, backoffs, jitters, reopens,
  * times of every magnitude, with and without a rebased clock. */
@@ -433,13 +620,18 @@ int main(void) {
         cmocka_unit_test(a_placed_breaker_lives_in_caller_memory),
         cmocka_unit_test(placement_refuses_small_or_misaligned_memory),
         cmocka_unit_test(two_handles_on_one_block_share_one_breaker),
+        cmocka_unit_test(handles_reading_coarse_and_precise_clocks_keep_time),
         cmocka_unit_test(attaching_refuses_another_definition),
+        cmocka_unit_test(attaching_mends_clock_words_that_are_no_times),
         cmocka_unit_test(the_clock_is_the_cheapest_one_exact_enough),
         cmocka_unit_test(a_breaker_without_duration_rules_reads_no_clock),
         cmocka_unit_test(a_clock_that_jumps_back_keeps_the_remaining_cooldown),
         cmocka_unit_test(a_breakers_time_starts_at_its_first_reading),
         cmocka_unit_test(a_jump_back_keeps_window_ages_and_leases),
         cmocka_unit_test(a_wild_forward_reading_does_not_hold_the_breaker_open),
+        cmocka_unit_test(a_reading_past_the_clock_limit_is_ignored),
+        cmocka_unit_test(a_call_started_across_a_jump_back_does_not_count_the_jump),
+        cmocka_unit_test(retry_after_is_exact_by_the_precise_clock_on_a_coarse_breaker),
         cmocka_unit_test(retry_after_round_trips_exactly),
         cmocka_unit_test(retry_after_round_trips_through_acquire_at),
     };

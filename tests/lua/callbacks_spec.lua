@@ -40,6 +40,29 @@ describe("a clock that raises", function()
   end)
 end)
 
+describe("a clock that returns no usable time", function()
+  -- NaN, infinities and numbers past +-9e15 are ignored (doc/lua.md, "When a
+  -- callback fails"): time stays at the last good reading. A glitch of 1e300
+  -- taken as a time left the breaker open for good.
+  it("is ignored: the cooldown counts from the last good reading", function()
+    for _, bad in ipairs({ 0 / 0, math.huge, -math.huge, 1e20, 1e300, -1e300 }) do
+      local now = 1000
+      local cb = H.new({ tripper = "FailureStreak(1)", retry = "Cooldown(60)", permit = "All()",
+                         clock = function() return now end })
+      local token = cb:acquire()
+      now = bad
+      cb:release(token, false, "boom") -- opens, at 1000
+      assert.are.equal("open", cb:state())
+      assert.are.equal(1000, cb:info().changed_at)
+      now = 1059.5
+      assert.are.equal(0.5, H.rejection(cb).retry_after)
+      now = 1060
+      assert.is_nil(H.rejection(cb)) -- the probe, which succeeds and closes the breaker
+      assert.are.equal("closed", cb:state())
+    end
+  end)
+end)
+
 describe("a random function that raises", function()
   it("is reported and rejects the probe; the breaker carries on", function()
     local fail_draw = true
