@@ -24,6 +24,10 @@ static int fgl_snapshot(lua_State *L) {
      * block): size it again, it cannot grow past the definition's largest. */
     for (;;) {
         void *buf = fgl_newuserdata(L, n, 0);
+        /* That allocation may take a collection step, which runs the
+         * breaker's own finalizer when it is reachable again only through
+         * a weak-keyed table (lifetime_spec): closed under our feet. */
+        if (b->head.engine == NULL) fgl_check_breaker(L, 1, "snapshot"); /* raises: closed */
         size_t m = fg_breaker_snapshot(b->head.engine, buf, n);
         if (m <= n) {
             lua_pushlstring(L, buf, m);

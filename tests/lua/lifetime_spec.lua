@@ -255,3 +255,42 @@ describe("objects used while they wait for their finalizer", function()
     assert.are.equal("breakers done\nfamilies done\ttrue\nexit 0\n", out)
   end)
 end)
+
+-- The same for cb:snapshot() of a breaker whose snapshot is larger than its
+-- stack buffer: the scratch buffer's allocation ran the finalizer, and the
+-- snapshot was then written from the freed engine (LuaJIT segfaulted at
+-- once).
+describe("a snapshot of an object waiting for its finalizer", function()
+  it("raises 'closed' instead of reading a freed breaker", function()
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write([[
+      local fluxgate = require("fluxgate")
+      local n, closed = 0, 0
+      local weak = setmetatable({}, { __mode = "k" })
+      for _ = 1, 300 do
+        for _ = 1, 10 do
+          local p = assert(fluxgate.compile("breaker b { window = CountWindow(2000) tripper = FailureStreak(1) }"))
+          local cb = assert(p:breaker("b"))
+          for _ = 1, 300 do cb:call(function() return true end) end
+          weak[cb] = true
+        end
+        for cb in pairs(weak) do
+          local ok, err = pcall(function() for _ = 1, 3 do n = n + #cb:snapshot() end end)
+          if not ok then
+            assert(tostring(err):find("is closed", 1, true), err)
+            closed = closed + 1
+          end
+        end
+      end
+      print("done", n > 0)
+    ]])
+    f:close()
+    local interpreter = rawget(_G, "jit") and "luajit" or "lua5.4"
+    local child = assert(io.popen("timeout 120 " .. interpreter .. " '" .. script .. "' 2>&1; echo \"exit $?\""))
+    local out = child:read("*a")
+    child:close()
+    os.remove(script)
+    assert.are.equal("done\ttrue\nexit 0\n", out)
+  end)
+end)
