@@ -171,6 +171,7 @@ static int fgl_close(lua_State *L) {
      * exports them). */
     fg_breaker_free(b->head.engine);
     b->head.engine = NULL;
+    b->head.flags |= FGL_CLOSED;
     if ((b->head.flags & FGL_SHARED) && b->side != NULL && b->side->shm != NULL) {
         fg_shm_release(b->side->shm);
         b->side->shm = NULL;

@@ -127,5 +127,7 @@ FGL_EXPORT int luaopen_fluxgate_core(lua_State *L) {
     lua_setfield(L, -2, "MARK");
     lua_pushstring(L, fgl_ffi_cdef);
     lua_setfield(L, -2, "FFI_CDEF");
+    lua_pushinteger(L, FGL_CLOSED);
+    lua_setfield(L, -2, "FLAG_CLOSED");
     return 1;
 }

@@ -175,6 +175,7 @@ static int fgl_family_close(lua_State *L) {
     lua_pushstring(L, fg_family_name(f->family));
     fg_family_free(f->family);
     f->family = NULL;
+    f->host.head.flags |= FGL_CLOSED; /* what the FFI path checks (fluxgate_lua.h) */
     ((fgl_module *)lua_touserdata(L, FGL_MODULE_UPVALUE))->family_closes++;
     fgl_family_free_queue(f);
     fgl_side_free(&f->host); /* after the engine: no callback runs now */

@@ -64,10 +64,14 @@ static int fgl_family_reload(lua_State *L) {
     /* The old name and the totals so far (before anything changes: may
      * raise). Under another name they stay with the old one, as a renamed
      * breaker's do (its sink keeps them): counters never decrease. */
-    lua_pushstring(L, fg_family_name(f->family));
-    int old_name = lua_gettop(L);
     fg_family_totals before;
     fg_family_totals_get(f->family, &before);
+    lua_pushstring(L, fg_family_name(f->family)); /* copied, then maybe a collection step */
+    int old_name = lua_gettop(L);
+    /* Any allocation above may have taken a collection step, which runs
+     * the family's own finalizer when it is reachable again only through a
+     * weak-keyed table (lifetime_spec): closed under our feet. */
+    if (f->family == NULL) fgl_check_family(L, 1, "reload"); /* raises: closed */
     char err[320];
     err[0] = '\0';
     if (fg_family_reload_with(f->family, p->policy, (size_t)index, &o, err, sizeof err) != 0) {

@@ -81,8 +81,14 @@ enum {
     FGL_SHARED = 16,   /* the state block is in a shared map (fluxgate_shared.c), not here */
     FGL_FAMILY_KEY = 32, /* and it is a shared family's key (fluxgate_shared_family.c): its
                          * counters are the family's, which stats() does not list */
-    FGL_ENV_ASIDE = 64  /* Lua 5.4: the environment table is in the module's weak table
+    FGL_ENV_ASIDE = 64, /* Lua 5.4: the environment table is in the module's weak table
                          * of environments (a breaker made without a user value slot) */
+    FGL_CLOSED = 128    /* closed: engine (a family's family) is NULL. What LuaJIT's FFI
+                         * path checks right before an engine call: reading the pointer
+                         * itself boxes it, an allocation whose collection step may run
+                         * this very object's finalizer (one reachable again through a
+                         * weak-keyed table) and so hand back a pointer just freed; a
+                         * uint32 is read without allocating */
 };
 
 /* ---- userdata ------------------------------------------------------------ */

@@ -95,6 +95,10 @@ static int fgl_reload(lua_State *L) {
     o.block_size = block_size;
     o.resolve_custom = fgl_resolve;
     o.resolve_ud = &r;
+    /* Any allocation above may have taken a collection step, which runs
+     * the breaker's own finalizer when it is reachable again only through
+     * a weak-keyed table (lifetime_spec): closed under our feet. */
+    if (b->head.engine == NULL) fgl_check_breaker(L, 1, "reload"); /* raises: closed */
     char err[320];
     err[0] = '\0';
     if (fg_breaker_reload_with(b->head.engine, p->policy, (size_t)index, &o, err, sizeof err) != 0) {

@@ -61,6 +61,11 @@ return function(core, F)
   local ERR_CAP = 256
   local errbuf = ffi.new("char[?]", ERR_CAP)
 
+  -- Every engine call takes the pointer with `local fam = p.family` and
+  -- then checks the flag FGL_CLOSED, with nothing that allocates in
+  -- between or before the call (ffi_path.lua says why).
+  local band, CLOSED = require("bit").band, core.FLAG_CLOSED
+
   local function view(self, fname)
     if not is_family(self) then misuse_self(self, fname) end
     local p = cast(View, self)
@@ -73,11 +78,14 @@ return function(core, F)
     local clock = rawget(getmetatable(self), "__clock")
     if clock then
       local now = read_clock(clock)
-      if p.family == nil then closed(self) end
+      local fam = p.family
+      if band(p.head.flags, CLOSED) ~= 0 then closed(self) end
       p.head.now = now
-      return acquire_at(p.family, key, #key, now, scratch, errbuf, ERR_CAP)
+      return acquire_at(fam, key, #key, now, scratch, errbuf, ERR_CAP)
     end
-    return acquire(p.family, key, #key, scratch, errbuf, ERR_CAP)
+    local fam = p.family
+    if band(p.head.flags, CLOSED) ~= 0 then closed(self) end
+    return acquire(fam, key, #key, scratch, errbuf, ERR_CAP)
   end
 
   local function rejected(self, key)
@@ -91,7 +99,7 @@ return function(core, F)
 
   local function record_now(self, p, t, now, is_error, status, ty, msg, duration, cls)
     local fam = p.family
-    if fam == nil then return end -- closed meanwhile
+    if band(p.head.flags, CLOSED) ~= 0 then return end -- closed meanwhile (also by that read)
     if cls then
       if now then
         p.head.now = now
@@ -123,7 +131,7 @@ return function(core, F)
     if clock then now = read_clock(clock) end
     local p = cast(View, self)
     local cls
-    if rawget(mt, "__lua_classify") and p.family ~= nil then cls = c_classify(self, not is_error, value) end
+    if rawget(mt, "__lua_classify") and band(p.head.flags, CLOSED) == 0 then cls = c_classify(self, not is_error, value) end
     local s = scratch
     local t = s.ticket
     t.admitted = 1; t.state = st; t.generation = g; t.started_at = t0; t.slot = slot; t.slot_seq = seq

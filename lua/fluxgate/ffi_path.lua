@@ -100,16 +100,27 @@ return function(core, H)
     return p, mt
   end
 
+  -- Every engine call takes the pointer with `local e = p.engine` and then
+  -- checks the flag FGL_CLOSED (fluxgate_lua.h), with nothing that
+  -- allocates in between or before the call: reading a pointer field boxes
+  -- it, and that allocation's collection step may run this very breaker's
+  -- finalizer (one reachable again through a weak-keyed table), which
+  -- frees the engine after its pointer was read; a uint32 reads unboxed.
+  local band, CLOSED = require("bit").band, core.FLAG_CLOSED
+
   -- Admits into scratch; returns whether it did. Drains transitions.
   local function admit(self, p, mt)
     local clock, admitted = rawget(mt, "__clock"), nil
     if clock then
       local now = read_clock(clock)
-      if p.engine == nil then closed(self) end
+      local e = p.engine
+      if band(p.flags, CLOSED) ~= 0 then closed(self) end -- see live_engine
       p.now = now
-      admitted = acquire_at(p.engine, now, scratch)
+      admitted = acquire_at(e, now, scratch)
     else
-      admitted = acquire(p.engine, scratch)
+      local e = p.engine
+      if band(p.flags, CLOSED) ~= 0 then closed(self) end
+      admitted = acquire(e, scratch)
     end
     return admitted ~= 0
   end
@@ -133,14 +144,14 @@ return function(core, H)
   -- value: the result or error, for Custom() predicates (see c_classify).
   local function record_at_now(self, p, t, now, is_error, status, ty, msg, duration, value, lua_classify)
     local b = p.engine
-    if b == nil then return end -- closed meanwhile
+    if band(p.flags, CLOSED) ~= 0 then return end -- closed meanwhile (also by that read)
     if lua_classify then
       -- the predicates may use other breakers' FFI paths, which fill
       -- scratch (t): keep the ticket and put it back after
       local st, g, t0, slot, seq = t.state, t.generation, t.started_at, t.slot, t.slot_seq
       local cls = c_classify(self, not is_error, value)
       b = p.engine
-      if b == nil then return end -- closed by a predicate
+      if band(p.flags, CLOSED) ~= 0 then return end -- closed by a predicate, or that read
       t.admitted = 1; t.state = st; t.generation = g; t.started_at = t0; t.slot = slot; t.slot_seq = seq
       if now then
         p.now = now

@@ -294,3 +294,66 @@ describe("a snapshot of an object waiting for its finalizer", function()
     assert.are.equal("done\ttrue\nexit 0\n", out)
   end)
 end)
+
+-- Every method of a breaker and of a family used while it waits for its
+-- finalizer. On LuaJIT's FFI path the engine pointer is read from the
+-- userdata, and reading a pointer boxes it: that allocation's collection
+-- step could run this very object's finalizer and free the engine whose
+-- pointer the call then used (segfaults in fg_family_pin, fg_breaker_classify);
+-- reload's own allocations did the same on both paths' C side.
+describe("every method of objects waiting for their finalizer", function()
+  it("raises 'closed' or works, never touching a freed engine", function()
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write([==[
+local fluxgate = require("fluxgate")
+local n = 0
+local weak = setmetatable({}, { __mode = "k" })
+local fweak = setmetatable({}, { __mode = "k" })
+local P2 = assert(fluxgate.compile("breaker b { window = CountWindow(1500) tripper = FailureStreak(2) }\nbreaker c { window = TimeWindow(30) tripper = SlowRate(50%, threshold = 1s) }"))
+local methods = {
+  function(cb) n = n + #cb:state() end,
+  function(cb) local i = cb:info(); n = n + #i.name end,
+  function(cb) cb:call(function() return nil, "x" end) end,
+  function(cb) local t = cb:acquire(); if t then cb:release(t, true, 1) end end,
+  function(cb) cb:call_with_fallback(function() error({type="T"}) end, function() return 1 end) end,
+  function(cb) cb:reload(P2, "c"); cb:reload(P2, "b") end,
+  function(cb) n = n + #cb:snapshot() end,
+  function(cb) cb:restore(cb:snapshot()) end,
+  function(cb) cb:force_open(); cb:reset() end,
+  function(cb) cb:on_transition(function(s) n = n + #s.reason end) end,
+  function() n = n + #fluxgate.prometheus() end,
+}
+local fmethods = {
+  function(f) f:call("k" .. (n % 7), function() return nil, "e" end) end,
+  function(f) n = n + #f:keys() end,
+  function(f) n = n + f:stats().keys end,
+  function(f) local t = f:acquire("z"); if t then f:release(t, false, "x") end end,
+  function(f) f:reload(P2, "c"); f:reload(P2, "b") end,
+  function(f) n = n + #f:info("k1").name end,
+  function(f) f:force_open("k1"); f:reset("k1") end,
+}
+for r = 1, 600 do
+  for _ = 1, 5 do
+    local p = assert(fluxgate.compile("breaker b { window = CountWindow(1500) tripper = FailureStreak(2) }"))
+    local cb = assert(p:breaker("b", { listeners = { function(s) n = n + #s.reason end } }))
+    for _ = 1, 50 do cb:call(function() return true end) end
+    weak[cb] = true
+    local f = assert(p:family("b", { listeners = { function(s) n = n + #s.key end }, metrics = (r % 2 == 0) and "per_key" or nil }))
+    f:get("k1"); f:get("k2")
+    fweak[f] = true
+  end
+  for cb in pairs(weak) do for _, m in ipairs(methods) do pcall(m, cb) end end
+  for f in pairs(fweak) do for _, m in ipairs(fmethods) do pcall(m, f) end end
+end
+print("done", n > 0)
+]==])
+    f:close()
+    local interpreter = rawget(_G, "jit") and "luajit" or "lua5.4"
+    local child = assert(io.popen("timeout 120 " .. interpreter .. " '" .. script .. "' 2>&1; echo \"exit $?\""))
+    local out = child:read("*a")
+    child:close()
+    os.remove(script)
+    assert.are.equal("done\ttrue\nexit 0\n", out)
+  end)
+end)
