@@ -54,9 +54,12 @@ void fgl_result_status(lua_State *L, int idx, int numbers_count, fg_outcome *o) 
 }
 
 /* Where the type of a string error starts: after Lua's "chunk:line: "
- * position ('[string "..."]:N: ' or 'chunk:N: ' with no ':' or newline in
- * chunk); 0 when there is none. fluxgate/outcome.lua's strip_position reads
- * it alike. */
+ * position ('[string "..."]:N: ', or 'chunk:N: ' ending at the string's
+ * first ": " with no newline before it); 0 when there is none. A chunk name
+ * may hold ':' -- OpenResty's inline code is 'content_by_lua(nginx.conf:10)',
+ * a Windows path 'C:\\app\\x.lua' -- but not ": ", so a message such as
+ * "dns: 1.2.3.4:53: timeout" keeps its text. fluxgate/outcome.lua's
+ * strip_position reads it alike. */
 static size_t fgl_line_then_space(const char *s, size_t n, size_t k) {
     size_t d = k;
     while (k < n && s[k] >= '0' && s[k] <= '9') k++;
@@ -75,10 +78,13 @@ static size_t fgl_position_length(const char *s, size_t n) {
             }
         }
     }
-    size_t i = 0;
-    while (i < n && s[i] != ':' && s[i] != '\n') i++;
-    if (i == 0 || i == n || s[i] != ':') return 0;
-    return fgl_line_then_space(s, n, i + 1);
+    size_t i = 0; /* the first ": " */
+    while (i + 1 < n && s[i] != '\n' && !(s[i] == ':' && s[i + 1] == ' ')) i++;
+    if (i + 1 >= n || s[i] != ':') return 0;
+    size_t d = i; /* the line number: the digits just before it, after a ':' */
+    while (d > 0 && s[d - 1] >= '0' && s[d - 1] <= '9') d--;
+    if (d == i || d < 2 || s[d - 1] != ':') return 0;
+    return i + 2;
 }
 
 #if LUA_VERSION_NUM >= 504

@@ -47,10 +47,16 @@ function O.release_status(v)
   return as_status(v)
 end
 
--- A string error's type: the message without Lua's "chunk:line: " prefix.
+-- A string error's type: the message without Lua's "chunk:line: " prefix,
+-- which ends at the first ": " (a chunk name may hold ':', as OpenResty's
+-- 'content_by_lua(nginx.conf:10)' does, but not ": "); as in C
+-- (fgl_position_length in lua/fluxgate_outcome.c).
 local function strip_position(s)
-  local rest = s:match('^%[string ".-"%]:%d+: (.*)$') or s:match("^[^:\n]+:%d+: (.*)$")
-  return rest or s
+  local rest = s:match('^%[string ".-"%]:%d+: (.*)$')
+  if rest then return rest end
+  local head, tail = s:match("^([^\n]-): (.*)$")
+  if head and head:find("^.+:%d+$") then return tail end
+  return s
 end
 
 local function fields_of(e)

@@ -18,6 +18,33 @@ describe("the C and Lua outcome rules", function()
     end
   end)
 
+  it("take the position off when the chunk name holds ':' (OpenResty's inline code)", function()
+    local cases = {
+      ["content_by_lua(nginx.conf:10):2: timeout"] = "timeout",
+      ["access_by_lua(nginx.conf:7):12: x.lua:3: nested"] = "x.lua:3: nested",
+      ["C:\\app\\f.lua:10: boom"] = "boom",
+      ["a:b:1: c"] = "c",
+      ["dns: 1.2.3.4:53: timeout"] = "dns: 1.2.3.4:53: timeout", -- ": " is no chunk name's
+      ["x:1\nb:2: c"] = "x:1\nb:2: c",
+    }
+    for s, ty in pairs(cases) do
+      assert.are.equal(ty, (core.error_fields(s)), ("C: %q"):format(s))
+      assert.are.equal(ty, (outcome.error_fields(s)), ("Lua: %q"):format(s))
+    end
+  end)
+
+  it("let TypeOf() match an error raised in code whose chunk name holds ':'", function()
+    -- what error("timeout") raises inside content_by_lua_block
+    local raise = assert(load('error("timeout")', "=content_by_lua(nginx.conf:10)"))
+    local ok, e = pcall(raise)
+    assert.is_false(ok)
+    assert.are.equal("content_by_lua(nginx.conf:10):1: timeout", e)
+    local cb = assert(require("fluxgate").breaker("openresty", {
+      tracker = 'TypeOf("timeout")', tripper = "FailureStreak(1)" }))
+    assert.is_false(pcall(cb.call, cb, raise))
+    assert.are.equal("open", cb:state())
+  end)
+
   it("read a string error's type alike, for random strings", function()
     local alphabet = { "[", "string ", '"', "]", ":", "1", "23", " ", "\n", "x", "[string \"" }
     local seed = 12345
