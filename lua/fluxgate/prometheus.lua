@@ -63,8 +63,17 @@ local function utf8_only(v)
   return concat(out)
 end
 
+-- A label value escaped per 0.0.4 (backslash, quote, newline). Breaker
+-- names are written as they are: the binding refuses names that are not
+-- UTF-8 or hold a NUL (fluxgate_name.c), and circuit_name must be the name
+-- dashboards and alerts know (the name `C:\x41` is not `C:\x5Cx41`).
 local function label(v)
-  return (gsub(utf8_only(v), '[\\"\n]', { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }))
+  return (gsub(v, '[\\"\n]', { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }))
+end
+
+-- A family key as a label value: any bytes, made UTF-8 first (utf8_only).
+local function key_label(v)
+  return label(utf8_only(v))
 end
 
 local OUTCOMES = { "success", "failure", "ignored", "rejected" }
@@ -103,7 +112,7 @@ return function(groups)
       for _, k in ipairs(keys) do
         -- the key's breakers per state (1 for its state, 0 for the others,
         -- unless families of one name share the key)
-        state_lines(out, "circuit_breaker_state", 'circuit_name="' .. n .. '",key="' .. label(k.key) .. '"', k.states)
+        state_lines(out, "circuit_breaker_state", 'circuit_name="' .. n .. '",key="' .. key_label(k.key) .. '"', k.states)
       end
     end
   end
@@ -133,7 +142,7 @@ return function(groups)
     local n = label(name)
     call_lines(out, 'circuit_name="' .. n .. '"', groups[name].counts)
     for _, key in ipairs(groups[name].keys or {}) do
-      call_lines(out, 'circuit_name="' .. n .. '",key="' .. label(key.key) .. '"', key.counts)
+      call_lines(out, 'circuit_name="' .. n .. '",key="' .. key_label(key.key) .. '"', key.counts)
     end
   end
   out[#out + 1] = ""

@@ -95,6 +95,18 @@ describe("fluxgate.prometheus()", function()
     assert(cb)
   end)
 
+  -- A family key's bytes are rewritten (\xHH, \x5C) to keep the text
+  -- UTF-8 and keys distinct; a breaker name is UTF-8 already and must stay
+  -- the name dashboards know: `C:\x41` was written `C:\x5Cx41`.
+  it("writes a breaker name that looks like a \\xHH escape as it is", function()
+    local cb = H.new({}, "C:\\x41")
+    cb:call(function() return true end)
+    local s = parse(fluxgate.prometheus())
+    assert.are.equal(1, s['circuit_breaker_state{circuit_name="C:\\\\x41",state="closed"}'])
+    assert.are.equal(1, s['circuit_breaker_calls_total{circuit_name="C:\\\\x41",outcome="success"}'])
+    assert(cb)
+  end)
+
   it("collected breakers and policies leave the exposition", function()
     do
       local p = assert(fluxgate.compile("breaker prom_gc_a {}\nbreaker prom_gc_b {}", "gc.fgp"))
