@@ -6,7 +6,8 @@ Breakers sharing a name add up; each state gauge counts how many are in it
 (names whose breakers are all closed or collected keep their counters but
 have no state gauge). Families add their aggregates to their name's
 counters and count their keys per state in circuit_breaker_family_state;
-a metrics = "per_key" family also has key-labelled state and call series.
+a metrics = "per_key" family also has key-labelled state and call series
+(in key order, so the same metrics are always written alike).
 ]]
 local core = require("fluxgate.core")
 
@@ -94,11 +95,21 @@ local function call_lines(out, labels, counts)
   end
 end
 
+local function by_key(a, b) return a.key < b.key end
+
 -- The exposition of core.stats()'s groups: name -> { counts, states }.
 return function(groups)
   local names = {}
   for name in pairs(groups) do names[#names + 1] = name end
   sort(names)
+  -- Key-labelled series in key order, as names are: the list comes most
+  -- recently used first, family after family in the order of a table
+  -- keyed by the families (their addresses), so the same metrics would be
+  -- written in another order from scrape to scrape and run to run.
+  for _, name in ipairs(names) do
+    local keys = groups[name].keys
+    if keys then sort(keys, by_key) end
+  end
   local out = {
     "# HELP circuit_breaker_state Circuit breaker state: the number of breakers of this name in each state.",
     "# TYPE circuit_breaker_state gauge",

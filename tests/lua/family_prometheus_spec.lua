@@ -10,6 +10,7 @@ breaker fam_a { tripper = FailureStreak(1) retry = Cooldown(60s) }
 breaker fam_b { tripper = FailureStreak(1) retry = Cooldown(60s) }
 breaker fam_c { tripper = FailureStreak(1) retry = Cooldown(60s) }
 breaker fam_d { tripper = FailureStreak(1) retry = Cooldown(60s) }
+breaker fam_order { tripper = FailureStreak(1) retry = Cooldown(60s) }
 ]], "family_prometheus_spec"))
 
 -- samples keyed by "name{labels}"
@@ -118,6 +119,22 @@ describe("a family in fluxgate.prometheus()", function()
     assert.are.equal(1, s['circuit_breaker_state{circuit_name="fam_a",key="k",state="closed"}'])
     assert.are.equal(1, s['circuit_breaker_state{circuit_name="fam_a",key="k",state="open"}'])
     assert.are.equal(1, s['circuit_breaker_state{circuit_name="fam_a",key="only",state="closed"}'])
+    one:close()
+    two:close()
+  end)
+
+  it("writes key-labelled series in key order, whatever the order of use and of families", function()
+    local one = assert(policy:family("fam_order", { metrics = "per_key" }))
+    local two = assert(policy:family("fam_order", { metrics = "per_key" }))
+    pass(one, "b")
+    pass(one, "a") -- most recently used first in the family: a, b
+    pass(two, "c")
+    pass(two, "0")
+    local order = {}
+    for key in fluxgate.prometheus():gmatch('circuit_breaker_calls_total{circuit_name="fam_order",key="([^"]*)",outcome="success"}') do
+      order[#order + 1] = key
+    end
+    assert.are.same({ "0", "a", "b", "c" }, order)
     one:close()
     two:close()
   end)
