@@ -60,6 +60,19 @@ $(eval $(call lua_tree,$(ROCK_DIR),$(BUILD)/lua-obj/rock-$(notdir $(LUA_INCDIR))
 
 lua: $(LUA_FILES)
 lua-rock: $(call lua_tree_files,$(ROCK_DIR))
+
+# The binding builds for Lua 5.4 and LuaJIT 2.1 only (SPEC section 7). Plain
+# `luarocks make` on Debian targets PUC Lua 5.1, whose headers lack what LuaJIT
+# adds to that API (LUA_OK, luaL_setfuncs): say so before compiling, rather than
+# fail deep in a C file or, with LuaJIT's headers and lua5.1, at require time.
+ROCK_OBJ_DIR = $(BUILD)/lua-obj/rock-$(notdir $(LUA_INCDIR))
+$(LUA_BINDING_SRCS:lua/%.c=$(ROCK_OBJ_DIR)/%.o): | rock-lua-check
+.PHONY: rock-lua-check
+rock-lua-check:
+	@grep -Eq '^#define[[:space:]]+LUA_VERSION_NUM[[:space:]]+504$$' '$(LUA_INCDIR)/lua.h' || \
+	  [ -f '$(LUA_INCDIR)/luajit.h' ] || \
+	  { echo "fluxgate's Lua module is for Lua 5.4 or LuaJIT 2.1, and $(LUA_INCDIR)/lua.h is neither" \
+	    "(for LuaJIT/OpenResty: luarocks-5.1 make LUA_INCDIR=/usr/include/luajit-2.1)" >&2; exit 1; }
 lua-plain:
 	@$(MAKE) --no-print-directory SANITIZE= lua
 

@@ -2,16 +2,19 @@
 # tests/install/run.sh -- what an embedder's build sees after `make install`
 # and `luarocks make`: run by `make test-install` (part of `make test`).
 #
-#   1. `make install PREFIX=/opt/fg DESTDIR=stage` puts every file where
-#      README.md ("Set-up") and doc/lua.md ("Install") say, under DESTDIR,
-#      and fluxgate.pc names PREFIX, not DESTDIR.
+#   1. `make install PREFIX=/opt/fg DESTDIR="stage area"` puts every file where
+#      README.md ("Set-up") and doc/lua.md ("Install") say, under DESTDIR (a
+#      path with a space), and fluxgate.pc names PREFIX, not DESTDIR.
 #   2. `make install PREFIX=<dir>`: examples/basic.c builds with nothing but
 #      `pkg-config --cflags --libs fluxgate` (shared) and `--static` (static)
 #      and both programs print the same; the installed tool checks a policy
 #      and prints its help; lua5.4 and luajit run the shared conformance suite
 #      against the installed modules alone.
-#   3. `luarocks make` for Lua 5.4, and luarocks-5.1 for LuaJIT, build rocks
-#      that pass the conformance suite too.
+#   2b. `make install PREFIX="<dir with a space>"`: fluxgate.pc escapes the
+#      space, and basic.c builds from its flags as a Makefile or `eval` reads them.
+#   3. `luarocks make` for Lua 5.4 (into a tree whose path has a space), and
+#      luarocks-5.1 for LuaJIT, build rocks that pass the conformance suite too;
+#      Lua 5.1's own headers are refused with a message before anything compiles.
 #
 # usage: tests/install/run.sh BUILD_DIR CONFORMANCE_DIR
 set -euo pipefail
@@ -28,7 +31,8 @@ fail() { echo "FAIL $*"; fails=$((fails + 1)); }
 ok() { echo "ok   $*"; }
 
 # ---- 1. DESTDIR staging ---------------------------------------------------------
-make --no-print-directory -s install PREFIX=/opt/fg DESTDIR="$work/stage" >"$work/stage.log" 2>&1 ||
+stage="$work/stage area"
+make --no-print-directory -s install PREFIX=/opt/fg DESTDIR="$stage" >"$work/stage.log" 2>&1 ||
     { cat "$work/stage.log"; fail "make install PREFIX=/opt/fg DESTDIR=..."; }
 expected=(
     bin/fluxgate
@@ -66,16 +70,16 @@ expected=(
 )
 missing=0
 for f in "${expected[@]}"; do
-    [ -e "$work/stage/opt/fg/$f" ] || { fail "staged install lacks /opt/fg/$f"; missing=1; }
+    [ -e "$stage/opt/fg/$f" ] || { fail "staged install lacks /opt/fg/$f"; missing=1; }
 done
 [ $missing -eq 0 ] && ok "staged install: all ${#expected[@]} files under DESTDIR/opt/fg"
-pc="$work/stage/opt/fg/lib/pkgconfig/fluxgate.pc"
-if [ -f "$pc" ] && grep -qx 'prefix=/opt/fg' "$pc" && ! grep -q "$work" "$pc"; then
+pc="$stage/opt/fg/lib/pkgconfig/fluxgate.pc"
+if [ -f "$pc" ] && grep -qx 'prefix=/opt/fg' "$pc" && ! grep -qF "$work" "$pc"; then
     ok "fluxgate.pc names PREFIX, not DESTDIR"
 else
     fail "fluxgate.pc should say prefix=/opt/fg and never the DESTDIR"
 fi
-if [ "$(readlink "$work/stage/opt/fg/lib/libfluxgate.so")" = libfluxgate.so.0 ]; then
+if [ "$(readlink "$stage/opt/fg/lib/libfluxgate.so")" = libfluxgate.so.0 ]; then
     ok "libfluxgate.so -> libfluxgate.so.0 (the SONAME)"
 else
     fail "libfluxgate.so should link to libfluxgate.so.0"
@@ -116,6 +120,24 @@ else
 fi
 if "$prefix/bin/fluxgate" --help | grep -q simulate; then ok "installed fluxgate --help"; else fail "installed fluxgate --help"; fi
 
+# ---- 2b. a prefix with a space ------------------------------------------------------
+# pkg-config prints such a path with "\ " (as the .pc file must spell it); a
+# Makefile's recipe or `eval` reads that as one word.
+spaced="$work/my prefix"
+if make --no-print-directory -s install PREFIX="$spaced" >"$work/spaced.log" 2>&1; then
+    ok "make install PREFIX=\"$spaced\""
+    if flags=$(PKG_CONFIG_PATH="$spaced/lib/pkgconfig" pkg-config --cflags --libs fluxgate) &&
+       eval "cc -std=c11 -Wall -Wextra -Wpedantic -Werror examples/basic.c $flags -o \"\$work/basic_spaced\"" &&
+       LD_LIBRARY_PATH="$spaced/lib" "$work/basic_spaced" >"$work/spaced.out" 2>&1 &&
+       cmp -s "$work/shared.out" "$work/spaced.out"; then
+        ok "examples/basic.c builds from that prefix's pkg-config flags and runs"
+    else
+        fail "examples/basic.c from a prefix with a space (flags: ${flags:-none})"
+    fi
+else
+    cat "$work/spaced.log"; fail "make install PREFIX=\"$spaced\""
+fi
+
 # The conformance suite against one installed tree; nothing from the build dir.
 run_conformance() { # what interpreter sharedir libdir
     local what=$1 interp=$2 share=$3 lib=$4 log out
@@ -136,9 +158,12 @@ run_conformance "make install, luajit" luajit "$prefix/share/lua/5.1" "$prefix/l
 # ---- 3. luarocks make -------------------------------------------------------------
 rockspec=$(ls ./*.rockspec)
 if command -v luarocks-5.4 >/dev/null 2>&1 && command -v luarocks-5.1 >/dev/null 2>&1; then
-    if luarocks-5.4 make --tree "$work/rocks54" "$rockspec" >"$work/rock54.log" 2>&1; then
-        ok "luarocks-5.4 make $rockspec"
-        run_conformance "rock, lua5.4" lua5.4 "$work/rocks54/share/lua/5.4" "$work/rocks54/lib/lua/5.4"
+    # luarocks itself, not Debian's luarocks-5.4 wrapper, which splits its
+    # arguments at spaces ($@ unquoted)
+    rocks54="$work/rock tree 5.4"
+    if luarocks --lua-version=5.4 make --tree "$rocks54" "$rockspec" >"$work/rock54.log" 2>&1; then
+        ok "luarocks --lua-version=5.4 make --tree \"$rocks54\" $rockspec"
+        run_conformance "rock, lua5.4" lua5.4 "$rocks54/share/lua/5.4" "$rocks54/lib/lua/5.4"
     else
         fail "luarocks-5.4 make"; tail -20 "$work/rock54.log"
     fi
@@ -147,6 +172,18 @@ if command -v luarocks-5.4 >/dev/null 2>&1 && command -v luarocks-5.1 >/dev/null
         run_conformance "rock, luajit" luajit "$work/rocks51/share/lua/5.1" "$work/rocks51/lib/lua/5.1"
     else
         fail "luarocks-5.1 make"; tail -20 "$work/rock51.log"
+    fi
+    # What plain `luarocks make` gets where it targets PUC Lua 5.1: that
+    # version's headers (a stand-in here), refused before any compile.
+    mkdir -p "$work/lua51-headers"
+    printf '#define LUA_VERSION_NUM\t501\n' >"$work/lua51-headers/lua.h"
+    if make --no-print-directory lua-rock LUA_INCDIR="$work/lua51-headers" >"$work/rock-lua51.log" 2>&1; then
+        fail "make lua-rock with Lua 5.1's headers should be refused"
+    elif grep -q "is for Lua 5.4 or LuaJIT 2.1" "$work/rock-lua51.log" &&
+         ! grep -q -- ' -c ' "$work/rock-lua51.log"; then
+        ok "Lua 5.1's headers: refused with a message before compiling"
+    else
+        fail "Lua 5.1's headers: no clear refusal"; tail -5 "$work/rock-lua51.log"
     fi
 else
     fail "luarocks-5.4 and luarocks-5.1 are needed (sudo apt-get install luarocks)"
