@@ -3,6 +3,8 @@
 #   make install PREFIX=/usr/local DESTDIR=   the library, header, fluxgate.pc, the
 #                                             tool, its man page, the Lua modules
 #   make install-lib | install-cli | install-lua   one part of it
+#   make uninstall PREFIX=... DESTDIR=        removes what install put there (same
+#                                             variables), and the fluxgate/ module dirs
 #   make install-lua-rock                     what `luarocks make` installs (the
 #                                             rockspec's install_target)
 #   make test-install   tests/install/run.sh: a DESTDIR-staged install has every file;
@@ -10,7 +12,7 @@
 #                       (shared and static), runs the installed tool, and passes the
 #                       conformance suite on lua5.4 and luajit; so do the rocks
 #                       `luarocks make` builds
-.PHONY: install install-lib install-cli install-lua install-lua-rock test-install
+.PHONY: install install-lib install-cli install-lua install-lua-rock uninstall test-install
 
 BINDIR       ?= $(PREFIX)/bin
 LIBDIR       ?= $(PREFIX)/lib
@@ -58,6 +60,19 @@ install-lua: lua
 	for f in $(LUA_PURE); do install -m 644 lua/$$f '$(DESTDIR)$(PREFIX)/share/lua/5.1/'$$f || exit 1; done
 	install -m 644 $(LUAJIT_DIR)/fluxgate/cdef.lua '$(DESTDIR)$(PREFIX)/share/lua/5.1/fluxgate/cdef.lua'
 	install -m 755 $(LUAJIT_DIR)/fluxgate/core.so '$(DESTDIR)$(PREFIX)/lib/lua/5.1/fluxgate/core.so'
+
+# Exactly the files the rules above install (a rock is removed by `luarocks
+# remove fluxgate`); the directories they share with other software stay.
+FG_LUA_DIRS = share/lua/5.4 lib/lua/5.4 share/lua/5.1 lib/lua/5.1
+uninstall:
+	rm -f '$(DESTDIR)$(INCLUDEDIR)/fluxgate.h' '$(DESTDIR)$(LIBDIR)/libfluxgate.a' \
+	  '$(DESTDIR)$(LIBDIR)/libfluxgate.so.$(FG_VERSION_STRING)' '$(DESTDIR)$(LIBDIR)/libfluxgate.so.0' \
+	  '$(DESTDIR)$(LIBDIR)/libfluxgate.so' '$(DESTDIR)$(PKGCONFIGDIR)/fluxgate.pc' \
+	  '$(DESTDIR)$(BINDIR)/fluxgate' '$(DESTDIR)$(MANDIR)/man1/fluxgate.1'
+	for d in $(FG_LUA_DIRS); do \
+	  for f in $(LUA_PURE) fluxgate/cdef.lua fluxgate/core.so; do rm -f '$(DESTDIR)$(PREFIX)/'$$d/$$f; done; \
+	  if [ -d '$(DESTDIR)$(PREFIX)/'$$d/fluxgate ]; then rmdir '$(DESTDIR)$(PREFIX)/'$$d/fluxgate || echo "kept $$d/fluxgate: not empty"; fi; \
+	done
 
 # LUA_LIBDIR and LUA_SHAREDIR come from luarocks.
 install-lua-rock: lua-rock

@@ -11,7 +11,8 @@
 #      and prints its help; lua5.4 and luajit run the shared conformance suite
 #      against the installed modules alone.
 #   2b. `make install PREFIX="<dir with a space>"`: fluxgate.pc escapes the
-#      space, and basic.c builds from its flags as a Makefile or `eval` reads them.
+#      space, and basic.c builds from its flags as a Makefile or `eval` reads them;
+#      `make uninstall` then leaves no file of ours there.
 #   3. `luarocks make` for Lua 5.4 (into a tree whose path has a space), and
 #      luarocks-5.1 for LuaJIT, build rocks that pass the conformance suite too;
 #      Lua 5.1's own headers are refused with a message before anything compiles.
@@ -133,6 +134,15 @@ if make --no-print-directory -s install PREFIX="$spaced" >"$work/spaced.log" 2>&
         ok "examples/basic.c builds from that prefix's pkg-config flags and runs"
     else
         fail "examples/basic.c from a prefix with a space (flags: ${flags:-none})"
+    fi
+    # make uninstall takes back every file and link install made there
+    make --no-print-directory -s uninstall PREFIX="$spaced" >"$work/uninstall.log" 2>&1 ||
+        { cat "$work/uninstall.log"; fail "make uninstall PREFIX=\"$spaced\""; }
+    left=$(find "$spaced" \( -type f -o -type l \) -printf '%P ')
+    if [ -z "$left" ] && [ -z "$(find "$spaced" -type d -name fluxgate)" ]; then
+        ok "make uninstall leaves no file, link or fluxgate/ directory"
+    else
+        fail "make uninstall left: $left$(find "$spaced" -type d -name fluxgate -printf ' %P/')"
     fi
 else
     cat "$work/spaced.log"; fail "make install PREFIX=\"$spaced\""
