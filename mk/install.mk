@@ -81,5 +81,5 @@ install-lua-rock: lua-rock
 	for f in $(LUA_PURE); do install -m 644 lua/$$f '$(LUA_SHAREDIR)/'$$f || exit 1; done
 	install -m 644 $(ROCK_DIR)/fluxgate/cdef.lua '$(LUA_SHAREDIR)/fluxgate/cdef.lua'
 
-test-install: lib $(CLI_BIN) lua
+test-install: check-conformance lib $(CLI_BIN) lua
 	bash tests/install/run.sh $(BUILD) $(CONFORMANCE)

@@ -84,7 +84,16 @@ lua-plain:
 # they spawn crash under it) and the Lua tests start no threads, so they run
 # against the plain modules in build/ (lua-plain); the C thread tests are what
 # TSan checks.
-CONFORMANCE ?= $(CURDIR)/../shared/conformance
+# The conformance suite lives outside this repository, in ../shared beside the
+# tree (SHARED=<dir> or CONFORMANCE=<dir> name another place). Without it every
+# check that runs it stops first with one line saying where it looked, rather
+# than a "cannot open" per interpreter deep in the output.
+SHARED ?= $(CURDIR)/../shared
+CONFORMANCE ?= $(SHARED)/conformance
+.PHONY: check-conformance
+check-conformance:
+	@[ -f '$(CONFORMANCE)/run.lua' ] || { echo "the conformance suite is not at $(CONFORMANCE)" \
+	  "(../shared/conformance beside this tree): pass SHARED=<dir holding conformance/> or CONFORMANCE=<dir>" >&2; exit 1; }
 BUSTED ?= /usr/bin/busted
 ifeq ($(SANITIZE),thread)
 LUA_TESTED_TREES = build/lua54 build/luajit
@@ -102,7 +111,7 @@ LUA_ASAN_ENV = LD_PRELOAD="$(shell $(CC) -print-file-name=libasan.so)" ASAN_OPTI
 endif
 
 # Conformance suite and busted specs, each under Lua 5.4 and LuaJIT; fails if any fails.
-test-lua: $(LUA_FOR_TESTS)
+test-lua: check-conformance $(LUA_FOR_TESTS)
 	@rc=0; \
 	echo "== conformance (lua5.4)"; $(LUA54_ENV) lua5.4 $(CONFORMANCE)/run.lua || rc=1; \
 	echo "== conformance (luajit)"; $(LUAJIT_ENV) luajit $(CONFORMANCE)/run.lua || rc=1; \
@@ -118,7 +127,7 @@ test-lua: $(LUA_FOR_TESTS)
 # Debian's luajit2 is not built for valgrind: see tests/lua/luajit.supp.
 LUAJIT_SUPP = --suppressions=tests/lua/luajit.supp
 LUA_VALGRIND = valgrind -q --leak-check=full --show-possibly-lost=no --error-exitcode=1 --errors-for-leak-kinds=definite,indirect
-valgrind-lua: lua
+valgrind-lua: check-conformance lua
 	$(LUA54_ENV) $(LUA_VALGRIND) lua5.4 $(CONFORMANCE)/run.lua
 	$(LUA54_ENV) $(LUA_VALGRIND) lua5.4 $(BUSTED) tests/lua
 	$(LUAJIT_ENV) $(LUA_VALGRIND) $(LUAJIT_SUPP) luajit $(CONFORMANCE)/run.lua

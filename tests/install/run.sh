@@ -16,6 +16,8 @@
 #   3. `luarocks make` for Lua 5.4 (into a tree whose path has a space), and
 #      luarocks-5.1 for LuaJIT, build rocks that pass the conformance suite too;
 #      Lua 5.1's own headers are refused with a message before anything compiles.
+#   4. Without the conformance suite (a clone without ../shared) its checks stop
+#      first with one line naming SHARED=.
 #
 # usage: tests/install/run.sh BUILD_DIR CONFORMANCE_DIR
 set -euo pipefail
@@ -197,6 +199,18 @@ if command -v luarocks-5.4 >/dev/null 2>&1 && command -v luarocks-5.1 >/dev/null
     fi
 else
     fail "luarocks-5.4 and luarocks-5.1 are needed (sudo apt-get install luarocks)"
+fi
+
+# ---- 4. a clone without ../shared ---------------------------------------------------
+# The conformance suite is not in the repository: its checks stop at once and say
+# where they looked and which variable names another place.
+if make --no-print-directory -s test-lua SHARED="$work/no-shared" >"$work/no-shared.log" 2>&1; then
+    fail "make test-lua without the conformance suite should fail"
+elif grep -q "conformance suite is not at $work/no-shared/conformance.*SHARED=" "$work/no-shared.log" &&
+     ! grep -q '^== ' "$work/no-shared.log"; then
+    ok "without ../shared, test-lua stops first and names SHARED="
+else
+    fail "without ../shared, test-lua should stop with one line naming SHARED="; tail -5 "$work/no-shared.log"
 fi
 
 if [ $fails -ne 0 ]; then echo "install: $fails check(s) failed (logs in $work)"; exit 1; fi
