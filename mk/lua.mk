@@ -29,15 +29,20 @@ LUA_FILES  = $(foreach d,$(LUA_TREES),$(call lua_tree_files,$(d)))
 # objects make core.so; both are built with -fvisibility=hidden, so core.so --
 # which nginx loads into every worker -- exports luaopen_fluxgate_core and the
 # engine's FG_API functions (what LuaJIT's FFI path calls, through cdef.lua)
-# and nothing else (mk/abi.mk checks it).
+# and nothing else (mk/abi.mk checks it). -Bsymbolic binds core.so's calls to
+# its own engine: the process may hold another fluxgate in its global scope (a
+# libfluxgate.so of another version that nginx or the program links or preloads),
+# which would otherwise receive the binding's calls while the FFI path, through
+# ffi.load of core.so itself, kept calling core.so's own.
 define lua_tree
 $(2)/%.o: lua/%.c | $$(GEN_HDRS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(CPPFLAGS) $(3) $$(CFLAGS_ALL) $$(HIDDEN) $$(WARN) $$(DEPFLAGS) -c $$< -o $$@
 
-$(1)/fluxgate/core.so: $(LUA_BINDING_SRCS:lua/%.c=$(2)/%.o) $$(LIB_OBJS) $$(GEN_OBJS)
+# (Relinked when this file changes: its link flags are part of the module.)
+$(1)/fluxgate/core.so: $(LUA_BINDING_SRCS:lua/%.c=$(2)/%.o) $$(LIB_OBJS) $$(GEN_OBJS) mk/lua.mk
 	@mkdir -p $$(@D)
-	$$(CC) -shared $$(CFLAGS_ALL) -o $$@ $$^ $$(LDLIBS_ALL)
+	$$(CC) -shared $$(CFLAGS_ALL) -Wl,-Bsymbolic -o $$@ $$(filter %.o,$$^) $$(LDLIBS_ALL)
 
 $(1)/%.lua: lua/%.lua
 	@mkdir -p $$(@D)
