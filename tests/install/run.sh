@@ -7,7 +7,8 @@
 #      path with a space), and fluxgate.pc names PREFIX, not DESTDIR.
 #   2. `make install PREFIX=<dir>`: examples/basic.c builds with nothing but
 #      `pkg-config --cflags --libs fluxgate` (shared) and `--static` (static)
-#      and both programs print the same; the installed tool checks a policy
+#      and both programs print the same; so do doc/c-api.md's build lines as
+#      printed (those it calls static run without libfluxgate.so); the installed tool checks a policy
 #      and prints its help; lua5.4 and luajit run the shared conformance suite
 #      against the installed modules alone.
 #   2b. `make install PREFIX="<dir with a space>"`: fluxgate.pc escapes the
@@ -116,6 +117,38 @@ if cc -std=c11 -Wall -Wextra -Wpedantic -Werror examples/basic.c $(pkg-config --
 else
     fail "examples/basic.c does not build from the installed header and pkg-config"
 fi
+# doc/c-api.md's build lines, as printed (app.c = examples/basic.c): each builds, and
+# each one its comment calls static runs without libfluxgate.so, found or not.
+doc_lines=$(sed -n '/^```sh$/,/^```$/p' doc/c-api.md | sed -n '1,/^```$/{/^cc /p;}') || true
+n=0
+while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    n=$((n + 1))
+    cmd=${line%%#*}; comment=${line#*#}
+    cmd=${cmd//app.c/examples/basic.c}
+    if ! (eval "$cmd -o \"\$work/doc_$n\"") >"$work/doc_$n.log" 2>&1; then
+        fail "doc/c-api.md line does not build: $line"; cat "$work/doc_$n.log"; continue
+    fi
+    ldd "$work/doc_$n" >"$work/doc_$n.ldd" 2>&1 || true
+    case $comment in
+    *static*)
+        if grep -q libfluxgate "$work/doc_$n.ldd"; then
+            fail "doc/c-api.md's \"$comment\" build still loads libfluxgate.so: $line"
+        elif "$work/doc_$n" >"$work/doc_$n.out" 2>&1 && cmp -s "$work/shared.out" "$work/doc_$n.out"; then
+            ok "doc/c-api.md:$comment: builds, runs without libfluxgate.so"
+        else
+            fail "doc/c-api.md:$comment: does not run as basic does"
+        fi ;;
+    *)
+        if LD_LIBRARY_PATH="$prefix/lib" "$work/doc_$n" >"$work/doc_$n.out" 2>&1 && cmp -s "$work/shared.out" "$work/doc_$n.out"; then
+            ok "doc/c-api.md:$comment: builds and runs"
+        else
+            fail "doc/c-api.md:$comment: does not run as basic does"
+        fi ;;
+    esac
+done <<<"$doc_lines"
+[ $n -ge 2 ] || fail "doc/c-api.md's build lines (a \`\`\`sh block of cc lines) not found"
+
 if "$prefix/bin/fluxgate" check policies/payment.fgp >"$work/check.out" 2>&1; then
     ok "installed fluxgate check policies/payment.fgp"
 else
