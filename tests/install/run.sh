@@ -197,6 +197,16 @@ run_conformance() { # what interpreter sharedir libdir
     out=$(grep -E '^[0-9]+ passed, 0 failed$' "$log" || true)
     if [ -n "$out" ]; then ok "$what: conformance $out"; else fail "$what: conformance"; tail -20 "$log"; fi
 }
+# Debian's `lua` is PUC Lua 5.1, whose package.path reaches the installed 5.1 tree
+# (built for LuaJIT): require says which Lua fluxgate needs.
+if command -v lua5.1 >/dev/null 2>&1; then
+    msg=$(cd / && LUA_PATH="$prefix/share/lua/5.1/?.lua" LUA_CPATH="$prefix/lib/lua/5.1/?.so" \
+          lua5.1 -e 'require("fluxgate")' 2>&1) || true
+    case $msg in
+    *"fluxgate needs Lua 5.4 or LuaJIT 2.1"*) ok "lua5.1: require(\"fluxgate\") names the Luas it needs" ;;
+    *) fail "lua5.1: require(\"fluxgate\") should name the Luas it needs, said: $msg" ;;
+    esac
+fi
 run_conformance "make install, lua5.4" lua5.4 "$prefix/share/lua/5.4" "$prefix/lib/lua/5.4"
 run_conformance "make install, luajit" luajit "$prefix/share/lua/5.1" "$prefix/lib/lua/5.1"
 
