@@ -21,6 +21,13 @@ sequence order.
 
 Argument misuse raises (error(msg, 2)); invalid values give nil, err.
 ]]
+-- The 5.1 tree's core.so is built for LuaJIT: PUC Lua 5.1 (Debian's `lua`, whose
+-- package.path includes that tree) cannot load it, and would only say
+-- "undefined symbol: luaL_setfuncs".
+if _VERSION == "Lua 5.1" and type(rawget(_G, "jit")) ~= "table" then
+  error("fluxgate needs Lua 5.4 or LuaJIT 2.1, and this is PUC Lua 5.1"
+        .. " (Debian's `lua` is 5.1: run lua5.4 or luajit)", 2)
+end
 local core = require("fluxgate.core")
 local outcome = require("fluxgate.outcome")
 

@@ -29,15 +29,20 @@ LUA_FILES  = $(foreach d,$(LUA_TREES),$(call lua_tree_files,$(d)))
 # objects make core.so; both are built with -fvisibility=hidden, so core.so --
 # which nginx loads into every worker -- exports luaopen_fluxgate_core and the
 # engine's FG_API functions (what LuaJIT's FFI path calls, through cdef.lua)
-# and nothing else (mk/abi.mk checks it).
+# and nothing else (mk/abi.mk checks it). -Bsymbolic binds core.so's calls to
+# its own engine: the process may hold another fluxgate in its global scope (a
+# libfluxgate.so of another version that nginx or the program links or preloads),
+# which would otherwise receive the binding's calls while the FFI path, through
+# ffi.load of core.so itself, kept calling core.so's own.
 define lua_tree
 $(2)/%.o: lua/%.c | $$(GEN_HDRS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(CPPFLAGS) $(3) $$(CFLAGS_ALL) $$(HIDDEN) $$(WARN) $$(DEPFLAGS) -c $$< -o $$@
 
-$(1)/fluxgate/core.so: $(LUA_BINDING_SRCS:lua/%.c=$(2)/%.o) $$(LIB_OBJS) $$(GEN_OBJS)
+# (Relinked when this file changes: its link flags are part of the module.)
+$(1)/fluxgate/core.so: $(LUA_BINDING_SRCS:lua/%.c=$(2)/%.o) $$(LIB_OBJS) $$(GEN_OBJS) mk/lua.mk
 	@mkdir -p $$(@D)
-	$$(CC) -shared $$(CFLAGS_ALL) -o $$@ $$^ $$(LDLIBS_ALL)
+	$$(CC) -shared $$(CFLAGS_ALL) -Wl,-Bsymbolic -o $$@ $$(filter %.o,$$^) $$(LDLIBS_ALL)
 
 $(1)/%.lua: lua/%.lua
 	@mkdir -p $$(@D)
@@ -60,6 +65,19 @@ $(eval $(call lua_tree,$(ROCK_DIR),$(BUILD)/lua-obj/rock-$(notdir $(LUA_INCDIR))
 
 lua: $(LUA_FILES)
 lua-rock: $(call lua_tree_files,$(ROCK_DIR))
+
+# The binding builds for Lua 5.4 and LuaJIT 2.1 only (SPEC section 7). Plain
+# `luarocks make` on Debian targets PUC Lua 5.1, whose headers lack what LuaJIT
+# adds to that API (LUA_OK, luaL_setfuncs): say so before compiling, rather than
+# fail deep in a C file or, with LuaJIT's headers and lua5.1, at require time.
+ROCK_OBJ_DIR = $(BUILD)/lua-obj/rock-$(notdir $(LUA_INCDIR))
+$(LUA_BINDING_SRCS:lua/%.c=$(ROCK_OBJ_DIR)/%.o): | rock-lua-check
+.PHONY: rock-lua-check
+rock-lua-check:
+	@grep -Eq '^#define[[:space:]]+LUA_VERSION_NUM[[:space:]]+504$$' '$(LUA_INCDIR)/lua.h' || \
+	  [ -f '$(LUA_INCDIR)/luajit.h' ] || \
+	  { echo "fluxgate's Lua module is for Lua 5.4 or LuaJIT 2.1, and $(LUA_INCDIR)/lua.h is neither" \
+	    "(for LuaJIT/OpenResty: luarocks-5.1 make LUA_INCDIR=/usr/include/luajit-2.1)" >&2; exit 1; }
 lua-plain:
 	@$(MAKE) --no-print-directory SANITIZE= lua
 
@@ -71,7 +89,16 @@ lua-plain:
 # they spawn crash under it) and the Lua tests start no threads, so they run
 # against the plain modules in build/ (lua-plain); the C thread tests are what
 # TSan checks.
-CONFORMANCE ?= $(CURDIR)/../shared/conformance
+# The conformance suite lives outside this repository, in ../shared beside the
+# tree (SHARED=<dir> or CONFORMANCE=<dir> name another place). Without it every
+# check that runs it stops first with one line saying where it looked, rather
+# than a "cannot open" per interpreter deep in the output.
+SHARED ?= $(CURDIR)/../shared
+CONFORMANCE ?= $(SHARED)/conformance
+.PHONY: check-conformance
+check-conformance:
+	@[ -f '$(CONFORMANCE)/run.lua' ] || { echo "the conformance suite is not at $(CONFORMANCE)" \
+	  "(../shared/conformance beside this tree): pass SHARED=<dir holding conformance/> or CONFORMANCE=<dir>" >&2; exit 1; }
 BUSTED ?= /usr/bin/busted
 ifeq ($(SANITIZE),thread)
 LUA_TESTED_TREES = build/lua54 build/luajit
@@ -89,7 +116,7 @@ LUA_ASAN_ENV = LD_PRELOAD="$(shell $(CC) -print-file-name=libasan.so)" ASAN_OPTI
 endif
 
 # Conformance suite and busted specs, each under Lua 5.4 and LuaJIT; fails if any fails.
-test-lua: $(LUA_FOR_TESTS)
+test-lua: check-conformance $(LUA_FOR_TESTS)
 	@rc=0; \
 	echo "== conformance (lua5.4)"; $(LUA54_ENV) lua5.4 $(CONFORMANCE)/run.lua || rc=1; \
 	echo "== conformance (luajit)"; $(LUAJIT_ENV) luajit $(CONFORMANCE)/run.lua || rc=1; \
@@ -105,7 +132,7 @@ test-lua: $(LUA_FOR_TESTS)
 # Debian's luajit2 is not built for valgrind: see tests/lua/luajit.supp.
 LUAJIT_SUPP = --suppressions=tests/lua/luajit.supp
 LUA_VALGRIND = valgrind -q --leak-check=full --show-possibly-lost=no --error-exitcode=1 --errors-for-leak-kinds=definite,indirect
-valgrind-lua: lua
+valgrind-lua: check-conformance lua
 	$(LUA54_ENV) $(LUA_VALGRIND) lua5.4 $(CONFORMANCE)/run.lua
 	$(LUA54_ENV) $(LUA_VALGRIND) lua5.4 $(BUSTED) tests/lua
 	$(LUAJIT_ENV) $(LUA_VALGRIND) $(LUAJIT_SUPP) luajit $(CONFORMANCE)/run.lua

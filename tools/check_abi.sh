@@ -73,4 +73,27 @@ for so in "$@"; do
     "an internal function leaks, or a public one is declared outside the header's FG_FFI_BEGIN..FG_FFI_END region" \
     "FGL_EXPORT missing on a luaopen_ function, or an FFI function the module does not define"
 done
+
+# ---- core.so calls its own engine ------------------------------------------------------
+# A process may hold another fluxgate in its global scope (a libfluxgate.so of another
+# version, linked into nginx or the program, or preloaded): the module's C calls must
+# still reach the engine inside it, as its FFI path's calls (ffi.load of core.so) do.
+printf 'const char *fg_version(void) { return "interposed"; }\n' > "$work/other.c"
+"$cc" -shared -fPIC -o "$work/libother.so" "$work/other.c" || { echo "abi: FAIL cannot build the stand-in library"; exit 1; }
+want=$(sed -n 's/^#define FG_VERSION "\(.*\)"/\1/p' "$header")
+for so in "$@"; do
+  dir=$(cd "$(dirname "$so")/.." && pwd)
+  case $dir in
+    *luajit*) interp=luajit; cpath=(LUA_CPATH="$dir/?.so;;") ;;
+    *) interp=lua5.4; cpath=(LUA_CPATH_5_4="$dir/?.so;;") ;;
+  esac
+  got=$(env LD_PRELOAD="${ABI_LUAJIT_PRELOAD:+$ABI_LUAJIT_PRELOAD }$work/libother.so" ASAN_OPTIONS=detect_leaks=0 \
+        "${cpath[@]}" "$interp" -e 'io.write(require("fluxgate.core").version)' 2>&1) || true
+  if [ "$got" = "$want" ]; then
+    echo "abi: ok   $so calls its own engine with another fg_version preloaded"
+  else
+    echo "abi: FAIL $so: with another library defining fg_version preloaded, its version reads \"$got\" (want $want): link it -Bsymbolic"
+    status=1
+  fi
+done
 exit $status
