@@ -120,6 +120,32 @@ static void keys_are_bytes_and_nul_bytes_count(void **state) {
     drop_family(&fx);
 }
 
+/* fluxgate.h and doc/c-api.md: only a NULL key "with a nonzero length" is
+ * the caller's bug, so NULL with length 0 is the empty key on every call
+ * that takes a key. (Found by UBSan, SANITIZE=1: the index compared keys
+ * with memcmp(..., NULL, 0), undefined behaviour even for 0 bytes.) */
+static void a_null_key_of_length_zero_is_the_empty_key(void **state) {
+    (void)state;
+    fixture fx;
+    make_family(&fx, 0, 0, 0);
+    assert_int_equal(fg_family_get(fx.fam, NULL, 0, NULL, 0), 0);
+    fg_family_ticket t;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(fg_family_acquire(fx.fam, NULL, 0, &t, NULL, 0), 1);
+        assert_int_equal(fg_family_record(fx.fam, &t, FG_OUTCOME_FAILURE, 0), FG_VERDICT_FAILURE);
+    }
+    assert_int_equal(fg_family_size(fx.fam), 1);
+    assert_int_equal(fg_family_state(fx.fam, NULL, 0), FG_STATE_OPEN);
+    assert_int_equal(fg_family_state(fx.fam, "", 0), FG_STATE_OPEN);
+    fg_info info;
+    assert_int_equal(fg_family_info(fx.fam, NULL, 0, &info), 0);
+    assert_int_equal(info.counters.failure, 3);
+    assert_int_equal(fg_family_command(fx.fam, NULL, 0, FG_STATE_CLOSED), 0);
+    assert_int_equal(fg_family_state(fx.fam, "", 0), FG_STATE_CLOSED);
+    assert_int_equal(fg_family_size(fx.fam), 1);
+    drop_family(&fx);
+}
+
 typedef struct key_list {
     char keys[8][8];
     size_t lens[8];
@@ -666,6 +692,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(keys_are_made_on_first_use_with_their_own_state),
         cmocka_unit_test(keys_are_bytes_and_nul_bytes_count),
+        cmocka_unit_test(a_null_key_of_length_zero_is_the_empty_key),
         cmocka_unit_test(keys_are_listed_most_recently_used_first),
         cmocka_unit_test(max_keys_evicts_the_least_recently_used_key),
         cmocka_unit_test(a_family_full_of_open_keys_refuses_new_keys),
