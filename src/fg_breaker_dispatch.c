@@ -235,7 +235,13 @@ int fg_breaker_dispatch_idle(fg_breaker *home, uint64_t upto) {
     fg_dispatch *d = atomic_load_explicit(&home->dispatch, memory_order_acquire);
     if (d == NULL) return 1;
     fg_lock_acquire(&d->lock, home->lock_tag);
-    int idle = !d->active && d->delivered >= upto;
+    /* Numbers below upto are done once they are all taken off the queue
+     * and no listener still runs on the last one, upto - 1: the dispatcher
+     * counts a number delivered before its listeners run, and takes the
+     * next only after they return. So past upto means done even while a
+     * dispatcher is at work -- which may be for as long as transitions
+     * keep coming (other threads', or ones its listeners cause). */
+    int idle = d->delivered > upto || (!d->active && d->delivered >= upto);
     fg_lock_release(&d->lock);
     return idle;
 }
