@@ -28,7 +28,12 @@
  * that allocation happens only then, never on an ordinary call. If it
  * cannot grow (out of memory), a thread other than the dispatcher waits
  * for room (yielding), and the dispatcher itself, re-entering from a
- * listener, drops the transition and counts it (fg_dispatch.dropped).
+ * listener, drops the transition and counts it (fg_dispatch.dropped). A
+ * dropped number is never queued, so the dispatcher must not wait for it:
+ * it skips every number below `skip_to` (the last dropped + 1) that is not
+ * queued when it gets there, and a producer that finds its number already
+ * passed drops its transition too (only after an out-of-memory drop, when
+ * other threads were between the block's lock and the queue).
  * With a block shared by processes, each process's listeners hear the
  * transitions its own calls cause (sequence numbers then have gaps).
  */
@@ -49,6 +54,7 @@ struct fg_dispatch {
     fg_transition *ring;       /* [capacity], by number mod capacity */
     uint8_t *present;          /* [capacity] */
     uint64_t dropped;
+    uint64_t skip_to;          /* numbers below it not queued are dropped ones */
     char *close_reason;        /* "not <tripper text>" */
     size_t close_reason_size;
     /* Kept here rather than in the handle: they exist only with listeners. */
@@ -181,6 +187,7 @@ void fg_breaker_deliver(fg_breaker *h, const fg_pending *p) {
         if (fg_dispatch_grow(h, d) == 0) continue;
         if (reentrant) {
             d->dropped++;
+            if (p->local + 1 > d->skip_to) d->skip_to = p->local + 1;
             fg_lock_release(&d->lock);
             return;
         }
@@ -188,6 +195,12 @@ void fg_breaker_deliver(fg_breaker *h, const fg_pending *p) {
         sched_yield(); /* out of memory: wait for the dispatcher to make room */
         fg_lock_acquire(&d->lock, h->lock_tag);
         reentrant = d->active && pthread_equal(d->dispatcher, self);
+    }
+    if (p->local < d->delivered) {
+        /* skipped after a drop: its slot may hold a later number now */
+        d->dropped++;
+        fg_lock_release(&d->lock);
+        return;
     }
     uint32_t i = (uint32_t)(p->local & (d->capacity - 1));
     d->ring[i] = p->transition;
@@ -201,7 +214,13 @@ void fg_breaker_deliver(fg_breaker *h, const fg_pending *p) {
     d->dispatcher = self;
     for (;;) {
         uint32_t at = (uint32_t)(d->delivered & (d->capacity - 1));
-        if (!d->present[at]) break; /* not queued yet: its producer delivers it */
+        if (!d->present[at]) {
+            if (d->delivered < d->skip_to) { /* dropped (or to be dropped): no wait */
+                d->delivered++;
+                continue;
+            }
+            break; /* not queued yet: its producer delivers it */
+        }
         fg_transition t = d->ring[at];
         d->present[at] = 0;
         d->delivered++;
@@ -235,7 +254,13 @@ int fg_breaker_dispatch_idle(fg_breaker *home, uint64_t upto) {
     fg_dispatch *d = atomic_load_explicit(&home->dispatch, memory_order_acquire);
     if (d == NULL) return 1;
     fg_lock_acquire(&d->lock, home->lock_tag);
-    int idle = !d->active && d->delivered >= upto;
+    /* Numbers below upto are done once they are all taken off the queue
+     * and no listener still runs on the last one, upto - 1: the dispatcher
+     * counts a number delivered before its listeners run, and takes the
+     * next only after they return. So past upto means done even while a
+     * dispatcher is at work -- which may be for as long as transitions
+     * keep coming (other threads', or ones its listeners cause). */
+    int idle = d->delivered > upto || (!d->active && d->delivered >= upto);
     fg_lock_release(&d->lock);
     return idle;
 }

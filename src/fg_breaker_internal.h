@@ -434,8 +434,9 @@ static inline void fg_breaker_dispatch(fg_breaker *h, const fg_pending *pending)
 }
 
 /* Whether every transition numbered below `upto` (a value of
- * fg_breaker_dispatch_numbered) has been delivered and no listener is
- * running: then nothing still reads a key's bytes from a queued transition. */
+ * fg_breaker_dispatch_numbered) has been delivered and no listener still
+ * runs on one of them (one may run on a later number): then nothing still
+ * reads a key's bytes from a queued transition. */
 int fg_breaker_dispatch_idle(fg_breaker *home, uint64_t upto);
 
 /* The delivery numbers home has handed out so far (0 without listeners). */

@@ -83,7 +83,10 @@ static double fg_family_now_locked(fg_family *f, double raw) {
 
 static fg_family_entry *fg_family_find(fg_family *f, uint32_t hash, const void *key, size_t len) {
     for (fg_family_entry *e = f->buckets[hash & (f->bucket_count - 1)]; e != NULL; e = e->chain)
-        if (e->hash == hash && e->key_len == len && memcmp(fg_family_entry_key(e), key, len) == 0)
+        /* (len 0: no memcmp, whose pointers must not be NULL even then; a
+         * NULL key of length 0 is the empty key) */
+        if (e->hash == hash && e->key_len == len &&
+            (len == 0 || memcmp(fg_family_entry_key(e), key, len) == 0))
             return e;
     return NULL;
 }

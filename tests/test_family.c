@@ -120,6 +120,32 @@ static void keys_are_bytes_and_nul_bytes_count(void **state) {
     drop_family(&fx);
 }
 
+/* fluxgate.h and doc/c-api.md: only a NULL key "with a nonzero length" is
+ * the caller's bug, so NULL with length 0 is the empty key on every call
+ * that takes a key. (Found by UBSan, SANITIZE=1: the index compared keys
+ * with memcmp(..., NULL, 0), undefined behaviour even for 0 bytes.) */
+static void a_null_key_of_length_zero_is_the_empty_key(void **state) {
+    (void)state;
+    fixture fx;
+    make_family(&fx, 0, 0, 0);
+    assert_int_equal(fg_family_get(fx.fam, NULL, 0, NULL, 0), 0);
+    fg_family_ticket t;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(fg_family_acquire(fx.fam, NULL, 0, &t, NULL, 0), 1);
+        assert_int_equal(fg_family_record(fx.fam, &t, FG_OUTCOME_FAILURE, 0), FG_VERDICT_FAILURE);
+    }
+    assert_int_equal(fg_family_size(fx.fam), 1);
+    assert_int_equal(fg_family_state(fx.fam, NULL, 0), FG_STATE_OPEN);
+    assert_int_equal(fg_family_state(fx.fam, "", 0), FG_STATE_OPEN);
+    fg_info info;
+    assert_int_equal(fg_family_info(fx.fam, NULL, 0, &info), 0);
+    assert_int_equal(info.counters.failure, 3);
+    assert_int_equal(fg_family_command(fx.fam, NULL, 0, FG_STATE_CLOSED), 0);
+    assert_int_equal(fg_family_state(fx.fam, "", 0), FG_STATE_CLOSED);
+    assert_int_equal(fg_family_size(fx.fam), 1);
+    drop_family(&fx);
+}
+
 typedef struct key_list {
     char keys[8][8];
     size_t lens[8];
@@ -432,6 +458,71 @@ static void listeners_learn_the_key(void **state) {
     drop_family(&fx);
 }
 
+/* A listener that keeps its thread delivering: on each transition of key
+ * k<i> it makes key k<i+1> (max_keys 2: the least recently used unpinned
+ * key is evicted) and resets it, a transition its own thread's outer
+ * delivery loop hears next. So one thread stays the dispatcher for the
+ * whole chain, as one does under steady transitions from other threads. */
+typedef struct chain {
+    fg_family *fam;
+    fg_test_alloc *alloc;
+    int step, steps;
+    long most_blocks;      /* live blocks, most seen during the chain */
+    int wrong_keys;        /* transitions whose key did not read k<step> */
+} chain;
+
+static void chain_key(char *out, int i) {
+    snprintf(out, 16, "k%03d", i % 1000);
+}
+
+static void chain_on(void *ud, const fg_transition *t) {
+    chain *c = ud;
+    char key[16];
+    chain_key(key, c->step);
+    /* the key of the transition being delivered is still readable */
+    if (t->key_len != 4 || memcmp(t->key, key, 4) != 0) c->wrong_keys++;
+    if (c->alloc->live_blocks > c->most_blocks) c->most_blocks = c->alloc->live_blocks;
+    if (++c->step > c->steps) return;
+    chain_key(key, c->step);
+    assert_int_equal(fg_family_get(c->fam, key, 4, NULL, 0), 0);
+    assert_int_equal(fg_family_command(c->fam, key, 4, FG_STATE_CLOSED), 0);
+}
+
+/* An evicted key's entry waits until no queued transition can name it;
+ * that must not mean until the dispatcher stops (it need not ever, while
+ * transitions keep coming): the entries of a long chain are freed as
+ * delivery passes them, so memory stays bounded. The chain held every
+ * evicted entry until it ended (100 steps: over 100 live blocks). */
+static void evicted_keys_are_freed_while_one_thread_keeps_delivering(void **state) {
+    (void)state;
+    fg_test_alloc a = {0};
+    fg_test_clock clock = {.now = 100.0};
+    fg_policy *p = compile(family_policy);
+    fg_family_options o;
+    memset(&o, 0, sizeof o);
+    o.breaker = fg_test_options(&clock, NULL);
+    o.breaker.alloc = fg_test_allocator(&a);
+    o.max_keys = 2;
+    chain c = {.alloc = &a, .steps = 100};
+    c.fam = fg_family_new(p, 0, &o, NULL, 0);
+    assert_non_null(c.fam);
+    assert_int_equal(fg_family_add_listener(c.fam, chain_on, &c), 0);
+    char key[16];
+    chain_key(key, 0);
+    assert_int_equal(fg_family_get(c.fam, key, 4, NULL, 0), 0);
+    long before = a.live_blocks;
+    assert_int_equal(fg_family_command(c.fam, key, 4, FG_STATE_CLOSED), 0);
+    assert_int_equal(c.step, c.steps + 1);
+    assert_int_equal(c.wrong_keys, 0);
+    assert_int_equal(fg_family_size(c.fam), 2);
+    /* two keys and at most a couple of buried entries beyond what the
+     * family had with one key */
+    assert_true(c.most_blocks <= before + 3);
+    fg_family_free(c.fam);
+    fg_policy_free(p);
+    fg_test_assert_nothing_live(&a);
+}
+
 typedef struct plain_heard {
     int count;
     const char *key;
@@ -666,6 +757,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(keys_are_made_on_first_use_with_their_own_state),
         cmocka_unit_test(keys_are_bytes_and_nul_bytes_count),
+        cmocka_unit_test(a_null_key_of_length_zero_is_the_empty_key),
         cmocka_unit_test(keys_are_listed_most_recently_used_first),
         cmocka_unit_test(max_keys_evicts_the_least_recently_used_key),
         cmocka_unit_test(a_family_full_of_open_keys_refuses_new_keys),
@@ -677,6 +769,7 @@ int main(void) {
         cmocka_unit_test(the_idle_sweep_leaves_the_recency_order_alone),
         cmocka_unit_test(totals_keep_the_counts_of_evicted_keys_and_count_states_exactly),
         cmocka_unit_test(listeners_learn_the_key),
+        cmocka_unit_test(evicted_keys_are_freed_while_one_thread_keeps_delivering),
         cmocka_unit_test(plain_breakers_signal_no_key),
         cmocka_unit_test(a_seeded_family_draws_the_same_numbers_for_a_key_in_every_run),
         cmocka_unit_test(threads_on_overlapping_keys_keep_exact_books),

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "fg_test_support.h"
 #include "fluxgate.h"
 
 enum { SEEN_MAX = 64 };
@@ -123,6 +124,61 @@ static void many_reentrant_transitions_are_all_heard_in_order(void **state) {
     fg_policy_free(p);
 }
 
+/* The same when the queue cannot grow (out of memory) as the listener
+ * re-enters: the transition that found no room is dropped (the one thing
+ * the delivery may lose), and every other one -- those queued around it
+ * and every later one -- is still heard, in order. The dropped number was
+ * a hole the dispatcher waited at for good: nothing after it was heard. */
+typedef struct oom_listener {
+    fg_breaker *b;
+    fg_test_alloc *alloc;
+    int calls;
+    int reentered;
+    uint64_t last;
+    int out_of_order;
+} oom_listener;
+
+static void hear_and_reset_without_memory(void *ud, const fg_transition *t) {
+    oom_listener *l = ud;
+    l->calls++;
+    if (t->sequence <= l->last) l->out_of_order++;
+    l->last = t->sequence;
+    if (l->reentered) return;
+    l->reentered = 1;
+    l->alloc->fail_at = l->alloc->allocations + 1; /* the queue's first growth fails */
+    for (int i = 0; i < 12; i++) fg_breaker_reset(l->b); /* the queue holds 8 */
+    l->alloc->fail_at = 0;
+}
+
+static void a_transition_dropped_for_want_of_memory_loses_only_itself(void **state) {
+    (void)state;
+    fg_test_alloc a = {0};
+    fg_expressions e = {.tripper = "FailureStreak(2)"};
+    fg_policy *p = fg_policy_from_expressions("oom", &e, NULL, NULL);
+    assert_non_null(p);
+    fg_breaker_options o = FG_BREAKER_OPTIONS_INIT;
+    o.alloc = fg_test_allocator(&a);
+    fg_breaker *b = fg_breaker_new(p, 0, &o, NULL, 0);
+    assert_non_null(b);
+    oom_listener l = {.b = b, .alloc = &a};
+    assert_int_equal(fg_breaker_add_listener(b, hear_and_reset_without_memory, &l), 0);
+    fg_breaker_force_open(b); /* 1, then 2..13 from inside the listener */
+    assert_int_equal(a.failures, 1);
+    assert_int_equal(l.calls, 12); /* one of 13 dropped */
+    assert_int_equal(l.last, 13);
+    fg_breaker_disable(b);
+    fg_breaker_reset(b);
+    fg_info info;
+    fg_breaker_info(b, &info);
+    assert_int_equal(info.transitions, 15);
+    assert_int_equal(l.calls, 14);
+    assert_int_equal(l.last, 15);
+    assert_int_equal(l.out_of_order, 0);
+    fg_breaker_free(b);
+    fg_policy_free(p);
+    fg_test_assert_nothing_live(&a);
+}
+
 /* ---- threads ----------------------------------------------------------------- */
 
 enum { ORDER_THREADS = 4, ORDER_ROUNDS = 20000 };
@@ -198,6 +254,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_reentrant_reset_is_heard_after_the_trip),
         cmocka_unit_test(many_reentrant_transitions_are_all_heard_in_order),
+        cmocka_unit_test(a_transition_dropped_for_want_of_memory_loses_only_itself),
         cmocka_unit_test(transitions_caused_by_many_threads_are_heard_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
