@@ -405,6 +405,11 @@ static void a_non_ascii_character_is_one_error(void **state) {
     d = only_error(&s);
     assert_non_null(strstr(d->message, "(U+1F600)"));
     scan_done(&s);
+    scan_text(&s, "F(1,\xC2\xA0" "2)"); /* a pasted no-break space */
+    d = only_error(&s);
+    assert_int_equal(d->column, 5);
+    assert_string_equal(d->message, "unexpected space character U+00A0: write an ASCII space");
+    scan_done(&s);
     scan_text(&s, "F(1) \xC3");
     d = only_error(&s);
     assert_string_equal(d->message, "unexpected byte 0xc3");
