@@ -319,6 +319,20 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, fg_pars
     if (unexpected == YYSYMBOL_NAME)
         for (int i = 0; i < n; i++)
             if (expected[i] == YYSYMBOL_KW_BREAKER && fg_parse_unknown_statement(st, loc)) return 0;
+    /* `tripper = A(1) B(2)`, `breaker a { FailureStreak(5) }`: a call where a
+     * setting starts reads as a setting's name followed by '(', which says
+     * little; say it at the name. */
+    if (n == 1 && strcmp(yysymbol_name(unexpected), "'('") == 0 &&
+        strcmp(yysymbol_name(expected[0]), "'='") == 0 &&
+        st->latest.begin == loc.begin && st->before.end > st->before.begin) {
+        fg_loc name = st->before;
+        size_t len = name.end - name.begin;
+        fg_diag_error(st->sink, name,
+                      "syntax error, a call '%.*s(...)' where a setting starts (is '&' or '|' missing "
+                      "before it, or the setting's name and '='?)",
+                      len > 64 ? 64 : (int)len, st->source + name.begin);
+        return 0;
+    }
     char msg[320];
     size_t used = (size_t)snprintf(msg, sizeof msg, "syntax error, unexpected %s", yysymbol_name(unexpected));
     for (int i = 0; i < n && used < sizeof msg; i++)

@@ -421,6 +421,10 @@ static void common_slips_get_one_error_that_says_how_to_fix_them(void **state) {
          "unknown tripper 'FAILURESTREAK' (did you mean 'FailureStreak'?)"},
         {"braeker a { }", "t.fgp:1:1: error: syntax error, unknown statement 'braeker' (did you mean 'breaker'?)"},
         {"Breaker a { }", "unknown statement 'Breaker' (did you mean 'breaker'?)"},
+        {"breaker a { tripper = FailureStreak(5) FailureRate(50%) }",
+         "t.fgp:1:40: error: syntax error, a call 'FailureRate(...)' where a setting starts (is '&' "
+         "or '|' missing before it, or the setting's name and '='?)"},
+        {"breaker a {\n  FailureStreak(5)\n}", "t.fgp:2:3: error: syntax error, a call 'FailureStreak(...)'"},
         {"breaker a { tracker = Status(1e300) }",
          "Status() codes must be integers in [-2^53, 2^53], got 1e+300"},
     };
