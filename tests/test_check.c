@@ -409,6 +409,8 @@ static void common_slips_get_one_error_that_says_how_to_fix_them(void **state) {
         {"breaker a { tripper = FailureStreak(count = n) }", "t.fgp:1:45: error: 'n' is a name"},
         {"breaker a { tripper = FailureRate(5.) }",
          "t.fgp:1:35: error: malformed number '5.' (write '5' or '5.0')"},
+        {"breaker a { retry = Cooldown(5.%) }",
+         "t.fgp:1:30: error: malformed number '5.%' (write '5%' or '5.0%')"},
         {"breaker a { tripper = FailureRate(60 %) }",
          "t.fgp:1:35: error: a blank between a number and its unit: write '60%'"},
         {"breaker a { retry = Cooldown(5 ms, 0.1) }",
