@@ -333,6 +333,14 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, fg_pars
                       len > 64 ? 64 : (int)len, st->source + name.begin);
         return 0;
     }
+    /* `FailureStreak(5) FailureRate(1)` as a single expression. */
+    if (st->mode == FG_PARSE_EXPRESSION && n == 1 && expected[0] == YYSYMBOL_YYEOF &&
+        (unexpected == YYSYMBOL_NAME || unexpected == YYSYMBOL_NUMBER ||
+         strcmp(yysymbol_name(unexpected), "'('") == 0 || strcmp(yysymbol_name(unexpected), "'~'") == 0)) {
+        fg_diag_error(st->sink, loc, "syntax error, unexpected %s after a whole expression (is '&' or "
+                      "'|' missing before it?)", yysymbol_name(unexpected));
+        return 0;
+    }
     char msg[320];
     size_t used = (size_t)snprintf(msg, sizeof msg, "syntax error, unexpected %s", yysymbol_name(unexpected));
     for (int i = 0; i < n && used < sizeof msg; i++)

@@ -265,6 +265,9 @@ static void an_expression_unit_is_one_expression(void **state) {
     parse(&p, "FailureStreak(1) FailureStreak(2)", FG_PARSE_EXPRESSION);
     assert_int_equal(fg_report_error_count(p.report), 1);
     assert_int_equal(fg_report_get(p.report, 0)->column, 18);
+    assert_string_equal(fg_report_get(p.report, 0)->message,
+                        "syntax error, unexpected name after a whole expression (is '&' or '|' "
+                        "missing before it?)");
     done(&p);
     parse(&p, "", FG_PARSE_EXPRESSION);
     assert_int_equal(fg_report_error_count(p.report), 1);
