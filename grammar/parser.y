@@ -379,6 +379,8 @@ static void fg_parse_unknown_setting(fg_parse_state *st, fg_loc loc, const char 
 /* An argument's value written as a bare name: arguments are numbers and
  * strings, and a name is most often a string without its quotes. */
 static void fg_parse_name_value(fg_parse_state *st, fg_loc loc, const char *name, size_t len) {
+    /* `TypeOf('timeout)`: the name is what the stray quote left. */
+    if (!fg_parse_reportable(st)) return;
     int shown = len > 64 ? 64 : (int)len;
     fg_diag_error(st->sink, loc,
                   "'%.*s' is a name, but an argument is a number or a string (a string is "

@@ -403,6 +403,7 @@ static void common_slips_get_one_error_that_says_how_to_fix_them(void **state) {
          "t.fgp:1:30: error: typographic quotes: strings are written in ASCII double quotes"},
         {"breaker a { tracker = TypeOf('timeout') }",
          "t.fgp:1:30: error: strings are written in double quotes (\"...\"), not '...'"},
+        {"breaker a { tracker = TypeOf('timeout) }", "t.fgp:1:30: error: unexpected character '''"},
         {"breaker a { tracker = TypeOf(timeout) }",
          "t.fgp:1:30: error: 'timeout' is a name, but an argument is a number or a string (a string "
          "is written in double quotes: \"timeout\")"},
