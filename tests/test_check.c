@@ -496,6 +496,16 @@ static void warnings_do_not_fail_the_compile(void **state) {
     assert_non_null(p);
     assert_string_equal(text, "");
     fg_policy_free(p);
+    /* a definition named like a constructor: the two read alike below it */
+    p = fg_test_compile("tripper FailureStreak = Closed()\n"
+                        "breaker a { tripper = FailureStreak | FailureStreak(3) }\n", &text);
+    assert_non_null(p);
+    assert_string_equal(text, "t.fgp:1:9: warning: tripper 'FailureStreak' has the name of a constructor: "
+                              "'FailureStreak' names this definition, 'FailureStreak(...)' still calls the "
+                              "constructor\n"
+                              "  tripper FailureStreak = Closed()\n"
+                              "          ^\n");
+    fg_policy_free(p);
 }
 
 /* With retry Never() only a manual command leaves open, and none leads to
