@@ -3,7 +3,10 @@
  * subcommands (fg_cli_check.c, fg_cli_disasm.c, fg_cli_simulate.c) and
  * answers --help, --version and `help SUBCOMMAND`.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fg_cli.h"
 
@@ -23,7 +26,30 @@ static int help(int argc, char **argv) {
     return FG_EXIT_OK;
 }
 
-int main(int argc, char **argv) {
+/* Started with a standard descriptor closed (`fluxgate check x.fgp >&-`),
+ * the first file the tool opens would take its number, and what was meant
+ * for stdout could land in the SVG being written. /dev/null opened read-only
+ * holds the number instead: writes to it fail, and the end of main reports
+ * that stdout could not be written. */
+static void hold_standard_descriptors(void) {
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF && open("/dev/null", O_RDONLY) != fd) return;
+}
+
+/* Output lost to a full disk, a closed pipe or a closed stdout is a failure
+ * (exit status 1, "a file cannot be written"), never a silent success. */
+static int finish_stdout(int status) {
+    errno = 0;
+    int flushed = fflush(stdout) == 0;
+    if (flushed && !ferror(stdout)) return status;
+    if (!flushed && errno != 0)
+        fprintf(stderr, "fluxgate: error: cannot write to standard output: %s\n", strerror(errno));
+    else
+        fputs("fluxgate: error: cannot write to standard output\n", stderr);
+    return status == FG_EXIT_OK ? FG_EXIT_ERROR : status;
+}
+
+static int run(int argc, char **argv) {
     const char *cmd = argc > 1 ? argv[1] : NULL;
     if (cmd == NULL) {
         fg_cli_usage(stderr);
@@ -50,4 +76,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "fluxgate: unknown subcommand '%s'\n", cmd);
     fg_cli_usage(stderr);
     return FG_EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+    hold_standard_descriptors();
+    return finish_stdout(run(argc, argv));
 }

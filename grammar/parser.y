@@ -25,7 +25,7 @@
 %define api.pure full
 %define api.prefix {fg_yy}
 %define api.location.type {fg_loc}
-%define parse.error detailed
+%define parse.error custom
 %locations
 %expect 0
 %param {void *scanner}
@@ -67,6 +67,7 @@ typedef struct fg_parse_state fg_parse_state;
 static void fg_yyerror(fg_loc *loc, void *scanner, fg_parse_state *st, const char *msg);
 static int fg_parse_enter(fg_parse_state *st);
 static void fg_parse_unknown_setting(fg_parse_state *st, fg_loc loc, const char *name, size_t len);
+static void fg_parse_name_value(fg_parse_state *st, fg_loc loc, const char *name, size_t len);
 
 /* Every builder returns NULL when the arena is exhausted: stop the parse. */
 #define FG_MADE(x)                                                             \
@@ -249,18 +250,104 @@ arg:
         v.loc.end = @3.end;
         FG_MADE($$ = fg_syn_arg_new(st->arena, NULL, 0, @1, v, $1.bad || $3.bad));
     }
+    /* `TypeOf(timeout)`, `FailureStreak(count = n)`: a value written as a
+     * name. One error at the name (not "expecting '='", which would send the
+     * writer looking for a keyword argument); the argument is kept, flagged
+     * bad, so that the call reports nothing more about it. */
+  | NAME '=' NAME {
+        fg_parse_name_value(st, @3, $3.s, $3.n);
+        fg_value v = {FG_VALUE_STRING, 0, 0, $3.s, $3.n, @3, FG_UNIT_NONE};
+        FG_MADE($$ = fg_syn_arg_new(st->arena, $1.s, $1.n, @1, v, 1));
+    }
+  | NAME {
+        fg_parse_name_value(st, @1, $1.s, $1.n);
+        fg_value v = {FG_VALUE_STRING, 0, 0, $1.s, $1.n, @1, FG_UNIT_NONE};
+        FG_MADE($$ = fg_syn_arg_new(st->arena, NULL, 0, @1, v, 1));
+    }
   ;
 
 %%
 
-static void fg_yyerror(fg_loc *loc, void *scanner, fg_parse_state *st, const char *msg) {
-    (void)scanner;
-    if (st->oom) return; /* the scanner ended the input early; not the user's fault */
+/* 0 when the error is a consequence of what was already reported. */
+static int fg_parse_reportable(const fg_parse_state *st) {
+    if (st->oom) return 0; /* the scanner ended the input early; not the user's fault */
     /* The token after a lexical error is usually its consequence (the rest
      * of an unterminated string's line, what followed a stray character). */
-    if (st->lex_error_at != 0 && st->tokens <= st->lex_error_at + 3) return;
+    return !(st->lex_error_at != 0 && st->tokens <= st->lex_error_at + 3);
+}
+
+/* Only "memory exhausted" (the fixed stack) comes here: syntax errors go to
+ * yyreport_syntax_error. */
+static void fg_yyerror(fg_loc *loc, void *scanner, fg_parse_state *st, const char *msg) {
+    (void)scanner;
+    if (!fg_parse_reportable(st)) return;
     if (strcmp(msg, "memory exhausted") == 0) msg = "expression too complex";
     fg_diag_error(st->sink, *loc, "%s", msg);
+}
+
+/* `braeker a { ... }`: a name where a statement starts. */
+static int fg_parse_unknown_statement(fg_parse_state *st, fg_loc loc) {
+    static const char *const keywords[] = {"breaker", "defaults", "tracker", "tripper"};
+    const char *name = st->source + loc.begin;
+    size_t len = loc.end - loc.begin, best = (size_t)-1;
+    const char *found = NULL;
+    for (size_t k = 0; k < sizeof keywords / sizeof keywords[0]; k++)
+        if (fg_suggest_consider(name, len, keywords[k], strlen(keywords[k]), &best)) found = keywords[k];
+    if (found == NULL) return 0;
+    fg_diag_error(st->sink, loc, "syntax error, unknown statement '%.*s' (did you mean '%s'?)",
+                  len > 64 ? 64 : (int)len, name, found);
+    return 1;
+}
+
+/* bison's "detailed" message, "syntax error, unexpected X, expecting A or B"
+ * (the expected tokens listed when there are at most four), written here so
+ * that a misspelt statement keyword gets a suggestion, and so that no
+ * message needs a buffer of bison's own (it would not come from the
+ * fg_allocator). */
+static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, fg_parse_state *st) {
+    (void)scanner;
+    if (!fg_parse_reportable(st)) return 0;
+    fg_loc loc = *yypcontext_location(ctx);
+    yysymbol_kind_t unexpected = yypcontext_token(ctx);
+    if (unexpected == YYSYMBOL_YYEMPTY) {
+        fg_diag_error(st->sink, loc, "syntax error");
+        return 0;
+    }
+    yysymbol_kind_t expected[4];
+    int n = yypcontext_expected_tokens(ctx, expected, 4);
+    if (n < 0) n = 0;
+    if (unexpected == YYSYMBOL_NAME)
+        for (int i = 0; i < n; i++)
+            if (expected[i] == YYSYMBOL_KW_BREAKER && fg_parse_unknown_statement(st, loc)) return 0;
+    /* `tripper = A(1) B(2)`, `breaker a { FailureStreak(5) }`: a call where a
+     * setting starts reads as a setting's name followed by '(', which says
+     * little; say it at the name. */
+    if (n == 1 && strcmp(yysymbol_name(unexpected), "'('") == 0 &&
+        strcmp(yysymbol_name(expected[0]), "'='") == 0 &&
+        st->latest.begin == loc.begin && st->before.end > st->before.begin) {
+        fg_loc name = st->before;
+        size_t len = name.end - name.begin;
+        fg_diag_error(st->sink, name,
+                      "syntax error, a call '%.*s(...)' where a setting starts (is '&' or '|' missing "
+                      "before it, or the setting's name and '='?)",
+                      len > 64 ? 64 : (int)len, st->source + name.begin);
+        return 0;
+    }
+    /* `FailureStreak(5) FailureRate(1)` as a single expression. */
+    if (st->mode == FG_PARSE_EXPRESSION && n == 1 && expected[0] == YYSYMBOL_YYEOF &&
+        (unexpected == YYSYMBOL_NAME || unexpected == YYSYMBOL_NUMBER ||
+         strcmp(yysymbol_name(unexpected), "'('") == 0 || strcmp(yysymbol_name(unexpected), "'~'") == 0)) {
+        fg_diag_error(st->sink, loc, "syntax error, unexpected %s after a whole expression (is '&' or "
+                      "'|' missing before it?)", yysymbol_name(unexpected));
+        return 0;
+    }
+    char msg[320];
+    size_t used = (size_t)snprintf(msg, sizeof msg, "syntax error, unexpected %s", yysymbol_name(unexpected));
+    for (int i = 0; i < n && used < sizeof msg; i++)
+        used += (size_t)snprintf(msg + used, sizeof msg - used, "%s%s", i == 0 ? ", expecting " : " or ",
+                                 yysymbol_name(expected[i]));
+    fg_diag_error(st->sink, loc, "%s", msg);
+    return 0;
 }
 
 /* One more level of ( or ~; reports the limit at the token that passed it. */
@@ -287,6 +374,18 @@ static void fg_parse_unknown_setting(fg_parse_state *st, fg_loc loc, const char 
                       "unknown setting '%.*s' (settings are window, tracker, tripper, retry, "
                       "permit, max_half_open_calls, half_open_lease)",
                       shown, name);
+}
+
+/* An argument's value written as a bare name: arguments are numbers and
+ * strings, and a name is most often a string without its quotes. */
+static void fg_parse_name_value(fg_parse_state *st, fg_loc loc, const char *name, size_t len) {
+    /* `TypeOf('timeout)`: the name is what the stray quote left. */
+    if (!fg_parse_reportable(st)) return;
+    int shown = len > 64 ? 64 : (int)len;
+    fg_diag_error(st->sink, loc,
+                  "'%.*s' is a name, but an argument is a number or a string (a string is "
+                  "written in double quotes: \"%.*s\")",
+                  shown, name, shown, name);
 }
 
 int fg_parse(fg_arena *arena, fg_diag_sink *sink, const fg_allocator *alloc, const char *source,

@@ -150,6 +150,16 @@ size_t fg_edit_distance(const char *a, size_t alen, const char *b, size_t blen, 
     return row[blen] > cap ? cap + 1 : row[blen];
 }
 
+static int fg_same_ignoring_case(const char *a, const char *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z') x = (unsigned char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = (unsigned char)(y - 'A' + 'a');
+        if (x != y) return 0;
+    }
+    return 1;
+}
+
 int fg_suggest_consider(const char *name, size_t len, const char *candidate, size_t clen,
                         size_t *best_dist) {
     size_t cap = len / 3;
@@ -158,6 +168,8 @@ int fg_suggest_consider(const char *name, size_t len, const char *candidate, siz
     if (*best_dist <= cap) cap = *best_dist - 1;
     if (*best_dist == 0) return 0;
     size_t d = fg_edit_distance(name, len, candidate, clen, cap);
+    /* FAILURESTREAK, Breaker: only the case is wrong; as close as one typo. */
+    if (d > 1 && len == clen && fg_same_ignoring_case(name, candidate, len)) d = 1;
     /* A truncated name ('jitter' for 'jitter_ratio') is close, however much
      * is missing, but ranks below any real near-miss. */
     if (d > cap && cap >= 1 && len >= 3 && clen > len && memcmp(candidate, name, len) == 0) d = cap;

@@ -376,6 +376,14 @@ void fg_check_define(fg_checker *c, fg_diag_sink *sink, const fg_syn_stmt *stmt)
         if (stmt->kind == FG_STMT_DEFINE) (void)fg_check_expr(c, sink, stmt->expr, stmt->define_key);
         return;
     }
+    /* `tripper FailureStreak = ...`: legal, but a reader takes FailureStreak(3)
+     * below for a use of it. */
+    if (fg_builtin_find(stmt->name, stmt->name_len) >= 0)
+        fg_diag_warning(sink, stmt->name_loc,
+                        "%s '" FG_NAME_FMT "' has the name of a constructor: '" FG_NAME_FMT
+                        "' names this definition, '" FG_NAME_FMT "(...)' still calls the constructor",
+                        fg_setting_name(stmt->define_key), FG_NAME_ARG(stmt->name, stmt->name_len),
+                        FG_NAME_ARG(stmt->name, stmt->name_len), FG_NAME_ARG(stmt->name, stmt->name_len));
     fg_def *d = fg_arena_alloc(c->arena, sizeof *d);
     if (d == NULL) {
         c->oom = 1;

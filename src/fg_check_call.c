@@ -136,8 +136,10 @@ static int fg_check_list(fg_check_ctx *x, const fg_syn_expr *e, const fg_builtin
             continue;
         } else if (!fg_is_integer(v->number) ||
                    (v->kind == FG_VALUE_RANGE && !fg_is_integer(v->high))) {
-            fg_diag_error(x->sink, v->loc, "%s() %s must be integers, got %.15g", b->name, p->name,
-                          fg_is_integer(v->number) ? v->high : v->number);
+            double got = fg_is_integer(v->number) ? v->high : v->number;
+            /* 1e300 is a whole number too: say why it is refused. */
+            fg_diag_error(x->sink, v->loc, "%s() %s must be integers%s, got %.15g", b->name, p->name,
+                          got == floor(got) ? " in [-2^53, 2^53]" : "", got);
             ok = 0;
             continue;
         } else if (v->kind == FG_VALUE_RANGE && v->number > v->high) {
@@ -173,6 +175,11 @@ static int fg_check_range(fg_check_ctx *x, const fg_builtin *b, const fg_param *
     if (n > p->max && !p->max_open && p->max > 1)
         fg_diag_error(x->sink, v->loc, "%s() %s must be %s and at most %.0f, got %.15g", b->name,
                       p->name, p->rule, p->max, n);
+    else if (p->quantity == FG_QTY_RATIO && v->unit == FG_UNIT_NONE && n >= 2 && n <= 100 &&
+             n == floor(n))
+        /* FailureRate(60): a percentage without its '%'. */
+        fg_diag_error(x->sink, v->loc, "%s() %s must be %s, got %.15g (did you mean '%.15g%%'?)",
+                      b->name, p->name, p->rule, n, n);
     else
         fg_diag_error(x->sink, v->loc, "%s() %s must be %s, got %.15g", b->name, p->name, p->rule, n);
     return 0;

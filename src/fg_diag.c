@@ -112,11 +112,13 @@ static size_t fg_diag_source_line(const fg_diag_sink *sink, fg_loc loc, char *ou
     } else if (stop < sink->length && sink->source[stop] != '\n') {
         cut = 1;
     }
+    /* A CRLF line's '\r' is part of its end, not a control byte to show
+     * (it must go before the loop below turns it into '?'). */
+    if (!cut && stop > start && sink->source[stop - 1] == '\r') stop--;
     for (size_t i = start; i < stop; i++) {
         unsigned char c = (unsigned char)sink->source[i];
         out[n++] = (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c;
     }
-    if (n > 0 && out[n - 1] == '\r') n--;
     if (cut) {
         memcpy(out + n, " ...", 4);
         n += 4;
@@ -256,8 +258,19 @@ static void fg_diag_write(fg_text *w, const fg_diagnostic *d, int with_source) {
     size_t caret = d->column > 0 ? (size_t)d->column - 1 : 0;
     if (caret > FG_DIAG_LINE_MAX) caret = sizeof fg_elided - 1 + FG_DIAG_LEAD;
     size_t line_len = strlen(d->source_line);
-    for (size_t i = 0; i < caret; i++)
-        fg_text_append(w, i < line_len && d->source_line[i] == '\t' ? "\t" : " ", 1);
+    /* Columns count bytes, but a terminal shows a UTF-8 character (a name
+     * in a string, a typographic quote) in one place: its continuation
+     * bytes take no room under the line. */
+    int continuation = 0;
+    for (size_t i = 0; i < caret; i++) {
+        unsigned char c = i < line_len ? (unsigned char)d->source_line[i] : ' ';
+        if (continuation > 0 && c >= 0x80 && c < 0xC0) {
+            continuation--;
+            continue;
+        }
+        continuation = c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : 0;
+        fg_text_append(w, c == '\t' ? "\t" : " ", 1);
+    }
     fg_text_append(w, "^\n", 2);
 }
 

@@ -62,6 +62,13 @@ typedef struct fg_parse_state {
     int too_long;          /* fg_scan_feed refused: the token being matched is too long */
     int stop;              /* that was reported: the scanner reports end of input */
     fg_loc last;           /* the last token's location */
+    fg_loc before;         /* the token before the last that was not white space or a comment */
+    fg_loc latest;         /* the last token that was not white space or a comment */
+    /* blocks: a statement keyword inside one closes it (the '}' is missing) */
+    int in_block;          /* a '{' was scanned, and no '}' since */
+    int block_line;        /* the line of that '{' */
+    int pending;           /* a token to hand out before scanning on (0: none) */
+    fg_loc pending_loc;
     uint32_t tokens;       /* tokens scanned so far (not white space) */
     uint32_t lex_error_at; /* tokens when the last lexical error was reported */
     /* blocks set aside so that flex's buffer setup cannot fail halfway */

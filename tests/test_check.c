@@ -387,6 +387,64 @@ static void one_mistake_is_reported_once(void **state) {
     assert_int_equal(n, 1);
 }
 
+/* Slips a writer of policies makes (copied quotes, a percentage without its
+ * '%', a blank before a unit, a string without its quotes, a misspelt or
+ * miscapitalised keyword): each is one error, at the slip, that says what to
+ * write instead -- not a cascade of stray bytes and syntax errors. */
+static void common_slips_get_one_error_that_says_how_to_fix_them(void **state) {
+    (void)state;
+    static const struct {
+        const char *src, *want;
+    } slips[] = {
+        {"breaker caf\xC3\xA9 { }",
+         "t.fgp:1:12: error: unexpected character '\xC3\xA9' (U+00E9): outside strings and comments "
+         "the language is ASCII"},
+        {"breaker a { tracker = TypeOf(\xE2\x80\x9Ctimeout\xE2\x80\x9D) }",
+         "t.fgp:1:30: error: typographic quotes: strings are written in ASCII double quotes"},
+        {"breaker a { tracker = TypeOf('timeout') }",
+         "t.fgp:1:30: error: strings are written in double quotes (\"...\"), not '...'"},
+        {"breaker a { tracker = TypeOf('timeout) }", "t.fgp:1:30: error: unexpected character '''"},
+        {"breaker a { tracker = TypeOf(timeout) }",
+         "t.fgp:1:30: error: 'timeout' is a name, but an argument is a number or a string (a string "
+         "is written in double quotes: \"timeout\")"},
+        {"breaker a { tripper = FailureStreak(count = n) }", "t.fgp:1:45: error: 'n' is a name"},
+        {"breaker a { tripper = FailureRate(5.) }",
+         "t.fgp:1:35: error: malformed number '5.' (write '5' or '5.0')"},
+        {"breaker a { retry = Cooldown(5.%) }",
+         "t.fgp:1:30: error: malformed number '5.%' (write '5%' or '5.0%')"},
+        {"breaker a { tripper = FailureRate(60 %) }",
+         "t.fgp:1:35: error: a blank between a number and its unit: write '60%'"},
+        {"breaker a { retry = Cooldown(5 ms, 0.1) }",
+         "t.fgp:1:30: error: a blank between a number and its unit: write '5ms'"},
+        {"breaker a { tracker = Status(500...599) }",
+         "t.fgp:1:33: error: '...' is not a range: write a..b"},
+        {"breaker a { tripper = FailureRate(60) }",
+         "t.fgp:1:35: error: FailureRate() ratio must be in (0, 1], got 60 (did you mean '60%'?)"},
+        {"breaker a { tripper = FAILURESTREAK(5) }",
+         "unknown tripper 'FAILURESTREAK' (did you mean 'FailureStreak'?)"},
+        {"braeker a { }", "t.fgp:1:1: error: syntax error, unknown statement 'braeker' (did you mean 'breaker'?)"},
+        {"Breaker a { }", "unknown statement 'Breaker' (did you mean 'breaker'?)"},
+        {"breaker a { tripper = FailureStreak(5) FailureRate(50%) }",
+         "t.fgp:1:40: error: syntax error, a call 'FailureRate(...)' where a setting starts (is '&' "
+         "or '|' missing before it, or the setting's name and '='?)"},
+        {"breaker a {\n  FailureStreak(5)\n}", "t.fgp:2:3: error: syntax error, a call 'FailureStreak(...)'"},
+        {"breaker a { tracker = Status(1e300) }",
+         "Status() codes must be integers in [-2^53, 2^53], got 1e+300"},
+    };
+    for (size_t i = 0; i < sizeof slips / sizeof slips[0]; i++)
+        assert_int_equal(FG_FAILS(slips[i].src, slips[i].want), 1);
+    /* what these rules must leave alone */
+    fg_policy *p = fg_test_compiles("tracker t = Status(500..599, 1 .. 2)\n"
+                                    "breaker a { tracker = t; tripper = FailureRate(1.0) | FailureRate(100%) "
+                                    "| FailureRate(50%) | AvgLatency(5s) | AvgLatency(0.5)\n"
+                                    "  retry = Cooldown(1m) # it's fine\n  half_open_lease = 5 }");
+    fg_policy_free(p);
+    /* a ratio of 1.5 is no percentage anyone meant */
+    const char *text;
+    assert_null(fg_test_compile("breaker a { tripper = FailureRate(1.5) }", &text));
+    assert_null(strstr(text, "did you mean"));
+}
+
 static void names_are_defined_once_and_before_use(void **state) {
     (void)state;
     FG_FAILS("tracker t = All()\ntripper t = FailureStreak(1)\nbreaker a { tracker = t }",
@@ -438,6 +496,16 @@ static void warnings_do_not_fail_the_compile(void **state) {
     assert_non_null(p);
     assert_string_equal(text, "");
     fg_policy_free(p);
+    /* a definition named like a constructor: the two read alike below it */
+    p = fg_test_compile("tripper FailureStreak = Closed()\n"
+                        "breaker a { tripper = FailureStreak | FailureStreak(3) }\n", &text);
+    assert_non_null(p);
+    assert_string_equal(text, "t.fgp:1:9: warning: tripper 'FailureStreak' has the name of a constructor: "
+                              "'FailureStreak' names this definition, 'FailureStreak(...)' still calls the "
+                              "constructor\n"
+                              "  tripper FailureStreak = Closed()\n"
+                              "          ^\n");
+    fg_policy_free(p);
 }
 
 /* With retry Never() only a manual command leaves open, and none leads to
@@ -484,6 +552,7 @@ int main(void) {
         cmocka_unit_test(ranges_are_fluxgates),
         cmocka_unit_test(values_at_the_edges_are_accepted),
         cmocka_unit_test(one_mistake_is_reported_once),
+        cmocka_unit_test(common_slips_get_one_error_that_says_how_to_fix_them),
         cmocka_unit_test(names_are_defined_once_and_before_use),
         cmocka_unit_test(warnings_do_not_fail_the_compile),
         cmocka_unit_test(half_opened_under_never_is_a_warning),

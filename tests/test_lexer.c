@@ -373,6 +373,73 @@ static void a_stray_character_is_reported_where_it_stands(void **state) {
     scan_done(&s);
 }
 
+/* A CRLF file's lines show without their '\r' (it was shown as '?'). */
+static void a_crlf_line_shows_without_its_carriage_return(void **state) {
+    (void)state;
+    scan s;
+    scan_text(&s, "F(1,\r\n  2) $\r\nG()\r\n");
+    const fg_diagnostic *d = only_error(&s);
+    assert_int_equal(d->line, 2);
+    assert_int_equal(d->column, 6);
+    assert_string_equal(d->source_line, "  2) $");
+    scan_done(&s);
+    /* a '\r' inside a line is still a control byte, shown as '?' */
+    scan_text(&s, "F(1)\r $");
+    d = only_error(&s);
+    assert_string_equal(d->source_line, "F(1)? $");
+    scan_done(&s);
+}
+
+/* One error per character, not per byte; a byte that starts no UTF-8
+ * character is still reported alone. */
+static void a_non_ascii_character_is_one_error(void **state) {
+    (void)state;
+    scan s;
+    scan_text(&s, "F(1) \xE2\x82\xAC");
+    const fg_diagnostic *d = only_error(&s);
+    assert_int_equal(d->column, 6);
+    assert_string_equal(d->message, "unexpected character '\xE2\x82\xAC' (U+20AC): outside strings "
+                                     "and comments the language is ASCII");
+    scan_done(&s);
+    scan_text(&s, "F(1) \xF0\x9F\x98\x80");
+    d = only_error(&s);
+    assert_non_null(strstr(d->message, "(U+1F600)"));
+    scan_done(&s);
+    scan_text(&s, "F(1,\xC2\xA0" "2)"); /* a pasted no-break space */
+    d = only_error(&s);
+    assert_int_equal(d->column, 5);
+    assert_string_equal(d->message, "unexpected space character U+00A0: write an ASCII space");
+    scan_done(&s);
+    scan_text(&s, "F(1) \xC3");
+    d = only_error(&s);
+    assert_string_equal(d->message, "unexpected byte 0xc3");
+    scan_done(&s);
+    /* in strings and comments any byte is fine */
+    scan_text(&s, "F(\"caf\xC3\xA9\") # caf\xC3\xA9");
+    assert_int_equal(fg_report_count(s.report), 0);
+    assert_string_equal(arg_at(&s, 0)->value.string, "caf\xC3\xA9");
+    scan_done(&s);
+}
+
+/* `60 %` and `5 s` are the numbers they would be without the blank (so the
+ * unit is checked as usual), with one error for the blank. */
+static void a_blank_before_a_unit_keeps_the_unit(void **state) {
+    (void)state;
+    scan s;
+    scan_text(&s, "F(60 %, 1.5\th)");
+    assert_int_equal(fg_report_error_count(s.report), 2);
+    assert_true(arg_at(&s, 0)->value.number == 0.6);
+    assert_int_equal(arg_at(&s, 0)->value.unit, FG_UNIT_PERCENT);
+    assert_true(arg_at(&s, 1)->value.number == 5400);
+    assert_int_equal(arg_at(&s, 1)->value.unit, FG_UNIT_H);
+    assert_int_equal(fg_report_get(s.report, 1)->column, 9);
+    scan_done(&s);
+    /* a name after a blank is a name: `5 sec` is not `5s` and `ec` */
+    scan_text(&s, "F(5 sec)");
+    assert_null(strstr(fg_report_get(s.report, 0)->message, "blank"));
+    scan_done(&s);
+}
+
 static void a_nul_byte_outside_a_string_is_reported(void **state) {
     (void)state;
     static const char text[] = "F(1)\0";
@@ -415,6 +482,9 @@ int main(void) {
         cmocka_unit_test(an_unterminated_string_is_reported_at_its_quote),
         cmocka_unit_test(comments_and_white_space_are_skipped_and_counted),
         cmocka_unit_test(a_stray_character_is_reported_where_it_stands),
+        cmocka_unit_test(a_crlf_line_shows_without_its_carriage_return),
+        cmocka_unit_test(a_non_ascii_character_is_one_error),
+        cmocka_unit_test(a_blank_before_a_unit_keeps_the_unit),
         cmocka_unit_test(a_nul_byte_outside_a_string_is_reported),
         cmocka_unit_test(keywords_are_not_names),
     };

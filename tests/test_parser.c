@@ -175,6 +175,19 @@ static void an_unclosed_block_is_reported_at_the_end(void **state) {
     (void)state;
     FG_FAILS("breaker a {\n  tripper = FailureStreak(1)\n", "t.fgp:3:1: error: syntax error, unexpected end of file");
     FG_FAILS("breaker {", "t.fgp:1:9: error: syntax error, unexpected '{'");
+    /* a block left open before the next statement ends there: one error, and
+     * the next breaker's settings are its own (they were read as the open
+     * block's: "'tripper' is set twice in this block") */
+    size_t n = FG_FAILS("breaker a {\n  tripper = FailureStreak(1)\n\nbreaker b {\n  tripper = FailureStreak(2)\n}\n"
+                        "defaults { retry = Cooldown(1)\nbreaker c { tripper = Zorg(1) }\n",
+                        "t.fgp:4:1: error: missing '}': the block opened at line 1 ends before this 'breaker'\n",
+                        "t.fgp:8:1: error: missing '}': the block opened at line 7 ends before this 'breaker'\n",
+                        "t.fgp:8:23: error: unknown tripper 'Zorg'");
+    assert_int_equal(n, 3);
+    /* in a single expression `breaker` is no statement: nothing is inserted */
+    const char *text;
+    assert_null(fg_test_field("tripper", "FailureStreak(1) breaker", &text));
+    assert_null(strstr(text, "missing '}'"));
 }
 
 static char *repeat(const char *prefix, const char *unit, size_t n, const char *middle,
@@ -252,6 +265,9 @@ static void an_expression_unit_is_one_expression(void **state) {
     parse(&p, "FailureStreak(1) FailureStreak(2)", FG_PARSE_EXPRESSION);
     assert_int_equal(fg_report_error_count(p.report), 1);
     assert_int_equal(fg_report_get(p.report, 0)->column, 18);
+    assert_string_equal(fg_report_get(p.report, 0)->message,
+                        "syntax error, unexpected name after a whole expression (is '&' or '|' "
+                        "missing before it?)");
     done(&p);
     parse(&p, "", FG_PARSE_EXPRESSION);
     assert_int_equal(fg_report_error_count(p.report), 1);

@@ -358,7 +358,8 @@ static void the_format_is_chunk_line_column_message_source_and_caret(void **stat
     assert_null(fg_policy_compile(src, strlen(src), "bad.fgp", NULL, &r));
     char buf[512];
     size_t need = fg_report_format(r, buf, sizeof buf);
-    assert_string_equal(buf, "bad.fgp:2:24: error: FailureRate() ratio must be in (0, 1], got 2\n"
+    assert_string_equal(buf, "bad.fgp:2:24: error: FailureRate() ratio must be in (0, 1], got 2 "
+                             "(did you mean '2%'?)\n"
                              "  \ttripper = FailureRate(2)\n"
                              "  \t                      ^\n");
     assert_int_equal(need, strlen(buf));
@@ -366,6 +367,21 @@ static void the_format_is_chunk_line_column_message_source_and_caret(void **stat
     char small[10];
     assert_int_equal(fg_report_format(r, small, sizeof small), need);
     assert_string_equal(small, "bad.fgp:2");
+    fg_report_free(r);
+}
+
+/* Columns count bytes; the caret counts what a terminal shows, so that it
+ * stands under its token after UTF-8 text on the same line. */
+static void a_caret_after_utf8_text_stands_under_its_token(void **state) {
+    (void)state;
+    fg_report *r = NULL;
+    const char *src = "breaker a { tracker = TypeOf(\"caf\xC3\xA9\", \"\xE2\x82\xAC\") | Zorg(1) }";
+    assert_null(fg_policy_compile(src, strlen(src), "u.fgp", NULL, &r));
+    char buf[512];
+    fg_report_format(r, buf, sizeof buf);
+    assert_string_equal(buf, "u.fgp:1:48: error: unknown tracker 'Zorg'\n"
+                             "  breaker a { tracker = TypeOf(\"caf\xC3\xA9\", \"\xE2\x82\xAC\") | Zorg(1) }\n"
+                             "                                              ^\n");
     fg_report_free(r);
 }
 
@@ -453,6 +469,7 @@ int main(void) {
         cmocka_unit_test(references_keep_a_policy_alive),
         cmocka_unit_test(reports_are_optional_and_chunks_default),
         cmocka_unit_test(the_format_is_chunk_line_column_message_source_and_caret),
+        cmocka_unit_test(a_caret_after_utf8_text_stands_under_its_token),
         cmocka_unit_test(disassembly_lists_components_and_programs),
         cmocka_unit_test(the_reference_gives_fluxgates_defaults),
     };

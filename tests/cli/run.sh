@@ -107,6 +107,43 @@ check_svg flapping policies/game.fgp matchmaking policies/traces/flapping.csv --
 check_svg brownout policies/gateway.fgp search policies/traces/brownout.csv --seed 1
 check_svg no-transition tests/cli/check/clean.fgp steady tests/cli/traces/steady.csv
 
+# ---- output that cannot be written ----------------------------------------------
+# A full disk or a closed stdout loses the output: exit 1 with a message on
+# stderr, never a silent 0 (the listing used to vanish with exit status 0).
+# With stdout closed, the files the tool opens must not take its descriptor.
+check_lost_output() {
+    name=$1; shift
+    if [ -w /dev/full ]; then
+        "$fluxgate" "$@" >/dev/full 2>"$tmp/lost.err"
+        status=$?
+        if [ $status -ne 1 ] || ! grep -q 'cannot write to standard output' "$tmp/lost.err"; then
+            echo "FAIL lost output $name (/dev/full): exit $status"; cat "$tmp/lost.err"; fail=$((fail + 1)); return
+        fi
+    fi
+    "$fluxgate" "$@" >&- 2>"$tmp/lost.err"
+    status=$?
+    if [ $status -ne 1 ] || ! grep -q 'cannot write to standard output' "$tmp/lost.err"; then
+        echo "FAIL lost output $name (closed stdout): exit $status"; cat "$tmp/lost.err"; fail=$((fail + 1)); return
+    fi
+    pass=$((pass + 1))
+}
+check_lost_output check check policies/payment.fgp
+check_lost_output disasm disasm policies/payment.fgp
+check_lost_output help --help
+check_lost_output simulate simulate policies/payment.fgp payment_api policies/traces/outage.csv --seed 1
+# stdout closed and --svg: the picture is the one an ordinary run draws, with
+# nothing of the text in it
+"$fluxgate" simulate policies/payment.fgp payment_api policies/traces/outage.csv --seed 1 \
+    --svg "$tmp/closed.svg" >&- 2>/dev/null
+status=$?
+"$fluxgate" simulate policies/payment.fgp payment_api policies/traces/outage.csv --seed 1 \
+    --svg "$tmp/open.svg" >/dev/null 2>&1
+if [ $status -ne 1 ] || ! cmp -s "$tmp/closed.svg" "$tmp/open.svg"; then
+    echo "FAIL lost output: simulate --svg with stdout closed"; fail=$((fail + 1))
+else
+    pass=$((pass + 1))
+fi
+
 # ---- streaming: memory follows the calls in flight, not the trace ----------------
 # The same flapping service for 100,000 and for 1,000,000 calls: the peak
 # memory of the long run must stay within a few megabytes of the short one's
