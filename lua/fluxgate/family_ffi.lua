@@ -78,9 +78,9 @@ return function(core, F)
     local clock = rawget(getmetatable(self), "__clock")
     if clock then
       local now = read_clock(clock)
+      p.head.now = now -- (p.head is a reference: before the pointer is read)
       local fam = p.family
       if band(p.head.flags, CLOSED) ~= 0 then closed(self) end
-      p.head.now = now
       return acquire_at(fam, key, #key, now, scratch, errbuf, ERR_CAP)
     end
     local fam = p.family
@@ -98,26 +98,20 @@ return function(core, F)
   end
 
   local function record_now(self, p, t, now, is_error, status, ty, msg, duration, cls)
+    if now then p.head.now = now end -- (p.head is a reference: before the pointer is read)
+    if not cls then
+      o.is_error = is_error and 1 or 0
+      if status then o.has_status = 1; o.status = status else o.has_status = 0 end
+      if is_error then -- both always written: see ffi_path.lua's record_at_now
+        o.type = ty; o.type_len = ty and #ty or 0
+        o.message = msg; o.message_len = msg and #msg or 0
+      end
+    end
     local fam = p.family
     if band(p.head.flags, CLOSED) ~= 0 then return end -- closed meanwhile (also by that read)
     if cls then
-      if now then
-        p.head.now = now
-        record_at(fam, t, cls, duration or -1, now)
-      else
-        record(fam, t, cls, duration or -1)
-      end
-      if p.head.pending ~= 0 then drain(self) end
-      return
-    end
-    o.is_error = is_error and 1 or 0
-    if status then o.has_status = 1; o.status = status else o.has_status = 0 end
-    if is_error then -- both always written: see ffi_path.lua's record_at_now
-      o.type = ty; o.type_len = ty and #ty or 0
-      o.message = msg; o.message_len = msg and #msg or 0
-    end
-    if now then
-      p.head.now = now
+      if now then record_at(fam, t, cls, duration or -1, now) else record(fam, t, cls, duration or -1) end
+    elseif now then
       record_at(fam, t, classify(fam, o), duration or -1, now)
     else
       release(fam, t, o, duration or -1)
