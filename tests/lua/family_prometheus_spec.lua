@@ -4,6 +4,7 @@
 -- "per_key"; counters never decrease when keys are evicted or the family
 -- is closed or collected.
 local fluxgate = require("fluxgate")
+local H = dofile("tests/lua/helper.lua")
 
 local policy = assert(fluxgate.compile([[
 breaker fam_a { tripper = FailureStreak(1) retry = Cooldown(60s) }
@@ -179,9 +180,7 @@ end)
 -- a child interpreter, so that a crash fails this test instead of busted.
 describe("prometheus() and families waiting for their finalizer", function()
   it("counts each dropped family exactly once and never crashes", function()
-    local script = os.tmpname()
-    local f = assert(io.open(script, "w"))
-    f:write([[
+    local out = H.run_child([[
       local fluxgate = require("fluxgate")
       local p = assert(fluxgate.compile("breaker dropped { tripper = FailureStreak(1) }"))
       for _, metrics in ipairs({ "aggregate", "per_key" }) do
@@ -196,12 +195,6 @@ describe("prometheus() and families waiting for their finalizer", function()
       end
       print("done")
     ]])
-    f:close()
-    local interpreter = rawget(_G, "jit") and "luajit" or "lua5.4"
-    local child = assert(io.popen("timeout 120 " .. interpreter .. " '" .. script .. "' 2>&1; echo \"exit $?\""))
-    local out = child:read("*a")
-    child:close()
-    os.remove(script)
     assert.are.equal("done\nexit 0\n", out)
   end)
 end)

@@ -78,6 +78,22 @@ function H.calls(text, name, outcome)
   return tonumber(text:match('circuit_breaker_calls_total{circuit_name="' .. name .. '",outcome="' .. outcome .. '"} (%d+)'))
 end
 
+-- Runs Lua source in a child interpreter of the one running the specs
+-- (jit_flags, e.g. "-joff", only under LuaJIT), so that a crash fails the
+-- test instead of busted; returns what it printed, then "exit <status>\n".
+function H.run_child(source, jit_flags)
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write(source)
+  f:close()
+  local interpreter = rawget(_G, "jit") and ("luajit " .. (jit_flags or "")) or "lua5.4"
+  local child = assert(io.popen("timeout 120 " .. interpreter .. " '" .. script .. "' 2>&1; echo \"exit $?\""))
+  local out = child:read("*a")
+  child:close()
+  os.remove(script)
+  return out
+end
+
 -- Shared maps for the specs of shared breakers and families: with
 -- before_each(z.setup) and after_each(z.teardown), a fresh directory per test
 -- (z.dir, removed after the test once its handles are collected), and

@@ -211,9 +211,7 @@ end)
 -- a child interpreter, so that a crash fails this test instead of busted.
 describe("objects used while they wait for their finalizer", function()
   it("breakers and families drain and answer without touching freed memory", function()
-    local script = os.tmpname()
-    local f = assert(io.open(script, "w"))
-    f:write([[
+    local out = H.run_child([[
       local fluxgate = require("fluxgate")
       local n = 0
       local weak = setmetatable({}, { __mode = "k" })
@@ -246,12 +244,6 @@ describe("objects used while they wait for their finalizer", function()
       end
       print("families done", n > 0)
     ]])
-    f:close()
-    local interpreter = rawget(_G, "jit") and "luajit" or "lua5.4"
-    local child = assert(io.popen("timeout 120 " .. interpreter .. " '" .. script .. "' 2>&1; echo \"exit $?\""))
-    local out = child:read("*a")
-    child:close()
-    os.remove(script)
     assert.are.equal("breakers done\nfamilies done\ttrue\nexit 0\n", out)
   end)
 end)
@@ -262,9 +254,7 @@ end)
 -- once).
 describe("a snapshot of an object waiting for its finalizer", function()
   it("raises 'closed' instead of reading a freed breaker", function()
-    local script = os.tmpname()
-    local f = assert(io.open(script, "w"))
-    f:write([[
+    local out = H.run_child([[
       local fluxgate = require("fluxgate")
       local n, closed = 0, 0
       local weak = setmetatable({}, { __mode = "k" })
@@ -285,12 +275,6 @@ describe("a snapshot of an object waiting for its finalizer", function()
       end
       print("done", n > 0)
     ]])
-    f:close()
-    local interpreter = rawget(_G, "jit") and "luajit" or "lua5.4"
-    local child = assert(io.popen("timeout 120 " .. interpreter .. " '" .. script .. "' 2>&1; echo \"exit $?\""))
-    local out = child:read("*a")
-    child:close()
-    os.remove(script)
     assert.are.equal("done\ttrue\nexit 0\n", out)
   end)
 end)
@@ -303,9 +287,11 @@ end)
 -- reload's own allocations did the same on both paths' C side.
 describe("every method of objects waiting for their finalizer", function()
   it("raises 'closed' or works, never touching a freed engine", function()
-    local script = os.tmpname()
-    local f = assert(io.open(script, "w"))
-    f:write([==[
+    -- LuaJIT with its compiler off: the interpreter's paths are what this
+    -- pins (3 crashes in 6 runs before the fix, none in 50 after); with
+    -- traces on, about 1 run in 20 still crashes in fg_family_release, a
+    -- window not found yet (see the closing note of this change)
+    local out = H.run_child([==[
 local fluxgate = require("fluxgate")
 local n = 0
 local weak = setmetatable({}, { __mode = "k" })
@@ -347,17 +333,7 @@ for r = 1, 600 do
   for f in pairs(fweak) do for _, m in ipairs(fmethods) do pcall(m, f) end end
 end
 print("done", n > 0)
-]==])
-    f:close()
-    -- LuaJIT with its compiler off: the interpreter's paths are what this
-    -- pins (3 crashes in 6 runs before the fix, none in 50 after); with
-    -- traces on, about 1 run in 20 still crashes in fg_family_release, a
-    -- window not found yet (see the closing note of this change)
-    local interpreter = rawget(_G, "jit") and "luajit -joff" or "lua5.4"
-    local child = assert(io.popen("timeout 120 " .. interpreter .. " '" .. script .. "' 2>&1; echo \"exit $?\""))
-    local out = child:read("*a")
-    child:close()
-    os.remove(script)
+]==], "-joff")
     assert.are.equal("done\ttrue\nexit 0\n", out)
   end)
 end)
