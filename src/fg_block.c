@@ -56,10 +56,8 @@ void fg_block_init(fg_block *b, const fg_block_layout *l, uint64_t fingerprint, 
     b->fingerprint = fingerprint;
     b->changed_at = now;
     b->retry_factor = 1.0;
-    atomic_init(&b->stripe0.admitted, 0);
-    atomic_init(&b->stripe0.rejected, 0);
-    atomic_init(&b->stripe1.admitted, 0);
-    atomic_init(&b->stripe1.rejected, 0);
+    atomic_init(&b->admissions.admitted, 0);
+    atomic_init(&b->admissions.rejected, 0);
     fg_random_seed(b->random, seed);
     fg_lock_init(&b->lock);
     /* the reading `now` came from is not one the next rebases against: the
@@ -99,15 +97,4 @@ int fg_block_transition_cell(fg_state from, fg_state to) {
     case FG_STATE_COUNT: break;
     }
     return -1;
-}
-
-fg_block_stripe *fg_block_my_stripe_slow(fg_block *b) {
-#if defined(__linux__)
-    int cpu = sched_getcpu();
-    if (cpu >= 0) return (cpu & 1) ? &b->stripe1 : &b->stripe0;
-#endif
-    /* Elsewhere: by stack address, which differs between threads. */
-    int probe = 0;
-    uintptr_t a = (uintptr_t)&probe;
-    return ((a >> 16) * UINT64_C(0x9E3779B97F4A7C15)) >> 63 ? &b->stripe1 : &b->stripe0;
 }

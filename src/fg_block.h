@@ -13,25 +13,16 @@
  *
  * Layout: the fixed part below, then the variable arrays (offsets in the
  * header): slow counts, the window (CountWindow ring or TimeWindow
- * buckets), the half-open slots. Fields are grouped by who writes them,
- * and groups that different threads write are at least 64 bytes apart
- * (FG_BLOCK_APART): the block is only 8-byte aligned, so "64 bytes apart"
- * is what guarantees that they never share a cache line whatever the
- * block's address:
- *   - `word` and `offset_bits`: read by every admission without the lock,
- *     written only by transitions and clock rebases (read-mostly);
- *   - the header: written once;
- *   - two admission counter stripes (admitted, rejected), each written by
- *     the lock-free admissions of the threads on "its" CPUs;
- *   - cold fields (transitions, half-open bookkeeping, the PRNG) as
- *     spacers between those: the separations cost no bytes while the cold
- *     fields fill them (about 230 bytes of cold fields for 3 x 63 bytes of
- *     separation), so the block's fixed part is 432 bytes;
- *   - the hot part: the lock word and what every record writes under it.
+ * buckets), the half-open slots. The fixed part is packed: no field is
+ * kept apart from another for the cache's sake. Admissions that take no
+ * lock add to `admissions`, every record writes under the lock; measured
+ * (`bench_core contention`: payment_api, 1, 2 and 4 threads), one
+ * admission counter pair instead of one per group of CPUs, 64 bytes from
+ * the lock, changed nothing: the records' lock line is what moves between
+ * CPUs, and it is written on every call anyway.
  * Then the variable arrays: slow counts (8 bytes per SlowRate threshold),
  * the window (4 bytes per CountWindow record without AvgLatency, 8 with
- * it, one bucket per TimeWindow second), the half-open slots (12 bytes
- * each: lease time and links, then a busy bitmap of 8 bytes per 64 slots).
+ * it, one bucket per TimeWindow second), the half-open slots.
  *
  * The state word packs the state (3 bits) and the generation (61 bits): an
  * admission in a state that needs no decision reads it once and is done.
@@ -53,8 +44,7 @@
 
 enum {
     FG_BLOCK_MAGIC = 0x31424746u, /* "FGB1" little-endian */
-    FG_BLOCK_VERSION = 3,
-    FG_BLOCK_STRIPES = 2,
+    FG_BLOCK_VERSION = 4,
     /* (old, new) pairs that can happen: any state to a manual command's
      * state (4 x 6), closed/half_open -> open, open -> half_open */
     FG_BLOCK_TRANSITION_CELLS = 27,
@@ -65,11 +55,11 @@ enum {
     FG_BLOCK_MANUAL_CELLS = FG_BLOCK_TRANSITION_CELLS - FG_BLOCK_AUTO_CELLS
 };
 
-/* Admissions counted without the lock, one stripe per group of CPUs. */
-typedef struct fg_block_stripe {
+/* Admissions counted without the lock. */
+typedef struct fg_block_admissions {
     _Atomic uint64_t admitted;
     _Atomic uint64_t rejected;
-} fg_block_stripe;
+} fg_block_admissions;
 
 /* The tripper's last evaluation (fg_trip_memo, fixed-width, 12 bytes). The
  * key holds the low 32 bits of the window's counts_version: between two
@@ -86,11 +76,6 @@ typedef struct fg_block_memo {
 
 enum { FG_BLOCK_MEMO_VALID = 1, FG_BLOCK_MEMO_FIRED = 2 };
 
-/* The layout packs the cold fields into the gaps the cache-line rule needs
- * (see FG_BLOCK_APART below): 64 bytes between the read-mostly words and
- * stripe 0, between the stripes, and between stripe 1 and the hot part are
- * what cold data fills, so shrinking cold data below that would only turn
- * it into padding. */
 typedef struct fg_block {
     /* ---- read by every admission (read-mostly) ---- */
     _Atomic uint64_t word;        /* state | generation << FG_BLOCK_STATE_BITS */
@@ -102,24 +87,22 @@ typedef struct fg_block {
     uint16_t version;
     uint16_t fixed_bytes;         /* sizeof(fg_block) */
     uint32_t size;                /* the whole block */
-    /* ---- cold: transitions ---- */
+    /* ---- transitions ---- */
     uint32_t reopens;
     uint64_t fingerprint;         /* fg_block_fingerprint of the definition */
     double changed_at;
     double retry_factor;          /* the jitter factor drawn when the breaker opened */
     uint64_t sequence;            /* the latest transition's sequence number */
     uint64_t random[4];           /* xoshiro256** state */
-    /* ---- admission stripe 0 ---- */
-    fg_block_stripe stripe0;
-    /* ---- cold: half_open, the state machine's transition counters ---- */
+    /* ---- admissions that take no lock ---- */
+    fg_block_admissions admissions;
+    /* ---- half_open, the state machine's transition counters ---- */
     fg_half_open_state half_open; /* the slots' bookkeeping (fg_half_open.h) */
     uint64_t transitions_auto[FG_BLOCK_AUTO_CELLS];
-    /* ---- admission stripe 1 ---- */
-    fg_block_stripe stripe1;
-    /* ---- cold: the manual commands' transition counters (saturating) ---- */
+    /* ---- the manual commands' transition counters (saturating) ---- */
     uint32_t transitions_manual[FG_BLOCK_MANUAL_CELLS];
     /* ---- hot: the lock, and what records write under it ---- */
-    uint32_t consecutive_failures; /* (in the hot part's first line: far from stripe 1) */
+    uint32_t consecutive_failures;
     fg_lock lock;
     /* the last raw clock reading (rebasing), a double: written under the
      * lock, read without it by admissions that read a clock (fg_started_at) */
@@ -135,16 +118,6 @@ typedef struct fg_block {
     fg_block_memo memo;
 } fg_block;
 
-/* Groups written by different threads never share a cache line. */
-#define FG_BLOCK_APART(end_field, start_field)                                                     \
-    _Static_assert(offsetof(fg_block, start_field) >=                                              \
-                       offsetof(fg_block, end_field) + sizeof(((fg_block *)0)->end_field) + 63,    \
-                   #end_field " and " #start_field " may share a cache line")
-FG_BLOCK_APART(offset_bits, stripe0);
-FG_BLOCK_APART(stripe0, stripe1);
-FG_BLOCK_APART(stripe1, consecutive_failures);
-FG_BLOCK_APART(stripe1, lock);
-FG_BLOCK_APART(offset_bits, lock);
 _Static_assert(offsetof(fg_block, offset_bits) + 8 <= 16, "the read-mostly words come first");
 
 enum { FG_BLOCK_STATE_BITS = 3, FG_BLOCK_STATE_MASK = 7 };
@@ -243,12 +216,6 @@ static inline void fg_block_transitions_set(fg_block *b, int cell, uint64_t v) {
     else b->transitions_manual[fg_block_cell_manual(cell)] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
-/* The admission stripe for the calling thread, by the CPU it runs on
- * (threads on different CPUs never write the same line). Where glibc has
- * registered rseq, the CPU number is one load from the thread's rseq area;
- * elsewhere sched_getcpu (vDSO) or the stack address decides. */
-fg_block_stripe *fg_block_my_stripe_slow(fg_block *b);
-
 #if defined(__GLIBC__) && defined(__x86_64__) && \
     (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35)) && \
     (defined(__GNUC__) && __GNUC__ >= 11 || defined(__clang__))
@@ -258,8 +225,8 @@ extern const unsigned int __rseq_size;
 #endif
 
 /* The CPU the calling thread runs on, from its rseq area (one load), or -1
- * where glibc has not registered rseq (then ask sched_getcpu). Also used by
- * families' counter stripes. */
+ * where glibc has not registered rseq (then ask sched_getcpu): families'
+ * and sinks' counter stripes. */
 static inline int fg_block_cpu(void) {
 #ifdef FG_BLOCK_RSEQ
     if (__rseq_size != 0) {
@@ -270,12 +237,6 @@ static inline int fg_block_cpu(void) {
     }
 #endif
     return -1;
-}
-
-static inline fg_block_stripe *fg_block_my_stripe(fg_block *b) {
-    int cpu = fg_block_cpu();
-    if (cpu >= 0) return (cpu & 1) ? &b->stripe1 : &b->stripe0;
-    return fg_block_my_stripe_slow(b);
 }
 
 static inline void *fg_block_at(fg_block *b, uint32_t offset) {

@@ -3,8 +3,8 @@
  * record (feed a classified outcome back), plus classify/release.
  *
  * Admission in closed, metrics_only, disabled and forced_open takes no
- * lock: one read of the state word, a relaxed add to this CPU's counter
- * stripe (see fg_breaker_internal.h). open and half_open decide under the
+ * lock: one read of the state word, a relaxed add to the block's admission
+ * counter (see fg_breaker_internal.h). open and half_open decide under the
  * lock. Recording always takes the lock: a CountWindow(n) is exactly the
  * last n records in the order the lock admits them, a transition happens
  * once, and an outcome whose generation is gone is stale.
@@ -34,25 +34,22 @@
 #include "fg_permit.h"
 #include "fg_retry.h"
 
-/* One more in an admission counter: this CPU's stripe, atomically; for a
- * single-thread breaker stripe 0, with a plain load and store. */
-static inline void fg_count_add(fg_breaker *h, fg_block *b, size_t counter) {
-    if (h->single) {
-        _Atomic uint64_t *c = (_Atomic uint64_t *)((char *)&b->stripe0 + counter);
+/* One more in an admission counter: atomically; for a single-thread
+ * breaker with a plain load and store. */
+static inline void fg_count_add(fg_breaker *h, _Atomic uint64_t *c) {
+    if (h->single)
         atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
-        return;
-    }
-    atomic_fetch_add_explicit((_Atomic uint64_t *)((char *)fg_block_my_stripe(b) + counter), 1,
-                              memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
 
 static inline void fg_count_admitted(fg_breaker *h, fg_block *b) {
-    fg_count_add(h, b, offsetof(fg_block_stripe, admitted));
+    fg_count_add(h, &b->admissions.admitted);
     if (h->sink != NULL) fg_sink_add(h->sink, FG_SINK_ADMITTED);
 }
 
 static inline void fg_count_rejected(fg_breaker *h, fg_block *b) {
-    fg_count_add(h, b, offsetof(fg_block_stripe, rejected));
+    fg_count_add(h, &b->admissions.rejected);
     if (h->sink != NULL) fg_sink_add(h->sink, FG_SINK_REJECTED);
 }
 

@@ -11,8 +11,7 @@
  * Concurrency:
  *   - Admission in closed, metrics_only, disabled and forced_open takes no
  *     lock: one acquire-load of the block's state word (state and
- *     generation), plus a relaxed add to the admission counter stripe of
- *     the CPU the thread runs on (fg_block_my_stripe). A ticket admitted
+ *     generation), plus a relaxed add to the block's admission counter. A ticket admitted
  *     that way carries the generation it read; if a transition happens
  *     before its outcome is recorded, the outcome is stale, exactly as if
  *     the admission had been serialised just before the transition.
@@ -265,7 +264,7 @@ static inline fg_breaker *fg_breaker_live(const fg_breaker *h) {
     return atomic_load_explicit(&((fg_breaker *)h)->live, memory_order_acquire);
 }
 
-/* Calls admitted and rejected: the live block's stripes, plus what reached
+/* Calls admitted and rejected: the live block's counters, plus what reached
  * the blocks that reloads replaced after their counts were carried over
  * (a lock-free admission that read the state just before a reload). */
 void fg_breaker_count_admissions(fg_breaker *h, uint64_t *admitted, uint64_t *rejected);

@@ -127,34 +127,26 @@ void fg_reload_carry(fg_breaker *from, fg_breaker *to, uint64_t *admitted, uint6
     fg_reload_carry_half_open(&from_slots, &to_slots);
     fg_reload_carry_window(from, to);
     /* the memo stays invalid (fresh): it answered for the old tripper */
-    *admitted = atomic_load_explicit(&a->stripe0.admitted, memory_order_relaxed) +
-                atomic_load_explicit(&a->stripe1.admitted, memory_order_relaxed);
-    *rejected = atomic_load_explicit(&a->stripe0.rejected, memory_order_relaxed) +
-                atomic_load_explicit(&a->stripe1.rejected, memory_order_relaxed);
-    atomic_store_explicit(&b->stripe0.admitted, *admitted, memory_order_relaxed);
-    atomic_store_explicit(&b->stripe0.rejected, *rejected, memory_order_relaxed);
-    atomic_store_explicit(&b->stripe1.admitted, 0, memory_order_relaxed);
-    atomic_store_explicit(&b->stripe1.rejected, 0, memory_order_relaxed);
+    *admitted = atomic_load_explicit(&a->admissions.admitted, memory_order_relaxed);
+    *rejected = atomic_load_explicit(&a->admissions.rejected, memory_order_relaxed);
+    atomic_store_explicit(&b->admissions.admitted, *admitted, memory_order_relaxed);
+    atomic_store_explicit(&b->admissions.rejected, *rejected, memory_order_relaxed);
 }
 
 /* ---- what the runtime asks ---------------------------------------------------- */
 
 void fg_breaker_count_admissions(fg_breaker *h, uint64_t *admitted, uint64_t *rejected) {
     fg_block *b = h->block;
-    uint64_t in = atomic_load_explicit(&b->stripe0.admitted, memory_order_relaxed) +
-                  atomic_load_explicit(&b->stripe1.admitted, memory_order_relaxed);
-    uint64_t out = atomic_load_explicit(&b->stripe0.rejected, memory_order_relaxed) +
-                   atomic_load_explicit(&b->stripe1.rejected, memory_order_relaxed);
+    uint64_t in = atomic_load_explicit(&b->admissions.admitted, memory_order_relaxed);
+    uint64_t out = atomic_load_explicit(&b->admissions.rejected, memory_order_relaxed);
     /* a family key's view: its block was never replaced this way */
     if (h->keyed == NULL) {
         for (const fg_reload_gen *g = atomic_load_explicit(&h->home->gens, memory_order_acquire);
              g != NULL; g = g->older) {
             const fg_block *r = g->replaced->block;
-            in += atomic_load_explicit(&((fg_block *)r)->stripe0.admitted, memory_order_relaxed) +
-                  atomic_load_explicit(&((fg_block *)r)->stripe1.admitted, memory_order_relaxed) -
+            in += atomic_load_explicit(&((fg_block *)r)->admissions.admitted, memory_order_relaxed) -
                   g->admitted_at_switch;
-            out += atomic_load_explicit(&((fg_block *)r)->stripe0.rejected, memory_order_relaxed) +
-                   atomic_load_explicit(&((fg_block *)r)->stripe1.rejected, memory_order_relaxed) -
+            out += atomic_load_explicit(&((fg_block *)r)->admissions.rejected, memory_order_relaxed) -
                    g->rejected_at_switch;
         }
     }

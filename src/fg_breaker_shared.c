@@ -88,11 +88,9 @@ int fg_breaker_block_counters(const void *block, size_t size, fg_counters *out) 
                 a >= 0 ? fg_shared_load64(&b->transitions_auto[a])
                        : fg_shared_load32(&b->transitions_manual[fg_block_cell_manual(cell)]);
         }
-    fg_block *w = (fg_block *)b; /* the stripes are atomics: loads only */
-    out->admitted = atomic_load_explicit(&w->stripe0.admitted, memory_order_relaxed) +
-                    atomic_load_explicit(&w->stripe1.admitted, memory_order_relaxed);
-    out->rejected = atomic_load_explicit(&w->stripe0.rejected, memory_order_relaxed) +
-                    atomic_load_explicit(&w->stripe1.rejected, memory_order_relaxed);
+    fg_block *w = (fg_block *)b; /* the counters are atomics: loads only */
+    out->admitted = atomic_load_explicit(&w->admissions.admitted, memory_order_relaxed);
+    out->rejected = atomic_load_explicit(&w->admissions.rejected, memory_order_relaxed);
     return 0;
 }
 

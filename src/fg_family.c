@@ -157,8 +157,7 @@ static void fg_family_entry_free(fg_family *f, fg_family_entry *e) {
 /* ---- eviction -------------------------------------------------------------------- */
 
 uint64_t fg_family_in_flight_locked(fg_block *b) {
-    uint64_t admitted = atomic_load_explicit(&b->stripe0.admitted, memory_order_relaxed) +
-                        atomic_load_explicit(&b->stripe1.admitted, memory_order_relaxed);
+    uint64_t admitted = atomic_load_explicit(&b->admissions.admitted, memory_order_relaxed);
     uint64_t recorded = b->success + b->failure + b->ignored;
     return admitted > recorded ? admitted - recorded : 0;
 }

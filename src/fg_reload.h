@@ -26,7 +26,7 @@ struct fg_reload_gen {
     fg_reload_gen *older;         /* the previous reload's, or NULL */
     fg_breaker *handle;           /* the new definition's handle (in this chunk) */
     fg_breaker *replaced;         /* the handle whose block this reload retired */
-    uint64_t admitted_at_switch;  /* that block's admission stripes when carried over */
+    uint64_t admitted_at_switch;  /* that block's admission counters when carried over */
     uint64_t rejected_at_switch;
     const char *close_reason;     /* "not <tripper text>" of the new definition (in this chunk) */
     size_t bytes;                 /* of this chunk */

@@ -321,10 +321,10 @@ static const char *fg_snap_check(const fg_breaker *h, const unsigned char *d, si
 
 /* ---- restore: applying ------------------------------------------------------------ */
 
-/* Sets an admission counter split over two stripes to `value`, keeping the
- * increments of lock-free admissions that race with it. */
-static void fg_snap_set_striped(_Atomic uint64_t *a, _Atomic uint64_t *b, uint64_t value) {
-    uint64_t now = atomic_load_explicit(a, memory_order_relaxed) + atomic_load_explicit(b, memory_order_relaxed);
+/* Sets an admission counter to `value`, keeping the increments of
+ * lock-free admissions that race with it. */
+static void fg_snap_set_admissions(_Atomic uint64_t *a, uint64_t value) {
+    uint64_t now = atomic_load_explicit(a, memory_order_relaxed);
     atomic_fetch_add_explicit(a, value - now, memory_order_relaxed); /* modulo 2^64 */
 }
 
@@ -343,8 +343,8 @@ static void fg_snap_apply(fg_breaker *h, const unsigned char *d, const fg_snap_f
     b->failure = f->counters[1];
     b->ignored = f->counters[2];
     b->stale = f->counters[3];
-    fg_snap_set_striped(&b->stripe0.admitted, &b->stripe1.admitted, f->counters[5]);
-    fg_snap_set_striped(&b->stripe0.rejected, &b->stripe1.rejected, f->counters[6]);
+    fg_snap_set_admissions(&b->admissions.admitted, f->counters[5]);
+    fg_snap_set_admissions(&b->admissions.rejected, f->counters[6]);
     for (int i = 0; i < FG_SNAPSHOT_TRANSITION_PAIRS; i++) fg_block_transitions_set(b, fg_snap_transition_cell(i), f->transitions[i]);
     fg_snap_apply_window(h, d, f->window_at, now);
     fg_snap_apply_leases(h, d, f->leases_at, now);
