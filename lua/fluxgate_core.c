@@ -22,7 +22,8 @@
 #include "fluxgate_lua.h"
 
 /* The FFI's declarations as text, for LuaJIT's ffi.cdef (see fluxgate_lua.h). */
-static const char fgl_ffi_cdef[] = FGL_EXPAND_STRINGIZE(FGL_FFI_TYPES);
+static const char fgl_ffi_cdef[] =
+    FGL_EXPAND_STRINGIZE(FGL_FFI_TYPES) "\n" FGL_EXPAND_STRINGIZE(FGL_BREAKER_FFI_FUNCTIONS);
 
 fg_allocator fgl_allocator(lua_State *L) {
     fg_allocator a;
@@ -129,5 +130,7 @@ FGL_EXPORT int luaopen_fluxgate_core(lua_State *L) {
     lua_setfield(L, -2, "FFI_CDEF");
     lua_pushinteger(L, FGL_CLOSED);
     lua_setfield(L, -2, "FLAG_CLOSED");
+    lua_pushinteger(L, FGL_FFI_CLOSED);
+    lua_setfield(L, -2, "FFI_CLOSED");
     return 1;
 }

@@ -431,11 +431,13 @@ static int fgl_family_drain(lua_State *L) {
 /* family_cdef() -> the FFI's view of a family userdata (fgl_fam_view):
  * its fgl_head, and the engine's family at its offset. */
 static int fgl_family_cdef(lua_State *L) {
-    char text[256];
+    char text[1024];
     snprintf(text, sizeof text,
              "typedef struct fgl_fam_view { fgl_head head; char pad_[%u]; fg_family *family; } fgl_fam_view;"
-             "typedef struct fgl_fam_token { fg_family_ticket ticket; uint64_t serial; int32_t released; } fgl_fam_token;",
-             (unsigned)(offsetof(fgl_family, family) - sizeof(fgl_head)));
+             "typedef struct fgl_fam_token { fg_family_ticket ticket; uint64_t serial; int32_t released; } fgl_fam_token;"
+             "%s",
+             (unsigned)(offsetof(fgl_family, family) - sizeof(fgl_head)),
+             FGL_EXPAND_STRINGIZE(FGL_FAMILY_FFI_FUNCTIONS));
     lua_pushstring(L, text);
     return 1;
 }

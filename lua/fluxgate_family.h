@@ -44,6 +44,15 @@ typedef struct fgl_family {
     fg_allocator lua;        /* the Lua state's allocator */
 } fgl_family;
 
+/* The FFI path's entry points (fluxgate_family_ffi.c), declared once: as C
+ * here and, stringized, in core.family_cdef() for ffi.cdef. */
+#define FGL_FAMILY_FFI_FUNCTIONS                                                                   \
+    int fgl_family_ffi_acquire(void *family_ud, const char *key, size_t key_len, int have_now,     \
+                               double now, fg_family_ticket *ticket, char *err, size_t err_cap);   \
+    int fgl_family_ffi_record(void *family_ud, const fg_family_ticket *ticket, int outcome_class, \
+                              const fg_outcome *outcome, double duration, int have_now, double now);
+FGL_FAMILY_FFI_FUNCTIONS
+
 /* A family's memory holds fgl_tag(its address, this address) (see
  * fgl_class_mark); family.lua tells families by their class (__is_family). */
 extern const char fgl_family_mark;

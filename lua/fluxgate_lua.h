@@ -47,9 +47,9 @@
 
 /* The binding is built with -fvisibility=hidden: core.so, which nginx loads
  * into every worker, exports only what is marked. FGL_EXPORT marks the
- * binding's own exports: luaopen_fluxgate_core, and any binding function
- * LuaJIT's FFI would call (none today); the engine's FG_API functions come
- * in with the engine, and they are what the FFI path calls (cdef.lua). */
+ * binding's own exports: luaopen_fluxgate_core, and the entry points
+ * LuaJIT's FFI path calls (fluxgate_breaker_ffi.c, fluxgate_family_ffi.c);
+ * the engine's FG_API functions come in with the engine (cdef.lua). */
 #define FGL_EXPORT FG_API
 
 /* ---- what LuaJIT's FFI reads too --------------------------------------------- */
@@ -66,6 +66,14 @@
         uint64_t serial;                                                       \
     } fgl_head;
 FGL_FFI_TYPES
+
+/* The breakers' FFI entry points (fluxgate_breaker_ffi.c), declared once:
+ * as C here and, stringized after FGL_FFI_TYPES, in core.FFI_CDEF. */
+#define FGL_BREAKER_FFI_FUNCTIONS                                                                  \
+    int fgl_breaker_ffi_acquire(void *breaker_ud, int have_now, double now, fg_ticket *ticket);    \
+    int fgl_breaker_ffi_record(void *breaker_ud, const fg_ticket *ticket, int outcome_class,      \
+                               const fg_outcome *outcome, double duration, int have_now, double now);
+FGL_BREAKER_FFI_FUNCTIONS
 
 /* fgl_head: the first bytes of every breaker userdata (LuaJIT's FFI casts the
  * userdata to fgl_head *). engine is NULL once the breaker is closed; now is
@@ -90,6 +98,10 @@ enum {
                          * weak-keyed table) and so hand back a pointer just freed; a
                          * uint32 is read without allocating */
 };
+
+/* What the FFI path's C entry points (fluxgate_breaker_ffi.c,
+ * fluxgate_family_ffi.c) return for a closed object, as core.FFI_CLOSED. */
+enum { FGL_FFI_CLOSED = -2 };
 
 /* ---- userdata ------------------------------------------------------------ */
 

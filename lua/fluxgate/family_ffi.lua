@@ -25,8 +25,7 @@ return function(core, F)
     if not pcall(ffi.typeof, "fgl_fam_view") then ffi.cdef(core.family_cdef()) end
     local C = core.ffi_library -- fluxgate/ffi_path.lua's: the breakers' FFI path is on
     if not C then return nil end
-    local _ = C.fg_family_acquire, C.fg_family_acquire_at, C.fg_family_classify, C.fg_family_record_at,
-              C.fg_family_release, C.fg_family_record
+    local _ = C.fgl_family_ffi_acquire, C.fgl_family_ffi_record
     return C
   end
   local okc, C = pcall(setup)
@@ -37,9 +36,16 @@ return function(core, F)
   local cast, ffi_string, istype = ffi.cast, ffi.string, ffi.istype
   local View, Token = ffi.typeof("fgl_fam_view *"), ffi.typeof("fgl_fam_token")
   local VoidPtr, UIntPtr = ffi.typeof("void *"), ffi.typeof("uintptr_t")
-  local acquire, acquire_at = C.fg_family_acquire, C.fg_family_acquire_at
-  local classify, record_at, release = C.fg_family_classify, C.fg_family_record_at, C.fg_family_release
-  local record = C.fg_family_record
+  -- The engine is called through two entry points of core.so
+  -- (lua/fluxgate_family_ffi.c) that take the family's userdata and read
+  -- its engine pointer themselves, in C: no collection step can fall
+  -- between the closed check and the call there. (Checking FGL_CLOSED
+  -- here and then calling with the pointer was not enough: a trace exit
+  -- in between allocates, and its collection step could run this very
+  -- family's finalizer -- one reachable again through a weak-keyed table.)
+  local ffi_acquire, ffi_record = C.fgl_family_ffi_acquire, C.fgl_family_ffi_record
+  local CLOSED_RC = core.FFI_CLOSED
+  local NO_CLASS = 2 -- ffi_record: no class given, the engine classifies *o
   -- After fam:reload to a definition with Custom() predicates the family
   -- takes the classic path, but calls this path admitted may still end
   -- here: their outcome is classified by core.family_classify, which runs
@@ -61,9 +67,6 @@ return function(core, F)
   local ERR_CAP = 256
   local errbuf = ffi.new("char[?]", ERR_CAP)
 
-  -- Every engine call takes the pointer with `local fam = p.family` and
-  -- then checks the flag FGL_CLOSED, with nothing that allocates in
-  -- between or before the call (ffi_path.lua says why).
   local band, CLOSED = require("bit").band, core.FLAG_CLOSED
 
   local function view(self, fname)
@@ -76,16 +79,16 @@ return function(core, F)
   -- Admits the key into scratch: 1 admitted, 0 rejected, -1 not made (errbuf).
   local function admit(self, p, key)
     local clock = rawget(getmetatable(self), "__clock")
+    local rc
     if clock then
       local now = read_clock(clock)
-      p.head.now = now -- (p.head is a reference: before the pointer is read)
-      local fam = p.family
-      if band(p.head.flags, CLOSED) ~= 0 then closed(self) end
-      return acquire_at(fam, key, #key, now, scratch, errbuf, ERR_CAP)
+      p.head.now = now -- what the engine's clock callback returns
+      rc = ffi_acquire(self, key, #key, 1, now, scratch, errbuf, ERR_CAP)
+    else
+      rc = ffi_acquire(self, key, #key, 0, 0, scratch, errbuf, ERR_CAP)
     end
-    local fam = p.family
-    if band(p.head.flags, CLOSED) ~= 0 then closed(self) end
-    return acquire(fam, key, #key, scratch, errbuf, ERR_CAP)
+    if rc == CLOSED_RC then closed(self) end
+    return rc
   end
 
   local function rejected(self, key)
@@ -98,7 +101,7 @@ return function(core, F)
   end
 
   local function record_now(self, p, t, now, is_error, status, ty, msg, duration, cls)
-    if now then p.head.now = now end -- (p.head is a reference: before the pointer is read)
+    if now then p.head.now = now end -- what the engine's clock callback returns
     if not cls then
       o.is_error = is_error and 1 or 0
       if status then o.has_status = 1; o.status = status else o.has_status = 0 end
@@ -107,15 +110,8 @@ return function(core, F)
         o.message = msg; o.message_len = msg and #msg or 0
       end
     end
-    local fam = p.family
-    if band(p.head.flags, CLOSED) ~= 0 then return end -- closed meanwhile (also by that read)
-    if cls then
-      if now then record_at(fam, t, cls, duration or -1, now) else record(fam, t, cls, duration or -1) end
-    elseif now then
-      record_at(fam, t, classify(fam, o), duration or -1, now)
-    else
-      release(fam, t, o, duration or -1)
-    end
+    -- closed meanwhile (by a predicate, a finalizer): nothing recorded
+    if ffi_record(self, t, cls or NO_CLASS, o, duration or -1, now and 1 or 0, now or 0) == CLOSED_RC then return end
     if p.head.pending ~= 0 then drain(self) end
   end
 

@@ -47,8 +47,7 @@ return function(core, H)
     end
     -- Resolve every symbol now, so that a missing export disables the path
     -- instead of failing in the middle of a call.
-    local _ = C.fg_breaker_acquire, C.fg_breaker_acquire_at, C.fg_breaker_classify,
-              C.fg_breaker_record_at, C.fg_breaker_release
+    local _ = C.fgl_breaker_ffi_acquire, C.fgl_breaker_ffi_record
     core.ffi_library = C -- for fluxgate/family_ffi.lua: the same library
     return C
   end
@@ -61,8 +60,16 @@ return function(core, H)
   local HeadPtr = ffi.typeof("fgl_head *")
   local setmetatable = setmetatable
   local TokenMT = {} -- acquire's tokens (P.acquire)
-  local acquire, acquire_at = C.fg_breaker_acquire, C.fg_breaker_acquire_at
-  local classify, record_at, release = C.fg_breaker_classify, C.fg_breaker_record_at, C.fg_breaker_release
+  -- The engine is called through two entry points of core.so
+  -- (lua/fluxgate_breaker_ffi.c) that take the breaker's userdata and read
+  -- its engine pointer themselves, in C, so that no collection step can
+  -- fall between the closed check and the call: reading the pointer here
+  -- boxes it, and a trace exit materialises sunk allocations; either may
+  -- run a collection step, and with it this very breaker's finalizer (one
+  -- reachable again through a weak-keyed table), which frees its engine.
+  local ffi_acquire, ffi_record = C.fgl_breaker_ffi_acquire, C.fgl_breaker_ffi_record
+  local CLOSED_RC = core.FFI_CLOSED
+  local NO_CLASS = 2 -- ffi_record: no class given, the engine classifies o
   local outcome = require("fluxgate.outcome")
   local result_status, release_status, error_fields, rejection =
     outcome.result_status, outcome.release_status, outcome.error_fields, outcome.rejection
@@ -100,28 +107,15 @@ return function(core, H)
     return p, mt
   end
 
-  -- Every engine call takes the pointer with `local e = p.engine` and then
-  -- checks the flag FGL_CLOSED (fluxgate_lua.h), with nothing that
-  -- allocates in between or before the call: reading a pointer field boxes
-  -- it, and that allocation's collection step may run this very breaker's
-  -- finalizer (one reachable again through a weak-keyed table), which
-  -- frees the engine after its pointer was read; a uint32 reads unboxed.
-  local band, CLOSED = require("bit").band, core.FLAG_CLOSED
-
   -- Admits into scratch; returns whether it did. Drains transitions.
   local function admit(self, p, mt)
     local clock, admitted = rawget(mt, "__clock"), nil
     if clock then
-      local now = read_clock(clock)
-      local e = p.engine
-      if band(p.flags, CLOSED) ~= 0 then closed(self) end -- see live_engine
-      p.now = now
-      admitted = acquire_at(e, now, scratch)
+      admitted = ffi_acquire(self, 1, read_clock(clock), scratch)
     else
-      local e = p.engine
-      if band(p.flags, CLOSED) ~= 0 then closed(self) end
-      admitted = acquire(e, scratch)
+      admitted = ffi_acquire(self, 0, 0, scratch)
     end
+    if admitted == CLOSED_RC then closed(self) end
     return admitted ~= 0
   end
 
@@ -142,23 +136,16 @@ return function(core, H)
 
   -- Records an outcome for ticket t at now (nil: the engine reads its clock);
   -- value: the result or error, for Custom() predicates (see c_classify).
+  -- (A closed breaker -- closed meanwhile, by a predicate, by its
+  -- finalizer -- records nothing: ffi_record returns CLOSED_RC.)
   local function record_at_now(self, p, t, now, is_error, status, ty, msg, duration, value, lua_classify)
-    local b = p.engine
-    if band(p.flags, CLOSED) ~= 0 then return end -- closed meanwhile (also by that read)
     if lua_classify then
       -- the predicates may use other breakers' FFI paths, which fill
       -- scratch (t): keep the ticket and put it back after
       local st, g, t0, slot, seq = t.state, t.generation, t.started_at, t.slot, t.slot_seq
       local cls = c_classify(self, not is_error, value)
-      b = p.engine
-      if band(p.flags, CLOSED) ~= 0 then return end -- closed by a predicate, or that read
       t.admitted = 1; t.state = st; t.generation = g; t.started_at = t0; t.slot = slot; t.slot_seq = seq
-      if now then
-        p.now = now
-        record_at(b, t, cls, duration or -1, now)
-      else
-        C.fg_breaker_record(b, t, cls, duration or -1)
-      end
+      if ffi_record(self, t, cls, o, duration or -1, now and 1 or 0, now or 0) == CLOSED_RC then return end
       if p.pending ~= 0 then drain(self) end
       return
     end
@@ -174,12 +161,8 @@ return function(core, H)
       o.type = ty; o.type_len = ty and #ty or 0
       o.message = msg; o.message_len = msg and #msg or 0
     end
-    if now then
-      p.now = now
-      record_at(b, t, classify(b, o), duration or -1, now)
-    else
-      release(b, t, o, duration or -1) -- classify + record in one FFI call
-    end
+    -- the engine classifies o, and records (at now, else reading its clock)
+    if ffi_record(self, t, NO_CLASS, o, duration or -1, now and 1 or 0, now or 0) == CLOSED_RC then return end
     if p.pending ~= 0 then drain(self) end
   end
 
