@@ -601,7 +601,8 @@ function M.prometheus()
   local groups
   for _ = 1, 8 do
     local closes = family_closes()
-    groups = shared.stats(families.stats(core.stats()))
+    local by_name, seen_shared = core.stats()
+    groups = shared.stats(families.stats(by_name), seen_shared)
     if family_closes() == closes then break end
   end
   return exposition(groups)
@@ -609,6 +610,6 @@ end
 
 -- For the tests: the engine paths, and a switch for the FFI (on LuaJIT).
 package.loaded["fluxgate.paths"] = { use = use, has_ffi = Ffi ~= nil, Classic = Classic, Ffi = Ffi, FfiShared = FfiShared,
-                                     family = families.engine_paths }
+                                     family = families.engine_paths, forget_zones = shared.forget_zones }
 
 return M

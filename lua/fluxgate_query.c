@@ -282,36 +282,39 @@ typedef struct fgl_snapshot {
     const void *block;  /* what identifies its counters: its chain's root (fg_breaker_counters_id) */
 } fgl_snapshot;
 
-/* build(by_name, snapshots, count): adds the shared breakers to by_name; a
- * shared breaker's chain of blocks counts once, however many handles this
- * state has on its blocks. */
+/* build(by_name, snapshots, count) -> seen: adds the shared breakers to
+ * by_name; a shared breaker's chain of blocks counts once, however many
+ * handles this state has on its blocks (seen: chain -> true). */
 static int fgl_stats_build(lua_State *L) {
     const fgl_snapshot *snap = lua_touserdata(L, 2);
     size_t count = (size_t)lua_tonumber(L, 3);
-    lua_settop(L, 1);
-    lua_newtable(L); /* 2: shared blocks seen */
+    lua_settop(L, 3);
+    lua_newtable(L); /* 4: seen */
     for (size_t i = 0; i < count; i++) {
         const fg_info *info = &snap[i].info;
-        fgl_rawgetp(L, 2, snap[i].block);
+        fgl_rawgetp(L, 4, snap[i].block);
         int seen = lua_toboolean(L, -1);
         lua_pop(L, 1);
         if (seen) continue;
         lua_pushlightuserdata(L, (void *)snap[i].block);
         lua_pushboolean(L, 1);
-        lua_rawset(L, 2);
+        lua_rawset(L, 4);
         uint64_t states[FG_STATE_COUNT] = {0};
         states[info->state] = 1;
         fgl_add_group(L, 1, info->name, &info->counters, states);
     }
-    return 0;
+    lua_settop(L, 4);
+    return 1;
 }
 
-/* stats() -> { [name] = { counts = { [k] = n }, states = { [state] = n } | nil } }
+/* stats() -> { [name] = { counts = { [k] = n }, states = { [state] = n } | nil } }, seen
  * for every name: plain breakers from their name's counter sink (O(names),
  * closed and collected ones included: fluxgate_sink.c), the totals of
  * closed families, and every open shared breaker (walked: they are few;
  * their counters are the shared block's). states only for names that have
- * open breakers. */
+ * open breakers. seen: the shared breakers' chains counted (chain -> true),
+ * so that the zones' walk (fluxgate/shared_family.lua) adds only the
+ * others. */
 static int fgl_stats(lua_State *L) {
     fgl_module *m = lua_touserdata(L, FGL_MODULE_UPVALUE);
     fgl_refuse_shared(L, m); /* it reads every shared breaker under its lock */
@@ -358,11 +361,12 @@ static int fgl_stats(lua_State *L) {
     lua_pushvalue(L, 1);
     lua_pushlightuserdata(L, snap);
     lua_pushnumber(L, (lua_Number)count);
-    int rc = lua_pcall(L, 3, 0, 0);
+    int rc = lua_pcall(L, 3, 1, 0); /* returns seen */
     for (size_t i = 0; i < count; i++) fg_policy_free(snap[i].policy);
     if (rc != 0) return lua_error(L);
-    lua_settop(L, 1);
-    return 1;
+    lua_replace(L, 2);
+    lua_settop(L, 2);
+    return 2;
 }
 
 /* stats_visited() -> how many breakers stats() has walked so far (shared

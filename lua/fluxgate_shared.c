@@ -7,6 +7,8 @@
  */
 #include <string.h>
 
+#include "fg_breaker_shared.h"
+#include "fg_shared_family.h"
 #include "fg_shm.h"
 #include "fluxgate_lua.h"
 
@@ -63,6 +65,61 @@ static int fgl_shared_map_usage(lua_State *L) {
     return 2;
 }
 
+/* Pushes one zone_totals() entry: { name, kind, chain, counts, states }. */
+static void fgl_push_zone_entry(lua_State *L, const char *name, const char *kind, const void *chain,
+                                const fg_counters *c, const uint64_t *states) {
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, kind);
+    lua_setfield(L, -2, "kind");
+    lua_pushlightuserdata(L, (void *)chain);
+    lua_setfield(L, -2, "chain");
+    fgl_push_counts(L, c, 0);
+    lua_setfield(L, -2, "counts");
+    fgl_push_state_counts(L, states);
+    lua_setfield(L, -2, "states");
+}
+
+/* shared_map_totals(map) -> { { name, kind = "breaker" | "family", chain,
+ * counts = { [k] = n }, states = { [state + 1] = n } }, ... }: every shared
+ * breaker and family the map holds, read from the map alone (fg_shm_heads),
+ * whether or not this process has a handle on it: a name whose last
+ * handle here was closed or collected keeps its series (counters never
+ * decrease), as every worker of the instance reports it. counts in
+ * stats()'s positions; states: a breaker's 1 in its state, a family's
+ * keys per state; chain: what identifies the counters (as stats() and
+ * shared_family_stats() name them), so that each chain counts once. */
+static int fgl_shared_map_totals(lua_State *L) {
+    fg_shm *map = fgl_to_shm(L, 1);
+    if (map == NULL) return luaL_argerror(L, 1, "open shared map expected");
+    /* the heads are copied out first: nothing below reads the directory twice */
+    fg_shm_head *heads = fgl_newuserdata(L, FG_SHM_ENTRIES * sizeof *heads, 0);
+    lua_newtable(L);
+    int n = 0;
+    static const uint32_t kinds[] = {FG_SHM_BREAKER, FG_SHM_FAMILY};
+    for (int k = 0; k < 2; k++) {
+        size_t count = fg_shm_heads(map, kinds[k], heads, FG_SHM_ENTRIES);
+        for (size_t i = 0; i < count; i++) {
+            const void *chain = NULL;
+            if (kinds[k] == FG_SHM_BREAKER) {
+                fg_counters c;
+                fg_state state;
+                if (fg_breaker_zone_totals(map, &heads[i].span, &c, &state, &chain) != 0) continue;
+                uint64_t states[FG_STATE_COUNT] = {0};
+                states[state] = 1;
+                fgl_push_zone_entry(L, heads[i].name, "breaker", chain, &c, states);
+            } else {
+                fg_shared_family_totals t;
+                if (fg_shared_family_zone_totals(map, &heads[i].span, &t, &chain) != 0) continue;
+                fgl_push_zone_entry(L, heads[i].name, "family", chain, &t.counters, t.states);
+            }
+            lua_rawseti(L, -2, ++n);
+        }
+    }
+    return 1;
+}
+
 void fgl_shared_open(lua_State *L) {
     luaL_newmetatable(L, FGL_SHM_MT);
     lua_pushcfunction(L, fgl_shm_gc);
@@ -75,4 +132,5 @@ void fgl_shared_open(lua_State *L) {
 
 const luaL_Reg fgl_shared_funcs[] = {{"shared_map", fgl_shared_map},
                                      {"shared_map_usage", fgl_shared_map_usage},
+                                     {"shared_map_totals", fgl_shared_map_totals},
                                      {NULL, NULL}};

@@ -119,6 +119,24 @@ void fg_breaker_zone_counters_add(const fg_breaker *h, fg_counters *c) {
     }
 }
 
+int fg_breaker_zone_totals(const fg_shm *m, const fg_shm_span *head, fg_counters *out, fg_state *state,
+                           const void **counters_id) {
+    if (fg_breaker_block_counters(head->region, head->size, out) != 0) return -1;
+    uint64_t word = atomic_load_explicit(&((fg_block *)head->region)->word, memory_order_acquire);
+    fg_state s = fg_block_word_state(word);
+    *state = s < FG_STATE_COUNT ? s : FG_STATE_FORCED_OPEN; /* FG_STATE_MOVED: replaced, as admission reads it */
+    fg_shm_span chain[FG_SHM_ENTRIES];
+    size_t n = fg_shm_chain(m, head->region, FG_SHM_BREAKER, chain, FG_SHM_ENTRIES);
+    *counters_id = n > 0 ? chain[n - 1].region : head->region;
+    for (size_t i = 0; i < n; i++) {
+        if (chain[i].region == head->region) continue; /* counted above */
+        fg_counters other;
+        if (fg_breaker_block_counters(chain[i].region, chain[i].size, &other) == 0)
+            fg_counters_add(out, &other);
+    }
+    return 0;
+}
+
 const void *fg_breaker_counters_id(const fg_breaker *h) {
     if (!h->zone_chain) return h->block;
     fg_shm_span chain[FG_SHM_ENTRIES];

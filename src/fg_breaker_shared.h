@@ -46,6 +46,14 @@ int fg_breaker_block_counters(const void *block, size_t size, fg_counters *out);
 /* to += from, field by field. */
 void fg_counters_add(fg_counters *to, const fg_counters *from);
 
+/* The totals of the shared breaker whose chain's head is `head` (from
+ * fg_shm_heads), read from the map alone, without a handle: the counters
+ * of every block of its chain, the head block's state, and what identifies
+ * the counters (the chain's root, as fg_breaker_counters_id). Returns 0, or
+ * -1 when the head holds no block this code made. */
+int fg_breaker_zone_totals(const fg_shm *m, const fg_shm_span *head, fg_counters *out, fg_state *state,
+                           const void **counters_id);
+
 /* For tests only (the real-nginx test's debug endpoint, through the FFI):
  * takes h's block lock as a record would, and keeps it, so that a test can
  * kill the process while it holds the lock. */

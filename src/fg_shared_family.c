@@ -408,6 +408,30 @@ void fg_shared_family_totals_get(fg_shared_family *f, fg_shared_family_totals *t
         if (chain[i].region != (const void *)f->h) fg_sfam_add_table(&t->counters, &chain[i]);
 }
 
+int fg_shared_family_zone_totals(const fg_shm *m, const fg_shm_span *head, fg_shared_family_totals *t,
+                                 const void **counters_id) {
+    memset(t, 0, sizeof *t);
+    const fg_sfam_header *h = head->region;
+    fg_sfam_geometry g;
+    if (!fg_sfam_header_sane(h, head->size, &g)) return -1;
+    char *slots = (char *)h + fg_sfam_slots_offset(g.block_size);
+    for (uint32_t i = 0; i < g.capacity; i++) {
+        fg_sfam_slot *s = fg_sfam_slot_at(slots, g.slot_size, i);
+        if (atomic_load_explicit(&s->state, memory_order_acquire) != FG_SFAM_LIVE) continue;
+        uint64_t word = atomic_load_explicit(&fg_sfam_slot_block(s)->word, memory_order_acquire);
+        fg_state state = fg_block_word_state(word);
+        if (state < FG_STATE_COUNT) t->states[state]++;
+        t->keys++;
+    }
+    fg_shm_span chain[FG_SHM_ENTRIES];
+    size_t n = fg_shm_chain(m, head->region, FG_SHM_FAMILY, chain, FG_SHM_ENTRIES);
+    *counters_id = n > 0 ? chain[n - 1].region : head->region;
+    fg_sfam_add_table(&t->counters, head);
+    for (size_t i = 0; i < n; i++)
+        if (chain[i].region != head->region) fg_sfam_add_table(&t->counters, &chain[i]);
+    return 0;
+}
+
 int fg_shared_family_keys(fg_shared_family *f, fg_shared_family_key_fn fn, void *ud) {
     for (uint32_t i = 0; i < f->capacity; i++) {
         fg_sfam_slot *s = fg_sfam_slot_at(f->slots, f->slot_size, i);

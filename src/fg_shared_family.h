@@ -88,6 +88,14 @@ typedef struct fg_shared_family_totals {
 } fg_shared_family_totals;
 void fg_shared_family_totals_get(fg_shared_family *f, fg_shared_family_totals *t);
 
+/* The same totals for the family table whose chain's head is `head` (from
+ * fg_shm_heads), read from the map alone, without an open family: what a
+ * reader that holds none finds there. *counters_id as
+ * fg_shared_family_counters_id. Returns 0, or -1 when the head holds no
+ * table this code made. O(capacity). */
+int fg_shared_family_zone_totals(const fg_shm *m, const fg_shm_span *head, fg_shared_family_totals *t,
+                                 const void **counters_id);
+
 /* Calls fn for every live key, in table order (no lock held: fn may call
  * into the family). Stops when fn returns nonzero, and returns that. */
 typedef int (*fg_shared_family_key_fn)(void *ud, const char *key, size_t len, fg_state state);

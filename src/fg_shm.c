@@ -407,6 +407,28 @@ size_t fg_shm_chain(const fg_shm *m, const void *region, uint32_t kind, fg_shm_s
     return n;
 }
 
+size_t fg_shm_heads(const fg_shm *m, uint32_t kind, fg_shm_head *out, size_t cap) {
+    fg_shm_header *h = m->h;
+    size_t n = 0;
+    for (int i = 0; i < FG_SHM_ENTRIES && n < cap; i++) {
+        const fg_shm_entry *e = &h->entries[i];
+        fg_shm_place place;
+        if (atomic_load_explicit(&((fg_shm_entry *)e)->state, memory_order_acquire) != FG_SHM_LIVE ||
+            __atomic_load_n(&e->kind, __ATOMIC_RELAXED) != kind || !fg_shm_entry_sane(m, e, &place))
+            continue;
+        /* the length read once, bounded, then used (a file someone else wrote) */
+        uint32_t len = __atomic_load_n(&e->name_len, __ATOMIC_RELAXED);
+        if (len > FG_SHM_NAME_MAX) continue;
+        memcpy(out[n].name, e->name, len);
+        out[n].name[len] = '\0';
+        if (strlen(out[n].name) != len) continue; /* a NUL inside: no name this code wrote */
+        out[n].span.region = (const char *)h + place.offset;
+        out[n].span.size = (size_t)place.size;
+        n++;
+    }
+    return n;
+}
+
 fg_shm *fg_shm_of_owner(const fg_lock_owner *owner) {
     return (fg_shm *)((char *)owner - offsetof(fg_shm, owner));
 }

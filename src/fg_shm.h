@@ -116,6 +116,19 @@ typedef struct fg_shm_span {
 size_t fg_shm_chain(const fg_shm *m, const void *region, uint32_t kind, fg_shm_span *out,
                     size_t cap);
 
+/* A live region (the head of its chain) as fg_shm_heads lists it. */
+typedef struct fg_shm_head {
+    char name[FG_SHM_NAME_MAX + 1]; /* NUL-terminated copy */
+    fg_shm_span span;
+} fg_shm_head;
+
+/* The live regions of a kind (every chain's head), read without a lock:
+ * what a reader that holds no handle on them finds in the map (the
+ * metrics of a name whose last handle in this process is gone: counters
+ * never decrease). Returns how many, at most cap (FG_SHM_ENTRIES holds
+ * them all). O(FG_SHM_ENTRIES). */
+size_t fg_shm_heads(const fg_shm *m, uint32_t kind, fg_shm_head *out, size_t cap);
+
 /* The owner tag this process writes into locks in the map. */
 const fg_lock_owner *fg_shm_owner(const fg_shm *m);
 

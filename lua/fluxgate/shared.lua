@@ -147,7 +147,7 @@ return function(Policy, I)
 
   -- policy:shared_family(name, opts); { stats = fn(groups) -> groups } for fluxgate.prometheus()
   return require("fluxgate.shared_family")(Policy, I, {
-    open_map = open_map, check_zone_options = check_zone_options, without_zone_fields = without_zone_fields,
+    open_map = open_map, maps = maps, check_zone_options = check_zone_options, without_zone_fields = without_zone_fields,
     default_notice = default_notice, ZONE_FIELDS = ZONE_FIELDS,
   })
 end

@@ -25,8 +25,8 @@ and a notice.
 ]]
 local core = require("fluxgate.core")
 
-local type, format, pairs, setmetatable, getmetatable, floor, tostring, tonumber =
-  type, string.format, pairs, setmetatable, getmetatable, math.floor, tostring, tonumber
+local type, format, pairs, ipairs, setmetatable, getmetatable, floor, tostring, tonumber =
+  type, string.format, pairs, ipairs, setmetatable, getmetatable, math.floor, tostring, tonumber
 local math_type = math.type -- nil on LuaJIT
 
 local KEY_MAX, CAPACITY_MAX = 128, 16777216
@@ -267,26 +267,56 @@ return function(Policy, I, Z)
   local STATE_COUNT = 0
   while core.STATES[STATE_COUNT] do STATE_COUNT = STATE_COUNT + 1 end
 
+  -- Adds counts and per-state numbers to the group of `name` (made when
+  -- missing); states_field: "states" (breakers) or "family_states" (keys).
+  local function add(groups, name, counts, states, states_field)
+    local g = groups[name]
+    if not g then g = { counts = {} }; groups[name] = g end
+    for k, n in pairs(counts) do g.counts[k] = (g.counts[k] or 0) + n end
+    local s = g[states_field]
+    if not s then s = {}; g[states_field] = s end
+    for i = 1, STATE_COUNT do s[i] = (s[i] or 0) + (states[i] or 0) end
+  end
+
   -- Adds every open family's table to core.stats()'s groups, once per chain
   -- of tables (s.chain: the tables of a name's definitions, counted together)
   -- however many family objects this state has on them: counts summed into
-  -- the name's, keys per state in family_states.
-  local function stats(groups)
+  -- the name's, keys per state in family_states. Then everything else the
+  -- zones this state opened hold (core.shared_map_totals): shared breakers
+  -- and families on which this process has no handle (left), or never
+  -- had one. Their counters are the nginx instance's, so every worker
+  -- reports them alike, and a name whose last handle here was closed or
+  -- collected keeps its series (counters never decrease).
+  -- seen_breakers: core.stats()'s chains of the open shared breakers.
+  local function stats(groups, seen_breakers)
     local seen = {}
     for fam in pairs(families) do
       local s = core.shared_family_stats(fam._ud)
       if not seen[s.chain] then
         seen[s.chain] = true
-        local g = groups[fam._name]
-        if not g then g = { counts = {} }; groups[fam._name] = g end
-        for k, n in pairs(s.counts) do g.counts[k] = (g.counts[k] or 0) + n end
-        local fs = g.family_states
-        if not fs then fs = {}; g.family_states = fs end
-        for i = 1, STATE_COUNT do fs[i] = (fs[i] or 0) + (s.states[i] or 0) end
+        add(groups, fam._name, s.counts, s.states, "family_states")
+      end
+    end
+    seen_breakers = seen_breakers or {}
+    for _, map in pairs(Z.maps) do
+      for _, r in ipairs(core.shared_map_totals(map)) do
+        local done = r.kind == "breaker" and seen_breakers or seen
+        if not done[r.chain] then
+          done[r.chain] = true
+          add(groups, r.name, r.counts, r.states, r.kind == "breaker" and "states" or "family_states")
+        end
       end
     end
     return groups
   end
 
-  return { stats = stats }
+  -- For the tests (fluxgate.paths): forget the zones opened so far, so
+  -- that the next test's exposition holds its own zones only. (A Lua
+  -- state keeps its zones for its life: an nginx worker's are the
+  -- instance's.)
+  local function forget_zones()
+    for path in pairs(Z.maps) do Z.maps[path] = nil end
+  end
+
+  return { stats = stats, forget_zones = forget_zones }
 end

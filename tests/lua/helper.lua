@@ -112,6 +112,9 @@ function H.shared_zones(prefix, defaults)
     collectgarbage()
     collectgarbage()
     os.execute("rm -rf " .. z.dir)
+    -- the next test's prometheus() reads its own zones only (a Lua state
+    -- exports every zone it opened, for its life)
+    package.loaded["fluxgate.paths"].forget_zones()
   end
   function z.zone(extra)
     local o = { dir = z.dir, zone = prefix .. z.n }

@@ -326,3 +326,90 @@ describe("a shared breaker's random function", function()
     assert.truthy(out:find("other on the FFI path:\t" .. tostring(on_ffi), 1, true), out)
   end)
 end)
+
+-- SPEC 10: counters never decrease, and a shared breaker's are the
+-- instance's. A process's prometheus() dropped a shared breaker's or
+-- family's series once its last handle there was closed or collected
+-- (other workers still count into the block), and never showed one that
+-- another process made in a zone it has open. Now every zone the Lua state
+-- opened is read (core.shared_map_totals).
+describe("prometheus() and shared zones", function()
+  local z = H.shared_zones("metrics")
+  before_each(z.setup)
+  after_each(z.teardown)
+
+  local function state(text, name, st)
+    return tonumber(text:match('circuit_breaker_state{circuit_name="' .. name .. '",state="' .. st .. '"} (%d+)'))
+  end
+
+  it("keeps a shared breaker's series after its last handle here is closed and collected", function()
+    local p = assert(fluxgate.compile(SRC))
+    local a = assert(p:shared_breaker("api", z.zone()))
+    a:call(ok)
+    for _ = 1, 3 do a:call(fail) end
+    a:call(ok) -- rejected: open
+    local before = fluxgate.prometheus()
+    a:close()
+    a = nil
+    collectgarbage()
+    collectgarbage()
+    local after = fluxgate.prometheus()
+    for _, outcome in ipairs({ "success", "failure", "rejected" }) do
+      assert.are.equal(calls(before, "api", outcome), calls(after, "api", outcome), outcome)
+    end
+    assert.are.same({ 1, 3, 1 }, { calls(after, "api", "success"), calls(after, "api", "failure"), calls(after, "api", "rejected") })
+    assert.truthy(after:find('circuit_breaker_state_transition_total{circuit_name="api",old_state="closed",new_state="open"} 1', 1, true))
+    -- the instance's breaker is still open in the zone
+    assert.are.equal(1, state(after, "api", "open"))
+    -- a handle made again counts it once
+    local again = assert(p:shared_breaker("api", z.zone()))
+    assert.are.equal(3, calls(fluxgate.prometheus(), "api", "failure"))
+    assert.are.equal(1, state(fluxgate.prometheus(), "api", "open"))
+    again:close()
+  end)
+
+  it("shows what another process made in a zone this one has open, once", function()
+    local p = assert(fluxgate.compile(SRC))
+    local mine = assert(p:shared_breaker("other", z.zone()))
+    local o = z.zone()
+    local out = H.run_child(([[
+      local fluxgate = require("fluxgate")
+      local p = assert(fluxgate.compile(%q))
+      local cb = assert(p:shared_breaker("api", { dir = %q, zone = %q }))
+      for _ = 1, 2 do cb:call(function() return nil, "x" end) end
+      cb:call(function() return true end)
+      local fam = assert(p:shared_family("api", { dir = %q, zone = %q, capacity = 4 }))
+      fam:call("k1", function() return true end)
+      fam:call("k2", function() return nil, "x" end)
+      print("ok")
+    ]]):format(SRC, o.dir, o.zone, o.dir, o.zone))
+    assert.are.equal("ok\nexit 0\n", out)
+    local text = fluxgate.prometheus()
+    -- the breaker (2 failures, 1 success) and the family (1 + 1) of name api
+    assert.are.equal(3, calls(text, "api", "failure"))
+    assert.are.equal(2, calls(text, "api", "success"))
+    assert.are.equal(1, state(text, "api", "closed"))
+    assert.truthy(text:find('circuit_breaker_family_state{circuit_name="api",state="closed"} 2', 1, true), text)
+    -- this process's own breaker once, not again from the zone
+    mine:call(fail)
+    assert.are.equal(1, calls(fluxgate.prometheus(), "other", "failure"))
+    assert.are.equal(1, state(fluxgate.prometheus(), "other", "closed"))
+    mine:close()
+  end)
+
+  it("keeps a shared family's series after it is collected", function()
+    local p = assert(fluxgate.compile(SRC))
+    local fam = assert(p:shared_family("api", z.zone({ capacity = 4 })))
+    fam:call("a", ok)
+    fam:call("b", fail)
+    local before = fluxgate.prometheus()
+    fam = nil
+    collectgarbage()
+    collectgarbage()
+    local after = fluxgate.prometheus()
+    assert.are.equal(1, calls(after, "api", "success"))
+    assert.are.equal(1, calls(after, "api", "failure"))
+    assert.are.equal(calls(before, "api", "failure"), calls(after, "api", "failure"))
+    assert.truthy(after:find('circuit_breaker_family_state{circuit_name="api",state="closed"} 2', 1, true), after)
+  end)
+end)
