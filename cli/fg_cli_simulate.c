@@ -78,6 +78,11 @@ static int parse_args(int argc, char **argv, sim_args *a) {
             else return usage_error("%s needs a value", arg);
             if (is_svg) {
                 if (*value == '\0') return usage_error("%s needs a file name", "--svg");
+                /* not standard output: the report is written there, and a
+                 * file named "-" is never what was meant */
+                if (strcmp(value, "-") == 0)
+                    return usage_error("--svg needs a file name: '%s' (standard output) would mix "
+                                       "the picture with the report", value);
                 a->svg_path = value;
             } else {
                 if (!parse_seed(value, &a->options.seed))
