@@ -30,8 +30,9 @@
  *   - the hot part: the lock word and what every record writes under it.
  * Then the variable arrays: slow counts (8 bytes per SlowRate threshold),
  * the window (4 bytes per CountWindow record without AvgLatency, 8 with
- * it, one bucket per TimeWindow second), the half-open slots (12 bytes
- * each: lease time and links, then a busy bitmap of 8 bytes per 64 slots).
+ * it, one bucket per TimeWindow second), the half-open slots (7 bytes
+ * each up to 256 slots, 9 beyond, padded to 8: 32-bit lease ticks, prev
+ * and next links of 8 or 16 bits, reissue counts; fg_half_open.h).
  *
  * The state word packs the state (3 bits) and the generation (61 bits): an
  * admission in a state that needs no decision reads it once and is done.

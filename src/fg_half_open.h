@@ -14,11 +14,10 @@
  * Lease times are 32-bit ticks: tick t of slot i stands for the time
  * base + t * unit, where base is a double in the bookkeeping and unit is
  * 2^grid seconds, a power of two chosen from the lease when an era begins
- * (2^29 to 2^30 units per lease, so at least 2^31 - 2^30 units, 2^(grid+31)
- * s, are left between a lease's end and the end of the range). A grant's
- * time is rounded UP to the grid, so a lease is never taken back early (at
- * most one unit, a 2^-29th of the lease, late); an era's first grant is
- * its base, exactly.
+ * (a lease is 2^28 to 2^29 units, so a lease's ticks stay far below the
+ * 2^31 a grant's tick may reach). A grant's time is rounded UP to the grid,
+ * so a lease is never taken back early (at most one unit, under a 2^-28th
+ * of the lease, late); an era's first grant is its base, exactly.
  *
  * A slot is 7 bytes up to 256 slots (a tick, two 8-bit links, a reissue
  * count) and 9 bytes beyond (16-bit links); a link to the slot itself
@@ -43,9 +42,9 @@
  * Running out of ticks. Ticks only grow while some lease is held without
  * a break. When a grant's tick would reach 2^31, the base moves up to the
  * oldest held lease (whose age is less than one lease, so the ticks start
- * again below 2^30) and the era moves back by as many units, which keeps
+ * again below 2^29 + 1) and the era moves on by as many units, which keeps
  * every identity: that rebase rewrites the ticks of the slots used in the
- * era, O(capacity), at most once per 2^31 - 2^30 units (three leases or
+ * era, O(capacity), at most once per 2^31 - 2^29 - 1 units (three leases or
  * more) of continuously held half_open. A live reload to a much longer
  * lease can leave the grid too fine for it; the rebase then coarsens the
  * grid (ticks rounded up: later, never early), which changes the held
