@@ -27,7 +27,10 @@ static int16_t fg_half_open_grid_of(double lease) {
 double fg_half_open_unit(const fg_half_open_state *st) {
     int g = st->grid;
     if (g < FG_HALF_OPEN_GRID_MIN || g > FG_HALF_OPEN_GRID_MAX) g = 0; /* a damaged block */
-    return ldexp(1.0, g);
+    uint64_t bits = (uint64_t)(g + 1023) << 52; /* 2^g, a normal double: no libm call */
+    double unit;
+    memcpy(&unit, &bits, sizeof unit);
+    return unit;
 }
 
 double fg_half_open_time(const fg_half_open *h, uint32_t i) {
