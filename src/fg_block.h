@@ -22,7 +22,9 @@
  * CPUs, and it is written on every call anyway.
  * Then the variable arrays: slow counts (8 bytes per SlowRate threshold),
  * the window (4 bytes per CountWindow record without AvgLatency, 8 with
- * it, one bucket per TimeWindow second), the half-open slots.
+ * it, one bucket per TimeWindow second), the half-open slots (7 bytes
+ * each up to 256 slots, 9 beyond, padded to 8: 32-bit lease ticks, prev
+ * and next links of 8 or 16 bits, reissue counts; fg_half_open.h).
  *
  * The state word packs the state (3 bits) and the generation (61 bits): an
  * admission in a state that needs no decision reads it once and is done.
@@ -44,7 +46,7 @@
 
 enum {
     FG_BLOCK_MAGIC = 0x31424746u, /* "FGB1" little-endian */
-    FG_BLOCK_VERSION = 4,
+    FG_BLOCK_VERSION = 5,
     /* (old, new) pairs that can happen: any state to a manual command's
      * state (4 x 6), closed/half_open -> open, open -> half_open */
     FG_BLOCK_TRANSITION_CELLS = 27,

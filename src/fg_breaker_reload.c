@@ -56,39 +56,57 @@ static void fg_reload_carry_window(const fg_breaker *from, fg_breaker *to) {
 }
 
 /* The busy slots whose index exists in the new capacity stay busy, oldest
- * first, with their lease times, so that their tickets release them as
- * before (the era and the latest grant are carried too, so identities stay
- * the same); a lease whose slot is gone is dropped (its ticket's outcome is
- * then stale). Every other slot is free (the new block's are: fresh). */
+ * first, with their ticks and reissue counts, so that their tickets release
+ * them as before (the era, the base and the grid are carried too, so
+ * identities stay the same); a lease whose slot is gone is dropped (its
+ * ticket's outcome is then stale). Every other slot is free (the new
+ * block's are: fresh); those used in this era keep their tick and reissue
+ * count (a slot handed out again must not repeat a pair: fg_half_open_take),
+ * the others start at 0 (any pair will do for them, but a tick from an
+ * older era could be far ahead). */
 static void fg_reload_carry_half_open(const fg_half_open *from, fg_half_open *to) {
     const fg_half_open_state *s = from->st;
     fg_half_open_state *d = to->st;
     d->expired = s->expired;
     d->era = s->era;
+    d->base = s->base;
+    d->grid = s->grid;
     d->in_flight = 0;
-    /* the times of the slots' last hand-outs too: a slot handed out again
-     * must not repeat one (fg_half_open_take) */
-    uint32_t common = from->capacity < to->capacity ? from->capacity : to->capacity;
-    for (uint32_t i = 0; i < common; i++) to->acquired_at[i] = from->acquired_at[i];
-    d->oldest = d->newest = -1;
-    for (int32_t i = s->oldest; i >= 0; i = fg_half_open_link(i, from->slots[i].next)) {
-        if ((uint32_t)i >= to->capacity) continue;
-        fg_half_open_slot *t = &to->slots[i];
-        to->busy[(uint32_t)i >> 6] |= UINT64_C(1) << ((uint32_t)i & 63u);
-        t->prev = fg_half_open_to_link(i, d->newest);
-        t->next = fg_half_open_to_link(i, -1);
-        if (d->newest >= 0) to->slots[d->newest].next = fg_half_open_to_link(d->newest, i);
-        else d->oldest = i;
-        d->newest = i;
+    uint32_t used = s->in_flight > 0 ? fg_half_open_fresh(s) : 0;
+    if (used > from->capacity) used = from->capacity;
+    uint32_t common = used < to->capacity ? used : to->capacity;
+    for (uint32_t i = 0; i < common; i++) {
+        to->ticks[i] = from->ticks[i];
+        to->reissue[i] = from->reissue[i];
+    }
+    for (uint32_t j = 0; j < to->capacity; j++) fg_half_open_set_prev(to, j, j); /* not busy */
+    /* walk from->in_flight steps from the head (the list in the block is
+     * well-formed; the bound and the index check keep a damaged one finite) */
+    uint32_t n = s->in_flight < from->capacity ? s->in_flight : from->capacity, i = s->oldest;
+    for (uint32_t k = 0; k < n && i < from->capacity; k++, i = fg_half_open_next(from, i)) {
+        if (i >= common) continue;
+        if (d->in_flight == 0) {
+            d->oldest = (uint16_t)i;
+            fg_half_open_set_prev(to, i, i);
+            fg_half_open_set_next(to, i, i);
+        } else {
+            uint32_t newest = fg_half_open_prev(to, d->oldest);
+            fg_half_open_set_next(to, newest, i);
+            fg_half_open_set_prev(to, i, newest);
+            fg_half_open_set_next(to, i, d->oldest);
+            fg_half_open_set_prev(to, d->oldest, i);
+        }
         d->in_flight++;
     }
     /* every slot counts as handed out once; the free ones are listed */
-    d->fresh = to->capacity;
-    d->free_head = -1;
+    d->fresh = (uint16_t)to->capacity; /* 65536 is kept as 0 (fg_half_open_fresh) */
+    uint32_t free_count = 0;
     for (uint32_t j = to->capacity; j-- > 0;) {
         if (fg_half_open_busy(to, (int32_t)j)) continue; /* kept */
-        to->slots[j].next = fg_half_open_to_link((int32_t)j, d->free_head);
-        d->free_head = (int32_t)j;
+        fg_half_open_set_prev(to, j, j);
+        fg_half_open_set_next(to, j, free_count > 0 ? d->free_head : j);
+        d->free_head = (uint16_t)j;
+        free_count++;
     }
 }
 

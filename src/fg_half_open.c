@@ -1,9 +1,41 @@
 /*
- * fg_half_open.c -- half-open slot leases: free list + ordered busy list.
+ * fg_half_open.c -- half-open slot leases: free list + ordered circular
+ * busy list, lease times as ticks (see fg_half_open.h).
  */
 #include "fg_half_open.h"
 
 #include <math.h>
+
+/* What a reset or a restart adds to the era: odd and far from 0 and 2^31,
+ * so that identities of different eras look unrelated. */
+#define FG_HALF_OPEN_ERA_STEP 0x9E3779B9u
+
+/* Keeps a unit a normal double whatever the lease (> 0, finite or not). */
+enum { FG_HALF_OPEN_GRID_MIN = -1000, FG_HALF_OPEN_GRID_MAX = 990 };
+
+/* The grid for a lease: 2^grid >= lease / 2^29 (so the lease is at most
+ * 2^29 units, and a rebase leaves ticks below 2^29 + 1). */
+static int16_t fg_half_open_grid_of(double lease) {
+    int e = FG_HALF_OPEN_GRID_MAX + 29;
+    if (lease > 0.0 && isfinite(lease)) (void)frexp(lease, &e); /* lease <= 2^e */
+    int g = e - 29;
+    if (g < FG_HALF_OPEN_GRID_MIN) g = FG_HALF_OPEN_GRID_MIN;
+    if (g > FG_HALF_OPEN_GRID_MAX) g = FG_HALF_OPEN_GRID_MAX;
+    return (int16_t)g;
+}
+
+double fg_half_open_unit(const fg_half_open_state *st) {
+    int g = st->grid;
+    if (g < FG_HALF_OPEN_GRID_MIN || g > FG_HALF_OPEN_GRID_MAX) g = 0; /* a damaged block */
+    uint64_t bits = (uint64_t)(g + 1023) << 52; /* 2^g, a normal double: no libm call */
+    double unit;
+    memcpy(&unit, &bits, sizeof unit);
+    return unit;
+}
+
+double fg_half_open_time(const fg_half_open *h, uint32_t i) {
+    return h->st->base + (double)h->ticks[i] * fg_half_open_unit(h->st);
+}
 
 void fg_half_open_init(fg_half_open *h, fg_half_open_state *st, void *arrays, uint32_t capacity,
                        double lease, int fresh) {
@@ -16,70 +48,144 @@ void fg_half_open_init(fg_half_open *h, fg_half_open_state *st, void *arrays, ui
 }
 
 void fg_half_open_reset(fg_half_open *h) {
-    /* O(1): slots held in the old era keep their lease times, but the era
-     * is part of every identity (fg_half_open_give cannot match an old
-     * ticket), and a slot is handed out again only through `fresh` or the
-     * free list, both of which rewrite it. */
+    /* O(1): slots held in the old era keep their ticks and links, but with
+     * none in flight none is busy, and the next grant restarts the era
+     * (fg_half_open_take), handing slots out through `fresh` first, which
+     * rewrites them. */
     fg_half_open_state *st = h->st;
-    st->era++;
+    st->era += FG_HALF_OPEN_ERA_STEP;
     st->in_flight = 0;
     st->fresh = 0;
-    st->free_head = -1;
-    st->oldest = -1;
-    st->newest = -1;
+    st->grid = fg_half_open_grid_of(h->lease);
 }
 
-static void fg_half_open_unlink(fg_half_open *h, int32_t i) {
+/* Takes slot i (busy) off the busy list and onto the free list. */
+static void fg_half_open_unlink(fg_half_open *h, uint32_t i) {
     fg_half_open_state *st = h->st;
-    fg_half_open_slot *s = &h->slots[i];
-    int32_t prev = fg_half_open_link(i, s->prev), next = fg_half_open_link(i, s->next);
-    if (prev >= 0) h->slots[prev].next = fg_half_open_to_link(prev, next); else st->oldest = next;
-    if (next >= 0) h->slots[next].prev = fg_half_open_to_link(next, prev); else st->newest = prev;
-    h->busy[(uint32_t)i >> 6] &= ~(UINT64_C(1) << ((uint32_t)i & 63u)); /* free: its ticket is void */
-    s->next = fg_half_open_to_link(i, st->free_head);
-    st->free_head = i;
+    if (st->in_flight > 1) {
+        uint32_t prev = fg_half_open_prev(h, i), next = fg_half_open_next(h, i);
+        fg_half_open_set_next(h, prev, next);
+        fg_half_open_set_prev(h, next, prev);
+        if (st->oldest == i) st->oldest = (uint16_t)next;
+    }
+    fg_half_open_set_prev(h, i, i); /* free: not busy, its ticket is void */
+    if (fg_half_open_fresh(st) > st->in_flight) fg_half_open_set_next(h, i, st->free_head);
+    else fg_half_open_set_next(h, i, i);
+    st->free_head = (uint16_t)i;
     st->in_flight--;
 }
 
 void fg_half_open_expire(fg_half_open *h, double now) {
     fg_half_open_state *st = h->st;
-    while (st->oldest >= 0 && now - h->acquired_at[st->oldest] >= h->lease) {
+    if (st->in_flight == 0) return;
+    double unit = fg_half_open_unit(st), since = now - st->base;
+    while (st->in_flight > 0 && since - (double)h->ticks[st->oldest] * unit >= h->lease) {
         fg_half_open_unlink(h, st->oldest);
         st->expired++;
     }
 }
 
+/* The era starts over at a grant with no lease held: tick 0 is now. */
+static void fg_half_open_restart(fg_half_open *h, double now) {
+    fg_half_open_state *st = h->st;
+    st->era += FG_HALF_OPEN_ERA_STEP;
+    st->fresh = 0;
+    st->base = now;
+    st->grid = fg_half_open_grid_of(h->lease);
+}
+
+/* Moves the base up to the oldest held lease (its tick becomes 0; the era
+ * moves by as much, so identities stay), then, if now is still too far
+ * from it (a reload to a much longer lease), coarsens the grid. Rewrites
+ * the ticks of the slots used in the era: O(capacity), rare (see the
+ * header). Returns now's tick, or UINT32_MAX if it is still out of range. */
+static uint32_t fg_half_open_rebase(fg_half_open *h, double now) {
+    fg_half_open_state *st = h->st;
+    uint32_t used = fg_half_open_fresh(st), d = h->ticks[st->oldest];
+    double unit = fg_half_open_unit(st);
+    double shift = (double)d * unit, base = st->base + shift;
+    if (base - st->base < shift) base = nextafter(base, INFINITY); /* never earlier */
+    st->base = base;
+    st->era += d;
+    for (uint32_t j = 0; j < used; j++) h->ticks[j] = h->ticks[j] >= d ? h->ticks[j] - d : 0;
+    double since = now - st->base, q = since / unit;
+    if (q < 0x1p31) return q > 0.0 ? (uint32_t)ceil(q) : 0;
+    /* since < 2^p: units of 2^(p - 30) make it < 2^30 ticks */
+    int p;
+    (void)frexp(since, &p);
+    int grid = p - 30, k = grid - st->grid;
+    if (!isfinite(since) || grid > FG_HALF_OPEN_GRID_MAX) return UINT32_MAX; /* beyond any lease */
+    st->grid = (int16_t)grid;
+    for (uint32_t j = 0; j < used; j++) {
+        uint32_t t = h->ticks[j], v = (uint32_t)ceil(ldexp((double)t, -k)); /* later, never earlier */
+        h->ticks[j] = t > 0 && v == 0 ? 1 : v;
+    }
+    q = since / fg_half_open_unit(st);
+    return q > 0.0 ? (uint32_t)ceil(q) : 0;
+}
+
+/* now's tick, rounded up (a lease is never taken back early). */
+static uint32_t fg_half_open_tick(fg_half_open *h, double now) {
+    fg_half_open_state *st = h->st;
+    double q = (now - st->base) / fg_half_open_unit(st);
+    if (q < 0x1p31) return q > 0.0 ? (uint32_t)ceil(q) : 0;
+    if (q != q) return 0; /* NaN: no time passed (a breaker never passes one) */
+    return fg_half_open_rebase(h, now);
+}
+
 int32_t fg_half_open_take(fg_half_open *h, double now, uint32_t *id) {
     fg_half_open_state *st = h->st;
-    int32_t i;
-    double at = now;
-    if (st->free_head >= 0) {
-        i = st->free_head;
-        st->free_head = fg_half_open_link(i, h->slots[i].next);
-        /* freed in this era: its time is its previous hand-out's, which
-         * the new one must not repeat (its identity would be the same) */
-        if (!(at > h->acquired_at[i])) at = nextafter(h->acquired_at[i], INFINITY);
-    } else if (st->fresh < h->capacity) {
-        i = (int32_t)st->fresh++; /* not used in this era: any time will do */
-    } else {
-        return -1;
+    if (st->in_flight == 0) fg_half_open_restart(h, now);
+    uint32_t fresh = fg_half_open_fresh(st), i;
+    int from_free = fresh > st->in_flight;
+    if (from_free) i = st->free_head;
+    else if (fresh < h->capacity) i = fresh;
+    else return -1;
+    uint32_t tick = fg_half_open_tick(h, now);
+    /* not before the newest lease (the list stays in expiry order) */
+    if (st->in_flight > 0) {
+        uint32_t newest = h->ticks[fg_half_open_prev(h, st->oldest)];
+        if (tick < newest) tick = newest;
     }
-    fg_half_open_slot *s = &h->slots[i];
-    h->acquired_at[i] = at;
-    h->busy[(uint32_t)i >> 6] |= UINT64_C(1) << ((uint32_t)i & 63u);
-    s->prev = fg_half_open_to_link(i, st->newest);
-    s->next = fg_half_open_to_link(i, -1);
-    if (st->newest >= 0) h->slots[st->newest].next = (uint16_t)i; else st->oldest = i;
-    st->newest = i;
+    uint8_t reissue = 0;
+    if (from_free) {
+        /* used in this era: the new hand-out must not repeat its (tick,
+         * reissue) pair, nor go below its tick (pairs at one tick only
+         * grow) */
+        st->free_head = (uint16_t)fg_half_open_next(h, i);
+        uint32_t before = h->ticks[i];
+        if (tick <= before) {
+            tick = before;
+            reissue = (uint8_t)(h->reissue[i] + 1u);
+            if (reissue == 0 && tick < UINT32_MAX) tick++; /* 256 at one tick: one unit later */
+        }
+    } else {
+        st->fresh = (uint16_t)(fresh + 1u); /* 65536 is kept as 0 (fg_half_open_fresh) */
+    }
+    h->ticks[i] = tick;
+    h->reissue[i] = reissue;
+    if (st->in_flight == 0) {
+        st->oldest = (uint16_t)i;
+        fg_half_open_set_prev(h, i, i);
+        fg_half_open_set_next(h, i, i);
+    } else {
+        uint32_t oldest = st->oldest, newest = fg_half_open_prev(h, oldest);
+        fg_half_open_set_next(h, newest, i);
+        fg_half_open_set_prev(h, i, newest);
+        fg_half_open_set_next(h, i, oldest);
+        fg_half_open_set_prev(h, oldest, i);
+    }
     st->in_flight++;
-    *id = fg_half_open_id(st->era, at);
-    return i;
+    *id = fg_half_open_id(st->era, tick, reissue);
+    return (int32_t)i;
 }
 
 int fg_half_open_give(fg_half_open *h, int32_t slot, uint32_t id) {
     if (slot < 0 || (uint32_t)slot >= h->capacity) return 0;
     /* held, under this identity: handed out in this era, not since freed */
-    if (!fg_half_open_busy(h, slot) || fg_half_open_id(h->st->era, h->acquired_at[slot]) != id) return 0;
-    fg_half_open_unlink(h, slot);
+    uint32_t i = (uint32_t)slot;
+    if (!fg_half_open_busy(h, slot) || fg_half_open_id(h->st->era, h->ticks[i], h->reissue[i]) != id)
+        return 0;
+    fg_half_open_unlink(h, i);
     return 1;
 }

@@ -86,15 +86,11 @@ void fg_snap_write_window(fg_breaker *h, fg_snap_out *o, double now) {
     }
 }
 
-/* Walks the busy list oldest first, at most capacity steps (the list in
- * the block is well-formed; the bound only keeps a damaged one finite). */
+/* The busy list holds in_flight slots (at most capacity: the list in the
+ * block is well-formed; the bound only keeps a damaged one finite). */
 uint32_t fg_snap_lease_count(const fg_breaker *h) {
-    const fg_half_open view = fg_breaker_half_open(h), *ho = &view;
-    uint32_t n = 0;
-    for (int32_t i = ho->st->oldest; i >= 0 && (uint32_t)i < ho->capacity && n < ho->capacity;
-         i = fg_half_open_link(i, ho->slots[i].next))
-        n++;
-    return n;
+    const fg_half_open view = fg_breaker_half_open(h);
+    return view.st->in_flight < view.capacity ? view.st->in_flight : view.capacity;
 }
 
 void fg_snap_write_leases(fg_breaker *h, fg_snap_out *o, double now, double changed_rel) {
@@ -102,9 +98,10 @@ void fg_snap_write_leases(fg_breaker *h, fg_snap_out *o, double now, double chan
     uint32_t n = fg_snap_lease_count(h);
     fg_snap_out_u(o, n, 4);
     double prev = changed_rel;
-    int32_t i = ho->st->oldest;
-    for (uint32_t k = 0; k < n; k++, i = fg_half_open_link(i, ho->slots[i].next)) {
-        double rel = ho->acquired_at[i] - now;
+    uint32_t i = ho->st->oldest;
+    for (uint32_t k = 0; k < n; k++, i = fg_half_open_next(ho, i)) {
+        if (i >= ho->capacity) i = 0; /* a damaged block: still n well-formed times */
+        double rel = fg_half_open_time(ho, i) - now;
         /* a lease is never older than the state nor younger than now; the
          * clamp keeps the written snapshot restorable whatever the block holds */
         if (!(rel >= prev)) rel = prev;

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fg_breaker_fixture.h"
@@ -63,6 +64,62 @@ static void a_lease_is_over_even_when_nobody_else_noticed(void **state) {
     assert_int_equal(i.state, FG_STATE_HALF_OPEN);
     assert_int_equal(i.half_open_in_flight, 0);
     assert_int_equal(i.counters.lease_expired, 1);
+    done(&f);
+}
+
+/* The largest max_half_open_calls (65536, 16-bit links): every slot can be
+ * held at once, one more call is rejected, every ticket frees its own slot
+ * once, and the leases go through a snapshot and end when their lease does. */
+static void sixty_five_thousand_five_hundred_and_thirty_six_probes_fit(void **state) {
+    (void)state;
+    enum { N = 65536 };
+    fg_expressions e = {.tripper = "FailureStreak(1) | HalfOpened()", .retry = "Always()", .permit = "All()",
+                        .max_half_open_calls = "65536", .half_open_lease = "5s"};
+    fixture f, g;
+    make(&f, e, NULL, 0);
+    fg_ticket *t = malloc(sizeof *t * N);
+    assert_non_null(t);
+    fail_n(&f, 1);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            assert_true(fg_breaker_acquire(f.b, &t[i]));
+            assert_int_equal(t[i].state, FG_STATE_HALF_OPEN);
+        }
+        rejection(&f);
+        assert_int_equal(info_of(&f).half_open_in_flight, N);
+        if (round == 1) break;
+        /* released the last first (slot 65535 is no "none"), each once */
+        for (int i = N; i-- > 0;)
+            assert_int_equal(fg_breaker_record(f.b, &t[i], FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
+        assert_int_equal(fg_breaker_record(f.b, &t[N - 1], FG_OUTCOME_SUCCESS, 0), FG_VERDICT_STALE_SUCCESS);
+        assert_int_equal(info_of(&f).half_open_in_flight, 0);
+        assert_int_equal(fg_breaker_state(f.b), FG_STATE_HALF_OPEN); /* HalfOpened() holds it there */
+        fg_test_clock_advance(&f.clock, 0.5);
+    }
+    size_t n = fg_breaker_snapshot(f.b, NULL, 0);
+    unsigned char *snap = malloc(n);
+    assert_non_null(snap);
+    assert_int_equal(fg_breaker_snapshot(f.b, snap, n), n);
+    make(&g, e, NULL, 0);
+    g.clock.now = 5000.0;
+    char err[200];
+    assert_int_equal(fg_breaker_restore(g.b, snap, n, err, sizeof err), 0);
+    assert_int_equal(info_of(&g).half_open_in_flight, N);
+    rejection(&g);
+    fg_test_clock_advance(&g.clock, 4.9);
+    assert_int_equal(info_of(&g).half_open_in_flight, N);
+    fg_test_clock_advance(&g.clock, 0.1);
+    fg_info i = info_of(&g);
+    assert_int_equal(i.half_open_in_flight, 0);
+    assert_int_equal(i.counters.lease_expired, N);
+    fg_ticket next;
+    assert_true(fg_breaker_acquire(g.b, &next));
+    /* the original's tickets still hold theirs */
+    assert_int_equal(fg_breaker_record(f.b, &t[12345], FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
+    assert_int_equal(info_of(&f).half_open_in_flight, N - 1);
+    free(snap);
+    free(t);
+    done(&g);
     done(&f);
 }
 
@@ -420,6 +477,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lost_probes_lose_their_lease),
         cmocka_unit_test(a_lease_is_over_even_when_nobody_else_noticed),
+        cmocka_unit_test(sixty_five_thousand_five_hundred_and_thirty_six_probes_fit),
         cmocka_unit_test(an_outcome_from_before_a_transition_is_discarded),
         cmocka_unit_test(reset_is_a_transition_even_from_closed),
         cmocka_unit_test(disable_admits_everything_and_counts_nothing),

@@ -97,7 +97,8 @@ static char lock_and_half_write(void *ud) {
     fg_breaker_lock(b);
     b->block->window.total_count += 1000;
     b->block->window.failure_count += 7;
-    b->block->half_open.oldest = 5; /* a dangling busy-list head */
+    b->block->half_open.oldest = 5; /* a busy list of 5 slots that is not there */
+    b->block->half_open.in_flight = 5;
     return 'L';
 }
 
@@ -180,8 +181,8 @@ static void a_lock_held_by_a_killed_process_is_taken_over_and_the_window_repaire
     assert_int_equal(info.metric.failure_count, 1);
     assert_int_equal(info.state, FG_STATE_CLOSED);
     assert_int_equal(info.counters.failure, 4);
-    /* the half-open bookkeeping was reset (the dangling head is gone) */
-    assert_int_equal(f.b->block->half_open.oldest, -1);
+    /* the half-open bookkeeping was reset (the phantom busy list is gone) */
+    assert_int_equal(f.b->block->half_open.in_flight, 0);
     assert_int_equal(atomic_load(&f.b->block->lock), 0);
     /* and it works: three more failures open it */
     for (int i = 0; i < 3; i++) call_at(f.b, 1, 21.0 + i);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fg_half_open.h"
@@ -113,7 +114,7 @@ static void seeded_prng_replays_and_stays_in_range(void **state) {
 
 typedef struct slots_fixture {
     fg_half_open_state st;
-    uint64_t arrays[4]; /* fg_half_open_bytes(2) = 32: lease times, links, busy bitmap */
+    uint64_t arrays[2]; /* fg_half_open_bytes(2) = 16: ticks, prev and next links, reissue counts */
     fg_half_open h;
 } slots_fixture;
 
@@ -157,24 +158,44 @@ static void a_double_release_never_frees_someone_elses_slot(void **state) {
 }
 
 /* A coarse clock gives the same reading many times: a slot released and
- * handed out again at the same reading must still void the first ticket
- * (its identity comes from the lease time, which moves on by an ulp). */
+ * handed out again at the same reading must still void the first ticket.
+ * Its lease time does not move for that (the reissue count tells the
+ * hand-outs apart) until 256 hand-outs at one tick, then by one tick. */
 static void a_slot_handed_out_again_at_the_same_time_voids_the_first_ticket(void **state) {
     fg_half_open *h = &((slots_fixture *)*state)->h;
     uint32_t s1, s2, s3;
     int32_t a = fg_half_open_take(h, 5.0, &s1);
     assert_true(fg_half_open_give(h, a, s1));
-    int32_t c = fg_half_open_take(h, 5.0, &s2); /* the same slot, the same reading */
+    int32_t c = fg_half_open_take(h, 5.0, &s2); /* the same slot, the same reading, nothing else held */
     assert_int_equal(c, a);
     assert_true(s2 != s1);
     assert_false(fg_half_open_give(h, a, s1)); /* a double release */
     assert_int_equal(h->st->in_flight, 1);
-    assert_true(h->acquired_at[c] > 5.0 && h->acquired_at[c] - 5.0 < 1e-12); /* one ulp later */
-    assert_true(fg_half_open_give(h, c, s2));
+    assert_true(fg_half_open_time(h, (uint32_t)c) == 5.0);
+    /* with another lease held all along (so the era cannot start over) */
+    int32_t other = fg_half_open_take(h, 5.0, &s3);
+    assert_true(other >= 0 && other != c);
+    static uint32_t ids[600];
+    ids[0] = s2;
+    double unit = fg_half_open_unit(h->st);
+    for (int k = 1; k < 600; k++) {
+        assert_true(fg_half_open_give(h, c, ids[k - 1]));
+        assert_int_equal(fg_half_open_take(h, 5.0, &ids[k]), c);
+        for (int j = 0; j < k; j++) {
+            assert_true(ids[j] != ids[k]);
+            assert_false(fg_half_open_give(h, c, ids[j])); /* every earlier ticket is void */
+        }
+        /* one tick later after each 256 hand-outs at one tick, never more */
+        assert_true(fg_half_open_time(h, (uint32_t)c) == 5.0 + (k / 256) * unit);
+    }
+    assert_true(fg_half_open_time(h, (uint32_t)other) == 5.0);
+    assert_int_equal(h->st->in_flight, 2);
+    assert_true(fg_half_open_give(h, other, s3));
+    assert_true(fg_half_open_give(h, c, ids[599]));
     /* and two slots taken at one reading keep exactly that time */
     int32_t x = fg_half_open_take(h, 7.0, &s1), y = fg_half_open_take(h, 7.0, &s3);
     assert_true(x >= 0 && y >= 0 && x != y);
-    assert_true(h->acquired_at[x] == 7.0 && h->acquired_at[y] == 7.0);
+    assert_true(fg_half_open_time(h, (uint32_t)x) == 7.0 && fg_half_open_time(h, (uint32_t)y) == 7.0);
 }
 
 static void leases_expire_oldest_first(void **state) {
@@ -193,6 +214,25 @@ static void leases_expire_oldest_first(void **state) {
     assert_int_equal(h->st->in_flight, 1);
 }
 
+/* A grant's time is rounded up to the tick: its lease ends up to one tick
+ * late, never early. */
+static void a_lease_off_the_tick_ends_late_never_early(void **state) {
+    fg_half_open *h = &((slots_fixture *)*state)->h;
+    uint32_t s1, s2;
+    fg_half_open_take(h, 1.0, &s1); /* the era's base: exact */
+    double at = 1.0 + 1.0 / 3.0, unit = fg_half_open_unit(h->st);
+    assert_true(unit > 0.0 && unit <= 10.0 / 0x1p28);
+    int32_t b = fg_half_open_take(h, at, &s2);
+    double t = fg_half_open_time(h, (uint32_t)b);
+    assert_true(t >= at && t - at < unit);
+    fg_half_open_expire(h, 11.0);
+    assert_int_equal(h->st->in_flight, 1);
+    fg_half_open_expire(h, at + 10.0 - unit / 4); /* a tick-exact test would say "over" too early */
+    assert_int_equal(h->st->in_flight, 1);
+    fg_half_open_expire(h, t + 10.0);
+    assert_int_equal(h->st->in_flight, 0);
+}
+
 static void reset_frees_every_slot_and_voids_old_tickets(void **state) {
     fg_half_open *h = &((slots_fixture *)*state)->h;
     uint32_t s1, s2, s3;
@@ -205,6 +245,139 @@ static void reset_frees_every_slot_and_voids_old_tickets(void **state) {
     assert_true(fg_half_open_take(h, 0, &s3) >= 0);
     assert_true(fg_half_open_take(h, 0, &s3) >= 0);
     assert_int_equal(h->st->in_flight, 2);
+}
+
+/* Leases held without a break for far longer than the 2^31 ticks of the
+ * range (lease 10 s: 2^-25 s a tick, 64 s of ticks): the base moves up
+ * under them, tickets still release their slots, lost leases end exactly
+ * one lease after they began and their late releases stay void. */
+static void ticks_running_out_move_the_base_and_keep_every_ticket(void **state) {
+    (void)state;
+    fg_half_open_state st;
+    uint64_t arrays[3]; /* 3 slots: a lost lease and two that overlap */
+    fg_half_open view, *h = &view;
+    fg_half_open_init(h, &st, arrays, 3, 10.0, 1);
+    assert_true(fg_half_open_unit(h->st) == 0x1p-25);
+    uint32_t id[2], lost_id = 0;
+    int32_t slot[2], lost = -1;
+    double lost_at = 0.0;
+    slot[0] = fg_half_open_take(h, 0.0, &id[0]);
+    uint64_t expired = 0;
+    for (int k = 1; k <= 300; k++) {
+        double now = 3.25 * k;
+        if (lost >= 0 && now >= lost_at + 10.0) {
+            fg_half_open_expire(h, lost_at + 10.0 - 0x1p-20);
+            assert_int_equal(h->st->expired, expired); /* not a moment early */
+            fg_half_open_expire(h, lost_at + 10.0);
+            assert_int_equal(h->st->expired, ++expired); /* nor late: it began on a tick */
+            assert_false(fg_half_open_give(h, lost, lost_id));
+            lost = -1;
+        }
+        fg_half_open_expire(h, now);
+        int cur = k & 1, prev = cur ^ 1;
+        slot[cur] = fg_half_open_take(h, now, &id[cur]);
+        assert_true(slot[cur] >= 0);
+        assert_true(fg_half_open_time(h, (uint32_t)slot[cur]) == now);
+        if (k % 7 == 0) { /* the previous probe is lost */
+            lost = slot[prev];
+            lost_id = id[prev];
+            lost_at = now - 3.25;
+        } else {
+            assert_true(fg_half_open_give(h, slot[prev], id[prev])); /* granted before a rebase or not */
+            assert_false(fg_half_open_give(h, slot[prev], id[prev]));
+        }
+        assert_int_equal(h->st->in_flight, lost >= 0 ? 2 : 1);
+    }
+    assert_true(h->st->base > 800.0); /* the base did move */
+    assert_true(expired > 30);
+}
+
+/* A live reload to a much longer lease keeps the era's grid; once a lease
+ * is held for longer than its ticks reach, the grid coarsens (lease times
+ * rounded up: later, never earlier). */
+static void a_grid_too_fine_for_the_lease_coarsens(void **state) {
+    slots_fixture *f = *state;
+    fg_half_open *h = &f->h;
+    uint32_t s1, s2;
+    int32_t a = fg_half_open_take(h, 1.0, &s1);
+    fg_half_open longer = fg_half_open_view(&f->st, f->arrays, 2, 1000.0);
+    int32_t b = fg_half_open_take(&longer, 501.0, &s2); /* 500 s: past 2^31 ticks of 2^-25 s */
+    assert_true(b >= 0 && b != a);
+    double unit = fg_half_open_unit(&f->st);
+    assert_true(unit > 0x1p-25 && unit <= 0x1p-20);
+    assert_true(fg_half_open_time(&longer, (uint32_t)a) == 1.0);
+    double t = fg_half_open_time(&longer, (uint32_t)b);
+    assert_true(t >= 501.0 && t - 501.0 < unit);
+    assert_true(fg_half_open_give(&longer, a, s1)); /* its tick (0) and identity did not change */
+    fg_half_open_expire(&longer, 1500.0);
+    assert_int_equal(f->st.in_flight, 1);
+    fg_half_open_expire(&longer, t + 1000.0);
+    assert_int_equal(f->st.in_flight, 0);
+}
+
+/* Links are 8-bit up to 256 slots and 16-bit beyond, up to 65536 (the
+ * largest max_half_open_calls): every slot can be held, released and
+ * handed out again, and the last index is told apart from "none". */
+static void fill_release_refill(uint32_t capacity) {
+    size_t bytes = (size_t)fg_half_open_bytes(capacity);
+    assert_int_equal(bytes, ((uint64_t)capacity * (capacity <= 256 ? 7 : 9) + 7) / 8 * 8);
+    void *arrays = malloc(bytes);
+    uint32_t *ids = malloc(sizeof *ids * capacity);
+    unsigned char *seen = calloc(capacity, 1);
+    assert_true(arrays != NULL && ids != NULL && seen != NULL);
+    memset(arrays, 0x5A, bytes);
+    fg_half_open_state st;
+    fg_half_open h;
+    fg_half_open_init(&h, &st, arrays, capacity, 10.0, 1);
+    for (uint32_t k = 0; k < capacity; k++) {
+        int32_t i = fg_half_open_take(&h, 0.5, &ids[k]);
+        assert_int_equal(i, (int32_t)k);
+        assert_true(fg_half_open_busy(&h, i));
+    }
+    uint32_t extra;
+    assert_int_equal(fg_half_open_take(&h, 0.5, &extra), -1);
+    assert_int_equal(st.in_flight, capacity);
+    /* release every other slot, the last one first */
+    for (uint32_t k = capacity; k-- > 0;)
+        if (k % 2 == 1 || k == capacity - 1) assert_true(fg_half_open_give(&h, (int32_t)k, ids[k]));
+    for (uint32_t k = 0; k < capacity; k++)
+        assert_int_equal(fg_half_open_busy(&h, (int32_t)k), !(k % 2 == 1 || k == capacity - 1));
+    /* handed out again: exactly the freed slots, the last index among them */
+    uint32_t freed = capacity - st.in_flight;
+    for (uint32_t k = 0; k < freed; k++) {
+        uint32_t id;
+        int32_t i = fg_half_open_take(&h, 1.5, &id);
+        assert_true(i >= 0 && (uint32_t)i < capacity && !seen[i]);
+        assert_true((i % 2 == 1 || (uint32_t)i == capacity - 1));
+        assert_false(fg_half_open_give(&h, i, ids[i])); /* the earlier ticket is void */
+        seen[i] = 1;
+        ids[i] = id;
+    }
+    assert_true(seen[capacity - 1]);
+    assert_int_equal(fg_half_open_take(&h, 1.5, &extra), -1);
+    /* the leases end in the order they began */
+    fg_half_open_expire(&h, 10.5);
+    assert_int_equal(st.in_flight, freed);
+    assert_int_equal(st.expired, capacity - freed);
+    assert_true(fg_half_open_give(&h, (int32_t)capacity - 1, ids[capacity - 1]));
+    fg_half_open_expire(&h, 11.5);
+    assert_int_equal(st.in_flight, 0);
+    assert_int_equal(st.expired, capacity - 1);
+    free(seen);
+    free(ids);
+    free(arrays);
+}
+
+static void links_are_as_wide_as_the_capacity_needs(void **state) {
+    (void)state;
+    fill_release_refill(1);
+    fill_release_refill(255);
+    fill_release_refill(256);
+    fill_release_refill(257);
+    fill_release_refill(65536);
+    assert_int_equal(fg_half_open_bytes(256), 256 * 7);
+    assert_int_equal(fg_half_open_bytes(257), (257 * 9 + 7) / 8 * 8);
+    assert_int_equal(fg_half_open_bytes(10), 72);
 }
 
 int main(void) {
@@ -224,6 +397,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(leases_expire_oldest_first, slots_setup, slots_teardown),
         cmocka_unit_test_setup_teardown(reset_frees_every_slot_and_voids_old_tickets, slots_setup,
                                         slots_teardown),
+        cmocka_unit_test_setup_teardown(a_lease_off_the_tick_ends_late_never_early, slots_setup,
+                                        slots_teardown),
+        cmocka_unit_test(ticks_running_out_move_the_base_and_keep_every_ticket),
+        cmocka_unit_test_setup_teardown(a_grid_too_fine_for_the_lease_coarsens, slots_setup, slots_teardown),
+        cmocka_unit_test(links_are_as_wide_as_the_capacity_needs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

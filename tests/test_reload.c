@@ -465,6 +465,52 @@ static void half_open_leases_keep_their_slot_where_the_new_capacity_has_it(void 
     rig_drop(&r);
 }
 
+/* Between link widths (8-bit up to 256 slots, 16-bit beyond) both ways: the
+ * leases whose slot exists are kept, oldest first, with their times and
+ * their tickets; a freed slot is handed out again under a new identity. */
+static void half_open_leases_cross_a_change_of_link_width(void **state) {
+    (void)state;
+    rig r;
+    rig_make(&r,
+             "breaker a { window = CountWindow(4) tripper = FailureStreak(1) | HalfOpened() retry = Cooldown(1s)\n"
+             "  max_half_open_calls = 300 permit = All() half_open_lease = 10s }\n",
+             "breaker a { window = CountWindow(4) tripper = FailureStreak(1) | HalfOpened() retry = Cooldown(1s)\n"
+             "  max_half_open_calls = 3 permit = All() half_open_lease = 10s }\n");
+    assert_int_equal(call(r.b, 1, 0), FG_VERDICT_FAILURE);
+    r.clock.now += 1.0;
+    fg_ticket t[4];
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(fg_breaker_acquire(r.b, &t[i]), 1); /* slots 0..3, 0.25 s apart */
+        r.clock.now += 0.25;
+    }
+    assert_int_equal(fg_breaker_record(r.b, &t[1], FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_SUCCESS);
+    reload_ok(&r, r.p2, 0); /* 300 -> 3: slots 0 and 2 kept, 3 dropped */
+    fg_info info;
+    fg_breaker_info(r.b, &info);
+    assert_int_equal(info.state, FG_STATE_HALF_OPEN);
+    assert_int_equal(info.half_open_in_flight, 2);
+    assert_int_equal(fg_breaker_record(r.b, &t[1], FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_STALE_SUCCESS);
+    assert_int_equal(fg_breaker_record(r.b, &t[3], FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_STALE_SUCCESS);
+    fg_ticket again;
+    assert_int_equal(fg_breaker_acquire(r.b, &again), 1); /* slot 1, free */
+    assert_int_equal(fg_breaker_acquire(r.b, &t[3]), 0);
+    reload_ok(&r, r.p1, 0); /* and back: 3 -> 300, all three kept */
+    fg_breaker_info(r.b, &info);
+    assert_int_equal(info.half_open_in_flight, 3);
+    assert_int_equal(fg_breaker_record(r.b, &t[2], FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_SUCCESS);
+    /* slot 0's lease began at 101.0: it ends at 111.0, not before */
+    r.clock.now = 111.0 - 0x1p-20;
+    fg_breaker_info(r.b, &info);
+    assert_int_equal(info.half_open_in_flight, 2);
+    r.clock.now = 111.0;
+    fg_breaker_info(r.b, &info);
+    assert_int_equal(info.half_open_in_flight, 1);
+    assert_int_equal(info.counters.lease_expired, 1);
+    assert_int_equal(fg_breaker_record(r.b, &t[0], FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_STALE_SUCCESS);
+    assert_int_equal(fg_breaker_record(r.b, &again, FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_SUCCESS);
+    rig_drop(&r);
+}
+
 /* ---- threads ----------------------------------------------------------------------------------- */
 
 enum { THREADS = 4, CALLS = 20000, RELOADS = 60 };
@@ -773,6 +819,7 @@ int main(void) {
         cmocka_unit_test(every_allocation_of_a_reload_may_fail),
         cmocka_unit_test(a_placed_breaker_reloads_into_new_caller_memory_only),
         cmocka_unit_test(half_open_leases_keep_their_slot_where_the_new_capacity_has_it),
+        cmocka_unit_test(half_open_leases_cross_a_change_of_link_width),
         cmocka_unit_test(reloads_while_four_threads_call_keep_the_books_exact),
         cmocka_unit_test(a_family_reload_moves_every_key_keeping_its_state),
         cmocka_unit_test(every_allocation_of_a_family_reload_may_fail),
