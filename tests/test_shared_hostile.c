@@ -276,6 +276,135 @@ static void a_table_of_other_block_sizes_is_not_attached(void **state) {
     unlink(path);
 }
 
+/* A directory entry forged the way another program would write one (the
+ * entry layout: state +0, kind +4, offset +16, size +24, name_len +32,
+ * name +36, pred +236). */
+static void forge_entry(int fd, int index, uint32_t kind, uint64_t offset, uint64_t size,
+                        const char *name, uint32_t name_len, uint32_t pred) {
+    off_t at = 64 + (off_t)index * 256;
+    char entry[256];
+    memset(entry, 0, sizeof entry);
+    uint32_t live = 1;
+    memcpy(entry, &live, 4);
+    memcpy(entry + 4, &kind, 4);
+    memcpy(entry + 16, &offset, 8);
+    memcpy(entry + 24, &size, 8);
+    memcpy(entry + 32, &name_len, 4);
+    memcpy(entry + 36, name, strlen(name) < 200 ? strlen(name) : 200);
+    memcpy(entry + 236, &pred, 4);
+    assert_int_equal(pwrite(fd, entry, sizeof entry, at), (ssize_t)sizeof entry);
+}
+
+/* The zone's readers without a handle (fluxgate.prometheus() in a process
+ * that has none: fg_shm_heads, then each head's totals) over a directory
+ * another program wrote: odd names, regions past the map, chains in a
+ * cycle, a table whose header lies. Nothing read past the map, no name
+ * with a NUL inside or longer than the directory holds, no loop. */
+static size_t zone_walk(fg_shm *m, uint64_t *keys) {
+    fg_shm_head heads[FG_SHM_ENTRIES];
+    size_t total = 0;
+    *keys = 0;
+    static const uint32_t kinds[] = {FG_SHM_BREAKER, FG_SHM_FAMILY};
+    for (int k = 0; k < 2; k++) {
+        size_t n = fg_shm_heads(m, kinds[k], heads, FG_SHM_ENTRIES);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(strlen(heads[i].name) <= FG_SHM_NAME_MAX);
+            const void *id = NULL;
+            if (kinds[k] == FG_SHM_BREAKER) {
+                fg_counters c;
+                fg_state s;
+                if (fg_breaker_zone_totals(m, &heads[i].span, &c, &s, &id) != 0) continue;
+                assert_true(s < FG_STATE_COUNT);
+            } else {
+                fg_shared_family_totals t;
+                if (fg_shared_family_zone_totals(m, &heads[i].span, &t, &id) != 0) continue;
+                *keys += t.keys;
+            }
+            assert_non_null(id);
+            total++;
+        }
+    }
+    return total;
+}
+
+static void the_zone_s_readers_take_no_lie_from_the_directory(void **state) {
+    (void)state;
+    char path[128];
+    temp_path(path, sizeof path, "heads");
+    fg_shm *m = open_map(path);
+    fg_policy *p0 = definition(0), *p1 = definition(1);
+    region_of(m, p0, FG_SHM_CREATED);
+    region_of(m, p1, FG_SHM_REPLACED); /* entries 0 (retired) and 1 */
+    uint64_t keys = 0;
+    assert_int_equal(zone_walk(m, &keys), 1);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint64_t r1 = 0, size = 0;
+    assert_int_equal(pread(fd, &r1, 8, 64 + 256 + 16), 8);
+    assert_int_equal(pread(fd, &size, 8, 64 + 256 + 24), 8);
+    uint64_t map = fg_shm_size(m);
+    /* names: a NUL inside, a length past the name's bytes, a length past
+     * the entry, no name at all */
+    forge_entry(fd, 2, FG_SHM_BREAKER, r1, size, "ab", 5, 0);
+    forge_entry(fd, 3, FG_SHM_BREAKER, r1, size, "cd", 201, 0);
+    forge_entry(fd, 4, FG_SHM_BREAKER, r1, size, "", 0xFFFFFFFFu, 0);
+    /* regions: past the map's end, wrapping, off the cache line, over the
+     * directory, a breaker "block" that is a family's kind */
+    forge_entry(fd, 5, FG_SHM_BREAKER, map - 64, size, "e", 1, 0);
+    forge_entry(fd, 6, FG_SHM_BREAKER, UINT64_MAX - 63, 128, "f", 1, 0);
+    forge_entry(fd, 7, FG_SHM_BREAKER, r1 + 8, size, "g", 1, 0);
+    forge_entry(fd, 8, FG_SHM_BREAKER, 0, size, "h", 1, 0);
+    forge_entry(fd, 9, FG_SHM_FAMILY, r1, size, "i", 1, 0);
+    /* a chain in a cycle: j (10) <- j (11) <- j (10) */
+    forge_entry(fd, 10, FG_SHM_BREAKER, r1, size, "j", 1, 12);
+    forge_entry(fd, 11, FG_SHM_BREAKER, r1, size, "j", 1, 11);
+    /* an entry its own predecessor, one naming a predecessor past the directory */
+    forge_entry(fd, 12, FG_SHM_BREAKER, r1, size, "k", 1, 13);
+    forge_entry(fd, 13, FG_SHM_BREAKER, r1, size, "k", 1, 4096);
+    size_t n = zone_walk(m, &keys);
+    /* every entry over r1's block whose name is one: t, the NUL-free
+     * length-5 "ab" is refused (a NUL inside), j twice, k twice */
+    assert_int_equal(n, 5);
+    close(fd);
+    fg_policy_free(p1);
+    fg_policy_free(p0);
+    fg_shm_release(m);
+    unlink(path);
+}
+
+/* A family table whose header says its blocks take no bytes (consistently:
+ * the slot size follows from it, and the table fits its region): a key's
+ * block would start where the next slot does, and the last one's past the
+ * region -- at the map's end, past the map. The walk read each live key's
+ * state word there. Such a table is none this code made. */
+static void a_family_table_of_empty_blocks_is_not_read(void **state) {
+    (void)state;
+    char path[128];
+    temp_path(path, sizeof path, "emptyblocks");
+    fg_shm *m = open_map(path);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    /* a table of one slot, the map's last bytes: 128 (header) + 0 (the
+     * carried block) + 192 (the slot: its key part, no block) */
+    uint64_t size = 128 + 192, at = fg_shm_size(m) - size;
+    assert_int_equal(at % 64, 0);
+    char table[128 + 192];
+    memset(table, 0, sizeof table);
+    uint64_t magic = UINT64_C(0x314d41465347);
+    memcpy(table, &magic, 8);
+    uint32_t geometry[4] = {1, 192, 0, FG_SHARED_FAMILY_KEY_MAX}; /* capacity, slot, block, key_max */
+    memcpy(table + 24, geometry, sizeof geometry);
+    uint32_t live = 2;
+    memcpy(table + 128, &live, 4);
+    assert_int_equal(pwrite(fd, table, sizeof table, (off_t)at), (ssize_t)sizeof table);
+    forge_entry(fd, 0, FG_SHM_FAMILY, at, size, "x", 1, 0);
+    uint64_t keys = 0;
+    assert_int_equal(zone_walk(m, &keys), 0);
+    close(fd);
+    fg_shm_release(m);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_used_size_inside_the_directory_is_damage_not_room),
@@ -285,6 +414,8 @@ int main(void) {
         cmocka_unit_test(a_family_s_capacity_rewritten_after_opening_is_not_believed),
         cmocka_unit_test(a_slot_s_key_length_past_its_key_is_no_key),
         cmocka_unit_test(a_table_of_other_block_sizes_is_not_attached),
+        cmocka_unit_test(the_zone_s_readers_take_no_lie_from_the_directory),
+        cmocka_unit_test(a_family_table_of_empty_blocks_is_not_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
