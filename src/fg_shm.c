@@ -208,6 +208,13 @@ void fg_shm_release(fg_shm *m) {
     fg_alloc_free(&a, m, sizeof *m);
 }
 
+int fg_shm_same_file(const fg_shm *a, const fg_shm *b) {
+    struct stat sa, sb;
+    if (a == b) return 1;
+    if (fstat(a->fd, &sa) != 0 || fstat(b->fd, &sb) != 0) return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 const fg_lock_owner *fg_shm_owner(const fg_shm *m) {
     return &m->owner;
 }

@@ -129,6 +129,10 @@ typedef struct fg_shm_head {
  * them all). O(FG_SHM_ENTRIES). */
 size_t fg_shm_heads(const fg_shm *m, uint32_t kind, fg_shm_head *out, size_t cap);
 
+/* Whether a and b map the same file (one opened through two spellings
+ * of its path: a symlinked directory, "//"). */
+int fg_shm_same_file(const fg_shm *a, const fg_shm *b);
+
 /* The owner tag this process writes into locks in the map. */
 const fg_lock_owner *fg_shm_owner(const fg_shm *m);
 
