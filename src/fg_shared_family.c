@@ -424,7 +424,9 @@ int fg_shared_family_zone_totals(const fg_shm *m, const fg_shm_span *head, fg_sh
         if (atomic_load_explicit(&s->state, memory_order_acquire) != FG_SFAM_LIVE) continue;
         uint64_t word = atomic_load_explicit(&fg_sfam_slot_block(s)->word, memory_order_acquire);
         fg_state state = fg_block_word_state(word);
-        if (state < FG_STATE_COUNT) t->states[state]++;
+        /* a word in no state reads as admission reads it (fg_breaker_info,
+         * what an open family's totals say) */
+        t->states[state < FG_STATE_COUNT ? state : FG_STATE_FORCED_OPEN]++;
         t->keys++;
     }
     fg_shm_span chain[FG_SHM_ENTRIES];

@@ -444,6 +444,42 @@ static void a_region_left_live_by_a_killed_replacement_is_no_head(void **state) 
     unlink(path);
 }
 
+/* A key whose block's state word names no state (6, as above): an open
+ * family's totals count the key forced_open (fg_breaker_info), and the
+ * zone's reader, for a process without the family, must say the same --
+ * it left the key out of every state, so that the workers' scrapes
+ * differed and the keys per state did not add up to the keys. */
+static void a_key_s_word_in_no_state_reads_as_forced_open_in_the_zone_too(void **state) {
+    (void)state;
+    char path[128], err[300];
+    temp_path(path, sizeof path, "keyword");
+    fg_shm *m = open_map(path);
+    fg_policy *p = definition(0);
+    fg_shared_family *f = open_family(m, p, 4, FG_SHM_CREATED);
+    int made = 0;
+    void *block = fg_shared_family_block(f, "a", 1, &made, err, sizeof err);
+    assert_non_null(block);
+    assert_non_null(fg_shared_family_block(f, "b", 1, &made, err, sizeof err));
+    uint64_t word = 0;
+    memcpy(&word, block, sizeof word);
+    word = (word & ~(uint64_t)7) | 6;
+    memcpy(block, &word, sizeof word);
+    fg_shared_family_totals open, zone;
+    fg_shared_family_totals_get(f, &open);
+    assert_int_equal(open.states[FG_STATE_FORCED_OPEN], 1);
+    fg_shm_head heads[FG_SHM_ENTRIES];
+    assert_int_equal(fg_shm_heads(m, FG_SHM_FAMILY, heads, FG_SHM_ENTRIES), 1);
+    const void *id = NULL;
+    assert_int_equal(fg_shared_family_zone_totals(m, &heads[0].span, &zone, &id), 0);
+    assert_ptr_equal(id, fg_shared_family_counters_id(f));
+    assert_int_equal(zone.keys, open.keys);
+    for (int s = 0; s < FG_STATE_COUNT; s++) assert_int_equal(zone.states[s], open.states[s]);
+    fg_shared_family_free(f);
+    fg_policy_free(p);
+    fg_shm_release(m);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_used_size_inside_the_directory_is_damage_not_room),
@@ -456,6 +492,7 @@ int main(void) {
         cmocka_unit_test(the_zone_s_readers_take_no_lie_from_the_directory),
         cmocka_unit_test(a_family_table_of_empty_blocks_is_not_read),
         cmocka_unit_test(a_region_left_live_by_a_killed_replacement_is_no_head),
+        cmocka_unit_test(a_key_s_word_in_no_state_reads_as_forced_open_in_the_zone_too),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
