@@ -20,6 +20,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -480,6 +481,127 @@ static void a_key_s_word_in_no_state_reads_as_forced_open_in_the_zone_too(void *
     unlink(path);
 }
 
+/* xorshift64*: the corruption below is the same on every run. */
+static uint64_t next_random(uint64_t *x) {
+    *x ^= *x >> 12;
+    *x ^= *x << 25;
+    *x ^= *x >> 27;
+    return *x * UINT64_C(2685821657736338717);
+}
+
+/* A value another program might write into a field: a small number, an
+ * edge, a place in the map, or anything. */
+static uint64_t hostile_value(uint64_t *x, uint64_t map, uint64_t used) {
+    uint64_t r = next_random(x);
+    switch (r % 12) {
+    case 0: return 0;
+    case 1: return 1;
+    case 2: return 2;
+    case 3: return 3;
+    case 4: return UINT32_MAX;
+    case 5: return UINT64_MAX;
+    case 6: return map;
+    case 7: return map - 64;
+    case 8: return (r >> 8) % (used + 64) & ~(uint64_t)63; /* a cache line of the used part */
+    case 9: return (r >> 8) % 65;                         /* an entry index, 1-based */
+    case 10: return (r >> 8) % 400;                       /* a length */
+    default: return next_random(x);
+    }
+}
+
+/* The zone's handle-less readers over a zone of shared breakers (a chain of
+ * three definitions, another name) and families (a chain of two tables),
+ * rewritten a few fields at a time -- directory entries (state, kind,
+ * offset, size, name length, name bytes, predecessor), tables' headers and
+ * slots, blocks' headers, any byte -- and put back between rounds: no read
+ * past the map (ASan, and the map's end on a page), no name longer than a
+ * name, no loop; the chain of every head read from each (fg_shm_chain). */
+static void the_zone_s_readers_survive_random_damage(void **state) {
+    (void)state;
+    char path[128], err[300];
+    temp_path(path, sizeof path, "random");
+    fg_shm *m = open_map(path);
+    fg_policy *p[3] = {definition(0), definition(1), definition(2)};
+    region_of(m, p[0], FG_SHM_CREATED);
+    region_of(m, p[1], FG_SHM_REPLACED);
+    region_of(m, p[2], FG_SHM_REPLACED);
+    fg_shared_family *f0 = open_family(m, p[0], 3, FG_SHM_CREATED);
+    int made = 0;
+    assert_non_null(fg_shared_family_block(f0, "a", 1, &made, err, sizeof err));
+    fg_shared_family *f1 = open_family(m, p[0], 5, FG_SHM_REPLACED);
+    assert_non_null(fg_shared_family_block(f1, "b", 1, &made, err, sizeof err));
+    assert_non_null(fg_shared_family_block(f1, "c", 1, &made, err, sizeof err));
+    uint64_t keys = 0;
+    assert_int_equal(zone_walk(m, &keys), 2);
+    assert_int_equal(keys, 2);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    size_t used = fg_shm_used(m), map = fg_shm_size(m);
+    char *pristine = malloc(used);
+    assert_non_null(pristine);
+    assert_int_equal(pread(fd, pristine, used, 0), (ssize_t)used);
+    /* the tables' places, for their headers and slots */
+    uint64_t tables[2] = {0, 0};
+    for (int i = 0, t = 0; i < FG_SHM_ENTRIES && t < 2; i++) {
+        uint32_t kind = 0;
+        memcpy(&kind, pristine + 64 + i * 256 + 4, 4);
+        if (kind == FG_SHM_FAMILY) memcpy(&tables[t++], pristine + 64 + i * 256 + 16, 8);
+    }
+    static const int entry_fields[][2] = {{0, 4}, {4, 4}, {16, 8}, {24, 8}, {32, 4}, {36, 1}, {37, 1}, {236, 4}};
+    static const int table_fields[][2] = {{0, 8}, {24, 4}, {28, 4}, {32, 4}, {36, 4}};
+    uint64_t x = UINT64_C(0x9E3779B97F4A7C15);
+    int differed = 0; /* rounds whose damage the readers saw */
+    for (int round = 0; round < 3000; round++) {
+        int changes = 1 + (int)(next_random(&x) % 6);
+        for (int c = 0; c < changes; c++) {
+            uint64_t r = next_random(&x), v = hostile_value(&x, map, used);
+            off_t at;
+            int width;
+            if (r % 4 == 0) { /* a directory entry's field (the first 8 entries hold the regions) */
+                int k = (int)((r >> 8) % 8);
+                at = 64 + (off_t)((r >> 16) % 8) * 256 + entry_fields[k][0];
+                width = entry_fields[k][1];
+            } else if (r % 4 == 1) { /* a table's header */
+                int k = (int)((r >> 8) % 5);
+                at = (off_t)tables[(r >> 16) & 1] + table_fields[k][0];
+                width = table_fields[k][1];
+            } else if (r % 4 == 2) { /* a word somewhere in a table (slot states, block headers) */
+                at = (off_t)(tables[(r >> 8) & 1] + ((r >> 16) % 4096 & ~(uint64_t)3));
+                width = 4;
+            } else { /* any used byte */
+                at = (off_t)((r >> 8) % used);
+                width = 1;
+            }
+            if ((uint64_t)at + (uint64_t)width > used) continue;
+            assert_int_equal(pwrite(fd, &v, (size_t)width, at), width);
+        }
+        uint64_t k0 = 0;
+        size_t seen = zone_walk(m, &k0);
+        if (seen != 2 || k0 != 2) differed++;
+        fg_shm_head heads[FG_SHM_ENTRIES];
+        static const uint32_t kinds[] = {FG_SHM_BREAKER, FG_SHM_FAMILY};
+        for (int k = 0; k < 2; k++) {
+            size_t n = fg_shm_heads(m, kinds[k], heads, FG_SHM_ENTRIES);
+            for (size_t i = 0; i < n; i++) {
+                fg_shm_span chain[FG_SHM_ENTRIES];
+                assert_true(fg_shm_chain(m, heads[i].span.region, kinds[k], chain, FG_SHM_ENTRIES) <= FG_SHM_ENTRIES);
+            }
+        }
+        assert_int_equal(pwrite(fd, pristine, used, 0), (ssize_t)used);
+    }
+    assert_true(differed > 300); /* the damage reached the readers (1045 of 3000 rounds) */
+    /* put back, it reads as made */
+    assert_int_equal(zone_walk(m, &keys), 2);
+    assert_int_equal(keys, 2);
+    free(pristine);
+    close(fd);
+    fg_shared_family_free(f1);
+    fg_shared_family_free(f0);
+    for (int g = 0; g < 3; g++) fg_policy_free(p[g]);
+    fg_shm_release(m);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_used_size_inside_the_directory_is_damage_not_room),
@@ -493,6 +615,7 @@ int main(void) {
         cmocka_unit_test(a_family_table_of_empty_blocks_is_not_read),
         cmocka_unit_test(a_region_left_live_by_a_killed_replacement_is_no_head),
         cmocka_unit_test(a_key_s_word_in_no_state_reads_as_forced_open_in_the_zone_too),
+        cmocka_unit_test(the_zone_s_readers_survive_random_damage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
