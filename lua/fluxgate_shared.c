@@ -28,8 +28,14 @@ static int fgl_shm_gc(lua_State *L) {
     return 0;
 }
 
-/* shared_map(path, size) -> map, fresh, foreign | nil, err
- * foreign: in use by processes this one did not start (fg_shm.h). */
+/* shared_map(path, size [, open]) -> map, fresh, foreign | nil, err
+ * foreign: in use by processes this one did not start (fg_shm.h).
+ * open: the maps this Lua state holds already (any keys); when path is
+ * one of their files under another spelling (a symlinked directory, "//",
+ * "/./"), that map is returned, not a second mapping of the file: blocks
+ * are told apart by their addresses (a chain counts once in the metrics,
+ * handles on one block are found alike), which a second mapping would
+ * double. */
 static int fgl_shared_map(lua_State *L) {
     fgl_module *m = lua_touserdata(L, FGL_MODULE_UPVALUE);
     const char *path = luaL_checkstring(L, 1);
@@ -50,6 +56,20 @@ static int fgl_shared_map(lua_State *L) {
         lua_pushnil(L);
         lua_pushstring(L, err);
         return 2;
+    }
+    if (lua_istable(L, 3)) {
+        lua_pushnil(L);
+        while (lua_next(L, 3) != 0) {
+            fg_shm *have = fgl_to_shm(L, -1);
+            if (have != NULL && fg_shm_same_file(have, s->map)) {
+                fg_shm_release(s->map);
+                s->map = NULL;
+                lua_pushboolean(L, 0);
+                lua_pushboolean(L, 0);
+                return 3; /* the map, under the key */
+            }
+            lua_pop(L, 1);
+        }
     }
     lua_pushboolean(L, fresh == FG_SHM_OPEN_FRESH);
     lua_pushboolean(L, fresh == FG_SHM_OPEN_FOREIGN);
@@ -101,6 +121,11 @@ static int fgl_shared_map_totals(lua_State *L) {
     for (int k = 0; k < 2; k++) {
         size_t count = fg_shm_heads(map, kinds[k], heads, FG_SHM_ENTRIES);
         for (size_t i = 0; i < count; i++) {
+            /* a name the binding would refuse (fluxgate_name.c) is none it
+             * wrote, and one label value that is not UTF-8 would make
+             * Prometheus refuse the whole scrape */
+            size_t bad_at = 0;
+            if (fgl_name_problem(heads[i].name, strlen(heads[i].name), &bad_at) != NULL) continue;
             const void *chain = NULL;
             if (kinds[k] == FG_SHM_BREAKER) {
                 fg_counters c;

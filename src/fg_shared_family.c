@@ -112,6 +112,10 @@ static int fg_sfam_header_sane(const fg_sfam_header *h, size_t size, fg_sfam_geo
     g->block_size = __atomic_load_n(&h->block_size, __ATOMIC_RELAXED);
     if (h->magic != FG_SFAM_MAGIC || h->key_max != FG_SHARED_FAMILY_KEY_MAX) return 0;
     if (g->capacity == 0 || g->capacity > FG_SHARED_FAMILY_CAPACITY_MAX) return 0;
+    /* a key's block holds at least the fixed part (its state word is read
+     * without more checks): with fewer bytes, the last slot's block would
+     * start past the region */
+    if (g->block_size < sizeof(fg_block)) return 0;
     if (g->slot_size != fg_sfam_slot_size(g->block_size)) return 0;
     size_t need = fg_sfam_slots_offset(g->block_size) + (size_t)g->slot_size * g->capacity;
     return need <= size;
@@ -420,7 +424,9 @@ int fg_shared_family_zone_totals(const fg_shm *m, const fg_shm_span *head, fg_sh
         if (atomic_load_explicit(&s->state, memory_order_acquire) != FG_SFAM_LIVE) continue;
         uint64_t word = atomic_load_explicit(&fg_sfam_slot_block(s)->word, memory_order_acquire);
         fg_state state = fg_block_word_state(word);
-        if (state < FG_STATE_COUNT) t->states[state]++;
+        /* a word in no state reads as admission reads it (fg_breaker_info,
+         * what an open family's totals say) */
+        t->states[state < FG_STATE_COUNT ? state : FG_STATE_FORCED_OPEN]++;
         t->keys++;
     }
     fg_shm_span chain[FG_SHM_ENTRIES];

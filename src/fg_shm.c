@@ -208,6 +208,13 @@ void fg_shm_release(fg_shm *m) {
     fg_alloc_free(&a, m, sizeof *m);
 }
 
+int fg_shm_same_file(const fg_shm *a, const fg_shm *b) {
+    struct stat sa, sb;
+    if (a == b) return 1;
+    if (fstat(a->fd, &sa) != 0 || fstat(b->fd, &sb) != 0) return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 const fg_lock_owner *fg_shm_owner(const fg_shm *m) {
     return &m->owner;
 }
@@ -409,11 +416,27 @@ size_t fg_shm_chain(const fg_shm *m, const void *region, uint32_t kind, fg_shm_s
 
 size_t fg_shm_heads(const fg_shm *m, uint32_t kind, fg_shm_head *out, size_t cap) {
     fg_shm_header *h = m->h;
+    /* Entries another one names as its predecessor are no heads, live or
+     * not: a process killed in fg_shm_region between publishing a region
+     * and retiring the one it replaced leaves both live (until the next
+     * call mends it), and the older one's state is not the name's. */
+    uint64_t replaced = 0;
+    for (int i = 0; i < FG_SHM_ENTRIES; i++) {
+        const fg_shm_entry *e = &h->entries[i];
+        uint32_t state = atomic_load_explicit(&((fg_shm_entry *)e)->state, memory_order_acquire);
+        fg_shm_place place;
+        if ((state != FG_SHM_LIVE && state != FG_SHM_RETIRED) ||
+            __atomic_load_n(&e->kind, __ATOMIC_RELAXED) != kind || !fg_shm_entry_sane(m, e, &place))
+            continue;
+        const fg_shm_entry *q = fg_shm_pred(h, e);
+        if (q != NULL) replaced |= UINT64_C(1) << (q - h->entries);
+    }
     size_t n = 0;
     for (int i = 0; i < FG_SHM_ENTRIES && n < cap; i++) {
         const fg_shm_entry *e = &h->entries[i];
         fg_shm_place place;
-        if (atomic_load_explicit(&((fg_shm_entry *)e)->state, memory_order_acquire) != FG_SHM_LIVE ||
+        if ((replaced >> i & 1) ||
+            atomic_load_explicit(&((fg_shm_entry *)e)->state, memory_order_acquire) != FG_SHM_LIVE ||
             __atomic_load_n(&e->kind, __ATOMIC_RELAXED) != kind || !fg_shm_entry_sane(m, e, &place))
             continue;
         /* the length read once, bounded, then used (a file someone else wrote) */

@@ -125,9 +125,14 @@ typedef struct fg_shm_head {
 /* The live regions of a kind (every chain's head), read without a lock:
  * what a reader that holds no handle on them finds in the map (the
  * metrics of a name whose last handle in this process is gone: counters
- * never decrease). Returns how many, at most cap (FG_SHM_ENTRIES holds
- * them all). O(FG_SHM_ENTRIES). */
+ * never decrease). A live region another names as its predecessor (left
+ * live by a process killed while replacing it) is no head. Returns how
+ * many, at most cap (FG_SHM_ENTRIES holds them all). O(FG_SHM_ENTRIES). */
 size_t fg_shm_heads(const fg_shm *m, uint32_t kind, fg_shm_head *out, size_t cap);
+
+/* Whether a and b map the same file (one opened through two spellings
+ * of its path: a symlinked directory, "//"). */
+int fg_shm_same_file(const fg_shm *a, const fg_shm *b);
 
 /* The owner tag this process writes into locks in the map. */
 const fg_lock_owner *fg_shm_owner(const fg_shm *m);

@@ -94,7 +94,8 @@ return function(Policy, I)
       return map, zone
     end
     local err, foreign
-    map, err, foreign = core.shared_map(path, parse_size(opts.size or DEFAULT_SIZE))
+    -- (another spelling of a path opened already gets that map: core.shared_map)
+    map, err, foreign = core.shared_map(path, parse_size(opts.size or DEFAULT_SIZE), maps)
     if not map then return nil, format("shared zone '%s': %s", zone, err) end
     maps[path] = map
     if foreign and in_nginx_init() then

@@ -298,12 +298,16 @@ return function(Policy, I, Z)
       end
     end
     seen_breakers = seen_breakers or {}
+    local walked = {} -- a map once, under however many spellings of its path
     for _, map in pairs(Z.maps) do
-      for _, r in ipairs(core.shared_map_totals(map)) do
-        local done = r.kind == "breaker" and seen_breakers or seen
-        if not done[r.chain] then
-          done[r.chain] = true
-          add(groups, r.name, r.counts, r.states, r.kind == "breaker" and "states" or "family_states")
+      if not walked[map] then
+        walked[map] = true
+        for _, r in ipairs(core.shared_map_totals(map)) do
+          local done = r.kind == "breaker" and seen_breakers or seen
+          if not done[r.chain] then
+            done[r.chain] = true
+            add(groups, r.name, r.counts, r.states, r.kind == "breaker" and "states" or "family_states")
+          end
         end
       end
     end

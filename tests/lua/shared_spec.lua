@@ -413,3 +413,106 @@ describe("prometheus() and shared zones", function()
     assert.truthy(after:find('circuit_breaker_family_state{circuit_name="api",state="closed"} 2', 1, true), after)
   end)
 end)
+
+-- The zones' walk (core.shared_map_totals) reads names, counters and
+-- chains that any process -- or any program -- wrote: what it exports
+-- must still be one valid exposition, each count once.
+describe("prometheus() over what the zones hold", function()
+  local z = H.shared_zones("walk")
+  before_each(z.setup)
+  after_each(z.teardown)
+
+  local function zone_file(o) return o.dir .. "/fluxgate-" .. o.zone .. ".zone" end
+
+  -- series (everything before the value) -> how many lines
+  local function duplicates(text)
+    local seen, dup = {}, {}
+    for line in text:gmatch("[^\n]+") do
+      if line:sub(1, 1) ~= "#" then
+        local series = assert(line:match("^(.-) %-?%d+$"), line)
+        if seen[series] then dup[#dup + 1] = series end
+        seen[series] = true
+      end
+    end
+    return dup
+  end
+
+  -- The binding refuses names that are not UTF-8 (fluxgate_name.c): one
+  -- such label value makes Prometheus refuse the whole scrape. A region
+  -- name in the directory is whatever was written there.
+  it("leaves out a region whose name is no name the binding accepts", function()
+    local p = assert(fluxgate.compile(SRC))
+    local o = z.zone()
+    local cb = assert(p:shared_breaker("api", o))
+    cb:call(fail)
+    cb:close()
+    cb = nil
+    collectgarbage()
+    collectgarbage()
+    -- entry 0 (the directory after a 64-byte header, 256 bytes an entry):
+    -- its name at +36, 3 bytes; now 3 bytes that are no UTF-8
+    local f = assert(io.open(zone_file(o), "r+b"))
+    assert(f:seek("set", 64 + 36))
+    f:write("\255\254\253")
+    f:close()
+    local text = fluxgate.prometheus()
+    assert.is_nil(text:find("[\128-\255]"), text)
+    assert.is_nil(text:find("circuit_name=\"\\", 1, true), text)
+  end)
+
+  -- Two spellings of one directory (a symlink, "//", "/./") open one file:
+  -- the Lua state held two maps of it, and the zones' walk counted its
+  -- breakers once per map.
+  it("counts a zone opened through two spellings of its directory once", function()
+    local p = assert(fluxgate.compile(SRC))
+    local o = z.zone()
+    local cb = assert(p:shared_breaker("api", o))
+    for _ = 1, 2 do cb:call(fail) end
+    local fam = assert(p:shared_family("other", { dir = o.dir .. "/.", zone = o.zone, capacity = 4 }))
+    fam:call("k", fail)
+    local text = fluxgate.prometheus()
+    assert.are.equal(2, calls(text, "api", "failure"))
+    assert.are.equal(1, calls(text, "other", "failure"))
+    assert.are.same({}, duplicates(text))
+    -- one block, whichever spelling a handle was made through
+    local again = assert(p:shared_breaker("api", { dir = o.dir .. "//", zone = o.zone }))
+    local third = assert(p:shared_breaker("api", { dir = o.dir .. "/./", zone = o.zone }))
+    third:call(fail)
+    assert.are.equal("open", again:state())
+    assert.are.equal(3, calls(fluxgate.prometheus(), "api", "failure"))
+    cb:close(); again:close(); third:close()
+  end)
+
+  -- One name, every kind: a plain breaker, a shared breaker and a shared
+  -- family in two zones, some with handles here, some only in the zones.
+  it("writes one series per label set whatever kinds and zones share a name", function()
+    local p = assert(fluxgate.compile(SRC))
+    local o1 = z.zone()
+    local o2 = { dir = o1.dir, zone = o1.zone .. "b" }
+    local plain = assert(p:breaker("api"))
+    plain:call(fail)
+    local s1 = assert(p:shared_breaker("api", o1))
+    s1:call(fail)
+    local f1 = assert(p:shared_family("api", { dir = o1.dir, zone = o1.zone, capacity = 4 }))
+    f1:call("k", fail)
+    local s2 = assert(p:shared_breaker("api", o2))
+    s2:call(ok)
+    local f2 = assert(p:shared_family("api", { dir = o2.dir, zone = o2.zone, capacity = 4 }))
+    f2:call("k", ok)
+    local with_handles = fluxgate.prometheus()
+    assert.are.same({}, duplicates(with_handles))
+    assert.are.equal(3, calls(with_handles, "api", "failure"))
+    assert.are.equal(2, calls(with_handles, "api", "success"))
+    assert.truthy(with_handles:find('circuit_breaker_state{circuit_name="api",state="closed"} 3', 1, true), with_handles)
+    assert.truthy(with_handles:find('circuit_breaker_family_state{circuit_name="api",state="closed"} 2', 1, true), with_handles)
+    s1:close(); s2:close()
+    s1, s2, f1, f2 = nil, nil, nil, nil
+    collectgarbage()
+    collectgarbage()
+    -- the same from the zones alone
+    local without = fluxgate.prometheus()
+    assert.are.same({}, duplicates(without))
+    assert.are.equal(with_handles, without)
+    plain:close()
+  end)
+end)

@@ -131,6 +131,17 @@ done
 check "every scrape, whichever worker answers, has the family's totals: 1 open/1 closed key, $n failures, 10 successes, $((20 - n)) rejections ($fam_scrapes)" \
   bash -c '[ -z "$(tr " " "\n" <<<"$1" | grep -v "^$" | grep -vx "$2")" ]' _ "$fam_scrapes" "1/1/$n/10/$((20 - n))"
 
+echo "# a shared breaker one worker made after the fork is exported by every worker alike"
+maker=$(curl -s -m 5 -H 'Connection: close' "$BASE/lazy/x")
+lazy_scrapes=
+for i in $(seq 1 16); do
+  t=$(curl -s -m 5 -H 'Connection: close' "$BASE/metrics/worker")
+  w=$(grep -o '^circuit_breaker_calls_total{worker="[0-9]*"' <<<"$t" | head -1 | grep -o '[0-9]*')
+  lazy_scrapes="$lazy_scrapes$w:$(grep -F 'circuit_name="lazy_shared",outcome="failure"}' <<<"$t" | awk '{ print $2 }')/$(grep -F 'circuit_name="lazy_shared",state="closed"}' <<<"$t" | awk '{ print $2 }') "
+done
+check "worker $maker made it; every scrape, from both workers, has its 3 failures and its state ($lazy_scrapes)" \
+  bash -c '[ -z "$(tr " " "\n" <<<"$1" | grep -v "^$" | grep -v ":3/1$")" ] && [ "$(tr " " "\n" <<<"$1" | grep -v "^$" | cut -d: -f1 | sort -u | wc -l)" = 2 ]' _ "$lazy_scrapes"
+
 echo "# families in access(): a per-worker policy:family, and a key nginx has not set yet"
 mode 5xx; hits 1 > /dev/null
 out=$(burst /pfam/bad/x 20)
@@ -304,7 +315,7 @@ bad=$(luajit tests/nginx/prom_check.lua "$PREFIX"/scrapes/*.txt | head -3)
 check "...and pass a strict 0.0.4 reader (tests/nginx/prom_check.lua: TYPE before samples, one group per metric, no series twice, escapes)${bad:+: $bad}" \
   [ -z "$bad" ]
 check "every scrape names every breaker" \
-  bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 17 ] || exit 1; done' _ "$PREFIX"
+  bash -c 'for f in "$1"/scrapes/*.txt; do [ "$(grep -c "^circuit_breaker_calls_total{.*outcome=\"rejected\"}" "$f")" = 18 ] || exit 1; done' _ "$PREFIX"
 workers=$(cat "$PREFIX"/scrapes/worker-*.txt | grep -o 'worker="[0-9]*"' | sort -u | wc -l)
 check "worker-labelled scrapes reached both workers ($workers)" [ "$workers" = 2 ]
 decreasing=$(for f in "$PREFIX"/scrapes/worker-*.txt; do grep '^circuit_breaker_.*_total{' "$f"; done |
