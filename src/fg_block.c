@@ -60,7 +60,7 @@ void fg_block_init(fg_block *b, const fg_block_layout *l, uint64_t fingerprint, 
     atomic_init(&b->stripe0.rejected, 0);
     atomic_init(&b->stripe1.admitted, 0);
     atomic_init(&b->stripe1.rejected, 0);
-    fg_random_seed(b->random, seed);
+    b->random = fg_random_seed(seed);
     fg_lock_init(&b->lock);
     /* the reading `now` came from is not one the next rebases against: the
      * block's time starts at its first reading (fg_clock.h) */

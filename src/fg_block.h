@@ -53,7 +53,7 @@
 
 enum {
     FG_BLOCK_MAGIC = 0x31424746u, /* "FGB1" little-endian */
-    FG_BLOCK_VERSION = 3,
+    FG_BLOCK_VERSION = 4,
     FG_BLOCK_STRIPES = 2,
     /* (old, new) pairs that can happen: any state to a manual command's
      * state (4 x 6), closed/half_open -> open, open -> half_open */
@@ -108,7 +108,11 @@ typedef struct fg_block {
     double changed_at;
     double retry_factor;          /* the jitter factor drawn when the breaker opened */
     uint64_t sequence;            /* the latest transition's sequence number */
-    uint64_t random[4];           /* xoshiro256** state */
+    uint64_t random;              /* the PRNG's state (SplitMix64, fg_random.h) */
+    /* What the PRNG's state gave up (it was 32 bytes): still needed to keep
+     * stripe 0 64 bytes from offset_bits (FG_BLOCK_APART); goes with the
+     * stripes. */
+    uint64_t apart0[3];
     /* ---- admission stripe 0 ---- */
     fg_block_stripe stripe0;
     /* ---- cold: half_open, the state machine's transition counters ---- */

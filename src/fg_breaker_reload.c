@@ -111,7 +111,7 @@ void fg_reload_carry(fg_breaker *from, fg_breaker *to, uint64_t *admitted, uint6
     b->changed_at = a->changed_at;
     b->retry_factor = fg_reload_factor(a->retry_factor, &to->def->retry);
     b->sequence = a->sequence;
-    memcpy(b->random, a->random, sizeof b->random);
+    b->random = a->random;
     b->reopens = a->reopens;
     memcpy(b->transitions_auto, a->transitions_auto, sizeof b->transitions_auto);
     memcpy(b->transitions_manual, a->transitions_manual, sizeof b->transitions_manual);

@@ -83,7 +83,7 @@ double fg_breaker_now_compute_locked(fg_breaker *h, fg_when *w) {
 }
 
 double fg_breaker_draw_locked(fg_breaker *h) {
-    return fg_random_draw(h->random, h->random_ud, h->block->random);
+    return fg_random_draw(h->random, h->random_ud, &h->block->random);
 }
 
 const char *fg_breaker_trip_reason(const fg_breaker *h, uint32_t alternative) {
@@ -300,9 +300,9 @@ void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason
     /* Drawn once per open period, so that the wait (and retry_after) is
      * fixed until the breaker leaves open. */
     if (to == FG_STATE_OPEN) {
-        fg_random r = {h->random, h->random_ud, {b->random[0], b->random[1], b->random[2], b->random[3]}};
+        fg_random r = {h->random, h->random_ud, b->random};
         b->retry_factor = fg_retry_draw_factor(&h->def->retry, &r);
-        memcpy(b->random, r.s, sizeof b->random);
+        b->random = r.s;
     }
     /* Last: a lock-free admission that sees the new word sees the rest. */
     atomic_store_explicit(&b->word, fg_block_word(to, fg_block_word_generation(word) + 1),
