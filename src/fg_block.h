@@ -11,9 +11,10 @@
  * Snapshots (fg_snapshot.h) are written field by field, never copied, so
  * this layout may change without changing their format.
  *
- * Layout: the fixed part below, then the variable arrays (offsets in the
- * header): slow counts, the window (CountWindow ring or TimeWindow
- * buckets), the half-open slots. Fields are grouped by who writes them,
+ * Layout: the fixed part below, then the variable arrays (offsets in
+ * fg_block_layout): slow counts, the window's exact duration sum (exact
+ * windows only), the window (CountWindow ring or TimeWindow buckets), the
+ * half-open slots. Fields are grouped by who writes them,
  * and groups that different threads write are at least 64 bytes apart
  * (FG_BLOCK_APART): the block is only 8-byte aligned, so "64 bytes apart"
  * is what guarantees that they never share a cache line whatever the
@@ -25,13 +26,17 @@
  *     the lock-free admissions of the threads on "its" CPUs;
  *   - cold fields (transitions, half-open bookkeeping, the PRNG) as
  *     spacers between those: the separations cost no bytes while the cold
- *     fields fill them (about 230 bytes of cold fields for 3 x 63 bytes of
- *     separation), so the block's fixed part is 432 bytes;
- *   - the hot part: the lock word and what every record writes under it.
+ *     fields fill them (about 200 bytes of cold fields for 3 x 63 bytes of
+ *     separation; 24 bytes of explicit spacer where the PRNG's state was
+ *     wider), so the block's fixed part is 392 bytes;
+ *   - the hot part: the lock word and what every record writes under it
+ *     (the window's running totals: 32 bytes, fg_window.h).
  * Then the variable arrays: slow counts (8 bytes per SlowRate threshold),
- * the window (4 bytes per CountWindow record without AvgLatency, 8 with
- * it, one bucket per TimeWindow second), the half-open slots (12 bytes
- * each: lease time and links, then a busy bitmap of 8 bytes per 64 slots).
+ * the window's exact duration sum (24 bytes, only for a TimeWindow or a
+ * tripper with AvgLatency), the window (4 bytes per CountWindow record
+ * without AvgLatency, 8 with it, one bucket per TimeWindow second), the
+ * half-open slots (12 bytes each: lease time and links, then a busy bitmap
+ * of 8 bytes per 64 slots).
  *
  * The state word packs the state (3 bits) and the generation (61 bits): an
  * admission in a state that needs no decision reads it once and is done.
@@ -172,7 +177,7 @@ typedef struct fg_block_layout {
     uint8_t level_bits;
     uint32_t window_size;
     uint32_t slot_capacity;
-    uint32_t slow_off, window_off, slots_off;
+    uint32_t slow_off, sum_off, window_off, slots_off; /* sum_off 0: no exact sum */
 } fg_block_layout;
 
 /* Computes the layout for def. Returns 0, or -1 when the block would be

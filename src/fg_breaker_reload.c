@@ -50,6 +50,7 @@ static void fg_reload_carry_window(const fg_breaker *from, fg_breaker *to) {
     const fg_window *a = &from->window;
     fg_window *b = &to->window;
     *b->st = *a->st;
+    if (a->sum != NULL) *b->sum = *a->sum; /* the same kind and exactness: both have one */
     for (uint32_t k = 0; k < a->threshold_count; k++) b->slow[k] = a->slow[k];
     memcpy(b->entries, a->entries,
            fg_window_entries_bytes((fg_window_kind)a->kind, a->size, a->threshold_count, a->exact));

@@ -108,7 +108,7 @@ static inline fg_trip_counts fg_breaker_trip_counts(const fg_breaker *h, fg_stat
     /* A tripper that reads the duration has an exact window
      * (fg_block_layout_of): AvgLatency compares the exact mean from its sum,
      * so the rounded total is not needed. */
-    c.duration_sum = h->reads_latency && w->exact ? &w->st->duration : NULL;
+    c.duration_sum = h->reads_latency && w->exact ? w->sum : NULL;
     c.total_duration = h->reads_latency && c.duration_sum == NULL ? fg_window_total_duration(w) : 0.0;
     return c;
 }

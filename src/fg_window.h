@@ -23,9 +23,12 @@
  *     again from the same double when it leaves.
  *   - TimeWindow: one bucket per second with its counts and the exact sum
  *     of its durations.
- * Sums: microseconds are summed as a 64-bit integer; exact durations in an
- * fg_exact_sum (a 192-bit fixed-point integer), so adding and removing
- * records never drifts and AvgLatency compares the exact average.
+ * Sums: microseconds are summed as a 64-bit integer in the running totals;
+ * exact durations in an fg_exact_sum (a 192-bit fixed-point integer), so
+ * adding and removing records never drifts and AvgLatency compares the
+ * exact average. The exact sum is not in the running totals: only windows
+ * that keep exact durations (TimeWindow, CountWindow with AvgLatency) have
+ * one, in the block's variable part (fg_block_layout_of).
  *
  * Recording and reading the metric are O(1) (TimeWindow: amortized, a
  * bucket is dropped at most once per second the clock moves). Not
@@ -40,30 +43,30 @@
 #include "fg_policy_internal.h"
 #include "fluxgate.h"
 
-/* The window's running totals, in the state block's hot part. Ordered by
- * use: what every CountWindow record writes comes first (40 bytes with the
- * microsecond sum); the exact duration sum's upper limbs and a
- * TimeWindow's newest second, which a microsecond CountWindow never
- * touches, come last. */
+/* The window's running totals, in the state block's hot part: 32 bytes,
+ * what every kind needs (the exact duration sum, when there is one, is
+ * elsewhere: fg_window.sum). A CountWindow's entries in use are its
+ * total_count (at most its size, 10^6: fg_builtins.c), so no separate
+ * fill count is kept; a TimeWindow's totals may pass 2^32 (86400 seconds
+ * of up to 2^32 calls each), so the counts are 64-bit for both. */
 typedef struct fg_window_state {
     union {
-        struct {
-            uint32_t head;   /* CountWindow: next entry to write */
-            uint32_t filled; /* CountWindow: entries in use */
-        };
-        struct {
-            uint32_t epoch;  /* TimeWindow: buckets of other epochs are dead */
-            uint32_t pad;
-        };
+        uint32_t head;  /* CountWindow: next entry to write */
+        uint32_t epoch; /* TimeWindow: buckets of other epochs are dead */
     };
-    uint64_t total_count;
-    uint64_t failure_count;
     /* Bumped by every change of total_count, failure_count or the slow
      * counts (not of the duration): equal versions mean equal counts, so a
-     * tripper that does not read the duration need not run again. */
-    uint64_t counts_version;
-    fg_exact_sum duration;  /* exact sum, or limb[0] = microseconds */
-    int64_t newest_second;  /* TimeWindow: the latest second the totals cover */
+     * tripper that does not read the duration need not run again. 32 bits:
+     * between two evaluations it moves by at most one per record plus the
+     * buckets one advance drops (at most 86400), never by 2^32, so equal
+     * versions still mean equal counts (fg_block_memo keys on it). */
+    uint32_t counts_version;
+    uint64_t total_count;
+    uint64_t failure_count;
+    union {
+        uint64_t micros;       /* CountWindow of 32-bit entries: their durations, in microseconds */
+        int64_t newest_second; /* TimeWindow: the latest second the totals cover */
+    };
 } fg_window_state;
 
 /* One second of a TimeWindow (then uint32_t slow[threshold_count]). A
@@ -81,6 +84,7 @@ typedef struct fg_window_bucket {
 /* A view of a window: per process, made once per breaker. */
 typedef struct fg_window {
     fg_window_state *st;
+    fg_exact_sum *sum;        /* the exact duration sum (exact windows), or NULL */
     uint64_t *slow;           /* slow counts, [threshold_count] */
     void *entries;            /* CountWindow ring (uint32_t or double), or buckets */
     const double *thresholds; /* ascending, the tripper's */
@@ -102,6 +106,8 @@ static inline void fg_window_rebase(fg_window *w, const fg_window *from, const v
     *w = *from;
     w->st = (fg_window_state *)((char *)block + ((const char *)from->st - (const char *)from_block));
     w->slow = (uint64_t *)((char *)block + ((const char *)from->slow - (const char *)from_block));
+    if (from->sum != NULL)
+        w->sum = (fg_exact_sum *)((char *)block + ((const char *)from->sum - (const char *)from_block));
     w->entries = (char *)block + ((const char *)from->entries - (const char *)from_block);
 }
 
@@ -112,10 +118,15 @@ int fg_window_level_bits(uint32_t threshold_count);
 uint64_t fg_window_entries_bytes(fg_window_kind kind, uint32_t size, uint32_t threshold_count,
                                  int exact);
 
-/* Makes a view over st, slow[threshold_count] and entries (of
- * fg_window_entries_bytes bytes); thresholds must outlive it. fresh = 1
- * also empties the window (a new block); 0 joins the state there. */
-void fg_window_init(fg_window *w, fg_window_state *st, uint64_t *slow, void *entries,
+/* Bytes of a window's exact duration sum: sizeof(fg_exact_sum) for a
+ * window that keeps exact durations (a TimeWindow, or exact = 1), else 0. */
+uint64_t fg_window_sum_bytes(fg_window_kind kind, int exact);
+
+/* Makes a view over st, sum (of fg_window_sum_bytes bytes: NULL when 0),
+ * slow[threshold_count] and entries (of fg_window_entries_bytes bytes);
+ * thresholds must outlive it. fresh = 1 also empties the window (a new
+ * block); 0 joins the state there. */
+void fg_window_init(fg_window *w, fg_window_state *st, fg_exact_sum *sum, uint64_t *slow, void *entries,
                     fg_window_kind kind, uint32_t size, const double *thresholds,
                     uint32_t threshold_count, int exact, int fresh);
 
@@ -165,20 +176,19 @@ static inline void fg_window_record_micros(fg_window *w, int failure, double dur
     uint32_t head = st->head;
     uint32_t old_levels = 0;
     uint64_t f = failure != 0;
-    if (st->filled == size) {
+    if (st->total_count == size) {
         uint32_t old = ring[head];
         uint32_t old_dur = old & failure_word;
         uint64_t old_failure = old_dur == failure_word;
         old_levels = level_bits ? old >> dur_bits : 0;
         st->failure_count = st->failure_count - old_failure + f;
         /* in 64 bits: the difference may be negative (it wraps back) */
-        st->duration.limb[0] += (uint64_t)(f ? 0 : (word & failure_word)) - (uint64_t)(old_failure ? 0 : old_dur);
+        st->micros += (uint64_t)(f ? 0 : (word & failure_word)) - (uint64_t)(old_failure ? 0 : old_dur);
         st->counts_version += (f != old_failure) | (levels != old_levels);
     } else {
-        st->filled++;
         st->total_count++;
         st->failure_count += f;
-        st->duration.limb[0] += f ? 0 : (word & failure_word);
+        st->micros += f ? 0 : (word & failure_word);
         st->counts_version++;
     }
     /* The slow counts change only when the levels differ: stored only then,
@@ -252,7 +262,7 @@ static inline void fg_window_advance(fg_window *w, double now) {
 /* The total duration of what the window holds, in seconds. */
 static inline double fg_window_total_duration(const fg_window *w) {
     /* microseconds / 1e6: one correctly rounded division */
-    return w->exact ? fg_exact_sum_value(&w->st->duration) : (double)w->st->duration.limb[0] / 1e6;
+    return w->exact ? fg_exact_sum_value(w->sum) : (double)w->st->micros / 1e6;
 }
 
 /* What the tripper reads of the metric as of now (advances a TimeWindow

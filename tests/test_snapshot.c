@@ -117,8 +117,10 @@ static int same_snapshot(fg_breaker *b, const unsigned char *before, size_t n) {
 
 /* ---- the definitions ------------------------------------------------------------ */
 
-/* Three window storages; all trip on FailureStreak(3), retry after a
- * jittered cooldown, and lease up to 3 half-open probes for 20 s. */
+/* Four window storages (KINDS); all trip on FailureStreak(3), retry after a
+ * jittered cooldown, and lease up to 3 half-open probes for 20 s. Kinds 2
+ * and 3 are TimeWindows. */
+enum { KINDS = 4 };
 static fg_expressions def_of(int kind) {
     fg_expressions e = {0};
     e.retry = "Cooldown(10s, jitter_ratio = 0.3)";
@@ -134,9 +136,13 @@ static fg_expressions def_of(int kind) {
         e.window = "CountWindow(5)";
         e.tripper = "FailureStreak(3) | MinRequests(3) & AvgLatency(500ms)";
         break;
-    default: /* TimeWindow */
+    case 2: /* TimeWindow */
         e.window = "TimeWindow(10)";
         e.tripper = "FailureStreak(3) | MinRequests(3) & SlowRate(50%, threshold = 1s)";
+        break;
+    default: /* TimeWindow whose tripper reads the exact mean */
+        e.window = "TimeWindow(10)";
+        e.tripper = "FailureStreak(3) | MinRequests(3) & AvgLatency(500ms)";
         break;
     }
     return e;
@@ -246,9 +252,9 @@ static void check_round_trip(int kind, int target, double offset) {
 
 static void every_state_round_trips_days_later(void **state) {
     (void)state;
-    for (int kind = 0; kind < 3; kind++)
+    for (int kind = 0; kind < KINDS; kind++)
         for (int target = 0; target < ST_COUNT; target++)
-            check_round_trip(kind, target, kind == 2 ? DAYS3 : DAYS3 + 0.375);
+            check_round_trip(kind, target, kind >= 2 ? DAYS3 : DAYS3 + 0.375);
 }
 
 /* A TimeWindow's buckets are whole seconds: restored at another phase of
@@ -387,13 +393,14 @@ static void assert_same_step(step x, step y) {
 
 static void a_restored_breaker_behaves_like_the_original(void **state) {
     (void)state;
-    static const char *const retries[3] = {"Cooldown(3s, jitter_ratio = 0.5)",
-                                           "Backoff(1s, multiplier = 2, max_duration = 30s, jitter_ratio = 0.2)",
-                                           "Cooldown(2s)"};
-    static const char *const permits[3] = {"Random(0.6)", "RampUp(initial = 20%, final = 90%, duration = 4s)", "All()"};
+    static const char *const retries[KINDS] = {"Cooldown(3s, jitter_ratio = 0.5)",
+                                               "Backoff(1s, multiplier = 2, max_duration = 30s, jitter_ratio = 0.2)",
+                                               "Cooldown(2s)", "Cooldown(1s, jitter_ratio = 0.1)"};
+    static const char *const permits[KINDS] = {"Random(0.6)", "RampUp(initial = 20%, final = 90%, duration = 4s)",
+                                               "All()", "Random(0.8)"};
     step *record = malloc(sizeof(step) * OPS);
     assert_non_null(record);
-    for (int kind = 0; kind < 3; kind++) {
+    for (int kind = 0; kind < KINDS; kind++) {
         fg_expressions e = def_of(kind);
         e.retry = retries[kind];
         e.permit = permits[kind];
@@ -411,7 +418,7 @@ static void a_restored_breaker_behaves_like_the_original(void **state) {
                 fg_breaker_record(a.b, &ha.held[--ha.held_n], FG_OUTCOME_SUCCESS, 0.25);
             size_t n;
             unsigned char *s = take_snapshot(a.b, &n);
-            side_open(&b, p, a.clock.now + (kind == 2 ? DAYS3 : DAYS3 + 0.375), seed + 1000);
+            side_open(&b, p, a.clock.now + (kind >= 2 ? DAYS3 : DAYS3 + 0.375), seed + 1000);
             assert_int_equal(restore(b.b, s, n, NULL, 0), 0);
             assert_same(&a, &b);
             double a_at_snapshot = a.clock.now;

@@ -20,6 +20,7 @@
 typedef struct test_window {
     fg_window w;
     fg_window_state st;
+    fg_exact_sum sum;
     uint64_t slow[FG_MAX_SLOW_THRESHOLDS];
     unsigned char *memory;
     size_t bytes;
@@ -35,7 +36,7 @@ static void make_mode(test_window *t, fg_window_kind kind, uint32_t size, const 
     t->memory = a.fn(a.ud, NULL, 0, t->bytes + CANARY);
     assert_non_null(t->memory);
     memset(t->memory, 0xA5, t->bytes + CANARY);
-    fg_window_init(&t->w, &t->st, t->slow, t->memory, kind, size, thresholds, n, exact, 1);
+    fg_window_init(&t->w, &t->st, &t->sum, t->slow, t->memory, kind, size, thresholds, n, exact, 1);
 }
 
 static void make(test_window *t, fg_window_kind kind, uint32_t size, const double *thresholds,
@@ -73,6 +74,34 @@ static void count_window_keeps_the_last_n_records(void **state) {
     assert_int_equal(m.total_count, 3);
     assert_int_equal(m.failure_count, 0);
     assert_float_equal(m.total_duration, 7.0, 1e-12);
+    drop(&w, &counting);
+}
+
+/* A CountWindow of the largest size (10^6, fg_builtins.c) fits its counts
+ * in the running totals exactly, and its microsecond sum too: 10^6 entries
+ * of the longest duration a 32-bit entry holds (2^32 - 2 us) are
+ * 4294967294 s in all, 2^52 us, far inside 64 bits. */
+static void a_count_window_at_its_largest_size_counts_exactly(void **state) {
+    (void)state;
+    enum { N = 1000000 };
+    fg_test_alloc counting = {0};
+    test_window w;
+    make(&w, FG_WINDOW_COUNT, N, NULL, 0, &counting);
+    for (int i = 0; i < N; i++) fg_window_record(&w.w, 0, 1e9, 0); /* capped at 2^32 - 2 us */
+    fg_metric m = metric_at(&w.w, 0);
+    assert_int_equal(m.total_count, N);
+    assert_int_equal(m.failure_count, 0);
+    assert_true(m.total_duration == 4294967294.0);
+    fg_window_record(&w.w, 1, 0, 0); /* the oldest leaves, a failure comes */
+    m = metric_at(&w.w, 0);
+    assert_int_equal(m.total_count, N);
+    assert_int_equal(m.failure_count, 1);
+    assert_true(m.total_duration == (double)(UINT64_C(4294967294) * (N - 1)) / 1e6);
+    for (int i = 0; i < N; i++) fg_window_record(&w.w, 1, 0, 0);
+    m = metric_at(&w.w, 0);
+    assert_int_equal(m.total_count, N);
+    assert_int_equal(m.failure_count, N);
+    assert_true(m.total_duration == 0.0);
     drop(&w, &counting);
 }
 
@@ -423,6 +452,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(count_window_keeps_the_last_n_records),
         cmocka_unit_test(failures_count_with_duration_zero),
+        cmocka_unit_test(a_count_window_at_its_largest_size_counts_exactly),
         cmocka_unit_test(slow_at_t_means_duration_at_least_t),
         cmocka_unit_test(durations_never_drift),
         cmocka_unit_test(clear_forgets_everything),
