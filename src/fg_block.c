@@ -32,11 +32,12 @@ int fg_block_layout_of(const fg_breaker_def *def, fg_block_layout *out) {
     uint64_t at = sizeof(fg_block);
     out->slow_off = (uint32_t)at;
     at = fg_align8(at + (uint64_t)thresholds * sizeof(uint64_t));
-    /* the window's exact duration sum, only for a window that keeps exact
-     * durations (fg_window.h): beside the slow counts, before the entries */
-    uint64_t sum = fg_window_sum_bytes(def->window.kind, out->exact_durations);
-    out->sum_off = sum > 0 ? (uint32_t)at : 0;
-    at += sum;
+    /* what only some windows keep (fg_window.h): a TimeWindow's 64-bit
+     * counts, the exact duration sum of a window that keeps exact
+     * durations; beside the slow counts, before the entries */
+    uint64_t extra = fg_window_extra_bytes(def->window.kind, out->exact_durations);
+    out->extra_off = extra > 0 ? (uint32_t)at : 0;
+    at += extra;
     out->window_off = (uint32_t)at;
     at += fg_window_entries_bytes(def->window.kind, out->window_size, thresholds, out->exact_durations);
     out->slots_off = (uint32_t)at;

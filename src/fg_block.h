@@ -12,8 +12,8 @@
  * this layout may change without changing their format.
  *
  * Layout: the fixed part below, then the variable arrays (offsets in
- * fg_block_layout): slow counts, the window's exact duration sum (exact
- * windows only), the window (CountWindow ring or TimeWindow buckets), the
+ * fg_block_layout): slow counts, the window's extra totals (TimeWindow,
+ * AvgLatency only), the window (CountWindow ring or TimeWindow buckets), the
  * half-open slots. Fields are grouped by who writes them,
  * and groups that different threads write are at least 64 bytes apart
  * (FG_BLOCK_APART): the block is only 8-byte aligned, so "64 bytes apart"
@@ -28,12 +28,13 @@
  *     spacers between those: the separations cost no bytes while the cold
  *     fields fill them (about 200 bytes of cold fields for 3 x 63 bytes of
  *     separation; 24 bytes of explicit spacer where the PRNG's state was
- *     wider), so the block's fixed part is 392 bytes;
+ *     wider), so the block's fixed part is 384 bytes;
  *   - the hot part: the lock word and what every record writes under it
- *     (the window's running totals: 32 bytes, fg_window.h).
+ *     (the window's running totals: 24 bytes, fg_window.h).
  * Then the variable arrays: slow counts (8 bytes per SlowRate threshold),
- * the window's exact duration sum (24 bytes, only for a TimeWindow or a
- * tripper with AvgLatency), the window (4 bytes per CountWindow record
+ * what only some windows keep (a TimeWindow's 64-bit counts and exact
+ * duration sum, 40 bytes; a CountWindow's exact sum with AvgLatency, 24;
+ * nothing otherwise: fg_window_extra_bytes), the window (4 bytes per CountWindow record
  * without AvgLatency, 8 with it, one bucket per TimeWindow second), the
  * half-open slots (12 bytes each: lease time and links, then a busy bitmap
  * of 8 bytes per 64 slots).
@@ -177,7 +178,7 @@ typedef struct fg_block_layout {
     uint8_t level_bits;
     uint32_t window_size;
     uint32_t slot_capacity;
-    uint32_t slow_off, sum_off, window_off, slots_off; /* sum_off 0: no exact sum */
+    uint32_t slow_off, extra_off, window_off, slots_off; /* extra_off 0: none */
 } fg_block_layout;
 
 /* Computes the layout for def. Returns 0, or -1 when the block would be

@@ -50,7 +50,9 @@ static void fg_reload_carry_window(const fg_breaker *from, fg_breaker *to) {
     const fg_window *a = &from->window;
     fg_window *b = &to->window;
     *b->st = *a->st;
-    if (a->sum != NULL) *b->sum = *a->sum; /* the same kind and exactness: both have one */
+    /* the same kind and exactness: both have the same extra memory */
+    if (a->kind == FG_WINDOW_TIME) *fg_window_wide_of(b) = *fg_window_wide_of(a);
+    if (a->sum_at != 0) *fg_window_sum_of(b) = *fg_window_sum_of(a);
     for (uint32_t k = 0; k < a->threshold_count; k++) b->slow[k] = a->slow[k];
     memcpy(b->entries, a->entries,
            fg_window_entries_bytes((fg_window_kind)a->kind, a->size, a->threshold_count, a->exact));

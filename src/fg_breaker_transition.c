@@ -99,8 +99,8 @@ const char *fg_breaker_trip_reason(const fg_breaker *h, uint32_t alternative) {
 static inline fg_trip_counts fg_breaker_trip_counts(const fg_breaker *h, fg_state state) {
     const fg_window *w = &h->window;
     fg_trip_counts c;
-    c.total_count = w->st->total_count;
-    c.failure_count = w->st->failure_count;
+    c.total_count = fg_window_total_count(w);
+    c.failure_count = fg_window_failure_count(w);
     c.slow_counts = w->slow;
     c.threshold_count = w->threshold_count;
     c.state = state;
@@ -108,7 +108,7 @@ static inline fg_trip_counts fg_breaker_trip_counts(const fg_breaker *h, fg_stat
     /* A tripper that reads the duration has an exact window
      * (fg_block_layout_of): AvgLatency compares the exact mean from its sum,
      * so the rounded total is not needed. */
-    c.duration_sum = h->reads_latency && w->exact ? w->sum : NULL;
+    c.duration_sum = h->reads_latency && w->exact ? fg_window_sum_of(w) : NULL;
     c.total_duration = h->reads_latency && c.duration_sum == NULL ? fg_window_total_duration(w) : 0.0;
     return c;
 }
@@ -151,7 +151,7 @@ static __attribute__((noinline)) void fg_breaker_box_swap(fg_trip_box *x, fg_tri
 static unsigned fg_breaker_trip_table(fg_breaker *h, fg_state state) {
     const fg_window *w = &h->window;
     const fg_program *tripper = h->def->tripper;
-    uint64_t total = w->st->total_count, failures = w->st->failure_count;
+    uint64_t total = fg_window_total_count(w), failures = fg_window_failure_count(w);
     uint32_t streak = h->block->consecutive_failures;
     const fg_trip_cache *tc = fg_breaker_trip_cache(h);
     if (tc->rates_offset == 0) /* no rates: no division */
@@ -246,7 +246,7 @@ int fg_breaker_trip_box_run_locked(fg_breaker *h, fg_state state, double now, co
     /* (a tripper that keeps one region checks it again here: its misses
      * change the answer, which in closed trips, so they are rare) */
     const fg_trip_box *older = fg_breaker_trip_older(h, tc);
-    if (!fg_trip_box_holds(older, w->st->total_count, w->st->failure_count, w->slow,
+    if (!fg_trip_box_holds(older, fg_window_total_count(w), fg_window_failure_count(w), w->slow,
                            w->threshold_count, h->block->consecutive_failures, state))
         return fg_breaker_trip_remake_locked(h, state, now, reason);
     uint16_t records = (uint16_t)(h->block->success + h->block->failure);

@@ -25,17 +25,24 @@ uint64_t fg_window_entries_bytes(fg_window_kind kind, uint32_t size, uint32_t th
     return (n + 7u) & ~7ull;
 }
 
-uint64_t fg_window_sum_bytes(fg_window_kind kind, int exact) {
-    return kind == FG_WINDOW_TIME || exact ? sizeof(fg_exact_sum) : 0;
+uint64_t fg_window_extra_bytes(fg_window_kind kind, int exact) {
+    if (kind == FG_WINDOW_TIME) return sizeof(fg_window_wide) + sizeof(fg_exact_sum);
+    return exact ? sizeof(fg_exact_sum) : 0;
 }
 
-void fg_window_init(fg_window *w, fg_window_state *st, fg_exact_sum *sum, uint64_t *slow, void *entries,
+void fg_window_init(fg_window *w, fg_window_state *st, void *extra, uint64_t *slow, void *entries,
                     fg_window_kind kind, uint32_t size, const double *thresholds,
                     uint32_t threshold_count, int exact, int fresh) {
     memset(w, 0, sizeof *w);
     if (threshold_count > FG_MAX_SLOW_THRESHOLDS) threshold_count = FG_MAX_SLOW_THRESHOLDS;
     w->st = st;
-    w->sum = fg_window_sum_bytes(kind, exact) > 0 ? sum : NULL;
+    uint32_t at = extra != NULL ? (uint32_t)((char *)extra - (char *)st) : 0;
+    if (kind == FG_WINDOW_TIME) {
+        w->wide_at = at;
+        w->sum_at = at + (uint32_t)sizeof(fg_window_wide);
+    } else if (exact) {
+        w->sum_at = at;
+    }
     w->slow = slow;
     w->entries = entries;
     w->thresholds = thresholds;
@@ -58,7 +65,8 @@ void fg_window_clear(fg_window *w) {
     st->counts_version++;
     st->total_count = 0;
     st->failure_count = 0;
-    if (w->sum != NULL) fg_exact_sum_clear(w->sum);
+    if (w->kind == FG_WINDOW_TIME) fg_window_wide_of(w)->total_count = fg_window_wide_of(w)->failure_count = 0;
+    if (w->sum_at != 0) fg_exact_sum_clear(fg_window_sum_of(w));
     for (uint32_t k = 0; k < w->threshold_count; k++) w->slow[k] = 0;
     if (w->kind != FG_WINDOW_TIME) {
         st->head = 0;
@@ -83,15 +91,15 @@ static void fg_window_record_exact(fg_window *w, int failure, double duration) {
         double old = ring[st->head];
         int old_failure = old < 0.0;
         old_levels = old_failure ? 0 : fg_window_slow_levels(w, old);
-        st->failure_count = st->failure_count - (uint64_t)old_failure + (uint64_t)(failure != 0);
-        if (!old_failure) fg_exact_sum_sub(w->sum, old);
+        st->failure_count = st->failure_count - (uint32_t)old_failure + (uint32_t)(failure != 0);
+        if (!old_failure) fg_exact_sum_sub(fg_window_sum_of(w), old);
         st->counts_version += ((failure != 0) != old_failure) | (levels != old_levels);
     } else {
         st->total_count++;
         st->failure_count += failure != 0;
         st->counts_version++;
     }
-    if (!failure) fg_exact_sum_add(w->sum, d);
+    if (!failure) fg_exact_sum_add(fg_window_sum_of(w), d);
     for (uint32_t k = 0; k < w->threshold_count; k++)
         w->slow[k] += (uint64_t)(k < levels) - (uint64_t)(k < old_levels);
     ring[st->head] = d;
@@ -109,9 +117,9 @@ int64_t fg_window_second(double now) {
 static void fg_window_drop_bucket(fg_window *w, fg_window_bucket *b) {
     fg_window_state *st = w->st;
     st->counts_version++;
-    st->total_count -= b->total;
-    st->failure_count -= b->failures;
-    fg_exact_sum_sub_units(w->sum, b->duration.limb);
+    fg_window_wide_of(w)->total_count -= b->total;
+    fg_window_wide_of(w)->failure_count -= b->failures;
+    fg_exact_sum_sub_units(fg_window_sum_of(w), b->duration.limb);
     uint32_t *slow = fg_window_bucket_slow(b);
     for (uint32_t k = 0; k < w->threshold_count; k++) {
         w->slow[k] -= slow[k];
@@ -166,15 +174,15 @@ static void fg_window_record_time(fg_window *w, int failure, double duration, do
     b->total++;
     b->failures += failure != 0;
     st->counts_version++;
-    st->total_count++;
-    st->failure_count += failure != 0;
+    fg_window_wide_of(w)->total_count++;
+    fg_window_wide_of(w)->failure_count += failure != 0;
     /* A zero duration (a failure, or a success nobody measured: no
      * duration rule) adds nothing to the exact sums: skip the conversion. */
     if (!failure && duration > 0.0) {
         uint64_t u[3];
         fg_exact_sum_units(duration, u);
         fg_exact_sum_add_units(&b->duration, u);
-        fg_exact_sum_add_units(w->sum, u);
+        fg_exact_sum_add_units(fg_window_sum_of(w), u);
     }
     for (uint32_t k = 0; k < levels; k++) {
         slow[k]++;
@@ -197,7 +205,7 @@ void fg_window_push_word(fg_window *w, uint32_t word) {
     int failure = dur == w->failure_word;
     uint32_t at = (uint32_t)st->total_count++;
     ring[at] = word;
-    st->failure_count += (uint64_t)failure;
+    st->failure_count += (uint32_t)failure;
     if (!failure) st->micros += dur;
     for (uint32_t k = 0; k < levels && k < w->threshold_count; k++) w->slow[k]++;
     st->head = at + 1 == w->size ? 0 : at + 1;
@@ -211,8 +219,8 @@ void fg_window_push_exact(fg_window *w, double d) {
     uint32_t levels = failure ? 0 : fg_window_slow_levels(w, d);
     uint32_t at = (uint32_t)st->total_count++;
     ring[at] = d;
-    st->failure_count += (uint64_t)failure;
-    if (!failure) fg_exact_sum_add(w->sum, d);
+    st->failure_count += (uint32_t)failure;
+    if (!failure) fg_exact_sum_add(fg_window_sum_of(w), d);
     for (uint32_t k = 0; k < levels; k++) w->slow[k]++;
     st->head = at + 1 == w->size ? 0 : at + 1;
     st->counts_version++;
@@ -232,8 +240,8 @@ void fg_window_put_bucket(fg_window *w, int64_t second, uint32_t total, uint32_t
         bslow[k] = slow[k];
         w->slow[k] += slow[k];
     }
-    st->total_count += total;
-    st->failure_count += failures;
-    fg_exact_sum_add_units(w->sum, duration);
+    fg_window_wide_of(w)->total_count += total;
+    fg_window_wide_of(w)->failure_count += failures;
+    fg_exact_sum_add_units(fg_window_sum_of(w), duration);
     st->counts_version++;
 }

@@ -43,12 +43,14 @@
 #include "fg_policy_internal.h"
 #include "fluxgate.h"
 
-/* The window's running totals, in the state block's hot part: 32 bytes,
- * what every kind needs (the exact duration sum, when there is one, is
- * elsewhere: fg_window.sum). A CountWindow's entries in use are its
- * total_count (at most its size, 10^6: fg_builtins.c), so no separate
- * fill count is kept; a TimeWindow's totals may pass 2^32 (86400 seconds
- * of up to 2^32 calls each), so the counts are 64-bit for both. */
+/* The window's running totals, in the state block's hot part: 24 bytes.
+ * A CountWindow's counts fit 32 bits (it holds at most its size, 10^6:
+ * fg_builtins.c), and its entries in use are its total_count, so no
+ * separate fill count is kept. A TimeWindow's counts may pass 2^32 (86400
+ * seconds of up to 2^32 calls each): they are 64-bit, beside the exact
+ * duration sum in the block's variable part (fg_window_wide), and its
+ * 32-bit counts here stay 0. Read the counts with fg_window_total_count
+ * and fg_window_failure_count. */
 typedef struct fg_window_state {
     union {
         uint32_t head;  /* CountWindow: next entry to write */
@@ -61,13 +63,20 @@ typedef struct fg_window_state {
      * buckets one advance drops (at most 86400), never by 2^32, so equal
      * versions still mean equal counts (fg_block_memo keys on it). */
     uint32_t counts_version;
-    uint64_t total_count;
-    uint64_t failure_count;
+    uint32_t total_count;   /* CountWindow */
+    uint32_t failure_count; /* CountWindow */
     union {
         uint64_t micros;       /* CountWindow of 32-bit entries: their durations, in microseconds */
         int64_t newest_second; /* TimeWindow: the latest second the totals cover */
     };
 } fg_window_state;
+
+/* A TimeWindow's counts, first in the window's extra memory (then its
+ * exact duration sum: fg_window_extra_bytes). */
+typedef struct fg_window_wide {
+    uint64_t total_count;
+    uint64_t failure_count;
+} fg_window_wide;
 
 /* One second of a TimeWindow (then uint32_t slow[threshold_count]). A
  * bucket counts only while its stamp (second, epoch) is current: clearing
@@ -84,7 +93,11 @@ typedef struct fg_window_bucket {
 /* A view of a window: per process, made once per breaker. */
 typedef struct fg_window {
     fg_window_state *st;
-    fg_exact_sum *sum;        /* the exact duration sum (exact windows), or NULL */
+    /* Where the window's extra memory is, in bytes from st (the same in
+     * every block of a layout, so a rebased view needs no pointer for it):
+     * a TimeWindow's counts, the exact duration sum (0: none). */
+    uint32_t wide_at;
+    uint32_t sum_at;
     uint64_t *slow;           /* slow counts, [threshold_count] */
     void *entries;            /* CountWindow ring (uint32_t or double), or buckets */
     const double *thresholds; /* ascending, the tripper's */
@@ -97,6 +110,16 @@ typedef struct fg_window {
     uint32_t failure_word;    /* microsecond entries: the all-ones duration */
 } fg_window;
 
+/* A TimeWindow's counts (only for a TimeWindow). */
+static inline fg_window_wide *fg_window_wide_of(const fg_window *w) {
+    return (fg_window_wide *)((char *)w->st + w->wide_at);
+}
+
+/* The exact duration sum of a window that keeps exact durations, or NULL. */
+static inline fg_exact_sum *fg_window_sum_of(const fg_window *w) {
+    return w->sum_at != 0 ? (fg_exact_sum *)((char *)w->st + w->sum_at) : NULL;
+}
+
 /* Makes *w a view of the same window in another block of the same layout:
  * *from (a view into from_block) with its pointers moved by the distance
  * between the blocks. Cheaper than fg_window_init (no memset, no level
@@ -106,8 +129,6 @@ static inline void fg_window_rebase(fg_window *w, const fg_window *from, const v
     *w = *from;
     w->st = (fg_window_state *)((char *)block + ((const char *)from->st - (const char *)from_block));
     w->slow = (uint64_t *)((char *)block + ((const char *)from->slow - (const char *)from_block));
-    if (from->sum != NULL)
-        w->sum = (fg_exact_sum *)((char *)block + ((const char *)from->sum - (const char *)from_block));
     w->entries = (char *)block + ((const char *)from->entries - (const char *)from_block);
 }
 
@@ -118,17 +139,27 @@ int fg_window_level_bits(uint32_t threshold_count);
 uint64_t fg_window_entries_bytes(fg_window_kind kind, uint32_t size, uint32_t threshold_count,
                                  int exact);
 
-/* Bytes of a window's exact duration sum: sizeof(fg_exact_sum) for a
- * window that keeps exact durations (a TimeWindow, or exact = 1), else 0. */
-uint64_t fg_window_sum_bytes(fg_window_kind kind, int exact);
+/* Bytes of what a window keeps beside its running totals, 8-byte aligned:
+ * a TimeWindow's counts (fg_window_wide), then the exact duration sum of a
+ * window that keeps exact durations (a TimeWindow, or exact = 1): 40 for a
+ * TimeWindow, 24 for an exact CountWindow, else 0. */
+uint64_t fg_window_extra_bytes(fg_window_kind kind, int exact);
 
-/* Makes a view over st, sum (of fg_window_sum_bytes bytes: NULL when 0),
- * slow[threshold_count] and entries (of fg_window_entries_bytes bytes);
- * thresholds must outlive it. fresh = 1 also empties the window (a new
- * block); 0 joins the state there. */
-void fg_window_init(fg_window *w, fg_window_state *st, fg_exact_sum *sum, uint64_t *slow, void *entries,
+/* Makes a view over st, extra (of fg_window_extra_bytes bytes, after st in
+ * the same object: NULL when 0), slow[threshold_count] and entries (of
+ * fg_window_entries_bytes bytes); thresholds must outlive it. fresh = 1 also empties the window
+ * (a new block); 0 joins the state there. */
+void fg_window_init(fg_window *w, fg_window_state *st, void *extra, uint64_t *slow, void *entries,
                     fg_window_kind kind, uint32_t size, const double *thresholds,
                     uint32_t threshold_count, int exact, int fresh);
+
+/* The calls the window holds, and the failures among them. */
+static inline uint64_t fg_window_total_count(const fg_window *w) {
+    return w->kind == FG_WINDOW_TIME ? fg_window_wide_of(w)->total_count : w->st->total_count;
+}
+static inline uint64_t fg_window_failure_count(const fg_window *w) {
+    return w->kind == FG_WINDOW_TIME ? fg_window_wide_of(w)->failure_count : w->st->failure_count;
+}
 
 /* The TimeWindow and exact-CountWindow halves of fg_window_record. */
 void fg_window_record_other(fg_window *w, int failure, double duration, double now);
@@ -175,11 +206,11 @@ static inline void fg_window_record_micros(fg_window *w, int failure, double dur
     if (level_bits) word |= levels << dur_bits;
     uint32_t head = st->head;
     uint32_t old_levels = 0;
-    uint64_t f = failure != 0;
+    uint32_t f = failure != 0;
     if (st->total_count == size) {
         uint32_t old = ring[head];
         uint32_t old_dur = old & failure_word;
-        uint64_t old_failure = old_dur == failure_word;
+        uint32_t old_failure = old_dur == failure_word;
         old_levels = level_bits ? old >> dur_bits : 0;
         st->failure_count = st->failure_count - old_failure + f;
         /* in 64 bits: the difference may be negative (it wraps back) */
@@ -235,8 +266,8 @@ static inline void fg_window_record(fg_window *w, int failure, double duration, 
                 b->total++;
                 b->failures += f;
                 st->counts_version++;
-                st->total_count++;
-                st->failure_count += f;
+                fg_window_wide_of(w)->total_count++;
+                fg_window_wide_of(w)->failure_count += f;
                 return;
             }
         }
@@ -262,7 +293,7 @@ static inline void fg_window_advance(fg_window *w, double now) {
 /* The total duration of what the window holds, in seconds. */
 static inline double fg_window_total_duration(const fg_window *w) {
     /* microseconds / 1e6: one correctly rounded division */
-    return w->exact ? fg_exact_sum_value(w->sum) : (double)w->st->micros / 1e6;
+    return w->exact ? fg_exact_sum_value(fg_window_sum_of(w)) : (double)w->st->micros / 1e6;
 }
 
 /* What the tripper reads of the metric as of now (advances a TimeWindow
@@ -274,9 +305,8 @@ static inline double fg_window_total_duration(const fg_window *w) {
  * read it). Inline: it runs before every tripper run. */
 static inline void fg_window_view(fg_window *w, double now, fg_metric *out, int with_duration) {
     if (w->kind == FG_WINDOW_TIME) fg_window_advance(w, now);
-    const fg_window_state *st = w->st;
-    out->total_count = st->total_count;
-    out->failure_count = st->failure_count;
+    out->total_count = fg_window_total_count(w);
+    out->failure_count = fg_window_failure_count(w);
     out->threshold_count = w->threshold_count;
     out->total_duration = with_duration ? fg_window_total_duration(w) : 0.0;
     for (uint32_t k = 0; k < w->threshold_count; k++) out->slow_counts[k] = w->slow[k];
