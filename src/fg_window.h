@@ -147,8 +147,8 @@ uint64_t fg_window_extra_bytes(fg_window_kind kind, int exact);
 
 /* Makes a view over st, extra (of fg_window_extra_bytes bytes, after st in
  * the same object: NULL when 0), slow[threshold_count] and entries (of
- * fg_window_entries_bytes bytes); thresholds must outlive it. fresh = 1 also empties the window
- * (a new block); 0 joins the state there. */
+ * fg_window_entries_bytes bytes); thresholds must outlive it. fresh = 1
+ * also empties the window (a new block); 0 joins the state there. */
 void fg_window_init(fg_window *w, fg_window_state *st, void *extra, uint64_t *slow, void *entries,
                     fg_window_kind kind, uint32_t size, const double *thresholds,
                     uint32_t threshold_count, int exact, int fresh);
