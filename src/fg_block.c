@@ -7,11 +7,19 @@
 
 #include <math.h>
 #include <sched.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "fg_clock.h"
 #include "fg_program.h"
 #include "fg_window.h"
+
+/* The view finds a window's exact sum by a 16-bit distance from the
+ * running totals (fg_window.sum_at): the extra memory follows the fixed
+ * part and at most FG_MAX_SLOW_THRESHOLDS slow counts. */
+_Static_assert(sizeof(fg_block) - offsetof(fg_block, window) + 8 * FG_MAX_SLOW_THRESHOLDS +
+                       sizeof(fg_window_wide) <= UINT16_MAX,
+               "the window's extra memory is too far from its running totals");
 
 static uint64_t fg_align8(uint64_t n) {
     return (n + 7u) & ~(uint64_t)7u;

@@ -36,13 +36,9 @@ void fg_window_init(fg_window *w, fg_window_state *st, void *extra, uint64_t *sl
     memset(w, 0, sizeof *w);
     if (threshold_count > FG_MAX_SLOW_THRESHOLDS) threshold_count = FG_MAX_SLOW_THRESHOLDS;
     w->st = st;
-    uint32_t at = extra != NULL ? (uint32_t)((char *)extra - (char *)st) : 0;
-    if (kind == FG_WINDOW_TIME) {
-        w->wide_at = at;
-        w->sum_at = at + (uint32_t)sizeof(fg_window_wide);
-    } else if (exact) {
-        w->sum_at = at;
-    }
+    uint16_t at = extra != NULL ? (uint16_t)((char *)extra - (char *)st) : 0;
+    if (kind == FG_WINDOW_TIME) w->sum_at = (uint16_t)(at + sizeof(fg_window_wide));
+    else if (exact) w->sum_at = at;
     w->slow = slow;
     w->entries = entries;
     w->thresholds = thresholds;
@@ -52,7 +48,7 @@ void fg_window_init(fg_window *w, fg_window_state *st, void *extra, uint64_t *sl
     w->threshold_count = (uint8_t)threshold_count;
     w->level_bits = (uint8_t)fg_window_level_bits(threshold_count);
     w->failure_word = (uint32_t)(UINT32_MAX >> w->level_bits);
-    w->bucket_stride = (uint32_t)((sizeof(fg_window_bucket) + threshold_count * 4u + 7u) & ~7u);
+    w->bucket_stride = (uint16_t)((sizeof(fg_window_bucket) + threshold_count * 4u + 7u) & ~7u);
     if (fresh) {
         memset(entries, 0, fg_window_entries_bytes(kind, w->size, threshold_count, exact));
         if (kind == FG_WINDOW_TIME) st->epoch = 1; /* epoch 0 is never current: zeroed buckets are dead */

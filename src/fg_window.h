@@ -93,16 +93,17 @@ typedef struct fg_window_bucket {
 /* A view of a window: per process, made once per breaker. */
 typedef struct fg_window {
     fg_window_state *st;
-    /* Where the window's extra memory is, in bytes from st (the same in
-     * every block of a layout, so a rebased view needs no pointer for it):
-     * a TimeWindow's counts, the exact duration sum (0: none). */
-    uint32_t wide_at;
-    uint32_t sum_at;
     uint64_t *slow;           /* slow counts, [threshold_count] */
     void *entries;            /* CountWindow ring (uint32_t or double), or buckets */
     const double *thresholds; /* ascending, the tripper's */
     uint32_t size;
-    uint32_t bucket_stride;   /* TimeWindow: bytes per bucket */
+    uint16_t bucket_stride;   /* TimeWindow: bytes per bucket (at most 72) */
+    /* Where the exact duration sum is, in bytes from st (0: none), a
+     * TimeWindow's counts just before it: the same distance in every block
+     * of a layout, so a rebased view moves no pointer for them, and small
+     * (the extra memory follows the fixed part's hot end and the slow
+     * counts: fg_block.c checks that it fits). */
+    uint16_t sum_at;
     uint8_t kind;             /* fg_window_kind */
     uint8_t exact;            /* CountWindow: durations kept as doubles */
     uint8_t threshold_count;
@@ -112,7 +113,7 @@ typedef struct fg_window {
 
 /* A TimeWindow's counts (only for a TimeWindow). */
 static inline fg_window_wide *fg_window_wide_of(const fg_window *w) {
-    return (fg_window_wide *)((char *)w->st + w->wide_at);
+    return (fg_window_wide *)((char *)w->st + w->sum_at - sizeof(fg_window_wide));
 }
 
 /* The exact duration sum of a window that keeps exact durations, or NULL. */
