@@ -7,11 +7,19 @@
 
 #include <math.h>
 #include <sched.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "fg_clock.h"
 #include "fg_program.h"
 #include "fg_window.h"
+
+/* The view finds a window's exact sum by a 16-bit distance from the
+ * running totals (fg_window.sum_at): the extra memory follows the fixed
+ * part and at most FG_MAX_SLOW_THRESHOLDS slow counts. */
+_Static_assert(sizeof(fg_block) - offsetof(fg_block, window) + 8 * FG_MAX_SLOW_THRESHOLDS +
+                       sizeof(fg_window_wide) <= UINT16_MAX,
+               "the window's extra memory is too far from its running totals");
 
 static uint64_t fg_align8(uint64_t n) {
     return (n + 7u) & ~(uint64_t)7u;
@@ -32,6 +40,12 @@ int fg_block_layout_of(const fg_breaker_def *def, fg_block_layout *out) {
     uint64_t at = sizeof(fg_block);
     out->slow_off = (uint32_t)at;
     at = fg_align8(at + (uint64_t)thresholds * sizeof(uint64_t));
+    /* what only some windows keep (fg_window.h): a TimeWindow's 64-bit
+     * counts, the exact duration sum of a window that keeps exact
+     * durations; beside the slow counts, before the entries */
+    uint64_t extra = fg_window_extra_bytes(def->window.kind, out->exact_durations);
+    out->extra_off = extra > 0 ? (uint32_t)at : 0;
+    at += extra;
     out->window_off = (uint32_t)at;
     at += fg_window_entries_bytes(def->window.kind, out->window_size, thresholds, out->exact_durations);
     out->slots_off = (uint32_t)at;
@@ -58,7 +72,7 @@ void fg_block_init(fg_block *b, const fg_block_layout *l, uint64_t fingerprint, 
     b->retry_factor = 1.0;
     atomic_init(&b->admissions.admitted, 0);
     atomic_init(&b->admissions.rejected, 0);
-    fg_random_seed(b->random, seed);
+    b->random = fg_random_seed(seed);
     fg_lock_init(&b->lock);
     /* the reading `now` came from is not one the next rebases against: the
      * block's time starts at its first reading (fg_clock.h) */

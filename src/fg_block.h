@@ -11,20 +11,24 @@
  * Snapshots (fg_snapshot.h) are written field by field, never copied, so
  * this layout may change without changing their format.
  *
- * Layout: the fixed part below, then the variable arrays (offsets in the
- * header): slow counts, the window (CountWindow ring or TimeWindow
- * buckets), the half-open slots. The fixed part is packed: no field is
- * kept apart from another for the cache's sake. Admissions that take no
- * lock add to `admissions`, every record writes under the lock; measured
+ * Layout: the fixed part below, then the variable arrays (offsets in
+ * fg_block_layout): slow counts, the window's extra totals (TimeWindow,
+ * AvgLatency only), the window (CountWindow ring or TimeWindow buckets),
+ * the half-open slots. The fixed part is packed: no field is kept apart
+ * from another for the cache's sake. Admissions that take no lock add to
+ * `admissions`, every record writes under the lock; measured
  * (`bench_core contention`: payment_api, 1, 2 and 4 threads), one
  * admission counter pair instead of one per group of CPUs, 64 bytes from
  * the lock, changed nothing: the records' lock line is what moves between
  * CPUs, and it is written on every call anyway.
  * Then the variable arrays: slow counts (8 bytes per SlowRate threshold),
- * the window (4 bytes per CountWindow record without AvgLatency, 8 with
- * it, one bucket per TimeWindow second), the half-open slots (7 bytes
- * each up to 256 slots, 9 beyond, padded to 8: 32-bit lease ticks, prev
- * and next links of 8 or 16 bits, reissue counts; fg_half_open.h).
+ * what only some windows keep (a TimeWindow's 64-bit counts and exact
+ * duration sum, 40 bytes; a CountWindow's exact sum with AvgLatency, 24;
+ * nothing otherwise: fg_window_extra_bytes), the window (4 bytes per
+ * CountWindow record without AvgLatency, 8 with it, one bucket per
+ * TimeWindow second), the half-open slots (7 bytes each up to 256 slots,
+ * 9 beyond, padded to 8: 32-bit lease ticks, prev and next links of 8 or
+ * 16 bits, reissue counts; fg_half_open.h).
  *
  * The state word packs the state (3 bits) and the generation (61 bits): an
  * admission in a state that needs no decision reads it once and is done.
@@ -46,7 +50,7 @@
 
 enum {
     FG_BLOCK_MAGIC = 0x31424746u, /* "FGB1" little-endian */
-    FG_BLOCK_VERSION = 5,
+    FG_BLOCK_VERSION = 6,
     /* (old, new) pairs that can happen: any state to a manual command's
      * state (4 x 6), closed/half_open -> open, open -> half_open */
     FG_BLOCK_TRANSITION_CELLS = 27,
@@ -95,7 +99,7 @@ typedef struct fg_block {
     double changed_at;
     double retry_factor;          /* the jitter factor drawn when the breaker opened */
     uint64_t sequence;            /* the latest transition's sequence number */
-    uint64_t random[4];           /* xoshiro256** state */
+    uint64_t random;              /* the PRNG's state (SplitMix64, fg_random.h) */
     /* ---- admissions that take no lock ---- */
     fg_block_admissions admissions;
     /* ---- half_open, the state machine's transition counters ---- */
@@ -143,7 +147,7 @@ typedef struct fg_block_layout {
     uint8_t level_bits;
     uint32_t window_size;
     uint32_t slot_capacity;
-    uint32_t slow_off, window_off, slots_off;
+    uint32_t slow_off, extra_off, window_off, slots_off; /* extra_off 0: none */
 } fg_block_layout;
 
 /* Computes the layout for def. Returns 0, or -1 when the block would be

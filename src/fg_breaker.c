@@ -166,7 +166,8 @@ static uint64_t fg_breaker_default_seed(const void *block, double now) {
 /* The views of the block's window and slots. */
 void fg_breaker_views(fg_breaker *h, const fg_block_layout *l, int fresh) {
     fg_block *b = h->block;
-    fg_window_init(&h->window, &b->window, fg_block_at(b, l->slow_off), fg_block_at(b, l->window_off),
+    void *extra = l->extra_off != 0 ? fg_block_at(b, l->extra_off) : NULL;
+    fg_window_init(&h->window, &b->window, extra, fg_block_at(b, l->slow_off), fg_block_at(b, l->window_off),
                    (fg_window_kind)l->window_kind, l->window_size, fg_program_thresholds(h->def->tripper),
                    l->threshold_count, l->exact_durations, fresh);
     fg_half_open ho;

@@ -401,8 +401,8 @@ static inline int fg_breaker_trip_locked(fg_breaker *h, fg_state state, double n
     const fg_block *b = h->block;
     const fg_trip_box *box = h->box;
     if (box != NULL) {
-        const fg_window_state *st = h->window.st;
-        if (!fg_trip_box_holds(box, st->total_count, st->failure_count, h->window.slow,
+        const fg_window *w = &h->window;
+        if (!fg_trip_box_holds(box, fg_window_total_count(w), fg_window_failure_count(w), w->slow,
                                h->window.threshold_count, b->consecutive_failures, state))
             return fg_breaker_trip_box_run_locked(h, state, now, reason);
         if (box->fired && reason != NULL) *reason = fg_breaker_trip_reason(h, box->alternative);

@@ -50,6 +50,9 @@ static void fg_reload_carry_window(const fg_breaker *from, fg_breaker *to) {
     const fg_window *a = &from->window;
     fg_window *b = &to->window;
     *b->st = *a->st;
+    /* the same kind and exactness: both have the same extra memory */
+    if (a->kind == FG_WINDOW_TIME) *fg_window_wide_of(b) = *fg_window_wide_of(a);
+    if (a->sum_at != 0) *fg_window_sum_of(b) = *fg_window_sum_of(a);
     for (uint32_t k = 0; k < a->threshold_count; k++) b->slow[k] = a->slow[k];
     memcpy(b->entries, a->entries,
            fg_window_entries_bytes((fg_window_kind)a->kind, a->size, a->threshold_count, a->exact));
@@ -129,7 +132,7 @@ void fg_reload_carry(fg_breaker *from, fg_breaker *to, uint64_t *admitted, uint6
     b->changed_at = a->changed_at;
     b->retry_factor = fg_reload_factor(a->retry_factor, &to->def->retry);
     b->sequence = a->sequence;
-    memcpy(b->random, a->random, sizeof b->random);
+    b->random = a->random;
     b->reopens = a->reopens;
     memcpy(b->transitions_auto, a->transitions_auto, sizeof b->transitions_auto);
     memcpy(b->transitions_manual, a->transitions_manual, sizeof b->transitions_manual);

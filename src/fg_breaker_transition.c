@@ -83,7 +83,7 @@ double fg_breaker_now_compute_locked(fg_breaker *h, fg_when *w) {
 }
 
 double fg_breaker_draw_locked(fg_breaker *h) {
-    return fg_random_draw(h->random, h->random_ud, h->block->random);
+    return fg_random_draw(h->random, h->random_ud, &h->block->random);
 }
 
 const char *fg_breaker_trip_reason(const fg_breaker *h, uint32_t alternative) {
@@ -99,8 +99,8 @@ const char *fg_breaker_trip_reason(const fg_breaker *h, uint32_t alternative) {
 static inline fg_trip_counts fg_breaker_trip_counts(const fg_breaker *h, fg_state state) {
     const fg_window *w = &h->window;
     fg_trip_counts c;
-    c.total_count = w->st->total_count;
-    c.failure_count = w->st->failure_count;
+    c.total_count = fg_window_total_count(w);
+    c.failure_count = fg_window_failure_count(w);
     c.slow_counts = w->slow;
     c.threshold_count = w->threshold_count;
     c.state = state;
@@ -108,7 +108,7 @@ static inline fg_trip_counts fg_breaker_trip_counts(const fg_breaker *h, fg_stat
     /* A tripper that reads the duration has an exact window
      * (fg_block_layout_of): AvgLatency compares the exact mean from its sum,
      * so the rounded total is not needed. */
-    c.duration_sum = h->reads_latency && w->exact ? &w->st->duration : NULL;
+    c.duration_sum = h->reads_latency && w->exact ? fg_window_sum_of(w) : NULL;
     c.total_duration = h->reads_latency && c.duration_sum == NULL ? fg_window_total_duration(w) : 0.0;
     return c;
 }
@@ -151,7 +151,7 @@ static __attribute__((noinline)) void fg_breaker_box_swap(fg_trip_box *x, fg_tri
 static unsigned fg_breaker_trip_table(fg_breaker *h, fg_state state) {
     const fg_window *w = &h->window;
     const fg_program *tripper = h->def->tripper;
-    uint64_t total = w->st->total_count, failures = w->st->failure_count;
+    uint64_t total = fg_window_total_count(w), failures = fg_window_failure_count(w);
     uint32_t streak = h->block->consecutive_failures;
     const fg_trip_cache *tc = fg_breaker_trip_cache(h);
     if (tc->rates_offset == 0) /* no rates: no division */
@@ -246,7 +246,7 @@ int fg_breaker_trip_box_run_locked(fg_breaker *h, fg_state state, double now, co
     /* (a tripper that keeps one region checks it again here: its misses
      * change the answer, which in closed trips, so they are rare) */
     const fg_trip_box *older = fg_breaker_trip_older(h, tc);
-    if (!fg_trip_box_holds(older, w->st->total_count, w->st->failure_count, w->slow,
+    if (!fg_trip_box_holds(older, fg_window_total_count(w), fg_window_failure_count(w), w->slow,
                            w->threshold_count, h->block->consecutive_failures, state))
         return fg_breaker_trip_remake_locked(h, state, now, reason);
     uint16_t records = (uint16_t)(h->block->success + h->block->failure);
@@ -300,9 +300,9 @@ void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason
     /* Drawn once per open period, so that the wait (and retry_after) is
      * fixed until the breaker leaves open. */
     if (to == FG_STATE_OPEN) {
-        fg_random r = {h->random, h->random_ud, {b->random[0], b->random[1], b->random[2], b->random[3]}};
+        fg_random r = {h->random, h->random_ud, b->random};
         b->retry_factor = fg_retry_draw_factor(&h->def->retry, &r);
-        memcpy(b->random, r.s, sizeof b->random);
+        b->random = r.s;
     }
     /* Last: a lock-free admission that sees the new word sees the rest. */
     atomic_store_explicit(&b->word, fg_block_word(to, fg_block_word_generation(word) + 1),

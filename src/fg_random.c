@@ -1,6 +1,6 @@
 /*
- * fg_random.c -- xoshiro256** seeded through splitmix64 (both public domain
- * algorithms by Blackman and Vigna), and the clamp for user-supplied draws.
+ * fg_random.c -- SplitMix64 (public domain, Steele, Lea and Flood; the
+ * constants of Vigna's reference), and the clamp for user-supplied draws.
  */
 #include "fg_random.h"
 
@@ -13,42 +13,33 @@ uint64_t fg_random_splitmix64(uint64_t *state) {
     return z ^ (z >> 31);
 }
 
-void fg_random_seed(uint64_t s[4], uint64_t seed) {
-    /* splitmix64 spreads any seed (0 included) over the 256-bit state, which
-     * then cannot be all zero in practice; guard anyway since xoshiro would
-     * stay at zero forever. */
+uint64_t fg_random_seed(uint64_t seed) {
     uint64_t sm = seed;
-    for (int i = 0; i < 4; i++) s[i] = fg_random_splitmix64(&sm);
-    if ((s[0] | s[1] | s[2] | s[3]) == 0) s[0] = 1;
+    return fg_random_splitmix64(&sm);
+}
+
+uint64_t fg_random_fold(const uint64_t s[4]) {
+    /* each word through the mixer in turn: every bit of all four words
+     * reaches every bit of the result */
+    uint64_t h = 0;
+    for (int i = 0; i < 4; i++) {
+        uint64_t sm = h ^ s[i];
+        h = fg_random_splitmix64(&sm);
+    }
+    return h;
 }
 
 void fg_random_init(fg_random *r, fg_random_fn fn, void *ud, uint64_t seed) {
     r->fn = fn;
     r->ud = ud;
-    fg_random_seed(r->s, seed);
-}
-
-static uint64_t fg_rotl(uint64_t x, int k) {
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t fg_xoshiro_next(uint64_t s[4]) {
-    uint64_t result = fg_rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = fg_rotl(s[3], 45);
-    return result;
+    r->s = fg_random_seed(seed);
 }
 
 double fg_random_next(fg_random *r) {
-    return fg_random_draw(r->fn, r->ud, r->s);
+    return fg_random_draw(r->fn, r->ud, &r->s);
 }
 
-double fg_random_draw(fg_random_fn fn, void *ud, uint64_t s[4]) {
+double fg_random_draw(fg_random_fn fn, void *ud, uint64_t *s) {
     if (fn != NULL) {
         double v = fn(ud);
         /* `!(v >= 0)` also catches NaN. */
@@ -57,5 +48,5 @@ double fg_random_draw(fg_random_fn fn, void *ud, uint64_t s[4]) {
         return v;
     }
     /* The top 53 bits give every double in [0, 1) on a 2^-53 grid. */
-    return (double)(fg_xoshiro_next(s) >> 11) * 0x1.0p-53;
+    return (double)(fg_random_splitmix64(s) >> 11) * 0x1.0p-53;
 }

@@ -147,7 +147,10 @@ size_t fg_breaker_snapshot(fg_breaker *h, void *buf, size_t cap) {
     fg_snap_out_u(&o, 0, 4);
     fg_snap_out_f64(&o, changed_rel);
     fg_snap_out_f64(&o, b->retry_factor);
-    for (int i = 0; i < 4; i++) fg_snap_out_u(&o, b->random[i], 8);
+    fg_snap_out_u(&o, b->random, 8);
+    fg_snap_out_u(&o, FG_SNAPSHOT_RANDOM_TAG, 8);
+    fg_snap_out_u(&o, 0, 8);
+    fg_snap_out_u(&o, 0, 8);
     uint64_t admitted = 0, rejected = 0;
     fg_breaker_count_admissions(h, &admitted, &rejected);
     const uint64_t counters[FG_SNAPSHOT_COUNTERS] = {b->success, b->failure, b->ignored, b->stale,
@@ -328,6 +331,13 @@ static void fg_snap_set_admissions(_Atomic uint64_t *a, uint64_t value) {
     atomic_fetch_add_explicit(a, value - now, memory_order_relaxed); /* modulo 2^64 */
 }
 
+/* The generator's state from the format's four words (fg_snapshot.h): a
+ * tagged one-word state as it is, an older 256-bit one folded. */
+static uint64_t fg_snap_random_state(const uint64_t r[4]) {
+    if (r[1] == FG_SNAPSHOT_RANDOM_TAG && r[2] == 0 && r[3] == 0) return r[0];
+    return fg_random_fold(r);
+}
+
 static void fg_snap_apply(fg_breaker *h, const unsigned char *d, const fg_snap_fixed *f, double now) {
     fg_block *b = h->block;
     uint64_t word = atomic_load_explicit(&b->word, memory_order_relaxed);
@@ -338,7 +348,7 @@ static void fg_snap_apply(fg_breaker *h, const unsigned char *d, const fg_snap_f
     b->reopens = f->reopens;
     b->consecutive_failures = f->consecutive_failures;
     b->sequence = f->sequence;
-    for (int i = 0; i < 4; i++) b->random[i] = f->random[i];
+    b->random = fg_snap_random_state(f->random);
     b->success = f->counters[0];
     b->failure = f->counters[1];
     b->ignored = f->counters[2];

@@ -25,7 +25,11 @@
  *   60      u32        reserved, 0
  *   64      f64        changed_at - now
  *   72      f64        retry factor (the jitter drawn when the breaker opened)
- *   80      u64 x 4    PRNG state (xoshiro256**)
+ *   80      u64 x 4    PRNG state: the SplitMix64 word, FG_SNAPSHOT_RANDOM_TAG,
+ *                      0, 0 (fg_random.h); any other four words, not all
+ *                      zero, are a xoshiro256** state (what fluxgate kept
+ *                      before), restored folded into one word
+ *                      (fg_random_fold)
  *   112     u64 x 8    counters: success, failure, ignored, stale, records,
  *                      admitted, rejected, lease_expired
  *   176     u64 x 27   transition counters, (from, to) in the order of
@@ -89,6 +93,15 @@ enum {
     /* the smallest snapshot: no name, empty window, no leases */
     FG_SNAP_MIN = FG_SNAP_FIXED + 4 + 4 + 8
 };
+
+/* The second word of the PRNG field for a one-word (SplitMix64) state:
+ * "FGSM64" and two zero bytes, little-endian. Tagged rather than left
+ * zero so that a state of 0 is not the all-zero field that readers of old
+ * snapshots (and this one) refuse, and so that no 256-bit state of the
+ * older generator is taken for a one-word state unless its last three
+ * words happen to be exactly these (probability 2^-192; it would still
+ * restore, to a deterministic state). */
+#define FG_SNAPSHOT_RANDOM_TAG UINT64_C(0x000034364D534746)
 
 /* The largest number of seconds a stored relative time may span: times
  * stay far inside the range where a double counts whole seconds exactly. */

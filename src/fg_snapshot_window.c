@@ -36,7 +36,7 @@ static int64_t fg_snap_second(const fg_window *w, uint32_t k) {
 
 uint32_t fg_snap_window_count(const fg_breaker *h) {
     const fg_window *w = &h->window;
-    if (w->kind != FG_WINDOW_TIME) return w->st->filled <= w->size ? w->st->filled : w->size;
+    if (w->kind != FG_WINDOW_TIME) return w->st->total_count <= w->size ? w->st->total_count : w->size;
     if (w->st->newest_second == INT64_MIN) return 0;
     uint32_t n = 0;
     for (uint32_t k = 0; k < w->size; k++) n += fg_snap_live_bucket(w, fg_snap_second(w, k)) != NULL;

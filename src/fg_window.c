@@ -25,12 +25,20 @@ uint64_t fg_window_entries_bytes(fg_window_kind kind, uint32_t size, uint32_t th
     return (n + 7u) & ~7ull;
 }
 
-void fg_window_init(fg_window *w, fg_window_state *st, uint64_t *slow, void *entries,
+uint64_t fg_window_extra_bytes(fg_window_kind kind, int exact) {
+    if (kind == FG_WINDOW_TIME) return sizeof(fg_window_wide) + sizeof(fg_exact_sum);
+    return exact ? sizeof(fg_exact_sum) : 0;
+}
+
+void fg_window_init(fg_window *w, fg_window_state *st, void *extra, uint64_t *slow, void *entries,
                     fg_window_kind kind, uint32_t size, const double *thresholds,
                     uint32_t threshold_count, int exact, int fresh) {
     memset(w, 0, sizeof *w);
     if (threshold_count > FG_MAX_SLOW_THRESHOLDS) threshold_count = FG_MAX_SLOW_THRESHOLDS;
     w->st = st;
+    uint16_t at = extra != NULL ? (uint16_t)((char *)extra - (char *)st) : 0;
+    if (kind == FG_WINDOW_TIME) w->sum_at = (uint16_t)(at + sizeof(fg_window_wide));
+    else if (exact) w->sum_at = at;
     w->slow = slow;
     w->entries = entries;
     w->thresholds = thresholds;
@@ -40,7 +48,7 @@ void fg_window_init(fg_window *w, fg_window_state *st, uint64_t *slow, void *ent
     w->threshold_count = (uint8_t)threshold_count;
     w->level_bits = (uint8_t)fg_window_level_bits(threshold_count);
     w->failure_word = (uint32_t)(UINT32_MAX >> w->level_bits);
-    w->bucket_stride = (uint32_t)((sizeof(fg_window_bucket) + threshold_count * 4u + 7u) & ~7u);
+    w->bucket_stride = (uint16_t)((sizeof(fg_window_bucket) + threshold_count * 4u + 7u) & ~7u);
     if (fresh) {
         memset(entries, 0, fg_window_entries_bytes(kind, w->size, threshold_count, exact));
         if (kind == FG_WINDOW_TIME) st->epoch = 1; /* epoch 0 is never current: zeroed buckets are dead */
@@ -53,11 +61,12 @@ void fg_window_clear(fg_window *w) {
     st->counts_version++;
     st->total_count = 0;
     st->failure_count = 0;
-    fg_exact_sum_clear(&st->duration);
+    if (w->kind == FG_WINDOW_TIME) fg_window_wide_of(w)->total_count = fg_window_wide_of(w)->failure_count = 0;
+    if (w->sum_at != 0) fg_exact_sum_clear(fg_window_sum_of(w));
     for (uint32_t k = 0; k < w->threshold_count; k++) w->slow[k] = 0;
     if (w->kind != FG_WINDOW_TIME) {
         st->head = 0;
-        st->filled = 0;
+        st->micros = 0;
         return;
     }
     /* TimeWindow: every bucket stamped with an older epoch is dead; the next
@@ -74,20 +83,19 @@ static void fg_window_record_exact(fg_window *w, int failure, double duration) {
     double d = failure ? -1.0 : (duration > 0.0 ? duration : 0.0); /* NaN: 0 */
     uint32_t levels = failure ? 0 : fg_window_slow_levels(w, d);
     uint32_t old_levels = 0;
-    if (st->filled == w->size) {
+    if (st->total_count == w->size) {
         double old = ring[st->head];
         int old_failure = old < 0.0;
         old_levels = old_failure ? 0 : fg_window_slow_levels(w, old);
-        st->failure_count = st->failure_count - (uint64_t)old_failure + (uint64_t)(failure != 0);
-        if (!old_failure) fg_exact_sum_sub(&st->duration, old);
+        st->failure_count = st->failure_count - (uint32_t)old_failure + (uint32_t)(failure != 0);
+        if (!old_failure) fg_exact_sum_sub(fg_window_sum_of(w), old);
         st->counts_version += ((failure != 0) != old_failure) | (levels != old_levels);
     } else {
-        st->filled++;
         st->total_count++;
         st->failure_count += failure != 0;
         st->counts_version++;
     }
-    if (!failure) fg_exact_sum_add(&st->duration, d);
+    if (!failure) fg_exact_sum_add(fg_window_sum_of(w), d);
     for (uint32_t k = 0; k < w->threshold_count; k++)
         w->slow[k] += (uint64_t)(k < levels) - (uint64_t)(k < old_levels);
     ring[st->head] = d;
@@ -105,9 +113,9 @@ int64_t fg_window_second(double now) {
 static void fg_window_drop_bucket(fg_window *w, fg_window_bucket *b) {
     fg_window_state *st = w->st;
     st->counts_version++;
-    st->total_count -= b->total;
-    st->failure_count -= b->failures;
-    fg_exact_sum_sub_units(&st->duration, b->duration.limb);
+    fg_window_wide_of(w)->total_count -= b->total;
+    fg_window_wide_of(w)->failure_count -= b->failures;
+    fg_exact_sum_sub_units(fg_window_sum_of(w), b->duration.limb);
     uint32_t *slow = fg_window_bucket_slow(b);
     for (uint32_t k = 0; k < w->threshold_count; k++) {
         w->slow[k] -= slow[k];
@@ -162,15 +170,15 @@ static void fg_window_record_time(fg_window *w, int failure, double duration, do
     b->total++;
     b->failures += failure != 0;
     st->counts_version++;
-    st->total_count++;
-    st->failure_count += failure != 0;
+    fg_window_wide_of(w)->total_count++;
+    fg_window_wide_of(w)->failure_count += failure != 0;
     /* A zero duration (a failure, or a success nobody measured: no
      * duration rule) adds nothing to the exact sums: skip the conversion. */
     if (!failure && duration > 0.0) {
         uint64_t u[3];
         fg_exact_sum_units(duration, u);
         fg_exact_sum_add_units(&b->duration, u);
-        fg_exact_sum_add_units(&st->duration, u);
+        fg_exact_sum_add_units(fg_window_sum_of(w), u);
     }
     for (uint32_t k = 0; k < levels; k++) {
         slow[k]++;
@@ -191,12 +199,12 @@ void fg_window_push_word(fg_window *w, uint32_t word) {
     uint32_t dur = word & w->failure_word;
     uint32_t levels = w->level_bits ? word >> (32u - w->level_bits) : 0;
     int failure = dur == w->failure_word;
-    ring[st->filled++] = word;
-    st->total_count++;
-    st->failure_count += (uint64_t)failure;
-    if (!failure) st->duration.limb[0] += dur;
+    uint32_t at = (uint32_t)st->total_count++;
+    ring[at] = word;
+    st->failure_count += (uint32_t)failure;
+    if (!failure) st->micros += dur;
     for (uint32_t k = 0; k < levels && k < w->threshold_count; k++) w->slow[k]++;
-    st->head = st->filled == w->size ? 0 : st->filled;
+    st->head = at + 1 == w->size ? 0 : at + 1;
     st->counts_version++;
 }
 
@@ -205,12 +213,12 @@ void fg_window_push_exact(fg_window *w, double d) {
     double *ring = w->entries;
     int failure = d < 0.0;
     uint32_t levels = failure ? 0 : fg_window_slow_levels(w, d);
-    ring[st->filled++] = d;
-    st->total_count++;
-    st->failure_count += (uint64_t)failure;
-    if (!failure) fg_exact_sum_add(&st->duration, d);
+    uint32_t at = (uint32_t)st->total_count++;
+    ring[at] = d;
+    st->failure_count += (uint32_t)failure;
+    if (!failure) fg_exact_sum_add(fg_window_sum_of(w), d);
     for (uint32_t k = 0; k < levels; k++) w->slow[k]++;
-    st->head = st->filled == w->size ? 0 : st->filled;
+    st->head = at + 1 == w->size ? 0 : at + 1;
     st->counts_version++;
 }
 
@@ -228,8 +236,8 @@ void fg_window_put_bucket(fg_window *w, int64_t second, uint32_t total, uint32_t
         bslow[k] = slow[k];
         w->slow[k] += slow[k];
     }
-    st->total_count += total;
-    st->failure_count += failures;
-    fg_exact_sum_add_units(&st->duration, duration);
+    fg_window_wide_of(w)->total_count += total;
+    fg_window_wide_of(w)->failure_count += failures;
+    fg_exact_sum_add_units(fg_window_sum_of(w), duration);
     st->counts_version++;
 }

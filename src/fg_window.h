@@ -23,9 +23,12 @@
  *     again from the same double when it leaves.
  *   - TimeWindow: one bucket per second with its counts and the exact sum
  *     of its durations.
- * Sums: microseconds are summed as a 64-bit integer; exact durations in an
- * fg_exact_sum (a 192-bit fixed-point integer), so adding and removing
- * records never drifts and AvgLatency compares the exact average.
+ * Sums: microseconds are summed as a 64-bit integer in the running totals;
+ * exact durations in an fg_exact_sum (a 192-bit fixed-point integer), so
+ * adding and removing records never drifts and AvgLatency compares the
+ * exact average. The exact sum is not in the running totals: only windows
+ * that keep exact durations (TimeWindow, CountWindow with AvgLatency) have
+ * one, in the block's variable part (fg_block_layout_of).
  *
  * Recording and reading the metric are O(1) (TimeWindow: amortized, a
  * bucket is dropped at most once per second the clock moves). Not
@@ -40,31 +43,40 @@
 #include "fg_policy_internal.h"
 #include "fluxgate.h"
 
-/* The window's running totals, in the state block's hot part. Ordered by
- * use: what every CountWindow record writes comes first (40 bytes with the
- * microsecond sum); the exact duration sum's upper limbs and a
- * TimeWindow's newest second, which a microsecond CountWindow never
- * touches, come last. */
+/* The window's running totals, in the state block's hot part: 24 bytes.
+ * A CountWindow's counts fit 32 bits (it holds at most its size, 10^6:
+ * fg_builtins.c), and its entries in use are its total_count, so no
+ * separate fill count is kept. A TimeWindow's counts may pass 2^32 (86400
+ * seconds of up to 2^32 calls each): they are 64-bit, beside the exact
+ * duration sum in the block's variable part (fg_window_wide), and its
+ * 32-bit counts here stay 0. Read the counts with fg_window_total_count
+ * and fg_window_failure_count. */
 typedef struct fg_window_state {
     union {
-        struct {
-            uint32_t head;   /* CountWindow: next entry to write */
-            uint32_t filled; /* CountWindow: entries in use */
-        };
-        struct {
-            uint32_t epoch;  /* TimeWindow: buckets of other epochs are dead */
-            uint32_t pad;
-        };
+        uint32_t head;  /* CountWindow: next entry to write */
+        uint32_t epoch; /* TimeWindow: buckets of other epochs are dead */
     };
-    uint64_t total_count;
-    uint64_t failure_count;
     /* Bumped by every change of total_count, failure_count or the slow
      * counts (not of the duration): equal versions mean equal counts, so a
-     * tripper that does not read the duration need not run again. */
-    uint64_t counts_version;
-    fg_exact_sum duration;  /* exact sum, or limb[0] = microseconds */
-    int64_t newest_second;  /* TimeWindow: the latest second the totals cover */
+     * tripper that does not read the duration need not run again. 32 bits:
+     * between two evaluations it moves by at most one per record plus the
+     * buckets one advance drops (at most 86400), never by 2^32, so equal
+     * versions still mean equal counts (fg_block_memo keys on it). */
+    uint32_t counts_version;
+    uint32_t total_count;   /* CountWindow */
+    uint32_t failure_count; /* CountWindow */
+    union {
+        uint64_t micros;       /* CountWindow of 32-bit entries: their durations, in microseconds */
+        int64_t newest_second; /* TimeWindow: the latest second the totals cover */
+    };
 } fg_window_state;
+
+/* A TimeWindow's counts, first in the window's extra memory (then its
+ * exact duration sum: fg_window_extra_bytes). */
+typedef struct fg_window_wide {
+    uint64_t total_count;
+    uint64_t failure_count;
+} fg_window_wide;
 
 /* One second of a TimeWindow (then uint32_t slow[threshold_count]). A
  * bucket counts only while its stamp (second, epoch) is current: clearing
@@ -85,13 +97,29 @@ typedef struct fg_window {
     void *entries;            /* CountWindow ring (uint32_t or double), or buckets */
     const double *thresholds; /* ascending, the tripper's */
     uint32_t size;
-    uint32_t bucket_stride;   /* TimeWindow: bytes per bucket */
+    uint16_t bucket_stride;   /* TimeWindow: bytes per bucket (at most 72) */
+    /* Where the exact duration sum is, in bytes from st (0: none), a
+     * TimeWindow's counts just before it: the same distance in every block
+     * of a layout, so a rebased view moves no pointer for them, and small
+     * (the extra memory follows the fixed part's hot end and the slow
+     * counts: fg_block.c checks that it fits). */
+    uint16_t sum_at;
     uint8_t kind;             /* fg_window_kind */
     uint8_t exact;            /* CountWindow: durations kept as doubles */
     uint8_t threshold_count;
     uint8_t level_bits;
     uint32_t failure_word;    /* microsecond entries: the all-ones duration */
 } fg_window;
+
+/* A TimeWindow's counts (only for a TimeWindow). */
+static inline fg_window_wide *fg_window_wide_of(const fg_window *w) {
+    return (fg_window_wide *)((char *)w->st + w->sum_at - sizeof(fg_window_wide));
+}
+
+/* The exact duration sum of a window that keeps exact durations, or NULL. */
+static inline fg_exact_sum *fg_window_sum_of(const fg_window *w) {
+    return w->sum_at != 0 ? (fg_exact_sum *)((char *)w->st + w->sum_at) : NULL;
+}
 
 /* Makes *w a view of the same window in another block of the same layout:
  * *from (a view into from_block) with its pointers moved by the distance
@@ -112,12 +140,27 @@ int fg_window_level_bits(uint32_t threshold_count);
 uint64_t fg_window_entries_bytes(fg_window_kind kind, uint32_t size, uint32_t threshold_count,
                                  int exact);
 
-/* Makes a view over st, slow[threshold_count] and entries (of
+/* Bytes of what a window keeps beside its running totals, 8-byte aligned:
+ * a TimeWindow's counts (fg_window_wide), then the exact duration sum of a
+ * window that keeps exact durations (a TimeWindow, or exact = 1): 40 for a
+ * TimeWindow, 24 for an exact CountWindow, else 0. */
+uint64_t fg_window_extra_bytes(fg_window_kind kind, int exact);
+
+/* Makes a view over st, extra (of fg_window_extra_bytes bytes, after st in
+ * the same object: NULL when 0), slow[threshold_count] and entries (of
  * fg_window_entries_bytes bytes); thresholds must outlive it. fresh = 1
  * also empties the window (a new block); 0 joins the state there. */
-void fg_window_init(fg_window *w, fg_window_state *st, uint64_t *slow, void *entries,
+void fg_window_init(fg_window *w, fg_window_state *st, void *extra, uint64_t *slow, void *entries,
                     fg_window_kind kind, uint32_t size, const double *thresholds,
                     uint32_t threshold_count, int exact, int fresh);
+
+/* The calls the window holds, and the failures among them. */
+static inline uint64_t fg_window_total_count(const fg_window *w) {
+    return w->kind == FG_WINDOW_TIME ? fg_window_wide_of(w)->total_count : w->st->total_count;
+}
+static inline uint64_t fg_window_failure_count(const fg_window *w) {
+    return w->kind == FG_WINDOW_TIME ? fg_window_wide_of(w)->failure_count : w->st->failure_count;
+}
 
 /* The TimeWindow and exact-CountWindow halves of fg_window_record. */
 void fg_window_record_other(fg_window *w, int failure, double duration, double now);
@@ -164,21 +207,20 @@ static inline void fg_window_record_micros(fg_window *w, int failure, double dur
     if (level_bits) word |= levels << dur_bits;
     uint32_t head = st->head;
     uint32_t old_levels = 0;
-    uint64_t f = failure != 0;
-    if (st->filled == size) {
+    uint32_t f = failure != 0;
+    if (st->total_count == size) {
         uint32_t old = ring[head];
         uint32_t old_dur = old & failure_word;
-        uint64_t old_failure = old_dur == failure_word;
+        uint32_t old_failure = old_dur == failure_word;
         old_levels = level_bits ? old >> dur_bits : 0;
         st->failure_count = st->failure_count - old_failure + f;
         /* in 64 bits: the difference may be negative (it wraps back) */
-        st->duration.limb[0] += (uint64_t)(f ? 0 : (word & failure_word)) - (uint64_t)(old_failure ? 0 : old_dur);
+        st->micros += (uint64_t)(f ? 0 : (word & failure_word)) - (uint64_t)(old_failure ? 0 : old_dur);
         st->counts_version += (f != old_failure) | (levels != old_levels);
     } else {
-        st->filled++;
         st->total_count++;
         st->failure_count += f;
-        st->duration.limb[0] += f ? 0 : (word & failure_word);
+        st->micros += f ? 0 : (word & failure_word);
         st->counts_version++;
     }
     /* The slow counts change only when the levels differ: stored only then,
@@ -225,8 +267,8 @@ static inline void fg_window_record(fg_window *w, int failure, double duration, 
                 b->total++;
                 b->failures += f;
                 st->counts_version++;
-                st->total_count++;
-                st->failure_count += f;
+                fg_window_wide_of(w)->total_count++;
+                fg_window_wide_of(w)->failure_count += f;
                 return;
             }
         }
@@ -252,7 +294,7 @@ static inline void fg_window_advance(fg_window *w, double now) {
 /* The total duration of what the window holds, in seconds. */
 static inline double fg_window_total_duration(const fg_window *w) {
     /* microseconds / 1e6: one correctly rounded division */
-    return w->exact ? fg_exact_sum_value(&w->st->duration) : (double)w->st->duration.limb[0] / 1e6;
+    return w->exact ? fg_exact_sum_value(fg_window_sum_of(w)) : (double)w->st->micros / 1e6;
 }
 
 /* What the tripper reads of the metric as of now (advances a TimeWindow
@@ -264,9 +306,8 @@ static inline double fg_window_total_duration(const fg_window *w) {
  * read it). Inline: it runs before every tripper run. */
 static inline void fg_window_view(fg_window *w, double now, fg_metric *out, int with_duration) {
     if (w->kind == FG_WINDOW_TIME) fg_window_advance(w, now);
-    const fg_window_state *st = w->st;
-    out->total_count = st->total_count;
-    out->failure_count = st->failure_count;
+    out->total_count = fg_window_total_count(w);
+    out->failure_count = fg_window_failure_count(w);
     out->threshold_count = w->threshold_count;
     out->total_duration = with_duration ? fg_window_total_duration(w) : 0.0;
     for (uint32_t k = 0; k < w->threshold_count; k++) out->slow_counts[k] = w->slow[k];

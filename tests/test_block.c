@@ -43,6 +43,45 @@ static void footprints_depend_on_the_definition_only(void **state) {
     fg_policy_free(big);
 }
 
+/* The window's running totals are 24 bytes for every kind; the rest is in
+ * the variable part, only for the windows that need it (issue 9): a
+ * TimeWindow's 64-bit counts (16 bytes), the exact duration sum (24) of a
+ * window that keeps exact durations (a TimeWindow, or a CountWindow whose
+ * tripper reads AvgLatency). */
+static void only_exact_windows_have_an_exact_sum(void **state) {
+    (void)state;
+    assert_int_equal(sizeof(fg_window_state), 24);
+    static const fg_expressions defs[4] = {
+        {.window = "CountWindow(10)", .tripper = "FailureStreak(3)"},
+        {.window = "CountWindow(10)", .tripper = "FailureStreak(3) | AvgLatency(1s)"},
+        {.window = "TimeWindow(10)", .tripper = "FailureStreak(3)"},
+        {.window = "CountWindow(10)", .tripper = "MinRequests(3) & SlowRate(50%, threshold = 1s)"}};
+    static const int exact[4] = {0, 1, 1, 0};
+    static const uint32_t extra[4] = {0, 24, 40, 0};
+    for (int i = 0; i < 4; i++) {
+        fg_policy *p = compile_expr(defs[i]);
+        fg_block_layout l;
+        assert_int_equal(fg_block_layout_of(&p->breakers[0], &l), 0);
+        assert_int_equal(l.exact_durations, exact[i]);
+        assert_int_equal(fg_window_extra_bytes((fg_window_kind)l.window_kind, l.exact_durations), extra[i]);
+        if (extra[i] == 0) {
+            assert_int_equal(l.extra_off, 0);
+        } else {
+            /* after the slow counts, 8-aligned, before the entries */
+            assert_true(l.extra_off >= l.slow_off + 8u * l.threshold_count);
+            assert_int_equal(l.extra_off % 8, 0);
+            assert_int_equal(l.window_off, l.extra_off + extra[i]);
+        }
+        fg_policy_free(p);
+    }
+    /* the same CountWindow costs 8 bytes per record with AvgLatency, and
+     * the sum once */
+    fg_policy *a = compile_expr(defs[0]), *b = compile_expr(defs[1]);
+    assert_int_equal(fg_breaker_footprint(b, 0) - fg_breaker_footprint(a, 0), 10 * 4 + sizeof(fg_exact_sum));
+    fg_policy_free(a);
+    fg_policy_free(b);
+}
+
 /* Issue 9's budget for the state block of payment_api (CountWindow(100),
  * one SlowRate threshold, 10 half-open slots): 1,024 bytes. The parts: a
  * fixed part (the 64-byte separations filled with cold fields), 8 bytes of
@@ -622,6 +661,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(footprints_depend_on_the_definition_only),
         cmocka_unit_test(the_payment_block_fits_its_budget),
+        cmocka_unit_test(only_exact_windows_have_an_exact_sum),
         cmocka_unit_test(a_placed_breaker_lives_in_caller_memory),
         cmocka_unit_test(placement_refuses_small_or_misaligned_memory),
         cmocka_unit_test(two_handles_on_one_block_share_one_breaker),

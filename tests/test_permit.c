@@ -110,6 +110,68 @@ static void seeded_prng_replays_and_stays_in_range(void **state) {
     assert_true(sum > 4800 && sum < 5200); /* mean near 1/2 */
 }
 
+/* The generator is SplitMix64: Vigna's reference outputs from state 0. */
+static void the_prng_is_splitmix64(void **state) {
+    (void)state;
+    uint64_t s = 0;
+    assert_true(fg_random_splitmix64(&s) == UINT64_C(0xE220A8397B1DCDAF));
+    assert_true(fg_random_splitmix64(&s) == UINT64_C(0x6E789E6AA1B965F4));
+    assert_true(fg_random_splitmix64(&s) == UINT64_C(0x06C45D188009454F));
+    /* a seed is mixed once into the state; the first draw is the next output */
+    fg_random r;
+    fg_random_init(&r, NULL, NULL, 0);
+    assert_true(r.s == UINT64_C(0xE220A8397B1DCDAF));
+    uint64_t t = r.s;
+    double expect = (double)(fg_random_splitmix64(&t) >> 11) * 0x1.0p-53;
+    assert_true(fg_random_next(&r) == expect && r.s == t);
+}
+
+/* Draws are uniform on the 2^-53 grid of [0, 1): every draw a multiple of
+ * 2^-53, the grid's finest bits as often set as not, and the draws spread
+ * evenly over 64 bins (chi-square, 63 degrees of freedom: 120 is beyond
+ * the 99.999th percentile) for a few seeds, 0 and nearby ones included. */
+static void prng_draws_are_uniform_on_the_53_bit_grid(void **state) {
+    (void)state;
+    static const uint64_t seeds[] = {0, 1, 2, 42, UINT64_MAX};
+    for (size_t k = 0; k < sizeof seeds / sizeof seeds[0]; k++) {
+        fg_random r;
+        fg_random_init(&r, NULL, NULL, seeds[k]);
+        enum { DRAWS = 64000, BINS = 64 };
+        uint32_t bins[BINS] = {0};
+        uint32_t low_bit = 0, second_bit = 0;
+        for (int i = 0; i < DRAWS; i++) {
+            double x = fg_random_next(&r);
+            assert_true(x >= 0.0 && x < 1.0);
+            double grid = x * 0x1.0p53;
+            assert_true(grid == floor(grid));
+            uint64_t g = (uint64_t)grid;
+            low_bit += (uint32_t)(g & 1);
+            second_bit += (uint32_t)((g >> 1) & 1);
+            bins[(int)(x * BINS)]++;
+        }
+        double chi = 0, expect = (double)DRAWS / BINS;
+        for (int b = 0; b < BINS; b++) chi += (bins[b] - expect) * (bins[b] - expect) / expect;
+        assert_true(chi < 120.0);
+        /* binomial(64000, 1/2): sd 126; 6 sd */
+        assert_true(low_bit > 32000 - 760 && low_bit < 32000 + 760);
+        assert_true(second_bit > 32000 - 760 && second_bit < 32000 + 760);
+    }
+}
+
+/* An older 256-bit state folds into one word deterministically, every
+ * word counting. */
+static void an_old_state_folds_deterministically(void **state) {
+    (void)state;
+    uint64_t a[4] = {1, 2, 3, 4};
+    uint64_t f = fg_random_fold(a);
+    assert_true(f == fg_random_fold(a));
+    for (int i = 0; i < 4; i++) {
+        uint64_t b[4] = {1, 2, 3, 4};
+        b[i] ^= UINT64_C(1) << 40;
+        assert_true(fg_random_fold(b) != f);
+    }
+}
+
 /* ---- half-open slot leases ----------------------------------------------- */
 
 typedef struct slots_fixture {
@@ -385,6 +447,9 @@ int main(void) {
         cmocka_unit_test(all_admits_without_drawing),
         cmocka_unit_test(random_admits_below_its_ratio_with_one_draw_each),
         cmocka_unit_test(random_zero_never_admits),
+        cmocka_unit_test(the_prng_is_splitmix64),
+        cmocka_unit_test(prng_draws_are_uniform_on_the_53_bit_grid),
+        cmocka_unit_test(an_old_state_folds_deterministically),
         cmocka_unit_test(ramp_up_rises_linearly_then_holds),
         cmocka_unit_test(ramp_up_is_final_once_the_duration_is_over),
         cmocka_unit_test(user_draws_are_clamped_into_unit_interval),

@@ -291,6 +291,36 @@ static void a_kept_slow_window_still_counts_slow_calls_right(void **state) {
     rig_drop(&r);
 }
 
+/* The exact duration sum lives outside the running totals (fg_window.h):
+ * a kept window takes it along, for an AvgLatency CountWindow and for a
+ * TimeWindow, so the mean and info()'s total are exactly those before. */
+static void a_kept_exact_window_keeps_its_exact_sum(void **state) {
+    (void)state;
+    static const char *const defs[2][2] = {
+        {"breaker a { window = CountWindow(4) tripper = MinRequests(9) & AvgLatency(700ms) }\n",
+         "breaker a { window = CountWindow(4) tripper = MinRequests(3) & AvgLatency(700ms) }\n"},
+        {"breaker a { window = TimeWindow(5) tripper = MinRequests(9) & AvgLatency(700ms) }\n",
+         "breaker a { window = TimeWindow(5) tripper = MinRequests(3) & AvgLatency(700ms) }\n"}};
+    for (int k = 0; k < 2; k++) {
+        rig r;
+        rig_make(&r, defs[k][0], defs[k][1]);
+        /* 0.7 + 0.7: the exact sum is 1.4 s; the mean exactly 0.7 after
+         * the third (3 x 0.7 rounded would be 2.0999999999999996) */
+        assert_int_equal(call(r.b, 0, 0.7), FG_VERDICT_SUCCESS);
+        assert_int_equal(call(r.b, 0, 0.7), FG_VERDICT_SUCCESS);
+        reload_ok(&r, r.p2, 0);
+        fg_info info;
+        fg_breaker_info(r.b, &info);
+        assert_int_equal(info.metric.total_count, 2);
+        assert_true(info.metric.total_duration == 0.7 + 0.7);
+        assert_int_equal(fg_breaker_state(r.b), FG_STATE_CLOSED);
+        assert_int_equal(call(r.b, 0, 0.7), FG_VERDICT_SUCCESS);
+        assert_int_equal(fg_breaker_state(r.b), FG_STATE_OPEN);
+        assert_string_equal(r.j.at[r.j.n - 1].reason, "MinRequests(3) & AvgLatency(700ms)");
+        rig_drop(&r);
+    }
+}
+
 /* ---- failures change nothing ------------------------------------------------------ */
 
 static int resolve_known(void *ud, const char *name, fg_custom *out);
@@ -815,6 +845,7 @@ int main(void) {
         cmocka_unit_test(reopens_and_the_jitter_factor_are_kept),
         cmocka_unit_test(the_window_is_kept_only_for_the_same_kind_size_and_thresholds),
         cmocka_unit_test(a_kept_slow_window_still_counts_slow_calls_right),
+        cmocka_unit_test(a_kept_exact_window_keeps_its_exact_sum),
         cmocka_unit_test(a_failed_reload_changes_nothing),
         cmocka_unit_test(every_allocation_of_a_reload_may_fail),
         cmocka_unit_test(a_placed_breaker_reloads_into_new_caller_memory_only),

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fg_random.h"
 #include "fg_snapshot.h"
 #include "fg_test_support.h"
 #include "fluxgate.h"
@@ -116,8 +117,10 @@ static int same_snapshot(fg_breaker *b, const unsigned char *before, size_t n) {
 
 /* ---- the definitions ------------------------------------------------------------ */
 
-/* Three window storages; all trip on FailureStreak(3), retry after a
- * jittered cooldown, and lease up to 3 half-open probes for 20 s. */
+/* Four window storages (KINDS); all trip on FailureStreak(3), retry after a
+ * jittered cooldown, and lease up to 3 half-open probes for 20 s. Kinds 2
+ * and 3 are TimeWindows. */
+enum { KINDS = 4 };
 static fg_expressions def_of(int kind) {
     fg_expressions e = {0};
     e.retry = "Cooldown(10s, jitter_ratio = 0.3)";
@@ -133,9 +136,13 @@ static fg_expressions def_of(int kind) {
         e.window = "CountWindow(5)";
         e.tripper = "FailureStreak(3) | MinRequests(3) & AvgLatency(500ms)";
         break;
-    default: /* TimeWindow */
+    case 2: /* TimeWindow */
         e.window = "TimeWindow(10)";
         e.tripper = "FailureStreak(3) | MinRequests(3) & SlowRate(50%, threshold = 1s)";
+        break;
+    default: /* TimeWindow whose tripper reads the exact mean */
+        e.window = "TimeWindow(10)";
+        e.tripper = "FailureStreak(3) | MinRequests(3) & AvgLatency(500ms)";
         break;
     }
     return e;
@@ -245,9 +252,9 @@ static void check_round_trip(int kind, int target, double offset) {
 
 static void every_state_round_trips_days_later(void **state) {
     (void)state;
-    for (int kind = 0; kind < 3; kind++)
+    for (int kind = 0; kind < KINDS; kind++)
         for (int target = 0; target < ST_COUNT; target++)
-            check_round_trip(kind, target, kind == 2 ? DAYS3 : DAYS3 + 0.375);
+            check_round_trip(kind, target, kind >= 2 ? DAYS3 : DAYS3 + 0.375);
 }
 
 /* A TimeWindow's buckets are whole seconds: restored at another phase of
@@ -386,13 +393,14 @@ static void assert_same_step(step x, step y) {
 
 static void a_restored_breaker_behaves_like_the_original(void **state) {
     (void)state;
-    static const char *const retries[3] = {"Cooldown(3s, jitter_ratio = 0.5)",
-                                           "Backoff(1s, multiplier = 2, max_duration = 30s, jitter_ratio = 0.2)",
-                                           "Cooldown(2s)"};
-    static const char *const permits[3] = {"Random(0.6)", "RampUp(initial = 20%, final = 90%, duration = 4s)", "All()"};
+    static const char *const retries[KINDS] = {"Cooldown(3s, jitter_ratio = 0.5)",
+                                               "Backoff(1s, multiplier = 2, max_duration = 30s, jitter_ratio = 0.2)",
+                                               "Cooldown(2s)", "Cooldown(1s, jitter_ratio = 0.1)"};
+    static const char *const permits[KINDS] = {"Random(0.6)", "RampUp(initial = 20%, final = 90%, duration = 4s)",
+                                               "All()", "Random(0.8)"};
     step *record = malloc(sizeof(step) * OPS);
     assert_non_null(record);
-    for (int kind = 0; kind < 3; kind++) {
+    for (int kind = 0; kind < KINDS; kind++) {
         fg_expressions e = def_of(kind);
         e.retry = retries[kind];
         e.permit = permits[kind];
@@ -410,7 +418,7 @@ static void a_restored_breaker_behaves_like_the_original(void **state) {
                 fg_breaker_record(a.b, &ha.held[--ha.held_n], FG_OUTCOME_SUCCESS, 0.25);
             size_t n;
             unsigned char *s = take_snapshot(a.b, &n);
-            side_open(&b, p, a.clock.now + (kind == 2 ? DAYS3 : DAYS3 + 0.375), seed + 1000);
+            side_open(&b, p, a.clock.now + (kind >= 2 ? DAYS3 : DAYS3 + 0.375), seed + 1000);
             assert_int_equal(restore(b.b, s, n, NULL, 0), 0);
             assert_same(&a, &b);
             double a_at_snapshot = a.clock.now;
@@ -1008,20 +1016,100 @@ static void manual_transition_counters_saturate_automatic_ones_do_not(void **sta
     fg_policy_free(p);
 }
 
+/* ---- the PRNG's field ------------------------------------------------------------------ */
+
+static uint64_t random_word(const unsigned char *s, int i) {
+    return fg_snapshot_load(s + FG_SNAP_OFF_RANDOM + 8 * i, 8);
+}
+
+/* The generator's state is one word, written as (state, tag, 0, 0) in the
+ * four words the format has always had: it round-trips exactly (a tagged
+ * state of 0 too), and a snapshot of the older 256-bit generator restores
+ * to its deterministic fold (fg_random_fold), all zero still refused. */
+static void the_prng_state_round_trips_and_old_states_fold(void **state) {
+    (void)state;
+    fg_policy *p = compile(def_of(0));
+    side a, b, c;
+    side_open(&a, p, 1000.0, 7);
+    drive(&a, ST_CLOSED_FULL);
+    size_t n;
+    unsigned char *s = take_snapshot(a.b, &n);
+    assert_true(random_word(s, 1) == FG_SNAPSHOT_RANDOM_TAG);
+    assert_true(random_word(s, 2) == 0 && random_word(s, 3) == 0);
+
+    /* the same state: both open with the same jitter factor drawn */
+    side_open(&b, p, 5000.0, 99);
+    assert_int_equal(restore(b.b, s, n, NULL, 0), 0);
+    for (int i = 0; i < 3; i++) {
+        side_call(&a, 1, 0, NULL);
+        side_call(&b, 1, 0, NULL);
+    }
+    assert_int_equal(fg_breaker_state(b.b), FG_STATE_OPEN);
+    size_t na, nb;
+    unsigned char *sa = take_snapshot(a.b, &na), *sb = take_snapshot(b.b, &nb);
+    assert_memory_equal(sa + FG_SNAP_OFF_RETRY_FACTOR, sb + FG_SNAP_OFF_RETRY_FACTOR, 8 + 32);
+    assert_true(fg_snapshot_load(sa + FG_SNAP_OFF_RETRY_FACTOR, 8) != 0x3FF0000000000000u); /* drawn, not 1 */
+    assert_true(random_word(sa, 0) != random_word(s, 0)); /* and the draw moved the state */
+    free(sa);
+    free(sb);
+
+    /* an older snapshot: four words, folded the same way every time */
+    static const uint64_t old[4] = {UINT64_C(0x0123456789abcdef), UINT64_C(0xfedcba9876543210), 0, 1};
+    edit e = edit_copy(s, n);
+    for (int i = 0; i < 4; i++) fg_snapshot_store(e.data + FG_SNAP_OFF_RANDOM + 8 * i, 8, old[i]);
+    edit_seal(&e);
+    side_open(&c, p, 5000.0, 5);
+    assert_int_equal(restore(b.b, e.data, e.len, NULL, 0), 0);
+    assert_int_equal(restore(c.b, e.data, e.len, NULL, 0), 0);
+    sb = take_snapshot(b.b, &nb);
+    unsigned char *sc = take_snapshot(c.b, &na);
+    assert_true(random_word(sb, 0) == fg_random_fold(old));
+    assert_true(random_word(sc, 0) == fg_random_fold(old));
+    assert_true(random_word(sb, 1) == FG_SNAPSHOT_RANDOM_TAG);
+    free(sb);
+    free(sc);
+    /* a 256-bit state whose last words are not the tag's pattern folds too */
+    fg_snapshot_store(e.data + FG_SNAP_OFF_RANDOM + 8, 8, FG_SNAPSHOT_RANDOM_TAG);
+    fg_snapshot_store(e.data + FG_SNAP_OFF_RANDOM + 24, 8, 2);
+    edit_seal(&e);
+    assert_int_equal(restore(c.b, e.data, e.len, NULL, 0), 0);
+    sc = take_snapshot(c.b, &na);
+    uint64_t tagged_but_old[4] = {old[0], FG_SNAPSHOT_RANDOM_TAG, 0, 2};
+    assert_true(random_word(sc, 0) == fg_random_fold(tagged_but_old));
+    free(sc);
+    /* a one-word state of 0 is a state like any other */
+    fg_snapshot_store(e.data + FG_SNAP_OFF_RANDOM, 8, 0);
+    fg_snapshot_store(e.data + FG_SNAP_OFF_RANDOM + 24, 8, 0);
+    edit_seal(&e);
+    assert_int_equal(restore(c.b, e.data, e.len, NULL, 0), 0);
+    sc = take_snapshot(c.b, &na);
+    assert_true(random_word(sc, 0) == 0 && random_word(sc, 1) == FG_SNAPSHOT_RANDOM_TAG);
+    free(sc);
+    free(e.data);
+    free(s);
+    fg_breaker_free(a.b);
+    fg_breaker_free(b.b);
+    fg_breaker_free(c.b);
+    fg_policy_free(p);
+}
+
 /* ---- the format, pinned ------------------------------------------------------------- */
 
 /* A fixed history on a scripted clock and seed: the bytes may only change
- * with a new format version (and a deliberate update of this constant). */
+ * with a new format version (and a deliberate update of this constant).
+ * Updated once within version 1, when the PRNG became SplitMix64: the same
+ * layout, but the field at 80 is (state, FG_SNAPSHOT_RANDOM_TAG, 0, 0), the
+ * retry factor at 72 is another generator's draw, and so the checksum. */
 static const char golden_hex[] =
     "4647534e010088019c010000040000003afbcef86562c846020000000001000401000000000000000100000000000000"
-    "0100000000000000020000000000000000000000000004c0ecc2e0b28057e93f027cc793ea3024cdc400828e42b66ad2"
-    "c7f1e2debc31e23c859759601eee52820200000000000000020000000000000001000000000000000000000000000000"
+    "0100000000000000020000000000000000000000000004c00751a6ab1f7eed3faaea35afdfab0e5c4647534d36340000"
+    "000000000000000000000000000000000200000000000000020000000000000001000000000000000000000000000000"
     "050000000000000005000000000000000100000000000000000000000000000000000000000000000000000000000000"
     "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
     "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
     "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
     "000000000000000000000000000000000000000000000000000000000000000001000000000000000000000000000000"
-    "0000000000000000736e617000000000000000004987bb2edc244fcb";
+    "0000000000000000736e6170000000000000000056cd41188746722a";
 
 static void the_format_is_pinned_by_golden_bytes(void **state) {
     (void)state;
@@ -1119,6 +1207,7 @@ int main(void) {
         cmocka_unit_test(a_retry_without_jitter_takes_no_factor_but_one),
         cmocka_unit_test(hostile_windows_are_refused),
         cmocka_unit_test(manual_transition_counters_saturate_automatic_ones_do_not),
+        cmocka_unit_test(the_prng_state_round_trips_and_old_states_fold),
         cmocka_unit_test(the_format_is_pinned_by_golden_bytes),
         cmocka_unit_test(snapshots_under_load_always_restore),
     };

@@ -561,7 +561,7 @@ static void a_breaker_deciding_by_its_table_answers_as_one_walking_its_plan(void
 
 /* Whether region x holds on breaker b's counts now (closed). */
 static int region_holds(const fg_breaker *b, const fg_trip_box *x) {
-    return fg_trip_box_holds(x, b->window.st->total_count, b->window.st->failure_count,
+    return fg_trip_box_holds(x, fg_window_total_count(&b->window), fg_window_failure_count(&b->window),
                              b->window.slow, b->window.threshold_count,
                              b->block->consecutive_failures, FG_STATE_CLOSED);
 }
@@ -609,7 +609,7 @@ a_failure_rate_flapping_across_a_deciding_threshold_is_answered_from_two_regions
     }
     assert_true(in_newest > 500 && in_older > 500); /* both sides of 50% answered */
     /* settle on the older region's side: it is checked first soon after */
-    uint64_t failures = b->window.st->failure_count;
+    uint64_t failures = fg_window_failure_count(&b->window);
     int older_side = region_holds(b, fg_breaker_trip_older(b, tc)) ? failures >= 50 : failures < 50;
     int settled = -1;
     for (int i = 0; i < 40; i++) {
@@ -617,8 +617,8 @@ a_failure_rate_flapping_across_a_deciding_threshold_is_answered_from_two_regions
         now += 1.0 / 128;
         assert_int_equal(fg_breaker_acquire_at(b, now, &t), 1);
         /* at the edge: keep the failures just on that side of 50 */
-        int failure = b->window.st->failure_count < 50 ? older_side : 0;
-        if (older_side && b->window.st->failure_count >= 50) failure = i % 2;
+        int failure = fg_window_failure_count(&b->window) < 50 ? older_side : 0;
+        if (older_side && fg_window_failure_count(&b->window) >= 50) failure = i % 2;
         fg_breaker_record_at(b, &t, failure ? FG_OUTCOME_FAILURE : FG_OUTCOME_SUCCESS, 0.05, now);
         if (settled < 0 && region_holds(b, b->box) &&
             !region_holds(b, fg_breaker_trip_older(b, tc)) && tc->built_at == built_at)

@@ -20,6 +20,7 @@
 typedef struct test_window {
     fg_window w;
     fg_window_state st;
+    uint64_t extra[5]; /* fg_window_extra_bytes: at most 40 */
     uint64_t slow[FG_MAX_SLOW_THRESHOLDS];
     unsigned char *memory;
     size_t bytes;
@@ -35,7 +36,8 @@ static void make_mode(test_window *t, fg_window_kind kind, uint32_t size, const 
     t->memory = a.fn(a.ud, NULL, 0, t->bytes + CANARY);
     assert_non_null(t->memory);
     memset(t->memory, 0xA5, t->bytes + CANARY);
-    fg_window_init(&t->w, &t->st, t->slow, t->memory, kind, size, thresholds, n, exact, 1);
+    assert_true(fg_window_extra_bytes(kind, exact) <= sizeof t->extra);
+    fg_window_init(&t->w, &t->st, t->extra, t->slow, t->memory, kind, size, thresholds, n, exact, 1);
 }
 
 static void make(test_window *t, fg_window_kind kind, uint32_t size, const double *thresholds,
@@ -73,6 +75,56 @@ static void count_window_keeps_the_last_n_records(void **state) {
     assert_int_equal(m.total_count, 3);
     assert_int_equal(m.failure_count, 0);
     assert_float_equal(m.total_duration, 7.0, 1e-12);
+    drop(&w, &counting);
+}
+
+/* A CountWindow of the largest size (10^6, fg_builtins.c) fits its counts
+ * in the running totals exactly, and its microsecond sum too: 10^6 entries
+ * of the longest duration a 32-bit entry holds (2^32 - 2 us) are
+ * 4294967294 s in all, 2^52 us, far inside 64 bits. */
+static void a_count_window_at_its_largest_size_counts_exactly(void **state) {
+    (void)state;
+    enum { N = 1000000 };
+    fg_test_alloc counting = {0};
+    test_window w;
+    make(&w, FG_WINDOW_COUNT, N, NULL, 0, &counting);
+    for (int i = 0; i < N; i++) fg_window_record(&w.w, 0, 1e9, 0); /* capped at 2^32 - 2 us */
+    fg_metric m = metric_at(&w.w, 0);
+    assert_int_equal(m.total_count, N);
+    assert_int_equal(m.failure_count, 0);
+    assert_true(m.total_duration == 4294967294.0);
+    fg_window_record(&w.w, 1, 0, 0); /* the oldest leaves, a failure comes */
+    m = metric_at(&w.w, 0);
+    assert_int_equal(m.total_count, N);
+    assert_int_equal(m.failure_count, 1);
+    assert_true(m.total_duration == (double)(UINT64_C(4294967294) * (N - 1)) / 1e6);
+    for (int i = 0; i < N; i++) fg_window_record(&w.w, 1, 0, 0);
+    m = metric_at(&w.w, 0);
+    assert_int_equal(m.total_count, N);
+    assert_int_equal(m.failure_count, N);
+    assert_true(m.total_duration == 0.0);
+    drop(&w, &counting);
+}
+
+/* A TimeWindow's counts are 64-bit (fg_window_wide): three seconds of
+ * nearly 2^32 calls each add up past 2^32, and leave again exactly. */
+static void a_time_window_counts_past_2_to_the_32(void **state) {
+    (void)state;
+    fg_test_alloc counting = {0};
+    test_window w;
+    make(&w, FG_WINDOW_TIME, 5, NULL, 0, &counting);
+    fg_window_advance(&w.w, 100.5);
+    static const uint64_t none[3] = {0, 0, 0};
+    for (int64_t s = 98; s <= 100; s++) fg_window_put_bucket(&w.w, s, UINT32_MAX - 1, UINT32_MAX / 2, NULL, none);
+    fg_window_record(&w.w, 1, 0, 100.5);
+    fg_metric m = metric_at(&w.w, 100.5);
+    assert_true(m.total_count == 3 * (uint64_t)(UINT32_MAX - 1) + 1);
+    assert_true(m.failure_count == 3 * (uint64_t)(UINT32_MAX / 2) + 1);
+    m = metric_at(&w.w, 103.0); /* seconds 98 and earlier have left */
+    assert_true(m.total_count == 2 * (uint64_t)(UINT32_MAX - 1) + 1);
+    assert_true(m.failure_count == 2 * (uint64_t)(UINT32_MAX / 2) + 1);
+    m = metric_at(&w.w, 105.0);
+    assert_true(m.total_count == 0 && m.failure_count == 0);
     drop(&w, &counting);
 }
 
@@ -423,6 +475,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(count_window_keeps_the_last_n_records),
         cmocka_unit_test(failures_count_with_duration_zero),
+        cmocka_unit_test(a_count_window_at_its_largest_size_counts_exactly),
+        cmocka_unit_test(a_time_window_counts_past_2_to_the_32),
         cmocka_unit_test(slow_at_t_means_duration_at_least_t),
         cmocka_unit_test(durations_never_drift),
         cmocka_unit_test(clear_forgets_everything),
