@@ -38,6 +38,8 @@ int fg_block_layout_of(const fg_breaker_def *def, fg_block_layout *out) {
     out->slot_capacity = def->max_half_open_calls > 0 ? def->max_half_open_calls : 1;
 
     uint64_t at = sizeof(fg_block);
+    out->retry_factor = (uint8_t)fg_block_keeps_retry_factor(&def->retry);
+    if (out->retry_factor) at += sizeof(double); /* fg_block_retry_factor */
     out->slow_off = (uint32_t)at;
     at = fg_align8(at + (uint64_t)thresholds * sizeof(uint64_t));
     /* what only some windows keep (fg_window.h): a TimeWindow's 64-bit
@@ -64,12 +66,13 @@ void fg_block_init(fg_block *b, const fg_block_layout *l, uint64_t fingerprint, 
     memcpy(&bits, &zero, sizeof bits);
     atomic_init(&b->offset_bits, bits);
     b->magic = FG_BLOCK_MAGIC;
-    b->version = FG_BLOCK_VERSION;
-    b->fixed_bytes = (uint16_t)sizeof(fg_block);
     b->size = l->size;
     b->fingerprint = fingerprint;
     b->changed_at = now;
-    b->retry_factor = 1.0;
+    if (l->retry_factor) {
+        double one = 1.0;
+        memcpy((char *)b + sizeof *b, &one, sizeof one);
+    }
     atomic_init(&b->admissions.admitted, 0);
     atomic_init(&b->admissions.rejected, 0);
     b->random = fg_random_seed(seed);
@@ -85,10 +88,9 @@ void fg_block_init(fg_block *b, const fg_block_layout *l, uint64_t fingerprint, 
 
 const char *fg_block_check(const fg_block *b, size_t size, const fg_block_layout *l,
                            uint64_t fingerprint) {
-    if (size < sizeof(fg_block) || b->magic != FG_BLOCK_MAGIC)
+    if (size < sizeof(fg_block) || (b->magic & 0x00ffffffu) != FG_BLOCK_MAGIC_BYTES)
         return "the memory does not hold a fluxgate breaker block";
-    if (b->version != FG_BLOCK_VERSION || b->fixed_bytes != sizeof(fg_block))
-        return "the block was made by another version of fluxgate";
+    if (b->magic != FG_BLOCK_MAGIC) return "the block was made by another version of fluxgate";
     if (b->fingerprint != fingerprint)
         return "the block holds a breaker of another definition (the fingerprints differ)";
     if (b->size != l->size || size < l->size)

@@ -39,6 +39,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "fg_exact_sum.h"
 #include "fg_half_open.h"
@@ -49,8 +50,10 @@
 #include "fluxgate.h"
 
 enum {
-    FG_BLOCK_MAGIC = 0x31424746u, /* "FGB1" little-endian */
-    FG_BLOCK_VERSION = 6,
+    /* "FGB" and the layout's version in the fourth byte, little-endian */
+    FG_BLOCK_VERSION = 7,
+    FG_BLOCK_MAGIC_BYTES = 0x00424746u, /* "FGB" */
+    FG_BLOCK_MAGIC = FG_BLOCK_MAGIC_BYTES | (uint32_t)FG_BLOCK_VERSION << 24,
     /* (old, new) pairs that can happen: any state to a manual command's
      * state (4 x 6), closed/half_open -> open, open -> half_open */
     FG_BLOCK_TRANSITION_CELLS = 27,
@@ -89,15 +92,11 @@ typedef struct fg_block {
     /* ---- header: written once, when the block is placed. The layout is a
      * function of the definition and the version, which the fingerprint
      * and the version name, so no offsets are kept here. ---- */
-    uint32_t magic;
-    uint16_t version;
-    uint16_t fixed_bytes;         /* sizeof(fg_block) */
+    uint32_t magic;               /* FG_BLOCK_MAGIC: the version names sizeof(fg_block) */
     uint32_t size;                /* the whole block */
     /* ---- transitions ---- */
-    uint32_t reopens;
     uint64_t fingerprint;         /* fg_block_fingerprint of the definition */
     double changed_at;
-    double retry_factor;          /* the jitter factor drawn when the breaker opened */
     uint64_t sequence;            /* the latest transition's sequence number */
     uint64_t random;              /* the PRNG's state (SplitMix64, fg_random.h) */
     /* ---- admissions that take no lock ---- */
@@ -122,6 +121,7 @@ typedef struct fg_block {
     uint64_t stale;
     fg_window_state window;       /* the window's running totals (fg_window.h) */
     fg_block_memo memo;
+    uint32_t reopens;             /* (beside the memo: fills its last 4 bytes) */
 } fg_block;
 
 _Static_assert(offsetof(fg_block, offset_bits) + 8 <= 16, "the read-mostly words come first");
@@ -141,6 +141,7 @@ static inline uint64_t fg_block_word_generation(uint64_t word) {
 /* What a definition's block looks like: the header's variable fields. */
 typedef struct fg_block_layout {
     uint32_t size;
+    uint8_t retry_factor;         /* fg_block_keeps_retry_factor */
     uint8_t window_kind;
     uint8_t exact_durations;
     uint8_t threshold_count;
@@ -149,6 +150,23 @@ typedef struct fg_block_layout {
     uint32_t slot_capacity;
     uint32_t slow_off, extra_off, window_off, slots_off; /* extra_off 0: none */
 } fg_block_layout;
+
+/* The retry's jitter factor, drawn when the breaker opened (fg_retry.h), is
+ * kept only by a definition whose retry has jitter -- 8 bytes right after
+ * the fixed part --, and is 1 for every other one, which never draws one:
+ * a block keeps only what its definition needs. */
+static inline int fg_block_keeps_retry_factor(const fg_retry_spec *retry) {
+    return (retry->kind == FG_RETRY_COOLDOWN || retry->kind == FG_RETRY_BACKOFF) && retry->jitter_ratio > 0.0;
+}
+static inline double fg_block_retry_factor(const fg_block *b, const fg_retry_spec *retry) {
+    double factor = 1.0;
+    if (fg_block_keeps_retry_factor(retry)) memcpy(&factor, (const char *)b + sizeof *b, sizeof factor);
+    return factor;
+}
+/* Stores the factor where the definition keeps one (else it is 1: nothing to store). */
+static inline void fg_block_set_retry_factor(fg_block *b, const fg_retry_spec *retry, double factor) {
+    if (fg_block_keeps_retry_factor(retry)) memcpy((char *)b + sizeof *b, &factor, sizeof factor);
+}
 
 /* Computes the layout for def. Returns 0, or -1 when the block would be
  * larger than 4 GiB (an absurd window or slot count). */

@@ -93,7 +93,7 @@ static void fg_acquire_locked(fg_breaker *h, fg_when *when, fg_ticket *t, fg_pen
     switch (state) {
     case FG_STATE_OPEN: {
         const fg_retry_spec *retry = &h->def->retry;
-        double wait = fg_retry_wait(retry, b->reopens, b->retry_factor);
+        double wait = fg_retry_wait(retry, b->reopens, fg_block_retry_factor(b, retry));
         if (!fg_retry_over(retry, b->changed_at, wait, now)) {
             double deadline = fg_retry_deadline_of(retry, b->changed_at, wait);
             if (deadline - now <= h->clock_lag && !when->have_raw) {

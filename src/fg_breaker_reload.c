@@ -130,7 +130,8 @@ void fg_reload_carry(fg_breaker *from, fg_breaker *to, uint64_t *admitted, uint6
     atomic_store_explicit(&b->offset_bits, atomic_load_explicit(&a->offset_bits, memory_order_relaxed),
                           memory_order_relaxed);
     b->changed_at = a->changed_at;
-    b->retry_factor = fg_reload_factor(a->retry_factor, &to->def->retry);
+    fg_block_set_retry_factor(b, &to->def->retry,
+                              fg_reload_factor(fg_block_retry_factor(a, &from->def->retry), &to->def->retry));
     b->sequence = a->sequence;
     b->random = a->random;
     b->reopens = a->reopens;

@@ -301,7 +301,7 @@ void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason
      * fixed until the breaker leaves open. */
     if (to == FG_STATE_OPEN) {
         fg_random r = {h->random, h->random_ud, b->random};
-        b->retry_factor = fg_retry_draw_factor(&h->def->retry, &r);
+        fg_block_set_retry_factor(b, &h->def->retry, fg_retry_draw_factor(&h->def->retry, &r));
         b->random = r.s;
     }
     /* Last: a lock-free admission that sees the new word sees the rest. */

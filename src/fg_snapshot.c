@@ -146,7 +146,7 @@ size_t fg_breaker_snapshot(fg_breaker *h, void *buf, size_t cap) {
     fg_snap_out_u(&o, b->consecutive_failures, 4);
     fg_snap_out_u(&o, 0, 4);
     fg_snap_out_f64(&o, changed_rel);
-    fg_snap_out_f64(&o, b->retry_factor);
+    fg_snap_out_f64(&o, fg_block_retry_factor(b, &h->def->retry));
     fg_snap_out_u(&o, b->random, 8);
     fg_snap_out_u(&o, FG_SNAPSHOT_RANDOM_TAG, 8);
     fg_snap_out_u(&o, 0, 8);
@@ -344,7 +344,7 @@ static void fg_snap_apply(fg_breaker *h, const unsigned char *d, const fg_snap_f
     uint64_t generation = fg_block_word_generation(word);
     if (f->generation > generation) generation = f->generation;
     b->changed_at = now + f->changed_rel;
-    b->retry_factor = f->retry_factor;
+    fg_block_set_retry_factor(b, &h->def->retry, f->retry_factor);
     b->reopens = f->reopens;
     b->consecutive_failures = f->consecutive_failures;
     b->sequence = f->sequence;

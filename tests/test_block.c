@@ -82,6 +82,56 @@ static void only_exact_windows_have_an_exact_sum(void **state) {
     fg_policy_free(b);
 }
 
+/* The retry's jitter factor is kept only by definitions whose retry has
+ * jitter (8 bytes after the fixed part); the others read 1 and never
+ * store one. A reload between the two kinds carries the factor where both
+ * keep one, else the new definition's range takes it (1 without jitter). */
+static void only_a_jittered_retry_keeps_a_factor(void **state) {
+    (void)state;
+    static const struct { const char *retry; int keeps; } retries[] = {
+        {"Cooldown(10)", 0}, {"Always()", 0}, {"Never()", 0}, {"Backoff(1)", 0},
+        {"Cooldown(10, jitter_ratio = 0.5)", 1}, {"Backoff(1, jitter_ratio = 0.1)", 1}};
+    fg_policy *plain = compile_expr((fg_expressions){.tripper = "FailureStreak(1)", .retry = "Cooldown(10)"});
+    size_t base = fg_breaker_footprint(plain, 0);
+    for (size_t k = 0; k < sizeof retries / sizeof retries[0]; k++) {
+        fg_policy *p = compile_expr((fg_expressions){.tripper = "FailureStreak(1)", .retry = retries[k].retry});
+        assert_int_equal(fg_breaker_footprint(p, 0) - base, retries[k].keeps ? 8 : 0);
+        fg_policy_free(p);
+    }
+    /* the drawn factor is kept: retry_after is 10 s times it, in [5, 15] */
+    fg_policy *jittered = compile_expr((fg_expressions){.tripper = "FailureStreak(1)",
+                                                        .retry = "Cooldown(10, jitter_ratio = 0.5)"});
+    fixture f;
+    memset(&f, 0, sizeof f);
+    fg_breaker_options o = fg_test_options(&f.clock, NULL);
+    o.has_seed = 1;
+    o.seed = 42;
+    f.clock.now = 100.0;
+    f.b = fg_breaker_new(jittered, 0, &o, NULL, 0);
+    assert_non_null(f.b);
+    fg_ticket t;
+    assert_true(fg_breaker_acquire(f.b, &t));
+    fg_breaker_record(f.b, &t, FG_OUTCOME_FAILURE, 0.0);
+    assert_false(fg_breaker_acquire(f.b, &t));
+    double wait = t.retry_after;
+    assert_true(wait >= 5.0 && wait <= 15.0 && wait != 10.0);
+    fg_test_clock_advance(&f.clock, 1.0);
+    assert_false(fg_breaker_acquire(f.b, &t));
+    assert_true(fabs(t.retry_after - (wait - 1.0)) < 1e-9);
+    /* to a definition without jitter: the factor is 1, the wait 10 s from the opening */
+    char err[256];
+    assert_int_equal(fg_breaker_reload(f.b, plain, 0, err, sizeof err), 0);
+    assert_false(fg_breaker_acquire(f.b, &t));
+    assert_true(fabs(t.retry_after - 9.0) < 1e-9);
+    /* and back: the range [5, 15] holds 1, so the wait stays 10 s */
+    assert_int_equal(fg_breaker_reload(f.b, jittered, 0, err, sizeof err), 0);
+    assert_false(fg_breaker_acquire(f.b, &t));
+    assert_true(fabs(t.retry_after - 9.0) < 1e-9);
+    fg_breaker_free(f.b);
+    fg_policy_free(jittered);
+    fg_policy_free(plain);
+}
+
 /* Issue 9's budget for the state block of payment_api (CountWindow(100),
  * one SlowRate threshold, 10 half-open slots): 1,024 bytes. The parts: a
  * fixed part (the 64-byte separations filled with cold fields), 8 bytes of
@@ -662,6 +712,7 @@ int main(void) {
         cmocka_unit_test(footprints_depend_on_the_definition_only),
         cmocka_unit_test(the_payment_block_fits_its_budget),
         cmocka_unit_test(only_exact_windows_have_an_exact_sum),
+        cmocka_unit_test(only_a_jittered_retry_keeps_a_factor),
         cmocka_unit_test(a_placed_breaker_lives_in_caller_memory),
         cmocka_unit_test(placement_refuses_small_or_misaligned_memory),
         cmocka_unit_test(two_handles_on_one_block_share_one_breaker),
