@@ -9,11 +9,9 @@
  * workload the newest region misses on about half the records (the counts
  * move between two regions), which the region made before it answers.
  */
-#define _GNU_SOURCE /* sched_getcpu, as the engine's counter stripes */
 #include "bench_baseline.h"
 
 #include <math.h>
-#include <sched.h>
 #include <string.h>
 
 /* bench_baseline_threshold.c and bench_baseline_flapping.c compile this
@@ -146,11 +144,6 @@ static double pay_random(bench_baseline *b) {
     return (double)((x * 2685821657736338717ULL) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-static bench_baseline_stripe *my_stripe(bench_baseline *b) {
-    int cpu = sched_getcpu();
-    return &b->stripes[cpu > 0 ? cpu & 1 : 0];
-}
-
 fg_state bench_baseline_state(const bench_baseline *b) {
     return (fg_state)(atomic_load_explicit(&((bench_baseline *)b)->word, memory_order_acquire) & 7);
 }
@@ -172,7 +165,7 @@ int bench_baseline_acquire(bench_baseline *b, double now, bench_baseline_ticket 
         ticket->admitted = 1;
         ticket->state = state;
         ticket->generation = word >> 3;
-        atomic_fetch_add_explicit(&my_stripe(b)->admitted, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&b->admitted, 1, memory_order_relaxed);
         return 1;
     }
     int admitted = 1;
@@ -193,8 +186,8 @@ int bench_baseline_acquire(bench_baseline *b, double now, bench_baseline_ticket 
         admitted = b->half_open_in_flight < PAY_MAX_HALF_OPEN && pay_random(b) < ratio;
         if (admitted) b->half_open_in_flight++;
     }
-    if (admitted) atomic_fetch_add_explicit(&my_stripe(b)->admitted, 1, memory_order_relaxed);
-    else atomic_fetch_add_explicit(&my_stripe(b)->rejected, 1, memory_order_relaxed);
+    if (admitted) atomic_fetch_add_explicit(&b->admitted, 1, memory_order_relaxed);
+    else atomic_fetch_add_explicit(&b->rejected, 1, memory_order_relaxed);
     word = atomic_load_explicit(&b->word, memory_order_relaxed);
     ticket->admitted = admitted;
     ticket->state = (fg_state)(word & 7);

@@ -16,8 +16,8 @@
  * breaker closed.
  *
  * Same locking and clock reads as the engine: admission in closed reads an
- * atomic state word and counts into the calling CPU's counter stripe
- * without a lock; release takes the engine's own block spinlock (fg_lock.h);
+ * atomic state word and counts into one admission counter (a relaxed
+ * atomic add) without a lock; release takes the engine's own block spinlock (fg_lock.h);
  * the clock loop reads the same clock the engine picked for payment_api
  * (CLOCK_MONOTONIC_COARSE where it is fine enough), once in acquire and once
  * in release, outside the lock.
@@ -39,16 +39,10 @@ typedef struct bench_baseline_record {
     double duration;
 } bench_baseline_record;
 
-typedef struct bench_baseline_stripe {
-    _Atomic uint64_t admitted;
-    _Atomic uint64_t rejected;
-    char pad[48]; /* one cache line each */
-} bench_baseline_stripe;
-
 typedef struct bench_baseline {
     _Atomic uint64_t word; /* state | generation << 3, as the engine's */
-    char pad0[56];
-    bench_baseline_stripe stripes[2];
+    _Atomic uint64_t admitted; /* beside the word, as the engine's block packs them */
+    _Atomic uint64_t rejected;
     fg_lock lock;
     uint64_t lock_tag;
     double changed_at;

@@ -559,7 +559,7 @@ int main(int argc, char **argv) {
            "it answers those\n",
            BENCH_FLAPPING_TRIPPER);
     printf("locking and clocks: the hand-written breaker admits in closed without a lock (atomic state "
-           "word, per-CPU counter stripes) and records under the engine's block spinlock, reading the "
+           "word, one admission counter pair) and records under the engine's block spinlock, reading the "
            "same clock as the engine, as often\n");
     int status = bench_acquire_release(mix, "payment", 1, BENCH_PAYMENT);
     status |= bench_acquire_release(alternating, "alternating", 0, BENCH_PAYMENT);
