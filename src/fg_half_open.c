@@ -189,3 +189,11 @@ int fg_half_open_give(fg_half_open *h, int32_t slot, uint32_t id) {
     fg_half_open_unlink(h, i);
     return 1;
 }
+
+int fg_half_open_give_at(fg_half_open *h, int32_t slot, uint32_t id, double at) {
+    if (slot < 0 || (uint32_t)slot >= h->capacity) return 0;
+    /* the hand-out the ticket names began at `at` or a few ticks later;
+     * NaN (a forged ticket) names none */
+    if (!(fg_half_open_time(h, (uint32_t)slot) - at < h->lease)) return 0;
+    return fg_half_open_give(h, slot, id);
+}
