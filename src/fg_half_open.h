@@ -185,11 +185,12 @@ int32_t fg_half_open_take(fg_half_open *h, double now, uint32_t *id);
 int fg_half_open_give(fg_half_open *h, int32_t slot, uint32_t id);
 
 /* fg_half_open_give for a ticket admitted at `at` (the breaker's time):
- * also 0 unless the slot's lease began less than one lease after `at`
- * (its grant rounds up by a few ticks at most). An identity comes back
- * after 2^32 ticks of leases held without a break (8 to 16 leases), so a
- * probe lost that long ago would otherwise free the hand-out of its slot
- * that happens to fall on the same tick modulo 2^32. */
+ * also 0 unless the slot's lease began within 2^24 ticks after `at` (its
+ * grant rounds up by a few ticks at most). An identity comes back after
+ * 2^32 ticks of leases held without a break (8 to 16 leases), so a probe
+ * lost that long ago would otherwise free the hand-out of its slot that
+ * falls on the same tick modulo 2^32 -- with a coarse clock, whose
+ * readings hit few ticks modulo 2^32, about one in a few hundred. */
 int fg_half_open_give_at(fg_half_open *h, int32_t slot, uint32_t id, double at);
 
 /* Whether slot i (< capacity) is held: handed out in this era, and on the
