@@ -49,8 +49,8 @@
  * era, O(capacity), at most once per 2^31 - 2^29 - 1 units (three leases or
  * more) of continuously held half_open. A live reload to a much longer
  * lease can leave the grid too fine for it; the rebase then coarsens the
- * grid (ticks rounded up: later, never early), which changes the held
- * leases' identities (their outcomes then come back stale).
+ * grid (ticks rounded up: later, never early), and moves the era on, which
+ * changes every held lease's identity (their outcomes then come back stale).
  *
  * The bookkeeping (fg_half_open_state) and the slot arrays live in the
  * breaker's state block (fixed-width, indexes instead of pointers);

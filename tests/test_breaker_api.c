@@ -146,6 +146,46 @@ static void a_probe_lost_whole_leases_ago_stays_void_across_a_reload_to_a_longer
     done(&f);
 }
 
+/* And when the ticks run out under the longer lease, the grid coarsens (2^-32
+ * s ticks -> 2^-20 s after 1000 s): 1 s is 2^20 ticks then, no longer "whole
+ * leases ago" in ticks. The lost probe's identity must not survive that. */
+static void a_probe_lost_whole_leases_ago_stays_void_when_the_grid_coarsens(void **state) {
+    (void)state;
+    fixture f;
+    fg_expressions e = {.tripper = "FailureStreak(1) | HalfOpened()", .retry = "Always()", .permit = "All()",
+                        .max_half_open_calls = "3", .half_open_lease = "100ms"};
+    make(&f, e, NULL, 0);
+    e.half_open_lease = "3600s";
+    fg_policy *longer = fg_test_policy_expr("t", e);
+    fail_n(&f, 1);
+    fg_ticket lost, holder, x, y;
+    assert_true(fg_breaker_acquire(f.b, &lost));
+    assert_true(fg_breaker_acquire(f.b, &holder));
+    for (int k = 1; k < 16; k++) {
+        fg_test_clock_advance(&f.clock, 0.0625);
+        fg_ticket next;
+        assert_true(fg_breaker_acquire(f.b, &next));
+        assert_int_equal(fg_breaker_record(f.b, &holder, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
+        holder = next;
+    }
+    fg_test_clock_advance(&f.clock, 0.0625); /* t0 + 1 s: the lost probe's identity, on its slot */
+    assert_true(fg_breaker_acquire(f.b, &x));
+    assert_true(fg_breaker_acquire(f.b, &y));
+    assert_true(x.slot == lost.slot || y.slot == lost.slot);
+    char err[200];
+    assert_int_equal(fg_breaker_reload(f.b, longer, 0, err, sizeof err), 0);
+    assert_int_equal(fg_breaker_record(f.b, &holder, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
+    fg_test_clock_advance(&f.clock, 1000.0);
+    fg_ticket z;
+    assert_true(fg_breaker_acquire(f.b, &z)); /* ticks run out: the grid coarsens */
+    assert_int_equal(info_of(&f).half_open_in_flight, 3);
+    assert_int_equal(fg_breaker_record(f.b, &lost, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_STALE_SUCCESS);
+    assert_int_equal(info_of(&f).half_open_in_flight, 3);
+    assert_int_equal(fg_breaker_record(f.b, &z, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
+    fg_policy_free(longer);
+    done(&f);
+}
+
 /* The largest max_half_open_calls (65536, 16-bit links): every slot can be
  * held at once, one more call is rejected, every ticket frees its own slot
  * once, and the leases go through a snapshot and end when their lease does. */
@@ -559,6 +599,7 @@ int main(void) {
         cmocka_unit_test(sixty_five_thousand_five_hundred_and_thirty_six_probes_fit),
         cmocka_unit_test(a_probe_lost_whole_leases_ago_never_frees_its_slots_new_holder),
         cmocka_unit_test(a_probe_lost_whole_leases_ago_stays_void_across_a_reload_to_a_longer_lease),
+        cmocka_unit_test(a_probe_lost_whole_leases_ago_stays_void_when_the_grid_coarsens),
         cmocka_unit_test(an_outcome_from_before_a_transition_is_discarded),
         cmocka_unit_test(reset_is_a_transition_even_from_closed),
         cmocka_unit_test(disable_admits_everything_and_counts_nothing),
