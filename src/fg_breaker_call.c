@@ -304,7 +304,7 @@ static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, fg_outcome_class 
     if (current && t->slot >= 0) {
         fg_breaker_expire_leases_locked(h, fg_breaker_now_locked(h, when));
         fg_half_open ho = fg_breaker_half_open(h);
-        current = fg_half_open_give(&ho, t->slot, t->slot_seq);
+        current = fg_half_open_give_at(&ho, t->slot, t->slot_seq, t->started_at);
     }
 
     fg_verdict verdict;

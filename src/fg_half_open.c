@@ -116,6 +116,11 @@ static uint32_t fg_half_open_rebase(fg_half_open *h, double now) {
     int grid = p - 30, k = grid - st->grid;
     if (!isfinite(since) || grid > FG_HALF_OPEN_GRID_MAX) return UINT32_MAX; /* beyond any lease */
     st->grid = (int16_t)grid;
+    /* The held leases' identities change anyway (their ticks do); the era
+     * step keeps coarse identities from lining up with fine ones: a probe
+     * lost 2^32 fine ticks before its slot's hand-out shares its identity,
+     * and that is few coarse ticks (fg_half_open_give_at's check). */
+    st->era += FG_HALF_OPEN_ERA_STEP;
     for (uint32_t j = 0; j < used; j++) {
         uint32_t t = h->ticks[j], v = (uint32_t)ceil(ldexp((double)t, -k)); /* later, never earlier */
         h->ticks[j] = t > 0 && v == 0 ? 1 : v;
@@ -188,4 +193,17 @@ int fg_half_open_give(fg_half_open *h, int32_t slot, uint32_t id) {
         return 0;
     fg_half_open_unlink(h, i);
     return 1;
+}
+
+int fg_half_open_give_at(fg_half_open *h, int32_t slot, uint32_t id, double at) {
+    if (slot < 0 || (uint32_t)slot >= h->capacity) return 0;
+    /* The hand-out the ticket names began at `at`, rounded up to its tick
+     * (a few ticks later at most: a reissue bump, the newest lease's tick);
+     * one whose identity comes back is 2^30 ticks or more later (2^32 in
+     * one era, the era step across eras and coarsenings; a reload to a
+     * longer lease keeps the grid until the ticks run out). NaN (a forged
+     * ticket) names none. */
+    double unit = fg_half_open_unit(h->st), gap = fg_half_open_time(h, (uint32_t)slot) - at;
+    if (!(gap > -unit && gap < 0x1p24 * unit)) return 0;
+    return fg_half_open_give(h, slot, id);
 }

@@ -35,9 +35,11 @@
  * else's slot. A reset starts a new era, in O(1), which changes every
  * identity; so does a grant with no lease held (the era restarts at that
  * grant, which keeps ticks small). Identities are 32-bit, so two hand-outs
- * of one slot in different eras (or 2^32 units apart) share one with
- * probability about 2^-32; the breaker's generation, which every
- * transition moves on, is the exact guard across transitions.
+ * of one slot in different eras share one with probability about 2^-32;
+ * two in one era exactly 2^32 units apart (with the same reissue count)
+ * always do, which is why a release also checks the ticket's admission
+ * time against the lease (fg_half_open_give_at). The breaker's generation,
+ * which every transition moves on, is the exact guard across transitions.
  *
  * Running out of ticks. Ticks only grow while some lease is held without
  * a break. When a grant's tick would reach 2^31, the base moves up to the
@@ -47,8 +49,8 @@
  * era, O(capacity), at most once per 2^31 - 2^29 - 1 units (three leases or
  * more) of continuously held half_open. A live reload to a much longer
  * lease can leave the grid too fine for it; the rebase then coarsens the
- * grid (ticks rounded up: later, never early), which changes the held
- * leases' identities (their outcomes then come back stale).
+ * grid (ticks rounded up: later, never early), and moves the era on, which
+ * changes every held lease's identity (their outcomes then come back stale).
  *
  * The bookkeeping (fg_half_open_state) and the slot arrays live in the
  * breaker's state block (fixed-width, indexes instead of pointers);
@@ -181,6 +183,15 @@ int32_t fg_half_open_take(fg_half_open *h, double now, uint32_t *id);
 /* Releases slot if it is still held under id; returns 1 when it was, 0
  * when the lease had already been taken back or released (nothing changes). */
 int fg_half_open_give(fg_half_open *h, int32_t slot, uint32_t id);
+
+/* fg_half_open_give for a ticket admitted at `at` (the breaker's time):
+ * also 0 unless the slot's lease began within 2^24 ticks after `at` (its
+ * grant rounds up by a few ticks at most). An identity comes back after
+ * 2^32 ticks of leases held without a break (8 to 16 leases), so a probe
+ * lost that long ago would otherwise free the hand-out of its slot that
+ * falls on the same tick modulo 2^32 -- with a coarse clock, whose
+ * readings hit few ticks modulo 2^32, about one in a few hundred. */
+int fg_half_open_give_at(fg_half_open *h, int32_t slot, uint32_t id, double at);
 
 /* Whether slot i (< capacity) is held: handed out in this era, and on the
  * busy list (a prev other than itself, or the list's only slot). */

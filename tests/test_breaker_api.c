@@ -67,6 +67,125 @@ static void a_lease_is_over_even_when_nobody_else_noticed(void **state) {
     done(&f);
 }
 
+/* A ticket's identity is 32 bits of era + lease tick (fg_half_open_id): with
+ * leases held without a break, the same value comes back after 2^32 ticks
+ * (a lease is 2^28 to 2^29 of them: 100 ms, 2^-32 s ticks, so every second).
+ * A probe lost at t0 comes back after its slot was handed out again at
+ * exactly t0 + 1 s: written off long ago, it must not free that slot. */
+static void a_probe_lost_whole_leases_ago_never_frees_its_slots_new_holder(void **state) {
+    (void)state;
+    fixture f;
+    make(&f, (fg_expressions){.tripper = "FailureStreak(1) | HalfOpened()", .retry = "Always()",
+                              .permit = "All()", .max_half_open_calls = "3", .half_open_lease = "100ms"},
+         NULL, 0);
+    fail_n(&f, 1);
+    fg_ticket lost, holder, x, y;
+    assert_true(fg_breaker_acquire(f.b, &lost)); /* the era's first grant: its base */
+    assert_int_equal(lost.state, FG_STATE_HALF_OPEN);
+    assert_true(fg_breaker_acquire(f.b, &holder));
+    /* a probe always in flight (so the era goes on), renewed every 1/16 s */
+    for (int k = 1; k < 16; k++) {
+        fg_test_clock_advance(&f.clock, 0.0625);
+        fg_ticket next;
+        assert_true(fg_breaker_acquire(f.b, &next));
+        assert_int_equal(fg_breaker_record(f.b, &holder, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
+        holder = next;
+    }
+    fg_test_clock_advance(&f.clock, 0.0625); /* t0 + 1 s: the lost probe's slot is handed out again */
+    assert_true(fg_breaker_acquire(f.b, &x));
+    assert_true(fg_breaker_acquire(f.b, &y));
+    assert_true(x.slot == lost.slot || y.slot == lost.slot);
+    assert_int_equal(info_of(&f).half_open_in_flight, 3);
+    assert_int_equal(fg_breaker_record(f.b, &lost, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_STALE_SUCCESS);
+    fg_info i = info_of(&f);
+    assert_int_equal(i.half_open_in_flight, 3);
+    assert_int_equal(i.counters.lease_expired, 1);
+    /* and the new holder's ticket still frees it */
+    const fg_ticket *now_holder = x.slot == lost.slot ? &x : &y;
+    assert_int_equal(fg_breaker_record(f.b, now_holder, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
+    assert_int_equal(info_of(&f).half_open_in_flight, 2);
+    done(&f);
+}
+
+/* The same after a live reload to a 2 s lease halfway (the ticks stay 2^-32 s
+ * until they run out: 1 s apart is now less than a lease). */
+static void a_probe_lost_whole_leases_ago_stays_void_across_a_reload_to_a_longer_lease(void **state) {
+    (void)state;
+    fixture f;
+    fg_expressions e = {.tripper = "FailureStreak(1) | HalfOpened()", .retry = "Always()", .permit = "All()",
+                        .max_half_open_calls = "3", .half_open_lease = "100ms"};
+    make(&f, e, NULL, 0);
+    e.half_open_lease = "2s";
+    fg_policy *longer = fg_test_policy_expr("t", e);
+    fail_n(&f, 1);
+    fg_ticket lost, holder, x, y;
+    assert_true(fg_breaker_acquire(f.b, &lost));
+    assert_true(fg_breaker_acquire(f.b, &holder));
+    for (int k = 1; k < 16; k++) {
+        fg_test_clock_advance(&f.clock, 0.0625);
+        if (k == 8) {
+            char err[200];
+            assert_int_equal(fg_breaker_reload(f.b, longer, 0, err, sizeof err), 0);
+        }
+        fg_ticket next;
+        assert_true(fg_breaker_acquire(f.b, &next));
+        assert_int_equal(fg_breaker_record(f.b, &holder, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
+        holder = next;
+    }
+    fg_test_clock_advance(&f.clock, 0.0625);
+    assert_true(fg_breaker_acquire(f.b, &x));
+    assert_true(fg_breaker_acquire(f.b, &y));
+    assert_true(x.slot == lost.slot || y.slot == lost.slot);
+    assert_int_equal(fg_breaker_record(f.b, &lost, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_STALE_SUCCESS);
+    assert_int_equal(info_of(&f).half_open_in_flight, 3);
+    const fg_ticket *now_holder = x.slot == lost.slot ? &x : &y;
+    assert_int_equal(fg_breaker_record(f.b, now_holder, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_record(f.b, &holder, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
+    assert_int_equal(info_of(&f).half_open_in_flight, 1);
+    fg_policy_free(longer);
+    done(&f);
+}
+
+/* And when the ticks run out under the longer lease, the grid coarsens (2^-32
+ * s ticks -> 2^-20 s after 1000 s): 1 s is 2^20 ticks then, no longer "whole
+ * leases ago" in ticks. The lost probe's identity must not survive that. */
+static void a_probe_lost_whole_leases_ago_stays_void_when_the_grid_coarsens(void **state) {
+    (void)state;
+    fixture f;
+    fg_expressions e = {.tripper = "FailureStreak(1) | HalfOpened()", .retry = "Always()", .permit = "All()",
+                        .max_half_open_calls = "3", .half_open_lease = "100ms"};
+    make(&f, e, NULL, 0);
+    e.half_open_lease = "3600s";
+    fg_policy *longer = fg_test_policy_expr("t", e);
+    fail_n(&f, 1);
+    fg_ticket lost, holder, x, y;
+    assert_true(fg_breaker_acquire(f.b, &lost));
+    assert_true(fg_breaker_acquire(f.b, &holder));
+    for (int k = 1; k < 16; k++) {
+        fg_test_clock_advance(&f.clock, 0.0625);
+        fg_ticket next;
+        assert_true(fg_breaker_acquire(f.b, &next));
+        assert_int_equal(fg_breaker_record(f.b, &holder, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
+        holder = next;
+    }
+    fg_test_clock_advance(&f.clock, 0.0625); /* t0 + 1 s: the lost probe's identity, on its slot */
+    assert_true(fg_breaker_acquire(f.b, &x));
+    assert_true(fg_breaker_acquire(f.b, &y));
+    assert_true(x.slot == lost.slot || y.slot == lost.slot);
+    char err[200];
+    assert_int_equal(fg_breaker_reload(f.b, longer, 0, err, sizeof err), 0);
+    assert_int_equal(fg_breaker_record(f.b, &holder, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
+    fg_test_clock_advance(&f.clock, 1000.0);
+    fg_ticket z;
+    assert_true(fg_breaker_acquire(f.b, &z)); /* ticks run out: the grid coarsens */
+    assert_int_equal(info_of(&f).half_open_in_flight, 3);
+    assert_int_equal(fg_breaker_record(f.b, &lost, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_STALE_SUCCESS);
+    assert_int_equal(info_of(&f).half_open_in_flight, 3);
+    assert_int_equal(fg_breaker_record(f.b, &z, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
+    fg_policy_free(longer);
+    done(&f);
+}
+
 /* The largest max_half_open_calls (65536, 16-bit links): every slot can be
  * held at once, one more call is rejected, every ticket frees its own slot
  * once, and the leases go through a snapshot and end when their lease does. */
@@ -478,6 +597,9 @@ int main(void) {
         cmocka_unit_test(lost_probes_lose_their_lease),
         cmocka_unit_test(a_lease_is_over_even_when_nobody_else_noticed),
         cmocka_unit_test(sixty_five_thousand_five_hundred_and_thirty_six_probes_fit),
+        cmocka_unit_test(a_probe_lost_whole_leases_ago_never_frees_its_slots_new_holder),
+        cmocka_unit_test(a_probe_lost_whole_leases_ago_stays_void_across_a_reload_to_a_longer_lease),
+        cmocka_unit_test(a_probe_lost_whole_leases_ago_stays_void_when_the_grid_coarsens),
         cmocka_unit_test(an_outcome_from_before_a_transition_is_discarded),
         cmocka_unit_test(reset_is_a_transition_even_from_closed),
         cmocka_unit_test(disable_admits_everything_and_counts_nothing),

@@ -6,7 +6,8 @@
  * it accepts make a breaker that works and whose own snapshot restores
  * again (what restore accepts, snapshot can say). Three breakers cover the
  * window storages (CountWindow of 32-bit entries, of exact durations, a
- * TimeWindow with thresholds). The first byte picks the breaker and a mode:
+ * TimeWindow with thresholds); a fourth has 300 half-open slots (16-bit
+ * links) on a 100 ms lease. The first byte picks the breaker and a mode:
  *   even: the rest of the input is restored as it is (the checksum stops
  *         almost everything, which is itself tested);
  *   odd:  the rest is a script: a few bytes drive a breaker through calls,
@@ -28,7 +29,7 @@ static double fuzz_clock(void *ud) {
     return *(double *)ud;
 }
 
-static const fg_expressions fuzz_defs[3] = {
+static const fg_expressions fuzz_defs[4] = {
     {.window = "CountWindow(6)",
      .tripper = "FailureStreak(3) | MinRequests(3) & SlowRate(50%, threshold = 1s)",
      .retry = "Cooldown(2s, jitter_ratio = 0.4)", .permit = "Random(0.7)",
@@ -40,7 +41,13 @@ static const fg_expressions fuzz_defs[3] = {
      .tripper = "FailureStreak(3) | MinRequests(2) & (SlowRate(50%, threshold = 1s) | SlowRate(20%, threshold = 2s))",
      .retry = "Cooldown(1s)", .permit = "RampUp(initial = 30%, final = 100%, duration = 3s)",
      .max_half_open_calls = "2", .half_open_lease = "4s"},
+    /* half-open slots with 16-bit links (over 256) and 2^-32 s lease ticks */
+    {.window = "CountWindow(3)", .tripper = "FailureStreak(1) | HalfOpened()", .retry = "Always()",
+     .permit = "All()", .max_half_open_calls = "300", .half_open_lease = "100ms"},
 };
+
+/* max_half_open_calls of each */
+static const uint32_t fuzz_slots[4] = {3, 2, 2, 300};
 
 typedef struct fuzz_breaker {
     fg_policy *policy;
@@ -105,7 +112,7 @@ static void fuzz_check_accepted(fuzz_breaker *f, int which) {
     fg_info info;
     fg_breaker_info(f->b, &info);
     if (info.metric.failure_count > info.metric.total_count) abort();
-    if (info.half_open_in_flight > 3) abort();
+    if (info.half_open_in_flight > fuzz_slots[which]) abort();
     fg_ticket held[4];
     int held_n = 0;
     for (uint8_t op = 0; op < 40; op++) fuzz_step(f, (uint8_t)(op * 37 + 1), held, &held_n);
@@ -142,7 +149,7 @@ static void fuzz_restore(fuzz_breaker *f, int which, const uint8_t *bytes, size_
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    int which = (data[0] >> 1) % 3;
+    int which = (data[0] >> 1) % 4;
     fuzz_breaker victim;
     fuzz_open(&victim, which, 500.0);
     if (!(data[0] & 1)) {

@@ -71,7 +71,7 @@ head -c 256 /dev/zero | tr '\0' '\377' > "$out/vm/ones"
 # full window, open, half_open with leases, forced_open, metrics_only; a few
 # patches of the state, the window and the leases; and raw bytes (byte 0 even).
 k=0
-for b in 1 3 5; do
+for b in 1 3 5 7; do
   for script in '\x08\x11\x12\x11\x12\x11\x11\x12\x11' \
                 '\x06\x12\x12\x12\x12\x08\x08' \
                 '\x0c\x12\x12\x12\x12\x17\x17\x03\x03\x05\x00\x08' \
