@@ -264,6 +264,7 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
     if (attach) {
         fg_breaker_lock(h);
         fg_breaker_clock_repair_locked(h);
+        fg_breaker_structure_repair_locked(h);
         fg_breaker_unlock(h);
     }
     if (opt != NULL && opt->sink != NULL) {

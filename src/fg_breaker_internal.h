@@ -282,6 +282,14 @@ void fg_breaker_free_gens(fg_breaker *h);
  * if the block had had no reading yet. Lock held. */
 void fg_breaker_clock_repair_locked(fg_breaker *h);
 
+/* The same for the window's ring position and counts and the half-open
+ * bookkeeping and links of an attached block: where they would send a
+ * write or a walk outside the block's arrays, or keep a lease from ever
+ * expiring, they are reset as after a killed owner (fg_breaker_repair_locked:
+ * the window starts counting again, probes in flight come back stale).
+ * O(max_half_open_calls). Lock held. */
+void fg_breaker_structure_repair_locked(fg_breaker *h);
+
 /* The breaker's time for this call (computed once per call). Lock held:
  * applies the rebasing rule of fg_clock.h. */
 double fg_breaker_now_compute_locked(fg_breaker *h, fg_when *w);

@@ -57,6 +57,11 @@ void fg_breaker_repair_locked(void *ud) {
     b->memo.flags = 0;
 }
 
+void fg_breaker_structure_repair_locked(fg_breaker *h) {
+    fg_half_open ho = fg_breaker_half_open(h);
+    if (!fg_window_sane(&h->window) || !fg_half_open_sane(&ho)) fg_breaker_repair_locked(h);
+}
+
 /* A word another process writes under its block's lock, read without it
  * (relaxed: whole, since it is aligned; no order needed between counters). */
 static uint64_t fg_shared_load64(const uint64_t *word) {

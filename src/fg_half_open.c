@@ -59,6 +59,19 @@ void fg_half_open_reset(fg_half_open *h) {
     st->grid = fg_half_open_grid_of(h->lease);
 }
 
+int fg_half_open_sane(const fg_half_open *h) {
+    const fg_half_open_state *st = h->st;
+    uint32_t used = fg_half_open_fresh(st), held = st->in_flight;
+    if (used > h->capacity || held > used || (held > 0 && !isfinite(st->base))) return 0;
+    /* busy slots link busy ones; a free slot's prev is itself and its
+     * next another free slot or itself: all below `used` */
+    for (uint32_t i = 0; i < used; i++)
+        if (fg_half_open_prev(h, i) >= used || fg_half_open_next(h, i) >= used) return 0;
+    if (held > 0 && st->oldest >= used) return 0;
+    if (used > held && st->free_head >= used) return 0;
+    return 1;
+}
+
 /* Takes slot i (busy) off the busy list and onto the free list. */
 static void fg_half_open_unlink(fg_half_open *h, uint32_t i) {
     fg_half_open_state *st = h->st;

@@ -172,6 +172,14 @@ void fg_half_open_init(fg_half_open *h, fg_half_open_state *st, void *arrays, ui
  * every ticket handed out before. O(1). */
 void fg_half_open_reset(fg_half_open *h);
 
+/* Whether the bookkeeping and links of a block someone else wrote (an
+ * attached block: another process's memory, or a file) are well-formed
+ * enough for every operation to stay inside the slot arrays and for leases
+ * to expire: the counts within capacity, every link of a slot used in the
+ * era naming such a slot, the list heads too, a finite base time while leases are held.
+ * O(capacity): for attaching, never for calls. */
+int fg_half_open_sane(const fg_half_open *h);
+
 /* Takes back every lease granted at or before now - lease. */
 void fg_half_open_expire(fg_half_open *h, double now);
 

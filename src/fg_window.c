@@ -56,6 +56,12 @@ void fg_window_init(fg_window *w, fg_window_state *st, void *extra, uint64_t *sl
     }
 }
 
+int fg_window_sane(const fg_window *w) {
+    const fg_window_state *st = w->st;
+    if (w->kind == FG_WINDOW_TIME) return 1; /* buckets are found by second modulo the size */
+    return st->head < w->size && st->total_count <= w->size && st->failure_count <= st->total_count;
+}
+
 void fg_window_clear(fg_window *w) {
     fg_window_state *st = w->st;
     st->counts_version++;

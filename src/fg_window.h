@@ -326,6 +326,11 @@ static inline void fg_window_metric(fg_window *w, double now, fg_metric *out) {
 /* Forgets every record. O(1). */
 void fg_window_clear(fg_window *w);
 
+/* Whether the running totals of a block someone else wrote (an attached
+ * block) keep every write inside the window: a CountWindow's ring position
+ * below its size, its counts within it. O(1). */
+int fg_window_sane(const fg_window *w);
+
 /* ---- TimeWindow buckets and restoring (fg_snapshot.c) --------------------- */
 
 /* Whole seconds are kept far inside int64 (and exact in a double). */

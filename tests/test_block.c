@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "fg_block.h"
+#include "fg_breaker_internal.h"
 #include "fg_breaker_fixture.h"
 #include "fg_payment_policy.h"
 
@@ -310,6 +311,75 @@ static void attaching_mends_clock_words_that_are_no_times(void **state) {
         assert_true(fg_breaker_acquire(b, &t)); /* the cooldown is over: a probe */
         assert_int_equal(t.state, FG_STATE_HALF_OPEN);
         assert_true(isfinite(fg_breaker_now(b)));
+        fg_breaker_free(b);
+        free(block);
+        fg_policy_free(p);
+    }
+}
+
+/* The window's ring position and counts and the half-open bookkeeping and
+ * links of an attached block (another process's memory, a file) were
+ * trusted: a ring position past the window wrote past the block, a link
+ * past the slots walked out of the arrays, a NaN base time kept leases
+ * from ever expiring. Attaching now resets what is not well-formed (as
+ * after a killed owner); what is, it keeps. (Under ASan, the writes and
+ * walks out of bounds fail this test without the repair.) */
+static void attaching_resets_a_damaged_window_or_half_open_list(void **state) {
+    (void)state;
+    enum { HEAD, TOTAL, LINK, HELD, OLDEST, BASE, NONE, CASES };
+    for (int k = 0; k < CASES; k++) {
+        fixture f;
+        memset(&f, 0, sizeof f);
+        f.clock.now = 1000.0;
+        fg_policy *p = compile_expr((fg_expressions){.window = "CountWindow(10)", .tripper = "FailureStreak(3)",
+                                                     .retry = "Cooldown(10)", .permit = "All()",
+                                                     .max_half_open_calls = "4", .half_open_lease = "5s"});
+        size_t bs = fg_breaker_footprint(p, 0);
+        fg_block *block = calloc(1, bs);
+        fg_breaker_options o = fg_test_options(&f.clock, NULL);
+        fg_breaker *a = fg_breaker_place(p, 0, &o, NULL, block, bs, 0, NULL, 0);
+        assert_non_null(a);
+        fg_ticket t, probes[2];
+        for (int i = 0; i < 3; i++) {
+            assert_true(fg_breaker_acquire(a, &t));
+            fg_breaker_record(a, &t, FG_OUTCOME_FAILURE, 0.0);
+        }
+        f.clock.now = 1020.0;
+        for (int i = 0; i < 2; i++) assert_true(fg_breaker_acquire(a, &probes[i])); /* two leases held */
+        fg_half_open ho = fg_breaker_half_open(a);
+        switch (k) {
+        case HEAD: a->window.st->head = 1000; break;
+        case TOTAL: a->window.st->total_count = 11; break;
+        case LINK: fg_half_open_set_next(&ho, 0, 200); break;
+        case HELD: block->half_open.in_flight = 9; break;
+        case OLDEST: block->half_open.oldest = 3; break;
+        case BASE: block->half_open.base = NAN; break;
+        default: break;
+        }
+        fg_breaker_free(a);
+        fg_breaker *b = fg_breaker_place(p, 0, &o, NULL, block, bs, 1, NULL, 0);
+        assert_non_null(b);
+        fg_info info;
+        fg_breaker_info(b, &info);
+        if (k == NONE) {
+            assert_int_equal(info.half_open_in_flight, 2); /* kept: well-formed */
+        } else if (k >= LINK) {
+            assert_int_equal(info.half_open_in_flight, 0); /* reset: the probes' outcomes are stale */
+            assert_int_equal(fg_breaker_record(b, &probes[0], FG_OUTCOME_SUCCESS, 0.0), FG_VERDICT_STALE_SUCCESS);
+        }
+        if (k <= TOTAL) assert_int_equal(info.metric.total_count, 0); /* the window starts again */
+        /* and it works: leases taken, given back, expiring */
+        for (int i = 0; i < 3; i++) {
+            f.clock.now += 6.0;
+            fg_ticket probe;
+            if (fg_breaker_acquire(b, &probe)) fg_breaker_record(b, &probe, FG_OUTCOME_SUCCESS, 0.0);
+        }
+        for (int i = 0; i < 30; i++) {
+            fg_ticket c;
+            if (fg_breaker_acquire(b, &c)) fg_breaker_record(b, &c, i % 4 ? FG_OUTCOME_SUCCESS : FG_OUTCOME_FAILURE, 0.0);
+        }
+        fg_breaker_info(b, &info);
+        assert_true(info.metric.total_count <= 10);
         fg_breaker_free(b);
         free(block);
         fg_policy_free(p);
@@ -719,6 +789,7 @@ int main(void) {
         cmocka_unit_test(handles_reading_coarse_and_precise_clocks_keep_time),
         cmocka_unit_test(attaching_refuses_another_definition),
         cmocka_unit_test(attaching_mends_clock_words_that_are_no_times),
+        cmocka_unit_test(attaching_resets_a_damaged_window_or_half_open_list),
         cmocka_unit_test(the_clock_is_the_cheapest_one_exact_enough),
         cmocka_unit_test(a_breaker_without_duration_rules_reads_no_clock),
         cmocka_unit_test(a_clock_that_jumps_back_keeps_the_remaining_cooldown),
