@@ -67,6 +67,24 @@ static void a_lease_is_over_even_when_nobody_else_noticed(void **state) {
     done(&f);
 }
 
+/* Keeps a probe in flight for one second after *holder was taken (so the
+ * era goes on): every 1/16 s a new probe is admitted, then the previous one
+ * released (a success); at step reload_at (0: never) the breaker is first
+ * reloaded to `to`. *holder ends as the last probe taken. */
+static void relay_probes_for_a_second(fixture *f, fg_ticket *holder, int reload_at, fg_policy *to) {
+    for (int k = 1; k < 16; k++) {
+        fg_test_clock_advance(&f->clock, 0.0625);
+        if (k == reload_at) {
+            char err[200];
+            assert_int_equal(fg_breaker_reload(f->b, to, 0, err, sizeof err), 0);
+        }
+        fg_ticket next;
+        assert_true(fg_breaker_acquire(f->b, &next));
+        assert_int_equal(fg_breaker_record(f->b, holder, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
+        *holder = next;
+    }
+}
+
 /* A ticket's identity is 32 bits of era + lease tick (fg_half_open_id): with
  * leases held without a break, the same value comes back after 2^32 ticks
  * (a lease is 2^28 to 2^29 of them: 100 ms, 2^-32 s ticks, so every second).
@@ -83,14 +101,7 @@ static void a_probe_lost_whole_leases_ago_never_frees_its_slots_new_holder(void 
     assert_true(fg_breaker_acquire(f.b, &lost)); /* the era's first grant: its base */
     assert_int_equal(lost.state, FG_STATE_HALF_OPEN);
     assert_true(fg_breaker_acquire(f.b, &holder));
-    /* a probe always in flight (so the era goes on), renewed every 1/16 s */
-    for (int k = 1; k < 16; k++) {
-        fg_test_clock_advance(&f.clock, 0.0625);
-        fg_ticket next;
-        assert_true(fg_breaker_acquire(f.b, &next));
-        assert_int_equal(fg_breaker_record(f.b, &holder, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
-        holder = next;
-    }
+    relay_probes_for_a_second(&f, &holder, 0, NULL); /* a probe always in flight */
     fg_test_clock_advance(&f.clock, 0.0625); /* t0 + 1 s: the lost probe's slot is handed out again */
     assert_true(fg_breaker_acquire(f.b, &x));
     assert_true(fg_breaker_acquire(f.b, &y));
@@ -121,17 +132,7 @@ static void a_probe_lost_whole_leases_ago_stays_void_across_a_reload_to_a_longer
     fg_ticket lost, holder, x, y;
     assert_true(fg_breaker_acquire(f.b, &lost));
     assert_true(fg_breaker_acquire(f.b, &holder));
-    for (int k = 1; k < 16; k++) {
-        fg_test_clock_advance(&f.clock, 0.0625);
-        if (k == 8) {
-            char err[200];
-            assert_int_equal(fg_breaker_reload(f.b, longer, 0, err, sizeof err), 0);
-        }
-        fg_ticket next;
-        assert_true(fg_breaker_acquire(f.b, &next));
-        assert_int_equal(fg_breaker_record(f.b, &holder, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
-        holder = next;
-    }
+    relay_probes_for_a_second(&f, &holder, 8, longer); /* reloaded halfway */
     fg_test_clock_advance(&f.clock, 0.0625);
     assert_true(fg_breaker_acquire(f.b, &x));
     assert_true(fg_breaker_acquire(f.b, &y));
@@ -161,13 +162,7 @@ static void a_probe_lost_whole_leases_ago_stays_void_when_the_grid_coarsens(void
     fg_ticket lost, holder, x, y;
     assert_true(fg_breaker_acquire(f.b, &lost));
     assert_true(fg_breaker_acquire(f.b, &holder));
-    for (int k = 1; k < 16; k++) {
-        fg_test_clock_advance(&f.clock, 0.0625);
-        fg_ticket next;
-        assert_true(fg_breaker_acquire(f.b, &next));
-        assert_int_equal(fg_breaker_record(f.b, &holder, FG_OUTCOME_SUCCESS, 0), FG_VERDICT_SUCCESS);
-        holder = next;
-    }
+    relay_probes_for_a_second(&f, &holder, 0, NULL);
     fg_test_clock_advance(&f.clock, 0.0625); /* t0 + 1 s: the lost probe's identity, on its slot */
     assert_true(fg_breaker_acquire(f.b, &x));
     assert_true(fg_breaker_acquire(f.b, &y));
