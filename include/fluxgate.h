@@ -283,6 +283,13 @@ typedef struct fg_breaker_options {
                                     the block's lock and admission counters are then
                                     written with plain stores, no atomic read-modify-write
                                     (the Lua binding's own breakers: one Lua state each) */
+    int sink_only;               /* 1: the breaker counts only into its sink (none without
+                                    one): its block keeps no counters of its own and is
+                                    sizeof(counters) = 184 bytes smaller
+                                    (fg_breaker_footprint_with), and fg_breaker_info
+                                    reports the sink's totals -- every breaker's that
+                                    counts into it. For many breakers counted by name
+                                    (the Lua binding's: one sink per name) */
 } fg_breaker_options;
 
 /* Sets every field of *options to its default, the values above: realloc/free,
@@ -403,13 +410,19 @@ FG_API void fg_breaker_set_sink(fg_breaker *breaker, fg_sink *sink);
 enum { FG_BLOCK_ALIGN = 8 };
 
 /* The state block's size for the policy's index-th definition; 0 when there
- * is no such definition. */
+ * is no such definition. fg_breaker_footprint is the size of a block that
+ * keeps the breaker's own counters (the default); fg_breaker_footprint_with
+ * the size for these options (NULL: the defaults): with sink_only set, the
+ * block keeps none and is 184 bytes smaller. */
 FG_API size_t fg_breaker_footprint(const fg_policy *policy, size_t index);
+FG_API size_t fg_breaker_footprint_with(const fg_policy *policy, size_t index,
+                                        const fg_breaker_options *options);
 /* The handle's size for that definition (it holds one entry per Custom()
  * name of the tracker); 0 when there is no such definition. */
 FG_API size_t fg_breaker_handle_footprint(const fg_policy *policy, size_t index);
 
-/* fg_breaker_new with caller memory. block: fg_breaker_footprint bytes,
+/* fg_breaker_new with caller memory. block: fg_breaker_footprint_with bytes
+ * for these options (fg_breaker_footprint without sink_only),
  * aligned to FG_BLOCK_ALIGN, owned by the caller, who keeps it until
  * fg_breaker_free. handle: NULL to allocate the handle through
  * options->alloc, or fg_breaker_handle_footprint bytes of the caller's
@@ -726,7 +739,8 @@ FG_API size_t fg_family_key_footprint(const fg_family *family);
         NULL, NULL,    /* resolve_custom, resolve_ud: none */                  \
         FG_CLOCK_AUTO, /* clock_kind */                                        \
         NULL,          /* sink: none */                                        \
-        0              /* single_thread: threads and processes may share it */ \
+        0,             /* single_thread: threads and processes may share it */ \
+        0              /* sink_only: the block keeps the breaker's counters */ \
     }
 
 #ifdef __cplusplus

@@ -16,8 +16,10 @@
 
 /* The view finds a window's exact sum by a 16-bit distance from the
  * running totals (fg_window.sum_at): the extra memory follows the fixed
- * part and at most FG_MAX_SLOW_THRESHOLDS slow counts. */
-_Static_assert(sizeof(fg_block) - offsetof(fg_block, window) + 8 * FG_MAX_SLOW_THRESHOLDS +
+ * part, the counters, the retry factor and at most FG_MAX_SLOW_THRESHOLDS
+ * slow counts. */
+_Static_assert(sizeof(fg_block) - offsetof(fg_block, window) + sizeof(fg_block_counts) + 8 +
+                       8 * FG_MAX_SLOW_THRESHOLDS +
                        sizeof(fg_window_wide) <= UINT16_MAX,
                "the window's extra memory is too far from its running totals");
 
@@ -25,7 +27,7 @@ static uint64_t fg_align8(uint64_t n) {
     return (n + 7u) & ~(uint64_t)7u;
 }
 
-int fg_block_layout_of(const fg_breaker_def *def, fg_block_layout *out) {
+int fg_block_layout_of(const fg_breaker_def *def, int counted, fg_block_layout *out) {
     memset(out, 0, sizeof *out);
     uint32_t thresholds = fg_program_threshold_count(def->tripper);
     if (thresholds > FG_MAX_SLOW_THRESHOLDS) thresholds = FG_MAX_SLOW_THRESHOLDS;
@@ -38,6 +40,8 @@ int fg_block_layout_of(const fg_breaker_def *def, fg_block_layout *out) {
     out->slot_capacity = def->max_half_open_calls > 0 ? def->max_half_open_calls : 1;
 
     uint64_t at = sizeof(fg_block);
+    out->counted = (uint8_t)(counted != 0);
+    if (out->counted) at += sizeof(fg_block_counts); /* fg_block_counts_of */
     out->retry_factor = (uint8_t)fg_block_keeps_retry_factor(&def->retry);
     if (out->retry_factor) at += sizeof(double); /* fg_block_retry_factor */
     out->slow_off = (uint32_t)at;
@@ -65,16 +69,18 @@ void fg_block_init(fg_block *b, const fg_block_layout *l, uint64_t fingerprint, 
     uint64_t bits;
     memcpy(&bits, &zero, sizeof bits);
     atomic_init(&b->offset_bits, bits);
-    b->magic = FG_BLOCK_MAGIC;
-    b->size = l->size;
+    b->magic = FG_BLOCK_MAGIC | (l->counted ? (uint32_t)FG_BLOCK_COUNTED : 0u);
     b->fingerprint = fingerprint;
     b->changed_at = now;
     if (l->retry_factor) {
         double one = 1.0;
-        memcpy((char *)b + sizeof *b, &one, sizeof one);
+        memcpy((char *)b + fg_block_retry_factor_at(b), &one, sizeof one);
     }
-    atomic_init(&b->admissions.admitted, 0);
-    atomic_init(&b->admissions.rejected, 0);
+    fg_block_counts *c = fg_block_counts_of(b);
+    if (c != NULL) {
+        atomic_init(&c->admissions.admitted, 0);
+        atomic_init(&c->admissions.rejected, 0);
+    }
     b->random = fg_random_seed(seed);
     fg_lock_init(&b->lock);
     /* the reading `now` came from is not one the next rebases against: the
@@ -90,11 +96,14 @@ const char *fg_block_check(const fg_block *b, size_t size, const fg_block_layout
                            uint64_t fingerprint) {
     if (size < sizeof(fg_block) || (b->magic & 0x00ffffffu) != FG_BLOCK_MAGIC_BYTES)
         return "the memory does not hold a fluxgate breaker block";
-    if (b->magic != FG_BLOCK_MAGIC) return "the block was made by another version of fluxgate";
+    if ((b->magic & ~(uint32_t)FG_BLOCK_COUNTED) != FG_BLOCK_MAGIC)
+        return "the block was made by another version of fluxgate";
+    if (fg_block_counted(b) != l->counted)
+        return l->counted ? "the block keeps no counters of its own; this breaker needs them"
+                          : "the block keeps counters of its own; this breaker counts only into its sink";
     if (b->fingerprint != fingerprint)
         return "the block holds a breaker of another definition (the fingerprints differ)";
-    if (b->size != l->size || size < l->size)
-        return "the block's layout does not match its definition";
+    if (size < l->size) return "the memory is smaller than the block's layout";
     return NULL;
 }
 

@@ -51,9 +51,12 @@
 
 enum {
     /* "FGB" and the layout's version in the fourth byte, little-endian */
-    FG_BLOCK_VERSION = 7,
+    FG_BLOCK_VERSION = 8,
     FG_BLOCK_MAGIC_BYTES = 0x00424746u, /* "FGB" */
     FG_BLOCK_MAGIC = FG_BLOCK_MAGIC_BYTES | (uint32_t)FG_BLOCK_VERSION << 24,
+    /* in the magic of a block that keeps the breaker's own counters
+     * (fg_block_counts) right after its fixed part */
+    FG_BLOCK_COUNTED = 0x40000000,
     /* (old, new) pairs that can happen: any state to a manual command's
      * state (4 x 6), closed/half_open -> open, open -> half_open */
     FG_BLOCK_TRANSITION_CELLS = 27,
@@ -69,6 +72,27 @@ typedef struct fg_block_admissions {
     _Atomic uint64_t admitted;
     _Atomic uint64_t rejected;
 } fg_block_admissions;
+
+/* A breaker's own counters (fg_counters), in its block right after the
+ * fixed part -- only in a block made to keep them (a "counted" block:
+ * fg_block_counted). A breaker that counts only into its sink
+ * (fg_breaker_options.sink_only: the Lua binding's breakers, which count
+ * by name) has none, and its block is this much smaller. 184 bytes. */
+typedef struct fg_block_counts {
+    fg_block_admissions admissions; /* counted without the lock */
+    /* The record calls so far, in the lock's order, are success + failure
+     * + ignored: each record call adds to exactly one of them. */
+    uint64_t success;
+    uint64_t failure;
+    uint64_t ignored;
+    uint64_t stale;
+    uint64_t lease_expired;       /* half-open leases taken back */
+    /* the state machine's transition counters, and the manual commands'
+     * (saturating): fg_block_transitions_get */
+    uint64_t transitions_auto[FG_BLOCK_AUTO_CELLS];
+    uint32_t transitions_manual[FG_BLOCK_MANUAL_CELLS];
+    uint32_t spare;               /* (to 8 bytes) */
+} fg_block_counts;
 
 /* The tripper's last evaluation (fg_trip_memo, fixed-width, 12 bytes). The
  * key holds the low 32 bits of the window's counts_version: between two
@@ -92,33 +116,22 @@ typedef struct fg_block {
     /* ---- header: written once, when the block is placed. The layout is a
      * function of the definition and the version, which the fingerprint
      * and the version name, so no offsets are kept here. ---- */
-    uint32_t magic;               /* FG_BLOCK_MAGIC: the version names sizeof(fg_block) */
-    uint32_t size;                /* the whole block */
+    uint32_t magic;               /* FG_BLOCK_MAGIC (| FG_BLOCK_COUNTED): the version names
+                                   * sizeof(fg_block); with the fingerprint, the layout */
+    uint32_t consecutive_failures; /* (here: beside the magic, no padding) */
     /* ---- transitions ---- */
     uint64_t fingerprint;         /* fg_block_fingerprint of the definition */
     double changed_at;
     uint64_t sequence;            /* the latest transition's sequence number */
     uint64_t random;              /* the PRNG's state (SplitMix64, fg_random.h) */
-    /* ---- admissions that take no lock ---- */
-    fg_block_admissions admissions;
-    /* ---- half_open, the state machine's transition counters ---- */
+    /* ---- half_open ---- */
     fg_half_open_state half_open; /* the slots' bookkeeping (fg_half_open.h) */
-    uint64_t transitions_auto[FG_BLOCK_AUTO_CELLS];
-    /* ---- the manual commands' transition counters (saturating) ---- */
-    uint32_t transitions_manual[FG_BLOCK_MANUAL_CELLS];
     /* ---- hot: the lock, and what records write under it ---- */
-    uint32_t consecutive_failures;
     fg_lock lock;
     /* the last raw clock reading (rebasing), a double: written under the
      * lock, read without it by admissions that read a clock (fg_started_at) */
     _Atomic uint64_t last_raw_bits;
     double last_time;             /* the breaker's time at that reading */
-    /* The record calls so far, in the lock's order, are success + failure
-     * + ignored: each record call adds to exactly one of them. */
-    uint64_t success;
-    uint64_t failure;
-    uint64_t ignored;
-    uint64_t stale;
     fg_window_state window;       /* the window's running totals (fg_window.h) */
     fg_block_memo memo;
     uint32_t reopens;             /* (beside the memo: fills its last 4 bytes) */
@@ -141,6 +154,7 @@ static inline uint64_t fg_block_word_generation(uint64_t word) {
 /* What a definition's block looks like: the header's variable fields. */
 typedef struct fg_block_layout {
     uint32_t size;
+    uint8_t counted;              /* the block keeps fg_block_counts */
     uint8_t retry_factor;         /* fg_block_keeps_retry_factor */
     uint8_t window_kind;
     uint8_t exact_durations;
@@ -151,26 +165,41 @@ typedef struct fg_block_layout {
     uint32_t slow_off, extra_off, window_off, slots_off; /* extra_off 0: none */
 } fg_block_layout;
 
+/* Whether the block keeps the breaker's own counters, and where they are
+ * (right after the fixed part: a reader of another process's block finds
+ * them without its definition), or NULL. */
+static inline int fg_block_counted(const fg_block *b) {
+    return (b->magic & FG_BLOCK_COUNTED) != 0;
+}
+static inline fg_block_counts *fg_block_counts_of(fg_block *b) {
+    return fg_block_counted(b) ? (fg_block_counts *)((char *)b + sizeof *b) : NULL;
+}
+
 /* The retry's jitter factor, drawn when the breaker opened (fg_retry.h), is
- * kept only by a definition whose retry has jitter -- 8 bytes right after
- * the fixed part --, and is 1 for every other one, which never draws one:
- * a block keeps only what its definition needs. */
+ * kept only by a definition whose retry has jitter -- 8 bytes after the
+ * fixed part and the counters --, and is 1 for every other one, which never
+ * draws one: a block keeps only what its definition needs. */
 static inline int fg_block_keeps_retry_factor(const fg_retry_spec *retry) {
     return (retry->kind == FG_RETRY_COOLDOWN || retry->kind == FG_RETRY_BACKOFF) && retry->jitter_ratio > 0.0;
 }
+static inline size_t fg_block_retry_factor_at(const fg_block *b) {
+    return sizeof *b + (fg_block_counted(b) ? sizeof(fg_block_counts) : 0);
+}
 static inline double fg_block_retry_factor(const fg_block *b, const fg_retry_spec *retry) {
     double factor = 1.0;
-    if (fg_block_keeps_retry_factor(retry)) memcpy(&factor, (const char *)b + sizeof *b, sizeof factor);
+    if (fg_block_keeps_retry_factor(retry)) memcpy(&factor, (const char *)b + fg_block_retry_factor_at(b), sizeof factor);
     return factor;
 }
 /* Stores the factor where the definition keeps one (else it is 1: nothing to store). */
 static inline void fg_block_set_retry_factor(fg_block *b, const fg_retry_spec *retry, double factor) {
-    if (fg_block_keeps_retry_factor(retry)) memcpy((char *)b + sizeof *b, &factor, sizeof factor);
+    if (fg_block_keeps_retry_factor(retry)) memcpy((char *)b + fg_block_retry_factor_at(b), &factor, sizeof factor);
 }
 
-/* Computes the layout for def. Returns 0, or -1 when the block would be
- * larger than 4 GiB (an absurd window or slot count). */
-int fg_block_layout_of(const fg_breaker_def *def, fg_block_layout *out);
+/* Computes the layout for def, with the breaker's own counters in the block
+ * (counted = 1) or without them (a breaker that counts only into its sink).
+ * Returns 0, or -1 when the block would be larger than 4 GiB (an absurd
+ * window or slot count). */
+int fg_block_layout_of(const fg_breaker_def *def, int counted, fg_block_layout *out);
 
 /* The fingerprint of everything that defines a definition's behaviour (see
  * fg_block_def.c): window kind and size, tracker and tripper programs
@@ -221,11 +250,11 @@ static inline int fg_block_cell_manual(int cell) {
  * manual commands' pairs count up to UINT32_MAX and stay there (a counter
  * never decreases); the state machine's own pairs, which a flapping
  * breaker can repeat without bound, count in 64 bits. Lock held. */
-static inline uint64_t fg_block_transitions_get(const fg_block *b, int cell) {
+static inline uint64_t fg_block_transitions_get(const fg_block_counts *b, int cell) {
     int a = fg_block_cell_auto(cell);
     return a >= 0 ? b->transitions_auto[a] : b->transitions_manual[fg_block_cell_manual(cell)];
 }
-static inline void fg_block_transitions_add(fg_block *b, int cell) {
+static inline void fg_block_transitions_add(fg_block_counts *b, int cell) {
     int a = fg_block_cell_auto(cell);
     if (a >= 0) {
         b->transitions_auto[a]++;
@@ -234,7 +263,7 @@ static inline void fg_block_transitions_add(fg_block *b, int cell) {
         *m += *m != UINT32_MAX;
     }
 }
-static inline void fg_block_transitions_set(fg_block *b, int cell, uint64_t v) {
+static inline void fg_block_transitions_set(fg_block_counts *b, int cell, uint64_t v) {
     int a = fg_block_cell_auto(cell);
     if (a >= 0) b->transitions_auto[a] = v;
     else b->transitions_manual[fg_block_cell_manual(cell)] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;

@@ -84,11 +84,20 @@ static const fg_breaker_def *fg_breaker_def_of(const fg_policy *policy, size_t i
     return &policy->breakers[index];
 }
 
-size_t fg_breaker_footprint(const fg_policy *policy, size_t index) {
+/* Whether a breaker made with these options keeps its own counters. */
+static int fg_breaker_counted(const fg_breaker_options *opt) {
+    return opt == NULL || !opt->sink_only;
+}
+
+size_t fg_breaker_footprint_with(const fg_policy *policy, size_t index, const fg_breaker_options *opt) {
     const fg_breaker_def *def = fg_breaker_def_of(policy, index);
     fg_block_layout layout;
-    if (def == NULL || fg_block_layout_of(def, &layout) != 0) return 0;
+    if (def == NULL || fg_block_layout_of(def, fg_breaker_counted(opt), &layout) != 0) return 0;
     return layout.size;
+}
+
+size_t fg_breaker_footprint(const fg_policy *policy, size_t index) {
+    return fg_breaker_footprint_with(policy, index, NULL);
 }
 
 /* The tripper memo's bytes after a handle's customs[] (fg_breaker_box_attach):
@@ -187,14 +196,14 @@ fg_breaker *fg_breaker_place(fg_policy *policy, size_t index, const fg_breaker_o
         return NULL;
     }
     fg_block_layout layout;
-    if (fg_block_layout_of(def, &layout) != 0) {
+    if (fg_block_layout_of(def, fg_breaker_counted(opt), &layout) != 0) {
         fg_breaker_error(err, err_cap, policy, def, "the state block would be larger than 4 GiB");
         return NULL;
     }
     if (block == NULL || ((uintptr_t)block % FG_BLOCK_ALIGN) != 0 || block_size < layout.size) {
         fg_breaker_error(err, err_cap, policy, def,
-                         "the state block needs %u bytes aligned to %d (fg_breaker_footprint)",
-                         (unsigned)layout.size, FG_BLOCK_ALIGN);
+                         "the state block needs %u bytes aligned to %d (%s)", (unsigned)layout.size,
+                         FG_BLOCK_ALIGN, layout.counted ? "fg_breaker_footprint" : "fg_breaker_footprint_with");
         return NULL;
     }
     if (handle != NULL && ((uintptr_t)handle % FG_BLOCK_ALIGN) != 0) {
@@ -308,7 +317,9 @@ void fg_breaker_bind(fg_breaker *view, fg_breaker *proto, fg_block *block,
     view->keyed = NULL;
     view->sink = NULL; /* families keep their own aggregates */
     view->box = NULL;  /* keys share proto under different locks: the block's memo */
-    if (fresh || proto->block == NULL || proto->block->size != layout->size) {
+    /* (one definition and one counting: one layout) */
+    if (fresh || proto->block == NULL || proto->block->fingerprint != block->fingerprint ||
+        fg_block_counted(proto->block) != layout->counted) {
         fg_breaker_views(view, layout, fresh);
         return;
     }
@@ -329,7 +340,7 @@ fg_breaker *fg_breaker_new(fg_policy *policy, size_t index, const fg_breaker_opt
         return NULL;
     }
     size_t handle_size = fg_breaker_handle_footprint(policy, index);
-    size_t block_size = fg_breaker_footprint(policy, index);
+    size_t block_size = fg_breaker_footprint_with(policy, index, opt);
     if (block_size == 0) {
         fg_breaker_error(err, err_cap, policy, def, "the state block would be larger than 4 GiB");
         return NULL;
@@ -464,20 +475,29 @@ void fg_breaker_info(fg_breaker *h, fg_info *info) {
     fg_window_metric(&h->window, now, &info->metric);
     fg_counters *c = &info->counters;
     memset(c, 0, sizeof *c);
-    c->success = b->success;
-    c->failure = b->failure;
-    c->ignored = b->ignored;
-    c->stale = b->stale;
-    c->lease_expired = b->half_open.expired;
-    for (int from = 0; from < FG_STATE_COUNT; from++)
-        for (int to = 0; to < FG_STATE_COUNT; to++) {
-            int cell = fg_block_transition_cell((fg_state)from, (fg_state)to);
-            if (cell >= 0) c->transitions[from][to] = fg_block_transitions_get(b, cell);
-        }
+    const fg_block_counts *own = fg_block_counts_of(b);
+    if (own != NULL) {
+        c->success = own->success;
+        c->failure = own->failure;
+        c->ignored = own->ignored;
+        c->stale = own->stale;
+        c->lease_expired = own->lease_expired;
+        for (int from = 0; from < FG_STATE_COUNT; from++)
+            for (int to = 0; to < FG_STATE_COUNT; to++) {
+                int cell = fg_block_transition_cell((fg_state)from, (fg_state)to);
+                if (cell >= 0) c->transitions[from][to] = fg_block_transitions_get(own, cell);
+            }
+        /* Counted without the lock: exact once the calls that made them are over. */
+        fg_breaker_count_admissions(h, &c->admitted, &c->rejected);
+    }
     info->transitions = b->sequence;
-    /* Counted without the lock: exact once the calls that made them are over. */
-    fg_breaker_count_admissions(h, &c->admitted, &c->rejected);
     fg_breaker_unlock(h);
+    /* A breaker that counts only into its sink reports the sink's totals. */
+    if (own == NULL && h->home->sink != NULL) {
+        fg_sink_totals totals;
+        fg_sink_read(h->home->sink, &totals);
+        *c = totals.counters;
+    }
     /* A shared breaker's other blocks (older or newer definitions, which
      * other processes may count into): read after the lock, without theirs. */
     if (h->zone_chain) fg_breaker_zone_counters_add(h, c);

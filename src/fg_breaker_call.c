@@ -44,12 +44,14 @@ static inline void fg_count_add(fg_breaker *h, _Atomic uint64_t *c) {
 }
 
 static inline void fg_count_admitted(fg_breaker *h, fg_block *b) {
-    fg_count_add(h, &b->admissions.admitted);
+    fg_block_counts *c = fg_block_counts_of(b);
+    if (c != NULL) fg_count_add(h, &c->admissions.admitted);
     if (h->sink != NULL) fg_sink_add(h->sink, FG_SINK_ADMITTED);
 }
 
 static inline void fg_count_rejected(fg_breaker *h, fg_block *b) {
-    fg_count_add(h, &b->admissions.rejected);
+    fg_block_counts *c = fg_block_counts_of(b);
+    if (c != NULL) fg_count_add(h, &c->admissions.rejected);
     if (h->sink != NULL) fg_sink_add(h->sink, FG_SINK_REJECTED);
 }
 
@@ -289,11 +291,15 @@ static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, fg_outcome_class 
                             double duration, fg_when *when, uint64_t *number) {
     h = fg_breaker_lock_live(h); /* a reload may have moved the block */
     fg_block *b = h->block;
-    if (number != NULL) *number = b->success + b->failure + b->ignored + 1; /* one of them grows below */
-    /* The counters follow the tracker's classification, stale or not. */
-    if (outcome_class < 0) b->ignored++;
-    else if (outcome_class > 0) b->failure++;
-    else b->success++;
+    fg_block_counts *own = fg_block_counts_of(b);
+    if (own != NULL) {
+        /* one of them grows below; a breaker without counters numbers none */
+        if (number != NULL) *number = own->success + own->failure + own->ignored + 1;
+        /* The counters follow the tracker's classification, stale or not. */
+        if (outcome_class < 0) own->ignored++;
+        else if (outcome_class > 0) own->failure++;
+        else own->success++;
+    }
     if (h->sink != NULL) fg_sink_add_class(h->sink, outcome_class);
 
     uint64_t word = atomic_load_explicit(&b->word, memory_order_relaxed);
@@ -311,7 +317,7 @@ static fg_verdict fg_record(fg_breaker *h, const fg_ticket *t, fg_outcome_class 
     if (outcome_class < 0) {
         verdict = FG_VERDICT_IGNORED; /* untracked: never recorded */
     } else if (!current) {
-        b->stale++;
+        if (own != NULL) own->stale++;
         if (h->sink != NULL) fg_sink_add(h->sink, FG_SINK_STALE);
         verdict = outcome_class > 0 ? FG_VERDICT_STALE_FAILURE : FG_VERDICT_STALE_SUCCESS;
     } else {

@@ -129,9 +129,13 @@ typedef struct fg_reload_gen fg_reload_gen; /* fg_reload.h */
  *     (FG_TRIP_NO_TOTAL: none yet), then one per rate test; remade when the
  *     total moves (in a full CountWindow, never). rates_offset 0: none.
  *
- * Record numbers are the block's success + failure, mod 2^16: only their
- * differences are used, to tell a region's age and consecutive records
- * (a wrong guess once every 65536 records costs time, never an answer).
+ * "Records" are counted by the window's counts version, mod 2^16
+ * (fg_breaker_trip_clock): it moves by one for each record that changes
+ * the counts -- the records that evaluate; the memo answers the others --
+ * and by the buckets a TimeWindow drops; a FailureStreak's change without
+ * one evaluates at the same value. Only differences are used, to tell a
+ * region's age and evaluations in a row (a wrong guess costs time, never
+ * an answer).
  * Every region is exact whenever it is valid (fg_vm_trip_boxed), so none
  * of this changes an answer, only its cost. */
 typedef struct fg_trip_cache {
@@ -209,6 +213,11 @@ struct fg_breaker {
     fg_trip_box *box;
     fg_custom customs[];          /* one per fg_program_custom_name of the tracker */
 };
+
+/* The tripper memo's record clock (fg_trip_cache, above). */
+static inline uint16_t fg_breaker_trip_clock(const fg_breaker *h) {
+    return (uint16_t)h->window.st->counts_version;
+}
 
 /* The rest of a plain breaker's tripper memo (h->box not NULL). */
 static inline fg_trip_cache *fg_breaker_trip_cache(const fg_breaker *h) {
@@ -352,18 +361,16 @@ static inline fg_half_open fg_breaker_half_open(const fg_breaker *h) {
                              h->slot_capacity, h->def->half_open_lease);
 }
 
-/* Takes back the half-open leases that are over at now. Lock held. */
+/* Takes back the half-open leases that are over at now, and counts them.
+ * Lock held. */
 static inline void fg_breaker_expire_leases_locked(fg_breaker *h, double now) {
     fg_half_open ho = fg_breaker_half_open(h);
-    if (h->keyed == NULL && h->sink == NULL) {
-        fg_half_open_expire(&ho, now);
-        return;
-    }
-    uint64_t before = ho.st->expired;
-    fg_half_open_expire(&ho, now);
-    if (ho.st->expired == before) return;
-    if (h->keyed != NULL) h->keyed->hooks->leases_expired(h->keyed->hooks_ud, ho.st->expired - before);
-    if (h->sink != NULL) fg_sink_add_n(h->sink, FG_SINK_LEASE_EXPIRED, ho.st->expired - before);
+    uint32_t taken = fg_half_open_expire(&ho, now);
+    if (taken == 0) return;
+    fg_block_counts *c = fg_block_counts_of(h->block);
+    if (c != NULL) c->lease_expired += taken;
+    if (h->keyed != NULL) h->keyed->hooks->leases_expired(h->keyed->hooks_ud, taken);
+    if (h->sink != NULL) fg_sink_add_n(h->sink, FG_SINK_LEASE_EXPIRED, taken);
 }
 
 /* Moves the breaker to state `to` at now for `reason` (text that outlives

@@ -70,7 +70,6 @@ static void fg_reload_carry_window(const fg_breaker *from, fg_breaker *to) {
 static void fg_reload_carry_half_open(const fg_half_open *from, fg_half_open *to) {
     const fg_half_open_state *s = from->st;
     fg_half_open_state *d = to->st;
-    d->expired = s->expired;
     d->era = s->era;
     d->base = s->base;
     d->grid = s->grid;
@@ -135,41 +134,48 @@ void fg_reload_carry(fg_breaker *from, fg_breaker *to, uint64_t *admitted, uint6
     b->sequence = a->sequence;
     b->random = a->random;
     b->reopens = a->reopens;
-    memcpy(b->transitions_auto, a->transitions_auto, sizeof b->transitions_auto);
-    memcpy(b->transitions_manual, a->transitions_manual, sizeof b->transitions_manual);
     atomic_store_explicit(&b->last_raw_bits, atomic_load_explicit(&a->last_raw_bits, memory_order_relaxed),
                           memory_order_relaxed);
     b->last_time = a->last_time;
-    b->success = a->success;
-    b->failure = a->failure;
-    b->ignored = a->ignored;
-    b->stale = a->stale;
     b->consecutive_failures = a->consecutive_failures;
     fg_half_open from_slots = fg_breaker_half_open(from), to_slots = fg_breaker_half_open(to);
     fg_reload_carry_half_open(&from_slots, &to_slots);
     fg_reload_carry_window(from, to);
     /* the memo stays invalid (fresh): it answered for the old tripper */
-    *admitted = atomic_load_explicit(&a->admissions.admitted, memory_order_relaxed);
-    *rejected = atomic_load_explicit(&a->admissions.rejected, memory_order_relaxed);
-    atomic_store_explicit(&b->admissions.admitted, *admitted, memory_order_relaxed);
-    atomic_store_explicit(&b->admissions.rejected, *rejected, memory_order_relaxed);
+    /* the counters (both blocks keep them, or neither: the new block is
+     * made like the old one); admissions that still reach the old block
+     * are added by fg_breaker_count_admissions */
+    fg_block_counts *ca = fg_block_counts_of(a), *cb = fg_block_counts_of(b);
+    *admitted = *rejected = 0;
+    if (ca == NULL || cb == NULL) return;
+    cb->success = ca->success;
+    cb->failure = ca->failure;
+    cb->ignored = ca->ignored;
+    cb->stale = ca->stale;
+    cb->lease_expired = ca->lease_expired;
+    memcpy(cb->transitions_auto, ca->transitions_auto, sizeof cb->transitions_auto);
+    memcpy(cb->transitions_manual, ca->transitions_manual, sizeof cb->transitions_manual);
+    *admitted = atomic_load_explicit(&ca->admissions.admitted, memory_order_relaxed);
+    *rejected = atomic_load_explicit(&ca->admissions.rejected, memory_order_relaxed);
+    atomic_store_explicit(&cb->admissions.admitted, *admitted, memory_order_relaxed);
+    atomic_store_explicit(&cb->admissions.rejected, *rejected, memory_order_relaxed);
 }
 
 /* ---- what the runtime asks ---------------------------------------------------- */
 
 void fg_breaker_count_admissions(fg_breaker *h, uint64_t *admitted, uint64_t *rejected) {
-    fg_block *b = h->block;
-    uint64_t in = atomic_load_explicit(&b->admissions.admitted, memory_order_relaxed);
-    uint64_t out = atomic_load_explicit(&b->admissions.rejected, memory_order_relaxed);
+    fg_block_counts *c = fg_block_counts_of(h->block);
+    *admitted = *rejected = 0;
+    if (c == NULL) return; /* counted by the sink alone */
+    uint64_t in = atomic_load_explicit(&c->admissions.admitted, memory_order_relaxed);
+    uint64_t out = atomic_load_explicit(&c->admissions.rejected, memory_order_relaxed);
     /* a family key's view: its block was never replaced this way */
     if (h->keyed == NULL) {
         for (const fg_reload_gen *g = atomic_load_explicit(&h->home->gens, memory_order_acquire);
              g != NULL; g = g->older) {
-            const fg_block *r = g->replaced->block;
-            in += atomic_load_explicit(&((fg_block *)r)->admissions.admitted, memory_order_relaxed) -
-                  g->admitted_at_switch;
-            out += atomic_load_explicit(&((fg_block *)r)->admissions.rejected, memory_order_relaxed) -
-                   g->rejected_at_switch;
+            fg_block_counts *r = fg_block_counts_of(g->replaced->block);
+            in += atomic_load_explicit(&r->admissions.admitted, memory_order_relaxed) - g->admitted_at_switch;
+            out += atomic_load_explicit(&r->admissions.rejected, memory_order_relaxed) - g->rejected_at_switch;
         }
     }
     *admitted = in;
@@ -242,8 +248,8 @@ int fg_breaker_reload_with(fg_breaker *h, fg_policy *policy, size_t index,
         return -1;
     }
     const fg_breaker_def *def = &policy->breakers[index];
-    fg_block_layout layout;
-    if (fg_block_layout_of(def, &layout) != 0) {
+    fg_block_layout layout; /* with counters where the breaker's block keeps them */
+    if (fg_block_layout_of(def, fg_block_counted(fg_breaker_live(h)->block), &layout) != 0) {
         fg_reload_error(err, err_cap,
                         "cannot reload: the new state block would be larger than 4 GiB; nothing changed");
         return -1;
@@ -253,7 +259,7 @@ int fg_breaker_reload_with(fg_breaker *h, fg_policy *policy, size_t index,
         if (((uintptr_t)memory % FG_BLOCK_ALIGN) != 0 || opt->block_size < layout.size) {
             fg_reload_error(err, err_cap,
                             "cannot reload: the new definition's state block needs %u bytes aligned to "
-                            "%d (fg_breaker_footprint); the memory given has %zu; nothing changed",
+                            "%d (fg_breaker_footprint_with); the memory given has %zu; nothing changed",
                             (unsigned)layout.size, FG_BLOCK_ALIGN, opt->block_size);
             return -1;
         }

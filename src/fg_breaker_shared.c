@@ -75,26 +75,28 @@ static uint32_t fg_shared_load32(const uint32_t *word) {
 int fg_breaker_block_counters(const void *block, size_t size, fg_counters *out) {
     const fg_block *b = block;
     memset(out, 0, sizeof *out);
-    /* the header is written once, before the block was published */
-    if (b == NULL || size < sizeof(fg_block) || b->magic != FG_BLOCK_MAGIC)
+    /* the header is written once, before the block was published; shared
+     * blocks keep their counters (the instance's) */
+    if (b == NULL || size < sizeof(fg_block) + sizeof(fg_block_counts) ||
+        b->magic != (FG_BLOCK_MAGIC | (uint32_t)FG_BLOCK_COUNTED))
         return -1;
-    out->success = fg_shared_load64(&b->success);
-    out->failure = fg_shared_load64(&b->failure);
-    out->ignored = fg_shared_load64(&b->ignored);
-    out->stale = fg_shared_load64(&b->stale);
-    out->lease_expired = fg_shared_load64(&b->half_open.expired);
+    fg_block_counts *c = fg_block_counts_of((fg_block *)b); /* atomics: loads only */
+    out->success = fg_shared_load64(&c->success);
+    out->failure = fg_shared_load64(&c->failure);
+    out->ignored = fg_shared_load64(&c->ignored);
+    out->stale = fg_shared_load64(&c->stale);
+    out->lease_expired = fg_shared_load64(&c->lease_expired);
     for (int from = 0; from < FG_STATE_COUNT; from++)
         for (int to = 0; to < FG_STATE_COUNT; to++) {
             int cell = fg_block_transition_cell((fg_state)from, (fg_state)to);
             if (cell < 0) continue;
             int a = fg_block_cell_auto(cell);
             out->transitions[from][to] =
-                a >= 0 ? fg_shared_load64(&b->transitions_auto[a])
-                       : fg_shared_load32(&b->transitions_manual[fg_block_cell_manual(cell)]);
+                a >= 0 ? fg_shared_load64(&c->transitions_auto[a])
+                       : fg_shared_load32(&c->transitions_manual[fg_block_cell_manual(cell)]);
         }
-    fg_block *w = (fg_block *)b; /* the counters are atomics: loads only */
-    out->admitted = atomic_load_explicit(&w->admissions.admitted, memory_order_relaxed);
-    out->rejected = atomic_load_explicit(&w->admissions.rejected, memory_order_relaxed);
+    out->admitted = atomic_load_explicit(&c->admissions.admitted, memory_order_relaxed);
+    out->rejected = atomic_load_explicit(&c->admissions.rejected, memory_order_relaxed);
     return 0;
 }
 

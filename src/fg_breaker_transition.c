@@ -201,7 +201,7 @@ fg_breaker_trip_remake_locked(fg_breaker *h, fg_state state, double now, const c
         tc->skip--;
         fired = fg_vm_trip_counts(tripper, &c, &alternative);
     } else {
-        uint16_t records = (uint16_t)(h->block->success + h->block->failure);
+        uint16_t records = fg_breaker_trip_clock(h);
         if (box->valid && (uint16_t)(records - tc->built_at) <= FG_BOX_SHORT)
             tc->skip = FG_BOX_SKIP;
         tc->built_at = records;
@@ -249,8 +249,9 @@ int fg_breaker_trip_box_run_locked(fg_breaker *h, fg_state state, double now, co
     if (!fg_trip_box_holds(older, fg_window_total_count(w), fg_window_failure_count(w), w->slow,
                            w->threshold_count, h->block->consecutive_failures, state))
         return fg_breaker_trip_remake_locked(h, state, now, reason);
-    uint16_t records = (uint16_t)(h->block->success + h->block->failure);
-    tc->older_run = (uint16_t)(records - tc->older_at) == 1 ? tc->older_run + 1 : 1;
+    uint16_t records = fg_breaker_trip_clock(h);
+    /* (0: the same counts, only the streak moved -- still in a row) */
+    tc->older_run = (uint16_t)(records - tc->older_at) <= 1 ? tc->older_run + 1 : 1;
     tc->older_at = records;
     if (tc->older_run >= FG_TRIP_OLDER_RUN) return fg_breaker_trip_promote(h, reason);
     return older->fired ? fg_breaker_trip_fired(h, older->alternative, reason) : 0;
@@ -284,7 +285,8 @@ void fg_breaker_transition_locked(fg_breaker *h, fg_state to, const char *reason
 
     if (h->keyed != NULL) h->keyed->hooks->transition(h->keyed->hooks_ud, from, to);
     int cell = fg_block_transition_cell(from, to);
-    if (cell >= 0) fg_block_transitions_add(b, cell);
+    fg_block_counts *own = fg_block_counts_of(b);
+    if (cell >= 0 && own != NULL) fg_block_transitions_add(own, cell);
     if (h->sink != NULL) fg_sink_transition(h->sink, &h->home->sink_state, from, to);
     if (from == FG_STATE_HALF_OPEN && to == FG_STATE_OPEN) b->reopens++;
     b->changed_at = now;

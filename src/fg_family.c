@@ -150,15 +150,17 @@ static size_t fg_family_entry_size(size_t key_len, size_t block_size) {
 }
 
 static void fg_family_entry_free(fg_family *f, fg_family_entry *e) {
-    /* the block's own size: keys of different definitions after a reload */
-    fg_alloc_free(&f->alloc, e, fg_family_entry_size(e->key_len, fg_family_entry_block(e)->size));
+    /* its own definition's size: keys of different definitions after a reload */
+    const fg_family_def *d = fg_family_def_of(f, fg_family_entry_block(e));
+    fg_alloc_free(&f->alloc, e, fg_family_entry_size(e->key_len, d->layout.size));
 }
 
 /* ---- eviction -------------------------------------------------------------------- */
 
 uint64_t fg_family_in_flight_locked(fg_block *b) {
-    uint64_t admitted = atomic_load_explicit(&b->admissions.admitted, memory_order_relaxed);
-    uint64_t recorded = b->success + b->failure + b->ignored;
+    fg_block_counts *c = fg_block_counts_of(b); /* a key's block keeps its counters */
+    uint64_t admitted = atomic_load_explicit(&c->admissions.admitted, memory_order_relaxed);
+    uint64_t recorded = c->success + c->failure + c->ignored;
     return admitted > recorded ? admitted - recorded : 0;
 }
 
@@ -435,7 +437,7 @@ fg_family *fg_family_new(fg_policy *policy, size_t index, const fg_family_option
     f->alloc = proto->alloc;
     f->proto = proto;
     f->first.handle = proto;
-    fg_block_layout_of(proto->def, &f->first.layout); /* succeeded in fg_breaker_new */
+    fg_block_layout_of(proto->def, 1, &f->first.layout); /* succeeded in fg_breaker_new */
     f->first.fingerprint = fg_block_fingerprint(proto->def);
     atomic_init(&f->defs, &f->first);
     f->max_keys = opt != NULL ? opt->max_keys : 0;

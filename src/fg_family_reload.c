@@ -90,7 +90,7 @@ int fg_family_reload_with(fg_family *f, fg_policy *policy, size_t index, const f
         return -1;
     }
     d->handle = fg_breaker_live(f->proto);
-    fg_block_layout_of(d->handle->def, &d->layout); /* succeeded in the reload */
+    fg_block_layout_of(d->handle->def, 1, &d->layout); /* succeeded in the reload */
     d->fingerprint = fg_block_fingerprint(d->handle->def);
     d->older = fg_family_current(f);
     atomic_store_explicit(&f->defs, d, memory_order_release);

@@ -88,14 +88,16 @@ static void fg_half_open_unlink(fg_half_open *h, uint32_t i) {
     st->in_flight--;
 }
 
-void fg_half_open_expire(fg_half_open *h, double now) {
+uint32_t fg_half_open_expire(fg_half_open *h, double now) {
     fg_half_open_state *st = h->st;
-    if (st->in_flight == 0) return;
+    if (st->in_flight == 0) return 0;
     double unit = fg_half_open_unit(st), since = now - st->base;
+    uint32_t taken = 0;
     while (st->in_flight > 0 && since - (double)h->ticks[st->oldest] * unit >= h->lease) {
         fg_half_open_unlink(h, st->oldest);
-        st->expired++;
+        taken++;
     }
+    return taken;
 }
 
 /* The era starts over at a grant with no lease held: tick 0 is now. */

@@ -65,13 +65,12 @@
 
 #include "fluxgate.h"
 
-/* 32 bytes. oldest is meaningful while in_flight > 0, free_head while
+/* 24 bytes. oldest is meaningful while in_flight > 0, free_head while
  * the free list, fresh - in_flight slots long, is not empty. fresh is kept
  * modulo 2^16: with a lease held it is >= 1, so 0 then means 65536 (the
  * largest capacity); without one the next grant restarts the era and
  * reads none of them. */
 typedef struct fg_half_open_state {
-    uint64_t expired;   /* leases taken back since creation */
     double base;        /* the time of tick 0 */
     uint32_t era;       /* added to every tick in identities: moved on by every reset */
     uint32_t in_flight;
@@ -180,8 +179,9 @@ void fg_half_open_reset(fg_half_open *h);
  * O(capacity): for attaching, never for calls. */
 int fg_half_open_sane(const fg_half_open *h);
 
-/* Takes back every lease granted at or before now - lease. */
-void fg_half_open_expire(fg_half_open *h, double now);
+/* Takes back every lease granted at or before now - lease; returns how
+ * many (the breaker counts them: lease_expired). */
+uint32_t fg_half_open_expire(fg_half_open *h, double now);
 
 /* Grants a slot at now (at the era's latest grant's tick or later: see
  * above): returns its index and writes the ticket's identity, or returns

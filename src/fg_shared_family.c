@@ -224,7 +224,7 @@ fg_shared_family *fg_shared_family_open(fg_shm *m, fg_policy *policy, size_t ind
     f->handle_size = fg_breaker_handle_footprint(policy, index);
     f->has_seed = opt != NULL && opt->has_seed;
     f->seed = f->has_seed ? opt->seed : 0;
-    fg_block_layout_of(&policy->breakers[index], &f->layout);
+    fg_block_layout_of(&policy->breakers[index], 1, &f->layout);
     void *memory = fg_alloc_new(&a, f->handle_size);
     if (memory == NULL) {
         fg_alloc_free(&a, f, sizeof *f);

@@ -151,12 +151,15 @@ size_t fg_breaker_snapshot(fg_breaker *h, void *buf, size_t cap) {
     fg_snap_out_u(&o, FG_SNAPSHOT_RANDOM_TAG, 8);
     fg_snap_out_u(&o, 0, 8);
     fg_snap_out_u(&o, 0, 8);
+    /* the breaker's own counters; zeros for one that counts only into its
+     * sink (it has none of its own) */
     uint64_t admitted = 0, rejected = 0;
     fg_breaker_count_admissions(h, &admitted, &rejected);
-    const uint64_t counters[FG_SNAPSHOT_COUNTERS] = {b->success, b->failure, b->ignored, b->stale,
-                                                     b->success + b->failure + b->ignored, admitted,   rejected,   b->half_open.expired};
+    const fg_block_counts none = {0}, *c = fg_block_counts_of(b) != NULL ? fg_block_counts_of(b) : &none;
+    const uint64_t counters[FG_SNAPSHOT_COUNTERS] = {c->success, c->failure, c->ignored, c->stale,
+                                                     c->success + c->failure + c->ignored, admitted,   rejected,   c->lease_expired};
     for (int i = 0; i < FG_SNAPSHOT_COUNTERS; i++) fg_snap_out_u(&o, counters[i], 8);
-    for (int i = 0; i < FG_SNAPSHOT_TRANSITION_PAIRS; i++) fg_snap_out_u(&o, fg_block_transitions_get(b, fg_snap_transition_cell(i)), 8);
+    for (int i = 0; i < FG_SNAPSHOT_TRANSITION_PAIRS; i++) fg_snap_out_u(&o, fg_block_transitions_get(c, fg_snap_transition_cell(i)), 8);
     fg_snap_out_bytes(&o, h->def->name != NULL ? h->def->name : "", name_length);
     fg_snap_write_window(h, &o, now);
     fg_snap_write_leases(h, &o, now, changed_rel);
@@ -349,16 +352,22 @@ static void fg_snap_apply(fg_breaker *h, const unsigned char *d, const fg_snap_f
     b->consecutive_failures = f->consecutive_failures;
     b->sequence = f->sequence;
     b->random = fg_snap_random_state(f->random);
-    b->success = f->counters[0];
-    b->failure = f->counters[1];
-    b->ignored = f->counters[2];
-    b->stale = f->counters[3];
-    fg_snap_set_admissions(&b->admissions.admitted, f->counters[5]);
-    fg_snap_set_admissions(&b->admissions.rejected, f->counters[6]);
-    for (int i = 0; i < FG_SNAPSHOT_TRANSITION_PAIRS; i++) fg_block_transitions_set(b, fg_snap_transition_cell(i), f->transitions[i]);
+    /* a breaker that counts only into its sink restores no counters: the
+     * sink's never decrease */
+    fg_block_counts *c = fg_block_counts_of(b);
+    if (c != NULL) {
+        c->success = f->counters[0];
+        c->failure = f->counters[1];
+        c->ignored = f->counters[2];
+        c->stale = f->counters[3];
+        fg_snap_set_admissions(&c->admissions.admitted, f->counters[5]);
+        fg_snap_set_admissions(&c->admissions.rejected, f->counters[6]);
+        for (int i = 0; i < FG_SNAPSHOT_TRANSITION_PAIRS; i++)
+            fg_block_transitions_set(c, fg_snap_transition_cell(i), f->transitions[i]);
+        c->lease_expired = f->counters[7];
+    }
     fg_snap_apply_window(h, d, f->window_at, now);
     fg_snap_apply_leases(h, d, f->leases_at, now);
-    b->half_open.expired = f->counters[7];
     b->memo.flags = 0; /* the tripper runs again on the restored window */
     /* Last: a lock-free admission that sees the new word sees the rest. */
     atomic_store_explicit(&b->word, fg_block_word(f->state, generation + 1), memory_order_release);

@@ -62,7 +62,7 @@ static void only_exact_windows_have_an_exact_sum(void **state) {
     for (int i = 0; i < 4; i++) {
         fg_policy *p = compile_expr(defs[i]);
         fg_block_layout l;
-        assert_int_equal(fg_block_layout_of(&p->breakers[0], &l), 0);
+        assert_int_equal(fg_block_layout_of(&p->breakers[0], 1, &l), 0);
         assert_int_equal(l.exact_durations, exact[i]);
         assert_int_equal(fg_window_extra_bytes((fg_window_kind)l.window_kind, l.exact_durations), extra[i]);
         if (extra[i] == 0) {

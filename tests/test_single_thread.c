@@ -87,8 +87,8 @@ static void a_single_thread_breaker_counts_with_plain_stores(void **state) {
         assert_true(fg_breaker_acquire_at(plain, 1.0, &t));
         fg_breaker_record_at(plain, &t, 0, 0.01, 1.0);
     }
-    assert_int_equal(atomic_load(&single->block->admissions.admitted), 100);
-    assert_int_equal(atomic_load(&plain->block->admissions.admitted), 100);
+    assert_int_equal(atomic_load(&fg_block_counts_of(single->block)->admissions.admitted), 100);
+    assert_int_equal(atomic_load(&fg_block_counts_of(plain->block)->admissions.admitted), 100);
     assert_int_equal(atomic_load(&single->block->lock), 0);
     fg_breaker_free(single);
     fg_breaker_free(plain);
