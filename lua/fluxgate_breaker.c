@@ -413,11 +413,14 @@ static int fgl_new_breaker(lua_State *L) {
     /* The definition's own name, as the exposition will print it: a policy
      * file may spell any bytes in a quoted name. */
     if (fgl_definition_problem(L, p->policy, index) != 0) return 2;
-    size_t handle_size = fg_breaker_handle_footprint(p->policy, (size_t)index);
-    size_t block_size = fg_breaker_footprint(p->policy, (size_t)index);
     /* The name's counter sink (made now: it may raise); shared breakers
-     * count in their shared block only (fluxgate_sink.c). */
+     * count in their shared block only (fluxgate_sink.c). A plain breaker
+     * counts into its name's sink alone: its block keeps no counters of its
+     * own (184 bytes less), and info().counters are the name's. */
     o.sink = shm == NULL ? fgl_sink_for(L, fg_policy_breaker_name(p->policy, (size_t)index)) : NULL;
+    o.sink_only = shm == NULL;
+    size_t handle_size = fg_breaker_handle_footprint(p->policy, (size_t)index);
+    size_t block_size = fg_breaker_footprint_with(p->policy, (size_t)index, &o);
     /* A plain breaker lives in this Lua state's userdata: one thread uses it.
      * Shared breakers and family keys have blocks other processes map. */
     o.single_thread = shm == NULL && family == NULL;

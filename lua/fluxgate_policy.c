@@ -154,12 +154,16 @@ static int fgl_policy_find(lua_State *L) {
 }
 
 /* policy_footprint(policy, index) -> block bytes, handle bytes (what a
- * breaker of that definition puts in its userdata besides the binding's
- * own part: for tests and the benchmark) */
+ * plain breaker of that definition puts in its userdata besides the
+ * binding's own part -- a block without counters of its own, which count
+ * by name: for tests and the benchmark) */
 static int fgl_policy_footprint(lua_State *L) {
     fgl_policy *p = fgl_check_policy(L, 1);
     size_t index = (size_t)luaL_checkinteger(L, 2);
-    lua_pushinteger(L, (lua_Integer)fg_breaker_footprint(p->policy, index));
+    fg_breaker_options plain;
+    fg_breaker_options_init(&plain);
+    plain.sink_only = 1;
+    lua_pushinteger(L, (lua_Integer)fg_breaker_footprint_with(p->policy, index, &plain));
     lua_pushinteger(L, (lua_Integer)fg_breaker_handle_footprint(p->policy, index));
     return 2;
 }

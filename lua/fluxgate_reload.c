@@ -45,7 +45,11 @@ static int fgl_reload(lua_State *L) {
     lua_Integer index = luaL_checkinteger(L, 3);
     lua_settop(L, 3);
     if (fgl_definition_problem(L, p->policy, index) != 0) return 2;
-    size_t block_size = fg_breaker_footprint(p->policy, (size_t)index);
+    /* a plain breaker's block keeps no counters (fluxgate_breaker.c) */
+    fg_breaker_options sized;
+    fg_breaker_options_init(&sized);
+    sized.sink_only = !(b->head.flags & FGL_SHARED);
+    size_t block_size = fg_breaker_footprint_with(p->policy, (size_t)index, &sized);
     luaL_checkstack(L, 12, "fluxgate reload");
     /* The new name's counter sink, made before anything changes (it may
      * raise); a shared breaker has none. */
