@@ -144,7 +144,7 @@ size_t fg_breaker_snapshot(fg_breaker *h, void *buf, size_t cap) {
     fg_snap_out_u(&o, fg_block_word_generation(word), 8);
     fg_snap_out_u(&o, b->sequence, 8);
     fg_snap_out_u(&o, b->consecutive_failures, 4);
-    fg_snap_out_u(&o, 0, 4);
+    fg_snap_out_u(&o, fg_block_counted(b) ? 0u : (uint64_t)FG_SNAPSHOT_NO_COUNTERS, 4); /* flags */
     fg_snap_out_f64(&o, changed_rel);
     fg_snap_out_f64(&o, fg_block_retry_factor(b, &h->def->retry));
     fg_snap_out_u(&o, b->random, 8);
@@ -178,6 +178,7 @@ typedef struct fg_snap_fixed {
     uint64_t generation;
     uint64_t sequence;
     uint32_t consecutive_failures;
+    uint32_t flags;   /* FG_SNAPSHOT_NO_COUNTERS */
     double changed_rel;
     double retry_factor;
     uint64_t random[4];
@@ -246,12 +247,45 @@ static const char *fg_snap_check_envelope(const fg_breaker *h, const unsigned ch
 
 /* The state and its bookkeeping: every enum in range, the counts that must
  * agree agreeing, every time finite and within range. */
-static const char *fg_snap_check_state(const fg_snap_fixed *f, uint32_t state, uint32_t reserved,
-                                       char *why, size_t cap) {
+static const char *fg_snap_check_counts(const fg_snap_fixed *f, char *why, size_t cap);
+
+/* A snapshot of a breaker without counters of its own: every counter zero. */
+static const char *fg_snap_check_no_counters(const fg_snap_fixed *f, char *why, size_t cap) {
+    uint64_t any = 0;
+    for (int i = 0; i < FG_SNAPSHOT_COUNTERS; i++) any |= f->counters[i];
+    for (int i = 0; i < FG_SNAPSHOT_TRANSITION_PAIRS; i++) any |= f->transitions[i];
+    return any != 0 ? fg_snap_fail(why, cap, "the snapshot says it has no counters, yet counts") : NULL;
+}
+
+static const char *fg_snap_check_state(const fg_snap_fixed *f, uint32_t state, char *why, size_t cap) {
     if (state >= FG_STATE_COUNT) return fg_snap_fail(why, cap, "the snapshot's state %u is not a state", state);
-    if (reserved != 0) return fg_snap_fail(why, cap, "the snapshot's reserved field is not zero");
+    if ((f->flags & ~(uint32_t)FG_SNAPSHOT_NO_COUNTERS) != 0)
+        return fg_snap_fail(why, cap, "the snapshot has flags this version does not know (0x%x)", (unsigned)f->flags);
     if (f->generation > FG_SNAP_GENERATION_MAX)
         return fg_snap_fail(why, cap, "the snapshot's generation is out of range");
+    if (f->flags & FG_SNAPSHOT_NO_COUNTERS) {
+        const char *bad = fg_snap_check_no_counters(f, why, cap);
+        if (bad != NULL) return bad;
+    } else {
+        const char *bad = fg_snap_check_counts(f, why, cap);
+        if (bad != NULL) return bad;
+    }
+    if (f->state == FG_STATE_CLOSED && f->reopens != 0)
+        return fg_snap_fail(why, cap, "a closed breaker has no reopens, the snapshot has %u", f->reopens);
+    if (!(f->changed_rel <= 0.0 && f->changed_rel >= -FG_SNAPSHOT_TIME_LIMIT))
+        return fg_snap_fail(why, cap, "the snapshot's time of the last transition is impossible (%.17g s from now)",
+                            f->changed_rel);
+    /* 1 + U(-j, j) with j in [0, 1) */
+    if (!(f->retry_factor > 0.0 && f->retry_factor < 2.0))
+        return fg_snap_fail(why, cap, "the snapshot's retry jitter factor %.17g is impossible", f->retry_factor);
+    if ((f->random[0] | f->random[1] | f->random[2] | f->random[3]) == 0)
+        return fg_snap_fail(why, cap, "the snapshot's random generator state is all zero");
+    return NULL;
+}
+
+/* The counters of a breaker that keeps its own: consistent with its state
+ * and sequence. */
+static const char *fg_snap_check_counts(const fg_snap_fixed *f, char *why, size_t cap) {
     uint64_t sum = 0, into = 0;
     for (int i = 0; i < FG_SNAPSHOT_TRANSITION_PAIRS; i++) {
         fg_state from, to;
@@ -266,20 +300,10 @@ static const char *fg_snap_check_state(const fg_snap_fixed *f, uint32_t state, u
                             (unsigned long long)sum, (unsigned long long)f->sequence);
     if (f->sequence == 0 ? f->state != FG_STATE_CLOSED : into == 0)
         return fg_snap_fail(why, cap, "the snapshot's state %s was never entered", fg_state_name(f->state));
-    if (f->state == FG_STATE_CLOSED && f->reopens != 0)
-        return fg_snap_fail(why, cap, "a closed breaker has no reopens, the snapshot has %u", f->reopens);
-    if (!(f->changed_rel <= 0.0 && f->changed_rel >= -FG_SNAPSHOT_TIME_LIMIT))
-        return fg_snap_fail(why, cap, "the snapshot's time of the last transition is impossible (%.17g s from now)",
-                            f->changed_rel);
-    /* 1 + U(-j, j) with j in [0, 1) */
-    if (!(f->retry_factor > 0.0 && f->retry_factor < 2.0))
-        return fg_snap_fail(why, cap, "the snapshot's retry jitter factor %.17g is impossible", f->retry_factor);
     /* record calls: each one counted once as a success, failure or ignored */
     uint64_t c = f->counters[0] + f->counters[1];
     if (c < f->counters[0] || c + f->counters[2] < c || c + f->counters[2] != f->counters[4])
         return fg_snap_fail(why, cap, "the snapshot's record count is not its successes, failures and ignored calls");
-    if ((f->random[0] | f->random[1] | f->random[2] | f->random[3]) == 0)
-        return fg_snap_fail(why, cap, "the snapshot's random generator state is all zero");
     return NULL;
 }
 
@@ -295,13 +319,13 @@ static const char *fg_snap_check(const fg_breaker *h, const unsigned char *d, si
     f->generation = fg_snap_in_u(&in, 8);
     f->sequence = fg_snap_in_u(&in, 8);
     f->consecutive_failures = (uint32_t)fg_snap_in_u(&in, 4);
-    uint32_t reserved = (uint32_t)fg_snap_in_u(&in, 4);
+    f->flags = (uint32_t)fg_snap_in_u(&in, 4);
     f->changed_rel = fg_snap_in_f64(&in);
     f->retry_factor = fg_snap_in_f64(&in);
     for (int i = 0; i < 4; i++) f->random[i] = fg_snap_in_u(&in, 8);
     for (int i = 0; i < FG_SNAPSHOT_COUNTERS; i++) f->counters[i] = fg_snap_in_u(&in, 8);
     for (int i = 0; i < FG_SNAPSHOT_TRANSITION_PAIRS; i++) f->transitions[i] = fg_snap_in_u(&in, 8);
-    bad = fg_snap_check_state(f, state, reserved, why, cap);
+    bad = fg_snap_check_state(f, state, why, cap);
     if (bad != NULL) return bad;
     /* 1 + U(-j, j) as this definition's retry draws it (exactly 1 without
      * jitter), the range a reload clamps into too (fg_breaker_reload.c):
@@ -352,10 +376,10 @@ static void fg_snap_apply(fg_breaker *h, const unsigned char *d, const fg_snap_f
     b->consecutive_failures = f->consecutive_failures;
     b->sequence = f->sequence;
     b->random = fg_snap_random_state(f->random);
-    /* a breaker that counts only into its sink restores no counters: the
-     * sink's never decrease */
+    /* a breaker that counts only into its sink restores no counters (the
+     * sink's never decrease), nor does a snapshot of one set any */
     fg_block_counts *c = fg_block_counts_of(b);
-    if (c != NULL) {
+    if (c != NULL && !(f->flags & FG_SNAPSHOT_NO_COUNTERS)) {
         c->success = f->counters[0];
         c->failure = f->counters[1];
         c->ignored = f->counters[2];

@@ -22,7 +22,10 @@
  *   40      u64        generation
  *   48      u64        transition sequence (the latest transition's number)
  *   56      u32        consecutive failures
- *   60      u32        reserved, 0
+ *   60      u32        flags: FG_SNAPSHOT_NO_COUNTERS (1), the breaker kept
+ *                      no counters of its own (sink_only): the counter
+ *                      fields below are zero and a restore sets none;
+ *                      other bits: an error
  *   64      f64        changed_at - now
  *   72      f64        retry factor (the jitter drawn when the breaker opened)
  *   80      u64 x 4    PRNG state: the SplitMix64 word, FG_SNAPSHOT_RANDOM_TAG,
@@ -66,6 +69,7 @@ enum {
     FG_SNAPSHOT_VERSION = 1,
     FG_SNAPSHOT_TRANSITION_PAIRS = 27,
     FG_SNAPSHOT_COUNTERS = 8,
+    FG_SNAPSHOT_NO_COUNTERS = 1, /* the flags at offset 60 */
     /* offsets of the fixed part */
     FG_SNAP_OFF_MAGIC = 0,
     FG_SNAP_OFF_VERSION = 4,
@@ -83,7 +87,7 @@ enum {
     FG_SNAP_OFF_GENERATION = 40,
     FG_SNAP_OFF_SEQUENCE = 48,
     FG_SNAP_OFF_CONSECUTIVE = 56,
-    FG_SNAP_OFF_RESERVED = 60,
+    FG_SNAP_OFF_FLAGS = 60,
     FG_SNAP_OFF_CHANGED_AT = 64,
     FG_SNAP_OFF_RETRY_FACTOR = 72,
     FG_SNAP_OFF_RANDOM = 80,

@@ -4,7 +4,9 @@
  * the state counts follow transitions, restores, reloads, fg_breaker_set_sink
  * and frees, families ignore sinks, and under threads (run under
  * ThreadSanitizer: `make test-c SANITIZE=thread`) the totals equal the sum of
- * the breakers' counters once the threads are done.
+ * the breakers' counters once the threads are done. Breakers that count
+ * into their sink alone (sink_only) keep no counters in their block, which
+ * is that much smaller, and report the sink's totals.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fg_snapshot.h"
 #include "fg_test_support.h"
 #include "fluxgate.h"
 
@@ -30,14 +33,20 @@ static fg_policy *compile(const char *text) {
     return fg_test_policy(text, "sink.fgp");
 }
 
-static fg_breaker *make(fg_policy *p, size_t index, fg_test_clock *clock, fg_sink *sink) {
+static fg_breaker *make_counted(fg_policy *p, size_t index, fg_test_clock *clock, fg_sink *sink,
+                               int sink_only) {
     fg_breaker_options o = fg_test_options(clock, NULL);
     o.sink = sink;
+    o.sink_only = sink_only;
     char err[256];
     fg_breaker *b = fg_breaker_new(p, index, &o, err, sizeof err);
     if (b == NULL) fprintf(stderr, "%s\n", err);
     assert_non_null(b);
     return b;
+}
+
+static fg_breaker *make(fg_policy *p, size_t index, fg_test_clock *clock, fg_sink *sink) {
+    return make_counted(p, index, clock, sink, 0);
 }
 
 /* One call with outcome class cls; the verdict, or -1 when rejected. */
@@ -235,6 +244,154 @@ static void a_restore_moves_the_state_count_and_adds_no_calls(void **state) {
     fg_policy_free(p);
 }
 
+/* ---- breakers that count into their sink alone ---------------------------- */
+
+/* The block keeps no counters: exactly sizeof(counters) = 184 bytes less,
+ * and a CountWindow(10) breaker without duration rules fits 256 bytes. */
+static void a_sink_only_block_is_184_bytes_smaller(void **state) {
+    (void)state;
+    fg_policy *p = compile(two_defs);
+    fg_policy *small = compile("breaker small { window = CountWindow(10) tripper = FailureStreak(3) }\n");
+    fg_breaker_options o;
+    fg_breaker_options_init(&o);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(fg_breaker_footprint_with(p, i, NULL), fg_breaker_footprint(p, i));
+        assert_int_equal(fg_breaker_footprint_with(p, i, &o), fg_breaker_footprint(p, i));
+    }
+    o.sink_only = 1;
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(fg_breaker_footprint_with(p, i, &o) + 184, fg_breaker_footprint(p, i));
+    assert_true(fg_breaker_footprint_with(small, 0, &o) <= 256);
+    assert_int_equal(fg_breaker_footprint_with(p, 7, &o), 0); /* no such definition */
+    fg_policy_free(small);
+    fg_policy_free(p);
+}
+
+/* Every count goes to the sink, once; info reports the sink's totals, the
+ * same for every breaker of the sink, counted or not. */
+static void a_sink_only_breaker_counts_into_its_sink_and_reports_it(void **state) {
+    (void)state;
+    fg_test_alloc counting = {0};
+    fg_allocator alloc = fg_test_allocator(&counting);
+    fg_policy *p = compile(two_defs);
+    fg_sink *s = fg_sink_new(&alloc, 0);
+    fg_test_clock clock = {100.0, 0};
+    fg_breaker *lean = make_counted(p, 0, &clock, s, 1);
+    fg_breaker *counted = make(p, 0, &clock, s);
+    exercise(lean, &clock);
+    fg_info li, ci;
+    fg_breaker_info(lean, &li);
+    fg_breaker_info(counted, &ci);
+    fg_sink_totals t;
+    fg_sink_read(s, &t);
+    assert_counters_equal(&li.counters, &t.counters);
+    assert_int_equal(li.counters.lease_expired, 1); /* every kind of count reached the sink */
+    assert_int_equal(li.counters.stale, 1);
+    assert_int_equal(li.counters.rejected, 2);
+    assert_int_equal(li.counters.transitions[FG_STATE_CLOSED][FG_STATE_CLOSED], 1);
+    assert_int_equal(ci.counters.success + ci.counters.admitted, 0); /* its own: nothing yet */
+    assert_int_equal(call(counted, 0), FG_VERDICT_SUCCESS);
+    fg_breaker_info(lean, &li);
+    assert_int_equal(li.counters.success, t.counters.success + 1); /* the sink's: both breakers' */
+    assert_states(s, 2, 0, 0, 0);
+    fg_breaker_free(lean); /* its counts stay in the sink */
+    fg_breaker_free(counted);
+    fg_sink_read(s, &t);
+    assert_int_equal(t.counters.success, li.counters.success);
+    assert_states(s, 0, 0, 0, 0);
+    fg_sink_free(s);
+    fg_policy_free(p);
+    fg_test_assert_nothing_live(&counting);
+}
+
+/* A reload keeps the block counter-free (and sized so: placement memory of
+ * fg_breaker_footprint_with); a snapshot of it carries no counters, and a
+ * restore into it restores the state, adding none to the sink. */
+static void a_sink_only_breaker_reloads_snapshots_and_restores_without_counters(void **state) {
+    (void)state;
+    fg_policy *p = compile(two_defs);
+    fg_sink *s = fg_sink_new(NULL, 0);
+    fg_test_clock clock = {0.0, 0};
+    fg_breaker_options o = fg_test_options(&clock, NULL);
+    o.sink = s;
+    o.sink_only = 1;
+    size_t small = fg_breaker_footprint_with(p, 0, &o), bigger = fg_breaker_footprint_with(p, 1, &o);
+    char err[256];
+    static _Alignas(8) unsigned char block[2][1024];
+    assert_true(bigger <= sizeof block[1]);
+    assert_null(fg_breaker_place(p, 0, &o, NULL, block[0], small - 8, 0, err, sizeof err));
+    assert_non_null(strstr(err, "fg_breaker_footprint_with"));
+    fg_breaker *b = fg_breaker_place(p, 0, &o, NULL, block[0], small, 0, err, sizeof err);
+    assert_non_null(b);
+    for (int i = 0; i < 3; i++) assert_int_equal(call(b, 1), FG_VERDICT_FAILURE); /* open */
+    fg_reload_options ro = {block[1], bigger, NULL, NULL};
+    assert_int_equal(fg_breaker_reload_with(b, p, 1, &ro, err, sizeof err), 0);
+    assert_int_equal(fg_breaker_state(b), FG_STATE_OPEN);
+    assert_int_equal(call(b, 0), -1);
+    fg_info info;
+    fg_breaker_info(b, &info);
+    assert_int_equal(info.counters.failure, 3);
+    assert_int_equal(info.counters.rejected, 1);
+    /* its snapshot restores into a counted breaker of the definition with no counts */
+    unsigned char snap[4096];
+    size_t n = fg_breaker_snapshot(b, snap, sizeof snap);
+    assert_true(n > 0 && n <= sizeof snap);
+    fg_breaker *plain = make(p, 1, &clock, NULL);
+    assert_int_equal(call(plain, 0), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_restore(plain, snap, n, err, sizeof err), 0);
+    assert_int_equal(fg_breaker_state(plain), FG_STATE_OPEN);
+    fg_breaker_info(plain, &info); /* its own counters: unchanged by a snapshot without any */
+    assert_int_equal(info.counters.success, 1);
+    assert_int_equal(info.counters.admitted, 1);
+    assert_int_equal(info.counters.failure + info.counters.rejected, 0);
+    /* a snapshot claiming no counters yet counting is refused */
+    unsigned char forged[4096];
+    memcpy(forged, snap, n);
+    forged[112] = 1; /* success = 1 (the checksum is redone below) */
+    fg_snapshot_reseal(forged, n);
+    assert_int_equal(fg_breaker_restore(plain, forged, n, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no counters, yet counts"));
+    /* and a counted breaker's snapshot restores into it: state yes, counts no */
+    fg_breaker_reset(plain);
+    assert_int_equal(call(plain, 0), FG_VERDICT_SUCCESS);
+    n = fg_breaker_snapshot(plain, snap, sizeof snap);
+    assert_int_equal(fg_breaker_restore(b, snap, n, err, sizeof err), 0);
+    assert_int_equal(fg_breaker_state(b), FG_STATE_CLOSED);
+    fg_breaker_info(b, &info);
+    assert_int_equal(info.counters.success, 0);
+    assert_int_equal(info.counters.failure, 3);
+    fg_breaker_free(plain);
+    fg_breaker_free(b);
+    fg_sink_free(s);
+    fg_policy_free(p);
+}
+
+/* A counted block and a sink-only breaker do not mix: attaching says so. */
+static void attaching_a_block_of_the_other_kind_is_an_error(void **state) {
+    (void)state;
+    fg_policy *p = compile(two_defs);
+    fg_sink *s = fg_sink_new(NULL, 0);
+    fg_breaker_options lean, counted;
+    fg_breaker_options_init(&lean);
+    fg_breaker_options_init(&counted);
+    lean.sink = s;
+    lean.sink_only = 1;
+    static _Alignas(8) unsigned char block[1024];
+    char err[256];
+    fg_breaker *a = fg_breaker_place(p, 0, &counted, NULL, block, sizeof block, 0, err, sizeof err);
+    assert_non_null(a);
+    assert_null(fg_breaker_place(p, 0, &lean, NULL, block, sizeof block, 1, err, sizeof err));
+    assert_non_null(strstr(err, "keeps counters of its own"));
+    fg_breaker_free(a);
+    a = fg_breaker_place(p, 0, &lean, NULL, block, sizeof block, 0, err, sizeof err);
+    assert_non_null(a);
+    assert_null(fg_breaker_place(p, 0, &counted, NULL, block, sizeof block, 1, err, sizeof err));
+    assert_non_null(strstr(err, "keeps no counters of its own"));
+    fg_breaker_free(a);
+    fg_sink_free(s);
+    fg_policy_free(p);
+}
+
 static void families_ignore_a_sink(void **state) {
     (void)state;
     fg_policy *p = compile(two_defs);
@@ -373,6 +530,10 @@ int main(void) {
         cmocka_unit_test(counts_of_freed_breakers_stay_and_states_add_up),
         cmocka_unit_test(a_reload_keeps_the_sink_and_set_sink_moves_the_state),
         cmocka_unit_test(a_restore_moves_the_state_count_and_adds_no_calls),
+        cmocka_unit_test(a_sink_only_block_is_184_bytes_smaller),
+        cmocka_unit_test(a_sink_only_breaker_counts_into_its_sink_and_reports_it),
+        cmocka_unit_test(a_sink_only_breaker_reloads_snapshots_and_restores_without_counters),
+        cmocka_unit_test(attaching_a_block_of_the_other_kind_is_an_error),
         cmocka_unit_test(families_ignore_a_sink),
         cmocka_unit_test(a_sink_that_cannot_be_allocated_is_null),
         cmocka_unit_test(sink_totals_equal_the_breakers_sums_under_threads),

@@ -796,8 +796,11 @@ static void hostile_snapshots_are_refused(void **state) {
     fg_snapshot_store(e.data + FG_SNAP_OFF_STATE, 4, FG_STATE_OPEN);
     assert_refused(&v, &e, before, m, "half-open leases"); /* leases outside half_open */
     e = edit_copy(s, n);
-    fg_snapshot_store(e.data + FG_SNAP_OFF_RESERVED, 4, 1);
-    assert_refused(&v, &e, before, m, "reserved");
+    fg_snapshot_store(e.data + FG_SNAP_OFF_FLAGS, 4, 2);
+    assert_refused(&v, &e, before, m, "flags this version does not know");
+    e = edit_copy(s, n); /* "no counters of its own", from a breaker that counted */
+    fg_snapshot_store(e.data + FG_SNAP_OFF_FLAGS, 4, FG_SNAPSHOT_NO_COUNTERS);
+    assert_refused(&v, &e, before, m, "no counters, yet counts");
     e = edit_copy(s, n);
     fg_snapshot_store(e.data + FG_SNAP_OFF_GENERATION, 8, UINT64_MAX);
     assert_refused(&v, &e, before, m, "generation");
