@@ -37,8 +37,10 @@ for _, use_ffi in ipairs(H.paths()) do
   describe("cb:info (" .. H.path_name(use_ffi) .. ")", function()
     it("has the counters, consecutive failures, generation, half-open in flight and the clock", function()
       local clk = H.clock()
+      -- counters are the name's totals: a name no other test uses
+      local name = H.fresh_name("binding_info")
       local cb = new({ tripper = "FailureStreak(2)", retry = "Cooldown(1)", permit = "All()",
-                       tracker = 'TypeOf("x")', clock = clk.fn })
+                       tracker = 'TypeOf("x")', clock = clk.fn }, name)
       H.pass(cb, 2)
       H.fail(cb, 1, { type = "y" }) -- untracked: ignored
       H.fail(cb, 1, { type = "x" })
@@ -46,6 +48,19 @@ for _, use_ffi in ipairs(H.paths()) do
       assert.are.equal(1, info.consecutive_failures)
       assert.are.same({ success = 2, failure = 1, ignored = 1, rejected = 0, admitted = 4, stale = 0,
                         lease_expired = 0 }, info.counters)
+      -- a second breaker of that name counts into the same totals, and both report them
+      local twin = new({ clock = clk.fn }, name)
+      assert.are.same(info.counters, twin:info().counters)
+      H.pass(twin, 1)
+      local summed = { success = 3, failure = 1, ignored = 1, rejected = 0, admitted = 5, stale = 0,
+                       lease_expired = 0 }
+      assert.are.same(summed, cb:info().counters)
+      assert.are.same(summed, twin:info().counters)
+      -- while the state and the window stay each breaker's own
+      assert.are.equal(1, cb:info().consecutive_failures)
+      assert.are.equal(0, twin:info().consecutive_failures)
+      assert.are.equal(3, cb:info().metrics.total_count) -- the ignored call is not in the window
+      assert.are.equal(1, twin:info().metrics.total_count)
       H.fail(cb, 1, { type = "x" }) -- opens
       assert.is_not_nil(H.rejection(cb))
       clk:advance(2)
@@ -55,11 +70,12 @@ for _, use_ffi in ipairs(H.paths()) do
       assert.are.equal(1, info.half_open_in_flight)
       assert.are.equal(2, info.generation)
       assert.are.equal(1, info.counters.rejected)
+      assert.are.equal(7, info.counters.admitted) -- 5 + the failure that opened + the probe
       assert.are.equal("custom", info.clock)
       cb:release(t, true)
       assert.are.equal("closed", cb:info().state)
       -- SPEC 7's fields stay
-      assert.are.equal("t", info.name)
+      assert.are.equal(name, info.name)
       assert.is_number(info.changed_at)
       assert.are.equal(0, info.reopens)
       assert.is_table(info.metrics)
@@ -118,7 +134,7 @@ for _, use_ffi in ipairs(H.paths()) do
     it("a call returning one succeeds, is recorded and frees the half-open slot", function()
       local clk = H.clock()
       local cb = new({ tripper = "FailureStreak(1)", retry = "Cooldown(1)", permit = "All()",
-                       max_half_open_calls = 1, clock = clk.fn })
+                       max_half_open_calls = 1, clock = clk.fn }, H.fresh_name("binding_strict"))
       H.fail(cb, 1)
       clk:advance(2)
       local strict = setmetatable({}, Strict)
@@ -132,7 +148,7 @@ for _, use_ffi in ipairs(H.paths()) do
     end)
 
     it("release with one records a success", function()
-      local cb = new()
+      local cb = new(nil, H.fresh_name("binding_strict_release"))
       cb:release(cb:acquire(), true, setmetatable({}, Strict))
       assert.are.equal(1, cb:info().counters.success)
     end)

@@ -29,6 +29,17 @@ function H.new(spec, name)
   return cb
 end
 
+-- A breaker name no other test has used: prefix (one no other spec file
+-- uses) and a number. A plain breaker's info().counters are its name's
+-- totals -- every breaker of that name in this Lua state since the module
+-- was loaded, live, closed or collected (the name's counter sink) -- so a
+-- test that asserts counts gives its breakers a name of their own.
+local fresh_names = 0
+function H.fresh_name(prefix)
+  fresh_names = fresh_names + 1
+  return prefix .. "_" .. fresh_names
+end
+
 function H.fail(cb, n, e)
   for _ = 1, n or 1 do pcall(cb.call, cb, function() error(e or "boom") end) end
 end

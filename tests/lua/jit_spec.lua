@@ -55,11 +55,13 @@ local N = 5000
 local function noop() return true end
 local function fallback(e) return e end
 
-local function closed_breaker()
+-- name: "jit" unless given (a test that counts calls gives a name of its
+-- own: info().counters are the name's totals)
+local function closed_breaker(name)
   local use = H.engine_paths.use
   local saved = use.ffi
   use.ffi = true
-  local cb = H.new({ window = "TimeWindow(10)", tripper = "MinRequests(20) & FailureRate(51%)" }, "jit")
+  local cb = H.new({ window = "TimeWindow(10)", tripper = "MinRequests(20) & FailureRate(51%)" }, name or "jit")
   use.ffi = saved
   return cb
 end
@@ -73,7 +75,7 @@ end
 
 describe("LuaJIT compiles fluxgate's hot paths (no trace aborts in fluxgate's files)", function()
   it_jit("cb:call", function()
-    local cb = closed_breaker()
+    local cb = closed_breaker(H.fresh_name("jit_call"))
     assert_compiles(function() for _ = 1, N do cb:call(noop) end end)
     assert.are.equal(N, cb:info().counters.success)
   end)
@@ -84,7 +86,7 @@ describe("LuaJIT compiles fluxgate's hot paths (no trace aborts in fluxgate's fi
   end)
 
   it_jit("acquire and release", function()
-    local cb = closed_breaker()
+    local cb = closed_breaker(H.fresh_name("jit_acquire"))
     assert_compiles(function()
       for _ = 1, N do cb:release(cb:acquire(), true) end
     end)
@@ -101,7 +103,7 @@ describe("LuaJIT compiles fluxgate's hot paths (no trace aborts in fluxgate's fi
   -- starts from flushed traces with a new loop function, and one try of
   -- three must run without allocating.
   it_jit("acquire and release in one compiled loop allocate no token", function()
-    local cb = closed_breaker()
+    local cb = closed_breaker(H.fresh_name("jit_token"))
     local grown, calls = {}, 0
     for try = 1, 3 do
       jit.flush()

@@ -76,9 +76,18 @@ describe("policy:shared_breaker", function()
     -- unchanged: the same info (a second snapshot would differ in its
     -- clock-relative times when the clock has moved on in between)
     assert.are.same(info_before, a:info())
+    -- into a plain breaker: the state and window are restored, the
+    -- counters are not (a plain breaker's are its name's totals in this Lua
+    -- state, which never go down; a shared breaker does not count into them)
     local plain = assert(p:breaker("api"))
+    local counted = plain:info().counters
     assert.are.equal(true, plain:restore(before))
-    assert.are.equal(5, plain:info().counters.success)
+    assert.are.same(counted, plain:info().counters)
+    assert.are.equal(info_before.metrics.total_count, plain:info().metrics.total_count)
+    assert.are.equal(6, plain:info().metrics.total_count)
+    assert.are.equal(1, plain:info().consecutive_failures)
+    assert.are.equal(info_before.transitions, plain:info().transitions)
+    assert.are.equal(5, calls(fluxgate.prometheus(), "api", "success"))
     a:close()
   end)
 
