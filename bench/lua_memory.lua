@@ -29,7 +29,7 @@ for i = 1, COUNT do keep[i] = policy:breaker("player") end
 collectgarbage(); collectgarbage()
 local heap1, rss1 = collectgarbage("count"), rss()
 local per = (heap1 - heap0) * 1024 / COUNT
-print(string.format("%s %d CountWindow(10) breakers: Lua heap %.0f B per breaker (engine block %d B + handle %d B + binding %.0f B), total %.0f MB",
+print(string.format("%s %d CountWindow(10) breakers: Lua heap %.0f B per breaker (engine block %d B + handle %d B + binding, and up to 56 B to start the block on a cache line, %.0f B), total %.0f MB",
                     interp, COUNT, per, block, handle, per - block - handle, (heap1 - heap0) / 1024))
 if rss0 and rss1 then
   print(string.format("%s %d CountWindow(10) breakers: RSS %.0f MB (%.0f B per breaker; target <= 1.5 GB for 1M)",

@@ -429,7 +429,8 @@ static int fgl_new_breaker(lua_State *L) {
      * on Lua 5.4) only for a breaker that has an environment from the
      * start (fgl_make_env's rule), others get one aside (fgl_set_env) */
     int nuv = cb.has_random || cb.ncustom > 0 || cb.has_listeners;
-    fgl_breaker *b = fgl_newuserdata(L, own + handle_size + (shm != NULL ? 0 : block_size), nuv); /* index 5 */
+    size_t block_room = shm != NULL ? 0 : FGL_BLOCK_SLACK + block_size;
+    fgl_breaker *b = fgl_newuserdata(L, own + handle_size + block_room, nuv); /* index 5 */
     memset(b, 0, sizeof *b);
     b->tag = fgl_tag(b, &fgl_class_mark);
     lua_pushvalue(L, 3);
@@ -446,15 +447,16 @@ static int fgl_new_breaker(lua_State *L) {
     char err[256];
     err[0] = '\0';
     luaL_checkstack(L, 8, "fluxgate callbacks");
-    /* Both are 8-aligned: Lua 5.4 and LuaJIT align userdata memory for
+    /* The handle is 8-aligned: Lua 5.4 and LuaJIT align userdata memory for
      * doubles and pointers, own and handle_size are multiples of 8, and
-     * fg_breaker_place refuses anything else with a message. */
+     * fg_breaker_place refuses anything else with a message. A plain
+     * breaker's block starts the next cache line (fgl_block_at). */
     int status = FG_SHM_CREATED;
     fg_breaker *engine =
         family != NULL ? fgl_place_family_key(L, 4, family, p->policy, (size_t)index, &o, handle, &status, err, sizeof err)
         : shm != NULL ? fgl_place_shared(shm, p->policy, (size_t)index, &o, handle, block_size, &status, err, sizeof err)
-                    : fg_breaker_place(p->policy, (size_t)index, &o, handle, handle + handle_size, block_size, 0,
-                                       err, sizeof err);
+                    : fg_breaker_place(p->policy, (size_t)index, &o, handle, fgl_block_at(handle + handle_size),
+                                       block_size, 0, err, sizeof err);
     if (engine == NULL) {
         lua_pushnil(L);
         lua_pushstring(L, err[0] != '\0' ? err : "cannot make the breaker");

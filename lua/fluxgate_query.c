@@ -385,7 +385,16 @@ static int fgl_side_count(lua_State *L) {
     return 1;
 }
 
+/* block_address(cb) -> the address of the block the breaker drives now, an
+ * integer (the specs check that a plain breaker's starts a cache line:
+ * fluxgate_lua.h, FGL_BLOCK_LINE). */
+static int fgl_block_address(lua_State *L) {
+    fgl_breaker *b = fgl_check_breaker(L, 1, "block_address");
+    fgl_push_u64(L, (uint64_t)(uintptr_t)fg_breaker_live(b->head.engine)->block);
+    return 1;
+}
+
 const luaL_Reg fgl_query_funcs[] = {
     {"state", fgl_state}, {"command", fgl_command}, {"info", fgl_info},
     {"stats", fgl_stats}, {"drain", fgl_drain},     {"stats_visited", fgl_stats_visited},
-    {"side_count", fgl_side_count}, {NULL, NULL}};
+    {"side_count", fgl_side_count}, {"block_address", fgl_block_address}, {NULL, NULL}};

@@ -79,7 +79,7 @@ static int fgl_reload(lua_State *L) {
         lua_setfield(L, 4, "blocks");
     }
     int at = (int)fgl_rawlen(L, 5) + 1;
-    void *block = fgl_newuserdata(L, block_size, 0); /* 6 */
+    void *block = fgl_block_at(fgl_newuserdata(L, FGL_BLOCK_SLACK + block_size, 0)); /* 6 */
     lua_pushvalue(L, 6);
     lua_rawseti(L, 5, at);
 
