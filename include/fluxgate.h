@@ -155,7 +155,8 @@ typedef struct fg_expressions {
     const char *half_open_lease;
 } fg_expressions;
 
-/* A policy holding exactly one breaker definition, named name. */
+/* A policy holding exactly one breaker definition, named name (NULL:
+ * "breaker"; "" is an error, "name:1:1: error: breaker name is empty"). */
 FG_API fg_policy *fg_policy_from_expressions(const char *name, const fg_expressions *exprs,
                                              const fg_allocator *alloc, fg_report **report);
 

@@ -53,11 +53,14 @@ fg_node *fg_check_expr(fg_checker *c, fg_diag_sink *sink, const fg_syn_expr *e, 
  * returns 0 and sets *out, or -1 after reporting. */
 int fg_check_number(fg_checker *c, fg_diag_sink *sink, const fg_syn_expr *e, int key, double *out);
 
-/* Names handed on as C strings (breaker names, Custom() names) must not
- * hold a NUL byte, or "a\0b" and "a\0c" would both become "a". Returns 0,
- * or -1 after reporting "<what> contains a NUL byte" at the byte itself (the
- * string's token spans loc in sink's source). */
-int fg_check_no_nul(fg_diag_sink *sink, const char *what, const char *s, size_t n, fg_loc loc);
+/* Names handed on as C strings (breaker names, Custom() names) must not be
+ * empty (an empty breaker name is an empty Prometheus label and a lookup by
+ * "", an empty Custom() name a predicate nobody can mean) and must not hold
+ * a NUL byte, or "a\0b" and "a\0c" would both become "a". Returns 0, or -1
+ * after reporting "<what> is empty" at the string, or "<what> contains a
+ * NUL byte" at the byte itself (the string's token spans loc in sink's
+ * source). */
+int fg_check_name(fg_diag_sink *sink, const char *what, const char *s, size_t n, fg_loc loc);
 
 /* Warns at every definition that no expression used. */
 void fg_check_warn_unused(fg_checker *c);

@@ -71,7 +71,11 @@ int fg_check_unit(fg_diag_sink *sink, fg_loc loc, fg_unit unit, fg_quantity q, c
     return 0;
 }
 
-int fg_check_no_nul(fg_diag_sink *sink, const char *what, const char *s, size_t n, fg_loc loc) {
+int fg_check_name(fg_diag_sink *sink, const char *what, const char *s, size_t n, fg_loc loc) {
+    if (n == 0) {
+        fg_diag_error(sink, loc, "%s is empty", what);
+        return -1;
+    }
     if (memchr(s, '\0', n) == NULL) return 0;
     /* There is no escape for NUL: the byte is in the source, inside the token. */
     fg_loc at = loc;
@@ -268,8 +272,8 @@ static int fg_check_bind(fg_check_ctx *x, const fg_syn_expr *e, const fg_builtin
             ok = 0;
         } else if (want_string) {
             if (p->quantity == FG_QTY_NAME &&
-                fg_check_no_nul(x->sink, fg_param_subject(b, p, subject, sizeof subject), v->string,
-                                v->length, v->loc) != 0)
+                fg_check_name(x->sink, fg_param_subject(b, p, subject, sizeof subject), v->string,
+                              v->length, v->loc) != 0)
                 ok = 0;
         } else if (!fg_check_unit(x->sink, v->loc, v->unit, p->quantity,
                                   fg_param_subject(b, p, subject, sizeof subject))) {

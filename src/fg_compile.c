@@ -163,7 +163,7 @@ static void fg_compile_statements(fg_compiler *cc, fg_diag_sink *sink, const fg_
                               (int)(st->name_len > 64 ? 64 : st->name_len), st->name,
                               st->name_len > 64 ? "..." : "", prev->name_loc.line);
             /* Names are C strings to every user of a policy. */
-            int named = fg_check_no_nul(sink, "breaker name", st->name, st->name_len, st->name_loc) == 0;
+            int named = fg_check_name(sink, "breaker name", st->name, st->name_len, st->name_loc) == 0;
             fg_component *chosen[FG_SET_COUNT] = {0};
             fg_block_settings(cc, sink, st, chosen);
             for (int k = 0; k < FG_SET_COUNT; k++)

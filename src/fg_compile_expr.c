@@ -42,7 +42,13 @@ fg_policy *fg_policy_from_expressions(const char *name, const fg_expressions *ex
         }
         chosen[k] = fg_component_new(&cc, sink, k, unit->expr);
     }
-    if (!cc.oom) {
+    /* the file path's rule (fg_check_name), reported in a chunk of its own */
+    if (!cc.oom && name[0] == '\0') {
+        fg_diag_sink *sink = fg_compiler_sink(&cc, "name", "", 0);
+        if (sink == NULL) cc.oom = 1;
+        else fg_diag_error(sink, (fg_loc){1, 1, 0, 0}, "breaker name is empty");
+    }
+    if (!cc.oom && name[0] != '\0') {
         fg_loc none = {0, 0, 0, 0};
         fg_breaker_def_build(&cc, name, strlen(name), none, chosen);
         cc.policy->breaker_count = cc.breakers_made;

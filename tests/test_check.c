@@ -342,6 +342,40 @@ static void every_numeric_parameter_says_what_it_measures(void **state) {
     assert_int_equal(fg_setting_quantity(FG_SET_HALF_OPEN_LEASE), FG_QTY_DURATION);
 }
 
+static void an_empty_name_is_refused_where_it_is_written(void **state) {
+    (void)state;
+    /* a breaker named "" (an empty Prometheus label, found by lookup of ""),
+     * beside a good one that still compiles into the report's silence */
+    static const char src[] = "breaker ok { }\nbreaker \"\" { window = CountWindow(10) }\n";
+    fg_report *r = NULL;
+    assert_null(fg_policy_compile(src, sizeof src - 1, "t.fgp", NULL, &r));
+    assert_int_equal(fg_report_error_count(r), 1);
+    const fg_diagnostic *d = fg_report_get(r, 0);
+    assert_int_equal(d->line, 2);
+    assert_int_equal(d->column, 9);
+    assert_string_equal(d->message, "breaker name is empty");
+    fg_report_free(r);
+    /* a Custom() predicate named "" */
+    static const char custom[] = "breaker a { tracker = Custom(\"\") | TypeOf(\"\") }";
+    assert_null(fg_policy_compile(custom, sizeof custom - 1, "t.fgp", NULL, &r));
+    assert_int_equal(fg_report_error_count(r), 1);
+    assert_int_equal(fg_report_get(r, 0)->column, 30);
+    assert_string_equal(fg_report_get(r, 0)->message, "Custom() name is empty");
+    fg_report_free(r);
+    /* the expression path: the name is its own chunk */
+    fg_expressions e = {0};
+    e.window = "CountWindow(10)";
+    assert_null(fg_policy_from_expressions("", &e, NULL, &r));
+    assert_int_equal(fg_report_error_count(r), 1);
+    d = fg_report_get(r, 0);
+    assert_string_equal(d->chunk, "name");
+    assert_string_equal(d->message, "breaker name is empty");
+    fg_report_free(r);
+    fg_policy *p = fg_policy_from_expressions("a", &e, NULL, NULL);
+    assert_non_null(p);
+    fg_policy_free(p);
+}
+
 static void a_name_with_a_nul_byte_is_refused_at_the_byte(void **state) {
     (void)state;
     /* two breakers that would both be called "a" */
@@ -542,6 +576,7 @@ int main(void) {
         cmocka_unit_test(a_unit_stands_only_where_its_kind_of_value_is_expected),
         cmocka_unit_test(every_numeric_parameter_says_what_it_measures),
         cmocka_unit_test(a_name_with_a_nul_byte_is_refused_at_the_byte),
+        cmocka_unit_test(an_empty_name_is_refused_where_it_is_written),
         cmocka_unit_test(all_is_a_tracker_or_a_permit_by_position),
         cmocka_unit_test(chains_are_flattened_through_parentheses),
         cmocka_unit_test(named_definitions_are_shared_not_copied),

@@ -453,6 +453,21 @@ describe("memory", function()
 end)
 
 describe("breaker names", function()
+  it("an empty name is refused, in the policy language and in fluxgate.breaker", function()
+    local cb, err = fluxgate.breaker("")
+    assert.is_nil(cb)
+    assert.matches("name:1:1: error: breaker name is empty", err, 1, true)
+    cb, err = fluxgate.breaker("", { window = "CountWindow(5)" })
+    assert.is_nil(cb)
+    assert.matches("breaker name is empty", err, 1, true)
+    local p, perr = fluxgate.compile('breaker ok { }\nbreaker "" { }')
+    assert.is_nil(p)
+    assert.matches("policy:2:9: error: breaker name is empty", perr, 1, true)
+    p, perr = fluxgate.compile('breaker a { tracker = Custom("") }')
+    assert.is_nil(p)
+    assert.matches("policy:1:30: error: Custom() name is empty", perr, 1, true)
+  end)
+
   it("a name that is not valid UTF-8 is refused, with the offset of the bad byte", function()
     for _, case in ipairs({
       { "caf\xe9!", 4, "invalid UTF-8" },       -- a lead byte followed by ASCII
