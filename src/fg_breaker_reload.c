@@ -64,10 +64,17 @@ static void fg_reload_carry_window(const fg_breaker *from, fg_breaker *to) {
  * identities stay the same); a lease whose slot is gone is dropped (its
  * ticket's outcome is then stale). Every other slot is free (the new
  * block's are: fresh); those used in this era keep their tick and reissue
- * count (a slot handed out again must not repeat a pair: fg_half_open_take),
- * the others start at 0 (any pair will do for them, but a tick from an
- * older era could be far ahead). */
-static void fg_reload_carry_half_open(const fg_half_open *from, fg_half_open *to) {
+ * count (a slot handed out again must not repeat a pair: fg_half_open_take).
+ * The others -- new, or dropped by an earlier reload to fewer slots and
+ * back now, whose tickets may still be out -- start past every pair the
+ * era can have handed out: at the tick of the breaker's latest time
+ * (last_time; every grant read the clock under the lock, so none was
+ * later) or the newest tick carried, whichever is later, with the last
+ * reissue count, so that their next hand-out is a tick later at least.
+ * (Only 256 hand-outs of one slot at one tick, which move its tick past
+ * the clock's, then both reloads and a hand-out within that tick, could
+ * still meet a dropped pair.) */
+static void fg_reload_carry_half_open(const fg_half_open *from, fg_half_open *to, double last_time) {
     const fg_half_open_state *s = from->st;
     fg_half_open_state *d = to->st;
     d->era = s->era;
@@ -80,6 +87,17 @@ static void fg_reload_carry_half_open(const fg_half_open *from, fg_half_open *to
     for (uint32_t i = 0; i < common; i++) {
         to->ticks[i] = from->ticks[i];
         to->reissue[i] = from->reissue[i];
+    }
+    uint32_t floor = 0; /* with no lease held the next grant starts a new era: any pair will do */
+    if (s->in_flight > 0) {
+        double q = (last_time - s->base) / fg_half_open_unit(s); /* NaN: 0 */
+        floor = q >= 0x1p31 - 2 ? (uint32_t)0x7FFFFFFE : q > 0.0 ? (uint32_t)ceil(q) : 0;
+        for (uint32_t i = 0; i < used; i++)
+            if (from->ticks[i] > floor) floor = from->ticks[i];
+    }
+    for (uint32_t j = common; j < to->capacity; j++) {
+        to->ticks[j] = floor;
+        to->reissue[j] = UINT8_MAX;
     }
     for (uint32_t j = 0; j < to->capacity; j++) fg_half_open_set_prev(to, j, j); /* not busy */
     /* walk from->in_flight steps from the head (the list in the block is
@@ -139,7 +157,7 @@ void fg_reload_carry(fg_breaker *from, fg_breaker *to, uint64_t *admitted, uint6
     b->last_time = a->last_time;
     b->consecutive_failures = a->consecutive_failures;
     fg_half_open from_slots = fg_breaker_half_open(from), to_slots = fg_breaker_half_open(to);
-    fg_reload_carry_half_open(&from_slots, &to_slots);
+    fg_reload_carry_half_open(&from_slots, &to_slots, a->last_time);
     fg_reload_carry_window(from, to);
     /* the memo stays invalid (fresh): it answered for the old tripper */
     /* the counters (both blocks keep them, or neither: the new block is

@@ -541,6 +541,52 @@ static void half_open_leases_cross_a_change_of_link_width(void **state) {
     rig_drop(&r);
 }
 
+/* A reload to fewer slots drops the leases of the slots that are gone;
+ * their tickets may still come back after a reload to more slots, when
+ * those slots exist again and are handed out anew, on a frozen clock (a
+ * game's tick clock) at the very tick the dropped ones were. Such a
+ * ticket must stay stale: it must neither free the new holder's slot nor
+ * count as a probe. (HalfOpened() keeps the breaker half-open through the
+ * successes.) */
+static void a_lease_dropped_by_a_reload_does_not_free_its_slot_after_a_reload_back(void **state) {
+    (void)state;
+    rig r;
+    rig_make(&r,
+             "breaker a { window = CountWindow(4) tripper = FailureStreak(1) | HalfOpened() retry = Cooldown(1s)\n"
+             "  max_half_open_calls = 3 permit = All() half_open_lease = 10s }\n",
+             "breaker a { window = CountWindow(4) tripper = FailureStreak(1) | HalfOpened() retry = Cooldown(1s)\n"
+             "  max_half_open_calls = 1 permit = All() half_open_lease = 10s }\n");
+    assert_int_equal(call(r.b, 1, 0), FG_VERDICT_FAILURE);
+    r.clock.now += 1.0; /* and frozen from here on */
+    fg_ticket held, first, second, lost;
+    assert_int_equal(fg_breaker_acquire(r.b, &held), 1);  /* slot 0, all along */
+    assert_int_equal(fg_breaker_acquire(r.b, &first), 1); /* slot 1 */
+    assert_int_equal(fg_breaker_acquire(r.b, &lost), 1);  /* slot 2 */
+    /* slot 1 again, at the same tick: its second hand-out */
+    assert_int_equal(fg_breaker_record(r.b, &first, FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_acquire(r.b, &second), 1);
+    assert_int_equal(second.slot, first.slot);
+    reload_ok(&r, r.p2, 0); /* 3 -> 1: slots 1 and 2 dropped */
+    reload_ok(&r, r.p1, 0); /* 1 -> 3 */
+    fg_ticket fresh[2];
+    for (int i = 0; i < 2; i++) assert_int_equal(fg_breaker_acquire(r.b, &fresh[i]), 1);
+    assert_true(fresh[0].slot == second.slot || fresh[1].slot == second.slot);
+    assert_true(fresh[0].slot == lost.slot || fresh[1].slot == lost.slot);
+    fg_info info;
+    fg_breaker_info(r.b, &info);
+    assert_int_equal(info.half_open_in_flight, 3);
+    assert_int_equal(fg_breaker_record(r.b, &second, FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_STALE_SUCCESS);
+    assert_int_equal(fg_breaker_record(r.b, &lost, FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_STALE_SUCCESS);
+    fg_breaker_info(r.b, &info);
+    assert_int_equal(info.half_open_in_flight, 3);
+    assert_int_equal(info.state, FG_STATE_HALF_OPEN);
+    /* the new holders' tickets are theirs */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(fg_breaker_record(r.b, &fresh[i], FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_SUCCESS);
+    assert_int_equal(fg_breaker_record(r.b, &held, FG_OUTCOME_SUCCESS, 0.1), FG_VERDICT_SUCCESS);
+    rig_drop(&r);
+}
+
 /* ---- threads ----------------------------------------------------------------------------------- */
 
 enum { THREADS = 4, CALLS = 20000, RELOADS = 60 };
@@ -851,6 +897,7 @@ int main(void) {
         cmocka_unit_test(a_placed_breaker_reloads_into_new_caller_memory_only),
         cmocka_unit_test(half_open_leases_keep_their_slot_where_the_new_capacity_has_it),
         cmocka_unit_test(half_open_leases_cross_a_change_of_link_width),
+        cmocka_unit_test(a_lease_dropped_by_a_reload_does_not_free_its_slot_after_a_reload_back),
         cmocka_unit_test(reloads_while_four_threads_call_keep_the_books_exact),
         cmocka_unit_test(a_family_reload_moves_every_key_keeping_its_state),
         cmocka_unit_test(every_allocation_of_a_family_reload_may_fail),
