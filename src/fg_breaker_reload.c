@@ -58,6 +58,43 @@ static void fg_reload_carry_window(const fg_breaker *from, fg_breaker *to) {
            fg_window_entries_bytes((fg_window_kind)a->kind, a->size, a->threshold_count, a->exact));
 }
 
+/* The newest tick among the slots of `ho` used in its era, or `floor`. */
+static uint32_t fg_reload_max_tick(const fg_half_open *ho, uint32_t floor) {
+    uint32_t used = ho->st->in_flight > 0 ? fg_half_open_fresh(ho->st) : 0;
+    if (used > ho->capacity) used = ho->capacity;
+    for (uint32_t i = 0; i < used; i++)
+        if (ho->ticks[i] > floor) floor = ho->ticks[i];
+    return floor;
+}
+
+/* Where the slots of the new block whose history it does not carry start
+ * (fg_reload_carry_half_open): past every tick the era has handed out.
+ * A hand-out's tick is its time rounded up (every grant read the clock
+ * under the lock: none is past the tick of the breaker's latest time) or
+ * pushed later still (the newest lease's tick, 256 hand-outs at one tick,
+ * an earlier reload's floor); those are in the slots of some block the
+ * breaker has had in this era -- the current one, or one a reload replaced,
+ * all kept until fg_breaker_free and no longer written -- but not always
+ * in the slots a reload carries (a reload to fewer slots drops the rest).
+ * So every block of the same era and grid is read: O(capacity) per block
+ * the breaker has had, at a reload, which is rare. (With no lease held the
+ * next grant starts a new era, and any pair will do.) */
+static uint32_t fg_reload_slot_floor(const fg_breaker *from, const fg_half_open *ho) {
+    const fg_half_open_state *s = ho->st;
+    if (s->in_flight == 0) return 0;
+    double q = (from->block->last_time - s->base) / fg_half_open_unit(s); /* NaN: 0 */
+    uint32_t floor = q >= 0x1p31 - 2 ? (uint32_t)0x7FFFFFFE : q > 0.0 ? (uint32_t)ceil(q) : 0;
+    floor = fg_reload_max_tick(ho, floor);
+    if (from->keyed != NULL) return floor; /* a family key's view: its blocks are the family's */
+    for (const fg_reload_gen *g = atomic_load_explicit(&from->home->gens, memory_order_acquire); g != NULL;
+         g = g->older) {
+        fg_half_open old = fg_breaker_half_open(g->replaced);
+        if (old.st->era == s->era && old.st->grid == s->grid && old.st->base == s->base)
+            floor = fg_reload_max_tick(&old, floor);
+    }
+    return floor;
+}
+
 /* The busy slots whose index exists in the new capacity stay busy, oldest
  * first, with their ticks and reissue counts, so that their tickets release
  * them as before (the era, the base and the grid are carried too, so
@@ -66,15 +103,10 @@ static void fg_reload_carry_window(const fg_breaker *from, fg_breaker *to) {
  * block's are: fresh); those used in this era keep their tick and reissue
  * count (a slot handed out again must not repeat a pair: fg_half_open_take).
  * The others -- new, or dropped by an earlier reload to fewer slots and
- * back now, whose tickets may still be out -- start past every pair the
- * era can have handed out: at the tick of the breaker's latest time
- * (last_time; every grant read the clock under the lock, so none was
- * later) or the newest tick carried, whichever is later, with the last
- * reissue count, so that their next hand-out is a tick later at least.
- * (Only 256 hand-outs of one slot at one tick, which move its tick past
- * the clock's, then both reloads and a hand-out within that tick, could
- * still meet a dropped pair.) */
-static void fg_reload_carry_half_open(const fg_half_open *from, fg_half_open *to, double last_time) {
+ * back now, whose tickets may still be out -- start at `floor` with the
+ * last reissue count, so that their next hand-out is a tick past every
+ * pair the era has handed out (fg_reload_slot_floor). */
+static void fg_reload_carry_half_open(const fg_half_open *from, fg_half_open *to, uint32_t floor) {
     const fg_half_open_state *s = from->st;
     fg_half_open_state *d = to->st;
     d->era = s->era;
@@ -87,13 +119,6 @@ static void fg_reload_carry_half_open(const fg_half_open *from, fg_half_open *to
     for (uint32_t i = 0; i < common; i++) {
         to->ticks[i] = from->ticks[i];
         to->reissue[i] = from->reissue[i];
-    }
-    uint32_t floor = 0; /* with no lease held the next grant starts a new era: any pair will do */
-    if (s->in_flight > 0) {
-        double q = (last_time - s->base) / fg_half_open_unit(s); /* NaN: 0 */
-        floor = q >= 0x1p31 - 2 ? (uint32_t)0x7FFFFFFE : q > 0.0 ? (uint32_t)ceil(q) : 0;
-        for (uint32_t i = 0; i < used; i++)
-            if (from->ticks[i] > floor) floor = from->ticks[i];
     }
     for (uint32_t j = common; j < to->capacity; j++) {
         to->ticks[j] = floor;
@@ -157,7 +182,7 @@ void fg_reload_carry(fg_breaker *from, fg_breaker *to, uint64_t *admitted, uint6
     b->last_time = a->last_time;
     b->consecutive_failures = a->consecutive_failures;
     fg_half_open from_slots = fg_breaker_half_open(from), to_slots = fg_breaker_half_open(to);
-    fg_reload_carry_half_open(&from_slots, &to_slots, a->last_time);
+    fg_reload_carry_half_open(&from_slots, &to_slots, fg_reload_slot_floor(from, &from_slots));
     fg_reload_carry_window(from, to);
     /* the memo stays invalid (fresh): it answered for the old tripper */
     /* the counters (both blocks keep them, or neither: the new block is
