@@ -76,7 +76,7 @@ static uint32_t fg_reload_max_tick(const fg_half_open *ho, uint32_t floor) {
  * breaker has had in this era -- the current one, or one a reload replaced,
  * all kept until fg_breaker_free and no longer written -- but not always
  * in the slots a reload carries (a reload to fewer slots drops the rest).
- * So every block of the same era and grid is read: O(capacity) per block
+ * So every block whose ticks compare is read: O(capacity) per block
  * the breaker has had, at a reload, which is rare. (With no lease held the
  * next grant starts a new era, and any pair will do.) */
 static uint32_t fg_reload_slot_floor(const fg_breaker *from, const fg_half_open *ho) {
@@ -86,11 +86,21 @@ static uint32_t fg_reload_slot_floor(const fg_breaker *from, const fg_half_open 
     uint32_t floor = q >= 0x1p31 - 2 ? (uint32_t)0x7FFFFFFE : q > 0.0 ? (uint32_t)ceil(q) : 0;
     floor = fg_reload_max_tick(ho, floor);
     if (from->keyed != NULL) return floor; /* a family key's view: its blocks are the family's */
+    double unit = fg_half_open_unit(s);
     for (const fg_reload_gen *g = atomic_load_explicit(&from->home->gens, memory_order_acquire); g != NULL;
          g = g->older) {
         fg_half_open old = fg_breaker_half_open(g->replaced);
-        if (old.st->era == s->era && old.st->grid == s->grid && old.st->base == s->base)
-            floor = fg_reload_max_tick(&old, floor);
+        /* Ticks of the same grid whose frame is this one's moved back by a
+         * rebase (fg_half_open_rebase: the era on by d, the base d units
+         * later, so era + tick is kept): tick t there is t - d here. Any
+         * other frame is another era's (a restart, a coarsening): its
+         * identities are others. */
+        uint32_t d = s->era - old.st->era;
+        if (old.st->grid != s->grid || d >= 0x80000000u ||
+            !(fabs(s->base - (old.st->base + (double)d * unit)) <= unit))
+            continue;
+        uint32_t newest = fg_reload_max_tick(&old, 0);
+        if (newest > d && newest - d > floor) floor = newest - d;
     }
     return floor;
 }
