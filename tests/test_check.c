@@ -342,34 +342,36 @@ static void every_numeric_parameter_says_what_it_measures(void **state) {
     assert_int_equal(fg_setting_quantity(FG_SET_HALF_OPEN_LEASE), FG_QTY_DURATION);
 }
 
+/* src (n bytes, NULs included) does not compile, with exactly one error, at
+ * line:column, saying message. */
+static void assert_one_error(const char *src, size_t n, int line, int column, const char *message) {
+    fg_report *r = NULL;
+    assert_null(fg_policy_compile(src, n, "t.fgp", NULL, &r));
+    assert_int_equal(fg_report_error_count(r), 1);
+    const fg_diagnostic *d = fg_report_get(r, 0);
+    assert_int_equal(d->line, line);
+    assert_int_equal(d->column, column);
+    assert_string_equal(d->message, message);
+    fg_report_free(r);
+}
+
 static void an_empty_name_is_refused_where_it_is_written(void **state) {
     (void)state;
     /* a breaker named "" (an empty Prometheus label, found by lookup of ""),
      * beside a good one that still compiles into the report's silence */
     static const char src[] = "breaker ok { }\nbreaker \"\" { window = CountWindow(10) }\n";
-    fg_report *r = NULL;
-    assert_null(fg_policy_compile(src, sizeof src - 1, "t.fgp", NULL, &r));
-    assert_int_equal(fg_report_error_count(r), 1);
-    const fg_diagnostic *d = fg_report_get(r, 0);
-    assert_int_equal(d->line, 2);
-    assert_int_equal(d->column, 9);
-    assert_string_equal(d->message, "breaker name is empty");
-    fg_report_free(r);
-    /* a Custom() predicate named "" */
+    assert_one_error(src, sizeof src - 1, 2, 9, "breaker name is empty");
+    /* a Custom() predicate named "" (TypeOf("") is a type like any other) */
     static const char custom[] = "breaker a { tracker = Custom(\"\") | TypeOf(\"\") }";
-    assert_null(fg_policy_compile(custom, sizeof custom - 1, "t.fgp", NULL, &r));
-    assert_int_equal(fg_report_error_count(r), 1);
-    assert_int_equal(fg_report_get(r, 0)->column, 30);
-    assert_string_equal(fg_report_get(r, 0)->message, "Custom() name is empty");
-    fg_report_free(r);
+    assert_one_error(custom, sizeof custom - 1, 1, 30, "Custom() name is empty");
     /* the expression path: the name is its own chunk */
     fg_expressions e = {0};
     e.window = "CountWindow(10)";
+    fg_report *r = NULL;
     assert_null(fg_policy_from_expressions("", &e, NULL, &r));
     assert_int_equal(fg_report_error_count(r), 1);
-    d = fg_report_get(r, 0);
-    assert_string_equal(d->chunk, "name");
-    assert_string_equal(d->message, "breaker name is empty");
+    assert_string_equal(fg_report_get(r, 0)->chunk, "name");
+    assert_string_equal(fg_report_get(r, 0)->message, "breaker name is empty");
     fg_report_free(r);
     fg_policy *p = fg_policy_from_expressions("a", &e, NULL, NULL);
     assert_non_null(p);
@@ -392,11 +394,7 @@ static void a_name_with_a_nul_byte_is_refused_at_the_byte(void **state) {
     fg_report_free(r);
     /* Custom() names go to the resolver as C strings too */
     static const char custom[] = "breaker a { tracker = Custom(\"x\0y\") }";
-    assert_null(fg_policy_compile(custom, sizeof custom - 1, "t.fgp", NULL, &r));
-    assert_int_equal(fg_report_error_count(r), 1);
-    assert_int_equal(fg_report_get(r, 0)->column, 32);
-    assert_string_equal(fg_report_get(r, 0)->message, "Custom() name contains a NUL byte");
-    fg_report_free(r);
+    assert_one_error(custom, sizeof custom - 1, 1, 32, "Custom() name contains a NUL byte");
     /* TypeOf() and Message() compare lengths: a NUL there is data */
     static const char type_of[] = "breaker a { tracker = TypeOf(\"x\0y\") | Message(\"a\0*\") }";
     fg_policy *p = fg_policy_compile(type_of, sizeof type_of - 1, "t.fgp", NULL, NULL);
