@@ -57,8 +57,9 @@ return function(core, F)
   local result_status, error_fields, rejection =
     outcome.result_status, outcome.error_fields, outcome.rejection
   local STATES = core.STATES
-  -- release's checks and outcome are the breakers' FFI path's (ffi_path.lua)
-  local check_release, release_outcome = F.ffi.check_release, F.ffi.release_outcome
+  -- release's checks and outcome, and what makes a call's outcome an error,
+  -- are the breakers' FFI path's (ffi_path.lua)
+  local check_release, release_outcome, failed = F.ffi.check_release, F.ffi.release_outcome, F.ffi.failed
   local drain, read_clock, key_of, is_family, misuse_self, closed =
     F.drain, F.read_clock, F.key_of, F.is_family, F.misuse_self, F.closed
 
@@ -127,12 +128,6 @@ return function(core, F)
     t.admitted = 1; t.state = st; t.generation = g; t.started_at = t0; t.slot = slot; t.slot_seq = seq
     s.entry = cast(VoidPtr, e)
     record_now(self, p, s, now, is_error, status, ty, msg, nil, cls)
-  end
-
-  local function failed(ok, r1, r2)
-    if not ok then return 1 end
-    if r1 == nil and r2 ~= nil then return 2 end
-    return 0
   end
 
   local function finish(self, st, g, t0, slot, seq, e, ok, ...)

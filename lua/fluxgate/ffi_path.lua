@@ -191,8 +191,18 @@ return function(core, H)
     local ty, msg, status = error_fields(value)
     return true, status, ty, msg
   end
+  -- The outcome of pcall(fn, ...): a raised error or `nil, e` is an error,
+  -- anything else a result (the rule of SPEC 7, written once for the FFI
+  -- path: the families' calls use it too). Returns the error value's
+  -- position among the results (0: a result).
+  function S.failed(ok, r1, r2)
+    if not ok then return 1 end
+    if r1 == nil and r2 ~= nil then return 2 end
+    return 0
+  end
+
   H.ffi = S
-  local check_release, release_outcome = S.check_release, S.release_outcome
+  local check_release, release_outcome, failed = S.check_release, S.release_outcome, S.failed
 
   -- Puts cb:call's ticket back into scratch (after the Lua clock, which
   -- may use another breaker) and records.
@@ -206,14 +216,6 @@ return function(core, H)
                   rawget(mt, "__lua_classify"))
   end
 
-  -- The outcome of pcall(fn, ...): a raised error or `nil, e` is an error,
-  -- anything else a result (the rule of SPEC 7, written once for this path).
-  -- Returns the error value's position among the results (0: a result).
-  local function failed(ok, r1, r2)
-    if not ok then return 1 end
-    if r1 == nil and r2 ~= nil then return 2 end
-    return 0
-  end
 
   local function finish(self, st, g, t0, slot, seq, ok, ...)
     local err = failed(ok, ...)
