@@ -8,10 +8,25 @@ local fluxgate = require("fluxgate")
 local core = require("fluxgate.core")
 local H = dofile("tests/lua/helper.lua")
 
-local P = assert(fluxgate.compile([[
+local SRC = [[
 breaker sink_a { window = CountWindow(4) tripper = FailureStreak(2) retry = Cooldown(10s) permit = All() }
 breaker sink_b { window = CountWindow(4) tripper = FailureStreak(1) retry = Cooldown(10s) permit = All() }
-]], "sink.fgp"))
+]]
+
+-- SRC compiled for one test, its breakers named sink_a_<n> and sink_b_<n>
+-- with an <n> no other test uses: a name's counters are every plain
+-- breaker of that name in this Lua state (live, closed or collected) and
+-- its state gauge every live one, so a test that asserts them owns its
+-- names. Returns the policy and the names (.sink_a, .sink_b).
+local function policy()
+  local id = H.fresh_name("sink")
+  local N = {}
+  local src = SRC:gsub("breaker ([%w_]+)", function(short)
+    N[short] = short .. "_" .. id
+    return "breaker " .. N[short]
+  end)
+  return assert(fluxgate.compile(src, "sink.fgp")), N
+end
 
 local function sample(text, series)
   local escaped = series:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?{}]", "%%%0")
@@ -41,19 +56,20 @@ describe("prometheus() reads per-name sinks", function()
   after_each(function() collectgarbage(); collectgarbage() end)
 
   it("100k breakers of one name: the scrape walks none of them", function()
+    local P, names = policy()
     local N = 100000
     local list = {}
-    for i = 1, N do list[i] = assert(P:breaker("sink_a", { clock = H.clock(100).fn })) end
+    for i = 1, N do list[i] = assert(P:breaker(names.sink_a, { clock = H.clock(100).fn })) end
     H.pass(list[1], 3)
     H.fail(list[N], 2) -- opens
     local before = core.stats_visited()
     local text = fluxgate.prometheus()
     assert.are.equal(before, core.stats_visited()) -- O(names): no breaker visited
-    assert.are.equal(N - 1, state(text, "sink_a", "closed"))
-    assert.are.equal(1, state(text, "sink_a", "open"))
-    assert.are.equal(3, calls(text, "sink_a", "success"))
-    assert.are.equal(2, calls(text, "sink_a", "failure"))
-    assert.are.equal(1, opened(text, "sink_a"))
+    assert.are.equal(N - 1, state(text, names.sink_a, "closed"))
+    assert.are.equal(1, state(text, names.sink_a, "open"))
+    assert.are.equal(3, calls(text, names.sink_a, "success"))
+    assert.are.equal(2, calls(text, names.sink_a, "failure"))
+    assert.are.equal(1, opened(text, names.sink_a))
     for i = 1, N do list[i]:close() end
   end)
 
@@ -61,7 +77,8 @@ describe("prometheus() reads per-name sinks", function()
     local dir = os.tmpname()
     os.remove(dir)
     assert(os.execute("mkdir -p " .. dir))
-    local s1 = assert(P:shared_breaker("sink_a", { dir = dir, zone = "sinkz" }))
+    local P, names = policy()
+    local s1 = assert(P:shared_breaker(names.sink_a, { dir = dir, zone = "sinkz" }))
     H.pass(s1, 4)
     local before = core.stats_visited()
     local base = fluxgate.prometheus()
@@ -71,17 +88,16 @@ describe("prometheus() reads per-name sinks", function()
     assert.are.equal(before + 1, core.stats_visited())
     -- its calls were never in the per-process sink, and its zone still
     -- holds them (the instance's breaker): counters never decrease
-    assert.are.equal(calls(base, "sink_a", "success"), calls(after, "sink_a", "success"))
+    assert.are.equal(calls(base, names.sink_a, "success"), calls(after, names.sink_a, "success"))
     os.execute("rm -rf " .. dir)
     package.loaded["fluxgate.paths"].forget_zones()
   end)
 
   run_on_paths("counters never decrease when breakers are closed or collected", function()
-    local base = fluxgate.prometheus() -- earlier tests' counts of sink_b stay: compare with them
-    local function delta(text, o) return (calls(text, "sink_b", o) or 0) - (calls(base, "sink_b", o) or 0) end
+    local P, names = policy()
     local list = {}
     for i = 1, 10 do
-      list[i] = assert(P:breaker("sink_b", { clock = H.clock(100).fn }))
+      list[i] = assert(P:breaker(names.sink_b, { clock = H.clock(100).fn }))
       H.pass(list[i], 1)
     end
     H.fail(list[1], 1) -- opens (FailureStreak(1))
@@ -92,55 +108,54 @@ describe("prometheus() reads per-name sinks", function()
     collectgarbage(); collectgarbage()
     local second = fluxgate.prometheus()
     for _, o in ipairs({ "success", "failure", "rejected" }) do
-      assert.is_true(calls(second, "sink_b", o) >= calls(first, "sink_b", o), o)
+      assert.is_true(calls(second, names.sink_b, o) >= calls(first, names.sink_b, o), o)
     end
-    assert.are.equal(10, delta(second, "success"))
-    assert.are.equal(1, delta(second, "rejected"))
-    assert.are.equal(1, (opened(second, "sink_b") or 0) - (opened(base, "sink_b") or 0))
-    assert.are.equal(5, state(second, "sink_b", "closed")) -- 6..10
-    assert.are.equal(0, state(second, "sink_b", "open"))
+    assert.are.equal(10, calls(second, names.sink_b, "success"))
+    assert.are.equal(1, calls(second, names.sink_b, "rejected"))
+    assert.are.equal(1, opened(second, names.sink_b))
+    assert.are.equal(5, state(second, names.sink_b, "closed")) -- 6..10
+    assert.are.equal(0, state(second, names.sink_b, "open"))
     for i = 6, 10 do list[i]:close() end
     local third = fluxgate.prometheus()
-    assert.is_nil(state(third, "sink_b", "closed")) -- nothing live: no gauge
-    assert.are.equal(10, delta(third, "success"))
-    assert.are.equal(1, delta(third, "failure"))
+    assert.is_nil(state(third, names.sink_b, "closed")) -- nothing live: no gauge
+    assert.are.equal(10, calls(third, names.sink_b, "success"))
+    assert.are.equal(1, calls(third, names.sink_b, "failure"))
   end)
 
   run_on_paths("state counts follow transitions, commands and reloads", function()
+    local P, names = policy()
     local c = H.clock(100)
-    local a = assert(P:breaker("sink_a", { clock = c.fn }))
-    local b = assert(P:breaker("sink_a", { clock = c.fn }))
-    local base = fluxgate.prometheus()
-    local closed0 = state(base, "sink_a", "closed") or 0
-    local success0 = calls(base, "sink_a", "success") or 0
+    local a = assert(P:breaker(names.sink_a, { clock = c.fn }))
+    local b = assert(P:breaker(names.sink_a, { clock = c.fn }))
+    assert.are.equal(2, state(fluxgate.prometheus(), names.sink_a, "closed"))
     H.fail(a, 2)
     b:force_open()
     local t = fluxgate.prometheus()
-    assert.are.equal(1, state(t, "sink_a", "open") - (state(base, "sink_a", "open") or 0))
-    assert.are.equal(1, state(t, "sink_a", "forced_open") - (state(base, "sink_a", "forced_open") or 0))
+    assert.are.equal(1, state(t, names.sink_a, "open"))
+    assert.are.equal(1, state(t, names.sink_a, "forced_open"))
     c:advance(11)
     H.pass(a, 1) -- half_open -> closed
     b:reset()
     t = fluxgate.prometheus()
-    assert.are.equal(closed0, state(t, "sink_a", "closed"))
-    assert.are.equal(success0 + 1, calls(t, "sink_a", "success"))
+    assert.are.equal(2, state(t, names.sink_a, "closed"))
+    assert.are.equal(1, calls(t, names.sink_a, "success"))
     -- a reload under another name: the breaker is counted there from now
     -- on; what it counted stays with its old name
-    local b_before = calls(t, "sink_b", "success") or 0
-    assert.is_true(a:reload(P, "sink_b"))
+    assert.is_nil(calls(t, names.sink_b, "success"))
+    assert.is_true(a:reload(P, names.sink_b))
     H.pass(a, 2)
     local r = fluxgate.prometheus()
-    assert.are.equal(closed0 - 1, state(r, "sink_a", "closed"))
-    assert.are.equal(success0 + 1, calls(r, "sink_a", "success"))
-    assert.are.equal(b_before + 2, calls(r, "sink_b", "success"))
-    assert.is_true((state(r, "sink_b", "closed") or 0) >= 1)
+    assert.are.equal(1, state(r, names.sink_a, "closed"))
+    assert.are.equal(1, calls(r, names.sink_a, "success"))
+    assert.are.equal(2, calls(r, names.sink_b, "success"))
+    assert.are.equal(1, state(r, names.sink_b, "closed"))
     H.fail(a, 1) -- FailureStreak(1): opens under its new name
     r = fluxgate.prometheus()
-    assert.are.equal(1, state(r, "sink_b", "open"))
+    assert.are.equal(1, state(r, names.sink_b, "open"))
     a:close()
     b:close()
     r = fluxgate.prometheus()
-    assert.are.equal((state(r, "sink_b", "open") or 0), 0)
-    assert.are.equal(success0 + 1, calls(r, "sink_a", "success"))
+    assert.is_nil(state(r, names.sink_b, "open")) -- nothing live: no gauge
+    assert.are.equal(1, calls(r, names.sink_a, "success"))
   end)
 end)
