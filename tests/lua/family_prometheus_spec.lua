@@ -6,13 +6,28 @@
 local fluxgate = require("fluxgate")
 local H = dofile("tests/lua/helper.lua")
 
-local policy = assert(fluxgate.compile([[
+local SRC = [[
 breaker fam_a { tripper = FailureStreak(1) retry = Cooldown(60s) }
 breaker fam_b { tripper = FailureStreak(1) retry = Cooldown(60s) }
 breaker fam_c { tripper = FailureStreak(1) retry = Cooldown(60s) }
 breaker fam_d { tripper = FailureStreak(1) retry = Cooldown(60s) }
 breaker fam_order { tripper = FailureStreak(1) retry = Cooldown(60s) }
-]], "family_prometheus_spec"))
+]]
+
+-- SRC compiled for one test, its breakers named fam_a_<n>, fam_b_<n>, ...
+-- with an <n> no other test uses: a family's series are its name's, summed
+-- over every family of that name in this Lua state (live, closed or
+-- collected), so a test that asserts them owns its names. Returns the
+-- policy and the names (F.fam_a, ...).
+local function policy()
+  local id = H.fresh_name("famprom")
+  local F = {}
+  local src = SRC:gsub("breaker ([%w_]+)", function(short)
+    F[short] = short .. "_" .. id
+    return "breaker " .. F[short]
+  end)
+  return assert(fluxgate.compile(src, "family_prometheus_spec")), F
+end
 
 -- samples keyed by "name{labels}"
 local function samples()
@@ -31,40 +46,43 @@ end
 
 describe("a family in fluxgate.prometheus()", function()
   it("is aggregated under its name: calls summed, keys counted per state, no key label", function()
-    local fam = assert(policy:family("fam_a"))
+    local p, F = policy()
+    local fam = assert(p:family(F.fam_a))
     for i = 1, 5 do pass(fam, "p" .. i) end
     fail(fam, "p1")
     fail(fam, "p2")
     pass(fam, "p1") -- rejected
     local s = samples()
-    assert.are.equal(5, s[calls("fam_a", "success")])
-    assert.are.equal(2, s[calls("fam_a", "failure")])
-    assert.are.equal(1, s[calls("fam_a", "rejected")])
-    assert.are.equal(3, s['circuit_breaker_family_state{circuit_name="fam_a",state="closed"}'])
-    assert.are.equal(2, s['circuit_breaker_family_state{circuit_name="fam_a",state="open"}'])
-    assert.are.equal(0, s['circuit_breaker_family_state{circuit_name="fam_a",state="half_open"}'])
-    assert.are.equal(2, s['circuit_breaker_state_transition_total{circuit_name="fam_a",old_state="closed",new_state="open"}'])
-    assert.is_nil(s['circuit_breaker_state{circuit_name="fam_a",state="closed"}'], "no breaker gauge for a family")
+    assert.are.equal(5, s[calls(F.fam_a, "success")])
+    assert.are.equal(2, s[calls(F.fam_a, "failure")])
+    assert.are.equal(1, s[calls(F.fam_a, "rejected")])
+    assert.are.equal(3, s['circuit_breaker_family_state{circuit_name="' .. F.fam_a .. '",state="closed"}'])
+    assert.are.equal(2, s['circuit_breaker_family_state{circuit_name="' .. F.fam_a .. '",state="open"}'])
+    assert.are.equal(0, s['circuit_breaker_family_state{circuit_name="' .. F.fam_a .. '",state="half_open"}'])
+    assert.are.equal(2, s['circuit_breaker_state_transition_total{circuit_name="' .. F.fam_a .. '",old_state="closed",new_state="open"}'])
+    assert.is_nil(s['circuit_breaker_state{circuit_name="' .. F.fam_a .. '",state="closed"}'], "no breaker gauge for a family")
     assert.is_nil(fluxgate.prometheus():find('key="', 1, true))
     fam:close()
   end)
 
   it("has key-labelled series with metrics = \"per_key\"", function()
-    local fam = assert(policy:family("fam_b", { metrics = "per_key" }))
+    local p, F = policy()
+    local fam = assert(p:family(F.fam_b, { metrics = "per_key" }))
     pass(fam, "x")
     fail(fam, 'q"uote')
     local s = samples()
-    assert.are.equal(1, s[calls("fam_b", "success", "x")])
-    assert.are.equal(1, s[calls("fam_b", "failure", 'q\\"uote')])
-    assert.are.equal(1, s['circuit_breaker_state{circuit_name="fam_b",key="x",state="closed"}'])
-    assert.are.equal(0, s['circuit_breaker_state{circuit_name="fam_b",key="x",state="open"}'])
-    assert.are.equal(1, s['circuit_breaker_state{circuit_name="fam_b",key="q\\"uote",state="open"}'])
-    assert.are.equal(1, s[calls("fam_b", "success")])
+    assert.are.equal(1, s[calls(F.fam_b, "success", "x")])
+    assert.are.equal(1, s[calls(F.fam_b, "failure", 'q\\"uote')])
+    assert.are.equal(1, s['circuit_breaker_state{circuit_name="' .. F.fam_b .. '",key="x",state="closed"}'])
+    assert.are.equal(0, s['circuit_breaker_state{circuit_name="' .. F.fam_b .. '",key="x",state="open"}'])
+    assert.are.equal(1, s['circuit_breaker_state{circuit_name="' .. F.fam_b .. '",key="q\\"uote",state="open"}'])
+    assert.are.equal(1, s[calls(F.fam_b, "success")])
     fam:close()
   end)
 
   it("writes a key's bytes that are not UTF-8 as \\xHH text: the exposition stays UTF-8", function()
-    local fam = assert(policy:family("fam_b", { metrics = "per_key" }))
+    local p, F = policy()
+    local fam = assert(p:family(F.fam_b, { metrics = "per_key" }))
     local keys = {
       ["\xff\xfe"] = "\\\\xFF\\\\xFE",                -- never UTF-8
       ["caf\xc3\xa9"] = "caf\xc3\xa9",                     -- valid: kept
@@ -75,13 +93,14 @@ describe("a family in fluxgate.prometheus()", function()
     }
     for key in pairs(keys) do pass(fam, key) end
     local s = samples()
-    for _, shown in pairs(keys) do assert.are.equal(1, s[calls("fam_b", "success", shown)], shown) end
+    for _, shown in pairs(keys) do assert.are.equal(1, s[calls(F.fam_b, "success", shown)], shown) end
     if utf8 then assert.is_not_nil(utf8.len(fluxgate.prometheus()), "the exposition is UTF-8") end
     fam:close()
   end)
 
   it("never writes two keys alike: a text key that looks like a \\xHH escape has its backslash as \\x5C", function()
-    local fam = assert(policy:family("fam_b", { metrics = "per_key" }))
+    local p, F = policy()
+    local fam = assert(p:family(F.fam_b, { metrics = "per_key" }))
     local keys = {
       ["\xff"] = "\\\\xFF",             -- binary: \xFF
       ["\\xFF"] = "\\\\x5CxFF",         -- the text \xFF: was \xFF too, one series twice
@@ -92,7 +111,7 @@ describe("a family in fluxgate.prometheus()", function()
     }
     for key in pairs(keys) do pass(fam, key) end
     local s = samples()
-    for _, shown in pairs(keys) do assert.are.equal(1, s[calls("fam_b", "success", shown)], shown) end
+    for _, shown in pairs(keys) do assert.are.equal(1, s[calls(F.fam_b, "success", shown)], shown) end
     local seen = {}
     for series in fluxgate.prometheus():gmatch("\n([%a_]+%b{}) ") do
       assert.is_nil(seen[series], "one series twice: " .. series)
@@ -102,8 +121,9 @@ describe("a family in fluxgate.prometheus()", function()
   end)
 
   it("adds up a key that per_key families of one name share: one series, as breakers of one name", function()
-    local one = assert(policy:family("fam_a", { metrics = "per_key" }))
-    local two = assert(policy:family("fam_a", { metrics = "per_key" }))
+    local p, F = policy()
+    local one = assert(p:family(F.fam_a, { metrics = "per_key" }))
+    local two = assert(p:family(F.fam_a, { metrics = "per_key" }))
     pass(one, "k")
     pass(two, "k")
     fail(two, "k") -- FailureStreak(1): open in two, closed in one
@@ -114,25 +134,26 @@ describe("a family in fluxgate.prometheus()", function()
       seen[series] = true
     end
     local s = samples()
-    assert.are.equal(2, s[calls("fam_a", "success", "k")])
-    assert.are.equal(1, s[calls("fam_a", "failure", "k")])
-    assert.are.equal(1, s[calls("fam_a", "success", "only")])
-    assert.are.equal(1, s['circuit_breaker_state{circuit_name="fam_a",key="k",state="closed"}'])
-    assert.are.equal(1, s['circuit_breaker_state{circuit_name="fam_a",key="k",state="open"}'])
-    assert.are.equal(1, s['circuit_breaker_state{circuit_name="fam_a",key="only",state="closed"}'])
+    assert.are.equal(2, s[calls(F.fam_a, "success", "k")])
+    assert.are.equal(1, s[calls(F.fam_a, "failure", "k")])
+    assert.are.equal(1, s[calls(F.fam_a, "success", "only")])
+    assert.are.equal(1, s['circuit_breaker_state{circuit_name="' .. F.fam_a .. '",key="k",state="closed"}'])
+    assert.are.equal(1, s['circuit_breaker_state{circuit_name="' .. F.fam_a .. '",key="k",state="open"}'])
+    assert.are.equal(1, s['circuit_breaker_state{circuit_name="' .. F.fam_a .. '",key="only",state="closed"}'])
     one:close()
     two:close()
   end)
 
   it("writes key-labelled series in key order, whatever the order of use and of families", function()
-    local one = assert(policy:family("fam_order", { metrics = "per_key" }))
-    local two = assert(policy:family("fam_order", { metrics = "per_key" }))
+    local p, F = policy()
+    local one = assert(p:family(F.fam_order, { metrics = "per_key" }))
+    local two = assert(p:family(F.fam_order, { metrics = "per_key" }))
     pass(one, "b")
     pass(one, "a") -- most recently used first in the family: a, b
     pass(two, "c")
     pass(two, "0")
     local order = {}
-    for key in fluxgate.prometheus():gmatch('circuit_breaker_calls_total{circuit_name="fam_order",key="([^"]*)",outcome="success"}') do
+    for key in fluxgate.prometheus():gmatch('circuit_breaker_calls_total{circuit_name="' .. F.fam_order .. '",key="([^"]*)",outcome="success"}') do
       order[#order + 1] = key
     end
     assert.are.same({ "0", "a", "b", "c" }, order)
@@ -141,34 +162,36 @@ describe("a family in fluxgate.prometheus()", function()
   end)
 
   it("keeps the counts of evicted keys", function()
-    local fam = assert(policy:family("fam_c", { max_keys = 2 }))
+    local p, F = policy()
+    local fam = assert(p:family(F.fam_c, { max_keys = 2 }))
     for i = 1, 10 do pass(fam, i) end
     assert.are.equal(2, fam:size())
     local s = samples()
-    assert.are.equal(10, s[calls("fam_c", "success")])
-    assert.are.equal(2, s['circuit_breaker_family_state{circuit_name="fam_c",state="closed"}'])
+    assert.are.equal(10, s[calls(F.fam_c, "success")])
+    assert.are.equal(2, s['circuit_breaker_family_state{circuit_name="' .. F.fam_c .. '",state="closed"}'])
     fam:close()
   end)
 
   it("never decreases when a family is closed or collected", function()
-    local fam = assert(policy:family("fam_d"))
+    local p, F = policy()
+    local fam = assert(p:family(F.fam_d))
     for i = 1, 4 do pass(fam, i) end
     fail(fam, 1)
-    local fam2 = assert(policy:family("fam_d"))
+    local fam2 = assert(p:family(F.fam_d))
     pass(fam2, "z")
-    assert.are.equal(5, samples()[calls("fam_d", "success")])
+    assert.are.equal(5, samples()[calls(F.fam_d, "success")])
     fam:close()
-    assert.are.equal(5, samples()[calls("fam_d", "success")])
-    assert.are.equal(1, samples()[calls("fam_d", "failure")])
-    assert.are.equal(1, samples()['circuit_breaker_family_state{circuit_name="fam_d",state="closed"}'],
+    assert.are.equal(5, samples()[calls(F.fam_d, "success")])
+    assert.are.equal(1, samples()[calls(F.fam_d, "failure")])
+    assert.are.equal(1, samples()['circuit_breaker_family_state{circuit_name="' .. F.fam_d .. '",state="closed"}'],
                      "only open families count keys")
     fam2 = nil
     collectgarbage()
     collectgarbage()
     local s = samples()
-    assert.are.equal(5, s[calls("fam_d", "success")])
-    assert.are.equal(1, s['circuit_breaker_state_transition_total{circuit_name="fam_d",old_state="closed",new_state="open"}'])
-    assert.is_nil(s['circuit_breaker_family_state{circuit_name="fam_d",state="closed"}'])
+    assert.are.equal(5, s[calls(F.fam_d, "success")])
+    assert.are.equal(1, s['circuit_breaker_state_transition_total{circuit_name="' .. F.fam_d .. '",old_state="closed",new_state="open"}'])
+    assert.is_nil(s['circuit_breaker_family_state{circuit_name="' .. F.fam_d .. '",state="closed"}'])
   end)
 end)
 
