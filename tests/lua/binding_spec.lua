@@ -397,11 +397,9 @@ describe("memory", function()
   -- Lua heap per breaker of p's definition "m", kept in an array.
   local function heap_per_breaker(p, n)
     local keep = {}
-    collectgarbage(); collectgarbage()
-    local before = collectgarbage("count")
+    local before = H.settled_count()
     for i = 1, n do keep[i] = assert(p:breaker("m")) end
-    collectgarbage(); collectgarbage()
-    local per = (collectgarbage("count") - before) * 1024 / n
+    local per = (H.settled_count() - before) * 1024 / n
     assert(#keep == n)
     return per
   end
@@ -444,11 +442,9 @@ describe("memory", function()
     assert.is_true(b_big > b_small)
     local per_big = heap_per_breaker(big, 50)
     assert.is_true(per_big >= b_big, per_big .. " >= " .. b_big)
-    collectgarbage(); collectgarbage()
-    local before = collectgarbage("count")
+    local before = H.settled_count()
     for _ = 1, 200 do assert(big:breaker("m")) end
-    collectgarbage(); collectgarbage()
-    assert.is_true((collectgarbage("count") - before) * 1024 < b_big, "dropped breakers are freed")
+    assert.is_true((H.settled_count() - before) * 1024 < b_big, "dropped breakers are freed")
   end)
 end)
 

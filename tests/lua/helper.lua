@@ -40,6 +40,21 @@ function H.fresh_name(prefix)
   return prefix .. "_" .. fresh_names
 end
 
+-- collectgarbage("count") once collections free nothing more: the heap a
+-- test measures before and after what it does. Two collections are not
+-- enough under LuaJIT: what a finalizer lets go of is freed a cycle later,
+-- and it may hold the next finalizer's object, so an earlier test's garbage
+-- (which tests ran before depends on the order) could still be freed --
+-- tens of KB -- between a test's two readings.
+function H.settled_count()
+  local last, now = math.huge, collectgarbage("count")
+  while now < last do
+    collectgarbage()
+    last, now = now, collectgarbage("count")
+  end
+  return now
+end
+
 function H.fail(cb, n, e)
   for _ = 1, n or 1 do pcall(cb.call, cb, function() error(e or "boom") end) end
 end

@@ -176,26 +176,12 @@ describe("cb:reload", function()
     assert.has_error(function() cb:reload(V1) end)
   end)
 
-  -- The heap in use once collections free nothing more. Two are not
-  -- enough under LuaJIT: what a finalizer lets go of is freed a cycle
-  -- later, and it may hold the next finalizer's object, so an earlier
-  -- test's garbage (which tests ran before depends on the order) was still
-  -- being freed -- some KB -- between this test's two readings.
-  local function settled_count()
-    local last, now = math.huge, collectgarbage("count")
-    while now < last do
-      collectgarbage()
-      last, now = now, collectgarbage("count")
-    end
-    return now
-  end
-
   it("counts the new block in the collector's view", function()
     local V1, _, N = versions()
     local cb = assert(V1:breaker(N.api))
-    local before = settled_count()
+    local before = H.settled_count()
     assert.is_true(cb:reload(compile("breaker big { window = CountWindow(4096) }"), "big"))
     -- a CountWindow(4096) block holds 16 KB of entries
-    assert.is_true(settled_count() - before > 16)
+    assert.is_true(H.settled_count() - before > 16)
   end)
 end)
