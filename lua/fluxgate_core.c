@@ -52,14 +52,21 @@ static int fgl_init(lua_State *L) {
     return 0;
 }
 
-static void fgl_new_metatable(lua_State *L, const char *name, lua_CFunction gc) {
-    luaL_newmetatable(L, name);
-    if (gc != NULL) {
-        lua_pushcfunction(L, gc);
-        lua_setfield(L, -2, "__gc");
+void fgl_registry_metatable(lua_State *L, const char *name, lua_CFunction gc) {
+    /* Filled only when made here: a second copy of core.so loaded into the
+     * same Lua state (package.loadlib of another file, as a game engine's
+     * loader may do) finds the first one's and leaves it. Its __gc taken
+     * over by the copy, the first copy's objects were finalized through
+     * code that LuaJIT's lua_close unloads before them (it unloads the
+     * newer library first): a crash at exit. */
+    if (luaL_newmetatable(L, name)) {
+        if (gc != NULL) {
+            lua_pushcfunction(L, gc);
+            lua_setfield(L, -2, "__gc");
+        }
+        lua_pushliteral(L, "fluxgate internal object");
+        lua_setfield(L, -2, "__metatable");
     }
-    lua_pushliteral(L, "fluxgate internal object");
-    lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
 }
 
@@ -71,8 +78,8 @@ FGL_EXPORT int luaopen_fluxgate_core(lua_State *L);
 FGL_EXPORT int luaopen_fluxgate_core(lua_State *L) {
     char replaced[640];
     if (fgl_library_replaced(replaced, sizeof replaced)) return luaL_error(L, "%s", replaced);
-    fgl_new_metatable(L, FGL_POLICY_MT, fgl_policy_gc);
-    fgl_new_metatable(L, FGL_REPORT_MT, fgl_report_gc);
+    fgl_registry_metatable(L, FGL_POLICY_MT, fgl_policy_gc);
+    fgl_registry_metatable(L, FGL_REPORT_MT, fgl_report_gc);
     fgl_shared_open(L);
     fgl_sink_open(L);
 

@@ -598,6 +598,13 @@ static inline int fgl_drain_and_return(lua_State *L, fgl_head *head, int drain, 
 }
 #endif
 
+/* ---- registry metatables (fluxgate_core.c) ------------------------------------ */
+
+/* The metatable registered as `name` for the module's internal objects:
+ * made with __gc = gc (unless NULL) and a locked __metatable, or, when this
+ * Lua state already has one (another copy of core.so), left as it is. */
+void fgl_registry_metatable(lua_State *L, const char *name, lua_CFunction gc);
+
 /* ---- shared maps (fluxgate_shared.c) ------------------------------------------ */
 
 struct fg_shm;

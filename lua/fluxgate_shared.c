@@ -146,12 +146,7 @@ static int fgl_shared_map_totals(lua_State *L) {
 }
 
 void fgl_shared_open(lua_State *L) {
-    luaL_newmetatable(L, FGL_SHM_MT);
-    lua_pushcfunction(L, fgl_shm_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushliteral(L, "fluxgate internal object");
-    lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);
+    fgl_registry_metatable(L, FGL_SHM_MT, fgl_shm_gc);
     fgl_shared_family_open_mt(L);
 }
 

@@ -166,12 +166,7 @@ static int fgl_shared_family_size(lua_State *L) {
 }
 
 void fgl_shared_family_open_mt(lua_State *L) {
-    luaL_newmetatable(L, FGL_SFAM_MT);
-    lua_pushcfunction(L, fgl_sfam_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushliteral(L, "fluxgate internal object");
-    lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);
+    fgl_registry_metatable(L, FGL_SFAM_MT, fgl_sfam_gc);
 }
 
 const luaL_Reg fgl_shared_family_funcs[] = {{"shared_family_open", fgl_shared_family_open},

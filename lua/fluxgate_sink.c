@@ -31,12 +31,7 @@ static int fgl_sink_gc(lua_State *L) {
 }
 
 void fgl_sink_open(lua_State *L) {
-    luaL_newmetatable(L, FGL_SINK_MT);
-    lua_pushcfunction(L, fgl_sink_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushliteral(L, "fluxgate internal object");
-    lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);
+    fgl_registry_metatable(L, FGL_SINK_MT, fgl_sink_gc);
 }
 
 /* Pushes the module state's table of sinks. */

@@ -37,3 +37,40 @@ describe("fluxgate.core replaced on disk since the process loaded it", function(
     assert.matches("restart nginx", out, 1, true)
   end)
 end)
+
+-- A second copy of core.so (another file, through package.loadlib, as a
+-- game engine's loader may load it) in a Lua state that has the first: the
+-- internal objects' metatables in the registry stay the first copy's, so
+-- that the first copy's objects are never finalized through the second's
+-- code, which LuaJIT's lua_close unloads before them (it crashed at exit).
+describe("a second copy of fluxgate.core in one Lua state", function()
+  it("leaves the first copy's metatables, and the state closes cleanly", function()
+    local H = dofile("tests/lua/helper.lua")
+    local out = H.run_child(([[
+      package.path = %q
+      package.cpath = %q
+      local first = require("fluxgate")
+      local keep = { first.breaker("first_copy"), first.compile("breaker p { }") }
+      local reg = debug.getregistry()
+      local gcs = {}
+      for _, name in ipairs({ "fluxgate.sink", "fluxgate.policy", "fluxgate.report", "fluxgate.shared_map",
+                              "fluxgate.shared_family" }) do gcs[name] = reg[name].__gc end
+      local so = os.tmpname() .. "_core.so"
+      assert(os.execute("cp '" .. package.searchpath("fluxgate.core", package.cpath) .. "' '" .. so .. "'"))
+      for name in pairs(package.loaded) do if name:match("^fluxgate") then package.loaded[name] = nil end end
+      package.preload["fluxgate.core"] = assert(package.loadlib(so, "luaopen_fluxgate_core"))
+      local second = require("fluxgate")
+      keep[#keep + 1] = second.breaker("second_copy")
+      assert(second.breaker("first_copy"):call(function() return true end))
+      for name, gc in pairs(gcs) do print(name, gc == reg[name].__gc and "kept" or "replaced") end
+      os.remove(so)
+      print("done", #keep)
+    ]]):format(package.path, package.cpath))
+    for _, name in ipairs({ "fluxgate.sink", "fluxgate.policy", "fluxgate.report", "fluxgate.shared_map",
+                            "fluxgate.shared_family" }) do
+      assert.matches(name .. "\tkept", out, 1, true)
+    end
+    assert.matches("done\t3", out, 1, true)
+    assert.matches("exit 0\n", out, 1, true)
+  end)
+end)
