@@ -76,9 +76,10 @@ static uint32_t fg_reload_max_tick(const fg_half_open *ho, uint32_t floor) {
  * breaker has had in this era -- the current one, or one a reload replaced,
  * all kept until fg_breaker_free and no longer written -- but not always
  * in the slots a reload carries (a reload to fewer slots drops the rest).
- * So every block whose ticks compare is read: O(capacity) per block
- * the breaker has had, at a reload, which is rare. (With no lease held the
- * next grant starts a new era, and any pair will do.) */
+ * So every block of this era is read, newest first: O(capacity) per block
+ * replaced since a lease was last held throughout, at a reload, which is
+ * rare. (With no lease held the next grant starts a new era, and any pair
+ * will do.) */
 static uint32_t fg_reload_slot_floor(const fg_breaker *from, const fg_half_open *ho) {
     const fg_half_open_state *s = ho->st;
     if (s->in_flight == 0) return 0;
@@ -93,12 +94,14 @@ static uint32_t fg_reload_slot_floor(const fg_breaker *from, const fg_half_open 
         /* Ticks of the same grid whose frame is this one's moved back by a
          * rebase (fg_half_open_rebase: the era on by d, the base d units
          * later, so era + tick is kept): tick t there is t - d here. Any
-         * other frame is another era's (a restart, a coarsening): its
-         * identities are others. */
+         * other frame is an earlier era's (a restart, a coarsening): its
+         * identities are others, and so are those of every block before
+         * it -- eras only move on -- so the walk stops there, at the
+         * latest where no lease was held. */
         uint32_t d = s->era - old.st->era;
         if (old.st->grid != s->grid || d >= 0x80000000u ||
             !(fabs(s->base - (old.st->base + (double)d * unit)) <= unit))
-            continue;
+            break;
         uint32_t newest = fg_reload_max_tick(&old, 0);
         if (newest > d && newest - d > floor) floor = newest - d;
     }
