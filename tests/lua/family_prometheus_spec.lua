@@ -14,20 +14,11 @@ breaker fam_d { tripper = FailureStreak(1) retry = Cooldown(60s) }
 breaker fam_order { tripper = FailureStreak(1) retry = Cooldown(60s) }
 ]]
 
--- SRC compiled for one test, its breakers named fam_a_<n>, fam_b_<n>, ...
--- with an <n> no other test uses: a family's series are its name's, summed
--- over every family of that name in this Lua state (live, closed or
--- collected), so a test that asserts them owns its names. Returns the
--- policy and the names (F.fam_a, ...).
-local function policy()
-  local id = H.fresh_name("famprom")
-  local F = {}
-  local src = SRC:gsub("breaker ([%w_]+)", function(short)
-    F[short] = short .. "_" .. id
-    return "breaker " .. F[short]
-  end)
-  return assert(fluxgate.compile(src, "family_prometheus_spec")), F
-end
+-- SRC compiled for one test under names no other test uses
+-- (H.fresh_policy): a family's series are its name's, summed over every
+-- family of that name in this Lua state. Returns the policy and the names
+-- (F.fam_a, ...).
+local function policy() return H.fresh_policy(SRC, "family_prometheus_spec") end
 
 -- samples keyed by "name{labels}"
 local function samples()

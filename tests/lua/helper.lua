@@ -40,6 +40,21 @@ function H.fresh_name(prefix)
   return prefix .. "_" .. fresh_names
 end
 
+-- Policy text src compiled with every `breaker <name>` renamed <name>_<n>,
+-- with an <n> no other test uses: one Lua state keeps a name's counters
+-- (every breaker or family of that name, live, closed or collected) and
+-- its state gauges, so a test that asserts them owns its names. Returns
+-- the policy and the names (names.<name> = "<name>_<n>").
+function H.fresh_policy(src, chunk)
+  local id = H.fresh_name("p")
+  local names = {}
+  local renamed = src:gsub("breaker ([%w_]+)", function(short)
+    names[short] = short .. "_" .. id
+    return "breaker " .. names[short]
+  end)
+  return assert(require("fluxgate").compile(renamed, chunk)), names
+end
+
 -- collectgarbage("count") once collections free nothing more: the heap a
 -- test measures before and after what it does. Two collections are not
 -- enough under LuaJIT: what a finalizer lets go of is freed a cycle later,

@@ -13,20 +13,11 @@ breaker sink_a { window = CountWindow(4) tripper = FailureStreak(2) retry = Cool
 breaker sink_b { window = CountWindow(4) tripper = FailureStreak(1) retry = Cooldown(10s) permit = All() }
 ]]
 
--- SRC compiled for one test, its breakers named sink_a_<n> and sink_b_<n>
--- with an <n> no other test uses: a name's counters are every plain
--- breaker of that name in this Lua state (live, closed or collected) and
--- its state gauge every live one, so a test that asserts them owns its
--- names. Returns the policy and the names (.sink_a, .sink_b).
-local function policy()
-  local id = H.fresh_name("sink")
-  local N = {}
-  local src = SRC:gsub("breaker ([%w_]+)", function(short)
-    N[short] = short .. "_" .. id
-    return "breaker " .. N[short]
-  end)
-  return assert(fluxgate.compile(src, "sink.fgp")), N
-end
+-- SRC compiled for one test under names no other test uses
+-- (H.fresh_policy): a name's counters are every plain breaker of that name
+-- in this Lua state, its state gauge every live one. Returns the policy and
+-- the names (.sink_a, .sink_b).
+local function policy() return H.fresh_policy(SRC, "sink.fgp") end
 
 local function sample(text, series)
   local escaped = series:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?{}]", "%%%0")
