@@ -26,9 +26,11 @@
  * block in its own): Lua aligns userdata memory to 8 bytes only, and where
  * a block began 40 bytes past a line boundary, LuaJIT acquire+release on it
  * cost 21.0 ns on average against 19.5 at the other seven offsets (384
- * breakers in 8 processes, 43 of the 52 at that offset slower than 20 ns:
- * bench/lua_bench.lua's "48 breakers" line, with the blocks left where
- * they fell). The price is FGL_BLOCK_SLACK bytes at most per breaker. */
+ * breakers in 8 processes, 43 of the 52 at that offset slower than 20 ns,
+ * measured as bench/lua_bench.lua's "48 breakers" line does but with the
+ * blocks left where they fell; C shows the same for a block without
+ * counters of its own right after its handle: HACKING.md, "Benchmarks").
+ * The price is FGL_BLOCK_SLACK bytes at most per breaker. */
 enum { FGL_BLOCK_LINE = 64, FGL_BLOCK_SLACK = FGL_BLOCK_LINE - FG_BLOCK_ALIGN };
 
 /* The first line boundary at or after p (p is 8-aligned: within SLACK). */
